@@ -1,0 +1,32 @@
+# One-command set-up: `make run` runs the app, `make test` installs and runs every test.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: run test lint check bench clean
+
+$(BIN)/python:
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.installed: $(BIN)/python pyproject.toml
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $@
+
+run: $(VENV)/.installed
+	$(BIN)/helpline run
+
+test: $(VENV)/.installed-dev
+	$(BIN)/ruff check ivr tests bench wsgi.py
+	$(BIN)/python -m pytest
+
+check: $(VENV)/.installed
+	$(BIN)/helpline check
+
+clean:
+	rm -rf $(VENV) var .pytest_cache .hypothesis

@@ -1,0 +1,59 @@
+"""helpline front door: Twilio webhooks for a UK helpline's phone and SMS entrance."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from flask import Flask, current_app
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr.clock import Clock, system_clock
+from ivr.config import Settings
+from ivr.flows import Flows, load_flows
+from ivr.logs import setup_logging
+from ivr.security import SignatureGuard
+
+__version__ = "0.1.0"
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Helpline:
+    """What every request needs: settings, the checked flows and the clock."""
+
+    settings: Settings
+    flows: Flows
+    clock: Clock
+    guard: SignatureGuard
+
+
+def helpline() -> Helpline:
+    return current_app.extensions["helpline"]
+
+
+def create_app(config: Mapping[str, object] | None = None, clock: Clock | None = None) -> Flask:
+    """Build the app. `config` overrides settings from the environment; `clock` lets tests and
+    the simulator run the real app at any instant. Bad flows/ stop start-up here."""
+    settings = Settings.from_env().override(config)
+    clock = clock or system_clock
+    setup_logging(settings.log_level)
+    flows = load_flows(settings.flows_dir, clock())
+
+    app = Flask(__name__)
+    if settings.trusted_proxies:
+        n = settings.trusted_proxies
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+    guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
+                           settings.signature_alarm_after)
+    app.extensions["helpline"] = Helpline(settings, flows, clock, guard)
+    if not settings.twilio_auth_token:
+        log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
+                    "anyone can reach these webhooks. Fine for local work only. !!!")
+
+    from ivr import voice
+
+    app.register_blueprint(voice.bp)
+    voice.install_fallback(app)
+    return app

@@ -1,0 +1,5 @@
+"""`python -m ivr` is the `helpline` command."""
+
+from ivr.cli import main
+
+main()

@@ -1,0 +1,25 @@
+"""The clock is passed in, so tests and the simulator can run the real app at any instant."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def fixed_clock(at: datetime) -> Clock:
+    """A clock stopped at `at` (timezone-aware)."""
+    if at.tzinfo is None:
+        raise ValueError("fixed_clock needs a timezone-aware datetime")
+    return lambda: at
+
+
+def parse_instant(text: str, zone) -> datetime:
+    """ISO-8601 from the command line; without an offset it is UK local time."""
+    at = datetime.fromisoformat(text)
+    return at if at.tzinfo else at.replace(tzinfo=zone)

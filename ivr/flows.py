@@ -1,0 +1,251 @@
+"""Loading and checking flows/: what callers hear and the opening hours, once, at start-up.
+
+A mistake in a file stops start-up with the file and line, so nothing silently wrong reaches
+a caller. The rest of the app only ever sees the checked, typed result.
+"""
+
+from __future__ import annotations
+
+import string
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours
+from ivr.phrases import PhraseTemplates
+from ivr.tomlfile import FlowFileError, TomlFile, Where, read_toml
+
+DEFAULT_DIR = Path(__file__).resolve().parent.parent / "flows"
+
+MENU_ACTIONS = ("advisor", "steps", "police", "support", "repeat")
+CLOSED_REASONS = ("weekend", "bank_holiday", "closure", "before_opening", "after_closing",
+                  "not_open_today")
+NAVIGATION = ("previous", "repeat", "next", "menu")
+STEP_COUNT = 5
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice in a menu: the key, or any of the words, picks it."""
+
+    key: str
+    action: str
+    prompt: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    say: tuple[str, ...]
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class VoiceContent:
+    greeting: tuple[str, ...]
+    safety: str
+    open_say: tuple[str, ...]
+    open_options: tuple[Option, ...]
+    closed_say: tuple[str, ...]
+    closed_text_us: str
+    closed_reasons: Mapping[str, str]
+    closed_options: tuple[Option, ...]
+    no_input: str
+    invalid: str
+    gave_up: tuple[str, ...]
+    navigation: Mapping[str, Option]
+    choose_step: str
+    last_step: str
+    steps_intro: tuple[str, ...]
+    steps: tuple[Step, ...]
+    police: tuple[str, ...]
+    support: tuple[str, ...]
+    advisor: Mapping[str, str]
+    goodbye: tuple[str, ...]
+    fallback: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Flows:
+    """Everything loaded from flows/, checked."""
+
+    directory: Path
+    hours_config: HoursConfig
+    hours: OpeningHours
+    phrases: PhraseTemplates
+    voice: VoiceContent
+
+
+class _Reader:
+    """Typed access to one TOML file; every complaint names the file and line."""
+
+    def __init__(self, file: TomlFile) -> None:
+        self.file = file
+
+    def get(self, where: Where) -> Any:
+        node: Any = self.file.data
+        for part in where:
+            try:
+                node = node[part]
+            except (KeyError, IndexError, TypeError):
+                raise self.file.error(where[:-1] if where[:-1] else where,
+                                      f"missing {'.'.join(map(str, where))}") from None
+        return node
+
+    def text(self, where: Where, fields: tuple[str, ...] = ()) -> str:
+        value = self.get(where)
+        if not isinstance(value, str) or not value.strip():
+            raise self.file.error(where, f"{_name(where)} must be some text")
+        self._check_fields(where, value, fields)
+        return value.strip()
+
+    def texts(self, where: Where, fields: tuple[str, ...] = ()) -> tuple[str, ...]:
+        value = self.get(where)
+        if isinstance(value, str):
+            value = [value]
+        if not isinstance(value, list) or not value or not all(
+                isinstance(v, str) and v.strip() for v in value):
+            raise self.file.error(where, f"{_name(where)} must be a list of texts, "
+                                  'e.g. ["First sentence.", "Second sentence."]')
+        for v in value:
+            self._check_fields(where, v, fields)
+        return tuple(v.strip() for v in value)
+
+    def words(self, where: Where) -> tuple[str, ...]:
+        value = self.get(where)
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
+                                                  for v in value):
+            raise self.file.error(where, f"{_name(where)} must be a list of words")
+        return tuple(v.strip().lower() for v in value)
+
+    def key(self, where: Where) -> str:
+        value = self.get(where)
+        if not isinstance(value, str) or len(value) != 1 or value not in "0123456789*#":
+            raise self.file.error(where, f"{_name(where)} must be one phone key, e.g. \"1\"")
+        return value
+
+    def _check_fields(self, where: Where, value: str, allowed: tuple[str, ...]) -> None:
+        try:
+            fields = [f for _, f, _, _ in string.Formatter().parse(value) if f is not None]
+        except ValueError as exc:
+            raise self.file.error(where, f"{_name(where)}: unbalanced braces ({exc})") from None
+        for f in fields:
+            if f not in allowed:
+                hint = (f"only {', '.join('{' + a + '}' for a in allowed)} can be used here"
+                        if allowed else "no {placeholders} can be used here")
+                raise self.file.error(where, f"{_name(where)}: unknown {{{f}}}: {hint}")
+
+    def option(self, where: Where, actions: tuple[str, ...]) -> Option:
+        action = self.text((*where, "action"))
+        if action not in actions:
+            raise self.file.error((*where, "action"),
+                                  f"unknown action {action!r} (one of {', '.join(actions)})")
+        return Option(self.key((*where, "key")), action, self.text((*where, "prompt")),
+                      self.words((*where, "words")))
+
+    def options(self, where: Where, actions: tuple[str, ...]) -> tuple[Option, ...]:
+        entries = self.get(where)
+        if not isinstance(entries, list) or not entries:
+            raise self.file.error(where, f"{_name(where)} needs at least one option")
+        options = tuple(self.option((*where, i), actions) for i in range(len(entries)))
+        seen: dict[str, int] = {}
+        for i, option in enumerate(options):
+            for label, value in (("key", option.key), ("action", option.action)):
+                if (label, value) in seen:
+                    raise self.file.error((*where, i, label),
+                                          f"{label} {value!r} is used twice in this menu")
+                seen[(label, value)] = i
+        return options
+
+
+def _name(where: Where) -> str:
+    return ".".join(str(p) for p in where)
+
+
+def load_voice(file: TomlFile) -> VoiceContent:
+    r = _Reader(file)
+    open_options = r.options(("open", "options"), MENU_ACTIONS)
+    closed_options = r.options(("closed", "options"), MENU_ACTIONS)
+    for i, option in enumerate(closed_options):
+        if option.action == "advisor":
+            raise file.error(("closed", "options", i, "action"),
+                             "the closed menu cannot offer an advisor")
+    reason_fields = {"bank_holiday": ("name",), "closure": ("message",)}
+    navigation = {name: Option(r.key(("navigation", name, "key")), name,
+                               r.text(("navigation", name, "prompt")),
+                               r.words(("navigation", name, "words")))
+                  for name in NAVIGATION}
+    nav_keys = [o.key for o in navigation.values()]
+    for name, option in navigation.items():
+        if nav_keys.count(option.key) > 1 or option.key in "12345":
+            raise file.error(("navigation", name, "key"),
+                             f"key {option.key!r} is used twice, or by a step (1 to 5)")
+    steps = r.get(("steps", "step"))
+    if not isinstance(steps, list) or len(steps) != STEP_COUNT:
+        raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")
+    return VoiceContent(
+        greeting=r.texts(("greeting", "say")),
+        safety=r.text(("greeting", "safety")),
+        open_say=r.texts(("open", "say")),
+        open_options=open_options,
+        closed_say=r.texts(("closed", "say"), ("reason", "usual_hours", "when")),
+        closed_text_us=r.text(("closed", "text_us")),
+        closed_reasons={k: r.text(("closed", "reasons", k), reason_fields.get(k, ()))
+                        for k in CLOSED_REASONS},
+        closed_options=closed_options,
+        no_input=r.text(("menu", "no_input")),
+        invalid=r.text(("menu", "invalid")),
+        gave_up=r.texts(("menu", "gave_up")),
+        navigation=navigation,
+        choose_step=r.text(("navigation", "choose_step")),
+        last_step=r.text(("navigation", "last_step")),
+        steps_intro=r.texts(("steps", "intro")),
+        steps=tuple(Step(r.text(("steps", "step", i, "title")),
+                         r.texts(("steps", "step", i, "say")),
+                         r.words(("steps", "step", i, "words")))
+                    for i in range(STEP_COUNT)),
+        police=r.texts(("police", "say")),
+        support=r.texts(("support", "say")),
+        advisor={k: r.text(("advisor", k)) for k in
+                 ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
+        goodbye=r.texts(("goodbye", "say")),
+        fallback=r.texts(("fallback", "say")),
+    )
+
+
+def load_phrases(file: TomlFile) -> PhraseTemplates:
+    r = _Reader(file)
+    when_fields = ("time", "weekday", "day", "month")
+    return PhraseTemplates(
+        today=r.text(("today",), when_fields),
+        tomorrow=r.text(("tomorrow",), when_fields),
+        this_week=r.text(("this_week",), when_fields),
+        later=r.text(("later",), when_fields),
+        usual_hours=r.text(("usual_hours",), ("opens", "closes", "days")),
+        day_range=r.text(("day_range",), ("first", "last")),
+    )
+
+
+def load_hours(file: TomlFile, now: datetime) -> tuple[HoursConfig, OpeningHours]:
+    try:
+        config = parse_hours(file.data)
+        hours = OpeningHours(config)
+        check_opens(hours, now)
+    except HoursError as exc:
+        raise file.error(exc.where, exc.message) from None
+    return config, hours
+
+
+def load_flows(directory: Path, now: datetime) -> Flows:
+    """Load and check every file in flows/; FlowFileError names the first problem."""
+    directory = Path(directory)
+    config, hours = load_hours(read_toml(directory / "hours.toml"), now)
+    return Flows(directory=directory, hours_config=config, hours=hours,
+                 phrases=load_phrases(read_toml(directory / "phrases.toml")),
+                 voice=load_voice(read_toml(directory / "voice.toml")))
+
+
+__all__ = ["Flows", "FlowFileError", "Option", "Step", "VoiceContent", "load_flows"]

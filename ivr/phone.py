@@ -1,0 +1,44 @@
+"""Phone numbers: masking for logs, recognising withheld callers, numbers we never dial."""
+
+from __future__ import annotations
+
+import phonenumbers
+
+# What Twilio sends as the caller ID of a withheld, restricted or unknown caller.
+WITHHELD_IDS = frozenset({
+    "", "anonymous", "restricted", "unknown", "unavailable", "private",
+    "+266696687", "+7378742833", "+86282452253", "+8656696", "+2562533",
+})
+# Emergency and police numbers: the app never dials these (a call placed through Twilio would
+# give the emergency services the helpline's address, not the caller's).
+NEVER_DIAL = frozenset({"999", "112", "101", "911", "+44999", "+44112", "+44101"})
+
+
+def mask(number: str | None) -> str:
+    """All but the last 3 digits hidden, for logs: "+447700900123" -> "***123"."""
+    digits = [c for c in (number or "") if c.isdigit()]
+    if not digits or is_withheld(number):
+        return "withheld"
+    return "***" + "".join(digits[-3:])
+
+
+def is_withheld(number: str | None) -> bool:
+    return (number or "").strip().lower() in WITHHELD_IDS
+
+
+def is_emergency(number: str) -> bool:
+    compact = "".join(c for c in number if c.isdigit() or c == "+")
+    return compact in NEVER_DIAL or compact.lstrip("+").lstrip("0") in {"999", "112", "101"}
+
+
+def check_advisor_number(number: str) -> str | None:
+    """Why an advisor number can't be dialled, or None when it can (E.164, not 999/112/101)."""
+    if is_emergency(number):
+        return f"{mask(number)} is an emergency or police number: the app never dials those"
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return f"{mask(number)} is not in international format, e.g. +447700900123"
+    if not phonenumbers.is_valid_number(parsed):
+        return f"{mask(number)} is not a valid phone number"
+    return None

@@ -1,0 +1,121 @@
+"""Drive the real webhooks in-process, as Twilio would, and record what the caller hears.
+
+Staff use it to hear the Christmas message before Christmas; tests use it to walk the tree.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from urllib.parse import urljoin, urlsplit
+from xml.etree import ElementTree
+
+from flask import Flask
+from twilio.request_validator import RequestValidator
+from werkzeug.test import TestResponse
+
+from ivr.phone import mask
+
+SILENCE = "-"  # a --press value meaning: say and press nothing (let the Gather time out)
+MAX_REQUESTS = 60
+LOCAL_BASE = "http://localhost"
+
+
+@dataclass
+class Transcript:
+    events: list[dict[str, str]] = field(default_factory=list)
+
+    def add(self, kind: str, **details: str) -> None:
+        self.events.append({"type": kind, **details})
+
+    def heard(self) -> list[str]:
+        return [e["text"] for e in self.events if e["type"] == "say"]
+
+    def lines(self) -> list[str]:
+        labels = {"say": "HEARS", "press": "PRESSES", "silence": "SAYS NOTHING",
+                  "dial": "RINGS", "hangup": "CALL ENDS", "error": "ERROR"}
+        return [f"{labels[e['type']]}: {e.get('text', '')}".rstrip(": ") for e in self.events]
+
+
+class TwilioLikeClient:
+    """Sends webhook requests the way Twilio does: form-encoded, and signed when the app has
+    an auth token."""
+
+    def __init__(self, app: Flask, params: dict[str, str]) -> None:
+        self.app = app
+        self.client = app.test_client()
+        settings = app.extensions["helpline"].settings
+        self.base = settings.public_base_url or LOCAL_BASE
+        self.validator = (RequestValidator(settings.twilio_auth_token)
+                          if settings.twilio_auth_token else None)
+        self.params = params
+
+    def post(self, url: str, extra: dict[str, str] | None = None) -> TestResponse:
+        full = urljoin(self.base + "/", url)
+        data = {**self.params, **(extra or {})}
+        headers = {}
+        if self.validator:
+            headers["X-Twilio-Signature"] = self.validator.compute_signature(full, data)
+        parts = urlsplit(full)
+        path = parts.path + (f"?{parts.query}" if parts.query else "")
+        return self.client.post(path, data=data, headers=headers,
+                                base_url=f"{parts.scheme}://{parts.netloc}")
+
+
+def simulate_call(app: Flask, presses: Iterable[str] = (), caller: str = "+447700900123",
+                  called: str = "+441234567890", dial_status: str = "no-answer") -> Transcript:
+    """Call /voice and follow the TwiML, pressing `presses` in order at each Gather.
+    When the keys run out at a Gather, the caller hangs up."""
+    keys = list(presses)
+    transcript = Transcript()
+    client = TwilioLikeClient(app, {
+        "CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": caller,
+        "To": called, "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01",
+    })
+    url, extra = "/voice", {}
+    for _ in range(MAX_REQUESTS):
+        response = client.post(url, extra)
+        if response.status_code != 200:
+            transcript.add("error", text=f"HTTP {response.status_code} from {url}")
+            return transcript
+        root = ElementTree.fromstring(response.get_data(as_text=True))
+        next_request = _follow(root, keys, transcript, dial_status)
+        if next_request is None:
+            return transcript
+        url, extra = next_request
+    transcript.add("error", text=f"stopped after {MAX_REQUESTS} requests")
+    return transcript
+
+
+def _follow(root: ElementTree.Element, keys: list[str], transcript: Transcript,
+            dial_status: str) -> tuple[str, dict[str, str]] | None:
+    """Play one TwiML document; the next request to make, or None when the call ends."""
+    for verb in root:
+        if verb.tag == "Say":
+            transcript.add("say", text=verb.text or "")
+        elif verb.tag == "Gather":
+            for inner in verb:
+                if inner.tag == "Say":
+                    transcript.add("say", text=inner.text or "")
+            if not keys:
+                transcript.add("hangup", text="the caller hangs up")
+                return None
+            key = keys.pop(0)
+            if key == SILENCE:
+                transcript.add("silence")
+                continue
+            transcript.add("press", text=key)
+            return verb.get("action", ""), {"Digits": key}
+        elif verb.tag == "Redirect":
+            return verb.text or "", {}
+        elif verb.tag == "Dial":
+            numbers = [n.text or "" for n in verb if n.tag == "Number"]
+            transcript.add("dial", text=", ".join(mask(n) for n in numbers) + f" ({dial_status})")
+            return verb.get("action", ""), {"DialCallStatus": dial_status,
+                                            "DialBridged": str(dial_status == "completed").lower()}
+        elif verb.tag == "Hangup":
+            transcript.add("hangup")
+            return None
+    transcript.add("hangup", text="end of instructions")
+    return None

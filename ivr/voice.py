@@ -1,0 +1,351 @@
+"""The call tree as Twilio webhooks: TwiML only, built with the twilio helper library.
+
+Decisions come from calltree.py and hours.py; words come from flows/voice.toml. Whatever
+goes wrong, a caller gets valid TwiML: the safe fallback, never an application error.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Blueprint, Flask, Response, request, url_for
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from ivr import calltree, helpline
+from ivr.flows import Option
+from ivr.hours import Status
+from ivr.phone import check_advisor_number, mask
+from ivr.phrases import usual_hours, when
+from ivr.security import only_twilio
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+only_twilio(bp)
+METHODS = ["GET", "POST"]
+
+
+# ------------------------------------------------------------------ small TwiML helpers
+
+
+def twiml(resp: VoiceResponse) -> Response:
+    return Response(str(resp), mimetype="text/xml")
+
+
+def say(target: VoiceResponse | Gather, *texts: str) -> None:
+    s = helpline().settings
+    for text in texts:
+        target.say(text, voice=s.voice, language=s.language)
+
+
+def link(endpoint: str, **params: object) -> str:
+    """A URL for TwiML; absolute on PUBLIC_BASE_URL when set, so signatures match."""
+    path = url_for(endpoint, **params)
+    return helpline().settings.public_base_url + path
+
+
+def gather(action: str, options: tuple[Option, ...]) -> Gather:
+    s = helpline().settings
+    hints = sorted({w for o in options for w in o.words})
+    return Gather(input="dtmf speech", action=action, method="POST", num_digits=1, timeout=6,
+                  speech_timeout="auto", language=s.language, hints=", ".join(hints))
+
+
+def param(name: str) -> str:
+    return request.values.get(name, "") or ""
+
+
+def now_status() -> Status:
+    h = helpline()
+    return h.flows.hours.status(h.clock())
+
+
+# ------------------------------------------------------------------ the main menu
+
+
+def closed_intro(status: Status) -> list[str]:
+    h = helpline()
+    content = h.flows.voice
+    reason = status.reason
+    reason_text = content.closed_reasons[reason.kind].format(
+        name=reason.text or "", message=reason.text or "") if reason else ""
+    fields = {"reason": reason_text,
+              "usual_hours": usual_hours(h.flows.hours_config.weekly, h.flows.phrases),
+              "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)}
+    return [line.format(**fields) for line in content.closed_say]
+
+
+def menu_options(menu: str) -> tuple[Option, ...]:
+    content = helpline().flows.voice
+    return content.open_options if menu == "open" else content.closed_options
+
+
+def add_menu(resp: VoiceResponse, menu: str, tries: int) -> None:
+    """The options as a Gather; silence falls through to a re-prompt (never a dead end)."""
+    content = helpline().flows.voice
+    options = menu_options(menu)
+    g = gather(link("voice.choice", menu=menu, tries=tries), options)
+    say(g, *(o.prompt for o in options))
+    if menu == "closed":
+        say(g, content.closed_text_us)
+    resp.append(g)
+    say(resp, content.no_input)
+    resp.redirect(link("voice.menu", menu=menu, tries=tries + 1), method="POST")
+
+
+def give_up(resp: VoiceResponse) -> Response:
+    content = helpline().flows.voice
+    say(resp, content.safety, *content.gave_up)
+    resp.hangup()
+    return twiml(resp)
+
+
+def which_menu() -> str:
+    menu = param("menu")
+    if menu in ("open", "closed"):
+        return menu
+    return "open" if now_status().open else "closed"
+
+
+@bp.route("", methods=METHODS)
+def incoming() -> Response:
+    """Twilio's entry point: reassurance, the safety line, then the open or closed menu."""
+    h = helpline()
+    status = now_status()
+    log.info("call %s from %s: helpline %s", param("CallSid"), mask(param("From")),
+             "open" if status.open else f"closed ({status.reason.kind})")
+    resp = VoiceResponse()
+    say(resp, *h.flows.voice.greeting, h.flows.voice.safety)
+    if status.open:
+        say(resp, *h.flows.voice.open_say)
+        add_menu(resp, "open", 0)
+    else:
+        say(resp, *closed_intro(status))
+        add_menu(resp, "closed", 0)
+    return twiml(resp)
+
+
+@bp.route("/menu", methods=METHODS)
+def menu() -> Response:
+    """The options again: after silence, a wrong key, "repeat" or "main menu"."""
+    tries = calltree.parse_tries(param("tries"))
+    resp = VoiceResponse()
+    if calltree.should_give_up(tries):
+        return give_up(resp)
+    add_menu(resp, which_menu(), tries)
+    return twiml(resp)
+
+
+@bp.route("/choice", methods=METHODS)
+def choice() -> Response:
+    """What the caller pressed or said at the main menu."""
+    content = helpline().flows.voice
+    menu_name = which_menu()
+    tries = calltree.parse_tries(param("tries"))
+    picked = calltree.match(menu_options(menu_name), param("Digits"), param("SpeechResult"))
+    resp = VoiceResponse()
+    if picked is None:
+        heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+        say(resp, content.no_input if heard_nothing else content.invalid)
+        resp.redirect(link("voice.menu", menu=menu_name, tries=tries + 1), method="POST")
+        return twiml(resp)
+    log.info("call %s chose %s", param("CallSid"), picked.action)
+    if picked.action == "repeat":
+        resp.redirect(link("voice.menu", menu=menu_name), method="POST")
+    elif picked.action == "steps":
+        resp.redirect(link("voice.page", name="step1", intro=1), method="POST")
+    elif picked.action == "advisor":
+        resp.redirect(link("voice.advisor"), method="POST")
+    else:
+        resp.redirect(link("voice.page", name=picked.action), method="POST")
+    return twiml(resp)
+
+
+# ------------------------------------------------------------------ the steps, police, support
+
+
+def page_text(name: str) -> list[str]:
+    content = helpline().flows.voice
+    n = calltree.step_number(name)
+    if n is not None:
+        step = content.steps[n - 1]
+        return [step.title, *step.say]
+    return list(content.police if name == "police" else content.support)
+
+
+def page_options(name: str) -> tuple[Option, ...]:
+    content = helpline().flows.voice
+    return calltree.page_options(name, content.navigation, calltree.step_choices(content.steps))
+
+
+def add_page_prompt(resp: VoiceResponse, name: str, tries: int) -> None:
+    content = helpline().flows.voice
+    options = page_options(name)
+    g = gather(link("voice.page_choice", name=name, tries=tries), options)
+    say(g, *(o.prompt for o in options if o.action in content.navigation))
+    if calltree.step_number(name) is not None:
+        say(g, content.choose_step)
+    resp.append(g)
+    say(resp, content.no_input)
+    resp.redirect(link("voice.page", name=name, tries=tries + 1, replay=0), method="POST")
+
+
+@bp.route("/page/<name>", methods=METHODS)
+def page(name: str) -> Response:
+    """One of the five steps, the police guidance or other support, then what next."""
+    if not calltree.is_page(name):
+        return redirect_to_menu()
+    content = helpline().flows.voice
+    tries = calltree.parse_tries(param("tries"))
+    resp = VoiceResponse()
+    if calltree.should_give_up(tries):
+        return give_up(resp)
+    if param("replay") != "0":
+        if param("intro") == "1":
+            say(resp, *content.steps_intro)
+        say(resp, *page_text(name))
+    add_page_prompt(resp, name, tries)
+    return twiml(resp)
+
+
+@bp.route("/page/<name>/choice", methods=METHODS)
+def page_choice(name: str) -> Response:
+    if not calltree.is_page(name):
+        return redirect_to_menu()
+    content = helpline().flows.voice
+    tries = calltree.parse_tries(param("tries"))
+    picked = calltree.match(page_options(name), param("Digits"), param("SpeechResult"))
+    resp = VoiceResponse()
+    if picked is None:
+        heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+        say(resp, content.no_input if heard_nothing else content.invalid)
+        resp.redirect(link("voice.page", name=name, tries=tries + 1, replay=0), method="POST")
+        return twiml(resp)
+    move = calltree.navigate(name, picked)
+    if move.page is None:
+        if move.last_step_done:
+            say(resp, content.last_step)
+        resp.redirect(link("voice.menu"), method="POST")
+    else:
+        resp.redirect(link("voice.page", name=move.page), method="POST")
+    return twiml(resp)
+
+
+def redirect_to_menu() -> Response:
+    resp = VoiceResponse()
+    resp.redirect(link("voice.menu"), method="POST")
+    return twiml(resp)
+
+
+# ------------------------------------------------------------------ speaking to an advisor
+
+
+def advisor_numbers() -> list[str]:
+    numbers = []
+    for number in helpline().settings.advisor_numbers:
+        problem = check_advisor_number(number)
+        if problem:
+            log.error("not dialling advisor number: %s", problem)
+        else:
+            numbers.append(number)
+    return numbers
+
+
+@bp.route("/advisor", methods=METHODS)
+def advisor() -> Response:
+    """Ring every advisor at once; each leg is screened so no voicemail answers a caller."""
+    h = helpline()
+    content = h.flows.voice
+    resp = VoiceResponse()
+    if not now_status().open:
+        say(resp, content.advisor["closed_now"])
+        resp.redirect(link("voice.menu", menu="closed"), method="POST")
+        return twiml(resp)
+    numbers = advisor_numbers()
+    if not numbers:
+        log.warning("call %s asked for an advisor but no advisor numbers are set",
+                    param("CallSid"))
+        say(resp, content.advisor["unavailable"])
+        resp.redirect(link("voice.menu", menu="closed"), method="POST")
+        return twiml(resp)
+    say(resp, content.advisor["connecting"])
+    caller_id = param("To") if param("To").startswith("+") else None
+    dial = Dial(action=link("voice.advisor_result"), method="POST", answer_on_bridge=True,
+                timeout=h.settings.dial_timeout, record="do-not-record", caller_id=caller_id)
+    for number in numbers:
+        dial.number(number, url=link("voice.screen"), method="POST")
+    resp.append(dial)
+    log.info("call %s: ringing %d advisors", param("CallSid"), len(numbers))
+    return twiml(resp)
+
+
+@bp.route("/advisor/result", methods=METHODS)
+def advisor_result() -> Response:
+    """After the advisors' phones: goodbye if they talked, else what the closed menu offers."""
+    content = helpline().flows.voice
+    status = param("DialCallStatus")
+    bridged = param("DialBridged").lower() == "true" if param("DialBridged") else (
+        status == "completed")
+    log.info("call %s: advisor dial %s (bridged: %s)", param("CallSid"), status or "?", bridged)
+    resp = VoiceResponse()
+    if bridged:
+        say(resp, *content.goodbye)
+        resp.hangup()
+    else:
+        say(resp, content.advisor["unavailable"])
+        resp.redirect(link("voice.menu", menu="closed"), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/screen", methods=METHODS)
+def screen() -> Response:
+    """Heard by the advisor who picked up: press 1 to accept (a voicemail box can't)."""
+    content = helpline().flows.voice
+    resp = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, timeout=8, action=link("voice.screen_result"),
+               method="POST", action_on_empty_result=True)
+    say(g, content.advisor["screen"])
+    resp.append(g)
+    say(resp, content.advisor["screen_declined"])
+    resp.hangup()
+    return twiml(resp)
+
+
+@bp.route("/screen/result", methods=METHODS)
+def screen_result() -> Response:
+    resp = VoiceResponse()
+    if param("Digits") != "1":
+        say(resp, helpline().flows.voice.advisor["screen_declined"])
+        resp.hangup()
+    return twiml(resp)  # an empty response bridges the advisor to the caller
+
+
+# ------------------------------------------------------------------ never an application error
+
+
+def fallback_twiml(app: Flask) -> str:
+    """The safe answer, rendered once at start-up so it cannot fail later."""
+    h = app.extensions["helpline"]
+    resp = VoiceResponse()
+    for text in h.flows.voice.fallback:
+        resp.say(text, voice=h.settings.voice, language=h.settings.language)
+    resp.hangup()
+    return str(resp)
+
+
+def install_fallback(app: Flask) -> None:
+    """Any error on a /voice route, or an unknown /voice URL, answers with the fallback."""
+    fallback = fallback_twiml(app)
+
+    @app.errorhandler(Exception)
+    def on_error(error: Exception) -> Response | HTTPException:
+        if not request.path.startswith(bp.url_prefix):
+            if isinstance(error, HTTPException):
+                return error
+            log.exception("error on %s", request.path)
+            return Response("Internal error\n", status=500, mimetype="text/plain")
+        if isinstance(error, HTTPException):
+            log.warning("voice fallback on %s: %s", request.path, error)
+        else:
+            log.exception("voice fallback on %s (call %s)", request.path, param("CallSid"))
+        return Response(fallback, mimetype="text/xml")
