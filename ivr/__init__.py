@@ -6,14 +6,17 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+import redis
 from flask import Flask, current_app
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.clock import Clock, system_clock
+from ivr.clock import Clock, file_clock, system_clock
 from ivr.config import Settings
 from ivr.flows import Flows, load_flows
 from ivr.logs import setup_logging
+from ivr.queue import CallbackQueue
 from ivr.security import SignatureGuard
+from ivr.store import connect
 
 __version__ = "0.1.0"
 log = logging.getLogger(__name__)
@@ -21,12 +24,14 @@ log = logging.getLogger(__name__)
 
 @dataclass(frozen=True)
 class Helpline:
-    """What every request needs: settings, the checked flows and the clock."""
+    """What every request needs: settings, the checked flows, the clock and the store."""
 
     settings: Settings
     flows: Flows
     clock: Clock
     guard: SignatureGuard
+    redis: redis.Redis
+    queue: CallbackQueue
 
 
 def helpline() -> Helpline:
@@ -37,7 +42,7 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     """Build the app. `config` overrides settings from the environment; `clock` lets tests and
     the simulator run the real app at any instant. Bad flows/ stop start-up here."""
     settings = Settings.from_env().override(config)
-    clock = clock or system_clock
+    clock = clock or (file_clock(settings.clock_file) if settings.clock_file else system_clock)
     setup_logging(settings.log_level)
     flows = load_flows(settings.flows_dir, clock())
 
@@ -47,13 +52,17 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
     guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
                            settings.signature_alarm_after)
-    app.extensions["helpline"] = Helpline(settings, flows, clock, guard)
+    store = connect(settings)
+    app.extensions["helpline"] = Helpline(settings, flows, clock, guard, store,
+                                          CallbackQueue(store))
     if not settings.twilio_auth_token:
         log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
                     "anyone can reach these webhooks. Fine for local work only. !!!")
 
-    from ivr import voice
+    from ivr import sms, voice, voice_callbacks
 
     app.register_blueprint(voice.bp)
+    app.register_blueprint(voice_callbacks.bp)
+    app.register_blueprint(sms.bp)
     voice.install_fallback(app)
     return app

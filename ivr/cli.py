@@ -4,19 +4,25 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
 import sys
+import uuid
 from pathlib import Path
+from xml.etree import ElementTree
 
 import click
 
-from ivr import create_app
+from ivr import create_app, scheduler
+from ivr.callbacks import STATUSES, Callback
 from ivr.checks import check_settings
 from ivr.clock import fixed_clock, parse_instant, system_clock
 from ivr.config import Settings
 from ivr.flows import Flows, load_flows
+from ivr.phone import mask
 from ivr.phrases import when
+from ivr.queue import CallbackQueue
 from ivr.simulate import SILENCE, TwilioLikeClient, simulate_call
+from ivr.store import connect, describe, start_embedded
+from ivr.supervise import supervise
 from ivr.tomlfile import FlowFileError
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -134,15 +140,100 @@ def simulate_call_command(at, caller, called, presses, dial_status, as_json) -> 
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000")
 def run(host: str, port: int) -> None:
-    """Run the web app under gunicorn, as the Procfile does, and print the webhook URLs."""
+    """Run web (gunicorn, as the Procfile does) and scheduler together, on the embedded Redis
+    unless REDIS_URL is set; print the webhook URLs. Ctrl-C stops everything."""
     settings = Settings.from_env()
     _flows_or_exit(settings)
+    if not settings.redis_url:
+        start_embedded(settings.data_dir)  # this process owns the embedded server's lifetime
+    click.echo(f"Store: {describe(settings)}")
     base = settings.public_base_url or f"http://{host}:{port}"
-    click.echo("Paste these into your Twilio number's configuration:")
-    click.echo(f"  Voice   'A call comes in'   webhook, HTTP POST: {base}/voice")
+    click.echo("Paste these into your Twilio number's configuration (HTTP POST):")
+    click.echo(f"  Voice, 'A call comes in':     {base}/voice")
+    click.echo(f"  Messaging, 'A message comes in': {base}/sms")
     if not settings.public_base_url:
-        click.echo("  (Twilio can only reach this through a tunnel: set PUBLIC_BASE_URL to the "
-                   "tunnel's https address.)")
-    command = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"{host}:{port}",
-               "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--timeout", "10"]
-    raise SystemExit(subprocess.call(command, cwd=PROJECT_DIR))
+        click.echo("  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
+                   "to the tunnel's https address.)")
+    web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"{host}:{port}",
+           "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--timeout", "10"]
+    scheduler = [sys.executable, "-m", "ivr", "scheduler"]
+    raise SystemExit(supervise({"web": web, "scheduler": scheduler}, cwd=PROJECT_DIR))
+
+
+@main.command("scheduler")
+def scheduler_command() -> None:
+    """Run the scheduler (one per installation; a second one waits as a standby)."""
+    settings = Settings.from_env()
+    _flows_or_exit(settings)
+    scheduler.main(settings)
+
+
+@main.group()
+def callbacks() -> None:
+    """See and manage waiting callbacks (numbers masked unless --reveal)."""
+
+
+def _queue(settings: Settings) -> CallbackQueue:
+    return CallbackQueue(connect(settings))
+
+
+def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
+    return {"id": cb.id, "status": cb.status, "source": cb.source,
+            "number": cb.number if reveal else mask(cb.number),
+            "requested_at": cb.requested_at.isoformat(), "due": cb.due_at.isoformat(),
+            "preferred": cb.preferred, "voicemail": cb.voicemail, "attempts": cb.attempts}
+
+
+@callbacks.command("list")
+@click.option("--status", type=click.Choice(STATUSES), help="Only callbacks in this state.")
+@click.option("--json", "as_json", is_flag=True)
+@click.option("--reveal", is_flag=True, help="Show full phone numbers.")
+def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
+    settings = Settings.from_env()
+    items = [_callback_json(cb, reveal) for cb in
+             _queue(settings).all((status,) if status else STATUSES)]
+    if as_json:
+        click.echo(json.dumps(items, indent=2))
+        return
+    if not items:
+        click.echo("No callbacks" + (f" {status}" if status else "") + ".")
+    for item in items:
+        click.echo(f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
+                   f"{item['source']}" + (f"  after {item['preferred']}" if item["preferred"]
+                                          else ""))
+
+
+@callbacks.command("show")
+@click.argument("callback_id")
+@click.option("--reveal", is_flag=True, help="Show the full phone number.")
+def callbacks_show(callback_id: str, reveal: bool) -> None:
+    cb = _queue(Settings.from_env()).get(callback_id)
+    if cb is None:
+        raise click.ClickException(f"no callback {callback_id}")
+    click.echo(json.dumps(_callback_json(cb, reveal), indent=2))
+
+
+@callbacks.command("cancel")
+@click.argument("callback_id")
+def callbacks_cancel(callback_id: str) -> None:
+    if not _queue(Settings.from_env()).cancel(callback_id, system_clock()):
+        raise click.ClickException(f"no open callback {callback_id}")
+    click.echo(f"cancelled {callback_id}")
+
+
+@simulate.command("sms")
+@click.option("--at", help="When the text arrives, ISO-8601 (UK local time without offset).")
+@click.option("--from", "sender", required=True, help="The sender's number.")
+@click.option("--body", required=True, help="The message.")
+def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
+    """Send one text through the real webhook, against the configured store; print the reply."""
+    flows = _flows_or_exit(Settings.from_env())
+    app = create_app({"log_level": os.environ.get("LOG_LEVEL", "ERROR")},
+                     clock=fixed_clock(_instant(at, flows)))
+    client = TwilioLikeClient(app, {"MessageSid": "SM" + uuid.uuid4().hex, "From": sender,
+                                    "To": "+441234567890", "Body": body, "NumMedia": "0"})
+    response = client.post("/sms")
+    replies = [m.text or "" for m in ElementTree.fromstring(response.get_data(as_text=True))
+               .iter("Message")]
+    for text in replies or ["(no reply)"]:
+        click.echo(text)

@@ -19,6 +19,17 @@ def fixed_clock(at: datetime) -> Clock:
     return lambda: at
 
 
+def file_clock(path: str) -> Clock:
+    """TEST ONLY (setting HELPLINE_TEST_CLOCK_FILE): the time is read from a file holding an
+    ISO-8601 instant, so tests can move the clock of the web and scheduler processes."""
+
+    def now() -> datetime:
+        with open(path, encoding="utf-8") as f:
+            return datetime.fromisoformat(f.read().strip())
+
+    return now
+
+
 def parse_instant(text: str, zone) -> datetime:
     """ISO-8601 from the command line; without an offset it is UK local time."""
     at = datetime.fromisoformat(text)

@@ -14,6 +14,20 @@ def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
+def _int(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    try:
+        return int(value)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _flag(value: str) -> bool:
+    return value.strip().lower() not in ("0", "false", "no", "off")
+
+
 @dataclass(frozen=True)
 class Settings:
     twilio_auth_token: str = ""
@@ -29,6 +43,15 @@ class Settings:
     redis_url: str = ""
     log_level: str = "INFO"
     signature_alarm_after: int = 3
+    twilio_api_base_url: str = ""
+    delete_inbound_messages: bool = True
+    sms_rate_limit: int = 5
+    sms_rate_window_seconds: int = 600
+    sms_quiet_seconds: int = 3600
+    callback_expiry_days: int = 7
+    retention_days: int = 30
+    scheduler_tick_seconds: int = 60
+    clock_file: str = ""
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -37,15 +60,24 @@ class Settings:
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
-            trusted_proxies=int(env.get("TRUSTED_PROXIES", "0") or 0),
+            trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
             advisor_numbers=_split(env.get("ADVISOR_NUMBERS", "")),
             voice=env.get("HELPLINE_VOICE", "Polly.Amy"),
             language=env.get("HELPLINE_LANGUAGE", "en-GB"),
-            dial_timeout=int(env.get("DIAL_TIMEOUT", "20") or 20),
+            dial_timeout=_int(env, "DIAL_TIMEOUT", 20),
             flows_dir=Path(env.get("HELPLINE_FLOWS_DIR", "") or DEFAULT_DIR),
             data_dir=Path(env.get("HELPLINE_DATA_DIR", "") or "var"),
             redis_url=env.get("REDIS_URL", ""),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            twilio_api_base_url=env.get("TWILIO_API_BASE_URL", ""),
+            delete_inbound_messages=_flag(env.get("DELETE_INBOUND_MESSAGES", "1")),
+            sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 5),
+            sms_rate_window_seconds=_int(env, "SMS_RATE_WINDOW_SECONDS", 600),
+            sms_quiet_seconds=_int(env, "SMS_QUIET_SECONDS", 3600),
+            callback_expiry_days=_int(env, "CALLBACK_EXPIRY_DAYS", 7),
+            retention_days=_int(env, "RETENTION_DAYS", 30),
+            scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
+            clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
         )
 
     def override(self, values: Mapping[str, object] | None) -> Settings:

@@ -13,17 +13,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ivr.gsm7 import non_gsm7, segments
 from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours
 from ivr.phrases import PhraseTemplates
 from ivr.tomlfile import FlowFileError, TomlFile, Where, read_toml
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "flows"
 
-MENU_ACTIONS = ("advisor", "steps", "police", "support", "repeat")
+MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback", "repeat")
 CLOSED_REASONS = ("weekend", "bank_holiday", "closure", "before_opening", "after_closing",
                   "not_open_today")
 NAVIGATION = ("previous", "repeat", "next", "menu")
 STEP_COUNT = 5
+CALLBACK_FIELDS = {"confirm_number": ("last3",), "read_back": ("digits",),
+                   "done_new": ("when",), "done_existing": ("when",)}
 
 
 @dataclass(frozen=True)
@@ -64,8 +67,24 @@ class VoiceContent:
     police: tuple[str, ...]
     support: tuple[str, ...]
     advisor: Mapping[str, str]
+    callback: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
+
+
+SMS_REPLIES = ("soon", "new", "existing", "options", "preferred", "preferred_moved", "anytime",
+               "time_unclear", "help", "media", "not_uk", "unavailable")
+# Words that would tell whoever sees the phone what the helpline is about.
+REVEALING = ("image", "photo", "intimate", "nude", "abuse", "police", "revenge", "porn",
+             "sexual", "consent", "explicit", "harass")
+MAX_REPLY_SEGMENTS = 2
+MAX_STEP_SEGMENTS = 3
+
+
+@dataclass(frozen=True)
+class SmsContent:
+    replies: Mapping[str, str]
+    steps: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -77,6 +96,7 @@ class Flows:
     hours: OpeningHours
     phrases: PhraseTemplates
     voice: VoiceContent
+    sms: SmsContent
 
 
 class _Reader:
@@ -211,9 +231,40 @@ def load_voice(file: TomlFile) -> VoiceContent:
         support=r.texts(("support", "say")),
         advisor={k: r.text(("advisor", k)) for k in
                  ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
+        callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
+                  ("soon", "confirm_number", "ask_number", "read_back", "invalid_number",
+                   "voicemail", "done_new", "done_existing", "unavailable")},
         goodbye=r.texts(("goodbye", "say")),
         fallback=r.texts(("fallback", "say")),
     )
+
+
+def load_sms(file: TomlFile) -> SmsContent:
+    """Text messages: GSM-7 only, short, and discreet (checked, so a typo can't leak)."""
+    r = _Reader(file)
+    fields = {"new": ("when",), "existing": ("when",), "preferred": ("when",),
+              "anytime": ("when",), "preferred_moved": ("when", "usual_hours"),
+              "help": ("usual_hours",), "not_uk": ("usual_hours",),
+              "unavailable": ("usual_hours",)}
+    replies = {k: r.text(("reply", k), fields.get(k, ())) for k in SMS_REPLIES}
+    steps = r.texts(("steps", "texts"))
+    if len(steps) != STEP_COUNT:
+        raise file.error(("steps", "texts"), f"there must be exactly {STEP_COUNT} texts")
+    for where, text, limit in ([(("reply", k), v, MAX_REPLY_SEGMENTS) for k, v in replies.items()]
+                               + [(("steps", "texts"), v, MAX_STEP_SEGMENTS) for v in steps]):
+        bad = non_gsm7(text)
+        if bad:
+            raise file.error(where, f"{_name(where)} has characters a text message can't carry "
+                             f"cheaply: {' '.join(bad)} (use plain quotes and dashes, no emoji)")
+        if segments(text) > limit:
+            raise file.error(where, f"{_name(where)} is {segments(text)} texts long; "
+                             f"keep it to {limit}")
+        if where[0] == "reply":
+            revealing = [w for w in REVEALING if w in text.lower()]
+            if revealing:
+                raise file.error(where, f"{_name(where)} says {revealing[0]!r}: replies must "
+                                 "not reveal what the helpline is about")
+    return SmsContent(replies, steps)
 
 
 def load_phrases(file: TomlFile) -> PhraseTemplates:
@@ -245,7 +296,9 @@ def load_flows(directory: Path, now: datetime) -> Flows:
     config, hours = load_hours(read_toml(directory / "hours.toml"), now)
     return Flows(directory=directory, hours_config=config, hours=hours,
                  phrases=load_phrases(read_toml(directory / "phrases.toml")),
-                 voice=load_voice(read_toml(directory / "voice.toml")))
+                 voice=load_voice(read_toml(directory / "voice.toml")),
+                 sms=load_sms(read_toml(directory / "sms.toml")))
 
 
-__all__ = ["Flows", "FlowFileError", "Option", "Step", "VoiceContent", "load_flows"]
+__all__ = ["Flows", "FlowFileError", "Option", "SmsContent", "Step", "VoiceContent",
+           "load_flows"]

@@ -230,8 +230,8 @@ def _only_keys(table: Mapping, allowed: set[str], where: tuple[str | int, ...],
                required: set[str] = frozenset()) -> None:
     for key in table:
         if key not in allowed:
-            raise HoursError((*where, key),
-                             f"unknown setting {key!r} (expected one of {', '.join(sorted(allowed))})")
+            raise HoursError((*where, key), f"unknown setting {key!r} "
+                             f"(expected one of {', '.join(sorted(allowed))})")
     for key in sorted(required - set(table)):
         raise HoursError(where, f"missing {key!r}")
 
@@ -307,9 +307,23 @@ def _table_list(data: Mapping[str, object], key: str) -> list[Mapping]:
 
 
 def check_opens(hours: OpeningHours, at: datetime) -> None:
-    """Start-up check: the helpline must open at least once in the next year."""
+    """Start-up check: the helpline must open at least once in the next year, and keep doing
+    so through every closure and special day still to come (so that no later instant
+    finds no opening and status() fails mid-call)."""
+    today = at.astimezone(hours.timezone).date()
+    config = hours.config
+    spans = sorted([(today, today), *((c.start, c.end) for c in config.closures),
+                    *((d, d) for d in config.special)])
+    day = today
     try:
         hours.status(at)
+        for start, end in spans:
+            if end < today:
+                continue
+            # From a year before the span, follow each opening to the next one past its end.
+            day = max(today, start - timedelta(days=SEARCH_DAYS + 1))
+            while day <= end:
+                day = hours.next_opening_after_day(day).date()
     except NeverOpens as exc:
         raise HoursError(("weekly",), f"the helpline never opens in the {SEARCH_DAYS} days "
-                         f"from {at:%Y-%m-%d}: check weekly hours and closures") from exc
+                         f"from {day:%Y-%m-%d}: check weekly hours and closures") from exc

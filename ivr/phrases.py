@@ -70,3 +70,9 @@ def usual_hours(weekly: dict[int, Session], t: PhraseTemplates) -> str:
         parts.append(t.usual_hours.format(opens=clock(session.opens),
                                           closes=clock(session.closes), days=names))
     return "; ".join(parts)
+
+
+def callback_when(due: datetime, now: datetime, hours: OpeningHours, t: PhraseTemplates,
+                  soon: str) -> str:
+    """When a callback will come: `soon` ("as soon as someone is free") if due already."""
+    return soon if due <= now else when(due, now, hours, t)

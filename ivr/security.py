@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import deque
+from urllib.parse import quote
 
 from flask import Blueprint, Request, Response, current_app, request
 from twilio.request_validator import (
@@ -20,11 +21,17 @@ ALARM_WINDOW_SECONDS = 600
 
 
 def signed_url(request: Request, public_base_url: str) -> str:
-    """The URL Twilio signed: our public address plus the path and raw query string."""
-    if not public_base_url:
-        return request.url
+    """The URL Twilio signed: our public address (else the scheme and host the request came
+    to) plus the path and query string exactly as they arrived, percent-escapes and all.
+    Rebuilding them from the decoded request.path or request.url (an IRI) would not match
+    a URL holding %20, %2F or non-ASCII escapes."""
+    base = public_base_url or request.host_url.rstrip("/")
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        return base + raw
+    path = quote(request.script_root + request.path, safe="/!$&'()*+,:;=@%~")
     query = request.query_string.decode("latin-1")
-    return public_base_url + request.path + (f"?{query}" if query else "")
+    return base + path + (f"?{query}" if query else "")
 
 
 class SignatureGuard:

@@ -35,7 +35,8 @@ class Transcript:
     def lines(self) -> list[str]:
         labels = {"say": "HEARS", "press": "PRESSES", "silence": "SAYS NOTHING",
                   "dial": "RINGS", "hangup": "CALL ENDS", "error": "ERROR"}
-        return [f"{labels[e['type']]}: {e.get('text', '')}".rstrip(": ") for e in self.events]
+        return [f"{labels[e['type']]}: {e['text']}" if e.get("text") else labels[e["type"]]
+                for e in self.events]
 
 
 class TwilioLikeClient:

@@ -7,6 +7,7 @@ goes wrong, a caller gets valid TwiML: the safe fallback, never an application e
 from __future__ import annotations
 
 import logging
+import re
 
 from flask import Blueprint, Flask, Response, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 only_twilio(bp)
 METHODS = ["GET", "POST"]
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 # ------------------------------------------------------------------ small TwiML helpers
@@ -156,6 +158,8 @@ def choice() -> Response:
         resp.redirect(link("voice.page", name="step1", intro=1), method="POST")
     elif picked.action == "advisor":
         resp.redirect(link("voice.advisor"), method="POST")
+    elif picked.action == "callback":
+        resp.redirect(link("voice_callbacks.start"), method="POST")
     else:
         resp.redirect(link("voice.page", name=picked.action), method="POST")
     return twiml(resp)
@@ -269,7 +273,9 @@ def advisor() -> Response:
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
     say(resp, content.advisor["connecting"])
-    caller_id = param("To") if param("To").startswith("+") else None
+    # The helpline's own number, so advisors see it is a helpline call. Only a plain E.164
+    # number: anything else in To would be echoed into the TwiML (and could break the XML).
+    caller_id = param("To") if E164.fullmatch(param("To")) else None
     dial = Dial(action=link("voice.advisor_result"), method="POST", answer_on_bridge=True,
                 timeout=h.settings.dial_timeout, record="do-not-record", caller_id=caller_id)
     for number in numbers:
@@ -289,7 +295,7 @@ def advisor_result() -> Response:
     log.info("call %s: advisor dial %s (bridged: %s)", param("CallSid"), status or "?", bridged)
     resp = VoiceResponse()
     if bridged:
-        say(resp, *content.goodbye)
+        say(resp, content.safety, *content.goodbye)  # the safety line again as the call ends
         resp.hangup()
     else:
         say(resp, content.advisor["unavailable"])

@@ -1,0 +1,265 @@
+"""The callback queue in Redis: the single source of truth, changed only by Lua scripts.
+
+Layout (prefix "hl:"):
+  cb:{id}             hash: one callback (number, source, times, status, attempts...)
+  cb:scheduled        zset id -> due time: waiting for the helpline to open
+  cb:due              zset id -> request time: ready to call, oldest request first
+  cb:claimed          zset id -> claim time: an advisor is calling
+  cb:ended            zset id -> end time: done, cancelled or expired (erased after retention)
+  cb:open:{h}         id of the number's one open callback (h = hash of the number)
+  cb:num:{h}          set of every id for the number (to erase all on opt-out)
+  seen:{MessageSid}   the callback id a message created: Twilio's retries change nothing
+Each script checks the status it expects, so no two processes can both take, release or
+cancel one callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+
+from ivr.callbacks import Callback
+
+P = "hl:"
+SEEN_TTL_SECONDS = 3 * 24 * 3600
+BATCH = 500
+
+
+def number_key(number: str) -> str:
+    """The number's hash, for key names: numbers stay out of key listings and logs."""
+    return hashlib.sha256(number.encode()).hexdigest()[:24]
+
+
+def _ts(at: datetime) -> float:
+    return at.timestamp()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromtimestamp(float(value), UTC) if value else None
+
+
+_REQUEST = """
+-- KEYS: open_key, num_set, seen_key (or ""); ARGV: id, number, source, requested, due,
+-- preferred, voicemail, due_now, seen_ttl, number hash
+local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
+if seen_key ~= '' then
+  local earlier = redis.call('GET', seen_key)
+  if earlier then return {earlier, 'repeat'} end
+end
+local existing = redis.call('GET', open_key)
+if existing and redis.call('EXISTS', 'hl:cb:' .. existing) == 1 then
+  if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[9]) end
+  return {existing, 'existing'}
+end
+local id = ARGV[1]
+redis.call('HSET', 'hl:cb:' .. id, 'number', ARGV[2], 'source', ARGV[3],
+  'requested_at', ARGV[4], 'due_at', ARGV[5], 'preferred', ARGV[6], 'voicemail', ARGV[7],
+  'attempts', 0, 'status', ARGV[8] == '1' and 'due' or 'scheduled', 'h', ARGV[10])
+if ARGV[8] == '1' then
+  redis.call('ZADD', 'hl:cb:due', ARGV[4], id)
+else
+  redis.call('ZADD', 'hl:cb:scheduled', ARGV[5], id)
+end
+redis.call('SET', open_key, id)
+redis.call('SADD', num_set, id)
+if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[9]) end
+return {id, 'new'}
+"""
+
+_RESCHEDULE = """
+-- Move an open callback to a new due time (a preferred time was given). ARGV: id, due,
+-- preferred, due_now
+local key = 'hl:cb:' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if status ~= 'scheduled' and status ~= 'due' then return 0 end
+redis.call('HSET', key, 'due_at', ARGV[2], 'preferred', ARGV[3])
+redis.call('ZREM', 'hl:cb:scheduled', ARGV[1])
+redis.call('ZREM', 'hl:cb:due', ARGV[1])
+if ARGV[4] == '1' then
+  redis.call('HSET', key, 'status', 'due')
+  redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), ARGV[1])
+else
+  redis.call('HSET', key, 'status', 'scheduled')
+  redis.call('ZADD', 'hl:cb:scheduled', ARGV[2], ARGV[1])
+end
+return 1
+"""
+
+_RELEASE = """
+-- Move up to ARGV[2] scheduled callbacks due by ARGV[1] to the due queue, oldest request first.
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:scheduled', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  redis.call('ZREM', 'hl:cb:scheduled', id)
+  local key = 'hl:cb:' .. id
+  if redis.call('HGET', key, 'status') == 'scheduled' then
+    redis.call('HSET', key, 'status', 'due')
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+  end
+end
+return #ids
+"""
+
+_END = """
+-- End one callback: ARGV: id, new status, now, allowed statuses (space separated)
+local key = 'hl:cb:' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if not status or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. status .. ' ', 1, true) then
+  return 0
+end
+redis.call('HSET', key, 'status', ARGV[2], 'ended_at', ARGV[3])
+redis.call('ZREM', 'hl:cb:scheduled', ARGV[1])
+redis.call('ZREM', 'hl:cb:due', ARGV[1])
+redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
+redis.call('ZADD', 'hl:cb:ended', ARGV[3], ARGV[1])
+local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
+if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
+return 1
+"""
+
+_ERASE_NUMBER = """
+-- Erase every record of one number (opt-out). KEYS: open_key, num_set
+local ids = redis.call('SMEMBERS', KEYS[2])
+for _, id in ipairs(ids) do
+  redis.call('DEL', 'hl:cb:' .. id)
+  redis.call('ZREM', 'hl:cb:scheduled', id)
+  redis.call('ZREM', 'hl:cb:due', id)
+  redis.call('ZREM', 'hl:cb:claimed', id)
+  redis.call('ZREM', 'hl:cb:ended', id)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return #ids
+"""
+
+_ERASE_ENDED = """
+-- Erase up to ARGV[2] records that ended before ARGV[1].
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:ended', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  local key = 'hl:cb:' .. id
+  local h = redis.call('HGET', key, 'h')
+  if h then redis.call('SREM', 'hl:cb:num:' .. h, id) end
+  redis.call('DEL', key)
+  redis.call('ZREM', 'hl:cb:ended', id)
+end
+return #ids
+"""
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The outcome of asking for a callback: which one, and whether it is new."""
+
+    callback_id: str
+    outcome: str  # new, existing (the number already had one open), repeat (same MessageSid)
+
+
+class CallbackQueue:
+    """Callback records and their queues in Redis."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+        self._request = client.register_script(_REQUEST)
+        self._reschedule = client.register_script(_RESCHEDULE)
+        self._release = client.register_script(_RELEASE)
+        self._end = client.register_script(_END)
+        self._erase_number = client.register_script(_ERASE_NUMBER)
+        self._erase_ended = client.register_script(_ERASE_ENDED)
+
+    def request(self, number: str, source: str, now: datetime, due: datetime,
+                preferred: str | None = None, voicemail: bool = False,
+                message_sid: str = "") -> Requested:
+        """Store a callback for `number` unless it has one open (or this message was seen)."""
+        h = number_key(number)
+        callback_id = secrets.token_hex(8)
+        due_now = due <= now
+        result = self._request(
+            keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
+                  f"{P}seen:{message_sid}" if message_sid else ""],
+            args=[callback_id, number, source, _ts(now), _ts(due), preferred or "",
+                  int(voicemail), int(due_now), SEEN_TTL_SECONDS, h])
+        return Requested(result[0], result[1])
+
+    def reschedule(self, callback_id: str, due: datetime, preferred: str | None,
+                   now: datetime) -> bool:
+        return bool(self._reschedule(args=[callback_id, _ts(due), preferred or "",
+                                           int(due <= now)]))
+
+    def release(self, now: datetime) -> int:
+        """Move every scheduled callback due by `now` to the due queue; how many moved."""
+        moved = 0
+        while True:
+            count = self._release(args=[_ts(now), BATCH])
+            moved += count
+            if count < BATCH:
+                return moved
+
+    def end(self, callback_id: str, status: str, now: datetime,
+            allowed: tuple[str, ...] = ("scheduled", "due", "claimed")) -> bool:
+        return bool(self._end(args=[callback_id, status, _ts(now), " ".join(allowed)]))
+
+    def cancel(self, callback_id: str, now: datetime) -> bool:
+        return self.end(callback_id, "cancelled", now)
+
+    def erase_number(self, number: str) -> int:
+        """Cancel and erase everything stored about `number` (opt-out)."""
+        h = number_key(number)
+        return self._erase_number(keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}"])
+
+    def expire(self, requested_before: datetime, now: datetime) -> int:
+        """Expire waiting callbacks requested before `requested_before`."""
+        expired = 0
+        for callback in self.all(("scheduled", "due")):
+            if callback.requested_at < requested_before and self.end(
+                    callback.id, "expired", now, ("scheduled", "due")):
+                expired += 1
+        return expired
+
+    def erase_ended(self, ended_before: datetime) -> int:
+        erased = 0
+        while True:
+            count = self._erase_ended(args=[_ts(ended_before), BATCH])
+            erased += count
+            if count < BATCH:
+                return erased
+
+    def open_for(self, number: str) -> Callback | None:
+        callback_id = self.r.get(f"{P}cb:open:{number_key(number)}")
+        return self.get(callback_id) if callback_id else None
+
+    def get(self, callback_id: str) -> Callback | None:
+        data = self.r.hgetall(f"{P}cb:{callback_id}")
+        return _callback(callback_id, data) if data else None
+
+    def ids(self, status: str) -> list[str]:
+        """Ids in one state, in queue order."""
+        if status in ("scheduled", "due", "claimed"):
+            return self.r.zrange(f"{P}cb:{status}", 0, -1)
+        return [i for i in self.r.zrange(f"{P}cb:ended", 0, -1)
+                if self.r.hget(f"{P}cb:{i}", "status") == status]
+
+    def all(self, statuses: tuple[str, ...] = ("scheduled", "due", "claimed", "done",
+                                                "cancelled", "expired")) -> Iterator[Callback]:
+        seen: set[str] = set()
+        for status in statuses:
+            for callback_id in self.ids(status):
+                if callback_id not in seen:
+                    seen.add(callback_id)
+                    callback = self.get(callback_id)
+                    if callback is not None:
+                        yield callback
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.r.zcard(f"{P}cb:{name}")
+                for name in ("scheduled", "due", "claimed", "ended")}
+
+
+def _callback(callback_id: str, data: dict[str, str]) -> Callback:
+    return Callback(
+        id=callback_id, number=data["number"], source=data["source"],
+        requested_at=_dt(data["requested_at"]), due_at=_dt(data["due_at"]),
+        status=data["status"], preferred=data.get("preferred") or None,
+        voicemail=data.get("voicemail") == "1", attempts=int(data.get("attempts", 0)))

@@ -1,0 +1,77 @@
+"""Twilio's REST API: the one outside service we call (tests point it at a Prism mock)."""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass, field
+
+import redis
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from ivr.config import Settings
+
+log = logging.getLogger(__name__)
+PURGE_LIST = "hl:purge"
+
+
+def rest_client(settings: Settings) -> Client | None:
+    """A REST client when credentials are set, else None (local work)."""
+    if not (settings.twilio_account_sid and settings.twilio_auth_token):
+        return None
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+    if settings.twilio_api_base_url:
+        client.api.base_url = settings.twilio_api_base_url.rstrip("/")
+    return client
+
+
+@dataclass(frozen=True)
+class Purge:
+    """An inbound message to remove from Twilio: its media, and the message itself (so its
+    body does not stay in Twilio's log)."""
+
+    message_sid: str
+    media_sids: tuple[str, ...] = field(default_factory=tuple)
+    delete_message: bool = True
+
+    def dumps(self) -> str:
+        return json.dumps({"m": self.message_sid, "media": list(self.media_sids),
+                           "del": self.delete_message})
+
+    @classmethod
+    def loads(cls, text: str) -> Purge:
+        data = json.loads(text)
+        return cls(data["m"], tuple(data["media"]), bool(data["del"]))
+
+
+def media_sid(url: str) -> str:
+    """The Media SID at the end of a MediaUrl (…/Messages/MM…/Media/ME…)."""
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def enqueue_purge(r: redis.Redis, purge: Purge) -> None:
+    r.rpush(PURGE_LIST, purge.dumps())
+
+
+def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
+    """Delete queued media and messages from Twilio; a failure is retried on the next run."""
+    done = 0
+    for _ in range(limit):
+        item = r.lindex(PURGE_LIST, 0)
+        if item is None:
+            break
+        purge = Purge.loads(item)
+        try:
+            message = client.messages(purge.message_sid)
+            for sid in purge.media_sids:
+                message.media(sid).delete()
+            if purge.delete_message:
+                message.delete()
+        except TwilioException as exc:
+            log.warning("could not delete message %s from Twilio yet: %s", purge.message_sid, exc)
+            r.lmove(PURGE_LIST, PURGE_LIST, "LEFT", "RIGHT")  # try again later, after the rest
+            break
+        r.lrem(PURGE_LIST, 1, item)
+        done += 1
+    return done

@@ -1,0 +1,189 @@
+"""Asking for a callback on a call: confirm or key in a number, voicemail or not, stored in the
+same queue as texts, under the same rules. If the store is down, the caller is told honestly
+and offered the text route; the call never errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+import redis
+from flask import Blueprint, Response
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr import calltree, helpline
+from ivr.callbacks import callable_number, due_at
+from ivr.phone import mask
+from ivr.phrases import callback_when
+from ivr.security import only_twilio
+from ivr.voice import METHODS, give_up, link, param, say, twiml
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
+only_twilio(bp)
+PENDING_SECONDS = 3600
+MAX_NUMBER_DIGITS = 13
+
+
+def store_safe(view: Callable[[], Response]) -> Callable[[], Response]:
+    """A store failure becomes an honest answer and the main menu, never the error line."""
+
+    @functools.wraps(view)
+    def wrapper() -> Response:
+        try:
+            return view()
+        except redis.RedisError:
+            log.exception("call %s: callback request failed, store unreachable", param("CallSid"))
+            resp = VoiceResponse()
+            say(resp, helpline().flows.voice.callback["unavailable"])
+            resp.redirect(link("voice.menu"), method="POST")
+            return twiml(resp)
+
+    return wrapper
+
+
+def spell(digits: str) -> str:
+    """ "07911" -> "0 7 9 1 1": read out digit by digit."""
+    return " ".join(d for d in digits if d.isdigit())
+
+
+def pending_key() -> str:
+    return f"hl:call:{param('CallSid')[:64] or 'unknown'}:number"
+
+
+def keypad(action: str) -> Gather:
+    return Gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
+
+
+def ask(text: str, action: str, retry: str) -> Response:
+    """Say `text` in a one-key Gather; silence goes to `retry`."""
+    resp = VoiceResponse()
+    g = keypad(action)
+    say(g, text)
+    resp.append(g)
+    say(resp, helpline().flows.voice.no_input)
+    resp.redirect(retry, method="POST")
+    return twiml(resp)
+
+
+def tries() -> int:
+    return calltree.parse_tries(param("tries"))
+
+
+@bp.route("", methods=METHODS)
+@store_safe
+def start() -> Response:
+    """Offer the caller's own number if we may call it, else ask for one."""
+    content = helpline().flows.voice.callback
+    number = callable_number(param("From"))
+    if number is None:
+        resp = VoiceResponse()
+        resp.redirect(link("voice_callbacks.number"), method="POST")
+        return twiml(resp)
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    return ask(content["confirm_number"].format(last3=spell(number[-3:])),
+               link("voice_callbacks.confirm", tries=tries()),
+               link("voice_callbacks.start", tries=tries() + 1))
+
+
+@bp.route("/confirm", methods=METHODS)
+def confirm() -> Response:
+    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.start")
+
+
+@bp.route("/number", methods=METHODS)
+def number() -> Response:
+    """Key in a number (withheld callers, or a different number), ended by #."""
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    resp = VoiceResponse()
+    g = Gather(input="dtmf", finish_on_key="#", timeout=10, num_digits=MAX_NUMBER_DIGITS,
+               action=link("voice_callbacks.check", tries=tries()), method="POST")
+    say(g, helpline().flows.voice.callback["ask_number"])
+    resp.append(g)
+    say(resp, helpline().flows.voice.no_input)
+    resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/check", methods=METHODS)
+@store_safe
+def check() -> Response:
+    """Validate the keyed number (UK mobile or geographic only) and read it back."""
+    content = helpline().flows.voice.callback
+    digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
+    number = callable_number(digits) if digits else None
+    if number is None:
+        resp = VoiceResponse()
+        say(resp, content["invalid_number"])
+        resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
+        return twiml(resp)
+    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
+    return ask(content["read_back"].format(digits=spell(digits)),
+               link("voice_callbacks.number_confirm", tries=tries()),
+               link("voice_callbacks.number", tries=tries() + 1))
+
+
+@bp.route("/number/confirm", methods=METHODS)
+def number_confirm() -> Response:
+    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.number")
+
+
+@bp.route("/voicemail", methods=METHODS)
+def voicemail() -> Response:
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    return ask(helpline().flows.voice.callback["voicemail"],
+               link("voice_callbacks.save", tries=tries()),
+               link("voice_callbacks.voicemail", tries=tries() + 1))
+
+
+def _yes_no(yes: str, no: str, again: str) -> Response:
+    """1 goes to `yes`, 2 to `no`; anything else asks again (up to the usual tries)."""
+    resp = VoiceResponse()
+    digit = param("Digits")[:1]
+    if digit == "1":
+        resp.redirect(link(yes), method="POST")
+    elif digit == "2":
+        resp.redirect(link(no, tries=tries() + 1), method="POST")
+    else:
+        say(resp, helpline().flows.voice.invalid)
+        resp.redirect(link(again, tries=tries() + 1), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/save", methods=METHODS)
+@store_safe
+def save() -> Response:
+    """Store the callback (one open per number) and say when it will come."""
+    h = helpline()
+    content = h.flows.voice.callback
+    digit = param("Digits")[:1]
+    if digit not in ("1", "2"):
+        resp = VoiceResponse()
+        say(resp, h.flows.voice.invalid)
+        resp.redirect(link("voice_callbacks.voicemail", tries=tries() + 1), method="POST")
+        return twiml(resp)
+    number = h.redis.get(pending_key())
+    if not number:
+        resp = VoiceResponse()
+        resp.redirect(link("voice_callbacks.start"), method="POST")
+        return twiml(resp)
+    now = h.clock()
+    result = h.queue.request(number, "voice", now, due_at(now, h.flows.hours),
+                             voicemail=digit == "1", message_sid=param("CallSid"))
+    h.redis.delete(pending_key())
+    callback = h.queue.get(result.callback_id)
+    when = callback_when(callback.due_at if callback else now, now, h.flows.hours,
+                         h.flows.phrases, content["soon"])
+    log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
+             result.outcome, mask(number))
+    resp = VoiceResponse()
+    say(resp, content["done_existing" if result.outcome == "existing" else "done_new"].format(
+        when=when))
+    resp.redirect(link("voice.menu"), method="POST")
+    return twiml(resp)
