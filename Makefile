@@ -18,10 +18,15 @@ $(VENV)/.installed-dev: $(VENV)/.installed
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# Test-only: Prism, which mocks Twilio's REST API from its OpenAPI spec (needs Node.js + npm).
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
 run: $(VENV)/.installed
 	$(BIN)/helpline run
 
-test: $(VENV)/.installed-dev
+test: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check ivr tests bench wsgi.py
 	$(BIN)/python -m pytest
 

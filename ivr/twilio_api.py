@@ -4,16 +4,19 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from dataclasses import dataclass, field
 
 import redis
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.rest import Client
 
 from ivr.config import Settings
 
 log = logging.getLogger(__name__)
 PURGE_LIST = "hl:purge"
+MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
+MEDIA_SID = re.compile(r"^ME[0-9a-fA-F]{32}$")
 
 
 def rest_client(settings: Settings) -> Client | None:
@@ -50,8 +53,19 @@ def media_sid(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def enqueue_purge(r: redis.Redis, purge: Purge) -> None:
+def enqueue_purge(r: redis.Redis, purge: Purge) -> bool:
+    """Queue a purge; SIDs that are not Twilio's are refused (they could never be deleted)."""
+    if not MESSAGE_SID.match(purge.message_sid) or not all(
+            MEDIA_SID.match(sid) for sid in purge.media_sids):
+        log.warning("not queueing deletion of message %r: not a Twilio SID", purge.message_sid)
+        return False
     r.rpush(PURGE_LIST, purge.dumps())
+    return True
+
+
+def _permanent(exc: TwilioException) -> bool:
+    """A client error that retrying will not fix (404: already gone, counts as done)."""
+    return isinstance(exc, TwilioRestException) and 400 <= exc.status < 500 and exc.status != 429
 
 
 def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
@@ -69,9 +83,13 @@ def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
             if purge.delete_message:
                 message.delete()
         except TwilioException as exc:
-            log.warning("could not delete message %s from Twilio yet: %s", purge.message_sid, exc)
-            r.lmove(PURGE_LIST, PURGE_LIST, "LEFT", "RIGHT")  # try again later, after the rest
-            break
+            if not _permanent(exc):
+                log.warning("could not delete message %s from Twilio yet: %s",
+                            purge.message_sid, exc)
+                r.lmove(PURGE_LIST, PURGE_LIST, "LEFT", "RIGHT")  # again later, after the rest
+                break
+            if exc.status != 404:
+                log.error("Twilio refused to delete message %s: %s", purge.message_sid, exc)
         r.lrem(PURGE_LIST, 1, item)
         done += 1
     return done
