@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import redis
 from flask import Flask, current_app
+from twilio.rest import Client
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.clock import Clock, file_clock, system_clock
@@ -17,6 +18,7 @@ from ivr.logs import setup_logging
 from ivr.queue import CallbackQueue
 from ivr.security import SignatureGuard
 from ivr.store import connect
+from ivr.twilio_api import rest_client
 
 __version__ = "0.1.0"
 log = logging.getLogger(__name__)
@@ -32,6 +34,7 @@ class Helpline:
     guard: SignatureGuard
     redis: redis.Redis
     queue: CallbackQueue
+    twilio: Client | None  # Twilio's REST API, when credentials are set
 
 
 def helpline() -> Helpline:
@@ -54,15 +57,17 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
                            settings.signature_alarm_after)
     store = connect(settings)
     app.extensions["helpline"] = Helpline(settings, flows, clock, guard, store,
-                                          CallbackQueue(store))
+                                          CallbackQueue(store), rest_client(settings))
     if not settings.twilio_auth_token:
         log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
                     "anyone can reach these webhooks. Fine for local work only. !!!")
 
-    from ivr import sms, voice, voice_callbacks
+    from ivr import console, outbound, sms, voice, voice_callbacks
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(voice_callbacks.bp)
+    app.register_blueprint(outbound.bp)
     app.register_blueprint(sms.bp)
+    console.init_console(app)
     voice.install_fallback(app)
     return app

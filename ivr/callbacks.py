@@ -12,7 +12,7 @@ from datetime import date, datetime, time, timedelta
 
 import phonenumbers
 
-from ivr.hours import SEARCH_DAYS, OpeningHours
+from ivr.hours import SEARCH_DAYS, OpeningHours, Override
 
 STATUSES = ("scheduled", "due", "claimed", "done", "cancelled", "expired")
 OPEN_STATUSES = ("scheduled", "due", "claimed")
@@ -34,6 +34,9 @@ class Callback:
     preferred: str | None = None  # "HH:MM", the earliest time of day that is safe to call
     voicemail: bool = False
     attempts: int = 0
+    claimed_by: str | None = None  # the advisor calling now
+    call_state: str | None = None  # claimed, ringing, connected, machine, ended
+    outcome: str | None = None
 
 
 # ------------------------------------------------------------------ a preferred ("safe") time
@@ -84,9 +87,13 @@ def parse_preferred(text: str) -> Preferred | None:
 # ------------------------------------------------------------------ when a callback is due
 
 
-def due_at(now: datetime, hours: OpeningHours, preferred: Preferred | None = None) -> datetime:
+def due_at(now: datetime, hours: OpeningHours, preferred: Preferred | None = None,
+           override: Override | None = None) -> datetime:
     """The first moment the helpline can call: now if open, else the next opening; with a
-    preferred time, the first open moment at or after it (moved into opening hours)."""
+    preferred time, the first open moment at or after it (moved into opening hours). A
+    supervisor's closure with an end counts from its end."""
+    if override is not None and override.active(now) and override.until is not None:
+        return due_at(max(now, override.until), hours, preferred)
     if preferred is None:
         status = hours.status(now)
         return now if status.open else status.next_opening
@@ -112,6 +119,31 @@ def retry_at(now: datetime, hours: OpeningHours, delay: timedelta,
              preferred: Preferred | None) -> datetime:
     """After no answer: `delay` later, moved into opening hours (and the preferred time)."""
     return due_at(now + delay, hours, preferred)
+
+
+OUTCOMES = ("reached", "no_answer", "voicemail_left", "wrong_number", "declined")
+
+
+def after_outcome(outcome: str, attempts_before: int, max_attempts: int, now: datetime,
+                  hours: OpeningHours, delay: timedelta,
+                  preferred: Preferred | None) -> tuple[str, datetime | None]:
+    """The callback's next status (and due time) after an advisor records an outcome: no
+    answer comes back after `delay` (in opening hours) until `max_attempts`, then expires."""
+    if outcome not in OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r}")
+    if outcome != "no_answer":
+        return "done", None
+    if attempts_before + 1 >= max_attempts:
+        return "expired", None
+    return "scheduled", retry_at(now, hours, delay, preferred)
+
+
+def preferred_from(text: str | None) -> Preferred | None:
+    """A stored "HH:MM" back into a Preferred."""
+    if not text:
+        return None
+    hour, minute = text.split(":")
+    return Preferred(time(int(hour), int(minute)))
 
 
 def is_expired(requested_at: datetime, now: datetime, max_days: int) -> bool:

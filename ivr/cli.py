@@ -10,8 +10,10 @@ from pathlib import Path
 from xml.etree import ElementTree
 
 import click
+from twilio.base.exceptions import TwilioException
 
 from ivr import create_app, scheduler
+from ivr.accounts import AccountError, Accounts
 from ivr.callbacks import STATUSES, Callback
 from ivr.checks import check_settings
 from ivr.clock import fixed_clock, parse_instant, system_clock
@@ -24,6 +26,8 @@ from ivr.simulate import SILENCE, TwilioLikeClient, simulate_call
 from ivr.store import connect, describe, start_embedded
 from ivr.supervise import supervise
 from ivr.tomlfile import FlowFileError
+from ivr.twilio_api import rest_client
+from ivr.twilio_setup import NumberNotFound, Wanted, compare, configure, export_fallback
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 
@@ -237,3 +241,130 @@ def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
                .iter("Message")]
     for text in replies or ["(no reply)"]:
         click.echo(text)
+
+
+# ------------------------------------------------------------------ advisors
+
+
+@main.group()
+def advisors() -> None:
+    """Advisor accounts for the console (passwords are asked for, never typed as options)."""
+
+
+def _accounts() -> Accounts:
+    return Accounts(connect(Settings.from_env()))
+
+
+@advisors.command("add")
+@click.argument("name")
+@click.option("--phone", required=True, help="Their phone, international format (+44…).")
+@click.option("--supervisor", is_flag=True, help="May close the line and manage advisors.")
+def advisors_add(name: str, phone: str, supervisor: bool) -> None:
+    password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    try:
+        advisor = _accounts().add(name, phone, password, supervisor)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"added {advisor.username}" + (" (supervisor)" if supervisor else ""))
+
+
+@advisors.command("list")
+def advisors_list() -> None:
+    found = _accounts().all()
+    if not found:
+        click.echo("No advisors yet: helpline advisors add NAME --phone +44…")
+    for a in found:
+        click.echo(f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
+                   f"{'supervisor' if a.supervisor else 'advisor':<10} "
+                   f"{'on duty' if a.on_duty else 'off duty'}")
+
+
+@advisors.command("remove")
+@click.argument("username")
+def advisors_remove(username: str) -> None:
+    if not _accounts().remove(username):
+        raise click.ClickException(f"no advisor {username}")
+    click.echo(f"removed {username}")
+
+
+@advisors.command("set-password")
+@click.argument("username")
+def advisors_set_password(username: str) -> None:
+    password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    try:
+        _accounts().set_password(username, password)
+    except AccountError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"password changed for {username}")
+
+
+# ------------------------------------------------------------------ Twilio set-up
+
+
+@main.group()
+def twilio() -> None:
+    """Point the Twilio number at this app, and check it."""
+
+
+def _client():
+    client = rest_client(Settings.from_env())
+    if client is None:
+        raise click.ClickException("set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN first")
+    return client
+
+
+def _wanted(base_url: str | None, fallback_url: str | None) -> Wanted:
+    base = base_url or Settings.from_env().public_base_url
+    if not base:
+        raise click.ClickException("give --base-url (or set PUBLIC_BASE_URL)")
+    return Wanted.for_base(base, fallback_url)
+
+
+@twilio.command("configure")
+@click.option("--number", required=True, help="The helpline's Twilio number, E.164.")
+@click.option("--base-url", help="This app's public https address (default PUBLIC_BASE_URL).")
+@click.option("--fallback-url", help="Where `helpline fallback export` files are hosted.")
+def twilio_configure(number: str, base_url: str | None, fallback_url: str | None) -> None:
+    """Set the number's Voice and Messaging webhooks (and fallbacks) through the REST API."""
+    wanted = _wanted(base_url, fallback_url)
+    try:
+        sid = configure(_client(), number, wanted)
+    except (NumberNotFound, TwilioException) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{number} ({sid}): voice {wanted.voice_url}, messaging {wanted.sms_url}")
+    if wanted.voice_fallback_url:
+        click.echo(f"  fallbacks: {wanted.voice_fallback_url}, {wanted.sms_fallback_url}")
+    else:
+        click.echo("  no fallback URLs: give --fallback-url so callers get the safety line "
+                   "even when this host is down")
+
+
+@twilio.command("check")
+@click.option("--number", required=True, help="The helpline's Twilio number, E.164.")
+@click.option("--base-url", help="This app's public https address (default PUBLIC_BASE_URL).")
+@click.option("--fallback-url", help="Where the fallback files are hosted.")
+def twilio_check(number: str, base_url: str | None, fallback_url: str | None) -> None:
+    """Say what the number is set to and whether it matches."""
+    try:
+        rows = compare(_client(), number, _wanted(base_url, fallback_url))
+    except (NumberNotFound, TwilioException) as exc:
+        raise click.ClickException(str(exc)) from None
+    for name, want, have, ok in rows:
+        click.echo(f"{'ok ' if ok else 'BAD'} {name}: {have or '(not set)'}"
+                   + ("" if ok else f" (should be {want})"))
+    if not all(ok for *_, ok in rows):
+        raise SystemExit(1)
+
+
+@main.group()
+def fallback() -> None:
+    """The safe answer Twilio uses when this host is down."""
+
+
+@fallback.command("export")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+def fallback_export(directory: Path) -> None:
+    """Write voice.xml and sms.xml to host anywhere (then: twilio configure --fallback-url)."""
+    settings = Settings.from_env()
+    for path in export_fallback(_flows_or_exit(settings), settings, directory):
+        click.echo(f"wrote {path}")

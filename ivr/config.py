@@ -52,6 +52,13 @@ class Settings:
     retention_days: int = 30
     scheduler_tick_seconds: int = 60
     clock_file: str = ""
+    helpline_number: str = ""
+    secret_key: str = ""
+    console_idle_seconds: int = 1800
+    cookie_secure: bool = True
+    max_attempts: int = 3
+    retry_delay_minutes: int = 120
+    claim_timeout_minutes: int = 20
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -78,6 +85,13 @@ class Settings:
             retention_days=_int(env, "RETENTION_DAYS", 30),
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
+            helpline_number=env.get("HELPLINE_NUMBER", ""),
+            secret_key=env.get("SECRET_KEY", ""),
+            console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
+            cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),
+            max_attempts=_int(env, "MAX_ATTEMPTS", 3),
+            retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),
+            claim_timeout_minutes=_int(env, "CLAIM_TIMEOUT_MINUTES", 20),
         )
 
     def override(self, values: Mapping[str, object] | None) -> Settings:

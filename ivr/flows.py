@@ -68,6 +68,7 @@ class VoiceContent:
     support: tuple[str, ...]
     advisor: Mapping[str, str]
     callback: Mapping[str, str]
+    outbound: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
 
@@ -85,6 +86,7 @@ MAX_STEP_SEGMENTS = 3
 class SmsContent:
     replies: Mapping[str, str]
     steps: tuple[str, ...]
+    advisor_opening: str
 
 
 @dataclass(frozen=True)
@@ -234,6 +236,9 @@ def load_voice(file: TomlFile) -> VoiceContent:
         callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
                   ("soon", "confirm_number", "ask_number", "read_back", "invalid_number",
                    "voicemail", "done_new", "done_existing", "unavailable")},
+        outbound={k: r.text(("outbound", k)) for k in
+                  ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
+                   "ended")},
         goodbye=r.texts(("goodbye", "say")),
         fallback=r.texts(("fallback", "say")),
     )
@@ -264,7 +269,10 @@ def load_sms(file: TomlFile) -> SmsContent:
             if revealing:
                 raise file.error(where, f"{_name(where)} says {revealing[0]!r}: replies must "
                                  "not reveal what the helpline is about")
-    return SmsContent(replies, steps)
+    opening = r.text(("advisor", "opening"), ("count", "link"))
+    if non_gsm7(opening):
+        raise file.error(("advisor", "opening"), "advisor.opening must be plain characters")
+    return SmsContent(replies, steps, opening)
 
 
 def load_phrases(file: TomlFile) -> PhraseTemplates:

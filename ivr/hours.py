@@ -88,6 +88,18 @@ class Status:
 
 
 @dataclass(frozen=True)
+class Override:
+    """A supervisor closed the line from the console: now, until `until` (None: until they
+    reopen it), with what callers hear and read."""
+
+    message: str
+    until: datetime | None = None
+
+    def active(self, at: datetime) -> bool:
+        return self.until is None or at < self.until
+
+
+@dataclass(frozen=True)
 class Day:
     """One local date: its session, or why there is none."""
 
@@ -172,6 +184,18 @@ class OpeningHours:
             return Status(at, False, None, self.next_opening_after_day(today.day),
                           Reason("after_closing"))
         return Status(at, False, None, self.next_opening_after_day(today.day), today.reason)
+
+    def status_with(self, at: datetime, override: Override | None) -> Status:
+        """The status, with a supervisor's closure on top when there is one. An open-ended
+        closure reports the usual next opening (the best guess callers can be given)."""
+        status = self.status(at)
+        if override is None or not override.active(at):
+            return status
+        after = status if override.until is None else self.status(override.until)
+        reopens = override.until if override.until and after.open else after.next_opening
+        if status.open and override.until is None:
+            reopens = self.next_opening_after_day(at.astimezone(self.timezone).date())
+        return Status(at, False, None, reopens, Reason("closure", override.message))
 
     def is_open(self, at: datetime) -> bool:
         return self.status(at).open

@@ -42,3 +42,13 @@ def check_advisor_number(number: str) -> str | None:
     if not phonenumbers.is_valid_number(parsed):
         return f"{mask(number)} is not a valid phone number"
     return None
+
+
+def console_mask(number: str) -> str:
+    """For the advisors' screen: "+447700900123" -> "+44 7700 •••123"."""
+    try:
+        parsed = phonenumbers.parse(number, None)
+    except phonenumbers.NumberParseException:
+        return mask(number)
+    national = phonenumbers.national_significant_number(parsed)
+    return f"+{parsed.country_code} {national[:4]} •••{national[-3:]}"

@@ -149,6 +149,76 @@ return #ids
 """
 
 
+_CLAIM = """
+-- The oldest due callback, for one advisor. ARGV: advisor, now
+while true do
+  local popped = redis.call('ZPOPMIN', 'hl:cb:due')
+  if #popped == 0 then return false end
+  local id = popped[1]
+  local key = 'hl:cb:' .. id
+  if redis.call('HGET', key, 'status') == 'due' then
+    redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2],
+      'call_state', 'claimed', 'caller_connected', 0)
+    redis.call('ZADD', 'hl:cb:claimed', ARGV[2], id)
+    return id
+  end
+end
+"""
+
+_FINISH = """
+-- Record an outcome of a claimed callback. ARGV: id, advisor ('*': anyone), outcome,
+-- new status (done, expired or scheduled), now, due (for scheduled)
+local key = 'hl:cb:' .. ARGV[1]
+if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
+if ARGV[2] ~= '*' and redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
+redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
+redis.call('HINCRBY', key, 'attempts', 1)
+redis.call('HSET', key, 'status', ARGV[4], 'outcome', ARGV[3], 'call_state', 'ended')
+redis.call('HDEL', key, 'claimed_by', 'claimed_at')
+if ARGV[4] == 'scheduled' then
+  redis.call('HSET', key, 'due_at', ARGV[6])
+  redis.call('ZADD', 'hl:cb:scheduled', ARGV[6], ARGV[1])
+else
+  redis.call('HSET', key, 'ended_at', ARGV[5])
+  redis.call('ZADD', 'hl:cb:ended', ARGV[5], ARGV[1])
+  local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
+  if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
+end
+return 1
+"""
+
+_RETURN_STALE = """
+-- Claims older than ARGV[1] go back to the due queue, unless the caller was connected (then
+-- the call happened: it waits for an outcome rather than being called twice).
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:claimed', '-inf', ARGV[1])
+local returned = 0
+for _, id in ipairs(ids) do
+  local key = 'hl:cb:' .. id
+  if redis.call('HGET', key, 'caller_connected') ~= '1' then
+    redis.call('ZREM', 'hl:cb:claimed', id)
+    redis.call('HSET', key, 'status', 'due', 'call_state', '')
+    redis.call('HDEL', key, 'claimed_by', 'claimed_at')
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    returned = returned + 1
+  end
+end
+return returned
+"""
+
+
+_UNCLAIM = """
+-- ARGV: id, advisor
+local key = 'hl:cb:' .. ARGV[1]
+if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
+if redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
+redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
+redis.call('HSET', key, 'status', 'due', 'call_state', '')
+redis.call('HDEL', key, 'claimed_by', 'claimed_at')
+redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), ARGV[1])
+return 1
+"""
+
+
 @dataclass(frozen=True)
 class Requested:
     """The outcome of asking for a callback: which one, and whether it is new."""
@@ -168,6 +238,10 @@ class CallbackQueue:
         self._end = client.register_script(_END)
         self._erase_number = client.register_script(_ERASE_NUMBER)
         self._erase_ended = client.register_script(_ERASE_ENDED)
+        self._claim = client.register_script(_CLAIM)
+        self._finish = client.register_script(_FINISH)
+        self._return_stale = client.register_script(_RETURN_STALE)
+        self._unclaim = client.register_script(_UNCLAIM)
 
     def request(self, number: str, source: str, now: datetime, due: datetime,
                 preferred: str | None = None, voicemail: bool = False,
@@ -252,6 +326,41 @@ class CallbackQueue:
                     if callback is not None:
                         yield callback
 
+    def claim(self, advisor: str, now: datetime) -> Callback | None:
+        """Atomically take the oldest due callback: two advisors never get the same one."""
+        callback_id = self._claim(args=[advisor, _ts(now)])
+        return self.get(callback_id) if callback_id else None
+
+    def finish(self, callback_id: str, advisor: str, outcome: str, status: str,
+               now: datetime, due: datetime | None = None) -> bool:
+        """Record an outcome of a claimed callback; False if it isn't this advisor's claim."""
+        return bool(self._finish(args=[callback_id, advisor, outcome, status, _ts(now),
+                                       _ts(due) if due else ""]))
+
+    def unclaim(self, callback_id: str, advisor: str) -> bool:
+        """Give a claim back to the due queue (the advisor's phone could not be rung)."""
+        return bool(self._unclaim(args=[callback_id, advisor]))
+
+    def return_stale_claims(self, claimed_before: datetime) -> int:
+        return self._return_stale(args=[_ts(claimed_before)])
+
+    def set_call_state(self, callback_id: str, state: str, caller_connected: bool = False) -> None:
+        """What the console shows: ringing, connected, machine, ended. Only for a claim."""
+        key = f"{P}cb:{callback_id}"
+        if self.r.hget(key, "status") != "claimed":
+            return
+        fields: dict[str, str | int] = {"call_state": state}
+        if caller_connected:
+            fields["caller_connected"] = 1
+        self.r.hset(key, mapping=fields)
+
+    def field(self, callback_id: str, name: str) -> str | None:
+        return self.r.hget(f"{P}cb:{callback_id}", name)
+
+    def claimed_by(self, advisor: str) -> list[Callback]:
+        found = (self.get(i) for i in self.r.zrange(f"{P}cb:claimed", 0, -1))
+        return [cb for cb in found if cb and cb.claimed_by == advisor]
+
     def counts(self) -> dict[str, int]:
         return {name: self.r.zcard(f"{P}cb:{name}")
                 for name in ("scheduled", "due", "claimed", "ended")}
@@ -262,4 +371,6 @@ def _callback(callback_id: str, data: dict[str, str]) -> Callback:
         id=callback_id, number=data["number"], source=data["source"],
         requested_at=_dt(data["requested_at"]), due_at=_dt(data["due_at"]),
         status=data["status"], preferred=data.get("preferred") or None,
-        voicemail=data.get("voicemail") == "1", attempts=int(data.get("attempts", 0)))
+        voicemail=data.get("voicemail") == "1", attempts=int(data.get("attempts", 0)),
+        claimed_by=data.get("claimed_by") or None, call_state=data.get("call_state") or None,
+        outcome=data.get("outcome") or None)

@@ -22,15 +22,20 @@ from datetime import datetime, timedelta
 import redis
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from twilio.base.exceptions import TwilioException
 from twilio.rest import Client
 
+from ivr import stats
+from ivr.accounts import Accounts
 from ivr.clock import Clock, file_clock, system_clock
 from ivr.config import Settings
 from ivr.flows import Flows, load_flows
 from ivr.logs import setup_logging
+from ivr.override import read_override
+from ivr.phone import mask
 from ivr.queue import CallbackQueue
 from ivr.store import connect, start_embedded
-from ivr.twilio_api import rest_client, run_purges
+from ivr.twilio_api import rest_client, run_purges, send_sms
 
 log = logging.getLogger(__name__)
 
@@ -73,8 +78,9 @@ def make_context(settings: Settings) -> Context:
 
 
 def opening_tasks(ctx: Context, now: datetime) -> bool:
-    """Once per opening (whoever gets there first): release what is due. True if it ran."""
-    status = ctx.flows.hours.status(now)
+    """Once per opening (whoever gets there first): release what is due and tell the
+    advisors on duty how many are waiting. True if it ran."""
+    status = ctx.flows.hours.status_with(now, read_override(ctx.redis))
     if not status.open:
         return False
     local = now.astimezone(ctx.flows.hours.timezone)
@@ -87,14 +93,34 @@ def opening_tasks(ctx: Context, now: datetime) -> bool:
     waiting = ctx.queue.counts()["due"]
     log.info("the helpline opened at %s: %d callbacks released, %d waiting", opened.isoformat(),
              released, waiting)
+    tell_advisors(ctx, waiting)
     return True
+
+
+def tell_advisors(ctx: Context, waiting: int) -> None:
+    """One discreet text to each advisor on duty: how many are waiting and the console link
+    (never a caller's number). A failure is logged; it never stops the opening."""
+    s = ctx.settings
+    if ctx.twilio is None or not s.helpline_number:
+        return
+    body = ctx.flows.sms.advisor_opening.format(count=waiting,
+                                                link=f"{s.public_base_url}/console/")
+    for phone in Accounts(ctx.redis).on_duty_phones():
+        try:
+            send_sms(ctx.twilio, s, phone, body)
+        except TwilioException as exc:
+            log.error("could not text an advisor at %s: %s", mask(phone), exc)
 
 
 def tick() -> None:
     """Every minute or so: the opening's work if not yet done, release what is due, purge."""
     ctx = context()
     now = ctx.clock()
-    if ctx.flows.hours.is_open(now):
+    returned = ctx.queue.return_stale_claims(
+        now - timedelta(minutes=ctx.settings.claim_timeout_minutes))
+    if returned:
+        log.info("%d unfinished claims went back to the queue", returned)
+    if ctx.flows.hours.status_with(now, read_override(ctx.redis)).open:
         opening_tasks(ctx, now)
         released = ctx.queue.release(now)
         if released:
@@ -121,6 +147,8 @@ def nightly() -> None:
         return
     expired = ctx.queue.expire(now - timedelta(days=s.callback_expiry_days), now)
     erased = ctx.queue.erase_ended(now - timedelta(days=s.retention_days))
+    for _ in range(expired):
+        stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired")
     log.info("nightly: %d callbacks expired, %d old records erased", expired, erased)
 
 

@@ -13,9 +13,10 @@ import redis
 from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ivr import helpline
+from ivr import helpline, stats
 from ivr.callbacks import Preferred, callable_number, due_at
 from ivr.keywords import interpret
+from ivr.override import read_override
 from ivr.phone import mask
 from ivr.phrases import callback_when, usual_hours
 from ivr.queue import number_key
@@ -122,10 +123,11 @@ def ask_for_callback(number: str, sid: str, kind: str, preferred: Preferred | No
     """Store or update the number's one open callback; the reply that says when."""
     h = helpline()
     hours = h.flows.hours
-    due = due_at(now, hours, preferred)
+    due = due_at(now, hours, preferred, read_override(h.redis))
     preferred_text = f"{preferred.at:%H:%M}" if preferred else None
     result = h.queue.request(number, "sms", now, due, preferred_text, message_sid=sid)
     if result.outcome == "new":
+        stats.count(h.redis, now, hours.timezone, "cb:asked")
         log.info("sms %s: callback %s stored, due %s", sid, result.callback_id, due.isoformat())
     if kind in ("time", "anytime") and result.outcome == "existing":
         h.queue.reschedule(result.callback_id, due, preferred_text, now)

@@ -15,6 +15,7 @@ from ivr.config import Settings
 
 log = logging.getLogger(__name__)
 PURGE_LIST = "hl:purge"
+STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 MEDIA_SID = re.compile(r"^ME[0-9a-fA-F]{32}$")
 
@@ -93,3 +94,18 @@ def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
         r.lrem(PURGE_LIST, 1, item)
         done += 1
     return done
+
+
+def call_advisor(client: Client, settings: Settings, base_url: str, advisor_phone: str,
+                 callback_id: str) -> str:
+    """Ring the advisor's phone; the TwiML asks them to press 1. Returns the Call SID."""
+    call = client.calls.create(
+        to=advisor_phone, from_=settings.helpline_number, method="POST",
+        url=f"{base_url}/voice/outbound/advisor?cb={callback_id}",
+        status_callback=f"{base_url}/voice/outbound/status?cb={callback_id}",
+        status_callback_event=STATUS_EVENTS, status_callback_method="POST", timeout=25)
+    return call.sid
+
+
+def send_sms(client: Client, settings: Settings, to: str, body: str) -> str:
+    return client.messages.create(to=to, from_=settings.helpline_number, body=body).sid

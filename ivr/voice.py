@@ -9,13 +9,16 @@ from __future__ import annotations
 import logging
 import re
 
+import redis
 from flask import Blueprint, Flask, Response, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from ivr import calltree, helpline
+from ivr import calltree, helpline, stats
+from ivr.accounts import Accounts
 from ivr.flows import Option
 from ivr.hours import Status
+from ivr.override import read_override
 from ivr.phone import check_advisor_number, mask
 from ivr.phrases import usual_hours, when
 from ivr.security import only_twilio
@@ -58,8 +61,10 @@ def param(name: str) -> str:
 
 
 def now_status() -> Status:
+    """Open or closed now: the hours, and a supervisor's closure if one is set (if the store
+    can't be read, the normal hours apply)."""
     h = helpline()
-    return h.flows.hours.status(h.clock())
+    return h.flows.hours.status_with(h.clock(), read_override(h.redis))
 
 
 # ------------------------------------------------------------------ the main menu
@@ -116,6 +121,7 @@ def incoming() -> Response:
     status = now_status()
     log.info("call %s from %s: helpline %s", param("CallSid"), mask(param("From")),
              "open" if status.open else f"closed ({status.reason.kind})")
+    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
     resp = VoiceResponse()
     say(resp, *h.flows.voice.greeting, h.flows.voice.safety)
     if status.open:
@@ -152,6 +158,8 @@ def choice() -> Response:
         resp.redirect(link("voice.menu", menu=menu_name, tries=tries + 1), method="POST")
         return twiml(resp)
     log.info("call %s chose %s", param("CallSid"), picked.action)
+    h = helpline()
+    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
     if picked.action == "repeat":
         resp.redirect(link("voice.menu", menu=menu_name), method="POST")
     elif picked.action == "steps":
@@ -245,8 +253,16 @@ def redirect_to_menu() -> Response:
 
 
 def advisor_numbers() -> list[str]:
+    """The on-duty advisors' phones; ADVISOR_NUMBERS when nobody is on duty (or the store
+    can't be read)."""
+    h = helpline()
+    try:
+        on_duty = Accounts(h.redis).on_duty_phones()
+    except redis.RedisError as exc:
+        log.warning("cannot read who is on duty (%s): ringing ADVISOR_NUMBERS", exc)
+        on_duty = []
     numbers = []
-    for number in helpline().settings.advisor_numbers:
+    for number in on_duty or h.settings.advisor_numbers:
         problem = check_advisor_number(number)
         if problem:
             log.error("not dialling advisor number: %s", problem)

@@ -12,8 +12,9 @@ import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr import calltree, helpline
+from ivr import calltree, helpline, stats
 from ivr.callbacks import callable_number, due_at
+from ivr.override import read_override
 from ivr.phone import mask
 from ivr.phrases import callback_when
 from ivr.security import only_twilio
@@ -174,8 +175,11 @@ def save() -> Response:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
     now = h.clock()
-    result = h.queue.request(number, "voice", now, due_at(now, h.flows.hours),
+    result = h.queue.request(number, "voice", now,
+                             due_at(now, h.flows.hours, None, read_override(h.redis)),
                              voicemail=digit == "1", message_sid=param("CallSid"))
+    if result.outcome == "new":
+        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
     h.redis.delete(pending_key())
     callback = h.queue.get(result.callback_id)
     when = callback_when(callback.due_at if callback else now, now, h.flows.hours,

@@ -13,7 +13,7 @@ from functools import cache
 
 import pytest
 from click.testing import CliRunner
-from conftest import LONDON, london
+from tests.conftest import LONDON, london
 
 from ivr import hours as hours_module
 from ivr.cli import main

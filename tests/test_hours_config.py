@@ -11,7 +11,7 @@ from datetime import date, time
 from pathlib import Path
 
 import pytest
-from conftest import london
+from tests.conftest import london
 
 from ivr.flows import DEFAULT_DIR, Flows, load_flows
 from ivr.hours import Closure, Reason, Session

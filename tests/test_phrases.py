@@ -7,7 +7,7 @@ from datetime import date, datetime, time
 from functools import cache
 
 import pytest
-from conftest import london
+from tests.conftest import london
 
 from ivr.flows import DEFAULT_DIR, load_hours, load_phrases
 from ivr.hours import Closure, HoursConfig, OpeningHours, Session

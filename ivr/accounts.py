@@ -1,0 +1,103 @@
+"""Advisor accounts in Redis: argon2-hashed passwords, phone, supervisor flag, on duty."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ivr.phone import check_advisor_number
+
+P = "hl:adv:"
+ALL = "hl:advisors"
+MIN_PASSWORD = 10
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """Why an account can't be created or changed, in words for the person doing it."""
+
+
+@dataclass(frozen=True)
+class Advisor:
+    username: str
+    name: str
+    phone: str
+    supervisor: bool
+    on_duty: bool
+
+
+def username_for(name: str) -> str:
+    return "-".join(name.lower().split())
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+class Accounts:
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+
+    def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
+        if not _NAME.match(name.strip()):
+            raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
+        problem = check_advisor_number(phone)
+        if problem:
+            raise AccountError(problem)
+        check_password(password)
+        username = username_for(name)
+        fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),
+                  "supervisor": int(supervisor), "on_duty": 0}
+        if not self.r.hsetnx(P + username, "name", fields["name"]):
+            raise AccountError(f"there is already an advisor called {username}")
+        self.r.hset(P + username, mapping=fields)
+        self.r.sadd(ALL, username)
+        return self.get(username)
+
+    def get(self, username: str) -> Advisor | None:
+        data = self.r.hgetall(P + username)
+        if not data or "hash" not in data:
+            return None
+        return Advisor(username, data["name"], data["phone"], data.get("supervisor") == "1",
+                       data.get("on_duty") == "1")
+
+    def all(self) -> list[Advisor]:
+        found = (self.get(u) for u in sorted(self.r.smembers(ALL)))
+        return [a for a in found if a is not None]
+
+    def remove(self, username: str) -> bool:
+        self.r.srem(ALL, username)
+        return bool(self.r.delete(P + username))
+
+    def set_password(self, username: str, password: str) -> None:
+        check_password(password)
+        if not self.r.exists(P + username):
+            raise AccountError(f"no advisor {username}")
+        self.r.hset(P + username, "hash", _hasher.hash(password))
+
+    def verify(self, username: str, password: str) -> Advisor | None:
+        """The advisor if the password is right (rehashing when argon2's settings changed)."""
+        stored = self.r.hget(P + username, "hash")
+        if stored is None:
+            _hasher.hash(password)  # the same work either way: no hint that the name is wrong
+            return None
+        try:
+            _hasher.verify(stored, password)
+        except (VerificationError, InvalidHashError):
+            return None
+        if _hasher.check_needs_rehash(stored):
+            self.r.hset(P + username, "hash", _hasher.hash(password))
+        return self.get(username)
+
+    def set_on_duty(self, username: str, on_duty: bool) -> None:
+        if self.r.exists(P + username):
+            self.r.hset(P + username, "on_duty", int(on_duty))
+
+    def on_duty_phones(self) -> list[str]:
+        return [a.phone for a in self.all() if a.on_duty]

@@ -1,0 +1,419 @@
+"""The advisors' console under /console: sign in, go on duty, call the next person back,
+record the outcome; supervisors close the line, manage advisors and see the day.
+
+Server-rendered (Jinja), usable on a phone; a small poll keeps the queue current.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from twilio.base.exceptions import TwilioException
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ivr import audit, helpline, stats
+from ivr.accounts import AccountError, Accounts, Advisor
+from ivr.callbacks import OUTCOMES, Callback, after_outcome, preferred_from
+from ivr.clock import parse_instant
+from ivr.hours import Status
+from ivr.override import close_line, read_override, reopen_line
+from ivr.phone import console_mask
+from ivr.throttle import SignInThrottle
+from ivr.twilio_api import call_advisor
+
+log = logging.getLogger(__name__)
+bp = Blueprint("console", __name__, url_prefix="/console")
+login_manager = LoginManager()
+csrf = CSRFProtect()
+PUBLIC_ENDPOINTS = {"console.login"}
+POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out still works
+OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
+                  "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
+                  "declined": "Asked not to be called"}
+STATE_LABELS = {"claimed": "Ringing your phone", "advisor_answered": "You answered",
+                "advisor_missed": "Your phone was not answered", "ringing": "Ringing the caller",
+                "connected": "Connected", "machine": "Answering machine", "ended": "Ended"}
+
+
+class User(UserMixin):
+    def __init__(self, advisor: Advisor) -> None:
+        self.advisor = advisor
+
+    def get_id(self) -> str:
+        return self.advisor.username
+
+
+@login_manager.user_loader
+def load_user(username: str) -> User | None:
+    advisor = accounts().get(username)
+    return User(advisor) if advisor else None
+
+
+def accounts() -> Accounts:
+    return Accounts(helpline().redis)
+
+
+def me() -> Advisor:
+    return current_user.advisor
+
+
+class SignInForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=40)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class CloseForm(FlaskForm):
+    message = StringField("What callers hear and read", validators=[DataRequired(),
+                                                                    Length(max=300)])
+    until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
+
+
+class AdvisorForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=40)])
+    phone = StringField("Phone (+44…)", validators=[DataRequired(), Length(max=20)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200)])
+    supervisor = BooleanField("Supervisor")
+
+
+def init_console(app: Flask) -> None:
+    """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks are exempt
+    from CSRF (they are signed instead)."""
+    s = helpline_settings(app)
+    app.secret_key = s.secret_key or shared_secret(app)
+    app.config.update(SESSION_COOKIE_SECURE=s.cookie_secure, SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=s.cookie_secure,
+                      REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
+                      PERMANENT_SESSION_LIFETIME=timedelta(seconds=s.console_idle_seconds))
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "Please sign in."
+    csrf.init_app(app)
+    for name, blueprint in app.blueprints.items():
+        if name != "console":
+            csrf.exempt(blueprint)
+    app.register_blueprint(bp)
+
+
+def helpline_settings(app: Flask):
+    return app.extensions["helpline"].settings
+
+
+def shared_secret(app: Flask) -> str:
+    """Without SECRET_KEY, one random key kept in Redis, so every worker signs the same
+    cookies and sign-ins survive restarts."""
+    r = app.extensions["helpline"].redis
+    try:
+        r.set("hl:secret_key", secrets.token_hex(32), nx=True)
+        return r.get("hl:secret_key")
+    except Exception:  # noqa: BLE001 - the voice line must start even if Redis is down
+        log.warning("SECRET_KEY not set and Redis unreachable: console sessions won't survive "
+                    "a restart")
+        return secrets.token_hex(32)
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    """Every console page but sign-in needs an account; 30 minutes idle signs you out."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if request.endpoint in POLL_ENDPOINTS:
+            return jsonify(error="signed out"), 401
+        return login_manager.unauthorized()
+    now = time.time()
+    last = session.get("active", now)
+    if now - last > helpline().settings.console_idle_seconds:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a while without activity. Please sign in again.")
+        if request.endpoint in POLL_ENDPOINTS:
+            return jsonify(error="signed out"), 401
+        return redirect(url_for("console.login"))
+    if request.endpoint not in POLL_ENDPOINTS:
+        session["active"] = now
+        session.permanent = True
+    return None
+
+
+def supervisor_only(view: Callable[..., Response]) -> Callable[..., Response]:
+    @functools.wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> Response:
+        if not me().supervisor:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def line_status() -> Status:
+    h = helpline()
+    return h.flows.hours.status_with(h.clock(), read_override(h.redis))
+
+
+def waited(since: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
+
+
+def row(cb: Callback, now: datetime) -> dict[str, object]:
+    return {"id": cb.id, "number": console_mask(cb.number), "waited": waited(cb.requested_at, now),
+            "preferred": cb.preferred or "", "voicemail": cb.voicemail, "attempts": cb.attempts,
+            "source": cb.source, "state": STATE_LABELS.get(cb.call_state or "", ""),
+            "call_state": cb.call_state or ""}
+
+
+def queue_view() -> dict[str, object]:
+    h = helpline()
+    now = h.clock()
+    due = [row(cb, now) for cb in h.queue.all(("due",))]
+    mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
+    status = line_status()
+    return {"open": status.open, "due": due, "mine": mine[0] if mine else None,
+            "waiting_later": h.queue.counts()["scheduled"], "on_duty": me().on_duty}
+
+
+# ------------------------------------------------------------------ sign in and out
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str:
+    form = SignInForm()
+    if form.validate_on_submit():
+        throttle = SignInThrottle(helpline().redis)
+        username = "-".join(form.name.data.lower().split())
+        address = request.remote_addr or "unknown"
+        wait = throttle.wait(username, address)
+        if wait:
+            flash(f"Too many attempts. Please wait {wait} seconds and try again.")
+            return render_template("console/login.html", form=form), 429
+        advisor = accounts().verify(username, form.password.data)
+        if advisor is None:
+            throttle.failed(username, address)
+            flash("That name and password don't match. Please try again.")
+            return render_template("console/login.html", form=form), 401
+        throttle.succeeded(username, address)
+        session.clear()
+        login_user(User(advisor))
+        session["active"] = time.time()
+        session.permanent = True
+        audit.record(helpline().redis, helpline().clock(), advisor.username, "signed in")
+        return redirect(url_for("console.queue"))
+    return render_template("console/login.html", form=form)
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    audit.record(helpline().redis, helpline().clock(), me().username, "signed out")
+    logout_user()
+    session.clear()
+    flash("You have signed out.")
+    return redirect(url_for("console.login"))
+
+
+# ------------------------------------------------------------------ the queue
+
+
+@bp.route("/")
+def queue() -> str:
+    return render_template("console/queue.html", view=queue_view(), outcomes=OUTCOME_LABELS)
+
+
+@bp.route("/queue.json")
+def queue_json() -> Response:
+    return jsonify(queue_view())
+
+
+@bp.route("/duty", methods=["POST"])
+def duty() -> Response:
+    on = request.form.get("on_duty") == "1"
+    accounts().set_on_duty(me().username, on)
+    audit.record(helpline().redis, helpline().clock(), me().username,
+                 "on duty" if on else "off duty")
+    return redirect(url_for("console.queue"))
+
+
+@bp.route("/call-next", methods=["POST"])
+def call_next() -> Response:
+    """Claim the oldest due callback (atomically), then ring the advisor's phone."""
+    h = helpline()
+    advisor = me()
+    now = h.clock()
+    if not line_status().open:
+        flash("The helpline is closed: nobody is called while it is closed.")
+    elif not advisor.on_duty:
+        flash("Go on duty first.")
+    elif h.queue.claimed_by(advisor.username):
+        flash("Record the outcome of your current call first.")
+    elif h.twilio is None or not h.settings.helpline_number:
+        flash("Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HELPLINE_NUMBER "
+              "must be set.")
+    else:
+        callback = h.queue.claim(advisor.username, now)
+        if callback is None:
+            flash("Nobody is waiting for a call back right now.")
+            return redirect(url_for("console.queue"))
+        audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
+        base = h.settings.public_base_url or request.url_root.rstrip("/")
+        try:
+            call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
+        except TwilioException as exc:
+            log.error("could not ring advisor %s for callback %s: %s", advisor.username,
+                      callback.id, exc)
+            h.queue.unclaim(callback.id, advisor.username)
+            flash("Your phone could not be rung. The callback is back in the queue.")
+            return redirect(url_for("console.queue"))
+        audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
+        flash("Ringing your phone: press 1 when you answer to connect to the caller.")
+    return redirect(url_for("console.queue"))
+
+
+@bp.route("/callbacks/<callback_id>/outcome", methods=["POST"])
+def outcome(callback_id: str) -> Response:
+    """Record what happened; no answer comes back later, up to the maximum attempts."""
+    h = helpline()
+    s = h.settings
+    callback = h.queue.get(callback_id)
+    result = request.form.get("outcome", "")
+    if callback is None or result not in OUTCOMES or (
+            result == "voicemail_left" and not callback.voicemail):
+        flash("Choose one of the outcomes shown.")
+        return redirect(url_for("console.queue"))
+    now = h.clock()
+    status, due = after_outcome(result, callback.attempts, s.max_attempts, now, h.flows.hours,
+                                timedelta(minutes=s.retry_delay_minutes),
+                                preferred_from(callback.preferred))
+    actor = "*" if me().supervisor else me().username
+    if not h.queue.finish(callback.id, actor, result, status, now, due):
+        flash("That callback is not yours to finish.")
+        return redirect(url_for("console.queue"))
+    audit.record(h.redis, now, me().username, f"outcome {result}", callback.id, callback.number,
+                 status)
+    tz = h.flows.hours.timezone
+    if result in ("reached", "voicemail_left"):
+        stats.count(h.redis, now, tz, "cb:reached")
+    if status == "expired":
+        stats.count(h.redis, now, tz, "cb:expired")
+    flash(f"Recorded: {OUTCOME_LABELS[result]}." + (" It will come back to the queue later."
+                                                   if status == "scheduled" else ""))
+    return redirect(url_for("console.queue"))
+
+
+# ------------------------------------------------------------------ supervisor
+
+
+@bp.route("/supervisor/")
+@supervisor_only
+def supervisor() -> str:
+    h = helpline()
+    return render_template("console/supervisor.html", status=line_status(),
+                           override=read_override(h.redis), advisors=accounts().all(),
+                           close_form=CloseForm(), advisor_form=AdvisorForm(),
+                           audit=audit.recent(h.redis, 50))
+
+
+@bp.route("/supervisor/close", methods=["POST"])
+@supervisor_only
+def close() -> Response:
+    h = helpline()
+    form = CloseForm()
+    if not form.validate_on_submit():
+        flash("Write the message callers will hear.")
+        return redirect(url_for("console.supervisor"))
+    until = None
+    if form.until.data:
+        try:
+            until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
+        except ValueError:
+            flash("Write the time like 2026-12-24T13:00, or leave it empty.")
+            return redirect(url_for("console.supervisor"))
+    close_line(h.redis, form.message.data.strip(), until)
+    audit.record(h.redis, h.clock(), me().username, "closed the line",
+                 detail=f"until {until.isoformat()}" if until else "until reopened")
+    flash("The line is closed: callers now hear your message.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/reopen", methods=["POST"])
+@supervisor_only
+def reopen() -> Response:
+    reopen_line(helpline().redis)
+    audit.record(helpline().redis, helpline().clock(), me().username, "reopened the line")
+    flash("The line follows its usual hours again.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors", methods=["POST"])
+@supervisor_only
+def add_advisor() -> Response:
+    form = AdvisorForm()
+    if not form.validate_on_submit():
+        flash("Give a name, a phone number and a password of at least 10 characters.")
+        return redirect(url_for("console.supervisor"))
+    try:
+        advisor = accounts().add(form.name.data, form.phone.data.replace(" ", ""),
+                                 form.password.data, form.supervisor.data)
+    except AccountError as exc:
+        flash(f"Not added: {exc}.")
+        return redirect(url_for("console.supervisor"))
+    audit.record(helpline().redis, helpline().clock(), me().username,
+                 f"added advisor {advisor.username}")
+    flash(f"Added {advisor.name}.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/remove", methods=["POST"])
+@supervisor_only
+def remove_advisor(username: str) -> Response:
+    if username == me().username:
+        flash("You can't remove yourself.")
+    elif accounts().remove(username):
+        audit.record(helpline().redis, helpline().clock(), me().username,
+                     f"removed advisor {username}")
+        flash(f"Removed {username}.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
+@supervisor_only
+def set_duty(username: str) -> Response:
+    on = request.form.get("on_duty") == "1"
+    accounts().set_on_duty(username, on)
+    audit.record(helpline().redis, helpline().clock(), me().username,
+                 f"put {username} {'on' if on else 'off'} duty")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/stats")
+@supervisor_only
+def stats_page() -> str:
+    h = helpline()
+    today = h.clock().astimezone(h.flows.hours.timezone).date()
+    return render_template("console/stats.html", today=stats.summary(h.redis, today, 1),
+                           month=stats.summary(h.redis, today, 30), day=today)

@@ -1,0 +1,43 @@
+// Keeps the queue page current without a reload: a small poll, no framework.
+(function () {
+  var script = document.currentScript;
+  var pollUrl = script.dataset.poll, loginUrl = script.dataset.login;
+  function cell(text) { var td = document.createElement("td"); td.textContent = text; return td; }
+  function render(view) {
+    var line = document.getElementById("line");
+    line.textContent = view.open ? "Open" : "Closed";
+    line.className = "badge " + (view.open ? "open" : "closed");
+    document.getElementById("due-count").textContent = view.due.length;
+    document.getElementById("later-count").textContent = view.waiting_later;
+    var body = document.querySelector("#due tbody");
+    body.replaceChildren();
+    if (!view.due.length) {
+      var tr = document.createElement("tr"); tr.className = "empty";
+      var td = cell("Nobody is waiting."); td.colSpan = 6; tr.appendChild(td); body.appendChild(tr);
+    }
+    view.due.forEach(function (cb) {
+      var tr = document.createElement("tr");
+      [cb.number, cb.waited, cb.preferred || "any", cb.voicemail ? "yes" : "no", cb.attempts, cb.source]
+        .forEach(function (t) { tr.appendChild(cell(String(t))); });
+      body.appendChild(tr);
+    });
+    var mine = document.getElementById("mine");
+    if (view.mine) {
+      if (mine.hidden) { window.location.reload(); return; }
+      document.getElementById("call-state").textContent = view.mine.state;
+    } else if (!mine.hidden) {
+      window.location.reload();
+    }
+  }
+  function poll() {
+    fetch(pollUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
+      .then(function (r) {
+        if (r.status === 401) { window.location.href = loginUrl; return null; }
+        return r.ok ? r.json() : null;
+      })
+      .then(function (view) { if (view) { render(view); } })
+      .catch(function () {})
+      .finally(function () { setTimeout(poll, 3000); });
+  }
+  setTimeout(poll, 3000);
+})();
