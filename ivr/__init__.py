@@ -46,7 +46,7 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     the simulator run the real app at any instant. Bad flows/ stop start-up here."""
     settings = Settings.from_env().override(config)
     clock = clock or (file_clock(settings.clock_file) if settings.clock_file else system_clock)
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     flows = load_flows(settings.flows_dir, clock())
 
     app = Flask(__name__)
@@ -62,7 +62,7 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
         log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
                     "anyone can reach these webhooks. Fine for local work only. !!!")
 
-    from ivr import console, outbound, sms, voice, voice_callbacks
+    from ivr import console, health, metrics, outbound, sms, voice, voice_callbacks
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(voice_callbacks.bp)
@@ -70,4 +70,6 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     app.register_blueprint(sms.bp)
     console.init_console(app)
     voice.install_fallback(app)
+    metrics.install(app)
+    app.register_blueprint(health.bp)
     return app

@@ -18,7 +18,8 @@ _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
 
 
 def normalise_speech(speech: str | None) -> str:
-    """Lower case, letters and digits only, single spaces: "Advisor, please." -> "advisor please"."""
+    """Lower case, letters and digits only, single spaces: "Advisor, please." -> "advisor
+    please"."""
     return " ".join(_NOT_WORD.sub(" ", (speech or "").lower()).split())
 
 

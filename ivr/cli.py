@@ -158,9 +158,10 @@ def run(host: str, port: int) -> None:
     if not settings.public_base_url:
         click.echo("  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
                    "to the tunnel's https address.)")
-    web = [sys.executable, "-m", "gunicorn", "wsgi:app", "--bind", f"{host}:{port}",
-           "--workers", os.environ.get("WEB_CONCURRENCY", "2"), "--timeout", "10"]
+    web = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
+           "--bind", f"{host}:{port}"]
     scheduler = [sys.executable, "-m", "ivr", "scheduler"]
+    os.environ.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     raise SystemExit(supervise({"web": web, "scheduler": scheduler}, cwd=PROJECT_DIR))
 
 

@@ -42,6 +42,8 @@ class Settings:
     data_dir: Path = Path("var")
     redis_url: str = ""
     log_level: str = "INFO"
+    log_format: str = "auto"
+    metrics_token: str = ""
     signature_alarm_after: int = 3
     twilio_api_base_url: str = ""
     delete_inbound_messages: bool = True
@@ -76,6 +78,8 @@ class Settings:
             data_dir=Path(env.get("HELPLINE_DATA_DIR", "") or "var"),
             redis_url=env.get("REDIS_URL", ""),
             log_level=env.get("LOG_LEVEL", "INFO"),
+            log_format=env.get("LOG_FORMAT", "auto").lower(),
+            metrics_token=env.get("METRICS_TOKEN", ""),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL", ""),
             delete_inbound_messages=_flag(env.get("DELETE_INBOUND_MESSAGES", "1")),
             sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 5),

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import re
+import sys
+from datetime import UTC, datetime
 
 from ivr.phone import mask
 
@@ -38,12 +41,40 @@ def _mask_all(text: str) -> str:
     return _PHONE_LIKE.sub(lambda m: mask(m.group(0)), text)
 
 
-def setup_logging(level: str) -> None:
-    """Readable lines on stderr, every handler masked (idempotent)."""
+# Fields a log call may add with extra={...}: identifiers and timings, never numbers or words.
+EXTRA_FIELDS = ("route", "status", "duration_ms", "call_sid", "message_sid")
+
+
+class JsonFormatter(logging.Formatter):
+    """One JSON object per line, for log collectors (the default under gunicorn)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, object] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+        for name in EXTRA_FIELDS:
+            value = getattr(record, name, None)
+            if value not in (None, ""):
+                data[name] = value
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        if record.exc_text:
+            data["exc"] = record.exc_text
+        return json.dumps(data, ensure_ascii=False)
+
+
+def use_json(log_format: str) -> bool:
+    """"json" or "text"; "auto" is JSON under gunicorn and readable lines elsewhere."""
+    return log_format == "json" or (log_format == "auto" and "gunicorn" in sys.modules)
+
+
+def setup_logging(level: str, log_format: str = "auto") -> None:
+    """Log lines on stderr (JSON or readable), every handler masked (idempotent)."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(JsonFormatter() if use_json(log_format) else logging.Formatter(
+            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
         root.addHandler(handler)
     for handler in root.handlers:
         if not any(isinstance(f, MaskPhoneNumbers) for f in handler.filters):

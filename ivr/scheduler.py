@@ -260,7 +260,7 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
 
 def main(settings: Settings) -> None:
     """Entry point of `helpline scheduler`: stops cleanly on SIGTERM or SIGINT."""
-    setup_logging(settings.log_level)
+    setup_logging(settings.log_level, settings.log_format)
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())

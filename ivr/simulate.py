@@ -72,7 +72,8 @@ def simulate_call(app: Flask, presses: Iterable[str] = (), caller: str = "+44770
     transcript = Transcript()
     client = TwilioLikeClient(app, {
         "CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": caller,
-        "To": called, "CallStatus": "in-progress", "Direction": "inbound", "ApiVersion": "2010-04-01",
+        "To": called, "CallStatus": "in-progress", "Direction": "inbound",
+        "ApiVersion": "2010-04-01",
     })
     url, extra = "/voice", {}
     for _ in range(MAX_REQUESTS):

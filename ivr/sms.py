@@ -16,6 +16,7 @@ from twilio.twiml.messaging_response import MessagingResponse
 from ivr import helpline, stats
 from ivr.callbacks import Preferred, callable_number, due_at
 from ivr.keywords import interpret
+from ivr.metrics import FALLBACKS
 from ivr.override import read_override
 from ivr.phone import mask
 from ivr.phrases import callback_when, usual_hours
@@ -72,9 +73,11 @@ def incoming() -> Response:
         return handle(sender, sid)
     except redis.RedisError:
         log.exception("sms %s from %s: the store is unreachable", sid, mask(sender))
+        FALLBACKS.labels("sms").inc()
         return reply(text("unavailable"))
     except Exception:
         log.exception("sms %s from %s: unexpected error", sid, mask(sender))
+        FALLBACKS.labels("sms").inc()
         return reply(text("unavailable"))
 
 

@@ -18,6 +18,7 @@ from ivr import calltree, helpline, stats
 from ivr.accounts import Accounts
 from ivr.flows import Option
 from ivr.hours import Status
+from ivr.metrics import FALLBACKS
 from ivr.override import read_override
 from ivr.phone import check_advisor_number, mask
 from ivr.phrases import usual_hours, when
@@ -370,4 +371,5 @@ def install_fallback(app: Flask) -> None:
             log.warning("voice fallback on %s: %s", request.path, error)
         else:
             log.exception("voice fallback on %s (call %s)", request.path, param("CallSid"))
+        FALLBACKS.labels("voice").inc()
         return Response(fallback, mimetype="text/xml")
