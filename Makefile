@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lint check bench clean
+.PHONY: run test check bench load wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -14,7 +14,7 @@ $(VENV)/.installed: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e .
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed
+$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
@@ -29,6 +29,18 @@ run: $(VENV)/.installed
 test: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check ivr tests bench wsgi.py
 	$(BIN)/python -m pytest
+
+# Benchmarks and the load test drive the app with wrk (Debian's package; brew on macOS).
+wrk:
+	@command -v wrk >/dev/null 2>&1 || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] \
+	  && apt-get update -qq && apt-get install -y -qq wrk; } \
+	  || { echo "wrk is needed: apt-get install wrk (or brew install wrk)"; exit 1; }
+
+bench: $(VENV)/.installed-dev wrk
+	$(BIN)/python -m bench.run
+
+load: $(VENV)/.installed-dev wrk
+	$(BIN)/python -m bench.load
 
 check: $(VENV)/.installed
 	$(BIN)/helpline check

@@ -50,7 +50,8 @@ class Preferred:
     tomorrow: bool = False
 
 
-_AMPM = r"(?:\s*(am|pm|a\.m\.|p\.m\.))"
+# The final "." of "a.m." / "p.m." may have been trimmed with the sentence's full stop.
+_AMPM = r"(?:\s*(am|pm|a\.m\.?|p\.m\.?))"
 _TIME_RE = re.compile(
     r"^(?:(?P<before>tomorrow|tmrw|tomoz)\s+)?(?:(?:after|from|at|around|about|any\s*time\s+after)\s+)?"
     r"(?P<hour>\d{1,2})(?:[:.](?P<minute>\d{2}))?" + _AMPM + r"?"

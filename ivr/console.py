@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from flask import (
     Blueprint,
     Flask,
+    Request,
     abort,
     flash,
     jsonify,
@@ -25,6 +26,7 @@ from flask import (
     session,
     url_for,
 )
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -49,6 +51,10 @@ login_manager = LoginManager()
 csrf = CSRFProtect()
 PUBLIC_ENDPOINTS = {"console.login"}
 POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out still works
+# The server signs an idle console out (require_sign_in); the cookie lives a little longer, so
+# the page's next poll or click still carries it and the person is told why they were signed out
+# (a cookie that expired in the browser first would just show the sign-in form, unexplained).
+IDLE_NOTICE_SECONDS = 60
 OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
                   "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
                   "declined": "Asked not to be called"}
@@ -105,7 +111,9 @@ def init_console(app: Flask) -> None:
     app.config.update(SESSION_COOKIE_SECURE=s.cookie_secure, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=s.cookie_secure,
                       REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
-                      PERMANENT_SESSION_LIFETIME=timedelta(seconds=s.console_idle_seconds))
+                      PERMANENT_SESSION_LIFETIME=timedelta(
+                          seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS))
+    app.session_interface = ConsoleSessions()
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please sign in."
@@ -114,6 +122,16 @@ def init_console(app: Flask) -> None:
         if name != "console":
             csrf.exempt(blueprint)
     app.register_blueprint(bp)
+
+
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Sessions for the console only: Twilio's webhooks never read or set a cookie, so they
+    skip the work of opening one."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(("/voice", "/sms")):
+            return self.null_session_class()
+        return super().open_session(app, request)
 
 
 def helpline_settings(app: Flask):

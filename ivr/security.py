@@ -25,7 +25,7 @@ def signed_url(request: Request, public_base_url: str) -> str:
     to) plus the path and query string exactly as they arrived, percent-escapes and all.
     Rebuilding them from the decoded request.path or request.url (an IRI) would not match
     a URL holding %20, %2F or non-ASCII escapes."""
-    base = public_base_url or request.host_url.rstrip("/")
+    base = public_base_url or f"{request.scheme}://{request.host}{request.script_root}"
     raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
     if raw.startswith("/"):
         return base + raw

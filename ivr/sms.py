@@ -15,6 +15,8 @@ from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr import helpline, stats
 from ivr.callbacks import Preferred, callable_number, due_at
+from ivr.flows import MAX_REPLY_SEGMENTS
+from ivr.gsm7 import segments
 from ivr.keywords import interpret
 from ivr.metrics import FALLBACKS
 from ivr.override import read_override
@@ -91,7 +93,9 @@ def handle(sender: str, sid: str) -> Response:
     number = callable_number(sender)
     if number is None:
         log.info("sms %s from %s: not a UK number we can call", sid, mask(sender))
-        return reply(text("not_uk"))
+        # Replies abroad cost the most (and are what SMS pumping fraud is after): the same
+        # quiet period applies, keyed on the sender as given.
+        return reply() if too_many(sender) else reply(text("not_uk"))
 
     existing = h.queue.open_for(number)
     intent = interpret(body, has_callback=existing is not None)
@@ -118,7 +122,12 @@ def handle(sender: str, sid: str) -> Response:
         log.info("sms %s from %s: too many messages, not replying for a while", sid,
                  mask(sender))
         return reply()
-    return reply(" ".join(answer)) if intent.kind != "steps" else reply(*answer)
+    if intent.kind == "steps":
+        return reply(*answer)
+    joined = " ".join(answer)
+    # The media notice joins the reply when both fit in one text of the usual length;
+    # otherwise it goes as a text of its own (same cost, and each text stays short).
+    return reply(joined) if segments(joined) <= MAX_REPLY_SEGMENTS else reply(*answer)
 
 
 def ask_for_callback(number: str, sid: str, kind: str, preferred: Preferred | None,

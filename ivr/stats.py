@@ -1,11 +1,17 @@
 """Counters for the supervisor's picture of the day, kept in Redis without any numbers.
 
-Counting must never affect a call: every function here swallows its own failures."""
+Counting must never affect a call: counts are gathered in memory and written to Redis in
+one pipeline about every second by a background thread (Redis fsyncs every write, which
+would otherwise cost each call a disk flush), and every failure is swallowed. A crash can
+lose the last second of counts; it never loses or delays a call."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import statistics
+import threading
+from collections import defaultdict
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -13,22 +19,80 @@ import redis
 
 log = logging.getLogger(__name__)
 KEEP_DAYS = 40
+FLUSH_SECONDS = 1.0
 
 
 def _key(day: date) -> str:
     return f"hl:stats:{day.isoformat()}"
 
 
+class _Buffer:
+    """Pending increments and waits, flushed to Redis by one daemon thread per process."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.counts: defaultdict[tuple[str, str], int] = defaultdict(int)
+        self.waits: defaultdict[str, list[int]] = defaultdict(list)
+        self.client: redis.Redis | None = None
+        self.thread: threading.Thread | None = None
+
+    def add(self, client: redis.Redis, key: str, fields: tuple[str, ...]) -> None:
+        with self.lock:
+            self.client = client
+            for name in fields:
+                self.counts[(key, name)] += 1
+            self._start()
+
+    def wait(self, client: redis.Redis, key: str, seconds: int) -> None:
+        with self.lock:
+            self.client = client
+            self.waits[key].append(seconds)
+            self._start()
+
+    def _start(self) -> None:
+        if self.thread is None or not self.thread.is_alive():  # also after a fork
+            self.thread = threading.Thread(target=self._run, name="stats-flush", daemon=True)
+            self.thread.start()
+
+    def _run(self) -> None:
+        while True:
+            threading.Event().wait(FLUSH_SECONDS)
+            self.flush()
+
+    def flush(self) -> None:
+        with self.lock:
+            counts, waits, client = self.counts, self.waits, self.client
+            self.counts, self.waits = defaultdict(int), defaultdict(list)
+        if client is None or not (counts or waits):
+            return
+        try:
+            pipe = client.pipeline(transaction=False)
+            keys = {key for key, _ in counts} | set(waits)
+            for (key, name), n in counts.items():
+                pipe.hincrby(key, name, n)
+            for key, values in waits.items():
+                pipe.rpush(key, *values)
+            for key in keys:
+                pipe.expire(key, KEEP_DAYS * 24 * 3600)
+            pipe.execute()
+        except Exception as exc:  # noqa: BLE001 - counting must never break anything
+            log.warning("could not write %d counters: %s", len(counts), exc)
+
+
+_buffer = _Buffer()
+atexit.register(_buffer.flush)
+
+
+def flush() -> None:
+    """Write pending counts now (before reading them back)."""
+    _buffer.flush()
+
+
 def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str) -> None:
-    """Add one to each field of the day's counters; never raises."""
+    """Add one to each field of the day's counters; never raises, never waits on Redis."""
     try:
-        key = _key(now.astimezone(tz).date())
-        pipe = r.pipeline(transaction=False)
-        for name in fields:
-            pipe.hincrby(key, name, 1)
-        pipe.expire(key, KEEP_DAYS * 24 * 3600)
-        pipe.execute()
-    except Exception as exc:  # noqa: BLE001 - counting must never break a call
+        _buffer.add(r, _key(now.astimezone(tz).date()), fields)
+    except Exception as exc:  # noqa: BLE001
         log.warning("could not count %s: %s", fields, exc)
 
 
@@ -40,14 +104,13 @@ def call_started(r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool) -> 
 def wait_recorded(r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float) -> None:
     """How long a person waited from asking to being called (for the median)."""
     try:
-        key = _key(now.astimezone(tz).date()) + ":waits"
-        r.rpush(key, int(seconds))
-        r.expire(key, KEEP_DAYS * 24 * 3600)
+        _buffer.wait(r, _key(now.astimezone(tz).date()) + ":waits", int(seconds))
     except Exception as exc:  # noqa: BLE001
         log.warning("could not record a wait: %s", exc)
 
 
 def day(r: redis.Redis, when: date) -> tuple[dict[str, int], list[int]]:
+    flush()
     counters = {k: int(v) for k, v in r.hgetall(_key(when)).items()}
     waits = [int(w) for w in r.lrange(_key(when) + ":waits", 0, -1)]
     return counters, waits
