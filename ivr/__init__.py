@@ -50,6 +50,7 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     flows = load_flows(settings.flows_dir, clock())
 
     app = Flask(__name__)
+    app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
         n = settings.trusted_proxies
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)

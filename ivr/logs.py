@@ -12,7 +12,9 @@ from ivr.phone import mask
 
 # A number starting with + or 0 (spaces or dashes allowed), or a bare run of 10 to 15 digits;
 # not inside a longer word, so Twilio SIDs (CA + hex), dates and times stay readable.
-_PHONE_LIKE = re.compile(r"(?<![\w.:-])(?:(?:\+|0)\d(?:[ \-]?\d){8,14}|\d{10,15})(?![\w:])")
+_PHONE_LIKE = re.compile(
+    r"(?<![\w.:-])(?:(?:\+|%2B|0)[ \-]?\d(?:[ \-]?\d){8,14}|\d{10,15})(?![\w:])",
+    re.IGNORECASE)
 
 
 class MaskPhoneNumbers(logging.Filter):

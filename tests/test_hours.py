@@ -13,7 +13,6 @@ from functools import cache
 
 import pytest
 from click.testing import CliRunner
-from tests.conftest import LONDON, london
 
 from ivr import hours as hours_module
 from ivr.cli import main
@@ -28,6 +27,7 @@ from ivr.hours import (
     bank_holidays,
 )
 from ivr.tomlfile import read_toml
+from tests.conftest import LONDON, london
 
 TEN, FOUR = time(10, 0), time(16, 0)
 

@@ -11,11 +11,11 @@ from datetime import date, time
 from pathlib import Path
 
 import pytest
-from tests.conftest import london
 
 from ivr.flows import DEFAULT_DIR, Flows, load_flows
 from ivr.hours import Closure, Reason, Session
 from ivr.tomlfile import FlowFileError
+from tests.conftest import london
 
 NOW = london("2026-11-25T11:00")  # a Wednesday, in hours
 MARK = "# <- here"

@@ -7,12 +7,12 @@ from datetime import date, datetime, time
 from functools import cache
 
 import pytest
-from tests.conftest import london
 
 from ivr.flows import DEFAULT_DIR, load_hours, load_phrases
 from ivr.hours import Closure, HoursConfig, OpeningHours, Session
 from ivr.phrases import PhraseTemplates, clock, usual_hours, when
 from ivr.tomlfile import read_toml
+from tests.conftest import london
 
 TEN, FOUR = time(10, 0), time(16, 0)
 

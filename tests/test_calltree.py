@@ -1,0 +1,168 @@
+"""The call tree's decisions as plain functions: which option a caller chose, how many tries
+are left, and where each choice on an advice page leads."""
+
+from __future__ import annotations
+
+import pytest
+
+from ivr import calltree
+from ivr.calltree import Move
+from ivr.flows import Option, Step
+
+MENU = (
+    Option("1", "advisor", "To speak to an advisor, press 1.", ("advisor", "talk", "someone")),
+    Option("2", "steps", "For advice, press 2.", ("advice", "steps")),
+    Option("3", "police", "For the police, press 3.", ("police", "report")),
+    Option("9", "repeat", "To hear these again, press 9.", ("repeat", "again")),
+)
+NAVIGATION = {
+    "previous": Option("7", "previous", "Previous, press 7.", ("previous", "back")),
+    "repeat": Option("8", "repeat", "Again, press 8.", ("repeat", "again")),
+    "next": Option("9", "next", "Next, press 9.", ("next", "continue")),
+    "menu": Option("0", "menu", "Menu, press 0.", ("menu", "main")),
+}
+STEPS = tuple(Step(f"Step {n}.", ("Advice.",), (word,))
+              for n, word in enumerate(["one", "two", "three", "four", "more support"], 1))
+
+
+def chosen(digits: str | None, speech: str | None) -> str | None:
+    option = calltree.match(MENU, digits, speech)
+    return option.action if option else None
+
+
+@pytest.mark.parametrize(("digits", "action"), [
+    ("1", "advisor"), ("2", "steps"), ("3", "police"), ("9", "repeat"),
+    (" 3 ", "police"),  # stray spaces
+    ("31", "police"),  # only the first key counts
+    ("13", "advisor"),
+    ("4", None), ("0", None), ("*", None), ("#", None), ("x", None),
+])
+def test_match_by_key(digits: str, action: str | None) -> None:
+    assert chosen(digits, None) == action
+
+
+def test_a_key_wins_over_speech() -> None:
+    assert chosen("3", "I want to talk to an advisor") == "police"
+    assert chosen("4", "police") is None  # a wrong key is wrong, whatever was said
+
+
+@pytest.mark.parametrize(("speech", "action"), [
+    ("advisor", "advisor"),
+    ("I want to talk to someone", "advisor"),
+    ("Advisor, please.", "advisor"),
+    ("POLICE!", "police"),
+    ("how do I report it", "police"),
+    ("one", None),  # the key's digit said as a word is not the key
+    ("1", "advisor"),  # but the key itself, transcribed as a digit, is
+    ("press 3", "police"),
+    ("policeman", None),  # whole words only
+    ("talking", None),
+    ("", None), ("   ", None), ("?!", None), (None, None),
+])
+def test_match_by_speech(speech: str | None, action: str | None) -> None:
+    assert chosen("", speech) == action
+    assert chosen(None, speech) == action
+
+
+def test_speech_matching_the_first_listed_option_wins() -> None:
+    assert chosen("", "talk to the police") == "advisor"
+
+
+def test_a_phrase_of_several_words_must_be_said_whole() -> None:
+    options = (Option("5", "support", "For more support, press 5.", ("more support",)),)
+    assert calltree.match(options, "", "I need more support please") == options[0]
+    assert calltree.match(options, "", "more please, I need support") is None
+
+
+@pytest.mark.parametrize(("speech", "normal"), [
+    ("Advisor, please.", "advisor please"),
+    ("  TALK   to\tsomeone\n", "talk to someone"),
+    ("It's 9 o'clock", "it s 9 o clock"),
+    ("café ☎ 😀", "caf"),
+    ("", ""), (None, ""),
+])
+def test_normalise_speech(speech: str | None, normal: str) -> None:
+    assert calltree.normalise_speech(speech) == normal
+
+
+@pytest.mark.parametrize(("digits", "speech", "nothing"), [
+    ("", "", True), (None, None, True), (" ", "...", True),
+    ("1", "", False), ("", "hello", False), ("*", None, False),
+])
+def test_heard_nothing(digits, speech, nothing: bool) -> None:
+    assert calltree.heard_nothing(digits, speech) is nothing
+
+
+@pytest.mark.parametrize(("value", "tries"), [
+    ("0", 0), ("1", 1), ("2", 2), ("3", 3),
+    ("4", 3), ("999999", 3),  # never more than MAX_TRIES
+    ("-5", 0), ("abc", 0), ("", 0), (None, 0), ("1.5", 0), ("0x2", 0),
+    ("9" * 5000, 0),  # longer than Python will turn into an int
+    (" 2 ", 2),
+])
+def test_parse_tries_treats_junk_as_the_first_try(value: str | None, tries: int) -> None:
+    assert calltree.parse_tries(value) == tries
+
+
+def test_the_call_gives_up_after_max_tries() -> None:
+    assert [calltree.should_give_up(t) for t in range(calltree.MAX_TRIES + 2)] == [
+        False] * calltree.MAX_TRIES + [True, True]
+
+
+@pytest.mark.parametrize(("name", "page"), [
+    *[(p, True) for p in ("step1", "step2", "step3", "step4", "step5", "police", "support")],
+    *[(p, False) for p in ("step0", "step6", "step", "stepx", "Step1", "menu", "", "../step1")],
+])
+def test_is_page(name: str, page: bool) -> None:
+    assert calltree.is_page(name) is page
+
+
+def test_step_choices_pick_steps_by_number_or_words() -> None:
+    choices = calltree.step_choices(STEPS)
+    assert [(c.key, c.action) for c in choices] == [(str(n), f"step{n}") for n in range(1, 6)]
+    assert choices[4].words == ("more support",)
+
+
+def test_page_options() -> None:
+    steps = calltree.step_choices(STEPS)
+    on_a_step = calltree.page_options("step3", NAVIGATION, steps)
+    assert [o.action for o in on_a_step] == ["previous", "repeat", "next", "menu",
+                                             "step1", "step2", "step3", "step4", "step5"]
+    for page in ("police", "support"):
+        assert [o.action for o in calltree.page_options(page, NAVIGATION, steps)] == [
+            "repeat", "menu"]
+
+
+STEP = {n: calltree.step_choices(STEPS)[n - 1] for n in range(1, 6)}
+NAVIGATE = [  # (page, choice, where it leads)
+    ("step1", NAVIGATION["previous"], Move("step1")),
+    ("step2", NAVIGATION["previous"], Move("step1")),
+    ("step5", NAVIGATION["previous"], Move("step4")),
+    ("step3", NAVIGATION["repeat"], Move("step3")),
+    ("step1", NAVIGATION["next"], Move("step2")),
+    ("step4", NAVIGATION["next"], Move("step5")),
+    ("step5", NAVIGATION["next"], Move(None, last_step_done=True)),
+    ("step2", NAVIGATION["menu"], Move(None)),
+    ("step5", NAVIGATION["menu"], Move(None)),
+    ("step1", STEP[5], Move("step5")),
+    ("step4", STEP[2], Move("step2")),
+    ("step3", STEP[3], Move("step3")),
+    ("police", NAVIGATION["repeat"], Move("police")),
+    ("police", NAVIGATION["menu"], Move(None)),
+    ("support", NAVIGATION["repeat"], Move("support")),
+    ("support", NAVIGATION["menu"], Move(None)),
+]
+
+
+@pytest.mark.parametrize(("page", "choice", "move"), NAVIGATE,
+                         ids=[f"{p}-{c.action}" for p, c, _ in NAVIGATE])
+def test_navigate(page: str, choice: Option, move: Move) -> None:
+    assert calltree.navigate(page, choice) == move
+
+
+def test_only_next_after_the_last_step_says_it_was_the_last() -> None:
+    for page in calltree.PAGES:
+        for choice in calltree.page_options(page, NAVIGATION, calltree.step_choices(STEPS)):
+            move = calltree.navigate(page, choice)
+            assert move.last_step_done is (page == "step5" and choice.action == "next")
+            assert move.page is None or calltree.is_page(move.page)

@@ -1,0 +1,665 @@
+"""The voice call tree, as Twilio sees it: every route answers valid TwiML, every option can be
+reached, and each branch does what a caller needs. Expected words come from the loaded flows,
+so staff can reword flows/voice.toml without breaking these tests."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
+from xml.etree import ElementTree
+
+import pytest
+from flask import Flask
+from twilio.request_validator import RequestValidator
+from werkzeug.exceptions import HTTPException
+
+import ivr.voice
+from ivr import calltree, create_app
+from ivr.clock import fixed_clock
+from ivr.config import Settings
+from ivr.flows import DEFAULT_DIR, VoiceContent
+from ivr.phrases import usual_hours, when
+from ivr.simulate import SILENCE, simulate_call
+from ivr.store import connect
+from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london, twilio_client
+
+# Ofcom's drama range for London: valid numbers that belong to nobody.
+ADVISORS = ("+442079460001", "+442079460002")
+VOICE, LANGUAGE = "Polly.Amy", "en-GB"
+EVENING, SATURDAY, CHRISTMAS, MORNING = (CLOSED_AT, "2026-11-28T11:00", "2026-12-25T11:00",
+                                         "2026-11-25T09:00")
+KEYS = "0123456789*#"
+EMERGENCY = {"999", "112", "101", "911"}
+# Where each menu action leads (the path of the <Redirect> after choosing it).
+LEADS_TO = {"advisor": "/voice/advisor", "steps": "/voice/page/step1",
+            "police": "/voice/page/police", "support": "/voice/page/support",
+            "repeat": "/voice/menu", "callback": "/voice/callback"}
+
+
+# ------------------------------------------------------------------ reading TwiML
+
+
+def twiml(response) -> ElementTree.Element:
+    """The parsed TwiML of a response that must be a 200 with root <Response>."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    root = ElementTree.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    return root
+
+
+def heard(root: ElementTree.Element) -> list[str]:
+    """Everything said, in order (including the prompts inside a <Gather>)."""
+    return [say.text or "" for say in root.iter("Say")]
+
+
+def spoken(root: ElementTree.Element) -> str:
+    return " ".join(heard(root))
+
+
+def path(url: str) -> str:
+    return urlsplit(url).path
+
+
+def query(url: str) -> dict[str, str]:
+    return dict(parse_qsl(urlsplit(url).query))
+
+
+def redirect_of(root: ElementTree.Element) -> str:
+    redirects = [r.text or "" for r in root.iter("Redirect")]
+    assert len(redirects) == 1, ElementTree.tostring(root)
+    return redirects[0]
+
+
+def voice(app: Flask) -> VoiceContent:
+    return app.extensions["helpline"].flows.voice
+
+
+def post(app: Flask, url: str, **fields: str) -> ElementTree.Element:
+    return twiml(twilio_client(app).post(url, fields))
+
+
+def signed_get(app: Flask, url: str):
+    signature = RequestValidator(TOKEN).compute_signature("http://localhost" + url, {})
+    return app.test_client().get(url, headers={"X-Twilio-Signature": signature})
+
+
+def an_invalid_key(options) -> str:
+    return next(k for k in KEYS if k not in {o.key for o in options})
+
+
+# ------------------------------------------------------------------ walking the whole tree
+
+
+@dataclass
+class Visit:
+    url: str
+    fields: dict[str, str]
+    root: ElementTree.Element
+
+
+@dataclass
+class Walk:
+    app: Flask
+    visits: list[Visit] = field(default_factory=list)
+
+    def paths(self) -> set[str]:
+        return {path(v.url) for v in self.visits}
+
+    def answer(self, route: str, menu: str, digits: str) -> ElementTree.Element:
+        """The TwiML answering `digits` at the first try of a menu."""
+        for v in self.visits:
+            if (path(v.url) == route and query(v.url).get("menu") == menu
+                    and query(v.url).get("tries") == "0" and v.fields.get("Digits") == digits):
+                return v.root
+        raise AssertionError(f"nobody pressed {digits} at {route}?menu={menu}")
+
+
+def next_requests(root: ElementTree.Element) -> list[tuple[str, dict[str, str]]]:
+    """What Twilio could request next: every key (offered or not) and silence at each Gather,
+    each Redirect, each Dial outcome, and each advisor's screening URL."""
+    found: list[tuple[str, dict[str, str]]] = []
+    for verb in root.iter():
+        if verb.tag == "Gather":
+            found += [(verb.get("action"), {"Digits": k}) for k in KEYS]
+            found += [(verb.get("action"), {}), (verb.get("action"), {"SpeechResult": "umm"})]
+        elif verb.tag == "Redirect":
+            found.append((verb.text, {}))
+        elif verb.tag == "Dial":
+            found += [(verb.get("action"), {"DialCallStatus": s})
+                      for s in ("no-answer", "completed", "busy")]
+        elif verb.tag == "Number":
+            found.append((verb.get("url"), {}))
+    return found
+
+
+def walk(app: Flask) -> Walk:
+    """Breadth-first over every request the TwiML can lead Twilio to make, from POST /voice."""
+    client = twilio_client(app)
+    result = Walk(app)
+    queue: deque[tuple[str, dict[str, str]]] = deque([("/voice", {})])
+    seen = set()
+    while queue:
+        url, fields = queue.popleft()
+        if (url, tuple(sorted(fields.items()))) in seen:
+            continue
+        seen.add((url, tuple(sorted(fields.items()))))
+        response = client.post(url, fields)
+        assert response.status_code == 200, (url, fields)
+        root = twiml(response)
+        result.visits.append(Visit(url, fields, root))
+        queue.extend(next_requests(root))
+    assert len(result.visits) > 50  # the walk really went somewhere
+    return result
+
+
+WALK_AT = {"open": OPEN_AT, "evening": EVENING, "saturday": SATURDAY, "christmas": CHRISTMAS}
+
+
+@pytest.fixture(scope="module", params=list(WALK_AT), ids=list(WALK_AT))
+def tree(request, store_settings) -> Walk:
+    """The whole tree, walked once per instant (a module fixture: walks take a moment)."""
+    connect(Settings().override(store_settings)).flushdb()  # nobody on duty, no callbacks
+    app = create_app({"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS,
+                      **store_settings},
+                     clock=fixed_clock(london(WALK_AT[request.param])))
+    app.testing = True
+    return walk(app)
+
+
+def is_open(tree: Walk) -> bool:
+    return bool(tree.app.extensions["helpline"].flows.hours.is_open(
+        tree.app.extensions["helpline"].clock()))
+
+
+def test_every_url_in_the_tree_is_a_voice_route(tree: Walk) -> None:
+    """Each URL Twilio is sent to is answered by a route (not the unknown-URL fallback)."""
+    adapter = tree.app.url_map.bind("localhost")
+    for visit in tree.visits:
+        root = visit.root
+        urls = ([g.get("action") for g in root.iter("Gather")]
+                + [r.text for r in root.iter("Redirect")]
+                + [d.get("action") for d in root.iter("Dial")]
+                + [n.get("url") for n in root.iter("Number")])
+        for url in urls:
+            assert path(url).startswith("/voice"), url
+            try:
+                adapter.match(path(url), method="POST")
+            except HTTPException:
+                pytest.fail(f"{visit.url} leads to {url}, which no route answers")
+
+
+def test_every_say_uses_the_british_voice(tree: Walk) -> None:
+    for visit in tree.visits:
+        for say in visit.root.iter("Say"):
+            assert (say.get("voice"), say.get("language")) == (VOICE, LANGUAGE), visit.url
+            assert (say.text or "").strip(), f"an empty <Say> at {visit.url}"
+
+
+FRONT_DOOR_MENUS = re.compile(r"^/voice(/choice|/page/[^/]+/choice)$")
+
+
+def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(
+        tree: Walk) -> None:
+    menus = 0
+    for visit in tree.visits:
+        for g in visit.root.iter("Gather"):
+            action = path(g.get("action"))
+            assert g.get("method", "POST") == "POST"
+            assert "dtmf" in g.get("input").split(), visit.url
+            if FRONT_DOOR_MENUS.match(action):
+                menus += 1
+                assert g.get("input") == "dtmf speech", visit.url
+            elif action == "/voice/screen/result":
+                assert g.get("input") == "dtmf"
+            if "speech" in g.get("input"):
+                assert g.get("language") == LANGUAGE, visit.url
+    assert menus > 10
+
+
+def test_no_emergency_or_police_number_is_ever_dialled(tree: Walk) -> None:
+    for visit in tree.visits:
+        for dial in visit.root.iter("Dial"):
+            numbers = [dial.text or ""] + [n.text or "" for n in dial]
+            for number in numbers:
+                digits = re.sub(r"\D", "", number).removeprefix("44").lstrip("0")
+                assert digits not in EMERGENCY, f"{visit.url} dials {number!r}"
+            assert {n.text for n in dial.iter("Number")} <= set(ADVISORS)
+
+
+def test_the_safety_line_comes_before_any_menu(tree: Walk) -> None:
+    safety = voice(tree.app).safety
+    assert "9 9 9" in safety
+    first = tree.visits[0]
+    assert path(first.url) == "/voice"
+    verbs = list(first.root)
+    said_at = [i for i, v in enumerate(verbs) if v.tag == "Say" and v.text == safety]
+    gathers_at = [i for i, v in enumerate(verbs) if v.tag == "Gather"]
+    assert said_at and gathers_at and said_at[0] < gathers_at[0]
+
+
+def test_every_menu_option_in_flows_is_reachable(tree: Walk) -> None:
+    content = voice(tree.app)
+    menu, options = (("open", content.open_options) if is_open(tree)
+                     else ("closed", content.closed_options))
+    for option in options:
+        leads_to = path(redirect_of(tree.answer("/voice/choice", menu, option.key)))
+        if option.action in LEADS_TO:
+            assert leads_to == LEADS_TO[option.action], option
+        else:  # an action newer than this test: at least it is not "that isn't an option"
+            assert leads_to in tree.paths() and leads_to != "/voice/menu", option
+    for page in calltree.PAGES:
+        assert f"/voice/page/{page}" in tree.paths()
+
+
+def test_only_the_open_tree_rings_advisors(tree: Walk) -> None:
+    dials = [d for v in tree.visits for d in v.root.iter("Dial")]
+    if is_open(tree):
+        assert dials and {"/voice/advisor", "/voice/screen", "/voice/screen/result",
+                          "/voice/advisor/result"} <= tree.paths()
+    else:
+        assert not dials
+        assert "/voice/advisor" not in tree.paths()
+
+
+def test_every_ending_hangs_up_after_the_safety_line(tree: Walk) -> None:
+    """A call the app ends (gave up, goodbye) says the safety line first; only the advisor's
+    screening leg, which the caller never hears, hangs up without it."""
+    safety = voice(tree.app).safety
+    endings = [v for v in tree.visits if v.root.find("Hangup") is not None
+               and not path(v.url).startswith("/voice/screen")]
+    assert endings
+    for visit in endings:
+        assert safety in heard(visit.root), visit.url
+
+
+# ------------------------------------------------------------------ open and closed
+
+
+def test_open_call_offers_an_advisor(make_app) -> None:
+    app = make_app(OPEN_AT)
+    root = post(app, "/voice")
+    advisor = next(o for o in voice(app).open_options if o.action == "advisor")
+    assert advisor.prompt in heard(root.find("Gather"))
+    assert all(o.prompt in heard(root) for o in voice(app).open_options)
+
+
+@pytest.mark.parametrize("at", [EVENING, SATURDAY, CHRISTMAS, MORNING])
+def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
+    app = make_app(at)
+    content = voice(app)
+    root = post(app, "/voice")
+    menu = heard(root.find("Gather"))
+    assert [o.prompt for o in content.closed_options] + [content.closed_text_us] == menu
+    assert "advisor" not in {o.action for o in content.closed_options}
+    advisor_key = next(o.key for o in content.open_options if o.action == "advisor")
+    if advisor_key not in {o.key for o in content.closed_options}:
+        pressed = post(app, "/voice/choice?menu=closed&tries=0", Digits=advisor_key)
+        assert content.invalid in heard(pressed)
+        assert path(redirect_of(pressed)) == "/voice/menu"
+
+
+@pytest.mark.parametrize(("at", "kind", "name"), [
+    (SATURDAY, "weekend", None),
+    (CHRISTMAS, "bank_holiday", "Christmas Day"),
+    (EVENING, "after_closing", None),
+    (MORNING, "before_opening", None),
+])
+def test_closed_call_says_why_the_usual_hours_and_when_it_opens(
+        make_app, at: str, kind: str, name: str | None) -> None:
+    app = make_app(at)
+    h = app.extensions["helpline"]
+    status = h.flows.hours.status(london(at))
+    assert not status.open and status.reason.kind == kind
+    said = spoken(post(app, "/voice"))
+    assert h.flows.voice.closed_reasons[kind].format(name=name) in said
+    if name:
+        assert name in said
+    assert usual_hours(h.flows.hours_config.weekly, h.flows.phrases) in said
+    assert when(status.next_opening, status.at, h.flows.hours, h.flows.phrases) in said
+
+
+def test_christmas_day_opens_again_after_the_boxing_day_bank_holiday(make_app) -> None:
+    said = spoken(post(make_app(CHRISTMAS), "/voice"))
+    assert "Christmas Day" in said and "Tuesday 29 December" in said
+
+
+def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(DEFAULT_DIR, flows)
+    message = "The helpline is closed today for staff training."
+    with (flows / "hours.toml").open("a", encoding="utf-8") as f:
+        f.write(f'\n[[closures]]\nfrom = 2026-11-25\nto = 2026-11-25\nmessage = "{message}"\n')
+    app = make_app(OPEN_AT, flows_dir=flows)
+    root = post(app, "/voice")
+    assert message in heard(root)
+    assert [o.prompt for o in voice(app).closed_options] == heard(root.find("Gather"))[:-1]
+    assert "tomorrow" in spoken(root)  # Thursday opens as usual
+
+
+# ------------------------------------------------------------------ speaking to an advisor
+
+
+def test_choosing_an_advisor_rings_every_advisor_at_once(make_app) -> None:
+    app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
+    choice = post(app, "/voice/choice?menu=open&tries=0", Digits="1")
+    assert path(redirect_of(choice)) == "/voice/advisor"
+    root = post(app, redirect_of(choice))
+    assert voice(app).advisor["connecting"] in heard(root)
+    [dial] = root.findall("Dial")
+    assert dial.get("answerOnBridge") == "true"
+    assert dial.get("timeout") == "20"
+    assert dial.get("record") == "do-not-record"
+    assert path(dial.get("action")) == "/voice/advisor/result"
+    assert [n.text for n in dial] == list(ADVISORS)
+    assert all(n.tag == "Number" and path(n.get("url")) == "/voice/screen" for n in dial)
+
+
+def test_the_advisors_see_the_helpline_number_but_junk_is_not_echoed(make_app) -> None:
+    app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
+    dial = post(app, "/voice/advisor", To="+441234567890").find("Dial")
+    assert dial.get("callerId") == "+441234567890"
+    dial = post(app, "/voice/advisor", To="+\x01<junk>").find("Dial")
+    assert dial.get("callerId") is None
+
+
+def test_emergency_and_invalid_advisor_numbers_are_skipped(make_app) -> None:
+    numbers = ("999", "112", "101", "+44 999", "+44101", "07700 900123", ADVISORS[0])
+    root = post(make_app(OPEN_AT, advisor_numbers=numbers), "/voice/advisor")
+    assert [n.text for n in root.iter("Number")] == [ADVISORS[0]]
+
+
+def test_with_no_advisors_the_caller_is_told_kindly_and_offered_the_rest(make_app) -> None:
+    app = make_app(OPEN_AT, advisor_numbers=())
+    content = voice(app)
+    root = post(app, "/voice/advisor")
+    assert root.find("Dial") is None
+    assert heard(root) == [content.advisor["unavailable"]]
+    assert query(redirect_of(root))["menu"] == "closed"
+    menu = post(app, redirect_of(root))
+    assert heard(menu.find("Gather"))[:-1] == [o.prompt for o in content.closed_options]
+
+
+def test_asking_for_an_advisor_just_after_closing(make_app) -> None:
+    app = make_app(EVENING, advisor_numbers=ADVISORS)
+    root = post(app, "/voice/advisor")
+    assert root.find("Dial") is None
+    assert heard(root) == [voice(app).advisor["closed_now"]]
+    assert (path(redirect_of(root)), query(redirect_of(root))["menu"]) == ("/voice/menu",
+                                                                           "closed")
+
+
+@pytest.mark.parametrize("fields", [
+    {"DialCallStatus": "no-answer"},
+    {"DialCallStatus": "busy"},
+    {"DialCallStatus": "failed"},
+    {"DialCallStatus": "canceled"},
+    {"DialCallStatus": "completed", "DialBridged": "false"},  # answered, then declined
+    {},
+], ids=lambda f: "-".join(f.values()) or "nothing")
+def test_when_no_advisor_takes_the_call_the_closed_options_follow(make_app, fields) -> None:
+    app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
+    content = voice(app)
+    root = post(app, "/voice/advisor/result", **fields)
+    assert heard(root) == [content.advisor["unavailable"]]
+    assert root.find("Hangup") is None
+    menu = post(app, redirect_of(root))
+    assert heard(menu.find("Gather"))[:-1] == [o.prompt for o in content.closed_options]
+
+
+@pytest.mark.parametrize("fields", [
+    {"DialCallStatus": "completed"},
+    {"DialCallStatus": "completed", "DialBridged": "true"},
+], ids=["completed", "bridged"])
+def test_after_talking_to_an_advisor_the_call_ends_with_goodbye(make_app, fields) -> None:
+    app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
+    content = voice(app)
+    root = post(app, "/voice/advisor/result", **fields)
+    assert heard(root) == [content.safety, *content.goodbye]
+    assert root[-1].tag == "Hangup"
+
+
+def test_the_advisor_who_answers_is_asked_to_accept(make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    root = post(app, "/voice/screen")
+    [g] = root.findall("Gather")
+    assert g.get("input") == "dtmf" and g.get("actionOnEmptyResult") == "true"
+    assert path(g.get("action")) == "/voice/screen/result"
+    assert heard(g) == [content.advisor["screen"]]
+    assert heard(root)[-1] == content.advisor["screen_declined"]
+    assert root[-1].tag == "Hangup"
+
+
+def test_pressing_1_puts_the_advisor_through(make_app) -> None:
+    root = post(make_app(OPEN_AT), "/voice/screen/result", Digits="1")
+    assert len(root) == 0  # an empty <Response/> bridges the call
+
+
+@pytest.mark.parametrize("digits", ["2", "0", "*", "11", ""])
+def test_anything_but_1_is_declined(make_app, digits: str) -> None:
+    app = make_app(OPEN_AT)
+    root = post(app, "/voice/screen/result", Digits=digits)
+    assert heard(root) == [voice(app).advisor["screen_declined"]]
+    assert root[-1].tag == "Hangup"
+
+
+# ------------------------------------------------------------------ no choice, wrong choice
+
+
+def gave_up(app: Flask, presses: list[str]) -> list[str]:
+    transcript = simulate_call(app, presses)
+    assert transcript.events[-1] == {"type": "hangup"}  # <Hangup>, not the caller
+    return transcript.heard()
+
+
+@pytest.mark.parametrize("at", [OPEN_AT, EVENING])
+def test_three_silences_end_the_call_kindly(make_app, at: str) -> None:
+    app = make_app(at)
+    content = voice(app)
+    said = gave_up(app, [SILENCE] * 3)
+    assert said.count(content.no_input) == 3
+    assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+
+
+@pytest.mark.parametrize(("at", "menu"), [(OPEN_AT, "open"), (EVENING, "closed")])
+def test_three_wrong_keys_end_the_call_kindly(make_app, at: str, menu: str) -> None:
+    app = make_app(at)
+    content = voice(app)
+    options = content.open_options if menu == "open" else content.closed_options
+    said = gave_up(app, [an_invalid_key(options)] * 3)
+    assert said.count(content.invalid) == 3
+    assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+    assert any("text" in line for line in content.gave_up)  # how to text us
+
+
+def test_three_silences_on_an_advice_page_end_the_call_kindly(make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    police = next(o.key for o in content.open_options if o.action == "police")
+    said = gave_up(app, [police, SILENCE, SILENCE, SILENCE])
+    assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+
+
+@pytest.mark.parametrize("tries", ["3", "4", "99"])
+def test_the_menu_gives_up_after_the_last_try(make_app, tries: str) -> None:
+    app = make_app(OPEN_AT)
+    root = post(app, f"/voice/menu?menu=open&tries={tries}")
+    assert root.find("Gather") is None and root[-1].tag == "Hangup"
+
+
+def test_a_wrong_key_counts_as_a_try(make_app) -> None:
+    app = make_app(OPEN_AT)
+    wrong = an_invalid_key(voice(app).open_options)
+    root = post(app, "/voice/choice?menu=open&tries=1", Digits=wrong)
+    assert query(redirect_of(root))["tries"] == "2"
+
+
+# ------------------------------------------------------------------ speech
+
+
+@pytest.mark.parametrize(("speech", "leads_to"), [
+    ("I want to talk to an advisor", "/voice/advisor"),
+    ("Adviser, please.", "/voice/advisor"),
+    ("police", "/voice/page/police"),
+    ("How do I report it?", "/voice/page/police"),
+    ("advice", "/voice/page/step1"),
+    ("Samaritans", "/voice/page/support"),
+    ("two", None),  # not a word of any option: the menu again
+])
+def test_speech_picks_an_option_at_the_open_menu(make_app, speech: str, leads_to) -> None:
+    app = make_app(OPEN_AT)
+    root = post(app, "/voice/choice?menu=open&tries=0", SpeechResult=speech)
+    if leads_to:
+        assert path(redirect_of(root)) == leads_to
+    else:
+        assert voice(app).invalid in heard(root)
+        assert path(redirect_of(root)) == "/voice/menu"
+
+
+def test_saying_advisor_when_closed_is_not_an_option(make_app) -> None:
+    app = make_app(EVENING)
+    root = post(app, "/voice/choice?menu=closed&tries=0",
+                SpeechResult="I want to talk to an advisor")
+    assert path(redirect_of(root)) == "/voice/menu"
+
+
+# ------------------------------------------------------------------ the five steps
+
+
+def test_choosing_the_steps_starts_with_the_introduction(make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    choice = post(app, "/voice/choice?menu=open&tries=0", Digits="2")
+    root = post(app, redirect_of(choice))
+    said = heard(root)
+    assert said[:len(content.steps_intro) + 1] == [*content.steps_intro, content.steps[0].title]
+    assert content.choose_step in heard(root.find("Gather"))
+
+
+NAVIGATION = [  # (from step, navigation, to step; None: the main menu)
+    (1, "previous", 1), (2, "previous", 1), (5, "previous", 4),
+    (1, "repeat", 1), (3, "repeat", 3),
+    (1, "next", 2), (4, "next", 5),
+    (1, "menu", None), (5, "menu", None),
+]
+
+
+@pytest.mark.parametrize(("step", "nav", "to"), NAVIGATION)
+def test_navigating_the_steps_by_key(make_app, step: int, nav: str, to: int | None) -> None:
+    app = make_app(OPEN_AT)
+    key = voice(app).navigation[nav].key
+    root = post(app, f"/voice/page/step{step}/choice?tries=0", Digits=key)
+    assert path(redirect_of(root)) == (f"/voice/page/step{to}" if to else "/voice/menu")
+
+
+@pytest.mark.parametrize("step", range(1, 6))
+@pytest.mark.parametrize("pick", range(1, 6))
+def test_pressing_a_step_number_goes_to_that_step(make_app, step: int, pick: int) -> None:
+    root = post(make_app(OPEN_AT), f"/voice/page/step{step}/choice?tries=0", Digits=str(pick))
+    assert path(redirect_of(root)) == f"/voice/page/step{pick}"
+
+
+@pytest.mark.parametrize(("speech", "to"), [("go back", "step2"), ("next please", "step4"),
+                                            ("again", "step3"), ("evidence", "step1")])
+def test_navigating_the_steps_by_voice(make_app, speech: str, to: str) -> None:
+    root = post(make_app(OPEN_AT), "/voice/page/step3/choice?tries=0", SpeechResult=speech)
+    assert path(redirect_of(root)) == f"/voice/page/{to}"
+
+
+def test_next_after_the_last_step_says_so_then_the_menu(make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    root = post(app, "/voice/page/step5/choice?tries=0", Digits=content.navigation["next"].key)
+    assert heard(root) == [content.last_step]
+    assert path(redirect_of(root)) == "/voice/menu"
+
+
+@pytest.mark.parametrize("step", range(1, 6))
+def test_each_step_says_its_advice_then_the_navigation(make_app, step: int) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    root = post(app, f"/voice/page/step{step}")
+    s = content.steps[step - 1]
+    assert heard(root)[:1 + len(s.say)] == [s.title, *s.say]
+    prompts = heard(root.find("Gather"))
+    assert [o.prompt for o in content.navigation.values()] + [content.choose_step] == prompts
+
+
+@pytest.mark.parametrize("page", ["police", "support"])
+def test_police_and_support_offer_repeat_and_menu(make_app, page: str) -> None:
+    app = make_app(EVENING)
+    content = voice(app)
+    root = post(app, f"/voice/page/{page}")
+    assert heard(root)[0] == (content.police if page == "police" else content.support)[0]
+    nav = content.navigation
+    assert heard(root.find("Gather")) == [nav["repeat"].prompt, nav["menu"].prompt]
+    again = post(app, f"/voice/page/{page}/choice?tries=0", Digits=nav["repeat"].key)
+    assert path(redirect_of(again)) == f"/voice/page/{page}"
+    menu = post(app, f"/voice/page/{page}/choice?tries=0", Digits=nav["menu"].key)
+    assert path(redirect_of(menu)) == "/voice/menu"
+    wrong = post(app, f"/voice/page/{page}/choice?tries=0", Digits=nav["next"].key)
+    assert content.invalid in heard(wrong)
+    assert query(redirect_of(wrong)) == {"tries": "1", "replay": "0"}
+
+
+def test_a_page_that_does_not_exist_goes_to_the_menu(make_app) -> None:
+    root = post(make_app(OPEN_AT), "/voice/page/step6")
+    assert path(redirect_of(root)) == "/voice/menu"
+
+
+# ------------------------------------------------------------------ whatever goes wrong
+
+
+def assert_fallback(app: Flask, root: ElementTree.Element) -> None:
+    assert heard(root) == list(voice(app).fallback)
+    assert any("9 9 9" in line for line in heard(root))
+    assert root[-1].tag == "Hangup"
+
+
+def explode(*args, **kwargs):
+    raise RuntimeError("boom")
+
+
+@pytest.mark.parametrize(("target", "url", "fields"), [
+    ("ivr.voice.page_text", "/voice/page/police", {}),
+    ("ivr.calltree.match", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
+    ("ivr.voice.now_status", "/voice", {}),
+    ("ivr.voice.advisor_numbers", "/voice/advisor", {}),
+])
+def test_an_error_in_a_handler_gives_the_fallback(make_app, monkeypatch, target, url,
+                                                  fields) -> None:
+    app = make_app(OPEN_AT)
+    monkeypatch.setattr(target, explode)
+    assert_fallback(app, post(app, url, **fields))
+
+
+def test_an_unknown_voice_url_gives_the_fallback(make_app) -> None:
+    app = make_app(OPEN_AT)
+    assert_fallback(app, post(app, "/voice/nope"))
+    assert_fallback(app, twiml(signed_get(app, "/voice/nope")))
+
+
+def test_an_error_outside_voice_is_not_dressed_as_twiml(make_app) -> None:
+    response = make_app(OPEN_AT).test_client().get("/nope")
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("url", ["/voice", "/voice/menu?menu=closed",
+                                 "/voice/page/step2", "/voice/screen"])
+def test_get_works_too(make_app, url: str) -> None:
+    app = make_app(EVENING)
+    root = twiml(signed_get(app, url))
+    assert root.find("Gather") is not None
+    if url == "/voice":
+        assert voice(app).safety in heard(root)
+
+
+def test_the_fallback_is_rendered_at_start_up(make_app) -> None:
+    app = make_app(OPEN_AT)
+    root = ElementTree.fromstring(ivr.voice.fallback_twiml(app))
+    assert_fallback(app, root)
