@@ -92,9 +92,12 @@ def due_at(now: datetime, hours: OpeningHours, preferred: Preferred | None = Non
            override: Override | None = None) -> datetime:
     """The first moment the helpline can call: now if open, else the next opening; with a
     preferred time, the first open moment at or after it (moved into opening hours). A
-    supervisor's closure with an end counts from its end."""
-    if override is not None and override.active(now) and override.until is not None:
-        return due_at(max(now, override.until), hours, preferred)
+    supervisor's closure with an end counts from its end; one without an end from the
+    opening callers are told of (the usual one after today, as the voice menu says)."""
+    if override is not None and override.active(now):
+        reopens = (override.until if override.until is not None
+                   else hours.status_with(now, override).next_opening)
+        return due_at(max(now, reopens), hours, preferred)
     if preferred is None:
         status = hours.status(now)
         return now if status.open else status.next_opening

@@ -8,6 +8,7 @@ import sys
 import uuid
 from pathlib import Path
 from xml.etree import ElementTree
+from zoneinfo import ZoneInfo
 
 import click
 from twilio.base.exceptions import TwilioException
@@ -30,6 +31,7 @@ from ivr.twilio_api import rest_client
 from ivr.twilio_setup import NumberNotFound, Wanted, compare, configure, export_fallback
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
+LONDON = ZoneInfo("Europe/London")
 
 
 def _flows_or_exit(settings: Settings) -> Flows:
@@ -183,9 +185,11 @@ def _queue(settings: Settings) -> CallbackQueue:
 
 
 def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
+    """Times in UK local time (with their offset), as staff read them."""
     return {"id": cb.id, "status": cb.status, "source": cb.source,
             "number": cb.number if reveal else mask(cb.number),
-            "requested_at": cb.requested_at.isoformat(), "due": cb.due_at.isoformat(),
+            "requested_at": cb.requested_at.astimezone(LONDON).isoformat(),
+            "due": cb.due_at.astimezone(LONDON).isoformat(),
             "preferred": cb.preferred, "voicemail": cb.voicemail, "attempts": cb.attempts}
 
 

@@ -206,16 +206,26 @@ def schedule_opening(scheduler: BackgroundScheduler | None) -> None:
 
 def build_scheduler(settings: Settings) -> BackgroundScheduler:
     ctx = context()
-    scheduler = BackgroundScheduler(
+    return BackgroundScheduler(
         jobstores={"default": job_store(settings)},
         job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
                       "max_instances": 1},
         timezone=ctx.flows.hours.timezone)
-    scheduler.add_job("ivr.scheduler:tick", "interval", seconds=settings.scheduler_tick_seconds,
-                      id="tick", replace_existing=True, next_run_time=system_clock())
-    scheduler.add_job("ivr.scheduler:nightly", "cron", hour=2, minute=30, id="nightly",
-                      replace_existing=True)
-    return scheduler
+
+
+def ensure_jobs(scheduler: BackgroundScheduler, settings: Settings) -> None:
+    """Add the jobs the store doesn't hold yet. Jobs already stored keep their next run time,
+    so a run missed while no scheduler was up (an opening, the night's clean-up) still
+    happens late, once (misfire_grace_time, coalesce), instead of being replaced."""
+    tick_every = timedelta(seconds=settings.scheduler_tick_seconds)
+    existing = scheduler.get_job("tick")
+    if existing is None or getattr(existing.trigger, "interval", None) != tick_every:
+        scheduler.add_job("ivr.scheduler:tick", "interval", seconds=tick_every.seconds,
+                          id="tick", replace_existing=True, next_run_time=system_clock())
+    if scheduler.get_job("nightly") is None:
+        scheduler.add_job("ivr.scheduler:nightly", "cron", hour=2, minute=30, id="nightly")
+    if scheduler.get_job("opening") is None:
+        schedule_opening(scheduler)
 
 
 def run(settings: Settings, stop: threading.Event | None = None) -> None:
@@ -241,8 +251,9 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
         log.info("scheduler leading (lock %s)", leader.token)
         standby_said = False
         _scheduler = build_scheduler(settings)
-        _scheduler.start()
-        schedule_opening(_scheduler)
+        _scheduler.start(paused=True)
+        ensure_jobs(_scheduler, settings)
+        _scheduler.resume()
         try:
             while not stop.wait(wait):
                 if not leader.renew():

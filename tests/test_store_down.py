@@ -1,0 +1,162 @@
+"""When Redis is unreachable, nobody hears an error: a text gets the honest 'unavailable'
+reply (with the hours and 999), every voice route still answers valid TwiML, and asking for
+a callback on a call says it can't be taken now and offers the text route instead.
+
+The store is redis://127.0.0.1:9, where nothing listens: each request fails fast.
+"""
+
+from __future__ import annotations
+
+import uuid
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import pytest
+from flask import Flask
+
+from ivr.flows import MAX_REPLY_SEGMENTS
+from ivr.gsm7 import non_gsm7, segments
+from ivr.simulate import TwilioLikeClient, simulate_call
+from tests.conftest import ACCOUNT_SID
+from tests.test_sms import reply_text, send
+
+NOWHERE = "redis://127.0.0.1:9"
+ME = "+447911123456"
+OPEN, EVENING = "2026-11-25T11:00", "2026-11-25T19:00"
+KEYS = list("0123456789*#")
+
+
+@pytest.fixture(params=[OPEN, EVENING], ids=["open", "closed"])
+def app(request, make_app) -> Flask:
+    return make_app(at=request.param, redis_url=NOWHERE)
+
+
+def call(app: Flask, caller: str = ME) -> TwilioLikeClient:
+    return TwilioLikeClient(app, {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID,
+                                  "From": caller, "To": "+441234567890",
+                                  "CallStatus": "in-progress"})
+
+
+def twiml(app: Flask, url: str, caller: str = ME, **fields: str) -> ElementTree.Element:
+    """The TwiML a route answers: a 200 with <Response>, and not the error fallback."""
+    response = call(app, caller).post(url, fields)
+    assert response.status_code == 200, url
+    assert response.mimetype == "text/xml"
+    root = ElementTree.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    fallback = app.extensions["helpline"].flows.voice.fallback
+    assert fallback[0] not in spoken(root), f"{url} fell back to the error answer"
+    return root
+
+
+def spoken(root: ElementTree.Element) -> list[str]:
+    return [say.text or "" for say in root.iter("Say")]
+
+
+def next_paths(root: ElementTree.Element) -> set[str]:
+    urls = [r.text or "" for r in root.iter("Redirect")]
+    urls += [g.get("action") or "" for g in root.iter("Gather")]
+    return {urlsplit(url).path for url in urls}
+
+
+def unavailable(app: Flask) -> str:
+    return app.extensions["helpline"].flows.voice.callback["unavailable"]
+
+
+# ------------------------------------------------------------------ texts
+
+
+@pytest.mark.parametrize("body", ["hello", "2pm", "HELP", "STEPS", "STOP", "ANYTIME", ""])
+def test_a_text_gets_the_unavailable_reply(app, body):
+    assert send(app, body) == [reply_text(app, "unavailable")]
+
+
+def test_the_unavailable_reply_gives_the_hours_and_999_plainly(app):
+    reply = send(app, "hello")[0]
+    assert "from 10am to 4pm, Monday to Friday" in reply
+    assert "999" in reply
+    assert non_gsm7(reply) == []
+    assert segments(reply) <= MAX_REPLY_SEGMENTS
+
+
+def test_a_text_with_media_and_credentials_still_gets_an_answer(make_app, twilio_api):
+    app = make_app(redis_url=NOWHERE, **twilio_api)
+    sid, media = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
+    url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/{media}"
+    assert send(app, "look", sid=sid, NumMedia="1", MediaUrl0=url) == [
+        reply_text(app, "unavailable")]
+
+
+def test_a_text_from_abroad_still_gets_an_answer(app):
+    assert send(app, "hello", sender="+33612345678") == [reply_text(app, "unavailable")]
+
+
+# ------------------------------------------------------------------ the call tree
+
+
+@pytest.mark.parametrize("route", ["/voice", "/voice/menu", "/voice/menu?menu=open",
+                                   "/voice/menu?menu=closed", "/voice/page/step1",
+                                   "/voice/page/police", "/voice/page/support",
+                                   "/voice/page/step1/choice", "/voice/advisor",
+                                   "/voice/advisor/result", "/voice/screen",
+                                   "/voice/screen/result"])
+def test_every_voice_route_still_answers(app, route):
+    root = twiml(app, route)
+    assert spoken(root) or next_paths(root) or route == "/voice/screen/result"
+
+
+@pytest.mark.parametrize("menu", ["", "open", "closed"])
+@pytest.mark.parametrize("key", KEYS)
+def test_every_key_at_the_menu_still_answers(app, menu, key):
+    root = twiml(app, f"/voice/choice?menu={menu}" if menu else "/voice/choice", Digits=key)
+    assert next_paths(root)
+
+
+def test_the_greeting_still_gives_the_safety_line_and_a_menu(app):
+    root = twiml(app, "/voice")
+    voice = app.extensions["helpline"].flows.voice
+    assert voice.safety in spoken(root)
+    assert "/voice/choice" in next_paths(root)
+
+
+# ------------------------------------------------------------------ asking for a callback
+
+
+@pytest.mark.parametrize(("route", "caller", "fields"), [
+    ("/voice/callback", ME, {}),
+    ("/voice/callback/check", "anonymous", {"Digits": "07911123456"}),
+    ("/voice/callback/save", ME, {"Digits": "1"}),
+    ("/voice/callback/save", ME, {"Digits": "2"}),
+])
+def test_steps_that_need_the_store_say_so_and_offer_the_text_route(app, route, caller, fields):
+    root = twiml(app, route, caller=caller, **fields)
+    assert spoken(root) == [unavailable(app)]
+    assert "text" in unavailable(app)
+    assert next_paths(root) == {"/voice/menu"}
+
+
+@pytest.mark.parametrize(("route", "fields", "leads_to"), [
+    ("/voice/callback/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
+    ("/voice/callback/confirm", {"Digits": "2"}, "/voice/callback/number"),
+    ("/voice/callback/number", {}, "/voice/callback/check"),
+    ("/voice/callback/number/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
+    ("/voice/callback/voicemail", {}, "/voice/callback/save"),
+    ("/voice/callback/check", {"Digits": "09011234567"}, "/voice/callback/number"),
+])
+def test_steps_that_need_no_store_carry_on(app, route, fields, leads_to):
+    assert leads_to in next_paths(twiml(app, route, caller="anonymous", **fields))
+
+
+@pytest.mark.parametrize(("caller", "presses"), [
+    (ME, ["5"]),  # told at once: the own number can't be held
+    ("anonymous", ["5", "07911123456"]),  # told once the keyed number can't be held
+])
+def test_a_caller_asking_for_a_callback_hears_why_not_and_gets_the_menu_back(app, caller,
+                                                                              presses):
+    transcript = simulate_call(app, [*presses, "4"], caller=caller)
+    assert [e for e in transcript.events if e["type"] == "error"] == []
+    heard = transcript.heard()
+    assert heard.count(unavailable(app)) == 1
+    support = app.extensions["helpline"].flows.voice.support
+    after = heard[heard.index(unavailable(app)):]
+    assert all(line in after for line in support)  # the menu still works afterwards
