@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test check bench load wrk clean
+.PHONY: run test chromium check bench load wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -26,7 +26,17 @@ node_modules/.installed: package.json package-lock.json
 run: $(VENV)/.installed
 	$(BIN)/helpline run
 
-test: $(VENV)/.installed-dev node_modules/.installed
+# The browser tests drive a real Chromium, never Playwright's download: CHROMIUM_PATH, else
+# /usr/bin/chromium or one on the PATH; when none is there, Debian's package (as root).
+chromium:
+	@{ [ -n "$$CHROMIUM_PATH" ] && [ -x "$$CHROMIUM_PATH" ]; } || [ -x /usr/bin/chromium ] \
+	  || command -v chromium >/dev/null 2>&1 || command -v chromium-browser >/dev/null 2>&1 \
+	  || { command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && apt-get update -qq \
+	       && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium; } \
+	  || { echo "The browser tests need Chromium: install it (e.g. apt-get install chromium," \
+	         "as root) and set CHROMIUM_PATH to it unless it is /usr/bin/chromium" >&2; exit 1; }
+
+test: $(VENV)/.installed-dev node_modules/.installed chromium
 	$(BIN)/ruff check ivr tests bench wsgi.py
 	$(BIN)/python -m pytest
 

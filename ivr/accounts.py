@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+import phonenumbers
 import redis
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -35,6 +36,12 @@ def username_for(name: str) -> str:
     return "-".join(name.lower().split())
 
 
+def e164(phone: str) -> str:
+    """A number that check_advisor_number accepted, written as Twilio dials it."""
+    return phonenumbers.format_number(phonenumbers.parse(phone, None),
+                                      phonenumbers.PhoneNumberFormat.E164)
+
+
 def check_password(password: str) -> None:
     if len(password) < MIN_PASSWORD:
         raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
@@ -50,6 +57,7 @@ class Accounts:
         problem = check_advisor_number(phone)
         if problem:
             raise AccountError(problem)
+        phone = e164(phone)  # "+44 (0)7911 123456" as typed; Twilio dials "+447911123456"
         check_password(password)
         username = username_for(name)
         fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),

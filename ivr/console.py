@@ -6,6 +6,7 @@ Server-rendered (Jinja), usable on a phone; a small poll keeps the queue current
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import logging
 import secrets
@@ -18,6 +19,7 @@ from flask import (
     Flask,
     Request,
     abort,
+    current_app,
     flash,
     jsonify,
     redirect,
@@ -30,6 +32,7 @@ from flask.sessions import SecureCookieSessionInterface, SessionMixin
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
+from itsdangerous import BadSignature, URLSafeTimedSerializer
 from twilio.base.exceptions import TwilioException
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
@@ -55,6 +58,7 @@ POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out
 # the page's next poll or click still carries it and the person is told why they were signed out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
 IDLE_NOTICE_SECONDS = 60
+CALL_NEXT_LOCK_SECONDS = 30
 OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
                   "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
                   "declined": "Asked not to be called"}
@@ -227,13 +231,14 @@ def login() -> Response | str:
         throttle = SignInThrottle(helpline().redis)
         username = "-".join(form.name.data.lower().split())
         address = request.remote_addr or "unknown"
-        wait = throttle.wait(username, address)
+        known = known_device(username)
+        wait = throttle.wait(username, address, known)
         if wait:
             flash(f"Too many attempts. Please wait {wait} seconds and try again.")
             return render_template("console/login.html", form=form), 429
         advisor = accounts().verify(username, form.password.data)
         if advisor is None:
-            throttle.failed(username, address)
+            throttle.failed(username, address, known)
             flash("That name and password don't match. Please try again.")
             return render_template("console/login.html", form=form), 401
         throttle.succeeded(username, address)
@@ -242,8 +247,42 @@ def login() -> Response | str:
         session["active"] = time.time()
         session.permanent = True
         audit.record(helpline().redis, helpline().clock(), advisor.username, "signed in")
-        return redirect(url_for("console.queue"))
+        response = redirect(url_for("console.queue"))
+        remember_device(response, advisor.username)
+        return response
     return render_template("console/login.html", form=form)
+
+
+DEVICE_COOKIE = "hl_device"
+DEVICE_DAYS = 90
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def known_device(username: str) -> bool:
+    """Has this browser signed in to this account before? Then a stranger's failures on the
+    account don't slow it down (the address's own failures still do)."""
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return False
+    try:
+        return username in _device_signer().loads(cookie, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return False
+
+
+def remember_device(response: Response, username: str) -> None:
+    names = []
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if cookie:
+        with contextlib.suppress(BadSignature):
+            names = list(_device_signer().loads(cookie, max_age=DEVICE_DAYS * 86400))
+    names = [n for n in names if n != username][-4:] + [username]
+    response.set_cookie(DEVICE_COOKIE, _device_signer().dumps(names),
+                        max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=helpline().settings.cookie_secure, path="/console")
 
 
 @bp.route("/logout", methods=["POST"])
@@ -282,34 +321,49 @@ def call_next() -> Response:
     """Claim the oldest due callback (atomically), then ring the advisor's phone."""
     h = helpline()
     advisor = me()
-    now = h.clock()
     if not line_status().open:
         flash("The helpline is closed: nobody is called while it is closed.")
     elif not advisor.on_duty:
         flash("Go on duty first.")
-    elif h.queue.claimed_by(advisor.username):
-        flash("Record the outcome of your current call first.")
     elif h.twilio is None or not h.settings.helpline_number:
         flash("Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HELPLINE_NUMBER "
               "must be set.")
     else:
-        callback = h.queue.claim(advisor.username, now)
-        if callback is None:
-            flash("Nobody is waiting for a call back right now.")
+        # One call-next at a time per advisor: a double click must not claim two callbacks
+        # (the second would ring the advisor's phone for a call the console does not show).
+        lock = f"hl:console:calling:{advisor.username}"
+        if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
+            flash("Already calling: one call at a time.")
             return redirect(url_for("console.queue"))
-        audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
-        base = h.settings.public_base_url or request.url_root.rstrip("/")
         try:
-            call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
-        except TwilioException as exc:
-            log.error("could not ring advisor %s for callback %s: %s", advisor.username,
-                      callback.id, exc)
-            h.queue.unclaim(callback.id, advisor.username)
-            flash("Your phone could not be rung. The callback is back in the queue.")
-            return redirect(url_for("console.queue"))
-        audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
-        flash("Ringing your phone: press 1 when you answer to connect to the caller.")
+            claim_and_ring(advisor)
+        finally:
+            h.redis.delete(lock)
     return redirect(url_for("console.queue"))
+
+
+def claim_and_ring(advisor: Advisor) -> None:
+    h = helpline()
+    now = h.clock()
+    if h.queue.claimed_by(advisor.username):
+        flash("Record the outcome of your current call first.")
+        return
+    callback = h.queue.claim(advisor.username, now)
+    if callback is None:
+        flash("Nobody is waiting for a call back right now.")
+        return
+    audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
+    base = h.settings.public_base_url or request.url_root.rstrip("/")
+    try:
+        call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
+    except TwilioException as exc:
+        log.error("could not ring advisor %s for callback %s: %s", advisor.username,
+                  callback.id, exc)
+        h.queue.unclaim(callback.id, advisor.username)
+        flash("Your phone could not be rung. The callback is back in the queue.")
+        return
+    audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
+    flash("Ringing your phone: press 1 when you answer to connect to the caller.")
 
 
 @bp.route("/callbacks/<callback_id>/outcome", methods=["POST"])
@@ -370,6 +424,9 @@ def close() -> Response:
             until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
         except ValueError:
             flash("Write the time like 2026-12-24T13:00, or leave it empty.")
+            return redirect(url_for("console.supervisor"))
+        if until <= h.clock():  # the line would not close at all: say so, don't pretend
+            flash("That time has already passed: the line was not closed.")
             return redirect(url_for("console.supervisor"))
     close_line(h.redis, form.message.data.strip(), until)
     audit.record(h.redis, h.clock(), me().username, "closed the line",

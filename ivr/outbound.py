@@ -13,8 +13,9 @@ from flask import Blueprint, Response
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 
 from ivr import helpline, stats
-from ivr.callbacks import Callback
+from ivr.callbacks import Callback, callable_number
 from ivr.override import read_override
+from ivr.phone import mask
 from ivr.security import only_twilio
 from ivr.twilio_api import STATUS_EVENTS
 from ivr.voice import METHODS, link, param, say, twiml
@@ -60,6 +61,12 @@ def connect() -> Response:
         return _end(content["no_key"])
     callback = _callback()
     if callback is None or callback.status != "claimed":
+        return _end(content["not_claimed"])
+    if callable_number(callback.number) != callback.number:
+        # Only a UK mobile or landline is ever dialled (never 999, 112, 101, premium…), even
+        # if something other than the SMS and voice entrances put this number in the store.
+        log.error("callback %s: refusing to dial %s, not a number we call back", callback.id,
+                  mask(callback.number))
         return _end(content["not_claimed"])
     now = h.clock()
     if not h.flows.hours.status_with(now, read_override(h.redis)).open:

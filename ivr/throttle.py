@@ -1,7 +1,9 @@
 """Slowing repeated failed sign-ins, per account and per address, with growing delays.
 
 No lock-out a stranger could keep an advisor in: an account's delay stays short (at most
-ACCOUNT_CAP seconds), while an address that keeps failing waits far longer."""
+ACCOUNT_CAP seconds) and does not apply on a device the advisor has signed in from before
+(a "known device" cookie, as OWASP suggests), while an address that keeps failing waits
+far longer."""
 
 from __future__ import annotations
 
@@ -22,16 +24,21 @@ class SignInThrottle:
     def __init__(self, r: redis.Redis) -> None:
         self.r = r
 
-    def _keys(self, account: str, address: str) -> list[tuple[str, int]]:
-        return [(f"acct:{account.lower()}", ACCOUNT_CAP), (f"addr:{address}", ADDRESS_CAP)]
+    def _keys(self, account: str, address: str,
+              known_device: bool = False) -> list[tuple[str, int]]:
+        keys = [(f"addr:{address}", ADDRESS_CAP)]
+        if not known_device:
+            keys.append((f"acct:{account.lower()}", ACCOUNT_CAP))
+        return keys
 
-    def wait(self, account: str, address: str) -> int:
+    def wait(self, account: str, address: str, known_device: bool = False) -> int:
         """Seconds before another try is allowed (0: go ahead)."""
-        ttls = [self.r.ttl(f"hl:signin:wait:{k}") for k, _ in self._keys(account, address)]
+        ttls = [self.r.ttl(f"hl:signin:wait:{k}")
+                for k, _ in self._keys(account, address, known_device)]
         return max([t for t in ttls if t and t > 0], default=0)
 
-    def failed(self, account: str, address: str) -> None:
-        for key, cap in self._keys(account, address):
+    def failed(self, account: str, address: str, known_device: bool = False) -> None:
+        for key, cap in self._keys(account, address, known_device):
             failures = self.r.incr(f"hl:signin:fail:{key}")
             self.r.expire(f"hl:signin:fail:{key}", WINDOW_SECONDS)
             delay = backoff(failures, cap)

@@ -1,0 +1,169 @@
+"""`helpline advisors`: accounts are made, listed, changed and removed from the command line;
+passwords are asked for (never options, never echoed), phones are checked, numbers masked."""
+
+from __future__ import annotations
+
+import pytest
+import redis
+from click.testing import CliRunner, Result
+
+from ivr.accounts import MIN_PASSWORD, Accounts
+from ivr.cli import main
+
+PASSWORD = "a long secret passphrase"
+NEW_PASSWORD = "another long passphrase"
+PHONE = "+447911123456"
+
+
+@pytest.fixture
+def helpline(store: redis.Redis, store_settings: dict[str, object], monkeypatch):
+    """Runs `helpline …` against the test Redis; the password typed twice as asked."""
+    monkeypatch.setenv("REDIS_URL", str(store_settings.get("redis_url", "")))
+    if store_settings.get("data_dir"):
+        monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
+
+    def run(*args: str, password: str | None = None) -> Result:
+        typed = f"{password}\n{password}\n" if password is not None else None
+        result = CliRunner().invoke(main, list(args), input=typed)
+        if password:
+            assert password not in result.output
+        return result
+
+    return run
+
+
+def test_adding_an_advisor(helpline, store):
+    result = helpline("advisors", "add", "Alex Smith", "--phone", PHONE, password=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "added alex-smith" in result.output
+    assert "(supervisor)" not in result.output
+    alex = Accounts(store).get("alex-smith")
+    assert (alex.name, alex.phone, alex.supervisor, alex.on_duty) == (
+        "Alex Smith", PHONE, False, False)
+    assert Accounts(store).verify("alex-smith", PASSWORD) == alex
+    assert PASSWORD not in str(store.hgetall("hl:adv:alex-smith"))  # hashed, not kept
+
+
+def test_adding_a_supervisor(helpline, store):
+    result = helpline("advisors", "add", "Sam", "--phone", PHONE, "--supervisor",
+                      password=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "added sam (supervisor)" in result.output
+    assert Accounts(store).get("sam").supervisor
+
+
+def test_the_password_is_asked_for_twice_and_never_shown(helpline, store):
+    result = helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
+    assert result.output.count("Password") == 1
+    assert "Repeat for confirmation" in result.output
+    assert PASSWORD not in result.output
+
+
+def test_two_different_passwords_add_nobody(helpline, store):
+    result = CliRunner().invoke(main, ["advisors", "add", "Alex", "--phone", PHONE],
+                                input=f"{PASSWORD}\n{NEW_PASSWORD}\n")
+    assert result.exit_code != 0
+    assert "do not match" in result.output
+    assert PASSWORD not in result.output and NEW_PASSWORD not in result.output
+    assert Accounts(store).all() == []
+
+
+def test_a_password_cannot_be_given_as_an_option(helpline, store):
+    result = helpline("advisors", "add", "Alex", "--phone", PHONE, "--password", PASSWORD)
+    assert result.exit_code == 2
+    assert Accounts(store).all() == []
+
+
+@pytest.mark.parametrize("written", ["+44 7911 123456", "+44 (0)7911 123456", "+44-7911-123456"])
+def test_a_phone_written_with_spaces_is_kept_in_international_format(helpline, store,
+                                                                     written):
+    result = helpline("advisors", "add", "Alex", "--phone", written, password=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert Accounts(store).get("alex").phone == PHONE  # exactly what Twilio dials
+
+
+@pytest.mark.parametrize(("phone", "why"), [
+    ("999", "emergency or police number"),
+    ("112", "emergency or police number"),
+    ("+44101", "emergency or police number"),
+    ("07911123456", "not in international format"),
+    ("7911123456", "not in international format"),
+    ("+447700900123", "not a valid phone number"),
+    ("call me", "not in international format"),
+])
+def test_a_phone_that_cannot_be_dialled_is_refused(helpline, store, phone, why):
+    result = helpline("advisors", "add", "Alex", "--phone", phone, password=PASSWORD)
+    assert result.exit_code == 1
+    assert why in result.output
+    assert Accounts(store).all() == []
+
+
+@pytest.mark.parametrize("password", ["short", "x" * (MIN_PASSWORD - 1)])
+def test_a_short_password_is_refused(helpline, store, password):
+    result = helpline("advisors", "add", "Alex", "--phone", PHONE, password=password)
+    assert result.exit_code == 1
+    assert f"a password needs at least {MIN_PASSWORD} characters" in result.output
+    assert Accounts(store).all() == []
+
+
+def test_a_name_cannot_be_used_twice(helpline, store):
+    helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
+    result = helpline("advisors", "add", "alex", "--phone", "+447911123457",
+                      password=NEW_PASSWORD)
+    assert result.exit_code == 1
+    assert "there is already an advisor called alex" in result.output
+    assert Accounts(store).get("alex").phone == PHONE
+    assert Accounts(store).verify("alex", PASSWORD) is not None
+
+
+def test_the_list_masks_phones(helpline, store):
+    assert "No advisors yet" in helpline("advisors", "list").output
+    helpline("advisors", "add", "Alex Smith", "--phone", PHONE, password=PASSWORD)
+    helpline("advisors", "add", "Sam", "--phone", "+447911123457", "--supervisor",
+             password=PASSWORD)
+    Accounts(store).set_on_duty("sam", True)
+    result = helpline("advisors", "list")
+    assert result.exit_code == 0
+    lines = result.output.splitlines()
+    assert len(lines) == 2
+    assert lines[0].split()[:3] == ["alex-smith", "Alex", "Smith"]
+    assert "***456" in lines[0] and "advisor" in lines[0] and "off duty" in lines[0]
+    assert "***457" in lines[1] and "supervisor" in lines[1] and "on duty" in lines[1]
+    assert "7911123456" not in result.output and "7911123457" not in result.output
+
+
+def test_changing_a_password(helpline, store):
+    helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
+    result = helpline("advisors", "set-password", "alex", password=NEW_PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "password changed for alex" in result.output
+    assert Accounts(store).verify("alex", NEW_PASSWORD) is not None
+    assert Accounts(store).verify("alex", PASSWORD) is None
+
+
+def test_a_new_password_too_short_changes_nothing(helpline, store):
+    helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
+    result = helpline("advisors", "set-password", "alex", password="short")
+    assert result.exit_code == 1
+    assert f"at least {MIN_PASSWORD} characters" in result.output
+    assert Accounts(store).verify("alex", PASSWORD) is not None
+
+
+def test_no_password_for_someone_who_is_not_there(helpline, store):
+    result = helpline("advisors", "set-password", "nobody", password=NEW_PASSWORD)
+    assert result.exit_code == 1
+    assert "no advisor nobody" in result.output
+    assert not store.exists("hl:adv:nobody")
+
+
+def test_removing_an_advisor(helpline, store):
+    helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
+    result = helpline("advisors", "remove", "alex")
+    assert result.exit_code == 0
+    assert "removed alex" in result.output
+    assert Accounts(store).get("alex") is None
+    assert Accounts(store).verify("alex", PASSWORD) is None
+    assert "No advisors yet" in helpline("advisors", "list").output
+    again = helpline("advisors", "remove", "alex")
+    assert again.exit_code == 1
+    assert "no advisor alex" in again.output

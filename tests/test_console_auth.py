@@ -1,0 +1,392 @@
+"""The advisors' console lets nobody in without an account: every page asks for sign-in,
+supervisor pages refuse advisors, failed sign-ins slow down, a forgotten console signs itself
+out, and the session cookie cannot be read by scripts or sent from other sites.
+
+The helpers at the top are shared by the other console test files."""
+
+from __future__ import annotations
+
+import re
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+from xml.etree import ElementTree
+
+import pytest
+import redis
+from flask import Flask
+from flask.testing import FlaskClient
+from werkzeug.routing import Rule
+
+from ivr.accounts import Accounts, Advisor
+from ivr.override import read_override
+from ivr.simulate import TwilioLikeClient
+from ivr.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, SignInThrottle, backoff
+
+PASSWORD = "correct horse battery"
+ADVISOR_PHONE = "+447911123456"
+SUPERVISOR_PHONE = "+447911123457"
+LOGIN = "/console/login"
+_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+
+
+# ------------------------------------------------------------------ shared helpers
+
+
+def add_advisor(store: redis.Redis, name: str = "Alex", phone: str = ADVISOR_PHONE,
+                supervisor: bool = False, on_duty: bool = False,
+                password: str = PASSWORD) -> Advisor:
+    accounts = Accounts(store)
+    advisor = accounts.add(name, phone, password, supervisor)
+    if on_duty:
+        accounts.set_on_duty(advisor.username, True)
+    return accounts.get(advisor.username)
+
+
+def csrf_token(client: FlaskClient, page: str = "/console/") -> str:
+    """The hidden csrf_token of a rendered console page (the session's token)."""
+    response = client.get(page)
+    assert response.status_code == 200, (page, response.status_code)
+    found = _CSRF.search(response.get_data(as_text=True))
+    assert found, f"no csrf_token on {page}"
+    return found.group(1)
+
+
+def sign_in_attempt(client: FlaskClient, name: str, password: str, **kwargs: object):
+    return client.post(LOGIN, data={"name": name, "password": password,
+                                    "csrf_token": csrf_token(client, LOGIN)}, **kwargs)
+
+
+def signed_in(app: Flask, name: str = "Alex", password: str = PASSWORD) -> FlaskClient:
+    """A test client with a console session (the app needs cookie_secure=False)."""
+    client = app.test_client()
+    response = sign_in_attempt(client, name, password)
+    assert response.status_code == 302, response.get_data(as_text=True)
+    assert urlsplit(response.headers["Location"]).path == "/console/"
+    return client
+
+
+def post_form(client: FlaskClient, url: str, data: dict[str, str] | None = None,
+              page: str = "/console/", **kwargs: object):
+    """POST a console form as the browser would: with the page's CSRF token."""
+    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, page)},
+                       **kwargs)
+
+
+def flashes(client: FlaskClient, page: str = "/console/") -> str:
+    """The page's text, where flashed messages show up after a redirect."""
+    return client.get(page).get_data(as_text=True)
+
+
+def redirects_to_login(response) -> bool:
+    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == LOGIN
+
+
+def console_rules(app: Flask) -> Iterator[tuple[Rule, str, str]]:
+    """(rule, URL with dummy values, method) for every method of every console route."""
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith("console."):
+            continue
+        url = rule.build({name: "dummy" for name in rule.arguments}, append_unknown=False)[1]
+        for method in sorted(rule.methods - {"OPTIONS"}):
+            yield rule, url, method
+
+
+@pytest.fixture
+def console_app(make_app) -> Flask:
+    return make_app(cookie_secure=False)
+
+
+# ------------------------------------------------------------------ nobody gets in unsigned
+
+
+def test_every_console_route_asks_for_sign_in(console_app):
+    client = console_app.test_client()
+    token = csrf_token(client, LOGIN)  # a real token: what stops them must be the sign-in
+    checked = 0
+    for rule, url, method in console_rules(console_app):
+        if rule.endpoint == "console.login":
+            continue
+        response = client.open(url, method=method, data={"csrf_token": token})
+        body = response.get_data(as_text=True)
+        assert redirects_to_login(response) or response.status_code in (401, 403), (
+            method, url, response.status_code)
+        assert "csrf_token" not in body and "<table" not in body, (method, url)
+        checked += 1
+    assert checked >= 12  # queue, json, duty, call-next, outcome, logout, supervisor pages…
+
+
+def test_without_a_session_the_queue_poll_says_signed_out(console_app):
+    response = console_app.test_client().get("/console/queue.json")
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "signed out"}
+
+
+def test_an_advisor_gets_403_on_every_supervisor_route(console_app, store):
+    add_advisor(store, "Alex")
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    client = signed_in(console_app, "Alex")
+    token = csrf_token(client)
+    supervisor_routes = [(url, method) for rule, url, method in console_rules(console_app)
+                         if "/supervisor" in rule.rule]
+    assert len(supervisor_routes) >= 7
+    for url, method in supervisor_routes:
+        response = client.open(url.replace("dummy", "sam"), method=method,
+                               data={"csrf_token": token, "on_duty": "0", "message": "x"})
+        assert response.status_code == 403, (method, url)
+    sam = Accounts(store).get("sam")
+    assert sam is not None and not sam.on_duty  # nothing the advisor sent changed anything
+    assert read_override(store) is None
+
+
+def test_the_same_routes_open_for_a_supervisor(console_app, store):
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    client = signed_in(console_app, "Sam")
+    assert client.get("/console/supervisor/").status_code == 200
+    assert client.get("/console/supervisor/stats").status_code == 200
+
+
+# ------------------------------------------------------------------ signing in
+
+
+def test_a_wrong_password_says_so_plainly_with_401(console_app, store):
+    add_advisor(store, "Alex")
+    response = sign_in_attempt(console_app.test_client(), "Alex", "not the password")
+    assert response.status_code == 401
+    assert "That name and password don&#39;t match" in response.get_data(as_text=True)
+
+
+def test_an_unknown_name_gets_the_same_answer_as_a_wrong_password(console_app, store):
+    add_advisor(store, "Alex")
+    response = sign_in_attempt(console_app.test_client(), "Nobody", PASSWORD)
+    assert response.status_code == 401
+    assert "That name and password don&#39;t match" in response.get_data(as_text=True)
+
+
+def test_the_right_password_opens_the_queue(console_app, store):
+    add_advisor(store, "Alex Smith")
+    client = signed_in(console_app, "alex  SMITH")  # the name as typed, any case or spacing
+    page = client.get("/console/")
+    assert page.status_code == 200
+    assert "Call next" in page.get_data(as_text=True)
+
+
+def test_signing_out_ends_the_session(console_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(console_app)
+    response = post_form(client, "/console/logout")
+    assert redirects_to_login(response)
+    assert redirects_to_login(client.get("/console/"))
+
+
+@pytest.mark.parametrize(("failures", "account_wait", "address_wait"), [
+    (0, 0, 0),
+    (FREE_TRIES - 1, 0, 0),
+    (FREE_TRIES, 1, 1),
+    (FREE_TRIES + 1, 2, 2),
+    (FREE_TRIES + 2, 4, 4),
+    (FREE_TRIES + 4, 16, 16),
+    (FREE_TRIES + 5, ACCOUNT_CAP, 32),
+    (FREE_TRIES + 9, ACCOUNT_CAP, 512),
+    (FREE_TRIES + 40, ACCOUNT_CAP, ADDRESS_CAP),
+])
+def test_delays_grow_with_failures_and_the_account_delay_stays_short(
+        failures, account_wait, address_wait):
+    assert backoff(failures, ACCOUNT_CAP) == account_wait
+    assert backoff(failures, ADDRESS_CAP) == address_wait
+
+
+def test_the_caps_let_an_advisor_back_in_soon_but_hold_an_address_long():
+    assert ACCOUNT_CAP <= 60
+    assert ADDRESS_CAP > 10 * ACCOUNT_CAP
+
+
+def test_after_the_free_tries_even_the_right_password_must_wait(console_app, store):
+    add_advisor(store, "Alex")
+    client = console_app.test_client()
+    for _ in range(FREE_TRIES):
+        assert sign_in_attempt(client, "Alex", "wrong password").status_code == 401
+    response = sign_in_attempt(client, "Alex", PASSWORD)
+    assert response.status_code == 429
+    assert re.search(r"Please wait \d+ seconds", response.get_data(as_text=True))
+    assert redirects_to_login(client.get("/console/"))  # not signed in
+
+
+def test_a_stranger_elsewhere_cannot_keep_an_advisor_out_for_long(store):
+    throttle = SignInThrottle(store)
+    for n in range(30):  # many failures for one account, each from a new address
+        throttle.failed("alex", f"198.51.100.{n}")
+    assert 0 < throttle.wait("alex", "203.0.113.7") <= ACCOUNT_CAP
+
+
+def test_an_address_that_keeps_failing_waits_far_longer(store):
+    throttle = SignInThrottle(store)
+    for n in range(FREE_TRIES + 9):  # one address guessing many accounts
+        throttle.failed(f"user{n}", "198.51.100.9")
+    assert throttle.wait("someone-else", "198.51.100.9") > ACCOUNT_CAP
+    assert throttle.wait("someone-else", "203.0.113.7") == 0  # other addresses are not held
+
+
+def test_an_address_is_slowed_across_accounts_over_http(console_app, store):
+    add_advisor(store, "Alex")
+    client = console_app.test_client()
+    for n in range(FREE_TRIES):
+        sign_in_attempt(client, f"guess{n}", "wrong password",
+                        environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    blocked = sign_in_attempt(client, "Alex", PASSWORD,
+                              environ_base={"REMOTE_ADDR": "198.51.100.20"})
+    assert blocked.status_code == 429
+    other = sign_in_attempt(console_app.test_client(), "Alex", PASSWORD,
+                            environ_base={"REMOTE_ADDR": "203.0.113.20"})
+    assert other.status_code == 302  # Alex, at her own desk, is not held by it
+
+
+def test_a_successful_sign_in_clears_the_accounts_failures(console_app, store):
+    add_advisor(store, "Alex")
+    client = console_app.test_client()
+    for _ in range(FREE_TRIES - 1):
+        assert sign_in_attempt(client, "Alex", "wrong password").status_code == 401
+    assert store.get("hl:signin:fail:acct:alex") == str(FREE_TRIES - 1)
+    signed_in(console_app, "Alex")
+    assert store.get("hl:signin:fail:acct:alex") is None
+    # the earlier failures no longer count: one more mistake is not a delay
+    assert sign_in_attempt(console_app.test_client(), "Alex", "oops").status_code == 401
+    assert SignInThrottle(store).wait("alex", "127.0.0.1") == 0
+
+
+# ------------------------------------------------------------------ CSRF and cookies
+
+
+def test_a_form_without_its_csrf_token_is_refused(console_app, store):
+    add_advisor(store, "Alex")
+    client = console_app.test_client()
+    assert client.post(LOGIN, data={"name": "Alex", "password": PASSWORD}).status_code == 400
+    client = signed_in(console_app)
+    assert client.post("/console/duty", data={"on_duty": "1"}).status_code == 400
+    assert not Accounts(store).get("alex").on_duty
+
+
+def test_a_form_with_a_forged_csrf_token_is_refused(console_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(console_app)
+    response = client.post("/console/duty", data={"on_duty": "1", "csrf_token": "forged"})
+    assert response.status_code == 400
+    assert not Accounts(store).get("alex").on_duty
+
+
+def session_cookie(response) -> str:
+    cookies = [c for c in response.headers.getlist("Set-Cookie") if c.startswith("session=")]
+    assert len(cookies) == 1, response.headers.getlist("Set-Cookie")
+    return cookies[0]
+
+
+def test_the_session_cookie_is_http_only_same_site_lax_and_secure(make_app, store):
+    add_advisor(store, "Alex")
+    app = make_app()  # cookie_secure defaults to True
+    cookie = session_cookie(sign_in_attempt(app.test_client(), "Alex", PASSWORD))
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert "httponly" in attributes
+    assert "samesite=lax" in attributes
+    assert "secure" in attributes
+
+
+def test_cookie_secure_off_is_for_local_http_only(console_app, store):
+    add_advisor(store, "Alex")
+    cookie = session_cookie(sign_in_attempt(console_app.test_client(), "Alex", PASSWORD))
+    attributes = [part.strip().lower() for part in cookie.split(";")]
+    assert "secure" not in attributes
+    assert "httponly" in attributes and "samesite=lax" in attributes
+
+
+# ------------------------------------------------------------------ idle sign-out
+
+IDLE_MESSAGE = "You were signed out after a while without activity"
+
+
+def test_an_idle_console_signs_itself_out(make_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=1))
+    time.sleep(1.5)
+    response = client.get("/console/")
+    assert redirects_to_login(response)
+    assert IDLE_MESSAGE in client.get(LOGIN).get_data(as_text=True)
+    assert redirects_to_login(client.get("/console/"))  # and it stays signed out
+
+
+def test_an_idle_consoles_poll_gets_401(make_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=1))
+    time.sleep(1.5)
+    response = client.get("/console/queue.json")
+    assert response.status_code == 401
+    assert response.get_json() == {"error": "signed out"}
+
+
+def test_polling_the_queue_is_not_activity(make_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=2))
+    time.sleep(1.0)
+    assert client.get("/console/queue.json").status_code == 200
+    time.sleep(1.5)  # 2.5 s since the last page, 1.5 s since the last poll
+    assert client.get("/console/queue.json").status_code == 401
+
+
+def test_a_page_view_is_activity(make_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=2))
+    time.sleep(1.0)
+    assert client.get("/console/").status_code == 200
+    time.sleep(1.2)  # 2.2 s since sign-in, 1.2 s since the last page
+    assert client.get("/console/").status_code == 200
+
+
+# ------------------------------------------------------------------ on duty, and who rings
+
+
+def dial_numbers(response) -> list[str]:
+    assert response.status_code == 200, response.get_data(as_text=True)
+    root = ElementTree.fromstring(response.get_data(as_text=True))
+    return [n.text or "" for n in root.iter("Number")]
+
+
+def ask_for_an_advisor(app: Flask):
+    return TwilioLikeClient(app, {"CallSid": "CA" + "b" * 32, "From": "+447911000111",
+                                  "To": "+441234567890"}).post("/voice/advisor")
+
+
+def test_the_duty_button_toggles(console_app, store):
+    add_advisor(store, "Alex")
+    client = signed_in(console_app)
+    assert client.get("/console/queue.json").get_json()["on_duty"] is False
+    assert post_form(client, "/console/duty", {"on_duty": "1"}).status_code == 302
+    assert Accounts(store).get("alex").on_duty
+    assert client.get("/console/queue.json").get_json()["on_duty"] is True
+    assert "Go off duty" in client.get("/console/").get_data(as_text=True)
+    post_form(client, "/console/duty", {"on_duty": "0"})
+    assert not Accounts(store).get("alex").on_duty
+
+
+def test_in_hours_a_caller_asking_for_an_advisor_rings_those_on_duty(make_app, store):
+    app = make_app(cookie_secure=False, advisor_numbers=("+447911123001",))
+    add_advisor(store, "Alex", "+447911123456")
+    add_advisor(store, "Bea", "+447911123458")
+    add_advisor(store, "Cal", "+447911123459")
+    for name in ("Alex", "Cal"):
+        post_form(signed_in(app, name), "/console/duty", {"on_duty": "1"})
+    assert sorted(dial_numbers(ask_for_an_advisor(app))) == ["+447911123456", "+447911123459"]
+
+
+def test_with_nobody_on_duty_advisor_numbers_ring(make_app, store):
+    app = make_app(advisor_numbers=("+447911123001", "+447911123002"))
+    add_advisor(store, "Alex")  # signed up but off duty
+    assert dial_numbers(ask_for_an_advisor(app)) == ["+447911123001", "+447911123002"]
+
+
+def test_going_off_duty_stops_the_ringing(make_app, store):
+    app = make_app(cookie_secure=False, advisor_numbers=("+447911123001",))
+    add_advisor(store, "Alex")
+    client = signed_in(app)
+    post_form(client, "/console/duty", {"on_duty": "1"})
+    assert dial_numbers(ask_for_an_advisor(app)) == [ADVISOR_PHONE]
+    post_form(client, "/console/duty", {"on_duty": "0"})
+    assert dial_numbers(ask_for_an_advisor(app)) == ["+447911123001"]

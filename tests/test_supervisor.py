@@ -1,0 +1,328 @@
+"""A supervisor's pages: closing the line now (callers hear the message, texts are told when
+it opens), reopening it, managing advisors and their duty, the day's numbers as charts, and
+an audit trail, none of which ever shows a caller's number."""
+
+from __future__ import annotations
+
+import re
+from xml.etree import ElementTree
+
+import pytest
+import redis
+from flask import Flask
+
+from ivr import stats
+from ivr.accounts import Accounts
+from ivr.override import close_line, read_override
+from ivr.queue import CallbackQueue
+from ivr.simulate import TwilioLikeClient
+from tests.conftest import OPEN_AT, london
+from tests.test_console_auth import (
+    ADVISOR_PHONE,
+    SUPERVISOR_PHONE,
+    add_advisor,
+    flashes,
+    post_form,
+    signed_in,
+)
+
+SUPERVISOR_PAGE = "/console/supervisor/"
+MESSAGE = "We are closed this afternoon for staff training."
+TEXTER = "+447911123499"
+CALLER = "+447911123456"
+# Any UK number written in full, international or national.
+FULL_NUMBER = re.compile(r"\+44\s?\d{4}\s?\d{6}|\b0\d{4}\s?\d{6}\b|\b44\d{10}\b")
+
+
+@pytest.fixture
+def supervisor_app(make_app):
+    def factory(at: str = OPEN_AT, **settings: object) -> Flask:
+        return make_app(at=at, cookie_secure=False, **settings)
+
+    return factory
+
+
+def as_supervisor(app: Flask, store: redis.Redis):
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    return signed_in(app, "Sam")
+
+
+def supervise(client, url: str, data: dict[str, str] | None = None):
+    return post_form(client, url, data, page=SUPERVISOR_PAGE)
+
+
+def call(app: Flask, url: str = "/voice", **params: str) -> ElementTree.Element:
+    response = TwilioLikeClient(app, {"CallSid": "CA" + "e" * 32, "From": CALLER,
+                                      "To": "+441234567890", **params}).post(url)
+    assert response.status_code == 200
+    return ElementTree.fromstring(response.get_data(as_text=True))
+
+
+def heard(root: ElementTree.Element) -> str:
+    return " ".join(say.text or "" for say in root.iter("Say"))
+
+
+def menu_of(root: ElementTree.Element) -> str:
+    """Which menu the call is in: the menu= of its Gather's action."""
+    action = root.find("Gather").get("action")
+    return re.search(r"menu=(\w+)", action).group(1)
+
+
+def text_reply(app: Flask, body: str = "hello") -> str:
+    response = TwilioLikeClient(app, {"MessageSid": "SM" + "f" * 32, "From": TEXTER,
+                                      "To": "+441234567890", "Body": body,
+                                      "NumMedia": "0"}).post("/sms")
+    assert response.status_code == 200
+    root = ElementTree.fromstring(response.get_data(as_text=True))
+    return " ".join(m.text or "" for m in root.iter("Message"))
+
+
+# ------------------------------------------------------------------ closing the line
+
+
+def test_closing_the_line_now_is_heard_by_callers(supervisor_app, store):
+    app = supervisor_app()
+    assert menu_of(call(app)) == "open"
+    client = as_supervisor(app, store)
+    assert supervise(client, "/console/supervisor/close", {"message": MESSAGE}).status_code == 302
+    assert "The line is closed: callers now hear your message." in flashes(client,
+                                                                            SUPERVISOR_PAGE)
+    root = call(app)
+    assert "The helpline is closed at the moment." in heard(root)
+    assert MESSAGE in heard(root)
+    assert menu_of(root) == "closed"
+    override = read_override(store)
+    assert (override.message, override.until) == (MESSAGE, None)
+    assert MESSAGE in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+
+
+def test_a_caller_asking_for_an_advisor_is_not_put_through_while_closed(supervisor_app, store):
+    app = supervisor_app(advisor_numbers=("+447911123001",))
+    close_line(store, MESSAGE, None)
+    root = call(app, "/voice/advisor")
+    assert root.find("Dial") is None
+
+
+def test_a_text_while_closed_until_reopened_is_told_the_next_opening(supervisor_app, store):
+    app = supervisor_app()
+    close_line(store, MESSAGE, None)
+    reply = text_reply(app)
+    assert "tomorrow at 10am" in reply
+    assert "as soon as someone is free" not in reply
+
+
+def test_closing_until_a_time_then_the_usual_hours_again(supervisor_app, store):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/close",
+              {"message": MESSAGE, "until": "2026-11-25T14:00"})
+    assert read_override(store).until == london("2026-11-25T14:00")
+
+    during = supervisor_app(at="2026-11-25T13:59")
+    assert MESSAGE in heard(call(during))
+    assert menu_of(call(during)) == "closed"
+    assert "We will call you today at 2pm" in text_reply(during)
+    assert "until Wednesday 25 November 14:00" in client.get(SUPERVISOR_PAGE).get_data(
+        as_text=True)
+
+    after = supervisor_app(at="2026-11-25T14:00")
+    assert menu_of(call(after)) == "open"
+    assert MESSAGE not in heard(call(after))
+
+
+def test_a_closure_until_a_time_after_hours_reopens_at_the_next_opening(supervisor_app, store):
+    close_line(store, MESSAGE, london("2026-11-25T18:00"))
+    reply = text_reply(supervisor_app(at="2026-11-25T12:00"))
+    assert "tomorrow at 10am" in reply
+
+
+def test_reopening_brings_back_the_usual_hours(supervisor_app, store):
+    app = supervisor_app()
+    client = as_supervisor(app, store)
+    supervise(client, "/console/supervisor/close", {"message": MESSAGE})
+    assert menu_of(call(app)) == "closed"
+    assert supervise(client, "/console/supervisor/reopen").status_code == 302
+    assert read_override(store) is None
+    assert menu_of(call(app)) == "open"
+    assert MESSAGE not in heard(call(app))
+    assert "as soon as someone is free" in text_reply(app)
+    assert "Open now." in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+
+
+@pytest.mark.parametrize(("form", "message"), [
+    ({"message": ""}, "Write the message callers will hear."),
+    ({"message": MESSAGE, "until": "tomorrow lunchtime"}, "Write the time like"),
+    ({"message": "x" * 301}, "Write the message callers will hear."),
+])
+def test_a_closure_that_cannot_be_understood_changes_nothing(supervisor_app, store, form,
+                                                            message):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/close", form)
+    assert message in flashes(client, SUPERVISOR_PAGE)
+    assert read_override(store) is None
+
+
+def test_a_closure_until_a_time_already_past_is_refused(supervisor_app, store):
+    app = supervisor_app()
+    client = as_supervisor(app, store)
+    supervise(client, "/console/supervisor/close",
+              {"message": MESSAGE, "until": "2026-11-25T10:30"})  # it is 11:00
+    assert "That time has already passed: the line was not closed." in flashes(
+        client, SUPERVISOR_PAGE)
+    assert read_override(store) is None
+    assert menu_of(call(app)) == "open"
+
+
+def test_closing_and_reopening_are_in_the_audit_trail(supervisor_app, store):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/close",
+              {"message": MESSAGE, "until": "2026-11-25T14:00"})
+    supervise(client, "/console/supervisor/reopen")
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "closed the line until 2026-11-25T14:00:00+00:00" in page
+    assert "reopened the line" in page
+
+
+def test_if_redis_cannot_be_read_the_usual_hours_apply(make_app):
+    dead = redis.Redis.from_url("redis://127.0.0.1:9", socket_connect_timeout=0.5,
+                                socket_timeout=0.5, decode_responses=True)
+    assert read_override(dead) is None
+    app = make_app(redis_url="redis://127.0.0.1:9")
+    assert menu_of(call(app)) == "open"
+
+
+def test_a_stored_closure_with_an_end_in_the_past_is_over(supervisor_app, store):
+    close_line(store, MESSAGE, london("2026-11-25T10:30"))
+    assert menu_of(call(supervisor_app())) == "open"
+
+
+# ------------------------------------------------------------------ advisors
+
+
+NEW_ADVISOR = {"name": "Robin Lee", "phone": "+44 7911 123460",
+               "password": "a long enough password"}
+
+
+def test_a_supervisor_adds_an_advisor_who_can_then_sign_in(supervisor_app, store):
+    app = supervisor_app()
+    client = as_supervisor(app, store)
+    supervise(client, "/console/supervisor/advisors", NEW_ADVISOR)
+    assert "Added Robin Lee." in flashes(client, SUPERVISOR_PAGE)
+    robin = Accounts(store).get("robin-lee")
+    assert (robin.name, robin.phone, robin.supervisor, robin.on_duty) == (
+        "Robin Lee", "+447911123460", False, False)
+    assert signed_in(app, "Robin Lee", NEW_ADVISOR["password"]).get(
+        SUPERVISOR_PAGE).status_code == 403
+
+
+def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, "supervisor": "y"})
+    assert Accounts(store).get("robin-lee").supervisor
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"phone": "999"}, "emergency or police number"),
+    ({"phone": "07911123460"}, "not in international format"),
+    ({"phone": "+447700900123"}, "not a valid phone number"),
+    ({"password": "short"}, "a password of at least 10 characters"),
+    ({"name": "Sam"}, "there is already an advisor called sam"),
+])
+def test_an_advisor_that_cannot_be_added_is_not(supervisor_app, store, change, message):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, **change})
+    assert message in flashes(client, SUPERVISOR_PAGE)
+    assert [a.username for a in Accounts(store).all()] == ["sam"]
+    assert Accounts(store).get("sam").phone == SUPERVISOR_PHONE
+
+
+def test_a_supervisor_removes_an_advisor_but_not_themselves(supervisor_app, store):
+    client = as_supervisor(supervisor_app(), store)
+    add_advisor(store, "Alex")
+    supervise(client, "/console/supervisor/advisors/alex/remove")
+    assert "Removed alex." in flashes(client, SUPERVISOR_PAGE)
+    assert Accounts(store).get("alex") is None
+    supervise(client, "/console/supervisor/advisors/sam/remove")
+    assert "You can&#39;t remove yourself." in flashes(client, SUPERVISOR_PAGE)
+    assert Accounts(store).get("sam") is not None
+
+
+def test_a_removed_advisors_session_ends(supervisor_app, store):
+    app = supervisor_app()
+    add_advisor(store, "Alex")
+    alex = signed_in(app, "Alex")
+    supervise(as_supervisor(app, store), "/console/supervisor/advisors/alex/remove")
+    assert alex.get("/console/").status_code == 302
+
+
+def test_a_supervisor_puts_others_on_and_off_duty(supervisor_app, store):
+    client = as_supervisor(supervisor_app(), store)
+    add_advisor(store, "Alex")
+    supervise(client, "/console/supervisor/advisors/alex/duty", {"on_duty": "1"})
+    assert Accounts(store).get("alex").on_duty
+    assert "On duty: set off" in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    supervise(client, "/console/supervisor/advisors/alex/duty", {"on_duty": "0"})
+    assert not Accounts(store).get("alex").on_duty
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "put alex on duty" in page and "put alex off duty" in page
+
+
+def test_the_supervisor_page_shows_no_advisors_phone(supervisor_app, store):
+    client = as_supervisor(supervisor_app(), store)
+    add_advisor(store, "Alex", ADVISOR_PHONE)
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "Alex" in page
+    assert not FULL_NUMBER.search(page), FULL_NUMBER.search(page)
+
+
+# ------------------------------------------------------------------ the day's numbers
+
+STATS_DAY = "2026-06-17T13:00"  # a Wednesday no other test uses: its counters are ours
+
+
+def test_the_numbers_page_draws_what_calls_recorded(supervisor_app, store):
+    stats.flush()  # counts another test left pending must not land in this test's day
+    store.flushdb()
+    app = supervisor_app(at=STATS_DAY)
+    steps = next(o for o in app.extensions["helpline"].flows.voice.open_options
+                 if o.action == "steps")
+    for _ in range(3):
+        call(app)
+    for _ in range(2):
+        call(app, "/voice/choice?menu=open", Digits=steps.key)
+    client = as_supervisor(app, store)
+    response = client.get("/console/supervisor/stats")
+    assert response.status_code == 200
+    page = response.get_data(as_text=True)
+    assert page.count("<svg") >= 4
+    assert "<title>13: 3</title>" in page  # three calls in the 13:00 hour, in hours
+    assert re.search(r"<td>steps</td><td>2</td>", page)
+    assert not FULL_NUMBER.search(page)
+    assert CALLER[-6:] not in page
+
+
+def test_the_numbers_page_is_drawn_with_no_calls_at_all(supervisor_app, store):
+    client = as_supervisor(supervisor_app(at="2026-06-18T11:00"), store)
+    page = client.get("/console/supervisor/stats").get_data(as_text=True)
+    assert "<svg" in page
+    assert "None yet." in page
+
+
+# ------------------------------------------------------------------ the audit trail
+
+
+def test_the_audit_trail_shows_masked_numbers_only(supervisor_app, store):
+    app = supervisor_app()
+    queue = CallbackQueue(store)
+    requested = london("2026-11-25T09:00")
+    callback_id = queue.request(CALLER, "sms", requested, requested).callback_id
+    add_advisor(store, "Alex", on_duty=True)
+    queue.claim("alex", london(OPEN_AT))
+    alex = signed_in(app, "Alex")
+    post_form(alex, f"/console/callbacks/{callback_id}/outcome", {"outcome": "reached"})
+
+    page = as_supervisor(app, store).get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "outcome reached" in page
+    assert f"<td>{callback_id}</td><td>***456</td>" in page
+    assert "signed in" in page
+    assert not FULL_NUMBER.search(page)
+    assert CALLER[-6:] not in page
