@@ -219,6 +219,20 @@ def test_a_stranger_elsewhere_cannot_keep_an_advisor_out_for_long(store):
     assert 0 < throttle.wait("alex", "203.0.113.7") <= ACCOUNT_CAP
 
 
+def test_a_stranger_cannot_hold_an_advisor_out_of_a_device_she_signed_in_from(
+        console_app, store):
+    add_advisor(store, "Alex")
+    desk = signed_in(console_app, "Alex")
+    desk.post("/console/logout", data={"csrf_token": csrf_token(desk)})  # keeps its cookie
+    for n in range(FREE_TRIES + 6):  # a stranger, from many addresses
+        sign_in_attempt(console_app.test_client(), "Alex", "guess",
+                        environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
+    stranger = sign_in_attempt(console_app.test_client(), "Alex", PASSWORD,
+                               environ_base={"REMOTE_ADDR": "203.0.113.50"})
+    assert stranger.status_code == 429  # a new browser waits (a short, capped delay)
+    assert sign_in_attempt(desk, "Alex", PASSWORD).status_code == 302  # her desk does not
+
+
 def test_an_address_that_keeps_failing_waits_far_longer(store):
     throttle = SignInThrottle(store)
     for n in range(FREE_TRIES + 9):  # one address guessing many accounts
