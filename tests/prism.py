@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import json
+import os
 import socket
 import subprocess
 import time
@@ -19,7 +20,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-SPEC = ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+# Twilio's spec lives in shared/, beside the checkout (as in CI); TWILIO_OAI_SPEC overrides.
+SPEC = Path(os.environ.get("TWILIO_OAI_SPEC")
+            or ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json")
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 START_SECONDS = 60
 
@@ -51,7 +54,8 @@ def prism_mock(workdir: Path) -> Iterator[str]:
     if not PRISM.exists():
         raise RuntimeError(f"{PRISM} is missing: run `make test` (it runs npm ci)")
     if not SPEC.exists():
-        raise RuntimeError(f"Twilio's OpenAPI spec is missing at {SPEC}")
+        raise RuntimeError(f"Twilio's OpenAPI spec is missing at {SPEC}: put shared/ beside "
+                           "the checkout, or set TWILIO_OAI_SPEC to the file")
     spec_file = workdir / "twilio_api_v2010.relaxed.json"
     spec_file.write_text(json.dumps(relax_form_arrays(json.loads(SPEC.read_text()))))
     port = free_port()
