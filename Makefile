@@ -37,7 +37,7 @@ chromium:
 	         "as root) and set CHROMIUM_PATH to it unless it is /usr/bin/chromium" >&2; exit 1; }
 
 test: $(VENV)/.installed-dev node_modules/.installed chromium
-	$(BIN)/ruff check ivr tests bench wsgi.py
+	$(BIN)/ruff check ivr tests bench wsgi.py gunicorn.conf.py
 	$(BIN)/python -m pytest
 
 # Benchmarks and the load test drive the app with wrk (Debian's package; brew on macOS).
