@@ -49,12 +49,12 @@ _REQUEST = """
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
 if seen_key ~= '' then
   local earlier = redis.call('GET', seen_key)
-  if earlier then return {earlier, 'repeat'} end
+  if earlier then return {earlier, 'repeat', redis.call('HGET', 'hl:cb:' .. earlier, 'due_at')} end
 end
 local existing = redis.call('GET', open_key)
 if existing and redis.call('EXISTS', 'hl:cb:' .. existing) == 1 then
   if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[9]) end
-  return {existing, 'existing'}
+  return {existing, 'existing', redis.call('HGET', 'hl:cb:' .. existing, 'due_at')}
 end
 local id = ARGV[1]
 redis.call('HSET', 'hl:cb:' .. id, 'number', ARGV[2], 'source', ARGV[3],
@@ -68,7 +68,7 @@ end
 redis.call('SET', open_key, id)
 redis.call('SADD', num_set, id)
 if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[9]) end
-return {id, 'new'}
+return {id, 'new', ARGV[5]}
 """
 
 _RESCHEDULE = """
@@ -225,6 +225,7 @@ class Requested:
 
     callback_id: str
     outcome: str  # new, existing (the number already had one open), repeat (same MessageSid)
+    due_at: datetime | None = None  # when that callback is due (None if it has since gone)
 
 
 class CallbackQueue:
@@ -255,7 +256,7 @@ class CallbackQueue:
                   f"{P}seen:{message_sid}" if message_sid else ""],
             args=[callback_id, number, source, _ts(now), _ts(due), preferred or "",
                   int(voicemail), int(due_now), SEEN_TTL_SECONDS, h])
-        return Requested(result[0], result[1])
+        return Requested(result[0], result[1], _dt(result[2]) if len(result) > 2 else None)
 
     def reschedule(self, callback_id: str, due: datetime, preferred: str | None,
                    now: datetime) -> bool:
@@ -299,6 +300,9 @@ class CallbackQueue:
             erased += count
             if count < BATCH:
                 return erased
+
+    def has_open(self, number: str) -> bool:
+        return bool(self.r.exists(f"{P}cb:open:{number_key(number)}"))
 
     def open_for(self, number: str) -> Callback | None:
         callback_id = self.r.get(f"{P}cb:open:{number_key(number)}")

@@ -97,8 +97,7 @@ def handle(sender: str, sid: str) -> Response:
         # quiet period applies, keyed on the sender as given.
         return reply() if too_many(sender) else reply(text("not_uk"))
 
-    existing = h.queue.open_for(number)
-    intent = interpret(body, has_callback=existing is not None)
+    intent = interpret(body, has_callback=h.queue.has_open(number))
     log.info("sms %s from %s: %s%s", sid, mask(sender), intent.kind,
              f" (+{len(media)} media, not kept)" if media else "")
     if intent.kind == "opt_out":
@@ -148,8 +147,7 @@ def ask_for_callback(number: str, sid: str, kind: str, preferred: Preferred | No
         return text("preferred_moved" if moved else "preferred", when=when(due, now))
     if kind == "anytime" and result.outcome == "existing":
         return text("anytime", when=when(due, now))
-    callback = h.queue.get(result.callback_id)
-    due = callback.due_at if callback else due
+    due = result.due_at or due
     name = "existing" if result.outcome == "existing" else "new"
     return f"{text(name, when=when(due, now))} {text('options')}"
 
