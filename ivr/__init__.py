@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import redis
 from flask import Flask, current_app
@@ -35,6 +35,7 @@ class Helpline:
     redis: redis.Redis
     queue: CallbackQueue
     twilio: Client | None  # Twilio's REST API, when credentials are set
+    twiml_cache: dict[tuple, str] = field(default_factory=dict)  # see voice.cached
 
 
 def helpline() -> Helpline:

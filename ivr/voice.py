@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 
 import redis
 from flask import Blueprint, Flask, Response, request, url_for
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice", __name__, url_prefix="/voice")
 only_twilio(bp)
 METHODS = ["GET", "POST"]
+TWIML_CACHE_SIZE = 512
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
@@ -36,6 +38,18 @@ E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 def twiml(resp: VoiceResponse) -> Response:
     return Response(str(resp), mimetype="text/xml")
+
+
+def cached(key: tuple, build: Callable[[], VoiceResponse]) -> Response:
+    """TwiML that depends only on `key` is built once per process: the same greeting and
+    menus are sent to every caller, and building them is most of a request's own cost."""
+    cache = helpline().twiml_cache
+    text = cache.get(key)
+    if text is None:
+        if len(cache) >= TWIML_CACHE_SIZE:
+            cache.clear()
+        text = cache[key] = str(build())
+    return Response(text, mimetype="text/xml")
 
 
 def say(target: VoiceResponse | Gather, *texts: str) -> None:
@@ -123,26 +137,32 @@ def incoming() -> Response:
     log.info("call %s from %s: helpline %s", param("CallSid"), mask(param("From")),
              "open" if status.open else f"closed ({status.reason.kind})")
     stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
-    resp = VoiceResponse()
-    say(resp, *h.flows.voice.greeting, h.flows.voice.safety)
-    if status.open:
-        say(resp, *h.flows.voice.open_say)
-        add_menu(resp, "open", 0)
-    else:
-        say(resp, *closed_intro(status))
-        add_menu(resp, "closed", 0)
-    return twiml(resp)
+    menu_name = "open" if status.open else "closed"
+    intro = tuple(h.flows.voice.open_say if status.open else closed_intro(status))
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        say(resp, *h.flows.voice.greeting, h.flows.voice.safety, *intro)
+        add_menu(resp, menu_name, 0)
+        return resp
+
+    return cached(("incoming", menu_name, intro), build)
 
 
 @bp.route("/menu", methods=METHODS)
 def menu() -> Response:
     """The options again: after silence, a wrong key, "repeat" or "main menu"."""
     tries = calltree.parse_tries(param("tries"))
-    resp = VoiceResponse()
     if calltree.should_give_up(tries):
-        return give_up(resp)
-    add_menu(resp, which_menu(), tries)
-    return twiml(resp)
+        return give_up(VoiceResponse())
+    menu_name = which_menu()
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        add_menu(resp, menu_name, tries)
+        return resp
+
+    return cached(("menu", menu_name, tries), build)
 
 
 @bp.route("/choice", methods=METHODS)
@@ -210,15 +230,20 @@ def page(name: str) -> Response:
         return redirect_to_menu()
     content = helpline().flows.voice
     tries = calltree.parse_tries(param("tries"))
-    resp = VoiceResponse()
     if calltree.should_give_up(tries):
-        return give_up(resp)
-    if param("replay") != "0":
-        if param("intro") == "1":
-            say(resp, *content.steps_intro)
-        say(resp, *page_text(name))
-    add_page_prompt(resp, name, tries)
-    return twiml(resp)
+        return give_up(VoiceResponse())
+    replay, intro = param("replay") != "0", param("intro") == "1"
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        if replay:
+            if intro:
+                say(resp, *content.steps_intro)
+            say(resp, *page_text(name))
+        add_page_prompt(resp, name, tries)
+        return resp
+
+    return cached(("page", name, tries, replay, intro), build)
 
 
 @bp.route("/page/<name>/choice", methods=METHODS)
