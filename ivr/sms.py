@@ -157,7 +157,7 @@ def too_many(number: str) -> bool:
     s = helpline().settings
     r = helpline().redis
     key = number_key(number)
-    pipe = r.pipeline()
+    pipe = r.pipeline(transaction=False)  # one round trip; no need for MULTI
     pipe.set(f"hl:sms:rate:{key}", 0, ex=s.sms_rate_window_seconds, nx=True)
     pipe.incr(f"hl:sms:rate:{key}")
     pipe.exists(f"hl:sms:quiet:{key}")
