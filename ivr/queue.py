@@ -265,12 +265,7 @@ class CallbackQueue:
 
     def release(self, now: datetime) -> int:
         """Move every scheduled callback due by `now` to the due queue; how many moved."""
-        moved = 0
-        while True:
-            count = self._release(args=[_ts(now), BATCH])
-            moved += count
-            if count < BATCH:
-                return moved
+        return _in_batches(self._release, now)
 
     def end(self, callback_id: str, status: str, now: datetime,
             allowed: tuple[str, ...] = ("scheduled", "due", "claimed")) -> bool:
@@ -294,12 +289,7 @@ class CallbackQueue:
         return expired
 
     def erase_ended(self, ended_before: datetime) -> int:
-        erased = 0
-        while True:
-            count = self._erase_ended(args=[_ts(ended_before), BATCH])
-            erased += count
-            if count < BATCH:
-                return erased
+        return _in_batches(self._erase_ended, ended_before)
 
     def has_open(self, number: str) -> bool:
         return bool(self.r.exists(f"{P}cb:open:{number_key(number)}"))
@@ -368,6 +358,17 @@ class CallbackQueue:
     def counts(self) -> dict[str, int]:
         return {name: self.r.zcard(f"{P}cb:{name}")
                 for name in ("scheduled", "due", "claimed", "ended")}
+
+
+def _in_batches(script, cutoff: datetime) -> int:
+    """Run a script that handles at most BATCH items up to `cutoff` until it handles fewer
+    (short scripts keep Redis answering other clients in between); the total handled."""
+    total = 0
+    while True:
+        count = script(args=[_ts(cutoff), BATCH])
+        total += count
+        if count < BATCH:
+            return total
 
 
 def _callback(callback_id: str, data: dict[str, str]) -> Callback:

@@ -129,6 +129,16 @@ def which_menu() -> str:
     return "open" if now_status().open else "closed"
 
 
+def ask_again(url: str) -> Response:
+    """Nothing heard, or not an option: say which, then the same question (one more try)."""
+    content = helpline().flows.voice
+    resp = VoiceResponse()
+    heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+    say(resp, content.no_input if heard_nothing else content.invalid)
+    resp.redirect(url, method="POST")
+    return twiml(resp)
+
+
 @bp.route("", methods=METHODS)
 def incoming() -> Response:
     """Twilio's entry point: reassurance, the safety line, then the open or closed menu."""
@@ -168,16 +178,12 @@ def menu() -> Response:
 @bp.route("/choice", methods=METHODS)
 def choice() -> Response:
     """What the caller pressed or said at the main menu."""
-    content = helpline().flows.voice
     menu_name = which_menu()
     tries = calltree.parse_tries(param("tries"))
     picked = calltree.match(menu_options(menu_name), param("Digits"), param("SpeechResult"))
     resp = VoiceResponse()
     if picked is None:
-        heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
-        say(resp, content.no_input if heard_nothing else content.invalid)
-        resp.redirect(link("voice.menu", menu=menu_name, tries=tries + 1), method="POST")
-        return twiml(resp)
+        return ask_again(link("voice.menu", menu=menu_name, tries=tries + 1))
     log.info("call %s chose %s", param("CallSid"), picked.action)
     h = helpline()
     stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
@@ -255,10 +261,7 @@ def page_choice(name: str) -> Response:
     picked = calltree.match(page_options(name), param("Digits"), param("SpeechResult"))
     resp = VoiceResponse()
     if picked is None:
-        heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
-        say(resp, content.no_input if heard_nothing else content.invalid)
-        resp.redirect(link("voice.page", name=name, tries=tries + 1, replay=0), method="POST")
-        return twiml(resp)
+        return ask_again(link("voice.page", name=name, tries=tries + 1, replay=0))
     move = calltree.navigate(name, picked)
     if move.page is None:
         if move.last_step_done:
