@@ -9,6 +9,7 @@ import contextlib
 import os
 from collections.abc import Callable
 from datetime import datetime
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -86,6 +87,15 @@ def app(make_app: AppFactory) -> Flask:
 def twilio(app: Flask) -> TwilioLikeClient:
     """Posts to the app as Twilio would, signed with the app's auth token."""
     return twilio_client(app)
+
+
+def parse_twiml(response) -> ElementTree.Element:
+    """The parsed TwiML of a response that must be a 200 with root <Response>."""
+    assert response.status_code == 200, response.get_data(as_text=True)
+    assert response.mimetype == "text/xml"
+    root = ElementTree.fromstring(response.get_data(as_text=True))
+    assert root.tag == "Response"
+    return root
 
 
 def twilio_client(app: Flask, caller: str = "+447700900123") -> TwilioLikeClient:

@@ -16,7 +16,7 @@ from ivr.outbound import MACHINE
 from ivr.override import close_line
 from ivr.queue import CallbackQueue
 from ivr.simulate import TwilioLikeClient
-from tests.conftest import CLOSED_AT, OPEN_AT, london
+from tests.conftest import CLOSED_AT, OPEN_AT, london, parse_twiml
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
@@ -24,12 +24,7 @@ CALLER = "+447911123456"
 EMERGENCY = ("999", "112", "101", "+44999", "+44112", "+44101", "911")
 
 
-def twiml(response) -> ElementTree.Element:
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    root = ElementTree.fromstring(response.get_data(as_text=True))
-    assert root.tag == "Response"
-    return root
+twiml = parse_twiml
 
 
 def spoken(root: ElementTree.Element) -> str:

@@ -19,7 +19,7 @@ from flask import Flask
 from ivr.callbacks import Callback
 from ivr.override import close_line
 from ivr.simulate import Transcript, TwilioLikeClient, simulate_call
-from tests.conftest import ACCOUNT_SID, london
+from tests.conftest import ACCOUNT_SID, london, parse_twiml
 from tests.test_sms import number_forms, send, stored_anywhere
 
 ME = "+447911123456"
@@ -63,12 +63,7 @@ class Call:
             "To": "+441234567890", "CallStatus": "in-progress", "Direction": "inbound"})
 
     def post(self, url: str, **fields: str) -> ElementTree.Element:
-        response = self.client.post(url, fields)
-        assert response.status_code == 200, response.get_data(as_text=True)
-        assert response.mimetype == "text/xml"
-        root = ElementTree.fromstring(response.get_data(as_text=True))
-        assert root.tag == "Response"
-        return root
+        return parse_twiml(self.client.post(url, fields))
 
 
 def spoken(root: ElementTree.Element) -> list[str]:

@@ -25,7 +25,7 @@ from ivr.flows import DEFAULT_DIR, VoiceContent
 from ivr.phrases import usual_hours, when
 from ivr.simulate import SILENCE, simulate_call
 from ivr.store import connect
-from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london, twilio_client
+from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london, parse_twiml, twilio_client
 
 # Ofcom's drama range for London: valid numbers that belong to nobody.
 ADVISORS = ("+442079460001", "+442079460002")
@@ -43,13 +43,7 @@ LEADS_TO = {"advisor": "/voice/advisor", "steps": "/voice/page/step1",
 # ------------------------------------------------------------------ reading TwiML
 
 
-def twiml(response) -> ElementTree.Element:
-    """The parsed TwiML of a response that must be a 200 with root <Response>."""
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    root = ElementTree.fromstring(response.get_data(as_text=True))
-    assert root.tag == "Response"
-    return root
+twiml = parse_twiml
 
 
 def heard(root: ElementTree.Element) -> list[str]:
