@@ -7,7 +7,7 @@ import os
 import shutil
 from pathlib import Path
 
-data_dir = Path(os.environ.get("HELPLINE_DATA_DIR") or "var")
+data_dir = Path(os.environ.get("HELPLINE_DATA_DIR") or Path(__file__).resolve().parent / "var")
 metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
                                          str((data_dir / "prometheus").resolve())))
 

@@ -17,8 +17,8 @@ ACCOUNT = "AC" + "0" * 32
 
 
 def mobile(i: int) -> str:
-    """A distinct, valid UK mobile number for each i (07911 1xxxxx)."""
-    return f"+4479111{i:05d}"
+    """A distinct, valid UK mobile number for each i (07400 1xxxxx)."""
+    return f"+4474001{i:05d}"
 
 
 def signed(base: str, path: str, params: dict[str, str]) -> dict[str, str]:

@@ -127,7 +127,7 @@ def bench_queue(work: Path) -> dict[str, object]:
         fill(waiting, now - timedelta(minutes=1), 0)  # all due: the claim queue is full
         began = time.perf_counter()
         for i in range(200):
-            queue.request(f"+4479112{i:05d}", "sms", now, now + timedelta(days=1))
+            queue.request(f"+4474002{i:05d}", "sms", now, now + timedelta(days=1))
         schedule_us = (time.perf_counter() - began) / 200 * 1e6
         began = time.perf_counter()
         for _ in range(200):

@@ -57,7 +57,7 @@ class Accounts:
         problem = check_advisor_number(phone)
         if problem:
             raise AccountError(problem)
-        phone = e164(phone)  # "+44 (0)7911 123456" as typed; Twilio dials "+447911123456"
+        phone = e164(phone)  # "+44 (0)7400 123456" as typed; Twilio dials "+447400123456"
         check_password(password)
         username = username_for(name)
         fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),

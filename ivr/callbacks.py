@@ -169,7 +169,8 @@ def callable_number(raw: str, region: str = "GB") -> str | None:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
-    if parsed.country_code != 44 or not phonenumbers.is_valid_number(parsed):
+    if (parsed.country_code != 44 or not phonenumbers.is_valid_number(parsed)
+            or phonenumbers.region_code_for_number(parsed) != "GB"):  # not +44 1624 (IoM)…
         return None
     if phonenumbers.number_type(parsed) not in CALLABLE_TYPES:
         return None

@@ -9,6 +9,9 @@ from pathlib import Path
 
 from ivr.flows import DEFAULT_DIR
 
+# The data folder is beside the project (like flows/), whatever folder a command runs in.
+DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"
+
 
 def _split(value: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in value.split(",") if part.strip())
@@ -39,7 +42,7 @@ class Settings:
     language: str = "en-GB"
     dial_timeout: int = 20
     flows_dir: Path = DEFAULT_DIR
-    data_dir: Path = Path("var")
+    data_dir: Path = DEFAULT_DATA_DIR
     redis_url: str = ""
     log_level: str = "INFO"
     log_format: str = "auto"
@@ -75,7 +78,7 @@ class Settings:
             language=env.get("HELPLINE_LANGUAGE", "en-GB"),
             dial_timeout=_int(env, "DIAL_TIMEOUT", 20),
             flows_dir=Path(env.get("HELPLINE_FLOWS_DIR", "") or DEFAULT_DIR),
-            data_dir=Path(env.get("HELPLINE_DATA_DIR", "") or "var"),
+            data_dir=Path(env.get("HELPLINE_DATA_DIR", "") or DEFAULT_DATA_DIR),
             redis_url=env.get("REDIS_URL", ""),
             log_level=env.get("LOG_LEVEL", "INFO"),
             log_format=env.get("LOG_FORMAT", "auto").lower(),

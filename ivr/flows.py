@@ -15,7 +15,7 @@ from typing import Any
 
 from ivr.gsm7 import non_gsm7, segments
 from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours
-from ivr.phrases import PhraseTemplates
+from ivr.phrases import PhraseTemplates, usual_hours
 from ivr.tomlfile import FlowFileError, TomlFile, Where, read_toml
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "flows"
@@ -99,6 +99,11 @@ class Flows:
     phrases: PhraseTemplates
     voice: VoiceContent
     sms: SmsContent
+
+    def fallback_lines(self) -> list[str]:
+        """The fallback message, with the usual hours from hours.toml filled in."""
+        hours = usual_hours(self.hours_config.weekly, self.phrases)
+        return [line.format(usual_hours=hours) for line in self.voice.fallback]
 
 
 class _Reader:
@@ -240,7 +245,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
                   ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
                    "ended")},
         goodbye=r.texts(("goodbye", "say")),
-        fallback=r.texts(("fallback", "say")),
+        fallback=r.texts(("fallback", "say"), ("usual_hours",)),
     )
 
 

@@ -291,6 +291,16 @@ class CallbackQueue:
     def erase_ended(self, ended_before: datetime) -> int:
         return _in_batches(self._erase_ended, ended_before)
 
+    def close_unrecorded_claims(self, claimed_before: datetime, now: datetime) -> int:
+        """End claims older than `claimed_before` that nobody recorded an outcome for."""
+        stale = self.r.zrangebyscore(f"{P}cb:claimed", "-inf", _ts(claimed_before))
+        return sum(self.finish(i, "*", "not_recorded", "done", now) for i in stale)
+
+    def set_voicemail(self, callback_id: str, allowed: bool) -> None:
+        """Whether a voicemail may be left (the person's latest answer)."""
+        if self.r.exists(f"{P}cb:{callback_id}"):
+            self.r.hset(f"{P}cb:{callback_id}", "voicemail", int(allowed))
+
     def has_open(self, number: str) -> bool:
         return bool(self.r.exists(f"{P}cb:open:{number_key(number)}"))
 

@@ -44,6 +44,9 @@ HEARTBEAT_KEY = "hl:scheduler:heartbeat"
 LOCK_SECONDS = 30
 # Long enough that a scheduler down for a morning still does that morning's opening.
 MISFIRE_GRACE_SECONDS = 6 * 3600
+# A call that connected but never got an outcome is closed after this, so the number is free
+# to ask again (claims that never connected go back to the queue much sooner, in `tick`).
+UNRECORDED_CLAIM_HOURS = 12
 
 
 @dataclass(frozen=True)
@@ -146,6 +149,10 @@ def nightly() -> None:
     if not ctx.redis.set(f"hl:nightly:{now.date().isoformat()}", 1, nx=True, ex=3 * 24 * 3600):
         return
     expired = ctx.queue.expire(now - timedelta(days=s.callback_expiry_days), now)
+    closed = ctx.queue.close_unrecorded_claims(now - timedelta(hours=UNRECORDED_CLAIM_HOURS), now)
+    if closed:
+        log.warning("nightly: %d connected calls had no outcome recorded; closed as "
+                    "not_recorded", closed)
     erased = ctx.queue.erase_ended(now - timedelta(days=s.retention_days))
     for _ in range(expired):
         stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired")

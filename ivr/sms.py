@@ -17,7 +17,7 @@ from ivr import helpline, stats
 from ivr.callbacks import Preferred, callable_number, due_at
 from ivr.flows import MAX_REPLY_SEGMENTS
 from ivr.gsm7 import segments
-from ivr.keywords import interpret
+from ivr.keywords import OPT_IN, OPT_OUT, interpret, keyword
 from ivr.metrics import FALLBACKS
 from ivr.override import read_override
 from ivr.phone import mask
@@ -91,6 +91,8 @@ def handle(sender: str, sid: str) -> Response:
              for i in range(_count(request.values.get("NumMedia")))]
     purge_from_twilio(sid, media)
     number = callable_number(sender)
+    if number is None and keyword(body) in OPT_OUT | OPT_IN:
+        return reply()  # Twilio answers opt-outs itself; nothing of theirs is stored
     if number is None:
         log.info("sms %s from %s: not a UK number we can call", sid, mask(sender))
         # Replies abroad cost the most (and are what SMS pumping fraud is after): the same

@@ -9,12 +9,14 @@ from dataclasses import dataclass, field
 
 import redis
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ivr.config import Settings
 
 log = logging.getLogger(__name__)
 PURGE_LIST = "hl:purge"
+REST_TIMEOUT_SECONDS = 10
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 MEDIA_SID = re.compile(r"^ME[0-9a-fA-F]{32}$")
@@ -24,7 +26,8 @@ def rest_client(settings: Settings) -> Client | None:
     """A REST client when credentials are set, else None (local work)."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         return None
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token)
+    client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
+                    http_client=TwilioHttpClient(timeout=REST_TIMEOUT_SECONDS))
     if settings.twilio_api_base_url:
         client.api.base_url = settings.twilio_api_base_url.rstrip("/")
     return client

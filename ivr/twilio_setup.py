@@ -74,7 +74,7 @@ def export_fallback(flows: Flows, settings: Settings, directory: Path) -> list[P
     the 'could not take your message' reply by text."""
     directory.mkdir(parents=True, exist_ok=True)
     voice = VoiceResponse()
-    lines = list(flows.voice.fallback)
+    lines = flows.fallback_lines()
     for text in [*lines[:-1], *flows.voice.support, lines[-1]]:
         voice.say(text, voice=settings.voice, language=settings.language)
     voice.hangup()

@@ -30,6 +30,8 @@ bp = Blueprint("voice", __name__, url_prefix="/voice")
 only_twilio(bp)
 METHODS = ["GET", "POST"]
 TWIML_CACHE_SIZE = 512
+OUTBOUND_PREFIX = "/voice/outbound"
+HANG_UP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
@@ -378,7 +380,7 @@ def fallback_twiml(app: Flask) -> str:
     """The safe answer, rendered once at start-up so it cannot fail later."""
     h = app.extensions["helpline"]
     resp = VoiceResponse()
-    for text in h.flows.voice.fallback:
+    for text in h.flows.fallback_lines():
         resp.say(text, voice=h.settings.voice, language=h.settings.language)
     resp.hangup()
     return str(resp)
@@ -400,4 +402,8 @@ def install_fallback(app: Flask) -> None:
         else:
             log.exception("voice fallback on %s (call %s)", request.path, param("CallSid"))
         FALLBACKS.labels("voice").inc()
+        if request.path.startswith(OUTBOUND_PREFIX):
+            # A person being called back (or their voicemail, or whoever holds the phone)
+            # must never hear the helpline's greeting: end that leg without a word.
+            return Response(HANG_UP, mimetype="text/xml")
         return Response(fallback, mimetype="text/xml")

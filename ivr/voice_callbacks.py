@@ -45,7 +45,7 @@ def store_safe(view: Callable[[], Response]) -> Callable[[], Response]:
 
 
 def spell(digits: str) -> str:
-    """ "07911" -> "0 7 9 1 1": read out digit by digit."""
+    """ "07400" -> "0 7 4 0 0": read out digit by digit."""
     return " ".join(d for d in digits if d.isdigit())
 
 
@@ -183,6 +183,8 @@ def save() -> Response:
                              voicemail=digit == "1")
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
+    else:
+        h.queue.set_voicemail(result.callback_id, digit == "1")  # their latest answer counts
     h.redis.delete(pending_key())
     callback = h.queue.get(result.callback_id)
     when = callback_when(callback.due_at if callback else now, now, h.flows.hours,

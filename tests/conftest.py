@@ -6,9 +6,11 @@ point it at a throwaway server)."""
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 from collections.abc import Callable
 from datetime import datetime
+from pathlib import Path
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
@@ -19,12 +21,13 @@ from flask import Flask
 from ivr import create_app, stats
 from ivr.clock import fixed_clock
 from ivr.config import Settings
+from ivr.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
 from ivr.store import connect
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "0123456789abcdef0123456789abcdef"
-ADVISORS = ("+447911000001", "+447911000002")  # valid UK mobiles (07700 900xxx is not)
+ADVISORS = ("+447400000001", "+447400000002")  # valid UK mobiles (07700 900xxx is not)
 # A Wednesday in hours, and a Wednesday evening.
 OPEN_AT = "2026-11-25T11:00"
 CLOSED_AT = "2026-11-25T19:00"
@@ -129,3 +132,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+SESSION_LOG = Path(__file__).resolve().parent.parent / "test-artifacts" / "session.log"
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Every record logged during the tests is also written, as production writes it (masked,
+    JSON), to test-artifacts/session.log; tests/test_zz_logs.py greps it for numbers."""
+    SESSION_LOG.parent.mkdir(exist_ok=True)
+    handler = logging.FileHandler(SESSION_LOG, mode="w", encoding="utf-8")
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(MaskPhoneNumbers())
+    handler.setLevel(logging.DEBUG)
+    logging.getLogger().addHandler(handler)

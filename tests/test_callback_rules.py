@@ -82,7 +82,7 @@ def test_a_safe_time_is_understood(text, expected):
 
 @pytest.mark.parametrize("text", [
     "25:99", "24:00", "14:60", "13pm", "0pm", "14:3", "after lunch", "after lunch o'clock",
-    "2pm or 3pm", "hello", "", "tomorrow", "call me", "07911123456", "999",
+    "2pm or 3pm", "hello", "", "tomorrow", "call me", "07400123456", "999",
 ])
 def test_anything_else_is_not_a_time(text):
     assert parse_preferred(text) is None
@@ -222,11 +222,11 @@ def test_a_request_expires_after_max_days(age, expired):
 
 
 @pytest.mark.parametrize(("raw", "number"), [
-    ("+447911123456", "+447911123456"),
-    ("07911123456", "+447911123456"),
-    ("07911 123 456", "+447911123456"),
-    ("+44 7911 123456", "+447911123456"),
-    ("447911123456", "+447911123456"),
+    ("+447400123456", "+447400123456"),
+    ("07400123456", "+447400123456"),
+    ("07400 123 456", "+447400123456"),
+    ("+44 7400 123456", "+447400123456"),
+    ("447400123456", "+447400123456"),
     ("02079460001", "+442079460001"),  # a London landline
     ("+442079460001", "+442079460001"),
 ])
@@ -242,10 +242,17 @@ def test_uk_mobiles_and_landlines_may_be_called(raw, number):
     "+33612345678",    # international
     "0033612345678",
     "+447700900123",   # not a number libphonenumber accepts
-    "+447911",         # too short
-    "07911123456789",  # too long
+    "+447400",         # too short
+    "07400123456789",  # too long
     "999", "112", "101",
     "80085", "ACME", "anonymous", "",
 ])
 def test_other_numbers_may_not(raw):
     assert callable_number(raw) is None
+
+
+@pytest.mark.parametrize("number", ["+447911123456", "+447624123456", "+447797123456"],
+                         ids=["guernsey", "isle-of-man", "jersey"])
+def test_crown_dependency_numbers_are_not_called_back(number):
+    # They share +44 but are charged as separate, dearer destinations.
+    assert callable_number(number) is None

@@ -14,7 +14,7 @@ from ivr.cli import main
 from ivr.queue import CallbackQueue
 from tests.conftest import london
 
-NUMBER = "+447911123456"
+NUMBER = "+447400123456"
 OTHER = "+447912345678"
 CHRISTMAS = "2026-12-25T11:00"
 

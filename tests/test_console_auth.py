@@ -24,8 +24,8 @@ from ivr.simulate import TwilioLikeClient
 from ivr.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, SignInThrottle, backoff
 
 PASSWORD = "correct horse battery"
-ADVISOR_PHONE = "+447911123456"
-SUPERVISOR_PHONE = "+447911123457"
+ADVISOR_PHONE = "+447400123456"
+SUPERVISOR_PHONE = "+447400123457"
 LOGIN = "/console/login"
 _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 
@@ -364,7 +364,7 @@ def dial_numbers(response) -> list[str]:
 
 
 def ask_for_an_advisor(app: Flask):
-    return TwilioLikeClient(app, {"CallSid": "CA" + "b" * 32, "From": "+447911000111",
+    return TwilioLikeClient(app, {"CallSid": "CA" + "b" * 32, "From": "+447400000111",
                                   "To": "+441234567890"}).post("/voice/advisor")
 
 
@@ -381,26 +381,26 @@ def test_the_duty_button_toggles(console_app, store):
 
 
 def test_in_hours_a_caller_asking_for_an_advisor_rings_those_on_duty(make_app, store):
-    app = make_app(cookie_secure=False, advisor_numbers=("+447911123001",))
-    add_advisor(store, "Alex", "+447911123456")
-    add_advisor(store, "Bea", "+447911123458")
-    add_advisor(store, "Cal", "+447911123459")
+    app = make_app(cookie_secure=False, advisor_numbers=("+447400123001",))
+    add_advisor(store, "Alex", "+447400123456")
+    add_advisor(store, "Bea", "+447400123458")
+    add_advisor(store, "Cal", "+447400123459")
     for name in ("Alex", "Cal"):
         post_form(signed_in(app, name), "/console/duty", {"on_duty": "1"})
-    assert sorted(dial_numbers(ask_for_an_advisor(app))) == ["+447911123456", "+447911123459"]
+    assert sorted(dial_numbers(ask_for_an_advisor(app))) == ["+447400123456", "+447400123459"]
 
 
 def test_with_nobody_on_duty_advisor_numbers_ring(make_app, store):
-    app = make_app(advisor_numbers=("+447911123001", "+447911123002"))
+    app = make_app(advisor_numbers=("+447400123001", "+447400123002"))
     add_advisor(store, "Alex")  # signed up but off duty
-    assert dial_numbers(ask_for_an_advisor(app)) == ["+447911123001", "+447911123002"]
+    assert dial_numbers(ask_for_an_advisor(app)) == ["+447400123001", "+447400123002"]
 
 
 def test_going_off_duty_stops_the_ringing(make_app, store):
-    app = make_app(cookie_secure=False, advisor_numbers=("+447911123001",))
+    app = make_app(cookie_secure=False, advisor_numbers=("+447400123001",))
     add_advisor(store, "Alex")
     client = signed_in(app)
     post_form(client, "/console/duty", {"on_duty": "1"})
     assert dial_numbers(ask_for_an_advisor(app)) == [ADVISOR_PHONE]
     post_form(client, "/console/duty", {"on_duty": "0"})
-    assert dial_numbers(ask_for_an_advisor(app)) == ["+447911123001"]
+    assert dial_numbers(ask_for_an_advisor(app)) == ["+447400123001"]

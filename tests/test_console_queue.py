@@ -32,7 +32,7 @@ from tests.test_console_auth import (
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
 # Valid UK mobiles, each with its own last three digits (what the console shows).
-CALLERS = ("+447911123456", "+447911123457", "+447911123458", "+447911123459")
+CALLERS = ("+447400123456", "+447400123457", "+447400123458", "+447400123459")
 FRIDAY_AFTERNOON = "2026-11-27T15:00"
 RETRY = timedelta(hours=2)
 
@@ -64,7 +64,7 @@ def calling_app(make_app, twilio_api):
 
 
 def on_duty_advisor(app: Flask, store: redis.Redis, name: str = "Alex",
-                    phone: str = "+447911000111", supervisor: bool = False):
+                    phone: str = "+447400000111", supervisor: bool = False):
     add_advisor(store, name, phone, supervisor=supervisor, on_duty=True)
     return signed_in(app, name)
 
@@ -80,13 +80,13 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
     client = on_duty_advisor(app, store)
 
     page = client.get("/console/").get_data(as_text=True)
-    shown = re.findall(r"\+44 7911 •••\d{3}", page)
-    assert shown == ["+44 7911 •••457", "+44 7911 •••458", "+44 7911 •••456"]
+    shown = re.findall(r"\+44 7400 •••\d{3}", page)
+    assert shown == ["+44 7400 •••457", "+44 7400 •••458", "+44 7400 •••456"]
 
     rows = client.get("/console/queue.json").get_json()["due"]
     assert [r["id"] for r in rows] == [oldest, middle, newest]
     assert rows[0] | {"id": None} == {
-        "id": None, "number": "+44 7911 •••457", "waited": "5 days", "preferred": "",
+        "id": None, "number": "+44 7400 •••457", "waited": "5 days", "preferred": "",
         "voicemail": False, "attempts": 0, "source": "voice", "state": "", "call_state": ""}
     assert (rows[1]["waited"], rows[1]["source"]) == ("20 h 0 min", "sms")
     assert (rows[2]["waited"], rows[2]["preferred"], rows[2]["voicemail"]) == (
@@ -133,7 +133,7 @@ def test_call_next_claims_the_oldest_and_rings_the_advisor(calling_app, store):
     assert queue_of(app).counts()["due"] == 1
     mine = client.get("/console/queue.json").get_json()["mine"]
     assert (mine["id"], mine["number"], mine["state"]) == (
-        oldest, "+44 7911 •••457", "Ringing your phone")
+        oldest, "+44 7400 •••457", "Ringing your phone")
 
 
 def test_the_audit_trail_records_claimed_and_called_with_a_masked_number(calling_app, store):
@@ -183,7 +183,7 @@ def test_call_next_is_refused_and_nothing_is_claimed(make_app, twilio_api, store
         settings["helpline_number"] = ""
     ask(store, CALLERS[0], "2026-11-25T10:30")
     app = make_app(**settings)
-    add_advisor(store, "Alex", "+447911000111", on_duty=situation != "off_duty")
+    add_advisor(store, "Alex", "+447400000111", on_duty=situation != "off_duty")
     if situation == "closed_by_supervisor":
         close_line(store, "Closed for staff training.", None)
     client = signed_in(app, "Alex")
@@ -203,7 +203,7 @@ def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callba
     start = london("2026-11-25T10:00")
     for n in range(callbacks):
         at = start + timedelta(seconds=n)
-        queue.request(f"+4479111{n:05d}", "sms", at, at)
+        queue.request(f"+4474001{n:05d}", "sms", at, at)
     claimed: dict[str, list[str]] = {"alex": [], "bea": []}
     barrier = threading.Barrier(2)
 
@@ -250,10 +250,10 @@ def press_together(clients: dict[str, FlaskClient], url: str) -> dict[str, int]:
 def test_two_advisors_pressing_call_next_together_ring_different_people(calling_app, store):
     rounds = 8
     for n in range(2 * rounds):
-        ask(store, f"+4479111234{n:02d}", f"2026-11-25T10:{n:02d}")
+        ask(store, f"+4474001234{n:02d}", f"2026-11-25T10:{n:02d}")
     app = calling_app()
-    clients = {"alex": on_duty_advisor(app, store, "Alex", "+447911000111"),
-               "bea": on_duty_advisor(app, store, "Bea", "+447911000112")}
+    clients = {"alex": on_duty_advisor(app, store, "Alex", "+447400000111"),
+               "bea": on_duty_advisor(app, store, "Bea", "+447400000112")}
     queue = queue_of(app)
     seen: list[str] = []
     for _ in range(rounds):
@@ -269,7 +269,7 @@ def test_two_advisors_pressing_call_next_together_ring_different_people(calling_
 
 def test_a_double_click_on_call_next_claims_one_callback(calling_app, store):
     for n in range(10):
-        ask(store, f"+4479111234{n:02d}", f"2026-11-25T10:{n:02d}")
+        ask(store, f"+4474001234{n:02d}", f"2026-11-25T10:{n:02d}")
     app = calling_app()
     first = on_duty_advisor(app, store)
     second = app.test_client()  # the same session, as a second click sends it
@@ -373,8 +373,8 @@ def test_the_third_no_answer_expires_the_callback(make_app, store):
 
 def test_an_advisor_cannot_finish_another_advisors_claim(make_app, store):
     app = make_app(cookie_secure=False)
-    alex = on_duty_advisor(app, store, "Alex", "+447911000111")
-    add_advisor(store, "Bea", "+447911000112", on_duty=True)
+    alex = on_duty_advisor(app, store, "Alex", "+447400000111")
+    add_advisor(store, "Bea", "+447400000112", on_duty=True)
     callback_id = claimed_for(app, store, advisor="bea")
     record(alex, callback_id, "reached")
     assert "That callback is not yours to finish." in flashes(alex)
@@ -384,7 +384,7 @@ def test_an_advisor_cannot_finish_another_advisors_claim(make_app, store):
 
 def test_a_supervisor_can_finish_anyones_claim(make_app, store):
     app = make_app(cookie_secure=False)
-    add_advisor(store, "Bea", "+447911000112", on_duty=True)
+    add_advisor(store, "Bea", "+447400000112", on_duty=True)
     sam = on_duty_advisor(app, store, "Sam", SUPERVISOR_PHONE, supervisor=True)
     callback_id = claimed_for(app, store, advisor="bea")
     record(sam, callback_id, "declined")

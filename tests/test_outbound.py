@@ -20,7 +20,7 @@ from tests.conftest import CLOSED_AT, OPEN_AT, london, parse_twiml
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
-CALLER = "+447911123456"
+CALLER = "+447400123456"
 EMERGENCY = ("999", "112", "101", "+44999", "+44112", "+44101", "911")
 
 
@@ -340,3 +340,14 @@ def test_no_outbound_answer_ever_dials_an_emergency_number(outbound_app, store):
             dialled = [n.text for n in root.iter("Number")]
             assert not set(dialled) & set(EMERGENCY), (url, dialled)
             assert all(n == CALLER for n in dialled), (url, dialled)
+
+
+def test_an_error_on_the_callers_leg_ends_it_without_a_word(outbound_app, store, monkeypatch):
+    import ivr.outbound
+
+    app = outbound_app()
+    callback_id = claimed(store, voicemail=False)
+    monkeypatch.setattr(ivr.outbound, "_callback", lambda: 1 / 0)
+    root = twiml(caller_answered(app, callback_id, "human"))
+    assert verbs(root) == ["Hangup"]  # never the helpline's greeting to whoever answered
+    assert spoken(root) == ""

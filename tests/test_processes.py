@@ -42,7 +42,7 @@ SUNDAY = london("2026-11-29T09:00")
 MONDAY_OPENING = london("2026-11-30T10:00")
 OPENING_KEY = f"hl:opening:{MONDAY_OPENING.isoformat()}"
 OPENED = "the helpline opened"
-CALLERS = ("+447911123456", "+447911234567", "+447912345678")
+CALLERS = ("+447400123456", "+447400234567", "+447912345678")
 
 
 # ------------------------------------------------------------------ helpers
@@ -341,11 +341,11 @@ def own_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def write_some_callbacks(queue: CallbackQueue) -> None:
     open_at = london("2026-11-30T11:00")
     for i in range(20):
-        queue.request(f"+4479111{i:05d}", "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i}")
+        queue.request(f"+4474001{i:05d}", "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i}")
     for i in range(20, 25):
-        queue.request(f"+4479111{i:05d}", "voice", open_at, open_at, voicemail=True)
+        queue.request(f"+4474001{i:05d}", "voice", open_at, open_at, voicemail=True)
     queue.claim("advisor1", open_at)
-    queue.cancel(queue.open_for("+447911100000").id, SUNDAY)
+    queue.cancel(queue.open_for("+447400100000").id, SUNDAY)
 
 
 def everything(r: redis.Redis) -> dict[str, object]:

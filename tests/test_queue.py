@@ -16,7 +16,7 @@ from ivr.queue import CallbackQueue, number_key
 from ivr.store import connect
 from tests.conftest import london
 
-NUMBER = "+447911123456"
+NUMBER = "+447400123456"
 OTHER = "+447912345678"
 SUNDAY = london("2026-11-29T09:00")
 MONDAY_OPENING = london("2026-11-30T10:00")
@@ -26,7 +26,7 @@ IN_HOURS = london("2026-11-30T11:00")
 
 def mobile(i: int) -> str:
     """A distinct valid UK mobile number for each i."""
-    return f"+4479111{i:05d}"
+    return f"+4474001{i:05d}"
 
 
 @pytest.fixture
@@ -363,3 +363,14 @@ def test_a_callback_record_is_small(queue, store):
                                 message_sid="SM" + "f" * 32).callback_id
 
     assert store.memory_usage(f"hl:cb:{callback_id}") < 512
+
+
+def test_a_connected_call_with_no_outcome_is_closed_and_frees_the_number(queue, store):
+    now = london("2026-11-25T11:00")
+    first = queue.request(mobile(1), "sms", now, now).callback_id
+    queue.claim("alex", now)
+    queue.set_call_state(first, "connected", caller_connected=True)
+    assert queue.return_stale_claims(now + timedelta(hours=1)) == 0  # it did connect
+    assert queue.close_unrecorded_claims(now + timedelta(hours=1), now) == 1
+    assert queue.get(first).status == "done" and queue.get(first).outcome == "not_recorded"
+    assert queue.request(mobile(1), "sms", now, now).outcome == "new"

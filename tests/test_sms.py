@@ -28,8 +28,8 @@ from ivr.simulate import TwilioLikeClient
 from ivr.twilio_api import PURGE_LIST, Purge, run_purges
 from tests.conftest import ACCOUNT_SID, london
 
-ME = "+447911123456"
-SOMEONE_ELSE = "+447911123457"
+ME = "+447400123456"
+SOMEONE_ELSE = "+447400123457"
 HELPLINE = "+441234567890"
 WEDNESDAY_OPEN, WEDNESDAY_EVENING = "2026-11-25T11:00", "2026-11-25T19:00"
 SOON = "as soon as someone is free"
@@ -146,7 +146,7 @@ def not_counters(r: redis.Redis) -> set[str]:
 
 
 def number_forms(number: str) -> list[str]:
-    """How a UK number could be written down: +447911123456, 447911123456, 07911123456."""
+    """How a UK number could be written down: +447400123456, 447400123456, 07400123456."""
     national = number.removeprefix("+44")
     return [number, number[1:], "0" + national]
 
@@ -721,3 +721,9 @@ def test_an_unsigned_text_is_refused(make_app):
     response = app.test_client().post("/sms", data={"From": ME, "Body": "hello"})
     assert response.status_code == 403
     assert callbacks(app) == []
+
+
+def test_stop_from_abroad_gets_no_reply(make_app):
+    app = make_app()
+    assert send(app, "STOP", sender="+33612345678") == []
+    assert send(app, "hello", sender="+33612345678") != []  # anything else is answered

@@ -19,7 +19,7 @@ from ivr.gsm7 import non_gsm7, segments
 from ivr.keywords import interpret
 from tests.test_sms import messages, texter
 
-UK_MOBILES = ("+447911123456", "+447911123457", "+447911123458", "+442079460001")
+UK_MOBILES = ("+447400123456", "+447400123457", "+447400123458", "+442079460001")
 FUZZ = settings(max_examples=80, deadline=None,
                 suppress_health_check=[HealthCheck.function_scoped_fixture])
 

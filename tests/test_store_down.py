@@ -21,7 +21,7 @@ from tests.conftest import ACCOUNT_SID
 from tests.test_sms import reply_text, send
 
 NOWHERE = "redis://127.0.0.1:9"
-ME = "+447911123456"
+ME = "+447400123456"
 OPEN, EVENING = "2026-11-25T11:00", "2026-11-25T19:00"
 KEYS = list("0123456789*#")
 
@@ -124,7 +124,7 @@ def test_the_greeting_still_gives_the_safety_line_and_a_menu(app):
 
 @pytest.mark.parametrize(("route", "caller", "fields"), [
     ("/voice/callback", ME, {}),
-    ("/voice/callback/check", "anonymous", {"Digits": "07911123456"}),
+    ("/voice/callback/check", "anonymous", {"Digits": "07400123456"}),
     ("/voice/callback/save", ME, {"Digits": "1"}),
     ("/voice/callback/save", ME, {"Digits": "2"}),
 ])
@@ -149,7 +149,7 @@ def test_steps_that_need_no_store_carry_on(app, route, fields, leads_to):
 
 @pytest.mark.parametrize(("caller", "presses"), [
     (ME, ["5"]),  # told at once: the own number can't be held
-    ("anonymous", ["5", "07911123456"]),  # told once the keyed number can't be held
+    ("anonymous", ["5", "07400123456"]),  # told once the keyed number can't be held
 ])
 def test_a_caller_asking_for_a_callback_hears_why_not_and_gets_the_menu_back(app, caller,
                                                                               presses):

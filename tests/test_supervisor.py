@@ -28,8 +28,8 @@ from tests.test_console_auth import (
 
 SUPERVISOR_PAGE = "/console/supervisor/"
 MESSAGE = "We are closed this afternoon for staff training."
-TEXTER = "+447911123499"
-CALLER = "+447911123456"
+TEXTER = "+447400123499"
+CALLER = "+447400123456"
 # Any UK number written in full, international or national.
 FULL_NUMBER = re.compile(r"\+44\s?\d{4}\s?\d{6}|\b0\d{4}\s?\d{6}\b|\b44\d{10}\b")
 
@@ -97,7 +97,7 @@ def test_closing_the_line_now_is_heard_by_callers(supervisor_app, store):
 
 
 def test_a_caller_asking_for_an_advisor_is_not_put_through_while_closed(supervisor_app, store):
-    app = supervisor_app(advisor_numbers=("+447911123001",))
+    app = supervisor_app(advisor_numbers=("+447400123001",))
     close_line(store, MESSAGE, None)
     root = call(app, "/voice/advisor")
     assert root.find("Dial") is None
@@ -198,7 +198,7 @@ def test_a_stored_closure_with_an_end_in_the_past_is_over(supervisor_app, store)
 # ------------------------------------------------------------------ advisors
 
 
-NEW_ADVISOR = {"name": "Robin Lee", "phone": "+44 7911 123460",
+NEW_ADVISOR = {"name": "Robin Lee", "phone": "+44 7400 123460",
                "password": "a long enough password"}
 
 
@@ -209,7 +209,7 @@ def test_a_supervisor_adds_an_advisor_who_can_then_sign_in(supervisor_app, store
     assert "Added Robin Lee." in flashes(client, SUPERVISOR_PAGE)
     robin = Accounts(store).get("robin-lee")
     assert (robin.name, robin.phone, robin.supervisor, robin.on_duty) == (
-        "Robin Lee", "+447911123460", False, False)
+        "Robin Lee", "+447400123460", False, False)
     assert signed_in(app, "Robin Lee", NEW_ADVISOR["password"]).get(
         SUPERVISOR_PAGE).status_code == 403
 
@@ -222,7 +222,7 @@ def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
 
 @pytest.mark.parametrize(("change", "message"), [
     ({"phone": "999"}, "emergency or police number"),
-    ({"phone": "07911123460"}, "not in international format"),
+    ({"phone": "07400123460"}, "not in international format"),
     ({"phone": "+447700900123"}, "not a valid phone number"),
     ({"password": "short"}, "a password of at least 10 characters"),
     ({"name": "Sam"}, "there is already an advisor called sam"),

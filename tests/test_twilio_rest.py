@@ -27,7 +27,7 @@ from tests.test_console_auth import add_advisor
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
 FALLBACK = "https://static.example.org/helpline"
-ADVISOR = "+447911123456"
+ADVISOR = "+447400123456"
 
 
 class Recording(TwilioHttpClient):
@@ -188,13 +188,13 @@ def context(store, twilio_api, client: Client | None, **settings: object) -> sch
 
 
 def test_each_advisor_on_duty_gets_one_text_at_opening(store, twilio_api):
-    add_advisor(store, "Alex", "+447911123456", on_duty=True)
-    add_advisor(store, "Bea", "+447911123457", on_duty=True)
-    add_advisor(store, "Cal", "+447911123458")  # off duty: not texted
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
+    add_advisor(store, "Bea", "+447400123457", on_duty=True)
+    add_advisor(store, "Cal", "+447400123458")  # off duty: not texted
     client, recorder = recorded_client(settings_for(twilio_api))
     scheduler.tell_advisors(context(store, twilio_api, client), 4)
     assert sorted(data["To"] for _, _, data, _ in recorder.sent) == [
-        "+447911123456", "+447911123457"]
+        "+447400123456", "+447400123457"]
     assert all(status == 201 for *_, status in recorder.sent)  # Prism accepted each
     for _, url, data, _ in recorder.sent:
         assert url.endswith("/Messages.json")
@@ -203,9 +203,9 @@ def test_each_advisor_on_duty_gets_one_text_at_opening(store, twilio_api):
 
 
 def test_the_opening_text_names_no_caller(store, twilio_api):
-    add_advisor(store, "Alex", "+447911123456", on_duty=True)
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
     at = london("2026-11-25T09:00")
-    CallbackQueue(store).request("+447911123499", "sms", at, at)
+    CallbackQueue(store).request("+447400123499", "sms", at, at)
     client, recorder = recorded_client(settings_for(twilio_api))
     ctx = context(store, twilio_api, client)
     assert scheduler.opening_tasks(ctx, london("2026-11-25T10:00"))
@@ -217,7 +217,7 @@ def test_the_opening_text_names_no_caller(store, twilio_api):
 
 
 def test_no_text_without_the_helplines_number_to_send_it_from(store, twilio_api):
-    add_advisor(store, "Alex", "+447911123456", on_duty=True)
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
     client, recorder = recorded_client(settings_for(twilio_api))
     scheduler.tell_advisors(context(store, twilio_api, client, helpline_number=""), 2)
     assert recorder.sent == []

@@ -22,8 +22,8 @@ from ivr.simulate import Transcript, TwilioLikeClient, simulate_call
 from tests.conftest import ACCOUNT_SID, london, parse_twiml
 from tests.test_sms import number_forms, send, stored_anywhere
 
-ME = "+447911123456"
-SOMEONE_ELSE = "+447911123457"
+ME = "+447400123456"
+SOMEONE_ELSE = "+447400123457"
 OPEN, EVENING, CHRISTMAS = "2026-11-25T11:00", "2026-11-25T19:00", "2026-12-25T11:00"
 WITHHELD = ("anonymous", "", "+266696687", "restricted", "+447700900123", "+33612345678")
 
@@ -128,11 +128,11 @@ def test_the_last_three_digits_are_read_out_one_by_one(make_app):
 def test_a_withheld_or_uncallable_caller_keys_in_a_number(make_app, caller):
     app = make_app(at=EVENING)
 
-    heard = said(simulate_call(app, ["5", "07911123456", "1", "1"], caller=caller))
+    heard = said(simulate_call(app, ["5", "07400123456", "1", "1"], caller=caller))
 
     assert content(app)["ask_number"] in heard
     assert "number ending" not in heard
-    assert content(app)["read_back"].format(digits="0 7 9 1 1 1 2 3 4 5 6") in heard
+    assert content(app)["read_back"].format(digits="0 7 4 0 0 1 2 3 4 5 6") in heard
     assert done(app, "tomorrow at 10am") in heard
     callback = the_callback(app, ME)
     assert (callback.source, callback.voicemail) == ("voice", True)
@@ -149,7 +149,7 @@ def test_press_2_to_give_a_different_number(make_app):
 
 def test_a_number_keyed_in_wrongly_can_be_keyed_again(make_app):
     app = make_app(at=EVENING)
-    said(simulate_call(app, ["5", "2", "07911123457", "2", "07911123456", "1", "1"], caller=ME))
+    said(simulate_call(app, ["5", "2", "07400123457", "2", "07400123456", "1", "1"], caller=ME))
     assert [c.number for c in callbacks(app)] == [ME]
 
 
@@ -159,7 +159,7 @@ def test_a_number_keyed_in_wrongly_can_be_keyed_again(make_app):
     ("0033612345678", "international"),
     ("08451234567", "shared cost"),
     ("999", "emergency"),
-    ("07911", "too short"),
+    ("07400", "too short"),
     ("07700900123", "not a real number"),
 ])
 def test_numbers_we_may_not_call_are_refused(make_app, store, digits, kind):
@@ -198,18 +198,18 @@ def test_a_number_with_an_open_request_is_told_it_already_has_one(make_app):
     assert len(callbacks(app)) == 1
 
 
-def test_asking_twice_on_one_call_keeps_one_request(make_app):
+def test_asking_twice_keeps_one_request_with_the_latest_voicemail_answer(make_app):
     app = make_app(at=EVENING)
     heard = said(simulate_call(app, ["5", "1", "1", "5", "1", "2"], caller=ME))
     assert done(app, "tomorrow at 10am") in heard
     assert done(app, "tomorrow at 10am", existing=True) in heard
     assert len(callbacks(app)) == 1
-    assert the_callback(app, ME).voicemail is True
+    assert the_callback(app, ME).voicemail is False  # "no voicemail" the second time counts
 
 
 def test_one_call_can_ask_for_two_different_numbers(make_app):
     app = make_app(at=EVENING)
-    heard = said(simulate_call(app, ["5", "1", "1", "5", "2", "07911123457", "1", "2"],
+    heard = said(simulate_call(app, ["5", "1", "1", "5", "2", "07400123457", "1", "2"],
                                caller=ME))
     assert heard.count(done(app, "tomorrow at 10am")) == 2
     assert the_callback(app, ME).voicemail is True
@@ -258,10 +258,10 @@ def test_the_number_question_takes_up_to_13_digits_ended_by_hash(make_app):
 
 
 @pytest.mark.parametrize(("digits", "read_back"), [
-    ("07911123456", "0 7 9 1 1 1 2 3 4 5 6"),
-    ("07911123456#", "0 7 9 1 1 1 2 3 4 5 6"),
+    ("07400123456", "0 7 4 0 0 1 2 3 4 5 6"),
+    ("07400123456#", "0 7 4 0 0 1 2 3 4 5 6"),
     ("020 7946 0001", "0 2 0 7 9 4 6 0 0 0 1"),
-    ("447911123456", "4 4 7 9 1 1 1 2 3 4 5 6"),
+    ("447400123456", "4 4 7 4 0 0 1 2 3 4 5 6"),
 ])
 def test_a_keyed_number_is_read_back_digit_by_digit(make_app, digits, read_back):
     app = make_app()

@@ -610,8 +610,9 @@ def test_a_page_that_does_not_exist_goes_to_the_menu(make_app) -> None:
 
 
 def assert_fallback(app: Flask, root: ElementTree.Element) -> None:
-    assert heard(root) == list(voice(app).fallback)
+    assert heard(root) == app.extensions["helpline"].flows.fallback_lines()
     assert any("9 9 9" in line for line in heard(root))
+    assert any("from 10am to 4pm" in line for line in heard(root))  # hours.toml's hours
     assert root[-1].tag == "Hangup"
 
 

@@ -1,0 +1,75 @@
+"""Operations: /healthz, /metrics behind its token, JSON log lines."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from ivr.logs import JsonFormatter, MaskPhoneNumbers
+from ivr.scheduler import HEARTBEAT_KEY
+from tests.conftest import twilio_client
+
+
+def test_healthz_reports_version_redis_and_a_missing_scheduler(app):
+    report = app.test_client().get("/healthz").get_json()
+    assert report["status"] == "ok" and report["version"]
+    assert report["redis"] == "ok"
+    assert report["scheduler"] == "not running"
+
+
+def test_healthz_sees_the_schedulers_heartbeat(app, store):
+    store.set(HEARTBEAT_KEY, "2099-01-01T00:00:00+00:00")
+    assert app.test_client().get("/healthz").get_json()["scheduler"] == "ok"
+
+
+def test_healthz_answers_200_when_redis_is_down(make_app):
+    app = make_app(redis_url="redis://127.0.0.1:9")
+    response = app.test_client().get("/healthz")
+    assert response.status_code == 200
+    assert response.get_json()["redis"].startswith("unreachable")
+
+
+def test_metrics_need_the_token(make_app):
+    app = make_app(metrics_token="s3cret")
+    client = app.test_client()
+    assert client.get("/metrics").status_code == 404
+    assert client.get("/metrics", headers={"Authorization": "Bearer wrong"}).status_code == 404
+    assert make_app().test_client().get("/metrics").status_code == 404  # no token: off
+
+
+def test_metrics_count_requests_by_route_and_callbacks_by_state(make_app, store):
+    app = make_app(metrics_token="s3cret")
+    twilio_client(app).post("/voice")
+    text = app.test_client().get(
+        "/metrics", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+    assert 'helpline_requests_total{route="/voice",status="200"}' in text
+    assert 'helpline_callbacks{state="due"}' in text
+    assert "447400" not in text
+
+
+def test_a_fallback_is_counted(make_app, monkeypatch):
+    import ivr.voice
+
+    app = make_app(metrics_token="s3cret")
+    monkeypatch.setattr(ivr.voice, "closed_intro", lambda status: 1 / 0)
+    monkeypatch.setattr(ivr.voice, "cached", lambda key, build: 1 / 0)
+    twilio_client(app).post("/voice")
+    text = app.test_client().get(
+        "/metrics", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+    assert 'helpline_fallbacks_total{kind="voice"}' in text
+
+
+def test_a_webhook_logs_one_json_line_with_sid_route_and_duration(app, caplog):
+    caplog.set_level(logging.INFO, logger="ivr.requests")
+    twilio_client(app).post("/voice")
+    record = next(r for r in caplog.records if r.name == "ivr.requests")
+    line = json.loads(JsonFormatter().format(record))
+    assert line["route"] == "/voice" and line["status"] == 200
+    assert line["call_sid"].startswith("CA") and line["duration_ms"] >= 0
+
+
+def test_json_lines_are_masked_too():
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "from %s", ("+447400123456",),
+                               None)
+    MaskPhoneNumbers().filter(record)
+    assert json.loads(JsonFormatter().format(record))["msg"] == "from ***456"
