@@ -150,10 +150,6 @@ def preferred_from(text: str | None) -> Preferred | None:
     return Preferred(time(int(hour), int(minute)))
 
 
-def is_expired(requested_at: datetime, now: datetime, max_days: int) -> bool:
-    return now - requested_at >= timedelta(days=max_days)
-
-
 # ------------------------------------------------------------------ numbers we may call back
 
 

@@ -358,9 +358,6 @@ class CallbackQueue:
             fields["caller_connected"] = 1
         self.r.hset(key, mapping=fields)
 
-    def field(self, callback_id: str, name: str) -> str | None:
-        return self.r.hget(f"{P}cb:{callback_id}", name)
-
     def claimed_by(self, advisor: str) -> list[Callback]:
         found = (self.get(i) for i in self.r.zrange(f"{P}cb:claimed", 0, -1))
         return [cb for cb in found if cb and cb.claimed_by == advisor]

@@ -17,7 +17,6 @@ from ivr.callbacks import (
     after_outcome,
     callable_number,
     due_at,
-    is_expired,
     parse_preferred,
     preferred_from,
     retry_at,
@@ -206,16 +205,6 @@ def test_an_unknown_outcome_is_refused():
         after_outcome("maybe", 0, 3, london("2026-11-25T11:00"), shipped_hours(),
                       timedelta(hours=2), None)
 
-
-@pytest.mark.parametrize(("age", "expired"), [
-    (timedelta(0), False),
-    (timedelta(days=6, hours=23, minutes=59), False),
-    (timedelta(days=7), True),
-    (timedelta(days=30), True),
-])
-def test_a_request_expires_after_max_days(age, expired):
-    requested = london("2026-11-25T11:00")
-    assert is_expired(requested, requested + age, max_days=7) is expired
 
 
 # ------------------------------------------------------------------ numbers we may call back
