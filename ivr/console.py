@@ -179,6 +179,12 @@ def require_sign_in() -> Response | None:
     return None
 
 
+def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
+    """Add to the audit trail what the signed-in advisor did, now (numbers masked)."""
+    h = helpline()
+    audit.record(h.redis, h.clock(), me().username, action, callback_id, number, detail)
+
+
 def supervisor_only(view: Callable[..., Response]) -> Callable[..., Response]:
     @functools.wraps(view)
     def wrapper(*args: object, **kwargs: object) -> Response:
@@ -287,7 +293,7 @@ def remember_device(response: Response, username: str) -> None:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
-    audit.record(helpline().redis, helpline().clock(), me().username, "signed out")
+    audited("signed out")
     logout_user()
     session.clear()
     flash("You have signed out.")
@@ -311,8 +317,7 @@ def queue_json() -> Response:
 def duty() -> Response:
     on = request.form.get("on_duty") == "1"
     accounts().set_on_duty(me().username, on)
-    audit.record(helpline().redis, helpline().clock(), me().username,
-                 "on duty" if on else "off duty")
+    audited("on duty" if on else "off duty")
     return redirect(url_for("console.queue"))
 
 
@@ -429,8 +434,8 @@ def close() -> Response:
             flash("That time has already passed: the line was not closed.")
             return redirect(url_for("console.supervisor"))
     close_line(h.redis, form.message.data.strip(), until)
-    audit.record(h.redis, h.clock(), me().username, "closed the line",
-                 detail=f"until {until.isoformat()}" if until else "until reopened")
+    audited("closed the line",
+            detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")
     return redirect(url_for("console.supervisor"))
 
@@ -439,7 +444,7 @@ def close() -> Response:
 @supervisor_only
 def reopen() -> Response:
     reopen_line(helpline().redis)
-    audit.record(helpline().redis, helpline().clock(), me().username, "reopened the line")
+    audited("reopened the line")
     flash("The line follows its usual hours again.")
     return redirect(url_for("console.supervisor"))
 
@@ -457,8 +462,7 @@ def add_advisor() -> Response:
     except AccountError as exc:
         flash(f"Not added: {exc}.")
         return redirect(url_for("console.supervisor"))
-    audit.record(helpline().redis, helpline().clock(), me().username,
-                 f"added advisor {advisor.username}")
+    audited(f"added advisor {advisor.username}")
     flash(f"Added {advisor.name}.")
     return redirect(url_for("console.supervisor"))
 
@@ -469,8 +473,7 @@ def remove_advisor(username: str) -> Response:
     if username == me().username:
         flash("You can't remove yourself.")
     elif accounts().remove(username):
-        audit.record(helpline().redis, helpline().clock(), me().username,
-                     f"removed advisor {username}")
+        audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
     return redirect(url_for("console.supervisor"))
 
@@ -480,8 +483,7 @@ def remove_advisor(username: str) -> Response:
 def set_duty(username: str) -> Response:
     on = request.form.get("on_duty") == "1"
     accounts().set_on_duty(username, on)
-    audit.record(helpline().redis, helpline().clock(), me().username,
-                 f"put {username} {'on' if on else 'off'} duty")
+    audited(f"put {username} {'on' if on else 'off'} duty")
     return redirect(url_for("console.supervisor"))
 
 
