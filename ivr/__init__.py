@@ -15,6 +15,7 @@ from ivr.clock import Clock, file_clock, system_clock
 from ivr.config import Settings
 from ivr.flows import Flows, load_flows
 from ivr.logs import setup_logging
+from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
 from ivr.security import SignatureGuard
 from ivr.store import connect
@@ -58,6 +59,10 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
                            settings.signature_alarm_after)
     store = connect(settings)
+    try:
+        migrate(store, clock(), flows.hours, settings)
+    except redis.RedisError as exc:  # calls must still be answered; the scheduler retries
+        log.warning("could not check the store's version at start-up: %s", exc)
     app.extensions["helpline"] = Helpline(settings, flows, clock, guard, store,
                                           CallbackQueue(store), rest_client(settings))
     if not settings.twilio_auth_token:

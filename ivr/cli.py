@@ -11,6 +11,7 @@ from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import click
+import redis
 from twilio.base.exceptions import TwilioException
 
 from ivr import create_app, scheduler
@@ -20,11 +21,15 @@ from ivr.checks import check_settings
 from ivr.clock import fixed_clock, parse_instant, system_clock
 from ivr.config import Settings
 from ivr.flows import Flows, load_flows
+from ivr.jobs import Context, Jobs, Report
+from ivr.migrations import migrate
+from ivr.override import load_override
 from ivr.phone import mask
 from ivr.phrases import when
 from ivr.queue import CallbackQueue
+from ivr.safetime import describe as describe_window
 from ivr.simulate import SILENCE, TwilioLikeClient, simulate_call
-from ivr.store import connect, describe, start_embedded
+from ivr.store import borrowed, connect, describe, start_embedded
 from ivr.supervise import supervise
 from ivr.tomlfile import FlowFileError
 from ivr.twilio_api import rest_client
@@ -59,23 +64,46 @@ def main() -> None:
 @main.command()
 @click.option("--at", help="An instant, ISO-8601 (UK local time without an offset).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-def hours(at: str | None, as_json: bool) -> None:
-    """Is the helpline open (now, or --at), until when, and when does it next open?"""
-    flows = _flows_or_exit(Settings.from_env())
+@click.option("--ignore-override", is_flag=True,
+              help="The calendar alone (hours.toml), leaving out a supervisor's closure.")
+def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
+    """Is the helpline open (now, or --at), until when, and when does it next open? What
+    callers hear: a supervisor's closure counts when the store can be read."""
+    settings = Settings.from_env()
+    flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    status = flows.hours.status(instant)
+    override, source = None, "ignored"
+    if not ignore_override:
+        try:
+            with borrowed(settings) as store:
+                override = load_override(store)
+            source = "read"
+        except redis.RedisError:
+            source = "unreachable"
+    status = flows.hours.status_with(instant, override)
+    supervisor = override is not None and override.active(instant)
+    applies = "supervisor" if supervisor else "calendar"
     if as_json:
-        click.echo(json.dumps(status.as_json(), indent=2))
+        click.echo(json.dumps({**status.as_json(), "applies": applies, "store": source},
+                              indent=2))
         return
     local = instant.astimezone(flows.hours.timezone)
     click.echo(f"At {local:%A %-d %B %Y %H:%M %Z}:")
-    phrase = when(status.next_opening, instant, flows.hours, flows.phrases)
+    phrase = (when(status.next_opening, instant, flows.hours, flows.phrases)
+              if status.reopening_known else "when a supervisor reopens the line")
     if status.open:
         click.echo(f"  open, closes at {status.closes_at:%H:%M}; next opens {phrase}")
     else:
-        reason = status.reason.kind.replace("_", " ")
-        detail = f": {status.reason.text}" if status.reason.text else ""
+        reason = ("closed by a supervisor" if supervisor
+                  else (status.reason.kind.replace("_", " ") if status.reason else "closed"))
+        detail = f": {status.reason.text}" if status.reason and status.reason.text else ""
         click.echo(f"  closed ({reason}{detail}); opens {phrase}")
+    click.echo({"read": "  (what callers hear: the calendar"
+                        + (" and a supervisor's closure)" if supervisor else "; no supervisor's "
+                           "closure is set)"),
+                "unreachable": "  (the store could not be read: a supervisor's closure, if "
+                               "any, is not shown; callers hear the calendar too)",
+                "ignored": "  (the calendar alone: --ignore-override)"}[source])
 
 
 @main.command()
@@ -167,6 +195,49 @@ def run(host: str, port: int) -> None:
     raise SystemExit(supervise({"web": web, "scheduler": scheduler}, cwd=PROJECT_DIR))
 
 
+@main.group()
+def jobs() -> None:
+    """The scheduler's jobs, one at a time, for staff and tests."""
+
+
+@jobs.command("run")
+@click.argument("job", type=click.Choice(["opening", "tick", "nightly"]))
+@click.option("--at", help="Run as if at this instant, ISO-8601 (UK local time without an "
+              "offset). Default: now.")
+@click.option("--apply", is_flag=True,
+              help="Make the changes. Without it, only say what the job would do.")
+@click.option("--yes", is_flag=True,
+              help="With --apply and an --at other than now: yes, change the real store.")
+def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
+    """Run one scheduler job once, at an instant, against the configured store: the same
+    code the scheduler runs. Texts are only sent when the job runs for now; otherwise they
+    are printed."""
+    settings = Settings.from_env()
+    flows = _flows_or_exit(settings)
+    instant = _instant(at, flows)
+    for_now = at is None or abs((instant - system_clock()).total_seconds()) < 60
+    with borrowed(settings) as store:
+        ctx = Context(settings, flows, fixed_clock(instant), store, CallbackQueue(store),
+                      rest_client(settings))
+        migrate(store, instant, flows.hours, settings)
+        if apply and not for_now and not yes:
+            report = getattr(Jobs(ctx, apply=False), job)(instant)
+            _print_report(job, instant, flows, report)
+            raise click.ClickException(
+                "this would change the real store as if it were another time (people's "
+                "requests are in it): add --yes to apply")
+        report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
+    _print_report(job, instant, flows, report)
+
+
+def _print_report(job: str, instant, flows: Flows, report: Report) -> None:
+    local = instant.astimezone(flows.hours.timezone)
+    verb = "ran" if report.applied else "would run (dry run: add --apply to make changes)"
+    click.echo(f"{job} at {local:%A %-d %B %Y %H:%M %Z}: {verb}")
+    for line in report.lines or ["nothing to do"]:
+        click.echo(f"  {line}")
+
+
 @main.command("scheduler")
 def scheduler_command() -> None:
     """Run the scheduler (one per installation; a second one waits as a standby)."""
@@ -190,7 +261,8 @@ def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
             "number": cb.number if reveal else mask(cb.number),
             "requested_at": cb.requested_at.astimezone(LONDON).isoformat(),
             "due": cb.due_at.astimezone(LONDON).isoformat(),
-            "preferred": cb.preferred, "voicemail": cb.voicemail, "attempts": cb.attempts}
+            "safe_time": describe_window(cb.plan) if cb.plan is not None else None,
+            "missed_days": cb.count.missed, "voicemail": cb.voicemail, "attempts": cb.attempts}
 
 
 @callbacks.command("list")
@@ -208,8 +280,7 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
         click.echo("No callbacks" + (f" {status}" if status else "") + ".")
     for item in items:
         click.echo(f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
-                   f"{item['source']}" + (f"  after {item['preferred']}" if item["preferred"]
-                                          else ""))
+                   f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}")
 
 
 @callbacks.command("show")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
+from datetime import timedelta
 from pathlib import Path
 
 from ivr.flows import DEFAULT_DIR
@@ -53,7 +54,8 @@ class Settings:
     sms_rate_limit: int = 5
     sms_rate_window_seconds: int = 600
     sms_quiet_seconds: int = 3600
-    callback_expiry_days: int = 7
+    callback_expiry_opening_days: int = 5
+    last_call_minutes: int = 30
     retention_days: int = 30
     scheduler_tick_seconds: int = 60
     clock_file: str = ""
@@ -64,6 +66,11 @@ class Settings:
     max_attempts: int = 3
     retry_delay_minutes: int = 120
     claim_timeout_minutes: int = 20
+
+    @property
+    def min_slot(self) -> timedelta:
+        """Time needed before closing (or the end of a safe window) to promise a call today."""
+        return timedelta(minutes=self.last_call_minutes)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
@@ -88,7 +95,8 @@ class Settings:
             sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 5),
             sms_rate_window_seconds=_int(env, "SMS_RATE_WINDOW_SECONDS", 600),
             sms_quiet_seconds=_int(env, "SMS_QUIET_SECONDS", 3600),
-            callback_expiry_days=_int(env, "CALLBACK_EXPIRY_DAYS", 7),
+            callback_expiry_opening_days=_int(env, "CALLBACK_EXPIRY_OPENING_DAYS", 5),
+            last_call_minutes=_int(env, "LAST_CALL_MINUTES", 30),
             retention_days=_int(env, "RETENTION_DAYS", 30),
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),

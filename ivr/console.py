@@ -40,11 +40,16 @@ from wtforms.validators import DataRequired, Length
 
 from ivr import audit, helpline, stats
 from ivr.accounts import AccountError, Accounts, Advisor
-from ivr.callbacks import OUTCOMES, Callback, after_outcome, preferred_from
+from ivr.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.clock import parse_instant
-from ivr.hours import Status
+from ivr.expiry import last_day
+from ivr.flows import closure_message_problem
+from ivr.hours import Status, usual_span
 from ivr.override import close_line, read_override, reopen_line
 from ivr.phone import console_mask
+from ivr.promise import meets_hours, placement, promise
+from ivr.queue import WAITING
+from ivr.safetime import ANYTIME, describe, read_safe_time
 from ivr.throttle import SignInThrottle
 from ivr.twilio_api import call_advisor
 
@@ -98,6 +103,11 @@ class CloseForm(FlaskForm):
     message = StringField("What callers hear and read", validators=[DataRequired(),
                                                                     Length(max=300)])
     until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
+
+
+class PlanForm(FlaskForm):
+    safe_time = StringField("Safe time, as the person said it (e.g. after 2pm, Tuesday, "
+                            "ANYTIME)", validators=[DataRequired(), Length(max=60)])
 
 
 class AdvisorForm(FlaskForm):
@@ -210,9 +220,19 @@ def waited(since: datetime, now: datetime) -> str:
     return f"{hours // 24} days"
 
 
+HELD_LABEL = "waiting for a safe time"
+
+
 def row(cb: Callback, now: datetime) -> dict[str, object]:
+    """One callback as advisors see it: the number masked, the safe time in words, and
+    whether this is its last day before it expires."""
+    h = helpline()
     return {"id": cb.id, "number": console_mask(cb.number), "waited": waited(cb.requested_at, now),
-            "preferred": cb.preferred or "", "voicemail": cb.voicemail, "attempts": cb.attempts,
+            "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
+            "status": cb.status, "due": cb.due_at.astimezone(h.flows.hours.timezone)
+            .strftime("%a %-d %b %H:%M"),
+            "last_day": last_day(cb.count, h.settings.callback_expiry_opening_days),
+            "voicemail": cb.voicemail, "attempts": cb.attempts,
             "source": cb.source, "state": STATE_LABELS.get(cb.call_state or "", ""),
             "call_state": cb.call_state or ""}
 
@@ -223,8 +243,10 @@ def queue_view() -> dict[str, object]:
     due = [row(cb, now) for cb in h.queue.all(("due",))]
     mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
     status = line_status()
+    counts = h.queue.counts()
     return {"open": status.open, "due": due, "mine": mine[0] if mine else None,
-            "waiting_later": h.queue.counts()["scheduled"], "on_duty": me().on_duty}
+            "waiting_later": counts["scheduled"], "held": counts["held"],
+            "on_duty": me().on_duty}
 
 
 # ------------------------------------------------------------------ sign in and out
@@ -383,11 +405,11 @@ def outcome(callback_id: str) -> Response:
         flash("Choose one of the outcomes shown.")
         return redirect(url_for("console.queue"))
     now = h.clock()
-    status, due = after_outcome(result, callback.attempts, s.max_attempts, now, h.flows.hours,
-                                timedelta(minutes=s.retry_delay_minutes),
-                                preferred_from(callback.preferred))
+    status, place = after_outcome(result, callback.attempts, s.max_attempts, now,
+                                  h.flows.hours, timedelta(minutes=s.retry_delay_minutes),
+                                  callback.plan)
     actor = "*" if me().supervisor else me().username
-    if not h.queue.finish(callback.id, actor, result, status, now, due):
+    if not h.queue.finish(callback.id, actor, result, status, now, place):
         flash("That callback is not yours to finish.")
         return redirect(url_for("console.queue"))
     audit.record(h.redis, now, me().username, f"outcome {result}", callback.id, callback.number,
@@ -409,9 +431,12 @@ def outcome(callback_id: str) -> Response:
 @supervisor_only
 def supervisor() -> str:
     h = helpline()
+    now = h.clock()
+    waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
     return render_template("console/supervisor.html", status=line_status(),
                            override=read_override(h.redis), advisors=accounts().all(),
                            close_form=CloseForm(), advisor_form=AdvisorForm(),
+                           waiting=waiting,
                            audit=audit.recent(h.redis, 50))
 
 
@@ -433,7 +458,12 @@ def close() -> Response:
         if until <= h.clock():  # the line would not close at all: say so, don't pretend
             flash("That time has already passed: the line was not closed.")
             return redirect(url_for("console.supervisor"))
-    close_line(h.redis, form.message.data.strip(), until)
+    message = form.message.data.strip()
+    problem = closure_message_problem(message)
+    if problem:
+        flash(f"The line was not closed: the message can't be used, {problem}.")
+        return redirect(url_for("console.supervisor"))
+    close_line(h.redis, message, until)
     audited("closed the line",
             detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")
@@ -446,6 +476,40 @@ def reopen() -> Response:
     reopen_line(helpline().redis)
     audited("reopened the line")
     flash("The line follows its usual hours again.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/callbacks/<callback_id>/plan", methods=["POST"])
+@supervisor_only
+def change_plan(callback_id: str) -> Response:
+    """On the person's request, a supervisor changes when it is safe to call them: read as
+    their text would be, and placed by the same rules."""
+    h = helpline()
+    form = PlanForm()
+    callback = h.queue.get(callback_id)
+    if not form.validate_on_submit() or callback is None or callback.status not in WAITING:
+        flash("Write the safe time for a callback that is waiting.")
+        return redirect(url_for("console.supervisor"))
+    now = h.clock()
+    hours = h.flows.hours
+    words = form.safe_time.data.strip()
+    reading = read_safe_time(words, now.astimezone(hours.timezone).date(),
+                             usual_span(h.flows.hours_config))
+    window = reading.window if reading.kind == "plan" and reading.window else (
+        ANYTIME if reading.kind == "anytime" or words.upper() == "ANYTIME" else None)
+    if window is None:
+        flash(f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
+              "Tuesday, mornings or ANYTIME.")
+        return redirect(url_for("console.supervisor"))
+    if not meets_hours(window, now, hours):
+        flash(f"{describe(window)} is never inside opening hours: nothing was changed.")
+        return redirect(url_for("console.supervisor"))
+    promised = promise(now, window, hours, read_override(h.redis), h.settings.min_slot)
+    if h.queue.replan(callback.id, window, placement(promised, now, hours)) == "gone":
+        flash("That callback is no longer waiting.")
+        return redirect(url_for("console.supervisor"))
+    audited("changed the safe time", callback.id, callback.number, describe(window))
+    flash(f"Safe time set: {describe(window)}.")
     return redirect(url_for("console.supervisor"))
 
 

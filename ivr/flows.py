@@ -26,6 +26,7 @@ CLOSED_REASONS = ("weekend", "bank_holiday", "closure", "before_opening", "after
 NAVIGATION = ("previous", "repeat", "next", "menu")
 STEP_COUNT = 5
 CALLBACK_FIELDS = {"confirm_number": ("last3",), "read_back": ("digits",),
+                   "closing": ("closes", "fallback"),
                    "done_new": ("when",), "done_existing": ("when",)}
 
 
@@ -73,8 +74,11 @@ class VoiceContent:
     fallback: tuple[str, ...]
 
 
-SMS_REPLIES = ("soon", "new", "existing", "options", "preferred", "preferred_moved", "anytime",
-               "time_unclear", "help", "media", "not_uk", "unavailable")
+SMS_REPLIES = ("soon", "closing", "reopen", "held", "new", "existing", "options", "preferred",
+               "anytime", "noted", "outside_hours", "ambiguous", "held_new", "kept",
+               "time_unclear", "closure", "help", "media", "not_uk", "unavailable")
+# A closure's message reaches text replies too, so it is held to what a text may say.
+CLOSURE_MESSAGE_MAX = 120
 # Words that would tell whoever sees the phone what the helpline is about.
 REVEALING = ("image", "photo", "intimate", "nude", "abuse", "police", "revenge", "porn",
              "sexual", "consent", "explicit", "harass")
@@ -239,7 +243,8 @@ def load_voice(file: TomlFile) -> VoiceContent:
         advisor={k: r.text(("advisor", k)) for k in
                  ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
         callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
-                  ("soon", "confirm_number", "ask_number", "read_back", "invalid_number",
+                  ("soon", "closing", "reopen", "confirm_number", "ask_number", "read_back",
+                   "invalid_number",
                    "voicemail", "done_new", "done_existing", "unavailable")},
         outbound={k: r.text(("outbound", k)) for k in
                   ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
@@ -252,9 +257,10 @@ def load_voice(file: TomlFile) -> VoiceContent:
 def load_sms(file: TomlFile) -> SmsContent:
     """Text messages: GSM-7 only, short, and discreet (checked, so a typo can't leak)."""
     r = _Reader(file)
-    fields = {"new": ("when",), "existing": ("when",), "preferred": ("when",),
-              "anytime": ("when",), "preferred_moved": ("when", "usual_hours"),
-              "help": ("usual_hours",), "not_uk": ("usual_hours",),
+    fields = {"closing": ("closes", "fallback"), "new": ("when",), "existing": ("when",),
+              "preferred": ("window", "when"), "anytime": ("when",), "noted": ("window",),
+              "outside_hours": ("usual_hours",), "ambiguous": ("hour", "usual_hours"),
+              "closure": ("message",), "help": ("usual_hours",), "not_uk": ("usual_hours",),
               "unavailable": ("usual_hours",)}
     replies = {k: r.text(("reply", k), fields.get(k, ())) for k in SMS_REPLIES}
     steps = r.texts(("steps", "texts"))
@@ -274,7 +280,7 @@ def load_sms(file: TomlFile) -> SmsContent:
             if revealing:
                 raise file.error(where, f"{_name(where)} says {revealing[0]!r}: replies must "
                                  "not reveal what the helpline is about")
-    opening = r.text(("advisor", "opening"), ("count", "link"))
+    opening = r.text(("advisor", "opening"), ("count", "last_day", "link"))
     if non_gsm7(opening):
         raise file.error(("advisor", "opening"), "advisor.opening must be plain characters")
     return SmsContent(replies, steps, opening)
@@ -293,6 +299,23 @@ def load_phrases(file: TomlFile) -> PhraseTemplates:
     )
 
 
+def closure_message_problem(message: str) -> str | None:
+    """Why a closure's message can't go in a text message, or None. Checked where it is
+    written (hours.toml at start-up, the supervisor's form), because texts carry it."""
+    bad = non_gsm7(message)
+    if bad:
+        return (f"it has characters a text message can't carry cheaply: {' '.join(bad)} "
+                "(use plain quotes and dashes, no emoji)")
+    revealing = [w for w in REVEALING if w in message.lower()]
+    if revealing:
+        return (f"it says {revealing[0]!r}: it is also sent in text messages, which must not "
+                "reveal what the helpline is about")
+    if len(message) > CLOSURE_MESSAGE_MAX:
+        return (f"it is {len(message)} characters long; keep it to {CLOSURE_MESSAGE_MAX} "
+                "(it is also sent in text messages)")
+    return None
+
+
 def load_hours(file: TomlFile, now: datetime) -> tuple[HoursConfig, OpeningHours]:
     try:
         config = parse_hours(file.data)
@@ -300,6 +323,10 @@ def load_hours(file: TomlFile, now: datetime) -> tuple[HoursConfig, OpeningHours
         check_opens(hours, now)
     except HoursError as exc:
         raise file.error(exc.where, exc.message) from None
+    for i, closure in enumerate(config.closures):
+        problem = closure_message_problem(closure.message)
+        if problem:
+            raise file.error(("closures", i, "message"), f"closure message: {problem}")
     return config, hours
 
 

@@ -70,18 +70,23 @@ class Reason:
 
 @dataclass(frozen=True)
 class Status:
+    """`next_opening` is always an instant (the scheduler plans by it); `reopening_known` is
+    False while a supervisor has closed the line without an end, when nobody may be told a
+    time."""
+
     at: datetime
     open: bool
     closes_at: datetime | None
     next_opening: datetime
     reason: Reason | None
+    reopening_known: bool = True
 
     def as_json(self) -> dict[str, object]:
         return {
             "at": self.at.isoformat(),
             "open": self.open,
             "closes_at": self.closes_at.isoformat() if self.closes_at else None,
-            "next_opening": self.next_opening.isoformat(),
+            "next_opening": self.next_opening.isoformat() if self.reopening_known else None,
             "reason": None if self.reason is None else {
                 "kind": self.reason.kind, "text": self.reason.text},
         }
@@ -187,7 +192,8 @@ class OpeningHours:
 
     def status_with(self, at: datetime, override: Override | None) -> Status:
         """The status, with a supervisor's closure on top when there is one. An open-ended
-        closure reports the usual next opening (the best guess callers can be given)."""
+        closure reports the usual next opening as `next_opening` (for planning), but marks it
+        unknown: callers are not told a time nobody has set."""
         status = self.status(at)
         if override is None or not override.active(at):
             return status
@@ -195,7 +201,8 @@ class OpeningHours:
         reopens = override.until if override.until and after.open else after.next_opening
         if status.open and override.until is None:
             reopens = self.next_opening_after_day(at.astimezone(self.timezone).date())
-        return Status(at, False, None, reopens, Reason("closure", override.message))
+        return Status(at, False, None, reopens, Reason("closure", override.message),
+                      reopening_known=override.until is not None)
 
     def is_open(self, at: datetime) -> bool:
         return self.status(at).open
@@ -328,6 +335,13 @@ def _table_list(data: Mapping[str, object], key: str) -> list[Mapping]:
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
         raise HoursError((key,), f"write each entry as a [[{key}]] table")
     return entries
+
+
+def usual_span(config: HoursConfig) -> tuple[time, time]:
+    """The earliest opening and latest closing of the usual week (to tell a bare "after 1"
+    in the afternoon from a morning hour)."""
+    sessions = list(config.weekly.values()) or [Session(time(10), time(16))]
+    return min(s.opens for s in sessions), max(s.closes for s in sessions)
 
 
 def check_opens(hours: OpeningHours, at: datetime) -> None:

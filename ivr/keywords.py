@@ -3,10 +3,10 @@ the body itself is never stored or logged."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
+from datetime import date, time
 
-from ivr.callbacks import Preferred, parse_preferred
+from ivr.safetime import Reading, read_safe_time
 
 # Twilio's own opt-out, opt-in and help words still reach the webhook.
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
@@ -15,16 +15,16 @@ OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 HELP = frozenset({"HELP", "INFO"})
 STEPS = frozenset({"STEPS", "STEP", "ADVICE"})
 ANYTIME = frozenset({"ANYTIME", "ANY TIME", "ANYTIME IS FINE"})
-# Looks like an attempt at a time, so an unreadable one gets an example, not silence.
-_TIMEISH = re.compile(r"\d|\b(am|pm|after|before|tomorrow|morning|afternoon|noon|o ?clock)\b")
 
 
 @dataclass(frozen=True)
 class Intent:
-    """kind: opt_out, opt_in, help, steps, anytime, time, time_unclear or request."""
+    """kind: opt_out, opt_in, help, steps, anytime, plan (a safe-time window), ambiguous (an
+    hour that could be morning or evening), time_unclear or request; `reading` holds what was
+    read of a time."""
 
     kind: str
-    preferred: Preferred | None = None
+    reading: Reading | None = None
 
 
 def keyword(body: str) -> str:
@@ -32,17 +32,21 @@ def keyword(body: str) -> str:
     return " ".join(body.strip().strip(".!?").upper().split())
 
 
-def interpret(body: str, has_callback: bool) -> Intent:
-    """Read a message. A time sets the safe time; anything else asks for a callback."""
+def interpret(body: str, has_callback: bool, today: date,
+              usual: tuple[time, time]) -> Intent:
+    """Read a message. A safe time sets the plan; anything else asks for a callback. An
+    unreadable time from someone new is just a request (they get the first reply, which
+    asks for a time); from someone waiting, it gets an example."""
     word = keyword(body)
     for kind, words in (("opt_out", OPT_OUT), ("opt_in", OPT_IN), ("help", HELP),
                         ("steps", STEPS), ("anytime", ANYTIME)):
         if word in words:
             return Intent(kind)
-    if len(body) <= 40:
-        preferred = parse_preferred(body)
-        if preferred is not None:
-            return Intent("time", preferred)
-        if has_callback and _TIMEISH.search(body.lower()):
-            return Intent("time_unclear")
+    reading = read_safe_time(body, today, usual)
+    if reading.kind == "anytime":
+        return Intent("anytime", reading)
+    if reading.kind in ("plan", "ambiguous"):
+        return Intent(reading.kind, reading)
+    if reading.kind == "unclear" and has_callback:
+        return Intent("time_unclear", reading)
     return Intent("request")

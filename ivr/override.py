@@ -15,11 +15,19 @@ KEY = "hl:override"
 
 
 def read_override(r: redis.Redis) -> Override | None:
+    """The supervisor's closure; if the store can't be read, None (the normal hours apply:
+    callers must still be answered)."""
     try:
-        data = r.hgetall(KEY)
+        return load_override(r)
     except redis.RedisError as exc:
         log.warning("cannot read a supervisor's closure (%s): the normal hours apply", exc)
         return None
+
+
+def load_override(r: redis.Redis) -> Override | None:
+    """The supervisor's closure, or None; a store error is raised (for commands that must
+    say they could not read it)."""
+    data = r.hgetall(KEY)
     if not data:
         return None
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None

@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, time
+from typing import TYPE_CHECKING
 
 from ivr.hours import WEEKDAYS, OpeningHours, Session
+
+if TYPE_CHECKING:  # promise.py needs safetime.py, which uses clock() from here
+    from ivr.promise import Promise
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
@@ -72,7 +77,17 @@ def usual_hours(weekly: dict[int, Session], t: PhraseTemplates) -> str:
     return "; ".join(parts)
 
 
-def callback_when(due: datetime, now: datetime, hours: OpeningHours, t: PhraseTemplates,
-                  soon: str) -> str:
-    """When a callback will come: `soon` ("as soon as someone is free") if due already."""
-    return soon if due <= now else when(due, now, hours, t)
+def promise_when(promise: Promise | None, now: datetime, hours: OpeningHours,
+                 t: PhraseTemplates, words: Mapping[str, str]) -> str:
+    """When a callback will come, in the words of `words` (from flows/: "soon", "closing",
+    "reopen", "held"): "as soon as someone is free", "today at 2pm", "before 4pm today if we
+    can, or else tomorrow at 10am", "once you tell us a safe time"."""
+    if promise is None:
+        return words["held"]
+    if promise.kind == "at":
+        return when(promise.due, now, hours, t)
+    if promise.kind == "closing" and promise.fallback is not None:
+        return words["closing"].format(
+            closes=clock(promise.slot_end.astimezone(hours.timezone).time()),
+            fallback=when(promise.fallback, now, hours, t))
+    return words["reopen" if promise.kind == "reopen" else "soon"]

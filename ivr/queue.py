@@ -1,14 +1,18 @@
 """The callback queue in Redis: the single source of truth, changed only by Lua scripts.
 
 Layout (prefix "hl:"):
-  cb:{id}             hash: one callback (number, source, times, status, attempts...)
-  cb:scheduled        zset id -> due time: waiting for the helpline to open
+  cb:{id}             hash: one callback (number, source, times, plan, status, attempts...)
+  cb:held             zset id -> request time: waiting for the person to give a safe time
+  cb:scheduled        zset id -> due time: waiting for its slot (and the helpline to open)
   cb:due              zset id -> request time: ready to call, oldest request first
+  cb:slots            zset id -> slot end: scheduled and due callbacks, by when their slot
+                      ends (a due callback is never claimed after it; the scheduler moves it on)
   cb:claimed          zset id -> claim time: an advisor is calling
   cb:ended            zset id -> end time: done, cancelled or expired (erased after retention)
   cb:open:{h}         id of the number's one open callback (h = hash of the number)
   cb:num:{h}          set of every id for the number (to erase all on opt-out)
   seen:{MessageSid}   the callback id a message created: Twilio's retries change nothing
+  schema              the version of this layout (see migrations.py)
 Each script checks the status it expects, so no two processes can both take, release or
 cancel one callback.
 """
@@ -19,15 +23,19 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time
 
 import redis
 
 from ivr.callbacks import Callback
+from ivr.expiry import Count
+from ivr.promise import Placement
+from ivr.safetime import ANYTIME, Window
 
 P = "hl:"
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
+WAITING = ("held", "scheduled", "due")
 
 
 def number_key(number: str) -> str:
@@ -35,17 +43,42 @@ def number_key(number: str) -> str:
     return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
-def _ts(at: datetime) -> float:
-    return at.timestamp()
+def _ts(at: datetime | None) -> float | str:
+    return at.timestamp() if at else ""
 
 
 def _dt(value: str | None) -> datetime | None:
     return datetime.fromtimestamp(float(value), UTC) if value else None
 
 
-_REQUEST = """
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# Put one callback into the place its status says (it is in none when this runs).
+_PLACE = """
+local function place(id, key, status)
+  if status == 'held' then
+    redis.call('ZADD', 'hl:cb:held', redis.call('HGET', key, 'requested_at'), id)
+    return
+  end
+  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+  if status == 'due' then
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+  else
+    redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), id)
+  end
+end
+local function unplace(id)
+  for _, name in ipairs({'held', 'scheduled', 'due', 'slots', 'claimed'}) do
+    redis.call('ZREM', 'hl:cb:' .. name, id)
+  end
+end
+"""
+
+_REQUEST = _PLACE + """
 -- KEYS: open_key, num_set, seen_key (or ""); ARGV: id, number, source, requested, due,
--- preferred, voicemail, due_now, seen_ttl, number hash
+-- slot_end, plan, voicemail, status, seen_ttl, number hash, claimable_on
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
 if seen_key ~= '' then
   local earlier = redis.call('GET', seen_key)
@@ -53,58 +86,60 @@ if seen_key ~= '' then
 end
 local existing = redis.call('GET', open_key)
 if existing and redis.call('EXISTS', 'hl:cb:' .. existing) == 1 then
-  if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[9]) end
+  if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[10]) end
   return {existing, 'existing', redis.call('HGET', 'hl:cb:' .. existing, 'due_at')}
 end
 local id = ARGV[1]
-redis.call('HSET', 'hl:cb:' .. id, 'number', ARGV[2], 'source', ARGV[3],
-  'requested_at', ARGV[4], 'due_at', ARGV[5], 'preferred', ARGV[6], 'voicemail', ARGV[7],
-  'attempts', 0, 'status', ARGV[8] == '1' and 'due' or 'scheduled', 'h', ARGV[10])
-if ARGV[8] == '1' then
-  redis.call('ZADD', 'hl:cb:due', ARGV[4], id)
-else
-  redis.call('ZADD', 'hl:cb:scheduled', ARGV[5], id)
-end
+local key = 'hl:cb:' .. id
+redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', ARGV[4],
+  'due_at', ARGV[5], 'slot_end', ARGV[6], 'plan', ARGV[7], 'voicemail', ARGV[8],
+  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
+place(id, key, ARGV[9])
 redis.call('SET', open_key, id)
 redis.call('SADD', num_set, id)
-if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[9]) end
+if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[10]) end
 return {id, 'new', ARGV[5]}
 """
 
-_RESCHEDULE = """
--- Move an open callback to a new due time (a preferred time was given). ARGV: id, due,
--- preferred, due_now
+_REPLAN = _PLACE + """
+-- A new safe time (or its promise) for a waiting callback. ARGV: id, plan, due, slot_end,
+-- status, claimable_on. A callback being called now only keeps the plan for its next attempt.
 local key = 'hl:cb:' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
-if status ~= 'scheduled' and status ~= 'due' then return 0 end
-redis.call('HSET', key, 'due_at', ARGV[2], 'preferred', ARGV[3])
-redis.call('ZREM', 'hl:cb:scheduled', ARGV[1])
-redis.call('ZREM', 'hl:cb:due', ARGV[1])
-if ARGV[4] == '1' then
-  redis.call('HSET', key, 'status', 'due')
-  redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), ARGV[1])
-else
-  redis.call('HSET', key, 'status', 'scheduled')
-  redis.call('ZADD', 'hl:cb:scheduled', ARGV[2], ARGV[1])
+if status == 'claimed' then
+  redis.call('HSET', key, 'plan', ARGV[2])
+  return 2
 end
+if status ~= 'held' and status ~= 'scheduled' and status ~= 'due' then return 0 end
+unplace(ARGV[1])
+redis.call('HSET', key, 'plan', ARGV[2], 'due_at', ARGV[3], 'slot_end', ARGV[4],
+  'status', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', key, 'claimable_on', ARGV[6]) end
+place(ARGV[1], key, ARGV[5])
 return 1
 """
 
 _RELEASE = """
--- Move up to ARGV[2] scheduled callbacks due by ARGV[1] to the due queue, oldest request first.
+-- Move up to ARGV[2] scheduled callbacks due by ARGV[1], whose slot has not ended, to the
+-- due queue (oldest request first); they became claimable on day ARGV[3].
 local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:scheduled', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local moved = 0
 for _, id in ipairs(ids) do
-  redis.call('ZREM', 'hl:cb:scheduled', id)
   local key = 'hl:cb:' .. id
-  if redis.call('HGET', key, 'status') == 'scheduled' then
-    redis.call('HSET', key, 'status', 'due')
+  local fields = redis.call('HMGET', key, 'status', 'slot_end')
+  if fields[1] ~= 'scheduled' then
+    redis.call('ZREM', 'hl:cb:scheduled', id)
+  elseif tonumber(fields[2]) > tonumber(ARGV[1]) then
+    redis.call('ZREM', 'hl:cb:scheduled', id)
+    redis.call('HSET', key, 'status', 'due', 'claimable_on', ARGV[3])
     redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    moved = moved + 1
   end
 end
-return #ids
+return moved
 """
 
-_END = """
+_END = _PLACE + """
 -- End one callback: ARGV: id, new status, now, allowed statuses (space separated)
 local key = 'hl:cb:' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
@@ -112,23 +147,19 @@ if not status or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. status .. ' ', 1,
   return 0
 end
 redis.call('HSET', key, 'status', ARGV[2], 'ended_at', ARGV[3])
-redis.call('ZREM', 'hl:cb:scheduled', ARGV[1])
-redis.call('ZREM', 'hl:cb:due', ARGV[1])
-redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
+unplace(ARGV[1])
 redis.call('ZADD', 'hl:cb:ended', ARGV[3], ARGV[1])
 local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
 if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
 return 1
 """
 
-_ERASE_NUMBER = """
+_ERASE_NUMBER = _PLACE + """
 -- Erase every record of one number (opt-out). KEYS: open_key, num_set
 local ids = redis.call('SMEMBERS', KEYS[2])
 for _, id in ipairs(ids) do
   redis.call('DEL', 'hl:cb:' .. id)
-  redis.call('ZREM', 'hl:cb:scheduled', id)
-  redis.call('ZREM', 'hl:cb:due', id)
-  redis.call('ZREM', 'hl:cb:claimed', id)
+  unplace(id)
   redis.call('ZREM', 'hl:cb:ended', id)
 end
 redis.call('DEL', KEYS[1], KEYS[2])
@@ -150,24 +181,30 @@ return #ids
 
 
 _CLAIM = """
--- The oldest due callback, for one advisor. ARGV: advisor, now
+-- The oldest due callback whose slot has not ended, for one advisor. ARGV: advisor, now
+local offset = 0
 while true do
-  local popped = redis.call('ZPOPMIN', 'hl:cb:due')
-  if #popped == 0 then return false end
-  local id = popped[1]
-  local key = 'hl:cb:' .. id
-  if redis.call('HGET', key, 'status') == 'due' then
-    redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2],
-      'call_state', 'claimed', 'caller_connected', 0)
-    redis.call('ZADD', 'hl:cb:claimed', ARGV[2], id)
-    return id
+  local ids = redis.call('ZRANGE', 'hl:cb:due', offset, offset + 49)
+  if #ids == 0 then return false end
+  for _, id in ipairs(ids) do
+    local key = 'hl:cb:' .. id
+    local fields = redis.call('HMGET', key, 'status', 'slot_end')
+    if fields[1] == 'due' and tonumber(fields[2]) > tonumber(ARGV[2]) then
+      redis.call('ZREM', 'hl:cb:due', id)
+      redis.call('ZREM', 'hl:cb:slots', id)
+      redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2],
+        'call_state', 'claimed', 'caller_connected', 0)
+      redis.call('ZADD', 'hl:cb:claimed', ARGV[2], id)
+      return id
+    end
   end
+  offset = offset + 50
 end
 """
 
 _FINISH = """
 -- Record an outcome of a claimed callback. ARGV: id, advisor ('*': anyone), outcome,
--- new status (done, expired or scheduled), now, due (for scheduled)
+-- new status (done, expired or scheduled), now, due and slot end (for scheduled)
 local key = 'hl:cb:' .. ARGV[1]
 if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
 if ARGV[2] ~= '*' and redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
@@ -176,8 +213,9 @@ redis.call('HINCRBY', key, 'attempts', 1)
 redis.call('HSET', key, 'status', ARGV[4], 'outcome', ARGV[3], 'call_state', 'ended')
 redis.call('HDEL', key, 'claimed_by', 'claimed_at')
 if ARGV[4] == 'scheduled' then
-  redis.call('HSET', key, 'due_at', ARGV[6])
+  redis.call('HSET', key, 'due_at', ARGV[6], 'slot_end', ARGV[7])
   redis.call('ZADD', 'hl:cb:scheduled', ARGV[6], ARGV[1])
+  redis.call('ZADD', 'hl:cb:slots', ARGV[7], ARGV[1])
 else
   redis.call('HSET', key, 'ended_at', ARGV[5])
   redis.call('ZADD', 'hl:cb:ended', ARGV[5], ARGV[1])
@@ -187,7 +225,18 @@ end
 return 1
 """
 
-_RETURN_STALE = """
+# A claim given back goes to the due queue again (the scheduler moves it on if its slot ended).
+_BACK_TO_DUE = """
+local function back_to_due(id, key)
+  redis.call('ZREM', 'hl:cb:claimed', id)
+  redis.call('HSET', key, 'status', 'due', 'call_state', '')
+  redis.call('HDEL', key, 'claimed_by', 'claimed_at')
+  redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+end
+"""
+
+_RETURN_STALE = _BACK_TO_DUE + """
 -- Claims older than ARGV[1] go back to the due queue, unless the caller was connected (then
 -- the call happened: it waits for an outcome rather than being called twice).
 local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:claimed', '-inf', ARGV[1])
@@ -195,10 +244,7 @@ local returned = 0
 for _, id in ipairs(ids) do
   local key = 'hl:cb:' .. id
   if redis.call('HGET', key, 'caller_connected') ~= '1' then
-    redis.call('ZREM', 'hl:cb:claimed', id)
-    redis.call('HSET', key, 'status', 'due', 'call_state', '')
-    redis.call('HDEL', key, 'claimed_by', 'claimed_at')
-    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    back_to_due(id, key)
     returned = returned + 1
   end
 end
@@ -206,15 +252,21 @@ return returned
 """
 
 
-_UNCLAIM = """
+_UNCLAIM = _BACK_TO_DUE + """
 -- ARGV: id, advisor
 local key = 'hl:cb:' .. ARGV[1]
 if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
 if redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
-redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
-redis.call('HSET', key, 'status', 'due', 'call_state', '')
-redis.call('HDEL', key, 'claimed_by', 'claimed_at')
-redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), ARGV[1])
+back_to_due(ARGV[1], key)
+return 1
+"""
+
+_COUNT = """
+-- The expiry count of a waiting callback. ARGV: id, missed, counted
+local key = 'hl:cb:' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if status ~= 'held' and status ~= 'scheduled' and status ~= 'due' then return 0 end
+redis.call('HSET', key, 'missed', ARGV[2], 'counted', ARGV[3])
 return 1
 """
 
@@ -234,7 +286,7 @@ class CallbackQueue:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
         self._request = client.register_script(_REQUEST)
-        self._reschedule = client.register_script(_RESCHEDULE)
+        self._replan = client.register_script(_REPLAN)
         self._release = client.register_script(_RELEASE)
         self._end = client.register_script(_END)
         self._erase_number = client.register_script(_ERASE_NUMBER)
@@ -243,32 +295,56 @@ class CallbackQueue:
         self._finish = client.register_script(_FINISH)
         self._return_stale = client.register_script(_RETURN_STALE)
         self._unclaim = client.register_script(_UNCLAIM)
+        self._count = client.register_script(_COUNT)
 
-    def request(self, number: str, source: str, now: datetime, due: datetime,
-                preferred: str | None = None, voicemail: bool = False,
+    def request(self, number: str, source: str, now: datetime, place: Placement,
+                plan: Window | None, voicemail: bool = False,
                 message_sid: str = "") -> Requested:
-        """Store a callback for `number` unless it has one open (or this message was seen)."""
+        """Store a callback for `number` unless it has one open (or this message was seen).
+        `plan` is the safe-time window (None while held for one)."""
         h = number_key(number)
         callback_id = secrets.token_hex(8)
-        due_now = due <= now
         result = self._request(
             keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
                   f"{P}seen:{message_sid}" if message_sid else ""],
-            args=[callback_id, number, source, _ts(now), _ts(due), preferred or "",
-                  int(voicemail), int(due_now), SEEN_TTL_SECONDS, h])
+            args=[callback_id, number, source, _ts(now), _ts(place.due), _ts(place.slot_end),
+                  plan.dumps() if plan else "", int(voicemail), place.status, SEEN_TTL_SECONDS,
+                  h, place.claimable_on.isoformat() if place.claimable_on else ""])
         return Requested(result[0], result[1], _dt(result[2]) if len(result) > 2 else None)
 
-    def reschedule(self, callback_id: str, due: datetime, preferred: str | None,
-                   now: datetime) -> bool:
-        return bool(self._reschedule(args=[callback_id, _ts(due), preferred or "",
-                                           int(due <= now)]))
+    def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
+        """Give a waiting callback a new plan and place; "moved", "noted" (it is being called
+        now: the plan is kept for a later attempt) or "gone"."""
+        done = self._replan(args=[callback_id, plan.dumps() if plan else "", _ts(place.due),
+                                  _ts(place.slot_end), place.status,
+                                  place.claimable_on.isoformat() if place.claimable_on
+                                  else ""])
+        return {1: "moved", 2: "noted"}.get(done, "gone")
 
-    def release(self, now: datetime) -> int:
-        """Move every scheduled callback due by `now` to the due queue; how many moved."""
-        return _in_batches(self._release, now)
+    def release(self, now: datetime, today: date) -> int:
+        """Move every scheduled callback due by `now` (whose slot has not ended) to the due
+        queue; how many moved. `today` is the local date, remembered for expiry."""
+        total = 0
+        while True:
+            moved = self._release(args=[_ts(now), BATCH, today.isoformat()])
+            total += moved
+            if moved < BATCH:
+                return total
+
+    def due_to_release(self, now: datetime) -> list[str]:
+        """What release() would move now (for a dry run)."""
+        ids = self.r.zrangebyscore(f"{P}cb:scheduled", "-inf", _ts(now))
+        return [i for i in ids if float(self.r.hget(f"{P}cb:{i}", "slot_end") or 0)
+                > now.timestamp()]
+
+    def slot_ended(self, now: datetime) -> list[Callback]:
+        """Scheduled or due callbacks whose slot has ended: the scheduler gives each its next
+        slot."""
+        found = (self.get(i) for i in self.r.zrangebyscore(f"{P}cb:slots", "-inf", _ts(now)))
+        return [cb for cb in found if cb and cb.status in ("scheduled", "due")]
 
     def end(self, callback_id: str, status: str, now: datetime,
-            allowed: tuple[str, ...] = ("scheduled", "due", "claimed")) -> bool:
+            allowed: tuple[str, ...] = ("held", "scheduled", "due", "claimed")) -> bool:
         return bool(self._end(args=[callback_id, status, _ts(now), " ".join(allowed)]))
 
     def cancel(self, callback_id: str, now: datetime) -> bool:
@@ -279,22 +355,26 @@ class CallbackQueue:
         h = number_key(number)
         return self._erase_number(keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}"])
 
-    def expire(self, requested_before: datetime, now: datetime) -> int:
-        """Expire waiting callbacks requested before `requested_before`."""
-        expired = 0
-        for callback in self.all(("scheduled", "due")):
-            if callback.requested_at < requested_before and self.end(
-                    callback.id, "expired", now, ("scheduled", "due")):
-                expired += 1
-        return expired
+    def set_count(self, callback_id: str, count: Count) -> bool:
+        """Store a waiting callback's expiry count (see expiry.py)."""
+        return bool(self._count(args=[callback_id, count.missed,
+                                      count.counted.isoformat() if count.counted else ""]))
 
     def erase_ended(self, ended_before: datetime) -> int:
-        return _in_batches(self._erase_ended, ended_before)
+        total = 0
+        while True:
+            erased = self._erase_ended(args=[_ts(ended_before), BATCH])
+            total += erased
+            if erased < BATCH:
+                return total
 
     def close_unrecorded_claims(self, claimed_before: datetime, now: datetime) -> int:
         """End claims older than `claimed_before` that nobody recorded an outcome for."""
-        stale = self.r.zrangebyscore(f"{P}cb:claimed", "-inf", _ts(claimed_before))
-        return sum(self.finish(i, "*", "not_recorded", "done", now) for i in stale)
+        return sum(self.finish(i, "*", "not_recorded", "done", now)
+                   for i in self.unrecorded_claims(claimed_before))
+
+    def unrecorded_claims(self, claimed_before: datetime) -> list[str]:
+        return self.r.zrangebyscore(f"{P}cb:claimed", "-inf", _ts(claimed_before))
 
     def set_voicemail(self, callback_id: str, allowed: bool) -> None:
         """Whether a voicemail may be left (the person's latest answer)."""
@@ -314,12 +394,12 @@ class CallbackQueue:
 
     def ids(self, status: str) -> list[str]:
         """Ids in one state, in queue order."""
-        if status in ("scheduled", "due", "claimed"):
+        if status in ("held", "scheduled", "due", "claimed"):
             return self.r.zrange(f"{P}cb:{status}", 0, -1)
         return [i for i in self.r.zrange(f"{P}cb:ended", 0, -1)
                 if self.r.hget(f"{P}cb:{i}", "status") == status]
 
-    def all(self, statuses: tuple[str, ...] = ("scheduled", "due", "claimed", "done",
+    def all(self, statuses: tuple[str, ...] = ("held", "scheduled", "due", "claimed", "done",
                                                 "cancelled", "expired")) -> Iterator[Callback]:
         seen: set[str] = set()
         for status in statuses:
@@ -331,15 +411,18 @@ class CallbackQueue:
                         yield callback
 
     def claim(self, advisor: str, now: datetime) -> Callback | None:
-        """Atomically take the oldest due callback: two advisors never get the same one."""
+        """Atomically take the oldest due callback whose slot has not ended: two advisors
+        never get the same one, and nobody is called outside their safe window."""
         callback_id = self._claim(args=[advisor, _ts(now)])
         return self.get(callback_id) if callback_id else None
 
     def finish(self, callback_id: str, advisor: str, outcome: str, status: str,
-               now: datetime, due: datetime | None = None) -> bool:
-        """Record an outcome of a claimed callback; False if it isn't this advisor's claim."""
+               now: datetime, place: Placement | None = None) -> bool:
+        """Record an outcome of a claimed callback; False if it isn't this advisor's claim.
+        A retry (status scheduled) goes to `place`."""
         return bool(self._finish(args=[callback_id, advisor, outcome, status, _ts(now),
-                                       _ts(due) if due else ""]))
+                                       _ts(place.due) if place else "",
+                                       _ts(place.slot_end) if place else ""]))
 
     def unclaim(self, callback_id: str, advisor: str) -> bool:
         """Give a claim back to the due queue (the advisor's phone could not be rung)."""
@@ -347,6 +430,11 @@ class CallbackQueue:
 
     def return_stale_claims(self, claimed_before: datetime) -> int:
         return self._return_stale(args=[_ts(claimed_before)])
+
+    def stale_claims(self, claimed_before: datetime) -> list[str]:
+        """What return_stale_claims() would return (for a dry run)."""
+        return [i for i in self.unrecorded_claims(claimed_before)
+                if self.r.hget(f"{P}cb:{i}", "caller_connected") != "1"]
 
     def set_call_state(self, callback_id: str, state: str, caller_connected: bool = False) -> None:
         """What the console shows: ringing, connected, machine, ended. Only for a claim."""
@@ -364,25 +452,32 @@ class CallbackQueue:
 
     def counts(self) -> dict[str, int]:
         return {name: self.r.zcard(f"{P}cb:{name}")
-                for name in ("scheduled", "due", "claimed", "ended")}
+                for name in ("held", "scheduled", "due", "claimed", "ended")}
 
 
-def _in_batches(script, cutoff: datetime) -> int:
-    """Run a script that handles at most BATCH items up to `cutoff` until it handles fewer
-    (short scripts keep Redis answering other clients in between); the total handled."""
-    total = 0
-    while True:
-        count = script(args=[_ts(cutoff), BATCH])
-        total += count
-        if count < BATCH:
-            return total
+def _plan(data: dict[str, str]) -> Window | None:
+    """The stored plan; None while held. A record not yet upgraded (migrations.py) is read
+    as its old "not before HH:MM" meant."""
+    if "plan" not in data:
+        preferred = data.get("preferred")
+        return Window(earliest=time.fromisoformat(preferred)) if preferred else ANYTIME
+    return Window.loads(data["plan"]) if data["plan"] else None
 
 
 def _callback(callback_id: str, data: dict[str, str]) -> Callback:
     return Callback(
         id=callback_id, number=data["number"], source=data["source"],
-        requested_at=_dt(data["requested_at"]), due_at=_dt(data["due_at"]),
-        status=data["status"], preferred=data.get("preferred") or None,
+        requested_at=_need(_dt(data["requested_at"])), due_at=_need(_dt(data["due_at"])),
+        status=data["status"], plan=_plan(data),
+        slot_end=_dt(data.get("slot_end")),
         voicemail=data.get("voicemail") == "1", attempts=int(data.get("attempts", 0)),
         claimed_by=data.get("claimed_by") or None, call_state=data.get("call_state") or None,
-        outcome=data.get("outcome") or None)
+        outcome=data.get("outcome") or None,
+        count=Count(int(data.get("missed") or 0), _day(data.get("counted")),
+                    _day(data.get("claimable_on"))))
+
+
+def _need(at: datetime | None) -> datetime:
+    if at is None:
+        raise ValueError("a callback record is missing a time")
+    return at

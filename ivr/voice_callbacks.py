@@ -13,10 +13,12 @@ from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr import calltree, helpline, stats
-from ivr.callbacks import callable_number, due_at
+from ivr.callbacks import callable_number
 from ivr.override import read_override
 from ivr.phone import mask
-from ivr.phrases import callback_when
+from ivr.phrases import promise_when
+from ivr.promise import placement, promise, restate
+from ivr.safetime import ANYTIME
 from ivr.security import only_twilio
 from ivr.voice import METHODS, give_up, link, param, say, twiml
 
@@ -175,20 +177,22 @@ def save() -> Response:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
     now = h.clock()
+    promised = promise(now, ANYTIME, h.flows.hours, read_override(h.redis), h.settings.min_slot)
     # No CallSid as a once-only key: one call may ask for two different numbers, and the
     # second must not be taken for a repeat of the first. One open callback per number is
     # enough to make a repeated request change nothing.
-    result = h.queue.request(number, "voice", now,
-                             due_at(now, h.flows.hours, None, read_override(h.redis)),
-                             voicemail=digit == "1")
+    result = h.queue.request(number, "voice", now, placement(promised, now, h.flows.hours),
+                             ANYTIME, voicemail=digit == "1")
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
     else:
         h.queue.set_voicemail(result.callback_id, digit == "1")  # their latest answer counts
     h.redis.delete(pending_key())
     callback = h.queue.get(result.callback_id)
-    when = callback_when(callback.due_at if callback else now, now, h.flows.hours,
-                         h.flows.phrases, content["soon"])
+    if callback is not None and callback.plan is not None and callback.status != "claimed":
+        promised = restate(now, callback.due_at, callback.plan, h.flows.hours,
+                           read_override(h.redis), h.settings.min_slot)
+    when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
     log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
              result.outcome, mask(number))
     resp = VoiceResponse()

@@ -8,6 +8,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
@@ -16,12 +17,18 @@ from zoneinfo import ZoneInfo
 
 import pytest
 import redis
+from click.testing import CliRunner, Result
 from flask import Flask
 
 from ivr import create_app, stats
+from ivr.cli import main
 from ivr.clock import fixed_clock
 from ivr.config import Settings
+from ivr.flows import DEFAULT_DIR
 from ivr.logs import JsonFormatter, MaskPhoneNumbers
+from ivr.promise import Placement
+from ivr.queue import CallbackQueue, Requested
+from ivr.safetime import ANYTIME, Window
 from ivr.simulate import TwilioLikeClient
 from ivr.store import connect
 
@@ -31,6 +38,18 @@ ADVISORS = ("+447400000001", "+447400000002")  # valid UK mobiles (07700 900xxx 
 # A Wednesday in hours, and a Wednesday evening.
 OPEN_AT = "2026-11-25T11:00"
 CLOSED_AT = "2026-11-25T19:00"
+
+
+def request_callback(queue: CallbackQueue, number: str, source: str, now: datetime,
+                     due: datetime, plan: Window | None = ANYTIME,
+                     slot_end: datetime | None = None, **options: object) -> Requested:
+    """Store a callback due at `due` (due now if it has come), its slot ending at 16:00 that
+    day unless given, as the webhooks do after working out a promise; plan=None holds it for
+    a safe time."""
+    slot_end = slot_end or due.astimezone(LONDON).replace(hour=16, minute=0)
+    status = "held" if plan is None else ("due" if due <= now else "scheduled")
+    place = Placement(status, due, None if plan is None else slot_end)
+    return queue.request(number, source, now, place, plan, **options)
 
 
 def london(text: str) -> datetime:
@@ -105,6 +124,36 @@ def twilio_client(app: Flask, caller: str = "+447700900123") -> TwilioLikeClient
     return TwilioLikeClient(app, {"CallSid": "CA" + "a" * 32, "AccountSid": "AC" + "0" * 32,
                                   "From": caller, "To": "+441234567890",
                                   "CallStatus": "in-progress"})
+
+
+@pytest.fixture
+def cli(store: redis.Redis, store_settings: dict[str, object],
+        monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+    """cli(*args, flows=None): run the `helpline` command as an operator would, on the test
+    Redis (HELPLINE_DATA_DIR or REDIS_URL) and the shipped flows/ (or `flows`); its result."""
+    for name in ("REDIS_URL", "HELPLINE_DATA_DIR", "HELPLINE_TEST_CLOCK_FILE",
+                 "HELPLINE_FLOWS_DIR", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
+                 "PUBLIC_BASE_URL", "HELPLINE_NUMBER"):
+        monkeypatch.delenv(name, raising=False)
+    if store_settings.get("redis_url"):
+        monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
+    else:
+        monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
+
+    def run(*args: str, flows: Path | None = None) -> Result:
+        env = {"HELPLINE_FLOWS_DIR": str(flows)} if flows else {}
+        return CliRunner().invoke(main, list(args), catch_exceptions=False, env=env)
+
+    return run
+
+
+def flows_with(folder: Path, hours_extra: str) -> Path:
+    """A copy of the shipped flows/ in `folder`, with `hours_extra` added to hours.toml."""
+    for file in DEFAULT_DIR.glob("*.toml"):
+        shutil.copy(file, folder / file.name)
+    with (folder / "hours.toml").open("a", encoding="utf-8") as f:
+        f.write("\n" + hours_extra)
+    return folder
 
 
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2

@@ -28,7 +28,7 @@ from ivr import audit, stats
 from ivr.accounts import Accounts
 from ivr.queue import CallbackQueue
 from ivr.simulate import simulate_call
-from tests.conftest import OPEN_AT, AppFactory
+from tests.conftest import OPEN_AT, AppFactory, request_callback
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -187,7 +187,7 @@ def test_an_advisor_calls_the_next_person_back_on_a_phone(open_site: OpenSite,
     # A callback arrives while the page is open: the poll shows it, without a reload.
     page.evaluate("window.stillTheSamePage = true")
     now = site.app.extensions["helpline"].clock()
-    callback_id = site.queue.request(CALLER, "sms", now, now).callback_id
+    callback_id = request_callback(site.queue, CALLER, "sms", now, now).callback_id
     expect(page.locator("#due tbody tr td").first).to_have_text(MASKED, timeout=POLL_MS)
     expect(page.locator("#due-count")).to_have_text("1")
     assert page.evaluate("window.stillTheSamePage === true"), "the page reloaded"

@@ -7,12 +7,9 @@ import json
 from datetime import datetime
 
 import pytest
-import redis
-from click.testing import CliRunner, Result
 
-from ivr.cli import main
 from ivr.queue import CallbackQueue
-from tests.conftest import london
+from tests.conftest import london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -20,21 +17,9 @@ CHRISTMAS = "2026-12-25T11:00"
 
 
 @pytest.fixture
-def helpline(store: redis.Redis, store_settings: dict[str, object],
-             monkeypatch: pytest.MonkeyPatch):
-    """helpline(*args): run the `helpline` command on the test Redis; its result."""
-    for name in ("REDIS_URL", "HELPLINE_DATA_DIR", "HELPLINE_TEST_CLOCK_FILE",
-                 "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL"):
-        monkeypatch.delenv(name, raising=False)
-    if store_settings.get("redis_url"):
-        monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
-    else:
-        monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
-
-    def run(*args: str) -> Result:
-        return CliRunner().invoke(main, list(args), catch_exceptions=False)
-
-    return run
+def helpline(cli):
+    """helpline(*args): the `helpline` command on the test Redis."""
+    return cli
 
 
 @pytest.fixture
@@ -81,7 +66,7 @@ def test_numbers_are_masked_unless_revealed(christmas_text, helpline):
 def test_list_filters_by_status(christmas_text, helpline, store):
     in_hours = london("2026-12-29T11:00")
     queue = CallbackQueue(store)
-    due_now = queue.request(OTHER, "voice", in_hours, in_hours).callback_id
+    due_now = request_callback(queue, OTHER, "voice", in_hours, in_hours).callback_id
     scheduled = queue.open_for(NUMBER).id
 
     assert [i["id"] for i in listed(helpline, "--status", "scheduled")] == [scheduled]

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import re
 import threading
-from datetime import datetime, timedelta
+from datetime import time, timedelta
 
 import pytest
 import redis
@@ -14,12 +14,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from ivr import audit
-from ivr.callbacks import OUTCOMES, Preferred, after_outcome
+from ivr.callbacks import OUTCOMES, after_outcome
 from ivr.flows import DEFAULT_DIR, load_flows
 from ivr.hours import OpeningHours
 from ivr.override import close_line
 from ivr.queue import CallbackQueue
-from tests.conftest import CLOSED_AT, OPEN_AT, london
+from ivr.safetime import ANYTIME, Window
+from tests.conftest import CLOSED_AT, OPEN_AT, london, request_callback
 from tests.test_console_auth import (
     SUPERVISOR_PHONE,
     add_advisor,
@@ -41,11 +42,15 @@ def hours() -> OpeningHours:
     return load_flows(DEFAULT_DIR, london(OPEN_AT)).hours
 
 
-def ask(store: redis.Redis, number: str, requested: str, preferred: str | None = None,
+TODAYS_CLOSE = london("2026-11-25T16:00")
+
+
+def ask(store: redis.Redis, number: str, requested: str, plan: Window = ANYTIME,
         voicemail: bool = False, source: str = "sms") -> str:
-    """A callback asked for at `requested`, due at once; its id."""
+    """A callback asked for at `requested`, due at once, in today's slot; its id."""
     at = london(requested)
-    return CallbackQueue(store).request(number, source, at, at, preferred, voicemail).callback_id
+    return request_callback(CallbackQueue(store), number, source, at, at, plan,
+                            slot_end=TODAYS_CLOSE, voicemail=voicemail).callback_id
 
 
 def queue_of(app: Flask) -> CallbackQueue:
@@ -73,7 +78,8 @@ def on_duty_advisor(app: Flask, store: redis.Redis, name: str = "Alex",
 
 
 def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app, store):
-    newest = ask(store, CALLERS[0], "2026-11-25T10:30", preferred="14:00", voicemail=True)
+    newest = ask(store, CALLERS[0], "2026-11-25T10:30", Window(earliest=time(14)),
+                 voicemail=True)
     oldest = ask(store, CALLERS[1], "2026-11-20T11:00", source="voice")
     middle = ask(store, CALLERS[2], "2026-11-24T15:00")
     app = make_app(cookie_secure=False)
@@ -86,11 +92,12 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
     rows = client.get("/console/queue.json").get_json()["due"]
     assert [r["id"] for r in rows] == [oldest, middle, newest]
     assert rows[0] | {"id": None} == {
-        "id": None, "number": "+44 7400 •••457", "waited": "5 days", "preferred": "",
+        "id": None, "number": "+44 7400 •••457", "waited": "5 days", "plan": "any time",
+        "status": "due", "due": "Fri 20 Nov 11:00", "last_day": False,
         "voicemail": False, "attempts": 0, "source": "voice", "state": "", "call_state": ""}
     assert (rows[1]["waited"], rows[1]["source"]) == ("20 h 0 min", "sms")
-    assert (rows[2]["waited"], rows[2]["preferred"], rows[2]["voicemail"]) == (
-        "30 min", "14:00", True)
+    assert (rows[2]["waited"], rows[2]["plan"], rows[2]["voicemail"]) == (
+        "30 min", "after 2pm", True)
 
 
 def test_no_full_number_ever_reaches_the_console(make_app, store):
@@ -189,7 +196,8 @@ def test_call_next_is_refused_and_nothing_is_claimed(make_app, twilio_api, store
     client = signed_in(app, "Alex")
     post_form(client, "/console/call-next")
     assert message in flashes(client)
-    assert queue_of(app).counts() == {"scheduled": 0, "due": 1, "claimed": 0, "ended": 0}
+    assert queue_of(app).counts() == {"held": 0, "scheduled": 0, "due": 1, "claimed": 0,
+                                     "ended": 0}
     assert not any(e["action"] == "claimed" for e in audit.recent(store))
 
 
@@ -203,7 +211,7 @@ def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callba
     start = london("2026-11-25T10:00")
     for n in range(callbacks):
         at = start + timedelta(seconds=n)
-        queue.request(f"+4474001{n:05d}", "sms", at, at)
+        request_callback(queue, f"+4474001{n:05d}", "sms", at, at)
     claimed: dict[str, list[str]] = {"alex": [], "bea": []}
     barrier = threading.Barrier(2)
 
@@ -289,8 +297,12 @@ def test_a_double_click_on_call_next_claims_one_callback(calling_app, store):
 
 def claimed_for(app: Flask, store: redis.Redis, advisor: str = "alex",
                 voicemail: bool = False, at: str = OPEN_AT) -> str:
-    callback_id = ask(store, CALLERS[0], "2026-11-25T09:00", voicemail=voicemail)
-    assert queue_of(app).claim(advisor, london(at)).id == callback_id
+    requested = london("2026-11-25T09:00")
+    claim_at = london(at)
+    callback_id = request_callback(
+        CallbackQueue(store), CALLERS[0], "sms", requested, requested,
+        slot_end=claim_at.replace(hour=16, minute=0), voicemail=voicemail).callback_id
+    assert queue_of(app).claim(advisor, claim_at).id == callback_id
     return callback_id
 
 
@@ -366,7 +378,7 @@ def test_the_third_no_answer_expires_the_callback(make_app, store):
         record(client, callback_id, "no_answer")
         callback = queue.get(callback_id)
         statuses.append((callback.status, callback.attempts))
-        queue.release(callback.due_at)  # the time comes round again
+        queue.release(callback.due_at, callback.due_at.date())  # the time comes round again
     assert statuses == [("scheduled", 1), ("scheduled", 2), ("expired", 3)]
     assert queue.claim("alex", london("2026-11-27T15:00")) is None
 
@@ -396,7 +408,7 @@ def test_a_supervisor_can_finish_anyones_claim(make_app, store):
 # ------------------------------------------------------------------ after_outcome's table
 
 
-@pytest.mark.parametrize(("outcome", "at", "preferred", "expected"), [
+@pytest.mark.parametrize(("outcome", "at", "earliest", "expected"), [
     # Two hours later when that is in hours.
     ("no_answer", "2026-11-25T11:00", None, "2026-11-25T13:00"),
     ("no_answer", "2026-11-25T13:59", None, "2026-11-25T15:59"),
@@ -420,14 +432,14 @@ def test_a_supervisor_can_finish_anyones_claim(make_app, store):
     ("declined", "2026-11-25T11:00", "15:00", None),
     ("voicemail_left", "2026-11-25T11:00", None, None),
 ])
-def test_after_outcome_on_the_first_try(outcome, at, preferred, expected):
-    wanted = Preferred(datetime.strptime(preferred, "%H:%M").time()) if preferred else None
-    status, due = after_outcome(outcome, 0, 3, london(at), hours(), RETRY, wanted)
+def test_after_outcome_on_the_first_try(outcome, at, earliest, expected):
+    plan = Window(earliest=time.fromisoformat(earliest)) if earliest else ANYTIME
+    status, place = after_outcome(outcome, 0, 3, london(at), hours(), RETRY, plan)
     if expected is None:
-        assert (status, due) == ("done", None)
+        assert (status, place) == ("done", None)
     else:
         assert status == "scheduled"
-        assert due == london(expected)
+        assert place.due == london(expected)
 
 
 @pytest.mark.parametrize(("attempts_before", "max_attempts", "status"), [
@@ -435,10 +447,10 @@ def test_after_outcome_on_the_first_try(outcome, at, preferred, expected):
     (0, 1, "expired"), (3, 5, "scheduled"), (4, 5, "expired"),
 ])
 def test_no_answer_expires_at_the_maximum_attempts(attempts_before, max_attempts, status):
-    result, due = after_outcome("no_answer", attempts_before, max_attempts,
-                                london("2026-11-25T11:00"), hours(), RETRY, None)
+    result, place = after_outcome("no_answer", attempts_before, max_attempts,
+                                  london("2026-11-25T11:00"), hours(), RETRY, ANYTIME)
     assert result == status
-    assert (due is None) == (status == "expired")
+    assert (place is None) == (status == "expired")
 
 
 def test_every_outcome_is_known_and_others_are_refused():

@@ -3,12 +3,19 @@ request for a callback. Only this reading is ever kept; the body itself never is
 
 from __future__ import annotations
 
-from datetime import time
+from datetime import date, time
 
 import pytest
 
-from ivr.callbacks import Preferred
 from ivr.keywords import Intent, interpret, keyword
+from ivr.safetime import Window
+
+TODAY = date(2026, 11, 25)  # a Wednesday
+USUAL = (time(10), time(16))
+
+
+def read(body: str, has_callback: bool) -> Intent:
+    return interpret(body, has_callback, TODAY, USUAL)
 
 
 @pytest.mark.parametrize(("body", "word"), [
@@ -30,8 +37,8 @@ def test_keyword_is_trimmed_upper_case_and_without_end_punctuation(body, word):
     "END", "quit", "revoke", "optout",
 ])
 def test_opt_out_words(body):
-    assert interpret(body, has_callback=True) == Intent("opt_out")
-    assert interpret(body, has_callback=False) == Intent("opt_out")
+    assert read(body, has_callback=True) == Intent("opt_out")
+    assert read(body, has_callback=False) == Intent("opt_out")
 
 
 @pytest.mark.parametrize(("body", "kind"), [
@@ -41,8 +48,8 @@ def test_opt_out_words(body):
     ("ANYTIME", "anytime"), ("any time", "anytime"), ("Anytime is fine.", "anytime"),
 ])
 def test_other_keywords(body, kind):
-    assert interpret(body, has_callback=True).kind == kind
-    assert interpret(body, has_callback=False).kind == kind
+    assert read(body, has_callback=True).kind == kind
+    assert read(body, has_callback=False).kind == kind
 
 
 @pytest.mark.parametrize("body", [
@@ -54,34 +61,39 @@ def test_other_keywords(body, kind):
     "😀",
 ])
 def test_anything_else_asks_for_a_callback(body):
-    assert interpret(body, has_callback=False) == Intent("request")
+    assert read(body, has_callback=False) == Intent("request")
 
 
-@pytest.mark.parametrize(("body", "at", "tomorrow"), [
-    ("2pm", time(14), False),
-    ("after 1", time(13), False),
-    ("14:30", time(14, 30), False),
-    ("tomorrow 11am", time(11), True),
-    ("After 6pm", time(18), False),
-    ("noon tomorrow", time(12), True),
+@pytest.mark.parametrize(("body", "window"), [
+    ("2pm", Window(time(14), time(15))),
+    ("after 1", Window(earliest=time(13))),
+    ("14:30", Window(time(14, 30), time(15, 30))),
+    ("tomorrow 11am", Window(time(11), time(12), not_before=date(2026, 11, 26))),
+    ("After 6pm", Window(earliest=time(18))),
+    ("before 11am", Window(latest=time(11))),
 ])
-def test_a_safe_time_is_read(body, at, tomorrow):
+def test_a_safe_time_is_read_as_a_plan(body, window):
     for has_callback in (True, False):
-        assert interpret(body, has_callback) == Intent("time", Preferred(at, tomorrow))
+        intent = read(body, has_callback)
+        assert (intent.kind, intent.reading.window) == ("plan", window)
 
 
-@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "at 3 o clock maybe",
-                                  "tomorrow morning", "13pm"])
+def test_an_hour_that_could_be_morning_or_evening_is_ambiguous():
+    intent = read("after 8", has_callback=True)
+    assert (intent.kind, intent.reading.hour) == ("ambiguous", 8)
+
+
+@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "13pm", "after work"])
 def test_an_unreadable_time_from_someone_waiting_gets_an_example(body):
-    assert interpret(body, has_callback=True) == Intent("time_unclear")
+    assert read(body, has_callback=True).kind == "time_unclear"
 
 
-@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "tomorrow morning"])
+@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "after work"])
 def test_an_unreadable_time_from_someone_new_is_still_a_request(body):
-    assert interpret(body, has_callback=False) == Intent("request")
+    assert read(body, has_callback=False) == Intent("request")
 
 
 def test_a_long_message_is_never_read_as_a_time():
     body = "I was wondering whether you could call me back at 2pm tomorrow please, thanks"
     assert len(body) > 40
-    assert interpret(body, has_callback=True) == Intent("request")
+    assert read(body, has_callback=True) == Intent("request")

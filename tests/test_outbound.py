@@ -16,7 +16,7 @@ from ivr.outbound import MACHINE
 from ivr.override import close_line
 from ivr.queue import CallbackQueue
 from ivr.simulate import TwilioLikeClient
-from tests.conftest import CLOSED_AT, OPEN_AT, london, parse_twiml
+from tests.conftest import CLOSED_AT, OPEN_AT, london, parse_twiml, request_callback
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
@@ -66,7 +66,7 @@ def claimed(store: redis.Redis, number: str = CALLER, voicemail: bool = False,
     """A callback claimed by Alex (what call-next has done before Twilio rings her)."""
     queue = CallbackQueue(store)
     requested = london("2026-11-25T09:30")
-    callback_id = queue.request(number, "sms", requested, requested,
+    callback_id = request_callback(queue, number, "sms", requested, requested,
                                 voicemail=voicemail).callback_id
     assert queue.claim("alex", london(at)).id == callback_id
     return callback_id
@@ -136,7 +136,7 @@ def test_a_callback_that_is_not_claimed_is_not_dialled(outbound_app, store, situ
     app = outbound_app()
     queue = CallbackQueue(store)
     at = london(OPEN_AT)
-    callback_id = queue.request(CALLER, "sms", at, at).callback_id
+    callback_id = request_callback(queue, CALLER, "sms", at, at).callback_id
     if situation == "done":
         queue.claim("alex", at)
         queue.finish(callback_id, "alex", "reached", "done", at)
@@ -150,9 +150,9 @@ def test_a_callback_that_is_not_claimed_is_not_dialled(outbound_app, store, situ
 
 @pytest.mark.parametrize("closure", ["after_hours", "supervisor_closed_the_line"])
 def test_nothing_is_ever_dialled_while_the_helpline_is_closed(outbound_app, store, closure):
-    if closure == "after_hours":
+    if closure == "after_hours":  # claimed at 15:59, the advisor presses 1 at 19:00
         app = outbound_app(at=CLOSED_AT)
-        callback_id = claimed(store, at=CLOSED_AT)
+        callback_id = claimed(store, at="2026-11-25T15:59")
     else:
         app = outbound_app()
         callback_id = claimed(store)

@@ -6,6 +6,7 @@ Every wait polls with a deadline; every process started here is stopped in a fix
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import shutil
 import signal
@@ -31,11 +32,13 @@ import ivr.scheduler
 import ivr.store
 from ivr import stats
 from ivr.config import Settings
+from ivr.expiry import Count
 from ivr.queue import CallbackQueue
+from ivr.safetime import Window
 from ivr.scheduler import LOCK_KEY, LOCK_SECONDS, make_context, nightly
 from ivr.simulate import TwilioLikeClient
 from ivr.store import DURABILITY, start_embedded
-from tests.conftest import TOKEN, london
+from tests.conftest import TOKEN, london, request_callback
 
 PROJECT = Path(__file__).resolve().parent.parent
 SUNDAY = london("2026-11-29T09:00")
@@ -226,8 +229,8 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
     assert {queue.get(i).status for i in ids} == {"due"}
     assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
     assert first.says(OPENED) + second.says(OPENED) == 1
-    assert second.says("3 callbacks released") == 1
-    assert second.says("callbacks became due") == 0
+    assert second.says("release 3 callbacks") == 1
+    assert second.says("release ") == 1  # all at the opening, none by a later tick
 
     status, reply = text_helpline(base, "+447800123456", "hello", sid="SM" + "f" * 32)
     assert "as soon as someone is free" in reply
@@ -239,9 +242,10 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
 
 def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, spawn):
     queue = CallbackQueue(store)
-    at_ten = queue.request(CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
-    at_eleven = queue.request(CALLERS[1], "sms", SUNDAY + timedelta(minutes=1),
-                              london("2026-11-30T11:00"), preferred="11:00").callback_id
+    at_ten = request_callback(queue, CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
+    at_eleven = request_callback(queue, CALLERS[1], "sms", SUNDAY + timedelta(minutes=1),
+                                 london("2026-11-30T11:00"),
+                                 Window(earliest=dt.time(11))).callback_id
     schedulers = [start_scheduler(spawn, f"scheduler-{n}", env) for n in ("a", "b")]
     logs = all_logs(*schedulers)
 
@@ -269,7 +273,7 @@ def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, 
     assert zset(store, "due") == [at_ten, at_eleven]
     assert zset(store, "scheduled") == []
     assert queue.get(at_eleven).status == "due"
-    assert standby.says("1 callbacks became due") == 1
+    assert standby.says("release 1 callback:") == 1
     assert leader.says(OPENED) + standby.says(OPENED) == 1
     assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
 
@@ -341,9 +345,10 @@ def own_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def write_some_callbacks(queue: CallbackQueue) -> None:
     open_at = london("2026-11-30T11:00")
     for i in range(20):
-        queue.request(f"+4474001{i:05d}", "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i}")
+        request_callback(queue, f"+4474001{i:05d}", "sms", SUNDAY, MONDAY_OPENING,
+                         message_sid=f"SM{i}")
     for i in range(20, 25):
-        queue.request(f"+4474001{i:05d}", "voice", open_at, open_at, voicemail=True)
+        request_callback(queue, f"+4474001{i:05d}", "voice", open_at, open_at, voicemail=True)
     queue.claim("advisor1", open_at)
     queue.cancel(queue.open_for("+447400100000").id, SUNDAY)
 
@@ -380,7 +385,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
     restarted = redis.Redis(unix_socket_path=new_socket, decode_responses=True)
     assert everything(restarted) == before
     counts = CallbackQueue(restarted).counts()
-    assert counts == {"scheduled": 19, "due": 4, "claimed": 1, "ended": 1}
+    assert counts == {"held": 0, "scheduled": 19, "due": 4, "claimed": 1, "ended": 1}
     restarted.close()
 
 
@@ -455,7 +460,7 @@ def test_processes_starting_together_share_one_embedded_server(tmp_path):
 def scheduler_context(store, store_settings, clock, monkeypatch):
     """The scheduler's jobs, run in this process against the test Redis and the file clock."""
     settings = Settings().override({**store_settings, "clock_file": str(clock.path),
-                                    "callback_expiry_days": 7, "retention_days": 30})
+                                    "callback_expiry_opening_days": 5, "retention_days": 30})
     ctx = make_context(settings)
     monkeypatch.setattr(ivr.scheduler, "_context", ctx)
     yield ctx
@@ -465,17 +470,20 @@ def scheduler_context(store, store_settings, clock, monkeypatch):
 NIGHT = london("2026-12-10T02:30")
 
 
-def test_nightly_expires_old_requests_and_erases_old_records(scheduler_context, clock, store):
+def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler_context, clock,
+                                                                 store):
     queue = CallbackQueue(store)
-    stale = queue.request(CALLERS[0], "sms", NIGHT - timedelta(days=7, minutes=1),
-                          london("2026-12-03T10:00")).callback_id
-    recent = queue.request(CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23),
-                           london("2026-12-10T10:00")).callback_id
-    long_ago = queue.request(CALLERS[2], "sms", NIGHT - timedelta(days=40),
-                             NIGHT - timedelta(days=40)).callback_id
+    stale = request_callback(queue, CALLERS[0], "sms", london("2026-12-02T09:00"),
+                             london("2026-12-03T10:00")).callback_id
+    queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
+    store.hset(f"hl:cb:{stale}", "claimable_on", "2026-12-09")  # released yesterday, missed
+    recent = request_callback(queue, CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23),
+                              london("2026-12-10T10:00")).callback_id
+    long_ago = request_callback(queue, CALLERS[2], "sms", NIGHT - timedelta(days=40),
+                                NIGHT - timedelta(days=40)).callback_id
     queue.cancel(long_ago, NIGHT - timedelta(days=30, minutes=1))
-    within = queue.request("+447800123456", "sms", NIGHT - timedelta(days=40),
-                           NIGHT - timedelta(days=40)).callback_id
+    within = request_callback(queue, "+447800123456", "sms", NIGHT - timedelta(days=40),
+                              NIGHT - timedelta(days=40)).callback_id
     queue.cancel(within, NIGHT - timedelta(days=29))
     clock.set(NIGHT)
 
@@ -491,8 +499,8 @@ def test_nightly_expires_old_requests_and_erases_old_records(scheduler_context, 
 
 def test_nightly_erases_a_record_once_it_is_past_retention(scheduler_context, clock, store):
     queue = CallbackQueue(store)
-    ended = queue.request(CALLERS[0], "sms", NIGHT - timedelta(days=40),
-                          NIGHT - timedelta(days=40)).callback_id
+    ended = request_callback(queue, CALLERS[0], "sms", NIGHT - timedelta(days=40),
+                             NIGHT - timedelta(days=40)).callback_id
     queue.cancel(ended, NIGHT - timedelta(days=29))
 
     clock.set(NIGHT)
@@ -507,8 +515,10 @@ def test_nightly_erases_a_record_once_it_is_past_retention(scheduler_context, cl
 
 def test_nightly_runs_once_a_night(scheduler_context, clock, store):
     queue = CallbackQueue(store)
-    stale = queue.request(CALLERS[0], "sms", NIGHT - timedelta(days=8),
-                          london("2026-12-03T10:00")).callback_id
+    stale = request_callback(queue, CALLERS[0], "sms", NIGHT - timedelta(days=8),
+                             london("2026-12-03T10:00")).callback_id
+    queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
+    store.hset(f"hl:cb:{stale}", "claimable_on", "2026-12-09")
     clock.set(NIGHT)
     store.set("hl:nightly:2026-12-10", 1)  # another scheduler did tonight's already
 

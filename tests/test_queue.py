@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, time, timedelta
 
 import pytest
 import redis
 
 import ivr.queue
 from ivr.config import Settings
+from ivr.expiry import Count
+from ivr.promise import Placement
 from ivr.queue import CallbackQueue, number_key
+from ivr.safetime import ANYTIME, Window
 from ivr.store import connect
-from tests.conftest import london
+from tests.conftest import LONDON, london
+from tests.conftest import request_callback as request
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -22,6 +26,10 @@ SUNDAY = london("2026-11-29T09:00")
 MONDAY_OPENING = london("2026-11-30T10:00")
 TUESDAY_OPENING = london("2026-12-01T10:00")
 IN_HOURS = london("2026-11-30T11:00")
+
+
+def release(queue: CallbackQueue, at: datetime) -> int:
+    return queue.release(at, at.astimezone(LONDON).date())
 
 
 def mobile(i: int) -> str:
@@ -78,7 +86,7 @@ def run_together(count: int, work: Callable[[int], object]) -> list[object]:
 
 
 def test_a_request_while_closed_is_scheduled_for_later(queue, store):
-    result = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING)
+    result = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING)
 
     assert result.outcome == "new"
     callback = queue.get(result.callback_id)
@@ -93,7 +101,7 @@ def test_a_request_while_closed_is_scheduled_for_later(queue, store):
 
 
 def test_a_request_while_open_is_due_at_once(queue, store):
-    result = queue.request(NUMBER, "voice", IN_HOURS, IN_HOURS, voicemail=True)
+    result = request(queue, NUMBER, "voice", IN_HOURS, IN_HOURS, voicemail=True)
 
     callback = queue.get(result.callback_id)
     assert callback.status == "due"
@@ -104,30 +112,30 @@ def test_a_request_while_open_is_due_at_once(queue, store):
 
 
 def test_a_number_has_one_open_callback(queue, store):
-    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SM1")
-    second = queue.request(NUMBER, "voice", SUNDAY + timedelta(minutes=5), MONDAY_OPENING,
+    first = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SM1")
+    second = request(queue, NUMBER, "voice", SUNDAY + timedelta(minutes=5), MONDAY_OPENING,
                            message_sid="SM2")
 
     assert second.outcome == "existing"
     assert second.callback_id == first.callback_id
     assert queue.get(first.callback_id).source == "sms"
     assert store.smembers(f"hl:cb:num:{number_key(NUMBER)}") == {first.callback_id}
-    assert queue.counts() == {"scheduled": 1, "due": 0, "claimed": 0, "ended": 0}
+    assert queue.counts() == {"held": 0, "scheduled": 1, "due": 0, "claimed": 0, "ended": 0}
 
 
 def test_another_number_gets_its_own_callback(queue):
-    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING)
-    other = queue.request(OTHER, "sms", SUNDAY, MONDAY_OPENING)
+    first = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING)
+    other = request(queue, OTHER, "sms", SUNDAY, MONDAY_OPENING)
 
     assert other.outcome == "new"
     assert other.callback_id != first.callback_id
 
 
 def test_a_repeated_message_changes_nothing(queue, store):
-    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMretry")
+    first = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMretry")
     queue.cancel(first.callback_id, SUNDAY)
 
-    again = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMretry")
+    again = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMretry")
 
     assert again.outcome == "repeat"
     assert again.callback_id == first.callback_id
@@ -141,7 +149,7 @@ def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
         queue, store, worker_queues):
     workers = worker_queues(200)
 
-    results = run_together(200, lambda i: workers[i].request(
+    results = run_together(200, lambda i: request(workers[i],
         NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i:032d}"))
 
     outcomes = [r.outcome for r in results]
@@ -156,13 +164,13 @@ def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
 
 
 def test_release_moves_only_what_is_due_oldest_request_first(queue, store):
-    later_request = queue.request(mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
-    earlier_request = queue.request(mobile(2), "sms", SUNDAY - timedelta(hours=20),
+    later_request = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
+    earlier_request = request(queue, mobile(2), "sms", SUNDAY - timedelta(hours=20),
                                     MONDAY_OPENING).callback_id
-    afternoon = queue.request(mobile(3), "sms", SUNDAY - timedelta(days=1),
-                              london("2026-11-30T14:00"), preferred="14:00").callback_id
+    afternoon = request(queue, mobile(3), "sms", SUNDAY - timedelta(days=1),
+                              london("2026-11-30T14:00"), Window(earliest=time(14))).callback_id
 
-    moved = queue.release(MONDAY_OPENING)
+    moved = release(queue, MONDAY_OPENING)
 
     assert moved == 2
     assert zset_ids(store, "due") == [earlier_request, later_request]
@@ -174,38 +182,38 @@ def test_release_moves_only_what_is_due_oldest_request_first(queue, store):
 
 def test_release_twice_moves_nothing_the_second_time(queue, store):
     for i in range(3):
-        queue.request(mobile(i), "sms", SUNDAY, MONDAY_OPENING)
+        request(queue, mobile(i), "sms", SUNDAY, MONDAY_OPENING)
 
-    assert queue.release(MONDAY_OPENING) == 3
-    assert queue.release(MONDAY_OPENING + timedelta(minutes=1)) == 0
-    assert queue.counts() == {"scheduled": 0, "due": 3, "claimed": 0, "ended": 0}
+    assert release(queue, MONDAY_OPENING) == 3
+    assert release(queue, MONDAY_OPENING + timedelta(minutes=1)) == 0
+    assert queue.counts() == {"held": 0, "scheduled": 0, "due": 3, "claimed": 0, "ended": 0}
 
 
 def test_release_moves_more_than_one_batch(queue, monkeypatch):
     monkeypatch.setattr(ivr.queue, "BATCH", 7)  # 500 in real life: same loop, fewer records
     for i in range(20):
-        queue.request(mobile(i), "sms", SUNDAY, MONDAY_OPENING)
+        request(queue, mobile(i), "sms", SUNDAY, MONDAY_OPENING)
 
-    assert queue.release(MONDAY_OPENING) == 20
+    assert release(queue, MONDAY_OPENING) == 20
     assert queue.counts()["due"] == 20
     assert queue.counts()["scheduled"] == 0
 
 
 def test_cancelled_callbacks_are_never_released(queue):
-    cancelled = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    cancelled = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
     queue.cancel(cancelled, SUNDAY)
 
-    assert queue.release(MONDAY_OPENING) == 0
+    assert release(queue, MONDAY_OPENING) == 0
     assert queue.get(cancelled).status == "cancelled"
 
 
 def test_fifty_schedulers_releasing_at_once_move_each_callback_once(
         queue, store, worker_queues):
-    ids = [queue.request(mobile(i), "sms", SUNDAY + timedelta(seconds=i), MONDAY_OPENING)
+    ids = [request(queue, mobile(i), "sms", SUNDAY + timedelta(seconds=i), MONDAY_OPENING)
            .callback_id for i in range(300)]
     schedulers = worker_queues(50)
 
-    moved = run_together(50, lambda i: schedulers[i].release(MONDAY_OPENING))
+    moved = run_together(50, lambda i: release(schedulers[i], MONDAY_OPENING))
 
     assert sum(moved) == 300
     assert zset_ids(store, "due") == ids  # oldest request first, each once
@@ -217,7 +225,7 @@ def test_fifty_schedulers_releasing_at_once_move_each_callback_once(
 
 
 def test_cancel_ends_an_open_callback_and_frees_the_number(queue, store):
-    first = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    first = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
 
     assert queue.cancel(first, SUNDAY + timedelta(minutes=1))
 
@@ -225,13 +233,13 @@ def test_cancel_ends_an_open_callback_and_frees_the_number(queue, store):
     assert zset_ids(store, "scheduled") == []
     assert zset_ids(store, "ended") == [first]
     assert queue.open_for(NUMBER) is None
-    second = queue.request(NUMBER, "sms", SUNDAY + timedelta(minutes=2), MONDAY_OPENING)
+    second = request(queue, NUMBER, "sms", SUNDAY + timedelta(minutes=2), MONDAY_OPENING)
     assert second.outcome == "new"
     assert second.callback_id != first
 
 
 def test_cancel_works_once(queue):
-    callback_id = queue.request(NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+    callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
 
     assert queue.cancel(callback_id, IN_HOURS)
     assert not queue.cancel(callback_id, IN_HOURS)
@@ -239,7 +247,7 @@ def test_cancel_works_once(queue):
 
 
 def test_end_only_from_the_allowed_statuses(queue, store):
-    callback_id = queue.request(NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+    callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
     claimed = queue.claim("advisor1", IN_HOURS)
     assert claimed.id == callback_id
 
@@ -254,9 +262,9 @@ def test_end_only_from_the_allowed_statuses(queue, store):
 
 
 def test_ending_a_callback_leaves_the_numbers_newer_one_open(queue):
-    old = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    old = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
     queue.cancel(old, SUNDAY)
-    new = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    new = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
 
     queue.end(old, "expired", SUNDAY, ("cancelled",))
 
@@ -286,10 +294,10 @@ def all_keys_and_values(store: redis.Redis) -> str:
 
 
 def test_erase_number_leaves_nothing_that_mentions_the_number(queue, store):
-    old = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMa").callback_id
+    old = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SMa").callback_id
     queue.cancel(old, SUNDAY)
-    current = queue.request(NUMBER, "voice", SUNDAY, MONDAY_OPENING).callback_id
-    kept = queue.request(OTHER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    current = request(queue, NUMBER, "voice", SUNDAY, MONDAY_OPENING).callback_id
+    kept = request(queue, OTHER, "sms", SUNDAY, MONDAY_OPENING).callback_id
 
     assert queue.erase_number(NUMBER) == 2
 
@@ -303,39 +311,28 @@ def test_erase_number_leaves_nothing_that_mentions_the_number(queue, store):
     assert queue.get(kept).number == OTHER
     assert OTHER in everything
     assert queue.open_for(NUMBER) is None
-    assert queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING).outcome == "new"
+    assert request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).outcome == "new"
 
 
-def test_expire_ends_callbacks_waiting_since_before_a_time(queue):
-    now = london("2026-12-08T02:30")
-    week_ago = now - timedelta(days=7)
-    stale_scheduled = queue.request(mobile(1), "sms", week_ago - timedelta(hours=1),
-                                    london("2026-12-09T14:00")).callback_id
-    stale_due = queue.request(mobile(2), "voice", week_ago - timedelta(minutes=1),
-                              week_ago - timedelta(minutes=1)).callback_id
-    recent = queue.request(mobile(3), "sms", week_ago + timedelta(minutes=1),
-                           london("2026-12-08T10:00")).callback_id
-    old_but_cancelled = queue.request(mobile(4), "sms", week_ago - timedelta(days=1),
-                                      week_ago).callback_id
-    queue.cancel(old_but_cancelled, week_ago)
+def test_a_stored_count_is_kept_only_while_the_callback_waits(queue):
+    waiting = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
+    ended = request(queue, mobile(2), "sms", SUNDAY, MONDAY_OPENING).callback_id
+    queue.cancel(ended, SUNDAY)
 
-    assert queue.expire(week_ago, now) == 2
+    assert queue.set_count(waiting, Count(2, london("2026-12-01T00:00").date()))
+    assert not queue.set_count(ended, Count(2))
 
-    assert queue.get(stale_scheduled).status == "expired"
-    assert queue.get(stale_due).status == "expired"
-    assert queue.get(recent).status == "scheduled"
-    assert queue.get(old_but_cancelled).status == "cancelled"
-    assert queue.open_for(mobile(1)) is None
-    assert queue.counts() == {"scheduled": 1, "due": 0, "claimed": 0, "ended": 3}
+    assert queue.get(waiting).count == Count(2, london("2026-12-01T00:00").date())
+    assert queue.get(ended).count == Count()
 
 
 def test_erase_ended_removes_records_that_ended_before_a_time(queue, store):
     cutoff = london("2026-11-01T02:30")
-    old = queue.request(mobile(1), "sms", cutoff - timedelta(days=3), cutoff).callback_id
+    old = request(queue, mobile(1), "sms", cutoff - timedelta(days=3), cutoff).callback_id
     queue.cancel(old, cutoff - timedelta(days=2))
-    newer = queue.request(mobile(2), "sms", cutoff - timedelta(days=3), cutoff).callback_id
+    newer = request(queue, mobile(2), "sms", cutoff - timedelta(days=3), cutoff).callback_id
     queue.cancel(newer, cutoff + timedelta(hours=1))
-    waiting = queue.request(mobile(3), "sms", cutoff - timedelta(days=60), cutoff).callback_id
+    waiting = request(queue, mobile(3), "sms", cutoff - timedelta(days=60), cutoff).callback_id
 
     assert queue.erase_ended(cutoff) == 1
 
@@ -349,17 +346,17 @@ def test_erase_ended_removes_records_that_ended_before_a_time(queue, store):
 
 def test_counts_say_how_many_are_in_each_place(queue):
     for i in range(3):
-        queue.request(mobile(i), "sms", SUNDAY, MONDAY_OPENING)
+        request(queue, mobile(i), "sms", SUNDAY, MONDAY_OPENING)
     for i in range(3, 5):
-        queue.request(mobile(i), "sms", IN_HOURS, IN_HOURS)
+        request(queue, mobile(i), "sms", IN_HOURS, IN_HOURS)
     queue.claim("advisor1", IN_HOURS)
     queue.cancel(queue.open_for(mobile(0)).id, SUNDAY)
 
-    assert queue.counts() == {"scheduled": 2, "due": 1, "claimed": 1, "ended": 1}
+    assert queue.counts() == {"held": 0, "scheduled": 2, "due": 1, "claimed": 1, "ended": 1}
 
 
 def test_a_callback_record_is_small(queue, store):
-    callback_id = queue.request(NUMBER, "sms", SUNDAY, MONDAY_OPENING, preferred="14:00",
+    callback_id = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, Window(earliest=time(14)),
                                 message_sid="SM" + "f" * 32).callback_id
 
     assert store.memory_usage(f"hl:cb:{callback_id}") < 512
@@ -367,10 +364,94 @@ def test_a_callback_record_is_small(queue, store):
 
 def test_a_connected_call_with_no_outcome_is_closed_and_frees_the_number(queue, store):
     now = london("2026-11-25T11:00")
-    first = queue.request(mobile(1), "sms", now, now).callback_id
+    first = request(queue, mobile(1), "sms", now, now).callback_id
     queue.claim("alex", now)
     queue.set_call_state(first, "connected", caller_connected=True)
     assert queue.return_stale_claims(now + timedelta(hours=1)) == 0  # it did connect
     assert queue.close_unrecorded_claims(now + timedelta(hours=1), now) == 1
     assert queue.get(first).status == "done" and queue.get(first).outcome == "not_recorded"
-    assert queue.request(mobile(1), "sms", now, now).outcome == "new"
+    assert request(queue, mobile(1), "sms", now, now).outcome == "new"
+
+
+# ------------------------------------------------------------------ safe windows and holding
+
+
+def test_a_held_callback_is_never_released_nor_claimed(queue, store):
+    held = request(queue, NUMBER, "sms", SUNDAY, SUNDAY, plan=None).callback_id
+
+    assert release(queue, IN_HOURS) == 0
+    assert queue.claim("advisor1", IN_HOURS) is None
+    assert queue.get(held).status == "held"
+    assert queue.get(held).plan is None
+    assert zset_ids(store, "held") == [held]
+    assert queue.open_for(NUMBER).id == held
+
+
+def test_a_held_callback_is_placed_once_the_person_gives_a_time(queue, store):
+    held = request(queue, NUMBER, "sms", SUNDAY, SUNDAY, plan=None).callback_id
+    afternoon = Window(earliest=time(14))
+    slot_end = london("2026-11-30T16:00")
+
+    assert queue.replan(held, afternoon, Placement(
+        "scheduled", london("2026-11-30T14:00"), slot_end)) == "moved"
+
+    callback = queue.get(held)
+    assert (callback.status, callback.plan, callback.due_at, callback.slot_end) == (
+        "scheduled", afternoon, london("2026-11-30T14:00"), slot_end)
+    assert zset_ids(store, "held") == []
+    assert zset_ids(store, "scheduled") == [held]
+    assert store.zscore("hl:cb:slots", held) == slot_end.timestamp()
+
+
+def test_a_due_callback_is_not_claimed_once_its_slot_has_ended(queue):
+    ending = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
+    later = request(queue, mobile(2), "sms", SUNDAY + timedelta(hours=1), MONDAY_OPENING,
+                    Window(latest=time(18))).callback_id
+    release(queue, MONDAY_OPENING)
+    assert queue.get(ending).slot_end == london("2026-11-30T16:00")
+
+    after_closing = london("2026-11-30T16:00")
+    assert queue.claim("advisor1", after_closing) is None  # both slots end at 16:00
+    assert {cb.id for cb in queue.slot_ended(after_closing)} == {ending, later}
+    assert queue.get(ending).status == "due"
+
+
+def test_release_remembers_the_day_a_callback_became_claimable(queue):
+    callback_id = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    release(queue, MONDAY_OPENING)
+    assert queue.get(callback_id).count == Count(claimable_on=MONDAY_OPENING.date())
+
+
+def test_release_leaves_a_callback_whose_slot_has_ended_for_the_scheduler(queue):
+    callback_id = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    assert release(queue, london("2026-11-30T16:30")) == 0
+    assert queue.get(callback_id).status == "scheduled"
+    assert queue.due_to_release(london("2026-11-30T16:30")) == []
+    assert queue.due_to_release(MONDAY_OPENING) == [callback_id]
+
+
+def test_a_new_plan_while_an_advisor_calls_is_kept_for_the_next_attempt(queue):
+    callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+    queue.claim("advisor1", IN_HOURS)
+    afternoon = Window(earliest=time(14))
+
+    assert queue.replan(callback_id, afternoon, Placement(
+        "scheduled", london("2026-11-30T14:00"), london("2026-11-30T16:00"))) == "noted"
+
+    callback = queue.get(callback_id)
+    assert (callback.status, callback.plan, callback.due_at) == ("claimed", afternoon, IN_HOURS)
+
+
+def test_a_claim_given_back_keeps_its_slot(queue, store):
+    callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+    queue.claim("advisor1", IN_HOURS)
+    assert store.zscore("hl:cb:slots", callback_id) is None
+    assert queue.unclaim(callback_id, "advisor1")
+    assert store.zscore("hl:cb:slots", callback_id) == london("2026-11-30T16:00").timestamp()
+
+
+def test_an_ended_callback_cannot_be_replanned(queue):
+    callback_id = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    queue.cancel(callback_id, SUNDAY)
+    assert queue.replan(callback_id, ANYTIME, Placement("due", IN_HOURS, IN_HOURS)) == "gone"
+    assert queue.get(callback_id).status == "cancelled"

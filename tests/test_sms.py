@@ -7,11 +7,10 @@ the real (embedded) Redis, emptied before each test. 25 November 2026 is a Wedne
 from __future__ import annotations
 
 import logging
-import shutil
 import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
+from datetime import time
 from xml.etree import ElementTree
 
 import pytest
@@ -19,14 +18,15 @@ import redis
 from flask import Flask
 
 from ivr.callbacks import Callback
-from ivr.flows import DEFAULT_DIR, MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS, REVEALING
+from ivr.flows import MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS, REVEALING
 from ivr.gsm7 import non_gsm7, segments
 from ivr.override import close_line
 from ivr.phrases import usual_hours
 from ivr.queue import CallbackQueue, number_key
+from ivr.safetime import ANYTIME, Window, describe
 from ivr.simulate import TwilioLikeClient
 from ivr.twilio_api import PURGE_LIST, Purge, run_purges
-from tests.conftest import ACCOUNT_SID, london
+from tests.conftest import ACCOUNT_SID, flows_with, london
 
 ME = "+447400123456"
 SOMEONE_ELSE = "+447400123457"
@@ -151,15 +151,6 @@ def number_forms(number: str) -> list[str]:
     return [number, number[1:], "0" + national]
 
 
-def flows_with(tmp_path: Path, hours_extra: str) -> Path:
-    """A copy of the shipped flows/ with `hours_extra` added to hours.toml."""
-    for file in DEFAULT_DIR.glob("*.toml"):
-        shutil.copy(file, tmp_path / file.name)
-    with (tmp_path / "hours.toml").open("a", encoding="utf-8") as f:
-        f.write("\n" + hours_extra)
-    return tmp_path
-
-
 TRAINING_CLOSURE = """
 [[closures]]
 from = 2026-12-21
@@ -199,16 +190,18 @@ def test_a_text_is_called_back_at_the_next_opening(make_app, tmp_path, now, clos
     assert callback.status == status
     assert callback.source == "sms"
     assert callback.number == ME
-    assert callback.preferred is None
+    assert callback.plan == ANYTIME
     assert callback.id in queue(app).ids(status)
-    assert reply == first_reply(app, when)
+    note = "The helpline is closed for staff training. " if closure else ""
+    assert reply == note + first_reply(app, when)
 
 
 @pytest.mark.parametrize(("until", "due", "when"), [
     ("2026-11-25T13:00", "2026-11-25T13:00", "today at 1pm"),
-    (None, "2026-11-26T10:00", "tomorrow at 10am"),
+    (None, WEDNESDAY_OPEN, "as soon as we reopen"),  # nobody set a time: none is invented
 ])
-def test_a_text_while_a_supervisor_has_closed_the_line(make_app, store, until, due, when):
+def test_a_text_while_a_supervisor_has_closed_the_line_carries_its_message(make_app, store,
+                                                                          until, due, when):
     app = make_app(at=WEDNESDAY_OPEN)
     close_line(store, "We are closed for training.", london(until) if until else None)
 
@@ -216,8 +209,21 @@ def test_a_text_while_a_supervisor_has_closed_the_line(make_app, store, until, d
 
     callback = the_callback(app)
     assert callback.due_at == london(due)
-    assert callback.status == "scheduled"
-    assert reply == first_reply(app, when)
+    assert callback.status == "scheduled"  # released only once the line is open again
+    assert reply == f"We are closed for training. {first_reply(app, when)}"
+
+
+def test_a_text_during_a_closure_in_hours_toml_carries_its_message(make_app, tmp_path):
+    app = make_app(at="2026-12-22T11:00", flows_dir=flows_with(tmp_path, TRAINING_CLOSURE))
+    reply = only(send(app, "hello"))
+    assert reply == ("The helpline is closed for staff training. "
+                     + first_reply(app, "on Thursday 24 December at 10am"))
+
+
+def test_a_closure_before_the_callback_is_named_even_when_texting_the_evening_before(
+        make_app, tmp_path):
+    app = make_app(at="2026-12-18T19:00", flows_dir=flows_with(tmp_path, TRAINING_CLOSURE))
+    assert only(send(app, "hello")).startswith("The helpline is closed for staff training. ")
 
 
 def test_a_second_text_finds_the_same_request(make_app):
@@ -416,7 +422,8 @@ def replies_of_every_kind(app: Flask) -> dict[str, list[str]]:
         "new": send(app, "hello"),
         "existing": send(app, "hello?"),
         "preferred": send(app, "2pm"),
-        "preferred_moved": send(app, "after 6pm"),
+        "outside_hours": send(app, "after 6pm"),
+        "ambiguous": send(app, "after 8"),
         "time_unclear": send(app, "25:99"),
         "anytime": send(app, "ANYTIME"),
         "help": send(app, "HELP", sender=SOMEONE_ELSE),
@@ -446,24 +453,31 @@ def test_replies_that_answer_a_request_give_the_emergency_number(make_app, kind)
 # ------------------------------------------------------------------ a safe time to call
 
 
-@pytest.mark.parametrize(("now", "body", "due", "preferred", "reply", "when"), [
-    (WEDNESDAY_OPEN, "2pm", "2026-11-25T14:00", "14:00", "preferred", "today at 2pm"),
-    (WEDNESDAY_OPEN, "after 1", "2026-11-25T13:00", "13:00", "preferred", "today at 1pm"),
-    (WEDNESDAY_OPEN, "14:30", "2026-11-25T14:30", "14:30", "preferred", "today at 2:30pm"),
-    (WEDNESDAY_OPEN, "2 p.m.", "2026-11-25T14:00", "14:00", "preferred", "today at 2pm"),
-    (WEDNESDAY_OPEN, "tomorrow 11am", "2026-11-26T11:00", "11:00", "preferred",
-     "tomorrow at 11am"),
-    (WEDNESDAY_OPEN, "after 6pm", "2026-11-25T15:30", "18:00", "preferred_moved",
-     "today at 3:30pm"),
-    (WEDNESDAY_EVENING, "2pm", "2026-11-26T14:00", "14:00", "preferred", "tomorrow at 2pm"),
-    (WEDNESDAY_EVENING, "9am", "2026-11-26T10:00", "09:00", "preferred_moved",
-     "tomorrow at 10am"),
-    ("2026-11-27T11:00", "tomorrow 11am", "2026-11-30T11:00", "11:00", "preferred",
-     "on Monday at 11am"),
-    ("2026-12-24T11:00", "2pm tomorrow", "2026-12-29T14:00", "14:00", "preferred",
+@pytest.mark.parametrize(("now", "body", "due", "window", "when"), [
+    (WEDNESDAY_OPEN, "2pm", "2026-11-25T14:00", "2pm to 3pm", "today at 2pm"),
+    (WEDNESDAY_OPEN, "after 1", "2026-11-25T13:00", "after 1pm", "today at 1pm"),
+    (WEDNESDAY_OPEN, "14:30", "2026-11-25T14:30", "2:30pm to 3:30pm", "today at 2:30pm"),
+    (WEDNESDAY_OPEN, "2 p.m.", "2026-11-25T14:00", "2pm to 3pm", "today at 2pm"),
+    (WEDNESDAY_OPEN, "tomorrow 11am", "2026-11-26T11:00", None, "tomorrow at 11am"),
+    (WEDNESDAY_OPEN, "between 12 and 2", "2026-11-25T12:00", "between 12pm and 2pm",
+     "today at 12pm"),
+    (WEDNESDAY_EVENING, "2pm", "2026-11-26T14:00", "2pm to 3pm", "tomorrow at 2pm"),
+    (WEDNESDAY_EVENING, "before 11am", "2026-11-26T10:00", "before 11am", "tomorrow at 10am"),
+    (WEDNESDAY_EVENING, "not after 1pm", "2026-11-26T10:00", "before 1pm", "tomorrow at 10am"),
+    (WEDNESDAY_EVENING, "mornings", "2026-11-26T10:00", "before 12pm", "tomorrow at 10am"),
+    (WEDNESDAY_OPEN, "afternoons", "2026-11-25T12:00", "after 12pm", "today at 12pm"),
+    (WEDNESDAY_OPEN, "Tuesday", "2026-12-01T10:00", "Tue only", "on Tuesday 1 December at 10am"),
+    (WEDNESDAY_OPEN, "Tuesday after 2", "2026-12-01T14:00", "after 2pm, Tue only",
+     "on Tuesday 1 December at 2pm"),
+    ("2026-11-30T11:00", "not Monday", "2026-12-01T10:00", "not Mon", "tomorrow at 10am"),
+    ("2026-11-27T11:00", "tomorrow 11am", "2026-11-30T11:00", None, "on Monday at 11am"),
+    ("2026-12-24T11:00", "2pm tomorrow", "2026-12-29T14:00", None,
      "on Tuesday 29 December at 2pm"),
+    # Found: "11am" sent at 12:00 was answered "as soon as someone is free or soon after".
+    ("2026-11-25T12:00", "11am", "2026-11-26T11:00", "11am to 12pm", "tomorrow at 11am"),
 ])
-def test_a_safe_time_moves_the_callback(make_app, now, body, due, preferred, reply, when):
+def test_a_safe_time_moves_the_callback_and_the_reply_says_when(make_app, now, body, due,
+                                                                 window, when):
     app = make_app(at=now)
     send(app, "hello")
 
@@ -471,10 +485,73 @@ def test_a_safe_time_moves_the_callback(make_app, now, body, due, preferred, rep
 
     callback = the_callback(app)
     assert callback.due_at == london(due)
-    assert callback.preferred == preferred
     assert callback.status == "scheduled"
     assert callback.id in queue(app).ids("scheduled")
-    assert answer == reply_text(app, reply, when=when)
+    words = describe(callback.plan)
+    if window is not None:
+        assert words == window
+    assert answer == reply_text(app, "preferred", window=words, when=when)
+
+
+@pytest.mark.parametrize(("now", "body"), [
+    (WEDNESDAY_OPEN, "after 6pm"),       # found: answered "we will call you today at 3:30pm"
+    (WEDNESDAY_OPEN, "evenings only"),   # found: ignored silently
+    (WEDNESDAY_OPEN, "weekends"),
+    (WEDNESDAY_EVENING, "after 4pm"),
+])
+def test_a_safe_time_we_can_never_meet_is_never_moved_quietly(make_app, now, body):
+    app = make_app(at=now)
+    send(app, "2pm")
+    before = the_callback(app)
+
+    answer = only(send(app, body))
+
+    assert answer == f"{reply_text(app, 'kept')} {reply_text(app, 'outside_hours')}"
+    assert "from 10am to 4pm, Monday to Friday" in answer
+    assert the_callback(app) == before  # the earlier plan stands
+
+
+def test_an_hour_that_could_be_morning_or_evening_gets_a_question_not_a_guess(make_app):
+    """Found: "after 8" was read as 8am. 8am is before we open and 8pm after we close."""
+    app = make_app()
+    send(app, "2pm")
+    before = the_callback(app)
+
+    answer = only(send(app, "after 8"))
+
+    assert answer == f"{reply_text(app, 'kept')} {reply_text(app, 'ambiguous', hour=8)}"
+    assert the_callback(app) == before
+
+
+@pytest.mark.parametrize("body", ["after 6pm", "evenings only", "after 8"])
+def test_a_first_text_we_cannot_place_is_held_until_the_person_answers(make_app, body):
+    app = make_app()
+
+    answer = only(send(app, body))
+
+    callback = the_callback(app)
+    assert (callback.status, callback.plan) == ("held", None)
+    assert queue(app).ids("held") == [callback.id]
+    assert answer.startswith(reply_text(app, "held_new"))
+    assert queue(app).claim("alex", london(WEDNESDAY_OPEN)) is None
+
+    # A plain "hello" while held restates that nothing happens until they answer.
+    assert only(send(app, "hello")) == first_reply(app, reply_text(app, "held"), existing=True)
+
+    # Then they answer: the request is placed and the reply says when.
+    answer = only(send(app, "2pm"))
+    callback = the_callback(app)
+    assert (callback.status, callback.due_at) == ("scheduled", london("2026-11-25T14:00"))
+    assert answer == reply_text(app, "preferred", window="2pm to 3pm", when="today at 2pm")
+
+
+def test_a_held_request_is_placed_by_anytime(make_app):
+    app = make_app()
+    send(app, "after 6pm")
+    answer = only(send(app, "ANYTIME"))
+    callback = the_callback(app)
+    assert (callback.status, callback.plan) == ("due", ANYTIME)
+    assert answer == reply_text(app, "anytime", when=SOON)
 
 
 def test_a_safe_time_as_the_first_text_asks_for_a_callback_at_that_time(make_app):
@@ -482,17 +559,30 @@ def test_a_safe_time_as_the_first_text_asks_for_a_callback_at_that_time(make_app
     answer = only(send(app, "2pm"))
     callback = the_callback(app)
     assert callback.due_at == london("2026-11-25T14:00")
-    assert callback.preferred == "14:00"
-    assert answer == reply_text(app, "preferred", when="today at 2pm")
+    assert callback.plan == Window(time(14), time(15))
+    assert answer == reply_text(app, "preferred", window="2pm to 3pm", when="today at 2pm")
 
 
-def test_a_safe_time_that_has_passed_today_means_now(make_app):
-    app = make_app(at="2026-11-25T15:00")
+def test_inside_the_window_the_callback_is_due_now(make_app):
+    app = make_app(at="2026-11-25T14:10")
     send(app, "hello")
-    send(app, "2pm")
+    send(app, "after 1")
     callback = the_callback(app)
     assert callback.status == "due"
-    assert callback.due_at == london("2026-11-25T15:00")
+    assert callback.due_at == london("2026-11-25T14:10")
+
+
+def test_a_safe_time_sent_while_an_advisor_is_calling_is_kept_for_the_next_attempt(make_app):
+    """Found: it was dropped."""
+    app = make_app()
+    send(app, "hello")
+    assert queue(app).claim("alex", london(WEDNESDAY_OPEN))
+
+    answer = only(send(app, "after 2"))
+
+    callback = the_callback(app)
+    assert (callback.status, callback.plan) == ("claimed", Window(earliest=time(14)))
+    assert answer == reply_text(app, "noted", window="after 2pm")
 
 
 @pytest.mark.parametrize(("now", "due", "status", "when"), [
@@ -503,19 +593,19 @@ def test_anytime_clears_the_safe_time(make_app, now, due, status, when):
     app = make_app(at=now)
     send(app, "hello")
     send(app, "3pm")
-    assert the_callback(app).preferred == "15:00"
+    assert the_callback(app).plan == Window(time(15), time(16))
 
     answer = only(send(app, "ANYTIME"))
 
     callback = the_callback(app)
-    assert callback.preferred is None
+    assert callback.plan == ANYTIME
     assert callback.due_at == london(due)
     assert callback.status == status
     assert callback.id in queue(app).ids(status)
     assert answer == reply_text(app, "anytime", when=when)
 
 
-@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "13pm", "tomorrow morning"])
+@pytest.mark.parametrize("body", ["25:99", "after lunch o'clock", "13pm"])
 def test_an_unreadable_time_gets_an_example_and_changes_nothing(make_app, body):
     app = make_app()
     send(app, "hello")
@@ -532,7 +622,30 @@ def test_an_unreadable_time_gets_an_example_and_changes_nothing(make_app, body):
 def test_an_unreadable_time_from_someone_new_is_just_a_request(make_app):
     app = make_app(at=WEDNESDAY_EVENING)
     assert only(send(app, "25:99")) == first_reply(app, "tomorrow at 10am")
-    assert the_callback(app).preferred is None
+    assert the_callback(app).plan == ANYTIME
+
+
+# ------------------------------------------------------------------ near closing time
+
+
+@pytest.mark.parametrize(("now", "when"), [
+    # Found: at 15:59 people were told "as soon as someone is free", a minute before closing.
+    ("2026-11-25T15:59", "before 4pm today if we can, or else tomorrow at 10am"),
+    ("2026-11-27T15:45", "before 4pm today if we can, or else on Monday at 10am"),
+    ("2026-11-25T15:20", SOON),  # forty minutes is time enough
+])
+def test_near_closing_the_reply_names_the_fallback_honestly(make_app, now, when):
+    app = make_app(at=now)
+    reply = only(send(app, "hello"))
+    assert reply == first_reply(app, when)
+    callback = the_callback(app)
+    assert (callback.status, callback.due_at) == ("due", london(now))
+    assert callback.slot_end == london(now).replace(hour=16, minute=0)
+
+
+def test_how_long_before_closing_counts_as_soon_is_a_setting(make_app):
+    app = make_app(at="2026-11-25T15:50", last_call_minutes=5)
+    assert only(send(app, "hello")) == first_reply(app, SOON)
 
 
 # ------------------------------------------------------------------ pictures and files
@@ -630,7 +743,7 @@ def test_while_quiet_a_safe_time_is_still_taken(make_app):
     app = make_app(sms_rate_limit=1)
     send(app, "hello")
     assert send(app, "2pm") == []
-    assert the_callback(app).preferred == "14:00"
+    assert the_callback(app).plan == Window(time(14), time(15))
 
 
 def test_a_flood_from_one_number_does_not_quieten_another(make_app):

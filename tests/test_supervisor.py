@@ -16,7 +16,7 @@ from ivr.accounts import Accounts
 from ivr.override import close_line, read_override
 from ivr.queue import CallbackQueue
 from ivr.simulate import TwilioLikeClient
-from tests.conftest import OPEN_AT, london
+from tests.conftest import OPEN_AT, london, request_callback
 from tests.test_console_auth import (
     ADVISOR_PHONE,
     SUPERVISOR_PHONE,
@@ -103,11 +103,16 @@ def test_a_caller_asking_for_an_advisor_is_not_put_through_while_closed(supervis
     assert root.find("Dial") is None
 
 
-def test_a_text_while_closed_until_reopened_is_told_the_next_opening(supervisor_app, store):
+def test_a_text_while_closed_until_reopened_is_told_we_call_when_we_reopen(supervisor_app,
+                                                                          store):
+    """Found: an open-ended closure still told people "tomorrow at 10am", a time nobody had
+    set. The reply says so instead, with the supervisor's message."""
     app = supervisor_app()
     close_line(store, MESSAGE, None)
     reply = text_reply(app)
-    assert "tomorrow at 10am" in reply
+    assert reply.startswith(MESSAGE)
+    assert "as soon as we reopen" in reply
+    assert "tomorrow" not in reply
     assert "as soon as someone is free" not in reply
 
 
@@ -314,7 +319,7 @@ def test_the_audit_trail_shows_masked_numbers_only(supervisor_app, store):
     app = supervisor_app()
     queue = CallbackQueue(store)
     requested = london("2026-11-25T09:00")
-    callback_id = queue.request(CALLER, "sms", requested, requested).callback_id
+    callback_id = request_callback(queue, CALLER, "sms", requested, requested).callback_id
     add_advisor(store, "Alex", on_duty=True)
     queue.claim("alex", london(OPEN_AT))
     alex = signed_in(app, "Alex")

@@ -12,16 +12,18 @@ from click.testing import CliRunner
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
-from ivr import scheduler
 from ivr.cli import main
 from ivr.clock import fixed_clock
 from ivr.config import Settings
+from ivr.expiry import Count
 from ivr.flows import DEFAULT_DIR, load_flows
 from ivr.gsm7 import non_gsm7, segments
+from ivr.jobs import Context, Jobs
+from ivr.phone import mask
 from ivr.queue import CallbackQueue
 from ivr.twilio_api import STATUS_EVENTS, call_advisor, rest_client, send_sms
 from ivr.twilio_setup import Wanted, compare, configure
-from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london
+from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london, request_callback
 from tests.test_console_auth import add_advisor
 
 HELPLINE = "+441234567890"
@@ -180,48 +182,86 @@ def test_the_twilio_commands_need_credentials_and_a_base_url(twilio_api, command
 # ------------------------------------------------------------------ the opening text
 
 
-def context(store, twilio_api, client: Client | None, **settings: object) -> scheduler.Context:
+def jobs(store, twilio_api, client: Client | None, **settings: object) -> Jobs:
     settings = settings_for(twilio_api, **settings)
     now = london(OPEN_AT)
-    return scheduler.Context(settings, load_flows(DEFAULT_DIR, now), fixed_clock(now), store,
-                             CallbackQueue(store), client)
+    return Jobs(Context(settings, load_flows(DEFAULT_DIR, now), fixed_clock(now), store,
+                        CallbackQueue(store), client))
+
+
+def waiting(store, count: int, before: str = "2026-11-25T09:00") -> None:
+    """`count` people asked before the opening; they are released at it."""
+    at = london(before)
+    for i in range(count):
+        request_callback(CallbackQueue(store), f"+4474001234{90 + i}", "sms", at,
+                         london("2026-11-25T10:00"))
 
 
 def test_each_advisor_on_duty_gets_one_text_at_opening(store, twilio_api):
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
     add_advisor(store, "Bea", "+447400123457", on_duty=True)
     add_advisor(store, "Cal", "+447400123458")  # off duty: not texted
+    waiting(store, 4)
     client, recorder = recorded_client(settings_for(twilio_api))
-    scheduler.tell_advisors(context(store, twilio_api, client), 4)
+    jobs(store, twilio_api, client).opening(london("2026-11-25T10:00"))
     assert sorted(data["To"] for _, _, data, _ in recorder.sent) == [
         "+447400123456", "+447400123457"]
     assert all(status == 201 for *_, status in recorder.sent)  # Prism accepted each
     for _, url, data, _ in recorder.sent:
         assert url.endswith("/Messages.json")
         assert data["From"] == HELPLINE
-        assert data["Body"] == f"Good morning. 4 waiting for a call back: {BASE}/console/"
+        assert data["Body"] == (f"Good morning. 4 waiting for a call back, 0 for the last day: "
+                                f"{BASE}/console/")
 
 
 def test_the_opening_text_names_no_caller(store, twilio_api):
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
-    at = london("2026-11-25T09:00")
-    CallbackQueue(store).request("+447400123499", "sms", at, at)
+    waiting(store, 1)
     client, recorder = recorded_client(settings_for(twilio_api))
-    ctx = context(store, twilio_api, client)
-    assert scheduler.opening_tasks(ctx, london("2026-11-25T10:00"))
+    run = jobs(store, twilio_api, client)
+    run.opening(london("2026-11-25T10:00"))
     [(_, _, data, _)] = recorder.sent
     assert data["Body"].startswith("Good morning. 1 waiting")
-    assert "123499" not in data["Body"]
-    assert not scheduler.opening_tasks(ctx, london("2026-11-25T10:01"))  # once per opening
+    assert "123490" not in data["Body"]
+    run.opening(london("2026-11-25T10:01"))  # once per opening
     assert len(recorder.sent) == 1
+
+
+def test_the_opening_text_counts_callbacks_on_their_last_day(store, twilio_api):
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
+    waiting(store, 3)
+    queue = CallbackQueue(store)
+    last = queue.open_for("+447400123490")
+    queue.set_count(last.id, Count(4, london("2026-11-24T10:00").date()))
+    client, recorder = recorded_client(settings_for(twilio_api))
+    jobs(store, twilio_api, client).opening(london("2026-11-25T10:00"))
+    [(_, _, data, _)] = recorder.sent
+    assert data["Body"].startswith("Good morning. 3 waiting for a call back, 1 for the last day")
 
 
 def test_no_text_without_the_helplines_number_to_send_it_from(store, twilio_api):
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
     client, recorder = recorded_client(settings_for(twilio_api))
-    scheduler.tell_advisors(context(store, twilio_api, client, helpline_number=""), 2)
+    jobs(store, twilio_api, client, helpline_number="").opening(london("2026-11-25T10:00"))
     assert recorder.sent == []
-    scheduler.tell_advisors(context(store, twilio_api, None), 2)  # no client: no error either
+    store.flushdb()
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
+    jobs(store, twilio_api, None).opening(london("2026-11-25T10:00"))  # no client: no error
+
+
+def test_a_job_run_for_another_instant_sends_nothing(store, twilio_api):
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
+    waiting(store, 2)
+    client, recorder = recorded_client(settings_for(twilio_api))
+    settings = settings_for(twilio_api)
+    now = london(OPEN_AT)
+    run = Jobs(Context(settings, load_flows(DEFAULT_DIR, now), fixed_clock(now), store,
+                       CallbackQueue(store), client), send=False)
+    report = run.opening(london("2026-11-25T10:00"))
+    assert recorder.sent == []
+    assert [line for line in report.lines if line.startswith("would text ")] == [
+        "would text " + mask("+447400123456") + ": Good morning. 2 waiting for a call back, "
+        f"0 for the last day: {BASE}/console/"]
 
 
 # ------------------------------------------------------------------ the fallback files

@@ -18,6 +18,7 @@ from flask import Flask
 
 from ivr.callbacks import Callback
 from ivr.override import close_line
+from ivr.safetime import ANYTIME
 from ivr.simulate import Transcript, TwilioLikeClient, simulate_call
 from tests.conftest import ACCOUNT_SID, london, parse_twiml
 from tests.test_sms import number_forms, send, stored_anywhere
@@ -99,17 +100,29 @@ def test_press_5_confirm_own_number_and_voicemail(make_app, at, due, status, whe
     assert (callback.number, callback.source, callback.voicemail) == (ME, "voice", True)
     assert callback.due_at == london(due)
     assert callback.status == status
-    assert callback.preferred is None
+    assert callback.plan == ANYTIME
     assert len(callbacks(app)) == 1
 
 
 def test_asking_while_a_supervisor_has_closed_the_line(make_app, store):
+    """No time is invented while nobody has said when the line reopens."""
     app = make_app(at=OPEN)
     close_line(store, "We are closed for training.", None)
     heard = said(simulate_call(app, ["5", "1", "1"], caller=ME))
-    assert done(app, "tomorrow at 10am") in heard
+    assert done(app, "as soon as we reopen") in heard
     callback = the_callback(app, ME)
-    assert (callback.status, callback.due_at) == ("scheduled", london("2026-11-26T10:00"))
+    assert (callback.status, callback.due_at) == ("scheduled", london(OPEN))
+
+
+@pytest.mark.parametrize(("at", "when"), [
+    ("2026-11-25T15:59", "before 4pm today if we can, or else tomorrow at 10am"),
+    ("2026-11-25T15:20", "as soon as an advisor is free"),
+])
+def test_near_closing_a_caller_is_told_the_fallback_honestly(make_app, at, when):
+    """Found: a call at 15:59 was told "as soon as an advisor is free"."""
+    app = make_app(at=at)
+    heard = said(simulate_call(app, ["5", "1", "1"], caller=ME))
+    assert done(app, when) in heard
 
 
 def test_no_voicemail_is_remembered(make_app):

@@ -9,6 +9,7 @@
     line.className = "badge " + (view.open ? "open" : "closed");
     document.getElementById("due-count").textContent = view.due.length;
     document.getElementById("later-count").textContent = view.waiting_later;
+    document.getElementById("held-count").textContent = view.held;
     var body = document.querySelector("#due tbody");
     body.replaceChildren();
     if (!view.due.length) {
@@ -17,8 +18,14 @@
     }
     view.due.forEach(function (cb) {
       var tr = document.createElement("tr");
-      [cb.number, cb.waited, cb.preferred || "any", cb.voicemail ? "yes" : "no", cb.attempts, cb.source]
+      [cb.number, cb.waited, cb.plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source]
         .forEach(function (t) { tr.appendChild(cell(String(t))); });
+      if (cb.last_day) {
+        tr.className = "last-day";
+        var flag = document.createElement("strong");
+        flag.className = "badge last"; flag.textContent = "last day";
+        tr.children[1].append(" ", flag);
+      }
       body.appendChild(tr);
     });
     var mine = document.getElementById("mine");

@@ -1,0 +1,200 @@
+"""Every promise made to a person is kept, end to end: what a reply says is what is stored,
+and a callback never lapses before the time it promised.
+
+Texts go through the real /sms webhook (signed as Twilio signs them); the scheduler's jobs
+run through `helpline jobs run`, as staff run them, against the same real Redis.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from xml.etree import ElementTree
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ivr import create_app
+from ivr.clock import fixed_clock
+from ivr.hours import Override
+from ivr.override import close_line, reopen_line
+from ivr.phrases import promise_when
+from ivr.promise import day_slot, restate
+from ivr.queue import CallbackQueue
+from ivr.simulate import TwilioLikeClient
+from tests.conftest import TOKEN, flows_with, london
+
+ME = "+447400123456"
+CHRISTMAS = """
+[[closures]]
+from = 2026-12-24
+to = 2027-01-01
+message = "The helpline is closed for the Christmas holidays."
+
+[[special_hours]]
+date = 2026-12-23
+opens = "10:00"
+closes = "13:00"
+"""
+
+
+def text(app, body: str, sid: str) -> list[str]:
+    client = TwilioLikeClient(app, {"From": ME, "To": "+441234567890",
+                                    "AccountSid": "AC" + "0" * 32})
+    response = client.post("/sms", {"Body": body, "MessageSid": sid})
+    assert response.status_code == 200
+    return [m.text or "" for m in ElementTree.fromstring(response.get_data(as_text=True))]
+
+
+@pytest.fixture
+def christmas_flows(tmp_path: Path) -> Path:
+    return flows_with(tmp_path, CHRISTMAS)
+
+
+def days(first: str, last: str) -> list[date]:
+    start, end = date.fromisoformat(first), date.fromisoformat(last)
+    return [start + timedelta(days=n) for n in range((end - start).days + 1)]
+
+
+# ------------------------------------------------------------------ the Christmas case
+
+
+def test_a_callback_promised_for_4_january_is_kept_until_it_has_been_missed_five_days(
+        make_app, cli, store, christmas_flows):
+    """Found: a text at 13:30 on 23 December was told "Monday 4 January at 10am", and the
+    nightly job on 31 December expired the callback (7 calendar days from the request)."""
+    app = make_app(at="2026-12-23T13:30", flows_dir=christmas_flows)
+    [reply] = text(app, "hello", "SM" + "1" * 32)
+    assert reply.startswith("The helpline is closed for the Christmas holidays. ")
+    assert "We will call you on Monday 4 January at 10am." in reply
+    queue = CallbackQueue(store)
+    callback = queue.open_for(ME)
+    assert (callback.status, callback.due_at) == ("scheduled", london("2027-01-04T10:00"))
+
+    def job(name: str, at: str) -> None:
+        result = cli("jobs", "run", name, "--at", at, "--apply", "--yes", flows=christmas_flows)
+        assert result.exit_code == 0, result.output
+
+    # Every night and every day of the closure: nothing is counted, nothing expires.
+    for day in days("2026-12-24", "2027-01-03"):
+        job("nightly", f"{day}T02:30")
+        job("tick", f"{day}T12:00")
+        assert queue.get(callback.id).status == "scheduled", day
+    assert queue.get(callback.id).count.missed == 0
+
+    # Released at the first opening after the closure.
+    job("nightly", "2027-01-04T02:30")
+    job("opening", "2027-01-04T10:00")
+    assert queue.get(callback.id).status == "due"
+
+    # Five opening days unreached: Monday 4 to Friday 8 January. It expires only on the night
+    # after the fifth, and is flagged for advisors before its last day.
+    for n, day in enumerate(days("2027-01-04", "2027-01-11")):
+        if day.weekday() < 5:
+            job("opening", f"{day}T10:00")
+            job("tick", f"{day}T16:00")  # the day's slot has ended: on to the next one
+        job("nightly", f"{day + timedelta(days=1)}T02:30")
+        waited = queue.get(callback.id)
+        if day < date(2027, 1, 8):
+            assert waited.status == "scheduled", (n, day, waited)
+        else:
+            assert waited.status == "expired", (n, day, waited)
+            break
+        if day == date(2027, 1, 7):
+            assert waited.count.missed == 4  # the last day: flagged to advisors
+    assert queue.open_for(ME) is None
+
+
+def test_a_retry_does_not_restart_the_count(make_app, cli, store):
+    app = make_app(at="2026-11-25T19:00")
+    text(app, "hello", "SM" + "2" * 32)
+    queue = CallbackQueue(store)
+    callback_id = queue.open_for(ME).id
+
+    def job(name: str, at: str) -> None:
+        assert cli("jobs", "run", name, "--at", at, "--apply", "--yes").exit_code == 0
+
+    job("opening", "2026-11-26T10:00")
+    job("tick", "2026-11-26T16:00")
+    job("nightly", "2026-11-27T02:30")
+    assert queue.get(callback_id).count.missed == 1
+    job("opening", "2026-11-27T10:00")
+    claimed = queue.claim("alex", london("2026-11-27T11:00"))
+    assert claimed.id == callback_id
+    from ivr.callbacks import after_outcome  # the rule the console applies
+    status, place = after_outcome("no_answer", 0, 3, london("2026-11-27T11:00"),
+                                  app.extensions["helpline"].flows.hours,
+                                  timedelta(hours=2), claimed.plan)
+    queue.finish(callback_id, "alex", "no_answer", status, london("2026-11-27T11:00"), place)
+    job("tick", "2026-11-27T13:00")
+    job("tick", "2026-11-27T16:00")
+    job("nightly", "2026-11-28T02:30")
+    assert queue.get(callback_id).count.missed == 2  # counted on, not from zero
+
+
+# ------------------------------------------------------------------ the promise property
+
+
+INSTANTS = st.datetimes(min_value=datetime(2026, 12, 14), max_value=datetime(2027, 1, 12)) \
+    .map(lambda at: at.replace(second=0, microsecond=0))
+BODIES = st.sampled_from([
+    "hello", "2pm", "after 1", "14:30", "before 11am", "not after 1pm", "between 12 and 2",
+    "mornings", "afternoons", "tomorrow", "Tuesday", "not Monday", "Tuesday after 2",
+    "tomorrow 11am", "11am", "after 6pm", "evenings only", "after 8", "ANYTIME", "3:45pm",
+    "weekdays before 11",
+])
+CLOSURES = st.sampled_from(["none", "until", "open-ended"])
+
+
+@pytest.fixture(scope="module")
+def property_flows(tmp_path_factory) -> Path:
+    return flows_with(tmp_path_factory.mktemp("flows"), CHRISTMAS)
+
+
+@settings(max_examples=120, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(at=INSTANTS, first=BODIES, second=st.one_of(st.none(), BODIES), closure=CLOSURES)
+def test_the_time_a_reply_promises_is_the_time_stored(store, store_settings, property_flows,
+                                                       at, first, second, closure):
+    """For any instant, closure and texts: the reply's "when" is the stored due time put
+    into words, and the stored time is inside the person's window and the opening hours."""
+    store.flushdb()
+    now = at.replace(tzinfo=london("2026-12-01T00:00").tzinfo)
+    app = create_app({"twilio_auth_token": TOKEN, **store_settings, "log_level": "ERROR",
+                      "flows_dir": property_flows}, clock=fixed_clock(now))
+    h = app.extensions["helpline"]
+    reopen_line(store)
+    if closure == "until":
+        close_line(store, "We are closed for training.", now + timedelta(hours=3))
+    elif closure == "open-ended":
+        close_line(store, "We are closed for training.", None)
+    replies = text(app, first, "SM" + "a" * 32)
+    if second is not None:
+        replies = text(app, second, "SM" + "b" * 32)
+    callback = h.queue.open_for(ME)
+    assert callback is not None
+    reply = " ".join(replies)
+    if callback.status == "held":
+        assert callback.plan is None
+        return
+    # Inside its window and the opening hours: the due time lies in a slot, which ends when
+    # the stored slot ends.
+    slot = day_slot(callback.due_at.astimezone(h.flows.hours.timezone).date(), callback.plan,
+                    h.flows.hours)
+    assert slot is not None, (callback, reply)
+    assert slot.start <= callback.due_at < slot.end
+    assert callback.slot_end == slot.end
+    # Never due after it would have expired: nothing has been counted against it.
+    assert callback.count.missed == 0
+    # What the reply says is the stored time in words (unless it said "noted"/"kept").
+    if h.flows.sms.replies["kept"] in reply:
+        return
+    override = Override("We are closed for training.",
+                        now + timedelta(hours=3)) if closure == "until" else (
+        Override("We are closed for training.", None) if closure == "open-ended" else None)
+    stands = restate(now, callback.due_at, callback.plan, h.flows.hours, override,
+                     h.settings.min_slot)
+    assert stands.due == callback.due_at or stands.due <= now
+    words = promise_when(stands, now, h.flows.hours, h.flows.phrases, h.flows.sms.replies)
+    assert f"call you {words}" in reply, (reply, words, callback)
