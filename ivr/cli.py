@@ -219,13 +219,14 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
     with borrowed(settings) as store:
         ctx = Context(settings, flows, fixed_clock(instant), store, CallbackQueue(store),
                       rest_client(settings))
-        migrate(store, instant, flows.hours, settings)
         if apply and not for_now and not yes:
             report = getattr(Jobs(ctx, apply=False), job)(instant)
             _print_report(job, instant, flows, report)
             raise click.ClickException(
                 "this would change the real store as if it were another time (people's "
                 "requests are in it): add --yes to apply")
+        if apply:
+            migrate(store, instant, flows.hours, settings)  # as the scheduler does at start
         report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
     _print_report(job, instant, flows, report)
 
