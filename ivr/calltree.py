@@ -23,22 +23,32 @@ def normalise_speech(speech: str | None) -> str:
     return " ".join(_NOT_WORD.sub(" ", (speech or "").lower()).split())
 
 
-def _says(spoken: str, phrase: str) -> bool:
-    return f" {phrase} " in f" {spoken} "
+def _phrase_spans(tokens: Sequence[str], phrase: str) -> list[range]:
+    """Where `phrase` (whole words) stands in `tokens`."""
+    words = normalise_speech(phrase).split()
+    n = len(words)
+    return [range(i, i + n) for i in range(len(tokens) - n + 1) if n and tokens[i:i + n] == words]
+
+
+def _score(option: Option, tokens: Sequence[str]) -> tuple[int, int]:
+    """How well `option` matches: how many spoken words its key and words account for, then
+    how late its match ends (people ask for what they want last: "talk to the police")."""
+    spans = [s for phrase in (option.key, *option.words) for s in _phrase_spans(tokens, phrase)]
+    covered = {i for span in spans for i in span}
+    return len(covered), max((span.stop for span in spans), default=0)
 
 
 def match(options: Sequence[Option], digits: str | None, speech: str | None) -> Option | None:
-    """The option the caller chose by key (first key pressed) or by voice, if any."""
+    """The option the caller chose by key (first key pressed) or by voice: the one that
+    matches best ("can someone call me back" is the callback, not "someone" to talk to);
+    on a tie, the one listed first."""
     key = (digits or "").strip()[:1]
     if key:
         return next((o for o in options if o.key == key), None)
-    spoken = normalise_speech(speech)
-    if not spoken:
-        return None
-    for option in options:
-        if _says(spoken, option.key) or any(_says(spoken, word) for word in option.words):
-            return option
-    return None
+    tokens = normalise_speech(speech).split()
+    scored = [(_score(o, tokens), -i, o) for i, o in enumerate(options)]
+    best = max(scored, default=None, key=lambda s: s[:2])
+    return best[2] if best and best[0][0] else None
 
 
 def heard_nothing(digits: str | None, speech: str | None) -> bool:

@@ -64,8 +64,19 @@ def test_match_by_speech(speech: str | None, action: str | None) -> None:
     assert chosen(None, speech) == action
 
 
-def test_speech_matching_the_first_listed_option_wins() -> None:
-    assert chosen("", "talk to the police") == "advisor"
+@pytest.mark.parametrize(("speech", "action"), [
+    ("talk to the police", "police"),  # as many words each: the one asked for last
+    ("the police, or someone to talk to", "advisor"),
+    ("talk to someone about the police", "advisor"),  # more of what was said
+    ("again", "repeat"),
+])
+def test_speech_picks_the_option_that_matches_best(speech: str, action: str) -> None:
+    assert chosen("", speech) == action
+
+
+def test_on_a_perfect_tie_the_first_listed_option_wins() -> None:
+    twins = (Option("1", "first", "One.", ("same",)), Option("2", "second", "Two.", ("same",)))
+    assert calltree.match(twins, "", "the same").action == "first"
 
 
 def test_a_phrase_of_several_words_must_be_said_whole() -> None:

@@ -515,6 +515,33 @@ def test_speech_picks_an_option_at_the_open_menu(make_app, speech: str, leads_to
         assert path(redirect_of(root)) == "/voice/menu"
 
 
+# What callers say at a menu, and where it must lead: the option that matches best, not the
+# first that matches anything (None: not an option, the menu again).
+SPOKEN_AT_THE_MAIN_MENU = [
+    ("open", "can someone call me back", "callback"),
+    ("open", "could you ring me back later", "callback"),
+    ("open", "I want to talk to someone", "advisor"),
+    ("open", "talk to the police", "police"),
+    ("open", "I need to speak to a person about the police", "advisor"),
+    ("open", "help me report it", "police"),
+    ("open", "what other support is there", "support"),
+    ("open", "just give me the advice", "steps"),
+    ("closed", "can someone call me back", "callback"),
+    ("closed", "I want to talk to someone", None),
+    ("closed", "please call me", "callback"),
+    ("closed", "other support", "support"),
+    ("closed", "advice on the police", "police"),
+]
+
+
+@pytest.mark.parametrize(("menu", "speech", "action"), SPOKEN_AT_THE_MAIN_MENU)
+def test_speech_picks_the_option_that_matches_best(make_app, menu: str, speech: str,
+                                                   action: str | None) -> None:
+    app = make_app(OPEN_AT if menu == "open" else EVENING)
+    root = post(app, f"/voice/choice?menu={menu}&tries=0", SpeechResult=speech)
+    assert path(redirect_of(root)) == (LEADS_TO[action] if action else "/voice/menu")
+
+
 def test_saying_advisor_when_closed_is_not_an_option(make_app) -> None:
     app = make_app(EVENING)
     root = post(app, "/voice/choice?menu=closed&tries=0",
