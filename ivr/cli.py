@@ -6,6 +6,7 @@ import json
 import os
 import sys
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
@@ -23,7 +24,7 @@ from ivr.flows import Flows, load_flows
 from ivr.phone import mask
 from ivr.phrases import when
 from ivr.queue import CallbackQueue
-from ivr.simulate import SILENCE, TwilioLikeClient, simulate_call
+from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import connect, describe, start_embedded
 from ivr.supervise import supervise
 from ivr.tomlfile import FlowFileError
@@ -112,7 +113,25 @@ def simulate() -> None:
     """Run the real webhooks in-process at any instant."""
 
 
-@simulate.command("call")
+class InOrder(click.Command):
+    """Keeps the order in which options were given (ctx.meta["order"], their names): click
+    gathers each repeatable option's values, but not how two of them interleave, and
+    `--press 2 --say "I'm scared" --press 8` means those three, in that order."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+        ctx.meta["order"] = [param.name for param in order]
+        return super().parse_args(ctx, args)
+
+
+def _in_order(order: list[str], values: dict[str, tuple[str, ...]],
+              make: dict[str, Callable[[str], Input]]) -> list[Input]:
+    """The values of the options in `make`, in the order they were given."""
+    queues = {name: list(values[name]) for name in make}
+    return [make[name](queues[name].pop(0)) for name in order if name in make]
+
+
+@simulate.command("call", cls=InOrder)
 @click.option("--at", help="When the call happens, ISO-8601 (UK local time without offset).")
 @click.option("--from", "caller", default="+447700900123", show_default=True,
               help="The caller's number (or anonymous).")
@@ -120,18 +139,24 @@ def simulate() -> None:
               help="The helpline's number.")
 @click.option("--press", "presses", multiple=True,
               help=f"A key to press at each menu, in order; repeatable. {SILENCE} for silence.")
+@click.option("--say", "sayings", multiple=True,
+              help="Something to say at a menu instead of pressing a key; repeatable, taken in "
+                   "order with --press.")
 @click.option("--dial-status", default="no-answer", show_default=True,
               type=click.Choice(["completed", "no-answer", "busy", "failed"]),
               help="How the advisors' phones answer, if the caller asks for an advisor.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
-def simulate_call_command(at, caller, called, presses, dial_status, as_json) -> None:
-    """Call the helpline and print what the caller hears and presses, in order."""
+def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_json) -> None:
+    """Call the helpline and print what the caller hears, presses and says, in order."""
+    inputs = _in_order(click.get_current_context().meta["order"],
+                       {"presses": presses, "sayings": sayings},
+                       {"presses": str, "sayings": Speech})
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     app = create_app({"log_level": os.environ.get("LOG_LEVEL", "ERROR")},
                      clock=fixed_clock(instant))
-    transcript = simulate_call(app, presses, caller, called, dial_status)
+    transcript = simulate_call(app, inputs, caller, called, dial_status)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events},
                               indent=2))

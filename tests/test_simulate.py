@@ -138,3 +138,25 @@ def test_a_bad_instant_is_refused_with_an_example() -> None:
     result = CliRunner().invoke(main, ["simulate", "call", "--at", "Christmas"])
     assert result.exit_code == 2
     assert "2026-12-25T11:00" in result.output
+
+
+def test_say_and_press_are_taken_in_the_order_given(content: VoiceContent) -> None:
+    result = simulate("--at", CHRISTMAS, "--press", "3", "--say", "main menu", "--say",
+                      "advice", "--press", "-")
+    acts = [line for line in lines(result)
+            if line.startswith(("PRESSES", "SAYS", "NOT HEARD"))]
+    assert acts == ["PRESSES: 3", "SAYS: main menu", "SAYS: advice", "SAYS NOTHING"]
+    said = heard(result)
+    assert said.index(content.police[0]) < said.index(content.steps[0].title)
+
+
+def test_speech_at_a_question_that_listens_for_keys_only_is_not_heard(
+        content: VoiceContent) -> None:
+    """The callback number is keyed in: Twilio ignores speech there, so does the simulator."""
+    result = simulate("--at", IN_HOURS, "--from", "anonymous", "--press", "5",
+                      "--say", "oh seven seven hundred")
+    events = lines(result)
+    said_at = events.index("SAYS: oh seven seven hundred")
+    assert events[said_at + 1].startswith("NOT HEARD")
+    assert events[said_at + 2] == f"HEARS: {content.no_input}"  # as if silent
+    assert heard(result).count(content.callback["ask_number"]) == 2
