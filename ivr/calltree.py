@@ -84,14 +84,22 @@ class Move:
     last_step_done: bool = False
 
 
+def menu_options(own: Sequence[Option], navigation: Mapping[str, Option]) -> tuple[Option, ...]:
+    """A menu's or a question's own options, then "repeat" and "main menu" (both of which say
+    the main menu again when heard there)."""
+    return (*own, navigation["repeat"], navigation["menu"])
+
+
 def page_options(page: str, navigation: Mapping[str, Option],
                  steps: Sequence[Option]) -> tuple[Option, ...]:
-    """What can be pressed on a page: steps get previous/repeat/next/menu and 1 to 5;
-    the police and support pages get repeat and menu."""
-    if step_number(page) is None:
+    """What can be chosen on an advice page: back and on where there is somewhere to go (on
+    from the last step is the main menu), repeat and menu everywhere, and on the steps, a
+    step by its number."""
+    n = step_number(page)
+    if n is None:
         return (navigation["repeat"], navigation["menu"])
-    return (navigation["previous"], navigation["repeat"], navigation["next"],
-            navigation["menu"], *steps)
+    back = (navigation["previous"],) if n > 1 else ()
+    return (*back, navigation["next"], navigation["repeat"], navigation["menu"], *steps)
 
 
 def navigate(page: str, choice: Option) -> Move:
@@ -102,7 +110,7 @@ def navigate(page: str, choice: Option) -> Move:
     if choice.action == "repeat" or n is None:
         return Move(page)
     if choice.action == "previous":
-        return Move(f"step{max(n - 1, 1)}")
+        return Move(f"step{n - 1}")
     if choice.action == "next":
         return Move(f"step{n + 1}") if n < STEP_COUNT else Move(None, last_step_done=True)
     return Move(choice.action)  # a step picked by its number: action is "stepN"

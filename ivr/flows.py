@@ -6,6 +6,7 @@ a caller. The rest of the app only ever sees the checked, typed result.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -20,11 +21,13 @@ from ivr.tomlfile import FlowFileError, TomlFile, Where, read_toml
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "flows"
 
-MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback", "repeat")
+MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback")
 CLOSED_REASONS = ("weekend", "bank_holiday", "closure", "before_opening", "after_closing",
                   "not_open_today")
 NAVIGATION = ("previous", "repeat", "next", "menu")
+OWN_KEYS = "123456"  # a page's own options; navigation keys are never among them
 STEP_COUNT = 5
+_PRESS = re.compile(r"\bpress ([0-9*#])(?![0-9])", re.IGNORECASE)
 CALLBACK_FIELDS = {"confirm_number": ("last3",), "read_back": ("digits",),
                    "done_new": ("when",), "done_existing": ("when",)}
 
@@ -192,6 +195,47 @@ def _name(where: Where) -> str:
     return ".".join(str(p) for p in where)
 
 
+def _check_prompt(file: TomlFile, where: Where, option: Option) -> None:
+    """A prompt that says "press N" must name the option's own key."""
+    named = _PRESS.findall(option.prompt)
+    if named and named != [option.key]:
+        raise file.error((*where, "prompt"), f"{_name(where)}.prompt says "
+                         f"\"press {named[0]}\" but its key is {option.key!r}")
+
+
+def _navigation(r: _Reader) -> dict[str, Option]:
+    """The navigation keys, the same on every page: distinct, and none of 1 to 6 (which are
+    each page's own options)."""
+    navigation = {name: Option(r.key(("navigation", name, "key")), name,
+                               r.text(("navigation", name, "prompt")),
+                               r.words(("navigation", name, "words")))
+                  for name in NAVIGATION}
+    nav_keys = [o.key for o in navigation.values()]
+    for name, option in navigation.items():
+        where = ("navigation", name)
+        if nav_keys.count(option.key) > 1 or option.key in OWN_KEYS:
+            raise r.file.error((*where, "key"), f"navigation key {option.key!r} ({name}) is "
+                               "used twice, or is one of 1 to 6, which pages use for their "
+                               "own options")
+        _check_prompt(r.file, where, option)
+    return navigation
+
+
+def _check_own_keys(file: TomlFile, where: Where, options: tuple[Option, ...],
+                    navigation: Mapping[str, Option]) -> None:
+    """A page's own options use 1 to 6, never a navigation key."""
+    nav = {o.key: name for name, o in navigation.items()}
+    for i, option in enumerate(options):
+        if option.key in nav:
+            raise file.error((*where, i, "key"), f"key {option.key!r} is the {nav[option.key]} "
+                             "key on every page ([navigation]); this page's own options use "
+                             "1 to 6")
+        if option.key not in OWN_KEYS:
+            raise file.error((*where, i, "key"), f"key {option.key!r}: a page's own options "
+                             "use 1 to 6")
+        _check_prompt(file, (*where, i), option)
+
+
 def load_voice(file: TomlFile) -> VoiceContent:
     r = _Reader(file)
     open_options = r.options(("open", "options"), MENU_ACTIONS)
@@ -201,15 +245,9 @@ def load_voice(file: TomlFile) -> VoiceContent:
             raise file.error(("closed", "options", i, "action"),
                              "the closed menu cannot offer an advisor")
     reason_fields = {"bank_holiday": ("name",), "closure": ("message",)}
-    navigation = {name: Option(r.key(("navigation", name, "key")), name,
-                               r.text(("navigation", name, "prompt")),
-                               r.words(("navigation", name, "words")))
-                  for name in NAVIGATION}
-    nav_keys = [o.key for o in navigation.values()]
-    for name, option in navigation.items():
-        if nav_keys.count(option.key) > 1 or option.key in "12345":
-            raise file.error(("navigation", name, "key"),
-                             f"key {option.key!r} is used twice, or by a step (1 to 5)")
+    navigation = _navigation(r)
+    for menu, options in (("open", open_options), ("closed", closed_options)):
+        _check_own_keys(file, (menu, "options"), options, navigation)
     steps = r.get(("steps", "step"))
     if not isinstance(steps, list) or len(steps) != STEP_COUNT:
         raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")

@@ -99,17 +99,20 @@ def closed_intro(status: Status) -> list[str]:
     return [line.format(**fields) for line in content.closed_say]
 
 
-def menu_options(menu: str) -> tuple[Option, ...]:
+def own_options(menu: str) -> tuple[Option, ...]:
     content = helpline().flows.voice
     return content.open_options if menu == "open" else content.closed_options
+
+
+def menu_options(menu: str) -> tuple[Option, ...]:
+    return calltree.menu_options(own_options(menu), helpline().flows.voice.navigation)
 
 
 def add_menu(resp: VoiceResponse, menu: str, tries: int) -> None:
     """The options as a Gather; silence falls through to a re-prompt (never a dead end)."""
     content = helpline().flows.voice
-    options = menu_options(menu)
-    g = gather(link("voice.choice", menu=menu, tries=tries), options)
-    say(g, *(o.prompt for o in options))
+    g = gather(link("voice.choice", menu=menu, tries=tries), menu_options(menu))
+    say(g, *(o.prompt for o in own_options(menu)), content.navigation["repeat"].prompt)
     if menu == "closed":
         say(g, content.closed_text_us)
     resp.append(g)
@@ -186,12 +189,13 @@ def choice() -> Response:
     resp = VoiceResponse()
     if picked is None:
         return ask_again(link("voice.menu", menu=menu_name, tries=tries + 1))
+    if picked.action in ("repeat", "menu"):
+        resp.redirect(link("voice.menu", menu=menu_name), method="POST")
+        return twiml(resp)
     log.info("call %s chose %s", param("CallSid"), picked.action)
     h = helpline()
     stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
-    if picked.action == "repeat":
-        resp.redirect(link("voice.menu", menu=menu_name), method="POST")
-    elif picked.action == "steps":
+    if picked.action == "steps":
         resp.redirect(link("voice.page", name="step1", intro=1), method="POST")
     elif picked.action == "advisor":
         resp.redirect(link("voice.advisor"), method="POST")

@@ -17,8 +17,8 @@ MENU = (
 )
 NAVIGATION = {
     "previous": Option("7", "previous", "Previous, press 7.", ("previous", "back")),
-    "repeat": Option("8", "repeat", "Again, press 8.", ("repeat", "again")),
-    "next": Option("9", "next", "Next, press 9.", ("next", "continue")),
+    "repeat": Option("9", "repeat", "Again, press 9.", ("repeat", "again")),
+    "next": Option("8", "next", "Next, press 8.", ("next", "continue")),
     "menu": Option("0", "menu", "Menu, press 0.", ("menu", "main")),
 }
 STEPS = tuple(Step(f"Step {n}.", ("Advice.",), (word,))
@@ -137,8 +137,12 @@ def test_step_choices_pick_steps_by_number_or_words() -> None:
 def test_page_options() -> None:
     steps = calltree.step_choices(STEPS)
     on_a_step = calltree.page_options("step3", NAVIGATION, steps)
-    assert [o.action for o in on_a_step] == ["previous", "repeat", "next", "menu",
+    assert [o.action for o in on_a_step] == ["previous", "next", "repeat", "menu",
                                              "step1", "step2", "step3", "step4", "step5"]
+    first = calltree.page_options("step1", NAVIGATION, steps)
+    assert "previous" not in [o.action for o in first]  # nowhere to go back to
+    last = calltree.page_options("step5", NAVIGATION, steps)
+    assert "next" in [o.action for o in last]  # on from the last step: the main menu
     for page in ("police", "support"):
         assert [o.action for o in calltree.page_options(page, NAVIGATION, steps)] == [
             "repeat", "menu"]
@@ -146,7 +150,6 @@ def test_page_options() -> None:
 
 STEP = {n: calltree.step_choices(STEPS)[n - 1] for n in range(1, 6)}
 NAVIGATE = [  # (page, choice, where it leads)
-    ("step1", NAVIGATION["previous"], Move("step1")),
     ("step2", NAVIGATION["previous"], Move("step1")),
     ("step5", NAVIGATION["previous"], Move("step4")),
     ("step3", NAVIGATION["repeat"], Move("step3")),
@@ -169,6 +172,11 @@ NAVIGATE = [  # (page, choice, where it leads)
                          ids=[f"{p}-{c.action}" for p, c, _ in NAVIGATE])
 def test_navigate(page: str, choice: Option, move: Move) -> None:
     assert calltree.navigate(page, choice) == move
+
+
+def test_menus_and_questions_take_repeat_and_menu_after_their_own_options() -> None:
+    assert [o.key for o in calltree.menu_options(MENU[:3], NAVIGATION)] == ["1", "2", "3",
+                                                                            "9", "0"]
 
 
 def test_only_next_after_the_last_step_says_it_was_the_last() -> None:

@@ -69,8 +69,9 @@ def test_pressing_keys_walks_the_steps(content: VoiceContent) -> None:
     assert presses == ["PRESSES: 2", f"PRESSES: {nav['next'].key}",
                        f"PRESSES: {nav['previous'].key}", "PRESSES: 4",
                        f"PRESSES: {nav['menu'].key}"]
-    after_menu = heard(result)[-len(content.closed_options) - 1:]
-    assert after_menu[:-1] == [o.prompt for o in content.closed_options]
+    prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt,
+               content.closed_text_us]
+    assert heard(result)[-len(prompts):] == prompts
 
 
 def test_json_gives_the_instant_and_every_event(content: VoiceContent) -> None:
@@ -96,8 +97,8 @@ def test_in_hours_the_advisors_ring_and_nobody_answers(monkeypatch,
     said = heard(result)
     assert said.index(content.advisor["connecting"]) < said.index(
         content.advisor["unavailable"])
-    assert said[-len(content.closed_options) - 1:-1] == [o.prompt for o in
-                                                        content.closed_options]
+    prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt]
+    assert said[-len(prompts) - 1:-1] == prompts
 
 
 def test_in_hours_an_advisor_answers(monkeypatch, content: VoiceContent) -> None:

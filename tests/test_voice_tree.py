@@ -86,6 +86,21 @@ def an_invalid_key(options) -> str:
     return next(k for k in KEYS if k not in {o.key for o in options})
 
 
+def own_options(content: VoiceContent, menu: str):
+    return content.open_options if menu == "open" else content.closed_options
+
+
+def menu_prompts(content: VoiceContent, menu: str) -> list[str]:
+    """What the main menu ends with: its options, how to hear them again, and when closed,
+    that texting works too."""
+    return [*(o.prompt for o in own_options(content, menu)), content.navigation["repeat"].prompt,
+            *([content.closed_text_us] if menu == "closed" else [])]
+
+
+def all_keys_at_the_menu(content: VoiceContent, menu: str):
+    return calltree.menu_options(own_options(content, menu), content.navigation)
+
+
 # ------------------------------------------------------------------ walking the whole tree
 
 
@@ -288,7 +303,7 @@ def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
     content = voice(app)
     root = post(app, "/voice")
     menu = heard(root.find("Gather"))
-    assert [o.prompt for o in content.closed_options] + [content.closed_text_us] == menu
+    assert menu[-len(menu_prompts(content, "closed")):] == menu_prompts(content, "closed")
     assert "advisor" not in {o.action for o in content.closed_options}
     advisor_key = next(o.key for o in content.open_options if o.action == "advisor")
     if advisor_key not in {o.key for o in content.closed_options}:
@@ -331,7 +346,8 @@ def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
     app = make_app(OPEN_AT, flows_dir=flows)
     root = post(app, "/voice")
     assert message in heard(root)
-    assert [o.prompt for o in voice(app).closed_options] == heard(root.find("Gather"))[:-1]
+    prompts = menu_prompts(voice(app), "closed")
+    assert heard(root.find("Gather"))[-len(prompts):] == prompts
     assert "tomorrow" in spoken(root)  # Thursday opens as usual
 
 
@@ -375,7 +391,7 @@ def test_with_no_advisors_the_caller_is_told_kindly_and_offered_the_rest(make_ap
     assert heard(root) == [content.advisor["unavailable"]]
     assert query(redirect_of(root))["menu"] == "closed"
     menu = post(app, redirect_of(root))
-    assert heard(menu.find("Gather"))[:-1] == [o.prompt for o in content.closed_options]
+    assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
 def test_asking_for_an_advisor_just_after_closing(make_app) -> None:
@@ -402,7 +418,7 @@ def test_when_no_advisor_takes_the_call_the_closed_options_follow(make_app, fiel
     assert heard(root) == [content.advisor["unavailable"]]
     assert root.find("Hangup") is None
     menu = post(app, redirect_of(root))
-    assert heard(menu.find("Gather"))[:-1] == [o.prompt for o in content.closed_options]
+    assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
 @pytest.mark.parametrize("fields", [
@@ -464,8 +480,7 @@ def test_three_silences_end_the_call_kindly(make_app, at: str) -> None:
 def test_three_wrong_keys_end_the_call_kindly(make_app, at: str, menu: str) -> None:
     app = make_app(at)
     content = voice(app)
-    options = content.open_options if menu == "open" else content.closed_options
-    said = gave_up(app, [an_invalid_key(options)] * 3)
+    said = gave_up(app, [an_invalid_key(all_keys_at_the_menu(content, menu))] * 3)
     assert said.count(content.invalid) == 3
     assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
     assert any("text" in line for line in content.gave_up)  # how to text us
@@ -486,9 +501,24 @@ def test_the_menu_gives_up_after_the_last_try(make_app, tries: str) -> None:
     assert root.find("Gather") is None and root[-1].tag == "Hangup"
 
 
+@pytest.mark.parametrize("menu", ["open", "closed"])
+@pytest.mark.parametrize(("nav", "repeats"), [("menu", True), ("repeat", True),
+                                              ("previous", False), ("next", False)])
+def test_on_the_main_menu_0_and_9_say_it_again_7_and_8_are_not_options(
+        make_app, menu: str, nav: str, repeats: bool) -> None:
+    app = make_app(OPEN_AT if menu == "open" else EVENING)
+    content = voice(app)
+    root = post(app, f"/voice/choice?menu={menu}&tries=1", Digits=content.navigation[nav].key)
+    assert path(redirect_of(root)) == "/voice/menu"
+    if repeats:
+        assert heard(root) == [] and query(redirect_of(root)) == {"menu": menu}
+    else:
+        assert heard(root) == [content.invalid] and query(redirect_of(root))["tries"] == "2"
+
+
 def test_a_wrong_key_counts_as_a_try(make_app) -> None:
     app = make_app(OPEN_AT)
-    wrong = an_invalid_key(voice(app).open_options)
+    wrong = an_invalid_key(all_keys_at_the_menu(voice(app), "open"))
     root = post(app, "/voice/choice?menu=open&tries=1", Digits=wrong)
     assert query(redirect_of(root))["tries"] == "2"
 
@@ -608,7 +638,8 @@ def test_each_step_says_its_advice_then_the_navigation(make_app, step: int) -> N
     s = content.steps[step - 1]
     assert heard(root)[:1 + len(s.say)] == [s.title, *s.say]
     prompts = heard(root.find("Gather"))
-    assert [o.prompt for o in content.navigation.values()] + [content.choose_step] == prompts
+    nav = [o.prompt for o in calltree.page_options(f"step{step}", content.navigation, ())]
+    assert [*nav, content.choose_step] == prompts
 
 
 @pytest.mark.parametrize("page", ["police", "support"])

@@ -1,0 +1,70 @@
+"""What callers hear is checked when the app starts and by `helpline check`: a mistake in
+flows/voice.toml stops both, naming the file and the line, before any caller hears it.
+
+Each case edits one line of the shipped voice.toml; the error must name that line.
+"""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from ivr.cli import main
+from ivr.flows import DEFAULT_DIR
+
+
+@pytest.fixture(autouse=True)
+def environment(monkeypatch) -> None:
+    """No settings that `helpline check` would complain about besides flows/."""
+    for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "TRUSTED_PROXIES", "ADVISOR_NUMBERS",
+                 "HELPLINE_FLOWS_DIR"):
+        monkeypatch.delenv(name, raising=False)
+
+
+def edited_flows(directory: Path, old: str, new: str) -> tuple[Path, int]:
+    """The shipped flows/ with the first `old` in voice.toml replaced by `new`; and the line
+    where the edit starts."""
+    for shipped in DEFAULT_DIR.glob("*.toml"):
+        shutil.copy(shipped, directory / shipped.name)
+    voice = directory / "voice.toml"
+    text = voice.read_text(encoding="utf-8")
+    assert old in text, f"{old!r} is not in voice.toml"
+    voice.write_text(text.replace(old, new, 1), encoding="utf-8")
+    return voice, text[:text.index(old)].count("\n") + 1
+
+
+def check(flows: Path, *args: str):
+    return CliRunner().invoke(main, ["check", *args], env={"HELPLINE_FLOWS_DIR": str(flows)})
+
+
+def test_the_shipped_content_passes() -> None:
+    result = check(DEFAULT_DIR)
+    assert result.exit_code == 0, result.output
+    assert "is valid" in result.output
+
+
+BAD_CONTENT = [
+    pytest.param('key = "5"\naction = "callback"', 'key = "9"\naction = "callback"',
+                 "key '9' is the repeat key on every page", id="a-menu-option-on-a-navigation-key"),
+    pytest.param('key = "5"\naction = "callback"', 'key = "*"\naction = "callback"',
+                 "own options use 1 to 6", id="a-menu-option-on-star"),
+    pytest.param('next = { key = "8"', 'next = { key = "3"',
+                 "navigation key '3' (next)", id="a-navigation-key-among-the-options"),
+    pytest.param('previous = { key = "7"', 'previous = { key = "0"',
+                 "navigation key '0' (previous) is used twice", id="two-navigation-keys-alike"),
+    pytest.param('prompt = "To ask us to call you back, press 5',
+                 'prompt = "To ask us to call you back, press 6',
+                 'says "press 6" but its key is \'5\'', id="a-prompt-naming-another-key"),
+]
+
+
+@pytest.mark.parametrize(("old", "new", "complaint"), BAD_CONTENT)
+def test_check_refuses_bad_content_naming_file_and_line(tmp_path, old, new, complaint) -> None:
+    voice, line = edited_flows(tmp_path, old, new)
+    result = check(tmp_path)
+    assert result.exit_code == 1, result.output
+    assert f"{voice}:{line}: " in result.output
+    assert complaint in result.output
