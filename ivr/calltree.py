@@ -76,11 +76,20 @@ def step_number(page: str) -> int | None:
     return int(page[4:]) if page.startswith("step") else None
 
 
+def parse_part(value: str | None, parts: int) -> int:
+    """Which part of a page (1 to `parts`) a query string asks for; junk is the first."""
+    try:
+        return min(max(int(value or 1), 1), parts)
+    except ValueError:
+        return 1
+
+
 @dataclass(frozen=True)
 class Move:
-    """Where a choice on an advice page leads: another page, or the main menu."""
+    """Where a choice on an advice page leads: a part of a page, or the main menu."""
 
     page: str | None  # None: the main menu
+    part: int = 1
     last_step_done: bool = False
 
 
@@ -90,29 +99,52 @@ def menu_options(own: Sequence[Option], navigation: Mapping[str, Option]) -> tup
     return (*own, navigation["repeat"], navigation["menu"])
 
 
-def page_options(page: str, navigation: Mapping[str, Option],
-                 steps: Sequence[Option]) -> tuple[Option, ...]:
-    """What can be chosen on an advice page: back and on where there is somewhere to go (on
-    from the last step is the main menu), repeat and menu everywhere, and on the steps, a
-    step by its number."""
+def _before(page: str, part: int, parts: Mapping[str, int]) -> Move | None:
+    """The part heard before this one: the previous part, or the previous step's last."""
     n = step_number(page)
-    if n is None:
-        return (navigation["repeat"], navigation["menu"])
-    back = (navigation["previous"],) if n > 1 else ()
-    return (*back, navigation["next"], navigation["repeat"], navigation["menu"], *steps)
+    if part > 1:
+        return Move(page, part - 1)
+    if n is not None and n > 1:
+        return Move(f"step{n - 1}", parts[f"step{n - 1}"])
+    return None
 
 
-def navigate(page: str, choice: Option) -> Move:
-    """Follow a choice made on `page` (an Option from page_options)."""
+def _after(page: str, part: int, parts: Mapping[str, int]) -> Move | None:
+    """The part heard after this one: the next part, the next step, or after the last step
+    the main menu."""
     n = step_number(page)
+    if part < parts[page]:
+        return Move(page, part + 1)
+    if n is not None:
+        return Move(f"step{n + 1}") if n < STEP_COUNT else Move(None, last_step_done=True)
+    return None
+
+
+def page_options(page: str, part: int, parts: Mapping[str, int],
+                 navigation: Mapping[str, Option], steps: Sequence[Option]) -> tuple[Option, ...]:
+    """What can be chosen on a part of an advice page: back and on where there is somewhere
+    to go, repeat and menu everywhere, and on the steps, a step by its number."""
+    back = (navigation["previous"],) if _before(page, part, parts) else ()
+    on = (navigation["next"],) if _after(page, part, parts) else ()
+    own = steps if step_number(page) is not None else ()
+    return (*back, *on, navigation["repeat"], navigation["menu"], *own)
+
+
+def continues_by_itself(page: str, part: int, parts: Mapping[str, int]) -> bool:
+    """A part with more of the same page after it goes on to it when nothing is pressed."""
+    return part < parts[page]
+
+
+def navigate(page: str, part: int, parts: Mapping[str, int], choice: Option) -> Move:
+    """Follow a choice made on a part of a page (an Option from page_options)."""
     if choice.action == "menu":
         return Move(None)
-    if choice.action == "repeat" or n is None:
-        return Move(page)
     if choice.action == "previous":
-        return Move(f"step{n - 1}")
+        return _before(page, part, parts) or Move(page, part)
     if choice.action == "next":
-        return Move(f"step{n + 1}") if n < STEP_COUNT else Move(None, last_step_done=True)
+        return _after(page, part, parts) or Move(page, part)
+    if choice.action == "repeat":
+        return Move(page, part)
     return Move(choice.action)  # a step picked by its number: action is "stepN"
 
 

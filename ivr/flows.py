@@ -14,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ivr import spoken
 from ivr.gsm7 import non_gsm7, segments
 from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours
 from ivr.phrases import PhraseTemplates, usual_hours
@@ -45,14 +46,23 @@ class Option:
 @dataclass(frozen=True)
 class Step:
     title: str
-    say: tuple[str, ...]
     words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    """An advice page (a step, the police, other support), split into parts short enough to
+    listen to (see spoken.split)."""
+
+    title: str | None
+    parts: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
 class VoiceContent:
     greeting: tuple[str, ...]
     safety: str
+    reassurance: tuple[str, ...]
     open_say: tuple[str, ...]
     open_options: tuple[Option, ...]
     closed_say: tuple[str, ...]
@@ -65,10 +75,13 @@ class VoiceContent:
     navigation: Mapping[str, Option]
     choose_step: str
     last_step: str
+    part: str
+    continues: str
     steps_intro: tuple[str, ...]
     steps: tuple[Step, ...]
     police: tuple[str, ...]
     support: tuple[str, ...]
+    pages: Mapping[str, Page]
     advisor: Mapping[str, str]
     callback: Mapping[str, str]
     outbound: Mapping[str, str]
@@ -236,6 +249,46 @@ def _check_own_keys(file: TomlFile, where: Where, options: tuple[Option, ...],
         _check_prompt(file, (*where, i), option)
 
 
+def _limit(r: _Reader, name: str, default: int) -> int:
+    """A number from [limits], or its default when the file doesn't set it."""
+    value = r.file.data.get("limits", {}).get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise r.file.error(("limits", name), f"limits.{name} must be a whole number above 0")
+    return value
+
+
+def _pages(r: _Reader, steps: tuple[Step, ...], intro: tuple[str, ...], part: str,
+           limit: int) -> dict[str, Page]:
+    """Each advice page split at its `say` items into as few parts as fit `limit` spoken
+    words, as evenly as possible. Counted: what is said before the keys to press (the steps'
+    introduction before step 1, the title, "part 1 of 2" and the advice); the key prompts
+    that follow are the same on every page and not counted."""
+    label = spoken.words(part.format(part=1, parts=2))
+    sources = [(f"step{i + 1}", ("steps", "step", i, "say"), step.title)
+               for i, step in enumerate(steps)]
+    sources += [("police", ("police", "say"), None), ("support", ("support", "say"), None)]
+    pages = {}
+    for name, where, title in sources:
+        texts = r.texts(where)
+        sizes = [spoken.words(t) for t in texts]
+
+        def overhead(index: int, parts: int, name: str = name, title: str | None = title) -> int:
+            return (spoken.words(title or "") + (label if parts > 1 else 0)
+                    + (sum(map(spoken.words, intro)) if name == "step1" and index == 0 else 0))
+
+        cuts = spoken.split(sizes, limit, overhead)
+        if cuts is None:
+            i = next(i for i, size in enumerate(sizes)
+                     if size + overhead(i, len(sizes)) > limit)
+            total = sizes[i] + overhead(i, len(sizes))
+            raise r.file.error((*where, i), f"{_name(where)}: this item would make a page of "
+                               f"{total} spoken words (about {spoken.seconds(total)} seconds) "
+                               f"with its title and part number; a page holds {limit} "
+                               "(limits.page_words): split it into two items")
+        pages[name] = Page(title, tuple(texts[a:b] for a, b in cuts))
+    return pages
+
+
 def load_voice(file: TomlFile) -> VoiceContent:
     r = _Reader(file)
     open_options = r.options(("open", "options"), MENU_ACTIONS)
@@ -248,12 +301,22 @@ def load_voice(file: TomlFile) -> VoiceContent:
     navigation = _navigation(r)
     for menu, options in (("open", open_options), ("closed", closed_options)):
         _check_own_keys(file, (menu, "options"), options, navigation)
-    steps = r.get(("steps", "step"))
-    if not isinstance(steps, list) or len(steps) != STEP_COUNT:
+    continues = r.text(("navigation", "continues"))
+    for key in _PRESS.findall(continues):
+        if key not in {o.key for o in navigation.values()}:
+            raise file.error(("navigation", "continues"), f"navigation.continues says "
+                             f"\"press {key}\", which is not a navigation key")
+    entries = r.get(("steps", "step"))
+    if not isinstance(entries, list) or len(entries) != STEP_COUNT:
         raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")
+    steps = tuple(Step(r.text(("steps", "step", i, "title")),
+                       r.words(("steps", "step", i, "words"))) for i in range(STEP_COUNT))
+    steps_intro = r.texts(("steps", "intro"))
+    part = r.text(("navigation", "part"), ("part", "parts"))
     return VoiceContent(
         greeting=r.texts(("greeting", "say")),
         safety=r.text(("greeting", "safety")),
+        reassurance=r.texts(("greeting", "reassurance")),
         open_say=r.texts(("open", "say")),
         open_options=open_options,
         closed_say=r.texts(("closed", "say"), ("reason", "usual_hours", "when")),
@@ -267,13 +330,13 @@ def load_voice(file: TomlFile) -> VoiceContent:
         navigation=navigation,
         choose_step=r.text(("navigation", "choose_step")),
         last_step=r.text(("navigation", "last_step")),
-        steps_intro=r.texts(("steps", "intro")),
-        steps=tuple(Step(r.text(("steps", "step", i, "title")),
-                         r.texts(("steps", "step", i, "say")),
-                         r.words(("steps", "step", i, "words")))
-                    for i in range(STEP_COUNT)),
+        part=part,
+        continues=continues,
+        steps_intro=steps_intro,
+        steps=steps,
         police=r.texts(("police", "say")),
         support=r.texts(("support", "say")),
+        pages=_pages(r, steps, steps_intro, part, _limit(r, "page_words", 112)),
         advisor={k: r.text(("advisor", k)) for k in
                  ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
         callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
@@ -351,5 +414,5 @@ def load_flows(directory: Path, now: datetime) -> Flows:
                  sms=load_sms(read_toml(directory / "sms.toml")))
 
 
-__all__ = ["Flows", "FlowFileError", "Option", "SmsContent", "Step", "VoiceContent",
+__all__ = ["Flows", "FlowFileError", "Option", "Page", "SmsContent", "Step", "VoiceContent",
            "load_flows"]

@@ -21,7 +21,7 @@ NAVIGATION = {
     "next": Option("8", "next", "Next, press 8.", ("next", "continue")),
     "menu": Option("0", "menu", "Menu, press 0.", ("menu", "main")),
 }
-STEPS = tuple(Step(f"Step {n}.", ("Advice.",), (word,))
+STEPS = tuple(Step(f"Step {n}.", (word,))
               for n, word in enumerate(["one", "two", "three", "four", "more support"], 1))
 
 
@@ -134,44 +134,85 @@ def test_step_choices_pick_steps_by_number_or_words() -> None:
     assert choices[4].words == ("more support",)
 
 
+# How many parts each page has: step 1 and the police page are long enough to be split.
+PARTS = {"step1": 3, "step2": 2, "step3": 1, "step4": 1, "step5": 1, "police": 2,
+         "support": 1}
+
+
+def actions(page: str, part: int = 1) -> list[str]:
+    return [o.action for o in calltree.page_options(page, part, PARTS, NAVIGATION,
+                                                    calltree.step_choices(STEPS))]
+
+
 def test_page_options() -> None:
-    steps = calltree.step_choices(STEPS)
-    on_a_step = calltree.page_options("step3", NAVIGATION, steps)
-    assert [o.action for o in on_a_step] == ["previous", "next", "repeat", "menu",
-                                             "step1", "step2", "step3", "step4", "step5"]
-    first = calltree.page_options("step1", NAVIGATION, steps)
-    assert "previous" not in [o.action for o in first]  # nowhere to go back to
-    last = calltree.page_options("step5", NAVIGATION, steps)
-    assert "next" in [o.action for o in last]  # on from the last step: the main menu
-    for page in ("police", "support"):
-        assert [o.action for o in calltree.page_options(page, NAVIGATION, steps)] == [
-            "repeat", "menu"]
+    steps = ["step1", "step2", "step3", "step4", "step5"]
+    assert actions("step3") == ["previous", "next", "repeat", "menu", *steps]
+    assert actions("step1", 1) == ["next", "repeat", "menu", *steps]  # nowhere to go back to
+    assert actions("step1", 2) == ["previous", "next", "repeat", "menu", *steps]
+    assert actions("step5") == ["previous", "next", "repeat", "menu", *steps]  # on: the menu
+    assert actions("police", 1) == ["next", "repeat", "menu"]
+    assert actions("police", 2) == ["previous", "repeat", "menu"]
+    assert actions("support") == ["repeat", "menu"]
+
+
+@pytest.mark.parametrize(("value", "part"), [("1", 1), ("2", 2), ("3", 3), ("4", 3), ("0", 1),
+                                             ("-1", 1), ("x", 1), ("", 1), (None, 1),
+                                             ("9" * 5000, 1)])
+def test_parse_part_keeps_to_the_parts_there_are(value: str | None, part: int) -> None:
+    assert calltree.parse_part(value, 3) == part
 
 
 STEP = {n: calltree.step_choices(STEPS)[n - 1] for n in range(1, 6)}
-NAVIGATE = [  # (page, choice, where it leads)
-    ("step2", NAVIGATION["previous"], Move("step1")),
-    ("step5", NAVIGATION["previous"], Move("step4")),
-    ("step3", NAVIGATION["repeat"], Move("step3")),
-    ("step1", NAVIGATION["next"], Move("step2")),
-    ("step4", NAVIGATION["next"], Move("step5")),
-    ("step5", NAVIGATION["next"], Move(None, last_step_done=True)),
-    ("step2", NAVIGATION["menu"], Move(None)),
-    ("step5", NAVIGATION["menu"], Move(None)),
-    ("step1", STEP[5], Move("step5")),
-    ("step4", STEP[2], Move("step2")),
-    ("step3", STEP[3], Move("step3")),
-    ("police", NAVIGATION["repeat"], Move("police")),
-    ("police", NAVIGATION["menu"], Move(None)),
-    ("support", NAVIGATION["repeat"], Move("support")),
-    ("support", NAVIGATION["menu"], Move(None)),
+NAVIGATE = [  # (page, part, choice, where it leads)
+    ("step1", 1, NAVIGATION["next"], Move("step1", 2)),
+    ("step1", 2, NAVIGATION["next"], Move("step1", 3)),
+    ("step1", 3, NAVIGATION["next"], Move("step2", 1)),
+    ("step1", 3, NAVIGATION["previous"], Move("step1", 2)),
+    ("step2", 1, NAVIGATION["previous"], Move("step1", 3)),  # back to what was just heard
+    ("step3", 1, NAVIGATION["previous"], Move("step2", 2)),
+    ("step5", 1, NAVIGATION["previous"], Move("step4")),
+    ("step3", 1, NAVIGATION["repeat"], Move("step3")),
+    ("step1", 2, NAVIGATION["repeat"], Move("step1", 2)),
+    ("step4", 1, NAVIGATION["next"], Move("step5")),
+    ("step5", 1, NAVIGATION["next"], Move(None, last_step_done=True)),
+    ("step2", 2, NAVIGATION["menu"], Move(None)),
+    ("step5", 1, NAVIGATION["menu"], Move(None)),
+    ("step1", 2, STEP[5], Move("step5")),
+    ("step4", 1, STEP[2], Move("step2")),
+    ("step3", 1, STEP[3], Move("step3")),
+    ("step2", 2, STEP[1], Move("step1", 1)),
+    ("police", 1, NAVIGATION["next"], Move("police", 2)),
+    ("police", 2, NAVIGATION["previous"], Move("police", 1)),
+    ("police", 2, NAVIGATION["repeat"], Move("police", 2)),
+    ("police", 1, NAVIGATION["menu"], Move(None)),
+    ("support", 1, NAVIGATION["repeat"], Move("support")),
+    ("support", 1, NAVIGATION["menu"], Move(None)),
 ]
 
 
-@pytest.mark.parametrize(("page", "choice", "move"), NAVIGATE,
-                         ids=[f"{p}-{c.action}" for p, c, _ in NAVIGATE])
-def test_navigate(page: str, choice: Option, move: Move) -> None:
-    assert calltree.navigate(page, choice) == move
+@pytest.mark.parametrize(("page", "part", "choice", "move"), NAVIGATE,
+                         ids=[f"{p}.{n}-{c.action}" for p, n, c, _ in NAVIGATE])
+def test_navigate(page: str, part: int, choice: Option, move: Move) -> None:
+    assert calltree.navigate(page, part, PARTS, choice) == move
+
+
+def every_part():
+    return [(page, part) for page in calltree.PAGES for part in range(1, PARTS[page] + 1)]
+
+
+def test_back_undoes_on_wherever_on_leads_to_a_page() -> None:
+    for page, part in every_part():
+        on = calltree.navigate(page, part, PARTS, NAVIGATION["next"])
+        if on.page is not None and "next" in actions(page, part):
+            assert calltree.navigate(on.page, on.part, PARTS, NAVIGATION["previous"]) == Move(
+                page, part)
+
+
+@pytest.mark.parametrize(("page", "part", "goes_on"), [
+    ("step1", 1, True), ("step1", 2, True), ("step1", 3, False), ("step5", 1, False),
+    ("police", 1, True), ("police", 2, False), ("support", 1, False)])
+def test_only_a_part_with_more_of_its_page_after_it_goes_on_by_itself(page, part, goes_on):
+    assert calltree.continues_by_itself(page, part, PARTS) is goes_on
 
 
 def test_menus_and_questions_take_repeat_and_menu_after_their_own_options() -> None:
@@ -180,8 +221,9 @@ def test_menus_and_questions_take_repeat_and_menu_after_their_own_options() -> N
 
 
 def test_only_next_after_the_last_step_says_it_was_the_last() -> None:
-    for page in calltree.PAGES:
-        for choice in calltree.page_options(page, NAVIGATION, calltree.step_choices(STEPS)):
-            move = calltree.navigate(page, choice)
+    for page, part in every_part():
+        for choice in calltree.page_options(page, part, PARTS, NAVIGATION,
+                                            calltree.step_choices(STEPS)):
+            move = calltree.navigate(page, part, PARTS, choice)
             assert move.last_step_done is (page == "step5" and choice.action == "next")
-            assert move.page is None or calltree.is_page(move.page)
+            assert move.page is None or 1 <= move.part <= PARTS[move.page]

@@ -58,6 +58,16 @@ BAD_CONTENT = [
     pytest.param('prompt = "To ask us to call you back, press 5',
                  'prompt = "To ask us to call you back, press 6',
                  'says "press 6" but its key is \'5\'', id="a-prompt-naming-another-key"),
+    pytest.param('  "On most social media platforms,',
+                 '  "' + "Please listen carefully. " * 40 + 'On most social media platforms,',
+                 "steps.step.2.say: this item would make a page of 182 spoken words (about 73 "
+                 "seconds)", id="a-say-item-too-long-for-a-page"),
+    pytest.param("page_words = 112", "page_words = 0", "limits.page_words must be a whole "
+                 "number above 0", id="no-room-on-a-page"),
+    pytest.param('continues = "Stay on the line for the next part, or press 8',
+                 'continues = "Stay on the line for the next part, or press 5',
+                 "navigation.continues says \"press 5\", which is not a navigation key",
+                 id="continuing-on-a-key-that-is-not-navigation"),
 ]
 
 
