@@ -82,8 +82,11 @@ class VoiceContent:
     police: tuple[str, ...]
     support: tuple[str, ...]
     pages: Mapping[str, Page]
+    danger_words: tuple[str, ...]
+    danger: tuple[str, ...]
     advisor: Mapping[str, str]
     callback: Mapping[str, str]
+    answers: tuple[Option, ...]
     outbound: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
@@ -234,19 +237,19 @@ def _navigation(r: _Reader) -> dict[str, Option]:
     return navigation
 
 
-def _check_own_keys(file: TomlFile, where: Where, options: tuple[Option, ...],
+def _check_own_keys(file: TomlFile, options: list[tuple[Where, Option]],
                     navigation: Mapping[str, Option]) -> None:
     """A page's own options use 1 to 6, never a navigation key."""
     nav = {o.key: name for name, o in navigation.items()}
-    for i, option in enumerate(options):
+    for where, option in options:
         if option.key in nav:
-            raise file.error((*where, i, "key"), f"key {option.key!r} is the {nav[option.key]} "
+            raise file.error((*where, "key"), f"key {option.key!r} is the {nav[option.key]} "
                              "key on every page ([navigation]); this page's own options use "
                              "1 to 6")
         if option.key not in OWN_KEYS:
-            raise file.error((*where, i, "key"), f"key {option.key!r}: a page's own options "
+            raise file.error((*where, "key"), f"key {option.key!r}: a page's own options "
                              "use 1 to 6")
-        _check_prompt(file, (*where, i), option)
+        _check_prompt(file, where, option)
 
 
 def _limit(r: _Reader, name: str, default: int) -> int:
@@ -300,12 +303,19 @@ def load_voice(file: TomlFile) -> VoiceContent:
     reason_fields = {"bank_holiday": ("name",), "closure": ("message",)}
     navigation = _navigation(r)
     for menu, options in (("open", open_options), ("closed", closed_options)):
-        _check_own_keys(file, (menu, "options"), options, navigation)
+        _check_own_keys(file, [((menu, "options", i), o) for i, o in enumerate(options)],
+                        navigation)
     continues = r.text(("navigation", "continues"))
     for key in _PRESS.findall(continues):
         if key not in {o.key for o in navigation.values()}:
             raise file.error(("navigation", "continues"), f"navigation.continues says "
                              f"\"press {key}\", which is not a navigation key")
+    answers = tuple(Option(r.key(("callback", a, "key")), a, "",
+                           r.words(("callback", a, "words"))) for a in ("yes", "no"))
+    _check_own_keys(file, [(("callback", a.action), a) for a in answers], navigation)
+    danger_words = r.words(("danger", "words"))
+    if not danger_words:
+        raise file.error(("danger", "words"), "danger.words must name at least one word")
     entries = r.get(("steps", "step"))
     if not isinstance(entries, list) or len(entries) != STEP_COUNT:
         raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")
@@ -337,11 +347,14 @@ def load_voice(file: TomlFile) -> VoiceContent:
         police=r.texts(("police", "say")),
         support=r.texts(("support", "say")),
         pages=_pages(r, steps, steps_intro, part, _limit(r, "page_words", 112)),
+        danger_words=danger_words,
+        danger=r.texts(("danger", "say")),
         advisor={k: r.text(("advisor", k)) for k in
                  ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
         callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
                   ("soon", "confirm_number", "ask_number", "read_back", "invalid_number",
                    "voicemail", "done_new", "done_existing", "unavailable")},
+        answers=answers,
         outbound={k: r.text(("outbound", k)) for k in
                   ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
                    "ended")},

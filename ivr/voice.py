@@ -138,13 +138,28 @@ def which_menu() -> str:
     return "open" if now_status().open else "closed"
 
 
-def ask_again(url: str) -> Response:
-    """Nothing heard, or not an option: say which, then the same question (one more try)."""
+def heard_here(options: tuple[Option, ...]) -> tuple[calltree.Heard, VoiceResponse]:
+    """What the caller chose among `options`, and the reply to build on: it starts with the
+    999 line when they named danger, wherever the call goes next."""
     content = helpline().flows.voice
+    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), content.danger_words)
     resp = VoiceResponse()
-    heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
-    say(resp, content.no_input if heard_nothing else content.invalid)
-    resp.redirect(url, method="POST")
+    if heard.danger:
+        log.info("call %s named danger: the 999 line", param("CallSid"))
+        say(resp, *content.danger)
+    return heard, resp
+
+
+def not_chosen(heard: calltree.Heard, resp: VoiceResponse, again: Callable[[int], str],
+               tries: int) -> Response:
+    """No option heard. After the 999 line, the same question again: no try lost. Otherwise
+    say why (nothing heard, or not an option), then the same question: one more try."""
+    if not heard.danger:
+        content = helpline().flows.voice
+        nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+        say(resp, content.no_input if nothing else content.invalid)
+        tries += 1
+    resp.redirect(again(tries), method="POST")
     return twiml(resp)
 
 
@@ -193,10 +208,11 @@ def choice() -> Response:
     """What the caller pressed or said at the main menu."""
     menu_name = which_menu()
     tries = calltree.parse_tries(param("tries"))
-    picked = calltree.match(menu_options(menu_name), param("Digits"), param("SpeechResult"))
-    resp = VoiceResponse()
+    heard, resp = heard_here(menu_options(menu_name))
+    picked = heard.option
     if picked is None:
-        return ask_again(link("voice.menu", menu=menu_name, tries=tries + 1))
+        return not_chosen(heard, resp, lambda t: link("voice.menu", menu=menu_name, tries=t),
+                          tries)
     if picked.action in ("repeat", "menu"):
         resp.redirect(link("voice.menu", menu=menu_name), method="POST")
         return twiml(resp)
@@ -284,15 +300,17 @@ def page(name: str) -> Response:
 
 @bp.route("/page/<name>/choice", methods=METHODS)
 def page_choice(name: str) -> Response:
+    """What the caller pressed or said on a part of a page."""
     if not calltree.is_page(name):
         return redirect_to_menu()
     content = helpline().flows.voice
     part = calltree.parse_part(param("part"), len(content.pages[name].parts))
     tries = calltree.parse_tries(param("tries"))
-    picked = calltree.match(page_options(name, part), param("Digits"), param("SpeechResult"))
-    resp = VoiceResponse()
+    heard, resp = heard_here(page_options(name, part))
+    picked = heard.option
     if picked is None:
-        return ask_again(page_link(name, part, tries=tries + 1, replay=0))
+        return not_chosen(heard, resp, lambda t: page_link(name, part, tries=t, replay=0),
+                          tries)
     move = calltree.navigate(name, part, part_counts(), picked)
     if move.page is None:
         if move.last_step_done:

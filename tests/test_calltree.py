@@ -26,7 +26,7 @@ STEPS = tuple(Step(f"Step {n}.", (word,))
 
 
 def chosen(digits: str | None, speech: str | None) -> str | None:
-    option = calltree.match(MENU, digits, speech)
+    option = calltree.hear(MENU, digits, speech).option
     return option.action if option else None
 
 
@@ -76,13 +76,45 @@ def test_speech_picks_the_option_that_matches_best(speech: str, action: str) -> 
 
 def test_on_a_perfect_tie_the_first_listed_option_wins() -> None:
     twins = (Option("1", "first", "One.", ("same",)), Option("2", "second", "Two.", ("same",)))
-    assert calltree.match(twins, "", "the same").action == "first"
+    assert calltree.hear(twins, "", "the same").option.action == "first"
 
 
 def test_a_phrase_of_several_words_must_be_said_whole() -> None:
     options = (Option("5", "support", "For more support, press 5.", ("more support",)),)
-    assert calltree.match(options, "", "I need more support please") == options[0]
-    assert calltree.match(options, "", "more please, I need support") is None
+    assert calltree.hear(options, "", "I need more support please").option == options[0]
+    assert calltree.hear(options, "", "more please, I need support").option is None
+
+
+DANGER = ("emergency", "nine nine nine", "112", "in danger", "scared")
+
+
+@pytest.mark.parametrize(("speech", "danger", "action"), [
+    ("emergency", True, None),
+    ("999", True, None),
+    ("9 9 9", True, None),  # not the 9 key
+    ("nine nine nine", True, None),
+    ("Nine-nine-nine!", True, None),
+    ("99 9", True, None),
+    ("one one two", True, None),
+    ("I'm scared, I want advice", True, "steps"),
+    ("I am in danger, talk to someone", True, "advisor"),
+    ("police, it's an emergency", True, "police"),
+    ("9999", False, None),  # not 999
+    ("help me report it", False, "police"),  # "help" on its own is not danger
+    ("help", False, None),
+    ("scarecrow", False, None),  # whole words only
+    ("danger", False, None),  # only the phrase "in danger"
+    ("", False, None), (None, False, None),
+])
+def test_danger_is_heard_and_the_option_asked_for_too(speech, danger: bool, action) -> None:
+    heard = calltree.hear(MENU, None, speech, DANGER)
+    assert heard.danger is danger
+    assert (heard.option.action if heard.option else None) == action
+
+
+def test_a_key_pressed_is_never_danger() -> None:
+    """A one-key menu can't tell 9 from 999: it takes the first key, at once."""
+    assert calltree.hear(MENU, "999", None, DANGER) == calltree.Heard(MENU[3])
 
 
 @pytest.mark.parametrize(("speech", "normal"), [

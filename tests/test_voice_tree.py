@@ -210,11 +210,14 @@ def test_every_say_uses_the_british_voice(tree: Walk) -> None:
             assert (say.text or "").strip(), f"an empty <Say> at {visit.url}"
 
 
-FRONT_DOOR_MENUS = re.compile(r"^/voice(/choice|/page/[^/]+/choice)$")
+FRONT_DOOR_MENUS = re.compile(r"^/voice(/choice|/page/[^/]+/choice"
+                              r"|/callback/confirm|/callback/number/confirm|/callback/save)$")
 
 
 def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(
         tree: Walk) -> None:
+    """Every menu, page and callback question listens for speech too; the callback number
+    (digits) and the advisor's screening listen for keys only."""
     menus = 0
     for visit in tree.visits:
         for g in visit.root.iter("Gather"):
@@ -224,8 +227,10 @@ def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(
             if FRONT_DOOR_MENUS.match(action):
                 menus += 1
                 assert g.get("input") == "dtmf speech", visit.url
-            elif action == "/voice/screen/result":
+            elif action in ("/voice/screen/result", "/voice/callback/check"):
                 assert g.get("input") == "dtmf"
+            else:
+                pytest.fail(f"{action}: does it listen for speech?")
             if "speech" in g.get("input"):
                 assert g.get("language") == LANGUAGE, visit.url
     assert menus > 10
@@ -823,7 +828,7 @@ def explode(*args, **kwargs):
 
 @pytest.mark.parametrize(("target", "url", "fields"), [
     ("ivr.voice.page_words", "/voice/page/police", {}),
-    ("ivr.calltree.match", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
+    ("ivr.calltree.hear", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
     ("ivr.voice.now_status", "/voice", {}),
     ("ivr.voice.advisor_numbers", "/voice/advisor", {}),
 ])
