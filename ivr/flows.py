@@ -29,6 +29,7 @@ NAVIGATION = ("previous", "repeat", "next", "menu")
 OWN_KEYS = "123456"  # a page's own options; navigation keys are never among them
 STEP_COUNT = 5
 _PRESS = re.compile(r"\bpress ([0-9*#])(?![0-9])", re.IGNORECASE)
+CLOSED_FIELDS = ("reason", "usual_hours", "when")
 CALLBACK_FIELDS = {"confirm_number": ("last3",), "read_back": ("digits",),
                    "done_new": ("when",), "done_existing": ("when",)}
 
@@ -90,6 +91,12 @@ class VoiceContent:
     outbound: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
+
+    def call_start(self, intro: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a call hears first: before the menu listens (the greeting and the safety
+        line), then as it listens (the reassurance, then `intro`: the open or closed words).
+        Checked at start-up for the 999 line (see _check_safety_lines)."""
+        return (*self.greeting, self.safety), (*self.reassurance, *intro)
 
 
 SMS_REPLIES = ("soon", "new", "existing", "options", "preferred", "preferred_moved", "anytime",
@@ -292,8 +299,51 @@ def _pages(r: _Reader, steps: tuple[Step, ...], intro: tuple[str, ...], part: st
     return pages
 
 
+SAFETY_LINE = "9 9 9"  # the 999 line, as written to be read out digit by digit
+PLACEHOLDER_WORDS = 8  # a {placeholder} counts as about what the app fills in
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def _check_999(file: TomlFile, what: str, heard: list[tuple[Where, str]], limit: int,
+               missing: Where) -> None:
+    """`heard` (where each text is, the text, in the order said) must give the 999 line
+    within `limit` spoken words of its start."""
+    texts = [_PLACEHOLDER.sub(" x" * PLACEHOLDER_WORDS, text) for _, text in heard]
+    found = spoken.words_before(texts, SAFETY_LINE)
+    if found is None:
+        raise file.error(missing, f"{what} never gives the 999 line (\"{SAFETY_LINE}\")")
+    if found[1] > limit:
+        raise file.error(heard[0][0], f"{what} gives the 999 line (\"{SAFETY_LINE}\") after "
+                         f"{found[1]} spoken words; it must come within the first {limit} "
+                         "(limits.words_before_999)")
+
+
+def _check_safety_lines(r: _Reader) -> None:
+    """The 999 line early at the start of every call, in and out of hours (what is said
+    before the menu, see VoiceContent.call_start) and in the fallback; and in the safety line
+    and the danger lines themselves."""
+    for where in (("greeting", "safety"), ("danger", "say")):
+        if SAFETY_LINE not in " ".join(r.texts(where)):
+            raise r.file.error(where, f"{_name(where)} must give the 999 line, with 999 "
+                               f"written \"{SAFETY_LINE}\"")
+    limit = _limit(r, "words_before_999", 30)
+
+    def items(where: Where, fields: tuple[str, ...] = ()) -> list[tuple[Where, str]]:
+        return [((*where, i), text) for i, text in enumerate(r.texts(where, fields))]
+
+    start = [*items(("greeting", "say")), (("greeting", "safety"), r.text(("greeting", "safety"))),
+             *items(("greeting", "reassurance"))]
+    for what, intro in (("the start of every call", ("open", "say")),
+                        ("the start of a call out of hours", ("closed", "say"))):
+        _check_999(r.file, what, [*start, *items(intro, CLOSED_FIELDS)], limit,
+                   ("greeting", "safety"))
+    _check_999(r.file, "the fallback", items(("fallback", "say"), ("usual_hours",)), limit,
+               ("fallback", "say"))
+
+
 def load_voice(file: TomlFile) -> VoiceContent:
     r = _Reader(file)
+    _check_safety_lines(r)
     open_options = r.options(("open", "options"), MENU_ACTIONS)
     closed_options = r.options(("closed", "options"), MENU_ACTIONS)
     for i, option in enumerate(closed_options):
@@ -329,7 +379,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
         reassurance=r.texts(("greeting", "reassurance")),
         open_say=r.texts(("open", "say")),
         open_options=open_options,
-        closed_say=r.texts(("closed", "say"), ("reason", "usual_hours", "when")),
+        closed_say=r.texts(("closed", "say"), CLOSED_FIELDS),
         closed_text_us=r.text(("closed", "text_us")),
         closed_reasons={k: r.text(("closed", "reasons", k), reason_fields.get(k, ()))
                         for k in CLOSED_REASONS},

@@ -175,12 +175,12 @@ def incoming() -> Response:
     stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
     menu_name = "open" if status.open else "closed"
     content = h.flows.voice
-    intro = (*content.reassurance,
-             *(content.open_say if status.open else closed_intro(status)))
+    before, intro = content.call_start(
+        tuple(content.open_say if status.open else closed_intro(status)))
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
-        say(resp, *content.greeting, content.safety)
+        say(resp, *before)
         add_menu(resp, menu_name, 0, intro)
         return resp
 

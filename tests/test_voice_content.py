@@ -46,6 +46,12 @@ def test_the_shipped_content_passes() -> None:
     assert "is valid" in result.output
 
 
+FALLBACK = """say = [
+  "Thank you for calling the helpline. We're sorry, we can't take your call right now.",
+  "If you are in immediate danger, hang up now and dial 9 9 9.","""
+DANGER = ('say = [\n  "If you are in immediate danger, hang up and dial 9 9 9 yourself. This line '
+          'cannot put you through to the police.",\n  # APPROVAL NEEDED: the Silent Solution, '
+          'as on the police page.\n  "If you call 9 9 9 from a mobile and cannot speak,')
 BAD_CONTENT = [
     pytest.param('key = "5"\naction = "callback"', 'key = "9"\naction = "callback"',
                  "key '9' is the repeat key on every page", id="a-menu-option-on-a-navigation-key"),
@@ -64,6 +70,20 @@ BAD_CONTENT = [
                  "seconds)", id="a-say-item-too-long-for-a-page"),
     pytest.param("page_words = 112", "page_words = 0", "limits.page_words must be a whole "
                  "number above 0", id="no-room-on-a-page"),
+    pytest.param('safety = "If you are in immediate danger, hang up now and dial 9 9 9."',
+                 'safety = "If you are in immediate danger, hang up now and dial the police."',
+                 "greeting.safety must give the 999 line", id="no-999-line-in-the-greeting"),
+    pytest.param('say = ["Thank you for calling the helpline."]',
+                 'say = ["Thank you for calling the helpline. We are a small charity, and we '
+                 'have been helping people across the country for many years, whatever has '
+                 'happened to them."]',
+                 "the start of every call gives the 999 line (\"9 9 9\") after 39 spoken "
+                 "words; it must come within the first 30 (limits.words_before_999)",
+                 id="999-line-too-late"),
+    pytest.param(FALLBACK, FALLBACK.replace(" and dial 9 9 9", ""),
+                 "the fallback never gives the 999 line", id="no-999-line-in-the-fallback"),
+    pytest.param(DANGER, DANGER.replace("9 9 9", "the police"),
+                 "danger.say must give the 999 line", id="no-999-line-for-danger"),
     pytest.param('continues = "Stay on the line for the next part, or press 8',
                  'continues = "Stay on the line for the next part, or press 5',
                  "navigation.continues says \"press 5\", which is not a navigation key",
@@ -78,3 +98,13 @@ def test_check_refuses_bad_content_naming_file_and_line(tmp_path, old, new, comp
     assert result.exit_code == 1, result.output
     assert f"{voice}:{line}: " in result.output
     assert complaint in result.output
+
+
+def test_the_999_line_limit_is_set_in_voice_toml(tmp_path) -> None:
+    voice, _ = edited_flows(tmp_path, "words_before_999 = 30", "words_before_999 = 10")
+    text = voice.read_text(encoding="utf-8").splitlines()
+    greeting = text.index('say = ["Thank you for calling the helpline."]') + 1
+    result = check(tmp_path)
+    assert result.exit_code == 1
+    assert f"{voice}:{greeting}: " in result.output
+    assert "after 17 spoken words; it must come within the first 10" in result.output
