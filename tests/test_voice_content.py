@@ -7,13 +7,14 @@ Each case edits one line of the shipped voice.toml; the error must name that lin
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.flows import DEFAULT_DIR
+from ivr.flows import DEFAULT_DIR, load_flows
 
 
 @pytest.fixture(autouse=True)
@@ -108,3 +109,29 @@ def test_the_999_line_limit_is_set_in_voice_toml(tmp_path) -> None:
     assert result.exit_code == 1
     assert f"{voice}:{greeting}: " in result.output
     assert "after 17 spoken words; it must come within the first 10" in result.output
+
+
+# Phrases of the advice web page that do not work when listened to.
+WEB_PAGE_PHRASES = ["prematurely", "url", "direct link", "non-biased", "click", " here.",
+                    "http", "www", "takedown rate", "below", "above"]
+
+
+def all_texts(value: object) -> list[str]:
+    """Every text in loaded content, however deeply it is held."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [t for v in value.values() for t in all_texts(v)]
+    if isinstance(value, (tuple, list)):
+        return [t for v in value for t in all_texts(v)]
+    if hasattr(value, "__dataclass_fields__"):
+        return [t for name in value.__dataclass_fields__ for t in all_texts(getattr(value, name))]
+    return []
+
+
+def test_what_callers_hear_has_no_web_page_phrases() -> None:
+    voice = load_flows(DEFAULT_DIR, datetime.now(UTC)).voice
+    texts = [t.lower() for t in all_texts(voice)]
+    assert len(texts) > 50
+    for phrase in WEB_PAGE_PHRASES:
+        assert not [t for t in texts if phrase in f" {t} "], phrase
