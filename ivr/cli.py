@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -24,6 +25,7 @@ from ivr.flows import Flows, load_flows
 from ivr.phone import mask
 from ivr.phrases import when
 from ivr.queue import CallbackQueue
+from ivr.review import Marked, Proposal, load_proposals, marked
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import connect, describe, start_embedded
 from ivr.supervise import supervise
@@ -80,11 +82,20 @@ def hours(at: str | None, as_json: bool) -> None:
 
 
 @main.command()
-def check() -> None:
+@click.option("--review", is_flag=True,
+              help="Also list what waits for the helpline's approval: lines marked APPROVAL "
+                   "NEEDED in flows/, and the proposals in flows/review.toml.")
+def check(review: bool) -> None:
     """Check flows/ and the settings; exits non-zero when something would fail callers."""
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
+    try:
+        proposals = load_proposals(flows.directory, flows.hours_config.subdivision)
+    except FlowFileError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"flows: {flows.directory} is valid")
+    if review:
+        _print_review(marked(flows.directory), proposals, flows.hours_config.subdivision)
     problems = check_settings(settings)
     if settings.twilio_auth_token and settings.public_base_url:
         problems += _signature_round_trip(settings)
@@ -94,6 +105,29 @@ def check() -> None:
     if errors:
         raise SystemExit(1)
     click.echo("settings: no errors" + (f" ({len(problems)} warnings)" if problems else ""))
+
+
+def _wrapped(label: str, text: str) -> str:
+    return textwrap.fill(text, width=92, initial_indent=f"    {label:<10}",
+                         subsequent_indent=" " * 14, break_on_hyphens=False)
+
+
+def _print_review(marks: list[Marked], proposals: list[Proposal], subdivision: str) -> None:
+    """What waits for the helpline's approval, in words a non-developer can follow."""
+    click.echo("\nWAITING FOR THE HELPLINE'S APPROVAL")
+    click.echo(f"\n1. Lines marked APPROVAL NEEDED ({len(marks)}): in use now, to be approved")
+    for m in marks:
+        click.echo(f"\n  {m.file}, line {m.line}")
+        click.echo(_wrapped("Why:", m.why))
+        click.echo(_wrapped("Text:", m.text))
+    click.echo(f"\n2. Proposals in review.toml ({len(proposals)}): not in use until approved "
+               f"(texts for {subdivision}, the subdivision in hours.toml)")
+    for p in proposals:
+        click.echo(f"\n  {p.id}: {p.where}")
+        click.echo(_wrapped("Now:", p.current))
+        click.echo(_wrapped("Proposed:", p.proposed))
+        click.echo(_wrapped("Why:", p.reason))
+    click.echo("")
 
 
 def _signature_round_trip(settings: Settings):

@@ -75,7 +75,11 @@ def _index_lines(text: str) -> dict[Where, int]:
             lines.setdefault(name, number)
             lines[current] = number
         elif match := _TABLE_HEADER.match(line):
-            current = _split_dotted(match.group(1))
+            name = _split_dotted(match.group(1))
+            # [a.b] after [[a]] is a table inside the last [[a]]: ("a", index, "b").
+            owner = next((name[:n] for n in range(len(name) - 1, 0, -1) if name[:n] in counts),
+                         None)
+            current = ((*owner, counts[owner] - 1, *name[len(owner):]) if owner else name)
             lines.setdefault(current, number)
         elif match := _KEY.match(line):
             key = (*current, match.group(1).strip("\"'"))

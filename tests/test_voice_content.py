@@ -135,3 +135,84 @@ def test_what_callers_hear_has_no_web_page_phrases() -> None:
     assert len(texts) > 50
     for phrase in WEB_PAGE_PHRASES:
         assert not [t for t in texts if phrase in f" {t} "], phrase
+
+
+# ------------------------------------------------------------------ helpline check --review
+
+
+def marks_in(directory: Path) -> list[tuple[str, int, str]]:
+    """(file, line, why) of every `# APPROVAL NEEDED:` comment, found the plain way."""
+    found = []
+    for path in sorted(directory.glob("*.toml")):
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if "# APPROVAL NEEDED:" in line:
+                found.append((path.name, number, line.split("APPROVAL NEEDED:")[1].strip()))
+    return found
+
+
+def unwrapped(output: str) -> str:
+    return " ".join(output.split())
+
+
+def test_review_lists_every_line_marked_approval_needed_with_file_line_and_why() -> None:
+    result = check(DEFAULT_DIR, "--review")
+    assert result.exit_code == 0, result.output
+    marks = marks_in(DEFAULT_DIR)
+    assert {file for file, _, _ in marks} == {"voice.toml", "sms.toml"}
+    assert len(marks) >= 8
+    text = unwrapped(result.output)
+    for file, line, why in marks:
+        assert f"{file}, line {line} Why: {why}" in text
+    # The sentences reworded for listening are among them.
+    for phrase in ("prematurely", "non-biased", "direct URL", "Report Remove"):
+        assert any(phrase in why for _, _, why in marks), phrase
+
+
+@pytest.mark.parametrize(("subdivision", "says"), [
+    ("ENG", "It's against the law in England and Wales to share an intimate image or video "
+            "of someone without their consent."),
+    ("SCT", "It's against the law in Scotland to share, or threaten to share,"),
+    ("NIR", "this needs checking"),
+])
+def test_review_lists_the_proposals_for_the_helplines_part_of_the_uk(
+        tmp_path, subdivision: str, says: str) -> None:
+    edited_flows(tmp_path, "[limits]", "[limits]")
+    hours = tmp_path / "hours.toml"
+    hours.write_text(hours.read_text().replace('subdivision = "ENG"',
+                                               f'subdivision = "{subdivision}"'))
+    result = check(tmp_path, "--review")
+    assert result.exit_code == 0, result.output
+    text = unwrapped(result.output)
+    assert says in text
+    for proposal in ("law-voice-step-2", "law-sms-step-2", "support-stopncii",
+                     "support-relay-uk", "sms-help-relay-uk"):
+        assert f"{proposal}:" in text
+    assert "with the intention of causing distress" in text  # the current text, kept
+    assert "StopNCII" in text and "18001" in text and "register" in text
+
+
+def test_the_list_is_only_shown_when_asked_for() -> None:
+    result = check(DEFAULT_DIR)
+    assert result.exit_code == 0
+    assert "APPROVAL" not in result.output
+
+
+@pytest.mark.parametrize(("old", "new", "complaint"), [
+    ('id = "support-stopncii"', 'id = "law-voice-step-2"', "id 'law-voice-step-2' is used twice"),
+    ('id = "support-relay-uk"', 'ident = "support-relay-uk"', "unknown field 'ident'"),
+    ('[proposal.proposed]\nENG = "It\'s against the law in England and Wales to share an',
+     '[proposal.proposed]\nENGL = "It\'s against the law in England and Wales to share an',
+     "needs a text for each of ENG, SCT, NIR (missing ENG)"),
+])
+def test_a_mistake_in_review_toml_is_refused_naming_file_and_line(tmp_path, old, new,
+                                                                   complaint) -> None:
+    edited_flows(tmp_path, "[limits]", "[limits]")
+    review = tmp_path / "review.toml"
+    text = review.read_text(encoding="utf-8")
+    assert old in text
+    review.write_text(text.replace(old, new, 1), encoding="utf-8")
+    line = text[:text.index(old)].count("\n") + 1
+    result = check(tmp_path, "--review")
+    assert result.exit_code == 1, result.output
+    assert complaint in result.output
+    assert f"{review}:{line}: " in result.output
