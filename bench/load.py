@@ -41,7 +41,7 @@ def traffic(base: str, total: int, seed: int = 11) -> tuple[list[dict], list[int
             call += 1
             walk = [req.voice_call(base, call), req.voice_menu(base, call, "2"),
                     req.signed(base, "/voice/page/step1/choice?tries=0",
-                               {"CallSid": f"CA{call:032x}", "Digits": "9",
+                               {"CallSid": f"CA{call:032x}", "Digits": "8",
                                 "From": req.mobile(call)})]
             requests += walk
             numbers += [None] * len(walk)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import json
 import os
 import sys
+import textwrap
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
@@ -27,8 +29,9 @@ from ivr.override import load_override
 from ivr.phone import mask
 from ivr.phrases import when
 from ivr.queue import CallbackQueue
+from ivr.review import Marked, Proposal, load_proposals, marked
 from ivr.safetime import describe as describe_window
-from ivr.simulate import SILENCE, TwilioLikeClient, simulate_call
+from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import borrowed, connect, describe, start_embedded
 from ivr.supervise import supervise
 from ivr.tomlfile import FlowFileError
@@ -107,11 +110,20 @@ def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
 
 
 @main.command()
-def check() -> None:
+@click.option("--review", is_flag=True,
+              help="Also list what waits for the helpline's approval: lines marked APPROVAL "
+                   "NEEDED in flows/, and the proposals in flows/review.toml.")
+def check(review: bool) -> None:
     """Check flows/ and the settings; exits non-zero when something would fail callers."""
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
+    try:
+        proposals = load_proposals(flows.directory, flows.hours_config.subdivision)
+    except FlowFileError as exc:
+        raise click.ClickException(str(exc)) from None
     click.echo(f"flows: {flows.directory} is valid")
+    if review:
+        _print_review(marked(flows.directory), proposals, flows.hours_config.subdivision)
     problems = check_settings(settings)
     if settings.twilio_auth_token and settings.public_base_url:
         problems += _signature_round_trip(settings)
@@ -121,6 +133,29 @@ def check() -> None:
     if errors:
         raise SystemExit(1)
     click.echo("settings: no errors" + (f" ({len(problems)} warnings)" if problems else ""))
+
+
+def _wrapped(label: str, text: str) -> str:
+    return textwrap.fill(text, width=92, initial_indent=f"    {label:<10}",
+                         subsequent_indent=" " * 14, break_on_hyphens=False)
+
+
+def _print_review(marks: list[Marked], proposals: list[Proposal], subdivision: str) -> None:
+    """What waits for the helpline's approval, in words a non-developer can follow."""
+    click.echo("\nWAITING FOR THE HELPLINE'S APPROVAL")
+    click.echo(f"\n1. Lines marked APPROVAL NEEDED ({len(marks)}): in use now, to be approved")
+    for m in marks:
+        click.echo(f"\n  {m.file}, line {m.line}")
+        click.echo(_wrapped("Why:", m.why))
+        click.echo(_wrapped("Text:", m.text))
+    click.echo(f"\n2. Proposals in review.toml ({len(proposals)}): not in use until approved "
+               f"(texts for {subdivision}, the subdivision in hours.toml)")
+    for p in proposals:
+        click.echo(f"\n  {p.id}: {p.where}")
+        click.echo(_wrapped("Now:", p.current))
+        click.echo(_wrapped("Proposed:", p.proposed))
+        click.echo(_wrapped("Why:", p.reason))
+    click.echo("")
 
 
 def _signature_round_trip(settings: Settings):
@@ -140,7 +175,25 @@ def simulate() -> None:
     """Run the real webhooks in-process at any instant."""
 
 
-@simulate.command("call")
+class InOrder(click.Command):
+    """Keeps the order in which options were given (ctx.meta["order"], their names): click
+    gathers each repeatable option's values, but not how two of them interleave, and
+    `--press 2 --say "I'm scared" --press 8` means those three, in that order."""
+
+    def parse_args(self, ctx: click.Context, args: list[str]) -> list[str]:
+        _, _, order = self.make_parser(ctx).parse_args(args=list(args))
+        ctx.meta["order"] = [param.name for param in order]
+        return super().parse_args(ctx, args)
+
+
+def _in_order(order: list[str], values: dict[str, tuple[str, ...]],
+              make: dict[str, Callable[[str], Input]]) -> list[Input]:
+    """The values of the options in `make`, in the order they were given."""
+    queues = {name: list(values[name]) for name in make}
+    return [make[name](queues[name].pop(0)) for name in order if name in make]
+
+
+@simulate.command("call", cls=InOrder)
 @click.option("--at", help="When the call happens, ISO-8601 (UK local time without offset).")
 @click.option("--from", "caller", default="+447700900123", show_default=True,
               help="The caller's number (or anonymous).")
@@ -148,18 +201,24 @@ def simulate() -> None:
               help="The helpline's number.")
 @click.option("--press", "presses", multiple=True,
               help=f"A key to press at each menu, in order; repeatable. {SILENCE} for silence.")
+@click.option("--say", "sayings", multiple=True,
+              help="Something to say at a menu instead of pressing a key; repeatable, taken in "
+                   "order with --press.")
 @click.option("--dial-status", default="no-answer", show_default=True,
               type=click.Choice(["completed", "no-answer", "busy", "failed"]),
               help="How the advisors' phones answer, if the caller asks for an advisor.")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
-def simulate_call_command(at, caller, called, presses, dial_status, as_json) -> None:
-    """Call the helpline and print what the caller hears and presses, in order."""
+def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_json) -> None:
+    """Call the helpline and print what the caller hears, presses and says, in order."""
+    inputs = _in_order(click.get_current_context().meta["order"],
+                       {"presses": presses, "sayings": sayings},
+                       {"presses": str, "sayings": Speech})
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     app = create_app({"log_level": os.environ.get("LOG_LEVEL", "ERROR")},
                      clock=fixed_clock(instant))
-    transcript = simulate_call(app, presses, caller, called, dial_status)
+    transcript = simulate_call(app, inputs, caller, called, dial_status)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events},
                               indent=2))

@@ -6,6 +6,7 @@ a caller. The rest of the app only ever sees the checked, typed result.
 
 from __future__ import annotations
 
+import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ivr import spoken
 from ivr.gsm7 import non_gsm7, segments
 from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours
 from ivr.phrases import PhraseTemplates, usual_hours
@@ -20,11 +22,14 @@ from ivr.tomlfile import FlowFileError, TomlFile, Where, read_toml
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "flows"
 
-MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback", "repeat")
+MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback")
 CLOSED_REASONS = ("weekend", "bank_holiday", "closure", "before_opening", "after_closing",
                   "not_open_today")
 NAVIGATION = ("previous", "repeat", "next", "menu")
+OWN_KEYS = "123456"  # a page's own options; navigation keys are never among them
 STEP_COUNT = 5
+_PRESS = re.compile(r"\bpress ([0-9*#])(?![0-9])", re.IGNORECASE)
+CLOSED_FIELDS = ("reason", "usual_hours", "when")
 CALLBACK_FIELDS = {"confirm_number": ("last3",), "read_back": ("digits",),
                    "closing": ("closes", "fallback"),
                    "done_new": ("when",), "done_existing": ("when",)}
@@ -43,14 +48,23 @@ class Option:
 @dataclass(frozen=True)
 class Step:
     title: str
-    say: tuple[str, ...]
     words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Page:
+    """An advice page (a step, the police, other support), split into parts short enough to
+    listen to (see spoken.split)."""
+
+    title: str | None
+    parts: tuple[tuple[str, ...], ...]
 
 
 @dataclass(frozen=True)
 class VoiceContent:
     greeting: tuple[str, ...]
     safety: str
+    reassurance: tuple[str, ...]
     open_say: tuple[str, ...]
     open_options: tuple[Option, ...]
     closed_say: tuple[str, ...]
@@ -63,15 +77,27 @@ class VoiceContent:
     navigation: Mapping[str, Option]
     choose_step: str
     last_step: str
+    part: str
+    continues: str
     steps_intro: tuple[str, ...]
     steps: tuple[Step, ...]
     police: tuple[str, ...]
     support: tuple[str, ...]
+    pages: Mapping[str, Page]
+    danger_words: tuple[str, ...]
+    danger: tuple[str, ...]
     advisor: Mapping[str, str]
     callback: Mapping[str, str]
+    answers: tuple[Option, ...]
     outbound: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
+
+    def call_start(self, intro: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """What a call hears first: before the menu listens (the greeting and the safety
+        line), then as it listens (the reassurance, then `intro`: the open or closed words).
+        Checked at start-up for the 999 line (see _check_safety_lines)."""
+        return (*self.greeting, self.safety), (*self.reassurance, *intro)
 
 
 SMS_REPLIES = ("soon", "closing", "reopen", "held", "new", "existing", "options", "preferred",
@@ -196,8 +222,132 @@ def _name(where: Where) -> str:
     return ".".join(str(p) for p in where)
 
 
+def _check_prompt(file: TomlFile, where: Where, option: Option) -> None:
+    """A prompt that says "press N" must name the option's own key."""
+    named = _PRESS.findall(option.prompt)
+    if named and named != [option.key]:
+        raise file.error((*where, "prompt"), f"{_name(where)}.prompt says "
+                         f"\"press {named[0]}\" but its key is {option.key!r}")
+
+
+def _navigation(r: _Reader) -> dict[str, Option]:
+    """The navigation keys, the same on every page: distinct, and none of 1 to 6 (which are
+    each page's own options)."""
+    navigation = {name: Option(r.key(("navigation", name, "key")), name,
+                               r.text(("navigation", name, "prompt")),
+                               r.words(("navigation", name, "words")))
+                  for name in NAVIGATION}
+    nav_keys = [o.key for o in navigation.values()]
+    for name, option in navigation.items():
+        where = ("navigation", name)
+        if nav_keys.count(option.key) > 1 or option.key in OWN_KEYS:
+            raise r.file.error((*where, "key"), f"navigation key {option.key!r} ({name}) is "
+                               "used twice, or is one of 1 to 6, which pages use for their "
+                               "own options")
+        _check_prompt(r.file, where, option)
+    return navigation
+
+
+def _check_own_keys(file: TomlFile, options: list[tuple[Where, Option]],
+                    navigation: Mapping[str, Option]) -> None:
+    """A page's own options use 1 to 6, never a navigation key."""
+    nav = {o.key: name for name, o in navigation.items()}
+    for where, option in options:
+        if option.key in nav:
+            raise file.error((*where, "key"), f"key {option.key!r} is the {nav[option.key]} "
+                             "key on every page ([navigation]); this page's own options use "
+                             "1 to 6")
+        if option.key not in OWN_KEYS:
+            raise file.error((*where, "key"), f"key {option.key!r}: a page's own options "
+                             "use 1 to 6")
+        _check_prompt(file, where, option)
+
+
+def _limit(r: _Reader, name: str, default: int) -> int:
+    """A number from [limits], or its default when the file doesn't set it."""
+    value = r.file.data.get("limits", {}).get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise r.file.error(("limits", name), f"limits.{name} must be a whole number above 0")
+    return value
+
+
+def _pages(r: _Reader, steps: tuple[Step, ...], intro: tuple[str, ...], part: str,
+           limit: int) -> dict[str, Page]:
+    """Each advice page split at its `say` items into as few parts as fit `limit` spoken
+    words, as evenly as possible. Counted: what is said before the keys to press (the steps'
+    introduction before step 1, the title, "part 1 of 2" and the advice); the key prompts
+    that follow are the same on every page and not counted."""
+    label = spoken.words(part.format(part=1, parts=2))
+    sources = [(f"step{i + 1}", ("steps", "step", i, "say"), step.title)
+               for i, step in enumerate(steps)]
+    sources += [("police", ("police", "say"), None), ("support", ("support", "say"), None)]
+    pages = {}
+    for name, where, title in sources:
+        texts = r.texts(where)
+        sizes = [spoken.words(t) for t in texts]
+
+        def overhead(index: int, parts: int, name: str = name, title: str | None = title) -> int:
+            return (spoken.words(title or "") + (label if parts > 1 else 0)
+                    + (sum(map(spoken.words, intro)) if name == "step1" and index == 0 else 0))
+
+        cuts = spoken.split(sizes, limit, overhead)
+        if cuts is None:
+            i = next(i for i, size in enumerate(sizes)
+                     if size + overhead(i, len(sizes)) > limit)
+            total = sizes[i] + overhead(i, len(sizes))
+            raise r.file.error((*where, i), f"{_name(where)}: this item would make a page of "
+                               f"{total} spoken words (about {spoken.seconds(total)} seconds) "
+                               f"with its title and part number; a page holds {limit} "
+                               "(limits.page_words): split it into two items")
+        pages[name] = Page(title, tuple(texts[a:b] for a, b in cuts))
+    return pages
+
+
+SAFETY_LINE = "9 9 9"  # the 999 line, as written to be read out digit by digit
+PLACEHOLDER_WORDS = 8  # a {placeholder} counts as about what the app fills in
+_PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def _check_999(file: TomlFile, what: str, heard: list[tuple[Where, str]], limit: int,
+               missing: Where) -> None:
+    """`heard` (where each text is, the text, in the order said) must give the 999 line
+    within `limit` spoken words of its start."""
+    texts = [_PLACEHOLDER.sub(" x" * PLACEHOLDER_WORDS, text) for _, text in heard]
+    found = spoken.words_before(texts, SAFETY_LINE)
+    if found is None:
+        raise file.error(missing, f"{what} never gives the 999 line (\"{SAFETY_LINE}\")")
+    if found[1] > limit:
+        raise file.error(heard[0][0], f"{what} gives the 999 line (\"{SAFETY_LINE}\") after "
+                         f"{found[1]} spoken words; it must come within the first {limit} "
+                         "(limits.words_before_999)")
+
+
+def _check_safety_lines(r: _Reader) -> None:
+    """The 999 line early at the start of every call, in and out of hours (what is said
+    before the menu, see VoiceContent.call_start) and in the fallback; and in the safety line
+    and the danger lines themselves."""
+    for where in (("greeting", "safety"), ("danger", "say")):
+        if SAFETY_LINE not in " ".join(r.texts(where)):
+            raise r.file.error(where, f"{_name(where)} must give the 999 line, with 999 "
+                               f"written \"{SAFETY_LINE}\"")
+    limit = _limit(r, "words_before_999", 30)
+
+    def items(where: Where, fields: tuple[str, ...] = ()) -> list[tuple[Where, str]]:
+        return [((*where, i), text) for i, text in enumerate(r.texts(where, fields))]
+
+    start = [*items(("greeting", "say")), (("greeting", "safety"), r.text(("greeting", "safety"))),
+             *items(("greeting", "reassurance"))]
+    for what, intro in (("the start of every call", ("open", "say")),
+                        ("the start of a call out of hours", ("closed", "say"))):
+        _check_999(r.file, what, [*start, *items(intro, CLOSED_FIELDS)], limit,
+                   ("greeting", "safety"))
+    _check_999(r.file, "the fallback", items(("fallback", "say"), ("usual_hours",)), limit,
+               ("fallback", "say"))
+
+
 def load_voice(file: TomlFile) -> VoiceContent:
     r = _Reader(file)
+    _check_safety_lines(r)
     open_options = r.options(("open", "options"), MENU_ACTIONS)
     closed_options = r.options(("closed", "options"), MENU_ACTIONS)
     for i, option in enumerate(closed_options):
@@ -205,24 +355,35 @@ def load_voice(file: TomlFile) -> VoiceContent:
             raise file.error(("closed", "options", i, "action"),
                              "the closed menu cannot offer an advisor")
     reason_fields = {"bank_holiday": ("name",), "closure": ("message",)}
-    navigation = {name: Option(r.key(("navigation", name, "key")), name,
-                               r.text(("navigation", name, "prompt")),
-                               r.words(("navigation", name, "words")))
-                  for name in NAVIGATION}
-    nav_keys = [o.key for o in navigation.values()]
-    for name, option in navigation.items():
-        if nav_keys.count(option.key) > 1 or option.key in "12345":
-            raise file.error(("navigation", name, "key"),
-                             f"key {option.key!r} is used twice, or by a step (1 to 5)")
-    steps = r.get(("steps", "step"))
-    if not isinstance(steps, list) or len(steps) != STEP_COUNT:
+    navigation = _navigation(r)
+    for menu, options in (("open", open_options), ("closed", closed_options)):
+        _check_own_keys(file, [((menu, "options", i), o) for i, o in enumerate(options)],
+                        navigation)
+    continues = r.text(("navigation", "continues"))
+    for key in _PRESS.findall(continues):
+        if key not in {o.key for o in navigation.values()}:
+            raise file.error(("navigation", "continues"), f"navigation.continues says "
+                             f"\"press {key}\", which is not a navigation key")
+    answers = tuple(Option(r.key(("callback", a, "key")), a, "",
+                           r.words(("callback", a, "words"))) for a in ("yes", "no"))
+    _check_own_keys(file, [(("callback", a.action), a) for a in answers], navigation)
+    danger_words = r.words(("danger", "words"))
+    if not danger_words:
+        raise file.error(("danger", "words"), "danger.words must name at least one word")
+    entries = r.get(("steps", "step"))
+    if not isinstance(entries, list) or len(entries) != STEP_COUNT:
         raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")
+    steps = tuple(Step(r.text(("steps", "step", i, "title")),
+                       r.words(("steps", "step", i, "words"))) for i in range(STEP_COUNT))
+    steps_intro = r.texts(("steps", "intro"))
+    part = r.text(("navigation", "part"), ("part", "parts"))
     return VoiceContent(
         greeting=r.texts(("greeting", "say")),
         safety=r.text(("greeting", "safety")),
+        reassurance=r.texts(("greeting", "reassurance")),
         open_say=r.texts(("open", "say")),
         open_options=open_options,
-        closed_say=r.texts(("closed", "say"), ("reason", "usual_hours", "when")),
+        closed_say=r.texts(("closed", "say"), CLOSED_FIELDS),
         closed_text_us=r.text(("closed", "text_us")),
         closed_reasons={k: r.text(("closed", "reasons", k), reason_fields.get(k, ()))
                         for k in CLOSED_REASONS},
@@ -233,19 +394,22 @@ def load_voice(file: TomlFile) -> VoiceContent:
         navigation=navigation,
         choose_step=r.text(("navigation", "choose_step")),
         last_step=r.text(("navigation", "last_step")),
-        steps_intro=r.texts(("steps", "intro")),
-        steps=tuple(Step(r.text(("steps", "step", i, "title")),
-                         r.texts(("steps", "step", i, "say")),
-                         r.words(("steps", "step", i, "words")))
-                    for i in range(STEP_COUNT)),
+        part=part,
+        continues=continues,
+        steps_intro=steps_intro,
+        steps=steps,
         police=r.texts(("police", "say")),
         support=r.texts(("support", "say")),
+        pages=_pages(r, steps, steps_intro, part, _limit(r, "page_words", 112)),
+        danger_words=danger_words,
+        danger=r.texts(("danger", "say")),
         advisor={k: r.text(("advisor", k)) for k in
                  ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
         callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
                   ("soon", "closing", "reopen", "confirm_number", "ask_number", "read_back",
                    "invalid_number",
                    "voicemail", "done_new", "done_existing", "unavailable")},
+        answers=answers,
         outbound={k: r.text(("outbound", k)) for k in
                   ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
                    "ended")},
@@ -340,5 +504,5 @@ def load_flows(directory: Path, now: datetime) -> Flows:
                  sms=load_sms(read_toml(directory / "sms.toml")))
 
 
-__all__ = ["Flows", "FlowFileError", "Option", "SmsContent", "Step", "VoiceContent",
+__all__ = ["Flows", "FlowFileError", "Option", "Page", "SmsContent", "Step", "VoiceContent",
            "load_flows"]

@@ -22,6 +22,16 @@ MAX_REQUESTS = 60
 LOCAL_BASE = "http://localhost"
 
 
+@dataclass(frozen=True)
+class Speech:
+    """Something the caller says at a <Gather>, where a plain string is a key pressed."""
+
+    text: str
+
+
+Input = str | Speech
+
+
 @dataclass
 class Transcript:
     events: list[dict[str, str]] = field(default_factory=list)
@@ -34,7 +44,8 @@ class Transcript:
 
     def lines(self) -> list[str]:
         labels = {"say": "HEARS", "press": "PRESSES", "silence": "SAYS NOTHING",
-                  "dial": "RINGS", "hangup": "CALL ENDS", "error": "ERROR"}
+                  "speech": "SAYS", "unheard": "NOT HEARD", "dial": "RINGS",
+                  "hangup": "CALL ENDS", "error": "ERROR"}
         return [f"{labels[e['type']]}: {e['text']}" if e.get("text") else labels[e["type"]]
                 for e in self.events]
 
@@ -64,10 +75,10 @@ class TwilioLikeClient:
                                 base_url=f"{parts.scheme}://{parts.netloc}")
 
 
-def simulate_call(app: Flask, presses: Iterable[str] = (), caller: str = "+447700900123",
+def simulate_call(app: Flask, presses: Iterable[Input] = (), caller: str = "+447700900123",
                   called: str = "+441234567890", dial_status: str = "no-answer") -> Transcript:
-    """Call /voice and follow the TwiML, pressing `presses` in order at each Gather.
-    When the keys run out at a Gather, the caller hangs up."""
+    """Call /voice and follow the TwiML, pressing keys or saying things (Speech), in order, at
+    each Gather. When they run out at a Gather, the caller hangs up."""
     keys = list(presses)
     transcript = Transcript()
     client = TwilioLikeClient(app, {
@@ -90,7 +101,7 @@ def simulate_call(app: Flask, presses: Iterable[str] = (), caller: str = "+44770
     return transcript
 
 
-def _follow(root: ElementTree.Element, keys: list[str], transcript: Transcript,
+def _follow(root: ElementTree.Element, keys: list[Input], transcript: Transcript,
             dial_status: str) -> tuple[str, dict[str, str]] | None:
     """Play one TwiML document; the next request to make, or None when the call ends."""
     for verb in root:
@@ -104,6 +115,14 @@ def _follow(root: ElementTree.Element, keys: list[str], transcript: Transcript,
                 transcript.add("hangup", text="the caller hangs up")
                 return None
             key = keys.pop(0)
+            if isinstance(key, Speech):
+                transcript.add("speech", text=key.text)
+                if "speech" in (verb.get("input") or "dtmf").split():
+                    return verb.get("action", ""), {"SpeechResult": key.text,
+                                                    "Confidence": "0.9"}
+                # Twilio ignores speech at a keys-only <Gather>: it times out as in silence.
+                transcript.add("unheard", text="this question listens for keys only")
+                continue
             if key == SILENCE:
                 transcript.add("silence")
                 continue

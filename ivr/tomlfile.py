@@ -11,6 +11,7 @@ from typing import Any
 _ARRAY_HEADER = re.compile(r"^\s*\[\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]\]")
 _TABLE_HEADER = re.compile(r"^\s*\[\s*([A-Za-z0-9_.\-\"' ]+?)\s*\]")
 _KEY = re.compile(r"^\s*(\"[^\"]*\"|'[^']*'|[A-Za-z0-9_\-]+)\s*=")
+_ITEM = re.compile(r"^\s*[\"']")
 
 Where = tuple[str | int, ...]
 
@@ -48,13 +49,23 @@ def _split_dotted(name: str) -> tuple[str, ...]:
 
 
 def _index_lines(text: str) -> dict[Where, int]:
-    """Map key paths such as ("closures", 0, "from") to line numbers (approximately: enough
-    to point a person at the right place; tomllib itself reports syntax errors exactly)."""
+    """Map key paths such as ("closures", 0, "from"), and the items of a list written one a
+    line such as ("steps", "step", 0, "say", 2), to line numbers (approximately: enough to
+    point a person at the right place; tomllib itself reports syntax errors exactly)."""
     lines: dict[Where, int] = {}
     counts: dict[tuple[str, ...], int] = {}
     current: Where = ()
+    array: Where | None = None  # the key of a list written one item a line, while in it
+    items = 0
     for number, line in enumerate(text.splitlines(), start=1):
         if line.lstrip().startswith("#"):
+            continue
+        if array is not None:
+            if line.lstrip().startswith("]"):
+                array = None
+            elif _ITEM.match(line):
+                lines.setdefault((*array, items), number)
+                items += 1
             continue
         if match := _ARRAY_HEADER.match(line):
             name = _split_dotted(match.group(1))
@@ -64,10 +75,17 @@ def _index_lines(text: str) -> dict[Where, int]:
             lines.setdefault(name, number)
             lines[current] = number
         elif match := _TABLE_HEADER.match(line):
-            current = _split_dotted(match.group(1))
+            name = _split_dotted(match.group(1))
+            # [a.b] after [[a]] is a table inside the last [[a]]: ("a", index, "b").
+            owner = next((name[:n] for n in range(len(name) - 1, 0, -1) if name[:n] in counts),
+                         None)
+            current = ((*owner, counts[owner] - 1, *name[len(owner):]) if owner else name)
             lines.setdefault(current, number)
         elif match := _KEY.match(line):
-            lines.setdefault((*current, match.group(1).strip("\"'")), number)
+            key = (*current, match.group(1).strip("\"'"))
+            lines.setdefault(key, number)
+            if line.rstrip().endswith("["):
+                array, items = key, 0
     return lines
 
 

@@ -31,6 +31,7 @@ only_twilio(bp)
 METHODS = ["GET", "POST"]
 TWIML_CACHE_SIZE = 512
 OUTBOUND_PREFIX = "/voice/outbound"
+PART_PAUSE = 3  # seconds of silence after a part before the next part starts
 HANG_UP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
@@ -66,11 +67,13 @@ def link(endpoint: str, **params: object) -> str:
     return helpline().settings.public_base_url + path
 
 
-def gather(action: str, options: tuple[Option, ...]) -> Gather:
+def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather:
+    """Listens for one key or for speech: everything said inside it can be interrupted."""
     s = helpline().settings
     hints = sorted({w for o in options for w in o.words})
-    return Gather(input="dtmf speech", action=action, method="POST", num_digits=1, timeout=6,
-                  speech_timeout="auto", language=s.language, hints=", ".join(hints))
+    return Gather(input="dtmf speech", action=action, method="POST", num_digits=1,
+                  timeout=timeout, speech_timeout="auto", language=s.language,
+                  hints=", ".join(hints))
 
 
 def param(name: str) -> str:
@@ -99,17 +102,21 @@ def closed_intro(status: Status) -> list[str]:
     return [line.format(**fields) for line in content.closed_say]
 
 
-def menu_options(menu: str) -> tuple[Option, ...]:
+def own_options(menu: str) -> tuple[Option, ...]:
     content = helpline().flows.voice
     return content.open_options if menu == "open" else content.closed_options
 
 
-def add_menu(resp: VoiceResponse, menu: str, tries: int) -> None:
-    """The options as a Gather; silence falls through to a re-prompt (never a dead end)."""
+def menu_options(menu: str) -> tuple[Option, ...]:
+    return calltree.menu_options(own_options(menu), helpline().flows.voice.navigation)
+
+
+def add_menu(resp: VoiceResponse, menu: str, tries: int, intro: tuple[str, ...] = ()) -> None:
+    """`intro` and the options in a Gather (a key interrupts them); silence falls through to
+    a re-prompt (never a dead end)."""
     content = helpline().flows.voice
-    options = menu_options(menu)
-    g = gather(link("voice.choice", menu=menu, tries=tries), options)
-    say(g, *(o.prompt for o in options))
+    g = gather(link("voice.choice", menu=menu, tries=tries), menu_options(menu))
+    say(g, *intro, *(o.prompt for o in own_options(menu)), content.navigation["repeat"].prompt)
     if menu == "closed":
         say(g, content.closed_text_us)
     resp.append(g)
@@ -131,31 +138,50 @@ def which_menu() -> str:
     return "open" if now_status().open else "closed"
 
 
-def ask_again(url: str) -> Response:
-    """Nothing heard, or not an option: say which, then the same question (one more try)."""
+def heard_here(options: tuple[Option, ...]) -> tuple[calltree.Heard, VoiceResponse]:
+    """What the caller chose among `options`, and the reply to build on: it starts with the
+    999 line when they named danger, wherever the call goes next."""
     content = helpline().flows.voice
+    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), content.danger_words)
     resp = VoiceResponse()
-    heard_nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
-    say(resp, content.no_input if heard_nothing else content.invalid)
-    resp.redirect(url, method="POST")
+    if heard.danger:
+        log.info("call %s named danger: the 999 line", param("CallSid"))
+        say(resp, *content.danger)
+    return heard, resp
+
+
+def not_chosen(heard: calltree.Heard, resp: VoiceResponse, again: Callable[[int], str],
+               tries: int) -> Response:
+    """No option heard. After the 999 line, the same question again: no try lost. Otherwise
+    say why (nothing heard, or not an option), then the same question: one more try."""
+    if not heard.danger:
+        content = helpline().flows.voice
+        nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+        say(resp, content.no_input if nothing else content.invalid)
+        tries += 1
+    resp.redirect(again(tries), method="POST")
     return twiml(resp)
 
 
 @bp.route("", methods=METHODS)
 def incoming() -> Response:
-    """Twilio's entry point: reassurance, the safety line, then the open or closed menu."""
+    """Twilio's entry point: the greeting and the safety line, then the reassurance and the
+    open or closed menu. Only the greeting and the safety line are said before the <Gather>,
+    so no key pressed early can skip the 999 line; everything after it can be interrupted."""
     h = helpline()
     status = now_status()
     log.info("call %s from %s: helpline %s", param("CallSid"), mask(param("From")),
              "open" if status.open else f"closed ({status.reason.kind})")
     stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
     menu_name = "open" if status.open else "closed"
-    intro = tuple(h.flows.voice.open_say if status.open else closed_intro(status))
+    content = h.flows.voice
+    before, intro = content.call_start(
+        tuple(content.open_say if status.open else closed_intro(status)))
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
-        say(resp, *h.flows.voice.greeting, h.flows.voice.safety, *intro)
-        add_menu(resp, menu_name, 0)
+        say(resp, *before)
+        add_menu(resp, menu_name, 0, intro)
         return resp
 
     return cached(("incoming", menu_name, intro), build)
@@ -182,17 +208,19 @@ def choice() -> Response:
     """What the caller pressed or said at the main menu."""
     menu_name = which_menu()
     tries = calltree.parse_tries(param("tries"))
-    picked = calltree.match(menu_options(menu_name), param("Digits"), param("SpeechResult"))
-    resp = VoiceResponse()
+    heard, resp = heard_here(menu_options(menu_name))
+    picked = heard.option
     if picked is None:
-        return ask_again(link("voice.menu", menu=menu_name, tries=tries + 1))
+        return not_chosen(heard, resp, lambda t: link("voice.menu", menu=menu_name, tries=t),
+                          tries)
+    if picked.action in ("repeat", "menu"):
+        resp.redirect(link("voice.menu", menu=menu_name), method="POST")
+        return twiml(resp)
     log.info("call %s chose %s", param("CallSid"), picked.action)
     h = helpline()
     stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
-    if picked.action == "repeat":
-        resp.redirect(link("voice.menu", menu=menu_name), method="POST")
-    elif picked.action == "steps":
-        resp.redirect(link("voice.page", name="step1", intro=1), method="POST")
+    if picked.action == "steps":
+        resp.redirect(page_link("step1", 1, intro=1), method="POST")
     elif picked.action == "advisor":
         resp.redirect(link("voice.advisor"), method="POST")
     elif picked.action == "callback":
@@ -205,72 +233,91 @@ def choice() -> Response:
 # ------------------------------------------------------------------ the steps, police, support
 
 
-def page_text(name: str) -> list[str]:
+def part_counts() -> dict[str, int]:
+    return {name: len(page.parts) for name, page in helpline().flows.voice.pages.items()}
+
+
+def page_options(name: str, part: int) -> tuple[Option, ...]:
     content = helpline().flows.voice
-    n = calltree.step_number(name)
-    if n is not None:
-        step = content.steps[n - 1]
-        return [step.title, *step.say]
-    return list(content.police if name == "police" else content.support)
+    return calltree.page_options(name, part, part_counts(), content.navigation,
+                                 calltree.step_choices(content.steps))
 
 
-def page_options(name: str) -> tuple[Option, ...]:
+def page_words(name: str, part: int, intro: bool) -> list[str]:
+    """What a part of a page says before its keys: the steps' introduction (when the caller
+    has just chosen the steps), the title, "Part 1 of 2", the advice."""
     content = helpline().flows.voice
-    return calltree.page_options(name, content.navigation, calltree.step_choices(content.steps))
+    page = content.pages[name]
+    heading = [page.title] if page.title else []
+    if len(page.parts) > 1:
+        heading.append(content.part.format(part=part, parts=len(page.parts)))
+    return [*(content.steps_intro if intro else ()), *heading, *page.parts[part - 1]]
 
 
-def add_page_prompt(resp: VoiceResponse, name: str, tries: int) -> None:
-    content = helpline().flows.voice
-    options = page_options(name)
-    g = gather(link("voice.page_choice", name=name, tries=tries), options)
-    say(g, *(o.prompt for o in options if o.action in content.navigation))
-    if calltree.step_number(name) is not None:
-        say(g, content.choose_step)
-    resp.append(g)
-    say(resp, content.no_input)
-    resp.redirect(link("voice.page", name=name, tries=tries + 1, replay=0), method="POST")
+def page_link(name: str, part: int, **params: object) -> str:
+    return link("voice.page", name=name, part=part, **params)
 
 
 @bp.route("/page/<name>", methods=METHODS)
 def page(name: str) -> Response:
-    """One of the five steps, the police guidance or other support, then what next."""
+    """A part of one of the five steps, the police guidance or other support, then what
+    next; all of it inside the <Gather>, so a key interrupts it. A part with more after it
+    goes on by itself when nothing is pressed (that is no wrong try)."""
     if not calltree.is_page(name):
         return redirect_to_menu()
     content = helpline().flows.voice
+    part = calltree.parse_part(param("part"), len(content.pages[name].parts))
     tries = calltree.parse_tries(param("tries"))
     if calltree.should_give_up(tries):
         return give_up(VoiceResponse())
-    replay, intro = param("replay") != "0", param("intro") == "1"
+    replay = param("replay") != "0"
+    intro = param("intro") == "1" and (name, part) == ("step1", 1)
+    goes_on = calltree.continues_by_itself(name, part, part_counts())
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
+        options = page_options(name, part)
+        g = gather(link("voice.page_choice", name=name, part=part, tries=tries), options,
+                   timeout=PART_PAUSE if goes_on else 6)
         if replay:
-            if intro:
-                say(resp, *content.steps_intro)
-            say(resp, *page_text(name))
-        add_page_prompt(resp, name, tries)
+            say(g, *page_words(name, part, intro))
+        if goes_on and replay:
+            say(g, content.continues)
+        else:
+            say(g, *(o.prompt for o in options if o.action in content.navigation))
+            if calltree.step_number(name) is not None:
+                say(g, content.choose_step)
+        resp.append(g)
+        if goes_on:
+            resp.redirect(page_link(name, part + 1, tries=tries), method="POST")
+        else:
+            say(resp, content.no_input)
+            resp.redirect(page_link(name, part, tries=tries + 1, replay=0), method="POST")
         return resp
 
-    return cached(("page", name, tries, replay, intro), build)
+    return cached(("page", name, part, tries, replay, intro), build)
 
 
 @bp.route("/page/<name>/choice", methods=METHODS)
 def page_choice(name: str) -> Response:
+    """What the caller pressed or said on a part of a page."""
     if not calltree.is_page(name):
         return redirect_to_menu()
     content = helpline().flows.voice
+    part = calltree.parse_part(param("part"), len(content.pages[name].parts))
     tries = calltree.parse_tries(param("tries"))
-    picked = calltree.match(page_options(name), param("Digits"), param("SpeechResult"))
-    resp = VoiceResponse()
+    heard, resp = heard_here(page_options(name, part))
+    picked = heard.option
     if picked is None:
-        return ask_again(link("voice.page", name=name, tries=tries + 1, replay=0))
-    move = calltree.navigate(name, picked)
+        return not_chosen(heard, resp, lambda t: page_link(name, part, tries=t, replay=0),
+                          tries)
+    move = calltree.navigate(name, part, part_counts(), picked)
     if move.page is None:
         if move.last_step_done:
             say(resp, content.last_step)
         resp.redirect(link("voice.menu"), method="POST")
     else:
-        resp.redirect(link("voice.page", name=move.page), method="POST")
+        resp.redirect(page_link(move.page, move.part), method="POST")
     return twiml(resp)
 
 

@@ -8,19 +8,21 @@ import functools
 import logging
 from collections.abc import Callable
 
+import phonenumbers
 import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr import calltree, helpline, stats
 from ivr.callbacks import callable_number
+from ivr.flows import Option
 from ivr.override import read_override
-from ivr.phone import mask
+from ivr.phone import is_emergency, mask
 from ivr.phrases import promise_when
 from ivr.promise import placement, promise, restate
 from ivr.safetime import ANYTIME
 from ivr.security import only_twilio
-from ivr.voice import METHODS, give_up, link, param, say, twiml
+from ivr.voice import METHODS, gather, give_up, heard_here, link, not_chosen, param, say, twiml
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
@@ -51,23 +53,47 @@ def spell(digits: str) -> str:
     return " ".join(d for d in digits if d.isdigit())
 
 
+def national_digits(number: str) -> str:
+    """ "+447400123456" -> "07400123456": a stored number as a caller would key it."""
+    return "0" + phonenumbers.national_significant_number(phonenumbers.parse(number, None))
+
+
 def pending_key() -> str:
     return f"hl:call:{param('CallSid')[:64] or 'unknown'}:number"
 
 
-def keypad(action: str) -> Gather:
-    return Gather(input="dtmf", num_digits=1, timeout=8, action=action, method="POST")
-
-
-def ask(text: str, action: str, retry: str) -> Response:
-    """Say `text` in a one-key Gather; silence goes to `retry`."""
+def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:
+    """Ask `text` (which names the keys of the `own` options) and listen for a key or for
+    speech; 0 (main menu) and 9 (the question again) work too. Silence goes to `retry`."""
+    content = helpline().flows.voice
     resp = VoiceResponse()
-    g = keypad(action)
+    g = gather(action, calltree.menu_options(own, content.navigation), timeout=8)
     say(g, text)
     resp.append(g)
-    say(resp, helpline().flows.voice.no_input)
+    say(resp, content.no_input)
     resp.redirect(retry, method="POST")
     return twiml(resp)
+
+
+def answer(own: tuple[Option, ...], again: str) -> tuple[Option, VoiceResponse] | Response:
+    """The caller's answer to a `question` asked again at the endpoint `again`: one of `own`,
+    with the reply to go on with (it starts with the 999 line if they named danger); or the
+    whole reply when there is no answer to act on (danger alone, 9, 0, nothing, wrong)."""
+    heard, resp = heard_here(calltree.menu_options(own, helpline().flows.voice.navigation))
+    picked = heard.option
+    if picked is None:
+        return not_chosen(heard, resp, lambda t: link(again, tries=t), tries())
+    if picked.action == "menu":
+        resp.redirect(link("voice.menu"), method="POST")
+        return twiml(resp)
+    if picked.action == "repeat":
+        resp.redirect(link(again, tries=tries()), method="POST")
+        return twiml(resp)
+    return picked, resp
+
+
+def yes_no() -> tuple[Option, ...]:
+    return helpline().flows.voice.answers
 
 
 def tries() -> int:
@@ -87,9 +113,9 @@ def start() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
-    return ask(content["confirm_number"].format(last3=spell(number[-3:])),
-               link("voice_callbacks.confirm", tries=tries()),
-               link("voice_callbacks.start", tries=tries() + 1))
+    return question(content["confirm_number"].format(last3=spell(number[-3:])), yes_no(),
+                    link("voice_callbacks.confirm", tries=tries()),
+                    link("voice_callbacks.start", tries=tries() + 1))
 
 
 @bp.route("/confirm", methods=METHODS)
@@ -99,7 +125,8 @@ def confirm() -> Response:
 
 @bp.route("/number", methods=METHODS)
 def number() -> Response:
-    """Key in a number (withheld callers, or a different number), ended by #."""
+    """Key in a number (withheld callers, or a different number), ended by #. Keys only:
+    the digits are the number (speech heard here would cut the keying short)."""
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     resp = VoiceResponse()
@@ -116,8 +143,17 @@ def number() -> Response:
 @store_safe
 def check() -> Response:
     """Validate the keyed number (UK mobile or geographic only) and read it back."""
-    content = helpline().flows.voice.callback
+    voice = helpline().flows.voice
+    content = voice.callback
     digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
+    if is_emergency(digits):
+        # Someone keying 999, 112 or 101 needs the 999 line, not "UK numbers only"; then
+        # the same question (no try lost).
+        log.info("call %s keyed an emergency number: the 999 line", param("CallSid"))
+        resp = VoiceResponse()
+        say(resp, *voice.danger)
+        resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
+        return twiml(resp)
     number = callable_number(digits) if digits else None
     if number is None:
         resp = VoiceResponse()
@@ -126,36 +162,55 @@ def check() -> Response:
         return twiml(resp)
     helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
     log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
-    return ask(content["read_back"].format(digits=spell(digits)),
-               link("voice_callbacks.number_confirm", tries=tries()),
-               link("voice_callbacks.number", tries=tries() + 1))
+    return read_back(digits)
+
+
+def read_back(digits: str) -> Response:
+    return question(helpline().flows.voice.callback["read_back"].format(digits=spell(digits)),
+                    yes_no(), link("voice_callbacks.number_confirm", tries=tries()),
+                    link("voice_callbacks.number", tries=tries() + 1))
+
+
+@bp.route("/number/again", methods=METHODS)
+@store_safe
+def read_back_again() -> Response:
+    """The number keyed in, read back again (9 at that question), as we would dial it."""
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    number = helpline().redis.get(pending_key())
+    if not number:
+        resp = VoiceResponse()
+        resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
+        return twiml(resp)
+    return read_back(national_digits(number))
 
 
 @bp.route("/number/confirm", methods=METHODS)
 def number_confirm() -> Response:
-    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.number")
+    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number",
+                   "voice_callbacks.read_back_again")
 
 
 @bp.route("/voicemail", methods=METHODS)
 def voicemail() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    return ask(helpline().flows.voice.callback["voicemail"],
-               link("voice_callbacks.save", tries=tries()),
-               link("voice_callbacks.voicemail", tries=tries() + 1))
+    return question(helpline().flows.voice.callback["voicemail"], yes_no(),
+                    link("voice_callbacks.save", tries=tries()),
+                    link("voice_callbacks.voicemail", tries=tries() + 1))
 
 
 def _yes_no(yes: str, no: str, again: str) -> Response:
-    """1 goes to `yes`, 2 to `no`; anything else asks again (up to the usual tries)."""
-    resp = VoiceResponse()
-    digit = param("Digits")[:1]
-    if digit == "1":
+    """Yes goes to `yes`, no to `no`; anything else is dealt with as `answer` does, asking
+    again at `again`."""
+    got = answer(yes_no(), again)
+    if isinstance(got, Response):
+        return got
+    picked, resp = got
+    if picked.action == "yes":
         resp.redirect(link(yes), method="POST")
-    elif digit == "2":
-        resp.redirect(link(no, tries=tries() + 1), method="POST")
     else:
-        say(resp, helpline().flows.voice.invalid)
-        resp.redirect(link(again, tries=tries() + 1), method="POST")
+        resp.redirect(link(no, tries=tries() + 1), method="POST")
     return twiml(resp)
 
 
@@ -165,15 +220,13 @@ def save() -> Response:
     """Store the callback (one open per number) and say when it will come."""
     h = helpline()
     content = h.flows.voice.callback
-    digit = param("Digits")[:1]
-    if digit not in ("1", "2"):
-        resp = VoiceResponse()
-        say(resp, h.flows.voice.invalid)
-        resp.redirect(link("voice_callbacks.voicemail", tries=tries() + 1), method="POST")
-        return twiml(resp)
+    got = answer(yes_no(), "voice_callbacks.voicemail")
+    if isinstance(got, Response):
+        return got
+    picked, resp = got
+    voicemail = picked.action == "yes"
     number = h.redis.get(pending_key())
     if not number:
-        resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
     now = h.clock()
@@ -182,11 +235,11 @@ def save() -> Response:
     # second must not be taken for a repeat of the first. One open callback per number is
     # enough to make a repeated request change nothing.
     result = h.queue.request(number, "voice", now, placement(promised, now, h.flows.hours),
-                             ANYTIME, voicemail=digit == "1")
+                             ANYTIME, voicemail=voicemail)
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
     else:
-        h.queue.set_voicemail(result.callback_id, digit == "1")  # their latest answer counts
+        h.queue.set_voicemail(result.callback_id, voicemail)  # their latest answer counts
     h.redis.delete(pending_key())
     callback = h.queue.get(result.callback_id)
     if callback is not None and callback.plan is not None and callback.status != "claimed":
@@ -195,7 +248,6 @@ def save() -> Response:
     when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
     log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
              result.outcome, mask(number))
-    resp = VoiceResponse()
     say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(
         when=when))
     resp.redirect(link("voice.menu"), method="POST")

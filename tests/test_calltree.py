@@ -17,16 +17,16 @@ MENU = (
 )
 NAVIGATION = {
     "previous": Option("7", "previous", "Previous, press 7.", ("previous", "back")),
-    "repeat": Option("8", "repeat", "Again, press 8.", ("repeat", "again")),
-    "next": Option("9", "next", "Next, press 9.", ("next", "continue")),
+    "repeat": Option("9", "repeat", "Again, press 9.", ("repeat", "again")),
+    "next": Option("8", "next", "Next, press 8.", ("next", "continue")),
     "menu": Option("0", "menu", "Menu, press 0.", ("menu", "main")),
 }
-STEPS = tuple(Step(f"Step {n}.", ("Advice.",), (word,))
+STEPS = tuple(Step(f"Step {n}.", (word,))
               for n, word in enumerate(["one", "two", "three", "four", "more support"], 1))
 
 
 def chosen(digits: str | None, speech: str | None) -> str | None:
-    option = calltree.match(MENU, digits, speech)
+    option = calltree.hear(MENU, digits, speech).option
     return option.action if option else None
 
 
@@ -64,14 +64,57 @@ def test_match_by_speech(speech: str | None, action: str | None) -> None:
     assert chosen(None, speech) == action
 
 
-def test_speech_matching_the_first_listed_option_wins() -> None:
-    assert chosen("", "talk to the police") == "advisor"
+@pytest.mark.parametrize(("speech", "action"), [
+    ("talk to the police", "police"),  # as many words each: the one asked for last
+    ("the police, or someone to talk to", "advisor"),
+    ("talk to someone about the police", "advisor"),  # more of what was said
+    ("again", "repeat"),
+])
+def test_speech_picks_the_option_that_matches_best(speech: str, action: str) -> None:
+    assert chosen("", speech) == action
+
+
+def test_on_a_perfect_tie_the_first_listed_option_wins() -> None:
+    twins = (Option("1", "first", "One.", ("same",)), Option("2", "second", "Two.", ("same",)))
+    assert calltree.hear(twins, "", "the same").option.action == "first"
 
 
 def test_a_phrase_of_several_words_must_be_said_whole() -> None:
     options = (Option("5", "support", "For more support, press 5.", ("more support",)),)
-    assert calltree.match(options, "", "I need more support please") == options[0]
-    assert calltree.match(options, "", "more please, I need support") is None
+    assert calltree.hear(options, "", "I need more support please").option == options[0]
+    assert calltree.hear(options, "", "more please, I need support").option is None
+
+
+DANGER = ("emergency", "nine nine nine", "112", "in danger", "scared")
+
+
+@pytest.mark.parametrize(("speech", "danger", "action"), [
+    ("emergency", True, None),
+    ("999", True, None),
+    ("9 9 9", True, None),  # not the 9 key
+    ("nine nine nine", True, None),
+    ("Nine-nine-nine!", True, None),
+    ("99 9", True, None),
+    ("one one two", True, None),
+    ("I'm scared, I want advice", True, "steps"),
+    ("I am in danger, talk to someone", True, "advisor"),
+    ("police, it's an emergency", True, "police"),
+    ("9999", False, None),  # not 999
+    ("help me report it", False, "police"),  # "help" on its own is not danger
+    ("help", False, None),
+    ("scarecrow", False, None),  # whole words only
+    ("danger", False, None),  # only the phrase "in danger"
+    ("", False, None), (None, False, None),
+])
+def test_danger_is_heard_and_the_option_asked_for_too(speech, danger: bool, action) -> None:
+    heard = calltree.hear(MENU, None, speech, DANGER)
+    assert heard.danger is danger
+    assert (heard.option.action if heard.option else None) == action
+
+
+def test_a_key_pressed_is_never_danger() -> None:
+    """A one-key menu can't tell 9 from 999: it takes the first key, at once."""
+    assert calltree.hear(MENU, "999", None, DANGER) == calltree.Heard(MENU[3])
 
 
 @pytest.mark.parametrize(("speech", "normal"), [
@@ -123,46 +166,96 @@ def test_step_choices_pick_steps_by_number_or_words() -> None:
     assert choices[4].words == ("more support",)
 
 
+# How many parts each page has: step 1 and the police page are long enough to be split.
+PARTS = {"step1": 3, "step2": 2, "step3": 1, "step4": 1, "step5": 1, "police": 2,
+         "support": 1}
+
+
+def actions(page: str, part: int = 1) -> list[str]:
+    return [o.action for o in calltree.page_options(page, part, PARTS, NAVIGATION,
+                                                    calltree.step_choices(STEPS))]
+
+
 def test_page_options() -> None:
-    steps = calltree.step_choices(STEPS)
-    on_a_step = calltree.page_options("step3", NAVIGATION, steps)
-    assert [o.action for o in on_a_step] == ["previous", "repeat", "next", "menu",
-                                             "step1", "step2", "step3", "step4", "step5"]
-    for page in ("police", "support"):
-        assert [o.action for o in calltree.page_options(page, NAVIGATION, steps)] == [
-            "repeat", "menu"]
+    steps = ["step1", "step2", "step3", "step4", "step5"]
+    assert actions("step3") == ["previous", "next", "repeat", "menu", *steps]
+    assert actions("step1", 1) == ["next", "repeat", "menu", *steps]  # nowhere to go back to
+    assert actions("step1", 2) == ["previous", "next", "repeat", "menu", *steps]
+    assert actions("step5") == ["previous", "next", "repeat", "menu", *steps]  # on: the menu
+    assert actions("police", 1) == ["next", "repeat", "menu"]
+    assert actions("police", 2) == ["previous", "repeat", "menu"]
+    assert actions("support") == ["repeat", "menu"]
+
+
+@pytest.mark.parametrize(("value", "part"), [("1", 1), ("2", 2), ("3", 3), ("4", 3), ("0", 1),
+                                             ("-1", 1), ("x", 1), ("", 1), (None, 1),
+                                             ("9" * 5000, 1)])
+def test_parse_part_keeps_to_the_parts_there_are(value: str | None, part: int) -> None:
+    assert calltree.parse_part(value, 3) == part
 
 
 STEP = {n: calltree.step_choices(STEPS)[n - 1] for n in range(1, 6)}
-NAVIGATE = [  # (page, choice, where it leads)
-    ("step1", NAVIGATION["previous"], Move("step1")),
-    ("step2", NAVIGATION["previous"], Move("step1")),
-    ("step5", NAVIGATION["previous"], Move("step4")),
-    ("step3", NAVIGATION["repeat"], Move("step3")),
-    ("step1", NAVIGATION["next"], Move("step2")),
-    ("step4", NAVIGATION["next"], Move("step5")),
-    ("step5", NAVIGATION["next"], Move(None, last_step_done=True)),
-    ("step2", NAVIGATION["menu"], Move(None)),
-    ("step5", NAVIGATION["menu"], Move(None)),
-    ("step1", STEP[5], Move("step5")),
-    ("step4", STEP[2], Move("step2")),
-    ("step3", STEP[3], Move("step3")),
-    ("police", NAVIGATION["repeat"], Move("police")),
-    ("police", NAVIGATION["menu"], Move(None)),
-    ("support", NAVIGATION["repeat"], Move("support")),
-    ("support", NAVIGATION["menu"], Move(None)),
+NAVIGATE = [  # (page, part, choice, where it leads)
+    ("step1", 1, NAVIGATION["next"], Move("step1", 2)),
+    ("step1", 2, NAVIGATION["next"], Move("step1", 3)),
+    ("step1", 3, NAVIGATION["next"], Move("step2", 1)),
+    ("step1", 3, NAVIGATION["previous"], Move("step1", 2)),
+    ("step2", 1, NAVIGATION["previous"], Move("step1", 3)),  # back to what was just heard
+    ("step3", 1, NAVIGATION["previous"], Move("step2", 2)),
+    ("step5", 1, NAVIGATION["previous"], Move("step4")),
+    ("step3", 1, NAVIGATION["repeat"], Move("step3")),
+    ("step1", 2, NAVIGATION["repeat"], Move("step1", 2)),
+    ("step4", 1, NAVIGATION["next"], Move("step5")),
+    ("step5", 1, NAVIGATION["next"], Move(None, last_step_done=True)),
+    ("step2", 2, NAVIGATION["menu"], Move(None)),
+    ("step5", 1, NAVIGATION["menu"], Move(None)),
+    ("step1", 2, STEP[5], Move("step5")),
+    ("step4", 1, STEP[2], Move("step2")),
+    ("step3", 1, STEP[3], Move("step3")),
+    ("step2", 2, STEP[1], Move("step1", 1)),
+    ("police", 1, NAVIGATION["next"], Move("police", 2)),
+    ("police", 2, NAVIGATION["previous"], Move("police", 1)),
+    ("police", 2, NAVIGATION["repeat"], Move("police", 2)),
+    ("police", 1, NAVIGATION["menu"], Move(None)),
+    ("support", 1, NAVIGATION["repeat"], Move("support")),
+    ("support", 1, NAVIGATION["menu"], Move(None)),
 ]
 
 
-@pytest.mark.parametrize(("page", "choice", "move"), NAVIGATE,
-                         ids=[f"{p}-{c.action}" for p, c, _ in NAVIGATE])
-def test_navigate(page: str, choice: Option, move: Move) -> None:
-    assert calltree.navigate(page, choice) == move
+@pytest.mark.parametrize(("page", "part", "choice", "move"), NAVIGATE,
+                         ids=[f"{p}.{n}-{c.action}" for p, n, c, _ in NAVIGATE])
+def test_navigate(page: str, part: int, choice: Option, move: Move) -> None:
+    assert calltree.navigate(page, part, PARTS, choice) == move
+
+
+def every_part():
+    return [(page, part) for page in calltree.PAGES for part in range(1, PARTS[page] + 1)]
+
+
+def test_back_undoes_on_wherever_on_leads_to_a_page() -> None:
+    for page, part in every_part():
+        on = calltree.navigate(page, part, PARTS, NAVIGATION["next"])
+        if on.page is not None and "next" in actions(page, part):
+            assert calltree.navigate(on.page, on.part, PARTS, NAVIGATION["previous"]) == Move(
+                page, part)
+
+
+@pytest.mark.parametrize(("page", "part", "goes_on"), [
+    ("step1", 1, True), ("step1", 2, True), ("step1", 3, False), ("step5", 1, False),
+    ("police", 1, True), ("police", 2, False), ("support", 1, False)])
+def test_only_a_part_with_more_of_its_page_after_it_goes_on_by_itself(page, part, goes_on):
+    assert calltree.continues_by_itself(page, part, PARTS) is goes_on
+
+
+def test_menus_and_questions_take_repeat_and_menu_after_their_own_options() -> None:
+    assert [o.key for o in calltree.menu_options(MENU[:3], NAVIGATION)] == ["1", "2", "3",
+                                                                            "9", "0"]
 
 
 def test_only_next_after_the_last_step_says_it_was_the_last() -> None:
-    for page in calltree.PAGES:
-        for choice in calltree.page_options(page, NAVIGATION, calltree.step_choices(STEPS)):
-            move = calltree.navigate(page, choice)
+    for page, part in every_part():
+        for choice in calltree.page_options(page, part, PARTS, NAVIGATION,
+                                            calltree.step_choices(STEPS)):
+            move = calltree.navigate(page, part, PARTS, choice)
             assert move.last_step_done is (page == "step5" and choice.action == "next")
-            assert move.page is None or calltree.is_page(move.page)
+            assert move.page is None or 1 <= move.part <= PARTS[move.page]

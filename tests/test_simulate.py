@@ -60,17 +60,17 @@ def test_christmas_day_is_heard_before_it_happens(content: VoiceContent) -> None
 
 def test_pressing_keys_walks_the_steps(content: VoiceContent) -> None:
     nav = content.navigation
-    result = simulate("--at", CHRISTMAS, "--press", "2", "--press", nav["next"].key,
-                      "--press", nav["previous"].key, "--press", "4", "--press",
+    result = simulate("--at", CHRISTMAS, "--press", "2", "--press", "4", "--press",
+                      nav["next"].key, "--press", nav["previous"].key, "--press",
                       nav["menu"].key)
     titles = [line for line in heard(result) if line in {s.title for s in content.steps}]
-    assert titles == [content.steps[i].title for i in (0, 1, 0, 3)]
+    assert titles == [content.steps[i].title for i in (0, 3, 4, 3)]
     presses = [line for line in lines(result) if line.startswith("PRESSES")]
-    assert presses == ["PRESSES: 2", f"PRESSES: {nav['next'].key}",
-                       f"PRESSES: {nav['previous'].key}", "PRESSES: 4",
-                       f"PRESSES: {nav['menu'].key}"]
-    after_menu = heard(result)[-len(content.closed_options) - 1:]
-    assert after_menu[:-1] == [o.prompt for o in content.closed_options]
+    assert presses == ["PRESSES: 2", "PRESSES: 4", f"PRESSES: {nav['next'].key}",
+                       f"PRESSES: {nav['previous'].key}", f"PRESSES: {nav['menu'].key}"]
+    prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt,
+               content.closed_text_us]
+    assert heard(result)[-len(prompts):] == prompts
 
 
 def test_json_gives_the_instant_and_every_event(content: VoiceContent) -> None:
@@ -96,8 +96,8 @@ def test_in_hours_the_advisors_ring_and_nobody_answers(monkeypatch,
     said = heard(result)
     assert said.index(content.advisor["connecting"]) < said.index(
         content.advisor["unavailable"])
-    assert said[-len(content.closed_options) - 1:-1] == [o.prompt for o in
-                                                        content.closed_options]
+    prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt]
+    assert said[-len(prompts) - 1:-1] == prompts
 
 
 def test_in_hours_an_advisor_answers(monkeypatch, content: VoiceContent) -> None:
@@ -138,3 +138,25 @@ def test_a_bad_instant_is_refused_with_an_example() -> None:
     result = CliRunner().invoke(main, ["simulate", "call", "--at", "Christmas"])
     assert result.exit_code == 2
     assert "2026-12-25T11:00" in result.output
+
+
+def test_say_and_press_are_taken_in_the_order_given(content: VoiceContent) -> None:
+    result = simulate("--at", CHRISTMAS, "--press", "3", "--say", "main menu", "--say",
+                      "advice", "--press", "-")
+    acts = [line for line in lines(result)
+            if line.startswith(("PRESSES", "SAYS", "NOT HEARD"))]
+    assert acts == ["PRESSES: 3", "SAYS: main menu", "SAYS: advice", "SAYS NOTHING"]
+    said = heard(result)
+    assert said.index(content.police[0]) < said.index(content.steps[0].title)
+
+
+def test_speech_at_a_question_that_listens_for_keys_only_is_not_heard(
+        content: VoiceContent) -> None:
+    """The callback number is keyed in: Twilio ignores speech there, so does the simulator."""
+    result = simulate("--at", IN_HOURS, "--from", "anonymous", "--press", "5",
+                      "--say", "oh seven seven hundred")
+    events = lines(result)
+    said_at = events.index("SAYS: oh seven seven hundred")
+    assert events[said_at + 1].startswith("NOT HEARD")
+    assert events[said_at + 2] == f"HEARS: {content.no_input}"  # as if silent
+    assert heard(result).count(content.callback["ask_number"]) == 2

@@ -141,7 +141,9 @@ def test_hours_names_a_closure_from_hours_toml(cli, tmp_path):
 
 
 def redis_servers() -> set[int]:
-    return {p.pid for p in psutil.process_iter(["name"]) if p.info["name"] == "redis-server"}
+    """Running redis-server processes (a zombie has stopped: only its reaping is left)."""
+    return {p.pid for p in psutil.process_iter(["name", "status"])
+            if p.info["name"] == "redis-server" and p.info["status"] != psutil.STATUS_ZOMBIE}
 
 
 def test_hours_stops_the_embedded_redis_it_started(tmp_path):

@@ -171,7 +171,6 @@ def test_a_number_keyed_in_wrongly_can_be_keyed_again(make_app):
     ("07012345678", "personal number"),
     ("0033612345678", "international"),
     ("08451234567", "shared cost"),
-    ("999", "emergency"),
     ("07400", "too short"),
     ("07700900123", "not a real number"),
 ])
@@ -247,7 +246,7 @@ def test_start_offers_the_callers_own_number(make_app):
     assert spoken(root) == [content(app)["confirm_number"].format(last3="4 5 6"),
                             app.extensions["helpline"].flows.voice.no_input]
     gather = next(root.iter("Gather"))
-    assert (gather.get("input"), gather.get("numDigits")) == ("dtmf", "1")
+    assert (gather.get("input"), gather.get("numDigits")) == ("dtmf speech", "1")
     assert gather_action(root) == "/voice/callback/confirm"
     assert redirect(root) == "/voice/callback"  # silence asks again
 
@@ -300,7 +299,11 @@ def test_a_keyed_number_we_may_not_call_is_refused(make_app, store, digits):
     ("/voice/callback/confirm", "", "/voice/callback"),
     ("/voice/callback/number/confirm", "1", "/voice/callback/voicemail"),
     ("/voice/callback/number/confirm", "2", "/voice/callback/number"),
-    ("/voice/callback/number/confirm", "#", "/voice/callback/number"),
+    ("/voice/callback/number/confirm", "#", "/voice/callback/number/again"),
+    ("/voice/callback/number/confirm", "9", "/voice/callback/number/again"),
+    ("/voice/callback/confirm", "9", "/voice/callback"),
+    ("/voice/callback/confirm", "0", "/voice/menu"),
+    ("/voice/callback/number/confirm", "0", "/voice/menu"),
 ])
 def test_yes_no_questions(make_app, route, digit, leads_to):
     app = make_app()

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 import shutil
+import tomllib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,6 +85,21 @@ def signed_get(app: Flask, url: str):
 
 def an_invalid_key(options) -> str:
     return next(k for k in KEYS if k not in {o.key for o in options})
+
+
+def own_options(content: VoiceContent, menu: str):
+    return content.open_options if menu == "open" else content.closed_options
+
+
+def menu_prompts(content: VoiceContent, menu: str) -> list[str]:
+    """What the main menu ends with: its options, how to hear them again, and when closed,
+    that texting works too."""
+    return [*(o.prompt for o in own_options(content, menu)), content.navigation["repeat"].prompt,
+            *([content.closed_text_us] if menu == "closed" else [])]
+
+
+def all_keys_at_the_menu(content: VoiceContent, menu: str):
+    return calltree.menu_options(own_options(content, menu), content.navigation)
 
 
 # ------------------------------------------------------------------ walking the whole tree
@@ -194,11 +210,14 @@ def test_every_say_uses_the_british_voice(tree: Walk) -> None:
             assert (say.text or "").strip(), f"an empty <Say> at {visit.url}"
 
 
-FRONT_DOOR_MENUS = re.compile(r"^/voice(/choice|/page/[^/]+/choice)$")
+FRONT_DOOR_MENUS = re.compile(r"^/voice(/choice|/page/[^/]+/choice"
+                              r"|/callback/confirm|/callback/number/confirm|/callback/save)$")
 
 
 def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(
         tree: Walk) -> None:
+    """Every menu, page and callback question listens for speech too; the callback number
+    (digits) and the advisor's screening listen for keys only."""
     menus = 0
     for visit in tree.visits:
         for g in visit.root.iter("Gather"):
@@ -208,8 +227,10 @@ def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(
             if FRONT_DOOR_MENUS.match(action):
                 menus += 1
                 assert g.get("input") == "dtmf speech", visit.url
-            elif action == "/voice/screen/result":
+            elif action in ("/voice/screen/result", "/voice/callback/check"):
                 assert g.get("input") == "dtmf"
+            else:
+                pytest.fail(f"{action}: does it listen for speech?")
             if "speech" in g.get("input"):
                 assert g.get("language") == LANGUAGE, visit.url
     assert menus > 10
@@ -288,7 +309,7 @@ def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
     content = voice(app)
     root = post(app, "/voice")
     menu = heard(root.find("Gather"))
-    assert [o.prompt for o in content.closed_options] + [content.closed_text_us] == menu
+    assert menu[-len(menu_prompts(content, "closed")):] == menu_prompts(content, "closed")
     assert "advisor" not in {o.action for o in content.closed_options}
     advisor_key = next(o.key for o in content.open_options if o.action == "advisor")
     if advisor_key not in {o.key for o in content.closed_options}:
@@ -331,7 +352,8 @@ def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
     app = make_app(OPEN_AT, flows_dir=flows)
     root = post(app, "/voice")
     assert message in heard(root)
-    assert [o.prompt for o in voice(app).closed_options] == heard(root.find("Gather"))[:-1]
+    prompts = menu_prompts(voice(app), "closed")
+    assert heard(root.find("Gather"))[-len(prompts):] == prompts
     assert "tomorrow" in spoken(root)  # Thursday opens as usual
 
 
@@ -375,7 +397,7 @@ def test_with_no_advisors_the_caller_is_told_kindly_and_offered_the_rest(make_ap
     assert heard(root) == [content.advisor["unavailable"]]
     assert query(redirect_of(root))["menu"] == "closed"
     menu = post(app, redirect_of(root))
-    assert heard(menu.find("Gather"))[:-1] == [o.prompt for o in content.closed_options]
+    assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
 def test_asking_for_an_advisor_just_after_closing(make_app) -> None:
@@ -402,7 +424,7 @@ def test_when_no_advisor_takes_the_call_the_closed_options_follow(make_app, fiel
     assert heard(root) == [content.advisor["unavailable"]]
     assert root.find("Hangup") is None
     menu = post(app, redirect_of(root))
-    assert heard(menu.find("Gather"))[:-1] == [o.prompt for o in content.closed_options]
+    assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
 @pytest.mark.parametrize("fields", [
@@ -464,8 +486,7 @@ def test_three_silences_end_the_call_kindly(make_app, at: str) -> None:
 def test_three_wrong_keys_end_the_call_kindly(make_app, at: str, menu: str) -> None:
     app = make_app(at)
     content = voice(app)
-    options = content.open_options if menu == "open" else content.closed_options
-    said = gave_up(app, [an_invalid_key(options)] * 3)
+    said = gave_up(app, [an_invalid_key(all_keys_at_the_menu(content, menu))] * 3)
     assert said.count(content.invalid) == 3
     assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
     assert any("text" in line for line in content.gave_up)  # how to text us
@@ -475,7 +496,9 @@ def test_three_silences_on_an_advice_page_end_the_call_kindly(make_app) -> None:
     app = make_app(OPEN_AT)
     content = voice(app)
     police = next(o.key for o in content.open_options if o.action == "police")
-    said = gave_up(app, [police, SILENCE, SILENCE, SILENCE])
+    goes_on = len(content.pages["police"].parts) - 1  # silences that only lead to a next part
+    said = gave_up(app, [police, *[SILENCE] * goes_on, SILENCE, SILENCE, SILENCE])
+    assert said.count(content.no_input) == 3
     assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
 
 
@@ -486,9 +509,24 @@ def test_the_menu_gives_up_after_the_last_try(make_app, tries: str) -> None:
     assert root.find("Gather") is None and root[-1].tag == "Hangup"
 
 
+@pytest.mark.parametrize("menu", ["open", "closed"])
+@pytest.mark.parametrize(("nav", "repeats"), [("menu", True), ("repeat", True),
+                                              ("previous", False), ("next", False)])
+def test_on_the_main_menu_0_and_9_say_it_again_7_and_8_are_not_options(
+        make_app, menu: str, nav: str, repeats: bool) -> None:
+    app = make_app(OPEN_AT if menu == "open" else EVENING)
+    content = voice(app)
+    root = post(app, f"/voice/choice?menu={menu}&tries=1", Digits=content.navigation[nav].key)
+    assert path(redirect_of(root)) == "/voice/menu"
+    if repeats:
+        assert heard(root) == [] and query(redirect_of(root)) == {"menu": menu}
+    else:
+        assert heard(root) == [content.invalid] and query(redirect_of(root))["tries"] == "2"
+
+
 def test_a_wrong_key_counts_as_a_try(make_app) -> None:
     app = make_app(OPEN_AT)
-    wrong = an_invalid_key(voice(app).open_options)
+    wrong = an_invalid_key(all_keys_at_the_menu(voice(app), "open"))
     root = post(app, "/voice/choice?menu=open&tries=1", Digits=wrong)
     assert query(redirect_of(root))["tries"] == "2"
 
@@ -515,6 +553,33 @@ def test_speech_picks_an_option_at_the_open_menu(make_app, speech: str, leads_to
         assert path(redirect_of(root)) == "/voice/menu"
 
 
+# What callers say at a menu, and where it must lead: the option that matches best, not the
+# first that matches anything (None: not an option, the menu again).
+SPOKEN_AT_THE_MAIN_MENU = [
+    ("open", "can someone call me back", "callback"),
+    ("open", "could you ring me back later", "callback"),
+    ("open", "I want to talk to someone", "advisor"),
+    ("open", "talk to the police", "police"),
+    ("open", "I need to speak to a person about the police", "advisor"),
+    ("open", "help me report it", "police"),
+    ("open", "what other support is there", "support"),
+    ("open", "just give me the advice", "steps"),
+    ("closed", "can someone call me back", "callback"),
+    ("closed", "I want to talk to someone", None),
+    ("closed", "please call me", "callback"),
+    ("closed", "other support", "support"),
+    ("closed", "advice on the police", "police"),
+]
+
+
+@pytest.mark.parametrize(("menu", "speech", "action"), SPOKEN_AT_THE_MAIN_MENU)
+def test_speech_picks_the_option_that_matches_best(make_app, menu: str, speech: str,
+                                                   action: str | None) -> None:
+    app = make_app(OPEN_AT if menu == "open" else EVENING)
+    root = post(app, f"/voice/choice?menu={menu}&tries=0", SpeechResult=speech)
+    assert path(redirect_of(root)) == (LEADS_TO[action] if action else "/voice/menu")
+
+
 def test_saying_advisor_when_closed_is_not_an_option(make_app) -> None:
     app = make_app(EVENING)
     root = post(app, "/voice/choice?menu=closed&tries=0",
@@ -525,30 +590,126 @@ def test_saying_advisor_when_closed_is_not_an_option(make_app) -> None:
 # ------------------------------------------------------------------ the five steps
 
 
+def parts(app: Flask) -> dict[str, int]:
+    return {name: len(page.parts) for name, page in voice(app).pages.items()}
+
+
+def every_part(app: Flask) -> list[tuple[str, int]]:
+    return [(name, part) for name, n in parts(app).items() for part in range(1, n + 1)]
+
+
+def prompts_on(app: Flask, page: str, part: int) -> list[str]:
+    """The keys a part of a page offers, as said after its advice."""
+    content = voice(app)
+    options = calltree.page_options(page, part, parts(app), content.navigation, ())
+    said = [o.prompt for o in options]
+    return said + [content.choose_step] if page.startswith("step") else said
+
+
 def test_choosing_the_steps_starts_with_the_introduction(make_app) -> None:
     app = make_app(OPEN_AT)
     content = voice(app)
     choice = post(app, "/voice/choice?menu=open&tries=0", Digits="2")
     root = post(app, redirect_of(choice))
-    said = heard(root)
+    said = heard(root.find("Gather"))
     assert said[:len(content.steps_intro) + 1] == [*content.steps_intro, content.steps[0].title]
-    assert content.choose_step in heard(root.find("Gather"))
 
 
-NAVIGATION = [  # (from step, navigation, to step; None: the main menu)
-    (1, "previous", 1), (2, "previous", 1), (5, "previous", 4),
-    (1, "repeat", 1), (3, "repeat", 3),
-    (1, "next", 2), (4, "next", 5),
-    (1, "menu", None), (5, "menu", None),
-]
-
-
-@pytest.mark.parametrize(("step", "nav", "to"), NAVIGATION)
-def test_navigating_the_steps_by_key(make_app, step: int, nav: str, to: int | None) -> None:
+def test_long_steps_are_split_into_parts_in_the_shipped_content(make_app) -> None:
     app = make_app(OPEN_AT)
+    assert parts(app)["step1"] > 1
+    for name, page in voice(app).pages.items():
+        source = (voice(app).police if name == "police" else voice(app).support
+                  if name == "support" else None)
+        if source:
+            assert [line for part in page.parts for line in part] == list(source)
+
+
+@pytest.mark.parametrize("intro", [True, False])
+def test_no_page_is_longer_than_the_limit(make_app, intro: bool) -> None:
+    """Everything said before the keys to press fits `page_words` (about 45 seconds)."""
+    app = make_app(OPEN_AT)
+    limit = tomllib.loads((DEFAULT_DIR / "voice.toml").read_text())["limits"]["page_words"]
+    for page, part in every_part(app):
+        url = f"/voice/page/{page}?part={part}" + ("&intro=1" if intro else "")
+        said = heard(post(app, url).find("Gather"))
+        advice = said[:-len(prompts_on(app, page, part))] if said[-1] != voice(
+            app).continues else said[:-1]
+        words = sum(len(line.split()) for line in advice)
+        assert 0 < words <= limit, (page, part, words)
+
+
+def test_every_part_is_said_inside_the_gather_so_a_key_interrupts_it(make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    for page, part in every_part(app):
+        root = post(app, f"/voice/page/{page}?part={part}")
+        [g] = root.findall("Gather")
+        assert g.get("input") == "dtmf speech"
+        for line in content.pages[page].parts[part - 1]:
+            assert line in heard(g), (page, part)
+        outside = [verb.text for verb in root if verb.tag == "Say"]
+        assert outside in ([], [content.no_input]), (page, part)
+
+
+def test_a_part_with_more_after_it_goes_on_when_nothing_is_pressed_and_no_try_is_lost(
+        make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    for page, part in every_part(app):
+        root = post(app, f"/voice/page/{page}?part={part}&tries=1")
+        if part < parts(app)[page]:
+            assert heard(root.find("Gather"))[-1] == content.continues
+            assert heard(root) == heard(root.find("Gather"))  # no "didn't hear" after it
+            assert path(redirect_of(root)) == f"/voice/page/{page}"
+            assert query(redirect_of(root)) == {"part": str(part + 1), "tries": "1"}
+        else:
+            assert heard(root)[-1] == content.no_input
+            assert query(redirect_of(root))["tries"] == "2"
+
+
+def test_staying_silent_hears_step_1_to_its_end_without_a_sorry(make_app) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    n = parts(app)["step1"]
+    said = simulate_call(app, ["2", *[SILENCE] * n]).heard()
+    for part in content.pages["step1"].parts:
+        assert all(line in said for line in part)
+    assert said.count(content.no_input) == 1  # only after the last part
+    assert said.index(content.pages["step1"].parts[-1][-1]) < said.index(content.no_input)
+
+
+@pytest.mark.parametrize(("start", "nav", "to"), [
+    (("step1", 1), "next", ("step1", 2)),
+    (("step1", "last"), "next", ("step2", 1)),
+    (("step2", 1), "previous", ("step1", "last")),
+    (("step1", 2), "previous", ("step1", 1)),
+    (("step4", 1), "next", ("step5", 1)),
+    (("step5", 1), "previous", ("step4", "last")),
+    (("step3", 1), "repeat", ("step3", 1)),
+    (("step1", 2), "repeat", ("step1", 2)),
+    (("police", 1), "next", ("police", 2)),
+    (("police", "last"), "previous", ("police", "last-1")),
+])
+def test_navigating_the_steps_by_key(make_app, start, nav: str, to) -> None:
+    app = make_app(OPEN_AT)
+    n = parts(app)
+
+    def part(page: str, which) -> int:
+        return {"last": n[page], "last-1": n[page] - 1}.get(which, which)
+
     key = voice(app).navigation[nav].key
-    root = post(app, f"/voice/page/step{step}/choice?tries=0", Digits=key)
-    assert path(redirect_of(root)) == (f"/voice/page/step{to}" if to else "/voice/menu")
+    root = post(app, f"/voice/page/{start[0]}/choice?part={part(*start)}&tries=0", Digits=key)
+    assert path(redirect_of(root)) == f"/voice/page/{to[0]}"
+    assert query(redirect_of(root)) == {"part": str(part(*to))}
+
+
+def test_0_goes_to_the_main_menu_from_every_part_of_every_page(make_app) -> None:
+    app = make_app(OPEN_AT)
+    key = voice(app).navigation["menu"].key
+    for page, part in every_part(app):
+        root = post(app, f"/voice/page/{page}/choice?part={part}&tries=2", Digits=key)
+        assert path(redirect_of(root)) == "/voice/menu" and heard(root) == []
 
 
 @pytest.mark.parametrize("step", range(1, 6))
@@ -556,49 +717,94 @@ def test_navigating_the_steps_by_key(make_app, step: int, nav: str, to: int | No
 def test_pressing_a_step_number_goes_to_that_step(make_app, step: int, pick: int) -> None:
     root = post(make_app(OPEN_AT), f"/voice/page/step{step}/choice?tries=0", Digits=str(pick))
     assert path(redirect_of(root)) == f"/voice/page/step{pick}"
+    assert query(redirect_of(root)) == {"part": "1"}
 
 
-@pytest.mark.parametrize(("speech", "to"), [("go back", "step2"), ("next please", "step4"),
-                                            ("again", "step3"), ("evidence", "step1")])
-def test_navigating_the_steps_by_voice(make_app, speech: str, to: str) -> None:
-    root = post(make_app(OPEN_AT), "/voice/page/step3/choice?tries=0", SpeechResult=speech)
-    assert path(redirect_of(root)) == f"/voice/page/{to}"
+# What callers say on an advice page, and where it leads (None: not an option here).
+SPOKEN_ON_A_PAGE = [
+    ("step3", "go back", "/voice/page/step2"),
+    ("step3", "next please", "/voice/page/step4"),
+    ("step3", "again", "/voice/page/step3"),
+    ("step3", "can you say that again", "/voice/page/step3"),
+    ("step3", "evidence", "/voice/page/step1"),
+    ("step3", "take me to the main menu", "/voice/menu"),
+    ("step3", "step five", "/voice/page/step5"),
+    ("step3", "I need more support", "/voice/page/step5"),
+    ("step1", "go back", None),  # nothing before step 1
+    ("police", "main menu", "/voice/menu"),
+    ("police", "repeat that", "/voice/page/police"),
+    ("police", "next step", "/voice/page/police"),  # on to its second part
+    ("support", "next", None),
+    ("support", "what are the options", "/voice/menu"),
+]
 
 
-def test_next_after_the_last_step_says_so_then_the_menu(make_app) -> None:
+@pytest.mark.parametrize(("page", "speech", "leads_to"), SPOKEN_ON_A_PAGE)
+def test_speech_on_an_advice_page(make_app, page: str, speech: str, leads_to) -> None:
+    app = make_app(OPEN_AT)
+    root = post(app, f"/voice/page/{page}/choice?tries=0", SpeechResult=speech)
+    if leads_to:
+        assert path(redirect_of(root)) == leads_to
+    else:
+        assert heard(root) == [voice(app).invalid]
+        assert path(redirect_of(root)) == f"/voice/page/{page}"
+
+
+def test_on_from_the_last_step_says_so_then_the_menu(make_app) -> None:
     app = make_app(OPEN_AT)
     content = voice(app)
-    root = post(app, "/voice/page/step5/choice?tries=0", Digits=content.navigation["next"].key)
+    last = parts(app)["step5"]
+    assert content.navigation["next"].prompt in prompts_on(app, "step5", last)
+    root = post(app, f"/voice/page/step5/choice?part={last}&tries=0",
+                Digits=content.navigation["next"].key)
     assert heard(root) == [content.last_step]
     assert path(redirect_of(root)) == "/voice/menu"
 
 
-@pytest.mark.parametrize("step", range(1, 6))
-def test_each_step_says_its_advice_then_the_navigation(make_app, step: int) -> None:
+def test_the_steps_heard_through_to_the_main_menu(make_app) -> None:
+    """Choose the steps, then press 8 at every part: each step's title once, "that was the
+    last" and the main menu."""
     app = make_app(OPEN_AT)
     content = voice(app)
-    root = post(app, f"/voice/page/step{step}")
-    s = content.steps[step - 1]
-    assert heard(root)[:1 + len(s.say)] == [s.title, *s.say]
-    prompts = heard(root.find("Gather"))
-    assert [o.prompt for o in content.navigation.values()] + [content.choose_step] == prompts
+    n = [parts(app)[f"step{i}"] for i in range(1, 6)]
+    said = simulate_call(app, ["2", *["8"] * sum(n)]).heard()
+    titles = [line for line in said if line in {s.title for s in content.steps}]
+    assert titles == [s.title for s, times in zip(content.steps, n, strict=True)
+                      for _ in range(times)]
+    assert said[-len(menu_prompts(content, "open")) - 1:] == [content.last_step,
+                                                             *menu_prompts(content, "open")]
+
+
+@pytest.mark.parametrize("step", range(1, 6))
+def test_each_step_says_its_advice_then_the_keys(make_app, step: int) -> None:
+    app = make_app(OPEN_AT)
+    content = voice(app)
+    page = content.pages[f"step{step}"]
+    last = len(page.parts)
+    root = post(app, f"/voice/page/step{step}?part={last}")
+    said = heard(root.find("Gather"))
+    assert said[0] == content.steps[step - 1].title
+    assert said[-len(prompts_on(app, f"step{step}", last)):] == prompts_on(app, f"step{step}",
+                                                                             last)
+    assert all(line in said for line in page.parts[-1])
 
 
 @pytest.mark.parametrize("page", ["police", "support"])
 def test_police_and_support_offer_repeat_and_menu(make_app, page: str) -> None:
     app = make_app(EVENING)
     content = voice(app)
-    root = post(app, f"/voice/page/{page}")
-    assert heard(root)[0] == (content.police if page == "police" else content.support)[0]
+    last = parts(app)[page]
+    root = post(app, f"/voice/page/{page}?part={last}")
+    assert heard(root.find("Gather"))[-2:] == [content.navigation["repeat"].prompt,
+                                               content.navigation["menu"].prompt]
     nav = content.navigation
-    assert heard(root.find("Gather")) == [nav["repeat"].prompt, nav["menu"].prompt]
-    again = post(app, f"/voice/page/{page}/choice?tries=0", Digits=nav["repeat"].key)
-    assert path(redirect_of(again)) == f"/voice/page/{page}"
-    menu = post(app, f"/voice/page/{page}/choice?tries=0", Digits=nav["menu"].key)
+    again = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["repeat"].key)
+    assert redirect_of(again).endswith(f"/voice/page/{page}?part={last}")
+    menu = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["menu"].key)
     assert path(redirect_of(menu)) == "/voice/menu"
-    wrong = post(app, f"/voice/page/{page}/choice?tries=0", Digits=nav["next"].key)
+    wrong = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["next"].key)
     assert content.invalid in heard(wrong)
-    assert query(redirect_of(wrong)) == {"tries": "1", "replay": "0"}
+    assert query(redirect_of(wrong)) == {"part": str(last), "tries": "1", "replay": "0"}
 
 
 def test_a_page_that_does_not_exist_goes_to_the_menu(make_app) -> None:
@@ -621,8 +827,8 @@ def explode(*args, **kwargs):
 
 
 @pytest.mark.parametrize(("target", "url", "fields"), [
-    ("ivr.voice.page_text", "/voice/page/police", {}),
-    ("ivr.calltree.match", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
+    ("ivr.voice.page_words", "/voice/page/police", {}),
+    ("ivr.calltree.hear", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
     ("ivr.voice.now_status", "/voice", {}),
     ("ivr.voice.advisor_numbers", "/voice/advisor", {}),
 ])
