@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from urllib.parse import urlsplit
 
@@ -17,6 +18,18 @@ _ACCOUNT_SID = re.compile(r"^AC[0-9a-f]{32}$")
 class Problem:
     level: str  # "error" stops the line working; "warning" is worth a look
     message: str
+
+
+# Settings that changed meaning: set, they would be silently ignored.
+RENAMED = {"CALLBACK_EXPIRY_DAYS": "CALLBACK_EXPIRY_OPENING_DAYS (counted in opening days on "
+                                   "which the callback could have been made, not calendar "
+                                   "days since the request)"}
+
+
+def check_environment(env: Mapping[str, str]) -> list[Problem]:
+    """Settings given under a name that no longer means anything."""
+    return [Problem("warning", f"{old} is no longer used: set {new}")
+            for old, new in RENAMED.items() if env.get(old)]
 
 
 def check_settings(s: Settings) -> list[Problem]:

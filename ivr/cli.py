@@ -19,7 +19,7 @@ from twilio.base.exceptions import TwilioException
 from ivr import create_app, scheduler
 from ivr.accounts import AccountError, Accounts
 from ivr.callbacks import STATUSES, Callback
-from ivr.checks import check_settings
+from ivr.checks import check_environment, check_settings
 from ivr.clock import fixed_clock, parse_instant, system_clock
 from ivr.config import Settings
 from ivr.flows import Flows, load_flows
@@ -124,7 +124,7 @@ def check(review: bool) -> None:
     click.echo(f"flows: {flows.directory} is valid")
     if review:
         _print_review(marked(flows.directory), proposals, flows.hours_config.subdivision)
-    problems = check_settings(settings)
+    problems = check_settings(settings) + check_environment(os.environ)
     if settings.twilio_auth_token and settings.public_base_url:
         problems += _signature_round_trip(settings)
     for p in problems:

@@ -16,8 +16,10 @@ from typing import Any
 
 from ivr import spoken
 from ivr.gsm7 import non_gsm7, segments
-from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours
+from ivr.hours import HoursConfig, HoursError, OpeningHours, check_opens, parse_hours, parse_time
 from ivr.phrases import PhraseTemplates, usual_hours
+from ivr.promise import meets_week
+from ivr.safetime import Window
 from ivr.tomlfile import FlowFileError, TomlFile, Where, read_toml
 
 DEFAULT_DIR = Path(__file__).resolve().parent.parent / "flows"
@@ -68,6 +70,7 @@ class VoiceContent:
     open_say: tuple[str, ...]
     open_options: tuple[Option, ...]
     closed_say: tuple[str, ...]
+    closed_when_unknown: str
     closed_text_us: str
     closed_reasons: Mapping[str, str]
     closed_options: tuple[Option, ...]
@@ -89,6 +92,7 @@ class VoiceContent:
     advisor: Mapping[str, str]
     callback: Mapping[str, str]
     answers: tuple[Option, ...]
+    safe_times: tuple[tuple[Option, Window], ...]
     outbound: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
@@ -367,6 +371,9 @@ def load_voice(file: TomlFile) -> VoiceContent:
     answers = tuple(Option(r.key(("callback", a, "key")), a, "",
                            r.words(("callback", a, "words"))) for a in ("yes", "no"))
     _check_own_keys(file, [(("callback", a.action), a) for a in answers], navigation)
+    safe_times = _safe_times(r)
+    _check_own_keys(file, [(("callback", "safe_times", i), o)
+                           for i, (o, _) in enumerate(safe_times)], navigation)
     danger_words = r.words(("danger", "words"))
     if not danger_words:
         raise file.error(("danger", "words"), "danger.words must name at least one word")
@@ -384,6 +391,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
         open_say=r.texts(("open", "say")),
         open_options=open_options,
         closed_say=r.texts(("closed", "say"), CLOSED_FIELDS),
+        closed_when_unknown=r.text(("closed", "when_unknown")),
         closed_text_us=r.text(("closed", "text_us")),
         closed_reasons={k: r.text(("closed", "reasons", k), reason_fields.get(k, ()))
                         for k in CLOSED_REASONS},
@@ -406,16 +414,46 @@ def load_voice(file: TomlFile) -> VoiceContent:
         advisor={k: r.text(("advisor", k)) for k in
                  ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
         callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
-                  ("soon", "closing", "reopen", "confirm_number", "ask_number", "read_back",
+                  ("soon", "closing", "reopen", "safe_time", "confirm_number", "ask_number",
+                   "read_back",
                    "invalid_number",
                    "voicemail", "done_new", "done_existing", "unavailable")},
         answers=answers,
+        safe_times=safe_times,
         outbound={k: r.text(("outbound", k)) for k in
                   ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
                    "ended")},
         goodbye=r.texts(("goodbye", "say")),
         fallback=r.texts(("fallback", "say"), ("usual_hours",)),
     )
+
+
+def _safe_times(r: _Reader) -> tuple[tuple[Option, Window], ...]:
+    """The keypad choice of a safe time on a call: each key a window of the day."""
+    entries = r.get(("callback", "safe_times"))
+    if not isinstance(entries, list) or not entries:
+        raise r.file.error(("callback", "safe_times"), "callback.safe_times needs choices")
+    choices = []
+    for i, entry in enumerate(entries):
+        where: Where = ("callback", "safe_times", i)
+        if not isinstance(entry, Mapping):
+            raise r.file.error(where, "each safe time is { key = \"1\", words = [...] }")
+        bounds = {}
+        for name in ("earliest", "latest"):
+            if name in entry:
+                try:
+                    bounds[name] = parse_time(entry[name], (*where, name))
+                except HoursError as exc:
+                    raise r.file.error((*where, name), exc.message) from None
+        window = Window(bounds.get("earliest"), bounds.get("latest"))
+        if window.earliest and window.latest and window.earliest >= window.latest:
+            raise r.file.error(where, "earliest must come before latest")
+        choices.append((Option(r.key((*where, "key")), f"safe_time_{i + 1}", "",
+                               r.words((*where, "words"))), window))
+    keys = [o.key for o, _ in choices]
+    if len(set(keys)) != len(keys):
+        raise r.file.error(("callback", "safe_times"), "a key is used twice")
+    return tuple(choices)
 
 
 def load_sms(file: TomlFile) -> SmsContent:
@@ -498,10 +536,15 @@ def load_flows(directory: Path, now: datetime) -> Flows:
     """Load and check every file in flows/; FlowFileError names the first problem."""
     directory = Path(directory)
     config, hours = load_hours(read_toml(directory / "hours.toml"), now)
+    voice_file = read_toml(directory / "voice.toml")
+    voice = load_voice(voice_file)
+    for i, (_, window) in enumerate(voice.safe_times):
+        if not meets_week(window, config):
+            raise voice_file.error(("callback", "safe_times", i), "this safe time is never "
+                                   "inside the usual week in hours.toml")
     return Flows(directory=directory, hours_config=config, hours=hours,
                  phrases=load_phrases(read_toml(directory / "phrases.toml")),
-                 voice=load_voice(read_toml(directory / "voice.toml")),
-                 sms=load_sms(read_toml(directory / "sms.toml")))
+                 voice=voice, sms=load_sms(read_toml(directory / "sms.toml")))
 
 
 __all__ = ["Flows", "FlowFileError", "Option", "Page", "SmsContent", "Step", "VoiceContent",

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Literal
 
-from ivr.hours import SEARCH_DAYS, OpeningHours, Override
+from ivr.hours import SEARCH_DAYS, HoursConfig, OpeningHours, Override
 from ivr.safetime import Window
 
 PromiseKind = Literal["soon", "closing", "at", "reopen"]
@@ -78,6 +78,14 @@ def slots_after(at: datetime, window: Window, hours: OpeningHours) -> Iterator[S
 
 def first_slot(at: datetime, window: Window, hours: OpeningHours) -> Slot | None:
     return next(slots_after(at, window, hours), None)
+
+
+def meets_week(window: Window, config: HoursConfig) -> bool:
+    """Whether the window leaves any time to call in the usual week (closures aside)."""
+    return any(day in window.weekdays
+               and max(window.earliest or session.opens, session.opens)
+               < min(window.latest or session.closes, session.closes)
+               for day, session in config.weekly.items())
 
 
 def meets_hours(window: Window, now: datetime, hours: OpeningHours) -> bool:

@@ -98,7 +98,8 @@ def closed_intro(status: Status) -> list[str]:
         name=reason.text or "", message=reason.text or "") if reason else ""
     fields = {"reason": reason_text,
               "usual_hours": usual_hours(h.flows.hours_config.weekly, h.flows.phrases),
-              "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)}
+              "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)
+              if status.reopening_known else content.closed_when_unknown}
     return [line.format(**fields) for line in content.closed_say]
 
 

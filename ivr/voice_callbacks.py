@@ -19,7 +19,7 @@ from ivr.flows import Option
 from ivr.override import read_override
 from ivr.phone import is_emergency, mask
 from ivr.phrases import promise_when
-from ivr.promise import placement, promise, restate
+from ivr.promise import placement, promise
 from ivr.safetime import ANYTIME
 from ivr.security import only_twilio
 from ivr.voice import METHODS, gather, give_up, heard_here, link, not_chosen, param, say, twiml
@@ -75,19 +75,21 @@ def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Res
     return twiml(resp)
 
 
-def answer(own: tuple[Option, ...], again: str) -> tuple[Option, VoiceResponse] | Response:
-    """The caller's answer to a `question` asked again at the endpoint `again`: one of `own`,
-    with the reply to go on with (it starts with the 999 line if they named danger); or the
-    whole reply when there is no answer to act on (danger alone, 9, 0, nothing, wrong)."""
+def answer(own: tuple[Option, ...], again: str,
+           **params: object) -> tuple[Option, VoiceResponse] | Response:
+    """The caller's answer to a `question` asked again at the endpoint `again` (with
+    `params`): one of `own`, with the reply to go on with (it starts with the 999 line if
+    they named danger); or the whole reply when there is no answer to act on (danger alone,
+    9, 0, nothing, wrong)."""
     heard, resp = heard_here(calltree.menu_options(own, helpline().flows.voice.navigation))
     picked = heard.option
     if picked is None:
-        return not_chosen(heard, resp, lambda t: link(again, tries=t), tries())
+        return not_chosen(heard, resp, lambda t: link(again, tries=t, **params), tries())
     if picked.action == "menu":
         resp.redirect(link("voice.menu"), method="POST")
         return twiml(resp)
     if picked.action == "repeat":
-        resp.redirect(link(again, tries=tries()), method="POST")
+        resp.redirect(link(again, tries=tries(), **params), method="POST")
         return twiml(resp)
     return picked, resp
 
@@ -196,8 +198,39 @@ def voicemail() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     return question(helpline().flows.voice.callback["voicemail"], yes_no(),
-                    link("voice_callbacks.save", tries=tries()),
+                    link("voice_callbacks.voicemail_answer", tries=tries()),
                     link("voice_callbacks.voicemail", tries=tries() + 1))
+
+
+@bp.route("/voicemail/answer", methods=METHODS)
+def voicemail_answer() -> Response:
+    """Yes or no to a voicemail; then when it is safe to call."""
+    got = answer(yes_no(), "voice_callbacks.voicemail")
+    if isinstance(got, Response):
+        return got
+    picked, resp = got
+    resp.redirect(link("voice_callbacks.safe_time", voicemail=int(picked.action == "yes")),
+                  method="POST")
+    return twiml(resp)
+
+
+def voicemail_param() -> int:
+    return 1 if param("voicemail") == "1" else 0
+
+
+def safe_time_options() -> tuple[Option, ...]:
+    return tuple(option for option, _ in helpline().flows.voice.safe_times)
+
+
+@bp.route("/safe-time", methods=METHODS)
+def safe_time() -> Response:
+    """Any time, mornings or afternoons (flows/voice.toml): a short keypad choice."""
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    vm = voicemail_param()
+    return question(helpline().flows.voice.callback["safe_time"], safe_time_options(),
+                    link("voice_callbacks.save", tries=tries(), voicemail=vm),
+                    link("voice_callbacks.safe_time", tries=tries() + 1, voicemail=vm))
 
 
 def _yes_no(yes: str, no: str, again: str) -> Response:
@@ -220,31 +253,31 @@ def save() -> Response:
     """Store the callback (one open per number) and say when it will come."""
     h = helpline()
     content = h.flows.voice.callback
-    got = answer(yes_no(), "voice_callbacks.voicemail")
+    voicemail = voicemail_param() == 1
+    got = answer(safe_time_options(), "voice_callbacks.safe_time", voicemail=voicemail_param())
     if isinstance(got, Response):
         return got
     picked, resp = got
-    voicemail = picked.action == "yes"
+    window = dict(h.flows.voice.safe_times)[picked]
     number = h.redis.get(pending_key())
     if not number:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
     now = h.clock()
-    promised = promise(now, ANYTIME, h.flows.hours, read_override(h.redis), h.settings.min_slot)
+    override = read_override(h.redis)
+    promised = promise(now, window, h.flows.hours, override, h.settings.min_slot)
+    place = placement(promised, now, h.flows.hours)
     # No CallSid as a once-only key: one call may ask for two different numbers, and the
     # second must not be taken for a repeat of the first. One open callback per number is
     # enough to make a repeated request change nothing.
-    result = h.queue.request(number, "voice", now, placement(promised, now, h.flows.hours),
-                             ANYTIME, voicemail=voicemail)
+    result = h.queue.request(number, "voice", now, place, window, voicemail=voicemail)
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
-    else:
-        h.queue.set_voicemail(result.callback_id, voicemail)  # their latest answer counts
+    else:  # their latest answers count
+        h.queue.set_voicemail(result.callback_id, voicemail)
+        if h.queue.replan(result.callback_id, window, place) == "noted":
+            promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
     h.redis.delete(pending_key())
-    callback = h.queue.get(result.callback_id)
-    if callback is not None and callback.plan is not None and callback.status != "claimed":
-        promised = restate(now, callback.due_at, callback.plan, h.flows.hours,
-                           read_override(h.redis), h.settings.min_slot)
     when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
     log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
              result.outcome, mask(number))

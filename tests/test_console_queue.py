@@ -15,6 +15,7 @@ from flask.testing import FlaskClient
 
 from ivr import audit
 from ivr.callbacks import OUTCOMES, after_outcome
+from ivr.expiry import Count
 from ivr.flows import DEFAULT_DIR, load_flows
 from ivr.hours import OpeningHours
 from ivr.override import close_line
@@ -486,3 +487,20 @@ def test_a_claim_whose_caller_was_connected_is_not_called_again(store):
     callback = queue.get(callback_id)
     assert (callback.status, callback.claimed_by) == ("claimed", "alex")
     assert queue.claim("bea", claimed_at + timedelta(hours=1)) is None
+
+
+def test_the_queue_flags_a_callback_on_its_last_day_and_counts_those_held(make_app, store):
+    last = ask(store, CALLERS[0], "2026-11-19T11:00")
+    CallbackQueue(store).set_count(last, Count(4, london("2026-11-24T12:00").date()))
+    ask(store, CALLERS[1], "2026-11-25T10:00")
+    asked = london("2026-11-25T09:00")
+    request_callback(CallbackQueue(store), CALLERS[2], "sms", asked, asked, plan=None)
+    client = on_duty_advisor(make_app(cookie_secure=False), store)
+
+    view = client.get("/console/queue.json").get_json()
+    assert [(r["id"] == last, r["last_day"]) for r in view["due"]] == [(True, True),
+                                                                       (False, False)]
+    assert view["held"] == 1
+    page = client.get("/console/").get_data(as_text=True)
+    assert page.count("last day</strong>") == 1
+    assert re.search(r'<span id="held-count">1</span> waiting for a safe time', page)

@@ -299,6 +299,18 @@ date = 2026-11-26
 opens = "10:00"
 closes = "16:00"
 """, "never opens in the 366 days from 2026-11-26", id="never-opens-after-the-last-special-day"),
+    # A closure's message is also sent in text replies: checked for them where it is written.
+    pytest.param(HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.",
+                                                      "Christmas holidays \u2014 see you soon."),
+                                      "message ="),
+                 "characters a text message can't carry", id="closure-message-not-gsm7"),
+    pytest.param(HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.",
+                                                      "Christmas. Report abuse online."),
+                                      "message ="),
+                 "it says 'abuse'", id="closure-message-revealing"),
+    pytest.param(HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.", "x" * 120),
+                                      "message ="),
+                 "keep it to 120", id="closure-message-too-long"),
 ]
 
 

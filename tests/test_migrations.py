@@ -118,3 +118,13 @@ def test_the_upgrade_of_one_record_is_a_pure_function():
     assert datetime.fromtimestamp(float(new["slot_end"]), UTC) == london("2026-11-25T16:00")
     assert datetime.fromtimestamp(float(new["due_at"]), UTC) == promise(
         NOW, ANYTIME, hours(), None, SETTINGS.min_slot).due
+
+
+def test_the_web_app_upgrades_the_store_when_it_starts(make_app, store):
+    write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
+             "2026-11-25T14:00", preferred="14:00")
+    app = make_app(at="2026-11-25T08:00")
+    callback = app.extensions["helpline"].queue.get("a" * 16)
+    assert (callback.plan, callback.slot_end) == (Window(earliest=time(14)),
+                                                  london("2026-11-25T16:00"))
+    assert store.get(SCHEMA_KEY) == str(VERSION)

@@ -21,6 +21,7 @@ from ivr.promise import (
     closure_note,
     day_slot,
     meets_hours,
+    meets_week,
     placement,
     promise,
     restate,
@@ -308,3 +309,12 @@ def test_a_supervisors_closure_is_named_while_it_lasts():
                         override) == "We are closed for training."
     assert closure_note(london("2026-11-25T14:00"), london("2026-11-25T14:00"), hours,
                         override) is None
+
+
+@pytest.mark.parametrize(("window", "meets"), [
+    (w(), True), (w("14:00-"), True), (w("-11:00"), True), (w("12:00-14:00"), True),
+    (w("18:00-"), False), (w("-10:00"), False), (w("16:00-"), False), (w(days="56"), False),
+    (w("15:00-15:30", days="4"), True),
+])
+def test_a_window_meets_the_usual_week_whatever_the_closures(window, meets):
+    assert meets_week(window, shipped_hours().config) is meets

@@ -161,3 +161,20 @@ def test_hours_stops_the_embedded_redis_it_started(tmp_path):
     assert json.loads(subprocess.run(
         [sys.executable, "-m", "ivr", "hours", "--json"], env=env, cwd=ROOT,
         capture_output=True, text=True, timeout=60).stdout)["store"] == "read"
+
+
+def test_check_warns_that_the_old_expiry_setting_is_no_longer_used(cli, monkeypatch):
+    monkeypatch.setenv("CALLBACK_EXPIRY_DAYS", "7")
+    result = cli("check")
+    assert "CALLBACK_EXPIRY_DAYS is no longer used: set CALLBACK_EXPIRY_OPENING_DAYS" in \
+        result.output
+
+
+def test_a_voice_safe_time_outside_the_hours_stops_start_up(cli, tmp_path):
+    flows = flows_with(tmp_path, "")
+    voice = flows / "voice.toml"
+    voice.write_text(voice.read_text().replace('earliest = "12:00"', 'earliest = "18:00"'))
+    result = cli("check", flows=flows)
+    assert result.exit_code != 0
+    assert "this safe time is never inside the usual week" in result.output
+    assert f"{voice}:" in result.output

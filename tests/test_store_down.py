@@ -140,7 +140,9 @@ def test_steps_that_need_the_store_say_so_and_offer_the_text_route(app, route, c
     ("/voice/callback/confirm", {"Digits": "2"}, "/voice/callback/number"),
     ("/voice/callback/number", {}, "/voice/callback/check"),
     ("/voice/callback/number/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
-    ("/voice/callback/voicemail", {}, "/voice/callback/save"),
+    ("/voice/callback/voicemail", {}, "/voice/callback/voicemail/answer"),
+    ("/voice/callback/voicemail/answer", {"Digits": "1"}, "/voice/callback/safe-time"),
+    ("/voice/callback/safe-time", {}, "/voice/callback/save"),
     ("/voice/callback/check", {"Digits": "09011234567"}, "/voice/callback/number"),
 ])
 def test_steps_that_need_no_store_carry_on(app, route, fields, leads_to):

@@ -5,16 +5,19 @@ an audit trail, none of which ever shows a caller's number."""
 from __future__ import annotations
 
 import re
+from datetime import time
 from xml.etree import ElementTree
 
 import pytest
 import redis
 from flask import Flask
 
-from ivr import stats
+from ivr import audit, stats
 from ivr.accounts import Accounts
+from ivr.expiry import Count
 from ivr.override import close_line, read_override
 from ivr.queue import CallbackQueue
+from ivr.safetime import Window
 from ivr.simulate import TwilioLikeClient
 from tests.conftest import OPEN_AT, london, request_callback
 from tests.test_console_auth import (
@@ -331,3 +334,91 @@ def test_the_audit_trail_shows_masked_numbers_only(supervisor_app, store):
     assert "signed in" in page
     assert not FULL_NUMBER.search(page)
     assert CALLER[-6:] not in page
+
+
+# ------------------------------------------------------------------ keeping promises
+
+
+def test_an_open_ended_closure_tells_callers_no_invented_time(supervisor_app, store):
+    """Found: an open-ended closure still told callers "we open again tomorrow at 10am"."""
+    app = supervisor_app()
+    close_line(store, MESSAGE, None)
+    said = heard(call(app))
+    content = app.extensions["helpline"].flows.voice
+    assert f"We open again {content.closed_when_unknown}." in said
+    assert "tomorrow" not in said
+
+
+def test_a_closure_until_a_time_tells_callers_that_time(supervisor_app, store):
+    app = supervisor_app()
+    close_line(store, MESSAGE, london("2026-11-25T14:00"))
+    assert "We open again today at 2pm." in heard(call(app))
+
+
+@pytest.mark.parametrize(("message", "why"), [
+    ("We are closed for training \u2014 back soon.", "characters a text message"),
+    ("We are closed today \U0001F622", "characters a text message"),
+    ("Closed: the police are visiting.", "'police'"),
+    ("x" * 121, "121 characters long"),
+])
+def test_a_closure_message_that_cannot_go_in_a_text_is_refused(supervisor_app, store,
+                                                               message, why):
+    """The message reaches texts too, so it is checked where it is written."""
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/close", {"message": message})
+    said = flashes(client, SUPERVISOR_PAGE)
+    assert "The line was not closed" in said
+    assert why.replace("'", "&#39;") in said
+    assert read_override(store) is None
+
+
+def test_the_supervisor_sees_waiting_callbacks_with_their_safe_time_and_last_day(
+        supervisor_app, store):
+    queue = CallbackQueue(store)
+    asked = london("2026-11-24T19:00")
+    later = request_callback(queue, CALLER, "sms", asked, london("2026-11-26T14:00"),
+                             Window(earliest=time(14)))
+    held = request_callback(queue, TEXTER, "sms", asked, asked, plan=None)
+    last = request_callback(queue, "+447400123477", "sms", asked, london(OPEN_AT))
+    queue.set_count(last.callback_id, Count(4, london("2026-11-24T12:00").date()))
+    page = as_supervisor(supervisor_app(), store).get(SUPERVISOR_PAGE).get_data(as_text=True)
+    table = page[page.index('<table id="waiting">'):]
+    rows = re.findall(r"<tr( class=\"last-day\")?><td>([^<]*)</td>\s*<td>([^<]*)"
+                      r"(?:<strong[^>]*>last day</strong>)?</td>\s*<td>([^<]*)</td>",
+                      table[:table.index("</table>")])
+    assert [(flag != "", plan) for flag, _, _, plan in rows] == [
+        (False, "waiting for a safe time"), (True, "any time"), (False, "after 2pm")]
+    assert not FULL_NUMBER.search(page)
+    assert later and held
+
+
+def test_a_supervisor_changes_a_safe_time_on_the_persons_request(supervisor_app, store):
+    queue = CallbackQueue(store)
+    asked = london("2026-11-24T19:00")
+    callback_id = request_callback(queue, CALLER, "sms", asked, asked, plan=None).callback_id
+    client = as_supervisor(supervisor_app(), store)
+
+    supervise(client, f"/console/supervisor/callbacks/{callback_id}/plan",
+              {"safe_time": "after 2pm"})
+
+    callback = queue.get(callback_id)
+    assert (callback.status, callback.due_at, callback.plan) == (
+        "scheduled", london("2026-11-25T14:00"), Window(earliest=time(14)))
+    assert "Safe time set: after 2pm." in flashes(client, SUPERVISOR_PAGE)
+    assert any(e["action"] == "changed the safe time" for e in audit.recent(store))
+
+
+@pytest.mark.parametrize(("words", "flash"), [
+    ("after 6pm", "after 6pm is never inside opening hours"),
+    ("whenever he is out", "Could not read"),
+])
+def test_a_safe_time_the_supervisor_cannot_use_changes_nothing(supervisor_app, store, words,
+                                                               flash):
+    queue = CallbackQueue(store)
+    asked = london("2026-11-24T19:00")
+    callback_id = request_callback(queue, CALLER, "sms", asked, london(OPEN_AT)).callback_id
+    before = queue.get(callback_id)
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, f"/console/supervisor/callbacks/{callback_id}/plan", {"safe_time": words})
+    assert flash in flashes(client, SUPERVISOR_PAGE)
+    assert queue.get(callback_id) == before

@@ -18,8 +18,8 @@ from flask import Flask
 
 from ivr.callbacks import Callback
 from ivr.override import close_line
-from ivr.safetime import ANYTIME
-from ivr.simulate import Transcript, TwilioLikeClient, simulate_call
+from ivr.safetime import ANYTIME, describe
+from ivr.simulate import Speech, Transcript, TwilioLikeClient, simulate_call
 from tests.conftest import ACCOUNT_SID, london, parse_twiml
 from tests.test_sms import number_forms, send, stored_anywhere
 
@@ -91,7 +91,7 @@ def gather_action(root: ElementTree.Element) -> str:
 def test_press_5_confirm_own_number_and_voicemail(make_app, at, due, status, when):
     app = make_app(at=at)
 
-    heard = said(simulate_call(app, ["5", "1", "1"], caller=ME))
+    heard = said(simulate_call(app, ["5", "1", "1", "1"], caller=ME))
 
     assert content(app)["confirm_number"].format(last3="4 5 6") in heard
     assert content(app)["voicemail"] in heard
@@ -108,7 +108,7 @@ def test_asking_while_a_supervisor_has_closed_the_line(make_app, store):
     """No time is invented while nobody has said when the line reopens."""
     app = make_app(at=OPEN)
     close_line(store, "We are closed for training.", None)
-    heard = said(simulate_call(app, ["5", "1", "1"], caller=ME))
+    heard = said(simulate_call(app, ["5", "1", "1", "1"], caller=ME))
     assert done(app, "as soon as we reopen") in heard
     callback = the_callback(app, ME)
     assert (callback.status, callback.due_at) == ("scheduled", london(OPEN))
@@ -121,13 +121,13 @@ def test_asking_while_a_supervisor_has_closed_the_line(make_app, store):
 def test_near_closing_a_caller_is_told_the_fallback_honestly(make_app, at, when):
     """Found: a call at 15:59 was told "as soon as an advisor is free"."""
     app = make_app(at=at)
-    heard = said(simulate_call(app, ["5", "1", "1"], caller=ME))
+    heard = said(simulate_call(app, ["5", "1", "1", "1"], caller=ME))
     assert done(app, when) in heard
 
 
 def test_no_voicemail_is_remembered(make_app):
     app = make_app(at=EVENING)
-    said(simulate_call(app, ["5", "1", "2"], caller=ME))
+    said(simulate_call(app, ["5", "1", "2", "1"], caller=ME))
     assert the_callback(app, ME).voicemail is False
 
 
@@ -141,7 +141,7 @@ def test_the_last_three_digits_are_read_out_one_by_one(make_app):
 def test_a_withheld_or_uncallable_caller_keys_in_a_number(make_app, caller):
     app = make_app(at=EVENING)
 
-    heard = said(simulate_call(app, ["5", "07400123456", "1", "1"], caller=caller))
+    heard = said(simulate_call(app, ["5", "07400123456", "1", "1", "1"], caller=caller))
 
     assert content(app)["ask_number"] in heard
     assert "number ending" not in heard
@@ -154,7 +154,7 @@ def test_a_withheld_or_uncallable_caller_keys_in_a_number(make_app, caller):
 
 def test_press_2_to_give_a_different_number(make_app):
     app = make_app(at=EVENING)
-    heard = said(simulate_call(app, ["5", "2", "02079460001", "1", "2"], caller=ME))
+    heard = said(simulate_call(app, ["5", "2", "02079460001", "1", "2", "1"], caller=ME))
     assert content(app)["read_back"].format(digits="0 2 0 7 9 4 6 0 0 0 1") in heard
     assert [c.number for c in callbacks(app)] == ["+442079460001"]
     assert the_callback(app, "+442079460001").voicemail is False
@@ -162,7 +162,8 @@ def test_press_2_to_give_a_different_number(make_app):
 
 def test_a_number_keyed_in_wrongly_can_be_keyed_again(make_app):
     app = make_app(at=EVENING)
-    said(simulate_call(app, ["5", "2", "07400123457", "2", "07400123456", "1", "1"], caller=ME))
+    said(simulate_call(app, ["5", "2", "07400123457", "2", "07400123456", "1", "1", "1"],
+                       caller=ME))
     assert [c.number for c in callbacks(app)] == [ME]
 
 
@@ -202,7 +203,7 @@ def test_a_number_with_an_open_request_is_told_it_already_has_one(make_app):
     app = make_app(at=EVENING)
     send(app, "hello", sender=ME)  # asked by text earlier
 
-    heard = said(simulate_call(app, ["5", "1", "1"], caller=ME))
+    heard = said(simulate_call(app, ["5", "1", "1", "1"], caller=ME))
 
     assert done(app, "tomorrow at 10am", existing=True) in heard
     callback = the_callback(app, ME)
@@ -212,7 +213,7 @@ def test_a_number_with_an_open_request_is_told_it_already_has_one(make_app):
 
 def test_asking_twice_keeps_one_request_with_the_latest_voicemail_answer(make_app):
     app = make_app(at=EVENING)
-    heard = said(simulate_call(app, ["5", "1", "1", "5", "1", "2"], caller=ME))
+    heard = said(simulate_call(app, ["5", "1", "1", "1", "5", "1", "2", "1"], caller=ME))
     assert done(app, "tomorrow at 10am") in heard
     assert done(app, "tomorrow at 10am", existing=True) in heard
     assert len(callbacks(app)) == 1
@@ -221,7 +222,8 @@ def test_asking_twice_keeps_one_request_with_the_latest_voicemail_answer(make_ap
 
 def test_one_call_can_ask_for_two_different_numbers(make_app):
     app = make_app(at=EVENING)
-    heard = said(simulate_call(app, ["5", "1", "1", "5", "2", "07400123457", "1", "2"],
+    heard = said(simulate_call(app, ["5", "1", "1", "1", "5", "2", "07400123457", "1", "2",
+                                     "1"],
                                caller=ME))
     assert heard.count(done(app, "tomorrow at 10am")) == 2
     assert the_callback(app, ME).voicemail is True
@@ -230,7 +232,7 @@ def test_one_call_can_ask_for_two_different_numbers(make_app):
 
 def test_a_callback_asked_for_by_phone_can_be_cancelled_by_text(make_app, store):
     app = make_app(at=EVENING)
-    said(simulate_call(app, ["5", "1", "1"], caller=ME))
+    said(simulate_call(app, ["5", "1", "1", "1"], caller=ME))
     assert send(app, "STOP", sender=ME) == []
     assert callbacks(app) == []
     for form in number_forms(ME):
@@ -318,13 +320,56 @@ def test_saving_without_a_number_starts_again_and_stores_nothing(make_app):
 
 
 @pytest.mark.parametrize("digit", ["", "3", "*"])
-def test_saving_needs_a_yes_or_no_about_voicemail(make_app, digit):
+def test_the_voicemail_question_needs_a_yes_or_no(make_app, digit):
     app = make_app()
     call = Call(app)
     call.post("/voice/callback")
-    root = call.post("/voice/callback/save", Digits=digit)
+    root = call.post("/voice/callback/voicemail/answer", Digits=digit)
     assert redirect(root) == "/voice/callback/voicemail"
     assert callbacks(app) == []
+
+
+@pytest.mark.parametrize("digit", ["", "4", "*"])
+def test_saving_needs_one_of_the_safe_times(make_app, digit):
+    app = make_app()
+    call = Call(app)
+    call.post("/voice/callback")
+    root = call.post("/voice/callback/save?voicemail=1", Digits=digit)
+    assert redirect(root) == "/voice/callback/safe-time"
+    assert callbacks(app) == []
+
+
+@pytest.mark.parametrize(("at", "keys", "window", "due", "when"), [
+    ("2026-11-25T11:00", "1", "any time", "2026-11-25T11:00", "as soon as an advisor is free"),
+    ("2026-11-25T11:00", "2", "before 12pm", "2026-11-25T11:00",
+     "as soon as an advisor is free"),
+    ("2026-11-25T11:00", "3", "after 12pm", "2026-11-25T12:00", "today at 12pm"),
+    ("2026-11-25T12:30", "2", "before 12pm", "2026-11-26T10:00", "tomorrow at 10am"),
+    ("2026-11-25T19:00", "3", "after 12pm", "2026-11-26T12:00", "tomorrow at 12pm"),
+])
+def test_a_caller_chooses_a_safe_time_on_the_keypad(make_app, at, keys, window, due, when):
+    """Found: voice callbacks had no safe time at all."""
+    app = make_app(at=at)
+    heard = said(simulate_call(app, ["5", "1", "2", keys], caller=ME))
+    assert content(app)["safe_time"] in heard
+    assert done(app, when) in heard
+    callback = the_callback(app, ME)
+    assert (describe(callback.plan), callback.due_at, callback.voicemail) == (
+        window, london(due), False)
+
+
+def test_the_safe_time_can_be_said(make_app):
+    app = make_app()
+    simulate_call(app, ["5", "1", "2", Speech("afternoons please")], caller=ME)
+    assert describe(the_callback(app, ME).plan) == "after 12pm"
+
+
+def test_asking_again_on_a_call_changes_the_safe_time(make_app):
+    app = make_app(at=EVENING)
+    simulate_call(app, ["5", "1", "2", "2"], caller=ME)
+    heard = said(simulate_call(app, ["5", "1", "2", "3"], caller=ME))
+    assert done(app, "tomorrow at 12pm", existing=True) in heard
+    assert describe(the_callback(app, ME).plan) == "after 12pm"
 
 
 def test_the_number_is_held_only_for_the_call_and_only_until_saved(make_app, store):
@@ -336,7 +381,7 @@ def test_the_number_is_held_only_for_the_call_and_only_until_saved(make_app, sto
     assert len(pending) == 2
     assert all(0 < store.ttl(key) <= 3600 for key in pending)
 
-    root = call.post("/voice/callback/save", Digits="2")
+    root = call.post("/voice/callback/save?voicemail=0", Digits="1")
 
     assert spoken(root) == [done(app, "tomorrow at 10am")]
     assert redirect(root) == "/voice/menu"

@@ -99,7 +99,7 @@ def test_scared_and_asking_for_advice_gets_the_999_line_then_the_steps(
 def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
         content: VoiceContent, store) -> None:
     result = simulate(IN_HOURS, ME, ("--press", "5"), ("--say", "yes"),
-                      ("--say", "yes but I'm frightened"))
+                      ("--say", "yes but I'm frightened"), ("--say", "any time"))
     heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
     done = content.callback["done_new"].format(when=content.callback["soon"])
     assert heard.index(content.danger[0]) < heard.index(done)
@@ -146,7 +146,10 @@ def choice_routes(app: Flask) -> list[tuple[str, str, str]]:
     routes += [("/voice/callback/confirm?tries=1", "/voice/callback?tries=1", ME),
                ("/voice/callback/number/confirm?tries=1", "/voice/callback/number/again?tries=1",
                 "anonymous"),
-               ("/voice/callback/save?tries=1", "/voice/callback/voicemail?tries=1", ME)]
+               ("/voice/callback/voicemail/answer?tries=1", "/voice/callback/voicemail?tries=1",
+                ME),
+               ("/voice/callback/save?tries=1&voicemail=1",
+                "/voice/callback/safe-time?tries=1&voicemail=1", ME)]
     return routes
 
 
