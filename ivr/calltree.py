@@ -141,35 +141,47 @@ def menu_options(own: Sequence[Option], navigation: Mapping[str, Option]) -> tup
     return (*own, navigation["repeat"], navigation["menu"])
 
 
-def _before(page: str, part: int, parts: Mapping[str, int]) -> Move | None:
-    """The part heard before this one: the previous part, or the previous step's last."""
+def _before(page: str, part: int, parts: Mapping[str, int]) -> Move:
+    """The part heard before this one: the previous part, the previous step's last, or
+    (before the first) the main menu the caller came from."""
     n = step_number(page)
     if part > 1:
         return Move(page, part - 1)
     if n is not None and n > 1:
         return Move(f"step{n - 1}", parts[f"step{n - 1}"])
-    return None
+    return Move(None)
 
 
-def _after(page: str, part: int, parts: Mapping[str, int]) -> Move | None:
+def _after(page: str, part: int, parts: Mapping[str, int]) -> Move:
     """The part heard after this one: the next part, the next step, or after the last step
-    the main menu."""
+    (or the last part of the police or support page) the main menu."""
     n = step_number(page)
     if part < parts[page]:
         return Move(page, part + 1)
     if n is not None:
         return Move(f"step{n + 1}") if n < STEP_COUNT else Move(None, last_step_done=True)
-    return None
+    return Move(None)
 
 
 def page_options(page: str, part: int, parts: Mapping[str, int],
                  navigation: Mapping[str, Option], steps: Sequence[Option]) -> tuple[Option, ...]:
-    """What can be chosen on a part of an advice page: back and on where there is somewhere
-    to go, repeat and menu everywhere, and on the steps, a step by its number."""
-    back = (navigation["previous"],) if _before(page, part, parts) else ()
-    on = (navigation["next"],) if _after(page, part, parts) else ()
+    """What can be chosen on a part of an advice page: every navigation key (back and on
+    lead to the main menu where the page begins or ends), and on the steps, a step by its
+    number."""
     own = steps if step_number(page) is not None else ()
-    return (*back, *on, navigation["repeat"], navigation["menu"], *own)
+    return (navigation["previous"], navigation["next"], navigation["repeat"],
+            navigation["menu"], *own)
+
+
+def page_prompts(page: str, part: int, parts: Mapping[str, int],
+                 navigation: Mapping[str, Option]) -> tuple[Option, ...]:
+    """The navigation keys worth saying on a part: back and on only where there is another
+    part or step (they are still accepted elsewhere, leading to the main menu)."""
+    n = step_number(page)
+    back = part > 1 or (n is not None and n > 1)
+    on = part < parts[page] or n is not None
+    return (*((navigation["previous"],) if back else ()), *((navigation["next"],) if on else ()),
+            navigation["repeat"], navigation["menu"])
 
 
 def continues_by_itself(page: str, part: int, parts: Mapping[str, int]) -> bool:
@@ -182,9 +194,9 @@ def navigate(page: str, part: int, parts: Mapping[str, int], choice: Option) -> 
     if choice.action == "menu":
         return Move(None)
     if choice.action == "previous":
-        return _before(page, part, parts) or Move(page, part)
+        return _before(page, part, parts)
     if choice.action == "next":
-        return _after(page, part, parts) or Move(page, part)
+        return _after(page, part, parts)
     if choice.action == "repeat":
         return Move(page, part)
     return Move(choice.action)  # a step picked by its number: action is "stepN"

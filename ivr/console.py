@@ -227,11 +227,13 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
     """One callback as advisors see it: the number masked, the safe time in words, and
     whether this is its last day before it expires."""
     h = helpline()
+    zone = h.flows.hours.timezone
+    due = cb.due_at.astimezone(zone)
     return {"id": cb.id, "number": console_mask(cb.number), "waited": waited(cb.requested_at, now),
             "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
-            "status": cb.status, "due": cb.due_at.astimezone(h.flows.hours.timezone)
-            .strftime("%a %-d %b %H:%M"),
-            "last_day": last_day(cb.count, h.settings.callback_expiry_opening_days),
+            "status": cb.status, "due": due.strftime("%a %-d %b %H:%M"),
+            "last_day": last_day(cb.count, h.settings.callback_expiry_opening_days, due.date(),
+                                 now.astimezone(zone).date()),
             "voicemail": cb.voicemail, "attempts": cb.attempts,
             "source": cb.source, "state": STATE_LABELS.get(cb.call_state or "", ""),
             "call_state": cb.call_state or ""}

@@ -49,6 +49,7 @@ def expired(count: Count, limit: int) -> bool:
     return count.missed >= limit
 
 
-def last_day(count: Count, limit: int) -> bool:
-    """If nobody reaches it on its next day, it expires that night: flag it for advisors."""
-    return count.missed >= limit - 1
+def last_day(count: Count, limit: int, due_day: date, today: date) -> bool:
+    """It expires tonight unless someone reaches it today: it has missed all but one of its
+    days, and today is one it can be called on (it is due today, not on a later day)."""
+    return count.missed >= limit - 1 and due_day <= today

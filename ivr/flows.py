@@ -106,7 +106,11 @@ class VoiceContent:
 
 SMS_REPLIES = ("soon", "closing", "reopen", "held", "new", "existing", "options", "preferred",
                "anytime", "noted", "outside_hours", "ambiguous", "held_new", "kept",
-               "time_unclear", "closure", "help", "media", "not_uk", "unavailable")
+               "ask_time", "time_unclear", "closure", "help", "media", "not_uk", "unavailable")
+WINDOW_FIELDS = {"after": ("time",), "before": ("time",), "between": ("start", "end"),
+                 "any_time": (), "days": ("days",), "except_days": ("days",),
+                 "range": ("first", "last"), "plural": ("weekday",), "and": (),
+                 "from_date": ("weekday", "day", "month")}
 # A closure's message reaches text replies too, so it is held to what a text may say.
 CLOSURE_MESSAGE_MAX = 120
 # Words that would tell whoever sees the phone what the helpline is about.
@@ -268,10 +272,13 @@ def _check_own_keys(file: TomlFile, options: list[tuple[Where, Option]],
 
 
 def _limit(r: _Reader, name: str, default: int) -> int:
-    """A number from [limits], or its default when the file doesn't set it."""
+    """A number from [limits], or its default when the file doesn't set it. Staff may make
+    a limit stricter, never looser than the default: the file it checks can't switch the
+    check off."""
     value = r.file.data.get("limits", {}).get(name, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise r.file.error(("limits", name), f"limits.{name} must be a whole number above 0")
+    if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= default:
+        raise r.file.error(("limits", name), f"limits.{name} must be a whole number from 1 "
+                           f"to {default}")
     return value
 
 
@@ -498,6 +505,8 @@ def load_phrases(file: TomlFile) -> PhraseTemplates:
         later=r.text(("later",), when_fields),
         usual_hours=r.text(("usual_hours",), ("opens", "closes", "days")),
         day_range=r.text(("day_range",), ("first", "last")),
+        window={name: r.text(("window", name), fields)
+                for name, fields in WINDOW_FIELDS.items()},
     )
 
 

@@ -157,7 +157,7 @@ class Jobs:
         self._move_on(now, report)
         if not self._status(now).open:
             return
-        released = self._release(now, report)
+        self._release(now, report)
         hours = ctx.flows.hours
         local = now.astimezone(hours.timezone)
         session = hours.day(local.date()).session
@@ -167,10 +167,13 @@ class Jobs:
         if not self._mark(f"hl:opening:{opened.isoformat()}", now, OPENING_MARK_SECONDS):
             return
         report.add(f"the helpline opened at {opened.isoformat()}")
-        waiting = set(ctx.queue.ids("due")) | set(released)
+        # Everyone who can be called today: due now, or later today inside their safe time.
+        today = local.date()
         limit = ctx.settings.callback_expiry_opening_days
-        final = sum(1 for i in waiting
-                    if (cb := ctx.queue.get(i)) is not None and last_day(cb.count, limit))
+        waiting = [cb for cb in ctx.queue.all(("scheduled", "due"))
+                   if cb.due_at.astimezone(hours.timezone).date() <= today]
+        final = sum(1 for cb in waiting if last_day(
+            cb.count, limit, cb.due_at.astimezone(hours.timezone).date(), today))
         self._tell_advisors(len(waiting), final, report)
 
     def _return_stale_claims(self, now: datetime, report: Report) -> None:
@@ -194,7 +197,7 @@ class Jobs:
             if self.apply:
                 ctx.queue.replan(callback.id, callback.plan, place)
 
-    def _release(self, now: datetime, report: Report) -> list[str]:
+    def _release(self, now: datetime, report: Report) -> None:
         ctx = self.ctx
         ids = ctx.queue.due_to_release(now)
         if ids:
@@ -202,8 +205,8 @@ class Jobs:
                        + ", ".join(ids[:20])
                        + (" ..." if len(ids) > 20 else ""))
         if self.apply:
-            ctx.queue.release(now, now.astimezone(ctx.flows.hours.timezone).date())
-        return ids
+            ctx.queue.release(now, now.astimezone(ctx.flows.hours.timezone).date(),
+                              ctx.settings.min_slot)
 
     def _tell_advisors(self, waiting: int, final: int, report: Report) -> None:
         """One discreet text to each advisor on duty: how many are waiting, how many of them

@@ -20,8 +20,8 @@ ANYTIME = frozenset({"ANYTIME", "ANY TIME", "ANYTIME IS FINE"})
 @dataclass(frozen=True)
 class Intent:
     """kind: opt_out, opt_in, help, steps, anytime, plan (a safe-time window), ambiguous (an
-    hour that could be morning or evening), time_unclear or request; `reading` holds what was
-    read of a time."""
+    hour that could be morning or evening), time_unclear, ask_time (a time we can't read,
+    from someone new) or request; `reading` holds what was read of a time."""
 
     kind: str
     reading: Reading | None = None
@@ -34,9 +34,9 @@ def keyword(body: str) -> str:
 
 def interpret(body: str, has_callback: bool, today: date,
               usual: tuple[time, time]) -> Intent:
-    """Read a message. A safe time sets the plan; anything else asks for a callback. An
-    unreadable time from someone new is just a request (they get the first reply, which
-    asks for a time); from someone waiting, it gets an example."""
+    """Read a message. A safe time sets the plan; anything else asks for a callback. A time
+    we can't read is never taken for "any time": someone waiting gets an example; someone
+    new is asked when it is safe before anyone calls (ask_time)."""
     word = keyword(body)
     for kind, words in (("opt_out", OPT_OUT), ("opt_in", OPT_IN), ("help", HELP),
                         ("steps", STEPS), ("anytime", ANYTIME)):
@@ -47,6 +47,6 @@ def interpret(body: str, has_callback: bool, today: date,
         return Intent("anytime", reading)
     if reading.kind in ("plan", "ambiguous"):
         return Intent(reading.kind, reading)
-    if reading.kind == "unclear" and has_callback:
-        return Intent("time_unclear", reading)
+    if reading.kind == "unclear":
+        return Intent("time_unclear" if has_callback else "ask_time", reading)
     return Intent("request")

@@ -31,6 +31,13 @@ def is_emergency(number: str) -> bool:
     return compact in NEVER_DIAL or compact.lstrip("+").lstrip("0") in {"999", "112", "101"}
 
 
+def keyed_emergency(digits: str) -> bool:
+    """Keys pressed where we asked for a phone number that mean someone is reaching for the
+    emergency services: 999, 112 or 101, or 9s pressed in a hurry (99, 9999...: no UK number
+    we call starts with 9)."""
+    return is_emergency(digits) or digits.startswith("99")
+
+
 def check_advisor_number(number: str) -> str | None:
     """Why an advisor number can't be dialled, or None when it can (E.164, not 999/112/101)."""
     if is_emergency(number):

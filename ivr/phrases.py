@@ -11,6 +11,7 @@ from ivr.hours import WEEKDAYS, OpeningHours, Session
 
 if TYPE_CHECKING:  # promise.py needs safetime.py, which uses clock() from here
     from ivr.promise import Promise
+    from ivr.safetime import Window
 
 MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
           "September", "October", "November", "December")
@@ -24,6 +25,7 @@ class PhraseTemplates:
     later: str
     usual_hours: str
     day_range: str
+    window: Mapping[str, str]  # a safe time in words: after, before, between, days...
 
 
 def clock(t: time) -> str:
@@ -75,6 +77,46 @@ def usual_hours(weekly: dict[int, Session], t: PhraseTemplates) -> str:
         parts.append(t.usual_hours.format(opens=clock(session.opens),
                                           closes=clock(session.closes), days=names))
     return "; ".join(parts)
+
+
+def window_words(window: Window, t: PhraseTemplates) -> str:
+    """A safe time as a text message puts it: "after 2pm on Tuesdays", "between 2pm and
+    3pm", "on any day except Mondays", "from Friday 27 November"."""
+    w = t.window
+    parts = []
+    if window.earliest and window.latest:
+        parts.append(w["between"].format(start=clock(window.earliest), end=clock(window.latest)))
+    elif window.earliest:
+        parts.append(w["after"].format(time=clock(window.earliest)))
+    elif window.latest:
+        parts.append(w["before"].format(time=clock(window.latest)))
+    if len(window.weekdays) < len(WEEKDAYS):
+        parts.append(_days_words(window.weekdays, w))
+    if window.not_before is not None:
+        d = window.not_before
+        parts.append(w["from_date"].format(weekday=weekday_name(d.weekday()), day=d.day,
+                                           month=MONTHS[d.month - 1]))
+    return " ".join(parts) if parts else w["any_time"]
+
+
+def _days_words(days: frozenset[int], w: Mapping[str, str]) -> str:
+    """ "on any day except Mondays" (one day left out), "on Mondays to Fridays" (a run), or
+    the shorter of "on Tuesdays and Wednesdays" and "on any day except ..."."""
+    def listing(chosen: list[int]) -> str:
+        names = [w["plural"].format(weekday=weekday_name(d)) for d in chosen]
+        return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {w['and']} {names[-1]}"
+
+    chosen = sorted(days)
+    others = [d for d in range(len(WEEKDAYS)) if d not in days]
+    if len(others) == 1:
+        return w["except_days"].format(days=listing(others))
+    if len(chosen) >= 3 and chosen == list(range(chosen[0], chosen[-1] + 1)):
+        return w["days"].format(days=w["range"].format(
+            first=w["plural"].format(weekday=weekday_name(chosen[0])),
+            last=w["plural"].format(weekday=weekday_name(chosen[-1]))))
+    if len(others) < len(chosen):
+        return w["except_days"].format(days=listing(others))
+    return w["days"].format(days=listing(chosen))
 
 
 def promise_when(promise: Promise | None, now: datetime, hours: OpeningHours,

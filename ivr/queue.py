@@ -23,7 +23,7 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 
 import redis
 
@@ -103,11 +103,13 @@ return {id, 'new', ARGV[5]}
 
 _REPLAN = _PLACE + """
 -- A new safe time (or its promise) for a waiting callback. ARGV: id, plan, due, slot_end,
--- status, claimable_on. A callback being called now only keeps the plan for its next attempt.
+-- status, claimable_on. A callback being called now keeps the plan and its place for the
+-- next attempt: if the call is given back, it goes there, not to the due queue.
 local key = 'hl:cb:' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
 if status == 'claimed' then
-  redis.call('HSET', key, 'plan', ARGV[2])
+  redis.call('HSET', key, 'plan', ARGV[2], 'due_at', ARGV[3], 'slot_end', ARGV[4],
+    'replanned', 1)
   return 2
 end
 if status ~= 'held' and status ~= 'scheduled' and status ~= 'due' then return 0 end
@@ -121,17 +123,23 @@ return 1
 
 _RELEASE = """
 -- Move up to ARGV[2] scheduled callbacks due by ARGV[1], whose slot has not ended, to the
--- due queue (oldest request first); they became claimable on day ARGV[3].
-local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:scheduled', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+-- due queue (oldest request first). They became claimable on day ARGV[3] if enough of
+-- their slot is left: ARGV[4] seconds, or all of it when the slot is shorter (expiry.py).
+local now = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:scheduled', '-inf', now, 'LIMIT', 0, ARGV[2])
 local moved = 0
 for _, id in ipairs(ids) do
   local key = 'hl:cb:' .. id
-  local fields = redis.call('HMGET', key, 'status', 'slot_end')
+  local fields = redis.call('HMGET', key, 'status', 'slot_end', 'due_at')
+  local slot_end = tonumber(fields[2])
   if fields[1] ~= 'scheduled' then
     redis.call('ZREM', 'hl:cb:scheduled', id)
-  elseif tonumber(fields[2]) > tonumber(ARGV[1]) then
+  elseif slot_end > now then
     redis.call('ZREM', 'hl:cb:scheduled', id)
-    redis.call('HSET', key, 'status', 'due', 'claimable_on', ARGV[3])
+    redis.call('HSET', key, 'status', 'due')
+    if slot_end - now >= math.min(tonumber(ARGV[4]), slot_end - tonumber(fields[3])) then
+      redis.call('HSET', key, 'claimable_on', ARGV[3])
+    end
     redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
     moved = moved + 1
   end
@@ -211,7 +219,7 @@ if ARGV[2] ~= '*' and redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then retu
 redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
 redis.call('HINCRBY', key, 'attempts', 1)
 redis.call('HSET', key, 'status', ARGV[4], 'outcome', ARGV[3], 'call_state', 'ended')
-redis.call('HDEL', key, 'claimed_by', 'claimed_at')
+redis.call('HDEL', key, 'claimed_by', 'claimed_at', 'replanned')
 if ARGV[4] == 'scheduled' then
   redis.call('HSET', key, 'due_at', ARGV[6], 'slot_end', ARGV[7])
   redis.call('ZADD', 'hl:cb:scheduled', ARGV[6], ARGV[1])
@@ -225,14 +233,21 @@ end
 return 1
 """
 
-# A claim given back goes to the due queue again (the scheduler moves it on if its slot ended).
+# A claim given back goes to the due queue again (the scheduler moves it on if its slot
+# ended), or, when the person gave a new safe time during the call, to that time.
 _BACK_TO_DUE = """
 local function back_to_due(id, key)
   redis.call('ZREM', 'hl:cb:claimed', id)
-  redis.call('HSET', key, 'status', 'due', 'call_state', '')
   redis.call('HDEL', key, 'claimed_by', 'claimed_at')
-  redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
   redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+  if redis.call('HGET', key, 'replanned') == '1' then
+    redis.call('HDEL', key, 'replanned')
+    redis.call('HSET', key, 'status', 'scheduled', 'call_state', '')
+    redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), id)
+  else
+    redis.call('HSET', key, 'status', 'due', 'call_state', '')
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+  end
 end
 """
 
@@ -321,12 +336,15 @@ class CallbackQueue:
                                   else ""])
         return {1: "moved", 2: "noted"}.get(done, "gone")
 
-    def release(self, now: datetime, today: date) -> int:
+    def release(self, now: datetime, today: date,
+                enough: timedelta = timedelta(minutes=30)) -> int:
         """Move every scheduled callback due by `now` (whose slot has not ended) to the due
-        queue; how many moved. `today` is the local date, remembered for expiry."""
+        queue; how many moved. `today` (the local date) is remembered for expiry when at
+        least `enough` of the slot is left (or all of a shorter slot)."""
         total = 0
         while True:
-            moved = self._release(args=[_ts(now), BATCH, today.isoformat()])
+            moved = self._release(args=[_ts(now), BATCH, today.isoformat(),
+                                        enough.total_seconds()])
             total += moved
             if moved < BATCH:
                 return total

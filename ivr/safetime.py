@@ -134,6 +134,17 @@ _DAY_NAMES = ("mon monday mondays", "tue tues tuesday tuesdays",
               "fri friday fridays", "sat saturday saturdays", "sun sunday sundays")
 _NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
                  "eleven", "twelve")
+_HOUR_WORD = "(?:\\d|noon|midday|lunch|half|" + "|".join(_NUMBER_WORDS) + ")"
+_PART_OF_DAY = ("(?:mornings?|afternoons?|evenings?|nights?|tonight|weekends?|weekdays?|"
+                "mon|tue|wed|thu|fri|sat|sun)")
+# A time mentioned inside a longer message: a time after a word that limits it ("before 2",
+# "after 6pm"), a clock time ("2pm", "14:30"), or an instruction about calling that names a
+# part of the day or the week ("don't call me in the morning").
+_MENTIONS_TIME = re.compile(
+    rf"\b(?:after|before|until|till|til|from|between|by)\s+{_HOUR_WORD}"
+    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)\b|\b\d{1,2}[:.]\d{2}\b|\bo'?\s?clock\b"
+    rf"|\b(?:don'?t|do\s+not|never|only|not)\s+(?:call|ring|phone)\b[^.!?]*\b{_PART_OF_DAY}"
+    rf"|\b(?:call|ring|phone)\b[^.!?]*\b(?:after|before|until|till|not)\b[^.!?]*\b{_PART_OF_DAY}")
 _KINDS = {
     "after": "after", "from": "from", "before": "before by", "until": "until till til untill",
     "between": "between btwn", "to": "to - \u2013 \u2014", "and": "and &", "or": "or /",
@@ -552,11 +563,15 @@ def read_safe_time(text: str, today: date, usual: tuple[time, time]) -> Reading:
     the morning or the afternoon."""
     text = _DOTTED_AMPM.sub(r"\1m", text.lower().translate(_QUOTES))
     if len(text) > _MAX_LENGTH or _PHONE.search(text):
-        return Reading("none")
+        return Reading("unclear") if _MENTIONS_TIME.search(text) else Reading("none")
     tokens = _tokens(text)
-    if (any(tok.kind == "unknown" or tok.kind == "num" and tok.raw in _NOT_TIMES
-            for tok in tokens) or all(tok.kind in _CONNECTORS for tok in tokens)):
+    if any(tok.kind == "num" and tok.raw in _NOT_TIMES for tok in tokens) or all(
+            tok.kind in _CONNECTORS for tok in tokens):
         return Reading("none")
+    if any(tok.kind == "unknown" for tok in tokens):
+        # Not a time phrase alone; but a time said inside a sentence ("don't call before 2",
+        # "after 6pm when he's out") must never be taken as "any time".
+        return Reading("unclear") if _MENTIONS_TIME.search(text) else Reading("none")
     parser = _Parser(tokens, today)
     try:
         parser.parse()

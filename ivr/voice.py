@@ -285,7 +285,8 @@ def page(name: str) -> Response:
         if goes_on and replay:
             say(g, content.continues)
         else:
-            say(g, *(o.prompt for o in options if o.action in content.navigation))
+            say(g, *(o.prompt for o in calltree.page_prompts(name, part, part_counts(),
+                                                             content.navigation)))
             if calltree.step_number(name) is not None:
                 say(g, content.choose_step)
         resp.append(g)

@@ -17,7 +17,7 @@ from ivr import calltree, helpline, stats
 from ivr.callbacks import callable_number
 from ivr.flows import Option
 from ivr.override import read_override
-from ivr.phone import is_emergency, mask
+from ivr.phone import keyed_emergency, mask
 from ivr.phrases import promise_when
 from ivr.promise import placement, promise
 from ivr.safetime import ANYTIME
@@ -148,7 +148,7 @@ def check() -> Response:
     voice = helpline().flows.voice
     content = voice.callback
     digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
-    if is_emergency(digits):
+    if keyed_emergency(digits):
         # Someone keying 999, 112 or 101 needs the 999 line, not "UK numbers only"; then
         # the same question (no try lost).
         log.info("call %s keyed an emergency number: the 999 line", param("CallSid"))

@@ -5,7 +5,6 @@ point it at a throwaway server)."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import os
 import shutil
@@ -30,7 +29,7 @@ from ivr.promise import Placement
 from ivr.queue import CallbackQueue, Requested
 from ivr.safetime import ANYTIME, Window
 from ivr.simulate import TwilioLikeClient
-from ivr.store import connect
+from ivr.store import connect, start_embedded, stop_embedded
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "0123456789abcdef0123456789abcdef"
@@ -69,10 +68,9 @@ def store_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object
         yield {"redis_url": url}
         return
     settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data")}
+    start_embedded(settings["data_dir"])  # owned by this session: stopped at its end
     yield settings
-    # The embedded server outlives the session unless told to stop.
-    with contextlib.suppress(redis.RedisError):
-        connect(Settings().override(settings)).shutdown(nosave=True)
+    stop_embedded(settings["data_dir"])
 
 
 @pytest.fixture

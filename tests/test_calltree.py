@@ -176,15 +176,36 @@ def actions(page: str, part: int = 1) -> list[str]:
                                                     calltree.step_choices(STEPS))]
 
 
-def test_page_options() -> None:
+def test_every_page_accepts_every_navigation_key() -> None:
+    """Found in review: 7 on the first part of a page was "not one of the options"."""
     steps = ["step1", "step2", "step3", "step4", "step5"]
-    assert actions("step3") == ["previous", "next", "repeat", "menu", *steps]
-    assert actions("step1", 1) == ["next", "repeat", "menu", *steps]  # nowhere to go back to
-    assert actions("step1", 2) == ["previous", "next", "repeat", "menu", *steps]
-    assert actions("step5") == ["previous", "next", "repeat", "menu", *steps]  # on: the menu
-    assert actions("police", 1) == ["next", "repeat", "menu"]
-    assert actions("police", 2) == ["previous", "repeat", "menu"]
-    assert actions("support") == ["repeat", "menu"]
+    for page, part in (("step3", 1), ("step1", 1), ("step1", 2), ("step5", 1), ("police", 1),
+                       ("police", 2), ("support", 1)):
+        own = steps if page.startswith("step") else []
+        assert actions(page, part) == ["previous", "next", "repeat", "menu", *own], page
+
+
+def prompts(page: str, part: int = 1) -> list[str]:
+    return [o.action for o in calltree.page_prompts(page, part, PARTS, NAVIGATION)]
+
+
+def test_back_and_on_are_said_only_where_there_is_another_part() -> None:
+    assert prompts("step3") == ["previous", "next", "repeat", "menu"]
+    assert prompts("step1", 1) == ["next", "repeat", "menu"]  # nowhere to go back to
+    assert prompts("step1", 2) == ["previous", "next", "repeat", "menu"]
+    assert prompts("step5") == ["previous", "next", "repeat", "menu"]  # on: the menu
+    assert prompts("police", 1) == ["next", "repeat", "menu"]
+    assert prompts("police", 2) == ["previous", "repeat", "menu"]
+    assert prompts("support") == ["repeat", "menu"]
+
+
+@pytest.mark.parametrize(("page", "part", "action", "to"), [
+    ("step1", 1, "previous", None), ("police", 1, "previous", None),
+    ("police", 2, "next", None), ("support", 1, "next", None), ("support", 1, "previous", None),
+])
+def test_back_before_the_first_part_and_on_after_the_last_lead_to_the_main_menu(
+        page, part, action, to) -> None:
+    assert calltree.navigate(page, part, PARTS, NAVIGATION[action]).page is to
 
 
 @pytest.mark.parametrize(("value", "part"), [("1", 1), ("2", 2), ("3", 3), ("4", 3), ("0", 1),

@@ -67,7 +67,8 @@ def test_five_opening_days_unreached_expire_a_callback_and_four_flag_its_last_da
     released = {f"2026-11-{day}": True for day in ("25", "26", "27", "30")}
     count = nights(Count(), "2026-11-25", "2026-11-30", claimable=released)
     assert count.missed == 4
-    assert last_day(count, LIMIT) and not expired(count, LIMIT)
+    today = d("2026-12-01")
+    assert last_day(count, LIMIT, today, today) and not expired(count, LIMIT)
     count = nights(count, "2026-12-01", "2026-12-01", claimable={"2026-12-01": True})
     assert expired(count, LIMIT)
 
@@ -102,4 +103,11 @@ def test_counting_a_held_callback_twice_changes_nothing():
                                                       (4, True, False), (5, True, True)])
 def test_last_day_and_expiry(missed, flag, gone):
     count = Count(missed)
-    assert (last_day(count, LIMIT), expired(count, LIMIT)) == (flag, gone)
+    today = d("2026-11-25")
+    assert (last_day(count, LIMIT, today, today), expired(count, LIMIT)) == (flag, gone)
+
+
+def test_a_callback_due_on_a_later_day_is_not_on_its_last_day_today():
+    """Found in review: a "Tue only" callback was flagged "last day" on Monday, though it
+    could not expire that night."""
+    assert not last_day(Count(4), LIMIT, d("2026-12-01"), d("2026-11-30"))

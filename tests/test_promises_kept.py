@@ -17,10 +17,9 @@ from hypothesis import strategies as st
 
 from ivr import create_app
 from ivr.clock import fixed_clock
-from ivr.hours import Override
 from ivr.override import close_line, reopen_line
-from ivr.phrases import promise_when
-from ivr.promise import day_slot, restate
+from ivr.phrases import clock, when
+from ivr.promise import day_slot, first_slot
 from ivr.queue import CallbackQueue
 from ivr.simulate import TwilioLikeClient
 from tests.conftest import TOKEN, flows_with, london
@@ -152,21 +151,25 @@ def property_flows(tmp_path_factory) -> Path:
     return flows_with(tmp_path_factory.mktemp("flows"), CHRISTMAS)
 
 
-@settings(max_examples=120, deadline=None,
+@settings(max_examples=150, deadline=None,
           suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(at=INSTANTS, first=BODIES, second=st.one_of(st.none(), BODIES), closure=CLOSURES)
+@given(at=INSTANTS, first=BODIES, second=st.one_of(st.none(), BODIES), closure=CLOSURES,
+       closed_for=st.integers(min_value=1, max_value=72))
 def test_the_time_a_reply_promises_is_the_time_stored(store, store_settings, property_flows,
-                                                       at, first, second, closure):
-    """For any instant, closure and texts: the reply's "when" is the stored due time put
-    into words, and the stored time is inside the person's window and the opening hours."""
+                                                       at, first, second, closure, closed_for):
+    """For any instant, closure and texts: what the reply says is worked out here from the
+    stored due time and slot end alone, and the stored time is inside the person's window
+    and the opening hours; "as soon as someone is free" only with time enough to call."""
     store.flushdb()
-    now = at.replace(tzinfo=london("2026-12-01T00:00").tzinfo)
+    zone = london("2026-12-01T00:00").tzinfo
+    now = at.replace(tzinfo=zone)
     app = create_app({"twilio_auth_token": TOKEN, **store_settings, "log_level": "ERROR",
                       "flows_dir": property_flows}, clock=fixed_clock(now))
     h = app.extensions["helpline"]
     reopen_line(store)
+    until = now + timedelta(hours=closed_for)
     if closure == "until":
-        close_line(store, "We are closed for training.", now + timedelta(hours=3))
+        close_line(store, "We are closed for training.", until)
     elif closure == "open-ended":
         close_line(store, "We are closed for training.", None)
     replies = text(app, first, "SM" + "a" * 32)
@@ -175,26 +178,30 @@ def test_the_time_a_reply_promises_is_the_time_stored(store, store_settings, pro
     callback = h.queue.open_for(ME)
     assert callback is not None
     reply = " ".join(replies)
+    replies_text = h.flows.sms.replies
     if callback.status == "held":
         assert callback.plan is None
+        assert any(replies_text[name] in reply for name in ("held_new", "ask_time", "held"))
         return
-    # Inside its window and the opening hours: the due time lies in a slot, which ends when
-    # the stored slot ends.
-    slot = day_slot(callback.due_at.astimezone(h.flows.hours.timezone).date(), callback.plan,
-                    h.flows.hours)
+    hours = h.flows.hours
+    slot = day_slot(callback.due_at.astimezone(zone).date(), callback.plan, hours)
     assert slot is not None, (callback, reply)
-    assert slot.start <= callback.due_at < slot.end
+    assert slot.start <= callback.due_at < slot.end  # inside the window and the hours
     assert callback.slot_end == slot.end
-    # Never due after it would have expired: nothing has been counted against it.
-    assert callback.count.missed == 0
-    # What the reply says is the stored time in words (unless it said "noted"/"kept").
-    if h.flows.sms.replies["kept"] in reply:
-        return
-    override = Override("We are closed for training.",
-                        now + timedelta(hours=3)) if closure == "until" else (
-        Override("We are closed for training.", None) if closure == "open-ended" else None)
-    stands = restate(now, callback.due_at, callback.plan, h.flows.hours, override,
-                     h.settings.min_slot)
-    assert stands.due == callback.due_at or stands.due <= now
-    words = promise_when(stands, now, h.flows.hours, h.flows.phrases, h.flows.sms.replies)
+    assert callback.count.missed == 0  # nothing counted against it: not near expiry
+    if replies_text["kept"] in reply:
+        return  # nothing was promised by this text
+    closed = closure == "open-ended" or (closure == "until" and until > now)
+    if closure == "open-ended":
+        words = replies_text["reopen"]
+    elif callback.due_at > now:
+        words = when(callback.due_at, now, hours, h.flows.phrases)
+        assert not closed or callback.due_at >= until
+    elif callback.slot_end - now >= timedelta(minutes=30):
+        words = replies_text["soon"]
+    else:
+        later = first_slot(callback.slot_end, callback.plan, hours)
+        words = replies_text["closing"].format(
+            closes=clock(callback.slot_end.astimezone(zone).time()),
+            fallback=when(later.start, now, hours, h.flows.phrases))
     assert f"call you {words}" in reply, (reply, words, callback)

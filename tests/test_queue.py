@@ -439,7 +439,8 @@ def test_a_new_plan_while_an_advisor_calls_is_kept_for_the_next_attempt(queue):
         "scheduled", london("2026-11-30T14:00"), london("2026-11-30T16:00"))) == "noted"
 
     callback = queue.get(callback_id)
-    assert (callback.status, callback.plan, callback.due_at) == ("claimed", afternoon, IN_HOURS)
+    assert (callback.status, callback.plan, callback.due_at) == (
+        "claimed", afternoon, london("2026-11-30T14:00"))  # where it goes next
 
 
 def test_a_claim_given_back_keeps_its_slot(queue, store):
@@ -455,3 +456,38 @@ def test_an_ended_callback_cannot_be_replanned(queue):
     queue.cancel(callback_id, SUNDAY)
     assert queue.replan(callback_id, ANYTIME, Placement("due", IN_HOURS, IN_HOURS)) == "gone"
     assert queue.get(callback_id).status == "cancelled"
+
+
+def test_a_plan_noted_during_a_call_given_back_waits_for_its_new_time(queue, store):
+    """Found in review: the person was told "we will only call you after 2pm", the call was
+    given back, and the callback went back to the due queue at its old any-time slot."""
+    callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
+    queue.claim("advisor1", IN_HOURS)
+    afternoon = Window(earliest=time(14))
+    queue.replan(callback_id, afternoon, Placement("scheduled", london("2026-11-30T14:00"),
+                                                   london("2026-11-30T16:00")))
+
+    assert queue.unclaim(callback_id, "advisor1")
+
+    callback = queue.get(callback_id)
+    assert (callback.status, callback.plan, callback.due_at) == (
+        "scheduled", afternoon, london("2026-11-30T14:00"))
+    assert zset_ids(store, "due") == []
+    assert queue.claim("advisor2", london("2026-11-30T11:05")) is None
+    assert release(queue, london("2026-11-30T14:00")) == 1
+
+
+def test_a_day_counts_towards_expiry_only_with_enough_of_the_slot_left(queue):
+    """Found in review: a callback released ten minutes before closing lost a whole day."""
+    late = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
+    short = request(queue, mobile(2), "sms", SUNDAY, london("2026-11-30T15:45"),
+                    Window(earliest=time(15, 45))).callback_id
+
+    release(queue, london("2026-11-30T15:50"))  # the scheduler was down all day
+
+    assert queue.get(late).count.claimable_on is None
+    assert queue.get(short).count.claimable_on is None  # 10 of its 15 minutes left
+    again = request(queue, mobile(3), "sms", SUNDAY, london("2026-12-01T15:45"),
+                    Window(earliest=time(15, 45))).callback_id
+    release(queue, london("2026-12-01T15:45"))  # a short slot, released when it starts
+    assert queue.get(again).count.claimable_on == london("2026-12-01T15:45").date()

@@ -259,13 +259,25 @@ def test_a_time_that_cannot_be_read_is_unclear(text):
     "ok", "no", "yes please", "x",
     # Phone numbers and emergency numbers are not times.
     "07400123456", "+44 7400 123456", "999", "call 999", "112", "101", "111",
-    # More than a time phrase: a plain callback request (this module does not guess).
-    "I am 19", "he posted my photos at 2am", "after 6pm when he's out", "friday 27th",
-    "please call me tomorrow afternoon after 2pm but not on fridays thanks very much",
-    "after 6pm " + "please " * 30,
+    # More than a time phrase, with no time in it: a plain callback request.
+    "I am 19", "friday 27th", "he posted my photos this morning please help",
+    "please stop calling me at work",
 ])
 def test_a_message_not_about_a_time_is_none(text):
     assert read(text) == Reading("none")
+
+
+@pytest.mark.parametrize("text", [
+    # Found: a time inside a sentence was dropped and the person was called at once.
+    "Don't call before 2", "please only call after 6pm when he's out",
+    "dont call me in the morning", "after 2 please, he is home till then",
+    "please call me tomorrow afternoon after 2pm but not on fridays thanks very much",
+    "after 6pm " + "please " * 30, "my number is 07400123456 call after 2",
+    "he posted my photos at 2am",  # a story, but a clock time: we ask rather than guess
+    "I was wondering whether you could call me back at 2pm tomorrow please, thanks",
+])
+def test_a_time_inside_a_sentence_is_unclear_never_none(text):
+    assert read(text) == Reading("unclear")
 
 
 def test_a_point_time_allows_the_hour_after_it():

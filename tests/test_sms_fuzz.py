@@ -102,7 +102,7 @@ def test_a_conversation_leaves_exactly_the_callbacks_it_asked_for(app, store, te
         kind = interpret(body, waiting[sender], date(2026, 11, 25), (time(10), time(16))).kind
         if kind == "opt_out":
             waiting[sender] = False
-        elif kind in ("request", "plan", "ambiguous", "anytime"):
+        elif kind in ("request", "plan", "ambiguous", "anytime", "ask_time"):
             waiting[sender] = True  # a plan we can't place is held: still waiting
     queue = app.extensions["helpline"].queue
     for number, expected in waiting.items():

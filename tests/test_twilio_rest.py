@@ -4,6 +4,7 @@ up the number, the opening text to advisors on duty, and the static fallback fil
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
 from xml.etree import ElementTree
 
@@ -21,6 +22,7 @@ from ivr.gsm7 import non_gsm7, segments
 from ivr.jobs import Context, Jobs
 from ivr.phone import mask
 from ivr.queue import CallbackQueue
+from ivr.safetime import Window
 from ivr.twilio_api import STATUS_EVENTS, call_advisor, rest_client, send_sms
 from ivr.twilio_setup import Wanted, compare, configure
 from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london, request_callback
@@ -237,6 +239,19 @@ def test_the_opening_text_counts_callbacks_on_their_last_day(store, twilio_api):
     jobs(store, twilio_api, client).opening(london("2026-11-25T10:00"))
     [(_, _, data, _)] = recorder.sent
     assert data["Body"].startswith("Good morning. 3 waiting for a call back, 1 for the last day")
+
+
+def test_the_last_day_count_includes_callbacks_due_later_that_day(store, twilio_api):
+    """Found in review: an "after 2pm" callback on its last day was not counted at 10am."""
+    add_advisor(store, "Alex", "+447400123456", on_duty=True)
+    queue = CallbackQueue(store)
+    afternoon = request_callback(queue, "+447400123490", "sms", london("2026-11-24T19:00"),
+                                 london("2026-11-25T14:00"), Window(earliest=time(14)))
+    queue.set_count(afternoon.callback_id, Count(4, london("2026-11-24T10:00").date()))
+    client, recorder = recorded_client(settings_for(twilio_api))
+    jobs(store, twilio_api, client).opening(london("2026-11-25T10:00"))
+    [(_, _, data, _)] = recorder.sent
+    assert data["Body"].startswith("Good morning. 1 waiting for a call back, 1 for the last day")
 
 
 def test_no_text_without_the_helplines_number_to_send_it_from(store, twilio_api):

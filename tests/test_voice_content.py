@@ -70,7 +70,13 @@ BAD_CONTENT = [
                  "steps.step.2.say: this item would make a page of 182 spoken words (about 73 "
                  "seconds)", id="a-say-item-too-long-for-a-page"),
     pytest.param("page_words = 112", "page_words = 0", "limits.page_words must be a whole "
-                 "number above 0", id="no-room-on-a-page"),
+                 "number from 1 to 112", id="no-room-on-a-page"),
+    # Found in review: the file being checked could switch its own checks off.
+    pytest.param("page_words = 112", "page_words = 5000", "limits.page_words must be a whole "
+                 "number from 1 to 112", id="pages-longer-than-45-seconds"),
+    pytest.param("words_before_999 = 30", "words_before_999 = 3000",
+                 "limits.words_before_999 must be a whole number from 1 to 30",
+                 id="the-999-line-allowed-later"),
     pytest.param('safety = "If you are in immediate danger, hang up now and dial 9 9 9."',
                  'safety = "If you are in immediate danger, hang up now and dial the police."',
                  "greeting.safety must give the 999 line", id="no-999-line-in-the-greeting"),

@@ -106,7 +106,7 @@ def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
     assert store.keys("hl:cb:*")
 
 
-@pytest.mark.parametrize("keyed", ["999", "112", "101"])
+@pytest.mark.parametrize("keyed", ["999", "112", "101", "99", "9999", "0999"])
 def test_keying_an_emergency_number_for_a_callback_gets_the_999_line(
         content: VoiceContent, keyed: str) -> None:
     result = simulate(IN_HOURS, "anonymous", ("--press", "5"), ("--press", keyed))

@@ -730,11 +730,11 @@ SPOKEN_ON_A_PAGE = [
     ("step3", "take me to the main menu", "/voice/menu"),
     ("step3", "step five", "/voice/page/step5"),
     ("step3", "I need more support", "/voice/page/step5"),
-    ("step1", "go back", None),  # nothing before step 1
+    ("step1", "go back", "/voice/menu"),  # nothing before step 1: where the caller came from
     ("police", "main menu", "/voice/menu"),
     ("police", "repeat that", "/voice/page/police"),
     ("police", "next step", "/voice/page/police"),  # on to its second part
-    ("support", "next", None),
+    ("support", "next", "/voice/menu"),
     ("support", "what are the options", "/voice/menu"),
 ]
 
@@ -802,7 +802,9 @@ def test_police_and_support_offer_repeat_and_menu(make_app, page: str) -> None:
     assert redirect_of(again).endswith(f"/voice/page/{page}?part={last}")
     menu = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["menu"].key)
     assert path(redirect_of(menu)) == "/voice/menu"
-    wrong = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["next"].key)
+    on = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["next"].key)
+    assert path(redirect_of(on)) == "/voice/menu"  # on from the end: where the caller came from
+    wrong = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits="6")
     assert content.invalid in heard(wrong)
     assert query(redirect_of(wrong)) == {"part": str(last), "tries": "1", "replay": "0"}
 
