@@ -18,6 +18,7 @@ from ivr.logs import setup_logging
 from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
 from ivr.security import SignatureGuard
+from ivr.spool import Spool
 from ivr.store import connect
 from ivr.twilio_api import rest_client
 
@@ -79,4 +80,6 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     voice.install_fallback(app)
     metrics.install(app)
     app.register_blueprint(health.bp)
+    if Spool(settings.data_dir).waiting():  # texts kept while the store was down, unreplayed
+        sms.start_replaying(app)
     return app

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import sys
 import textwrap
 import uuid
@@ -32,8 +33,8 @@ from ivr.queue import CallbackQueue
 from ivr.review import Marked, Proposal, load_proposals, marked
 from ivr.safetime import describe as describe_window
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
-from ivr.store import borrowed, connect, describe, start_embedded
-from ivr.supervise import supervise
+from ivr.store import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.supervise import AlreadyRunning, Child, RunLock, supervise
 from ivr.tomlfile import FlowFileError
 from ivr.twilio_api import rest_client
 from ivr.twilio_setup import NumberNotFound, Wanted, compare, configure, export_fallback
@@ -231,14 +232,38 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000")
+@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
+              show_default="5000")
 def run(host: str, port: int) -> None:
-    """Run web (gunicorn, as the Procfile does) and scheduler together, on the embedded Redis
-    unless REDIS_URL is set; print the webhook URLs. Ctrl-C stops everything."""
+    """Run the embedded Redis (unless REDIS_URL is set), the web server (gunicorn, as the
+    Procfile does) and the scheduler together, each restarted if it dies; print the webhook
+    URLs. Ctrl-C, SIGTERM or closing the terminal stops everything."""
     settings = Settings.from_env()
     _flows_or_exit(settings)
+    lock = RunLock(settings.data_dir)
+    try:
+        lock.acquire(port)
+    except AlreadyRunning as exc:
+        raise click.ClickException(str(exc)) from None
+    if not _port_free(host, port):
+        raise click.ClickException(f"port {port} on {host} is in use by another program: "
+                                   "stop it, or choose another with --port")
+    env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
+    env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
+    children = []
     if not settings.redis_url:
-        start_embedded(settings.data_dir)  # this process owns the embedded server's lifetime
+        redis_server = Embedded(Path(settings.data_dir))
+        if redis_server.answers():
+            raise click.ClickException(f"an embedded Redis is already running in "
+                                       f"{redis_server.folder}: stop what started it first")
+        children.append(Child("redis", redis_server.command(), ready=redis_server.answers,
+                              umask=0o077))
+        env[SUPERVISED_ENV] = "1"  # the children connect; this process restarts the server
+    children += [
+        Child("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
+                      "--bind", f"{host}:{port}"]),
+        Child("scheduler", [sys.executable, "-m", "ivr", "scheduler"]),
+    ]
     click.echo(f"Store: {describe(settings)}")
     base = settings.public_base_url or f"http://{host}:{port}"
     click.echo("Paste these into your Twilio number's configuration (HTTP POST):")
@@ -247,11 +272,17 @@ def run(host: str, port: int) -> None:
     if not settings.public_base_url:
         click.echo("  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
                    "to the tunnel's https address.)")
-    web = [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-           "--bind", f"{host}:{port}"]
-    scheduler = [sys.executable, "-m", "ivr", "scheduler"]
-    os.environ.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
-    raise SystemExit(supervise({"web": web, "scheduler": scheduler}, cwd=PROJECT_DIR))
+    raise SystemExit(supervise(children, cwd=PROJECT_DIR, env=env))
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
 
 
 @main.group()

@@ -106,7 +106,8 @@ class VoiceContent:
 
 SMS_REPLIES = ("soon", "closing", "reopen", "held", "new", "existing", "options", "preferred",
                "anytime", "noted", "outside_hours", "ambiguous", "held_new", "kept",
-               "ask_time", "time_unclear", "closure", "help", "media", "not_uk", "unavailable")
+               "ask_time", "time_unclear", "closure", "help", "media", "not_uk", "spooled",
+               "unavailable")
 WINDOW_FIELDS = {"after": ("time",), "before": ("time",), "between": ("start", "end"),
                  "any_time": (), "days": ("days",), "except_days": ("days",),
                  "range": ("first", "last"), "plural": ("weekday",), "and": (),
@@ -470,6 +471,7 @@ def load_sms(file: TomlFile) -> SmsContent:
               "preferred": ("window", "when"), "anytime": ("when",), "noted": ("window",),
               "outside_hours": ("usual_hours",), "ambiguous": ("hour", "usual_hours"),
               "closure": ("message",), "help": ("usual_hours",), "not_uk": ("usual_hours",),
+              "spooled": ("usual_hours",),
               "unavailable": ("usual_hours",)}
     replies = {k: r.text(("reply", k), fields.get(k, ())) for k in SMS_REPLIES}
     steps = r.texts(("steps", "texts"))

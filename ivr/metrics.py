@@ -22,6 +22,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from ivr.health import DependencyCollector
+
 log = logging.getLogger("ivr.requests")
 
 REQUESTS = Counter("helpline_requests_total", "Requests by route and status",
@@ -86,4 +88,5 @@ def install(app: Flask) -> None:
             for collector in list(REGISTRY._collector_to_names):  # this process's metrics
                 registry.register(collector)
         registry.register(CallbackCollector(h.redis))
+        registry.register(DependencyCollector(h.redis))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

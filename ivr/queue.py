@@ -163,7 +163,12 @@ return 1
 """
 
 _ERASE_NUMBER = _PLACE + """
--- Erase every record of one number (opt-out). KEYS: open_key, num_set
+-- Erase every record of one number (opt-out), once per message. KEYS: open_key, num_set,
+-- seen_key (or ""); ARGV: seen_ttl
+if KEYS[3] ~= '' then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+  redis.call('SET', KEYS[3], 'opt-out', 'EX', ARGV[1])
+end
 local ids = redis.call('SMEMBERS', KEYS[2])
 for _, id in ipairs(ids) do
   redis.call('DEL', 'hl:cb:' .. id)
@@ -368,10 +373,15 @@ class CallbackQueue:
     def cancel(self, callback_id: str, now: datetime) -> bool:
         return self.end(callback_id, "cancelled", now)
 
-    def erase_number(self, number: str) -> int:
-        """Cancel and erase everything stored about `number` (opt-out)."""
+    def erase_number(self, number: str, message_sid: str = "") -> int:
+        """Cancel and erase everything stored about `number` (opt-out); how many records.
+        With a MessageSid, only the first time that message is seen (-1 after: a Twilio
+        retry, or a kept text replayed twice, must not erase a request made since)."""
         h = number_key(number)
-        return self._erase_number(keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}"])
+        return self._erase_number(
+            keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
+                  f"{P}seen:{message_sid}" if message_sid else ""],
+            args=[SEEN_TTL_SECONDS])
 
     def set_count(self, callback_id: str, count: Count) -> bool:
         """Store a waiting callback's expiry count (see expiry.py)."""

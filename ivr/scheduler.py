@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 LOCK_KEY = "hl:scheduler:lock"
 HEARTBEAT_KEY = "hl:scheduler:heartbeat"
 LOCK_SECONDS = 30
+# The leader beats every few seconds; a standby takes over within LOCK_SECONDS of its death.
+# Silent longer than that, there is no scheduler (monitoring is told, via health.py).
+HEARTBEAT_STALE_SECONDS = LOCK_SECONDS + 15
 # Long enough that a scheduler down for a morning still does that morning's opening.
 MISFIRE_GRACE_SECONDS = 6 * 3600
 
@@ -198,6 +201,7 @@ def run(settings: Settings, stop: threading.Event | None = None) -> None:
             _scheduler = None
             with contextlib.suppress(redis.RedisError):
                 leader.release()
+                _context.redis.delete(HEARTBEAT_KEY)  # stopped: say so at once
 
 
 def main(settings: Settings) -> None:

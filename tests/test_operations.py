@@ -6,7 +6,7 @@ import json
 import logging
 
 from ivr.logs import JsonFormatter, MaskPhoneNumbers
-from ivr.scheduler import HEARTBEAT_KEY
+from ivr.scheduler import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
 from tests.conftest import twilio_client
 
 
@@ -73,3 +73,40 @@ def test_json_lines_are_masked_too():
                                None)
     MaskPhoneNumbers().filter(record)
     assert json.loads(JsonFormatter().format(record))["msg"] == "from ***456"
+
+
+def test_monitoring_is_told_the_truth_while_liveness_stays_200(make_app, store):
+    """Found: /healthz answered "ok" throughout a dead Redis. /healthz stays 200 (the process
+    still answers callers, with the fallback if need be); /healthz/dependencies is for
+    uptime monitors."""
+    app = make_app(metrics_token="s3cret")
+    client = app.test_client()
+    store.set(HEARTBEAT_KEY, "2099-01-01T00:00:00+00:00")
+    ok = client.get("/healthz/dependencies")
+    assert (ok.status_code, ok.get_json()) == (200, {"status": "ok", "redis": "ok",
+                                                     "scheduler": "ok"})
+    store.delete(HEARTBEAT_KEY)
+    down = client.get("/healthz/dependencies")
+    assert down.status_code == 503
+    assert down.get_json()["scheduler"] == "not running"
+    assert client.get("/healthz").status_code == 200
+    metrics = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    text = metrics.get_data(as_text=True)
+    assert 'helpline_dependency_up{dependency="redis"} 1.0' in text
+    assert 'helpline_dependency_up{dependency="scheduler"} 0.0' in text
+
+
+def test_a_silent_scheduler_is_down_within_a_minute(app, store):
+    """Found: /healthz said the scheduler was fine for two minutes after it died."""
+    store.set(HEARTBEAT_KEY, "2000-01-01T00:00:00+00:00")
+    response = app.test_client().get("/healthz/dependencies")
+    assert response.status_code == 503
+    assert response.get_json()["scheduler"].startswith("silent for")
+    assert HEARTBEAT_STALE_SECONDS <= 60
+
+
+def test_redis_down_is_503_for_monitoring(make_app, tmp_path):
+    app = make_app(redis_url="redis://127.0.0.1:9", data_dir=tmp_path)
+    response = app.test_client().get("/healthz/dependencies")
+    assert response.status_code == 503
+    assert response.get_json()["redis"].startswith("unreachable")

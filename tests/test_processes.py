@@ -10,9 +10,11 @@ import datetime as dt
 import os
 import signal
 import socket
+import stat
 import subprocess
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -20,6 +22,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from urllib.parse import urlencode
 
+import psutil
 import pytest
 import redis
 from redis.backoff import NoBackoff
@@ -514,3 +517,162 @@ def test_nightly_runs_once_a_night(scheduler_context, clock, store):
     nightly()
 
     assert queue.get(stale).status == "scheduled"
+
+
+# ------------------------------------------------------------------ e) helpline run
+
+
+def redis_servers_of(data_dir: Path) -> list[psutil.Process]:
+    """Running redis-server processes whose configuration is in this data folder."""
+    found = []
+    for process in psutil.process_iter(["name", "cmdline", "status"]):
+        if (process.info["name"] == "redis-server"
+                and process.info["status"] != psutil.STATUS_ZOMBIE
+                and any(str(data_dir) in part for part in process.info["cmdline"] or [])):
+            found.append(process)
+    return found
+
+
+def family(pid: int) -> list[psutil.Process]:
+    """A process and everything it started (gone ones left out)."""
+    try:
+        parent = psutil.Process(pid)
+        return [parent, *parent.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return []
+
+
+def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
+    return [p for p in processes
+            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+@pytest.fixture
+def run_env(tmp_path: Path, clock: Clock) -> dict[str, str]:
+    """`helpline run` on a data folder and port of its own, the file clock, 1 s ticks."""
+    child = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR")
+             if name in os.environ}
+    child.update(HELPLINE_DATA_DIR=str(tmp_path / "data"), PORT=str(free_port()),
+                 HELPLINE_TEST_CLOCK_FILE=str(clock.path), SCHEDULER_TICK_SECONDS="1",
+                 TWILIO_AUTH_TOKEN=TOKEN, LOG_FORMAT="text", PYTHONUNBUFFERED="1",
+                 WEB_CONCURRENCY="2")
+    return child
+
+
+def start_run(spawn: Callable[..., Process], env: dict[str, str]) -> tuple[Process, str]:
+    run = spawn("run", "-m", "ivr", "run", env=env)
+    base = f"http://127.0.0.1:{env['PORT']}"
+    wait_for(lambda: get(f"{base}/healthz/dependencies") == 200, "everything to be up",
+             seconds=40, logs=run.log)
+    return run, base
+
+
+def status(url: str) -> int | None:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+    except OSError:
+        return None
+
+
+def test_a_killed_redis_comes_back_under_helpline_run_and_no_text_is_lost(spawn, run_env):
+    """Found: after kill -9 of the embedded Redis, texters were told "try again later" until
+    a full restart, while /healthz said "ok" throughout."""
+    run, base = start_run(spawn, run_env)
+    data_dir = Path(run_env["HELPLINE_DATA_DIR"])
+    [server] = redis_servers_of(data_dir)
+    text_helpline(base, CALLERS[0], "hello", "SM" + "0" * 32)
+
+    server.kill()  # kill -9
+    wait_for(lambda: status(f"{base}/healthz/dependencies") == 503, "monitoring to be told",
+             logs=run.log)
+    assert status(f"{base}/healthz") == 200  # still answering callers: stays in rotation
+    code, reply = text_helpline(base, CALLERS[1], "hello", "SM" + "1" * 32)
+    assert code == 200 and "We have it" in reply  # kept on disk, not "try again later"
+
+    wait_for(lambda: status(f"{base}/healthz/dependencies") == 200, "Redis to be back",
+             seconds=20, logs=run.log)
+    assert run.says("[run] redis exited") == 1
+    client = redis.Redis(unix_socket_path=str(data_dir / "redis" / "redis.sock"),
+                         decode_responses=True)
+    queue = CallbackQueue(client)
+    wait_for(lambda: queue.open_for(CALLERS[1]) is not None, "the kept text in the queue",
+             logs=run.log)
+    assert queue.open_for(CALLERS[0]) is not None  # nothing confirmed was lost
+    code, reply = text_helpline(base, CALLERS[2], "hello", "SM" + "2" * 32)
+    assert "Thanks for your message. We will call you" in reply
+    client.close()
+
+
+def test_closing_the_terminal_stops_everything_helpline_run_started(spawn, run_env):
+    """Found: SIGHUP left gunicorn and the embedded Redis running, and the scheduler dead."""
+    run, _ = start_run(spawn, run_env)
+    started = family(run.popen.pid)
+    assert len(started) >= 5  # run, redis, gunicorn and its 2 workers, the scheduler
+
+    os.kill(run.popen.pid, signal.SIGHUP)
+
+    run.popen.wait(timeout=30)
+    wait_for(lambda: not alive(started), "every child to stop", logs=run.log)
+    assert redis_servers_of(Path(run_env["HELPLINE_DATA_DIR"])) == []
+
+
+def test_a_crash_of_helpline_run_takes_its_children_along(spawn, run_env):
+    run, _ = start_run(spawn, run_env)
+    started = family(run.popen.pid)
+    os.kill(run.popen.pid, signal.SIGKILL)  # no clean-up at all
+    wait_for(lambda: not alive(started), "every child to stop", logs=run.log)
+
+
+def test_a_second_helpline_run_says_it_is_already_running(spawn, run_env):
+    """Found: a second `make run` looped forever on "Connection in use"."""
+    run, _ = start_run(spawn, run_env)
+    second = subprocess.run([sys.executable, "-m", "ivr", "run"], cwd=PROJECT, env=run_env,
+                            capture_output=True, text=True, timeout=60)
+    assert second.returncode != 0
+    assert f"already running (pid {run.popen.pid}, port {run_env['PORT']})" in second.stderr
+
+
+def test_a_port_taken_by_another_program_is_said_at_once(run_env):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", int(run_env["PORT"])))
+        taken.listen()
+        done = subprocess.run([sys.executable, "-m", "ivr", "run"], cwd=PROJECT, env=run_env,
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert "is in use by another program" in done.stderr
+    assert redis_servers_of(Path(run_env["HELPLINE_DATA_DIR"])) == []
+
+
+@pytest.mark.parametrize("command", [
+    ["callbacks", "list"], ["advisors", "list"], ["hours"], ["jobs", "run", "tick"],
+    ["simulate", "sms", "--from", "+447400123456", "--body", "hello"],
+    ["simulate", "call", "--press", "2"],
+    ["-c", "from ivr import create_app; create_app()"],
+])
+def test_a_command_leaves_no_redis_server_behind(tmp_path, command):
+    """Found: each new data folder a command touched left a redis-server running."""
+    env = {**os.environ, "HELPLINE_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "ERROR"}
+    env.pop("REDIS_URL", None)
+    args = command if command[0] == "-c" else ["-m", "ivr", *command]
+    done = subprocess.run([sys.executable, *args], cwd=PROJECT, env=env, capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 0, done.stderr
+    assert redis_servers_of(tmp_path / "data") == []
+
+
+def test_the_data_folder_and_the_redis_files_are_the_apps_users_alone(tmp_path):
+    data_dir = tmp_path / "data"
+    env = {**os.environ, "HELPLINE_DATA_DIR": str(data_dir), "LOG_LEVEL": "ERROR"}
+    env.pop("REDIS_URL", None)
+    subprocess.run([sys.executable, "-m", "ivr", "simulate", "sms", "--from", "+447400123456",
+                    "--body", "hello"], cwd=PROJECT, env=env, check=True, timeout=60,
+                   capture_output=True)
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    redis_folder = data_dir / "redis"
+    assert stat.S_IMODE(redis_folder.stat().st_mode) == 0o700
+    for file in redis_folder.iterdir():
+        if file.is_file():
+            assert stat.S_IMODE(file.stat().st_mode) == 0o600, file

@@ -1,8 +1,10 @@
-"""When Redis is unreachable, nobody hears an error: a text gets the honest 'unavailable'
-reply (with the hours and 999), every voice route still answers valid TwiML, and asking for
-a callback on a call says it can't be taken now and offers the text route instead.
+"""When Redis is unreachable, nobody hears an error: a text is kept on disk and the person
+is told honestly that we have it (with the hours and 999; test_spool.py follows it into the
+queue), every voice route still answers valid TwiML, and asking for a callback on a call says
+it can't be taken now and offers the text route instead.
 
-The store is redis://127.0.0.1:9, where nothing listens: each request fails fast.
+The store is redis://127.0.0.1:9, where nothing listens: each request fails fast. Each test
+has a data folder of its own, for the texts kept on disk.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from flask import Flask
 from ivr.flows import MAX_REPLY_SEGMENTS
 from ivr.gsm7 import non_gsm7, segments
 from ivr.simulate import TwilioLikeClient, simulate_call
+from ivr.spool import Spool
 from tests.conftest import ACCOUNT_SID
 from tests.test_sms import reply_text, send
 
@@ -27,8 +30,8 @@ KEYS = list("0123456789*#")
 
 
 @pytest.fixture(params=[OPEN, EVENING], ids=["open", "closed"])
-def app(request, make_app) -> Flask:
-    return make_app(at=request.param, redis_url=NOWHERE)
+def app(request, make_app, tmp_path) -> Flask:
+    return make_app(at=request.param, redis_url=NOWHERE, data_dir=tmp_path)
 
 
 def call(app: Flask, caller: str = ME) -> TwilioLikeClient:
@@ -66,12 +69,31 @@ def unavailable(app: Flask) -> str:
 # ------------------------------------------------------------------ texts
 
 
-@pytest.mark.parametrize("body", ["hello", "2pm", "HELP", "STEPS", "STOP", "ANYTIME", ""])
-def test_a_text_gets_the_unavailable_reply(app, body):
-    assert send(app, body) == [reply_text(app, "unavailable")]
+@pytest.mark.parametrize("body", ["hello", "2pm", "ANYTIME", "after 8", ""])
+def test_a_text_is_kept_and_the_reply_says_we_have_it(app, body):
+    """Found: texters were told "Sorry, try again later" (1 611 of them in one run)."""
+    assert send(app, body) == [reply_text(app, "spooled")]
+    assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
 
 
-def test_the_unavailable_reply_gives_the_hours_and_999_plainly(app):
+def test_stop_is_kept_and_answered_by_twilio_alone(app):
+    assert send(app, "STOP") == []
+    assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
+
+
+@pytest.mark.parametrize(("body", "name"), [("HELP", "help")])
+def test_help_needs_no_store(app, body, name):
+    assert send(app, body) == [reply_text(app, name)]
+
+
+def test_when_the_disk_fails_too_the_person_is_asked_to_try_again(make_app, tmp_path):
+    blocked = tmp_path / "not-a-folder"
+    blocked.write_text("")  # the spool can't be made under a file
+    app = make_app(redis_url=NOWHERE, data_dir=blocked)
+    assert send(app, "hello") == [reply_text(app, "unavailable")]
+
+
+def test_the_kept_reply_gives_the_hours_and_999_plainly(app):
     reply = send(app, "hello")[0]
     assert "from 10am to 4pm, Monday to Friday" in reply
     assert "999" in reply
@@ -79,16 +101,17 @@ def test_the_unavailable_reply_gives_the_hours_and_999_plainly(app):
     assert segments(reply) <= MAX_REPLY_SEGMENTS
 
 
-def test_a_text_with_media_and_credentials_still_gets_an_answer(make_app, twilio_api):
-    app = make_app(redis_url=NOWHERE, **twilio_api)
+def test_a_text_with_media_and_credentials_still_gets_an_answer(make_app, twilio_api,
+                                                                tmp_path):
+    app = make_app(redis_url=NOWHERE, data_dir=tmp_path, **twilio_api)
     sid, media = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
     url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/{media}"
     assert send(app, "look", sid=sid, NumMedia="1", MediaUrl0=url) == [
-        reply_text(app, "unavailable")]
+        reply_text(app, "spooled")]
 
 
 def test_a_text_from_abroad_still_gets_an_answer(app):
-    assert send(app, "hello", sender="+33612345678") == [reply_text(app, "unavailable")]
+    assert send(app, "hello", sender="+33612345678") == [reply_text(app, "not_uk")]
 
 
 # ------------------------------------------------------------------ the call tree
