@@ -17,6 +17,7 @@ from ivr.flows import Flows, load_flows
 from ivr.logs import setup_logging
 from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
+from ivr.secret_key import load_secret_key
 from ivr.security import SignatureGuard
 from ivr.store import connect
 from ivr.twilio_api import rest_client
@@ -49,9 +50,11 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     settings = Settings.from_env().override(config)
     clock = clock or (file_clock(settings.clock_file) if settings.clock_file else system_clock)
     setup_logging(settings.log_level, settings.log_format)
+    secret_key = load_secret_key(settings)  # before anything starts: refused without one
     flows = load_flows(settings.flows_dir, clock())
 
     app = Flask(__name__)
+    app.secret_key = secret_key
     app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
         n = settings.trusted_proxies

@@ -125,12 +125,12 @@ def check(review: bool) -> None:
     if review:
         _print_review(marked(flows.directory), proposals, flows.hours_config.subdivision)
     problems = check_settings(settings) + check_environment(os.environ)
-    if settings.twilio_auth_token and settings.public_base_url:
+    errors = sum(p.level == "error" for p in problems)
+    if settings.twilio_auth_token and settings.public_base_url and not errors:
         problems += _signature_round_trip(settings)
     for p in problems:
         click.echo(f"{p.level}: {p.message}", err=p.level == "error")
-    errors = sum(p.level == "error" for p in problems)
-    if errors:
+    if any(p.level == "error" for p in problems):
         raise SystemExit(1)
     click.echo("settings: no errors" + (f" ({len(problems)} warnings)" if problems else ""))
 

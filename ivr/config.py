@@ -68,6 +68,12 @@ class Settings:
     claim_timeout_minutes: int = 20
 
     @property
+    def embedded_store(self) -> bool:
+        """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
+        any other server) is external, and then SECRET_KEY must be given."""
+        return not self.redis_url
+
+    @property
     def min_slot(self) -> timedelta:
         """Time needed before closing (or the end of a safe window) to promise a call today."""
         return timedelta(minutes=self.last_call_minutes)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import logging
-import secrets
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -121,7 +120,6 @@ def init_console(app: Flask) -> None:
     """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks are exempt
     from CSRF (they are signed instead)."""
     s = helpline_settings(app)
-    app.secret_key = s.secret_key or shared_secret(app)
     app.config.update(SESSION_COOKIE_SECURE=s.cookie_secure, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=s.cookie_secure,
                       REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
@@ -150,19 +148,6 @@ class ConsoleSessions(SecureCookieSessionInterface):
 
 def helpline_settings(app: Flask):
     return app.extensions["helpline"].settings
-
-
-def shared_secret(app: Flask) -> str:
-    """Without SECRET_KEY, one random key kept in Redis, so every worker signs the same
-    cookies and sign-ins survive restarts."""
-    r = app.extensions["helpline"].redis
-    try:
-        r.set("hl:secret_key", secrets.token_hex(32), nx=True)
-        return r.get("hl:secret_key")
-    except Exception:  # noqa: BLE001 - the voice line must start even if Redis is down
-        log.warning("SECRET_KEY not set and Redis unreachable: console sessions won't survive "
-                    "a restart")
-        return secrets.token_hex(32)
 
 
 @bp.before_request
