@@ -1,8 +1,10 @@
-"""Advisor accounts in Redis: argon2-hashed passwords, phone, supervisor flag, on duty."""
+"""Advisor accounts in Redis: argon2-hashed passwords, phone, supervisor flag, on duty, and
+the account's session token (changed to end its sessions on every device at once)."""
 
 from __future__ import annotations
 
 import re
+import secrets
 from dataclasses import dataclass
 
 import phonenumbers
@@ -30,6 +32,7 @@ class Advisor:
     phone: str
     supervisor: bool
     on_duty: bool
+    session: str = ""  # part of every console session of this account; a new one ends them all
 
 
 def username_for(name: str) -> str:
@@ -40,6 +43,10 @@ def e164(phone: str) -> str:
     """A number that check_advisor_number accepted, written as Twilio dials it."""
     return phonenumbers.format_number(phonenumbers.parse(phone, None),
                                       phonenumbers.PhoneNumberFormat.E164)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
 
 
 def check_password(password: str) -> None:
@@ -61,7 +68,7 @@ class Accounts:
         check_password(password)
         username = username_for(name)
         fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),
-                  "supervisor": int(supervisor), "on_duty": 0}
+                  "supervisor": int(supervisor), "on_duty": 0, "session": new_session_token()}
         if not self.r.hsetnx(P + username, "name", fields["name"]):
             raise AccountError(f"there is already an advisor called {username}")
         self.r.hset(P + username, mapping=fields)
@@ -73,21 +80,32 @@ class Accounts:
         if not data or "hash" not in data:
             return None
         return Advisor(username, data["name"], data["phone"], data.get("supervisor") == "1",
-                       data.get("on_duty") == "1")
+                       data.get("on_duty") == "1", data.get("session", ""))
 
     def all(self) -> list[Advisor]:
         found = (self.get(u) for u in sorted(self.r.smembers(ALL)))
         return [a for a in found if a is not None]
 
     def remove(self, username: str) -> bool:
+        """Remove the account, and with it every session it has (its token goes too)."""
         self.r.srem(ALL, username)
         return bool(self.r.delete(P + username))
 
     def set_password(self, username: str, password: str) -> None:
+        """A new password ends every session of the account: whoever knew the old one may
+        have signed in with it."""
         check_password(password)
         if not self.r.exists(P + username):
             raise AccountError(f"no advisor {username}")
-        self.r.hset(P + username, "hash", _hasher.hash(password))
+        self.r.hset(P + username, mapping={"hash": _hasher.hash(password),
+                                           "session": new_session_token()})
+
+    def end_sessions(self, username: str) -> bool:
+        """Sign the account out on every device at once (False: no such account)."""
+        if not self.r.exists(P + username):
+            return False
+        self.r.hset(P + username, "session", new_session_token())
+        return True
 
     def verify(self, username: str, password: str) -> Advisor | None:
         """The advisor if the password is right (rehashing when argon2's settings changed)."""

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import hmac
 import logging
 import time
 from collections.abc import Callable
@@ -76,13 +77,19 @@ class User(UserMixin):
         self.advisor = advisor
 
     def get_id(self) -> str:
-        return self.advisor.username
+        """The account and its session token (Flask-Login's "alternative token"): a new token
+        (sign-out, a new password, a supervisor's "sign out everywhere") or a removed account
+        ends every session, copied cookies included."""
+        return f"{self.advisor.username}:{self.advisor.session}"
 
 
 @login_manager.user_loader
-def load_user(username: str) -> User | None:
-    advisor = accounts().get(username)
-    return User(advisor) if advisor else None
+def load_user(user_id: str) -> User | None:
+    username, _, token = user_id.rpartition(":")
+    advisor = accounts().get(username) if username else None
+    if advisor is None or not hmac.compare_digest(advisor.session, token):
+        return None
+    return User(advisor)
 
 
 def accounts() -> Accounts:
@@ -300,6 +307,9 @@ def remember_device(response: Response, username: str) -> None:
 
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Signing out ends the account's sessions everywhere: a cookie copied from this browser,
+    or left on another device, stops working too."""
+    accounts().end_sessions(me().username)
     audited("signed out")
     logout_user()
     session.clear()
@@ -524,6 +534,16 @@ def remove_advisor(username: str) -> Response:
     elif accounts().remove(username):
         audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/sign-out", methods=["POST"])
+@supervisor_only
+def sign_out_everywhere(username: str) -> Response:
+    """End every session of one account at once, e.g. for a lost phone."""
+    if accounts().end_sessions(username):
+        audited(f"signed {username} out everywhere")
+        flash(f"{username} is signed out on every device.")
     return redirect(url_for("console.supervisor"))
 
 
