@@ -65,11 +65,12 @@ def install(app: Flask) -> None:
         REQUESTS.labels(route, str(response.status_code)).inc()
         LATENCY.labels(route).observe(seconds)
         if request.path.startswith(WEBHOOK_PREFIXES):
-            log.info("%s %s %d", request.method, route, response.status_code, extra={
-                "route": route, "status": response.status_code,
-                "duration_ms": round(seconds * 1000, 1),
-                "call_sid": request.values.get("CallSid", "")[:64],
-                "message_sid": request.values.get("MessageSid", "")[:64]})
+            fields: dict[str, object] = {"route": route, "status": response.status_code,
+                                         "duration_ms": round(seconds * 1000, 1)}
+            if not g.get("signature_rejected"):  # a stranger's request: nothing it says
+                fields["call_sid"] = request.values.get("CallSid", "")[:64]
+                fields["message_sid"] = request.values.get("MessageSid", "")[:64]
+            log.info("%s %s %d", request.method, route, response.status_code, extra=fields)
         return response
 
     @app.route("/metrics")

@@ -7,7 +7,7 @@ import time
 from collections import deque
 from urllib.parse import quote
 
-from flask import Blueprint, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, g, request
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
@@ -53,16 +53,19 @@ class SignatureGuard:
         params = request.form if request.method == "POST" else {}
         if signature and self.validator.validate(url, params, signature, algorithm):
             return None
-        self._record_failure(url, bool(signature))
+        g.signature_rejected = True  # the request log line leaves out the SIDs it claims
+        self._record_failure(request.path, url.split("?", 1)[0], bool(signature))
         return Response("Forbidden: this address only answers Twilio.\n", status=403,
                         mimetype="text/plain")
 
-    def _record_failure(self, url: str, had_signature: bool) -> None:
+    def _record_failure(self, path: str, checked: str, had_signature: bool) -> None:
+        """Log the path, never the query or body: they are whatever a stranger put there
+        (with GET, a message's body)."""
         now = time.monotonic()
         self.failures.append(now)
         while self.failures and now - self.failures[0] > ALARM_WINDOW_SECONDS:
             self.failures.popleft()
-        log.warning("rejected a request to %s: %s X-Twilio-Signature", url,
+        log.warning("rejected a request to %s: %s X-Twilio-Signature", path,
                     "wrong" if had_signature else "no")
         if len(self.failures) >= self.alarm_after:
             log.error(
@@ -71,7 +74,7 @@ class SignatureGuard:
                 "the exact URL it calls; we checked against %s. If that is not the URL in "
                 "Twilio's console, set PUBLIC_BASE_URL (or TRUSTED_PROXIES behind a proxy). "
                 "Otherwise TWILIO_AUTH_TOKEN is wrong or was rotated. Run `helpline check`.",
-                len(self.failures), ALARM_WINDOW_SECONDS // 60, url)
+                len(self.failures), ALARM_WINDOW_SECONDS // 60, checked)
 
 
 def only_twilio(bp: Blueprint) -> None:

@@ -251,7 +251,7 @@ def test_the_log_filter_masks_phone_numbers(message: str, hidden: str) -> None:
 
 
 @pytest.mark.parametrize("message", [
-    "call CA0123456789abcdef chose police",
+    "call CA0123456789abcdef0123456789abcdef chose police",
     "call CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa from ***123: helpline open",
     "ringing 2 advisors at 11:00",
     "opened at 2026-11-26T10:00:00+00:00",
