@@ -28,7 +28,11 @@ REQUESTS = Counter("helpline_requests_total", "Requests by route and status",
                    ["route", "status"])
 LATENCY = Histogram("helpline_request_seconds", "Time to answer, by route", ["route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-FALLBACKS = Counter("helpline_fallbacks_total", "Safe fallback answers served", ["kind"])
+FALLBACKS = Counter("helpline_fallbacks_total",
+                    "Callers who got the safe fallback answer (signed requests only)", ["kind"])
+REJECTED = Counter("helpline_rejected_requests_total",
+                   "Webhook requests refused: unsigned or not signed by Twilio",
+                   ["group", "reason"])
 WEBHOOK_PREFIXES = ("/voice", "/sms")
 
 
