@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import redis
 from flask import Flask, current_app
 from twilio.rest import Client
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.clock import Clock, file_clock, system_clock
 from ivr.config import Settings
@@ -18,7 +17,7 @@ from ivr.logs import setup_logging
 from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
 from ivr.secret_key import load_secret_key
-from ivr.security import SignatureGuard
+from ivr.security import ForwardedByProxiesOnly, SignatureGuard
 from ivr.store import connect
 from ivr.twilio_api import rest_client
 
@@ -57,8 +56,8 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     app.secret_key = secret_key
     app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        app.wsgi_app = ForwardedByProxiesOnly(app.wsgi_app, settings.trusted_proxies,
+                                              settings.trusted_proxy_addresses)
     guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
                            settings.signature_alarm_after)
     store = connect(settings)

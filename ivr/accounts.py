@@ -3,6 +3,7 @@ the account's session token (changed to end its sessions on every device at once
 
 from __future__ import annotations
 
+import hashlib
 import re
 import secrets
 from dataclasses import dataclass
@@ -16,6 +17,8 @@ from ivr.phone import check_advisor_number
 
 P = "hl:adv:"
 ALL = "hl:advisors"
+DEVICE_LINK = "hl:signin:trust:"
+DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
 _hasher = PasswordHasher()
@@ -47,6 +50,13 @@ def e164(phone: str) -> str:
 
 def new_session_token() -> str:
     return secrets.token_urlsafe(16)
+
+
+def _link_key(code: str) -> str | None:
+    """Where a device link's code is kept: by its digest, so the store holds no usable link."""
+    if not 20 <= len(code) <= 64:
+        return None
+    return DEVICE_LINK + hashlib.sha256(code.encode()).hexdigest()
 
 
 def check_password(password: str) -> None:
@@ -127,3 +137,23 @@ class Accounts:
 
     def on_duty_phones(self) -> list[str]:
         return [a.phone for a in self.all() if a.on_duty]
+
+    def device_link(self, username: str) -> str | None:
+        """A code that makes one more device known to the account (so the hourly cap on new
+        devices does not hold it out): single use, for DEVICE_LINK_SECONDS. None: no such
+        account."""
+        if not self.r.exists(P + username):
+            return None
+        code = secrets.token_urlsafe(24)
+        self.r.set(_link_key(code), username, ex=DEVICE_LINK_SECONDS)
+        return code
+
+    def device_link_account(self, code: str) -> str | None:
+        """The account a device link is for, while it is unused and unexpired."""
+        key = _link_key(code)
+        return self.r.get(key) if key else None
+
+    def use_device_link(self, code: str) -> str | None:
+        """The account a device link is for, once: the link is gone afterwards."""
+        key = _link_key(code)
+        return self.r.getdel(key) if key else None

@@ -16,8 +16,8 @@ import click
 import redis
 from twilio.base.exceptions import TwilioException
 
-from ivr import create_app, scheduler
-from ivr.accounts import AccountError, Accounts
+from ivr import audit, create_app, scheduler
+from ivr.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.callbacks import STATUSES, Callback
 from ivr.checks import check_environment, check_settings
 from ivr.clock import fixed_clock, parse_instant, system_clock
@@ -432,6 +432,23 @@ def advisors_set_password(username: str) -> None:
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"password changed for {username}")
+
+
+@advisors.command("trust-device")
+@click.argument("username")
+def advisors_trust_device(username: str) -> None:
+    """Print a one-time link that lets USERNAME's new device sign in even while the account
+    refuses new devices (too many wrong passwords): for when no supervisor can."""
+    settings = Settings.from_env()
+    client = connect(settings)
+    code = Accounts(client).device_link(username)
+    if code is None:
+        raise click.ClickException(f"no advisor {username}")
+    audit.record(client, system_clock(), "command line", f"made a device link for {username}")
+    base = settings.public_base_url or "https://HOST"
+    click.echo(f"{base}/console/trust/{code}")
+    click.echo(f"Give it to {username} yourself. It works once, on one device, for "
+               f"{DEVICE_LINK_SECONDS // 60} minutes.")
 
 
 # ------------------------------------------------------------------ Twilio set-up

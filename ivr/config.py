@@ -12,6 +12,8 @@ from ivr.flows import DEFAULT_DIR
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
 DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"
+# Where a tunnel (cloudflared, ngrok) or a proxy on this machine connects from.
+LOOPBACK = ("127.0.0.0/8", "::1")
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -38,6 +40,7 @@ class Settings:
     twilio_account_sid: str = ""
     public_base_url: str = ""
     trusted_proxies: int = 0
+    trusted_proxy_addresses: tuple[str, ...] = LOOPBACK
     advisor_numbers: tuple[str, ...] = ()
     voice: str = "Polly.Amy"
     language: str = "en-GB"
@@ -86,6 +89,8 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+            trusted_proxy_addresses=_split(env.get("TRUSTED_PROXY_ADDRESSES", ""))
+            or LOOPBACK,
             advisor_numbers=_split(env.get("ADVISOR_NUMBERS", "")),
             voice=env.get("HELPLINE_VOICE", "Polly.Amy"),
             language=env.get("HELPLINE_LANGUAGE", "en-GB"),

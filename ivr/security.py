@@ -3,10 +3,12 @@ when they repeat."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
 from collections import Counter, deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from flask import Blueprint, Request, Response, current_app, g, request
@@ -16,8 +18,12 @@ from twilio.request_validator import (
     RequestValidator,
     get_signature_algorithm,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.metrics import REJECTED
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -112,6 +118,44 @@ class SignatureGuard:
             self.since_alarm["unsigned"], checked)
         self.alarmed_at = now
         self.since_alarm.clear()
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ForwardedByProxiesOnly:
+    """werkzeug's ProxyFix (`hops` proxies' X-Forwarded-For, -Proto, -Host and -Port), applied
+    only when the request comes straight from one of our proxies: anyone reaching the port
+    directly could otherwise name any address they like (and slip past the sign-in limits
+    per address)."""
+
+    def __init__(self, app: WSGIApplication, hops: int, proxies: Sequence[str]) -> None:
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        self.proxies = proxy_networks(proxies)
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        if from_networks(environ.get("REMOTE_ADDR", ""), self.proxies):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def proxy_networks(proxies: Sequence[str]) -> tuple[Network, ...]:
+    """TRUSTED_PROXY_ADDRESSES read as networks; a mistake stops start-up, naming it."""
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+    except ValueError as exc:
+        raise ValueError(f"TRUSTED_PROXY_ADDRESSES: {exc} (give addresses or networks, "
+                         "comma-separated, e.g. 10.0.0.0/8,127.0.0.1)") from None
+
+
+def from_networks(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a Unix socket, or nothing: not a proxy we know
+        return False
+    return any(ip in network for network in networks)
 
 
 def only_twilio(bp: Blueprint) -> None:

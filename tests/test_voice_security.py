@@ -138,14 +138,19 @@ PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "helpline.exa
                  "X-Forwarded-For": "203.0.113.9"}
 
 
-@pytest.mark.parametrize(("trusted_proxies", "status"), [(1, 200), (0, 403)])
+@pytest.mark.parametrize(("trusted_proxies", "peer", "status"), [
+    (1, "127.0.0.1", 200),  # a tunnel or proxy on this machine (the default proxies)
+    (0, "127.0.0.1", 403),
+    (1, "203.0.113.5", 403),  # the port reached directly: its X-Forwarded-* are not believed
+])
 def test_behind_a_trusted_proxy_the_forwarded_address_is_what_counts(
-        make_app, trusted_proxies: int, status: int) -> None:
+        make_app, trusted_proxies: int, peer: str, status: int) -> None:
     app = make_app(OPEN_AT, trusted_proxies=trusted_proxies)
     url = "/voice/choice?menu=open&tries=0"
     fields = {**CALL, "Digits": "3"}
-    response = app.test_client().post(url, data=fields, headers={
-        **PROXY_HEADERS, "X-Twilio-Signature": sign(PUBLIC + url, fields)})
+    response = app.test_client().post(url, data=fields, environ_base={"REMOTE_ADDR": peer},
+                                      headers={**PROXY_HEADERS,
+                                               "X-Twilio-Signature": sign(PUBLIC + url, fields)})
     assert response.status_code == status
 
 
