@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import phonenumbers
@@ -57,6 +58,28 @@ def _link_key(code: str) -> str | None:
     if not 20 <= len(code) <= 64:
         return None
     return DEVICE_LINK + hashlib.sha256(code.encode()).hexdigest()
+
+
+def check_hash(stored: str | None, password: str) -> tuple[bool, str | None]:
+    """Whether `password` matches the stored hash, and a new hash when argon2's settings have
+    changed since. With no hash (no such account) the same work is done: no hint that the
+    name is wrong. Only CPU, no store: the part that runs in a pool."""
+    if stored is None:
+        _hasher.hash(password)
+        return False, None
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    return True, (_hasher.hash(password) if _hasher.check_needs_rehash(stored) else None)
+
+
+HashCheck = Callable[[str | None, str], tuple[bool, str | None]]
+Runner = Callable[[HashCheck, str | None, str], tuple[bool, str | None]]
+
+
+def inline(check: HashCheck, stored: str | None, password: str) -> tuple[bool, str | None]:
+    return check(stored, password)
 
 
 def check_password(password: str) -> None:
@@ -117,18 +140,15 @@ class Accounts:
         self.r.hset(P + username, "session", new_session_token())
         return True
 
-    def verify(self, username: str, password: str) -> Advisor | None:
-        """The advisor if the password is right (rehashing when argon2's settings changed)."""
+    def verify(self, username: str, password: str, run: Runner = inline) -> Advisor | None:
+        """The advisor if the password is right (rehashing when argon2's settings changed).
+        `run` runs the argon2 part, e.g. in the sign-in pool; the store is read here."""
         stored = self.r.hget(P + username, "hash")
-        if stored is None:
-            _hasher.hash(password)  # the same work either way: no hint that the name is wrong
+        matches, rehashed = run(check_hash, stored, password)
+        if not matches:
             return None
-        try:
-            _hasher.verify(stored, password)
-        except (VerificationError, InvalidHashError):
-            return None
-        if _hasher.check_needs_rehash(stored):
-            self.r.hset(P + username, "hash", _hasher.hash(password))
+        if rehashed:
+            self.r.hset(P + username, "hash", rehashed)
         return self.get(username)
 
     def set_on_duty(self, username: str, on_duty: bool) -> None:

@@ -65,6 +65,7 @@ class Settings:
     helpline_number: str = ""
     secret_key: str = ""
     console_idle_seconds: int = 1800
+    signin_pool_size: int = 2
     cookie_secure: bool = True
     max_attempts: int = 3
     retry_delay_minutes: int = 120
@@ -114,6 +115,7 @@ class Settings:
             helpline_number=env.get("HELPLINE_NUMBER", ""),
             secret_key=env.get("SECRET_KEY", ""),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
+            signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),

@@ -45,6 +45,7 @@ from ivr.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.clock import parse_instant
 from ivr.expiry import last_day
 from ivr.flows import closure_message_problem
+from ivr.hashpool import Busy, HashPool
 from ivr.hours import Status, usual_span
 from ivr.override import close_line, read_override, reopen_line
 from ivr.phone import console_mask
@@ -65,6 +66,7 @@ POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
 IDLE_NOTICE_SECONDS = 60
 CALL_NEXT_LOCK_SECONDS = 30
+BUSY_RETRY_SECONDS = 2
 OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
                   "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
                   "declined": "Asked not to be called"}
@@ -134,6 +136,7 @@ def init_console(app: Flask) -> None:
                       PERMANENT_SESSION_LIFETIME=timedelta(
                           seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS))
     app.session_interface = ConsoleSessions()
+    app.extensions["signin_pool"] = HashPool(s.signin_pool_size)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please sign in."
@@ -247,7 +250,8 @@ def queue_view() -> dict[str, object]:
 
 @bp.route("/login", methods=["GET", "POST"])
 def login() -> Response | str | tuple[str, int, dict[str, str]]:
-    """Throttled before any password is checked (see throttle.py)."""
+    """Throttled before any password is checked (see throttle.py); the check itself runs in
+    the sign-in pool (hashpool.py), so calls are answered while it runs."""
     form = SignInForm()
     if not form.validate_on_submit():
         return render_template("console/login.html", form=form)
@@ -263,7 +267,14 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
         flash(refusal(verdict))
         return (render_template("console/login.html", form=form), 429,
                 {"Retry-After": str(verdict.wait)})
-    advisor = accounts().verify(username, form.password.data)
+    try:
+        advisor = accounts().verify(username, form.password.data,
+                                    current_app.extensions["signin_pool"].run)
+    except Busy:  # every slot is checking a password: no hash, no failure counted
+        throttle.cancel(attempt, ticket)
+        flash("The console is busy. Please try again in a moment.")
+        return (render_template("console/login.html", form=form), 503,
+                {"Retry-After": str(BUSY_RETRY_SECONDS)})
     if advisor is None:  # the try stays counted as a failure
         flash("That name and password don't match. Please try again.")
         return render_template("console/login.html", form=form), 401
