@@ -440,11 +440,13 @@ def advisors_trust_device(username: str) -> None:
     """Print a one-time link that lets USERNAME's new device sign in even while the account
     refuses new devices (too many wrong passwords): for when no supervisor can."""
     settings = Settings.from_env()
-    client = connect(settings)
-    code = Accounts(client).device_link(username)
+    with borrowed(settings) as client:
+        code = Accounts(client).device_link(username)
+        if code is not None:
+            audit.record(client, system_clock(), "command line",
+                         f"made a device link for {username}")
     if code is None:
         raise click.ClickException(f"no advisor {username}")
-    audit.record(client, system_clock(), "command line", f"made a device link for {username}")
     base = settings.public_base_url or "https://HOST"
     click.echo(f"{base}/console/trust/{code}")
     click.echo(f"Give it to {username} yourself. It works once, on one device, for "

@@ -256,6 +256,8 @@ def test_the_command_line_makes_a_device_link_too(cli, store: redis.Redis) -> No
     code = re.search(r"/console/trust/(\S+)", result.output).group(1)
     assert Accounts(store).device_link_account(code) == "alex"
     assert "once" in result.output and "15 minutes" in result.output
+    assert ("command line", "made a device link for alex") in [
+        (e["actor"], e["action"]) for e in audit.recent(store, 5)]
     assert cli("advisors", "trust-device", "nobody").exit_code != 0
 
 
