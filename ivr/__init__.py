@@ -9,7 +9,6 @@ from dataclasses import dataclass, field
 import redis
 from flask import Flask, current_app
 from twilio.rest import Client
-from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.clock import Clock, file_clock, system_clock
 from ivr.config import Settings
@@ -17,7 +16,8 @@ from ivr.flows import Flows, load_flows
 from ivr.logs import setup_logging
 from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
-from ivr.security import SignatureGuard
+from ivr.secret_key import load_secret_key
+from ivr.security import ForwardedByProxiesOnly, SignatureGuard
 from ivr.spool import Spool
 from ivr.store import connect
 from ivr.twilio_api import rest_client
@@ -50,13 +50,15 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     settings = Settings.from_env().override(config)
     clock = clock or (file_clock(settings.clock_file) if settings.clock_file else system_clock)
     setup_logging(settings.log_level, settings.log_format)
+    secret_key = load_secret_key(settings)  # before anything starts: refused without one
     flows = load_flows(settings.flows_dir, clock())
 
     app = Flask(__name__)
+    app.secret_key = secret_key
     app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
-        n = settings.trusted_proxies
-        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=n, x_proto=n, x_host=n, x_port=n)
+        app.wsgi_app = ForwardedByProxiesOnly(app.wsgi_app, settings.trusted_proxies,
+                                              settings.trusted_proxy_addresses)
     guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
                            settings.signature_alarm_after)
     store = connect(settings)

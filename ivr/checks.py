@@ -59,6 +59,9 @@ def check_settings(s: Settings) -> list[Problem]:
         problems.append(Problem("warning", "Neither PUBLIC_BASE_URL nor TRUSTED_PROXIES is set: "
                                 "behind a proxy or tunnel that ends TLS, signatures will not "
                                 "match and every call gets a 403."))
+    if not s.embedded_store and not s.secret_key:
+        problems.append(Problem("error", "SECRET_KEY is not set: with an external store "
+                                "(REDIS_URL) the app refuses to start without it."))
     for number in s.advisor_numbers:
         problem = check_advisor_number(number)
         if problem:

@@ -17,8 +17,8 @@ import click
 import redis
 from twilio.base.exceptions import TwilioException
 
-from ivr import create_app, scheduler
-from ivr.accounts import AccountError, Accounts
+from ivr import audit, create_app, scheduler
+from ivr.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.callbacks import STATUSES, Callback
 from ivr.checks import check_environment, check_settings
 from ivr.clock import fixed_clock, parse_instant, system_clock
@@ -126,12 +126,12 @@ def check(review: bool) -> None:
     if review:
         _print_review(marked(flows.directory), proposals, flows.hours_config.subdivision)
     problems = check_settings(settings) + check_environment(os.environ)
-    if settings.twilio_auth_token and settings.public_base_url:
+    errors = sum(p.level == "error" for p in problems)
+    if settings.twilio_auth_token and settings.public_base_url and not errors:
         problems += _signature_round_trip(settings)
     for p in problems:
         click.echo(f"{p.level}: {p.message}", err=p.level == "error")
-    errors = sum(p.level == "error" for p in problems)
-    if errors:
+    if any(p.level == "error" for p in problems):
         raise SystemExit(1)
     click.echo("settings: no errors" + (f" ({len(problems)} warnings)" if problems else ""))
 
@@ -463,6 +463,25 @@ def advisors_set_password(username: str) -> None:
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"password changed for {username}")
+
+
+@advisors.command("trust-device")
+@click.argument("username")
+def advisors_trust_device(username: str) -> None:
+    """Print a one-time link that lets USERNAME's new device sign in even while the account
+    refuses new devices (too many wrong passwords): for when no supervisor can."""
+    settings = Settings.from_env()
+    with borrowed(settings) as client:
+        code = Accounts(client).device_link(username)
+        if code is not None:
+            audit.record(client, system_clock(), "command line",
+                         f"made a device link for {username}")
+    if code is None:
+        raise click.ClickException(f"no advisor {username}")
+    base = settings.public_base_url or "https://HOST"
+    click.echo(f"{base}/console/trust/{code}")
+    click.echo(f"Give it to {username} yourself. It works once, on one device, for "
+               f"{DEVICE_LINK_SECONDS // 60} minutes.")
 
 
 # ------------------------------------------------------------------ Twilio set-up

@@ -12,6 +12,8 @@ from ivr.flows import DEFAULT_DIR
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
 DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"
+# Where a tunnel (cloudflared, ngrok) or a proxy on this machine connects from.
+LOOPBACK = ("127.0.0.0/8", "::1")
 
 
 def _split(value: str) -> tuple[str, ...]:
@@ -38,6 +40,7 @@ class Settings:
     twilio_account_sid: str = ""
     public_base_url: str = ""
     trusted_proxies: int = 0
+    trusted_proxy_addresses: tuple[str, ...] = LOOPBACK
     advisor_numbers: tuple[str, ...] = ()
     voice: str = "Polly.Amy"
     language: str = "en-GB"
@@ -62,10 +65,17 @@ class Settings:
     helpline_number: str = ""
     secret_key: str = ""
     console_idle_seconds: int = 1800
+    signin_pool_size: int = 2
     cookie_secure: bool = True
     max_attempts: int = 3
     retry_delay_minutes: int = 120
     claim_timeout_minutes: int = 20
+
+    @property
+    def embedded_store(self) -> bool:
+        """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
+        any other server) is external, and then SECRET_KEY must be given."""
+        return not self.redis_url
 
     @property
     def min_slot(self) -> timedelta:
@@ -80,6 +90,8 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
+            trusted_proxy_addresses=_split(env.get("TRUSTED_PROXY_ADDRESSES", ""))
+            or LOOPBACK,
             advisor_numbers=_split(env.get("ADVISOR_NUMBERS", "")),
             voice=env.get("HELPLINE_VOICE", "Polly.Amy"),
             language=env.get("HELPLINE_LANGUAGE", "en-GB"),
@@ -103,6 +115,7 @@ class Settings:
             helpline_number=env.get("HELPLINE_NUMBER", ""),
             secret_key=env.get("SECRET_KEY", ""),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
+            signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),

@@ -6,12 +6,13 @@ Server-rendered (Jinja), usable on a phone; a small poll keeps the queue current
 
 from __future__ import annotations
 
-import contextlib
 import functools
+import hmac
 import logging
 import secrets
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from flask import (
@@ -39,31 +40,33 @@ from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
 
 from ivr import audit, helpline, stats
-from ivr.accounts import AccountError, Accounts, Advisor
+from ivr.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.clock import parse_instant
 from ivr.expiry import last_day
 from ivr.flows import closure_message_problem
+from ivr.hashpool import Busy, HashPool
 from ivr.hours import Status, usual_span
 from ivr.override import close_line, read_override, reopen_line
 from ivr.phone import console_mask
 from ivr.promise import meets_hours, placement, promise
 from ivr.queue import WAITING
 from ivr.safetime import ANYTIME, describe, read_safe_time
-from ivr.throttle import SignInThrottle
+from ivr.throttle import Attempt, SignInThrottle, Verdict, address_key
 from ivr.twilio_api import call_advisor
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
 login_manager = LoginManager()
 csrf = CSRFProtect()
-PUBLIC_ENDPOINTS = {"console.login"}
+PUBLIC_ENDPOINTS = {"console.login", "console.trust_device"}
 POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out still works
 # The server signs an idle console out (require_sign_in); the cookie lives a little longer, so
 # the page's next poll or click still carries it and the person is told why they were signed out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
 IDLE_NOTICE_SECONDS = 60
 CALL_NEXT_LOCK_SECONDS = 30
+BUSY_RETRY_SECONDS = 2
 OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
                   "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
                   "declined": "Asked not to be called"}
@@ -77,13 +80,19 @@ class User(UserMixin):
         self.advisor = advisor
 
     def get_id(self) -> str:
-        return self.advisor.username
+        """The account and its session token (Flask-Login's "alternative token"): a new token
+        (sign-out, a new password, a supervisor's "sign out everywhere") or a removed account
+        ends every session, copied cookies included."""
+        return f"{self.advisor.username}:{self.advisor.session}"
 
 
 @login_manager.user_loader
-def load_user(username: str) -> User | None:
-    advisor = accounts().get(username)
-    return User(advisor) if advisor else None
+def load_user(user_id: str) -> User | None:
+    username, _, token = user_id.rpartition(":")
+    advisor = accounts().get(username) if username else None
+    if advisor is None or not hmac.compare_digest(advisor.session, token):
+        return None
+    return User(advisor)
 
 
 def accounts() -> Accounts:
@@ -121,13 +130,13 @@ def init_console(app: Flask) -> None:
     """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks are exempt
     from CSRF (they are signed instead)."""
     s = helpline_settings(app)
-    app.secret_key = s.secret_key or shared_secret(app)
     app.config.update(SESSION_COOKIE_SECURE=s.cookie_secure, SESSION_COOKIE_HTTPONLY=True,
                       SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=s.cookie_secure,
                       REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
                       PERMANENT_SESSION_LIFETIME=timedelta(
                           seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS))
     app.session_interface = ConsoleSessions()
+    app.extensions["signin_pool"] = HashPool(s.signin_pool_size)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please sign in."
@@ -150,19 +159,6 @@ class ConsoleSessions(SecureCookieSessionInterface):
 
 def helpline_settings(app: Flask):
     return app.extensions["helpline"].settings
-
-
-def shared_secret(app: Flask) -> str:
-    """Without SECRET_KEY, one random key kept in Redis, so every worker signs the same
-    cookies and sign-ins survive restarts."""
-    r = app.extensions["helpline"].redis
-    try:
-        r.set("hl:secret_key", secrets.token_hex(32), nx=True)
-        return r.get("hl:secret_key")
-    except Exception:  # noqa: BLE001 - the voice line must start even if Redis is down
-        log.warning("SECRET_KEY not set and Redis unreachable: console sessions won't survive "
-                    "a restart")
-        return secrets.token_hex(32)
 
 
 @bp.before_request
@@ -255,68 +251,125 @@ def queue_view() -> dict[str, object]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str:
+def login() -> Response | str | tuple[str, int, dict[str, str]]:
+    """Throttled before any password is checked (see throttle.py); the check itself runs in
+    the sign-in pool (hashpool.py), so calls are answered while it runs."""
     form = SignInForm()
-    if form.validate_on_submit():
-        throttle = SignInThrottle(helpline().redis)
-        username = "-".join(form.name.data.lower().split())
-        address = request.remote_addr or "unknown"
-        known = known_device(username)
-        wait = throttle.wait(username, address, known)
-        if wait:
-            flash(f"Too many attempts. Please wait {wait} seconds and try again.")
-            return render_template("console/login.html", form=form), 429
-        advisor = accounts().verify(username, form.password.data)
-        if advisor is None:
-            throttle.failed(username, address, known)
-            flash("That name and password don't match. Please try again.")
-            return render_template("console/login.html", form=form), 401
-        throttle.succeeded(username, address)
-        session.clear()
-        login_user(User(advisor))
-        session["active"] = time.time()
-        session.permanent = True
-        audit.record(helpline().redis, helpline().clock(), advisor.username, "signed in")
-        response = redirect(url_for("console.queue"))
-        remember_device(response, advisor.username)
-        return response
-    return render_template("console/login.html", form=form)
+    if not form.validate_on_submit():
+        return render_template("console/login.html", form=form)
+    h = helpline()
+    username = username_for(form.name.data)
+    device = this_device()
+    attempt = Attempt(username, address_key(request.remote_addr),
+                      device.id if device and username in device.names else None)
+    throttle = SignInThrottle(h.redis)
+    verdict, ticket = throttle.begin(attempt, h.clock().timestamp())
+    if verdict.refused:
+        throttle.cancel(attempt, ticket)
+        flash(refusal(verdict))
+        return (render_template("console/login.html", form=form), 429,
+                {"Retry-After": str(verdict.wait)})
+    try:
+        advisor = accounts().verify(username, form.password.data,
+                                    current_app.extensions["signin_pool"].run)
+    except Busy:  # every slot is checking a password: no hash, no failure counted
+        throttle.cancel(attempt, ticket)
+        flash("The console is busy. Please try again in a moment.")
+        return (render_template("console/login.html", form=form), 503,
+                {"Retry-After": str(BUSY_RETRY_SECONDS)})
+    if advisor is None:  # the try stays counted as a failure
+        flash("That name and password don't match. Please try again.")
+        return render_template("console/login.html", form=form), 401
+    throttle.succeeded(attempt, ticket)
+    session.clear()
+    login_user(User(advisor))
+    session["active"] = time.time()
+    session.permanent = True
+    audit.record(h.redis, h.clock(), advisor.username, "signed in")
+    response = redirect(url_for("console.queue"))
+    remember_device(response, advisor.username, device)
+    return response
+
+
+def refusal(verdict: Verdict) -> str:
+    if verdict.new_devices_refused:
+        minutes = max(1, round(verdict.wait / 60))
+        return ("Too many wrong passwords for this account: for now it can only be signed in "
+                "to from a device it has been used on before, or one a supervisor trusts. "
+                f"Ask a supervisor, or try again in about {minutes} minutes.")
+    return f"Too many attempts. Please wait {verdict.wait} seconds and try again."
 
 
 DEVICE_COOKIE = "hl_device"
 DEVICE_DAYS = 90
+DEVICE_ACCOUNTS = 5
+
+
+@dataclass(frozen=True)
+class Device:
+    """This browser, as its signed "known device" cookie says: an id of its own and the
+    accounts signed in from it."""
+
+    id: str
+    names: tuple[str, ...]
 
 
 def _device_signer() -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
 
 
-def known_device(username: str) -> bool:
-    """Has this browser signed in to this account before? Then a stranger's failures on the
-    account don't slow it down (the address's own failures still do)."""
+def this_device() -> Device | None:
     cookie = request.cookies.get(DEVICE_COOKIE)
     if not cookie:
-        return False
+        return None
     try:
-        return username in _device_signer().loads(cookie, max_age=DEVICE_DAYS * 86400)
+        data = _device_signer().loads(cookie, max_age=DEVICE_DAYS * 86400)
     except BadSignature:
-        return False
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return None
+    return Device(data["id"], tuple(n for n in data.get("names", ()) if isinstance(n, str)))
 
 
-def remember_device(response: Response, username: str) -> None:
-    names = []
-    cookie = request.cookies.get(DEVICE_COOKIE)
-    if cookie:
-        with contextlib.suppress(BadSignature):
-            names = list(_device_signer().loads(cookie, max_age=DEVICE_DAYS * 86400))
-    names = [n for n in names if n != username][-4:] + [username]
-    response.set_cookie(DEVICE_COOKIE, _device_signer().dumps(names),
+def remember_device(response: Response, username: str, device: Device | None) -> None:
+    """Make this browser a known device of `username` (and keep those it already knew)."""
+    names = [n for n in (device.names if device else ()) if n != username]
+    names = [*names[-(DEVICE_ACCOUNTS - 1):], username]
+    value = {"id": device.id if device else secrets.token_urlsafe(12), "names": names}
+    response.set_cookie(DEVICE_COOKIE, _device_signer().dumps(value),
                         max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
                         secure=helpline().settings.cookie_secure, path="/console")
 
 
+class TrustForm(FlaskForm):
+    """Only a button (and its CSRF token): a link preview that opens the page trusts nothing."""
+
+
+@bp.route("/trust/<code>", methods=["GET", "POST"])
+def trust_device(code: str) -> Response | tuple[str, int]:
+    """A supervisor's one-time link: opened and confirmed on a new device, it makes the
+    device known to one account, so that account's cap on new devices does not hold it."""
+    form = TrustForm()
+    username = accounts().device_link_account(code)
+    if username and form.validate_on_submit():
+        username = accounts().use_device_link(code)  # once: whoever confirms first
+        if username:
+            audit.record(helpline().redis, helpline().clock(), username,
+                         "trusted a new device with a supervisor's link")
+            flash("This device is now trusted for your account. Sign in.")
+            response = redirect(url_for("console.login"))
+            remember_device(response, username, this_device())
+            return response
+    if not username:
+        return render_template("console/trust.html", form=None), 410
+    return render_template("console/trust.html", form=form, username=username), 200
+
+
 @bp.route("/logout", methods=["POST"])
 def logout() -> Response:
+    """Signing out ends the account's sessions everywhere: a cookie copied from this browser,
+    or left on another device, stops working too."""
+    accounts().end_sessions(me().username)
     audited("signed out")
     logout_user()
     session.clear()
@@ -542,6 +595,30 @@ def remove_advisor(username: str) -> Response:
         audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
     return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/sign-out", methods=["POST"])
+@supervisor_only
+def sign_out_everywhere(username: str) -> Response:
+    """End every session of one account at once, e.g. for a lost phone."""
+    if accounts().end_sessions(username):
+        audited(f"signed {username} out everywhere")
+        flash(f"{username} is signed out on every device.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/trust", methods=["POST"])
+@supervisor_only
+def device_link(username: str) -> Response | str:
+    """A one-time link for the advisor's new device, shown once, to this supervisor only."""
+    code = accounts().device_link(username)
+    if code is None:
+        abort(404)
+    audited(f"made a device link for {username}")
+    base = helpline().settings.public_base_url or request.url_root.rstrip("/")
+    return render_template("console/device_link.html", username=username,
+                           link=base + url_for("console.trust_device", code=code),
+                           minutes=DEVICE_LINK_SECONDS // 60)
 
 
 @bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])

@@ -1,4 +1,5 @@
-"""Logging set-up; a last line of defence masks anything that looks like a phone number."""
+"""Logging set-up; a last line of defence masks anything that looks like a phone number, in
+every part of every record."""
 
 from __future__ import annotations
 
@@ -6,42 +7,73 @@ import json
 import logging
 import re
 import sys
+import unicodedata
 from datetime import UTC, datetime
 
 from ivr.phone import mask
 
-# A number starting with + or 0 (spaces or dashes allowed), or a bare run of 10 to 15 digits;
-# not inside a longer word, so Twilio SIDs (CA + hex), dates and times stay readable.
-_PHONE_LIKE = re.compile(
-    r"(?<![\w.:-])(?:(?:\+|%2B|0)[ \-]?\d(?:[ \-]?\d){8,14}|\d{10,15})(?![\w:])",
-    re.IGNORECASE)
+# A Twilio SID (two capital letters and 32 hex digits) is left as it is, so a log line can be
+# matched with Twilio's. Any other run of digits, with the separators people and URLs put in
+# phone numbers between them, is masked when it is long enough to be a number: wherever it
+# is (inside a word, a URL or a form field, before any punctuation), in any script's digits.
+_SID = r"\b[A-Z]{2}[0-9a-f]{32}\b"
+_GAP = r"(?:[^\S\r\n]|[-\u2010-\u2015\u2212./()+]|%20){0,3}"
+_NUMBER = rf"(?:\+|\uff0b|%2[Bb])?\d(?:{_GAP}\d)*"
+_FOUND = re.compile(rf"(?P<sid>{_SID})|{_NUMBER}")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # "2026-11-26 10" of "…10:00"
+MIN_DIGITS = 10  # 7700900123: a UK number without its 0
+MIN_DIGITS_PREFIXED = 9  # after +, or starting with 0
+
+
+def _masked(found: re.Match[str]) -> str:
+    text = found.group(0)
+    if found.group("sid") or _DATE.fullmatch(text):
+        return text
+    digits = [c for c in text if c.isdecimal()]
+    prefixed = not text[0].isdecimal() or unicodedata.digit(digits[0]) == 0
+    if len(digits) < (MIN_DIGITS_PREFIXED if prefixed else MIN_DIGITS):
+        return text
+    return mask(text)
+
+
+def mask_text(text: str) -> str:
+    """`text` with everything that could be a phone number masked ("***123"): the one
+    function every part of a log line goes through."""
+    return _FOUND.sub(_masked, text)
+
+
+# What every LogRecord has; anything else on a record came from extra={...}.
+_STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime", "taskName"}
 
 
 class MaskPhoneNumbers(logging.Filter):
-    """Rewrites each record so no full phone number reaches a log, whoever logged it."""
+    """Rewrites each record so no full phone number reaches a log, whoever logged it: its
+    message and arguments, its traceback and stack, and every extra field (a call_sid is
+    whatever the request said it was)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
-        masked = _mask_all(message)
+        masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, None
-        # A traceback can quote a caller's number too (an exception's message, a repr).
         # Formatters reuse exc_text when it is set, so the masked text is what gets written.
         if record.exc_info and not record.exc_text:
             record.exc_text = _TRACEBACKS.formatException(record.exc_info)
         if record.exc_text:
-            record.exc_text = _mask_all(record.exc_text)
+            record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
-            record.stack_info = _mask_all(record.stack_info)
+            record.stack_info = mask_text(record.stack_info)
+        for name, value in list(vars(record).items()):
+            if name in _STANDARD or value is None or isinstance(value, bool):
+                continue
+            text = value if isinstance(value, str) else str(value)
+            masked = mask_text(text)
+            if masked != text:
+                setattr(record, name, masked)
         return True
 
 
 _TRACEBACKS = logging.Formatter()
-
-
-def _mask_all(text: str) -> str:
-    return _PHONE_LIKE.sub(lambda m: mask(m.group(0)), text)
-
 
 # Fields a log call may add with extra={...}: identifiers and timings, never numbers or words.
 EXTRA_FIELDS = ("route", "status", "duration_ms", "call_sid", "message_sid")

@@ -22,15 +22,17 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
-from ivr.health import DependencyCollector
-
 log = logging.getLogger("ivr.requests")
 
 REQUESTS = Counter("helpline_requests_total", "Requests by route and status",
                    ["route", "status"])
 LATENCY = Histogram("helpline_request_seconds", "Time to answer, by route", ["route"],
                     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-FALLBACKS = Counter("helpline_fallbacks_total", "Safe fallback answers served", ["kind"])
+FALLBACKS = Counter("helpline_fallbacks_total",
+                    "Callers who got the safe fallback answer (signed requests only)", ["kind"])
+REJECTED = Counter("helpline_rejected_requests_total",
+                   "Webhook requests refused: unsigned or not signed by Twilio",
+                   ["group", "reason"])
 WEBHOOK_PREFIXES = ("/voice", "/sms")
 
 
@@ -67,11 +69,12 @@ def install(app: Flask) -> None:
         REQUESTS.labels(route, str(response.status_code)).inc()
         LATENCY.labels(route).observe(seconds)
         if request.path.startswith(WEBHOOK_PREFIXES):
-            log.info("%s %s %d", request.method, route, response.status_code, extra={
-                "route": route, "status": response.status_code,
-                "duration_ms": round(seconds * 1000, 1),
-                "call_sid": request.values.get("CallSid", "")[:64],
-                "message_sid": request.values.get("MessageSid", "")[:64]})
+            fields: dict[str, object] = {"route": route, "status": response.status_code,
+                                         "duration_ms": round(seconds * 1000, 1)}
+            if not g.get("signature_rejected"):  # a stranger's request: nothing it says
+                fields["call_sid"] = request.values.get("CallSid", "")[:64]
+                fields["message_sid"] = request.values.get("MessageSid", "")[:64]
+            log.info("%s %s %d", request.method, route, response.status_code, extra=fields)
         return response
 
     @app.route("/metrics")
@@ -87,6 +90,8 @@ def install(app: Flask) -> None:
             registry = CollectorRegistry()
             for collector in list(REGISTRY._collector_to_names):  # this process's metrics
                 registry.register(collector)
+        from ivr.health import DependencyCollector  # here: health imports the app package
+
         registry.register(CallbackCollector(h.redis))
         registry.register(DependencyCollector(h.redis))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -1,19 +1,29 @@
-"""Only Twilio gets in: X-Twilio-Signature on every webhook, and loud logs when it fails."""
+"""Only Twilio gets in: X-Twilio-Signature on every webhook, refusals counted, and an alarm
+when they repeat."""
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import time
-from collections import deque
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
-from flask import Blueprint, Request, Response, current_app, request
+from flask import Blueprint, Request, Response, current_app, g, request
 from twilio.request_validator import (
     SIGNATURE_HEADER,
     SIGNATURE_SETTINGS_HEADER,
     RequestValidator,
     get_signature_algorithm,
 )
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr.metrics import REJECTED
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
 
 log = logging.getLogger(__name__)
 
@@ -34,14 +44,34 @@ def signed_url(request: Request, public_base_url: str) -> str:
     return base + path + (f"?{query}" if query else "")
 
 
-class SignatureGuard:
-    """Checks signatures; counts failures so a wrong PUBLIC_BASE_URL or token is noticed."""
+def alarm_due(recent: Sequence[float], alarmed_at: float | None, now: float,
+              alarm_after: int, window: float) -> bool:
+    """Whether the alarm goes off at `now`, given the latest rejection times (`now` last):
+    when `alarm_after` of them came within `window`, and it has not gone off within `window`
+    (so a flood of junk raises it once every `window`, not once a request)."""
+    return (len(recent) >= alarm_after and now - recent[-alarm_after] <= window
+            and (alarmed_at is None or now - alarmed_at >= window))
 
-    def __init__(self, auth_token: str, public_base_url: str, alarm_after: int = 3) -> None:
+
+def route_group(path: str) -> str:
+    """"voice" or "sms": the webhooks a rejected request was aimed at."""
+    return path.strip("/").split("/", 1)[0] or "other"
+
+
+class SignatureGuard:
+    """Checks signatures; counts what it refuses (helpline_rejected_requests_total) and raises
+    the alarm when refusals repeat, so a wrong PUBLIC_BASE_URL or token, or someone probing
+    the webhooks, is noticed."""
+
+    def __init__(self, auth_token: str, public_base_url: str, alarm_after: int = 3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.public_base_url = public_base_url
         self.alarm_after = alarm_after
-        self.failures: deque[float] = deque()
+        self.clock = clock
+        self.recent: deque[float] = deque(maxlen=alarm_after)
+        self.alarmed_at: float | None = None
+        self.since_alarm: Counter[str] = Counter()
 
     def check(self, request: Request) -> Response | None:
         """None when the request may go on; a 403 response when it must not."""
@@ -53,25 +83,79 @@ class SignatureGuard:
         params = request.form if request.method == "POST" else {}
         if signature and self.validator.validate(url, params, signature, algorithm):
             return None
-        self._record_failure(url, bool(signature))
+        g.signature_rejected = True  # the request log line leaves out the SIDs it claims
+        self._record_failure(request.path, url.split("?", 1)[0],
+                             "bad_signature" if signature else "unsigned")
         return Response("Forbidden: this address only answers Twilio.\n", status=403,
                         mimetype="text/plain")
 
-    def _record_failure(self, url: str, had_signature: bool) -> None:
-        now = time.monotonic()
-        self.failures.append(now)
-        while self.failures and now - self.failures[0] > ALARM_WINDOW_SECONDS:
-            self.failures.popleft()
-        log.warning("rejected a request to %s: %s X-Twilio-Signature", url,
-                    "wrong" if had_signature else "no")
-        if len(self.failures) >= self.alarm_after:
-            log.error(
-                "ALARM: %d requests failed the Twilio signature check in the last %d minutes. "
-                "If these are real calls, callers are hearing an application error. Twilio signs "
-                "the exact URL it calls; we checked against %s. If that is not the URL in "
-                "Twilio's console, set PUBLIC_BASE_URL (or TRUSTED_PROXIES behind a proxy). "
-                "Otherwise TWILIO_AUTH_TOKEN is wrong or was rotated. Run `helpline check`.",
-                len(self.failures), ALARM_WINDOW_SECONDS // 60, url)
+    def _record_failure(self, path: str, checked: str, reason: str) -> None:
+        """Count it; log the path, never the query or body (they are whatever a stranger put
+        there, with GET a message's body). Each refusal is a warning until the alarm goes
+        off; while it holds, refusals are only counted, and the next alarm sums them up."""
+        REJECTED.labels(route_group(path), reason).inc()
+        now = self.clock()
+        self.recent.append(now)
+        self.since_alarm[reason] += 1
+        holding = self.alarmed_at is not None and now - self.alarmed_at < ALARM_WINDOW_SECONDS
+        log.log(logging.DEBUG if holding else logging.WARNING,
+                "rejected a request to %s: %s X-Twilio-Signature", path,
+                "wrong" if reason == "bad_signature" else "no")
+        if not alarm_due(self.recent, self.alarmed_at, now, self.alarm_after,
+                         ALARM_WINDOW_SECONDS):
+            return
+        since = ("start-up" if self.alarmed_at is None
+                 else f"the last alarm {round((now - self.alarmed_at) / 60)} minutes ago")
+        log.error(
+            "ALARM: %d webhook requests refused since %s (%d with a wrong signature, %d "
+            "unsigned). If these are real calls, callers are hearing an application error: "
+            "Twilio signs the exact URL it calls, and we checked against %s. If that is not the "
+            "URL in Twilio's console, set PUBLIC_BASE_URL (or TRUSTED_PROXIES behind a proxy); "
+            "otherwise TWILIO_AUTH_TOKEN is wrong or was rotated. Run `helpline check`. "
+            "Unsigned requests never come from Twilio: many of them mean someone is probing "
+            "the webhooks (helpline_rejected_requests_total counts them by route and reason).",
+            sum(self.since_alarm.values()), since, self.since_alarm["bad_signature"],
+            self.since_alarm["unsigned"], checked)
+        self.alarmed_at = now
+        self.since_alarm.clear()
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ForwardedByProxiesOnly:
+    """werkzeug's ProxyFix (`hops` proxies' X-Forwarded-For, -Proto, -Host and -Port), applied
+    only when the request comes straight from one of our proxies: anyone reaching the port
+    directly could otherwise name any address they like (and slip past the sign-in limits
+    per address)."""
+
+    def __init__(self, app: WSGIApplication, hops: int, proxies: Sequence[str]) -> None:
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        self.proxies = proxy_networks(proxies)
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        if from_networks(environ.get("REMOTE_ADDR", ""), self.proxies):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def proxy_networks(proxies: Sequence[str]) -> tuple[Network, ...]:
+    """TRUSTED_PROXY_ADDRESSES read as networks; a mistake stops start-up, naming it."""
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+    except ValueError as exc:
+        raise ValueError(f"TRUSTED_PROXY_ADDRESSES: {exc} (give addresses or networks, "
+                         "comma-separated, e.g. 10.0.0.0/8,127.0.0.1)") from None
+
+
+def from_networks(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a Unix socket, or nothing: not a proxy we know
+        return False
+    return any(ip in network for network in networks)
 
 
 def only_twilio(bp: Blueprint) -> None:

@@ -19,7 +19,7 @@ from ivr import calltree, helpline, stats
 from ivr.accounts import Accounts
 from ivr.flows import Option
 from ivr.hours import Status
-from ivr.metrics import FALLBACKS
+from ivr.metrics import FALLBACKS, WEBHOOK_PREFIXES
 from ivr.override import read_override
 from ivr.phone import check_advisor_number, mask
 from ivr.phrases import usual_hours, when
@@ -441,6 +441,10 @@ def install_fallback(app: Flask) -> None:
 
     @app.errorhandler(Exception)
     def on_error(error: Exception) -> Response | HTTPException:
+        if isinstance(error, HTTPException) and request.path.startswith(WEBHOOK_PREFIXES):
+            refused = helpline().guard.check(request)  # unknown URLs answer only Twilio too
+            if refused is not None:
+                return refused
         if not request.path.startswith(bp.url_prefix):
             if isinstance(error, HTTPException):
                 return error
@@ -450,9 +454,9 @@ def install_fallback(app: Flask) -> None:
             log.warning("voice fallback on %s: %s", request.path, error)
         else:
             log.exception("voice fallback on %s (call %s)", request.path, param("CallSid"))
-        FALLBACKS.labels("voice").inc()
         if request.path.startswith(OUTBOUND_PREFIX):
             # A person being called back (or their voicemail, or whoever holds the phone)
             # must never hear the helpline's greeting: end that leg without a word.
             return Response(HANG_UP, mimetype="text/xml")
+        FALLBACKS.labels("voice").inc()  # a caller, signed for, hears the fallback
         return Response(fallback, mimetype="text/xml")

@@ -33,6 +33,7 @@ from ivr.store import connect, start_embedded, stop_embedded
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "0123456789abcdef0123456789abcdef"
+SECRET_KEY = "test-only console key, never used outside the tests"
 ADVISORS = ("+447400000001", "+447400000002")  # valid UK mobiles (07700 900xxx is not)
 # A Wednesday in hours, and a Wednesday evening.
 OPEN_AT = "2026-11-25T11:00"
@@ -90,7 +91,7 @@ def make_app(store: redis.Redis, store_settings: dict[str, object]) -> AppFactor
 
     def factory(at: str = OPEN_AT, **settings: object) -> Flask:
         config = {"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS,
-                  **store_settings, **settings}
+                  "secret_key": SECRET_KEY, **store_settings, **settings}
         app = create_app(config, clock=fixed_clock(london(at)))
         app.testing = True
         return app
@@ -129,12 +130,13 @@ def cli(store: redis.Redis, store_settings: dict[str, object],
         monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
     """cli(*args, flows=None): run the `helpline` command as an operator would, on the test
     Redis (HELPLINE_DATA_DIR or REDIS_URL) and the shipped flows/ (or `flows`); its result."""
-    for name in ("REDIS_URL", "HELPLINE_DATA_DIR", "HELPLINE_TEST_CLOCK_FILE",
+    for name in ("REDIS_URL", "SECRET_KEY", "HELPLINE_DATA_DIR", "HELPLINE_TEST_CLOCK_FILE",
                  "HELPLINE_FLOWS_DIR", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
                  "PUBLIC_BASE_URL", "HELPLINE_NUMBER"):
         monkeypatch.delenv(name, raising=False)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
+        monkeypatch.setenv("SECRET_KEY", SECRET_KEY)  # an external store needs one
     else:
         monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
 

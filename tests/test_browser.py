@@ -308,3 +308,38 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite,
     assert box is not None and box["width"] > 300 and box["height"] > 50, box
     assert site.has_no_sideways_scroll(), "the numbers page scrolls sideways on a phone"
     site.screenshot("stats-phone.png")
+
+
+def test_a_supervisor_signs_an_advisor_out_everywhere(open_site: OpenSite, store: redis.Redis,
+                                                       browser: Browser) -> None:
+    site = open_site()
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
+    site.sign_in("Sam Advisor")
+    expect(site.page.locator("#duty")).to_be_visible()
+    copied = site.page.context.cookies()  # as if lifted from this browser
+
+    others = [browser.new_context(viewport=LAPTOP, locale="en-GB") for _ in range(2)]
+    try:
+        for context in others:
+            context.set_default_timeout(POLL_MS)
+        boss = Site(site.app, site.url, others[0].new_page())
+        boss.sign_in("Pat Supervisor")
+        boss.page.get_by_role("link", name="Supervisor").click()
+        boss.page.get_by_role("button", name="Sign Sam Advisor out everywhere").click()
+        expect(boss.page.locator(".flash")).to_contain_text("sam-advisor is signed out on "
+                                                            "every device")
+
+        # The advisor's open queue page finds out at its next poll.
+        site.page.wait_for_url(re.compile(r"/console/login$"), timeout=POLL_MS)
+        expect(site.page.get_by_role("heading", name="Sign in")).to_be_visible()
+
+        # The copied cookies, in another browser, open nothing either.
+        others[1].add_cookies(copied)
+        thief = others[1].new_page()
+        thief.goto(site.url + "/console/")
+        expect(thief).to_have_url(re.compile(r"/console/login"))
+        expect(thief.locator("#duty")).to_have_count(0)
+    finally:
+        for context in others:
+            context.close()

@@ -39,7 +39,7 @@ from ivr.safetime import Window
 from ivr.scheduler import LOCK_KEY, LOCK_SECONDS, make_context, nightly
 from ivr.simulate import TwilioLikeClient
 from ivr.store import DURABILITY, start_embedded
-from tests.conftest import TOKEN, london, request_callback
+from tests.conftest import SECRET_KEY, TOKEN, london, request_callback
 
 PROJECT = Path(__file__).resolve().parent.parent
 SUNDAY = london("2026-11-29T09:00")
@@ -110,7 +110,7 @@ def env(store: redis.Redis, store_settings: dict[str, object], clock: Clock) -> 
     child.update(HELPLINE_TEST_CLOCK_FILE=str(clock.path), SCHEDULER_TICK_SECONDS="1",
                  LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1")
     if store_settings.get("redis_url"):
-        child["REDIS_URL"] = str(store_settings["redis_url"])
+        child.update(REDIS_URL=str(store_settings["redis_url"]), SECRET_KEY=SECRET_KEY)
     else:
         child["HELPLINE_DATA_DIR"] = str(store_settings["data_dir"])
     return child

@@ -11,6 +11,7 @@ from click.testing import CliRunner, Result
 
 from ivr.cli import main
 from ivr.flows import DEFAULT_DIR, VoiceContent, load_flows
+from tests.conftest import SECRET_KEY
 
 ADVISORS = "+442079460001,+442079460002"
 IN_HOURS, CHRISTMAS = "2026-11-25T11:00", "2026-12-25T11:00"
@@ -20,10 +21,12 @@ IN_HOURS, CHRISTMAS = "2026-11-25T11:00", "2026-12-25T11:00"
 def environment(monkeypatch, store, store_settings) -> None:
     """A clean environment: no token, no advisors, the (emptied) test Redis."""
     for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "TRUSTED_PROXIES", "ADVISOR_NUMBERS",
-                 "HELPLINE_FLOWS_DIR", "LOG_LEVEL", "REDIS_URL", "HELPLINE_DATA_DIR"):
+                 "HELPLINE_FLOWS_DIR", "LOG_LEVEL", "REDIS_URL", "HELPLINE_DATA_DIR",
+                 "SECRET_KEY"):
         monkeypatch.delenv(name, raising=False)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
+        monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
     else:
         monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
 

@@ -140,9 +140,8 @@ def callback_records(r: redis.Redis) -> dict[str, list[str]]:
 
 
 def not_counters(r: redis.Redis) -> set[str]:
-    """The keys that are not flood or day counters (nor the console's own secret)."""
-    return {k for k in r.keys("*")
-            if not k.startswith(("hl:stats:", "hl:sms:rate:", "hl:secret_key"))}
+    """The keys that are not flood or day counters."""
+    return {k for k in r.keys("*") if not k.startswith(("hl:stats:", "hl:sms:rate:"))}
 
 
 def number_forms(number: str) -> list[str]:

@@ -140,10 +140,11 @@ def test_hours_names_a_closure_from_hours_toml(cli, tmp_path):
     assert status["reason"] == {"kind": "closure", "text": "Closed for the Christmas holidays."}
 
 
-def redis_servers() -> set[int]:
-    """Running redis-server processes (a zombie has stopped: only its reaping is left)."""
-    return {p.pid for p in psutil.process_iter(["name", "status"])
-            if p.info["name"] == "redis-server" and p.info["status"] != psutil.STATUS_ZOMBIE}
+def redis_servers(data_dir: Path) -> set[int]:
+    """Running redis-server processes of this data folder (a zombie has stopped)."""
+    return {p.pid for p in psutil.process_iter(["name", "status", "cmdline"])
+            if p.info["name"] == "redis-server" and p.info["status"] != psutil.STATUS_ZOMBIE
+            and any(str(data_dir) in part for part in p.info["cmdline"] or [])}
 
 
 def test_hours_stops_the_embedded_redis_it_started(tmp_path):
@@ -151,13 +152,12 @@ def test_hours_stops_the_embedded_redis_it_started(tmp_path):
     supervisor's closure; it stops it again before it exits."""
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "HELPLINE_FLOWS_DIR")}
     env["HELPLINE_DATA_DIR"] = str(tmp_path / "data")
-    before = redis_servers()
 
     for args in (["hours", "--json"], ["jobs", "run", "tick"]):
         done = subprocess.run([sys.executable, "-m", "ivr", *args], env=env, cwd=ROOT,
                               capture_output=True, text=True, timeout=60)
         assert done.returncode == 0, done.stderr
-        assert redis_servers() - before == set(), args
+        assert redis_servers(tmp_path / "data") == set(), args
     assert json.loads(subprocess.run(
         [sys.executable, "-m", "ivr", "hours", "--json"], env=env, cwd=ROOT,
         capture_output=True, text=True, timeout=60).stdout)["store"] == "read"

@@ -138,14 +138,19 @@ PROXY_HEADERS = {"X-Forwarded-Proto": "https", "X-Forwarded-Host": "helpline.exa
                  "X-Forwarded-For": "203.0.113.9"}
 
 
-@pytest.mark.parametrize(("trusted_proxies", "status"), [(1, 200), (0, 403)])
+@pytest.mark.parametrize(("trusted_proxies", "peer", "status"), [
+    (1, "127.0.0.1", 200),  # a tunnel or proxy on this machine (the default proxies)
+    (0, "127.0.0.1", 403),
+    (1, "203.0.113.5", 403),  # the port reached directly: its X-Forwarded-* are not believed
+])
 def test_behind_a_trusted_proxy_the_forwarded_address_is_what_counts(
-        make_app, trusted_proxies: int, status: int) -> None:
+        make_app, trusted_proxies: int, peer: str, status: int) -> None:
     app = make_app(OPEN_AT, trusted_proxies=trusted_proxies)
     url = "/voice/choice?menu=open&tries=0"
     fields = {**CALL, "Digits": "3"}
-    response = app.test_client().post(url, data=fields, headers={
-        **PROXY_HEADERS, "X-Twilio-Signature": sign(PUBLIC + url, fields)})
+    response = app.test_client().post(url, data=fields, environ_base={"REMOTE_ADDR": peer},
+                                      headers={**PROXY_HEADERS,
+                                               "X-Twilio-Signature": sign(PUBLIC + url, fields)})
     assert response.status_code == status
 
 
@@ -251,7 +256,7 @@ def test_the_log_filter_masks_phone_numbers(message: str, hidden: str) -> None:
 
 
 @pytest.mark.parametrize("message", [
-    "call CA0123456789abcdef chose police",
+    "call CA0123456789abcdef0123456789abcdef chose police",
     "call CAaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa from ***123: helpline open",
     "ringing 2 advisors at 11:00",
     "opened at 2026-11-26T10:00:00+00:00",

@@ -1,0 +1,242 @@
+"""No phone number reaches a log, however it is written and wherever it is in a record: one
+masking function for the message, its arguments, the traceback, the stack and every extra
+field; and a rejected request logs its path only, never its query or body."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+import sys
+import unicodedata
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from ivr.logs import JsonFormatter, MaskPhoneNumbers, mask_text
+from tests.conftest import twilio_client
+
+SID = "CA" + "0123456789abcdef" * 2
+
+# How a caller's number, +44 7700 900123, can turn up in text. Each must lose "7700900".
+NUMBERS = {
+    "E.164": "+447700900123",
+    "E.164 without +": "447700900123",
+    "national": "07700900123",
+    "spaced": "+44 7700 900 123",
+    "spaced national": "07700 900 123",
+    "with (0)": "+44 (0)7700 900123",
+    "area code in brackets": "(07700) 900123",
+    "dashed": "07700-900-123",
+    "dashed E.164": "+44-7700-900123",
+    "en dashes": "07700\u2013900\u2013123",
+    "dotted": "07700.900.123",
+    "slashed": "07700/900123",
+    "no-break spaces": "07700\u00a0900\u202f123",
+    "in a URL, %2B": "https://x.example/voice?From=%2B447700900123&To=x",
+    "in a URL, lower-case %2b": "/sms?From=%2b447700900123",
+    "in a URL, %20": "From=%2B44%207700%20900123",
+    "in a URL, + for spaces": "From=%2B44+7700+900123",
+    "in a path": "/voice/page/+447700900123/choice",
+    "tel: link": "tel:+447700900123",
+    "before ':'": "+447700900123: no answer",
+    "before ','": "+447700900123, then",
+    "before ')'": "(from +447700900123)",
+    "before '.'": "called +447700900123.",
+    "before ';'": "+447700900123;",
+    "quoted": "'+447700900123'",
+    "after '='": "From=+447700900123",
+    "after ':'": "from:07700900123",
+    "after '#'": "#07700900123",
+    "JSON": '{"From": "+447700900123"}',
+    "repr of a dict": "{'From': '+447700900123', 'To': '+441234567890'}",
+    "bytes repr": "b'From=%2B447700900123'",
+    "glued to a SID prefix": "CA447700900123",
+    "in a forged SID": "CA+447700900123",
+    "in a SID of the wrong length": "SMaaaa07700900123bbbb",
+    "glued to words": "x447700900123y",
+    "a form field": "Digits=07700900123#",
+    "fullwidth digits": "\uff0b\uff14\uff14\uff17\uff17\uff10\uff10\uff19\uff10\uff10\uff11"
+                        "\uff12\uff13",
+    "Arabic-Indic digits": "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662"
+                           "\u0663",
+    "Devanagari digits": "\u0966\u096d\u096d\u0966\u0966\u096f\u0966\u0966\u0967\u0968"
+                         "\u0969",
+    "on its own line": "caller\n07700900123\nhung up",
+}
+
+# Text that only looks a little like a number: left as it is.
+ORDINARY = [
+    f"call {SID} chose police",
+    f"/voice/outbound?cb=3f2a9c81d04e7b65&CallSid={SID}",
+    "opened at 2026-11-26T10:00:00+00:00",
+    "at 2026-11-26 10:00:00,123",
+    "closed from 2026-12-24 to 2027-01-01",
+    "ringing 2 advisors at 11:00",
+    "took 12.5 ms, 3 of 12 done",
+    "connecting to 127.0.0.1:6379",
+    "HTTP/1.1 200",
+]
+
+
+def compact(text: str) -> str:
+    """The text's digits in ASCII with separators gone, so a number is found however it was
+    written."""
+    ascii_digits = "".join(str(unicodedata.digit(c)) if c.isdecimal() else c for c in text)
+    for separator in (" ", "-", ".", "/", "(", ")", "+", "%20", "%2B", "%2b", "\u00a0",
+                      "\u202f", "\u2013", "\\u00a0", "\\u202f", "\\u2013"):
+        ascii_digits = ascii_digits.replace(separator, "")
+    return ascii_digits
+
+
+def contains_the_number(text: str) -> bool:
+    return "7700900" in compact(text)
+
+
+def record(**kwargs: object) -> logging.LogRecord:
+    fields = {"name": "ivr.test", "level": logging.INFO, "pathname": __file__, "lineno": 1,
+              "msg": "%s", "args": ("-",), "exc_info": None}
+    extra = kwargs.pop("extra", {})
+    fields.update(kwargs)
+    made = logging.LogRecord(**fields)
+    made.__dict__.update(extra)
+    return made
+
+
+def in_message(text: str) -> logging.LogRecord:
+    return record(msg=f"call from {text}", args=None)
+
+
+def in_argument(text: str) -> logging.LogRecord:
+    return record(msg="call from %s (%r)", args=(text, text))
+
+
+def in_traceback(text: str) -> logging.LogRecord:
+    try:
+        raise ValueError(f"could not route {text}")
+    except ValueError:
+        return record(exc_info=sys.exc_info())
+
+
+def in_stack(text: str) -> logging.LogRecord:
+    return record(stack_info=f'Stack (most recent call last):\n  File "x", line 1, in {text}')
+
+
+def in_call_sid(text: str) -> logging.LogRecord:
+    return record(extra={"call_sid": text, "route": "/voice", "status": 200})
+
+
+def in_message_sid(text: str) -> logging.LogRecord:
+    return record(extra={"message_sid": text})
+
+
+def in_any_extra(text: str) -> logging.LogRecord:
+    return record(extra={"anything": text, "number_as_int": 447700900123})
+
+
+FIELDS: dict[str, Callable[[str], logging.LogRecord]] = {
+    "message": in_message, "argument": in_argument, "traceback": in_traceback,
+    "stack": in_stack, "call_sid": in_call_sid, "message_sid": in_message_sid,
+    "any extra field": in_any_extra}
+TEXT = logging.Formatter("%(levelname)s %(name)s: %(message)s")
+
+
+def written(made: logging.LogRecord) -> tuple[str, str]:
+    """The record as the JSON and the text formatters write it, after the filter."""
+    assert MaskPhoneNumbers().filter(made) is True
+    return JsonFormatter().format(made), TEXT.format(made)
+
+
+@pytest.mark.parametrize("field", FIELDS)
+@pytest.mark.parametrize("number", NUMBERS)
+def test_every_way_of_writing_a_number_is_masked_in_every_field(number: str,
+                                                                field: str) -> None:
+    text = NUMBERS[number]
+    assert contains_the_number(text)  # the corpus entry does hold the number
+    made = FIELDS[field](text)
+    for line in written(made):
+        assert not contains_the_number(line), line
+    for name, value in vars(made).items():  # every field, written by any formatter
+        if name not in ("exc_info",):
+            assert not contains_the_number(str(value)), (name, value)
+
+
+@pytest.mark.parametrize(("text", "masked"), [
+    ("+447700900123", "***123"),
+    ("call +44 7700 900123: no answer", "call ***123: no answer"),
+    ("From=%2B447700900123&To=x", "From=***123&To=x"),
+    ("CA447700900123", "CA***123"),
+    ("anonymous", "anonymous"),
+])
+def test_a_masked_number_keeps_its_last_three_digits_and_what_is_around_it(
+        text: str, masked: str) -> None:
+    assert mask_text(text) == masked
+
+
+@pytest.mark.parametrize("text", ORDINARY)
+def test_ordinary_text_is_left_as_it_is(text: str) -> None:
+    assert mask_text(text) == text
+    made = in_message(text)
+    MaskPhoneNumbers().filter(made)
+    assert made.getMessage() == f"call from {text}"
+
+
+def test_numbers_in_extra_fields_keep_their_type_when_nothing_is_masked() -> None:
+    made = record(extra={"status": 200, "duration_ms": 12.5, "flag": True})
+    MaskPhoneNumbers().filter(made)
+    assert (made.status, made.duration_ms, made.flag) == (200, 12.5, True)
+
+
+# ------------------------------------------------------------------ through the real app
+
+
+@pytest.fixture
+def log_lines() -> Iterator[io.StringIO]:
+    """Everything logged, as production writes it (JSON, masked), while the test runs."""
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(MaskPhoneNumbers())
+    root = logging.getLogger()
+    root.addHandler(handler)
+    old_level = root.level
+    root.setLevel(logging.INFO)
+    yield stream
+    root.removeHandler(handler)
+    root.setLevel(old_level)
+
+
+BODY = "Quokka he has my photos"
+
+
+@pytest.mark.parametrize("method", ["GET", "POST"])
+def test_a_rejected_request_logs_its_path_only(make_app, log_lines, method: str) -> None:
+    app = make_app()
+    fields = {"From": "+447700900123", "Body": BODY, "CallSid": "CA+447700900123",
+              "MessageSid": "SM07700900123"}
+    client = app.test_client()
+    query = "?From=%2B447700900123&Body=Quokka+he+has+my+photos&MessageSid=SM07700900123"
+    if method == "GET":
+        response = client.get("/sms" + query)
+    else:
+        response = client.post("/sms" + query, data=fields)
+    assert response.status_code == 403
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    rejected = [line for line in lines if line["logger"] == "ivr.security"]
+    assert rejected and "rejected a request to /sms:" in rejected[0]["msg"]
+    text = log_lines.getvalue()
+    assert "Quokka" not in text and "From=" not in text and "?" not in text
+    assert not contains_the_number(text)
+    [request_line] = [line for line in lines if line["logger"] == "ivr.requests"]
+    assert "call_sid" not in request_line and "message_sid" not in request_line
+
+
+def test_a_sid_field_carrying_a_number_is_masked_in_the_request_line(make_app,
+                                                                      log_lines) -> None:
+    app = make_app()
+    response = twilio_client(app).post("/voice", {"CallSid": "CA447700900123"})
+    assert response.status_code == 200
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    [request_line] = [line for line in lines if line["logger"] == "ivr.requests"]
+    assert request_line["call_sid"] == "CA***123"
+    assert not contains_the_number(log_lines.getvalue())

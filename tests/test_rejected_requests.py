@@ -1,0 +1,144 @@
+"""Requests Twilio did not sign are refused wherever they are sent (known webhook URLs or not),
+counted apart by route and reason, and raise the alarm; helpline_fallbacks_total counts only
+callers who heard the fallback."""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+import logging
+
+import pytest
+from prometheus_client import REGISTRY
+from twilio.request_validator import RequestValidator
+
+import ivr.voice
+from ivr.security import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due, route_group
+from tests.conftest import TOKEN, twilio_client
+
+CALL = {"CallSid": "CA" + "c" * 32, "From": "+447700900123", "To": "+441234567890"}
+FORGED = {"X-Twilio-Signature": RequestValidator("f" * 32).compute_signature(
+    "http://localhost/voice", CALL)}
+
+# (method, path, headers): unsigned junk and forgeries, at known and unknown webhook URLs.
+JUNK = [
+    ("POST", "/voice", {}),
+    ("GET", "/voice?From=%2B447700900123", {}),
+    ("POST", "/voice/nowhere", {}),
+    ("PUT", "/voice/choice?menu=open&tries=0", {}),
+    ("POST", "/voice/outbound/nowhere", {}),
+    ("POST", "/sms", {}),
+    ("GET", "/sms/nowhere", {}),
+    ("POST", "/voice", FORGED),
+    ("POST", "/voice/nowhere", FORGED),
+    ("POST", "/sms", FORGED),
+]
+
+
+def sample(name: str, **labels: str) -> float:
+    return REGISTRY.get_sample_value(name, labels) or 0.0
+
+
+def fallbacks() -> float:
+    return sample("helpline_fallbacks_total", kind="voice") + sample(
+        "helpline_fallbacks_total", kind="sms")
+
+
+def rejected(group: str | None = None, reason: str | None = None) -> float:
+    return sum(sample("helpline_rejected_requests_total", group=g, reason=r)
+               for g in ([group] if group else ["voice", "sms"])
+               for r in ([reason] if reason else ["unsigned", "bad_signature"]))
+
+
+def alarms(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if r.levelno >= logging.ERROR and "ALARM" in r.getMessage()]
+
+
+def test_200_unsigned_or_forged_requests_are_refused_counted_apart_and_alarmed(
+        make_app, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    app = make_app()
+    client = app.test_client()
+    before_fallbacks, before = fallbacks(), rejected()
+    before_forged = rejected(reason="bad_signature")
+    sent = list(itertools.islice(itertools.cycle(JUNK), 200))
+    for method, path, headers in sent:
+        response = client.open(path, method=method, data=CALL, headers=headers)
+        assert response.status_code == 403, (method, path, response.status_code)
+        assert b"<Response" not in response.data
+    assert fallbacks() == before_fallbacks
+    assert rejected() - before == 200
+    assert rejected(reason="bad_signature") - before_forged == sum(
+        1 for *_, headers in sent if headers)
+    assert len(alarms(caplog)) == 1  # raised once, not once a request
+    message = alarms(caplog)[0].getMessage()
+    assert "unsigned" in message and "PUBLIC_BASE_URL" in message
+    assert "TWILIO_AUTH_TOKEN" in message
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING
+                and "rejected a request" in r.getMessage()]
+    assert len(warnings) < 10  # while the alarm holds, refusals are counted, not each logged
+
+
+def test_a_signed_request_to_an_unknown_voice_url_gets_the_fallback_and_counts_as_one(
+        make_app) -> None:
+    app = make_app()
+    before_fallbacks, before = fallbacks(), rejected()
+    response = twilio_client(app).post("/voice/nowhere")
+    assert response.status_code == 200 and b"<Say" in response.data
+    assert fallbacks() - before_fallbacks == 1
+    assert rejected() == before
+
+
+def test_a_signed_call_whose_answer_fails_counts_one_fallback(make_app, monkeypatch) -> None:
+    app = make_app()
+    monkeypatch.setattr(ivr.voice, "now_status", lambda: 1 / 0)
+    before = fallbacks()
+    assert twilio_client(app).post("/voice").status_code == 200
+    assert fallbacks() - before == 1
+
+
+def test_an_outbound_leg_that_fails_is_hung_up_not_counted_as_a_fallback(make_app) -> None:
+    app = make_app()
+    before = fallbacks()
+    response = twilio_client(app).post("/voice/outbound/nowhere")
+    assert response.status_code == 200 and b"<Hangup" in response.data
+    assert fallbacks() == before
+
+
+@pytest.mark.parametrize(("path", "group"), [("/voice", "voice"), ("/voice/outbound/x", "voice"),
+                                             ("/sms", "sms"), ("/sms/x", "sms"), ("/", "other")])
+def test_route_groups(path: str, group: str) -> None:
+    assert route_group(path) == group
+
+
+W = ALARM_WINDOW_SECONDS
+
+
+@pytest.mark.parametrize(("recent", "alarmed_at", "now", "due"), [
+    ((), None, 0, False),
+    ((0, 1), None, 1, False),  # two refusals: not yet
+    ((0, 1, 2), None, 2, True),  # the third within the window
+    ((0, 1, W + 1), None, W + 1, False),  # the first has left the window
+    ((1, 2, W + 1), None, W + 1, True),
+    ((10, 11, 12), 5, 12, False),  # it went off a moment ago: it holds
+    ((10, 11, W + 5), 5, W + 5, True),  # a window later, it goes off again
+])
+def test_when_the_alarm_goes_off(recent, alarmed_at, now, due) -> None:
+    assert alarm_due(recent, alarmed_at, now, 3, W) is due
+
+
+def test_a_flood_raises_the_alarm_once_a_window_with_the_count(make_app, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    now = [0.0]
+    guard = SignatureGuard(TOKEN, "", alarm_after=3, clock=lambda: now[0])
+    app = make_app()
+    app.extensions["helpline"] = dataclasses.replace(app.extensions["helpline"], guard=guard)
+    client = app.test_client()
+    for second in range(120):
+        now[0] = second * 10.0  # 120 refusals over 20 minutes
+        assert client.post("/voice", data=CALL).status_code == 403
+    raised = alarms(caplog)
+    assert len(raised) == 2  # at the third refusal (20 s), and a window later (620 s)
+    assert raised[0].getMessage().startswith("ALARM: 3 webhook requests refused since start-up")
+    assert raised[1].getMessage().startswith(
+        "ALARM: 60 webhook requests refused since the last alarm 10 minutes ago")
