@@ -52,6 +52,12 @@ class CallbackCollector:
         yield family
 
 
+def note(detail: str) -> None:
+    """What a webhook decided ("helpline open", "chose steps"), said once, in the request's
+    own log line: one line per request, not one per decision."""
+    g.setdefault("notes", []).append(detail)
+
+
 def install(app: Flask) -> None:
     h = app.extensions["helpline"]
 
@@ -74,7 +80,11 @@ def install(app: Flask) -> None:
             if not g.get("signature_rejected"):  # a stranger's request: nothing it says
                 fields["call_sid"] = request.values.get("CallSid", "")[:64]
                 fields["message_sid"] = request.values.get("MessageSid", "")[:64]
-            log.info("%s %s %d", request.method, route, response.status_code, extra=fields)
+            notes = g.pop("notes", None)
+            if notes:
+                fields["detail"] = "; ".join(notes)
+            log.info("%s %s %d%s", request.method, route, response.status_code,
+                     f": {fields['detail']}" if notes else "", extra=fields)
         return response
 
     @app.route("/metrics")

@@ -76,18 +76,44 @@ local function unplace(id)
 end
 """
 
-_REQUEST = _PLACE + """
--- KEYS: open_key, num_set, seen_key (or ""); ARGV: id, number, source, requested, due,
--- slot_end, plan, voicemail, status, seen_ttl, number hash, claimable_on
+# A number's flood counter: more than `limit` texts in `window` seconds and replies pause for
+# `quiet` seconds (the requests themselves are still taken).
+_FLOOD = """
+local function too_many(rate_key, quiet_key, window, limit, quiet)
+  redis.call('SET', rate_key, 0, 'EX', window, 'NX')
+  local count = redis.call('INCR', rate_key)
+  if redis.call('EXISTS', quiet_key) == 1 then return 1 end
+  if count > tonumber(limit) then
+    redis.call('SET', quiet_key, 1, 'EX', quiet)
+    return 1
+  end
+  return 0
+end
+"""
+
+_TOO_MANY = _FLOOD + """
+-- KEYS: rate_key, quiet_key; ARGV: window, limit, quiet
+return too_many(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+"""
+
+_REQUEST = _PLACE + _FLOOD + """
+-- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
+-- ARGV: id, number, source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
+-- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
+-- request are one script: one write, one fsync, one round trip.
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
+local quiet = 0
+if KEYS[4] ~= '' then quiet = too_many(KEYS[4], KEYS[5], ARGV[13], ARGV[14], ARGV[15]) end
 if seen_key ~= '' then
   local earlier = redis.call('GET', seen_key)
-  if earlier then return {earlier, 'repeat', redis.call('HGET', 'hl:cb:' .. earlier, 'due_at')} end
+  if earlier then
+    return {earlier, 'repeat', redis.call('HGET', 'hl:cb:' .. earlier, 'due_at'), quiet}
+  end
 end
 local existing = redis.call('GET', open_key)
 if existing and redis.call('EXISTS', 'hl:cb:' .. existing) == 1 then
   if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[10]) end
-  return {existing, 'existing', redis.call('HGET', 'hl:cb:' .. existing, 'due_at')}
+  return {existing, 'existing', redis.call('HGET', 'hl:cb:' .. existing, 'due_at'), quiet}
 end
 local id = ARGV[1]
 local key = 'hl:cb:' .. id
@@ -98,7 +124,7 @@ place(id, key, ARGV[9])
 redis.call('SET', open_key, id)
 redis.call('SADD', num_set, id)
 if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[10]) end
-return {id, 'new', ARGV[5]}
+return {id, 'new', ARGV[5], quiet}
 """
 
 _REPLAN = _PLACE + """
@@ -298,6 +324,20 @@ class Requested:
     callback_id: str
     outcome: str  # new, existing (the number already had one open), repeat (same MessageSid)
     due_at: datetime | None = None  # when that callback is due (None if it has since gone)
+    quiet: bool = False  # the number has sent too many texts: don't reply for a while
+
+
+@dataclass(frozen=True)
+class Flood:
+    """More than `limit` texts from a number within `window_seconds`: replies pause for
+    `quiet_seconds` (nothing is lost; SMS pumping and loops cost us nothing)."""
+
+    limit: int
+    window_seconds: int
+    quiet_seconds: int
+
+    def args(self) -> list[int]:
+        return [self.window_seconds, self.limit, self.quiet_seconds]
 
 
 class CallbackQueue:
@@ -306,6 +346,7 @@ class CallbackQueue:
     def __init__(self, client: redis.Redis) -> None:
         self.r = client
         self._request = client.register_script(_REQUEST)
+        self._too_many = client.register_script(_TOO_MANY)
         self._replan = client.register_script(_REPLAN)
         self._release = client.register_script(_RELEASE)
         self._end = client.register_script(_END)
@@ -318,19 +359,28 @@ class CallbackQueue:
         self._count = client.register_script(_COUNT)
 
     def request(self, number: str, source: str, now: datetime, place: Placement,
-                plan: Window | None, voicemail: bool = False,
-                message_sid: str = "") -> Requested:
+                plan: Window | None, voicemail: bool = False, message_sid: str = "",
+                flood: Flood | None = None) -> Requested:
         """Store a callback for `number` unless it has one open (or this message was seen).
-        `plan` is the safe-time window (None while held for one)."""
+        `plan` is the safe-time window (None while held for one). With `flood`, the text is
+        counted too (in the same script)."""
         h = number_key(number)
         callback_id = secrets.token_hex(8)
+        rate_keys = [f"{P}sms:rate:{h}", f"{P}sms:quiet:{h}"] if flood else ["", ""]
         result = self._request(
             keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
-                  f"{P}seen:{message_sid}" if message_sid else ""],
+                  f"{P}seen:{message_sid}" if message_sid else "", *rate_keys],
             args=[callback_id, number, source, _ts(now), _ts(place.due), _ts(place.slot_end),
                   plan.dumps() if plan else "", int(voicemail), place.status, SEEN_TTL_SECONDS,
-                  h, place.claimable_on.isoformat() if place.claimable_on else ""])
-        return Requested(result[0], result[1], _dt(result[2]) if len(result) > 2 else None)
+                  h, place.claimable_on.isoformat() if place.claimable_on else "",
+                  *(flood.args() if flood else ["", "", ""])])
+        return Requested(result[0], result[1], _dt(result[2]), result[3] == 1)
+
+    def too_many(self, number: str, flood: Flood) -> bool:
+        """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
+        h = number_key(number)
+        return self._too_many(keys=[f"{P}sms:rate:{h}", f"{P}sms:quiet:{h}"],
+                              args=flood.args()) == 1
 
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
         """Give a waiting callback a new plan and place; "moved", "noted" (it is being called

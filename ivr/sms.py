@@ -21,12 +21,12 @@ from ivr.flows import MAX_REPLY_SEGMENTS
 from ivr.gsm7 import segments
 from ivr.hours import usual_span
 from ivr.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
-from ivr.metrics import FALLBACKS
+from ivr.metrics import FALLBACKS, note
 from ivr.override import read_override
 from ivr.phone import mask
 from ivr.phrases import promise_when, usual_hours, window_words
 from ivr.promise import Promise, closure_note, meets_hours, placement, promise, restate
-from ivr.queue import Requested, number_key
+from ivr.queue import Flood, Requested
 from ivr.safetime import ANYTIME, Reading, Window
 from ivr.security import only_twilio
 from ivr.spool import Spool, Spooled, SpoolFull
@@ -110,23 +110,22 @@ def handle(sender: str, sid: str) -> Response:
     local_today = now.astimezone(h.flows.hours.timezone).date()
     intent = interpret(body, h.queue.has_open(number), local_today,
                        usual_span(h.flows.hours_config))
-    log.info("sms %s from %s: %s%s", sid, mask(sender), intent.kind,
-             f" (+{len(media)} media, not kept)" if media else "")
+    note(f"from {mask(sender)}: {intent.kind}"
+         + (f" (+{len(media)} media, not kept)" if media else ""))
     if intent.kind == "opt_out":
         erased = h.queue.erase_number(number, sid)
         log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
         return reply()  # Twilio answers opt-outs itself
     if intent.kind == "opt_in":
         return reply()
-    quiet = too_many(number)
-    if intent.kind == "help":
-        answer = [text("help")]
-    elif intent.kind == "steps":
-        answer = list(h.flows.sms.steps)
-    elif intent.kind == "time_unclear":
-        answer = [text("time_unclear")]
+    if intent.kind in ("help", "steps", "time_unclear"):
+        quiet = too_many(number)
+        answer = {"help": [text("help")], "steps": list(h.flows.sms.steps),
+                  "time_unclear": [text("time_unclear")]}[intent.kind]
     else:
-        answer = Conversation(number, sid, now).answer(intent)
+        conversation = Conversation(number, sid, now, flood())
+        answer = conversation.answer(intent)
+        quiet = conversation.quiet
     if media:
         answer.insert(0, text("media"))
     if quiet:
@@ -145,9 +144,11 @@ class Conversation:
     """One text that asks for a callback or says when it is safe to call: what is stored,
     and the reply that says when, built from the same Promise (what we say is what we keep)."""
 
-    def __init__(self, number: str, sid: str, now: datetime) -> None:
+    def __init__(self, number: str, sid: str, now: datetime, flood: Flood | None = None) -> None:
         h = helpline()
         self.h, self.number, self.sid, self.now = h, number, sid, now
+        self.flood = flood  # count the text as its request is stored (one write)
+        self.quiet = False
         self.hours = h.flows.hours
         self.override = read_override(h.redis)
         self.min_slot = h.settings.min_slot
@@ -171,11 +172,12 @@ class Conversation:
     def store(self, window: Window | None, promised: Promise | None) -> Requested:
         result = self.h.queue.request(self.number, "sms", self.now,
                                       placement(promised, self.now, self.hours), window,
-                                      message_sid=self.sid)
+                                      message_sid=self.sid, flood=self.flood)
+        self.quiet = result.quiet
         if result.outcome == "new":
             stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked")
-            log.info("sms %s: callback %s stored, %s", self.sid, result.callback_id,
-                     f"due {promised.due.isoformat()}" if promised else "held for a safe time")
+            note(f"callback {result.callback_id} stored, "
+                 + (f"due {promised.due.isoformat()}" if promised else "held for a safe time"))
         return result
 
     def request(self) -> list[str]:
@@ -339,20 +341,14 @@ def start_replaying(app: Flask) -> None:
     threading.Thread(target=loop, name="spool-replay", daemon=True).start()
 
 
+def flood() -> Flood:
+    s = helpline().settings
+    return Flood(s.sms_rate_limit, s.sms_rate_window_seconds, s.sms_quiet_seconds)
+
+
 def too_many(number: str) -> bool:
     """More than a few texts within minutes: stop replying for a while (nothing is lost)."""
-    s = helpline().settings
-    r = helpline().redis
-    key = number_key(number)
-    pipe = r.pipeline(transaction=False)  # one round trip; no need for MULTI
-    pipe.set(f"hl:sms:rate:{key}", 0, ex=s.sms_rate_window_seconds, nx=True)
-    pipe.incr(f"hl:sms:rate:{key}")
-    pipe.exists(f"hl:sms:quiet:{key}")
-    _, count, quiet = pipe.execute()
-    if count > s.sms_rate_limit and not quiet:
-        r.set(f"hl:sms:quiet:{key}", 1, ex=s.sms_quiet_seconds)
-        return True
-    return bool(quiet)
+    return helpline().queue.too_many(number, flood())
 
 
 def purge_from_twilio(sid: str, media: list[str]) -> None:

@@ -19,7 +19,7 @@ from ivr import calltree, helpline, stats
 from ivr.accounts import Accounts
 from ivr.flows import Option
 from ivr.hours import Status
-from ivr.metrics import FALLBACKS, WEBHOOK_PREFIXES
+from ivr.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.override import read_override
 from ivr.phone import check_advisor_number, mask
 from ivr.phrases import usual_hours, when
@@ -171,8 +171,8 @@ def incoming() -> Response:
     so no key pressed early can skip the 999 line; everything after it can be interrupted."""
     h = helpline()
     status = now_status()
-    log.info("call %s from %s: helpline %s", param("CallSid"), mask(param("From")),
-             "open" if status.open else f"closed ({status.reason.kind})")
+    state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
+    note(f"from {mask(param('From'))}: helpline {state}")
     stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
     menu_name = "open" if status.open else "closed"
     content = h.flows.voice
@@ -217,7 +217,7 @@ def choice() -> Response:
     if picked.action in ("repeat", "menu"):
         resp.redirect(link("voice.menu", menu=menu_name), method="POST")
         return twiml(resp)
-    log.info("call %s chose %s", param("CallSid"), picked.action)
+    note(f"chose {picked.action}")
     h = helpline()
     stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
     if picked.action == "steps":

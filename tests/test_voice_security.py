@@ -278,3 +278,10 @@ def test_the_log_filter_masks_numbers_in_arguments_and_tracebacks() -> None:
     text = logging.Formatter().format(record)
     assert "447700900123" not in text
     assert "from ***123" in text and "bad number ***123" in text
+
+
+def test_a_forged_signing_algorithm_is_refused_not_an_error(make_app) -> None:
+    app = make_app()
+    response = app.test_client().post("/voice", data={"CallSid": "CA" + "a" * 32}, headers={
+        "X-Twilio-Signature": "abc", "X-Twilio-Signature-Settings": "algorithm=BOGUS"})
+    assert response.status_code == 403
