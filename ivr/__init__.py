@@ -15,6 +15,7 @@ from ivr.config import Settings
 from ivr.flows import Flows, load_flows
 from ivr.logs import setup_logging
 from ivr.migrations import migrate
+from ivr.override import OverrideWatch
 from ivr.queue import CallbackQueue
 from ivr.secret_key import load_secret_key
 from ivr.security import ForwardedByProxiesOnly, SignatureGuard
@@ -37,6 +38,7 @@ class Helpline:
     redis: redis.Redis
     queue: CallbackQueue
     twilio: Client | None  # Twilio's REST API, when credentials are set
+    override: OverrideWatch  # the supervisor's closure, as calls and texts read it
     twiml_cache: dict[tuple, str] = field(default_factory=dict)  # see voice.cached
 
 
@@ -66,8 +68,9 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
         migrate(store, clock(), flows.hours, settings)
     except redis.RedisError as exc:  # calls must still be answered; the scheduler retries
         log.warning("could not check the store's version at start-up: %s", exc)
-    app.extensions["helpline"] = Helpline(settings, flows, clock, guard, store,
-                                          CallbackQueue(store), rest_client(settings))
+    app.extensions["helpline"] = Helpline(
+        settings, flows, clock, guard, store, CallbackQueue(store), rest_client(settings),
+        OverrideWatch(store, settings.override_cache_seconds))
     if not settings.twilio_auth_token:
         log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
                     "anyone can reach these webhooks. Fine for local work only. !!!")

@@ -59,6 +59,7 @@ class Settings:
     sms_quiet_seconds: int = 3600
     callback_expiry_opening_days: int = 5
     last_call_minutes: int = 30
+    override_cache_seconds: float = 5.0
     retention_days: int = 30
     scheduler_tick_seconds: int = 60
     clock_file: str = ""

@@ -519,6 +519,7 @@ def close() -> Response:
         flash(f"The line was not closed: the message can't be used, {problem}.")
         return redirect(url_for("console.supervisor"))
     close_line(h.redis, message, until)
+    h.override.invalidate()  # this process at once; the others hear it announced
     audited("closed the line",
             detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")
@@ -529,6 +530,7 @@ def close() -> Response:
 @supervisor_only
 def reopen() -> Response:
     reopen_line(helpline().redis)
+    helpline().override.invalidate()
     audited("reopened the line")
     flash("The line follows its usual hours again.")
     return redirect(url_for("console.supervisor"))

@@ -22,7 +22,6 @@ from ivr.gsm7 import segments
 from ivr.hours import usual_span
 from ivr.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.metrics import FALLBACKS, note
-from ivr.override import read_override
 from ivr.phone import mask
 from ivr.phrases import promise_when, usual_hours, window_words
 from ivr.promise import Promise, closure_note, meets_hours, placement, promise, restate
@@ -150,7 +149,7 @@ class Conversation:
         self.flood = flood  # count the text as its request is stored (one write)
         self.quiet = False
         self.hours = h.flows.hours
-        self.override = read_override(h.redis)
+        self.override = h.override.current()
         self.min_slot = h.settings.min_slot
 
     def answer(self, intent: Intent) -> list[str]:

@@ -20,7 +20,6 @@ from ivr.accounts import Accounts
 from ivr.flows import Option
 from ivr.hours import Status
 from ivr.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
-from ivr.override import read_override
 from ivr.phone import check_advisor_number, mask
 from ivr.phrases import usual_hours, when
 from ivr.security import only_twilio
@@ -84,7 +83,7 @@ def now_status() -> Status:
     """Open or closed now: the hours, and a supervisor's closure if one is set (if the store
     can't be read, the normal hours apply)."""
     h = helpline()
-    return h.flows.hours.status_with(h.clock(), read_override(h.redis))
+    return h.flows.hours.status_with(h.clock(), h.override.current())
 
 
 # ------------------------------------------------------------------ the main menu

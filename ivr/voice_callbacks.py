@@ -16,7 +16,6 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 from ivr import calltree, helpline, stats
 from ivr.callbacks import callable_number
 from ivr.flows import Option
-from ivr.override import read_override
 from ivr.phone import keyed_emergency, mask
 from ivr.phrases import promise_when
 from ivr.promise import placement, promise
@@ -264,7 +263,7 @@ def save() -> Response:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
     now = h.clock()
-    override = read_override(h.redis)
+    override = h.override.current()
     promised = promise(now, window, h.flows.hours, override, h.settings.min_slot)
     place = placement(promised, now, h.flows.hours)
     # No CallSid as a once-only key: one call may ask for two different numbers, and the

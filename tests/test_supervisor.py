@@ -5,7 +5,8 @@ an audit trail, none of which ever shows a caller's number."""
 from __future__ import annotations
 
 import re
-from datetime import time
+import time
+from datetime import time as clock_time
 from xml.etree import ElementTree
 
 import pytest
@@ -15,7 +16,8 @@ from flask import Flask
 from ivr import audit, stats
 from ivr.accounts import Accounts
 from ivr.expiry import Count
-from ivr.override import close_line, read_override
+from ivr.hours import Override
+from ivr.override import OverrideWatch, close_line, read_override, reopen_line
 from ivr.queue import CallbackQueue
 from ivr.safetime import Window
 from ivr.simulate import TwilioLikeClient
@@ -377,7 +379,7 @@ def test_the_supervisor_sees_waiting_callbacks_with_their_safe_time_and_last_day
     queue = CallbackQueue(store)
     asked = london("2026-11-24T19:00")
     later = request_callback(queue, CALLER, "sms", asked, london("2026-11-26T14:00"),
-                             Window(earliest=time(14)))
+                             Window(earliest=clock_time(14)))
     held = request_callback(queue, TEXTER, "sms", asked, asked, plan=None)
     last = request_callback(queue, "+447400123477", "sms", asked, london(OPEN_AT))
     queue.set_count(last.callback_id, Count(4, london("2026-11-24T12:00").date()))
@@ -403,7 +405,7 @@ def test_a_supervisor_changes_a_safe_time_on_the_persons_request(supervisor_app,
 
     callback = queue.get(callback_id)
     assert (callback.status, callback.due_at, callback.plan) == (
-        "scheduled", london("2026-11-25T14:00"), Window(earliest=time(14)))
+        "scheduled", london("2026-11-25T14:00"), Window(earliest=clock_time(14)))
     assert "Safe time set: after 2pm." in flashes(client, SUPERVISOR_PAGE)
     assert any(e["action"] == "changed the safe time" for e in audit.recent(store))
 
@@ -422,3 +424,53 @@ def test_a_safe_time_the_supervisor_cannot_use_changes_nothing(supervisor_app, s
     supervise(client, f"/console/supervisor/callbacks/{callback_id}/plan", {"safe_time": words})
     assert flash in flashes(client, SUPERVISOR_PAGE)
     assert queue.get(callback_id) == before
+
+
+# ------------------------------------------------------------------ the call path's copy
+
+
+def hgetall_calls(store: redis.Redis) -> int:
+    return int(store.info("commandstats").get("cmdstat_hgetall", {}).get("calls", 0))
+
+
+def test_calls_read_the_closure_from_a_local_copy_dropped_as_soon_as_it_changes(store):
+    """A call no longer waits on Redis to know whether the line is closed: the copy is read
+    once, and a supervisor's change (from any process) is announced and drops it."""
+    watch = OverrideWatch(store, seconds=60)
+    assert watch.current() is None
+    before = hgetall_calls(store)
+    for _ in range(20):
+        assert watch.current() is None
+    assert hgetall_calls(store) == before  # answered from the copy
+
+    other_process = redis.Redis(connection_pool=store.connection_pool)
+    close_line(other_process, MESSAGE, None)
+    deadline = time.monotonic() + 5
+    while watch.current() is None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert watch.current() == Override(MESSAGE, None)
+
+    reopen_line(other_process)
+    deadline = time.monotonic() + 5
+    while watch.current() is not None and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert watch.current() is None
+
+
+def test_a_lost_announcement_costs_at_most_the_copys_lifetime(store):
+    now = [0.0]
+    watch = OverrideWatch(store, seconds=5, clock=lambda: now[0])
+    assert watch.current() is None
+    store.hset("hl:override", mapping={"message": MESSAGE, "until": ""})  # no announcement
+    now[0] = 4.9
+    assert watch.current() is None
+    now[0] = 5.1
+    assert watch.current() == Override(MESSAGE, None)
+
+
+def test_without_a_copy_every_call_reads_the_store(store):
+    watch = OverrideWatch(store, seconds=0)
+    before = hgetall_calls(store)
+    watch.current()
+    watch.current()
+    assert hgetall_calls(store) == before + 2
