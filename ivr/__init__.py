@@ -18,6 +18,7 @@ from ivr.logs import setup_logging
 from ivr.migrations import migrate
 from ivr.queue import CallbackQueue
 from ivr.security import SignatureGuard
+from ivr.serving import limit_requests
 from ivr.store import connect
 from ivr.twilio_api import rest_client
 
@@ -79,4 +80,5 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     voice.install_fallback(app)
     metrics.install(app)
     app.register_blueprint(health.bp)
+    limit_requests(app)  # outermost: before the signature check or Flask reads a body
     return app
