@@ -16,11 +16,12 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from bench.probe import Probe, probes, summary
+from bench.probe import probes, summary
 from bench.slow import Cut, slow_clients
 
 PROBE_RATE = 20  # new calls a second
 CSRF = re.compile(r'name="csrf_token" type="hidden" value="([^"]+)"')
+NETWORKS = ("203.0.113", "198.51.100", "192.0.2")
 
 
 async def slow(base: str, calls: list[dict[str, str]], headers: int, bodies: int,
@@ -45,8 +46,10 @@ def cut_summary(cuts: list[Cut], kind: str) -> dict[str, object]:
 
 
 async def sign_in_page(base: str) -> tuple[aiohttp.ClientSession, str]:
-    """A session (its own cookies) holding the sign-in form's CSRF token."""
-    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True))
+    """A session (its own cookies) holding the sign-in form's CSRF token. Its sign-in comes on
+    a new connection, as from another machine: the server chooses the worker then."""
+    session = aiohttp.ClientSession(cookie_jar=aiohttp.CookieJar(unsafe=True),
+                                    connector=aiohttp.TCPConnector(force_close=True))
     async with session.get(base + "/console/login") as response:
         token = CSRF.search(await response.text())
     if token is None:
@@ -55,34 +58,53 @@ async def sign_in_page(base: str) -> tuple[aiohttp.ClientSession, str]:
     return session, token.group(1)
 
 
-async def attempt(session: aiohttp.ClientSession, base: str, token: str,
+async def attempt(session: aiohttp.ClientSession, base: str, token: str, burst: int,
                   n: int) -> tuple[float, int]:
-    """One wrong sign-in from its own address; when it was answered, and its status."""
+    """One wrong sign-in from its own address (one of 250 in burst 0, 1 or 2's documentation
+    range; only a header value); when it was answered, and its status."""
+    address = f"{NETWORKS[burst % len(NETWORKS)]}.{n % 250 + 1}"
     async with session.post(base + "/console/login", allow_redirects=False, data={
-            "csrf_token": token, "name": f"storm-{n}", "password": f"wrong-{n}"},
-            headers={"X-Forwarded-For": f"203.0.113.{n % 250 + 1}"}) as response:
+            "csrf_token": token, "name": f"storm-{burst}-{n}", "password": "wrong"},
+            headers={"X-Forwarded-For": address}) as response:
         await response.read()
         return time.monotonic(), response.status
 
 
-async def sign_in_storm(base: str, calls: list[dict[str, str]], attempts: int,
-                        seconds: float, start_after: float = 2.0) -> dict[str, object]:
-    """Probes for `seconds`; `start_after` seconds in, `attempts` sign-ins arrive at once.
-    The probes that count are those sent while the sign-ins were being answered."""
+async def burst(base: str, attempts: int, number: int) -> tuple[float, list[tuple[float, int]]]:
+    """`attempts` sign-ins sent at once, each on its own new connection; when they were sent,
+    and when each was answered with what."""
     pages = await asyncio.gather(*(sign_in_page(base) for _ in range(attempts)))
     try:
-        async def storm() -> tuple[float, list[tuple[float, int]]]:
-            await asyncio.sleep(start_after)
-            began = time.monotonic()
-            return began, list(await asyncio.gather(
-                *(attempt(s, base, token, n) for n, (s, token) in enumerate(pages))))
-
-        probed, (began, answered) = await asyncio.gather(
-            probes(base, calls, PROBE_RATE, seconds), storm())
+        began = time.monotonic()
+        return began, list(await asyncio.gather(
+            *(attempt(s, base, token, number, n) for n, (s, token) in enumerate(pages))))
     finally:
         await asyncio.gather(*(s.close() for s, _ in pages))
-    ended = max(at for at, _ in answered)
-    during: list[Probe] = [p for p in probed if began <= p.sent <= ended]
-    statuses = Counter(str(status) for _, status in answered)
+
+
+async def sign_in_storm(base: str, calls: list[dict[str, str]], attempts: int,
+                        bursts: int, gap: float = 2.0) -> dict[str, object]:
+    """Probes throughout `bursts` bursts of `attempts` sign-ins at once, `gap` seconds apart.
+    The probes that count are those sent while a burst was being answered. Which worker
+    takes which sign-in is up to the server, so one burst alone is a matter of luck: the
+    bursts are pooled."""
+    stop = asyncio.Event()
+
+    async def storms() -> list[tuple[float, float, Counter]]:
+        done = []
+        for number in range(bursts):
+            await asyncio.sleep(gap)
+            began, answered = await burst(base, attempts, number)
+            done.append((began, max(at for at, _ in answered),
+                         Counter(str(status) for _, status in answered)))
+        await asyncio.sleep(gap)
+        stop.set()
+        return done
+
+    probed, done = await asyncio.gather(
+        probes(base, calls, PROBE_RATE, 600, stop), storms())
+    during = [p for p in probed if any(began <= p.sent <= ended for began, ended, _ in done)]
     return {"probes": summary(during), "all_probes": summary(probed),
-            "storm_s": ended - began, "statuses": dict(statuses), "attempts": attempts}
+            "storm_s": [round(ended - began, 1) for began, ended, _ in done],
+            "statuses": dict(sum((c for _, _, c in done), Counter())),
+            "attempts": attempts, "bursts": bursts}

@@ -36,15 +36,18 @@ async def one(session: aiohttp.ClientSession, base: str, signed: dict[str, str])
         return Probe(sent, GIVE_UP_SECONDS, False)
 
 
-async def probes(base: str, requests: list[dict[str, str]], rate: float,
-                 seconds: float) -> list[Probe]:
-    """`rate` probes a second for `seconds`, cycling through `requests` (bench.requests)."""
+async def probes(base: str, requests: list[dict[str, str]], rate: float, seconds: float,
+                 stop: asyncio.Event | None = None) -> list[Probe]:
+    """`rate` probes a second for `seconds` (or until `stop` is set), cycling through
+    `requests` (bench.requests)."""
     loopback(urlsplit(base).hostname or "")
     connector = aiohttp.TCPConnector(force_close=True, limit=0)
     timeout = aiohttp.ClientTimeout(total=GIVE_UP_SECONDS)
     async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
         start, tasks = time.monotonic(), []
         for i in range(int(rate * seconds)):
+            if stop is not None and stop.is_set():
+                break
             await asyncio.sleep(max(0.0, start + i / rate - time.monotonic()))
             tasks.append(asyncio.ensure_future(one(session, base, requests[i % len(requests)])))
         return list(await asyncio.gather(*tasks))
