@@ -30,6 +30,8 @@ TWILIO_MAX_BODY = 64 * 1024
 CONSOLE_MAX_BODY = 16 * 1024
 # From the end of the headers to the end of the body. Twilio sends a webhook's body with its
 # headers; a client still sending after this is not Twilio, and its connection is closed.
+# A gevent.Timeout: it fires while the read waits on gevent's loop, as under the gevent
+# worker; a server without that loop (werkzeug's, in tests) gets the size limits only.
 BODY_SECONDS = 5.0
 # Set on a request refused unread; gunicorn.conf.py's post_request hook then closes the
 # connection instead of letting gunicorn read and discard the rest of the body.
