@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test chromium check bench load wrk clean
+.PHONY: run test chromium check bench bench-quick load wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -46,8 +46,14 @@ wrk:
 	  && apt-get update -qq && apt-get install -y -qq wrk; } \
 	  || { echo "wrk is needed: apt-get install wrk (or brew install wrk)"; exit 1; }
 
+# `make bench` writes bench/RESULTS.md (about 8 minutes); `make bench-quick` runs every part
+# briefly and only prints. BENCH_SLOW_SECONDS sets how long slow clients are held (60),
+# BENCH_WORKER_CLASS=sync measures gunicorn's sync workers for comparison.
 bench: $(VENV)/.installed-dev wrk
 	$(BIN)/python -m bench.run
+
+bench-quick: $(VENV)/.installed-dev wrk
+	BENCH_QUICK=1 $(BIN)/python -m bench.run
 
 load: $(VENV)/.installed-dev wrk
 	$(BIN)/python -m bench.load

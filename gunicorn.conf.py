@@ -1,4 +1,12 @@
-"""gunicorn settings shared by the Procfile, `helpline run` and the benchmarks.
+"""gunicorn settings shared by the Procfile, `helpline run`, the tests and the benchmarks.
+
+Serving model: gevent workers. Each connection is a greenlet, so a client that sends its
+request slowly holds a greenlet (a few KiB), not a worker; a request's headers must arrive
+within HEADER_SECONDS (HelplineWorker, below) and its body within ivr/serving.py's
+BODY_SECONDS, whatever the client does. The worker class lives here, not in the ivr
+package: the master loads it before forking, and importing ivr there would import urllib3
+(through twilio) before gevent patches ssl, leaving the workers' HTTPS calls to Twilio's API
+unpatched, blocking every connection of the worker.
 
 Prometheus' multiprocess mode needs a folder for the workers' metric files, named before any
 worker imports prometheus_client, and cleaned when a worker exits."""
@@ -7,19 +15,57 @@ import os
 import shutil
 from pathlib import Path
 
+import gevent
+from gunicorn.workers.ggevent import GeventWorker
+
+# From a connection's accept (or the end of its previous response) to the end of the next
+# request's headers. Twilio sends a request at once; a client slower than this is cut off.
+HEADER_SECONDS = 5
+
+
+class HelplineWorker(GeventWorker):
+    """gunicorn's gevent worker with an explicit deadline on reading request headers.
+
+    gunicorn reads each request's headers, the first on a connection included, inside the
+    worker's timeout_ctx() when keepalive is on; for the gevent worker that is a
+    gevent.Timeout of `keepalive` seconds that closes the connection when it runs out. Here
+    the deadline is HEADER_SECONDS, and a configuration without keepalive, where gunicorn
+    reads headers with no deadline at all, is refused."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if not self.cfg.keepalive:
+            raise RuntimeError("keepalive must be above 0: without it gunicorn reads request "
+                               "headers with no deadline")
+
+    def timeout_ctx(self) -> gevent.Timeout:
+        return gevent.Timeout(HEADER_SECONDS, False)
+
+
 data_dir = Path(os.environ.get("HELPLINE_DATA_DIR") or Path(__file__).resolve().parent / "var")
 metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
                                          str((data_dir / "prometheus").resolve())))
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-timeout = 10  # Twilio gives a webhook 15 s; a stuck worker is recycled before that
+worker_class = HelplineWorker
+worker_connections = 1000  # connections (greenlets) per worker
+keepalive = HEADER_SECONDS  # an idle keep-alive connection waits under the same deadline
+timeout = 10  # a worker whose loop is blocked this long is recycled, before Twilio's 15 s
 accesslog = None  # request lines come from the app, masked, with Twilio SIDs
+control_socket_disable = True  # unused; one path per user, shared by every gunicorn running
 
 
 def on_starting(server):
     shutil.rmtree(metrics_dir, ignore_errors=True)
     metrics_dir.mkdir(parents=True, exist_ok=True)
+
+
+def post_request(worker, req, environ, resp):
+    """A request refused unread (ivr/serving.py) ends its connection: gunicorn would otherwise
+    read and discard the rest of its body before the next request."""
+    if environ.get("helpline.close_connection"):
+        req.must_close = True
 
 
 def child_exit(server, worker):

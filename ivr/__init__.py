@@ -19,6 +19,7 @@ from ivr.override import OverrideWatch
 from ivr.queue import CallbackQueue
 from ivr.secret_key import load_secret_key
 from ivr.security import ForwardedByProxiesOnly, SignatureGuard
+from ivr.serving import limit_requests
 from ivr.spool import Spool
 from ivr.store import connect
 from ivr.twilio_api import rest_client
@@ -87,4 +88,5 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     app.register_blueprint(health.bp)
     if Spool(settings.data_dir).waiting():  # texts kept while the store was down, unreplayed
         sms.start_replaying(app)
+    limit_requests(app)  # outermost: before the signature check or Flask reads a body
     return app

@@ -1,0 +1,118 @@
+"""The serving layer's guard in front of the app: a size limit and a deadline on every request
+body, applied before the signature check or Flask reads a byte of it.
+
+gunicorn runs the app on its gevent worker (gunicorn.conf.py): each connection is a greenlet,
+so a slow client holds a greenlet, not a whole worker. The worker bounds the wait for a
+request's headers (HEADER_SECONDS there); this middleware bounds its body, in size and time,
+and hands the app the body already in memory, so nothing after it can block on a client.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from collections.abc import Iterable
+from typing import BinaryIO
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
+
+import gevent
+from flask import Flask
+from werkzeug.wsgi import get_content_length
+
+log = logging.getLogger(__name__)
+
+# Twilio's webhooks are forms of a few KiB (a 1 600-character text, percent-encoded, plus
+# up to ten media URLs stays far below this): 64 KiB is ample.
+TWILIO_MAX_BODY = 64 * 1024
+# The console's largest form (a supervisor's closure message of at most 120 characters, or a
+# new advisor's name, phone and password) is well under 1 KiB with its CSRF token; 16 KiB
+# leaves room for a long passphrase, percent-encoded, without inviting large posts.
+CONSOLE_MAX_BODY = 16 * 1024
+# From the end of the headers to the end of the body. Twilio sends a webhook's body with its
+# headers; a client still sending after this is not Twilio, and its connection is closed.
+# A gevent.Timeout: it fires while the read waits on gevent's loop, as under the gevent
+# worker; a server without that loop (werkzeug's, in tests) gets the size limits only.
+BODY_SECONDS = 5.0
+# Set on a request refused unread; gunicorn.conf.py's post_request hook then closes the
+# connection instead of letting gunicorn read and discard the rest of the body.
+CLOSE_CONNECTION = "helpline.close_connection"
+READ_SIZE = 16 * 1024
+
+
+class BodyTooSlow(Exception):
+    """The body did not arrive within BODY_SECONDS."""
+
+
+def body_limit(path: str) -> int:
+    """The most bytes of body a request to `path` may carry."""
+    console = path == "/console" or path.startswith("/console/")
+    return CONSOLE_MAX_BODY if console else TWILIO_MAX_BODY
+
+
+def read_up_to(stream: BinaryIO, size: int) -> bytes:
+    """At most `size` bytes, fewer if the stream ends first, never more in memory."""
+    chunks, got = [], 0
+    while got < size:
+        chunk = stream.read(min(READ_SIZE, size - got))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+class RequestLimits:
+    """WSGI middleware: 413 for a body over its path's limit (by Content-Length, before
+    reading any of it; a chunked body counted as it is read and cut off at the limit), 408 for
+    a body slower than `body_seconds`, 400 for a body cut short. Otherwise the app gets the
+    whole body in memory.
+
+    On /voice these are plain HTTP errors, not TwiML: Twilio's requests are a few KiB sent at
+    once, so whoever gets one is not Twilio, or is a request no answer would have reached."""
+
+    def __init__(self, app: WSGIApplication, body_seconds: float = BODY_SECONDS) -> None:
+        self.app = app
+        self.body_seconds = body_seconds
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        limit = body_limit(environ.get("PATH_INFO", ""))
+        length = get_content_length(environ)
+        if length is not None and length > limit:
+            return refuse(environ, start_response, "413 Content Too Large", "body too large")
+        # Without a length, a body the server ends for us (chunked, under gunicorn) is read to
+        # one byte over the limit, to tell "at the limit" from "over it".
+        size = length if length is not None else (
+            limit + 1 if environ.get("wsgi.input_terminated") else 0)
+        if not size:
+            return self.app(environ, start_response)
+        try:
+            with gevent.Timeout(self.body_seconds, BodyTooSlow):
+                body = read_up_to(environ["wsgi.input"], size)
+        except BodyTooSlow:
+            return refuse(environ, start_response, "408 Request Timeout", "body too slow")
+        if len(body) > limit:
+            return refuse(environ, start_response, "413 Content Too Large", "body too large")
+        if length is not None and len(body) < length:
+            return refuse(environ, start_response, "400 Bad Request", "body cut short")
+        environ["wsgi.input"] = io.BytesIO(body)
+        environ["CONTENT_LENGTH"] = str(len(body))
+        return self.app(environ, start_response)
+
+
+def refuse(environ: WSGIEnvironment, start_response: StartResponse, status: str,
+           why: str) -> list[bytes]:
+    """A short plain answer, and the connection closed after it (its body is left unread)."""
+    log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD", ""),
+                environ.get("PATH_INFO", "")[:100], why)
+    environ[CLOSE_CONNECTION] = True
+    text = status.split(" ", 1)[1].encode() + b"\n"
+    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(text))),
+                            ("Connection", "close")])
+    return [text]
+
+
+def limit_requests(app: Flask) -> None:
+    """Put the limits in front of everything, with Flask's own limit as a second line."""
+    app.config["MAX_CONTENT_LENGTH"] = max(TWILIO_MAX_BODY, CONSOLE_MAX_BODY)
+    app.wsgi_app = RequestLimits(app.wsgi_app)
