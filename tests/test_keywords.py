@@ -15,7 +15,7 @@ USUAL = (time(10), time(16))
 
 
 def read(body: str, has_callback: bool) -> Intent:
-    return interpret(body, has_callback, TODAY, USUAL)
+    return interpret(body, lambda: has_callback, TODAY, USUAL)
 
 
 @pytest.mark.parametrize(("body", "word"), [

@@ -99,7 +99,8 @@ def test_a_conversation_leaves_exactly_the_callbacks_it_asked_for(app, store, te
     waiting = dict.fromkeys(UK_MOBILES, False)
     for i, (sender, body) in enumerate(texts):
         post(app, body, sender, f"SM{i:032x}", "0")
-        kind = interpret(body, waiting[sender], date(2026, 11, 25), (time(10), time(16))).kind
+        kind = interpret(body, (lambda had=waiting[sender]: had), date(2026, 11, 25),
+                         (time(10), time(16))).kind
         if kind == "opt_out":
             waiting[sender] = False
         elif kind in ("request", "plan", "ambiguous", "anytime", "ask_time"):
