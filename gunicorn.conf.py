@@ -57,8 +57,14 @@ control_socket_disable = True  # unused; one path per user, shared by every guni
 
 
 def on_starting(server):
+    # Whatever the workers write under the data folder (metric files, texts kept while Redis
+    # is down) is the app's user's alone (gunicorn's own `umask` covers only its sockets).
+    os.umask(0o077)
     shutil.rmtree(metrics_dir, ignore_errors=True)
-    metrics_dir.mkdir(parents=True, exist_ok=True)
+    for folder in (data_dir, metrics_dir):
+        if not folder.exists():
+            folder.mkdir(parents=True)
+            folder.chmod(0o700)
 
 
 def post_request(worker, req, environ, resp):

@@ -676,3 +676,15 @@ def test_the_data_folder_and_the_redis_files_are_the_apps_users_alone(tmp_path):
     for file in redis_folder.iterdir():
         if file.is_file():
             assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+
+
+def test_what_the_web_server_writes_under_the_data_folder_is_private(spawn, run_env):
+    run, base = start_run(spawn, run_env)
+    text_helpline(base, CALLERS[0], "hello", "SM" + "3" * 32)
+    data_dir = Path(run_env["HELPLINE_DATA_DIR"])
+    assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
+    for path in data_dir.rglob("*"):
+        if path.is_dir():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
+        elif path.is_file():
+            assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
