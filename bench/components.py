@@ -77,8 +77,10 @@ def per_call_us(app: Callable, make: Callable[[], dict]) -> float:
 def measure() -> dict[str, dict[str, float]]:
     """µs per call: the floor, each webhook whole, and without one part at a time."""
     from bench.floor_app import app as floor
-    from ivr import create_app, metrics, stats
-    from ivr.clock import fixed_clock
+    from ivr import create_app
+    from ivr.core.clock import fixed_clock
+    from ivr.ops import metrics
+    from ivr.store import stats
 
     logging.getLogger().handlers.clear()
     with tempfile.TemporaryDirectory(prefix="helpline-components-") as tmp:

@@ -65,9 +65,9 @@ def main() -> int:
         data = work / "data"
         with serving("wsgi:app", data, with_scheduler=True,
                      SMS_RATE_LIMIT="1000") as (base, _):
-            from ivr.override import close_line
-            from ivr.queue import CallbackQueue
-            from ivr.store import start_embedded
+            from ivr.store.closures import close_line
+            from ivr.store.connection import start_embedded
+            from ivr.store.queue import CallbackQueue
 
             r = redis.Redis(unix_socket_path=start_embedded(data), decode_responses=True)
             close_line(r, "Closed for the load test.", None)  # the closed tree, every call

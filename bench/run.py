@@ -85,8 +85,8 @@ def bench_http(work: Path) -> dict[str, object]:
                                    reset=lambda: None)
     data = work / "app-data"
     with serving("wsgi:app", data, **SERVER) as (base, master):
-        from ivr.override import close_line
-        from ivr.store import start_embedded
+        from ivr.store.closures import close_line
+        from ivr.store.connection import start_embedded
 
         r = redis.Redis(unix_socket_path=start_embedded(data), decode_responses=True)
 
@@ -114,8 +114,8 @@ def bench_abuse(work: Path) -> dict[str, object]:
 
 def bench_hours() -> dict[str, float]:
     """Median time of next_opening over a year of random instants, per call."""
-    from ivr.clock import system_clock
-    from ivr.flows import DEFAULT_DIR, load_flows
+    from ivr.content.flows import DEFAULT_DIR, load_flows
+    from ivr.core.clock import system_clock
 
     hours = load_flows(DEFAULT_DIR, system_clock()).hours
     rng = random.Random(7)
@@ -132,10 +132,10 @@ def bench_hours() -> dict[str, float]:
 
 def bench_queue(work: Path) -> dict[str, object]:
     """Schedule, release and claim with 1 000, 10 000 and 100 000 waiting; Redis memory."""
-    from ivr.promise import Placement
-    from ivr.queue import CallbackQueue
-    from ivr.safetime import ANYTIME
-    from ivr.store import start_embedded
+    from ivr.core.promise import Placement
+    from ivr.core.safetime import ANYTIME
+    from ivr.store.connection import start_embedded
+    from ivr.store.queue import CallbackQueue
 
     r = redis.Redis(unix_socket_path=start_embedded(work / "queue-data"), decode_responses=True)
     queue = CallbackQueue(r)

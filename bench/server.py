@@ -54,7 +54,7 @@ def environment(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
 @contextmanager
 def serving(app: str, data_dir: Path, with_scheduler: bool = False, **extra: str):
     """Yield the base URL of gunicorn serving `app` (e.g. "wsgi:app"); logs go to data_dir."""
-    from ivr.store import start_embedded
+    from ivr.store.connection import start_embedded
 
     data_dir.mkdir(parents=True, exist_ok=True)
     start_embedded(data_dir)  # this process owns the embedded Redis, as `helpline run` does

@@ -17,27 +17,29 @@ import click
 import redis
 from twilio.base.exceptions import TwilioException
 
-from ivr import audit, create_app, scheduler
-from ivr.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
-from ivr.callbacks import STATUSES, Callback
-from ivr.checks import check_environment, check_settings
-from ivr.clock import fixed_clock, parse_instant, system_clock
+from ivr import create_app
 from ivr.config import Settings
-from ivr.flows import Flows, load_flows
-from ivr.jobs import Context, Jobs, Report
-from ivr.migrations import migrate
-from ivr.override import load_override
-from ivr.phone import mask
-from ivr.phrases import when
-from ivr.queue import CallbackQueue
-from ivr.review import Marked, Proposal, load_proposals, marked
-from ivr.safetime import describe as describe_window
+from ivr.content.flows import Flows, load_flows
+from ivr.content.review import Marked, Proposal, load_proposals, marked
+from ivr.content.tomlfile import FlowFileError
+from ivr.core.callbacks import STATUSES, Callback
+from ivr.core.clock import fixed_clock, parse_instant, system_clock
+from ivr.core.phone import mask
+from ivr.core.phrases import when
+from ivr.core.safetime import describe as describe_window
+from ivr.jobs import scheduler
+from ivr.jobs.tasks import Context, Jobs, Report
+from ivr.ops.checks import check_environment, check_settings
+from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
-from ivr.store import SUPERVISED_ENV, Embedded, borrowed, connect, describe
-from ivr.supervise import AlreadyRunning, Child, RunLock, supervise
-from ivr.tomlfile import FlowFileError
-from ivr.twilio_api import rest_client
-from ivr.twilio_setup import NumberNotFound, Wanted, compare, configure, export_fallback
+from ivr.store import audit
+from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
+from ivr.store.closures import load_override
+from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.migrations import migrate
+from ivr.store.queue import CallbackQueue
+from ivr.twilio.rest import rest_client
+from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -161,7 +163,7 @@ def _print_review(marks: list[Marked], proposals: list[Proposal], subdivision: s
 
 def _signature_round_trip(settings: Settings):
     """Sign a request for PUBLIC_BASE_URL/voice as Twilio would and check the app accepts it."""
-    from ivr.checks import Problem
+    from ivr.ops.checks import Problem
 
     app = create_app()
     response = TwilioLikeClient(app, {"CallSid": "CAcheck", "From": "anonymous"}).post("/voice")

@@ -8,7 +8,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
 
-from ivr.flows import DEFAULT_DIR
+from ivr.content.flows import DEFAULT_DIR
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
 DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"

@@ -15,7 +15,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
-from ivr.phone import mask
+from ivr.core.phone import mask
 
 SILENCE = "-"  # a --press value meaning: say and press nothing (let the Gather time out)
 MAX_REQUESTS = 60

@@ -19,17 +19,18 @@ import redis
 from click.testing import CliRunner, Result
 from flask import Flask
 
-from ivr import create_app, stats
+from ivr import create_app
 from ivr.cli import main
-from ivr.clock import fixed_clock
 from ivr.config import Settings
-from ivr.flows import DEFAULT_DIR
-from ivr.logs import JsonFormatter, MaskPhoneNumbers
-from ivr.promise import Placement
-from ivr.queue import CallbackQueue, Requested
-from ivr.safetime import ANYTIME, Window
+from ivr.content.flows import DEFAULT_DIR
+from ivr.core.clock import fixed_clock
+from ivr.core.promise import Placement
+from ivr.core.safetime import ANYTIME, Window
+from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
-from ivr.store import connect, start_embedded, stop_embedded
+from ivr.store import stats
+from ivr.store.connection import connect, start_embedded, stop_embedded
+from ivr.store.queue import CallbackQueue, Requested
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "0123456789abcdef0123456789abcdef"

@@ -7,8 +7,8 @@ import pytest
 import redis
 from click.testing import CliRunner, Result
 
-from ivr.accounts import MIN_PASSWORD, Accounts
 from ivr.cli import main
+from ivr.store.accounts import MIN_PASSWORD, Accounts
 
 PASSWORD = "a long secret passphrase"
 NEW_PASSWORD = "another long passphrase"

@@ -24,10 +24,10 @@ from flask import Flask
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
-from ivr import audit, stats
-from ivr.accounts import Accounts
-from ivr.queue import CallbackQueue
 from ivr.simulate import simulate_call
+from ivr.store import audit, stats
+from ivr.store.accounts import Accounts
+from ivr.store.queue import CallbackQueue
 from tests.conftest import OPEN_AT, AppFactory, request_callback
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,11 +1,11 @@
-"""Which numbers may be called back (ivr.callbacks, pure). When a callback is due is in
+"""Which numbers may be called back (ivr.core.callbacks, pure). When a callback is due is in
 test_promise.py; what a safe-time message means in test_safetime.py."""
 
 from __future__ import annotations
 
 import pytest
 
-from ivr.callbacks import callable_number
+from ivr.core.callbacks import callable_number
 
 # ------------------------------------------------------------------ numbers we may call back
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import pytest
 
-from ivr.queue import CallbackQueue
+from ivr.store.queue import CallbackQueue
 from tests.conftest import london, request_callback
 
 NUMBER = "+447400123456"

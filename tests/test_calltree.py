@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from ivr import calltree
-from ivr.calltree import Move
-from ivr.flows import Option, Step
+from ivr.content.flows import Option, Step
+from ivr.core import calltree
+from ivr.core.calltree import Move
 
 MENU = (
     Option("1", "advisor", "To speak to an advisor, press 1.", ("advisor", "talk", "someone")),

@@ -18,11 +18,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
-from ivr.accounts import Accounts, Advisor
-from ivr.console import PUBLIC_ENDPOINTS
-from ivr.override import read_override
 from ivr.simulate import TwilioLikeClient
-from ivr.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, backoff
+from ivr.store.accounts import Accounts, Advisor
+from ivr.store.closures import read_override
+from ivr.store.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, backoff
+from ivr.web.console import PUBLIC_ENDPOINTS
 
 PASSWORD = "correct horse battery"
 ADVISOR_PHONE = "+447400123456"

@@ -13,14 +13,14 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ivr import audit
-from ivr.callbacks import OUTCOMES, after_outcome
-from ivr.expiry import Count
-from ivr.flows import DEFAULT_DIR, load_flows
-from ivr.hours import OpeningHours
-from ivr.override import close_line
-from ivr.queue import CallbackQueue
-from ivr.safetime import ANYTIME, Window
+from ivr.content.flows import DEFAULT_DIR, load_flows
+from ivr.core.callbacks import OUTCOMES, after_outcome
+from ivr.core.expiry import Count
+from ivr.core.hours import OpeningHours
+from ivr.core.safetime import ANYTIME, Window
+from ivr.store import audit
+from ivr.store.closures import close_line
+from ivr.store.queue import CallbackQueue
 from tests.conftest import CLOSED_AT, OPEN_AT, london, request_callback
 from tests.test_console_auth import (
     SUPERVISOR_PHONE,

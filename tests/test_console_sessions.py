@@ -11,8 +11,8 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ivr import audit
-from ivr.accounts import Accounts
+from ivr.store import audit
+from ivr.store.accounts import Accounts
 from tests.test_console_auth import (
     PASSWORD,
     SUPERVISOR_PHONE,

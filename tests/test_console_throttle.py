@@ -14,11 +14,10 @@ import redis
 from flask import Flask
 from flask.testing import FlaskClient
 
-from ivr import audit
-from ivr.accounts import DEVICE_LINK_SECONDS, Accounts, _link_key
 from ivr.config import Settings
-from ivr.security import proxy_networks
-from ivr.throttle import (
+from ivr.store import audit
+from ivr.store.accounts import DEVICE_LINK_SECONDS, Accounts, _link_key
+from ivr.store.throttle import (
     ACCOUNT_CAP,
     FREE_TRIES,
     HOUR,
@@ -29,6 +28,7 @@ from ivr.throttle import (
     address_key,
     verdict,
 )
+from ivr.web.signatures import proxy_networks
 from tests.conftest import OPEN_AT, london
 from tests.test_console_auth import (
     PASSWORD,

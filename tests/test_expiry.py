@@ -1,4 +1,4 @@
-"""When a waiting callback expires (ivr.expiry, pure): after opening days on which it could
+"""When a waiting callback expires (ivr.core.expiry, pure): after opening days on which it could
 have been called and was not, never before the time the person was told.
 
 The hours are the shipped flows/hours.toml. 25 November 2026 is a Wednesday.
@@ -11,10 +11,10 @@ from functools import cache
 
 import pytest
 
-from ivr.expiry import Count, count_through, expired, last_day
-from ivr.flows import DEFAULT_DIR, load_hours
-from ivr.hours import OpeningHours
-from ivr.tomlfile import read_toml
+from ivr.content.flows import DEFAULT_DIR, load_hours
+from ivr.content.tomlfile import read_toml
+from ivr.core.expiry import Count, count_through, expired, last_day
+from ivr.core.hours import OpeningHours
 from tests.conftest import london
 
 LIMIT = 5

@@ -31,7 +31,7 @@ from twilio.request_validator import RequestValidator
 from werkzeug.test import create_environ
 
 from bench.slow import slow_clients
-from ivr.serving import (
+from ivr.web.limits import (
     BODY_SECONDS,
     CLOSE_CONNECTION,
     CONSOLE_MAX_BODY,

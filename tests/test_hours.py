@@ -14,10 +14,11 @@ from functools import cache
 import pytest
 from click.testing import CliRunner
 
-from ivr import hours as hours_module
 from ivr.cli import main
-from ivr.flows import DEFAULT_DIR, load_hours
-from ivr.hours import (
+from ivr.content.flows import DEFAULT_DIR, load_hours
+from ivr.content.tomlfile import read_toml
+from ivr.core import hours as hours_module
+from ivr.core.hours import (
     Closure,
     HoursConfig,
     OpeningHours,
@@ -26,7 +27,6 @@ from ivr.hours import (
     Status,
     bank_holidays,
 )
-from ivr.tomlfile import read_toml
 from tests.conftest import LONDON, london
 
 TEN, FOUR = time(10, 0), time(16, 0)

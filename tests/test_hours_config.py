@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from ivr.flows import DEFAULT_DIR, Flows, load_flows
-from ivr.hours import Closure, Reason, Session
-from ivr.tomlfile import FlowFileError
+from ivr.content.flows import DEFAULT_DIR, Flows, load_flows
+from ivr.content.tomlfile import FlowFileError
+from ivr.core.hours import Closure, Reason, Session
 from tests.conftest import london
 
 NOW = london("2026-11-25T11:00")  # a Wednesday, in hours

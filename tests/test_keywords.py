@@ -1,4 +1,4 @@
-"""Reading an inbound text (ivr.keywords, pure): which keyword, which safe time, or simply a
+"""Reading an inbound text (ivr.core.keywords, pure): which keyword, which safe time, or simply a
 request for a callback. Only this reading is ever kept; the body itself never is."""
 
 from __future__ import annotations
@@ -7,8 +7,8 @@ from datetime import date, time
 
 import pytest
 
-from ivr.keywords import Intent, interpret, keyword
-from ivr.safetime import Window
+from ivr.core.keywords import Intent, interpret, keyword
+from ivr.core.safetime import Window
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 USUAL = (time(10), time(16))

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from ivr.logs import JsonFormatter, MaskPhoneNumbers, mask_text
+from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers, mask_text
 from tests.conftest import twilio_client
 
 SID = "CA" + "0123456789abcdef" * 2
@@ -222,7 +222,7 @@ def test_a_rejected_request_logs_its_path_only(make_app, log_lines, method: str)
         response = client.post("/sms" + query, data=fields)
     assert response.status_code == 403
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
-    rejected = [line for line in lines if line["logger"] == "ivr.security"]
+    rejected = [line for line in lines if line["logger"] == "ivr.web.signatures"]
     assert rejected and "rejected a request to /sms:" in rejected[0]["msg"]
     text = log_lines.getvalue()
     assert "Quokka" not in text and "From=" not in text and "?" not in text

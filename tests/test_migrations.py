@@ -1,4 +1,4 @@
-"""Upgrading what is stored (ivr.migrations): callbacks written by the previous version are
+"""Upgrading what is stored (ivr.store.migrations): callbacks written by the previous version are
 upgraded once at start-up, nothing waiting is lost, and a second run changes nothing."""
 
 from __future__ import annotations
@@ -8,12 +8,12 @@ from datetime import UTC, datetime, time
 import redis
 
 from ivr.config import Settings
-from ivr.expiry import Count
-from ivr.flows import DEFAULT_DIR, load_flows
-from ivr.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
-from ivr.promise import promise
-from ivr.queue import CallbackQueue, number_key
-from ivr.safetime import ANYTIME, Window
+from ivr.content.flows import DEFAULT_DIR, load_flows
+from ivr.core.expiry import Count
+from ivr.core.promise import promise
+from ivr.core.safetime import ANYTIME, Window
+from ivr.store.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
+from ivr.store.queue import CallbackQueue, number_key
 from tests.conftest import london
 
 NOW = london("2026-11-25T08:00")  # a Wednesday morning: a deploy before opening

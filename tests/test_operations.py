@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 import logging
 
-from ivr.logs import JsonFormatter, MaskPhoneNumbers
-from ivr.scheduler import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
+from ivr.jobs.scheduler import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
+from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from tests.conftest import twilio_client
 
 
@@ -48,11 +48,11 @@ def test_metrics_count_requests_by_route_and_callbacks_by_state(make_app, store)
 
 
 def test_a_fallback_is_counted(make_app, monkeypatch):
-    import ivr.voice
+    import ivr.web.voice
 
     app = make_app(metrics_token="s3cret")
-    monkeypatch.setattr(ivr.voice, "closed_intro", lambda status: 1 / 0)
-    monkeypatch.setattr(ivr.voice, "cached", lambda key, build: 1 / 0)
+    monkeypatch.setattr(ivr.web.voice, "closed_intro", lambda status: 1 / 0)
+    monkeypatch.setattr(ivr.web.voice, "cached", lambda key, build: 1 / 0)
     twilio_client(app).post("/voice")
     text = app.test_client().get(
         "/metrics", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)

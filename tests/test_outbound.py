@@ -12,10 +12,10 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr.outbound import MACHINE
-from ivr.override import close_line
-from ivr.queue import CallbackQueue
 from ivr.simulate import TwilioLikeClient
+from ivr.store.closures import close_line
+from ivr.store.queue import CallbackQueue
+from ivr.web.outbound import MACHINE
 from tests.conftest import CLOSED_AT, OPEN_AT, london, parse_twiml, request_callback
 
 HELPLINE = "+441234567890"
@@ -343,11 +343,11 @@ def test_no_outbound_answer_ever_dials_an_emergency_number(outbound_app, store):
 
 
 def test_an_error_on_the_callers_leg_ends_it_without_a_word(outbound_app, store, monkeypatch):
-    import ivr.outbound
+    import ivr.web.outbound
 
     app = outbound_app()
     callback_id = claimed(store, voicemail=False)
-    monkeypatch.setattr(ivr.outbound, "_callback", lambda: 1 / 0)
+    monkeypatch.setattr(ivr.web.outbound, "_callback", lambda: 1 / 0)
     root = twiml(caller_answered(app, callback_id, "human"))
     assert verbs(root) == ["Hangup"]  # never the helpline's greeting to whoever answered
     assert spoken(root) == ""

@@ -8,11 +8,11 @@ from functools import cache
 
 import pytest
 
-from ivr.flows import DEFAULT_DIR, load_hours, load_phrases
-from ivr.hours import Closure, HoursConfig, OpeningHours, Session
-from ivr.phrases import PhraseTemplates, clock, usual_hours, when, window_words
-from ivr.safetime import Window
-from ivr.tomlfile import read_toml
+from ivr.content.flows import DEFAULT_DIR, load_hours, load_phrases
+from ivr.content.tomlfile import read_toml
+from ivr.core.hours import Closure, HoursConfig, OpeningHours, Session
+from ivr.core.phrases import PhraseTemplates, clock, usual_hours, when, window_words
+from ivr.core.safetime import Window
 from tests.conftest import london
 
 TEN, FOUR = time(10, 0), time(16, 0)

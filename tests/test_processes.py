@@ -29,16 +29,16 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from twilio.request_validator import RequestValidator
 
-import ivr.scheduler
-import ivr.store
-from ivr import stats
+import ivr.jobs.scheduler
+import ivr.store.connection
 from ivr.config import Settings
-from ivr.expiry import Count
-from ivr.queue import CallbackQueue
-from ivr.safetime import Window
-from ivr.scheduler import LOCK_KEY, LOCK_SECONDS, make_context, nightly
+from ivr.core.expiry import Count
+from ivr.core.safetime import Window
+from ivr.jobs.scheduler import LOCK_KEY, LOCK_SECONDS, make_context, nightly
 from ivr.simulate import TwilioLikeClient
-from ivr.store import DURABILITY, start_embedded
+from ivr.store import stats
+from ivr.store.connection import DURABILITY, start_embedded
+from ivr.store.queue import CallbackQueue
 from tests.conftest import SECRET_KEY, TOKEN, london, request_callback
 
 PROJECT = Path(__file__).resolve().parent.parent
@@ -327,10 +327,10 @@ def stop_server(socket_file: str) -> None:
 def own_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Embedded servers started by the test in its own folders, all stopped at its end."""
     owned: dict[Path, subprocess.Popen] = {}
-    monkeypatch.setattr(ivr.store, "_owned", owned)
+    monkeypatch.setattr(ivr.store.connection, "_owned", owned)
     yield
     for folder in list(owned):
-        ivr.store.stop_embedded(folder.parent)
+        ivr.store.connection.stop_embedded(folder.parent)
 
 
 def write_some_callbacks(queue: CallbackQueue) -> None:
@@ -411,7 +411,7 @@ def test_the_app_finds_its_callbacks_after_redis_was_killed(tmp_path, make_app,
 START_TOGETHER = """
 import os, signal, sys, time
 import redis
-from ivr.store import start_embedded
+from ivr.store.connection import start_embedded
 signal.alarm(60)  # never outlive the test
 time.sleep(max(0, float(sys.argv[2]) - time.time()))
 socket_file = start_embedded(sys.argv[1])
@@ -454,7 +454,7 @@ def scheduler_context(store, store_settings, clock, monkeypatch):
     settings = Settings().override({**store_settings, "clock_file": str(clock.path),
                                     "callback_expiry_opening_days": 5, "retention_days": 30})
     ctx = make_context(settings)
-    monkeypatch.setattr(ivr.scheduler, "_context", ctx)
+    monkeypatch.setattr(ivr.jobs.scheduler, "_context", ctx)
     yield ctx
     ctx.redis.close()
 

@@ -1,4 +1,4 @@
-"""When a callback is due and what we may promise (ivr.promise, pure): slots inside the
+"""When a callback is due and what we may promise (ivr.core.promise, pure): slots inside the
 person's safe window and the opening hours, honest replies near closing, closures, retries.
 
 The hours are the shipped flows/hours.toml: 10:00-16:00 UK time, Monday to Friday, except
@@ -12,10 +12,11 @@ from functools import cache
 
 import pytest
 
-from ivr.callbacks import after_outcome
-from ivr.flows import DEFAULT_DIR, load_hours
-from ivr.hours import OpeningHours, Override
-from ivr.promise import (
+from ivr.content.flows import DEFAULT_DIR, load_hours
+from ivr.content.tomlfile import read_toml
+from ivr.core.callbacks import after_outcome
+from ivr.core.hours import OpeningHours, Override
+from ivr.core.promise import (
     Promise,
     at_or_after,
     closure_note,
@@ -26,8 +27,7 @@ from ivr.promise import (
     promise,
     restate,
 )
-from ivr.safetime import ANYTIME, Window
-from ivr.tomlfile import read_toml
+from ivr.core.safetime import ANYTIME, Window
 from tests.conftest import london
 
 HALF_HOUR = timedelta(minutes=30)

@@ -16,12 +16,12 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ivr import create_app
-from ivr.clock import fixed_clock
-from ivr.override import close_line, reopen_line
-from ivr.phrases import clock, when
-from ivr.promise import day_slot, first_slot
-from ivr.queue import CallbackQueue
+from ivr.core.clock import fixed_clock
+from ivr.core.phrases import clock, when
+from ivr.core.promise import day_slot, first_slot
 from ivr.simulate import TwilioLikeClient
+from ivr.store.closures import close_line, reopen_line
+from ivr.store.queue import CallbackQueue
 from tests.conftest import TOKEN, flows_with, london
 
 ME = "+447400123456"
@@ -121,7 +121,7 @@ def test_a_retry_does_not_restart_the_count(make_app, cli, store):
     job("opening", "2026-11-27T10:00")
     claimed = queue.claim("alex", london("2026-11-27T11:00"))
     assert claimed.id == callback_id
-    from ivr.callbacks import after_outcome  # the rule the console applies
+    from ivr.core.callbacks import after_outcome  # the rule the console applies
     status, place = after_outcome("no_answer", 0, 3, london("2026-11-27T11:00"),
                                   app.extensions["helpline"].flows.hours,
                                   timedelta(hours=2), claimed.plan)

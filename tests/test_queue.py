@@ -10,13 +10,13 @@ from datetime import datetime, time, timedelta
 import pytest
 import redis
 
-import ivr.queue
+import ivr.store.queue
 from ivr.config import Settings
-from ivr.expiry import Count
-from ivr.promise import Placement
-from ivr.queue import CallbackQueue, number_key
-from ivr.safetime import ANYTIME, Window
-from ivr.store import connect
+from ivr.core.expiry import Count
+from ivr.core.promise import Placement
+from ivr.core.safetime import ANYTIME, Window
+from ivr.store.connection import connect
+from ivr.store.queue import CallbackQueue, number_key
 from tests.conftest import LONDON, london
 from tests.conftest import request_callback as request
 
@@ -190,7 +190,7 @@ def test_release_twice_moves_nothing_the_second_time(queue, store):
 
 
 def test_release_moves_more_than_one_batch(queue, monkeypatch):
-    monkeypatch.setattr(ivr.queue, "BATCH", 7)  # 500 in real life: same loop, fewer records
+    monkeypatch.setattr(ivr.store.queue, "BATCH", 7)  # 500 in real life: same loop, fewer records
     for i in range(20):
         request(queue, mobile(i), "sms", SUNDAY, MONDAY_OPENING)
 

@@ -12,8 +12,8 @@ import pytest
 from prometheus_client import REGISTRY
 from twilio.request_validator import RequestValidator
 
-import ivr.voice
-from ivr.security import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due, route_group
+import ivr.web.voice
+from ivr.web.signatures import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due, route_group
 from tests.conftest import TOKEN, twilio_client
 
 CALL = {"CallSid": "CA" + "c" * 32, "From": "+447700900123", "To": "+441234567890"}
@@ -91,7 +91,7 @@ def test_a_signed_request_to_an_unknown_voice_url_gets_the_fallback_and_counts_a
 
 def test_a_signed_call_whose_answer_fails_counts_one_fallback(make_app, monkeypatch) -> None:
     app = make_app()
-    monkeypatch.setattr(ivr.voice, "now_status", lambda: 1 / 0)
+    monkeypatch.setattr(ivr.web.voice, "now_status", lambda: 1 / 0)
     before = fallbacks()
     assert twilio_client(app).post("/voice").status_code == 200
     assert fallbacks() - before == 1

@@ -1,4 +1,4 @@
-"""Reading a person's safe time from a text message (ivr.safetime, pure).
+"""Reading a person's safe time from a text message (ivr.core.safetime, pure).
 
 Today is Wednesday 25 November 2026 and the usual hours are 10:00-16:00, unless a test says
 otherwise. Nothing here is moved into opening hours: "after 6pm" stays after 6pm, and the
@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from ivr.safetime import (
+from ivr.core.safetime import (
     ALL_DAYS,
     ANYTIME,
     AT_SLACK,

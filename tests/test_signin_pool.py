@@ -16,8 +16,8 @@ import pytest
 import redis
 from flask import Flask
 
-import ivr.accounts
-from ivr.hashpool import Busy, HashPool, gevent_threads
+import ivr.store.accounts
+from ivr.ops.hashpool import Busy, HashPool, gevent_threads
 from tests.conftest import SECRET_KEY, TOKEN, parse_twiml, twilio_client
 from tests.test_console_auth import PASSWORD, add_advisor, sign_in_attempt
 
@@ -42,7 +42,7 @@ class Gate:
 @pytest.fixture
 def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
     held = Gate()
-    real = ivr.accounts.check_hash
+    real = ivr.store.accounts.check_hash
 
     def gated(stored: str | None, password: str) -> tuple[bool, str | None]:
         held.count += 1
@@ -50,7 +50,7 @@ def gate(monkeypatch: pytest.MonkeyPatch) -> Iterator[Gate]:
         assert held.opened.wait(WAIT), "the gate was never opened"
         return real(stored, password)
 
-    monkeypatch.setattr(ivr.accounts, "check_hash", gated)
+    monkeypatch.setattr(ivr.store.accounts, "check_hash", gated)
     yield held
     held.opened.set()  # whatever happened, nothing stays held
 
@@ -147,7 +147,7 @@ import sys
 
 import gevent
 
-import ivr.accounts
+import ivr.store.accounts
 from ivr import create_app
 from tests.conftest import twilio_client
 from tests.test_console_auth import PASSWORD, sign_in_attempt
@@ -157,7 +157,7 @@ app = create_app({"redis_url": redis_url, "secret_key": secret_key, "twilio_auth
                   "cookie_secure": False, "signin_pool_size": 2, "log_level": "ERROR"})
 release_read, release_write = os.pipe()
 started = []
-real = ivr.accounts.check_hash
+real = ivr.store.accounts.check_hash
 
 
 def gated(stored, password):
@@ -166,7 +166,7 @@ def gated(stored, password):
     return real(stored, password)
 
 
-ivr.accounts.check_hash = gated
+ivr.store.accounts.check_hash = gated
 signins = [gevent.spawn(sign_in_attempt, app.test_client(), name, PASSWORD)
            for name in ("Alex", "Bea")]
 with gevent.Timeout(30, False):

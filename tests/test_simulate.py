@@ -10,7 +10,7 @@ import pytest
 from click.testing import CliRunner, Result
 
 from ivr.cli import main
-from ivr.flows import DEFAULT_DIR, VoiceContent, load_flows
+from ivr.content.flows import DEFAULT_DIR, VoiceContent, load_flows
 from tests.conftest import SECRET_KEY
 
 ADVISORS = "+442079460001,+442079460002"

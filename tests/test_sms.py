@@ -17,15 +17,15 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr.callbacks import Callback
-from ivr.flows import MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS, REVEALING
-from ivr.gsm7 import non_gsm7, segments
-from ivr.override import close_line
-from ivr.phrases import usual_hours
-from ivr.queue import CallbackQueue, number_key
-from ivr.safetime import ANYTIME, Window
+from ivr.content.flows import MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS, REVEALING
+from ivr.core.callbacks import Callback
+from ivr.core.gsm7 import non_gsm7, segments
+from ivr.core.phrases import usual_hours
+from ivr.core.safetime import ANYTIME, Window
 from ivr.simulate import TwilioLikeClient
-from ivr.twilio_api import PURGE_LIST, Purge, run_purges
+from ivr.store.closures import close_line
+from ivr.store.queue import CallbackQueue, number_key
+from ivr.twilio.rest import PURGE_LIST, Purge, run_purges
 from tests.conftest import ACCOUNT_SID, flows_with, london
 
 ME = "+447400123456"

@@ -14,10 +14,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from ivr.callbacks import OPEN_STATUSES, callable_number
-from ivr.flows import MAX_STEP_SEGMENTS
-from ivr.gsm7 import non_gsm7, segments
-from ivr.keywords import interpret
+from ivr.content.flows import MAX_STEP_SEGMENTS
+from ivr.core.callbacks import OPEN_STATUSES, callable_number
+from ivr.core.gsm7 import non_gsm7, segments
+from ivr.core.keywords import interpret
 from tests.test_sms import messages, texter
 
 UK_MOBILES = ("+447400123456", "+447400123457", "+447400123458", "+442079460001")

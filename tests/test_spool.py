@@ -16,11 +16,11 @@ from xml.etree import ElementTree
 import pytest
 from flask import Flask
 
-import ivr.store
+import ivr.store.connection
 from ivr.simulate import TwilioLikeClient
-from ivr.sms import replay_spool
-from ivr.spool import MAX_ENTRIES, Spool, Spooled, SpoolFull
-from ivr.store import start_embedded, stop_embedded
+from ivr.store.connection import start_embedded, stop_embedded
+from ivr.store.spool import MAX_ENTRIES, Spool, Spooled, SpoolFull
+from ivr.web.sms import replay_spool
 from tests.conftest import ACCOUNT_SID, london
 
 A, B, C = "+447400123451", "+447400123452", "+447400123453"
@@ -30,7 +30,7 @@ SECRET = "Quokka-7731 he posted my photos"
 @pytest.fixture
 def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """A data folder with its own embedded Redis, owned by this test (stopped at its end)."""
-    monkeypatch.setattr(ivr.store, "_owned", {})
+    monkeypatch.setattr(ivr.store.connection, "_owned", {})
     data_dir = tmp_path / "data"
     start_embedded(data_dir)
     yield data_dir
@@ -114,7 +114,7 @@ def test_a_replay_that_fails_keeps_what_was_not_applied(tmp_path):
 
 
 def test_a_flood_while_down_cannot_fill_the_disk(tmp_path, monkeypatch):
-    monkeypatch.setattr("ivr.spool.MAX_ENTRIES", 3)
+    monkeypatch.setattr("ivr.store.spool.MAX_ENTRIES", 3)
     spool = Spool(tmp_path)
     for n in range(3):
         spool.add(Spooled(f"SM{n}", A, "request", "2026-11-25T11:00:00+00:00"))

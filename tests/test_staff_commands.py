@@ -12,9 +12,9 @@ from pathlib import Path
 
 import psutil
 
-from ivr.override import close_line
-from ivr.phone import mask
-from ivr.queue import CallbackQueue
+from ivr.core.phone import mask
+from ivr.store.closures import close_line
+from ivr.store.queue import CallbackQueue
 from tests.conftest import flows_with, london, request_callback
 
 ME = "+447400123456"

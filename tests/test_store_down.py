@@ -16,10 +16,10 @@ from xml.etree import ElementTree
 import pytest
 from flask import Flask
 
-from ivr.flows import MAX_REPLY_SEGMENTS
-from ivr.gsm7 import non_gsm7, segments
+from ivr.content.flows import MAX_REPLY_SEGMENTS
+from ivr.core.gsm7 import non_gsm7, segments
 from ivr.simulate import TwilioLikeClient, simulate_call
-from ivr.spool import Spool
+from ivr.store.spool import Spool
 from tests.conftest import ACCOUNT_SID
 from tests.test_sms import reply_text, send
 

@@ -13,14 +13,14 @@ import pytest
 import redis
 from flask import Flask
 
-from ivr import audit, stats
-from ivr.accounts import Accounts
-from ivr.expiry import Count
-from ivr.hours import Override
-from ivr.override import OverrideWatch, close_line, read_override, reopen_line
-from ivr.queue import CallbackQueue
-from ivr.safetime import Window
+from ivr.core.expiry import Count
+from ivr.core.hours import Override
+from ivr.core.safetime import Window
 from ivr.simulate import TwilioLikeClient
+from ivr.store import audit, stats
+from ivr.store.accounts import Accounts
+from ivr.store.closures import OverrideWatch, close_line, read_override, reopen_line
+from ivr.store.queue import CallbackQueue
 from tests.conftest import OPEN_AT, london, request_callback
 from tests.test_console_auth import (
     ADVISOR_PHONE,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ivr.config import Settings
-from ivr.twilio_api import PURGE_LIST, Purge, enqueue_purge, rest_client, run_purges
+from ivr.twilio.rest import PURGE_LIST, Purge, enqueue_purge, rest_client, run_purges
 from tests.conftest import TOKEN
 
 MESSAGE = "MM" + "a" * 32

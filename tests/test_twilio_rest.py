@@ -14,17 +14,17 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ivr.cli import main
-from ivr.clock import fixed_clock
 from ivr.config import Settings
-from ivr.expiry import Count
-from ivr.flows import DEFAULT_DIR, load_flows
-from ivr.gsm7 import non_gsm7, segments
-from ivr.jobs import Context, Jobs
-from ivr.phone import mask
-from ivr.queue import CallbackQueue
-from ivr.safetime import Window
-from ivr.twilio_api import STATUS_EVENTS, call_advisor, rest_client, send_sms
-from ivr.twilio_setup import Wanted, compare, configure
+from ivr.content.flows import DEFAULT_DIR, load_flows
+from ivr.core.clock import fixed_clock
+from ivr.core.expiry import Count
+from ivr.core.gsm7 import non_gsm7, segments
+from ivr.core.phone import mask
+from ivr.core.safetime import Window
+from ivr.jobs.tasks import Context, Jobs
+from ivr.store.queue import CallbackQueue
+from ivr.twilio.rest import STATUS_EVENTS, call_advisor, rest_client, send_sms
+from ivr.twilio.setup import Wanted, compare, configure
 from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london, request_callback
 from tests.test_console_auth import add_advisor
 

@@ -16,10 +16,10 @@ from xml.etree import ElementTree
 import pytest
 from flask import Flask
 
-from ivr.callbacks import Callback
-from ivr.override import close_line
-from ivr.safetime import ANYTIME, describe
+from ivr.core.callbacks import Callback
+from ivr.core.safetime import ANYTIME, describe
 from ivr.simulate import Speech, Transcript, TwilioLikeClient, simulate_call
+from ivr.store.closures import close_line
 from tests.conftest import ACCOUNT_SID, london, parse_twiml
 from tests.test_sms import number_forms, send, stored_anywhere
 

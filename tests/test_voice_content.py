@@ -14,7 +14,7 @@ import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.flows import DEFAULT_DIR, load_flows
+from ivr.content.flows import DEFAULT_DIR, load_flows
 
 
 @pytest.fixture(autouse=True)

@@ -13,7 +13,7 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from ivr.cli import main
-from ivr.flows import DEFAULT_DIR, VoiceContent, load_flows
+from ivr.content.flows import DEFAULT_DIR, VoiceContent, load_flows
 from tests.conftest import london, parse_twiml, twilio_client
 from tests.test_simulate import environment  # noqa: F401 (the CLI's clean environment)
 

@@ -13,10 +13,11 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from twilio.request_validator import RequestValidator
 
-from ivr import calltree, create_app
-from ivr.clock import fixed_clock
+from ivr import create_app
 from ivr.config import Settings
-from ivr.store import connect
+from ivr.core import calltree
+from ivr.core.clock import fixed_clock
+from ivr.store.connection import connect
 from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london
 
 ADVISORS = ("+442079460001", "+442079460002")

@@ -11,8 +11,8 @@ import pytest
 from flask import Flask
 from twilio.request_validator import RequestValidator
 
-import ivr.voice
-from ivr.logs import MaskPhoneNumbers
+import ivr.web.voice
+from ivr.ops.logs import MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient, simulate_call
 from tests.conftest import OPEN_AT, TOKEN, twilio_client
 
@@ -40,13 +40,13 @@ def said(response) -> list[str]:
 def answered(monkeypatch) -> list[str]:
     """Records each time the call tree actually runs (it asks whether the line is open)."""
     runs: list[str] = []
-    real = ivr.voice.now_status
+    real = ivr.web.voice.now_status
 
     def spy():
         runs.append("ran")
         return real()
 
-    monkeypatch.setattr(ivr.voice, "now_status", spy)
+    monkeypatch.setattr(ivr.web.voice, "now_status", spy)
     return runs
 
 
@@ -230,7 +230,7 @@ def test_logs_never_hold_a_callers_number_or_words(make_app, caplog, monkeypatch
     def explode():
         raise ValueError("cannot route +447700900123")
 
-    monkeypatch.setattr(ivr.voice, "now_status", explode)
+    monkeypatch.setattr(ivr.web.voice, "now_status", explode)
     assert client.post("/voice", spoken).status_code == 200
     assert caplog.records, "nothing was logged: this test would prove nothing"
     assert "***123" in caplog.text

@@ -18,14 +18,15 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.exceptions import HTTPException
 
-import ivr.voice
-from ivr import calltree, create_app
-from ivr.clock import fixed_clock
+import ivr.web.voice
+from ivr import create_app
 from ivr.config import Settings
-from ivr.flows import DEFAULT_DIR, VoiceContent
-from ivr.phrases import usual_hours, when
+from ivr.content.flows import DEFAULT_DIR, VoiceContent
+from ivr.core import calltree
+from ivr.core.clock import fixed_clock
+from ivr.core.phrases import usual_hours, when
 from ivr.simulate import SILENCE, simulate_call
-from ivr.store import connect
+from ivr.store.connection import connect
 from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london, parse_twiml, twilio_client
 
 # Ofcom's drama range for London: valid numbers that belong to nobody.
@@ -829,10 +830,10 @@ def explode(*args, **kwargs):
 
 
 @pytest.mark.parametrize(("target", "url", "fields"), [
-    ("ivr.voice.page_words", "/voice/page/police", {}),
-    ("ivr.calltree.hear", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
-    ("ivr.voice.now_status", "/voice", {}),
-    ("ivr.voice.advisor_numbers", "/voice/advisor", {}),
+    ("ivr.web.voice.page_words", "/voice/page/police", {}),
+    ("ivr.core.calltree.hear", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
+    ("ivr.web.voice.now_status", "/voice", {}),
+    ("ivr.web.voice.advisor_numbers", "/voice/advisor", {}),
 ])
 def test_an_error_in_a_handler_gives_the_fallback(make_app, monkeypatch, target, url,
                                                   fields) -> None:
@@ -864,5 +865,5 @@ def test_get_works_too(make_app, url: str) -> None:
 
 def test_the_fallback_is_rendered_at_start_up(make_app) -> None:
     app = make_app(OPEN_AT)
-    root = ElementTree.fromstring(ivr.voice.fallback_twiml(app))
+    root = ElementTree.fromstring(ivr.web.voice.fallback_twiml(app))
     assert_fallback(app, root)

@@ -1,0 +1,232 @@
+"""The scheduler's jobs, each one pass at a given instant (like rq-scheduler's burst mode).
+
+The scheduler process runs them on its timetable; `helpline jobs run` and the tests call them
+directly. Each job first finds what to do, then does it only when asked to apply, and says
+what it did (or would do) in a Report, so staff can see a job's effect before it happens.
+Texts are sent only when the job runs for the real present: a job run for another instant
+says what it would send instead.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+import redis
+from twilio.base.exceptions import TwilioException
+from twilio.rest import Client
+
+from ivr.config import Settings
+from ivr.content.flows import Flows
+from ivr.core.clock import Clock
+from ivr.core.expiry import count_through, expired, last_day
+from ivr.core.hours import Status
+from ivr.core.phone import mask
+from ivr.core.promise import placement, promise
+from ivr.core.safetime import ANYTIME
+from ivr.store import stats
+from ivr.store.accounts import Accounts
+from ivr.store.closures import read_override
+from ivr.store.queue import WAITING, CallbackQueue
+from ivr.twilio.rest import run_purges, send_sms
+
+log = logging.getLogger(__name__)
+
+# A call that connected but never got an outcome is closed after this, so the number is free
+# to ask again (claims that never connected go back to the queue much sooner, in `tick`).
+UNRECORDED_CLAIM_HOURS = 12
+OPENING_MARK_SECONDS = 7 * 24 * 3600
+NIGHTLY_MARK_SECONDS = 3 * 24 * 3600
+
+
+@dataclass(frozen=True)
+class Context:
+    """What jobs need: built once by the scheduler process (or a command) from settings."""
+
+    settings: Settings
+    flows: Flows
+    clock: Clock
+    redis: redis.Redis
+    queue: CallbackQueue
+    twilio: Client | None
+
+
+@dataclass
+class Report:
+    """What a job did, or would do: one line per change, for people."""
+
+    applied: bool
+    lines: list[str] = field(default_factory=list)
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        if self.applied:
+            log.info("%s", line)
+
+
+class Jobs:
+    """One pass of a job at `now`. With apply=False nothing is written; with send=False no
+    text is sent (nor message deleted from Twilio) and the report says what would be."""
+
+    def __init__(self, ctx: Context, apply: bool = True, send: bool = True) -> None:
+        self.ctx, self.apply, self.send = ctx, apply, send and apply
+
+    # ------------------------------------------------------------------ the jobs
+
+    def tick(self, now: datetime) -> Report:
+        """Every minute or so: claims nobody finished go back, callbacks whose slot ended
+        move on to their next slot, and while the line is open the opening's work (once)
+        and whatever has become due is released; inbound messages are purged."""
+        report = Report(self.apply)
+        self._return_stale_claims(now, report)
+        self._open_the_day(now, report)
+        if self.ctx.twilio is not None:
+            if self.send:
+                run_purges(self.ctx.redis, self.ctx.twilio)
+            else:
+                report.add("would delete handled messages and media from Twilio (not for a "
+                           "run at another instant)")
+        return report
+
+    def opening(self, now: datetime) -> Report:
+        """At each opening (and late after downtime): the opening's work, once."""
+        report = Report(self.apply)
+        self._open_the_day(now, report)
+        return report
+
+    def nightly(self, now: datetime) -> Report:
+        """Count the day each waiting callback was not reached and expire those that have
+        waited their opening days; close calls nobody recorded; erase old records."""
+        ctx, report = self.ctx, Report(self.apply)
+        today = now.astimezone(ctx.flows.hours.timezone).date()
+        if not self._mark(f"hl:nightly:{today.isoformat()}", now, NIGHTLY_MARK_SECONDS):
+            report.add(f"the nightly work for {today} was already done")
+            return report
+        yesterday = today - timedelta(days=1)
+        limit = ctx.settings.callback_expiry_opening_days
+        expired_count = 0
+        for callback in list(ctx.queue.all(WAITING)):
+            requested = callback.requested_at.astimezone(ctx.flows.hours.timezone).date()
+            count = count_through(callback.count, yesterday, callback.status == "held",
+                                  requested, ctx.flows.hours)
+            if count == callback.count:
+                continue
+            if expired(count, limit):
+                report.add(f"expire {callback.id} ({mask(callback.number)}): not reached on "
+                           f"{count.missed} opening days")
+                if self.apply and ctx.queue.end(callback.id, "expired", now, WAITING):
+                    expired_count += 1
+            else:
+                report.add(f"count {callback.id}: {count.missed} of {limit} opening days "
+                           "missed")
+                if self.apply:
+                    ctx.queue.set_count(callback.id, count)
+        unrecorded = ctx.queue.unrecorded_claims(now - timedelta(hours=UNRECORDED_CLAIM_HOURS))
+        for callback_id in unrecorded:
+            report.add(f"close {callback_id}: connected, no outcome recorded")
+        if self.apply:
+            closed = ctx.queue.close_unrecorded_claims(
+                now - timedelta(hours=UNRECORDED_CLAIM_HOURS), now)
+            if closed:
+                log.warning("nightly: %d connected calls had no outcome recorded; closed as "
+                            "not_recorded", closed)
+            erased = ctx.queue.erase_ended(now - timedelta(days=ctx.settings.retention_days))
+            for _ in range(expired_count):
+                stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired")
+            report.add(f"erased {erased} records ended over {ctx.settings.retention_days} "
+                       "days ago")
+        return report
+
+    # ------------------------------------------------------------------ the steps
+
+    def _status(self, now: datetime) -> Status:
+        return self.ctx.flows.hours.status_with(now, read_override(self.ctx.redis))
+
+    def _mark(self, key: str, now: datetime, seconds: int) -> bool:
+        """A once-only marker (whoever gets there first does the work); a dry run only
+        looks."""
+        if not self.apply:
+            return not self.ctx.redis.exists(key)
+        return bool(self.ctx.redis.set(key, now.isoformat(), nx=True, ex=seconds))
+
+    def _open_the_day(self, now: datetime, report: Report) -> None:
+        """Move on callbacks whose slot ended; while open, release what is due and, once per
+        opening, tell the advisors on duty how many are waiting."""
+        ctx = self.ctx
+        self._move_on(now, report)
+        if not self._status(now).open:
+            return
+        self._release(now, report)
+        hours = ctx.flows.hours
+        local = now.astimezone(hours.timezone)
+        session = hours.day(local.date()).session
+        if session is None:
+            return  # open on a closed day: only by a supervisor's say, no opening text
+        opened = datetime.combine(local.date(), session.opens, tzinfo=hours.timezone)
+        if not self._mark(f"hl:opening:{opened.isoformat()}", now, OPENING_MARK_SECONDS):
+            return
+        report.add(f"the helpline opened at {opened.isoformat()}")
+        # Everyone who can be called today: due now, or later today inside their safe time.
+        today = local.date()
+        limit = ctx.settings.callback_expiry_opening_days
+        waiting = [cb for cb in ctx.queue.all(("scheduled", "due"))
+                   if cb.due_at.astimezone(hours.timezone).date() <= today]
+        final = sum(1 for cb in waiting if last_day(
+            cb.count, limit, cb.due_at.astimezone(hours.timezone).date(), today))
+        self._tell_advisors(len(waiting), final, report)
+
+    def _return_stale_claims(self, now: datetime, report: Report) -> None:
+        before = now - timedelta(minutes=self.ctx.settings.claim_timeout_minutes)
+        stale = self.ctx.queue.stale_claims(before)
+        if stale:
+            report.add(f"{len(stale)} unfinished claims go back to the queue")
+            if self.apply:
+                self.ctx.queue.return_stale_claims(before)
+
+    def _move_on(self, now: datetime, report: Report) -> None:
+        """A callback whose slot has ended (the window closed, or the helpline did) goes to
+        its next slot: it is never called outside one."""
+        ctx = self.ctx
+        override = read_override(ctx.redis)
+        for callback in ctx.queue.slot_ended(now):
+            promised = promise(now, callback.plan or ANYTIME, ctx.flows.hours, override,
+                               ctx.settings.min_slot)
+            place = placement(promised, now, ctx.flows.hours)
+            report.add(f"move {callback.id} to its next slot, due {place.due.isoformat()}")
+            if self.apply:
+                ctx.queue.replan(callback.id, callback.plan, place)
+
+    def _release(self, now: datetime, report: Report) -> None:
+        ctx = self.ctx
+        ids = ctx.queue.due_to_release(now)
+        if ids:
+            report.add(f"release {len(ids)} {'callback' if len(ids) == 1 else 'callbacks'}: "
+                       + ", ".join(ids[:20])
+                       + (" ..." if len(ids) > 20 else ""))
+        if self.apply:
+            ctx.queue.release(now, now.astimezone(ctx.flows.hours.timezone).date(),
+                              ctx.settings.min_slot)
+
+    def _tell_advisors(self, waiting: int, final: int, report: Report) -> None:
+        """One discreet text to each advisor on duty: how many are waiting, how many of them
+        for the last day, and the console link (never a caller's number). A failure is
+        logged; it never stops the opening."""
+        ctx = self.ctx
+        s = ctx.settings
+        if ctx.twilio is None or not s.helpline_number:
+            report.add(f"{waiting} waiting, {final} for the last day (no Twilio settings: "
+                       "advisors are not texted)")
+            return
+        body = ctx.flows.sms.advisor_opening.format(count=waiting, last_day=final,
+                                                    link=f"{s.public_base_url}/console/")
+        for phone in Accounts(ctx.redis).on_duty_phones():
+            if not self.send:
+                report.add(f"would text {mask(phone)}: {body}")
+                continue
+            try:
+                send_sms(ctx.twilio, s, phone, body)
+            except TwilioException as exc:
+                log.error("could not text an advisor at %s: %s", mask(phone), exc)
+            else:
+                report.add(f"texted {mask(phone)}: {body}")

@@ -1,0 +1,107 @@
+"""Prometheus metrics at /metrics (prometheus-client; multiprocess mode under gunicorn when
+PROMETHEUS_MULTIPROC_DIR is set, see gunicorn.conf.py), and one structured log line per
+webhook request with its Twilio SID, route and duration. Never a number, never a body."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+
+import redis
+from flask import Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+
+log = logging.getLogger("ivr.requests")
+
+REQUESTS = Counter("helpline_requests_total", "Requests by route and status",
+                   ["route", "status"])
+LATENCY = Histogram("helpline_request_seconds", "Time to answer, by route", ["route"],
+                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
+FALLBACKS = Counter("helpline_fallbacks_total",
+                    "Callers who got the safe fallback answer (signed requests only)", ["kind"])
+REJECTED = Counter("helpline_rejected_requests_total",
+                   "Webhook requests refused: unsigned or not signed by Twilio",
+                   ["group", "reason"])
+WEBHOOK_PREFIXES = ("/voice", "/sms")
+
+
+class CallbackCollector:
+    """Callbacks by state, read from Redis at scrape time (so every process agrees)."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.client = client
+
+    def collect(self):
+        family = GaugeMetricFamily("helpline_callbacks", "Callbacks by state", labels=["state"])
+        try:
+            for state in ("scheduled", "due", "claimed", "ended"):
+                family.add_metric([state], self.client.zcard(f"hl:cb:{state}"))
+        except redis.RedisError:
+            return
+        yield family
+
+
+def note(detail: str) -> None:
+    """What a webhook decided ("helpline open", "chose steps"), said once, in the request's
+    own log line: one line per request, not one per decision."""
+    g.setdefault("notes", []).append(detail)
+
+
+def install(app: Flask) -> None:
+    h = app.extensions["helpline"]
+
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def observe(response: Response) -> Response:
+        started = g.pop("started", None)
+        if started is None:
+            return response
+        seconds = time.perf_counter() - started
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        REQUESTS.labels(route, str(response.status_code)).inc()
+        LATENCY.labels(route).observe(seconds)
+        if request.path.startswith(WEBHOOK_PREFIXES):
+            fields: dict[str, object] = {"route": route, "status": response.status_code,
+                                         "duration_ms": round(seconds * 1000, 1)}
+            if not g.get("signature_rejected"):  # a stranger's request: nothing it says
+                fields["call_sid"] = request.values.get("CallSid", "")[:64]
+                fields["message_sid"] = request.values.get("MessageSid", "")[:64]
+            notes = g.pop("notes", None)
+            if notes:
+                fields["detail"] = "; ".join(notes)
+            log.info("%s %s %d%s", request.method, route, response.status_code,
+                     f": {fields['detail']}" if notes else "", extra=fields)
+        return response
+
+    @app.route("/metrics")
+    def metrics() -> Response:
+        token = h.settings.metrics_token
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
+            return Response("Not found\n", status=404, mimetype="text/plain")
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = CollectorRegistry()
+            for collector in list(REGISTRY._collector_to_names):  # this process's metrics
+                registry.register(collector)
+        from ivr.web.health import DependencyCollector  # here: health imports the app package
+
+        registry.register(CallbackCollector(h.redis))
+        registry.register(DependencyCollector(h.redis))
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

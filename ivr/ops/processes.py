@@ -1,0 +1,153 @@
+"""`helpline run`'s process manager: the embedded Redis, the web server and the scheduler,
+started in order, restarted when one dies, and all stopped together.
+
+Each child runs in a session of its own, so closing the terminal (SIGHUP to the terminal's
+process group) reaches only this manager, which then stops them all and waits for them;
+gunicorn would read a SIGHUP of its own as "reload" and carry on. Each child also stops by
+itself if this manager dies (the parent-death signal), so a crash leaves nothing running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import json
+import logging
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+from ivr.store.connection import die_with_parent, private_folder
+
+log = logging.getLogger(__name__)
+RESTART_DELAY_SECONDS = 1
+READY_SECONDS = 60
+STOP_SECONDS = 15
+# A child that keeps dying at once (a port taken, a broken setting) is not restarted forever.
+QUICK_EXIT_SECONDS = 5
+QUICK_EXITS = 3
+
+
+@dataclass
+class Child:
+    """One supervised process: its command, and (optionally) how to tell it is ready before
+    the next child starts."""
+
+    name: str
+    command: list[str]
+    ready: Callable[[], bool] | None = None
+    umask: int = -1
+    process: subprocess.Popen[bytes] | None = None
+    started: float = 0.0
+    quick_exits: int = 0
+    env: Mapping[str, str] = field(default_factory=dict)
+
+
+class AlreadyRunning(RuntimeError):
+    """Another `helpline run` holds the data folder."""
+
+
+class RunLock:
+    """One `helpline run` per data folder: a lock the operating system releases when the
+    process ends, however it ends, holding the pid and port for the next one to report."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.path = Path(data_dir) / "run.lock"
+        self.file: IO[str] | None = None
+
+    def acquire(self, port: int) -> None:
+        private_folder(self.path.parent)
+        handle = open(self.path, "a+")  # noqa: SIM115 - held open for the whole run
+        self.path.chmod(0o600)
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            try:
+                held = json.loads(handle.read() or "{}")
+            except ValueError:
+                held = {}
+            handle.close()
+            raise AlreadyRunning(f"already running (pid {held.get('pid', '?')}, port "
+                                 f"{held.get('port', '?')}): stop it first") from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(json.dumps({"pid": os.getpid(), "port": port}))
+        handle.flush()
+        self.file = handle
+
+
+def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
+    """Start every child in order (each ready before the next); restart one that dies; on
+    SIGTERM, SIGINT or SIGHUP stop them all, last started first, and wait for them. Non-zero
+    when a child kept failing at start."""
+    stopping: list[int] = []
+
+    def stop(signum: int, _frame: object) -> None:
+        stopping.append(signum)
+
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    failed = None
+    try:
+        for child in children:
+            if stopping:
+                break
+            _start(child, cwd, env)
+        while not stopping and failed is None:
+            time.sleep(0.2)
+            for child in children:
+                if stopping or child.process is None or child.process.poll() is None:
+                    continue
+                quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS
+                child.quick_exits = child.quick_exits + 1 if quick else 0
+                if child.quick_exits >= QUICK_EXITS:
+                    print(f"[run] {child.name} keeps exiting at once "
+                          f"({child.process.returncode}): stopping", flush=True)
+                    failed = child.name
+                    break
+                print(f"[run] {child.name} exited ({child.process.returncode}); restarting",
+                      flush=True)
+                time.sleep(RESTART_DELAY_SECONDS)
+                _start(child, cwd, env)
+    finally:
+        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+            signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short
+        for child in reversed(children):
+            _stop(child)
+    return 1 if failed else 0
+
+
+def _start(child: Child, cwd: Path, env: Mapping[str, str]) -> None:
+    child.process = subprocess.Popen(child.command, cwd=cwd, env={**env, **child.env},
+                                     start_new_session=True, preexec_fn=die_with_parent,
+                                     umask=child.umask)
+    child.started = time.monotonic()
+    if child.ready is None:
+        return
+    deadline = time.monotonic() + READY_SECONDS
+    while not child.ready() and time.monotonic() < deadline:
+        if child.process.poll() is not None:
+            return  # the loop restarts it
+        time.sleep(0.05)
+
+
+def _stop(child: Child) -> None:
+    """SIGTERM to the child (gunicorn then stops its workers gracefully, Redis writes its
+    files), then the whole of its process group if it does not end in time."""
+    process = child.process
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_SECONDS)
+    except subprocess.TimeoutExpired:
+        log.warning("%s did not stop: killing it", child.name)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGKILL)  # anything of its group still running
+    process.wait()

@@ -1,0 +1,179 @@
+"""Advisor accounts in Redis: argon2-hashed passwords, phone, supervisor flag, on duty, and
+the account's session token (changed to end its sessions on every device at once)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import phonenumbers
+import redis
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ivr.core.phone import check_advisor_number
+
+P = "hl:adv:"
+ALL = "hl:advisors"
+DEVICE_LINK = "hl:signin:trust:"
+DEVICE_LINK_SECONDS = 15 * 60
+MIN_PASSWORD = 10
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
+_hasher = PasswordHasher()
+
+
+class AccountError(ValueError):
+    """Why an account can't be created or changed, in words for the person doing it."""
+
+
+@dataclass(frozen=True)
+class Advisor:
+    username: str
+    name: str
+    phone: str
+    supervisor: bool
+    on_duty: bool
+    session: str = ""  # part of every console session of this account; a new one ends them all
+
+
+def username_for(name: str) -> str:
+    return "-".join(name.lower().split())
+
+
+def e164(phone: str) -> str:
+    """A number that check_advisor_number accepted, written as Twilio dials it."""
+    return phonenumbers.format_number(phonenumbers.parse(phone, None),
+                                      phonenumbers.PhoneNumberFormat.E164)
+
+
+def new_session_token() -> str:
+    return secrets.token_urlsafe(16)
+
+
+def _link_key(code: str) -> str | None:
+    """Where a device link's code is kept: by its digest, so the store holds no usable link."""
+    if not 20 <= len(code) <= 64:
+        return None
+    return DEVICE_LINK + hashlib.sha256(code.encode()).hexdigest()
+
+
+def check_hash(stored: str | None, password: str) -> tuple[bool, str | None]:
+    """Whether `password` matches the stored hash, and a new hash when argon2's settings have
+    changed since. With no hash (no such account) the same work is done: no hint that the
+    name is wrong. Only CPU, no store: the part that runs in a pool."""
+    if stored is None:
+        _hasher.hash(password)
+        return False, None
+    try:
+        _hasher.verify(stored, password)
+    except (VerificationError, InvalidHashError):
+        return False, None
+    return True, (_hasher.hash(password) if _hasher.check_needs_rehash(stored) else None)
+
+
+HashCheck = Callable[[str | None, str], tuple[bool, str | None]]
+Runner = Callable[[HashCheck, str | None, str], tuple[bool, str | None]]
+
+
+def inline(check: HashCheck, stored: str | None, password: str) -> tuple[bool, str | None]:
+    return check(stored, password)
+
+
+def check_password(password: str) -> None:
+    if len(password) < MIN_PASSWORD:
+        raise AccountError(f"a password needs at least {MIN_PASSWORD} characters")
+
+
+class Accounts:
+    def __init__(self, r: redis.Redis) -> None:
+        self.r = r
+
+    def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
+        if not _NAME.match(name.strip()):
+            raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
+        problem = check_advisor_number(phone)
+        if problem:
+            raise AccountError(problem)
+        phone = e164(phone)  # "+44 (0)7400 123456" as typed; Twilio dials "+447400123456"
+        check_password(password)
+        username = username_for(name)
+        fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),
+                  "supervisor": int(supervisor), "on_duty": 0, "session": new_session_token()}
+        if not self.r.hsetnx(P + username, "name", fields["name"]):
+            raise AccountError(f"there is already an advisor called {username}")
+        self.r.hset(P + username, mapping=fields)
+        self.r.sadd(ALL, username)
+        return self.get(username)
+
+    def get(self, username: str) -> Advisor | None:
+        data = self.r.hgetall(P + username)
+        if not data or "hash" not in data:
+            return None
+        return Advisor(username, data["name"], data["phone"], data.get("supervisor") == "1",
+                       data.get("on_duty") == "1", data.get("session", ""))
+
+    def all(self) -> list[Advisor]:
+        found = (self.get(u) for u in sorted(self.r.smembers(ALL)))
+        return [a for a in found if a is not None]
+
+    def remove(self, username: str) -> bool:
+        """Remove the account, and with it every session it has (its token goes too)."""
+        self.r.srem(ALL, username)
+        return bool(self.r.delete(P + username))
+
+    def set_password(self, username: str, password: str) -> None:
+        """A new password ends every session of the account: whoever knew the old one may
+        have signed in with it."""
+        check_password(password)
+        if not self.r.exists(P + username):
+            raise AccountError(f"no advisor {username}")
+        self.r.hset(P + username, mapping={"hash": _hasher.hash(password),
+                                           "session": new_session_token()})
+
+    def end_sessions(self, username: str) -> bool:
+        """Sign the account out on every device at once (False: no such account)."""
+        if not self.r.exists(P + username):
+            return False
+        self.r.hset(P + username, "session", new_session_token())
+        return True
+
+    def verify(self, username: str, password: str, run: Runner = inline) -> Advisor | None:
+        """The advisor if the password is right (rehashing when argon2's settings changed).
+        `run` runs the argon2 part, e.g. in the sign-in pool; the store is read here."""
+        stored = self.r.hget(P + username, "hash")
+        matches, rehashed = run(check_hash, stored, password)
+        if not matches:
+            return None
+        if rehashed:
+            self.r.hset(P + username, "hash", rehashed)
+        return self.get(username)
+
+    def set_on_duty(self, username: str, on_duty: bool) -> None:
+        if self.r.exists(P + username):
+            self.r.hset(P + username, "on_duty", int(on_duty))
+
+    def on_duty_phones(self) -> list[str]:
+        return [a.phone for a in self.all() if a.on_duty]
+
+    def device_link(self, username: str) -> str | None:
+        """A code that makes one more device known to the account (so the hourly cap on new
+        devices does not hold it out): single use, for DEVICE_LINK_SECONDS. None: no such
+        account."""
+        if not self.r.exists(P + username):
+            return None
+        code = secrets.token_urlsafe(24)
+        self.r.set(_link_key(code), username, ex=DEVICE_LINK_SECONDS)
+        return code
+
+    def device_link_account(self, code: str) -> str | None:
+        """The account a device link is for, while it is unused and unexpired."""
+        key = _link_key(code)
+        return self.r.get(key) if key else None
+
+    def use_device_link(self, code: str) -> str | None:
+        """The account a device link is for, once: the link is gone afterwards."""
+        key = _link_key(code)
+        return self.r.getdel(key) if key else None

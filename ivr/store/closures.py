@@ -1,0 +1,111 @@
+"""A supervisor's "close the line now": kept in Redis, read by the voice tree, SMS replies and
+the scheduler. If Redis can't be read, the normal hours apply.
+
+Every call asks whether the line is closed, so the web process keeps a local copy
+(OverrideWatch): a change is announced on a Redis channel and the copy is dropped at once;
+should a message be lost, the copy is re-read after a few seconds anyway.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+import redis
+
+from ivr.core.hours import Override
+
+log = logging.getLogger(__name__)
+KEY = "hl:override"
+CHANNEL = "hl:override:changed"
+
+
+def read_override(r: redis.Redis) -> Override | None:
+    """The supervisor's closure; if the store can't be read, None (the normal hours apply:
+    callers must still be answered)."""
+    try:
+        return load_override(r)
+    except redis.RedisError as exc:
+        log.warning("cannot read a supervisor's closure (%s): the normal hours apply", exc)
+        return None
+
+
+def load_override(r: redis.Redis) -> Override | None:
+    """The supervisor's closure, or None; a store error is raised (for commands that must
+    say they could not read it)."""
+    data = r.hgetall(KEY)
+    if not data:
+        return None
+    until = datetime.fromisoformat(data["until"]) if data.get("until") else None
+    return Override(data.get("message", ""), until)
+
+
+def close_line(r: redis.Redis, message: str, until: datetime | None) -> None:
+    r.hset(KEY, mapping={"message": message, "until": until.isoformat() if until else ""})
+    r.publish(CHANNEL, "closed")
+
+
+def reopen_line(r: redis.Redis) -> None:
+    r.delete(KEY)
+    r.publish(CHANNEL, "reopened")
+
+
+class OverrideWatch:
+    """This process's copy of the supervisor's closure, for the call path: read from Redis at
+    most once per `seconds`, and dropped as soon as a change is announced on CHANNEL (a
+    listener thread, started with the first read). `seconds` 0: always read."""
+
+    def __init__(self, client: redis.Redis, seconds: float,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.client, self.seconds, self.clock = client, seconds, clock
+        self._value: Override | None = None
+        self._read_at: float | None = None
+        self._generation = 0
+        self._listening = False
+        self._lock = threading.Lock()
+
+    def current(self) -> Override | None:
+        if self.seconds <= 0:
+            return read_override(self.client)
+        self._listen()
+        with self._lock:
+            generation = self._generation
+            if self._read_at is not None and self.clock() - self._read_at < self.seconds:
+                return self._value
+        try:
+            value = load_override(self.client)
+        except redis.RedisError as exc:
+            log.warning("cannot read a supervisor's closure (%s): the normal hours apply", exc)
+            return None  # not kept: the next call tries again
+        with self._lock:
+            if generation == self._generation:  # no change announced while we read
+                self._value, self._read_at = value, self.clock()
+        return value
+
+    def invalidate(self) -> None:
+        with self._lock:
+            self._generation += 1
+            self._read_at = None
+
+    def _listen(self) -> None:
+        if self._listening:
+            return
+        self._listening = True
+        threading.Thread(target=self._listener, name="override-watch", daemon=True).start()
+
+    def _listener(self) -> None:
+        """Drop the copy on every announced change; after a lost connection, drop it too
+        (a change may have been missed) and listen again."""
+        while True:
+            try:
+                pubsub = self.client.pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(CHANNEL)
+                while True:
+                    if pubsub.get_message(timeout=1.0) is not None:
+                        self.invalidate()
+            except redis.RedisError:
+                self.invalidate()
+                time.sleep(1)

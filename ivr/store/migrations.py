@@ -1,0 +1,108 @@
+"""Versioned upgrades of what is stored, run once at start-up by the web app and the scheduler.
+
+Callbacks waiting during a deploy must never be lost or left unreadable. Each upgrade is a
+pure function of one stored record (tested on records in the previous format) applied by a
+script that changes a record only if it is still in the old format, so several processes
+starting at once can all run it: each record is upgraded exactly once.
+
+Versions:
+  1  a callback's safe time is "preferred" ("HH:MM", not before); it expires 7 calendar
+     days after the request.
+  2  a callback has a plan (a safe-time window), the end of its current slot, and counts
+     the opening days it was not reached (see expiry.py, promise.py).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import UTC, date, datetime, time, timedelta
+
+import redis
+
+from ivr.config import Settings
+from ivr.core.hours import OpeningHours, usual_span
+from ivr.core.promise import first_slot
+from ivr.core.safetime import ANYTIME, Window
+
+log = logging.getLogger(__name__)
+
+SCHEMA_KEY = "hl:schema"
+VERSION = 2
+_RECORD = re.compile(r"^hl:cb:[0-9a-f]{16}$")
+
+_TO_V2 = """
+-- KEYS: the record; ARGV: id, then field, value pairs. Only a record still without a plan.
+local key = KEYS[1]
+if redis.call('EXISTS', key) == 0 or redis.call('HEXISTS', key, 'plan') == 1 then return 0 end
+for i = 2, #ARGV, 2 do redis.call('HSET', key, ARGV[i], ARGV[i + 1]) end
+redis.call('HDEL', key, 'preferred')
+local status = redis.call('HGET', key, 'status')
+if status == 'scheduled' then
+  redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), ARGV[1])
+end
+if status == 'scheduled' or status == 'due' then
+  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), ARGV[1])
+end
+return 1
+"""
+
+
+def to_v2(fields: dict[str, str], now: datetime, hours: OpeningHours,
+          settings: Settings) -> dict[str, str]:
+    """The fields a version-1 record gains. Its "HH:MM" becomes a window from that time, but
+    never later than the old rules called (30 minutes before closing: what the person was
+    told then). Its expiry is recounted in opening days since it was due, and it keeps at
+    least one more day: nothing waiting is lost by an upgrade."""
+    plan = ANYTIME
+    if fields.get("preferred"):
+        latest_start = (datetime.combine(date(2000, 1, 1), usual_span(hours.config)[1])
+                        - settings.min_slot).time()
+        plan = Window(earliest=min(time.fromisoformat(fields["preferred"]), latest_start))
+    new = {"plan": plan.dumps()}
+    status = fields.get("status", "")
+    if status not in ("scheduled", "due", "claimed"):
+        return new
+    due = datetime.fromtimestamp(float(fields["due_at"]), UTC)
+    slot = first_slot(max(due, now) if status != "scheduled" else due, plan, hours)
+    if status == "scheduled" and slot is not None:
+        new["due_at"] = str(max(due, slot.start).timestamp())
+        new["slot_end"] = str(slot.end.timestamp())
+    elif status == "due" and slot is not None and slot.start <= now:
+        new["slot_end"] = str(slot.end.timestamp())
+    else:
+        new["slot_end"] = str(now.timestamp())  # the next tick gives it its next slot
+    yesterday = now.astimezone(hours.timezone).date() - timedelta(days=1)
+    start = max(due, datetime.fromtimestamp(float(fields["requested_at"]), UTC))
+    day = start.astimezone(hours.timezone).date()
+    missed = 0
+    while day <= yesterday:
+        missed += hours.day(day).session is not None
+        day += timedelta(days=1)
+    new["missed"] = str(min(missed, settings.callback_expiry_opening_days - 1))
+    new["counted"] = yesterday.isoformat()
+    new["claimable_on"] = ""
+    return new
+
+
+def migrate(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settings) -> int:
+    """Bring the store to VERSION; how many records were upgraded. A store with no version
+    is version 1 if it holds callbacks, else new."""
+    stored = r.get(SCHEMA_KEY)
+    if stored is not None and int(stored) >= VERSION:
+        return 0
+    upgrade = r.register_script(_TO_V2)
+    upgraded = 0
+    for key in r.scan_iter("hl:cb:*", count=1000):
+        if not _RECORD.match(key):
+            continue
+        fields = r.hgetall(key)
+        if not fields or "plan" in fields:
+            continue
+        new = to_v2(fields, now, hours, settings)
+        pairs = [item for pair in new.items() for item in pair]
+        upgraded += upgrade(keys=[key], args=[key.removeprefix("hl:cb:"), *pairs])
+    r.set(SCHEMA_KEY, VERSION)
+    if upgraded:
+        log.info("store upgraded to version %d: %d callback records", VERSION, upgraded)
+    return upgraded

@@ -1,0 +1,561 @@
+"""The callback queue in Redis: the single source of truth, changed only by Lua scripts.
+
+Layout (prefix "hl:"):
+  cb:{id}             hash: one callback (number, source, times, plan, status, attempts...)
+  cb:held             zset id -> request time: waiting for the person to give a safe time
+  cb:scheduled        zset id -> due time: waiting for its slot (and the helpline to open)
+  cb:due              zset id -> request time: ready to call, oldest request first
+  cb:slots            zset id -> slot end: scheduled and due callbacks, by when their slot
+                      ends (a due callback is never claimed after it; the scheduler moves it on)
+  cb:claimed          zset id -> claim time: an advisor is calling
+  cb:ended            zset id -> end time: done, cancelled or expired (erased after retention)
+  cb:open:{h}         id of the number's one open callback (h = hash of the number)
+  cb:num:{h}          set of every id for the number (to erase all on opt-out)
+  seen:{MessageSid}   the callback id a message created: Twilio's retries change nothing
+  schema              the version of this layout (see migrations.py)
+Each script checks the status it expects, so no two processes can both take, release or
+cancel one callback.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+
+import redis
+
+from ivr.core.callbacks import Callback
+from ivr.core.expiry import Count
+from ivr.core.promise import Placement
+from ivr.core.safetime import ANYTIME, Window
+
+P = "hl:"
+SEEN_TTL_SECONDS = 3 * 24 * 3600
+BATCH = 500
+WAITING = ("held", "scheduled", "due")
+
+
+def number_key(number: str) -> str:
+    """The number's hash, for key names: numbers stay out of key listings and logs."""
+    return hashlib.sha256(number.encode()).hexdigest()[:24]
+
+
+def _ts(at: datetime | None) -> float | str:
+    return at.timestamp() if at else ""
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromtimestamp(float(value), UTC) if value else None
+
+
+def _day(value: str | None) -> date | None:
+    return date.fromisoformat(value) if value else None
+
+
+# Put one callback into the place its status says (it is in none when this runs).
+_PLACE = """
+local function place(id, key, status)
+  if status == 'held' then
+    redis.call('ZADD', 'hl:cb:held', redis.call('HGET', key, 'requested_at'), id)
+    return
+  end
+  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+  if status == 'due' then
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+  else
+    redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), id)
+  end
+end
+local function unplace(id)
+  for _, name in ipairs({'held', 'scheduled', 'due', 'slots', 'claimed'}) do
+    redis.call('ZREM', 'hl:cb:' .. name, id)
+  end
+end
+"""
+
+# A number's flood counter: more than `limit` texts in `window` seconds and replies pause for
+# `quiet` seconds (the requests themselves are still taken).
+_FLOOD = """
+local function too_many(rate_key, quiet_key, window, limit, quiet)
+  redis.call('SET', rate_key, 0, 'EX', window, 'NX')
+  local count = redis.call('INCR', rate_key)
+  if redis.call('EXISTS', quiet_key) == 1 then return 1 end
+  if count > tonumber(limit) then
+    redis.call('SET', quiet_key, 1, 'EX', quiet)
+    return 1
+  end
+  return 0
+end
+"""
+
+_TOO_MANY = _FLOOD + """
+-- KEYS: rate_key, quiet_key; ARGV: window, limit, quiet
+return too_many(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
+"""
+
+_REQUEST = _PLACE + _FLOOD + """
+-- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
+-- ARGV: id, number, source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
+-- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
+-- request are one script: one write, one fsync, one round trip.
+local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
+local quiet = 0
+if KEYS[4] ~= '' then quiet = too_many(KEYS[4], KEYS[5], ARGV[13], ARGV[14], ARGV[15]) end
+if seen_key ~= '' then
+  local earlier = redis.call('GET', seen_key)
+  if earlier then
+    return {earlier, 'repeat', redis.call('HGET', 'hl:cb:' .. earlier, 'due_at'), quiet}
+  end
+end
+local existing = redis.call('GET', open_key)
+if existing and redis.call('EXISTS', 'hl:cb:' .. existing) == 1 then
+  if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[10]) end
+  return {existing, 'existing', redis.call('HGET', 'hl:cb:' .. existing, 'due_at'), quiet}
+end
+local id = ARGV[1]
+local key = 'hl:cb:' .. id
+redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', ARGV[4],
+  'due_at', ARGV[5], 'slot_end', ARGV[6], 'plan', ARGV[7], 'voicemail', ARGV[8],
+  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
+place(id, key, ARGV[9])
+redis.call('SET', open_key, id)
+redis.call('SADD', num_set, id)
+if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[10]) end
+return {id, 'new', ARGV[5], quiet}
+"""
+
+_REPLAN = _PLACE + """
+-- A new safe time (or its promise) for a waiting callback. ARGV: id, plan, due, slot_end,
+-- status, claimable_on. A callback being called now keeps the plan and its place for the
+-- next attempt: if the call is given back, it goes there, not to the due queue.
+local key = 'hl:cb:' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if status == 'claimed' then
+  redis.call('HSET', key, 'plan', ARGV[2], 'due_at', ARGV[3], 'slot_end', ARGV[4],
+    'replanned', 1)
+  return 2
+end
+if status ~= 'held' and status ~= 'scheduled' and status ~= 'due' then return 0 end
+unplace(ARGV[1])
+redis.call('HSET', key, 'plan', ARGV[2], 'due_at', ARGV[3], 'slot_end', ARGV[4],
+  'status', ARGV[5])
+if ARGV[6] ~= '' then redis.call('HSET', key, 'claimable_on', ARGV[6]) end
+place(ARGV[1], key, ARGV[5])
+return 1
+"""
+
+_RELEASE = """
+-- Move up to ARGV[2] scheduled callbacks due by ARGV[1], whose slot has not ended, to the
+-- due queue (oldest request first). They became claimable on day ARGV[3] if enough of
+-- their slot is left: ARGV[4] seconds, or all of it when the slot is shorter (expiry.py).
+local now = tonumber(ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:scheduled', '-inf', now, 'LIMIT', 0, ARGV[2])
+local moved = 0
+for _, id in ipairs(ids) do
+  local key = 'hl:cb:' .. id
+  local fields = redis.call('HMGET', key, 'status', 'slot_end', 'due_at')
+  local slot_end = tonumber(fields[2])
+  if fields[1] ~= 'scheduled' then
+    redis.call('ZREM', 'hl:cb:scheduled', id)
+  elseif slot_end > now then
+    redis.call('ZREM', 'hl:cb:scheduled', id)
+    redis.call('HSET', key, 'status', 'due')
+    if slot_end - now >= math.min(tonumber(ARGV[4]), slot_end - tonumber(fields[3])) then
+      redis.call('HSET', key, 'claimable_on', ARGV[3])
+    end
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    moved = moved + 1
+  end
+end
+return moved
+"""
+
+_END = _PLACE + """
+-- End one callback: ARGV: id, new status, now, allowed statuses (space separated)
+local key = 'hl:cb:' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if not status or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. status .. ' ', 1, true) then
+  return 0
+end
+redis.call('HSET', key, 'status', ARGV[2], 'ended_at', ARGV[3])
+unplace(ARGV[1])
+redis.call('ZADD', 'hl:cb:ended', ARGV[3], ARGV[1])
+local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
+if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
+return 1
+"""
+
+_ERASE_NUMBER = _PLACE + """
+-- Erase every record of one number (opt-out), once per message. KEYS: open_key, num_set,
+-- seen_key (or ""); ARGV: seen_ttl
+if KEYS[3] ~= '' then
+  if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
+  redis.call('SET', KEYS[3], 'opt-out', 'EX', ARGV[1])
+end
+local ids = redis.call('SMEMBERS', KEYS[2])
+for _, id in ipairs(ids) do
+  redis.call('DEL', 'hl:cb:' .. id)
+  unplace(id)
+  redis.call('ZREM', 'hl:cb:ended', id)
+end
+redis.call('DEL', KEYS[1], KEYS[2])
+return #ids
+"""
+
+_ERASE_ENDED = """
+-- Erase up to ARGV[2] records that ended before ARGV[1].
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:ended', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+for _, id in ipairs(ids) do
+  local key = 'hl:cb:' .. id
+  local h = redis.call('HGET', key, 'h')
+  if h then redis.call('SREM', 'hl:cb:num:' .. h, id) end
+  redis.call('DEL', key)
+  redis.call('ZREM', 'hl:cb:ended', id)
+end
+return #ids
+"""
+
+
+_CLAIM = """
+-- The oldest due callback whose slot has not ended, for one advisor. ARGV: advisor, now
+local offset = 0
+while true do
+  local ids = redis.call('ZRANGE', 'hl:cb:due', offset, offset + 49)
+  if #ids == 0 then return false end
+  for _, id in ipairs(ids) do
+    local key = 'hl:cb:' .. id
+    local fields = redis.call('HMGET', key, 'status', 'slot_end')
+    if fields[1] == 'due' and tonumber(fields[2]) > tonumber(ARGV[2]) then
+      redis.call('ZREM', 'hl:cb:due', id)
+      redis.call('ZREM', 'hl:cb:slots', id)
+      redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2],
+        'call_state', 'claimed', 'caller_connected', 0)
+      redis.call('ZADD', 'hl:cb:claimed', ARGV[2], id)
+      return id
+    end
+  end
+  offset = offset + 50
+end
+"""
+
+_FINISH = """
+-- Record an outcome of a claimed callback. ARGV: id, advisor ('*': anyone), outcome,
+-- new status (done, expired or scheduled), now, due and slot end (for scheduled)
+local key = 'hl:cb:' .. ARGV[1]
+if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
+if ARGV[2] ~= '*' and redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
+redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
+redis.call('HINCRBY', key, 'attempts', 1)
+redis.call('HSET', key, 'status', ARGV[4], 'outcome', ARGV[3], 'call_state', 'ended')
+redis.call('HDEL', key, 'claimed_by', 'claimed_at', 'replanned')
+if ARGV[4] == 'scheduled' then
+  redis.call('HSET', key, 'due_at', ARGV[6], 'slot_end', ARGV[7])
+  redis.call('ZADD', 'hl:cb:scheduled', ARGV[6], ARGV[1])
+  redis.call('ZADD', 'hl:cb:slots', ARGV[7], ARGV[1])
+else
+  redis.call('HSET', key, 'ended_at', ARGV[5])
+  redis.call('ZADD', 'hl:cb:ended', ARGV[5], ARGV[1])
+  local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
+  if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
+end
+return 1
+"""
+
+# A claim given back goes to the due queue again (the scheduler moves it on if its slot
+# ended), or, when the person gave a new safe time during the call, to that time.
+_BACK_TO_DUE = """
+local function back_to_due(id, key)
+  redis.call('ZREM', 'hl:cb:claimed', id)
+  redis.call('HDEL', key, 'claimed_by', 'claimed_at')
+  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+  if redis.call('HGET', key, 'replanned') == '1' then
+    redis.call('HDEL', key, 'replanned')
+    redis.call('HSET', key, 'status', 'scheduled', 'call_state', '')
+    redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), id)
+  else
+    redis.call('HSET', key, 'status', 'due', 'call_state', '')
+    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+  end
+end
+"""
+
+_RETURN_STALE = _BACK_TO_DUE + """
+-- Claims older than ARGV[1] go back to the due queue, unless the caller was connected (then
+-- the call happened: it waits for an outcome rather than being called twice).
+local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:claimed', '-inf', ARGV[1])
+local returned = 0
+for _, id in ipairs(ids) do
+  local key = 'hl:cb:' .. id
+  if redis.call('HGET', key, 'caller_connected') ~= '1' then
+    back_to_due(id, key)
+    returned = returned + 1
+  end
+end
+return returned
+"""
+
+
+_UNCLAIM = _BACK_TO_DUE + """
+-- ARGV: id, advisor
+local key = 'hl:cb:' .. ARGV[1]
+if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
+if redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
+back_to_due(ARGV[1], key)
+return 1
+"""
+
+_COUNT = """
+-- The expiry count of a waiting callback. ARGV: id, missed, counted
+local key = 'hl:cb:' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if status ~= 'held' and status ~= 'scheduled' and status ~= 'due' then return 0 end
+redis.call('HSET', key, 'missed', ARGV[2], 'counted', ARGV[3])
+return 1
+"""
+
+
+@dataclass(frozen=True)
+class Requested:
+    """The outcome of asking for a callback: which one, and whether it is new."""
+
+    callback_id: str
+    outcome: str  # new, existing (the number already had one open), repeat (same MessageSid)
+    due_at: datetime | None = None  # when that callback is due (None if it has since gone)
+    quiet: bool = False  # the number has sent too many texts: don't reply for a while
+
+
+@dataclass(frozen=True)
+class Flood:
+    """More than `limit` texts from a number within `window_seconds`: replies pause for
+    `quiet_seconds` (nothing is lost; SMS pumping and loops cost us nothing)."""
+
+    limit: int
+    window_seconds: int
+    quiet_seconds: int
+
+    def args(self) -> list[int]:
+        return [self.window_seconds, self.limit, self.quiet_seconds]
+
+
+class CallbackQueue:
+    """Callback records and their queues in Redis."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self.r = client
+        self._request = client.register_script(_REQUEST)
+        self._too_many = client.register_script(_TOO_MANY)
+        self._replan = client.register_script(_REPLAN)
+        self._release = client.register_script(_RELEASE)
+        self._end = client.register_script(_END)
+        self._erase_number = client.register_script(_ERASE_NUMBER)
+        self._erase_ended = client.register_script(_ERASE_ENDED)
+        self._claim = client.register_script(_CLAIM)
+        self._finish = client.register_script(_FINISH)
+        self._return_stale = client.register_script(_RETURN_STALE)
+        self._unclaim = client.register_script(_UNCLAIM)
+        self._count = client.register_script(_COUNT)
+
+    def request(self, number: str, source: str, now: datetime, place: Placement,
+                plan: Window | None, voicemail: bool = False, message_sid: str = "",
+                flood: Flood | None = None) -> Requested:
+        """Store a callback for `number` unless it has one open (or this message was seen).
+        `plan` is the safe-time window (None while held for one). With `flood`, the text is
+        counted too (in the same script)."""
+        h = number_key(number)
+        callback_id = secrets.token_hex(8)
+        rate_keys = [f"{P}sms:rate:{h}", f"{P}sms:quiet:{h}"] if flood else ["", ""]
+        result = self._request(
+            keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
+                  f"{P}seen:{message_sid}" if message_sid else "", *rate_keys],
+            args=[callback_id, number, source, _ts(now), _ts(place.due), _ts(place.slot_end),
+                  plan.dumps() if plan else "", int(voicemail), place.status, SEEN_TTL_SECONDS,
+                  h, place.claimable_on.isoformat() if place.claimable_on else "",
+                  *(flood.args() if flood else ["", "", ""])])
+        return Requested(result[0], result[1], _dt(result[2]), result[3] == 1)
+
+    def too_many(self, number: str, flood: Flood) -> bool:
+        """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
+        h = number_key(number)
+        return self._too_many(keys=[f"{P}sms:rate:{h}", f"{P}sms:quiet:{h}"],
+                              args=flood.args()) == 1
+
+    def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
+        """Give a waiting callback a new plan and place; "moved", "noted" (it is being called
+        now: the plan is kept for a later attempt) or "gone"."""
+        done = self._replan(args=[callback_id, plan.dumps() if plan else "", _ts(place.due),
+                                  _ts(place.slot_end), place.status,
+                                  place.claimable_on.isoformat() if place.claimable_on
+                                  else ""])
+        return {1: "moved", 2: "noted"}.get(done, "gone")
+
+    def release(self, now: datetime, today: date,
+                enough: timedelta = timedelta(minutes=30)) -> int:
+        """Move every scheduled callback due by `now` (whose slot has not ended) to the due
+        queue; how many moved. `today` (the local date) is remembered for expiry when at
+        least `enough` of the slot is left (or all of a shorter slot)."""
+        total = 0
+        while True:
+            moved = self._release(args=[_ts(now), BATCH, today.isoformat(),
+                                        enough.total_seconds()])
+            total += moved
+            if moved < BATCH:
+                return total
+
+    def due_to_release(self, now: datetime) -> list[str]:
+        """What release() would move now (for a dry run)."""
+        ids = self.r.zrangebyscore(f"{P}cb:scheduled", "-inf", _ts(now))
+        return [i for i in ids if float(self.r.hget(f"{P}cb:{i}", "slot_end") or 0)
+                > now.timestamp()]
+
+    def slot_ended(self, now: datetime) -> list[Callback]:
+        """Scheduled or due callbacks whose slot has ended: the scheduler gives each its next
+        slot."""
+        found = (self.get(i) for i in self.r.zrangebyscore(f"{P}cb:slots", "-inf", _ts(now)))
+        return [cb for cb in found if cb and cb.status in ("scheduled", "due")]
+
+    def end(self, callback_id: str, status: str, now: datetime,
+            allowed: tuple[str, ...] = ("held", "scheduled", "due", "claimed")) -> bool:
+        return bool(self._end(args=[callback_id, status, _ts(now), " ".join(allowed)]))
+
+    def cancel(self, callback_id: str, now: datetime) -> bool:
+        return self.end(callback_id, "cancelled", now)
+
+    def erase_number(self, number: str, message_sid: str = "") -> int:
+        """Cancel and erase everything stored about `number` (opt-out); how many records.
+        With a MessageSid, only the first time that message is seen (-1 after: a Twilio
+        retry, or a kept text replayed twice, must not erase a request made since)."""
+        h = number_key(number)
+        return self._erase_number(
+            keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
+                  f"{P}seen:{message_sid}" if message_sid else ""],
+            args=[SEEN_TTL_SECONDS])
+
+    def set_count(self, callback_id: str, count: Count) -> bool:
+        """Store a waiting callback's expiry count (see expiry.py)."""
+        return bool(self._count(args=[callback_id, count.missed,
+                                      count.counted.isoformat() if count.counted else ""]))
+
+    def erase_ended(self, ended_before: datetime) -> int:
+        total = 0
+        while True:
+            erased = self._erase_ended(args=[_ts(ended_before), BATCH])
+            total += erased
+            if erased < BATCH:
+                return total
+
+    def close_unrecorded_claims(self, claimed_before: datetime, now: datetime) -> int:
+        """End claims older than `claimed_before` that nobody recorded an outcome for."""
+        return sum(self.finish(i, "*", "not_recorded", "done", now)
+                   for i in self.unrecorded_claims(claimed_before))
+
+    def unrecorded_claims(self, claimed_before: datetime) -> list[str]:
+        return self.r.zrangebyscore(f"{P}cb:claimed", "-inf", _ts(claimed_before))
+
+    def set_voicemail(self, callback_id: str, allowed: bool) -> None:
+        """Whether a voicemail may be left (the person's latest answer)."""
+        if self.r.exists(f"{P}cb:{callback_id}"):
+            self.r.hset(f"{P}cb:{callback_id}", "voicemail", int(allowed))
+
+    def has_open(self, number: str) -> bool:
+        return bool(self.r.exists(f"{P}cb:open:{number_key(number)}"))
+
+    def open_for(self, number: str) -> Callback | None:
+        callback_id = self.r.get(f"{P}cb:open:{number_key(number)}")
+        return self.get(callback_id) if callback_id else None
+
+    def get(self, callback_id: str) -> Callback | None:
+        data = self.r.hgetall(f"{P}cb:{callback_id}")
+        return _callback(callback_id, data) if data else None
+
+    def ids(self, status: str) -> list[str]:
+        """Ids in one state, in queue order."""
+        if status in ("held", "scheduled", "due", "claimed"):
+            return self.r.zrange(f"{P}cb:{status}", 0, -1)
+        return [i for i in self.r.zrange(f"{P}cb:ended", 0, -1)
+                if self.r.hget(f"{P}cb:{i}", "status") == status]
+
+    def all(self, statuses: tuple[str, ...] = ("held", "scheduled", "due", "claimed", "done",
+                                                "cancelled", "expired")) -> Iterator[Callback]:
+        seen: set[str] = set()
+        for status in statuses:
+            for callback_id in self.ids(status):
+                if callback_id not in seen:
+                    seen.add(callback_id)
+                    callback = self.get(callback_id)
+                    if callback is not None:
+                        yield callback
+
+    def claim(self, advisor: str, now: datetime) -> Callback | None:
+        """Atomically take the oldest due callback whose slot has not ended: two advisors
+        never get the same one, and nobody is called outside their safe window."""
+        callback_id = self._claim(args=[advisor, _ts(now)])
+        return self.get(callback_id) if callback_id else None
+
+    def finish(self, callback_id: str, advisor: str, outcome: str, status: str,
+               now: datetime, place: Placement | None = None) -> bool:
+        """Record an outcome of a claimed callback; False if it isn't this advisor's claim.
+        A retry (status scheduled) goes to `place`."""
+        return bool(self._finish(args=[callback_id, advisor, outcome, status, _ts(now),
+                                       _ts(place.due) if place else "",
+                                       _ts(place.slot_end) if place else ""]))
+
+    def unclaim(self, callback_id: str, advisor: str) -> bool:
+        """Give a claim back to the due queue (the advisor's phone could not be rung)."""
+        return bool(self._unclaim(args=[callback_id, advisor]))
+
+    def return_stale_claims(self, claimed_before: datetime) -> int:
+        return self._return_stale(args=[_ts(claimed_before)])
+
+    def stale_claims(self, claimed_before: datetime) -> list[str]:
+        """What return_stale_claims() would return (for a dry run)."""
+        return [i for i in self.unrecorded_claims(claimed_before)
+                if self.r.hget(f"{P}cb:{i}", "caller_connected") != "1"]
+
+    def set_call_state(self, callback_id: str, state: str, caller_connected: bool = False) -> None:
+        """What the console shows: ringing, connected, machine, ended. Only for a claim."""
+        key = f"{P}cb:{callback_id}"
+        if self.r.hget(key, "status") != "claimed":
+            return
+        fields: dict[str, str | int] = {"call_state": state}
+        if caller_connected:
+            fields["caller_connected"] = 1
+        self.r.hset(key, mapping=fields)
+
+    def claimed_by(self, advisor: str) -> list[Callback]:
+        found = (self.get(i) for i in self.r.zrange(f"{P}cb:claimed", 0, -1))
+        return [cb for cb in found if cb and cb.claimed_by == advisor]
+
+    def counts(self) -> dict[str, int]:
+        return {name: self.r.zcard(f"{P}cb:{name}")
+                for name in ("held", "scheduled", "due", "claimed", "ended")}
+
+
+def _plan(data: dict[str, str]) -> Window | None:
+    """The stored plan; None while held. A record not yet upgraded (migrations.py) is read
+    as its old "not before HH:MM" meant."""
+    if "plan" not in data:
+        preferred = data.get("preferred")
+        return Window(earliest=time.fromisoformat(preferred)) if preferred else ANYTIME
+    return Window.loads(data["plan"]) if data["plan"] else None
+
+
+def _callback(callback_id: str, data: dict[str, str]) -> Callback:
+    return Callback(
+        id=callback_id, number=data["number"], source=data["source"],
+        requested_at=_need(_dt(data["requested_at"])), due_at=_need(_dt(data["due_at"])),
+        status=data["status"], plan=_plan(data),
+        slot_end=_dt(data.get("slot_end")),
+        voicemail=data.get("voicemail") == "1", attempts=int(data.get("attempts", 0)),
+        claimed_by=data.get("claimed_by") or None, call_state=data.get("call_state") or None,
+        outcome=data.get("outcome") or None,
+        count=Count(int(data.get("missed") or 0), _day(data.get("counted")),
+                    _day(data.get("claimable_on"))))
+
+
+def _need(at: datetime | None) -> datetime:
+    if at is None:
+        raise ValueError("a callback record is missing a time")
+    return at

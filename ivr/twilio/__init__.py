@@ -1,0 +1,1 @@
+"""Twilio's REST API: calls, texts, deleting inbound messages and media; setting up the number."""

@@ -1,0 +1,642 @@
+"""The advisors' console under /console: sign in, go on duty, call the next person back,
+record the outcome; supervisors close the line, manage advisors and see the day.
+
+Server-rendered (Jinja), usable on a phone; a small poll keeps the queue current.
+"""
+
+from __future__ import annotations
+
+import functools
+import hmac
+import logging
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from flask import (
+    Blueprint,
+    Flask,
+    Request,
+    abort,
+    current_app,
+    flash,
+    jsonify,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
+from flask_wtf import FlaskForm
+from flask_wtf.csrf import CSRFProtect
+from itsdangerous import BadSignature, URLSafeTimedSerializer
+from twilio.base.exceptions import TwilioException
+from werkzeug.wrappers import Response
+from wtforms import BooleanField, PasswordField, StringField
+from wtforms.validators import DataRequired, Length
+
+from ivr.content.flows import closure_message_problem
+from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
+from ivr.core.clock import parse_instant
+from ivr.core.expiry import last_day
+from ivr.core.hours import Status, usual_span
+from ivr.core.phone import console_mask
+from ivr.core.promise import meets_hours, placement, promise
+from ivr.core.safetime import ANYTIME, describe, read_safe_time
+from ivr.ops.hashpool import Busy, HashPool
+from ivr.store import audit, stats
+from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
+from ivr.store.closures import close_line, read_override, reopen_line
+from ivr.store.queue import WAITING
+from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
+from ivr.twilio.rest import call_advisor
+from ivr.web.app import helpline
+
+log = logging.getLogger(__name__)
+bp = Blueprint("console", __name__, url_prefix="/console")
+login_manager = LoginManager()
+csrf = CSRFProtect()
+PUBLIC_ENDPOINTS = {"console.login", "console.trust_device"}
+POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out still works
+# The server signs an idle console out (require_sign_in); the cookie lives a little longer, so
+# the page's next poll or click still carries it and the person is told why they were signed out
+# (a cookie that expired in the browser first would just show the sign-in form, unexplained).
+IDLE_NOTICE_SECONDS = 60
+CALL_NEXT_LOCK_SECONDS = 30
+BUSY_RETRY_SECONDS = 2
+OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
+                  "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
+                  "declined": "Asked not to be called"}
+STATE_LABELS = {"claimed": "Ringing your phone", "advisor_answered": "You answered",
+                "advisor_missed": "Your phone was not answered", "ringing": "Ringing the caller",
+                "connected": "Connected", "machine": "Answering machine", "ended": "Ended"}
+
+
+class User(UserMixin):
+    def __init__(self, advisor: Advisor) -> None:
+        self.advisor = advisor
+
+    def get_id(self) -> str:
+        """The account and its session token (Flask-Login's "alternative token"): a new token
+        (sign-out, a new password, a supervisor's "sign out everywhere") or a removed account
+        ends every session, copied cookies included."""
+        return f"{self.advisor.username}:{self.advisor.session}"
+
+
+@login_manager.user_loader
+def load_user(user_id: str) -> User | None:
+    username, _, token = user_id.rpartition(":")
+    advisor = accounts().get(username) if username else None
+    if advisor is None or not hmac.compare_digest(advisor.session, token):
+        return None
+    return User(advisor)
+
+
+def accounts() -> Accounts:
+    return Accounts(helpline().redis)
+
+
+def me() -> Advisor:
+    return current_user.advisor
+
+
+class SignInForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=40)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(max=200)])
+
+
+class CloseForm(FlaskForm):
+    message = StringField("What callers hear and read", validators=[DataRequired(),
+                                                                    Length(max=300)])
+    until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
+
+
+class PlanForm(FlaskForm):
+    safe_time = StringField("Safe time, as the person said it (e.g. after 2pm, Tuesday, "
+                            "ANYTIME)", validators=[DataRequired(), Length(max=60)])
+
+
+class AdvisorForm(FlaskForm):
+    name = StringField("Name", validators=[DataRequired(), Length(max=40)])
+    phone = StringField("Phone (+44…)", validators=[DataRequired(), Length(max=20)])
+    password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200)])
+    supervisor = BooleanField("Supervisor")
+
+
+def init_console(app: Flask) -> None:
+    """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks are exempt
+    from CSRF (they are signed instead)."""
+    s = helpline_settings(app)
+    app.config.update(SESSION_COOKIE_SECURE=s.cookie_secure, SESSION_COOKIE_HTTPONLY=True,
+                      SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=s.cookie_secure,
+                      REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
+                      PERMANENT_SESSION_LIFETIME=timedelta(
+                          seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS))
+    app.session_interface = ConsoleSessions()
+    app.extensions["signin_pool"] = HashPool(s.signin_pool_size)
+    login_manager.init_app(app)
+    login_manager.login_view = "console.login"
+    login_manager.login_message = "Please sign in."
+    csrf.init_app(app)
+    for name, blueprint in app.blueprints.items():
+        if name != "console":
+            csrf.exempt(blueprint)
+    app.register_blueprint(bp)
+
+
+class ConsoleSessions(SecureCookieSessionInterface):
+    """Sessions for the console only: Twilio's webhooks never read or set a cookie, so they
+    skip the work of opening one."""
+
+    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+        if request.path.startswith(("/voice", "/sms")):
+            return self.null_session_class()
+        return super().open_session(app, request)
+
+
+def helpline_settings(app: Flask):
+    return app.extensions["helpline"].settings
+
+
+@bp.before_request
+def require_sign_in() -> Response | None:
+    """Every console page but sign-in needs an account; 30 minutes idle signs you out."""
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return None
+    if not current_user.is_authenticated:
+        if request.endpoint in POLL_ENDPOINTS:
+            return jsonify(error="signed out"), 401
+        return login_manager.unauthorized()
+    now = time.time()
+    last = session.get("active", now)
+    if now - last > helpline().settings.console_idle_seconds:
+        logout_user()
+        session.clear()
+        flash("You were signed out after a while without activity. Please sign in again.")
+        if request.endpoint in POLL_ENDPOINTS:
+            return jsonify(error="signed out"), 401
+        return redirect(url_for("console.login"))
+    if request.endpoint not in POLL_ENDPOINTS:
+        session["active"] = now
+        session.permanent = True
+    return None
+
+
+def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
+    """Add to the audit trail what the signed-in advisor did, now (numbers masked)."""
+    h = helpline()
+    audit.record(h.redis, h.clock(), me().username, action, callback_id, number, detail)
+
+
+def supervisor_only(view: Callable[..., Response]) -> Callable[..., Response]:
+    @functools.wraps(view)
+    def wrapper(*args: object, **kwargs: object) -> Response:
+        if not me().supervisor:
+            abort(403)
+        return view(*args, **kwargs)
+
+    return wrapper
+
+
+def line_status() -> Status:
+    h = helpline()
+    return h.flows.hours.status_with(h.clock(), read_override(h.redis))
+
+
+def waited(since: datetime, now: datetime) -> str:
+    minutes = max(0, int((now - since).total_seconds() // 60))
+    if minutes < 60:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours} h {minutes} min"
+    return f"{hours // 24} days"
+
+
+HELD_LABEL = "waiting for a safe time"
+
+
+def row(cb: Callback, now: datetime) -> dict[str, object]:
+    """One callback as advisors see it: the number masked, the safe time in words, and
+    whether this is its last day before it expires."""
+    h = helpline()
+    zone = h.flows.hours.timezone
+    due = cb.due_at.astimezone(zone)
+    return {"id": cb.id, "number": console_mask(cb.number), "waited": waited(cb.requested_at, now),
+            "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
+            "status": cb.status, "due": due.strftime("%a %-d %b %H:%M"),
+            "last_day": last_day(cb.count, h.settings.callback_expiry_opening_days, due.date(),
+                                 now.astimezone(zone).date()),
+            "voicemail": cb.voicemail, "attempts": cb.attempts,
+            "source": cb.source, "state": STATE_LABELS.get(cb.call_state or "", ""),
+            "call_state": cb.call_state or ""}
+
+
+def queue_view() -> dict[str, object]:
+    h = helpline()
+    now = h.clock()
+    due = [row(cb, now) for cb in h.queue.all(("due",))]
+    mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
+    status = line_status()
+    counts = h.queue.counts()
+    return {"open": status.open, "due": due, "mine": mine[0] if mine else None,
+            "waiting_later": counts["scheduled"], "held": counts["held"],
+            "on_duty": me().on_duty}
+
+
+# ------------------------------------------------------------------ sign in and out
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login() -> Response | str | tuple[str, int, dict[str, str]]:
+    """Throttled before any password is checked (see throttle.py); the check itself runs in
+    the sign-in pool (hashpool.py), so calls are answered while it runs."""
+    form = SignInForm()
+    if not form.validate_on_submit():
+        return render_template("console/login.html", form=form)
+    h = helpline()
+    username = username_for(form.name.data)
+    device = this_device()
+    attempt = Attempt(username, address_key(request.remote_addr),
+                      device.id if device and username in device.names else None)
+    throttle = SignInThrottle(h.redis)
+    verdict, ticket = throttle.begin(attempt, h.clock().timestamp())
+    if verdict.refused:
+        throttle.cancel(attempt, ticket)
+        flash(refusal(verdict))
+        return (render_template("console/login.html", form=form), 429,
+                {"Retry-After": str(verdict.wait)})
+    try:
+        advisor = accounts().verify(username, form.password.data,
+                                    current_app.extensions["signin_pool"].run)
+    except Busy:  # every slot is checking a password: no hash, no failure counted
+        throttle.cancel(attempt, ticket)
+        flash("The console is busy. Please try again in a moment.")
+        return (render_template("console/login.html", form=form), 503,
+                {"Retry-After": str(BUSY_RETRY_SECONDS)})
+    if advisor is None:  # the try stays counted as a failure
+        flash("That name and password don't match. Please try again.")
+        return render_template("console/login.html", form=form), 401
+    throttle.succeeded(attempt, ticket)
+    session.clear()
+    login_user(User(advisor))
+    session["active"] = time.time()
+    session.permanent = True
+    audit.record(h.redis, h.clock(), advisor.username, "signed in")
+    response = redirect(url_for("console.queue"))
+    remember_device(response, advisor.username, device)
+    return response
+
+
+def refusal(verdict: Verdict) -> str:
+    if verdict.new_devices_refused:
+        minutes = max(1, round(verdict.wait / 60))
+        return ("Too many wrong passwords for this account: for now it can only be signed in "
+                "to from a device it has been used on before, or one a supervisor trusts. "
+                f"Ask a supervisor, or try again in about {minutes} minutes.")
+    return f"Too many attempts. Please wait {verdict.wait} seconds and try again."
+
+
+DEVICE_COOKIE = "hl_device"
+DEVICE_DAYS = 90
+DEVICE_ACCOUNTS = 5
+
+
+@dataclass(frozen=True)
+class Device:
+    """This browser, as its signed "known device" cookie says: an id of its own and the
+    accounts signed in from it."""
+
+    id: str
+    names: tuple[str, ...]
+
+
+def _device_signer() -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+
+
+def this_device() -> Device | None:
+    cookie = request.cookies.get(DEVICE_COOKIE)
+    if not cookie:
+        return None
+    try:
+        data = _device_signer().loads(cookie, max_age=DEVICE_DAYS * 86400)
+    except BadSignature:
+        return None
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return None
+    return Device(data["id"], tuple(n for n in data.get("names", ()) if isinstance(n, str)))
+
+
+def remember_device(response: Response, username: str, device: Device | None) -> None:
+    """Make this browser a known device of `username` (and keep those it already knew)."""
+    names = [n for n in (device.names if device else ()) if n != username]
+    names = [*names[-(DEVICE_ACCOUNTS - 1):], username]
+    value = {"id": device.id if device else secrets.token_urlsafe(12), "names": names}
+    response.set_cookie(DEVICE_COOKIE, _device_signer().dumps(value),
+                        max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
+                        secure=helpline().settings.cookie_secure, path="/console")
+
+
+class TrustForm(FlaskForm):
+    """Only a button (and its CSRF token): a link preview that opens the page trusts nothing."""
+
+
+@bp.route("/trust/<code>", methods=["GET", "POST"])
+def trust_device(code: str) -> Response | tuple[str, int]:
+    """A supervisor's one-time link: opened and confirmed on a new device, it makes the
+    device known to one account, so that account's cap on new devices does not hold it."""
+    form = TrustForm()
+    username = accounts().device_link_account(code)
+    if username and form.validate_on_submit():
+        username = accounts().use_device_link(code)  # once: whoever confirms first
+        if username:
+            audit.record(helpline().redis, helpline().clock(), username,
+                         "trusted a new device with a supervisor's link")
+            flash("This device is now trusted for your account. Sign in.")
+            response = redirect(url_for("console.login"))
+            remember_device(response, username, this_device())
+            return response
+    if not username:
+        return render_template("console/trust.html", form=None), 410
+    return render_template("console/trust.html", form=form, username=username), 200
+
+
+@bp.route("/logout", methods=["POST"])
+def logout() -> Response:
+    """Signing out ends the account's sessions everywhere: a cookie copied from this browser,
+    or left on another device, stops working too."""
+    accounts().end_sessions(me().username)
+    audited("signed out")
+    logout_user()
+    session.clear()
+    flash("You have signed out.")
+    return redirect(url_for("console.login"))
+
+
+# ------------------------------------------------------------------ the queue
+
+
+@bp.route("/")
+def queue() -> str:
+    return render_template("console/queue.html", view=queue_view(), outcomes=OUTCOME_LABELS)
+
+
+@bp.route("/queue.json")
+def queue_json() -> Response:
+    return jsonify(queue_view())
+
+
+@bp.route("/duty", methods=["POST"])
+def duty() -> Response:
+    on = request.form.get("on_duty") == "1"
+    accounts().set_on_duty(me().username, on)
+    audited("on duty" if on else "off duty")
+    return redirect(url_for("console.queue"))
+
+
+@bp.route("/call-next", methods=["POST"])
+def call_next() -> Response:
+    """Claim the oldest due callback (atomically), then ring the advisor's phone."""
+    h = helpline()
+    advisor = me()
+    if not line_status().open:
+        flash("The helpline is closed: nobody is called while it is closed.")
+    elif not advisor.on_duty:
+        flash("Go on duty first.")
+    elif h.twilio is None or not h.settings.helpline_number:
+        flash("Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HELPLINE_NUMBER "
+              "must be set.")
+    else:
+        # One call-next at a time per advisor: a double click must not claim two callbacks
+        # (the second would ring the advisor's phone for a call the console does not show).
+        lock = f"hl:console:calling:{advisor.username}"
+        if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
+            flash("Already calling: one call at a time.")
+            return redirect(url_for("console.queue"))
+        try:
+            claim_and_ring(advisor)
+        finally:
+            h.redis.delete(lock)
+    return redirect(url_for("console.queue"))
+
+
+def claim_and_ring(advisor: Advisor) -> None:
+    h = helpline()
+    now = h.clock()
+    if h.queue.claimed_by(advisor.username):
+        flash("Record the outcome of your current call first.")
+        return
+    callback = h.queue.claim(advisor.username, now)
+    if callback is None:
+        flash("Nobody is waiting for a call back right now.")
+        return
+    audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
+    base = h.settings.public_base_url or request.url_root.rstrip("/")
+    try:
+        call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
+    except TwilioException as exc:
+        log.error("could not ring advisor %s for callback %s: %s", advisor.username,
+                  callback.id, exc)
+        h.queue.unclaim(callback.id, advisor.username)
+        flash("Your phone could not be rung. The callback is back in the queue.")
+        return
+    audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
+    flash("Ringing your phone: press 1 when you answer to connect to the caller.")
+
+
+@bp.route("/callbacks/<callback_id>/outcome", methods=["POST"])
+def outcome(callback_id: str) -> Response:
+    """Record what happened; no answer comes back later, up to the maximum attempts."""
+    h = helpline()
+    s = h.settings
+    callback = h.queue.get(callback_id)
+    result = request.form.get("outcome", "")
+    if callback is None or result not in OUTCOMES or (
+            result == "voicemail_left" and not callback.voicemail):
+        flash("Choose one of the outcomes shown.")
+        return redirect(url_for("console.queue"))
+    now = h.clock()
+    status, place = after_outcome(result, callback.attempts, s.max_attempts, now,
+                                  h.flows.hours, timedelta(minutes=s.retry_delay_minutes),
+                                  callback.plan)
+    actor = "*" if me().supervisor else me().username
+    if not h.queue.finish(callback.id, actor, result, status, now, place):
+        flash("That callback is not yours to finish.")
+        return redirect(url_for("console.queue"))
+    audit.record(h.redis, now, me().username, f"outcome {result}", callback.id, callback.number,
+                 status)
+    tz = h.flows.hours.timezone
+    if result in ("reached", "voicemail_left"):
+        stats.count(h.redis, now, tz, "cb:reached")
+    if status == "expired":
+        stats.count(h.redis, now, tz, "cb:expired")
+    flash(f"Recorded: {OUTCOME_LABELS[result]}." + (" It will come back to the queue later."
+                                                   if status == "scheduled" else ""))
+    return redirect(url_for("console.queue"))
+
+
+# ------------------------------------------------------------------ supervisor
+
+
+@bp.route("/supervisor/")
+@supervisor_only
+def supervisor() -> str:
+    h = helpline()
+    now = h.clock()
+    waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
+    return render_template("console/supervisor.html", status=line_status(),
+                           override=read_override(h.redis), advisors=accounts().all(),
+                           close_form=CloseForm(), advisor_form=AdvisorForm(),
+                           waiting=waiting,
+                           audit=audit.recent(h.redis, 50))
+
+
+@bp.route("/supervisor/close", methods=["POST"])
+@supervisor_only
+def close() -> Response:
+    h = helpline()
+    form = CloseForm()
+    if not form.validate_on_submit():
+        flash("Write the message callers will hear.")
+        return redirect(url_for("console.supervisor"))
+    until = None
+    if form.until.data:
+        try:
+            until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
+        except ValueError:
+            flash("Write the time like 2026-12-24T13:00, or leave it empty.")
+            return redirect(url_for("console.supervisor"))
+        if until <= h.clock():  # the line would not close at all: say so, don't pretend
+            flash("That time has already passed: the line was not closed.")
+            return redirect(url_for("console.supervisor"))
+    message = form.message.data.strip()
+    problem = closure_message_problem(message)
+    if problem:
+        flash(f"The line was not closed: the message can't be used, {problem}.")
+        return redirect(url_for("console.supervisor"))
+    close_line(h.redis, message, until)
+    h.override.invalidate()  # this process at once; the others hear it announced
+    audited("closed the line",
+            detail=f"until {until.isoformat()}" if until else "until reopened")
+    flash("The line is closed: callers now hear your message.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/reopen", methods=["POST"])
+@supervisor_only
+def reopen() -> Response:
+    reopen_line(helpline().redis)
+    helpline().override.invalidate()
+    audited("reopened the line")
+    flash("The line follows its usual hours again.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/callbacks/<callback_id>/plan", methods=["POST"])
+@supervisor_only
+def change_plan(callback_id: str) -> Response:
+    """On the person's request, a supervisor changes when it is safe to call them: read as
+    their text would be, and placed by the same rules."""
+    h = helpline()
+    form = PlanForm()
+    callback = h.queue.get(callback_id)
+    if not form.validate_on_submit() or callback is None or callback.status not in WAITING:
+        flash("Write the safe time for a callback that is waiting.")
+        return redirect(url_for("console.supervisor"))
+    now = h.clock()
+    hours = h.flows.hours
+    words = form.safe_time.data.strip()
+    reading = read_safe_time(words, now.astimezone(hours.timezone).date(),
+                             usual_span(h.flows.hours_config))
+    window = reading.window if reading.kind == "plan" and reading.window else (
+        ANYTIME if reading.kind == "anytime" or words.upper() == "ANYTIME" else None)
+    if window is None:
+        flash(f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
+              "Tuesday, mornings or ANYTIME.")
+        return redirect(url_for("console.supervisor"))
+    if not meets_hours(window, now, hours):
+        flash(f"{describe(window)} is never inside opening hours: nothing was changed.")
+        return redirect(url_for("console.supervisor"))
+    promised = promise(now, window, hours, read_override(h.redis), h.settings.min_slot)
+    if h.queue.replan(callback.id, window, placement(promised, now, hours)) == "gone":
+        flash("That callback is no longer waiting.")
+        return redirect(url_for("console.supervisor"))
+    audited("changed the safe time", callback.id, callback.number, describe(window))
+    flash(f"Safe time set: {describe(window)}.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors", methods=["POST"])
+@supervisor_only
+def add_advisor() -> Response:
+    form = AdvisorForm()
+    if not form.validate_on_submit():
+        flash("Give a name, a phone number and a password of at least 10 characters.")
+        return redirect(url_for("console.supervisor"))
+    try:
+        advisor = accounts().add(form.name.data, form.phone.data.replace(" ", ""),
+                                 form.password.data, form.supervisor.data)
+    except AccountError as exc:
+        flash(f"Not added: {exc}.")
+        return redirect(url_for("console.supervisor"))
+    audited(f"added advisor {advisor.username}")
+    flash(f"Added {advisor.name}.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/remove", methods=["POST"])
+@supervisor_only
+def remove_advisor(username: str) -> Response:
+    if username == me().username:
+        flash("You can't remove yourself.")
+    elif accounts().remove(username):
+        audited(f"removed advisor {username}")
+        flash(f"Removed {username}.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/sign-out", methods=["POST"])
+@supervisor_only
+def sign_out_everywhere(username: str) -> Response:
+    """End every session of one account at once, e.g. for a lost phone."""
+    if accounts().end_sessions(username):
+        audited(f"signed {username} out everywhere")
+        flash(f"{username} is signed out on every device.")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/advisors/<username>/trust", methods=["POST"])
+@supervisor_only
+def device_link(username: str) -> Response | str:
+    """A one-time link for the advisor's new device, shown once, to this supervisor only."""
+    code = accounts().device_link(username)
+    if code is None:
+        abort(404)
+    audited(f"made a device link for {username}")
+    base = helpline().settings.public_base_url or request.url_root.rstrip("/")
+    return render_template("console/device_link.html", username=username,
+                           link=base + url_for("console.trust_device", code=code),
+                           minutes=DEVICE_LINK_SECONDS // 60)
+
+
+@bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
+@supervisor_only
+def set_duty(username: str) -> Response:
+    on = request.form.get("on_duty") == "1"
+    accounts().set_on_duty(username, on)
+    audited(f"put {username} {'on' if on else 'off'} duty")
+    return redirect(url_for("console.supervisor"))
+
+
+@bp.route("/supervisor/stats")
+@supervisor_only
+def stats_page() -> str:
+    h = helpline()
+    today = h.clock().astimezone(h.flows.hours.timezone).date()
+    return render_template("console/stats.html", today=stats.summary(h.redis, today, 1),
+                           month=stats.summary(h.redis, today, 30), day=today)

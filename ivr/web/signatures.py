@@ -1,0 +1,186 @@
+"""Only Twilio gets in: X-Twilio-Signature on every webhook, refusals counted, and an alarm
+when they repeat."""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import TYPE_CHECKING
+from urllib.parse import quote, urlparse
+
+from flask import Blueprint, Request, Response, current_app, g, request
+from twilio.request_validator import (
+    HMAC_SHA1,
+    HMAC_SHA256,
+    SIGNATURE_HEADER,
+    SIGNATURE_SETTINGS_HEADER,
+    RequestValidator,
+    add_port,
+    compare,
+    get_signature_algorithm,
+    remove_port,
+)
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from ivr.ops.metrics import REJECTED
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
+
+log = logging.getLogger(__name__)
+
+ALARM_WINDOW_SECONDS = 600
+SIGNING_ALGORITHMS = (HMAC_SHA1, HMAC_SHA256)
+
+
+def signed_url(request: Request, public_base_url: str) -> str:
+    """The URL Twilio signed: our public address (else the scheme and host the request came
+    to) plus the path and query string exactly as they arrived, percent-escapes and all.
+    Rebuilding them from the decoded request.path or request.url (an IRI) would not match
+    a URL holding %20, %2F or non-ASCII escapes."""
+    base = public_base_url or f"{request.scheme}://{request.host}{request.script_root}"
+    raw = request.environ.get("RAW_URI") or request.environ.get("REQUEST_URI") or ""
+    if raw.startswith("/"):
+        return base + raw
+    path = quote(request.script_root + request.path, safe="/!$&'()*+,:;=@%~")
+    query = request.query_string.decode("latin-1")
+    return base + path + (f"?{query}" if query else "")
+
+
+def alarm_due(recent: Sequence[float], alarmed_at: float | None, now: float,
+              alarm_after: int, window: float) -> bool:
+    """Whether the alarm goes off at `now`, given the latest rejection times (`now` last):
+    when `alarm_after` of them came within `window`, and it has not gone off within `window`
+    (so a flood of junk raises it once every `window`, not once a request)."""
+    return (len(recent) >= alarm_after and now - recent[-alarm_after] <= window
+            and (alarmed_at is None or now - alarmed_at >= window))
+
+
+def route_group(path: str) -> str:
+    """"voice" or "sms": the webhooks a rejected request was aimed at."""
+    return path.strip("/").split("/", 1)[0] or "other"
+
+
+class SignatureGuard:
+    """Checks signatures; counts what it refuses (helpline_rejected_requests_total) and raises
+    the alarm when refusals repeat, so a wrong PUBLIC_BASE_URL or token, or someone probing
+    the webhooks, is noticed."""
+
+    def __init__(self, auth_token: str, public_base_url: str, alarm_after: int = 3,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.validator = RequestValidator(auth_token) if auth_token else None
+        self.public_base_url = public_base_url
+        self.alarm_after = alarm_after
+        self.clock = clock
+        self.recent: deque[float] = deque(maxlen=alarm_after)
+        self.alarmed_at: float | None = None
+        self.since_alarm: Counter[str] = Counter()
+
+    def check(self, request: Request) -> Response | None:
+        """None when the request may go on; a 403 response when it must not."""
+        if self.validator is None:
+            return None
+        url = signed_url(request, self.public_base_url)
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
+        params = request.form if request.method == "POST" else {}
+        if signature and self._valid(url, params, signature, algorithm):
+            return None
+        g.signature_rejected = True  # the request log line leaves out the SIDs it claims
+        self._record_failure(request.path, url.split("?", 1)[0],
+                             "bad_signature" if signature else "unsigned")
+        return Response("Forbidden: this address only answers Twilio.\n", status=403,
+                        mimetype="text/plain")
+
+    def _valid(self, url: str, params: Mapping[str, str], signature: str,
+               algorithm: str | None) -> bool:
+        """RequestValidator.validate() computes the HMAC twice, for the URL with and without
+        its port (Twilio signs either). Try the usual form first and the other only when it
+        fails: one HMAC per genuine request. Bodies signed by hash (JSON) take the library's
+        own path."""
+        assert self.validator is not None
+        if "bodySHA256" in url or (algorithm or HMAC_SHA1).upper() not in SIGNING_ALGORITHMS:
+            return self.validator.validate(url, params, signature, algorithm)  # it refuses
+        parsed = urlparse(url)
+        return any(compare(self.validator.compute_signature(candidate, params, algorithm),
+                           signature)
+                   for candidate in (remove_port(parsed), add_port(parsed)))
+
+    def _record_failure(self, path: str, checked: str, reason: str) -> None:
+        """Count it; log the path, never the query or body (they are whatever a stranger put
+        there, with GET a message's body). Each refusal is a warning until the alarm goes
+        off; while it holds, refusals are only counted, and the next alarm sums them up."""
+        REJECTED.labels(route_group(path), reason).inc()
+        now = self.clock()
+        self.recent.append(now)
+        self.since_alarm[reason] += 1
+        holding = self.alarmed_at is not None and now - self.alarmed_at < ALARM_WINDOW_SECONDS
+        log.log(logging.DEBUG if holding else logging.WARNING,
+                "rejected a request to %s: %s X-Twilio-Signature", path,
+                "wrong" if reason == "bad_signature" else "no")
+        if not alarm_due(self.recent, self.alarmed_at, now, self.alarm_after,
+                         ALARM_WINDOW_SECONDS):
+            return
+        since = ("start-up" if self.alarmed_at is None
+                 else f"the last alarm {round((now - self.alarmed_at) / 60)} minutes ago")
+        log.error(
+            "ALARM: %d webhook requests refused since %s (%d with a wrong signature, %d "
+            "unsigned). If these are real calls, callers are hearing an application error: "
+            "Twilio signs the exact URL it calls, and we checked against %s. If that is not the "
+            "URL in Twilio's console, set PUBLIC_BASE_URL (or TRUSTED_PROXIES behind a proxy); "
+            "otherwise TWILIO_AUTH_TOKEN is wrong or was rotated. Run `helpline check`. "
+            "Unsigned requests never come from Twilio: many of them mean someone is probing "
+            "the webhooks (helpline_rejected_requests_total counts them by route and reason).",
+            sum(self.since_alarm.values()), since, self.since_alarm["bad_signature"],
+            self.since_alarm["unsigned"], checked)
+        self.alarmed_at = now
+        self.since_alarm.clear()
+
+
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+class ForwardedByProxiesOnly:
+    """werkzeug's ProxyFix (`hops` proxies' X-Forwarded-For, -Proto, -Host and -Port), applied
+    only when the request comes straight from one of our proxies: anyone reaching the port
+    directly could otherwise name any address they like (and slip past the sign-in limits
+    per address)."""
+
+    def __init__(self, app: WSGIApplication, hops: int, proxies: Sequence[str]) -> None:
+        self.app = app
+        self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
+        self.proxies = proxy_networks(proxies)
+
+    def __call__(self, environ: WSGIEnvironment,
+                 start_response: StartResponse) -> Iterable[bytes]:
+        if from_networks(environ.get("REMOTE_ADDR", ""), self.proxies):
+            return self.fixed(environ, start_response)
+        return self.app(environ, start_response)
+
+
+def proxy_networks(proxies: Sequence[str]) -> tuple[Network, ...]:
+    """TRUSTED_PROXY_ADDRESSES read as networks; a mistake stops start-up, naming it."""
+    try:
+        return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
+    except ValueError as exc:
+        raise ValueError(f"TRUSTED_PROXY_ADDRESSES: {exc} (give addresses or networks, "
+                         "comma-separated, e.g. 10.0.0.0/8,127.0.0.1)") from None
+
+
+def from_networks(address: str, networks: Sequence[Network]) -> bool:
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:  # a Unix socket, or nothing: not a proxy we know
+        return False
+    return any(ip in network for network in networks)
+
+
+def only_twilio(bp: Blueprint) -> None:
+    """Every route of `bp` answers only requests signed by Twilio (when a token is set)."""
+
+    @bp.before_request
+    def check_signature() -> Response | None:
+        return current_app.extensions["helpline"].guard.check(request)

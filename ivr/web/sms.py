@@ -1,0 +1,363 @@
+"""Twilio's Messaging webhook: a text asks for a callback; keywords do the rest.
+
+Bodies are never stored or logged: only what keywords.py reads out of them. Replies are
+short, discreet and GSM-7 (flows/sms.toml). Whatever happens, Twilio gets a 200.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from datetime import datetime
+
+import redis
+from flask import Blueprint, Flask, Response, current_app, request
+from twilio.twiml.messaging_response import MessagingResponse
+
+from ivr.content.flows import MAX_REPLY_SEGMENTS
+from ivr.core.callbacks import Callback, callable_number
+from ivr.core.gsm7 import segments
+from ivr.core.hours import usual_span
+from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
+from ivr.core.phone import mask
+from ivr.core.phrases import promise_when, usual_hours, window_words
+from ivr.core.promise import Promise, closure_note, meets_hours, placement, promise, restate
+from ivr.core.safetime import ANYTIME, Reading, Window
+from ivr.ops.metrics import FALLBACKS, note
+from ivr.store import stats
+from ivr.store.queue import Flood, Requested
+from ivr.store.spool import Spool, Spooled, SpoolFull
+from ivr.twilio.rest import Purge, enqueue_purge, media_sid
+from ivr.web.app import helpline
+from ivr.web.signatures import only_twilio
+
+log = logging.getLogger(__name__)
+bp = Blueprint("sms", __name__, url_prefix="/sms")
+only_twilio(bp)
+MAX_BODY = 1600  # Twilio's own limit; anything longer is not from Twilio
+MAX_MEDIA = 10
+REPLAY_SECONDS = 2
+
+
+def reply(*texts: str) -> Response:
+    resp = MessagingResponse()
+    for text in texts:
+        resp.message(text)
+    return Response(str(resp), mimetype="text/xml")
+
+
+def text(name: str, **fields: object) -> str:
+    flows = helpline().flows
+    fields.setdefault("usual_hours", usual_hours(flows.hours_config.weekly, flows.phrases))
+    return flows.sms.replies[name].format(**fields)
+
+
+def when(promise: Promise | None, now: datetime) -> str:
+    flows = helpline().flows
+    return promise_when(promise, now, flows.hours, flows.phrases, flows.sms.replies)
+
+
+def is_phone_sender(sender: str) -> bool:
+    """A number that can receive a reply: not a short code or an alphanumeric sender ID."""
+    digits = sender[1:] if sender.startswith("+") else ""
+    return digits.isdigit() and len(digits) >= 8
+
+
+def _count(raw: str | None) -> int:
+    try:
+        return max(0, min(int(raw or 0), MAX_MEDIA))
+    except ValueError:
+        return 0
+
+
+@bp.route("", methods=["GET", "POST"])
+def incoming() -> Response:
+    sender = (request.values.get("From") or "").strip()
+    sid = (request.values.get("MessageSid") or request.values.get("SmsSid") or "")[:64]
+    if not is_phone_sender(sender):
+        log.info("sms %s from a short code or named sender: no reply", sid)
+        return reply()
+    try:
+        replay_spool()  # texts kept while the store was down go first, in their order
+        return handle(sender, sid)
+    except redis.RedisError:
+        log.warning("sms %s from %s: the store is unreachable: keeping the text on disk", sid,
+                    mask(sender))
+        return taken_while_down(sender, sid)
+    except Exception:
+        log.exception("sms %s from %s: unexpected error", sid, mask(sender))
+        FALLBACKS.labels("sms").inc()
+        return reply(text("unavailable"))
+
+
+def handle(sender: str, sid: str) -> Response:
+    h = helpline()
+    now = h.clock()
+    body = (request.values.get("Body") or "")[:MAX_BODY]
+    media = [media_sid(request.values.get(f"MediaUrl{i}", ""))
+             for i in range(_count(request.values.get("NumMedia")))]
+    purge_from_twilio(sid, media)
+    number = callable_number(sender)
+    if number is None and keyword(body) in OPT_OUT | OPT_IN:
+        return reply()  # Twilio answers opt-outs itself; nothing of theirs is stored
+    if number is None:
+        log.info("sms %s from %s: not a UK number we can call", sid, mask(sender))
+        # Replies abroad cost the most (and are what SMS pumping fraud is after): the same
+        # quiet period applies, keyed on the sender as given.
+        return reply() if too_many(sender) else reply(text("not_uk"))
+
+    local_today = now.astimezone(h.flows.hours.timezone).date()
+    intent = interpret(body, lambda: h.queue.has_open(number), local_today,
+                       usual_span(h.flows.hours_config))
+    note(f"from {mask(sender)}: {intent.kind}"
+         + (f" (+{len(media)} media, not kept)" if media else ""))
+    if intent.kind == "opt_out":
+        erased = h.queue.erase_number(number, sid)
+        log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
+        return reply()  # Twilio answers opt-outs itself
+    if intent.kind == "opt_in":
+        return reply()
+    if intent.kind in ("help", "steps", "time_unclear"):
+        quiet = too_many(number)
+        answer = {"help": [text("help")], "steps": list(h.flows.sms.steps),
+                  "time_unclear": [text("time_unclear")]}[intent.kind]
+    else:
+        conversation = Conversation(number, sid, now, flood())
+        answer = conversation.answer(intent)
+        quiet = conversation.quiet
+    if media:
+        answer.insert(0, text("media"))
+    if quiet:
+        log.info("sms %s from %s: too many messages, not replying for a while", sid,
+                 mask(sender))
+        return reply()
+    if intent.kind == "steps":
+        return reply(*answer)
+    joined = " ".join(answer)
+    # Notices (media, a closure) join the reply when all fit in one text of the usual length;
+    # otherwise each goes as a text of its own (same cost, and each text stays short).
+    return reply(joined) if segments(joined) <= MAX_REPLY_SEGMENTS else reply(*answer)
+
+
+class Conversation:
+    """One text that asks for a callback or says when it is safe to call: what is stored,
+    and the reply that says when, built from the same Promise (what we say is what we keep)."""
+
+    def __init__(self, number: str, sid: str, now: datetime, flood: Flood | None = None) -> None:
+        h = helpline()
+        self.h, self.number, self.sid, self.now = h, number, sid, now
+        self.flood = flood  # count the text as its request is stored (one write)
+        self.quiet = False
+        self.hours = h.flows.hours
+        self.override = h.override.current()
+        self.min_slot = h.settings.min_slot
+
+    def answer(self, intent: Intent) -> list[str]:
+        if intent.kind in ("plan", "anytime"):
+            window = intent.reading.window if intent.kind == "plan" and intent.reading \
+                and intent.reading.window else ANYTIME
+            if not meets_hours(window, self.now, self.hours):
+                return self.not_now("outside_hours")
+            return self.set_plan(window)
+        if intent.kind == "ambiguous" and intent.reading:
+            return self.not_now("ambiguous", hour=intent.reading.hour)
+        if intent.kind == "ask_time":
+            return self.ask_time()
+        return self.request()
+
+    def promised_for(self, window: Window) -> Promise:
+        return promise(self.now, window, self.hours, self.override, self.min_slot)
+
+    def store(self, window: Window | None, promised: Promise | None) -> Requested:
+        result = self.h.queue.request(self.number, "sms", self.now,
+                                      placement(promised, self.now, self.hours), window,
+                                      message_sid=self.sid, flood=self.flood)
+        self.quiet = result.quiet
+        if result.outcome == "new":
+            stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked")
+            note(f"callback {result.callback_id} stored, "
+                 + (f"due {promised.due.isoformat()}" if promised else "held for a safe time"))
+        return result
+
+    def request(self) -> list[str]:
+        """A plain request: a new callback at any time, or what stands for the one we have."""
+        promised = self.promised_for(ANYTIME)
+        result = self.store(ANYTIME, promised)
+        if result.outcome == "existing":
+            callback = self.h.queue.get(result.callback_id)
+            if callback is not None:
+                promised = self.restate(callback)
+        name = "existing" if result.outcome == "existing" else "new"
+        return self.with_closure([f"{text(name, when=when(promised, self.now))} "
+                                  f"{text('options')}"], promised)
+
+    def set_plan(self, window: Window) -> list[str]:
+        """A safe time (or ANYTIME): the callback moves to the first slot in it."""
+        promised = self.promised_for(window)
+        result = self.store(window, promised)
+        if result.outcome == "existing":
+            moved = self.h.queue.replan(result.callback_id, window,
+                                        placement(promised, self.now, self.hours))
+            if moved == "noted":
+                log.info("sms %s: safe time kept for the next attempt of %s", self.sid,
+                         result.callback_id)
+                return [text("noted", window=self.words(window))]
+        if window.anytime and result.outcome != "existing":  # as if they had said hello
+            return self.with_closure([f"{text('new', when=when(promised, self.now))} "
+                                      f"{text('options')}"], promised)
+        if window.anytime:
+            return self.with_closure([text("anytime", when=when(promised, self.now))], promised)
+        return self.with_closure([text("preferred", window=self.words(window),
+                                       when=when(promised, self.now))], promised)
+
+    def words(self, window: Window) -> str:
+        return window_words(window, self.h.flows.phrases)
+
+    def not_now(self, name: str, **fields: object) -> list[str]:
+        """A time that gives us no time to call, or an hour we can't place: never moved
+        quietly. A first text is kept but held until the person answers."""
+        result = self.store(None, None)
+        held = result.outcome != "existing" or self.is_held(result.callback_id)
+        return self.with_closure([f"{text('held_new' if held else 'kept')} "
+                                  f"{text(name, **fields)}"], None)
+
+    def ask_time(self) -> list[str]:
+        """A first text that mentions a time we can't read: held, and the person is asked
+        when it is safe (never taken for "any time")."""
+        result = self.store(None, None)
+        if result.outcome == "existing" and not self.is_held(result.callback_id):
+            return [text("time_unclear")]
+        return self.with_closure([text("ask_time")], None)
+
+    def is_held(self, callback_id: str) -> bool:
+        callback = self.h.queue.get(callback_id)
+        return callback is not None and callback.status == "held"
+
+    def restate(self, callback: Callback) -> Promise | None:
+        """What stands for a callback we have (None: held); a closure may have moved it, and
+        then the stored time moves too, so the answer is still what is kept."""
+        if callback.status == "held" or callback.plan is None:
+            return None
+        if callback.status == "claimed":
+            return self.promised_for(ANYTIME)
+        stands = restate(self.now, callback.due_at, callback.plan, self.hours, self.override,
+                         self.min_slot)
+        if (stands.due, stands.slot_end) != (callback.due_at, callback.slot_end):
+            self.h.queue.replan(callback.id, callback.plan,
+                                placement(stands, self.now, self.hours))
+        return stands
+
+    def with_closure(self, answer: list[str], promised: Promise | None) -> list[str]:
+        note = closure_note(self.now, promised.due if promised else self.now, self.hours,
+                            self.override)
+        return [text("closure", message=note), *answer] if note else answer
+
+
+# ------------------------------------------------------------------ while the store is down
+
+
+def taken_while_down(sender: str, sid: str) -> Response:
+    """The store can't be reached: keep what the text asks for on this host's disk (spool.py)
+    and say honestly that we have it; HELP and STEPS need no store. Only if the disk fails
+    too is the person asked to try again."""
+    h = helpline()
+    now = h.clock()
+    body = (request.values.get("Body") or "")[:MAX_BODY]
+    number = callable_number(sender)
+    if number is None:
+        return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
+    intent = interpret(body, lambda: False, now.astimezone(h.flows.hours.timezone).date(),
+                       usual_span(h.flows.hours_config))
+    if intent.kind == "help":
+        return reply(text("help"))
+    if intent.kind == "steps":
+        return reply(*h.flows.sms.steps)
+    if intent.kind == "opt_in":
+        return reply()
+    reading = intent.reading
+    entry = Spooled(sid, number, intent.kind, now.isoformat(),
+                    reading.window.dumps() if reading and reading.window else "",
+                    reading.hour if reading else None)
+    try:
+        Spool(h.settings.data_dir).add(entry)
+    except (OSError, SpoolFull):
+        log.exception("sms %s from %s: could not keep the text on disk either", sid,
+                      mask(sender))
+        FALLBACKS.labels("sms").inc()
+        return reply(text("unavailable"))
+    start_replaying(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
+    log.info("sms %s from %s: %s kept on disk until the store answers", sid, mask(sender),
+             intent.kind)
+    return reply() if intent.kind == "opt_out" else reply(text("spooled"))
+
+
+def replay_spool() -> int:
+    """Put texts kept while the store was down into the queue, as if they had just come
+    (a store error stops it; they wait for the next try)."""
+    h = helpline()
+    spool = Spool(h.settings.data_dir)
+    return spool.replay(apply_spooled) if spool.waiting() else 0
+
+
+def apply_spooled(entry: Spooled) -> None:
+    """One kept text through the same rules as a live one; its reply was already sent."""
+    h = helpline()
+    if entry.kind == "opt_out":
+        erased = h.queue.erase_number(entry.number, entry.sid)
+        log.info("sms %s: opt-out taken while the store was down: %s", entry.sid,
+                 "already done" if erased < 0 else f"{erased} records erased")
+        return
+    window = Window.loads(entry.window) if entry.window else None
+    reading = Reading(entry.kind if entry.kind in ("plan", "ambiguous") else "none", window,
+                      entry.hour)
+    Conversation(entry.number, entry.sid, h.clock()).answer(Intent(entry.kind, reading))
+
+
+_replaying: set[int] = set()
+
+
+def start_replaying(app: Flask) -> None:
+    """A background loop in this process that replays the spool every few seconds until it
+    is empty (so texts kept while the store was down don't wait for the next text)."""
+    if id(app) in _replaying:
+        return
+    _replaying.add(id(app))
+
+    def loop() -> None:
+        try:
+            while True:
+                time.sleep(REPLAY_SECONDS)
+                with app.app_context():
+                    try:
+                        replay_spool()
+                    except redis.RedisError:
+                        continue
+                    if not Spool(helpline().settings.data_dir).waiting():
+                        return
+        finally:
+            _replaying.discard(id(app))
+
+    threading.Thread(target=loop, name="spool-replay", daemon=True).start()
+
+
+def flood() -> Flood:
+    s = helpline().settings
+    return Flood(s.sms_rate_limit, s.sms_rate_window_seconds, s.sms_quiet_seconds)
+
+
+def too_many(number: str) -> bool:
+    """More than a few texts within minutes: stop replying for a while (nothing is lost)."""
+    return helpline().queue.too_many(number, flood())
+
+
+def purge_from_twilio(sid: str, media: list[str]) -> None:
+    """Queue the message (and its media) for deletion from Twilio, done by the scheduler."""
+    s = helpline().settings
+    if not (s.twilio_account_sid and s.twilio_auth_token) or not sid:
+        if media:
+            log.warning("sms %s: %d media left in Twilio (no TWILIO_ACCOUNT_SID to delete them)",
+                        sid, len(media))
+        return
+    if media or s.delete_inbound_messages:
+        enqueue_purge(helpline().redis, Purge(sid, tuple(media), s.delete_inbound_messages))

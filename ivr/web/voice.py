@@ -1,0 +1,463 @@
+"""The call tree as Twilio webhooks: TwiML only, built with the twilio helper library.
+
+Decisions come from calltree.py and hours.py; words come from flows/voice.toml. Whatever
+goes wrong, a caller gets valid TwiML: the safe fallback, never an application error.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable
+
+import redis
+from flask import Blueprint, Flask, Response, request, url_for
+from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from werkzeug.exceptions import HTTPException
+
+from ivr.content.flows import Option
+from ivr.core import calltree
+from ivr.core.hours import Status
+from ivr.core.phone import check_advisor_number, mask
+from ivr.core.phrases import usual_hours, when
+from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
+from ivr.store import stats
+from ivr.store.accounts import Accounts
+from ivr.web.app import helpline
+from ivr.web.signatures import only_twilio
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice", __name__, url_prefix="/voice")
+only_twilio(bp)
+METHODS = ["GET", "POST"]
+TWIML_CACHE_SIZE = 512
+OUTBOUND_PREFIX = "/voice/outbound"
+PART_PAUSE = 3  # seconds of silence after a part before the next part starts
+HANG_UP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
+E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+
+
+# ------------------------------------------------------------------ small TwiML helpers
+
+
+def twiml(resp: VoiceResponse) -> Response:
+    return Response(str(resp), mimetype="text/xml")
+
+
+def cached(key: tuple, build: Callable[[], VoiceResponse]) -> Response:
+    """TwiML that depends only on `key` is built once per process: the same greeting and
+    menus are sent to every caller, and building them is most of a request's own cost."""
+    cache = helpline().twiml_cache
+    text = cache.get(key)
+    if text is None:
+        if len(cache) >= TWIML_CACHE_SIZE:
+            cache.clear()
+        text = cache[key] = str(build())
+    return Response(text, mimetype="text/xml")
+
+
+def say(target: VoiceResponse | Gather, *texts: str) -> None:
+    s = helpline().settings
+    for text in texts:
+        target.say(text, voice=s.voice, language=s.language)
+
+
+def link(endpoint: str, **params: object) -> str:
+    """A URL for TwiML; absolute on PUBLIC_BASE_URL when set, so signatures match."""
+    path = url_for(endpoint, **params)
+    return helpline().settings.public_base_url + path
+
+
+def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather:
+    """Listens for one key or for speech: everything said inside it can be interrupted."""
+    s = helpline().settings
+    hints = sorted({w for o in options for w in o.words})
+    return Gather(input="dtmf speech", action=action, method="POST", num_digits=1,
+                  timeout=timeout, speech_timeout="auto", language=s.language,
+                  hints=", ".join(hints))
+
+
+def param(name: str) -> str:
+    return request.values.get(name, "") or ""
+
+
+def now_status() -> Status:
+    """Open or closed now: the hours, and a supervisor's closure if one is set (if the store
+    can't be read, the normal hours apply)."""
+    h = helpline()
+    return h.flows.hours.status_with(h.clock(), h.override.current())
+
+
+# ------------------------------------------------------------------ the main menu
+
+
+def closed_intro(status: Status) -> list[str]:
+    h = helpline()
+    content = h.flows.voice
+    reason = status.reason
+    reason_text = content.closed_reasons[reason.kind].format(
+        name=reason.text or "", message=reason.text or "") if reason else ""
+    fields = {"reason": reason_text,
+              "usual_hours": usual_hours(h.flows.hours_config.weekly, h.flows.phrases),
+              "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)
+              if status.reopening_known else content.closed_when_unknown}
+    return [line.format(**fields) for line in content.closed_say]
+
+
+def own_options(menu: str) -> tuple[Option, ...]:
+    content = helpline().flows.voice
+    return content.open_options if menu == "open" else content.closed_options
+
+
+def menu_options(menu: str) -> tuple[Option, ...]:
+    return calltree.menu_options(own_options(menu), helpline().flows.voice.navigation)
+
+
+def add_menu(resp: VoiceResponse, menu: str, tries: int, intro: tuple[str, ...] = ()) -> None:
+    """`intro` and the options in a Gather (a key interrupts them); silence falls through to
+    a re-prompt (never a dead end)."""
+    content = helpline().flows.voice
+    g = gather(link("voice.choice", menu=menu, tries=tries), menu_options(menu))
+    say(g, *intro, *(o.prompt for o in own_options(menu)), content.navigation["repeat"].prompt)
+    if menu == "closed":
+        say(g, content.closed_text_us)
+    resp.append(g)
+    say(resp, content.no_input)
+    resp.redirect(link("voice.menu", menu=menu, tries=tries + 1), method="POST")
+
+
+def give_up(resp: VoiceResponse) -> Response:
+    content = helpline().flows.voice
+    say(resp, content.safety, *content.gave_up)
+    resp.hangup()
+    return twiml(resp)
+
+
+def which_menu() -> str:
+    menu = param("menu")
+    if menu in ("open", "closed"):
+        return menu
+    return "open" if now_status().open else "closed"
+
+
+def heard_here(options: tuple[Option, ...]) -> tuple[calltree.Heard, VoiceResponse]:
+    """What the caller chose among `options`, and the reply to build on: it starts with the
+    999 line when they named danger, wherever the call goes next."""
+    content = helpline().flows.voice
+    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), content.danger_words)
+    resp = VoiceResponse()
+    if heard.danger:
+        log.info("call %s named danger: the 999 line", param("CallSid"))
+        say(resp, *content.danger)
+    return heard, resp
+
+
+def not_chosen(heard: calltree.Heard, resp: VoiceResponse, again: Callable[[int], str],
+               tries: int) -> Response:
+    """No option heard. After the 999 line, the same question again: no try lost. Otherwise
+    say why (nothing heard, or not an option), then the same question: one more try."""
+    if not heard.danger:
+        content = helpline().flows.voice
+        nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+        say(resp, content.no_input if nothing else content.invalid)
+        tries += 1
+    resp.redirect(again(tries), method="POST")
+    return twiml(resp)
+
+
+@bp.route("", methods=METHODS)
+def incoming() -> Response:
+    """Twilio's entry point: the greeting and the safety line, then the reassurance and the
+    open or closed menu. Only the greeting and the safety line are said before the <Gather>,
+    so no key pressed early can skip the 999 line; everything after it can be interrupted."""
+    h = helpline()
+    status = now_status()
+    state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
+    note(f"from {mask(param('From'))}: helpline {state}")
+    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
+    menu_name = "open" if status.open else "closed"
+    content = h.flows.voice
+    before, intro = content.call_start(
+        tuple(content.open_say if status.open else closed_intro(status)))
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        say(resp, *before)
+        add_menu(resp, menu_name, 0, intro)
+        return resp
+
+    return cached(("incoming", menu_name, intro), build)
+
+
+@bp.route("/menu", methods=METHODS)
+def menu() -> Response:
+    """The options again: after silence, a wrong key, "repeat" or "main menu"."""
+    tries = calltree.parse_tries(param("tries"))
+    if calltree.should_give_up(tries):
+        return give_up(VoiceResponse())
+    menu_name = which_menu()
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        add_menu(resp, menu_name, tries)
+        return resp
+
+    return cached(("menu", menu_name, tries), build)
+
+
+@bp.route("/choice", methods=METHODS)
+def choice() -> Response:
+    """What the caller pressed or said at the main menu."""
+    menu_name = which_menu()
+    tries = calltree.parse_tries(param("tries"))
+    heard, resp = heard_here(menu_options(menu_name))
+    picked = heard.option
+    if picked is None:
+        return not_chosen(heard, resp, lambda t: link("voice.menu", menu=menu_name, tries=t),
+                          tries)
+    if picked.action in ("repeat", "menu"):
+        resp.redirect(link("voice.menu", menu=menu_name), method="POST")
+        return twiml(resp)
+    note(f"chose {picked.action}")
+    h = helpline()
+    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
+    if picked.action == "steps":
+        resp.redirect(page_link("step1", 1, intro=1), method="POST")
+    elif picked.action == "advisor":
+        resp.redirect(link("voice.advisor"), method="POST")
+    elif picked.action == "callback":
+        resp.redirect(link("voice_callbacks.start"), method="POST")
+    else:
+        resp.redirect(link("voice.page", name=picked.action), method="POST")
+    return twiml(resp)
+
+
+# ------------------------------------------------------------------ the steps, police, support
+
+
+def part_counts() -> dict[str, int]:
+    return {name: len(page.parts) for name, page in helpline().flows.voice.pages.items()}
+
+
+def page_options(name: str, part: int) -> tuple[Option, ...]:
+    content = helpline().flows.voice
+    return calltree.page_options(name, part, part_counts(), content.navigation,
+                                 calltree.step_choices(content.steps))
+
+
+def page_words(name: str, part: int, intro: bool) -> list[str]:
+    """What a part of a page says before its keys: the steps' introduction (when the caller
+    has just chosen the steps), the title, "Part 1 of 2", the advice."""
+    content = helpline().flows.voice
+    page = content.pages[name]
+    heading = [page.title] if page.title else []
+    if len(page.parts) > 1:
+        heading.append(content.part.format(part=part, parts=len(page.parts)))
+    return [*(content.steps_intro if intro else ()), *heading, *page.parts[part - 1]]
+
+
+def page_link(name: str, part: int, **params: object) -> str:
+    return link("voice.page", name=name, part=part, **params)
+
+
+@bp.route("/page/<name>", methods=METHODS)
+def page(name: str) -> Response:
+    """A part of one of the five steps, the police guidance or other support, then what
+    next; all of it inside the <Gather>, so a key interrupts it. A part with more after it
+    goes on by itself when nothing is pressed (that is no wrong try)."""
+    if not calltree.is_page(name):
+        return redirect_to_menu()
+    content = helpline().flows.voice
+    part = calltree.parse_part(param("part"), len(content.pages[name].parts))
+    tries = calltree.parse_tries(param("tries"))
+    if calltree.should_give_up(tries):
+        return give_up(VoiceResponse())
+    replay = param("replay") != "0"
+    intro = param("intro") == "1" and (name, part) == ("step1", 1)
+    goes_on = calltree.continues_by_itself(name, part, part_counts())
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        options = page_options(name, part)
+        g = gather(link("voice.page_choice", name=name, part=part, tries=tries), options,
+                   timeout=PART_PAUSE if goes_on else 6)
+        if replay:
+            say(g, *page_words(name, part, intro))
+        if goes_on and replay:
+            say(g, content.continues)
+        else:
+            say(g, *(o.prompt for o in calltree.page_prompts(name, part, part_counts(),
+                                                             content.navigation)))
+            if calltree.step_number(name) is not None:
+                say(g, content.choose_step)
+        resp.append(g)
+        if goes_on:
+            resp.redirect(page_link(name, part + 1, tries=tries), method="POST")
+        else:
+            say(resp, content.no_input)
+            resp.redirect(page_link(name, part, tries=tries + 1, replay=0), method="POST")
+        return resp
+
+    return cached(("page", name, part, tries, replay, intro), build)
+
+
+@bp.route("/page/<name>/choice", methods=METHODS)
+def page_choice(name: str) -> Response:
+    """What the caller pressed or said on a part of a page."""
+    if not calltree.is_page(name):
+        return redirect_to_menu()
+    content = helpline().flows.voice
+    part = calltree.parse_part(param("part"), len(content.pages[name].parts))
+    tries = calltree.parse_tries(param("tries"))
+    heard, resp = heard_here(page_options(name, part))
+    picked = heard.option
+    if picked is None:
+        return not_chosen(heard, resp, lambda t: page_link(name, part, tries=t, replay=0),
+                          tries)
+    move = calltree.navigate(name, part, part_counts(), picked)
+    if move.page is None:
+        if move.last_step_done:
+            say(resp, content.last_step)
+        resp.redirect(link("voice.menu"), method="POST")
+    else:
+        resp.redirect(page_link(move.page, move.part), method="POST")
+    return twiml(resp)
+
+
+def redirect_to_menu() -> Response:
+    resp = VoiceResponse()
+    resp.redirect(link("voice.menu"), method="POST")
+    return twiml(resp)
+
+
+# ------------------------------------------------------------------ speaking to an advisor
+
+
+def advisor_numbers() -> list[str]:
+    """The on-duty advisors' phones; ADVISOR_NUMBERS when nobody is on duty (or the store
+    can't be read)."""
+    h = helpline()
+    try:
+        on_duty = Accounts(h.redis).on_duty_phones()
+    except redis.RedisError as exc:
+        log.warning("cannot read who is on duty (%s): ringing ADVISOR_NUMBERS", exc)
+        on_duty = []
+    numbers = []
+    for number in on_duty or h.settings.advisor_numbers:
+        problem = check_advisor_number(number)
+        if problem:
+            log.error("not dialling advisor number: %s", problem)
+        else:
+            numbers.append(number)
+    return numbers
+
+
+@bp.route("/advisor", methods=METHODS)
+def advisor() -> Response:
+    """Ring every advisor at once; each leg is screened so no voicemail answers a caller."""
+    h = helpline()
+    content = h.flows.voice
+    resp = VoiceResponse()
+    if not now_status().open:
+        say(resp, content.advisor["closed_now"])
+        resp.redirect(link("voice.menu", menu="closed"), method="POST")
+        return twiml(resp)
+    numbers = advisor_numbers()
+    if not numbers:
+        log.warning("call %s asked for an advisor but no advisor numbers are set",
+                    param("CallSid"))
+        say(resp, content.advisor["unavailable"])
+        resp.redirect(link("voice.menu", menu="closed"), method="POST")
+        return twiml(resp)
+    say(resp, content.advisor["connecting"])
+    # The helpline's own number, so advisors see it is a helpline call. Only a plain E.164
+    # number: anything else in To would be echoed into the TwiML (and could break the XML).
+    caller_id = param("To") if E164.fullmatch(param("To")) else None
+    dial = Dial(action=link("voice.advisor_result"), method="POST", answer_on_bridge=True,
+                timeout=h.settings.dial_timeout, record="do-not-record", caller_id=caller_id)
+    for number in numbers:
+        dial.number(number, url=link("voice.screen"), method="POST")
+    resp.append(dial)
+    log.info("call %s: ringing %d advisors", param("CallSid"), len(numbers))
+    return twiml(resp)
+
+
+@bp.route("/advisor/result", methods=METHODS)
+def advisor_result() -> Response:
+    """After the advisors' phones: goodbye if they talked, else what the closed menu offers."""
+    content = helpline().flows.voice
+    status = param("DialCallStatus")
+    bridged = param("DialBridged").lower() == "true" if param("DialBridged") else (
+        status == "completed")
+    log.info("call %s: advisor dial %s (bridged: %s)", param("CallSid"), status or "?", bridged)
+    resp = VoiceResponse()
+    if bridged:
+        say(resp, content.safety, *content.goodbye)  # the safety line again as the call ends
+        resp.hangup()
+    else:
+        say(resp, content.advisor["unavailable"])
+        resp.redirect(link("voice.menu", menu="closed"), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/screen", methods=METHODS)
+def screen() -> Response:
+    """Heard by the advisor who picked up: press 1 to accept (a voicemail box can't)."""
+    content = helpline().flows.voice
+    resp = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, timeout=8, action=link("voice.screen_result"),
+               method="POST", action_on_empty_result=True)
+    say(g, content.advisor["screen"])
+    resp.append(g)
+    say(resp, content.advisor["screen_declined"])
+    resp.hangup()
+    return twiml(resp)
+
+
+@bp.route("/screen/result", methods=METHODS)
+def screen_result() -> Response:
+    resp = VoiceResponse()
+    if param("Digits") != "1":
+        say(resp, helpline().flows.voice.advisor["screen_declined"])
+        resp.hangup()
+    return twiml(resp)  # an empty response bridges the advisor to the caller
+
+
+# ------------------------------------------------------------------ never an application error
+
+
+def fallback_twiml(app: Flask) -> str:
+    """The safe answer, rendered once at start-up so it cannot fail later."""
+    h = app.extensions["helpline"]
+    resp = VoiceResponse()
+    for text in h.flows.fallback_lines():
+        resp.say(text, voice=h.settings.voice, language=h.settings.language)
+    resp.hangup()
+    return str(resp)
+
+
+def install_fallback(app: Flask) -> None:
+    """Any error on a /voice route, or an unknown /voice URL, answers with the fallback."""
+    fallback = fallback_twiml(app)
+
+    @app.errorhandler(Exception)
+    def on_error(error: Exception) -> Response | HTTPException:
+        if isinstance(error, HTTPException) and request.path.startswith(WEBHOOK_PREFIXES):
+            refused = helpline().guard.check(request)  # unknown URLs answer only Twilio too
+            if refused is not None:
+                return refused
+        if not request.path.startswith(bp.url_prefix):
+            if isinstance(error, HTTPException):
+                return error
+            log.exception("error on %s", request.path)
+            return Response("Internal error\n", status=500, mimetype="text/plain")
+        if isinstance(error, HTTPException):
+            log.warning("voice fallback on %s: %s", request.path, error)
+        else:
+            log.exception("voice fallback on %s (call %s)", request.path, param("CallSid"))
+        if request.path.startswith(OUTBOUND_PREFIX):
+            # A person being called back (or their voicemail, or whoever holds the phone)
+            # must never hear the helpline's greeting: end that leg without a word.
+            return Response(HANG_UP, mimetype="text/xml")
+        FALLBACKS.labels("voice").inc()  # a caller, signed for, hears the fallback
+        return Response(fallback, mimetype="text/xml")

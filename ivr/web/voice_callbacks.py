@@ -1,0 +1,288 @@
+"""Asking for a callback on a call: confirm or key in a number, voicemail or not, stored in the
+same queue as texts, under the same rules. If the store is down, the caller is told honestly
+and offered the text route; the call never errors."""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+
+import phonenumbers
+import redis
+from flask import Blueprint, Response
+from twilio.twiml.voice_response import Gather, VoiceResponse
+
+from ivr.content.flows import Option
+from ivr.core import calltree
+from ivr.core.callbacks import callable_number
+from ivr.core.phone import keyed_emergency, mask
+from ivr.core.phrases import promise_when
+from ivr.core.promise import placement, promise
+from ivr.core.safetime import ANYTIME
+from ivr.store import stats
+from ivr.web.app import helpline
+from ivr.web.signatures import only_twilio
+from ivr.web.voice import METHODS, gather, give_up, heard_here, link, not_chosen, param, say, twiml
+
+log = logging.getLogger(__name__)
+bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
+only_twilio(bp)
+PENDING_SECONDS = 600  # a number keyed in is kept only while the caller is deciding
+MAX_NUMBER_DIGITS = 13
+
+
+def store_safe(view: Callable[[], Response]) -> Callable[[], Response]:
+    """A store failure becomes an honest answer and the main menu, never the error line."""
+
+    @functools.wraps(view)
+    def wrapper() -> Response:
+        try:
+            return view()
+        except redis.RedisError:
+            log.exception("call %s: callback request failed, store unreachable", param("CallSid"))
+            resp = VoiceResponse()
+            say(resp, helpline().flows.voice.callback["unavailable"])
+            resp.redirect(link("voice.menu"), method="POST")
+            return twiml(resp)
+
+    return wrapper
+
+
+def spell(digits: str) -> str:
+    """ "07400" -> "0 7 4 0 0": read out digit by digit."""
+    return " ".join(d for d in digits if d.isdigit())
+
+
+def national_digits(number: str) -> str:
+    """ "+447400123456" -> "07400123456": a stored number as a caller would key it."""
+    return "0" + phonenumbers.national_significant_number(phonenumbers.parse(number, None))
+
+
+def pending_key() -> str:
+    return f"hl:call:{param('CallSid')[:64] or 'unknown'}:number"
+
+
+def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:
+    """Ask `text` (which names the keys of the `own` options) and listen for a key or for
+    speech; 0 (main menu) and 9 (the question again) work too. Silence goes to `retry`."""
+    content = helpline().flows.voice
+    resp = VoiceResponse()
+    g = gather(action, calltree.menu_options(own, content.navigation), timeout=8)
+    say(g, text)
+    resp.append(g)
+    say(resp, content.no_input)
+    resp.redirect(retry, method="POST")
+    return twiml(resp)
+
+
+def answer(own: tuple[Option, ...], again: str,
+           **params: object) -> tuple[Option, VoiceResponse] | Response:
+    """The caller's answer to a `question` asked again at the endpoint `again` (with
+    `params`): one of `own`, with the reply to go on with (it starts with the 999 line if
+    they named danger); or the whole reply when there is no answer to act on (danger alone,
+    9, 0, nothing, wrong)."""
+    heard, resp = heard_here(calltree.menu_options(own, helpline().flows.voice.navigation))
+    picked = heard.option
+    if picked is None:
+        return not_chosen(heard, resp, lambda t: link(again, tries=t, **params), tries())
+    if picked.action == "menu":
+        resp.redirect(link("voice.menu"), method="POST")
+        return twiml(resp)
+    if picked.action == "repeat":
+        resp.redirect(link(again, tries=tries(), **params), method="POST")
+        return twiml(resp)
+    return picked, resp
+
+
+def yes_no() -> tuple[Option, ...]:
+    return helpline().flows.voice.answers
+
+
+def tries() -> int:
+    return calltree.parse_tries(param("tries"))
+
+
+@bp.route("", methods=METHODS)
+@store_safe
+def start() -> Response:
+    """Offer the caller's own number if we may call it, else ask for one."""
+    content = helpline().flows.voice.callback
+    number = callable_number(param("From"))
+    if number is None:
+        resp = VoiceResponse()
+        resp.redirect(link("voice_callbacks.number"), method="POST")
+        return twiml(resp)
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    return question(content["confirm_number"].format(last3=spell(number[-3:])), yes_no(),
+                    link("voice_callbacks.confirm", tries=tries()),
+                    link("voice_callbacks.start", tries=tries() + 1))
+
+
+@bp.route("/confirm", methods=METHODS)
+def confirm() -> Response:
+    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.start")
+
+
+@bp.route("/number", methods=METHODS)
+def number() -> Response:
+    """Key in a number (withheld callers, or a different number), ended by #. Keys only:
+    the digits are the number (speech heard here would cut the keying short)."""
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    resp = VoiceResponse()
+    g = Gather(input="dtmf", finish_on_key="#", timeout=10, num_digits=MAX_NUMBER_DIGITS,
+               action=link("voice_callbacks.check", tries=tries()), method="POST")
+    say(g, helpline().flows.voice.callback["ask_number"])
+    resp.append(g)
+    say(resp, helpline().flows.voice.no_input)
+    resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/check", methods=METHODS)
+@store_safe
+def check() -> Response:
+    """Validate the keyed number (UK mobile or geographic only) and read it back."""
+    voice = helpline().flows.voice
+    content = voice.callback
+    digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
+    if keyed_emergency(digits):
+        # Someone keying 999, 112 or 101 needs the 999 line, not "UK numbers only"; then
+        # the same question (no try lost).
+        log.info("call %s keyed an emergency number: the 999 line", param("CallSid"))
+        resp = VoiceResponse()
+        say(resp, *voice.danger)
+        resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
+        return twiml(resp)
+    number = callable_number(digits) if digits else None
+    if number is None:
+        resp = VoiceResponse()
+        say(resp, content["invalid_number"])
+        resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
+        return twiml(resp)
+    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
+    return read_back(digits)
+
+
+def read_back(digits: str) -> Response:
+    return question(helpline().flows.voice.callback["read_back"].format(digits=spell(digits)),
+                    yes_no(), link("voice_callbacks.number_confirm", tries=tries()),
+                    link("voice_callbacks.number", tries=tries() + 1))
+
+
+@bp.route("/number/again", methods=METHODS)
+@store_safe
+def read_back_again() -> Response:
+    """The number keyed in, read back again (9 at that question), as we would dial it."""
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    number = helpline().redis.get(pending_key())
+    if not number:
+        resp = VoiceResponse()
+        resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
+        return twiml(resp)
+    return read_back(national_digits(number))
+
+
+@bp.route("/number/confirm", methods=METHODS)
+def number_confirm() -> Response:
+    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number",
+                   "voice_callbacks.read_back_again")
+
+
+@bp.route("/voicemail", methods=METHODS)
+def voicemail() -> Response:
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    return question(helpline().flows.voice.callback["voicemail"], yes_no(),
+                    link("voice_callbacks.voicemail_answer", tries=tries()),
+                    link("voice_callbacks.voicemail", tries=tries() + 1))
+
+
+@bp.route("/voicemail/answer", methods=METHODS)
+def voicemail_answer() -> Response:
+    """Yes or no to a voicemail; then when it is safe to call."""
+    got = answer(yes_no(), "voice_callbacks.voicemail")
+    if isinstance(got, Response):
+        return got
+    picked, resp = got
+    resp.redirect(link("voice_callbacks.safe_time", voicemail=int(picked.action == "yes")),
+                  method="POST")
+    return twiml(resp)
+
+
+def voicemail_param() -> int:
+    return 1 if param("voicemail") == "1" else 0
+
+
+def safe_time_options() -> tuple[Option, ...]:
+    return tuple(option for option, _ in helpline().flows.voice.safe_times)
+
+
+@bp.route("/safe-time", methods=METHODS)
+def safe_time() -> Response:
+    """Any time, mornings or afternoons (flows/voice.toml): a short keypad choice."""
+    if calltree.should_give_up(tries()):
+        return give_up(VoiceResponse())
+    vm = voicemail_param()
+    return question(helpline().flows.voice.callback["safe_time"], safe_time_options(),
+                    link("voice_callbacks.save", tries=tries(), voicemail=vm),
+                    link("voice_callbacks.safe_time", tries=tries() + 1, voicemail=vm))
+
+
+def _yes_no(yes: str, no: str, again: str) -> Response:
+    """Yes goes to `yes`, no to `no`; anything else is dealt with as `answer` does, asking
+    again at `again`."""
+    got = answer(yes_no(), again)
+    if isinstance(got, Response):
+        return got
+    picked, resp = got
+    if picked.action == "yes":
+        resp.redirect(link(yes), method="POST")
+    else:
+        resp.redirect(link(no, tries=tries() + 1), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/save", methods=METHODS)
+@store_safe
+def save() -> Response:
+    """Store the callback (one open per number) and say when it will come."""
+    h = helpline()
+    content = h.flows.voice.callback
+    voicemail = voicemail_param() == 1
+    got = answer(safe_time_options(), "voice_callbacks.safe_time", voicemail=voicemail_param())
+    if isinstance(got, Response):
+        return got
+    picked, resp = got
+    window = dict(h.flows.voice.safe_times)[picked]
+    number = h.redis.get(pending_key())
+    if not number:
+        resp.redirect(link("voice_callbacks.start"), method="POST")
+        return twiml(resp)
+    now = h.clock()
+    override = h.override.current()
+    promised = promise(now, window, h.flows.hours, override, h.settings.min_slot)
+    place = placement(promised, now, h.flows.hours)
+    # No CallSid as a once-only key: one call may ask for two different numbers, and the
+    # second must not be taken for a repeat of the first. One open callback per number is
+    # enough to make a repeated request change nothing.
+    result = h.queue.request(number, "voice", now, place, window, voicemail=voicemail)
+    if result.outcome == "new":
+        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
+    else:  # their latest answers count
+        h.queue.set_voicemail(result.callback_id, voicemail)
+        if h.queue.replan(result.callback_id, window, place) == "noted":
+            promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
+    h.redis.delete(pending_key())
+    when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
+    log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
+             result.outcome, mask(number))
+    say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(
+        when=when))
+    resp.redirect(link("voice.menu"), method="POST")
+    return twiml(resp)
