@@ -28,9 +28,10 @@ from ivr.core.phone import mask
 from ivr.core.phrases import when
 from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
-from ivr.jobs.tasks import Context, Jobs, Report
+from ivr.jobs.tasks import Jobs, Report
 from ivr.ops.checks import check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
+from ivr.services import build_services
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
@@ -309,8 +310,7 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
     instant = _instant(at, flows)
     for_now = at is None or abs((instant - system_clock()).total_seconds()) < 60
     with borrowed(settings) as store:
-        ctx = Context(settings, flows, fixed_clock(instant), store, CallbackQueue(store),
-                      rest_client(settings))
+        ctx = build_services(settings, fixed_clock(instant), upgrade=False)
         if apply and not for_now and not yes:
             report = getattr(Jobs(ctx, apply=False), job)(instant)
             _print_report(job, instant, flows, report)

@@ -287,7 +287,7 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite,
     page = site.page
     add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
     stats.flush()  # counts buffered by an earlier test go to the store now, and are removed
-    for key in store.scan_iter("hl:stats:*"):
+    for key in store.scan_iter("hl:main:stats:*"):
         store.delete(key)
     for presses in ([], ["2"], ["3"], ["3"], ["4"]):
         simulate_call(site.app, presses, caller=CALLER)

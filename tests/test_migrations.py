@@ -3,6 +3,7 @@ upgraded once at start-up, nothing waiting is lost, and a second run changes not
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, time
 
 import redis
@@ -12,12 +13,14 @@ from ivr.content.flows import DEFAULT_DIR, load_flows
 from ivr.core.expiry import Count
 from ivr.core.promise import promise
 from ivr.core.safetime import ANYTIME, Window
+from ivr.store.keys import Keys
 from ivr.store.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
 from ivr.store.queue import CallbackQueue, number_key
-from tests.conftest import london
+from tests.conftest import london, twilio_client
 
 NOW = london("2026-11-25T08:00")  # a Wednesday morning: a deploy before opening
 SETTINGS = Settings()
+KEYS = Keys()
 
 
 def hours():
@@ -53,7 +56,8 @@ def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
     write_v1(store, "d" * 16, "+447400000014", "scheduled", "2026-11-24T11:00",
              "2026-11-25T15:30", preferred="18:00")  # told "3:30pm" under the old rules
 
-    assert migrate(store, NOW, hours(), SETTINGS) == 4
+    # 4 records upgraded; 15 keys moved (4 records, 4 open, 4 number sets, 3 places)
+    assert migrate(store, NOW, hours(), SETTINGS) == 4 + 15
 
     queue = CallbackQueue(store)
     afternoon = queue.get("a" * 16)
@@ -71,8 +75,8 @@ def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
     evening = queue.get("d" * 16)
     assert evening.plan == Window(earliest=time(15, 30))
     assert evening.due_at == london("2026-11-25T15:30")
-    assert store.hget("hl:cb:" + "a" * 16, "preferred") is None
-    assert set(store.zrange("hl:cb:slots", 0, -1)) == {"a" * 16, "b" * 16, "c" * 16, "d" * 16}
+    assert store.hget(KEYS.callback("a" * 16), "preferred") is None
+    assert set(store.zrange(KEYS.place("slots"), 0, -1)) == {"a" * 16, "b" * 16, "c" * 16, "d" * 16}
     assert store.get(SCHEMA_KEY) == str(VERSION)
 
 
@@ -80,11 +84,11 @@ def test_running_the_upgrade_again_changes_nothing(store):
     write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
              "2026-11-25T14:00", preferred="14:00")
     migrate(store, NOW, hours(), SETTINGS)
-    before = store.hgetall("hl:cb:" + "a" * 16)
+    before = store.hgetall(KEYS.callback("a" * 16))
     store.delete(SCHEMA_KEY)  # as if another process had not yet marked it
 
     assert migrate(store, london("2026-11-25T09:00"), hours(), SETTINGS) == 0
-    assert store.hgetall("hl:cb:" + "a" * 16) == before
+    assert store.hgetall(KEYS.callback("a" * 16)) == before
 
 
 def test_an_upgraded_due_callback_outside_its_slot_is_moved_on_by_the_next_tick(store):
@@ -99,15 +103,22 @@ def test_ended_records_only_gain_a_plan(store):
     write_v1(store, "e" * 16, "+447400000015", "done", "2026-11-20T11:00", "2026-11-20T11:00")
     migrate(store, NOW, hours(), SETTINGS)
     assert CallbackQueue(store).get("e" * 16).status == "done"
-    assert store.hget("hl:cb:" + "e" * 16, "slot_end") is None
+    assert store.hget(KEYS.callback("e" * 16), "slot_end") is None
 
 
-def test_a_record_not_yet_upgraded_is_still_readable(store):
-    """A worker that started while the store was unreachable reads old records as they were
-    meant until the scheduler upgrades them."""
+def test_a_web_app_that_started_without_its_store_upgrades_it_at_the_first_request(
+        make_app, store):
+    app = make_app(at="2026-11-25T08:00")
+    helpline = app.extensions["helpline"]
+    store.flushdb()  # as if the store had been unreachable when the app started...
     write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
              "2026-11-25T14:00", preferred="14:00")
-    assert CallbackQueue(store).get("a" * 16).plan == Window(earliest=time(14))
+    object.__setattr__(helpline.upgrade, "done", False)  # ...and had not been upgraded
+
+    twilio_client(app).post("/voice")
+
+    assert helpline.queue.get("a" * 16).plan == Window(earliest=time(14))
+    assert store.get(SCHEMA_KEY) == str(VERSION)
 
 
 def test_the_upgrade_of_one_record_is_a_pure_function():
@@ -128,3 +139,46 @@ def test_the_web_app_upgrades_the_store_when_it_starts(make_app, store):
     assert (callback.plan, callback.slot_end) == (Window(earliest=time(14)),
                                                   london("2026-11-25T16:00"))
     assert store.get(SCHEMA_KEY) == str(VERSION)
+
+
+def test_version_2_keys_move_under_the_default_helplines_part(store):
+    """Several helplines will share one store (keys.py): what belongs to one moves under its
+    part, keeping expiries; people, the scheduler and the purge list stay where they are."""
+    store.set(SCHEMA_KEY, 2)
+    store.hset("hl:override", mapping={"message": "Closed.", "until": ""})
+    store.xadd("hl:audit", {"actor": "sam", "action": "closed the line"})
+    store.hset("hl:stats:2026-11-25", "calls", 3)
+    store.set("hl:seen:SM1", "abc", ex=3600)
+    store.set("hl:sms:quiet:" + "f" * 24, 1, ex=3600)
+    store.sadd("hl:advisors", "sam")
+    store.set("hl:scheduler:heartbeat", "2026-11-25T10:00:00+00:00")
+    store.set("hl:secret_key", "0" * 64)  # the old generated console secret
+
+    migrate(store, NOW, hours(), SETTINGS)
+
+    assert store.hgetall(KEYS.closure) == {"message": "Closed.", "until": ""}
+    assert store.xlen(KEYS.audit) == 1
+    assert store.hget(KEYS.stats(london("2026-11-25T12:00").date()), "calls") == "3"
+    assert store.get(KEYS.seen("SM1")) == "abc" and 0 < store.ttl(KEYS.seen("SM1")) <= 3600
+    assert store.exists(KEYS.flood("f" * 24)[1])
+    assert store.smembers("hl:advisors") == {"sam"}
+    assert store.exists("hl:scheduler:heartbeat")
+    assert not store.exists("hl:secret_key", "hl:override", "hl:audit", "hl:seen:SM1")
+    assert store.get(SCHEMA_KEY) == str(VERSION)
+
+
+def test_processes_starting_together_upgrade_once_and_wait_for_each_other(store):
+    for n in range(50):
+        write_v1(store, f"{n:016x}", f"+4474000{n:05d}", "scheduled", "2026-11-24T19:00",
+                 "2026-11-25T14:00")
+    results: list[int] = []
+    threads = [threading.Thread(target=lambda: results.append(
+        migrate(store, NOW, hours(), SETTINGS))) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results)[:-1] == [0] * 5  # one did the work; the others waited for it
+    queue = CallbackQueue(store)
+    assert len(queue.ids("scheduled")) == 50
+    assert not store.exists("hl:migrating")

@@ -214,7 +214,7 @@ def test_a_person_is_connected_to_the_advisor(outbound_app, store, answered_by):
     root = twiml(caller_answered(app, callback_id, answered_by))
     assert verbs(root) == []
     assert state(store, callback_id) == "connected"
-    assert store.hget(f"hl:cb:{callback_id}", "caller_connected") == "1"
+    assert store.hget(f"hl:main:cb:{callback_id}", "caller_connected") == "1"
 
 
 def test_an_answer_for_an_unknown_callback_hangs_up(outbound_app, store):

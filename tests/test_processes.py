@@ -29,12 +29,12 @@ from redis.backoff import NoBackoff
 from redis.retry import Retry
 from twilio.request_validator import RequestValidator
 
-import ivr.jobs.scheduler
 import ivr.store.connection
 from ivr.config import Settings
 from ivr.core.expiry import Count
 from ivr.core.safetime import Window
-from ivr.jobs.scheduler import LOCK_KEY, LOCK_SECONDS, make_context, nightly
+from ivr.jobs.scheduler import LOCK_KEY, LOCK_SECONDS, Scheduler
+from ivr.services import build_services
 from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
 from ivr.store.connection import DURABILITY, start_embedded
@@ -44,7 +44,7 @@ from tests.conftest import SECRET_KEY, TOKEN, london, request_callback
 PROJECT = Path(__file__).resolve().parent.parent
 SUNDAY = london("2026-11-29T09:00")
 MONDAY_OPENING = london("2026-11-30T10:00")
-OPENING_KEY = f"hl:opening:{MONDAY_OPENING.isoformat()}"
+OPENING_KEY = f"hl:main:opening:{MONDAY_OPENING.isoformat()}"
 OPENED = "the helpline opened"
 CALLERS = ("+447400123456", "+447400234567", "+447912345678")
 
@@ -188,7 +188,7 @@ def all_logs(*processes: Process) -> Callable[[], str]:
 
 
 def zset(store: redis.Redis, name: str) -> list[str]:
-    return store.zrange(f"hl:cb:{name}", 0, -1)
+    return store.zrange(f"hl:main:cb:{name}", 0, -1)
 
 
 # ------------------------------------------------------------------ a) web and scheduler
@@ -382,7 +382,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
 
 
 def callback_ids(r: redis.Redis) -> set[str]:
-    return {key.removeprefix("hl:cb:") for key in r.scan_iter("hl:cb:????????????????")}
+    return {key.removeprefix("hl:main:cb:") for key in r.scan_iter("hl:main:cb:????????????????")}
 
 
 def test_the_app_finds_its_callbacks_after_redis_was_killed(tmp_path, make_app,
@@ -449,26 +449,26 @@ def test_processes_starting_together_share_one_embedded_server(tmp_path):
 
 
 @pytest.fixture
-def scheduler_context(store, store_settings, clock, monkeypatch):
-    """The scheduler's jobs, run in this process against the test Redis and the file clock."""
+def scheduler(store, store_settings, clock):
+    """The scheduler, its jobs run in this process against the test Redis and the file
+    clock."""
     settings = Settings().override({**store_settings, "clock_file": str(clock.path),
                                     "callback_expiry_opening_days": 5, "retention_days": 30})
-    ctx = make_context(settings)
-    monkeypatch.setattr(ivr.jobs.scheduler, "_context", ctx)
-    yield ctx
-    ctx.redis.close()
+    services = build_services(settings)
+    yield Scheduler(services)
+    services.redis.close()
 
 
 NIGHT = london("2026-12-10T02:30")
 
 
-def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler_context, clock,
+def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock,
                                                                  store):
     queue = CallbackQueue(store)
     stale = request_callback(queue, CALLERS[0], "sms", london("2026-12-02T09:00"),
                              london("2026-12-03T10:00")).callback_id
     queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
-    store.hset(f"hl:cb:{stale}", "claimable_on", "2026-12-09")  # released yesterday, missed
+    store.hset(f"hl:main:cb:{stale}", "claimable_on", "2026-12-09")  # released yesterday, missed
     recent = request_callback(queue, CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23),
                               london("2026-12-10T10:00")).callback_id
     long_ago = request_callback(queue, CALLERS[2], "sms", NIGHT - timedelta(days=40),
@@ -479,7 +479,7 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler_contex
     queue.cancel(within, NIGHT - timedelta(days=29))
     clock.set(NIGHT)
 
-    nightly()
+    scheduler.nightly()
 
     assert queue.get(stale).status == "expired"
     assert queue.open_for(CALLERS[0]) is None
@@ -489,32 +489,32 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler_contex
     assert stats.day(store, NIGHT.date())[0]["cb:expired"] == 1
 
 
-def test_nightly_erases_a_record_once_it_is_past_retention(scheduler_context, clock, store):
+def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, clock, store):
     queue = CallbackQueue(store)
     ended = request_callback(queue, CALLERS[0], "sms", NIGHT - timedelta(days=40),
                              NIGHT - timedelta(days=40)).callback_id
     queue.cancel(ended, NIGHT - timedelta(days=29))
 
     clock.set(NIGHT)
-    nightly()
+    scheduler.nightly()
     assert queue.get(ended).status == "cancelled"
 
     clock.set(NIGHT + timedelta(days=2))
-    nightly()
+    scheduler.nightly()
     assert queue.get(ended) is None
-    assert store.zcard("hl:cb:ended") == 0
+    assert store.zcard("hl:main:cb:ended") == 0
 
 
-def test_nightly_runs_once_a_night(scheduler_context, clock, store):
+def test_nightly_runs_once_a_night(scheduler, clock, store):
     queue = CallbackQueue(store)
     stale = request_callback(queue, CALLERS[0], "sms", NIGHT - timedelta(days=8),
                              london("2026-12-03T10:00")).callback_id
     queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
-    store.hset(f"hl:cb:{stale}", "claimable_on", "2026-12-09")
+    store.hset(f"hl:main:cb:{stale}", "claimable_on", "2026-12-09")
     clock.set(NIGHT)
-    store.set("hl:nightly:2026-12-10", 1)  # another scheduler did tonight's already
+    store.set("hl:main:nightly:2026-12-10", 1)  # another scheduler did tonight's already
 
-    nightly()
+    scheduler.nightly()
 
     assert queue.get(stale).status == "scheduled"
 

@@ -57,7 +57,7 @@ def worker_queues(store: redis.Redis, store_settings: dict[str, object]):
 
 
 def zset_ids(store: redis.Redis, name: str) -> list[str]:
-    return store.zrange(f"hl:cb:{name}", 0, -1)
+    return store.zrange(f"hl:main:cb:{name}", 0, -1)
 
 
 def run_together(count: int, work: Callable[[int], object]) -> list[object]:
@@ -97,7 +97,7 @@ def test_a_request_while_closed_is_scheduled_for_later(queue, store):
     assert callback.due_at == MONDAY_OPENING
     assert zset_ids(store, "scheduled") == [result.callback_id]
     assert zset_ids(store, "due") == []
-    assert store.zscore("hl:cb:scheduled", result.callback_id) == MONDAY_OPENING.timestamp()
+    assert store.zscore("hl:main:cb:scheduled", result.callback_id) == MONDAY_OPENING.timestamp()
 
 
 def test_a_request_while_open_is_due_at_once(queue, store):
@@ -119,7 +119,7 @@ def test_a_number_has_one_open_callback(queue, store):
     assert second.outcome == "existing"
     assert second.callback_id == first.callback_id
     assert queue.get(first.callback_id).source == "sms"
-    assert store.smembers(f"hl:cb:num:{number_key(NUMBER)}") == {first.callback_id}
+    assert store.smembers(f"hl:main:cb:num:{number_key(NUMBER)}") == {first.callback_id}
     assert queue.counts() == {"held": 0, "scheduled": 1, "due": 0, "claimed": 0, "ended": 0}
 
 
@@ -142,7 +142,7 @@ def test_a_repeated_message_changes_nothing(queue, store):
     assert queue.get(first.callback_id).status == "cancelled"
     assert queue.open_for(NUMBER) is None
     assert queue.counts()["scheduled"] == 0
-    assert 0 < store.ttl("hl:seen:SMretry") <= 3 * 24 * 3600
+    assert 0 < store.ttl("hl:main:seen:SMretry") <= 3 * 24 * 3600
 
 
 def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
@@ -157,7 +157,7 @@ def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
     assert outcomes.count("existing") == 199
     assert len({r.callback_id for r in results}) == 1
     assert queue.counts()["scheduled"] == 1
-    assert len(store.keys("hl:cb:????????????????")) == 1
+    assert len(store.keys("hl:main:cb:????????????????")) == 1
 
 
 # ------------------------------------------------------------------ releasing
@@ -177,7 +177,7 @@ def test_release_moves_only_what_is_due_oldest_request_first(queue, store):
     assert zset_ids(store, "scheduled") == [afternoon]
     assert queue.get(later_request).status == "due"
     assert queue.get(afternoon).status == "scheduled"
-    assert store.zscore("hl:cb:due", later_request) == SUNDAY.timestamp()
+    assert store.zscore("hl:main:cb:due", later_request) == SUNDAY.timestamp()
 
 
 def test_release_twice_moves_nothing_the_second_time(queue, store):
@@ -337,8 +337,8 @@ def test_erase_ended_removes_records_that_ended_before_a_time(queue, store):
     assert queue.erase_ended(cutoff) == 1
 
     assert queue.get(old) is None
-    assert not store.exists(f"hl:cb:{old}")
-    assert store.smembers(f"hl:cb:num:{number_key(mobile(1))}") == set()
+    assert not store.exists(f"hl:main:cb:{old}")
+    assert store.smembers(f"hl:main:cb:num:{number_key(mobile(1))}") == set()
     assert zset_ids(store, "ended") == [newer]
     assert queue.get(newer).status == "cancelled"
     assert queue.get(waiting).status == "scheduled"
@@ -359,7 +359,7 @@ def test_a_callback_record_is_small(queue, store):
     callback_id = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, Window(earliest=time(14)),
                                 message_sid="SM" + "f" * 32).callback_id
 
-    assert store.memory_usage(f"hl:cb:{callback_id}") < 512
+    assert store.memory_usage(f"hl:main:cb:{callback_id}") < 512
 
 
 def test_a_connected_call_with_no_outcome_is_closed_and_frees_the_number(queue, store):
@@ -400,7 +400,7 @@ def test_a_held_callback_is_placed_once_the_person_gives_a_time(queue, store):
         "scheduled", afternoon, london("2026-11-30T14:00"), slot_end)
     assert zset_ids(store, "held") == []
     assert zset_ids(store, "scheduled") == [held]
-    assert store.zscore("hl:cb:slots", held) == slot_end.timestamp()
+    assert store.zscore("hl:main:cb:slots", held) == slot_end.timestamp()
 
 
 def test_a_due_callback_is_not_claimed_once_its_slot_has_ended(queue):
@@ -446,9 +446,9 @@ def test_a_new_plan_while_an_advisor_calls_is_kept_for_the_next_attempt(queue):
 def test_a_claim_given_back_keeps_its_slot(queue, store):
     callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
     queue.claim("advisor1", IN_HOURS)
-    assert store.zscore("hl:cb:slots", callback_id) is None
+    assert store.zscore("hl:main:cb:slots", callback_id) is None
     assert queue.unclaim(callback_id, "advisor1")
-    assert store.zscore("hl:cb:slots", callback_id) == london("2026-11-30T16:00").timestamp()
+    assert store.zscore("hl:main:cb:slots", callback_id) == london("2026-11-30T16:00").timestamp()
 
 
 def test_an_ended_callback_cannot_be_replanned(queue):

@@ -136,12 +136,12 @@ def stored_anywhere(r: redis.Redis, text: str) -> list[str]:
 
 def callback_records(r: redis.Redis) -> dict[str, list[str]]:
     """Every callback key and what it holds (not the counters, which other code keeps)."""
-    return {key: sorted(everything_stored(r, key)) for key in r.keys("hl:cb*")}
+    return {key: sorted(everything_stored(r, key)) for key in r.keys("hl:main:cb*")}
 
 
 def not_counters(r: redis.Redis) -> set[str]:
     """The keys that are not flood or day counters."""
-    return {k for k in r.keys("*") if not k.startswith(("hl:stats:", "hl:sms:rate:"))}
+    return {k for k in r.keys("*") if not k.startswith(("hl:main:stats:", "hl:main:sms:rate:"))}
 
 
 def number_forms(number: str) -> list[str]:
@@ -325,7 +325,7 @@ def test_opting_out_erases_everything_about_the_number(make_app, store, word):
         assert stored_anywhere(store, form) == []
     # What is left keyed on the number's hash is only the flood counter, which expires.
     traces = [k for k in store.keys("*") if number_key(ME) in k]
-    assert all(k.startswith(("hl:sms:rate:", "hl:sms:quiet:")) for k in traces), traces
+    assert all(k.startswith(("hl:main:sms:rate:", "hl:main:sms:quiet:")) for k in traces), traces
     assert all(store.ttl(k) > 0 for k in traces)
     assert the_callback(app, SOMEONE_ELSE)
 
@@ -845,7 +845,7 @@ def test_a_missing_message_sid_is_still_a_request(make_app, store, twilio_api):
     app = make_app(at=WEDNESDAY_EVENING, **twilio_api)
     assert only(send(app, "hello", sid="")) == first_reply(app, "tomorrow at 10am")
     assert the_callback(app)
-    assert store.keys("hl:seen:*") == []
+    assert store.keys("hl:main:seen:*") == []
     assert store.exists(PURGE_LIST) == 0  # nothing Twilio could find to delete
 
 

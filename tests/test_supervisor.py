@@ -461,7 +461,7 @@ def test_a_lost_announcement_costs_at_most_the_copys_lifetime(store):
     now = [0.0]
     watch = OverrideWatch(store, seconds=5, clock=lambda: now[0])
     assert watch.current() is None
-    store.hset("hl:override", mapping={"message": MESSAGE, "until": ""})  # no announcement
+    store.hset("hl:main:closure", mapping={"message": MESSAGE, "until": ""})  # no announcement
     now[0] = 4.9
     assert watch.current() is None
     now[0] = 5.1

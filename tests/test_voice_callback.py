@@ -258,7 +258,7 @@ def test_start_for_a_withheld_caller_goes_straight_to_keying_in(make_app, store)
     root = Call(app, caller="anonymous").post("/voice/callback")
     assert spoken(root) == []
     assert redirect(root) == "/voice/callback/number"
-    assert store.keys("hl:call:*") == []
+    assert store.keys("hl:main:call:*") == []
 
 
 def test_the_number_question_takes_up_to_13_digits_ended_by_hash(make_app):
@@ -291,7 +291,7 @@ def test_a_keyed_number_we_may_not_call_is_refused(make_app, store, digits):
     root = Call(app, caller="anonymous").post("/voice/callback/check", Digits=digits)
     assert spoken(root) == [content(app)["invalid_number"]]
     assert redirect(root) == "/voice/callback/number"
-    assert store.keys("hl:call:*") == []
+    assert store.keys("hl:main:call:*") == []
 
 
 @pytest.mark.parametrize(("route", "digit", "leads_to"), [
@@ -377,7 +377,7 @@ def test_the_number_is_held_only_for_the_call_and_only_until_saved(make_app, sto
     call, other_call = Call(app), Call(app, caller=SOMEONE_ELSE)
     call.post("/voice/callback")
     other_call.post("/voice/callback")
-    pending = store.keys("hl:call:*")
+    pending = store.keys("hl:main:call:*")
     assert len(pending) == 2
     assert all(0 < store.ttl(key) <= 3600 for key in pending)
 
@@ -386,4 +386,4 @@ def test_the_number_is_held_only_for_the_call_and_only_until_saved(make_app, sto
     assert spoken(root) == [done(app, "tomorrow at 10am")]
     assert redirect(root) == "/voice/menu"
     assert [c.number for c in callbacks(app)] == [ME]  # not the other caller's number
-    assert len(store.keys("hl:call:*")) == 1
+    assert len(store.keys("hl:main:call:*")) == 1

@@ -103,7 +103,7 @@ def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
     heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
     done = content.callback["done_new"].format(when=content.callback["soon"])
     assert heard.index(content.danger[0]) < heard.index(done)
-    assert store.keys("hl:cb:*")
+    assert store.keys("hl:main:cb:*")
 
 
 @pytest.mark.parametrize("keyed", ["999", "112", "101", "99", "9999", "0999"])

@@ -4,7 +4,7 @@ APScheduler 3 with a RedisJobStore, in one process: a job store can't be shared 
 schedulers (APScheduler's FAQ), so a second scheduler started by mistake waits as a standby
 until the leader's Redis lock expires. Web workers never run jobs; they only write callbacks.
 
-Jobs (ivr/jobs.py): each tick (about a minute) moves on callbacks whose slot ended and
+Jobs (tasks.py): each tick (about a minute) moves on callbacks whose slot ended and
 releases what has become due while the helpline is open; the first tick or opening job after
 each opening does the opening's work exactly once (a Redis key per opening); nightly, the
 days waiting callbacks were not reached are counted, they expire, and old records are erased.
@@ -17,79 +17,30 @@ import logging
 import secrets
 import signal
 import threading
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import redis
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from ivr.config import Settings
-from ivr.content.flows import load_flows
-from ivr.core.clock import file_clock, system_clock
-from ivr.jobs.tasks import Context, Jobs
+from ivr.jobs.tasks import Jobs
 from ivr.ops.logs import setup_logging
-from ivr.store.connection import connect, start_embedded
+from ivr.services import Services, build_services
+from ivr.store import keys
+from ivr.store.connection import start_embedded
 from ivr.store.migrations import migrate
-from ivr.store.queue import CallbackQueue
-from ivr.twilio.rest import rest_client
 
 log = logging.getLogger(__name__)
 
-LOCK_KEY = "hl:scheduler:lock"
-HEARTBEAT_KEY = "hl:scheduler:heartbeat"
+LOCK_KEY = keys.SCHEDULER_LOCK
+HEARTBEAT_KEY = keys.SCHEDULER_HEARTBEAT
 LOCK_SECONDS = 30
 # The leader beats every few seconds; a standby takes over within LOCK_SECONDS of its death.
 # Silent longer than that, there is no scheduler (monitoring is told, via health.py).
 HEARTBEAT_STALE_SECONDS = LOCK_SECONDS + 15
 # Long enough that a scheduler down for a morning still does that morning's opening.
 MISFIRE_GRACE_SECONDS = 6 * 3600
-
-
-_context: Context | None = None
-
-
-def context() -> Context:
-    if _context is None:
-        raise RuntimeError("jobs run only inside `helpline scheduler`")
-    return _context
-
-
-def make_context(settings: Settings) -> Context:
-    clock = file_clock(settings.clock_file) if settings.clock_file else system_clock
-    store = connect(settings)
-    flows = load_flows(settings.flows_dir, clock())
-    return Context(settings, flows, clock, store, CallbackQueue(store), rest_client(settings))
-
-
-# ------------------------------------------------------------------ jobs (see jobs.py)
-
-
-def tick() -> None:
-    """Every minute or so (see Jobs.tick)."""
-    ctx = context()
-    Jobs(ctx).tick(ctx.clock())
-    beat(ctx)
-
-
-def opening() -> None:
-    """Scheduled for each opening (and run late after downtime): the opening's work, then
-    the next opening is scheduled."""
-    ctx = context()
-    Jobs(ctx).opening(ctx.clock())
-    schedule_opening(_scheduler)
-
-
-def nightly() -> None:
-    """Count and expire; erase old records (see Jobs.nightly)."""
-    ctx = context()
-    Jobs(ctx).nightly(ctx.clock())
-
-
-def beat(ctx: Context) -> None:
-    ctx.redis.set(HEARTBEAT_KEY, system_clock().isoformat(), ex=LOCK_SECONDS * 4)
-
-
-# ------------------------------------------------------------------ leadership
 
 
 class Leader:
@@ -115,97 +66,149 @@ class Leader:
         self._release(keys=[LOCK_KEY], args=[self.token])
 
 
-# ------------------------------------------------------------------ the process
+class Scheduler:
+    """One scheduler process: it waits to lead, then runs the jobs on their timetable. Its
+    methods are the jobs themselves, one pass each at the services' clock (tests and
+    `helpline jobs run` call Jobs directly)."""
 
-_scheduler: BackgroundScheduler | None = None
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.leader = Leader(services.redis)
+        self.apscheduler: BackgroundScheduler | None = None
 
+    # ------------------------------------------------------------------ the jobs
 
-def job_store(settings: Settings) -> RedisJobStore:
-    keys = {"jobs_key": "hl:apscheduler:jobs", "run_times_key": "hl:apscheduler:run_times"}
-    if settings.redis_url:
-        args = redis.connection.parse_url(settings.redis_url)
-        return RedisJobStore(**keys, **args)
-    return RedisJobStore(**keys, unix_socket_path=start_embedded(settings.data_dir))
+    def tick(self) -> None:
+        """Every minute or so (see Jobs.tick)."""
+        Jobs(self.services).tick(self.services.clock())
+        self.beat()
 
+    def opening(self) -> None:
+        """At each opening (and late after downtime): the opening's work, then the next
+        opening is put on the timetable."""
+        Jobs(self.services).opening(self.services.clock())
+        self.schedule_opening()
 
-def schedule_opening(scheduler: BackgroundScheduler | None) -> None:
-    if scheduler is None:
-        return
-    ctx = context()
-    run_at = ctx.flows.hours.next_opening(system_clock())
-    scheduler.add_job("ivr.jobs.scheduler:opening", "date", run_date=run_at, id="opening",
-                      replace_existing=True)
+    def nightly(self) -> None:
+        """Count and expire; erase old records (see Jobs.nightly)."""
+        Jobs(self.services).nightly(self.services.clock())
 
+    def beat(self) -> None:
+        """The heartbeat monitoring reads: wall-clock time, whatever the helpline's clock."""
+        self.services.redis.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(),
+                                ex=LOCK_SECONDS * 4)
 
-def build_scheduler(settings: Settings) -> BackgroundScheduler:
-    ctx = context()
-    return BackgroundScheduler(
-        jobstores={"default": job_store(settings)},
-        job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
-                      "max_instances": 1},
-        timezone=ctx.flows.hours.timezone)
+    # ------------------------------------------------------------------ the timetable
 
+    def job_store(self) -> RedisJobStore:
+        settings = self.services.settings
+        names = {"jobs_key": keys.APSCHEDULER_JOBS, "run_times_key": keys.APSCHEDULER_RUN_TIMES}
+        if settings.redis_url:
+            return RedisJobStore(**names, **redis.connection.parse_url(settings.redis_url))
+        return RedisJobStore(**names, unix_socket_path=start_embedded(settings.data_dir))
 
-def ensure_jobs(scheduler: BackgroundScheduler, settings: Settings) -> None:
-    """Add the jobs the store doesn't hold yet. Jobs already stored keep their next run time,
-    so a run missed while no scheduler was up (an opening, the night's clean-up) still
-    happens late, once (misfire_grace_time, coalesce), instead of being replaced."""
-    # Jobs an earlier version stored under another module path can't be restored: listing
-    # them makes APScheduler drop them, and they are added again below (a missed opening is
-    # done by the first tick in hours; the nightly count catches up by itself).
-    scheduler.get_jobs()
-    tick_every = timedelta(seconds=settings.scheduler_tick_seconds)
-    existing = scheduler.get_job("tick")
-    if existing is None or getattr(existing.trigger, "interval", None) != tick_every:
-        scheduler.add_job("ivr.jobs.scheduler:tick", "interval", seconds=tick_every.seconds,
-                          id="tick", replace_existing=True, next_run_time=system_clock())
-    if scheduler.get_job("nightly") is None:
-        scheduler.add_job("ivr.jobs.scheduler:nightly", "cron", hour=2, minute=30, id="nightly")
-    if scheduler.get_job("opening") is None:
-        schedule_opening(scheduler)
+    def schedule_opening(self) -> None:
+        if self.apscheduler is None:
+            return
+        run_at = self.services.flows.hours.next_opening(self.services.clock())
+        self.apscheduler.add_job(f"{__name__}:opening", "date", run_date=run_at, id="opening",
+                                 replace_existing=True)
 
+    def ensure_jobs(self) -> None:
+        """Add the jobs the store doesn't hold yet. Jobs already stored keep their next run
+        time, so a run missed while no scheduler was up (an opening, the night's clean-up)
+        still happens late, once (misfire_grace_time, coalesce), instead of being replaced."""
+        assert self.apscheduler is not None
+        # Jobs an earlier version stored under another module path can't be restored:
+        # listing them makes APScheduler drop them, and they are added again below (a
+        # missed opening is done by the first tick in hours; the nightly count catches up).
+        self.apscheduler.get_jobs()
+        tick_every = timedelta(seconds=self.services.settings.scheduler_tick_seconds)
+        existing = self.apscheduler.get_job("tick")
+        if existing is None or getattr(existing.trigger, "interval", None) != tick_every:
+            self.apscheduler.add_job(f"{__name__}:tick", "interval",
+                                     seconds=tick_every.seconds, id="tick",
+                                     replace_existing=True, next_run_time=datetime.now(UTC))
+        if self.apscheduler.get_job("nightly") is None:
+            self.apscheduler.add_job(f"{__name__}:nightly", "cron", hour=2, minute=30,
+                                     id="nightly")
+        if self.apscheduler.get_job("opening") is None:
+            self.schedule_opening()
 
-def run(settings: Settings, stop: threading.Event | None = None) -> None:
-    """Wait to lead, then run the jobs until stopped or the lock is lost (then wait again)."""
-    global _context, _scheduler
-    stop = stop or threading.Event()
-    _context = make_context(settings)
-    leader = Leader(_context.redis)
-    wait = max(1.0, min(LOCK_SECONDS / 3, settings.scheduler_tick_seconds))
-    standby_said = False
-    while not stop.is_set():
-        try:
-            if not leader.acquire():
-                if not standby_said:
-                    log.info("another scheduler is running: waiting as a standby")
-                    standby_said = True
+    # ------------------------------------------------------------------ leading
+
+    def run(self, stop: threading.Event) -> None:
+        """Wait to lead, then run the jobs until stopped or the lock is lost (then wait
+        again)."""
+        global _leading
+        services = self.services
+        wait = max(1.0, min(LOCK_SECONDS / 3, services.settings.scheduler_tick_seconds))
+        standby_said = False
+        while not stop.is_set():
+            try:
+                if not self.leader.acquire():
+                    if not standby_said:
+                        log.info("another scheduler is running: waiting as a standby")
+                        standby_said = True
+                    stop.wait(wait)
+                    continue
+                log.info("scheduler leading (lock %s)", self.leader.token)
+                migrate(services.redis, services.clock(), services.flows.hours,
+                        services.settings)
+            except redis.RedisError as exc:
+                log.error("scheduler cannot reach the store: %s", exc)
                 stop.wait(wait)
                 continue
-            log.info("scheduler leading (lock %s)", leader.token)
-            migrate(_context.redis, _context.clock(), _context.flows.hours, settings)
-        except redis.RedisError as exc:
-            log.error("scheduler cannot reach the store: %s", exc)
-            stop.wait(wait)
-            continue
-        standby_said = False
-        _scheduler = build_scheduler(settings)
-        _scheduler.start(paused=True)
-        ensure_jobs(_scheduler, settings)
-        _scheduler.resume()
-        try:
-            while not stop.wait(wait):
-                if not leader.renew():
-                    log.error("scheduler lost its lock: stopping jobs, waiting as a standby")
-                    break
-                beat(_context)
-        except redis.RedisError as exc:
-            log.error("scheduler cannot reach the store: %s", exc)
-        finally:
-            _scheduler.shutdown(wait=True)
-            _scheduler = None
-            with contextlib.suppress(redis.RedisError):
-                leader.release()
-                _context.redis.delete(HEARTBEAT_KEY)  # stopped: say so at once
+            standby_said = False
+            _leading = self
+            self.apscheduler = BackgroundScheduler(
+                jobstores={"default": self.job_store()},
+                job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+                              "max_instances": 1},
+                timezone=services.flows.hours.timezone)
+            self.apscheduler.start(paused=True)
+            self.ensure_jobs()
+            self.apscheduler.resume()
+            try:
+                while not stop.wait(wait):
+                    if not self.leader.renew():
+                        log.error("scheduler lost its lock: stopping jobs, waiting as a "
+                                  "standby")
+                        break
+                    self.beat()
+            except redis.RedisError as exc:
+                log.error("scheduler cannot reach the store: %s", exc)
+            finally:
+                self.apscheduler.shutdown(wait=True)
+                self.apscheduler = None
+                _leading = None
+                with contextlib.suppress(redis.RedisError):
+                    self.leader.release()
+                    services.redis.delete(HEARTBEAT_KEY)  # stopped: say so at once
+
+
+# APScheduler keeps jobs in Redis by a textual reference to a function, so the functions it
+# runs are these three, which hand the work to the scheduler leading in this process. This
+# is the one module variable holding services, and only while a scheduler leads.
+_leading: Scheduler | None = None
+
+
+def _current() -> Scheduler:
+    if _leading is None:
+        raise RuntimeError("jobs run only inside `helpline scheduler`")
+    return _leading
+
+
+def tick() -> None:
+    _current().tick()
+
+
+def opening() -> None:
+    _current().opening()
+
+
+def nightly() -> None:
+    _current().nightly()
 
 
 def main(settings: Settings) -> None:
@@ -214,4 +217,4 @@ def main(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    run(settings, stop)
+    Scheduler(build_services(settings, upgrade=False)).run(stop)

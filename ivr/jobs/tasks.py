@@ -13,22 +13,18 @@ import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-import redis
 from twilio.base.exceptions import TwilioException
-from twilio.rest import Client
 
-from ivr.config import Settings
-from ivr.content.flows import Flows
-from ivr.core.clock import Clock
 from ivr.core.expiry import count_through, expired, last_day
 from ivr.core.hours import Status
 from ivr.core.phone import mask
 from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
+from ivr.services import Services
 from ivr.store import stats
 from ivr.store.accounts import Accounts
 from ivr.store.closures import read_override
-from ivr.store.queue import WAITING, CallbackQueue
+from ivr.store.queue import WAITING
 from ivr.twilio.rest import run_purges, send_sms
 
 log = logging.getLogger(__name__)
@@ -38,18 +34,6 @@ log = logging.getLogger(__name__)
 UNRECORDED_CLAIM_HOURS = 12
 OPENING_MARK_SECONDS = 7 * 24 * 3600
 NIGHTLY_MARK_SECONDS = 3 * 24 * 3600
-
-
-@dataclass(frozen=True)
-class Context:
-    """What jobs need: built once by the scheduler process (or a command) from settings."""
-
-    settings: Settings
-    flows: Flows
-    clock: Clock
-    redis: redis.Redis
-    queue: CallbackQueue
-    twilio: Client | None
 
 
 @dataclass
@@ -69,7 +53,7 @@ class Jobs:
     """One pass of a job at `now`. With apply=False nothing is written; with send=False no
     text is sent (nor message deleted from Twilio) and the report says what would be."""
 
-    def __init__(self, ctx: Context, apply: bool = True, send: bool = True) -> None:
+    def __init__(self, ctx: Services, apply: bool = True, send: bool = True) -> None:
         self.ctx, self.apply, self.send = ctx, apply, send and apply
 
     # ------------------------------------------------------------------ the jobs
@@ -100,7 +84,7 @@ class Jobs:
         waited their opening days; close calls nobody recorded; erase old records."""
         ctx, report = self.ctx, Report(self.apply)
         today = now.astimezone(ctx.flows.hours.timezone).date()
-        if not self._mark(f"hl:nightly:{today.isoformat()}", now, NIGHTLY_MARK_SECONDS):
+        if not self._mark(ctx.keys.nightly(today), now, NIGHTLY_MARK_SECONDS):
             report.add(f"the nightly work for {today} was already done")
             return report
         yesterday = today - timedelta(days=1)
@@ -133,7 +117,8 @@ class Jobs:
                             "not_recorded", closed)
             erased = ctx.queue.erase_ended(now - timedelta(days=ctx.settings.retention_days))
             for _ in range(expired_count):
-                stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired")
+                stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired",
+                            keys=ctx.keys)
             report.add(f"erased {erased} records ended over {ctx.settings.retention_days} "
                        "days ago")
         return report
@@ -141,7 +126,7 @@ class Jobs:
     # ------------------------------------------------------------------ the steps
 
     def _status(self, now: datetime) -> Status:
-        return self.ctx.flows.hours.status_with(now, read_override(self.ctx.redis))
+        return self.ctx.line_status(now)
 
     def _mark(self, key: str, now: datetime, seconds: int) -> bool:
         """A once-only marker (whoever gets there first does the work); a dry run only
@@ -164,7 +149,7 @@ class Jobs:
         if session is None:
             return  # open on a closed day: only by a supervisor's say, no opening text
         opened = datetime.combine(local.date(), session.opens, tzinfo=hours.timezone)
-        if not self._mark(f"hl:opening:{opened.isoformat()}", now, OPENING_MARK_SECONDS):
+        if not self._mark(ctx.keys.opening(opened.isoformat()), now, OPENING_MARK_SECONDS):
             return
         report.add(f"the helpline opened at {opened.isoformat()}")
         # Everyone who can be called today: due now, or later today inside their safe time.
@@ -188,7 +173,7 @@ class Jobs:
         """A callback whose slot has ended (the window closed, or the helpline did) goes to
         its next slot: it is never called outside one."""
         ctx = self.ctx
-        override = read_override(ctx.redis)
+        override = read_override(ctx.redis, ctx.keys)
         for callback in ctx.queue.slot_ended(now):
             promised = promise(now, callback.plan or ANYTIME, ctx.flows.hours, override,
                                ctx.settings.min_slot)

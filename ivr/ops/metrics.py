@@ -22,6 +22,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from ivr.store.keys import Keys
+
 log = logging.getLogger("ivr.requests")
 
 REQUESTS = Counter("helpline_requests_total", "Requests by route and status",
@@ -39,14 +41,14 @@ WEBHOOK_PREFIXES = ("/voice", "/sms")
 class CallbackCollector:
     """Callbacks by state, read from Redis at scrape time (so every process agrees)."""
 
-    def __init__(self, client: redis.Redis) -> None:
-        self.client = client
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self.client, self.keys = client, keys
 
     def collect(self):
         family = GaugeMetricFamily("helpline_callbacks", "Callbacks by state", labels=["state"])
         try:
-            for state in ("scheduled", "due", "claimed", "ended"):
-                family.add_metric([state], self.client.zcard(f"hl:cb:{state}"))
+            for state in ("held", "scheduled", "due", "claimed", "ended"):
+                family.add_metric([state], self.client.zcard(self.keys.place(state)))
         except redis.RedisError:
             return
         yield family
@@ -102,6 +104,6 @@ def install(app: Flask) -> None:
                 registry.register(collector)
         from ivr.web.health import DependencyCollector  # here: health imports the app package
 
-        registry.register(CallbackCollector(h.redis))
+        registry.register(CallbackCollector(h.redis, h.keys))
         registry.register(DependencyCollector(h.redis))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -15,10 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ivr.core.phone import check_advisor_number
+from ivr.store import keys
 
-P = "hl:adv:"
-ALL = "hl:advisors"
-DEVICE_LINK = "hl:signin:trust:"
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
@@ -57,7 +55,7 @@ def _link_key(code: str) -> str | None:
     """Where a device link's code is kept: by its digest, so the store holds no usable link."""
     if not 20 <= len(code) <= 64:
         return None
-    return DEVICE_LINK + hashlib.sha256(code.encode()).hexdigest()
+    return keys.DEVICE_LINK + hashlib.sha256(code.encode()).hexdigest()
 
 
 def check_hash(stored: str | None, password: str) -> tuple[bool, str | None]:
@@ -102,58 +100,58 @@ class Accounts:
         username = username_for(name)
         fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),
                   "supervisor": int(supervisor), "on_duty": 0, "session": new_session_token()}
-        if not self.r.hsetnx(P + username, "name", fields["name"]):
+        if not self.r.hsetnx(keys.advisor(username), "name", fields["name"]):
             raise AccountError(f"there is already an advisor called {username}")
-        self.r.hset(P + username, mapping=fields)
-        self.r.sadd(ALL, username)
+        self.r.hset(keys.advisor(username), mapping=fields)
+        self.r.sadd(keys.ADVISORS, username)
         return self.get(username)
 
     def get(self, username: str) -> Advisor | None:
-        data = self.r.hgetall(P + username)
+        data = self.r.hgetall(keys.advisor(username))
         if not data or "hash" not in data:
             return None
         return Advisor(username, data["name"], data["phone"], data.get("supervisor") == "1",
                        data.get("on_duty") == "1", data.get("session", ""))
 
     def all(self) -> list[Advisor]:
-        found = (self.get(u) for u in sorted(self.r.smembers(ALL)))
+        found = (self.get(u) for u in sorted(self.r.smembers(keys.ADVISORS)))
         return [a for a in found if a is not None]
 
     def remove(self, username: str) -> bool:
         """Remove the account, and with it every session it has (its token goes too)."""
-        self.r.srem(ALL, username)
-        return bool(self.r.delete(P + username))
+        self.r.srem(keys.ADVISORS, username)
+        return bool(self.r.delete(keys.advisor(username)))
 
     def set_password(self, username: str, password: str) -> None:
         """A new password ends every session of the account: whoever knew the old one may
         have signed in with it."""
         check_password(password)
-        if not self.r.exists(P + username):
+        if not self.r.exists(keys.advisor(username)):
             raise AccountError(f"no advisor {username}")
-        self.r.hset(P + username, mapping={"hash": _hasher.hash(password),
+        self.r.hset(keys.advisor(username), mapping={"hash": _hasher.hash(password),
                                            "session": new_session_token()})
 
     def end_sessions(self, username: str) -> bool:
         """Sign the account out on every device at once (False: no such account)."""
-        if not self.r.exists(P + username):
+        if not self.r.exists(keys.advisor(username)):
             return False
-        self.r.hset(P + username, "session", new_session_token())
+        self.r.hset(keys.advisor(username), "session", new_session_token())
         return True
 
     def verify(self, username: str, password: str, run: Runner = inline) -> Advisor | None:
         """The advisor if the password is right (rehashing when argon2's settings changed).
         `run` runs the argon2 part, e.g. in the sign-in pool; the store is read here."""
-        stored = self.r.hget(P + username, "hash")
+        stored = self.r.hget(keys.advisor(username), "hash")
         matches, rehashed = run(check_hash, stored, password)
         if not matches:
             return None
         if rehashed:
-            self.r.hset(P + username, "hash", rehashed)
+            self.r.hset(keys.advisor(username), "hash", rehashed)
         return self.get(username)
 
     def set_on_duty(self, username: str, on_duty: bool) -> None:
-        if self.r.exists(P + username):
-            self.r.hset(P + username, "on_duty", int(on_duty))
+        if self.r.exists(keys.advisor(username)):
+            self.r.hset(keys.advisor(username), "on_duty", int(on_duty))
 
     def on_duty_phones(self) -> list[str]:
         return [a.phone for a in self.all() if a.on_duty]
@@ -162,7 +160,7 @@ class Accounts:
         """A code that makes one more device known to the account (so the hourly cap on new
         devices does not hold it out): single use, for DEVICE_LINK_SECONDS. None: no such
         account."""
-        if not self.r.exists(P + username):
+        if not self.r.exists(keys.advisor(username)):
             return None
         code = secrets.token_urlsafe(24)
         self.r.set(_link_key(code), username, ex=DEVICE_LINK_SECONDS)

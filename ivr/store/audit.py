@@ -8,21 +8,21 @@ from datetime import datetime
 import redis
 
 from ivr.core.phone import mask
+from ivr.store.keys import DEFAULT, Keys
 
 log = logging.getLogger(__name__)
-STREAM = "hl:audit"
 KEEP = 10_000
 
 
 def record(r: redis.Redis, now: datetime, actor: str, action: str, callback_id: str = "",
-           number: str = "", detail: str = "") -> None:
+           number: str = "", detail: str = "", keys: Keys = DEFAULT) -> None:
     try:
-        r.xadd(STREAM, {"at": now.isoformat(), "actor": actor, "action": action,
+        r.xadd(keys.audit, {"at": now.isoformat(), "actor": actor, "action": action,
                         "callback": callback_id, "number": mask(number) if number else "",
                         "detail": detail}, maxlen=KEEP, approximate=True)
     except redis.RedisError as exc:
         log.warning("could not write the audit trail (%s %s): %s", actor, action, exc)
 
 
-def recent(r: redis.Redis, count: int = 100) -> list[dict[str, str]]:
-    return [fields for _, fields in r.xrevrange(STREAM, count=count)]
+def recent(r: redis.Redis, count: int = 100, keys: Keys = DEFAULT) -> list[dict[str, str]]:
+    return [fields for _, fields in r.xrevrange(keys.audit, count=count)]

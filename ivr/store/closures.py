@@ -17,50 +17,51 @@ from datetime import datetime
 import redis
 
 from ivr.core.hours import Override
+from ivr.store.keys import DEFAULT, Keys
 
 log = logging.getLogger(__name__)
-KEY = "hl:override"
-CHANNEL = "hl:override:changed"
 
 
-def read_override(r: redis.Redis) -> Override | None:
+def read_override(r: redis.Redis, keys: Keys = DEFAULT) -> Override | None:
     """The supervisor's closure; if the store can't be read, None (the normal hours apply:
     callers must still be answered)."""
     try:
-        return load_override(r)
+        return load_override(r, keys)
     except redis.RedisError as exc:
         log.warning("cannot read a supervisor's closure (%s): the normal hours apply", exc)
         return None
 
 
-def load_override(r: redis.Redis) -> Override | None:
+def load_override(r: redis.Redis, keys: Keys = DEFAULT) -> Override | None:
     """The supervisor's closure, or None; a store error is raised (for commands that must
     say they could not read it)."""
-    data = r.hgetall(KEY)
+    data = r.hgetall(keys.closure)
     if not data:
         return None
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None
     return Override(data.get("message", ""), until)
 
 
-def close_line(r: redis.Redis, message: str, until: datetime | None) -> None:
-    r.hset(KEY, mapping={"message": message, "until": until.isoformat() if until else ""})
-    r.publish(CHANNEL, "closed")
+def close_line(r: redis.Redis, message: str, until: datetime | None,
+               keys: Keys = DEFAULT) -> None:
+    r.hset(keys.closure, mapping={"message": message,
+                                  "until": until.isoformat() if until else ""})
+    r.publish(keys.closure_changed, "closed")
 
 
-def reopen_line(r: redis.Redis) -> None:
-    r.delete(KEY)
-    r.publish(CHANNEL, "reopened")
+def reopen_line(r: redis.Redis, keys: Keys = DEFAULT) -> None:
+    r.delete(keys.closure)
+    r.publish(keys.closure_changed, "reopened")
 
 
 class OverrideWatch:
     """This process's copy of the supervisor's closure, for the call path: read from Redis at
-    most once per `seconds`, and dropped as soon as a change is announced on CHANNEL (a
-    listener thread, started with the first read). `seconds` 0: always read."""
+    most once per `seconds`, and dropped as soon as a change is announced on the helpline's
+    channel (a listener thread, started with the first read). `seconds` 0: always read."""
 
     def __init__(self, client: redis.Redis, seconds: float,
-                 clock: Callable[[], float] = time.monotonic) -> None:
-        self.client, self.seconds, self.clock = client, seconds, clock
+                 clock: Callable[[], float] = time.monotonic, keys: Keys = DEFAULT) -> None:
+        self.client, self.seconds, self.clock, self.keys = client, seconds, clock, keys
         self._value: Override | None = None
         self._read_at: float | None = None
         self._generation = 0
@@ -69,14 +70,14 @@ class OverrideWatch:
 
     def current(self) -> Override | None:
         if self.seconds <= 0:
-            return read_override(self.client)
+            return read_override(self.client, self.keys)
         self._listen()
         with self._lock:
             generation = self._generation
             if self._read_at is not None and self.clock() - self._read_at < self.seconds:
                 return self._value
         try:
-            value = load_override(self.client)
+            value = load_override(self.client, self.keys)
         except redis.RedisError as exc:
             log.warning("cannot read a supervisor's closure (%s): the normal hours apply", exc)
             return None  # not kept: the next call tries again
@@ -102,7 +103,7 @@ class OverrideWatch:
         while True:
             try:
                 pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(CHANNEL)
+                pubsub.subscribe(self.keys.closure_changed)
                 while True:
                     if pubsub.get_message(timeout=1.0) is not None:
                         self.invalidate()

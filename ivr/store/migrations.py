@@ -5,17 +5,25 @@ pure function of one stored record (tested on records in the previous format) ap
 script that changes a record only if it is still in the old format, so several processes
 starting at once can all run it: each record is upgraded exactly once.
 
+One process upgrades at a time (a lock in the store); the others wait for it, so nobody
+serves from a half-upgraded store.
+
 Versions:
   1  a callback's safe time is "preferred" ("HH:MM", not before); it expires 7 calendar
      days after the request.
   2  a callback has a plan (a safe-time window), the end of its current slot, and counts
      the opening days it was not reached (see expiry.py, promise.py).
+  3  what belongs to a helpline is under its own part of the key space (keys.py): the keys
+     of version 2 move under the default helpline's. Version 1 and 2 keys are named here
+     as they were, since that is what the upgrades read.
 """
 
 from __future__ import annotations
 
 import logging
 import re
+import secrets
+import time as time_module
 from datetime import UTC, date, datetime, time, timedelta
 
 import redis
@@ -24,12 +32,15 @@ from ivr.config import Settings
 from ivr.core.hours import OpeningHours, usual_span
 from ivr.core.promise import first_slot
 from ivr.core.safetime import ANYTIME, Window
+from ivr.store import keys
+from ivr.store.keys import Keys
 
 log = logging.getLogger(__name__)
 
-SCHEMA_KEY = "hl:schema"
-VERSION = 2
-_RECORD = re.compile(r"^hl:cb:[0-9a-f]{16}$")
+SCHEMA_KEY = keys.SCHEMA
+VERSION = 3
+WAIT_SECONDS = 120  # for another process's upgrade to finish
+_RECORD = re.compile(r"^hl:cb:[0-9a-f]{16}$")  # a callback under version 1 and 2 names
 
 _TO_V2 = """
 -- KEYS: the record; ARGV: id, then field, value pairs. Only a record still without a plan.
@@ -85,12 +96,54 @@ def to_v2(fields: dict[str, str], now: datetime, hours: OpeningHours,
     return new
 
 
+def v3_name(key: str, helpline: Keys) -> str | None:
+    """Where a version-2 key goes in version 3 (None: it stays, or it is not ours)."""
+    for old, part in keys.V2_TO_V3:
+        if key.startswith(old):
+            return helpline.base + part + key.removeprefix(old)
+    return next((helpline.base + part for old, part in keys.V2_RENAMED if key == old), None)
+
+
 def migrate(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settings) -> int:
-    """Bring the store to VERSION; how many records were upgraded. A store with no version
-    is version 1 if it holds callbacks, else new."""
+    """Bring the store to VERSION; how many records were changed. A store with no version
+    is version 1 if it holds callbacks, else new. Another process already upgrading is
+    waited for."""
     stored = r.get(SCHEMA_KEY)
     if stored is not None and int(stored) >= VERSION:
         return 0
+    token = secrets.token_hex(8)
+    if not r.set(keys.MIGRATING, token, nx=True, ex=WAIT_SECONDS):
+        _wait_for_upgrade(r)
+        return 0
+    try:
+        version = int(stored) if stored is not None else (
+            1 if next(r.scan_iter("hl:cb:*", count=1000), None) else VERSION)
+        changed = 0
+        if version < 2:
+            changed += _to_v2(r, now, hours, settings)
+            r.set(SCHEMA_KEY, 2)
+        if version < 3:
+            changed += _to_v3(r, Keys())
+        r.set(SCHEMA_KEY, VERSION)
+        if changed:
+            log.info("store upgraded to version %d: %d records changed", VERSION, changed)
+        return changed
+    finally:
+        if r.get(keys.MIGRATING) == token:
+            r.delete(keys.MIGRATING)
+
+
+def _wait_for_upgrade(r: redis.Redis) -> None:
+    deadline = time_module.monotonic() + WAIT_SECONDS
+    while time_module.monotonic() < deadline:
+        stored = r.get(SCHEMA_KEY)
+        if (stored is not None and int(stored) >= VERSION) or not r.exists(keys.MIGRATING):
+            return
+        time_module.sleep(0.05)
+    log.warning("another process has been upgrading the store for %d s", WAIT_SECONDS)
+
+
+def _to_v2(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settings) -> int:
     upgrade = r.register_script(_TO_V2)
     upgraded = 0
     for key in r.scan_iter("hl:cb:*", count=1000):
@@ -102,7 +155,16 @@ def migrate(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settin
         new = to_v2(fields, now, hours, settings)
         pairs = [item for pair in new.items() for item in pair]
         upgraded += upgrade(keys=[key], args=[key.removeprefix("hl:cb:"), *pairs])
-    r.set(SCHEMA_KEY, VERSION)
-    if upgraded:
-        log.info("store upgraded to version %d: %d callback records", VERSION, upgraded)
     return upgraded
+
+
+def _to_v3(r: redis.Redis, helpline: Keys) -> int:
+    """Each version-2 key to its place under the default helpline (RENAME keeps its
+    expiry); the console's old generated secret, no longer used, is dropped."""
+    moved = 0
+    for key in list(r.scan_iter("hl:*", count=1000)):
+        new = v3_name(key, helpline)
+        if new is not None and r.renamenx(key, new):
+            moved += 1
+    r.delete("hl:secret_key")
+    return moved

@@ -1,20 +1,10 @@
 """The callback queue in Redis: the single source of truth, changed only by Lua scripts.
 
-Layout (prefix "hl:"):
-  cb:{id}             hash: one callback (number, source, times, plan, status, attempts...)
-  cb:held             zset id -> request time: waiting for the person to give a safe time
-  cb:scheduled        zset id -> due time: waiting for its slot (and the helpline to open)
-  cb:due              zset id -> request time: ready to call, oldest request first
-  cb:slots            zset id -> slot end: scheduled and due callbacks, by when their slot
-                      ends (a due callback is never claimed after it; the scheduler moves it on)
-  cb:claimed          zset id -> claim time: an advisor is calling
-  cb:ended            zset id -> end time: done, cancelled or expired (erased after retention)
-  cb:open:{h}         id of the number's one open callback (h = hash of the number)
-  cb:num:{h}          set of every id for the number (to erase all on opt-out)
-  seen:{MessageSid}   the callback id a message created: Twilio's retries change nothing
-  schema              the version of this layout (see migrations.py)
-Each script checks the status it expects, so no two processes can both take, release or
-cancel one callback.
+One hash per callback and sorted sets for where each is (keys.py names them: held, scheduled,
+due, slots, claimed, ended), the number's one open callback and all its callbacks, and the
+MessageSids already handled. Each script checks the status it expects, so no two processes
+can both take, release or cancel one callback; who may do what is the rule in
+core/claims.py, which the scripts enforce (tests/test_claims.py checks they agree).
 """
 
 from __future__ import annotations
@@ -23,16 +13,18 @@ import hashlib
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, date, datetime, timedelta
+from string import Template
 
 import redis
+from redis.commands.core import Script
 
 from ivr.core.callbacks import Callback
 from ivr.core.expiry import Count
 from ivr.core.promise import Placement
-from ivr.core.safetime import ANYTIME, Window
+from ivr.core.safetime import Window
+from ivr.store.keys import Keys
 
-P = "hl:"
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
 WAITING = ("held", "scheduled", "due")
@@ -59,19 +51,19 @@ def _day(value: str | None) -> date | None:
 _PLACE = """
 local function place(id, key, status)
   if status == 'held' then
-    redis.call('ZADD', 'hl:cb:held', redis.call('HGET', key, 'requested_at'), id)
+    redis.call('ZADD', '${cb}held', redis.call('HGET', key, 'requested_at'), id)
     return
   end
-  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+  redis.call('ZADD', '${cb}slots', redis.call('HGET', key, 'slot_end'), id)
   if status == 'due' then
-    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    redis.call('ZADD', '${cb}due', redis.call('HGET', key, 'requested_at'), id)
   else
-    redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), id)
+    redis.call('ZADD', '${cb}scheduled', redis.call('HGET', key, 'due_at'), id)
   end
 end
 local function unplace(id)
   for _, name in ipairs({'held', 'scheduled', 'due', 'slots', 'claimed'}) do
-    redis.call('ZREM', 'hl:cb:' .. name, id)
+    redis.call('ZREM', '${cb}' .. name, id)
   end
 end
 """
@@ -107,16 +99,16 @@ if KEYS[4] ~= '' then quiet = too_many(KEYS[4], KEYS[5], ARGV[13], ARGV[14], ARG
 if seen_key ~= '' then
   local earlier = redis.call('GET', seen_key)
   if earlier then
-    return {earlier, 'repeat', redis.call('HGET', 'hl:cb:' .. earlier, 'due_at'), quiet}
+    return {earlier, 'repeat', redis.call('HGET', '${cb}' .. earlier, 'due_at'), quiet}
   end
 end
 local existing = redis.call('GET', open_key)
-if existing and redis.call('EXISTS', 'hl:cb:' .. existing) == 1 then
+if existing and redis.call('EXISTS', '${cb}' .. existing) == 1 then
   if seen_key ~= '' then redis.call('SET', seen_key, existing, 'EX', ARGV[10]) end
-  return {existing, 'existing', redis.call('HGET', 'hl:cb:' .. existing, 'due_at'), quiet}
+  return {existing, 'existing', redis.call('HGET', '${cb}' .. existing, 'due_at'), quiet}
 end
 local id = ARGV[1]
-local key = 'hl:cb:' .. id
+local key = '${cb}' .. id
 redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', ARGV[4],
   'due_at', ARGV[5], 'slot_end', ARGV[6], 'plan', ARGV[7], 'voicemail', ARGV[8],
   'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
@@ -131,7 +123,7 @@ _REPLAN = _PLACE + """
 -- A new safe time (or its promise) for a waiting callback. ARGV: id, plan, due, slot_end,
 -- status, claimable_on. A callback being called now keeps the plan and its place for the
 -- next attempt: if the call is given back, it goes there, not to the due queue.
-local key = 'hl:cb:' .. ARGV[1]
+local key = '${cb}' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
 if status == 'claimed' then
   redis.call('HSET', key, 'plan', ARGV[2], 'due_at', ARGV[3], 'slot_end', ARGV[4],
@@ -152,21 +144,21 @@ _RELEASE = """
 -- due queue (oldest request first). They became claimable on day ARGV[3] if enough of
 -- their slot is left: ARGV[4] seconds, or all of it when the slot is shorter (expiry.py).
 local now = tonumber(ARGV[1])
-local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:scheduled', '-inf', now, 'LIMIT', 0, ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', '${cb}scheduled', '-inf', now, 'LIMIT', 0, ARGV[2])
 local moved = 0
 for _, id in ipairs(ids) do
-  local key = 'hl:cb:' .. id
+  local key = '${cb}' .. id
   local fields = redis.call('HMGET', key, 'status', 'slot_end', 'due_at')
   local slot_end = tonumber(fields[2])
   if fields[1] ~= 'scheduled' then
-    redis.call('ZREM', 'hl:cb:scheduled', id)
+    redis.call('ZREM', '${cb}scheduled', id)
   elseif slot_end > now then
-    redis.call('ZREM', 'hl:cb:scheduled', id)
+    redis.call('ZREM', '${cb}scheduled', id)
     redis.call('HSET', key, 'status', 'due')
     if slot_end - now >= math.min(tonumber(ARGV[4]), slot_end - tonumber(fields[3])) then
       redis.call('HSET', key, 'claimable_on', ARGV[3])
     end
-    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    redis.call('ZADD', '${cb}due', redis.call('HGET', key, 'requested_at'), id)
     moved = moved + 1
   end
 end
@@ -175,15 +167,15 @@ return moved
 
 _END = _PLACE + """
 -- End one callback: ARGV: id, new status, now, allowed statuses (space separated)
-local key = 'hl:cb:' .. ARGV[1]
+local key = '${cb}' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
 if not status or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. status .. ' ', 1, true) then
   return 0
 end
 redis.call('HSET', key, 'status', ARGV[2], 'ended_at', ARGV[3])
 unplace(ARGV[1])
-redis.call('ZADD', 'hl:cb:ended', ARGV[3], ARGV[1])
-local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
+redis.call('ZADD', '${cb}ended', ARGV[3], ARGV[1])
+local open_key = '${cb}open:' .. redis.call('HGET', key, 'h')
 if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
 return 1
 """
@@ -197,9 +189,9 @@ if KEYS[3] ~= '' then
 end
 local ids = redis.call('SMEMBERS', KEYS[2])
 for _, id in ipairs(ids) do
-  redis.call('DEL', 'hl:cb:' .. id)
+  redis.call('DEL', '${cb}' .. id)
   unplace(id)
-  redis.call('ZREM', 'hl:cb:ended', id)
+  redis.call('ZREM', '${cb}ended', id)
 end
 redis.call('DEL', KEYS[1], KEYS[2])
 return #ids
@@ -207,13 +199,13 @@ return #ids
 
 _ERASE_ENDED = """
 -- Erase up to ARGV[2] records that ended before ARGV[1].
-local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:ended', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
+local ids = redis.call('ZRANGEBYSCORE', '${cb}ended', '-inf', ARGV[1], 'LIMIT', 0, ARGV[2])
 for _, id in ipairs(ids) do
-  local key = 'hl:cb:' .. id
+  local key = '${cb}' .. id
   local h = redis.call('HGET', key, 'h')
-  if h then redis.call('SREM', 'hl:cb:num:' .. h, id) end
+  if h then redis.call('SREM', '${cb}num:' .. h, id) end
   redis.call('DEL', key)
-  redis.call('ZREM', 'hl:cb:ended', id)
+  redis.call('ZREM', '${cb}ended', id)
 end
 return #ids
 """
@@ -223,17 +215,17 @@ _CLAIM = """
 -- The oldest due callback whose slot has not ended, for one advisor. ARGV: advisor, now
 local offset = 0
 while true do
-  local ids = redis.call('ZRANGE', 'hl:cb:due', offset, offset + 49)
+  local ids = redis.call('ZRANGE', '${cb}due', offset, offset + 49)
   if #ids == 0 then return false end
   for _, id in ipairs(ids) do
-    local key = 'hl:cb:' .. id
+    local key = '${cb}' .. id
     local fields = redis.call('HMGET', key, 'status', 'slot_end')
     if fields[1] == 'due' and tonumber(fields[2]) > tonumber(ARGV[2]) then
-      redis.call('ZREM', 'hl:cb:due', id)
-      redis.call('ZREM', 'hl:cb:slots', id)
+      redis.call('ZREM', '${cb}due', id)
+      redis.call('ZREM', '${cb}slots', id)
       redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[1], 'claimed_at', ARGV[2],
         'call_state', 'claimed', 'caller_connected', 0)
-      redis.call('ZADD', 'hl:cb:claimed', ARGV[2], id)
+      redis.call('ZADD', '${cb}claimed', ARGV[2], id)
       return id
     end
   end
@@ -244,21 +236,21 @@ end
 _FINISH = """
 -- Record an outcome of a claimed callback. ARGV: id, advisor ('*': anyone), outcome,
 -- new status (done, expired or scheduled), now, due and slot end (for scheduled)
-local key = 'hl:cb:' .. ARGV[1]
+local key = '${cb}' .. ARGV[1]
 if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
 if ARGV[2] ~= '*' and redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
-redis.call('ZREM', 'hl:cb:claimed', ARGV[1])
+redis.call('ZREM', '${cb}claimed', ARGV[1])
 redis.call('HINCRBY', key, 'attempts', 1)
 redis.call('HSET', key, 'status', ARGV[4], 'outcome', ARGV[3], 'call_state', 'ended')
 redis.call('HDEL', key, 'claimed_by', 'claimed_at', 'replanned')
 if ARGV[4] == 'scheduled' then
   redis.call('HSET', key, 'due_at', ARGV[6], 'slot_end', ARGV[7])
-  redis.call('ZADD', 'hl:cb:scheduled', ARGV[6], ARGV[1])
-  redis.call('ZADD', 'hl:cb:slots', ARGV[7], ARGV[1])
+  redis.call('ZADD', '${cb}scheduled', ARGV[6], ARGV[1])
+  redis.call('ZADD', '${cb}slots', ARGV[7], ARGV[1])
 else
   redis.call('HSET', key, 'ended_at', ARGV[5])
-  redis.call('ZADD', 'hl:cb:ended', ARGV[5], ARGV[1])
-  local open_key = 'hl:cb:open:' .. redis.call('HGET', key, 'h')
+  redis.call('ZADD', '${cb}ended', ARGV[5], ARGV[1])
+  local open_key = '${cb}open:' .. redis.call('HGET', key, 'h')
   if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
 end
 return 1
@@ -268,16 +260,16 @@ return 1
 # ended), or, when the person gave a new safe time during the call, to that time.
 _BACK_TO_DUE = """
 local function back_to_due(id, key)
-  redis.call('ZREM', 'hl:cb:claimed', id)
+  redis.call('ZREM', '${cb}claimed', id)
   redis.call('HDEL', key, 'claimed_by', 'claimed_at')
-  redis.call('ZADD', 'hl:cb:slots', redis.call('HGET', key, 'slot_end'), id)
+  redis.call('ZADD', '${cb}slots', redis.call('HGET', key, 'slot_end'), id)
   if redis.call('HGET', key, 'replanned') == '1' then
     redis.call('HDEL', key, 'replanned')
     redis.call('HSET', key, 'status', 'scheduled', 'call_state', '')
-    redis.call('ZADD', 'hl:cb:scheduled', redis.call('HGET', key, 'due_at'), id)
+    redis.call('ZADD', '${cb}scheduled', redis.call('HGET', key, 'due_at'), id)
   else
     redis.call('HSET', key, 'status', 'due', 'call_state', '')
-    redis.call('ZADD', 'hl:cb:due', redis.call('HGET', key, 'requested_at'), id)
+    redis.call('ZADD', '${cb}due', redis.call('HGET', key, 'requested_at'), id)
   end
 end
 """
@@ -285,10 +277,10 @@ end
 _RETURN_STALE = _BACK_TO_DUE + """
 -- Claims older than ARGV[1] go back to the due queue, unless the caller was connected (then
 -- the call happened: it waits for an outcome rather than being called twice).
-local ids = redis.call('ZRANGEBYSCORE', 'hl:cb:claimed', '-inf', ARGV[1])
+local ids = redis.call('ZRANGEBYSCORE', '${cb}claimed', '-inf', ARGV[1])
 local returned = 0
 for _, id in ipairs(ids) do
-  local key = 'hl:cb:' .. id
+  local key = '${cb}' .. id
   if redis.call('HGET', key, 'caller_connected') ~= '1' then
     back_to_due(id, key)
     returned = returned + 1
@@ -300,7 +292,7 @@ return returned
 
 _UNCLAIM = _BACK_TO_DUE + """
 -- ARGV: id, advisor
-local key = 'hl:cb:' .. ARGV[1]
+local key = '${cb}' .. ARGV[1]
 if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
 if redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
 back_to_due(ARGV[1], key)
@@ -309,7 +301,7 @@ return 1
 
 _COUNT = """
 -- The expiry count of a waiting callback. ARGV: id, missed, counted
-local key = 'hl:cb:' .. ARGV[1]
+local key = '${cb}' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
 if status ~= 'held' and status ~= 'scheduled' and status ~= 'due' then return 0 end
 redis.call('HSET', key, 'missed', ARGV[2], 'counted', ARGV[3])
@@ -343,20 +335,26 @@ class Flood:
 class CallbackQueue:
     """Callback records and their queues in Redis."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
         self.r = client
-        self._request = client.register_script(_REQUEST)
-        self._too_many = client.register_script(_TOO_MANY)
-        self._replan = client.register_script(_REPLAN)
-        self._release = client.register_script(_RELEASE)
-        self._end = client.register_script(_END)
-        self._erase_number = client.register_script(_ERASE_NUMBER)
-        self._erase_ended = client.register_script(_ERASE_ENDED)
-        self._claim = client.register_script(_CLAIM)
-        self._finish = client.register_script(_FINISH)
-        self._return_stale = client.register_script(_RETURN_STALE)
-        self._unclaim = client.register_script(_UNCLAIM)
-        self._count = client.register_script(_COUNT)
+        self.keys = keys or Keys()
+
+        def script(source: str) -> Script:
+            """A Lua script with this helpline's callback prefix written in (${cb})."""
+            return client.register_script(Template(source).substitute(cb=self.keys.cb))
+
+        self._request = script(_REQUEST)
+        self._too_many = script(_TOO_MANY)
+        self._replan = script(_REPLAN)
+        self._release = script(_RELEASE)
+        self._end = script(_END)
+        self._erase_number = script(_ERASE_NUMBER)
+        self._erase_ended = script(_ERASE_ENDED)
+        self._claim = script(_CLAIM)
+        self._finish = script(_FINISH)
+        self._return_stale = script(_RETURN_STALE)
+        self._unclaim = script(_UNCLAIM)
+        self._count = script(_COUNT)
 
     def request(self, number: str, source: str, now: datetime, place: Placement,
                 plan: Window | None, voicemail: bool = False, message_sid: str = "",
@@ -366,10 +364,10 @@ class CallbackQueue:
         counted too (in the same script)."""
         h = number_key(number)
         callback_id = secrets.token_hex(8)
-        rate_keys = [f"{P}sms:rate:{h}", f"{P}sms:quiet:{h}"] if flood else ["", ""]
+        rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
         result = self._request(
-            keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
-                  f"{P}seen:{message_sid}" if message_sid else "", *rate_keys],
+            keys=[self.keys.open(h), self.keys.numbers(h),
+                  self.keys.seen(message_sid) if message_sid else "", *rate_keys],
             args=[callback_id, number, source, _ts(now), _ts(place.due), _ts(place.slot_end),
                   plan.dumps() if plan else "", int(voicemail), place.status, SEEN_TTL_SECONDS,
                   h, place.claimable_on.isoformat() if place.claimable_on else "",
@@ -379,7 +377,7 @@ class CallbackQueue:
     def too_many(self, number: str, flood: Flood) -> bool:
         """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
         h = number_key(number)
-        return self._too_many(keys=[f"{P}sms:rate:{h}", f"{P}sms:quiet:{h}"],
+        return self._too_many(keys=list(self.keys.flood(h)),
                               args=flood.args()) == 1
 
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
@@ -406,14 +404,15 @@ class CallbackQueue:
 
     def due_to_release(self, now: datetime) -> list[str]:
         """What release() would move now (for a dry run)."""
-        ids = self.r.zrangebyscore(f"{P}cb:scheduled", "-inf", _ts(now))
-        return [i for i in ids if float(self.r.hget(f"{P}cb:{i}", "slot_end") or 0)
+        ids = self.r.zrangebyscore(self.keys.place("scheduled"), "-inf", _ts(now))
+        return [i for i in ids if float(self.r.hget(self.keys.callback(i), "slot_end") or 0)
                 > now.timestamp()]
 
     def slot_ended(self, now: datetime) -> list[Callback]:
         """Scheduled or due callbacks whose slot has ended: the scheduler gives each its next
         slot."""
-        found = (self.get(i) for i in self.r.zrangebyscore(f"{P}cb:slots", "-inf", _ts(now)))
+        ended = self.r.zrangebyscore(self.keys.place("slots"), "-inf", _ts(now))
+        found = (self.get(i) for i in ended)
         return [cb for cb in found if cb and cb.status in ("scheduled", "due")]
 
     def end(self, callback_id: str, status: str, now: datetime,
@@ -429,8 +428,8 @@ class CallbackQueue:
         retry, or a kept text replayed twice, must not erase a request made since)."""
         h = number_key(number)
         return self._erase_number(
-            keys=[f"{P}cb:open:{h}", f"{P}cb:num:{h}",
-                  f"{P}seen:{message_sid}" if message_sid else ""],
+            keys=[self.keys.open(h), self.keys.numbers(h),
+                  self.keys.seen(message_sid) if message_sid else ""],
             args=[SEEN_TTL_SECONDS])
 
     def set_count(self, callback_id: str, count: Count) -> bool:
@@ -452,30 +451,30 @@ class CallbackQueue:
                    for i in self.unrecorded_claims(claimed_before))
 
     def unrecorded_claims(self, claimed_before: datetime) -> list[str]:
-        return self.r.zrangebyscore(f"{P}cb:claimed", "-inf", _ts(claimed_before))
+        return self.r.zrangebyscore(self.keys.place("claimed"), "-inf", _ts(claimed_before))
 
     def set_voicemail(self, callback_id: str, allowed: bool) -> None:
         """Whether a voicemail may be left (the person's latest answer)."""
-        if self.r.exists(f"{P}cb:{callback_id}"):
-            self.r.hset(f"{P}cb:{callback_id}", "voicemail", int(allowed))
+        if self.r.exists(self.keys.callback(callback_id)):
+            self.r.hset(self.keys.callback(callback_id), "voicemail", int(allowed))
 
     def has_open(self, number: str) -> bool:
-        return bool(self.r.exists(f"{P}cb:open:{number_key(number)}"))
+        return bool(self.r.exists(self.keys.open(number_key(number))))
 
     def open_for(self, number: str) -> Callback | None:
-        callback_id = self.r.get(f"{P}cb:open:{number_key(number)}")
+        callback_id = self.r.get(self.keys.open(number_key(number)))
         return self.get(callback_id) if callback_id else None
 
     def get(self, callback_id: str) -> Callback | None:
-        data = self.r.hgetall(f"{P}cb:{callback_id}")
+        data = self.r.hgetall(self.keys.callback(callback_id))
         return _callback(callback_id, data) if data else None
 
     def ids(self, status: str) -> list[str]:
         """Ids in one state, in queue order."""
         if status in ("held", "scheduled", "due", "claimed"):
-            return self.r.zrange(f"{P}cb:{status}", 0, -1)
-        return [i for i in self.r.zrange(f"{P}cb:ended", 0, -1)
-                if self.r.hget(f"{P}cb:{i}", "status") == status]
+            return self.r.zrange(self.keys.place(status), 0, -1)
+        return [i for i in self.r.zrange(self.keys.place("ended"), 0, -1)
+                if self.r.hget(self.keys.callback(i), "status") == status]
 
     def all(self, statuses: tuple[str, ...] = ("held", "scheduled", "due", "claimed", "done",
                                                 "cancelled", "expired")) -> Iterator[Callback]:
@@ -512,11 +511,11 @@ class CallbackQueue:
     def stale_claims(self, claimed_before: datetime) -> list[str]:
         """What return_stale_claims() would return (for a dry run)."""
         return [i for i in self.unrecorded_claims(claimed_before)
-                if self.r.hget(f"{P}cb:{i}", "caller_connected") != "1"]
+                if self.r.hget(self.keys.callback(i), "caller_connected") != "1"]
 
     def set_call_state(self, callback_id: str, state: str, caller_connected: bool = False) -> None:
         """What the console shows: ringing, connected, machine, ended. Only for a claim."""
-        key = f"{P}cb:{callback_id}"
+        key = self.keys.callback(callback_id)
         if self.r.hget(key, "status") != "claimed":
             return
         fields: dict[str, str | int] = {"call_state": state}
@@ -525,21 +524,17 @@ class CallbackQueue:
         self.r.hset(key, mapping=fields)
 
     def claimed_by(self, advisor: str) -> list[Callback]:
-        found = (self.get(i) for i in self.r.zrange(f"{P}cb:claimed", 0, -1))
+        found = (self.get(i) for i in self.r.zrange(self.keys.place("claimed"), 0, -1))
         return [cb for cb in found if cb and cb.claimed_by == advisor]
 
     def counts(self) -> dict[str, int]:
-        return {name: self.r.zcard(f"{P}cb:{name}")
+        return {name: self.r.zcard(self.keys.place(name))
                 for name in ("held", "scheduled", "due", "claimed", "ended")}
 
 
 def _plan(data: dict[str, str]) -> Window | None:
-    """The stored plan; None while held. A record not yet upgraded (migrations.py) is read
-    as its old "not before HH:MM" meant."""
-    if "plan" not in data:
-        preferred = data.get("preferred")
-        return Window(earliest=time.fromisoformat(preferred)) if preferred else ANYTIME
-    return Window.loads(data["plan"]) if data["plan"] else None
+    """The stored plan; None while held."""
+    return Window.loads(data["plan"]) if data.get("plan") else None
 
 
 def _callback(callback_id: str, data: dict[str, str]) -> Callback:

@@ -17,13 +17,11 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from ivr.store.keys import DEFAULT, Keys
+
 log = logging.getLogger(__name__)
 KEEP_DAYS = 40
 FLUSH_SECONDS = 1.0
-
-
-def _key(day: date) -> str:
-    return f"hl:stats:{day.isoformat()}"
 
 
 class _Buffer:
@@ -89,35 +87,39 @@ def flush() -> None:
     _buffer.flush()
 
 
-def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str) -> None:
+def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str,
+          keys: Keys = DEFAULT) -> None:
     """Add one to each field of the day's counters; never raises, never waits on Redis."""
     try:
-        _buffer.add(r, _key(now.astimezone(tz).date()), fields)
+        _buffer.add(r, keys.stats(now.astimezone(tz).date()), fields)
     except Exception as exc:  # noqa: BLE001
         log.warning("could not count %s: %s", fields, exc)
 
 
-def call_started(r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool) -> None:
+def call_started(r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool,
+                 keys: Keys = DEFAULT) -> None:
     hour = now.astimezone(tz).hour
-    count(r, now, tz, "calls", f"calls:{'open' if is_open else 'closed'}:{hour}")
+    count(r, now, tz, "calls", f"calls:{'open' if is_open else 'closed'}:{hour}", keys=keys)
 
 
-def wait_recorded(r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float) -> None:
+def wait_recorded(r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float,
+                  keys: Keys = DEFAULT) -> None:
     """How long a person waited from asking to being called (for the median)."""
     try:
-        _buffer.wait(r, _key(now.astimezone(tz).date()) + ":waits", int(seconds))
+        _buffer.wait(r, keys.stats(now.astimezone(tz).date()) + ":waits", int(seconds))
     except Exception as exc:  # noqa: BLE001
         log.warning("could not record a wait: %s", exc)
 
 
-def day(r: redis.Redis, when: date) -> tuple[dict[str, int], list[int]]:
+def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int], list[int]]:
     flush()
-    counters = {k: int(v) for k, v in r.hgetall(_key(when)).items()}
-    waits = [int(w) for w in r.lrange(_key(when) + ":waits", 0, -1)]
+    counters = {k: int(v) for k, v in r.hgetall(keys.stats(when)).items()}
+    waits = [int(w) for w in r.lrange(keys.stats(when) + ":waits", 0, -1)]
     return counters, waits
 
 
-def summary(r: redis.Redis, today: date, days: int) -> dict[str, object]:
+def summary(r: redis.Redis, today: date, days: int,
+            keys: Keys = DEFAULT) -> dict[str, object]:
     """Totals over `days` days up to `today`: calls by hour in and out of hours, menu
     choices, callbacks asked / reached / expired, median wait in minutes, per-day series."""
     by_hour = {"open": [0] * 24, "closed": [0] * 24}
@@ -127,7 +129,7 @@ def summary(r: redis.Redis, today: date, days: int) -> dict[str, object]:
     per_day = []
     for offset in range(days - 1, -1, -1):
         d = today - timedelta(days=offset)
-        counters, day_waits = day(r, d)
+        counters, day_waits = day(r, d, keys)
         waits += day_waits
         per_day.append((d, counters.get("calls", 0), counters.get("cb:asked", 0)))
         for name, value in counters.items():

@@ -23,6 +23,8 @@ from dataclasses import dataclass
 
 import redis
 
+from ivr.store.keys import signin_account, signin_address
+
 HOUR = 3600
 FREE_TRIES = 3
 ACCOUNT_CAP = 30  # the longest delay on an account (seconds)
@@ -89,8 +91,8 @@ def address_key(remote_addr: str | None) -> str:
 def _keys(attempt: Attempt) -> dict[str, str]:
     account = attempt.account.lower()
     device = f"device:{attempt.device}" if attempt.device else "new-devices"
-    return {"address": f"hl:signin:addr:{attempt.address}",
-            "account": f"hl:signin:acct:{account}:{device}"}
+    return {"address": signin_address(attempt.address),
+            "account": signin_account(account, device)}
 
 
 class SignInThrottle:

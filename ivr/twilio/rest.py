@@ -13,9 +13,10 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ivr.config import Settings
+from ivr.store.keys import PURGE
 
 log = logging.getLogger(__name__)
-PURGE_LIST = "hl:purge"
+PURGE_LIST = PURGE
 REST_TIMEOUT_SECONDS = 10
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")

@@ -3,25 +3,20 @@ needs (settings, flows, clock, store), on the Flask app."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 
 import redis
 from flask import Flask, current_app
-from twilio.rest import Client
 
 from ivr.config import Settings
-from ivr.content.flows import Flows, load_flows
-from ivr.core.clock import Clock, file_clock, system_clock
+from ivr.core.clock import Clock
 from ivr.ops.logs import setup_logging
 from ivr.ops.secret_key import load_secret_key
-from ivr.store.closures import OverrideWatch
-from ivr.store.connection import connect
-from ivr.store.migrations import migrate
-from ivr.store.queue import CallbackQueue
+from ivr.services import Services, build_services
 from ivr.store.spool import Spool
-from ivr.twilio.rest import rest_client
 from ivr.web.limits import limit_requests
 from ivr.web.signatures import ForwardedByProxiesOnly, SignatureGuard
 
@@ -29,32 +24,31 @@ log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
-class Helpline:
-    """What every request needs: settings, the checked flows, the clock and the store."""
+class Helpline(Services):
+    """What every request needs: the services, the signature guard and the TwiML built so
+    far (see voice.cached)."""
 
-    settings: Settings
-    flows: Flows
-    clock: Clock
     guard: SignatureGuard
-    redis: redis.Redis
-    queue: CallbackQueue
-    twilio: Client | None  # Twilio's REST API, when credentials are set
-    override: OverrideWatch  # the supervisor's closure, as calls and texts read it
-    twiml_cache: dict[tuple, str] = field(default_factory=dict)  # see voice.cached
+    twiml_cache: dict[tuple[object, ...], str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, services: Services, guard: SignatureGuard) -> Helpline:
+        return cls(**{f.name: getattr(services, f.name) for f in fields(Services)},
+                   guard=guard)
 
 
 def helpline() -> Helpline:
-    return current_app.extensions["helpline"]
+    found: Helpline = current_app.extensions["helpline"]
+    return found
 
 
 def create_app(config: Mapping[str, object] | None = None, clock: Clock | None = None) -> Flask:
     """Build the app. `config` overrides settings from the environment; `clock` lets tests and
     the simulator run the real app at any instant. Bad flows/ stop start-up here."""
     settings = Settings.from_env().override(config)
-    clock = clock or (file_clock(settings.clock_file) if settings.clock_file else system_clock)
     setup_logging(settings.log_level, settings.log_format)
     secret_key = load_secret_key(settings)  # before anything starts: refused without one
-    flows = load_flows(settings.flows_dir, clock())
+    services = build_services(settings, clock)
 
     app = Flask(__name__)  # templates/ and static/ beside this module
     app.secret_key = secret_key
@@ -64,14 +58,15 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
                                               settings.trusted_proxy_addresses)
     guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
                            settings.signature_alarm_after)
-    store = connect(settings)
-    try:
-        migrate(store, clock(), flows.hours, settings)
-    except redis.RedisError as exc:  # calls must still be answered; the scheduler retries
-        log.warning("could not check the store's version at start-up: %s", exc)
-    app.extensions["helpline"] = Helpline(
-        settings, flows, clock, guard, store, CallbackQueue(store), rest_client(settings),
-        OverrideWatch(store, settings.override_cache_seconds))
+    app.extensions["helpline"] = Helpline.of(services, guard)
+
+    @app.before_request
+    def upgraded() -> None:
+        """A store unreachable at start is brought up to date by the first request that
+        reaches it (a store error here is left to the route's own fallback)."""
+        if not services.upgrade.done:
+            with contextlib.suppress(redis.RedisError):
+                services.upgrade()
     if not settings.twilio_auth_token:
         log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
                     "anyone can reach these webhooks. Fine for local work only. !!!")

@@ -51,6 +51,7 @@ from ivr.ops.hashpool import Busy, HashPool
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.store.closures import close_line, read_override, reopen_line
+from ivr.store.keys import calling
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
 from ivr.twilio.rest import call_advisor
@@ -414,7 +415,7 @@ def call_next() -> Response:
     else:
         # One call-next at a time per advisor: a double click must not claim two callbacks
         # (the second would ring the advisor's phone for a call the console does not show).
-        lock = f"hl:console:calling:{advisor.username}"
+        lock = calling(advisor.username)
         if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
             flash("Already calling: one call at a time.")
             return redirect(url_for("console.queue"))

@@ -60,7 +60,7 @@ def national_digits(number: str) -> str:
 
 
 def pending_key() -> str:
-    return f"hl:call:{param('CallSid')[:64] or 'unknown'}:number"
+    return helpline().queue.keys.keyed_number(param("CallSid")[:64] or "unknown")
 
 
 def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:

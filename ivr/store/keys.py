@@ -1,0 +1,133 @@
+"""Every Redis key the app uses, named here and nowhere else (tests/test_layers.py checks).
+
+Designed for what is coming: several helplines may share one store, so what belongs to one
+helpline lives under its own part, `hl:{helpline}:`, and the keys one script touches
+together share a prefix. People (advisors, sign-in) and the scheduler serve every helpline,
+so they are not under one.
+
+  hl:schema                               version of this layout (migrations.py)
+  hl:migrating                            held while a migration runs
+  hl:{helpline}:cb:{id}                   hash: one callback (queue.py)
+  hl:{helpline}:cb:held|scheduled|due|slots|claimed|ended
+                                          zsets: where each callback is (queue.py)
+  hl:{helpline}:cb:open:{h}               the number's one open callback (h: number's hash)
+  hl:{helpline}:cb:num:{h}                every callback of the number (erased on STOP)
+  hl:{helpline}:seen:{MessageSid}         a message already handled (Twilio retries)
+  hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
+  hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes)
+  hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
+  hl:{helpline}:stats:{date}              the day's counters (no numbers)
+  hl:{helpline}:audit                     stream: who did what (numbers masked)
+  hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
+  hl:advisors, hl:adv:{username}          advisor accounts (accounts.py)
+  hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
+  hl:console:calling:{username}           one "call next" at a time
+  hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
+  hl:purge                                inbound messages and media to delete from Twilio
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+
+ROOT = "hl:"
+DEFAULT_HELPLINE = "main"
+
+SCHEMA = "hl:schema"
+MIGRATING = "hl:migrating"
+ADVISORS = "hl:advisors"
+ADVISOR = "hl:adv:"  # + username
+DEVICE_LINK = "hl:signin:trust:"  # + digest
+SCHEDULER_LOCK = "hl:scheduler:lock"
+SCHEDULER_HEARTBEAT = "hl:scheduler:heartbeat"
+APSCHEDULER_JOBS = "hl:apscheduler:jobs"
+APSCHEDULER_RUN_TIMES = "hl:apscheduler:run_times"
+PURGE = "hl:purge"
+
+
+def advisor(username: str) -> str:
+    return f"{ADVISOR}{username}"
+
+
+def signin_address(address: str) -> str:
+    return f"hl:signin:addr:{address}"
+
+
+def signin_account(account: str, device: str) -> str:
+    return f"hl:signin:acct:{account}:{device}"
+
+
+def calling(username: str) -> str:
+    return f"hl:console:calling:{username}"
+
+
+@dataclass(frozen=True)
+class Keys:
+    """The keys of one helpline."""
+
+    helpline: str = DEFAULT_HELPLINE
+
+    @property
+    def base(self) -> str:
+        return f"{ROOT}{self.helpline}:"
+
+    @property
+    def cb(self) -> str:
+        """The prefix of every callback key (the Lua scripts build the rest)."""
+        return f"{self.base}cb:"
+
+    def callback(self, callback_id: str) -> str:
+        return f"{self.cb}{callback_id}"
+
+    def place(self, name: str) -> str:
+        """held, scheduled, due, slots, claimed or ended."""
+        return f"{self.cb}{name}"
+
+    def open(self, h: str) -> str:
+        return f"{self.cb}open:{h}"
+
+    def numbers(self, h: str) -> str:
+        return f"{self.cb}num:{h}"
+
+    def seen(self, message_sid: str) -> str:
+        return f"{self.base}seen:{message_sid}"
+
+    def flood(self, h: str) -> tuple[str, str]:
+        """The number's flood counter and its quiet period."""
+        return f"{self.base}sms:rate:{h}", f"{self.base}sms:quiet:{h}"
+
+    def keyed_number(self, call_sid: str) -> str:
+        return f"{self.base}call:{call_sid}:number"
+
+    @property
+    def closure(self) -> str:
+        return f"{self.base}closure"
+
+    @property
+    def closure_changed(self) -> str:
+        return f"{self.base}closure:changed"
+
+    def stats(self, day: date) -> str:
+        return f"{self.base}stats:{day.isoformat()}"
+
+    @property
+    def audit(self) -> str:
+        return f"{self.base}audit"
+
+    def opening(self, opened_iso: str) -> str:
+        return f"{self.base}opening:{opened_iso}"
+
+    def nightly(self, day: date) -> str:
+        return f"{self.base}nightly:{day.isoformat()}"
+
+
+DEFAULT = Keys()
+
+
+# Keys of version 2 of the layout, before helplines had a part of their own: the migration
+# to version 3 moves each under the default helpline's part (old prefix -> new prefix).
+V2_TO_V3 = (("hl:cb:", "cb:"), ("hl:seen:", "seen:"), ("hl:sms:", "sms:"),
+            ("hl:call:", "call:"), ("hl:stats:", "stats:"), ("hl:opening:", "opening:"),
+            ("hl:nightly:", "nightly:"))
+V2_RENAMED = (("hl:override", "closure"), ("hl:audit", "audit"))
