@@ -264,7 +264,7 @@ def run(host: str, port: int) -> None:
         env[SUPERVISED_ENV] = "1"  # the children connect; this process restarts the server
     children += [
         Child("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-                      "--bind", f"{host}:{port}"]),
+                      "--bind", f"{host}:{port}"], essential=True),
         Child("scheduler", [sys.executable, "-m", "ivr", "scheduler"]),
     ]
     click.echo(f"Store: {describe(settings)}")

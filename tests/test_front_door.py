@@ -27,6 +27,7 @@ from xml.etree import ElementTree
 import gevent
 import psutil
 import pytest
+from prometheus_client import REGISTRY
 from twilio.request_validator import RequestValidator
 from werkzeug.test import create_environ
 
@@ -149,6 +150,22 @@ def test_a_body_cut_short_is_refused():
 
     assert status.startswith("400")
     assert not seen.called
+
+
+@pytest.mark.parametrize(("path", "stream", "length", "reason"), [
+    ("/voice", Stream(endless=True), 400 * 1024 * 1024, "too_large"),
+    ("/sms", Stream(b"Body=hel", wait=30), 1000, "too_slow"),
+    ("/sms", Stream(b"Body=hel"), 1000, "cut_short"),
+    ("/console/login", Stream(endless=True), CONSOLE_MAX_BODY + 1, "too_large"),
+])
+def test_each_refusal_is_counted_for_monitoring(path, stream, length, reason):
+    """Found in review: these refusals were logged but never counted, so an attack on the
+    front door showed nowhere on the dashboard."""
+    group = path.strip("/").split("/")[0]
+    labels = {"group": group, "reason": reason}
+    before = REGISTRY.get_sample_value("helpline_rejected_requests_total", labels) or 0.0
+    call(path, stream, length=length, body_seconds=0.2)
+    assert REGISTRY.get_sample_value("helpline_rejected_requests_total", labels) == before + 1
 
 
 @pytest.mark.parametrize("path", ["/console/login", "/console", "/console/supervisor/close"])

@@ -32,6 +32,8 @@ NUMBERS = {
     "en dashes": "07700\u2013900\u2013123",
     "dotted": "07700.900.123",
     "slashed": "07700/900123",
+    "underscored (found in review)": "07700_900_123",
+    "with commas (found in review)": "07700,900,123",
     "no-break spaces": "07700\u00a0900\u202f123",
     "in a URL, %2B": "https://x.example/voice?From=%2B447700900123&To=x",
     "in a URL, lower-case %2b": "/sms?From=%2b447700900123",
@@ -83,7 +85,7 @@ def compact(text: str) -> str:
     """The text's digits in ASCII with separators gone, so a number is found however it was
     written."""
     ascii_digits = "".join(str(unicodedata.digit(c)) if c.isdecimal() else c for c in text)
-    for separator in (" ", "-", ".", "/", "(", ")", "+", "%20", "%2B", "%2b", "\u00a0",
+    for separator in (" ", "-", ".", "/", "(", ")", "+", "_", ",", "%20", "%2B", "%2b", "\u00a0",
                       "\u202f", "\u2013", "\\u00a0", "\\u202f", "\\u2013"):
         ascii_digits = ascii_digits.replace(separator, "")
     return ascii_digits

@@ -688,3 +688,94 @@ def test_what_the_web_server_writes_under_the_data_folder_is_private(spawn, run_
             assert stat.S_IMODE(path.stat().st_mode) == 0o700, path
         elif path.is_file():
             assert stat.S_IMODE(path.stat().st_mode) == 0o600, path
+
+
+def call_helpline(base: str) -> tuple[int, str]:
+    """POST /voice over HTTP, signed as Twilio signs it."""
+    url = f"{base}/voice"
+    params = {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "0" * 32,
+              "From": CALLERS[0], "To": "+441234567890", "CallStatus": "ringing"}
+    request = urllib.request.Request(url, data=urlencode(params).encode(), headers={
+        "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)})
+    with urllib.request.urlopen(request, timeout=14) as response:
+        return response.status, response.read().decode()
+
+
+def test_a_hung_redis_holds_up_no_call_and_no_text(spawn, run_env):
+    """Found in review: a text replayed the spool inline, under a blocking lock held while a
+    hung Redis was awaited: every request of every worker waited behind it. Here Redis is
+    frozen (SIGSTOP, not dead: connections open and nothing answers) while calls and texts
+    come in together; each is answered well inside Twilio's 15 s."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    run, base = start_run(spawn, run_env)
+    [server] = redis_servers_of(Path(run_env["HELPLINE_DATA_DIR"]))
+    text_helpline(base, CALLERS[0], "hello", "SM" + "a" * 32)
+    server.suspend()
+    try:
+        with ThreadPoolExecutor(16) as pool:
+            calls = [pool.submit(call_helpline, base) for _ in range(16)]
+            texts = [pool.submit(text_helpline, base, CALLERS[1 + n % 2], "hello",
+                                 f"SM{n:032x}") for n in range(16)]
+            answered = [f.result() for f in calls + texts]  # urlopen gives up at 14 s
+        assert all(code == 200 for code, _ in answered)
+        assert all("<Say" in body for _, body in answered[:16])
+        assert all("We have it" in body for _, body in answered[16:])
+    finally:
+        server.resume()
+    client = redis.Redis(unix_socket_path=str(Path(run_env["HELPLINE_DATA_DIR"]) / "redis"
+                                              / "redis.sock"), decode_responses=True)
+    queue = CallbackQueue(client)
+    wait_for(lambda: queue.open_for(CALLERS[1]) and queue.open_for(CALLERS[2]),
+             "the kept texts in the queue", logs=run.log)
+    client.close()
+
+
+SUPERVISE = """
+import sys
+from ivr.ops.processes import Child, supervise
+children = [Child("redis", ["sh", "-c", "exit 1"], essential=False),
+            Child("web", sys.argv[1:], essential=True)]
+sys.exit(supervise(children, cwd=".", env={"PATH": "/usr/bin:/bin"}))
+"""
+
+
+def test_a_crash_looping_redis_is_restarted_with_a_growing_pause_and_never_stops_the_web(
+        spawn, tmp_path):
+    """Found in review: three quick exits of Redis (a full disk) stopped the web server too,
+    so callers got no answer at all instead of the fallbacks."""
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = spawn("supervise", "-c", SUPERVISE, "sleep", "120", env=env)
+    wait_for(lambda: "restarting in 4 s" in run.log(), "three restarts", logs=run.log)
+    assert run.popen.poll() is None  # still running: the web is still serving
+    assert [line.split("restarting in ")[1] for line in run.log().splitlines()
+            if "restarting in" in line][:3] == ["1 s", "2 s", "4 s"]
+    run.popen.send_signal(signal.SIGTERM)
+    assert run.popen.wait(timeout=20) == 0
+
+
+def test_a_crash_looping_web_server_ends_the_run(spawn):
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    run = spawn("supervise", "-c", SUPERVISE, "sh", "-c", "exit 3", env=env)
+    assert run.popen.wait(timeout=30) == 1
+    assert "web keeps exiting at once (3): stopping" in run.log()
+
+
+def test_a_command_while_helpline_run_restarts_redis_starts_no_second_server(tmp_path):
+    """Found in review: in the second the supervisor restarts Redis, a command found nothing
+    answering, started a server of its own on the same files, and stopped it with a SHUTDOWN
+    down the shared socket: the supervisor's new server went with it."""
+    from ivr.ops.processes import RunLock
+
+    data_dir = tmp_path / "data"
+    lock = RunLock(data_dir)
+    lock.acquire(5000)  # as `helpline run` holds it, its Redis between two lives
+    try:
+        env = {**os.environ, "HELPLINE_DATA_DIR": str(data_dir), "LOG_LEVEL": "ERROR"}
+        env.pop("REDIS_URL", None)
+        subprocess.run([sys.executable, "-m", "ivr", "callbacks", "list"], cwd=PROJECT,
+                       env=env, capture_output=True, text=True, timeout=60)
+        assert redis_servers_of(data_dir) == []
+    finally:
+        assert lock.file is not None
+        lock.file.close()

@@ -13,7 +13,8 @@ from prometheus_client import REGISTRY
 from twilio.request_validator import RequestValidator
 
 import ivr.web.voice
-from ivr.web.signatures import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due, route_group
+from ivr.ops.metrics import route_group
+from ivr.web.signatures import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due
 from tests.conftest import TOKEN, twilio_client
 
 CALL = {"CallSid": "CA" + "c" * 32, "From": "+447700900123", "To": "+441234567890"}

@@ -8,6 +8,7 @@ on the same socket, as `helpline run` does after a crash.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import stat
 from pathlib import Path
@@ -51,7 +52,8 @@ def replies(app: Flask, name: str) -> str:
 
 
 def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(make_app,
-                                                                               own_store):
+                                                                               own_store,
+                                                                               caplog):
     app = make_app(at="2026-11-25T11:00", data_dir=own_store, redis_url="")
     queue = app.extensions["helpline"].queue
     text(app, A, "hello", "SM" + "0" * 32)
@@ -75,6 +77,9 @@ def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(ma
     with app.app_context():
         assert replay_spool() == 5
         assert replay_spool() == 0
+    # What was decided is logged, though no request is there to carry it (found in review).
+    assert sum("stored, due" in r.getMessage() for r in caplog.records
+               if r.name == "ivr.requests") == 3  # A live; B and C replayed
 
     assert queue.open_for(A) is None  # the STOP's erase was done
     b = queue.open_for(B)
@@ -85,14 +90,88 @@ def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(ma
     assert not spool.waiting()
 
 
-def test_the_next_text_replays_the_spool_first(make_app, own_store):
+def test_a_text_while_kept_texts_are_going_in_joins_them_so_a_stop_is_never_applied_early(
+        make_app, own_store):
+    """Found in review: the next text replayed the spool inline, on the request, under a
+    lock a hung Redis held for every worker. Now it joins the spool, behind the texts that
+    came before it, and the background replay keeps their order."""
     app = make_app(at="2026-11-25T19:00", data_dir=own_store, redis_url="")
     stop_embedded(own_store)
     text(app, A, "hello", "SM" + "5" * 32)
     start_embedded(own_store)
-    reply = text(app, A, "hello again", "SM" + "6" * 32)
-    assert "we already have your request" in reply[0]  # the kept text came first
+    assert text(app, A, "STOP", "SM" + "6" * 32) == []
+    with app.app_context():
+        assert replay_spool() == 2
+    assert app.extensions["helpline"].queue.open_for(A) is None  # the STOP came last
     assert not Spool(own_store).waiting()
+
+
+def test_a_time_we_cannot_call_in_is_kept_held_as_the_reply_said(make_app, own_store):
+    app = make_app(at="2026-11-25T11:00", data_dir=own_store, redis_url="")
+    stop_embedded(own_store)
+    text(app, A, "after 8", "SM" + "7" * 32)
+    text(app, B, "after 6pm", "SM" + "8" * 32)
+    start_embedded(own_store)
+    with app.app_context():
+        assert replay_spool() == 2
+    queue = app.extensions["helpline"].queue
+    assert [queue.open_for(n).status for n in (A, B)] == ["held", "held"]
+
+
+def test_an_entry_the_rules_refuse_is_set_aside_and_the_rest_go_in(tmp_path, caplog):
+    """Found in review: one bad entry stopped every text behind it, for good."""
+    spool = Spool(tmp_path)
+    for n in range(3):
+        spool.add(Spooled(f"SM{n}", A, "request", "2026-11-25T11:00:00+00:00"))
+    done: list[str] = []
+
+    def apply(entry: Spooled) -> None:
+        if entry.sid == "SM1":
+            raise ValueError("a rule refuses it")
+        done.append(entry.sid)
+
+    assert spool.replay(apply) == 2
+    assert done == ["SM0", "SM2"]
+    assert not spool.waiting()
+    failed = [json.loads(line)["sid"] for line in spool.failed_path.read_text().splitlines()]
+    assert failed == ["SM1"]
+    assert stat.S_IMODE(spool.failed_path.stat().st_mode) == 0o600
+    assert any(r.levelname == "ERROR" and "SM1" in r.getMessage() for r in caplog.records)
+
+
+def test_one_replay_at_a_time_and_the_others_return_at_once(tmp_path):
+    spool = Spool(tmp_path)
+    spool.add(Spooled("SM0", A, "request", "2026-11-25T11:00:00+00:00"))
+    seen: list[int] = []
+
+    def apply(entry: Spooled) -> None:
+        seen.append(spool.replay(lambda e: None))  # a second replayer while this one runs
+
+    assert spool.replay(apply) == 1
+    assert seen == [0]
+
+
+def test_texts_kept_while_a_replay_runs_stay_in_the_spool(tmp_path):
+    spool = Spool(tmp_path)
+    spool.add(Spooled("SM0", A, "request", "2026-11-25T11:00:00+00:00"))
+
+    def apply(entry: Spooled) -> None:
+        spool.add(Spooled("SM9", B, "request", "2026-11-25T11:01:00+00:00"))
+
+    assert spool.replay(apply) == 1
+    assert [json.loads(line)["sid"] for line in spool.path.read_text().splitlines()] == ["SM9"]
+
+
+def test_a_held_spool_lock_never_blocks_a_worker(tmp_path, monkeypatch):
+    """Another worker holding the file lock costs a text at most LOCK_WAIT_SECONDS, then the
+    "unavailable" reply: the lock is never awaited in a way that stops the worker's loop."""
+    monkeypatch.setattr("ivr.store.spool.LOCK_WAIT_SECONDS", 0.05)
+    spool = Spool(tmp_path)
+    spool.add(Spooled("SM0", A, "request", "2026-11-25T11:00:00+00:00"))
+    with open(spool.path.with_suffix(".lock"), "a") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        with pytest.raises(OSError, match="locked"):
+            spool.add(Spooled("SM1", A, "request", "2026-11-25T11:00:00+00:00"))
 
 
 def test_a_replay_that_fails_keeps_what_was_not_applied(tmp_path):

@@ -69,11 +69,23 @@ def unavailable(app: Flask) -> str:
 # ------------------------------------------------------------------ texts
 
 
-@pytest.mark.parametrize("body", ["hello", "2pm", "ANYTIME", "after 8", ""])
+@pytest.mark.parametrize("body", ["hello", "2pm", "ANYTIME", ""])
 def test_a_text_is_kept_and_the_reply_says_we_have_it(app, body):
     """Found: texters were told "Sorry, try again later" (1 611 of them in one run)."""
     assert send(app, body) == [reply_text(app, "spooled")]
     assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
+
+
+@pytest.mark.parametrize(("body", "name", "fields"), [
+    ("after 8", "ambiguous", {"hour": 8}),
+    ("after 6pm", "outside_hours", {}),
+    ("Don't call before 2", "ask_time", {}),
+    ("25:99", "ask_time", {}),
+])
+def test_a_time_we_cannot_call_in_gets_the_same_question_as_when_the_store_is_up(
+        app, body, name, fields):
+    """Found in review: these were told "we have it, we will call" and then held in silence."""
+    assert send(app, body) == [reply_text(app, name, **fields)]
 
 
 def test_stop_is_kept_and_answered_by_twilio_alone(app):
@@ -107,7 +119,7 @@ def test_a_text_with_media_and_credentials_still_gets_an_answer(make_app, twilio
     sid, media = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
     url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/{media}"
     assert send(app, "look", sid=sid, NumMedia="1", MediaUrl0=url) == [
-        reply_text(app, "spooled")]
+        f"{reply_text(app, 'media')} {reply_text(app, 'spooled')}"]
 
 
 def test_a_text_from_abroad_still_gets_an_answer(app):

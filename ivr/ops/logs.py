@@ -17,7 +17,7 @@ from ivr.core.phone import mask
 # phone numbers between them, is masked when it is long enough to be a number: wherever it
 # is (inside a word, a URL or a form field, before any punctuation), in any script's digits.
 _SID = r"\b[A-Z]{2}[0-9a-f]{32}\b"
-_GAP = r"(?:[^\S\r\n]|[-\u2010-\u2015\u2212./()+]|%20){0,3}"
+_GAP = r"(?:[^\S\r\n]|[-\u2010-\u2015\u2212./()+_,]|%20){0,3}"
 _NUMBER = rf"(?:\+|\uff0b|%2[Bb])?\d(?:{_GAP}\d)*"
 _FOUND = re.compile(rf"(?P<sid>{_SID})|{_NUMBER}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # "2026-11-26 10" of "…10:00"

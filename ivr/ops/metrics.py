@@ -10,7 +10,7 @@ import os
 import time
 
 import redis
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -33,8 +33,8 @@ LATENCY = Histogram("helpline_request_seconds", "Time to answer, by route", ["ro
 FALLBACKS = Counter("helpline_fallbacks_total",
                     "Callers who got the safe fallback answer (signed requests only)", ["kind"])
 REJECTED = Counter("helpline_rejected_requests_total",
-                   "Webhook requests refused: unsigned or not signed by Twilio",
-                   ["group", "reason"])
+                   "Requests refused: unsigned or not signed by Twilio (webhooks), or a body "
+                   "too large, too slow or cut short (any path)", ["group", "reason"])
 WEBHOOK_PREFIXES = ("/voice", "/sms")
 
 
@@ -54,10 +54,19 @@ class CallbackCollector:
         yield family
 
 
+def route_group(path: str) -> str:
+    """"voice", "sms", "console"…: the part of the app a refused request was aimed at."""
+    return path.strip("/").split("/", 1)[0] or "other"
+
+
 def note(detail: str) -> None:
     """What a webhook decided ("helpline open", "chose steps"), said once, in the request's
-    own log line: one line per request, not one per decision."""
-    g.setdefault("notes", []).append(detail)
+    own log line: one line per request, not one per decision. Outside a request (a kept
+    text replayed in the background) it goes to the log as a line of its own."""
+    if has_request_context():
+        g.setdefault("notes", []).append(detail)
+    else:
+        log.info("%s", detail)
 
 
 def install(app: Flask) -> None:

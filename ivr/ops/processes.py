@@ -22,13 +22,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
-from ivr.store.connection import die_with_parent, private_folder
+from ivr.store.connection import RUN_LOCK, die_with_parent, private_folder
 
 log = logging.getLogger(__name__)
 RESTART_DELAY_SECONDS = 1
+MAX_RESTART_DELAY_SECONDS = 30
 READY_SECONDS = 60
 STOP_SECONDS = 15
-# A child that keeps dying at once (a port taken, a broken setting) is not restarted forever.
+# The web server dying at once, again and again (a broken setting), ends the run: there is
+# nothing to serve. Anything else that does (Redis on a full disk, say) is restarted with
+# a growing pause, for ever: the web server keeps answering calls (with its fallbacks and
+# the spool) while it is down, and that is worth more than a clean exit.
 QUICK_EXIT_SECONDS = 5
 QUICK_EXITS = 3
 
@@ -42,10 +46,17 @@ class Child:
     command: list[str]
     ready: Callable[[], bool] | None = None
     umask: int = -1
+    essential: bool = False  # its crash-looping ends the run
     process: subprocess.Popen[bytes] | None = None
     started: float = 0.0
     quick_exits: int = 0
+    restart_at: float | None = None
     env: Mapping[str, str] = field(default_factory=dict)
+
+    def restart_delay(self) -> float:
+        """1 s, then twice as long after each quick exit in a row, up to 30 s."""
+        return min(RESTART_DELAY_SECONDS * 2 ** max(self.quick_exits - 1, 0),
+                   MAX_RESTART_DELAY_SECONDS)
 
 
 class AlreadyRunning(RuntimeError):
@@ -57,7 +68,7 @@ class RunLock:
     process ends, however it ends, holding the pid and port for the next one to report."""
 
     def __init__(self, data_dir: Path) -> None:
-        self.path = Path(data_dir) / "run.lock"
+        self.path = Path(data_dir) / RUN_LOCK
         self.file: IO[str] | None = None
 
     def acquire(self, port: int) -> None:
@@ -83,9 +94,10 @@ class RunLock:
 
 
 def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
-    """Start every child in order (each ready before the next); restart one that dies; on
-    SIGTERM, SIGINT or SIGHUP stop them all, last started first, and wait for them. Non-zero
-    when a child kept failing at start."""
+    """Start every child in order (each ready before the next); restart one that dies (after
+    a pause that grows while it keeps dying at once); on SIGTERM, SIGINT or SIGHUP stop them
+    all, last started first, and wait for them. Non-zero when an essential child kept
+    failing at start."""
     stopping: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
@@ -104,17 +116,21 @@ def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
             for child in children:
                 if stopping or child.process is None or child.process.poll() is None:
                     continue
-                quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS
-                child.quick_exits = child.quick_exits + 1 if quick else 0
-                if child.quick_exits >= QUICK_EXITS:
-                    print(f"[run] {child.name} keeps exiting at once "
-                          f"({child.process.returncode}): stopping", flush=True)
-                    failed = child.name
-                    break
-                print(f"[run] {child.name} exited ({child.process.returncode}); restarting",
-                      flush=True)
-                time.sleep(RESTART_DELAY_SECONDS)
-                _start(child, cwd, env)
+                if child.restart_at is None:
+                    quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS
+                    child.quick_exits = child.quick_exits + 1 if quick else 0
+                    if child.essential and child.quick_exits >= QUICK_EXITS:
+                        print(f"[run] {child.name} keeps exiting at once "
+                              f"({child.process.returncode}): stopping", flush=True)
+                        failed = child.name
+                        break
+                    delay = child.restart_delay()
+                    print(f"[run] {child.name} exited ({child.process.returncode}); "
+                          f"restarting in {delay:g} s", flush=True)
+                    child.restart_at = time.monotonic() + delay
+                elif time.monotonic() >= child.restart_at:
+                    child.restart_at = None
+                    _start(child, cwd, env)
     finally:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
             signal.signal(signum, signal.SIG_IGN)  # a second Ctrl-C must not cut the stop short

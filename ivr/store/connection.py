@@ -47,6 +47,9 @@ DURABILITY = {"appendonly": "yes", "appendfsync": "always"}
 # Set by `helpline run` for its children: the supervisor owns the server (and restarts it);
 # they only connect, and never start one of their own while it is being restarted.
 SUPERVISED_ENV = "HELPLINE_REDIS_SUPERVISED"
+# Held by `helpline run` for as long as it runs (ops/processes.py RunLock): while it is, the
+# embedded server is the supervisor's, also in the second it is being restarted.
+RUN_LOCK = "run.lock"
 MAX_SOCKET_PATH = 100  # Unix socket paths are limited to about 107 bytes
 
 _owned: dict[Path, subprocess.Popen[bytes]] = {}
@@ -188,7 +191,7 @@ def start_embedded(data_dir: Path) -> str:
     supervisor owns it: a child only connects, also while it is being restarted. Processes
     starting together take turns under a file lock, so they share one server."""
     server = Embedded(Path(data_dir))
-    if server.answers() or os.environ.get(SUPERVISED_ENV):
+    if server.answers() or os.environ.get(SUPERVISED_ENV) or supervised(Path(data_dir)):
         return server.socket
     private_folder(server.folder)
     with _lock, open(server.folder / "start.lock", "w", opener=private_opener) as lock_file:
@@ -199,14 +202,30 @@ def start_embedded(data_dir: Path) -> str:
     return server.socket
 
 
+def supervised(data_dir: Path) -> bool:
+    """Whether a `helpline run` holds this data folder (its server may be restarting: a
+    command must not start a second one on the same files)."""
+    path = Path(data_dir) / RUN_LOCK
+    if not path.exists():
+        return False
+    with open(path, "a", opener=private_opener) as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        return False  # closing the file lets go of the shared lock
+
+
 def stop_embedded(data_dir: Path) -> None:
-    """Stop the embedded server this process started for `data_dir`, and wait for it."""
+    """Stop the embedded server this process started for `data_dir`, and wait for it. The
+    signal goes to that process, never a SHUTDOWN down the socket: whatever answers there
+    may be another owner's server."""
     server = Embedded(Path(data_dir))
     with _lock:
         process = _owned.pop(server.folder, None)
     if process is None or process.poll() is not None:
         return
-    _shutdown(server.socket)
+    process.terminate()  # Redis flushes its append-only file and exits
     try:
         process.wait(timeout=STOP_SECONDS)
     except subprocess.TimeoutExpired:

@@ -6,6 +6,13 @@ number, the MessageSid and what the text asked for (a keyword or a safe time as 
 the body. Each entry is one JSON line, appended under a file lock and fsynced before the
 person is told we have it. Replaying goes through the same rules as a live text, once per
 MessageSid (the queue's own once-only key), in the order the texts came, STOP included.
+
+The file lock is only ever held for a read or a write of the file, never while the store is
+asked anything, and it is taken without blocking (a worker serves many requests on one
+thread: a blocking lock, or one held while a hung Redis is awaited, would freeze them all).
+One replay runs at a time on a host (a lock of its own, skipped when busy), so the texts
+go in in the order they came; an entry the rules refuse is set aside in failed.jsonl with an
+ERROR in the log and never holds up the others.
 """
 
 from __future__ import annotations
@@ -14,6 +21,7 @@ import fcntl
 import json
 import logging
 import os
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -21,19 +29,26 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
+import redis
+
 from ivr.store.connection import private_folder, private_opener
 
 log = logging.getLogger(__name__)
+_STORE_ERRORS = (redis.RedisError, ConnectionError, TimeoutError)
 
 # A flood while the store is down must not fill the disk: past this, texts get the
 # "unavailable" reply as before (each is still answered).
 MAX_ENTRIES = 10_000
+# How long an append waits for another worker's read or write of the file (each takes
+# milliseconds); past it the text gets the "unavailable" reply rather than a frozen worker.
+LOCK_WAIT_SECONDS = 3.0
 
 
 @dataclass(frozen=True)
 class Spooled:
     """One text taken while the store was down: kind is opt_out, request, plan, anytime,
-    ambiguous or ask_time; `window` is a plan's Window.dumps(); `hour` an ambiguous hour."""
+    held (a time we can't call in, or can't read: kept, nobody calls until they answer);
+    `window` is a plan's Window.dumps(); `hour` an ambiguous hour."""
 
     sid: str
     number: str
@@ -41,10 +56,16 @@ class Spooled:
     at: str  # ISO-8601: when it arrived
     window: str = ""
     hour: int | None = None
+    media: tuple[str, ...] = ()  # its media's SIDs, to delete from Twilio once replayed
 
     @property
     def received(self) -> datetime:
         return datetime.fromisoformat(self.at)
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Which line of the file this is (a retried text may be kept twice)."""
+        return (self.sid, self.kind, self.at)
 
 
 class SpoolFull(RuntimeError):
@@ -76,26 +97,59 @@ class Spool:
             os.fsync(handle.fileno())
 
     def replay(self, apply: Callable[[Spooled], None]) -> int:
-        """Hand each waiting text to `apply`, oldest first, and keep only those not yet
-        applied (an error, such as the store failing again, stops the replay there). The
-        file is rewritten safely: a crash leaves either the old or the new list, and
-        replaying a text twice changes nothing (the queue knows its MessageSid)."""
+        """Hand each waiting text to `apply`, oldest first; how many went in.
+
+        A store error (ConnectionError, TimeoutError, redis.RedisError's own) stops the
+        replay there and the rest wait for the next try; any other error sets that entry
+        aside in failed.jsonl. The file is read and rewritten under its lock, but the
+        entries are applied without it, so texts kept meanwhile are appended as usual and
+        stay. Replaying a text twice changes nothing (the queue knows its MessageSid)."""
         if not self.waiting():
             return 0
-        with self._locked() as handle:
-            handle.seek(0)
-            entries = list(_read(handle))
+        with self._replaying() as alone:
+            if not alone:
+                return 0  # another worker of this host is replaying: it keeps the order
+            with self._locked() as handle:
+                handle.seek(0)
+                entries = list(_read(handle))
+            settled: set[tuple[str, str, str]] = set()
+            failed: list[Spooled] = []
             done = 0
             try:
                 for entry in entries:
-                    apply(entry)
-                    done += 1
+                    try:
+                        apply(entry)
+                    except _STORE_ERRORS:
+                        raise
+                    except Exception:
+                        log.exception("sms %s: a kept text could not be applied; set aside in "
+                                      "%s", entry.sid, self.failed_path.name)
+                        failed.append(entry)
+                    else:
+                        done += 1
+                    settled.add(entry.key)
             finally:
-                if done:
-                    self._rewrite(entries[done:])
+                if settled:
+                    self._settle(settled, failed)
         if done:
             log.info("%d texts taken while the store was down are now in the queue", done)
         return done
+
+    @property
+    def failed_path(self) -> Path:
+        return self.path.with_name("failed.jsonl")
+
+    def _settle(self, settled: set[tuple[str, str, str]], failed: list[Spooled]) -> None:
+        """Drop what was applied or set aside; keep what was appended meanwhile."""
+        with self._locked() as handle:
+            if failed:
+                with open(self.failed_path, "a", encoding="utf-8",
+                          opener=private_opener) as out:
+                    out.writelines(json.dumps(asdict(e)) + "\n" for e in failed)
+                    out.flush()
+                    os.fsync(out.fileno())
+            handle.seek(0)
+            self._rewrite([e for e in _read(handle) if e.key not in settled])
 
     def _rewrite(self, entries: list[Spooled]) -> None:
         partial = self.path.with_suffix(".tmp")
@@ -110,22 +164,49 @@ class Spool:
     def _locked(self) -> Iterator[IO[str]]:
         """The spool file, opened for reading and appending, under an exclusive lock (the
         web workers of one host share it). The lock is a file of its own, so rewriting the
-        spool never swaps the file a waiting worker has locked."""
+        spool never swaps the file a waiting worker has locked. Taken without blocking the
+        worker: time.sleep yields to its other requests (gevent), and after
+        LOCK_WAIT_SECONDS an OSError says the spool is not to be had."""
         private_folder(self.path.parent)
         with open(self.path.with_suffix(".lock"), "a", opener=private_opener) as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
+            _take(lock, LOCK_WAIT_SECONDS)
             created = not self.path.exists()
             with open(self.path, "a+", encoding="utf-8", opener=private_opener) as handle:
                 if created:
                     _fsync_folder(self.path.parent)
                 yield handle
 
+    @contextmanager
+    def _replaying(self) -> Iterator[bool]:
+        """Whether this caller is the host's one replayer (False at once when another is)."""
+        private_folder(self.path.parent)
+        with open(self.path.with_name("replay.lock"), "a", opener=private_opener) as lock:
+            try:
+                fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            yield True
+
+
+def _take(lock: IO[str], wait: float) -> None:
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                raise OSError("the text spool is locked by another worker") from None
+            time.sleep(0.005)
+
 
 def _read(handle: IO[str]) -> Iterator[Spooled]:
     for line in handle:
         if line.strip():
             try:
-                yield Spooled(**json.loads(line))
+                fields = json.loads(line)
+                yield Spooled(**fields | {"media": tuple(fields.get("media", ()))})
             except (ValueError, TypeError):
                 log.error("an unreadable line in the text spool was skipped")
 

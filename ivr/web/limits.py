@@ -19,6 +19,8 @@ import gevent
 from flask import Flask
 from werkzeug.wsgi import get_content_length
 
+from ivr.ops.metrics import REJECTED, route_group
+
 log = logging.getLogger(__name__)
 
 # Twilio's webhooks are forms of a few KiB (a 1 600-character text, percent-encoded, plus
@@ -79,7 +81,7 @@ class RequestLimits:
         limit = body_limit(environ.get("PATH_INFO", ""))
         length = get_content_length(environ)
         if length is not None and length > limit:
-            return refuse(environ, start_response, "413 Content Too Large", "body too large")
+            return refuse(environ, start_response, "413 Content Too Large", "too_large")
         # Without a length, a body the server ends for us (chunked, under gunicorn) is read to
         # one byte over the limit, to tell "at the limit" from "over it".
         size = length if length is not None else (
@@ -90,21 +92,24 @@ class RequestLimits:
             with gevent.Timeout(self.body_seconds, BodyTooSlow):
                 body = read_up_to(environ["wsgi.input"], size)
         except BodyTooSlow:
-            return refuse(environ, start_response, "408 Request Timeout", "body too slow")
+            return refuse(environ, start_response, "408 Request Timeout", "too_slow")
         if len(body) > limit:
-            return refuse(environ, start_response, "413 Content Too Large", "body too large")
+            return refuse(environ, start_response, "413 Content Too Large", "too_large")
         if length is not None and len(body) < length:
-            return refuse(environ, start_response, "400 Bad Request", "body cut short")
+            return refuse(environ, start_response, "400 Bad Request", "cut_short")
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
         return self.app(environ, start_response)
 
 
 def refuse(environ: WSGIEnvironment, start_response: StartResponse, status: str,
-           why: str) -> list[bytes]:
-    """A short plain answer, and the connection closed after it (its body is left unread)."""
-    log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD", ""),
-                environ.get("PATH_INFO", "")[:100], why)
+           reason: str) -> list[bytes]:
+    """A short plain answer, and the connection closed after it (its body is left unread);
+    counted in helpline_rejected_requests_total, as an unsigned request is."""
+    path = environ.get("PATH_INFO", "")
+    log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD", ""), path[:100],
+                reason.replace("_", " "))
+    REJECTED.labels(route_group(path), reason).inc()
     environ[CLOSE_CONNECTION] = True
     text = status.split(" ", 1)[1].encode() + b"\n"
     start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(text))),

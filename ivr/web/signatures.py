@@ -25,7 +25,7 @@ from twilio.request_validator import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.ops.metrics import REJECTED
+from ivr.ops.metrics import REJECTED, route_group
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -57,11 +57,6 @@ def alarm_due(recent: Sequence[float], alarmed_at: float | None, now: float,
     (so a flood of junk raises it once every `window`, not once a request)."""
     return (len(recent) >= alarm_after and now - recent[-alarm_after] <= window
             and (alarmed_at is None or now - alarmed_at >= window))
-
-
-def route_group(path: str) -> str:
-    """"voice" or "sms": the webhooks a rejected request was aimed at."""
-    return path.strip("/").split("/", 1)[0] or "other"
 
 
 class SignatureGuard:

@@ -79,7 +79,10 @@ def incoming() -> Response:
         log.info("sms %s from a short code or named sender: no reply", sid)
         return reply()
     try:
-        replay_spool()  # texts kept while the store was down go first, in their order
+        if Spool(helpline().settings.data_dir).waiting():
+            # Texts kept while the store was down are still going in (in the background):
+            # this one joins them, so a STOP is never applied before a request sent earlier.
+            return taken_while_down(sender, sid)
         return handle(sender, sid)
     except redis.RedisError:
         log.warning("sms %s from %s: the store is unreachable: keeping the text on disk", sid,
@@ -258,27 +261,30 @@ class Conversation:
 
 
 def taken_while_down(sender: str, sid: str) -> Response:
-    """The store can't be reached: keep what the text asks for on this host's disk (spool.py)
-    and say honestly that we have it; HELP and STEPS need no store. Only if the disk fails
-    too is the person asked to try again."""
+    """The store can't be reached (or texts kept while it couldn't are still going in): keep
+    what the text asks for on this host's disk (spool.py) and answer as the live path would
+    where that needs no store: HELP, STEPS, a time we can't call in or can't read (the same
+    question, and the text is kept held). Only if the disk fails too is the person asked to
+    try again."""
     h = helpline()
     now = h.clock()
     body = (request.values.get("Body") or "")[:MAX_BODY]
+    media = [media_sid(request.values.get(f"MediaUrl{i}", ""))
+             for i in range(_count(request.values.get("NumMedia")))]
     number = callable_number(sender)
     if number is None:
         return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
     intent = interpret(body, lambda: False, now.astimezone(h.flows.hours.timezone).date(),
                        usual_span(h.flows.hours_config))
-    if intent.kind == "help":
-        return reply(text("help"))
-    if intent.kind == "steps":
-        return reply(*h.flows.sms.steps)
-    if intent.kind == "opt_in":
-        return reply()
+    if intent.kind in ("help", "steps", "time_unclear", "opt_in"):
+        answer = {"help": [text("help")], "steps": list(h.flows.sms.steps),
+                  "time_unclear": [text("time_unclear")], "opt_in": []}[intent.kind]
+        return reply(*answer)
+    kind, answer = kept_answer(intent, now)
     reading = intent.reading
-    entry = Spooled(sid, number, intent.kind, now.isoformat(),
+    entry = Spooled(sid, number, kind, now.isoformat(),
                     reading.window.dumps() if reading and reading.window else "",
-                    reading.hour if reading else None)
+                    reading.hour if reading else None, tuple(m for m in media if m))
     try:
         Spool(h.settings.data_dir).add(entry)
     except (OSError, SpoolFull):
@@ -288,8 +294,29 @@ def taken_while_down(sender: str, sid: str) -> Response:
         return reply(text("unavailable"))
     start_replaying(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
     log.info("sms %s from %s: %s kept on disk until the store answers", sid, mask(sender),
-             intent.kind)
-    return reply() if intent.kind == "opt_out" else reply(text("spooled"))
+             kind)
+    if intent.kind == "opt_out":
+        return reply()  # Twilio answers opt-outs itself
+    if media:
+        answer.insert(0, text("media"))
+    joined = " ".join(answer)
+    return reply(joined) if segments(joined) <= MAX_REPLY_SEGMENTS else reply(*answer)
+
+
+def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
+    """What a text kept on disk will do once replayed, and what it is told now: a time we
+    can't call in, or can't read, gets the live path's question and is kept held."""
+    hours = helpline().flows.hours
+    if intent.kind in ("plan", "anytime"):
+        window = intent.reading.window if intent.kind == "plan" and intent.reading \
+            and intent.reading.window else ANYTIME
+        if not meets_hours(window, now, hours):
+            return "held", [text("outside_hours")]
+    if intent.kind == "ambiguous" and intent.reading:
+        return "held", [text("ambiguous", hour=intent.reading.hour)]
+    if intent.kind == "ask_time":
+        return "held", [text("ask_time")]
+    return intent.kind, [text("spooled")]
 
 
 def replay_spool() -> int:
@@ -303,15 +330,19 @@ def replay_spool() -> int:
 def apply_spooled(entry: Spooled) -> None:
     """One kept text through the same rules as a live one; its reply was already sent."""
     h = helpline()
+    purge_from_twilio(entry.sid, list(entry.media))  # as a live text is, once stored
     if entry.kind == "opt_out":
         erased = h.queue.erase_number(entry.number, entry.sid)
         log.info("sms %s: opt-out taken while the store was down: %s", entry.sid,
                  "already done" if erased < 0 else f"{erased} records erased")
         return
+    conversation = Conversation(entry.number, entry.sid, h.clock())
+    if entry.kind in ("held", "ambiguous", "ask_time"):  # told we'd wait for a safe time
+        conversation.store(None, None)
+        return
     window = Window.loads(entry.window) if entry.window else None
-    reading = Reading(entry.kind if entry.kind in ("plan", "ambiguous") else "none", window,
-                      entry.hour)
-    Conversation(entry.number, entry.sid, h.clock()).answer(Intent(entry.kind, reading))
+    reading = Reading("plan" if entry.kind == "plan" else "none", window, entry.hour)
+    conversation.answer(Intent(entry.kind, reading))
 
 
 _replaying: set[int] = set()
@@ -332,6 +363,9 @@ def start_replaying(app: Flask) -> None:
                     try:
                         replay_spool()
                     except redis.RedisError:
+                        continue
+                    except Exception:  # the disk, say: log it and keep trying
+                        log.exception("replaying the texts kept on disk failed")
                         continue
                     if not Spool(helpline().settings.data_dir).waiting():
                         return
