@@ -35,16 +35,19 @@ class HelplineWorker(GeventWorker):
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         if not self.cfg.keepalive:
-            raise RuntimeError("keepalive must be above 0: without it gunicorn reads request "
-                               "headers with no deadline")
+            raise RuntimeError(
+                "keepalive must be above 0: without it gunicorn reads request "
+                "headers with no deadline"
+            )
 
     def timeout_ctx(self) -> gevent.Timeout:
         return gevent.Timeout(HEADER_SECONDS, False)
 
 
 data_dir = Path(os.environ.get("HELPLINE_DATA_DIR") or Path(__file__).resolve().parent / "var")
-metrics_dir = Path(os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR",
-                                         str((data_dir / "prometheus").resolve())))
+metrics_dir = Path(
+    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str((data_dir / "prometheus").resolve()))
+)
 
 bind = f"{os.environ.get('HOST', '0.0.0.0')}:{os.environ.get('PORT', '5000')}"
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))

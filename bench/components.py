@@ -23,10 +23,21 @@ from twilio.request_validator import RequestValidator
 
 TOKEN = "0123456789abcdef0123456789abcdef"
 BASE = "https://helpline.example.org"
-CALL = {"CallSid": "CA" + "a" * 32, "AccountSid": "AC" + "0" * 32, "From": "+447400123456",
-        "To": "+441234567890", "CallStatus": "ringing"}
-TEXT = {"MessageSid": "SM" + "b" * 32, "AccountSid": "AC" + "0" * 32, "From": "+447400123456",
-        "To": "+441234567890", "Body": "hello", "NumMedia": "0"}
+CALL = {
+    "CallSid": "CA" + "a" * 32,
+    "AccountSid": "AC" + "0" * 32,
+    "From": "+447400123456",
+    "To": "+441234567890",
+    "CallStatus": "ringing",
+}
+TEXT = {
+    "MessageSid": "SM" + "b" * 32,
+    "AccountSid": "AC" + "0" * 32,
+    "From": "+447400123456",
+    "To": "+441234567890",
+    "Body": "hello",
+    "NumMedia": "0",
+}
 EVENING = datetime(2026, 11, 25, 19, 0, tzinfo=ZoneInfo("Europe/London"))
 ROUNDS, CALLS = 5, 2000
 
@@ -40,17 +51,25 @@ def environ(path: str, fields: dict[str, str], signed: bool) -> Callable[[], dic
         sent = dict(fields)
         if "MessageSid" in fields:
             sent |= {"From": f"+4474{n:08d}", "MessageSid": f"SM{n:032x}"}
-        prepared.append((urlencode(sent).encode(),
-                         validator.compute_signature(BASE + path, sent)))
+        prepared.append((urlencode(sent).encode(), validator.compute_signature(BASE + path, sent)))
     turn = itertools.count()
 
     def make() -> dict:
         body, signature = prepared[next(turn) % len(prepared)]
-        env = {"REQUEST_METHOD": "POST", "PATH_INFO": path, "RAW_URI": path, "QUERY_STRING": "",
-               "SERVER_NAME": "helpline.example.org", "SERVER_PORT": "443",
-               "wsgi.url_scheme": "https", "CONTENT_TYPE": "application/x-www-form-urlencoded",
-               "CONTENT_LENGTH": str(len(body)), "wsgi.input": io.BytesIO(body),
-               "REMOTE_ADDR": "127.0.0.1", "wsgi.errors": io.StringIO()}
+        env = {
+            "REQUEST_METHOD": "POST",
+            "PATH_INFO": path,
+            "RAW_URI": path,
+            "QUERY_STRING": "",
+            "SERVER_NAME": "helpline.example.org",
+            "SERVER_PORT": "443",
+            "wsgi.url_scheme": "https",
+            "CONTENT_TYPE": "application/x-www-form-urlencoded",
+            "CONTENT_LENGTH": str(len(body)),
+            "wsgi.input": io.BytesIO(body),
+            "REMOTE_ADDR": "127.0.0.1",
+            "wsgi.errors": io.StringIO(),
+        }
         if signed:
             env["HTTP_X_TWILIO_SIGNATURE"] = signature
         return env
@@ -60,6 +79,7 @@ def environ(path: str, fields: dict[str, str], signed: bool) -> Callable[[], dic
 
 def per_call_us(app: Callable, make: Callable[[], dict]) -> float:
     """Median over ROUNDS of the time per call, in microseconds."""
+
     def start_response(status: str, headers: list, exc_info: object = None) -> None:
         assert status.startswith("200"), status
 
@@ -84,10 +104,17 @@ def measure() -> dict[str, dict[str, float]]:
 
     logging.getLogger().handlers.clear()
     with tempfile.TemporaryDirectory(prefix="helpline-components-") as tmp:
+
         def app(**settings: object):
-            config = {"twilio_auth_token": TOKEN, "public_base_url": BASE,
-                      "data_dir": Path(tmp), "redis_url": "", "log_level": "INFO",
-                      "log_format": "json", **settings}
+            config = {
+                "twilio_auth_token": TOKEN,
+                "public_base_url": BASE,
+                "data_dir": Path(tmp),
+                "redis_url": "",
+                "log_level": "INFO",
+                "log_format": "json",
+                **settings,
+            }
             built = create_app(config, clock=fixed_clock(EVENING))
             logging.getLogger().handlers[0].stream = io.StringIO()  # formatted, not printed
             return built
@@ -96,17 +123,16 @@ def measure() -> dict[str, dict[str, float]]:
             """µs per call of a fresh app on an emptied store (every text a first one)."""
             built = app(**settings)
             built.extensions["helpline"].redis.flushdb()
-            return per_call_us(built, environ(path, fields, bool(settings.get(
-                "twilio_auth_token", TOKEN))))
+            return per_call_us(
+                built, environ(path, fields, bool(settings.get("twilio_auth_token", TOKEN)))
+            )
 
         results: dict[str, dict[str, float]] = {}
         floor_us = per_call_us(floor.wsgi_app, environ("/voice", CALL, signed=False))
         for name, path, fields in (("voice", "/voice", CALL), ("sms", "/sms", TEXT)):
             results[name] = {"floor": floor_us, "whole": timed(path, fields)}
-            results[name]["without signature check"] = timed(path, fields,
-                                                             twilio_auth_token="")
-            results[name]["without the request log line"] = timed(path, fields,
-                                                                  log_level="WARNING")
+            results[name]["without signature check"] = timed(path, fields, twilio_auth_token="")
+            results[name]["without the request log line"] = timed(path, fields, log_level="WARNING")
             observe, metrics.LATENCY.labels = metrics.LATENCY.labels, _no_histogram
             try:
                 results[name]["without the latency histogram"] = timed(path, fields)
@@ -114,9 +140,11 @@ def measure() -> dict[str, dict[str, float]]:
                 metrics.LATENCY.labels = observe
             client = app().extensions["helpline"].redis
             results[name]["a Redis read (round trip)"] = _round_trip_us(
-                client.exists, "hl:bench:none")
+                client.exists, "hl:bench:none"
+            )
             results[name]["a Redis write (round trip, fsync)"] = _round_trip_us(
-                client.incr, "hl:bench:counter")
+                client.incr, "hl:bench:counter"
+            )
         stats.flush()
     return results
 
@@ -140,24 +168,39 @@ def _no_histogram(*_labels: str) -> _NoHistogram:
 
 
 def report(results: dict[str, dict[str, float]]) -> list[str]:
-    lines = ["## Where a webhook's own time goes", "",
-             "In-process (the WSGI app called directly, no server or network; median of "
-             f"{ROUNDS} rounds of {CALLS:,} calls), µs per call. A part's cost is the whole "
-             "minus the whole without it. Every part stays on in production.", "",
-             "| | closed-hours call (/voice) | new callback text (/sms) |", "| --- | --- | --- |"]
+    lines = [
+        "## Where a webhook's own time goes",
+        "",
+        "In-process (the WSGI app called directly, no server or network; median of "
+        f"{ROUNDS} rounds of {CALLS:,} calls), µs per call. A part's cost is the whole "
+        "minus the whole without it. Every part stays on in production.",
+        "",
+        "| | closed-hours call (/voice) | new callback text (/sms) |",
+        "| --- | --- | --- |",
+    ]
     voice, sms = results["voice"], results["sms"]
-    lines.append(f"| floor (bare Flask, constant TwiML) | {voice['floor']:.0f} | "
-                 f"{sms['floor']:.0f} |")
+    lines.append(
+        f"| floor (bare Flask, constant TwiML) | {voice['floor']:.0f} | {sms['floor']:.0f} |"
+    )
     lines.append(f"| the webhook, whole | {voice['whole']:.0f} | {sms['whole']:.0f} |")
-    for part in ("without signature check", "without the request log line",
-                 "without the latency histogram"):
-        lines.append(f"| {part.removeprefix('without ')} | "
-                     f"{voice['whole'] - voice[part]:.0f} | {sms['whole'] - sms[part]:.0f} |")
-    lines.append(f"| a Redis read; a Redis write with fsync (a new text makes one write, a "
-                 f"call none) | | {sms['a Redis read (round trip)']:.0f}; "
-                 f"{sms['a Redis write (round trip, fsync)']:.0f} |")
-    lines.append(f"| ratio floor / whole (in-process) | {voice['floor'] / voice['whole']:.2f} | "
-                 f"{sms['floor'] / sms['whole']:.2f} |")
+    for part in (
+        "without signature check",
+        "without the request log line",
+        "without the latency histogram",
+    ):
+        lines.append(
+            f"| {part.removeprefix('without ')} | "
+            f"{voice['whole'] - voice[part]:.0f} | {sms['whole'] - sms[part]:.0f} |"
+        )
+    lines.append(
+        f"| a Redis read; a Redis write with fsync (a new text makes one write, a "
+        f"call none) | | {sms['a Redis read (round trip)']:.0f}; "
+        f"{sms['a Redis write (round trip, fsync)']:.0f} |"
+    )
+    lines.append(
+        f"| ratio floor / whole (in-process) | {voice['floor'] / voice['whole']:.2f} | "
+        f"{sms['floor'] / sms['whole']:.2f} |"
+    )
     return lines
 
 

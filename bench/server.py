@@ -43,9 +43,18 @@ def wait_for(url: str, seconds: float = 30) -> None:
 
 
 def environment(data_dir: Path, port: int, **extra: str) -> dict[str, str]:
-    env = {**os.environ, "HELPLINE_DATA_DIR": str(data_dir), "PORT": str(port),
-           "HOST": "127.0.0.1", "TWILIO_AUTH_TOKEN": TOKEN, "LOG_FORMAT": "json",
-           "LOG_LEVEL": "INFO", "METRICS_TOKEN": "bench", "WEB_CONCURRENCY": "2", **extra}
+    env = {
+        **os.environ,
+        "HELPLINE_DATA_DIR": str(data_dir),
+        "PORT": str(port),
+        "HOST": "127.0.0.1",
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "LOG_FORMAT": "json",
+        "LOG_LEVEL": "INFO",
+        "METRICS_TOKEN": "bench",
+        "WEB_CONCURRENCY": "2",
+        **extra,
+    }
     env.pop("REDIS_URL", None)
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     return env
@@ -62,14 +71,26 @@ def serving(app: str, data_dir: Path, with_scheduler: bool = False, **extra: str
     env = environment(data_dir, port, **extra)
     processes = []
     with open(data_dir / "web.log", "ab") as web_log:
-        processes.append(subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app], cwd=ROOT,
-            env=env, stdout=web_log, stderr=subprocess.STDOUT))
+        processes.append(
+            subprocess.Popen(
+                [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", app],
+                cwd=ROOT,
+                env=env,
+                stdout=web_log,
+                stderr=subprocess.STDOUT,
+            )
+        )
     if with_scheduler:
         with open(data_dir / "scheduler.log", "ab") as scheduler_log:
-            processes.append(subprocess.Popen(
-                [sys.executable, "-m", "ivr", "scheduler"], cwd=ROOT, env=env,
-                stdout=scheduler_log, stderr=subprocess.STDOUT))
+            processes.append(
+                subprocess.Popen(
+                    [sys.executable, "-m", "ivr", "scheduler"],
+                    cwd=ROOT,
+                    env=env,
+                    stdout=scheduler_log,
+                    stderr=subprocess.STDOUT,
+                )
+            )
     base = f"http://127.0.0.1:{port}"
     try:
         wait_for(base + ("/healthz" if app == "wsgi:app" else "/nothing-here-404"))

@@ -36,8 +36,9 @@ def opening(kind: str, host: str) -> bytes:
     start = f"POST /voice HTTP/1.1\r\nHost: {host}\r\n"
     if kind == "headers":
         return start.encode()
-    return (start + "Content-Type: application/x-www-form-urlencoded\r\n"
-            "Content-Length: 10000\r\n\r\n").encode()
+    return (
+        start + "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 10000\r\n\r\n"
+    ).encode()
 
 
 async def one(kind: str, host: str, port: int, every: float, until: float) -> Cut:
@@ -84,11 +85,15 @@ async def hold(kind: str, host: str, port: int, every: float, until: float) -> l
     return cuts
 
 
-async def slow_clients(host: str, port: int, headers: int, bodies: int, seconds: float,
-                       every: float = 2.0) -> list[Cut]:
+async def slow_clients(
+    host: str, port: int, headers: int, bodies: int, seconds: float, every: float = 2.0
+) -> list[Cut]:
     """`headers` slow-header and `bodies` slow-body connections held for `seconds`."""
     address = loopback(host)
     until = time.monotonic() + seconds
-    tasks = [hold(kind, address, port, every, until)
-             for kind, count in (("headers", headers), ("body", bodies)) for _ in range(count)]
+    tasks = [
+        hold(kind, address, port, every, until)
+        for kind, count in (("headers", headers), ("body", bodies))
+        for _ in range(count)
+    ]
     return [cut for cuts in await asyncio.gather(*tasks) for cut in cuts]

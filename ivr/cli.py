@@ -59,8 +59,9 @@ def _instant(at: str | None, flows: Flows):
     try:
         return parse_instant(at, flows.hours.timezone)
     except ValueError:
-        raise click.BadParameter(f"{at!r} is not ISO-8601, e.g. 2026-12-25T11:00",
-                                 param_hint="--at") from None
+        raise click.BadParameter(
+            f"{at!r} is not ISO-8601, e.g. 2026-12-25T11:00", param_hint="--at"
+        ) from None
 
 
 @click.group()
@@ -71,8 +72,11 @@ def main() -> None:
 @main.command()
 @click.option("--at", help="An instant, ISO-8601 (UK local time without an offset).")
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
-@click.option("--ignore-override", is_flag=True,
-              help="The calendar alone (hours.toml), leaving out a supervisor's closure.")
+@click.option(
+    "--ignore-override",
+    is_flag=True,
+    help="The calendar alone (hours.toml), leaving out a supervisor's closure.",
+)
 def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
     """Is the helpline open (now, or --at), until when, and when does it next open? What
     callers hear: a supervisor's closure counts when the store can be read."""
@@ -91,32 +95,47 @@ def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
     supervisor = override is not None and override.active(instant)
     applies = "supervisor" if supervisor else "calendar"
     if as_json:
-        click.echo(json.dumps({**status.as_json(), "applies": applies, "store": source},
-                              indent=2))
+        click.echo(json.dumps({**status.as_json(), "applies": applies, "store": source}, indent=2))
         return
     local = instant.astimezone(flows.hours.timezone)
     click.echo(f"At {local:%A %-d %B %Y %H:%M %Z}:")
-    phrase = (when(status.next_opening, instant, flows.hours, flows.phrases)
-              if status.reopening_known else "when a supervisor reopens the line")
+    phrase = (
+        when(status.next_opening, instant, flows.hours, flows.phrases)
+        if status.reopening_known
+        else "when a supervisor reopens the line"
+    )
     if status.open:
         click.echo(f"  open, closes at {status.closes_at:%H:%M}; next opens {phrase}")
     else:
-        reason = ("closed by a supervisor" if supervisor
-                  else (status.reason.kind.replace("_", " ") if status.reason else "closed"))
+        reason = (
+            "closed by a supervisor"
+            if supervisor
+            else (status.reason.kind.replace("_", " ") if status.reason else "closed")
+        )
         detail = f": {status.reason.text}" if status.reason and status.reason.text else ""
         click.echo(f"  closed ({reason}{detail}); opens {phrase}")
-    click.echo({"read": "  (what callers hear: the calendar"
-                        + (" and a supervisor's closure)" if supervisor else "; no supervisor's "
-                           "closure is set)"),
-                "unreachable": "  (the store could not be read: a supervisor's closure, if "
-                               "any, is not shown; callers hear the calendar too)",
-                "ignored": "  (the calendar alone: --ignore-override)"}[source])
+    click.echo(
+        {
+            "read": "  (what callers hear: the calendar"
+            + (
+                " and a supervisor's closure)"
+                if supervisor
+                else "; no supervisor's closure is set)"
+            ),
+            "unreachable": "  (the store could not be read: a supervisor's closure, if "
+            "any, is not shown; callers hear the calendar too)",
+            "ignored": "  (the calendar alone: --ignore-override)",
+        }[source]
+    )
 
 
 @main.command()
-@click.option("--review", is_flag=True,
-              help="Also list what waits for the helpline's approval: lines marked APPROVAL "
-                   "NEEDED in flows/, and the proposals in flows/review.toml.")
+@click.option(
+    "--review",
+    is_flag=True,
+    help="Also list what waits for the helpline's approval: lines marked APPROVAL "
+    "NEEDED in flows/, and the proposals in flows/review.toml.",
+)
 def check(review: bool) -> None:
     """Check flows/ and the settings; exits non-zero when something would fail callers."""
     settings = Settings.from_env()
@@ -140,8 +159,13 @@ def check(review: bool) -> None:
 
 
 def _wrapped(label: str, text: str) -> str:
-    return textwrap.fill(text, width=92, initial_indent=f"    {label:<10}",
-                         subsequent_indent=" " * 14, break_on_hyphens=False)
+    return textwrap.fill(
+        text,
+        width=92,
+        initial_indent=f"    {label:<10}",
+        subsequent_indent=" " * 14,
+        break_on_hyphens=False,
+    )
 
 
 def _print_review(marks: list[Marked], proposals: list[Proposal], subdivision: str) -> None:
@@ -152,8 +176,10 @@ def _print_review(marks: list[Marked], proposals: list[Proposal], subdivision: s
         click.echo(f"\n  {m.file}, line {m.line}")
         click.echo(_wrapped("Why:", m.why))
         click.echo(_wrapped("Text:", m.text))
-    click.echo(f"\n2. Proposals in review.toml ({len(proposals)}): not in use until approved "
-               f"(texts for {subdivision}, the subdivision in hours.toml)")
+    click.echo(
+        f"\n2. Proposals in review.toml ({len(proposals)}): not in use until approved "
+        f"(texts for {subdivision}, the subdivision in hours.toml)"
+    )
     for p in proposals:
         click.echo(f"\n  {p.id}: {p.where}")
         click.echo(_wrapped("Now:", p.current))
@@ -169,8 +195,13 @@ def _signature_round_trip(settings: Settings):
     app = create_app()
     response = TwilioLikeClient(app, {"CallSid": "CAcheck", "From": "anonymous"}).post("/voice")
     if response.status_code == 403:
-        return [Problem("error", "a request signed for PUBLIC_BASE_URL/voice was rejected: "
-                        "check PUBLIC_BASE_URL and TRUSTED_PROXIES")]
+        return [
+            Problem(
+                "error",
+                "a request signed for PUBLIC_BASE_URL/voice was rejected: "
+                "check PUBLIC_BASE_URL and TRUSTED_PROXIES",
+            )
+        ]
     return []
 
 
@@ -190,8 +221,9 @@ class InOrder(click.Command):
         return super().parse_args(ctx, args)
 
 
-def _in_order(order: list[str], values: dict[str, tuple[str, ...]],
-              make: dict[str, Callable[[str], Input]]) -> list[Input]:
+def _in_order(
+    order: list[str], values: dict[str, tuple[str, ...]], make: dict[str, Callable[[str], Input]]
+) -> list[Input]:
     """The values of the options in `make`, in the order they were given."""
     queues = {name: list(values[name]) for name in make}
     return [make[name](queues[name].pop(0)) for name in order if name in make]
@@ -199,33 +231,53 @@ def _in_order(order: list[str], values: dict[str, tuple[str, ...]],
 
 @simulate.command("call", cls=InOrder)
 @click.option("--at", help="When the call happens, ISO-8601 (UK local time without offset).")
-@click.option("--from", "caller", default="+447700900123", show_default=True,
-              help="The caller's number (or anonymous).")
-@click.option("--to", "called", default="+441234567890", show_default=True,
-              help="The helpline's number.")
-@click.option("--press", "presses", multiple=True,
-              help=f"A key to press at each menu, in order; repeatable. {SILENCE} for silence.")
-@click.option("--say", "sayings", multiple=True,
-              help="Something to say at a menu instead of pressing a key; repeatable, taken in "
-                   "order with --press.")
-@click.option("--dial-status", default="no-answer", show_default=True,
-              type=click.Choice(["completed", "no-answer", "busy", "failed"]),
-              help="How the advisors' phones answer, if the caller asks for an advisor.")
+@click.option(
+    "--from",
+    "caller",
+    default="+447700900123",
+    show_default=True,
+    help="The caller's number (or anonymous).",
+)
+@click.option(
+    "--to", "called", default="+441234567890", show_default=True, help="The helpline's number."
+)
+@click.option(
+    "--press",
+    "presses",
+    multiple=True,
+    help=f"A key to press at each menu, in order; repeatable. {SILENCE} for silence.",
+)
+@click.option(
+    "--say",
+    "sayings",
+    multiple=True,
+    help="Something to say at a menu instead of pressing a key; repeatable, taken in "
+    "order with --press.",
+)
+@click.option(
+    "--dial-status",
+    default="no-answer",
+    show_default=True,
+    type=click.Choice(["completed", "no-answer", "busy", "failed"]),
+    help="How the advisors' phones answer, if the caller asks for an advisor.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
 def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_json) -> None:
     """Call the helpline and print what the caller hears, presses and says, in order."""
-    inputs = _in_order(click.get_current_context().meta["order"],
-                       {"presses": presses, "sayings": sayings},
-                       {"presses": str, "sayings": Speech})
+    inputs = _in_order(
+        click.get_current_context().meta["order"],
+        {"presses": presses, "sayings": sayings},
+        {"presses": str, "sayings": Speech},
+    )
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app({"log_level": os.environ.get("LOG_LEVEL", "ERROR")},
-                     clock=fixed_clock(instant))
+    app = create_app(
+        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(instant)
+    )
     transcript = simulate_call(app, inputs, caller, called, dial_status)
     if as_json:
-        click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events},
-                              indent=2))
+        click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return
     local = instant.astimezone(flows.hours.timezone)
     click.echo(f"Call at {local:%A %-d %B %Y %H:%M %Z}")
@@ -235,8 +287,9 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
 
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")),
-              show_default="5000")
+@click.option(
+    "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000"
+)
 def run(host: str, port: int) -> None:
     """Run the embedded Redis (unless REDIS_URL is set), the web server (gunicorn, as the
     Procfile does) and the scheduler together, each restarted if it dies; print the webhook
@@ -249,22 +302,39 @@ def run(host: str, port: int) -> None:
     except AlreadyRunning as exc:
         raise click.ClickException(str(exc)) from None
     if not _port_free(host, port):
-        raise click.ClickException(f"port {port} on {host} is in use by another program: "
-                                   "stop it, or choose another with --port")
+        raise click.ClickException(
+            f"port {port} on {host} is in use by another program: "
+            "stop it, or choose another with --port"
+        )
     env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
     env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     children = []
     if not settings.redis_url:
         redis_server = Embedded(Path(settings.data_dir))
         if redis_server.answers():
-            raise click.ClickException(f"an embedded Redis is already running in "
-                                       f"{redis_server.folder}: stop what started it first")
-        children.append(Child("redis", redis_server.command(), ready=redis_server.ready,
-                              umask=0o077))
+            raise click.ClickException(
+                f"an embedded Redis is already running in "
+                f"{redis_server.folder}: stop what started it first"
+            )
+        children.append(
+            Child("redis", redis_server.command(), ready=redis_server.ready, umask=0o077)
+        )
         env[SUPERVISED_ENV] = "1"  # the children connect; this process restarts the server
     children += [
-        Child("web", [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app",
-                      "--bind", f"{host}:{port}"], essential=True),
+        Child(
+            "web",
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "wsgi:app",
+                "--bind",
+                f"{host}:{port}",
+            ],
+            essential=True,
+        ),
         Child("scheduler", [sys.executable, "-m", "ivr", "scheduler"]),
     ]
     click.echo(f"Store: {describe(settings)}")
@@ -273,8 +343,10 @@ def run(host: str, port: int) -> None:
     click.echo(f"  Voice, 'A call comes in':     {base}/voice")
     click.echo(f"  Messaging, 'A message comes in': {base}/sms")
     if not settings.public_base_url:
-        click.echo("  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
-                   "to the tunnel's https address.)")
+        click.echo(
+            "  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
+            "to the tunnel's https address.)"
+        )
     raise SystemExit(supervise(children, cwd=PROJECT_DIR, env=env))
 
 
@@ -295,12 +367,18 @@ def jobs() -> None:
 
 @jobs.command("run")
 @click.argument("job", type=click.Choice(["opening", "tick", "nightly"]))
-@click.option("--at", help="Run as if at this instant, ISO-8601 (UK local time without an "
-              "offset). Default: now.")
-@click.option("--apply", is_flag=True,
-              help="Make the changes. Without it, only say what the job would do.")
-@click.option("--yes", is_flag=True,
-              help="With --apply and an --at other than now: yes, change the real store.")
+@click.option(
+    "--at",
+    help="Run as if at this instant, ISO-8601 (UK local time without an offset). Default: now.",
+)
+@click.option(
+    "--apply", is_flag=True, help="Make the changes. Without it, only say what the job would do."
+)
+@click.option(
+    "--yes",
+    is_flag=True,
+    help="With --apply and an --at other than now: yes, change the real store.",
+)
 def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
     """Run one scheduler job once, at an instant, against the configured store: the same
     code the scheduler runs. Texts are only sent when the job runs for now; otherwise they
@@ -316,7 +394,8 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
             _print_report(job, instant, flows, report)
             raise click.ClickException(
                 "this would change the real store as if it were another time (people's "
-                "requests are in it): add --yes to apply")
+                "requests are in it): add --yes to apply"
+            )
         if apply:
             migrate(store, instant, flows.hours, settings)  # as the scheduler does at start
         report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
@@ -350,12 +429,18 @@ def _queue(settings: Settings) -> CallbackQueue:
 
 def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
     """Times in UK local time (with their offset), as staff read them."""
-    return {"id": cb.id, "status": cb.status, "source": cb.source,
-            "number": cb.number if reveal else mask(cb.number),
-            "requested_at": cb.requested_at.astimezone(LONDON).isoformat(),
-            "due": cb.due_at.astimezone(LONDON).isoformat(),
-            "safe_time": describe_window(cb.plan) if cb.plan is not None else None,
-            "missed_days": cb.count.missed, "voicemail": cb.voicemail, "attempts": cb.attempts}
+    return {
+        "id": cb.id,
+        "status": cb.status,
+        "source": cb.source,
+        "number": cb.number if reveal else mask(cb.number),
+        "requested_at": cb.requested_at.astimezone(LONDON).isoformat(),
+        "due": cb.due_at.astimezone(LONDON).isoformat(),
+        "safe_time": describe_window(cb.plan) if cb.plan is not None else None,
+        "missed_days": cb.count.missed,
+        "voicemail": cb.voicemail,
+        "attempts": cb.attempts,
+    }
 
 
 @callbacks.command("list")
@@ -364,16 +449,19 @@ def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
 @click.option("--reveal", is_flag=True, help="Show full phone numbers.")
 def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
     settings = Settings.from_env()
-    items = [_callback_json(cb, reveal) for cb in
-             _queue(settings).all((status,) if status else STATUSES)]
+    items = [
+        _callback_json(cb, reveal) for cb in _queue(settings).all((status,) if status else STATUSES)
+    ]
     if as_json:
         click.echo(json.dumps(items, indent=2))
         return
     if not items:
         click.echo("No callbacks" + (f" {status}" if status else "") + ".")
     for item in items:
-        click.echo(f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
-                   f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}")
+        click.echo(
+            f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
+            f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}"
+        )
 
 
 @callbacks.command("show")
@@ -401,13 +489,24 @@ def callbacks_cancel(callback_id: str) -> None:
 def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
     flows = _flows_or_exit(Settings.from_env())
-    app = create_app({"log_level": os.environ.get("LOG_LEVEL", "ERROR")},
-                     clock=fixed_clock(_instant(at, flows)))
-    client = TwilioLikeClient(app, {"MessageSid": "SM" + uuid.uuid4().hex, "From": sender,
-                                    "To": "+441234567890", "Body": body, "NumMedia": "0"})
+    app = create_app(
+        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(_instant(at, flows))
+    )
+    client = TwilioLikeClient(
+        app,
+        {
+            "MessageSid": "SM" + uuid.uuid4().hex,
+            "From": sender,
+            "To": "+441234567890",
+            "Body": body,
+            "NumMedia": "0",
+        },
+    )
     response = client.post("/sms")
-    replies = [m.text or "" for m in ElementTree.fromstring(response.get_data(as_text=True))
-               .iter("Message")]
+    replies = [
+        m.text or ""
+        for m in ElementTree.fromstring(response.get_data(as_text=True)).iter("Message")
+    ]
     for text in replies or ["(no reply)"]:
         click.echo(text)
 
@@ -443,9 +542,11 @@ def advisors_list() -> None:
     if not found:
         click.echo("No advisors yet: helpline advisors add NAME --phone +44…")
     for a in found:
-        click.echo(f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
-                   f"{'supervisor' if a.supervisor else 'advisor':<10} "
-                   f"{'on duty' if a.on_duty else 'off duty'}")
+        click.echo(
+            f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
+            f"{'supervisor' if a.supervisor else 'advisor':<10} "
+            f"{'on duty' if a.on_duty else 'off duty'}"
+        )
 
 
 @advisors.command("remove")
@@ -476,14 +577,17 @@ def advisors_trust_device(username: str) -> None:
     with borrowed(settings) as client:
         code = Accounts(client).device_link(username)
         if code is not None:
-            audit.record(client, system_clock(), "command line",
-                         f"made a device link for {username}")
+            audit.record(
+                client, system_clock(), "command line", f"made a device link for {username}"
+            )
     if code is None:
         raise click.ClickException(f"no advisor {username}")
     base = settings.public_base_url or "https://HOST"
     click.echo(f"{base}/console/trust/{code}")
-    click.echo(f"Give it to {username} yourself. It works once, on one device, for "
-               f"{DEVICE_LINK_SECONDS // 60} minutes.")
+    click.echo(
+        f"Give it to {username} yourself. It works once, on one device, for "
+        f"{DEVICE_LINK_SECONDS // 60} minutes."
+    )
 
 
 # ------------------------------------------------------------------ Twilio set-up
@@ -523,8 +627,10 @@ def twilio_configure(number: str, base_url: str | None, fallback_url: str | None
     if wanted.voice_fallback_url:
         click.echo(f"  fallbacks: {wanted.voice_fallback_url}, {wanted.sms_fallback_url}")
     else:
-        click.echo("  no fallback URLs: give --fallback-url so callers get the safety line "
-                   "even when this host is down")
+        click.echo(
+            "  no fallback URLs: give --fallback-url so callers get the safety line "
+            "even when this host is down"
+        )
 
 
 @twilio.command("check")
@@ -538,8 +644,10 @@ def twilio_check(number: str, base_url: str | None, fallback_url: str | None) ->
     except (NumberNotFound, TwilioException) as exc:
         raise click.ClickException(str(exc)) from None
     for name, want, have, ok in rows:
-        click.echo(f"{'ok ' if ok else 'BAD'} {name}: {have or '(not set)'}"
-                   + ("" if ok else f" (should be {want})"))
+        click.echo(
+            f"{'ok ' if ok else 'BAD'} {name}: {have or '(not set)'}"
+            + ("" if ok else f" (should be {want})")
+        )
     if not all(ok for *_, ok in rows):
         raise SystemExit(1)
 

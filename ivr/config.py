@@ -91,8 +91,7 @@ class Settings:
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
-            trusted_proxy_addresses=_split(env.get("TRUSTED_PROXY_ADDRESSES", ""))
-            or LOOPBACK,
+            trusted_proxy_addresses=_split(env.get("TRUSTED_PROXY_ADDRESSES", "")) or LOOPBACK,
             advisor_numbers=_split(env.get("ADVISOR_NUMBERS", "")),
             voice=env.get("HELPLINE_VOICE", "Polly.Amy"),
             language=env.get("HELPLINE_LANGUAGE", "en-GB"),

@@ -17,7 +17,7 @@ from twilio.rest import Client
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
 from ivr.core.clock import Clock, file_clock, system_clock
-from ivr.core.hours import Status
+from ivr.core.hours import Override, Status
 from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
 from ivr.store.keys import Keys
@@ -32,8 +32,7 @@ class Upgrade:
     """The store brought to the current layout (migrations.py) once per process: at start,
     or, if the store could not be reached then, by the first request that reaches it."""
 
-    def __init__(self, settings: Settings, flows: Flows, clock: Clock,
-                 store: redis.Redis) -> None:
+    def __init__(self, settings: Settings, flows: Flows, clock: Clock, store: redis.Redis) -> None:
         self.settings, self.flows, self.clock, self.store = settings, flows, clock, store
         self.done = False
 
@@ -59,13 +58,16 @@ class Services:
     twilio: Client | None  # when credentials are set
     upgrade: Upgrade
 
+    def closure(self) -> Override | None:
+        """A supervisor's closure, read afresh from the store (None if the store can't be
+        read: the usual hours apply)."""
+        return read_override(self.redis, self.keys)
+
     def line_status(self, at: datetime | None = None) -> Status:
-        """Open or closed (now, or `at`), a supervisor's closure included, read afresh from
-        the store: "open now?" for advisors, the scheduler and outbound calls. (The call
-        path reads the same through `override`, a copy kept up to date.) If the store can't
-        be read, the usual hours apply."""
-        return self.flows.hours.status_with(at or self.clock(),
-                                            read_override(self.redis, self.keys))
+        """ "Open now?" (or at `at`), a supervisor's closure included, read afresh: for
+        advisors, the scheduler and outbound calls. The call path reads the same through
+        `call_status`, from a copy of the closure kept up to date."""
+        return self.flows.hours.status_with(at or self.clock(), self.closure())
 
     def call_status(self) -> Status:
         """Open or closed now, as a caller hears it (the closure from the local copy)."""
@@ -76,8 +78,9 @@ def clock_for(settings: Settings) -> Clock:
     return file_clock(settings.clock_file) if settings.clock_file else system_clock
 
 
-def build_services(settings: Settings, clock: Clock | None = None,
-                   upgrade: bool = True) -> Services:
+def build_services(
+    settings: Settings, clock: Clock | None = None, upgrade: bool = True
+) -> Services:
     """Everything, from settings and a clock (the settings' test clock file, else the
     system's). Bad flows/ stop it here, naming file and line. With `upgrade`, the store is
     brought to the current layout first (migrations.py); a store that can't be reached is
@@ -92,6 +95,14 @@ def build_services(settings: Settings, clock: Clock | None = None,
             upgraded()
         except redis.RedisError as exc:
             log.warning("could not check the store's version: %s", exc)
-    return Services(settings, flows, clock, store, keys, CallbackQueue(store, keys),
-                    OverrideWatch(store, settings.override_cache_seconds, keys=keys),
-                    rest_client(settings), upgraded)
+    return Services(
+        settings,
+        flows,
+        clock,
+        store,
+        keys,
+        CallbackQueue(store, keys),
+        OverrideWatch(store, settings.override_cache_seconds, keys=keys),
+        rest_client(settings),
+        upgraded,
+    )

@@ -43,11 +43,20 @@ class Transcript:
         return [e["text"] for e in self.events if e["type"] == "say"]
 
     def lines(self) -> list[str]:
-        labels = {"say": "HEARS", "press": "PRESSES", "silence": "SAYS NOTHING",
-                  "speech": "SAYS", "unheard": "NOT HEARD", "dial": "RINGS",
-                  "hangup": "CALL ENDS", "error": "ERROR"}
-        return [f"{labels[e['type']]}: {e['text']}" if e.get("text") else labels[e["type"]]
-                for e in self.events]
+        labels = {
+            "say": "HEARS",
+            "press": "PRESSES",
+            "silence": "SAYS NOTHING",
+            "speech": "SAYS",
+            "unheard": "NOT HEARD",
+            "dial": "RINGS",
+            "hangup": "CALL ENDS",
+            "error": "ERROR",
+        }
+        return [
+            f"{labels[e['type']]}: {e['text']}" if e.get("text") else labels[e["type"]]
+            for e in self.events
+        ]
 
 
 class TwilioLikeClient:
@@ -59,8 +68,9 @@ class TwilioLikeClient:
         self.client = app.test_client()
         settings = app.extensions["helpline"].settings
         self.base = settings.public_base_url or LOCAL_BASE
-        self.validator = (RequestValidator(settings.twilio_auth_token)
-                          if settings.twilio_auth_token else None)
+        self.validator = (
+            RequestValidator(settings.twilio_auth_token) if settings.twilio_auth_token else None
+        )
         self.params = params
 
     def post(self, url: str, extra: dict[str, str] | None = None) -> TestResponse:
@@ -71,21 +81,34 @@ class TwilioLikeClient:
             headers["X-Twilio-Signature"] = self.validator.compute_signature(full, data)
         parts = urlsplit(full)
         path = parts.path + (f"?{parts.query}" if parts.query else "")
-        return self.client.post(path, data=data, headers=headers,
-                                base_url=f"{parts.scheme}://{parts.netloc}")
+        return self.client.post(
+            path, data=data, headers=headers, base_url=f"{parts.scheme}://{parts.netloc}"
+        )
 
 
-def simulate_call(app: Flask, presses: Iterable[Input] = (), caller: str = "+447700900123",
-                  called: str = "+441234567890", dial_status: str = "no-answer") -> Transcript:
+def simulate_call(
+    app: Flask,
+    presses: Iterable[Input] = (),
+    caller: str = "+447700900123",
+    called: str = "+441234567890",
+    dial_status: str = "no-answer",
+) -> Transcript:
     """Call /voice and follow the TwiML, pressing keys or saying things (Speech), in order, at
     each Gather. When they run out at a Gather, the caller hangs up."""
     keys = list(presses)
     transcript = Transcript()
-    client = TwilioLikeClient(app, {
-        "CallSid": "CA" + uuid.uuid4().hex, "AccountSid": "AC" + "0" * 32, "From": caller,
-        "To": called, "CallStatus": "in-progress", "Direction": "inbound",
-        "ApiVersion": "2010-04-01",
-    })
+    client = TwilioLikeClient(
+        app,
+        {
+            "CallSid": "CA" + uuid.uuid4().hex,
+            "AccountSid": "AC" + "0" * 32,
+            "From": caller,
+            "To": called,
+            "CallStatus": "in-progress",
+            "Direction": "inbound",
+            "ApiVersion": "2010-04-01",
+        },
+    )
     url, extra = "/voice", {}
     for _ in range(MAX_REQUESTS):
         response = client.post(url, extra)
@@ -101,8 +124,9 @@ def simulate_call(app: Flask, presses: Iterable[Input] = (), caller: str = "+447
     return transcript
 
 
-def _follow(root: ElementTree.Element, keys: list[Input], transcript: Transcript,
-            dial_status: str) -> tuple[str, dict[str, str]] | None:
+def _follow(
+    root: ElementTree.Element, keys: list[Input], transcript: Transcript, dial_status: str
+) -> tuple[str, dict[str, str]] | None:
     """Play one TwiML document; the next request to make, or None when the call ends."""
     for verb in root:
         if verb.tag == "Say":
@@ -118,8 +142,7 @@ def _follow(root: ElementTree.Element, keys: list[Input], transcript: Transcript
             if isinstance(key, Speech):
                 transcript.add("speech", text=key.text)
                 if "speech" in (verb.get("input") or "dtmf").split():
-                    return verb.get("action", ""), {"SpeechResult": key.text,
-                                                    "Confidence": "0.9"}
+                    return verb.get("action", ""), {"SpeechResult": key.text, "Confidence": "0.9"}
                 # Twilio ignores speech at a keys-only <Gather>: it times out as in silence.
                 transcript.add("unheard", text="this question listens for keys only")
                 continue
@@ -133,8 +156,10 @@ def _follow(root: ElementTree.Element, keys: list[Input], transcript: Transcript
         elif verb.tag == "Dial":
             numbers = [n.text or "" for n in verb if n.tag == "Number"]
             transcript.add("dial", text=", ".join(mask(n) for n in numbers) + f" ({dial_status})")
-            return verb.get("action", ""), {"DialCallStatus": dial_status,
-                                            "DialBridged": str(dial_status == "completed").lower()}
+            return verb.get("action", ""), {
+                "DialCallStatus": dial_status,
+                "DialBridged": str(dial_status == "completed").lower(),
+            }
         elif verb.tag == "Hangup":
             transcript.add("hangup")
             return None

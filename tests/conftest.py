@@ -9,7 +9,7 @@ import logging
 import os
 import shutil
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
@@ -41,9 +41,16 @@ OPEN_AT = "2026-11-25T11:00"
 CLOSED_AT = "2026-11-25T19:00"
 
 
-def request_callback(queue: CallbackQueue, number: str, source: str, now: datetime,
-                     due: datetime, plan: Window | None = ANYTIME,
-                     slot_end: datetime | None = None, **options: object) -> Requested:
+def request_callback(
+    queue: CallbackQueue,
+    number: str,
+    source: str,
+    now: datetime,
+    due: datetime,
+    plan: Window | None = ANYTIME,
+    slot_end: datetime | None = None,
+    **options: object,
+) -> Requested:
     """Store a callback due at `due` (due now if it has come), its slot ending at 16:00 that
     day unless given, as the webhooks do after working out a promise; plan=None holds it for
     a safe time."""
@@ -60,6 +67,25 @@ def london(text: str) -> datetime:
 
 
 AppFactory = Callable[..., Flask]
+
+
+class Clock:
+    """A clock the test sets and moves on (the app reads it at each request)."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, seconds: float) -> None:
+        self.at += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """Wednesday in hours; `clock.advance(s)` moves it, `clock.at = ...` sets it."""
+    return Clock(london(OPEN_AT))
 
 
 @pytest.fixture(scope="session")
@@ -87,13 +113,19 @@ def store(store_settings: dict[str, object]) -> redis.Redis:
 
 @pytest.fixture
 def make_app(store: redis.Redis, store_settings: dict[str, object]) -> AppFactory:
-    """make_app(at=..., **settings): the real app, signatures on, the clock stopped at `at`,
-    on the (emptied) test Redis."""
+    """make_app(at=..., clock=..., **settings): the real app, signatures on, the clock
+    stopped at `at` (or the given one, e.g. the `clock` fixture), on the (emptied) test
+    Redis."""
 
-    def factory(at: str = OPEN_AT, **settings: object) -> Flask:
-        config = {"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS,
-                  "secret_key": SECRET_KEY, **store_settings, **settings}
-        app = create_app(config, clock=fixed_clock(london(at)))
+    def factory(at: str = OPEN_AT, clock: Clock | None = None, **settings: object) -> Flask:
+        config = {
+            "twilio_auth_token": TOKEN,
+            "advisor_numbers": ADVISORS,
+            "secret_key": SECRET_KEY,
+            **store_settings,
+            **settings,
+        }
+        app = create_app(config, clock=clock or fixed_clock(london(at)))
         app.testing = True
         return app
 
@@ -121,19 +153,35 @@ def parse_twiml(response) -> ElementTree.Element:
 
 
 def twilio_client(app: Flask, caller: str = "+447700900123") -> TwilioLikeClient:
-    return TwilioLikeClient(app, {"CallSid": "CA" + "a" * 32, "AccountSid": "AC" + "0" * 32,
-                                  "From": caller, "To": "+441234567890",
-                                  "CallStatus": "in-progress"})
+    return TwilioLikeClient(
+        app,
+        {
+            "CallSid": "CA" + "a" * 32,
+            "AccountSid": "AC" + "0" * 32,
+            "From": caller,
+            "To": "+441234567890",
+            "CallStatus": "in-progress",
+        },
+    )
 
 
 @pytest.fixture
-def cli(store: redis.Redis, store_settings: dict[str, object],
-        monkeypatch: pytest.MonkeyPatch) -> Callable[..., Result]:
+def cli(
+    store: redis.Redis, store_settings: dict[str, object], monkeypatch: pytest.MonkeyPatch
+) -> Callable[..., Result]:
     """cli(*args, flows=None): run the `helpline` command as an operator would, on the test
     Redis (HELPLINE_DATA_DIR or REDIS_URL) and the shipped flows/ (or `flows`); its result."""
-    for name in ("REDIS_URL", "SECRET_KEY", "HELPLINE_DATA_DIR", "HELPLINE_TEST_CLOCK_FILE",
-                 "HELPLINE_FLOWS_DIR", "TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN",
-                 "PUBLIC_BASE_URL", "HELPLINE_NUMBER"):
+    for name in (
+        "REDIS_URL",
+        "SECRET_KEY",
+        "HELPLINE_DATA_DIR",
+        "HELPLINE_TEST_CLOCK_FILE",
+        "HELPLINE_FLOWS_DIR",
+        "TWILIO_ACCOUNT_SID",
+        "TWILIO_AUTH_TOKEN",
+        "PUBLIC_BASE_URL",
+        "HELPLINE_NUMBER",
+    ):
         monkeypatch.delenv(name, raising=False)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))

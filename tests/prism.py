@@ -21,8 +21,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 # Twilio's spec lives in shared/, beside the checkout (as in CI); TWILIO_OAI_SPEC overrides.
-SPEC = Path(os.environ.get("TWILIO_OAI_SPEC")
-            or ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json")
+SPEC = Path(
+    os.environ.get("TWILIO_OAI_SPEC")
+    or ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+)
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 START_SECONDS = 60
 
@@ -54,14 +56,19 @@ def prism_mock(workdir: Path) -> Iterator[str]:
     if not PRISM.exists():
         raise RuntimeError(f"{PRISM} is missing: run `make test` (it runs npm ci)")
     if not SPEC.exists():
-        raise RuntimeError(f"Twilio's OpenAPI spec is missing at {SPEC}: put shared/ beside "
-                           "the checkout, or set TWILIO_OAI_SPEC to the file")
+        raise RuntimeError(
+            f"Twilio's OpenAPI spec is missing at {SPEC}: put shared/ beside "
+            "the checkout, or set TWILIO_OAI_SPEC to the file"
+        )
     spec_file = workdir / "twilio_api_v2010.relaxed.json"
     spec_file.write_text(json.dumps(relax_form_arrays(json.loads(SPEC.read_text()))))
     port = free_port()
     log = (workdir / "prism.log").open("w")
-    process = subprocess.Popen([str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port),
-                                str(spec_file)], stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [str(PRISM), "mock", "-h", "127.0.0.1", "-p", str(port), str(spec_file)],
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     try:
         deadline = time.monotonic() + START_SECONDS
         while True:

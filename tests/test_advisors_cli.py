@@ -39,14 +39,17 @@ def test_adding_an_advisor(helpline, store):
     assert "(supervisor)" not in result.output
     alex = Accounts(store).get("alex-smith")
     assert (alex.name, alex.phone, alex.supervisor, alex.on_duty) == (
-        "Alex Smith", PHONE, False, False)
+        "Alex Smith",
+        PHONE,
+        False,
+        False,
+    )
     assert Accounts(store).verify("alex-smith", PASSWORD) == alex
     assert PASSWORD not in str(store.hgetall("hl:adv:alex-smith"))  # hashed, not kept
 
 
 def test_adding_a_supervisor(helpline, store):
-    result = helpline("advisors", "add", "Sam", "--phone", PHONE, "--supervisor",
-                      password=PASSWORD)
+    result = helpline("advisors", "add", "Sam", "--phone", PHONE, "--supervisor", password=PASSWORD)
     assert result.exit_code == 0, result.output
     assert "added sam (supervisor)" in result.output
     assert Accounts(store).get("sam").supervisor
@@ -60,8 +63,9 @@ def test_the_password_is_asked_for_twice_and_never_shown(helpline, store):
 
 
 def test_two_different_passwords_add_nobody(helpline, store):
-    result = CliRunner().invoke(main, ["advisors", "add", "Alex", "--phone", PHONE],
-                                input=f"{PASSWORD}\n{NEW_PASSWORD}\n")
+    result = CliRunner().invoke(
+        main, ["advisors", "add", "Alex", "--phone", PHONE], input=f"{PASSWORD}\n{NEW_PASSWORD}\n"
+    )
     assert result.exit_code != 0
     assert "do not match" in result.output
     assert PASSWORD not in result.output and NEW_PASSWORD not in result.output
@@ -75,22 +79,24 @@ def test_a_password_cannot_be_given_as_an_option(helpline, store):
 
 
 @pytest.mark.parametrize("written", ["+44 7400 123456", "+44 (0)7400 123456", "+44-7400-123456"])
-def test_a_phone_written_with_spaces_is_kept_in_international_format(helpline, store,
-                                                                     written):
+def test_a_phone_written_with_spaces_is_kept_in_international_format(helpline, store, written):
     result = helpline("advisors", "add", "Alex", "--phone", written, password=PASSWORD)
     assert result.exit_code == 0, result.output
     assert Accounts(store).get("alex").phone == PHONE  # exactly what Twilio dials
 
 
-@pytest.mark.parametrize(("phone", "why"), [
-    ("999", "emergency or police number"),
-    ("112", "emergency or police number"),
-    ("+44101", "emergency or police number"),
-    ("07400123456", "not in international format"),
-    ("7400123456", "not in international format"),
-    ("+447700900123", "not a valid phone number"),
-    ("call me", "not in international format"),
-])
+@pytest.mark.parametrize(
+    ("phone", "why"),
+    [
+        ("999", "emergency or police number"),
+        ("112", "emergency or police number"),
+        ("+44101", "emergency or police number"),
+        ("07400123456", "not in international format"),
+        ("7400123456", "not in international format"),
+        ("+447700900123", "not a valid phone number"),
+        ("call me", "not in international format"),
+    ],
+)
 def test_a_phone_that_cannot_be_dialled_is_refused(helpline, store, phone, why):
     result = helpline("advisors", "add", "Alex", "--phone", phone, password=PASSWORD)
     assert result.exit_code == 1
@@ -108,8 +114,7 @@ def test_a_short_password_is_refused(helpline, store, password):
 
 def test_a_name_cannot_be_used_twice(helpline, store):
     helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
-    result = helpline("advisors", "add", "alex", "--phone", "+447400123457",
-                      password=NEW_PASSWORD)
+    result = helpline("advisors", "add", "alex", "--phone", "+447400123457", password=NEW_PASSWORD)
     assert result.exit_code == 1
     assert "there is already an advisor called alex" in result.output
     assert Accounts(store).get("alex").phone == PHONE
@@ -119,8 +124,9 @@ def test_a_name_cannot_be_used_twice(helpline, store):
 def test_the_list_masks_phones(helpline, store):
     assert "No advisors yet" in helpline("advisors", "list").output
     helpline("advisors", "add", "Alex Smith", "--phone", PHONE, password=PASSWORD)
-    helpline("advisors", "add", "Sam", "--phone", "+447400123457", "--supervisor",
-             password=PASSWORD)
+    helpline(
+        "advisors", "add", "Sam", "--phone", "+447400123457", "--supervisor", password=PASSWORD
+    )
     Accounts(store).set_on_duty("sam", True)
     result = helpline("advisors", "list")
     assert result.exit_code == 0

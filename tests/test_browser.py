@@ -28,13 +28,19 @@ from ivr.simulate import simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.conftest import OPEN_AT, AppFactory, request_callback
+from tests.conftest import OPEN_AT, AppFactory, Clock, request_callback
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync", "--no-first-run",
-                 "--disable-quic"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 HELPLINE_NUMBER = "+441234567890"
@@ -57,10 +63,12 @@ def chromium_path() -> str:
         return "/usr/bin/chromium"
     found = shutil.which("chromium") or shutil.which("chromium-browser")
     if not found:
-        pytest.fail("No Chromium found for the browser tests: install one (on Debian, "
-                    "`apt-get install chromium`, which `make test` does when run as root) or "
-                    "set CHROMIUM_PATH to a Chromium executable. Playwright's own browser "
-                    "download is not used.")
+        pytest.fail(
+            "No Chromium found for the browser tests: install one (on Debian, "
+            "`apt-get install chromium`, which `make test` does when run as root) or "
+            "set CHROMIUM_PATH to a Chromium executable. Playwright's own browser "
+            "download is not used."
+        )
     return found
 
 
@@ -97,7 +105,8 @@ class Site:
 
     def has_no_sideways_scroll(self) -> bool:
         return self.page.evaluate(
-            "document.documentElement.scrollWidth <= document.documentElement.clientWidth")
+            "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+        )
 
     def screenshot(self, name: str) -> Path:
         ARTIFACTS.mkdir(exist_ok=True)
@@ -114,8 +123,12 @@ def safe_name(node_name: str) -> str:
 
 
 @pytest.fixture
-def open_site(make_app: AppFactory, twilio_api: dict[str, object], browser: Browser,
-              request: pytest.FixtureRequest) -> Iterator[OpenSite]:
+def open_site(
+    make_app: AppFactory,
+    twilio_api: dict[str, object],
+    browser: Browser,
+    request: pytest.FixtureRequest,
+) -> Iterator[OpenSite]:
     """open_site(viewport=..., **settings): the app (clock stopped in hours, REST calls to
     Prism) behind a real server on a free loopback port, and a fresh browser page on it.
     When the test fails, the page as it was, then the queue and numbers pages, are saved."""
@@ -123,12 +136,20 @@ def open_site(make_app: AppFactory, twilio_api: dict[str, object], browser: Brow
 
     def start(viewport: dict[str, int] = LAPTOP, at: str = OPEN_AT, **settings: object) -> Site:
         served: dict[str, Flask] = {}
-        server = make_server("127.0.0.1", 0, lambda env, reply: served["app"](env, reply),
-                             threaded=True)
+        server = make_server(
+            "127.0.0.1", 0, lambda env, reply: served["app"](env, reply), threaded=True
+        )
         url = f"http://127.0.0.1:{server.server_port}"
-        served["app"] = app = make_app(at=at, **{
-            "cookie_secure": False, "helpline_number": HELPLINE_NUMBER,
-            "public_base_url": url, **twilio_api, **settings})
+        served["app"] = app = make_app(
+            at=at,
+            **{
+                "cookie_secure": False,
+                "helpline_number": HELPLINE_NUMBER,
+                "public_base_url": url,
+                **twilio_api,
+                **settings,
+            },
+        )
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         context = browser.new_context(viewport=viewport, locale="en-GB")
@@ -153,8 +174,11 @@ def open_site(make_app: AppFactory, twilio_api: dict[str, object], browser: Brow
 
 def save_failure_screenshots(site: Site, stem: str) -> None:
     """Best effort: a failing test's own error must not be hidden by a screenshot's."""
-    for suffix, path in (("failed", None), ("queue", "/console/"),
-                         ("stats", "/console/supervisor/stats")):
+    for suffix, path in (
+        ("failed", None),
+        ("queue", "/console/"),
+        ("stats", "/console/supervisor/stats"),
+    ):
         try:
             if path:
                 site.go(path)
@@ -170,8 +194,9 @@ def add_advisor(store: redis.Redis, name: str, phone: str, supervisor: bool = Fa
 # ------------------------------------------------------------------ scenarios
 
 
-def test_an_advisor_calls_the_next_person_back_on_a_phone(open_site: OpenSite,
-                                                          store: redis.Redis) -> None:
+def test_an_advisor_calls_the_next_person_back_on_a_phone(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
     site = open_site(viewport=PHONE)
     page = site.page
     add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
@@ -222,8 +247,10 @@ def test_an_advisor_calls_the_next_person_back_on_a_phone(open_site: OpenSite,
     assert done is not None and done.status == "done" and done.outcome == "reached"
 
 
-def test_an_idle_console_signs_out_by_itself(open_site: OpenSite, store: redis.Redis) -> None:
-    site = open_site(console_idle_seconds=2)
+def test_an_idle_console_signs_out_by_itself(
+    open_site: OpenSite, store: redis.Redis, clock: Clock
+) -> None:
+    site = open_site(console_idle_seconds=60, clock=clock)
     page = site.page
     add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
     site.sign_in("Sam Advisor")
@@ -231,6 +258,7 @@ def test_an_idle_console_signs_out_by_itself(open_site: OpenSite, store: redis.R
 
     # Nobody touches the page: after the idle time, the next poll gets 401 and the page goes
     # to the sign-in form, saying why.
+    clock.advance(61)
     page.wait_for_url(re.compile(r"/console/login$"), timeout=POLL_MS)
     expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
     expect(page.get_by_label("Name")).to_be_visible()
@@ -243,8 +271,7 @@ def test_an_idle_console_signs_out_by_itself(open_site: OpenSite, store: redis.R
     expect(page.locator("#duty")).to_have_count(0)
 
 
-def test_a_supervisor_closes_and_reopens_the_line(open_site: OpenSite,
-                                                  store: redis.Redis) -> None:
+def test_a_supervisor_closes_and_reopens_the_line(open_site: OpenSite, store: redis.Redis) -> None:
     site = open_site()
     page = site.page
     voice = site.app.extensions["helpline"].flows.voice
@@ -281,8 +308,7 @@ def test_a_supervisor_closes_and_reopens_the_line(open_site: OpenSite,
     assert voice.open_options[0].prompt in heard
 
 
-def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite,
-                                                   store: redis.Redis) -> None:
+def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite, store: redis.Redis) -> None:
     site = open_site(viewport=PHONE)
     page = site.page
     add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
@@ -310,8 +336,9 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite,
     site.screenshot("stats-phone.png")
 
 
-def test_a_supervisor_signs_an_advisor_out_everywhere(open_site: OpenSite, store: redis.Redis,
-                                                       browser: Browser) -> None:
+def test_a_supervisor_signs_an_advisor_out_everywhere(
+    open_site: OpenSite, store: redis.Redis, browser: Browser
+) -> None:
     site = open_site()
     add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
     add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
@@ -327,8 +354,9 @@ def test_a_supervisor_signs_an_advisor_out_everywhere(open_site: OpenSite, store
         boss.sign_in("Pat Supervisor")
         boss.page.get_by_role("link", name="Supervisor").click()
         boss.page.get_by_role("button", name="Sign Sam Advisor out everywhere").click()
-        expect(boss.page.locator(".flash")).to_contain_text("sam-advisor is signed out on "
-                                                            "every device")
+        expect(boss.page.locator(".flash")).to_contain_text(
+            "sam-advisor is signed out on every device"
+        )
 
         # The advisor's open queue page finds out at its next poll.
         site.page.wait_for_url(re.compile(r"/console/login$"), timeout=POLL_MS)

@@ -7,7 +7,6 @@ The helpers at the top are shared by the other console test files."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 from xml.etree import ElementTree
@@ -34,9 +33,14 @@ _CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # ------------------------------------------------------------------ shared helpers
 
 
-def add_advisor(store: redis.Redis, name: str = "Alex", phone: str = ADVISOR_PHONE,
-                supervisor: bool = False, on_duty: bool = False,
-                password: str = PASSWORD) -> Advisor:
+def add_advisor(
+    store: redis.Redis,
+    name: str = "Alex",
+    phone: str = ADVISOR_PHONE,
+    supervisor: bool = False,
+    on_duty: bool = False,
+    password: str = PASSWORD,
+) -> Advisor:
     accounts = Accounts(store)
     advisor = accounts.add(name, phone, password, supervisor)
     if on_duty:
@@ -54,8 +58,11 @@ def csrf_token(client: FlaskClient, page: str = "/console/") -> str:
 
 
 def sign_in_attempt(client: FlaskClient, name: str, password: str, **kwargs: object):
-    return client.post(LOGIN, data={"name": name, "password": password,
-                                    "csrf_token": csrf_token(client, LOGIN)}, **kwargs)
+    return client.post(
+        LOGIN,
+        data={"name": name, "password": password, "csrf_token": csrf_token(client, LOGIN)},
+        **kwargs,
+    )
 
 
 def signed_in(app: Flask, name: str = "Alex", password: str = PASSWORD) -> FlaskClient:
@@ -67,11 +74,15 @@ def signed_in(app: Flask, name: str = "Alex", password: str = PASSWORD) -> Flask
     return client
 
 
-def post_form(client: FlaskClient, url: str, data: dict[str, str] | None = None,
-              page: str = "/console/", **kwargs: object):
+def post_form(
+    client: FlaskClient,
+    url: str,
+    data: dict[str, str] | None = None,
+    page: str = "/console/",
+    **kwargs: object,
+):
     """POST a console form as the browser would: with the page's CSRF token."""
-    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, page)},
-                       **kwargs)
+    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, page)}, **kwargs)
 
 
 def flashes(client: FlaskClient, page: str = "/console/") -> str:
@@ -111,7 +122,10 @@ def test_every_console_route_asks_for_sign_in(console_app):
         response = client.open(url, method=method, data={"csrf_token": token})
         body = response.get_data(as_text=True)
         assert redirects_to_login(response) or response.status_code in (401, 403), (
-            method, url, response.status_code)
+            method,
+            url,
+            response.status_code,
+        )
         assert "csrf_token" not in body and "<table" not in body, (method, url)
         checked += 1
     assert checked >= 12  # queue, json, duty, call-next, outcome, logout, supervisor pages…
@@ -128,12 +142,18 @@ def test_an_advisor_gets_403_on_every_supervisor_route(console_app, store):
     add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
     client = signed_in(console_app, "Alex")
     token = csrf_token(client)
-    supervisor_routes = [(url, method) for rule, url, method in console_rules(console_app)
-                         if "/supervisor" in rule.rule]
+    supervisor_routes = [
+        (url, method)
+        for rule, url, method in console_rules(console_app)
+        if "/supervisor" in rule.rule
+    ]
     assert len(supervisor_routes) >= 7
     for url, method in supervisor_routes:
-        response = client.open(url.replace("dummy", "sam"), method=method,
-                               data={"csrf_token": token, "on_duty": "0", "message": "x"})
+        response = client.open(
+            url.replace("dummy", "sam"),
+            method=method,
+            data={"csrf_token": token, "on_duty": "0", "message": "x"},
+        )
         assert response.status_code == 403, (method, url)
     sam = Accounts(store).get("sam")
     assert sam is not None and not sam.on_duty  # nothing the advisor sent changed anything
@@ -180,19 +200,23 @@ def test_signing_out_ends_the_session(console_app, store):
     assert redirects_to_login(client.get("/console/"))
 
 
-@pytest.mark.parametrize(("failures", "account_wait", "address_wait"), [
-    (0, 0, 0),
-    (FREE_TRIES - 1, 0, 0),
-    (FREE_TRIES, 1, 1),
-    (FREE_TRIES + 1, 2, 2),
-    (FREE_TRIES + 2, 4, 4),
-    (FREE_TRIES + 4, 16, 16),
-    (FREE_TRIES + 5, ACCOUNT_CAP, 32),
-    (FREE_TRIES + 9, ACCOUNT_CAP, 512),
-    (FREE_TRIES + 40, ACCOUNT_CAP, ADDRESS_CAP),
-])
+@pytest.mark.parametrize(
+    ("failures", "account_wait", "address_wait"),
+    [
+        (0, 0, 0),
+        (FREE_TRIES - 1, 0, 0),
+        (FREE_TRIES, 1, 1),
+        (FREE_TRIES + 1, 2, 2),
+        (FREE_TRIES + 2, 4, 4),
+        (FREE_TRIES + 4, 16, 16),
+        (FREE_TRIES + 5, ACCOUNT_CAP, 32),
+        (FREE_TRIES + 9, ACCOUNT_CAP, 512),
+        (FREE_TRIES + 40, ACCOUNT_CAP, ADDRESS_CAP),
+    ],
+)
 def test_delays_grow_with_failures_and_the_account_delay_stays_short(
-        failures, account_wait, address_wait):
+    failures, account_wait, address_wait
+):
     assert backoff(failures, ACCOUNT_CAP) == account_wait
     assert backoff(failures, ADDRESS_CAP) == address_wait
 
@@ -213,16 +237,20 @@ def test_after_the_free_tries_even_the_right_password_must_wait(console_app, sto
     assert redirects_to_login(client.get("/console/"))  # not signed in
 
 
-def test_a_stranger_cannot_hold_an_advisor_out_of_a_device_she_signed_in_from(
-        console_app, store):
+def test_a_stranger_cannot_hold_an_advisor_out_of_a_device_she_signed_in_from(console_app, store):
     add_advisor(store, "Alex")
     desk = signed_in(console_app, "Alex")
     desk.post("/console/logout", data={"csrf_token": csrf_token(desk)})  # keeps its cookie
     for n in range(FREE_TRIES + 6):  # a stranger, from many addresses
-        sign_in_attempt(console_app.test_client(), "Alex", "guess",
-                        environ_base={"REMOTE_ADDR": f"198.51.100.{n}"})
-    stranger = sign_in_attempt(console_app.test_client(), "Alex", PASSWORD,
-                               environ_base={"REMOTE_ADDR": "203.0.113.50"})
+        sign_in_attempt(
+            console_app.test_client(),
+            "Alex",
+            "guess",
+            environ_base={"REMOTE_ADDR": f"198.51.100.{n}"},
+        )
+    stranger = sign_in_attempt(
+        console_app.test_client(), "Alex", PASSWORD, environ_base={"REMOTE_ADDR": "203.0.113.50"}
+    )
     assert stranger.status_code == 429  # a new browser waits (a short, capped delay)
     assert sign_in_attempt(desk, "Alex", PASSWORD).status_code == 302  # her desk does not
 
@@ -231,13 +259,16 @@ def test_an_address_is_slowed_across_accounts_over_http(console_app, store):
     add_advisor(store, "Alex")
     client = console_app.test_client()
     for n in range(FREE_TRIES):
-        sign_in_attempt(client, f"guess{n}", "wrong password",
-                        environ_base={"REMOTE_ADDR": "198.51.100.20"})
-    blocked = sign_in_attempt(client, "Alex", PASSWORD,
-                              environ_base={"REMOTE_ADDR": "198.51.100.20"})
+        sign_in_attempt(
+            client, f"guess{n}", "wrong password", environ_base={"REMOTE_ADDR": "198.51.100.20"}
+        )
+    blocked = sign_in_attempt(
+        client, "Alex", PASSWORD, environ_base={"REMOTE_ADDR": "198.51.100.20"}
+    )
     assert blocked.status_code == 429
-    other = sign_in_attempt(console_app.test_client(), "Alex", PASSWORD,
-                            environ_base={"REMOTE_ADDR": "203.0.113.20"})
+    other = sign_in_attempt(
+        console_app.test_client(), "Alex", PASSWORD, environ_base={"REMOTE_ADDR": "203.0.113.20"}
+    )
     assert other.status_code == 302  # Alex, at her own desk, is not held by it
 
 
@@ -290,40 +321,40 @@ def test_cookie_secure_off_is_for_local_http_only(console_app, store):
 IDLE_MESSAGE = "You were signed out after a while without activity"
 
 
-def test_an_idle_console_signs_itself_out(make_app, store):
+def test_an_idle_console_signs_itself_out(make_app, store, clock):
     add_advisor(store, "Alex")
-    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=1))
-    time.sleep(1.5)
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=60, clock=clock))
+    clock.advance(61)
     response = client.get("/console/")
     assert redirects_to_login(response)
     assert IDLE_MESSAGE in client.get(LOGIN).get_data(as_text=True)
     assert redirects_to_login(client.get("/console/"))  # and it stays signed out
 
 
-def test_an_idle_consoles_poll_gets_401(make_app, store):
+def test_an_idle_consoles_poll_gets_401(make_app, store, clock):
     add_advisor(store, "Alex")
-    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=1))
-    time.sleep(1.5)
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=60, clock=clock))
+    clock.advance(61)
     response = client.get("/console/queue.json")
     assert response.status_code == 401
     assert response.get_json() == {"error": "signed out"}
 
 
-def test_polling_the_queue_is_not_activity(make_app, store):
+def test_polling_the_queue_is_not_activity(make_app, store, clock):
     add_advisor(store, "Alex")
-    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=2))
-    time.sleep(1.0)
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=60, clock=clock))
+    clock.advance(40)
     assert client.get("/console/queue.json").status_code == 200
-    time.sleep(1.5)  # 2.5 s since the last page, 1.5 s since the last poll
+    clock.advance(30)  # 70 s since the last page, 30 s since the last poll
     assert client.get("/console/queue.json").status_code == 401
 
 
-def test_a_page_view_is_activity(make_app, store):
+def test_a_page_view_is_activity(make_app, store, clock):
     add_advisor(store, "Alex")
-    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=2))
-    time.sleep(1.0)
+    client = signed_in(make_app(cookie_secure=False, console_idle_seconds=60, clock=clock))
+    clock.advance(40)
     assert client.get("/console/").status_code == 200
-    time.sleep(1.2)  # 2.2 s since sign-in, 1.2 s since the last page
+    clock.advance(40)  # 80 s since sign-in, 40 s since the last page
     assert client.get("/console/").status_code == 200
 
 
@@ -337,8 +368,9 @@ def dial_numbers(response) -> list[str]:
 
 
 def ask_for_an_advisor(app: Flask):
-    return TwilioLikeClient(app, {"CallSid": "CA" + "b" * 32, "From": "+447400000111",
-                                  "To": "+441234567890"}).post("/voice/advisor")
+    return TwilioLikeClient(
+        app, {"CallSid": "CA" + "b" * 32, "From": "+447400000111", "To": "+441234567890"}
+    ).post("/voice/advisor")
 
 
 def test_the_duty_button_toggles(console_app, store):

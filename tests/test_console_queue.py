@@ -46,12 +46,26 @@ def hours() -> OpeningHours:
 TODAYS_CLOSE = london("2026-11-25T16:00")
 
 
-def ask(store: redis.Redis, number: str, requested: str, plan: Window = ANYTIME,
-        voicemail: bool = False, source: str = "sms") -> str:
+def ask(
+    store: redis.Redis,
+    number: str,
+    requested: str,
+    plan: Window = ANYTIME,
+    voicemail: bool = False,
+    source: str = "sms",
+) -> str:
     """A callback asked for at `requested`, due at once, in today's slot; its id."""
     at = london(requested)
-    return request_callback(CallbackQueue(store), number, source, at, at, plan,
-                            slot_end=TODAYS_CLOSE, voicemail=voicemail).callback_id
+    return request_callback(
+        CallbackQueue(store),
+        number,
+        source,
+        at,
+        at,
+        plan,
+        slot_end=TODAYS_CLOSE,
+        voicemail=voicemail,
+    ).callback_id
 
 
 def queue_of(app: Flask) -> CallbackQueue:
@@ -63,14 +77,24 @@ def calling_app(make_app, twilio_api):
     """In hours, with Twilio credentials (REST calls go to the Prism mock) and a number."""
 
     def factory(at: str = OPEN_AT, **settings: object) -> Flask:
-        return make_app(at=at, cookie_secure=False, helpline_number=HELPLINE,
-                        public_base_url=BASE, **{**twilio_api, **settings})
+        return make_app(
+            at=at,
+            cookie_secure=False,
+            helpline_number=HELPLINE,
+            public_base_url=BASE,
+            **{**twilio_api, **settings},
+        )
 
     return factory
 
 
-def on_duty_advisor(app: Flask, store: redis.Redis, name: str = "Alex",
-                    phone: str = "+447400000111", supervisor: bool = False):
+def on_duty_advisor(
+    app: Flask,
+    store: redis.Redis,
+    name: str = "Alex",
+    phone: str = "+447400000111",
+    supervisor: bool = False,
+):
     add_advisor(store, name, phone, supervisor=supervisor, on_duty=True)
     return signed_in(app, name)
 
@@ -79,8 +103,7 @@ def on_duty_advisor(app: Flask, store: redis.Redis, name: str = "Alex",
 
 
 def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app, store):
-    newest = ask(store, CALLERS[0], "2026-11-25T10:30", Window(earliest=time(14)),
-                 voicemail=True)
+    newest = ask(store, CALLERS[0], "2026-11-25T10:30", Window(earliest=time(14)), voicemail=True)
     oldest = ask(store, CALLERS[1], "2026-11-20T11:00", source="voice")
     middle = ask(store, CALLERS[2], "2026-11-24T15:00")
     app = make_app(cookie_secure=False)
@@ -93,12 +116,25 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
     rows = client.get("/console/queue.json").get_json()["due"]
     assert [r["id"] for r in rows] == [oldest, middle, newest]
     assert rows[0] | {"id": None} == {
-        "id": None, "number": "+44 7400 •••457", "waited": "5 days", "plan": "any time",
-        "status": "due", "due": "Fri 20 Nov 11:00", "last_day": False,
-        "voicemail": False, "attempts": 0, "source": "voice", "state": "", "call_state": ""}
+        "id": None,
+        "number": "+44 7400 •••457",
+        "waited": "5 days",
+        "plan": "any time",
+        "status": "due",
+        "due": "Fri 20 Nov 11:00",
+        "last_day": False,
+        "voicemail": False,
+        "attempts": 0,
+        "source": "voice",
+        "state": "",
+        "call_state": "",
+    }
     assert (rows[1]["waited"], rows[1]["source"]) == ("20 h 0 min", "sms")
     assert (rows[2]["waited"], rows[2]["plan"], rows[2]["voicemail"]) == (
-        "30 min", "after 2pm", True)
+        "30 min",
+        "after 2pm",
+        True,
+    )
 
 
 def test_no_full_number_ever_reaches_the_console(make_app, store):
@@ -117,11 +153,19 @@ def test_no_full_number_ever_reaches_the_console(make_app, store):
 
 
 def test_the_queue_says_whether_the_line_is_open(make_app, store):
-    assert on_duty_advisor(make_app(cookie_secure=False), store).get(
-        "/console/queue.json").get_json()["open"] is True
+    assert (
+        on_duty_advisor(make_app(cookie_secure=False), store)
+        .get("/console/queue.json")
+        .get_json()["open"]
+        is True
+    )
     store.flushdb()
-    assert on_duty_advisor(make_app(at=CLOSED_AT, cookie_secure=False), store).get(
-        "/console/queue.json").get_json()["open"] is False
+    assert (
+        on_duty_advisor(make_app(at=CLOSED_AT, cookie_secure=False), store)
+        .get("/console/queue.json")
+        .get_json()["open"]
+        is False
+    )
 
 
 # ------------------------------------------------------------------ call next
@@ -137,11 +181,17 @@ def test_call_next_claims_the_oldest_and_rings_the_advisor(calling_app, store):
     assert "Ringing your phone" in flashes(client)  # Prism accepted the REST request
     callback = queue_of(app).get(oldest)
     assert (callback.status, callback.claimed_by, callback.call_state) == (
-        "claimed", "alex", "claimed")
+        "claimed",
+        "alex",
+        "claimed",
+    )
     assert queue_of(app).counts()["due"] == 1
     mine = client.get("/console/queue.json").get_json()["mine"]
     assert (mine["id"], mine["number"], mine["state"]) == (
-        oldest, "+44 7400 •••457", "Ringing your phone")
+        oldest,
+        "+44 7400 •••457",
+        "Ringing your phone",
+    )
 
 
 def test_the_audit_trail_records_claimed_and_called_with_a_masked_number(calling_app, store):
@@ -172,17 +222,25 @@ def test_call_next_with_nobody_waiting_says_so(calling_app, store):
     assert "Nobody is waiting for a call back right now" in flashes(client)
 
 
-@pytest.mark.parametrize(("situation", "message"), [
-    ("closed", "The helpline is closed: nobody is called while it is closed"),
-    ("closed_by_supervisor", "The helpline is closed: nobody is called while it is closed"),
-    ("off_duty", "Go on duty first"),
-    ("no_twilio", "Calls can&#39;t be made"),
-    ("no_helpline_number", "Calls can&#39;t be made"),
-])
-def test_call_next_is_refused_and_nothing_is_claimed(make_app, twilio_api, store, situation,
-                                                      message):
-    settings = {"cookie_secure": False, "helpline_number": HELPLINE, "public_base_url": BASE,
-                **twilio_api}
+@pytest.mark.parametrize(
+    ("situation", "message"),
+    [
+        ("closed", "The helpline is closed: nobody is called while it is closed"),
+        ("closed_by_supervisor", "The helpline is closed: nobody is called while it is closed"),
+        ("off_duty", "Go on duty first"),
+        ("no_twilio", "Calls can&#39;t be made"),
+        ("no_helpline_number", "Calls can&#39;t be made"),
+    ],
+)
+def test_call_next_is_refused_and_nothing_is_claimed(
+    make_app, twilio_api, store, situation, message
+):
+    settings = {
+        "cookie_secure": False,
+        "helpline_number": HELPLINE,
+        "public_base_url": BASE,
+        **twilio_api,
+    }
     if situation == "closed":
         settings["at"] = CLOSED_AT
     elif situation == "no_twilio":
@@ -197,8 +255,7 @@ def test_call_next_is_refused_and_nothing_is_claimed(make_app, twilio_api, store
     client = signed_in(app, "Alex")
     post_form(client, "/console/call-next")
     assert message in flashes(client)
-    assert queue_of(app).counts() == {"held": 0, "scheduled": 0, "due": 1, "claimed": 0,
-                                     "ended": 0}
+    assert queue_of(app).counts() == {"held": 0, "scheduled": 0, "due": 1, "claimed": 0, "ended": 0}
     assert not any(e["action"] == "claimed" for e in audit.recent(store))
 
 
@@ -206,8 +263,7 @@ def test_call_next_is_refused_and_nothing_is_claimed(make_app, twilio_api, store
 
 
 @pytest.mark.parametrize(("callbacks", "attempts_each"), [(150, 100), (300, 100), (1, 100)])
-def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callbacks,
-                                                                   attempts_each):
+def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callbacks, attempts_each):
     queue = CallbackQueue(store)
     start = london("2026-11-25T10:00")
     for n in range(callbacks):
@@ -261,8 +317,10 @@ def test_two_advisors_pressing_call_next_together_ring_different_people(calling_
     for n in range(2 * rounds):
         ask(store, f"+4474001234{n:02d}", f"2026-11-25T10:{n:02d}")
     app = calling_app()
-    clients = {"alex": on_duty_advisor(app, store, "Alex", "+447400000111"),
-               "bea": on_duty_advisor(app, store, "Bea", "+447400000112")}
+    clients = {
+        "alex": on_duty_advisor(app, store, "Alex", "+447400000111"),
+        "bea": on_duty_advisor(app, store, "Bea", "+447400000112"),
+    }
     queue = queue_of(app)
     seen: list[str] = []
     for _ in range(rounds):
@@ -286,7 +344,9 @@ def test_a_double_click_on_call_next_claims_one_callback(calling_app, store):
     queue = queue_of(app)
     for _ in range(5):
         assert press_together({"click": first, "again": second}, "/console/call-next") == {
-            "click": 302, "again": 302}
+            "click": 302,
+            "again": 302,
+        }
         mine = queue.claimed_by("alex")
         assert len(mine) == 1, [cb.id for cb in mine]
         record(first, mine[0].id, "reached")
@@ -296,13 +356,24 @@ def test_a_double_click_on_call_next_claims_one_callback(calling_app, store):
 # ------------------------------------------------------------------ outcomes
 
 
-def claimed_for(app: Flask, store: redis.Redis, advisor: str = "alex",
-                voicemail: bool = False, at: str = OPEN_AT) -> str:
+def claimed_for(
+    app: Flask,
+    store: redis.Redis,
+    advisor: str = "alex",
+    voicemail: bool = False,
+    at: str = OPEN_AT,
+) -> str:
     requested = london("2026-11-25T09:00")
     claim_at = london(at)
     callback_id = request_callback(
-        CallbackQueue(store), CALLERS[0], "sms", requested, requested,
-        slot_end=claim_at.replace(hour=16, minute=0), voicemail=voicemail).callback_id
+        CallbackQueue(store),
+        CALLERS[0],
+        "sms",
+        requested,
+        requested,
+        slot_end=claim_at.replace(hour=16, minute=0),
+        voicemail=voicemail,
+    ).callback_id
     assert queue_of(app).claim(advisor, claim_at).id == callback_id
     return callback_id
 
@@ -311,15 +382,19 @@ def record(client, callback_id: str, outcome: str):
     return post_form(client, f"/console/callbacks/{callback_id}/outcome", {"outcome": outcome})
 
 
-@pytest.mark.parametrize(("outcome", "voicemail", "status", "message"), [
-    ("reached", False, "done", "Recorded: Reached."),
-    ("wrong_number", False, "done", "Recorded: Wrong number."),
-    ("declined", False, "done", "Recorded: Asked not to be called."),
-    ("voicemail_left", True, "done", "Recorded: Voicemail left."),
-    ("no_answer", False, "scheduled", "It will come back to the queue later."),
-])
-def test_an_outcome_ends_the_call_or_brings_it_back(make_app, store, outcome, voicemail, status,
-                                                    message):
+@pytest.mark.parametrize(
+    ("outcome", "voicemail", "status", "message"),
+    [
+        ("reached", False, "done", "Recorded: Reached."),
+        ("wrong_number", False, "done", "Recorded: Wrong number."),
+        ("declined", False, "done", "Recorded: Asked not to be called."),
+        ("voicemail_left", True, "done", "Recorded: Voicemail left."),
+        ("no_answer", False, "scheduled", "It will come back to the queue later."),
+    ],
+)
+def test_an_outcome_ends_the_call_or_brings_it_back(
+    make_app, store, outcome, voicemail, status, message
+):
     app = make_app(cookie_secure=False)
     client = on_duty_advisor(app, store)
     callback_id = claimed_for(app, store, voicemail=voicemail)
@@ -330,8 +405,9 @@ def test_an_outcome_ends_the_call_or_brings_it_back(make_app, store, outcome, vo
     assert callback.claimed_by is None
     if status == "done":
         assert queue_of(app).open_for(CALLERS[0]) is None  # a new text starts a new request
-    assert any(e["action"] == f"outcome {outcome}" and e["number"] == "***456"
-               for e in audit.recent(store))
+    assert any(
+        e["action"] == f"outcome {outcome}" and e["number"] == "***456" for e in audit.recent(store)
+    )
 
 
 def test_voicemail_left_is_refused_when_the_person_did_not_allow_a_voicemail(make_app, store):
@@ -353,12 +429,14 @@ def test_an_unknown_outcome_is_refused(make_app, store):
     assert queue_of(app).get(callback_id).status == "claimed"
 
 
-@pytest.mark.parametrize(("at", "comes_back_at"), [
-    ("2026-11-25T11:00", "2026-11-25T13:00"),  # Wednesday morning: two hours later
-    (FRIDAY_AFTERNOON, "2026-11-30T10:00"),  # Friday 15:00: Monday's opening
-])
-def test_no_answer_comes_back_two_hours_later_in_opening_hours(make_app, store, at,
-                                                               comes_back_at):
+@pytest.mark.parametrize(
+    ("at", "comes_back_at"),
+    [
+        ("2026-11-25T11:00", "2026-11-25T13:00"),  # Wednesday morning: two hours later
+        (FRIDAY_AFTERNOON, "2026-11-30T10:00"),  # Friday 15:00: Monday's opening
+    ],
+)
+def test_no_answer_comes_back_two_hours_later_in_opening_hours(make_app, store, at, comes_back_at):
     app = make_app(at=at, cookie_secure=False)
     client = on_duty_advisor(app, store)
     callback_id = claimed_for(app, store, at=at)
@@ -402,37 +480,41 @@ def test_a_supervisor_can_finish_anyones_claim(make_app, store):
     callback_id = claimed_for(app, store, advisor="bea")
     record(sam, callback_id, "declined")
     assert queue_of(app).get(callback_id).status == "done"
-    assert any(e["actor"] == "sam" and e["action"] == "outcome declined"
-               for e in audit.recent(store))
+    assert any(
+        e["actor"] == "sam" and e["action"] == "outcome declined" for e in audit.recent(store)
+    )
 
 
 # ------------------------------------------------------------------ after_outcome's table
 
 
-@pytest.mark.parametrize(("outcome", "at", "earliest", "expected"), [
-    # Two hours later when that is in hours.
-    ("no_answer", "2026-11-25T11:00", None, "2026-11-25T13:00"),
-    ("no_answer", "2026-11-25T13:59", None, "2026-11-25T15:59"),
-    # Two hours later is after closing: the next opening.
-    ("no_answer", "2026-11-25T14:00", None, "2026-11-26T10:00"),
-    ("no_answer", "2026-11-25T15:30", None, "2026-11-26T10:00"),
-    # Across a weekend.
-    ("no_answer", FRIDAY_AFTERNOON, None, "2026-11-30T10:00"),
-    # Across the weekend and the late summer bank holiday (Monday 31 August 2026).
-    ("no_answer", "2026-08-28T14:30", None, "2026-09-01T10:00"),
-    # Christmas: Friday 25th, the weekend, Monday 28th (Boxing Day, observed).
-    ("no_answer", "2026-12-24T15:00", None, "2026-12-29T10:00"),
-    # Across the end of British Summer Time (Sunday 25 October 2026).
-    ("no_answer", "2026-10-23T15:00", None, "2026-10-26T10:00"),
-    # A safe time is kept: not before 15:00.
-    ("no_answer", "2026-11-25T11:00", "15:00", "2026-11-25T15:00"),
-    ("no_answer", FRIDAY_AFTERNOON, "11:30", "2026-11-30T11:30"),
-    # Anything else is done at once.
-    ("reached", FRIDAY_AFTERNOON, None, None),
-    ("wrong_number", "2026-11-25T11:00", None, None),
-    ("declined", "2026-11-25T11:00", "15:00", None),
-    ("voicemail_left", "2026-11-25T11:00", None, None),
-])
+@pytest.mark.parametrize(
+    ("outcome", "at", "earliest", "expected"),
+    [
+        # Two hours later when that is in hours.
+        ("no_answer", "2026-11-25T11:00", None, "2026-11-25T13:00"),
+        ("no_answer", "2026-11-25T13:59", None, "2026-11-25T15:59"),
+        # Two hours later is after closing: the next opening.
+        ("no_answer", "2026-11-25T14:00", None, "2026-11-26T10:00"),
+        ("no_answer", "2026-11-25T15:30", None, "2026-11-26T10:00"),
+        # Across a weekend.
+        ("no_answer", FRIDAY_AFTERNOON, None, "2026-11-30T10:00"),
+        # Across the weekend and the late summer bank holiday (Monday 31 August 2026).
+        ("no_answer", "2026-08-28T14:30", None, "2026-09-01T10:00"),
+        # Christmas: Friday 25th, the weekend, Monday 28th (Boxing Day, observed).
+        ("no_answer", "2026-12-24T15:00", None, "2026-12-29T10:00"),
+        # Across the end of British Summer Time (Sunday 25 October 2026).
+        ("no_answer", "2026-10-23T15:00", None, "2026-10-26T10:00"),
+        # A safe time is kept: not before 15:00.
+        ("no_answer", "2026-11-25T11:00", "15:00", "2026-11-25T15:00"),
+        ("no_answer", FRIDAY_AFTERNOON, "11:30", "2026-11-30T11:30"),
+        # Anything else is done at once.
+        ("reached", FRIDAY_AFTERNOON, None, None),
+        ("wrong_number", "2026-11-25T11:00", None, None),
+        ("declined", "2026-11-25T11:00", "15:00", None),
+        ("voicemail_left", "2026-11-25T11:00", None, None),
+    ],
+)
 def test_after_outcome_on_the_first_try(outcome, at, earliest, expected):
     plan = Window(earliest=time.fromisoformat(earliest)) if earliest else ANYTIME
     status, place = after_outcome(outcome, 0, 3, london(at), hours(), RETRY, plan)
@@ -443,20 +525,34 @@ def test_after_outcome_on_the_first_try(outcome, at, earliest, expected):
         assert place.due == london(expected)
 
 
-@pytest.mark.parametrize(("attempts_before", "max_attempts", "status"), [
-    (0, 3, "scheduled"), (1, 3, "scheduled"), (2, 3, "expired"), (5, 3, "expired"),
-    (0, 1, "expired"), (3, 5, "scheduled"), (4, 5, "expired"),
-])
+@pytest.mark.parametrize(
+    ("attempts_before", "max_attempts", "status"),
+    [
+        (0, 3, "scheduled"),
+        (1, 3, "scheduled"),
+        (2, 3, "expired"),
+        (5, 3, "expired"),
+        (0, 1, "expired"),
+        (3, 5, "scheduled"),
+        (4, 5, "expired"),
+    ],
+)
 def test_no_answer_expires_at_the_maximum_attempts(attempts_before, max_attempts, status):
-    result, place = after_outcome("no_answer", attempts_before, max_attempts,
-                                  london("2026-11-25T11:00"), hours(), RETRY, ANYTIME)
+    result, place = after_outcome(
+        "no_answer",
+        attempts_before,
+        max_attempts,
+        london("2026-11-25T11:00"),
+        hours(),
+        RETRY,
+        ANYTIME,
+    )
     assert result == status
     assert (place is None) == (status == "expired")
 
 
 def test_every_outcome_is_known_and_others_are_refused():
-    assert set(OUTCOMES) == {"reached", "no_answer", "voicemail_left", "wrong_number",
-                             "declined"}
+    assert set(OUTCOMES) == {"reached", "no_answer", "voicemail_left", "wrong_number", "declined"}
     with pytest.raises(ValueError):
         after_outcome("maybe", 0, 3, london(OPEN_AT), hours(), RETRY, None)
 
@@ -498,8 +594,7 @@ def test_the_queue_flags_a_callback_on_its_last_day_and_counts_those_held(make_a
     client = on_duty_advisor(make_app(cookie_secure=False), store)
 
     view = client.get("/console/queue.json").get_json()
-    assert [(r["id"] == last, r["last_day"]) for r in view["due"]] == [(True, True),
-                                                                       (False, False)]
+    assert [(r["id"] == last, r["last_day"]) for r in view["due"]] == [(True, True), (False, False)]
     assert view["held"] == 1
     page = client.get("/console/").get_data(as_text=True)
     assert page.count("last day</strong>") == 1

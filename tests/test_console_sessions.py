@@ -53,24 +53,32 @@ def by_a_new_password(app: Flask, store: redis.Redis, desk: FlaskClient) -> None
 
 
 def by_removal(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:
-    post_form(signed_in(app, "Sam"), "/console/supervisor/advisors/alex/remove",
-              page="/console/supervisor/")
+    post_form(
+        signed_in(app, "Sam"),
+        "/console/supervisor/advisors/alex/remove",
+        page="/console/supervisor/",
+    )
     assert Accounts(store).get("alex") is None
 
 
 def by_a_supervisor_everywhere(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:
     sam = signed_in(app, "Sam")
-    response = post_form(sam, "/console/supervisor/advisors/alex/sign-out",
-                         page="/console/supervisor/")
+    response = post_form(
+        sam, "/console/supervisor/advisors/alex/sign-out", page="/console/supervisor/"
+    )
     assert response.status_code == 302
     assert "alex is signed out on every device" in sam.get("/console/supervisor/").get_data(
-        as_text=True)
+        as_text=True
+    )
     assert "signed alex out everywhere" in [e["action"] for e in audit.recent(store, 5)]
 
 
 ENDINGS: dict[str, Callable[[Flask, redis.Redis, FlaskClient], None]] = {
-    "sign-out": by_signing_out, "password change": by_a_new_password,
-    "removal": by_removal, "sign out everywhere": by_a_supervisor_everywhere}
+    "sign-out": by_signing_out,
+    "password change": by_a_new_password,
+    "removal": by_removal,
+    "sign out everywhere": by_a_supervisor_everywhere,
+}
 
 
 @pytest.fixture
@@ -83,7 +91,8 @@ def people(make_app, store: redis.Redis) -> Flask:
 
 @pytest.mark.parametrize("ending", ENDINGS)
 def test_every_session_of_the_account_ends_copied_cookies_included(
-        people: Flask, store: redis.Redis, ending: str) -> None:
+    people: Flask, store: redis.Redis, ending: str
+) -> None:
     desk, phone = signed_in(people, "Alex"), signed_in(people, "Alex")
     copied = copy_of(people, desk)
     bea = signed_in(people, "Bea")
@@ -98,8 +107,9 @@ def test_every_session_of_the_account_ends_copied_cookies_included(
 
 
 @pytest.mark.parametrize("ending", ["sign-out", "password change", "sign out everywhere"])
-def test_the_advisor_can_sign_in_again_afterwards(people: Flask, store: redis.Redis,
-                                                  ending: str) -> None:
+def test_the_advisor_can_sign_in_again_afterwards(
+    people: Flask, store: redis.Redis, ending: str
+) -> None:
     desk = signed_in(people, "Alex")
     ENDINGS[ending](people, store, desk)
     password = NEW_PASSWORD if ending == "password change" else PASSWORD
@@ -107,7 +117,8 @@ def test_the_advisor_can_sign_in_again_afterwards(people: Flask, store: redis.Re
 
 
 def test_a_removed_account_added_again_does_not_revive_old_cookies(
-        people: Flask, store: redis.Redis) -> None:
+    people: Flask, store: redis.Redis
+) -> None:
     desk = signed_in(people, "Alex")
     copied = copy_of(people, desk)
     by_removal(people, store, desk)

@@ -83,40 +83,52 @@ def sign_out(client: FlaskClient) -> None:
 # ------------------------------------------------------------------ the rules, on plain data
 
 
-@pytest.mark.parametrize(("address", "account", "known", "now", "expected"), [
-    ([], [], False, 100, Verdict()),
-    ([10, 20], [10, 20], False, 21, Verdict()),  # within the free tries
-    ([10, 20, 30], [], False, 30.5, Verdict(1)),  # the address's 4th try waits 1 s
-    ([10, 20, 30], [], False, 31, Verdict()),
-    ([], [10, 20, 30, 40], False, 40, Verdict(2)),  # the account's 5th waits 2 s
-    ([], [float(t) for t in range(0, 100, 10)], True, 95, Verdict(ACCOUNT_CAP - 5)),  # capped
-    # Past the hourly cap, unknown devices are refused until the oldest counted failure ages
-    # out; the same failures in a known device's own bucket only delay it.
-    ([], [0, 60, 120, 180, 240], False, 300, Verdict(HOUR - 300, new_devices_refused=True)),
-    ([], [0, 60, 120, 180, 240], True, 300, Verdict()),
-    ([], [60, 120, 180, 240, 300, 360], False, 400,
-     Verdict(HOUR + 120 - 400, new_devices_refused=True)),
-])
+@pytest.mark.parametrize(
+    ("address", "account", "known", "now", "expected"),
+    [
+        ([], [], False, 100, Verdict()),
+        ([10, 20], [10, 20], False, 21, Verdict()),  # within the free tries
+        ([10, 20, 30], [], False, 30.5, Verdict(1)),  # the address's 4th try waits 1 s
+        ([10, 20, 30], [], False, 31, Verdict()),
+        ([], [10, 20, 30, 40], False, 40, Verdict(2)),  # the account's 5th waits 2 s
+        ([], [float(t) for t in range(0, 100, 10)], True, 95, Verdict(ACCOUNT_CAP - 5)),  # capped
+        # Past the hourly cap, unknown devices are refused until the oldest counted failure ages
+        # out; the same failures in a known device's own bucket only delay it.
+        ([], [0, 60, 120, 180, 240], False, 300, Verdict(HOUR - 300, new_devices_refused=True)),
+        ([], [0, 60, 120, 180, 240], True, 300, Verdict()),
+        (
+            [],
+            [60, 120, 180, 240, 300, 360],
+            False,
+            400,
+            Verdict(HOUR + 120 - 400, new_devices_refused=True),
+        ),
+    ],
+)
 def test_the_verdict_on_a_try(address, account, known, now, expected) -> None:
     assert verdict(address, account, known, now) == expected
 
 
-@pytest.mark.parametrize(("remote", "key"), [
-    ("203.0.113.7", "203.0.113.7"),
-    ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
-    ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),  # the same subscriber's network
-    ("", "unknown"),
-    (None, "unknown"),
-    ("not an address", "unknown"),
-])
+@pytest.mark.parametrize(
+    ("remote", "key"),
+    [
+        ("203.0.113.7", "203.0.113.7"),
+        ("2001:db8:1:2:3:4:5:6", "2001:db8:1:2::/64"),
+        ("2001:db8:1:2:ffff::1", "2001:db8:1:2::/64"),  # the same subscriber's network
+        ("", "unknown"),
+        (None, "unknown"),
+        ("not an address", "unknown"),
+    ],
+)
 def test_the_address_a_try_counts_under(remote, key) -> None:
     assert address_key(remote) == key
 
 
 def test_tries_made_at_the_same_moment_see_each_other(store: redis.Redis) -> None:
     throttle = SignInThrottle(store)
-    verdicts = [throttle.begin(Attempt("alex", f"198.51.100.{n}"), 1000.0)[0]
-                for n in range(10)]  # none has finished checking its password yet
+    verdicts = [
+        throttle.begin(Attempt("alex", f"198.51.100.{n}"), 1000.0)[0] for n in range(10)
+    ]  # none has finished checking its password yet
     assert [v.refused for v in verdicts] == [False] * FREE_TRIES + [True] * (10 - FREE_TRIES)
 
 
@@ -133,20 +145,24 @@ def test_a_cancelled_try_is_no_guess(store: redis.Redis) -> None:
 
 
 def test_a_stranger_from_fresh_addresses_gets_a_few_guesses_an_hour_and_alex_still_gets_in(
-        console: Flask, store: redis.Redis, clock: Clock) -> None:
+    console: Flask, store: redis.Redis, clock: Clock
+) -> None:
     desk = signed_in(console, "Alex")  # her desk: a known device from now on
     sign_out(desk)
     start = clock()
     guesses: list[float] = []
     for n in range(240):  # one wrong password every 30 s, two hours, each from a new address
-        response = sign_in_attempt(console.test_client(), "Alex", STRANGER_PASSWORD,
-                                   **from_address(f"198.51.{n // 250}.{n % 250}"))
+        response = sign_in_attempt(
+            console.test_client(),
+            "Alex",
+            STRANGER_PASSWORD,
+            **from_address(f"198.51.{n // 250}.{n % 250}"),
+        )
         assert response.status_code in (401, 429)
         if response.status_code == 401:  # the password was checked: a guess
             guesses.append((clock() - start).total_seconds())
         if n % 20 == 0:  # every 10 minutes, Alex signs in at her desk
-            response = sign_in_attempt(desk, "Alex", PASSWORD,
-                                       **from_address("203.0.113.10"))
+            response = sign_in_attempt(desk, "Alex", PASSWORD, **from_address("203.0.113.10"))
             assert response.status_code == 302, (n, response.get_data(as_text=True))
             sign_out(desk)
         clock.advance(30)
@@ -156,8 +172,9 @@ def test_a_stranger_from_fresh_addresses_gets_a_few_guesses_an_hour_and_alex_sti
 
     # While the stranger keeps the account's new-device guesses used up, Alex on a new phone
     # is held too, and told what to do.
-    sign_in_attempt(console.test_client(), "Alex", STRANGER_PASSWORD,
-                    **from_address("198.51.200.1"))
+    sign_in_attempt(
+        console.test_client(), "Alex", STRANGER_PASSWORD, **from_address("198.51.200.1")
+    )
     phone = console.test_client()
     refused = sign_in_attempt(phone, "Alex", PASSWORD, **from_address("203.0.113.11"))
     assert refused.status_code == 429
@@ -167,15 +184,15 @@ def test_a_stranger_from_fresh_addresses_gets_a_few_guesses_an_hour_and_alex_sti
     # A supervisor trusts it: a one-time link, opened and confirmed on the phone.
     link = device_link(signed_in(console, "Sam"), "alex")
     trust(phone, link)
-    assert sign_in_attempt(phone, "Alex", PASSWORD,
-                           **from_address("203.0.113.11")).status_code == 302
+    assert (
+        sign_in_attempt(phone, "Alex", PASSWORD, **from_address("203.0.113.11")).status_code == 302
+    )
     actions = [(e["actor"], e["action"]) for e in audit.recent(store, 20)]
     assert ("sam", "made a device link for alex") in actions
     assert ("alex", "trusted a new device with a supervisor's link") in actions
 
 
-def test_a_known_device_is_slowed_by_its_own_mistakes_only(console: Flask,
-                                                           clock: Clock) -> None:
+def test_a_known_device_is_slowed_by_its_own_mistakes_only(console: Flask, clock: Clock) -> None:
     desk = signed_in(console, "Alex")
     sign_out(desk)
     for _ in range(FREE_TRIES):
@@ -186,11 +203,14 @@ def test_a_known_device_is_slowed_by_its_own_mistakes_only(console: Flask,
 
 
 def device_link(supervisor: FlaskClient, username: str) -> str:
-    page = post_form(supervisor, f"/console/supervisor/advisors/{username}/trust",
-                     page="/console/supervisor/")
+    page = post_form(
+        supervisor, f"/console/supervisor/advisors/{username}/trust", page="/console/supervisor/"
+    )
     assert page.status_code == 200
-    found = re.search(r'<code id="device-link">http://localhost(/console/trust/[^<]+)</code>',
-                      page.get_data(as_text=True))
+    found = re.search(
+        r'<code id="device-link">http://localhost(/console/trust/[^<]+)</code>',
+        page.get_data(as_text=True),
+    )
     assert found, page.get_data(as_text=True)
     return found.group(1)
 
@@ -202,7 +222,8 @@ def trust(client: FlaskClient, link: str, expected: int = 302):
 
 
 def test_a_device_link_works_once_for_one_account_and_expires(
-        console: Flask, store: redis.Redis) -> None:
+    console: Flask, store: redis.Redis
+) -> None:
     add_advisor(store, "Bea", "+447400123458")
     link = device_link(signed_in(console, "Sam"), "alex")
     code = link.rsplit("/", 1)[1]
@@ -213,15 +234,19 @@ def test_a_device_link_works_once_for_one_account_and_expires(
     trust(phone, link)
     other = console.test_client()
     assert other.get(link).status_code == 410  # used
-    assert other.post(link, data={"csrf_token": csrf_token(other, "/console/login")}
-                      ).status_code == 410
+    assert (
+        other.post(link, data={"csrf_token": csrf_token(other, "/console/login")}).status_code
+        == 410
+    )
     assert "expired or has already been used" in other.get(link).get_data(as_text=True)
     # It made the phone known to alex only.
     for n in range(NEW_DEVICE_CAP):
-        sign_in_attempt(console.test_client(), "Bea", STRANGER_PASSWORD,
-                        **from_address(f"198.51.100.{n}"))
-        sign_in_attempt(console.test_client(), "Alex", STRANGER_PASSWORD,
-                        **from_address(f"198.51.101.{n}"))
+        sign_in_attempt(
+            console.test_client(), "Bea", STRANGER_PASSWORD, **from_address(f"198.51.100.{n}")
+        )
+        sign_in_attempt(
+            console.test_client(), "Alex", STRANGER_PASSWORD, **from_address(f"198.51.101.{n}")
+        )
     assert sign_in_attempt(phone, "Bea", PASSWORD).status_code == 429
     assert sign_in_attempt(phone, "Alex", PASSWORD).status_code == 302
 
@@ -245,8 +270,12 @@ def test_only_a_supervisor_makes_device_links(console: Flask, store: redis.Redis
     bea = signed_in(console, "Bea")
     assert post_form(bea, "/console/supervisor/advisors/alex/trust").status_code == 403
     sam = signed_in(console, "Sam")
-    assert post_form(sam, "/console/supervisor/advisors/nobody/trust",
-                     page="/console/supervisor/").status_code == 404
+    assert (
+        post_form(
+            sam, "/console/supervisor/advisors/nobody/trust", page="/console/supervisor/"
+        ).status_code
+        == 404
+    )
 
 
 def test_the_command_line_makes_a_device_link_too(cli, store: redis.Redis) -> None:
@@ -257,7 +286,8 @@ def test_the_command_line_makes_a_device_link_too(cli, store: redis.Redis) -> No
     assert Accounts(store).device_link_account(code) == "alex"
     assert "once" in result.output and "15 minutes" in result.output
     assert ("command line", "made a device link for alex") in [
-        (e["actor"], e["action"]) for e in audit.recent(store, 5)]
+        (e["actor"], e["action"]) for e in audit.recent(store, 5)
+    ]
     assert cli("advisors", "trust-device", "nobody").exit_code != 0
 
 
@@ -266,15 +296,20 @@ def test_the_command_line_makes_a_device_link_too(cli, store: redis.Redis) -> No
 
 def rotating(console: Flask, peer: str) -> list[int]:
     """Wrong passwords for ever-new accounts, each naming a new X-Forwarded-For address."""
-    return [sign_in_attempt(console.test_client(), f"guess{n}", STRANGER_PASSWORD,
-                            **from_address(peer, **{"X-Forwarded-For": f"198.51.100.{n}"})
-                            ).status_code for n in range(FREE_TRIES + 5)]
+    return [
+        sign_in_attempt(
+            console.test_client(),
+            f"guess{n}",
+            STRANGER_PASSWORD,
+            **from_address(peer, **{"X-Forwarded-For": f"198.51.100.{n}"}),
+        ).status_code
+        for n in range(FREE_TRIES + 5)
+    ]
 
 
 @pytest.fixture
 def behind_a_proxy(make_app, store: redis.Redis) -> Flask:
-    return make_app(cookie_secure=False, trusted_proxies=1,
-                    trusted_proxy_addresses=("10.0.0.0/8",))
+    return make_app(cookie_secure=False, trusted_proxies=1, trusted_proxy_addresses=("10.0.0.0/8",))
 
 
 def test_a_direct_peer_naming_other_addresses_is_limited_as_itself(behind_a_proxy) -> None:
@@ -287,17 +322,16 @@ def test_through_a_configured_proxy_the_forwarded_address_counts(behind_a_proxy)
     assert rotating(behind_a_proxy, "10.1.2.3") == [401] * (FREE_TRIES + 5)
 
 
-def test_without_trusted_proxies_forwarded_addresses_are_never_believed(make_app,
-                                                                        store) -> None:
+def test_without_trusted_proxies_forwarded_addresses_are_never_believed(make_app, store) -> None:
     app = make_app(cookie_secure=False)
     assert set(rotating(app, "127.0.0.1")[FREE_TRIES:]) == {429}
 
 
-def test_the_proxies_default_to_this_machine_and_a_mistake_names_the_setting(
-        make_app) -> None:
+def test_the_proxies_default_to_this_machine_and_a_mistake_names_the_setting(make_app) -> None:
     assert Settings.from_env({}).trusted_proxy_addresses == ("127.0.0.0/8", "::1")
-    assert Settings.from_env({"TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8, 192.0.2.7"}
-                             ).trusted_proxy_addresses == ("10.0.0.0/8", "192.0.2.7")
+    assert Settings.from_env(
+        {"TRUSTED_PROXY_ADDRESSES": "10.0.0.0/8, 192.0.2.7"}
+    ).trusted_proxy_addresses == ("10.0.0.0/8", "192.0.2.7")
     with pytest.raises(ValueError, match="TRUSTED_PROXY_ADDRESSES"):
         proxy_networks(("10.0.0.0/33",))
     with pytest.raises(ValueError, match="TRUSTED_PROXY_ADDRESSES: 'proxy.local'"):

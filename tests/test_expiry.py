@@ -30,8 +30,14 @@ def d(text: str) -> date:
     return date.fromisoformat(text)
 
 
-def nights(count: Count, first: str, last: str, held: bool = False,
-           requested: str = "2026-11-25", claimable: dict[str, bool] | None = None) -> Count:
+def nights(
+    count: Count,
+    first: str,
+    last: str,
+    held: bool = False,
+    requested: str = "2026-11-25",
+    claimable: dict[str, bool] | None = None,
+) -> Count:
     """Run the nightly count every night from `first` to `last` (the day before each run is
     counted); `claimable` says on which days the callback became claimable (released)."""
     day = d(first)
@@ -76,19 +82,22 @@ def test_five_opening_days_unreached_expire_a_callback_and_four_flag_its_last_da
 def test_a_missed_night_never_makes_expiry_earlier():
     # Released on three days, but the nightly job only ran after the third.
     count = Count(claimable_on=d("2026-11-27"))
-    assert count_through(count, d("2026-11-27"), False, d("2026-11-25"),
-                         shipped_hours()).missed == 1
+    assert (
+        count_through(count, d("2026-11-27"), False, d("2026-11-25"), shipped_hours()).missed == 1
+    )
 
 
-@pytest.mark.parametrize(("requested", "last_night", "missed"), [
-    ("2026-11-25", "2026-11-25", 0),   # the day it was asked never counts
-    ("2026-11-25", "2026-11-26", 1),
-    ("2026-11-25", "2026-11-29", 2),   # Thursday, Friday; not the weekend
-    ("2026-11-25", "2026-12-02", 5),
-    ("2026-12-23", "2027-01-03", 4),   # 24th, 29th, 30th, 31st: not the bank holidays
-])
-def test_a_held_callback_counts_every_opening_day_since_it_was_asked(requested, last_night,
-                                                                    missed):
+@pytest.mark.parametrize(
+    ("requested", "last_night", "missed"),
+    [
+        ("2026-11-25", "2026-11-25", 0),  # the day it was asked never counts
+        ("2026-11-25", "2026-11-26", 1),
+        ("2026-11-25", "2026-11-29", 2),  # Thursday, Friday; not the weekend
+        ("2026-11-25", "2026-12-02", 5),
+        ("2026-12-23", "2027-01-03", 4),  # 24th, 29th, 30th, 31st: not the bank holidays
+    ],
+)
+def test_a_held_callback_counts_every_opening_day_since_it_was_asked(requested, last_night, missed):
     count = nights(Count(), requested, last_night, held=True, requested=requested)
     assert count.missed == missed
 
@@ -99,8 +108,10 @@ def test_counting_a_held_callback_twice_changes_nothing():
     assert once.missed == 3
 
 
-@pytest.mark.parametrize(("missed", "flag", "gone"), [(0, False, False), (3, False, False),
-                                                      (4, True, False), (5, True, True)])
+@pytest.mark.parametrize(
+    ("missed", "flag", "gone"),
+    [(0, False, False), (3, False, False), (4, True, False), (5, True, True)],
+)
 def test_last_day_and_expiry(missed, flag, gone):
     count = Count(missed)
     today = d("2026-11-25")

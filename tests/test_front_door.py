@@ -75,8 +75,13 @@ class Seen:
     body: bytes = b""
 
 
-def call(path: str, stream: Stream, length: int | None, body_seconds: float = BODY_SECONDS,
-         chunked: bool = False) -> tuple[str, Seen, dict]:
+def call(
+    path: str,
+    stream: Stream,
+    length: int | None,
+    body_seconds: float = BODY_SECONDS,
+    chunked: bool = False,
+) -> tuple[str, Seen, dict]:
     """POST `path` through RequestLimits; its status, what the app saw, and the environ."""
     seen = Seen()
 
@@ -136,8 +141,9 @@ def test_a_body_at_its_declared_length_reaches_the_app_whole():
 
 def test_a_slow_body_gets_408_at_the_deadline():
     began = time.monotonic()
-    status, seen, environ = call("/voice", Stream(b"CallSid=CA", wait=30), length=1000,
-                                 body_seconds=0.5)
+    status, seen, environ = call(
+        "/voice", Stream(b"CallSid=CA", wait=30), length=1000, body_seconds=0.5
+    )
 
     assert status.startswith("408")
     assert time.monotonic() - began < ANSWERED_WITHIN  # not the 30 s the client would take
@@ -152,12 +158,15 @@ def test_a_body_cut_short_is_refused():
     assert not seen.called
 
 
-@pytest.mark.parametrize(("path", "stream", "length", "reason"), [
-    ("/voice", Stream(endless=True), 400 * 1024 * 1024, "too_large"),
-    ("/sms", Stream(b"Body=hel", wait=30), 1000, "too_slow"),
-    ("/sms", Stream(b"Body=hel"), 1000, "cut_short"),
-    ("/console/login", Stream(endless=True), CONSOLE_MAX_BODY + 1, "too_large"),
-])
+@pytest.mark.parametrize(
+    ("path", "stream", "length", "reason"),
+    [
+        ("/voice", Stream(endless=True), 400 * 1024 * 1024, "too_large"),
+        ("/sms", Stream(b"Body=hel", wait=30), 1000, "too_slow"),
+        ("/sms", Stream(b"Body=hel"), 1000, "cut_short"),
+        ("/console/login", Stream(endless=True), CONSOLE_MAX_BODY + 1, "too_large"),
+    ],
+)
 def test_each_refusal_is_counted_for_monitoring(path, stream, length, reason):
     """Found in review: these refusals were logged but never counted, so an attack on the
     front door showed nowhere on the dashboard."""
@@ -172,10 +181,8 @@ def test_each_refusal_is_counted_for_monitoring(path, stream, length, reason):
 def test_console_forms_have_their_own_smaller_limit(path):
     size = CONSOLE_MAX_BODY + 1
     assert call(path, Stream(b"a" * size), length=size)[0].startswith("413")
-    assert call(path, Stream(b"a" * CONSOLE_MAX_BODY),
-                length=CONSOLE_MAX_BODY)[0].startswith("200")
-    assert call(path, Stream(endless=True), length=None,
-                chunked=True)[1].called is False
+    assert call(path, Stream(b"a" * CONSOLE_MAX_BODY), length=CONSOLE_MAX_BODY)[0].startswith("200")
+    assert call(path, Stream(endless=True), length=None, chunked=True)[1].called is False
 
 
 @pytest.mark.parametrize("path", ["/sms", "/voice", "/consoles", "/healthz"])
@@ -189,8 +196,11 @@ def test_other_paths_have_the_webhooks_limit(path):
 
 def test_the_app_refuses_an_oversized_body_before_the_signature_check(app, twilio):
     guard = app.extensions["helpline"].guard
-    response = app.test_client().post("/voice", data=b"a" * (TWILIO_MAX_BODY + 1),
-                                      content_type="application/x-www-form-urlencoded")
+    response = app.test_client().post(
+        "/voice",
+        data=b"a" * (TWILIO_MAX_BODY + 1),
+        content_type="application/x-www-form-urlencoded",
+    )
 
     assert response.status_code == 413
     assert not guard.recent  # the signature was never checked, the form never parsed
@@ -241,10 +251,16 @@ def health(base: str) -> int | None:
 def web(store, store_settings, tmp_path: Path) -> Iterator[Server]:
     """gunicorn with gunicorn.conf.py and its two workers, as the Procfile runs it, on the
     test Redis; stopped (SIGTERM, then SIGKILL) with every worker when the test ends."""
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR")
-           if name in os.environ}
-    env.update(TWILIO_AUTH_TOKEN=TOKEN, LOG_FORMAT="text", PYTHONUNBUFFERED="1",
-               WEB_CONCURRENCY="2", PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"))
+    env = {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ
+    }
+    env.update(
+        TWILIO_AUTH_TOKEN=TOKEN,
+        LOG_FORMAT="text",
+        PYTHONUNBUFFERED="1",
+        WEB_CONCURRENCY="2",
+        PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+    )
     if store_settings.get("redis_url"):
         env["REDIS_URL"] = str(store_settings["redis_url"])
     else:
@@ -253,9 +269,23 @@ def web(store, store_settings, tmp_path: Path) -> Iterator[Server]:
     log = tmp_path / "web.log"
     with open(log, "wb") as out:
         popen = subprocess.Popen(
-            [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", "--bind",
-             f"127.0.0.1:{port}"], cwd=PROJECT, env=env, stdout=out, stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL, start_new_session=True)
+            [
+                sys.executable,
+                "-m",
+                "gunicorn",
+                "-c",
+                "gunicorn.conf.py",
+                "wsgi:app",
+                "--bind",
+                f"127.0.0.1:{port}",
+            ],
+            cwd=PROJECT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
     master = psutil.Process(popen.pid)
     server = Server(f"http://127.0.0.1:{port}", port, master, log)
     started: list[psutil.Process] = []
@@ -282,10 +312,18 @@ def web(store, store_settings, tmp_path: Path) -> Iterator[Server]:
 def call_voice(base: str, i: int) -> tuple[int, str, float]:
     """A signed new call to /voice, as Twilio makes it: status, body and seconds taken."""
     url = f"{base}/voice"
-    params = {"CallSid": f"CA{i:032x}", "AccountSid": "AC" + "0" * 32,
-              "From": "+447400123456", "To": "+441234567890", "CallStatus": "ringing"}
-    request = urllib.request.Request(url, data=urlencode(params).encode(), headers={
-        "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)})
+    params = {
+        "CallSid": f"CA{i:032x}",
+        "AccountSid": "AC" + "0" * 32,
+        "From": "+447400123456",
+        "To": "+441234567890",
+        "CallStatus": "ringing",
+    }
+    request = urllib.request.Request(
+        url,
+        data=urlencode(params).encode(),
+        headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)},
+    )
     began = time.monotonic()
     with urllib.request.urlopen(request, timeout=TWILIO_LIMIT_SECONDS + 5) as response:
         return response.status, response.read().decode(), time.monotonic() - began
@@ -297,8 +335,10 @@ SLOW_SECONDS = 12  # long enough for every slow connection to meet its deadline 
 def test_slow_clients_do_not_hold_up_calls_and_are_cut_off(web, monkeypatch):
     header_seconds = gunicorn_settings(monkeypatch)["HEADER_SECONDS"]
     with ThreadPoolExecutor(1) as pool:
-        slow = pool.submit(asyncio.run, slow_clients("127.0.0.1", web.port, headers=20,
-                                                     bodies=10, seconds=SLOW_SECONDS))
+        slow = pool.submit(
+            asyncio.run,
+            slow_clients("127.0.0.1", web.port, headers=20, bodies=10, seconds=SLOW_SECONDS),
+        )
         time.sleep(1)  # every slow connection is open
         calls, i = [], 0
         while not slow.done():
@@ -336,9 +376,11 @@ def test_an_oversized_body_is_refused_at_once_and_never_read_into_memory(web):
 
     began = time.monotonic()
     with socket.create_connection(("127.0.0.1", web.port), timeout=ANSWERED_WITHIN) as s:
-        s.sendall(b"POST /voice HTTP/1.1\r\nHost: 127.0.0.1\r\n"
-                  b"Content-Type: application/x-www-form-urlencoded\r\n"
-                  b"Content-Length: 400000000\r\n\r\n" + b"a=" + b"b" * 4096)
+        s.sendall(
+            b"POST /voice HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            b"Content-Type: application/x-www-form-urlencoded\r\n"
+            b"Content-Length: 400000000\r\n\r\n" + b"a=" + b"b" * 4096
+        )
         answer = b""
         while chunk := s.recv(65536):  # until the server closes the connection
             answer += chunk
@@ -360,14 +402,31 @@ def test_gunicorn_runs_the_gevent_worker_with_a_header_deadline(monkeypatch):
 
 
 def test_gunicorn_refuses_to_start_without_keepalive(tmp_path):
-    env = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR")
-           if name in os.environ}
+    env = {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ
+    }
     # No store that a worker could start: should one start, it leaves nothing behind.
     env.update(REDIS_URL="redis://127.0.0.1:1/0", PROMETHEUS_MULTIPROC_DIR=str(tmp_path))
     popen = subprocess.Popen(
-        [sys.executable, "-m", "gunicorn", "-c", "gunicorn.conf.py", "wsgi:app", "--bind",
-         f"127.0.0.1:{free_port()}", "--keep-alive", "0"], cwd=PROJECT, env=env,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "gunicorn",
+            "-c",
+            "gunicorn.conf.py",
+            "wsgi:app",
+            "--bind",
+            f"127.0.0.1:{free_port()}",
+            "--keep-alive",
+            "0",
+        ],
+        cwd=PROJECT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
         _, errors = popen.communicate(timeout=30)
     except subprocess.TimeoutExpired:

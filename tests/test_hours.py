@@ -108,12 +108,15 @@ def test_no_other_weekday_in_2026_to_2028_is_a_bank_holiday(hours):
     assert closed == expected
 
 
-@pytest.mark.parametrize("day", [
-    pytest.param("2026-12-26", id="2026-boxing-day-on-saturday"),
-    pytest.param("2027-12-25", id="2027-christmas-on-saturday"),
-    pytest.param("2027-12-26", id="2027-boxing-day-on-sunday"),
-    pytest.param("2028-01-01", id="2028-new-year-on-saturday"),
-])
+@pytest.mark.parametrize(
+    "day",
+    [
+        pytest.param("2026-12-26", id="2026-boxing-day-on-saturday"),
+        pytest.param("2027-12-25", id="2027-christmas-on-saturday"),
+        pytest.param("2027-12-26", id="2027-boxing-day-on-sunday"),
+        pytest.param("2028-01-01", id="2028-new-year-on-saturday"),
+    ],
+)
 def test_bank_holiday_on_a_weekend_is_given_as_the_reason(hours, day):
     status = status_at(hours, day)
     assert not status.open
@@ -123,7 +126,8 @@ def test_bank_holiday_on_a_weekend_is_given_as_the_reason(hours, day):
 def test_a_substitute_day_not_named_in_the_file_uses_observed_name():
     hours = hours_with(bank_holiday_names={}, observed_name="the {name} substitute holiday")
     assert status_at(hours, "2027-12-27").reason == Reason(
-        "bank_holiday", "the Christmas Day substitute holiday")
+        "bank_holiday", "the Christmas Day substitute holiday"
+    )
 
 
 def test_a_bank_holiday_not_named_in_the_file_is_said_as_the_package_writes_it():
@@ -133,10 +137,14 @@ def test_a_bank_holiday_not_named_in_the_file_is_said_as_the_package_writes_it()
 
 # --- weekends, boundaries -------------------------------------------------------------------
 
-@pytest.mark.parametrize("day", [
-    pytest.param("2026-11-28", id="saturday"),
-    pytest.param("2026-11-29", id="sunday"),
-])
+
+@pytest.mark.parametrize(
+    "day",
+    [
+        pytest.param("2026-11-28", id="saturday"),
+        pytest.param("2026-11-29", id="sunday"),
+    ],
+)
 @pytest.mark.parametrize("clock", ["00:00", "10:00", "12:00", "15:59", "23:59"])
 def test_closed_all_weekend_and_opens_on_monday(hours, day, clock):
     status = status_at(hours, day, clock)
@@ -154,10 +162,13 @@ BOUNDARIES = [
 ]
 
 
-@pytest.mark.parametrize("day", [
-    pytest.param("2026-11-25", id="winter-gmt"),
-    pytest.param("2026-07-15", id="summer-bst"),
-])
+@pytest.mark.parametrize(
+    "day",
+    [
+        pytest.param("2026-11-25", id="winter-gmt"),
+        pytest.param("2026-07-15", id="summer-bst"),
+    ],
+)
 @pytest.mark.parametrize(("clock", "is_open", "reason"), BOUNDARIES)
 def test_opening_and_closing_instants(hours, day, clock, is_open, reason):
     status = status_at(hours, day, clock)
@@ -186,30 +197,37 @@ def test_an_instant_in_another_zone_is_judged_in_uk_time(hours):
 
 # --- closes_at and next_opening -------------------------------------------------------------
 
+
 def test_closes_at_is_today_at_four_when_open(hours):
     status = status_at(hours, "2026-11-25", "11:00")
     assert status.closes_at == at("2026-11-25", "16:00")
     assert status.reason is None
 
 
-@pytest.mark.parametrize(("day", "clock"), [
-    pytest.param("2026-11-25", "09:00", id="before-opening"),
-    pytest.param("2026-11-25", "16:00", id="after-closing"),
-    pytest.param("2026-11-28", "12:00", id="weekend"),
-    pytest.param("2026-12-25", "12:00", id="bank-holiday"),
-])
+@pytest.mark.parametrize(
+    ("day", "clock"),
+    [
+        pytest.param("2026-11-25", "09:00", id="before-opening"),
+        pytest.param("2026-11-25", "16:00", id="after-closing"),
+        pytest.param("2026-11-28", "12:00", id="weekend"),
+        pytest.param("2026-12-25", "12:00", id="bank-holiday"),
+    ],
+)
 def test_closes_at_is_none_when_closed(hours, day, clock):
     status = status_at(hours, day, clock)
     assert not status.open
     assert status.closes_at is None
 
 
-@pytest.mark.parametrize(("now", "next_opening"), [
-    pytest.param("2026-11-25T12:00", "2026-11-26T10:00", id="wednesday-to-thursday"),
-    pytest.param("2026-11-27T12:00", "2026-11-30T10:00", id="friday-to-monday"),
-    pytest.param("2026-04-02T12:00", "2026-04-07T10:00", id="maundy-thursday-to-tuesday"),
-    pytest.param("2026-12-24T12:00", "2026-12-29T10:00", id="christmas-eve-2026-to-tuesday"),
-])
+@pytest.mark.parametrize(
+    ("now", "next_opening"),
+    [
+        pytest.param("2026-11-25T12:00", "2026-11-26T10:00", id="wednesday-to-thursday"),
+        pytest.param("2026-11-27T12:00", "2026-11-30T10:00", id="friday-to-monday"),
+        pytest.param("2026-04-02T12:00", "2026-04-07T10:00", id="maundy-thursday-to-tuesday"),
+        pytest.param("2026-12-24T12:00", "2026-12-29T10:00", id="christmas-eve-2026-to-tuesday"),
+    ],
+)
 def test_when_open_next_opening_is_the_first_opening_after_this_session(hours, now, next_opening):
     status = hours.status(london(now))
     assert status.open
@@ -231,39 +249,49 @@ DST_CHANGES = [
 
 @pytest.mark.parametrize(("before", "after", "offset_before", "offset_after"), DST_CHANGES)
 def test_opens_at_ten_local_time_either_side_of_a_clock_change(
-        hours, before, after, offset_before, offset_after):
+    hours, before, after, offset_before, offset_after
+):
     assert hours.next_opening(at(before, "09:00")).isoformat() == (
-        f"{before}T10:00:00{offset_before}")
+        f"{before}T10:00:00{offset_before}"
+    )
     assert hours.next_opening(at(before, "17:00")).isoformat() == (
-        f"{after}T10:00:00{offset_after}")
+        f"{after}T10:00:00{offset_after}"
+    )
     for day in (before, after):
         assert not hours.is_open(at(day, "09:59:59"))
         assert hours.is_open(at(day, "10:00"))
         assert not hours.is_open(at(day, "16:00"))
 
 
-@pytest.mark.parametrize(("instant", "is_open"), [
-    pytest.param("2026-03-27T10:00:00+00:00", True, id="2026-fri-before-10:00-gmt"),
-    pytest.param("2026-03-30T08:59:59+00:00", False, id="2026-mon-after-09:59:59-bst"),
-    pytest.param("2026-03-30T09:00:00+00:00", True, id="2026-mon-after-10:00-bst"),
-    pytest.param("2026-03-30T15:00:00+00:00", False, id="2026-mon-after-16:00-bst"),
-    pytest.param("2026-10-23T09:00:00+00:00", True, id="2026-fri-before-10:00-bst"),
-    pytest.param("2026-10-26T09:30:00+00:00", False, id="2026-mon-after-09:30-gmt"),
-    pytest.param("2026-10-26T15:30:00+00:00", True, id="2026-mon-after-15:30-gmt"),
-    pytest.param("2027-03-30T09:00:00+00:00", True, id="2027-tue-after-10:00-bst"),
-    pytest.param("2027-11-01T09:59:59+00:00", False, id="2027-mon-after-09:59:59-gmt"),
-    pytest.param("2027-11-01T10:00:00+00:00", True, id="2027-mon-after-10:00-gmt"),
-])
+@pytest.mark.parametrize(
+    ("instant", "is_open"),
+    [
+        pytest.param("2026-03-27T10:00:00+00:00", True, id="2026-fri-before-10:00-gmt"),
+        pytest.param("2026-03-30T08:59:59+00:00", False, id="2026-mon-after-09:59:59-bst"),
+        pytest.param("2026-03-30T09:00:00+00:00", True, id="2026-mon-after-10:00-bst"),
+        pytest.param("2026-03-30T15:00:00+00:00", False, id="2026-mon-after-16:00-bst"),
+        pytest.param("2026-10-23T09:00:00+00:00", True, id="2026-fri-before-10:00-bst"),
+        pytest.param("2026-10-26T09:30:00+00:00", False, id="2026-mon-after-09:30-gmt"),
+        pytest.param("2026-10-26T15:30:00+00:00", True, id="2026-mon-after-15:30-gmt"),
+        pytest.param("2027-03-30T09:00:00+00:00", True, id="2027-tue-after-10:00-bst"),
+        pytest.param("2027-11-01T09:59:59+00:00", False, id="2027-mon-after-09:59:59-gmt"),
+        pytest.param("2027-11-01T10:00:00+00:00", True, id="2027-mon-after-10:00-gmt"),
+    ],
+)
 def test_utc_instants_around_clock_changes(hours, instant, is_open):
     assert hours.is_open(datetime.fromisoformat(instant)) is is_open
 
 
 # --- Easter and Christmas -------------------------------------------------------------------
 
-@pytest.mark.parametrize(("thursday", "tuesday"), [
-    pytest.param("2026-04-02", "2026-04-07", id="2026"),
-    pytest.param("2027-03-25", "2027-03-30", id="2027"),
-])
+
+@pytest.mark.parametrize(
+    ("thursday", "tuesday"),
+    [
+        pytest.param("2026-04-02", "2026-04-07", id="2026"),
+        pytest.param("2027-03-25", "2027-03-30", id="2027"),
+    ],
+)
 def test_easter_closes_from_thursday_at_four_to_tuesday_at_ten(hours, thursday, tuesday):
     status = status_at(hours, thursday, "16:00")
     assert not status.open
@@ -283,9 +311,11 @@ def test_christmas_2027_opens_on_wednesday(hours):
     assert status_at(hours, "2027-12-25").reason == Reason("bank_holiday", "Christmas Day")
     assert status_at(hours, "2027-12-26").reason == Reason("bank_holiday", "Boxing Day")
     assert status_at(hours, "2027-12-27").reason == Reason(
-        "bank_holiday", "the Christmas bank holiday")
+        "bank_holiday", "the Christmas bank holiday"
+    )
     assert status_at(hours, "2027-12-28").reason == Reason(
-        "bank_holiday", "the Boxing Day bank holiday")
+        "bank_holiday", "the Boxing Day bank holiday"
+    )
     assert status_at(hours, "2027-12-29", "10:00").open
 
 
@@ -304,8 +334,9 @@ def test_christmas_years_ahead_needs_no_code_change(hours):
 
 # --- closures and special hours -------------------------------------------------------------
 
-CHRISTMAS_CLOSURE = Closure(date(2026, 12, 24), date(2027, 1, 1),
-                            "The helpline is closed for the Christmas holidays.")
+CHRISTMAS_CLOSURE = Closure(
+    date(2026, 12, 24), date(2027, 1, 1), "The helpline is closed for the Christmas holidays."
+)
 
 
 def test_a_closure_gives_its_message_as_the_reason():
@@ -367,14 +398,20 @@ def test_a_weekday_left_out_of_weekly_is_not_open_today():
 
 # --- Scotland -------------------------------------------------------------------------------
 
-@pytest.mark.parametrize(("day", "in_england", "in_scotland"), [
-    pytest.param("2026-01-02", None, "the New Year bank holiday", id="2026-01-02"),
-    pytest.param("2026-04-06", "Easter Monday", None, id="easter-monday-2026"),
-    pytest.param("2026-08-03", None, "the summer bank holiday", id="scottish-summer-2026"),
-    pytest.param("2026-08-31", "the summer bank holiday", None, id="english-summer-2026"),
-    pytest.param("2026-11-30", None, "Saint Andrew's Day", id="st-andrews-day-2026"),
-    pytest.param("2027-01-04", None, "the New Year bank holiday", id="2027-new-year-substitute"),
-])
+
+@pytest.mark.parametrize(
+    ("day", "in_england", "in_scotland"),
+    [
+        pytest.param("2026-01-02", None, "the New Year bank holiday", id="2026-01-02"),
+        pytest.param("2026-04-06", "Easter Monday", None, id="easter-monday-2026"),
+        pytest.param("2026-08-03", None, "the summer bank holiday", id="scottish-summer-2026"),
+        pytest.param("2026-08-31", "the summer bank holiday", None, id="english-summer-2026"),
+        pytest.param("2026-11-30", None, "Saint Andrew's Day", id="st-andrews-day-2026"),
+        pytest.param(
+            "2027-01-04", None, "the New Year bank holiday", id="2027-new-year-substitute"
+        ),
+    ],
+)
 def test_scotland_has_different_bank_holidays(hours, day, in_england, in_scotland):
     scotland = hours_with(subdivision="SCT")
     for place, expected in ((hours, in_england), (scotland, in_scotland)):
@@ -384,6 +421,7 @@ def test_scotland_has_different_bank_holidays(hours, day, in_england, in_scotlan
 
 
 # --- the bank holiday cache -----------------------------------------------------------------
+
 
 def test_bank_holidays_are_built_once_per_year(monkeypatch):
     built: list[tuple[str, int]] = []
@@ -415,6 +453,7 @@ def test_bank_holidays_cache_is_per_subdivision():
 
 # --- as_json and the command line -----------------------------------------------------------
 
+
 def test_as_json_when_open(hours):
     data = status_at(hours, "2026-07-15", "11:00").as_json()
     assert data["open"] is True
@@ -435,8 +474,11 @@ def test_as_json_when_closed(hours):
 
 
 def test_hours_command_prints_json_for_christmas_eve_2027():
-    result = CliRunner().invoke(main, ["hours", "--at", "2027-12-24T17:00", "--json"],
-                                env={"HELPLINE_FLOWS_DIR": str(DEFAULT_DIR)})
+    result = CliRunner().invoke(
+        main,
+        ["hours", "--at", "2027-12-24T17:00", "--json"],
+        env={"HELPLINE_FLOWS_DIR": str(DEFAULT_DIR)},
+    )
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["open"] is False

@@ -41,8 +41,7 @@ def week(**days: str) -> str:
     """WEEK with some days' lines replaced, e.g. week(monday='{ opens = "25:00", ... }')."""
     lines = WEEK.splitlines()
     for name, value in days.items():
-        lines = [f"{name} = {value}" if line.startswith(f"{name} =") else line
-                 for line in lines]
+        lines = [f"{name} = {value}" if line.startswith(f"{name} =") else line for line in lines]
     return "\n".join(lines) + "\n"
 
 
@@ -74,6 +73,7 @@ def load(directory: Path, hours_toml: str) -> Flows:
 
 # --- files that load ------------------------------------------------------------------------
 
+
 def test_the_shipped_flows_load():
     flows = load_flows(DEFAULT_DIR, NOW)
     assert flows.hours_config.subdivision == "ENG"
@@ -88,7 +88,10 @@ def test_the_valid_base_file_loads(tmp_path):
 
 
 def test_closures_and_special_hours_from_the_file_are_used(tmp_path):
-    flows = load(tmp_path, VALID + """
+    flows = load(
+        tmp_path,
+        VALID
+        + """
 [[closures]]
 from = 2026-12-24
 to = 2027-01-01
@@ -98,47 +101,58 @@ message = "  The helpline is closed for the Christmas holidays.  "
 date = 2026-12-23
 opens = "10:00"
 closes = "13:00"
-""")
+""",
+    )
     message = "The helpline is closed for the Christmas holidays."
-    assert flows.hours_config.closures == (Closure(date(2026, 12, 24), date(2027, 1, 1),
-                                                   message),)
+    assert flows.hours_config.closures == (Closure(date(2026, 12, 24), date(2027, 1, 1), message),)
     status = flows.hours.status(london("2026-12-28T12:00"))
     assert status.reason == Reason("closure", message)
     assert status.next_opening.isoformat() == "2027-01-04T10:00:00+00:00"
-    assert flows.hours.status(london("2026-12-23T12:59")).closes_at == london(
-        "2026-12-23T13:00")
+    assert flows.hours.status(london("2026-12-23T12:59")).closes_at == london("2026-12-23T13:00")
 
 
 def test_dates_may_also_be_written_as_text(tmp_path):
-    flows = load(tmp_path, VALID + """
+    flows = load(
+        tmp_path,
+        VALID
+        + """
 [[special_hours]]
 date = "2026-12-23"
 opens = "10:00"
 closes = "13:00"
-""")
+""",
+    )
     assert date(2026, 12, 23) in flows.hours_config.special
 
 
 def test_a_closure_that_ends_within_366_days_loads(tmp_path):
     # Closed from today until Thursday 25 Nov 2027: it opens on Friday 26 Nov 2027, day 366.
-    flows = load(tmp_path, VALID + """
+    flows = load(
+        tmp_path,
+        VALID
+        + """
 [[closures]]
 from = 2026-11-25
 to = 2027-11-25
 message = "The helpline is closed for a year."
-""")
+""",
+    )
     assert flows.hours.next_opening(NOW) == london("2027-11-26T10:00")
 
 
 def test_a_later_closure_of_almost_a_year_loads(tmp_path):
     # Last opening before it: Thursday 31 December 2026; first after: Wednesday 29 December
     # 2027 (27 and 28 December are bank holidays), 363 days later.
-    flows = load(tmp_path, VALID + """
+    flows = load(
+        tmp_path,
+        VALID
+        + """
 [[closures]]
 from = 2027-01-04
 to = 2027-12-24
 message = "The helpline is closed for a refit."
-""")
+""",
+    )
     status = flows.hours.status(london("2027-01-01T17:00"))
     assert status.next_opening.isoformat() == "2027-12-29T10:00:00+00:00"
 
@@ -158,80 +172,157 @@ message = "The helpline is closed for the Christmas holidays."
 """
 
 BAD_FILES = [
-    pytest.param(HEAD + week(monday=f'{{ opens = "25:00", closes = "16:00" }}  {MARK}'),
-                 "'25:00' is not a time", id="hour-25"),
-    pytest.param(HEAD + week(tuesday=f'{{ opens = "10.00", closes = "16:00" }}  {MARK}'),
-                 "'10.00' is not a time", id="dot-not-colon"),
-    pytest.param(HEAD + week(friday=f'{{ opens = "10:00", closes = "4pm" }}  {MARK}'),
-                 "'4pm' is not a time", id="4pm"),
-    pytest.param(HEAD + week(monday=f'{{ opens = 10, closes = "16:00" }}  {MARK}'),
-                 "10 is not a time", id="number-not-text"),
-    pytest.param(HEAD + week(wednesday=f'{{ opens = "16:00", closes = "10:00" }}  {MARK}'),
-                 "closes at 10:00, not after it opens at 16:00", id="closes-before-opens"),
-    pytest.param(HEAD + week(thursday=f'{{ opens = "10:00", closes = "10:00" }}  {MARK}'),
-                 "closes at 10:00, not after it opens at 10:00", id="closes-as-it-opens"),
-    pytest.param(HEAD + week(monday=f'{{ opens = "10:00" }}  {MARK}'),
-                 "missing 'closes'", id="day-without-closes"),
-    pytest.param(HEAD + week(monday=f'"10:00-16:00"  {MARK}'),
-                 "expected { opens", id="day-as-text"),
-    pytest.param(VALID + f"""
+    pytest.param(
+        HEAD + week(monday=f'{{ opens = "25:00", closes = "16:00" }}  {MARK}'),
+        "'25:00' is not a time",
+        id="hour-25",
+    ),
+    pytest.param(
+        HEAD + week(tuesday=f'{{ opens = "10.00", closes = "16:00" }}  {MARK}'),
+        "'10.00' is not a time",
+        id="dot-not-colon",
+    ),
+    pytest.param(
+        HEAD + week(friday=f'{{ opens = "10:00", closes = "4pm" }}  {MARK}'),
+        "'4pm' is not a time",
+        id="4pm",
+    ),
+    pytest.param(
+        HEAD + week(monday=f'{{ opens = 10, closes = "16:00" }}  {MARK}'),
+        "10 is not a time",
+        id="number-not-text",
+    ),
+    pytest.param(
+        HEAD + week(wednesday=f'{{ opens = "16:00", closes = "10:00" }}  {MARK}'),
+        "closes at 10:00, not after it opens at 16:00",
+        id="closes-before-opens",
+    ),
+    pytest.param(
+        HEAD + week(thursday=f'{{ opens = "10:00", closes = "10:00" }}  {MARK}'),
+        "closes at 10:00, not after it opens at 10:00",
+        id="closes-as-it-opens",
+    ),
+    pytest.param(
+        HEAD + week(monday=f'{{ opens = "10:00" }}  {MARK}'),
+        "missing 'closes'",
+        id="day-without-closes",
+    ),
+    pytest.param(
+        HEAD + week(monday=f'"10:00-16:00"  {MARK}'), "expected { opens", id="day-as-text"
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[special_hours]]
 date = 2026-12-24
 opens = "10:00"
 closes = "09:00"  {MARK}
-""", "closes at 09:00, not after it opens at 10:00", id="special-closes-before-opens"),
-    pytest.param(VALID + f"""
+""",
+        "closes at 09:00, not after it opens at 10:00",
+        id="special-closes-before-opens",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[special_hours]]
 date = 2026-12-24
 opens = "9am"  {MARK}
 closes = "13:00"
-""", "'9am' is not a time", id="special-bad-time"),
-    pytest.param(VALID + f"""
+""",
+        "'9am' is not a time",
+        id="special-bad-time",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[closures]]
 from = 2026-12-24
 to = 2026-12-01  {MARK}
 message = "Closed."
-""", "the closure ends (2026-12-01) before it starts (2026-12-24)", id="closure-to-before-from"),
-    pytest.param(VALID + f"""
+""",
+        "the closure ends (2026-12-01) before it starts (2026-12-24)",
+        id="closure-to-before-from",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[closures]]
 from = 2026-12-24
 to = 2027-01-01
 message = "   "  {MARK}
-""", "a closure needs a message", id="closure-blank-message"),
-    pytest.param(VALID + f"""
+""",
+        "a closure needs a message",
+        id="closure-blank-message",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[closures]]  {MARK}
 from = 2026-12-24
 to = 2027-01-01
-""", "missing 'message'", id="closure-without-message"),
-    pytest.param(VALID + f"""
+""",
+        "missing 'message'",
+        id="closure-without-message",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[closures]]
 from = 2026-12-24T09:00:00  {MARK}
 to = 2027-01-01
 message = "Closed."
-""", "has a time of day", id="closure-date-with-time"),
-    pytest.param(VALID + f"""
+""",
+        "has a time of day",
+        id="closure-date-with-time",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[closures]]
 from = "24/12/2026"  {MARK}
 to = 2027-01-01
 message = "Closed."
-""", "is not a date", id="closure-date-not-iso"),
-    pytest.param(HEAD.replace('"ENG"', f'"XYZ"  {MARK}') + "\n" + WEEK,
-                 "unknown UK subdivision 'XYZ'", id="unknown-subdivision"),
-    pytest.param(HEAD.replace('"Europe/London"', f'"Europe/Londn"  {MARK}') + "\n" + WEEK,
-                 "unknown timezone 'Europe/Londn'", id="unknown-timezone"),
-    pytest.param(VALID + CLOSURE + f"""
+""",
+        "is not a date",
+        id="closure-date-not-iso",
+    ),
+    pytest.param(
+        HEAD.replace('"ENG"', f'"XYZ"  {MARK}') + "\n" + WEEK,
+        "unknown UK subdivision 'XYZ'",
+        id="unknown-subdivision",
+    ),
+    pytest.param(
+        HEAD.replace('"Europe/London"', f'"Europe/Londn"  {MARK}') + "\n" + WEEK,
+        "unknown timezone 'Europe/Londn'",
+        id="unknown-timezone",
+    ),
+    pytest.param(
+        VALID
+        + CLOSURE
+        + f"""
 [[closures]]  {MARK}
 from = 2026-12-31
 to = 2027-01-04
 message = "Closed for the new year."
-""", "overlaps closure 1 (2026-12-24 to 2027-01-01)", id="overlapping-closures"),
-    pytest.param(VALID + CLOSURE + f"""
+""",
+        "overlaps closure 1 (2026-12-24 to 2027-01-01)",
+        id="overlapping-closures",
+    ),
+    pytest.param(
+        VALID
+        + CLOSURE
+        + f"""
 [[special_hours]]  {MARK}
 date = 2026-12-29
 opens = "10:00"
 closes = "13:00"
-""", "2026-12-29 has special hours but is inside the closure", id="special-inside-closure"),
-    pytest.param(VALID + f"""
+""",
+        "2026-12-29 has special hours but is inside the closure",
+        id="special-inside-closure",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[special_hours]]
 date = 2026-12-24
 opens = "10:00"
@@ -241,76 +332,155 @@ closes = "13:00"
 date = 2026-12-24
 opens = "10:00"
 closes = "12:00"
-""", "2026-12-24 has special hours twice", id="duplicate-special-date"),
-    pytest.param(f'timezone = "Europe/London"\nsubdivison = "ENG"  {MARK}\n\n' + WEEK,
-                 "unknown setting 'subdivison'", id="typo-top-level-key"),
-    pytest.param(marked(HEAD + WEEK.replace("wednesday =", "wedensday ="), "wedensday"),
-                 "unknown setting 'wedensday'", id="typo-weekday"),
-    pytest.param(HEAD + week(friday=f'{{ opens = "10:00", close = "16:00" }}  {MARK}'),
-                 "unknown setting 'close'", id="typo-inside-a-day"),
-    pytest.param(VALID + f"""
+""",
+        "2026-12-24 has special hours twice",
+        id="duplicate-special-date",
+    ),
+    pytest.param(
+        f'timezone = "Europe/London"\nsubdivison = "ENG"  {MARK}\n\n' + WEEK,
+        "unknown setting 'subdivison'",
+        id="typo-top-level-key",
+    ),
+    pytest.param(
+        marked(HEAD + WEEK.replace("wednesday =", "wedensday ="), "wedensday"),
+        "unknown setting 'wedensday'",
+        id="typo-weekday",
+    ),
+    pytest.param(
+        HEAD + week(friday=f'{{ opens = "10:00", close = "16:00" }}  {MARK}'),
+        "unknown setting 'close'",
+        id="typo-inside-a-day",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[closures]]
 from = 2026-12-24
 to = 2027-01-01
 mesage = "Closed."  {MARK}
-""", "unknown setting 'mesage'", id="typo-in-a-closure"),
-    pytest.param(VALID + f"""
+""",
+        "unknown setting 'mesage'",
+        id="typo-in-a-closure",
+    ),
+    pytest.param(
+        VALID
+        + f"""
 [[special_hours]]
 date = 2026-12-24
 opens = "10:00"
 closes = "13:00"
 close = "13:00"  {MARK}
-""", "unknown setting 'close'", id="typo-in-special-hours"),
-    pytest.param(f'observed_name = "the substitute holiday"  {MARK}\n' + VALID,
-                 "must be text containing {name}", id="observed-name-without-name"),
-    pytest.param(HEAD.replace('"ENG"', f'ENG  {MARK}') + "\n" + WEEK,
-                 "not valid TOML", id="toml-unquoted-text"),
-    pytest.param(HEAD + week(tuesday=f'{{ opens = "10:00", closes = "16:00"  {MARK}'),
-                 "not valid TOML", id="toml-unclosed-brace"),
-    pytest.param(HEAD + week(monday=f'{{ opens = "10:00" closes = "16:00" }}  {MARK}'),
-                 "not valid TOML", id="toml-missing-comma"),
-    pytest.param(VALID + f'monday = {{ opens = "10:00", closes = "12:00" }}  {MARK}\n',
-                 "not valid TOML", id="toml-day-twice"),
-    pytest.param(HEAD + f"\n[weekly]  {MARK}\n",
-                 "never opens in the 366 days from 2026-11-25", id="never-opens-empty-week"),
-    pytest.param(HEAD + f"\n[weekly]  {MARK}\n" + """
+""",
+        "unknown setting 'close'",
+        id="typo-in-special-hours",
+    ),
+    pytest.param(
+        f'observed_name = "the substitute holiday"  {MARK}\n' + VALID,
+        "must be text containing {name}",
+        id="observed-name-without-name",
+    ),
+    pytest.param(
+        HEAD.replace('"ENG"', f"ENG  {MARK}") + "\n" + WEEK,
+        "not valid TOML",
+        id="toml-unquoted-text",
+    ),
+    pytest.param(
+        HEAD + week(tuesday=f'{{ opens = "10:00", closes = "16:00"  {MARK}'),
+        "not valid TOML",
+        id="toml-unclosed-brace",
+    ),
+    pytest.param(
+        HEAD + week(monday=f'{{ opens = "10:00" closes = "16:00" }}  {MARK}'),
+        "not valid TOML",
+        id="toml-missing-comma",
+    ),
+    pytest.param(
+        VALID + f'monday = {{ opens = "10:00", closes = "12:00" }}  {MARK}\n',
+        "not valid TOML",
+        id="toml-day-twice",
+    ),
+    pytest.param(
+        HEAD + f"\n[weekly]  {MARK}\n",
+        "never opens in the 366 days from 2026-11-25",
+        id="never-opens-empty-week",
+    ),
+    pytest.param(
+        HEAD
+        + f"\n[weekly]  {MARK}\n"
+        + """
 [[closures]]
 from = 2026-11-25
 to = 2027-12-31
 message = "The helpline is closed."
-""", "never opens in the 366 days", id="never-opens-empty-week-and-closure"),
-    pytest.param(HEAD + "\n" + WEEK.replace("[weekly]", f"[weekly]  {MARK}") + """
+""",
+        "never opens in the 366 days",
+        id="never-opens-empty-week-and-closure",
+    ),
+    pytest.param(
+        HEAD
+        + "\n"
+        + WEEK.replace("[weekly]", f"[weekly]  {MARK}")
+        + """
 [[closures]]
 from = 2026-11-25
 to = 2027-11-26
 message = "The helpline is closed for a year."
-""", "never opens in the 366 days", id="never-opens-closed-all-next-year"),
+""",
+        "never opens in the 366 days",
+        id="never-opens-closed-all-next-year",
+    ),
     # Opens now, but a later closure leaves a year without an opening: a call on the evening
     # before it (Thursday 31 December 2026; 1 January is a bank holiday) would find none.
-    pytest.param(HEAD + "\n" + WEEK.replace("[weekly]", f"[weekly]  {MARK}") + """
+    pytest.param(
+        HEAD
+        + "\n"
+        + WEEK.replace("[weekly]", f"[weekly]  {MARK}")
+        + """
 [[closures]]
 from = 2027-01-04
 to = 2028-01-31
 message = "The helpline is closed for a refit."
-""", "never opens in the 366 days from 2026-12-31", id="never-opens-after-a-later-closure"),
-    pytest.param(HEAD + f"\n[weekly]  {MARK}\n" + """
+""",
+        "never opens in the 366 days from 2026-12-31",
+        id="never-opens-after-a-later-closure",
+    ),
+    pytest.param(
+        HEAD
+        + f"\n[weekly]  {MARK}\n"
+        + """
 [[special_hours]]
 date = 2026-11-26
 opens = "10:00"
 closes = "16:00"
-""", "never opens in the 366 days from 2026-11-26", id="never-opens-after-the-last-special-day"),
+""",
+        "never opens in the 366 days from 2026-11-26",
+        id="never-opens-after-the-last-special-day",
+    ),
     # A closure's message is also sent in text replies: checked for them where it is written.
-    pytest.param(HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.",
-                                                      "Christmas holidays \u2014 see you soon."),
-                                      "message ="),
-                 "characters a text message can't carry", id="closure-message-not-gsm7"),
-    pytest.param(HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.",
-                                                      "Christmas. Report abuse online."),
-                                      "message ="),
-                 "it says 'abuse'", id="closure-message-revealing"),
-    pytest.param(HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.", "x" * 120),
-                                      "message ="),
-                 "keep it to 120", id="closure-message-too-long"),
+    pytest.param(
+        HEAD
+        + WEEK
+        + marked(
+            CLOSURE.replace("Christmas holidays.", "Christmas holidays \u2014 see you soon."),
+            "message =",
+        ),
+        "characters a text message can't carry",
+        id="closure-message-not-gsm7",
+    ),
+    pytest.param(
+        HEAD
+        + WEEK
+        + marked(
+            CLOSURE.replace("Christmas holidays.", "Christmas. Report abuse online."), "message ="
+        ),
+        "it says 'abuse'",
+        id="closure-message-revealing",
+    ),
+    pytest.param(
+        HEAD + WEEK + marked(CLOSURE.replace("Christmas holidays.", "x" * 120), "message ="),
+        "keep it to 120",
+        id="closure-message-too-long",
+    ),
 ]
 
 
@@ -341,12 +511,15 @@ def test_a_missing_file_names_the_file(tmp_path):
 
 
 def test_a_syntax_error_tomllib_places_at_the_end_still_names_the_file(tmp_path):
-    unterminated = VALID + '''
+    unterminated = (
+        VALID
+        + '''
 [[closures]]
 from = 2026-12-24
 to = 2027-01-01
 message = """The helpline is closed, and this text is never ended.
 '''
+    )
     with pytest.raises(FlowFileError, match="not valid TOML: Unterminated string") as caught:
         load(tmp_path, unterminated)
     assert caught.value.path == tmp_path / "hours.toml"

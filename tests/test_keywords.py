@@ -18,60 +18,94 @@ def read(body: str, has_callback: bool) -> Intent:
     return interpret(body, lambda: has_callback, TODAY, USUAL)
 
 
-@pytest.mark.parametrize(("body", "word"), [
-    ("stop", "STOP"),
-    ("  Stop.  ", "STOP"),
-    ("STOP!", "STOP"),
-    ("help?", "HELP"),
-    ("any   time", "ANY TIME"),
-    ("anytime is fine!!", "ANYTIME IS FINE"),
-    ("", ""),
-    ("hello there", "HELLO THERE"),
-])
+@pytest.mark.parametrize(
+    ("body", "word"),
+    [
+        ("stop", "STOP"),
+        ("  Stop.  ", "STOP"),
+        ("STOP!", "STOP"),
+        ("help?", "HELP"),
+        ("any   time", "ANY TIME"),
+        ("anytime is fine!!", "ANYTIME IS FINE"),
+        ("", ""),
+        ("hello there", "HELLO THERE"),
+    ],
+)
 def test_keyword_is_trimmed_upper_case_and_without_end_punctuation(body, word):
     assert keyword(body) == word
 
 
-@pytest.mark.parametrize("body", [
-    "STOP", "stop", "Stop", "stop.", "STOP!", " stop ", "STOPALL", "unsubscribe", "Cancel",
-    "END", "quit", "revoke", "optout",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "STOP",
+        "stop",
+        "Stop",
+        "stop.",
+        "STOP!",
+        " stop ",
+        "STOPALL",
+        "unsubscribe",
+        "Cancel",
+        "END",
+        "quit",
+        "revoke",
+        "optout",
+    ],
+)
 def test_opt_out_words(body):
     assert read(body, has_callback=True) == Intent("opt_out")
     assert read(body, has_callback=False) == Intent("opt_out")
 
 
-@pytest.mark.parametrize(("body", "kind"), [
-    ("START", "opt_in"), ("unstop", "opt_in"), ("Yes", "opt_in"),
-    ("HELP", "help"), ("info", "help"), ("Help!", "help"),
-    ("STEPS", "steps"), ("step", "steps"), ("advice", "steps"),
-    ("ANYTIME", "anytime"), ("any time", "anytime"), ("Anytime is fine.", "anytime"),
-])
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("START", "opt_in"),
+        ("unstop", "opt_in"),
+        ("Yes", "opt_in"),
+        ("HELP", "help"),
+        ("info", "help"),
+        ("Help!", "help"),
+        ("STEPS", "steps"),
+        ("step", "steps"),
+        ("advice", "steps"),
+        ("ANYTIME", "anytime"),
+        ("any time", "anytime"),
+        ("Anytime is fine.", "anytime"),
+    ],
+)
 def test_other_keywords(body, kind):
     assert read(body, has_callback=True).kind == kind
     assert read(body, has_callback=False).kind == kind
 
 
-@pytest.mark.parametrize("body", [
-    "please stop calling me at work",  # a sentence containing STOP is not an opt-out
-    "Can you help me",
-    "I need advice please",
-    "hello",
-    "",
-    "😀",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "please stop calling me at work",  # a sentence containing STOP is not an opt-out
+        "Can you help me",
+        "I need advice please",
+        "hello",
+        "",
+        "😀",
+    ],
+)
 def test_anything_else_asks_for_a_callback(body):
     assert read(body, has_callback=False) == Intent("request")
 
 
-@pytest.mark.parametrize(("body", "window"), [
-    ("2pm", Window(time(14), time(15))),
-    ("after 1", Window(earliest=time(13))),
-    ("14:30", Window(time(14, 30), time(15, 30))),
-    ("tomorrow 11am", Window(time(11), time(12), not_before=date(2026, 11, 26))),
-    ("After 6pm", Window(earliest=time(18))),
-    ("before 11am", Window(latest=time(11))),
-])
+@pytest.mark.parametrize(
+    ("body", "window"),
+    [
+        ("2pm", Window(time(14), time(15))),
+        ("after 1", Window(earliest=time(13))),
+        ("14:30", Window(time(14, 30), time(15, 30))),
+        ("tomorrow 11am", Window(time(11), time(12), not_before=date(2026, 11, 26))),
+        ("After 6pm", Window(earliest=time(18))),
+        ("before 11am", Window(latest=time(11))),
+    ],
+)
 def test_a_safe_time_is_read_as_a_plan(body, window):
     for has_callback in (True, False):
         intent = read(body, has_callback)

@@ -59,11 +59,9 @@ NUMBERS = {
     "glued to words": "x447700900123y",
     "a form field": "Digits=07700900123#",
     "fullwidth digits": "\uff0b\uff14\uff14\uff17\uff17\uff10\uff10\uff19\uff10\uff10\uff11"
-                        "\uff12\uff13",
-    "Arabic-Indic digits": "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662"
-                           "\u0663",
-    "Devanagari digits": "\u0966\u096d\u096d\u0966\u0966\u096f\u0966\u0966\u0967\u0968"
-                         "\u0969",
+    "\uff12\uff13",
+    "Arabic-Indic digits": "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",
+    "Devanagari digits": "\u0966\u096d\u096d\u0966\u0966\u096f\u0966\u0966\u0967\u0968\u0969",
     "on its own line": "caller\n07700900123\nhung up",
 }
 
@@ -85,8 +83,26 @@ def compact(text: str) -> str:
     """The text's digits in ASCII with separators gone, so a number is found however it was
     written."""
     ascii_digits = "".join(str(unicodedata.digit(c)) if c.isdecimal() else c for c in text)
-    for separator in (" ", "-", ".", "/", "(", ")", "+", "_", ",", "%20", "%2B", "%2b", "\u00a0",
-                      "\u202f", "\u2013", "\\u00a0", "\\u202f", "\\u2013"):
+    for separator in (
+        " ",
+        "-",
+        ".",
+        "/",
+        "(",
+        ")",
+        "+",
+        "_",
+        ",",
+        "%20",
+        "%2B",
+        "%2b",
+        "\u00a0",
+        "\u202f",
+        "\u2013",
+        "\\u00a0",
+        "\\u202f",
+        "\\u2013",
+    ):
         ascii_digits = ascii_digits.replace(separator, "")
     return ascii_digits
 
@@ -96,8 +112,15 @@ def contains_the_number(text: str) -> bool:
 
 
 def record(**kwargs: object) -> logging.LogRecord:
-    fields = {"name": "ivr.test", "level": logging.INFO, "pathname": __file__, "lineno": 1,
-              "msg": "%s", "args": ("-",), "exc_info": None}
+    fields = {
+        "name": "ivr.test",
+        "level": logging.INFO,
+        "pathname": __file__,
+        "lineno": 1,
+        "msg": "%s",
+        "args": ("-",),
+        "exc_info": None,
+    }
     extra = kwargs.pop("extra", {})
     fields.update(kwargs)
     made = logging.LogRecord(**fields)
@@ -137,9 +160,14 @@ def in_any_extra(text: str) -> logging.LogRecord:
 
 
 FIELDS: dict[str, Callable[[str], logging.LogRecord]] = {
-    "message": in_message, "argument": in_argument, "traceback": in_traceback,
-    "stack": in_stack, "call_sid": in_call_sid, "message_sid": in_message_sid,
-    "any extra field": in_any_extra}
+    "message": in_message,
+    "argument": in_argument,
+    "traceback": in_traceback,
+    "stack": in_stack,
+    "call_sid": in_call_sid,
+    "message_sid": in_message_sid,
+    "any extra field": in_any_extra,
+}
 TEXT = logging.Formatter("%(levelname)s %(name)s: %(message)s")
 
 
@@ -151,8 +179,7 @@ def written(made: logging.LogRecord) -> tuple[str, str]:
 
 @pytest.mark.parametrize("field", FIELDS)
 @pytest.mark.parametrize("number", NUMBERS)
-def test_every_way_of_writing_a_number_is_masked_in_every_field(number: str,
-                                                                field: str) -> None:
+def test_every_way_of_writing_a_number_is_masked_in_every_field(number: str, field: str) -> None:
     text = NUMBERS[number]
     assert contains_the_number(text)  # the corpus entry does hold the number
     made = FIELDS[field](text)
@@ -163,15 +190,19 @@ def test_every_way_of_writing_a_number_is_masked_in_every_field(number: str,
             assert not contains_the_number(str(value)), (name, value)
 
 
-@pytest.mark.parametrize(("text", "masked"), [
-    ("+447700900123", "***123"),
-    ("call +44 7700 900123: no answer", "call ***123: no answer"),
-    ("From=%2B447700900123&To=x", "From=***123&To=x"),
-    ("CA447700900123", "CA***123"),
-    ("anonymous", "anonymous"),
-])
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("+447700900123", "***123"),
+        ("call +44 7700 900123: no answer", "call ***123: no answer"),
+        ("From=%2B447700900123&To=x", "From=***123&To=x"),
+        ("CA447700900123", "CA***123"),
+        ("anonymous", "anonymous"),
+    ],
+)
 def test_a_masked_number_keeps_its_last_three_digits_and_what_is_around_it(
-        text: str, masked: str) -> None:
+    text: str, masked: str
+) -> None:
     assert mask_text(text) == masked
 
 
@@ -214,8 +245,12 @@ BODY = "Quokka he has my photos"
 @pytest.mark.parametrize("method", ["GET", "POST"])
 def test_a_rejected_request_logs_its_path_only(make_app, log_lines, method: str) -> None:
     app = make_app()
-    fields = {"From": "+447700900123", "Body": BODY, "CallSid": "CA+447700900123",
-              "MessageSid": "SM07700900123"}
+    fields = {
+        "From": "+447700900123",
+        "Body": BODY,
+        "CallSid": "CA+447700900123",
+        "MessageSid": "SM07700900123",
+    }
     client = app.test_client()
     query = "?From=%2B447700900123&Body=Quokka+he+has+my+photos&MessageSid=SM07700900123"
     if method == "GET":
@@ -233,8 +268,7 @@ def test_a_rejected_request_logs_its_path_only(make_app, log_lines, method: str)
     assert "call_sid" not in request_line and "message_sid" not in request_line
 
 
-def test_a_sid_field_carrying_a_number_is_masked_in_the_request_line(make_app,
-                                                                      log_lines) -> None:
+def test_a_sid_field_carrying_a_number_is_masked_in_the_request_line(make_app, log_lines) -> None:
     app = make_app()
     response = twilio_client(app).post("/voice", {"CallSid": "CA447700900123"})
     assert response.status_code == 200

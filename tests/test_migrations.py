@@ -27,14 +27,31 @@ def hours():
     return load_flows(DEFAULT_DIR, NOW).hours
 
 
-def write_v1(r: redis.Redis, callback_id: str, number: str, status: str, requested: str,
-             due: str, preferred: str = "") -> None:
+def write_v1(
+    r: redis.Redis,
+    callback_id: str,
+    number: str,
+    status: str,
+    requested: str,
+    due: str,
+    preferred: str = "",
+) -> None:
     """A callback exactly as version 1 stored it (queue.py's _REQUEST before the upgrade)."""
     h = number_key(number)
-    r.hset(f"hl:cb:{callback_id}", mapping={
-        "number": number, "source": "sms", "requested_at": london(requested).timestamp(),
-        "due_at": london(due).timestamp(), "preferred": preferred, "voicemail": 0,
-        "attempts": 0, "status": status, "h": h})
+    r.hset(
+        f"hl:cb:{callback_id}",
+        mapping={
+            "number": number,
+            "source": "sms",
+            "requested_at": london(requested).timestamp(),
+            "due_at": london(due).timestamp(),
+            "preferred": preferred,
+            "voicemail": 0,
+            "attempts": 0,
+            "status": status,
+            "h": h,
+        },
+    )
     place = {"scheduled": ("scheduled", due), "due": ("due", requested)}.get(status)
     if place:
         r.zadd(f"hl:cb:{place[0]}", {callback_id: london(place[1]).timestamp()})
@@ -48,13 +65,26 @@ def test_a_new_store_is_marked_current_without_work(store):
 
 
 def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
-    write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
-             "2026-11-25T14:00", preferred="14:00")
-    write_v1(store, "b" * 16, "+447400000012", "scheduled", "2026-11-24T19:00",
-             "2026-11-25T10:00")
+    write_v1(
+        store,
+        "a" * 16,
+        "+447400000011",
+        "scheduled",
+        "2026-11-24T19:00",
+        "2026-11-25T14:00",
+        preferred="14:00",
+    )
+    write_v1(store, "b" * 16, "+447400000012", "scheduled", "2026-11-24T19:00", "2026-11-25T10:00")
     write_v1(store, "c" * 16, "+447400000013", "due", "2026-11-18T11:00", "2026-11-18T11:00")
-    write_v1(store, "d" * 16, "+447400000014", "scheduled", "2026-11-24T11:00",
-             "2026-11-25T15:30", preferred="18:00")  # told "3:30pm" under the old rules
+    write_v1(
+        store,
+        "d" * 16,
+        "+447400000014",
+        "scheduled",
+        "2026-11-24T11:00",
+        "2026-11-25T15:30",
+        preferred="18:00",
+    )  # told "3:30pm" under the old rules
 
     # 4 records upgraded; 15 keys moved (4 records, 4 open, 4 number sets, 3 places)
     assert migrate(store, NOW, hours(), SETTINGS) == 4 + 15
@@ -62,15 +92,19 @@ def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
     queue = CallbackQueue(store)
     afternoon = queue.get("a" * 16)
     assert (afternoon.status, afternoon.plan, afternoon.due_at, afternoon.slot_end) == (
-        "scheduled", Window(earliest=time(14)), london("2026-11-25T14:00"),
-        london("2026-11-25T16:00"))
+        "scheduled",
+        Window(earliest=time(14)),
+        london("2026-11-25T14:00"),
+        london("2026-11-25T16:00"),
+    )
     assert queue.get("b" * 16).plan == ANYTIME
     assert queue.get("b" * 16).due_at == london("2026-11-25T10:00")
     # Waiting five opening days already: they count, but it keeps one more day.
     old = queue.get("c" * 16)
     assert old.status == "due"
-    assert old.count == Count(SETTINGS.callback_expiry_opening_days - 1,
-                              london("2026-11-24T12:00").date())
+    assert old.count == Count(
+        SETTINGS.callback_expiry_opening_days - 1, london("2026-11-24T12:00").date()
+    )
     # An old "after 6pm" was promised 3:30pm: it keeps that, not a window it never meets.
     evening = queue.get("d" * 16)
     assert evening.plan == Window(earliest=time(15, 30))
@@ -81,8 +115,15 @@ def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
 
 
 def test_running_the_upgrade_again_changes_nothing(store):
-    write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
-             "2026-11-25T14:00", preferred="14:00")
+    write_v1(
+        store,
+        "a" * 16,
+        "+447400000011",
+        "scheduled",
+        "2026-11-24T19:00",
+        "2026-11-25T14:00",
+        preferred="14:00",
+    )
     migrate(store, NOW, hours(), SETTINGS)
     before = store.hgetall(KEYS.callback("a" * 16))
     store.delete(SCHEMA_KEY)  # as if another process had not yet marked it
@@ -106,13 +147,19 @@ def test_ended_records_only_gain_a_plan(store):
     assert store.hget(KEYS.callback("e" * 16), "slot_end") is None
 
 
-def test_a_web_app_that_started_without_its_store_upgrades_it_at_the_first_request(
-        make_app, store):
+def test_a_web_app_that_started_without_its_store_upgrades_it_at_the_first_request(make_app, store):
     app = make_app(at="2026-11-25T08:00")
     helpline = app.extensions["helpline"]
     store.flushdb()  # as if the store had been unreachable when the app started...
-    write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
-             "2026-11-25T14:00", preferred="14:00")
+    write_v1(
+        store,
+        "a" * 16,
+        "+447400000011",
+        "scheduled",
+        "2026-11-24T19:00",
+        "2026-11-25T14:00",
+        preferred="14:00",
+    )
     object.__setattr__(helpline.upgrade, "done", False)  # ...and had not been upgraded
 
     twilio_client(app).post("/voice")
@@ -122,22 +169,37 @@ def test_a_web_app_that_started_without_its_store_upgrades_it_at_the_first_reque
 
 
 def test_the_upgrade_of_one_record_is_a_pure_function():
-    fields = {"status": "scheduled", "requested_at": str(london("2026-11-24T19:00").timestamp()),
-              "due_at": str(london("2026-11-25T10:00").timestamp()), "preferred": ""}
+    fields = {
+        "status": "scheduled",
+        "requested_at": str(london("2026-11-24T19:00").timestamp()),
+        "due_at": str(london("2026-11-25T10:00").timestamp()),
+        "preferred": "",
+    }
     new = to_v2(fields, NOW, hours(), SETTINGS)
     assert new["plan"] == ANYTIME.dumps()
     assert datetime.fromtimestamp(float(new["slot_end"]), UTC) == london("2026-11-25T16:00")
-    assert datetime.fromtimestamp(float(new["due_at"]), UTC) == promise(
-        NOW, ANYTIME, hours(), None, SETTINGS.min_slot).due
+    assert (
+        datetime.fromtimestamp(float(new["due_at"]), UTC)
+        == promise(NOW, ANYTIME, hours(), None, SETTINGS.min_slot).due
+    )
 
 
 def test_the_web_app_upgrades_the_store_when_it_starts(make_app, store):
-    write_v1(store, "a" * 16, "+447400000011", "scheduled", "2026-11-24T19:00",
-             "2026-11-25T14:00", preferred="14:00")
+    write_v1(
+        store,
+        "a" * 16,
+        "+447400000011",
+        "scheduled",
+        "2026-11-24T19:00",
+        "2026-11-25T14:00",
+        preferred="14:00",
+    )
     app = make_app(at="2026-11-25T08:00")
     callback = app.extensions["helpline"].queue.get("a" * 16)
-    assert (callback.plan, callback.slot_end) == (Window(earliest=time(14)),
-                                                  london("2026-11-25T16:00"))
+    assert (callback.plan, callback.slot_end) == (
+        Window(earliest=time(14)),
+        london("2026-11-25T16:00"),
+    )
     assert store.get(SCHEMA_KEY) == str(VERSION)
 
 
@@ -169,11 +231,19 @@ def test_version_2_keys_move_under_the_default_helplines_part(store):
 
 def test_processes_starting_together_upgrade_once_and_wait_for_each_other(store):
     for n in range(50):
-        write_v1(store, f"{n:016x}", f"+4474000{n:05d}", "scheduled", "2026-11-24T19:00",
-                 "2026-11-25T14:00")
+        write_v1(
+            store,
+            f"{n:016x}",
+            f"+4474000{n:05d}",
+            "scheduled",
+            "2026-11-24T19:00",
+            "2026-11-25T14:00",
+        )
     results: list[int] = []
-    threads = [threading.Thread(target=lambda: results.append(
-        migrate(store, NOW, hours(), SETTINGS))) for _ in range(6)]
+    threads = [
+        threading.Thread(target=lambda: results.append(migrate(store, NOW, hours(), SETTINGS)))
+        for _ in range(6)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:

@@ -40,8 +40,11 @@ def test_metrics_need_the_token(make_app):
 def test_metrics_count_requests_by_route_and_callbacks_by_state(make_app, store):
     app = make_app(metrics_token="s3cret")
     twilio_client(app).post("/voice")
-    text = app.test_client().get(
-        "/metrics", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+    text = (
+        app.test_client()
+        .get("/metrics", headers={"Authorization": "Bearer s3cret"})
+        .get_data(as_text=True)
+    )
     assert 'helpline_requests_total{route="/voice",status="200"}' in text
     assert 'helpline_callbacks{state="due"}' in text
     assert "447400" not in text
@@ -54,8 +57,11 @@ def test_a_fallback_is_counted(make_app, monkeypatch):
     monkeypatch.setattr(ivr.web.voice, "closed_intro", lambda status: 1 / 0)
     monkeypatch.setattr(ivr.web.voice, "cached", lambda key, build: 1 / 0)
     twilio_client(app).post("/voice")
-    text = app.test_client().get(
-        "/metrics", headers={"Authorization": "Bearer s3cret"}).get_data(as_text=True)
+    text = (
+        app.test_client()
+        .get("/metrics", headers={"Authorization": "Bearer s3cret"})
+        .get_data(as_text=True)
+    )
     assert 'helpline_fallbacks_total{kind="voice"}' in text
 
 
@@ -69,8 +75,7 @@ def test_a_webhook_logs_one_json_line_with_sid_route_and_duration(app, caplog):
 
 
 def test_json_lines_are_masked_too():
-    record = logging.LogRecord("x", logging.INFO, __file__, 1, "from %s", ("+447400123456",),
-                               None)
+    record = logging.LogRecord("x", logging.INFO, __file__, 1, "from %s", ("+447400123456",), None)
     MaskPhoneNumbers().filter(record)
     assert json.loads(JsonFormatter().format(record))["msg"] == "from ***456"
 
@@ -83,8 +88,10 @@ def test_monitoring_is_told_the_truth_while_liveness_stays_200(make_app, store):
     client = app.test_client()
     store.set(HEARTBEAT_KEY, "2099-01-01T00:00:00+00:00")
     ok = client.get("/healthz/dependencies")
-    assert (ok.status_code, ok.get_json()) == (200, {"status": "ok", "redis": "ok",
-                                                     "scheduler": "ok"})
+    assert (ok.status_code, ok.get_json()) == (
+        200,
+        {"status": "ok", "redis": "ok", "scheduler": "ok"},
+    )
     store.delete(HEARTBEAT_KEY)
     down = client.get("/healthz/dependencies")
     assert down.status_code == 503

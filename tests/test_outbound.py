@@ -57,17 +57,26 @@ def outbound_app(make_app):
 
 def twilio_post(app: Flask, url: str, **params: str):
     """A webhook request signed as Twilio signs it."""
-    return TwilioLikeClient(app, {"CallSid": "CA" + "c" * 32, "AccountSid": "AC" + "0" * 32,
-                                  "CallStatus": "in-progress", **params}).post(url)
+    return TwilioLikeClient(
+        app,
+        {
+            "CallSid": "CA" + "c" * 32,
+            "AccountSid": "AC" + "0" * 32,
+            "CallStatus": "in-progress",
+            **params,
+        },
+    ).post(url)
 
 
-def claimed(store: redis.Redis, number: str = CALLER, voicemail: bool = False,
-            at: str = OPEN_AT) -> str:
+def claimed(
+    store: redis.Redis, number: str = CALLER, voicemail: bool = False, at: str = OPEN_AT
+) -> str:
     """A callback claimed by Alex (what call-next has done before Twilio rings her)."""
     queue = CallbackQueue(store)
     requested = london("2026-11-25T09:30")
-    callback_id = request_callback(queue, number, "sms", requested, requested,
-                                voicemail=voicemail).callback_id
+    callback_id = request_callback(
+        queue, number, "sms", requested, requested, voicemail=voicemail
+    ).callback_id
     assert queue.claim("alex", london(at)).id == callback_id
     return callback_id
 
@@ -86,7 +95,10 @@ def test_the_advisor_is_asked_to_press_1(outbound_app, store):
     assert verbs(root) == ["Gather", "Say", "Hangup"]
     gather = root.find("Gather")
     assert (gather.get("input"), gather.get("numDigits"), gather.get("method")) == (
-        "dtmf", "1", "POST")
+        "dtmf",
+        "1",
+        "POST",
+    )
     assert path(gather.get("action")) == "/voice/outbound/connect"
     assert query(gather.get("action")) == {"cb": callback_id}
     assert spoken(gather) == outbound_text(app, "connect")
@@ -97,10 +109,12 @@ def connect(app: Flask, callback_id: str, digits: str = "1"):
     return twilio_post(app, f"/voice/outbound/connect?cb={callback_id}", Digits=digits)
 
 
-@pytest.mark.parametrize(("voicemail", "detection"), [(False, "Enable"),
-                                                      (True, "DetectMessageEnd")])
-def test_pressing_1_dials_the_caller_with_machine_detection(outbound_app, store, voicemail,
-                                                            detection):
+@pytest.mark.parametrize(
+    ("voicemail", "detection"), [(False, "Enable"), (True, "DetectMessageEnd")]
+)
+def test_pressing_1_dials_the_caller_with_machine_detection(
+    outbound_app, store, voicemail, detection
+):
     app = outbound_app()
     callback_id = claimed(store, voicemail=voicemail)
     root = twiml(connect(app, callback_id))
@@ -116,7 +130,11 @@ def test_pressing_1_dials_the_caller_with_machine_detection(outbound_app, store,
     assert number.get("url") == f"{BASE}/voice/outbound/caller-answered?cb={callback_id}"
     assert number.get("statusCallback") == f"{BASE}/voice/outbound/caller-status?cb={callback_id}"
     assert number.get("statusCallbackEvent").split() == [
-        "initiated", "ringing", "answered", "completed"]
+        "initiated",
+        "ringing",
+        "answered",
+        "completed",
+    ]
     assert state(store, callback_id) == "ringing"
 
 
@@ -140,9 +158,10 @@ def test_a_callback_that_is_not_claimed_is_not_dialled(outbound_app, store, situ
     if situation == "done":
         queue.claim("alex", at)
         queue.finish(callback_id, "alex", "reached", "done", at)
-    url = {"unknown": "/voice/outbound/connect?cb=0123456789abcdef",
-           "missing": "/voice/outbound/connect"}.get(situation,
-                                                      f"/voice/outbound/connect?cb={callback_id}")
+    url = {
+        "unknown": "/voice/outbound/connect?cb=0123456789abcdef",
+        "missing": "/voice/outbound/connect",
+    }.get(situation, f"/voice/outbound/connect?cb={callback_id}")
     root = twiml(twilio_post(app, url, Digits="1"))
     assert root.find("Dial") is None
     assert spoken(root) == outbound_text(app, "not_claimed")
@@ -175,8 +194,9 @@ def test_an_emergency_number_in_the_store_is_never_dialled(outbound_app, store):
 def test_requests_not_signed_by_twilio_are_refused(outbound_app, store):
     app = outbound_app()
     callback_id = claimed(store)
-    response = app.test_client().post(f"/voice/outbound/connect?cb={callback_id}",
-                                      data={"Digits": "1"})
+    response = app.test_client().post(
+        f"/voice/outbound/connect?cb={callback_id}", data={"Digits": "1"}
+    )
     assert response.status_code == 403
     assert state(store, callback_id) == "claimed"
 
@@ -185,8 +205,9 @@ def test_requests_not_signed_by_twilio_are_refused(outbound_app, store):
 
 
 def caller_answered(app: Flask, callback_id: str, answered_by: str):
-    return twilio_post(app, f"/voice/outbound/caller-answered?cb={callback_id}",
-                       AnsweredBy=answered_by)
+    return twilio_post(
+        app, f"/voice/outbound/caller-answered?cb={callback_id}", AnsweredBy=answered_by
+    )
 
 
 @pytest.mark.parametrize("machine", MACHINE)
@@ -226,8 +247,7 @@ def test_an_answer_for_an_unknown_callback_hangs_up(outbound_app, store):
 
 
 def dial_result(app: Flask, callback_id: str, status: str):
-    return twilio_post(app, f"/voice/outbound/dial-result?cb={callback_id}",
-                       DialCallStatus=status)
+    return twilio_post(app, f"/voice/outbound/dial-result?cb={callback_id}", DialCallStatus=status)
 
 
 def test_after_a_machine_the_advisor_is_told_no_message_was_left(outbound_app, store):
@@ -240,12 +260,19 @@ def test_after_a_machine_the_advisor_is_told_no_message_was_left(outbound_app, s
     assert state(store, callback_id) == "ended"
 
 
-@pytest.mark.parametrize(("status", "message"), [
-    ("no-answer", "no_answer"), ("busy", "no_answer"), ("failed", "no_answer"),
-    ("canceled", "no_answer"), ("completed", "ended"),
-])
-def test_after_the_callers_leg_the_advisor_hears_what_happened(outbound_app, store, status,
-                                                                message):
+@pytest.mark.parametrize(
+    ("status", "message"),
+    [
+        ("no-answer", "no_answer"),
+        ("busy", "no_answer"),
+        ("failed", "no_answer"),
+        ("canceled", "no_answer"),
+        ("completed", "ended"),
+    ],
+)
+def test_after_the_callers_leg_the_advisor_hears_what_happened(
+    outbound_app, store, status, message
+):
     app = outbound_app()
     callback_id = claimed(store)
     root = twiml(dial_result(app, callback_id, status))
@@ -254,8 +281,7 @@ def test_after_the_callers_leg_the_advisor_hears_what_happened(outbound_app, sto
     assert state(store, callback_id) == "ended"
 
 
-def test_after_a_voicemail_was_left_the_advisor_is_not_told_about_a_machine(outbound_app,
-                                                                             store):
+def test_after_a_voicemail_was_left_the_advisor_is_not_told_about_a_machine(outbound_app, store):
     app = outbound_app()
     callback_id = claimed(store, voicemail=True)
     caller_answered(app, callback_id, "machine_end_beep")
@@ -266,19 +292,23 @@ def test_after_a_voicemail_was_left_the_advisor_is_not_told_about_a_machine(outb
 # ------------------------------------------------------------------ status callbacks
 
 
-@pytest.mark.parametrize(("events", "final"), [
-    (["initiated"], "claimed"),
-    (["initiated", "ringing"], "ringing"),
-    (["ringing", "completed"], "ended"),
-    (["ringing", "no-answer"], "ended"),
-    (["ringing", "busy"], "ended"),
-])
+@pytest.mark.parametrize(
+    ("events", "final"),
+    [
+        (["initiated"], "claimed"),
+        (["initiated", "ringing"], "ringing"),
+        (["ringing", "completed"], "ended"),
+        (["ringing", "no-answer"], "ended"),
+        (["ringing", "busy"], "ended"),
+    ],
+)
 def test_the_callers_leg_status_updates_the_console(outbound_app, store, events, final):
     app = outbound_app()
     callback_id = claimed(store)
     for event in events:
-        root = twiml(twilio_post(app, f"/voice/outbound/caller-status?cb={callback_id}",
-                                 CallStatus=event))
+        root = twiml(
+            twilio_post(app, f"/voice/outbound/caller-status?cb={callback_id}", CallStatus=event)
+        )
         assert verbs(root) == []
     assert state(store, callback_id) == final
 
@@ -299,10 +329,16 @@ def test_after_a_machine_the_callers_status_leaves_it_for_dial_result(outbound_a
     assert state(store, callback_id) == "machine"
 
 
-@pytest.mark.parametrize(("status", "final"), [
-    ("in-progress", "advisor_answered"), ("no-answer", "advisor_missed"),
-    ("busy", "advisor_missed"), ("failed", "advisor_missed"), ("ringing", "claimed"),
-])
+@pytest.mark.parametrize(
+    ("status", "final"),
+    [
+        ("in-progress", "advisor_answered"),
+        ("no-answer", "advisor_missed"),
+        ("busy", "advisor_missed"),
+        ("failed", "advisor_missed"),
+        ("ringing", "claimed"),
+    ],
+)
 def test_the_advisors_leg_status_updates_the_console(outbound_app, store, status, final):
     app = outbound_app()
     callback_id = claimed(store)

@@ -52,8 +52,12 @@ CALLERS = ("+447400123456", "+447400234567", "+447912345678")
 # ------------------------------------------------------------------ helpers
 
 
-def wait_for(condition: Callable[[], object], what: str, seconds: float = 20,
-             logs: Callable[[], str] = lambda: "") -> None:
+def wait_for(
+    condition: Callable[[], object],
+    what: str,
+    seconds: float = 20,
+    logs: Callable[[], str] = lambda: "",
+) -> None:
     """Poll `condition` until it is true; fail saying what we waited for (and the logs)."""
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -71,7 +75,7 @@ class Process:
     err: Path
 
     def log(self) -> str:
-        return (self.out.read_text(errors="replace") + self.err.read_text(errors="replace"))
+        return self.out.read_text(errors="replace") + self.err.read_text(errors="replace")
 
     def says(self, phrase: str) -> int:
         """How many log lines contain `phrase`."""
@@ -105,10 +109,16 @@ def clock(tmp_path: Path) -> Clock:
 @pytest.fixture
 def env(store: redis.Redis, store_settings: dict[str, object], clock: Clock) -> dict[str, str]:
     """The environment of every child process: the test Redis, the file clock, 1 s ticks."""
-    child = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR")
-             if name in os.environ}
-    child.update(HELPLINE_TEST_CLOCK_FILE=str(clock.path), SCHEDULER_TICK_SECONDS="1",
-                 LOG_LEVEL="INFO", LOG_FORMAT="text", PYTHONUNBUFFERED="1")
+    child = {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ
+    }
+    child.update(
+        HELPLINE_TEST_CLOCK_FILE=str(clock.path),
+        SCHEDULER_TICK_SECONDS="1",
+        LOG_LEVEL="INFO",
+        LOG_FORMAT="text",
+        PYTHONUNBUFFERED="1",
+    )
     if store_settings.get("redis_url"):
         child.update(REDIS_URL=str(store_settings["redis_url"]), SECRET_KEY=SECRET_KEY)
     else:
@@ -125,9 +135,15 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
     def start(name: str, *args: str, env: dict[str, str]) -> Process:
         out, err = tmp_path / f"{name}.out", tmp_path / f"{name}.err"
         with open(out, "wb") as o, open(err, "wb") as e:
-            popen = subprocess.Popen([sys.executable, *args], cwd=PROJECT, env=env, stdout=o,
-                                     stderr=e, stdin=subprocess.DEVNULL,
-                                     start_new_session=True)
+            popen = subprocess.Popen(
+                [sys.executable, *args],
+                cwd=PROJECT,
+                env=env,
+                stdout=o,
+                stderr=e,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
+            )
         process = Process(name, popen, out, err)
         started.append(process)
         return process
@@ -165,10 +181,19 @@ def get(url: str) -> int | None:
 def text_helpline(base: str, sender: str, body: str, sid: str) -> tuple[int, str]:
     """POST /sms over HTTP, signed as Twilio signs it for exactly this URL."""
     url = f"{base}/sms"
-    params = {"MessageSid": sid, "AccountSid": "AC" + "0" * 32, "From": sender,
-              "To": "+441234567890", "Body": body, "NumMedia": "0"}
-    request = urllib.request.Request(url, data=urlencode(params).encode(), headers={
-        "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)})
+    params = {
+        "MessageSid": sid,
+        "AccountSid": "AC" + "0" * 32,
+        "From": sender,
+        "To": "+441234567890",
+        "Body": body,
+        "NumMedia": "0",
+    }
+    request = urllib.request.Request(
+        url,
+        data=urlencode(params).encode(),
+        headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)},
+    )
     with urllib.request.urlopen(request, timeout=10) as response:
         return response.status, response.read().decode()
 
@@ -176,6 +201,7 @@ def text_helpline(base: str, sender: str, body: str, sid: str) -> tuple[int, str
 def wait_for_ticks(store: redis.Redis, count: int, logs: Callable[[], str]) -> None:
     """Until the leader's tick job has been run `count` more times (its next run time, kept
     by APScheduler in Redis, moves on by a second each time)."""
+
     def next_tick() -> float:
         return store.zscore("hl:apscheduler:run_times", "tick") or 0.0
 
@@ -197,8 +223,17 @@ def zset(store: redis.Redis, name: str) -> list[str]:
 def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, clock, spawn):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    web = spawn("web", "-m", "gunicorn", "wsgi:app", "--bind", f"127.0.0.1:{port}",
-                "--workers", "2", env={**env, "TWILIO_AUTH_TOKEN": TOKEN})
+    web = spawn(
+        "web",
+        "-m",
+        "gunicorn",
+        "wsgi:app",
+        "--bind",
+        f"127.0.0.1:{port}",
+        "--workers",
+        "2",
+        env={**env, "TWILIO_AUTH_TOKEN": TOKEN},
+    )
     first = start_scheduler(spawn, "scheduler-1", env)
     logs = all_logs(web, first)
     wait_for(lambda: get(f"{base}/healthz") == 200, "the web to answer", logs=logs)
@@ -244,15 +279,25 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
 def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, spawn):
     queue = CallbackQueue(store)
     at_ten = request_callback(queue, CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
-    at_eleven = request_callback(queue, CALLERS[1], "sms", SUNDAY + timedelta(minutes=1),
-                                 london("2026-11-30T11:00"),
-                                 Window(earliest=dt.time(11))).callback_id
+    at_eleven = request_callback(
+        queue,
+        CALLERS[1],
+        "sms",
+        SUNDAY + timedelta(minutes=1),
+        london("2026-11-30T11:00"),
+        Window(earliest=dt.time(11)),
+    ).callback_id
     schedulers = [start_scheduler(spawn, f"scheduler-{n}", env) for n in ("a", "b")]
     logs = all_logs(*schedulers)
 
-    wait_for(lambda: sum(s.says("scheduler leading") for s in schedulers) == 1
-             and sum(s.says("waiting as a standby") for s in schedulers) == 1,
-             "one leader and one standby", logs=logs)
+    wait_for(
+        lambda: (
+            sum(s.says("scheduler leading") for s in schedulers) == 1
+            and sum(s.says("waiting as a standby") for s in schedulers) == 1
+        ),
+        "one leader and one standby",
+        logs=logs,
+    )
     leader, standby = sorted(schedulers, key=lambda s: -s.says("scheduler leading"))
 
     clock.set(london("2026-11-30T10:05"))
@@ -265,10 +310,13 @@ def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, 
 
     leader.kill_hard()
     clock.set(london("2026-11-30T11:05"))
-    wait_for(lambda: standby.says("scheduler leading"), "the standby to take over",
-             seconds=LOCK_SECONDS + 15, logs=logs)
-    wait_for(lambda: zset(store, "due") == [at_ten, at_eleven], "the 11:00 callback",
-             logs=logs)
+    wait_for(
+        lambda: standby.says("scheduler leading"),
+        "the standby to take over",
+        seconds=LOCK_SECONDS + 15,
+        logs=logs,
+    )
+    wait_for(lambda: zset(store, "due") == [at_ten, at_eleven], "the 11:00 callback", logs=logs)
     wait_for_ticks(store, 3, logs)
 
     assert zset(store, "due") == [at_ten, at_eleven]
@@ -284,8 +332,9 @@ def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, 
 
 def unix_client(socket_file: str) -> redis.Redis:
     """A plain client that fails at once when the server is gone (no retries)."""
-    return redis.Redis(unix_socket_path=socket_file, socket_timeout=0.5,
-                       retry=Retry(NoBackoff(), 0))
+    return redis.Redis(
+        unix_socket_path=socket_file, socket_timeout=0.5, retry=Retry(NoBackoff(), 0)
+    )
 
 
 def redis_pid(socket_file: str) -> int:
@@ -336,8 +385,9 @@ def own_embedded_servers(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
 def write_some_callbacks(queue: CallbackQueue) -> None:
     open_at = london("2026-11-30T11:00")
     for i in range(20):
-        request_callback(queue, f"+4474001{i:05d}", "sms", SUNDAY, MONDAY_OPENING,
-                         message_sid=f"SM{i}")
+        request_callback(
+            queue, f"+4474001{i:05d}", "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i}"
+        )
     for i in range(20, 25):
         request_callback(queue, f"+4474001{i:05d}", "voice", open_at, open_at, voicemail=True)
     queue.claim("advisor1", open_at)
@@ -385,13 +435,22 @@ def callback_ids(r: redis.Redis) -> set[str]:
     return {key.removeprefix("hl:main:cb:") for key in r.scan_iter("hl:main:cb:????????????????")}
 
 
-def test_the_app_finds_its_callbacks_after_redis_was_killed(tmp_path, make_app,
-                                                            own_embedded_servers):
+def test_the_app_finds_its_callbacks_after_redis_was_killed(
+    tmp_path, make_app, own_embedded_servers
+):
     data_dir = tmp_path / "data"
     app = make_app(at="2026-11-29T09:00", data_dir=data_dir, redis_url="")
     for i, caller in enumerate(CALLERS):
-        sms = TwilioLikeClient(app, {"MessageSid": f"SM{i:032x}", "From": caller,
-                                     "To": "+441234567890", "Body": "hello", "NumMedia": "0"})
+        sms = TwilioLikeClient(
+            app,
+            {
+                "MessageSid": f"SM{i:032x}",
+                "From": caller,
+                "To": "+441234567890",
+                "Body": "hello",
+                "NumMedia": "0",
+            },
+        )
         assert "tomorrow at 10am" in sms.post("/sms").get_data(as_text=True)
     before = everything(app.extensions["helpline"].redis)
     assert len(callback_ids(app.extensions["helpline"].redis)) == 3
@@ -425,9 +484,17 @@ os._exit(0)  # the test stops the server
 def test_processes_starting_together_share_one_embedded_server(tmp_path):
     data_dir = tmp_path / "fresh"
     at = time.time() + 2
-    children = [subprocess.Popen([sys.executable, "-c", START_TOGETHER, str(data_dir), str(at)],
-                                 cwd=PROJECT, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                 text=True, start_new_session=True) for _ in range(6)]
+    children = [
+        subprocess.Popen(
+            [sys.executable, "-c", START_TOGETHER, str(data_dir), str(at)],
+            cwd=PROJECT,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            start_new_session=True,
+        )
+        for _ in range(6)
+    ]
     servers: set[tuple[str, ...]] = set()
     try:
         for child in children:
@@ -452,8 +519,14 @@ def test_processes_starting_together_share_one_embedded_server(tmp_path):
 def scheduler(store, store_settings, clock):
     """The scheduler, its jobs run in this process against the test Redis and the file
     clock."""
-    settings = Settings().override({**store_settings, "clock_file": str(clock.path),
-                                    "callback_expiry_opening_days": 5, "retention_days": 30})
+    settings = Settings().override(
+        {
+            **store_settings,
+            "clock_file": str(clock.path),
+            "callback_expiry_opening_days": 5,
+            "retention_days": 30,
+        }
+    )
     services = build_services(settings)
     yield Scheduler(services)
     services.redis.close()
@@ -462,20 +535,23 @@ def scheduler(store, store_settings, clock):
 NIGHT = london("2026-12-10T02:30")
 
 
-def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock,
-                                                                 store):
+def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock, store):
     queue = CallbackQueue(store)
-    stale = request_callback(queue, CALLERS[0], "sms", london("2026-12-02T09:00"),
-                             london("2026-12-03T10:00")).callback_id
+    stale = request_callback(
+        queue, CALLERS[0], "sms", london("2026-12-02T09:00"), london("2026-12-03T10:00")
+    ).callback_id
     queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
     store.hset(f"hl:main:cb:{stale}", "claimable_on", "2026-12-09")  # released yesterday, missed
-    recent = request_callback(queue, CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23),
-                              london("2026-12-10T10:00")).callback_id
-    long_ago = request_callback(queue, CALLERS[2], "sms", NIGHT - timedelta(days=40),
-                                NIGHT - timedelta(days=40)).callback_id
+    recent = request_callback(
+        queue, CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23), london("2026-12-10T10:00")
+    ).callback_id
+    long_ago = request_callback(
+        queue, CALLERS[2], "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
+    ).callback_id
     queue.cancel(long_ago, NIGHT - timedelta(days=30, minutes=1))
-    within = request_callback(queue, "+447800123456", "sms", NIGHT - timedelta(days=40),
-                              NIGHT - timedelta(days=40)).callback_id
+    within = request_callback(
+        queue, "+447800123456", "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
+    ).callback_id
     queue.cancel(within, NIGHT - timedelta(days=29))
     clock.set(NIGHT)
 
@@ -491,8 +567,9 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock
 
 def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, clock, store):
     queue = CallbackQueue(store)
-    ended = request_callback(queue, CALLERS[0], "sms", NIGHT - timedelta(days=40),
-                             NIGHT - timedelta(days=40)).callback_id
+    ended = request_callback(
+        queue, CALLERS[0], "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
+    ).callback_id
     queue.cancel(ended, NIGHT - timedelta(days=29))
 
     clock.set(NIGHT)
@@ -507,8 +584,9 @@ def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, clock, sto
 
 def test_nightly_runs_once_a_night(scheduler, clock, store):
     queue = CallbackQueue(store)
-    stale = request_callback(queue, CALLERS[0], "sms", NIGHT - timedelta(days=8),
-                             london("2026-12-03T10:00")).callback_id
+    stale = request_callback(
+        queue, CALLERS[0], "sms", NIGHT - timedelta(days=8), london("2026-12-03T10:00")
+    ).callback_id
     queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
     store.hset(f"hl:main:cb:{stale}", "claimable_on", "2026-12-09")
     clock.set(NIGHT)
@@ -526,9 +604,11 @@ def redis_servers_of(data_dir: Path) -> list[psutil.Process]:
     """Running redis-server processes whose configuration is in this data folder."""
     found = []
     for process in psutil.process_iter(["name", "cmdline", "status"]):
-        if (process.info["name"] == "redis-server"
-                and process.info["status"] != psutil.STATUS_ZOMBIE
-                and any(str(data_dir) in part for part in process.info["cmdline"] or [])):
+        if (
+            process.info["name"] == "redis-server"
+            and process.info["status"] != psutil.STATUS_ZOMBIE
+            and any(str(data_dir) in part for part in process.info["cmdline"] or [])
+        ):
             found.append(process)
     return found
 
@@ -543,27 +623,37 @@ def family(pid: int) -> list[psutil.Process]:
 
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
-    return [p for p in processes
-            if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
 
 
 @pytest.fixture
 def run_env(tmp_path: Path, clock: Clock) -> dict[str, str]:
     """`helpline run` on a data folder and port of its own, the file clock, 1 s ticks."""
-    child = {name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR")
-             if name in os.environ}
-    child.update(HELPLINE_DATA_DIR=str(tmp_path / "data"), PORT=str(free_port()),
-                 HELPLINE_TEST_CLOCK_FILE=str(clock.path), SCHEDULER_TICK_SECONDS="1",
-                 TWILIO_AUTH_TOKEN=TOKEN, LOG_FORMAT="text", PYTHONUNBUFFERED="1",
-                 WEB_CONCURRENCY="2")
+    child = {
+        name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ
+    }
+    child.update(
+        HELPLINE_DATA_DIR=str(tmp_path / "data"),
+        PORT=str(free_port()),
+        HELPLINE_TEST_CLOCK_FILE=str(clock.path),
+        SCHEDULER_TICK_SECONDS="1",
+        TWILIO_AUTH_TOKEN=TOKEN,
+        LOG_FORMAT="text",
+        PYTHONUNBUFFERED="1",
+        WEB_CONCURRENCY="2",
+    )
     return child
 
 
 def start_run(spawn: Callable[..., Process], env: dict[str, str]) -> tuple[Process, str]:
     run = spawn("run", "-m", "ivr", "run", env=env)
     base = f"http://127.0.0.1:{env['PORT']}"
-    wait_for(lambda: get(f"{base}/healthz/dependencies") == 200, "everything to be up",
-             seconds=40, logs=run.log)
+    wait_for(
+        lambda: get(f"{base}/healthz/dependencies") == 200,
+        "everything to be up",
+        seconds=40,
+        logs=run.log,
+    )
     return run, base
 
 
@@ -586,20 +676,27 @@ def test_a_killed_redis_comes_back_under_helpline_run_and_no_text_is_lost(spawn,
     text_helpline(base, CALLERS[0], "hello", "SM" + "0" * 32)
 
     server.kill()  # kill -9
-    wait_for(lambda: status(f"{base}/healthz/dependencies") == 503, "monitoring to be told",
-             logs=run.log)
+    wait_for(
+        lambda: status(f"{base}/healthz/dependencies") == 503, "monitoring to be told", logs=run.log
+    )
     assert status(f"{base}/healthz") == 200  # still answering callers: stays in rotation
     code, reply = text_helpline(base, CALLERS[1], "hello", "SM" + "1" * 32)
     assert code == 200 and "We have it" in reply  # kept on disk, not "try again later"
 
-    wait_for(lambda: status(f"{base}/healthz/dependencies") == 200, "Redis to be back",
-             seconds=20, logs=run.log)
+    wait_for(
+        lambda: status(f"{base}/healthz/dependencies") == 200,
+        "Redis to be back",
+        seconds=20,
+        logs=run.log,
+    )
     assert run.says("[run] redis exited") == 1
-    client = redis.Redis(unix_socket_path=str(data_dir / "redis" / "redis.sock"),
-                         decode_responses=True)
+    client = redis.Redis(
+        unix_socket_path=str(data_dir / "redis" / "redis.sock"), decode_responses=True
+    )
     queue = CallbackQueue(client)
-    wait_for(lambda: queue.open_for(CALLERS[1]) is not None, "the kept text in the queue",
-             logs=run.log)
+    wait_for(
+        lambda: queue.open_for(CALLERS[1]) is not None, "the kept text in the queue", logs=run.log
+    )
     assert queue.open_for(CALLERS[0]) is not None  # nothing confirmed was lost
     code, reply = text_helpline(base, CALLERS[2], "hello", "SM" + "2" * 32)
     assert "Thanks for your message. We will call you" in reply
@@ -629,8 +726,14 @@ def test_a_crash_of_helpline_run_takes_its_children_along(spawn, run_env):
 def test_a_second_helpline_run_says_it_is_already_running(spawn, run_env):
     """Found: a second `make run` looped forever on "Connection in use"."""
     run, _ = start_run(spawn, run_env)
-    second = subprocess.run([sys.executable, "-m", "ivr", "run"], cwd=PROJECT, env=run_env,
-                            capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        [sys.executable, "-m", "ivr", "run"],
+        cwd=PROJECT,
+        env=run_env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert second.returncode != 0
     assert f"already running (pid {run.popen.pid}, port {run_env['PORT']})" in second.stderr
 
@@ -639,26 +742,39 @@ def test_a_port_taken_by_another_program_is_said_at_once(run_env):
     with socket.socket() as taken:
         taken.bind(("127.0.0.1", int(run_env["PORT"])))
         taken.listen()
-        done = subprocess.run([sys.executable, "-m", "ivr", "run"], cwd=PROJECT, env=run_env,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "ivr", "run"],
+            cwd=PROJECT,
+            env=run_env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert done.returncode != 0
     assert "is in use by another program" in done.stderr
     assert redis_servers_of(Path(run_env["HELPLINE_DATA_DIR"])) == []
 
 
-@pytest.mark.parametrize("command", [
-    ["callbacks", "list"], ["advisors", "list"], ["hours"], ["jobs", "run", "tick"],
-    ["simulate", "sms", "--from", "+447400123456", "--body", "hello"],
-    ["simulate", "call", "--press", "2"],
-    ["-c", "from ivr import create_app; create_app()"],
-])
+@pytest.mark.parametrize(
+    "command",
+    [
+        ["callbacks", "list"],
+        ["advisors", "list"],
+        ["hours"],
+        ["jobs", "run", "tick"],
+        ["simulate", "sms", "--from", "+447400123456", "--body", "hello"],
+        ["simulate", "call", "--press", "2"],
+        ["-c", "from ivr import create_app; create_app()"],
+    ],
+)
 def test_a_command_leaves_no_redis_server_behind(tmp_path, command):
     """Found: each new data folder a command touched left a redis-server running."""
     env = {**os.environ, "HELPLINE_DATA_DIR": str(tmp_path / "data"), "LOG_LEVEL": "ERROR"}
     env.pop("REDIS_URL", None)
     args = command if command[0] == "-c" else ["-m", "ivr", *command]
-    done = subprocess.run([sys.executable, *args], cwd=PROJECT, env=env, capture_output=True,
-                          text=True, timeout=60)
+    done = subprocess.run(
+        [sys.executable, *args], cwd=PROJECT, env=env, capture_output=True, text=True, timeout=60
+    )
     assert done.returncode == 0, done.stderr
     assert redis_servers_of(tmp_path / "data") == []
 
@@ -667,9 +783,24 @@ def test_the_data_folder_and_the_redis_files_are_the_apps_users_alone(tmp_path):
     data_dir = tmp_path / "data"
     env = {**os.environ, "HELPLINE_DATA_DIR": str(data_dir), "LOG_LEVEL": "ERROR"}
     env.pop("REDIS_URL", None)
-    subprocess.run([sys.executable, "-m", "ivr", "simulate", "sms", "--from", "+447400123456",
-                    "--body", "hello"], cwd=PROJECT, env=env, check=True, timeout=60,
-                   capture_output=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "ivr",
+            "simulate",
+            "sms",
+            "--from",
+            "+447400123456",
+            "--body",
+            "hello",
+        ],
+        cwd=PROJECT,
+        env=env,
+        check=True,
+        timeout=60,
+        capture_output=True,
+    )
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     redis_folder = data_dir / "redis"
     assert stat.S_IMODE(redis_folder.stat().st_mode) == 0o700
@@ -693,10 +824,18 @@ def test_what_the_web_server_writes_under_the_data_folder_is_private(spawn, run_
 def call_helpline(base: str) -> tuple[int, str]:
     """POST /voice over HTTP, signed as Twilio signs it."""
     url = f"{base}/voice"
-    params = {"CallSid": "CA" + "1" * 32, "AccountSid": "AC" + "0" * 32,
-              "From": CALLERS[0], "To": "+441234567890", "CallStatus": "ringing"}
-    request = urllib.request.Request(url, data=urlencode(params).encode(), headers={
-        "X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)})
+    params = {
+        "CallSid": "CA" + "1" * 32,
+        "AccountSid": "AC" + "0" * 32,
+        "From": CALLERS[0],
+        "To": "+441234567890",
+        "CallStatus": "ringing",
+    }
+    request = urllib.request.Request(
+        url,
+        data=urlencode(params).encode(),
+        headers={"X-Twilio-Signature": RequestValidator(TOKEN).compute_signature(url, params)},
+    )
     with urllib.request.urlopen(request, timeout=14) as response:
         return response.status, response.read().decode()
 
@@ -715,19 +854,26 @@ def test_a_hung_redis_holds_up_no_call_and_no_text(spawn, run_env):
     try:
         with ThreadPoolExecutor(16) as pool:
             calls = [pool.submit(call_helpline, base) for _ in range(16)]
-            texts = [pool.submit(text_helpline, base, CALLERS[1 + n % 2], "hello",
-                                 f"SM{n:032x}") for n in range(16)]
+            texts = [
+                pool.submit(text_helpline, base, CALLERS[1 + n % 2], "hello", f"SM{n:032x}")
+                for n in range(16)
+            ]
             answered = [f.result() for f in calls + texts]  # urlopen gives up at 14 s
         assert all(code == 200 for code, _ in answered)
         assert all("<Say" in body for _, body in answered[:16])
         assert all("We have it" in body for _, body in answered[16:])
     finally:
         server.resume()
-    client = redis.Redis(unix_socket_path=str(Path(run_env["HELPLINE_DATA_DIR"]) / "redis"
-                                              / "redis.sock"), decode_responses=True)
+    client = redis.Redis(
+        unix_socket_path=str(Path(run_env["HELPLINE_DATA_DIR"]) / "redis" / "redis.sock"),
+        decode_responses=True,
+    )
     queue = CallbackQueue(client)
-    wait_for(lambda: queue.open_for(CALLERS[1]) and queue.open_for(CALLERS[2]),
-             "the kept texts in the queue", logs=run.log)
+    wait_for(
+        lambda: queue.open_for(CALLERS[1]) and queue.open_for(CALLERS[2]),
+        "the kept texts in the queue",
+        logs=run.log,
+    )
     client.close()
 
 
@@ -741,15 +887,19 @@ sys.exit(supervise(children, cwd=".", env={"PATH": "/usr/bin:/bin"}))
 
 
 def test_a_crash_looping_redis_is_restarted_with_a_growing_pause_and_never_stops_the_web(
-        spawn, tmp_path):
+    spawn, tmp_path
+):
     """Found in review: three quick exits of Redis (a full disk) stopped the web server too,
     so callers got no answer at all instead of the fallbacks."""
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     run = spawn("supervise", "-c", SUPERVISE, "sleep", "120", env=env)
     wait_for(lambda: "restarting in 4 s" in run.log(), "three restarts", logs=run.log)
     assert run.popen.poll() is None  # still running: the web is still serving
-    assert [line.split("restarting in ")[1] for line in run.log().splitlines()
-            if "restarting in" in line][:3] == ["1 s", "2 s", "4 s"]
+    assert [
+        line.split("restarting in ")[1]
+        for line in run.log().splitlines()
+        if "restarting in" in line
+    ][:3] == ["1 s", "2 s", "4 s"]
     run.popen.send_signal(signal.SIGTERM)
     assert run.popen.wait(timeout=20) == 0
 
@@ -773,8 +923,14 @@ def test_a_command_while_helpline_run_restarts_redis_starts_no_second_server(tmp
     try:
         env = {**os.environ, "HELPLINE_DATA_DIR": str(data_dir), "LOG_LEVEL": "ERROR"}
         env.pop("REDIS_URL", None)
-        subprocess.run([sys.executable, "-m", "ivr", "callbacks", "list"], cwd=PROJECT,
-                       env=env, capture_output=True, text=True, timeout=60)
+        subprocess.run(
+            [sys.executable, "-m", "ivr", "callbacks", "list"],
+            cwd=PROJECT,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert redis_servers_of(data_dir) == []
     finally:
         assert lock.file is not None

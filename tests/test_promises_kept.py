@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from ivr import create_app
 from ivr.core.clock import fixed_clock
-from ivr.core.phrases import clock, when
+from ivr.core.phrases import time_words, when
 from ivr.core.promise import day_slot, first_slot
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line, reopen_line
@@ -39,8 +39,9 @@ closes = "13:00"
 
 
 def text(app, body: str, sid: str) -> list[str]:
-    client = TwilioLikeClient(app, {"From": ME, "To": "+441234567890",
-                                    "AccountSid": "AC" + "0" * 32})
+    client = TwilioLikeClient(
+        app, {"From": ME, "To": "+441234567890", "AccountSid": "AC" + "0" * 32}
+    )
     response = client.post("/sms", {"Body": body, "MessageSid": sid})
     assert response.status_code == 200
     return [m.text or "" for m in ElementTree.fromstring(response.get_data(as_text=True))]
@@ -60,7 +61,8 @@ def days(first: str, last: str) -> list[date]:
 
 
 def test_a_callback_promised_for_4_january_is_kept_until_it_has_been_missed_five_days(
-        make_app, cli, store, christmas_flows):
+    make_app, cli, store, christmas_flows
+):
     """Found: a text at 13:30 on 23 December was told "Monday 4 January at 10am", and the
     nightly job on 31 December expired the callback (7 calendar days from the request)."""
     app = make_app(at="2026-12-23T13:30", flows_dir=christmas_flows)
@@ -122,9 +124,16 @@ def test_a_retry_does_not_restart_the_count(make_app, cli, store):
     claimed = queue.claim("alex", london("2026-11-27T11:00"))
     assert claimed.id == callback_id
     from ivr.core.callbacks import after_outcome  # the rule the console applies
-    status, place = after_outcome("no_answer", 0, 3, london("2026-11-27T11:00"),
-                                  app.extensions["helpline"].flows.hours,
-                                  timedelta(hours=2), claimed.plan)
+
+    status, place = after_outcome(
+        "no_answer",
+        0,
+        3,
+        london("2026-11-27T11:00"),
+        app.extensions["helpline"].flows.hours,
+        timedelta(hours=2),
+        claimed.plan,
+    )
     queue.finish(callback_id, "alex", "no_answer", status, london("2026-11-27T11:00"), place)
     job("tick", "2026-11-27T13:00")
     job("tick", "2026-11-27T16:00")
@@ -135,14 +144,34 @@ def test_a_retry_does_not_restart_the_count(make_app, cli, store):
 # ------------------------------------------------------------------ the promise property
 
 
-INSTANTS = st.datetimes(min_value=datetime(2026, 12, 14), max_value=datetime(2027, 1, 12)) \
-    .map(lambda at: at.replace(second=0, microsecond=0))
-BODIES = st.sampled_from([
-    "hello", "2pm", "after 1", "14:30", "before 11am", "not after 1pm", "between 12 and 2",
-    "mornings", "afternoons", "tomorrow", "Tuesday", "not Monday", "Tuesday after 2",
-    "tomorrow 11am", "11am", "after 6pm", "evenings only", "after 8", "ANYTIME", "3:45pm",
-    "weekdays before 11",
-])
+INSTANTS = st.datetimes(min_value=datetime(2026, 12, 14), max_value=datetime(2027, 1, 12)).map(
+    lambda at: at.replace(second=0, microsecond=0)
+)
+BODIES = st.sampled_from(
+    [
+        "hello",
+        "2pm",
+        "after 1",
+        "14:30",
+        "before 11am",
+        "not after 1pm",
+        "between 12 and 2",
+        "mornings",
+        "afternoons",
+        "tomorrow",
+        "Tuesday",
+        "not Monday",
+        "Tuesday after 2",
+        "tomorrow 11am",
+        "11am",
+        "after 6pm",
+        "evenings only",
+        "after 8",
+        "ANYTIME",
+        "3:45pm",
+        "weekdays before 11",
+    ]
+)
 CLOSURES = st.sampled_from(["none", "until", "open-ended"])
 
 
@@ -151,20 +180,34 @@ def property_flows(tmp_path_factory) -> Path:
     return flows_with(tmp_path_factory.mktemp("flows"), CHRISTMAS)
 
 
-@settings(max_examples=150, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(at=INSTANTS, first=BODIES, second=st.one_of(st.none(), BODIES), closure=CLOSURES,
-       closed_for=st.integers(min_value=1, max_value=72))
-def test_the_time_a_reply_promises_is_the_time_stored(store, store_settings, property_flows,
-                                                       at, first, second, closure, closed_for):
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    at=INSTANTS,
+    first=BODIES,
+    second=st.one_of(st.none(), BODIES),
+    closure=CLOSURES,
+    closed_for=st.integers(min_value=1, max_value=72),
+)
+def test_the_time_a_reply_promises_is_the_time_stored(
+    store, store_settings, property_flows, at, first, second, closure, closed_for
+):
     """For any instant, closure and texts: what the reply says is worked out here from the
     stored due time and slot end alone, and the stored time is inside the person's window
     and the opening hours; "as soon as someone is free" only with time enough to call."""
     store.flushdb()
     zone = london("2026-12-01T00:00").tzinfo
     now = at.replace(tzinfo=zone)
-    app = create_app({"twilio_auth_token": TOKEN, **store_settings, "log_level": "ERROR",
-                      "flows_dir": property_flows}, clock=fixed_clock(now))
+    app = create_app(
+        {
+            "twilio_auth_token": TOKEN,
+            **store_settings,
+            "log_level": "ERROR",
+            "flows_dir": property_flows,
+        },
+        clock=fixed_clock(now),
+    )
     h = app.extensions["helpline"]
     reopen_line(store)
     until = now + timedelta(hours=closed_for)
@@ -202,6 +245,7 @@ def test_the_time_a_reply_promises_is_the_time_stored(store, store_settings, pro
     else:
         later = first_slot(callback.slot_end, callback.plan, hours)
         words = replies_text["closing"].format(
-            closes=clock(callback.slot_end.astimezone(zone).time()),
-            fallback=when(later.start, now, hours, h.flows.phrases))
+            closes=time_words(callback.slot_end.astimezone(zone).time()),
+            fallback=when(later.start, now, hours, h.flows.phrases),
+        )
     assert f"call you {words}" in reply, (reply, words, callback)

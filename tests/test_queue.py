@@ -113,8 +113,9 @@ def test_a_request_while_open_is_due_at_once(queue, store):
 
 def test_a_number_has_one_open_callback(queue, store):
     first = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid="SM1")
-    second = request(queue, NUMBER, "voice", SUNDAY + timedelta(minutes=5), MONDAY_OPENING,
-                           message_sid="SM2")
+    second = request(
+        queue, NUMBER, "voice", SUNDAY + timedelta(minutes=5), MONDAY_OPENING, message_sid="SM2"
+    )
 
     assert second.outcome == "existing"
     assert second.callback_id == first.callback_id
@@ -146,11 +147,16 @@ def test_a_repeated_message_changes_nothing(queue, store):
 
 
 def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
-        queue, store, worker_queues):
+    queue, store, worker_queues
+):
     workers = worker_queues(200)
 
-    results = run_together(200, lambda i: request(workers[i],
-        NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i:032d}"))
+    results = run_together(
+        200,
+        lambda i: request(
+            workers[i], NUMBER, "sms", SUNDAY, MONDAY_OPENING, message_sid=f"SM{i:032d}"
+        ),
+    )
 
     outcomes = [r.outcome for r in results]
     assert outcomes.count("new") == 1
@@ -165,10 +171,17 @@ def test_two_hundred_simultaneous_requests_for_one_number_make_one_callback(
 
 def test_release_moves_only_what_is_due_oldest_request_first(queue, store):
     later_request = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
-    earlier_request = request(queue, mobile(2), "sms", SUNDAY - timedelta(hours=20),
-                                    MONDAY_OPENING).callback_id
-    afternoon = request(queue, mobile(3), "sms", SUNDAY - timedelta(days=1),
-                              london("2026-11-30T14:00"), Window(earliest=time(14))).callback_id
+    earlier_request = request(
+        queue, mobile(2), "sms", SUNDAY - timedelta(hours=20), MONDAY_OPENING
+    ).callback_id
+    afternoon = request(
+        queue,
+        mobile(3),
+        "sms",
+        SUNDAY - timedelta(days=1),
+        london("2026-11-30T14:00"),
+        Window(earliest=time(14)),
+    ).callback_id
 
     moved = release(queue, MONDAY_OPENING)
 
@@ -207,10 +220,11 @@ def test_cancelled_callbacks_are_never_released(queue):
     assert queue.get(cancelled).status == "cancelled"
 
 
-def test_fifty_schedulers_releasing_at_once_move_each_callback_once(
-        queue, store, worker_queues):
-    ids = [request(queue, mobile(i), "sms", SUNDAY + timedelta(seconds=i), MONDAY_OPENING)
-           .callback_id for i in range(300)]
+def test_fifty_schedulers_releasing_at_once_move_each_callback_once(queue, store, worker_queues):
+    ids = [
+        request(queue, mobile(i), "sms", SUNDAY + timedelta(seconds=i), MONDAY_OPENING).callback_id
+        for i in range(300)
+    ]
     schedulers = worker_queues(50)
 
     moved = run_together(50, lambda i: release(schedulers[i], MONDAY_OPENING))
@@ -356,8 +370,15 @@ def test_counts_say_how_many_are_in_each_place(queue):
 
 
 def test_a_callback_record_is_small(queue, store):
-    callback_id = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING, Window(earliest=time(14)),
-                                message_sid="SM" + "f" * 32).callback_id
+    callback_id = request(
+        queue,
+        NUMBER,
+        "sms",
+        SUNDAY,
+        MONDAY_OPENING,
+        Window(earliest=time(14)),
+        message_sid="SM" + "f" * 32,
+    ).callback_id
 
     assert store.memory_usage(f"hl:main:cb:{callback_id}") < 512
 
@@ -392,12 +413,18 @@ def test_a_held_callback_is_placed_once_the_person_gives_a_time(queue, store):
     afternoon = Window(earliest=time(14))
     slot_end = london("2026-11-30T16:00")
 
-    assert queue.replan(held, afternoon, Placement(
-        "scheduled", london("2026-11-30T14:00"), slot_end)) == "moved"
+    assert (
+        queue.replan(held, afternoon, Placement("scheduled", london("2026-11-30T14:00"), slot_end))
+        == "moved"
+    )
 
     callback = queue.get(held)
     assert (callback.status, callback.plan, callback.due_at, callback.slot_end) == (
-        "scheduled", afternoon, london("2026-11-30T14:00"), slot_end)
+        "scheduled",
+        afternoon,
+        london("2026-11-30T14:00"),
+        slot_end,
+    )
     assert zset_ids(store, "held") == []
     assert zset_ids(store, "scheduled") == [held]
     assert store.zscore("hl:main:cb:slots", held) == slot_end.timestamp()
@@ -405,8 +432,14 @@ def test_a_held_callback_is_placed_once_the_person_gives_a_time(queue, store):
 
 def test_a_due_callback_is_not_claimed_once_its_slot_has_ended(queue):
     ending = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
-    later = request(queue, mobile(2), "sms", SUNDAY + timedelta(hours=1), MONDAY_OPENING,
-                    Window(latest=time(18))).callback_id
+    later = request(
+        queue,
+        mobile(2),
+        "sms",
+        SUNDAY + timedelta(hours=1),
+        MONDAY_OPENING,
+        Window(latest=time(18)),
+    ).callback_id
     release(queue, MONDAY_OPENING)
     assert queue.get(ending).slot_end == london("2026-11-30T16:00")
 
@@ -435,12 +468,21 @@ def test_a_new_plan_while_an_advisor_calls_is_kept_for_the_next_attempt(queue):
     queue.claim("advisor1", IN_HOURS)
     afternoon = Window(earliest=time(14))
 
-    assert queue.replan(callback_id, afternoon, Placement(
-        "scheduled", london("2026-11-30T14:00"), london("2026-11-30T16:00"))) == "noted"
+    assert (
+        queue.replan(
+            callback_id,
+            afternoon,
+            Placement("scheduled", london("2026-11-30T14:00"), london("2026-11-30T16:00")),
+        )
+        == "noted"
+    )
 
     callback = queue.get(callback_id)
     assert (callback.status, callback.plan, callback.due_at) == (
-        "claimed", afternoon, london("2026-11-30T14:00"))  # where it goes next
+        "claimed",
+        afternoon,
+        london("2026-11-30T14:00"),
+    )  # where it goes next
 
 
 def test_a_claim_given_back_keeps_its_slot(queue, store):
@@ -464,14 +506,20 @@ def test_a_plan_noted_during_a_call_given_back_waits_for_its_new_time(queue, sto
     callback_id = request(queue, NUMBER, "sms", IN_HOURS, IN_HOURS).callback_id
     queue.claim("advisor1", IN_HOURS)
     afternoon = Window(earliest=time(14))
-    queue.replan(callback_id, afternoon, Placement("scheduled", london("2026-11-30T14:00"),
-                                                   london("2026-11-30T16:00")))
+    queue.replan(
+        callback_id,
+        afternoon,
+        Placement("scheduled", london("2026-11-30T14:00"), london("2026-11-30T16:00")),
+    )
 
     assert queue.unclaim(callback_id, "advisor1")
 
     callback = queue.get(callback_id)
     assert (callback.status, callback.plan, callback.due_at) == (
-        "scheduled", afternoon, london("2026-11-30T14:00"))
+        "scheduled",
+        afternoon,
+        london("2026-11-30T14:00"),
+    )
     assert zset_ids(store, "due") == []
     assert queue.claim("advisor2", london("2026-11-30T11:05")) is None
     assert release(queue, london("2026-11-30T14:00")) == 1
@@ -480,14 +528,16 @@ def test_a_plan_noted_during_a_call_given_back_waits_for_its_new_time(queue, sto
 def test_a_day_counts_towards_expiry_only_with_enough_of_the_slot_left(queue):
     """Found in review: a callback released ten minutes before closing lost a whole day."""
     late = request(queue, mobile(1), "sms", SUNDAY, MONDAY_OPENING).callback_id
-    short = request(queue, mobile(2), "sms", SUNDAY, london("2026-11-30T15:45"),
-                    Window(earliest=time(15, 45))).callback_id
+    short = request(
+        queue, mobile(2), "sms", SUNDAY, london("2026-11-30T15:45"), Window(earliest=time(15, 45))
+    ).callback_id
 
     release(queue, london("2026-11-30T15:50"))  # the scheduler was down all day
 
     assert queue.get(late).count.claimable_on is None
     assert queue.get(short).count.claimable_on is None  # 10 of its 15 minutes left
-    again = request(queue, mobile(3), "sms", SUNDAY, london("2026-12-01T15:45"),
-                    Window(earliest=time(15, 45))).callback_id
+    again = request(
+        queue, mobile(3), "sms", SUNDAY, london("2026-12-01T15:45"), Window(earliest=time(15, 45))
+    ).callback_id
     release(queue, london("2026-12-01T15:45"))  # a short slot, released when it starts
     assert queue.get(again).count.claimable_on == london("2026-12-01T15:45").date()

@@ -18,8 +18,11 @@ from ivr.web.signatures import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due
 from tests.conftest import TOKEN, twilio_client
 
 CALL = {"CallSid": "CA" + "c" * 32, "From": "+447700900123", "To": "+441234567890"}
-FORGED = {"X-Twilio-Signature": RequestValidator("f" * 32).compute_signature(
-    "http://localhost/voice", CALL)}
+FORGED = {
+    "X-Twilio-Signature": RequestValidator("f" * 32).compute_signature(
+        "http://localhost/voice", CALL
+    )
+}
 
 # (method, path, headers): unsigned junk and forgeries, at known and unknown webhook URLs.
 JUNK = [
@@ -42,13 +45,16 @@ def sample(name: str, **labels: str) -> float:
 
 def fallbacks() -> float:
     return sample("helpline_fallbacks_total", kind="voice") + sample(
-        "helpline_fallbacks_total", kind="sms")
+        "helpline_fallbacks_total", kind="sms"
+    )
 
 
 def rejected(group: str | None = None, reason: str | None = None) -> float:
-    return sum(sample("helpline_rejected_requests_total", group=g, reason=r)
-               for g in ([group] if group else ["voice", "sms"])
-               for r in ([reason] if reason else ["unsigned", "bad_signature"]))
+    return sum(
+        sample("helpline_rejected_requests_total", group=g, reason=r)
+        for g in ([group] if group else ["voice", "sms"])
+        for r in ([reason] if reason else ["unsigned", "bad_signature"])
+    )
 
 
 def alarms(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
@@ -56,7 +62,8 @@ def alarms(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
 
 
 def test_200_unsigned_or_forged_requests_are_refused_counted_apart_and_alarmed(
-        make_app, caplog) -> None:
+    make_app, caplog
+) -> None:
     caplog.set_level(logging.WARNING)
     app = make_app()
     client = app.test_client()
@@ -70,18 +77,23 @@ def test_200_unsigned_or_forged_requests_are_refused_counted_apart_and_alarmed(
     assert fallbacks() == before_fallbacks
     assert rejected() - before == 200
     assert rejected(reason="bad_signature") - before_forged == sum(
-        1 for *_, headers in sent if headers)
+        1 for *_, headers in sent if headers
+    )
     assert len(alarms(caplog)) == 1  # raised once, not once a request
     message = alarms(caplog)[0].getMessage()
     assert "unsigned" in message and "PUBLIC_BASE_URL" in message
     assert "TWILIO_AUTH_TOKEN" in message
-    warnings = [r for r in caplog.records if r.levelno == logging.WARNING
-                and "rejected a request" in r.getMessage()]
+    warnings = [
+        r
+        for r in caplog.records
+        if r.levelno == logging.WARNING and "rejected a request" in r.getMessage()
+    ]
     assert len(warnings) < 10  # while the alarm holds, refusals are counted, not each logged
 
 
 def test_a_signed_request_to_an_unknown_voice_url_gets_the_fallback_and_counts_as_one(
-        make_app) -> None:
+    make_app,
+) -> None:
     app = make_app()
     before_fallbacks, before = fallbacks(), rejected()
     response = twilio_client(app).post("/voice/nowhere")
@@ -106,8 +118,16 @@ def test_an_outbound_leg_that_fails_is_hung_up_not_counted_as_a_fallback(make_ap
     assert fallbacks() == before
 
 
-@pytest.mark.parametrize(("path", "group"), [("/voice", "voice"), ("/voice/outbound/x", "voice"),
-                                             ("/sms", "sms"), ("/sms/x", "sms"), ("/", "other")])
+@pytest.mark.parametrize(
+    ("path", "group"),
+    [
+        ("/voice", "voice"),
+        ("/voice/outbound/x", "voice"),
+        ("/sms", "sms"),
+        ("/sms/x", "sms"),
+        ("/", "other"),
+    ],
+)
 def test_route_groups(path: str, group: str) -> None:
     assert route_group(path) == group
 
@@ -115,15 +135,18 @@ def test_route_groups(path: str, group: str) -> None:
 W = ALARM_WINDOW_SECONDS
 
 
-@pytest.mark.parametrize(("recent", "alarmed_at", "now", "due"), [
-    ((), None, 0, False),
-    ((0, 1), None, 1, False),  # two refusals: not yet
-    ((0, 1, 2), None, 2, True),  # the third within the window
-    ((0, 1, W + 1), None, W + 1, False),  # the first has left the window
-    ((1, 2, W + 1), None, W + 1, True),
-    ((10, 11, 12), 5, 12, False),  # it went off a moment ago: it holds
-    ((10, 11, W + 5), 5, W + 5, True),  # a window later, it goes off again
-])
+@pytest.mark.parametrize(
+    ("recent", "alarmed_at", "now", "due"),
+    [
+        ((), None, 0, False),
+        ((0, 1), None, 1, False),  # two refusals: not yet
+        ((0, 1, 2), None, 2, True),  # the third within the window
+        ((0, 1, W + 1), None, W + 1, False),  # the first has left the window
+        ((1, 2, W + 1), None, W + 1, True),
+        ((10, 11, 12), 5, 12, False),  # it went off a moment ago: it holds
+        ((10, 11, W + 5), 5, W + 5, True),  # a window later, it goes off again
+    ],
+)
 def test_when_the_alarm_goes_off(recent, alarmed_at, now, due) -> None:
     assert alarm_due(recent, alarmed_at, now, 3, W) is due
 
@@ -141,5 +164,8 @@ def test_a_flood_raises_the_alarm_once_a_window_with_the_count(make_app, caplog)
     raised = alarms(caplog)
     assert len(raised) == 2  # at the third refusal (20 s), and a window later (620 s)
     assert raised[0].getMessage().startswith("ALARM: 3 webhook requests refused since start-up")
-    assert raised[1].getMessage().startswith(
-        "ALARM: 60 webhook requests refused since the last alarm 10 minutes ago")
+    assert (
+        raised[1]
+        .getMessage()
+        .startswith("ALARM: 60 webhook requests refused since the last alarm 10 minutes ago")
+    )

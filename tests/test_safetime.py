@@ -196,86 +196,145 @@ def test_case_and_politeness_around_a_safe_time_change_nothing(text, window):
     assert read(f"Please could you call me {text.upper()}. Thank you") == expected(window)
 
 
-@pytest.mark.parametrize(("text", "hour"), [
-    ("after 8", 8),  # 8am is before opening, 8pm after closing
-    ("8", 8),
-    ("at 8", 8),
-    ("after 9:30", 9),
-    ("930", 9),
-    ("half 7", 7),
-    ("after six", 6),
-    ("after 4", 4),  # 4pm is closing time: no start inside the usual hours
-    ("from 4 till 6", 4),
-    ("between 6 and 8", 6),
-])
+@pytest.mark.parametrize(
+    ("text", "hour"),
+    [
+        ("after 8", 8),  # 8am is before opening, 8pm after closing
+        ("8", 8),
+        ("at 8", 8),
+        ("after 9:30", 9),
+        ("930", 9),
+        ("half 7", 7),
+        ("after six", 6),
+        ("after 4", 4),  # 4pm is closing time: no start inside the usual hours
+        ("from 4 till 6", 4),
+        ("between 6 and 8", 6),
+    ],
+)
 def test_a_bare_hour_outside_the_usual_hours_either_way_is_ambiguous(text, hour):
     assert read(text) == Reading("ambiguous", hour=hour)
 
 
-@pytest.mark.parametrize(("usual", "text", "reading"), [
-    # Open 08:00-22:00: both 9am and 9pm are inside, so "after 9" could be either.
-    ("08:00-22:00", "after 9", Reading("ambiguous", hour=9)),
-    ("08:00-22:00", "before 10", Reading("ambiguous", hour=10)),
-    ("08:00-22:00", "after 9pm", Reading("plan", w("21:00-"))),
-    ("08:00-22:00", "before 11", Reading("plan", w("-11:00"))),  # 11pm is after closing
-    ("08:00-22:00", "after 7", Reading("plan", w("19:00-"))),
-    # Open 10:00-16:00: an opening hour may start a window, a closing hour end it.
-    ("10:00-16:00", "after 10", Reading("plan", w("10:00-"))),
-    ("10:00-16:00", "before 4", Reading("plan", w("-16:00"))),
-    ("10:00-16:00", "after 4", Reading("ambiguous", hour=4)),
-    ("10:00-16:00", "between 10 and 4", Reading("plan", w("10:00-16:00"))),
-    # Open 12:00-20:00.
-    ("12:00-20:00", "after 7", Reading("plan", w("19:00-"))),
-    ("12:00-20:00", "after 11", Reading("ambiguous", hour=11)),
-    ("12:00-20:00", "after 12", Reading("plan", w("12:00-"))),  # 12 is always noon
-    # A 24-hour time is never ambiguous.
-    ("08:00-22:00", "09:00", Reading("plan", w("09:00-10:00"))),
-    ("08:00-22:00", "21:00", Reading("plan", w("21:00-22:00"))),
-])
+@pytest.mark.parametrize(
+    ("usual", "text", "reading"),
+    [
+        # Open 08:00-22:00: both 9am and 9pm are inside, so "after 9" could be either.
+        ("08:00-22:00", "after 9", Reading("ambiguous", hour=9)),
+        ("08:00-22:00", "before 10", Reading("ambiguous", hour=10)),
+        ("08:00-22:00", "after 9pm", Reading("plan", w("21:00-"))),
+        ("08:00-22:00", "before 11", Reading("plan", w("-11:00"))),  # 11pm is after closing
+        ("08:00-22:00", "after 7", Reading("plan", w("19:00-"))),
+        # Open 10:00-16:00: an opening hour may start a window, a closing hour end it.
+        ("10:00-16:00", "after 10", Reading("plan", w("10:00-"))),
+        ("10:00-16:00", "before 4", Reading("plan", w("-16:00"))),
+        ("10:00-16:00", "after 4", Reading("ambiguous", hour=4)),
+        ("10:00-16:00", "between 10 and 4", Reading("plan", w("10:00-16:00"))),
+        # Open 12:00-20:00.
+        ("12:00-20:00", "after 7", Reading("plan", w("19:00-"))),
+        ("12:00-20:00", "after 11", Reading("ambiguous", hour=11)),
+        ("12:00-20:00", "after 12", Reading("plan", w("12:00-"))),  # 12 is always noon
+        # A 24-hour time is never ambiguous.
+        ("08:00-22:00", "09:00", Reading("plan", w("09:00-10:00"))),
+        ("08:00-22:00", "21:00", Reading("plan", w("21:00-22:00"))),
+    ],
+)
 def test_the_usual_hours_decide_a_bare_hour(usual, text, reading):
     opens, closes = (time.fromisoformat(t) for t in usual.split("-"))
     assert read(text, (opens, closes)) == reading
 
 
-@pytest.mark.parametrize("text", [
-    "25:99", "24:00", "14:60", "14:3", "1.5", "13pm", "0pm", "14:30pm", "27/11",
-    "after lunch o'clock", "after", "after tomorrow", "2pm to",
-    # Two windows, or alternatives: not modelled, so asked again.
-    "2pm or 3pm", "2pm, 3pm", "mornings or evenings", "mornings and evenings",
-    "tomorrow morning or evening", "not lunchtime",
-    # Contradictions and empty windows.
-    "between 3 and 1pm", "after 2 before 1", "after 6pm before 2pm", "not monday monday",
-    "monday, not monday", "mornings after 2pm", "before 12am",
-    "after 2 tomorrow morning",  # 2pm in the usual hours, not in the morning
-    # Times we can't know, and words that could mean "except" or "only".
-    "after work", "before school", "not tonight", "weekdays but evenings",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "25:99",
+        "24:00",
+        "14:60",
+        "14:3",
+        "1.5",
+        "13pm",
+        "0pm",
+        "14:30pm",
+        "27/11",
+        "after lunch o'clock",
+        "after",
+        "after tomorrow",
+        "2pm to",
+        # Two windows, or alternatives: not modelled, so asked again.
+        "2pm or 3pm",
+        "2pm, 3pm",
+        "mornings or evenings",
+        "mornings and evenings",
+        "tomorrow morning or evening",
+        "not lunchtime",
+        # Contradictions and empty windows.
+        "between 3 and 1pm",
+        "after 2 before 1",
+        "after 6pm before 2pm",
+        "not monday monday",
+        "monday, not monday",
+        "mornings after 2pm",
+        "before 12am",
+        "after 2 tomorrow morning",  # 2pm in the usual hours, not in the morning
+        # Times we can't know, and words that could mean "except" or "only".
+        "after work",
+        "before school",
+        "not tonight",
+        "weekdays but evenings",
+    ],
+)
 def test_a_time_that_cannot_be_read_is_unclear(text):
     assert read(text) == Reading("unclear")
 
 
-@pytest.mark.parametrize("text", [
-    "", "   ", "hello", "help", "help me", "can someone call me", "please call me", "thanks",
-    "ok", "no", "yes please", "x",
-    # Phone numbers and emergency numbers are not times.
-    "07400123456", "+44 7400 123456", "999", "call 999", "112", "101", "111",
-    # More than a time phrase, with no time in it: a plain callback request.
-    "I am 19", "friday 27th", "he posted my photos this morning please help",
-    "please stop calling me at work",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "   ",
+        "hello",
+        "help",
+        "help me",
+        "can someone call me",
+        "please call me",
+        "thanks",
+        "ok",
+        "no",
+        "yes please",
+        "x",
+        # Phone numbers and emergency numbers are not times.
+        "07400123456",
+        "+44 7400 123456",
+        "999",
+        "call 999",
+        "112",
+        "101",
+        "111",
+        # More than a time phrase, with no time in it: a plain callback request.
+        "I am 19",
+        "friday 27th",
+        "he posted my photos this morning please help",
+        "please stop calling me at work",
+    ],
+)
 def test_a_message_not_about_a_time_is_none(text):
     assert read(text) == Reading("none")
 
 
-@pytest.mark.parametrize("text", [
-    # Found: a time inside a sentence was dropped and the person was called at once.
-    "Don't call before 2", "please only call after 6pm when he's out",
-    "dont call me in the morning", "after 2 please, he is home till then",
-    "please call me tomorrow afternoon after 2pm but not on fridays thanks very much",
-    "after 6pm " + "please " * 30, "my number is 07400123456 call after 2",
-    "he posted my photos at 2am",  # a story, but a clock time: we ask rather than guess
-    "I was wondering whether you could call me back at 2pm tomorrow please, thanks",
-])
+@pytest.mark.parametrize(
+    "text",
+    [
+        # Found: a time inside a sentence was dropped and the person was called at once.
+        "Don't call before 2",
+        "please only call after 6pm when he's out",
+        "dont call me in the morning",
+        "after 2 please, he is home till then",
+        "please call me tomorrow afternoon after 2pm but not on fridays thanks very much",
+        "after 6pm " + "please " * 30,
+        "my number is 07400123456 call after 2",
+        "he posted my photos at 2am",  # a story, but a clock time: we ask rather than guess
+        "I was wondering whether you could call me back at 2pm tomorrow please, thanks",
+    ],
+)
 def test_a_time_inside_a_sentence_is_unclear_never_none(text):
     assert read(text) == Reading("unclear")
 
@@ -285,29 +344,32 @@ def test_a_point_time_allows_the_hour_after_it():
     assert reading.window.latest == (datetime.combine(TODAY, time(14, 30)) + AT_SLACK).time()
 
 
-@pytest.mark.parametrize(("window", "words"), [
-    (w("14:00-"), "after 2pm"),
-    (w("-11:00"), "before 11am"),
-    (w("12:00-14:00"), "between 12pm and 2pm"),
-    (w("14:00-15:00"), "2pm to 3pm"),  # a point time: the hour it allows
-    (w("13:30-14:30"), "1:30pm to 2:30pm"),
-    (w("23:00-23:59"), "11pm to 11:59pm"),
-    (w(days="1"), "Tue only"),
-    (w(days="12"), "Tue and Wed only"),
-    (w(days="024"), "Mon, Wed and Fri only"),
-    (w(days="123456"), "not Mon"),
-    (w(days="012356"), "not Fri"),
-    (w(days="01234"), "weekdays only"),
-    (w(days="56"), "weekends only"),
-    (w(days="0123"), "Mon to Thu only"),
-    (w(days="0456"), "Fri to Mon only"),
-    (w(days="02356"), "not Tue or Fri"),
-    (w(from_="2026-11-27"), "from Fri 27 Nov"),
-    (w("14:00-", days="1"), "after 2pm, Tue only"),
-    (w("-12:00", from_=THU), "before 12pm, from Thu 26 Nov"),
-    (w("14:00-", days="1", from_="2026-11-27"), "after 2pm, Tue only, from Fri 27 Nov"),
-    (ANYTIME, "any time"),
-])
+@pytest.mark.parametrize(
+    ("window", "words"),
+    [
+        (w("14:00-"), "after 2pm"),
+        (w("-11:00"), "before 11am"),
+        (w("12:00-14:00"), "between 12pm and 2pm"),
+        (w("14:00-15:00"), "2pm to 3pm"),  # a point time: the hour it allows
+        (w("13:30-14:30"), "1:30pm to 2:30pm"),
+        (w("23:00-23:59"), "11pm to 11:59pm"),
+        (w(days="1"), "Tue only"),
+        (w(days="12"), "Tue and Wed only"),
+        (w(days="024"), "Mon, Wed and Fri only"),
+        (w(days="123456"), "not Mon"),
+        (w(days="012356"), "not Fri"),
+        (w(days="01234"), "weekdays only"),
+        (w(days="56"), "weekends only"),
+        (w(days="0123"), "Mon to Thu only"),
+        (w(days="0456"), "Fri to Mon only"),
+        (w(days="02356"), "not Tue or Fri"),
+        (w(from_="2026-11-27"), "from Fri 27 Nov"),
+        (w("14:00-", days="1"), "after 2pm, Tue only"),
+        (w("-12:00", from_=THU), "before 12pm, from Thu 26 Nov"),
+        (w("14:00-", days="1", from_="2026-11-27"), "after 2pm, Tue only, from Fri 27 Nov"),
+        (ANYTIME, "any time"),
+    ],
+)
 def test_describe(window, words):
     assert describe(window) == words
 
@@ -317,10 +379,19 @@ def test_every_window_in_the_table_is_described_in_a_narrow_column():
     assert len(widest) <= 40, widest
 
 
-@pytest.mark.parametrize("window", [
-    ANYTIME, w("14:00-"), w("-11:00"), w("12:00-14:00"), w("00:00-00:30"), w(days="1"),
-    w(days=""), w("14:00-", days="12", from_="2026-11-27"),
-])
+@pytest.mark.parametrize(
+    "window",
+    [
+        ANYTIME,
+        w("14:00-"),
+        w("-11:00"),
+        w("12:00-14:00"),
+        w("00:00-00:30"),
+        w(days="1"),
+        w(days=""),
+        w("14:00-", days="12", from_="2026-11-27"),
+    ],
+)
 def test_a_window_reads_back_as_stored(window):
     assert Window.loads(window.dumps()) == window
 
@@ -359,13 +430,56 @@ def test_any_text_reads_as_one_of_the_five_kinds_and_a_plan_is_never_empty(text,
         assert 1 <= reading.hour <= 11
 
 
-time_words = st.sampled_from([
-    "after", "before", "between", "and", "or", "not", "to", "-", "till", "from", "tomorrow",
-    "today", "mornings", "evening", "tonight", "lunch", "noon", "half", "half past",
-    "quarter to", "o'clock", "am", "pm", "p.m.", "mon", "tue", "weekdays", "weekend",
-    "any time", "any day", "but", "except", "no", "please", ",", "onwards", "2", "8", "12",
-    "14:30", "9.45", "0930", "13", "2pm", "11am", "25:99",
-])
+time_words = st.sampled_from(
+    [
+        "after",
+        "before",
+        "between",
+        "and",
+        "or",
+        "not",
+        "to",
+        "-",
+        "till",
+        "from",
+        "tomorrow",
+        "today",
+        "mornings",
+        "evening",
+        "tonight",
+        "lunch",
+        "noon",
+        "half",
+        "half past",
+        "quarter to",
+        "o'clock",
+        "am",
+        "pm",
+        "p.m.",
+        "mon",
+        "tue",
+        "weekdays",
+        "weekend",
+        "any time",
+        "any day",
+        "but",
+        "except",
+        "no",
+        "please",
+        ",",
+        "onwards",
+        "2",
+        "8",
+        "12",
+        "14:30",
+        "9.45",
+        "0930",
+        "13",
+        "2pm",
+        "11am",
+        "25:99",
+    ]
+)
 
 
 @given(st.lists(time_words, max_size=8), usuals)
@@ -385,15 +499,14 @@ def test_an_explicit_am_or_pm_is_taken_as_written(hour, half, minute):
     at = time(hour % 12 + (12 if half == "pm" else 0), minute)
     written = f"{hour}:{minute:02d}{half}"
     assert read(f"after {written}") == Reading("plan", Window(earliest=at))
-    assert read(f"not after {written}").window == (None if at == time(0) else
-                                                  Window(latest=at))
+    assert read(f"not after {written}").window == (None if at == time(0) else Window(latest=at))
     end = min(datetime.combine(TODAY, at) + AT_SLACK, datetime.combine(TODAY, time(23, 59)))
     if at < time(23, 59):
         assert read(written) == Reading("plan", Window(at, end.time()))
 
 
 def test_tomorrow_is_the_day_after_the_day_the_message_came():
-    assert read_safe_time("tomorrow", date(2026, 12, 31), USUAL).window == w(
-        from_="2027-01-01")
+    assert read_safe_time("tomorrow", date(2026, 12, 31), USUAL).window == w(from_="2027-01-01")
     assert read_safe_time("tomorrow", date(2026, 12, 31), USUAL).window.not_before == (
-        date(2026, 12, 31) + timedelta(days=1))
+        date(2026, 12, 31) + timedelta(days=1)
+    )

@@ -50,10 +50,14 @@ def everything_in(r: redis.Redis) -> str:
     parts: list[str] = []
     for key in r.scan_iter("*"):
         kind = r.type(key)
-        value = {"string": lambda k: r.get(k), "hash": r.hgetall, "set": r.smembers,
-                 "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
-                 "list": lambda k: r.lrange(k, 0, -1),
-                 "stream": lambda k: r.xrange(k)}[kind](key)
+        value = {
+            "string": lambda k: r.get(k),
+            "hash": r.hgetall,
+            "set": r.smembers,
+            "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
+            "list": lambda k: r.lrange(k, 0, -1),
+            "stream": lambda k: r.xrange(k),
+        }[kind](key)
         parts.append(f"{key} {value!r}")
     return "\n".join(parts)
 
@@ -72,11 +76,12 @@ def test_the_generated_key_is_nowhere_in_the_store(make_app: AppFactory, embedde
     assert key not in dump
 
 
-def test_an_external_store_without_secret_key_refuses_to_start(make_app: AppFactory,
-                                                               store: redis.Redis,
-                                                               store_settings) -> None:
+def test_an_external_store_without_secret_key_refuses_to_start(
+    make_app: AppFactory, store: redis.Redis, store_settings
+) -> None:
     url = store_settings.get("redis_url") or (
-        "unix://" + store.connection_pool.connection_kwargs["path"])
+        "unix://" + store.connection_pool.connection_kwargs["path"]
+    )
     with pytest.raises(MissingSecretKey) as refused:
         make_app(secret_key="", redis_url=url)
     assert "SECRET_KEY is not set" in str(refused.value)
@@ -99,7 +104,8 @@ def test_secret_key_when_set_is_used_as_given(tmp_path: Path) -> None:
 
 
 def test_the_generated_key_file_is_private_and_apart_from_redis(
-        tmp_path: Path, usual_umask, caplog) -> None:
+    tmp_path: Path, usual_umask, caplog
+) -> None:
     caplog.set_level(logging.WARNING)
     data = tmp_path / "data"
     settings = Settings(data_dir=data)
@@ -113,8 +119,11 @@ def test_the_generated_key_file_is_private_and_apart_from_redis(
     assert len(key) >= 64
     assert load_secret_key(settings) == key  # once: the same key at every start
     assert sorted(p.name for p in path.parent.iterdir()) == ["secret_key"]  # nothing left over
-    assert any("SECRET_KEY" in r.getMessage() and "production" in r.getMessage()
-               for r in caplog.records if r.levelno == logging.WARNING)
+    assert any(
+        "SECRET_KEY" in r.getMessage() and "production" in r.getMessage()
+        for r in caplog.records
+        if r.levelno == logging.WARNING
+    )
 
 
 def test_a_loose_secrets_folder_or_file_is_made_private(tmp_path: Path, usual_umask) -> None:

@@ -63,7 +63,8 @@ def console(make_app, store: redis.Redis) -> Flask:
 
 
 def test_sign_ins_beyond_the_pool_are_told_at_once_and_calls_are_answered(
-        console: Flask, gate: Gate) -> None:
+    console: Flask, gate: Gate
+) -> None:
     results: dict[str, int] = {}
 
     def sign_in(name: str) -> None:
@@ -183,13 +184,21 @@ print(json.dumps({"hashing": hashing_while_answered, "busy": busy, "answered": a
 
 
 def test_under_gevent_calls_are_answered_while_passwords_are_checked(
-        console: Flask, store: redis.Redis, store_settings: dict[str, object]) -> None:
+    console: Flask, store: redis.Redis, store_settings: dict[str, object]
+) -> None:
     pytest.importorskip("gevent", reason="installed with gunicorn[gevent], the web worker")
     url = store_settings.get("redis_url") or (
-        "unix://" + store.connection_pool.connection_kwargs["path"])
+        "unix://" + store.connection_pool.connection_kwargs["path"]
+    )
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
-    done = subprocess.run([sys.executable, "-c", UNDER_GEVENT, str(url), SECRET_KEY, TOKEN],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [sys.executable, "-c", UNDER_GEVENT, str(url), SECRET_KEY, TOKEN],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"hashing": 2, "busy": 503, "answered": True, "signins": [302, 302]}

@@ -20,9 +20,17 @@ IN_HOURS, CHRISTMAS = "2026-11-25T11:00", "2026-12-25T11:00"
 @pytest.fixture(autouse=True)
 def environment(monkeypatch, store, store_settings) -> None:
     """A clean environment: no token, no advisors, the (emptied) test Redis."""
-    for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "TRUSTED_PROXIES", "ADVISOR_NUMBERS",
-                 "HELPLINE_FLOWS_DIR", "LOG_LEVEL", "REDIS_URL", "HELPLINE_DATA_DIR",
-                 "SECRET_KEY"):
+    for name in (
+        "TWILIO_AUTH_TOKEN",
+        "PUBLIC_BASE_URL",
+        "TRUSTED_PROXIES",
+        "ADVISOR_NUMBERS",
+        "HELPLINE_FLOWS_DIR",
+        "LOG_LEVEL",
+        "REDIS_URL",
+        "HELPLINE_DATA_DIR",
+        "SECRET_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
@@ -63,17 +71,36 @@ def test_christmas_day_is_heard_before_it_happens(content: VoiceContent) -> None
 
 def test_pressing_keys_walks_the_steps(content: VoiceContent) -> None:
     nav = content.navigation
-    result = simulate("--at", CHRISTMAS, "--press", "2", "--press", "4", "--press",
-                      nav["next"].key, "--press", nav["previous"].key, "--press",
-                      nav["menu"].key)
+    result = simulate(
+        "--at",
+        CHRISTMAS,
+        "--press",
+        "2",
+        "--press",
+        "4",
+        "--press",
+        nav["next"].key,
+        "--press",
+        nav["previous"].key,
+        "--press",
+        nav["menu"].key,
+    )
     titles = [line for line in heard(result) if line in {s.title for s in content.steps}]
     assert titles == [content.steps[i].title for i in (0, 3, 4, 3)]
     presses = [line for line in lines(result) if line.startswith("PRESSES")]
-    assert presses == ["PRESSES: 2", "PRESSES: 4", f"PRESSES: {nav['next'].key}",
-                       f"PRESSES: {nav['previous'].key}", f"PRESSES: {nav['menu'].key}"]
-    prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt,
-               content.closed_text_us]
-    assert heard(result)[-len(prompts):] == prompts
+    assert presses == [
+        "PRESSES: 2",
+        "PRESSES: 4",
+        f"PRESSES: {nav['next'].key}",
+        f"PRESSES: {nav['previous'].key}",
+        f"PRESSES: {nav['menu'].key}",
+    ]
+    prompts = [
+        *(o.prompt for o in content.closed_options),
+        content.navigation["repeat"].prompt,
+        content.closed_text_us,
+    ]
+    assert heard(result)[-len(prompts) :] == prompts
 
 
 def test_json_gives_the_instant_and_every_event(content: VoiceContent) -> None:
@@ -85,29 +112,28 @@ def test_json_gives_the_instant_and_every_event(content: VoiceContent) -> None:
     assert {"type": "press", "text": "3"} in events
     assert events[0]["type"] == "say"
     assert events.index({"type": "press", "text": "3"}) < events.index(
-        {"type": "say", "text": content.police[0]})
+        {"type": "say", "text": content.police[0]}
+    )
     assert events[-1]["type"] == "hangup"
     assert {e["type"] for e in events} <= {"say", "press", "silence", "dial", "hangup"}
 
 
-def test_in_hours_the_advisors_ring_and_nobody_answers(monkeypatch,
-                                                       content: VoiceContent) -> None:
+def test_in_hours_the_advisors_ring_and_nobody_answers(monkeypatch, content: VoiceContent) -> None:
     monkeypatch.setenv("ADVISOR_NUMBERS", ADVISORS)
     result = simulate("--at", IN_HOURS, "--press", "1", "--dial-status", "no-answer")
     rings = [line for line in lines(result) if line.startswith("RINGS: ")]
     assert rings == ["RINGS: ***001, ***002 (no-answer)"]  # numbers masked, even here
     said = heard(result)
-    assert said.index(content.advisor["connecting"]) < said.index(
-        content.advisor["unavailable"])
+    assert said.index(content.advisor["connecting"]) < said.index(content.advisor["unavailable"])
     prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt]
-    assert said[-len(prompts) - 1:-1] == prompts
+    assert said[-len(prompts) - 1 : -1] == prompts
 
 
 def test_in_hours_an_advisor_answers(monkeypatch, content: VoiceContent) -> None:
     monkeypatch.setenv("ADVISOR_NUMBERS", ADVISORS)
     result = simulate("--at", IN_HOURS, "--press", "1", "--dial-status", "completed")
     assert "RINGS: ***001, ***002 (completed)" in lines(result)
-    assert heard(result)[-len(content.goodbye):] == list(content.goodbye)
+    assert heard(result)[-len(content.goodbye) :] == list(content.goodbye)
     assert lines(result)[-1] == "CALL ENDS"
 
 
@@ -120,7 +146,7 @@ def test_in_hours_without_advisors_nothing_rings(content: VoiceContent) -> None:
 def test_three_silences_end_the_call_with_goodbye(content: VoiceContent) -> None:
     result = simulate("--at", IN_HOURS, "--press", "-", "--press", "-", "--press", "-")
     assert lines(result).count("SAYS NOTHING") == 3
-    assert heard(result)[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+    assert heard(result)[-1 - len(content.gave_up) :] == [content.safety, *content.gave_up]
     assert lines(result)[-1] == "CALL ENDS"
 
 
@@ -144,20 +170,22 @@ def test_a_bad_instant_is_refused_with_an_example() -> None:
 
 
 def test_say_and_press_are_taken_in_the_order_given(content: VoiceContent) -> None:
-    result = simulate("--at", CHRISTMAS, "--press", "3", "--say", "main menu", "--say",
-                      "advice", "--press", "-")
-    acts = [line for line in lines(result)
-            if line.startswith(("PRESSES", "SAYS", "NOT HEARD"))]
+    result = simulate(
+        "--at", CHRISTMAS, "--press", "3", "--say", "main menu", "--say", "advice", "--press", "-"
+    )
+    acts = [line for line in lines(result) if line.startswith(("PRESSES", "SAYS", "NOT HEARD"))]
     assert acts == ["PRESSES: 3", "SAYS: main menu", "SAYS: advice", "SAYS NOTHING"]
     said = heard(result)
     assert said.index(content.police[0]) < said.index(content.steps[0].title)
 
 
 def test_speech_at_a_question_that_listens_for_keys_only_is_not_heard(
-        content: VoiceContent) -> None:
+    content: VoiceContent,
+) -> None:
     """The callback number is keyed in: Twilio ignores speech there, so does the simulator."""
-    result = simulate("--at", IN_HOURS, "--from", "anonymous", "--press", "5",
-                      "--say", "oh seven seven hundred")
+    result = simulate(
+        "--at", IN_HOURS, "--from", "anonymous", "--press", "5", "--say", "oh seven seven hundred"
+    )
     events = lines(result)
     said_at = events.index("SAYS: oh seven seven hundred")
     assert events[said_at + 1].startswith("NOT HEARD")

@@ -59,8 +59,9 @@ def messages(response) -> list[str]:
     return [child.text or "" for child in root]
 
 
-def send(app: Flask, body: str | None, sender: str | None = ME, sid: str | None = None,
-         **extra: str) -> list[str]:
+def send(
+    app: Flask, body: str | None, sender: str | None = ME, sid: str | None = None, **extra: str
+) -> list[str]:
     """Text `body` from `sender` (None: leave the field out); the reply's messages."""
     fields = {"MessageSid": new_sid() if sid is None else sid, **extra}
     if body is not None:
@@ -103,8 +104,10 @@ def reply_text(app: Flask, name: str, **fields: object) -> str:
 
 
 def first_reply(app: Flask, when: str, existing: bool = False) -> str:
-    return f"{reply_text(app, 'existing' if existing else 'new', when=when)} " \
-           f"{reply_text(app, 'options')}"
+    return (
+        f"{reply_text(app, 'existing' if existing else 'new', when=when)} "
+        f"{reply_text(app, 'options')}"
+    )
 
 
 def everything_stored(r: redis.Redis, pattern: str = "*") -> list[str]:
@@ -161,24 +164,48 @@ message = "The helpline is closed for staff training."
 # ------------------------------------------------------------------ when the callback is due
 
 
-@pytest.mark.parametrize(("now", "closure", "due", "status", "when"), [
-    (WEDNESDAY_OPEN, False, WEDNESDAY_OPEN, "due", SOON),
-    ("2026-11-25T09:00", False, "2026-11-25T10:00", "scheduled", "today at 10am"),
-    (WEDNESDAY_EVENING, False, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
-    ("2026-11-27T19:00", False, "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
-    ("2026-11-28T11:00", False, "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
-    ("2026-11-29T21:00", False, "2026-11-30T10:00", "scheduled", "tomorrow at 10am"),
-    ("2026-12-25T11:00", False, "2026-12-29T10:00", "scheduled",
-     "on Tuesday 29 December at 10am"),  # Christmas Day, then Boxing Day on Monday 28th
-    ("2026-04-02T17:00", False, "2026-04-07T10:00", "scheduled",
-     "on Tuesday 7 April at 10am"),  # Good Friday and Easter Monday
-    ("2026-12-21T11:00", True, "2026-12-24T10:00", "scheduled",
-     "on Thursday 24 December at 10am"),  # a closure from Monday 21st to Wednesday 23rd
-    ("2026-12-18T19:00", True, "2026-12-24T10:00", "scheduled",
-     "on Thursday 24 December at 10am"),  # Friday before the closure
-])
-def test_a_text_is_called_back_at_the_next_opening(make_app, tmp_path, now, closure, due,
-                                                    status, when):
+@pytest.mark.parametrize(
+    ("now", "closure", "due", "status", "when"),
+    [
+        (WEDNESDAY_OPEN, False, WEDNESDAY_OPEN, "due", SOON),
+        ("2026-11-25T09:00", False, "2026-11-25T10:00", "scheduled", "today at 10am"),
+        (WEDNESDAY_EVENING, False, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
+        ("2026-11-27T19:00", False, "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
+        ("2026-11-28T11:00", False, "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
+        ("2026-11-29T21:00", False, "2026-11-30T10:00", "scheduled", "tomorrow at 10am"),
+        (
+            "2026-12-25T11:00",
+            False,
+            "2026-12-29T10:00",
+            "scheduled",
+            "on Tuesday 29 December at 10am",
+        ),  # Christmas Day, then Boxing Day on Monday 28th
+        (
+            "2026-04-02T17:00",
+            False,
+            "2026-04-07T10:00",
+            "scheduled",
+            "on Tuesday 7 April at 10am",
+        ),  # Good Friday and Easter Monday
+        (
+            "2026-12-21T11:00",
+            True,
+            "2026-12-24T10:00",
+            "scheduled",
+            "on Thursday 24 December at 10am",
+        ),  # a closure from Monday 21st to Wednesday 23rd
+        (
+            "2026-12-18T19:00",
+            True,
+            "2026-12-24T10:00",
+            "scheduled",
+            "on Thursday 24 December at 10am",
+        ),  # Friday before the closure
+    ],
+)
+def test_a_text_is_called_back_at_the_next_opening(
+    make_app, tmp_path, now, closure, due, status, when
+):
     settings = {"flows_dir": flows_with(tmp_path, TRAINING_CLOSURE)} if closure else {}
     app = make_app(at=now, **settings)
 
@@ -195,12 +222,16 @@ def test_a_text_is_called_back_at_the_next_opening(make_app, tmp_path, now, clos
     assert reply == note + first_reply(app, when)
 
 
-@pytest.mark.parametrize(("until", "due", "when"), [
-    ("2026-11-25T13:00", "2026-11-25T13:00", "today at 1pm"),
-    (None, WEDNESDAY_OPEN, "as soon as we reopen"),  # nobody set a time: none is invented
-])
-def test_a_text_while_a_supervisor_has_closed_the_line_carries_its_message(make_app, store,
-                                                                          until, due, when):
+@pytest.mark.parametrize(
+    ("until", "due", "when"),
+    [
+        ("2026-11-25T13:00", "2026-11-25T13:00", "today at 1pm"),
+        (None, WEDNESDAY_OPEN, "as soon as we reopen"),  # nobody set a time: none is invented
+    ],
+)
+def test_a_text_while_a_supervisor_has_closed_the_line_carries_its_message(
+    make_app, store, until, due, when
+):
     app = make_app(at=WEDNESDAY_OPEN)
     close_line(store, "We are closed for training.", london(until) if until else None)
 
@@ -215,12 +246,15 @@ def test_a_text_while_a_supervisor_has_closed_the_line_carries_its_message(make_
 def test_a_text_during_a_closure_in_hours_toml_carries_its_message(make_app, tmp_path):
     app = make_app(at="2026-12-22T11:00", flows_dir=flows_with(tmp_path, TRAINING_CLOSURE))
     reply = only(send(app, "hello"))
-    assert reply == ("The helpline is closed for staff training. "
-                     + first_reply(app, "on Thursday 24 December at 10am"))
+    assert reply == (
+        "The helpline is closed for staff training. "
+        + first_reply(app, "on Thursday 24 December at 10am")
+    )
 
 
 def test_a_closure_before_the_callback_is_named_even_when_texting_the_evening_before(
-        make_app, tmp_path):
+    make_app, tmp_path
+):
     app = make_app(at="2026-12-18T19:00", flows_dir=flows_with(tmp_path, TRAINING_CLOSURE))
     assert only(send(app, "hello")).startswith("The helpline is closed for staff training. ")
 
@@ -292,12 +326,20 @@ SECRET = "Quokka-7731 he posted my photos on Zebragram"
 def test_the_body_is_never_stored_or_logged(make_app, store, caplog, twilio_api, at):
     app = make_app(at=at, **twilio_api)
     caplog.set_level(logging.DEBUG)
-    bodies = [SECRET, f"{SECRET} - after 2pm please if that is ok with you", f"STEPS {SECRET}",
-              f"{SECRET} " * 100]
+    bodies = [
+        SECRET,
+        f"{SECRET} - after 2pm please if that is ok with you",
+        f"STEPS {SECRET}",
+        f"{SECRET} " * 100,
+    ]
     for body in bodies:
-        send(app, body, NumMedia="1",
-             MediaUrl0=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
-                       f"MM{'a' * 32}/Media/ME{'b' * 32}")
+        send(
+            app,
+            body,
+            NumMedia="1",
+            MediaUrl0=f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+            f"MM{'a' * 32}/Media/ME{'b' * 32}",
+        )
         send(app, body)
 
     assert the_callback(app)  # the texts were taken
@@ -309,8 +351,22 @@ def test_the_body_is_never_stored_or_logged(make_app, store, caplog, twilio_api,
 # ------------------------------------------------------------------ opting out and back in
 
 
-@pytest.mark.parametrize("word", ["STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT",
-                                  "stop", "Stop", "stop.", "STOP!", " Quit "])
+@pytest.mark.parametrize(
+    "word",
+    [
+        "STOP",
+        "STOPALL",
+        "UNSUBSCRIBE",
+        "CANCEL",
+        "END",
+        "QUIT",
+        "stop",
+        "Stop",
+        "stop.",
+        "STOP!",
+        " Quit ",
+    ],
+)
 def test_opting_out_erases_everything_about_the_number(make_app, store, word):
     app = make_app(at=WEDNESDAY_EVENING)
     send(app, "hello")
@@ -415,8 +471,10 @@ def test_the_first_reply_offers_steps_only_as_steps_for_our_advice(make_app):
 
 def replies_of_every_kind(app: Flask) -> dict[str, list[str]]:
     """One conversation that draws every reply an ordinary text can get."""
-    media = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/" \
-            f"MM{'c' * 32}/Media/ME{'d' * 32}"
+    media = (
+        f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+        f"MM{'c' * 32}/Media/ME{'d' * 32}"
+    )
     return {
         "new": send(app, "hello"),
         "existing": send(app, "hello?"),
@@ -431,8 +489,10 @@ def replies_of_every_kind(app: Flask) -> dict[str, list[str]]:
     }
 
 
-@pytest.mark.parametrize("at", [WEDNESDAY_OPEN, WEDNESDAY_EVENING, "2026-11-28T11:00",
-                                "2026-12-25T11:00", "2026-04-02T17:00"])
+@pytest.mark.parametrize(
+    "at",
+    [WEDNESDAY_OPEN, WEDNESDAY_EVENING, "2026-11-28T11:00", "2026-12-25T11:00", "2026-04-02T17:00"],
+)
 def test_replies_are_plain_short_and_discreet(make_app, at):
     app = make_app(at=at, sms_rate_limit=100)
     for kind, texts in replies_of_every_kind(app).items():
@@ -452,39 +512,93 @@ def test_replies_that_answer_a_request_give_the_emergency_number(make_app, kind)
 # ------------------------------------------------------------------ a safe time to call
 
 
-@pytest.mark.parametrize(("now", "body", "due", "window", "when"), [
-    (WEDNESDAY_OPEN, "2pm", "2026-11-25T14:00", "between 2pm and 3pm", "today at 2pm"),
-    (WEDNESDAY_OPEN, "after 1", "2026-11-25T13:00", "after 1pm", "today at 1pm"),
-    (WEDNESDAY_OPEN, "14:30", "2026-11-25T14:30", "between 2:30pm and 3:30pm",
-     "today at 2:30pm"),
-    (WEDNESDAY_OPEN, "2 p.m.", "2026-11-25T14:00", "between 2pm and 3pm", "today at 2pm"),
-    (WEDNESDAY_OPEN, "tomorrow 11am", "2026-11-26T11:00",
-     "between 11am and 12pm from Thursday 26 November", "tomorrow at 11am"),
-    (WEDNESDAY_OPEN, "between 12 and 2", "2026-11-25T12:00", "between 12pm and 2pm",
-     "today at 12pm"),
-    (WEDNESDAY_EVENING, "2pm", "2026-11-26T14:00", "between 2pm and 3pm", "tomorrow at 2pm"),
-    (WEDNESDAY_EVENING, "before 11am", "2026-11-26T10:00", "before 11am", "tomorrow at 10am"),
-    (WEDNESDAY_EVENING, "not after 1pm", "2026-11-26T10:00", "before 1pm", "tomorrow at 10am"),
-    (WEDNESDAY_EVENING, "mornings", "2026-11-26T10:00", "before 12pm", "tomorrow at 10am"),
-    (WEDNESDAY_OPEN, "afternoons", "2026-11-25T12:00", "after 12pm", "today at 12pm"),
-    (WEDNESDAY_OPEN, "Tuesday", "2026-12-01T10:00", "on Tuesdays",
-     "on Tuesday 1 December at 10am"),
-    (WEDNESDAY_OPEN, "Tuesday after 2", "2026-12-01T14:00", "after 2pm on Tuesdays",
-     "on Tuesday 1 December at 2pm"),
-    ("2026-11-30T11:00", "not Monday", "2026-12-01T10:00", "on any day except Mondays",
-     "tomorrow at 10am"),
-    (WEDNESDAY_EVENING, "weekdays before 11", "2026-11-26T10:00",
-     "before 11am on Mondays to Fridays", "tomorrow at 10am"),
-    ("2026-11-27T11:00", "tomorrow 11am", "2026-11-30T11:00",
-     "between 11am and 12pm from Saturday 28 November", "on Monday at 11am"),
-    ("2026-12-24T11:00", "2pm tomorrow", "2026-12-29T14:00",
-     "between 2pm and 3pm from Friday 25 December", "on Tuesday 29 December at 2pm"),
-    # Found: "11am" sent at 12:00 was answered "as soon as someone is free or soon after".
-    ("2026-11-25T12:00", "11am", "2026-11-26T11:00", "between 11am and 12pm",
-     "tomorrow at 11am"),
-])
-def test_a_safe_time_moves_the_callback_and_the_reply_says_when(make_app, now, body, due,
-                                                                 window, when):
+@pytest.mark.parametrize(
+    ("now", "body", "due", "window", "when"),
+    [
+        (WEDNESDAY_OPEN, "2pm", "2026-11-25T14:00", "between 2pm and 3pm", "today at 2pm"),
+        (WEDNESDAY_OPEN, "after 1", "2026-11-25T13:00", "after 1pm", "today at 1pm"),
+        (
+            WEDNESDAY_OPEN,
+            "14:30",
+            "2026-11-25T14:30",
+            "between 2:30pm and 3:30pm",
+            "today at 2:30pm",
+        ),
+        (WEDNESDAY_OPEN, "2 p.m.", "2026-11-25T14:00", "between 2pm and 3pm", "today at 2pm"),
+        (
+            WEDNESDAY_OPEN,
+            "tomorrow 11am",
+            "2026-11-26T11:00",
+            "between 11am and 12pm from Thursday 26 November",
+            "tomorrow at 11am",
+        ),
+        (
+            WEDNESDAY_OPEN,
+            "between 12 and 2",
+            "2026-11-25T12:00",
+            "between 12pm and 2pm",
+            "today at 12pm",
+        ),
+        (WEDNESDAY_EVENING, "2pm", "2026-11-26T14:00", "between 2pm and 3pm", "tomorrow at 2pm"),
+        (WEDNESDAY_EVENING, "before 11am", "2026-11-26T10:00", "before 11am", "tomorrow at 10am"),
+        (WEDNESDAY_EVENING, "not after 1pm", "2026-11-26T10:00", "before 1pm", "tomorrow at 10am"),
+        (WEDNESDAY_EVENING, "mornings", "2026-11-26T10:00", "before 12pm", "tomorrow at 10am"),
+        (WEDNESDAY_OPEN, "afternoons", "2026-11-25T12:00", "after 12pm", "today at 12pm"),
+        (
+            WEDNESDAY_OPEN,
+            "Tuesday",
+            "2026-12-01T10:00",
+            "on Tuesdays",
+            "on Tuesday 1 December at 10am",
+        ),
+        (
+            WEDNESDAY_OPEN,
+            "Tuesday after 2",
+            "2026-12-01T14:00",
+            "after 2pm on Tuesdays",
+            "on Tuesday 1 December at 2pm",
+        ),
+        (
+            "2026-11-30T11:00",
+            "not Monday",
+            "2026-12-01T10:00",
+            "on any day except Mondays",
+            "tomorrow at 10am",
+        ),
+        (
+            WEDNESDAY_EVENING,
+            "weekdays before 11",
+            "2026-11-26T10:00",
+            "before 11am on Mondays to Fridays",
+            "tomorrow at 10am",
+        ),
+        (
+            "2026-11-27T11:00",
+            "tomorrow 11am",
+            "2026-11-30T11:00",
+            "between 11am and 12pm from Saturday 28 November",
+            "on Monday at 11am",
+        ),
+        (
+            "2026-12-24T11:00",
+            "2pm tomorrow",
+            "2026-12-29T14:00",
+            "between 2pm and 3pm from Friday 25 December",
+            "on Tuesday 29 December at 2pm",
+        ),
+        # Found: "11am" sent at 12:00 was answered "as soon as someone is free or soon after".
+        (
+            "2026-11-25T12:00",
+            "11am",
+            "2026-11-26T11:00",
+            "between 11am and 12pm",
+            "tomorrow at 11am",
+        ),
+    ],
+)
+def test_a_safe_time_moves_the_callback_and_the_reply_says_when(
+    make_app, now, body, due, window, when
+):
     app = make_app(at=now)
     send(app, "hello")
 
@@ -497,12 +611,15 @@ def test_a_safe_time_moves_the_callback_and_the_reply_says_when(make_app, now, b
     assert answer == reply_text(app, "preferred", window=window, when=when)
 
 
-@pytest.mark.parametrize(("now", "body"), [
-    (WEDNESDAY_OPEN, "after 6pm"),       # found: answered "we will call you today at 3:30pm"
-    (WEDNESDAY_OPEN, "evenings only"),   # found: ignored silently
-    (WEDNESDAY_OPEN, "weekends"),
-    (WEDNESDAY_EVENING, "after 4pm"),
-])
+@pytest.mark.parametrize(
+    ("now", "body"),
+    [
+        (WEDNESDAY_OPEN, "after 6pm"),  # found: answered "we will call you today at 3:30pm"
+        (WEDNESDAY_OPEN, "evenings only"),  # found: ignored silently
+        (WEDNESDAY_OPEN, "weekends"),
+        (WEDNESDAY_EVENING, "after 4pm"),
+    ],
+)
 def test_a_safe_time_we_can_never_meet_is_never_moved_quietly(make_app, now, body):
     app = make_app(at=now)
     send(app, "2pm")
@@ -546,8 +663,7 @@ def test_a_first_text_we_cannot_place_is_held_until_the_person_answers(make_app,
     answer = only(send(app, "2pm"))
     callback = the_callback(app)
     assert (callback.status, callback.due_at) == ("scheduled", london("2026-11-25T14:00"))
-    assert answer == reply_text(app, "preferred", window="between 2pm and 3pm",
-                                when="today at 2pm")
+    assert answer == reply_text(app, "preferred", window="between 2pm and 3pm", when="today at 2pm")
 
 
 def test_a_held_request_is_placed_by_anytime(make_app):
@@ -565,8 +681,7 @@ def test_a_safe_time_as_the_first_text_asks_for_a_callback_at_that_time(make_app
     callback = the_callback(app)
     assert callback.due_at == london("2026-11-25T14:00")
     assert callback.plan == Window(time(14), time(15))
-    assert answer == reply_text(app, "preferred", window="between 2pm and 3pm",
-                                when="today at 2pm")
+    assert answer == reply_text(app, "preferred", window="between 2pm and 3pm", when="today at 2pm")
 
 
 def test_inside_the_window_the_callback_is_due_now(make_app):
@@ -591,10 +706,13 @@ def test_a_safe_time_sent_while_an_advisor_is_calling_is_kept_for_the_next_attem
     assert answer == reply_text(app, "noted", window="after 2pm")
 
 
-@pytest.mark.parametrize(("now", "due", "status", "when"), [
-    (WEDNESDAY_OPEN, WEDNESDAY_OPEN, "due", SOON),
-    (WEDNESDAY_EVENING, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
-])
+@pytest.mark.parametrize(
+    ("now", "due", "status", "when"),
+    [
+        (WEDNESDAY_OPEN, WEDNESDAY_OPEN, "due", SOON),
+        (WEDNESDAY_EVENING, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
+    ],
+)
 def test_anytime_clears_the_safe_time(make_app, now, due, status, when):
     app = make_app(at=now)
     send(app, "hello")
@@ -625,14 +743,20 @@ def test_an_unreadable_time_gets_an_example_and_changes_nothing(make_app, body):
     assert the_callback(app) == before
 
 
-@pytest.mark.parametrize("body", [
-    "25:99",
-    # Found in review: a time inside a sentence was dropped and the person was called at once.
-    "Don't call before 2", "please only call after 6pm when he's out",
-    "dont call me in the morning", "after 2 please, he is home till then",
-])
+@pytest.mark.parametrize(
+    "body",
+    [
+        "25:99",
+        # Found in review: a time inside a sentence was dropped and the person was called at once.
+        "Don't call before 2",
+        "please only call after 6pm when he's out",
+        "dont call me in the morning",
+        "after 2 please, he is home till then",
+    ],
+)
 def test_a_time_we_cannot_read_from_someone_new_is_asked_about_never_taken_for_any_time(
-        make_app, body):
+    make_app, body
+):
     app = make_app()
     assert only(send(app, body)) == reply_text(app, "ask_time")
     callback = the_callback(app)
@@ -654,12 +778,15 @@ def test_a_second_time_we_cannot_place_while_held_says_nothing_was_kept(make_app
 # ------------------------------------------------------------------ near closing time
 
 
-@pytest.mark.parametrize(("now", "when"), [
-    # Found: at 15:59 people were told "as soon as someone is free", a minute before closing.
-    ("2026-11-25T15:59", "before 4pm today if we can, or else tomorrow at 10am"),
-    ("2026-11-27T15:45", "before 4pm today if we can, or else on Monday at 10am"),
-    ("2026-11-25T15:20", SOON),  # forty minutes is time enough
-])
+@pytest.mark.parametrize(
+    ("now", "when"),
+    [
+        # Found: at 15:59 people were told "as soon as someone is free", a minute before closing.
+        ("2026-11-25T15:59", "before 4pm today if we can, or else tomorrow at 10am"),
+        ("2026-11-27T15:45", "before 4pm today if we can, or else on Monday at 10am"),
+        ("2026-11-25T15:20", SOON),  # forty minutes is time enough
+    ],
+)
 def test_near_closing_the_reply_names_the_fallback_honestly(make_app, now, when):
     app = make_app(at=now)
     reply = only(send(app, "hello"))
@@ -678,8 +805,10 @@ def test_how_long_before_closing_counts_as_soon_is_a_setting(make_app):
 
 
 def media_url(message_sid: str, media_sid: str) -> str:
-    return (f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
-            f"{message_sid}/Media/{media_sid}")
+    return (
+        f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/"
+        f"{message_sid}/Media/{media_sid}"
+    )
 
 
 def purges(r: redis.Redis) -> list[Purge]:
@@ -726,8 +855,9 @@ def test_without_credentials_media_is_not_kept_and_nothing_is_queued(make_app, s
 
 
 @pytest.mark.parametrize(("delete_inbound", "queued"), [(True, True), (False, False)])
-def test_inbound_messages_are_deleted_from_twilio_when_asked(make_app, store, twilio_api,
-                                                             delete_inbound, queued):
+def test_inbound_messages_are_deleted_from_twilio_when_asked(
+    make_app, store, twilio_api, delete_inbound, queued
+):
     app = make_app(delete_inbound_messages=delete_inbound, **twilio_api)
     sid = new_sid()
     send(app, "hello", sid=sid)
@@ -790,15 +920,18 @@ def test_a_flood_from_abroad_gets_quiet_too(make_app):
 # ------------------------------------------------------------------ odd input
 
 
-@pytest.mark.parametrize(("body", "label"), [
-    ("", "empty"),
-    ("x" * 5000, "far longer than Twilio allows"),
-    ("🙂🙏🏽 ❤️", "emoji"),
-    ("\u0001\u0002\u0003", "control characters"),
-    ("<Response><Say>hi</Say></Response> & ]]>", "markup"),
-    ("مرحبا، هل يمكنكم الاتصال بي", "Arabic"),
-    ("   \n\t ", "whitespace"),
-])
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        ("", "empty"),
+        ("x" * 5000, "far longer than Twilio allows"),
+        ("🙂🙏🏽 ❤️", "emoji"),
+        ("\u0001\u0002\u0003", "control characters"),
+        ("<Response><Say>hi</Say></Response> & ]]>", "markup"),
+        ("مرحبا، هل يمكنكم الاتصال بي", "Arabic"),
+        ("   \n\t ", "whitespace"),
+    ],
+)
 def test_odd_bodies_are_ordinary_requests(make_app, body, label):
     app = make_app(at=WEDNESDAY_EVENING)
     assert only(send(app, body)) == first_reply(app, "tomorrow at 10am"), label
@@ -811,15 +944,19 @@ def test_a_missing_body_is_an_ordinary_request(make_app):
     assert the_callback(app)
 
 
-@pytest.mark.parametrize(("sender", "label"), [
-    (None, "no From"),
-    ("", "empty From"),
-    ("80085", "short code"),
-    ("ACME", "alphanumeric sender"),
-    ("+12", "too short to be a phone"),
-])
-def test_senders_we_cannot_reply_to_get_no_reply_and_nothing_is_stored(make_app, store,
-                                                                        sender, label):
+@pytest.mark.parametrize(
+    ("sender", "label"),
+    [
+        (None, "no From"),
+        ("", "empty From"),
+        ("80085", "short code"),
+        ("ACME", "alphanumeric sender"),
+        ("+12", "too short to be a phone"),
+    ],
+)
+def test_senders_we_cannot_reply_to_get_no_reply_and_nothing_is_stored(
+    make_app, store, sender, label
+):
     app = make_app()
     before = not_counters(store)
     assert send(app, "hello", sender=sender) == [], label
@@ -827,10 +964,10 @@ def test_senders_we_cannot_reply_to_get_no_reply_and_nothing_is_stored(make_app,
     assert callbacks(app) == []
 
 
-@pytest.mark.parametrize("sender", ["+33612345678", "+12025550123", "+447700900123",
-                                    "+449011234567"])
-def test_numbers_we_cannot_call_get_the_not_uk_reply_and_nothing_is_kept(make_app, store,
-                                                                          sender):
+@pytest.mark.parametrize(
+    "sender", ["+33612345678", "+12025550123", "+447700900123", "+449011234567"]
+)
+def test_numbers_we_cannot_call_get_the_not_uk_reply_and_nothing_is_kept(make_app, store, sender):
     app = make_app()
     reply = only(send(app, "please call me"))  # someone else's request, for contrast
     reply = only(send(app, "please call me", sender=sender))

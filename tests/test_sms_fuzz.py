@@ -21,14 +21,45 @@ from ivr.core.keywords import interpret
 from tests.test_sms import messages, texter
 
 UK_MOBILES = ("+447400123456", "+447400123457", "+447400123458", "+442079460001")
-FUZZ = settings(max_examples=80, deadline=None,
-                suppress_health_check=[HealthCheck.function_scoped_fixture])
+FUZZ = settings(
+    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
 
-keywords = st.sampled_from(["STOP", "stop.", "START", "HELP", "info", "STEPS", "ANYTIME",
-                            "any time", "UNSTOP", "Cancel", "quit!"])
-times = st.sampled_from(["2pm", "after 1", "14:30", "tomorrow 11am", "after 6pm", "9am",
-                         "noon", "25:99", "after lunch o'clock", "13pm", "2 p.m.", "after 8",
-                         "evenings only", "before 11am", "not Monday", "Tuesday after 2"])
+keywords = st.sampled_from(
+    [
+        "STOP",
+        "stop.",
+        "START",
+        "HELP",
+        "info",
+        "STEPS",
+        "ANYTIME",
+        "any time",
+        "UNSTOP",
+        "Cancel",
+        "quit!",
+    ]
+)
+times = st.sampled_from(
+    [
+        "2pm",
+        "after 1",
+        "14:30",
+        "tomorrow 11am",
+        "after 6pm",
+        "9am",
+        "noon",
+        "25:99",
+        "after lunch o'clock",
+        "13pm",
+        "2 p.m.",
+        "after 8",
+        "evenings only",
+        "before 11am",
+        "not Monday",
+        "Tuesday after 2",
+    ]
+)
 bodies = st.one_of(
     st.text(max_size=80),
     st.text(min_size=1500, max_size=5000),
@@ -79,17 +110,18 @@ def assert_one_open_callback_at_most(app) -> None:
 
 @FUZZ
 @given(body=bodies, sender=senders, sid=message_sids, num_media=media_counts)
-def test_any_text_gets_a_plain_reply_and_never_a_second_callback(app, body, sender, sid,
-                                                                 num_media):
+def test_any_text_gets_a_plain_reply_and_never_a_second_callback(app, body, sender, sid, num_media):
     for text in post(app, body, sender, sid, num_media):
         assert non_gsm7(text) == []
         assert segments(text) <= MAX_STEP_SEGMENTS
     assert_one_open_callback_at_most(app)
 
 
-conversation = st.lists(st.tuples(st.sampled_from(UK_MOBILES[:2]),
-                                  st.one_of(keywords, times, st.text(max_size=30))),
-                        min_size=1, max_size=12)
+conversation = st.lists(
+    st.tuples(st.sampled_from(UK_MOBILES[:2]), st.one_of(keywords, times, st.text(max_size=30))),
+    min_size=1,
+    max_size=12,
+)
 
 
 @FUZZ
@@ -99,8 +131,9 @@ def test_a_conversation_leaves_exactly_the_callbacks_it_asked_for(app, store, te
     waiting = dict.fromkeys(UK_MOBILES, False)
     for i, (sender, body) in enumerate(texts):
         post(app, body, sender, f"SM{i:032x}", "0")
-        kind = interpret(body, (lambda had=waiting[sender]: had), date(2026, 11, 25),
-                         (time(10), time(16))).kind
+        kind = interpret(
+            body, (lambda had=waiting[sender]: had), date(2026, 11, 25), (time(10), time(16))
+        ).kind
         if kind == "opt_out":
             waiting[sender] = False
         elif kind in ("request", "plan", "ambiguous", "anytime", "ask_time"):

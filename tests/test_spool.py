@@ -39,8 +39,9 @@ def own_store(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
 
 
 def text(app: Flask, sender: str, body: str, sid: str) -> list[str]:
-    client = TwilioLikeClient(app, {"From": sender, "To": "+441234567890",
-                                    "AccountSid": ACCOUNT_SID})
+    client = TwilioLikeClient(
+        app, {"From": sender, "To": "+441234567890", "AccountSid": ACCOUNT_SID}
+    )
     response = client.post("/sms", {"Body": body, "MessageSid": sid, "NumMedia": "0"})
     assert response.status_code == 200
     return [m.text or "" for m in ElementTree.fromstring(response.get_data(as_text=True))]
@@ -51,9 +52,9 @@ def replies(app: Flask, name: str) -> str:
     return h.flows.sms.replies[name].format(usual_hours="from 10am to 4pm, Monday to Friday")
 
 
-def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(make_app,
-                                                                               own_store,
-                                                                               caplog):
+def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(
+    make_app, own_store, caplog
+):
     app = make_app(at="2026-11-25T11:00", data_dir=own_store, redis_url="")
     queue = app.extensions["helpline"].queue
     text(app, A, "hello", "SM" + "0" * 32)
@@ -78,8 +79,10 @@ def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(ma
         assert replay_spool() == 5
         assert replay_spool() == 0
     # What was decided is logged, though no request is there to carry it (found in review).
-    assert sum("stored, due" in r.getMessage() for r in caplog.records
-               if r.name == "ivr.requests") == 3  # A live; B and C replayed
+    assert (
+        sum("stored, due" in r.getMessage() for r in caplog.records if r.name == "ivr.requests")
+        == 3
+    )  # A live; B and C replayed
 
     assert queue.open_for(A) is None  # the STOP's erase was done
     b = queue.open_for(B)
@@ -91,7 +94,8 @@ def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(ma
 
 
 def test_a_text_while_kept_texts_are_going_in_joins_them_so_a_stop_is_never_applied_early(
-        make_app, own_store):
+    make_app, own_store
+):
     """Found in review: the next text replayed the spool inline, on the request, under a
     lock a hung Redis held for every worker. Now it joins the spool, behind the texts that
     came before it, and the background replay keeps their order."""

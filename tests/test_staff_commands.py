@@ -23,8 +23,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def scheduled(store) -> str:
     """A callback asked for on Sunday, due at Monday's opening; its id."""
-    return request_callback(CallbackQueue(store), ME, "sms", london("2026-11-29T12:00"),
-                            london("2026-11-30T10:00")).callback_id
+    return request_callback(
+        CallbackQueue(store), ME, "sms", london("2026-11-29T12:00"), london("2026-11-30T10:00")
+    ).callback_id
 
 
 # ------------------------------------------------------------------ helpline jobs run
@@ -68,24 +69,30 @@ def test_apply_with_yes_runs_the_job_as_the_scheduler_would(cli, store):
     assert "the helpline opened" not in again.output  # once per opening
 
 
-def test_a_job_for_another_instant_prints_texts_instead_of_sending_them(cli, store, monkeypatch,
-                                                                       prism):
+def test_a_job_for_another_instant_prints_texts_instead_of_sending_them(
+    cli, store, monkeypatch, prism
+):
     from tests.conftest import ACCOUNT_SID, TOKEN
     from tests.test_console_auth import add_advisor
 
     add_advisor(store, "Alex", "+447400000111", on_duty=True)
     scheduled(store)
-    for name, value in {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN,
-                        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing may reach it
-                        "HELPLINE_NUMBER": "+441234567890",
-                        "PUBLIC_BASE_URL": "https://helpline.example.org"}.items():
+    for name, value in {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE_URL": "http://127.0.0.1:9",  # nothing may reach it
+        "HELPLINE_NUMBER": "+441234567890",
+        "PUBLIC_BASE_URL": "https://helpline.example.org",
+    }.items():
         monkeypatch.setenv(name, value)
 
     result = cli("jobs", "run", "opening", "--at", "2026-11-30T10:00", "--apply", "--yes")
 
     assert result.exit_code == 0, result.output
-    assert (f"would text {mask('+447400000111')}: Good morning. 1 waiting for a call back, "
-            "0 for the last day: https://helpline.example.org/console/") in result.output
+    assert (
+        f"would text {mask('+447400000111')}: Good morning. 1 waiting for a call back, "
+        "0 for the last day: https://helpline.example.org/console/"
+    ) in result.output
 
 
 def test_the_nightly_job_reports_what_it_counts_and_expires(cli, store):
@@ -120,8 +127,11 @@ def test_hours_says_what_callers_hear_during_a_supervisors_closure(cli, store):
     assert status["next_opening"] is None  # nobody has said when: no time is invented
 
     calendar = hours_json(cli, "--at", at, "--ignore-override")
-    assert (calendar["open"], calendar["applies"], calendar["store"]) == (True, "calendar",
-                                                                          "ignored")
+    assert (calendar["open"], calendar["applies"], calendar["store"]) == (
+        True,
+        "calendar",
+        "ignored",
+    )
     text = cli("hours", "--at", at).output
     assert "closed by a supervisor" in text
     assert "when a supervisor reopens the line" in text
@@ -134,17 +144,24 @@ def test_hours_without_a_closure_follows_the_calendar(cli, store):
 
 
 def test_hours_names_a_closure_from_hours_toml(cli, tmp_path):
-    flows = flows_with(tmp_path, '[[closures]]\nfrom = 2026-12-24\nto = 2027-01-01\n'
-                                 'message = "Closed for the Christmas holidays."\n')
+    flows = flows_with(
+        tmp_path,
+        "[[closures]]\nfrom = 2026-12-24\nto = 2027-01-01\n"
+        'message = "Closed for the Christmas holidays."\n',
+    )
     status = hours_json(cli, "--at", "2026-12-29T11:00", flows=flows)
     assert status["reason"] == {"kind": "closure", "text": "Closed for the Christmas holidays."}
 
 
 def redis_servers(data_dir: Path) -> set[int]:
     """Running redis-server processes of this data folder (a zombie has stopped)."""
-    return {p.pid for p in psutil.process_iter(["name", "status", "cmdline"])
-            if p.info["name"] == "redis-server" and p.info["status"] != psutil.STATUS_ZOMBIE
-            and any(str(data_dir) in part for part in p.info["cmdline"] or [])}
+    return {
+        p.pid
+        for p in psutil.process_iter(["name", "status", "cmdline"])
+        if p.info["name"] == "redis-server"
+        and p.info["status"] != psutil.STATUS_ZOMBIE
+        and any(str(data_dir) in part for part in p.info["cmdline"] or [])
+    }
 
 
 def test_hours_stops_the_embedded_redis_it_started(tmp_path):
@@ -154,20 +171,37 @@ def test_hours_stops_the_embedded_redis_it_started(tmp_path):
     env["HELPLINE_DATA_DIR"] = str(tmp_path / "data")
 
     for args in (["hours", "--json"], ["jobs", "run", "tick"]):
-        done = subprocess.run([sys.executable, "-m", "ivr", *args], env=env, cwd=ROOT,
-                              capture_output=True, text=True, timeout=60)
+        done = subprocess.run(
+            [sys.executable, "-m", "ivr", *args],
+            env=env,
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         assert done.returncode == 0, done.stderr
         assert redis_servers(tmp_path / "data") == set(), args
-    assert json.loads(subprocess.run(
-        [sys.executable, "-m", "ivr", "hours", "--json"], env=env, cwd=ROOT,
-        capture_output=True, text=True, timeout=60).stdout)["store"] == "read"
+    assert (
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-m", "ivr", "hours", "--json"],
+                env=env,
+                cwd=ROOT,
+                capture_output=True,
+                text=True,
+                timeout=60,
+            ).stdout
+        )["store"]
+        == "read"
+    )
 
 
 def test_check_warns_that_the_old_expiry_setting_is_no_longer_used(cli, monkeypatch):
     monkeypatch.setenv("CALLBACK_EXPIRY_DAYS", "7")
     result = cli("check")
-    assert "CALLBACK_EXPIRY_DAYS is no longer used: set CALLBACK_EXPIRY_OPENING_DAYS" in \
-        result.output
+    assert (
+        "CALLBACK_EXPIRY_DAYS is no longer used: set CALLBACK_EXPIRY_OPENING_DAYS" in result.output
+    )
 
 
 def test_a_voice_safe_time_outside_the_hours_stops_start_up(cli, tmp_path):

@@ -35,9 +35,16 @@ def app(request, make_app, tmp_path) -> Flask:
 
 
 def call(app: Flask, caller: str = ME) -> TwilioLikeClient:
-    return TwilioLikeClient(app, {"CallSid": "CA" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID,
-                                  "From": caller, "To": "+441234567890",
-                                  "CallStatus": "in-progress"})
+    return TwilioLikeClient(
+        app,
+        {
+            "CallSid": "CA" + uuid.uuid4().hex,
+            "AccountSid": ACCOUNT_SID,
+            "From": caller,
+            "To": "+441234567890",
+            "CallStatus": "in-progress",
+        },
+    )
 
 
 def twiml(app: Flask, url: str, caller: str = ME, **fields: str) -> ElementTree.Element:
@@ -76,14 +83,18 @@ def test_a_text_is_kept_and_the_reply_says_we_have_it(app, body):
     assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
 
 
-@pytest.mark.parametrize(("body", "name", "fields"), [
-    ("after 8", "ambiguous", {"hour": 8}),
-    ("after 6pm", "outside_hours", {}),
-    ("Don't call before 2", "ask_time", {}),
-    ("25:99", "ask_time", {}),
-])
+@pytest.mark.parametrize(
+    ("body", "name", "fields"),
+    [
+        ("after 8", "ambiguous", {"hour": 8}),
+        ("after 6pm", "outside_hours", {}),
+        ("Don't call before 2", "ask_time", {}),
+        ("25:99", "ask_time", {}),
+    ],
+)
 def test_a_time_we_cannot_call_in_gets_the_same_question_as_when_the_store_is_up(
-        app, body, name, fields):
+    app, body, name, fields
+):
     """Found in review: these were told "we have it, we will call" and then held in silence."""
     assert send(app, body) == [reply_text(app, name, **fields)]
 
@@ -113,13 +124,13 @@ def test_the_kept_reply_gives_the_hours_and_999_plainly(app):
     assert segments(reply) <= MAX_REPLY_SEGMENTS
 
 
-def test_a_text_with_media_and_credentials_still_gets_an_answer(make_app, twilio_api,
-                                                                tmp_path):
+def test_a_text_with_media_and_credentials_still_gets_an_answer(make_app, twilio_api, tmp_path):
     app = make_app(redis_url=NOWHERE, data_dir=tmp_path, **twilio_api)
     sid, media = "MM" + uuid.uuid4().hex, "ME" + uuid.uuid4().hex
     url = f"https://api.twilio.com/2010-04-01/Accounts/{ACCOUNT_SID}/Messages/{sid}/Media/{media}"
     assert send(app, "look", sid=sid, NumMedia="1", MediaUrl0=url) == [
-        f"{reply_text(app, 'media')} {reply_text(app, 'spooled')}"]
+        f"{reply_text(app, 'media')} {reply_text(app, 'spooled')}"
+    ]
 
 
 def test_a_text_from_abroad_still_gets_an_answer(app):
@@ -129,12 +140,23 @@ def test_a_text_from_abroad_still_gets_an_answer(app):
 # ------------------------------------------------------------------ the call tree
 
 
-@pytest.mark.parametrize("route", ["/voice", "/voice/menu", "/voice/menu?menu=open",
-                                   "/voice/menu?menu=closed", "/voice/page/step1",
-                                   "/voice/page/police", "/voice/page/support",
-                                   "/voice/page/step1/choice", "/voice/advisor",
-                                   "/voice/advisor/result", "/voice/screen",
-                                   "/voice/screen/result"])
+@pytest.mark.parametrize(
+    "route",
+    [
+        "/voice",
+        "/voice/menu",
+        "/voice/menu?menu=open",
+        "/voice/menu?menu=closed",
+        "/voice/page/step1",
+        "/voice/page/police",
+        "/voice/page/support",
+        "/voice/page/step1/choice",
+        "/voice/advisor",
+        "/voice/advisor/result",
+        "/voice/screen",
+        "/voice/screen/result",
+    ],
+)
 def test_every_voice_route_still_answers(app, route):
     root = twiml(app, route)
     assert spoken(root) or next_paths(root) or route == "/voice/screen/result"
@@ -157,12 +179,15 @@ def test_the_greeting_still_gives_the_safety_line_and_a_menu(app):
 # ------------------------------------------------------------------ asking for a callback
 
 
-@pytest.mark.parametrize(("route", "caller", "fields"), [
-    ("/voice/callback", ME, {}),
-    ("/voice/callback/check", "anonymous", {"Digits": "07400123456"}),
-    ("/voice/callback/save", ME, {"Digits": "1"}),
-    ("/voice/callback/save", ME, {"Digits": "2"}),
-])
+@pytest.mark.parametrize(
+    ("route", "caller", "fields"),
+    [
+        ("/voice/callback", ME, {}),
+        ("/voice/callback/check", "anonymous", {"Digits": "07400123456"}),
+        ("/voice/callback/save", ME, {"Digits": "1"}),
+        ("/voice/callback/save", ME, {"Digits": "2"}),
+    ],
+)
 def test_steps_that_need_the_store_say_so_and_offer_the_text_route(app, route, caller, fields):
     root = twiml(app, route, caller=caller, **fields)
     assert spoken(root) == [unavailable(app)]
@@ -170,30 +195,35 @@ def test_steps_that_need_the_store_say_so_and_offer_the_text_route(app, route, c
     assert next_paths(root) == {"/voice/menu"}
 
 
-@pytest.mark.parametrize(("route", "fields", "leads_to"), [
-    ("/voice/callback/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
-    ("/voice/callback/confirm", {"Digits": "2"}, "/voice/callback/number"),
-    ("/voice/callback/number", {}, "/voice/callback/check"),
-    ("/voice/callback/number/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
-    ("/voice/callback/voicemail", {}, "/voice/callback/voicemail/answer"),
-    ("/voice/callback/voicemail/answer", {"Digits": "1"}, "/voice/callback/safe-time"),
-    ("/voice/callback/safe-time", {}, "/voice/callback/save"),
-    ("/voice/callback/check", {"Digits": "09011234567"}, "/voice/callback/number"),
-])
+@pytest.mark.parametrize(
+    ("route", "fields", "leads_to"),
+    [
+        ("/voice/callback/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
+        ("/voice/callback/confirm", {"Digits": "2"}, "/voice/callback/number"),
+        ("/voice/callback/number", {}, "/voice/callback/check"),
+        ("/voice/callback/number/confirm", {"Digits": "1"}, "/voice/callback/voicemail"),
+        ("/voice/callback/voicemail", {}, "/voice/callback/voicemail/answer"),
+        ("/voice/callback/voicemail/answer", {"Digits": "1"}, "/voice/callback/safe-time"),
+        ("/voice/callback/safe-time", {}, "/voice/callback/save"),
+        ("/voice/callback/check", {"Digits": "09011234567"}, "/voice/callback/number"),
+    ],
+)
 def test_steps_that_need_no_store_carry_on(app, route, fields, leads_to):
     assert leads_to in next_paths(twiml(app, route, caller="anonymous", **fields))
 
 
-@pytest.mark.parametrize(("caller", "presses"), [
-    (ME, ["5"]),  # told at once: the own number can't be held
-    ("anonymous", ["5", "07400123456"]),  # told once the keyed number can't be held
-])
-def test_a_caller_asking_for_a_callback_hears_why_not_and_gets_the_menu_back(app, caller,
-                                                                              presses):
+@pytest.mark.parametrize(
+    ("caller", "presses"),
+    [
+        (ME, ["5"]),  # told at once: the own number can't be held
+        ("anonymous", ["5", "07400123456"]),  # told once the keyed number can't be held
+    ],
+)
+def test_a_caller_asking_for_a_callback_hears_why_not_and_gets_the_menu_back(app, caller, presses):
     transcript = simulate_call(app, [*presses, "4"], caller=caller)
     assert [e for e in transcript.events if e["type"] == "error"] == []
     heard = transcript.heard()
     assert heard.count(unavailable(app)) == 1
     support = app.extensions["helpline"].flows.voice.support
-    after = heard[heard.index(unavailable(app)):]
+    after = heard[heard.index(unavailable(app)) :]
     assert all(line in after for line in support)  # the menu still works afterwards

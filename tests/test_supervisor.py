@@ -57,8 +57,9 @@ def supervise(client, url: str, data: dict[str, str] | None = None):
 
 
 def call(app: Flask, url: str = "/voice", **params: str) -> ElementTree.Element:
-    response = TwilioLikeClient(app, {"CallSid": "CA" + "e" * 32, "From": CALLER,
-                                      "To": "+441234567890", **params}).post(url)
+    response = TwilioLikeClient(
+        app, {"CallSid": "CA" + "e" * 32, "From": CALLER, "To": "+441234567890", **params}
+    ).post(url)
     assert response.status_code == 200
     return ElementTree.fromstring(response.get_data(as_text=True))
 
@@ -74,9 +75,16 @@ def menu_of(root: ElementTree.Element) -> str:
 
 
 def text_reply(app: Flask, body: str = "hello") -> str:
-    response = TwilioLikeClient(app, {"MessageSid": "SM" + "f" * 32, "From": TEXTER,
-                                      "To": "+441234567890", "Body": body,
-                                      "NumMedia": "0"}).post("/sms")
+    response = TwilioLikeClient(
+        app,
+        {
+            "MessageSid": "SM" + "f" * 32,
+            "From": TEXTER,
+            "To": "+441234567890",
+            "Body": body,
+            "NumMedia": "0",
+        },
+    ).post("/sms")
     assert response.status_code == 200
     root = ElementTree.fromstring(response.get_data(as_text=True))
     return " ".join(m.text or "" for m in root.iter("Message"))
@@ -90,8 +98,7 @@ def test_closing_the_line_now_is_heard_by_callers(supervisor_app, store):
     assert menu_of(call(app)) == "open"
     client = as_supervisor(app, store)
     assert supervise(client, "/console/supervisor/close", {"message": MESSAGE}).status_code == 302
-    assert "The line is closed: callers now hear your message." in flashes(client,
-                                                                            SUPERVISOR_PAGE)
+    assert "The line is closed: callers now hear your message." in flashes(client, SUPERVISOR_PAGE)
     root = call(app)
     assert "The helpline is closed at the moment." in heard(root)
     assert MESSAGE in heard(root)
@@ -108,8 +115,7 @@ def test_a_caller_asking_for_an_advisor_is_not_put_through_while_closed(supervis
     assert root.find("Dial") is None
 
 
-def test_a_text_while_closed_until_reopened_is_told_we_call_when_we_reopen(supervisor_app,
-                                                                          store):
+def test_a_text_while_closed_until_reopened_is_told_we_call_when_we_reopen(supervisor_app, store):
     """Found: an open-ended closure still told people "tomorrow at 10am", a time nobody had
     set. The reply says so instead, with the supervisor's message."""
     app = supervisor_app()
@@ -123,16 +129,16 @@ def test_a_text_while_closed_until_reopened_is_told_we_call_when_we_reopen(super
 
 def test_closing_until_a_time_then_the_usual_hours_again(supervisor_app, store):
     client = as_supervisor(supervisor_app(), store)
-    supervise(client, "/console/supervisor/close",
-              {"message": MESSAGE, "until": "2026-11-25T14:00"})
+    supervise(
+        client, "/console/supervisor/close", {"message": MESSAGE, "until": "2026-11-25T14:00"}
+    )
     assert read_override(store).until == london("2026-11-25T14:00")
 
     during = supervisor_app(at="2026-11-25T13:59")
     assert MESSAGE in heard(call(during))
     assert menu_of(call(during)) == "closed"
     assert "We will call you today at 2pm" in text_reply(during)
-    assert "until Wednesday 25 November 14:00" in client.get(SUPERVISOR_PAGE).get_data(
-        as_text=True)
+    assert "until Wednesday 25 November 14:00" in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
 
     after = supervisor_app(at="2026-11-25T14:00")
     assert menu_of(call(after)) == "open"
@@ -158,13 +164,15 @@ def test_reopening_brings_back_the_usual_hours(supervisor_app, store):
     assert "Open now." in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
 
 
-@pytest.mark.parametrize(("form", "message"), [
-    ({"message": ""}, "Write the message callers will hear."),
-    ({"message": MESSAGE, "until": "tomorrow lunchtime"}, "Write the time like"),
-    ({"message": "x" * 301}, "Write the message callers will hear."),
-])
-def test_a_closure_that_cannot_be_understood_changes_nothing(supervisor_app, store, form,
-                                                            message):
+@pytest.mark.parametrize(
+    ("form", "message"),
+    [
+        ({"message": ""}, "Write the message callers will hear."),
+        ({"message": MESSAGE, "until": "tomorrow lunchtime"}, "Write the time like"),
+        ({"message": "x" * 301}, "Write the message callers will hear."),
+    ],
+)
+def test_a_closure_that_cannot_be_understood_changes_nothing(supervisor_app, store, form, message):
     client = as_supervisor(supervisor_app(), store)
     supervise(client, "/console/supervisor/close", form)
     assert message in flashes(client, SUPERVISOR_PAGE)
@@ -174,18 +182,21 @@ def test_a_closure_that_cannot_be_understood_changes_nothing(supervisor_app, sto
 def test_a_closure_until_a_time_already_past_is_refused(supervisor_app, store):
     app = supervisor_app()
     client = as_supervisor(app, store)
-    supervise(client, "/console/supervisor/close",
-              {"message": MESSAGE, "until": "2026-11-25T10:30"})  # it is 11:00
+    supervise(
+        client, "/console/supervisor/close", {"message": MESSAGE, "until": "2026-11-25T10:30"}
+    )  # it is 11:00
     assert "That time has already passed: the line was not closed." in flashes(
-        client, SUPERVISOR_PAGE)
+        client, SUPERVISOR_PAGE
+    )
     assert read_override(store) is None
     assert menu_of(call(app)) == "open"
 
 
 def test_closing_and_reopening_are_in_the_audit_trail(supervisor_app, store):
     client = as_supervisor(supervisor_app(), store)
-    supervise(client, "/console/supervisor/close",
-              {"message": MESSAGE, "until": "2026-11-25T14:00"})
+    supervise(
+        client, "/console/supervisor/close", {"message": MESSAGE, "until": "2026-11-25T14:00"}
+    )
     supervise(client, "/console/supervisor/reopen")
     page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
     assert "closed the line until 2026-11-25T14:00:00+00:00" in page
@@ -193,8 +204,9 @@ def test_closing_and_reopening_are_in_the_audit_trail(supervisor_app, store):
 
 
 def test_if_redis_cannot_be_read_the_usual_hours_apply(make_app):
-    dead = redis.Redis.from_url("redis://127.0.0.1:9", socket_connect_timeout=0.5,
-                                socket_timeout=0.5, decode_responses=True)
+    dead = redis.Redis.from_url(
+        "redis://127.0.0.1:9", socket_connect_timeout=0.5, socket_timeout=0.5, decode_responses=True
+    )
     assert read_override(dead) is None
     app = make_app(redis_url="redis://127.0.0.1:9")
     assert menu_of(call(app)) == "open"
@@ -208,8 +220,11 @@ def test_a_stored_closure_with_an_end_in_the_past_is_over(supervisor_app, store)
 # ------------------------------------------------------------------ advisors
 
 
-NEW_ADVISOR = {"name": "Robin Lee", "phone": "+44 7400 123460",
-               "password": "a long enough password"}
+NEW_ADVISOR = {
+    "name": "Robin Lee",
+    "phone": "+44 7400 123460",
+    "password": "a long enough password",
+}
 
 
 def test_a_supervisor_adds_an_advisor_who_can_then_sign_in(supervisor_app, store):
@@ -219,9 +234,14 @@ def test_a_supervisor_adds_an_advisor_who_can_then_sign_in(supervisor_app, store
     assert "Added Robin Lee." in flashes(client, SUPERVISOR_PAGE)
     robin = Accounts(store).get("robin-lee")
     assert (robin.name, robin.phone, robin.supervisor, robin.on_duty) == (
-        "Robin Lee", "+447400123460", False, False)
-    assert signed_in(app, "Robin Lee", NEW_ADVISOR["password"]).get(
-        SUPERVISOR_PAGE).status_code == 403
+        "Robin Lee",
+        "+447400123460",
+        False,
+        False,
+    )
+    assert (
+        signed_in(app, "Robin Lee", NEW_ADVISOR["password"]).get(SUPERVISOR_PAGE).status_code == 403
+    )
 
 
 def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
@@ -230,13 +250,16 @@ def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
     assert Accounts(store).get("robin-lee").supervisor
 
 
-@pytest.mark.parametrize(("change", "message"), [
-    ({"phone": "999"}, "emergency or police number"),
-    ({"phone": "07400123460"}, "not in international format"),
-    ({"phone": "+447700900123"}, "not a valid phone number"),
-    ({"password": "short"}, "a password of at least 10 characters"),
-    ({"name": "Sam"}, "there is already an advisor called sam"),
-])
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"phone": "999"}, "emergency or police number"),
+        ({"phone": "07400123460"}, "not in international format"),
+        ({"phone": "+447700900123"}, "not a valid phone number"),
+        ({"password": "short"}, "a password of at least 10 characters"),
+        ({"name": "Sam"}, "there is already an advisor called sam"),
+    ],
+)
 def test_an_advisor_that_cannot_be_added_is_not(supervisor_app, store, change, message):
     client = as_supervisor(supervisor_app(), store)
     supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, **change})
@@ -293,8 +316,9 @@ def test_the_numbers_page_draws_what_calls_recorded(supervisor_app, store):
     stats.flush()  # counts another test left pending must not land in this test's day
     store.flushdb()
     app = supervisor_app(at=STATS_DAY)
-    steps = next(o for o in app.extensions["helpline"].flows.voice.open_options
-                 if o.action == "steps")
+    steps = next(
+        o for o in app.extensions["helpline"].flows.voice.open_options if o.action == "steps"
+    )
     for _ in range(3):
         call(app)
     for _ in range(2):
@@ -357,14 +381,16 @@ def test_a_closure_until_a_time_tells_callers_that_time(supervisor_app, store):
     assert "We open again today at 2pm." in heard(call(app))
 
 
-@pytest.mark.parametrize(("message", "why"), [
-    ("We are closed for training \u2014 back soon.", "characters a text message"),
-    ("We are closed today \U0001F622", "characters a text message"),
-    ("Closed: the police are visiting.", "'police'"),
-    ("x" * 121, "121 characters long"),
-])
-def test_a_closure_message_that_cannot_go_in_a_text_is_refused(supervisor_app, store,
-                                                               message, why):
+@pytest.mark.parametrize(
+    ("message", "why"),
+    [
+        ("We are closed for training \u2014 back soon.", "characters a text message"),
+        ("We are closed today \U0001f622", "characters a text message"),
+        ("Closed: the police are visiting.", "'police'"),
+        ("x" * 121, "121 characters long"),
+    ],
+)
+def test_a_closure_message_that_cannot_go_in_a_text_is_refused(supervisor_app, store, message, why):
     """The message reaches texts too, so it is checked where it is written."""
     client = as_supervisor(supervisor_app(), store)
     supervise(client, "/console/supervisor/close", {"message": message})
@@ -375,21 +401,28 @@ def test_a_closure_message_that_cannot_go_in_a_text_is_refused(supervisor_app, s
 
 
 def test_the_supervisor_sees_waiting_callbacks_with_their_safe_time_and_last_day(
-        supervisor_app, store):
+    supervisor_app, store
+):
     queue = CallbackQueue(store)
     asked = london("2026-11-24T19:00")
-    later = request_callback(queue, CALLER, "sms", asked, london("2026-11-26T14:00"),
-                             Window(earliest=clock_time(14)))
+    later = request_callback(
+        queue, CALLER, "sms", asked, london("2026-11-26T14:00"), Window(earliest=clock_time(14))
+    )
     held = request_callback(queue, TEXTER, "sms", asked, asked, plan=None)
     last = request_callback(queue, "+447400123477", "sms", asked, london(OPEN_AT))
     queue.set_count(last.callback_id, Count(4, london("2026-11-24T12:00").date()))
     page = as_supervisor(supervisor_app(), store).get(SUPERVISOR_PAGE).get_data(as_text=True)
-    table = page[page.index('<table id="waiting">'):]
-    rows = re.findall(r"<tr( class=\"last-day\")?><td>([^<]*)</td>\s*<td>([^<]*)"
-                      r"(?:<strong[^>]*>last day</strong>)?</td>\s*<td>([^<]*)</td>",
-                      table[:table.index("</table>")])
+    table = page[page.index('<table id="waiting">') :]
+    rows = re.findall(
+        r"<tr( class=\"last-day\")?><td>([^<]*)</td>\s*<td>([^<]*)"
+        r"(?:<strong[^>]*>last day</strong>)?</td>\s*<td>([^<]*)</td>",
+        table[: table.index("</table>")],
+    )
     assert [(flag != "", plan) for flag, _, _, plan in rows] == [
-        (False, "waiting for a safe time"), (True, "any time"), (False, "after 2pm")]
+        (False, "waiting for a safe time"),
+        (True, "any time"),
+        (False, "after 2pm"),
+    ]
     assert not FULL_NUMBER.search(page)
     assert later and held
 
@@ -400,22 +433,28 @@ def test_a_supervisor_changes_a_safe_time_on_the_persons_request(supervisor_app,
     callback_id = request_callback(queue, CALLER, "sms", asked, asked, plan=None).callback_id
     client = as_supervisor(supervisor_app(), store)
 
-    supervise(client, f"/console/supervisor/callbacks/{callback_id}/plan",
-              {"safe_time": "after 2pm"})
+    supervise(
+        client, f"/console/supervisor/callbacks/{callback_id}/plan", {"safe_time": "after 2pm"}
+    )
 
     callback = queue.get(callback_id)
     assert (callback.status, callback.due_at, callback.plan) == (
-        "scheduled", london("2026-11-25T14:00"), Window(earliest=clock_time(14)))
+        "scheduled",
+        london("2026-11-25T14:00"),
+        Window(earliest=clock_time(14)),
+    )
     assert "Safe time set: after 2pm." in flashes(client, SUPERVISOR_PAGE)
     assert any(e["action"] == "changed the safe time" for e in audit.recent(store))
 
 
-@pytest.mark.parametrize(("words", "flash"), [
-    ("after 6pm", "after 6pm is never inside opening hours"),
-    ("whenever he is out", "Could not read"),
-])
-def test_a_safe_time_the_supervisor_cannot_use_changes_nothing(supervisor_app, store, words,
-                                                               flash):
+@pytest.mark.parametrize(
+    ("words", "flash"),
+    [
+        ("after 6pm", "after 6pm is never inside opening hours"),
+        ("whenever he is out", "Could not read"),
+    ],
+)
+def test_a_safe_time_the_supervisor_cannot_use_changes_nothing(supervisor_app, store, words, flash):
     queue = CallbackQueue(store)
     asked = london("2026-11-24T19:00")
     callback_id = request_callback(queue, CALLER, "sms", asked, london(OPEN_AT)).callback_id

@@ -43,17 +43,28 @@ class Recording(TwilioHttpClient):
         super().__init__()
         self.sent: list[tuple[str, str, dict[str, object], int]] = []
 
-    def request(self, method, url, params=None, data=None, headers=None, auth=None,
-                timeout=None, allow_redirects=False):
-        response = super().request(method, url, params, data, headers, auth, timeout,
-                                   allow_redirects)
+    def request(
+        self,
+        method,
+        url,
+        params=None,
+        data=None,
+        headers=None,
+        auth=None,
+        timeout=None,
+        allow_redirects=False,
+    ):
+        response = super().request(
+            method, url, params, data, headers, auth, timeout, allow_redirects
+        )
         self.sent.append((method, url, dict(data or {}), response.status_code))
         return response
 
 
 def settings_for(twilio_api: dict[str, object], **more: object) -> Settings:
-    return Settings(twilio_auth_token=TOKEN, helpline_number=HELPLINE,
-                    public_base_url=BASE).override({**twilio_api, **more})
+    return Settings(
+        twilio_auth_token=TOKEN, helpline_number=HELPLINE, public_base_url=BASE
+    ).override({**twilio_api, **more})
 
 
 def recorded_client(settings: Settings) -> tuple[Client, Recording]:
@@ -98,8 +109,10 @@ WANTED = Wanted.for_base(BASE + "/", FALLBACK + "/")
 
 
 def test_wanted_urls_are_built_from_the_base_and_fallback():
-    assert Wanted(f"{BASE}/voice", f"{BASE}/sms", f"{FALLBACK}/voice.xml",
-                            f"{FALLBACK}/sms.xml") == WANTED
+    assert (
+        Wanted(f"{BASE}/voice", f"{BASE}/sms", f"{FALLBACK}/voice.xml", f"{FALLBACK}/sms.xml")
+        == WANTED
+    )
     assert Wanted.for_base(BASE, None).voice_fallback_url is None
 
 
@@ -112,10 +125,15 @@ def test_configure_sets_the_numbers_webhooks_through_the_api(twilio_api):
     assert (update[0], update[3]) == ("POST", 200)
     assert update[1].endswith(f"/IncomingPhoneNumbers/{sid}.json")
     assert update[2] == {
-        "VoiceUrl": f"{BASE}/voice", "VoiceMethod": "POST",
-        "SmsUrl": f"{BASE}/sms", "SmsMethod": "POST",
-        "VoiceFallbackUrl": f"{FALLBACK}/voice.xml", "VoiceFallbackMethod": "GET",
-        "SmsFallbackUrl": f"{FALLBACK}/sms.xml", "SmsFallbackMethod": "GET"}
+        "VoiceUrl": f"{BASE}/voice",
+        "VoiceMethod": "POST",
+        "SmsUrl": f"{BASE}/sms",
+        "SmsMethod": "POST",
+        "VoiceFallbackUrl": f"{FALLBACK}/voice.xml",
+        "VoiceFallbackMethod": "GET",
+        "SmsFallbackUrl": f"{FALLBACK}/sms.xml",
+        "SmsFallbackMethod": "GET",
+    }
 
 
 def test_configure_without_fallbacks_leaves_them_alone(twilio_api):
@@ -128,27 +146,50 @@ def test_compare_reports_each_setting_against_what_twilio_has(twilio_api):
     client, _ = recorded_client(settings_for(twilio_api))
     rows = compare(client, HELPLINE, WANTED)
     assert [(name, want) for name, want, _, _ in rows] == [
-        ("voice_url", f"{BASE}/voice"), ("voice_method", "POST"), ("sms_url", f"{BASE}/sms"),
-        ("sms_method", "POST"), ("voice_fallback_url", f"{FALLBACK}/voice.xml"),
-        ("sms_fallback_url", f"{FALLBACK}/sms.xml")]
+        ("voice_url", f"{BASE}/voice"),
+        ("voice_method", "POST"),
+        ("sms_url", f"{BASE}/sms"),
+        ("sms_method", "POST"),
+        ("voice_fallback_url", f"{FALLBACK}/voice.xml"),
+        ("sms_fallback_url", f"{FALLBACK}/sms.xml"),
+    ]
     for _, want, have, ok in rows:
         assert ok == (want == have)
     # Prism's example number has methods set and no URLs: those are reported as wrong.
     assert {name: ok for name, _, _, ok in rows} == {
-        "voice_url": False, "voice_method": True, "sms_url": False, "sms_method": True,
-        "voice_fallback_url": False, "sms_fallback_url": False}
+        "voice_url": False,
+        "voice_method": True,
+        "sms_url": False,
+        "sms_method": True,
+        "voice_fallback_url": False,
+        "sms_fallback_url": False,
+    }
 
 
 def cli_env(twilio_api: dict[str, object]) -> dict[str, str]:
-    return {"TWILIO_ACCOUNT_SID": ACCOUNT_SID, "TWILIO_AUTH_TOKEN": TOKEN,
-            "TWILIO_API_BASE_URL": str(twilio_api["twilio_api_base_url"]),
-            "PUBLIC_BASE_URL": ""}
+    return {
+        "TWILIO_ACCOUNT_SID": ACCOUNT_SID,
+        "TWILIO_AUTH_TOKEN": TOKEN,
+        "TWILIO_API_BASE_URL": str(twilio_api["twilio_api_base_url"]),
+        "PUBLIC_BASE_URL": "",
+    }
 
 
 def test_helpline_twilio_configure(twilio_api):
-    result = CliRunner().invoke(main, ["twilio", "configure", "--number", HELPLINE,
-                                       "--base-url", BASE, "--fallback-url", FALLBACK],
-                                env=cli_env(twilio_api))
+    result = CliRunner().invoke(
+        main,
+        [
+            "twilio",
+            "configure",
+            "--number",
+            HELPLINE,
+            "--base-url",
+            BASE,
+            "--fallback-url",
+            FALLBACK,
+        ],
+        env=cli_env(twilio_api),
+    )
     assert result.exit_code == 0, result.output
     assert f"{HELPLINE} (PN" in result.output
     assert f"voice {BASE}/voice, messaging {BASE}/sms" in result.output
@@ -156,15 +197,19 @@ def test_helpline_twilio_configure(twilio_api):
 
 
 def test_helpline_twilio_configure_warns_without_a_fallback(twilio_api):
-    result = CliRunner().invoke(main, ["twilio", "configure", "--number", HELPLINE,
-                                       "--base-url", BASE], env=cli_env(twilio_api))
+    result = CliRunner().invoke(
+        main,
+        ["twilio", "configure", "--number", HELPLINE, "--base-url", BASE],
+        env=cli_env(twilio_api),
+    )
     assert result.exit_code == 0, result.output
     assert "no fallback URLs" in result.output
 
 
 def test_helpline_twilio_check_fails_when_the_number_does_not_match(twilio_api):
-    result = CliRunner().invoke(main, ["twilio", "check", "--number", HELPLINE,
-                                       "--base-url", BASE], env=cli_env(twilio_api))
+    result = CliRunner().invoke(
+        main, ["twilio", "check", "--number", HELPLINE, "--base-url", BASE], env=cli_env(twilio_api)
+    )
     assert result.exit_code == 1
     assert f"BAD voice_url: (not set) (should be {BASE}/voice)" in result.output
     assert "ok  voice_method: POST" in result.output
@@ -173,12 +218,15 @@ def test_helpline_twilio_check_fails_when_the_number_does_not_match(twilio_api):
 @pytest.mark.parametrize("command", ["configure", "check"])
 def test_the_twilio_commands_need_credentials_and_a_base_url(twilio_api, command):
     without_credentials = CliRunner().invoke(
-        main, ["twilio", command, "--number", HELPLINE, "--base-url", BASE],
-        env={**cli_env(twilio_api), "TWILIO_ACCOUNT_SID": ""})
+        main,
+        ["twilio", command, "--number", HELPLINE, "--base-url", BASE],
+        env={**cli_env(twilio_api), "TWILIO_ACCOUNT_SID": ""},
+    )
     assert without_credentials.exit_code == 1
     assert "set TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN first" in without_credentials.output
-    without_base = CliRunner().invoke(main, ["twilio", command, "--number", HELPLINE],
-                                      env=cli_env(twilio_api))
+    without_base = CliRunner().invoke(
+        main, ["twilio", command, "--number", HELPLINE], env=cli_env(twilio_api)
+    )
     assert without_base.exit_code == 1
     assert "give --base-url (or set PUBLIC_BASE_URL)" in without_base.output
 
@@ -193,8 +241,9 @@ def jobs(store_settings, twilio_api):
 
     def make(client: Client | None, send: bool = True, **settings: object) -> Jobs:
         now = london(OPEN_AT)
-        services = build_services(settings_for(twilio_api, **store_settings, **settings),
-                                  fixed_clock(now))
+        services = build_services(
+            settings_for(twilio_api, **store_settings, **settings), fixed_clock(now)
+        )
         return Jobs(replace(services, twilio=client), send=send)
 
     return make
@@ -204,8 +253,9 @@ def waiting(store, count: int, before: str = "2026-11-25T09:00") -> None:
     """`count` people asked before the opening; they are released at it."""
     at = london(before)
     for i in range(count):
-        request_callback(CallbackQueue(store), f"+4474001234{90 + i}", "sms", at,
-                         london("2026-11-25T10:00"))
+        request_callback(
+            CallbackQueue(store), f"+4474001234{90 + i}", "sms", at, london("2026-11-25T10:00")
+        )
 
 
 def test_each_advisor_on_duty_gets_one_text_at_opening(store, twilio_api, jobs):
@@ -216,13 +266,16 @@ def test_each_advisor_on_duty_gets_one_text_at_opening(store, twilio_api, jobs):
     client, recorder = recorded_client(settings_for(twilio_api))
     jobs(client).opening(london("2026-11-25T10:00"))
     assert sorted(data["To"] for _, _, data, _ in recorder.sent) == [
-        "+447400123456", "+447400123457"]
+        "+447400123456",
+        "+447400123457",
+    ]
     assert all(status == 201 for *_, status in recorder.sent)  # Prism accepted each
     for _, url, data, _ in recorder.sent:
         assert url.endswith("/Messages.json")
         assert data["From"] == HELPLINE
-        assert data["Body"] == (f"Good morning. 4 waiting for a call back, 0 for the last day: "
-                                f"{BASE}/console/")
+        assert data["Body"] == (
+            f"Good morning. 4 waiting for a call back, 0 for the last day: {BASE}/console/"
+        )
 
 
 def test_the_opening_text_names_no_caller(store, twilio_api, jobs):
@@ -254,8 +307,14 @@ def test_the_last_day_count_includes_callbacks_due_later_that_day(store, twilio_
     """Found in review: an "after 2pm" callback on its last day was not counted at 10am."""
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
     queue = CallbackQueue(store)
-    afternoon = request_callback(queue, "+447400123490", "sms", london("2026-11-24T19:00"),
-                                 london("2026-11-25T14:00"), Window(earliest=time(14)))
+    afternoon = request_callback(
+        queue,
+        "+447400123490",
+        "sms",
+        london("2026-11-24T19:00"),
+        london("2026-11-25T14:00"),
+        Window(earliest=time(14)),
+    )
     queue.set_count(afternoon.callback_id, Count(4, london("2026-11-24T10:00").date()))
     client, recorder = recorded_client(settings_for(twilio_api))
     jobs(client).opening(london("2026-11-25T10:00"))
@@ -282,7 +341,8 @@ def test_a_job_run_for_another_instant_sends_nothing(store, twilio_api, jobs):
     assert recorder.sent == []
     assert [line for line in report.lines if line.startswith("would text ")] == [
         "would text " + mask("+447400123456") + ": Good morning. 2 waiting for a call back, "
-        f"0 for the last day: {BASE}/console/"]
+        f"0 for the last day: {BASE}/console/"
+    ]
 
 
 # ------------------------------------------------------------------ the fallback files
@@ -305,8 +365,10 @@ def test_fallback_export_writes_valid_twiml_for_voice_and_text(tmp_path: Path):
     for line in flows.voice.support:
         assert line in said
     assert said[-1] == flows.voice.fallback[-1]  # goodbye, last
-    assert all(say.get("voice") == "Polly.Amy" and say.get("language") == "en-GB"
-               for say in voice.iter("Say"))
+    assert all(
+        say.get("voice") == "Polly.Amy" and say.get("language") == "en-GB"
+        for say in voice.iter("Say")
+    )
 
     sms = ElementTree.parse(target / "sms.xml").getroot()
     assert sms.tag == "Response"

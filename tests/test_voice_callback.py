@@ -59,9 +59,17 @@ class Call:
     """One call's signed requests to the callback routes, with a stable CallSid."""
 
     def __init__(self, app: Flask, caller: str = ME) -> None:
-        self.client = TwilioLikeClient(app, {
-            "CallSid": "CA" + uuid.uuid4().hex, "AccountSid": ACCOUNT_SID, "From": caller,
-            "To": "+441234567890", "CallStatus": "in-progress", "Direction": "inbound"})
+        self.client = TwilioLikeClient(
+            app,
+            {
+                "CallSid": "CA" + uuid.uuid4().hex,
+                "AccountSid": ACCOUNT_SID,
+                "From": caller,
+                "To": "+441234567890",
+                "CallStatus": "in-progress",
+                "Direction": "inbound",
+            },
+        )
 
     def post(self, url: str, **fields: str) -> ElementTree.Element:
         return parse_twiml(self.client.post(url, fields))
@@ -82,12 +90,15 @@ def gather_action(root: ElementTree.Element) -> str:
 # ------------------------------------------------------------------ the whole walk
 
 
-@pytest.mark.parametrize(("at", "due", "status", "when"), [
-    (OPEN, OPEN, "due", "as soon as an advisor is free"),
-    (EVENING, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
-    ("2026-11-28T11:00", "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
-    (CHRISTMAS, "2026-12-29T10:00", "scheduled", "on Tuesday 29 December at 10am"),
-])
+@pytest.mark.parametrize(
+    ("at", "due", "status", "when"),
+    [
+        (OPEN, OPEN, "due", "as soon as an advisor is free"),
+        (EVENING, "2026-11-26T10:00", "scheduled", "tomorrow at 10am"),
+        ("2026-11-28T11:00", "2026-11-30T10:00", "scheduled", "on Monday at 10am"),
+        (CHRISTMAS, "2026-12-29T10:00", "scheduled", "on Tuesday 29 December at 10am"),
+    ],
+)
 def test_press_5_confirm_own_number_and_voicemail(make_app, at, due, status, when):
     app = make_app(at=at)
 
@@ -114,10 +125,13 @@ def test_asking_while_a_supervisor_has_closed_the_line(make_app, store):
     assert (callback.status, callback.due_at) == ("scheduled", london(OPEN))
 
 
-@pytest.mark.parametrize(("at", "when"), [
-    ("2026-11-25T15:59", "before 4pm today if we can, or else tomorrow at 10am"),
-    ("2026-11-25T15:20", "as soon as an advisor is free"),
-])
+@pytest.mark.parametrize(
+    ("at", "when"),
+    [
+        ("2026-11-25T15:59", "before 4pm today if we can, or else tomorrow at 10am"),
+        ("2026-11-25T15:20", "as soon as an advisor is free"),
+    ],
+)
 def test_near_closing_a_caller_is_told_the_fallback_honestly(make_app, at, when):
     """Found: a call at 15:59 was told "as soon as an advisor is free"."""
     app = make_app(at=at)
@@ -162,19 +176,23 @@ def test_press_2_to_give_a_different_number(make_app):
 
 def test_a_number_keyed_in_wrongly_can_be_keyed_again(make_app):
     app = make_app(at=EVENING)
-    said(simulate_call(app, ["5", "2", "07400123457", "2", "07400123456", "1", "1", "1"],
-                       caller=ME))
+    said(
+        simulate_call(app, ["5", "2", "07400123457", "2", "07400123456", "1", "1", "1"], caller=ME)
+    )
     assert [c.number for c in callbacks(app)] == [ME]
 
 
-@pytest.mark.parametrize(("digits", "kind"), [
-    ("09011234567", "premium rate"),
-    ("07012345678", "personal number"),
-    ("0033612345678", "international"),
-    ("08451234567", "shared cost"),
-    ("07400", "too short"),
-    ("07700900123", "not a real number"),
-])
+@pytest.mark.parametrize(
+    ("digits", "kind"),
+    [
+        ("09011234567", "premium rate"),
+        ("07012345678", "personal number"),
+        ("0033612345678", "international"),
+        ("08451234567", "shared cost"),
+        ("07400", "too short"),
+        ("07700900123", "not a real number"),
+    ],
+)
 def test_numbers_we_may_not_call_are_refused(make_app, store, digits, kind):
     app = make_app(at=EVENING)
 
@@ -190,8 +208,9 @@ def test_numbers_we_may_not_call_are_refused(make_app, store, digits, kind):
 
 def test_three_refused_numbers_end_the_call_kindly(make_app):
     app = make_app(at=EVENING)
-    transcript = simulate_call(app, ["5", "09011234567", "09011234567", "09011234567"],
-                               caller="anonymous")
+    transcript = simulate_call(
+        app, ["5", "09011234567", "09011234567", "09011234567"], caller="anonymous"
+    )
     heard = said(transcript)
     assert heard.count(content(app)["invalid_number"]) == 3
     assert transcript.events[-1]["type"] == "hangup"
@@ -222,9 +241,9 @@ def test_asking_twice_keeps_one_request_with_the_latest_voicemail_answer(make_ap
 
 def test_one_call_can_ask_for_two_different_numbers(make_app):
     app = make_app(at=EVENING)
-    heard = said(simulate_call(app, ["5", "1", "1", "1", "5", "2", "07400123457", "1", "2",
-                                     "1"],
-                               caller=ME))
+    heard = said(
+        simulate_call(app, ["5", "1", "1", "1", "5", "2", "07400123457", "1", "2", "1"], caller=ME)
+    )
     assert heard.count(done(app, "tomorrow at 10am")) == 2
     assert the_callback(app, ME).voicemail is True
     assert the_callback(app, SOMEONE_ELSE).voicemail is False
@@ -245,8 +264,10 @@ def test_a_callback_asked_for_by_phone_can_be_cancelled_by_text(make_app, store)
 def test_start_offers_the_callers_own_number(make_app):
     app = make_app()
     root = Call(app).post("/voice/callback")
-    assert spoken(root) == [content(app)["confirm_number"].format(last3="4 5 6"),
-                            app.extensions["helpline"].flows.voice.no_input]
+    assert spoken(root) == [
+        content(app)["confirm_number"].format(last3="4 5 6"),
+        app.extensions["helpline"].flows.voice.no_input,
+    ]
     gather = next(root.iter("Gather"))
     assert (gather.get("input"), gather.get("numDigits")) == ("dtmf speech", "1")
     assert gather_action(root) == "/voice/callback/confirm"
@@ -271,12 +292,15 @@ def test_the_number_question_takes_up_to_13_digits_ended_by_hash(make_app):
     assert gather_action(root) == "/voice/callback/check"
 
 
-@pytest.mark.parametrize(("digits", "read_back"), [
-    ("07400123456", "0 7 4 0 0 1 2 3 4 5 6"),
-    ("07400123456#", "0 7 4 0 0 1 2 3 4 5 6"),
-    ("020 7946 0001", "0 2 0 7 9 4 6 0 0 0 1"),
-    ("447400123456", "4 4 7 4 0 0 1 2 3 4 5 6"),
-])
+@pytest.mark.parametrize(
+    ("digits", "read_back"),
+    [
+        ("07400123456", "0 7 4 0 0 1 2 3 4 5 6"),
+        ("07400123456#", "0 7 4 0 0 1 2 3 4 5 6"),
+        ("020 7946 0001", "0 2 0 7 9 4 6 0 0 0 1"),
+        ("447400123456", "4 4 7 4 0 0 1 2 3 4 5 6"),
+    ],
+)
 def test_a_keyed_number_is_read_back_digit_by_digit(make_app, digits, read_back):
     app = make_app()
     root = Call(app, caller="anonymous").post("/voice/callback/check", Digits=digits)
@@ -284,8 +308,9 @@ def test_a_keyed_number_is_read_back_digit_by_digit(make_app, digits, read_back)
     assert gather_action(root) == "/voice/callback/number/confirm"
 
 
-@pytest.mark.parametrize("digits", ["", "*", "0", "09011234567", "0033612345678",
-                                    "07012345678", "1" * 40])
+@pytest.mark.parametrize(
+    "digits", ["", "*", "0", "09011234567", "0033612345678", "07012345678", "1" * 40]
+)
 def test_a_keyed_number_we_may_not_call_is_refused(make_app, store, digits):
     app = make_app()
     root = Call(app, caller="anonymous").post("/voice/callback/check", Digits=digits)
@@ -294,19 +319,22 @@ def test_a_keyed_number_we_may_not_call_is_refused(make_app, store, digits):
     assert store.keys("hl:main:call:*") == []
 
 
-@pytest.mark.parametrize(("route", "digit", "leads_to"), [
-    ("/voice/callback/confirm", "1", "/voice/callback/voicemail"),
-    ("/voice/callback/confirm", "2", "/voice/callback/number"),
-    ("/voice/callback/confirm", "7", "/voice/callback"),
-    ("/voice/callback/confirm", "", "/voice/callback"),
-    ("/voice/callback/number/confirm", "1", "/voice/callback/voicemail"),
-    ("/voice/callback/number/confirm", "2", "/voice/callback/number"),
-    ("/voice/callback/number/confirm", "#", "/voice/callback/number/again"),
-    ("/voice/callback/number/confirm", "9", "/voice/callback/number/again"),
-    ("/voice/callback/confirm", "9", "/voice/callback"),
-    ("/voice/callback/confirm", "0", "/voice/menu"),
-    ("/voice/callback/number/confirm", "0", "/voice/menu"),
-])
+@pytest.mark.parametrize(
+    ("route", "digit", "leads_to"),
+    [
+        ("/voice/callback/confirm", "1", "/voice/callback/voicemail"),
+        ("/voice/callback/confirm", "2", "/voice/callback/number"),
+        ("/voice/callback/confirm", "7", "/voice/callback"),
+        ("/voice/callback/confirm", "", "/voice/callback"),
+        ("/voice/callback/number/confirm", "1", "/voice/callback/voicemail"),
+        ("/voice/callback/number/confirm", "2", "/voice/callback/number"),
+        ("/voice/callback/number/confirm", "#", "/voice/callback/number/again"),
+        ("/voice/callback/number/confirm", "9", "/voice/callback/number/again"),
+        ("/voice/callback/confirm", "9", "/voice/callback"),
+        ("/voice/callback/confirm", "0", "/voice/menu"),
+        ("/voice/callback/number/confirm", "0", "/voice/menu"),
+    ],
+)
 def test_yes_no_questions(make_app, route, digit, leads_to):
     app = make_app()
     assert redirect(Call(app).post(route, Digits=digit)) == leads_to
@@ -339,14 +367,22 @@ def test_saving_needs_one_of_the_safe_times(make_app, digit):
     assert callbacks(app) == []
 
 
-@pytest.mark.parametrize(("at", "keys", "window", "due", "when"), [
-    ("2026-11-25T11:00", "1", "any time", "2026-11-25T11:00", "as soon as an advisor is free"),
-    ("2026-11-25T11:00", "2", "before 12pm", "2026-11-25T11:00",
-     "as soon as an advisor is free"),
-    ("2026-11-25T11:00", "3", "after 12pm", "2026-11-25T12:00", "today at 12pm"),
-    ("2026-11-25T12:30", "2", "before 12pm", "2026-11-26T10:00", "tomorrow at 10am"),
-    ("2026-11-25T19:00", "3", "after 12pm", "2026-11-26T12:00", "tomorrow at 12pm"),
-])
+@pytest.mark.parametrize(
+    ("at", "keys", "window", "due", "when"),
+    [
+        ("2026-11-25T11:00", "1", "any time", "2026-11-25T11:00", "as soon as an advisor is free"),
+        (
+            "2026-11-25T11:00",
+            "2",
+            "before 12pm",
+            "2026-11-25T11:00",
+            "as soon as an advisor is free",
+        ),
+        ("2026-11-25T11:00", "3", "after 12pm", "2026-11-25T12:00", "today at 12pm"),
+        ("2026-11-25T12:30", "2", "before 12pm", "2026-11-26T10:00", "tomorrow at 10am"),
+        ("2026-11-25T19:00", "3", "after 12pm", "2026-11-26T12:00", "tomorrow at 12pm"),
+    ],
+)
 def test_a_caller_chooses_a_safe_time_on_the_keypad(make_app, at, keys, window, due, when):
     """Found: voice callbacks had no safe time at all."""
     app = make_app(at=at)
@@ -355,7 +391,10 @@ def test_a_caller_chooses_a_safe_time_on_the_keypad(make_app, at, keys, window, 
     assert done(app, when) in heard
     callback = the_callback(app, ME)
     assert (describe(callback.plan), callback.due_at, callback.voicemail) == (
-        window, london(due), False)
+        window,
+        london(due),
+        False,
+    )
 
 
 def test_the_safe_time_can_be_said(make_app):

@@ -20,8 +20,13 @@ from ivr.content.flows import DEFAULT_DIR, load_flows
 @pytest.fixture(autouse=True)
 def environment(monkeypatch) -> None:
     """No settings that `helpline check` would complain about besides flows/."""
-    for name in ("TWILIO_AUTH_TOKEN", "PUBLIC_BASE_URL", "TRUSTED_PROXIES", "ADVISOR_NUMBERS",
-                 "HELPLINE_FLOWS_DIR"):
+    for name in (
+        "TWILIO_AUTH_TOKEN",
+        "PUBLIC_BASE_URL",
+        "TRUSTED_PROXIES",
+        "ADVISOR_NUMBERS",
+        "HELPLINE_FLOWS_DIR",
+    ):
         monkeypatch.delenv(name, raising=False)
 
 
@@ -34,7 +39,7 @@ def edited_flows(directory: Path, old: str, new: str) -> tuple[Path, int]:
     text = voice.read_text(encoding="utf-8")
     assert old in text, f"{old!r} is not in voice.toml"
     voice.write_text(text.replace(old, new, 1), encoding="utf-8")
-    return voice, text[:text.index(old)].count("\n") + 1
+    return voice, text[: text.index(old)].count("\n") + 1
 
 
 def check(flows: Path, *args: str):
@@ -50,51 +55,100 @@ def test_the_shipped_content_passes() -> None:
 FALLBACK = """say = [
   "Thank you for calling the helpline. We're sorry, we can't take your call right now.",
   "If you are in immediate danger, hang up now and dial 9 9 9.","""
-DANGER = ('say = [\n  "If you are in immediate danger, hang up and dial 9 9 9 yourself. This line '
-          'cannot put you through to the police.",\n  # APPROVAL NEEDED: the Silent Solution, '
-          'as on the police page.\n  "If you call 9 9 9 from a mobile and cannot speak,')
+DANGER = (
+    'say = [\n  "If you are in immediate danger, hang up and dial 9 9 9 yourself. This line '
+    'cannot put you through to the police.",\n  # APPROVAL NEEDED: the Silent Solution, '
+    'as on the police page.\n  "If you call 9 9 9 from a mobile and cannot speak,'
+)
 BAD_CONTENT = [
-    pytest.param('key = "5"\naction = "callback"', 'key = "9"\naction = "callback"',
-                 "key '9' is the repeat key on every page", id="a-menu-option-on-a-navigation-key"),
-    pytest.param('key = "5"\naction = "callback"', 'key = "*"\naction = "callback"',
-                 "own options use 1 to 6", id="a-menu-option-on-star"),
-    pytest.param('next = { key = "8"', 'next = { key = "3"',
-                 "navigation key '3' (next)", id="a-navigation-key-among-the-options"),
-    pytest.param('previous = { key = "7"', 'previous = { key = "0"',
-                 "navigation key '0' (previous) is used twice", id="two-navigation-keys-alike"),
-    pytest.param('prompt = "To ask us to call you back, press 5',
-                 'prompt = "To ask us to call you back, press 6',
-                 'says "press 6" but its key is \'5\'', id="a-prompt-naming-another-key"),
-    pytest.param('  "On most social media platforms,',
-                 '  "' + "Please listen carefully. " * 40 + 'On most social media platforms,',
-                 "steps.step.2.say: this item would make a page of 182 spoken words (about 73 "
-                 "seconds)", id="a-say-item-too-long-for-a-page"),
-    pytest.param("page_words = 112", "page_words = 0", "limits.page_words must be a whole "
-                 "number from 1 to 112", id="no-room-on-a-page"),
+    pytest.param(
+        'key = "5"\naction = "callback"',
+        'key = "9"\naction = "callback"',
+        "key '9' is the repeat key on every page",
+        id="a-menu-option-on-a-navigation-key",
+    ),
+    pytest.param(
+        'key = "5"\naction = "callback"',
+        'key = "*"\naction = "callback"',
+        "own options use 1 to 6",
+        id="a-menu-option-on-star",
+    ),
+    pytest.param(
+        'next = { key = "8"',
+        'next = { key = "3"',
+        "navigation key '3' (next)",
+        id="a-navigation-key-among-the-options",
+    ),
+    pytest.param(
+        'previous = { key = "7"',
+        'previous = { key = "0"',
+        "navigation key '0' (previous) is used twice",
+        id="two-navigation-keys-alike",
+    ),
+    pytest.param(
+        'prompt = "To ask us to call you back, press 5',
+        'prompt = "To ask us to call you back, press 6',
+        "says \"press 6\" but its key is '5'",
+        id="a-prompt-naming-another-key",
+    ),
+    pytest.param(
+        '  "On most social media platforms,',
+        '  "' + "Please listen carefully. " * 40 + "On most social media platforms,",
+        "steps.step.2.say: this item would make a page of 182 spoken words (about 73 seconds)",
+        id="a-say-item-too-long-for-a-page",
+    ),
+    pytest.param(
+        "page_words = 112",
+        "page_words = 0",
+        "limits.page_words must be a whole number from 1 to 112",
+        id="no-room-on-a-page",
+    ),
     # Found in review: the file being checked could switch its own checks off.
-    pytest.param("page_words = 112", "page_words = 5000", "limits.page_words must be a whole "
-                 "number from 1 to 112", id="pages-longer-than-45-seconds"),
-    pytest.param("words_before_999 = 30", "words_before_999 = 3000",
-                 "limits.words_before_999 must be a whole number from 1 to 30",
-                 id="the-999-line-allowed-later"),
-    pytest.param('safety = "If you are in immediate danger, hang up now and dial 9 9 9."',
-                 'safety = "If you are in immediate danger, hang up now and dial the police."',
-                 "greeting.safety must give the 999 line", id="no-999-line-in-the-greeting"),
-    pytest.param('say = ["Thank you for calling the helpline."]',
-                 'say = ["Thank you for calling the helpline. We are a small charity, and we '
-                 'have been helping people across the country for many years, whatever has '
-                 'happened to them."]',
-                 "the start of every call gives the 999 line (\"9 9 9\") after 39 spoken "
-                 "words; it must come within the first 30 (limits.words_before_999)",
-                 id="999-line-too-late"),
-    pytest.param(FALLBACK, FALLBACK.replace(" and dial 9 9 9", ""),
-                 "the fallback never gives the 999 line", id="no-999-line-in-the-fallback"),
-    pytest.param(DANGER, DANGER.replace("9 9 9", "the police"),
-                 "danger.say must give the 999 line", id="no-999-line-for-danger"),
-    pytest.param('continues = "Stay on the line for the next part, or press 8',
-                 'continues = "Stay on the line for the next part, or press 5',
-                 "navigation.continues says \"press 5\", which is not a navigation key",
-                 id="continuing-on-a-key-that-is-not-navigation"),
+    pytest.param(
+        "page_words = 112",
+        "page_words = 5000",
+        "limits.page_words must be a whole number from 1 to 112",
+        id="pages-longer-than-45-seconds",
+    ),
+    pytest.param(
+        "words_before_999 = 30",
+        "words_before_999 = 3000",
+        "limits.words_before_999 must be a whole number from 1 to 30",
+        id="the-999-line-allowed-later",
+    ),
+    pytest.param(
+        'safety = "If you are in immediate danger, hang up now and dial 9 9 9."',
+        'safety = "If you are in immediate danger, hang up now and dial the police."',
+        "greeting.safety must give the 999 line",
+        id="no-999-line-in-the-greeting",
+    ),
+    pytest.param(
+        'say = ["Thank you for calling the helpline."]',
+        'say = ["Thank you for calling the helpline. We are a small charity, and we '
+        "have been helping people across the country for many years, whatever has "
+        'happened to them."]',
+        'the start of every call gives the 999 line ("9 9 9") after 39 spoken '
+        "words; it must come within the first 30 (limits.words_before_999)",
+        id="999-line-too-late",
+    ),
+    pytest.param(
+        FALLBACK,
+        FALLBACK.replace(" and dial 9 9 9", ""),
+        "the fallback never gives the 999 line",
+        id="no-999-line-in-the-fallback",
+    ),
+    pytest.param(
+        DANGER,
+        DANGER.replace("9 9 9", "the police"),
+        "danger.say must give the 999 line",
+        id="no-999-line-for-danger",
+    ),
+    pytest.param(
+        'continues = "Stay on the line for the next part, or press 8',
+        'continues = "Stay on the line for the next part, or press 5',
+        'navigation.continues says "press 5", which is not a navigation key',
+        id="continuing-on-a-key-that-is-not-navigation",
+    ),
 ]
 
 
@@ -118,8 +172,19 @@ def test_the_999_line_limit_is_set_in_voice_toml(tmp_path) -> None:
 
 
 # Phrases of the advice web page that do not work when listened to.
-WEB_PAGE_PHRASES = ["prematurely", "url", "direct link", "non-biased", "click", " here.",
-                    "http", "www", "takedown rate", "below", "above"]
+WEB_PAGE_PHRASES = [
+    "prematurely",
+    "url",
+    "direct link",
+    "non-biased",
+    "click",
+    " here.",
+    "http",
+    "www",
+    "takedown rate",
+    "below",
+    "above",
+]
 
 
 def all_texts(value: object) -> list[str]:
@@ -174,24 +239,37 @@ def test_review_lists_every_line_marked_approval_needed_with_file_line_and_why()
         assert any(phrase in why for _, _, why in marks), phrase
 
 
-@pytest.mark.parametrize(("subdivision", "says"), [
-    ("ENG", "It's against the law in England and Wales to share an intimate image or video "
-            "of someone without their consent."),
-    ("SCT", "It's against the law in Scotland to share, or threaten to share,"),
-    ("NIR", "this needs checking"),
-])
+@pytest.mark.parametrize(
+    ("subdivision", "says"),
+    [
+        (
+            "ENG",
+            "It's against the law in England and Wales to share an intimate image or video "
+            "of someone without their consent.",
+        ),
+        ("SCT", "It's against the law in Scotland to share, or threaten to share,"),
+        ("NIR", "this needs checking"),
+    ],
+)
 def test_review_lists_the_proposals_for_the_helplines_part_of_the_uk(
-        tmp_path, subdivision: str, says: str) -> None:
+    tmp_path, subdivision: str, says: str
+) -> None:
     edited_flows(tmp_path, "[limits]", "[limits]")
     hours = tmp_path / "hours.toml"
-    hours.write_text(hours.read_text().replace('subdivision = "ENG"',
-                                               f'subdivision = "{subdivision}"'))
+    hours.write_text(
+        hours.read_text().replace('subdivision = "ENG"', f'subdivision = "{subdivision}"')
+    )
     result = check(tmp_path, "--review")
     assert result.exit_code == 0, result.output
     text = unwrapped(result.output)
     assert says in text
-    for proposal in ("law-voice-step-2", "law-sms-step-2", "support-stopncii",
-                     "support-relay-uk", "sms-help-relay-uk"):
+    for proposal in (
+        "law-voice-step-2",
+        "law-sms-step-2",
+        "support-stopncii",
+        "support-relay-uk",
+        "sms-help-relay-uk",
+    ):
         assert f"{proposal}:" in text
     assert "with the intention of causing distress" in text  # the current text, kept
     assert "StopNCII" in text and "18001" in text and "register" in text
@@ -203,21 +281,31 @@ def test_the_list_is_only_shown_when_asked_for() -> None:
     assert "APPROVAL" not in result.output
 
 
-@pytest.mark.parametrize(("old", "new", "complaint"), [
-    ('id = "support-stopncii"', 'id = "law-voice-step-2"', "id 'law-voice-step-2' is used twice"),
-    ('id = "support-relay-uk"', 'ident = "support-relay-uk"', "unknown field 'ident'"),
-    ('[proposal.proposed]\nENG = "It\'s against the law in England and Wales to share an',
-     '[proposal.proposed]\nENGL = "It\'s against the law in England and Wales to share an',
-     "needs a text for each of ENG, SCT, NIR (missing ENG)"),
-])
-def test_a_mistake_in_review_toml_is_refused_naming_file_and_line(tmp_path, old, new,
-                                                                   complaint) -> None:
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        (
+            'id = "support-stopncii"',
+            'id = "law-voice-step-2"',
+            "id 'law-voice-step-2' is used twice",
+        ),
+        ('id = "support-relay-uk"', 'ident = "support-relay-uk"', "unknown field 'ident'"),
+        (
+            "[proposal.proposed]\nENG = \"It's against the law in England and Wales to share an",
+            "[proposal.proposed]\nENGL = \"It's against the law in England and Wales to share an",
+            "needs a text for each of ENG, SCT, NIR (missing ENG)",
+        ),
+    ],
+)
+def test_a_mistake_in_review_toml_is_refused_naming_file_and_line(
+    tmp_path, old, new, complaint
+) -> None:
     edited_flows(tmp_path, "[limits]", "[limits]")
     review = tmp_path / "review.toml"
     text = review.read_text(encoding="utf-8")
     assert old in text
     review.write_text(text.replace(old, new, 1), encoding="utf-8")
-    line = text[:text.index(old)].count("\n") + 1
+    line = text[: text.index(old)].count("\n") + 1
     result = check(tmp_path, "--review")
     assert result.exit_code == 1, result.output
     assert complaint in result.output

@@ -39,11 +39,16 @@ def to_page(page: str, part: int) -> list[str]:
 def listening_places(content: VoiceContent) -> list[tuple[str, str, str, list[str]]]:
     """(name, when, caller, keys to get there) for every place a caller is listened to."""
     places = [("open menu", IN_HOURS, ME, []), ("closed menu", CHRISTMAS, ME, [])]
-    places += [(f"{page} part {part}", CHRISTMAS, ME, to_page(page, part))
-               for page in content.pages for part in range(1, parts(content, page) + 1)]
-    places += [("callback: confirm the number", IN_HOURS, ME, ["5"]),
-               ("callback: read back", IN_HOURS, "anonymous", ["5", "07400123456"]),
-               ("callback: voicemail", IN_HOURS, ME, ["5", "1"])]
+    places += [
+        (f"{page} part {part}", CHRISTMAS, ME, to_page(page, part))
+        for page in content.pages
+        for part in range(1, parts(content, page) + 1)
+    ]
+    places += [
+        ("callback: confirm the number", IN_HOURS, ME, ["5"]),
+        ("callback: read back", IN_HOURS, "anonymous", ["5", "07400123456"]),
+        ("callback: voicemail", IN_HOURS, ME, ["5", "1"]),
+    ]
     return places
 
 
@@ -66,14 +71,15 @@ def lines(result: Result) -> list[str]:
 @pytest.mark.parametrize("spoken", ["nine nine nine", "999", "I'm scared", "emergency"])
 @pytest.mark.parametrize(("place", "at", "caller", "keys"), PLACES, ids=[p[0] for p in PLACES])
 def test_naming_danger_anywhere_gets_the_999_line_then_the_same_question(
-        content: VoiceContent, place, at, caller, keys, spoken) -> None:
+    content: VoiceContent, place, at, caller, keys, spoken
+) -> None:
     result = simulate(at, caller, *[("--press", k) for k in keys], ("--say", spoken))
     events = lines(result)
     said_at = events.index(f"SAYS: {spoken}")
     before = [e for e in events[:said_at] if e.startswith("HEARS: ")]
-    after = [e for e in events[said_at + 1:] if e.startswith("HEARS: ")]
-    assert after[:len(content.danger)] == [f"HEARS: {line}" for line in content.danger], place
-    again = after[len(content.danger):]
+    after = [e for e in events[said_at + 1 :] if e.startswith("HEARS: ")]
+    assert after[: len(content.danger)] == [f"HEARS: {line}" for line in content.danger], place
+    again = after[len(content.danger) :]
     # The question's last words, asked again (after a part of a page, its keys).
     last = f"HEARS: {content.navigation['menu'].prompt}" if "part" in place else before[-1]
     assert last in again, place
@@ -87,19 +93,28 @@ def test_every_listening_place_hears_speech(place, at, caller, keys) -> None:
 
 
 def test_scared_and_asking_for_advice_gets_the_999_line_then_the_steps(
-        content: VoiceContent) -> None:
+    content: VoiceContent,
+) -> None:
     result = simulate(CHRISTMAS, ME, ("--say", "I'm scared, I want advice"))
     heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
     start = heard.index(content.danger[0])
-    assert heard[start:start + len(content.danger)] == list(content.danger)
-    assert heard[start + len(content.danger):][:len(content.steps_intro)] == list(
-        content.steps_intro)
+    assert heard[start : start + len(content.danger)] == list(content.danger)
+    assert heard[start + len(content.danger) :][: len(content.steps_intro)] == list(
+        content.steps_intro
+    )
 
 
 def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
-        content: VoiceContent, store) -> None:
-    result = simulate(IN_HOURS, ME, ("--press", "5"), ("--say", "yes"),
-                      ("--say", "yes but I'm frightened"), ("--say", "any time"))
+    content: VoiceContent, store
+) -> None:
+    result = simulate(
+        IN_HOURS,
+        ME,
+        ("--press", "5"),
+        ("--say", "yes"),
+        ("--say", "yes but I'm frightened"),
+        ("--say", "any time"),
+    )
     heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
     done = content.callback["done_new"].format(when=content.callback["soon"])
     assert heard.index(content.danger[0]) < heard.index(done)
@@ -108,13 +123,13 @@ def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
 
 @pytest.mark.parametrize("keyed", ["999", "112", "101", "99", "9999", "0999"])
 def test_keying_an_emergency_number_for_a_callback_gets_the_999_line(
-        content: VoiceContent, keyed: str) -> None:
+    content: VoiceContent, keyed: str
+) -> None:
     result = simulate(IN_HOURS, "anonymous", ("--press", "5"), ("--press", keyed))
     heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
     pressed = lines(result).index(f"PRESSES: {keyed}")
-    after = [e.removeprefix("HEARS: ") for e in lines(result)[pressed:]
-             if e.startswith("HEARS: ")]
-    assert after[:len(content.danger)] == list(content.danger)
+    after = [e.removeprefix("HEARS: ") for e in lines(result)[pressed:] if e.startswith("HEARS: ")]
+    assert after[: len(content.danger)] == list(content.danger)
     assert after[len(content.danger)] == content.callback["ask_number"]  # asked again
     assert content.callback["invalid_number"] not in heard
 
@@ -138,18 +153,33 @@ def redirect(root) -> str:
 def choice_routes(app: Flask) -> list[tuple[str, str, str]]:
     """(where a caller answers, where the same question is asked again, the caller)."""
     content = app.extensions["helpline"].flows.voice
-    routes = [("/voice/choice?menu=open&tries=1", "/voice/menu?menu=open&tries=1", ME),
-              ("/voice/choice?menu=closed&tries=1", "/voice/menu?menu=closed&tries=1", ME)]
-    routes += [(f"/voice/page/{page}/choice?part={part}&tries=1",
-                f"/voice/page/{page}?part={part}&tries=1&replay=0", ME)
-               for page in content.pages for part in range(1, parts(content, page) + 1)]
-    routes += [("/voice/callback/confirm?tries=1", "/voice/callback?tries=1", ME),
-               ("/voice/callback/number/confirm?tries=1", "/voice/callback/number/again?tries=1",
-                "anonymous"),
-               ("/voice/callback/voicemail/answer?tries=1", "/voice/callback/voicemail?tries=1",
-                ME),
-               ("/voice/callback/save?tries=1&voicemail=1",
-                "/voice/callback/safe-time?tries=1&voicemail=1", ME)]
+    routes = [
+        ("/voice/choice?menu=open&tries=1", "/voice/menu?menu=open&tries=1", ME),
+        ("/voice/choice?menu=closed&tries=1", "/voice/menu?menu=closed&tries=1", ME),
+    ]
+    routes += [
+        (
+            f"/voice/page/{page}/choice?part={part}&tries=1",
+            f"/voice/page/{page}?part={part}&tries=1&replay=0",
+            ME,
+        )
+        for page in content.pages
+        for part in range(1, parts(content, page) + 1)
+    ]
+    routes += [
+        ("/voice/callback/confirm?tries=1", "/voice/callback?tries=1", ME),
+        (
+            "/voice/callback/number/confirm?tries=1",
+            "/voice/callback/number/again?tries=1",
+            "anonymous",
+        ),
+        ("/voice/callback/voicemail/answer?tries=1", "/voice/callback/voicemail?tries=1", ME),
+        (
+            "/voice/callback/save?tries=1&voicemail=1",
+            "/voice/callback/safe-time?tries=1&voicemail=1",
+            ME,
+        ),
+    ]
     return routes
 
 

@@ -32,14 +32,23 @@ from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london, parse_twiml, twili
 # Ofcom's drama range for London: valid numbers that belong to nobody.
 ADVISORS = ("+442079460001", "+442079460002")
 VOICE, LANGUAGE = "Polly.Amy", "en-GB"
-EVENING, SATURDAY, CHRISTMAS, MORNING = (CLOSED_AT, "2026-11-28T11:00", "2026-12-25T11:00",
-                                         "2026-11-25T09:00")
+EVENING, SATURDAY, CHRISTMAS, MORNING = (
+    CLOSED_AT,
+    "2026-11-28T11:00",
+    "2026-12-25T11:00",
+    "2026-11-25T09:00",
+)
 KEYS = "0123456789*#"
 EMERGENCY = {"999", "112", "101", "911"}
 # Where each menu action leads (the path of the <Redirect> after choosing it).
-LEADS_TO = {"advisor": "/voice/advisor", "steps": "/voice/page/step1",
-            "police": "/voice/page/police", "support": "/voice/page/support",
-            "repeat": "/voice/menu", "callback": "/voice/callback"}
+LEADS_TO = {
+    "advisor": "/voice/advisor",
+    "steps": "/voice/page/step1",
+    "police": "/voice/page/police",
+    "support": "/voice/page/support",
+    "repeat": "/voice/menu",
+    "callback": "/voice/callback",
+}
 
 
 # ------------------------------------------------------------------ reading TwiML
@@ -95,8 +104,11 @@ def own_options(content: VoiceContent, menu: str):
 def menu_prompts(content: VoiceContent, menu: str) -> list[str]:
     """What the main menu ends with: its options, how to hear them again, and when closed,
     that texting works too."""
-    return [*(o.prompt for o in own_options(content, menu)), content.navigation["repeat"].prompt,
-            *([content.closed_text_us] if menu == "closed" else [])]
+    return [
+        *(o.prompt for o in own_options(content, menu)),
+        content.navigation["repeat"].prompt,
+        *([content.closed_text_us] if menu == "closed" else []),
+    ]
 
 
 def all_keys_at_the_menu(content: VoiceContent, menu: str):
@@ -124,8 +136,12 @@ class Walk:
     def answer(self, route: str, menu: str, digits: str) -> ElementTree.Element:
         """The TwiML answering `digits` at the first try of a menu."""
         for v in self.visits:
-            if (path(v.url) == route and query(v.url).get("menu") == menu
-                    and query(v.url).get("tries") == "0" and v.fields.get("Digits") == digits):
+            if (
+                path(v.url) == route
+                and query(v.url).get("menu") == menu
+                and query(v.url).get("tries") == "0"
+                and v.fields.get("Digits") == digits
+            ):
                 return v.root
         raise AssertionError(f"nobody pressed {digits} at {route}?menu={menu}")
 
@@ -141,8 +157,10 @@ def next_requests(root: ElementTree.Element) -> list[tuple[str, dict[str, str]]]
         elif verb.tag == "Redirect":
             found.append((verb.text, {}))
         elif verb.tag == "Dial":
-            found += [(verb.get("action"), {"DialCallStatus": s})
-                      for s in ("no-answer", "completed", "busy")]
+            found += [
+                (verb.get("action"), {"DialCallStatus": s})
+                for s in ("no-answer", "completed", "busy")
+            ]
         elif verb.tag == "Number":
             found.append((verb.get("url"), {}))
     return found
@@ -175,16 +193,18 @@ WALK_AT = {"open": OPEN_AT, "evening": EVENING, "saturday": SATURDAY, "christmas
 def tree(request, store_settings) -> Walk:
     """The whole tree, walked once per instant (a module fixture: walks take a moment)."""
     connect(Settings().override(store_settings)).flushdb()  # nobody on duty, no callbacks
-    app = create_app({"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS,
-                      **store_settings},
-                     clock=fixed_clock(london(WALK_AT[request.param])))
+    app = create_app(
+        {"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS, **store_settings},
+        clock=fixed_clock(london(WALK_AT[request.param])),
+    )
     app.testing = True
     return walk(app)
 
 
 def is_open(tree: Walk) -> bool:
-    return bool(tree.app.extensions["helpline"].flows.hours.is_open(
-        tree.app.extensions["helpline"].clock()))
+    return bool(
+        tree.app.extensions["helpline"].flows.hours.is_open(tree.app.extensions["helpline"].clock())
+    )
 
 
 def test_every_url_in_the_tree_is_a_voice_route(tree: Walk) -> None:
@@ -192,10 +212,12 @@ def test_every_url_in_the_tree_is_a_voice_route(tree: Walk) -> None:
     adapter = tree.app.url_map.bind("localhost")
     for visit in tree.visits:
         root = visit.root
-        urls = ([g.get("action") for g in root.iter("Gather")]
-                + [r.text for r in root.iter("Redirect")]
-                + [d.get("action") for d in root.iter("Dial")]
-                + [n.get("url") for n in root.iter("Number")])
+        urls = (
+            [g.get("action") for g in root.iter("Gather")]
+            + [r.text for r in root.iter("Redirect")]
+            + [d.get("action") for d in root.iter("Dial")]
+            + [n.get("url") for n in root.iter("Number")]
+        )
         for url in urls:
             assert path(url).startswith("/voice"), url
             try:
@@ -211,12 +233,13 @@ def test_every_say_uses_the_british_voice(tree: Walk) -> None:
             assert (say.text or "").strip(), f"an empty <Say> at {visit.url}"
 
 
-FRONT_DOOR_MENUS = re.compile(r"^/voice(/choice|/page/[^/]+/choice"
-                              r"|/callback/confirm|/callback/number/confirm|/callback/save)$")
+FRONT_DOOR_MENUS = re.compile(
+    r"^/voice(/choice|/page/[^/]+/choice"
+    r"|/callback/confirm|/callback/number/confirm|/callback/save)$"
+)
 
 
-def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(
-        tree: Walk) -> None:
+def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(tree: Walk) -> None:
     """Every menu, page and callback question listens for speech too; the callback number
     (digits) and the advisor's screening listen for keys only."""
     menus = 0
@@ -260,8 +283,9 @@ def test_the_safety_line_comes_before_any_menu(tree: Walk) -> None:
 
 def test_every_menu_option_in_flows_is_reachable(tree: Walk) -> None:
     content = voice(tree.app)
-    menu, options = (("open", content.open_options) if is_open(tree)
-                     else ("closed", content.closed_options))
+    menu, options = (
+        ("open", content.open_options) if is_open(tree) else ("closed", content.closed_options)
+    )
     for option in options:
         leads_to = path(redirect_of(tree.answer("/voice/choice", menu, option.key)))
         if option.action in LEADS_TO:
@@ -275,8 +299,11 @@ def test_every_menu_option_in_flows_is_reachable(tree: Walk) -> None:
 def test_only_the_open_tree_rings_advisors(tree: Walk) -> None:
     dials = [d for v in tree.visits for d in v.root.iter("Dial")]
     if is_open(tree):
-        assert dials and {"/voice/advisor", "/voice/screen", "/voice/screen/result",
-                          "/voice/advisor/result"} <= tree.paths()
+        assert (
+            dials
+            and {"/voice/advisor", "/voice/screen", "/voice/screen/result", "/voice/advisor/result"}
+            <= tree.paths()
+        )
     else:
         assert not dials
         assert "/voice/advisor" not in tree.paths()
@@ -286,8 +313,11 @@ def test_every_ending_hangs_up_after_the_safety_line(tree: Walk) -> None:
     """A call the app ends (gave up, goodbye) says the safety line first; only the advisor's
     screening leg, which the caller never hears, hangs up without it."""
     safety = voice(tree.app).safety
-    endings = [v for v in tree.visits if v.root.find("Hangup") is not None
-               and not path(v.url).startswith("/voice/screen")]
+    endings = [
+        v
+        for v in tree.visits
+        if v.root.find("Hangup") is not None and not path(v.url).startswith("/voice/screen")
+    ]
     assert endings
     for visit in endings:
         assert safety in heard(visit.root), visit.url
@@ -310,7 +340,7 @@ def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
     content = voice(app)
     root = post(app, "/voice")
     menu = heard(root.find("Gather"))
-    assert menu[-len(menu_prompts(content, "closed")):] == menu_prompts(content, "closed")
+    assert menu[-len(menu_prompts(content, "closed")) :] == menu_prompts(content, "closed")
     assert "advisor" not in {o.action for o in content.closed_options}
     advisor_key = next(o.key for o in content.open_options if o.action == "advisor")
     if advisor_key not in {o.key for o in content.closed_options}:
@@ -319,14 +349,18 @@ def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
         assert path(redirect_of(pressed)) == "/voice/menu"
 
 
-@pytest.mark.parametrize(("at", "kind", "name"), [
-    (SATURDAY, "weekend", None),
-    (CHRISTMAS, "bank_holiday", "Christmas Day"),
-    (EVENING, "after_closing", None),
-    (MORNING, "before_opening", None),
-])
+@pytest.mark.parametrize(
+    ("at", "kind", "name"),
+    [
+        (SATURDAY, "weekend", None),
+        (CHRISTMAS, "bank_holiday", "Christmas Day"),
+        (EVENING, "after_closing", None),
+        (MORNING, "before_opening", None),
+    ],
+)
 def test_closed_call_says_why_the_usual_hours_and_when_it_opens(
-        make_app, at: str, kind: str, name: str | None) -> None:
+    make_app, at: str, kind: str, name: str | None
+) -> None:
     app = make_app(at)
     h = app.extensions["helpline"]
     status = h.flows.hours.status(london(at))
@@ -354,7 +388,7 @@ def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
     root = post(app, "/voice")
     assert message in heard(root)
     prompts = menu_prompts(voice(app), "closed")
-    assert heard(root.find("Gather"))[-len(prompts):] == prompts
+    assert heard(root.find("Gather"))[-len(prompts) :] == prompts
     assert "tomorrow" in spoken(root)  # Thursday opens as usual
 
 
@@ -406,18 +440,21 @@ def test_asking_for_an_advisor_just_after_closing(make_app) -> None:
     root = post(app, "/voice/advisor")
     assert root.find("Dial") is None
     assert heard(root) == [voice(app).advisor["closed_now"]]
-    assert (path(redirect_of(root)), query(redirect_of(root))["menu"]) == ("/voice/menu",
-                                                                           "closed")
+    assert (path(redirect_of(root)), query(redirect_of(root))["menu"]) == ("/voice/menu", "closed")
 
 
-@pytest.mark.parametrize("fields", [
-    {"DialCallStatus": "no-answer"},
-    {"DialCallStatus": "busy"},
-    {"DialCallStatus": "failed"},
-    {"DialCallStatus": "canceled"},
-    {"DialCallStatus": "completed", "DialBridged": "false"},  # answered, then declined
-    {},
-], ids=lambda f: "-".join(f.values()) or "nothing")
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"DialCallStatus": "no-answer"},
+        {"DialCallStatus": "busy"},
+        {"DialCallStatus": "failed"},
+        {"DialCallStatus": "canceled"},
+        {"DialCallStatus": "completed", "DialBridged": "false"},  # answered, then declined
+        {},
+    ],
+    ids=lambda f: "-".join(f.values()) or "nothing",
+)
 def test_when_no_advisor_takes_the_call_the_closed_options_follow(make_app, fields) -> None:
     app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
     content = voice(app)
@@ -428,10 +465,14 @@ def test_when_no_advisor_takes_the_call_the_closed_options_follow(make_app, fiel
     assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
-@pytest.mark.parametrize("fields", [
-    {"DialCallStatus": "completed"},
-    {"DialCallStatus": "completed", "DialBridged": "true"},
-], ids=["completed", "bridged"])
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {"DialCallStatus": "completed"},
+        {"DialCallStatus": "completed", "DialBridged": "true"},
+    ],
+    ids=["completed", "bridged"],
+)
 def test_after_talking_to_an_advisor_the_call_ends_with_goodbye(make_app, fields) -> None:
     app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
     content = voice(app)
@@ -480,7 +521,7 @@ def test_three_silences_end_the_call_kindly(make_app, at: str) -> None:
     content = voice(app)
     said = gave_up(app, [SILENCE] * 3)
     assert said.count(content.no_input) == 3
-    assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+    assert said[-1 - len(content.gave_up) :] == [content.safety, *content.gave_up]
 
 
 @pytest.mark.parametrize(("at", "menu"), [(OPEN_AT, "open"), (EVENING, "closed")])
@@ -489,7 +530,7 @@ def test_three_wrong_keys_end_the_call_kindly(make_app, at: str, menu: str) -> N
     content = voice(app)
     said = gave_up(app, [an_invalid_key(all_keys_at_the_menu(content, menu))] * 3)
     assert said.count(content.invalid) == 3
-    assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+    assert said[-1 - len(content.gave_up) :] == [content.safety, *content.gave_up]
     assert any("text" in line for line in content.gave_up)  # how to text us
 
 
@@ -500,7 +541,7 @@ def test_three_silences_on_an_advice_page_end_the_call_kindly(make_app) -> None:
     goes_on = len(content.pages["police"].parts) - 1  # silences that only lead to a next part
     said = gave_up(app, [police, *[SILENCE] * goes_on, SILENCE, SILENCE, SILENCE])
     assert said.count(content.no_input) == 3
-    assert said[-1 - len(content.gave_up):] == [content.safety, *content.gave_up]
+    assert said[-1 - len(content.gave_up) :] == [content.safety, *content.gave_up]
 
 
 @pytest.mark.parametrize("tries", ["3", "4", "99"])
@@ -511,10 +552,12 @@ def test_the_menu_gives_up_after_the_last_try(make_app, tries: str) -> None:
 
 
 @pytest.mark.parametrize("menu", ["open", "closed"])
-@pytest.mark.parametrize(("nav", "repeats"), [("menu", True), ("repeat", True),
-                                              ("previous", False), ("next", False)])
+@pytest.mark.parametrize(
+    ("nav", "repeats"), [("menu", True), ("repeat", True), ("previous", False), ("next", False)]
+)
 def test_on_the_main_menu_0_and_9_say_it_again_7_and_8_are_not_options(
-        make_app, menu: str, nav: str, repeats: bool) -> None:
+    make_app, menu: str, nav: str, repeats: bool
+) -> None:
     app = make_app(OPEN_AT if menu == "open" else EVENING)
     content = voice(app)
     root = post(app, f"/voice/choice?menu={menu}&tries=1", Digits=content.navigation[nav].key)
@@ -535,15 +578,18 @@ def test_a_wrong_key_counts_as_a_try(make_app) -> None:
 # ------------------------------------------------------------------ speech
 
 
-@pytest.mark.parametrize(("speech", "leads_to"), [
-    ("I want to talk to an advisor", "/voice/advisor"),
-    ("Adviser, please.", "/voice/advisor"),
-    ("police", "/voice/page/police"),
-    ("How do I report it?", "/voice/page/police"),
-    ("advice", "/voice/page/step1"),
-    ("Samaritans", "/voice/page/support"),
-    ("two", None),  # not a word of any option: the menu again
-])
+@pytest.mark.parametrize(
+    ("speech", "leads_to"),
+    [
+        ("I want to talk to an advisor", "/voice/advisor"),
+        ("Adviser, please.", "/voice/advisor"),
+        ("police", "/voice/page/police"),
+        ("How do I report it?", "/voice/page/police"),
+        ("advice", "/voice/page/step1"),
+        ("Samaritans", "/voice/page/support"),
+        ("two", None),  # not a word of any option: the menu again
+    ],
+)
 def test_speech_picks_an_option_at_the_open_menu(make_app, speech: str, leads_to) -> None:
     app = make_app(OPEN_AT)
     root = post(app, "/voice/choice?menu=open&tries=0", SpeechResult=speech)
@@ -574,8 +620,9 @@ SPOKEN_AT_THE_MAIN_MENU = [
 
 
 @pytest.mark.parametrize(("menu", "speech", "action"), SPOKEN_AT_THE_MAIN_MENU)
-def test_speech_picks_the_option_that_matches_best(make_app, menu: str, speech: str,
-                                                   action: str | None) -> None:
+def test_speech_picks_the_option_that_matches_best(
+    make_app, menu: str, speech: str, action: str | None
+) -> None:
     app = make_app(OPEN_AT if menu == "open" else EVENING)
     root = post(app, f"/voice/choice?menu={menu}&tries=0", SpeechResult=speech)
     assert path(redirect_of(root)) == (LEADS_TO[action] if action else "/voice/menu")
@@ -583,8 +630,9 @@ def test_speech_picks_the_option_that_matches_best(make_app, menu: str, speech: 
 
 def test_saying_advisor_when_closed_is_not_an_option(make_app) -> None:
     app = make_app(EVENING)
-    root = post(app, "/voice/choice?menu=closed&tries=0",
-                SpeechResult="I want to talk to an advisor")
+    root = post(
+        app, "/voice/choice?menu=closed&tries=0", SpeechResult="I want to talk to an advisor"
+    )
     assert path(redirect_of(root)) == "/voice/menu"
 
 
@@ -613,15 +661,20 @@ def test_choosing_the_steps_starts_with_the_introduction(make_app) -> None:
     choice = post(app, "/voice/choice?menu=open&tries=0", Digits="2")
     root = post(app, redirect_of(choice))
     said = heard(root.find("Gather"))
-    assert said[:len(content.steps_intro) + 1] == [*content.steps_intro, content.steps[0].title]
+    assert said[: len(content.steps_intro) + 1] == [*content.steps_intro, content.steps[0].title]
 
 
 def test_long_steps_are_split_into_parts_in_the_shipped_content(make_app) -> None:
     app = make_app(OPEN_AT)
     assert parts(app)["step1"] > 1
     for name, page in voice(app).pages.items():
-        source = (voice(app).police if name == "police" else voice(app).support
-                  if name == "support" else None)
+        source = (
+            voice(app).police
+            if name == "police"
+            else voice(app).support
+            if name == "support"
+            else None
+        )
         if source:
             assert [line for part in page.parts for line in part] == list(source)
 
@@ -634,8 +687,11 @@ def test_no_page_is_longer_than_the_limit(make_app, intro: bool) -> None:
     for page, part in every_part(app):
         url = f"/voice/page/{page}?part={part}" + ("&intro=1" if intro else "")
         said = heard(post(app, url).find("Gather"))
-        advice = said[:-len(prompts_on(app, page, part))] if said[-1] != voice(
-            app).continues else said[:-1]
+        advice = (
+            said[: -len(prompts_on(app, page, part))]
+            if said[-1] != voice(app).continues
+            else said[:-1]
+        )
         words = sum(len(line.split()) for line in advice)
         assert 0 < words <= limit, (page, part, words)
 
@@ -654,7 +710,8 @@ def test_every_part_is_said_inside_the_gather_so_a_key_interrupts_it(make_app) -
 
 
 def test_a_part_with_more_after_it_goes_on_when_nothing_is_pressed_and_no_try_is_lost(
-        make_app) -> None:
+    make_app,
+) -> None:
     app = make_app(OPEN_AT)
     content = voice(app)
     for page, part in every_part(app):
@@ -680,18 +737,21 @@ def test_staying_silent_hears_step_1_to_its_end_without_a_sorry(make_app) -> Non
     assert said.index(content.pages["step1"].parts[-1][-1]) < said.index(content.no_input)
 
 
-@pytest.mark.parametrize(("start", "nav", "to"), [
-    (("step1", 1), "next", ("step1", 2)),
-    (("step1", "last"), "next", ("step2", 1)),
-    (("step2", 1), "previous", ("step1", "last")),
-    (("step1", 2), "previous", ("step1", 1)),
-    (("step4", 1), "next", ("step5", 1)),
-    (("step5", 1), "previous", ("step4", "last")),
-    (("step3", 1), "repeat", ("step3", 1)),
-    (("step1", 2), "repeat", ("step1", 2)),
-    (("police", 1), "next", ("police", 2)),
-    (("police", "last"), "previous", ("police", "last-1")),
-])
+@pytest.mark.parametrize(
+    ("start", "nav", "to"),
+    [
+        (("step1", 1), "next", ("step1", 2)),
+        (("step1", "last"), "next", ("step2", 1)),
+        (("step2", 1), "previous", ("step1", "last")),
+        (("step1", 2), "previous", ("step1", 1)),
+        (("step4", 1), "next", ("step5", 1)),
+        (("step5", 1), "previous", ("step4", "last")),
+        (("step3", 1), "repeat", ("step3", 1)),
+        (("step1", 2), "repeat", ("step1", 2)),
+        (("police", 1), "next", ("police", 2)),
+        (("police", "last"), "previous", ("police", "last-1")),
+    ],
+)
 def test_navigating_the_steps_by_key(make_app, start, nav: str, to) -> None:
     app = make_app(OPEN_AT)
     n = parts(app)
@@ -756,8 +816,9 @@ def test_on_from_the_last_step_says_so_then_the_menu(make_app) -> None:
     content = voice(app)
     last = parts(app)["step5"]
     assert content.navigation["next"].prompt in prompts_on(app, "step5", last)
-    root = post(app, f"/voice/page/step5/choice?part={last}&tries=0",
-                Digits=content.navigation["next"].key)
+    root = post(
+        app, f"/voice/page/step5/choice?part={last}&tries=0", Digits=content.navigation["next"].key
+    )
     assert heard(root) == [content.last_step]
     assert path(redirect_of(root)) == "/voice/menu"
 
@@ -770,10 +831,13 @@ def test_the_steps_heard_through_to_the_main_menu(make_app) -> None:
     n = [parts(app)[f"step{i}"] for i in range(1, 6)]
     said = simulate_call(app, ["2", *["8"] * sum(n)]).heard()
     titles = [line for line in said if line in {s.title for s in content.steps}]
-    assert titles == [s.title for s, times in zip(content.steps, n, strict=True)
-                      for _ in range(times)]
-    assert said[-len(menu_prompts(content, "open")) - 1:] == [content.last_step,
-                                                             *menu_prompts(content, "open")]
+    assert titles == [
+        s.title for s, times in zip(content.steps, n, strict=True) for _ in range(times)
+    ]
+    assert said[-len(menu_prompts(content, "open")) - 1 :] == [
+        content.last_step,
+        *menu_prompts(content, "open"),
+    ]
 
 
 @pytest.mark.parametrize("step", range(1, 6))
@@ -785,8 +849,9 @@ def test_each_step_says_its_advice_then_the_keys(make_app, step: int) -> None:
     root = post(app, f"/voice/page/step{step}?part={last}")
     said = heard(root.find("Gather"))
     assert said[0] == content.steps[step - 1].title
-    assert said[-len(prompts_on(app, f"step{step}", last)):] == prompts_on(app, f"step{step}",
-                                                                             last)
+    assert said[-len(prompts_on(app, f"step{step}", last)) :] == prompts_on(
+        app, f"step{step}", last
+    )
     assert all(line in said for line in page.parts[-1])
 
 
@@ -796,8 +861,10 @@ def test_police_and_support_offer_repeat_and_menu(make_app, page: str) -> None:
     content = voice(app)
     last = parts(app)[page]
     root = post(app, f"/voice/page/{page}?part={last}")
-    assert heard(root.find("Gather"))[-2:] == [content.navigation["repeat"].prompt,
-                                               content.navigation["menu"].prompt]
+    assert heard(root.find("Gather"))[-2:] == [
+        content.navigation["repeat"].prompt,
+        content.navigation["menu"].prompt,
+    ]
     nav = content.navigation
     again = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["repeat"].key)
     assert redirect_of(again).endswith(f"/voice/page/{page}?part={last}")
@@ -829,14 +896,18 @@ def explode(*args, **kwargs):
     raise RuntimeError("boom")
 
 
-@pytest.mark.parametrize(("target", "url", "fields"), [
-    ("ivr.web.voice.page_words", "/voice/page/police", {}),
-    ("ivr.core.calltree.hear", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
-    ("ivr.web.voice.now_status", "/voice", {}),
-    ("ivr.web.voice.advisor_numbers", "/voice/advisor", {}),
-])
-def test_an_error_in_a_handler_gives_the_fallback(make_app, monkeypatch, target, url,
-                                                  fields) -> None:
+@pytest.mark.parametrize(
+    ("target", "url", "fields"),
+    [
+        ("ivr.web.voice.page_words", "/voice/page/police", {}),
+        ("ivr.core.calltree.hear", "/voice/choice?menu=open&tries=0", {"Digits": "2"}),
+        ("ivr.web.voice.now_status", "/voice", {}),
+        ("ivr.web.voice.advisor_numbers", "/voice/advisor", {}),
+    ],
+)
+def test_an_error_in_a_handler_gives_the_fallback(
+    make_app, monkeypatch, target, url, fields
+) -> None:
     app = make_app(OPEN_AT)
     monkeypatch.setattr(target, explode)
     assert_fallback(app, post(app, url, **fields))
@@ -853,8 +924,9 @@ def test_an_error_outside_voice_is_not_dressed_as_twiml(make_app) -> None:
     assert response.status_code == 404
 
 
-@pytest.mark.parametrize("url", ["/voice", "/voice/menu?menu=closed",
-                                 "/voice/page/step2", "/voice/screen"])
+@pytest.mark.parametrize(
+    "url", ["/voice", "/voice/menu?menu=closed", "/voice/page/step2", "/voice/screen"]
+)
 def test_get_works_too(make_app, url: str) -> None:
     app = make_app(EVENING)
     root = twiml(signed_get(app, url))

@@ -32,16 +32,26 @@ from ivr.core.safetime import Window
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "flows"
 
 MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback")
-CLOSED_REASONS = ("weekend", "bank_holiday", "closure", "before_opening", "after_closing",
-                  "not_open_today")
+CLOSED_REASONS = (
+    "weekend",
+    "bank_holiday",
+    "closure",
+    "before_opening",
+    "after_closing",
+    "not_open_today",
+)
 NAVIGATION = ("previous", "repeat", "next", "menu")
 OWN_KEYS = "123456"  # a page's own options; navigation keys are never among them
 STEP_COUNT = 5
 _PRESS = re.compile(r"\bpress ([0-9*#])(?![0-9])", re.IGNORECASE)
 CLOSED_FIELDS = ("reason", "usual_hours", "when")
-CALLBACK_FIELDS = {"confirm_number": ("last3",), "read_back": ("digits",),
-                   "closing": ("closes", "fallback"),
-                   "done_new": ("when",), "done_existing": ("when",)}
+CALLBACK_FIELDS = {
+    "confirm_number": ("last3",),
+    "read_back": ("digits",),
+    "closing": ("closes", "fallback"),
+    "done_new": ("when",),
+    "done_existing": ("when",),
+}
 
 
 @dataclass(frozen=True)
@@ -111,19 +121,59 @@ class VoiceContent:
         return (*self.greeting, self.safety), (*self.reassurance, *intro)
 
 
-SMS_REPLIES = ("soon", "closing", "reopen", "held", "new", "existing", "options", "preferred",
-               "anytime", "noted", "outside_hours", "ambiguous", "held_new", "kept",
-               "ask_time", "time_unclear", "closure", "help", "media", "not_uk", "spooled",
-               "unavailable")
-WINDOW_FIELDS = {"after": ("time",), "before": ("time",), "between": ("start", "end"),
-                 "any_time": (), "days": ("days",), "except_days": ("days",),
-                 "range": ("first", "last"), "plural": ("weekday",), "and": (),
-                 "from_date": ("weekday", "day", "month")}
+SMS_REPLIES = (
+    "soon",
+    "closing",
+    "reopen",
+    "held",
+    "new",
+    "existing",
+    "options",
+    "preferred",
+    "anytime",
+    "noted",
+    "outside_hours",
+    "ambiguous",
+    "held_new",
+    "kept",
+    "ask_time",
+    "time_unclear",
+    "closure",
+    "help",
+    "media",
+    "not_uk",
+    "spooled",
+    "unavailable",
+)
+WINDOW_FIELDS = {
+    "after": ("time",),
+    "before": ("time",),
+    "between": ("start", "end"),
+    "any_time": (),
+    "days": ("days",),
+    "except_days": ("days",),
+    "range": ("first", "last"),
+    "plural": ("weekday",),
+    "and": (),
+    "from_date": ("weekday", "day", "month"),
+}
 # A closure's message reaches text replies too, so it is held to what a text may say.
 CLOSURE_MESSAGE_MAX = 120
 # Words that would tell whoever sees the phone what the helpline is about.
-REVEALING = ("image", "photo", "intimate", "nude", "abuse", "police", "revenge", "porn",
-             "sexual", "consent", "explicit", "harass")
+REVEALING = (
+    "image",
+    "photo",
+    "intimate",
+    "nude",
+    "abuse",
+    "police",
+    "revenge",
+    "porn",
+    "sexual",
+    "consent",
+    "explicit",
+    "harass",
+)
 MAX_REPLY_SEGMENTS = 2
 MAX_STEP_SEGMENTS = 3
 
@@ -164,8 +214,9 @@ class _Reader:
             try:
                 node = node[part]
             except (KeyError, IndexError, TypeError):
-                raise self.file.error(where[:-1] if where[:-1] else where,
-                                      f"missing {'.'.join(map(str, where))}") from None
+                raise self.file.error(
+                    where[:-1] if where[:-1] else where, f"missing {'.'.join(map(str, where))}"
+                ) from None
         return node
 
     def text(self, where: Where, fields: tuple[str, ...] = ()) -> str:
@@ -179,25 +230,30 @@ class _Reader:
         value = self.get(where)
         if isinstance(value, str):
             value = [value]
-        if not isinstance(value, list) or not value or not all(
-                isinstance(v, str) and v.strip() for v in value):
-            raise self.file.error(where, f"{_name(where)} must be a list of texts, "
-                                  'e.g. ["First sentence.", "Second sentence."]')
+        if (
+            not isinstance(value, list)
+            or not value
+            or not all(isinstance(v, str) and v.strip() for v in value)
+        ):
+            raise self.file.error(
+                where,
+                f"{_name(where)} must be a list of texts, "
+                'e.g. ["First sentence.", "Second sentence."]',
+            )
         for v in value:
             self._check_fields(where, v, fields)
         return tuple(v.strip() for v in value)
 
     def words(self, where: Where) -> tuple[str, ...]:
         value = self.get(where)
-        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip()
-                                                  for v in value):
+        if not isinstance(value, list) or not all(isinstance(v, str) and v.strip() for v in value):
             raise self.file.error(where, f"{_name(where)} must be a list of words")
         return tuple(v.strip().lower() for v in value)
 
     def key(self, where: Where) -> str:
         value = self.get(where)
         if not isinstance(value, str) or len(value) != 1 or value not in "0123456789*#":
-            raise self.file.error(where, f"{_name(where)} must be one phone key, e.g. \"1\"")
+            raise self.file.error(where, f'{_name(where)} must be one phone key, e.g. "1"')
         return value
 
     def _check_fields(self, where: Where, value: str, allowed: tuple[str, ...]) -> None:
@@ -207,17 +263,25 @@ class _Reader:
             raise self.file.error(where, f"{_name(where)}: unbalanced braces ({exc})") from None
         for f in fields:
             if f not in allowed:
-                hint = (f"only {', '.join('{' + a + '}' for a in allowed)} can be used here"
-                        if allowed else "no {placeholders} can be used here")
+                hint = (
+                    f"only {', '.join('{' + a + '}' for a in allowed)} can be used here"
+                    if allowed
+                    else "no {placeholders} can be used here"
+                )
                 raise self.file.error(where, f"{_name(where)}: unknown {{{f}}}: {hint}")
 
     def option(self, where: Where, actions: tuple[str, ...]) -> Option:
         action = self.text((*where, "action"))
         if action not in actions:
-            raise self.file.error((*where, "action"),
-                                  f"unknown action {action!r} (one of {', '.join(actions)})")
-        return Option(self.key((*where, "key")), action, self.text((*where, "prompt")),
-                      self.words((*where, "words")))
+            raise self.file.error(
+                (*where, "action"), f"unknown action {action!r} (one of {', '.join(actions)})"
+            )
+        return Option(
+            self.key((*where, "key")),
+            action,
+            self.text((*where, "prompt")),
+            self.words((*where, "words")),
+        )
 
     def options(self, where: Where, actions: tuple[str, ...]) -> tuple[Option, ...]:
         entries = self.get(where)
@@ -228,8 +292,9 @@ class _Reader:
         for i, option in enumerate(options):
             for label, value in (("key", option.key), ("action", option.action)):
                 if (label, value) in seen:
-                    raise self.file.error((*where, i, label),
-                                          f"{label} {value!r} is used twice in this menu")
+                    raise self.file.error(
+                        (*where, i, label), f"{label} {value!r} is used twice in this menu"
+                    )
                 seen[(label, value)] = i
         return options
 
@@ -242,40 +307,55 @@ def _check_prompt(file: TomlFile, where: Where, option: Option) -> None:
     """A prompt that says "press N" must name the option's own key."""
     named = _PRESS.findall(option.prompt)
     if named and named != [option.key]:
-        raise file.error((*where, "prompt"), f"{_name(where)}.prompt says "
-                         f"\"press {named[0]}\" but its key is {option.key!r}")
+        raise file.error(
+            (*where, "prompt"),
+            f'{_name(where)}.prompt says "press {named[0]}" but its key is {option.key!r}',
+        )
 
 
 def _navigation(r: _Reader) -> dict[str, Option]:
     """The navigation keys, the same on every page: distinct, and none of 1 to 6 (which are
     each page's own options)."""
-    navigation = {name: Option(r.key(("navigation", name, "key")), name,
-                               r.text(("navigation", name, "prompt")),
-                               r.words(("navigation", name, "words")))
-                  for name in NAVIGATION}
+    navigation = {
+        name: Option(
+            r.key(("navigation", name, "key")),
+            name,
+            r.text(("navigation", name, "prompt")),
+            r.words(("navigation", name, "words")),
+        )
+        for name in NAVIGATION
+    }
     nav_keys = [o.key for o in navigation.values()]
     for name, option in navigation.items():
         where = ("navigation", name)
         if nav_keys.count(option.key) > 1 or option.key in OWN_KEYS:
-            raise r.file.error((*where, "key"), f"navigation key {option.key!r} ({name}) is "
-                               "used twice, or is one of 1 to 6, which pages use for their "
-                               "own options")
+            raise r.file.error(
+                (*where, "key"),
+                f"navigation key {option.key!r} ({name}) is "
+                "used twice, or is one of 1 to 6, which pages use for their "
+                "own options",
+            )
         _check_prompt(r.file, where, option)
     return navigation
 
 
-def _check_own_keys(file: TomlFile, options: list[tuple[Where, Option]],
-                    navigation: Mapping[str, Option]) -> None:
+def _check_own_keys(
+    file: TomlFile, options: list[tuple[Where, Option]], navigation: Mapping[str, Option]
+) -> None:
     """A page's own options use 1 to 6, never a navigation key."""
     nav = {o.key: name for name, o in navigation.items()}
     for where, option in options:
         if option.key in nav:
-            raise file.error((*where, "key"), f"key {option.key!r} is the {nav[option.key]} "
-                             "key on every page ([navigation]); this page's own options use "
-                             "1 to 6")
+            raise file.error(
+                (*where, "key"),
+                f"key {option.key!r} is the {nav[option.key]} "
+                "key on every page ([navigation]); this page's own options use "
+                "1 to 6",
+            )
         if option.key not in OWN_KEYS:
-            raise file.error((*where, "key"), f"key {option.key!r}: a page's own options "
-                             "use 1 to 6")
+            raise file.error(
+                (*where, "key"), f"key {option.key!r}: a page's own options use 1 to 6"
+            )
         _check_prompt(file, where, option)
 
 
@@ -285,20 +365,23 @@ def _limit(r: _Reader, name: str, default: int) -> int:
     check off."""
     value = r.file.data.get("limits", {}).get(name, default)
     if not isinstance(value, int) or isinstance(value, bool) or not 1 <= value <= default:
-        raise r.file.error(("limits", name), f"limits.{name} must be a whole number from 1 "
-                           f"to {default}")
+        raise r.file.error(
+            ("limits", name), f"limits.{name} must be a whole number from 1 to {default}"
+        )
     return value
 
 
-def _pages(r: _Reader, steps: tuple[Step, ...], intro: tuple[str, ...], part: str,
-           limit: int) -> dict[str, Page]:
+def _pages(
+    r: _Reader, steps: tuple[Step, ...], intro: tuple[str, ...], part: str, limit: int
+) -> dict[str, Page]:
     """Each advice page split at its `say` items into as few parts as fit `limit` spoken
     words, as evenly as possible. Counted: what is said before the keys to press (the steps'
     introduction before step 1, the title, "part 1 of 2" and the advice); the key prompts
     that follow are the same on every page and not counted."""
     label = spoken.words(part.format(part=1, parts=2))
-    sources = [(f"step{i + 1}", ("steps", "step", i, "say"), step.title)
-               for i, step in enumerate(steps)]
+    sources = [
+        (f"step{i + 1}", ("steps", "step", i, "say"), step.title) for i, step in enumerate(steps)
+    ]
     sources += [("police", ("police", "say"), None), ("support", ("support", "say"), None)]
     pages = {}
     for name, where, title in sources:
@@ -306,18 +389,23 @@ def _pages(r: _Reader, steps: tuple[Step, ...], intro: tuple[str, ...], part: st
         sizes = [spoken.words(t) for t in texts]
 
         def overhead(index: int, parts: int, name: str = name, title: str | None = title) -> int:
-            return (spoken.words(title or "") + (label if parts > 1 else 0)
-                    + (sum(map(spoken.words, intro)) if name == "step1" and index == 0 else 0))
+            return (
+                spoken.words(title or "")
+                + (label if parts > 1 else 0)
+                + (sum(map(spoken.words, intro)) if name == "step1" and index == 0 else 0)
+            )
 
         cuts = spoken.split(sizes, limit, overhead)
         if cuts is None:
-            i = next(i for i, size in enumerate(sizes)
-                     if size + overhead(i, len(sizes)) > limit)
+            i = next(i for i, size in enumerate(sizes) if size + overhead(i, len(sizes)) > limit)
             total = sizes[i] + overhead(i, len(sizes))
-            raise r.file.error((*where, i), f"{_name(where)}: this item would make a page of "
-                               f"{total} spoken words (about {spoken.seconds(total)} seconds) "
-                               f"with its title and part number; a page holds {limit} "
-                               "(limits.page_words): split it into two items")
+            raise r.file.error(
+                (*where, i),
+                f"{_name(where)}: this item would make a page of "
+                f"{total} spoken words (about {spoken.seconds(total)} seconds) "
+                f"with its title and part number; a page holds {limit} "
+                "(limits.page_words): split it into two items",
+            )
         pages[name] = Page(title, tuple(texts[a:b] for a, b in cuts))
     return pages
 
@@ -327,18 +415,22 @@ PLACEHOLDER_WORDS = 8  # a {placeholder} counts as about what the app fills in
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
 
-def _check_999(file: TomlFile, what: str, heard: list[tuple[Where, str]], limit: int,
-               missing: Where) -> None:
+def _check_999(
+    file: TomlFile, what: str, heard: list[tuple[Where, str]], limit: int, missing: Where
+) -> None:
     """`heard` (where each text is, the text, in the order said) must give the 999 line
     within `limit` spoken words of its start."""
     texts = [_PLACEHOLDER.sub(" x" * PLACEHOLDER_WORDS, text) for _, text in heard]
     found = spoken.words_before(texts, SAFETY_LINE)
     if found is None:
-        raise file.error(missing, f"{what} never gives the 999 line (\"{SAFETY_LINE}\")")
+        raise file.error(missing, f'{what} never gives the 999 line ("{SAFETY_LINE}")')
     if found[1] > limit:
-        raise file.error(heard[0][0], f"{what} gives the 999 line (\"{SAFETY_LINE}\") after "
-                         f"{found[1]} spoken words; it must come within the first {limit} "
-                         "(limits.words_before_999)")
+        raise file.error(
+            heard[0][0],
+            f'{what} gives the 999 line ("{SAFETY_LINE}") after '
+            f"{found[1]} spoken words; it must come within the first {limit} "
+            "(limits.words_before_999)",
+        )
 
 
 def _check_safety_lines(r: _Reader) -> None:
@@ -347,21 +439,33 @@ def _check_safety_lines(r: _Reader) -> None:
     and the danger lines themselves."""
     for where in (("greeting", "safety"), ("danger", "say")):
         if SAFETY_LINE not in " ".join(r.texts(where)):
-            raise r.file.error(where, f"{_name(where)} must give the 999 line, with 999 "
-                               f"written \"{SAFETY_LINE}\"")
+            raise r.file.error(
+                where, f'{_name(where)} must give the 999 line, with 999 written "{SAFETY_LINE}"'
+            )
     limit = _limit(r, "words_before_999", 30)
 
     def items(where: Where, fields: tuple[str, ...] = ()) -> list[tuple[Where, str]]:
         return [((*where, i), text) for i, text in enumerate(r.texts(where, fields))]
 
-    start = [*items(("greeting", "say")), (("greeting", "safety"), r.text(("greeting", "safety"))),
-             *items(("greeting", "reassurance"))]
-    for what, intro in (("the start of every call", ("open", "say")),
-                        ("the start of a call out of hours", ("closed", "say"))):
-        _check_999(r.file, what, [*start, *items(intro, CLOSED_FIELDS)], limit,
-                   ("greeting", "safety"))
-    _check_999(r.file, "the fallback", items(("fallback", "say"), ("usual_hours",)), limit,
-               ("fallback", "say"))
+    start = [
+        *items(("greeting", "say")),
+        (("greeting", "safety"), r.text(("greeting", "safety"))),
+        *items(("greeting", "reassurance")),
+    ]
+    for what, intro in (
+        ("the start of every call", ("open", "say")),
+        ("the start of a call out of hours", ("closed", "say")),
+    ):
+        _check_999(
+            r.file, what, [*start, *items(intro, CLOSED_FIELDS)], limit, ("greeting", "safety")
+        )
+    _check_999(
+        r.file,
+        "the fallback",
+        items(("fallback", "say"), ("usual_hours",)),
+        limit,
+        ("fallback", "say"),
+    )
 
 
 def load_voice(file: TomlFile) -> VoiceContent:
@@ -371,32 +475,43 @@ def load_voice(file: TomlFile) -> VoiceContent:
     closed_options = r.options(("closed", "options"), MENU_ACTIONS)
     for i, option in enumerate(closed_options):
         if option.action == "advisor":
-            raise file.error(("closed", "options", i, "action"),
-                             "the closed menu cannot offer an advisor")
+            raise file.error(
+                ("closed", "options", i, "action"), "the closed menu cannot offer an advisor"
+            )
     reason_fields = {"bank_holiday": ("name",), "closure": ("message",)}
     navigation = _navigation(r)
     for menu, options in (("open", open_options), ("closed", closed_options)):
-        _check_own_keys(file, [((menu, "options", i), o) for i, o in enumerate(options)],
-                        navigation)
+        _check_own_keys(
+            file, [((menu, "options", i), o) for i, o in enumerate(options)], navigation
+        )
     continues = r.text(("navigation", "continues"))
     for key in _PRESS.findall(continues):
         if key not in {o.key for o in navigation.values()}:
-            raise file.error(("navigation", "continues"), f"navigation.continues says "
-                             f"\"press {key}\", which is not a navigation key")
-    answers = tuple(Option(r.key(("callback", a, "key")), a, "",
-                           r.words(("callback", a, "words"))) for a in ("yes", "no"))
+            raise file.error(
+                ("navigation", "continues"),
+                f'navigation.continues says "press {key}", which is not a navigation key',
+            )
+    answers = tuple(
+        Option(r.key(("callback", a, "key")), a, "", r.words(("callback", a, "words")))
+        for a in ("yes", "no")
+    )
     _check_own_keys(file, [(("callback", a.action), a) for a in answers], navigation)
     safe_times = _safe_times(r)
-    _check_own_keys(file, [(("callback", "safe_times", i), o)
-                           for i, (o, _) in enumerate(safe_times)], navigation)
+    _check_own_keys(
+        file,
+        [(("callback", "safe_times", i), o) for i, (o, _) in enumerate(safe_times)],
+        navigation,
+    )
     danger_words = r.words(("danger", "words"))
     if not danger_words:
         raise file.error(("danger", "words"), "danger.words must name at least one word")
     entries = r.get(("steps", "step"))
     if not isinstance(entries, list) or len(entries) != STEP_COUNT:
         raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")
-    steps = tuple(Step(r.text(("steps", "step", i, "title")),
-                       r.words(("steps", "step", i, "words"))) for i in range(STEP_COUNT))
+    steps = tuple(
+        Step(r.text(("steps", "step", i, "title")), r.words(("steps", "step", i, "words")))
+        for i in range(STEP_COUNT)
+    )
     steps_intro = r.texts(("steps", "intro"))
     part = r.text(("navigation", "part"), ("part", "parts"))
     return VoiceContent(
@@ -408,8 +523,9 @@ def load_voice(file: TomlFile) -> VoiceContent:
         closed_say=r.texts(("closed", "say"), CLOSED_FIELDS),
         closed_when_unknown=r.text(("closed", "when_unknown")),
         closed_text_us=r.text(("closed", "text_us")),
-        closed_reasons={k: r.text(("closed", "reasons", k), reason_fields.get(k, ()))
-                        for k in CLOSED_REASONS},
+        closed_reasons={
+            k: r.text(("closed", "reasons", k), reason_fields.get(k, ())) for k in CLOSED_REASONS
+        },
         closed_options=closed_options,
         no_input=r.text(("menu", "no_input")),
         invalid=r.text(("menu", "invalid")),
@@ -426,18 +542,33 @@ def load_voice(file: TomlFile) -> VoiceContent:
         pages=_pages(r, steps, steps_intro, part, _limit(r, "page_words", 112)),
         danger_words=danger_words,
         danger=r.texts(("danger", "say")),
-        advisor={k: r.text(("advisor", k)) for k in
-                 ("connecting", "unavailable", "closed_now", "screen", "screen_declined")},
-        callback={k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ())) for k in
-                  ("soon", "closing", "reopen", "safe_time", "confirm_number", "ask_number",
-                   "read_back",
-                   "invalid_number",
-                   "voicemail", "done_new", "done_existing", "unavailable")},
+        advisor={
+            k: r.text(("advisor", k))
+            for k in ("connecting", "unavailable", "closed_now", "screen", "screen_declined")
+        },
+        callback={
+            k: r.text(("callback", k), CALLBACK_FIELDS.get(k, ()))
+            for k in (
+                "soon",
+                "closing",
+                "reopen",
+                "safe_time",
+                "confirm_number",
+                "ask_number",
+                "read_back",
+                "invalid_number",
+                "voicemail",
+                "done_new",
+                "done_existing",
+                "unavailable",
+            )
+        },
         answers=answers,
         safe_times=safe_times,
-        outbound={k: r.text(("outbound", k)) for k in
-                  ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer",
-                   "ended")},
+        outbound={
+            k: r.text(("outbound", k))
+            for k in ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer", "ended")
+        },
         goodbye=r.texts(("goodbye", "say")),
         fallback=r.texts(("fallback", "say"), ("usual_hours",)),
     )
@@ -452,7 +583,7 @@ def _safe_times(r: _Reader) -> tuple[tuple[Option, Window], ...]:
     for i, entry in enumerate(entries):
         where: Where = ("callback", "safe_times", i)
         if not isinstance(entry, Mapping):
-            raise r.file.error(where, "each safe time is { key = \"1\", words = [...] }")
+            raise r.file.error(where, 'each safe time is { key = "1", words = [...] }')
         bounds = {}
         for name in ("earliest", "latest"):
             if name in entry:
@@ -463,8 +594,14 @@ def _safe_times(r: _Reader) -> tuple[tuple[Option, Window], ...]:
         window = Window(bounds.get("earliest"), bounds.get("latest"))
         if window.earliest and window.latest and window.earliest >= window.latest:
             raise r.file.error(where, "earliest must come before latest")
-        choices.append((Option(r.key((*where, "key")), f"safe_time_{i + 1}", "",
-                               r.words((*where, "words"))), window))
+        choices.append(
+            (
+                Option(
+                    r.key((*where, "key")), f"safe_time_{i + 1}", "", r.words((*where, "words"))
+                ),
+                window,
+            )
+        )
     keys = [o.key for o, _ in choices]
     if len(set(keys)) != len(keys):
         raise r.file.error(("callback", "safe_times"), "a key is used twice")
@@ -474,30 +611,47 @@ def _safe_times(r: _Reader) -> tuple[tuple[Option, Window], ...]:
 def load_sms(file: TomlFile) -> SmsContent:
     """Text messages: GSM-7 only, short, and discreet (checked, so a typo can't leak)."""
     r = _Reader(file)
-    fields = {"closing": ("closes", "fallback"), "new": ("when",), "existing": ("when",),
-              "preferred": ("window", "when"), "anytime": ("when",), "noted": ("window",),
-              "outside_hours": ("usual_hours",), "ambiguous": ("hour", "usual_hours"),
-              "closure": ("message",), "help": ("usual_hours",), "not_uk": ("usual_hours",),
-              "spooled": ("usual_hours",),
-              "unavailable": ("usual_hours",)}
+    fields = {
+        "closing": ("closes", "fallback"),
+        "new": ("when",),
+        "existing": ("when",),
+        "preferred": ("window", "when"),
+        "anytime": ("when",),
+        "noted": ("window",),
+        "outside_hours": ("usual_hours",),
+        "ambiguous": ("hour", "usual_hours"),
+        "closure": ("message",),
+        "help": ("usual_hours",),
+        "not_uk": ("usual_hours",),
+        "spooled": ("usual_hours",),
+        "unavailable": ("usual_hours",),
+    }
     replies = {k: r.text(("reply", k), fields.get(k, ())) for k in SMS_REPLIES}
     steps = r.texts(("steps", "texts"))
     if len(steps) != STEP_COUNT:
         raise file.error(("steps", "texts"), f"there must be exactly {STEP_COUNT} texts")
-    for where, text, limit in ([(("reply", k), v, MAX_REPLY_SEGMENTS) for k, v in replies.items()]
-                               + [(("steps", "texts"), v, MAX_STEP_SEGMENTS) for v in steps]):
+    for where, text, limit in [
+        (("reply", k), v, MAX_REPLY_SEGMENTS) for k, v in replies.items()
+    ] + [(("steps", "texts"), v, MAX_STEP_SEGMENTS) for v in steps]:
         bad = non_gsm7(text)
         if bad:
-            raise file.error(where, f"{_name(where)} has characters a text message can't carry "
-                             f"cheaply: {' '.join(bad)} (use plain quotes and dashes, no emoji)")
+            raise file.error(
+                where,
+                f"{_name(where)} has characters a text message can't carry "
+                f"cheaply: {' '.join(bad)} (use plain quotes and dashes, no emoji)",
+            )
         if segments(text) > limit:
-            raise file.error(where, f"{_name(where)} is {segments(text)} texts long; "
-                             f"keep it to {limit}")
+            raise file.error(
+                where, f"{_name(where)} is {segments(text)} texts long; keep it to {limit}"
+            )
         if where[0] == "reply":
             revealing = [w for w in REVEALING if w in text.lower()]
             if revealing:
-                raise file.error(where, f"{_name(where)} says {revealing[0]!r}: replies must "
-                                 "not reveal what the helpline is about")
+                raise file.error(
+                    where,
+                    f"{_name(where)} says {revealing[0]!r}: replies must "
+                    "not reveal what the helpline is about",
+                )
     opening = r.text(("advisor", "opening"), ("count", "last_day", "link"))
     if non_gsm7(opening):
         raise file.error(("advisor", "opening"), "advisor.opening must be plain characters")
@@ -514,8 +668,7 @@ def load_phrases(file: TomlFile) -> PhraseTemplates:
         later=r.text(("later",), when_fields),
         usual_hours=r.text(("usual_hours",), ("opens", "closes", "days")),
         day_range=r.text(("day_range",), ("first", "last")),
-        window={name: r.text(("window", name), fields)
-                for name, fields in WINDOW_FIELDS.items()},
+        window={name: r.text(("window", name), fields) for name, fields in WINDOW_FIELDS.items()},
     )
 
 
@@ -524,15 +677,21 @@ def closure_message_problem(message: str) -> str | None:
     written (hours.toml at start-up, the supervisor's form), because texts carry it."""
     bad = non_gsm7(message)
     if bad:
-        return (f"it has characters a text message can't carry cheaply: {' '.join(bad)} "
-                "(use plain quotes and dashes, no emoji)")
+        return (
+            f"it has characters a text message can't carry cheaply: {' '.join(bad)} "
+            "(use plain quotes and dashes, no emoji)"
+        )
     revealing = [w for w in REVEALING if w in message.lower()]
     if revealing:
-        return (f"it says {revealing[0]!r}: it is also sent in text messages, which must not "
-                "reveal what the helpline is about")
+        return (
+            f"it says {revealing[0]!r}: it is also sent in text messages, which must not "
+            "reveal what the helpline is about"
+        )
     if len(message) > CLOSURE_MESSAGE_MAX:
-        return (f"it is {len(message)} characters long; keep it to {CLOSURE_MESSAGE_MAX} "
-                "(it is also sent in text messages)")
+        return (
+            f"it is {len(message)} characters long; keep it to {CLOSURE_MESSAGE_MAX} "
+            "(it is also sent in text messages)"
+        )
     return None
 
 
@@ -558,12 +717,27 @@ def load_flows(directory: Path, now: datetime) -> Flows:
     voice = load_voice(voice_file)
     for i, (_, window) in enumerate(voice.safe_times):
         if not meets_week(window, config):
-            raise voice_file.error(("callback", "safe_times", i), "this safe time is never "
-                                   "inside the usual week in hours.toml")
-    return Flows(directory=directory, hours_config=config, hours=hours,
-                 phrases=load_phrases(read_toml(directory / "phrases.toml")),
-                 voice=voice, sms=load_sms(read_toml(directory / "sms.toml")))
+            raise voice_file.error(
+                ("callback", "safe_times", i),
+                "this safe time is never inside the usual week in hours.toml",
+            )
+    return Flows(
+        directory=directory,
+        hours_config=config,
+        hours=hours,
+        phrases=load_phrases(read_toml(directory / "phrases.toml")),
+        voice=voice,
+        sms=load_sms(read_toml(directory / "sms.toml")),
+    )
 
 
-__all__ = ["Flows", "FlowFileError", "Option", "Page", "SmsContent", "Step", "VoiceContent",
-           "load_flows"]
+__all__ = [
+    "Flows",
+    "FlowFileError",
+    "Option",
+    "Page",
+    "SmsContent",
+    "Step",
+    "VoiceContent",
+    "load_flows",
+]

@@ -43,10 +43,17 @@ def marked(directory: Path) -> list[Marked]:
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines, start=1):
             if match := _MARK.search(line):
-                about = next((later.strip() for later in lines[number:]
-                              if later.strip() and not later.lstrip().startswith("#")), "")
-                found.append(Marked(path.name, number, match.group(1).strip(),
-                                    about.removesuffix(",")))
+                about = next(
+                    (
+                        later.strip()
+                        for later in lines[number:]
+                        if later.strip() and not later.lstrip().startswith("#")
+                    ),
+                    "",
+                )
+                found.append(
+                    Marked(path.name, number, match.group(1).strip(), about.removesuffix(","))
+                )
     return found
 
 
@@ -57,12 +64,16 @@ def _text(file: TomlFile, entry: dict, where: Where, name: str, subdivision: str
     if isinstance(value, dict):
         missing = [s for s in SUBDIVISIONS if not isinstance(value.get(s), str)]
         if missing:
-            raise file.error((*where, name), f"{name} by part of the UK needs a text for "
-                             f"each of {', '.join(SUBDIVISIONS)} (missing {missing[0]})")
+            raise file.error(
+                (*where, name),
+                f"{name} by part of the UK needs a text for "
+                f"each of {', '.join(SUBDIVISIONS)} (missing {missing[0]})",
+            )
         value = value[subdivision]
     if not isinstance(value, str) or not value.strip():
-        raise file.error((*where, name) if name in entry else where,
-                         f"proposal.{name} must be some text")
+        raise file.error(
+            (*where, name) if name in entry else where, f"proposal.{name} must be some text"
+        )
     return " ".join(value.split())
 
 
@@ -78,8 +89,9 @@ def load_proposals(directory: Path, subdivision: str) -> list[Proposal]:
         where = ("proposal", i)
         unknown = sorted(set(entry) - set(FIELDS))
         if unknown:
-            raise file.error((*where, unknown[0]), f"unknown field {unknown[0]!r} "
-                             f"(one of {', '.join(FIELDS)})")
+            raise file.error(
+                (*where, unknown[0]), f"unknown field {unknown[0]!r} (one of {', '.join(FIELDS)})"
+            )
         proposal = Proposal(*(_text(file, entry, where, name, subdivision) for name in FIELDS))
         if proposal.id in seen:
             raise file.error((*where, "id"), f"id {proposal.id!r} is used twice")

@@ -77,9 +77,10 @@ def _index_lines(text: str) -> dict[Where, int]:
         elif match := _TABLE_HEADER.match(line):
             name = _split_dotted(match.group(1))
             # [a.b] after [[a]] is a table inside the last [[a]]: ("a", index, "b").
-            owner = next((name[:n] for n in range(len(name) - 1, 0, -1) if name[:n] in counts),
-                         None)
-            current = ((*owner, counts[owner] - 1, *name[len(owner):]) if owner else name)
+            owner = next(
+                (name[:n] for n in range(len(name) - 1, 0, -1) if name[:n] in counts), None
+            )
+            current = (*owner, counts[owner] - 1, *name[len(owner) :]) if owner else name
             lines.setdefault(current, number)
         elif match := _KEY.match(line):
             key = (*current, match.group(1).strip("\"'"))
@@ -99,6 +100,7 @@ def read_toml(path: Path) -> TomlFile:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         match = re.search(r"line (\d+)", str(exc))
-        raise FlowFileError(path, int(match.group(1)) if match else None,
-                            f"not valid TOML: {exc}") from exc
+        raise FlowFileError(
+            path, int(match.group(1)) if match else None, f"not valid TOML: {exc}"
+        ) from exc
     return TomlFile(path, data, _index_lines(text))

@@ -37,6 +37,8 @@ class Callback:
     voicemail: bool = False
     attempts: int = 0
     claimed_by: str | None = None  # the advisor calling now
+    claimed_at: datetime | None = None
+    caller_connected: bool = False  # during this claim's call (claims.goes_back)
     call_state: str | None = None  # claimed, ringing, connected, machine, ended
     outcome: str | None = None
     count: Count = field(default_factory=Count)  # towards expiry (expiry.py)
@@ -48,9 +50,15 @@ class Callback:
 OUTCOMES = ("reached", "no_answer", "voicemail_left", "wrong_number", "declined")
 
 
-def after_outcome(outcome: str, attempts_before: int, max_attempts: int, now: datetime,
-                  hours: OpeningHours, delay: timedelta,
-                  plan: Window | None) -> tuple[str, Placement | None]:
+def after_outcome(
+    outcome: str,
+    attempts_before: int,
+    max_attempts: int,
+    now: datetime,
+    hours: OpeningHours,
+    delay: timedelta,
+    plan: Window | None,
+) -> tuple[str, Placement | None]:
     """The callback's next status (and place) after an advisor records an outcome: no answer
     comes back after `delay`, inside the person's window and opening hours, until
     `max_attempts`; then it expires."""
@@ -67,8 +75,11 @@ def after_outcome(outcome: str, attempts_before: int, max_attempts: int, now: da
 # ------------------------------------------------------------------ numbers we may call back
 
 
-CALLABLE_TYPES = {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE,
-                  phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE}
+CALLABLE_TYPES = {
+    phonenumbers.PhoneNumberType.MOBILE,
+    phonenumbers.PhoneNumberType.FIXED_LINE,
+    phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
+}
 
 
 def callable_number(raw: str, region: str = "GB") -> str | None:
@@ -79,8 +90,11 @@ def callable_number(raw: str, region: str = "GB") -> str | None:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
-    if (parsed.country_code != 44 or not phonenumbers.is_valid_number(parsed)
-            or phonenumbers.region_code_for_number(parsed) != "GB"):  # not +44 1624 (IoM)…
+    if (
+        parsed.country_code != 44
+        or not phonenumbers.is_valid_number(parsed)
+        or phonenumbers.region_code_for_number(parsed) != "GB"
+    ):  # not +44 1624 (IoM)…
         return None
     if phonenumbers.number_type(parsed) not in CALLABLE_TYPES:
         return None

@@ -23,15 +23,28 @@ def normalise_speech(speech: str | None) -> str:
     return " ".join(_NOT_WORD.sub(" ", (speech or "").lower()).split())
 
 
-_NUMBER_WORDS = {"zero": "0", "one": "1", "two": "2", "three": "3", "four": "4", "five": "5",
-                 "six": "6", "seven": "7", "eight": "8", "nine": "9"}
+_NUMBER_WORDS = {
+    "zero": "0",
+    "one": "1",
+    "two": "2",
+    "three": "3",
+    "four": "4",
+    "five": "5",
+    "six": "6",
+    "seven": "7",
+    "eight": "8",
+    "nine": "9",
+}
 
 
 def _spans(tokens: Sequence[str], words: Sequence[str]) -> list[range]:
     """Where `words` stand, whole, in `tokens`."""
     n = len(words)
-    return [range(i, i + n) for i in range(len(tokens) - n + 1)
-            if n and list(tokens[i:i + n]) == list(words)]
+    return [
+        range(i, i + n)
+        for i in range(len(tokens) - n + 1)
+        if n and list(tokens[i : i + n]) == list(words)
+    ]
 
 
 def _as_numbers(tokens: Sequence[str]) -> list[tuple[str, range]]:
@@ -62,8 +75,11 @@ def _danger_at(tokens: Sequence[str], danger_words: Sequence[str]) -> set[int]:
 def _score(option: Option, tokens: Sequence[str]) -> tuple[int, int]:
     """How well `option` matches: how many spoken words its key and words account for, then
     how late its match ends (people ask for what they want last: "talk to the police")."""
-    spans = [span for phrase in (option.key, *option.words)
-             for span in _spans(tokens, normalise_speech(phrase).split())]
+    spans = [
+        span
+        for phrase in (option.key, *option.words)
+        for span in _spans(tokens, normalise_speech(phrase).split())
+    ]
     covered = {i for span in spans for i in span}
     return len(covered), max((span.stop for span in spans), default=0)
 
@@ -76,8 +92,12 @@ class Heard:
     danger: bool = False
 
 
-def hear(options: Sequence[Option], digits: str | None, speech: str | None,
-         danger_words: Sequence[str] = ()) -> Heard:
+def hear(
+    options: Sequence[Option],
+    digits: str | None,
+    speech: str | None,
+    danger_words: Sequence[str] = (),
+) -> Heard:
     """The option chosen by key (the first key pressed: a one-key menu can't tell 9 from
     999) or by voice: the one that matches best ("can someone call me back" is the callback,
     not "someone" to talk to; on a perfect tie, the one listed first). Words naming danger
@@ -163,25 +183,40 @@ def _after(page: str, part: int, parts: Mapping[str, int]) -> Move:
     return Move(None)
 
 
-def page_options(page: str, part: int, parts: Mapping[str, int],
-                 navigation: Mapping[str, Option], steps: Sequence[Option]) -> tuple[Option, ...]:
+def page_options(
+    page: str,
+    part: int,
+    parts: Mapping[str, int],
+    navigation: Mapping[str, Option],
+    steps: Sequence[Option],
+) -> tuple[Option, ...]:
     """What can be chosen on a part of an advice page: every navigation key (back and on
     lead to the main menu where the page begins or ends), and on the steps, a step by its
     number."""
     own = steps if step_number(page) is not None else ()
-    return (navigation["previous"], navigation["next"], navigation["repeat"],
-            navigation["menu"], *own)
+    return (
+        navigation["previous"],
+        navigation["next"],
+        navigation["repeat"],
+        navigation["menu"],
+        *own,
+    )
 
 
-def page_prompts(page: str, part: int, parts: Mapping[str, int],
-                 navigation: Mapping[str, Option]) -> tuple[Option, ...]:
+def page_prompts(
+    page: str, part: int, parts: Mapping[str, int], navigation: Mapping[str, Option]
+) -> tuple[Option, ...]:
     """The navigation keys worth saying on a part: back and on only where there is another
     part or step (they are still accepted elsewhere, leading to the main menu)."""
     n = step_number(page)
     back = part > 1 or (n is not None and n > 1)
     on = part < parts[page] or n is not None
-    return (*((navigation["previous"],) if back else ()), *((navigation["next"],) if on else ()),
-            navigation["repeat"], navigation["menu"])
+    return (
+        *((navigation["previous"],) if back else ()),
+        *((navigation["next"],) if on else ()),
+        navigation["repeat"],
+        navigation["menu"],
+    )
 
 
 def continues_by_itself(page: str, part: int, parts: Mapping[str, int]) -> bool:
@@ -204,5 +239,6 @@ def navigate(page: str, part: int, parts: Mapping[str, int], choice: Option) -> 
 
 def step_choices(steps: Sequence[Step]) -> tuple[Option, ...]:
     """Options that pick a step by its number (key "1" to "5") or its words."""
-    return tuple(Option(str(i), f"step{i}", step.title, step.words)
-                 for i, step in enumerate(steps, start=1))
+    return tuple(
+        Option(str(i), f"step{i}", step.title, step.words) for i, step in enumerate(steps, start=1)
+    )

@@ -26,8 +26,9 @@ class Count:
     claimable_on: date | None = None
 
 
-def count_through(count: Count, yesterday: date, held: bool, requested: date,
-                  hours: OpeningHours) -> Count:
+def count_through(
+    count: Count, yesterday: date, held: bool, requested: date, hours: OpeningHours
+) -> Count:
     """The count after the nights up to and including `yesterday` (the nightly job's view).
 
     Idempotent: counting the same days twice changes nothing, and a night the job did not
@@ -35,10 +36,14 @@ def count_through(count: Count, yesterday: date, held: bool, requested: date,
     is only remembered once, so a missed night can only make expiry later, never earlier)."""
     if held:
         start = (count.counted or requested) + timedelta(days=1)  # the day asked never counts
-        days = sum(1 for offset in range((yesterday - start).days + 1)
-                   if hours.day(start + timedelta(days=offset)).session is not None)
-        return replace(count, missed=count.missed + days,
-                       counted=max(yesterday, count.counted or yesterday))
+        days = sum(
+            1
+            for offset in range((yesterday - start).days + 1)
+            if hours.day(start + timedelta(days=offset)).session is not None
+        )
+        return replace(
+            count, missed=count.missed + days, counted=max(yesterday, count.counted or yesterday)
+        )
     day = count.claimable_on
     if day is None or day > yesterday or (count.counted is not None and day <= count.counted):
         return count

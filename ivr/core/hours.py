@@ -87,8 +87,9 @@ class Status:
             "open": self.open,
             "closes_at": self.closes_at.isoformat() if self.closes_at else None,
             "next_opening": self.next_opening.isoformat() if self.reopening_known else None,
-            "reason": None if self.reason is None else {
-                "kind": self.reason.kind, "text": self.reason.text},
+            "reason": None
+            if self.reason is None
+            else {"kind": self.reason.kind, "text": self.reason.text},
         }
 
 
@@ -186,8 +187,9 @@ class OpeningHours:
                 return Status(at, True, closes, self.next_opening_after_day(today.day), None)
             if local < opens:
                 return Status(at, False, None, opens, Reason("before_opening"))
-            return Status(at, False, None, self.next_opening_after_day(today.day),
-                          Reason("after_closing"))
+            return Status(
+                at, False, None, self.next_opening_after_day(today.day), Reason("after_closing")
+            )
         return Status(at, False, None, self.next_opening_after_day(today.day), today.reason)
 
     def status_with(self, at: datetime, override: Override | None) -> Status:
@@ -201,8 +203,14 @@ class OpeningHours:
         reopens = override.until if override.until and after.open else after.next_opening
         if status.open and override.until is None:
             reopens = self.next_opening_after_day(at.astimezone(self.timezone).date())
-        return Status(at, False, None, reopens, Reason("closure", override.message),
-                      reopening_known=override.until is not None)
+        return Status(
+            at,
+            False,
+            None,
+            reopens,
+            Reason("closure", override.message),
+            reopening_known=override.until is not None,
+        )
 
     def is_open(self, at: datetime) -> bool:
         return self.status(at).open
@@ -226,7 +234,7 @@ class OpeningHours:
 
 def parse_time(value: object, where: tuple[str | int, ...]) -> time:
     if not isinstance(value, str) or not _TIME.match(value):
-        raise HoursError(where, f"{value!r} is not a time: write it as \"HH:MM\", e.g. \"10:00\"")
+        raise HoursError(where, f'{value!r} is not a time: write it as "HH:MM", e.g. "10:00"')
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
 
@@ -248,30 +256,50 @@ def parse_session(table: object, where: tuple[str | int, ...]) -> Session:
     if not isinstance(table, Mapping):
         raise HoursError(where, 'expected { opens = "10:00", closes = "16:00" }')
     _only_keys(table, {"opens", "closes"}, where, required={"opens", "closes"})
-    session = Session(parse_time(table["opens"], (*where, "opens")),
-                      parse_time(table["closes"], (*where, "closes")))
+    session = Session(
+        parse_time(table["opens"], (*where, "opens")),
+        parse_time(table["closes"], (*where, "closes")),
+    )
     if session.closes <= session.opens:
-        raise HoursError((*where, "closes"),
-                         f"closes at {session.closes:%H:%M}, not after it opens at "
-                         f"{session.opens:%H:%M}")
+        raise HoursError(
+            (*where, "closes"),
+            f"closes at {session.closes:%H:%M}, not after it opens at {session.opens:%H:%M}",
+        )
     return session
 
 
-def _only_keys(table: Mapping, allowed: set[str], where: tuple[str | int, ...],
-               required: set[str] = frozenset()) -> None:
+def _only_keys(
+    table: Mapping,
+    allowed: set[str],
+    where: tuple[str | int, ...],
+    required: set[str] = frozenset(),
+) -> None:
     for key in table:
         if key not in allowed:
-            raise HoursError((*where, key), f"unknown setting {key!r} "
-                             f"(expected one of {', '.join(sorted(allowed))})")
+            raise HoursError(
+                (*where, key),
+                f"unknown setting {key!r} (expected one of {', '.join(sorted(allowed))})",
+            )
     for key in sorted(required - set(table)):
         raise HoursError(where, f"missing {key!r}")
 
 
 def parse_hours(data: Mapping[str, object]) -> HoursConfig:
     """Build and check an HoursConfig from the hours.toml data; HoursError names the key."""
-    _only_keys(data, {"timezone", "subdivision", "weekly", "closures", "special_hours",
-                      "bank_holiday_names", "observed_name"}, (),
-               required={"timezone", "subdivision", "weekly"})
+    _only_keys(
+        data,
+        {
+            "timezone",
+            "subdivision",
+            "weekly",
+            "closures",
+            "special_hours",
+            "bank_holiday_names",
+            "observed_name",
+        },
+        (),
+        required={"timezone", "subdivision", "weekly"},
+    )
     try:
         zone = ZoneInfo(str(data["timezone"]))
     except (ZoneInfoNotFoundError, ValueError) as exc:
@@ -279,31 +307,44 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
     subdivision = data["subdivision"]
     known = holidays.country_holidays("GB").subdivisions
     if subdivision not in known:
-        raise HoursError(("subdivision",), f"unknown UK subdivision {subdivision!r} "
-                         f"(one of {', '.join(known)}; ENG is England and Wales)")
+        raise HoursError(
+            ("subdivision",),
+            f"unknown UK subdivision {subdivision!r} "
+            f"(one of {', '.join(known)}; ENG is England and Wales)",
+        )
 
     weekly_data = data["weekly"]
     if not isinstance(weekly_data, Mapping):
         raise HoursError(("weekly",), "expected a [weekly] table of days")
     _only_keys(weekly_data, set(WEEKDAYS), ("weekly",))
-    weekly = {WEEKDAYS.index(name): parse_session(value, ("weekly", name))
-              for name, value in weekly_data.items()}
+    weekly = {
+        WEEKDAYS.index(name): parse_session(value, ("weekly", name))
+        for name, value in weekly_data.items()
+    }
 
     closures = []
     for i, entry in enumerate(_table_list(data, "closures")):
         where = ("closures", i)
         _only_keys(entry, {"from", "to", "message"}, where, required={"from", "to", "message"})
-        closure = Closure(parse_date(entry["from"], (*where, "from")),
-                          parse_date(entry["to"], (*where, "to")), str(entry["message"]).strip())
+        closure = Closure(
+            parse_date(entry["from"], (*where, "from")),
+            parse_date(entry["to"], (*where, "to")),
+            str(entry["message"]).strip(),
+        )
         if closure.end < closure.start:
-            raise HoursError((*where, "to"), f"the closure ends ({closure.end}) before it "
-                             f"starts ({closure.start})")
+            raise HoursError(
+                (*where, "to"),
+                f"the closure ends ({closure.end}) before it starts ({closure.start})",
+            )
         if not closure.message:
             raise HoursError((*where, "message"), "a closure needs a message for callers")
         for j, other in enumerate(closures):
             if closure.start <= other.end and other.start <= closure.end:
-                raise HoursError(where, f"this closure ({closure.start} to {closure.end}) "
-                                 f"overlaps closure {j + 1} ({other.start} to {other.end})")
+                raise HoursError(
+                    where,
+                    f"this closure ({closure.start} to {closure.end}) "
+                    f"overlaps closure {j + 1} ({other.start} to {other.end})",
+                )
         closures.append(closure)
 
     special: dict[date, Session] = {}
@@ -315,14 +356,18 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
             raise HoursError(where, f"{day} has special hours twice")
         for closure in closures:
             if closure.start <= day <= closure.end:
-                raise HoursError(where, f"{day} has special hours but is inside the closure "
-                                 f"{closure.start} to {closure.end}")
+                raise HoursError(
+                    where,
+                    f"{day} has special hours but is inside the closure "
+                    f"{closure.start} to {closure.end}",
+                )
         special[day] = parse_session({"opens": entry["opens"], "closes": entry["closes"]}, where)
 
     names = data.get("bank_holiday_names", {})
     if not isinstance(names, Mapping) or not all(
-            isinstance(v, str) and v.strip() for v in names.values()):
-        raise HoursError(("bank_holiday_names",), "expected \"Official name\" = \"spoken name\"")
+        isinstance(v, str) and v.strip() for v in names.values()
+    ):
+        raise HoursError(("bank_holiday_names",), 'expected "Official name" = "spoken name"')
     observed = data.get("observed_name", "the {name} bank holiday")
     if not isinstance(observed, str) or "{name}" not in observed:
         raise HoursError(("observed_name",), "must be text containing {name}")
@@ -350,8 +395,13 @@ def check_opens(hours: OpeningHours, at: datetime) -> None:
     finds no opening and status() fails mid-call)."""
     today = at.astimezone(hours.timezone).date()
     config = hours.config
-    spans = sorted([(today, today), *((c.start, c.end) for c in config.closures),
-                    *((d, d) for d in config.special)])
+    spans = sorted(
+        [
+            (today, today),
+            *((c.start, c.end) for c in config.closures),
+            *((d, d) for d in config.special),
+        ]
+    )
     day = today
     try:
         hours.status(at)
@@ -363,5 +413,8 @@ def check_opens(hours: OpeningHours, at: datetime) -> None:
             while day <= end:
                 day = hours.next_opening_after_day(day).date()
     except NeverOpens as exc:
-        raise HoursError(("weekly",), f"the helpline never opens in the {SEARCH_DAYS} days "
-                         f"from {day:%Y-%m-%d}: check weekly hours and closures") from exc
+        raise HoursError(
+            ("weekly",),
+            f"the helpline never opens in the {SEARCH_DAYS} days "
+            f"from {day:%Y-%m-%d}: check weekly hours and closures",
+        ) from exc

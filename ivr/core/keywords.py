@@ -10,8 +10,7 @@ from datetime import date, time
 from ivr.core.safetime import Reading, read_safe_time
 
 # Twilio's own opt-out, opt-in and help words still reach the webhook.
-OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE",
-                     "OPTOUT"})
+OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 HELP = frozenset({"HELP", "INFO"})
 STEPS = frozenset({"STEPS", "STEP", "ADVICE"})
@@ -33,15 +32,21 @@ def keyword(body: str) -> str:
     return " ".join(body.strip().strip(".!?").upper().split())
 
 
-def interpret(body: str, has_callback: Callable[[], bool], today: date,
-              usual: tuple[time, time]) -> Intent:
+def interpret(
+    body: str, has_callback: Callable[[], bool], today: date, usual: tuple[time, time]
+) -> Intent:
     """Read a message. A safe time sets the plan; anything else asks for a callback. A time
     we can't read is never taken for "any time": someone waiting gets an example; someone
     new is asked when it is safe before anyone calls (ask_time). `has_callback` is only
     asked then (it costs the store a read)."""
     word = keyword(body)
-    for kind, words in (("opt_out", OPT_OUT), ("opt_in", OPT_IN), ("help", HELP),
-                        ("steps", STEPS), ("anytime", ANYTIME)):
+    for kind, words in (
+        ("opt_out", OPT_OUT),
+        ("opt_in", OPT_IN),
+        ("help", HELP),
+        ("steps", STEPS),
+        ("anytime", ANYTIME),
+    ):
         if word in words:
             return Intent(kind)
     reading = read_safe_time(body, today, usual)

@@ -5,10 +5,21 @@ from __future__ import annotations
 import phonenumbers
 
 # What Twilio sends as the caller ID of a withheld, restricted or unknown caller.
-WITHHELD_IDS = frozenset({
-    "", "anonymous", "restricted", "unknown", "unavailable", "private",
-    "+266696687", "+7378742833", "+86282452253", "+8656696", "+2562533",
-})
+WITHHELD_IDS = frozenset(
+    {
+        "",
+        "anonymous",
+        "restricted",
+        "unknown",
+        "unavailable",
+        "private",
+        "+266696687",
+        "+7378742833",
+        "+86282452253",
+        "+8656696",
+        "+2562533",
+    }
+)
 # Emergency and police numbers: the app never dials these (a call placed through Twilio would
 # give the emergency services the helpline's address, not the caller's).
 NEVER_DIAL = frozenset({"999", "112", "101", "911", "+44999", "+44112", "+44101"})

@@ -9,12 +9,24 @@ from typing import TYPE_CHECKING
 
 from ivr.core.hours import WEEKDAYS, OpeningHours, Session
 
-if TYPE_CHECKING:  # promise.py needs safetime.py, which uses clock() from here
+if TYPE_CHECKING:  # promise.py needs safetime.py, which uses time_words() from here
     from ivr.core.promise import Promise
     from ivr.core.safetime import Window
 
-MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
-          "September", "October", "November", "December")
+MONTHS = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
 
 
 @dataclass(frozen=True)
@@ -28,7 +40,7 @@ class PhraseTemplates:
     window: Mapping[str, str]  # a safe time in words: after, before, between, days...
 
 
-def clock(t: time) -> str:
+def time_words(t: time) -> str:
     """10:00 -> "10am", 13:30 -> "1:30pm", 12:00 -> "12pm"."""
     suffix = "am" if t.hour < 12 else "pm"
     hour = t.hour % 12 or 12
@@ -45,8 +57,12 @@ def when(opening: datetime, now: datetime, hours: OpeningHours, t: PhraseTemplat
     local_now = now.astimezone(hours.timezone)
     local_open = opening.astimezone(hours.timezone)
     days = (local_open.date() - local_now.date()).days
-    fields = {"time": clock(local_open.time()), "weekday": weekday_name(local_open.weekday()),
-              "day": local_open.day, "month": MONTHS[local_open.month - 1]}
+    fields = {
+        "time": time_words(local_open.time()),
+        "weekday": weekday_name(local_open.weekday()),
+        "day": local_open.day,
+        "month": MONTHS[local_open.month - 1],
+    }
     if days == 0:
         return t.today.format(**fields)
     if days == 1:
@@ -74,8 +90,11 @@ def usual_hours(weekly: dict[int, Session], t: PhraseTemplates) -> str:
             names = f"{weekday_name(days[0])} and {weekday_name(days[1])}"
         else:
             names = t.day_range.format(first=weekday_name(days[0]), last=weekday_name(days[-1]))
-        parts.append(t.usual_hours.format(opens=clock(session.opens),
-                                          closes=clock(session.closes), days=names))
+        parts.append(
+            t.usual_hours.format(
+                opens=time_words(session.opens), closes=time_words(session.closes), days=names
+            )
+        )
     return "; ".join(parts)
 
 
@@ -85,23 +104,29 @@ def window_words(window: Window, t: PhraseTemplates) -> str:
     w = t.window
     parts = []
     if window.earliest and window.latest:
-        parts.append(w["between"].format(start=clock(window.earliest), end=clock(window.latest)))
+        parts.append(
+            w["between"].format(start=time_words(window.earliest), end=time_words(window.latest))
+        )
     elif window.earliest:
-        parts.append(w["after"].format(time=clock(window.earliest)))
+        parts.append(w["after"].format(time=time_words(window.earliest)))
     elif window.latest:
-        parts.append(w["before"].format(time=clock(window.latest)))
+        parts.append(w["before"].format(time=time_words(window.latest)))
     if len(window.weekdays) < len(WEEKDAYS):
         parts.append(_days_words(window.weekdays, w))
     if window.not_before is not None:
         d = window.not_before
-        parts.append(w["from_date"].format(weekday=weekday_name(d.weekday()), day=d.day,
-                                           month=MONTHS[d.month - 1]))
+        parts.append(
+            w["from_date"].format(
+                weekday=weekday_name(d.weekday()), day=d.day, month=MONTHS[d.month - 1]
+            )
+        )
     return " ".join(parts) if parts else w["any_time"]
 
 
 def _days_words(days: frozenset[int], w: Mapping[str, str]) -> str:
     """ "on any day except Mondays" (one day left out), "on Mondays to Fridays" (a run), or
     the shorter of "on Tuesdays and Wednesdays" and "on any day except ..."."""
+
     def listing(chosen: list[int]) -> str:
         names = [w["plural"].format(weekday=weekday_name(d)) for d in chosen]
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {w['and']} {names[-1]}"
@@ -111,16 +136,24 @@ def _days_words(days: frozenset[int], w: Mapping[str, str]) -> str:
     if len(others) == 1:
         return w["except_days"].format(days=listing(others))
     if len(chosen) >= 3 and chosen == list(range(chosen[0], chosen[-1] + 1)):
-        return w["days"].format(days=w["range"].format(
-            first=w["plural"].format(weekday=weekday_name(chosen[0])),
-            last=w["plural"].format(weekday=weekday_name(chosen[-1]))))
+        return w["days"].format(
+            days=w["range"].format(
+                first=w["plural"].format(weekday=weekday_name(chosen[0])),
+                last=w["plural"].format(weekday=weekday_name(chosen[-1])),
+            )
+        )
     if len(others) < len(chosen):
         return w["except_days"].format(days=listing(others))
     return w["days"].format(days=listing(chosen))
 
 
-def promise_when(promise: Promise | None, now: datetime, hours: OpeningHours,
-                 t: PhraseTemplates, words: Mapping[str, str]) -> str:
+def promise_when(
+    promise: Promise | None,
+    now: datetime,
+    hours: OpeningHours,
+    t: PhraseTemplates,
+    words: Mapping[str, str],
+) -> str:
     """When a callback will come, in the words of `words` (from flows/: "soon", "closing",
     "reopen", "held"): "as soon as someone is free", "today at 2pm", "before 4pm today if we
     can, or else tomorrow at 10am", "once you tell us a safe time"."""
@@ -130,6 +163,7 @@ def promise_when(promise: Promise | None, now: datetime, hours: OpeningHours,
         return when(promise.due, now, hours, t)
     if promise.kind == "closing" and promise.fallback is not None:
         return words["closing"].format(
-            closes=clock(promise.slot_end.astimezone(hours.timezone).time()),
-            fallback=when(promise.fallback, now, hours, t))
+            closes=time_words(promise.slot_end.astimezone(hours.timezone).time()),
+            fallback=when(promise.fallback, now, hours, t),
+        )
     return words["reopen" if promise.kind == "reopen" else "soon"]

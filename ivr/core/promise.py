@@ -82,10 +82,12 @@ def first_slot(at: datetime, window: Window, hours: OpeningHours) -> Slot | None
 
 def meets_week(window: Window, config: HoursConfig) -> bool:
     """Whether the window leaves any time to call in the usual week (closures aside)."""
-    return any(day in window.weekdays
-               and max(window.earliest or session.opens, session.opens)
-               < min(window.latest or session.closes, session.closes)
-               for day, session in config.weekly.items())
+    return any(
+        day in window.weekdays
+        and max(window.earliest or session.opens, session.opens)
+        < min(window.latest or session.closes, session.closes)
+        for day, session in config.weekly.items()
+    )
 
 
 def meets_hours(window: Window, now: datetime, hours: OpeningHours) -> bool:
@@ -93,8 +95,13 @@ def meets_hours(window: Window, now: datetime, hours: OpeningHours) -> bool:
     return first_slot(now, window, hours) is not None
 
 
-def promise(now: datetime, window: Window, hours: OpeningHours, override: Override | None,
-            min_slot: timedelta) -> Promise:
+def promise(
+    now: datetime,
+    window: Window,
+    hours: OpeningHours,
+    override: Override | None,
+    min_slot: timedelta,
+) -> Promise:
     """What to promise at `now` for a window that meets the hours (see meets_hours).
 
     A supervisor's closure with an end counts from its end; without an end, the callback is
@@ -119,14 +126,21 @@ def at_or_after(at: datetime, window: Window, hours: OpeningHours) -> Promise:
     return Promise("at", max(at, slot.start), slot.end, closes=slot.closes)
 
 
-def restate(now: datetime, due: datetime, window: Window, hours: OpeningHours,
-            override: Override | None, min_slot: timedelta) -> Promise:
+def restate(
+    now: datetime,
+    due: datetime,
+    window: Window,
+    hours: OpeningHours,
+    override: Override | None,
+    min_slot: timedelta,
+) -> Promise:
     """What to tell someone who writes again about a callback already due at `due`: that time
     if it is still ahead, else as if asked now; a supervisor's closure moves it on."""
     if due > now:
         later = promise(due, window, hours, override, min_slot)
-        return later if later.due > due or later.kind == "reopen" else at_or_after(
-            due, window, hours)
+        return (
+            later if later.due > due or later.kind == "reopen" else at_or_after(due, window, hours)
+        )
     return promise(now, window, hours, override, min_slot)
 
 
@@ -156,13 +170,15 @@ def placement(promise: Promise | None, now: datetime, hours: OpeningHours) -> Pl
         return Placement("held", now, None)
     if promise.kind in ("soon", "closing"):
         today = now.astimezone(hours.timezone).date()
-        return Placement("due", promise.due, promise.slot_end,
-                         today if promise.kind == "soon" else None)
+        return Placement(
+            "due", promise.due, promise.slot_end, today if promise.kind == "soon" else None
+        )
     return Placement("scheduled", promise.due, promise.slot_end)
 
 
-def closure_note(now: datetime, due: datetime, hours: OpeningHours,
-                 override: Override | None) -> str | None:
+def closure_note(
+    now: datetime, due: datetime, hours: OpeningHours, override: Override | None
+) -> str | None:
     """The message of the closure that keeps us from calling sooner, if one does: a
     supervisor's closure now, or a closure in hours.toml between now and `due`."""
     if override is not None and override.active(now):

@@ -33,7 +33,7 @@ from datetime import date, time, timedelta
 from itertools import product
 from typing import Literal, NamedTuple, TypeVar
 
-from ivr.core.phrases import clock
+from ivr.core.phrases import time_words
 
 ALL_DAYS: frozenset[int] = frozenset(range(7))  # Monday is 0, as date.weekday()
 # "2pm" means a call from 2pm and within the hour after (never past 23:59 of that day).
@@ -58,18 +58,22 @@ class Window:
         """The window as stored with a callback: "14:00-15:00/1/2026-11-27", "-11:00/01234/",
         "-/0123456/" for any time. Short on purpose: a callback's hash stays in Redis's
         compact encoding (values under 64 bytes), about a third of the memory."""
-        return (f"{_hhmm(self.earliest)}-{_hhmm(self.latest)}/"
-                f"{''.join(str(d) for d in sorted(self.weekdays))}/"
-                f"{self.not_before.isoformat() if self.not_before else ''}")
+        return (
+            f"{_hhmm(self.earliest)}-{_hhmm(self.latest)}/"
+            f"{''.join(str(d) for d in sorted(self.weekdays))}/"
+            f"{self.not_before.isoformat() if self.not_before else ''}"
+        )
 
     @classmethod
     def loads(cls, text: str) -> Window:
         times, days, not_before = text.split("/")
         earliest, latest = times.split("-")
-        return cls(earliest=time.fromisoformat(earliest) if earliest else None,
-                   latest=time.fromisoformat(latest) if latest else None,
-                   weekdays=frozenset(int(d) for d in days),
-                   not_before=date.fromisoformat(not_before) if not_before else None)
+        return cls(
+            earliest=time.fromisoformat(earliest) if earliest else None,
+            latest=time.fromisoformat(latest) if latest else None,
+            weekdays=frozenset(int(d) for d in days),
+            not_before=date.fromisoformat(not_before) if not_before else None,
+        )
 
 
 def _hhmm(at: time | None) -> str:
@@ -114,29 +118,104 @@ _DOTTED_AMPM = re.compile(r"(?<![a-z])([ap])\.\s?m(?![a-z])\.?")
 # "14.30" and "2:30" stay one number; other punctuation (, . ! ? ; :) only separates.
 _TOKEN = re.compile(r"[0-9]+(?:[:.][0-9]+)?|[a-z]+(?:'[a-z]+)?|[-\u2013\u2014/&]")
 
-_FILLER = frozenset({
-    "please", "pls", "plz", "is", "fine", "ok", "okay", "good", "safe", "best", "only", "call",
-    "ring", "me", "back", "can", "you", "could", "would", "be", "it's", "its", "any", "time",
-    "thanks", "thank", "ta", "cheers", "i'm", "im", "free", "the", "a", "in", "on", "at",
-    "around", "about", "approx", "roughly", "ish", "this", "every", "hi", "hello", "hiya", "yes",
-    "yeah", "x", "xx", "xxx",
-})
+_FILLER = frozenset(
+    {
+        "please",
+        "pls",
+        "plz",
+        "is",
+        "fine",
+        "ok",
+        "okay",
+        "good",
+        "safe",
+        "best",
+        "only",
+        "call",
+        "ring",
+        "me",
+        "back",
+        "can",
+        "you",
+        "could",
+        "would",
+        "be",
+        "it's",
+        "its",
+        "any",
+        "time",
+        "thanks",
+        "thank",
+        "ta",
+        "cheers",
+        "i'm",
+        "im",
+        "free",
+        "the",
+        "a",
+        "in",
+        "on",
+        "at",
+        "around",
+        "about",
+        "approx",
+        "roughly",
+        "ish",
+        "this",
+        "every",
+        "hi",
+        "hello",
+        "hiya",
+        "yes",
+        "yeah",
+        "x",
+        "xx",
+        "xxx",
+    }
+)
 # Two words that mean one thing; "no one" is joined only so that it is not "no" and "1".
 _PAIRS = {
-    ("any", "time"): "anytime", ("any", "day"): "anyday", ("lunch", "time"): "lunchtime",
-    ("half", "past"): "half", ("quarter", "past"): "quarterpast",
-    ("quarter", "to"): "quarterto", ("o", "clock"): "oclock", ("week", "day"): "weekdays",
-    ("week", "days"): "weekdays", ("week", "end"): "weekend", ("week", "ends"): "weekend",
+    ("any", "time"): "anytime",
+    ("any", "day"): "anyday",
+    ("lunch", "time"): "lunchtime",
+    ("half", "past"): "half",
+    ("quarter", "past"): "quarterpast",
+    ("quarter", "to"): "quarterto",
+    ("o", "clock"): "oclock",
+    ("week", "day"): "weekdays",
+    ("week", "days"): "weekdays",
+    ("week", "end"): "weekend",
+    ("week", "ends"): "weekend",
     ("no", "one"): "noone",
 }
-_DAY_NAMES = ("mon monday mondays", "tue tues tuesday tuesdays",
-              "wed weds wednesday wednesdays", "thu thur thurs thursday thursdays",
-              "fri friday fridays", "sat saturday saturdays", "sun sunday sundays")
-_NUMBER_WORDS = ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten",
-                 "eleven", "twelve")
+_DAY_NAMES = (
+    "mon monday mondays",
+    "tue tues tuesday tuesdays",
+    "wed weds wednesday wednesdays",
+    "thu thur thurs thursday thursdays",
+    "fri friday fridays",
+    "sat saturday saturdays",
+    "sun sunday sundays",
+)
+_NUMBER_WORDS = (
+    "one",
+    "two",
+    "three",
+    "four",
+    "five",
+    "six",
+    "seven",
+    "eight",
+    "nine",
+    "ten",
+    "eleven",
+    "twelve",
+)
 _HOUR_WORD = "(?:\\d|noon|midday|lunch|half|" + "|".join(_NUMBER_WORDS) + ")"
-_PART_OF_DAY = ("(?:mornings?|afternoons?|evenings?|nights?|tonight|weekends?|weekdays?|"
-                "mon|tue|wed|thu|fri|sat|sun)")
+_PART_OF_DAY = (
+    "(?:mornings?|afternoons?|evenings?|nights?|tonight|weekends?|weekdays?|"
+    "mon|tue|wed|thu|fri|sat|sun)"
+)
 # A time mentioned inside a longer message: a time after a word that limits it ("before 2",
 # "after 6pm"), a clock time ("2pm", "14:30"), or an instruction about calling that names a
 # part of the day or the week ("don't call me in the morning").
@@ -144,26 +223,41 @@ _MENTIONS_TIME = re.compile(
     rf"\b(?:after|before|until|till|til|from|between|by)\s+{_HOUR_WORD}"
     r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)\b|\b\d{1,2}[:.]\d{2}\b|\bo'?\s?clock\b"
     rf"|\b(?:don'?t|do\s+not|never|only|not)\s+(?:call|ring|phone)\b[^.!?]*\b{_PART_OF_DAY}"
-    rf"|\b(?:call|ring|phone)\b[^.!?]*\b(?:after|before|until|till|not)\b[^.!?]*\b{_PART_OF_DAY}")
+    rf"|\b(?:call|ring|phone)\b[^.!?]*\b(?:after|before|until|till|not)\b[^.!?]*\b{_PART_OF_DAY}"
+)
 _KINDS = {
-    "after": "after", "from": "from", "before": "before by", "until": "until till til untill",
-    "between": "between btwn", "to": "to - \u2013 \u2014", "and": "and &", "or": "or /",
-    "not": "not except excluding", "no": "no", "but": "but", "onwards": "onwards onward",
-    "half": "half", "quarterpast": "quarterpast", "quarterto": "quarterto",
-    "oclock": "oclock o'clock", "noon": "noon midday", "today": "today",
+    "after": "after",
+    "from": "from",
+    "before": "before by",
+    "until": "until till til untill",
+    "between": "between btwn",
+    "to": "to - \u2013 \u2014",
+    "and": "and &",
+    "or": "or /",
+    "not": "not except excluding",
+    "no": "no",
+    "but": "but",
+    "onwards": "onwards onward",
+    "half": "half",
+    "quarterpast": "quarterpast",
+    "quarterto": "quarterto",
+    "oclock": "oclock o'clock",
+    "noon": "noon midday",
+    "today": "today",
     "tomorrow": "tomorrow tmrw tmr tomoz tomorow tommorow tommorrow",
     "anytime": "anytime anyday whenever",
     "event": "work school",  # "after work": a time we can't know, so unclear, not none
 }
 _PERIOD_WORDS = {
-    "morning": "morning mornings", "afternoon": "afternoon afternoons",
-    "evening": "evening evenings night nights tonight", "lunch": "lunch lunchtime lunchtimes",
+    "morning": "morning mornings",
+    "afternoon": "afternoon afternoons",
+    "evening": "evening evenings night nights tonight",
+    "lunch": "lunch lunchtime lunchtimes",
 }
 
 
 def _vocabulary() -> dict[str, _Tok]:
-    words = {word: _Tok(kind, raw=word) for kind, names in _KINDS.items()
-             for word in names.split()}
+    words = {word: _Tok(kind, raw=word) for kind, names in _KINDS.items() for word in names.split()}
     for day, names in enumerate(_DAY_NAMES):
         words.update((word, _Tok("days", str(day), word)) for word in names.split())
     words.update((word, _Tok("days", "01234", word)) for word in ("weekday", "weekdays"))
@@ -188,9 +282,13 @@ def _tokens(text: str) -> list[_Tok]:
             pieces[-1] = _PAIRS[pieces[-1], piece]
         else:
             pieces.append(piece)
-    return [_Tok("num", piece, piece) if piece[0].isdigit()
-            else _WORDS.get(piece, _Tok("unknown", raw=piece))
-            for piece in pieces if piece not in _FILLER]
+    return [
+        _Tok("num", piece, piece)
+        if piece[0].isdigit()
+        else _WORDS.get(piece, _Tok("unknown", raw=piece))
+        for piece in pieces
+        if piece not in _FILLER
+    ]
 
 
 # ------------------------------------------------------------------ grammar
@@ -230,12 +328,24 @@ class _Slot:
 
 
 _TIME_STARTS = ("num", "noon", "half", "quarterpast", "quarterto")
-_SUFFIX_WORDS = {"morning": "am", "afternoon": "pm", "evening": "pm", "night": "pm",
-                 "tonight": "pm"}  # "8 in the evening", "8 tonight": singular words only
-_PERIODS = {"morning": Window(latest=time(12)), "afternoon": Window(earliest=time(12)),
-            "evening": Window(earliest=time(18)), "lunch": Window(time(12), time(14))}
-_NOT_PERIODS = {"morning": Window(earliest=time(12)), "afternoon": Window(latest=time(12)),
-                "evening": Window(latest=time(18))}
+_SUFFIX_WORDS = {
+    "morning": "am",
+    "afternoon": "pm",
+    "evening": "pm",
+    "night": "pm",
+    "tonight": "pm",
+}  # "8 in the evening", "8 tonight": singular words only
+_PERIODS = {
+    "morning": Window(latest=time(12)),
+    "afternoon": Window(earliest=time(12)),
+    "evening": Window(earliest=time(18)),
+    "lunch": Window(time(12), time(14)),
+}
+_NOT_PERIODS = {
+    "morning": Window(earliest=time(12)),
+    "afternoon": Window(latest=time(12)),
+    "evening": Window(latest=time(18)),
+}
 _PERIOD_HALF = {"morning": "am", "afternoon": "pm", "evening": "pm"}
 # "after lunch" is from 1pm (a lunch hour is 12 to 1); "before lunch" is before 12pm.
 _AFTER_LUNCH, _BEFORE_LUNCH = _Ref(13, 0), _Ref(12, 0)
@@ -403,8 +513,12 @@ class _Parser:
     def day_item(self) -> frozenset[int]:
         """One day or group of days; "mon-fri" and "friday to monday" are every day between."""
         days = self.need("days").value
-        if (len(days) == 1 and self.kind() == "to" and self.kind(1) == "days"
-                and len(last := self.tokens[self.pos + 1].value) == 1):
+        if (
+            len(days) == 1
+            and self.kind() == "to"
+            and self.kind(1) == "days"
+            and len(last := self.tokens[self.pos + 1].value) == 1
+        ):
             self.pos += 2
             first, span = int(days), (int(last) - int(days)) % 7
             return frozenset((first + i) % 7 for i in range(span + 1))
@@ -460,8 +574,12 @@ def _digits(text: str) -> tuple[int, int, bool]:
     hour, minute = int(hours), int(minutes)
     if hour > 23 or minute > 59:
         raise _Unclear
-    clock24 = (len(hours) > 1 and hours[0] == "0") or len(text) == 4 and text.isdigit() or (
-        not 1 <= hour <= 12)
+    clock24 = (
+        (len(hours) > 1 and hours[0] == "0")
+        or len(text) == 4
+        and text.isdigit()
+        or (not 1 <= hour <= 12)
+    )
     return hour, minute, clock24
 
 
@@ -483,17 +601,22 @@ def _either(a: _T | None, b: _T | None, pick: Callable[[_T, _T], _T]) -> _T | No
 
 def _meet(a: Window, b: Window) -> Window:
     """What both windows allow."""
-    return Window(earliest=_either(a.earliest, b.earliest, max),
-                  latest=_either(a.latest, b.latest, min),
-                  weekdays=a.weekdays & b.weekdays,
-                  not_before=_either(a.not_before, b.not_before, max))
+    return Window(
+        earliest=_either(a.earliest, b.earliest, max),
+        latest=_either(a.latest, b.latest, min),
+        weekdays=a.weekdays & b.weekdays,
+        not_before=_either(a.not_before, b.not_before, max),
+    )
 
 
 def _empty(window: Window) -> bool:
     """Nothing is before 00:00 ("before 12am"); "after 3, before 1pm" allows nothing."""
     latest = window.latest
-    return not window.weekdays or latest is not None and (
-        latest == time(0) or window.earliest is not None and window.earliest >= latest)
+    return (
+        not window.weekdays
+        or latest is not None
+        and (latest == time(0) or window.earliest is not None and window.earliest >= latest)
+    )
 
 
 def _point_end(start: time) -> time:
@@ -566,7 +689,8 @@ def read_safe_time(text: str, today: date, usual: tuple[time, time]) -> Reading:
         return Reading("unclear") if _MENTIONS_TIME.search(text) else Reading("none")
     tokens = _tokens(text)
     if any(tok.kind == "num" and tok.raw in _NOT_TIMES for tok in tokens) or all(
-            tok.kind in _CONNECTORS for tok in tokens):
+        tok.kind in _CONNECTORS for tok in tokens
+    ):
         return Reading("none")
     if any(tok.kind == "unknown" for tok in tokens):
         # Not a time phrase alone; but a time said inside a sentence ("don't call before 2",
@@ -604,12 +728,12 @@ def describe(window: Window) -> str:
 def _describe_times(earliest: time | None, latest: time | None) -> str:
     if earliest is not None and latest is not None:
         if latest == _point_end(earliest):
-            return f"{clock(earliest)} to {clock(latest)}"
-        return f"between {clock(earliest)} and {clock(latest)}"
+            return f"{time_words(earliest)} to {time_words(latest)}"
+        return f"between {time_words(earliest)} and {time_words(latest)}"
     if earliest is not None:
-        return f"after {clock(earliest)}"
+        return f"after {time_words(earliest)}"
     if latest is not None:
-        return f"before {clock(latest)}"
+        return f"before {time_words(latest)}"
     return ""
 
 

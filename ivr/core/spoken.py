@@ -33,8 +33,9 @@ def words_before(texts: Sequence[str], needle: str) -> tuple[int, int] | None:
     return None
 
 
-def split(sizes: Sequence[int], limit: int,
-          overhead: Callable[[int, int], int]) -> tuple[tuple[int, int], ...] | None:
+def split(
+    sizes: Sequence[int], limit: int, overhead: Callable[[int, int], int]
+) -> tuple[tuple[int, int], ...] | None:
     """Split items of `sizes` words, in order, into as few parts as fit `limit`, as evenly as
     possible (the longest part as short as it can be). Part i of n also says overhead(i, n)
     words (a title, "part 1 of 2"). Returns each part's (first item, end); None when some item

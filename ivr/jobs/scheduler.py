@@ -51,10 +51,12 @@ class Leader:
         self.token = secrets.token_hex(8)
         self._renew = r.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end")
+            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
+        )
         self._release = r.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-            "return redis.call('DEL', KEYS[1]) else return 0 end")
+            "return redis.call('DEL', KEYS[1]) else return 0 end"
+        )
 
     def acquire(self) -> bool:
         return bool(self.r.set(LOCK_KEY, self.token, nx=True, ex=self.seconds))
@@ -95,8 +97,7 @@ class Scheduler:
 
     def beat(self) -> None:
         """The heartbeat monitoring reads: wall-clock time, whatever the helpline's clock."""
-        self.services.redis.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(),
-                                ex=LOCK_SECONDS * 4)
+        self.services.redis.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(), ex=LOCK_SECONDS * 4)
 
     # ------------------------------------------------------------------ the timetable
 
@@ -111,8 +112,9 @@ class Scheduler:
         if self.apscheduler is None:
             return
         run_at = self.services.flows.hours.next_opening(self.services.clock())
-        self.apscheduler.add_job(f"{__name__}:opening", "date", run_date=run_at, id="opening",
-                                 replace_existing=True)
+        self.apscheduler.add_job(
+            f"{__name__}:opening", "date", run_date=run_at, id="opening", replace_existing=True
+        )
 
     def ensure_jobs(self) -> None:
         """Add the jobs the store doesn't hold yet. Jobs already stored keep their next run
@@ -126,12 +128,16 @@ class Scheduler:
         tick_every = timedelta(seconds=self.services.settings.scheduler_tick_seconds)
         existing = self.apscheduler.get_job("tick")
         if existing is None or getattr(existing.trigger, "interval", None) != tick_every:
-            self.apscheduler.add_job(f"{__name__}:tick", "interval",
-                                     seconds=tick_every.seconds, id="tick",
-                                     replace_existing=True, next_run_time=datetime.now(UTC))
+            self.apscheduler.add_job(
+                f"{__name__}:tick",
+                "interval",
+                seconds=tick_every.seconds,
+                id="tick",
+                replace_existing=True,
+                next_run_time=datetime.now(UTC),
+            )
         if self.apscheduler.get_job("nightly") is None:
-            self.apscheduler.add_job(f"{__name__}:nightly", "cron", hour=2, minute=30,
-                                     id="nightly")
+            self.apscheduler.add_job(f"{__name__}:nightly", "cron", hour=2, minute=30, id="nightly")
         if self.apscheduler.get_job("opening") is None:
             self.schedule_opening()
 
@@ -153,8 +159,7 @@ class Scheduler:
                     stop.wait(wait)
                     continue
                 log.info("scheduler leading (lock %s)", self.leader.token)
-                migrate(services.redis, services.clock(), services.flows.hours,
-                        services.settings)
+                migrate(services.redis, services.clock(), services.flows.hours, services.settings)
             except redis.RedisError as exc:
                 log.error("scheduler cannot reach the store: %s", exc)
                 stop.wait(wait)
@@ -163,17 +168,20 @@ class Scheduler:
             _leading = self
             self.apscheduler = BackgroundScheduler(
                 jobstores={"default": self.job_store()},
-                job_defaults={"coalesce": True, "misfire_grace_time": MISFIRE_GRACE_SECONDS,
-                              "max_instances": 1},
-                timezone=services.flows.hours.timezone)
+                job_defaults={
+                    "coalesce": True,
+                    "misfire_grace_time": MISFIRE_GRACE_SECONDS,
+                    "max_instances": 1,
+                },
+                timezone=services.flows.hours.timezone,
+            )
             self.apscheduler.start(paused=True)
             self.ensure_jobs()
             self.apscheduler.resume()
             try:
                 while not stop.wait(wait):
                     if not self.leader.renew():
-                        log.error("scheduler lost its lock: stopping jobs, waiting as a "
-                                  "standby")
+                        log.error("scheduler lost its lock: stopping jobs, waiting as a standby")
                         break
                     self.beat()
             except redis.RedisError as exc:

@@ -23,7 +23,6 @@ from ivr.core.safetime import ANYTIME
 from ivr.services import Services
 from ivr.store import stats
 from ivr.store.accounts import Accounts
-from ivr.store.closures import read_override
 from ivr.store.queue import WAITING
 from ivr.twilio.rest import run_purges, send_sms
 
@@ -69,8 +68,10 @@ class Jobs:
             if self.send:
                 run_purges(self.ctx.redis, self.ctx.twilio)
             else:
-                report.add("would delete handled messages and media from Twilio (not for a "
-                           "run at another instant)")
+                report.add(
+                    "would delete handled messages and media from Twilio (not for a "
+                    "run at another instant)"
+                )
         return report
 
     def opening(self, now: datetime) -> Report:
@@ -92,18 +93,20 @@ class Jobs:
         expired_count = 0
         for callback in list(ctx.queue.all(WAITING)):
             requested = callback.requested_at.astimezone(ctx.flows.hours.timezone).date()
-            count = count_through(callback.count, yesterday, callback.status == "held",
-                                  requested, ctx.flows.hours)
+            count = count_through(
+                callback.count, yesterday, callback.status == "held", requested, ctx.flows.hours
+            )
             if count == callback.count:
                 continue
             if expired(count, limit):
-                report.add(f"expire {callback.id} ({mask(callback.number)}): not reached on "
-                           f"{count.missed} opening days")
+                report.add(
+                    f"expire {callback.id} ({mask(callback.number)}): not reached on "
+                    f"{count.missed} opening days"
+                )
                 if self.apply and ctx.queue.end(callback.id, "expired", now, WAITING):
                     expired_count += 1
             else:
-                report.add(f"count {callback.id}: {count.missed} of {limit} opening days "
-                           "missed")
+                report.add(f"count {callback.id}: {count.missed} of {limit} opening days missed")
                 if self.apply:
                     ctx.queue.set_count(callback.id, count)
         unrecorded = ctx.queue.unrecorded_claims(now - timedelta(hours=UNRECORDED_CLAIM_HOURS))
@@ -111,16 +114,17 @@ class Jobs:
             report.add(f"close {callback_id}: connected, no outcome recorded")
         if self.apply:
             closed = ctx.queue.close_unrecorded_claims(
-                now - timedelta(hours=UNRECORDED_CLAIM_HOURS), now)
+                now - timedelta(hours=UNRECORDED_CLAIM_HOURS), now
+            )
             if closed:
-                log.warning("nightly: %d connected calls had no outcome recorded; closed as "
-                            "not_recorded", closed)
+                log.warning(
+                    "nightly: %d connected calls had no outcome recorded; closed as not_recorded",
+                    closed,
+                )
             erased = ctx.queue.erase_ended(now - timedelta(days=ctx.settings.retention_days))
             for _ in range(expired_count):
-                stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired",
-                            keys=ctx.keys)
-            report.add(f"erased {erased} records ended over {ctx.settings.retention_days} "
-                       "days ago")
+                stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired", keys=ctx.keys)
+            report.add(f"erased {erased} records ended over {ctx.settings.retention_days} days ago")
         return report
 
     # ------------------------------------------------------------------ the steps
@@ -155,10 +159,16 @@ class Jobs:
         # Everyone who can be called today: due now, or later today inside their safe time.
         today = local.date()
         limit = ctx.settings.callback_expiry_opening_days
-        waiting = [cb for cb in ctx.queue.all(("scheduled", "due"))
-                   if cb.due_at.astimezone(hours.timezone).date() <= today]
-        final = sum(1 for cb in waiting if last_day(
-            cb.count, limit, cb.due_at.astimezone(hours.timezone).date(), today))
+        waiting = [
+            cb
+            for cb in ctx.queue.all(("scheduled", "due"))
+            if cb.due_at.astimezone(hours.timezone).date() <= today
+        ]
+        final = sum(
+            1
+            for cb in waiting
+            if last_day(cb.count, limit, cb.due_at.astimezone(hours.timezone).date(), today)
+        )
         self._tell_advisors(len(waiting), final, report)
 
     def _return_stale_claims(self, now: datetime, report: Report) -> None:
@@ -173,10 +183,11 @@ class Jobs:
         """A callback whose slot has ended (the window closed, or the helpline did) goes to
         its next slot: it is never called outside one."""
         ctx = self.ctx
-        override = read_override(ctx.redis, ctx.keys)
+        override = ctx.closure()
         for callback in ctx.queue.slot_ended(now):
-            promised = promise(now, callback.plan or ANYTIME, ctx.flows.hours, override,
-                               ctx.settings.min_slot)
+            promised = promise(
+                now, callback.plan or ANYTIME, ctx.flows.hours, override, ctx.settings.min_slot
+            )
             place = placement(promised, now, ctx.flows.hours)
             report.add(f"move {callback.id} to its next slot, due {place.due.isoformat()}")
             if self.apply:
@@ -186,12 +197,15 @@ class Jobs:
         ctx = self.ctx
         ids = ctx.queue.due_to_release(now)
         if ids:
-            report.add(f"release {len(ids)} {'callback' if len(ids) == 1 else 'callbacks'}: "
-                       + ", ".join(ids[:20])
-                       + (" ..." if len(ids) > 20 else ""))
+            report.add(
+                f"release {len(ids)} {'callback' if len(ids) == 1 else 'callbacks'}: "
+                + ", ".join(ids[:20])
+                + (" ..." if len(ids) > 20 else "")
+            )
         if self.apply:
-            ctx.queue.release(now, now.astimezone(ctx.flows.hours.timezone).date(),
-                              ctx.settings.min_slot)
+            ctx.queue.release(
+                now, now.astimezone(ctx.flows.hours.timezone).date(), ctx.settings.min_slot
+            )
 
     def _tell_advisors(self, waiting: int, final: int, report: Report) -> None:
         """One discreet text to each advisor on duty: how many are waiting, how many of them
@@ -200,11 +214,14 @@ class Jobs:
         ctx = self.ctx
         s = ctx.settings
         if ctx.twilio is None or not s.helpline_number:
-            report.add(f"{waiting} waiting, {final} for the last day (no Twilio settings: "
-                       "advisors are not texted)")
+            report.add(
+                f"{waiting} waiting, {final} for the last day (no Twilio settings: "
+                "advisors are not texted)"
+            )
             return
-        body = ctx.flows.sms.advisor_opening.format(count=waiting, last_day=final,
-                                                    link=f"{s.public_base_url}/console/")
+        body = ctx.flows.sms.advisor_opening.format(
+            count=waiting, last_day=final, link=f"{s.public_base_url}/console/"
+        )
         for phone in Accounts(ctx.redis).on_duty_phones():
             if not self.send:
                 report.add(f"would text {mask(phone)}: {body}")

@@ -21,52 +21,100 @@ class Problem:
 
 
 # Settings that changed meaning: set, they would be silently ignored.
-RENAMED = {"CALLBACK_EXPIRY_DAYS": "CALLBACK_EXPIRY_OPENING_DAYS (counted in opening days on "
-                                   "which the callback could have been made, not calendar "
-                                   "days since the request)"}
+RENAMED = {
+    "CALLBACK_EXPIRY_DAYS": "CALLBACK_EXPIRY_OPENING_DAYS (counted in opening days on "
+    "which the callback could have been made, not calendar "
+    "days since the request)"
+}
 
 
 def check_environment(env: Mapping[str, str]) -> list[Problem]:
     """Settings given under a name that no longer means anything."""
-    return [Problem("warning", f"{old} is no longer used: set {new}")
-            for old, new in RENAMED.items() if env.get(old)]
+    return [
+        Problem("warning", f"{old} is no longer used: set {new}")
+        for old, new in RENAMED.items()
+        if env.get(old)
+    ]
 
 
 def check_settings(s: Settings) -> list[Problem]:
     """Problems with the settings alone (pure: no network)."""
     problems: list[Problem] = []
     if not s.twilio_auth_token:
-        problems.append(Problem("warning", "TWILIO_AUTH_TOKEN is not set: webhook signatures "
-                                "are not checked. Set it before the number goes live."))
+        problems.append(
+            Problem(
+                "warning",
+                "TWILIO_AUTH_TOKEN is not set: webhook signatures "
+                "are not checked. Set it before the number goes live.",
+            )
+        )
     elif not _TOKEN.match(s.twilio_auth_token):
-        problems.append(Problem("error", "TWILIO_AUTH_TOKEN does not look like an auth token "
-                                "(32 hexadecimal characters): every call would get a 403."))
+        problems.append(
+            Problem(
+                "error",
+                "TWILIO_AUTH_TOKEN does not look like an auth token "
+                "(32 hexadecimal characters): every call would get a 403.",
+            )
+        )
     if s.twilio_account_sid and not _ACCOUNT_SID.match(s.twilio_account_sid):
-        problems.append(Problem("error", "TWILIO_ACCOUNT_SID should be AC followed by 32 "
-                                "hexadecimal characters."))
+        problems.append(
+            Problem(
+                "error", "TWILIO_ACCOUNT_SID should be AC followed by 32 hexadecimal characters."
+            )
+        )
     if s.public_base_url:
         parts = urlsplit(s.public_base_url)
         if parts.scheme != "https":
-            problems.append(Problem("error", f"PUBLIC_BASE_URL {s.public_base_url!r} should "
-                                    "start with https:// (Twilio signs the URL it calls)."))
+            problems.append(
+                Problem(
+                    "error",
+                    f"PUBLIC_BASE_URL {s.public_base_url!r} should "
+                    "start with https:// (Twilio signs the URL it calls).",
+                )
+            )
         if parts.query or parts.fragment or not parts.netloc:
-            problems.append(Problem("error", f"PUBLIC_BASE_URL {s.public_base_url!r} should be "
-                                    "just the address, e.g. https://helpline.example.org"))
+            problems.append(
+                Problem(
+                    "error",
+                    f"PUBLIC_BASE_URL {s.public_base_url!r} should be "
+                    "just the address, e.g. https://helpline.example.org",
+                )
+            )
         if parts.hostname in ("localhost", "127.0.0.1", "0.0.0.0"):
-            problems.append(Problem("error", "PUBLIC_BASE_URL points at this machine: Twilio "
-                                    "cannot reach it. Use your tunnel's or server's address."))
+            problems.append(
+                Problem(
+                    "error",
+                    "PUBLIC_BASE_URL points at this machine: Twilio "
+                    "cannot reach it. Use your tunnel's or server's address.",
+                )
+            )
     elif s.twilio_auth_token and not s.trusted_proxies:
-        problems.append(Problem("warning", "Neither PUBLIC_BASE_URL nor TRUSTED_PROXIES is set: "
-                                "behind a proxy or tunnel that ends TLS, signatures will not "
-                                "match and every call gets a 403."))
+        problems.append(
+            Problem(
+                "warning",
+                "Neither PUBLIC_BASE_URL nor TRUSTED_PROXIES is set: "
+                "behind a proxy or tunnel that ends TLS, signatures will not "
+                "match and every call gets a 403.",
+            )
+        )
     if not s.embedded_store and not s.secret_key:
-        problems.append(Problem("error", "SECRET_KEY is not set: with an external store "
-                                "(REDIS_URL) the app refuses to start without it."))
+        problems.append(
+            Problem(
+                "error",
+                "SECRET_KEY is not set: with an external store "
+                "(REDIS_URL) the app refuses to start without it.",
+            )
+        )
     for number in s.advisor_numbers:
         problem = check_advisor_number(number)
         if problem:
             problems.append(Problem("error", f"ADVISOR_NUMBERS: {problem}"))
     if s.dial_timeout < 5 or s.dial_timeout > 60:
-        problems.append(Problem("warning", f"DIAL_TIMEOUT {s.dial_timeout}s: advisors' phones "
-                                "ring for about 20 seconds normally."))
+        problems.append(
+            Problem(
+                "warning",
+                f"DIAL_TIMEOUT {s.dial_timeout}s: advisors' phones "
+                "ring for about 20 seconds normally.",
+            )
+        )
     return problems

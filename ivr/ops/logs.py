@@ -85,7 +85,10 @@ class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, object] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname, "logger": record.name, "msg": record.getMessage()}
+            "level": record.levelname,
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
         for name in EXTRA_FIELDS:
             value = getattr(record, name, None)
             if value not in (None, ""):
@@ -98,7 +101,7 @@ class JsonFormatter(logging.Formatter):
 
 
 def use_json(log_format: str) -> bool:
-    """"json" or "text"; "auto" is JSON under gunicorn and readable lines elsewhere."""
+    """ "json" or "text"; "auto" is JSON under gunicorn and readable lines elsewhere."""
     return log_format == "json" or (log_format == "auto" and "gunicorn" in sys.modules)
 
 
@@ -107,8 +110,11 @@ def setup_logging(level: str, log_format: str = "auto") -> None:
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
-        handler.setFormatter(JsonFormatter() if use_json(log_format) else logging.Formatter(
-            "%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(
+            JsonFormatter()
+            if use_json(log_format)
+            else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+        )
         root.addHandler(handler)
     for handler in root.handlers:
         if not any(isinstance(f, MaskPhoneNumbers) for f in handler.filters):

@@ -26,15 +26,24 @@ from ivr.store.keys import Keys
 
 log = logging.getLogger("ivr.requests")
 
-REQUESTS = Counter("helpline_requests_total", "Requests by route and status",
-                   ["route", "status"])
-LATENCY = Histogram("helpline_request_seconds", "Time to answer, by route", ["route"],
-                    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10))
-FALLBACKS = Counter("helpline_fallbacks_total",
-                    "Callers who got the safe fallback answer (signed requests only)", ["kind"])
-REJECTED = Counter("helpline_rejected_requests_total",
-                   "Requests refused: unsigned or not signed by Twilio (webhooks), or a body "
-                   "too large, too slow or cut short (any path)", ["group", "reason"])
+REQUESTS = Counter("helpline_requests_total", "Requests by route and status", ["route", "status"])
+LATENCY = Histogram(
+    "helpline_request_seconds",
+    "Time to answer, by route",
+    ["route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+FALLBACKS = Counter(
+    "helpline_fallbacks_total",
+    "Callers who got the safe fallback answer (signed requests only)",
+    ["kind"],
+)
+REJECTED = Counter(
+    "helpline_rejected_requests_total",
+    "Requests refused: unsigned or not signed by Twilio (webhooks), or a body "
+    "too large, too slow or cut short (any path)",
+    ["group", "reason"],
+)
 WEBHOOK_PREFIXES = ("/voice", "/sms")
 
 
@@ -55,7 +64,7 @@ class CallbackCollector:
 
 
 def route_group(path: str) -> str:
-    """"voice", "sms", "console"…: the part of the app a refused request was aimed at."""
+    """ "voice", "sms", "console"…: the part of the app a refused request was aimed at."""
     return path.strip("/").split("/", 1)[0] or "other"
 
 
@@ -86,16 +95,25 @@ def install(app: Flask) -> None:
         REQUESTS.labels(route, str(response.status_code)).inc()
         LATENCY.labels(route).observe(seconds)
         if request.path.startswith(WEBHOOK_PREFIXES):
-            fields: dict[str, object] = {"route": route, "status": response.status_code,
-                                         "duration_ms": round(seconds * 1000, 1)}
+            fields: dict[str, object] = {
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+            }
             if not g.get("signature_rejected"):  # a stranger's request: nothing it says
                 fields["call_sid"] = request.values.get("CallSid", "")[:64]
                 fields["message_sid"] = request.values.get("MessageSid", "")[:64]
             notes = g.pop("notes", None)
             if notes:
                 fields["detail"] = "; ".join(notes)
-            log.info("%s %s %d%s", request.method, route, response.status_code,
-                     f": {fields['detail']}" if notes else "", extra=fields)
+            log.info(
+                "%s %s %d%s",
+                request.method,
+                route,
+                response.status_code,
+                f": {fields['detail']}" if notes else "",
+                extra=fields,
+            )
         return response
 
     @app.route("/metrics")

@@ -55,8 +55,9 @@ class Child:
 
     def restart_delay(self) -> float:
         """1 s, then twice as long after each quick exit in a row, up to 30 s."""
-        return min(RESTART_DELAY_SECONDS * 2 ** max(self.quick_exits - 1, 0),
-                   MAX_RESTART_DELAY_SECONDS)
+        return min(
+            RESTART_DELAY_SECONDS * 2 ** max(self.quick_exits - 1, 0), MAX_RESTART_DELAY_SECONDS
+        )
 
 
 class AlreadyRunning(RuntimeError):
@@ -84,8 +85,10 @@ class RunLock:
             except ValueError:
                 held = {}
             handle.close()
-            raise AlreadyRunning(f"already running (pid {held.get('pid', '?')}, port "
-                                 f"{held.get('port', '?')}): stop it first") from None
+            raise AlreadyRunning(
+                f"already running (pid {held.get('pid', '?')}, port "
+                f"{held.get('port', '?')}): stop it first"
+            ) from None
         handle.seek(0)
         handle.truncate()
         handle.write(json.dumps({"pid": os.getpid(), "port": port}))
@@ -120,13 +123,19 @@ def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
                     quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS
                     child.quick_exits = child.quick_exits + 1 if quick else 0
                     if child.essential and child.quick_exits >= QUICK_EXITS:
-                        print(f"[run] {child.name} keeps exiting at once "
-                              f"({child.process.returncode}): stopping", flush=True)
+                        print(
+                            f"[run] {child.name} keeps exiting at once "
+                            f"({child.process.returncode}): stopping",
+                            flush=True,
+                        )
                         failed = child.name
                         break
                     delay = child.restart_delay()
-                    print(f"[run] {child.name} exited ({child.process.returncode}); "
-                          f"restarting in {delay:g} s", flush=True)
+                    print(
+                        f"[run] {child.name} exited ({child.process.returncode}); "
+                        f"restarting in {delay:g} s",
+                        flush=True,
+                    )
                     child.restart_at = time.monotonic() + delay
                 elif time.monotonic() >= child.restart_at:
                     child.restart_at = None
@@ -140,9 +149,14 @@ def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
 
 
 def _start(child: Child, cwd: Path, env: Mapping[str, str]) -> None:
-    child.process = subprocess.Popen(child.command, cwd=cwd, env={**env, **child.env},
-                                     start_new_session=True, preexec_fn=die_with_parent,
-                                     umask=child.umask)
+    child.process = subprocess.Popen(
+        child.command,
+        cwd=cwd,
+        env={**env, **child.env},
+        start_new_session=True,
+        preexec_fn=die_with_parent,
+        umask=child.umask,
+    )
     child.started = time.monotonic()
     if child.ready is None:
         return

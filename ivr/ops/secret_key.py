@@ -40,11 +40,15 @@ def load_secret_key(settings: Settings) -> str:
             "SECRET_KEY is not set. It signs the console's cookies, and with an external store "
             "(REDIS_URL) the app does not generate one: set SECRET_KEY to a long random value, "
             "the same for every web process, e.g. "
-            "`python -c 'import secrets; print(secrets.token_hex(32))'`.")
+            "`python -c 'import secrets; print(secrets.token_hex(32))'`."
+        )
     path = secret_key_file(settings.data_dir)
     key = read_or_create(path)
-    log.warning("SECRET_KEY is not set: console cookies are signed with the key generated in "
-                "%s. Fine for local work; in production set SECRET_KEY.", path)
+    log.warning(
+        "SECRET_KEY is not set: console cookies are signed with the key generated in "
+        "%s. Fine for local work; in production set SECRET_KEY.",
+        path,
+    )
     return key
 
 
@@ -77,6 +81,8 @@ def read_or_create(path: Path) -> str:
     path.chmod(PRIVATE_FILE)
     key = path.read_text(encoding="ascii").strip()
     if len(key) < 32:
-        raise MissingSecretKey(f"{path} does not hold a usable key: delete it (a new one is "
-                               "made at the next start) or set SECRET_KEY.")
+        raise MissingSecretKey(
+            f"{path} does not hold a usable key: delete it (a new one is "
+            "made at the next start) or set SECRET_KEY."
+        )
     return key

@@ -43,8 +43,9 @@ def username_for(name: str) -> str:
 
 def e164(phone: str) -> str:
     """A number that check_advisor_number accepted, written as Twilio dials it."""
-    return phonenumbers.format_number(phonenumbers.parse(phone, None),
-                                      phonenumbers.PhoneNumberFormat.E164)
+    return phonenumbers.format_number(
+        phonenumbers.parse(phone, None), phonenumbers.PhoneNumberFormat.E164
+    )
 
 
 def new_session_token() -> str:
@@ -98,8 +99,14 @@ class Accounts:
         phone = e164(phone)  # "+44 (0)7400 123456" as typed; Twilio dials "+447400123456"
         check_password(password)
         username = username_for(name)
-        fields = {"name": name.strip(), "phone": phone, "hash": _hasher.hash(password),
-                  "supervisor": int(supervisor), "on_duty": 0, "session": new_session_token()}
+        fields = {
+            "name": name.strip(),
+            "phone": phone,
+            "hash": _hasher.hash(password),
+            "supervisor": int(supervisor),
+            "on_duty": 0,
+            "session": new_session_token(),
+        }
         if not self.r.hsetnx(keys.advisor(username), "name", fields["name"]):
             raise AccountError(f"there is already an advisor called {username}")
         self.r.hset(keys.advisor(username), mapping=fields)
@@ -110,8 +117,14 @@ class Accounts:
         data = self.r.hgetall(keys.advisor(username))
         if not data or "hash" not in data:
             return None
-        return Advisor(username, data["name"], data["phone"], data.get("supervisor") == "1",
-                       data.get("on_duty") == "1", data.get("session", ""))
+        return Advisor(
+            username,
+            data["name"],
+            data["phone"],
+            data.get("supervisor") == "1",
+            data.get("on_duty") == "1",
+            data.get("session", ""),
+        )
 
     def all(self) -> list[Advisor]:
         found = (self.get(u) for u in sorted(self.r.smembers(keys.ADVISORS)))
@@ -128,8 +141,10 @@ class Accounts:
         check_password(password)
         if not self.r.exists(keys.advisor(username)):
             raise AccountError(f"no advisor {username}")
-        self.r.hset(keys.advisor(username), mapping={"hash": _hasher.hash(password),
-                                           "session": new_session_token()})
+        self.r.hset(
+            keys.advisor(username),
+            mapping={"hash": _hasher.hash(password), "session": new_session_token()},
+        )
 
     def end_sessions(self, username: str) -> bool:
         """Sign the account out on every device at once (False: no such account)."""

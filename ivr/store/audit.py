@@ -14,12 +14,30 @@ log = logging.getLogger(__name__)
 KEEP = 10_000
 
 
-def record(r: redis.Redis, now: datetime, actor: str, action: str, callback_id: str = "",
-           number: str = "", detail: str = "", keys: Keys = DEFAULT) -> None:
+def record(
+    r: redis.Redis,
+    now: datetime,
+    actor: str,
+    action: str,
+    callback_id: str = "",
+    number: str = "",
+    detail: str = "",
+    keys: Keys = DEFAULT,
+) -> None:
     try:
-        r.xadd(keys.audit, {"at": now.isoformat(), "actor": actor, "action": action,
-                        "callback": callback_id, "number": mask(number) if number else "",
-                        "detail": detail}, maxlen=KEEP, approximate=True)
+        r.xadd(
+            keys.audit,
+            {
+                "at": now.isoformat(),
+                "actor": actor,
+                "action": action,
+                "callback": callback_id,
+                "number": mask(number) if number else "",
+                "detail": detail,
+            },
+            maxlen=KEEP,
+            approximate=True,
+        )
     except redis.RedisError as exc:
         log.warning("could not write the audit trail (%s %s): %s", actor, action, exc)
 

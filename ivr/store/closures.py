@@ -42,10 +42,8 @@ def load_override(r: redis.Redis, keys: Keys = DEFAULT) -> Override | None:
     return Override(data.get("message", ""), until)
 
 
-def close_line(r: redis.Redis, message: str, until: datetime | None,
-               keys: Keys = DEFAULT) -> None:
-    r.hset(keys.closure, mapping={"message": message,
-                                  "until": until.isoformat() if until else ""})
+def close_line(r: redis.Redis, message: str, until: datetime | None, keys: Keys = DEFAULT) -> None:
+    r.hset(keys.closure, mapping={"message": message, "until": until.isoformat() if until else ""})
     r.publish(keys.closure_changed, "closed")
 
 
@@ -59,8 +57,13 @@ class OverrideWatch:
     most once per `seconds`, and dropped as soon as a change is announced on the helpline's
     channel (a listener thread, started with the first read). `seconds` 0: always read."""
 
-    def __init__(self, client: redis.Redis, seconds: float,
-                 clock: Callable[[], float] = time.monotonic, keys: Keys = DEFAULT) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        seconds: float,
+        clock: Callable[[], float] = time.monotonic,
+        keys: Keys = DEFAULT,
+    ) -> None:
         self.client, self.seconds, self.clock, self.keys = client, seconds, clock, keys
         self._value: Override | None = None
         self._read_at: float | None = None

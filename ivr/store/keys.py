@@ -127,7 +127,13 @@ DEFAULT = Keys()
 
 # Keys of version 2 of the layout, before helplines had a part of their own: the migration
 # to version 3 moves each under the default helpline's part (old prefix -> new prefix).
-V2_TO_V3 = (("hl:cb:", "cb:"), ("hl:seen:", "seen:"), ("hl:sms:", "sms:"),
-            ("hl:call:", "call:"), ("hl:stats:", "stats:"), ("hl:opening:", "opening:"),
-            ("hl:nightly:", "nightly:"))
+V2_TO_V3 = (
+    ("hl:cb:", "cb:"),
+    ("hl:seen:", "seen:"),
+    ("hl:sms:", "sms:"),
+    ("hl:call:", "call:"),
+    ("hl:stats:", "stats:"),
+    ("hl:opening:", "opening:"),
+    ("hl:nightly:", "nightly:"),
+)
 V2_RENAMED = (("hl:override", "closure"), ("hl:audit", "audit"))

@@ -59,16 +59,18 @@ return 1
 """
 
 
-def to_v2(fields: dict[str, str], now: datetime, hours: OpeningHours,
-          settings: Settings) -> dict[str, str]:
+def to_v2(
+    fields: dict[str, str], now: datetime, hours: OpeningHours, settings: Settings
+) -> dict[str, str]:
     """The fields a version-1 record gains. Its "HH:MM" becomes a window from that time, but
     never later than the old rules called (30 minutes before closing: what the person was
     told then). Its expiry is recounted in opening days since it was due, and it keeps at
     least one more day: nothing waiting is lost by an upgrade."""
     plan = ANYTIME
     if fields.get("preferred"):
-        latest_start = (datetime.combine(date(2000, 1, 1), usual_span(hours.config)[1])
-                        - settings.min_slot).time()
+        latest_start = (
+            datetime.combine(date(2000, 1, 1), usual_span(hours.config)[1]) - settings.min_slot
+        ).time()
         plan = Window(earliest=min(time.fromisoformat(fields["preferred"]), latest_start))
     new = {"plan": plan.dumps()}
     status = fields.get("status", "")
@@ -116,8 +118,11 @@ def migrate(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settin
         _wait_for_upgrade(r)
         return 0
     try:
-        version = int(stored) if stored is not None else (
-            1 if next(r.scan_iter("hl:cb:*", count=1000), None) else VERSION)
+        version = (
+            int(stored)
+            if stored is not None
+            else (1 if next(r.scan_iter("hl:cb:*", count=1000), None) else VERSION)
+        )
         changed = 0
         if version < 2:
             changed += _to_v2(r, now, hours, settings)

@@ -20,6 +20,7 @@ import redis
 from redis.commands.core import Script
 
 from ivr.core.callbacks import Callback
+from ivr.core.claims import ANYONE
 from ivr.core.expiry import Count
 from ivr.core.promise import Placement
 from ivr.core.safetime import Window
@@ -83,12 +84,18 @@ local function too_many(rate_key, quiet_key, window, limit, quiet)
 end
 """
 
-_TOO_MANY = _FLOOD + """
+_TOO_MANY = (
+    _FLOOD
+    + """
 -- KEYS: rate_key, quiet_key; ARGV: window, limit, quiet
 return too_many(KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3])
 """
+)
 
-_REQUEST = _PLACE + _FLOOD + """
+_REQUEST = (
+    _PLACE
+    + _FLOOD
+    + """
 -- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
 -- ARGV: id, number, source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
 -- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
@@ -118,8 +125,11 @@ redis.call('SADD', num_set, id)
 if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[10]) end
 return {id, 'new', ARGV[5], quiet}
 """
+)
 
-_REPLAN = _PLACE + """
+_REPLAN = (
+    _PLACE
+    + """
 -- A new safe time (or its promise) for a waiting callback. ARGV: id, plan, due, slot_end,
 -- status, claimable_on. A callback being called now keeps the plan and its place for the
 -- next attempt: if the call is given back, it goes there, not to the due queue.
@@ -138,6 +148,7 @@ if ARGV[6] ~= '' then redis.call('HSET', key, 'claimable_on', ARGV[6]) end
 place(ARGV[1], key, ARGV[5])
 return 1
 """
+)
 
 _RELEASE = """
 -- Move up to ARGV[2] scheduled callbacks due by ARGV[1], whose slot has not ended, to the
@@ -165,7 +176,9 @@ end
 return moved
 """
 
-_END = _PLACE + """
+_END = (
+    _PLACE
+    + """
 -- End one callback: ARGV: id, new status, now, allowed statuses (space separated)
 local key = '${cb}' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
@@ -179,8 +192,11 @@ local open_key = '${cb}open:' .. redis.call('HGET', key, 'h')
 if redis.call('GET', open_key) == ARGV[1] then redis.call('DEL', open_key) end
 return 1
 """
+)
 
-_ERASE_NUMBER = _PLACE + """
+_ERASE_NUMBER = (
+    _PLACE
+    + """
 -- Erase every record of one number (opt-out), once per message. KEYS: open_key, num_set,
 -- seen_key (or ""); ARGV: seen_ttl
 if KEYS[3] ~= '' then
@@ -196,6 +212,7 @@ end
 redis.call('DEL', KEYS[1], KEYS[2])
 return #ids
 """
+)
 
 _ERASE_ENDED = """
 -- Erase up to ARGV[2] records that ended before ARGV[1].
@@ -211,6 +228,7 @@ return #ids
 """
 
 
+# The rules of claims.py (may_claim, may_finish, may_give_back, goes_back), atomically.
 _CLAIM = """
 -- The oldest due callback whose slot has not ended, for one advisor. ARGV: advisor, now
 local offset = 0
@@ -274,7 +292,9 @@ local function back_to_due(id, key)
 end
 """
 
-_RETURN_STALE = _BACK_TO_DUE + """
+_RETURN_STALE = (
+    _BACK_TO_DUE
+    + """
 -- Claims older than ARGV[1] go back to the due queue, unless the caller was connected (then
 -- the call happened: it waits for an outcome rather than being called twice).
 local ids = redis.call('ZRANGEBYSCORE', '${cb}claimed', '-inf', ARGV[1])
@@ -288,9 +308,12 @@ for _, id in ipairs(ids) do
 end
 return returned
 """
+)
 
 
-_UNCLAIM = _BACK_TO_DUE + """
+_UNCLAIM = (
+    _BACK_TO_DUE
+    + """
 -- ARGV: id, advisor
 local key = '${cb}' .. ARGV[1]
 if redis.call('HGET', key, 'status') ~= 'claimed' then return 0 end
@@ -298,6 +321,7 @@ if redis.call('HGET', key, 'claimed_by') ~= ARGV[2] then return 0 end
 back_to_due(ARGV[1], key)
 return 1
 """
+)
 
 _COUNT = """
 -- The expiry count of a waiting callback. ARGV: id, missed, counted
@@ -356,9 +380,17 @@ class CallbackQueue:
         self._unclaim = script(_UNCLAIM)
         self._count = script(_COUNT)
 
-    def request(self, number: str, source: str, now: datetime, place: Placement,
-                plan: Window | None, voicemail: bool = False, message_sid: str = "",
-                flood: Flood | None = None) -> Requested:
+    def request(
+        self,
+        number: str,
+        source: str,
+        now: datetime,
+        place: Placement,
+        plan: Window | None,
+        voicemail: bool = False,
+        message_sid: str = "",
+        flood: Flood | None = None,
+    ) -> Requested:
         """Store a callback for `number` unless it has one open (or this message was seen).
         `plan` is the safe-time window (None while held for one). With `flood`, the text is
         counted too (in the same script)."""
@@ -366,38 +398,57 @@ class CallbackQueue:
         callback_id = secrets.token_hex(8)
         rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
         result = self._request(
-            keys=[self.keys.open(h), self.keys.numbers(h),
-                  self.keys.seen(message_sid) if message_sid else "", *rate_keys],
-            args=[callback_id, number, source, _ts(now), _ts(place.due), _ts(place.slot_end),
-                  plan.dumps() if plan else "", int(voicemail), place.status, SEEN_TTL_SECONDS,
-                  h, place.claimable_on.isoformat() if place.claimable_on else "",
-                  *(flood.args() if flood else ["", "", ""])])
+            keys=[
+                self.keys.open(h),
+                self.keys.numbers(h),
+                self.keys.seen(message_sid) if message_sid else "",
+                *rate_keys,
+            ],
+            args=[
+                callback_id,
+                number,
+                source,
+                _ts(now),
+                _ts(place.due),
+                _ts(place.slot_end),
+                plan.dumps() if plan else "",
+                int(voicemail),
+                place.status,
+                SEEN_TTL_SECONDS,
+                h,
+                place.claimable_on.isoformat() if place.claimable_on else "",
+                *(flood.args() if flood else ["", "", ""]),
+            ],
+        )
         return Requested(result[0], result[1], _dt(result[2]), result[3] == 1)
 
     def too_many(self, number: str, flood: Flood) -> bool:
         """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
         h = number_key(number)
-        return self._too_many(keys=list(self.keys.flood(h)),
-                              args=flood.args()) == 1
+        return self._too_many(keys=list(self.keys.flood(h)), args=flood.args()) == 1
 
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
         """Give a waiting callback a new plan and place; "moved", "noted" (it is being called
         now: the plan is kept for a later attempt) or "gone"."""
-        done = self._replan(args=[callback_id, plan.dumps() if plan else "", _ts(place.due),
-                                  _ts(place.slot_end), place.status,
-                                  place.claimable_on.isoformat() if place.claimable_on
-                                  else ""])
+        done = self._replan(
+            args=[
+                callback_id,
+                plan.dumps() if plan else "",
+                _ts(place.due),
+                _ts(place.slot_end),
+                place.status,
+                place.claimable_on.isoformat() if place.claimable_on else "",
+            ]
+        )
         return {1: "moved", 2: "noted"}.get(done, "gone")
 
-    def release(self, now: datetime, today: date,
-                enough: timedelta = timedelta(minutes=30)) -> int:
+    def release(self, now: datetime, today: date, enough: timedelta = timedelta(minutes=30)) -> int:
         """Move every scheduled callback due by `now` (whose slot has not ended) to the due
         queue; how many moved. `today` (the local date) is remembered for expiry when at
         least `enough` of the slot is left (or all of a shorter slot)."""
         total = 0
         while True:
-            moved = self._release(args=[_ts(now), BATCH, today.isoformat(),
-                                        enough.total_seconds()])
+            moved = self._release(args=[_ts(now), BATCH, today.isoformat(), enough.total_seconds()])
             total += moved
             if moved < BATCH:
                 return total
@@ -405,8 +456,11 @@ class CallbackQueue:
     def due_to_release(self, now: datetime) -> list[str]:
         """What release() would move now (for a dry run)."""
         ids = self.r.zrangebyscore(self.keys.place("scheduled"), "-inf", _ts(now))
-        return [i for i in ids if float(self.r.hget(self.keys.callback(i), "slot_end") or 0)
-                > now.timestamp()]
+        return [
+            i
+            for i in ids
+            if float(self.r.hget(self.keys.callback(i), "slot_end") or 0) > now.timestamp()
+        ]
 
     def slot_ended(self, now: datetime) -> list[Callback]:
         """Scheduled or due callbacks whose slot has ended: the scheduler gives each its next
@@ -415,8 +469,13 @@ class CallbackQueue:
         found = (self.get(i) for i in ended)
         return [cb for cb in found if cb and cb.status in ("scheduled", "due")]
 
-    def end(self, callback_id: str, status: str, now: datetime,
-            allowed: tuple[str, ...] = ("held", "scheduled", "due", "claimed")) -> bool:
+    def end(
+        self,
+        callback_id: str,
+        status: str,
+        now: datetime,
+        allowed: tuple[str, ...] = ("held", "scheduled", "due", "claimed"),
+    ) -> bool:
         return bool(self._end(args=[callback_id, status, _ts(now), " ".join(allowed)]))
 
     def cancel(self, callback_id: str, now: datetime) -> bool:
@@ -428,14 +487,21 @@ class CallbackQueue:
         retry, or a kept text replayed twice, must not erase a request made since)."""
         h = number_key(number)
         return self._erase_number(
-            keys=[self.keys.open(h), self.keys.numbers(h),
-                  self.keys.seen(message_sid) if message_sid else ""],
-            args=[SEEN_TTL_SECONDS])
+            keys=[
+                self.keys.open(h),
+                self.keys.numbers(h),
+                self.keys.seen(message_sid) if message_sid else "",
+            ],
+            args=[SEEN_TTL_SECONDS],
+        )
 
     def set_count(self, callback_id: str, count: Count) -> bool:
         """Store a waiting callback's expiry count (see expiry.py)."""
-        return bool(self._count(args=[callback_id, count.missed,
-                                      count.counted.isoformat() if count.counted else ""]))
+        return bool(
+            self._count(
+                args=[callback_id, count.missed, count.counted.isoformat() if count.counted else ""]
+            )
+        )
 
     def erase_ended(self, ended_before: datetime) -> int:
         total = 0
@@ -447,8 +513,10 @@ class CallbackQueue:
 
     def close_unrecorded_claims(self, claimed_before: datetime, now: datetime) -> int:
         """End claims older than `claimed_before` that nobody recorded an outcome for."""
-        return sum(self.finish(i, "*", "not_recorded", "done", now)
-                   for i in self.unrecorded_claims(claimed_before))
+        return sum(
+            self.finish(i, ANYONE, "not_recorded", "done", now)
+            for i in self.unrecorded_claims(claimed_before)
+        )
 
     def unrecorded_claims(self, claimed_before: datetime) -> list[str]:
         return self.r.zrangebyscore(self.keys.place("claimed"), "-inf", _ts(claimed_before))
@@ -473,11 +541,24 @@ class CallbackQueue:
         """Ids in one state, in queue order."""
         if status in ("held", "scheduled", "due", "claimed"):
             return self.r.zrange(self.keys.place(status), 0, -1)
-        return [i for i in self.r.zrange(self.keys.place("ended"), 0, -1)
-                if self.r.hget(self.keys.callback(i), "status") == status]
+        return [
+            i
+            for i in self.r.zrange(self.keys.place("ended"), 0, -1)
+            if self.r.hget(self.keys.callback(i), "status") == status
+        ]
 
-    def all(self, statuses: tuple[str, ...] = ("held", "scheduled", "due", "claimed", "done",
-                                                "cancelled", "expired")) -> Iterator[Callback]:
+    def all(
+        self,
+        statuses: tuple[str, ...] = (
+            "held",
+            "scheduled",
+            "due",
+            "claimed",
+            "done",
+            "cancelled",
+            "expired",
+        ),
+    ) -> Iterator[Callback]:
         seen: set[str] = set()
         for status in statuses:
             for callback_id in self.ids(status):
@@ -493,13 +574,30 @@ class CallbackQueue:
         callback_id = self._claim(args=[advisor, _ts(now)])
         return self.get(callback_id) if callback_id else None
 
-    def finish(self, callback_id: str, advisor: str, outcome: str, status: str,
-               now: datetime, place: Placement | None = None) -> bool:
+    def finish(
+        self,
+        callback_id: str,
+        advisor: str,
+        outcome: str,
+        status: str,
+        now: datetime,
+        place: Placement | None = None,
+    ) -> bool:
         """Record an outcome of a claimed callback; False if it isn't this advisor's claim.
         A retry (status scheduled) goes to `place`."""
-        return bool(self._finish(args=[callback_id, advisor, outcome, status, _ts(now),
-                                       _ts(place.due) if place else "",
-                                       _ts(place.slot_end) if place else ""]))
+        return bool(
+            self._finish(
+                args=[
+                    callback_id,
+                    advisor,
+                    outcome,
+                    status,
+                    _ts(now),
+                    _ts(place.due) if place else "",
+                    _ts(place.slot_end) if place else "",
+                ]
+            )
+        )
 
     def unclaim(self, callback_id: str, advisor: str) -> bool:
         """Give a claim back to the due queue (the advisor's phone could not be rung)."""
@@ -510,8 +608,11 @@ class CallbackQueue:
 
     def stale_claims(self, claimed_before: datetime) -> list[str]:
         """What return_stale_claims() would return (for a dry run)."""
-        return [i for i in self.unrecorded_claims(claimed_before)
-                if self.r.hget(self.keys.callback(i), "caller_connected") != "1"]
+        return [
+            i
+            for i in self.unrecorded_claims(claimed_before)
+            if self.r.hget(self.keys.callback(i), "caller_connected") != "1"
+        ]
 
     def set_call_state(self, callback_id: str, state: str, caller_connected: bool = False) -> None:
         """What the console shows: ringing, connected, machine, ended. Only for a claim."""
@@ -528,8 +629,10 @@ class CallbackQueue:
         return [cb for cb in found if cb and cb.claimed_by == advisor]
 
     def counts(self) -> dict[str, int]:
-        return {name: self.r.zcard(self.keys.place(name))
-                for name in ("held", "scheduled", "due", "claimed", "ended")}
+        return {
+            name: self.r.zcard(self.keys.place(name))
+            for name in ("held", "scheduled", "due", "claimed", "ended")
+        }
 
 
 def _plan(data: dict[str, str]) -> Window | None:
@@ -539,15 +642,25 @@ def _plan(data: dict[str, str]) -> Window | None:
 
 def _callback(callback_id: str, data: dict[str, str]) -> Callback:
     return Callback(
-        id=callback_id, number=data["number"], source=data["source"],
-        requested_at=_need(_dt(data["requested_at"])), due_at=_need(_dt(data["due_at"])),
-        status=data["status"], plan=_plan(data),
+        id=callback_id,
+        number=data["number"],
+        source=data["source"],
+        requested_at=_need(_dt(data["requested_at"])),
+        due_at=_need(_dt(data["due_at"])),
+        status=data["status"],
+        plan=_plan(data),
         slot_end=_dt(data.get("slot_end")),
-        voicemail=data.get("voicemail") == "1", attempts=int(data.get("attempts", 0)),
-        claimed_by=data.get("claimed_by") or None, call_state=data.get("call_state") or None,
+        voicemail=data.get("voicemail") == "1",
+        attempts=int(data.get("attempts", 0)),
+        claimed_by=data.get("claimed_by") or None,
+        claimed_at=_dt(data.get("claimed_at")),
+        caller_connected=data.get("caller_connected") == "1",
+        call_state=data.get("call_state") or None,
         outcome=data.get("outcome") or None,
-        count=Count(int(data.get("missed") or 0), _day(data.get("counted")),
-                    _day(data.get("claimable_on"))))
+        count=Count(
+            int(data.get("missed") or 0), _day(data.get("counted")), _day(data.get("claimable_on"))
+        ),
+    )
 
 
 def _need(at: datetime | None) -> datetime:

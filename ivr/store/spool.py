@@ -122,8 +122,11 @@ class Spool:
                     except _STORE_ERRORS:
                         raise
                     except Exception:
-                        log.exception("sms %s: a kept text could not be applied; set aside in "
-                                      "%s", entry.sid, self.failed_path.name)
+                        log.exception(
+                            "sms %s: a kept text could not be applied; set aside in %s",
+                            entry.sid,
+                            self.failed_path.name,
+                        )
                         failed.append(entry)
                     else:
                         done += 1
@@ -143,8 +146,7 @@ class Spool:
         """Drop what was applied or set aside; keep what was appended meanwhile."""
         with self._locked() as handle:
             if failed:
-                with open(self.failed_path, "a", encoding="utf-8",
-                          opener=private_opener) as out:
+                with open(self.failed_path, "a", encoding="utf-8", opener=private_opener) as out:
                     out.writelines(json.dumps(asdict(e)) + "\n" for e in failed)
                     out.flush()
                     os.fsync(out.fileno())

@@ -74,8 +74,9 @@ class _Buffer:
                 pipe.expire(key, KEEP_DAYS * 24 * 3600)
             pipe.execute()
         except Exception as exc:  # noqa: BLE001 - counting must never break anything
-            (log.debug if quiet else log.warning)("could not write %d counters: %s",
-                                                  len(counts), exc)
+            (log.debug if quiet else log.warning)(
+                "could not write %d counters: %s", len(counts), exc
+            )
 
 
 _buffer = _Buffer()
@@ -87,8 +88,7 @@ def flush() -> None:
     _buffer.flush()
 
 
-def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str,
-          keys: Keys = DEFAULT) -> None:
+def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str, keys: Keys = DEFAULT) -> None:
     """Add one to each field of the day's counters; never raises, never waits on Redis."""
     try:
         _buffer.add(r, keys.stats(now.astimezone(tz).date()), fields)
@@ -96,14 +96,16 @@ def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str,
         log.warning("could not count %s: %s", fields, exc)
 
 
-def call_started(r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool,
-                 keys: Keys = DEFAULT) -> None:
+def call_started(
+    r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool, keys: Keys = DEFAULT
+) -> None:
     hour = now.astimezone(tz).hour
     count(r, now, tz, "calls", f"calls:{'open' if is_open else 'closed'}:{hour}", keys=keys)
 
 
-def wait_recorded(r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float,
-                  keys: Keys = DEFAULT) -> None:
+def wait_recorded(
+    r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float, keys: Keys = DEFAULT
+) -> None:
     """How long a person waited from asking to being called (for the median)."""
     try:
         _buffer.wait(r, keys.stats(now.astimezone(tz).date()) + ":waits", int(seconds))
@@ -118,8 +120,7 @@ def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int
     return counters, waits
 
 
-def summary(r: redis.Redis, today: date, days: int,
-            keys: Keys = DEFAULT) -> dict[str, object]:
+def summary(r: redis.Redis, today: date, days: int, keys: Keys = DEFAULT) -> dict[str, object]:
     """Totals over `days` days up to `today`: calls by hour in and out of hours, menu
     choices, callbacks asked / reached / expired, median wait in minutes, per-day series."""
     by_hour = {"open": [0] * 24, "closed": [0] * 24}
@@ -141,5 +142,10 @@ def summary(r: redis.Redis, today: date, days: int,
             elif parts[0] == "cb" and parts[1] in callbacks:
                 callbacks[parts[1]] += value
     median = round(statistics.median(waits) / 60) if waits else None
-    return {"by_hour": by_hour, "menu": menu, "callbacks": callbacks,
-            "median_wait_minutes": median, "per_day": per_day}
+    return {
+        "by_hour": by_hour,
+        "menu": menu,
+        "callbacks": callbacks,
+        "median_wait_minutes": median,
+        "per_day": per_day,
+    }

@@ -64,8 +64,9 @@ class Verdict:
         return self.wait > 0
 
 
-def verdict(address: Sequence[float], account: Sequence[float], known_device: bool,
-            now: float) -> Verdict:
+def verdict(
+    address: Sequence[float], account: Sequence[float], known_device: bool, now: float
+) -> Verdict:
     """May a try go ahead now, given the last hour's tries (oldest first) from its address
     and in its account bucket (the known device's own, or the one unknown devices share)?"""
     wait = max(delay(address, ADDRESS_CAP, now), delay(account, ACCOUNT_CAP, now))
@@ -91,8 +92,7 @@ def address_key(remote_addr: str | None) -> str:
 def _keys(attempt: Attempt) -> dict[str, str]:
     account = attempt.account.lower()
     device = f"device:{attempt.device}" if attempt.device else "new-devices"
-    return {"address": signin_address(attempt.address),
-            "account": signin_account(account, device)}
+    return {"address": signin_address(attempt.address), "account": signin_account(account, device)}
 
 
 class SignInThrottle:
@@ -113,10 +113,8 @@ class SignInThrottle:
             pipe.zadd(key, {ticket: now})
             pipe.expire(key, HOUR)
         results = pipe.execute()
-        times = {name: [score for _, score in results[4 * i + 1]]
-                 for i, name in enumerate(keys)}
-        return verdict(times["address"], times["account"], attempt.device is not None,
-                       now), ticket
+        times = {name: [score for _, score in results[4 * i + 1]] for i, name in enumerate(keys)}
+        return verdict(times["address"], times["account"], attempt.device is not None, now), ticket
 
     def cancel(self, attempt: Attempt, ticket: str) -> None:
         """The try was refused before its password was checked: it was no guess."""

@@ -27,8 +27,11 @@ def rest_client(settings: Settings) -> Client | None:
     """A REST client when credentials are set, else None (local work)."""
     if not (settings.twilio_account_sid and settings.twilio_auth_token):
         return None
-    client = Client(settings.twilio_account_sid, settings.twilio_auth_token,
-                    http_client=TwilioHttpClient(timeout=REST_TIMEOUT_SECONDS))
+    client = Client(
+        settings.twilio_account_sid,
+        settings.twilio_auth_token,
+        http_client=TwilioHttpClient(timeout=REST_TIMEOUT_SECONDS),
+    )
     if settings.twilio_api_base_url:
         client.api.base_url = settings.twilio_api_base_url.rstrip("/")
     return client
@@ -44,8 +47,9 @@ class Purge:
     delete_message: bool = True
 
     def dumps(self) -> str:
-        return json.dumps({"m": self.message_sid, "media": list(self.media_sids),
-                           "del": self.delete_message})
+        return json.dumps(
+            {"m": self.message_sid, "media": list(self.media_sids), "del": self.delete_message}
+        )
 
     @classmethod
     def loads(cls, text: str) -> Purge:
@@ -61,7 +65,8 @@ def media_sid(url: str) -> str:
 def enqueue_purge(r: redis.Redis, purge: Purge) -> bool:
     """Queue a purge; SIDs that are not Twilio's are refused (they could never be deleted)."""
     if not MESSAGE_SID.match(purge.message_sid) or not all(
-            MEDIA_SID.match(sid) for sid in purge.media_sids):
+        MEDIA_SID.match(sid) for sid in purge.media_sids
+    ):
         log.warning("not queueing deletion of message %r: not a Twilio SID", purge.message_sid)
         return False
     r.rpush(PURGE_LIST, purge.dumps())
@@ -89,8 +94,9 @@ def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
                 message.delete()
         except TwilioException as exc:
             if not _permanent(exc):
-                log.warning("could not delete message %s from Twilio yet: %s",
-                            purge.message_sid, exc)
+                log.warning(
+                    "could not delete message %s from Twilio yet: %s", purge.message_sid, exc
+                )
                 r.lmove(PURGE_LIST, PURGE_LIST, "LEFT", "RIGHT")  # again later, after the rest
                 break
             if exc.status != 404:
@@ -100,14 +106,20 @@ def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
     return done
 
 
-def call_advisor(client: Client, settings: Settings, base_url: str, advisor_phone: str,
-                 callback_id: str) -> str:
+def call_advisor(
+    client: Client, settings: Settings, base_url: str, advisor_phone: str, callback_id: str
+) -> str:
     """Ring the advisor's phone; the TwiML asks them to press 1. Returns the Call SID."""
     call = client.calls.create(
-        to=advisor_phone, from_=settings.helpline_number, method="POST",
+        to=advisor_phone,
+        from_=settings.helpline_number,
+        method="POST",
         url=f"{base_url}/voice/outbound/advisor?cb={callback_id}",
         status_callback=f"{base_url}/voice/outbound/status?cb={callback_id}",
-        status_callback_event=STATUS_EVENTS, status_callback_method="POST", timeout=25)
+        status_callback_event=STATUS_EVENTS,
+        status_callback_method="POST",
+        timeout=25,
+    )
     return call.sid
 
 

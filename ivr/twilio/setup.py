@@ -32,9 +32,12 @@ class Wanted:
     def for_base(cls, base_url: str, fallback_url: str | None) -> Wanted:
         base = base_url.rstrip("/")
         fallback = fallback_url.rstrip("/") if fallback_url else None
-        return cls(f"{base}/voice", f"{base}/sms",
-                   f"{fallback}/voice.xml" if fallback else None,
-                   f"{fallback}/sms.xml" if fallback else None)
+        return cls(
+            f"{base}/voice",
+            f"{base}/sms",
+            f"{fallback}/voice.xml" if fallback else None,
+            f"{fallback}/sms.xml" if fallback else None,
+        )
 
 
 def find_number(client: Client, number: str):
@@ -47,11 +50,19 @@ def find_number(client: Client, number: str):
 def configure(client: Client, number: str, wanted: Wanted) -> str:
     """Set the number's webhooks (POST) and fallbacks (GET: static files); its SID."""
     sid = find_number(client, number).sid
-    fields: dict[str, str] = {"voice_url": wanted.voice_url, "voice_method": "POST",
-                              "sms_url": wanted.sms_url, "sms_method": "POST"}
+    fields: dict[str, str] = {
+        "voice_url": wanted.voice_url,
+        "voice_method": "POST",
+        "sms_url": wanted.sms_url,
+        "sms_method": "POST",
+    }
     if wanted.voice_fallback_url and wanted.sms_fallback_url:
-        fields.update(voice_fallback_url=wanted.voice_fallback_url, voice_fallback_method="GET",
-                      sms_fallback_url=wanted.sms_fallback_url, sms_fallback_method="GET")
+        fields.update(
+            voice_fallback_url=wanted.voice_fallback_url,
+            voice_fallback_method="GET",
+            sms_fallback_url=wanted.sms_fallback_url,
+            sms_fallback_method="GET",
+        )
     client.incoming_phone_numbers(sid).update(**fields)
     return sid
 
@@ -59,13 +70,17 @@ def configure(client: Client, number: str, wanted: Wanted) -> str:
 def compare(client: Client, number: str, wanted: Wanted) -> list[tuple[str, str, str, bool]]:
     """(setting, wanted, actual, matches) for each webhook setting of the number."""
     actual = find_number(client, number)
-    rows = [("voice_url", wanted.voice_url, actual.voice_url),
-            ("voice_method", "POST", actual.voice_method),
-            ("sms_url", wanted.sms_url, actual.sms_url),
-            ("sms_method", "POST", actual.sms_method)]
+    rows = [
+        ("voice_url", wanted.voice_url, actual.voice_url),
+        ("voice_method", "POST", actual.voice_method),
+        ("sms_url", wanted.sms_url, actual.sms_url),
+        ("sms_method", "POST", actual.sms_method),
+    ]
     if wanted.voice_fallback_url:
-        rows += [("voice_fallback_url", wanted.voice_fallback_url, actual.voice_fallback_url),
-                 ("sms_fallback_url", wanted.sms_fallback_url, actual.sms_fallback_url)]
+        rows += [
+            ("voice_fallback_url", wanted.voice_fallback_url, actual.voice_fallback_url),
+            ("sms_fallback_url", wanted.sms_fallback_url, actual.sms_fallback_url),
+        ]
     return [(name, want, have or "", (have or "") == want) for name, want, have in rows]
 
 
@@ -79,8 +94,11 @@ def export_fallback(flows: Flows, settings: Settings, directory: Path) -> list[P
         voice.say(text, voice=settings.voice, language=settings.language)
     voice.hangup()
     sms = MessagingResponse()
-    sms.message(flows.sms.replies["unavailable"].format(
-        usual_hours=usual_hours(flows.hours_config.weekly, flows.phrases)))
+    sms.message(
+        flows.sms.replies["unavailable"].format(
+            usual_hours=usual_hours(flows.hours_config.weekly, flows.phrases)
+        )
+    )
     written = []
     for name, document in (("voice.xml", voice), ("sms.xml", sms)):
         path = directory / name

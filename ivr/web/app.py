@@ -33,8 +33,7 @@ class Helpline(Services):
 
     @classmethod
     def of(cls, services: Services, guard: SignatureGuard) -> Helpline:
-        return cls(**{f.name: getattr(services, f.name) for f in fields(Services)},
-                   guard=guard)
+        return cls(**{f.name: getattr(services, f.name) for f in fields(Services)}, guard=guard)
 
 
 def helpline() -> Helpline:
@@ -54,10 +53,12 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     app.secret_key = secret_key
     app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
-        app.wsgi_app = ForwardedByProxiesOnly(app.wsgi_app, settings.trusted_proxies,
-                                              settings.trusted_proxy_addresses)
-    guard = SignatureGuard(settings.twilio_auth_token, settings.public_base_url,
-                           settings.signature_alarm_after)
+        app.wsgi_app = ForwardedByProxiesOnly(
+            app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses
+        )
+    guard = SignatureGuard(
+        settings.twilio_auth_token, settings.public_base_url, settings.signature_alarm_after
+    )
     app.extensions["helpline"] = Helpline.of(services, guard)
 
     @app.before_request
@@ -67,9 +68,12 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
         if not services.upgrade.done:
             with contextlib.suppress(redis.RedisError):
                 services.upgrade()
+
     if not settings.twilio_auth_token:
-        log.warning("!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
-                    "anyone can reach these webhooks. Fine for local work only. !!!")
+        log.warning(
+            "!!! TWILIO_AUTH_TOKEN is not set: webhook signatures are NOT checked, so "
+            "anyone can reach these webhooks. Fine for local work only. !!!"
+        )
 
     from ivr.ops import metrics
     from ivr.web import console, health, outbound, sms, voice, voice_callbacks

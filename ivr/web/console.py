@@ -10,7 +10,6 @@ import functools
 import hmac
 import logging
 import secrets
-import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,16 +40,17 @@ from wtforms.validators import DataRequired, Length
 
 from ivr.content.flows import closure_message_problem
 from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
+from ivr.core.claims import actor, why_not_call_next
 from ivr.core.clock import parse_instant
 from ivr.core.expiry import last_day
-from ivr.core.hours import Status, usual_span
+from ivr.core.hours import usual_span
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
 from ivr.ops.hashpool import Busy, HashPool
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
-from ivr.store.closures import close_line, read_override, reopen_line
+from ivr.store.closures import close_line, reopen_line
 from ivr.store.keys import calling
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
@@ -69,12 +69,22 @@ POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out
 IDLE_NOTICE_SECONDS = 60
 CALL_NEXT_LOCK_SECONDS = 30
 BUSY_RETRY_SECONDS = 2
-OUTCOME_LABELS = {"reached": "Reached", "no_answer": "No answer",
-                  "voicemail_left": "Voicemail left", "wrong_number": "Wrong number",
-                  "declined": "Asked not to be called"}
-STATE_LABELS = {"claimed": "Ringing your phone", "advisor_answered": "You answered",
-                "advisor_missed": "Your phone was not answered", "ringing": "Ringing the caller",
-                "connected": "Connected", "machine": "Answering machine", "ended": "Ended"}
+OUTCOME_LABELS = {
+    "reached": "Reached",
+    "no_answer": "No answer",
+    "voicemail_left": "Voicemail left",
+    "wrong_number": "Wrong number",
+    "declined": "Asked not to be called",
+}
+STATE_LABELS = {
+    "claimed": "Ringing your phone",
+    "advisor_answered": "You answered",
+    "advisor_missed": "Your phone was not answered",
+    "ringing": "Ringing the caller",
+    "connected": "Connected",
+    "machine": "Answering machine",
+    "ended": "Ended",
+}
 
 
 class User(UserMixin):
@@ -111,14 +121,17 @@ class SignInForm(FlaskForm):
 
 
 class CloseForm(FlaskForm):
-    message = StringField("What callers hear and read", validators=[DataRequired(),
-                                                                    Length(max=300)])
+    message = StringField(
+        "What callers hear and read", validators=[DataRequired(), Length(max=300)]
+    )
     until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
 
 
 class PlanForm(FlaskForm):
-    safe_time = StringField("Safe time, as the person said it (e.g. after 2pm, Tuesday, "
-                            "ANYTIME)", validators=[DataRequired(), Length(max=60)])
+    safe_time = StringField(
+        "Safe time, as the person said it (e.g. after 2pm, Tuesday, ANYTIME)",
+        validators=[DataRequired(), Length(max=60)],
+    )
 
 
 class AdvisorForm(FlaskForm):
@@ -132,11 +145,15 @@ def init_console(app: Flask) -> None:
     """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks are exempt
     from CSRF (they are signed instead)."""
     s = helpline_settings(app)
-    app.config.update(SESSION_COOKIE_SECURE=s.cookie_secure, SESSION_COOKIE_HTTPONLY=True,
-                      SESSION_COOKIE_SAMESITE="Lax", REMEMBER_COOKIE_SECURE=s.cookie_secure,
-                      REMEMBER_COOKIE_HTTPONLY=True, WTF_CSRF_TIME_LIMIT=None,
-                      PERMANENT_SESSION_LIFETIME=timedelta(
-                          seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS))
+    app.config.update(
+        SESSION_COOKIE_SECURE=s.cookie_secure,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        REMEMBER_COOKIE_SECURE=s.cookie_secure,
+        REMEMBER_COOKIE_HTTPONLY=True,
+        WTF_CSRF_TIME_LIMIT=None,
+        PERMANENT_SESSION_LIFETIME=timedelta(seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS),
+    )
     app.session_interface = ConsoleSessions()
     app.extensions["signin_pool"] = HashPool(s.signin_pool_size)
     login_manager.init_app(app)
@@ -172,7 +189,7 @@ def require_sign_in() -> Response | None:
         if request.endpoint in POLL_ENDPOINTS:
             return jsonify(error="signed out"), 401
         return login_manager.unauthorized()
-    now = time.time()
+    now = helpline().clock().timestamp()  # the injected clock: tests move it, not sleep
     last = session.get("active", now)
     if now - last > helpline().settings.console_idle_seconds:
         logout_user()
@@ -203,11 +220,6 @@ def supervisor_only(view: Callable[..., Response]) -> Callable[..., Response]:
     return wrapper
 
 
-def line_status() -> Status:
-    h = helpline()
-    return h.flows.hours.status_with(h.clock(), read_override(h.redis))
-
-
 def waited(since: datetime, now: datetime) -> str:
     minutes = max(0, int((now - since).total_seconds() // 60))
     if minutes < 60:
@@ -227,14 +239,25 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
     h = helpline()
     zone = h.flows.hours.timezone
     due = cb.due_at.astimezone(zone)
-    return {"id": cb.id, "number": console_mask(cb.number), "waited": waited(cb.requested_at, now),
-            "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
-            "status": cb.status, "due": due.strftime("%a %-d %b %H:%M"),
-            "last_day": last_day(cb.count, h.settings.callback_expiry_opening_days, due.date(),
-                                 now.astimezone(zone).date()),
-            "voicemail": cb.voicemail, "attempts": cb.attempts,
-            "source": cb.source, "state": STATE_LABELS.get(cb.call_state or "", ""),
-            "call_state": cb.call_state or ""}
+    return {
+        "id": cb.id,
+        "number": console_mask(cb.number),
+        "waited": waited(cb.requested_at, now),
+        "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
+        "status": cb.status,
+        "due": due.strftime("%a %-d %b %H:%M"),
+        "last_day": last_day(
+            cb.count,
+            h.settings.callback_expiry_opening_days,
+            due.date(),
+            now.astimezone(zone).date(),
+        ),
+        "voicemail": cb.voicemail,
+        "attempts": cb.attempts,
+        "source": cb.source,
+        "state": STATE_LABELS.get(cb.call_state or "", ""),
+        "call_state": cb.call_state or "",
+    }
 
 
 def queue_view() -> dict[str, object]:
@@ -242,11 +265,16 @@ def queue_view() -> dict[str, object]:
     now = h.clock()
     due = [row(cb, now) for cb in h.queue.all(("due",))]
     mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
-    status = line_status()
+    status = helpline().line_status()
     counts = h.queue.counts()
-    return {"open": status.open, "due": due, "mine": mine[0] if mine else None,
-            "waiting_later": counts["scheduled"], "held": counts["held"],
-            "on_duty": me().on_duty}
+    return {
+        "open": status.open,
+        "due": due,
+        "mine": mine[0] if mine else None,
+        "waiting_later": counts["scheduled"],
+        "held": counts["held"],
+        "on_duty": me().on_duty,
+    }
 
 
 # ------------------------------------------------------------------ sign in and out
@@ -262,30 +290,40 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
     h = helpline()
     username = username_for(form.name.data)
     device = this_device()
-    attempt = Attempt(username, address_key(request.remote_addr),
-                      device.id if device and username in device.names else None)
+    attempt = Attempt(
+        username,
+        address_key(request.remote_addr),
+        device.id if device and username in device.names else None,
+    )
     throttle = SignInThrottle(h.redis)
     verdict, ticket = throttle.begin(attempt, h.clock().timestamp())
     if verdict.refused:
         throttle.cancel(attempt, ticket)
         flash(refusal(verdict))
-        return (render_template("console/login.html", form=form), 429,
-                {"Retry-After": str(verdict.wait)})
+        return (
+            render_template("console/login.html", form=form),
+            429,
+            {"Retry-After": str(verdict.wait)},
+        )
     try:
-        advisor = accounts().verify(username, form.password.data,
-                                    current_app.extensions["signin_pool"].run)
+        advisor = accounts().verify(
+            username, form.password.data, current_app.extensions["signin_pool"].run
+        )
     except Busy:  # every slot is checking a password: no hash, no failure counted
         throttle.cancel(attempt, ticket)
         flash("The console is busy. Please try again in a moment.")
-        return (render_template("console/login.html", form=form), 503,
-                {"Retry-After": str(BUSY_RETRY_SECONDS)})
+        return (
+            render_template("console/login.html", form=form),
+            503,
+            {"Retry-After": str(BUSY_RETRY_SECONDS)},
+        )
     if advisor is None:  # the try stays counted as a failure
         flash("That name and password don't match. Please try again.")
         return render_template("console/login.html", form=form), 401
     throttle.succeeded(attempt, ticket)
     session.clear()
     login_user(User(advisor))
-    session["active"] = time.time()
+    session["active"] = h.clock().timestamp()
     session.permanent = True
     audit.record(h.redis, h.clock(), advisor.username, "signed in")
     response = redirect(url_for("console.queue"))
@@ -296,9 +334,11 @@ def login() -> Response | str | tuple[str, int, dict[str, str]]:
 def refusal(verdict: Verdict) -> str:
     if verdict.new_devices_refused:
         minutes = max(1, round(verdict.wait / 60))
-        return ("Too many wrong passwords for this account: for now it can only be signed in "
-                "to from a device it has been used on before, or one a supervisor trusts. "
-                f"Ask a supervisor, or try again in about {minutes} minutes.")
+        return (
+            "Too many wrong passwords for this account: for now it can only be signed in "
+            "to from a device it has been used on before, or one a supervisor trusts. "
+            f"Ask a supervisor, or try again in about {minutes} minutes."
+        )
     return f"Too many attempts. Please wait {verdict.wait} seconds and try again."
 
 
@@ -336,11 +376,17 @@ def this_device() -> Device | None:
 def remember_device(response: Response, username: str, device: Device | None) -> None:
     """Make this browser a known device of `username` (and keep those it already knew)."""
     names = [n for n in (device.names if device else ()) if n != username]
-    names = [*names[-(DEVICE_ACCOUNTS - 1):], username]
+    names = [*names[-(DEVICE_ACCOUNTS - 1) :], username]
     value = {"id": device.id if device else secrets.token_urlsafe(12), "names": names}
-    response.set_cookie(DEVICE_COOKIE, _device_signer().dumps(value),
-                        max_age=DEVICE_DAYS * 86400, httponly=True, samesite="Lax",
-                        secure=helpline().settings.cookie_secure, path="/console")
+    response.set_cookie(
+        DEVICE_COOKIE,
+        _device_signer().dumps(value),
+        max_age=DEVICE_DAYS * 86400,
+        httponly=True,
+        samesite="Lax",
+        secure=helpline().settings.cookie_secure,
+        path="/console",
+    )
 
 
 class TrustForm(FlaskForm):
@@ -356,8 +402,12 @@ def trust_device(code: str) -> Response | tuple[str, int]:
     if username and form.validate_on_submit():
         username = accounts().use_device_link(code)  # once: whoever confirms first
         if username:
-            audit.record(helpline().redis, helpline().clock(), username,
-                         "trusted a new device with a supervisor's link")
+            audit.record(
+                helpline().redis,
+                helpline().clock(),
+                username,
+                "trusted a new device with a supervisor's link",
+            )
             flash("This device is now trusted for your account. Sign in.")
             response = redirect(url_for("console.login"))
             remember_device(response, username, this_device())
@@ -405,33 +455,40 @@ def call_next() -> Response:
     """Claim the oldest due callback (atomically), then ring the advisor's phone."""
     h = helpline()
     advisor = me()
-    if not line_status().open:
-        flash("The helpline is closed: nobody is called while it is closed.")
-    elif not advisor.on_duty:
-        flash("Go on duty first.")
-    elif h.twilio is None or not h.settings.helpline_number:
-        flash("Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HELPLINE_NUMBER "
-              "must be set.")
-    else:
-        # One call-next at a time per advisor: a double click must not claim two callbacks
-        # (the second would ring the advisor's phone for a call the console does not show).
-        lock = calling(advisor.username)
-        if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
-            flash("Already calling: one call at a time.")
-            return redirect(url_for("console.queue"))
-        try:
+    # One call-next at a time per advisor: a double click must not claim two callbacks
+    # (the second would ring the advisor's phone for a call the console does not show).
+    lock = calling(advisor.username)
+    if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
+        flash("Already calling: one call at a time.")
+        return redirect(url_for("console.queue"))
+    try:
+        refused = why_not_call_next(
+            h.line_status().open,
+            advisor.on_duty,
+            h.twilio is not None and bool(h.settings.helpline_number),
+            bool(h.queue.claimed_by(advisor.username)),
+        )
+        if refused:
+            flash(CALL_NEXT_REFUSED[refused])
+        else:
             claim_and_ring(advisor)
-        finally:
-            h.redis.delete(lock)
+    finally:
+        h.redis.delete(lock)
     return redirect(url_for("console.queue"))
+
+
+CALL_NEXT_REFUSED = {
+    "closed": "The helpline is closed: nobody is called while it is closed.",
+    "off_duty": "Go on duty first.",
+    "no_twilio": "Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
+    "HELPLINE_NUMBER must be set.",
+    "holding": "Record the outcome of your current call first.",
+}
 
 
 def claim_and_ring(advisor: Advisor) -> None:
     h = helpline()
     now = h.clock()
-    if h.queue.claimed_by(advisor.username):
-        flash("Record the outcome of your current call first.")
-        return
     callback = h.queue.claim(advisor.username, now)
     if callback is None:
         flash("Nobody is waiting for a call back right now.")
@@ -441,8 +498,9 @@ def claim_and_ring(advisor: Advisor) -> None:
     try:
         call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
     except TwilioException as exc:
-        log.error("could not ring advisor %s for callback %s: %s", advisor.username,
-                  callback.id, exc)
+        log.error(
+            "could not ring advisor %s for callback %s: %s", advisor.username, callback.id, exc
+        )
         h.queue.unclaim(callback.id, advisor.username)
         flash("Your phone could not be rung. The callback is back in the queue.")
         return
@@ -457,27 +515,40 @@ def outcome(callback_id: str) -> Response:
     s = h.settings
     callback = h.queue.get(callback_id)
     result = request.form.get("outcome", "")
-    if callback is None or result not in OUTCOMES or (
-            result == "voicemail_left" and not callback.voicemail):
+    if (
+        callback is None
+        or result not in OUTCOMES
+        or (result == "voicemail_left" and not callback.voicemail)
+    ):
         flash("Choose one of the outcomes shown.")
         return redirect(url_for("console.queue"))
     now = h.clock()
-    status, place = after_outcome(result, callback.attempts, s.max_attempts, now,
-                                  h.flows.hours, timedelta(minutes=s.retry_delay_minutes),
-                                  callback.plan)
-    actor = "*" if me().supervisor else me().username
-    if not h.queue.finish(callback.id, actor, result, status, now, place):
+    status, place = after_outcome(
+        result,
+        callback.attempts,
+        s.max_attempts,
+        now,
+        h.flows.hours,
+        timedelta(minutes=s.retry_delay_minutes),
+        callback.plan,
+    )
+    if not h.queue.finish(
+        callback.id, actor(me().username, me().supervisor), result, status, now, place
+    ):
         flash("That callback is not yours to finish.")
         return redirect(url_for("console.queue"))
-    audit.record(h.redis, now, me().username, f"outcome {result}", callback.id, callback.number,
-                 status)
+    audit.record(
+        h.redis, now, me().username, f"outcome {result}", callback.id, callback.number, status
+    )
     tz = h.flows.hours.timezone
     if result in ("reached", "voicemail_left"):
         stats.count(h.redis, now, tz, "cb:reached")
     if status == "expired":
         stats.count(h.redis, now, tz, "cb:expired")
-    flash(f"Recorded: {OUTCOME_LABELS[result]}." + (" It will come back to the queue later."
-                                                   if status == "scheduled" else ""))
+    flash(
+        f"Recorded: {OUTCOME_LABELS[result]}."
+        + (" It will come back to the queue later." if status == "scheduled" else "")
+    )
     return redirect(url_for("console.queue"))
 
 
@@ -490,11 +561,16 @@ def supervisor() -> str:
     h = helpline()
     now = h.clock()
     waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
-    return render_template("console/supervisor.html", status=line_status(),
-                           override=read_override(h.redis), advisors=accounts().all(),
-                           close_form=CloseForm(), advisor_form=AdvisorForm(),
-                           waiting=waiting,
-                           audit=audit.recent(h.redis, 50))
+    return render_template(
+        "console/supervisor.html",
+        status=helpline().line_status(),
+        override=h.closure(),
+        advisors=accounts().all(),
+        close_form=CloseForm(),
+        advisor_form=AdvisorForm(),
+        waiting=waiting,
+        audit=audit.recent(h.redis, 50),
+    )
 
 
 @bp.route("/supervisor/close", methods=["POST"])
@@ -522,8 +598,7 @@ def close() -> Response:
         return redirect(url_for("console.supervisor"))
     close_line(h.redis, message, until)
     h.override.invalidate()  # this process at once; the others hear it announced
-    audited("closed the line",
-            detail=f"until {until.isoformat()}" if until else "until reopened")
+    audited("closed the line", detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")
     return redirect(url_for("console.supervisor"))
 
@@ -552,18 +627,24 @@ def change_plan(callback_id: str) -> Response:
     now = h.clock()
     hours = h.flows.hours
     words = form.safe_time.data.strip()
-    reading = read_safe_time(words, now.astimezone(hours.timezone).date(),
-                             usual_span(h.flows.hours_config))
-    window = reading.window if reading.kind == "plan" and reading.window else (
-        ANYTIME if reading.kind == "anytime" or words.upper() == "ANYTIME" else None)
+    reading = read_safe_time(
+        words, now.astimezone(hours.timezone).date(), usual_span(h.flows.hours_config)
+    )
+    window = (
+        reading.window
+        if reading.kind == "plan" and reading.window
+        else (ANYTIME if reading.kind == "anytime" or words.upper() == "ANYTIME" else None)
+    )
     if window is None:
-        flash(f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
-              "Tuesday, mornings or ANYTIME.")
+        flash(
+            f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
+            "Tuesday, mornings or ANYTIME."
+        )
         return redirect(url_for("console.supervisor"))
     if not meets_hours(window, now, hours):
         flash(f"{describe(window)} is never inside opening hours: nothing was changed.")
         return redirect(url_for("console.supervisor"))
-    promised = promise(now, window, hours, read_override(h.redis), h.settings.min_slot)
+    promised = promise(now, window, hours, h.closure(), h.settings.min_slot)
     if h.queue.replan(callback.id, window, placement(promised, now, hours)) == "gone":
         flash("That callback is no longer waiting.")
         return redirect(url_for("console.supervisor"))
@@ -580,8 +661,12 @@ def add_advisor() -> Response:
         flash("Give a name, a phone number and a password of at least 10 characters.")
         return redirect(url_for("console.supervisor"))
     try:
-        advisor = accounts().add(form.name.data, form.phone.data.replace(" ", ""),
-                                 form.password.data, form.supervisor.data)
+        advisor = accounts().add(
+            form.name.data,
+            form.phone.data.replace(" ", ""),
+            form.password.data,
+            form.supervisor.data,
+        )
     except AccountError as exc:
         flash(f"Not added: {exc}.")
         return redirect(url_for("console.supervisor"))
@@ -620,9 +705,12 @@ def device_link(username: str) -> Response | str:
         abort(404)
     audited(f"made a device link for {username}")
     base = helpline().settings.public_base_url or request.url_root.rstrip("/")
-    return render_template("console/device_link.html", username=username,
-                           link=base + url_for("console.trust_device", code=code),
-                           minutes=DEVICE_LINK_SECONDS // 60)
+    return render_template(
+        "console/device_link.html",
+        username=username,
+        link=base + url_for("console.trust_device", code=code),
+        minutes=DEVICE_LINK_SECONDS // 60,
+    )
 
 
 @bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
@@ -639,5 +727,9 @@ def set_duty(username: str) -> Response:
 def stats_page() -> str:
     h = helpline()
     today = h.clock().astimezone(h.flows.hours.timezone).date()
-    return render_template("console/stats.html", today=stats.summary(h.redis, today, 1),
-                           month=stats.summary(h.redis, today, 30), day=today)
+    return render_template(
+        "console/stats.html",
+        today=stats.summary(h.redis, today, 1),
+        month=stats.summary(h.redis, today, 30),
+        day=today,
+    )

@@ -25,7 +25,7 @@ bp = Blueprint("health", __name__)
 
 
 def dependencies(client: redis.Redis) -> dict[str, str]:
-    """"ok", or why not, for Redis and the scheduler (whose heartbeat is in Redis)."""
+    """ "ok", or why not, for Redis and the scheduler (whose heartbeat is in Redis)."""
     try:
         client.ping()
         beat = client.get(HEARTBEAT_KEY)
@@ -34,8 +34,10 @@ def dependencies(client: redis.Redis) -> dict[str, str]:
     if beat is None:
         return {"redis": "ok", "scheduler": "not running"}
     age = (system_clock() - datetime.fromisoformat(beat)).total_seconds()
-    return {"redis": "ok",
-            "scheduler": "ok" if age < HEARTBEAT_STALE_SECONDS else f"silent for {int(age)} s"}
+    return {
+        "redis": "ok",
+        "scheduler": "ok" if age < HEARTBEAT_STALE_SECONDS else f"silent for {int(age)} s",
+    }
 
 
 @bp.route("/healthz")
@@ -60,9 +62,11 @@ class DependencyCollector:
         self.client = client
 
     def collect(self):  # noqa: ANN201 - prometheus-client's collector protocol
-        family = GaugeMetricFamily("helpline_dependency_up",
-                                   "1 when a dependency answers, 0 when it is down",
-                                   labels=["dependency"])
+        family = GaugeMetricFamily(
+            "helpline_dependency_up",
+            "1 when a dependency answers, 0 when it is down",
+            labels=["dependency"],
+        )
         for name, state in dependencies(self.client).items():
             family.add_metric([name], 1 if state == "ok" else 0)
         yield family

@@ -76,16 +76,18 @@ class RequestLimits:
         self.app = app
         self.body_seconds = body_seconds
 
-    def __call__(self, environ: WSGIEnvironment,
-                 start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         limit = body_limit(environ.get("PATH_INFO", ""))
         length = get_content_length(environ)
         if length is not None and length > limit:
             return refuse(environ, start_response, "413 Content Too Large", "too_large")
         # Without a length, a body the server ends for us (chunked, under gunicorn) is read to
         # one byte over the limit, to tell "at the limit" from "over it".
-        size = length if length is not None else (
-            limit + 1 if environ.get("wsgi.input_terminated") else 0)
+        size = (
+            length
+            if length is not None
+            else (limit + 1 if environ.get("wsgi.input_terminated") else 0)
+        )
         if not size:
             return self.app(environ, start_response)
         try:
@@ -102,18 +104,26 @@ class RequestLimits:
         return self.app(environ, start_response)
 
 
-def refuse(environ: WSGIEnvironment, start_response: StartResponse, status: str,
-           reason: str) -> list[bytes]:
+def refuse(
+    environ: WSGIEnvironment, start_response: StartResponse, status: str, reason: str
+) -> list[bytes]:
     """A short plain answer, and the connection closed after it (its body is left unread);
     counted in helpline_rejected_requests_total, as an unsigned request is."""
     path = environ.get("PATH_INFO", "")
-    log.warning("refused %s %s: %s", environ.get("REQUEST_METHOD", ""), path[:100],
-                reason.replace("_", " "))
+    log.warning(
+        "refused %s %s: %s", environ.get("REQUEST_METHOD", ""), path[:100], reason.replace("_", " ")
+    )
     REJECTED.labels(route_group(path), reason).inc()
     environ[CLOSE_CONNECTION] = True
     text = status.split(" ", 1)[1].encode() + b"\n"
-    start_response(status, [("Content-Type", "text/plain"), ("Content-Length", str(len(text))),
-                            ("Connection", "close")])
+    start_response(
+        status,
+        [
+            ("Content-Type", "text/plain"),
+            ("Content-Length", str(len(text))),
+            ("Connection", "close"),
+        ],
+    )
     return [text]
 
 

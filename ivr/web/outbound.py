@@ -15,7 +15,6 @@ from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from ivr.core.callbacks import Callback, callable_number
 from ivr.core.phone import mask
 from ivr.store import stats
-from ivr.store.closures import read_override
 from ivr.twilio.rest import STATUS_EVENTS
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
@@ -24,8 +23,7 @@ from ivr.web.voice import METHODS, link, param, say, twiml
 log = logging.getLogger(__name__)
 bp = Blueprint("outbound", __name__, url_prefix="/voice/outbound")
 only_twilio(bp)
-MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other",
-           "fax")
+MACHINE = ("machine_start", "machine_end_beep", "machine_end_silence", "machine_end_other", "fax")
 CALLER_RING_SECONDS = 30
 
 
@@ -45,8 +43,13 @@ def advisor() -> Response:
     """The advisor's phone answered: press 1 to connect (so voicemail never gets the caller)."""
     content = helpline().flows.voice.outbound
     resp = VoiceResponse()
-    g = Gather(input="dtmf", num_digits=1, timeout=10, method="POST",
-               action=link("outbound.connect", cb=param("cb")))
+    g = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=10,
+        method="POST",
+        action=link("outbound.connect", cb=param("cb")),
+    )
     say(g, content["connect"])
     resp.append(g)
     say(resp, content["no_key"])
@@ -66,25 +69,38 @@ def connect() -> Response:
     if callable_number(callback.number) != callback.number:
         # Only a UK mobile or landline is ever dialled (never 999, 112, 101, premium…), even
         # if something other than the SMS and voice entrances put this number in the store.
-        log.error("callback %s: refusing to dial %s, not a number we call back", callback.id,
-                  mask(callback.number))
+        log.error(
+            "callback %s: refusing to dial %s, not a number we call back",
+            callback.id,
+            mask(callback.number),
+        )
         return _end(content["not_claimed"])
     now = h.clock()
-    if not h.flows.hours.status_with(now, read_override(h.redis)).open:
+    if not h.line_status(now).open:
         return _end(content["closed"])  # nothing is ever dialled while the helpline is closed
     h.queue.set_call_state(callback.id, "ringing")
     detection = "DetectMessageEnd" if callback.voicemail else "Enable"
-    dial = Dial(caller_id=h.settings.helpline_number or None, method="POST",
-                action=link("outbound.dial_result", cb=callback.id), timeout=CALLER_RING_SECONDS,
-                record="do-not-record")
-    dial.number(callback.number, machine_detection=detection, method="POST",
-                url=link("outbound.caller_answered", cb=callback.id),
-                status_callback=link("outbound.caller_status", cb=callback.id),
-                status_callback_event=" ".join(STATUS_EVENTS), status_callback_method="POST")
+    dial = Dial(
+        caller_id=h.settings.helpline_number or None,
+        method="POST",
+        action=link("outbound.dial_result", cb=callback.id),
+        timeout=CALLER_RING_SECONDS,
+        record="do-not-record",
+    )
+    dial.number(
+        callback.number,
+        machine_detection=detection,
+        method="POST",
+        url=link("outbound.caller_answered", cb=callback.id),
+        status_callback=link("outbound.caller_status", cb=callback.id),
+        status_callback_event=" ".join(STATUS_EVENTS),
+        status_callback_method="POST",
+    )
     resp = VoiceResponse()
     resp.append(dial)
-    stats.wait_recorded(h.redis, now, h.flows.hours.timezone,
-                        (now - callback.requested_at).total_seconds())
+    stats.wait_recorded(
+        h.redis, now, h.flows.hours.timezone, (now - callback.requested_at).total_seconds()
+    )
     return twiml(resp)
 
 

@@ -50,13 +50,17 @@ def signed_url(request: Request, public_base_url: str) -> str:
     return base + path + (f"?{query}" if query else "")
 
 
-def alarm_due(recent: Sequence[float], alarmed_at: float | None, now: float,
-              alarm_after: int, window: float) -> bool:
+def alarm_due(
+    recent: Sequence[float], alarmed_at: float | None, now: float, alarm_after: int, window: float
+) -> bool:
     """Whether the alarm goes off at `now`, given the latest rejection times (`now` last):
     when `alarm_after` of them came within `window`, and it has not gone off within `window`
     (so a flood of junk raises it once every `window`, not once a request)."""
-    return (len(recent) >= alarm_after and now - recent[-alarm_after] <= window
-            and (alarmed_at is None or now - alarmed_at >= window))
+    return (
+        len(recent) >= alarm_after
+        and now - recent[-alarm_after] <= window
+        and (alarmed_at is None or now - alarmed_at >= window)
+    )
 
 
 class SignatureGuard:
@@ -64,8 +68,13 @@ class SignatureGuard:
     the alarm when refusals repeat, so a wrong PUBLIC_BASE_URL or token, or someone probing
     the webhooks, is noticed."""
 
-    def __init__(self, auth_token: str, public_base_url: str, alarm_after: int = 3,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        auth_token: str,
+        public_base_url: str,
+        alarm_after: int = 3,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.public_base_url = public_base_url
         self.alarm_after = alarm_after
@@ -85,13 +94,16 @@ class SignatureGuard:
         if signature and self._valid(url, params, signature, algorithm):
             return None
         g.signature_rejected = True  # the request log line leaves out the SIDs it claims
-        self._record_failure(request.path, url.split("?", 1)[0],
-                             "bad_signature" if signature else "unsigned")
-        return Response("Forbidden: this address only answers Twilio.\n", status=403,
-                        mimetype="text/plain")
+        self._record_failure(
+            request.path, url.split("?", 1)[0], "bad_signature" if signature else "unsigned"
+        )
+        return Response(
+            "Forbidden: this address only answers Twilio.\n", status=403, mimetype="text/plain"
+        )
 
-    def _valid(self, url: str, params: Mapping[str, str], signature: str,
-               algorithm: str | None) -> bool:
+    def _valid(
+        self, url: str, params: Mapping[str, str], signature: str, algorithm: str | None
+    ) -> bool:
         """RequestValidator.validate() computes the HMAC twice, for the URL with and without
         its port (Twilio signs either). Try the usual form first and the other only when it
         fails: one HMAC per genuine request. Bodies signed by hash (JSON) take the library's
@@ -100,9 +112,10 @@ class SignatureGuard:
         if "bodySHA256" in url or (algorithm or HMAC_SHA1).upper() not in SIGNING_ALGORITHMS:
             return self.validator.validate(url, params, signature, algorithm)  # it refuses
         parsed = urlparse(url)
-        return any(compare(self.validator.compute_signature(candidate, params, algorithm),
-                           signature)
-                   for candidate in (remove_port(parsed), add_port(parsed)))
+        return any(
+            compare(self.validator.compute_signature(candidate, params, algorithm), signature)
+            for candidate in (remove_port(parsed), add_port(parsed))
+        )
 
     def _record_failure(self, path: str, checked: str, reason: str) -> None:
         """Count it; log the path, never the query or body (they are whatever a stranger put
@@ -113,14 +126,19 @@ class SignatureGuard:
         self.recent.append(now)
         self.since_alarm[reason] += 1
         holding = self.alarmed_at is not None and now - self.alarmed_at < ALARM_WINDOW_SECONDS
-        log.log(logging.DEBUG if holding else logging.WARNING,
-                "rejected a request to %s: %s X-Twilio-Signature", path,
-                "wrong" if reason == "bad_signature" else "no")
-        if not alarm_due(self.recent, self.alarmed_at, now, self.alarm_after,
-                         ALARM_WINDOW_SECONDS):
+        log.log(
+            logging.DEBUG if holding else logging.WARNING,
+            "rejected a request to %s: %s X-Twilio-Signature",
+            path,
+            "wrong" if reason == "bad_signature" else "no",
+        )
+        if not alarm_due(self.recent, self.alarmed_at, now, self.alarm_after, ALARM_WINDOW_SECONDS):
             return
-        since = ("start-up" if self.alarmed_at is None
-                 else f"the last alarm {round((now - self.alarmed_at) / 60)} minutes ago")
+        since = (
+            "start-up"
+            if self.alarmed_at is None
+            else f"the last alarm {round((now - self.alarmed_at) / 60)} minutes ago"
+        )
         log.error(
             "ALARM: %d webhook requests refused since %s (%d with a wrong signature, %d "
             "unsigned). If these are real calls, callers are hearing an application error: "
@@ -129,8 +147,12 @@ class SignatureGuard:
             "otherwise TWILIO_AUTH_TOKEN is wrong or was rotated. Run `helpline check`. "
             "Unsigned requests never come from Twilio: many of them mean someone is probing "
             "the webhooks (helpline_rejected_requests_total counts them by route and reason).",
-            sum(self.since_alarm.values()), since, self.since_alarm["bad_signature"],
-            self.since_alarm["unsigned"], checked)
+            sum(self.since_alarm.values()),
+            since,
+            self.since_alarm["bad_signature"],
+            self.since_alarm["unsigned"],
+            checked,
+        )
         self.alarmed_at = now
         self.since_alarm.clear()
 
@@ -149,8 +171,7 @@ class ForwardedByProxiesOnly:
         self.fixed = ProxyFix(app, x_for=hops, x_proto=hops, x_host=hops, x_port=hops)
         self.proxies = proxy_networks(proxies)
 
-    def __call__(self, environ: WSGIEnvironment,
-                 start_response: StartResponse) -> Iterable[bytes]:
+    def __call__(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         if from_networks(environ.get("REMOTE_ADDR", ""), self.proxies):
             return self.fixed(environ, start_response)
         return self.app(environ, start_response)
@@ -161,8 +182,10 @@ def proxy_networks(proxies: Sequence[str]) -> tuple[Network, ...]:
     try:
         return tuple(ipaddress.ip_network(p, strict=False) for p in proxies)
     except ValueError as exc:
-        raise ValueError(f"TRUSTED_PROXY_ADDRESSES: {exc} (give addresses or networks, "
-                         "comma-separated, e.g. 10.0.0.0/8,127.0.0.1)") from None
+        raise ValueError(
+            f"TRUSTED_PROXY_ADDRESSES: {exc} (give addresses or networks, "
+            "comma-separated, e.g. 10.0.0.0/8,127.0.0.1)"
+        ) from None
 
 
 def from_networks(address: str, networks: Sequence[Network]) -> bool:

@@ -85,8 +85,9 @@ def incoming() -> Response:
             return taken_while_down(sender, sid)
         return handle(sender, sid)
     except redis.RedisError:
-        log.warning("sms %s from %s: the store is unreachable: keeping the text on disk", sid,
-                    mask(sender))
+        log.warning(
+            "sms %s from %s: the store is unreachable: keeping the text on disk", sid, mask(sender)
+        )
         return taken_while_down(sender, sid)
     except Exception:
         log.exception("sms %s from %s: unexpected error", sid, mask(sender))
@@ -98,8 +99,10 @@ def handle(sender: str, sid: str) -> Response:
     h = helpline()
     now = h.clock()
     body = (request.values.get("Body") or "")[:MAX_BODY]
-    media = [media_sid(request.values.get(f"MediaUrl{i}", ""))
-             for i in range(_count(request.values.get("NumMedia")))]
+    media = [
+        media_sid(request.values.get(f"MediaUrl{i}", ""))
+        for i in range(_count(request.values.get("NumMedia")))
+    ]
     purge_from_twilio(sid, media)
     number = callable_number(sender)
     if number is None and keyword(body) in OPT_OUT | OPT_IN:
@@ -111,10 +114,13 @@ def handle(sender: str, sid: str) -> Response:
         return reply() if too_many(sender) else reply(text("not_uk"))
 
     local_today = now.astimezone(h.flows.hours.timezone).date()
-    intent = interpret(body, lambda: h.queue.has_open(number), local_today,
-                       usual_span(h.flows.hours_config))
-    note(f"from {mask(sender)}: {intent.kind}"
-         + (f" (+{len(media)} media, not kept)" if media else ""))
+    intent = interpret(
+        body, lambda: h.queue.has_open(number), local_today, usual_span(h.flows.hours_config)
+    )
+    note(
+        f"from {mask(sender)}: {intent.kind}"
+        + (f" (+{len(media)} media, not kept)" if media else "")
+    )
     if intent.kind == "opt_out":
         erased = h.queue.erase_number(number, sid)
         log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
@@ -123,8 +129,11 @@ def handle(sender: str, sid: str) -> Response:
         return reply()
     if intent.kind in ("help", "steps", "time_unclear"):
         quiet = too_many(number)
-        answer = {"help": [text("help")], "steps": list(h.flows.sms.steps),
-                  "time_unclear": [text("time_unclear")]}[intent.kind]
+        answer = {
+            "help": [text("help")],
+            "steps": list(h.flows.sms.steps),
+            "time_unclear": [text("time_unclear")],
+        }[intent.kind]
     else:
         conversation = Conversation(number, sid, now, flood())
         answer = conversation.answer(intent)
@@ -132,8 +141,7 @@ def handle(sender: str, sid: str) -> Response:
     if media:
         answer.insert(0, text("media"))
     if quiet:
-        log.info("sms %s from %s: too many messages, not replying for a while", sid,
-                 mask(sender))
+        log.info("sms %s from %s: too many messages, not replying for a while", sid, mask(sender))
         return reply()
     if intent.kind == "steps":
         return reply(*answer)
@@ -158,8 +166,11 @@ class Conversation:
 
     def answer(self, intent: Intent) -> list[str]:
         if intent.kind in ("plan", "anytime"):
-            window = intent.reading.window if intent.kind == "plan" and intent.reading \
-                and intent.reading.window else ANYTIME
+            window = (
+                intent.reading.window
+                if intent.kind == "plan" and intent.reading and intent.reading.window
+                else ANYTIME
+            )
             if not meets_hours(window, self.now, self.hours):
                 return self.not_now("outside_hours")
             return self.set_plan(window)
@@ -173,14 +184,22 @@ class Conversation:
         return promise(self.now, window, self.hours, self.override, self.min_slot)
 
     def store(self, window: Window | None, promised: Promise | None) -> Requested:
-        result = self.h.queue.request(self.number, "sms", self.now,
-                                      placement(promised, self.now, self.hours), window,
-                                      message_sid=self.sid, flood=self.flood)
+        result = self.h.queue.request(
+            self.number,
+            "sms",
+            self.now,
+            placement(promised, self.now, self.hours),
+            window,
+            message_sid=self.sid,
+            flood=self.flood,
+        )
         self.quiet = result.quiet
         if result.outcome == "new":
             stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked")
-            note(f"callback {result.callback_id} stored, "
-                 + (f"due {promised.due.isoformat()}" if promised else "held for a safe time"))
+            note(
+                f"callback {result.callback_id} stored, "
+                + (f"due {promised.due.isoformat()}" if promised else "held for a safe time")
+            )
         return result
 
     def request(self) -> list[str]:
@@ -192,27 +211,34 @@ class Conversation:
             if callback is not None:
                 promised = self.restate(callback)
         name = "existing" if result.outcome == "existing" else "new"
-        return self.with_closure([f"{text(name, when=when(promised, self.now))} "
-                                  f"{text('options')}"], promised)
+        return self.with_closure(
+            [f"{text(name, when=when(promised, self.now))} {text('options')}"], promised
+        )
 
     def set_plan(self, window: Window) -> list[str]:
         """A safe time (or ANYTIME): the callback moves to the first slot in it."""
         promised = self.promised_for(window)
         result = self.store(window, promised)
         if result.outcome == "existing":
-            moved = self.h.queue.replan(result.callback_id, window,
-                                        placement(promised, self.now, self.hours))
+            moved = self.h.queue.replan(
+                result.callback_id, window, placement(promised, self.now, self.hours)
+            )
             if moved == "noted":
-                log.info("sms %s: safe time kept for the next attempt of %s", self.sid,
-                         result.callback_id)
+                log.info(
+                    "sms %s: safe time kept for the next attempt of %s",
+                    self.sid,
+                    result.callback_id,
+                )
                 return [text("noted", window=self.words(window))]
         if window.anytime and result.outcome != "existing":  # as if they had said hello
-            return self.with_closure([f"{text('new', when=when(promised, self.now))} "
-                                      f"{text('options')}"], promised)
+            return self.with_closure(
+                [f"{text('new', when=when(promised, self.now))} {text('options')}"], promised
+            )
         if window.anytime:
             return self.with_closure([text("anytime", when=when(promised, self.now))], promised)
-        return self.with_closure([text("preferred", window=self.words(window),
-                                       when=when(promised, self.now))], promised)
+        return self.with_closure(
+            [text("preferred", window=self.words(window), when=when(promised, self.now))], promised
+        )
 
     def words(self, window: Window) -> str:
         return window_words(window, self.h.flows.phrases)
@@ -222,8 +248,9 @@ class Conversation:
         quietly. A first text is kept but held until the person answers."""
         result = self.store(None, None)
         held = result.outcome != "existing" or self.is_held(result.callback_id)
-        return self.with_closure([f"{text('held_new' if held else 'kept')} "
-                                  f"{text(name, **fields)}"], None)
+        return self.with_closure(
+            [f"{text('held_new' if held else 'kept')} {text(name, **fields)}"], None
+        )
 
     def ask_time(self) -> list[str]:
         """A first text that mentions a time we can't read: held, and the person is asked
@@ -244,16 +271,17 @@ class Conversation:
             return None
         if callback.status == "claimed":
             return self.promised_for(ANYTIME)
-        stands = restate(self.now, callback.due_at, callback.plan, self.hours, self.override,
-                         self.min_slot)
+        stands = restate(
+            self.now, callback.due_at, callback.plan, self.hours, self.override, self.min_slot
+        )
         if (stands.due, stands.slot_end) != (callback.due_at, callback.slot_end):
-            self.h.queue.replan(callback.id, callback.plan,
-                                placement(stands, self.now, self.hours))
+            self.h.queue.replan(callback.id, callback.plan, placement(stands, self.now, self.hours))
         return stands
 
     def with_closure(self, answer: list[str], promised: Promise | None) -> list[str]:
-        note = closure_note(self.now, promised.due if promised else self.now, self.hours,
-                            self.override)
+        note = closure_note(
+            self.now, promised.due if promised else self.now, self.hours, self.override
+        )
         return [text("closure", message=note), *answer] if note else answer
 
 
@@ -269,32 +297,46 @@ def taken_while_down(sender: str, sid: str) -> Response:
     h = helpline()
     now = h.clock()
     body = (request.values.get("Body") or "")[:MAX_BODY]
-    media = [media_sid(request.values.get(f"MediaUrl{i}", ""))
-             for i in range(_count(request.values.get("NumMedia")))]
+    media = [
+        media_sid(request.values.get(f"MediaUrl{i}", ""))
+        for i in range(_count(request.values.get("NumMedia")))
+    ]
     number = callable_number(sender)
     if number is None:
         return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
-    intent = interpret(body, lambda: False, now.astimezone(h.flows.hours.timezone).date(),
-                       usual_span(h.flows.hours_config))
+    intent = interpret(
+        body,
+        lambda: False,
+        now.astimezone(h.flows.hours.timezone).date(),
+        usual_span(h.flows.hours_config),
+    )
     if intent.kind in ("help", "steps", "time_unclear", "opt_in"):
-        answer = {"help": [text("help")], "steps": list(h.flows.sms.steps),
-                  "time_unclear": [text("time_unclear")], "opt_in": []}[intent.kind]
+        answer = {
+            "help": [text("help")],
+            "steps": list(h.flows.sms.steps),
+            "time_unclear": [text("time_unclear")],
+            "opt_in": [],
+        }[intent.kind]
         return reply(*answer)
     kind, answer = kept_answer(intent, now)
     reading = intent.reading
-    entry = Spooled(sid, number, kind, now.isoformat(),
-                    reading.window.dumps() if reading and reading.window else "",
-                    reading.hour if reading else None, tuple(m for m in media if m))
+    entry = Spooled(
+        sid,
+        number,
+        kind,
+        now.isoformat(),
+        reading.window.dumps() if reading and reading.window else "",
+        reading.hour if reading else None,
+        tuple(m for m in media if m),
+    )
     try:
         Spool(h.settings.data_dir).add(entry)
     except (OSError, SpoolFull):
-        log.exception("sms %s from %s: could not keep the text on disk either", sid,
-                      mask(sender))
+        log.exception("sms %s from %s: could not keep the text on disk either", sid, mask(sender))
         FALLBACKS.labels("sms").inc()
         return reply(text("unavailable"))
     start_replaying(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
-    log.info("sms %s from %s: %s kept on disk until the store answers", sid, mask(sender),
-             kind)
+    log.info("sms %s from %s: %s kept on disk until the store answers", sid, mask(sender), kind)
     if intent.kind == "opt_out":
         return reply()  # Twilio answers opt-outs itself
     if media:
@@ -308,8 +350,11 @@ def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
     can't call in, or can't read, gets the live path's question and is kept held."""
     hours = helpline().flows.hours
     if intent.kind in ("plan", "anytime"):
-        window = intent.reading.window if intent.kind == "plan" and intent.reading \
-            and intent.reading.window else ANYTIME
+        window = (
+            intent.reading.window
+            if intent.kind == "plan" and intent.reading and intent.reading.window
+            else ANYTIME
+        )
         if not meets_hours(window, now, hours):
             return "held", [text("outside_hours")]
     if intent.kind == "ambiguous" and intent.reading:
@@ -333,8 +378,11 @@ def apply_spooled(entry: Spooled) -> None:
     purge_from_twilio(entry.sid, list(entry.media))  # as a live text is, once stored
     if entry.kind == "opt_out":
         erased = h.queue.erase_number(entry.number, entry.sid)
-        log.info("sms %s: opt-out taken while the store was down: %s", entry.sid,
-                 "already done" if erased < 0 else f"{erased} records erased")
+        log.info(
+            "sms %s: opt-out taken while the store was down: %s",
+            entry.sid,
+            "already done" if erased < 0 else f"{erased} records erased",
+        )
         return
     conversation = Conversation(entry.number, entry.sid, h.clock())
     if entry.kind in ("held", "ambiguous", "ask_time"):  # told we'd wait for a safe time
@@ -390,8 +438,11 @@ def purge_from_twilio(sid: str, media: list[str]) -> None:
     s = helpline().settings
     if not (s.twilio_account_sid and s.twilio_auth_token) or not sid:
         if media:
-            log.warning("sms %s: %d media left in Twilio (no TWILIO_ACCOUNT_SID to delete them)",
-                        sid, len(media))
+            log.warning(
+                "sms %s: %d media left in Twilio (no TWILIO_ACCOUNT_SID to delete them)",
+                sid,
+                len(media),
+            )
         return
     if media or s.delete_inbound_messages:
         enqueue_purge(helpline().redis, Purge(sid, tuple(media), s.delete_inbound_messages))

@@ -72,9 +72,16 @@ def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather
     """Listens for one key or for speech: everything said inside it can be interrupted."""
     s = helpline().settings
     hints = sorted({w for o in options for w in o.words})
-    return Gather(input="dtmf speech", action=action, method="POST", num_digits=1,
-                  timeout=timeout, speech_timeout="auto", language=s.language,
-                  hints=", ".join(hints))
+    return Gather(
+        input="dtmf speech",
+        action=action,
+        method="POST",
+        num_digits=1,
+        timeout=timeout,
+        speech_timeout="auto",
+        language=s.language,
+        hints=", ".join(hints),
+    )
 
 
 def param(name: str) -> str:
@@ -84,8 +91,7 @@ def param(name: str) -> str:
 def now_status() -> Status:
     """Open or closed now: the hours, and a supervisor's closure if one is set (if the store
     can't be read, the normal hours apply)."""
-    h = helpline()
-    return h.flows.hours.status_with(h.clock(), h.override.current())
+    return helpline().call_status()
 
 
 # ------------------------------------------------------------------ the main menu
@@ -95,12 +101,20 @@ def closed_intro(status: Status) -> list[str]:
     h = helpline()
     content = h.flows.voice
     reason = status.reason
-    reason_text = content.closed_reasons[reason.kind].format(
-        name=reason.text or "", message=reason.text or "") if reason else ""
-    fields = {"reason": reason_text,
-              "usual_hours": usual_hours(h.flows.hours_config.weekly, h.flows.phrases),
-              "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)
-              if status.reopening_known else content.closed_when_unknown}
+    reason_text = (
+        content.closed_reasons[reason.kind].format(
+            name=reason.text or "", message=reason.text or ""
+        )
+        if reason
+        else ""
+    )
+    fields = {
+        "reason": reason_text,
+        "usual_hours": usual_hours(h.flows.hours_config.weekly, h.flows.phrases),
+        "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)
+        if status.reopening_known
+        else content.closed_when_unknown,
+    }
     return [line.format(**fields) for line in content.closed_say]
 
 
@@ -152,8 +166,9 @@ def heard_here(options: tuple[Option, ...]) -> tuple[calltree.Heard, VoiceRespon
     return heard, resp
 
 
-def not_chosen(heard: calltree.Heard, resp: VoiceResponse, again: Callable[[int], str],
-               tries: int) -> Response:
+def not_chosen(
+    heard: calltree.Heard, resp: VoiceResponse, again: Callable[[int], str], tries: int
+) -> Response:
     """No option heard. After the 999 line, the same question again: no try lost. Otherwise
     say why (nothing heard, or not an option), then the same question: one more try."""
     if not heard.danger:
@@ -178,7 +193,8 @@ def incoming() -> Response:
     menu_name = "open" if status.open else "closed"
     content = h.flows.voice
     before, intro = content.call_start(
-        tuple(content.open_say if status.open else closed_intro(status)))
+        tuple(content.open_say if status.open else closed_intro(status))
+    )
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
@@ -213,8 +229,7 @@ def choice() -> Response:
     heard, resp = heard_here(menu_options(menu_name))
     picked = heard.option
     if picked is None:
-        return not_chosen(heard, resp, lambda t: link("voice.menu", menu=menu_name, tries=t),
-                          tries)
+        return not_chosen(heard, resp, lambda t: link("voice.menu", menu=menu_name, tries=t), tries)
     if picked.action in ("repeat", "menu"):
         resp.redirect(link("voice.menu", menu=menu_name), method="POST")
         return twiml(resp)
@@ -241,8 +256,9 @@ def part_counts() -> dict[str, int]:
 
 def page_options(name: str, part: int) -> tuple[Option, ...]:
     content = helpline().flows.voice
-    return calltree.page_options(name, part, part_counts(), content.navigation,
-                                 calltree.step_choices(content.steps))
+    return calltree.page_options(
+        name, part, part_counts(), content.navigation, calltree.step_choices(content.steps)
+    )
 
 
 def page_words(name: str, part: int, intro: bool) -> list[str]:
@@ -279,15 +295,23 @@ def page(name: str) -> Response:
     def build() -> VoiceResponse:
         resp = VoiceResponse()
         options = page_options(name, part)
-        g = gather(link("voice.page_choice", name=name, part=part, tries=tries), options,
-                   timeout=PART_PAUSE if goes_on else 6)
+        g = gather(
+            link("voice.page_choice", name=name, part=part, tries=tries),
+            options,
+            timeout=PART_PAUSE if goes_on else 6,
+        )
         if replay:
             say(g, *page_words(name, part, intro))
         if goes_on and replay:
             say(g, content.continues)
         else:
-            say(g, *(o.prompt for o in calltree.page_prompts(name, part, part_counts(),
-                                                             content.navigation)))
+            say(
+                g,
+                *(
+                    o.prompt
+                    for o in calltree.page_prompts(name, part, part_counts(), content.navigation)
+                ),
+            )
             if calltree.step_number(name) is not None:
                 say(g, content.choose_step)
         resp.append(g)
@@ -312,8 +336,7 @@ def page_choice(name: str) -> Response:
     heard, resp = heard_here(page_options(name, part))
     picked = heard.option
     if picked is None:
-        return not_chosen(heard, resp, lambda t: page_link(name, part, tries=t, replay=0),
-                          tries)
+        return not_chosen(heard, resp, lambda t: page_link(name, part, tries=t, replay=0), tries)
     move = calltree.navigate(name, part, part_counts(), picked)
     if move.page is None:
         if move.last_step_done:
@@ -364,8 +387,7 @@ def advisor() -> Response:
         return twiml(resp)
     numbers = advisor_numbers()
     if not numbers:
-        log.warning("call %s asked for an advisor but no advisor numbers are set",
-                    param("CallSid"))
+        log.warning("call %s asked for an advisor but no advisor numbers are set", param("CallSid"))
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
@@ -373,8 +395,14 @@ def advisor() -> Response:
     # The helpline's own number, so advisors see it is a helpline call. Only a plain E.164
     # number: anything else in To would be echoed into the TwiML (and could break the XML).
     caller_id = param("To") if E164.fullmatch(param("To")) else None
-    dial = Dial(action=link("voice.advisor_result"), method="POST", answer_on_bridge=True,
-                timeout=h.settings.dial_timeout, record="do-not-record", caller_id=caller_id)
+    dial = Dial(
+        action=link("voice.advisor_result"),
+        method="POST",
+        answer_on_bridge=True,
+        timeout=h.settings.dial_timeout,
+        record="do-not-record",
+        caller_id=caller_id,
+    )
     for number in numbers:
         dial.number(number, url=link("voice.screen"), method="POST")
     resp.append(dial)
@@ -387,8 +415,9 @@ def advisor_result() -> Response:
     """After the advisors' phones: goodbye if they talked, else what the closed menu offers."""
     content = helpline().flows.voice
     status = param("DialCallStatus")
-    bridged = param("DialBridged").lower() == "true" if param("DialBridged") else (
-        status == "completed")
+    bridged = (
+        param("DialBridged").lower() == "true" if param("DialBridged") else (status == "completed")
+    )
     log.info("call %s: advisor dial %s (bridged: %s)", param("CallSid"), status or "?", bridged)
     resp = VoiceResponse()
     if bridged:
@@ -405,8 +434,14 @@ def screen() -> Response:
     """Heard by the advisor who picked up: press 1 to accept (a voicemail box can't)."""
     content = helpline().flows.voice
     resp = VoiceResponse()
-    g = Gather(input="dtmf", num_digits=1, timeout=8, action=link("voice.screen_result"),
-               method="POST", action_on_empty_result=True)
+    g = Gather(
+        input="dtmf",
+        num_digits=1,
+        timeout=8,
+        action=link("voice.screen_result"),
+        method="POST",
+        action_on_empty_result=True,
+    )
     say(g, content.advisor["screen"])
     resp.append(g)
     say(resp, content.advisor["screen_declined"])

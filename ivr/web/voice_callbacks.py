@@ -76,8 +76,9 @@ def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Res
     return twiml(resp)
 
 
-def answer(own: tuple[Option, ...], again: str,
-           **params: object) -> tuple[Option, VoiceResponse] | Response:
+def answer(
+    own: tuple[Option, ...], again: str, **params: object
+) -> tuple[Option, VoiceResponse] | Response:
     """The caller's answer to a `question` asked again at the endpoint `again` (with
     `params`): one of `own`, with the reply to go on with (it starts with the 999 line if
     they named danger); or the whole reply when there is no answer to act on (danger alone,
@@ -116,9 +117,12 @@ def start() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
-    return question(content["confirm_number"].format(last3=spell(number[-3:])), yes_no(),
-                    link("voice_callbacks.confirm", tries=tries()),
-                    link("voice_callbacks.start", tries=tries() + 1))
+    return question(
+        content["confirm_number"].format(last3=spell(number[-3:])),
+        yes_no(),
+        link("voice_callbacks.confirm", tries=tries()),
+        link("voice_callbacks.start", tries=tries() + 1),
+    )
 
 
 @bp.route("/confirm", methods=METHODS)
@@ -133,8 +137,14 @@ def number() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     resp = VoiceResponse()
-    g = Gather(input="dtmf", finish_on_key="#", timeout=10, num_digits=MAX_NUMBER_DIGITS,
-               action=link("voice_callbacks.check", tries=tries()), method="POST")
+    g = Gather(
+        input="dtmf",
+        finish_on_key="#",
+        timeout=10,
+        num_digits=MAX_NUMBER_DIGITS,
+        action=link("voice_callbacks.check", tries=tries()),
+        method="POST",
+    )
     say(g, helpline().flows.voice.callback["ask_number"])
     resp.append(g)
     say(resp, helpline().flows.voice.no_input)
@@ -169,9 +179,12 @@ def check() -> Response:
 
 
 def read_back(digits: str) -> Response:
-    return question(helpline().flows.voice.callback["read_back"].format(digits=spell(digits)),
-                    yes_no(), link("voice_callbacks.number_confirm", tries=tries()),
-                    link("voice_callbacks.number", tries=tries() + 1))
+    return question(
+        helpline().flows.voice.callback["read_back"].format(digits=spell(digits)),
+        yes_no(),
+        link("voice_callbacks.number_confirm", tries=tries()),
+        link("voice_callbacks.number", tries=tries() + 1),
+    )
 
 
 @bp.route("/number/again", methods=METHODS)
@@ -190,17 +203,21 @@ def read_back_again() -> Response:
 
 @bp.route("/number/confirm", methods=METHODS)
 def number_confirm() -> Response:
-    return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number",
-                   "voice_callbacks.read_back_again")
+    return _yes_no(
+        "voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.read_back_again"
+    )
 
 
 @bp.route("/voicemail", methods=METHODS)
 def voicemail() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    return question(helpline().flows.voice.callback["voicemail"], yes_no(),
-                    link("voice_callbacks.voicemail_answer", tries=tries()),
-                    link("voice_callbacks.voicemail", tries=tries() + 1))
+    return question(
+        helpline().flows.voice.callback["voicemail"],
+        yes_no(),
+        link("voice_callbacks.voicemail_answer", tries=tries()),
+        link("voice_callbacks.voicemail", tries=tries() + 1),
+    )
 
 
 @bp.route("/voicemail/answer", methods=METHODS)
@@ -210,8 +227,9 @@ def voicemail_answer() -> Response:
     if isinstance(got, Response):
         return got
     picked, resp = got
-    resp.redirect(link("voice_callbacks.safe_time", voicemail=int(picked.action == "yes")),
-                  method="POST")
+    resp.redirect(
+        link("voice_callbacks.safe_time", voicemail=int(picked.action == "yes")), method="POST"
+    )
     return twiml(resp)
 
 
@@ -229,9 +247,12 @@ def safe_time() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     vm = voicemail_param()
-    return question(helpline().flows.voice.callback["safe_time"], safe_time_options(),
-                    link("voice_callbacks.save", tries=tries(), voicemail=vm),
-                    link("voice_callbacks.safe_time", tries=tries() + 1, voicemail=vm))
+    return question(
+        helpline().flows.voice.callback["safe_time"],
+        safe_time_options(),
+        link("voice_callbacks.save", tries=tries(), voicemail=vm),
+        link("voice_callbacks.safe_time", tries=tries() + 1, voicemail=vm),
+    )
 
 
 def _yes_no(yes: str, no: str, again: str) -> Response:
@@ -280,9 +301,13 @@ def save() -> Response:
             promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
     h.redis.delete(pending_key())
     when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
-    log.info("call %s: callback %s %s for %s", param("CallSid"), result.callback_id,
-             result.outcome, mask(number))
-    say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(
-        when=when))
+    log.info(
+        "call %s: callback %s %s for %s",
+        param("CallSid"),
+        result.callback_id,
+        result.outcome,
+        mask(number),
+    )
+    say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(when=when))
     resp.redirect(link("voice.menu"), method="POST")
     return twiml(resp)
