@@ -16,6 +16,7 @@ from typing import Any
 
 from ivr.content.tomlfile import FlowFileError, TomlFile, Where, read_toml
 from ivr.core import spoken
+from ivr.core.calltree import STEP_COUNT, Option, Step
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.core.hours import (
     HoursConfig,
@@ -42,7 +43,6 @@ CLOSED_REASONS = (
 )
 NAVIGATION = ("previous", "repeat", "next", "menu")
 OWN_KEYS = "123456"  # a page's own options; navigation keys are never among them
-STEP_COUNT = 5
 _PRESS = re.compile(r"\bpress ([0-9*#])(?![0-9])", re.IGNORECASE)
 CLOSED_FIELDS = ("reason", "usual_hours", "when")
 CALLBACK_FIELDS = {
@@ -52,22 +52,6 @@ CALLBACK_FIELDS = {
     "done_new": ("when",),
     "done_existing": ("when",),
 }
-
-
-@dataclass(frozen=True)
-class Option:
-    """One choice in a menu: the key, or any of the words, picks it."""
-
-    key: str
-    action: str
-    prompt: str
-    words: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Step:
-    title: str
-    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)

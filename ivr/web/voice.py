@@ -15,8 +15,8 @@ from flask import Blueprint, Flask, Response, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from ivr.content.flows import Option
 from ivr.core import calltree
+from ivr.core.calltree import Option
 from ivr.core.hours import Status
 from ivr.core.phone import check_advisor_number, mask
 from ivr.core.phrases import usual_hours, when

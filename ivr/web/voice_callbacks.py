@@ -13,9 +13,9 @@ import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.content.flows import Option
 from ivr.core import calltree
 from ivr.core.callbacks import callable_number
+from ivr.core.calltree import Option
 from ivr.core.phone import keyed_emergency, mask
 from ivr.core.phrases import promise_when
 from ivr.core.promise import placement, promise
