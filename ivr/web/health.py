@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from ivr import __version__
 from ivr.core.clock import system_clock
 from ivr.jobs.scheduler import HEARTBEAT_KEY, HEARTBEAT_STALE_SECONDS
+from ivr.store.replies import maybe_text
 from ivr.web.app import helpline
 
 bp = Blueprint("health", __name__)
@@ -28,7 +29,7 @@ def dependencies(client: redis.Redis) -> dict[str, str]:
     """ "ok", or why not, for Redis and the scheduler (whose heartbeat is in Redis)."""
     try:
         client.ping()
-        beat = client.get(HEARTBEAT_KEY)
+        beat = maybe_text(client.get(HEARTBEAT_KEY))
     except redis.RedisError as exc:
         return {"redis": f"unreachable: {type(exc).__name__}", "scheduler": "unknown"}
     if beat is None:
