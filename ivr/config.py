@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from ivr.content.flows import DEFAULT_DIR
 
@@ -122,8 +123,9 @@ class Settings:
             claim_timeout_minutes=_int(env, "CLAIM_TIMEOUT_MINUTES", 20),
         )
 
-    def override(self, values: Mapping[str, object] | None) -> Settings:
-        """Settings with some fields replaced, e.g. create_app({"advisor_numbers": (...)})."""
+    def override(self, values: Mapping[str, Any] | None) -> Settings:
+        """Settings with some fields replaced, e.g. create_app({"advisor_numbers": (...)}).
+        The names are checked here; each value is taken as given."""
         if not values:
             return self
         known = {f.name for f in fields(self)}

@@ -272,7 +272,7 @@ class _Reader:
         if not isinstance(entries, list) or not entries:
             raise self.file.error(where, f"{_name(where)} needs at least one option")
         options = tuple(self.option((*where, i), actions) for i in range(len(entries)))
-        seen: dict[str, int] = {}
+        seen: dict[tuple[str, str], int] = {}
         for i, option in enumerate(options):
             for label, value in (("key", option.key), ("action", option.action)):
                 if (label, value) in seen:
@@ -363,7 +363,7 @@ def _pages(
     introduction before step 1, the title, "part 1 of 2" and the advice); the key prompts
     that follow are the same on every page and not counted."""
     label = spoken.words(part.format(part=1, parts=2))
-    sources = [
+    sources: list[tuple[str, Where, str | None]] = [
         (f"step{i + 1}", ("steps", "step", i, "say"), step.title) for i, step in enumerate(steps)
     ]
     sources += [("police", ("police", "say"), None), ("support", ("support", "say"), None)]

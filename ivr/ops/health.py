@@ -12,6 +12,7 @@ from prometheus_client.core import GaugeMetricFamily
 
 from ivr.core.clock import system_clock
 from ivr.store.keys import SCHEDULER_HEARTBEAT
+from ivr.store.replies import maybe_text
 
 # The leader beats every few seconds and holds its lock for 30 s (jobs/scheduler.py); a
 # standby has taken over well within this. Silent longer, there is no scheduler.
@@ -22,7 +23,7 @@ def dependencies(client: redis.Redis) -> dict[str, str]:
     """ "ok", or why not, for Redis and the scheduler (whose heartbeat is in Redis)."""
     try:
         client.ping()
-        beat = client.get(SCHEDULER_HEARTBEAT)
+        beat = maybe_text(client.get(SCHEDULER_HEARTBEAT))
     except redis.RedisError as exc:
         return {"redis": f"unreachable: {type(exc).__name__}", "scheduler": "unknown"}
     if beat is None:
