@@ -39,6 +39,7 @@ chromium:
 test: $(VENV)/.installed-dev node_modules/.installed chromium
 	$(BIN)/ruff check ivr tests bench wsgi.py gunicorn.conf.py
 	$(BIN)/ruff format --check ivr tests bench wsgi.py gunicorn.conf.py
+	$(BIN)/mypy
 	$(BIN)/python -m pytest
 
 # Benchmarks and the load test drive the app with wrk (Debian's package; brew on macOS).

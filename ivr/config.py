@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, fields, replace
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
 from ivr.content.flows import DEFAULT_DIR
 
@@ -137,8 +138,9 @@ class Settings:
             scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 0),
         )
 
-    def override(self, values: Mapping[str, object] | None) -> Settings:
-        """Settings with some fields replaced, e.g. create_app({"advisor_numbers": (...)})."""
+    def override(self, values: Mapping[str, Any] | None) -> Settings:
+        """Settings with some fields replaced, e.g. create_app({"advisor_numbers": (...)}).
+        The names are checked here; each value is taken as given."""
         if not values:
             return self
         known = {f.name for f in fields(self)}

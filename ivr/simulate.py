@@ -109,7 +109,8 @@ def simulate_call(
             "ApiVersion": "2010-04-01",
         },
     )
-    url, extra = "/voice", {}
+    url: str = "/voice"
+    extra: dict[str, str] = {}
     for _ in range(MAX_REQUESTS):
         response = client.post(url, extra)
         if response.status_code != 200:

@@ -20,10 +20,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-# Twilio's spec lives in shared/, beside the checkout (as in CI); TWILIO_OAI_SPEC overrides.
+# Twilio's spec, kept in the repository (tests/twilio-oai/README.md: where from, how to
+# refresh); TWILIO_OAI_SPEC points at another copy.
 SPEC = Path(
-    os.environ.get("TWILIO_OAI_SPEC")
-    or ROOT.parent / "shared" / "twilio-oai" / "twilio_api_v2010.json"
+    os.environ.get("TWILIO_OAI_SPEC") or ROOT / "tests" / "twilio-oai" / "twilio_api_v2010.json"
 )
 PRISM = ROOT / "node_modules" / ".bin" / "prism"
 START_SECONDS = 60
@@ -57,8 +57,8 @@ def prism_mock(workdir: Path) -> Iterator[str]:
         raise RuntimeError(f"{PRISM} is missing: run `make test` (it runs npm ci)")
     if not SPEC.exists():
         raise RuntimeError(
-            f"Twilio's OpenAPI spec is missing at {SPEC}: put shared/ beside "
-            "the checkout, or set TWILIO_OAI_SPEC to the file"
+            f"Twilio's OpenAPI spec is missing at {SPEC}: check out tests/twilio-oai/, "
+            "or set TWILIO_OAI_SPEC to the file"
         )
     spec_file = workdir / "twilio_api_v2010.relaxed.json"
     spec_file.write_text(json.dumps(relax_form_arrays(json.loads(SPEC.read_text()))))

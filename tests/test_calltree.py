@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import pytest
 
-from ivr.content.flows import Option, Step
 from ivr.core import calltree
-from ivr.core.calltree import Move
+from ivr.core.calltree import Move, Option, Step
 
 MENU = (
     Option("1", "advisor", "To speak to an advisor, press 1.", ("advisor", "talk", "someone")),

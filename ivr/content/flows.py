@@ -16,6 +16,7 @@ from typing import Any
 
 from ivr.content.tomlfile import FlowFileError, TomlFile, Where, read_toml
 from ivr.core import spoken
+from ivr.core.calltree import STEP_COUNT, Option, Step
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.core.hours import (
     HoursConfig,
@@ -42,7 +43,6 @@ CLOSED_REASONS = (
 )
 NAVIGATION = ("previous", "repeat", "next", "menu")
 OWN_KEYS = "123456"  # a page's own options; navigation keys are never among them
-STEP_COUNT = 5
 _PRESS = re.compile(r"\bpress ([0-9*#])(?![0-9])", re.IGNORECASE)
 CLOSED_FIELDS = ("reason", "usual_hours", "when")
 CALLBACK_FIELDS = {
@@ -52,22 +52,6 @@ CALLBACK_FIELDS = {
     "done_new": ("when",),
     "done_existing": ("when",),
 }
-
-
-@dataclass(frozen=True)
-class Option:
-    """One choice in a menu: the key, or any of the words, picks it."""
-
-    key: str
-    action: str
-    prompt: str
-    words: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Step:
-    title: str
-    words: tuple[str, ...]
 
 
 @dataclass(frozen=True)
@@ -288,7 +272,7 @@ class _Reader:
         if not isinstance(entries, list) or not entries:
             raise self.file.error(where, f"{_name(where)} needs at least one option")
         options = tuple(self.option((*where, i), actions) for i in range(len(entries)))
-        seen: dict[str, int] = {}
+        seen: dict[tuple[str, str], int] = {}
         for i, option in enumerate(options):
             for label, value in (("key", option.key), ("action", option.action)):
                 if (label, value) in seen:
@@ -379,7 +363,7 @@ def _pages(
     introduction before step 1, the title, "part 1 of 2" and the advice); the key prompts
     that follow are the same on every page and not counted."""
     label = spoken.words(part.format(part=1, parts=2))
-    sources = [
+    sources: list[tuple[str, Where, str | None]] = [
         (f"step{i + 1}", ("steps", "step", i, "say"), step.title) for i, step in enumerate(steps)
     ]
     sources += [("police", ("police", "say"), None), ("support", ("support", "say"), None)]

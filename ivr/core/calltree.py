@@ -10,11 +10,26 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from ivr.content.flows import STEP_COUNT, Option, Step
-
 MAX_TRIES = 3
+STEP_COUNT = 5
 PAGES = tuple(f"step{n}" for n in range(1, STEP_COUNT + 1)) + ("police", "support")
 _NOT_WORD = re.compile(r"[^a-z0-9 ]+")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One choice in a menu: the key, or any of the words, picks it."""
+
+    key: str
+    action: str
+    prompt: str
+    words: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Step:
+    title: str
+    words: tuple[str, ...]
 
 
 def normalise_speech(speech: str | None) -> str:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 
 Clock = Callable[[], datetime]
 
@@ -30,7 +30,7 @@ def file_clock(path: str) -> Clock:
     return now
 
 
-def parse_instant(text: str, zone) -> datetime:
+def parse_instant(text: str, zone: tzinfo) -> datetime:
     """ISO-8601 from the command line; without an offset it is UK local time."""
     at = datetime.fromisoformat(text)
     return at if at.tzinfo else at.replace(tzinfo=zone)

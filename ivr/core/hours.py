@@ -7,7 +7,7 @@ so the voice tree, SMS replies, the scheduler and the CLI all agree.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
@@ -269,10 +269,10 @@ def parse_session(table: object, where: tuple[str | int, ...]) -> Session:
 
 
 def _only_keys(
-    table: Mapping,
-    allowed: set[str],
+    table: Mapping[str, object],
+    allowed: Set[str],
     where: tuple[str | int, ...],
-    required: set[str] = frozenset(),
+    required: Set[str] = frozenset(),
 ) -> None:
     for key in table:
         if key not in allowed:
@@ -322,7 +322,7 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
         for name, value in weekly_data.items()
     }
 
-    closures = []
+    closures: list[Closure] = []
     for i, entry in enumerate(_table_list(data, "closures")):
         where = ("closures", i)
         _only_keys(entry, {"from", "to", "message"}, where, required={"from", "to", "message"})
@@ -375,7 +375,7 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
     return HoursConfig(zone, subdivision, weekly, tuple(closures), special, dict(names), observed)
 
 
-def _table_list(data: Mapping[str, object], key: str) -> list[Mapping]:
+def _table_list(data: Mapping[str, object], key: str) -> list[Mapping[str, object]]:
     entries = data.get(key, [])
     if not isinstance(entries, list) or not all(isinstance(e, Mapping) for e in entries):
         raise HoursError((key,), f"write each entry as a [[{key}]] table")

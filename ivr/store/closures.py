@@ -18,6 +18,7 @@ import redis
 
 from ivr.core.hours import Override
 from ivr.store.keys import DEFAULT, Keys
+from ivr.store.replies import table
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ def read_override(r: redis.Redis, keys: Keys = DEFAULT) -> Override | None:
 def load_override(r: redis.Redis, keys: Keys = DEFAULT) -> Override | None:
     """The supervisor's closure, or None; a store error is raised (for commands that must
     say they could not read it)."""
-    data = r.hgetall(keys.closure)
+    data = table(r.hgetall(keys.closure))
     if not data:
         return None
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None

@@ -30,6 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 import redis
 from redis.backoff import NoBackoff
@@ -258,6 +259,14 @@ def embedded_running(data_dir: Path) -> bool:
     return Embedded(Path(data_dir)).answers()
 
 
+class _ClientOptions(TypedDict):
+    socket_timeout: float
+    socket_connect_timeout: float
+    decode_responses: bool
+    health_check_interval: int
+    retry: Retry
+
+
 @contextlib.contextmanager
 def borrowed(settings: Settings) -> Iterator[redis.Redis]:
     """The store for one command. An embedded server that the command had to start is
@@ -277,7 +286,7 @@ def connect(settings: Settings) -> redis.Redis:
     """A client for the configured store, with short timeouts; strings in, strings out."""
     # One immediate retry (a pooled connection closed by a Redis restart): redis-py's default,
     # ten retries with back-off, keeps a webhook waiting seconds on a Redis that is down.
-    common = {
+    common: _ClientOptions = {
         "socket_timeout": TIMEOUT_SECONDS,
         "socket_connect_timeout": TIMEOUT_SECONDS,
         "decode_responses": True,

@@ -34,6 +34,7 @@ from ivr.core.promise import first_slot
 from ivr.core.safetime import ANYTIME, Window
 from ivr.store import keys
 from ivr.store.keys import Keys
+from ivr.store.replies import table
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +155,7 @@ def _to_v2(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Setting
     for key in r.scan_iter("hl:cb:*", count=1000):
         if not _RECORD.match(key):
             continue
-        fields = r.hgetall(key)
+        fields = table(r.hgetall(key))
         if not fields or "plan" in fields:
             continue
         new = to_v2(fields, now, hours, settings)

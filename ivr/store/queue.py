@@ -18,6 +18,7 @@ from string import Template
 
 import redis
 from redis.commands.core import Script
+from redis.typing import EncodableT, FieldT
 
 from ivr.core.callbacks import Callback
 from ivr.core.claims import ANYONE
@@ -25,6 +26,7 @@ from ivr.core.expiry import Count
 from ivr.core.promise import Placement
 from ivr.core.safetime import Window
 from ivr.store.keys import Keys
+from ivr.store.replies import maybe_text, table, texts
 
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
@@ -425,7 +427,7 @@ class CallbackQueue:
     def too_many(self, number: str, flood: Flood) -> bool:
         """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
         h = number_key(number)
-        return self._too_many(keys=list(self.keys.flood(h)), args=flood.args()) == 1
+        return int(self._too_many(keys=list(self.keys.flood(h)), args=flood.args())) == 1
 
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
         """Give a waiting callback a new plan and place; "moved", "noted" (it is being called
@@ -448,14 +450,16 @@ class CallbackQueue:
         least `enough` of the slot is left (or all of a shorter slot)."""
         total = 0
         while True:
-            moved = self._release(args=[_ts(now), BATCH, today.isoformat(), enough.total_seconds()])
+            moved = int(
+                self._release(args=[_ts(now), BATCH, today.isoformat(), enough.total_seconds()])
+            )
             total += moved
             if moved < BATCH:
                 return total
 
     def due_to_release(self, now: datetime) -> list[str]:
         """What release() would move now (for a dry run)."""
-        ids = self.r.zrangebyscore(self.keys.place("scheduled"), "-inf", _ts(now))
+        ids = texts(self.r.zrangebyscore(self.keys.place("scheduled"), "-inf", _ts(now)))
         return [
             i
             for i in ids
@@ -465,7 +469,7 @@ class CallbackQueue:
     def slot_ended(self, now: datetime) -> list[Callback]:
         """Scheduled or due callbacks whose slot has ended: the scheduler gives each its next
         slot."""
-        ended = self.r.zrangebyscore(self.keys.place("slots"), "-inf", _ts(now))
+        ended = texts(self.r.zrangebyscore(self.keys.place("slots"), "-inf", _ts(now)))
         found = (self.get(i) for i in ended)
         return [cb for cb in found if cb and cb.status in ("scheduled", "due")]
 
@@ -486,13 +490,15 @@ class CallbackQueue:
         With a MessageSid, only the first time that message is seen (-1 after: a Twilio
         retry, or a kept text replayed twice, must not erase a request made since)."""
         h = number_key(number)
-        return self._erase_number(
-            keys=[
-                self.keys.open(h),
-                self.keys.numbers(h),
-                self.keys.seen(message_sid) if message_sid else "",
-            ],
-            args=[SEEN_TTL_SECONDS],
+        return int(
+            self._erase_number(
+                keys=[
+                    self.keys.open(h),
+                    self.keys.numbers(h),
+                    self.keys.seen(message_sid) if message_sid else "",
+                ],
+                args=[SEEN_TTL_SECONDS],
+            )
         )
 
     def set_count(self, callback_id: str, count: Count) -> bool:
@@ -506,7 +512,7 @@ class CallbackQueue:
     def erase_ended(self, ended_before: datetime) -> int:
         total = 0
         while True:
-            erased = self._erase_ended(args=[_ts(ended_before), BATCH])
+            erased = int(self._erase_ended(args=[_ts(ended_before), BATCH]))
             total += erased
             if erased < BATCH:
                 return total
@@ -519,7 +525,7 @@ class CallbackQueue:
         )
 
     def unrecorded_claims(self, claimed_before: datetime) -> list[str]:
-        return self.r.zrangebyscore(self.keys.place("claimed"), "-inf", _ts(claimed_before))
+        return texts(self.r.zrangebyscore(self.keys.place("claimed"), "-inf", _ts(claimed_before)))
 
     def set_voicemail(self, callback_id: str, allowed: bool) -> None:
         """Whether a voicemail may be left (the person's latest answer)."""
@@ -530,20 +536,20 @@ class CallbackQueue:
         return bool(self.r.exists(self.keys.open(number_key(number))))
 
     def open_for(self, number: str) -> Callback | None:
-        callback_id = self.r.get(self.keys.open(number_key(number)))
+        callback_id = maybe_text(self.r.get(self.keys.open(number_key(number))))
         return self.get(callback_id) if callback_id else None
 
     def get(self, callback_id: str) -> Callback | None:
         data = self.r.hgetall(self.keys.callback(callback_id))
-        return _callback(callback_id, data) if data else None
+        return _callback(callback_id, table(data)) if data else None
 
     def ids(self, status: str) -> list[str]:
         """Ids in one state, in queue order."""
         if status in ("held", "scheduled", "due", "claimed"):
-            return self.r.zrange(self.keys.place(status), 0, -1)
+            return texts(self.r.zrange(self.keys.place(status), 0, -1))
         return [
             i
-            for i in self.r.zrange(self.keys.place("ended"), 0, -1)
+            for i in texts(self.r.zrange(self.keys.place("ended"), 0, -1))
             if self.r.hget(self.keys.callback(i), "status") == status
         ]
 
@@ -604,7 +610,7 @@ class CallbackQueue:
         return bool(self._unclaim(args=[callback_id, advisor]))
 
     def return_stale_claims(self, claimed_before: datetime) -> int:
-        return self._return_stale(args=[_ts(claimed_before)])
+        return int(self._return_stale(args=[_ts(claimed_before)]))
 
     def stale_claims(self, claimed_before: datetime) -> list[str]:
         """What return_stale_claims() would return (for a dry run)."""
@@ -619,13 +625,13 @@ class CallbackQueue:
         key = self.keys.callback(callback_id)
         if self.r.hget(key, "status") != "claimed":
             return
-        fields: dict[str, str | int] = {"call_state": state}
+        fields: dict[FieldT, EncodableT] = {"call_state": state}
         if caller_connected:
             fields["caller_connected"] = 1
         self.r.hset(key, mapping=fields)
 
     def claimed_by(self, advisor: str) -> list[Callback]:
-        found = (self.get(i) for i in self.r.zrange(self.keys.place("claimed"), 0, -1))
+        found = (self.get(i) for i in texts(self.r.zrange(self.keys.place("claimed"), 0, -1)))
         return [cb for cb in found if cb and cb.claimed_by == advisor]
 
     def counts(self) -> dict[str, int]:

@@ -18,6 +18,7 @@ from zoneinfo import ZoneInfo
 import redis
 
 from ivr.store.keys import DEFAULT, Keys
+from ivr.store.replies import table
 
 log = logging.getLogger(__name__)
 KEEP_DAYS = 40
@@ -115,7 +116,7 @@ def wait_recorded(
 
 def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int], list[int]]:
     flush()
-    counters = {k: int(v) for k, v in r.hgetall(keys.stats(when)).items()}
+    counters = {k: int(v) for k, v in table(r.hgetall(keys.stats(when))).items()}
     waits = [int(w) for w in r.lrange(keys.stats(when) + ":waits", 0, -1)]
     return counters, waits
 

@@ -14,6 +14,7 @@ from twilio.rest import Client
 
 from ivr.config import Settings
 from ivr.store.keys import PURGE
+from ivr.store.replies import maybe_text
 
 log = logging.getLogger(__name__)
 PURGE_LIST = PURGE
@@ -82,7 +83,7 @@ def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
     """Delete queued media and messages from Twilio; a failure is retried on the next run."""
     done = 0
     for _ in range(limit):
-        item = r.lindex(PURGE_LIST, 0)
+        item = maybe_text(r.lindex(PURGE_LIST, 0))
         if item is None:
             break
         purge = Purge.loads(item)

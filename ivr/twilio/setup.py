@@ -76,7 +76,7 @@ def compare(client: Client, number: str, wanted: Wanted) -> list[tuple[str, str,
         ("sms_url", wanted.sms_url, actual.sms_url),
         ("sms_method", "POST", actual.sms_method),
     ]
-    if wanted.voice_fallback_url:
+    if wanted.voice_fallback_url and wanted.sms_fallback_url:  # both or neither (for_base)
         rows += [
             ("voice_fallback_url", wanted.voice_fallback_url, actual.voice_fallback_url),
             ("sms_fallback_url", wanted.sms_fallback_url, actual.sms_fallback_url),

@@ -61,7 +61,7 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     app.secret_key = secret_key
     app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
-        app.wsgi_app = ForwardedByProxiesOnly(
+        app.wsgi_app = ForwardedByProxiesOnly(  # type: ignore[method-assign]  # Flask's documented way to wrap WSGI middleware
             app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses
         )
     guard = SignatureGuard(

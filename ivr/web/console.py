@@ -13,6 +13,7 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import ParamSpec, TypeVar
 
 from flask import (
     Blueprint,
@@ -28,7 +29,7 @@ from flask import (
     session,
     url_for,
 )
-from flask.sessions import SecureCookieSessionInterface, SessionMixin
+from flask.sessions import SecureCookieSession, SecureCookieSessionInterface
 from flask_login import LoginManager, UserMixin, current_user, login_user, logout_user
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
@@ -170,7 +171,7 @@ class ConsoleSessions(SecureCookieSessionInterface):
     """Sessions for the console only: Twilio's webhooks never read or set a cookie, so they
     skip the work of opening one."""
 
-    def open_session(self, app: Flask, request: Request) -> SessionMixin | None:
+    def open_session(self, app: Flask, request: Request) -> SecureCookieSession | None:
         if request.path.startswith(("/voice", "/sms")):
             return self.null_session_class()
         return super().open_session(app, request)
@@ -181,7 +182,7 @@ def helpline_settings(app: Flask):
 
 
 @bp.before_request
-def require_sign_in() -> Response | None:
+def require_sign_in() -> Response | tuple[Response, int] | None:
     """Every console page but sign-in needs an account; 30 minutes idle signs you out."""
     if request.endpoint in PUBLIC_ENDPOINTS:
         return None
@@ -210,9 +211,13 @@ def audited(action: str, callback_id: str = "", number: str = "", detail: str = 
     audit.record(h.redis, h.clock(), me().username, action, callback_id, number, detail)
 
 
-def supervisor_only(view: Callable[..., Response]) -> Callable[..., Response]:
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def supervisor_only(view: Callable[P, R]) -> Callable[P, R]:
     @functools.wraps(view)
-    def wrapper(*args: object, **kwargs: object) -> Response:
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         if not me().supervisor:
             abort(403)
         return view(*args, **kwargs)
@@ -281,7 +286,7 @@ def queue_view() -> dict[str, object]:
 
 
 @bp.route("/login", methods=["GET", "POST"])
-def login() -> Response | str | tuple[str, int, dict[str, str]]:
+def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]]:
     """Throttled before any password is checked (see throttle.py); the check itself runs in
     the sign-in pool (hashpool.py), so calls are answered while it runs."""
     form = SignInForm()
@@ -357,7 +362,10 @@ class Device:
 
 
 def _device_signer() -> URLSafeTimedSerializer:
-    return URLSafeTimedSerializer(current_app.secret_key, salt="known-device")
+    key = current_app.secret_key
+    if key is None:  # create_app always sets one (load_secret_key refuses to start without)
+        raise RuntimeError("the app has no secret key")
+    return URLSafeTimedSerializer(key, salt="known-device")
 
 
 def this_device() -> Device | None:

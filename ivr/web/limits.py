@@ -130,4 +130,4 @@ def refuse(
 def limit_requests(app: Flask) -> None:
     """Put the limits in front of everything, with Flask's own limit as a second line."""
     app.config["MAX_CONTENT_LENGTH"] = max(TWILIO_MAX_BODY, CONSOLE_MAX_BODY)
-    app.wsgi_app = RequestLimits(app.wsgi_app)
+    app.wsgi_app = RequestLimits(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to wrap WSGI middleware

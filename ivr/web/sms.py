@@ -204,7 +204,7 @@ class Conversation:
 
     def request(self) -> list[str]:
         """A plain request: a new callback at any time, or what stands for the one we have."""
-        promised = self.promised_for(ANYTIME)
+        promised: Promise | None = self.promised_for(ANYTIME)
         result = self.store(ANYTIME, promised)
         if result.outcome == "existing":
             callback = self.h.queue.get(result.callback_id)

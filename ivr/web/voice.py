@@ -9,14 +9,15 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
+from typing import Any
 
 import redis
 from flask import Blueprint, Flask, Response, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
-from ivr.content.flows import Option
 from ivr.core import calltree
+from ivr.core.calltree import Option
 from ivr.core.hours import Status
 from ivr.core.phone import check_advisor_number, mask
 from ivr.core.phrases import usual_hours, when
@@ -27,7 +28,8 @@ from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)
-bp = Blueprint("voice", __name__, url_prefix="/voice")
+PREFIX = "/voice"
+bp = Blueprint("voice", __name__, url_prefix=PREFIX)
 only_twilio(bp)
 METHODS = ["GET", "POST"]
 TWIML_CACHE_SIZE = 512
@@ -62,7 +64,7 @@ def say(target: VoiceResponse | Gather, *texts: str) -> None:
         target.say(text, voice=s.voice, language=s.language)
 
 
-def link(endpoint: str, **params: object) -> str:
+def link(endpoint: str, **params: Any) -> str:
     """A URL for TwiML; absolute on PUBLIC_BASE_URL when set, so signatures match."""
     path = url_for(endpoint, **params)
     return helpline().settings.public_base_url + path
@@ -481,7 +483,7 @@ def install_fallback(app: Flask) -> None:
             refused = helpline().guard.check(request)  # unknown URLs answer only Twilio too
             if refused is not None:
                 return refused
-        if not request.path.startswith(bp.url_prefix):
+        if not request.path.startswith(PREFIX):
             if isinstance(error, HTTPException):
                 return error
             log.exception("error on %s", request.path)

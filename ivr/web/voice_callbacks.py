@@ -13,14 +13,15 @@ import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
-from ivr.content.flows import Option
 from ivr.core import calltree
 from ivr.core.callbacks import callable_number
+from ivr.core.calltree import Option
 from ivr.core.phone import keyed_emergency, mask
 from ivr.core.phrases import promise_when
 from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import stats
+from ivr.store.replies import maybe_text
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import METHODS, gather, give_up, heard_here, link, not_chosen, param, say, twiml
@@ -193,7 +194,7 @@ def read_back_again() -> Response:
     """The number keyed in, read back again (9 at that question), as we would dial it."""
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    number = helpline().redis.get(pending_key())
+    number = maybe_text(helpline().redis.get(pending_key()))
     if not number:
         resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
@@ -281,7 +282,7 @@ def save() -> Response:
         return got
     picked, resp = got
     window = dict(h.flows.voice.safe_times)[picked]
-    number = h.redis.get(pending_key())
+    number = maybe_text(h.redis.get(pending_key()))
     if not number:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
