@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from ivr.config import Settings
 from ivr.twilio.rest import PURGE_LIST, Purge, enqueue_purge, rest_client, run_purges
-from tests.conftest import TOKEN
+from tests.common import TOKEN
 
 MESSAGE = "MM" + "a" * 32
 MEDIA = ("ME" + "b" * 32, "ME" + "c" * 32)
