@@ -24,7 +24,7 @@ from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
 from ivr.core.clock import fixed_clock, parse_instant, system_clock
-from ivr.core.phone import mask
+from ivr.core.phone import EXAMPLE_INTERNATIONAL, EXAMPLE_NATIONAL, advisor_e164, mask
 from ivr.core.phrases import when
 from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
@@ -525,9 +525,17 @@ def _accounts() -> Accounts:
 
 @advisors.command("add")
 @click.argument("name")
-@click.option("--phone", required=True, help="Their phone, international format (+44…).")
+@click.option(
+    "--phone",
+    required=True,
+    help=f"Their phone, e.g. {EXAMPLE_NATIONAL} or {EXAMPLE_INTERNATIONAL}.",
+)
 @click.option("--supervisor", is_flag=True, help="May close the line and manage advisors.")
 def advisors_add(name: str, phone: str, supervisor: bool) -> None:
+    try:  # what can be checked is, before anyone types a password
+        phone = advisor_e164(phone)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         advisor = _accounts().add(name, phone, password, supervisor)
@@ -540,7 +548,7 @@ def advisors_add(name: str, phone: str, supervisor: bool) -> None:
 def advisors_list() -> None:
     found = _accounts().all()
     if not found:
-        click.echo("No advisors yet: helpline advisors add NAME --phone +44…")
+        click.echo('No advisors yet: helpline advisors add NAME --phone "07400 123456"')
     for a in found:
         click.echo(
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "

@@ -251,12 +251,20 @@ def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
     assert Accounts(store).get("robin-lee").supervisor
 
 
+@pytest.mark.parametrize("written", ["07400 123460", "07400123460", "+44 (0)7400 123460"])
+def test_a_supervisor_writes_a_phone_as_people_do(supervisor_app, store, written):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, "phone": written})
+    assert "Added Robin Lee." in flashes(client, SUPERVISOR_PAGE)
+    assert Accounts(store).get("robin-lee").phone == "+447400123460"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"phone": "999"}, "emergency or police number"),
-        ({"phone": "07400123460"}, "not in international format"),
-        ({"phone": "+447700900123"}, "not a valid phone number"),
+        ({"phone": "999"}, "999 is an emergency or police number"),
+        ({"phone": "07400 12346"}, "07400 12346 is not a valid phone number"),
+        ({"phone": "+447700900123"}, "+447700900123 is not a valid phone number"),
         ({"password": "short"}, "a password of at least 10 characters"),
         ({"name": "Sam"}, "there is already an advisor called sam"),
     ],

@@ -9,13 +9,12 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import phonenumbers
 import redis
 from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.typing import EncodableT, FieldT
 
-from ivr.core.phone import check_advisor_number
+from ivr.core.phone import advisor_e164
 from ivr.store import keys
 from ivr.store.replies import maybe_text, table, text
 
@@ -57,13 +56,6 @@ class Advisor:
 
 def username_for(name: str) -> str:
     return "-".join(name.lower().split())
-
-
-def e164(phone: str) -> str:
-    """A number that check_advisor_number accepted, written as Twilio dials it."""
-    return phonenumbers.format_number(
-        phonenumbers.parse(phone, None), phonenumbers.PhoneNumberFormat.E164
-    )
 
 
 def new_session_token() -> str:
@@ -116,10 +108,10 @@ class Accounts:
     def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
-        problem = check_advisor_number(phone)
-        if problem:
-            raise AccountError(problem)
-        phone = e164(phone)  # "+44 (0)7400 123456" as typed; Twilio dials "+447400123456"
+        try:
+            phone = advisor_e164(phone)  # "07400 123456" as typed; Twilio dials "+447400123456"
+        except ValueError as exc:
+            raise AccountError(str(exc)) from None
         check_password(password)
         username = username_for(name)
         fields: dict[FieldT, EncodableT] = {
