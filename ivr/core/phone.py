@@ -53,7 +53,7 @@ def keyed_emergency(digits: str) -> bool:
 
 # Staff write UK numbers the UK way ("07400 123456"); an example in both forms for messages.
 HOME_REGION = "GB"
-_EXAMPLE = phonenumbers.example_number_for_type(HOME_REGION, phonenumbers.PhoneNumberType.MOBILE)
+_EXAMPLE = phonenumbers.parse("07400 123456", HOME_REGION)  # phonenumbers' own example mobile
 EXAMPLE_NATIONAL = phonenumbers.format_number(_EXAMPLE, phonenumbers.PhoneNumberFormat.NATIONAL)
 EXAMPLE_INTERNATIONAL = phonenumbers.format_number(
     _EXAMPLE, phonenumbers.PhoneNumberFormat.INTERNATIONAL
