@@ -286,7 +286,11 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("HOST") or "127.0.0.1",
+    show_default="HOST, else 127.0.0.1: this machine only",
+)
 @click.option(
     "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000"
 )
@@ -347,7 +351,23 @@ def run(host: str, port: int) -> None:
             "  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
             "to the tunnel's https address.)"
         )
-    raise SystemExit(supervise(children, cwd=PROJECT_DIR, env=env))
+    click.echo(f"The advisors' console: {base}/console/")
+    raise SystemExit(
+        supervise(children, cwd=PROJECT_DIR, env=env, started=lambda: _first_account(settings))
+    )
+
+
+def _first_account(settings: Settings) -> None:
+    """Once the store is up: if nobody can sign in to the console yet, say how to start."""
+    try:
+        nobody = not Accounts(connect(settings)).all()
+    except redis.RedisError:
+        return
+    if nobody:
+        click.echo(
+            "No advisor account yet. Create the first supervisor (the password is asked for):\n"
+            f'  helpline advisors add "Your Name" --phone "{EXAMPLE_NATIONAL}" --supervisor',
+        )
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -742,6 +742,33 @@ def test_a_crash_of_helpline_run_takes_its_children_along(spawn, run_env):
     wait_for(lambda: not alive(started), "every child to stop", logs=run.log)
 
 
+def test_helpline_run_names_the_console_and_how_to_make_the_first_account(spawn, run_env):
+    """Found: the banner didn't mention /console/, nor that an account must be made first."""
+    run, base = start_run(spawn, run_env)
+    assert run.says(f"The advisors' console: {base}/console/") == 1
+    wait_for(lambda: run.says("No advisor account yet"), "the first-account hint", logs=run.log)
+    assert run.says('helpline advisors add "Your Name" --phone "07400 123456" --supervisor') == 1
+
+
+@pytest.mark.parametrize(("host", "listens_on"), [(None, "127.0.0.1"), ("127.0.0.2", "127.0.0.2")])
+def test_helpline_run_listens_on_this_machine_only_unless_host_is_set(
+    spawn, run_env, host, listens_on
+):
+    """Found: HOST was ignored (and the README said 0.0.0.0): without a token the webhooks
+    would be open to the network, so only an explicit HOST opens them beyond this machine."""
+    env = {**run_env, **({"HOST": host} if host else {})}
+    run = spawn("run", "-m", "ivr", "run", env=env)
+    url = f"http://{listens_on}:{env['PORT']}/healthz"
+    wait_for(lambda: status(url) == 200, "the web server", seconds=40, logs=run.log)
+    listening = {
+        c.laddr.ip
+        for p in family(run.popen.pid)
+        for c in p.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == int(env["PORT"])
+    }
+    assert listening == {listens_on}
+
+
 def test_a_second_helpline_run_says_it_is_already_running(spawn, run_env):
     """Found: a second `make run` looped forever on "Connection in use"."""
     run, _ = start_run(spawn, run_env)
