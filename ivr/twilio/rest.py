@@ -112,9 +112,10 @@ class Throttle:
             self.streak = 0
 
 
-def delete_resource(resource: Deletable, throttle: Throttle, deadline: float) -> bool:
-    """DELETE one Twilio resource, waiting out 429s until `deadline`. True when it is gone
-    (404 included) or Twilio says it never will be (logged); False: try again later."""
+def delete_resource(resource: Deletable, throttle: Throttle, deadline: float) -> str:
+    """DELETE one Twilio resource, waiting out 429s until `deadline`: "deleted", "gone"
+    (404: already), "refused" (another client error, logged: retrying will not help) or
+    "later" (Twilio or the network failed, or time ran out)."""
     while throttle.wait(deadline):
         try:
             resource.delete()
@@ -124,12 +125,15 @@ def delete_resource(resource: Deletable, throttle: Throttle, deadline: float) ->
                 continue
             if not (isinstance(exc, TwilioException) and _permanent(exc)):
                 log.warning("could not delete %s from Twilio yet: %s", _sid_of(resource), exc)
-                return False
-            if isinstance(exc, TwilioRestException) and exc.status != 404:
-                log.error("Twilio refused to delete %s: %s", _sid_of(resource), exc)
+                return "later"
+            throttle.ok()
+            if isinstance(exc, TwilioRestException) and exc.status == 404:
+                return "gone"
+            log.error("Twilio refused to delete %s: %s", _sid_of(resource), exc)
+            return "refused"
         throttle.ok()
-        return True
-    return False
+        return "deleted"
+    return "later"
 
 
 def _sid_of(resource: Deletable) -> str:
@@ -144,7 +148,7 @@ def _purge_one(client: Client, purge: Purge, throttle: Throttle, deadline: float
     parts: list[Deletable] = [message.media(sid) for sid in purge.media_sids]
     if purge.delete_message:
         parts.append(message)
-    return all(delete_resource(part, throttle, deadline) for part in parts)
+    return all(delete_resource(part, throttle, deadline) != "later" for part in parts)
 
 
 def run_purges(
