@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from ivr.store.queue import CallbackQueue
-from tests.conftest import london, request_callback
+from tests.common import london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"

@@ -16,8 +16,7 @@ from ivr.cli import main
 from ivr.core.phone import subject_number
 from ivr.store import audit
 from ivr.store.queue import CallbackQueue
-from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london, request_callback
-from tests.test_console_auth import add_advisor
+from tests.common import ACCOUNT_SID, OPEN_AT, TOKEN, add_advisor, london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447400654321"
@@ -186,8 +185,8 @@ def test_erase_without_twilio_credentials_erases_ours_and_says_twilio_is_not_don
     assert CallbackQueue(store).get(second) is None
 
 
-def test_erase_asks_first(cli, seeded, store):
-    result = CliRunner().invoke(main, ["data", "erase", NUMBER], input="n\n")  # cli's env
+def test_erase_asks_first(cli_env, seeded, store):
+    result = CliRunner().invoke(main, ["data", "erase", NUMBER], input="n\n")
     assert result.exit_code == 1 and "Aborted" in result.output
     assert CallbackQueue(store).get(seeded[1]) is not None
 

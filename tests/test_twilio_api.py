@@ -10,7 +10,7 @@ from ivr.jobs.tasks import Jobs
 from ivr.store import purges
 from ivr.store.keys import PURGE as PURGE_LIST
 from ivr.twilio.rest import Purge, Throttle, enqueue_purge, rest_client, run_purges
-from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london
+from tests.common import ACCOUNT_SID, OPEN_AT, TOKEN, london
 
 MESSAGE = "MM" + "a" * 32
 MEDIA = ("ME" + "b" * 32, "ME" + "c" * 32)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import phonenumbers
 import redis
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.typing import EncodableT, FieldT
 
@@ -22,7 +22,23 @@ from ivr.store.replies import maybe_text, table, text
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
-_hasher = PasswordHasher()
+# Hashers by PASSWORD_HASH_COST: argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB,
+# 3 passes), and its cheapest parameters, for the test suite only: a hash made at that cost
+# is no protection, and a production hash checked at it is rehashed down to it.
+HASHERS: dict[str, PasswordHasher] = {
+    "production": PasswordHasher(),
+    "test": PasswordHasher.from_parameters(profiles.CHEAPEST),
+}
+_hasher = HASHERS["production"]
+
+
+def use_password_cost(cost: str) -> None:
+    """Hash and check console passwords at `cost` ("production", or "test" for the tests
+    only) in this process from now on: the app does this at start from PASSWORD_HASH_COST."""
+    global _hasher
+    if cost not in HASHERS:
+        raise ValueError(f"PASSWORD_HASH_COST must be one of {', '.join(HASHERS)}, not {cost!r}")
+    _hasher = HASHERS[cost]
 
 
 class AccountError(ValueError):
