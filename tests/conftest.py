@@ -10,6 +10,7 @@ Plain helpers, constants and the assertions on what callers hear are in tests/co
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 from collections.abc import Callable, Iterator
@@ -204,6 +205,21 @@ def twilio_api(prism: str) -> dict[str, object]:
     return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": prism}
 
 
+@pytest.fixture
+def twilio_proxy(prism: str):
+    """proxy(throttle_deletes=0): a recording proxy in front of Prism (tests/twilio_proxy.py):
+    (settings that send our REST calls through it, its Recorder). Stopped after the test."""
+    from tests.twilio_proxy import recording_proxy
+
+    with contextlib.ExitStack() as stack:
+
+        def start(throttle_deletes: int = 0):
+            url, recorder = stack.enter_context(recording_proxy(prism, throttle_deletes))
+            return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": url}, recorder
+
+        yield start
+
+
 # ------------------------------------------------------------------ logs
 
 
@@ -226,11 +242,18 @@ def production_log() -> Iterator[ProductionLines]:
     the test, whichever test it is and whenever it runs."""
     handler = ProductionLines()
     root = logging.getLogger()
+    # The app sets the levels at start-up (LOG_LEVEL): put them back, so no test runs at the
+    # level another left.
+    levels = {
+        name: logging.getLogger(name).level for name in ("", *logging.root.manager.loggerDict)
+    }
     root.addHandler(handler)
     try:
         yield handler
     finally:
         root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
     found = phone_numbers_in("\n".join(handler.lines))
     assert not found, f"{len(found)} phone numbers logged by this test, e.g. {found[:3]}"
 

@@ -8,6 +8,9 @@ from __future__ import annotations
 import json
 import logging
 
+import pytest
+
+from ivr.ops.logs import setup_logging
 from ivr.simulate import simulate_call
 from tests.common import (
     SENDER,
@@ -64,3 +67,19 @@ def test_every_way_the_tests_write_a_number_is_found():
     for number in written:
         assert phone_numbers_in(f"from {number}.") == [number]
     assert phone_numbers_in("from ***456, call CA0123456789") == []
+
+
+@pytest.mark.parametrize(
+    ("log_level", "twilio_level"),
+    [("INFO", logging.WARNING), ("WARNING", logging.WARNING), ("DEBUG", logging.DEBUG)],
+)
+def test_the_twilio_librarys_request_lines_only_at_debug(log_level, twilio_level):
+    """Found: the twilio library logged ten lines per REST call."""
+    root, noisy = logging.getLogger(), logging.getLogger("twilio.http_client")
+    before = root.level, noisy.level
+    try:
+        setup_logging(log_level, "text")
+        assert noisy.getEffectiveLevel() == twilio_level
+    finally:
+        root.setLevel(before[0])
+        noisy.setLevel(before[1])

@@ -97,3 +97,16 @@ def console_mask(number: str) -> str:
         return mask(number)
     national = phonenumbers.national_significant_number(parsed)
     return f"+{parsed.country_code} {national[:4]} •••{national[-3:]}"
+
+
+def subject_number(text: str, region: str = "GB") -> str | None:
+    """The E.164 form of a number as a member of staff types it (07700 900123, +44 7700
+    900123, 0044…), for a subject request; None if it can't be a phone number. Possible,
+    not valid: a number Twilio saw may be one phonenumbers doesn't know to be in use."""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
