@@ -25,6 +25,7 @@ from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
 from ivr.core.clock import fixed_clock, parse_instant, system_clock
+from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
     EXAMPLE_INTERNATIONAL,
     EXAMPLE_NATIONAL,
@@ -683,8 +684,20 @@ def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
         m.text or ""
         for m in ElementTree.fromstring(response.get_data(as_text=True)).iter("Message")
     ]
-    for text in replies or ["(no reply)"]:
+    for text in replies or [_why_no_reply(body)]:
         click.echo(text)
+
+
+def _why_no_reply(body: str) -> str:
+    """What an empty answer means, for staff trying the webhook."""
+    if keyword(body) in OPT_OUT:
+        return "(no reply from us: opt-out. Twilio answers this itself; nothing is kept)"
+    if keyword(body) in OPT_IN:
+        return "(no reply from us: opt-in. Twilio answers this itself)"
+    return (
+        "(no reply: this number sent many texts in a short time, so replies to it are paused "
+        "for a while: SMS_RATE_LIMIT, SMS_QUIET_SECONDS)"
+    )
 
 
 # ------------------------------------------------------------------ advisors
