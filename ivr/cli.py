@@ -34,6 +34,9 @@ from ivr.core.phone import (
     subject_number,
 )
 from ivr.core.phrases import when
+from ivr.core.report import as_csv as report_csv
+from ivr.core.report import as_text as report_text
+from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
 from ivr.jobs.tasks import Jobs, Report
@@ -43,7 +46,7 @@ from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
 from ivr.services import build_services
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
-from ivr.store import audit
+from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.store.closures import load_override
 from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
@@ -51,6 +54,7 @@ from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import rest_client
 from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
+from ivr.web.report_page import last_month, render_report
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -698,6 +702,36 @@ def _why_no_reply(body: str) -> str:
         "(no reply: this number sent many texts in a short time, so replies to it are paused "
         "for a while: SMS_RATE_LIMIT, SMS_QUIET_SECONDS)"
     )
+
+
+# ------------------------------------------------------------------ reports
+
+
+@main.command()
+@click.option("--month", help="The month, e.g. 2026-11 (default: last month).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write a page to print.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write figure,value rows.")
+def report(month: str | None, html_file: str | None, csv_file: str | None) -> None:
+    """A month's figures for funders: calls in and out of hours, menu choices, callbacks
+    asked for, reached and expired, waits, busiest hours. No phone numbers."""
+    settings = Settings.from_env()
+    services = build_services(settings, upgrade=False)
+    now = services.clock().astimezone(services.flows.hours.timezone)
+    try:
+        first = parse_month(month) if month else last_month(now.date())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    figures = month_report(first, stats.month(services.redis, first, now.date(), services.keys))
+    if csv_file:
+        Path(csv_file).write_text(report_csv(figures), encoding="utf-8")
+        click.echo(f"wrote {csv_file}")
+    if html_file:
+        app = create_app({"log_level": "ERROR"})
+        with app.test_request_context():
+            Path(html_file).write_text(render_report(figures, now, standalone=True), "utf-8")
+        click.echo(f"wrote {html_file} (open it in a browser and print, or save as PDF)")
+    if not (csv_file or html_file):
+        click.echo(report_text(figures), nl=False)
 
 
 # ------------------------------------------------------------------ advisors

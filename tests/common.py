@@ -8,6 +8,7 @@ each other (tests/test_test_suite.py checks)."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import socket
@@ -21,6 +22,7 @@ from urllib.parse import parse_qsl, urlsplit
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
+import pytest
 import redis
 from click.testing import Result
 from flask import Flask
@@ -406,3 +408,36 @@ def assert_no_dial_to_emergency(root: ElementTree.Element) -> None:
     for number in dialled(root):
         digits = re.sub(r"\D", "", number).removeprefix("44").lstrip("0")
         assert digits not in EMERGENCY, f"dials {number!r}: {ElementTree.tostring(root)!r}"
+
+
+# ------------------------------------------------------------------ the browser
+
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
+
+
+def chromium_path() -> str:
+    """The Chromium to drive; the test fails (never skips) when there is none."""
+    configured = os.environ.get("CHROMIUM_PATH", "")
+    if configured:
+        if not os.access(configured, os.X_OK):
+            pytest.fail(f"CHROMIUM_PATH={configured} is not an executable Chromium")
+        return configured
+    if os.access("/usr/bin/chromium", os.X_OK):
+        return "/usr/bin/chromium"
+    found = shutil.which("chromium") or shutil.which("chromium-browser")
+    if not found:
+        pytest.fail(
+            "No Chromium found for the browser tests: install one (on Debian, "
+            "`apt-get install chromium`, which `make test` does when run as root) or "
+            "set CHROMIUM_PATH to a Chromium executable. Playwright's own browser "
+            "download is not used."
+        )
+    return found

@@ -21,6 +21,7 @@ import redis
 from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 
 from ivr import create_app
 from ivr.cli import main
@@ -34,11 +35,13 @@ from ivr.store.connection import connect, start_embedded, stop_embedded
 from tests.common import (
     ACCOUNT_SID,
     ADVISORS,
+    CHROMIUM_ARGS,
     OPEN_AT,
     SECRET_KEY,
     TOKEN,
     Clock,
     add_advisor,
+    chromium_path,
     london,
     phone_numbers_in,
     signed_in,
@@ -218,6 +221,19 @@ def twilio_proxy(prism: str):
             return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": url}, recorder
 
         yield start
+
+
+# ------------------------------------------------------------------ the browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, never downloaded (tests/common.py: chromium_path)."""
+    executable = chromium_path()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 # ------------------------------------------------------------------ logs

@@ -338,7 +338,7 @@ def test_the_numbers_page_draws_what_calls_recorded(supervisor_app, store):
     page = response.get_data(as_text=True)
     assert page.count("<svg") >= 4
     assert "<title>13: 3</title>" in page  # three calls in the 13:00 hour, in hours
-    assert re.search(r"<td>steps</td><td>2</td>", page)
+    assert re.search(r"<td>The five steps</td><td>2</td>", page)  # plain names, not "steps"
     assert not FULL_NUMBER.search(page)
     assert CALLER[-6:] not in page
 

@@ -128,6 +128,10 @@ class Jobs:
             for _ in range(expired_count):
                 stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired", keys=ctx.keys)
             report.add(f"erased {erased} records ended over {ctx.settings.retention_days} days ago")
+            added = sum(
+                stats.add_day_to_month(ctx.redis, d, ctx.keys) for d in stats.days_to_add(today)
+            )
+            report.add(f"added {added} finished days to their months' figures")
         return report
 
     # ------------------------------------------------------------------ the steps
