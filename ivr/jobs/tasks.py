@@ -23,7 +23,7 @@ from ivr.core.safetime import ANYTIME
 from ivr.services import Services
 from ivr.store import stats
 from ivr.store.accounts import Accounts
-from ivr.store.queue import WAITING
+from ivr.store.queue import WAITING, erase_simulated
 from ivr.twilio.rest import run_purges, send_sms
 
 log = logging.getLogger(__name__)
@@ -132,6 +132,7 @@ class Jobs:
                 stats.add_day_to_month(ctx.redis, d, ctx.keys) for d in stats.days_to_add(today)
             )
             report.add(f"added {added} finished days to their months' figures")
+            report.add(f"erased {erase_simulated(ctx.redis, ctx.keys)} simulated records")
         return report
 
     # ------------------------------------------------------------------ the steps

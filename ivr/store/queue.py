@@ -673,3 +673,23 @@ def _need(at: datetime | None) -> datetime:
     if at is None:
         raise ValueError("a callback record is missing a time")
     return at
+
+
+def erase_simulated(r: redis.Redis, keys: Keys) -> int:
+    """Erase everything `helpline simulate` made for this helpline (keys.simulation): run
+    nightly, so nothing simulated lives longer than a day."""
+    erased = 0
+    for batch in _batches(r.scan_iter(keys.simulation.base + "*", count=1000), 500):
+        erased += int(r.unlink(*batch))
+    return erased
+
+
+def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
