@@ -23,6 +23,7 @@ from ivr.store.connection import connect
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.replication import Replicas
 from ivr.twilio.rest import rest_client
 
 log = logging.getLogger(__name__)
@@ -101,7 +102,7 @@ def build_services(
         clock,
         store,
         keys,
-        CallbackQueue(store, keys),
+        CallbackQueue(store, keys, Replicas.of(settings)),
         OverrideWatch(store, settings.override_cache_seconds, keys=keys),
         rest_client(settings),
         upgraded,
