@@ -102,7 +102,7 @@ def build_services(
         clock,
         store,
         keys,
-        CallbackQueue(store, keys, Replicas.of(settings)),
+        CallbackQueue(store, keys, Replicas.of(settings, store)),
         OverrideWatch(store, settings.override_cache_seconds, keys=keys),
         rest_client(settings),
         upgraded,

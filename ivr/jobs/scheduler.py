@@ -98,7 +98,7 @@ class Scheduler:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.leader = Leader(services.redis, replicas=Replicas.of(services.settings))
+        self.leader = Leader(services.redis, replicas=services.queue.replicas)
         self.apscheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ the jobs

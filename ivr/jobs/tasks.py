@@ -25,7 +25,6 @@ from ivr.store import stats
 from ivr.store.accounts import Accounts
 from ivr.store.marks import Marks
 from ivr.store.queue import WAITING
-from ivr.store.replication import Replicas
 from ivr.twilio.rest import run_purges, send_sms
 
 log = logging.getLogger(__name__)
@@ -139,7 +138,7 @@ class Jobs:
         looks. With replicas, the work is done only once a replica holds the mark (marks.py)."""
         if not self.apply:
             return not self.ctx.redis.exists(key)
-        return Marks(self.ctx.redis, Replicas.of(self.ctx.settings)).take(key, now, seconds)
+        return Marks(self.ctx.redis, self.ctx.queue.replicas).take(key, now, seconds)
 
     def _open_the_day(self, now: datetime, report: Report) -> None:
         """Move on callbacks whose slot ended; while open, release what is due and, once per

@@ -467,20 +467,22 @@ class CallbackQueue:
         self, now: datetime, today: date, enough: timedelta = timedelta(minutes=30)
     ) -> list[str]:
         """Move every scheduled callback due by `now` (whose slot has not ended) to the due
-        queue; the ids moved. `today` (the local date) is remembered for expiry when at
-        least `enough` of the slot is left (or all of a shorter slot). Each id is moved by
+        queue; the ids moved (with replicas, those a replica holds). `today` (the local
+        date) is remembered for expiry when at least `enough` of the slot is left (or all
+        of a shorter slot). Each id is moved by
         one script run, once: a second scheduler, or a second pass, finds it gone. A release
-        the replicas did not acknowledge is done all the same (it is no promise to anyone;
-        if a failover loses it, the next leader's pass does it again)."""
+        the replicas did not acknowledge is done all the same and logged as such (it is no
+        promise to anyone; if a failover loses it, the next leader's pass does it again)."""
         moved: list[str] = []
         while True:
             args: list[EncodableT] = [_ts(now), BATCH, today.isoformat(), enough.total_seconds()]
             try:
                 looked, ids = self._acknowledged(self._release, args=args)
+                moved += texts(ids)
             except NotReplicated as exc:
-                log.warning("a release is not yet on a replica: %s", exc)
                 looked, ids = exc.result
-            moved += texts(ids)
+                if ids:
+                    log.warning("released, not yet on a replica (%s): %s", exc, ", ".join(ids))
             if int(looked) < BATCH:
                 return moved
 

@@ -14,7 +14,9 @@ safe to run twice), so the WAIT always counts the server that took the write.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import contextlib
+import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -37,14 +39,53 @@ class NotReplicated(redis.RedisError):
 @dataclass(frozen=True)
 class Replicas:
     """How many replicas must acknowledge a write, and how long to wait for them (0: none,
-    the write is answered as soon as the primary has it)."""
+    the write is answered as soon as the primary has it). With `healthy` (Sentinel), every
+    replica the sentinels see up must acknowledge, never fewer than `count`: in a
+    SENTINEL FAILOVER the old primary keeps taking writes for a moment after a replica was
+    promoted, and the replica still following it would acknowledge writes the promoted one
+    never gets; the sentinels still count the promoted one then, so such writes are not
+    confirmed."""
 
     count: int = 0
     timeout_ms: int = 200
+    healthy: Callable[[], int] | None = None
 
     @classmethod
-    def of(cls, settings: Settings) -> Replicas:
-        return cls(settings.wait_replicas, settings.redis_wait_milliseconds)
+    def of(cls, settings: Settings, client: redis.Redis | None = None) -> Replicas:
+        count = settings.wait_replicas
+        if count and settings.redis_sentinels and client is not None:
+            return cls(count, settings.redis_wait_milliseconds, HealthyReplicas(client))
+        return cls(count, settings.redis_wait_milliseconds)
+
+    def wanted(self) -> int:
+        if self.count <= 0:
+            return 0
+        return max(self.count, self.healthy() if self.healthy else 0)
+
+
+class HealthyReplicas:
+    """How many replicas of the primary the sentinels see up (not down), asked at most once
+    a second. While none can be asked (redis-py then finds no replicas) the last answer
+    stands: with no replica up, no count lets a write through anyway."""
+
+    def __init__(self, client: redis.Redis, seconds: float = 1.0) -> None:
+        pool = client.connection_pool
+        self.sentinels = getattr(pool, "sentinel_manager", None)
+        self.service = getattr(pool, "service_name", "")
+        self.seconds = seconds
+        self.known, self.asked = 0, -seconds
+
+    def __call__(self) -> int:
+        if self.sentinels is None:
+            return 0
+        now = time.monotonic()
+        if now - self.asked >= self.seconds:
+            self.asked = now  # meanwhile, other requests use the last answer
+            with contextlib.suppress(redis.RedisError):
+                found = self.sentinels.discover_slaves(self.service)
+                if found:
+                    self.known = len(found)
+        return self.known
 
 
 def acknowledged(
@@ -56,12 +97,13 @@ def acknowledged(
 ) -> Any:
     """Run a write script; with replicas, WAIT for them on the same connection and raise
     NotReplicated if too few acknowledge in time."""
-    if replicas.count <= 0:
+    wanted = replicas.wanted()
+    if wanted <= 0:
         return script(keys=keys, args=args)
     pipe = client.pipeline(transaction=False)
     script(keys=keys, args=args, client=pipe)
-    pipe.wait(replicas.count, replicas.timeout_ms)
+    pipe.wait(wanted, replicas.timeout_ms)
     result, acks = pipe.execute()
-    if int(acks) < replicas.count:
-        raise NotReplicated(int(acks), replicas.count, result)
+    if int(acks) < wanted:
+        raise NotReplicated(int(acks), wanted, result)
     return result
