@@ -44,7 +44,7 @@ from flask import Flask
 from ivr.config import Settings
 from ivr.core.clock import file_clock
 from ivr.ops.logs import mask_text
-from ivr.store.connection import connect
+from ivr.store.connection import connect, sentinel_addresses
 from ivr.store.keys import Keys
 from ivr.store.queue import CallbackQueue, number_key
 from ivr.store.replication import Replicas
@@ -519,3 +519,39 @@ def test_a_tls_store_takes_callbacks_and_an_untrusted_one_never_errors(
     assert send(untrusted, "hello", sender="+447400900002") == [reply_text(app, "spooled")]
     assert valid_twiml(call(untrusted).post("/voice/callback/save", {"Digits": "1"}))
     Spool(tmp_path / "c").path.unlink()  # its replay, in the background, stops
+
+
+# ------------------------------------------------------------------ settings
+
+
+@pytest.mark.parametrize(
+    ("env", "embedded", "wait"),
+    [
+        ({}, True, 0),
+        ({"REDIS_WAIT_REPLICAS": "1"}, True, 0),  # the embedded store has no replicas
+        ({"REDIS_URL": "rediss://h:6380/0"}, False, 0),
+        ({"REDIS_URL": "rediss://h:6380/0", "REDIS_WAIT_REPLICAS": "1"}, False, 1),
+        ({"REDIS_SENTINELS": "a:26379,b:26380"}, False, 1),
+        ({"REDIS_SENTINELS": "a:26379", "REDIS_WAIT_REPLICAS": "2"}, False, 2),
+        ({"REDIS_SENTINELS": "a:26379", "REDIS_WAIT_REPLICAS": "0"}, False, 0),
+    ],
+)
+def test_which_store_and_how_many_replicas_must_acknowledge(env, embedded, wait):
+    settings = Settings.from_env(env)
+    assert settings.embedded_store is embedded
+    assert settings.wait_replicas == wait
+
+
+def test_sentinel_addresses_are_host_and_port_with_sentinels_own_port_by_default():
+    settings = Settings.from_env({"REDIS_SENTINELS": "10.0.0.1:26380, sentinel-b ,[::1]:26381"})
+    assert sentinel_addresses(settings) == [
+        ("10.0.0.1", 26380),
+        ("sentinel-b", 26379),
+        ("::1", 26381),
+    ]
+    assert settings.redis_sentinel_service == "mymaster"
+
+
+def test_a_sentinel_address_that_is_not_host_and_port_is_refused_by_name():
+    with pytest.raises(ValueError, match="REDIS_SENTINELS: 'a:b'"):
+        sentinel_addresses(Settings.from_env({"REDIS_SENTINELS": "a:b"}))
