@@ -429,7 +429,9 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
     assert lost == []
     assert doubled == []
     assert released_twice == []
-    assert len(releases) >= RELEASES - unacknowledged  # released unacknowledged, and kept
+    # (not every id can be told in the logs: one whose digits look like part of a number is
+    # masked there, so the store says that each was released)
+    assert store.zcard(keys.place("due")) >= RELEASES
     assert {queue.get(i).status for i in scheduled} == {"due"}
     assert openings == 1
     clock.stop.set()
