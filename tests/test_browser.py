@@ -26,9 +26,9 @@ from werkzeug.serving import make_server
 
 from ivr.simulate import simulate_call
 from ivr.store import audit, stats
-from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.conftest import OPEN_AT, AppFactory, Clock, request_callback
+from tests.common import OPEN_AT, PASSWORD, Clock, add_advisor, request_callback
+from tests.conftest import AppFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -46,7 +46,6 @@ LAPTOP = {"width": 1280, "height": 800}
 HELPLINE_NUMBER = "+441234567890"
 CALLER = "+447400123456"
 MASKED = "+44 7400 •••456"  # how the console shows CALLER
-PASSWORD = "a long enough password"
 ADVISOR_PHONE, SUPERVISOR_PHONE = "+447912345678", "+447912345679"
 POLL_MS = 10_000  # queue.js polls every 3 s: allow three polls
 CLOSED_MESSAGE = "Closed today for staff training."
@@ -185,10 +184,6 @@ def save_failure_screenshots(site: Site, stem: str) -> None:
             site.screenshot(f"{stem}-{suffix}.png")
         except Exception as exc:  # noqa: BLE001
             print(f"could not save the {suffix} screenshot: {exc}")
-
-
-def add_advisor(store: redis.Redis, name: str, phone: str, supervisor: bool = False) -> None:
-    Accounts(store).add(name, phone, PASSWORD, supervisor=supervisor)
 
 
 # ------------------------------------------------------------------ scenarios

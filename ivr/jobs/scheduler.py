@@ -55,7 +55,7 @@ class Leader:
     each once-only job holds a mark of its own (store/marks.py)."""
 
     def __init__(
-        self, r: redis.Redis, seconds: int = LOCK_SECONDS, replicas: Replicas | None = None
+        self, r: redis.Redis, seconds: float = LOCK_SECONDS, replicas: Replicas | None = None
     ) -> None:
         self.r, self.seconds = r, seconds
         self.replicas = replicas or Replicas()
@@ -76,7 +76,7 @@ class Leader:
         )
 
     def acquire(self) -> bool:
-        args: list[EncodableT] = [self.token, self.seconds * 1000]
+        args: list[EncodableT] = [self.token, self._milliseconds]
         try:
             return bool(acknowledged(self.r, self.replicas, self._acquire, [LOCK_KEY], args))
         except NotReplicated as exc:
@@ -85,20 +85,26 @@ class Leader:
             return False
 
     def renew(self) -> bool:
-        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self.seconds * 1000]))
+        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self._milliseconds]))
 
     def release(self) -> None:
         self._release(keys=[LOCK_KEY], args=[self.token])
+
+    @property
+    def _milliseconds(self) -> int:
+        return max(1, round(self.seconds * 1000))
 
 
 class Scheduler:
     """One scheduler process: it waits to lead, then runs the jobs on their timetable. Its
     methods are the jobs themselves, one pass each at the services' clock (tests and
-    `helpline jobs run` call Jobs directly)."""
+    `helpline jobs run` call Jobs directly). `lock_seconds`: how long its lock lasts unless
+    renewed (SCHEDULER_LOCK_SECONDS, for tests; else LOCK_SECONDS)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, lock_seconds: float | None = None) -> None:
         self.services = services
-        self.leader = Leader(services.redis, replicas=services.queue.replicas)
+        self.lock_seconds = lock_seconds or services.settings.scheduler_lock_seconds or LOCK_SECONDS
+        self.leader = Leader(services.redis, self.lock_seconds, services.queue.replicas)
         self.apscheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ the jobs
@@ -174,7 +180,7 @@ class Scheduler:
         again)."""
         global _leading
         services = self.services
-        wait = max(1.0, min(LOCK_SECONDS / 3, services.settings.scheduler_tick_seconds))
+        wait = max(1.0, min(self.lock_seconds / 3, services.settings.scheduler_tick_seconds))
         standby_said = False
         while not stop.is_set():
             try:

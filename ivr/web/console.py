@@ -137,7 +137,9 @@ class PlanForm(FlaskForm):
 
 class AdvisorForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=40)])
-    phone = StringField("Phone (+44…)", validators=[DataRequired(), Length(max=20)])
+    phone = StringField(
+        "Phone (UK or international format)", validators=[DataRequired(), Length(max=30)]
+    )
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200)])
     supervisor = BooleanField("Supervisor")
 
@@ -671,7 +673,7 @@ def add_advisor() -> Response:
     try:
         advisor = accounts().add(
             form.name.data,
-            form.phone.data.replace(" ", ""),
+            form.phone.data,
             form.password.data,
             form.supervisor.data,
         )
