@@ -20,7 +20,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -49,9 +48,15 @@ from ivr.store.keys import Keys
 from ivr.store.queue import CallbackQueue, number_key
 from ivr.store.replication import Replicas
 from ivr.store.spool import Spool
-from tests.conftest import SECRET_KEY, london, request_callback
-from tests.test_sms import reply_text, send
-from tests.test_store_down import call
+from tests.common import (
+    SECRET_KEY,
+    free_port,
+    london,
+    reply_text,
+    request_callback,
+    send,
+    twilio_client,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SERVICE = "helpline"
@@ -75,12 +80,6 @@ def debian(name: str) -> str:
             pytest.fail(f"{name} is needed: `make test` installs Debian's redis-server (as root)")
         return found
     return str(path)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def wait_for(condition: Callable[[], object], what: str, seconds: float = 30) -> None:
@@ -307,7 +306,7 @@ def traffic(app: Flask, tally: Tally, stop: threading.Event, first: int = 0) -> 
             send(app, "hello", sender=number, sid=sid)
             tally.retries += 1
         for route, fields in VOICE_ROUTES:
-            response = call(app, f"+4474008{i:05d}").post(route, fields)
+            response = twilio_client(app, f"+4474008{i:05d}").post(route, fields)
             tally.voice += 1
             if not valid_twiml(response):
                 tally.voice_failures.append(f"{route}: {response.status_code}")
@@ -519,7 +518,7 @@ def test_a_tls_store_takes_callbacks_and_an_untrusted_one_never_errors(
     other, _ = self_signed(tmp_path / "other")
     untrusted = make_app(redis_url=url, redis_tls_ca_file=str(other), data_dir=tmp_path / "c")
     assert send(untrusted, "hello", sender="+447400900002") == [reply_text(app, "spooled")]
-    assert valid_twiml(call(untrusted).post("/voice/callback/save", {"Digits": "1"}))
+    assert valid_twiml(twilio_client(untrusted).post("/voice/callback/save", {"Digits": "1"}))
     Spool(tmp_path / "c").path.unlink()  # its replay, in the background, stops
 
 
