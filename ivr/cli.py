@@ -347,7 +347,7 @@ def run(host: str, port: int) -> None:
     env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
     env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     children = []
-    if not settings.redis_url:
+    if settings.embedded_store:
         redis_server = Embedded(Path(settings.data_dir))
         if redis_server.answers():
             raise click.ClickException(

@@ -24,6 +24,7 @@ from ivr.store.connection import connect
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.replication import Replicas
 from ivr.twilio.rest import rest_client
 
 log = logging.getLogger(__name__)
@@ -107,7 +108,7 @@ def build_services(
         clock,
         store,
         keys,
-        CallbackQueue(store, keys),
+        CallbackQueue(store, keys, Replicas.of(settings, store)),
         OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
         None if settings.simulated else rest_client(settings),
         upgraded,

@@ -222,7 +222,9 @@ class Conversation:
         """A safe time (or ANYTIME): the callback moves to the first slot in it."""
         promised = self.promised_for(window)
         result = self.store(window, promised)
-        if result.outcome == "existing":
+        # A repeat (Twilio's retry, or the text replayed from the spool after a first try
+        # whose move was not acknowledged) moves it again: the same window, the same place.
+        if result.outcome in ("existing", "repeat"):
             moved = self.h.queue.replan(
                 result.callback_id, window, placement(promised, self.now, self.hours)
             )
