@@ -52,9 +52,9 @@ def keyed_emergency(digits: str) -> bool:
     return is_emergency(digits) or digits.startswith("99")
 
 
-# Ofcom's numbers for drama (07700 900000-900999, 020 7946 0000-0999): never anyone's, so
+# Ofcom's mobile numbers for drama (07700 900000-900999): never anyone's, so
 # `helpline simulate` and `helpline demo` may use them without a stranger being rung.
-DRAMA = re.compile(r"^\+44(7700900|2079460)\d{3}$")
+DRAMA = re.compile(r"^\+447700900\d{3}$")
 
 # Staff write UK numbers the UK way ("07400 123456"); an example in both forms for messages.
 HOME_REGION = "GB"
