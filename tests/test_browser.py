@@ -4,6 +4,10 @@ real app served on 127.0.0.1, Twilio's REST API mocked by Prism.
 Screenshots go to test-artifacts/: the queue and the numbers pages on a phone, every run (a
 record to look at), and the pages as they were when a test failed.
 
+Every console page, signed out, as an advisor and as a supervisor, is audited at 320 and
+1280 px: axe-core (npm, injected into the page) for WCAG 2.2 AA, and every control there at
+1280 px must be there, inside the screen and big enough to touch at 320 px.
+
 Chromium is never downloaded: CHROMIUM_PATH, else /usr/bin/chromium, else chromium on the PATH
 (`make test` installs Debian's when it is missing).
 """
@@ -21,7 +25,7 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
 from werkzeug.serving import make_server
 
 from ivr.simulate import simulate_call
@@ -553,3 +557,92 @@ def test_every_action_at_1280_px_is_there_to_touch_at_320_px(
     for column in ("Voicemail", "By"):
         expect(site.page.locator(f'#due td[data-label="{column}"]').first).to_be_visible()
     site.screenshot("queue-320.png")
+
+
+# ------------------------------------------------------------------ keyboard only
+
+FOCUS_SHOWN = """e => e === document.activeElement && e.matches(":focus-visible")
+                 && getComputedStyle(e).outlineStyle !== "none" """
+
+
+def tab_to(page: Page, control: Locator, presses: int = 30) -> None:
+    """Press Tab until `control` has the focus, which it must show; fails if it never does."""
+    for _ in range(presses):
+        if control.evaluate("e => e === document.activeElement"):
+            assert control.evaluate(FOCUS_SHOWN), "the focus is not shown"
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"{control} was not reached with Tab")
+
+
+def test_an_advisor_works_the_queue_with_the_keyboard_alone(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
+    site = open_site(viewport=NARROW)
+    page = site.page
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    now = site.app.extensions["helpline"].clock()
+    callback_id = request_callback(site.queue, CALLER, "sms", now, now).callback_id
+
+    site.go("/console/login")
+    tab_to(page, page.get_by_label("Name"))
+    page.keyboard.type("Sam Advisor")
+    tab_to(page, page.get_by_label("Password"))
+    page.keyboard.type(PASSWORD)
+    tab_to(page, page.get_by_role("button", name="Sign in"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(site.url + "/console/")
+
+    tab_to(page, page.get_by_role("button", name="Go on duty"))
+    page.keyboard.press("Enter")
+    expect(page.locator(".badge.on")).to_have_text("On duty")
+
+    tab_to(page, page.get_by_role("button", name="Call next"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Ringing your phone")
+    expect(page.locator("#mine-number")).to_have_text(MASKED)
+
+    tab_to(page, page.get_by_role("radio", name="Reached"))
+    page.keyboard.press("Space")
+    expect(page.get_by_role("radio", name="Reached")).to_be_checked()
+    tab_to(page, page.get_by_role("button", name="Record outcome"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Recorded: Reached.")
+    done = site.queue.get(callback_id)
+    assert done is not None and done.status == "done" and done.outcome == "reached"
+
+
+# ------------------------------------------------------------------ errors in plain words
+
+
+def test_calls_that_cant_be_made_are_an_alert_for_the_advisor_and_detail_for_the_supervisor(
+    open_site: OpenSite, store: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found: "Call next" without Twilio settings told the advisor "TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN and HELPLINE_NUMBER must be set", in the yellow box of good news."""
+    site = open_site(viewport=NARROW, twilio_account_sid="")
+    page = site.page
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
+    now = site.app.extensions["helpline"].clock()
+    request_callback(site.queue, CALLER, "sms", now, now)
+    site.sign_in("Sam Advisor")
+    page.click("#duty")
+
+    with caplog.at_level("ERROR", logger="ivr.web.console"):
+        page.click("#call-next")
+        alert = page.get_by_role("alert")
+        expect(alert).to_have_text("Calls can't be made right now: tell your supervisor.")
+    expect(page.locator("main")).not_to_contain_text("TWILIO")
+    assert "TWILIO_ACCOUNT_SID is not set" in caplog.text
+    assert not axe_violations(page)
+    error_look = alert.evaluate("e => getComputedStyle(e).backgroundColor")
+    page.get_by_role("button", name="Sign out").click()
+    news_look = page.get_by_role("status").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert error_look != news_look, "an error looks like good news"
+
+    site.sign_in("Pat Supervisor")
+    page.get_by_role("link", name="Supervisor").click()
+    problem = page.get_by_role("region", name="Calls can't be made")
+    expect(problem).to_contain_text("TWILIO_ACCOUNT_SID is not set")
+    assert not axe_violations(page)
