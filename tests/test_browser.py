@@ -498,6 +498,9 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     page.click("#call-next")
     expect(page.get_by_role("alert")).to_contain_text("Record the outcome")
     yield "queue, advisor refused"
+    site.go("/console/supervisor/")
+    expect(page.get_by_role("heading", name="This page is for supervisors")).to_be_visible()
+    yield "supervisor page, refused to an advisor"
     page.get_by_role("button", name="Sign out").click()
     expect(page.get_by_role("status")).to_contain_text("You have signed out")
     yield "signed out"
@@ -530,7 +533,7 @@ def test_every_console_page_passes_axe_at_320_and_1280_px(
             violations = axe_violations(site.page)
             if violations:
                 found[f"{name} at {viewport['width']} px"] = violations
-    assert len(pages) == 12, pages
+    assert len(pages) == 13, pages
     assert not found, listed(found)
 
 
@@ -557,6 +560,12 @@ def test_every_action_at_1280_px_is_there_to_touch_at_320_px(
     for column in ("Voicemail", "By"):
         expect(site.page.locator(f'#due td[data-label="{column}"]').first).to_be_visible()
     site.screenshot("queue-320.png")
+    # Rows the poll draws are labelled cards too.
+    waiting = int(site.page.locator("#due-count").inner_text())
+    now = site.app.extensions["helpline"].clock()
+    request_callback(site.queue, "+447400123450", "voice", now, now)
+    expect(site.page.locator("#due-count")).to_have_text(str(waiting + 1), timeout=POLL_MS)
+    assert site.page.evaluate(UNLABELLED) == []
 
 
 # ------------------------------------------------------------------ keyboard only

@@ -35,6 +35,7 @@ from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
 from twilio.base.exceptions import TwilioException, TwilioRestException
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -208,6 +209,23 @@ def require_sign_in() -> Response | tuple[Response, int] | None:
         session["active"] = now
         session.permanent = True
     return None
+
+
+# Console pages refused or not found, in the console's words and look (not Flask's bare page).
+ERROR_PAGES = {
+    400: ("That form was out of date", "Go back, reload the page and try again."),
+    403: ("This page is for supervisors", "Ask a supervisor if you need something from it."),
+    404: ("There is no such page", "The link may be old or mistyped."),
+}
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 400
+    heading, advice = ERROR_PAGES[code]
+    return render_template("console/error.html", heading=heading, advice=advice), code
 
 
 def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
