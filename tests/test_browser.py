@@ -1,8 +1,8 @@
 """The advisors' console in a real browser: headless Chromium (driven by Playwright) against the
 real app served on 127.0.0.1, Twilio's REST API mocked by Prism.
 
-Screenshots go to test-artifacts/: the queue and the numbers pages on a phone, every run (a
-record to look at), and the pages as they were when a test failed.
+A test that fails leaves screenshots of its pages, as they were, in test-artifacts/; a run that
+passes writes nothing there.
 
 Every console page, signed out, as an advisor and as a supervisor, is audited at 320 and
 1280 px: axe-core (npm, injected into the page) for WCAG 2.2 AA, and every control there at
@@ -14,9 +14,7 @@ Chromium is never downloaded: CHROMIUM_PATH, else /usr/bin/chromium, else chromi
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,26 +23,18 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, Locator, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Locator, Page, expect
 from werkzeug.serving import make_server
 
 from ivr.simulate import simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.conftest import OPEN_AT, AppFactory, Clock, request_callback
+from tests.common import OPEN_AT, PASSWORD, Clock, add_advisor, request_callback
+from tests.conftest import AppFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PHONE = {"width": 390, "height": 844}
 NARROW = {"width": 320, "height": 640}  # the narrowest phone WCAG asks for (reflow, 1.4.10)
 LAPTOP = {"width": 1280, "height": 800}
@@ -55,39 +45,9 @@ CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary
 HELPLINE_NUMBER = "+441234567890"
 CALLER = "+447400123456"
 MASKED = "+44 7400 •••456"  # how the console shows CALLER
-PASSWORD = "a long enough password"
 ADVISOR_PHONE, SUPERVISOR_PHONE = "+447912345678", "+447912345679"
 POLL_MS = 10_000  # queue.js polls every 3 s: allow three polls
 CLOSED_MESSAGE = "Closed today for staff training."
-
-
-def chromium_path() -> str:
-    """The Chromium to drive; the test fails (never skips) when there is none."""
-    configured = os.environ.get("CHROMIUM_PATH", "")
-    if configured:
-        if not os.access(configured, os.X_OK):
-            pytest.fail(f"CHROMIUM_PATH={configured} is not an executable Chromium")
-        return configured
-    if os.access("/usr/bin/chromium", os.X_OK):
-        return "/usr/bin/chromium"
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.fail(
-            "No Chromium found for the browser tests: install one (on Debian, "
-            "`apt-get install chromium`, which `make test` does when run as root) or "
-            "set CHROMIUM_PATH to a Chromium executable. Playwright's own browser "
-            "download is not used."
-        )
-    return found
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass
@@ -196,10 +156,6 @@ def save_failure_screenshots(site: Site, stem: str) -> None:
             print(f"could not save the {suffix} screenshot: {exc}")
 
 
-def add_advisor(store: redis.Redis, name: str, phone: str, supervisor: bool = False) -> None:
-    Accounts(store).add(name, phone, PASSWORD, supervisor=supervisor)
-
-
 # ------------------------------------------------------------------ scenarios
 
 
@@ -246,7 +202,6 @@ def test_an_advisor_calls_the_next_person_back_on_a_phone(
     expect(page.locator("#call-state")).to_have_text("Connected", timeout=POLL_MS)
     assert page.evaluate("window.stillTheSamePage === true"), "the page reloaded"
     assert site.has_no_sideways_scroll(), "the page with a call scrolls sideways on a phone"
-    site.screenshot("queue-phone.png")
 
     page.get_by_label("Reached", exact=True).check()
     page.click("#record-outcome")
@@ -351,7 +306,6 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite, store: r
     box = charts.first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 50, box
     assert site.has_no_sideways_scroll(), "the numbers page scrolls sideways on a phone"
-    site.screenshot("stats-phone.png")
 
 
 def test_a_supervisor_signs_an_advisor_out_everywhere(
@@ -514,7 +468,10 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     yield "supervisor, line closed"
     page.get_by_role("link", name="Numbers").click()
     yield "numbers"
-    page.get_by_role("link", name="Supervisor").click()
+    page.get_by_role("link", name=re.compile("^Report for funders")).click()
+    expect(page.get_by_role("heading", name=re.compile("^Helpline report"))).to_be_visible()
+    yield "report for funders"
+    site.go("/console/supervisor/")
     page.get_by_role("button", name="Trust a new device for Sam Advisor").click()
     expect(page.locator("#device-link")).to_be_visible()
     yield "device link"
@@ -533,7 +490,7 @@ def test_every_console_page_passes_axe_at_320_and_1280_px(
             violations = axe_violations(site.page)
             if violations:
                 found[f"{name} at {viewport['width']} px"] = violations
-    assert len(pages) == 13, pages
+    assert len(pages) == 14, pages
     assert not found, listed(found)
 
 
@@ -555,11 +512,9 @@ def test_every_action_at_1280_px_is_there_to_touch_at_320_px(
     remove.scroll_into_view_if_needed()
     expect(remove).to_be_in_viewport(ratio=1)
     expect(site.page.locator('#audit td[data-label="Callback"]').first).to_be_visible()
-    site.screenshot("supervisor-320.png")
     site.go("/console/")
     for column in ("Voicemail", "By"):
         expect(site.page.locator(f'#due td[data-label="{column}"]').first).to_be_visible()
-    site.screenshot("queue-320.png")
     # Rows the poll draws are labelled cards too.
     waiting = int(site.page.locator("#due-count").inner_text())
     now = site.app.extensions["helpline"].clock()
