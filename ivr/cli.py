@@ -15,6 +15,7 @@ from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import click
+import phonenumbers
 import redis
 from twilio.base.exceptions import TwilioException
 
@@ -50,6 +51,7 @@ from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.store.closures import load_override
 from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.keys import DEFAULT as DEFAULT_KEYS
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import rest_client
@@ -219,9 +221,29 @@ def _signature_round_trip(settings: Settings):
     return []
 
 
+# What `simulate` makes is kept apart from real records and never reaches Twilio (Settings.
+# simulated); its default number is from Ofcom's drama range, which no stranger answers.
+DRAMA_MOBILE = "07700 900123"
+
+
+def as_twilio_sends(number: str) -> str:
+    """A number as staff type it ("07700 900123") as Twilio gives it (+447700900123);
+    anything else (anonymous, a short code) as it is."""
+    try:
+        parsed = phonenumbers.parse(number, "GB")
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _simulation() -> dict[str, object]:
+    return {"simulated": True, "log_level": os.environ.get("LOG_LEVEL", "ERROR")}
+
+
 @main.group()
 def simulate() -> None:
-    """Run the real webhooks in-process at any instant."""
+    """Run the real webhooks in-process at any instant. What a simulation asks for is kept
+    apart from real callbacks (never released, dialled or counted; erased nightly)."""
 
 
 class InOrder(click.Command):
@@ -248,7 +270,7 @@ def _in_order(
 @click.option(
     "--from",
     "caller",
-    default="+447700900123",
+    default=DRAMA_MOBILE,
     show_default=True,
     help="The caller's number (or anonymous).",
 )
@@ -286,10 +308,8 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app(
-        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(instant)
-    )
-    transcript = simulate_call(app, inputs, caller, called, dial_status)
+    app = create_app(_simulation(), clock=fixed_clock(instant))
+    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return
@@ -327,7 +347,7 @@ def run(host: str, port: int) -> None:
     env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
     env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     children = []
-    if not settings.redis_url:
+    if settings.embedded_store:
         redis_server = Embedded(Path(settings.data_dir))
         if redis_server.answers():
             raise click.ClickException(
@@ -457,13 +477,16 @@ def callbacks() -> None:
     """See and manage waiting callbacks (numbers masked unless --reveal)."""
 
 
-def _queue(settings: Settings) -> CallbackQueue:
-    return CallbackQueue(connect(settings))
+def _queues(settings: Settings) -> tuple[CallbackQueue, CallbackQueue]:
+    """The real callbacks, and those `helpline simulate` made (kept apart)."""
+    store = connect(settings)
+    return CallbackQueue(store, DEFAULT_KEYS), CallbackQueue(store, DEFAULT_KEYS.simulation)
 
 
-def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
+def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[str, object]:
     """Times in UK local time (with their offset), as staff read them."""
     return {
+        "simulated": simulated,
         "id": cb.id,
         "status": cb.status,
         "source": cb.source,
@@ -483,8 +506,11 @@ def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
 @click.option("--reveal", is_flag=True, help="Show full phone numbers.")
 def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
     settings = Settings.from_env()
+    statuses = (status,) if status else STATUSES
     items = [
-        _callback_json(cb, reveal) for cb in _queue(settings).all((status,) if status else STATUSES)
+        _callback_json(cb, reveal, queue.keys.simulated)
+        for queue in _queues(settings)
+        for cb in queue.all(statuses)
     ]
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -495,6 +521,7 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
         click.echo(
             f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
             f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}"
+            + ("  (simulated: never called)" if item["simulated"] else "")
         )
 
 
@@ -502,16 +529,18 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
 def callbacks_show(callback_id: str, reveal: bool) -> None:
-    cb = _queue(Settings.from_env()).get(callback_id)
-    if cb is None:
-        raise click.ClickException(f"no callback {callback_id}")
-    click.echo(json.dumps(_callback_json(cb, reveal), indent=2))
+    for queue in _queues(Settings.from_env()):
+        cb = queue.get(callback_id)
+        if cb is not None:
+            click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            return
+    raise click.ClickException(f"no callback {callback_id}")
 
 
 @callbacks.command("cancel")
 @click.argument("callback_id")
 def callbacks_cancel(callback_id: str) -> None:
-    if not _queue(Settings.from_env()).cancel(callback_id, system_clock()):
+    if not any(q.cancel(callback_id, system_clock()) for q in _queues(Settings.from_env())):
         raise click.ClickException(f"no open callback {callback_id}")
     click.echo(f"cancelled {callback_id}")
 
@@ -665,19 +694,19 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
 
 @simulate.command("sms")
 @click.option("--at", help="When the text arrives, ISO-8601 (UK local time without offset).")
-@click.option("--from", "sender", required=True, help="The sender's number.")
+@click.option(
+    "--from", "sender", default=DRAMA_MOBILE, show_default=True, help="The sender's number."
+)
 @click.option("--body", required=True, help="The message.")
 def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
     flows = _flows_or_exit(Settings.from_env())
-    app = create_app(
-        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(_instant(at, flows))
-    )
+    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
     client = TwilioLikeClient(
         app,
         {
             "MessageSid": "SM" + uuid.uuid4().hex,
-            "From": sender,
+            "From": as_twilio_sends(sender),
             "To": "+441234567890",
             "Body": body,
             "NumMedia": "0",

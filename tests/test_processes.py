@@ -260,7 +260,7 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
     assert sorted(zset(store, "due")) == sorted(ids)
     assert zset(store, "scheduled") == []
     assert {queue.get(i).status for i in ids} == {"due"}
-    assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
+    assert store.get(OPENING_KEY).split()[0] == london("2026-11-30T10:05").isoformat()
     assert first.says(OPENED) + second.says(OPENED) == 1
     assert second.says("release 3 callbacks") == 1
     assert second.says("release ") == 1  # all at the opening, none by a later tick
@@ -343,7 +343,7 @@ def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, file_cl
     assert queue.get(at_eleven).status == "due"
     assert standby.says("release 1 callback:") == 1
     assert leader.says(OPENED) + standby.says(OPENED) == 1
-    assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
+    assert store.get(OPENING_KEY).split()[0] == london("2026-11-30T10:05").isoformat()
 
 
 # ------------------------------------------------------------------ c) Redis killed

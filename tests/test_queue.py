@@ -29,7 +29,7 @@ IN_HOURS = london("2026-11-30T11:00")
 
 
 def release(queue: CallbackQueue, at: datetime) -> int:
-    return queue.release(at, at.astimezone(LONDON).date())
+    return len(queue.release(at, at.astimezone(LONDON).date()))
 
 
 def mobile(i: int) -> str:

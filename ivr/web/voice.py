@@ -191,7 +191,7 @@ def incoming() -> Response:
     status = now_status()
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
     note(f"from {mask(param('From'))}: helpline {state}")
-    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
+    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
     menu_name = "open" if status.open else "closed"
     content = h.flows.voice
     before, intro = content.call_start(
@@ -237,7 +237,7 @@ def choice() -> Response:
         return twiml(resp)
     note(f"chose {picked.action}")
     h = helpline()
-    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
+    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}", keys=h.keys)
     if picked.action == "steps":
         resp.redirect(page_link("step1", 1, intro=1), method="POST")
     elif picked.action == "advisor":
