@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Callable
@@ -20,12 +22,13 @@ import redis
 from twilio.base.exceptions import TwilioException
 
 from ivr import create_app
+from ivr import demo as rehearse
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
 from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
-from ivr.core.clock import fixed_clock, parse_instant, system_clock
+from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
 from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
     EXAMPLE_INTERNATIONAL,
@@ -50,7 +53,14 @@ from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.store.closures import load_override
-from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.connection import (
+    SUPERVISED_ENV,
+    Embedded,
+    borrowed,
+    connect,
+    describe,
+    stop_embedded,
+)
 from ivr.store.keys import DEFAULT as DEFAULT_KEYS
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
@@ -731,6 +741,50 @@ def _why_no_reply(body: str) -> str:
         "(no reply: this number sent many texts in a short time, so replies to it are paused "
         "for a while: SMS_RATE_LIMIT, SMS_QUIET_SECONDS)"
     )
+
+
+# ------------------------------------------------------------------ rehearsal
+
+
+@main.command()
+@click.option(
+    "--at", help="The rehearsal's start, ISO-8601 (UK time without offset); now if not given."
+)
+@click.option("--port", type=int, default=5055, show_default=True)
+def demo(at: str | None, port: int) -> None:
+    """A rehearsal: the whole app, console included, from a chosen instant on, on a
+    throw-away data folder with sample callers, an advisor and a supervisor. Nothing in it is
+    real: no call is placed, no text sent, and it is all gone when it stops (Ctrl-C)."""
+    settings = Settings.from_env()
+    start = _instant(at, _flows_or_exit(settings))
+    with tempfile.TemporaryDirectory(prefix="helpline-demo-") as folder:
+        rehearsal = {
+            "data_dir": Path(folder),
+            "redis_url": "",  # never the real store, whatever the environment says
+            "redis_sentinels": (),
+            "rehearsal": True,
+            "cookie_secure": False,  # served over http on this machine only
+            "secret_key": secrets.token_hex(32),
+            "public_base_url": "",
+            "log_level": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+        try:
+            app = create_app(rehearsal, clock=clock_from(start))
+            seeded = rehearse.seed(app.extensions["helpline"], start)
+            base = f"http://127.0.0.1:{port}"
+            names = f'"{rehearse.ADVISOR[0]}" or "{rehearse.SUPERVISOR[0]}"'
+            click.echo(
+                f"Rehearsal from {start.astimezone(LONDON):%A %-d %B %Y %H:%M}: "
+                "nothing here is real.\n"
+                f"  The console: {base}/console/\n"
+                f"  Sign in as {names}, password {seeded.password}\n"
+                f"  {seeded.callbacks} sample callers are waiting. "
+                "Ctrl-C ends the rehearsal and erases everything in it."
+            )
+            rehearse.serve(app, "127.0.0.1", port)
+        finally:
+            stop_embedded(Path(folder))
+    click.echo("The rehearsal has ended: everything in it is erased.")
 
 
 # ------------------------------------------------------------------ reports

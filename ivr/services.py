@@ -66,9 +66,9 @@ class Services:
         return read_override(self.redis, self.keys.real)
 
     def callable(self, raw: str) -> str | None:
-        """The number a callback may ring (core/callbacks.py), in E.164; in a simulation,
-        also Ofcom's drama numbers, which no stranger answers."""
-        return callable_number(raw, drama=self.settings.simulated)
+        """The number a callback may ring (core/callbacks.py), in E.164; in a simulation or a
+        rehearsal, also Ofcom's drama numbers, which no stranger answers."""
+        return callable_number(raw, drama=self.settings.simulated or self.settings.rehearsal)
 
     def line_status(self, at: datetime | None = None) -> Status:
         """ "Open now?" (or at `at`), a supervisor's closure included, read afresh: for
@@ -110,6 +110,6 @@ def build_services(
         keys,
         CallbackQueue(store, keys, Replicas.of(settings, store)),
         OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
-        None if settings.simulated else rest_client(settings),
+        None if settings.simulated or settings.rehearsal else rest_client(settings),
         upgraded,
     )

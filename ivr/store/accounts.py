@@ -105,11 +105,14 @@ class Accounts:
     def __init__(self, r: redis.Redis) -> None:
         self.r = r
 
-    def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
+    def add(
+        self, name: str, phone: str, password: str, supervisor: bool = False, drama: bool = False
+    ) -> Advisor:
+        """`drama`: a rehearsal's sample advisor may have a drama number (nobody's phone)."""
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
-        try:
-            phone = advisor_e164(phone)  # "07400 123456" as typed; Twilio dials "+447400123456"
+        try:  # "07400 123456" as typed; Twilio dials "+447400123456"
+            phone = advisor_e164(phone, drama=drama)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
         check_password(password)

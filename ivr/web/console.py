@@ -177,6 +177,12 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+@bp.app_context_processor
+def rehearsal_banner() -> dict[str, bool]:
+    """`helpline demo`: every console page says nothing in it is real."""
+    return {"rehearsal": helpline().settings.rehearsal}
+
+
 class ConsoleSessions(SecureCookieSessionInterface):
     """Sessions for the console only: Twilio's webhooks never read or set a cookie, so they
     skip the work of opening one."""
@@ -500,7 +506,7 @@ def call_next() -> Response:
         refused = why_not_call_next(
             h.line_status().open,
             advisor.on_duty,
-            h.twilio is not None and bool(h.settings.helpline_number),
+            h.settings.rehearsal or (h.twilio is not None and bool(h.settings.helpline_number)),
             bool(h.queue.claimed_by(advisor.username)),
         )
         if refused == "no_twilio":
@@ -530,6 +536,12 @@ def claim_and_ring(advisor: Advisor) -> None:
         flash("Nobody is waiting for a call back right now.")
         return
     audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
+    if h.settings.rehearsal:  # helpline demo: nobody's phone rings
+        flash(
+            "Rehearsal: your phone would ring now; press 1 to be put through to the caller. "
+            "Then record what happened below."
+        )
+        return
     base = h.settings.public_base_url or request.url_root.rstrip("/")
     try:
         call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
