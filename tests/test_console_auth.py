@@ -91,9 +91,30 @@ def test_an_advisor_gets_403_on_every_supervisor_route(console_app, store):
             data={"csrf_token": token, "on_duty": "0", "message": "x"},
         )
         assert response.status_code == 403, (method, url)
+        if method != "HEAD":
+            assert "This page is for supervisors" in response.get_data(as_text=True), url
     sam = Accounts(store).get("sam")
     assert sam is not None and not sam.on_duty  # nothing the advisor sent changed anything
     assert read_override(store) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "method", "status", "heading"),
+    [
+        ("/console/supervisor/advisors/nobody/trust", "POST", 404, "There is no such page"),
+        ("/console/duty", "POST", 400, "That form was out of date"),  # no CSRF token
+    ],
+)
+def test_a_refused_console_page_says_what_happened_in_the_console(
+    console_app, store, url, method, status, heading
+):
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    client = signed_in(console_app, "Sam")
+    data = {"csrf_token": csrf_token(client)} if status != 400 else {}
+    response = client.open(url, method=method, data=data)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert f"<h1>{heading}</h1>" in page and '<html lang="en-GB">' in page
 
 
 def test_the_same_routes_open_for_a_supervisor(console_app, store):

@@ -34,7 +34,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -49,6 +50,7 @@ from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
+from ivr.ops.checks import calls_problem
 from ivr.ops.hashpool import Busy, HashPool
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
@@ -70,6 +72,10 @@ POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out
 # the page's next poll or click still carries it and the person is told why they were signed out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
 IDLE_NOTICE_SECONDS = 60
+# A flash in this category is an error: shown apart from good news, and announced at once
+# (role=alert). Errors the advisor can't fix say what to do; the detail goes to the log and the
+# supervisor page.
+ERROR = "error"
 CALL_NEXT_LOCK_SECONDS = 30
 BUSY_RETRY_SECONDS = 2
 OUTCOME_LABELS = {
@@ -215,6 +221,23 @@ def require_sign_in() -> Response | tuple[Response, int] | None:
     return None
 
 
+# Console pages refused or not found, in the console's words and look (not Flask's bare page).
+ERROR_PAGES = {
+    400: ("That form was out of date", "Go back, reload the page and try again."),
+    403: ("This page is for supervisors", "Ask a supervisor if you need something from it."),
+    404: ("There is no such page", "The link may be old or mistyped."),
+}
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 400
+    heading, advice = ERROR_PAGES[code]
+    return render_template("console/error.html", heading=heading, advice=advice), code
+
+
 def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
     """Add to the audit trail what the signed-in advisor did, now (numbers masked)."""
     h = helpline()
@@ -314,7 +337,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     verdict, ticket = throttle.begin(attempt, h.clock().timestamp())
     if verdict.refused:
         throttle.cancel(attempt, ticket)
-        flash(refusal(verdict))
+        flash(refusal(verdict), ERROR)
         return (
             render_template("console/login.html", form=form),
             429,
@@ -326,14 +349,14 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         )
     except Busy:  # every slot is checking a password: no hash, no failure counted
         throttle.cancel(attempt, ticket)
-        flash("The console is busy. Please try again in a moment.")
+        flash("The console is busy. Please try again in a moment.", ERROR)
         return (
             render_template("console/login.html", form=form),
             503,
             {"Retry-After": str(BUSY_RETRY_SECONDS)},
         )
     if advisor is None:  # the try stays counted as a failure
-        flash("That name and password don't match. Please try again.")
+        flash("That name and password don't match. Please try again.", ERROR)
         return render_template("console/login.html", form=form), 401
     throttle.succeeded(attempt, ticket)
     session.clear()
@@ -477,7 +500,7 @@ def call_next() -> Response:
     # (the second would ring the advisor's phone for a call the console does not show).
     lock = calling(advisor.username)
     if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
-        flash("Already calling: one call at a time.")
+        flash("Already calling: one call at a time.", ERROR)
         return redirect(url_for("console.queue"))
     try:
         refused = why_not_call_next(
@@ -486,8 +509,10 @@ def call_next() -> Response:
             h.settings.rehearsal or (h.twilio is not None and bool(h.settings.helpline_number)),
             bool(h.queue.claimed_by(advisor.username)),
         )
+        if refused == "no_twilio":
+            log.error("call next refused: %s", calls_problem(h.settings))
         if refused:
-            flash(CALL_NEXT_REFUSED[refused])
+            flash(CALL_NEXT_REFUSED[refused], ERROR)
         else:
             claim_and_ring(advisor)
     finally:
@@ -498,8 +523,7 @@ def call_next() -> Response:
 CALL_NEXT_REFUSED = {
     "closed": "The helpline is closed: nobody is called while it is closed.",
     "off_duty": "Go on duty first.",
-    "no_twilio": "Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-    "HELPLINE_NUMBER must be set.",
+    "no_twilio": "Calls can't be made right now: tell your supervisor.",
     "holding": "Record the outcome of your current call first.",
 }
 
@@ -521,15 +545,39 @@ def claim_and_ring(advisor: Advisor) -> None:
     base = h.settings.public_base_url or request.url_root.rstrip("/")
     try:
         call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
-    except TwilioException as exc:
+    except (TwilioException, OSError) as exc:  # OSError: requests' connection errors
         log.error(
-            "could not ring advisor %s for callback %s: %s", advisor.username, callback.id, exc
+            "could not ring advisor %s for callback %s: %s",
+            advisor.username,
+            callback.id,
+            twilio_error(exc),
         )
         h.queue.unclaim(callback.id, advisor.username)
-        flash("Your phone could not be rung. The callback is back in the queue.")
+        audit.record(
+            h.redis,
+            now,
+            advisor.username,
+            "phone not rung",
+            callback.id,
+            callback.number,
+            twilio_error(exc),
+        )
+        flash(
+            "Your phone could not be rung, so the callback is back in the queue. Try again "
+            "in a minute; if it happens again, tell your supervisor.",
+            ERROR,
+        )
         return
     audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
     flash("Ringing your phone: press 1 when you answer to connect to the caller.")
+
+
+def twilio_error(exc: Exception) -> str:
+    """What went wrong ringing a phone, for the log and the audit trail the supervisor reads:
+    Twilio's status and error code, never its message (it may quote a phone number)."""
+    if isinstance(exc, TwilioRestException):
+        return f"Twilio answered {exc.status}, error {exc.code}"
+    return f"Twilio could not be reached ({type(exc).__name__})"
 
 
 @bp.route("/callbacks/<callback_id>/outcome", methods=["POST"])
@@ -544,7 +592,7 @@ def outcome(callback_id: str) -> Response:
         or result not in OUTCOMES
         or (result == "voicemail_left" and not callback.voicemail)
     ):
-        flash("Choose one of the outcomes shown.")
+        flash("Choose one of the outcomes shown.", ERROR)
         return redirect(url_for("console.queue"))
     now = h.clock()
     status, place = after_outcome(
@@ -559,7 +607,7 @@ def outcome(callback_id: str) -> Response:
     if not h.queue.finish(
         callback.id, actor(me().username, me().supervisor), result, status, now, place
     ):
-        flash("That callback is not yours to finish.")
+        flash("That callback is not yours to finish.", ERROR)
         return redirect(url_for("console.queue"))
     audit.record(
         h.redis, now, me().username, f"outcome {result}", callback.id, callback.number, status
@@ -587,6 +635,8 @@ def supervisor() -> str:
     waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
     return render_template(
         "console/supervisor.html",
+        # a rehearsal (helpline demo) places no calls, so it misses no settings for them
+        calls_problem=None if h.settings.rehearsal else calls_problem(h.settings),
         status=helpline().line_status(),
         override=h.closure(),
         advisors=accounts().all(),
@@ -603,22 +653,22 @@ def close() -> Response:
     h = helpline()
     form = CloseForm()
     if not form.validate_on_submit():
-        flash("Write the message callers will hear.")
+        flash("Write the message callers will hear.", ERROR)
         return redirect(url_for("console.supervisor"))
     until = None
     if form.until.data:
         try:
             until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
         except ValueError:
-            flash("Write the time like 2026-12-24T13:00, or leave it empty.")
+            flash("Write the time like 2026-12-24T13:00, or leave it empty.", ERROR)
             return redirect(url_for("console.supervisor"))
         if until <= h.clock():  # the line would not close at all: say so, don't pretend
-            flash("That time has already passed: the line was not closed.")
+            flash("That time has already passed: the line was not closed.", ERROR)
             return redirect(url_for("console.supervisor"))
     message = form.message.data.strip()
     problem = closure_message_problem(message)
     if problem:
-        flash(f"The line was not closed: the message can't be used, {problem}.")
+        flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)
         return redirect(url_for("console.supervisor"))
     close_line(h.redis, message, until)
     h.override.invalidate()  # this process at once; the others hear it announced
@@ -646,7 +696,7 @@ def change_plan(callback_id: str) -> Response:
     form = PlanForm()
     callback = h.queue.get(callback_id)
     if not form.validate_on_submit() or callback is None or callback.status not in WAITING:
-        flash("Write the safe time for a callback that is waiting.")
+        flash("Write the safe time for a callback that is waiting.", ERROR)
         return redirect(url_for("console.supervisor"))
     now = h.clock()
     hours = h.flows.hours
@@ -662,15 +712,16 @@ def change_plan(callback_id: str) -> Response:
     if window is None:
         flash(
             f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
-            "Tuesday, mornings or ANYTIME."
+            "Tuesday, mornings or ANYTIME.",
+            ERROR,
         )
         return redirect(url_for("console.supervisor"))
     if not meets_hours(window, now, hours):
-        flash(f"{describe(window)} is never inside opening hours: nothing was changed.")
+        flash(f"{describe(window)} is never inside opening hours: nothing was changed.", ERROR)
         return redirect(url_for("console.supervisor"))
     promised = promise(now, window, hours, h.closure(), h.settings.min_slot)
     if h.queue.replan(callback.id, window, placement(promised, now, hours)) == "gone":
-        flash("That callback is no longer waiting.")
+        flash("That callback is no longer waiting.", ERROR)
         return redirect(url_for("console.supervisor"))
     audited("changed the safe time", callback.id, callback.number, describe(window))
     flash(f"Safe time set: {describe(window)}.")
@@ -682,7 +733,7 @@ def change_plan(callback_id: str) -> Response:
 def add_advisor() -> Response:
     form = AdvisorForm()
     if not form.validate_on_submit():
-        flash("Give a name, a phone number and a password of at least 10 characters.")
+        flash("Give a name, a phone number and a password of at least 10 characters.", ERROR)
         return redirect(url_for("console.supervisor"))
     try:
         advisor = accounts().add(
@@ -692,7 +743,7 @@ def add_advisor() -> Response:
             form.supervisor.data,
         )
     except AccountError as exc:
-        flash(f"Not added: {exc}.")
+        flash(f"Not added: {exc}.", ERROR)
         return redirect(url_for("console.supervisor"))
     audited(f"added advisor {advisor.username}")
     flash(f"Added {advisor.name}.")
@@ -703,7 +754,7 @@ def add_advisor() -> Response:
 @supervisor_only
 def remove_advisor(username: str) -> Response:
     if username == me().username:
-        flash("You can't remove yourself.")
+        flash("You can't remove yourself.", ERROR)
     elif accounts().remove(username):
         audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
