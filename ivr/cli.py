@@ -37,8 +37,20 @@ from ivr.store import audit
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.store.closures import load_override
 from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.sealing import (
+    KeyProblem,
+    Sealer,
+    check_keys,
+    load_sealer,
+    new_data_key,
+    new_lookup_key,
+    rewrite_append_only_file,
+    rotate,
+)
+from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
 from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
 
@@ -397,7 +409,7 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
                 "requests are in it): add --yes to apply"
             )
         if apply:
-            migrate(store, instant, flows.hours, settings)  # as the scheduler does at start
+            migrate(store, instant, flows.hours, settings, ctx.sealer)  # as the scheduler does
         report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
     _print_report(job, instant, flows, report)
 
@@ -423,8 +435,25 @@ def callbacks() -> None:
     """See and manage waiting callbacks (numbers masked unless --reveal)."""
 
 
+def _sealer(settings: Settings) -> Sealer:
+    try:
+        return load_sealer(settings)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _sealed_store(settings: Settings) -> tuple[redis.Redis, Sealer]:
+    """The store and the keys its numbers are sealed with (refused if they are not)."""
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        check_keys(store, sealer)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    return store, sealer
+
+
 def _queue(settings: Settings) -> CallbackQueue:
-    return CallbackQueue(connect(settings))
+    return CallbackQueue(*_sealed_store(settings))
 
 
 def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
@@ -520,7 +549,7 @@ def advisors() -> None:
 
 
 def _accounts() -> Accounts:
-    return Accounts(connect(Settings.from_env()))
+    return Accounts(*_sealed_store(Settings.from_env()))
 
 
 @advisors.command("add")
@@ -575,7 +604,7 @@ def advisors_trust_device(username: str) -> None:
     refuses new devices (too many wrong passwords): for when no supervisor can."""
     settings = Settings.from_env()
     with borrowed(settings) as client:
-        code = Accounts(client).device_link(username)
+        code = Accounts(client, _sealer(settings)).device_link(username)
         if code is not None:
             audit.record(
                 client, system_clock(), "command line", f"made a device link for {username}"
@@ -587,6 +616,54 @@ def advisors_trust_device(username: str) -> None:
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
         f"{DEVICE_LINK_SECONDS // 60} minutes."
+    )
+
+
+# ------------------------------------------------------------------ keys
+
+
+@main.group()
+def keys() -> None:
+    """The keys that seal phone numbers at rest (DATA_KEY) and find them (LOOKUP_KEY)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new DATA_KEY and LOOKUP_KEY (for a new installation, or a new data key to
+    put first in DATA_KEY before `helpline keys rotate`)."""
+    click.echo(f"DATA_KEY={new_data_key()}")
+    click.echo(f"LOOKUP_KEY={new_lookup_key()}")
+    click.echo(
+        "# Keep them where the app's settings are kept, never beside the store or its "
+        "backups. To rotate DATA_KEY: put the new key first (DATA_KEY=new,old) on every "
+        "process, restart them, run `helpline keys rotate`, then drop the old key. "
+        "LOOKUP_KEY is not rotated while the app runs (see README).",
+        err=True,
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-seal every number in the store (and this host's text spool) under DATA_KEY's first
+    key, while the app runs; the older keys keep opening them until this has finished."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    if sealer.key_count < 2:
+        click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
+    try:
+        changed, passes = rotate(store, sealer, Keys())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    spooled = Spool(settings.data_dir, sealer).reseal()
+    rewritten = rewrite_append_only_file(store)
+    click.echo(
+        f"re-sealed {changed} values in the store ({passes} passes) and {spooled} kept texts; "
+        + (
+            "the append-only file is rewritten: the older keys can be dropped from DATA_KEY"
+            if rewritten
+            else "the store's append-only file could not be rewritten: values sealed under "
+            "the older keys may stay on its disk until it is"
+        )
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -66,6 +66,8 @@ class Settings:
     clock_file: str = ""
     helpline_number: str = ""
     secret_key: str = ""
+    data_key: tuple[str, ...] = field(default=(), repr=False)  # newest first
+    lookup_key: str = field(default="", repr=False)
     console_idle_seconds: int = 1800
     signin_pool_size: int = 2
     cookie_secure: bool = True
@@ -76,7 +78,8 @@ class Settings:
     @property
     def embedded_store(self) -> bool:
         """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
-        any other server) is external, and then SECRET_KEY must be given."""
+        any other server) is external, and then SECRET_KEY, DATA_KEY and LOOKUP_KEY must be
+        given (one test for all three: a new way to reach a store belongs here)."""
         return not self.redis_url
 
     @property
@@ -115,6 +118,8 @@ class Settings:
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
             helpline_number=env.get("HELPLINE_NUMBER", ""),
             secret_key=env.get("SECRET_KEY", ""),
+            data_key=_split(env.get("DATA_KEY", "")),
+            lookup_key=env.get("LOOKUP_KEY", "").strip(),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
             signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),

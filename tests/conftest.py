@@ -31,10 +31,16 @@ from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
 from ivr.store.connection import connect, start_embedded, stop_embedded
 from ivr.store.queue import CallbackQueue, Requested
+from ivr.store.sealing import Sealer
 
 LONDON = ZoneInfo("Europe/London")
 TOKEN = "0123456789abcdef0123456789abcdef"
 SECRET_KEY = "test-only console key, never used outside the tests"
+# The keys every test store is sealed with (as DATA_KEY and LOOKUP_KEY); SEALER, for tests
+# that read or write the store themselves. Generated keys: tests/test_sealed_at_rest.py.
+DATA_KEY = "dGVzdC1vbmx5IGRhdGEga2V5LCBuZXZlciB1c2VkISE"  # 32 bytes, base64
+LOOKUP_KEY = "test-only lookup key, never used outside the tests"
+SEALER = Sealer((DATA_KEY,), LOOKUP_KEY)
 ADVISORS = ("+447400000001", "+447400000002")  # valid UK mobiles (07700 900xxx is not)
 # A Wednesday in hours, and a Wednesday evening.
 OPEN_AT = "2026-11-25T11:00"
@@ -92,10 +98,11 @@ def clock() -> Clock:
 def store_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
     """Settings that point at the test Redis server (started once per test session)."""
     url = os.environ.get("REDIS_URL", "")
+    sealed = {"data_key": (DATA_KEY,), "lookup_key": LOOKUP_KEY}
     if url:
-        yield {"redis_url": url}
+        yield {"redis_url": url, **sealed}
         return
-    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data")}
+    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data"), **sealed}
     start_embedded(settings["data_dir"])  # owned by this session: stopped at its end
     yield settings
     stop_embedded(settings["data_dir"])
@@ -183,6 +190,8 @@ def cli(
         "HELPLINE_NUMBER",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_KEY", DATA_KEY)
+    monkeypatch.setenv("LOOKUP_KEY", LOOKUP_KEY)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
         monkeypatch.setenv("SECRET_KEY", SECRET_KEY)  # an external store needs one

@@ -28,7 +28,7 @@ from ivr.simulate import simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.conftest import OPEN_AT, AppFactory, Clock, request_callback
+from tests.conftest import OPEN_AT, SEALER, AppFactory, Clock, request_callback
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
@@ -188,7 +188,7 @@ def save_failure_screenshots(site: Site, stem: str) -> None:
 
 
 def add_advisor(store: redis.Redis, name: str, phone: str, supervisor: bool = False) -> None:
-    Accounts(store).add(name, phone, PASSWORD, supervisor=supervisor)
+    Accounts(store, SEALER).add(name, phone, PASSWORD, supervisor=supervisor)
 
 
 # ------------------------------------------------------------------ scenarios

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from ivr.store.queue import CallbackQueue
-from tests.conftest import london, request_callback
+from tests.conftest import SEALER, london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -51,7 +51,7 @@ def test_the_simulated_text_is_stored_as_a_scheduled_callback(christmas_text, he
     due = datetime.fromisoformat(item["due"])
     assert due.utcoffset() is not None
     assert due == london("2026-12-29T10:00")
-    assert CallbackQueue(store).get(item["id"]).number == NUMBER
+    assert CallbackQueue(store, SEALER).get(item["id"]).number == NUMBER
 
 
 def test_numbers_are_masked_unless_revealed(christmas_text, helpline):
@@ -65,7 +65,7 @@ def test_numbers_are_masked_unless_revealed(christmas_text, helpline):
 
 def test_list_filters_by_status(christmas_text, helpline, store):
     in_hours = london("2026-12-29T11:00")
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     due_now = request_callback(queue, OTHER, "voice", in_hours, in_hours).callback_id
     scheduled = queue.open_for(NUMBER).id
 
@@ -110,7 +110,7 @@ def test_cancel_a_callback_once(christmas_text, helpline, store):
     assert f"cancelled {callback_id}" in cancelled.stdout
     assert json.loads(helpline("callbacks", "show", callback_id).stdout)["status"] == "cancelled"
     assert listed(helpline, "--status", "scheduled") == []
-    assert CallbackQueue(store).open_for(NUMBER) is None
+    assert CallbackQueue(store, SEALER).open_for(NUMBER) is None
 
     again = helpline("callbacks", "cancel", callback_id)
     assert again.exit_code != 0

@@ -22,6 +22,7 @@ from ivr.store.accounts import Accounts, Advisor
 from ivr.store.closures import read_override
 from ivr.store.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, backoff
 from ivr.web.console import PUBLIC_ENDPOINTS
+from tests.conftest import SEALER
 
 PASSWORD = "correct horse battery"
 ADVISOR_PHONE = "+447400123456"
@@ -41,7 +42,7 @@ def add_advisor(
     on_duty: bool = False,
     password: str = PASSWORD,
 ) -> Advisor:
-    accounts = Accounts(store)
+    accounts = Accounts(store, SEALER)
     advisor = accounts.add(name, phone, password, supervisor)
     if on_duty:
         accounts.set_on_duty(advisor.username, True)
@@ -155,7 +156,7 @@ def test_an_advisor_gets_403_on_every_supervisor_route(console_app, store):
             data={"csrf_token": token, "on_duty": "0", "message": "x"},
         )
         assert response.status_code == 403, (method, url)
-    sam = Accounts(store).get("sam")
+    sam = Accounts(store, SEALER).get("sam")
     assert sam is not None and not sam.on_duty  # nothing the advisor sent changed anything
     assert read_override(store) is None
 
@@ -281,7 +282,7 @@ def test_a_form_without_its_csrf_token_is_refused(console_app, store):
     assert client.post(LOGIN, data={"name": "Alex", "password": PASSWORD}).status_code == 400
     client = signed_in(console_app)
     assert client.post("/console/duty", data={"on_duty": "1"}).status_code == 400
-    assert not Accounts(store).get("alex").on_duty
+    assert not Accounts(store, SEALER).get("alex").on_duty
 
 
 def test_a_form_with_a_forged_csrf_token_is_refused(console_app, store):
@@ -289,7 +290,7 @@ def test_a_form_with_a_forged_csrf_token_is_refused(console_app, store):
     client = signed_in(console_app)
     response = client.post("/console/duty", data={"on_duty": "1", "csrf_token": "forged"})
     assert response.status_code == 400
-    assert not Accounts(store).get("alex").on_duty
+    assert not Accounts(store, SEALER).get("alex").on_duty
 
 
 def session_cookie(response) -> str:
@@ -378,11 +379,11 @@ def test_the_duty_button_toggles(console_app, store):
     client = signed_in(console_app)
     assert client.get("/console/queue.json").get_json()["on_duty"] is False
     assert post_form(client, "/console/duty", {"on_duty": "1"}).status_code == 302
-    assert Accounts(store).get("alex").on_duty
+    assert Accounts(store, SEALER).get("alex").on_duty
     assert client.get("/console/queue.json").get_json()["on_duty"] is True
     assert "Go off duty" in client.get("/console/").get_data(as_text=True)
     post_form(client, "/console/duty", {"on_duty": "0"})
-    assert not Accounts(store).get("alex").on_duty
+    assert not Accounts(store, SEALER).get("alex").on_duty
 
 
 def test_in_hours_a_caller_asking_for_an_advisor_rings_those_on_duty(make_app, store):

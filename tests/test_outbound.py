@@ -16,7 +16,7 @@ from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line
 from ivr.store.queue import CallbackQueue
 from ivr.web.outbound import MACHINE
-from tests.conftest import CLOSED_AT, OPEN_AT, london, parse_twiml, request_callback
+from tests.conftest import CLOSED_AT, OPEN_AT, SEALER, london, parse_twiml, request_callback
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
@@ -72,7 +72,7 @@ def claimed(
     store: redis.Redis, number: str = CALLER, voicemail: bool = False, at: str = OPEN_AT
 ) -> str:
     """A callback claimed by Alex (what call-next has done before Twilio rings her)."""
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     requested = london("2026-11-25T09:30")
     callback_id = request_callback(
         queue, number, "sms", requested, requested, voicemail=voicemail
@@ -82,7 +82,7 @@ def claimed(
 
 
 def state(store: redis.Redis, callback_id: str) -> str | None:
-    return CallbackQueue(store).get(callback_id).call_state
+    return CallbackQueue(store, SEALER).get(callback_id).call_state
 
 
 # ------------------------------------------------------------------ the advisor's leg
@@ -152,7 +152,7 @@ def test_any_other_key_or_none_hangs_up_without_dialling(outbound_app, store, di
 @pytest.mark.parametrize("situation", ["due", "done", "unknown", "missing"])
 def test_a_callback_that_is_not_claimed_is_not_dialled(outbound_app, store, situation):
     app = outbound_app()
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     at = london(OPEN_AT)
     callback_id = request_callback(queue, CALLER, "sms", at, at).callback_id
     if situation == "done":
@@ -349,7 +349,7 @@ def test_the_advisors_leg_status_updates_the_console(outbound_app, store, status
 def test_status_callbacks_never_touch_a_finished_callback(outbound_app, store):
     app = outbound_app()
     callback_id = claimed(store)
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     queue.finish(callback_id, "alex", "reached", "done", london(OPEN_AT))
     twilio_post(app, f"/voice/outbound/caller-status?cb={callback_id}", CallStatus="ringing")
     twilio_post(app, f"/voice/outbound/status?cb={callback_id}", CallStatus="in-progress")

@@ -39,7 +39,16 @@ from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
 from ivr.store.connection import DURABILITY, start_embedded
 from ivr.store.queue import CallbackQueue
-from tests.conftest import SECRET_KEY, TOKEN, london, request_callback
+from ivr.store.sealing import Sealer, load_sealer
+from tests.conftest import (
+    DATA_KEY,
+    LOOKUP_KEY,
+    SEALER,
+    SECRET_KEY,
+    TOKEN,
+    london,
+    request_callback,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SUNDAY = london("2026-11-29T09:00")
@@ -118,6 +127,8 @@ def env(store: redis.Redis, store_settings: dict[str, object], clock: Clock) -> 
         LOG_LEVEL="INFO",
         LOG_FORMAT="text",
         PYTHONUNBUFFERED="1",
+        DATA_KEY=DATA_KEY,
+        LOOKUP_KEY=LOOKUP_KEY,
     )
     if store_settings.get("redis_url"):
         child.update(REDIS_URL=str(store_settings["redis_url"]), SECRET_KEY=SECRET_KEY)
@@ -259,7 +270,7 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
     wait_for(lambda: second.says(OPENED), "the opening", logs=logs)
     wait_for_ticks(store, 3, logs)
 
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     assert sorted(zset(store, "due")) == sorted(ids)
     assert zset(store, "scheduled") == []
     assert {queue.get(i).status for i in ids} == {"due"}
@@ -277,7 +288,7 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
 
 
 def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, spawn):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     at_ten = request_callback(queue, CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
     at_eleven = request_callback(
         queue,
@@ -416,7 +427,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
     client = redis.Redis(unix_socket_path=socket_file, decode_responses=True)
     assert client.config_get("appendonly") == {"appendonly": DURABILITY["appendonly"]}
     assert client.config_get("appendfsync") == {"appendfsync": "always"}
-    write_some_callbacks(CallbackQueue(client))
+    write_some_callbacks(CallbackQueue(client, SEALER))
     before = everything(client)
     client.close()
 
@@ -426,7 +437,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
 
     restarted = redis.Redis(unix_socket_path=new_socket, decode_responses=True)
     assert everything(restarted) == before
-    counts = CallbackQueue(restarted).counts()
+    counts = CallbackQueue(restarted, SEALER).counts()
     assert counts == {"held": 0, "scheduled": 19, "due": 4, "claimed": 1, "ended": 1}
     restarted.close()
 
@@ -536,7 +547,7 @@ NIGHT = london("2026-12-10T02:30")
 
 
 def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock, store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     stale = request_callback(
         queue, CALLERS[0], "sms", london("2026-12-02T09:00"), london("2026-12-03T10:00")
     ).callback_id
@@ -566,7 +577,7 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock
 
 
 def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, clock, store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     ended = request_callback(
         queue, CALLERS[0], "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
     ).callback_id
@@ -583,7 +594,7 @@ def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, clock, sto
 
 
 def test_nightly_runs_once_a_night(scheduler, clock, store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     stale = request_callback(
         queue, CALLERS[0], "sms", NIGHT - timedelta(days=8), london("2026-12-03T10:00")
     ).callback_id
@@ -624,6 +635,11 @@ def family(pid: int) -> list[psutil.Process]:
 
 def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
     return [p for p in processes if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+
+
+def generated_keys(data_dir: Path) -> Sealer:
+    """The keys `helpline run` generated for its data folder (no DATA_KEY given)."""
+    return load_sealer(Settings(data_dir=data_dir))
 
 
 @pytest.fixture
@@ -693,7 +709,7 @@ def test_a_killed_redis_comes_back_under_helpline_run_and_no_text_is_lost(spawn,
     client = redis.Redis(
         unix_socket_path=str(data_dir / "redis" / "redis.sock"), decode_responses=True
     )
-    queue = CallbackQueue(client)
+    queue = CallbackQueue(client, generated_keys(Path(run_env["HELPLINE_DATA_DIR"])))
     wait_for(
         lambda: queue.open_for(CALLERS[1]) is not None, "the kept text in the queue", logs=run.log
     )
@@ -868,7 +884,7 @@ def test_a_hung_redis_holds_up_no_call_and_no_text(spawn, run_env):
         unix_socket_path=str(Path(run_env["HELPLINE_DATA_DIR"]) / "redis" / "redis.sock"),
         decode_responses=True,
     )
-    queue = CallbackQueue(client)
+    queue = CallbackQueue(client, generated_keys(Path(run_env["HELPLINE_DATA_DIR"])))
     wait_for(
         lambda: queue.open_for(CALLERS[1]) and queue.open_for(CALLERS[2]),
         "the kept texts in the queue",

@@ -11,7 +11,7 @@ from click.testing import CliRunner, Result
 
 from ivr.cli import main
 from ivr.content.flows import DEFAULT_DIR, VoiceContent, load_flows
-from tests.conftest import SECRET_KEY
+from tests.conftest import DATA_KEY, LOOKUP_KEY, SECRET_KEY
 
 ADVISORS = "+442079460001,+442079460002"
 IN_HOURS, CHRISTMAS = "2026-11-25T11:00", "2026-12-25T11:00"
@@ -32,6 +32,8 @@ def environment(monkeypatch, store, store_settings) -> None:
         "SECRET_KEY",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_KEY", DATA_KEY)
+    monkeypatch.setenv("LOOKUP_KEY", LOOKUP_KEY)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
         monkeypatch.setenv("SECRET_KEY", SECRET_KEY)

@@ -24,9 +24,9 @@ from ivr.core.phrases import usual_hours
 from ivr.core.safetime import ANYTIME, Window
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line
-from ivr.store.queue import CallbackQueue, number_key
+from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import PURGE_LIST, Purge, run_purges
-from tests.conftest import ACCOUNT_SID, flows_with, london
+from tests.conftest import ACCOUNT_SID, SEALER, flows_with, london
 
 ME = "+447400123456"
 SOMEONE_ELSE = "+447400123457"
@@ -380,7 +380,7 @@ def test_opting_out_erases_everything_about_the_number(make_app, store, word):
     for form in number_forms(ME):
         assert stored_anywhere(store, form) == []
     # What is left keyed on the number's hash is only the flood counter, which expires.
-    traces = [k for k in store.keys("*") if number_key(ME) in k]
+    traces = [k for k in store.keys("*") if SEALER.lookup(ME) in k]
     assert all(k.startswith(("hl:main:sms:rate:", "hl:main:sms:quiet:")) for k in traces), traces
     assert all(store.ttl(k) > 0 for k in traces)
     assert the_callback(app, SOMEONE_ELSE)

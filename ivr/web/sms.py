@@ -27,7 +27,7 @@ from ivr.core.safetime import ANYTIME, Reading, Window
 from ivr.ops.metrics import FALLBACKS, note
 from ivr.store import stats
 from ivr.store.queue import Flood, Requested
-from ivr.store.spool import Spool, Spooled, SpoolFull
+from ivr.store.spool import Spooled, SpoolFull
 from ivr.twilio.rest import Purge, enqueue_purge, media_sid
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
@@ -79,7 +79,7 @@ def incoming() -> Response:
         log.info("sms %s from a short code or named sender: no reply", sid)
         return reply()
     try:
-        if Spool(helpline().settings.data_dir).waiting():
+        if helpline().spool.waiting():
             # Texts kept while the store was down are still going in (in the background):
             # this one joins them, so a STOP is never applied before a request sent earlier.
             return taken_while_down(sender, sid)
@@ -330,7 +330,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         tuple(m for m in media if m),
     )
     try:
-        Spool(h.settings.data_dir).add(entry)
+        h.spool.add(entry)
     except (OSError, SpoolFull):
         log.exception("sms %s from %s: could not keep the text on disk either", sid, mask(sender))
         FALLBACKS.labels("sms").inc()
@@ -368,8 +368,7 @@ def replay_spool() -> int:
     """Put texts kept while the store was down into the queue, as if they had just come
     (a store error stops it; they wait for the next try)."""
     h = helpline()
-    spool = Spool(h.settings.data_dir)
-    return spool.replay(apply_spooled) if spool.waiting() else 0
+    return h.spool.replay(apply_spooled) if h.spool.waiting() else 0
 
 
 def apply_spooled(entry: Spooled) -> None:
@@ -415,7 +414,7 @@ def start_replaying(app: Flask) -> None:
                     except Exception:  # the disk, say: log it and keep trying
                         log.exception("replaying the texts kept on disk failed")
                         continue
-                    if not Spool(helpline().settings.data_dir).waiting():
+                    if not helpline().spool.waiting():
                         return
         finally:
             _replaying.discard(id(app))
