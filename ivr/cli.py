@@ -35,8 +35,10 @@ from ivr.services import build_services
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
+from ivr.store.backup import BackupProblem, restore, snapshot, write_backup
 from ivr.store.closures import load_override
 from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.erasures import erasure_log
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
@@ -664,6 +666,38 @@ def keys_rotate() -> None:
             else "the store's append-only file could not be rewritten: values sealed under "
             "the older keys may stay on its disk until it is"
         )
+    )
+
+
+# ------------------------------------------------------------------ backups
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write a consistent, sealed snapshot of everything the app keeps to FILE, while it
+    runs. Keep it away from the keys (DATA_KEY opens it)."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    data, count = snapshot(store, sealer)
+    write_backup(file, data)
+    click.echo(f"backed up {count} keys to {file} ({len(data)} bytes, sealed with DATA_KEY)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(file: Path) -> None:
+    """Restore FILE into an empty store, then erase again every number erased (STOP, or a
+    subject's request) since it was taken."""
+    settings = Settings.from_env()
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        done = restore(store, sealer, file.read_bytes(), erasure_log(settings), Keys())
+    except BackupProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored {done.keys} keys from {file}; {done.erased} records of numbers erased "
+        "since it was taken were erased again"
     )
 
 

@@ -62,6 +62,8 @@ class Settings:
     last_call_minutes: int = 30
     override_cache_seconds: float = 5.0
     retention_days: int = 30
+    backup_keep_days: int = 35  # how long a backup may be kept (and the erasure log with it)
+    erasure_log: str = ""  # default: <data folder>/erasures/erasures.jsonl
     scheduler_tick_seconds: int = 60
     clock_file: str = ""
     helpline_number: str = ""
@@ -114,6 +116,8 @@ class Settings:
             callback_expiry_opening_days=_int(env, "CALLBACK_EXPIRY_OPENING_DAYS", 5),
             last_call_minutes=_int(env, "LAST_CALL_MINUTES", 30),
             retention_days=_int(env, "RETENTION_DAYS", 30),
+            backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 35),
+            erasure_log=env.get("ERASURE_LOG", ""),
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
             helpline_number=env.get("HELPLINE_NUMBER", ""),

@@ -21,6 +21,7 @@ from ivr.core.hours import Override, Status
 from ivr.store.accounts import Accounts
 from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
+from ivr.store.erasures import ErasureLog, erasure_log
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
@@ -65,6 +66,7 @@ class Services:
     queue: CallbackQueue
     accounts: Accounts
     spool: Spool  # texts kept on this host's disk while the store is down
+    erasures: ErasureLog  # numbers erased, for restores (outside the store)
     override: OverrideWatch  # the supervisor's closure, as calls and texts read it
     twilio: Client | None  # when credentials are set
     upgrade: Upgrade
@@ -118,6 +120,7 @@ def build_services(
         CallbackQueue(store, sealer, keys),
         Accounts(store, sealer),
         Spool(settings.data_dir, sealer),
+        erasure_log(settings),
         OverrideWatch(store, settings.override_cache_seconds, keys=keys),
         rest_client(settings),
         upgraded,

@@ -486,7 +486,10 @@ class CallbackQueue:
         """Cancel and erase everything stored about `number` (opt-out); how many records.
         With a MessageSid, only the first time that message is seen (-1 after: a Twilio
         retry, or a kept text replayed twice, must not erase a request made since)."""
-        h = self.sealer.lookup(number)
+        return self.erase_lookup(self.sealer.lookup(number), message_sid)
+
+    def erase_lookup(self, h: str, message_sid: str = "") -> int:
+        """erase_number by the number's keyed hash (a restore applying the erasure log)."""
         return int(
             self._erase_number(
                 keys=[

@@ -136,9 +136,17 @@ class Sealer:
         return len(self._keys)
 
     def seal(self, plain: str) -> str:
+        return TOKEN_PREFIX + _b64(self.seal_bytes(plain.encode()))
+
+    def seal_bytes(self, plain: bytes) -> bytes:
+        """Key id, nonce, cipher text and tag (a backup: backup.py)."""
         key_id, cipher = self._keys[0]
         nonce = secrets.token_bytes(NONCE_BYTES)
-        return TOKEN_PREFIX + _b64(key_id + nonce + cipher.encrypt(nonce, plain.encode(), None))
+        return key_id + nonce + cipher.encrypt(nonce, plain, None)
+
+    def open_bytes(self, data: bytes) -> bytes:
+        """What seal_bytes sealed; Unreadable if no key opens it."""
+        return self._opened_bytes(data)[1]
 
     def open(self, sealed: str) -> str:
         """The plain text; Unreadable if no key opens it (or it was never sealed)."""
@@ -158,13 +166,20 @@ class Sealer:
             data = _unb64(sealed.removeprefix(TOKEN_PREFIX)) if looks_sealed(sealed) else b""
         except (ValueError, binascii.Error):
             data = b""
+        which, plain = self._opened_bytes(data)
+        try:
+            return which, plain.decode()
+        except UnicodeError:
+            raise Unreadable("a sealed value that is not text") from None
+
+    def _opened_bytes(self, data: bytes) -> tuple[int, bytes]:
         key_id = data[:KEY_ID_BYTES]
         nonce = data[KEY_ID_BYTES : KEY_ID_BYTES + NONCE_BYTES]
         body = data[KEY_ID_BYTES + NONCE_BYTES :]
         for which, (own_id, cipher) in enumerate(self._keys):
             if own_id == key_id and len(nonce) == NONCE_BYTES:
-                with contextlib.suppress(InvalidTag, UnicodeError):
-                    return which, cipher.decrypt(nonce, body, None).decode()
+                with contextlib.suppress(InvalidTag):
+                    return which, cipher.decrypt(nonce, body, None)
         raise Unreadable(
             "a sealed value could not be opened with DATA_KEY: was a key removed "
             "before `helpline keys rotate` had finished?"
@@ -227,6 +242,12 @@ def load_sealer(settings: Settings) -> Sealer:
     if not lookup:
         lookup = read_or_create(key_file(settings.data_dir, "lookup_key"), new_lookup_key)
     return Sealer(data, lookup)
+
+
+def lookup_check(sealer: Sealer) -> str:
+    """What the store's check holds for LOOKUP_KEY (a backup carries it, so a restore with
+    another lookup key is refused before anything is written)."""
+    return sealer.lookup(_CHECK)
 
 
 def check_keys(r: redis.Redis, sealer: Sealer) -> None:

@@ -26,6 +26,7 @@ from ivr.core.promise import Promise, closure_note, meets_hours, placement, prom
 from ivr.core.safetime import ANYTIME, Reading, Window
 from ivr.ops.metrics import FALLBACKS, note
 from ivr.store import stats
+from ivr.store.erasures import record_erasure
 from ivr.store.queue import Flood, Requested
 from ivr.store.spool import Spooled, SpoolFull
 from ivr.twilio.rest import Purge, enqueue_purge, media_sid
@@ -122,6 +123,7 @@ def handle(sender: str, sid: str) -> Response:
         + (f" (+{len(media)} media, not kept)" if media else "")
     )
     if intent.kind == "opt_out":
+        log_erasure(number)
         erased = h.queue.erase_number(number, sid)
         log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
         return reply()  # Twilio answers opt-outs itself
@@ -364,6 +366,16 @@ def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
     return intent.kind, [text("spooled")]
 
 
+def log_erasure(number: str) -> None:
+    """Note a STOP in the erasure log first, so no restored backup brings the number back;
+    should the disk fail, the STOP is still done (and the failure logged)."""
+    h = helpline()
+    try:
+        record_erasure(h.erasures, h.sealer, number)
+    except OSError:
+        log.exception("could not write the erasure log: a restore could bring this number back")
+
+
 def replay_spool() -> int:
     """Put texts kept while the store was down into the queue, as if they had just come
     (a store error stops it; they wait for the next try)."""
@@ -376,6 +388,7 @@ def apply_spooled(entry: Spooled) -> None:
     h = helpline()
     purge_from_twilio(entry.sid, list(entry.media))  # as a live text is, once stored
     if entry.kind == "opt_out":
+        log_erasure(entry.number)
         erased = h.queue.erase_number(entry.number, entry.sid)
         log.info(
             "sms %s: opt-out taken while the store was down: %s",
