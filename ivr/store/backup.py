@@ -3,8 +3,8 @@
 runs, and restored into an empty store with every erasure logged since applied again.
 
 Consistent: one script reads every key of the app (its DUMP and expiry) at one instant, as
-Redis runs a script alone; it holds the store for as long as that takes (milliseconds for
-thousands of callbacks: see bench/RESULTS.md). Sealed: the whole file is encrypted with
+Redis runs a script alone; it holds the store for as long as that takes (about 200 ms with
+10 000 callbacks, measured on a 2-CPU machine). Sealed: the whole file is encrypted with
 DATA_KEY's first key (AES-GCM; sealing.py), and the numbers inside were sealed already. A
 backup is only as safe as the key kept apart from it.
 
