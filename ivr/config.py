@@ -13,6 +13,8 @@ from ivr.content.flows import DEFAULT_DIR
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
 DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"
+# Console password hashing: argon2's production cost, or its cheapest (for the tests only).
+PASSWORD_HASH_COSTS = ("production", "test")
 # Where a tunnel (cloudflared, ngrok) or a proxy on this machine connects from.
 LOOPBACK = ("127.0.0.0/8", "::1")
 
@@ -29,6 +31,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _flag(value: str) -> bool:
@@ -76,6 +85,10 @@ class Settings:
     max_attempts: int = 3
     retry_delay_minutes: int = 120
     claim_timeout_minutes: int = 20
+    # Tests only, never in production: "test" makes console password hashes cheap.
+    password_hash_cost: str = "production"
+    # Tests only: the scheduler's leader lock, in seconds (0: the scheduler's LOCK_SECONDS).
+    scheduler_lock_seconds: int = 0
 
     @property
     def embedded_store(self) -> bool:
@@ -130,6 +143,8 @@ class Settings:
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),
             claim_timeout_minutes=_int(env, "CLAIM_TIMEOUT_MINUTES", 20),
+            password_hash_cost=_choice(env, "PASSWORD_HASH_COST", PASSWORD_HASH_COSTS),
+            scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 0),
         )
 
     def override(self, values: Mapping[str, Any] | None) -> Settings:

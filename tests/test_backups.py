@@ -8,17 +8,34 @@ import stat
 from pathlib import Path
 
 import pytest
+import redis
 
 from ivr.store import audit
 from ivr.store.closures import close_line
 from ivr.store.erasures import ErasureLog, record_erasure
 from ivr.store.sealing import new_data_key
-from tests.conftest import SEALER, london
-from tests.test_processes import everything
-from tests.test_sms import send
+from tests.common import SEALER, london, send
 
 A, B, C = "+447400123481", "+447400123482", "+447400123483"
 ADVISOR = "+447400123484"
+
+
+def contents(r: redis.Redis) -> dict[str, object]:
+    """Every key of the app, what it holds and its expiry (to the minute)."""
+    found: dict[str, object] = {}
+    for key in r.scan_iter("hl:*"):
+        kind = r.type(key)
+        read = {
+            "hash": lambda k: r.hgetall(k),
+            "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
+            "set": lambda k: sorted(r.smembers(k)),
+            "string": lambda k: r.get(k),
+            "list": lambda k: r.lrange(k, 0, -1),
+            "stream": lambda k: r.xrange(k),
+        }[kind]
+        value = read(key)
+        found[key] = (value, r.ttl(key) // 60)
+    return found
 
 
 @pytest.fixture
@@ -42,7 +59,7 @@ def helpline_in_use(make_app, store, erasures):
 
 
 def test_a_backup_restores_into_an_empty_store_as_it_was(helpline_in_use, cli, store, tmp_path):
-    before = everything(store)
+    before = contents(store)
     backup = tmp_path / "helpline.backup"
     result = cli("backup", str(backup))
     assert result.exit_code == 0, result.output
@@ -51,7 +68,7 @@ def test_a_backup_restores_into_an_empty_store_as_it_was(helpline_in_use, cli, s
     store.flushdb()
     result = cli("restore", str(backup))
     assert result.exit_code == 0, result.output
-    assert everything(store) == before
+    assert contents(store) == before
     assert store.xlen("hl:main:audit") == 1
     h = helpline_in_use.extensions["helpline"]
     assert {cb.number for cb in h.queue.all()} == {A, B, C}

@@ -9,7 +9,7 @@ from datetime import datetime
 import pytest
 
 from ivr.store.queue import CallbackQueue
-from tests.conftest import SEALER, london, request_callback
+from tests.common import SEALER, london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -115,3 +115,26 @@ def test_cancel_a_callback_once(christmas_text, helpline, store):
     again = helpline("callbacks", "cancel", callback_id)
     assert again.exit_code != 0
     assert f"no open callback {callback_id}" in again.output
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("STOP", "opt-out. Twilio answers this itself; nothing is kept"),
+        ("stop.", "opt-out. Twilio answers this itself; nothing is kept"),
+        ("START", "opt-in. Twilio answers this itself"),
+    ],
+)
+def test_a_text_we_do_not_answer_is_explained(helpline, body, said):
+    """Found: STOP through `simulate sms` printed "(no reply)" and nothing else."""
+    result = helpline("simulate", "sms", "--from", NUMBER, "--body", body)
+    assert result.exit_code == 0, result.output
+    assert said in result.stdout
+
+
+def test_replies_paused_after_a_flood_are_explained(helpline):
+    outputs = [
+        helpline("simulate", "sms", "--from", NUMBER, "--body", f"hello {n}").stdout
+        for n in range(12)
+    ]
+    assert "replies to it are paused for a while" in outputs[-1]

@@ -13,9 +13,9 @@ from flask.testing import FlaskClient
 
 from ivr.store import audit
 from ivr.store.accounts import Accounts
-from tests.conftest import SEALER
-from tests.test_console_auth import (
+from tests.common import (
     PASSWORD,
+    SEALER,
     SUPERVISOR_PHONE,
     add_advisor,
     post_form,

@@ -3,7 +3,6 @@ upgraded once at start-up, nothing waiting is lost, and a second run changes not
 
 from __future__ import annotations
 
-import hashlib
 import threading
 from datetime import UTC, datetime, time
 
@@ -18,16 +17,11 @@ from ivr.store.accounts import Accounts
 from ivr.store.keys import Keys
 from ivr.store.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
 from ivr.store.queue import CallbackQueue
-from tests.conftest import SEALER, london, twilio_client
+from tests.common import SEALER, london, twilio_client, unkeyed_hash, write_v3
 
 NOW = london("2026-11-25T08:00")  # a Wednesday morning: a deploy before opening
 SETTINGS = Settings()
 KEYS = Keys()
-
-
-def unkeyed_hash(number: str) -> str:
-    """How versions 1 to 3 named a number's keys."""
-    return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
 def hours():
@@ -93,8 +87,8 @@ def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
         preferred="18:00",
     )  # told "3:30pm" under the old rules
 
-    # 4 records upgraded; 15 keys moved (4 records, 4 open, 4 number sets, 3 places); the
-    # 4 numbers sealed
+    # 4 records upgraded; 15 keys moved (4 records, 4 open, 4 number sets, 3 places)
+    # and the 4 numbers sealed
     assert migrate(store, NOW, hours(), SETTINGS, SEALER) == 4 + 15 + 4
 
     queue = CallbackQueue(store, SEALER)
@@ -262,37 +256,6 @@ def test_processes_starting_together_upgrade_once_and_wait_for_each_other(store)
     queue = CallbackQueue(store, SEALER)
     assert len(queue.ids("scheduled")) == 50
     assert not store.exists("hl:migrating")
-
-
-def write_v3(r: redis.Redis, callback_id: str, number: str, status: str = "scheduled") -> None:
-    """A callback as version 3 stored it: the number in clear, keys named by its unkeyed
-    hash."""
-    h = unkeyed_hash(number)
-    due = london("2026-11-25T14:00").timestamp()
-    r.hset(
-        KEYS.callback(callback_id),
-        mapping={
-            "number": number,
-            "source": "sms",
-            "requested_at": london("2026-11-24T19:00").timestamp(),
-            "due_at": due,
-            "slot_end": london("2026-11-25T16:00").timestamp(),
-            "plan": ANYTIME.dumps(),
-            "voicemail": 0,
-            "attempts": 0,
-            "status": status,
-            "h": h,
-            "claimable_on": "",
-            "missed": 0,
-        },
-    )
-    if status == "scheduled":
-        r.zadd(KEYS.place("scheduled"), {callback_id: due})
-        r.zadd(KEYS.place("slots"), {callback_id: london("2026-11-25T16:00").timestamp()})
-        r.set(KEYS.open(h), callback_id)
-    else:
-        r.zadd(KEYS.place("ended"), {callback_id: due})
-    r.sadd(KEYS.numbers(h), callback_id)
 
 
 def test_version_3_numbers_are_sealed_and_found_by_their_keyed_hash(store):

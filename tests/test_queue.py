@@ -17,8 +17,8 @@ from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME, Window
 from ivr.store.connection import connect
 from ivr.store.queue import CallbackQueue
-from tests.conftest import LONDON, SEALER, london
-from tests.conftest import request_callback as request
+from tests.common import LONDON, SEALER, london
+from tests.common import request_callback as request
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"

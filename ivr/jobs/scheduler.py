@@ -45,7 +45,7 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 class Leader:
     """A Redis lock with an expiry: one scheduler runs jobs, any other waits as a standby."""
 
-    def __init__(self, r: redis.Redis, seconds: int = LOCK_SECONDS) -> None:
+    def __init__(self, r: redis.Redis, seconds: float = LOCK_SECONDS) -> None:
         self.r, self.seconds = r, seconds
         self.token = secrets.token_hex(8)
         self._renew = r.register_script(
@@ -58,23 +58,29 @@ class Leader:
         )
 
     def acquire(self) -> bool:
-        return bool(self.r.set(LOCK_KEY, self.token, nx=True, ex=self.seconds))
+        return bool(self.r.set(LOCK_KEY, self.token, nx=True, px=self._milliseconds))
 
     def renew(self) -> bool:
-        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self.seconds * 1000]))
+        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self._milliseconds]))
 
     def release(self) -> None:
         self._release(keys=[LOCK_KEY], args=[self.token])
+
+    @property
+    def _milliseconds(self) -> int:
+        return max(1, round(self.seconds * 1000))
 
 
 class Scheduler:
     """One scheduler process: it waits to lead, then runs the jobs on their timetable. Its
     methods are the jobs themselves, one pass each at the services' clock (tests and
-    `helpline jobs run` call Jobs directly)."""
+    `helpline jobs run` call Jobs directly). `lock_seconds`: how long its lock lasts unless
+    renewed (SCHEDULER_LOCK_SECONDS, for tests; else LOCK_SECONDS)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, lock_seconds: float | None = None) -> None:
         self.services = services
-        self.leader = Leader(services.redis)
+        self.lock_seconds = lock_seconds or services.settings.scheduler_lock_seconds or LOCK_SECONDS
+        self.leader = Leader(services.redis, self.lock_seconds)
         self.apscheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ the jobs
@@ -147,7 +153,7 @@ class Scheduler:
         again)."""
         global _leading
         services = self.services
-        wait = max(1.0, min(LOCK_SECONDS / 3, services.settings.scheduler_tick_seconds))
+        wait = max(1.0, min(self.lock_seconds / 3, services.settings.scheduler_tick_seconds))
         standby_said = False
         while not stop.is_set():
             try:

@@ -18,7 +18,8 @@ so they are not under one.
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
   hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes), sealed
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
-  hl:{helpline}:stats:{date}              the day's counters (no numbers)
+  hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days
+  hl:{helpline}:stats:month:{yyyy-mm}     the month's: its days added once each (26 months)
   hl:{helpline}:audit                     stream: who did what (numbers masked)
   hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py), phones sealed
@@ -118,6 +119,10 @@ class Keys:
 
     def stats(self, day: date) -> str:
         return f"{self.base}stats:{day.isoformat()}"
+
+    def stats_month(self, month: str) -> str:
+        """`month`: "2026-11"."""
+        return f"{self.base}stats:month:{month}"
 
     @property
     def audit(self) -> str:

@@ -457,4 +457,6 @@ def purge_from_twilio(sid: str, media: list[str]) -> None:
             )
         return
     if media or s.delete_inbound_messages:
-        enqueue_purge(helpline().redis, Purge(sid, tuple(media), s.delete_inbound_messages))
+        h = helpline()
+        purge = Purge(sid, tuple(media), s.delete_inbound_messages, h.clock().timestamp())
+        enqueue_purge(h.redis, purge)

@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from ivr.core import calltree
 from ivr.core.calltree import Option
 from ivr.core.hours import Status
-from ivr.core.phone import check_advisor_number, mask
+from ivr.core.phone import advisor_e164, mask
 from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
@@ -368,11 +368,10 @@ def advisor_numbers() -> list[str]:
         on_duty = []
     numbers = []
     for number in on_duty or h.settings.advisor_numbers:
-        problem = check_advisor_number(number)
-        if problem:
-            log.error("not dialling advisor number: %s", problem)
-        else:
-            numbers.append(number)
+        try:
+            numbers.append(advisor_e164(number, shown=mask))  # ADVISOR_NUMBERS as written
+        except ValueError as exc:
+            log.error("not dialling advisor number: %s", exc)
     return numbers
 
 
