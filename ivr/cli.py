@@ -52,6 +52,7 @@ from ivr.services import build_services
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
+from ivr.store.backup import BackupProblem, restore, snapshot, write_backup
 from ivr.store.closures import load_override
 from ivr.store.connection import (
     SUPERVISED_ENV,
@@ -61,9 +62,23 @@ from ivr.store.connection import (
     describe,
     stop_embedded,
 )
+from ivr.store.erasures import erasure_log
 from ivr.store.keys import DEFAULT as DEFAULT_KEYS
+from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.sealing import (
+    KeyProblem,
+    Sealer,
+    Unreadable,
+    check_keys,
+    load_sealer,
+    new_data_key,
+    new_lookup_key,
+    rewrite_append_only_file,
+    rotate,
+)
+from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
 from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
 from ivr.web.report_page import last_month, render_report
@@ -404,8 +419,8 @@ def run(host: str, port: int) -> None:
 def _first_account(settings: Settings) -> None:
     """Once the store is up: if nobody can sign in to the console yet, say how to start."""
     try:
-        nobody = not Accounts(connect(settings)).all()
-    except redis.RedisError:
+        nobody = not Accounts(connect(settings), load_sealer(settings)).all()
+    except (redis.RedisError, KeyProblem, Unreadable):
         return
     if nobody:
         click.echo(
@@ -461,7 +476,7 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
                 "requests are in it): add --yes to apply"
             )
         if apply:
-            migrate(store, instant, flows.hours, settings)  # as the scheduler does at start
+            migrate(store, instant, flows.hours, settings, ctx.sealer)  # as the scheduler does
         report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
     _print_report(job, instant, flows, report)
 
@@ -487,10 +502,30 @@ def callbacks() -> None:
     """See and manage waiting callbacks (numbers masked unless --reveal)."""
 
 
+def _sealer(settings: Settings) -> Sealer:
+    try:
+        return load_sealer(settings)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _sealed_store(settings: Settings) -> tuple[redis.Redis, Sealer]:
+    """The store and the keys its numbers are sealed with (refused if they are not)."""
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        check_keys(store, sealer)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    return store, sealer
+
+
 def _queues(settings: Settings) -> tuple[CallbackQueue, CallbackQueue]:
     """The real callbacks, and those `helpline simulate` made (kept apart)."""
-    store = connect(settings)
-    return CallbackQueue(store, DEFAULT_KEYS), CallbackQueue(store, DEFAULT_KEYS.simulation)
+    store, sealer = _sealed_store(settings)
+    return (
+        CallbackQueue(store, sealer, DEFAULT_KEYS),
+        CallbackQueue(store, sealer, DEFAULT_KEYS.simulation),
+    )
 
 
 def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[str, object]:
@@ -826,7 +861,7 @@ def advisors() -> None:
 
 
 def _accounts() -> Accounts:
-    return Accounts(connect(Settings.from_env()))
+    return Accounts(*_sealed_store(Settings.from_env()))
 
 
 @advisors.command("add")
@@ -889,7 +924,7 @@ def advisors_trust_device(username: str) -> None:
     refuses new devices (too many wrong passwords): for when no supervisor can."""
     settings = Settings.from_env()
     with borrowed(settings) as client:
-        code = Accounts(client).device_link(username)
+        code = Accounts(client, _sealer(settings)).device_link(username)
         if code is not None:
             audit.record(
                 client, system_clock(), "command line", f"made a device link for {username}"
@@ -901,6 +936,86 @@ def advisors_trust_device(username: str) -> None:
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
         f"{DEVICE_LINK_SECONDS // 60} minutes."
+    )
+
+
+# ------------------------------------------------------------------ keys
+
+
+@main.group()
+def keys() -> None:
+    """The keys that seal phone numbers at rest (DATA_KEY) and find them (LOOKUP_KEY)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new DATA_KEY and LOOKUP_KEY (for a new installation, or a new data key to
+    put first in DATA_KEY before `helpline keys rotate`)."""
+    click.echo(f"DATA_KEY={new_data_key()}")
+    click.echo(f"LOOKUP_KEY={new_lookup_key()}")
+    click.echo(
+        "# Keep them where the app's settings are kept, never beside the store or its "
+        "backups. To rotate DATA_KEY: put the new key first (DATA_KEY=new,old) on every "
+        "process, restart them, run `helpline keys rotate`, then drop the old key. "
+        "LOOKUP_KEY is not rotated while the app runs (see README).",
+        err=True,
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-seal every number in the store (and this host's text spool) under DATA_KEY's first
+    key, while the app runs; the older keys keep opening them until this has finished."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    if sealer.key_count < 2:
+        click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
+    try:
+        changed, passes = rotate(store, sealer, Keys())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    spooled = Spool(settings.data_dir, sealer).reseal()
+    rewritten = rewrite_append_only_file(store)
+    click.echo(
+        f"re-sealed {changed} values in the store ({passes} passes) and {spooled} kept texts; "
+        + (
+            "the append-only file is rewritten: the older keys can be dropped from DATA_KEY"
+            if rewritten
+            else "the store's append-only file could not be rewritten: values sealed under "
+            "the older keys may stay on its disk until it is"
+        )
+    )
+
+
+# ------------------------------------------------------------------ backups
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write a consistent, sealed snapshot of everything the app keeps to FILE, while it
+    runs. Keep it away from the keys (DATA_KEY opens it)."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    data, count = snapshot(store, sealer)
+    write_backup(file, data)
+    click.echo(f"backed up {count} keys to {file} ({len(data)} bytes, sealed with DATA_KEY)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(file: Path) -> None:
+    """Restore FILE into an empty store, then erase again every number erased (STOP, or a
+    subject's request) since it was taken."""
+    settings = Settings.from_env()
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        done = restore(store, sealer, file.read_bytes(), erasure_log(settings), Keys())
+    except BackupProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored {done.keys} keys from {file}; {done.erased} records of numbers erased "
+        "since it was taken were erased again"
     )
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,10 +81,14 @@ class Settings:
     last_call_minutes: int = 30
     override_cache_seconds: float = 5.0
     retention_days: int = 30
+    backup_keep_days: int = 35  # how long a backup may be kept (and the erasure log with it)
+    erasure_log: str = ""  # default: <data folder>/erasures/erasures.jsonl
     scheduler_tick_seconds: int = 60
     clock_file: str = ""
     helpline_number: str = ""
     secret_key: str = ""
+    data_key: tuple[str, ...] = field(default=(), repr=False)  # newest first
+    lookup_key: str = field(default="", repr=False)
     console_idle_seconds: int = 1800
     signin_pool_size: int = 2
     cookie_secure: bool = True
@@ -106,7 +110,8 @@ class Settings:
     @property
     def embedded_store(self) -> bool:
         """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
-        Sentinel) is external, and then SECRET_KEY must be given."""
+        Sentinel) is external, and then SECRET_KEY, DATA_KEY and LOOKUP_KEY must be given (one
+        test for all three: a new way to reach a store belongs here)."""
         return not self.redis_url and not self.redis_sentinels
 
     @property
@@ -166,10 +171,14 @@ class Settings:
             callback_expiry_opening_days=_int(env, "CALLBACK_EXPIRY_OPENING_DAYS", 5),
             last_call_minutes=_int(env, "LAST_CALL_MINUTES", 30),
             retention_days=_int(env, "RETENTION_DAYS", 30),
+            backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 35),
+            erasure_log=env.get("ERASURE_LOG", ""),
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
             helpline_number=env.get("HELPLINE_NUMBER", ""),
             secret_key=env.get("SECRET_KEY", ""),
+            data_key=_split(env.get("DATA_KEY", "")),
+            lookup_key=env.get("LOOKUP_KEY", "").strip(),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
             signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),

@@ -19,7 +19,6 @@ from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.safetime import ANYTIME, Window
 from ivr.jobs.tasks import Jobs
 from ivr.services import Services
-from ivr.store.accounts import Accounts
 
 log = logging.getLogger(__name__)
 JOBS_EVERY_SECONDS = 5.0
@@ -56,7 +55,7 @@ class Seeded:
 def seed(services: Services, at: datetime) -> Seeded:
     """Sample accounts (on duty) and callers who asked before `at`, each placed as the
     webhooks would have placed them then."""
-    accounts = Accounts(services.redis)
+    accounts = services.accounts
     password = "rehearse-" + secrets.token_urlsafe(6)
     for (name, phone), supervisor in ((ADVISOR, False), (SUPERVISOR, True)):
         advisor = accounts.add(name, phone, password, supervisor=supervisor, drama=True)

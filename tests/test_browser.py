@@ -30,7 +30,7 @@ from ivr.simulate import simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.common import OPEN_AT, PASSWORD, Clock, add_advisor, request_callback
+from tests.common import OPEN_AT, PASSWORD, SEALER, Clock, add_advisor, request_callback
 from tests.conftest import AppFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -428,7 +428,7 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     request_callback(site.queue, "+447400123458", "sms", now, now, plan=None)
     for presses in ([], ["2"], ["3"]):
         simulate_call(site.app, presses, caller="+447400123459")
-    code = Accounts(store).device_link("sam-advisor")
+    code = Accounts(store, SEALER).device_link("sam-advisor")
 
     site.go("/console/login")
     yield "sign-in"

@@ -25,6 +25,7 @@ from ivr.store.queue import CallbackQueue
 from tests.common import (
     CLOSED_AT,
     OPEN_AT,
+    SEALER,
     SUPERVISOR_PHONE,
     add_advisor,
     csrf_token,
@@ -61,7 +62,7 @@ def ask(
     """A callback asked for at `requested`, due at once, in today's slot; its id."""
     at = london(requested)
     return request_callback(
-        CallbackQueue(store),
+        CallbackQueue(store, SEALER),
         number,
         source,
         at,
@@ -335,7 +336,7 @@ def test_a_phone_that_cant_be_rung_gives_the_callback_back_and_tells_the_supervi
 
 @pytest.mark.parametrize(("callbacks", "attempts_each"), [(150, 100), (300, 100), (1, 100)])
 def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callbacks, attempts_each):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     start = london("2026-11-25T10:00")
     for n in range(callbacks):
         at = start + timedelta(seconds=n)
@@ -344,7 +345,7 @@ def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callba
     barrier = threading.Barrier(2)
 
     def claim_all(advisor: str) -> None:
-        own = CallbackQueue(redis.Redis(connection_pool=store.connection_pool))
+        own = CallbackQueue(redis.Redis(connection_pool=store.connection_pool), SEALER)
         barrier.wait()
         for _ in range(attempts_each):
             callback = own.claim(advisor, london(OPEN_AT))
@@ -437,7 +438,7 @@ def claimed_for(
     requested = london("2026-11-25T09:00")
     claim_at = london(at)
     callback_id = request_callback(
-        CallbackQueue(store),
+        CallbackQueue(store, SEALER),
         CALLERS[0],
         "sms",
         requested,
@@ -632,7 +633,7 @@ def test_every_outcome_is_known_and_others_are_refused():
 
 
 def test_an_unfinished_claim_goes_back_to_the_queue(store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     callback_id = ask(store, CALLERS[0], "2026-11-25T09:00")
     claimed_at = london("2026-11-25T11:00")
     queue.claim("alex", claimed_at)
@@ -645,7 +646,7 @@ def test_an_unfinished_claim_goes_back_to_the_queue(store):
 
 
 def test_a_claim_whose_caller_was_connected_is_not_called_again(store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     callback_id = ask(store, CALLERS[0], "2026-11-25T09:00")
     claimed_at = london("2026-11-25T11:00")
     queue.claim("alex", claimed_at)
@@ -658,10 +659,10 @@ def test_a_claim_whose_caller_was_connected_is_not_called_again(store):
 
 def test_the_queue_flags_a_callback_on_its_last_day_and_counts_those_held(make_app, store):
     last = ask(store, CALLERS[0], "2026-11-19T11:00")
-    CallbackQueue(store).set_count(last, Count(4, london("2026-11-24T12:00").date()))
+    CallbackQueue(store, SEALER).set_count(last, Count(4, london("2026-11-24T12:00").date()))
     ask(store, CALLERS[1], "2026-11-25T10:00")
     asked = london("2026-11-25T09:00")
-    request_callback(CallbackQueue(store), CALLERS[2], "sms", asked, asked, plan=None)
+    request_callback(CallbackQueue(store, SEALER), CALLERS[2], "sms", asked, asked, plan=None)
     client = on_duty_advisor(make_app(cookie_secure=False), store)
 
     view = client.get("/console/queue.json").get_json()

@@ -21,7 +21,7 @@ import pytest
 from ivr.demo import ADVISOR, SAMPLES, seed
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.common import add_advisor, free_port, london, signed_in
+from tests.common import SEALER, add_advisor, free_port, london, signed_in
 
 PROJECT = Path(__file__).resolve().parent.parent
 MONDAY = "2026-11-30T11:00"  # open
@@ -31,13 +31,13 @@ def test_the_rehearsal_is_seeded_with_callers_and_staff(make_app, store):
     app = make_app(at=MONDAY, rehearsal=True, cookie_secure=False)
     seeded = seed(app.extensions["helpline"], london(MONDAY))
     assert seeded.callbacks == len(SAMPLES)
-    waiting = list(CallbackQueue(store).all())
+    waiting = list(CallbackQueue(store, SEALER).all())
     assert {cb.number for cb in waiting} == {s.number for s in SAMPLES}
     assert all(cb.number.startswith("+447700900") for cb in waiting)  # drama numbers
-    staff = {a.name: a for a in Accounts(store).all()}
+    staff = {a.name: a for a in Accounts(store, SEALER).all()}
     assert staff["Demo Supervisor"].supervisor and not staff["Demo Advisor"].supervisor
     assert all(a.on_duty and a.phone.startswith("+447700900") for a in staff.values())
-    assert Accounts(store).verify("demo-advisor", seeded.password) is not None
+    assert Accounts(store, SEALER).verify("demo-advisor", seeded.password) is not None
 
 
 def test_in_a_rehearsal_call_next_rings_nobody_and_the_outcome_can_be_recorded(make_app, store):
@@ -51,7 +51,7 @@ def test_in_a_rehearsal_call_next_rings_nobody_and_the_outcome_can_be_recorded(m
     client.post("/console/call-next", data={"csrf_token": token})
     page = client.get("/console/").get_data(as_text=True)
     assert "Rehearsal: your phone would ring now" in page
-    assert CallbackQueue(store).claimed_by("demo-advisor")
+    assert CallbackQueue(store, SEALER).claimed_by("demo-advisor")
 
 
 def test_a_live_console_has_no_rehearsal_banner(make_app, store):
@@ -102,8 +102,8 @@ def test_a_rehearsal_runs_apart_from_the_live_store_and_leaves_nothing(live_stor
         assert "Rehearsal: nothing here is real." in queue
         assert queue.count("•••") >= 3  # sample callers due now, masked
 
-        assert list(CallbackQueue(live_store).all()) == []  # the live store never saw them
-        assert Accounts(live_store).all() == []
+        assert list(CallbackQueue(live_store, SEALER).all()) == []  # the live store never saw them
+        assert Accounts(live_store, SEALER).all() == []
     finally:
         demo.send_signal(signal.SIGINT)
         out, _ = demo.communicate(timeout=30)

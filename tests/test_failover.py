@@ -49,6 +49,9 @@ from ivr.store.queue import CallbackQueue, number_key
 from ivr.store.replication import Replicas
 from ivr.store.spool import Spool
 from tests.common import (
+    DATA_KEY,
+    LOOKUP_KEY,
+    SEALER,
     SECRET_KEY,
     free_port,
     london,
@@ -319,6 +322,8 @@ def child_env(tmp_path: Path, sentinels: tuple[str, ...], clock: FileClock) -> d
         REDIS_SENTINELS=",".join(sentinels),
         REDIS_SENTINEL_SERVICE=SERVICE,
         SECRET_KEY=SECRET_KEY,
+        DATA_KEY=DATA_KEY,
+        LOOKUP_KEY=LOOKUP_KEY,
         HELPLINE_DATA_DIR=str(tmp_path / "scheduler-data"),
         HELPLINE_TEST_CLOCK_FILE=str(clock.path),
         SCHEDULER_TICK_SECONDS="1",
@@ -341,11 +346,15 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
     threading.Thread(target=clock.run, daemon=True).start()
     sentinels = servers.sentinel_addresses()
     settings = Settings(
-        redis_sentinels=sentinels, redis_sentinel_service=SERVICE, data_dir=tmp_path / "web"
+        redis_sentinels=sentinels,
+        redis_sentinel_service=SERVICE,
+        data_dir=tmp_path / "web",
+        data_key=(DATA_KEY,),
+        lookup_key=LOOKUP_KEY,
     )
     store = connect(settings)
     keys = Keys()
-    queue = CallbackQueue(store, keys, Replicas(1, 1000))
+    queue = CallbackQueue(store, SEALER, keys, Replicas(1, 1000))
     now = clock.now()
     scheduled = [
         request_callback(

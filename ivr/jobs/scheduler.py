@@ -191,7 +191,13 @@ class Scheduler:
                     stop.wait(wait)
                     continue
                 log.info("scheduler leading (lock %s)", self.leader.token)
-                migrate(services.redis, services.clock(), services.flows.hours, services.settings)
+                migrate(
+                    services.redis,
+                    services.clock(),
+                    services.flows.hours,
+                    services.settings,
+                    services.sealer,
+                )
             except redis.RedisError as exc:
                 log.error("scheduler cannot reach the store: %s", exc)
                 stop.wait(wait)

@@ -22,7 +22,6 @@ from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.services import Services
 from ivr.store import stats
-from ivr.store.accounts import Accounts
 from ivr.store.marks import Marks
 from ivr.store.queue import WAITING, erase_simulated
 from ivr.twilio.rest import run_purges, send_sms
@@ -233,7 +232,7 @@ class Jobs:
         body = ctx.flows.sms.advisor_opening.format(
             count=waiting, last_day=final, link=f"{s.public_base_url}/console/"
         )
-        for phone in Accounts(ctx.redis).on_duty_phones():
+        for phone in ctx.accounts.on_duty_phones():
             if not self.send:
                 report.add(f"would text {mask(phone)}: {body}")
                 continue

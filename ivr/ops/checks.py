@@ -113,6 +113,19 @@ def check_settings(s: Settings) -> list[Problem]:
                 "REDIS_URL is ignored; set only one.",
             )
         )
+    missing = [
+        name
+        for name, given in (("DATA_KEY", s.data_key), ("LOOKUP_KEY", s.lookup_key))
+        if not given
+    ]
+    if not s.embedded_store and missing:
+        problems.append(
+            Problem(
+                "error",
+                f"{' and '.join(missing)} not set: with an external store (REDIS_URL) the "
+                "app refuses to start without them (`helpline keys new`).",
+            )
+        )
     for number in s.advisor_numbers:
         problem = check_advisor_number(number)
         if problem:

@@ -9,7 +9,6 @@ core/claims.py, which the scripts enforce (tests/test_claims.py checks they agre
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterator
@@ -30,16 +29,12 @@ from ivr.core.safetime import Window
 from ivr.store.keys import Keys
 from ivr.store.replication import NotReplicated, Replicas, acknowledged
 from ivr.store.replies import maybe_text, table, texts
+from ivr.store.sealing import Sealer
 
 log = logging.getLogger(__name__)
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
 WAITING = ("held", "scheduled", "due")
-
-
-def number_key(number: str) -> str:
-    """The number's hash, for key names: numbers stay out of key listings and logs."""
-    return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
 def _ts(at: datetime | None) -> float | str:
@@ -103,7 +98,7 @@ _REQUEST = (
     + _FLOOD
     + """
 -- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
--- ARGV: id, number, source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
+-- ARGV: id, number (sealed), source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
 -- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
 -- request are one script: one write, one fsync, one round trip.
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
@@ -367,12 +362,18 @@ class Flood:
 
 
 class CallbackQueue:
-    """Callback records and their queues in Redis."""
+    """Callback records and their queues in Redis. Each number is sealed by `sealer` and
+    found by its keyed hash (sealing.py); nothing else in a record is secret."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keys | None = None, replicas: Replicas | None = None
+        self,
+        client: redis.Redis,
+        sealer: Sealer,
+        keys: Keys | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         self.r = client
+        self.sealer = sealer
         self.keys = keys or Keys()
         self.replicas = replicas or Replicas()
 
@@ -413,7 +414,7 @@ class CallbackQueue:
         """Store a callback for `number` unless it has one open (or this message was seen).
         `plan` is the safe-time window (None while held for one). With `flood`, the text is
         counted too (in the same script)."""
-        h = number_key(number)
+        h = self.sealer.lookup(number)
         callback_id = secrets.token_hex(8)
         rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
         result = self._acknowledged(
@@ -426,7 +427,7 @@ class CallbackQueue:
             ],
             args=[
                 callback_id,
-                number,
+                self.sealer.seal(number),
                 source,
                 _ts(now),
                 _ts(place.due),
@@ -444,7 +445,7 @@ class CallbackQueue:
 
     def too_many(self, number: str, flood: Flood) -> bool:
         """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
-        h = number_key(number)
+        h = self.sealer.lookup(number)
         return int(self._too_many(keys=list(self.keys.flood(h)), args=flood.args())) == 1
 
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
@@ -520,7 +521,10 @@ class CallbackQueue:
         """Cancel and erase everything stored about `number` (opt-out); how many records.
         With a MessageSid, only the first time that message is seen (-1 after: a Twilio
         retry, or a kept text replayed twice, must not erase a request made since)."""
-        h = number_key(number)
+        return self.erase_lookup(self.sealer.lookup(number), message_sid)
+
+    def erase_lookup(self, h: str, message_sid: str = "") -> int:
+        """erase_number by the number's keyed hash (a restore applying the erasure log)."""
         return int(
             self._acknowledged(
                 self._erase_number,
@@ -565,15 +569,26 @@ class CallbackQueue:
             self.r.hset(self.keys.callback(callback_id), "voicemail", int(allowed))
 
     def has_open(self, number: str) -> bool:
-        return bool(self.r.exists(self.keys.open(number_key(number))))
+        return bool(self.r.exists(self.keys.open(self.sealer.lookup(number))))
 
     def open_for(self, number: str) -> Callback | None:
-        callback_id = maybe_text(self.r.get(self.keys.open(number_key(number))))
+        callback_id = maybe_text(self.r.get(self.keys.open(self.sealer.lookup(number))))
         return self.get(callback_id) if callback_id else None
 
     def get(self, callback_id: str) -> Callback | None:
-        data = self.r.hgetall(self.keys.callback(callback_id))
-        return _callback(callback_id, table(data)) if data else None
+        data = table(self.r.hgetall(self.keys.callback(callback_id)))
+        return _callback(callback_id, data, self.sealer.open(data["number"])) if data else None
+
+    def keep_keyed(self, call_sid: str, number: str, seconds: int) -> None:
+        """A number keyed in (or offered) during a call, kept sealed while the caller decides."""
+        self.r.set(self.keys.keyed_number(call_sid), self.sealer.seal(number), ex=seconds)
+
+    def keyed(self, call_sid: str) -> str | None:
+        sealed = maybe_text(self.r.get(self.keys.keyed_number(call_sid)))
+        return self.sealer.open(sealed) if sealed else None
+
+    def forget_keyed(self, call_sid: str) -> None:
+        self.r.delete(self.keys.keyed_number(call_sid))
 
     def ids(self, status: str) -> list[str]:
         """Ids in one state, in queue order."""
@@ -679,10 +694,10 @@ def _plan(data: dict[str, str]) -> Window | None:
     return Window.loads(data["plan"]) if data.get("plan") else None
 
 
-def _callback(callback_id: str, data: dict[str, str]) -> Callback:
+def _callback(callback_id: str, data: dict[str, str], number: str) -> Callback:
     return Callback(
         id=callback_id,
-        number=data["number"],
+        number=number,
         source=data["source"],
         requested_at=_need(_dt(data["requested_at"])),
         due_at=_need(_dt(data["due_at"])),

@@ -117,7 +117,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def accounts() -> Accounts:
-    return Accounts(helpline().redis)
+    return helpline().accounts
 
 
 def me() -> Advisor:

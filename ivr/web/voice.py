@@ -23,7 +23,6 @@ from ivr.core.phone import advisor_e164, mask
 from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
-from ivr.store.accounts import Accounts
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 
@@ -363,7 +362,7 @@ def advisor_numbers() -> list[str]:
     can't be read)."""
     h = helpline()
     try:
-        on_duty = Accounts(h.redis).on_duty_phones()
+        on_duty = h.accounts.on_duty_phones()
     except redis.RedisError as exc:
         log.warning("cannot read who is on duty (%s): ringing ADVISOR_NUMBERS", exc)
         on_duty = []
