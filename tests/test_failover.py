@@ -45,7 +45,7 @@ from ivr.core.clock import file_clock
 from ivr.ops.logs import mask_text
 from ivr.store.connection import connect, sentinel_addresses
 from ivr.store.keys import Keys
-from ivr.store.queue import CallbackQueue, number_key
+from ivr.store.queue import CallbackQueue
 from ivr.store.replication import Replicas
 from ivr.store.spool import Spool
 from tests.common import (
@@ -410,7 +410,7 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
     time.sleep(2)  # a tick or two more: nothing may be released again
 
     answered = tally.stored + tally.kept
-    held = {n: len(store.smembers(keys.numbers(number_key(n)))) for n in answered}
+    held = {n: len(store.smembers(keys.numbers(SEALER.lookup(n)))) for n in answered}
     lost = sorted(n for n, count in held.items() if count == 0)
     doubled = sorted(n for n, count in held.items() if count > 1)
     logs = [line for s in running for line in s.lines()]

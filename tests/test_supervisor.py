@@ -339,6 +339,12 @@ def test_the_numbers_page_draws_what_calls_recorded(supervisor_app, store):
     page = response.get_data(as_text=True)
     assert page.count("<svg") >= 4
     assert "<title>13: 3</title>" in page  # three calls in the 13:00 hour, in hours
+    # Found: no scales, no counts without hovering, no dates, "Wednesday 17 June" as "17 June".
+    assert 'class="count">3</text>' in page  # the count, written above its bar
+    assert 'class="tick">3</text>' in page  # the scale: 0 to the largest count
+    assert 'class="tick">12</text>' in page  # hours under the bars
+    assert "Today, Wednesday 17 June" in page
+    assert 'class="tick">17 Jun</text>' in page or 'class="tick">19 May</text>' in page  # dates
     assert re.search(r"<td>The five steps</td><td>2</td>", page)  # plain names, not "steps"
     assert not FULL_NUMBER.search(page)
     assert CALLER[-6:] not in page
