@@ -808,7 +808,7 @@ def demo(at: str | None, port: int) -> None:
             seeded = rehearse.seed(app.extensions["helpline"], start)
             base = f"http://127.0.0.1:{port}"
             names = f'"{rehearse.ADVISOR[0]}" or "{rehearse.SUPERVISOR[0]}"'
-            click.echo(
+            said = (
                 f"Rehearsal from {start.astimezone(LONDON):%A %-d %B %Y %H:%M}: "
                 "nothing here is real.\n"
                 f"  The console: {base}/console/\n"
@@ -816,7 +816,7 @@ def demo(at: str | None, port: int) -> None:
                 f"  {seeded.callbacks} sample callers are waiting. "
                 "Ctrl-C ends the rehearsal and erases everything in it."
             )
-            rehearse.serve(app, "127.0.0.1", port)
+            rehearse.serve(app, "127.0.0.1", port, ready=lambda: click.echo(said))
         finally:
             stop_embedded(Path(folder))
     click.echo("The rehearsal has ended: everything in it is erased.")

@@ -9,6 +9,7 @@ import logging
 import secrets
 import signal
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -86,14 +87,15 @@ def run_jobs(services: Services, stop: threading.Event) -> None:
             return
 
 
-def serve(app: Flask, host: str, port: int) -> None:
-    """The app and its jobs until Ctrl-C or SIGTERM."""
+def serve(app: Flask, host: str, port: int, ready: Callable[[], None]) -> None:
+    """The app and its jobs until Ctrl-C or SIGTERM; `ready` once it listens."""
     services: Services = app.extensions["helpline"]
     stop = threading.Event()
     jobs = threading.Thread(target=run_jobs, args=(services, stop), daemon=True)
     jobs.start()
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # not a line per request
     server = make_server(host, port, app, threaded=True)
+    ready()
     signal.signal(signal.SIGTERM, signal.default_int_handler)  # ends it as Ctrl-C does
     try:
         server.serve_forever()

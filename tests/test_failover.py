@@ -528,7 +528,7 @@ def test_a_tls_store_takes_callbacks_and_an_untrusted_one_never_errors(
     untrusted = make_app(redis_url=url, redis_tls_ca_file=str(other), data_dir=tmp_path / "c")
     assert send(untrusted, "hello", sender="+447400900002") == [reply_text(app, "spooled")]
     assert valid_twiml(twilio_client(untrusted).post("/voice/callback/save", {"Digits": "1"}))
-    Spool(tmp_path / "c").path.unlink()  # its replay, in the background, stops
+    untrusted.extensions["helpline"].spool.path.unlink()  # its replay, in the background, stops
 
 
 # ------------------------------------------------------------------ settings
