@@ -47,7 +47,6 @@ from ivr.store.connection import connect, sentinel_addresses
 from ivr.store.keys import Keys
 from ivr.store.queue import CallbackQueue
 from ivr.store.replication import Replicas
-from ivr.store.spool import Spool
 from tests.common import (
     DATA_KEY,
     LOOKUP_KEY,
@@ -396,7 +395,7 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
         stop.set()
         sender.join(timeout=30)
     wait_for(lambda: clock.now() > now + timedelta(seconds=6 + RELEASES / 2), "the last due time")
-    spool = Spool(tmp_path / "web")
+    spool = app.extensions["helpline"].spool
     wait_for(lambda: not spool.waiting(), "the texts kept on disk to go in", seconds=60)
     # The spool empty, texts are stored and confirmed at once again, on the new primary.
     stored_before = len(tally.stored)
