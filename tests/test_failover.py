@@ -409,7 +409,7 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
     time.sleep(2)  # a tick or two more: nothing may be released again
 
     answered = tally.stored + tally.kept
-    held = {n: len(store.smembers(keys.numbers(SEALER.lookup(n)))) for n in answered}
+    held = {n: store.hlen(keys.numbers(SEALER.lookup(n))) for n in answered}
     lost = sorted(n for n, count in held.items() if count == 0)
     doubled = sorted(n for n, count in held.items() if count > 1)
     logs = [line for s in running for line in s.lines()]

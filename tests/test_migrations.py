@@ -287,6 +287,9 @@ def test_version_3_numbers_are_sealed_and_found_by_their_keyed_hash(store):
     assert queue.keyed("CA" + "1" * 32) == "+447400000013"
     assert 0 < store.ttl(KEYS.keyed_number("CA" + "1" * 32)) <= 600
     assert Accounts(store, SEALER).get("sam").phone == "+447400000014"
+    both = KEYS.numbers(SEALER.lookup("+447400000012"))
+    assert store.type(both) == "hash"  # ids in a packed hash, not a set of strings
+    assert sorted(store.hkeys(both)) == ["b" * 16, "c" * 16]
     assert queue.erase_number("+447400000012") == 2  # STOP finds both by the keyed hash
     assert store.get(SCHEMA_KEY) == str(VERSION)
     assert migrate(store, NOW, hours(), SETTINGS, SEALER) == 0

@@ -120,7 +120,7 @@ def test_a_number_has_one_open_callback(queue, store):
     assert second.outcome == "existing"
     assert second.callback_id == first.callback_id
     assert queue.get(first.callback_id).source == "sms"
-    assert store.smembers(f"hl:main:cb:num:{SEALER.lookup(NUMBER)}") == {first.callback_id}
+    assert set(store.hkeys(f"hl:main:cb:num:{SEALER.lookup(NUMBER)}")) == {first.callback_id}
     assert queue.counts() == {"held": 0, "scheduled": 1, "due": 0, "claimed": 0, "ended": 0}
 
 
@@ -352,7 +352,7 @@ def test_erase_ended_removes_records_that_ended_before_a_time(queue, store):
 
     assert queue.get(old) is None
     assert not store.exists(f"hl:main:cb:{old}")
-    assert store.smembers(f"hl:main:cb:num:{SEALER.lookup(mobile(1))}") == set()
+    assert store.hkeys(f"hl:main:cb:num:{SEALER.lookup(mobile(1))}") == []
     assert zset_ids(store, "ended") == [newer]
     assert queue.get(newer).status == "cancelled"
     assert queue.get(waiting).status == "scheduled"

@@ -13,7 +13,7 @@ so they are not under one.
                                           zsets: where each callback is (queue.py)
   hl:{helpline}:cb:open:{h}               the number's one open callback (h: the number's
                                           keyed hash, sealing.py: lookup)
-  hl:{helpline}:cb:num:{h}                every callback of the number (erased on STOP)
+  hl:{helpline}:cb:num:{h}                hash: every callback id of the number (STOP erases)
   hl:{helpline}:seen:{MessageSid}         a message already handled (Twilio retries)
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
   hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes), sealed

@@ -115,12 +115,15 @@ def to_v2(
 _TO_V4 = """
 -- KEYS: the record, its open key and number set under the old hash, and under the new;
 -- ARGV: id, the old hash (as read), the new, the number sealed. Only a record unchanged
--- since it was read; the open key and the set move with it (RENAME keeps any expiry).
+-- since it was read; the open key moves with it (RENAME keeps any expiry), and its id from
+-- the old number set to the new hash (a hash of ids: small hashes are packed, small sets of
+-- strings are not).
 if redis.call('HGET', KEYS[1], 'h') ~= ARGV[2] then return 0 end
 redis.call('HSET', KEYS[1], 'number', ARGV[4], 'h', ARGV[3])
 if KEYS[2] ~= KEYS[4] then
   if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('RENAME', KEYS[2], KEYS[4]) end
-  redis.call('SMOVE', KEYS[3], KEYS[5], ARGV[1])
+  redis.call('SREM', KEYS[3], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], 1)
 end
 return 1
 """

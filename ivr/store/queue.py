@@ -125,7 +125,7 @@ redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', AR
   'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
 place(id, key, ARGV[9])
 redis.call('SET', open_key, id)
-redis.call('SADD', num_set, id)
+redis.call('HSET', num_set, id, 1)
 if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[10]) end
 return {id, 'new', ARGV[5], quiet}
 """
@@ -208,7 +208,7 @@ if KEYS[3] ~= '' then
   if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
   redis.call('SET', KEYS[3], 'opt-out', 'EX', ARGV[1])
 end
-local ids = redis.call('SMEMBERS', KEYS[2])
+local ids = redis.call('HKEYS', KEYS[2])
 for _, id in ipairs(ids) do
   redis.call('DEL', '${cb}' .. id)
   unplace(id)
@@ -225,7 +225,7 @@ local ids = redis.call('ZRANGEBYSCORE', '${cb}ended', '-inf', ARGV[1], 'LIMIT', 
 for _, id in ipairs(ids) do
   local key = '${cb}' .. id
   local h = redis.call('HGET', key, 'h')
-  if h then redis.call('SREM', '${cb}num:' .. h, id) end
+  if h then redis.call('HDEL', '${cb}num:' .. h, id) end
   redis.call('DEL', key)
   redis.call('ZREM', '${cb}ended', id)
 end

@@ -37,7 +37,7 @@ class Held:
 def held_about(r: redis.Redis, keys: Keys, sealer: Sealer, number: str) -> Held:
     h = sealer.lookup(number)
     queue = CallbackQueue(r, sealer, keys)
-    ids = set(texts(list(r.smembers(keys.numbers(h)))))
+    ids = set(texts(r.hkeys(keys.numbers(h))))
     found = (queue.get(i) for i in ids)
     callbacks = sorted((cb for cb in found if cb), key=lambda cb: cb.requested_at)
     open_callback = queue.open_for(number)
