@@ -21,6 +21,7 @@ from ivr.core.hours import Override, Status
 from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
 from ivr.store.keys import Keys
+from ivr.store.live import AdvisorStates, LiveQueue
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import rest_client
@@ -57,6 +58,8 @@ class Services:
     override: OverrideWatch  # the supervisor's closure, as calls and texts read it
     twilio: Client | None  # when credentials are set
     upgrade: Upgrade
+    live: LiveQueue  # callers waiting on the line (the in-hours queue)
+    advisor_states: AdvisorStates
 
     def closure(self) -> Override | None:
         """A supervisor's closure, read afresh from the store (None if the store can't be
@@ -105,4 +108,6 @@ def build_services(
         OverrideWatch(store, settings.override_cache_seconds, keys=keys),
         rest_client(settings),
         upgraded,
+        live := LiveQueue(store, keys),
+        AdvisorStates(store, live),
     )

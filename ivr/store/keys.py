@@ -15,11 +15,15 @@ so they are not under one.
   hl:{helpline}:seen:{MessageSid}         a message already handled (Twilio retries)
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
   hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes)
+  hl:{helpline}:live:callers              zset: callers waiting in the queue (live.py), by join
+  hl:{helpline}:live:caller:{CallSid}     hash: one waiting caller (masked number, no number)
+  hl:{helpline}:live:handled, :settings   recent handling times; the supervisor's queue rules
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
   hl:{helpline}:stats:{date}              the day's counters (no numbers)
   hl:{helpline}:audit                     stream: who did what (numbers masked)
   hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py)
+  hl:advstate:{username}                  an advisor's state: free, ringing, on a call (live.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
   hl:console:calling:{username}           one "call next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
@@ -62,6 +66,10 @@ def calling(username: str) -> str:
     return f"hl:console:calling:{username}"
 
 
+def advisor_state(username: str) -> str:
+    return f"hl:advstate:{username}"
+
+
 @dataclass(frozen=True)
 class Keys:
     """The keys of one helpline."""
@@ -99,6 +107,14 @@ class Keys:
 
     def keyed_number(self, call_sid: str) -> str:
         return f"{self.base}call:{call_sid}:number"
+
+    @property
+    def live(self) -> str:
+        """The prefix of the in-hours queue's keys (live.py)."""
+        return f"{self.base}live:"
+
+    def live_caller(self, call_sid: str) -> str:
+        return f"{self.live}caller:{call_sid}"
 
     @property
     def closure(self) -> str:

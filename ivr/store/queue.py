@@ -100,7 +100,8 @@ _REQUEST = (
     + """
 -- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
 -- ARGV: id, number, source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
--- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
+-- number hash, claimable_on, flood window, limit, quiet, swapped (asked for from the
+-- queue: requested is when the caller joined it). A text's flood counter and its
 -- request are one script: one write, one fsync, one round trip.
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
 local quiet = 0
@@ -120,7 +121,8 @@ local id = ARGV[1]
 local key = '${cb}' .. id
 redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', ARGV[4],
   'due_at', ARGV[5], 'slot_end', ARGV[6], 'plan', ARGV[7], 'voicemail', ARGV[8],
-  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
+  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0,
+  'swapped', ARGV[16])
 place(id, key, ARGV[9])
 redis.call('SET', open_key, id)
 redis.call('SADD', num_set, id)
@@ -392,10 +394,12 @@ class CallbackQueue:
         voicemail: bool = False,
         message_sid: str = "",
         flood: Flood | None = None,
+        swapped: bool = False,
     ) -> Requested:
         """Store a callback for `number` unless it has one open (or this message was seen).
         `plan` is the safe-time window (None while held for one). With `flood`, the text is
-        counted too (in the same script)."""
+        counted too (in the same script). `swapped`: asked for by a caller leaving the queue,
+        `now` being when they joined it (their place)."""
         h = number_key(number)
         callback_id = secrets.token_hex(8)
         rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
@@ -420,6 +424,7 @@ class CallbackQueue:
                 h,
                 place.claimable_on.isoformat() if place.claimable_on else "",
                 *(flood.args() if flood else ["", "", ""]),
+                int(swapped),
             ],
         )
         return Requested(result[0], result[1], _dt(result[2]), result[3] == 1)
@@ -663,6 +668,7 @@ def _callback(callback_id: str, data: dict[str, str]) -> Callback:
         caller_connected=data.get("caller_connected") == "1",
         call_state=data.get("call_state") or None,
         outcome=data.get("outcome") or None,
+        swapped=data.get("swapped") == "1",
         count=Count(
             int(data.get("missed") or 0), _day(data.get("counted")), _day(data.get("claimable_on"))
         ),
