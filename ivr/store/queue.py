@@ -255,6 +255,22 @@ while true do
 end
 """
 
+_CLAIM_ONE = """
+-- One particular due callback (the one list's head), for one advisor, by the same rule as
+-- _CLAIM (claims.may_claim). ARGV: id, advisor, now
+local key = '${cb}' .. ARGV[1]
+local fields = redis.call('HMGET', key, 'status', 'slot_end')
+if fields[1] ~= 'due' or not fields[2] or tonumber(fields[2]) <= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZREM', '${cb}due', ARGV[1])
+redis.call('ZREM', '${cb}slots', ARGV[1])
+redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[2], 'claimed_at', ARGV[3],
+  'call_state', 'claimed', 'caller_connected', 0)
+redis.call('ZADD', '${cb}claimed', ARGV[3], ARGV[1])
+return 1
+"""
+
 _FINISH = """
 -- Record an outcome of a claimed callback. ARGV: id, advisor ('*': anyone), outcome,
 -- new status (done, expired or scheduled), now, due and slot end (for scheduled)
@@ -379,6 +395,7 @@ class CallbackQueue:
         self._erase_number = script(_ERASE_NUMBER)
         self._erase_ended = script(_ERASE_ENDED)
         self._claim = script(_CLAIM)
+        self._claim_one = script(_CLAIM_ONE)
         self._finish = script(_FINISH)
         self._return_stale = script(_RETURN_STALE)
         self._unclaim = script(_UNCLAIM)
@@ -584,6 +601,13 @@ class CallbackQueue:
         never get the same one, and nobody is called outside their safe window."""
         callback_id = self._claim(args=[advisor, _ts(now)])
         return self.get(callback_id) if callback_id else None
+
+    def claim_one(self, callback_id: str, advisor: str, now: datetime) -> Callback | None:
+        """Atomically take this callback if it may be claimed (claims.may_claim): two
+        advisors taking the one list's head at once never both get it."""
+        if not self._claim_one(args=[callback_id, advisor, _ts(now)]):
+            return None
+        return self.get(callback_id)
 
     def finish(
         self,
