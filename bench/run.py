@@ -149,9 +149,10 @@ def bench_queue(work: Path) -> dict[str, object]:
     from ivr.core.safetime import ANYTIME
     from ivr.store.connection import start_embedded
     from ivr.store.queue import CallbackQueue
+    from ivr.store.sealing import Sealer, new_data_key, new_lookup_key
 
     r = redis.Redis(unix_socket_path=start_embedded(work / "queue-data"), decode_responses=True)
-    queue = CallbackQueue(r)
+    queue = CallbackQueue(r, Sealer((new_data_key(),), new_lookup_key()))
     now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     out: dict[str, object] = {}
 
@@ -183,7 +184,7 @@ def bench_queue(work: Path) -> dict[str, object]:
     fill(10000, now + timedelta(minutes=5), 0)
     out["bytes_per_callback"] = (r.info("memory")["used_memory"] - before) / 10000
     began = time.perf_counter()
-    moved = queue.release(now + timedelta(minutes=10), now.date())
+    moved = len(queue.release(now + timedelta(minutes=10), now.date()))
     out["release_10000_s"] = time.perf_counter() - began
     out["released"] = moved
     return out

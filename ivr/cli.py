@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Callable
@@ -15,16 +17,18 @@ from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import click
+import phonenumbers
 import redis
 from twilio.base.exceptions import TwilioException
 
 from ivr import create_app
+from ivr import demo as rehearse
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
 from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
-from ivr.core.clock import fixed_clock, parse_instant, system_clock
+from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
 from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
     EXAMPLE_INTERNATIONAL,
@@ -34,6 +38,9 @@ from ivr.core.phone import (
     subject_number,
 )
 from ivr.core.phrases import when
+from ivr.core.report import as_csv as report_csv
+from ivr.core.report import as_text as report_text
+from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
 from ivr.jobs.tasks import Jobs, Report
@@ -43,14 +50,38 @@ from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
 from ivr.services import build_services
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
-from ivr.store import audit
+from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
+from ivr.store.backup import BackupProblem, restore, snapshot, write_backup
 from ivr.store.closures import load_override
-from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.connection import (
+    SUPERVISED_ENV,
+    Embedded,
+    borrowed,
+    connect,
+    describe,
+    stop_embedded,
+)
+from ivr.store.erasures import erasure_log
+from ivr.store.keys import DEFAULT as DEFAULT_KEYS
+from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.sealing import (
+    KeyProblem,
+    Sealer,
+    Unreadable,
+    check_keys,
+    load_sealer,
+    new_data_key,
+    new_lookup_key,
+    rewrite_append_only_file,
+    rotate,
+)
+from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
 from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
+from ivr.web.report_page import last_month, render_report
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -215,9 +246,29 @@ def _signature_round_trip(settings: Settings):
     return []
 
 
+# What `simulate` makes is kept apart from real records and never reaches Twilio (Settings.
+# simulated); its default number is from Ofcom's drama range, which no stranger answers.
+DRAMA_MOBILE = "07700 900123"
+
+
+def as_twilio_sends(number: str) -> str:
+    """A number as staff type it ("07700 900123") as Twilio gives it (+447700900123);
+    anything else (anonymous, a short code) as it is."""
+    try:
+        parsed = phonenumbers.parse(number, "GB")
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _simulation() -> dict[str, object]:
+    return {"simulated": True, "log_level": os.environ.get("LOG_LEVEL", "ERROR")}
+
+
 @main.group()
 def simulate() -> None:
-    """Run the real webhooks in-process at any instant."""
+    """Run the real webhooks in-process at any instant. What a simulation asks for is kept
+    apart from real callbacks (never released, dialled or counted; erased nightly)."""
 
 
 class InOrder(click.Command):
@@ -244,7 +295,7 @@ def _in_order(
 @click.option(
     "--from",
     "caller",
-    default="+447700900123",
+    default=DRAMA_MOBILE,
     show_default=True,
     help="The caller's number (or anonymous).",
 )
@@ -293,10 +344,8 @@ def simulate_call_command(
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app(
-        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(instant)
-    )
-    transcript = simulate_call(app, inputs, caller, called, dial_status, advisors)
+    app = create_app(_simulation(), clock=fixed_clock(instant))
+    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status, advisors)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return
@@ -334,7 +383,7 @@ def run(host: str, port: int) -> None:
     env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
     env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     children = []
-    if not settings.redis_url:
+    if settings.embedded_store:
         redis_server = Embedded(Path(settings.data_dir))
         if redis_server.answers():
             raise click.ClickException(
@@ -381,8 +430,8 @@ def run(host: str, port: int) -> None:
 def _first_account(settings: Settings) -> None:
     """Once the store is up: if nobody can sign in to the console yet, say how to start."""
     try:
-        nobody = not Accounts(connect(settings)).all()
-    except redis.RedisError:
+        nobody = not Accounts(connect(settings), load_sealer(settings)).all()
+    except (redis.RedisError, KeyProblem, Unreadable):
         return
     if nobody:
         click.echo(
@@ -438,7 +487,7 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
                 "requests are in it): add --yes to apply"
             )
         if apply:
-            migrate(store, instant, flows.hours, settings)  # as the scheduler does at start
+            migrate(store, instant, flows.hours, settings, ctx.sealer)  # as the scheduler does
         report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
     _print_report(job, instant, flows, report)
 
@@ -464,13 +513,36 @@ def callbacks() -> None:
     """See and manage waiting callbacks (numbers masked unless --reveal)."""
 
 
-def _queue(settings: Settings) -> CallbackQueue:
-    return CallbackQueue(connect(settings))
+def _sealer(settings: Settings) -> Sealer:
+    try:
+        return load_sealer(settings)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
 
 
-def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
+def _sealed_store(settings: Settings) -> tuple[redis.Redis, Sealer]:
+    """The store and the keys its numbers are sealed with (refused if they are not)."""
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        check_keys(store, sealer)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    return store, sealer
+
+
+def _queues(settings: Settings) -> tuple[CallbackQueue, CallbackQueue]:
+    """The real callbacks, and those `helpline simulate` made (kept apart)."""
+    store, sealer = _sealed_store(settings)
+    return (
+        CallbackQueue(store, sealer, DEFAULT_KEYS),
+        CallbackQueue(store, sealer, DEFAULT_KEYS.simulation),
+    )
+
+
+def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[str, object]:
     """Times in UK local time (with their offset), as staff read them."""
     return {
+        "simulated": simulated,
         "id": cb.id,
         "status": cb.status,
         "source": cb.source,
@@ -490,8 +562,11 @@ def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
 @click.option("--reveal", is_flag=True, help="Show full phone numbers.")
 def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
     settings = Settings.from_env()
+    statuses = (status,) if status else STATUSES
     items = [
-        _callback_json(cb, reveal) for cb in _queue(settings).all((status,) if status else STATUSES)
+        _callback_json(cb, reveal, queue.keys.simulated)
+        for queue in _queues(settings)
+        for cb in queue.all(statuses)
     ]
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -502,6 +577,7 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
         click.echo(
             f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
             f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}"
+            + ("  (simulated: never called)" if item["simulated"] else "")
         )
 
 
@@ -509,16 +585,18 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
 def callbacks_show(callback_id: str, reveal: bool) -> None:
-    cb = _queue(Settings.from_env()).get(callback_id)
-    if cb is None:
-        raise click.ClickException(f"no callback {callback_id}")
-    click.echo(json.dumps(_callback_json(cb, reveal), indent=2))
+    for queue in _queues(Settings.from_env()):
+        cb = queue.get(callback_id)
+        if cb is not None:
+            click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            return
+    raise click.ClickException(f"no callback {callback_id}")
 
 
 @callbacks.command("cancel")
 @click.argument("callback_id")
 def callbacks_cancel(callback_id: str) -> None:
-    if not _queue(Settings.from_env()).cancel(callback_id, system_clock()):
+    if not any(q.cancel(callback_id, system_clock()) for q in _queues(Settings.from_env())):
         raise click.ClickException(f"no open callback {callback_id}")
     click.echo(f"cancelled {callback_id}")
 
@@ -672,19 +750,19 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
 
 @simulate.command("sms")
 @click.option("--at", help="When the text arrives, ISO-8601 (UK local time without offset).")
-@click.option("--from", "sender", required=True, help="The sender's number.")
+@click.option(
+    "--from", "sender", default=DRAMA_MOBILE, show_default=True, help="The sender's number."
+)
 @click.option("--body", required=True, help="The message.")
 def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
     flows = _flows_or_exit(Settings.from_env())
-    app = create_app(
-        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(_instant(at, flows))
-    )
+    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
     client = TwilioLikeClient(
         app,
         {
             "MessageSid": "SM" + uuid.uuid4().hex,
-            "From": sender,
+            "From": as_twilio_sends(sender),
             "To": "+441234567890",
             "Body": body,
             "NumMedia": "0",
@@ -711,6 +789,80 @@ def _why_no_reply(body: str) -> str:
     )
 
 
+# ------------------------------------------------------------------ rehearsal
+
+
+@main.command()
+@click.option(
+    "--at", help="The rehearsal's start, ISO-8601 (UK time without offset); now if not given."
+)
+@click.option("--port", type=int, default=5055, show_default=True)
+def demo(at: str | None, port: int) -> None:
+    """A rehearsal: the whole app, console included, from a chosen instant on, on a
+    throw-away data folder with sample callers, an advisor and a supervisor. Nothing in it is
+    real: no call is placed, no text sent, and it is all gone when it stops (Ctrl-C)."""
+    settings = Settings.from_env()
+    start = _instant(at, _flows_or_exit(settings))
+    with tempfile.TemporaryDirectory(prefix="helpline-demo-") as folder:
+        rehearsal = {
+            "data_dir": Path(folder),
+            "redis_url": "",  # never the real store, whatever the environment says
+            "redis_sentinels": (),
+            "rehearsal": True,
+            "cookie_secure": False,  # served over http on this machine only
+            "secret_key": secrets.token_hex(32),
+            "public_base_url": "",
+            "log_level": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+        try:
+            app = create_app(rehearsal, clock=clock_from(start))
+            seeded = rehearse.seed(app.extensions["helpline"], start)
+            base = f"http://127.0.0.1:{port}"
+            names = f'"{rehearse.ADVISOR[0]}" or "{rehearse.SUPERVISOR[0]}"'
+            said = (
+                f"Rehearsal from {start.astimezone(LONDON):%A %-d %B %Y %H:%M}: "
+                "nothing here is real.\n"
+                f"  The console: {base}/console/\n"
+                f"  Sign in as {names}, password {seeded.password}\n"
+                f"  {seeded.callbacks} sample callers are waiting. "
+                "Ctrl-C ends the rehearsal and erases everything in it."
+            )
+            rehearse.serve(app, "127.0.0.1", port, ready=lambda: click.echo(said))
+        finally:
+            stop_embedded(Path(folder))
+    click.echo("The rehearsal has ended: everything in it is erased.")
+
+
+# ------------------------------------------------------------------ reports
+
+
+@main.command()
+@click.option("--month", help="The month, e.g. 2026-11 (default: last month).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write a page to print.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write figure,value rows.")
+def report(month: str | None, html_file: str | None, csv_file: str | None) -> None:
+    """A month's figures for funders: calls in and out of hours, menu choices, callbacks
+    asked for, reached and expired, waits, busiest hours. No phone numbers."""
+    settings = Settings.from_env()
+    services = build_services(settings, upgrade=False)
+    now = services.clock().astimezone(services.flows.hours.timezone)
+    try:
+        first = parse_month(month) if month else last_month(now.date())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    figures = month_report(first, stats.month(services.redis, first, now.date(), services.keys))
+    if csv_file:
+        Path(csv_file).write_text(report_csv(figures), encoding="utf-8")
+        click.echo(f"wrote {csv_file}")
+    if html_file:
+        app = create_app({"log_level": "ERROR"})
+        with app.test_request_context():
+            Path(html_file).write_text(render_report(figures, now, standalone=True), "utf-8")
+        click.echo(f"wrote {html_file} (open it in a browser and print, or save as PDF)")
+    if not (csv_file or html_file):
+        click.echo(report_text(figures), nl=False)
+
+
 # ------------------------------------------------------------------ advisors
 
 
@@ -720,7 +872,7 @@ def advisors() -> None:
 
 
 def _accounts() -> Accounts:
-    return Accounts(connect(Settings.from_env()))
+    return Accounts(*_sealed_store(Settings.from_env()))
 
 
 @advisors.command("add")
@@ -783,7 +935,7 @@ def advisors_trust_device(username: str) -> None:
     refuses new devices (too many wrong passwords): for when no supervisor can."""
     settings = Settings.from_env()
     with borrowed(settings) as client:
-        code = Accounts(client).device_link(username)
+        code = Accounts(client, _sealer(settings)).device_link(username)
         if code is not None:
             audit.record(
                 client, system_clock(), "command line", f"made a device link for {username}"
@@ -795,6 +947,86 @@ def advisors_trust_device(username: str) -> None:
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
         f"{DEVICE_LINK_SECONDS // 60} minutes."
+    )
+
+
+# ------------------------------------------------------------------ keys
+
+
+@main.group()
+def keys() -> None:
+    """The keys that seal phone numbers at rest (DATA_KEY) and find them (LOOKUP_KEY)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new DATA_KEY and LOOKUP_KEY (for a new installation, or a new data key to
+    put first in DATA_KEY before `helpline keys rotate`)."""
+    click.echo(f"DATA_KEY={new_data_key()}")
+    click.echo(f"LOOKUP_KEY={new_lookup_key()}")
+    click.echo(
+        "# Keep them where the app's settings are kept, never beside the store or its "
+        "backups. To rotate DATA_KEY: put the new key first (DATA_KEY=new,old) on every "
+        "process, restart them, run `helpline keys rotate`, then drop the old key. "
+        "LOOKUP_KEY is not rotated while the app runs (see README).",
+        err=True,
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-seal every number in the store (and this host's text spool) under DATA_KEY's first
+    key, while the app runs; the older keys keep opening them until this has finished."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    if sealer.key_count < 2:
+        click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
+    try:
+        changed, passes = rotate(store, sealer, Keys())
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    spooled = Spool(settings.data_dir, sealer).reseal()
+    rewritten = rewrite_append_only_file(store)
+    click.echo(
+        f"re-sealed {changed} values in the store ({passes} passes) and {spooled} kept texts; "
+        + (
+            "the append-only file is rewritten: the older keys can be dropped from DATA_KEY"
+            if rewritten
+            else "the store's append-only file could not be rewritten: values sealed under "
+            "the older keys may stay on its disk until it is"
+        )
+    )
+
+
+# ------------------------------------------------------------------ backups
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write a consistent, sealed snapshot of everything the app keeps to FILE, while it
+    runs. Keep it away from the keys (DATA_KEY opens it)."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    data, count = snapshot(store, sealer)
+    write_backup(file, data)
+    click.echo(f"backed up {count} keys to {file} ({len(data)} bytes, sealed with DATA_KEY)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(file: Path) -> None:
+    """Restore FILE into an empty store, then erase again every number erased (STOP, or a
+    subject's request) since it was taken."""
+    settings = Settings.from_env()
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        done = restore(store, sealer, file.read_bytes(), erasure_log(settings), Keys())
+    except BackupProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored {done.keys} keys from {file}; {done.erased} records of numbers erased "
+        "since it was taken were erased again"
     )
 
 

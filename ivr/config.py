@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -58,6 +58,16 @@ class Settings:
     flows_dir: Path = DEFAULT_DIR
     data_dir: Path = DEFAULT_DATA_DIR
     redis_url: str = ""
+    redis_sentinels: tuple[str, ...] = ()  # host:port of each sentinel
+    redis_sentinel_service: str = "mymaster"
+    redis_sentinel_password: str = ""
+    redis_password: str = ""  # the servers' own, with Sentinel (REDIS_URL carries its own)
+    redis_tls: bool = False  # with Sentinel: TLS to the sentinels and servers
+    redis_tls_ca_file: str = ""
+    redis_tls_cert_file: str = ""
+    redis_tls_key_file: str = ""
+    redis_wait_replicas: int | None = None  # None: 1 with Sentinel, 0 otherwise
+    redis_wait_milliseconds: int = 200
     log_level: str = "INFO"
     log_format: str = "auto"
     metrics_token: str = ""
@@ -71,10 +81,14 @@ class Settings:
     last_call_minutes: int = 30
     override_cache_seconds: float = 5.0
     retention_days: int = 30
+    backup_keep_days: int = 35  # how long a backup may be kept (and the erasure log with it)
+    erasure_log: str = ""  # default: <data folder>/erasures/erasures.jsonl
     scheduler_tick_seconds: int = 60
     clock_file: str = ""
     helpline_number: str = ""
     secret_key: str = ""
+    data_key: tuple[str, ...] = field(default=(), repr=False)  # newest first
+    lookup_key: str = field(default="", repr=False)
     console_idle_seconds: int = 1800
     signin_pool_size: int = 2
     cookie_secure: bool = True
@@ -89,12 +103,31 @@ class Settings:
     password_hash_cost: str = "production"
     # Tests only: the scheduler's leader lock, in seconds (0: the scheduler's LOCK_SECONDS).
     scheduler_lock_seconds: int = 0
+    # Set by `helpline simulate` only (never from the environment): its records are kept apart
+    # from real ones (keys.py: Keys.simulated), Twilio is never called, and numbers from
+    # Ofcom's drama range (07700 900xxx), which no stranger answers, may be called back.
+    simulated: bool = False
+    # Set by `helpline demo` only: a rehearsal on a throw-away data folder. Every console page
+    # says so, no call is placed and no text sent, and its sample callers have drama numbers.
+    rehearsal: bool = False
 
     @property
     def embedded_store(self) -> bool:
         """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
-        any other server) is external, and then SECRET_KEY must be given."""
-        return not self.redis_url
+        Sentinel) is external, and then SECRET_KEY, DATA_KEY and LOOKUP_KEY must be given (one
+        test for all three: a new way to reach a store belongs here)."""
+        return not self.redis_url and not self.redis_sentinels
+
+    @property
+    def wait_replicas(self) -> int:
+        """How many replicas must hold a write before a promise rests on it (Redis WAIT):
+        REDIS_WAIT_REPLICAS, else 1 with Sentinel (it has replicas to fail over to) and 0
+        for a lone server. Always 0 for the embedded store, which has none."""
+        if self.embedded_store:
+            return 0
+        if self.redis_wait_replicas is not None:
+            return max(0, self.redis_wait_replicas)
+        return 1 if self.redis_sentinels else 0
 
     @property
     def min_slot(self) -> timedelta:
@@ -117,6 +150,20 @@ class Settings:
             flows_dir=Path(env.get("HELPLINE_FLOWS_DIR", "") or DEFAULT_DIR),
             data_dir=Path(env.get("HELPLINE_DATA_DIR", "") or DEFAULT_DATA_DIR),
             redis_url=env.get("REDIS_URL", ""),
+            redis_sentinels=_split(env.get("REDIS_SENTINELS", "")),
+            redis_sentinel_service=env.get("REDIS_SENTINEL_SERVICE", "") or "mymaster",
+            redis_sentinel_password=env.get("REDIS_SENTINEL_PASSWORD", ""),
+            redis_password=env.get("REDIS_PASSWORD", ""),
+            redis_tls=_flag(env.get("REDIS_TLS", "0")),
+            redis_tls_ca_file=env.get("REDIS_TLS_CA_FILE", ""),
+            redis_tls_cert_file=env.get("REDIS_TLS_CERT_FILE", ""),
+            redis_tls_key_file=env.get("REDIS_TLS_KEY_FILE", ""),
+            redis_wait_replicas=(
+                _int(env, "REDIS_WAIT_REPLICAS", 0)
+                if env.get("REDIS_WAIT_REPLICAS", "").strip()
+                else None
+            ),
+            redis_wait_milliseconds=_int(env, "REDIS_WAIT_MILLISECONDS", 200),
             log_level=env.get("LOG_LEVEL", "INFO"),
             log_format=env.get("LOG_FORMAT", "auto").lower(),
             metrics_token=env.get("METRICS_TOKEN", ""),
@@ -128,10 +175,14 @@ class Settings:
             callback_expiry_opening_days=_int(env, "CALLBACK_EXPIRY_OPENING_DAYS", 5),
             last_call_minutes=_int(env, "LAST_CALL_MINUTES", 30),
             retention_days=_int(env, "RETENTION_DAYS", 30),
+            backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 35),
+            erasure_log=env.get("ERASURE_LOG", ""),
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
             helpline_number=env.get("HELPLINE_NUMBER", ""),
             secret_key=env.get("SECRET_KEY", ""),
+            data_key=_split(env.get("DATA_KEY", "")),
+            lookup_key=env.get("LOOKUP_KEY", "").strip(),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
             signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),

@@ -16,14 +16,20 @@ from twilio.rest import Client
 
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
+from ivr.core.callbacks import callable_number
 from ivr.core.clock import Clock, file_clock, system_clock
 from ivr.core.hours import Override, Status
+from ivr.store.accounts import Accounts
 from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
+from ivr.store.erasures import ErasureLog, erasure_log
 from ivr.store.keys import Keys
 from ivr.store.live import AdvisorStates, LiveQueue
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.replication import Replicas
+from ivr.store.sealing import Sealer, load_sealer
+from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
 
 log = logging.getLogger(__name__)
@@ -33,28 +39,37 @@ class Upgrade:
     """The store brought to the current layout (migrations.py) once per process: at start,
     or, if the store could not be reached then, by the first request that reaches it."""
 
-    def __init__(self, settings: Settings, flows: Flows, clock: Clock, store: redis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, flows: Flows, clock: Clock, store: redis.Redis, sealer: Sealer
+    ) -> None:
         self.settings, self.flows, self.clock, self.store = settings, flows, clock, store
+        self.sealer = sealer
         self.done = False
 
     def __call__(self) -> bool:
-        """True once the store is known to be current (raises a store error otherwise)."""
+        """True once the store is known to be current and sealed with our keys (raises a
+        store error, or KeyMismatch, otherwise)."""
         if not self.done:
-            migrate(self.store, self.clock(), self.flows.hours, self.settings)
+            migrate(self.store, self.clock(), self.flows.hours, self.settings, self.sealer)
             self.done = True
         return True
 
 
 @dataclass(frozen=True)
 class Services:
-    """Settings, the checked flows, the clock, the store and Twilio's REST API."""
+    """Settings, the checked flows, the clock, the store (its numbers sealed by `sealer`)
+    and Twilio's REST API."""
 
     settings: Settings
     flows: Flows
     clock: Clock
     redis: redis.Redis
     keys: Keys
+    sealer: Sealer
     queue: CallbackQueue
+    accounts: Accounts
+    spool: Spool  # texts kept on this host's disk while the store is down
+    erasures: ErasureLog  # numbers erased, for restores (outside the store)
     override: OverrideWatch  # the supervisor's closure, as calls and texts read it
     twilio: Client | None  # when credentials are set
     upgrade: Upgrade
@@ -63,8 +78,13 @@ class Services:
 
     def closure(self) -> Override | None:
         """A supervisor's closure, read afresh from the store (None if the store can't be
-        read: the usual hours apply)."""
-        return read_override(self.redis, self.keys)
+        read: the usual hours apply). A simulated caller hears the real one."""
+        return read_override(self.redis, self.keys.real)
+
+    def callable(self, raw: str) -> str | None:
+        """The number a callback may ring (core/callbacks.py), in E.164; in a simulation or a
+        rehearsal, also Ofcom's drama numbers, which no stranger answers."""
+        return callable_number(raw, drama=self.settings.simulated or self.settings.rehearsal)
 
     def line_status(self, at: datetime | None = None) -> Status:
         """ "Open now?" (or at `at`), a supervisor's closure included, read afresh: for
@@ -87,12 +107,14 @@ def build_services(
     """Everything, from settings and a clock (the settings' test clock file, else the
     system's). Bad flows/ stop it here, naming file and line. With `upgrade`, the store is
     brought to the current layout first (migrations.py); a store that can't be reached is
-    left for later (calls must still be answered; the scheduler retries)."""
+    left for later (calls must still be answered; the scheduler retries). Without DATA_KEY
+    and LOOKUP_KEY for an external store, KeyProblem stops it here."""
     clock = clock or clock_for(settings)
     flows = load_flows(settings.flows_dir, clock())
+    sealer = load_sealer(settings)
     store = connect(settings)
-    keys = Keys()
-    upgraded = Upgrade(settings, flows, clock, store)
+    keys = Keys(simulated=settings.simulated)
+    upgraded = Upgrade(settings, flows, clock, store, sealer)
     if upgrade:
         try:
             upgraded()
@@ -104,9 +126,13 @@ def build_services(
         clock,
         store,
         keys,
-        CallbackQueue(store, keys),
-        OverrideWatch(store, settings.override_cache_seconds, keys=keys),
-        rest_client(settings),
+        sealer,
+        CallbackQueue(store, sealer, keys, Replicas.of(settings, store)),
+        Accounts(store, sealer),
+        Spool(settings.data_dir, sealer),
+        erasure_log(settings),
+        OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
+        None if settings.simulated or settings.rehearsal else rest_client(settings),
         upgraded,
         live := LiveQueue(store, keys),
         AdvisorStates(store, live),

@@ -21,6 +21,7 @@ import redis
 from click.testing import CliRunner, Result
 from flask import Flask
 from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 
 from ivr import create_app
 from ivr.cli import main
@@ -34,11 +35,15 @@ from ivr.store.connection import connect, start_embedded, stop_embedded
 from tests.common import (
     ACCOUNT_SID,
     ADVISORS,
+    CHROMIUM_ARGS,
+    DATA_KEY,
+    LOOKUP_KEY,
     OPEN_AT,
     SECRET_KEY,
     TOKEN,
     Clock,
     add_advisor,
+    chromium_path,
     london,
     phone_numbers_in,
     signed_in,
@@ -58,10 +63,11 @@ def clock() -> Clock:
 def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Settings that point at the test Redis server (started once per test session)."""
     url = os.environ.get("REDIS_URL", "")
+    sealed = {"data_key": (DATA_KEY,), "lookup_key": LOOKUP_KEY}
     if url:
-        yield {"redis_url": url}
+        yield {"redis_url": url, **sealed}
         return
-    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data")}
+    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data"), **sealed}
     start_embedded(settings["data_dir"])  # owned by this session: stopped at its end
     yield settings
     stop_embedded(settings["data_dir"])
@@ -171,6 +177,8 @@ def cli_env(
         "LOG_LEVEL",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_KEY", DATA_KEY)
+    monkeypatch.setenv("LOOKUP_KEY", LOOKUP_KEY)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
         monkeypatch.setenv("SECRET_KEY", SECRET_KEY)  # an external store needs one
@@ -218,6 +226,19 @@ def twilio_proxy(prism: str):
             return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": url}, recorder
 
         yield start
+
+
+# ------------------------------------------------------------------ the browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, never downloaded (tests/common.py: chromium_path)."""
+    executable = chromium_path()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
 
 
 # ------------------------------------------------------------------ logs

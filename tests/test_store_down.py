@@ -19,7 +19,6 @@ from flask import Flask
 from ivr.content.flows import MAX_REPLY_SEGMENTS
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.simulate import TwilioLikeClient, simulate_call
-from ivr.store.spool import Spool
 from tests.common import (
     ACCOUNT_SID,
     assert_hears,
@@ -79,7 +78,7 @@ def unavailable(app: Flask) -> str:
 def test_a_text_is_kept_and_the_reply_says_we_have_it(app, body):
     """Found: texters were told "Sorry, try again later" (1 611 of them in one run)."""
     assert send(app, body) == [reply_text(app, "spooled")]
-    assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
+    assert app.extensions["helpline"].spool.waiting()
 
 
 @pytest.mark.parametrize(
@@ -100,7 +99,7 @@ def test_a_time_we_cannot_call_in_gets_the_same_question_as_when_the_store_is_up
 
 def test_stop_is_kept_and_answered_by_twilio_alone(app):
     assert send(app, "STOP") == []
-    assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
+    assert app.extensions["helpline"].spool.waiting()
 
 
 @pytest.mark.parametrize(("body", "name"), [("HELP", "help")])

@@ -24,6 +24,7 @@ from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import CallbackQueue
 from tests.common import (
     OPEN_AT,
+    SEALER,
     add_advisor,
     flashes,
     london,
@@ -86,7 +87,7 @@ def at_once(*work) -> list:
 
 def test_two_advisors_taking_next_at_once_never_get_the_same_one(store, store_settings) -> None:
     a, b = clients(store_settings, 2)
-    qa, qb, la, lb = CallbackQueue(a), CallbackQueue(b), LiveQueue(a), LiveQueue(b)
+    qa, qb, la, lb = CallbackQueue(a, SEALER), CallbackQueue(b, SEALER), LiveQueue(a), LiveQueue(b)
     taken: list[str] = []
     for n in range(ROUNDS):
         live_sid = f"CA{n:032d}"
@@ -108,7 +109,8 @@ def test_with_one_waiting_only_one_of_two_advisors_gets_them(store, store_settin
         sid = f"CA{n:032d}"
         la.join(sid, NOW, "+44 7400 •••000")
         results = at_once(
-            lambda: take(CallbackQueue(a), la, "alex"), lambda: take(CallbackQueue(b), lb, "sam")
+            lambda: take(CallbackQueue(a, SEALER), la, "alex"),
+            lambda: take(CallbackQueue(b, SEALER), lb, "sam"),
         )
         assert sorted(map(ref, results), key=lambda r: r is None) == [sid, None]
         la.end(sid, BRIDGED, NOW)
@@ -146,7 +148,7 @@ def test_a_caller_hanging_up_while_being_taken_is_never_bridged(
 
 @pytest.mark.parametrize("order", [LIVE_FIRST, BY_WAIT])
 def test_a_caller_who_swaps_is_called_back_before_everyone_who_joined_after(store, order) -> None:
-    q, live = CallbackQueue(store), LiveQueue(store)
+    q, live = CallbackQueue(store, SEALER), LiveQueue(store)
     joined = NOW - timedelta(minutes=6)
     live.join("CA" + "b" * 32, NOW - timedelta(minutes=5), "b")
     live.join("CA" + "c" * 32, NOW - timedelta(minutes=4), "c")
@@ -156,7 +158,7 @@ def test_a_caller_who_swaps_is_called_back_before_everyone_who_joined_after(stor
 
 
 def test_live_first_or_by_waiting_time(store) -> None:
-    q, live = CallbackQueue(store), LiveQueue(store)
+    q, live = CallbackQueue(store, SEALER), LiveQueue(store)
     old = callback(q, NUMBERS[0], NOW - timedelta(hours=2))
     live.join("CA" + "d" * 32, NOW - timedelta(minutes=1), "d")
     assert ref(take(q, live, "alex", BY_WAIT)) == old
@@ -166,7 +168,7 @@ def test_live_first_or_by_waiting_time(store) -> None:
 def test_a_caller_whose_wait_page_stopped_asking_is_not_taken(store) -> None:
     live = LiveQueue(store)
     live.join("CA" + "e" * 32, NOW - timedelta(minutes=10), "e")  # and never seen since
-    assert take(CallbackQueue(store), live, "alex") is None
+    assert take(CallbackQueue(store, SEALER), live, "alex") is None
     assert live.size() == 0
 
 

@@ -14,6 +14,7 @@ import phonenumbers
 
 from ivr.core.expiry import Count
 from ivr.core.hours import OpeningHours
+from ivr.core.phone import DRAMA
 from ivr.core.promise import Placement, at_or_after
 from ivr.core.safetime import ANYTIME, Window
 
@@ -83,14 +84,17 @@ CALLABLE_TYPES = {
 }
 
 
-def callable_number(raw: str, region: str = "GB") -> str | None:
+def callable_number(raw: str, region: str = "GB", drama: bool = False) -> str | None:
     """E.164 for a UK mobile or geographic number; None for anything else (premium, personal
     070, shared-cost, international, short codes): the helpline must not become a way to run
-    up call charges."""
+    up call charges. Drama numbers only when `drama` (a simulation)."""
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if DRAMA.match(e164):
+        return e164 if drama else None
     if (
         parsed.country_code != 44
         or not phonenumbers.is_valid_number(parsed)

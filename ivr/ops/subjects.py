@@ -50,7 +50,7 @@ def _twilio_records(ctx: Services, number: str) -> tuple[list[Record] | None, st
 
 def show(ctx: Services, number: str, actor: str = ACTOR) -> Found:
     """Everything held about `number` (E.164): ours and Twilio's."""
-    held = held_about(ctx.redis, ctx.keys, number)
+    held = held_about(ctx.redis, ctx.keys, ctx.sealer, number)
     twilio, problem = _twilio_records(ctx, number)
     audit.record(
         ctx.redis, ctx.clock(), actor, "looked up what is held about a number (subject request)"
@@ -61,7 +61,7 @@ def show(ctx: Services, number: str, actor: str = ACTOR) -> Found:
 def erase(ctx: Services, number: str, actor: str = ACTOR) -> Erasure:
     """Erase what we hold about `number` (as STOP does), then delete its calls and
     messages from Twilio's logs. Run it again if Twilio could not delete them all."""
-    callbacks = erase_about(ctx.redis, ctx.keys, number)
+    callbacks = erase_about(ctx.redis, ctx.keys, ctx.sealer, ctx.erasures, number)
     records, problem = _twilio_records(ctx, number)
     erased = (
         erase_records(ctx.twilio, number, records) if ctx.twilio and records is not None else None

@@ -1,5 +1,6 @@
-"""Advisor accounts in Redis: argon2-hashed passwords, phone, supervisor flag, on duty, and
-the account's session token (changed to end its sessions on every device at once)."""
+"""Advisor accounts in Redis: argon2-hashed passwords, phone (sealed: sealing.py), supervisor
+flag, on duty, and the account's session token (changed to end its sessions on every device
+at once)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 from ivr.core.phone import advisor_e164
 from ivr.store import keys
 from ivr.store.replies import maybe_text, table, text
+from ivr.store.sealing import Sealer
 
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
@@ -102,21 +104,25 @@ def check_password(password: str) -> None:
 
 
 class Accounts:
-    def __init__(self, r: redis.Redis) -> None:
+    def __init__(self, r: redis.Redis, sealer: Sealer) -> None:
         self.r = r
+        self.sealer = sealer
 
-    def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
+    def add(
+        self, name: str, phone: str, password: str, supervisor: bool = False, drama: bool = False
+    ) -> Advisor:
+        """`drama`: a rehearsal's sample advisor may have a drama number (nobody's phone)."""
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
-        try:
-            phone = advisor_e164(phone)  # "07400 123456" as typed; Twilio dials "+447400123456"
+        try:  # "07400 123456" as typed; Twilio dials "+447400123456"
+            phone = advisor_e164(phone, drama=drama)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
         check_password(password)
         username = username_for(name)
         fields: dict[FieldT, EncodableT] = {
             "name": name.strip(),
-            "phone": phone,
+            "phone": self.sealer.seal(phone),
             "hash": _hasher.hash(password),
             "supervisor": int(supervisor),
             "on_duty": 0,
@@ -138,7 +144,7 @@ class Accounts:
         return Advisor(
             username,
             data["name"],
-            data["phone"],
+            self.sealer.open(data["phone"]),
             data.get("supervisor") == "1",
             data.get("on_duty") == "1",
             data.get("session", ""),

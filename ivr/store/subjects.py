@@ -15,9 +15,11 @@ import redis
 from ivr.core.callbacks import Callback
 from ivr.store.accounts import Accounts
 from ivr.store.audit import KEEP
+from ivr.store.erasures import ErasureLog, record_erasure
 from ivr.store.keys import Keys
-from ivr.store.queue import CallbackQueue, number_key
+from ivr.store.queue import CallbackQueue
 from ivr.store.replies import texts
+from ivr.store.sealing import Sealer
 
 
 @dataclass(frozen=True)
@@ -32,9 +34,9 @@ class Held:
     audit: list[dict[str, str]]  # what staff did about its callbacks (oldest first)
 
 
-def held_about(r: redis.Redis, keys: Keys, number: str) -> Held:
-    h = number_key(number)
-    queue = CallbackQueue(r, keys)
+def held_about(r: redis.Redis, keys: Keys, sealer: Sealer, number: str) -> Held:
+    h = sealer.lookup(number)
+    queue = CallbackQueue(r, sealer, keys)
     ids = set(texts(list(r.smembers(keys.numbers(h)))))
     found = (queue.get(i) for i in ids)
     callbacks = sorted((cb for cb in found if cb), key=lambda cb: cb.requested_at)
@@ -46,15 +48,19 @@ def held_about(r: redis.Redis, keys: Keys, number: str) -> Held:
         open_callback=open_callback.id if open_callback else None,
         texts_counted=int(r.get(rate) or 0),
         replies_paused=bool(r.exists(quiet)),
-        advisor_accounts=[a.username for a in Accounts(r).all() if a.phone == number],
+        advisor_accounts=[a.username for a in Accounts(r, sealer).all() if a.phone == number],
         audit=[fields for _, fields in entries if fields.get("callback") in ids],
     )
 
 
-def erase_about(r: redis.Redis, keys: Keys, number: str) -> int:
+def erase_about(
+    r: redis.Redis, keys: Keys, sealer: Sealer, erasures: ErasureLog, number: str
+) -> int:
     """Everything the callback queue holds about `number`, as STOP erases it, and its flood
-    counters; how many callback records went. Advisor accounts are not touched (staff
-    remove those), nor the audit trail (it holds callback ids and masked numbers only)."""
-    erased = CallbackQueue(r, keys).erase_number(number)
-    r.delete(*keys.flood(number_key(number)))
+    counters; how many callback records went. Logged first in the erasure log, so no
+    restored backup brings it back. Advisor accounts are not touched (staff remove those),
+    nor the audit trail (it holds callback ids and masked numbers only)."""
+    record_erasure(erasures, sealer, number)
+    erased = CallbackQueue(r, sealer, keys).erase_number(number)
+    r.delete(*keys.flood(sealer.lookup(number)))
     return erased

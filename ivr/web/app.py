@@ -17,7 +17,6 @@ from ivr.ops.logs import setup_logging
 from ivr.ops.secret_key import load_secret_key
 from ivr.services import Services, build_services
 from ivr.store.accounts import use_password_cost
-from ivr.store.spool import Spool
 from ivr.web.limits import limit_requests
 from ivr.web.signatures import ForwardedByProxiesOnly, SignatureGuard
 
@@ -95,7 +94,7 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     voice.install_fallback(app)
     metrics.install(app)
     app.register_blueprint(health.bp)
-    if Spool(settings.data_dir).waiting():  # texts kept while the store was down, unreplayed
+    if services.spool.waiting():  # texts kept while the store was down, unreplayed
         sms.start_replaying(app)
     limit_requests(app)  # outermost: before the signature check or Flask reads a body
     return app

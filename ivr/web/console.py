@@ -34,7 +34,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -47,7 +48,9 @@ from ivr.core.expiry import last_day
 from ivr.core.hours import usual_span
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
+from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
+from ivr.ops.checks import calls_problem
 from ivr.ops.hashpool import Busy, HashPool
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
@@ -59,6 +62,7 @@ from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
 from ivr.twilio.rest import call_advisor, call_advisor_for_caller, caller_still_queued
 from ivr.web.app import helpline
+from ivr.web.report_page import last_month, render_report
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -70,6 +74,10 @@ POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out
 # the page's next poll or click still carries it and the person is told why they were signed out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
 IDLE_NOTICE_SECONDS = 60
+# A flash in this category is an error: shown apart from good news, and announced at once
+# (role=alert). Errors the advisor can't fix say what to do; the detail goes to the log and the
+# supervisor page.
+ERROR = "error"
 CALL_NEXT_LOCK_SECONDS = 30
 BUSY_RETRY_SECONDS = 2
 OUTCOME_LABELS = {
@@ -111,7 +119,7 @@ def load_user(user_id: str) -> User | None:
 
 
 def accounts() -> Accounts:
-    return Accounts(helpline().redis)
+    return helpline().accounts
 
 
 def me() -> Advisor:
@@ -171,6 +179,12 @@ def init_console(app: Flask) -> None:
     app.register_blueprint(bp)
 
 
+@bp.app_context_processor
+def rehearsal_banner() -> dict[str, bool]:
+    """`helpline demo`: every console page says nothing in it is real."""
+    return {"rehearsal": helpline().settings.rehearsal}
+
+
 class ConsoleSessions(SecureCookieSessionInterface):
     """Sessions for the console only: Twilio's webhooks never read or set a cookie, so they
     skip the work of opening one."""
@@ -207,6 +221,23 @@ def require_sign_in() -> Response | tuple[Response, int] | None:
         session["active"] = now
         session.permanent = True
     return None
+
+
+# Console pages refused or not found, in the console's words and look (not Flask's bare page).
+ERROR_PAGES = {
+    400: ("That form was out of date", "Go back, reload the page and try again."),
+    403: ("This page is for supervisors", "Ask a supervisor if you need something from it."),
+    404: ("There is no such page", "The link may be old or mistyped."),
+}
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 400
+    heading, advice = ERROR_PAGES[code]
+    return render_template("console/error.html", heading=heading, advice=advice), code
 
 
 def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
@@ -313,7 +344,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     verdict, ticket = throttle.begin(attempt, h.clock().timestamp())
     if verdict.refused:
         throttle.cancel(attempt, ticket)
-        flash(refusal(verdict))
+        flash(refusal(verdict), ERROR)
         return (
             render_template("console/login.html", form=form),
             429,
@@ -325,14 +356,14 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         )
     except Busy:  # every slot is checking a password: no hash, no failure counted
         throttle.cancel(attempt, ticket)
-        flash("The console is busy. Please try again in a moment.")
+        flash("The console is busy. Please try again in a moment.", ERROR)
         return (
             render_template("console/login.html", form=form),
             503,
             {"Retry-After": str(BUSY_RETRY_SECONDS)},
         )
     if advisor is None:  # the try stays counted as a failure
-        flash("That name and password don't match. Please try again.")
+        flash("That name and password don't match. Please try again.", ERROR)
         return render_template("console/login.html", form=form), 401
     throttle.succeeded(attempt, ticket)
     session.clear()
@@ -476,17 +507,19 @@ def call_next() -> Response:
     # (the second would ring the advisor's phone for a call the console does not show).
     lock = calling(advisor.username)
     if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
-        flash("Already calling: one call at a time.")
+        flash("Already calling: one call at a time.", ERROR)
         return redirect(url_for("console.queue"))
     try:
         refused = why_not_call_next(
             h.line_status().open,
             advisor.on_duty,
-            h.twilio is not None and bool(h.settings.helpline_number),
+            h.settings.rehearsal or (h.twilio is not None and bool(h.settings.helpline_number)),
             bool(h.queue.claimed_by(advisor.username)),
         )
+        if refused == "no_twilio":
+            log.error("call next refused: %s", calls_problem(h.settings))
         if refused:
-            flash(CALL_NEXT_REFUSED[refused])
+            flash(CALL_NEXT_REFUSED[refused], ERROR)
         else:
             claim_and_ring(advisor)
     finally:
@@ -497,8 +530,7 @@ def call_next() -> Response:
 CALL_NEXT_REFUSED = {
     "closed": "The helpline is closed: nobody is called while it is closed.",
     "off_duty": "Go on duty first.",
-    "no_twilio": "Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-    "HELPLINE_NUMBER must be set.",
+    "no_twilio": "Calls can't be made right now: tell your supervisor.",
     "holding": "Record the outcome of your current call first.",
 }
 
@@ -540,6 +572,16 @@ def claim_and_ring(advisor: Advisor) -> None:
     if taken is None:
         flash("Nobody is waiting for a call back right now.")
         return
+    if h.settings.rehearsal:  # helpline demo: nobody's phone rings
+        if taken.callback is not None:
+            audit.record(
+                h.redis, now, advisor.username, "claimed", taken.callback.id, taken.callback.number
+            )
+        flash(
+            "Rehearsal: your phone would ring now; press 1 to be put through to the caller. "
+            "Then record what happened below."
+        )
+        return
     base = h.settings.public_base_url or request.url_root.rstrip("/")
     if taken.caller is not None:
         ring_for_caller(advisor, taken.caller, base)
@@ -549,15 +591,39 @@ def claim_and_ring(advisor: Advisor) -> None:
     audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
     try:
         call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id, advisor.username)
-    except TwilioException as exc:
+    except (TwilioException, OSError) as exc:  # OSError: requests' connection errors
         log.error(
-            "could not ring advisor %s for callback %s: %s", advisor.username, callback.id, exc
+            "could not ring advisor %s for callback %s: %s",
+            advisor.username,
+            callback.id,
+            twilio_error(exc),
         )
         h.queue.unclaim(callback.id, advisor.username)
-        flash("Your phone could not be rung. The callback is back in the queue.")
+        audit.record(
+            h.redis,
+            now,
+            advisor.username,
+            "phone not rung",
+            callback.id,
+            callback.number,
+            twilio_error(exc),
+        )
+        flash(
+            "Your phone could not be rung, so the callback is back in the queue. Try again "
+            "in a minute; if it happens again, tell your supervisor.",
+            ERROR,
+        )
         return
     audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
     flash("Ringing your phone: press 1 when you answer to connect to the caller.")
+
+
+def twilio_error(exc: Exception) -> str:
+    """What went wrong ringing a phone, for the log and the audit trail the supervisor reads:
+    Twilio's status and error code, never its message (it may quote a phone number)."""
+    if isinstance(exc, TwilioRestException):
+        return f"Twilio answered {exc.status}, error {exc.code}"
+    return f"Twilio could not be reached ({type(exc).__name__})"
 
 
 def ring_for_caller(advisor: Advisor, caller: Caller, base: str) -> None:
@@ -569,8 +635,12 @@ def ring_for_caller(advisor: Advisor, caller: Caller, base: str) -> None:
         call_advisor_for_caller(
             h.twilio, h.settings, base, advisor.phone, caller.call_sid, advisor.username
         )
-    except TwilioException as exc:
-        log.error("could not ring advisor %s for a queued caller: %s", advisor.username, exc)
+    except (TwilioException, OSError) as exc:
+        log.error(
+            "could not ring advisor %s for a queued caller: %s",
+            advisor.username,
+            twilio_error(exc),
+        )
         h.live.give_back(caller.call_sid, advisor.username)
         flash("Your phone could not be rung. The caller is still waiting.")
         return
@@ -592,7 +662,7 @@ def outcome(callback_id: str) -> Response:
         or result not in OUTCOMES
         or (result == "voicemail_left" and not callback.voicemail)
     ):
-        flash("Choose one of the outcomes shown.")
+        flash("Choose one of the outcomes shown.", ERROR)
         return redirect(url_for("console.queue"))
     now = h.clock()
     status, place = after_outcome(
@@ -607,7 +677,7 @@ def outcome(callback_id: str) -> Response:
     if not h.queue.finish(
         callback.id, actor(me().username, me().supervisor), result, status, now, place
     ):
-        flash("That callback is not yours to finish.")
+        flash("That callback is not yours to finish.", ERROR)
         return redirect(url_for("console.queue"))
     audit.record(
         h.redis, now, me().username, f"outcome {result}", callback.id, callback.number, status
@@ -635,6 +705,8 @@ def supervisor() -> str:
     waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
     return render_template(
         "console/supervisor.html",
+        # a rehearsal (helpline demo) places no calls, so it misses no settings for them
+        calls_problem=None if h.settings.rehearsal else calls_problem(h.settings),
         status=helpline().line_status(),
         override=h.closure(),
         advisors=accounts().all(),
@@ -651,22 +723,22 @@ def close() -> Response:
     h = helpline()
     form = CloseForm()
     if not form.validate_on_submit():
-        flash("Write the message callers will hear.")
+        flash("Write the message callers will hear.", ERROR)
         return redirect(url_for("console.supervisor"))
     until = None
     if form.until.data:
         try:
             until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
         except ValueError:
-            flash("Write the time like 2026-12-24T13:00, or leave it empty.")
+            flash("Write the time like 2026-12-24T13:00, or leave it empty.", ERROR)
             return redirect(url_for("console.supervisor"))
         if until <= h.clock():  # the line would not close at all: say so, don't pretend
-            flash("That time has already passed: the line was not closed.")
+            flash("That time has already passed: the line was not closed.", ERROR)
             return redirect(url_for("console.supervisor"))
     message = form.message.data.strip()
     problem = closure_message_problem(message)
     if problem:
-        flash(f"The line was not closed: the message can't be used, {problem}.")
+        flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)
         return redirect(url_for("console.supervisor"))
     close_line(h.redis, message, until)
     h.override.invalidate()  # this process at once; the others hear it announced
@@ -694,7 +766,7 @@ def change_plan(callback_id: str) -> Response:
     form = PlanForm()
     callback = h.queue.get(callback_id)
     if not form.validate_on_submit() or callback is None or callback.status not in WAITING:
-        flash("Write the safe time for a callback that is waiting.")
+        flash("Write the safe time for a callback that is waiting.", ERROR)
         return redirect(url_for("console.supervisor"))
     now = h.clock()
     hours = h.flows.hours
@@ -710,15 +782,16 @@ def change_plan(callback_id: str) -> Response:
     if window is None:
         flash(
             f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
-            "Tuesday, mornings or ANYTIME."
+            "Tuesday, mornings or ANYTIME.",
+            ERROR,
         )
         return redirect(url_for("console.supervisor"))
     if not meets_hours(window, now, hours):
-        flash(f"{describe(window)} is never inside opening hours: nothing was changed.")
+        flash(f"{describe(window)} is never inside opening hours: nothing was changed.", ERROR)
         return redirect(url_for("console.supervisor"))
     promised = promise(now, window, hours, h.closure(), h.settings.min_slot)
     if h.queue.replan(callback.id, window, placement(promised, now, hours)) == "gone":
-        flash("That callback is no longer waiting.")
+        flash("That callback is no longer waiting.", ERROR)
         return redirect(url_for("console.supervisor"))
     audited("changed the safe time", callback.id, callback.number, describe(window))
     flash(f"Safe time set: {describe(window)}.")
@@ -730,7 +803,7 @@ def change_plan(callback_id: str) -> Response:
 def add_advisor() -> Response:
     form = AdvisorForm()
     if not form.validate_on_submit():
-        flash("Give a name, a phone number and a password of at least 10 characters.")
+        flash("Give a name, a phone number and a password of at least 10 characters.", ERROR)
         return redirect(url_for("console.supervisor"))
     try:
         advisor = accounts().add(
@@ -740,7 +813,7 @@ def add_advisor() -> Response:
             form.supervisor.data,
         )
     except AccountError as exc:
-        flash(f"Not added: {exc}.")
+        flash(f"Not added: {exc}.", ERROR)
         return redirect(url_for("console.supervisor"))
     audited(f"added advisor {advisor.username}")
     flash(f"Added {advisor.name}.")
@@ -751,7 +824,7 @@ def add_advisor() -> Response:
 @supervisor_only
 def remove_advisor(username: str) -> Response:
     if username == me().username:
-        flash("You can't remove yourself.")
+        flash("You can't remove yourself.", ERROR)
     elif accounts().remove(username):
         audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
@@ -805,3 +878,18 @@ def stats_page() -> str:
         month=stats.summary(h.redis, today, 30),
         day=today,
     )
+
+
+@bp.route("/supervisor/report")
+@supervisor_only
+def report_page() -> Response | str:
+    """A month's report for funders (last month unless ?month=2026-11), ready to print."""
+    h = helpline()
+    now = h.clock().astimezone(h.flows.hours.timezone)
+    try:
+        first = parse_month(request.args["month"]) if "month" in request.args else None
+    except ValueError:
+        return redirect(url_for("console.report_page"))
+    first = first or last_month(now.date())
+    counters = stats.month(h.redis, first, now.date(), h.keys)
+    return render_report(month_report(first, counters), now, standalone=False)

@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.content.flows import MAX_REPLY_SEGMENTS
-from ivr.core.callbacks import Callback, callable_number
+from ivr.core.callbacks import Callback
 from ivr.core.gsm7 import segments
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
@@ -26,8 +26,9 @@ from ivr.core.promise import Promise, closure_note, meets_hours, placement, prom
 from ivr.core.safetime import ANYTIME, Reading, Window
 from ivr.ops.metrics import FALLBACKS, note
 from ivr.store import stats
+from ivr.store.erasures import record_erasure
 from ivr.store.queue import Flood, Requested
-from ivr.store.spool import Spool, Spooled, SpoolFull
+from ivr.store.spool import Spooled, SpoolFull
 from ivr.twilio.rest import Purge, enqueue_purge, media_sid
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
@@ -78,13 +79,16 @@ def incoming() -> Response:
     if not is_phone_sender(sender):
         log.info("sms %s from a short code or named sender: no reply", sid)
         return reply()
+    simulated = helpline().settings.simulated  # never joins real texts kept on disk
     try:
-        if Spool(helpline().settings.data_dir).waiting():
+        if not simulated and helpline().spool.waiting():
             # Texts kept while the store was down are still going in (in the background):
             # this one joins them, so a STOP is never applied before a request sent earlier.
             return taken_while_down(sender, sid)
         return handle(sender, sid)
     except redis.RedisError:
+        if simulated:
+            return reply(text("unavailable"))
         log.warning(
             "sms %s from %s: the store is unreachable: keeping the text on disk", sid, mask(sender)
         )
@@ -104,7 +108,7 @@ def handle(sender: str, sid: str) -> Response:
         for i in range(_count(request.values.get("NumMedia")))
     ]
     purge_from_twilio(sid, media)
-    number = callable_number(sender)
+    number = h.callable(sender)
     if number is None and keyword(body) in OPT_OUT | OPT_IN:
         return reply()  # Twilio answers opt-outs itself; nothing of theirs is stored
     if number is None:
@@ -122,6 +126,7 @@ def handle(sender: str, sid: str) -> Response:
         + (f" (+{len(media)} media, not kept)" if media else "")
     )
     if intent.kind == "opt_out":
+        log_erasure(number)
         erased = h.queue.erase_number(number, sid)
         log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
         return reply()  # Twilio answers opt-outs itself
@@ -195,7 +200,7 @@ class Conversation:
         )
         self.quiet = result.quiet
         if result.outcome == "new":
-            stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked")
+            stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked", keys=self.h.keys)
             note(
                 f"callback {result.callback_id} stored, "
                 + (f"due {promised.due.isoformat()}" if promised else "held for a safe time")
@@ -219,7 +224,9 @@ class Conversation:
         """A safe time (or ANYTIME): the callback moves to the first slot in it."""
         promised = self.promised_for(window)
         result = self.store(window, promised)
-        if result.outcome == "existing":
+        # A repeat (Twilio's retry, or the text replayed from the spool after a first try
+        # whose move was not acknowledged) moves it again: the same window, the same place.
+        if result.outcome in ("existing", "repeat"):
             moved = self.h.queue.replan(
                 result.callback_id, window, placement(promised, self.now, self.hours)
             )
@@ -301,7 +308,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         media_sid(request.values.get(f"MediaUrl{i}", ""))
         for i in range(_count(request.values.get("NumMedia")))
     ]
-    number = callable_number(sender)
+    number = h.callable(sender)
     if number is None:
         return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
     intent = interpret(
@@ -330,7 +337,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         tuple(m for m in media if m),
     )
     try:
-        Spool(h.settings.data_dir).add(entry)
+        h.spool.add(entry)
     except (OSError, SpoolFull):
         log.exception("sms %s from %s: could not keep the text on disk either", sid, mask(sender))
         FALLBACKS.labels("sms").inc()
@@ -364,12 +371,21 @@ def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
     return intent.kind, [text("spooled")]
 
 
+def log_erasure(number: str) -> None:
+    """Note a STOP in the erasure log first, so no restored backup brings the number back;
+    should the disk fail, the STOP is still done (and the failure logged)."""
+    h = helpline()
+    try:
+        record_erasure(h.erasures, h.sealer, number)
+    except OSError:
+        log.exception("could not write the erasure log: a restore could bring this number back")
+
+
 def replay_spool() -> int:
     """Put texts kept while the store was down into the queue, as if they had just come
     (a store error stops it; they wait for the next try)."""
     h = helpline()
-    spool = Spool(h.settings.data_dir)
-    return spool.replay(apply_spooled) if spool.waiting() else 0
+    return h.spool.replay(apply_spooled) if h.spool.waiting() else 0
 
 
 def apply_spooled(entry: Spooled) -> None:
@@ -377,6 +393,7 @@ def apply_spooled(entry: Spooled) -> None:
     h = helpline()
     purge_from_twilio(entry.sid, list(entry.media))  # as a live text is, once stored
     if entry.kind == "opt_out":
+        log_erasure(entry.number)
         erased = h.queue.erase_number(entry.number, entry.sid)
         log.info(
             "sms %s: opt-out taken while the store was down: %s",
@@ -415,7 +432,7 @@ def start_replaying(app: Flask) -> None:
                     except Exception:  # the disk, say: log it and keep trying
                         log.exception("replaying the texts kept on disk failed")
                         continue
-                    if not Spool(helpline().settings.data_dir).waiting():
+                    if not helpline().spool.waiting():
                         return
         finally:
             _replaying.discard(id(app))

@@ -23,7 +23,7 @@ from ivr.core.phone import advisor_e164, mask
 from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
-from ivr.store.accounts import Accounts, Advisor
+from ivr.store.accounts import Advisor
 from ivr.store.keys import Keys
 from ivr.store.live import LiveQueue
 from ivr.web.app import helpline
@@ -196,7 +196,7 @@ def incoming() -> Response:
     status = now_status()
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
     note(f"from {mask(param('From'))}: helpline {state}")
-    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
+    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
     menu_name = "open" if status.open else "closed"
     content = h.flows.voice
     before, intro = content.call_start(
@@ -242,7 +242,7 @@ def choice() -> Response:
         return twiml(resp)
     note(f"chose {picked.action}")
     h = helpline()
-    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
+    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}", keys=h.keys)
     if picked.action == "steps":
         resp.redirect(page_link("step1", 1, intro=1), method="POST")
     elif picked.action == "advisor":
@@ -430,7 +430,7 @@ def console_on_duty() -> list[Advisor]:
     mode = simulated()
     if mode is not None:
         return [] if mode == "none" else [SIMULATED_ADVISOR]
-    return [a for a in Accounts(helpline().redis).all() if a.on_duty]
+    return [a for a in helpline().accounts.all() if a.on_duty]
 
 
 def free_to_ring(on_duty: list[Advisor]) -> list[Advisor]:

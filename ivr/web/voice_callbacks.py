@@ -15,7 +15,6 @@ from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.core import calltree
-from ivr.core.callbacks import callable_number
 from ivr.core.calltree import Option
 from ivr.core.livequeue import WHY_LEAVE
 from ivr.core.phone import keyed_emergency, mask
@@ -24,7 +23,6 @@ from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import stats
 from ivr.store.live import LEFT
-from ivr.store.replies import maybe_text
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
@@ -74,8 +72,9 @@ def national_digits(number: str) -> str:
     return "0" + phonenumbers.national_significant_number(phonenumbers.parse(number, None))
 
 
-def pending_key() -> str:
-    return helpline().queue.keys.keyed_number(param("CallSid")[:64] or "unknown")
+def call_sid() -> str:
+    """This call's SID, under which the number being decided on is kept (sealed)."""
+    return param("CallSid")[:64] or "unknown"
 
 
 def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:
@@ -124,14 +123,14 @@ def tries() -> int:
 def start() -> Response:
     """Offer the caller's own number if we may call it, else ask for one."""
     content = helpline().flows.voice.callback
-    number = callable_number(param("From"))
+    number = helpline().callable(param("From"))
     if number is None:
         resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.number"), method="POST")
         return twiml(resp)
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    helpline().queue.keep_keyed(call_sid(), number, PENDING_SECONDS)
     return question(
         content["confirm_number"].format(last3=spell(number[-3:])),
         yes_no(),
@@ -182,13 +181,13 @@ def check() -> Response:
         say(resp, *voice.danger)
         resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
         return twiml(resp)
-    number = callable_number(digits) if digits else None
+    number = helpline().callable(digits) if digits else None
     if number is None:
         resp = VoiceResponse()
         say(resp, content["invalid_number"])
         resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
         return twiml(resp)
-    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    helpline().queue.keep_keyed(call_sid(), number, PENDING_SECONDS)
     log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
     return read_back(digits)
 
@@ -208,7 +207,7 @@ def read_back_again() -> Response:
     """The number keyed in, read back again (9 at that question), as we would dial it."""
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    number = maybe_text(helpline().redis.get(pending_key()))
+    number = helpline().queue.keyed(call_sid())
     if not number:
         resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
@@ -304,7 +303,7 @@ def save() -> Response:
         return got
     picked, resp = got
     window = dict(h.flows.voice.safe_times)[picked]
-    number = maybe_text(h.redis.get(pending_key()))
+    number = h.queue.keyed(call_sid())
     if not number:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
@@ -320,14 +319,14 @@ def save() -> Response:
         number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
     )
     if joined:
-        stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped")
+        stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=h.keys)
     if result.outcome == "new":
-        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
+        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked", keys=h.keys)
     else:  # their latest answers count
         h.queue.set_voicemail(result.callback_id, voicemail)
         if h.queue.replan(result.callback_id, window, place) == "noted":
             promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
-    h.redis.delete(pending_key())
+    h.queue.forget_keyed(call_sid())
     when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
     log.info(
         "call %s: callback %s %s for %s",
