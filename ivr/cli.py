@@ -322,8 +322,19 @@ def _in_order(
     type=click.Choice(["completed", "no-answer", "busy", "failed"]),
     help="How the advisors' phones answer, if the caller asks for an advisor.",
 )
+@click.option(
+    "--advisors",
+    type=click.Choice(["free", "busy", "none"]),
+    default=None,
+    help="Pretend one console advisor is on duty and free or busy (a busy one means the "
+    "caller waits in the queue), or that nobody is on duty. In this command only: the store "
+    "that routes real callers is not read or changed for advisors, and the simulated caller "
+    "waits apart from real ones. Without it, the store's advisors count.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
-def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_json) -> None:
+def simulate_call_command(
+    at, caller, called, presses, sayings, dial_status, advisors, as_json
+) -> None:
     """Call the helpline and print what the caller hears, presses and says, in order."""
     inputs = _in_order(
         click.get_current_context().meta["order"],
@@ -334,7 +345,7 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     app = create_app(_simulation(), clock=fixed_clock(instant))
-    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status)
+    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status, advisors)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return

@@ -95,6 +95,10 @@ class Settings:
     max_attempts: int = 3
     retry_delay_minutes: int = 120
     claim_timeout_minutes: int = 20
+    queue_max_wait_minutes: int = 10
+    queue_order: str = "live_first"
+    queue_hold_audio: str = ""
+    queue_hold_seconds: int = 40
     # Tests only, never in production: "test" makes console password hashes cheap.
     password_hash_cost: str = "production"
     # Tests only: the scheduler's leader lock, in seconds (0: the scheduler's LOCK_SECONDS).
@@ -185,6 +189,10 @@ class Settings:
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),
             claim_timeout_minutes=_int(env, "CLAIM_TIMEOUT_MINUTES", 20),
+            queue_max_wait_minutes=_int(env, "QUEUE_MAX_WAIT_MINUTES", 10),
+            queue_order=_choice(env, "QUEUE_ORDER", ("live_first", "by_wait")),
+            queue_hold_audio=env.get("QUEUE_HOLD_AUDIO", "").strip(),
+            queue_hold_seconds=_int(env, "QUEUE_HOLD_SECONDS", 40),
             password_hash_cost=_choice(env, "PASSWORD_HASH_COST", PASSWORD_HASH_COSTS),
             scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 0),
         )

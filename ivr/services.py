@@ -24,6 +24,7 @@ from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
 from ivr.store.erasures import ErasureLog, erasure_log
 from ivr.store.keys import Keys
+from ivr.store.live import AdvisorStates, LiveQueue
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
 from ivr.store.replication import Replicas
@@ -72,6 +73,8 @@ class Services:
     override: OverrideWatch  # the supervisor's closure, as calls and texts read it
     twilio: Client | None  # when credentials are set
     upgrade: Upgrade
+    live: LiveQueue  # callers waiting on the line (the in-hours queue)
+    advisor_states: AdvisorStates
 
     def closure(self) -> Override | None:
         """A supervisor's closure, read afresh from the store (None if the store can't be
@@ -131,4 +134,6 @@ def build_services(
         OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
         None if settings.simulated or settings.rehearsal else rest_client(settings),
         upgraded,
+        live := LiveQueue(store, keys),
+        AdvisorStates(store, live),
     )

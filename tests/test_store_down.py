@@ -153,11 +153,26 @@ def test_a_text_from_abroad_still_gets_an_answer(app):
         "/voice/advisor/result",
         "/voice/screen",
         "/voice/screen/result",
+        "/voice/queue/join",
+        "/voice/queue/wait",
+        "/voice/queue/key",
+        "/voice/queue/left",
+        "/voice/page/step1?q=1",
     ],
 )
 def test_every_voice_route_still_answers(app, route):
     root = answer(app, route)
-    assert spoken(root) or next_paths(root) or route == "/voice/screen/result"
+    leaves = root.find("Leave") is not None  # the wait at closing: to the callback offer
+    assert spoken(root) or next_paths(root) or leaves or route == "/voice/screen/result"
+
+
+def test_a_caller_waiting_in_the_queue_waits_on_with_the_999_line(app):
+    """Twilio keeps the queue: a wait page without the store never hangs up on them."""
+    root = answer(app, "/voice/queue/wait", QueuePosition="2")
+    assert root.find("Hangup") is None
+    if root.find("Leave") is None:  # open: the wait goes on (closed: the callback offer)
+        assert any("9 9 9" in line for line in spoken(root))
+        assert "/voice/queue/wait" in next_paths(root)
 
 
 @pytest.mark.parametrize("menu", ["", "open", "closed"])

@@ -43,6 +43,7 @@ class Callback:
     call_state: str | None = None  # claimed, ringing, connected, machine, ended
     outcome: str | None = None
     count: Count = field(default_factory=Count)  # towards expiry (expiry.py)
+    swapped: bool = False  # asked for from the queue: requested_at is when they joined it
 
 
 # ------------------------------------------------------------------ after an advisor's call

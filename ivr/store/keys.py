@@ -17,6 +17,9 @@ so they are not under one.
   hl:{helpline}:seen:{MessageSid}         a message already handled (Twilio retries)
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
   hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes), sealed
+  hl:{helpline}:live:callers              zset: callers waiting in the queue (live.py), by join
+  hl:{helpline}:live:caller:{CallSid}     hash: one waiting caller (masked number, no number)
+  hl:{helpline}:live:handled, :settings   recent handling times; the supervisor's queue rules
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
   hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days
   hl:{helpline}:stats:month:{yyyy-mm}     the month's: its days added once each (26 months)
@@ -25,6 +28,7 @@ so they are not under one.
   hl:{helpline}:sim:…                     what `helpline simulate` made: the same keys, apart
                                           (never released, listed or counted; purged nightly)
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py), phones sealed
+  hl:advstate:{username}                  an advisor's state: free, ringing, on a call (live.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
   hl:console:calling:{username}           one "call next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
@@ -67,6 +71,10 @@ def signin_account(account: str, device: str) -> str:
 
 def calling(username: str) -> str:
     return f"hl:console:calling:{username}"
+
+
+def advisor_state(username: str) -> str:
+    return f"hl:advstate:{username}"
 
 
 @dataclass(frozen=True)
@@ -120,6 +128,14 @@ class Keys:
 
     def keyed_number(self, call_sid: str) -> str:
         return f"{self.base}call:{call_sid}:number"
+
+    @property
+    def live(self) -> str:
+        """The prefix of the in-hours queue's keys (live.py)."""
+        return f"{self.base}live:"
+
+    def live_caller(self, call_sid: str) -> str:
+        return f"{self.live}caller:{call_sid}"
 
     @property
     def closure(self) -> str:

@@ -98,8 +98,9 @@ _REQUEST = (
     + _FLOOD
     + """
 -- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
--- ARGV: id, number (sealed), source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
--- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
+-- ARGV: id, number (sealed), source, requested, due, slot_end, plan, voicemail, status,
+-- seen_ttl, number hash, claimable_on, flood window, limit, quiet, swapped (asked for from
+-- the queue: requested is when the caller joined it). A text's flood counter and its
 -- request are one script: one write, one fsync, one round trip.
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
 local quiet = 0
@@ -122,7 +123,8 @@ local id = ARGV[1]
 local key = '${cb}' .. id
 redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', ARGV[4],
   'due_at', ARGV[5], 'slot_end', ARGV[6], 'plan', ARGV[7], 'voicemail', ARGV[8],
-  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
+  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0,
+  'swapped', ARGV[16])
 place(id, key, ARGV[9])
 redis.call('SET', open_key, id)
 redis.call('HSET', num_set, id, 1)
@@ -254,6 +256,22 @@ while true do
   end
   offset = offset + 50
 end
+"""
+
+_CLAIM_ONE = """
+-- One particular due callback (the one list's head), for one advisor, by the same rule as
+-- _CLAIM (claims.may_claim). ARGV: id, advisor, now
+local key = '${cb}' .. ARGV[1]
+local fields = redis.call('HMGET', key, 'status', 'slot_end')
+if fields[1] ~= 'due' or not fields[2] or tonumber(fields[2]) <= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZREM', '${cb}due', ARGV[1])
+redis.call('ZREM', '${cb}slots', ARGV[1])
+redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[2], 'claimed_at', ARGV[3],
+  'call_state', 'claimed', 'caller_connected', 0)
+redis.call('ZADD', '${cb}claimed', ARGV[3], ARGV[1])
+return 1
 """
 
 _FINISH = """
@@ -389,6 +407,7 @@ class CallbackQueue:
         self._erase_number = script(_ERASE_NUMBER)
         self._erase_ended = script(_ERASE_ENDED)
         self._claim = script(_CLAIM)
+        self._claim_one = script(_CLAIM_ONE)
         self._finish = script(_FINISH)
         self._return_stale = script(_RETURN_STALE)
         self._unclaim = script(_UNCLAIM)
@@ -410,10 +429,12 @@ class CallbackQueue:
         voicemail: bool = False,
         message_sid: str = "",
         flood: Flood | None = None,
+        swapped: bool = False,
     ) -> Requested:
         """Store a callback for `number` unless it has one open (or this message was seen).
         `plan` is the safe-time window (None while held for one). With `flood`, the text is
-        counted too (in the same script)."""
+        counted too (in the same script). `swapped`: asked for by a caller leaving the queue,
+        `now` being when they joined it (their place)."""
         h = self.sealer.lookup(number)
         callback_id = secrets.token_hex(8)
         rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
@@ -439,6 +460,7 @@ class CallbackQueue:
                 h,
                 place.claimable_on.isoformat() if place.claimable_on else "",
                 *(flood.args() if flood else ["", "", ""]),
+                int(swapped),
             ],
         )
         return Requested(result[0], result[1], _dt(result[2]), result[3] == 1)
@@ -627,6 +649,13 @@ class CallbackQueue:
         callback_id = self._acknowledged(self._claim, args=[advisor, _ts(now)])
         return self.get(callback_id) if callback_id else None
 
+    def claim_one(self, callback_id: str, advisor: str, now: datetime) -> Callback | None:
+        """Atomically take this callback if it may be claimed (claims.may_claim): two
+        advisors taking the one list's head at once never both get it."""
+        if not self._claim_one(args=[callback_id, advisor, _ts(now)]):
+            return None
+        return self.get(callback_id)
+
     def finish(
         self,
         callback_id: str,
@@ -711,6 +740,7 @@ def _callback(callback_id: str, data: dict[str, str], number: str) -> Callback:
         caller_connected=data.get("caller_connected") == "1",
         call_state=data.get("call_state") or None,
         outcome=data.get("outcome") or None,
+        swapped=data.get("swapped") == "1",
         count=Count(
             int(data.get("missed") or 0), _day(data.get("counted")), _day(data.get("claimable_on"))
         ),

@@ -83,10 +83,11 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
         )
 
     from ivr.ops import metrics
-    from ivr.web import console, health, outbound, sms, voice, voice_callbacks
+    from ivr.web import console, health, outbound, sms, voice, voice_callbacks, voice_queue
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(voice_callbacks.bp)
+    app.register_blueprint(voice_queue.bp)
     app.register_blueprint(outbound.bp)
     app.register_blueprint(sms.bp)
     console.init_console(app)

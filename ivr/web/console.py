@@ -56,9 +56,11 @@ from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.keys import calling
+from ivr.store.live import LEFT, Caller
+from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
-from ivr.twilio.rest import call_advisor
+from ivr.twilio.rest import call_advisor, call_advisor_for_caller, caller_still_queued
 from ivr.web.app import helpline
 from ivr.web.report_page import last_month, render_report
 
@@ -305,8 +307,13 @@ def queue_view() -> dict[str, object]:
     mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
     status = helpline().line_status()
     counts = h.queue.counts()
+    live = [
+        {"number": c.masked, "waited": waited(c.joined, now), "taken": c.state != "waiting"}
+        for c in h.live.waiting(now)
+    ]
     return {
         "open": status.open,
+        "live": live,
         "due": due,
         "mine": mine[0] if mine else None,
         "waiting_later": counts["scheduled"],
@@ -528,23 +535,62 @@ CALL_NEXT_REFUSED = {
 }
 
 
+def take(advisor: Advisor) -> Taken | None:
+    """The head of the one list (callbacks on their last day, live callers, due callbacks),
+    taken atomically; a caller Twilio no longer holds (hung up as they were taken) is
+    dropped and the next is taken."""
+    h = helpline()
+    now = h.clock()
+    rules = h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    for _ in range(3):
+        taken = take_next(
+            h.queue,
+            h.live,
+            advisor.username,
+            now,
+            rules.order,
+            h.settings.callback_expiry_opening_days,
+            h.flows.hours.timezone,
+        )
+        if taken is None or taken.caller is None or h.twilio is None:
+            return taken
+        sid = taken.caller.call_sid
+        if caller_still_queued(h.twilio, queue_name(h.keys.helpline), sid) is not False:
+            return taken
+        h.live.end(sid, LEFT, now)
+    return None
+
+
+def queue_name(helpline_name: str) -> str:
+    return f"helpline-{helpline_name}"  # as voice_queue.queue_name names it
+
+
 def claim_and_ring(advisor: Advisor) -> None:
     h = helpline()
     now = h.clock()
-    callback = h.queue.claim(advisor.username, now)
-    if callback is None:
+    taken = take(advisor)
+    if taken is None:
         flash("Nobody is waiting for a call back right now.")
         return
-    audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
     if h.settings.rehearsal:  # helpline demo: nobody's phone rings
+        if taken.callback is not None:
+            audit.record(
+                h.redis, now, advisor.username, "claimed", taken.callback.id, taken.callback.number
+            )
         flash(
             "Rehearsal: your phone would ring now; press 1 to be put through to the caller. "
             "Then record what happened below."
         )
         return
     base = h.settings.public_base_url or request.url_root.rstrip("/")
+    if taken.caller is not None:
+        ring_for_caller(advisor, taken.caller, base)
+        return
+    callback = taken.callback
+    assert callback is not None
+    audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
     try:
-        call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
+        call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id, advisor.username)
     except (TwilioException, OSError) as exc:  # OSError: requests' connection errors
         log.error(
             "could not ring advisor %s for callback %s: %s",
@@ -578,6 +624,30 @@ def twilio_error(exc: Exception) -> str:
     if isinstance(exc, TwilioRestException):
         return f"Twilio answered {exc.status}, error {exc.code}"
     return f"Twilio could not be reached ({type(exc).__name__})"
+
+
+def ring_for_caller(advisor: Advisor, caller: Caller, base: str) -> None:
+    """Ring the advisor to take a caller waiting on the line; if their phone can't be rung,
+    the caller waits on, keeping their place."""
+    h = helpline()
+    now = h.clock()
+    try:
+        call_advisor_for_caller(
+            h.twilio, h.settings, base, advisor.phone, caller.call_sid, advisor.username
+        )
+    except (TwilioException, OSError) as exc:
+        log.error(
+            "could not ring advisor %s for a queued caller: %s",
+            advisor.username,
+            twilio_error(exc),
+        )
+        h.live.give_back(caller.call_sid, advisor.username)
+        flash("Your phone could not be rung. The caller is still waiting.")
+        return
+    audit.record(
+        h.redis, now, advisor.username, "took a caller from the queue", detail=caller.masked
+    )
+    flash("Ringing your phone: press 1 when you answer to take the caller who is waiting.")
 
 
 @bp.route("/callbacks/<callback_id>/outcome", methods=["POST"])

@@ -142,6 +142,9 @@ def dial_result() -> Response:
 def advisor_status() -> Response:
     """Status callbacks of the advisor's leg."""
     status = param("CallStatus")
+    if param("adv"):  # the advisor's state follows their leg (free, ringing, on a call...)
+        h = helpline()
+        h.advisor_states.follow(param("adv")[:40], status, h.clock())
     if status in ("busy", "no-answer", "failed", "canceled"):
         helpline().queue.set_call_state(param("cb")[:32], "advisor_missed")
     elif status == "in-progress":

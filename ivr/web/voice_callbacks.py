@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import phonenumbers
 import redis
@@ -15,14 +16,27 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.core import calltree
 from ivr.core.calltree import Option
+from ivr.core.livequeue import WHY_LEAVE
 from ivr.core.phone import keyed_emergency, mask
 from ivr.core.phrases import promise_when
 from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import stats
+from ivr.store.live import LEFT
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
-from ivr.web.voice import METHODS, gather, give_up, heard_here, link, not_chosen, param, say, twiml
+from ivr.web.voice import (
+    METHODS,
+    gather,
+    give_up,
+    heard_here,
+    link,
+    live_queue,
+    not_chosen,
+    param,
+    say,
+    twiml,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
@@ -269,6 +283,14 @@ def _yes_no(yes: str, no: str, again: str) -> Response:
     return twiml(resp)
 
 
+def joined_queue() -> datetime | None:
+    """When this call joined the queue, if it left it for a callback (its place)."""
+    caller = live_queue().caller(param("CallSid")[:64])
+    if caller is not None and caller.state == LEFT and caller.why in WHY_LEAVE:
+        return caller.joined
+    return None
+
+
 @bp.route("/save", methods=METHODS)
 @store_safe
 def save() -> Response:
@@ -292,7 +314,12 @@ def save() -> Response:
     # No CallSid as a once-only key: one call may ask for two different numbers, and the
     # second must not be taken for a repeat of the first. One open callback per number is
     # enough to make a repeated request change nothing.
-    result = h.queue.request(number, "voice", now, place, window, voicemail=voicemail)
+    joined = joined_queue()
+    result = h.queue.request(
+        number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
+    )
+    if joined:
+        stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=h.keys)
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked", keys=h.keys)
     else:  # their latest answers count
@@ -309,5 +336,9 @@ def save() -> Response:
         mask(number),
     )
     say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(when=when))
+    if joined:  # from the queue: the call ends with the 999 line and when to expect us
+        say(resp, h.flows.voice.safety, *h.flows.voice.goodbye)
+        resp.hangup()
+        return twiml(resp)
     resp.redirect(link("voice.menu"), method="POST")
     return twiml(resp)
