@@ -18,7 +18,7 @@ from ivr.core.livequeue import BY_WAIT, LIVE_FIRST, ON_CALL
 from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME
 from ivr.store.connection import connect
-from ivr.store.keys import Keys
+from ivr.store.keys import DEFAULT
 from ivr.store.live import BRIDGED, LEFT, LiveQueue
 from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import CallbackQueue
@@ -265,7 +265,7 @@ def test_a_finished_call_feeds_the_estimate(make_app, store) -> None:
 
 
 def test_simulated_callers_wait_apart_from_real_ones(store) -> None:
-    LiveQueue(store, Keys("simulated")).join("CA" + "9" * 32, NOW, "x")
+    LiveQueue(store, DEFAULT.simulation).join("CA" + "9" * 32, NOW, "x")
     assert LiveQueue(store).size() == 0
 
 
