@@ -355,6 +355,34 @@ def test_the_numbers_page_is_drawn_with_no_calls_at_all(supervisor_app, store):
     page = client.get("/console/supervisor/stats").get_data(as_text=True)
     assert "<svg" in page
     assert "None yet." in page
+    assert "Nobody waited in the queue." in page
+
+
+def test_the_numbers_page_shows_the_queue(supervisor_app, store):
+    """Issue 13: calls queued, answered from the queue, swapped to a callback, abandoned,
+    and the time to answer, as a chart with its table."""
+    stats.flush()
+    store.flushdb()
+    app = supervisor_app(at="2026-06-19T11:00")
+    now = app.extensions["helpline"].clock()
+    zone = app.extensions["helpline"].flows.hours.timezone
+    for counted, times in (
+        ("q:queued", 5),
+        ("q:answered", 3),
+        ("q:swapped", 1),
+        ("q:abandoned", 1),
+    ):
+        for _ in range(times):
+            stats.count(store, now, zone, counted)
+    for seconds in (30, 45, 130):
+        stats.queue_answer_recorded(store, now, zone, seconds)
+    page = as_supervisor(app, store).get("/console/supervisor/stats").get_data(as_text=True)
+    assert 'aria-label="Callers in the queue, Today, Friday 19 June' in page
+    for label, n in (("Waited", 5), ("Answered", 3), ("Swapped", 1), ("Hung up", 1)):
+        assert f"<title>{label}: {n}</title>" in page
+    assert re.search(r"Answered by an advisor</th><td>3</td>", page)
+    assert re.search(r"Half of those answered, within</th><td>45 s</td>", page)
+    assert re.search(r"90% of those answered, within</th><td>2 min 10 s</td>", page)
 
 
 # ------------------------------------------------------------------ the audit trail

@@ -48,7 +48,7 @@ from ivr.core.expiry import last_day
 from ivr.core.hours import usual_span
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
-from ivr.core.report import month_report, parse_month
+from ivr.core.report import month_report, parse_month, seconds_text
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
 from ivr.ops.checks import calls_problem
 from ivr.ops.hashpool import Busy, HashPool
@@ -877,6 +877,7 @@ def stats_page() -> str:
         today=stats.summary(h.redis, today, 1),
         month=stats.summary(h.redis, today, 30),
         day=today,
+        seconds=seconds_text,
     )
 
 
