@@ -561,7 +561,7 @@ def test_an_advisor_works_the_queue_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page.locator(".badge.on")).to_have_text("On duty")
 
-    tab_to(page, page.get_by_role("button", name="Call next"))
+    tab_to(page, page.get_by_role("button", name="Take next"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Ringing your phone")
     expect(page.locator("#mine-number")).to_have_text(MASKED)
