@@ -691,3 +691,21 @@ def test_queue_rules_that_cant_be_used_are_refused_clearly(
     assert 'role="alert"' in page
     assert not store.exists("hl:main:live:settings")
     assert not [e for e in audit.recent(store, 10) if e["action"] == "set the queue rules"]
+
+
+def test_the_longest_wait_a_supervisor_sets_is_the_one_callers_get(supervisor_app, store):
+    clock = Clock(london(OPEN_AT))
+    app = supervisor_app(clock=clock)
+    add_advisor(store, "Alex", ADVISOR_PHONE, on_duty=True)
+    app.extensions["helpline"].advisor_states.set("alex", ON_CALL, clock())
+    supervise(
+        as_supervisor(app, store),
+        "/console/supervisor/queue-rules",
+        {"max_wait": "4", "order": LIVE_FIRST},
+    )
+    sid = "CA" + "1" * 32
+    join_queue(app, sid, CALLER)
+    clock.advance(3 * 60)
+    assert call(app, "/voice/queue/wait", CallSid=sid).find("Leave") is None
+    clock.advance(60)  # 4 minutes, not the setting's 10: the callback is offered
+    assert call(app, "/voice/queue/wait", CallSid=sid).find("Leave") is not None
