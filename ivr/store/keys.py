@@ -32,7 +32,7 @@ so they are not under one.
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py), phones sealed
   hl:advstate:{username}                  an advisor's state: free, ringing, on a call (live.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
-  hl:console:calling:{username}           one "call next" at a time
+  hl:console:calling:{username}           one "Take next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
   hl:purge                                inbound messages and media to delete from Twilio
 """
