@@ -21,7 +21,7 @@ from ivr.content.helplines import Line, Lines, load_lines
 from ivr.core.callbacks import callable_number
 from ivr.core.clock import Clock, file_clock, system_clock
 from ivr.core.hours import Override, Status
-from ivr.store.accounts import Accounts
+from ivr.store.accounts import Accounts, Advisor
 from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
 from ivr.store.erasures import ErasureLog, erasure_log
@@ -80,6 +80,11 @@ class Services:
     live: LiveQueue  # callers waiting on the line (the in-hours queue)
     advisor_states: AdvisorStates
     line: Line  # which helpline (flows/helplines.toml)
+    lines: Lines  # every helpline of the deployment, the default first
+
+    def serves(self, advisor: Advisor) -> bool:
+        """Whether `advisor` takes this helpline's calls (or, a supervisor, manages it)."""
+        return advisor.serves(self.line.name, self.lines.default.name)
 
     def closure(self) -> Override | None:
         """A supervisor's closure, read afresh from the store (None if the store can't be
@@ -183,6 +188,7 @@ def build_deployment(
             live,
             AdvisorStates(store, live),
             line,
+            lines,
         )
     return Deployment(lines, services)
 

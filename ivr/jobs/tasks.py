@@ -232,7 +232,7 @@ class Jobs:
         body = ctx.flows.sms.advisor_opening.format(
             count=waiting, last_day=final, link=f"{s.public_base_url}/console/"
         )
-        for phone in ctx.accounts.on_duty_phones():
+        for phone in ctx.accounts.on_duty_phones(ctx.line.name, ctx.lines.default.name):
             if not self.send:
                 report.add(f"would text {mask(phone)}: {body}")
                 continue

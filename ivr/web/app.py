@@ -58,7 +58,9 @@ def helpline() -> Helpline:
         return current_app.extensions["helpline"]
     chosen = request.environ.get(CHOSEN)
     if chosen is None:
-        chosen = _choose() or current_app.extensions["helpline"]
+        default = current_app.extensions["helpline"]
+        request.environ[CHOSEN] = default  # while choosing: the console reads the advisor
+        chosen = _choose() or default  # through the accounts every helpline shares
         request.environ[CHOSEN] = chosen
     return chosen
 
