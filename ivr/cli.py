@@ -11,6 +11,7 @@ import tempfile
 import textwrap
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
@@ -25,6 +26,7 @@ from ivr import create_app
 from ivr import demo as rehearse
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
+from ivr.content.helplines import Lines, load_lines
 from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
@@ -48,7 +50,7 @@ from ivr.ops import subjects
 from ivr.ops.checks import check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
-from ivr.services import build_services
+from ivr.services import build_deployment, build_services, line_settings
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
@@ -63,7 +65,6 @@ from ivr.store.connection import (
     stop_embedded,
 )
 from ivr.store.erasures import erasure_log
-from ivr.store.keys import DEFAULT as DEFAULT_KEYS
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
@@ -87,11 +88,46 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
 
 
-def _flows_or_exit(settings: Settings) -> Flows:
+def _lines_or_exit(settings: Settings) -> Lines:
     try:
-        return load_flows(settings.flows_dir, system_clock())
+        return load_lines(settings.flows_dir)
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _flows_or_exit(settings: Settings) -> Flows:
+    """The words and hours of settings.helpline (the default one if not set)."""
+    lines = _lines_or_exit(settings)
+    line = lines.named(settings.helpline) if settings.helpline else lines.default
+    try:
+        return load_flows(line.directory if line else settings.flows_dir, system_clock())
+    except FlowFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _on_helpline(settings: Settings, chosen: str | None) -> Settings:
+    """The settings as the helpline chosen by name or number (--helpline) sees them; the
+    default helpline when none is chosen."""
+    lines = _lines_or_exit(settings)
+    line = lines.find(chosen) if chosen else lines.default
+    if line is None:
+        raise click.BadParameter(
+            f"no helpline {chosen!r} (the helplines: {', '.join(lines.names)})",
+            param_hint="--helpline",
+        )
+    return line_settings(settings, line)
+
+
+def _keys_of(settings: Settings) -> Keys:
+    """The store's keys of settings.helpline (set by _on_helpline)."""
+    return Keys(settings.helpline or _lines_or_exit(settings).default.name)
+
+
+helpline_option = click.option(
+    "--helpline",
+    "helpline_name",
+    help="Which helpline, by name or number (flows/helplines.toml). Default: the first.",
+)
 
 
 def _instant(at: str | None, flows: Flows):
@@ -118,17 +154,18 @@ def main() -> None:
     is_flag=True,
     help="The calendar alone (hours.toml), leaving out a supervisor's closure.",
 )
-def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
+@helpline_option
+def hours(at: str | None, as_json: bool, ignore_override: bool, helpline_name: str | None) -> None:
     """Is the helpline open (now, or --at), until when, and when does it next open? What
     callers hear: a supervisor's closure counts when the store can be read."""
-    settings = Settings.from_env()
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     override, source = None, "ignored"
     if not ignore_override:
         try:
             with borrowed(settings) as store:
-                override = load_override(store)
+                override = load_override(store, _keys_of(settings))
             source = "read"
         except redis.RedisError:
             source = "unreachable"
@@ -177,9 +214,17 @@ def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
     help="Also list what waits for the helpline's approval: lines marked APPROVAL "
     "NEEDED in flows/, and the proposals in flows/review.toml.",
 )
-def check(review: bool) -> None:
-    """Check flows/ and the settings; exits non-zero when something would fail callers."""
-    settings = Settings.from_env()
+@helpline_option
+def check(review: bool, helpline_name: str | None) -> None:
+    """Check flows/ (every helpline's folder) and the settings; exits non-zero when
+    something would fail callers. --review lists one helpline's (default: the first)."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
+    lines = _lines_or_exit(settings)
+    for line in lines.all:
+        if line.name != settings.helpline:
+            _flows_or_exit(replace(settings, helpline=line.name))
+    if lines.source:
+        click.echo(f"helplines: {lines.source} is valid ({', '.join(lines.names)})")
     flows = _flows_or_exit(settings)
     try:
         proposals = load_proposals(flows.directory, flows.hours_config.subdivision)
@@ -282,6 +327,20 @@ class InOrder(click.Command):
         return super().parse_args(ctx, args)
 
 
+def _called(settings: Settings, called: str) -> tuple[Settings, str]:
+    """--to: the helpline it reaches (its settings) and the number Twilio would send as
+    `To`. A helpline's name becomes its first number; a number of none of them reaches the
+    default helpline, as a real call would."""
+    lines = _lines_or_exit(settings)
+    line = lines.find(called)
+    if line is None:
+        return line_settings(settings, lines.default), as_twilio_sends(called)
+    number = called if called in line.numbers else as_twilio_sends(called)
+    if number not in line.numbers:  # by name
+        number = line.numbers[0] if line.numbers else "+441234567890"
+    return line_settings(settings, line), number
+
+
 def _in_order(
     order: list[str], values: dict[str, tuple[str, ...]], make: dict[str, Callable[[str], Input]]
 ) -> list[Input]:
@@ -300,7 +359,12 @@ def _in_order(
     help="The caller's number (or anonymous).",
 )
 @click.option(
-    "--to", "called", default="+441234567890", show_default=True, help="The helpline's number."
+    "--to",
+    "called",
+    default="+441234567890",
+    show_default=True,
+    help="The number called: a helpline's number or name (flows/helplines.toml); any other "
+    "number is answered by the default helpline.",
 )
 @click.option(
     "--press",
@@ -341,7 +405,7 @@ def simulate_call_command(
         {"presses": presses, "sayings": sayings},
         {"presses": str, "sayings": Speech},
     )
-    settings = Settings.from_env()
+    settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     app = create_app(_simulation(), clock=fixed_clock(instant))
@@ -469,11 +533,12 @@ def jobs() -> None:
     is_flag=True,
     help="With --apply and an --at other than now: yes, change the real store.",
 )
-def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
+@helpline_option
+def jobs_run(job: str, at: str | None, apply: bool, yes: bool, helpline_name: str | None) -> None:
     """Run one scheduler job once, at an instant, against the configured store: the same
-    code the scheduler runs. Texts are only sent when the job runs for now; otherwise they
-    are printed."""
-    settings = Settings.from_env()
+    code the scheduler runs (for one helpline: --helpline, default the first). Texts are
+    only sent when the job runs for now; otherwise they are printed."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     for_now = at is None or abs((instant - system_clock()).total_seconds()) < 60
@@ -530,13 +595,16 @@ def _sealed_store(settings: Settings) -> tuple[redis.Redis, Sealer]:
     return store, sealer
 
 
-def _queues(settings: Settings) -> tuple[CallbackQueue, CallbackQueue]:
-    """The real callbacks, and those `helpline simulate` made (kept apart)."""
+def _queues(settings: Settings, every: bool = False) -> list[CallbackQueue]:
+    """settings.helpline's real callbacks, and those `helpline simulate` made (kept
+    apart); with `every`, every helpline's."""
     store, sealer = _sealed_store(settings)
-    return (
-        CallbackQueue(store, sealer, DEFAULT_KEYS),
-        CallbackQueue(store, sealer, DEFAULT_KEYS.simulation),
-    )
+    names = _lines_or_exit(settings).names if every else (_keys_of(settings).helpline,)
+    return [
+        CallbackQueue(store, sealer, keys)
+        for name in names
+        for keys in (Keys(name), Keys(name).simulation)
+    ]
 
 
 def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[str, object]:
@@ -560,8 +628,12 @@ def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[
 @click.option("--status", type=click.Choice(STATUSES), help="Only callbacks in this state.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--reveal", is_flag=True, help="Show full phone numbers.")
-def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
-    settings = Settings.from_env()
+@helpline_option
+def callbacks_list(
+    status: str | None, as_json: bool, reveal: bool, helpline_name: str | None
+) -> None:
+    """One helpline's callbacks (--helpline; default: the first)."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     statuses = (status,) if status else STATUSES
     items = [
         _callback_json(cb, reveal, queue.keys.simulated)
@@ -585,7 +657,7 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
 def callbacks_show(callback_id: str, reveal: bool) -> None:
-    for queue in _queues(Settings.from_env()):
+    for queue in _queues(Settings.from_env(), every=True):
         cb = queue.get(callback_id)
         if cb is not None:
             click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
@@ -596,7 +668,8 @@ def callbacks_show(callback_id: str, reveal: bool) -> None:
 @callbacks.command("cancel")
 @click.argument("callback_id")
 def callbacks_cancel(callback_id: str) -> None:
-    if not any(q.cancel(callback_id, system_clock()) for q in _queues(Settings.from_env())):
+    queues = _queues(Settings.from_env(), every=True)
+    if not any(q.cancel(callback_id, system_clock()) for q in queues):
         raise click.ClickException(f"no open callback {callback_id}")
     click.echo(f"cancelled {callback_id}")
 
@@ -675,7 +748,8 @@ def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
     subject = _subject(number)
     settings = Settings.from_env()
     with borrowed(settings):
-        found = subjects.show(build_services(settings, upgrade=False), subject)
+        every = build_deployment(settings, upgrade=False).all()
+        found = subjects.show(every[0], subject, also=every[1:])
     if as_json:
         click.echo(json.dumps(_found_json(found, bodies), indent=2))
         return
@@ -736,7 +810,8 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
         )
     settings = Settings.from_env()
     with borrowed(settings):
-        done = subjects.erase(build_services(settings, upgrade=False), subject)
+        every = build_deployment(settings, upgrade=False).all()
+        done = subjects.erase(every[0], subject, also=every[1:])
     click.echo(f"erased {done.callbacks} callback records")
     if done.twilio is None:
         raise click.ClickException(f"{done.twilio_problem}; run it again to delete them")
@@ -754,16 +829,24 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
     "--from", "sender", default=DRAMA_MOBILE, show_default=True, help="The sender's number."
 )
 @click.option("--body", required=True, help="The message.")
-def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
+@click.option(
+    "--to",
+    "called",
+    default="+441234567890",
+    show_default=True,
+    help="The number texted: a helpline's number or name (flows/helplines.toml).",
+)
+def simulate_sms_command(at: str | None, sender: str, body: str, called: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
-    flows = _flows_or_exit(Settings.from_env())
+    settings, called = _called(Settings.from_env(), called)
+    flows = _flows_or_exit(settings)
     app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
     client = TwilioLikeClient(
         app,
         {
             "MessageSid": "SM" + uuid.uuid4().hex,
             "From": as_twilio_sends(sender),
-            "To": "+441234567890",
+            "To": called,
             "Body": body,
             "NumMedia": "0",
         },
@@ -840,10 +923,14 @@ def demo(at: str | None, port: int) -> None:
 @click.option("--month", help="The month, e.g. 2026-11 (default: last month).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write a page to print.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write figure,value rows.")
-def report(month: str | None, html_file: str | None, csv_file: str | None) -> None:
+@helpline_option
+def report(
+    month: str | None, html_file: str | None, csv_file: str | None, helpline_name: str | None
+) -> None:
     """A month's figures for funders: calls in and out of hours, menu choices, callbacks
-    asked for, reached and expired, waits, busiest hours. No phone numbers."""
-    settings = Settings.from_env()
+    asked for, reached and expired, waits, busiest hours. No phone numbers. One helpline's
+    (--helpline; default: the first)."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     services = build_services(settings, upgrade=False)
     now = services.clock().astimezone(services.flows.hours.timezone)
     try:
@@ -883,17 +970,32 @@ def _accounts() -> Accounts:
     help=f"Their phone, e.g. {EXAMPLE_NATIONAL} or {EXAMPLE_INTERNATIONAL}.",
 )
 @click.option("--supervisor", is_flag=True, help="May close the line and manage advisors.")
-def advisors_add(name: str, phone: str, supervisor: bool) -> None:
+@click.option(
+    "--helpline",
+    "helpline_names",
+    multiple=True,
+    help="A helpline they serve, by name or number; repeatable. Default: the first.",
+)
+def advisors_add(name: str, phone: str, supervisor: bool, helpline_names: tuple[str, ...]) -> None:
+    """Add an advisor (a supervisor, with --supervisor) for one or more helplines."""
     try:  # what can be checked is, before anyone types a password
         phone = advisor_e164(phone)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    settings = Settings.from_env()
+    served = tuple(_on_helpline(settings, n).helpline for n in helpline_names)
+    default = _lines_or_exit(settings).default.name
+    served = () if served in ((), (default,)) else tuple(dict.fromkeys(served))
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        advisor = _accounts().add(name, phone, password, supervisor)
+        advisor = _accounts().add(name, phone, password, supervisor, helplines=served)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"added {advisor.username}" + (" (supervisor)" if supervisor else ""))
+    click.echo(
+        f"added {advisor.username}"
+        + (" (supervisor)" if supervisor else "")
+        + (f" for {', '.join(served)}" if served else "")
+    )
 
 
 @advisors.command("list")
@@ -906,6 +1008,7 @@ def advisors_list() -> None:
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
             f"{'supervisor' if a.supervisor else 'advisor':<10} "
             f"{'on duty' if a.on_duty else 'off duty'}"
+            + (f"  {', '.join(a.helplines)}" if a.helplines else "")
         )
 
 
@@ -982,7 +1085,10 @@ def keys_rotate() -> None:
     if sealer.key_count < 2:
         click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
     try:
-        changed, passes = rotate(store, sealer, Keys())
+        changed, passes = 0, 0
+        for name in _lines_or_exit(settings).names:
+            done, passes_here = rotate(store, sealer, Keys(name))
+            changed, passes = changed + done, max(passes, passes_here)
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     spooled = Spool(settings.data_dir, sealer).reseal()
@@ -1021,7 +1127,15 @@ def restore_command(file: Path) -> None:
     settings = Settings.from_env()
     store, sealer = connect(settings), _sealer(settings)
     try:
-        done = restore(store, sealer, file.read_bytes(), erasure_log(settings), Keys())
+        names = _lines_or_exit(settings).names
+        done = restore(
+            store,
+            sealer,
+            file.read_bytes(),
+            erasure_log(settings),
+            Keys(names[0]),
+            [Keys(name) for name in names[1:]],
+        )
     except BackupProblem as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(

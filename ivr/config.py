@@ -103,6 +103,9 @@ class Settings:
     password_hash_cost: str = "production"
     # Tests only: the scheduler's leader lock, in seconds (0: the scheduler's LOCK_SECONDS).
     scheduler_lock_seconds: int = 0
+    # The helpline (flows/helplines.toml) a command serves, by name ("": the default one);
+    # set by the commands' --helpline, never from the environment: the app serves them all.
+    helpline: str = ""
     # Set by `helpline simulate` only (never from the environment): its records are kept apart
     # from real ones (keys.py: Keys.simulated), Twilio is never called, and numbers from
     # Ofcom's drama range (07700 900xxx), which no stranger answers, may be called back.

@@ -601,7 +601,7 @@ def test_the_supervisor_sees_who_waits_on_the_line_and_each_advisors_state(super
         {
             "place": 1,
             "number": "+44 7400 •••456",
-            "waited": "3 min",
+            "waited": "2 min",
             "now": "being put through to alex",
         },
         {"place": 2, "number": "+44 7400 •••457", "waited": "1 min", "now": "waiting"},

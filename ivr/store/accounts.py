@@ -54,6 +54,13 @@ class Advisor:
     supervisor: bool
     on_duty: bool
     session: str = ""  # part of every console session of this account; a new one ends them all
+    # The helplines (flows/helplines.toml names) whose callbacks and callers they take, and,
+    # for a supervisor, whose queues, closures, advisors and figures they manage. None
+    # given: the default helpline only (see serves).
+    helplines: tuple[str, ...] = ()
+
+    def serves(self, helpline: str, default: str) -> bool:
+        return helpline in (self.helplines or (default,))
 
 
 def username_for(name: str) -> str:
@@ -109,9 +116,16 @@ class Accounts:
         self.sealer = sealer
 
     def add(
-        self, name: str, phone: str, password: str, supervisor: bool = False, drama: bool = False
+        self,
+        name: str,
+        phone: str,
+        password: str,
+        supervisor: bool = False,
+        drama: bool = False,
+        helplines: tuple[str, ...] = (),
     ) -> Advisor:
-        """`drama`: a rehearsal's sample advisor may have a drama number (nobody's phone)."""
+        """`drama`: a rehearsal's sample advisor may have a drama number (nobody's phone).
+        `helplines`: the names of the helplines they serve (none: the default one)."""
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
         try:  # "07400 123456" as typed; Twilio dials "+447400123456"
@@ -127,6 +141,7 @@ class Accounts:
             "supervisor": int(supervisor),
             "on_duty": 0,
             "session": new_session_token(),
+            "helplines": ",".join(helplines),
         }
         if not self.r.hsetnx(keys.advisor(username), "name", fields["name"]):
             raise AccountError(f"there is already an advisor called {username}")
@@ -148,6 +163,7 @@ class Accounts:
             data.get("supervisor") == "1",
             data.get("on_duty") == "1",
             data.get("session", ""),
+            tuple(name for name in data.get("helplines", "").split(",") if name),
         )
 
     def all(self) -> list[Advisor]:
@@ -188,12 +204,23 @@ class Accounts:
             self.r.hset(keys.advisor(username), "hash", rehashed)
         return self.get(username)
 
+    def set_helplines(self, username: str, helplines: tuple[str, ...]) -> None:
+        """The helplines they serve from now on (none: the default one)."""
+        if not self.r.exists(keys.advisor(username)):
+            raise AccountError(f"no advisor {username}")
+        self.r.hset(keys.advisor(username), "helplines", ",".join(helplines))
+
     def set_on_duty(self, username: str, on_duty: bool) -> None:
         if self.r.exists(keys.advisor(username)):
             self.r.hset(keys.advisor(username), "on_duty", int(on_duty))
 
-    def on_duty_phones(self) -> list[str]:
-        return [a.phone for a in self.all() if a.on_duty]
+    def on_duty_phones(self, helpline: str | None = None, default: str = "") -> list[str]:
+        """Phones of advisors on duty (of `helpline` only, when given)."""
+        return [
+            a.phone
+            for a in self.all()
+            if a.on_duty and (helpline is None or a.serves(helpline, default))
+        ]
 
     def device_link(self, username: str) -> str | None:
         """A code that makes one more device known to the account (so the hourly cap on new

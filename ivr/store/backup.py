@@ -20,6 +20,7 @@ import json
 import os
 import time
 import zlib
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -103,9 +104,15 @@ def write_backup(path: Path, data: bytes) -> None:
 
 
 def restore(
-    r: redis.Redis, sealer: Sealer, data: bytes, erasures: ErasureLog, helpline: Keys
+    r: redis.Redis,
+    sealer: Sealer,
+    data: bytes,
+    erasures: ErasureLog,
+    helpline: Keys,
+    others: Sequence[Keys] = (),
 ) -> Restored:
-    """Put a backup into an empty store, then erase again every number erased since."""
+    """Put a backup into an empty store, then erase again every number erased since, in
+    `helpline` and the `others` (every helpline of the deployment)."""
     if not data.startswith(MAGIC):
         raise BackupProblem("this is not a helpline backup")
     try:
@@ -142,6 +149,10 @@ def restore(
             pipe.execute()
     finally:
         raw.close()
-    queue = CallbackQueue(r, sealer, helpline)
-    erased = sum(max(queue.erase_lookup(h), 0) for h in erasures.erased_since(taken_at))
+    erased_since = erasures.erased_since(taken_at)
+    erased = sum(
+        max(CallbackQueue(r, sealer, keys).erase_lookup(h), 0)
+        for keys in (helpline, *others)
+        for h in erased_since
+    )
     return Restored(len(payload["keys"]), erased)

@@ -59,6 +59,7 @@ class Spooled:
     window: str = ""
     hour: int | None = None
     media: tuple[str, ...] = ()  # its media's SIDs, to delete from Twilio once replayed
+    helpline: str = ""  # the helpline it was sent to, by name ("": the default)
 
     @property
     def received(self) -> datetime:

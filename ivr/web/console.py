@@ -64,7 +64,7 @@ from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
 from ivr.twilio.rest import call_advisor, call_advisor_for_caller, caller_still_queued
-from ivr.web.app import helpline
+from ivr.web.app import CONSOLE_CHOICE, Helpline, helpline, helplines
 from ivr.web.report_page import last_month, render_report
 
 log = logging.getLogger(__name__)
@@ -128,6 +128,47 @@ def accounts() -> Accounts:
 
 def me() -> Advisor:
     return current_user.advisor
+
+
+def my_helplines() -> list[Helpline]:
+    """The helplines the signed-in advisor serves, the deployment's order."""
+    return [h for h in helplines().values() if h.serves(me())]
+
+
+def chosen_helpline() -> str | None:
+    """Which helpline the console serves this request (app.helpline): the one asked for
+    (?helpline=name, then kept in the session) among the advisor's own, else their first.
+    Signed out: the default."""
+    if not current_user.is_authenticated:
+        return None
+    mine = [h.line.name for h in my_helplines()]
+    wanted = request.args.get("helpline") or session.get("helpline")
+    if wanted in mine:
+        if session.get("helpline") != wanted:
+            session["helpline"] = wanted
+        return wanted
+    return mine[0] if mine else None
+
+
+@bp.app_context_processor
+def helpline_choice() -> dict[str, object]:
+    """With more than one helpline, every console page names the one it shows and links to
+    the advisor's others."""
+    lines = helplines()
+    if len(lines) == 1 or not current_user.is_authenticated:
+        return {"serving": None}
+    current = helpline().line.name
+    return {
+        "serving": [(h.line.name, h.line.label, h.line.name == current) for h in my_helplines()]
+    }
+
+
+def managed(username: str) -> Advisor:
+    """An advisor of the helpline shown, whom its supervisor may manage (404 otherwise)."""
+    advisor = accounts().get(username)
+    if advisor is None or not helpline().serves(advisor):
+        abort(404)
+    return advisor
 
 
 class SignInForm(FlaskForm):
@@ -201,6 +242,7 @@ def init_console(app: Flask) -> None:
         if name != "console":
             csrf.exempt(blueprint)
     app.register_blueprint(bp)
+    app.extensions[CONSOLE_CHOICE] = chosen_helpline
 
 
 @bp.app_context_processor
@@ -241,6 +283,8 @@ def require_sign_in() -> Response | tuple[Response, int] | None:
         if request.endpoint in POLL_ENDPOINTS:
             return jsonify(error="signed out"), 401
         return redirect(url_for("console.login"))
+    if not helpline().serves(me()) and request.endpoint != "console.logout":
+        abort(403)  # an account for none of this deployment's helplines
     if request.endpoint not in POLL_ENDPOINTS:
         session["active"] = now
         session.permanent = True
@@ -267,7 +311,9 @@ def error_page(error: HTTPException) -> tuple[str, int]:
 def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
     """Add to the audit trail what the signed-in advisor did, now (numbers masked)."""
     h = helpline()
-    audit.record(h.redis, h.clock(), me().username, action, callback_id, number, detail)
+    audit.record(
+        h.redis, h.clock(), me().username, action, callback_id, number, detail, keys=h.keys
+    )
 
 
 P = ParamSpec("P")
@@ -350,10 +396,11 @@ ADVISOR_STATE_LABELS = {
 
 
 def advisors_now(now: datetime) -> list[dict[str, str]]:
-    """Each advisor's state as the app routes by it (a stale one is free)."""
+    """Each of this helpline's advisors' state as the app routes by it (a stale one is
+    free); an advisor serving several helplines has one state, shown in each."""
     h = helpline()
     rows = []
-    for advisor in accounts().all():
+    for advisor in (a for a in accounts().all() if h.serves(a)):
         state = h.advisor_states.now_in(advisor.username, now)
         label = ADVISOR_STATE_LABELS.get(state, ADVISOR_STATE_LABELS[FREE])
         if not advisor.on_duty:
@@ -428,7 +475,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     login_user(User(advisor))
     session["active"] = h.clock().timestamp()
     session.permanent = True
-    audit.record(h.redis, h.clock(), advisor.username, "signed in")
+    audit.record(h.redis, h.clock(), advisor.username, "signed in", keys=h.keys)
     response = redirect(url_for("console.queue"))
     remember_device(response, advisor.username, device)
     return response
@@ -513,6 +560,7 @@ def trust_device(code: str) -> Response | tuple[str, int]:
                 helpline().clock(),
                 username,
                 "trusted a new device with a supervisor's link",
+                keys=helpline().keys,
             )
             flash("This device is now trusted for your account. Sign in.")
             response = redirect(url_for("console.login"))
@@ -633,7 +681,13 @@ def claim_and_ring(advisor: Advisor) -> None:
     if h.settings.rehearsal:  # helpline demo: nobody's phone rings
         if taken.callback is not None:
             audit.record(
-                h.redis, now, advisor.username, "claimed", taken.callback.id, taken.callback.number
+                h.redis,
+                now,
+                advisor.username,
+                "claimed",
+                taken.callback.id,
+                taken.callback.number,
+                keys=h.keys,
             )
         flash(
             "Rehearsal: your phone would ring now; press 1 to be put through to the caller. "
@@ -646,7 +700,9 @@ def claim_and_ring(advisor: Advisor) -> None:
         return
     callback = taken.callback
     assert callback is not None
-    audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
+    audit.record(
+        h.redis, now, advisor.username, "claimed", callback.id, callback.number, keys=h.keys
+    )
     try:
         call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id, advisor.username)
     except (TwilioException, OSError) as exc:  # OSError: requests' connection errors
@@ -665,6 +721,7 @@ def claim_and_ring(advisor: Advisor) -> None:
             callback.id,
             callback.number,
             twilio_error(exc),
+            keys=h.keys,
         )
         flash(
             "Your phone could not be rung, so the callback is back in the queue. Try again "
@@ -672,7 +729,9 @@ def claim_and_ring(advisor: Advisor) -> None:
             ERROR,
         )
         return
-    audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
+    audit.record(
+        h.redis, now, advisor.username, "called", callback.id, callback.number, keys=h.keys
+    )
     flash("Ringing your phone: press 1 when you answer to connect to the caller.")
 
 
@@ -703,7 +762,12 @@ def ring_for_caller(advisor: Advisor, caller: Caller, base: str) -> None:
         flash("Your phone could not be rung. The caller is still waiting.")
         return
     audit.record(
-        h.redis, now, advisor.username, "took a caller from the queue", detail=caller.masked
+        h.redis,
+        now,
+        advisor.username,
+        "took a caller from the queue",
+        detail=caller.masked,
+        keys=h.keys,
     )
     flash("Ringing your phone: press 1 when you answer to take the caller who is waiting.")
 
@@ -738,13 +802,20 @@ def outcome(callback_id: str) -> Response:
         flash("That callback is not yours to finish.", ERROR)
         return redirect(url_for("console.queue"))
     audit.record(
-        h.redis, now, me().username, f"outcome {result}", callback.id, callback.number, status
+        h.redis,
+        now,
+        me().username,
+        f"outcome {result}",
+        callback.id,
+        callback.number,
+        status,
+        keys=h.keys,
     )
     tz = h.flows.hours.timezone
     if result in ("reached", "voicemail_left"):
-        stats.count(h.redis, now, tz, "cb:reached")
+        stats.count(h.redis, now, tz, "cb:reached", keys=h.keys)
     if status == "expired":
-        stats.count(h.redis, now, tz, "cb:expired")
+        stats.count(h.redis, now, tz, "cb:expired", keys=h.keys)
     flash(
         f"Recorded: {OUTCOME_LABELS[result]}."
         + (" It will come back to the queue later." if status == "scheduled" else "")
@@ -780,11 +851,11 @@ def supervisor() -> str:
         calls_problem=None if h.settings.rehearsal else calls_problem(h.settings),
         status=helpline().line_status(),
         override=h.closure(),
-        advisors=accounts().all(),
+        advisors=[a for a in accounts().all() if h.serves(a)],
         close_form=CloseForm(),
         advisor_form=AdvisorForm(),
         waiting=waiting,
-        audit=audit.recent(h.redis, 50),
+        audit=audit.recent(h.redis, 50, h.keys),
         view=supervisor_view(),
         rules_form=QueueRulesForm(
             data={"max_wait": int(rules.max_wait.total_seconds() // 60), "order": rules.order}
@@ -846,7 +917,7 @@ def close() -> Response:
     if problem:
         flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)
         return redirect(url_for("console.supervisor"))
-    close_line(h.redis, message, until)
+    close_line(h.redis, message, until, h.keys.real)
     h.override.invalidate()  # this process at once; the others hear it announced
     audited("closed the line", detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")
@@ -856,7 +927,7 @@ def close() -> Response:
 @bp.route("/supervisor/reopen", methods=["POST"])
 @supervisor_only
 def reopen() -> Response:
-    reopen_line(helpline().redis)
+    reopen_line(helpline().redis, helpline().keys.real)
     helpline().override.invalidate()
     audited("reopened the line")
     flash("The line follows its usual hours again.")
@@ -917,6 +988,7 @@ def add_advisor() -> Response:
             form.phone.data,
             form.password.data,
             form.supervisor.data,
+            helplines=_new_advisor_helplines(),
         )
     except AccountError as exc:
         flash(f"Not added: {exc}.", ERROR)
@@ -926,11 +998,30 @@ def add_advisor() -> Response:
     return redirect(url_for("console.supervisor"))
 
 
+def _new_advisor_helplines() -> tuple[str, ...]:
+    """An advisor a supervisor adds serves the helpline shown (nothing stored for the
+    default one: an account of a one-helpline deployment stays as it was)."""
+    h = helpline()
+    return () if h.line == h.lines.default else (h.line.name,)
+
+
 @bp.route("/supervisor/advisors/<username>/remove", methods=["POST"])
 @supervisor_only
 def remove_advisor(username: str) -> Response:
+    """From the helpline shown: an advisor who also serves others stays theirs."""
+    h = helpline()
+    advisor = managed(username)
+    others = tuple(
+        line.name
+        for line in h.lines.all
+        if line != h.line and advisor.serves(line.name, h.lines.default.name)
+    )
     if username == me().username:
         flash("You can't remove yourself.", ERROR)
+    elif others:
+        accounts().set_helplines(username, others)
+        audited(f"removed advisor {username} from this helpline")
+        flash(f"Removed {username} from this helpline.")
     elif accounts().remove(username):
         audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
@@ -941,6 +1032,7 @@ def remove_advisor(username: str) -> Response:
 @supervisor_only
 def sign_out_everywhere(username: str) -> Response:
     """End every session of one account at once, e.g. for a lost phone."""
+    managed(username)
     if accounts().end_sessions(username):
         audited(f"signed {username} out everywhere")
         flash(f"{username} is signed out on every device.")
@@ -951,6 +1043,7 @@ def sign_out_everywhere(username: str) -> Response:
 @supervisor_only
 def device_link(username: str) -> Response | str:
     """A one-time link for the advisor's new device, shown once, to this supervisor only."""
+    managed(username)
     code = accounts().device_link(username)
     if code is None:
         abort(404)
@@ -967,6 +1060,7 @@ def device_link(username: str) -> Response | str:
 @bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
 @supervisor_only
 def set_duty(username: str) -> Response:
+    managed(username)
     on = request.form.get("on_duty") == "1"
     accounts().set_on_duty(username, on)
     audited(f"put {username} {'on' if on else 'off'} duty")
@@ -980,8 +1074,8 @@ def stats_page() -> str:
     today = h.clock().astimezone(h.flows.hours.timezone).date()
     return render_template(
         "console/stats.html",
-        today=stats.summary(h.redis, today, 1),
-        month=stats.summary(h.redis, today, 30),
+        today=stats.summary(h.redis, today, 1, h.keys),
+        month=stats.summary(h.redis, today, 30, h.keys),
         day=today,
         seconds=seconds_text,
     )

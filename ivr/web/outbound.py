@@ -99,7 +99,11 @@ def connect() -> Response:
     resp = VoiceResponse()
     resp.append(dial)
     stats.wait_recorded(
-        h.redis, now, h.flows.hours.timezone, (now - callback.requested_at).total_seconds()
+        h.redis,
+        now,
+        h.flows.hours.timezone,
+        (now - callback.requested_at).total_seconds(),
+        keys=h.keys,
     )
     return twiml(resp)
 

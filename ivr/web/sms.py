@@ -30,7 +30,7 @@ from ivr.store.erasures import record_erasure
 from ivr.store.queue import Flood, Requested
 from ivr.store.spool import Spooled, SpoolFull
 from ivr.twilio.rest import Purge, enqueue_purge, media_sid
-from ivr.web.app import helpline
+from ivr.web.app import helpline, serving
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)
@@ -335,6 +335,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         reading.window.dumps() if reading and reading.window else "",
         reading.hour if reading else None,
         tuple(m for m in media if m),
+        h.line.name,
     )
     try:
         h.spool.add(entry)
@@ -389,7 +390,13 @@ def replay_spool() -> int:
 
 
 def apply_spooled(entry: Spooled) -> None:
-    """One kept text through the same rules as a live one; its reply was already sent."""
+    """One kept text through the same rules as a live one, for the helpline it was sent to;
+    its reply was already sent."""
+    with serving(entry.helpline):
+        _apply_spooled(entry)
+
+
+def _apply_spooled(entry: Spooled) -> None:
     h = helpline()
     purge_from_twilio(entry.sid, list(entry.media))  # as a live text is, once stored
     if entry.kind == "opt_out":

@@ -432,7 +432,8 @@ def console_on_duty() -> list[Advisor]:
     mode = simulated()
     if mode is not None:
         return [] if mode == "none" else [SIMULATED_ADVISOR]
-    return [a for a in helpline().accounts.all() if a.on_duty]
+    h = helpline()
+    return [a for a in h.accounts.all() if a.on_duty and h.serves(a)]
 
 
 def free_to_ring(on_duty: list[Advisor]) -> list[Advisor]:
