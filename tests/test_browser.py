@@ -26,7 +26,8 @@ from flask import Flask
 from playwright.sync_api import Browser, Locator, Page, expect
 from werkzeug.serving import make_server
 
-from ivr.simulate import simulate_call
+from ivr.core.livequeue import ON_CALL, WRAP_UP
+from ivr.simulate import TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
@@ -414,6 +415,13 @@ def unreachable_at_narrow_width(page: Page) -> list[str]:
     return problems
 
 
+def join_the_queue(site: Site, call_sid: str, caller: str) -> None:
+    """A caller nobody free could take waits on the line, as Twilio asks for it."""
+    params = {"CallSid": call_sid, "From": caller, "To": HELPLINE_NUMBER}
+    response = TwilioLikeClient(site.app, params).post("/voice/queue/join")
+    assert "<Enqueue" in response.get_data(as_text=True)
+
+
 def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     """Puts the page in each state the console has, signed out, as an advisor and as a
     supervisor, each showing every kind of control it can; yields its name there."""
@@ -428,6 +436,15 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     request_callback(site.queue, "+447400123458", "sms", now, now, plan=None)
     for presses in ([], ["2"], ["3"]):
         simulate_call(site.app, presses, caller="+447400123459")
+    # Callers waiting on the line, one being put through to Robin; the queue in the numbers.
+    for digit in "12":
+        join_the_queue(site, "CA" + digit * 32, f"+44740012345{digit}")
+    assert helpline.live.take("CA" + "1" * 32, "robin-advisor", now)
+    helpline.advisor_states.set("robin-advisor", ON_CALL, now)
+    helpline.advisor_states.set("pat-supervisor", WRAP_UP, now)
+    zone = helpline.flows.hours.timezone
+    stats.count(store, now, zone, "q:answered", "q:swapped", "q:abandoned")
+    stats.queue_answer_recorded(store, now, zone, 95)
     code = Accounts(store, SEALER).device_link("sam-advisor")
 
     site.go("/console/login")
@@ -466,6 +483,17 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     page.click("#close-line")
     expect(page.locator("#reopen")).to_be_visible()
     yield "supervisor, line closed"
+    rules = page.locator("#queue-rules")
+    rules.evaluate("form => { form.noValidate = true; }")  # past the browser's own checks
+    page.get_by_label(re.compile("^Longest wait on the line")).fill("0")
+    page.click("#set-queue-rules")
+    expect(page.get_by_role("alert")).to_contain_text("the queue rules were not changed")
+    yield "supervisor, queue rules refused"
+    page.get_by_label(re.compile("^Longest wait on the line")).fill("5")
+    page.get_by_role("radio", name=re.compile("Strictly by waiting time")).check()
+    page.click("#set-queue-rules")
+    expect(page.get_by_role("status")).to_contain_text("Queue rules set")
+    yield "supervisor, queue rules set"
     page.get_by_role("link", name="Numbers").click()
     yield "numbers"
     page.get_by_role("link", name=re.compile("^Report for funders")).click()
@@ -490,7 +518,7 @@ def test_every_console_page_passes_axe_at_320_and_1280_px(
             violations = axe_violations(site.page)
             if violations:
                 found[f"{name} at {viewport['width']} px"] = violations
-    assert len(pages) == 14, pages
+    assert len(pages) == 16, pages
     assert not found, listed(found)
 
 
@@ -512,6 +540,8 @@ def test_every_action_at_1280_px_is_there_to_touch_at_320_px(
     remove.scroll_into_view_if_needed()
     expect(remove).to_be_in_viewport(ratio=1)
     expect(site.page.locator('#audit td[data-label="Callback"]').first).to_be_visible()
+    site.page.click("#reopen")  # the tour closed the line: callers join the queue while open
+    expect(site.page.get_by_role("status")).to_contain_text("usual hours again")
     site.go("/console/")
     for column in ("Voicemail", "By"):
         expect(site.page.locator(f'#due td[data-label="{column}"]').first).to_be_visible()
@@ -519,8 +549,20 @@ def test_every_action_at_1280_px_is_there_to_touch_at_320_px(
     waiting = int(site.page.locator("#due-count").inner_text())
     now = site.app.extensions["helpline"].clock()
     request_callback(site.queue, "+447400123450", "voice", now, now)
+    join_the_queue(site, "CA" + "3" * 32, "+447400123453")
     expect(site.page.locator("#due-count")).to_have_text(str(waiting + 1), timeout=POLL_MS)
+    expect(site.page.locator("#live-count")).to_have_text("3", timeout=POLL_MS)
+    expect(site.page.locator("#live tbody")).to_contain_text("+44 7400 •••453")
     assert site.page.evaluate(UNLABELLED) == []
+    # The supervisor's queue too: a caller who joins appears at the next poll, as a card.
+    site.go("/console/supervisor/")
+    expect(site.page.locator("#live tbody tr")).to_have_count(3)
+    join_the_queue(site, "CA" + "4" * 32, "+447400123454")
+    expect(site.page.locator("#live tbody tr")).to_have_count(4, timeout=POLL_MS)
+    expect(site.page.locator("#live tbody tr").last).to_contain_text("+44 7400 •••454")
+    expect(site.page.locator("#advisor-states")).to_contain_text("On a call")
+    assert site.page.evaluate(UNLABELLED) == []
+    assert site.has_no_sideways_scroll()
 
 
 # ------------------------------------------------------------------ keyboard only
@@ -561,7 +603,7 @@ def test_an_advisor_works_the_queue_with_the_keyboard_alone(
     page.keyboard.press("Enter")
     expect(page.locator(".badge.on")).to_have_text("On duty")
 
-    tab_to(page, page.get_by_role("button", name="Call next"))
+    tab_to(page, page.get_by_role("button", name="Take next"))
     page.keyboard.press("Enter")
     expect(page.get_by_role("status")).to_contain_text("Ringing your phone")
     expect(page.locator("#mine-number")).to_have_text(MASKED)

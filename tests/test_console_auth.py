@@ -145,7 +145,7 @@ def test_the_right_password_opens_the_queue(console_app, store):
     client = signed_in(console_app, "alex  SMITH")  # the name as typed, any case or spacing
     page = client.get("/console/")
     assert page.status_code == 200
-    assert "Call next" in page.get_data(as_text=True)
+    assert "Take next" in page.get_data(as_text=True)
 
 
 def test_signing_out_ends_the_session(advisor_client):

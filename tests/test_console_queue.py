@@ -222,7 +222,7 @@ def test_one_call_at_a_time(calling_app, store):
 def test_call_next_with_nobody_waiting_says_so(calling_app, store):
     client = on_duty_advisor(calling_app(), store)
     post_form(client, "/console/call-next")
-    assert "Nobody is waiting for a call back right now" in flashes(client)
+    assert "Nobody is waiting right now" in flashes(client)
 
 
 NO_CALLS = "Calls can&#39;t be made right now: tell your supervisor."

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -19,12 +20,14 @@ from ivr.content.flows import DEFAULT_DIR
 from ivr.content.helplines import DEFAULT_NAME, load_lines
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.clock import fixed_clock
+from ivr.core.livequeue import BY_WAIT, LIVE_FIRST
 from ivr.jobs.scheduler import Scheduler
 from ivr.services import build_deployment
 from ivr.simulate import TwilioLikeClient
 from ivr.store import audit, stats
 from ivr.store.closures import read_override
 from ivr.store.keys import Keys
+from ivr.store.live import LiveQueue, Rules
 from ivr.store.queue import CallbackQueue
 from tests.common import (
     ADVISOR_PHONE,
@@ -313,6 +316,27 @@ def test_a_supervisor_sees_and_manages_only_their_helplines(
     sam = signed_in(app, "Sam").get("/console/supervisor/").get_data(as_text=True)
     assert "Both" in sam
     assert "Both" not in iona.get("/console/supervisor/").get_data(as_text=True)
+
+
+def test_a_supervisor_sees_and_sets_only_their_helplines_queue(
+    make_lines_app: AppAt, store: redis.Redis, staff: None
+) -> None:
+    app = make_lines_app("2026-11-25T11:00")  # a Wednesday: both lines open
+    joined = call(app, SCOTLAND, caller="+447400123456", sid="b").post("/voice/queue/join")
+    assert "<Enqueue" in joined.get_data(as_text=True)
+    iona, sam = signed_in(app, "Iona"), signed_in(app, "Sam")
+    scots = iona.get("/console/supervisor/queue.json").get_json()
+    assert [c["number"] for c in scots["live"]] == ["+44 7400 •••456"]
+    assert {a["name"] for a in scots["advisors"]} == {"Morag", "Iona", "Both"}
+    english = sam.get("/console/supervisor/queue.json").get_json()
+    assert english["live"] == []
+    assert {a["name"] for a in english["advisors"]} == {"Alex", "Sam", "Both"}
+
+    rules = {"max_wait": "3", "order": BY_WAIT}
+    post_form(iona, "/console/supervisor/queue-rules", rules, page="/console/supervisor/")
+    default = timedelta(minutes=10)
+    assert LiveQueue(store, SCOTS).rules(default) == Rules(timedelta(minutes=3), BY_WAIT)
+    assert LiveQueue(store, ENGLAND).rules(default) == Rules(default, LIVE_FIRST)
 
 
 def test_a_supervisors_closure_closes_only_their_line(

@@ -39,6 +39,13 @@ COUNTERS = {
     "wait:30": 2,
     "wait:90": 1,
     "wait:600": 1,
+    "q:queued": 7,
+    "q:answered": 4,
+    "q:swapped": 2,
+    "q:abandoned": 1,
+    "answer:0": 2,
+    "answer:1": 1,
+    "answer:9": 1,
 }
 
 
@@ -58,6 +65,11 @@ def test_a_months_figures():
         30,
         600,
     )
+    assert (report.queued, report.answered, report.swapped, report.abandoned) == (7, 4, 2, 1)
+    assert (report.median_answer_minutes, report.p90_answer_minutes) == (0, 9)
+    figures = dict(rows(report))
+    assert figures["Half of those answered were answered within"] == "1 min"  # minute 0 begun
+    assert figures["90% of those answered were answered within"] == "10 min"
 
 
 @pytest.mark.parametrize(
@@ -82,6 +94,10 @@ def test_a_month_without_calls_says_so_rather_than_inventing_figures():
     figures = dict(rows(report))
     assert figures["Calls"] == "0"
     assert figures["Median wait from asking to being called"] == "not enough calls back yet"
+    assert figures["Callers who waited in the queue"] == "0"
+    assert figures["Half of those answered were answered within"] == (
+        "nobody was answered from the queue"
+    )
     assert report.busiest_hours == ()
 
 
@@ -112,6 +128,20 @@ def seed_november(r: redis.Redis) -> None:
     stats.count(r, london("2026-11-17T10:10"), UK, "cb:reached")
     stats.wait_recorded(r, london("2026-11-03T10:20"), UK, 25 * 3600)
     stats.wait_recorded(r, london("2026-11-17T10:10"), UK, 19 * 3600 + 40 * 60)
+    for at, counted in [
+        ("2026-11-16T14:20", "q:queued"),
+        ("2026-11-16T14:25", "q:queued"),
+        ("2026-11-16T14:50", "q:queued"),
+        ("2026-11-17T11:00", "q:queued"),
+        ("2026-11-16T14:21", "q:answered"),
+        ("2026-11-16T14:28", "q:answered"),
+        ("2026-11-16T14:55", "q:swapped"),
+        ("2026-11-17T11:02", "q:abandoned"),
+    ]:
+        stats.count(r, london(at), UK, counted)
+    stats.queue_answer_recorded(r, london("2026-11-16T14:21"), UK, 40)
+    stats.queue_answer_recorded(r, london("2026-11-16T14:28"), UK, 200)
+    stats.queue_answer_recorded(r, london("2026-10-31T12:00"), UK, 3000)  # not November
     stats.count(r, london("2026-10-31T12:00"), UK, "calls", "calls:open:12")  # not November
     stats.flush()
 
@@ -127,6 +157,12 @@ EXPECTED = {
     "90% were called within": "1500 min",
     "Menu: The five steps": "3",
     "Busy hour: 10:00–11:00": "2 calls",
+    "Callers who waited in the queue": "4",
+    "Answered by an advisor from the queue": "2",
+    "Swapped to a callback, keeping their place": "1",
+    "Hung up while waiting": "1",
+    "Half of those answered were answered within": "1 min",  # 40 s and 200 s
+    "90% of those answered were answered within": "4 min",
 }
 
 
@@ -158,9 +194,8 @@ def test_the_month_outlives_its_days(store):
     for day in stats.days_to_add(date(2026, 12, 3)):
         stats.add_day_to_month(store, day, DEFAULT)
     for day in range(1, 31):  # the days' own counters expire after 40 days
-        store.delete(
-            DEFAULT.stats(date(2026, 11, day)), DEFAULT.stats(date(2026, 11, day)) + ":waits"
-        )
+        when = date(2026, 11, day)
+        store.delete(DEFAULT.stats(when), DEFAULT.stats_waits(when), DEFAULT.stats_answers(when))
     assert figures_of(store, today=date(2027, 11, 1)).items() >= EXPECTED.items()
     kept = store.ttl(DEFAULT.stats_month("2026-11"))
     assert kept >= 24 * 31 * 24 * 3600  # at least 24 months

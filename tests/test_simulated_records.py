@@ -16,7 +16,7 @@ from ivr.jobs.tasks import Jobs
 from ivr.store import stats
 from ivr.store.keys import DEFAULT
 from ivr.store.queue import CallbackQueue
-from tests.common import SEALER, SENDER, london, request_callback, send
+from tests.common import OPEN_AT, SEALER, SENDER, london, request_callback, send
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -91,6 +91,26 @@ def test_simulated_records_are_erased_every_night(make_app, store):
     assert any(line.startswith("erased ") and "simulated records" in line for line in report.lines)
     assert list(store.scan_iter(DEFAULT.simulation.base + "*")) == []
     assert CallbackQueue(store, SEALER).get(real.callback_id) is not None
+
+
+def test_a_simulated_caller_waits_among_the_simulated_records_and_is_erased_with_them(
+    make_app, store
+):
+    """Found: the queue kept a simulated caller under a part of its own (hl:simulated:…),
+    which the nightly erasure never looked at."""
+    heard = helpline(
+        "simulate", "call", "--at", OPEN_AT, "--advisors", "busy", "--press", "1", "--press", "-"
+    ).stdout
+    assert "JOINS THE QUEUE" in heard
+    assert store.keys(DEFAULT.simulation.live + "*")
+    assert not store.keys("hl:simulated:*") and not store.keys(DEFAULT.live + "*")
+    today = london(OPEN_AT).date()
+    assert stats.day(store, today, DEFAULT.simulation)[0].get("q:queued") == 1
+    assert "q:queued" not in stats.day(store, today)[0]
+
+    app = make_app(at="2026-11-26T00:30")
+    Jobs(app.extensions["helpline"]).nightly(london("2026-11-26T00:30"))
+    assert list(store.scan_iter(DEFAULT.simulation.base + "*")) == []
 
 
 def test_a_simulated_caller_is_offered_a_call_back_on_their_own_number():

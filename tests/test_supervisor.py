@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 import time
 from datetime import time as clock_time
+from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -15,6 +16,7 @@ from flask import Flask
 
 from ivr.core.expiry import Count
 from ivr.core.hours import Override
+from ivr.core.livequeue import BY_WAIT, FREE, LIVE_FIRST, ON_CALL, RINGING, WRAP_UP
 from ivr.core.safetime import Window
 from ivr.simulate import TwilioLikeClient
 from ivr.store import audit, stats
@@ -26,6 +28,7 @@ from tests.common import (
     OPEN_AT,
     SEALER,
     SUPERVISOR_PHONE,
+    Clock,
     add_advisor,
     assert_hears,
     assert_not_hears,
@@ -355,6 +358,34 @@ def test_the_numbers_page_is_drawn_with_no_calls_at_all(supervisor_app, store):
     page = client.get("/console/supervisor/stats").get_data(as_text=True)
     assert "<svg" in page
     assert "None yet." in page
+    assert "Nobody waited in the queue." in page
+
+
+def test_the_numbers_page_shows_the_queue(supervisor_app, store):
+    """Issue 13: calls queued, answered from the queue, swapped to a callback, abandoned,
+    and the time to answer, as a chart with its table."""
+    stats.flush()
+    store.flushdb()
+    app = supervisor_app(at="2026-06-19T11:00")
+    now = app.extensions["helpline"].clock()
+    zone = app.extensions["helpline"].flows.hours.timezone
+    for counted, times in (
+        ("q:queued", 5),
+        ("q:answered", 3),
+        ("q:swapped", 1),
+        ("q:abandoned", 1),
+    ):
+        for _ in range(times):
+            stats.count(store, now, zone, counted)
+    for seconds in (30, 45, 130):
+        stats.queue_answer_recorded(store, now, zone, seconds)
+    page = as_supervisor(app, store).get("/console/supervisor/stats").get_data(as_text=True)
+    assert 'aria-label="Callers in the queue, Today, Friday 19 June' in page
+    for label, n in (("Waited", 5), ("Answered", 3), ("Swapped", 1), ("Hung up", 1)):
+        assert f"<title>{label}: {n}</title>" in page
+    assert re.search(r"Answered by an advisor</th><td>3</td>", page)
+    assert re.search(r"Half of those answered, within</th><td>45 s</td>", page)
+    assert re.search(r"90% of those answered, within</th><td>2 min 10 s</td>", page)
 
 
 # ------------------------------------------------------------------ the audit trail
@@ -531,3 +562,150 @@ def test_without_a_copy_every_call_reads_the_store(store):
     watch.current()
     watch.current()
     assert hgetall_calls(store) == before + 2
+
+
+# ------------------------------------------------------------------ the queue, live (issue 13)
+
+SECOND_CALLER = "+447400123457"
+TAKEN_BY_ALEX = "being put through to alex"
+
+
+def join_queue(app: Flask, call_sid: str, caller: str) -> None:
+    root = call(app, "/voice/queue/join", CallSid=call_sid, From=caller)
+    assert root.find("Enqueue") is not None
+
+
+def test_the_supervisor_sees_who_waits_on_the_line_and_each_advisors_state(supervisor_app, store):
+    clock = Clock(london(OPEN_AT))
+    app = supervisor_app(clock=clock)
+    h = app.extensions["helpline"]
+    join_queue(app, "CA" + "1" * 32, CALLER)
+    clock.advance(100)  # the first waits on, seen 160 s ago (not yet stale)
+    join_queue(app, "CA" + "2" * 32, SECOND_CALLER)
+    clock.advance(60)
+    for name, state, on_duty in (
+        ("Alex", ON_CALL, True),
+        ("Bea", RINGING, True),
+        ("Cleo", WRAP_UP, True),
+        ("Dee", FREE, True),
+        ("Eli", FREE, False),
+        ("Fay", ON_CALL, False),
+    ):
+        advisor = add_advisor(store, name, ADVISOR_PHONE, on_duty=on_duty)
+        h.advisor_states.set(advisor.username, state, clock())
+    assert h.live.take("CA" + "1" * 32, "alex", clock())
+    client = as_supervisor(app, store)
+
+    view = client.get("/console/supervisor/queue.json").get_json()
+    assert view["live"] == [
+        {
+            "place": 1,
+            "number": "+44 7400 •••456",
+            "waited": "2 min",
+            "now": "being put through to alex",
+        },
+        {"place": 2, "number": "+44 7400 •••457", "waited": "1 min", "now": "waiting"},
+    ]
+    assert {a["name"]: a["state"] for a in view["advisors"]} == {
+        "Alex": "On a call",
+        "Bea": "Ringing",
+        "Cleo": "Wrap-up (recording the outcome)",
+        "Dee": "Free",
+        "Eli": "Off duty",
+        "Fay": "On a call (off duty)",
+        "Sam": "Off duty",
+    }
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "+44 7400 •••457" in page and "Wrap-up (recording the outcome)" in page
+    assert not FULL_NUMBER.search(page) and not FULL_NUMBER.search(str(view))
+
+
+def test_a_stale_state_shows_as_free(supervisor_app, store):
+    clock = Clock(london(OPEN_AT))
+    app = supervisor_app(clock=clock)
+    add_advisor(store, "Alex", ADVISOR_PHONE, on_duty=True)
+    app.extensions["helpline"].advisor_states.set("alex", RINGING, clock())
+    clock.advance(10 * 60)  # no status callback came: a phone does not ring for minutes
+    client = as_supervisor(app, store)
+    advisors = client.get("/console/supervisor/queue.json").get_json()["advisors"]
+    assert {"name": "Alex", "state": "Free"} in advisors
+
+
+def test_the_live_queue_is_for_supervisors_only(supervisor_app, store):
+    app = supervisor_app()
+    add_advisor(store, "Alex", ADVISOR_PHONE)
+    assert signed_in(app, "Alex").get("/console/supervisor/queue.json").status_code == 403
+    assert app.test_client().get("/console/supervisor/queue.json").status_code == 401
+    response = signed_in(app, "Alex").post(
+        "/console/supervisor/queue-rules", data={"max_wait": "5", "order": BY_WAIT}
+    )
+    assert response.status_code == 400  # no CSRF token (and no supervisor either)
+
+
+def test_the_supervisor_sets_the_longest_wait_and_the_order(supervisor_app, store):
+    app = supervisor_app()
+    h = app.extensions["helpline"]
+    client = as_supervisor(app, store)
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert 'value="10"' in page  # QUEUE_MAX_WAIT_MINUTES until a supervisor sets one
+    assert re.search(r'checked[^>]*value="live_first"|value="live_first"[^>]*checked', page)
+
+    supervise(client, "/console/supervisor/queue-rules", {"max_wait": "4", "order": BY_WAIT})
+    assert "Queue rules set: callers wait at most 4 min on the line; strictly by waiting time." in (
+        flashes(client, SUPERVISOR_PAGE)
+    )
+    rules = h.live.rules(timedelta(minutes=10))
+    assert (rules.max_wait, rules.order) == (timedelta(minutes=4), BY_WAIT)
+    [entry] = [e for e in audit.recent(store, 10) if e["action"] == "set the queue rules"]
+    assert (entry["actor"], entry["detail"]) == (
+        "sam",
+        "longest wait 4 min, strictly by waiting time",
+    )
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert 'value="4"' in page
+    assert re.search(r'checked[^>]*value="by_wait"|value="by_wait"[^>]*checked', page)
+
+
+@pytest.mark.parametrize(
+    ("max_wait", "order", "said"),
+    [
+        ("0", LIVE_FIRST, "a whole number of minutes from 1 to 120"),
+        ("121", LIVE_FIRST, "a whole number of minutes from 1 to 120"),
+        ("ten", LIVE_FIRST, "a whole number of minutes from 1 to 120"),
+        ("2.5", LIVE_FIRST, "a whole number of minutes from 1 to 120"),
+        ("", LIVE_FIRST, "a whole number of minutes from 1 to 120"),
+        ("-5", BY_WAIT, "a whole number of minutes from 1 to 120"),
+        ("99999999999999999999999", BY_WAIT, "a whole number of minutes from 1 to 120"),
+        ("5", "", "Choose who advisors take next"),
+        ("5", "random", "Choose who advisors take next"),
+    ],
+)
+def test_queue_rules_that_cant_be_used_are_refused_clearly(
+    supervisor_app, store, max_wait, order, said
+):
+    app = supervisor_app()
+    client = as_supervisor(app, store)
+    supervise(client, "/console/supervisor/queue-rules", {"max_wait": max_wait, "order": order})
+    page = flashes(client, SUPERVISOR_PAGE)
+    assert said in page and "the queue rules were not changed" in page
+    assert 'role="alert"' in page
+    assert not store.exists("hl:main:live:settings")
+    assert not [e for e in audit.recent(store, 10) if e["action"] == "set the queue rules"]
+
+
+def test_the_longest_wait_a_supervisor_sets_is_the_one_callers_get(supervisor_app, store):
+    clock = Clock(london(OPEN_AT))
+    app = supervisor_app(clock=clock)
+    add_advisor(store, "Alex", ADVISOR_PHONE, on_duty=True)
+    app.extensions["helpline"].advisor_states.set("alex", ON_CALL, clock())
+    supervise(
+        as_supervisor(app, store),
+        "/console/supervisor/queue-rules",
+        {"max_wait": "4", "order": LIVE_FIRST},
+    )
+    sid = "CA" + "1" * 32
+    join_queue(app, sid, CALLER)
+    clock.advance(3 * 60)
+    assert call(app, "/voice/queue/wait", CallSid=sid).find("Leave") is None
+    clock.advance(60)  # 4 minutes, not the setting's 10: the callback is offered
+    assert call(app, "/voice/queue/wait", CallSid=sid).find("Leave") is not None

@@ -18,7 +18,7 @@ from ivr.core.livequeue import BY_WAIT, LIVE_FIRST, ON_CALL
 from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME
 from ivr.store.connection import connect
-from ivr.store.keys import Keys
+from ivr.store.keys import DEFAULT
 from ivr.store.live import BRIDGED, LEFT, LiveQueue
 from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import CallbackQueue
@@ -265,7 +265,7 @@ def test_a_finished_call_feeds_the_estimate(make_app, store) -> None:
 
 
 def test_simulated_callers_wait_apart_from_real_ones(store) -> None:
-    LiveQueue(store, Keys("simulated")).join("CA" + "9" * 32, NOW, "x")
+    LiveQueue(store, DEFAULT.simulation).join("CA" + "9" * 32, NOW, "x")
     assert LiveQueue(store).size() == 0
 
 
@@ -273,6 +273,12 @@ def test_the_console_shows_callers_on_the_line_masked(make_app, store) -> None:
     app = make_app(cookie_secure=False)
     add_advisor(store, "Alex", "+447400000111", on_duty=True)
     twilio_client(app, "+447400123456").post("/voice/queue/join", {})
-    page = signed_in(app, "Alex").get("/console/").get_data(as_text=True)
+    client = signed_in(app, "Alex")
+    page = client.get("/console/").get_data(as_text=True)
     assert "On the line now" in page and "+44 7400 •••456" in page
     assert "7400123456" not in page
+    assert ">Take next</button>" in page  # a caller on the line or a callback: the list's head
+    # the page's poll redraws the callers on the line
+    assert client.get("/console/queue.json").get_json()["live"] == [
+        {"place": 1, "number": "+44 7400 •••456", "waited": "0 min", "now": "waiting"}
+    ]

@@ -411,3 +411,4 @@ def test_the_simulator_can_pretend_advisors_without_touching_the_store(make_app,
     assert any(line.startswith("RINGS") for line in free_call)
     assert not store.keys("hl:advstate:*") and not store.keys("hl:adv:*")
     assert not store.keys("hl:main:live:*")  # the real queue never saw the simulated caller
+    assert store.keys("hl:main:sim:live:*")  # it waited among the simulated records

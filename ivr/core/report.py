@@ -1,10 +1,13 @@
 """A month's figures for funders, from the counters the store keeps for it (store/stats.py:
 no phone numbers in them): calls in and out of hours, menu choices, callbacks asked for,
-reached and expired, the wait from asking to being called, the busiest hours.
+reached and expired, the wait from asking to being called, the in-hours queue (callers who
+waited, answered, swapped to a callback, hung up; the time to answer), the busiest hours.
 
 Counter names, as stats.py writes them: "calls", "calls:open:<hour>", "calls:closed:<hour>",
-"menu:<action>", "cb:asked", "cb:reached", "cb:expired", and "wait:<minutes>" (how many
-people were called after waiting that many whole minutes)."""
+"menu:<action>", "cb:asked", "cb:reached", "cb:expired", "q:queued", "q:answered",
+"q:swapped", "q:abandoned", "wait:<minutes>" (how many people were called after waiting
+that many whole minutes) and "answer:<minutes>" (how many callers an advisor took from the
+queue after that many whole minutes there)."""
 
 from __future__ import annotations
 
@@ -25,6 +28,8 @@ CHOICE_NAMES = {
     "callback": "Ask for a callback",
 }
 WAIT = "wait:"
+ANSWER = "answer:"
+QUEUE = ("q:queued", "q:answered", "q:swapped", "q:abandoned")
 BUSIEST = 3  # hours named as the busiest
 _MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
 
@@ -41,9 +46,10 @@ def choice_name(action: str) -> str:
     return CHOICE_NAMES.get(action, action.replace("_", " ").capitalize())
 
 
-def wait_counter(seconds: float) -> str:
-    """The counter a wait of `seconds` adds one to."""
-    return f"{WAIT}{max(0, int(seconds // 60))}"
+def wait_counter(seconds: float, prefix: str = WAIT) -> str:
+    """The counter a wait of `seconds` adds one to (`prefix`: WAIT, or ANSWER for a time to
+    answer from the queue)."""
+    return f"{prefix}{max(0, int(seconds // 60))}"
 
 
 def add(total: dict[str, int], more: Mapping[str, int]) -> dict[str, int]:
@@ -52,11 +58,18 @@ def add(total: dict[str, int], more: Mapping[str, int]) -> dict[str, int]:
     return total
 
 
-def with_waits(counters: Mapping[str, int], waits_seconds: Iterable[float]) -> dict[str, int]:
-    """A day's counters with its list of waits (seconds) added as wait counters."""
+def with_waits(
+    counters: Mapping[str, int],
+    waits_seconds: Iterable[float],
+    answers_seconds: Iterable[float] = (),
+) -> dict[str, int]:
+    """A day's counters with its lists of waits and of times to answer from the queue
+    (seconds) added as counters of whole minutes, as the month keeps them."""
     total = dict(counters)
     for seconds in waits_seconds:
         add(total, {wait_counter(seconds): 1})
+    for seconds in answers_seconds:
+        add(total, {wait_counter(seconds, ANSWER): 1})
     return total
 
 
@@ -88,6 +101,12 @@ class MonthReport:
     median_wait_minutes: int | None
     p90_wait_minutes: int | None
     busiest_hours: tuple[tuple[int, int], ...]  # (hour, calls), busiest first
+    queued: int = 0  # callers who waited in the in-hours queue
+    answered: int = 0  # of them, taken by an advisor
+    swapped: int = 0  # left the queue for a callback that kept their place
+    abandoned: int = 0  # hung up while waiting
+    median_answer_minutes: int | None = None  # whole minutes (nearest rank), as waits
+    p90_answer_minutes: int | None = None
 
     @property
     def title(self) -> str:
@@ -102,6 +121,7 @@ def month_report(month: date, counters: Mapping[str, int]) -> MonthReport:
     by_hour = {"open": [0] * 24, "closed": [0] * 24}
     menu: dict[str, int] = {}
     waits: dict[int, int] = {}
+    answers: dict[int, int] = {}
     for name, value in counters.items():
         parts = name.split(":")
         if parts[0] == "calls" and len(parts) == 3 and parts[1] in by_hour:
@@ -110,6 +130,8 @@ def month_report(month: date, counters: Mapping[str, int]) -> MonthReport:
             add(menu, {choice_name(parts[1]): value})
         elif name.startswith(WAIT):
             waits[int(name.removeprefix(WAIT))] = value
+        elif name.startswith(ANSWER):
+            answers[int(name.removeprefix(ANSWER))] = value
     both = tuple(o + c for o, c in zip(by_hour["open"], by_hour["closed"], strict=True))
     busiest = sorted(((h, n) for h, n in enumerate(both) if n), key=lambda x: (-x[1], x[0]))
     return MonthReport(
@@ -125,6 +147,12 @@ def month_report(month: date, counters: Mapping[str, int]) -> MonthReport:
         median_wait_minutes=percentile(waits, 0.5),
         p90_wait_minutes=percentile(waits, 0.9),
         busiest_hours=tuple(busiest[:BUSIEST]),
+        queued=counters.get("q:queued", 0),
+        answered=counters.get("q:answered", 0),
+        swapped=counters.get("q:swapped", 0),
+        abandoned=counters.get("q:abandoned", 0),
+        median_answer_minutes=percentile(answers, 0.5),
+        p90_answer_minutes=percentile(answers, 0.9),
     )
 
 
@@ -140,6 +168,21 @@ def minutes(value: int | None) -> str:
     return "not enough calls back yet" if value is None else f"{value} min"
 
 
+def seconds_text(seconds: int | None) -> str:
+    """A short time, as the numbers page shows a time to answer: "45 s", "2 min 5 s"."""
+    if seconds is None:
+        return "–"
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
+
+
+def within(value: int | None) -> str:
+    """A percentile of whole minutes (each counts the minutes begun, so 0 is under one
+    minute) as the time everyone it covers was answered within."""
+    return "nobody was answered from the queue" if value is None else f"{value + 1} min"
+
+
 def figures(report: MonthReport) -> list[tuple[str, str]]:
     """The main figures as (name, value), in the order people read them."""
     return [
@@ -151,6 +194,12 @@ def figures(report: MonthReport) -> list[tuple[str, str]]:
         ("Callbacks expired", str(report.expired)),
         ("Median wait from asking to being called", minutes(report.median_wait_minutes)),
         ("90% were called within", minutes(report.p90_wait_minutes)),
+        ("Callers who waited in the queue", str(report.queued)),
+        ("Answered by an advisor from the queue", str(report.answered)),
+        ("Swapped to a callback, keeping their place", str(report.swapped)),
+        ("Hung up while waiting", str(report.abandoned)),
+        ("Half of those answered were answered within", within(report.median_answer_minutes)),
+        ("90% of those answered were answered within", within(report.p90_answer_minutes)),
     ]
 
 

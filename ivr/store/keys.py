@@ -22,6 +22,8 @@ so they are not under one.
   hl:{helpline}:live:handled, :settings   recent handling times; the supervisor's queue rules
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
   hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days
+  hl:{helpline}:stats:{date}:waits, :answer   lists of seconds: waits for a callback, times
+                                          to answer from the queue (stats.py)
   hl:{helpline}:stats:month:{yyyy-mm}     the month's: its days added once each (26 months)
   hl:{helpline}:audit                     stream: who did what (numbers masked)
   hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
@@ -30,7 +32,7 @@ so they are not under one.
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py), phones sealed
   hl:advstate:{username}                  an advisor's state: free, ringing, on a call (live.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
-  hl:console:calling:{username}           one "call next" at a time
+  hl:console:calling:{username}           one "Take next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
   hl:purge                                inbound messages and media to delete from Twilio
 """
@@ -147,6 +149,12 @@ class Keys:
 
     def stats(self, day: date) -> str:
         return f"{self.base}stats:{day.isoformat()}"
+
+    def stats_waits(self, day: date) -> str:
+        return f"{self.stats(day)}:waits"
+
+    def stats_answers(self, day: date) -> str:
+        return f"{self.stats(day)}:answer"
 
     def stats_month(self, month: str) -> str:
         """`month`: "2026-11"."""

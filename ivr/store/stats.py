@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import statistics
 import threading
 from collections import defaultdict
@@ -21,7 +22,7 @@ from zoneinfo import ZoneInfo
 
 import redis
 
-from ivr.core.report import add, choice_name, with_waits
+from ivr.core.report import QUEUE, add, choice_name, with_waits
 from ivr.store.keys import DEFAULT, Keys
 from ivr.store.replies import table
 
@@ -31,17 +32,22 @@ KEEP_MONTHS = 26  # at least 24 months of monthly figures, and the month in prog
 FLUSH_SECONDS = 1.0
 _DAY = "day:"  # + ISO date: a field of the month's counters saying that day was added
 
-# Add one day's counters and waits to its month's, unless that day was added already.
-# KEYS: the day's counters, its waits, the month's; ARGV: the day (ISO), the month's TTL.
+# Add one day's counters, waits and times to answer to its month's, unless that day was
+# added already; each list becomes counters of whole minutes (report.wait_counter).
+# KEYS: the day's counters, its waits, its times to answer, the month's;
+# ARGV: the day (ISO), the month's TTL.
 _ADD_DAY_TO_MONTH = """
-if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
-if redis.call('HSETNX', KEYS[3], 'day:' .. ARGV[1], 1) == 0 then return 0 end
+if redis.call('EXISTS', KEYS[1], KEYS[2], KEYS[3]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[4], 'day:' .. ARGV[1], 1) == 0 then return 0 end
 local fields = redis.call('HGETALL', KEYS[1])
-for i = 1, #fields, 2 do redis.call('HINCRBY', KEYS[3], fields[i], fields[i + 1]) end
-for _, seconds in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
-  redis.call('HINCRBY', KEYS[3], 'wait:' .. math.floor(math.max(0, tonumber(seconds)) / 60), 1)
+for i = 1, #fields, 2 do redis.call('HINCRBY', KEYS[4], fields[i], fields[i + 1]) end
+for _, list in ipairs({{KEYS[2], 'wait:'}, {KEYS[3], 'answer:'}}) do
+  for _, seconds in ipairs(redis.call('LRANGE', list[1], 0, -1)) do
+    local minutes = math.floor(math.max(0, tonumber(seconds)) / 60)
+    redis.call('HINCRBY', KEYS[4], list[2] .. minutes, 1)
+  end
 end
-redis.call('EXPIRE', KEYS[3], ARGV[2])
+redis.call('EXPIRE', KEYS[4], ARGV[2])
 return 1
 """
 
@@ -130,7 +136,7 @@ def wait_recorded(
 ) -> None:
     """How long a person waited from asking to being called (for the median)."""
     try:
-        _buffer.wait(r, keys.stats(now.astimezone(tz).date()) + ":waits", int(seconds))
+        _buffer.wait(r, keys.stats_waits(now.astimezone(tz).date()), int(seconds))
     except Exception as exc:  # noqa: BLE001
         log.warning("could not record a wait: %s", exc)
 
@@ -140,7 +146,7 @@ def queue_answer_recorded(
 ) -> None:
     """How long a caller waited in the queue before an advisor took them."""
     try:
-        _buffer.wait(r, keys.stats(now.astimezone(tz).date()) + ":answer", int(seconds))
+        _buffer.wait(r, keys.stats_answers(now.astimezone(tz).date()), int(seconds))
     except Exception as exc:  # noqa: BLE001
         log.warning("could not record a time to answer: %s", exc)
 
@@ -148,8 +154,14 @@ def queue_answer_recorded(
 def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int], list[int]]:
     flush()
     counters = {k: int(v) for k, v in table(r.hgetall(keys.stats(when))).items()}
-    waits = [int(w) for w in r.lrange(keys.stats(when) + ":waits", 0, -1)]
+    waits = [int(w) for w in r.lrange(keys.stats_waits(when), 0, -1)]
     return counters, waits
+
+
+def answer_times(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> list[int]:
+    """The day's times to answer from the queue, in seconds."""
+    flush()
+    return [int(s) for s in r.lrange(keys.stats_answers(when), 0, -1)]
 
 
 def add_day_to_month(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> bool:
@@ -159,9 +171,10 @@ def add_day_to_month(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> bool:
     day_key = keys.stats(when)
     added = r.eval(
         _ADD_DAY_TO_MONTH,
-        3,
+        4,
         day_key,
-        day_key + ":waits",
+        keys.stats_waits(when),
+        keys.stats_answers(when),
         keys.stats_month(when.strftime("%Y-%m")),
         when.isoformat(),
         KEEP_MONTHS * 31 * 24 * 3600,
@@ -184,23 +197,36 @@ def month(r: redis.Redis, first: date, today: date, keys: Keys = DEFAULT) -> dic
     while when.month == first.month and when <= today:
         if _DAY + when.isoformat() not in stored:
             counters, waits = day(r, when, keys)
-            add(total, with_waits(counters, waits))
+            add(total, with_waits(counters, waits, answer_times(r, when, keys)))
         when += timedelta(days=1)
     return total
 
 
+def nearest_rank(values: list[int], fraction: float) -> int | None:
+    """The nearest-rank percentile of `values` (None if there are none)."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    return ordered[max(1, math.ceil(fraction * len(ordered))) - 1]
+
+
 def summary(r: redis.Redis, today: date, days: int, keys: Keys = DEFAULT) -> dict[str, object]:
     """Totals over `days` days up to `today`: calls by hour in and out of hours, menu
-    choices, callbacks asked / reached / expired, median wait in minutes, per-day series."""
+    choices, callbacks asked / reached / expired, median wait in minutes, the in-hours queue
+    (callers queued / answered / swapped to a callback / abandoned, and the median and 90th
+    percentile time to answer, in seconds), per-day series."""
     by_hour = {"open": [0] * 24, "closed": [0] * 24}
     menu: dict[str, int] = {}
     callbacks = {"asked": 0, "reached": 0, "expired": 0}
+    queue = dict.fromkeys((name.removeprefix("q:") for name in QUEUE), 0)
     waits: list[int] = []
+    answers: list[int] = []
     per_day = []
     for offset in range(days - 1, -1, -1):
         d = today - timedelta(days=offset)
         counters, day_waits = day(r, d, keys)
         waits += day_waits
+        answers += answer_times(r, d, keys)
         per_day.append((d, counters.get("calls", 0), counters.get("cb:asked", 0)))
         for name, value in counters.items():
             parts = name.split(":")
@@ -211,11 +237,16 @@ def summary(r: redis.Redis, today: date, days: int, keys: Keys = DEFAULT) -> dic
                 menu[name] = menu.get(name, 0) + value
             elif parts[0] == "cb" and parts[1] in callbacks:
                 callbacks[parts[1]] += value
+            elif parts[0] == "q" and parts[1] in queue:
+                queue[parts[1]] += value
     median = round(statistics.median(waits) / 60) if waits else None
     return {
         "by_hour": by_hour,
         "menu": menu,
         "callbacks": callbacks,
         "median_wait_minutes": median,
+        "queue": queue,
+        "median_answer_seconds": nearest_rank(answers, 0.5),
+        "p90_answer_seconds": nearest_rank(answers, 0.9),
         "per_day": per_day,
     }

@@ -37,8 +37,9 @@ from itsdangerous import BadSignature, URLSafeTimedSerializer
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
-from wtforms import BooleanField, PasswordField, StringField
-from wtforms.validators import DataRequired, Length
+from wtforms import BooleanField, IntegerField, PasswordField, RadioField, StringField
+from wtforms.fields.choices import SelectChoice
+from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
 from ivr.content.flows import closure_message_problem
 from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
@@ -46,9 +47,10 @@ from ivr.core.claims import actor, why_not_call_next
 from ivr.core.clock import parse_instant
 from ivr.core.expiry import last_day
 from ivr.core.hours import usual_span
+from ivr.core.livequeue import BY_WAIT, FREE, LIVE_FIRST, ON_CALL, RINGING, WRAP_UP
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
-from ivr.core.report import month_report, parse_month
+from ivr.core.report import month_report, parse_month, seconds_text
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
 from ivr.ops.checks import calls_problem
 from ivr.ops.hashpool import Busy, HashPool
@@ -56,7 +58,8 @@ from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.keys import calling
-from ivr.store.live import LEFT, Caller
+from ivr.store.live import LEFT, Caller, Rules
+from ivr.store.live import WAITING as ON_THE_LINE
 from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
@@ -69,7 +72,8 @@ bp = Blueprint("console", __name__, url_prefix="/console")
 login_manager = LoginManager()
 csrf = CSRFProtect()
 PUBLIC_ENDPOINTS = {"console.login", "console.trust_device"}
-POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out still works
+# a poll is not activity: idle sign-out still works
+POLL_ENDPOINTS = {"console.queue_json", "console.supervisor_json"}
 # The server signs an idle console out (require_sign_in); the cookie lives a little longer, so
 # the page's next poll or click still carries it and the person is told why they were signed out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
@@ -183,6 +187,26 @@ class PlanForm(FlaskForm):
     safe_time = StringField(
         "Safe time, as the person said it (e.g. after 2pm, Tuesday, ANYTIME)",
         validators=[DataRequired(), Length(max=60)],
+    )
+
+
+ORDER_LABELS = {
+    LIVE_FIRST: "Callers on the line first (and those who swapped to a callback from the "
+    "queue, in their place), then other callbacks",
+    BY_WAIT: "Strictly by waiting time: callers on the line and callbacks together",
+}
+MAX_WAIT_LIMITS = (1, 120)  # minutes, as LiveQueue.set_rules accepts
+
+
+class QueueRulesForm(FlaskForm):
+    max_wait = IntegerField(
+        "Longest wait on the line before the callback is offered (minutes, 1 to 120)",
+        validators=[InputRequired(), NumberRange(*MAX_WAIT_LIMITS)],
+    )
+    order = RadioField(
+        "Who advisors take next",
+        choices=[SelectChoice(value, label) for value, label in ORDER_LABELS.items()],
+        validators=[InputRequired()],
     )
 
 
@@ -346,6 +370,45 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
     }
 
 
+def on_the_line(now: datetime, who: bool = False) -> list[dict[str, object]]:
+    """Callers waiting on the line, in their place (1: next), numbers masked; `who` names the
+    advisor a caller is being put through to (for the supervisor)."""
+    rows = []
+    for place, caller in enumerate(helpline().live.waiting(now), start=1):
+        being_taken = "being put through" + (f" to {caller.taken_by}" if who else "")
+        rows.append(
+            {
+                "place": place,
+                "number": caller.masked,
+                "waited": waited(caller.joined, now),
+                "now": "waiting" if caller.state == ON_THE_LINE else being_taken,
+            }
+        )
+    return rows
+
+
+ADVISOR_STATE_LABELS = {
+    FREE: "Free",
+    RINGING: "Ringing",
+    ON_CALL: "On a call",
+    WRAP_UP: "Wrap-up (recording the outcome)",
+}
+
+
+def advisors_now(now: datetime) -> list[dict[str, str]]:
+    """Each of this helpline's advisors' state as the app routes by it (a stale one is
+    free); an advisor serving several helplines has one state, shown in each."""
+    h = helpline()
+    rows = []
+    for advisor in (a for a in accounts().all() if h.serves(a)):
+        state = h.advisor_states.now_in(advisor.username, now)
+        label = ADVISOR_STATE_LABELS.get(state, ADVISOR_STATE_LABELS[FREE])
+        if not advisor.on_duty:
+            label = "Off duty" if state == FREE else f"{label} (off duty)"
+        rows.append({"name": advisor.name, "state": label})
+    return rows
+
+
 def queue_view() -> dict[str, object]:
     h = helpline()
     now = h.clock()
@@ -353,13 +416,9 @@ def queue_view() -> dict[str, object]:
     mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
     status = helpline().line_status()
     counts = h.queue.counts()
-    live = [
-        {"number": c.masked, "waited": waited(c.joined, now), "taken": c.state != "waiting"}
-        for c in h.live.waiting(now)
-    ]
     return {
         "open": status.open,
-        "live": live,
+        "live": on_the_line(now),
         "due": due,
         "mine": mine[0] if mine else None,
         "waiting_later": counts["scheduled"],
@@ -547,10 +606,10 @@ def duty() -> Response:
 
 @bp.route("/call-next", methods=["POST"])
 def call_next() -> Response:
-    """Claim the oldest due callback (atomically), then ring the advisor's phone."""
+    """Take next: take the head of the one list (atomically), then ring the advisor's phone."""
     h = helpline()
     advisor = me()
-    # One call-next at a time per advisor: a double click must not claim two callbacks
+    # One "Take next" at a time per advisor: a double click must not claim two callbacks
     # (the second would ring the advisor's phone for a call the console does not show).
     lock = calling(advisor.username)
     if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
@@ -617,7 +676,7 @@ def claim_and_ring(advisor: Advisor) -> None:
     now = h.clock()
     taken = take(advisor)
     if taken is None:
-        flash("Nobody is waiting for a call back right now.")
+        flash("Nobody is waiting right now: no caller on the line and no callback due.")
         return
     if h.settings.rehearsal:  # helpline demo: nobody's phone rings
         if taken.callback is not None:
@@ -767,12 +826,25 @@ def outcome(callback_id: str) -> Response:
 # ------------------------------------------------------------------ supervisor
 
 
+def queue_rules() -> Rules:
+    h = helpline()
+    return h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+
+
+def supervisor_view() -> dict[str, object]:
+    """What the supervisor page's poll redraws: the queue (place, masked number, wait, who is
+    being put through) and each advisor's state."""
+    now = helpline().clock()
+    return {"live": on_the_line(now, who=True), "advisors": advisors_now(now)}
+
+
 @bp.route("/supervisor/")
 @supervisor_only
 def supervisor() -> str:
     h = helpline()
     now = h.clock()
     waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
+    rules = queue_rules()
     return render_template(
         "console/supervisor.html",
         # a rehearsal (helpline demo) places no calls, so it misses no settings for them
@@ -784,7 +856,42 @@ def supervisor() -> str:
         advisor_form=AdvisorForm(),
         waiting=waiting,
         audit=audit.recent(h.redis, 50, h.keys),
+        view=supervisor_view(),
+        rules_form=QueueRulesForm(
+            data={"max_wait": int(rules.max_wait.total_seconds() // 60), "order": rules.order}
+        ),
     )
+
+
+@bp.route("/supervisor/queue.json")
+@supervisor_only
+def supervisor_json() -> Response:
+    return jsonify(supervisor_view())
+
+
+@bp.route("/supervisor/queue-rules", methods=["POST"])
+@supervisor_only
+def set_queue_rules() -> Response:
+    """The longest wait on the line and the order advisors take in, for every process at
+    once (read from the store on each wait and each "Take next")."""
+    form = QueueRulesForm()
+    if not form.validate_on_submit():
+        low, high = MAX_WAIT_LIMITS
+        if form.max_wait.errors:
+            flash(
+                f"Write the longest wait as a whole number of minutes from {low} to {high}: "
+                "the queue rules were not changed.",
+                ERROR,
+            )
+        if form.order.errors:
+            flash("Choose who advisors take next: the queue rules were not changed.", ERROR)
+        return redirect(url_for("console.supervisor"))
+    minutes, order = int(form.max_wait.data), str(form.order.data)
+    helpline().live.set_rules(minutes, order)
+    words = "callers on the line first" if order == LIVE_FIRST else "strictly by waiting time"
+    audited("set the queue rules", detail=f"longest wait {minutes} min, {words}")
+    flash(f"Queue rules set: callers wait at most {minutes} min on the line; {words}.")
+    return redirect(url_for("console.supervisor"))
 
 
 @bp.route("/supervisor/close", methods=["POST"])
@@ -970,6 +1077,7 @@ def stats_page() -> str:
         today=stats.summary(h.redis, today, 1, h.keys),
         month=stats.summary(h.redis, today, 30, h.keys),
         day=today,
+        seconds=seconds_text,
     )
 
 

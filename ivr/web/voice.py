@@ -24,7 +24,6 @@ from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
 from ivr.store.accounts import Advisor
-from ivr.store.keys import Keys
 from ivr.store.live import LiveQueue
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
@@ -409,7 +408,8 @@ def advisor_numbers(phones: list[str] | None = None) -> list[str]:
 # `helpline simulate call --advisors free|busy|none` pretends, in the simulating process only,
 # that one console advisor (on a drama number) is on duty and free or busy, or that nobody is:
 # nothing about advisors is read from or written to the store, and the simulated caller
-# waits in a part of the store of its own (Keys("simulated")), never in the real queue.
+# waits among the helpline's simulated records (Keys.simulation, erased nightly), never in the
+# real queue.
 SIMULATED = "simulated_advisors"
 SIMULATED_ADVISOR = Advisor("simulated", "Simulated advisor", "+442079460099", False, True)
 
@@ -420,9 +420,11 @@ def simulated() -> str | None:
 
 
 def live_queue() -> LiveQueue:
-    """The callers waiting on the line (a simulated call's own, apart from the real one)."""
+    """The callers waiting on the line (a simulated call's own, under the helpline's
+    simulated keys with everything else `helpline simulate` makes, apart from the real one);
+    its `keys` are also those the queue's counts go under."""
     h = helpline()
-    return LiveQueue(h.redis, Keys("simulated")) if simulated() else h.live
+    return LiveQueue(h.redis, h.keys.simulation) if simulated() else h.live
 
 
 def console_on_duty() -> list[Advisor]:

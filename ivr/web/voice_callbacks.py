@@ -319,7 +319,7 @@ def save() -> Response:
         number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
     )
     if joined:
-        stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=h.keys)
+        stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=live_queue().keys)
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked", keys=h.keys)
     else:  # their latest answers count

@@ -111,14 +111,15 @@ def join() -> Response:
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
     now = h.clock()
+    live = live_queue()
     try:
-        live_queue().join(param("CallSid")[:64], now, console_mask(param("From")))
+        live.join(param("CallSid")[:64], now, console_mask(param("From")))
     except redis.RedisError as exc:  # without the store, no place can be kept: as before
         log.warning("call %s: cannot queue (%s): the other options", param("CallSid"), exc)
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
-    stats.count(h.redis, now, h.flows.hours.timezone, "q:queued", keys=h.keys)
+    stats.count(h.redis, now, h.flows.hours.timezone, "q:queued", keys=live.keys)
     log.info("call %s joined the queue", param("CallSid"))
     say(resp, content.queue["joining"])
     resp.append(
@@ -241,7 +242,7 @@ def left() -> Response:
         caller = None
     log.info("call %s left the queue: %s", sid, result or "?")
     if result == "hangup":
-        stats.count(h.redis, now, tz, "q:abandoned", keys=h.keys)
+        stats.count(h.redis, now, tz, "q:abandoned", keys=live.keys)
         return twiml(resp)  # nobody is there: no callback is made for them
     if result in ("bridged", "bridging-in-process"):
         say(resp, content.safety, *content.goodbye)
@@ -338,8 +339,9 @@ def bridge() -> Response:
         caller = live.caller(sid)
         if live.end(sid, BRIDGED, now, advisor=param("adv")[:40]) and caller:
             waited = (now - caller.joined).total_seconds()
-            stats.count(h.redis, now, h.flows.hours.timezone, "q:answered", keys=h.keys)
-            stats.queue_answer_recorded(h.redis, now, h.flows.hours.timezone, waited, keys=h.keys)
+            tz = h.flows.hours.timezone
+            stats.count(h.redis, now, tz, "q:answered", keys=live.keys)
+            stats.queue_answer_recorded(h.redis, now, tz, waited, keys=live.keys)
     except redis.RedisError as exc:
         log.warning("call %s: the bridge could not be noted (%s)", sid, exc)
     say(resp, h.flows.voice.queue["connecting"])

@@ -1,16 +1,37 @@
-// Keeps the queue page current without a reload: a small poll, no framework.
+// Keeps the console's live parts current without a reload: a small poll, no framework.
+// The queue page (callbacks due, callers on the line, your call) and the supervisor page (the
+// queue and each advisor's state) each draw what their view has.
 (function () {
   var script = document.currentScript;
   var pollUrl = script.dataset.poll, loginUrl = script.dataset.login;
-  // Each cell names its column (data-label), so the table still reads as cards on a phone.
-  var columns = Array.prototype.map.call(
-    document.querySelectorAll("#due thead th"), function (th) { return th.textContent; });
   function cell(text, label) {
     var td = document.createElement("td"); td.textContent = text;
     if (label) { td.dataset.label = label; }
     return td;
   }
-  function render(view) {
+  // Redraws a table's rows from the view's list named by its data-rows, each cell the field its
+  // column's data-key names; each cell names its column (data-label), so the table still reads
+  // as cards on a phone. No rows: the table's data-empty.
+  function fill(table, rows) {
+    var columns = Array.prototype.map.call(table.querySelectorAll("thead th"), function (th) {
+      return { label: th.textContent.trim(), key: th.dataset.key };
+    });
+    var body = table.tBodies[0];
+    body.replaceChildren();
+    if (!rows.length) {
+      var tr = document.createElement("tr"); tr.className = "empty";
+      var td = cell(table.dataset.empty); td.colSpan = columns.length;
+      tr.appendChild(td); body.appendChild(tr);
+    }
+    rows.forEach(function (row) {
+      var tr = document.createElement("tr");
+      columns.forEach(function (c) { tr.appendChild(cell(String(row[c.key]), c.label)); });
+      body.appendChild(tr);
+    });
+  }
+  function due(view) {
+    var columns = Array.prototype.map.call(
+      document.querySelectorAll("#due thead th"), function (th) { return th.textContent.trim(); });
     var line = document.getElementById("line");
     line.textContent = view.open ? "Open" : "Closed";
     line.className = "badge " + (view.open ? "open" : "closed");
@@ -42,6 +63,17 @@
     } else if (!mine.hidden) {
       window.location.reload();
     }
+  }
+  function render(view) {
+    document.querySelectorAll("table[data-rows]").forEach(function (table) {
+      var rows = view[table.dataset.rows];
+      if (rows) { fill(table, rows); }
+    });
+    document.querySelectorAll("[data-count]").forEach(function (e) {
+      var rows = view[e.dataset.count];
+      if (rows) { e.textContent = rows.length; }
+    });
+    if (view.due) { due(view); }
   }
   function poll() {
     fetch(pollUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
