@@ -656,8 +656,8 @@ def report(outcome: Outcome) -> list[str]:
         f"| requests sent / answered | {outcome.sent} / {outcome.answered} "
         f"({outcome.voice} voice) |",
         f"| in flight on a killed worker (Twilio's fallback URL answers these) | {len(lost)} "
-        f"({sum(r.kind == 'voice' for r in lost)} voice, "
-        f"{sum(r.kind == 'sms' for r in lost)} texts) |",
+        f"(voice: {sum(r.kind == 'voice' for r in lost)}, "
+        f"texts: {sum(r.kind == 'sms' for r in lost)}) |",
         f"| texts kept on disk while Redis was down, then queued | {outcome.spooled} |",
         f"| numbers told their callback is taken / callbacks in the queue | "
         f"{outcome.confirmed_numbers} / {outcome.callbacks} |",

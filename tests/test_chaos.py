@@ -41,3 +41,20 @@ def test_the_log_check_finds_a_number_in_any_form(tmp_path: Path) -> None:
 
     assert {name for name, hits in found.items() if hits} == set(logs) - {"masked.log"}
     assert not UK_NUMBER.search(logs["masked.log"])
+
+
+def test_each_run_replaces_only_its_own_section_of_the_results(tmp_path: Path) -> None:
+    from bench import results
+
+    path = tmp_path / "RESULTS.md"
+    results.write_bench("# Benchmark results\n\n## Opening hours\n\nfast\n", path)
+    results.write_chaos("## Chaos run\n\nfirst run", path)
+    results.write_chaos("## Chaos run\n\nsecond run", path)
+    assert path.read_text().count("## Chaos run") == 1
+    assert "second run" in path.read_text() and "first run" not in path.read_text()
+
+    results.write_bench("# Benchmark results\n\n## Opening hours\n\nfaster\n", path)
+
+    assert path.read_text() == (
+        "# Benchmark results\n\n## Opening hours\n\nfaster\n\n## Chaos run\n\nsecond run\n"
+    )
