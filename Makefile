@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test chromium check bench bench-quick load chaos wrk clean
+.PHONY: run test chromium redis-server check bench bench-quick load chaos wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -36,7 +36,28 @@ chromium:
 	  || { echo "The browser tests need Chromium: install it (e.g. apt-get install chromium," \
 	         "as root) and set CHROMIUM_PATH to it unless it is /usr/bin/chromium" >&2; exit 1; }
 
-test: $(VENV)/.installed-dev node_modules/.installed chromium
+# The failover tests run Debian's redis-server and redis-sentinel (7.0; TLS built in), started
+# by the tests on ports of their own. Installed as root when missing, with the package's
+# daemons kept from starting (a policy-rc.d that refuses, removed afterwards): only the
+# binaries are used.
+REDIS_BIN ?= /usr/bin
+redis-server:
+	@if [ -x $(REDIS_BIN)/redis-server ] && [ -x $(REDIS_BIN)/redis-sentinel ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null 2>&1 || [ "$$(id -u)" != 0 ]; then \
+	  echo "The failover tests need Debian's redis-server and redis-sentinel in $(REDIS_BIN):" \
+	    "run make test as root once (it installs them without starting their services), or" \
+	    "install them yourself: apt-get install redis-server redis-sentinel" >&2; exit 1; fi; \
+	policy=/usr/sbin/policy-rc.d; saved=; \
+	if [ -e $$policy ]; then saved=$$(mktemp); cp -p $$policy $$saved; fi; \
+	printf '#!/bin/sh\n# make test: no service starts while redis-server is installed\nexit 101\n' \
+	  > $$policy; chmod 755 $$policy; \
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+	  redis-server redis-sentinel; status=$$?; \
+	if [ -n "$$saved" ]; then mv $$saved $$policy; else rm -f $$policy; fi; \
+	[ $$status = 0 ] || echo "apt-get could not install redis-server and redis-sentinel" >&2; \
+	exit $$status
+
+test: $(VENV)/.installed-dev node_modules/.installed chromium redis-server
 	$(BIN)/ruff check ivr tests bench wsgi.py gunicorn.conf.py
 	$(BIN)/ruff format --check ivr tests bench wsgi.py gunicorn.conf.py
 	$(BIN)/mypy

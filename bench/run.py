@@ -183,7 +183,7 @@ def bench_queue(work: Path) -> dict[str, object]:
     fill(10000, now + timedelta(minutes=5), 0)
     out["bytes_per_callback"] = (r.info("memory")["used_memory"] - before) / 10000
     began = time.perf_counter()
-    moved = queue.release(now + timedelta(minutes=10), now.date())
+    moved = len(queue.release(now + timedelta(minutes=10), now.date()))
     out["release_10000_s"] = time.perf_counter() - began
     out["released"] = moved
     return out

@@ -9,11 +9,13 @@ import sys
 import textwrap
 import uuid
 from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 import click
+import phonenumbers
 import redis
 from twilio.base.exceptions import TwilioException
 
@@ -24,23 +26,37 @@ from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
 from ivr.core.clock import fixed_clock, parse_instant, system_clock
-from ivr.core.phone import mask
+from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
+from ivr.core.phone import (
+    EXAMPLE_INTERNATIONAL,
+    EXAMPLE_NATIONAL,
+    advisor_e164,
+    mask,
+    subject_number,
+)
 from ivr.core.phrases import when
+from ivr.core.report import as_csv as report_csv
+from ivr.core.report import as_text as report_text
+from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
 from ivr.jobs.tasks import Jobs, Report
+from ivr.ops import subjects
 from ivr.ops.checks import check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
+from ivr.ops.subjects import Found
 from ivr.services import build_services
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
-from ivr.store import audit
+from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.store.closures import load_override
 from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
+from ivr.store.keys import DEFAULT as DEFAULT_KEYS
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import rest_client
 from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
+from ivr.web.report_page import last_month, render_report
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -205,9 +221,29 @@ def _signature_round_trip(settings: Settings):
     return []
 
 
+# What `simulate` makes is kept apart from real records and never reaches Twilio (Settings.
+# simulated); its default number is from Ofcom's drama range, which no stranger answers.
+DRAMA_MOBILE = "07700 900123"
+
+
+def as_twilio_sends(number: str) -> str:
+    """A number as staff type it ("07700 900123") as Twilio gives it (+447700900123);
+    anything else (anonymous, a short code) as it is."""
+    try:
+        parsed = phonenumbers.parse(number, "GB")
+    except phonenumbers.NumberParseException:
+        return number
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def _simulation() -> dict[str, object]:
+    return {"simulated": True, "log_level": os.environ.get("LOG_LEVEL", "ERROR")}
+
+
 @main.group()
 def simulate() -> None:
-    """Run the real webhooks in-process at any instant."""
+    """Run the real webhooks in-process at any instant. What a simulation asks for is kept
+    apart from real callbacks (never released, dialled or counted; erased nightly)."""
 
 
 class InOrder(click.Command):
@@ -234,7 +270,7 @@ def _in_order(
 @click.option(
     "--from",
     "caller",
-    default="+447700900123",
+    default=DRAMA_MOBILE,
     show_default=True,
     help="The caller's number (or anonymous).",
 )
@@ -272,10 +308,8 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
     settings = Settings.from_env()
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app(
-        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(instant)
-    )
-    transcript = simulate_call(app, inputs, caller, called, dial_status)
+    app = create_app(_simulation(), clock=fixed_clock(instant))
+    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return
@@ -286,7 +320,11 @@ def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_
 
 
 @main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option(
+    "--host",
+    default=lambda: os.environ.get("HOST") or "127.0.0.1",
+    show_default="HOST, else 127.0.0.1: this machine only",
+)
 @click.option(
     "--port", type=int, default=lambda: int(os.environ.get("PORT", "5000")), show_default="5000"
 )
@@ -309,7 +347,7 @@ def run(host: str, port: int) -> None:
     env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
     env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     children = []
-    if not settings.redis_url:
+    if settings.embedded_store:
         redis_server = Embedded(Path(settings.data_dir))
         if redis_server.answers():
             raise click.ClickException(
@@ -347,7 +385,23 @@ def run(host: str, port: int) -> None:
             "  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
             "to the tunnel's https address.)"
         )
-    raise SystemExit(supervise(children, cwd=PROJECT_DIR, env=env))
+    click.echo(f"The advisors' console: {base}/console/")
+    raise SystemExit(
+        supervise(children, cwd=PROJECT_DIR, env=env, started=lambda: _first_account(settings))
+    )
+
+
+def _first_account(settings: Settings) -> None:
+    """Once the store is up: if nobody can sign in to the console yet, say how to start."""
+    try:
+        nobody = not Accounts(connect(settings)).all()
+    except redis.RedisError:
+        return
+    if nobody:
+        click.echo(
+            "No advisor account yet. Create the first supervisor (the password is asked for):\n"
+            f'  helpline advisors add "Your Name" --phone "{EXAMPLE_NATIONAL}" --supervisor',
+        )
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -423,13 +477,16 @@ def callbacks() -> None:
     """See and manage waiting callbacks (numbers masked unless --reveal)."""
 
 
-def _queue(settings: Settings) -> CallbackQueue:
-    return CallbackQueue(connect(settings))
+def _queues(settings: Settings) -> tuple[CallbackQueue, CallbackQueue]:
+    """The real callbacks, and those `helpline simulate` made (kept apart)."""
+    store = connect(settings)
+    return CallbackQueue(store, DEFAULT_KEYS), CallbackQueue(store, DEFAULT_KEYS.simulation)
 
 
-def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
+def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[str, object]:
     """Times in UK local time (with their offset), as staff read them."""
     return {
+        "simulated": simulated,
         "id": cb.id,
         "status": cb.status,
         "source": cb.source,
@@ -449,8 +506,11 @@ def _callback_json(cb: Callback, reveal: bool) -> dict[str, object]:
 @click.option("--reveal", is_flag=True, help="Show full phone numbers.")
 def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
     settings = Settings.from_env()
+    statuses = (status,) if status else STATUSES
     items = [
-        _callback_json(cb, reveal) for cb in _queue(settings).all((status,) if status else STATUSES)
+        _callback_json(cb, reveal, queue.keys.simulated)
+        for queue in _queues(settings)
+        for cb in queue.all(statuses)
     ]
     if as_json:
         click.echo(json.dumps(items, indent=2))
@@ -461,6 +521,7 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
         click.echo(
             f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
             f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}"
+            + ("  (simulated: never called)" if item["simulated"] else "")
         )
 
 
@@ -468,35 +529,184 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
 def callbacks_show(callback_id: str, reveal: bool) -> None:
-    cb = _queue(Settings.from_env()).get(callback_id)
-    if cb is None:
-        raise click.ClickException(f"no callback {callback_id}")
-    click.echo(json.dumps(_callback_json(cb, reveal), indent=2))
+    for queue in _queues(Settings.from_env()):
+        cb = queue.get(callback_id)
+        if cb is not None:
+            click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            return
+    raise click.ClickException(f"no callback {callback_id}")
 
 
 @callbacks.command("cancel")
 @click.argument("callback_id")
 def callbacks_cancel(callback_id: str) -> None:
-    if not _queue(Settings.from_env()).cancel(callback_id, system_clock()):
+    if not any(q.cancel(callback_id, system_clock()) for q in _queues(Settings.from_env())):
         raise click.ClickException(f"no open callback {callback_id}")
     click.echo(f"cancelled {callback_id}")
 
 
+# ------------------------------------------------------------------ subject requests
+
+
+@main.group()
+def data() -> None:
+    """A person's subject requests: what we hold about their number, and erasing it."""
+
+
+def _subject(words: tuple[str, ...]) -> str:
+    number = subject_number(" ".join(words))
+    if number is None:
+        raise click.BadParameter(
+            f"{' '.join(words)!r} is not a phone number: give it as 07700 900123 or "
+            "+44 7700 900123",
+            param_hint="NUMBER",
+        )
+    return number
+
+
+def _local(at: datetime | None) -> str:
+    return at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") if at else "(no time)"
+
+
+def _found_json(found: Found, bodies: bool) -> dict[str, object]:
+    held = found.held
+    return {
+        "number": found.number,
+        "callbacks": [_callback_json(cb, reveal=True) for cb in held.callbacks],
+        "open_callback": held.open_callback,
+        "texts_counted_now": held.texts_counted,
+        "replies_paused": held.replies_paused,
+        "opted_out": OPT_OUT_NOTE,
+        "advisor_accounts": held.advisor_accounts,
+        "staff_notes": held.audit,
+        "twilio": None
+        if found.twilio is None
+        else [
+            {
+                "kind": r.kind,
+                "sid": r.sid,
+                "direction": r.direction,
+                "from": r.from_,
+                "to": r.to,
+                "at": r.at.astimezone(LONDON).isoformat() if r.at else None,
+                "status": r.status,
+                **(
+                    {"body": r.body if bodies else f"{len(r.body)} characters", "media": r.media}
+                    if r.kind == "message"
+                    else {"duration_seconds": r.duration}
+                ),
+            }
+            for r in found.twilio
+        ],
+        "twilio_problem": found.twilio_problem or None,
+    }
+
+
+OPT_OUT_NOTE = (
+    "not recorded by us: STOP erases everything we hold; Twilio keeps its own opt-out "
+    "and sends the number nothing until it texts START"
+)
+
+
+@data.command("show")
+@click.argument("number", nargs=-1, required=True)
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable, for the reply.")
+@click.option("--bodies", is_flag=True, help="Print message bodies Twilio still holds.")
+def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
+    """What is held about NUMBER (07700 900123 or +44 7700 900123): its callbacks, with
+    their safe times, statuses and what staff did, and its calls and messages in Twilio's
+    logs. For a member of staff answering a subject access request."""
+    subject = _subject(number)
+    settings = Settings.from_env()
+    with borrowed(settings):
+        found = subjects.show(build_services(settings, upgrade=False), subject)
+    if as_json:
+        click.echo(json.dumps(_found_json(found, bodies), indent=2))
+        return
+    held = found.held
+    click.echo(f"What the helpline holds about {subject}")
+    click.echo(f"\nCallbacks: {len(held.callbacks) or 'none'}")
+    for cb in held.callbacks:
+        item = _callback_json(cb, reveal=True)
+        click.echo(
+            f"  {cb.id}  {cb.status:<9}  asked by {'text' if cb.source == 'sms' else 'call'} "
+            f"{_local(cb.requested_at)}, due {_local(cb.due_at)}, safe time: "
+            f"{item['safe_time'] or 'not given yet'}, voicemail {'yes' if cb.voicemail else 'no'}"
+            f", {cb.attempts} calls made, {cb.count.missed} opening days missed"
+            + (f", last outcome {cb.outcome}" if cb.outcome else "")
+        )
+        for entry in (e for e in held.audit if e.get("callback") == cb.id):
+            click.echo(
+                f"      {entry.get('at', '')[:16].replace('T', ' ')}  {entry.get('actor')}: "
+                f"{entry.get('action')}" + (f" ({entry['detail']})" if entry.get("detail") else "")
+            )
+    click.echo(f"Open callback: {held.open_callback or 'none'}")
+    click.echo(
+        f"Texts counted in the current flood window: {held.texts_counted}; replies paused: "
+        f"{'yes' if held.replies_paused else 'no'}"
+    )
+    click.echo(f"Opted out: {OPT_OUT_NOTE}")
+    click.echo(f"Advisor accounts with this phone: {', '.join(held.advisor_accounts) or 'none'}")
+    if found.twilio is None:
+        click.echo(f"\nTwilio's logs: {found.twilio_problem}")
+        return
+    click.echo(f"\nTwilio's logs: {len(found.twilio) or 'nothing'}")
+    for r in found.twilio:
+        what = (
+            f"{r.media} media, body "
+            + (repr(r.body) if bodies else f"{len(r.body)} characters" if r.body else "deleted")
+            if r.kind == "message"
+            else f"{r.duration or 0} s"
+        )
+        click.echo(
+            f"  {_local(r.at)}  {r.kind:<7}  {r.direction:<13}  from {r.from_} to {r.to}  "
+            f"{r.status}, {what}  {r.sid}"
+        )
+
+
+@data.command("erase")
+@click.argument("number", nargs=-1, required=True)
+@click.option("--yes", is_flag=True, help="Don't ask for confirmation.")
+def data_erase(number: tuple[str, ...], yes: bool) -> None:
+    """Erase what is held about NUMBER, as if it had texted STOP (its callbacks are
+    cancelled and erased), and delete its calls and messages from Twilio's logs. Logged in
+    the audit trail without the number."""
+    subject = _subject(number)
+    if not yes:
+        click.confirm(
+            f"Erase every callback of {subject} and delete its calls and messages from "
+            "Twilio? This can't be undone",
+            abort=True,
+        )
+    settings = Settings.from_env()
+    with borrowed(settings):
+        done = subjects.erase(build_services(settings, upgrade=False), subject)
+    click.echo(f"erased {done.callbacks} callback records")
+    if done.twilio is None:
+        raise click.ClickException(f"{done.twilio_problem}; run it again to delete them")
+    click.echo(f"deleted {done.twilio.deleted} calls and messages from Twilio")
+    if done.twilio.not_deleted:
+        raise click.ClickException(
+            f"Twilio did not delete {len(done.twilio.not_deleted)} (in progress, or "
+            f"refused): {', '.join(done.twilio.not_deleted)}; run it again later"
+        )
+
+
 @simulate.command("sms")
 @click.option("--at", help="When the text arrives, ISO-8601 (UK local time without offset).")
-@click.option("--from", "sender", required=True, help="The sender's number.")
+@click.option(
+    "--from", "sender", default=DRAMA_MOBILE, show_default=True, help="The sender's number."
+)
 @click.option("--body", required=True, help="The message.")
 def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
     flows = _flows_or_exit(Settings.from_env())
-    app = create_app(
-        {"log_level": os.environ.get("LOG_LEVEL", "ERROR")}, clock=fixed_clock(_instant(at, flows))
-    )
+    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
     client = TwilioLikeClient(
         app,
         {
             "MessageSid": "SM" + uuid.uuid4().hex,
-            "From": sender,
+            "From": as_twilio_sends(sender),
             "To": "+441234567890",
             "Body": body,
             "NumMedia": "0",
@@ -507,8 +717,50 @@ def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
         m.text or ""
         for m in ElementTree.fromstring(response.get_data(as_text=True)).iter("Message")
     ]
-    for text in replies or ["(no reply)"]:
+    for text in replies or [_why_no_reply(body)]:
         click.echo(text)
+
+
+def _why_no_reply(body: str) -> str:
+    """What an empty answer means, for staff trying the webhook."""
+    if keyword(body) in OPT_OUT:
+        return "(no reply from us: opt-out. Twilio answers this itself; nothing is kept)"
+    if keyword(body) in OPT_IN:
+        return "(no reply from us: opt-in. Twilio answers this itself)"
+    return (
+        "(no reply: this number sent many texts in a short time, so replies to it are paused "
+        "for a while: SMS_RATE_LIMIT, SMS_QUIET_SECONDS)"
+    )
+
+
+# ------------------------------------------------------------------ reports
+
+
+@main.command()
+@click.option("--month", help="The month, e.g. 2026-11 (default: last month).")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write a page to print.")
+@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write figure,value rows.")
+def report(month: str | None, html_file: str | None, csv_file: str | None) -> None:
+    """A month's figures for funders: calls in and out of hours, menu choices, callbacks
+    asked for, reached and expired, waits, busiest hours. No phone numbers."""
+    settings = Settings.from_env()
+    services = build_services(settings, upgrade=False)
+    now = services.clock().astimezone(services.flows.hours.timezone)
+    try:
+        first = parse_month(month) if month else last_month(now.date())
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    figures = month_report(first, stats.month(services.redis, first, now.date(), services.keys))
+    if csv_file:
+        Path(csv_file).write_text(report_csv(figures), encoding="utf-8")
+        click.echo(f"wrote {csv_file}")
+    if html_file:
+        app = create_app({"log_level": "ERROR"})
+        with app.test_request_context():
+            Path(html_file).write_text(render_report(figures, now, standalone=True), "utf-8")
+        click.echo(f"wrote {html_file} (open it in a browser and print, or save as PDF)")
+    if not (csv_file or html_file):
+        click.echo(report_text(figures), nl=False)
 
 
 # ------------------------------------------------------------------ advisors
@@ -525,9 +777,17 @@ def _accounts() -> Accounts:
 
 @advisors.command("add")
 @click.argument("name")
-@click.option("--phone", required=True, help="Their phone, international format (+44…).")
+@click.option(
+    "--phone",
+    required=True,
+    help=f"Their phone, e.g. {EXAMPLE_NATIONAL} or {EXAMPLE_INTERNATIONAL}.",
+)
 @click.option("--supervisor", is_flag=True, help="May close the line and manage advisors.")
 def advisors_add(name: str, phone: str, supervisor: bool) -> None:
+    try:  # what can be checked is, before anyone types a password
+        phone = advisor_e164(phone)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
         advisor = _accounts().add(name, phone, password, supervisor)
@@ -540,7 +800,7 @@ def advisors_add(name: str, phone: str, supervisor: bool) -> None:
 def advisors_list() -> None:
     found = _accounts().all()
     if not found:
-        click.echo("No advisors yet: helpline advisors add NAME --phone +44…")
+        click.echo('No advisors yet: helpline advisors add NAME --phone "07400 123456"')
     for a in found:
         click.echo(
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "

@@ -13,6 +13,8 @@ from ivr.content.flows import DEFAULT_DIR
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
 DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"
+# Console password hashing: argon2's production cost, or its cheapest (for the tests only).
+PASSWORD_HASH_COSTS = ("production", "test")
 # Where a tunnel (cloudflared, ngrok) or a proxy on this machine connects from.
 LOOPBACK = ("127.0.0.0/8", "::1")
 
@@ -29,6 +31,13 @@ def _int(env: Mapping[str, str], name: str, default: int) -> int:
         return int(value)
     except ValueError:
         raise ValueError(f"{name} must be a whole number, not {value!r}") from None
+
+
+def _choice(env: Mapping[str, str], name: str, choices: tuple[str, ...]) -> str:
+    value = env.get(name, "").strip().lower() or choices[0]
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {', '.join(choices)}, not {value!r}")
+    return value
 
 
 def _flag(value: str) -> bool:
@@ -49,6 +58,16 @@ class Settings:
     flows_dir: Path = DEFAULT_DIR
     data_dir: Path = DEFAULT_DATA_DIR
     redis_url: str = ""
+    redis_sentinels: tuple[str, ...] = ()  # host:port of each sentinel
+    redis_sentinel_service: str = "mymaster"
+    redis_sentinel_password: str = ""
+    redis_password: str = ""  # the servers' own, with Sentinel (REDIS_URL carries its own)
+    redis_tls: bool = False  # with Sentinel: TLS to the sentinels and servers
+    redis_tls_ca_file: str = ""
+    redis_tls_cert_file: str = ""
+    redis_tls_key_file: str = ""
+    redis_wait_replicas: int | None = None  # None: 1 with Sentinel, 0 otherwise
+    redis_wait_milliseconds: int = 200
     log_level: str = "INFO"
     log_format: str = "auto"
     metrics_token: str = ""
@@ -72,12 +91,31 @@ class Settings:
     max_attempts: int = 3
     retry_delay_minutes: int = 120
     claim_timeout_minutes: int = 20
+    # Tests only, never in production: "test" makes console password hashes cheap.
+    password_hash_cost: str = "production"
+    # Tests only: the scheduler's leader lock, in seconds (0: the scheduler's LOCK_SECONDS).
+    scheduler_lock_seconds: int = 0
+    # Set by `helpline simulate` only (never from the environment): its records are kept apart
+    # from real ones (keys.py: Keys.simulated), Twilio is never called, and numbers from
+    # Ofcom's drama range (07700 900xxx), which no stranger answers, may be called back.
+    simulated: bool = False
 
     @property
     def embedded_store(self) -> bool:
         """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
-        any other server) is external, and then SECRET_KEY must be given."""
-        return not self.redis_url
+        Sentinel) is external, and then SECRET_KEY must be given."""
+        return not self.redis_url and not self.redis_sentinels
+
+    @property
+    def wait_replicas(self) -> int:
+        """How many replicas must hold a write before a promise rests on it (Redis WAIT):
+        REDIS_WAIT_REPLICAS, else 1 with Sentinel (it has replicas to fail over to) and 0
+        for a lone server. Always 0 for the embedded store, which has none."""
+        if self.embedded_store:
+            return 0
+        if self.redis_wait_replicas is not None:
+            return max(0, self.redis_wait_replicas)
+        return 1 if self.redis_sentinels else 0
 
     @property
     def min_slot(self) -> timedelta:
@@ -100,6 +138,20 @@ class Settings:
             flows_dir=Path(env.get("HELPLINE_FLOWS_DIR", "") or DEFAULT_DIR),
             data_dir=Path(env.get("HELPLINE_DATA_DIR", "") or DEFAULT_DATA_DIR),
             redis_url=env.get("REDIS_URL", ""),
+            redis_sentinels=_split(env.get("REDIS_SENTINELS", "")),
+            redis_sentinel_service=env.get("REDIS_SENTINEL_SERVICE", "") or "mymaster",
+            redis_sentinel_password=env.get("REDIS_SENTINEL_PASSWORD", ""),
+            redis_password=env.get("REDIS_PASSWORD", ""),
+            redis_tls=_flag(env.get("REDIS_TLS", "0")),
+            redis_tls_ca_file=env.get("REDIS_TLS_CA_FILE", ""),
+            redis_tls_cert_file=env.get("REDIS_TLS_CERT_FILE", ""),
+            redis_tls_key_file=env.get("REDIS_TLS_KEY_FILE", ""),
+            redis_wait_replicas=(
+                _int(env, "REDIS_WAIT_REPLICAS", 0)
+                if env.get("REDIS_WAIT_REPLICAS", "").strip()
+                else None
+            ),
+            redis_wait_milliseconds=_int(env, "REDIS_WAIT_MILLISECONDS", 200),
             log_level=env.get("LOG_LEVEL", "INFO"),
             log_format=env.get("LOG_FORMAT", "auto").lower(),
             metrics_token=env.get("METRICS_TOKEN", ""),
@@ -121,6 +173,8 @@ class Settings:
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),
             claim_timeout_minutes=_int(env, "CLAIM_TIMEOUT_MINUTES", 20),
+            password_hash_cost=_choice(env, "PASSWORD_HASH_COST", PASSWORD_HASH_COSTS),
+            scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 0),
         )
 
     def override(self, values: Mapping[str, Any] | None) -> Settings:

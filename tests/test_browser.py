@@ -1,8 +1,8 @@
 """The advisors' console in a real browser: headless Chromium (driven by Playwright) against the
 real app served on 127.0.0.1, Twilio's REST API mocked by Prism.
 
-Screenshots go to test-artifacts/: the queue and the numbers pages on a phone, every run (a
-record to look at), and the pages as they were when a test failed.
+A test that fails leaves screenshots of its pages, as they were, in test-artifacts/; a run that
+passes writes nothing there.
 
 Chromium is never downloaded: CHROMIUM_PATH, else /usr/bin/chromium, else chromium on the PATH
 (`make test` installs Debian's when it is missing).
@@ -10,9 +10,7 @@ Chromium is never downloaded: CHROMIUM_PATH, else /usr/bin/chromium, else chromi
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -21,64 +19,25 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from werkzeug.serving import make_server
 
 from ivr.simulate import simulate_call
 from ivr.store import audit, stats
-from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.conftest import OPEN_AT, AppFactory, Clock, request_callback
+from tests.common import OPEN_AT, PASSWORD, Clock, add_advisor, request_callback
+from tests.conftest import AppFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-    "--disable-quic",
-]
 PHONE = {"width": 390, "height": 844}
 LAPTOP = {"width": 1280, "height": 800}
 HELPLINE_NUMBER = "+441234567890"
 CALLER = "+447400123456"
 MASKED = "+44 7400 •••456"  # how the console shows CALLER
-PASSWORD = "a long enough password"
 ADVISOR_PHONE, SUPERVISOR_PHONE = "+447912345678", "+447912345679"
 POLL_MS = 10_000  # queue.js polls every 3 s: allow three polls
 CLOSED_MESSAGE = "Closed today for staff training."
-
-
-def chromium_path() -> str:
-    """The Chromium to drive; the test fails (never skips) when there is none."""
-    configured = os.environ.get("CHROMIUM_PATH", "")
-    if configured:
-        if not os.access(configured, os.X_OK):
-            pytest.fail(f"CHROMIUM_PATH={configured} is not an executable Chromium")
-        return configured
-    if os.access("/usr/bin/chromium", os.X_OK):
-        return "/usr/bin/chromium"
-    found = shutil.which("chromium") or shutil.which("chromium-browser")
-    if not found:
-        pytest.fail(
-            "No Chromium found for the browser tests: install one (on Debian, "
-            "`apt-get install chromium`, which `make test` does when run as root) or "
-            "set CHROMIUM_PATH to a Chromium executable. Playwright's own browser "
-            "download is not used."
-        )
-    return found
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    executable = chromium_path()
-    with sync_playwright() as p:
-        launched = p.chromium.launch(executable_path=executable, args=CHROMIUM_ARGS)
-        yield launched
-        launched.close()
 
 
 @dataclass
@@ -187,10 +146,6 @@ def save_failure_screenshots(site: Site, stem: str) -> None:
             print(f"could not save the {suffix} screenshot: {exc}")
 
 
-def add_advisor(store: redis.Redis, name: str, phone: str, supervisor: bool = False) -> None:
-    Accounts(store).add(name, phone, PASSWORD, supervisor=supervisor)
-
-
 # ------------------------------------------------------------------ scenarios
 
 
@@ -237,7 +192,6 @@ def test_an_advisor_calls_the_next_person_back_on_a_phone(
     expect(page.locator("#call-state")).to_have_text("Connected", timeout=POLL_MS)
     assert page.evaluate("window.stillTheSamePage === true"), "the page reloaded"
     assert site.has_no_sideways_scroll(), "the page with a call scrolls sideways on a phone"
-    site.screenshot("queue-phone.png")
 
     page.get_by_label("Reached", exact=True).check()
     page.click("#record-outcome")
@@ -333,7 +287,6 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite, store: r
     box = charts.first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 50, box
     assert site.has_no_sideways_scroll(), "the numbers page scrolls sideways on a phone"
-    site.screenshot("stats-phone.png")
 
 
 def test_a_supervisor_signs_an_advisor_out_everywhere(

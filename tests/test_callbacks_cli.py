@@ -8,8 +8,9 @@ from datetime import datetime
 
 import pytest
 
+from ivr.store.keys import DEFAULT
 from ivr.store.queue import CallbackQueue
-from tests.conftest import london, request_callback
+from tests.common import london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -42,19 +43,37 @@ def test_a_text_on_christmas_day_is_answered_with_the_next_opening(christmas_tex
     assert "10am" in christmas_text
 
 
-def test_the_simulated_text_is_stored_as_a_scheduled_callback(christmas_text, helpline, store):
+@pytest.fixture
+def waiting(store) -> str:
+    """A real person's callback: asked for on Christmas Day, due at the next opening."""
+    christmas = london(CHRISTMAS)
+    return request_callback(
+        CallbackQueue(store), NUMBER, "sms", christmas, london("2026-12-29T10:00")
+    ).callback_id
+
+
+def test_the_simulated_text_is_kept_as_a_simulated_callback(christmas_text, helpline, store):
     (item,) = listed(helpline)
 
+    assert item["simulated"] is True
     assert item["status"] == "scheduled"
     assert item["source"] == "sms"
     assert item["number"] == "***456"
     due = datetime.fromisoformat(item["due"])
     assert due.utcoffset() is not None
     assert due == london("2026-12-29T10:00")
-    assert CallbackQueue(store).get(item["id"]).number == NUMBER
+    assert CallbackQueue(store, DEFAULT.simulation).get(item["id"]).number == NUMBER
+    assert CallbackQueue(store).open_for(NUMBER) is None  # nothing real was made
+    assert "(simulated: never called)" in helpline("callbacks", "list").stdout
 
 
-def test_numbers_are_masked_unless_revealed(christmas_text, helpline):
+def test_a_real_callback_is_listed_as_real(waiting, helpline):
+    (item,) = listed(helpline)
+    assert (item["id"], item["simulated"]) == (waiting, False)
+    assert "simulated" not in helpline("callbacks", "list").stdout
+
+
+def test_numbers_are_masked_unless_revealed(waiting, helpline):
     plain = helpline("callbacks", "list")
     assert "***456" in plain.stdout
     assert NUMBER not in plain.stdout
@@ -63,7 +82,7 @@ def test_numbers_are_masked_unless_revealed(christmas_text, helpline):
     assert item["number"] == NUMBER
 
 
-def test_list_filters_by_status(christmas_text, helpline, store):
+def test_list_filters_by_status(waiting, helpline, store):
     in_hours = london("2026-12-29T11:00")
     queue = CallbackQueue(store)
     due_now = request_callback(queue, OTHER, "voice", in_hours, in_hours).callback_id
@@ -82,7 +101,7 @@ def test_an_empty_list_says_so(helpline):
     assert "No callbacks due." in result.stdout
 
 
-def test_show_one_callback(christmas_text, helpline):
+def test_show_one_callback(waiting, helpline):
     (item,) = listed(helpline)
 
     shown = helpline("callbacks", "show", str(item["id"]))
@@ -100,7 +119,7 @@ def test_show_an_unknown_callback_fails(helpline):
     assert "no callback 0123456789abcdef" in result.output
 
 
-def test_cancel_a_callback_once(christmas_text, helpline, store):
+def test_cancel_a_callback_once(waiting, helpline, store):
     (item,) = listed(helpline)
     callback_id = str(item["id"])
 
@@ -115,3 +134,26 @@ def test_cancel_a_callback_once(christmas_text, helpline, store):
     again = helpline("callbacks", "cancel", callback_id)
     assert again.exit_code != 0
     assert f"no open callback {callback_id}" in again.output
+
+
+@pytest.mark.parametrize(
+    ("body", "said"),
+    [
+        ("STOP", "opt-out. Twilio answers this itself; nothing is kept"),
+        ("stop.", "opt-out. Twilio answers this itself; nothing is kept"),
+        ("START", "opt-in. Twilio answers this itself"),
+    ],
+)
+def test_a_text_we_do_not_answer_is_explained(helpline, body, said):
+    """Found: STOP through `simulate sms` printed "(no reply)" and nothing else."""
+    result = helpline("simulate", "sms", "--from", NUMBER, "--body", body)
+    assert result.exit_code == 0, result.output
+    assert said in result.stdout
+
+
+def test_replies_paused_after_a_flood_are_explained(helpline):
+    outputs = [
+        helpline("simulate", "sms", "--from", NUMBER, "--body", f"hello {n}").stdout
+        for n in range(12)
+    ]
+    assert "replies to it are paused for a while" in outputs[-1]

@@ -21,7 +21,7 @@ from ivr.core.claims import (
     why_not_call_next,
 )
 from ivr.store.queue import CallbackQueue
-from tests.conftest import london, request_callback
+from tests.common import london, request_callback
 
 NOW = london("2026-11-25T12:00")
 NUMBER = "+447400123456"

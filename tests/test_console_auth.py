@@ -1,97 +1,38 @@
 """The advisors' console lets nobody in without an account: every page asks for sign-in,
 supervisor pages refuse advisors, failed sign-ins slow down, a forgotten console signs itself
-out, and the session cookie cannot be read by scripts or sent from other sites.
-
-The helpers at the top are shared by the other console test files."""
+out, and the session cookie cannot be read by scripts or sent from other sites."""
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Iterator
-from urllib.parse import urlsplit
 from xml.etree import ElementTree
 
 import pytest
-import redis
+from argon2 import extract_parameters, profiles
 from flask import Flask
-from flask.testing import FlaskClient
 from werkzeug.routing import Rule
 
+from ivr.config import Settings
 from ivr.simulate import TwilioLikeClient
-from ivr.store.accounts import Accounts, Advisor
+from ivr.store import keys
+from ivr.store.accounts import Accounts
 from ivr.store.closures import read_override
 from ivr.store.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, backoff
 from ivr.web.console import PUBLIC_ENDPOINTS
-
-PASSWORD = "correct horse battery"
-ADVISOR_PHONE = "+447400123456"
-SUPERVISOR_PHONE = "+447400123457"
-LOGIN = "/console/login"
-_CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
-
-
-# ------------------------------------------------------------------ shared helpers
-
-
-def add_advisor(
-    store: redis.Redis,
-    name: str = "Alex",
-    phone: str = ADVISOR_PHONE,
-    supervisor: bool = False,
-    on_duty: bool = False,
-    password: str = PASSWORD,
-) -> Advisor:
-    accounts = Accounts(store)
-    advisor = accounts.add(name, phone, password, supervisor)
-    if on_duty:
-        accounts.set_on_duty(advisor.username, True)
-    return accounts.get(advisor.username)
-
-
-def csrf_token(client: FlaskClient, page: str = "/console/") -> str:
-    """The hidden csrf_token of a rendered console page (the session's token)."""
-    response = client.get(page)
-    assert response.status_code == 200, (page, response.status_code)
-    found = _CSRF.search(response.get_data(as_text=True))
-    assert found, f"no csrf_token on {page}"
-    return found.group(1)
-
-
-def sign_in_attempt(client: FlaskClient, name: str, password: str, **kwargs: object):
-    return client.post(
-        LOGIN,
-        data={"name": name, "password": password, "csrf_token": csrf_token(client, LOGIN)},
-        **kwargs,
-    )
-
-
-def signed_in(app: Flask, name: str = "Alex", password: str = PASSWORD) -> FlaskClient:
-    """A test client with a console session (the app needs cookie_secure=False)."""
-    client = app.test_client()
-    response = sign_in_attempt(client, name, password)
-    assert response.status_code == 302, response.get_data(as_text=True)
-    assert urlsplit(response.headers["Location"]).path == "/console/"
-    return client
-
-
-def post_form(
-    client: FlaskClient,
-    url: str,
-    data: dict[str, str] | None = None,
-    page: str = "/console/",
-    **kwargs: object,
-):
-    """POST a console form as the browser would: with the page's CSRF token."""
-    return client.post(url, data={**(data or {}), "csrf_token": csrf_token(client, page)}, **kwargs)
-
-
-def flashes(client: FlaskClient, page: str = "/console/") -> str:
-    """The page's text, where flashed messages show up after a redirect."""
-    return client.get(page).get_data(as_text=True)
-
-
-def redirects_to_login(response) -> bool:
-    return response.status_code == 302 and urlsplit(response.headers["Location"]).path == LOGIN
+from tests.common import (
+    ADVISOR_PHONE,
+    LOGIN,
+    PASSWORD,
+    SUPERVISOR_PHONE,
+    add_advisor,
+    csrf_token,
+    post_form,
+    redirects_to_login,
+    sign_in_attempt,
+    signed_in,
+)
 
 
 def console_rules(app: Flask) -> Iterator[tuple[Rule, str, str]]:
@@ -102,11 +43,6 @@ def console_rules(app: Flask) -> Iterator[tuple[Rule, str, str]]:
         url = rule.build({name: "dummy" for name in rule.arguments}, append_unknown=False)[1]
         for method in sorted(rule.methods - {"OPTIONS"}):
             yield rule, url, method
-
-
-@pytest.fixture
-def console_app(make_app) -> Flask:
-    return make_app(cookie_secure=False)
 
 
 # ------------------------------------------------------------------ nobody gets in unsigned
@@ -170,15 +106,13 @@ def test_the_same_routes_open_for_a_supervisor(console_app, store):
 # ------------------------------------------------------------------ signing in
 
 
-def test_a_wrong_password_says_so_plainly_with_401(console_app, store):
-    add_advisor(store, "Alex")
+def test_a_wrong_password_says_so_plainly_with_401(console_app, advisor):
     response = sign_in_attempt(console_app.test_client(), "Alex", "not the password")
     assert response.status_code == 401
     assert "That name and password don&#39;t match" in response.get_data(as_text=True)
 
 
-def test_an_unknown_name_gets_the_same_answer_as_a_wrong_password(console_app, store):
-    add_advisor(store, "Alex")
+def test_an_unknown_name_gets_the_same_answer_as_a_wrong_password(console_app, advisor):
     response = sign_in_attempt(console_app.test_client(), "Nobody", PASSWORD)
     assert response.status_code == 401
     assert "That name and password don&#39;t match" in response.get_data(as_text=True)
@@ -192,9 +126,8 @@ def test_the_right_password_opens_the_queue(console_app, store):
     assert "Call next" in page.get_data(as_text=True)
 
 
-def test_signing_out_ends_the_session(console_app, store):
-    add_advisor(store, "Alex")
-    client = signed_in(console_app)
+def test_signing_out_ends_the_session(advisor_client):
+    client = advisor_client
     response = post_form(client, "/console/logout")
     assert redirects_to_login(response)
     assert redirects_to_login(client.get("/console/"))
@@ -226,8 +159,7 @@ def test_the_caps_let_an_advisor_back_in_soon_but_hold_an_address_long():
     assert ADDRESS_CAP > 10 * ACCOUNT_CAP
 
 
-def test_after_the_free_tries_even_the_right_password_must_wait(console_app, store):
-    add_advisor(store, "Alex")
+def test_after_the_free_tries_even_the_right_password_must_wait(console_app, advisor):
     client = console_app.test_client()
     for _ in range(FREE_TRIES):
         assert sign_in_attempt(client, "Alex", "wrong password").status_code == 401
@@ -255,8 +187,7 @@ def test_a_stranger_cannot_hold_an_advisor_out_of_a_device_she_signed_in_from(co
     assert sign_in_attempt(desk, "Alex", PASSWORD).status_code == 302  # her desk does not
 
 
-def test_an_address_is_slowed_across_accounts_over_http(console_app, store):
-    add_advisor(store, "Alex")
+def test_an_address_is_slowed_across_accounts_over_http(console_app, advisor):
     client = console_app.test_client()
     for n in range(FREE_TRIES):
         sign_in_attempt(
@@ -275,8 +206,7 @@ def test_an_address_is_slowed_across_accounts_over_http(console_app, store):
 # ------------------------------------------------------------------ CSRF and cookies
 
 
-def test_a_form_without_its_csrf_token_is_refused(console_app, store):
-    add_advisor(store, "Alex")
+def test_a_form_without_its_csrf_token_is_refused(console_app, advisor, store):
     client = console_app.test_client()
     assert client.post(LOGIN, data={"name": "Alex", "password": PASSWORD}).status_code == 400
     client = signed_in(console_app)
@@ -284,9 +214,8 @@ def test_a_form_without_its_csrf_token_is_refused(console_app, store):
     assert not Accounts(store).get("alex").on_duty
 
 
-def test_a_form_with_a_forged_csrf_token_is_refused(console_app, store):
-    add_advisor(store, "Alex")
-    client = signed_in(console_app)
+def test_a_form_with_a_forged_csrf_token_is_refused(advisor_client, store):
+    client = advisor_client
     response = client.post("/console/duty", data={"on_duty": "1", "csrf_token": "forged"})
     assert response.status_code == 400
     assert not Accounts(store).get("alex").on_duty
@@ -308,8 +237,7 @@ def test_the_session_cookie_is_http_only_same_site_lax_and_secure(make_app, stor
     assert "secure" in attributes
 
 
-def test_cookie_secure_off_is_for_local_http_only(console_app, store):
-    add_advisor(store, "Alex")
+def test_cookie_secure_off_is_for_local_http_only(console_app, advisor):
     cookie = session_cookie(sign_in_attempt(console_app.test_client(), "Alex", PASSWORD))
     attributes = [part.strip().lower() for part in cookie.split(";")]
     assert "secure" not in attributes
@@ -373,9 +301,8 @@ def ask_for_an_advisor(app: Flask):
     ).post("/voice/advisor")
 
 
-def test_the_duty_button_toggles(console_app, store):
-    add_advisor(store, "Alex")
-    client = signed_in(console_app)
+def test_the_duty_button_toggles(advisor_client, store):
+    client = advisor_client
     assert client.get("/console/queue.json").get_json()["on_duty"] is False
     assert post_form(client, "/console/duty", {"on_duty": "1"}).status_code == 302
     assert Accounts(store).get("alex").on_duty
@@ -409,3 +336,54 @@ def test_going_off_duty_stops_the_ringing(make_app, store):
     assert dial_numbers(ask_for_an_advisor(app)) == [ADVISOR_PHONE]
     post_form(client, "/console/duty", {"on_duty": "0"})
     assert dial_numbers(ask_for_an_advisor(app)) == ["+447400123001"]
+
+
+# ------------------------------------------------------------------ the cost of a password
+
+
+def hash_of(store, username: str = "alex") -> str:
+    return store.hget(keys.advisor(username), "hash")
+
+
+def test_passwords_are_hashed_and_checked_at_argon2s_production_cost(
+    make_app, store, production_passwords
+):
+    """The other tests hash cheaply (PASSWORD_HASH_COST=test); this is what production does:
+    argon2id at RFC 9106's low-memory parameters, 64 MiB and 3 passes."""
+    app = make_app(cookie_secure=False, password_hash_cost=production_passwords)
+    add_advisor(store, "Alex")
+    parameters = extract_parameters(hash_of(store))
+    assert parameters == profiles.RFC_9106_LOW_MEMORY
+    assert (parameters.memory_cost, parameters.time_cost) == (64 * 1024, 3)
+    assert redirects_to_login(post_form(signed_in(app), "/console/logout"))  # a real check
+    wrong = sign_in_attempt(app.test_client(), "Alex", "not the password")
+    assert wrong.status_code == 401
+
+
+def test_a_cheap_hash_is_rehashed_at_the_production_cost_when_its_advisor_signs_in(make_app, store):
+    add_advisor(store, "Alex")  # at the tests' cost
+    assert extract_parameters(hash_of(store)) == profiles.CHEAPEST
+    app = make_app(cookie_secure=False, password_hash_cost="production")
+    signed_in(app)
+    assert extract_parameters(hash_of(store)) == profiles.RFC_9106_LOW_MEMORY
+    assert signed_in(app)  # and the new hash opens the console too
+
+
+def test_the_tests_only_cost_is_warned_about_at_start_up(make_app, caplog):
+    caplog.set_level(logging.WARNING)
+    make_app(password_hash_cost="test")
+    warned = [r for r in caplog.records if "PASSWORD_HASH_COST" in r.getMessage()]
+    assert [r.levelno for r in warned] == [logging.WARNING]
+    assert "never in production" in warned[0].getMessage()
+    caplog.clear()
+    make_app(password_hash_cost="production")
+    assert not [r for r in caplog.records if "PASSWORD_HASH_COST" in r.getMessage()]
+
+
+def test_the_password_cost_setting_takes_only_its_two_values(make_app):
+    assert Settings.from_env({}).password_hash_cost == "production"
+    assert Settings.from_env({"PASSWORD_HASH_COST": "TEST"}).password_hash_cost == "test"
+    with pytest.raises(ValueError, match="PASSWORD_HASH_COST"):
+        Settings.from_env({"PASSWORD_HASH_COST": "cheap"})
+    with pytest.raises(ValueError, match="PASSWORD_HASH_COST"):
+        make_app(password_hash_cost="cheap")

@@ -21,13 +21,16 @@ from ivr.core.safetime import ANYTIME, Window
 from ivr.store import audit
 from ivr.store.closures import close_line
 from ivr.store.queue import CallbackQueue
-from tests.conftest import CLOSED_AT, OPEN_AT, london, request_callback
-from tests.test_console_auth import (
+from tests.common import (
+    CLOSED_AT,
+    OPEN_AT,
     SUPERVISOR_PHONE,
     add_advisor,
     csrf_token,
     flashes,
+    london,
     post_form,
+    request_callback,
     signed_in,
 )
 

@@ -13,7 +13,7 @@ from flask.testing import FlaskClient
 
 from ivr.store import audit
 from ivr.store.accounts import Accounts
-from tests.test_console_auth import (
+from tests.common import (
     PASSWORD,
     SUPERVISOR_PHONE,
     add_advisor,

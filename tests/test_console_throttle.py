@@ -5,9 +5,7 @@ the configured proxies."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
-from datetime import datetime, timedelta
 
 import pytest
 import redis
@@ -29,10 +27,10 @@ from ivr.store.throttle import (
     verdict,
 )
 from ivr.web.signatures import proxy_networks
-from tests.conftest import OPEN_AT, london
-from tests.test_console_auth import (
+from tests.common import (
     PASSWORD,
     SUPERVISOR_PHONE,
+    Clock,
     add_advisor,
     csrf_token,
     post_form,
@@ -44,31 +42,11 @@ STRANGER_PASSWORD = "a wrong guess"
 NEW_DEVICE_REFUSED = "can only be signed in to from a device it has been used on before"
 
 
-class Clock:
-    """The app's clock, moved on by the test."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, seconds: float) -> None:
-        self.at += timedelta(seconds=seconds)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(london(OPEN_AT))
-
-
 @pytest.fixture
 def console(make_app, store: redis.Redis, clock: Clock) -> Flask:
     add_advisor(store, "Alex")
     add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
-    app = make_app(cookie_secure=False)
-    app.extensions["helpline"] = dataclasses.replace(app.extensions["helpline"], clock=clock)
-    return app
+    return make_app(cookie_secure=False, clock=clock)
 
 
 def from_address(address: str, **headers: str) -> dict[str, object]:

@@ -7,23 +7,13 @@ The hours are the shipped flows/hours.toml. 25 November 2026 is a Wednesday.
 from __future__ import annotations
 
 from datetime import date, timedelta
-from functools import cache
 
 import pytest
 
-from ivr.content.flows import DEFAULT_DIR, load_hours
-from ivr.content.tomlfile import read_toml
 from ivr.core.expiry import Count, count_through, expired, last_day
-from ivr.core.hours import OpeningHours
-from tests.conftest import london
+from tests.common import shipped_hours
 
 LIMIT = 5
-
-
-@cache
-def shipped_hours() -> OpeningHours:
-    _, hours = load_hours(read_toml(DEFAULT_DIR / "hours.toml"), london("2026-11-25T11:00"))
-    return hours
 
 
 def d(text: str) -> date:

@@ -39,7 +39,7 @@ from ivr.web.limits import (
     TWILIO_MAX_BODY,
     RequestLimits,
 )
-from tests.conftest import TOKEN, parse_twiml
+from tests.common import TOKEN, free_port, twiml
 
 PROJECT = Path(__file__).resolve().parent.parent
 TWILIO_LIMIT_SECONDS = 15
@@ -205,7 +205,7 @@ def test_the_app_refuses_an_oversized_body_before_the_signature_check(app, twili
     assert response.status_code == 413
     assert not guard.recent  # the signature was never checked, the form never parsed
     assert app.config["MAX_CONTENT_LENGTH"] == TWILIO_MAX_BODY
-    parse_twiml(twilio.post("/voice"))  # and Twilio's requests still get their TwiML
+    twiml(twilio.post("/voice"))  # and Twilio's requests still get their TwiML
 
 
 def test_the_app_refuses_a_large_console_form(app):
@@ -231,12 +231,6 @@ def gunicorn_settings(monkeypatch: pytest.MonkeyPatch) -> dict[str, object]:
     """gunicorn.conf.py's settings (it sets PROMETHEUS_MULTIPROC_DIR only when unset)."""
     monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", "unused")
     return runpy.run_path(str(PROJECT / "gunicorn.conf.py"))
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def health(base: str) -> int | None:

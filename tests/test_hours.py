@@ -7,40 +7,25 @@ Wales unless hours.toml says otherwise). These tests use the shipped flows/hours
 from __future__ import annotations
 
 import json
-from dataclasses import replace
 from datetime import date, datetime, time, timedelta
-from functools import cache
 
 import pytest
 from click.testing import CliRunner
 
 from ivr.cli import main
-from ivr.content.flows import DEFAULT_DIR, load_hours
-from ivr.content.tomlfile import read_toml
+from ivr.content.flows import DEFAULT_DIR
 from ivr.core import hours as hours_module
 from ivr.core.hours import (
     Closure,
-    HoursConfig,
     OpeningHours,
     Reason,
     Session,
     Status,
     bank_holidays,
 )
-from tests.conftest import LONDON, london
+from tests.common import LONDON, hours_with, london, shipped_config
 
 TEN, FOUR = time(10, 0), time(16, 0)
-
-
-@cache
-def shipped_config() -> HoursConfig:
-    config, _ = load_hours(read_toml(DEFAULT_DIR / "hours.toml"), london("2026-11-25T11:00"))
-    return config
-
-
-def hours_with(**changes: object) -> OpeningHours:
-    """The shipped hours with some settings replaced, e.g. hours_with(subdivision="SCT")."""
-    return OpeningHours(replace(shipped_config(), **changes))
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ import pytest
 from ivr.content.flows import DEFAULT_DIR, Flows, load_flows
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.hours import Closure, Reason, Session
-from tests.conftest import london
+from tests.common import london
 
 NOW = london("2026-11-25T11:00")  # a Wednesday, in hours
 MARK = "# <- here"

@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterator
 import pytest
 
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers, mask_text
-from tests.conftest import twilio_client
+from tests.common import twilio_client
 
 SID = "CA" + "0123456789abcdef" * 2
 

@@ -16,7 +16,7 @@ from ivr.core.safetime import ANYTIME, Window
 from ivr.store.keys import Keys
 from ivr.store.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
 from ivr.store.queue import CallbackQueue, number_key
-from tests.conftest import london, twilio_client
+from tests.common import london, twilio_client
 
 NOW = london("2026-11-25T08:00")  # a Wednesday morning: a deploy before opening
 SETTINGS = Settings()

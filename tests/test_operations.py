@@ -5,10 +5,14 @@ from __future__ import annotations
 import json
 import logging
 
+from flask import Flask
+from prometheus_client.parser import text_string_to_metric_families
+
 from ivr.jobs.scheduler import HEARTBEAT_KEY, LOCK_SECONDS
 from ivr.ops.health import HEARTBEAT_STALE_SECONDS
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
-from tests.conftest import twilio_client
+from ivr.store.queue import CallbackQueue
+from tests.common import OPEN_AT, london, request_callback, twilio_client
 
 
 def test_healthz_reports_version_redis_and_a_missing_scheduler(app):
@@ -38,16 +42,32 @@ def test_metrics_need_the_token(make_app):
     assert make_app().test_client().get("/metrics").status_code == 404  # no token: off
 
 
+def metric(app: Flask, name: str, **labels: str) -> float | None:
+    """One sample as /metrics shows it now (None: not there). Counters are the process's
+    own, kept since it started, so tests compare a value before and after what they do."""
+    response = app.test_client().get("/metrics", headers={"Authorization": "Bearer s3cret"})
+    assert response.status_code == 200
+    for family in text_string_to_metric_families(response.get_data(as_text=True)):
+        for sample in family.samples:
+            if sample.name == name and sample.labels == labels:
+                return sample.value
+    return None
+
+
 def test_metrics_count_requests_by_route_and_callbacks_by_state(make_app, store):
     app = make_app(metrics_token="s3cret")
+    request_callback(CallbackQueue(store), "+447400123456", "sms", london(OPEN_AT), london(OPEN_AT))
+    voice_200 = {"route": "/voice", "status": "200"}
+    before = metric(app, "helpline_requests_total", **voice_200) or 0.0
     twilio_client(app).post("/voice")
+    assert metric(app, "helpline_requests_total", **voice_200) == before + 1
+    assert metric(app, "helpline_callbacks", state="due") == 1  # read from this test's store
+    assert metric(app, "helpline_callbacks", state="scheduled") == 0
     text = (
         app.test_client()
         .get("/metrics", headers={"Authorization": "Bearer s3cret"})
         .get_data(as_text=True)
     )
-    assert 'helpline_requests_total{route="/voice",status="200"}' in text
-    assert 'helpline_callbacks{state="due"}' in text
     assert "447400" not in text
 
 
@@ -55,15 +75,11 @@ def test_a_fallback_is_counted(make_app, monkeypatch):
     import ivr.web.voice
 
     app = make_app(metrics_token="s3cret")
+    before = metric(app, "helpline_fallbacks_total", kind="voice") or 0.0
     monkeypatch.setattr(ivr.web.voice, "closed_intro", lambda status: 1 / 0)
     monkeypatch.setattr(ivr.web.voice, "cached", lambda key, build: 1 / 0)
     twilio_client(app).post("/voice")
-    text = (
-        app.test_client()
-        .get("/metrics", headers={"Authorization": "Bearer s3cret"})
-        .get_data(as_text=True)
-    )
-    assert 'helpline_fallbacks_total{kind="voice"}' in text
+    assert metric(app, "helpline_fallbacks_total", kind="voice") == before + 1
 
 
 def test_a_webhook_logs_one_json_line_with_sid_route_and_duration(app, caplog):
@@ -98,10 +114,8 @@ def test_monitoring_is_told_the_truth_while_liveness_stays_200(make_app, store):
     assert down.status_code == 503
     assert down.get_json()["scheduler"] == "not running"
     assert client.get("/healthz").status_code == 200
-    metrics = client.get("/metrics", headers={"Authorization": "Bearer s3cret"})
-    text = metrics.get_data(as_text=True)
-    assert 'helpline_dependency_up{dependency="redis"} 1.0' in text
-    assert 'helpline_dependency_up{dependency="scheduler"} 0.0' in text
+    assert metric(app, "helpline_dependency_up", dependency="redis") == 1
+    assert metric(app, "helpline_dependency_up", dependency="scheduler") == 0
 
 
 def test_a_silent_scheduler_is_down_within_a_minute(app, store):

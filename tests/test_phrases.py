@@ -4,33 +4,22 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date, datetime, time
-from functools import cache
 
 import pytest
 
-from ivr.content.flows import DEFAULT_DIR, load_hours, load_phrases
+from ivr.content.flows import DEFAULT_DIR, load_phrases
 from ivr.content.tomlfile import read_toml
-from ivr.core.hours import Closure, HoursConfig, OpeningHours, Session
+from ivr.core.hours import Closure, OpeningHours, Session
 from ivr.core.phrases import PhraseTemplates, time_words, usual_hours, when, window_words
 from ivr.core.safetime import Window
-from tests.conftest import london
+from tests.common import hours_with, london, shipped_config
 
 TEN, FOUR = time(10, 0), time(16, 0)
-
-
-@cache
-def shipped_config() -> HoursConfig:
-    config, _ = load_hours(read_toml(DEFAULT_DIR / "hours.toml"), london("2026-11-25T11:00"))
-    return config
 
 
 @pytest.fixture(scope="module")
 def phrases() -> PhraseTemplates:
     return load_phrases(read_toml(DEFAULT_DIR / "phrases.toml"))
-
-
-def hours_with(**changes: object) -> OpeningHours:
-    return OpeningHours(replace(shipped_config(), **changes))
 
 
 def next_opening_in_words(hours: OpeningHours, phrases: PhraseTemplates, now: datetime) -> str:

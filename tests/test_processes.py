@@ -33,13 +33,13 @@ import ivr.store.connection
 from ivr.config import Settings
 from ivr.core.expiry import Count
 from ivr.core.safetime import Window
-from ivr.jobs.scheduler import LOCK_KEY, LOCK_SECONDS, Scheduler
+from ivr.jobs.scheduler import LOCK_KEY, Scheduler
 from ivr.services import build_services
 from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
 from ivr.store.connection import DURABILITY, start_embedded
 from ivr.store.queue import CallbackQueue
-from tests.conftest import SECRET_KEY, TOKEN, london, request_callback
+from tests.common import SECRET_KEY, TOKEN, free_port, london, request_callback
 
 PROJECT = Path(__file__).resolve().parent.parent
 SUNDAY = london("2026-11-29T09:00")
@@ -87,8 +87,9 @@ class Process:
         self.popen.wait(timeout=10)
 
 
-class Clock:
-    """The file every process reads the time from."""
+class FileClock:
+    """The file every process reads the time from (HELPLINE_TEST_CLOCK_FILE): unlike the
+    in-process `clock` fixture, it moves the time of other processes too."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
@@ -100,20 +101,22 @@ class Clock:
 
 
 @pytest.fixture
-def clock(tmp_path: Path) -> Clock:
-    c = Clock(tmp_path / "clock.txt")
+def file_clock(tmp_path: Path) -> FileClock:
+    c = FileClock(tmp_path / "clock.txt")
     c.set(SUNDAY)
     return c
 
 
 @pytest.fixture
-def env(store: redis.Redis, store_settings: dict[str, object], clock: Clock) -> dict[str, str]:
+def env(
+    store: redis.Redis, store_settings: dict[str, object], file_clock: FileClock
+) -> dict[str, str]:
     """The environment of every child process: the test Redis, the file clock, 1 s ticks."""
     child = {
         name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ
     }
     child.update(
-        HELPLINE_TEST_CLOCK_FILE=str(clock.path),
+        HELPLINE_TEST_CLOCK_FILE=str(file_clock.path),
         SCHEDULER_TICK_SECONDS="1",
         LOG_LEVEL="INFO",
         LOG_FORMAT="text",
@@ -162,12 +165,6 @@ def spawn(tmp_path: Path) -> Iterator[Callable[..., Process]]:
 
 def start_scheduler(spawn: Callable[..., Process], name: str, env: dict[str, str]) -> Process:
     return spawn(name, "-m", "ivr", "scheduler", env=env)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def get(url: str) -> int | None:
@@ -220,7 +217,7 @@ def zset(store: redis.Redis, name: str) -> list[str]:
 # ------------------------------------------------------------------ a) web and scheduler
 
 
-def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, clock, spawn):
+def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, file_clock, spawn):
     port = free_port()
     base = f"http://127.0.0.1:{port}"
     web = spawn(
@@ -249,7 +246,7 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
     assert zset(store, "scheduled") == ids  # Sunday: closed, nothing is released
 
     first.kill_hard()
-    clock.set(london("2026-11-30T10:05"))
+    file_clock.set(london("2026-11-30T10:05"))
     second = start_scheduler(spawn, "scheduler-2", env)
     logs = all_logs(web, first, second)
     # The dead scheduler's lock holds until it expires: the new one waits meanwhile.
@@ -263,7 +260,7 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
     assert sorted(zset(store, "due")) == sorted(ids)
     assert zset(store, "scheduled") == []
     assert {queue.get(i).status for i in ids} == {"due"}
-    assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
+    assert store.get(OPENING_KEY).split()[0] == london("2026-11-30T10:05").isoformat()
     assert first.says(OPENED) + second.says(OPENED) == 1
     assert second.says("release 3 callbacks") == 1
     assert second.says("release ") == 1  # all at the opening, none by a later tick
@@ -276,7 +273,13 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
 # ------------------------------------------------------------------ b) two schedulers
 
 
-def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, spawn):
+# The schedulers' lock in the hand-over test (tests-only SCHEDULER_LOCK_SECONDS): short, so the
+# standby takes over in seconds, yet long enough to see the leader renew it several times.
+SHORT_LOCK_SECONDS = 4
+
+
+def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, file_clock, spawn):
+    env = {**env, "SCHEDULER_LOCK_SECONDS": str(SHORT_LOCK_SECONDS)}
     queue = CallbackQueue(store)
     at_ten = request_callback(queue, CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
     at_eleven = request_callback(
@@ -299,23 +302,39 @@ def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, 
         logs=logs,
     )
     leader, standby = sorted(schedulers, key=lambda s: -s.says("scheduler leading"))
+    led_since = time.monotonic()
+    token = store.get(LOCK_KEY)
+    assert 0 < store.pttl(LOCK_KEY) <= SHORT_LOCK_SECONDS * 1000
 
-    clock.set(london("2026-11-30T10:05"))
+    file_clock.set(london("2026-11-30T10:05"))
     wait_for(lambda: zset(store, "due") == [at_ten], "the opening's release", logs=logs)
     wait_for_ticks(store, 3, logs)
     assert zset(store, "due") == [at_ten]
     assert zset(store, "scheduled") == [at_eleven]
     assert leader.says(OPENED) == 1
     assert standby.says(OPENED) == 0
+    # The leader renews its lock: it has led for longer than the lock lasts, the standby waits.
+    wait_for(
+        lambda: time.monotonic() - led_since > SHORT_LOCK_SECONDS + 1,
+        "the lock's lifetime",
+        logs=logs,
+    )
+    assert store.get(LOCK_KEY) == token
+    assert standby.says("scheduler leading") == 0
 
-    leader.kill_hard()
-    clock.set(london("2026-11-30T11:05"))
+    leader.kill_hard()  # no clean-up: the dead leader's lock stays until it expires
+    killed_at = time.monotonic()
+    assert store.get(LOCK_KEY) == token
+    expires_in = store.pttl(LOCK_KEY) / 1000
+    file_clock.set(london("2026-11-30T11:05"))
     wait_for(
         lambda: standby.says("scheduler leading"),
         "the standby to take over",
-        seconds=LOCK_SECONDS + 15,
+        seconds=SHORT_LOCK_SECONDS + 15,
         logs=logs,
     )
+    assert time.monotonic() - killed_at >= expires_in - 0.1  # not before it expired
+    assert store.get(LOCK_KEY) not in (None, token)
     wait_for(lambda: zset(store, "due") == [at_ten, at_eleven], "the 11:00 callback", logs=logs)
     wait_for_ticks(store, 3, logs)
 
@@ -324,7 +343,7 @@ def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, clock, 
     assert queue.get(at_eleven).status == "due"
     assert standby.says("release 1 callback:") == 1
     assert leader.says(OPENED) + standby.says(OPENED) == 1
-    assert store.get(OPENING_KEY) == london("2026-11-30T10:05").isoformat()
+    assert store.get(OPENING_KEY).split()[0] == london("2026-11-30T10:05").isoformat()
 
 
 # ------------------------------------------------------------------ c) Redis killed
@@ -516,13 +535,13 @@ def test_processes_starting_together_share_one_embedded_server(tmp_path):
 
 
 @pytest.fixture
-def scheduler(store, store_settings, clock):
+def scheduler(store, store_settings, file_clock):
     """The scheduler, its jobs run in this process against the test Redis and the file
     clock."""
     settings = Settings().override(
         {
             **store_settings,
-            "clock_file": str(clock.path),
+            "clock_file": str(file_clock.path),
             "callback_expiry_opening_days": 5,
             "retention_days": 30,
         }
@@ -535,7 +554,7 @@ def scheduler(store, store_settings, clock):
 NIGHT = london("2026-12-10T02:30")
 
 
-def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock, store):
+def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, file_clock, store):
     queue = CallbackQueue(store)
     stale = request_callback(
         queue, CALLERS[0], "sms", london("2026-12-02T09:00"), london("2026-12-03T10:00")
@@ -553,7 +572,7 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock
         queue, "+447800123456", "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
     ).callback_id
     queue.cancel(within, NIGHT - timedelta(days=29))
-    clock.set(NIGHT)
+    file_clock.set(NIGHT)
 
     scheduler.nightly()
 
@@ -565,31 +584,31 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, clock
     assert stats.day(store, NIGHT.date())[0]["cb:expired"] == 1
 
 
-def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, clock, store):
+def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, file_clock, store):
     queue = CallbackQueue(store)
     ended = request_callback(
         queue, CALLERS[0], "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
     ).callback_id
     queue.cancel(ended, NIGHT - timedelta(days=29))
 
-    clock.set(NIGHT)
+    file_clock.set(NIGHT)
     scheduler.nightly()
     assert queue.get(ended).status == "cancelled"
 
-    clock.set(NIGHT + timedelta(days=2))
+    file_clock.set(NIGHT + timedelta(days=2))
     scheduler.nightly()
     assert queue.get(ended) is None
     assert store.zcard("hl:main:cb:ended") == 0
 
 
-def test_nightly_runs_once_a_night(scheduler, clock, store):
+def test_nightly_runs_once_a_night(scheduler, file_clock, store):
     queue = CallbackQueue(store)
     stale = request_callback(
         queue, CALLERS[0], "sms", NIGHT - timedelta(days=8), london("2026-12-03T10:00")
     ).callback_id
     queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
     store.hset(f"hl:main:cb:{stale}", "claimable_on", "2026-12-09")
-    clock.set(NIGHT)
+    file_clock.set(NIGHT)
     store.set("hl:main:nightly:2026-12-10", 1)  # another scheduler did tonight's already
 
     scheduler.nightly()
@@ -627,7 +646,7 @@ def alive(processes: list[psutil.Process]) -> list[psutil.Process]:
 
 
 @pytest.fixture
-def run_env(tmp_path: Path, clock: Clock) -> dict[str, str]:
+def run_env(tmp_path: Path, file_clock: FileClock) -> dict[str, str]:
     """`helpline run` on a data folder and port of its own, the file clock, 1 s ticks."""
     child = {
         name: os.environ[name] for name in ("PATH", "HOME", "LANG", "TMPDIR") if name in os.environ
@@ -635,7 +654,7 @@ def run_env(tmp_path: Path, clock: Clock) -> dict[str, str]:
     child.update(
         HELPLINE_DATA_DIR=str(tmp_path / "data"),
         PORT=str(free_port()),
-        HELPLINE_TEST_CLOCK_FILE=str(clock.path),
+        HELPLINE_TEST_CLOCK_FILE=str(file_clock.path),
         SCHEDULER_TICK_SECONDS="1",
         TWILIO_AUTH_TOKEN=TOKEN,
         LOG_FORMAT="text",
@@ -721,6 +740,33 @@ def test_a_crash_of_helpline_run_takes_its_children_along(spawn, run_env):
     started = family(run.popen.pid)
     os.kill(run.popen.pid, signal.SIGKILL)  # no clean-up at all
     wait_for(lambda: not alive(started), "every child to stop", logs=run.log)
+
+
+def test_helpline_run_names_the_console_and_how_to_make_the_first_account(spawn, run_env):
+    """Found: the banner didn't mention /console/, nor that an account must be made first."""
+    run, base = start_run(spawn, run_env)
+    assert run.says(f"The advisors' console: {base}/console/") == 1
+    wait_for(lambda: run.says("No advisor account yet"), "the first-account hint", logs=run.log)
+    assert run.says('helpline advisors add "Your Name" --phone "07400 123456" --supervisor') == 1
+
+
+@pytest.mark.parametrize(("host", "listens_on"), [(None, "127.0.0.1"), ("127.0.0.2", "127.0.0.2")])
+def test_helpline_run_listens_on_this_machine_only_unless_host_is_set(
+    spawn, run_env, host, listens_on
+):
+    """Found: HOST was ignored (and the README said 0.0.0.0): without a token the webhooks
+    would be open to the network, so only an explicit HOST opens them beyond this machine."""
+    env = {**run_env, **({"HOST": host} if host else {})}
+    run = spawn("run", "-m", "ivr", "run", env=env)
+    url = f"http://{listens_on}:{env['PORT']}/healthz"
+    wait_for(lambda: status(url) == 200, "the web server", seconds=40, logs=run.log)
+    listening = {
+        c.laddr.ip
+        for p in family(run.popen.pid)
+        for c in p.net_connections(kind="tcp")
+        if c.status == psutil.CONN_LISTEN and c.laddr.port == int(env["PORT"])
+    }
+    assert listening == {listens_on}
 
 
 def test_a_second_helpline_run_says_it_is_already_running(spawn, run_env):

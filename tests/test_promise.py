@@ -8,14 +8,13 @@ bank holidays in England and Wales. 25 November 2026 is a Wednesday.
 from __future__ import annotations
 
 from datetime import date, time, timedelta
-from functools import cache
 
 import pytest
 
 from ivr.content.flows import DEFAULT_DIR, load_hours
 from ivr.content.tomlfile import read_toml
 from ivr.core.callbacks import after_outcome
-from ivr.core.hours import OpeningHours, Override
+from ivr.core.hours import Override
 from ivr.core.promise import (
     Promise,
     at_or_after,
@@ -28,15 +27,9 @@ from ivr.core.promise import (
     restate,
 )
 from ivr.core.safetime import ANYTIME, Window
-from tests.conftest import london
+from tests.common import london, shipped_hours
 
 HALF_HOUR = timedelta(minutes=30)
-
-
-@cache
-def shipped_hours() -> OpeningHours:
-    _, hours = load_hours(read_toml(DEFAULT_DIR / "hours.toml"), london("2026-11-25T11:00"))
-    return hours
 
 
 def w(span: str = "", days: str = "0123456", not_before: str | None = None) -> Window:

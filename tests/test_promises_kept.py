@@ -22,7 +22,7 @@ from ivr.core.promise import day_slot, first_slot
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.queue import CallbackQueue
-from tests.conftest import TOKEN, flows_with, london
+from tests.common import TOKEN, flows_with, london
 
 ME = "+447400123456"
 CHRISTMAS = """

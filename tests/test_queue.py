@@ -17,8 +17,8 @@ from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME, Window
 from ivr.store.connection import connect
 from ivr.store.queue import CallbackQueue, number_key
-from tests.conftest import LONDON, london
-from tests.conftest import request_callback as request
+from tests.common import LONDON, london
+from tests.common import request_callback as request
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -29,7 +29,7 @@ IN_HOURS = london("2026-11-30T11:00")
 
 
 def release(queue: CallbackQueue, at: datetime) -> int:
-    return queue.release(at, at.astimezone(LONDON).date())
+    return len(queue.release(at, at.astimezone(LONDON).date()))
 
 
 def mobile(i: int) -> str:

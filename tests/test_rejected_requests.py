@@ -15,7 +15,7 @@ from twilio.request_validator import RequestValidator
 import ivr.web.voice
 from ivr.ops.metrics import route_group
 from ivr.web.signatures import ALARM_WINDOW_SECONDS, SignatureGuard, alarm_due
-from tests.conftest import TOKEN, twilio_client
+from tests.common import TOKEN, twilio_client
 
 CALL = {"CallSid": "CA" + "c" * 32, "From": "+447700900123", "To": "+441234567890"}
 FORGED = {

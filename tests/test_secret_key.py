@@ -17,8 +17,8 @@ import redis
 from ivr.config import Settings
 from ivr.ops.secret_key import MissingSecretKey, load_secret_key, read_or_create, secret_key_file
 from ivr.store.connection import stop_embedded
-from tests.conftest import AppFactory, twilio_client
-from tests.test_console_auth import add_advisor, signed_in
+from tests.common import add_advisor, signed_in, twilio_client
+from tests.conftest import AppFactory
 
 
 def mode(path: Path) -> int:

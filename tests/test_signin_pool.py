@@ -18,8 +18,15 @@ from flask import Flask
 
 import ivr.store.accounts
 from ivr.ops.hashpool import Busy, HashPool, gevent_threads
-from tests.conftest import SECRET_KEY, TOKEN, parse_twiml, twilio_client
-from tests.test_console_auth import PASSWORD, add_advisor, sign_in_attempt
+from tests.common import (
+    PASSWORD,
+    SECRET_KEY,
+    TOKEN,
+    add_advisor,
+    sign_in_attempt,
+    twilio_client,
+    twiml,
+)
 
 ROOT = Path(__file__).resolve().parent.parent
 NAMES = ("Alex", "Bea", "Cal", "Dee")
@@ -84,7 +91,7 @@ def test_sign_ins_beyond_the_pool_are_told_at_once_and_calls_are_answered(
         assert gate.count == 2  # no hash was done for them
 
         call = twilio_client(console).post("/voice")  # while two passwords are being checked
-        parse_twiml(call)
+        twiml(call)
         assert "9 9 9" in call.get_data(as_text=True)
     finally:
         gate.opened.set()
@@ -150,12 +157,13 @@ import gevent
 
 import ivr.store.accounts
 from ivr import create_app
-from tests.conftest import twilio_client
-from tests.test_console_auth import PASSWORD, sign_in_attempt
+from tests.common import PASSWORD, sign_in_attempt, twilio_client
 
 redis_url, secret_key, token = sys.argv[1:4]
+# Passwords at the production cost, as the web workers check them (64 MiB, in a real thread).
 app = create_app({"redis_url": redis_url, "secret_key": secret_key, "twilio_auth_token": token,
-                  "cookie_secure": False, "signin_pool_size": 2, "log_level": "ERROR"})
+                  "cookie_secure": False, "signin_pool_size": 2, "log_level": "ERROR",
+                  "password_hash_cost": "production"})
 release_read, release_write = os.pipe()
 started = []
 real = ivr.store.accounts.check_hash

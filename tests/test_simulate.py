@@ -11,32 +11,15 @@ from click.testing import CliRunner, Result
 
 from ivr.cli import main
 from ivr.content.flows import DEFAULT_DIR, VoiceContent, load_flows
-from tests.conftest import SECRET_KEY
+from tests.common import cli_heard, cli_lines
 
 ADVISORS = "+442079460001,+442079460002"
 IN_HOURS, CHRISTMAS = "2026-11-25T11:00", "2026-12-25T11:00"
 
 
-@pytest.fixture(autouse=True)
-def environment(monkeypatch, store, store_settings) -> None:
-    """A clean environment: no token, no advisors, the (emptied) test Redis."""
-    for name in (
-        "TWILIO_AUTH_TOKEN",
-        "PUBLIC_BASE_URL",
-        "TRUSTED_PROXIES",
-        "ADVISOR_NUMBERS",
-        "HELPLINE_FLOWS_DIR",
-        "LOG_LEVEL",
-        "REDIS_URL",
-        "HELPLINE_DATA_DIR",
-        "SECRET_KEY",
-    ):
-        monkeypatch.delenv(name, raising=False)
-    if store_settings.get("redis_url"):
-        monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
-        monkeypatch.setenv("SECRET_KEY", SECRET_KEY)
-    else:
-        monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
+# A clean environment (no token, no advisors) and the (emptied) test Redis, as conftest's
+# cli_env gives the `helpline` command.
+pytestmark = pytest.mark.usefixtures("cli_env")
 
 
 @pytest.fixture(scope="module")
@@ -50,23 +33,14 @@ def simulate(*args: str) -> Result:
     return result
 
 
-def lines(result: Result) -> list[str]:
-    """The transcript, one line per event, without the heading."""
-    return [line.strip() for line in result.stdout.splitlines()[1:]]
-
-
-def heard(result: Result) -> list[str]:
-    return [line.removeprefix("HEARS: ") for line in lines(result) if line.startswith("HEARS: ")]
-
-
 def test_christmas_day_is_heard_before_it_happens(content: VoiceContent) -> None:
     result = simulate("--at", CHRISTMAS)
     assert result.stdout.splitlines()[0] == "Call at Friday 25 December 2026 11:00 GMT"
-    said = heard(result)
+    said = cli_heard(result)
     assert content.safety in said and "9 9 9" in content.safety
     assert any("Christmas Day" in line for line in said)
     assert said.index(content.safety) < said.index(content.closed_options[0].prompt)
-    assert lines(result)[-1].startswith("CALL ENDS")  # no keys left: the caller hangs up
+    assert cli_lines(result)[-1].startswith("CALL ENDS")  # no keys left: the caller hangs up
 
 
 def test_pressing_keys_walks_the_steps(content: VoiceContent) -> None:
@@ -85,9 +59,9 @@ def test_pressing_keys_walks_the_steps(content: VoiceContent) -> None:
         "--press",
         nav["menu"].key,
     )
-    titles = [line for line in heard(result) if line in {s.title for s in content.steps}]
+    titles = [line for line in cli_heard(result) if line in {s.title for s in content.steps}]
     assert titles == [content.steps[i].title for i in (0, 3, 4, 3)]
-    presses = [line for line in lines(result) if line.startswith("PRESSES")]
+    presses = [line for line in cli_lines(result) if line.startswith("PRESSES")]
     assert presses == [
         "PRESSES: 2",
         "PRESSES: 4",
@@ -100,7 +74,7 @@ def test_pressing_keys_walks_the_steps(content: VoiceContent) -> None:
         content.navigation["repeat"].prompt,
         content.closed_text_us,
     ]
-    assert heard(result)[-len(prompts) :] == prompts
+    assert cli_heard(result)[-len(prompts) :] == prompts
 
 
 def test_json_gives_the_instant_and_every_event(content: VoiceContent) -> None:
@@ -121,9 +95,9 @@ def test_json_gives_the_instant_and_every_event(content: VoiceContent) -> None:
 def test_in_hours_the_advisors_ring_and_nobody_answers(monkeypatch, content: VoiceContent) -> None:
     monkeypatch.setenv("ADVISOR_NUMBERS", ADVISORS)
     result = simulate("--at", IN_HOURS, "--press", "1", "--dial-status", "no-answer")
-    rings = [line for line in lines(result) if line.startswith("RINGS: ")]
+    rings = [line for line in cli_lines(result) if line.startswith("RINGS: ")]
     assert rings == ["RINGS: ***001, ***002 (no-answer)"]  # numbers masked, even here
-    said = heard(result)
+    said = cli_heard(result)
     assert said.index(content.advisor["connecting"]) < said.index(content.advisor["unavailable"])
     prompts = [*(o.prompt for o in content.closed_options), content.navigation["repeat"].prompt]
     assert said[-len(prompts) - 1 : -1] == prompts
@@ -132,35 +106,38 @@ def test_in_hours_the_advisors_ring_and_nobody_answers(monkeypatch, content: Voi
 def test_in_hours_an_advisor_answers(monkeypatch, content: VoiceContent) -> None:
     monkeypatch.setenv("ADVISOR_NUMBERS", ADVISORS)
     result = simulate("--at", IN_HOURS, "--press", "1", "--dial-status", "completed")
-    assert "RINGS: ***001, ***002 (completed)" in lines(result)
-    assert heard(result)[-len(content.goodbye) :] == list(content.goodbye)
-    assert lines(result)[-1] == "CALL ENDS"
+    assert "RINGS: ***001, ***002 (completed)" in cli_lines(result)
+    assert cli_heard(result)[-len(content.goodbye) :] == list(content.goodbye)
+    assert cli_lines(result)[-1] == "CALL ENDS"
 
 
 def test_in_hours_without_advisors_nothing_rings(content: VoiceContent) -> None:
     result = simulate("--at", IN_HOURS, "--press", "1")
-    assert not [line for line in lines(result) if line.startswith("RINGS")]
-    assert content.advisor["unavailable"] in heard(result)
+    assert not [line for line in cli_lines(result) if line.startswith("RINGS")]
+    assert content.advisor["unavailable"] in cli_heard(result)
 
 
 def test_three_silences_end_the_call_with_goodbye(content: VoiceContent) -> None:
     result = simulate("--at", IN_HOURS, "--press", "-", "--press", "-", "--press", "-")
-    assert lines(result).count("SAYS NOTHING") == 3
-    assert heard(result)[-1 - len(content.gave_up) :] == [content.safety, *content.gave_up]
-    assert lines(result)[-1] == "CALL ENDS"
+    assert cli_lines(result).count("SAYS NOTHING") == 3
+    assert cli_heard(result)[-1 - len(content.gave_up) :] == [
+        content.safety,
+        *content.gave_up,
+    ]
+    assert cli_lines(result)[-1] == "CALL ENDS"
 
 
 def test_a_withheld_caller_can_be_simulated(content: VoiceContent) -> None:
     result = simulate("--at", IN_HOURS, "--from", "anonymous", "--press", "4")
-    assert content.support[0] in heard(result)
+    assert content.support[0] in cli_heard(result)
 
 
 def test_a_signed_simulation_still_gets_through(monkeypatch, content: VoiceContent) -> None:
     monkeypatch.setenv("TWILIO_AUTH_TOKEN", "0123456789abcdef0123456789abcdef")
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://helpline.example.org")
     result = simulate("--at", IN_HOURS, "--press", "3")
-    assert not [line for line in lines(result) if line.startswith("ERROR")]
-    assert content.police[0] in heard(result)
+    assert not [line for line in cli_lines(result) if line.startswith("ERROR")]
+    assert content.police[0] in cli_heard(result)
 
 
 def test_a_bad_instant_is_refused_with_an_example() -> None:
@@ -173,9 +150,9 @@ def test_say_and_press_are_taken_in_the_order_given(content: VoiceContent) -> No
     result = simulate(
         "--at", CHRISTMAS, "--press", "3", "--say", "main menu", "--say", "advice", "--press", "-"
     )
-    acts = [line for line in lines(result) if line.startswith(("PRESSES", "SAYS", "NOT HEARD"))]
+    acts = [line for line in cli_lines(result) if line.startswith(("PRESSES", "SAYS", "NOT HEARD"))]
     assert acts == ["PRESSES: 3", "SAYS: main menu", "SAYS: advice", "SAYS NOTHING"]
-    said = heard(result)
+    said = cli_heard(result)
     assert said.index(content.police[0]) < said.index(content.steps[0].title)
 
 
@@ -186,8 +163,8 @@ def test_speech_at_a_question_that_listens_for_keys_only_is_not_heard(
     result = simulate(
         "--at", IN_HOURS, "--from", "anonymous", "--press", "5", "--say", "oh seven seven hundred"
     )
-    events = lines(result)
+    events = cli_lines(result)
     said_at = events.index("SAYS: oh seven seven hundred")
     assert events[said_at + 1].startswith("NOT HEARD")
     assert events[said_at + 2] == f"HEARS: {content.no_input}"  # as if silent
-    assert heard(result).count(content.callback["ask_number"]) == 2
+    assert cli_heard(result).count(content.callback["ask_number"]) == 2

@@ -11,7 +11,6 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import time
-from xml.etree import ElementTree
 
 import pytest
 import redis
@@ -20,58 +19,30 @@ from flask import Flask
 from ivr.content.flows import MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS, REVEALING
 from ivr.core.callbacks import Callback
 from ivr.core.gsm7 import non_gsm7, segments
-from ivr.core.phrases import usual_hours
 from ivr.core.safetime import ANYTIME, Window
-from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line
+from ivr.store.keys import PURGE as PURGE_LIST
+from ivr.store.purges import Purge
 from ivr.store.queue import CallbackQueue, number_key
-from ivr.twilio.rest import PURGE_LIST, Purge, run_purges
-from tests.conftest import ACCOUNT_SID, flows_with, london
+from ivr.twilio.rest import run_purges
+from tests.common import (
+    ACCOUNT_SID,
+    SENDER,
+    everything_stored,
+    flows_with,
+    london,
+    new_sid,
+    number_forms,
+    only,
+    reply_text,
+    send,
+    stored_anywhere,
+)
 
-ME = "+447400123456"
+ME = SENDER
 SOMEONE_ELSE = "+447400123457"
-HELPLINE = "+441234567890"
 WEDNESDAY_OPEN, WEDNESDAY_EVENING = "2026-11-25T11:00", "2026-11-25T19:00"
 SOON = "as soon as someone is free"
-
-
-# ------------------------------------------------------------------ texting the helpline
-
-
-def new_sid(prefix: str = "SM") -> str:
-    return prefix + uuid.uuid4().hex
-
-
-def texter(app: Flask, sender: str | None = ME) -> TwilioLikeClient:
-    params = {"AccountSid": ACCOUNT_SID, "To": HELPLINE}
-    if sender is not None:
-        params["From"] = sender
-    return TwilioLikeClient(app, params)
-
-
-def messages(response) -> list[str]:
-    """The texts of a reply, which must be a 200 holding TwiML <Response> of <Message>s."""
-    assert response.status_code == 200, response.get_data(as_text=True)
-    assert response.mimetype == "text/xml"
-    root = ElementTree.fromstring(response.get_data(as_text=True))
-    assert root.tag == "Response"
-    assert all(child.tag == "Message" for child in root)
-    return [child.text or "" for child in root]
-
-
-def send(
-    app: Flask, body: str | None, sender: str | None = ME, sid: str | None = None, **extra: str
-) -> list[str]:
-    """Text `body` from `sender` (None: leave the field out); the reply's messages."""
-    fields = {"MessageSid": new_sid() if sid is None else sid, **extra}
-    if body is not None:
-        fields["Body"] = body
-    return messages(texter(app, sender).post("/sms", fields))
-
-
-def only(texts: list[str]) -> str:
-    assert len(texts) == 1, texts
-    return texts[0]
 
 
 # ------------------------------------------------------------------ what the app holds
@@ -96,45 +67,11 @@ def the_callback(app: Flask, number: str = ME) -> Callback:
     return callback
 
 
-def reply_text(app: Flask, name: str, **fields: object) -> str:
-    """A reply from flows/sms.toml, filled in as the app fills it."""
-    flows = helpline(app).flows
-    fields.setdefault("usual_hours", usual_hours(flows.hours_config.weekly, flows.phrases))
-    return flows.sms.replies[name].format(**fields)
-
-
 def first_reply(app: Flask, when: str, existing: bool = False) -> str:
     return (
         f"{reply_text(app, 'existing' if existing else 'new', when=when)} "
         f"{reply_text(app, 'options')}"
     )
-
-
-def everything_stored(r: redis.Redis, pattern: str = "*") -> list[str]:
-    """Every key, and every value, field, member and score, in the whole store."""
-    found = []
-    for key in r.keys(pattern):
-        found.append(key)
-        kind = r.type(key)
-        if kind == "string":
-            found.append(r.get(key))
-        elif kind == "hash":
-            for field, value in r.hgetall(key).items():
-                found += [field, value]
-        elif kind == "list":
-            found += r.lrange(key, 0, -1)
-        elif kind == "set":
-            found += r.smembers(key)
-        elif kind == "zset":
-            for member, score in r.zrange(key, 0, -1, withscores=True):
-                found += [member, str(score)]
-        else:
-            raise AssertionError(f"{key} is a {kind}: teach this test to read it")
-    return found
-
-
-def stored_anywhere(r: redis.Redis, text: str) -> list[str]:
-    return [item for item in everything_stored(r) if text in item]
 
 
 def callback_records(r: redis.Redis) -> dict[str, list[str]]:
@@ -145,12 +82,6 @@ def callback_records(r: redis.Redis) -> dict[str, list[str]]:
 def not_counters(r: redis.Redis) -> set[str]:
     """The keys that are not flood or day counters."""
     return {k for k in r.keys("*") if not k.startswith(("hl:main:stats:", "hl:main:sms:rate:"))}
-
-
-def number_forms(number: str) -> list[str]:
-    """How a UK number could be written down: +447400123456, 447400123456, 07400123456."""
-    national = number.removeprefix("+44")
-    return [number, number[1:], "0" + national]
 
 
 TRAINING_CLOSURE = """
@@ -825,7 +756,7 @@ def test_media_is_not_kept_but_deleted_from_twilio(make_app, store, twilio_api):
     assert " ".join(texts) == f"{reply_text(app, 'media')} {first_reply(app, SOON)}"
     assert purges(store) == [Purge(sid, (media,), delete_message=True)]
     # The purge entry is the only thing that knows about the media.
-    assert stored_anywhere(store, media) == [Purge(sid, (media,)).dumps()]
+    assert [Purge.loads(item) for item in stored_anywhere(store, media)] == [Purge(sid, (media,))]
     assert stored_anywhere(store, "Media") == []
     assert the_callback(app)
 

@@ -18,7 +18,7 @@ from ivr.content.flows import MAX_STEP_SEGMENTS
 from ivr.core.callbacks import OPEN_STATUSES, callable_number
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.core.keywords import interpret
-from tests.test_sms import messages, texter
+from tests.common import replies, texter
 
 UK_MOBILES = ("+447400123456", "+447400123457", "+447400123458", "+442079460001")
 FUZZ = settings(
@@ -92,7 +92,7 @@ def post(app, body: str, sender: str, sid: str, num_media: str) -> list[str]:
         fields["MediaUrl0"] = f"https://api.twilio.com/Media/ME{'e' * 32}"
     response = texter(app, sender).post("/sms", fields)
     assert response.status_code < 500
-    return messages(response)  # and so a 200 holding <Response> of <Message>s
+    return replies(response)  # and so a 200 holding <Response> of <Message>s
 
 
 def assert_one_open_callback_at_most(app) -> None:

@@ -12,7 +12,6 @@ import fcntl
 import json
 import stat
 from pathlib import Path
-from xml.etree import ElementTree
 
 import pytest
 from flask import Flask
@@ -22,7 +21,7 @@ from ivr.simulate import TwilioLikeClient
 from ivr.store.connection import start_embedded, stop_embedded
 from ivr.store.spool import MAX_ENTRIES, Spool, Spooled, SpoolFull
 from ivr.web.sms import replay_spool
-from tests.conftest import ACCOUNT_SID, london
+from tests.common import ACCOUNT_SID, london, replies, reply_text
 
 A, B, C = "+447400123451", "+447400123452", "+447400123453"
 SECRET = "Quokka-7731 he posted my photos"
@@ -42,14 +41,7 @@ def text(app: Flask, sender: str, body: str, sid: str) -> list[str]:
     client = TwilioLikeClient(
         app, {"From": sender, "To": "+441234567890", "AccountSid": ACCOUNT_SID}
     )
-    response = client.post("/sms", {"Body": body, "MessageSid": sid, "NumMedia": "0"})
-    assert response.status_code == 200
-    return [m.text or "" for m in ElementTree.fromstring(response.get_data(as_text=True))]
-
-
-def replies(app: Flask, name: str) -> str:
-    h = app.extensions["helpline"]
-    return h.flows.sms.replies[name].format(usual_hours="from 10am to 4pm, Monday to Friday")
+    return replies(client.post("/sms", {"Body": body, "MessageSid": sid, "NumMedia": "0"}))
 
 
 def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(
@@ -62,10 +54,10 @@ def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(
 
     stop_embedded(own_store)  # Redis goes down
     assert text(app, A, "STOP", "SM" + "1" * 32) == []
-    assert text(app, B, "hello", "SM" + "2" * 32) == [replies(app, "spooled")]
-    assert text(app, B, "after 2", "SM" + "3" * 32) == [replies(app, "spooled")]
-    assert text(app, C, SECRET, "SM" + "4" * 32) == [replies(app, "spooled")]
-    assert text(app, C, SECRET, "SM" + "4" * 32) == [replies(app, "spooled")]  # Twilio retries
+    assert text(app, B, "hello", "SM" + "2" * 32) == [reply_text(app, "spooled")]
+    assert text(app, B, "after 2", "SM" + "3" * 32) == [reply_text(app, "spooled")]
+    assert text(app, C, SECRET, "SM" + "4" * 32) == [reply_text(app, "spooled")]
+    assert text(app, C, SECRET, "SM" + "4" * 32) == [reply_text(app, "spooled")]  # Twilio retries
     spool = Spool(own_store)
     kept = spool.path.read_text()
     assert len(kept.splitlines()) == 5
@@ -209,6 +201,6 @@ def test_a_flood_while_down_cannot_fill_the_disk(tmp_path, monkeypatch):
 def test_help_and_steps_need_no_store(make_app, own_store):
     app = make_app(at="2026-11-25T19:00", data_dir=own_store, redis_url="")
     stop_embedded(own_store)
-    assert text(app, A, "HELP", "SM" + "7" * 32) == [replies(app, "help")]
+    assert text(app, A, "HELP", "SM" + "7" * 32) == [reply_text(app, "help")]
     assert len(text(app, A, "STEPS", "SM" + "8" * 32)) == 5
     assert not Spool(own_store).waiting()

@@ -15,7 +15,7 @@ import psutil
 from ivr.core.phone import mask
 from ivr.store.closures import close_line
 from ivr.store.queue import CallbackQueue
-from tests.conftest import flows_with, london, request_callback
+from tests.common import ACCOUNT_SID, TOKEN, add_advisor, flows_with, london, request_callback
 
 ME = "+447400123456"
 ROOT = Path(__file__).resolve().parent.parent
@@ -72,9 +72,6 @@ def test_apply_with_yes_runs_the_job_as_the_scheduler_would(cli, store):
 def test_a_job_for_another_instant_prints_texts_instead_of_sending_them(
     cli, store, monkeypatch, prism
 ):
-    from tests.conftest import ACCOUNT_SID, TOKEN
-    from tests.test_console_auth import add_advisor
-
     add_advisor(store, "Alex", "+447400000111", on_duty=True)
     scheduled(store)
     for name, value in {

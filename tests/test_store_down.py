@@ -20,8 +20,15 @@ from ivr.content.flows import MAX_REPLY_SEGMENTS
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.simulate import TwilioLikeClient, simulate_call
 from ivr.store.spool import Spool
-from tests.conftest import ACCOUNT_SID
-from tests.test_sms import reply_text, send
+from tests.common import (
+    ACCOUNT_SID,
+    assert_hears,
+    assert_not_hears,
+    reply_text,
+    send,
+    spoken,
+    twiml,
+)
 
 NOWHERE = "redis://127.0.0.1:9"
 ME = "+447400123456"
@@ -47,20 +54,12 @@ def call(app: Flask, caller: str = ME) -> TwilioLikeClient:
     )
 
 
-def twiml(app: Flask, url: str, caller: str = ME, **fields: str) -> ElementTree.Element:
+def answer(app: Flask, url: str, caller: str = ME, **fields: str) -> ElementTree.Element:
     """The TwiML a route answers: a 200 with <Response>, and not the error fallback."""
-    response = call(app, caller).post(url, fields)
-    assert response.status_code == 200, url
-    assert response.mimetype == "text/xml"
-    root = ElementTree.fromstring(response.get_data(as_text=True))
-    assert root.tag == "Response"
+    root = twiml(call(app, caller).post(url, fields))
     fallback = app.extensions["helpline"].flows.voice.fallback
-    assert fallback[0] not in spoken(root), f"{url} fell back to the error answer"
+    assert_not_hears(root, fallback[0])  # the route fell back to the error answer
     return root
-
-
-def spoken(root: ElementTree.Element) -> list[str]:
-    return [say.text or "" for say in root.iter("Say")]
 
 
 def next_paths(root: ElementTree.Element) -> set[str]:
@@ -158,21 +157,21 @@ def test_a_text_from_abroad_still_gets_an_answer(app):
     ],
 )
 def test_every_voice_route_still_answers(app, route):
-    root = twiml(app, route)
+    root = answer(app, route)
     assert spoken(root) or next_paths(root) or route == "/voice/screen/result"
 
 
 @pytest.mark.parametrize("menu", ["", "open", "closed"])
 @pytest.mark.parametrize("key", KEYS)
 def test_every_key_at_the_menu_still_answers(app, menu, key):
-    root = twiml(app, f"/voice/choice?menu={menu}" if menu else "/voice/choice", Digits=key)
+    root = answer(app, f"/voice/choice?menu={menu}" if menu else "/voice/choice", Digits=key)
     assert next_paths(root)
 
 
 def test_the_greeting_still_gives_the_safety_line_and_a_menu(app):
-    root = twiml(app, "/voice")
+    root = answer(app, "/voice")
     voice = app.extensions["helpline"].flows.voice
-    assert voice.safety in spoken(root)
+    assert_hears(root, voice.safety)
     assert "/voice/choice" in next_paths(root)
 
 
@@ -189,7 +188,7 @@ def test_the_greeting_still_gives_the_safety_line_and_a_menu(app):
     ],
 )
 def test_steps_that_need_the_store_say_so_and_offer_the_text_route(app, route, caller, fields):
-    root = twiml(app, route, caller=caller, **fields)
+    root = answer(app, route, caller=caller, **fields)
     assert spoken(root) == [unavailable(app)]
     assert "text" in unavailable(app)
     assert next_paths(root) == {"/voice/menu"}
@@ -209,7 +208,7 @@ def test_steps_that_need_the_store_say_so_and_offer_the_text_route(app, route, c
     ],
 )
 def test_steps_that_need_no_store_carry_on(app, route, fields, leads_to):
-    assert leads_to in next_paths(twiml(app, route, caller="anonymous", **fields))
+    assert leads_to in next_paths(answer(app, route, caller="anonymous", **fields))
 
 
 @pytest.mark.parametrize(

@@ -21,14 +21,19 @@ from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.closures import OverrideWatch, close_line, read_override, reopen_line
 from ivr.store.queue import CallbackQueue
-from tests.conftest import OPEN_AT, london, request_callback
-from tests.test_console_auth import (
+from tests.common import (
     ADVISOR_PHONE,
+    OPEN_AT,
     SUPERVISOR_PHONE,
     add_advisor,
+    assert_hears,
+    assert_not_hears,
     flashes,
+    london,
     post_form,
+    request_callback,
     signed_in,
+    twiml,
 )
 
 SUPERVISOR_PAGE = "/console/supervisor/"
@@ -57,15 +62,11 @@ def supervise(client, url: str, data: dict[str, str] | None = None):
 
 
 def call(app: Flask, url: str = "/voice", **params: str) -> ElementTree.Element:
-    response = TwilioLikeClient(
-        app, {"CallSid": "CA" + "e" * 32, "From": CALLER, "To": "+441234567890", **params}
-    ).post(url)
-    assert response.status_code == 200
-    return ElementTree.fromstring(response.get_data(as_text=True))
-
-
-def heard(root: ElementTree.Element) -> str:
-    return " ".join(say.text or "" for say in root.iter("Say"))
+    return twiml(
+        TwilioLikeClient(
+            app, {"CallSid": "CA" + "e" * 32, "From": CALLER, "To": "+441234567890", **params}
+        ).post(url)
+    )
 
 
 def menu_of(root: ElementTree.Element) -> str:
@@ -100,8 +101,8 @@ def test_closing_the_line_now_is_heard_by_callers(supervisor_app, store):
     assert supervise(client, "/console/supervisor/close", {"message": MESSAGE}).status_code == 302
     assert "The line is closed: callers now hear your message." in flashes(client, SUPERVISOR_PAGE)
     root = call(app)
-    assert "The helpline is closed at the moment." in heard(root)
-    assert MESSAGE in heard(root)
+    assert_hears(root, "The helpline is closed at the moment.")
+    assert_hears(root, MESSAGE)
     assert menu_of(root) == "closed"
     override = read_override(store)
     assert (override.message, override.until) == (MESSAGE, None)
@@ -135,14 +136,14 @@ def test_closing_until_a_time_then_the_usual_hours_again(supervisor_app, store):
     assert read_override(store).until == london("2026-11-25T14:00")
 
     during = supervisor_app(at="2026-11-25T13:59")
-    assert MESSAGE in heard(call(during))
+    assert_hears(call(during), MESSAGE)
     assert menu_of(call(during)) == "closed"
     assert "We will call you today at 2pm" in text_reply(during)
     assert "until Wednesday 25 November 14:00" in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
 
     after = supervisor_app(at="2026-11-25T14:00")
     assert menu_of(call(after)) == "open"
-    assert MESSAGE not in heard(call(after))
+    assert_not_hears(call(after), MESSAGE)
 
 
 def test_a_closure_until_a_time_after_hours_reopens_at_the_next_opening(supervisor_app, store):
@@ -159,7 +160,7 @@ def test_reopening_brings_back_the_usual_hours(supervisor_app, store):
     assert supervise(client, "/console/supervisor/reopen").status_code == 302
     assert read_override(store) is None
     assert menu_of(call(app)) == "open"
-    assert MESSAGE not in heard(call(app))
+    assert_not_hears(call(app), MESSAGE)
     assert "as soon as someone is free" in text_reply(app)
     assert "Open now." in client.get(SUPERVISOR_PAGE).get_data(as_text=True)
 
@@ -250,12 +251,20 @@ def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
     assert Accounts(store).get("robin-lee").supervisor
 
 
+@pytest.mark.parametrize("written", ["07400 123460", "07400123460", "+44 (0)7400 123460"])
+def test_a_supervisor_writes_a_phone_as_people_do(supervisor_app, store, written):
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, "phone": written})
+    assert "Added Robin Lee." in flashes(client, SUPERVISOR_PAGE)
+    assert Accounts(store).get("robin-lee").phone == "+447400123460"
+
+
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        ({"phone": "999"}, "emergency or police number"),
-        ({"phone": "07400123460"}, "not in international format"),
-        ({"phone": "+447700900123"}, "not a valid phone number"),
+        ({"phone": "999"}, "999 is an emergency or police number"),
+        ({"phone": "07400 12346"}, "07400 12346 is not a valid phone number"),
+        ({"phone": "+447700900123"}, "+447700900123 is not a valid phone number"),
         ({"password": "short"}, "a password of at least 10 characters"),
         ({"name": "Sam"}, "there is already an advisor called sam"),
     ],
@@ -329,7 +338,7 @@ def test_the_numbers_page_draws_what_calls_recorded(supervisor_app, store):
     page = response.get_data(as_text=True)
     assert page.count("<svg") >= 4
     assert "<title>13: 3</title>" in page  # three calls in the 13:00 hour, in hours
-    assert re.search(r"<td>steps</td><td>2</td>", page)
+    assert re.search(r"<td>The five steps</td><td>2</td>", page)  # plain names, not "steps"
     assert not FULL_NUMBER.search(page)
     assert CALLER[-6:] not in page
 
@@ -369,16 +378,16 @@ def test_an_open_ended_closure_tells_callers_no_invented_time(supervisor_app, st
     """Found: an open-ended closure still told callers "we open again tomorrow at 10am"."""
     app = supervisor_app()
     close_line(store, MESSAGE, None)
-    said = heard(call(app))
+    said = call(app)
     content = app.extensions["helpline"].flows.voice
-    assert f"We open again {content.closed_when_unknown}." in said
-    assert "tomorrow" not in said
+    assert_hears(said, f"We open again {content.closed_when_unknown}.")
+    assert_not_hears(said, "tomorrow")
 
 
 def test_a_closure_until_a_time_tells_callers_that_time(supervisor_app, store):
     app = supervisor_app()
     close_line(store, MESSAGE, london("2026-11-25T14:00"))
-    assert "We open again today at 2pm." in heard(call(app))
+    assert_hears(call(app), "We open again today at 2pm.")
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,7 @@ from ivr.services import build_services
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import STATUS_EVENTS, call_advisor, rest_client, send_sms
 from ivr.twilio.setup import Wanted, compare, configure
-from tests.conftest import ACCOUNT_SID, OPEN_AT, TOKEN, london, request_callback
-from tests.test_console_auth import add_advisor
+from tests.common import ACCOUNT_SID, OPEN_AT, TOKEN, add_advisor, london, request_callback
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"

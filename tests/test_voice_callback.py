@@ -20,8 +20,17 @@ from ivr.core.callbacks import Callback
 from ivr.core.safetime import ANYTIME, describe
 from ivr.simulate import Speech, Transcript, TwilioLikeClient, simulate_call
 from ivr.store.closures import close_line
-from tests.conftest import ACCOUNT_SID, london, parse_twiml
-from tests.test_sms import number_forms, send, stored_anywhere
+from tests.common import (
+    ACCOUNT_SID,
+    london,
+    number_forms,
+    path,
+    redirect_of,
+    send,
+    spoken,
+    stored_anywhere,
+    twiml,
+)
 
 ME = "+447400123456"
 SOMEONE_ELSE = "+447400123457"
@@ -72,15 +81,11 @@ class Call:
         )
 
     def post(self, url: str, **fields: str) -> ElementTree.Element:
-        return parse_twiml(self.client.post(url, fields))
+        return twiml(self.client.post(url, fields))
 
 
-def spoken(root: ElementTree.Element) -> list[str]:
-    return [say.text or "" for say in root.iter("Say")]
-
-
-def redirect(root: ElementTree.Element) -> str:
-    return urlsplit(next(root.iter("Redirect")).text or "").path
+def redirected_to(root: ElementTree.Element) -> str:
+    return path(redirect_of(root))
 
 
 def gather_action(root: ElementTree.Element) -> str:
@@ -271,14 +276,14 @@ def test_start_offers_the_callers_own_number(make_app):
     gather = next(root.iter("Gather"))
     assert (gather.get("input"), gather.get("numDigits")) == ("dtmf speech", "1")
     assert gather_action(root) == "/voice/callback/confirm"
-    assert redirect(root) == "/voice/callback"  # silence asks again
+    assert redirected_to(root) == "/voice/callback"  # silence asks again
 
 
 def test_start_for_a_withheld_caller_goes_straight_to_keying_in(make_app, store):
     app = make_app()
     root = Call(app, caller="anonymous").post("/voice/callback")
     assert spoken(root) == []
-    assert redirect(root) == "/voice/callback/number"
+    assert redirected_to(root) == "/voice/callback/number"
     assert store.keys("hl:main:call:*") == []
 
 
@@ -315,7 +320,7 @@ def test_a_keyed_number_we_may_not_call_is_refused(make_app, store, digits):
     app = make_app()
     root = Call(app, caller="anonymous").post("/voice/callback/check", Digits=digits)
     assert spoken(root) == [content(app)["invalid_number"]]
-    assert redirect(root) == "/voice/callback/number"
+    assert redirected_to(root) == "/voice/callback/number"
     assert store.keys("hl:main:call:*") == []
 
 
@@ -337,13 +342,13 @@ def test_a_keyed_number_we_may_not_call_is_refused(make_app, store, digits):
 )
 def test_yes_no_questions(make_app, route, digit, leads_to):
     app = make_app()
-    assert redirect(Call(app).post(route, Digits=digit)) == leads_to
+    assert redirected_to(Call(app).post(route, Digits=digit)) == leads_to
 
 
 def test_saving_without_a_number_starts_again_and_stores_nothing(make_app):
     app = make_app()
     root = Call(app).post("/voice/callback/save", Digits="1")
-    assert redirect(root) == "/voice/callback"
+    assert redirected_to(root) == "/voice/callback"
     assert callbacks(app) == []
 
 
@@ -353,7 +358,7 @@ def test_the_voicemail_question_needs_a_yes_or_no(make_app, digit):
     call = Call(app)
     call.post("/voice/callback")
     root = call.post("/voice/callback/voicemail/answer", Digits=digit)
-    assert redirect(root) == "/voice/callback/voicemail"
+    assert redirected_to(root) == "/voice/callback/voicemail"
     assert callbacks(app) == []
 
 
@@ -363,7 +368,7 @@ def test_saving_needs_one_of_the_safe_times(make_app, digit):
     call = Call(app)
     call.post("/voice/callback")
     root = call.post("/voice/callback/save?voicemail=1", Digits=digit)
-    assert redirect(root) == "/voice/callback/safe-time"
+    assert redirected_to(root) == "/voice/callback/safe-time"
     assert callbacks(app) == []
 
 
@@ -423,6 +428,6 @@ def test_the_number_is_held_only_for_the_call_and_only_until_saved(make_app, sto
     root = call.post("/voice/callback/save?voicemail=0", Digits="1")
 
     assert spoken(root) == [done(app, "tomorrow at 10am")]
-    assert redirect(root) == "/voice/menu"
+    assert redirected_to(root) == "/voice/menu"
     assert [c.number for c in callbacks(app)] == [ME]  # not the other caller's number
     assert len(store.keys("hl:main:call:*")) == 1

@@ -6,7 +6,7 @@ Expected words come from the loaded flows/voice.toml."""
 
 from __future__ import annotations
 
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from click.testing import CliRunner, Result
@@ -14,8 +14,19 @@ from flask import Flask
 
 from ivr.cli import main
 from ivr.content.flows import DEFAULT_DIR, VoiceContent, load_flows
-from tests.conftest import london, parse_twiml, twilio_client
-from tests.test_simulate import environment  # noqa: F401 (the CLI's clean environment)
+from tests.common import (
+    assert_not_hears,
+    cli_heard,
+    cli_lines,
+    london,
+    query,
+    redirect_of,
+    spoken,
+    twilio_client,
+    twiml,
+)
+
+pytestmark = pytest.mark.usefixtures("cli_env")  # the `helpline` command's clean environment
 
 IN_HOURS, CHRISTMAS = "2026-11-25T11:00", "2026-12-25T11:00"
 ME = "+447400123456"
@@ -64,17 +75,13 @@ def simulate(at: str, caller: str, *inputs: tuple[str, str]) -> Result:
     return result
 
 
-def lines(result: Result) -> list[str]:
-    return [line.strip() for line in result.stdout.splitlines()[1:]]
-
-
 @pytest.mark.parametrize("spoken", ["nine nine nine", "999", "I'm scared", "emergency"])
 @pytest.mark.parametrize(("place", "at", "caller", "keys"), PLACES, ids=[p[0] for p in PLACES])
 def test_naming_danger_anywhere_gets_the_999_line_then_the_same_question(
     content: VoiceContent, place, at, caller, keys, spoken
 ) -> None:
     result = simulate(at, caller, *[("--press", k) for k in keys], ("--say", spoken))
-    events = lines(result)
+    events = cli_lines(result)
     said_at = events.index(f"SAYS: {spoken}")
     before = [e for e in events[:said_at] if e.startswith("HEARS: ")]
     after = [e for e in events[said_at + 1 :] if e.startswith("HEARS: ")]
@@ -89,14 +96,14 @@ def test_naming_danger_anywhere_gets_the_999_line_then_the_same_question(
 @pytest.mark.parametrize(("place", "at", "caller", "keys"), PLACES, ids=[p[0] for p in PLACES])
 def test_every_listening_place_hears_speech(place, at, caller, keys) -> None:
     result = simulate(at, caller, *[("--press", k) for k in keys], ("--say", "umm"))
-    assert not [line for line in lines(result) if line.startswith("NOT HEARD")], place
+    assert not [line for line in cli_lines(result) if line.startswith("NOT HEARD")], place
 
 
 def test_scared_and_asking_for_advice_gets_the_999_line_then_the_steps(
     content: VoiceContent,
 ) -> None:
     result = simulate(CHRISTMAS, ME, ("--say", "I'm scared, I want advice"))
-    heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
+    heard = cli_heard(result)
     start = heard.index(content.danger[0])
     assert heard[start : start + len(content.danger)] == list(content.danger)
     assert heard[start + len(content.danger) :][: len(content.steps_intro)] == list(
@@ -115,7 +122,7 @@ def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
         ("--say", "yes but I'm frightened"),
         ("--say", "any time"),
     )
-    heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
+    heard = cli_heard(result)
     done = content.callback["done_new"].format(when=content.callback["soon"])
     assert heard.index(content.danger[0]) < heard.index(done)
     assert store.keys("hl:main:cb:*")
@@ -126,28 +133,17 @@ def test_keying_an_emergency_number_for_a_callback_gets_the_999_line(
     content: VoiceContent, keyed: str
 ) -> None:
     result = simulate(IN_HOURS, "anonymous", ("--press", "5"), ("--press", keyed))
-    heard = [e.removeprefix("HEARS: ") for e in lines(result) if e.startswith("HEARS: ")]
-    pressed = lines(result).index(f"PRESSES: {keyed}")
-    after = [e.removeprefix("HEARS: ") for e in lines(result)[pressed:] if e.startswith("HEARS: ")]
+    heard = cli_heard(result)
+    pressed = cli_lines(result).index(f"PRESSES: {keyed}")
+    after = [
+        e.removeprefix("HEARS: ") for e in cli_lines(result)[pressed:] if e.startswith("HEARS: ")
+    ]
     assert after[: len(content.danger)] == list(content.danger)
     assert after[len(content.danger)] == content.callback["ask_number"]  # asked again
     assert content.callback["invalid_number"] not in heard
 
 
 # ------------------------------------------------------------------ signed posts, one step
-
-
-def query(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query))
-
-
-def heard(root) -> list[str]:
-    return [say.text or "" for say in root.iter("Say")]
-
-
-def redirect(root) -> str:
-    [url] = [r.text or "" for r in root.iter("Redirect")]
-    return url
 
 
 def choice_routes(app: Flask) -> list[tuple[str, str, str]]:
@@ -189,15 +185,15 @@ def test_danger_alone_asks_the_same_question_again_and_no_try_is_lost(make_app) 
     routes = choice_routes(app)
     assert len(routes) > 10
     for url, again, caller in routes:
-        root = parse_twiml(twilio_client(app, caller).post(url, {"SpeechResult": "I'm in danger"}))
-        assert heard(root) == list(content.danger), url
-        assert urlsplit(redirect(root)).path == urlsplit(again).path, url
-        assert query(redirect(root)) == query(again), url
+        root = twiml(twilio_client(app, caller).post(url, {"SpeechResult": "I'm in danger"}))
+        assert spoken(root) == list(content.danger), url
+        assert urlsplit(redirect_of(root)).path == urlsplit(again).path, url
+        assert query(redirect_of(root)) == query(again), url
 
 
 def test_only_words_naming_danger_get_the_999_line(make_app) -> None:
     app = make_app(IN_HOURS)
     content = app.extensions["helpline"].flows.voice
     for url, _, caller in choice_routes(app):
-        root = parse_twiml(twilio_client(app, caller).post(url, {"SpeechResult": "help me"}))
-        assert content.danger[0] not in heard(root), url
+        root = twiml(twilio_client(app, caller).post(url, {"SpeechResult": "help me"}))
+        assert_not_hears(root, content.danger[0])

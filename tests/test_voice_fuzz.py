@@ -18,7 +18,7 @@ from ivr.config import Settings
 from ivr.core import calltree
 from ivr.core.clock import fixed_clock
 from ivr.store.connection import connect
-from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london
+from tests.common import CLOSED_AT, OPEN_AT, TOKEN, london
 
 ADVISORS = ("+442079460001", "+442079460002")
 FUZZ = settings(
@@ -116,7 +116,7 @@ def test_the_named_routes_exist(app: Flask) -> None:
     assert set(NAMED_ROUTES) <= set(voice_routes(app))
 
 
-def send(
+def signed_request(
     app: Flask, method: str, route: str, name: str, query: dict[str, str], fields: dict[str, str]
 ):
     """A request signed exactly as Twilio signs: the full URL, plus the form for a POST.
@@ -183,7 +183,7 @@ def test_every_voice_route_always_answers_valid_twiml(
     }
     if speech is not None:
         fields["SpeechResult"] = speech
-    check_twiml(send(app, method, route, name, query, fields))
+    check_twiml(signed_request(app, method, route, name, query, fields))
 
 
 @FUZZ
@@ -191,7 +191,9 @@ def test_every_voice_route_always_answers_valid_twiml(
 def test_advice_pages_never_dead_end(app, name, digits, tries) -> None:
     """Every page answer either speaks and listens, or moves the call on."""
     root = check_twiml(
-        send(app, "POST", "/voice/page/{}/choice", name, {"tries": tries}, {"Digits": digits})
+        signed_request(
+            app, "POST", "/voice/page/{}/choice", name, {"tries": tries}, {"Digits": digits}
+        )
     )
     assert (
         root.find("Redirect") is not None

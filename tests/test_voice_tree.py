@@ -10,7 +10,6 @@ import tomllib
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import parse_qsl, urlsplit
 from xml.etree import ElementTree
 
 import pytest
@@ -27,7 +26,22 @@ from ivr.core.clock import fixed_clock
 from ivr.core.phrases import usual_hours, when
 from ivr.simulate import SILENCE, simulate_call
 from ivr.store.connection import connect
-from tests.conftest import CLOSED_AT, OPEN_AT, TOKEN, london, parse_twiml, twilio_client
+from tests.common import (
+    CLOSED_AT,
+    OPEN_AT,
+    TOKEN,
+    assert_999_first,
+    assert_hears,
+    assert_no_dial_to_emergency,
+    dialled,
+    london,
+    path,
+    query,
+    redirect_of,
+    spoken,
+    twilio_client,
+    twiml,
+)
 
 # Ofcom's drama range for London: valid numbers that belong to nobody.
 ADVISORS = ("+442079460001", "+442079460002")
@@ -39,7 +53,6 @@ EVENING, SATURDAY, CHRISTMAS, MORNING = (
     "2026-11-25T09:00",
 )
 KEYS = "0123456789*#"
-EMERGENCY = {"999", "112", "101", "911"}
 # Where each menu action leads (the path of the <Redirect> after choosing it).
 LEADS_TO = {
     "advisor": "/voice/advisor",
@@ -52,32 +65,6 @@ LEADS_TO = {
 
 
 # ------------------------------------------------------------------ reading TwiML
-
-
-twiml = parse_twiml
-
-
-def heard(root: ElementTree.Element) -> list[str]:
-    """Everything said, in order (including the prompts inside a <Gather>)."""
-    return [say.text or "" for say in root.iter("Say")]
-
-
-def spoken(root: ElementTree.Element) -> str:
-    return " ".join(heard(root))
-
-
-def path(url: str) -> str:
-    return urlsplit(url).path
-
-
-def query(url: str) -> dict[str, str]:
-    return dict(parse_qsl(urlsplit(url).query))
-
-
-def redirect_of(root: ElementTree.Element) -> str:
-    redirects = [r.text or "" for r in root.iter("Redirect")]
-    assert len(redirects) == 1, ElementTree.tostring(root)
-    return redirects[0]
 
 
 def voice(app: Flask) -> VoiceContent:
@@ -262,23 +249,14 @@ def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(tr
 
 def test_no_emergency_or_police_number_is_ever_dialled(tree: Walk) -> None:
     for visit in tree.visits:
-        for dial in visit.root.iter("Dial"):
-            numbers = [dial.text or ""] + [n.text or "" for n in dial]
-            for number in numbers:
-                digits = re.sub(r"\D", "", number).removeprefix("44").lstrip("0")
-                assert digits not in EMERGENCY, f"{visit.url} dials {number!r}"
-            assert {n.text for n in dial.iter("Number")} <= set(ADVISORS)
+        assert_no_dial_to_emergency(visit.root)
+        assert set(dialled(visit.root)) <= set(ADVISORS), visit.url
 
 
 def test_the_safety_line_comes_before_any_menu(tree: Walk) -> None:
-    safety = voice(tree.app).safety
-    assert "9 9 9" in safety
     first = tree.visits[0]
     assert path(first.url) == "/voice"
-    verbs = list(first.root)
-    said_at = [i for i, v in enumerate(verbs) if v.tag == "Say" and v.text == safety]
-    gathers_at = [i for i, v in enumerate(verbs) if v.tag == "Gather"]
-    assert said_at and gathers_at and said_at[0] < gathers_at[0]
+    assert_999_first(first.root, voice(tree.app).safety)
 
 
 def test_every_menu_option_in_flows_is_reachable(tree: Walk) -> None:
@@ -320,7 +298,7 @@ def test_every_ending_hangs_up_after_the_safety_line(tree: Walk) -> None:
     ]
     assert endings
     for visit in endings:
-        assert safety in heard(visit.root), visit.url
+        assert safety in spoken(visit.root), visit.url
 
 
 # ------------------------------------------------------------------ open and closed
@@ -330,8 +308,8 @@ def test_open_call_offers_an_advisor(make_app) -> None:
     app = make_app(OPEN_AT)
     root = post(app, "/voice")
     advisor = next(o for o in voice(app).open_options if o.action == "advisor")
-    assert advisor.prompt in heard(root.find("Gather"))
-    assert all(o.prompt in heard(root) for o in voice(app).open_options)
+    assert advisor.prompt in spoken(root.find("Gather"))
+    assert all(o.prompt in spoken(root) for o in voice(app).open_options)
 
 
 @pytest.mark.parametrize("at", [EVENING, SATURDAY, CHRISTMAS, MORNING])
@@ -339,13 +317,13 @@ def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
     app = make_app(at)
     content = voice(app)
     root = post(app, "/voice")
-    menu = heard(root.find("Gather"))
+    menu = spoken(root.find("Gather"))
     assert menu[-len(menu_prompts(content, "closed")) :] == menu_prompts(content, "closed")
     assert "advisor" not in {o.action for o in content.closed_options}
     advisor_key = next(o.key for o in content.open_options if o.action == "advisor")
     if advisor_key not in {o.key for o in content.closed_options}:
         pressed = post(app, "/voice/choice?menu=closed&tries=0", Digits=advisor_key)
-        assert content.invalid in heard(pressed)
+        assert content.invalid in spoken(pressed)
         assert path(redirect_of(pressed)) == "/voice/menu"
 
 
@@ -365,17 +343,18 @@ def test_closed_call_says_why_the_usual_hours_and_when_it_opens(
     h = app.extensions["helpline"]
     status = h.flows.hours.status(london(at))
     assert not status.open and status.reason.kind == kind
-    said = spoken(post(app, "/voice"))
-    assert h.flows.voice.closed_reasons[kind].format(name=name) in said
+    root = post(app, "/voice")
+    assert_hears(root, h.flows.voice.closed_reasons[kind].format(name=name))
     if name:
-        assert name in said
-    assert usual_hours(h.flows.hours_config.weekly, h.flows.phrases) in said
-    assert when(status.next_opening, status.at, h.flows.hours, h.flows.phrases) in said
+        assert_hears(root, name)
+    assert_hears(root, usual_hours(h.flows.hours_config.weekly, h.flows.phrases))
+    assert_hears(root, when(status.next_opening, status.at, h.flows.hours, h.flows.phrases))
 
 
 def test_christmas_day_opens_again_after_the_boxing_day_bank_holiday(make_app) -> None:
-    said = spoken(post(make_app(CHRISTMAS), "/voice"))
-    assert "Christmas Day" in said and "Tuesday 29 December" in said
+    root = post(make_app(CHRISTMAS), "/voice")
+    assert_hears(root, "Christmas Day")
+    assert_hears(root, "Tuesday 29 December")
 
 
 def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
@@ -386,10 +365,10 @@ def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
         f.write(f'\n[[closures]]\nfrom = 2026-11-25\nto = 2026-11-25\nmessage = "{message}"\n')
     app = make_app(OPEN_AT, flows_dir=flows)
     root = post(app, "/voice")
-    assert message in heard(root)
+    assert message in spoken(root)
     prompts = menu_prompts(voice(app), "closed")
-    assert heard(root.find("Gather"))[-len(prompts) :] == prompts
-    assert "tomorrow" in spoken(root)  # Thursday opens as usual
+    assert spoken(root.find("Gather"))[-len(prompts) :] == prompts
+    assert_hears(root, "tomorrow")  # Thursday opens as usual
 
 
 # ------------------------------------------------------------------ speaking to an advisor
@@ -400,7 +379,7 @@ def test_choosing_an_advisor_rings_every_advisor_at_once(make_app) -> None:
     choice = post(app, "/voice/choice?menu=open&tries=0", Digits="1")
     assert path(redirect_of(choice)) == "/voice/advisor"
     root = post(app, redirect_of(choice))
-    assert voice(app).advisor["connecting"] in heard(root)
+    assert voice(app).advisor["connecting"] in spoken(root)
     [dial] = root.findall("Dial")
     assert dial.get("answerOnBridge") == "true"
     assert dial.get("timeout") == "20"
@@ -429,17 +408,17 @@ def test_with_no_advisors_the_caller_is_told_kindly_and_offered_the_rest(make_ap
     content = voice(app)
     root = post(app, "/voice/advisor")
     assert root.find("Dial") is None
-    assert heard(root) == [content.advisor["unavailable"]]
+    assert spoken(root) == [content.advisor["unavailable"]]
     assert query(redirect_of(root))["menu"] == "closed"
     menu = post(app, redirect_of(root))
-    assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
+    assert spoken(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
 def test_asking_for_an_advisor_just_after_closing(make_app) -> None:
     app = make_app(EVENING, advisor_numbers=ADVISORS)
     root = post(app, "/voice/advisor")
     assert root.find("Dial") is None
-    assert heard(root) == [voice(app).advisor["closed_now"]]
+    assert spoken(root) == [voice(app).advisor["closed_now"]]
     assert (path(redirect_of(root)), query(redirect_of(root))["menu"]) == ("/voice/menu", "closed")
 
 
@@ -459,10 +438,10 @@ def test_when_no_advisor_takes_the_call_the_closed_options_follow(make_app, fiel
     app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
     content = voice(app)
     root = post(app, "/voice/advisor/result", **fields)
-    assert heard(root) == [content.advisor["unavailable"]]
+    assert spoken(root) == [content.advisor["unavailable"]]
     assert root.find("Hangup") is None
     menu = post(app, redirect_of(root))
-    assert heard(menu.find("Gather")) == menu_prompts(content, "closed")
+    assert spoken(menu.find("Gather")) == menu_prompts(content, "closed")
 
 
 @pytest.mark.parametrize(
@@ -477,7 +456,7 @@ def test_after_talking_to_an_advisor_the_call_ends_with_goodbye(make_app, fields
     app = make_app(OPEN_AT, advisor_numbers=ADVISORS)
     content = voice(app)
     root = post(app, "/voice/advisor/result", **fields)
-    assert heard(root) == [content.safety, *content.goodbye]
+    assert spoken(root) == [content.safety, *content.goodbye]
     assert root[-1].tag == "Hangup"
 
 
@@ -488,8 +467,8 @@ def test_the_advisor_who_answers_is_asked_to_accept(make_app) -> None:
     [g] = root.findall("Gather")
     assert g.get("input") == "dtmf" and g.get("actionOnEmptyResult") == "true"
     assert path(g.get("action")) == "/voice/screen/result"
-    assert heard(g) == [content.advisor["screen"]]
-    assert heard(root)[-1] == content.advisor["screen_declined"]
+    assert spoken(g) == [content.advisor["screen"]]
+    assert spoken(root)[-1] == content.advisor["screen_declined"]
     assert root[-1].tag == "Hangup"
 
 
@@ -502,7 +481,7 @@ def test_pressing_1_puts_the_advisor_through(make_app) -> None:
 def test_anything_but_1_is_declined(make_app, digits: str) -> None:
     app = make_app(OPEN_AT)
     root = post(app, "/voice/screen/result", Digits=digits)
-    assert heard(root) == [voice(app).advisor["screen_declined"]]
+    assert spoken(root) == [voice(app).advisor["screen_declined"]]
     assert root[-1].tag == "Hangup"
 
 
@@ -563,9 +542,9 @@ def test_on_the_main_menu_0_and_9_say_it_again_7_and_8_are_not_options(
     root = post(app, f"/voice/choice?menu={menu}&tries=1", Digits=content.navigation[nav].key)
     assert path(redirect_of(root)) == "/voice/menu"
     if repeats:
-        assert heard(root) == [] and query(redirect_of(root)) == {"menu": menu}
+        assert spoken(root) == [] and query(redirect_of(root)) == {"menu": menu}
     else:
-        assert heard(root) == [content.invalid] and query(redirect_of(root))["tries"] == "2"
+        assert spoken(root) == [content.invalid] and query(redirect_of(root))["tries"] == "2"
 
 
 def test_a_wrong_key_counts_as_a_try(make_app) -> None:
@@ -596,7 +575,7 @@ def test_speech_picks_an_option_at_the_open_menu(make_app, speech: str, leads_to
     if leads_to:
         assert path(redirect_of(root)) == leads_to
     else:
-        assert voice(app).invalid in heard(root)
+        assert voice(app).invalid in spoken(root)
         assert path(redirect_of(root)) == "/voice/menu"
 
 
@@ -660,7 +639,7 @@ def test_choosing_the_steps_starts_with_the_introduction(make_app) -> None:
     content = voice(app)
     choice = post(app, "/voice/choice?menu=open&tries=0", Digits="2")
     root = post(app, redirect_of(choice))
-    said = heard(root.find("Gather"))
+    said = spoken(root.find("Gather"))
     assert said[: len(content.steps_intro) + 1] == [*content.steps_intro, content.steps[0].title]
 
 
@@ -686,7 +665,7 @@ def test_no_page_is_longer_than_the_limit(make_app, intro: bool) -> None:
     limit = tomllib.loads((DEFAULT_DIR / "voice.toml").read_text())["limits"]["page_words"]
     for page, part in every_part(app):
         url = f"/voice/page/{page}?part={part}" + ("&intro=1" if intro else "")
-        said = heard(post(app, url).find("Gather"))
+        said = spoken(post(app, url).find("Gather"))
         advice = (
             said[: -len(prompts_on(app, page, part))]
             if said[-1] != voice(app).continues
@@ -704,7 +683,7 @@ def test_every_part_is_said_inside_the_gather_so_a_key_interrupts_it(make_app) -
         [g] = root.findall("Gather")
         assert g.get("input") == "dtmf speech"
         for line in content.pages[page].parts[part - 1]:
-            assert line in heard(g), (page, part)
+            assert line in spoken(g), (page, part)
         outside = [verb.text for verb in root if verb.tag == "Say"]
         assert outside in ([], [content.no_input]), (page, part)
 
@@ -717,12 +696,12 @@ def test_a_part_with_more_after_it_goes_on_when_nothing_is_pressed_and_no_try_is
     for page, part in every_part(app):
         root = post(app, f"/voice/page/{page}?part={part}&tries=1")
         if part < parts(app)[page]:
-            assert heard(root.find("Gather"))[-1] == content.continues
-            assert heard(root) == heard(root.find("Gather"))  # no "didn't hear" after it
+            assert spoken(root.find("Gather"))[-1] == content.continues
+            assert spoken(root) == spoken(root.find("Gather"))  # no "didn't hear" after it
             assert path(redirect_of(root)) == f"/voice/page/{page}"
             assert query(redirect_of(root)) == {"part": str(part + 1), "tries": "1"}
         else:
-            assert heard(root)[-1] == content.no_input
+            assert spoken(root)[-1] == content.no_input
             assert query(redirect_of(root))["tries"] == "2"
 
 
@@ -770,7 +749,7 @@ def test_0_goes_to_the_main_menu_from_every_part_of_every_page(make_app) -> None
     key = voice(app).navigation["menu"].key
     for page, part in every_part(app):
         root = post(app, f"/voice/page/{page}/choice?part={part}&tries=2", Digits=key)
-        assert path(redirect_of(root)) == "/voice/menu" and heard(root) == []
+        assert path(redirect_of(root)) == "/voice/menu" and spoken(root) == []
 
 
 @pytest.mark.parametrize("step", range(1, 6))
@@ -807,7 +786,7 @@ def test_speech_on_an_advice_page(make_app, page: str, speech: str, leads_to) ->
     if leads_to:
         assert path(redirect_of(root)) == leads_to
     else:
-        assert heard(root) == [voice(app).invalid]
+        assert spoken(root) == [voice(app).invalid]
         assert path(redirect_of(root)) == f"/voice/page/{page}"
 
 
@@ -819,7 +798,7 @@ def test_on_from_the_last_step_says_so_then_the_menu(make_app) -> None:
     root = post(
         app, f"/voice/page/step5/choice?part={last}&tries=0", Digits=content.navigation["next"].key
     )
-    assert heard(root) == [content.last_step]
+    assert spoken(root) == [content.last_step]
     assert path(redirect_of(root)) == "/voice/menu"
 
 
@@ -847,7 +826,7 @@ def test_each_step_says_its_advice_then_the_keys(make_app, step: int) -> None:
     page = content.pages[f"step{step}"]
     last = len(page.parts)
     root = post(app, f"/voice/page/step{step}?part={last}")
-    said = heard(root.find("Gather"))
+    said = spoken(root.find("Gather"))
     assert said[0] == content.steps[step - 1].title
     assert said[-len(prompts_on(app, f"step{step}", last)) :] == prompts_on(
         app, f"step{step}", last
@@ -861,7 +840,7 @@ def test_police_and_support_offer_repeat_and_menu(make_app, page: str) -> None:
     content = voice(app)
     last = parts(app)[page]
     root = post(app, f"/voice/page/{page}?part={last}")
-    assert heard(root.find("Gather"))[-2:] == [
+    assert spoken(root.find("Gather"))[-2:] == [
         content.navigation["repeat"].prompt,
         content.navigation["menu"].prompt,
     ]
@@ -873,7 +852,7 @@ def test_police_and_support_offer_repeat_and_menu(make_app, page: str) -> None:
     on = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits=nav["next"].key)
     assert path(redirect_of(on)) == "/voice/menu"  # on from the end: where the caller came from
     wrong = post(app, f"/voice/page/{page}/choice?part={last}&tries=0", Digits="6")
-    assert content.invalid in heard(wrong)
+    assert content.invalid in spoken(wrong)
     assert query(redirect_of(wrong)) == {"part": str(last), "tries": "1", "replay": "0"}
 
 
@@ -886,9 +865,9 @@ def test_a_page_that_does_not_exist_goes_to_the_menu(make_app) -> None:
 
 
 def assert_fallback(app: Flask, root: ElementTree.Element) -> None:
-    assert heard(root) == app.extensions["helpline"].flows.fallback_lines()
-    assert any("9 9 9" in line for line in heard(root))
-    assert any("from 10am to 4pm" in line for line in heard(root))  # hours.toml's hours
+    assert spoken(root) == app.extensions["helpline"].flows.fallback_lines()
+    assert_hears(root, "9 9 9")
+    assert_hears(root, "from 10am to 4pm")  # hours.toml's hours
     assert root[-1].tag == "Hangup"
 
 
@@ -932,7 +911,7 @@ def test_get_works_too(make_app, url: str) -> None:
     root = twiml(signed_get(app, url))
     assert root.find("Gather") is not None
     if url == "/voice":
-        assert voice(app).safety in heard(root)
+        assert voice(app).safety in spoken(root)
 
 
 def test_the_fallback_is_rendered_at_start_up(make_app) -> None:

@@ -7,6 +7,7 @@ message meant in safetime.py.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -82,14 +83,22 @@ CALLABLE_TYPES = {
 }
 
 
-def callable_number(raw: str, region: str = "GB") -> str | None:
+# Ofcom's numbers for drama (07700 900000-900999, 020 7946 0000-0999): never anyone's, so
+# `helpline simulate` may use them without a stranger being rung about this helpline.
+DRAMA = re.compile(r"^\+44(7700900|2079460)\d{3}$")
+
+
+def callable_number(raw: str, region: str = "GB", drama: bool = False) -> str | None:
     """E.164 for a UK mobile or geographic number; None for anything else (premium, personal
     070, shared-cost, international, short codes): the helpline must not become a way to run
-    up call charges."""
+    up call charges. Drama numbers only when `drama` (a simulation)."""
     try:
         parsed = phonenumbers.parse(raw, region)
     except phonenumbers.NumberParseException:
         return None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if DRAMA.match(e164):
+        return e164 if drama else None
     if (
         parsed.country_code != 44
         or not phonenumbers.is_valid_number(parsed)

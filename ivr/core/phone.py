@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import phonenumbers
 
 # What Twilio sends as the caller ID of a withheld, restricted or unknown caller.
@@ -49,16 +51,41 @@ def keyed_emergency(digits: str) -> bool:
     return is_emergency(digits) or digits.startswith("99")
 
 
-def check_advisor_number(number: str) -> str | None:
-    """Why an advisor number can't be dialled, or None when it can (E.164, not 999/112/101)."""
-    if is_emergency(number):
-        return f"{mask(number)} is an emergency or police number: the app never dials those"
+# Staff write UK numbers the UK way ("07400 123456"); an example in both forms for messages.
+HOME_REGION = "GB"
+_EXAMPLE = phonenumbers.parse("07400 123456", HOME_REGION)  # phonenumbers' own example mobile
+EXAMPLE_NATIONAL = phonenumbers.format_number(_EXAMPLE, phonenumbers.PhoneNumberFormat.NATIONAL)
+EXAMPLE_INTERNATIONAL = phonenumbers.format_number(
+    _EXAMPLE, phonenumbers.PhoneNumberFormat.INTERNATIONAL
+)
+
+
+def advisor_e164(typed: str, shown: Callable[[str], str] = str.strip) -> str:
+    """An advisor's phone as people write it ("07400 123456", "+44 (0)7400 123456") in the
+    form Twilio dials ("+447400123456"). ValueError says why not, showing the number as
+    `shown` gives it: as typed to the staff member who typed it (their own number), masked
+    where it may reach a log."""
+    example = f"for example {EXAMPLE_NATIONAL} or {EXAMPLE_INTERNATIONAL}"
+    if is_emergency(typed):
+        raise ValueError(
+            f"{shown(typed)} is an emergency or police number, which the app never dials: "
+            f"give the advisor's own phone, {example}"
+        )
     try:
-        parsed = phonenumbers.parse(number, None)
+        parsed = phonenumbers.parse(typed, HOME_REGION)
     except phonenumbers.NumberParseException:
-        return f"{mask(number)} is not in international format, e.g. +447700900123"
+        raise ValueError(f"{shown(typed)} is not a phone number: write it {example}") from None
     if not phonenumbers.is_valid_number(parsed):
-        return f"{mask(number)} is not a valid phone number"
+        raise ValueError(f"{shown(typed)} is not a valid phone number: {example}")
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+
+
+def check_advisor_number(number: str) -> str | None:
+    """Why a configured advisor number can't be dialled (masked, for logs), or None."""
+    try:
+        advisor_e164(number, shown=mask)
+    except ValueError as exc:
+        return str(exc)
     return None
 
 
@@ -70,3 +97,16 @@ def console_mask(number: str) -> str:
         return mask(number)
     national = phonenumbers.national_significant_number(parsed)
     return f"+{parsed.country_code} {national[:4]} •••{national[-3:]}"
+
+
+def subject_number(text: str, region: str = "GB") -> str | None:
+    """The E.164 form of a number as a member of staff types it (07700 900123, +44 7700
+    900123, 0044…), for a subject request; None if it can't be a phone number. Possible,
+    not valid: a number Twilio saw may be one phonenumbers doesn't know to be in use."""
+    try:
+        parsed = phonenumbers.parse(text, region)
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_possible_number(parsed):
+        return None
+    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -22,14 +22,16 @@ from datetime import UTC, datetime, timedelta
 import redis
 from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
+from redis.typing import EncodableT
 
 from ivr.config import Settings
 from ivr.jobs.tasks import Jobs
 from ivr.ops.logs import setup_logging
 from ivr.services import Services, build_services
 from ivr.store import keys
-from ivr.store.connection import start_embedded
+from ivr.store.connection import connect
 from ivr.store.migrations import migrate
+from ivr.store.replication import NotReplicated, Replicas, acknowledged
 
 log = logging.getLogger(__name__)
 
@@ -43,11 +45,27 @@ MISFIRE_GRACE_SECONDS = 6 * 3600
 
 
 class Leader:
-    """A Redis lock with an expiry: one scheduler runs jobs, any other waits as a standby."""
+    """A Redis lock with an expiry: one scheduler runs jobs, any other waits as a standby.
 
-    def __init__(self, r: redis.Redis, seconds: int = LOCK_SECONDS) -> None:
+    With replicas, a lock counts as taken only once a replica holds it: a lock only the
+    lost primary held would let a standby lead beside it after a failover. Even so, a lock
+    can be lost in a failover (a replica acknowledged it, another one was promoted); two
+    leaders then overlap until the first one's renewal finds the lock gone, and nothing is
+    done twice meanwhile: each release is one script that finds its callbacks moved, and
+    each once-only job holds a mark of its own (store/marks.py)."""
+
+    def __init__(
+        self, r: redis.Redis, seconds: float = LOCK_SECONDS, replicas: Replicas | None = None
+    ) -> None:
         self.r, self.seconds = r, seconds
+        self.replicas = replicas or Replicas()
         self.token = secrets.token_hex(8)
+        # Taking it again is fine (a retry after a broken connection finds its own token).
+        self._acquire = r.register_script(
+            "local held = redis.call('GET', KEYS[1]) "
+            "if held and held ~= ARGV[1] then return 0 end "
+            "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
+        )
         self._renew = r.register_script(
             "if redis.call('GET', KEYS[1]) == ARGV[1] then "
             "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
@@ -58,23 +76,35 @@ class Leader:
         )
 
     def acquire(self) -> bool:
-        return bool(self.r.set(LOCK_KEY, self.token, nx=True, ex=self.seconds))
+        args: list[EncodableT] = [self.token, self._milliseconds]
+        try:
+            return bool(acknowledged(self.r, self.replicas, self._acquire, [LOCK_KEY], args))
+        except NotReplicated as exc:
+            log.warning("the scheduler lock is not on a replica: not leading yet (%s)", exc)
+            self.release()
+            return False
 
     def renew(self) -> bool:
-        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self.seconds * 1000]))
+        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self._milliseconds]))
 
     def release(self) -> None:
         self._release(keys=[LOCK_KEY], args=[self.token])
+
+    @property
+    def _milliseconds(self) -> int:
+        return max(1, round(self.seconds * 1000))
 
 
 class Scheduler:
     """One scheduler process: it waits to lead, then runs the jobs on their timetable. Its
     methods are the jobs themselves, one pass each at the services' clock (tests and
-    `helpline jobs run` call Jobs directly)."""
+    `helpline jobs run` call Jobs directly). `lock_seconds`: how long its lock lasts unless
+    renewed (SCHEDULER_LOCK_SECONDS, for tests; else LOCK_SECONDS)."""
 
-    def __init__(self, services: Services) -> None:
+    def __init__(self, services: Services, lock_seconds: float | None = None) -> None:
         self.services = services
-        self.leader = Leader(services.redis)
+        self.lock_seconds = lock_seconds or services.settings.scheduler_lock_seconds or LOCK_SECONDS
+        self.leader = Leader(services.redis, self.lock_seconds, services.queue.replicas)
         self.apscheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ the jobs
@@ -101,11 +131,14 @@ class Scheduler:
     # ------------------------------------------------------------------ the timetable
 
     def job_store(self) -> RedisJobStore:
-        settings = self.services.settings
-        names = {"jobs_key": keys.APSCHEDULER_JOBS, "run_times_key": keys.APSCHEDULER_RUN_TIMES}
-        if settings.redis_url:
-            return RedisJobStore(**names, **redis.connection.parse_url(settings.redis_url))
-        return RedisJobStore(**names, unix_socket_path=start_embedded(settings.data_dir))
+        """APScheduler's jobs in the same store, through a connection pool of our own making
+        (bytes: they are pickled), so they follow a Sentinel failover like everything else."""
+        pool = connect(self.services.settings, decode=False).connection_pool
+        return RedisJobStore(
+            jobs_key=keys.APSCHEDULER_JOBS,
+            run_times_key=keys.APSCHEDULER_RUN_TIMES,
+            connection_pool=pool,
+        )
 
     def schedule_opening(self) -> None:
         if self.apscheduler is None:
@@ -147,7 +180,7 @@ class Scheduler:
         again)."""
         global _leading
         services = self.services
-        wait = max(1.0, min(LOCK_SECONDS / 3, services.settings.scheduler_tick_seconds))
+        wait = max(1.0, min(self.lock_seconds / 3, services.settings.scheduler_tick_seconds))
         standby_said = False
         while not stop.is_set():
             try:

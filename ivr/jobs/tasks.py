@@ -23,7 +23,8 @@ from ivr.core.safetime import ANYTIME
 from ivr.services import Services
 from ivr.store import stats
 from ivr.store.accounts import Accounts
-from ivr.store.queue import WAITING
+from ivr.store.marks import Marks
+from ivr.store.queue import WAITING, erase_simulated
 from ivr.twilio.rest import run_purges, send_sms
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 UNRECORDED_CLAIM_HOURS = 12
 OPENING_MARK_SECONDS = 7 * 24 * 3600
 NIGHTLY_MARK_SECONDS = 3 * 24 * 3600
+PURGE_SHARE_OF_TICK = 0.75
 
 
 @dataclass
@@ -66,7 +68,9 @@ class Jobs:
         self._open_the_day(now, report)
         if self.ctx.twilio is not None:
             if self.send:
-                run_purges(self.ctx.redis, self.ctx.twilio)
+                # Within the tick's own time, so a burst is gone by the next one.
+                budget = PURGE_SHARE_OF_TICK * self.ctx.settings.scheduler_tick_seconds
+                run_purges(self.ctx.redis, self.ctx.twilio, budget_seconds=budget)
             else:
                 report.add(
                     "would delete handled messages and media from Twilio (not for a "
@@ -125,6 +129,11 @@ class Jobs:
             for _ in range(expired_count):
                 stats.count(ctx.redis, now, ctx.flows.hours.timezone, "cb:expired", keys=ctx.keys)
             report.add(f"erased {erased} records ended over {ctx.settings.retention_days} days ago")
+            added = sum(
+                stats.add_day_to_month(ctx.redis, d, ctx.keys) for d in stats.days_to_add(today)
+            )
+            report.add(f"added {added} finished days to their months' figures")
+            report.add(f"erased {erase_simulated(ctx.redis, ctx.keys)} simulated records")
         return report
 
     # ------------------------------------------------------------------ the steps
@@ -134,10 +143,10 @@ class Jobs:
 
     def _mark(self, key: str, now: datetime, seconds: int) -> bool:
         """A once-only marker (whoever gets there first does the work); a dry run only
-        looks."""
+        looks. With replicas, the work is done only once a replica holds the mark (marks.py)."""
         if not self.apply:
             return not self.ctx.redis.exists(key)
-        return bool(self.ctx.redis.set(key, now.isoformat(), nx=True, ex=seconds))
+        return Marks(self.ctx.redis, self.ctx.queue.replicas).take(key, now, seconds)
 
     def _open_the_day(self, now: datetime, report: Report) -> None:
         """Move on callbacks whose slot ended; while open, release what is due and, once per
@@ -194,17 +203,19 @@ class Jobs:
                 ctx.queue.replan(callback.id, callback.plan, place)
 
     def _release(self, now: datetime, report: Report) -> None:
+        """Release what is due; the report names the ids this pass moved (a dry run, those
+        it would)."""
         ctx = self.ctx
-        ids = ctx.queue.due_to_release(now)
+        if self.apply:
+            ids = ctx.queue.release(
+                now, now.astimezone(ctx.flows.hours.timezone).date(), ctx.settings.min_slot
+            )
+        else:
+            ids = ctx.queue.due_to_release(now)
         if ids:
             report.add(
                 f"release {len(ids)} {'callback' if len(ids) == 1 else 'callbacks'}: "
-                + ", ".join(ids[:20])
-                + (" ..." if len(ids) > 20 else "")
-            )
-        if self.apply:
-            ctx.queue.release(
-                now, now.astimezone(ctx.flows.hours.timezone).date(), ctx.settings.min_slot
+                + ", ".join(ids)
             )
 
     def _tell_advisors(self, waiting: int, final: int, report: Report) -> None:

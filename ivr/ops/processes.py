@@ -96,11 +96,16 @@ class RunLock:
         self.file = handle
 
 
-def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
-    """Start every child in order (each ready before the next); restart one that dies (after
-    a pause that grows while it keeps dying at once); on SIGTERM, SIGINT or SIGHUP stop them
-    all, last started first, and wait for them. Non-zero when an essential child kept
-    failing at start."""
+def supervise(
+    children: list[Child],
+    cwd: Path,
+    env: Mapping[str, str],
+    started: Callable[[], None] | None = None,
+) -> int:
+    """Start every child in order (each ready before the next), then call `started`; restart
+    one that dies (after a pause that grows while it keeps dying at once); on SIGTERM, SIGINT
+    or SIGHUP stop them all, last started first, and wait for them. Non-zero when an
+    essential child kept failing at start."""
     stopping: list[int] = []
 
     def stop(signum: int, _frame: object) -> None:
@@ -114,6 +119,8 @@ def supervise(children: list[Child], cwd: Path, env: Mapping[str, str]) -> int:
             if stopping:
                 break
             _start(child, cwd, env)
+        if started is not None and not stopping:
+            started()
         while not stopping and failed is None:
             time.sleep(0.2)
             for child in children:

@@ -38,8 +38,8 @@ def load_secret_key(settings: Settings) -> str:
     if not settings.embedded_store:
         raise MissingSecretKey(
             "SECRET_KEY is not set. It signs the console's cookies, and with an external store "
-            "(REDIS_URL) the app does not generate one: set SECRET_KEY to a long random value, "
-            "the same for every web process, e.g. "
+            "(REDIS_URL or REDIS_SENTINELS) the app does not generate one: set SECRET_KEY to a "
+            "long random value, the same for every web process, e.g. "
             "`python -c 'import secrets; print(secrets.token_hex(32))'`."
         )
     path = secret_key_file(settings.data_dir)

@@ -9,20 +9,35 @@ import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 
-import phonenumbers
 import redis
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, profiles
 from argon2.exceptions import InvalidHashError, VerificationError
 from redis.typing import EncodableT, FieldT
 
-from ivr.core.phone import check_advisor_number
+from ivr.core.phone import advisor_e164
 from ivr.store import keys
 from ivr.store.replies import maybe_text, table, text
 
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
-_hasher = PasswordHasher()
+# Hashers by PASSWORD_HASH_COST: argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB,
+# 3 passes), and its cheapest parameters, for the test suite only: a hash made at that cost
+# is no protection, and a production hash checked at it is rehashed down to it.
+HASHERS: dict[str, PasswordHasher] = {
+    "production": PasswordHasher(),
+    "test": PasswordHasher.from_parameters(profiles.CHEAPEST),
+}
+_hasher = HASHERS["production"]
+
+
+def use_password_cost(cost: str) -> None:
+    """Hash and check console passwords at `cost` ("production", or "test" for the tests
+    only) in this process from now on: the app does this at start from PASSWORD_HASH_COST."""
+    global _hasher
+    if cost not in HASHERS:
+        raise ValueError(f"PASSWORD_HASH_COST must be one of {', '.join(HASHERS)}, not {cost!r}")
+    _hasher = HASHERS[cost]
 
 
 class AccountError(ValueError):
@@ -41,13 +56,6 @@ class Advisor:
 
 def username_for(name: str) -> str:
     return "-".join(name.lower().split())
-
-
-def e164(phone: str) -> str:
-    """A number that check_advisor_number accepted, written as Twilio dials it."""
-    return phonenumbers.format_number(
-        phonenumbers.parse(phone, None), phonenumbers.PhoneNumberFormat.E164
-    )
 
 
 def new_session_token() -> str:
@@ -100,10 +108,10 @@ class Accounts:
     def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
-        problem = check_advisor_number(phone)
-        if problem:
-            raise AccountError(problem)
-        phone = e164(phone)  # "+44 (0)7400 123456" as typed; Twilio dials "+447400123456"
+        try:
+            phone = advisor_e164(phone)  # "07400 123456" as typed; Twilio dials "+447400123456"
+        except ValueError as exc:
+            raise AccountError(str(exc)) from None
         check_password(password)
         username = username_for(name)
         fields: dict[FieldT, EncodableT] = {

@@ -30,11 +30,12 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TypedDict
+from typing import Any, TypedDict
 
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
+from redis.sentinel import Sentinel
 
 from ivr.config import Settings
 
@@ -272,7 +273,7 @@ def borrowed(settings: Settings) -> Iterator[redis.Redis]:
     """The store for one command. An embedded server that the command had to start is
     stopped when it is done (its data is on disk: append-only); one that was already running
     is left alone."""
-    started = not settings.redis_url and not embedded_running(settings.data_dir)
+    started = settings.embedded_store and not embedded_running(settings.data_dir)
     client = connect(settings)
     try:
         yield client
@@ -282,24 +283,86 @@ def borrowed(settings: Settings) -> Iterator[redis.Redis]:
             stop_embedded(settings.data_dir)
 
 
-def connect(settings: Settings) -> redis.Redis:
-    """A client for the configured store, with short timeouts; strings in, strings out."""
-    # One immediate retry (a pooled connection closed by a Redis restart): redis-py's default,
-    # ten retries with back-off, keeps a webhook waiting seconds on a Redis that is down.
-    common: _ClientOptions = {
+def _options(decode: bool) -> _ClientOptions:
+    # One immediate retry (a pooled connection closed by a Redis restart, or one still on a
+    # primary that a failover has just demoted: READONLY): redis-py's default, ten retries
+    # with back-off, keeps a webhook waiting seconds on a Redis that is down.
+    return {
         "socket_timeout": TIMEOUT_SECONDS,
         "socket_connect_timeout": TIMEOUT_SECONDS,
-        "decode_responses": True,
+        "decode_responses": decode,
         "health_check_interval": 30,
-        "retry": Retry(NoBackoff(), 1),
+        "retry": Retry(
+            NoBackoff(),
+            1,
+            supported_errors=(redis.ConnectionError, redis.TimeoutError, redis.ReadOnlyError),
+        ),
     }
+
+
+def tls_options(settings: Settings) -> dict[str, str]:
+    """redis-py's TLS arguments from REDIS_TLS_* (certificates a managed service gives)."""
+    given = {
+        "ssl_ca_certs": settings.redis_tls_ca_file,
+        "ssl_certfile": settings.redis_tls_cert_file,
+        "ssl_keyfile": settings.redis_tls_key_file,
+    }
+    return {name: value for name, value in given.items() if value}
+
+
+def sentinel_addresses(settings: Settings) -> list[tuple[str, int]]:
+    """REDIS_SENTINELS as (host, port) pairs; a port missing is Sentinel's own, 26379."""
+    addresses = []
+    for item in settings.redis_sentinels:
+        host, _, port = item.rpartition(":") if ":" in item else (item, "", "26379")
+        try:
+            addresses.append((host.strip("[]") or item, int(port)))
+        except ValueError:
+            raise ValueError(f"REDIS_SENTINELS: {item!r} is not host:port") from None
+    return addresses
+
+
+def connect(settings: Settings, decode: bool = True) -> redis.Redis:
+    """A client for the configured store, with short timeouts; strings in, strings out
+    (bytes with decode=False, for APScheduler's pickled jobs).
+
+    With Sentinel, the client asks the sentinels where the primary is and asks again when
+    a connection to it fails or finds it demoted (redis-py's SentinelConnectionPool), so the
+    app follows a failover by itself; a request in the seconds before the sentinels agree
+    gets a store error, and with it the usual fallback."""
+    common = _options(decode)
+    if settings.redis_sentinels:
+        tls: dict[str, Any] = {"ssl": True, **tls_options(settings)} if settings.redis_tls else {}
+        # redis-py's Sentinel has no type hints (hence the two ignores)
+        sentinels = Sentinel(  # type: ignore[no-untyped-call]
+            sentinel_addresses(settings),
+            sentinel_kwargs={
+                "socket_timeout": TIMEOUT_SECONDS,
+                "socket_connect_timeout": TIMEOUT_SECONDS,
+                "password": settings.redis_sentinel_password or None,
+                "retry": Retry(NoBackoff(), 0),
+                **tls,
+            },
+        )
+        primary: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+            settings.redis_sentinel_service,
+            password=settings.redis_password or None,
+            **common,
+            **tls,
+        )
+        return primary
     if settings.redis_url:
-        return redis.Redis.from_url(settings.redis_url, **common)
+        tls = tls_options(settings) if settings.redis_url.startswith("rediss://") else {}
+        return redis.Redis.from_url(settings.redis_url, **common, **tls)
     return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)
 
 
 def describe(settings: Settings) -> str:
     """Where the store is, for people (no password)."""
+    if settings.redis_sentinels:
+        return f"the primary {settings.redis_sentinel_service!r} of the sentinels at " + ", ".join(
+            settings.redis_sentinels
+        )
     if settings.redis_url:
         return "the Redis server at REDIS_URL"
     return f"embedded Redis in {Embedded(settings.data_dir).folder}"

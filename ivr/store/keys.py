@@ -16,9 +16,12 @@ so they are not under one.
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
   hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes)
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
-  hl:{helpline}:stats:{date}              the day's counters (no numbers)
+  hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days
+  hl:{helpline}:stats:month:{yyyy-mm}     the month's: its days added once each (26 months)
   hl:{helpline}:audit                     stream: who did what (numbers masked)
   hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
+  hl:{helpline}:sim:…                     what `helpline simulate` made: the same keys, apart
+                                          (never released, listed or counted; purged nightly)
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
   hl:console:calling:{username}           one "call next" at a time
@@ -64,13 +67,23 @@ def calling(username: str) -> str:
 
 @dataclass(frozen=True)
 class Keys:
-    """The keys of one helpline."""
+    """The keys of one helpline, or of its simulated twin (`helpline simulate`'s records: a
+    simulated "2pm" must never change a real person's safe time)."""
 
     helpline: str = DEFAULT_HELPLINE
+    simulated: bool = False
 
     @property
     def base(self) -> str:
-        return f"{ROOT}{self.helpline}:"
+        return f"{ROOT}{self.helpline}:" + ("sim:" if self.simulated else "")
+
+    @property
+    def real(self) -> Keys:
+        return Keys(self.helpline)
+
+    @property
+    def simulation(self) -> Keys:
+        return Keys(self.helpline, simulated=True)
 
     @property
     def cb(self) -> str:
@@ -110,6 +123,10 @@ class Keys:
 
     def stats(self, day: date) -> str:
         return f"{self.base}stats:{day.isoformat()}"
+
+    def stats_month(self, month: str) -> str:
+        """`month`: "2026-11"."""
+        return f"{self.base}stats:month:{month}"
 
     @property
     def audit(self) -> str:

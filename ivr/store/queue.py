@@ -14,11 +14,13 @@ anything that released a callback twice (the chaos run kills processes to look f
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from string import Template
+from typing import Any
 
 import redis
 from redis.commands.core import Script
@@ -30,8 +32,10 @@ from ivr.core.expiry import Count
 from ivr.core.promise import Placement
 from ivr.core.safetime import Window
 from ivr.store.keys import Keys
+from ivr.store.replication import NotReplicated, Replicas, acknowledged
 from ivr.store.replies import maybe_text, table, texts
 
+log = logging.getLogger(__name__)
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
 WAITING = ("held", "scheduled", "due")
@@ -113,6 +117,9 @@ if KEYS[4] ~= '' then quiet = too_many(KEYS[4], KEYS[5], ARGV[13], ARGV[14], ARG
 if seen_key ~= '' then
   local earlier = redis.call('GET', seen_key)
   if earlier then
+    -- written again (same value, fresh expiry) so that a WAIT after this counts the
+    -- write that stored it, even on a connection that has written nothing yet
+    redis.call('SET', seen_key, earlier, 'EX', ARGV[10])
     return {earlier, 'repeat', redis.call('HGET', '${cb}' .. earlier, 'due_at'), quiet}
   end
 end
@@ -159,11 +166,12 @@ return 1
 
 _RELEASE = """
 -- Move up to ARGV[2] scheduled callbacks due by ARGV[1], whose slot has not ended, to the
--- due queue (oldest request first). They became claimable on day ARGV[3] if enough of
--- their slot is left: ARGV[4] seconds, or all of it when the slot is shorter (expiry.py).
+-- due queue (oldest request first); how many were looked at, and the ids moved. They became
+-- claimable on day ARGV[3] if enough of their slot is left: ARGV[4] seconds, or all of it
+-- when the slot is shorter (expiry.py).
 local now = tonumber(ARGV[1])
 local ids = redis.call('ZRANGEBYSCORE', '${cb}scheduled', '-inf', now, 'LIMIT', 0, ARGV[2])
-local moved = 0
+local moved = {}
 for _, id in ipairs(ids) do
   local key = '${cb}' .. id
   local fields = redis.call('HMGET', key, 'status', 'slot_end', 'due_at')
@@ -178,10 +186,10 @@ for _, id in ipairs(ids) do
       redis.call('HSET', key, 'claimable_on', ARGV[3])
     end
     redis.call('ZADD', '${cb}due', redis.call('HGET', key, 'requested_at'), id)
-    moved = moved + 1
+    moved[#moved + 1] = id
   end
 end
-return moved
+return {#ids, moved}
 """
 
 _END = (
@@ -369,9 +377,12 @@ class Flood:
 class CallbackQueue:
     """Callback records and their queues in Redis."""
 
-    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys | None = None, replicas: Replicas | None = None
+    ) -> None:
         self.r = client
         self.keys = keys or Keys()
+        self.replicas = replicas or Replicas()
 
         def script(source: str) -> Script:
             """A Lua script with this helpline's callback prefix written in (${cb})."""
@@ -390,6 +401,12 @@ class CallbackQueue:
         self._unclaim = script(_UNCLAIM)
         self._count = script(_COUNT)
 
+    def _acknowledged(
+        self, script: Script, keys: list[str] | None = None, args: list[EncodableT] | None = None
+    ) -> Any:
+        """A write a promise rests on: held by the replicas asked for, or NotReplicated."""
+        return acknowledged(self.r, self.replicas, script, keys or [], args or [])
+
     def request(
         self,
         number: str,
@@ -407,7 +424,8 @@ class CallbackQueue:
         h = number_key(number)
         callback_id = secrets.token_hex(8)
         rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
-        result = self._request(
+        result = self._acknowledged(
+            self._request,
             keys=[
                 self.keys.open(h),
                 self.keys.numbers(h),
@@ -440,7 +458,8 @@ class CallbackQueue:
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
         """Give a waiting callback a new plan and place; "moved", "noted" (it is being called
         now: the plan is kept for a later attempt) or "gone"."""
-        done = self._replan(
+        done = self._acknowledged(
+            self._replan,
             args=[
                 callback_id,
                 plan.dumps() if plan else "",
@@ -448,22 +467,32 @@ class CallbackQueue:
                 _ts(place.slot_end),
                 place.status,
                 place.claimable_on.isoformat() if place.claimable_on else "",
-            ]
+            ],
         )
         return {1: "moved", 2: "noted"}.get(done, "gone")
 
-    def release(self, now: datetime, today: date, enough: timedelta = timedelta(minutes=30)) -> int:
+    def release(
+        self, now: datetime, today: date, enough: timedelta = timedelta(minutes=30)
+    ) -> list[str]:
         """Move every scheduled callback due by `now` (whose slot has not ended) to the due
-        queue; how many moved. `today` (the local date) is remembered for expiry when at
-        least `enough` of the slot is left (or all of a shorter slot)."""
-        total = 0
+        queue; the ids moved (with replicas, those a replica holds). `today` (the local
+        date) is remembered for expiry when at least `enough` of the slot is left (or all
+        of a shorter slot). Each id is moved by
+        one script run, once: a second scheduler, or a second pass, finds it gone. A release
+        the replicas did not acknowledge is done all the same and logged as such (it is no
+        promise to anyone; if a failover loses it, the next leader's pass does it again)."""
+        moved: list[str] = []
         while True:
-            moved = int(
-                self._release(args=[_ts(now), BATCH, today.isoformat(), enough.total_seconds()])
-            )
-            total += moved
-            if moved < BATCH:
-                return total
+            args: list[EncodableT] = [_ts(now), BATCH, today.isoformat(), enough.total_seconds()]
+            try:
+                looked, ids = self._acknowledged(self._release, args=args)
+                moved += texts(ids)
+            except NotReplicated as exc:
+                looked, ids = exc.result
+                if ids:
+                    log.warning("released, not yet on a replica (%s): %s", exc, ", ".join(ids))
+            if int(looked) < BATCH:
+                return moved
 
     def due_to_release(self, now: datetime) -> list[str]:
         """What release() would move now (for a dry run)."""
@@ -496,7 +525,9 @@ class CallbackQueue:
         now: datetime,
         allowed: tuple[str, ...] = ("held", "scheduled", "due", "claimed"),
     ) -> bool:
-        return bool(self._end(args=[callback_id, status, _ts(now), " ".join(allowed)]))
+        return bool(
+            self._acknowledged(self._end, args=[callback_id, status, _ts(now), " ".join(allowed)])
+        )
 
     def cancel(self, callback_id: str, now: datetime) -> bool:
         return self.end(callback_id, "cancelled", now)
@@ -507,7 +538,8 @@ class CallbackQueue:
         retry, or a kept text replayed twice, must not erase a request made since)."""
         h = number_key(number)
         return int(
-            self._erase_number(
+            self._acknowledged(
+                self._erase_number,
                 keys=[
                     self.keys.open(h),
                     self.keys.numbers(h),
@@ -593,7 +625,7 @@ class CallbackQueue:
     def claim(self, advisor: str, now: datetime) -> Callback | None:
         """Atomically take the oldest due callback whose slot has not ended: two advisors
         never get the same one, and nobody is called outside their safe window."""
-        callback_id = self._claim(args=[advisor, _ts(now)])
+        callback_id = self._acknowledged(self._claim, args=[advisor, _ts(now)])
         return self.get(callback_id) if callback_id else None
 
     def finish(
@@ -608,7 +640,8 @@ class CallbackQueue:
         """Record an outcome of a claimed callback; False if it isn't this advisor's claim.
         A retry (status scheduled) goes to `place`."""
         return bool(
-            self._finish(
+            self._acknowledged(
+                self._finish,
                 args=[
                     callback_id,
                     advisor,
@@ -617,13 +650,13 @@ class CallbackQueue:
                     _ts(now),
                     _ts(place.due) if place else "",
                     _ts(place.slot_end) if place else "",
-                ]
+                ],
             )
         )
 
     def unclaim(self, callback_id: str, advisor: str) -> bool:
         """Give a claim back to the due queue (the advisor's phone could not be rung)."""
-        return bool(self._unclaim(args=[callback_id, advisor]))
+        return bool(self._acknowledged(self._unclaim, args=[callback_id, advisor]))
 
     def return_stale_claims(self, claimed_before: datetime) -> int:
         return int(self._return_stale(args=[_ts(claimed_before)]))
@@ -689,3 +722,23 @@ def _need(at: datetime | None) -> datetime:
     if at is None:
         raise ValueError("a callback record is missing a time")
     return at
+
+
+def erase_simulated(r: redis.Redis, keys: Keys) -> int:
+    """Erase everything `helpline simulate` made for this helpline (keys.simulation): run
+    nightly, so nothing simulated lives longer than a day."""
+    erased = 0
+    for batch in _batches(r.scan_iter(keys.simulation.base + "*", count=1000), 500):
+        erased += int(r.unlink(*batch))
+    return erased
+
+
+def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
+    batch: list[str] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch

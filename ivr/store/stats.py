@@ -1,5 +1,9 @@
 """Counters for the supervisor's picture of the day, kept in Redis without any numbers.
 
+Each day's counters are kept 40 days; once a day is over, the nightly job adds it to its
+month's counters (once: the month remembers the days it holds), kept 26 months so a
+funders' report run long after is complete (core/report.py reads them).
+
 Counting must never affect a call: counts are gathered in memory and written to Redis in
 one pipeline about every second by a background thread (Redis fsyncs every write, which
 would otherwise cost each call a disk flush), and every failure is swallowed. A crash can
@@ -17,12 +21,29 @@ from zoneinfo import ZoneInfo
 
 import redis
 
+from ivr.core.report import add, choice_name, with_waits
 from ivr.store.keys import DEFAULT, Keys
 from ivr.store.replies import table
 
 log = logging.getLogger(__name__)
 KEEP_DAYS = 40
+KEEP_MONTHS = 26  # at least 24 months of monthly figures, and the month in progress
 FLUSH_SECONDS = 1.0
+_DAY = "day:"  # + ISO date: a field of the month's counters saying that day was added
+
+# Add one day's counters and waits to its month's, unless that day was added already.
+# KEYS: the day's counters, its waits, the month's; ARGV: the day (ISO), the month's TTL.
+_ADD_DAY_TO_MONTH = """
+if redis.call('EXISTS', KEYS[1]) == 0 and redis.call('EXISTS', KEYS[2]) == 0 then return 0 end
+if redis.call('HSETNX', KEYS[3], 'day:' .. ARGV[1], 1) == 0 then return 0 end
+local fields = redis.call('HGETALL', KEYS[1])
+for i = 1, #fields, 2 do redis.call('HINCRBY', KEYS[3], fields[i], fields[i + 1]) end
+for _, seconds in ipairs(redis.call('LRANGE', KEYS[2], 0, -1)) do
+  redis.call('HINCRBY', KEYS[3], 'wait:' .. math.floor(math.max(0, tonumber(seconds)) / 60), 1)
+end
+redis.call('EXPIRE', KEYS[3], ARGV[2])
+return 1
+"""
 
 
 class _Buffer:
@@ -121,6 +142,43 @@ def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int
     return counters, waits
 
 
+def add_day_to_month(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> bool:
+    """Add a finished day to its month's counters; False if it was added before (or holds
+    nothing). Atomic, so a repeated nightly run, or two, add each day once."""
+    flush()
+    day_key = keys.stats(when)
+    added = r.eval(
+        _ADD_DAY_TO_MONTH,
+        3,
+        day_key,
+        day_key + ":waits",
+        keys.stats_month(when.strftime("%Y-%m")),
+        when.isoformat(),
+        KEEP_MONTHS * 31 * 24 * 3600,
+    )
+    return bool(added)
+
+
+def days_to_add(today: date) -> list[date]:
+    """The finished days whose counters may still be kept (the nightly job adds each)."""
+    return [today - timedelta(days=n) for n in range(KEEP_DAYS, 0, -1)]
+
+
+def month(r: redis.Redis, first: date, today: date, keys: Keys = DEFAULT) -> dict[str, int]:
+    """The counters of the month starting on `first`, complete up to now: what was added to
+    the month, and the days not added yet (today, or yesterday before the nightly job)."""
+    flush()
+    stored = table(r.hgetall(keys.stats_month(first.strftime("%Y-%m"))))
+    total = {name: int(v) for name, v in stored.items() if not name.startswith(_DAY)}
+    when = first
+    while when.month == first.month and when <= today:
+        if _DAY + when.isoformat() not in stored:
+            counters, waits = day(r, when, keys)
+            add(total, with_waits(counters, waits))
+        when += timedelta(days=1)
+    return total
+
+
 def summary(r: redis.Redis, today: date, days: int, keys: Keys = DEFAULT) -> dict[str, object]:
     """Totals over `days` days up to `today`: calls by hour in and out of hours, menu
     choices, callbacks asked / reached / expired, median wait in minutes, per-day series."""
@@ -139,7 +197,8 @@ def summary(r: redis.Redis, today: date, days: int, keys: Keys = DEFAULT) -> dic
             if parts[0] == "calls" and len(parts) == 3:
                 by_hour[parts[1]][int(parts[2])] += value
             elif parts[0] == "menu":
-                menu[parts[1]] = menu.get(parts[1], 0) + value
+                name = choice_name(parts[1])  # as people call it, not the action's name
+                menu[name] = menu.get(name, 0) + value
             elif parts[0] == "cb" and parts[1] in callbacks:
                 callbacks[parts[1]] += value
     median = round(statistics.median(waits) / 60) if waits else None

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-from dataclasses import dataclass, field
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Protocol
 
 import redis
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -13,15 +15,24 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ivr.config import Settings
-from ivr.store.keys import PURGE
-from ivr.store.replies import maybe_text
+from ivr.store import purges
+from ivr.store.purges import Purge
 
 log = logging.getLogger(__name__)
-PURGE_LIST = PURGE
+PURGE_WORKERS = 8  # requests at a time: well inside Twilio's per-account concurrency
+PURGE_BATCH = 200
+BACKOFF_FIRST_SECONDS = 1.0
+BACKOFF_MAX_SECONDS = 30.0
 REST_TIMEOUT_SECONDS = 10
 STATUS_EVENTS = ["initiated", "ringing", "answered", "completed"]
 MESSAGE_SID = re.compile(r"^(SM|MM)[0-9a-fA-F]{32}$")
 MEDIA_SID = re.compile(r"^ME[0-9a-fA-F]{32}$")
+
+
+class Deletable(Protocol):
+    """A Twilio resource context (a message, its media, a call)."""
+
+    def delete(self) -> bool: ...
 
 
 def rest_client(settings: Settings) -> Client | None:
@@ -38,26 +49,6 @@ def rest_client(settings: Settings) -> Client | None:
     return client
 
 
-@dataclass(frozen=True)
-class Purge:
-    """An inbound message to remove from Twilio: its media, and the message itself (so its
-    body does not stay in Twilio's log)."""
-
-    message_sid: str
-    media_sids: tuple[str, ...] = field(default_factory=tuple)
-    delete_message: bool = True
-
-    def dumps(self) -> str:
-        return json.dumps(
-            {"m": self.message_sid, "media": list(self.media_sids), "del": self.delete_message}
-        )
-
-    @classmethod
-    def loads(cls, text: str) -> Purge:
-        data = json.loads(text)
-        return cls(data["m"], tuple(data["media"]), bool(data["del"]))
-
-
 def media_sid(url: str) -> str:
     """The Media SID at the end of a MediaUrl (…/Messages/MM…/Media/ME…)."""
     return url.rstrip("/").rsplit("/", 1)[-1]
@@ -70,7 +61,7 @@ def enqueue_purge(r: redis.Redis, purge: Purge) -> bool:
     ):
         log.warning("not queueing deletion of message %r: not a Twilio SID", purge.message_sid)
         return False
-    r.rpush(PURGE_LIST, purge.dumps())
+    purges.enqueue(r, purge)
     return True
 
 
@@ -79,31 +70,117 @@ def _permanent(exc: TwilioException) -> bool:
     return isinstance(exc, TwilioRestException) and 400 <= exc.status < 500 and exc.status != 429
 
 
-def run_purges(r: redis.Redis, client: Client, limit: int = 100) -> int:
-    """Delete queued media and messages from Twilio; a failure is retried on the next run."""
-    done = 0
-    for _ in range(limit):
-        item = maybe_text(r.lindex(PURGE_LIST, 0))
-        if item is None:
-            break
-        purge = Purge.loads(item)
+def _throttled(exc: Exception) -> bool:
+    return isinstance(exc, TwilioRestException) and exc.status == 429
+
+
+class Throttle:
+    """Shared by the workers of one pass: when Twilio answers 429 (too many requests), every
+    worker pauses, for twice as long each time it happens again (first, 2 x first, … up to
+    BACKOFF_MAX_SECONDS); a success resets it. Twilio's 429 carries no Retry-After we can
+    read through its library, hence the doubling."""
+
+    def __init__(self, first: float = BACKOFF_FIRST_SECONDS) -> None:
+        self.first = first
+        self.streak = 0
+        self.paused_until = 0.0
+        self.lock = threading.Lock()
+
+    def wait(self, deadline: float) -> bool:
+        """Sleep out a pause; False if the pass's time is up (before or after it)."""
+        with self.lock:
+            until = self.paused_until
+        now = time.monotonic()
+        if until > now:
+            if until >= deadline:
+                return False
+            time.sleep(until - now)
+        return time.monotonic() < deadline
+
+    def hit(self) -> None:
+        """A 429. Workers that got theirs during the same pause don't lengthen it."""
+        with self.lock:
+            now = time.monotonic()
+            if now < self.paused_until:
+                return
+            self.streak += 1
+            pause = min(BACKOFF_MAX_SECONDS, self.first * 2 ** (self.streak - 1))
+            self.paused_until = now + pause
+
+    def ok(self) -> None:
+        with self.lock:
+            self.streak = 0
+
+
+def delete_resource(resource: Deletable, throttle: Throttle, deadline: float) -> str:
+    """DELETE one Twilio resource, waiting out 429s until `deadline`: "deleted", "gone"
+    (404: already), "refused" (another client error, logged: retrying will not help) or
+    "later" (Twilio or the network failed, or time ran out)."""
+    while throttle.wait(deadline):
         try:
-            message = client.messages(purge.message_sid)
-            for sid in purge.media_sids:
-                message.media(sid).delete()
-            if purge.delete_message:
-                message.delete()
-        except TwilioException as exc:
-            if not _permanent(exc):
-                log.warning(
-                    "could not delete message %s from Twilio yet: %s", purge.message_sid, exc
-                )
-                r.lmove(PURGE_LIST, PURGE_LIST, "LEFT", "RIGHT")  # again later, after the rest
+            resource.delete()
+        except (TwilioException, OSError) as exc:  # OSError: requests' connection errors
+            if _throttled(exc):
+                throttle.hit()
+                continue
+            if not (isinstance(exc, TwilioException) and _permanent(exc)):
+                log.warning("could not delete %s from Twilio yet: %s", _sid_of(resource), exc)
+                return "later"
+            throttle.ok()
+            if isinstance(exc, TwilioRestException) and exc.status == 404:
+                return "gone"
+            log.error("Twilio refused to delete %s: %s", _sid_of(resource), exc)
+            return "refused"
+        throttle.ok()
+        return "deleted"
+    return "later"
+
+
+def _sid_of(resource: Deletable) -> str:
+    return str(getattr(resource, "_solution", {}).get("sid", "a resource"))
+
+
+def _purge_one(client: Client, purge: Purge, throttle: Throttle, deadline: float) -> bool:
+    """The media first, then the message. Twilio deletes a message's media with it, but
+    media goes also when the message is kept (DELETE_INBOUND_MESSAGES=0), and a message
+    Twilio refuses to delete must not keep its pictures."""
+    message = client.messages(purge.message_sid)
+    parts: list[Deletable] = [message.media(sid) for sid in purge.media_sids]
+    if purge.delete_message:
+        parts.append(message)
+    return all(delete_resource(part, throttle, deadline) != "later" for part in parts)
+
+
+def run_purges(
+    r: redis.Redis,
+    client: Client,
+    budget_seconds: float = 30.0,
+    workers: int = PURGE_WORKERS,
+    throttle: Throttle | None = None,
+) -> int:
+    """Delete queued media and messages from Twilio until none is left or `budget_seconds`
+    have passed, `workers` requests at a time; how many were done. What fails is left at
+    the head of the backlog for the next pass (and counts in its age)."""
+    deadline = time.monotonic() + budget_seconds
+    throttle = throttle or Throttle()
+    done = kept = 0
+    with ThreadPoolExecutor(workers, thread_name_prefix="purge") as pool:
+        while time.monotonic() < deadline:
+            entries = purges.window(r, kept, PURGE_BATCH)
+            if not entries:
                 break
-            if exc.status != 404:
-                log.error("Twilio refused to delete message %s: %s", purge.message_sid, exc)
-        r.lrem(PURGE_LIST, 1, item)
-        done += 1
+            outcomes = list(
+                pool.map(
+                    lambda entry: _purge_one(client, Purge.loads(entry), throttle, deadline),
+                    entries,
+                )
+            )
+            gone = [entry for entry, ok in zip(entries, outcomes, strict=True) if ok]
+            purges.remove(r, gone)
+            done += len(gone)
+            kept += len(entries) - len(gone)
+    if kept:
+        log.warning("%d messages left to delete from Twilio on the next pass", kept)
     return done
 
 

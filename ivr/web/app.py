@@ -16,6 +16,7 @@ from ivr.core.clock import Clock
 from ivr.ops.logs import setup_logging
 from ivr.ops.secret_key import load_secret_key
 from ivr.services import Services, build_services
+from ivr.store.accounts import use_password_cost
 from ivr.store.spool import Spool
 from ivr.web.limits import limit_requests
 from ivr.web.signatures import ForwardedByProxiesOnly, SignatureGuard
@@ -47,6 +48,13 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     settings = Settings.from_env().override(config)
     setup_logging(settings.log_level, settings.log_format)
     secret_key = load_secret_key(settings)  # before anything starts: refused without one
+    use_password_cost(settings.password_hash_cost)
+    if settings.password_hash_cost != "production":
+        log.warning(
+            "!!! PASSWORD_HASH_COST=%s: console passwords are hashed at argon2's cheapest "
+            "cost, which protects nothing. For the test suite only: never in production. !!!",
+            settings.password_hash_cost,
+        )
     services = build_services(settings, clock)
 
     app = Flask(__name__)  # templates/ and static/ beside this module

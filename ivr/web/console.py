@@ -47,6 +47,7 @@ from ivr.core.expiry import last_day
 from ivr.core.hours import usual_span
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
+from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
 from ivr.ops.hashpool import Busy, HashPool
 from ivr.store import audit, stats
@@ -57,6 +58,7 @@ from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
 from ivr.twilio.rest import call_advisor
 from ivr.web.app import helpline
+from ivr.web.report_page import last_month, render_report
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -137,7 +139,9 @@ class PlanForm(FlaskForm):
 
 class AdvisorForm(FlaskForm):
     name = StringField("Name", validators=[DataRequired(), Length(max=40)])
-    phone = StringField("Phone (+44…)", validators=[DataRequired(), Length(max=20)])
+    phone = StringField(
+        "Phone (UK or international format)", validators=[DataRequired(), Length(max=30)]
+    )
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200)])
     supervisor = BooleanField("Supervisor")
 
@@ -671,7 +675,7 @@ def add_advisor() -> Response:
     try:
         advisor = accounts().add(
             form.name.data,
-            form.phone.data.replace(" ", ""),
+            form.phone.data,
             form.password.data,
             form.supervisor.data,
         )
@@ -741,3 +745,18 @@ def stats_page() -> str:
         month=stats.summary(h.redis, today, 30),
         day=today,
     )
+
+
+@bp.route("/supervisor/report")
+@supervisor_only
+def report_page() -> Response | str:
+    """A month's report for funders (last month unless ?month=2026-11), ready to print."""
+    h = helpline()
+    now = h.clock().astimezone(h.flows.hours.timezone)
+    try:
+        first = parse_month(request.args["month"]) if "month" in request.args else None
+    except ValueError:
+        return redirect(url_for("console.report_page"))
+    first = first or last_month(now.date())
+    counters = stats.month(h.redis, first, now.date(), h.keys)
+    return render_report(month_report(first, counters), now, standalone=False)

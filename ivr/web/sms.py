@@ -16,7 +16,7 @@ from flask import Blueprint, Flask, Response, current_app, request
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.content.flows import MAX_REPLY_SEGMENTS
-from ivr.core.callbacks import Callback, callable_number
+from ivr.core.callbacks import Callback
 from ivr.core.gsm7 import segments
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
@@ -78,13 +78,16 @@ def incoming() -> Response:
     if not is_phone_sender(sender):
         log.info("sms %s from a short code or named sender: no reply", sid)
         return reply()
+    simulated = helpline().settings.simulated  # never joins real texts kept on disk
     try:
-        if Spool(helpline().settings.data_dir).waiting():
+        if not simulated and Spool(helpline().settings.data_dir).waiting():
             # Texts kept while the store was down are still going in (in the background):
             # this one joins them, so a STOP is never applied before a request sent earlier.
             return taken_while_down(sender, sid)
         return handle(sender, sid)
     except redis.RedisError:
+        if simulated:
+            return reply(text("unavailable"))
         log.warning(
             "sms %s from %s: the store is unreachable: keeping the text on disk", sid, mask(sender)
         )
@@ -104,7 +107,7 @@ def handle(sender: str, sid: str) -> Response:
         for i in range(_count(request.values.get("NumMedia")))
     ]
     purge_from_twilio(sid, media)
-    number = callable_number(sender)
+    number = h.callable(sender)
     if number is None and keyword(body) in OPT_OUT | OPT_IN:
         return reply()  # Twilio answers opt-outs itself; nothing of theirs is stored
     if number is None:
@@ -195,7 +198,7 @@ class Conversation:
         )
         self.quiet = result.quiet
         if result.outcome == "new":
-            stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked")
+            stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked", keys=self.h.keys)
             note(
                 f"callback {result.callback_id} stored, "
                 + (f"due {promised.due.isoformat()}" if promised else "held for a safe time")
@@ -219,7 +222,9 @@ class Conversation:
         """A safe time (or ANYTIME): the callback moves to the first slot in it."""
         promised = self.promised_for(window)
         result = self.store(window, promised)
-        if result.outcome == "existing":
+        # A repeat (Twilio's retry, or the text replayed from the spool after a first try
+        # whose move was not acknowledged) moves it again: the same window, the same place.
+        if result.outcome in ("existing", "repeat"):
             moved = self.h.queue.replan(
                 result.callback_id, window, placement(promised, self.now, self.hours)
             )
@@ -301,7 +306,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         media_sid(request.values.get(f"MediaUrl{i}", ""))
         for i in range(_count(request.values.get("NumMedia")))
     ]
-    number = callable_number(sender)
+    number = h.callable(sender)
     if number is None:
         return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
     intent = interpret(
@@ -445,4 +450,6 @@ def purge_from_twilio(sid: str, media: list[str]) -> None:
             )
         return
     if media or s.delete_inbound_messages:
-        enqueue_purge(helpline().redis, Purge(sid, tuple(media), s.delete_inbound_messages))
+        h = helpline()
+        purge = Purge(sid, tuple(media), s.delete_inbound_messages, h.clock().timestamp())
+        enqueue_purge(h.redis, purge)

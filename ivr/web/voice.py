@@ -19,7 +19,7 @@ from werkzeug.exceptions import HTTPException
 from ivr.core import calltree
 from ivr.core.calltree import Option
 from ivr.core.hours import Status
-from ivr.core.phone import check_advisor_number, mask
+from ivr.core.phone import advisor_e164, mask
 from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
@@ -191,7 +191,7 @@ def incoming() -> Response:
     status = now_status()
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
     note(f"from {mask(param('From'))}: helpline {state}")
-    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open)
+    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
     menu_name = "open" if status.open else "closed"
     content = h.flows.voice
     before, intro = content.call_start(
@@ -237,7 +237,7 @@ def choice() -> Response:
         return twiml(resp)
     note(f"chose {picked.action}")
     h = helpline()
-    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}")
+    stats.count(h.redis, h.clock(), h.flows.hours.timezone, f"menu:{picked.action}", keys=h.keys)
     if picked.action == "steps":
         resp.redirect(page_link("step1", 1, intro=1), method="POST")
     elif picked.action == "advisor":
@@ -369,11 +369,10 @@ def advisor_numbers() -> list[str]:
         on_duty = []
     numbers = []
     for number in on_duty or h.settings.advisor_numbers:
-        problem = check_advisor_number(number)
-        if problem:
-            log.error("not dialling advisor number: %s", problem)
-        else:
-            numbers.append(number)
+        try:
+            numbers.append(advisor_e164(number, shown=mask))  # ADVISOR_NUMBERS as written
+        except ValueError as exc:
+            log.error("not dialling advisor number: %s", exc)
     return numbers
 
 

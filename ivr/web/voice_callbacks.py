@@ -14,7 +14,6 @@ from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.core import calltree
-from ivr.core.callbacks import callable_number
 from ivr.core.calltree import Option
 from ivr.core.phone import keyed_emergency, mask
 from ivr.core.phrases import promise_when
@@ -110,7 +109,7 @@ def tries() -> int:
 def start() -> Response:
     """Offer the caller's own number if we may call it, else ask for one."""
     content = helpline().flows.voice.callback
-    number = callable_number(param("From"))
+    number = helpline().callable(param("From"))
     if number is None:
         resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.number"), method="POST")
@@ -168,7 +167,7 @@ def check() -> Response:
         say(resp, *voice.danger)
         resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
         return twiml(resp)
-    number = callable_number(digits) if digits else None
+    number = helpline().callable(digits) if digits else None
     if number is None:
         resp = VoiceResponse()
         say(resp, content["invalid_number"])
@@ -295,7 +294,7 @@ def save() -> Response:
     # enough to make a repeated request change nothing.
     result = h.queue.request(number, "voice", now, place, window, voicemail=voicemail)
     if result.outcome == "new":
-        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked")
+        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked", keys=h.keys)
     else:  # their latest answers count
         h.queue.set_voicemail(result.callback_id, voicemail)
         if h.queue.replan(result.callback_id, window, place) == "noted":

@@ -1,0 +1,175 @@
+"""A month's figures for funders, from the counters the store keeps for it (store/stats.py:
+no phone numbers in them): calls in and out of hours, menu choices, callbacks asked for,
+reached and expired, the wait from asking to being called, the busiest hours.
+
+Counter names, as stats.py writes them: "calls", "calls:open:<hour>", "calls:closed:<hour>",
+"menu:<action>", "cb:asked", "cb:reached", "cb:expired", and "wait:<minutes>" (how many
+people were called after waiting that many whole minutes)."""
+
+from __future__ import annotations
+
+import csv
+import io
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date
+
+# Menu actions (flows/voice.toml's `action`) as staff and funders call them.
+CHOICE_NAMES = {
+    "advisor": "Speak to an advisor",
+    "steps": "The five steps",
+    "police": "The police and 999",
+    "support": "Other support",
+    "callback": "Ask for a callback",
+}
+WAIT = "wait:"
+BUSIEST = 3  # hours named as the busiest
+_MONTH = re.compile(r"^(\d{4})-(0[1-9]|1[0-2])$")
+
+
+def parse_month(text: str) -> date:
+    """The first day of "2026-11"; ValueError saying how to write it otherwise."""
+    found = _MONTH.match(text.strip())
+    if not found:
+        raise ValueError(f"{text!r} is not a month: write it as 2026-11")
+    return date(int(found[1]), int(found[2]), 1)
+
+
+def choice_name(action: str) -> str:
+    return CHOICE_NAMES.get(action, action.replace("_", " ").capitalize())
+
+
+def wait_counter(seconds: float) -> str:
+    """The counter a wait of `seconds` adds one to."""
+    return f"{WAIT}{max(0, int(seconds // 60))}"
+
+
+def add(total: dict[str, int], more: Mapping[str, int]) -> dict[str, int]:
+    for name, value in more.items():
+        total[name] = total.get(name, 0) + value
+    return total
+
+
+def with_waits(counters: Mapping[str, int], waits_seconds: Iterable[float]) -> dict[str, int]:
+    """A day's counters with its list of waits (seconds) added as wait counters."""
+    total = dict(counters)
+    for seconds in waits_seconds:
+        add(total, {wait_counter(seconds): 1})
+    return total
+
+
+def percentile(histogram: Mapping[int, int], fraction: float) -> int | None:
+    """The nearest-rank percentile of whole minutes counted in `histogram`; None if empty."""
+    people = sum(histogram.values())
+    if not people:
+        return None
+    rank = max(1, math.ceil(fraction * people))
+    seen = 0
+    for minutes in sorted(histogram):
+        seen += histogram[minutes]
+        if seen >= rank:
+            return minutes
+    raise AssertionError("unreachable: the ranks add up to `people`")
+
+
+@dataclass(frozen=True)
+class MonthReport:
+    month: date  # its first day
+    calls_open: int
+    calls_closed: int
+    calls_by_hour: tuple[int, ...]  # 24 counts, both together
+    menu: tuple[tuple[str, int], ...]  # plain names, most chosen first
+    asked: int
+    reached: int
+    expired: int
+    called_back: int  # how many waits the two wait figures are from
+    median_wait_minutes: int | None
+    p90_wait_minutes: int | None
+    busiest_hours: tuple[tuple[int, int], ...]  # (hour, calls), busiest first
+
+    @property
+    def title(self) -> str:
+        return self.month.strftime("%B %Y")
+
+    @property
+    def calls(self) -> int:
+        return self.calls_open + self.calls_closed
+
+
+def month_report(month: date, counters: Mapping[str, int]) -> MonthReport:
+    by_hour = {"open": [0] * 24, "closed": [0] * 24}
+    menu: dict[str, int] = {}
+    waits: dict[int, int] = {}
+    for name, value in counters.items():
+        parts = name.split(":")
+        if parts[0] == "calls" and len(parts) == 3 and parts[1] in by_hour:
+            by_hour[parts[1]][int(parts[2])] += value
+        elif parts[0] == "menu" and len(parts) == 2:
+            add(menu, {choice_name(parts[1]): value})
+        elif name.startswith(WAIT):
+            waits[int(name.removeprefix(WAIT))] = value
+    both = tuple(o + c for o, c in zip(by_hour["open"], by_hour["closed"], strict=True))
+    busiest = sorted(((h, n) for h, n in enumerate(both) if n), key=lambda x: (-x[1], x[0]))
+    return MonthReport(
+        month=month,
+        calls_open=sum(by_hour["open"]),
+        calls_closed=sum(by_hour["closed"]),
+        calls_by_hour=both,
+        menu=tuple(sorted(menu.items(), key=lambda item: (-item[1], item[0]))),
+        asked=counters.get("cb:asked", 0),
+        reached=counters.get("cb:reached", 0),
+        expired=counters.get("cb:expired", 0),
+        called_back=sum(waits.values()),
+        median_wait_minutes=percentile(waits, 0.5),
+        p90_wait_minutes=percentile(waits, 0.9),
+        busiest_hours=tuple(busiest[:BUSIEST]),
+    )
+
+
+def hour_span(hour: int) -> str:
+    return f"{hour:02d}:00–{(hour + 1) % 24:02d}:00"
+
+
+def calls(n: int) -> str:
+    return f"{n} call" if n == 1 else f"{n} calls"
+
+
+def minutes(value: int | None) -> str:
+    return "not enough calls back yet" if value is None else f"{value} min"
+
+
+def figures(report: MonthReport) -> list[tuple[str, str]]:
+    """The main figures as (name, value), in the order people read them."""
+    return [
+        ("Calls", str(report.calls)),
+        ("Calls in opening hours", str(report.calls_open)),
+        ("Calls out of hours", str(report.calls_closed)),
+        ("Callbacks asked for", str(report.asked)),
+        ("Callbacks reached", str(report.reached)),
+        ("Callbacks expired", str(report.expired)),
+        ("Median wait from asking to being called", minutes(report.median_wait_minutes)),
+        ("90% were called within", minutes(report.p90_wait_minutes)),
+    ]
+
+
+def rows(report: MonthReport) -> list[tuple[str, str]]:
+    """The whole report as (figure, value) pairs: its text and CSV forms."""
+    table = [("Month", report.title), *figures(report)]
+    table += [(f"Menu: {name}", str(n)) for name, n in report.menu]
+    table += [(f"Busy hour: {hour_span(hour)}", calls(n)) for hour, n in report.busiest_hours]
+    return table
+
+
+def as_text(report: MonthReport) -> str:
+    width = max(len(name) for name, _ in rows(report))
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows(report)) + "\n"
+
+
+def as_csv(report: MonthReport) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["figure", "value"])
+    writer.writerows(rows(report))
+    return out.getvalue()

@@ -1,0 +1,82 @@
+"""Subject requests: what the helpline holds about a phone number, and erasing it, in our
+store and in Twilio's logs (`helpline data show|erase`). Data-protection law gives a person
+both rights; staff answer them with these. Both are written to the audit trail without the
+number, and nothing here logs it."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from twilio.base.exceptions import TwilioException
+
+from ivr.services import Services
+from ivr.store import audit
+from ivr.store.subjects import Held, erase_about, held_about
+from ivr.twilio.records import Erased, Record, erase_records, records_of
+
+log = logging.getLogger(__name__)
+ACTOR = "command line"
+
+
+@dataclass(frozen=True)
+class Found:
+    number: str
+    held: Held
+    twilio: list[Record] | None  # None: Twilio could not be asked (see twilio_problem)
+    twilio_problem: str = ""
+
+
+@dataclass(frozen=True)
+class Erasure:
+    callbacks: int  # callback records erased from the store
+    twilio: Erased | None  # None: Twilio could not be asked (see twilio_problem)
+    twilio_problem: str = ""
+
+    @property
+    def complete(self) -> bool:
+        return self.twilio is not None and not self.twilio.not_deleted
+
+
+def _twilio_records(ctx: Services, number: str) -> tuple[list[Record] | None, str]:
+    if ctx.twilio is None:
+        return None, "no TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: Twilio's logs not read"
+    try:
+        return records_of(ctx.twilio, number), ""
+    except (TwilioException, OSError) as exc:
+        log.error("subject request: could not list Twilio's records: %s", exc)
+        return None, f"Twilio could not be asked: {exc}"
+
+
+def show(ctx: Services, number: str, actor: str = ACTOR) -> Found:
+    """Everything held about `number` (E.164): ours and Twilio's."""
+    held = held_about(ctx.redis, ctx.keys, number)
+    twilio, problem = _twilio_records(ctx, number)
+    audit.record(
+        ctx.redis, ctx.clock(), actor, "looked up what is held about a number (subject request)"
+    )
+    return Found(number, held, twilio, problem)
+
+
+def erase(ctx: Services, number: str, actor: str = ACTOR) -> Erasure:
+    """Erase what we hold about `number` (as STOP does), then delete its calls and
+    messages from Twilio's logs. Run it again if Twilio could not delete them all."""
+    callbacks = erase_about(ctx.redis, ctx.keys, number)
+    records, problem = _twilio_records(ctx, number)
+    erased = (
+        erase_records(ctx.twilio, number, records) if ctx.twilio and records is not None else None
+    )
+    twilio = (
+        f"Twilio: {erased.deleted} calls and messages deleted, {len(erased.not_deleted)} not"
+        if erased
+        else "Twilio: not done"
+    )
+    audit.record(
+        ctx.redis,
+        ctx.clock(),
+        actor,
+        "erased a number's records (subject request)",
+        detail=f"{callbacks} callback records; {twilio}",
+    )
+    log.info("subject request: %d callback records erased; %s", callbacks, twilio)
+    return Erasure(callbacks, erased, problem)

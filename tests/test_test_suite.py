@@ -1,0 +1,109 @@
+"""The test suite's own house rules, read from its source with `ast`: no test module imports
+another (shared helpers live in tests/common.py, fixtures in tests/conftest.py), and the
+vocabulary of tests/common.py (what a caller hears, what a texter reads) is defined there
+only, so `spoken()` means one thing everywhere."""
+
+from __future__ import annotations
+
+import ast
+import re
+from pathlib import Path
+
+import pytest
+
+TESTS = Path(__file__).resolve().parent
+TEST_MODULES = sorted(TESTS.glob("test_*.py"))
+# Python source of several lines held in a string, run in a child process (e.g. the gevent
+# run in test_signin_pool.py).
+IMPORT_LINE = re.compile(r"^\s*(?:from|import)\s+(tests\.test_\w+|test_\w+)\b", re.MULTILINE)
+
+
+def imported_modules(tree: ast.Module) -> list[str]:
+    """Every module an import names, relative ones written as `.name`."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [alias.name for alias in node.names]
+        elif isinstance(node, ast.ImportFrom):
+            module = "." * node.level + (node.module or "")
+            found.append(module)
+            if node.module is None:  # from . import test_x
+                found += ["." + alias.name for alias in node.names]
+    return found
+
+
+def is_test_module(name: str) -> bool:
+    last = name.lstrip(".").split(".")
+    return (
+        name.startswith("tests.test_")
+        or (name.startswith(".") and last[-1].startswith("test_"))
+        or (len(last) == 1 and last[0].startswith("test_"))
+    )
+
+
+def strings(tree: ast.Module) -> list[str]:
+    return [
+        node.value
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Constant) and isinstance(node.value, str) and "\n" in node.value
+    ]
+
+
+def top_level_functions(tree: ast.Module) -> set[str]:
+    return {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+
+
+def test_there_are_test_modules_to_check() -> None:
+    assert len(TEST_MODULES) > 40
+    assert TESTS / "test_test_suite.py" in TEST_MODULES
+
+
+@pytest.mark.parametrize("module", TEST_MODULES, ids=lambda p: p.name)
+def test_no_test_module_imports_another(module: Path) -> None:
+    tree = ast.parse(module.read_text(encoding="utf-8"), filename=str(module))
+    crossing = [name for name in imported_modules(tree) if is_test_module(name)]
+    crossing += [m.group(1) for text in strings(tree) for m in IMPORT_LINE.finditer(text)]
+    assert not crossing, (
+        f"{module.name} imports {crossing}: move what it needs to tests/common.py "
+        "(helpers) or tests/conftest.py (fixtures)"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "crossing"),
+    [
+        ("from tests.test_sms import send", True),
+        ("import tests.test_sms", True),
+        ("from .test_sms import send", True),
+        ("from . import test_sms", True),
+        ("from test_sms import send", True),
+        ("from tests.common import send", False),
+        ("from tests.conftest import AppFactory", False),
+        ("from tests.prism import prism_mock", False),
+        ("from ivr.web import test_routes", False),
+    ],
+)
+def test_the_import_check_tells_a_test_module_from_a_helper(name: str, crossing: bool) -> None:
+    found = [m for m in imported_modules(ast.parse(name)) if is_test_module(m)]
+    assert bool(found) == crossing, found
+
+
+def test_the_vocabulary_is_defined_once_in_common() -> None:
+    vocabulary = {"spoken", "heard", "twiml", "replies", "send", "twilio_client", "add_advisor"}
+    common = ast.parse((TESTS / "common.py").read_text(encoding="utf-8"))
+    assert vocabulary <= top_level_functions(common)
+    assert {f"assert_{name}" for name in ("hears", "not_hears", "999_first")} <= (
+        top_level_functions(common)
+    )
+    for module in [*TEST_MODULES, TESTS / "conftest.py"]:
+        defined = top_level_functions(ast.parse(module.read_text(encoding="utf-8")))
+        assert not defined & vocabulary, f"{module.name} defines its own {defined & vocabulary}"
+
+
+def test_no_test_module_has_a_clock_of_its_own() -> None:
+    """The in-process clock is common.Clock (the `clock` fixture); test_processes.py's clock
+    for real processes is a FileClock, named apart."""
+    for module in TEST_MODULES:
+        tree = ast.parse(module.read_text(encoding="utf-8"))
+        classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
+        assert "Clock" not in classes, f"{module.name} defines its own Clock"
