@@ -473,15 +473,19 @@ def check_callbacks(data_dir: Path, load: Load, confirmed: set[int], outcome: Ou
 
 def numbers_in_logs(data_dir: Path, numbers: set[str]) -> dict[str, int]:
     """Phone numbers found in each log of the data folder: any UK number written out, and
-    any of the traffic's numbers in any form (E.164 with or without +, national, spaced)."""
+    any of the traffic's numbers in any form (E.164 with or without +, national, spaced).
+    The lines they are in are printed (the traffic's numbers are made up), to find the leak."""
     digits = {n.removeprefix("+") for n in numbers} | {"0" + n.removeprefix("+44") for n in numbers}
     found = {}
     for log in sorted(data_dir.rglob("*.log")):
-        text = log.read_text(errors="replace")
-        runs = (re.sub(r"\D", "", run) for run in DIGIT_RUN.findall(text))
-        found[str(log.relative_to(data_dir))] = len(UK_NUMBER.findall(text)) + sum(
-            run in digits for run in runs
-        )
+        hits = 0
+        for line in log.read_text(errors="replace").splitlines():
+            runs = (re.sub(r"\D", "", run) for run in DIGIT_RUN.findall(line))
+            here = len(UK_NUMBER.findall(line)) + sum(run in digits for run in runs)
+            if here:
+                print(f"  a number in {log.name}: {line[:400]}", flush=True)
+            hits += here
+        found[str(log.relative_to(data_dir))] = hits
     return found
 
 
