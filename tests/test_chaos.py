@@ -33,13 +33,15 @@ def test_the_log_check_finds_a_number_in_any_form(tmp_path: Path) -> None:
         "encoded.log": "From=%2B447400100001",
         "bare.log": "from 447400100001",
         "masked.log": "sms from ***001 at 2026-11-30T10:05:00+00:00 (pid 1764500000)",
+        "hint.log": 'No advisors yet: helpline advisors add NAME --phone "07400 123456"',
     }
     for name, text in logs.items():
         (tmp_path / name).write_text(text)
 
     found = numbers_in_logs(tmp_path, {"+447400100001"})
 
-    assert {name for name, hits in found.items() if hits} == set(logs) - {"masked.log"}
+    # the app's own example number in a hint is nobody's
+    assert {name for name, hits in found.items() if hits} == set(logs) - {"masked.log", "hint.log"}
     assert not UK_NUMBER.search(logs["masked.log"])
 
 
