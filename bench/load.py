@@ -69,9 +69,11 @@ def main() -> int:
         work = Path(tmp)
         data = work / "data"
         with serving("wsgi:app", data, with_scheduler=True, SMS_RATE_LIMIT="1000") as (base, _):
+            from ivr.config import Settings
             from ivr.store.closures import close_line
             from ivr.store.connection import start_embedded
             from ivr.store.queue import CallbackQueue
+            from ivr.store.sealing import load_sealer
 
             r = redis.Redis(unix_socket_path=start_embedded(data), decode_responses=True)
             close_line(r, "Closed for the load test.", None)  # the closed tree, every call
@@ -102,7 +104,9 @@ def main() -> int:
             sent = result["answered"]
             texted = {n for n in numbers[: max(0, sent - IN_FLIGHT_MARGIN)] if n is not None}
             maybe = {n for n in numbers[: sent + IN_FLIGHT_MARGIN] if n is not None}
-            per_number = Counter(cb.number for cb in CallbackQueue(r).all())
+            per_number = Counter(
+                cb.number for cb in CallbackQueue(r, load_sealer(Settings(data_dir=data))).all()
+            )
     problems = []
     if result["bad_status"] or result["errors"] or result["timeouts"]:
         problems.append(

@@ -149,9 +149,10 @@ def bench_queue(work: Path) -> dict[str, object]:
     from ivr.core.safetime import ANYTIME
     from ivr.store.connection import start_embedded
     from ivr.store.queue import CallbackQueue
+    from ivr.store.sealing import Sealer, new_data_key, new_lookup_key
 
     r = redis.Redis(unix_socket_path=start_embedded(work / "queue-data"), decode_responses=True)
-    queue = CallbackQueue(r)
+    queue = CallbackQueue(r, Sealer((new_data_key(),), new_lookup_key()))
     now = datetime(2026, 11, 30, 10, 0, tzinfo=UTC)
     out: dict[str, object] = {}
 

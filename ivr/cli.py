@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import sys
+import tempfile
 import textwrap
 import uuid
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 from xml.etree import ElementTree
@@ -20,12 +23,14 @@ import redis
 from twilio.base.exceptions import TwilioException
 
 from ivr import create_app
+from ivr import demo as rehearse
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
+from ivr.content.helplines import Lines, load_lines
 from ivr.content.review import Marked, Proposal, load_proposals, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
-from ivr.core.clock import fixed_clock, parse_instant, system_clock
+from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
 from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
     EXAMPLE_INTERNATIONAL,
@@ -45,15 +50,36 @@ from ivr.ops import subjects
 from ivr.ops.checks import check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
-from ivr.services import build_services
+from ivr.services import build_deployment, build_services, line_settings
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
+from ivr.store.backup import BackupProblem, restore, snapshot, write_backup
 from ivr.store.closures import load_override
-from ivr.store.connection import SUPERVISED_ENV, Embedded, borrowed, connect, describe
-from ivr.store.keys import DEFAULT as DEFAULT_KEYS
+from ivr.store.connection import (
+    SUPERVISED_ENV,
+    Embedded,
+    borrowed,
+    connect,
+    describe,
+    stop_embedded,
+)
+from ivr.store.erasures import erasure_log
+from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
+from ivr.store.sealing import (
+    KeyProblem,
+    Sealer,
+    Unreadable,
+    check_keys,
+    load_sealer,
+    new_data_key,
+    new_lookup_key,
+    rewrite_append_only_file,
+    rotate,
+)
+from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
 from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
 from ivr.web.report_page import last_month, render_report
@@ -62,11 +88,46 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
 
 
-def _flows_or_exit(settings: Settings) -> Flows:
+def _lines_or_exit(settings: Settings) -> Lines:
     try:
-        return load_flows(settings.flows_dir, system_clock())
+        return load_lines(settings.flows_dir)
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
+
+
+def _flows_or_exit(settings: Settings) -> Flows:
+    """The words and hours of settings.helpline (the default one if not set)."""
+    lines = _lines_or_exit(settings)
+    line = lines.named(settings.helpline) if settings.helpline else lines.default
+    try:
+        return load_flows(line.directory if line else settings.flows_dir, system_clock())
+    except FlowFileError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _on_helpline(settings: Settings, chosen: str | None) -> Settings:
+    """The settings as the helpline chosen by name or number (--helpline) sees them; the
+    default helpline when none is chosen."""
+    lines = _lines_or_exit(settings)
+    line = lines.find(chosen) if chosen else lines.default
+    if line is None:
+        raise click.BadParameter(
+            f"no helpline {chosen!r} (the helplines: {', '.join(lines.names)})",
+            param_hint="--helpline",
+        )
+    return line_settings(settings, line)
+
+
+def _keys_of(settings: Settings) -> Keys:
+    """The store's keys of settings.helpline (set by _on_helpline)."""
+    return Keys(settings.helpline or _lines_or_exit(settings).default.name)
+
+
+helpline_option = click.option(
+    "--helpline",
+    "helpline_name",
+    help="Which helpline, by name or number (flows/helplines.toml). Default: the first.",
+)
 
 
 def _instant(at: str | None, flows: Flows):
@@ -93,17 +154,18 @@ def main() -> None:
     is_flag=True,
     help="The calendar alone (hours.toml), leaving out a supervisor's closure.",
 )
-def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
+@helpline_option
+def hours(at: str | None, as_json: bool, ignore_override: bool, helpline_name: str | None) -> None:
     """Is the helpline open (now, or --at), until when, and when does it next open? What
     callers hear: a supervisor's closure counts when the store can be read."""
-    settings = Settings.from_env()
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     override, source = None, "ignored"
     if not ignore_override:
         try:
             with borrowed(settings) as store:
-                override = load_override(store)
+                override = load_override(store, _keys_of(settings))
             source = "read"
         except redis.RedisError:
             source = "unreachable"
@@ -152,9 +214,17 @@ def hours(at: str | None, as_json: bool, ignore_override: bool) -> None:
     help="Also list what waits for the helpline's approval: lines marked APPROVAL "
     "NEEDED in flows/, and the proposals in flows/review.toml.",
 )
-def check(review: bool) -> None:
-    """Check flows/ and the settings; exits non-zero when something would fail callers."""
-    settings = Settings.from_env()
+@helpline_option
+def check(review: bool, helpline_name: str | None) -> None:
+    """Check flows/ (every helpline's folder) and the settings; exits non-zero when
+    something would fail callers. --review lists one helpline's (default: the first)."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
+    lines = _lines_or_exit(settings)
+    for line in lines.all:
+        if line.name != settings.helpline:
+            _flows_or_exit(replace(settings, helpline=line.name))
+    if lines.source:
+        click.echo(f"helplines: {lines.source} is valid ({', '.join(lines.names)})")
     flows = _flows_or_exit(settings)
     try:
         proposals = load_proposals(flows.directory, flows.hours_config.subdivision)
@@ -257,6 +327,20 @@ class InOrder(click.Command):
         return super().parse_args(ctx, args)
 
 
+def _called(settings: Settings, called: str) -> tuple[Settings, str]:
+    """--to: the helpline it reaches (its settings) and the number Twilio would send as
+    `To`. A helpline's name becomes its first number; a number of none of them reaches the
+    default helpline, as a real call would."""
+    lines = _lines_or_exit(settings)
+    line = lines.find(called)
+    if line is None:
+        return line_settings(settings, lines.default), as_twilio_sends(called)
+    number = called if called in line.numbers else as_twilio_sends(called)
+    if number not in line.numbers:  # by name
+        number = line.numbers[0] if line.numbers else "+441234567890"
+    return line_settings(settings, line), number
+
+
 def _in_order(
     order: list[str], values: dict[str, tuple[str, ...]], make: dict[str, Callable[[str], Input]]
 ) -> list[Input]:
@@ -275,7 +359,12 @@ def _in_order(
     help="The caller's number (or anonymous).",
 )
 @click.option(
-    "--to", "called", default="+441234567890", show_default=True, help="The helpline's number."
+    "--to",
+    "called",
+    default="+441234567890",
+    show_default=True,
+    help="The number called: a helpline's number or name (flows/helplines.toml); any other "
+    "number is answered by the default helpline.",
 )
 @click.option(
     "--press",
@@ -297,19 +386,30 @@ def _in_order(
     type=click.Choice(["completed", "no-answer", "busy", "failed"]),
     help="How the advisors' phones answer, if the caller asks for an advisor.",
 )
+@click.option(
+    "--advisors",
+    type=click.Choice(["free", "busy", "none"]),
+    default=None,
+    help="Pretend one console advisor is on duty and free or busy (a busy one means the "
+    "caller waits in the queue), or that nobody is on duty. In this command only: the store "
+    "that routes real callers is not read or changed for advisors, and the simulated caller "
+    "waits apart from real ones. Without it, the store's advisors count.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
-def simulate_call_command(at, caller, called, presses, sayings, dial_status, as_json) -> None:
+def simulate_call_command(
+    at, caller, called, presses, sayings, dial_status, advisors, as_json
+) -> None:
     """Call the helpline and print what the caller hears, presses and says, in order."""
     inputs = _in_order(
         click.get_current_context().meta["order"],
         {"presses": presses, "sayings": sayings},
         {"presses": str, "sayings": Speech},
     )
-    settings = Settings.from_env()
+    settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     app = create_app(_simulation(), clock=fixed_clock(instant))
-    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status)
+    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status, advisors)
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return
@@ -394,8 +494,8 @@ def run(host: str, port: int) -> None:
 def _first_account(settings: Settings) -> None:
     """Once the store is up: if nobody can sign in to the console yet, say how to start."""
     try:
-        nobody = not Accounts(connect(settings)).all()
-    except redis.RedisError:
+        nobody = not Accounts(connect(settings), load_sealer(settings)).all()
+    except (redis.RedisError, KeyProblem, Unreadable):
         return
     if nobody:
         click.echo(
@@ -433,11 +533,12 @@ def jobs() -> None:
     is_flag=True,
     help="With --apply and an --at other than now: yes, change the real store.",
 )
-def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
+@helpline_option
+def jobs_run(job: str, at: str | None, apply: bool, yes: bool, helpline_name: str | None) -> None:
     """Run one scheduler job once, at an instant, against the configured store: the same
-    code the scheduler runs. Texts are only sent when the job runs for now; otherwise they
-    are printed."""
-    settings = Settings.from_env()
+    code the scheduler runs (for one helpline: --helpline, default the first). Texts are
+    only sent when the job runs for now; otherwise they are printed."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     for_now = at is None or abs((instant - system_clock()).total_seconds()) < 60
@@ -451,7 +552,7 @@ def jobs_run(job: str, at: str | None, apply: bool, yes: bool) -> None:
                 "requests are in it): add --yes to apply"
             )
         if apply:
-            migrate(store, instant, flows.hours, settings)  # as the scheduler does at start
+            migrate(store, instant, flows.hours, settings, ctx.sealer)  # as the scheduler does
         report = getattr(Jobs(ctx, apply=apply, send=for_now), job)(instant)
     _print_report(job, instant, flows, report)
 
@@ -477,10 +578,33 @@ def callbacks() -> None:
     """See and manage waiting callbacks (numbers masked unless --reveal)."""
 
 
-def _queues(settings: Settings) -> tuple[CallbackQueue, CallbackQueue]:
-    """The real callbacks, and those `helpline simulate` made (kept apart)."""
-    store = connect(settings)
-    return CallbackQueue(store, DEFAULT_KEYS), CallbackQueue(store, DEFAULT_KEYS.simulation)
+def _sealer(settings: Settings) -> Sealer:
+    try:
+        return load_sealer(settings)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _sealed_store(settings: Settings) -> tuple[redis.Redis, Sealer]:
+    """The store and the keys its numbers are sealed with (refused if they are not)."""
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        check_keys(store, sealer)
+    except KeyProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    return store, sealer
+
+
+def _queues(settings: Settings, every: bool = False) -> list[CallbackQueue]:
+    """settings.helpline's real callbacks, and those `helpline simulate` made (kept
+    apart); with `every`, every helpline's."""
+    store, sealer = _sealed_store(settings)
+    names = _lines_or_exit(settings).names if every else (_keys_of(settings).helpline,)
+    return [
+        CallbackQueue(store, sealer, keys)
+        for name in names
+        for keys in (Keys(name), Keys(name).simulation)
+    ]
 
 
 def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[str, object]:
@@ -504,8 +628,12 @@ def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[
 @click.option("--status", type=click.Choice(STATUSES), help="Only callbacks in this state.")
 @click.option("--json", "as_json", is_flag=True)
 @click.option("--reveal", is_flag=True, help="Show full phone numbers.")
-def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
-    settings = Settings.from_env()
+@helpline_option
+def callbacks_list(
+    status: str | None, as_json: bool, reveal: bool, helpline_name: str | None
+) -> None:
+    """One helpline's callbacks (--helpline; default: the first)."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     statuses = (status,) if status else STATUSES
     items = [
         _callback_json(cb, reveal, queue.keys.simulated)
@@ -529,7 +657,7 @@ def callbacks_list(status: str | None, as_json: bool, reveal: bool) -> None:
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
 def callbacks_show(callback_id: str, reveal: bool) -> None:
-    for queue in _queues(Settings.from_env()):
+    for queue in _queues(Settings.from_env(), every=True):
         cb = queue.get(callback_id)
         if cb is not None:
             click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
@@ -540,7 +668,8 @@ def callbacks_show(callback_id: str, reveal: bool) -> None:
 @callbacks.command("cancel")
 @click.argument("callback_id")
 def callbacks_cancel(callback_id: str) -> None:
-    if not any(q.cancel(callback_id, system_clock()) for q in _queues(Settings.from_env())):
+    queues = _queues(Settings.from_env(), every=True)
+    if not any(q.cancel(callback_id, system_clock()) for q in queues):
         raise click.ClickException(f"no open callback {callback_id}")
     click.echo(f"cancelled {callback_id}")
 
@@ -619,7 +748,8 @@ def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
     subject = _subject(number)
     settings = Settings.from_env()
     with borrowed(settings):
-        found = subjects.show(build_services(settings, upgrade=False), subject)
+        every = build_deployment(settings, upgrade=False).all()
+        found = subjects.show(every[0], subject, also=every[1:])
     if as_json:
         click.echo(json.dumps(_found_json(found, bodies), indent=2))
         return
@@ -680,7 +810,8 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
         )
     settings = Settings.from_env()
     with borrowed(settings):
-        done = subjects.erase(build_services(settings, upgrade=False), subject)
+        every = build_deployment(settings, upgrade=False).all()
+        done = subjects.erase(every[0], subject, also=every[1:])
     click.echo(f"erased {done.callbacks} callback records")
     if done.twilio is None:
         raise click.ClickException(f"{done.twilio_problem}; run it again to delete them")
@@ -698,16 +829,24 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
     "--from", "sender", default=DRAMA_MOBILE, show_default=True, help="The sender's number."
 )
 @click.option("--body", required=True, help="The message.")
-def simulate_sms_command(at: str | None, sender: str, body: str) -> None:
+@click.option(
+    "--to",
+    "called",
+    default="+441234567890",
+    show_default=True,
+    help="The number texted: a helpline's number or name (flows/helplines.toml).",
+)
+def simulate_sms_command(at: str | None, sender: str, body: str, called: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
-    flows = _flows_or_exit(Settings.from_env())
+    settings, called = _called(Settings.from_env(), called)
+    flows = _flows_or_exit(settings)
     app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
     client = TwilioLikeClient(
         app,
         {
             "MessageSid": "SM" + uuid.uuid4().hex,
             "From": as_twilio_sends(sender),
-            "To": "+441234567890",
+            "To": called,
             "Body": body,
             "NumMedia": "0",
         },
@@ -733,6 +872,50 @@ def _why_no_reply(body: str) -> str:
     )
 
 
+# ------------------------------------------------------------------ rehearsal
+
+
+@main.command()
+@click.option(
+    "--at", help="The rehearsal's start, ISO-8601 (UK time without offset); now if not given."
+)
+@click.option("--port", type=int, default=5055, show_default=True)
+def demo(at: str | None, port: int) -> None:
+    """A rehearsal: the whole app, console included, from a chosen instant on, on a
+    throw-away data folder with sample callers, an advisor and a supervisor. Nothing in it is
+    real: no call is placed, no text sent, and it is all gone when it stops (Ctrl-C)."""
+    settings = Settings.from_env()
+    start = _instant(at, _flows_or_exit(settings))
+    with tempfile.TemporaryDirectory(prefix="helpline-demo-") as folder:
+        rehearsal = {
+            "data_dir": Path(folder),
+            "redis_url": "",  # never the real store, whatever the environment says
+            "redis_sentinels": (),
+            "rehearsal": True,
+            "cookie_secure": False,  # served over http on this machine only
+            "secret_key": secrets.token_hex(32),
+            "public_base_url": "",
+            "log_level": os.environ.get("LOG_LEVEL", "WARNING"),
+        }
+        try:
+            app = create_app(rehearsal, clock=clock_from(start))
+            seeded = rehearse.seed(app.extensions["helpline"], start)
+            base = f"http://127.0.0.1:{port}"
+            names = f'"{rehearse.ADVISOR[0]}" or "{rehearse.SUPERVISOR[0]}"'
+            said = (
+                f"Rehearsal from {start.astimezone(LONDON):%A %-d %B %Y %H:%M}: "
+                "nothing here is real.\n"
+                f"  The console: {base}/console/\n"
+                f"  Sign in as {names}, password {seeded.password}\n"
+                f"  {seeded.callbacks} sample callers are waiting. "
+                "Ctrl-C ends the rehearsal and erases everything in it."
+            )
+            rehearse.serve(app, "127.0.0.1", port, ready=lambda: click.echo(said))
+        finally:
+            stop_embedded(Path(folder))
+    click.echo("The rehearsal has ended: everything in it is erased.")
+
+
 # ------------------------------------------------------------------ reports
 
 
@@ -740,10 +923,14 @@ def _why_no_reply(body: str) -> str:
 @click.option("--month", help="The month, e.g. 2026-11 (default: last month).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write a page to print.")
 @click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write figure,value rows.")
-def report(month: str | None, html_file: str | None, csv_file: str | None) -> None:
+@helpline_option
+def report(
+    month: str | None, html_file: str | None, csv_file: str | None, helpline_name: str | None
+) -> None:
     """A month's figures for funders: calls in and out of hours, menu choices, callbacks
-    asked for, reached and expired, waits, busiest hours. No phone numbers."""
-    settings = Settings.from_env()
+    asked for, reached and expired, waits, busiest hours. No phone numbers. One helpline's
+    (--helpline; default: the first)."""
+    settings = _on_helpline(Settings.from_env(), helpline_name)
     services = build_services(settings, upgrade=False)
     now = services.clock().astimezone(services.flows.hours.timezone)
     try:
@@ -772,7 +959,7 @@ def advisors() -> None:
 
 
 def _accounts() -> Accounts:
-    return Accounts(connect(Settings.from_env()))
+    return Accounts(*_sealed_store(Settings.from_env()))
 
 
 @advisors.command("add")
@@ -783,17 +970,32 @@ def _accounts() -> Accounts:
     help=f"Their phone, e.g. {EXAMPLE_NATIONAL} or {EXAMPLE_INTERNATIONAL}.",
 )
 @click.option("--supervisor", is_flag=True, help="May close the line and manage advisors.")
-def advisors_add(name: str, phone: str, supervisor: bool) -> None:
+@click.option(
+    "--helpline",
+    "helpline_names",
+    multiple=True,
+    help="A helpline they serve, by name or number; repeatable. Default: the first.",
+)
+def advisors_add(name: str, phone: str, supervisor: bool, helpline_names: tuple[str, ...]) -> None:
+    """Add an advisor (a supervisor, with --supervisor) for one or more helplines."""
     try:  # what can be checked is, before anyone types a password
         phone = advisor_e164(phone)
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
+    settings = Settings.from_env()
+    served = tuple(_on_helpline(settings, n).helpline for n in helpline_names)
+    default = _lines_or_exit(settings).default.name
+    served = () if served in ((), (default,)) else tuple(dict.fromkeys(served))
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        advisor = _accounts().add(name, phone, password, supervisor)
+        advisor = _accounts().add(name, phone, password, supervisor, helplines=served)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"added {advisor.username}" + (" (supervisor)" if supervisor else ""))
+    click.echo(
+        f"added {advisor.username}"
+        + (" (supervisor)" if supervisor else "")
+        + (f" for {', '.join(served)}" if served else "")
+    )
 
 
 @advisors.command("list")
@@ -806,6 +1008,7 @@ def advisors_list() -> None:
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
             f"{'supervisor' if a.supervisor else 'advisor':<10} "
             f"{'on duty' if a.on_duty else 'off duty'}"
+            + (f"  {', '.join(a.helplines)}" if a.helplines else "")
         )
 
 
@@ -835,7 +1038,7 @@ def advisors_trust_device(username: str) -> None:
     refuses new devices (too many wrong passwords): for when no supervisor can."""
     settings = Settings.from_env()
     with borrowed(settings) as client:
-        code = Accounts(client).device_link(username)
+        code = Accounts(client, _sealer(settings)).device_link(username)
         if code is not None:
             audit.record(
                 client, system_clock(), "command line", f"made a device link for {username}"
@@ -847,6 +1050,97 @@ def advisors_trust_device(username: str) -> None:
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
         f"{DEVICE_LINK_SECONDS // 60} minutes."
+    )
+
+
+# ------------------------------------------------------------------ keys
+
+
+@main.group()
+def keys() -> None:
+    """The keys that seal phone numbers at rest (DATA_KEY) and find them (LOOKUP_KEY)."""
+
+
+@keys.command("new")
+def keys_new() -> None:
+    """Print a new DATA_KEY and LOOKUP_KEY (for a new installation, or a new data key to
+    put first in DATA_KEY before `helpline keys rotate`)."""
+    click.echo(f"DATA_KEY={new_data_key()}")
+    click.echo(f"LOOKUP_KEY={new_lookup_key()}")
+    click.echo(
+        "# Keep them where the app's settings are kept, never beside the store or its "
+        "backups. To rotate DATA_KEY: put the new key first (DATA_KEY=new,old) on every "
+        "process, restart them, run `helpline keys rotate`, then drop the old key. "
+        "LOOKUP_KEY is not rotated while the app runs (see README).",
+        err=True,
+    )
+
+
+@keys.command("rotate")
+def keys_rotate() -> None:
+    """Re-seal every number in the store (and this host's text spool) under DATA_KEY's first
+    key, while the app runs; the older keys keep opening them until this has finished."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    if sealer.key_count < 2:
+        click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
+    try:
+        changed, passes = 0, 0
+        for name in _lines_or_exit(settings).names:
+            done, passes_here = rotate(store, sealer, Keys(name))
+            changed, passes = changed + done, max(passes, passes_here)
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from None
+    spooled = Spool(settings.data_dir, sealer).reseal()
+    rewritten = rewrite_append_only_file(store)
+    click.echo(
+        f"re-sealed {changed} values in the store ({passes} passes) and {spooled} kept texts; "
+        + (
+            "the append-only file is rewritten: the older keys can be dropped from DATA_KEY"
+            if rewritten
+            else "the store's append-only file could not be rewritten: values sealed under "
+            "the older keys may stay on its disk until it is"
+        )
+    )
+
+
+# ------------------------------------------------------------------ backups
+
+
+@main.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False, path_type=Path))
+def backup_command(file: Path) -> None:
+    """Write a consistent, sealed snapshot of everything the app keeps to FILE, while it
+    runs. Keep it away from the keys (DATA_KEY opens it)."""
+    settings = Settings.from_env()
+    store, sealer = _sealed_store(settings)
+    data, count = snapshot(store, sealer)
+    write_backup(file, data)
+    click.echo(f"backed up {count} keys to {file} ({len(data)} bytes, sealed with DATA_KEY)")
+
+
+@main.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def restore_command(file: Path) -> None:
+    """Restore FILE into an empty store, then erase again every number erased (STOP, or a
+    subject's request) since it was taken."""
+    settings = Settings.from_env()
+    store, sealer = connect(settings), _sealer(settings)
+    try:
+        names = _lines_or_exit(settings).names
+        done = restore(
+            store,
+            sealer,
+            file.read_bytes(),
+            erasure_log(settings),
+            Keys(names[0]),
+            [Keys(name) for name in names[1:]],
+        )
+    except BackupProblem as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"restored {done.keys} keys from {file}; {done.erased} records of numbers erased "
+        "since it was taken were erased again"
     )
 
 

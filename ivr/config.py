@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass, field, fields, replace
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -81,29 +81,44 @@ class Settings:
     last_call_minutes: int = 30
     override_cache_seconds: float = 5.0
     retention_days: int = 30
+    backup_keep_days: int = 35  # how long a backup may be kept (and the erasure log with it)
+    erasure_log: str = ""  # default: <data folder>/erasures/erasures.jsonl
     scheduler_tick_seconds: int = 60
     clock_file: str = ""
     helpline_number: str = ""
     secret_key: str = ""
+    data_key: tuple[str, ...] = field(default=(), repr=False)  # newest first
+    lookup_key: str = field(default="", repr=False)
     console_idle_seconds: int = 1800
     signin_pool_size: int = 2
     cookie_secure: bool = True
     max_attempts: int = 3
     retry_delay_minutes: int = 120
     claim_timeout_minutes: int = 20
+    queue_max_wait_minutes: int = 10
+    queue_order: str = "live_first"
+    queue_hold_audio: str = ""
+    queue_hold_seconds: int = 40
     # Tests only, never in production: "test" makes console password hashes cheap.
     password_hash_cost: str = "production"
     # Tests only: the scheduler's leader lock, in seconds (0: the scheduler's LOCK_SECONDS).
     scheduler_lock_seconds: int = 0
+    # The helpline (flows/helplines.toml) a command serves, by name ("": the default one);
+    # set by the commands' --helpline, never from the environment: the app serves them all.
+    helpline: str = ""
     # Set by `helpline simulate` only (never from the environment): its records are kept apart
     # from real ones (keys.py: Keys.simulated), Twilio is never called, and numbers from
     # Ofcom's drama range (07700 900xxx), which no stranger answers, may be called back.
     simulated: bool = False
+    # Set by `helpline demo` only: a rehearsal on a throw-away data folder. Every console page
+    # says so, no call is placed and no text sent, and its sample callers have drama numbers.
+    rehearsal: bool = False
 
     @property
     def embedded_store(self) -> bool:
         """Whether the store is the embedded Redis under data_dir; anything else (REDIS_URL,
-        Sentinel) is external, and then SECRET_KEY must be given."""
+        Sentinel) is external, and then SECRET_KEY, DATA_KEY and LOOKUP_KEY must be given (one
+        test for all three: a new way to reach a store belongs here)."""
         return not self.redis_url and not self.redis_sentinels
 
     @property
@@ -163,16 +178,24 @@ class Settings:
             callback_expiry_opening_days=_int(env, "CALLBACK_EXPIRY_OPENING_DAYS", 5),
             last_call_minutes=_int(env, "LAST_CALL_MINUTES", 30),
             retention_days=_int(env, "RETENTION_DAYS", 30),
+            backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 35),
+            erasure_log=env.get("ERASURE_LOG", ""),
             scheduler_tick_seconds=_int(env, "SCHEDULER_TICK_SECONDS", 60),
             clock_file=env.get("HELPLINE_TEST_CLOCK_FILE", ""),
             helpline_number=env.get("HELPLINE_NUMBER", ""),
             secret_key=env.get("SECRET_KEY", ""),
+            data_key=_split(env.get("DATA_KEY", "")),
+            lookup_key=env.get("LOOKUP_KEY", "").strip(),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
             signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),
             claim_timeout_minutes=_int(env, "CLAIM_TIMEOUT_MINUTES", 20),
+            queue_max_wait_minutes=_int(env, "QUEUE_MAX_WAIT_MINUTES", 10),
+            queue_order=_choice(env, "QUEUE_ORDER", ("live_first", "by_wait")),
+            queue_hold_audio=env.get("QUEUE_HOLD_AUDIO", "").strip(),
+            queue_hold_seconds=_int(env, "QUEUE_HOLD_SECONDS", 40),
             password_hash_cost=_choice(env, "PASSWORD_HASH_COST", PASSWORD_HASH_COSTS),
             scheduler_lock_seconds=_int(env, "SCHEDULER_LOCK_SECONDS", 0),
         )

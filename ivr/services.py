@@ -8,7 +8,8 @@ store in ivr/store. This only puts them together.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 import redis
@@ -16,15 +17,21 @@ from twilio.rest import Client
 
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
+from ivr.content.helplines import Line, Lines, load_lines
 from ivr.core.callbacks import callable_number
 from ivr.core.clock import Clock, file_clock, system_clock
 from ivr.core.hours import Override, Status
+from ivr.store.accounts import Accounts, Advisor
 from ivr.store.closures import OverrideWatch, read_override
 from ivr.store.connection import connect
+from ivr.store.erasures import ErasureLog, erasure_log
 from ivr.store.keys import Keys
+from ivr.store.live import AdvisorStates, LiveQueue
 from ivr.store.migrations import migrate
 from ivr.store.queue import CallbackQueue
 from ivr.store.replication import Replicas
+from ivr.store.sealing import Sealer, load_sealer
+from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
 
 log = logging.getLogger(__name__)
@@ -34,31 +41,50 @@ class Upgrade:
     """The store brought to the current layout (migrations.py) once per process: at start,
     or, if the store could not be reached then, by the first request that reaches it."""
 
-    def __init__(self, settings: Settings, flows: Flows, clock: Clock, store: redis.Redis) -> None:
+    def __init__(
+        self, settings: Settings, flows: Flows, clock: Clock, store: redis.Redis, sealer: Sealer
+    ) -> None:
         self.settings, self.flows, self.clock, self.store = settings, flows, clock, store
+        self.sealer = sealer
         self.done = False
 
     def __call__(self) -> bool:
-        """True once the store is known to be current (raises a store error otherwise)."""
+        """True once the store is known to be current and sealed with our keys (raises a
+        store error, or KeyMismatch, otherwise)."""
         if not self.done:
-            migrate(self.store, self.clock(), self.flows.hours, self.settings)
+            migrate(self.store, self.clock(), self.flows.hours, self.settings, self.sealer)
             self.done = True
         return True
 
 
 @dataclass(frozen=True)
 class Services:
-    """Settings, the checked flows, the clock, the store and Twilio's REST API."""
+    """One helpline's services: settings (its number as HELPLINE_NUMBER), its checked flows,
+    the clock, the store (its numbers sealed by `sealer`) under the helpline's keys, and
+    Twilio's REST API. The store, the accounts, the spool and the erasure log are shared by
+    every helpline of the deployment (Deployment)."""
 
     settings: Settings
     flows: Flows
     clock: Clock
     redis: redis.Redis
     keys: Keys
+    sealer: Sealer
     queue: CallbackQueue
+    accounts: Accounts
+    spool: Spool  # texts kept on this host's disk while the store is down
+    erasures: ErasureLog  # numbers erased, for restores (outside the store)
     override: OverrideWatch  # the supervisor's closure, as calls and texts read it
     twilio: Client | None  # when credentials are set
     upgrade: Upgrade
+    live: LiveQueue  # callers waiting on the line (the in-hours queue)
+    advisor_states: AdvisorStates
+    line: Line  # which helpline (flows/helplines.toml)
+    lines: Lines  # every helpline of the deployment, the default first
+
+    def serves(self, advisor: Advisor) -> bool:
+        """Whether `advisor` takes this helpline's calls (or, a supervisor, manages it)."""
+        return advisor.serves(self.line.name, self.lines.default.name)
 
     def closure(self) -> Override | None:
         """A supervisor's closure, read afresh from the store (None if the store can't be
@@ -66,9 +92,9 @@ class Services:
         return read_override(self.redis, self.keys.real)
 
     def callable(self, raw: str) -> str | None:
-        """The number a callback may ring (core/callbacks.py), in E.164; in a simulation,
-        also Ofcom's drama numbers, which no stranger answers."""
-        return callable_number(raw, drama=self.settings.simulated)
+        """The number a callback may ring (core/callbacks.py), in E.164; in a simulation or a
+        rehearsal, also Ofcom's drama numbers, which no stranger answers."""
+        return callable_number(raw, drama=self.settings.simulated or self.settings.rehearsal)
 
     def line_status(self, at: datetime | None = None) -> Status:
         """ "Open now?" (or at `at`), a supervisor's closure included, read afresh: for
@@ -85,31 +111,95 @@ def clock_for(settings: Settings) -> Clock:
     return file_clock(settings.clock_file) if settings.clock_file else system_clock
 
 
-def build_services(
+@dataclass(frozen=True)
+class Deployment:
+    """Every helpline of the deployment, each with its own Services; the default first."""
+
+    lines: Lines
+    services: Mapping[str, Services]
+
+    @property
+    def default(self) -> Services:
+        return self.services[self.lines.default.name]
+
+    def all(self) -> list[Services]:
+        return [self.services[name] for name in self.lines.names]
+
+    def of(self, name: str) -> Services | None:
+        return self.services.get(name)
+
+    def for_number(self, number: str) -> Services | None:
+        """The helpline `number` reaches (None: none of ours)."""
+        line = self.lines.for_number(number)
+        return self.services[line.name] if line else None
+
+
+def line_settings(settings: Settings, line: Line) -> Settings:
+    """The settings as one helpline sees them: its first number is the one it calls and
+    texts from (HELPLINE_NUMBER when helplines.toml lists none)."""
+    number = line.numbers[0] if line.numbers else settings.helpline_number
+    return replace(settings, helpline=line.name, helpline_number=number)
+
+
+def build_deployment(
     settings: Settings, clock: Clock | None = None, upgrade: bool = True
-) -> Services:
-    """Everything, from settings and a clock (the settings' test clock file, else the
-    system's). Bad flows/ stop it here, naming file and line. With `upgrade`, the store is
-    brought to the current layout first (migrations.py); a store that can't be reached is
-    left for later (calls must still be answered; the scheduler retries)."""
+) -> Deployment:
+    """Every helpline, from settings and a clock (the settings' test clock file, else the
+    system's). Bad flows/ (helplines.toml or any helpline's folder) stop it here, naming
+    file and line. With `upgrade`, the store is brought to the current layout first
+    (migrations.py); a store that can't be reached is left for later (calls must still be
+    answered; the scheduler retries). Without DATA_KEY and LOOKUP_KEY for an external store,
+    KeyProblem stops it here."""
     clock = clock or clock_for(settings)
-    flows = load_flows(settings.flows_dir, clock())
+    lines = load_lines(settings.flows_dir)
+    now = clock()
+    flows = {line.name: load_flows(line.directory, now) for line in lines.all}
+    sealer = load_sealer(settings)
     store = connect(settings)
-    keys = Keys(simulated=settings.simulated)
-    upgraded = Upgrade(settings, flows, clock, store)
+    upgraded = Upgrade(settings, flows[lines.default.name], clock, store, sealer)
     if upgrade:
         try:
             upgraded()
         except redis.RedisError as exc:
             log.warning("could not check the store's version: %s", exc)
-    return Services(
-        settings,
-        flows,
-        clock,
-        store,
-        keys,
-        CallbackQueue(store, keys, Replicas.of(settings, store)),
-        OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
-        None if settings.simulated else rest_client(settings),
-        upgraded,
-    )
+    replicas = Replicas.of(settings, store)
+    accounts = Accounts(store, sealer)
+    spool = Spool(settings.data_dir, sealer)
+    erasures = erasure_log(settings)
+    twilio = None if settings.simulated or settings.rehearsal else rest_client(settings)
+    services: dict[str, Services] = {}
+    for line in lines.all:
+        keys = Keys(line.name, simulated=settings.simulated)
+        live = LiveQueue(store, keys)
+        services[line.name] = Services(
+            line_settings(settings, line),
+            flows[line.name],
+            clock,
+            store,
+            keys,
+            sealer,
+            CallbackQueue(store, sealer, keys, replicas),
+            accounts,
+            spool,
+            erasures,
+            OverrideWatch(store, settings.override_cache_seconds, keys=keys.real),
+            twilio,
+            upgraded,
+            live,
+            AdvisorStates(store, live),
+            line,
+            lines,
+        )
+    return Deployment(lines, services)
+
+
+def build_services(
+    settings: Settings, clock: Clock | None = None, upgrade: bool = True
+) -> Services:
+    """The services of one helpline (settings.helpline, else the default one): see
+    build_deployment. Unknown names stop it (commands check --helpline first)."""
+    deployment = build_deployment(settings, clock, upgrade)
+    found = deployment.of(settings.helpline) if settings.helpline else deployment.default
+    if found is None:
+        raise ValueError(f"no helpline {settings.helpline!r} in flows/helplines.toml")
+    return found

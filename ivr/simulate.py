@@ -50,6 +50,9 @@ class Transcript:
             "speech": "SAYS",
             "unheard": "NOT HEARD",
             "dial": "RINGS",
+            "queue": "JOINS THE QUEUE",
+            "hold": "HOLDS",
+            "leave": "LEAVES THE QUEUE",
             "hangup": "CALL ENDS",
             "error": "ERROR",
         }
@@ -86,17 +89,36 @@ class TwilioLikeClient:
         )
 
 
+@dataclass
+class Queued:
+    """Where a simulated call waits, as Twilio keeps it: the Enqueue's action (asked when
+    the caller leaves the queue) and how many loops of the wait they have heard."""
+
+    action: str = ""
+    wait_url: str = ""
+    loops: int = 0
+
+
 def simulate_call(
     app: Flask,
     presses: Iterable[Input] = (),
     caller: str = "+447700900123",
     called: str = "+441234567890",
     dial_status: str = "no-answer",
+    advisors: str | None = None,
 ) -> Transcript:
     """Call /voice and follow the TwiML, pressing keys or saying things (Speech), in order, at
-    each Gather. When they run out at a Gather, the caller hangs up."""
+    each Gather. When they run out at a Gather, the caller hangs up. With `advisors` (free,
+    busy or none), one console advisor is pretended to be on duty and free or busy, or
+    nobody on duty: in this process only, nothing about advisors is read from or written
+    to the store. <Enqueue> is followed as Twilio does: its waitUrl, again and again."""
+    if advisors is not None:
+        from ivr.web.voice import SIMULATED
+
+        app.extensions[SIMULATED] = advisors
     keys = list(presses)
     transcript = Transcript()
+    queued = Queued()
     client = TwilioLikeClient(
         app,
         {
@@ -117,25 +139,61 @@ def simulate_call(
             transcript.add("error", text=f"HTTP {response.status_code} from {url}")
             return transcript
         root = ElementTree.fromstring(response.get_data(as_text=True))
-        next_request = _follow(root, keys, transcript, dial_status)
+        next_request = _follow(root, keys, transcript, dial_status, queued)
         if next_request is None:
+            if queued.action:  # hung up while waiting: Twilio tells the Enqueue's action
+                client.post(queued.action, {"QueueResult": "hangup", "QueueTime": "0"})
             return transcript
         url, extra = next_request
     transcript.add("error", text=f"stopped after {MAX_REQUESTS} requests")
     return transcript
 
 
+def _wait_request(queued: Queued, url: str = "") -> tuple[str, dict[str, str]]:
+    """The next loop of the wait page, with Twilio's parameters (position 1: nobody else
+    is simulated)."""
+    queued.loops += 1
+    return url or queued.wait_url, {"QueuePosition": "1", "QueueTime": str(60 * (queued.loops - 1))}
+
+
+def _hold(verb: ElementTree.Element, transcript: Transcript) -> None:
+    if verb.tag == "Play":
+        transcript.add("hold", text=f"hold audio {verb.text or ''}".strip())
+    elif verb.tag == "Pause":
+        transcript.add("hold", text=f"quiet for {verb.get('length', '1')} seconds")
+
+
 def _follow(
-    root: ElementTree.Element, keys: list[Input], transcript: Transcript, dial_status: str
+    root: ElementTree.Element,
+    keys: list[Input],
+    transcript: Transcript,
+    dial_status: str,
+    queued: Queued,
 ) -> tuple[str, dict[str, str]] | None:
     """Play one TwiML document; the next request to make, or None when the call ends."""
     for verb in root:
         if verb.tag == "Say":
             transcript.add("say", text=verb.text or "")
+        elif verb.tag in ("Play", "Pause"):
+            _hold(verb, transcript)
+        elif verb.tag == "Enqueue":
+            transcript.add("queue", text=verb.text or "")
+            queued.action, queued.wait_url, queued.loops = (
+                verb.get("action", ""),
+                verb.get("waitUrl", ""),
+                0,
+            )
+            return _wait_request(queued)
+        elif verb.tag == "Leave":
+            transcript.add("leave")
+            action, queued.action = queued.action, ""
+            return action, {"QueueResult": "leave", "QueueTime": str(60 * queued.loops)}
         elif verb.tag == "Gather":
             for inner in verb:
                 if inner.tag == "Say":
                     transcript.add("say", text=inner.text or "")
+                else:
+                    _hold(inner, transcript)
             if not keys:
                 transcript.add("hangup", text="the caller hangs up")
                 return None
@@ -153,6 +211,10 @@ def _follow(
             transcript.add("press", text=key)
             return verb.get("action", ""), {"Digits": key}
         elif verb.tag == "Redirect":
+            if queued.action and urlsplit(verb.text or "").path == urlsplit(queued.wait_url).path:
+                return _wait_request(
+                    queued, verb.text or ""
+                )  # the next loop, as Twilio asks for it
             return verb.text or "", {}
         elif verb.tag == "Dial":
             numbers = [n.text or "" for n in verb if n.tag == "Number"]

@@ -8,6 +8,7 @@ each other (tests/test_test_suite.py checks)."""
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -37,7 +38,9 @@ from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME, Window
 from ivr.simulate import TwilioLikeClient
 from ivr.store.accounts import Accounts, Advisor
+from ivr.store.keys import Keys
 from ivr.store.queue import CallbackQueue, Requested
+from ivr.store.sealing import Sealer
 
 # ------------------------------------------------------------------ instants and numbers
 
@@ -49,6 +52,11 @@ CLOSED_AT = "2026-11-25T19:00"
 TOKEN = "0123456789abcdef0123456789abcdef"
 ACCOUNT_SID = "AC" + "0123456789abcdef" * 2
 SECRET_KEY = "test-only console key, never used outside the tests"
+# The keys every test store is sealed with (as DATA_KEY and LOOKUP_KEY); SEALER, for tests
+# that read or write the store themselves. Generated keys: tests/test_sealed_at_rest.py.
+DATA_KEY = "dGVzdC1vbmx5IGRhdGEga2V5LCBuZXZlciB1c2VkISE"  # 32 bytes, base64
+LOOKUP_KEY = "test-only lookup key, never used outside the tests"
+SEALER = Sealer((DATA_KEY,), LOOKUP_KEY)
 HELPLINE = "+441234567890"  # the helpline's own number, the To of every webhook
 ADVISORS = ("+447400000001", "+447400000002")  # valid UK mobiles (07700 900xxx is not)
 CALLER = "+447700900123"  # who calls in twilio_client() (withheld-looking: a drama number)
@@ -306,7 +314,7 @@ def add_advisor(
     password: str = PASSWORD,
 ) -> Advisor:
     """An advisor account, as `helpline advisors add` makes it."""
-    accounts = Accounts(store)
+    accounts = Accounts(store, SEALER)
     advisor = accounts.add(name, phone, password, supervisor)
     if on_duty:
         accounts.set_on_duty(advisor.username, True)
@@ -441,3 +449,42 @@ def chromium_path() -> str:
             "download is not used."
         )
     return found
+
+
+# ------------------------------------------------------------------ stores of earlier versions
+
+
+def unkeyed_hash(number: str) -> str:
+    """How versions 1 to 3 named a number's keys."""
+    return hashlib.sha256(number.encode()).hexdigest()[:24]
+
+
+def write_v3(r: redis.Redis, callback_id: str, number: str, status: str = "scheduled") -> None:
+    """A callback as version 3 stored it: the number in clear, keys named by its unkeyed
+    hash."""
+    h = unkeyed_hash(number)
+    due = london("2026-11-25T14:00").timestamp()
+    r.hset(
+        Keys().callback(callback_id),
+        mapping={
+            "number": number,
+            "source": "sms",
+            "requested_at": london("2026-11-24T19:00").timestamp(),
+            "due_at": due,
+            "slot_end": london("2026-11-25T16:00").timestamp(),
+            "plan": ANYTIME.dumps(),
+            "voicemail": 0,
+            "attempts": 0,
+            "status": status,
+            "h": h,
+            "claimable_on": "",
+            "missed": 0,
+        },
+    )
+    if status == "scheduled":
+        r.zadd(Keys().place("scheduled"), {callback_id: due})
+        r.zadd(Keys().place("slots"), {callback_id: london("2026-11-25T16:00").timestamp()})
+        r.set(Keys().open(h), callback_id)
+    else:
+        r.zadd(Keys().place("ended"), {callback_id: due})
+    r.sadd(Keys().numbers(h), callback_id)

@@ -36,6 +36,8 @@ from tests.common import (
     ACCOUNT_SID,
     ADVISORS,
     CHROMIUM_ARGS,
+    DATA_KEY,
+    LOOKUP_KEY,
     OPEN_AT,
     SECRET_KEY,
     TOKEN,
@@ -61,10 +63,11 @@ def clock() -> Clock:
 def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     """Settings that point at the test Redis server (started once per test session)."""
     url = os.environ.get("REDIS_URL", "")
+    sealed = {"data_key": (DATA_KEY,), "lookup_key": LOOKUP_KEY}
     if url:
-        yield {"redis_url": url}
+        yield {"redis_url": url, **sealed}
         return
-    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data")}
+    settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data"), **sealed}
     start_embedded(settings["data_dir"])  # owned by this session: stopped at its end
     yield settings
     stop_embedded(settings["data_dir"])
@@ -174,6 +177,8 @@ def cli_env(
         "LOG_LEVEL",
     ):
         monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("DATA_KEY", DATA_KEY)
+    monkeypatch.setenv("LOOKUP_KEY", LOOKUP_KEY)
     if store_settings.get("redis_url"):
         monkeypatch.setenv("REDIS_URL", str(store_settings["redis_url"]))
         monkeypatch.setenv("SECRET_KEY", SECRET_KEY)  # an external store needs one

@@ -9,6 +9,7 @@ from click.testing import CliRunner, Result
 
 from ivr.cli import main
 from ivr.store.accounts import MIN_PASSWORD, Accounts
+from tests.common import DATA_KEY, LOOKUP_KEY, SEALER
 
 PASSWORD = "a long secret passphrase"
 NEW_PASSWORD = "another long passphrase"
@@ -19,6 +20,8 @@ PHONE = "+447400123456"
 def helpline(store: redis.Redis, store_settings: dict[str, object], monkeypatch):
     """Runs `helpline …` against the test Redis; the password typed twice as asked."""
     monkeypatch.setenv("REDIS_URL", str(store_settings.get("redis_url", "")))
+    monkeypatch.setenv("DATA_KEY", DATA_KEY)
+    monkeypatch.setenv("LOOKUP_KEY", LOOKUP_KEY)
     if store_settings.get("data_dir"):
         monkeypatch.setenv("HELPLINE_DATA_DIR", str(store_settings["data_dir"]))
 
@@ -37,14 +40,14 @@ def test_adding_an_advisor(helpline, store):
     assert result.exit_code == 0, result.output
     assert "added alex-smith" in result.output
     assert "(supervisor)" not in result.output
-    alex = Accounts(store).get("alex-smith")
+    alex = Accounts(store, SEALER).get("alex-smith")
     assert (alex.name, alex.phone, alex.supervisor, alex.on_duty) == (
         "Alex Smith",
         PHONE,
         False,
         False,
     )
-    assert Accounts(store).verify("alex-smith", PASSWORD) == alex
+    assert Accounts(store, SEALER).verify("alex-smith", PASSWORD) == alex
     assert PASSWORD not in str(store.hgetall("hl:adv:alex-smith"))  # hashed, not kept
 
 
@@ -52,7 +55,7 @@ def test_adding_a_supervisor(helpline, store):
     result = helpline("advisors", "add", "Sam", "--phone", PHONE, "--supervisor", password=PASSWORD)
     assert result.exit_code == 0, result.output
     assert "added sam (supervisor)" in result.output
-    assert Accounts(store).get("sam").supervisor
+    assert Accounts(store, SEALER).get("sam").supervisor
 
 
 def test_the_password_is_asked_for_twice_and_never_shown(helpline, store):
@@ -69,13 +72,13 @@ def test_two_different_passwords_add_nobody(helpline, store):
     assert result.exit_code != 0
     assert "do not match" in result.output
     assert PASSWORD not in result.output and NEW_PASSWORD not in result.output
-    assert Accounts(store).all() == []
+    assert Accounts(store, SEALER).all() == []
 
 
 def test_a_password_cannot_be_given_as_an_option(helpline, store):
     result = helpline("advisors", "add", "Alex", "--phone", PHONE, "--password", PASSWORD)
     assert result.exit_code == 2
-    assert Accounts(store).all() == []
+    assert Accounts(store, SEALER).all() == []
 
 
 @pytest.mark.parametrize(
@@ -93,7 +96,7 @@ def test_a_password_cannot_be_given_as_an_option(helpline, store):
 def test_a_phone_as_people_write_it_is_kept_as_twilio_dials_it(helpline, store, written):
     result = helpline("advisors", "add", "Alex", "--phone", written, password=PASSWORD)
     assert result.exit_code == 0, result.output
-    assert Accounts(store).get("alex").phone == PHONE  # exactly what Twilio dials
+    assert Accounts(store, SEALER).get("alex").phone == PHONE  # exactly what Twilio dials
 
 
 @pytest.mark.parametrize(
@@ -113,7 +116,7 @@ def test_a_phone_that_cannot_be_dialled_is_refused_before_any_password(helpline,
     assert why in result.output  # what was typed: it is staff's own number
     assert "for example 07400 123456 or +44 7400 123456" in result.output
     assert "Password" not in result.output  # refused before anyone types a password
-    assert Accounts(store).all() == []
+    assert Accounts(store, SEALER).all() == []
 
 
 def test_the_example_phone_in_the_help_is_one_we_accept(helpline, store):
@@ -128,7 +131,7 @@ def test_a_short_password_is_refused(helpline, store, password):
     result = helpline("advisors", "add", "Alex", "--phone", PHONE, password=password)
     assert result.exit_code == 1
     assert f"a password needs at least {MIN_PASSWORD} characters" in result.output
-    assert Accounts(store).all() == []
+    assert Accounts(store, SEALER).all() == []
 
 
 def test_a_name_cannot_be_used_twice(helpline, store):
@@ -136,8 +139,8 @@ def test_a_name_cannot_be_used_twice(helpline, store):
     result = helpline("advisors", "add", "alex", "--phone", "+447400123457", password=NEW_PASSWORD)
     assert result.exit_code == 1
     assert "there is already an advisor called alex" in result.output
-    assert Accounts(store).get("alex").phone == PHONE
-    assert Accounts(store).verify("alex", PASSWORD) is not None
+    assert Accounts(store, SEALER).get("alex").phone == PHONE
+    assert Accounts(store, SEALER).verify("alex", PASSWORD) is not None
 
 
 def test_the_list_masks_phones(helpline, store):
@@ -146,7 +149,7 @@ def test_the_list_masks_phones(helpline, store):
     helpline(
         "advisors", "add", "Sam", "--phone", "+447400123457", "--supervisor", password=PASSWORD
     )
-    Accounts(store).set_on_duty("sam", True)
+    Accounts(store, SEALER).set_on_duty("sam", True)
     result = helpline("advisors", "list")
     assert result.exit_code == 0
     lines = result.output.splitlines()
@@ -162,8 +165,8 @@ def test_changing_a_password(helpline, store):
     result = helpline("advisors", "set-password", "alex", password=NEW_PASSWORD)
     assert result.exit_code == 0, result.output
     assert "password changed for alex" in result.output
-    assert Accounts(store).verify("alex", NEW_PASSWORD) is not None
-    assert Accounts(store).verify("alex", PASSWORD) is None
+    assert Accounts(store, SEALER).verify("alex", NEW_PASSWORD) is not None
+    assert Accounts(store, SEALER).verify("alex", PASSWORD) is None
 
 
 def test_a_new_password_too_short_changes_nothing(helpline, store):
@@ -171,7 +174,7 @@ def test_a_new_password_too_short_changes_nothing(helpline, store):
     result = helpline("advisors", "set-password", "alex", password="short")
     assert result.exit_code == 1
     assert f"at least {MIN_PASSWORD} characters" in result.output
-    assert Accounts(store).verify("alex", PASSWORD) is not None
+    assert Accounts(store, SEALER).verify("alex", PASSWORD) is not None
 
 
 def test_no_password_for_someone_who_is_not_there(helpline, store):
@@ -186,8 +189,8 @@ def test_removing_an_advisor(helpline, store):
     result = helpline("advisors", "remove", "alex")
     assert result.exit_code == 0
     assert "removed alex" in result.output
-    assert Accounts(store).get("alex") is None
-    assert Accounts(store).verify("alex", PASSWORD) is None
+    assert Accounts(store, SEALER).get("alex") is None
+    assert Accounts(store, SEALER).verify("alex", PASSWORD) is None
     assert "No advisors yet" in helpline("advisors", "list").output
     again = helpline("advisors", "remove", "alex")
     assert again.exit_code == 1

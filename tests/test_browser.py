@@ -4,6 +4,10 @@ real app served on 127.0.0.1, Twilio's REST API mocked by Prism.
 A test that fails leaves screenshots of its pages, as they were, in test-artifacts/; a run that
 passes writes nothing there.
 
+Every console page, signed out, as an advisor and as a supervisor, is audited at 320 and
+1280 px: axe-core (npm, injected into the page) for WCAG 2.2 AA, and every control there at
+1280 px must be there, inside the screen and big enough to touch at 320 px.
+
 Chromium is never downloaded: CHROMIUM_PATH, else /usr/bin/chromium, else chromium on the PATH
 (`make test` installs Debian's when it is missing).
 """
@@ -19,19 +23,25 @@ from pathlib import Path
 import pytest
 import redis
 from flask import Flask
-from playwright.sync_api import Browser, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from werkzeug.serving import make_server
 
 from ivr.simulate import simulate_call
 from ivr.store import audit, stats
+from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.common import OPEN_AT, PASSWORD, Clock, add_advisor, request_callback
+from tests.common import OPEN_AT, PASSWORD, SEALER, Clock, add_advisor, request_callback
 from tests.conftest import AppFactory
 
 ROOT = Path(__file__).resolve().parent.parent
 ARTIFACTS = ROOT / "test-artifacts"
 PHONE = {"width": 390, "height": 844}
+NARROW = {"width": 320, "height": 640}  # the narrowest phone WCAG asks for (reflow, 1.4.10)
 LAPTOP = {"width": 1280, "height": 800}
+AXE = ROOT / "node_modules" / "axe-core" / "axe.min.js"  # npm's axe-core (package.json)
+AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "wcag22aa"]  # WCAG 2.2 AA
+TARGET_PX = 24  # WCAG 2.2's smallest target (2.5.8), for every control, not only where needed
+CONTROLS = "a[href], button, input:not([type=hidden]), select, textarea, summary"
 HELPLINE_NUMBER = "+441234567890"
 CALLER = "+447400123456"
 MASKED = "+44 7400 •••456"  # how the console shows CALLER
@@ -283,7 +293,16 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite, store: r
     bar = today.locator("svg.chart").first.locator("rect").nth(11)
     assert float(bar.get_attribute("height")) > 0
     expect(bar.locator("title")).to_have_text("11: 5")
-    expect(today.locator("table")).to_contain_text("police")
+    expect(today.locator("table.menu")).to_contain_text("police")
+    # Each chart has a name, and its numbers are in a table too (no mouse needed).
+    expect(
+        today.get_by_role("img", name=re.compile("^Calls by hour of day while open"))
+    ).to_be_visible()
+    today.get_by_text("Calls by hour as a table").click()
+    hours = today.get_by_role("table", name=re.compile("^Calls by hour of day"))
+    expect(hours.get_by_role("row", name=re.compile("^11:00"))).to_have_text(
+        re.compile(r"11:00\s*5\s*0")
+    )
     box = charts.first.bounding_box()
     assert box is not None and box["width"] > 300 and box["height"] > 50, box
     assert site.has_no_sideways_scroll(), "the numbers page scrolls sideways on a phone"
@@ -306,7 +325,7 @@ def test_a_supervisor_signs_an_advisor_out_everywhere(
         boss = Site(site.app, site.url, others[0].new_page())
         boss.sign_in("Pat Supervisor")
         boss.page.get_by_role("link", name="Supervisor").click()
-        boss.page.get_by_role("button", name="Sign Sam Advisor out everywhere").click()
+        boss.page.get_by_role("button", name="Sign out everywhere: Sam Advisor").click()
         expect(boss.page.locator(".flash")).to_contain_text(
             "sam-advisor is signed out on every device"
         )
@@ -324,3 +343,270 @@ def test_a_supervisor_signs_an_advisor_out_everywhere(
     finally:
         for context in others:
             context.close()
+
+
+# ------------------------------------------------------------------ every page, every width
+
+
+def axe_violations(page: Page) -> list[str]:
+    """WCAG 2.2 AA violations axe-core finds on the page as it is now, one line each."""
+    if not AXE.exists():
+        pytest.fail(f"{AXE} is missing: run `make test` (it runs npm ci)")
+    if not page.evaluate("typeof window.axe === 'object'"):
+        page.add_script_tag(path=str(AXE))
+    found = page.evaluate(
+        """tags => axe.run(document, {runOnly: {type: "tag", values: tags},
+                                      resultTypes: ["violations"]})
+                 .then(r => r.violations.map(v => v.id + ": " + v.help + " at "
+                                             + v.nodes.map(n => n.target.join(" ")).join(", ")))""",
+        AXE_TAGS,
+    )
+    return list(found)
+
+
+MARK_CONTROLS = """selector => {
+  const shown = [...document.querySelectorAll(selector)].filter(
+    e => e.checkVisibility({checkVisibilityCSS: true}) && e.getClientRects().length);
+  shown.forEach((e, i) => { e.dataset.reach = String(i); });
+  return shown.length;
+}"""
+# Each control marked at 1280 px, as it is now: where it is, and what it is called.
+UNREACHABLE = """([limit, least]) => {
+  const name = e => `${e.tagName.toLowerCase()} "${(e.getAttribute("aria-label") || e.textContent
+      || e.getAttribute("name") || e.value || "").trim().slice(0, 40)}"`;
+  const problems = [];
+  for (const e of document.querySelectorAll("[data-reach]")) {
+    const r = e.getBoundingClientRect();
+    if (!e.checkVisibility({checkVisibilityCSS: true}) || !r.width || !r.height) {
+      problems.push(`${name(e)} is hidden`);
+    } else if (r.left < -0.5 || r.right > limit + 0.5) {
+      problems.push(`${name(e)} reaches past the screen (${r.left}..${r.right} px)`);
+    } else if (r.width < least || r.height < least) {
+      problems.push(`${name(e)} is ${r.width}x${r.height} px`);
+    }
+  }
+  const root = document.documentElement;
+  if (root.scrollWidth > limit) problems.push(`the page is ${root.scrollWidth} px wide`);
+  return problems;
+}"""
+# Every cell of a card table names its column, also in rows the poll draws.
+UNLABELLED = """() => [...document.querySelectorAll("table.cards tbody tr:not(.empty) td")]
+  .filter(td => td.dataset.label !==
+          td.closest("table").querySelectorAll("thead th")[td.cellIndex].textContent.trim())
+  .map(td => `${td.closest("table").id} cell ${td.cellIndex}: "${td.textContent.trim()}"`)"""
+
+
+def listed(found: dict[str, list[str]]) -> str:
+    """Problems by page, one a line: a failure shows them all, untruncated."""
+    return "\n" + "\n".join(f"{page}: {problem}" for page, ps in found.items() for problem in ps)
+
+
+def unreachable_at_narrow_width(page: Page) -> list[str]:
+    """What can be used at 1280 px but not at 320: hidden, off the side, or too small to touch
+    (each control at least 24x24 px), and any sideways scroll; the page is left at 1280 px."""
+    page.set_viewport_size(LAPTOP)
+    assert page.evaluate(MARK_CONTROLS, CONTROLS) > 0
+    problems = [f"unlabelled {cell}" for cell in page.evaluate(UNLABELLED)]
+    page.set_viewport_size(NARROW)
+    problems += page.evaluate(UNREACHABLE, [NARROW["width"], TARGET_PX])
+    problems += [f"unlabelled {cell}" for cell in page.evaluate(UNLABELLED)]
+    page.set_viewport_size(LAPTOP)
+    return problems
+
+
+def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
+    """Puts the page in each state the console has, signed out, as an advisor and as a
+    supervisor, each showing every kind of control it can; yields its name there."""
+    page = site.page
+    helpline = site.app.extensions["helpline"]
+    now = helpline.clock()
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
+    add_advisor(store, "Robin Advisor", "+447912345670")
+    request_callback(site.queue, CALLER, "sms", now, now, voicemail=True)
+    request_callback(site.queue, "+447400123457", "voice", now, now)
+    request_callback(site.queue, "+447400123458", "sms", now, now, plan=None)
+    for presses in ([], ["2"], ["3"]):
+        simulate_call(site.app, presses, caller="+447400123459")
+    code = Accounts(store, SEALER).device_link("sam-advisor")
+
+    site.go("/console/login")
+    yield "sign-in"
+    page.get_by_label("Name").fill("Sam Advisor")
+    page.get_by_label("Password").fill("not the password")
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("alert")).to_contain_text("don't match")
+    yield "sign-in, refused"
+    site.go(f"/console/trust/{code}")
+    yield "trust this device"
+    site.go("/console/trust/expired-or-made-up")
+    yield "trust link expired"
+
+    site.sign_in("Sam Advisor")
+    yield "queue, advisor off duty"
+    page.click("#duty")
+    assert site.queue.claim("sam-advisor", now) is not None
+    site.go("/console/")
+    expect(page.locator("#mine")).to_be_visible()
+    yield "queue, advisor with a call to record"
+    page.click("#call-next")
+    expect(page.get_by_role("alert")).to_contain_text("Record the outcome")
+    yield "queue, advisor refused"
+    site.go("/console/supervisor/")
+    expect(page.get_by_role("heading", name="This page is for supervisors")).to_be_visible()
+    yield "supervisor page, refused to an advisor"
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("status")).to_contain_text("You have signed out")
+    yield "signed out"
+
+    site.sign_in("Pat Supervisor")
+    yield "queue, supervisor"
+    page.get_by_role("link", name="Supervisor").click()
+    page.get_by_label("What callers hear and read").fill(CLOSED_MESSAGE)
+    page.click("#close-line")
+    expect(page.locator("#reopen")).to_be_visible()
+    yield "supervisor, line closed"
+    page.get_by_role("link", name="Numbers").click()
+    yield "numbers"
+    page.get_by_role("link", name=re.compile("^Report for funders")).click()
+    expect(page.get_by_role("heading", name=re.compile("^Helpline report"))).to_be_visible()
+    yield "report for funders"
+    site.go("/console/supervisor/")
+    page.get_by_role("button", name="Trust a new device for Sam Advisor").click()
+    expect(page.locator("#device-link")).to_be_visible()
+    yield "device link"
+
+
+def test_every_console_page_passes_axe_at_320_and_1280_px(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
+    site = open_site()
+    found: dict[str, list[str]] = {}
+    pages = []
+    for name in every_console_page(site, store):
+        pages.append(name)
+        for viewport in (NARROW, LAPTOP):
+            site.page.set_viewport_size(viewport)
+            violations = axe_violations(site.page)
+            if violations:
+                found[f"{name} at {viewport['width']} px"] = violations
+    assert len(pages) == 14, pages
+    assert not found, listed(found)
+
+
+def test_every_action_at_1280_px_is_there_to_touch_at_320_px(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
+    site = open_site()
+    found = {
+        name: problems
+        for name in every_console_page(site, store)
+        if (problems := unreachable_at_narrow_width(site.page))
+    }
+    assert not found, listed(found)
+    # The columns a rule once hid on phones: the advisor's Remove button, the queue's
+    # Voicemail and By, the audit trail's Callback.
+    site.page.set_viewport_size(NARROW)
+    site.go("/console/supervisor/")
+    remove = site.page.get_by_role("button", name="Remove Robin Advisor")
+    remove.scroll_into_view_if_needed()
+    expect(remove).to_be_in_viewport(ratio=1)
+    expect(site.page.locator('#audit td[data-label="Callback"]').first).to_be_visible()
+    site.go("/console/")
+    for column in ("Voicemail", "By"):
+        expect(site.page.locator(f'#due td[data-label="{column}"]').first).to_be_visible()
+    # Rows the poll draws are labelled cards too.
+    waiting = int(site.page.locator("#due-count").inner_text())
+    now = site.app.extensions["helpline"].clock()
+    request_callback(site.queue, "+447400123450", "voice", now, now)
+    expect(site.page.locator("#due-count")).to_have_text(str(waiting + 1), timeout=POLL_MS)
+    assert site.page.evaluate(UNLABELLED) == []
+
+
+# ------------------------------------------------------------------ keyboard only
+
+FOCUS_SHOWN = """e => e === document.activeElement && e.matches(":focus-visible")
+                 && getComputedStyle(e).outlineStyle !== "none" """
+
+
+def tab_to(page: Page, control: Locator, presses: int = 30) -> None:
+    """Press Tab until `control` has the focus, which it must show; fails if it never does."""
+    for _ in range(presses):
+        if control.evaluate("e => e === document.activeElement"):
+            assert control.evaluate(FOCUS_SHOWN), "the focus is not shown"
+            return
+        page.keyboard.press("Tab")
+    pytest.fail(f"{control} was not reached with Tab")
+
+
+def test_an_advisor_works_the_queue_with_the_keyboard_alone(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
+    site = open_site(viewport=NARROW)
+    page = site.page
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    now = site.app.extensions["helpline"].clock()
+    callback_id = request_callback(site.queue, CALLER, "sms", now, now).callback_id
+
+    site.go("/console/login")
+    tab_to(page, page.get_by_label("Name"))
+    page.keyboard.type("Sam Advisor")
+    tab_to(page, page.get_by_label("Password"))
+    page.keyboard.type(PASSWORD)
+    tab_to(page, page.get_by_role("button", name="Sign in"))
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(site.url + "/console/")
+
+    tab_to(page, page.get_by_role("button", name="Go on duty"))
+    page.keyboard.press("Enter")
+    expect(page.locator(".badge.on")).to_have_text("On duty")
+
+    tab_to(page, page.get_by_role("button", name="Call next"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_contain_text("Ringing your phone")
+    expect(page.locator("#mine-number")).to_have_text(MASKED)
+
+    tab_to(page, page.get_by_role("radio", name="Reached"))
+    page.keyboard.press("Space")
+    expect(page.get_by_role("radio", name="Reached")).to_be_checked()
+    tab_to(page, page.get_by_role("button", name="Record outcome"))
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("status")).to_have_text("Recorded: Reached.")
+    done = site.queue.get(callback_id)
+    assert done is not None and done.status == "done" and done.outcome == "reached"
+
+
+# ------------------------------------------------------------------ errors in plain words
+
+
+def test_calls_that_cant_be_made_are_an_alert_for_the_advisor_and_detail_for_the_supervisor(
+    open_site: OpenSite, store: redis.Redis, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Found: "Call next" without Twilio settings told the advisor "TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN and HELPLINE_NUMBER must be set", in the yellow box of good news."""
+    site = open_site(viewport=NARROW, twilio_account_sid="")
+    page = site.page
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    add_advisor(store, "Pat Supervisor", SUPERVISOR_PHONE, supervisor=True)
+    now = site.app.extensions["helpline"].clock()
+    request_callback(site.queue, CALLER, "sms", now, now)
+    site.sign_in("Sam Advisor")
+    page.click("#duty")
+
+    with caplog.at_level("ERROR", logger="ivr.web.console"):
+        page.click("#call-next")
+        alert = page.get_by_role("alert")
+        expect(alert).to_have_text("Calls can't be made right now: tell your supervisor.")
+    expect(page.locator("main")).not_to_contain_text("TWILIO")
+    assert "TWILIO_ACCOUNT_SID is not set" in caplog.text
+    assert not axe_violations(page)
+    error_look = alert.evaluate("e => getComputedStyle(e).backgroundColor")
+    page.get_by_role("button", name="Sign out").click()
+    news_look = page.get_by_role("status").evaluate("e => getComputedStyle(e).backgroundColor")
+    assert error_look != news_look, "an error looks like good news"
+
+    site.sign_in("Pat Supervisor")
+    page.get_by_role("link", name="Supervisor").click()
+    problem = page.get_by_role("region", name="Calls can't be made")
+    expect(problem).to_contain_text("TWILIO_ACCOUNT_SID is not set")
+    assert not axe_violations(page)

@@ -10,7 +10,7 @@ import pytest
 
 from ivr.store.keys import DEFAULT
 from ivr.store.queue import CallbackQueue
-from tests.common import london, request_callback
+from tests.common import SEALER, london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447912345678"
@@ -48,7 +48,7 @@ def waiting(store) -> str:
     """A real person's callback: asked for on Christmas Day, due at the next opening."""
     christmas = london(CHRISTMAS)
     return request_callback(
-        CallbackQueue(store), NUMBER, "sms", christmas, london("2026-12-29T10:00")
+        CallbackQueue(store, SEALER), NUMBER, "sms", christmas, london("2026-12-29T10:00")
     ).callback_id
 
 
@@ -62,8 +62,8 @@ def test_the_simulated_text_is_kept_as_a_simulated_callback(christmas_text, help
     due = datetime.fromisoformat(item["due"])
     assert due.utcoffset() is not None
     assert due == london("2026-12-29T10:00")
-    assert CallbackQueue(store, DEFAULT.simulation).get(item["id"]).number == NUMBER
-    assert CallbackQueue(store).open_for(NUMBER) is None  # nothing real was made
+    assert CallbackQueue(store, SEALER, DEFAULT.simulation).get(item["id"]).number == NUMBER
+    assert CallbackQueue(store, SEALER).open_for(NUMBER) is None  # nothing real was made
     assert "(simulated: never called)" in helpline("callbacks", "list").stdout
 
 
@@ -84,7 +84,7 @@ def test_numbers_are_masked_unless_revealed(waiting, helpline):
 
 def test_list_filters_by_status(waiting, helpline, store):
     in_hours = london("2026-12-29T11:00")
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     due_now = request_callback(queue, OTHER, "voice", in_hours, in_hours).callback_id
     scheduled = queue.open_for(NUMBER).id
 
@@ -129,7 +129,7 @@ def test_cancel_a_callback_once(waiting, helpline, store):
     assert f"cancelled {callback_id}" in cancelled.stdout
     assert json.loads(helpline("callbacks", "show", callback_id).stdout)["status"] == "cancelled"
     assert listed(helpline, "--status", "scheduled") == []
-    assert CallbackQueue(store).open_for(NUMBER) is None
+    assert CallbackQueue(store, SEALER).open_for(NUMBER) is None
 
     again = helpline("callbacks", "cancel", callback_id)
     assert again.exit_code != 0

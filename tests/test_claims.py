@@ -21,7 +21,7 @@ from ivr.core.claims import (
     why_not_call_next,
 )
 from ivr.store.queue import CallbackQueue
-from tests.common import london, request_callback
+from tests.common import SEALER, london, request_callback
 
 NOW = london("2026-11-25T12:00")
 NUMBER = "+447400123456"
@@ -103,7 +103,7 @@ STATES: dict[str, Callable[[CallbackQueue], str]] = {
 
 @pytest.fixture
 def queue(store) -> CallbackQueue:
-    return CallbackQueue(store)
+    return CallbackQueue(store, SEALER)
 
 
 def made(queue: CallbackQueue, state: str) -> Callback:

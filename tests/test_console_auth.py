@@ -25,6 +25,7 @@ from tests.common import (
     ADVISOR_PHONE,
     LOGIN,
     PASSWORD,
+    SEALER,
     SUPERVISOR_PHONE,
     add_advisor,
     csrf_token,
@@ -91,9 +92,30 @@ def test_an_advisor_gets_403_on_every_supervisor_route(console_app, store):
             data={"csrf_token": token, "on_duty": "0", "message": "x"},
         )
         assert response.status_code == 403, (method, url)
-    sam = Accounts(store).get("sam")
+        if method != "HEAD":
+            assert "This page is for supervisors" in response.get_data(as_text=True), url
+    sam = Accounts(store, SEALER).get("sam")
     assert sam is not None and not sam.on_duty  # nothing the advisor sent changed anything
     assert read_override(store) is None
+
+
+@pytest.mark.parametrize(
+    ("url", "method", "status", "heading"),
+    [
+        ("/console/supervisor/advisors/nobody/trust", "POST", 404, "There is no such page"),
+        ("/console/duty", "POST", 400, "That form was out of date"),  # no CSRF token
+    ],
+)
+def test_a_refused_console_page_says_what_happened_in_the_console(
+    console_app, store, url, method, status, heading
+):
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    client = signed_in(console_app, "Sam")
+    data = {"csrf_token": csrf_token(client)} if status != 400 else {}
+    response = client.open(url, method=method, data=data)
+    assert response.status_code == status
+    page = response.get_data(as_text=True)
+    assert f"<h1>{heading}</h1>" in page and '<html lang="en-GB">' in page
 
 
 def test_the_same_routes_open_for_a_supervisor(console_app, store):
@@ -211,14 +233,14 @@ def test_a_form_without_its_csrf_token_is_refused(console_app, advisor, store):
     assert client.post(LOGIN, data={"name": "Alex", "password": PASSWORD}).status_code == 400
     client = signed_in(console_app)
     assert client.post("/console/duty", data={"on_duty": "1"}).status_code == 400
-    assert not Accounts(store).get("alex").on_duty
+    assert not Accounts(store, SEALER).get("alex").on_duty
 
 
 def test_a_form_with_a_forged_csrf_token_is_refused(advisor_client, store):
     client = advisor_client
     response = client.post("/console/duty", data={"on_duty": "1", "csrf_token": "forged"})
     assert response.status_code == 400
-    assert not Accounts(store).get("alex").on_duty
+    assert not Accounts(store, SEALER).get("alex").on_duty
 
 
 def session_cookie(response) -> str:
@@ -305,11 +327,11 @@ def test_the_duty_button_toggles(advisor_client, store):
     client = advisor_client
     assert client.get("/console/queue.json").get_json()["on_duty"] is False
     assert post_form(client, "/console/duty", {"on_duty": "1"}).status_code == 302
-    assert Accounts(store).get("alex").on_duty
+    assert Accounts(store, SEALER).get("alex").on_duty
     assert client.get("/console/queue.json").get_json()["on_duty"] is True
     assert "Go off duty" in client.get("/console/").get_data(as_text=True)
     post_form(client, "/console/duty", {"on_duty": "0"})
-    assert not Accounts(store).get("alex").on_duty
+    assert not Accounts(store, SEALER).get("alex").on_duty
 
 
 def test_in_hours_a_caller_asking_for_an_advisor_rings_those_on_duty(make_app, store):

@@ -5,6 +5,7 @@ no-answer back later in opening hours, and claims that are given back when nothi
 from __future__ import annotations
 
 import re
+import socket
 import threading
 from datetime import time, timedelta
 
@@ -24,6 +25,7 @@ from ivr.store.queue import CallbackQueue
 from tests.common import (
     CLOSED_AT,
     OPEN_AT,
+    SEALER,
     SUPERVISOR_PHONE,
     add_advisor,
     csrf_token,
@@ -60,7 +62,7 @@ def ask(
     """A callback asked for at `requested`, due at once, in today's slot; its id."""
     at = london(requested)
     return request_callback(
-        CallbackQueue(store),
+        CallbackQueue(store, SEALER),
         number,
         source,
         at,
@@ -83,9 +85,7 @@ def calling_app(make_app, twilio_api):
         return make_app(
             at=at,
             cookie_secure=False,
-            helpline_number=HELPLINE,
-            public_base_url=BASE,
-            **{**twilio_api, **settings},
+            **{"helpline_number": HELPLINE, "public_base_url": BASE, **twilio_api, **settings},
         )
 
     return factory
@@ -225,14 +225,17 @@ def test_call_next_with_nobody_waiting_says_so(calling_app, store):
     assert "Nobody is waiting for a call back right now" in flashes(client)
 
 
+NO_CALLS = "Calls can&#39;t be made right now: tell your supervisor."
+
+
 @pytest.mark.parametrize(
     ("situation", "message"),
     [
         ("closed", "The helpline is closed: nobody is called while it is closed"),
         ("closed_by_supervisor", "The helpline is closed: nobody is called while it is closed"),
         ("off_duty", "Go on duty first"),
-        ("no_twilio", "Calls can&#39;t be made"),
-        ("no_helpline_number", "Calls can&#39;t be made"),
+        ("no_twilio", NO_CALLS),
+        ("no_helpline_number", NO_CALLS),
     ],
 )
 def test_call_next_is_refused_and_nothing_is_claimed(
@@ -257,9 +260,75 @@ def test_call_next_is_refused_and_nothing_is_claimed(
         close_line(store, "Closed for staff training.", None)
     client = signed_in(app, "Alex")
     post_form(client, "/console/call-next")
-    assert message in flashes(client)
+    page = flashes(client)
+    assert f'<p class="flash error" role="alert">{message}' in page, "not shown as an error"
     assert queue_of(app).counts() == {"held": 0, "scheduled": 0, "due": 1, "claimed": 0, "ended": 0}
     assert not any(e["action"] == "claimed" for e in audit.recent(store))
+
+
+@pytest.mark.parametrize(
+    ("missing", "said"),
+    [
+        (("twilio_account_sid",), "TWILIO_ACCOUNT_SID is not set"),
+        (("helpline_number",), "HELPLINE_NUMBER is not set"),
+        (
+            ("twilio_account_sid", "twilio_auth_token", "helpline_number"),
+            "TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and HELPLINE_NUMBER are not set",
+        ),
+    ],
+)
+def test_calls_that_cant_be_made_are_explained_to_the_supervisor_not_the_advisor(
+    calling_app, store, caplog, missing, said
+):
+    """Found: "Call next" without Twilio settings showed the advisor "TWILIO_ACCOUNT_SID,
+    TWILIO_AUTH_TOKEN and HELPLINE_NUMBER must be set", in the same yellow box as good news.
+    The advisor is told what to do; the settings are named on the supervisor page and in
+    the log."""
+    ask(store, CALLERS[0], "2026-11-25T10:30")
+    app = calling_app(**{name: "" for name in missing})
+    advisor = on_duty_advisor(app, store)
+    with caplog.at_level("ERROR", logger="ivr.web.console"):
+        post_form(advisor, "/console/call-next")
+    page = flashes(advisor)
+    assert f'<p class="flash error" role="alert">{NO_CALLS}</p>' in page
+    assert "TWILIO" not in page and "HELPLINE_NUMBER" not in page
+    assert said in caplog.text
+
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    page = signed_in(app, "Sam").get("/console/supervisor/").get_data(as_text=True)
+    assert "Calls can't be made</h2>" in page
+    assert f"Advisors can&#39;t make calls from the console: {said}." in page
+
+
+def test_the_supervisor_page_raises_no_alarm_when_calls_can_be_made(calling_app, store):
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    page = signed_in(calling_app(), "Sam").get("/console/supervisor/").get_data(as_text=True)
+    assert "Calls can't be made" not in page
+
+
+def test_a_phone_that_cant_be_rung_gives_the_callback_back_and_tells_the_supervisor(
+    calling_app, store, caplog
+):
+    """Twilio out of reach (here: nothing listens where its API should be) is no error page:
+    the advisor is told what to do, the callback goes back, and the audit trail says why."""
+    callback_id = ask(store, CALLERS[0], "2026-11-25T10:30")
+    with socket.socket() as unused:
+        unused.bind(("127.0.0.1", 0))
+        nowhere = f"http://127.0.0.1:{unused.getsockname()[1]}"
+    app = calling_app(twilio_api_base_url=nowhere)
+    client = on_duty_advisor(app, store)
+    with caplog.at_level("ERROR", logger="ivr.web.console"):
+        assert post_form(client, "/console/call-next").status_code == 302
+    page = flashes(client)
+    assert '<p class="flash error" role="alert">Your phone could not be rung' in page
+    assert "tell your supervisor" in page
+    callback = queue_of(app).get(callback_id)
+    assert callback is not None and (callback.status, callback.claimed_by) == ("due", None)
+    [failure] = [e for e in audit.recent(store) if e["action"] == "phone not rung"]
+    assert failure["detail"] == "Twilio could not be reached (ConnectionError)"
+    assert failure["callback"] == callback_id
+    assert "Twilio could not be reached" in caplog.text
+    assert CALLERS[0] not in caplog.text and "+447400000111" not in caplog.text
 
 
 # ------------------------------------------------------------------ never the same person twice
@@ -267,7 +336,7 @@ def test_call_next_is_refused_and_nothing_is_claimed(
 
 @pytest.mark.parametrize(("callbacks", "attempts_each"), [(150, 100), (300, 100), (1, 100)])
 def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callbacks, attempts_each):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     start = london("2026-11-25T10:00")
     for n in range(callbacks):
         at = start + timedelta(seconds=n)
@@ -276,7 +345,7 @@ def test_two_advisors_claiming_at_once_never_get_the_same_callback(store, callba
     barrier = threading.Barrier(2)
 
     def claim_all(advisor: str) -> None:
-        own = CallbackQueue(redis.Redis(connection_pool=store.connection_pool))
+        own = CallbackQueue(redis.Redis(connection_pool=store.connection_pool), SEALER)
         barrier.wait()
         for _ in range(attempts_each):
             callback = own.claim(advisor, london(OPEN_AT))
@@ -369,7 +438,7 @@ def claimed_for(
     requested = london("2026-11-25T09:00")
     claim_at = london(at)
     callback_id = request_callback(
-        CallbackQueue(store),
+        CallbackQueue(store, SEALER),
         CALLERS[0],
         "sms",
         requested,
@@ -564,7 +633,7 @@ def test_every_outcome_is_known_and_others_are_refused():
 
 
 def test_an_unfinished_claim_goes_back_to_the_queue(store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     callback_id = ask(store, CALLERS[0], "2026-11-25T09:00")
     claimed_at = london("2026-11-25T11:00")
     queue.claim("alex", claimed_at)
@@ -577,7 +646,7 @@ def test_an_unfinished_claim_goes_back_to_the_queue(store):
 
 
 def test_a_claim_whose_caller_was_connected_is_not_called_again(store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     callback_id = ask(store, CALLERS[0], "2026-11-25T09:00")
     claimed_at = london("2026-11-25T11:00")
     queue.claim("alex", claimed_at)
@@ -590,10 +659,10 @@ def test_a_claim_whose_caller_was_connected_is_not_called_again(store):
 
 def test_the_queue_flags_a_callback_on_its_last_day_and_counts_those_held(make_app, store):
     last = ask(store, CALLERS[0], "2026-11-19T11:00")
-    CallbackQueue(store).set_count(last, Count(4, london("2026-11-24T12:00").date()))
+    CallbackQueue(store, SEALER).set_count(last, Count(4, london("2026-11-24T12:00").date()))
     ask(store, CALLERS[1], "2026-11-25T10:00")
     asked = london("2026-11-25T09:00")
-    request_callback(CallbackQueue(store), CALLERS[2], "sms", asked, asked, plan=None)
+    request_callback(CallbackQueue(store, SEALER), CALLERS[2], "sms", asked, asked, plan=None)
     client = on_duty_advisor(make_app(cookie_secure=False), store)
 
     view = client.get("/console/queue.json").get_json()

@@ -15,6 +15,7 @@ from ivr.store import audit
 from ivr.store.accounts import Accounts
 from tests.common import (
     PASSWORD,
+    SEALER,
     SUPERVISOR_PHONE,
     add_advisor,
     post_form,
@@ -49,7 +50,9 @@ def by_signing_out(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:
 
 
 def by_a_new_password(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:
-    Accounts(store).set_password("alex", NEW_PASSWORD)  # as `helpline advisors set-password`
+    Accounts(store, SEALER).set_password(
+        "alex", NEW_PASSWORD
+    )  # as `helpline advisors set-password`
 
 
 def by_removal(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:
@@ -58,7 +61,7 @@ def by_removal(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:
         "/console/supervisor/advisors/alex/remove",
         page="/console/supervisor/",
     )
-    assert Accounts(store).get("alex") is None
+    assert Accounts(store, SEALER).get("alex") is None
 
 
 def by_a_supervisor_everywhere(app: Flask, store: redis.Redis, desk: FlaskClient) -> None:

@@ -29,6 +29,7 @@ from ivr.store.throttle import (
 from ivr.web.signatures import proxy_networks
 from tests.common import (
     PASSWORD,
+    SEALER,
     SUPERVISOR_PHONE,
     Clock,
     add_advisor,
@@ -261,7 +262,7 @@ def test_the_command_line_makes_a_device_link_too(cli, store: redis.Redis) -> No
     result = cli("advisors", "trust-device", "alex")
     assert result.exit_code == 0, result.output
     code = re.search(r"/console/trust/(\S+)", result.output).group(1)
-    assert Accounts(store).device_link_account(code) == "alex"
+    assert Accounts(store, SEALER).device_link_account(code) == "alex"
     assert "once" in result.output and "15 minutes" in result.output
     assert ("command line", "made a device link for alex") in [
         (e["actor"], e["action"]) for e in audit.recent(store, 5)

@@ -45,10 +45,12 @@ from ivr.core.clock import file_clock
 from ivr.ops.logs import mask_text
 from ivr.store.connection import connect, sentinel_addresses
 from ivr.store.keys import Keys
-from ivr.store.queue import CallbackQueue, number_key
+from ivr.store.queue import CallbackQueue
 from ivr.store.replication import Replicas
-from ivr.store.spool import Spool
 from tests.common import (
+    DATA_KEY,
+    LOOKUP_KEY,
+    SEALER,
     SECRET_KEY,
     free_port,
     london,
@@ -319,6 +321,8 @@ def child_env(tmp_path: Path, sentinels: tuple[str, ...], clock: FileClock) -> d
         REDIS_SENTINELS=",".join(sentinels),
         REDIS_SENTINEL_SERVICE=SERVICE,
         SECRET_KEY=SECRET_KEY,
+        DATA_KEY=DATA_KEY,
+        LOOKUP_KEY=LOOKUP_KEY,
         HELPLINE_DATA_DIR=str(tmp_path / "scheduler-data"),
         HELPLINE_TEST_CLOCK_FILE=str(clock.path),
         SCHEDULER_TICK_SECONDS="1",
@@ -341,11 +345,15 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
     threading.Thread(target=clock.run, daemon=True).start()
     sentinels = servers.sentinel_addresses()
     settings = Settings(
-        redis_sentinels=sentinels, redis_sentinel_service=SERVICE, data_dir=tmp_path / "web"
+        redis_sentinels=sentinels,
+        redis_sentinel_service=SERVICE,
+        data_dir=tmp_path / "web",
+        data_key=(DATA_KEY,),
+        lookup_key=LOOKUP_KEY,
     )
     store = connect(settings)
     keys = Keys()
-    queue = CallbackQueue(store, keys, Replicas(1, 1000))
+    queue = CallbackQueue(store, SEALER, keys, Replicas(1, 1000))
     now = clock.now()
     scheduled = [
         request_callback(
@@ -387,7 +395,7 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
         stop.set()
         sender.join(timeout=30)
     wait_for(lambda: clock.now() > now + timedelta(seconds=6 + RELEASES / 2), "the last due time")
-    spool = Spool(tmp_path / "web")
+    spool = app.extensions["helpline"].spool
     wait_for(lambda: not spool.waiting(), "the texts kept on disk to go in", seconds=60)
     # The spool empty, texts are stored and confirmed at once again, on the new primary.
     stored_before = len(tally.stored)
@@ -401,7 +409,7 @@ def test_through_a_failover_nothing_is_lost_doubled_or_released_twice(
     time.sleep(2)  # a tick or two more: nothing may be released again
 
     answered = tally.stored + tally.kept
-    held = {n: len(store.smembers(keys.numbers(number_key(n)))) for n in answered}
+    held = {n: store.hlen(keys.numbers(SEALER.lookup(n))) for n in answered}
     lost = sorted(n for n, count in held.items() if count == 0)
     doubled = sorted(n for n, count in held.items() if count > 1)
     logs = [line for s in running for line in s.lines()]
@@ -519,7 +527,7 @@ def test_a_tls_store_takes_callbacks_and_an_untrusted_one_never_errors(
     untrusted = make_app(redis_url=url, redis_tls_ca_file=str(other), data_dir=tmp_path / "c")
     assert send(untrusted, "hello", sender="+447400900002") == [reply_text(app, "spooled")]
     assert valid_twiml(twilio_client(untrusted).post("/voice/callback/save", {"Digits": "1"}))
-    Spool(tmp_path / "c").path.unlink()  # its replay, in the background, stops
+    untrusted.extensions["helpline"].spool.path.unlink()  # its replay, in the background, stops
 
 
 # ------------------------------------------------------------------ settings

@@ -39,7 +39,7 @@ from ivr.web.limits import (
     TWILIO_MAX_BODY,
     RequestLimits,
 )
-from tests.common import TOKEN, free_port, twiml
+from tests.common import DATA_KEY, LOOKUP_KEY, TOKEN, free_port, twiml
 
 PROJECT = Path(__file__).resolve().parent.parent
 TWILIO_LIMIT_SECONDS = 15
@@ -254,6 +254,8 @@ def web(store, store_settings, tmp_path: Path) -> Iterator[Server]:
         PYTHONUNBUFFERED="1",
         WEB_CONCURRENCY="2",
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prometheus"),
+        DATA_KEY=DATA_KEY,
+        LOOKUP_KEY=LOOKUP_KEY,
     )
     if store_settings.get("redis_url"):
         env["REDIS_URL"] = str(store_settings["redis_url"])

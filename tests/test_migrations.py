@@ -13,10 +13,11 @@ from ivr.content.flows import DEFAULT_DIR, load_flows
 from ivr.core.expiry import Count
 from ivr.core.promise import promise
 from ivr.core.safetime import ANYTIME, Window
+from ivr.store.accounts import Accounts
 from ivr.store.keys import Keys
 from ivr.store.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
-from ivr.store.queue import CallbackQueue, number_key
-from tests.common import london, twilio_client
+from ivr.store.queue import CallbackQueue
+from tests.common import SEALER, london, twilio_client, unkeyed_hash, write_v3
 
 NOW = london("2026-11-25T08:00")  # a Wednesday morning: a deploy before opening
 SETTINGS = Settings()
@@ -37,7 +38,7 @@ def write_v1(
     preferred: str = "",
 ) -> None:
     """A callback exactly as version 1 stored it (queue.py's _REQUEST before the upgrade)."""
-    h = number_key(number)
+    h = unkeyed_hash(number)
     r.hset(
         f"hl:cb:{callback_id}",
         mapping={
@@ -60,7 +61,7 @@ def write_v1(
 
 
 def test_a_new_store_is_marked_current_without_work(store):
-    assert migrate(store, NOW, hours(), SETTINGS) == 0
+    assert migrate(store, NOW, hours(), SETTINGS, SEALER) == 0
     assert store.get(SCHEMA_KEY) == str(VERSION)
 
 
@@ -87,9 +88,10 @@ def test_waiting_callbacks_of_version_1_are_upgraded_and_kept(store):
     )  # told "3:30pm" under the old rules
 
     # 4 records upgraded; 15 keys moved (4 records, 4 open, 4 number sets, 3 places)
-    assert migrate(store, NOW, hours(), SETTINGS) == 4 + 15
+    # and the 4 numbers sealed
+    assert migrate(store, NOW, hours(), SETTINGS, SEALER) == 4 + 15 + 4
 
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     afternoon = queue.get("a" * 16)
     assert (afternoon.status, afternoon.plan, afternoon.due_at, afternoon.slot_end) == (
         "scheduled",
@@ -124,26 +126,26 @@ def test_running_the_upgrade_again_changes_nothing(store):
         "2026-11-25T14:00",
         preferred="14:00",
     )
-    migrate(store, NOW, hours(), SETTINGS)
+    migrate(store, NOW, hours(), SETTINGS, SEALER)
     before = store.hgetall(KEYS.callback("a" * 16))
     store.delete(SCHEMA_KEY)  # as if another process had not yet marked it
 
-    assert migrate(store, london("2026-11-25T09:00"), hours(), SETTINGS) == 0
+    assert migrate(store, london("2026-11-25T09:00"), hours(), SETTINGS, SEALER) == 0
     assert store.hgetall(KEYS.callback("a" * 16)) == before
 
 
 def test_an_upgraded_due_callback_outside_its_slot_is_moved_on_by_the_next_tick(store):
     write_v1(store, "c" * 16, "+447400000013", "due", "2026-11-24T15:50", "2026-11-24T15:50")
-    migrate(store, NOW, hours(), SETTINGS)
-    callback = CallbackQueue(store).get("c" * 16)
+    migrate(store, NOW, hours(), SETTINGS, SEALER)
+    callback = CallbackQueue(store, SEALER).get("c" * 16)
     assert callback.slot_end == NOW  # before opening: its slot has ended
-    assert [cb.id for cb in CallbackQueue(store).slot_ended(NOW)] == ["c" * 16]
+    assert [cb.id for cb in CallbackQueue(store, SEALER).slot_ended(NOW)] == ["c" * 16]
 
 
 def test_ended_records_only_gain_a_plan(store):
     write_v1(store, "e" * 16, "+447400000015", "done", "2026-11-20T11:00", "2026-11-20T11:00")
-    migrate(store, NOW, hours(), SETTINGS)
-    assert CallbackQueue(store).get("e" * 16).status == "done"
+    migrate(store, NOW, hours(), SETTINGS, SEALER)
+    assert CallbackQueue(store, SEALER).get("e" * 16).status == "done"
     assert store.hget(KEYS.callback("e" * 16), "slot_end") is None
 
 
@@ -216,13 +218,13 @@ def test_version_2_keys_move_under_the_default_helplines_part(store):
     store.set("hl:scheduler:heartbeat", "2026-11-25T10:00:00+00:00")
     store.set("hl:secret_key", "0" * 64)  # the old generated console secret
 
-    migrate(store, NOW, hours(), SETTINGS)
+    migrate(store, NOW, hours(), SETTINGS, SEALER)
 
     assert store.hgetall(KEYS.closure) == {"message": "Closed.", "until": ""}
     assert store.xlen(KEYS.audit) == 1
     assert store.hget(KEYS.stats(london("2026-11-25T12:00").date()), "calls") == "3"
     assert store.get(KEYS.seen("SM1")) == "abc" and 0 < store.ttl(KEYS.seen("SM1")) <= 3600
-    assert store.exists(KEYS.flood("f" * 24)[1])
+    assert not store.exists(KEYS.flood("f" * 24)[1])  # moved, then dropped by version 4
     assert store.smembers("hl:advisors") == {"sam"}
     assert store.exists("hl:scheduler:heartbeat")
     assert not store.exists("hl:secret_key", "hl:override", "hl:audit", "hl:seen:SM1")
@@ -241,7 +243,9 @@ def test_processes_starting_together_upgrade_once_and_wait_for_each_other(store)
         )
     results: list[int] = []
     threads = [
-        threading.Thread(target=lambda: results.append(migrate(store, NOW, hours(), SETTINGS)))
+        threading.Thread(
+            target=lambda: results.append(migrate(store, NOW, hours(), SETTINGS, SEALER))
+        )
         for _ in range(6)
     ]
     for thread in threads:
@@ -249,6 +253,43 @@ def test_processes_starting_together_upgrade_once_and_wait_for_each_other(store)
     for thread in threads:
         thread.join()
     assert sorted(results)[:-1] == [0] * 5  # one did the work; the others waited for it
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     assert len(queue.ids("scheduled")) == 50
     assert not store.exists("hl:migrating")
+
+
+def test_version_3_numbers_are_sealed_and_found_by_their_keyed_hash(store):
+    """Found: every number in clear in the store, and its keys named by an unkeyed hash
+    anyone can work out from a number."""
+    store.set(SCHEMA_KEY, 3)
+    write_v3(store, "a" * 16, "+447400000011")
+    write_v3(store, "b" * 16, "+447400000012")
+    write_v3(store, "c" * 16, "+447400000012", status="cancelled")  # the same number, ended
+    store.set(KEYS.keyed_number("CA" + "1" * 32), "+447400000013", ex=600)
+    store.hset(
+        "hl:adv:sam", mapping={"name": "Sam", "phone": "+447400000014", "hash": "h", "on_duty": 1}
+    )
+    store.sadd("hl:advisors", "sam")
+    store.set(KEYS.flood(unkeyed_hash("+447400000011"))[0], 3, ex=60)
+
+    assert migrate(store, NOW, hours(), SETTINGS, SEALER) > 0
+
+    everything = "\n".join(
+        f"{key} {store.dump(key)!r}" for key in store.scan_iter() if key != SCHEMA_KEY
+    )
+    for n in range(11, 15):
+        assert f"7400000{n}" not in everything
+        assert unkeyed_hash(f"+4474000000{n}") not in everything
+    queue = CallbackQueue(store, SEALER)
+    assert queue.open_for("+447400000011").id == "a" * 16
+    assert queue.open_for("+447400000012").id == "b" * 16
+    assert queue.get("c" * 16).number == "+447400000012"
+    assert queue.keyed("CA" + "1" * 32) == "+447400000013"
+    assert 0 < store.ttl(KEYS.keyed_number("CA" + "1" * 32)) <= 600
+    assert Accounts(store, SEALER).get("sam").phone == "+447400000014"
+    both = KEYS.numbers(SEALER.lookup("+447400000012"))
+    assert store.type(both) == "hash"  # ids in a packed hash, not a set of strings
+    assert sorted(store.hkeys(both)) == ["b" * 16, "c" * 16]
+    assert queue.erase_number("+447400000012") == 2  # STOP finds both by the keyed hash
+    assert store.get(SCHEMA_KEY) == str(VERSION)
+    assert migrate(store, NOW, hours(), SETTINGS, SEALER) == 0

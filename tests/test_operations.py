@@ -12,7 +12,7 @@ from ivr.jobs.scheduler import HEARTBEAT_KEY, LOCK_SECONDS
 from ivr.ops.health import HEARTBEAT_STALE_SECONDS
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.store.queue import CallbackQueue
-from tests.common import OPEN_AT, london, request_callback, twilio_client
+from tests.common import OPEN_AT, SEALER, london, request_callback, twilio_client
 
 
 def test_healthz_reports_version_redis_and_a_missing_scheduler(app):
@@ -56,7 +56,9 @@ def metric(app: Flask, name: str, **labels: str) -> float | None:
 
 def test_metrics_count_requests_by_route_and_callbacks_by_state(make_app, store):
     app = make_app(metrics_token="s3cret")
-    request_callback(CallbackQueue(store), "+447400123456", "sms", london(OPEN_AT), london(OPEN_AT))
+    request_callback(
+        CallbackQueue(store, SEALER), "+447400123456", "sms", london(OPEN_AT), london(OPEN_AT)
+    )
     voice_200 = {"route": "/voice", "status": "200"}
     before = metric(app, "helpline_requests_total", **voice_200) or 0.0
     twilio_client(app).post("/voice")

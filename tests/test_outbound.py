@@ -18,6 +18,7 @@ from ivr.web.outbound import MACHINE
 from tests.common import (
     CLOSED_AT,
     OPEN_AT,
+    SEALER,
     assert_no_dial_to_emergency,
     dialled,
     london,
@@ -68,7 +69,7 @@ def claimed(
     store: redis.Redis, number: str = CALLER, voicemail: bool = False, at: str = OPEN_AT
 ) -> str:
     """A callback claimed by Alex (what call-next has done before Twilio rings her)."""
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     requested = london("2026-11-25T09:30")
     callback_id = request_callback(
         queue, number, "sms", requested, requested, voicemail=voicemail
@@ -78,7 +79,7 @@ def claimed(
 
 
 def state(store: redis.Redis, callback_id: str) -> str | None:
-    return CallbackQueue(store).get(callback_id).call_state
+    return CallbackQueue(store, SEALER).get(callback_id).call_state
 
 
 # ------------------------------------------------------------------ the advisor's leg
@@ -148,7 +149,7 @@ def test_any_other_key_or_none_hangs_up_without_dialling(outbound_app, store, di
 @pytest.mark.parametrize("situation", ["due", "done", "unknown", "missing"])
 def test_a_callback_that_is_not_claimed_is_not_dialled(outbound_app, store, situation):
     app = outbound_app()
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     at = london(OPEN_AT)
     callback_id = request_callback(queue, CALLER, "sms", at, at).callback_id
     if situation == "done":
@@ -345,7 +346,7 @@ def test_the_advisors_leg_status_updates_the_console(outbound_app, store, status
 def test_status_callbacks_never_touch_a_finished_callback(outbound_app, store):
     app = outbound_app()
     callback_id = claimed(store)
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     queue.finish(callback_id, "alex", "reached", "done", london(OPEN_AT))
     twilio_post(app, f"/voice/outbound/caller-status?cb={callback_id}", CallStatus="ringing")
     twilio_post(app, f"/voice/outbound/status?cb={callback_id}", CallStatus="in-progress")

@@ -39,7 +39,17 @@ from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
 from ivr.store.connection import DURABILITY, start_embedded
 from ivr.store.queue import CallbackQueue
-from tests.common import SECRET_KEY, TOKEN, free_port, london, request_callback
+from ivr.store.sealing import Sealer, load_sealer
+from tests.common import (
+    DATA_KEY,
+    LOOKUP_KEY,
+    SEALER,
+    SECRET_KEY,
+    TOKEN,
+    free_port,
+    london,
+    request_callback,
+)
 
 PROJECT = Path(__file__).resolve().parent.parent
 SUNDAY = london("2026-11-29T09:00")
@@ -50,6 +60,11 @@ CALLERS = ("+447400123456", "+447400234567", "+447912345678")
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def generated_keys(data_dir: Path) -> Sealer:
+    """The keys `helpline run` generated for its data folder (no DATA_KEY given)."""
+    return load_sealer(Settings(data_dir=data_dir))
 
 
 def wait_for(
@@ -121,6 +136,8 @@ def env(
         LOG_LEVEL="INFO",
         LOG_FORMAT="text",
         PYTHONUNBUFFERED="1",
+        DATA_KEY=DATA_KEY,
+        LOOKUP_KEY=LOOKUP_KEY,
     )
     if store_settings.get("redis_url"):
         child.update(REDIS_URL=str(store_settings["redis_url"]), SECRET_KEY=SECRET_KEY)
@@ -256,7 +273,7 @@ def test_texts_on_sunday_are_released_once_by_a_restarted_scheduler(store, env, 
     wait_for(lambda: second.says(OPENED), "the opening", logs=logs)
     wait_for_ticks(store, 3, logs)
 
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     assert sorted(zset(store, "due")) == sorted(ids)
     assert zset(store, "scheduled") == []
     assert {queue.get(i).status for i in ids} == {"due"}
@@ -280,7 +297,7 @@ SHORT_LOCK_SECONDS = 4
 
 def test_two_schedulers_one_leads_and_the_standby_takes_over(store, env, file_clock, spawn):
     env = {**env, "SCHEDULER_LOCK_SECONDS": str(SHORT_LOCK_SECONDS)}
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     at_ten = request_callback(queue, CALLERS[0], "sms", SUNDAY, MONDAY_OPENING).callback_id
     at_eleven = request_callback(
         queue,
@@ -435,7 +452,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
     client = redis.Redis(unix_socket_path=socket_file, decode_responses=True)
     assert client.config_get("appendonly") == {"appendonly": DURABILITY["appendonly"]}
     assert client.config_get("appendfsync") == {"appendfsync": "always"}
-    write_some_callbacks(CallbackQueue(client))
+    write_some_callbacks(CallbackQueue(client, SEALER))
     before = everything(client)
     client.close()
 
@@ -445,7 +462,7 @@ def test_callbacks_survive_redis_killed_and_restarted(tmp_path, own_embedded_ser
 
     restarted = redis.Redis(unix_socket_path=new_socket, decode_responses=True)
     assert everything(restarted) == before
-    counts = CallbackQueue(restarted).counts()
+    counts = CallbackQueue(restarted, SEALER).counts()
     assert counts == {"held": 0, "scheduled": 19, "due": 4, "claimed": 1, "ended": 1}
     restarted.close()
 
@@ -555,7 +572,7 @@ NIGHT = london("2026-12-10T02:30")
 
 
 def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, file_clock, store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     stale = request_callback(
         queue, CALLERS[0], "sms", london("2026-12-02T09:00"), london("2026-12-03T10:00")
     ).callback_id
@@ -585,7 +602,7 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, file_
 
 
 def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, file_clock, store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     ended = request_callback(
         queue, CALLERS[0], "sms", NIGHT - timedelta(days=40), NIGHT - timedelta(days=40)
     ).callback_id
@@ -602,7 +619,7 @@ def test_nightly_erases_a_record_once_it_is_past_retention(scheduler, file_clock
 
 
 def test_nightly_runs_once_a_night(scheduler, file_clock, store):
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     stale = request_callback(
         queue, CALLERS[0], "sms", NIGHT - timedelta(days=8), london("2026-12-03T10:00")
     ).callback_id
@@ -712,7 +729,7 @@ def test_a_killed_redis_comes_back_under_helpline_run_and_no_text_is_lost(spawn,
     client = redis.Redis(
         unix_socket_path=str(data_dir / "redis" / "redis.sock"), decode_responses=True
     )
-    queue = CallbackQueue(client)
+    queue = CallbackQueue(client, generated_keys(Path(run_env["HELPLINE_DATA_DIR"])))
     wait_for(
         lambda: queue.open_for(CALLERS[1]) is not None, "the kept text in the queue", logs=run.log
     )
@@ -914,7 +931,7 @@ def test_a_hung_redis_holds_up_no_call_and_no_text(spawn, run_env):
         unix_socket_path=str(Path(run_env["HELPLINE_DATA_DIR"]) / "redis" / "redis.sock"),
         decode_responses=True,
     )
-    queue = CallbackQueue(client)
+    queue = CallbackQueue(client, generated_keys(Path(run_env["HELPLINE_DATA_DIR"])))
     wait_for(
         lambda: queue.open_for(CALLERS[1]) and queue.open_for(CALLERS[2]),
         "the kept texts in the queue",

@@ -22,7 +22,7 @@ from ivr.core.promise import day_slot, first_slot
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.queue import CallbackQueue
-from tests.common import TOKEN, flows_with, london
+from tests.common import SEALER, TOKEN, flows_with, london
 
 ME = "+447400123456"
 CHRISTMAS = """
@@ -69,7 +69,7 @@ def test_a_callback_promised_for_4_january_is_kept_until_it_has_been_missed_five
     [reply] = text(app, "hello", "SM" + "1" * 32)
     assert reply.startswith("The helpline is closed for the Christmas holidays. ")
     assert "We will call you on Monday 4 January at 10am." in reply
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     callback = queue.open_for(ME)
     assert (callback.status, callback.due_at) == ("scheduled", london("2027-01-04T10:00"))
 
@@ -110,7 +110,7 @@ def test_a_callback_promised_for_4_january_is_kept_until_it_has_been_missed_five
 def test_a_retry_does_not_restart_the_count(make_app, cli, store):
     app = make_app(at="2026-11-25T19:00")
     text(app, "hello", "SM" + "2" * 32)
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     callback_id = queue.open_for(ME).id
 
     def job(name: str, at: str) -> None:

@@ -16,8 +16,8 @@ from ivr.core.expiry import Count
 from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME, Window
 from ivr.store.connection import connect
-from ivr.store.queue import CallbackQueue, number_key
-from tests.common import LONDON, london
+from ivr.store.queue import CallbackQueue
+from tests.common import LONDON, SEALER, london
 from tests.common import request_callback as request
 
 NUMBER = "+447400123456"
@@ -39,7 +39,7 @@ def mobile(i: int) -> str:
 
 @pytest.fixture
 def queue(store: redis.Redis) -> CallbackQueue:
-    return CallbackQueue(store)
+    return CallbackQueue(store, SEALER)
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ def worker_queues(store: redis.Redis, store_settings: dict[str, object]):
 
     def make(n: int) -> list[CallbackQueue]:
         clients.extend(connect(Settings().override(store_settings)) for _ in range(n))
-        return [CallbackQueue(c) for c in clients[-n:]]
+        return [CallbackQueue(c, SEALER) for c in clients[-n:]]
 
     yield make
     for client in clients:
@@ -120,7 +120,7 @@ def test_a_number_has_one_open_callback(queue, store):
     assert second.outcome == "existing"
     assert second.callback_id == first.callback_id
     assert queue.get(first.callback_id).source == "sms"
-    assert store.smembers(f"hl:main:cb:num:{number_key(NUMBER)}") == {first.callback_id}
+    assert set(store.hkeys(f"hl:main:cb:num:{SEALER.lookup(NUMBER)}")) == {first.callback_id}
     assert queue.counts() == {"held": 0, "scheduled": 1, "due": 0, "claimed": 0, "ended": 0}
 
 
@@ -344,12 +344,12 @@ def test_erase_number_leaves_nothing_that_mentions_the_number(queue, store):
     everything = all_keys_and_values(store)
     assert NUMBER not in everything
     assert NUMBER.removeprefix("+") not in everything
-    assert number_key(NUMBER) not in everything
+    assert SEALER.lookup(NUMBER) not in everything
     assert [k for k in store.scan_iter() if old in k or current in k] == []
     for place in ("scheduled", "due", "claimed", "ended"):
         assert set(zset_ids(store, place)).isdisjoint({old, current})
     assert queue.get(kept).number == OTHER
-    assert OTHER in everything
+    assert SEALER.lookup(OTHER) in everything  # the other number's keys stay
     assert queue.open_for(NUMBER) is None
     assert request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).outcome == "new"
 
@@ -378,7 +378,7 @@ def test_erase_ended_removes_records_that_ended_before_a_time(queue, store):
 
     assert queue.get(old) is None
     assert not store.exists(f"hl:main:cb:{old}")
-    assert store.smembers(f"hl:main:cb:num:{number_key(mobile(1))}") == set()
+    assert store.hkeys(f"hl:main:cb:num:{SEALER.lookup(mobile(1))}") == []
     assert zset_ids(store, "ended") == [newer]
     assert queue.get(newer).status == "cancelled"
     assert queue.get(waiting).status == "scheduled"

@@ -157,13 +157,14 @@ import gevent
 
 import ivr.store.accounts
 from ivr import create_app
-from tests.common import PASSWORD, sign_in_attempt, twilio_client
+from tests.common import DATA_KEY, LOOKUP_KEY, PASSWORD, sign_in_attempt, twilio_client
 
 redis_url, secret_key, token = sys.argv[1:4]
 # Passwords at the production cost, as the web workers check them (64 MiB, in a real thread).
 app = create_app({"redis_url": redis_url, "secret_key": secret_key, "twilio_auth_token": token,
                   "cookie_secure": False, "signin_pool_size": 2, "log_level": "ERROR",
-                  "password_hash_cost": "production"})
+                  "password_hash_cost": "production",
+                  "data_key": (DATA_KEY,), "lookup_key": LOOKUP_KEY})
 release_read, release_write = os.pipe()
 started = []
 real = ivr.store.accounts.check_hash

@@ -16,7 +16,7 @@ from ivr.jobs.tasks import Jobs
 from ivr.store import stats
 from ivr.store.keys import DEFAULT
 from ivr.store.queue import CallbackQueue
-from tests.common import SENDER, london, request_callback, send
+from tests.common import SEALER, SENDER, london, request_callback, send
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -35,7 +35,7 @@ def text(body: str, sender: str = REAL, at: str = CHRISTMAS) -> str:
 
 
 def test_a_simulated_safe_time_never_changes_a_real_persons(store):
-    real = CallbackQueue(store)
+    real = CallbackQueue(store, SEALER)
     christmas = london(CHRISTMAS)
     mine = request_callback(real, REAL, "sms", christmas, london("2026-12-29T10:00"))
     before = real.get(mine.callback_id)
@@ -45,7 +45,7 @@ def test_a_simulated_safe_time_never_changes_a_real_persons(store):
 
     after = real.get(mine.callback_id)
     assert (after.plan, after.due_at, after.status) == (before.plan, before.due_at, "scheduled")
-    [simulated] = CallbackQueue(store, DEFAULT.simulation).all()
+    [simulated] = CallbackQueue(store, SEALER, DEFAULT.simulation).all()
     assert simulated.number == REAL and simulated.id != mine.callback_id
     assert simulated.plan is not None and simulated.plan.earliest == time(14, 0)
 
@@ -53,19 +53,21 @@ def test_a_simulated_safe_time_never_changes_a_real_persons(store):
 def test_a_simulated_conversation_is_followed_across_texts(store):
     assert "We will call you" in text("please call me")
     assert "2pm" in text("2pm")  # the same simulated callback, its safe time now set
-    assert len(list(CallbackQueue(store, DEFAULT.simulation).all())) == 1
+    assert len(list(CallbackQueue(store, SEALER, DEFAULT.simulation).all())) == 1
 
 
 def test_simulated_callbacks_are_never_released_to_advisors(make_app, store):
     text("please call me", sender="07700 900123")
     text("please call me", sender="07400 123457")
     real = request_callback(
-        CallbackQueue(store), REAL, "sms", london(CHRISTMAS), london("2026-12-29T10:00")
+        CallbackQueue(store, SEALER), REAL, "sms", london(CHRISTMAS), london("2026-12-29T10:00")
     )
     app = make_app(at="2026-12-29T10:05")
     Jobs(app.extensions["helpline"]).opening(london("2026-12-29T10:05"))
-    assert [cb.id for cb in CallbackQueue(store).all(("due",))] == [real.callback_id]
-    assert {cb.status for cb in CallbackQueue(store, DEFAULT.simulation).all()} == {"scheduled"}
+    assert [cb.id for cb in CallbackQueue(store, SEALER).all(("due",))] == [real.callback_id]
+    assert {cb.status for cb in CallbackQueue(store, SEALER, DEFAULT.simulation).all()} == {
+        "scheduled"
+    }
 
 
 def test_simulated_calls_and_texts_are_left_out_of_the_numbers(store):
@@ -82,13 +84,13 @@ def test_simulated_records_are_erased_every_night(make_app, store):
     text("please call me")
     text("2pm")
     real = request_callback(
-        CallbackQueue(store), REAL, "sms", london(CHRISTMAS), london("2026-12-29T10:00")
+        CallbackQueue(store, SEALER), REAL, "sms", london(CHRISTMAS), london("2026-12-29T10:00")
     )
     app = make_app(at="2026-12-26T00:30")
     report = Jobs(app.extensions["helpline"]).nightly(london("2026-12-26T00:30"))
     assert any(line.startswith("erased ") and "simulated records" in line for line in report.lines)
     assert list(store.scan_iter(DEFAULT.simulation.base + "*")) == []
-    assert CallbackQueue(store).get(real.callback_id) is not None
+    assert CallbackQueue(store, SEALER).get(real.callback_id) is not None
 
 
 def test_a_simulated_caller_is_offered_a_call_back_on_their_own_number():
@@ -103,5 +105,5 @@ def test_a_simulated_caller_is_offered_a_call_back_on_their_own_number():
 def test_the_real_helpline_never_calls_a_drama_number_back(app, store):
     reply = " ".join(send(app, "please call me", sender="+447700900123"))
     assert "we can only call back UK mobile and landline numbers" in reply
-    assert CallbackQueue(store).open_for("+447700900123") is None
+    assert CallbackQueue(store, SEALER).open_for("+447700900123") is None
     assert send(app, "please call me", sender=SENDER)  # a real number still is

@@ -23,10 +23,11 @@ from ivr.core.safetime import ANYTIME, Window
 from ivr.store.closures import close_line
 from ivr.store.keys import PURGE as PURGE_LIST
 from ivr.store.purges import Purge
-from ivr.store.queue import CallbackQueue, number_key
+from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import run_purges
 from tests.common import (
     ACCOUNT_SID,
+    SEALER,
     SENDER,
     everything_stored,
     flows_with,
@@ -311,7 +312,7 @@ def test_opting_out_erases_everything_about_the_number(make_app, store, word):
     for form in number_forms(ME):
         assert stored_anywhere(store, form) == []
     # What is left keyed on the number's hash is only the flood counter, which expires.
-    traces = [k for k in store.keys("*") if number_key(ME) in k]
+    traces = [k for k in store.keys("*") if SEALER.lookup(ME) in k]
     assert all(k.startswith(("hl:main:sms:rate:", "hl:main:sms:quiet:")) for k in traces), traces
     assert all(store.ttl(k) > 0 for k in traces)
     assert the_callback(app, SOMEONE_ELSE)

@@ -21,7 +21,7 @@ from ivr.simulate import TwilioLikeClient
 from ivr.store.connection import start_embedded, stop_embedded
 from ivr.store.spool import MAX_ENTRIES, Spool, Spooled, SpoolFull
 from ivr.web.sms import replay_spool
-from tests.common import ACCOUNT_SID, london, replies, reply_text
+from tests.common import ACCOUNT_SID, SEALER, london, replies, reply_text
 
 A, B, C = "+447400123451", "+447400123452", "+447400123453"
 SECRET = "Quokka-7731 he posted my photos"
@@ -58,7 +58,7 @@ def test_texts_and_a_stop_while_redis_is_down_are_stored_once_when_it_is_back(
     assert text(app, B, "after 2", "SM" + "3" * 32) == [reply_text(app, "spooled")]
     assert text(app, C, SECRET, "SM" + "4" * 32) == [reply_text(app, "spooled")]
     assert text(app, C, SECRET, "SM" + "4" * 32) == [reply_text(app, "spooled")]  # Twilio retries
-    spool = Spool(own_store)
+    spool = Spool(own_store, SEALER)
     kept = spool.path.read_text()
     assert len(kept.splitlines()) == 5
     for fragment in ("Quokka", "7731", "photos"):
@@ -99,7 +99,7 @@ def test_a_text_while_kept_texts_are_going_in_joins_them_so_a_stop_is_never_appl
     with app.app_context():
         assert replay_spool() == 2
     assert app.extensions["helpline"].queue.open_for(A) is None  # the STOP came last
-    assert not Spool(own_store).waiting()
+    assert not Spool(own_store, SEALER).waiting()
 
 
 def test_a_time_we_cannot_call_in_is_kept_held_as_the_reply_said(make_app, own_store):
@@ -116,7 +116,7 @@ def test_a_time_we_cannot_call_in_is_kept_held_as_the_reply_said(make_app, own_s
 
 def test_an_entry_the_rules_refuse_is_set_aside_and_the_rest_go_in(tmp_path, caplog):
     """Found in review: one bad entry stopped every text behind it, for good."""
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, SEALER)
     for n in range(3):
         spool.add(Spooled(f"SM{n}", A, "request", "2026-11-25T11:00:00+00:00"))
     done: list[str] = []
@@ -136,7 +136,7 @@ def test_an_entry_the_rules_refuse_is_set_aside_and_the_rest_go_in(tmp_path, cap
 
 
 def test_one_replay_at_a_time_and_the_others_return_at_once(tmp_path):
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, SEALER)
     spool.add(Spooled("SM0", A, "request", "2026-11-25T11:00:00+00:00"))
     seen: list[int] = []
 
@@ -148,7 +148,7 @@ def test_one_replay_at_a_time_and_the_others_return_at_once(tmp_path):
 
 
 def test_texts_kept_while_a_replay_runs_stay_in_the_spool(tmp_path):
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, SEALER)
     spool.add(Spooled("SM0", A, "request", "2026-11-25T11:00:00+00:00"))
 
     def apply(entry: Spooled) -> None:
@@ -162,7 +162,7 @@ def test_a_held_spool_lock_never_blocks_a_worker(tmp_path, monkeypatch):
     """Another worker holding the file lock costs a text at most LOCK_WAIT_SECONDS, then the
     "unavailable" reply: the lock is never awaited in a way that stops the worker's loop."""
     monkeypatch.setattr("ivr.store.spool.LOCK_WAIT_SECONDS", 0.05)
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, SEALER)
     spool.add(Spooled("SM0", A, "request", "2026-11-25T11:00:00+00:00"))
     with open(spool.path.with_suffix(".lock"), "a") as held:
         fcntl.flock(held, fcntl.LOCK_EX)
@@ -171,7 +171,7 @@ def test_a_held_spool_lock_never_blocks_a_worker(tmp_path, monkeypatch):
 
 
 def test_a_replay_that_fails_keeps_what_was_not_applied(tmp_path):
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, SEALER)
     for n in range(3):
         spool.add(Spooled(f"SM{n}", A, "request", "2026-11-25T11:00:00+00:00"))
     done: list[str] = []
@@ -190,7 +190,7 @@ def test_a_replay_that_fails_keeps_what_was_not_applied(tmp_path):
 
 def test_a_flood_while_down_cannot_fill_the_disk(tmp_path, monkeypatch):
     monkeypatch.setattr("ivr.store.spool.MAX_ENTRIES", 3)
-    spool = Spool(tmp_path)
+    spool = Spool(tmp_path, SEALER)
     for n in range(3):
         spool.add(Spooled(f"SM{n}", A, "request", "2026-11-25T11:00:00+00:00"))
     with pytest.raises(SpoolFull):
@@ -203,4 +203,4 @@ def test_help_and_steps_need_no_store(make_app, own_store):
     stop_embedded(own_store)
     assert text(app, A, "HELP", "SM" + "7" * 32) == [reply_text(app, "help")]
     assert len(text(app, A, "STEPS", "SM" + "8" * 32)) == 5
-    assert not Spool(own_store).waiting()
+    assert not Spool(own_store, SEALER).waiting()

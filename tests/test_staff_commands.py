@@ -15,7 +15,15 @@ import psutil
 from ivr.core.phone import mask
 from ivr.store.closures import close_line
 from ivr.store.queue import CallbackQueue
-from tests.common import ACCOUNT_SID, TOKEN, add_advisor, flows_with, london, request_callback
+from tests.common import (
+    ACCOUNT_SID,
+    SEALER,
+    TOKEN,
+    add_advisor,
+    flows_with,
+    london,
+    request_callback,
+)
 
 ME = "+447400123456"
 ROOT = Path(__file__).resolve().parent.parent
@@ -24,7 +32,11 @@ ROOT = Path(__file__).resolve().parent.parent
 def scheduled(store) -> str:
     """A callback asked for on Sunday, due at Monday's opening; its id."""
     return request_callback(
-        CallbackQueue(store), ME, "sms", london("2026-11-29T12:00"), london("2026-11-30T10:00")
+        CallbackQueue(store, SEALER),
+        ME,
+        "sms",
+        london("2026-11-29T12:00"),
+        london("2026-11-30T10:00"),
     ).callback_id
 
 
@@ -40,7 +52,7 @@ def test_without_apply_a_job_only_says_what_it_would_do(cli, store):
     assert result.exit_code == 0, result.output
     assert "would run (dry run" in result.output
     assert f"release 1 callback: {callback_id}" in result.output
-    assert CallbackQueue(store).get(callback_id).status == "scheduled"
+    assert CallbackQueue(store, SEALER).get(callback_id).status == "scheduled"
     assert {k: store.type(k) for k in store.keys("*")} == before
 
 
@@ -54,7 +66,7 @@ def test_apply_at_another_instant_asks_for_yes_after_saying_what_it_would_change
     assert {k: store.type(k) for k in store.keys("*")} == before
     assert f"release 1 callback: {callback_id}" in result.output
     assert "add --yes to apply" in result.output
-    assert CallbackQueue(store).get(callback_id).status == "scheduled"
+    assert CallbackQueue(store, SEALER).get(callback_id).status == "scheduled"
 
 
 def test_apply_with_yes_runs_the_job_as_the_scheduler_would(cli, store):
@@ -64,7 +76,7 @@ def test_apply_with_yes_runs_the_job_as_the_scheduler_would(cli, store):
 
     assert result.exit_code == 0, result.output
     assert "ran" in result.output.splitlines()[0]
-    assert CallbackQueue(store).get(callback_id).status == "due"
+    assert CallbackQueue(store, SEALER).get(callback_id).status == "due"
     again = cli("jobs", "run", "opening", "--at", "2026-11-30T10:01", "--apply", "--yes")
     assert "the helpline opened" not in again.output  # once per opening
 
@@ -100,7 +112,7 @@ def test_the_nightly_job_reports_what_it_counts_and_expires(cli, store):
     result = cli("jobs", "run", "nightly", "--at", "2026-12-01T02:30")
 
     assert f"count {callback_id}: 1 of 5 opening days missed" in result.output
-    assert CallbackQueue(store).get(callback_id).count.missed == 0  # a dry run
+    assert CallbackQueue(store, SEALER).get(callback_id).count.missed == 0  # a dry run
 
 
 # ------------------------------------------------------------------ helpline hours

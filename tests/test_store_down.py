@@ -19,7 +19,6 @@ from flask import Flask
 from ivr.content.flows import MAX_REPLY_SEGMENTS
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.simulate import TwilioLikeClient, simulate_call
-from ivr.store.spool import Spool
 from tests.common import (
     ACCOUNT_SID,
     assert_hears,
@@ -79,7 +78,7 @@ def unavailable(app: Flask) -> str:
 def test_a_text_is_kept_and_the_reply_says_we_have_it(app, body):
     """Found: texters were told "Sorry, try again later" (1 611 of them in one run)."""
     assert send(app, body) == [reply_text(app, "spooled")]
-    assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
+    assert app.extensions["helpline"].spool.waiting()
 
 
 @pytest.mark.parametrize(
@@ -100,7 +99,7 @@ def test_a_time_we_cannot_call_in_gets_the_same_question_as_when_the_store_is_up
 
 def test_stop_is_kept_and_answered_by_twilio_alone(app):
     assert send(app, "STOP") == []
-    assert Spool(app.extensions["helpline"].settings.data_dir).waiting()
+    assert app.extensions["helpline"].spool.waiting()
 
 
 @pytest.mark.parametrize(("body", "name"), [("HELP", "help")])
@@ -154,11 +153,26 @@ def test_a_text_from_abroad_still_gets_an_answer(app):
         "/voice/advisor/result",
         "/voice/screen",
         "/voice/screen/result",
+        "/voice/queue/join",
+        "/voice/queue/wait",
+        "/voice/queue/key",
+        "/voice/queue/left",
+        "/voice/page/step1?q=1",
     ],
 )
 def test_every_voice_route_still_answers(app, route):
     root = answer(app, route)
-    assert spoken(root) or next_paths(root) or route == "/voice/screen/result"
+    leaves = root.find("Leave") is not None  # the wait at closing: to the callback offer
+    assert spoken(root) or next_paths(root) or leaves or route == "/voice/screen/result"
+
+
+def test_a_caller_waiting_in_the_queue_waits_on_with_the_999_line(app):
+    """Twilio keeps the queue: a wait page without the store never hangs up on them."""
+    root = answer(app, "/voice/queue/wait", QueuePosition="2")
+    assert root.find("Hangup") is None
+    if root.find("Leave") is None:  # open: the wait goes on (closed: the callback offer)
+        assert any("9 9 9" in line for line in spoken(root))
+        assert "/voice/queue/wait" in next_paths(root)
 
 
 @pytest.mark.parametrize("menu", ["", "open", "closed"])

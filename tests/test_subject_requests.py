@@ -16,7 +16,7 @@ from ivr.cli import main
 from ivr.core.phone import subject_number
 from ivr.store import audit
 from ivr.store.queue import CallbackQueue
-from tests.common import ACCOUNT_SID, OPEN_AT, TOKEN, add_advisor, london, request_callback
+from tests.common import ACCOUNT_SID, OPEN_AT, SEALER, TOKEN, add_advisor, london, request_callback
 
 NUMBER = "+447400123456"
 OTHER = "+447400654321"
@@ -52,7 +52,7 @@ def test_a_number_is_taken_in_national_or_international_form(typed, number):
 def seeded(store):
     """Two callbacks of NUMBER (one cancelled, one waiting, with what an advisor did) and
     one of someone else."""
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     now = london(OPEN_AT)
     first = request_callback(queue, NUMBER, "sms", now - timedelta(days=2), now - timedelta(days=2))
     queue.cancel(first.callback_id, now - timedelta(days=1))
@@ -132,7 +132,7 @@ def test_erase_removes_the_number_from_redis_and_twilio(cli, seeded, with_twilio
 
     assert result.exit_code == 0, result.output
     assert "erased 2 callback records" in result.output
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     assert queue.get(first) is None and queue.get(second) is None
     assert not queue.has_open(NUMBER)
     assert queue.get(other) is not None  # someone else's stays
@@ -183,13 +183,13 @@ def test_erase_without_twilio_credentials_erases_ours_and_says_twilio_is_not_don
     assert result.exit_code == 1
     assert "erased 2 callback records" in result.output
     assert "Twilio's logs not read; run it again" in result.output
-    assert CallbackQueue(store).get(second) is None
+    assert CallbackQueue(store, SEALER).get(second) is None
 
 
 def test_erase_asks_first(cli_env, seeded, store):
     result = CliRunner().invoke(main, ["data", "erase", NUMBER], input="n\n")
     assert result.exit_code == 1 and "Aborted" in result.output
-    assert CallbackQueue(store).get(seeded[1]) is not None
+    assert CallbackQueue(store, SEALER).get(seeded[1]) is not None
 
 
 @pytest.mark.parametrize("command", ["show", "erase"])

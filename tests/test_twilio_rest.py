@@ -27,7 +27,7 @@ from ivr.services import build_services
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import STATUS_EVENTS, call_advisor, rest_client, send_sms
 from ivr.twilio.setup import Wanted, compare, configure
-from tests.common import ACCOUNT_SID, OPEN_AT, TOKEN, add_advisor, london, request_callback
+from tests.common import ACCOUNT_SID, OPEN_AT, SEALER, TOKEN, add_advisor, london, request_callback
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
@@ -253,7 +253,11 @@ def waiting(store, count: int, before: str = "2026-11-25T09:00") -> None:
     at = london(before)
     for i in range(count):
         request_callback(
-            CallbackQueue(store), f"+4474001234{90 + i}", "sms", at, london("2026-11-25T10:00")
+            CallbackQueue(store, SEALER),
+            f"+4474001234{90 + i}",
+            "sms",
+            at,
+            london("2026-11-25T10:00"),
         )
 
 
@@ -293,7 +297,7 @@ def test_the_opening_text_names_no_caller(store, twilio_api, jobs):
 def test_the_opening_text_counts_callbacks_on_their_last_day(store, twilio_api, jobs):
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
     waiting(store, 3)
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     last = queue.open_for("+447400123490")
     queue.set_count(last.id, Count(4, london("2026-11-24T10:00").date()))
     client, recorder = recorded_client(settings_for(twilio_api))
@@ -305,7 +309,7 @@ def test_the_opening_text_counts_callbacks_on_their_last_day(store, twilio_api, 
 def test_the_last_day_count_includes_callbacks_due_later_that_day(store, twilio_api, jobs):
     """Found in review: an "after 2pm" callback on its last day was not counted at 10am."""
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
-    queue = CallbackQueue(store)
+    queue = CallbackQueue(store, SEALER)
     afternoon = request_callback(
         queue,
         "+447400123490",

@@ -33,6 +33,21 @@ from ivr.core.safetime import Window
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "flows"
 
 MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback")
+QUEUE_ACTIONS = ("swap", "steps", "police", "support")
+QUEUE_TEXTS = (
+    "joining",
+    "position",
+    "next",
+    "waiting",
+    "estimate",
+    "estimate_one",
+    "no_estimate",
+    "back",
+    "back_prompt",
+    "connecting",
+)
+QUEUE_LEAVE = ("swap", "max_wait", "closing", "no_advisors")
+QUEUE_ADVISOR = ("connect", "no_key", "gone", "ended")
 CLOSED_REASONS = (
     "weekend",
     "bank_holiday",
@@ -52,6 +67,7 @@ CALLBACK_FIELDS = {
     "done_new": ("when",),
     "done_existing": ("when",),
 }
+QUEUE_FIELDS = {"position": ("position",), "estimate": ("minutes",)}
 
 
 @dataclass(frozen=True)
@@ -95,6 +111,10 @@ class VoiceContent:
     answers: tuple[Option, ...]
     safe_times: tuple[tuple[Option, Window], ...]
     outbound: Mapping[str, str]
+    queue: Mapping[str, str]
+    queue_options: tuple[Option, ...]
+    queue_leave: Mapping[str, str]
+    queue_advisor: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
 
@@ -481,6 +501,18 @@ def load_voice(file: TomlFile) -> VoiceContent:
     )
     _check_own_keys(file, [(("callback", a.action), a) for a in answers], navigation)
     safe_times = _safe_times(r)
+    queue_options = r.options(("queue", "options"), QUEUE_ACTIONS)
+    _check_own_keys(
+        file, [(("queue", "options", i), o) for i, o in enumerate(queue_options)], navigation
+    )
+    if "swap" not in {o.action for o in queue_options}:
+        raise file.error(("queue", "options"), "the wait must offer the swap to a callback")
+    queue = {k: r.text(("queue", k), QUEUE_FIELDS.get(k, ())) for k in QUEUE_TEXTS}
+    if _PRESS.findall(queue["back_prompt"]) not in ([], [navigation["menu"].key]):
+        raise file.error(
+            ("queue", "back_prompt"),
+            f"queue.back_prompt must name the main menu key ({navigation['menu'].key})",
+        )
     _check_own_keys(
         file,
         [(("callback", "safe_times", i), o) for i, (o, _) in enumerate(safe_times)],
@@ -553,6 +585,10 @@ def load_voice(file: TomlFile) -> VoiceContent:
             k: r.text(("outbound", k))
             for k in ("connect", "no_key", "closed", "not_claimed", "machine", "no_answer", "ended")
         },
+        queue=queue,
+        queue_options=queue_options,
+        queue_leave={k: r.text(("queue", "leave", k)) for k in QUEUE_LEAVE},
+        queue_advisor={k: r.text(("queue", "advisor", k)) for k in QUEUE_ADVISOR},
         goodbye=r.texts(("goodbye", "say")),
         fallback=r.texts(("fallback", "say"), ("usual_hours",)),
     )

@@ -7,7 +7,6 @@ message meant in safetime.py.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -15,6 +14,7 @@ import phonenumbers
 
 from ivr.core.expiry import Count
 from ivr.core.hours import OpeningHours
+from ivr.core.phone import DRAMA
 from ivr.core.promise import Placement, at_or_after
 from ivr.core.safetime import ANYTIME, Window
 
@@ -43,6 +43,7 @@ class Callback:
     call_state: str | None = None  # claimed, ringing, connected, machine, ended
     outcome: str | None = None
     count: Count = field(default_factory=Count)  # towards expiry (expiry.py)
+    swapped: bool = False  # asked for from the queue: requested_at is when they joined it
 
 
 # ------------------------------------------------------------------ after an advisor's call
@@ -81,11 +82,6 @@ CALLABLE_TYPES = {
     phonenumbers.PhoneNumberType.FIXED_LINE,
     phonenumbers.PhoneNumberType.FIXED_LINE_OR_MOBILE,
 }
-
-
-# Ofcom's numbers for drama (07700 900000-900999, 020 7946 0000-0999): never anyone's, so
-# `helpline simulate` may use them without a stranger being rung about this helpline.
-DRAMA = re.compile(r"^\+44(7700900|2079460)\d{3}$")
 
 
 def callable_number(raw: str, region: str = "GB", drama: bool = False) -> str | None:

@@ -34,3 +34,12 @@ def parse_instant(text: str, zone: tzinfo) -> datetime:
     """ISO-8601 from the command line; without an offset it is UK local time."""
     at = datetime.fromisoformat(text)
     return at if at.tzinfo else at.replace(tzinfo=zone)
+
+
+def clock_from(at: datetime, real: Clock = system_clock) -> Clock:
+    """A clock that reads `at` now and runs on with real time from there (`helpline demo`:
+    the whole app at a chosen instant, idle sign-out and waiting times still moving)."""
+    if at.tzinfo is None:
+        raise ValueError("clock_from needs a timezone-aware datetime")
+    started = real()
+    return lambda: at + (real() - started)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 import phonenumbers
@@ -51,6 +52,10 @@ def keyed_emergency(digits: str) -> bool:
     return is_emergency(digits) or digits.startswith("99")
 
 
+# Ofcom's mobile numbers for drama (07700 900000-900999): never anyone's, so
+# `helpline simulate` and `helpline demo` may use them without a stranger being rung.
+DRAMA = re.compile(r"^\+447700900\d{3}$")
+
 # Staff write UK numbers the UK way ("07400 123456"); an example in both forms for messages.
 HOME_REGION = "GB"
 _EXAMPLE = phonenumbers.parse("07400 123456", HOME_REGION)  # phonenumbers' own example mobile
@@ -60,7 +65,7 @@ EXAMPLE_INTERNATIONAL = phonenumbers.format_number(
 )
 
 
-def advisor_e164(typed: str, shown: Callable[[str], str] = str.strip) -> str:
+def advisor_e164(typed: str, shown: Callable[[str], str] = str.strip, drama: bool = False) -> str:
     """An advisor's phone as people write it ("07400 123456", "+44 (0)7400 123456") in the
     form Twilio dials ("+447400123456"). ValueError says why not, showing the number as
     `shown` gives it: as typed to the staff member who typed it (their own number), masked
@@ -75,6 +80,9 @@ def advisor_e164(typed: str, shown: Callable[[str], str] = str.strip) -> str:
         parsed = phonenumbers.parse(typed, HOME_REGION)
     except phonenumbers.NumberParseException:
         raise ValueError(f"{shown(typed)} is not a phone number: write it {example}") from None
+    e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    if drama and DRAMA.match(e164):
+        return e164  # a rehearsal's sample advisor: nobody's phone
     if not phonenumbers.is_valid_number(parsed):
         raise ValueError(f"{shown(typed)} is not a valid phone number: {example}")
     return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)

@@ -17,6 +17,7 @@ import logging
 import secrets
 import signal
 import threading
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
 import redis
@@ -27,7 +28,7 @@ from redis.typing import EncodableT
 from ivr.config import Settings
 from ivr.jobs.tasks import Jobs
 from ivr.ops.logs import setup_logging
-from ivr.services import Services, build_services
+from ivr.services import Services, build_deployment
 from ivr.store import keys
 from ivr.store.connection import connect
 from ivr.store.migrations import migrate
@@ -101,28 +102,48 @@ class Scheduler:
     `helpline jobs run` call Jobs directly). `lock_seconds`: how long its lock lasts unless
     renewed (SCHEDULER_LOCK_SECONDS, for tests; else LOCK_SECONDS)."""
 
-    def __init__(self, services: Services, lock_seconds: float | None = None) -> None:
+    def __init__(
+        self,
+        services: Services,
+        lock_seconds: float | None = None,
+        every: Sequence[Services] = (),
+    ) -> None:
+        """`services`: the default helpline's; `every`: each helpline's (default: that
+        one), whose jobs run in turn, each at its own hours."""
         self.services = services
+        self.every = tuple(every) or (services,)
         self.lock_seconds = lock_seconds or services.settings.scheduler_lock_seconds or LOCK_SECONDS
         self.leader = Leader(services.redis, self.lock_seconds, services.queue.replicas)
         self.apscheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ the jobs
 
+    def _each(self, job: Callable[[Services, bool], object]) -> None:
+        """A job for every helpline in turn: one helpline's failure (logged) does not keep
+        the others' from running. `first`: the job's work for the deployment as a whole is
+        done once, with the first."""
+        for i, services in enumerate(self.every):
+            try:
+                job(services, i == 0)
+            except Exception:
+                if len(self.every) == 1:
+                    raise
+                log.exception("scheduler: a job failed for helpline %s", services.line.name)
+
     def tick(self) -> None:
         """Every minute or so (see Jobs.tick)."""
-        Jobs(self.services).tick(self.services.clock())
+        self._each(lambda s, first: Jobs(s, purge=first).tick(s.clock()))
         self.beat()
 
     def opening(self) -> None:
         """At each opening (and late after downtime): the opening's work, then the next
         opening is put on the timetable."""
-        Jobs(self.services).opening(self.services.clock())
+        self._each(lambda s, _: Jobs(s).opening(s.clock()))
         self.schedule_opening()
 
     def nightly(self) -> None:
         """Count and expire; erase old records (see Jobs.nightly)."""
-        Jobs(self.services).nightly(self.services.clock())
+        self._each(lambda s, _: Jobs(s).nightly(s.clock()))
 
     def beat(self) -> None:
         """The heartbeat monitoring reads: wall-clock time, whatever the helpline's clock."""
@@ -143,7 +164,7 @@ class Scheduler:
     def schedule_opening(self) -> None:
         if self.apscheduler is None:
             return
-        run_at = self.services.flows.hours.next_opening(self.services.clock())
+        run_at = min(s.flows.hours.next_opening(s.clock()) for s in self.every)
         self.apscheduler.add_job(
             f"{__name__}:opening", "date", run_date=run_at, id="opening", replace_existing=True
         )
@@ -191,7 +212,13 @@ class Scheduler:
                     stop.wait(wait)
                     continue
                 log.info("scheduler leading (lock %s)", self.leader.token)
-                migrate(services.redis, services.clock(), services.flows.hours, services.settings)
+                migrate(
+                    services.redis,
+                    services.clock(),
+                    services.flows.hours,
+                    services.settings,
+                    services.sealer,
+                )
             except redis.RedisError as exc:
                 log.error("scheduler cannot reach the store: %s", exc)
                 stop.wait(wait)
@@ -257,4 +284,5 @@ def main(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    Scheduler(build_services(settings, upgrade=False)).run(stop)
+    deployment = build_deployment(settings, upgrade=False)
+    Scheduler(deployment.default, every=deployment.all()).run(stop)

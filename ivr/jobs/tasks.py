@@ -22,7 +22,6 @@ from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.services import Services
 from ivr.store import stats
-from ivr.store.accounts import Accounts
 from ivr.store.marks import Marks
 from ivr.store.queue import WAITING, erase_simulated
 from ivr.twilio.rest import run_purges, send_sms
@@ -54,8 +53,12 @@ class Jobs:
     """One pass of a job at `now`. With apply=False nothing is written; with send=False no
     text is sent (nor message deleted from Twilio) and the report says what would be."""
 
-    def __init__(self, ctx: Services, apply: bool = True, send: bool = True) -> None:
-        self.ctx, self.apply, self.send = ctx, apply, send and apply
+    def __init__(
+        self, ctx: Services, apply: bool = True, send: bool = True, purge: bool = True
+    ) -> None:
+        """`purge`: whether a tick deletes handled messages from Twilio (the deployment's
+        work, done with one helpline's tick)."""
+        self.ctx, self.apply, self.send, self.purge = ctx, apply, send and apply, purge
 
     # ------------------------------------------------------------------ the jobs
 
@@ -66,7 +69,7 @@ class Jobs:
         report = Report(self.apply)
         self._return_stale_claims(now, report)
         self._open_the_day(now, report)
-        if self.ctx.twilio is not None:
+        if self.ctx.twilio is not None and self.purge:
             if self.send:
                 # Within the tick's own time, so a burst is gone by the next one.
                 budget = PURGE_SHARE_OF_TICK * self.ctx.settings.scheduler_tick_seconds
@@ -233,7 +236,7 @@ class Jobs:
         body = ctx.flows.sms.advisor_opening.format(
             count=waiting, last_day=final, link=f"{s.public_base_url}/console/"
         )
-        for phone in Accounts(ctx.redis).on_duty_phones():
+        for phone in ctx.accounts.on_duty_phones(ctx.line.name, ctx.lines.default.name):
             if not self.send:
                 report.add(f"would text {mask(phone)}: {body}")
                 continue

@@ -113,6 +113,19 @@ def check_settings(s: Settings) -> list[Problem]:
                 "REDIS_URL is ignored; set only one.",
             )
         )
+    missing = [
+        name
+        for name, given in (("DATA_KEY", s.data_key), ("LOOKUP_KEY", s.lookup_key))
+        if not given
+    ]
+    if not s.embedded_store and missing:
+        problems.append(
+            Problem(
+                "error",
+                f"{' and '.join(missing)} not set: with an external store (REDIS_URL) the "
+                "app refuses to start without them (`helpline keys new`).",
+            )
+        )
     for number in s.advisor_numbers:
         problem = check_advisor_number(number)
         if problem:
@@ -126,3 +139,23 @@ def check_settings(s: Settings) -> list[Problem]:
             )
         )
     return problems
+
+
+# What the console needs to ring advisors and callers, by the names staff set.
+CALL_SETTINGS = ("TWILIO_ACCOUNT_SID", "TWILIO_AUTH_TOKEN", "HELPLINE_NUMBER")
+
+
+def calls_problem(s: Settings) -> str | None:
+    """Why the console can't place calls (for the supervisor page and the log; advisors are
+    only told to tell their supervisor), or None when it can."""
+    values = (s.twilio_account_sid, s.twilio_auth_token, s.helpline_number)
+    missing = [name for name, value in zip(CALL_SETTINGS, values, strict=True) if not value]
+    if not missing:
+        return None
+    names = missing[0] if len(missing) == 1 else ", ".join(missing[:-1]) + " and " + missing[-1]
+    verb = "is" if len(missing) == 1 else "are"
+    return (
+        f"Advisors can't make calls from the console: {names} {verb} not set. Set "
+        f"{'it' if len(missing) == 1 else 'them'} (see the settings in the README) and restart "
+        "the app."
+    )

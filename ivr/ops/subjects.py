@@ -6,6 +6,7 @@ number, and nothing here logs it."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from twilio.base.exceptions import TwilioException
@@ -48,20 +49,28 @@ def _twilio_records(ctx: Services, number: str) -> tuple[list[Record] | None, st
         return None, f"Twilio could not be asked: {exc}"
 
 
-def show(ctx: Services, number: str, actor: str = ACTOR) -> Found:
-    """Everything held about `number` (E.164): ours and Twilio's."""
-    held = held_about(ctx.redis, ctx.keys, number)
+def show(ctx: Services, number: str, actor: str = ACTOR, also: Sequence[Services] = ()) -> Found:
+    """Everything held about `number` (E.164): ours, in `ctx`'s helpline and those `also`
+    names (every helpline, for `helpline data show`), and Twilio's."""
+    held = held_about(ctx.redis, [s.keys for s in (ctx, *also)], ctx.sealer, number)
     twilio, problem = _twilio_records(ctx, number)
     audit.record(
-        ctx.redis, ctx.clock(), actor, "looked up what is held about a number (subject request)"
+        ctx.redis,
+        ctx.clock(),
+        actor,
+        "looked up what is held about a number (subject request)",
+        keys=ctx.keys,
     )
     return Found(number, held, twilio, problem)
 
 
-def erase(ctx: Services, number: str, actor: str = ACTOR) -> Erasure:
-    """Erase what we hold about `number` (as STOP does), then delete its calls and
+def erase(ctx: Services, number: str, actor: str = ACTOR, also: Sequence[Services] = ()) -> Erasure:
+    """Erase what we hold about `number` in `ctx`'s helpline and those `also` names (as
+    STOP does in one; `helpline data erase` erases in every one), then delete its calls and
     messages from Twilio's logs. Run it again if Twilio could not delete them all."""
-    callbacks = erase_about(ctx.redis, ctx.keys, number)
+    callbacks = erase_about(
+        ctx.redis, [s.keys for s in (ctx, *also)], ctx.sealer, ctx.erasures, number
+    )
     records, problem = _twilio_records(ctx, number)
     erased = (
         erase_records(ctx.twilio, number, records) if ctx.twilio and records is not None else None
@@ -77,6 +86,7 @@ def erase(ctx: Services, number: str, actor: str = ACTOR) -> Erasure:
         actor,
         "erased a number's records (subject request)",
         detail=f"{callbacks} callback records; {twilio}",
+        keys=ctx.keys,
     )
     log.info("subject request: %d callback records erased; %s", callbacks, twilio)
     return Erasure(callbacks, erased, problem)

@@ -1,5 +1,6 @@
-"""Advisor accounts in Redis: argon2-hashed passwords, phone, supervisor flag, on duty, and
-the account's session token (changed to end its sessions on every device at once)."""
+"""Advisor accounts in Redis: argon2-hashed passwords, phone (sealed: sealing.py), supervisor
+flag, on duty, and the account's session token (changed to end its sessions on every device
+at once)."""
 
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ from redis.typing import EncodableT, FieldT
 from ivr.core.phone import advisor_e164
 from ivr.store import keys
 from ivr.store.replies import maybe_text, table, text
+from ivr.store.sealing import Sealer
 
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
@@ -52,6 +54,13 @@ class Advisor:
     supervisor: bool
     on_duty: bool
     session: str = ""  # part of every console session of this account; a new one ends them all
+    # The helplines (flows/helplines.toml names) whose callbacks and callers they take, and,
+    # for a supervisor, whose queues, closures, advisors and figures they manage. None
+    # given: the default helpline only (see serves).
+    helplines: tuple[str, ...] = ()
+
+    def serves(self, helpline: str, default: str) -> bool:
+        return helpline in (self.helplines or (default,))
 
 
 def username_for(name: str) -> str:
@@ -102,25 +111,37 @@ def check_password(password: str) -> None:
 
 
 class Accounts:
-    def __init__(self, r: redis.Redis) -> None:
+    def __init__(self, r: redis.Redis, sealer: Sealer) -> None:
         self.r = r
+        self.sealer = sealer
 
-    def add(self, name: str, phone: str, password: str, supervisor: bool = False) -> Advisor:
+    def add(
+        self,
+        name: str,
+        phone: str,
+        password: str,
+        supervisor: bool = False,
+        drama: bool = False,
+        helplines: tuple[str, ...] = (),
+    ) -> Advisor:
+        """`drama`: a rehearsal's sample advisor may have a drama number (nobody's phone).
+        `helplines`: the names of the helplines they serve (none: the default one)."""
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
-        try:
-            phone = advisor_e164(phone)  # "07400 123456" as typed; Twilio dials "+447400123456"
+        try:  # "07400 123456" as typed; Twilio dials "+447400123456"
+            phone = advisor_e164(phone, drama=drama)
         except ValueError as exc:
             raise AccountError(str(exc)) from None
         check_password(password)
         username = username_for(name)
         fields: dict[FieldT, EncodableT] = {
             "name": name.strip(),
-            "phone": phone,
+            "phone": self.sealer.seal(phone),
             "hash": _hasher.hash(password),
             "supervisor": int(supervisor),
             "on_duty": 0,
             "session": new_session_token(),
+            "helplines": ",".join(helplines),
         }
         if not self.r.hsetnx(keys.advisor(username), "name", fields["name"]):
             raise AccountError(f"there is already an advisor called {username}")
@@ -138,10 +159,11 @@ class Accounts:
         return Advisor(
             username,
             data["name"],
-            data["phone"],
+            self.sealer.open(data["phone"]),
             data.get("supervisor") == "1",
             data.get("on_duty") == "1",
             data.get("session", ""),
+            tuple(name for name in data.get("helplines", "").split(",") if name),
         )
 
     def all(self) -> list[Advisor]:
@@ -182,12 +204,23 @@ class Accounts:
             self.r.hset(keys.advisor(username), "hash", rehashed)
         return self.get(username)
 
+    def set_helplines(self, username: str, helplines: tuple[str, ...]) -> None:
+        """The helplines they serve from now on (none: the default one)."""
+        if not self.r.exists(keys.advisor(username)):
+            raise AccountError(f"no advisor {username}")
+        self.r.hset(keys.advisor(username), "helplines", ",".join(helplines))
+
     def set_on_duty(self, username: str, on_duty: bool) -> None:
         if self.r.exists(keys.advisor(username)):
             self.r.hset(keys.advisor(username), "on_duty", int(on_duty))
 
-    def on_duty_phones(self) -> list[str]:
-        return [a.phone for a in self.all() if a.on_duty]
+    def on_duty_phones(self, helpline: str | None = None, default: str = "") -> list[str]:
+        """Phones of advisors on duty (of `helpline` only, when given)."""
+        return [
+            a.phone
+            for a in self.all()
+            if a.on_duty and (helpline is None or a.serves(helpline, default))
+        ]
 
     def device_link(self, username: str) -> str | None:
         """A code that makes one more device known to the account (so the hourly cap on new

@@ -7,14 +7,19 @@ so they are not under one.
 
   hl:schema                               version of this layout (migrations.py)
   hl:migrating                            held while a migration runs
-  hl:{helpline}:cb:{id}                   hash: one callback (queue.py)
+  hl:keys                                 the keys' check: a process with other keys stops
+  hl:{helpline}:cb:{id}                   hash: one callback (queue.py); its number sealed
   hl:{helpline}:cb:held|scheduled|due|slots|claimed|ended
                                           zsets: where each callback is (queue.py)
-  hl:{helpline}:cb:open:{h}               the number's one open callback (h: number's hash)
-  hl:{helpline}:cb:num:{h}                every callback of the number (erased on STOP)
+  hl:{helpline}:cb:open:{h}               the number's one open callback (h: the number's
+                                          keyed hash, sealing.py: lookup)
+  hl:{helpline}:cb:num:{h}                hash: every callback id of the number (STOP erases)
   hl:{helpline}:seen:{MessageSid}         a message already handled (Twilio retries)
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
-  hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes)
+  hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes), sealed
+  hl:{helpline}:live:callers              zset: callers waiting in the queue (live.py), by join
+  hl:{helpline}:live:caller:{CallSid}     hash: one waiting caller (masked number, no number)
+  hl:{helpline}:live:handled, :settings   recent handling times; the supervisor's queue rules
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
   hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days
   hl:{helpline}:stats:month:{yyyy-mm}     the month's: its days added once each (26 months)
@@ -22,7 +27,8 @@ so they are not under one.
   hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
   hl:{helpline}:sim:…                     what `helpline simulate` made: the same keys, apart
                                           (never released, listed or counted; purged nightly)
-  hl:advisors, hl:adv:{username}          advisor accounts (accounts.py)
+  hl:advisors, hl:adv:{username}          advisor accounts (accounts.py), phones sealed
+  hl:advstate:{username}                  an advisor's state: free, ringing, on a call (live.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
   hl:console:calling:{username}           one "call next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
@@ -31,6 +37,7 @@ so they are not under one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -39,6 +46,7 @@ DEFAULT_HELPLINE = "main"
 
 SCHEMA = "hl:schema"
 MIGRATING = "hl:migrating"
+KEY_CHECK = "hl:keys"
 ADVISORS = "hl:advisors"
 ADVISOR = "hl:adv:"  # + username
 DEVICE_LINK = "hl:signin:trust:"  # + digest
@@ -63,6 +71,10 @@ def signin_account(account: str, device: str) -> str:
 
 def calling(username: str) -> str:
     return f"hl:console:calling:{username}"
+
+
+def advisor_state(username: str) -> str:
+    return f"hl:advstate:{username}"
 
 
 @dataclass(frozen=True)
@@ -93,6 +105,10 @@ class Keys:
     def callback(self, callback_id: str) -> str:
         return f"{self.cb}{callback_id}"
 
+    def is_callback(self, key: str) -> bool:
+        """Whether `key` is one callback's record (its id: 16 hex digits, queue.py)."""
+        return re.fullmatch(re.escape(self.cb) + "[0-9a-f]{16}", key) is not None
+
     def place(self, name: str) -> str:
         """held, scheduled, due, slots, claimed or ended."""
         return f"{self.cb}{name}"
@@ -112,6 +128,14 @@ class Keys:
 
     def keyed_number(self, call_sid: str) -> str:
         return f"{self.base}call:{call_sid}:number"
+
+    @property
+    def live(self) -> str:
+        """The prefix of the in-hours queue's keys (live.py)."""
+        return f"{self.base}live:"
+
+    def live_caller(self, call_sid: str) -> str:
+        return f"{self.live}caller:{call_sid}"
 
     @property
     def closure(self) -> str:
@@ -154,3 +178,7 @@ V2_TO_V3 = (
     ("hl:nightly:", "nightly:"),
 )
 V2_RENAMED = (("hl:override", "closure"), ("hl:audit", "audit"))
+
+# Version 3 named a number's keys by an unkeyed hash (sha256, 24 hex digits), which anyone can
+# work out from a number: version 4 names them by the keyed hash (32) and drops these.
+V3_HASHED = re.compile(r"^hl:[^:]+:(cb:open|cb:num|sms:rate|sms:quiet):[0-9a-f]{24}$")

@@ -16,6 +16,10 @@ Versions:
   3  what belongs to a helpline is under its own part of the key space (keys.py): the keys
      of version 2 move under the default helpline's. Version 1 and 2 keys are named here
      as they were, since that is what the upgrades read.
+  4  every number is sealed and each number's keys are named by its keyed hash (sealing.py):
+     version 3 kept numbers in clear (callbacks, numbers keyed in during a call, advisors'
+     phones) and named their keys by an unkeyed hash. Afterwards the append-only file is
+     rewritten, so the numbers in clear leave the disk too.
 """
 
 from __future__ import annotations
@@ -35,11 +39,20 @@ from ivr.core.safetime import ANYTIME, Window
 from ivr.store import keys
 from ivr.store.keys import Keys
 from ivr.store.replies import table
+from ivr.store.sealing import (
+    Sealer,
+    check_keys,
+    looks_sealed,
+    reseal_place,
+    rewrite_append_only_file,
+    sealed_places,
+    swap_script,
+)
 
 log = logging.getLogger(__name__)
 
 SCHEMA_KEY = keys.SCHEMA
-VERSION = 3
+VERSION = 4
 WAIT_SECONDS = 120  # for another process's upgrade to finish
 _RECORD = re.compile(r"^hl:cb:[0-9a-f]{16}$")  # a callback under version 1 and 2 names
 
@@ -99,6 +112,23 @@ def to_v2(
     return new
 
 
+_TO_V4 = """
+-- KEYS: the record, its open key and number set under the old hash, and under the new;
+-- ARGV: id, the old hash (as read), the new, the number sealed. Only a record unchanged
+-- since it was read; the open key moves with it (RENAME keeps any expiry), and its id from
+-- the old number set to the new hash (a hash of ids: small hashes are packed, small sets of
+-- strings are not).
+if redis.call('HGET', KEYS[1], 'h') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[1], 'number', ARGV[4], 'h', ARGV[3])
+if KEYS[2] ~= KEYS[4] then
+  if redis.call('GET', KEYS[2]) == ARGV[1] then redis.call('RENAME', KEYS[2], KEYS[4]) end
+  redis.call('SREM', KEYS[3], ARGV[1])
+  redis.call('HSET', KEYS[5], ARGV[1], 1)
+end
+return 1
+"""
+
+
 def v3_name(key: str, helpline: Keys) -> str | None:
     """Where a version-2 key goes in version 3 (None: it stays, or it is not ours)."""
     for old, part in keys.V2_TO_V3:
@@ -107,10 +137,14 @@ def v3_name(key: str, helpline: Keys) -> str | None:
     return next((helpline.base + part for old, part in keys.V2_RENAMED if key == old), None)
 
 
-def migrate(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settings) -> int:
+def migrate(
+    r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settings, sealer: Sealer
+) -> int:
     """Bring the store to VERSION; how many records were changed. A store with no version
     is version 1 if it holds callbacks, else new. Another process already upgrading is
-    waited for."""
+    waited for. First of all, a store sealed with other keys than `sealer`'s is refused
+    (KeyMismatch)."""
+    check_keys(r, sealer)
     stored = r.get(SCHEMA_KEY)
     if stored is not None and int(stored) >= VERSION:
         return 0
@@ -130,6 +164,9 @@ def migrate(r: redis.Redis, now: datetime, hours: OpeningHours, settings: Settin
             r.set(SCHEMA_KEY, 2)
         if version < 3:
             changed += _to_v3(r, Keys())
+            r.set(SCHEMA_KEY, 3)
+        if version < 4:
+            changed += _to_v4(r, Keys(), sealer)
         r.set(SCHEMA_KEY, VERSION)
         if changed:
             log.info("store upgraded to version %d: %d records changed", VERSION, changed)
@@ -174,3 +211,35 @@ def _to_v3(r: redis.Redis, helpline: Keys) -> int:
             moved += 1
     r.delete("hl:secret_key")
     return moved
+
+
+def _to_v4(r: redis.Redis, helpline: Keys, sealer: Sealer) -> int:
+    """Seal every number kept in clear, name each number's keys by its keyed hash, drop the
+    version-3 names left (flood counters of a few minutes, and keys of records already
+    gone), then rewrite the append-only file."""
+    upgrade = r.register_script(_TO_V4)
+    changed = 0
+    for key in list(r.scan_iter(helpline.cb + "*", count=1000)):
+        if not helpline.is_callback(key):
+            continue
+        fields = table(r.hgetall(key))
+        number = fields.get("number", "")
+        if not number:
+            continue
+        plain = sealer.open(number) if looks_sealed(number) else number
+        old, new = fields.get("h", ""), sealer.lookup(plain)
+        if old == new and looks_sealed(number):
+            continue
+        callback_id = key.removeprefix(helpline.cb)
+        changed += upgrade(
+            keys=[key, helpline.open(old), helpline.numbers(old)]
+            + [helpline.open(new), helpline.numbers(new)],
+            args=[callback_id, old, new, sealer.seal(plain)],
+        )
+    swap = swap_script(r)
+    changed += sum(reseal_place(r, swap, place, sealer) for place in sealed_places(r, helpline))
+    for key in list(r.scan_iter(helpline.base + "*", count=1000)):
+        if keys.V3_HASHED.match(key):
+            changed += r.delete(key)
+    rewrite_append_only_file(r)
+    return changed

@@ -13,7 +13,6 @@ anything that released a callback twice (the chaos run kills processes to look f
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import secrets
 from collections.abc import Iterator
@@ -34,16 +33,12 @@ from ivr.core.safetime import Window
 from ivr.store.keys import Keys
 from ivr.store.replication import NotReplicated, Replicas, acknowledged
 from ivr.store.replies import maybe_text, table, texts
+from ivr.store.sealing import Sealer
 
 log = logging.getLogger(__name__)
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
 WAITING = ("held", "scheduled", "due")
-
-
-def number_key(number: str) -> str:
-    """The number's hash, for key names: numbers stay out of key listings and logs."""
-    return hashlib.sha256(number.encode()).hexdigest()[:24]
 
 
 def _ts(at: datetime | None) -> float | str:
@@ -108,8 +103,9 @@ _REQUEST = (
     + _FLOOD
     + """
 -- KEYS: open_key, num_set, seen_key (or ""), rate_key and quiet_key (or "": no counting);
--- ARGV: id, number, source, requested, due, slot_end, plan, voicemail, status, seen_ttl,
--- number hash, claimable_on, flood window, limit, quiet. A text's flood counter and its
+-- ARGV: id, number (sealed), source, requested, due, slot_end, plan, voicemail, status,
+-- seen_ttl, number hash, claimable_on, flood window, limit, quiet, swapped (asked for from
+-- the queue: requested is when the caller joined it). A text's flood counter and its
 -- request are one script: one write, one fsync, one round trip.
 local open_key, num_set, seen_key = KEYS[1], KEYS[2], KEYS[3]
 local quiet = 0
@@ -132,10 +128,11 @@ local id = ARGV[1]
 local key = '${cb}' .. id
 redis.call('HSET', key, 'number', ARGV[2], 'source', ARGV[3], 'requested_at', ARGV[4],
   'due_at', ARGV[5], 'slot_end', ARGV[6], 'plan', ARGV[7], 'voicemail', ARGV[8],
-  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0)
+  'attempts', 0, 'status', ARGV[9], 'h', ARGV[11], 'claimable_on', ARGV[12], 'missed', 0,
+  'swapped', ARGV[16])
 place(id, key, ARGV[9])
 redis.call('SET', open_key, id)
-redis.call('SADD', num_set, id)
+redis.call('HSET', num_set, id, 1)
 if seen_key ~= '' then redis.call('SET', seen_key, id, 'EX', ARGV[10]) end
 return {id, 'new', ARGV[5], quiet}
 """
@@ -219,7 +216,7 @@ if KEYS[3] ~= '' then
   if redis.call('EXISTS', KEYS[3]) == 1 then return -1 end
   redis.call('SET', KEYS[3], 'opt-out', 'EX', ARGV[1])
 end
-local ids = redis.call('SMEMBERS', KEYS[2])
+local ids = redis.call('HKEYS', KEYS[2])
 for _, id in ipairs(ids) do
   redis.call('DEL', '${cb}' .. id)
   unplace(id)
@@ -236,7 +233,7 @@ local ids = redis.call('ZRANGEBYSCORE', '${cb}ended', '-inf', ARGV[1], 'LIMIT', 
 for _, id in ipairs(ids) do
   local key = '${cb}' .. id
   local h = redis.call('HGET', key, 'h')
-  if h then redis.call('SREM', '${cb}num:' .. h, id) end
+  if h then redis.call('HDEL', '${cb}num:' .. h, id) end
   redis.call('DEL', key)
   redis.call('ZREM', '${cb}ended', id)
 end
@@ -265,6 +262,22 @@ while true do
   end
   offset = offset + 50
 end
+"""
+
+_CLAIM_ONE = """
+-- One particular due callback (the one list's head), for one advisor, by the same rule as
+-- _CLAIM (claims.may_claim). ARGV: id, advisor, now
+local key = '${cb}' .. ARGV[1]
+local fields = redis.call('HMGET', key, 'status', 'slot_end')
+if fields[1] ~= 'due' or not fields[2] or tonumber(fields[2]) <= tonumber(ARGV[3]) then
+  return 0
+end
+redis.call('ZREM', '${cb}due', ARGV[1])
+redis.call('ZREM', '${cb}slots', ARGV[1])
+redis.call('HSET', key, 'status', 'claimed', 'claimed_by', ARGV[2], 'claimed_at', ARGV[3],
+  'call_state', 'claimed', 'caller_connected', 0)
+redis.call('ZADD', '${cb}claimed', ARGV[3], ARGV[1])
+return 1
 """
 
 _FINISH = """
@@ -375,12 +388,18 @@ class Flood:
 
 
 class CallbackQueue:
-    """Callback records and their queues in Redis."""
+    """Callback records and their queues in Redis. Each number is sealed by `sealer` and
+    found by its keyed hash (sealing.py); nothing else in a record is secret."""
 
     def __init__(
-        self, client: redis.Redis, keys: Keys | None = None, replicas: Replicas | None = None
+        self,
+        client: redis.Redis,
+        sealer: Sealer,
+        keys: Keys | None = None,
+        replicas: Replicas | None = None,
     ) -> None:
         self.r = client
+        self.sealer = sealer
         self.keys = keys or Keys()
         self.replicas = replicas or Replicas()
 
@@ -396,6 +415,7 @@ class CallbackQueue:
         self._erase_number = script(_ERASE_NUMBER)
         self._erase_ended = script(_ERASE_ENDED)
         self._claim = script(_CLAIM)
+        self._claim_one = script(_CLAIM_ONE)
         self._finish = script(_FINISH)
         self._return_stale = script(_RETURN_STALE)
         self._unclaim = script(_UNCLAIM)
@@ -417,11 +437,13 @@ class CallbackQueue:
         voicemail: bool = False,
         message_sid: str = "",
         flood: Flood | None = None,
+        swapped: bool = False,
     ) -> Requested:
         """Store a callback for `number` unless it has one open (or this message was seen).
         `plan` is the safe-time window (None while held for one). With `flood`, the text is
-        counted too (in the same script)."""
-        h = number_key(number)
+        counted too (in the same script). `swapped`: asked for by a caller leaving the queue,
+        `now` being when they joined it (their place)."""
+        h = self.sealer.lookup(number)
         callback_id = secrets.token_hex(8)
         rate_keys = list(self.keys.flood(h)) if flood else ["", ""]
         result = self._acknowledged(
@@ -434,7 +456,7 @@ class CallbackQueue:
             ],
             args=[
                 callback_id,
-                number,
+                self.sealer.seal(number),
                 source,
                 _ts(now),
                 _ts(place.due),
@@ -446,13 +468,14 @@ class CallbackQueue:
                 h,
                 place.claimable_on.isoformat() if place.claimable_on else "",
                 *(flood.args() if flood else ["", "", ""]),
+                int(swapped),
             ],
         )
         return Requested(result[0], result[1], _dt(result[2]), result[3] == 1)
 
     def too_many(self, number: str, flood: Flood) -> bool:
         """Count a text from `number` that stores nothing (HELP, STEPS...): too many?"""
-        h = number_key(number)
+        h = self.sealer.lookup(number)
         return int(self._too_many(keys=list(self.keys.flood(h)), args=flood.args())) == 1
 
     def replan(self, callback_id: str, plan: Window | None, place: Placement) -> str:
@@ -536,7 +559,10 @@ class CallbackQueue:
         """Cancel and erase everything stored about `number` (opt-out); how many records.
         With a MessageSid, only the first time that message is seen (-1 after: a Twilio
         retry, or a kept text replayed twice, must not erase a request made since)."""
-        h = number_key(number)
+        return self.erase_lookup(self.sealer.lookup(number), message_sid)
+
+    def erase_lookup(self, h: str, message_sid: str = "") -> int:
+        """erase_number by the number's keyed hash (a restore applying the erasure log)."""
         return int(
             self._acknowledged(
                 self._erase_number,
@@ -581,15 +607,26 @@ class CallbackQueue:
             self.r.hset(self.keys.callback(callback_id), "voicemail", int(allowed))
 
     def has_open(self, number: str) -> bool:
-        return bool(self.r.exists(self.keys.open(number_key(number))))
+        return bool(self.r.exists(self.keys.open(self.sealer.lookup(number))))
 
     def open_for(self, number: str) -> Callback | None:
-        callback_id = maybe_text(self.r.get(self.keys.open(number_key(number))))
+        callback_id = maybe_text(self.r.get(self.keys.open(self.sealer.lookup(number))))
         return self.get(callback_id) if callback_id else None
 
     def get(self, callback_id: str) -> Callback | None:
-        data = self.r.hgetall(self.keys.callback(callback_id))
-        return _callback(callback_id, table(data)) if data else None
+        data = table(self.r.hgetall(self.keys.callback(callback_id)))
+        return _callback(callback_id, data, self.sealer.open(data["number"])) if data else None
+
+    def keep_keyed(self, call_sid: str, number: str, seconds: int) -> None:
+        """A number keyed in (or offered) during a call, kept sealed while the caller decides."""
+        self.r.set(self.keys.keyed_number(call_sid), self.sealer.seal(number), ex=seconds)
+
+    def keyed(self, call_sid: str) -> str | None:
+        sealed = maybe_text(self.r.get(self.keys.keyed_number(call_sid)))
+        return self.sealer.open(sealed) if sealed else None
+
+    def forget_keyed(self, call_sid: str) -> None:
+        self.r.delete(self.keys.keyed_number(call_sid))
 
     def ids(self, status: str) -> list[str]:
         """Ids in one state, in queue order."""
@@ -627,6 +664,13 @@ class CallbackQueue:
         never get the same one, and nobody is called outside their safe window."""
         callback_id = self._acknowledged(self._claim, args=[advisor, _ts(now)])
         return self.get(callback_id) if callback_id else None
+
+    def claim_one(self, callback_id: str, advisor: str, now: datetime) -> Callback | None:
+        """Atomically take this callback if it may be claimed (claims.may_claim): two
+        advisors taking the one list's head at once never both get it."""
+        if not self._claim_one(args=[callback_id, advisor, _ts(now)]):
+            return None
+        return self.get(callback_id)
 
     def finish(
         self,
@@ -695,10 +739,10 @@ def _plan(data: dict[str, str]) -> Window | None:
     return Window.loads(data["plan"]) if data.get("plan") else None
 
 
-def _callback(callback_id: str, data: dict[str, str]) -> Callback:
+def _callback(callback_id: str, data: dict[str, str], number: str) -> Callback:
     return Callback(
         id=callback_id,
-        number=data["number"],
+        number=number,
         source=data["source"],
         requested_at=_need(_dt(data["requested_at"])),
         due_at=_need(_dt(data["due_at"])),
@@ -712,6 +756,7 @@ def _callback(callback_id: str, data: dict[str, str]) -> Callback:
         caller_connected=data.get("caller_connected") == "1",
         call_state=data.get("call_state") or None,
         outcome=data.get("outcome") or None,
+        swapped=data.get("swapped") == "1",
         count=Count(
             int(data.get("missed") or 0), _day(data.get("counted")), _day(data.get("claimable_on"))
         ),

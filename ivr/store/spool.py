@@ -2,10 +2,11 @@
 answers again, then put into the queue exactly once.
 
 A text is never lost because Redis is down. What is kept is what the queue would keep: the
-number, the MessageSid and what the text asked for (a keyword or a safe time as read), never
-the body. Each entry is one JSON line, appended under a file lock and fsynced before the
-person is told we have it. Replaying goes through the same rules as a live text, once per
-MessageSid (the queue's own once-only key), in the order the texts came, STOP included.
+number (sealed, as in the store: sealing.py), the MessageSid and what the text asked for (a
+keyword or a safe time as read), never the body. Each entry is one JSON line, appended under
+a file lock and fsynced before the person is told we have it. Replaying goes through the
+same rules as a live text, once per MessageSid (the queue's own once-only key), in the order
+the texts came, STOP included.
 
 The file lock is only ever held for a read or a write of the file, never while the store is
 asked anything, and it is taken without blocking (a worker serves many requests on one
@@ -32,6 +33,7 @@ from typing import IO
 import redis
 
 from ivr.store.connection import private_folder, private_opener
+from ivr.store.sealing import Sealer, looks_sealed
 
 log = logging.getLogger(__name__)
 _STORE_ERRORS = (redis.RedisError, ConnectionError, TimeoutError)
@@ -57,6 +59,7 @@ class Spooled:
     window: str = ""
     hour: int | None = None
     media: tuple[str, ...] = ()  # its media's SIDs, to delete from Twilio once replayed
+    helpline: str = ""  # the helpline it was sent to, by name ("": the default)
 
     @property
     def received(self) -> datetime:
@@ -73,10 +76,12 @@ class SpoolFull(RuntimeError):
 
 
 class Spool:
-    """The spool file of one data folder (0600, in a 0700 folder)."""
+    """The spool file of one data folder (0600, in a 0700 folder); each number in it sealed
+    by `sealer`."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, sealer: Sealer) -> None:
         self.path = Path(data_dir) / "spool" / "texts.jsonl"
+        self.sealer = sealer
 
     def waiting(self) -> bool:
         """Cheap: whether anything is waiting to be replayed."""
@@ -92,7 +97,7 @@ class Spool:
             if sum(1 for _ in handle) >= MAX_ENTRIES:
                 raise SpoolFull(f"{MAX_ENTRIES} texts are waiting already")
             handle.seek(0, os.SEEK_END)
-            handle.write(json.dumps(asdict(entry)) + "\n")
+            handle.write(self._line(entry))
             handle.flush()
             os.fsync(handle.fileno())
 
@@ -111,7 +116,7 @@ class Spool:
                 return 0  # another worker of this host is replaying: it keeps the order
             with self._locked() as handle:
                 handle.seek(0)
-                entries = list(_read(handle))
+                entries = list(self._read(handle))
             settled: set[tuple[str, str, str]] = set()
             failed: list[Spooled] = []
             done = 0
@@ -138,6 +143,17 @@ class Spool:
             log.info("%d texts taken while the store was down are now in the queue", done)
         return done
 
+    def reseal(self) -> int:
+        """Seal every waiting entry again under the newest key (`helpline keys rotate`);
+        how many there are."""
+        if not self.waiting():
+            return 0
+        with self._locked() as handle:
+            handle.seek(0)
+            entries = list(self._read(handle))
+            self._rewrite(entries)
+        return len(entries)
+
     @property
     def failed_path(self) -> Path:
         return self.path.with_name("failed.jsonl")
@@ -147,20 +163,41 @@ class Spool:
         with self._locked() as handle:
             if failed:
                 with open(self.failed_path, "a", encoding="utf-8", opener=private_opener) as out:
-                    out.writelines(json.dumps(asdict(e)) + "\n" for e in failed)
+                    out.writelines(self._line(e) for e in failed)
                     out.flush()
                     os.fsync(out.fileno())
             handle.seek(0)
-            self._rewrite([e for e in _read(handle) if e.key not in settled])
+            self._rewrite([e for e in self._read(handle) if e.key not in settled])
 
     def _rewrite(self, entries: list[Spooled]) -> None:
         partial = self.path.with_suffix(".tmp")
         with open(partial, "w", encoding="utf-8", opener=private_opener) as out:
-            out.writelines(json.dumps(asdict(e)) + "\n" for e in entries)
+            out.writelines(self._line(e) for e in entries)
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
         _fsync_folder(self.path.parent)
+
+    def _line(self, entry: Spooled) -> str:
+        return json.dumps(asdict(entry) | {"number": self.sealer.seal(entry.number)}) + "\n"
+
+    def _read(self, handle: IO[str]) -> Iterator[Spooled]:
+        """The entries, their numbers opened (one kept in clear by an earlier version is
+        taken as it is, and sealed when the file is next rewritten)."""
+        for line in handle:
+            if line.strip():
+                try:
+                    fields = json.loads(line)
+                    number = fields["number"]
+                    yield Spooled(
+                        **fields
+                        | {
+                            "number": self.sealer.open(number) if looks_sealed(number) else number,
+                            "media": tuple(fields.get("media", ())),
+                        }
+                    )
+                except (ValueError, TypeError, KeyError):
+                    log.error("an unreadable line in the text spool was skipped")
 
     @contextmanager
     def _locked(self) -> Iterator[IO[str]]:
@@ -201,16 +238,6 @@ def _take(lock: IO[str], wait: float) -> None:
             if time.monotonic() > deadline:
                 raise OSError("the text spool is locked by another worker") from None
             time.sleep(0.005)
-
-
-def _read(handle: IO[str]) -> Iterator[Spooled]:
-    for line in handle:
-        if line.strip():
-            try:
-                fields = json.loads(line)
-                yield Spooled(**fields | {"media": tuple(fields.get("media", ()))})
-            except (ValueError, TypeError):
-                log.error("an unreadable line in the text spool was skipped")
 
 
 def _fsync_folder(folder: Path) -> None:

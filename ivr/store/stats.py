@@ -135,6 +135,16 @@ def wait_recorded(
         log.warning("could not record a wait: %s", exc)
 
 
+def queue_answer_recorded(
+    r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float, keys: Keys = DEFAULT
+) -> None:
+    """How long a caller waited in the queue before an advisor took them."""
+    try:
+        _buffer.wait(r, keys.stats(now.astimezone(tz).date()) + ":answer", int(seconds))
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not record a time to answer: %s", exc)
+
+
 def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int], list[int]]:
     flush()
     counters = {k: int(v) for k, v in table(r.hgetall(keys.stats(when))).items()}

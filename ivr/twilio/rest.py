@@ -8,6 +8,7 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Protocol
+from urllib.parse import quote
 
 import redis
 from twilio.base.exceptions import TwilioException, TwilioRestException
@@ -185,20 +186,73 @@ def run_purges(
 
 
 def call_advisor(
-    client: Client, settings: Settings, base_url: str, advisor_phone: str, callback_id: str
+    client: Client,
+    settings: Settings,
+    base_url: str,
+    advisor_phone: str,
+    callback_id: str,
+    username: str = "",
 ) -> str:
-    """Ring the advisor's phone; the TwiML asks them to press 1. Returns the Call SID."""
+    """Ring the advisor's phone; the TwiML asks them to press 1. Returns the Call SID. The
+    status callbacks carry the advisor's name, so their state follows the call."""
+    adv = f"&adv={quote(username)}" if username else ""
     call = client.calls.create(
         to=advisor_phone,
         from_=settings.helpline_number,
         method="POST",
         url=f"{base_url}/voice/outbound/advisor?cb={callback_id}",
-        status_callback=f"{base_url}/voice/outbound/status?cb={callback_id}",
+        status_callback=f"{base_url}/voice/outbound/status?cb={callback_id}{adv}",
         status_callback_event=STATUS_EVENTS,
         status_callback_method="POST",
         timeout=25,
     )
     return call.sid
+
+
+def call_advisor_for_caller(
+    client: Client,
+    settings: Settings,
+    base_url: str,
+    advisor_phone: str,
+    call_sid: str,
+    username: str,
+) -> str:
+    """Ring the advisor's phone to take a caller waiting in the queue: they press 1, then
+    <Dial><Queue> (voice_queue.connect). Returns the advisor leg's Call SID."""
+    query = f"sid={quote(call_sid)}&adv={quote(username)}"
+    call = client.calls.create(
+        to=advisor_phone,
+        from_=settings.helpline_number,
+        method="POST",
+        url=f"{base_url}/voice/queue/advisor?{query}",
+        status_callback=f"{base_url}/voice/queue/advisor-status?adv={quote(username)}",
+        status_callback_event=STATUS_EVENTS,
+        status_callback_method="POST",
+        timeout=25,
+    )
+    return call.sid
+
+
+def caller_still_queued(client: Client, queue_name: str, call_sid: str) -> bool | None:
+    """Whether Twilio still holds `call_sid` in the queue named `queue_name` (a caller may
+    hang up as they are taken); None when Twilio can't say (no such queue, or an error):
+    then the store's word stands."""
+    try:
+        # One page: an account has few queues, and a listing never runs on through pages.
+        found = client.queues.page(page_size=100)
+        queue = next((q for q in found if q.friendly_name == queue_name), None)
+        if queue is None:
+            return None
+        client.queues(queue.sid).members(call_sid).fetch()
+    except TwilioRestException as exc:
+        if exc.status == 404:
+            return False
+        log.warning("could not ask Twilio about a queued call: %s", exc)
+        return None
+    except (TwilioException, OSError) as exc:
+        log.warning("could not ask Twilio about a queued call: %s", exc)
+        return None
+    return True
 
 
 def send_sms(client: Client, settings: Settings, to: str, body: str) -> str:

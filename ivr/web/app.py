@@ -1,23 +1,22 @@
 """The web app: create_app builds it from settings and a clock; helpline() is what each request
-needs (settings, flows, clock, store), on the Flask app."""
+needs (settings, flows, clock, store) of the helpline it is for, on the Flask app."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields
 
 import redis
-from flask import Flask, current_app
+from flask import Flask, current_app, g, has_request_context, request
 
 from ivr.config import Settings
 from ivr.core.clock import Clock
 from ivr.ops.logs import setup_logging
 from ivr.ops.secret_key import load_secret_key
-from ivr.services import Services, build_services
+from ivr.services import Services, build_deployment
 from ivr.store.accounts import use_password_cost
-from ivr.store.spool import Spool
 from ivr.web.limits import limit_requests
 from ivr.web.signatures import ForwardedByProxiesOnly, SignatureGuard
 
@@ -37,9 +36,65 @@ class Helpline(Services):
         return cls(**{f.name: getattr(services, f.name) for f in fields(Services)}, guard=guard)
 
 
-def helpline() -> Helpline:
-    found: Helpline = current_app.extensions["helpline"]
+# The console's choice among the signed-in advisor's helplines (console.py sets it): a
+# function of the request giving a helpline's name, or None for the default.
+CONSOLE_CHOICE = "helpline_console_choice"
+CHOSEN = "ivr.helpline"  # the request's helpline, once chosen
+
+
+def helplines() -> dict[str, Helpline]:
+    """Every helpline of the deployment, by name, the default first."""
+    found: dict[str, Helpline] = current_app.extensions["helplines"]
     return found
+
+
+def helpline() -> Helpline:
+    """The helpline this request is for, chosen once per request (see _choose); within
+    `serving`, the one it names; otherwise the default."""
+    chosen: Helpline | None = g.get("serving")
+    if chosen is not None:
+        return chosen
+    if not has_request_context():
+        return current_app.extensions["helpline"]
+    chosen = request.environ.get(CHOSEN)
+    if chosen is None:
+        default = current_app.extensions["helpline"]
+        request.environ[CHOSEN] = default  # while choosing: the console reads the advisor
+        chosen = _choose() or default  # through the accounts every helpline shares
+        request.environ[CHOSEN] = chosen
+    return chosen
+
+
+def _choose() -> Helpline | None:
+    """Twilio's webhooks by the number called (`To`: every number of ours is listed in
+    flows/helplines.toml), else the number calling (`From`: our own legs, a callback rung
+    from the helpline's number); the console by the advisor's choice. Anything else, an
+    unknown number included, gets the default helpline: never an error."""
+    lines = helplines()
+    if len(lines) == 1:
+        return None
+    if request.blueprint == "console":
+        choice: Callable[[], str | None] | None = current_app.extensions.get(CONSOLE_CHOICE)
+        name = choice() if choice else None
+        return lines.get(name) if name else None
+    for field_name in ("To", "From"):
+        number = (request.values.get(field_name) or "").strip()[:20]
+        for line in lines.values():
+            if number and number in line.line.numbers:
+                return line
+    return None
+
+
+@contextlib.contextmanager
+def serving(name: str) -> Iterator[Helpline]:
+    """helpline() is `name`'s (the default's if unknown) within this block: work done for
+    one helpline away from its request (a text kept on disk while the store was down)."""
+    before = g.get("serving")
+    g.serving = helplines().get(name) or current_app.extensions["helpline"]
+    try:
+        yield g.serving
+    finally:
+        g.serving = before
 
 
 def create_app(config: Mapping[str, object] | None = None, clock: Clock | None = None) -> Flask:
@@ -55,7 +110,8 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
             "cost, which protects nothing. For the test suite only: never in production. !!!",
             settings.password_hash_cost,
         )
-    services = build_services(settings, clock)
+    deployment = build_deployment(settings, clock)
+    services = deployment.default
 
     app = Flask(__name__)  # templates/ and static/ beside this module
     app.secret_key = secret_key
@@ -67,7 +123,8 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
     guard = SignatureGuard(
         settings.twilio_auth_token, settings.public_base_url, settings.signature_alarm_after
     )
-    app.extensions["helpline"] = Helpline.of(services, guard)
+    app.extensions["helplines"] = {s.line.name: Helpline.of(s, guard) for s in deployment.all()}
+    app.extensions["helpline"] = app.extensions["helplines"][services.line.name]
 
     @app.before_request
     def upgraded() -> None:
@@ -84,17 +141,18 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
         )
 
     from ivr.ops import metrics
-    from ivr.web import console, health, outbound, sms, voice, voice_callbacks
+    from ivr.web import console, health, outbound, sms, voice, voice_callbacks, voice_queue
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(voice_callbacks.bp)
+    app.register_blueprint(voice_queue.bp)
     app.register_blueprint(outbound.bp)
     app.register_blueprint(sms.bp)
     console.init_console(app)
     voice.install_fallback(app)
     metrics.install(app)
     app.register_blueprint(health.bp)
-    if Spool(settings.data_dir).waiting():  # texts kept while the store was down, unreplayed
+    if services.spool.waiting():  # texts kept while the store was down, unreplayed
         sms.start_replaying(app)
     limit_requests(app)  # outermost: before the signature check or Flask reads a body
     return app

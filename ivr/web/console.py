@@ -34,7 +34,8 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from twilio.base.exceptions import TwilioException
+from twilio.base.exceptions import TwilioException, TwilioRestException
+from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, PasswordField, StringField
 from wtforms.validators import DataRequired, Length
@@ -49,15 +50,18 @@ from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
+from ivr.ops.checks import calls_problem
 from ivr.ops.hashpool import Busy, HashPool
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.keys import calling
+from ivr.store.live import LEFT, Caller
+from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
-from ivr.twilio.rest import call_advisor
-from ivr.web.app import helpline
+from ivr.twilio.rest import call_advisor, call_advisor_for_caller, caller_still_queued
+from ivr.web.app import CONSOLE_CHOICE, Helpline, helpline, helplines
 from ivr.web.report_page import last_month, render_report
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,10 @@ POLL_ENDPOINTS = {"console.queue_json"}  # a poll is not activity: idle sign-out
 # the page's next poll or click still carries it and the person is told why they were signed out
 # (a cookie that expired in the browser first would just show the sign-in form, unexplained).
 IDLE_NOTICE_SECONDS = 60
+# A flash in this category is an error: shown apart from good news, and announced at once
+# (role=alert). Errors the advisor can't fix say what to do; the detail goes to the log and the
+# supervisor page.
+ERROR = "error"
 CALL_NEXT_LOCK_SECONDS = 30
 BUSY_RETRY_SECONDS = 2
 OUTCOME_LABELS = {
@@ -111,11 +119,52 @@ def load_user(user_id: str) -> User | None:
 
 
 def accounts() -> Accounts:
-    return Accounts(helpline().redis)
+    return helpline().accounts
 
 
 def me() -> Advisor:
     return current_user.advisor
+
+
+def my_helplines() -> list[Helpline]:
+    """The helplines the signed-in advisor serves, the deployment's order."""
+    return [h for h in helplines().values() if h.serves(me())]
+
+
+def chosen_helpline() -> str | None:
+    """Which helpline the console serves this request (app.helpline): the one asked for
+    (?helpline=name, then kept in the session) among the advisor's own, else their first.
+    Signed out: the default."""
+    if not current_user.is_authenticated:
+        return None
+    mine = [h.line.name for h in my_helplines()]
+    wanted = request.args.get("helpline") or session.get("helpline")
+    if wanted in mine:
+        if session.get("helpline") != wanted:
+            session["helpline"] = wanted
+        return wanted
+    return mine[0] if mine else None
+
+
+@bp.app_context_processor
+def helpline_choice() -> dict[str, object]:
+    """With more than one helpline, every console page names the one it shows and links to
+    the advisor's others."""
+    lines = helplines()
+    if len(lines) == 1 or not current_user.is_authenticated:
+        return {"serving": None}
+    current = helpline().line.name
+    return {
+        "serving": [(h.line.name, h.line.label, h.line.name == current) for h in my_helplines()]
+    }
+
+
+def managed(username: str) -> Advisor:
+    """An advisor of the helpline shown, whom its supervisor may manage (404 otherwise)."""
+    advisor = accounts().get(username)
+    if advisor is None or not helpline().serves(advisor):
+        abort(404)
+    return advisor
 
 
 class SignInForm(FlaskForm):
@@ -169,6 +218,13 @@ def init_console(app: Flask) -> None:
         if name != "console":
             csrf.exempt(blueprint)
     app.register_blueprint(bp)
+    app.extensions[CONSOLE_CHOICE] = chosen_helpline
+
+
+@bp.app_context_processor
+def rehearsal_banner() -> dict[str, bool]:
+    """`helpline demo`: every console page says nothing in it is real."""
+    return {"rehearsal": helpline().settings.rehearsal}
 
 
 class ConsoleSessions(SecureCookieSessionInterface):
@@ -203,16 +259,37 @@ def require_sign_in() -> Response | tuple[Response, int] | None:
         if request.endpoint in POLL_ENDPOINTS:
             return jsonify(error="signed out"), 401
         return redirect(url_for("console.login"))
+    if not helpline().serves(me()) and request.endpoint != "console.logout":
+        abort(403)  # an account for none of this deployment's helplines
     if request.endpoint not in POLL_ENDPOINTS:
         session["active"] = now
         session.permanent = True
     return None
 
 
+# Console pages refused or not found, in the console's words and look (not Flask's bare page).
+ERROR_PAGES = {
+    400: ("That form was out of date", "Go back, reload the page and try again."),
+    403: ("This page is for supervisors", "Ask a supervisor if you need something from it."),
+    404: ("There is no such page", "The link may be old or mistyped."),
+}
+
+
+@bp.errorhandler(400)
+@bp.errorhandler(403)
+@bp.errorhandler(404)
+def error_page(error: HTTPException) -> tuple[str, int]:
+    code = error.code or 400
+    heading, advice = ERROR_PAGES[code]
+    return render_template("console/error.html", heading=heading, advice=advice), code
+
+
 def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
     """Add to the audit trail what the signed-in advisor did, now (numbers masked)."""
     h = helpline()
-    audit.record(h.redis, h.clock(), me().username, action, callback_id, number, detail)
+    audit.record(
+        h.redis, h.clock(), me().username, action, callback_id, number, detail, keys=h.keys
+    )
 
 
 P = ParamSpec("P")
@@ -276,8 +353,13 @@ def queue_view() -> dict[str, object]:
     mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
     status = helpline().line_status()
     counts = h.queue.counts()
+    live = [
+        {"number": c.masked, "waited": waited(c.joined, now), "taken": c.state != "waiting"}
+        for c in h.live.waiting(now)
+    ]
     return {
         "open": status.open,
+        "live": live,
         "due": due,
         "mine": mine[0] if mine else None,
         "waiting_later": counts["scheduled"],
@@ -308,7 +390,7 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
     verdict, ticket = throttle.begin(attempt, h.clock().timestamp())
     if verdict.refused:
         throttle.cancel(attempt, ticket)
-        flash(refusal(verdict))
+        flash(refusal(verdict), ERROR)
         return (
             render_template("console/login.html", form=form),
             429,
@@ -320,21 +402,21 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
         )
     except Busy:  # every slot is checking a password: no hash, no failure counted
         throttle.cancel(attempt, ticket)
-        flash("The console is busy. Please try again in a moment.")
+        flash("The console is busy. Please try again in a moment.", ERROR)
         return (
             render_template("console/login.html", form=form),
             503,
             {"Retry-After": str(BUSY_RETRY_SECONDS)},
         )
     if advisor is None:  # the try stays counted as a failure
-        flash("That name and password don't match. Please try again.")
+        flash("That name and password don't match. Please try again.", ERROR)
         return render_template("console/login.html", form=form), 401
     throttle.succeeded(attempt, ticket)
     session.clear()
     login_user(User(advisor))
     session["active"] = h.clock().timestamp()
     session.permanent = True
-    audit.record(h.redis, h.clock(), advisor.username, "signed in")
+    audit.record(h.redis, h.clock(), advisor.username, "signed in", keys=h.keys)
     response = redirect(url_for("console.queue"))
     remember_device(response, advisor.username, device)
     return response
@@ -419,6 +501,7 @@ def trust_device(code: str) -> Response | tuple[str, int]:
                 helpline().clock(),
                 username,
                 "trusted a new device with a supervisor's link",
+                keys=helpline().keys,
             )
             flash("This device is now trusted for your account. Sign in.")
             response = redirect(url_for("console.login"))
@@ -471,17 +554,19 @@ def call_next() -> Response:
     # (the second would ring the advisor's phone for a call the console does not show).
     lock = calling(advisor.username)
     if not h.redis.set(lock, 1, nx=True, ex=CALL_NEXT_LOCK_SECONDS):
-        flash("Already calling: one call at a time.")
+        flash("Already calling: one call at a time.", ERROR)
         return redirect(url_for("console.queue"))
     try:
         refused = why_not_call_next(
             h.line_status().open,
             advisor.on_duty,
-            h.twilio is not None and bool(h.settings.helpline_number),
+            h.settings.rehearsal or (h.twilio is not None and bool(h.settings.helpline_number)),
             bool(h.queue.claimed_by(advisor.username)),
         )
+        if refused == "no_twilio":
+            log.error("call next refused: %s", calls_problem(h.settings))
         if refused:
-            flash(CALL_NEXT_REFUSED[refused])
+            flash(CALL_NEXT_REFUSED[refused], ERROR)
         else:
             claim_and_ring(advisor)
     finally:
@@ -492,32 +577,140 @@ def call_next() -> Response:
 CALL_NEXT_REFUSED = {
     "closed": "The helpline is closed: nobody is called while it is closed.",
     "off_duty": "Go on duty first.",
-    "no_twilio": "Calls can't be made: TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and "
-    "HELPLINE_NUMBER must be set.",
+    "no_twilio": "Calls can't be made right now: tell your supervisor.",
     "holding": "Record the outcome of your current call first.",
 }
+
+
+def take(advisor: Advisor) -> Taken | None:
+    """The head of the one list (callbacks on their last day, live callers, due callbacks),
+    taken atomically; a caller Twilio no longer holds (hung up as they were taken) is
+    dropped and the next is taken."""
+    h = helpline()
+    now = h.clock()
+    rules = h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    for _ in range(3):
+        taken = take_next(
+            h.queue,
+            h.live,
+            advisor.username,
+            now,
+            rules.order,
+            h.settings.callback_expiry_opening_days,
+            h.flows.hours.timezone,
+        )
+        if taken is None or taken.caller is None or h.twilio is None:
+            return taken
+        sid = taken.caller.call_sid
+        if caller_still_queued(h.twilio, queue_name(h.keys.helpline), sid) is not False:
+            return taken
+        h.live.end(sid, LEFT, now)
+    return None
+
+
+def queue_name(helpline_name: str) -> str:
+    return f"helpline-{helpline_name}"  # as voice_queue.queue_name names it
 
 
 def claim_and_ring(advisor: Advisor) -> None:
     h = helpline()
     now = h.clock()
-    callback = h.queue.claim(advisor.username, now)
-    if callback is None:
+    taken = take(advisor)
+    if taken is None:
         flash("Nobody is waiting for a call back right now.")
         return
-    audit.record(h.redis, now, advisor.username, "claimed", callback.id, callback.number)
+    if h.settings.rehearsal:  # helpline demo: nobody's phone rings
+        if taken.callback is not None:
+            audit.record(
+                h.redis,
+                now,
+                advisor.username,
+                "claimed",
+                taken.callback.id,
+                taken.callback.number,
+                keys=h.keys,
+            )
+        flash(
+            "Rehearsal: your phone would ring now; press 1 to be put through to the caller. "
+            "Then record what happened below."
+        )
+        return
     base = h.settings.public_base_url or request.url_root.rstrip("/")
+    if taken.caller is not None:
+        ring_for_caller(advisor, taken.caller, base)
+        return
+    callback = taken.callback
+    assert callback is not None
+    audit.record(
+        h.redis, now, advisor.username, "claimed", callback.id, callback.number, keys=h.keys
+    )
     try:
-        call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id)
-    except TwilioException as exc:
+        call_advisor(h.twilio, h.settings, base, advisor.phone, callback.id, advisor.username)
+    except (TwilioException, OSError) as exc:  # OSError: requests' connection errors
         log.error(
-            "could not ring advisor %s for callback %s: %s", advisor.username, callback.id, exc
+            "could not ring advisor %s for callback %s: %s",
+            advisor.username,
+            callback.id,
+            twilio_error(exc),
         )
         h.queue.unclaim(callback.id, advisor.username)
-        flash("Your phone could not be rung. The callback is back in the queue.")
+        audit.record(
+            h.redis,
+            now,
+            advisor.username,
+            "phone not rung",
+            callback.id,
+            callback.number,
+            twilio_error(exc),
+            keys=h.keys,
+        )
+        flash(
+            "Your phone could not be rung, so the callback is back in the queue. Try again "
+            "in a minute; if it happens again, tell your supervisor.",
+            ERROR,
+        )
         return
-    audit.record(h.redis, now, advisor.username, "called", callback.id, callback.number)
+    audit.record(
+        h.redis, now, advisor.username, "called", callback.id, callback.number, keys=h.keys
+    )
     flash("Ringing your phone: press 1 when you answer to connect to the caller.")
+
+
+def twilio_error(exc: Exception) -> str:
+    """What went wrong ringing a phone, for the log and the audit trail the supervisor reads:
+    Twilio's status and error code, never its message (it may quote a phone number)."""
+    if isinstance(exc, TwilioRestException):
+        return f"Twilio answered {exc.status}, error {exc.code}"
+    return f"Twilio could not be reached ({type(exc).__name__})"
+
+
+def ring_for_caller(advisor: Advisor, caller: Caller, base: str) -> None:
+    """Ring the advisor to take a caller waiting on the line; if their phone can't be rung,
+    the caller waits on, keeping their place."""
+    h = helpline()
+    now = h.clock()
+    try:
+        call_advisor_for_caller(
+            h.twilio, h.settings, base, advisor.phone, caller.call_sid, advisor.username
+        )
+    except (TwilioException, OSError) as exc:
+        log.error(
+            "could not ring advisor %s for a queued caller: %s",
+            advisor.username,
+            twilio_error(exc),
+        )
+        h.live.give_back(caller.call_sid, advisor.username)
+        flash("Your phone could not be rung. The caller is still waiting.")
+        return
+    audit.record(
+        h.redis,
+        now,
+        advisor.username,
+        "took a caller from the queue",
+        detail=caller.masked,
+        keys=h.keys,
+    )
+    flash("Ringing your phone: press 1 when you answer to take the caller who is waiting.")
 
 
 @bp.route("/callbacks/<callback_id>/outcome", methods=["POST"])
@@ -532,7 +725,7 @@ def outcome(callback_id: str) -> Response:
         or result not in OUTCOMES
         or (result == "voicemail_left" and not callback.voicemail)
     ):
-        flash("Choose one of the outcomes shown.")
+        flash("Choose one of the outcomes shown.", ERROR)
         return redirect(url_for("console.queue"))
     now = h.clock()
     status, place = after_outcome(
@@ -547,16 +740,23 @@ def outcome(callback_id: str) -> Response:
     if not h.queue.finish(
         callback.id, actor(me().username, me().supervisor), result, status, now, place
     ):
-        flash("That callback is not yours to finish.")
+        flash("That callback is not yours to finish.", ERROR)
         return redirect(url_for("console.queue"))
     audit.record(
-        h.redis, now, me().username, f"outcome {result}", callback.id, callback.number, status
+        h.redis,
+        now,
+        me().username,
+        f"outcome {result}",
+        callback.id,
+        callback.number,
+        status,
+        keys=h.keys,
     )
     tz = h.flows.hours.timezone
     if result in ("reached", "voicemail_left"):
-        stats.count(h.redis, now, tz, "cb:reached")
+        stats.count(h.redis, now, tz, "cb:reached", keys=h.keys)
     if status == "expired":
-        stats.count(h.redis, now, tz, "cb:expired")
+        stats.count(h.redis, now, tz, "cb:expired", keys=h.keys)
     flash(
         f"Recorded: {OUTCOME_LABELS[result]}."
         + (" It will come back to the queue later." if status == "scheduled" else "")
@@ -575,13 +775,15 @@ def supervisor() -> str:
     waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
     return render_template(
         "console/supervisor.html",
+        # a rehearsal (helpline demo) places no calls, so it misses no settings for them
+        calls_problem=None if h.settings.rehearsal else calls_problem(h.settings),
         status=helpline().line_status(),
         override=h.closure(),
-        advisors=accounts().all(),
+        advisors=[a for a in accounts().all() if h.serves(a)],
         close_form=CloseForm(),
         advisor_form=AdvisorForm(),
         waiting=waiting,
-        audit=audit.recent(h.redis, 50),
+        audit=audit.recent(h.redis, 50, h.keys),
     )
 
 
@@ -591,24 +793,24 @@ def close() -> Response:
     h = helpline()
     form = CloseForm()
     if not form.validate_on_submit():
-        flash("Write the message callers will hear.")
+        flash("Write the message callers will hear.", ERROR)
         return redirect(url_for("console.supervisor"))
     until = None
     if form.until.data:
         try:
             until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
         except ValueError:
-            flash("Write the time like 2026-12-24T13:00, or leave it empty.")
+            flash("Write the time like 2026-12-24T13:00, or leave it empty.", ERROR)
             return redirect(url_for("console.supervisor"))
         if until <= h.clock():  # the line would not close at all: say so, don't pretend
-            flash("That time has already passed: the line was not closed.")
+            flash("That time has already passed: the line was not closed.", ERROR)
             return redirect(url_for("console.supervisor"))
     message = form.message.data.strip()
     problem = closure_message_problem(message)
     if problem:
-        flash(f"The line was not closed: the message can't be used, {problem}.")
+        flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)
         return redirect(url_for("console.supervisor"))
-    close_line(h.redis, message, until)
+    close_line(h.redis, message, until, h.keys.real)
     h.override.invalidate()  # this process at once; the others hear it announced
     audited("closed the line", detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")
@@ -618,7 +820,7 @@ def close() -> Response:
 @bp.route("/supervisor/reopen", methods=["POST"])
 @supervisor_only
 def reopen() -> Response:
-    reopen_line(helpline().redis)
+    reopen_line(helpline().redis, helpline().keys.real)
     helpline().override.invalidate()
     audited("reopened the line")
     flash("The line follows its usual hours again.")
@@ -634,7 +836,7 @@ def change_plan(callback_id: str) -> Response:
     form = PlanForm()
     callback = h.queue.get(callback_id)
     if not form.validate_on_submit() or callback is None or callback.status not in WAITING:
-        flash("Write the safe time for a callback that is waiting.")
+        flash("Write the safe time for a callback that is waiting.", ERROR)
         return redirect(url_for("console.supervisor"))
     now = h.clock()
     hours = h.flows.hours
@@ -650,15 +852,16 @@ def change_plan(callback_id: str) -> Response:
     if window is None:
         flash(
             f"Could not read {words!r} as a safe time: try e.g. after 2pm, before 11am, "
-            "Tuesday, mornings or ANYTIME."
+            "Tuesday, mornings or ANYTIME.",
+            ERROR,
         )
         return redirect(url_for("console.supervisor"))
     if not meets_hours(window, now, hours):
-        flash(f"{describe(window)} is never inside opening hours: nothing was changed.")
+        flash(f"{describe(window)} is never inside opening hours: nothing was changed.", ERROR)
         return redirect(url_for("console.supervisor"))
     promised = promise(now, window, hours, h.closure(), h.settings.min_slot)
     if h.queue.replan(callback.id, window, placement(promised, now, hours)) == "gone":
-        flash("That callback is no longer waiting.")
+        flash("That callback is no longer waiting.", ERROR)
         return redirect(url_for("console.supervisor"))
     audited("changed the safe time", callback.id, callback.number, describe(window))
     flash(f"Safe time set: {describe(window)}.")
@@ -670,7 +873,7 @@ def change_plan(callback_id: str) -> Response:
 def add_advisor() -> Response:
     form = AdvisorForm()
     if not form.validate_on_submit():
-        flash("Give a name, a phone number and a password of at least 10 characters.")
+        flash("Give a name, a phone number and a password of at least 10 characters.", ERROR)
         return redirect(url_for("console.supervisor"))
     try:
         advisor = accounts().add(
@@ -678,20 +881,40 @@ def add_advisor() -> Response:
             form.phone.data,
             form.password.data,
             form.supervisor.data,
+            helplines=_new_advisor_helplines(),
         )
     except AccountError as exc:
-        flash(f"Not added: {exc}.")
+        flash(f"Not added: {exc}.", ERROR)
         return redirect(url_for("console.supervisor"))
     audited(f"added advisor {advisor.username}")
     flash(f"Added {advisor.name}.")
     return redirect(url_for("console.supervisor"))
 
 
+def _new_advisor_helplines() -> tuple[str, ...]:
+    """An advisor a supervisor adds serves the helpline shown (nothing stored for the
+    default one: an account of a one-helpline deployment stays as it was)."""
+    h = helpline()
+    return () if h.line == h.lines.default else (h.line.name,)
+
+
 @bp.route("/supervisor/advisors/<username>/remove", methods=["POST"])
 @supervisor_only
 def remove_advisor(username: str) -> Response:
+    """From the helpline shown: an advisor who also serves others stays theirs."""
+    h = helpline()
+    advisor = managed(username)
+    others = tuple(
+        line.name
+        for line in h.lines.all
+        if line != h.line and advisor.serves(line.name, h.lines.default.name)
+    )
     if username == me().username:
-        flash("You can't remove yourself.")
+        flash("You can't remove yourself.", ERROR)
+    elif others:
+        accounts().set_helplines(username, others)
+        audited(f"removed advisor {username} from this helpline")
+        flash(f"Removed {username} from this helpline.")
     elif accounts().remove(username):
         audited(f"removed advisor {username}")
         flash(f"Removed {username}.")
@@ -702,6 +925,7 @@ def remove_advisor(username: str) -> Response:
 @supervisor_only
 def sign_out_everywhere(username: str) -> Response:
     """End every session of one account at once, e.g. for a lost phone."""
+    managed(username)
     if accounts().end_sessions(username):
         audited(f"signed {username} out everywhere")
         flash(f"{username} is signed out on every device.")
@@ -712,6 +936,7 @@ def sign_out_everywhere(username: str) -> Response:
 @supervisor_only
 def device_link(username: str) -> Response | str:
     """A one-time link for the advisor's new device, shown once, to this supervisor only."""
+    managed(username)
     code = accounts().device_link(username)
     if code is None:
         abort(404)
@@ -728,6 +953,7 @@ def device_link(username: str) -> Response | str:
 @bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
 @supervisor_only
 def set_duty(username: str) -> Response:
+    managed(username)
     on = request.form.get("on_duty") == "1"
     accounts().set_on_duty(username, on)
     audited(f"put {username} {'on' if on else 'off'} duty")
@@ -741,8 +967,8 @@ def stats_page() -> str:
     today = h.clock().astimezone(h.flows.hours.timezone).date()
     return render_template(
         "console/stats.html",
-        today=stats.summary(h.redis, today, 1),
-        month=stats.summary(h.redis, today, 30),
+        today=stats.summary(h.redis, today, 1, h.keys),
+        month=stats.summary(h.redis, today, 30, h.keys),
         day=today,
     )
 

@@ -99,7 +99,11 @@ def connect() -> Response:
     resp = VoiceResponse()
     resp.append(dial)
     stats.wait_recorded(
-        h.redis, now, h.flows.hours.timezone, (now - callback.requested_at).total_seconds()
+        h.redis,
+        now,
+        h.flows.hours.timezone,
+        (now - callback.requested_at).total_seconds(),
+        keys=h.keys,
     )
     return twiml(resp)
 
@@ -142,6 +146,9 @@ def dial_result() -> Response:
 def advisor_status() -> Response:
     """Status callbacks of the advisor's leg."""
     status = param("CallStatus")
+    if param("adv"):  # the advisor's state follows their leg (free, ringing, on a call...)
+        h = helpline()
+        h.advisor_states.follow(param("adv")[:40], status, h.clock())
     if status in ("busy", "no-answer", "failed", "canceled"):
         helpline().queue.set_call_state(param("cb")[:32], "advisor_missed")
     elif status == "in-progress":

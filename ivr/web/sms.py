@@ -26,10 +26,11 @@ from ivr.core.promise import Promise, closure_note, meets_hours, placement, prom
 from ivr.core.safetime import ANYTIME, Reading, Window
 from ivr.ops.metrics import FALLBACKS, note
 from ivr.store import stats
+from ivr.store.erasures import record_erasure
 from ivr.store.queue import Flood, Requested
-from ivr.store.spool import Spool, Spooled, SpoolFull
+from ivr.store.spool import Spooled, SpoolFull
 from ivr.twilio.rest import Purge, enqueue_purge, media_sid
-from ivr.web.app import helpline
+from ivr.web.app import helpline, serving
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)
@@ -80,7 +81,7 @@ def incoming() -> Response:
         return reply()
     simulated = helpline().settings.simulated  # never joins real texts kept on disk
     try:
-        if not simulated and Spool(helpline().settings.data_dir).waiting():
+        if not simulated and helpline().spool.waiting():
             # Texts kept while the store was down are still going in (in the background):
             # this one joins them, so a STOP is never applied before a request sent earlier.
             return taken_while_down(sender, sid)
@@ -125,6 +126,7 @@ def handle(sender: str, sid: str) -> Response:
         + (f" (+{len(media)} media, not kept)" if media else "")
     )
     if intent.kind == "opt_out":
+        log_erasure(number)
         erased = h.queue.erase_number(number, sid)
         log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
         return reply()  # Twilio answers opt-outs itself
@@ -333,9 +335,10 @@ def taken_while_down(sender: str, sid: str) -> Response:
         reading.window.dumps() if reading and reading.window else "",
         reading.hour if reading else None,
         tuple(m for m in media if m),
+        h.line.name,
     )
     try:
-        Spool(h.settings.data_dir).add(entry)
+        h.spool.add(entry)
     except (OSError, SpoolFull):
         log.exception("sms %s from %s: could not keep the text on disk either", sid, mask(sender))
         FALLBACKS.labels("sms").inc()
@@ -369,19 +372,35 @@ def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
     return intent.kind, [text("spooled")]
 
 
+def log_erasure(number: str) -> None:
+    """Note a STOP in the erasure log first, so no restored backup brings the number back;
+    should the disk fail, the STOP is still done (and the failure logged)."""
+    h = helpline()
+    try:
+        record_erasure(h.erasures, h.sealer, number)
+    except OSError:
+        log.exception("could not write the erasure log: a restore could bring this number back")
+
+
 def replay_spool() -> int:
     """Put texts kept while the store was down into the queue, as if they had just come
     (a store error stops it; they wait for the next try)."""
     h = helpline()
-    spool = Spool(h.settings.data_dir)
-    return spool.replay(apply_spooled) if spool.waiting() else 0
+    return h.spool.replay(apply_spooled) if h.spool.waiting() else 0
 
 
 def apply_spooled(entry: Spooled) -> None:
-    """One kept text through the same rules as a live one; its reply was already sent."""
+    """One kept text through the same rules as a live one, for the helpline it was sent to;
+    its reply was already sent."""
+    with serving(entry.helpline):
+        _apply_spooled(entry)
+
+
+def _apply_spooled(entry: Spooled) -> None:
     h = helpline()
     purge_from_twilio(entry.sid, list(entry.media))  # as a live text is, once stored
     if entry.kind == "opt_out":
+        log_erasure(entry.number)
         erased = h.queue.erase_number(entry.number, entry.sid)
         log.info(
             "sms %s: opt-out taken while the store was down: %s",
@@ -420,7 +439,7 @@ def start_replaying(app: Flask) -> None:
                     except Exception:  # the disk, say: log it and keep trying
                         log.exception("replaying the texts kept on disk failed")
                         continue
-                    if not Spool(helpline().settings.data_dir).waiting():
+                    if not helpline().spool.waiting():
                         return
         finally:
             _replaying.discard(id(app))

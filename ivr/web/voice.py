@@ -12,7 +12,7 @@ from collections.abc import Callable
 from typing import Any
 
 import redis
-from flask import Blueprint, Flask, Response, request, url_for
+from flask import Blueprint, Flask, Response, current_app, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
@@ -23,7 +23,9 @@ from ivr.core.phone import advisor_e164, mask
 from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
-from ivr.store.accounts import Accounts
+from ivr.store.accounts import Advisor
+from ivr.store.keys import Keys
+from ivr.store.live import LiveQueue
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 
@@ -70,10 +72,13 @@ def link(endpoint: str, **params: Any) -> str:
     return helpline().settings.public_base_url + path
 
 
-def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather:
-    """Listens for one key or for speech: everything said inside it can be interrupted."""
+def gather(
+    action: str, options: tuple[Option, ...], timeout: int = 6, also: tuple[str, ...] = ()
+) -> Gather:
+    """Listens for one key or for speech: everything said inside it can be interrupted.
+    `also`: more words to help speech recognition hear (the danger words, in the wait)."""
     s = helpline().settings
-    hints = sorted({w for o in options for w in o.words})
+    hints = sorted({w for o in options for w in o.words} | set(also))
     return Gather(
         input="dtmf speech",
         action=action,
@@ -275,7 +280,33 @@ def page_words(name: str, part: int, intro: bool) -> list[str]:
 
 
 def page_link(name: str, part: int, **params: object) -> str:
+    if in_queue():
+        params["q"] = 1  # still waiting in the queue: the page keeps saying so
     return link("voice.page", name=name, part=part, **params)
+
+
+def in_queue() -> bool:
+    """This page is heard while waiting in the queue (from the wait page): 0 and the end of
+    the page lead back to the wait, never to the main menu, and silence never ends the call."""
+    return param("q") == "1"
+
+
+def queue_param() -> dict[str, int]:
+    return {"q": 1} if in_queue() else {}
+
+
+def back_to_the_wait(resp: VoiceResponse) -> Response:
+    resp.redirect(link("voice_queue.wait", back=1), method="POST")
+    return twiml(resp)
+
+
+def still_waiting() -> None:
+    """A caller listening to a page in the queue is still there (live.py drops callers no
+    page has asked for in a while); a store error changes nothing for them."""
+    try:
+        live_queue().seen(param("CallSid"), helpline().clock())
+    except redis.RedisError as exc:
+        log.warning("could not note a caller still waiting: %s", exc)
 
 
 @bp.route("/page/<name>", methods=METHODS)
@@ -288,8 +319,11 @@ def page(name: str) -> Response:
     content = helpline().flows.voice
     part = calltree.parse_part(param("part"), len(content.pages[name].parts))
     tries = calltree.parse_tries(param("tries"))
+    queued = in_queue()
+    if queued:
+        still_waiting()
     if calltree.should_give_up(tries):
-        return give_up(VoiceResponse())
+        return back_to_the_wait(VoiceResponse()) if queued else give_up(VoiceResponse())
     replay = param("replay") != "0"
     intro = param("intro") == "1" and (name, part) == ("step1", 1)
     goes_on = calltree.continues_by_itself(name, part, part_counts())
@@ -298,7 +332,7 @@ def page(name: str) -> Response:
         resp = VoiceResponse()
         options = page_options(name, part)
         g = gather(
-            link("voice.page_choice", name=name, part=part, tries=tries),
+            link("voice.page_choice", name=name, part=part, tries=tries, **queue_param()),
             options,
             timeout=PART_PAUSE if goes_on else 6,
         )
@@ -310,7 +344,7 @@ def page(name: str) -> Response:
             say(
                 g,
                 *(
-                    o.prompt
+                    content.queue["back_prompt"] if queued and o.action == "menu" else o.prompt
                     for o in calltree.page_prompts(name, part, part_counts(), content.navigation)
                 ),
             )
@@ -324,7 +358,7 @@ def page(name: str) -> Response:
             resp.redirect(page_link(name, part, tries=tries + 1, replay=0), method="POST")
         return resp
 
-    return cached(("page", name, part, tries, replay, intro), build)
+    return cached(("page", name, part, tries, replay, intro, queued), build)
 
 
 @bp.route("/page/<name>/choice", methods=METHODS)
@@ -343,6 +377,8 @@ def page_choice(name: str) -> Response:
     if move.page is None:
         if move.last_step_done:
             say(resp, content.last_step)
+        if in_queue():
+            return back_to_the_wait(resp)
         resp.redirect(link("voice.menu"), method="POST")
     else:
         resp.redirect(page_link(move.page, move.part), method="POST")
@@ -358,17 +394,11 @@ def redirect_to_menu() -> Response:
 # ------------------------------------------------------------------ speaking to an advisor
 
 
-def advisor_numbers() -> list[str]:
-    """The on-duty advisors' phones; ADVISOR_NUMBERS when nobody is on duty (or the store
-    can't be read)."""
-    h = helpline()
-    try:
-        on_duty = Accounts(h.redis).on_duty_phones()
-    except redis.RedisError as exc:
-        log.warning("cannot read who is on duty (%s): ringing ADVISOR_NUMBERS", exc)
-        on_duty = []
+def advisor_numbers(phones: list[str] | None = None) -> list[str]:
+    """`phones` (on-duty advisors'), or ADVISOR_NUMBERS when there are none, as Twilio
+    dials them; a number that can't be dialled is left out (and logged, masked)."""
     numbers = []
-    for number in on_duty or h.settings.advisor_numbers:
+    for number in phones or helpline().settings.advisor_numbers:
         try:
             numbers.append(advisor_e164(number, shown=mask))  # ADVISOR_NUMBERS as written
         except ValueError as exc:
@@ -376,9 +406,51 @@ def advisor_numbers() -> list[str]:
     return numbers
 
 
+# `helpline simulate call --advisors free|busy|none` pretends, in the simulating process only,
+# that one console advisor (on a drama number) is on duty and free or busy, or that nobody is:
+# nothing about advisors is read from or written to the store, and the simulated caller
+# waits in a part of the store of its own (Keys("simulated")), never in the real queue.
+SIMULATED = "simulated_advisors"
+SIMULATED_ADVISOR = Advisor("simulated", "Simulated advisor", "+442079460099", False, True)
+
+
+def simulated() -> str | None:
+    found: str | None = current_app.extensions.get(SIMULATED)
+    return found
+
+
+def live_queue() -> LiveQueue:
+    """The callers waiting on the line (a simulated call's own, apart from the real one)."""
+    h = helpline()
+    return LiveQueue(h.redis, Keys("simulated")) if simulated() else h.live
+
+
+def console_on_duty() -> list[Advisor]:
+    """Console advisors on duty now (the store is read; a simulation pretends)."""
+    mode = simulated()
+    if mode is not None:
+        return [] if mode == "none" else [SIMULATED_ADVISOR]
+    h = helpline()
+    return [a for a in h.accounts.all() if a.on_duty and h.serves(a)]
+
+
+def free_to_ring(on_duty: list[Advisor]) -> list[Advisor]:
+    """Of `on_duty`, those free now, each marked ringing at once: advisors on a call, or
+    being rung for another caller, are not rung."""
+    mode = simulated()
+    if mode is not None:
+        return on_duty if mode == "free" else []
+    h = helpline()
+    reserved = set(h.advisor_states.reserve([a.username for a in on_duty], h.clock()))
+    return [a for a in on_duty if a.username in reserved]
+
+
 @bp.route("/advisor", methods=METHODS)
 def advisor() -> Response:
-    """Ring every advisor at once; each leg is screened so no voicemail answers a caller."""
+    """Ring the advisors at once; each leg is screened so no voicemail answers a caller.
+    While a console advisor is on duty, only the free ones are rung, and a caller nobody
+    takes waits in the queue (voice_queue.py); with only ADVISOR_NUMBERS, as before: ring
+    them all, then offer the rest."""
     h = helpline()
     content = h.flows.voice
     resp = VoiceResponse()
@@ -386,7 +458,16 @@ def advisor() -> Response:
         say(resp, content.advisor["closed_now"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
-    numbers = advisor_numbers()
+    try:
+        on_duty = console_on_duty()
+        ring = free_to_ring(on_duty) if on_duty else []
+    except redis.RedisError as exc:
+        log.warning("cannot read who is on duty (%s): ringing ADVISOR_NUMBERS", exc)
+        on_duty, ring = [], []
+    if on_duty and not ring:
+        resp.redirect(link("voice_queue.join"), method="POST")
+        return twiml(resp)
+    numbers = advisor_numbers([a.phone for a in ring]) if ring else advisor_numbers()
     if not numbers:
         log.warning("call %s asked for an advisor but no advisor numbers are set", param("CallSid"))
         say(resp, content.advisor["unavailable"])
@@ -397,15 +478,26 @@ def advisor() -> Response:
     # number: anything else in To would be echoed into the TwiML (and could break the XML).
     caller_id = param("To") if E164.fullmatch(param("To")) else None
     dial = Dial(
-        action=link("voice.advisor_result"),
+        action=link("voice.advisor_result", **({"queue": 1} if ring else {})),
         method="POST",
         answer_on_bridge=True,
         timeout=h.settings.dial_timeout,
         record="do-not-record",
         caller_id=caller_id,
     )
-    for number in numbers:
-        dial.number(number, url=link("voice.screen"), method="POST")
+    for who in ring:
+        for number in advisor_numbers([who.phone]):
+            dial.number(
+                number,
+                url=link("voice.screen"),
+                method="POST",
+                status_callback=link("voice_queue.advisor_status", adv=who.username),
+                status_callback_event="initiated ringing answered completed",
+                status_callback_method="POST",
+            )
+    if not ring:
+        for number in numbers:
+            dial.number(number, url=link("voice.screen"), method="POST")
     resp.append(dial)
     log.info("call %s: ringing %d advisors", param("CallSid"), len(numbers))
     return twiml(resp)
@@ -424,6 +516,8 @@ def advisor_result() -> Response:
     if bridged:
         say(resp, content.safety, *content.goodbye)  # the safety line again as the call ends
         resp.hangup()
+    elif param("queue") == "1":  # nobody free took it: the caller waits, keeping a place
+        resp.redirect(link("voice_queue.join"), method="POST")
     else:
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")

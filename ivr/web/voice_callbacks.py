@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from datetime import datetime
 
 import phonenumbers
 import redis
@@ -15,15 +16,27 @@ from twilio.twiml.voice_response import Gather, VoiceResponse
 
 from ivr.core import calltree
 from ivr.core.calltree import Option
+from ivr.core.livequeue import WHY_LEAVE
 from ivr.core.phone import keyed_emergency, mask
 from ivr.core.phrases import promise_when
 from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import stats
-from ivr.store.replies import maybe_text
+from ivr.store.live import LEFT
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
-from ivr.web.voice import METHODS, gather, give_up, heard_here, link, not_chosen, param, say, twiml
+from ivr.web.voice import (
+    METHODS,
+    gather,
+    give_up,
+    heard_here,
+    link,
+    live_queue,
+    not_chosen,
+    param,
+    say,
+    twiml,
+)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
@@ -59,8 +72,9 @@ def national_digits(number: str) -> str:
     return "0" + phonenumbers.national_significant_number(phonenumbers.parse(number, None))
 
 
-def pending_key() -> str:
-    return helpline().queue.keys.keyed_number(param("CallSid")[:64] or "unknown")
+def call_sid() -> str:
+    """This call's SID, under which the number being decided on is kept (sealed)."""
+    return param("CallSid")[:64] or "unknown"
 
 
 def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:
@@ -116,7 +130,7 @@ def start() -> Response:
         return twiml(resp)
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    helpline().queue.keep_keyed(call_sid(), number, PENDING_SECONDS)
     return question(
         content["confirm_number"].format(last3=spell(number[-3:])),
         yes_no(),
@@ -173,7 +187,7 @@ def check() -> Response:
         say(resp, content["invalid_number"])
         resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
         return twiml(resp)
-    helpline().redis.set(pending_key(), number, ex=PENDING_SECONDS)
+    helpline().queue.keep_keyed(call_sid(), number, PENDING_SECONDS)
     log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
     return read_back(digits)
 
@@ -193,7 +207,7 @@ def read_back_again() -> Response:
     """The number keyed in, read back again (9 at that question), as we would dial it."""
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
-    number = maybe_text(helpline().redis.get(pending_key()))
+    number = helpline().queue.keyed(call_sid())
     if not number:
         resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
@@ -269,6 +283,14 @@ def _yes_no(yes: str, no: str, again: str) -> Response:
     return twiml(resp)
 
 
+def joined_queue() -> datetime | None:
+    """When this call joined the queue, if it left it for a callback (its place)."""
+    caller = live_queue().caller(param("CallSid")[:64])
+    if caller is not None and caller.state == LEFT and caller.why in WHY_LEAVE:
+        return caller.joined
+    return None
+
+
 @bp.route("/save", methods=METHODS)
 @store_safe
 def save() -> Response:
@@ -281,7 +303,7 @@ def save() -> Response:
         return got
     picked, resp = got
     window = dict(h.flows.voice.safe_times)[picked]
-    number = maybe_text(h.redis.get(pending_key()))
+    number = h.queue.keyed(call_sid())
     if not number:
         resp.redirect(link("voice_callbacks.start"), method="POST")
         return twiml(resp)
@@ -292,14 +314,19 @@ def save() -> Response:
     # No CallSid as a once-only key: one call may ask for two different numbers, and the
     # second must not be taken for a repeat of the first. One open callback per number is
     # enough to make a repeated request change nothing.
-    result = h.queue.request(number, "voice", now, place, window, voicemail=voicemail)
+    joined = joined_queue()
+    result = h.queue.request(
+        number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
+    )
+    if joined:
+        stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=h.keys)
     if result.outcome == "new":
         stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked", keys=h.keys)
     else:  # their latest answers count
         h.queue.set_voicemail(result.callback_id, voicemail)
         if h.queue.replan(result.callback_id, window, place) == "noted":
             promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
-    h.redis.delete(pending_key())
+    h.queue.forget_keyed(call_sid())
     when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
     log.info(
         "call %s: callback %s %s for %s",
@@ -309,5 +336,9 @@ def save() -> Response:
         mask(number),
     )
     say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(when=when))
+    if joined:  # from the queue: the call ends with the 999 line and when to expect us
+        say(resp, h.flows.voice.safety, *h.flows.voice.goodbye)
+        resp.hangup()
+        return twiml(resp)
     resp.redirect(link("voice.menu"), method="POST")
     return twiml(resp)

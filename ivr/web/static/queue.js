@@ -2,7 +2,14 @@
 (function () {
   var script = document.currentScript;
   var pollUrl = script.dataset.poll, loginUrl = script.dataset.login;
-  function cell(text) { var td = document.createElement("td"); td.textContent = text; return td; }
+  // Each cell names its column (data-label), so the table still reads as cards on a phone.
+  var columns = Array.prototype.map.call(
+    document.querySelectorAll("#due thead th"), function (th) { return th.textContent; });
+  function cell(text, label) {
+    var td = document.createElement("td"); td.textContent = text;
+    if (label) { td.dataset.label = label; }
+    return td;
+  }
   function render(view) {
     var line = document.getElementById("line");
     line.textContent = view.open ? "Open" : "Closed";
@@ -19,7 +26,7 @@
     view.due.forEach(function (cb) {
       var tr = document.createElement("tr");
       [cb.number, cb.waited, cb.plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source]
-        .forEach(function (t) { tr.appendChild(cell(String(t))); });
+        .forEach(function (t, i) { tr.appendChild(cell(String(t), columns[i])); });
       if (cb.last_day) {
         tr.className = "last-day";
         var flag = document.createElement("strong");

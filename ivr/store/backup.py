@@ -1,0 +1,158 @@
+"""Backups that restore: a consistent, sealed snapshot of everything the app keeps in Redis
+(callbacks, accounts, the audit trail, closures and settings kept there), taken while the app
+runs, and restored into an empty store with every erasure logged since applied again.
+
+Consistent: one script reads every key of the app (its DUMP and expiry) at one instant, as
+Redis runs a script alone; it holds the store for as long as that takes (about 200 ms with
+10 000 callbacks, measured on a 2-CPU machine). Sealed: the whole file is encrypted with
+DATA_KEY's first key (AES-GCM; sealing.py), and the numbers inside were sealed already. A
+backup is only as safe as the key kept apart from it.
+
+A restore never brings back a number erased after the backup was taken (erasures.py): each
+keyed hash logged since is erased again; a backup older than the erasure log's horizon is
+refused, as erasures made after it may no longer be in the log.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import redis
+
+from ivr.store import keys
+from ivr.store.connection import private_opener
+from ivr.store.erasures import DAY, ErasureLog
+from ivr.store.keys import Keys
+from ivr.store.queue import CallbackQueue
+from ivr.store.sealing import Sealer, Unreadable, lookup_check
+
+MAGIC = b"helpline backup 1\n"
+# Held only while a process runs: restoring them would stall the one that runs next.
+LEFT_OUT = (keys.MIGRATING, keys.SCHEDULER_LOCK, keys.SCHEDULER_HEARTBEAT)
+LEFT_OUT_PREFIXES = (keys.calling(""),)
+
+_SNAPSHOT = """
+-- Every key of the app, with its expiry (ms; -1: none) and DUMP, at one instant.
+local out = {}
+for _, key in ipairs(redis.call('KEYS', 'hl:*')) do
+  out[#out + 1] = key
+  out[#out + 1] = redis.call('PTTL', key)
+  out[#out + 1] = redis.call('DUMP', key)
+end
+return out
+"""
+
+
+class BackupProblem(ValueError):
+    """A backup that can't be restored here: the message says why."""
+
+
+@dataclass(frozen=True)
+class Restored:
+    keys: int
+    erased: int  # records of numbers erased since the backup was taken
+
+
+def _binary(r: redis.Redis) -> redis.Redis:
+    """A client of the same server that leaves values as bytes (DUMP's are binary)."""
+    pool = r.connection_pool
+    return redis.Redis(
+        connection_pool=redis.ConnectionPool(
+            connection_class=pool.connection_class,
+            **{**pool.connection_kwargs, "decode_responses": False},
+        )
+    )
+
+
+def _kept(key: str) -> bool:
+    return key not in LEFT_OUT and not key.startswith(LEFT_OUT_PREFIXES)
+
+
+def snapshot(r: redis.Redis, sealer: Sealer) -> tuple[bytes, int]:
+    """The backup file's bytes, and how many keys it holds."""
+    taken_at = time.time()  # before the snapshot: erasures from then on are applied again
+    raw = _binary(r)
+    try:
+        flat = raw.eval(_SNAPSHOT, 0)
+    finally:
+        raw.close()
+    entries = [
+        [flat[i].decode(), int(flat[i + 1]), base64.b64encode(flat[i + 2]).decode("ascii")]
+        for i in range(0, len(flat), 3)
+        if _kept(flat[i].decode())
+    ]
+    payload = {"taken_at": taken_at, "lookup": lookup_check(sealer), "keys": entries}
+    sealed = sealer.seal_bytes(zlib.compress(json.dumps(payload).encode(), 6))
+    return MAGIC + sealed, len(entries)
+
+
+def write_backup(path: Path, data: bytes) -> None:
+    """Written aside and moved into place (0600): a backup is either whole or not there."""
+    partial = path.with_name(f".{path.name}.partial")
+    with open(partial, "wb", opener=private_opener) as out:
+        out.write(data)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(partial, path)
+
+
+def restore(
+    r: redis.Redis,
+    sealer: Sealer,
+    data: bytes,
+    erasures: ErasureLog,
+    helpline: Keys,
+    others: Sequence[Keys] = (),
+) -> Restored:
+    """Put a backup into an empty store, then erase again every number erased since, in
+    `helpline` and the `others` (every helpline of the deployment)."""
+    if not data.startswith(MAGIC):
+        raise BackupProblem("this is not a helpline backup")
+    try:
+        payload = json.loads(zlib.decompress(sealer.open_bytes(data[len(MAGIC) :])))
+    except Unreadable:
+        raise BackupProblem(
+            "DATA_KEY does not open this backup: it was sealed with another key (give the "
+            "key it was taken with, after the newest, comma-separated)"
+        ) from None
+    if payload["lookup"] != lookup_check(sealer):
+        raise BackupProblem("LOOKUP_KEY is not the key this backup's numbers were hashed with")
+    taken_at = float(payload["taken_at"])
+    since = erasures.since()
+    oldest = time.time() - erasures.keep_seconds
+    if taken_at < oldest or (since is not None and taken_at < since):
+        raise BackupProblem(
+            f"this backup was taken {(time.time() - taken_at) / DAY:.1f} days ago, before "
+            f"what the erasure log still covers (BACKUP_KEEP_DAYS: "
+            f"{erasures.keep_seconds // DAY}): numbers erased since might come back. Use a "
+            "newer backup."
+        )
+    present = [k for k in r.scan_iter("hl:*", count=1000) if k != keys.KEY_CHECK]
+    if present:
+        raise BackupProblem(
+            f"the store is not empty ({len(present)} keys): restore only into an empty store"
+        )
+    raw = _binary(r)
+    try:
+        raw.delete(keys.KEY_CHECK)  # the backup's own check comes back with it
+        with raw.pipeline(transaction=False) as pipe:
+            for key, ttl, dump in payload["keys"]:
+                if ttl != -2:
+                    pipe.restore(key, max(ttl, 0), base64.b64decode(dump))
+            pipe.execute()
+    finally:
+        raw.close()
+    erased_since = erasures.erased_since(taken_at)
+    erased = sum(
+        max(CallbackQueue(r, sealer, keys).erase_lookup(h), 0)
+        for keys in (helpline, *others)
+        for h in erased_since
+    )
+    return Restored(len(payload["keys"]), erased)

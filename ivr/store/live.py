@@ -1,0 +1,293 @@
+"""The in-hours queue in Redis: who is waiting on the line, and each advisor's state.
+
+A waiting caller is kept by CallSid with the time they joined and their number masked as
+the console shows it (the full number is never stored for a live caller: Twilio has it,
+and a swap to a callback reads it from the call). Taking a caller is one Lua script, so two
+advisors never take the same one; an advisor's state changes in a transaction that applies
+core/livequeue.py's rules to what is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+import redis
+from redis.client import Pipeline
+from redis.commands.core import Script
+
+from ivr.core.livequeue import (
+    FREE,
+    LIVE_FIRST,
+    ON_CALL,
+    ORDERS,
+    RINGING,
+    STALE,
+    AdvisorState,
+    StaleAfter,
+    after_status,
+    current,
+)
+from ivr.store import keys as key_names
+from ivr.store.keys import Keys
+from ivr.store.replies import maybe_text, table, texts
+
+KEEP_LEFT_SECONDS = 3600  # a caller who left is remembered this long: their swap reads it
+SEEN_STALE = timedelta(minutes=3)  # a caller whose wait page has not asked for this long is gone
+HANDLED_KEPT = 20  # recent handling times kept for the estimate
+WAITING, TAKEN, LEAVING, BRIDGED, LEFT = "waiting", "taken", "leaving", "bridged", "left"
+
+_TAKE = """
+-- Take one waiting caller for an advisor. KEYS: callers, caller; ARGV: sid, advisor, now
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('HGET', KEYS[2], 'state') ~= 'waiting' then return 0 end
+redis.call('HSET', KEYS[2], 'state', 'taken', 'taken_by', ARGV[2], 'taken_at', ARGV[3])
+return 1
+"""
+
+_GIVE_BACK = """
+-- The advisor's phone could not be rung: the caller waits on. KEYS: callers, caller;
+-- ARGV: sid, advisor
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('HGET', KEYS[2], 'state') ~= 'taken' then return 0 end
+if redis.call('HGET', KEYS[2], 'taken_by') ~= ARGV[2] then return 0 end
+redis.call('HSET', KEYS[2], 'state', 'waiting')
+redis.call('HDEL', KEYS[2], 'taken_by', 'taken_at')
+return 1
+"""
+
+_END = """
+-- The caller is no longer waiting. KEYS: callers, caller; ARGV: sid, state, now, keep,
+-- advisor (or ""). Returns the state they were in ("" if not waiting).
+local was = redis.call('HGET', KEYS[2], 'state') or ''
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return '' end
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('HSET', KEYS[2], 'state', ARGV[2], 'ended', ARGV[3])
+if ARGV[5] ~= '' then redis.call('HSET', KEYS[2], 'answered_by', ARGV[5]) end
+redis.call('EXPIRE', KEYS[2], ARGV[4])
+return was
+"""
+
+
+def _ts(at: datetime) -> float:
+    return at.timestamp()
+
+
+def _dt(value: str | None) -> datetime | None:
+    return datetime.fromtimestamp(float(value), UTC) if value else None
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A caller in (or just out of) the queue."""
+
+    call_sid: str
+    joined: datetime
+    masked: str
+    state: str
+    why: str = ""  # why they are leaving for a callback (livequeue.WHY_LEAVE)
+    taken_by: str = ""
+    seen: datetime | None = None
+    ended: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Rules:
+    """The supervisor's queue rules (the settings' defaults until one is set)."""
+
+    max_wait: timedelta
+    order: str = LIVE_FIRST
+
+
+class LiveQueue:
+    """Callers waiting on the line, for one helpline."""
+
+    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+        self.r = client
+        self.keys = keys or Keys()
+        self.callers_key = f"{self.keys.live}callers"
+        self._take: Script = client.register_script(_TAKE)
+        self._give_back: Script = client.register_script(_GIVE_BACK)
+        self._end: Script = client.register_script(_END)
+
+    def join(self, call_sid: str, now: datetime, masked: str) -> datetime:
+        """Add a caller (once: a retried request keeps the first time); when they joined."""
+        key = self.keys.live_caller(call_sid)
+        pipe = self.r.pipeline()
+        pipe.hsetnx(key, "joined", _ts(now))
+        pipe.hsetnx(key, "state", WAITING)
+        pipe.hset(key, mapping={"masked": masked, "seen": _ts(now)})
+        pipe.persist(key)
+        pipe.execute()
+        joined = _dt(maybe_text(self.r.hget(key, "joined"))) or now
+        self.r.zadd(self.callers_key, {call_sid: _ts(joined)}, nx=True)
+        return joined
+
+    def seen(self, call_sid: str, now: datetime) -> Caller | None:
+        """The wait page asked for this caller now; their record (None: not in the queue)."""
+        if self.r.zscore(self.callers_key, call_sid) is None:
+            return None
+        self.r.hset(self.keys.live_caller(call_sid), "seen", _ts(now))
+        return self.caller(call_sid)
+
+    def caller(self, call_sid: str) -> Caller | None:
+        data = table(self.r.hgetall(self.keys.live_caller(call_sid)))
+        if "joined" not in data:
+            return None
+        return Caller(
+            call_sid,
+            _dt(data["joined"]) or datetime.fromtimestamp(0, UTC),
+            data.get("masked", ""),
+            data.get("state", WAITING),
+            data.get("why", ""),
+            data.get("taken_by", ""),
+            _dt(data.get("seen")),
+            _dt(data.get("ended")),
+        )
+
+    def waiting(self, now: datetime) -> list[Caller]:
+        """Callers in the queue, longest waiting first; one whose wait page has not asked
+        for SEEN_STALE has gone without Twilio telling us, and is dropped from the list."""
+        found = []
+        for sid in texts(self.r.zrange(self.callers_key, 0, -1)):
+            caller = self.caller(sid)
+            if caller is None or caller.seen is None or now - caller.seen > SEEN_STALE:
+                self.end(sid, LEFT, now)
+                continue
+            found.append(caller)
+        return found
+
+    def take(self, call_sid: str, advisor: str, now: datetime) -> bool:
+        """Atomically take a waiting caller for `advisor`: never two advisors for one."""
+        return bool(
+            self._take(
+                keys=[self.callers_key, self.keys.live_caller(call_sid)],
+                args=[call_sid, advisor, _ts(now)],
+            )
+        )
+
+    def give_back(self, call_sid: str, advisor: str) -> bool:
+        return bool(
+            self._give_back(
+                keys=[self.callers_key, self.keys.live_caller(call_sid)], args=[call_sid, advisor]
+            )
+        )
+
+    def leaving(self, call_sid: str, why: str) -> bool:
+        """The caller is about to leave the queue for a callback (their choice, or the max
+        wait, closing...): the Enqueue's action reads why."""
+        key = self.keys.live_caller(call_sid)
+        if not self.r.exists(key):
+            return False
+        self.r.hset(key, mapping={"why": why})
+        return True
+
+    def end(self, call_sid: str, state: str, now: datetime, advisor: str = "") -> str:
+        """The caller is no longer waiting (`state`: bridged or left); the state they were
+        in, "" if they were not waiting (already ended: once only)."""
+        was = self._end(
+            keys=[self.callers_key, self.keys.live_caller(call_sid)],
+            args=[call_sid, state, _ts(now), KEEP_LEFT_SECONDS, advisor],
+        )
+        return str(was or "")
+
+    def position(self, call_sid: str) -> int | None:
+        rank = self.r.zrank(self.callers_key, call_sid)
+        return None if rank is None else int(str(rank)) + 1
+
+    def size(self) -> int:
+        return int(self.r.zcard(self.callers_key))
+
+    def record_handled(self, seconds: float) -> None:
+        """One more answered call's length, for the estimate (the last HANDLED_KEPT)."""
+        key = f"{self.keys.live}handled"
+        pipe = self.r.pipeline()
+        pipe.lpush(key, int(seconds))
+        pipe.ltrim(key, 0, HANDLED_KEPT - 1)
+        pipe.execute()
+
+    def handled(self) -> list[float]:
+        return [float(v) for v in self.r.lrange(f"{self.keys.live}handled", 0, -1)]
+
+    def rules(self, default_max_wait: timedelta) -> Rules:
+        data = table(self.r.hgetall(f"{self.keys.live}settings"))
+        minutes = data.get("max_wait_minutes", "")
+        order = data.get("order", "")
+        return Rules(
+            timedelta(minutes=int(minutes)) if minutes.isdigit() else default_max_wait,
+            order if order in ORDERS else LIVE_FIRST,
+        )
+
+    def set_rules(self, max_wait_minutes: int, order: str) -> None:
+        if order not in ORDERS or not 1 <= max_wait_minutes <= 120:
+            raise ValueError("max wait is 1 to 120 minutes; order is live_first or by_wait")
+        self.r.hset(
+            f"{self.keys.live}settings",
+            mapping={"max_wait_minutes": max_wait_minutes, "order": order},
+        )
+
+
+class AdvisorStates:
+    """Each advisor's state (free, ringing, on a call, wrap-up), as their calls' status
+    callbacks say; advisors serve every helpline, so these are kept per person."""
+
+    def __init__(self, client: redis.Redis, live: LiveQueue, stale: StaleAfter = STALE) -> None:
+        self.r = client
+        self.live = live
+        self.stale = stale
+
+    def get(self, username: str) -> AdvisorState:
+        data = table(self.r.hgetall(key_names.advisor_state(username)))
+        return AdvisorState(data.get("state", FREE), _dt(data.get("since")))
+
+    def now_in(self, username: str, now: datetime) -> str:
+        """The state as it stands now (a stale one is free)."""
+        return current(self.get(username), now, self.stale)
+
+    def set(self, username: str, state: str, now: datetime) -> None:
+        self.r.hset(key_names.advisor_state(username), mapping={"state": state, "since": _ts(now)})
+
+    def _change(
+        self, username: str, now: datetime, rule: Callable[[str], str | None]
+    ) -> tuple[AdvisorState, str, str | None]:
+        """Apply `rule` to the advisor's current state in one transaction (retried if the
+        state changed meanwhile): the stored state, the current one, and the new one (None:
+        unchanged)."""
+        key = key_names.advisor_state(username)
+
+        seen: list[tuple[AdvisorState, str, str | None]] = []
+
+        def change(pipe: Pipeline) -> None:
+            data = table(pipe.hgetall(key))
+            was = AdvisorState(data.get("state", FREE), _dt(data.get("since")))
+            state = current(was, now, self.stale)
+            after = rule(state)
+            pipe.multi()
+            if after is not None:
+                pipe.hset(key, mapping={"state": after, "since": _ts(now)})
+            seen.append((was, state, after))  # the last try is the one that took
+
+        self.r.transaction(change, key)
+        return seen[-1]
+
+    def follow(self, username: str, call_status: str, now: datetime) -> str:
+        """Apply a status callback of one of the advisor's call legs; the new state. An
+        answered call that ends gives its length to the estimate."""
+        was, state, after = self._change(
+            username, now, lambda state: after_status(state, call_status)
+        )
+        if after is None:
+            return state
+        if state == ON_CALL and after != ON_CALL and was.since is not None:
+            self.live.record_handled((now - was.since).total_seconds())
+        return after
+
+    def reserve(self, usernames: list[str], now: datetime) -> list[str]:
+        """Of `usernames`, those free now, each made "ringing" at once (so two callers
+        arriving together don't both ring one advisor)."""
+        return [
+            username
+            for username in usernames
+            if self._change(username, now, lambda state: RINGING if state == FREE else None)[2]
+        ]

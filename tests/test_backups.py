@@ -1,0 +1,179 @@
+"""Backups that restore (`helpline backup FILE`, `helpline restore FILE`): a sealed snapshot of
+everything the app keeps, taken while it runs, restored into an empty store as it was,
+except that a number erased (STOP) after the backup was taken never comes back."""
+
+from __future__ import annotations
+
+import stat
+from pathlib import Path
+
+import pytest
+import redis
+
+from ivr.store import audit
+from ivr.store.closures import close_line
+from ivr.store.erasures import ErasureLog, record_erasure
+from ivr.store.sealing import new_data_key
+from tests.common import SEALER, london, send
+
+A, B, C = "+447400123481", "+447400123482", "+447400123483"
+ADVISOR = "+447400123484"
+
+
+def contents(r: redis.Redis) -> dict[str, object]:
+    """Every key of the app, what it holds and its expiry (to the minute)."""
+    found: dict[str, object] = {}
+    for key in r.scan_iter("hl:*"):
+        kind = r.type(key)
+        read = {
+            "hash": lambda k: r.hgetall(k),
+            "zset": lambda k: r.zrange(k, 0, -1, withscores=True),
+            "set": lambda k: sorted(r.smembers(k)),
+            "string": lambda k: r.get(k),
+            "list": lambda k: r.lrange(k, 0, -1),
+            "stream": lambda k: r.xrange(k),
+        }[kind]
+        value = read(key)
+        found[key] = (value, r.ttl(key) // 60)
+    return found
+
+
+@pytest.fixture
+def erasures(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An erasure log of this test's own, for the app and the commands."""
+    path = tmp_path / "erasures" / "erasures.jsonl"
+    monkeypatch.setenv("ERASURE_LOG", str(path))
+    return path
+
+
+@pytest.fixture
+def helpline_in_use(make_app, store, erasures):
+    """The app with three callbacks, an advisor, an audit entry and a closure."""
+    app = make_app(erasure_log=str(erasures))
+    for number in (A, B, C):
+        send(app, "after 2pm", sender=number)
+    app.extensions["helpline"].accounts.add("Robin Lee", ADVISOR, "a long enough password")
+    audit.record(store, london("2026-11-25T11:00"), "sam", "closed the line")
+    close_line(store, "Closed for training.", None)
+    return app
+
+
+def test_a_backup_restores_into_an_empty_store_as_it_was(helpline_in_use, cli, store, tmp_path):
+    before = contents(store)
+    backup = tmp_path / "helpline.backup"
+    result = cli("backup", str(backup))
+    assert result.exit_code == 0, result.output
+    assert stat.S_IMODE(backup.stat().st_mode) == 0o600
+
+    store.flushdb()
+    result = cli("restore", str(backup))
+    assert result.exit_code == 0, result.output
+    assert contents(store) == before
+    assert store.xlen("hl:main:audit") == 1
+    h = helpline_in_use.extensions["helpline"]
+    assert {cb.number for cb in h.queue.all()} == {A, B, C}
+    assert [a.phone for a in h.accounts.all()] == [ADVISOR]
+
+
+def test_a_number_stopped_after_the_backup_does_not_come_back(
+    helpline_in_use, cli, store, tmp_path, erasures
+):
+    backup = tmp_path / "helpline.backup"
+    assert cli("backup", str(backup)).exit_code == 0
+    send(helpline_in_use, "STOP", sender=A)
+    assert A.encode() not in erasures.read_bytes()  # keyed hashes only
+
+    store.flushdb()
+    result = cli("restore", str(backup))
+    assert result.exit_code == 0, result.output
+    assert "1 records of numbers erased since it was taken" in result.output
+    queue = helpline_in_use.extensions["helpline"].queue
+    assert queue.open_for(A) is None
+    assert {cb.number for cb in queue.all()} == {B, C}
+
+
+def test_a_stop_before_the_backup_does_not_erase_a_request_made_after_it(
+    helpline_in_use, cli, store, tmp_path, monkeypatch
+):
+    """The log is applied from the backup's time on (less a few minutes for clocks that
+    differ between hosts): someone who sent STOP, then asked again before the backup, keeps
+    the request."""
+    monkeypatch.setattr("ivr.store.erasures.SKEW_SECONDS", 0)
+    send(helpline_in_use, "STOP", sender=A)
+    send(helpline_in_use, "hello", sender=A)
+    backup = tmp_path / "helpline.backup"
+    assert cli("backup", str(backup)).exit_code == 0
+    store.flushdb()
+    assert cli("restore", str(backup)).exit_code == 0
+    assert helpline_in_use.extensions["helpline"].queue.open_for(A) is not None
+
+
+def test_restore_refuses_a_store_that_is_not_empty(helpline_in_use, cli, tmp_path):
+    backup = tmp_path / "helpline.backup"
+    assert cli("backup", str(backup)).exit_code == 0
+    result = cli("restore", str(backup))
+    assert result.exit_code != 0
+    assert "the store is not empty" in result.output
+
+
+def test_a_backup_older_than_the_erasure_logs_horizon_is_refused(
+    helpline_in_use, cli, store, tmp_path, monkeypatch
+):
+    backup = tmp_path / "helpline.backup"
+    assert cli("backup", str(backup)).exit_code == 0
+    store.flushdb()
+    monkeypatch.setenv("BACKUP_KEEP_DAYS", "0")  # erasures are kept no longer than now
+    result = cli("restore", str(backup))
+    assert result.exit_code != 0
+    assert "before what the erasure log still covers" in result.output
+    assert store.dbsize() == 0
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [("DATA_KEY", "DATA_KEY does not open this backup"), ("LOOKUP_KEY", "LOOKUP_KEY is not")],
+)
+def test_a_backup_restores_only_with_its_keys(
+    helpline_in_use, cli, store, tmp_path, monkeypatch, setting, said
+):
+    backup = tmp_path / "helpline.backup"
+    assert cli("backup", str(backup)).exit_code == 0
+    store.flushdb()
+    monkeypatch.setenv(setting, new_data_key() + ("x" if setting == "LOOKUP_KEY" else ""))
+    result = cli("restore", str(backup))
+    assert result.exit_code != 0
+    assert said in result.output
+    assert store.dbsize() == 0
+
+
+def test_not_a_backup_is_refused(cli, tmp_path):
+    other = tmp_path / "notes.txt"
+    other.write_text("hello")
+    result = cli("restore", str(other))
+    assert result.exit_code != 0
+    assert "not a helpline backup" in result.output
+
+
+def test_the_erasure_log_keeps_hashes_for_its_horizon_and_says_from_when_it_is_complete(
+    tmp_path, monkeypatch
+):
+    log = ErasureLog(tmp_path / "erasures" / "erasures.jsonl", keep_days=35)
+    assert log.since() is None and log.erased_since(0) == set()
+    clock = [1_800_000_000.0]
+    monkeypatch.setattr("ivr.store.erasures.time.time", lambda: clock[0])
+    log.record("a" * 32)
+    assert log.since() == 0  # nothing was erased before the log began
+    clock[0] += 40 * 24 * 3600  # past the horizon (and a day)
+    log.record("b" * 32)
+    assert log.since() == clock[0] - 35 * 24 * 3600
+    assert log.erased_since(0) == {"b" * 32}  # the old one dropped
+    assert stat.S_IMODE(log.path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(log.path.parent.stat().st_mode) == 0o700
+
+
+def test_erasing_a_number_for_a_subject_request_is_logged_as_stop_is(tmp_path):
+    """`record_erasure` is the one call `helpline data erase` makes before erasing."""
+    log = ErasureLog(tmp_path / "erasures.jsonl", keep_days=35)
+    record_erasure(log, SEALER, A)
+    assert log.erased_since(0) == {SEALER.lookup(A)}
+    assert A[1:].encode() not in log.path.read_bytes()
