@@ -34,6 +34,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
@@ -44,6 +45,9 @@ from bench import results
 from bench.load import traffic
 from bench.server import ROOT, free_port, wait_for
 from bench.server import environment as server_environment
+
+if TYPE_CHECKING:
+    from ivr.store.queue import CallbackQueue
 
 LONDON = ZoneInfo("Europe/London")
 SUNDAY = datetime(2026, 11, 29, 9, 0, tzinfo=LONDON)  # closed: texts wait for Monday 10am
@@ -436,17 +440,28 @@ def check_requests(load: Load, kills: list[Kill], outcome: Outcome) -> set[int]:
     return confirmed
 
 
-def check_callbacks(data_dir: Path, load: Load, confirmed: set[int], outcome: Outcome) -> None:
-    """Each confirmed number has exactly one callback; none for a number that never texted;
-    none released more times than it was scheduled."""
+@contextlib.contextmanager
+def queue_of(data_dir: Path) -> Iterator[CallbackQueue]:
+    """The default helpline's callback queue in the app's embedded store (its keys from the
+    data folder, as the app reads them)."""
     import redis
 
+    from ivr.config import Settings
     from ivr.store.connection import Embedded
     from ivr.store.queue import CallbackQueue
+    from ivr.store.sealing import load_sealer
 
     client = redis.Redis(unix_socket_path=Embedded(data_dir).socket, decode_responses=True)
     try:
-        queue = CallbackQueue(client)
+        yield CallbackQueue(client, load_sealer(Settings(data_dir=data_dir)))
+    finally:
+        client.close()
+
+
+def check_callbacks(data_dir: Path, load: Load, confirmed: set[int], outcome: Outcome) -> None:
+    """Each confirmed number has exactly one callback; none for a number that never texted;
+    none released more times than it was scheduled."""
+    with queue_of(data_dir) as queue:
         found = list(queue.all())
         per_number = Counter(cb.number for cb in found)
         outcome.callbacks = len(found)
@@ -467,8 +482,6 @@ def check_callbacks(data_dir: Path, load: Load, confirmed: set[int], outcome: Ou
             twice += released > scheduled
         if twice:
             outcome.failures.append(f"{twice} callbacks released more often than scheduled")
-    finally:
-        client.close()
 
 
 def numbers_in_logs(data_dir: Path, numbers: set[str]) -> dict[str, int]:
@@ -605,10 +618,13 @@ def wait_for_condition(condition: Callable[[], bool], seconds: float, what: str)
 def settle(run: Run, clock: FileClock) -> None:
     """After the traffic: everything back up, the texts kept on disk replayed, and the
     scheduler (once its killed predecessor's lock has expired) has released what is due."""
+    from ivr.config import Settings
+    from ivr.store.sealing import load_sealer
     from ivr.store.spool import Spool
 
+    spool = Spool(run.data_dir, load_sealer(Settings(data_dir=run.data_dir)))
     wait_for_condition(lambda: dependencies_up(run.port), 60, "everything to be up again")
-    wait_for_condition(lambda: not Spool(run.data_dir).waiting(), SETTLE_SECONDS, "the spool")
+    wait_for_condition(lambda: not spool.waiting(), SETTLE_SECONDS, "the spool")
     wait_for_condition(lambda: not due_now(run.data_dir, clock), SETTLE_SECONDS, "releases")
 
 
@@ -621,17 +637,12 @@ def due_now(data_dir: Path, clock: FileClock) -> list[str]:
     and has not."""
     import redis
 
-    from ivr.store.connection import Embedded
-    from ivr.store.queue import CallbackQueue
-
-    client = redis.Redis(unix_socket_path=Embedded(data_dir).socket, decode_responses=True)
     try:
-        queue, now = CallbackQueue(client), clock.now()
-        return queue.due_to_release(now) + [cb.id for cb in queue.slot_ended(now)]
+        with queue_of(data_dir) as queue:
+            now = clock.now()
+            return queue.due_to_release(now) + [cb.id for cb in queue.slot_ended(now)]
     except redis.RedisError:
         return ["?"]
-    finally:
-        client.close()
 
 
 def released_all(data_dir: Path, clock: FileClock, outcome: Outcome) -> None:
