@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test chromium redis-server check bench bench-quick load wrk clean
+.PHONY: run test chromium redis-server check bench bench-quick load chaos wrk clean
 
 $(BIN)/python:
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
@@ -80,6 +80,11 @@ bench-quick: $(VENV)/.installed-dev wrk
 
 load: $(VENV)/.installed-dev wrk
 	$(BIN)/python -m bench.load
+
+# `make chaos`: 10 minutes (CHAOS_SECONDS) of traffic while workers, the scheduler and Redis
+# are killed; writes its section of bench/RESULTS.md. `make test` runs a two-minute form.
+chaos: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.chaos
 
 check: $(VENV)/.installed
 	$(BIN)/helpline check

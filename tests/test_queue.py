@@ -233,6 +233,32 @@ def test_fifty_schedulers_releasing_at_once_move_each_callback_once(queue, store
     assert zset_ids(store, "due") == ids  # oldest request first, each once
     assert zset_ids(store, "scheduled") == []
     assert {queue.get(i).status for i in ids} == {"due"}
+    assert {queue.release_counts(i) for i in ids} == {(1, 1)}  # scheduled once, released once
+
+
+def test_each_release_takes_one_scheduled_placing_and_the_record_counts_both(queue):
+    """The chaos run checks that no callback was released twice: released never exceeds
+    scheduled, however many times a callback goes round."""
+    scheduled = request(queue, NUMBER, "sms", SUNDAY, MONDAY_OPENING).callback_id
+    due_at_once = request(queue, OTHER, "sms", IN_HOURS, IN_HOURS).callback_id
+    assert queue.release_counts(scheduled) == (1, 0)
+    assert queue.release_counts(due_at_once) == (0, 0)  # never in the scheduled queue
+
+    release(queue, MONDAY_OPENING)
+    release(queue, MONDAY_OPENING + timedelta(minutes=1))  # a second tick: nothing more
+    assert queue.release_counts(scheduled) == (1, 1)
+
+    claimed = queue.claim("advisor", IN_HOURS)
+    assert claimed is not None and claimed.id == scheduled
+    tuesday = Placement("scheduled", TUESDAY_OPENING, london("2026-12-01T16:00"))
+    queue.finish(scheduled, "advisor", "no_answer", "scheduled", IN_HOURS, tuesday)
+    assert queue.release_counts(scheduled) == (2, 1)  # to be tried again: a new placing
+    release(queue, TUESDAY_OPENING)
+    assert queue.release_counts(scheduled) == (2, 2)
+
+    queue.replan(due_at_once, ANYTIME, tuesday)  # its slot ended: the next one
+    release(queue, TUESDAY_OPENING)
+    assert queue.release_counts(due_at_once) == (1, 1)
 
 
 # ------------------------------------------------------------------ ending

@@ -5,6 +5,10 @@ due, slots, claimed, ended), the number's one open callback and all its callback
 MessageSids already handled. Each script checks the status it expects, so no two processes
 can both take, release or cancel one callback; who may do what is the rule in
 core/claims.py, which the scripts enforce (tests/test_claims.py checks they agree).
+
+Each record counts the times it was put in the scheduled queue and the times it was released
+from there: a release takes one scheduled placing, so released never exceeds scheduled, and
+anything that released a callback twice (the chaos run kills processes to look for it) shows.
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ local function place(id, key, status)
     redis.call('ZADD', '${cb}due', redis.call('HGET', key, 'requested_at'), id)
   else
     redis.call('ZADD', '${cb}scheduled', redis.call('HGET', key, 'due_at'), id)
+    redis.call('HINCRBY', key, 'times_scheduled', 1)
   end
 end
 local function unplace(id)
@@ -173,6 +178,7 @@ for _, id in ipairs(ids) do
   elseif slot_end > now then
     redis.call('ZREM', '${cb}scheduled', id)
     redis.call('HSET', key, 'status', 'due')
+    redis.call('HINCRBY', key, 'times_released', 1)
     if slot_end - now >= math.min(tonumber(ARGV[4]), slot_end - tonumber(fields[3])) then
       redis.call('HSET', key, 'claimable_on', ARGV[3])
     end
@@ -287,6 +293,7 @@ redis.call('HDEL', key, 'claimed_by', 'claimed_at', 'replanned')
 if ARGV[4] == 'scheduled' then
   redis.call('HSET', key, 'due_at', ARGV[6], 'slot_end', ARGV[7])
   redis.call('ZADD', '${cb}scheduled', ARGV[6], ARGV[1])
+  redis.call('HINCRBY', key, 'times_scheduled', 1)
   redis.call('ZADD', '${cb}slots', ARGV[7], ARGV[1])
 else
   redis.call('HSET', key, 'ended_at', ARGV[5])
@@ -308,6 +315,7 @@ local function back_to_due(id, key)
     redis.call('HDEL', key, 'replanned')
     redis.call('HSET', key, 'status', 'scheduled', 'call_state', '')
     redis.call('ZADD', '${cb}scheduled', redis.call('HGET', key, 'due_at'), id)
+    redis.call('HINCRBY', key, 'times_scheduled', 1)
   else
     redis.call('HSET', key, 'status', 'due', 'call_state', '')
     redis.call('ZADD', '${cb}due', redis.call('HGET', key, 'requested_at'), id)
@@ -517,6 +525,14 @@ class CallbackQueue:
             for i in ids
             if float(self.r.hget(self.keys.callback(i), "slot_end") or 0) > now.timestamp()
         ]
+
+    def release_counts(self, callback_id: str) -> tuple[int, int]:
+        """How many times the callback was scheduled, and how many times released: the
+        second is never above the first (each release takes one scheduled placing)."""
+        scheduled, released = self.r.hmget(
+            self.keys.callback(callback_id), ["times_scheduled", "times_released"]
+        )
+        return int(scheduled or 0), int(released or 0)
 
     def slot_ended(self, now: datetime) -> list[Callback]:
         """Scheduled or due callbacks whose slot has ended: the scheduler gives each its next
