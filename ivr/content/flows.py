@@ -872,7 +872,8 @@ def check_same_keys(english: TomlFile, welsh: TomlFile) -> None:
         if missing is not None:
             raise lacking_file.error(
                 missing[:-1],
-                f"{_name(missing)} is missing here but is in {having_file.path}: "
+                f"{_name(missing)} is missing here but is in {having_file.path} "
+                f"(line {having_file.line_of(missing)}): "
                 "the English and Welsh files must have the same keys",
             )
 
