@@ -634,6 +634,7 @@ def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[
         "missed_days": cb.count.missed,
         "voicemail": cb.voicemail,
         "attempts": cb.attempts,
+        "language": cb.language,
     }
 
 
@@ -718,6 +719,7 @@ def _found_json(found: Found, bodies: bool) -> dict[str, object]:
         "open_callback": held.open_callback,
         "texts_counted_now": held.texts_counted,
         "replies_paused": held.replies_paused,
+        "languages_chosen": held.languages,
         "opted_out": OPT_OUT_NOTE,
         "advisor_accounts": held.advisor_accounts,
         "staff_notes": held.audit,
@@ -784,6 +786,8 @@ def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
                 f"{entry.get('action')}" + (f" ({entry['detail']})" if entry.get("detail") else "")
             )
     click.echo(f"Open callback: {held.open_callback or 'none'}")
+    chosen = ", ".join(f"{lang} ({line})" for line, lang in held.languages.items())
+    click.echo(f"Language chosen for texts: {chosen or 'English (none chosen)'}")
     click.echo(
         f"Texts counted in the current flood window: {held.texts_counted}; replies paused: "
         f"{'yes' if held.replies_paused else 'no'}"

@@ -307,3 +307,121 @@ def test_out_of_hours_in_welsh_says_the_hours_in_welsh(
     said = " ".join(simulate_call(welsh_app(make_app, welsh_on, CLOSED_AT), ["2"]).heard())
     assert "o 10yb tan 4yp, Llun i Gwener" in said
     assert "yfory am 10yb" in said
+
+
+# ------------------------------------------------------------------ texts
+
+
+@pytest.mark.parametrize(
+    ("body", "kind"),
+    [
+        ("CYMRAEG", "welsh"),
+        ("cymraeg.", "welsh"),
+        ("ENGLISH", "english"),
+        ("Saesneg", "english"),
+        ("CYMORTH", "help"),
+        ("camau", "steps"),
+        ("Unrhyw bryd", "anytime"),
+        ("STOP", "opt_out"),  # opt-out words stay Twilio's
+        ("stopiwch", "request"),  # not an opt-out word: Twilio's list is English
+    ],
+)
+def test_welsh_keywords(body: str, kind: str) -> None:
+    from datetime import date, time
+
+    from ivr.core.keywords import interpret
+
+    got = interpret(body, lambda: False, date(2026, 11, 25), (time(10), time(16)))
+    assert got.kind == kind
+
+
+@pytest.mark.parametrize(
+    ("welsh", "english"),
+    [
+        ("ar ôl 2yp", "after 2pm"),
+        ("ar ol 2", "after 2"),
+        ("cyn 11yb", "before 11am"),
+        ("rhwng 12 a 2", "between 12 and 2"),
+        ("yfory 11yb", "tomorrow 11am"),
+        ("dim ond yn y prynhawn", "dim ond afternoon"),
+        ("bore Llun", "morning Llun"),
+        ("after 2pm", "after 2pm"),  # English is left as it is
+        ("a call at 2", "a call at 2"),
+    ],
+)
+def test_welsh_safe_times_are_read_as_the_english_reader_knows_them(
+    welsh: str, english: str
+) -> None:
+    from ivr.core.keywords import welsh_times
+
+    assert welsh_times(welsh) == english
+
+
+def test_cymraeg_switches_replies_to_welsh_from_then_on(
+    make_app: AppFactory, welsh_on: Path, shipped: Flows
+) -> None:
+    from tests.common import SENDER, only, send
+
+    assert shipped.welsh is not None
+    app = welsh_app(make_app, welsh_on)
+    english = only(send(app, "please call me"))
+    assert english.startswith("Thanks for your message.")
+    assert only(send(app, "CYMRAEG")).startswith("Rydyn ni ar agor o 10yb tan 4yp, Llun i Gwener")
+    welsh = only(send(app, "ar ôl 2yp"))
+    assert welsh.startswith("Iawn, byddwn ni'n eich ffonio chi ar ôl 2yp yn unig.")
+    assert send(app, "CAMAU") == list(shipped.welsh.sms.steps)
+    h = app.extensions["helpline"]
+    assert h.queue.language_of(SENDER) == "cy"
+    assert only(send(app, "ENGLISH")).startswith("We are open from 10am to 4pm")
+    assert h.queue.language_of(SENDER) == "en"
+
+
+def test_with_welsh_off_cymraeg_is_an_ordinary_message(make_app: AppFactory) -> None:
+    from tests.common import SENDER, only, send
+
+    app = make_app(OPEN_AT)
+    assert only(send(app, "CYMRAEG")).startswith("Thanks for your message.")
+    assert app.extensions["helpline"].queue.language_of(SENDER) == "en"
+
+
+def test_the_language_chosen_is_sealed_and_erased_by_stop(
+    make_app: AppFactory, welsh_on: Path, store
+) -> None:
+    from tests.common import SENDER, send
+
+    app = welsh_app(make_app, welsh_on)
+    send(app, "please call me")
+    send(app, "CYMRAEG")
+    h = app.extensions["helpline"]
+    (key,) = store.keys("*lang*")
+    assert store.get(key) != "cy" and len(store.get(key)) > 20  # sealed
+    assert SENDER not in key and SENDER[1:] not in key
+    send(app, "STOP")
+    assert not store.keys("*lang*")
+    assert h.queue.language_of(SENDER) == "en"
+
+
+def test_a_callback_asked_in_welsh_shows_its_language(make_app: AppFactory, welsh_on: Path) -> None:
+    from ivr.web.console import LANGUAGE_LABELS
+
+    app = welsh_app(make_app, welsh_on)
+    simulate_call(app, ["2", "5", "07400123456", "1", "1", "1"])
+    h = app.extensions["helpline"]
+    callback = h.queue.open_for("+447400123456")
+    assert callback is not None and callback.language == "cy"
+    raw = h.redis.hget(h.keys.callback(callback.id), "language")
+    assert raw and raw != "cy" and len(raw) > 20  # sealed at rest
+    assert LANGUAGE_LABELS[callback.language] == "Cymraeg (Welsh)"
+
+
+def test_data_show_names_the_language_and_data_erase_erases_it(
+    cli, make_app: AppFactory, welsh_on: Path, store
+) -> None:
+    from tests.common import send
+
+    send(welsh_app(make_app, welsh_on), "CYMRAEG")
+    shown = cli("data", "show", "07400123456", flows=welsh_on).output
+    assert "Language chosen for texts: cy (main)" in shown
+    cli("data", "erase", "07400123456", "--yes", flows=welsh_on)
+    shown = cli("data", "show", "07400123456", flows=welsh_on).output
+    assert "Language chosen for texts: English (none chosen)" in shown

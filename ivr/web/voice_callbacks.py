@@ -319,6 +319,7 @@ def save() -> Response:
     result = h.queue.request(
         number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
     )
+    h.queue.set_callback_language(result.callback_id, flows().language)
     if joined:
         stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=live_queue().keys)
     if result.outcome == "new":
