@@ -395,9 +395,17 @@ def _in_order(
     "that routes real callers is not read or changed for advisors, and the simulated caller "
     "waits apart from real ones. Without it, the store's advisors count.",
 )
+@click.option(
+    "--language",
+    type=click.Choice(["en", "cy"]),
+    default=None,
+    help="Start with the choice of English or Welsh and choose this one (cy: Welsh), "
+    "whether or not Welsh is switched on (flows/languages.toml), so staff and the Welsh "
+    "approver can hear it before callers do.",
+)
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
 def simulate_call_command(
-    at, caller, called, presses, sayings, dial_status, advisors, as_json
+    at, caller, called, presses, sayings, dial_status, advisors, language, as_json
 ) -> None:
     """Call the helpline and print what the caller hears, presses and says, in order."""
     inputs = _in_order(
@@ -409,7 +417,12 @@ def simulate_call_command(
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
     app = create_app(_simulation(), clock=fixed_clock(instant))
-    transcript = simulate_call(app, inputs, as_twilio_sends(caller), called, dial_status, advisors)
+    try:
+        transcript = simulate_call(
+            app, inputs, as_twilio_sends(caller), called, dial_status, advisors, language
+        )
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps({"at": instant.isoformat(), "events": transcript.events}, indent=2))
         return
@@ -621,6 +634,7 @@ def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[
         "missed_days": cb.count.missed,
         "voicemail": cb.voicemail,
         "attempts": cb.attempts,
+        "language": cb.language,
     }
 
 
@@ -705,6 +719,7 @@ def _found_json(found: Found, bodies: bool) -> dict[str, object]:
         "open_callback": held.open_callback,
         "texts_counted_now": held.texts_counted,
         "replies_paused": held.replies_paused,
+        "languages_chosen": held.languages,
         "opted_out": OPT_OUT_NOTE,
         "advisor_accounts": held.advisor_accounts,
         "staff_notes": held.audit,
@@ -771,6 +786,8 @@ def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
                 f"{entry.get('action')}" + (f" ({entry['detail']})" if entry.get("detail") else "")
             )
     click.echo(f"Open callback: {held.open_callback or 'none'}")
+    chosen = ", ".join(f"{lang} ({line})" for line, lang in held.languages.items())
+    click.echo(f"Language chosen for texts: {chosen or 'English (none chosen)'}")
     click.echo(
         f"Texts counted in the current flood window: {held.texts_counted}; replies paused: "
         f"{'yes' if held.replies_paused else 'no'}"

@@ -15,6 +15,7 @@ from flask import Flask
 from twilio.request_validator import RequestValidator
 from werkzeug.test import TestResponse
 
+from ivr.content.flows import WELSH_LANGUAGE
 from ivr.core.phone import mask
 
 SILENCE = "-"  # a --press value meaning: say and press nothing (let the Gather time out)
@@ -57,7 +58,9 @@ class Transcript:
             "error": "ERROR",
         }
         return [
-            f"{labels[e['type']]}: {e['text']}" if e.get("text") else labels[e["type"]]
+            f"{labels[e['type']]}"
+            + (f" ({e['language']})" if e.get("language") else "")
+            + (f": {e['text']}" if e.get("text") else "")
             for e in self.events
         ]
 
@@ -106,17 +109,22 @@ def simulate_call(
     called: str = "+441234567890",
     dial_status: str = "no-answer",
     advisors: str | None = None,
+    language: str | None = None,
 ) -> Transcript:
     """Call /voice and follow the TwiML, pressing keys or saying things (Speech), in order, at
     each Gather. When they run out at a Gather, the caller hangs up. With `advisors` (free,
     busy or none), one console advisor is pretended to be on duty and free or busy, or
     nobody on duty: in this process only, nothing about advisors is read from or written
-    to the store. <Enqueue> is followed as Twilio does: its waitUrl, again and again."""
+    to the store. <Enqueue> is followed as Twilio does: its waitUrl, again and again.
+    With `language` ("en" or "cy"), the call starts with the choice of language whether or
+    not the helpline has switched Welsh on, and the caller presses that language's key."""
     if advisors is not None:
         from ivr.web.voice import SIMULATED
 
         app.extensions[SIMULATED] = advisors
     keys = list(presses)
+    if language is not None:
+        keys.insert(0, language_key(app, called, language))
     transcript = Transcript()
     queued = Queued()
     client = TwilioLikeClient(
@@ -131,7 +139,7 @@ def simulate_call(
             "ApiVersion": "2010-04-01",
         },
     )
-    url: str = "/voice"
+    url: str = "/voice?offer=1" if language is not None else "/voice"
     extra: dict[str, str] = {}
     for _ in range(MAX_REQUESTS):
         response = client.post(url, extra)
@@ -163,6 +171,26 @@ def _hold(verb: ElementTree.Element, transcript: Transcript) -> None:
         transcript.add("hold", text=f"quiet for {verb.get('length', '1')} seconds")
 
 
+def _say(verb: ElementTree.Element, transcript: Transcript) -> None:
+    """What is said; in Welsh, marked with its language (cy-GB)."""
+    if verb.get("language") == WELSH_LANGUAGE:
+        transcript.add("say", text=verb.text or "", language=WELSH_LANGUAGE)
+    else:
+        transcript.add("say", text=verb.text or "")
+
+
+def language_key(app: Flask, called: str, language: str) -> str:
+    """The key that chooses `language` on the language page of the helpline `called`
+    reaches (ValueError when it has no such content)."""
+    lines = app.extensions["helplines"].values()
+    h = next((h for h in lines if called in h.line.numbers), app.extensions["helpline"])
+    content = h.flows.speaking(language)
+    option = content.voice.choose_language if content.language == language else None
+    if option is None or h.flows.welsh is None:
+        raise ValueError(f"helpline {h.line.name!r} has no Welsh content (flows/cy/)")
+    return str(option.key)
+
+
 def _follow(
     root: ElementTree.Element,
     keys: list[Input],
@@ -173,7 +201,7 @@ def _follow(
     """Play one TwiML document; the next request to make, or None when the call ends."""
     for verb in root:
         if verb.tag == "Say":
-            transcript.add("say", text=verb.text or "")
+            _say(verb, transcript)
         elif verb.tag in ("Play", "Pause"):
             _hold(verb, transcript)
         elif verb.tag == "Enqueue":
@@ -191,7 +219,7 @@ def _follow(
         elif verb.tag == "Gather":
             for inner in verb:
                 if inner.tag == "Say":
-                    transcript.add("say", text=inner.text or "")
+                    _say(inner, transcript)
                 else:
                     _hold(inner, transcript)
             if not keys:

@@ -129,6 +129,7 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
         "voicemail": False,
         "attempts": 0,
         "source": "voice",
+        "language": "English",  # a Welsh speaker sees "Cymraeg (Welsh)" and takes it
         "state": "",
         "call_state": "",
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,9 @@ from typing import Any
 from ivr.content.tomlfile import FlowFileError, TomlFile, Where, read_toml
 from ivr.core import spoken
 from ivr.core.calltree import STEP_COUNT, Option, Step
-from ivr.core.gsm7 import non_gsm7, segments
+from ivr.core.gsm7 import non_gsm7, segments, ucs2_segments
 from ivr.core.hours import (
+    WEEKDAYS,
     HoursConfig,
     HoursError,
     OpeningHours,
@@ -26,11 +27,15 @@ from ivr.core.hours import (
     parse_hours,
     parse_time,
 )
-from ivr.core.phrases import PhraseTemplates, usual_hours
+from ivr.core.phrases import MONTHS, PhraseTemplates, usual_hours
 from ivr.core.promise import meets_week
 from ivr.core.safetime import Window
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "flows"
+ENGLISH, WELSH = "en", "cy"
+WELSH_FOLDER = "cy"  # a helpline's Welsh content, beside its English files
+LANGUAGES_FILE = "languages.toml"  # welsh = true switches Welsh on for callers
+PAIRED_FILES = ("voice.toml", "sms.toml", "phrases.toml")  # the same keys in both languages
 
 MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback")
 QUEUE_ACTIONS = ("swap", "steps", "police", "support")
@@ -117,6 +122,8 @@ class VoiceContent:
     queue_advisor: Mapping[str, str]
     goodbye: tuple[str, ...]
     fallback: tuple[str, ...]
+    # The language page's line in this language ("For English, press 1."), when offered.
+    choose_language: Option | None = None
 
     def call_start(self, intro: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
         """What a call hears first: before the menu listens (the greeting and the safety
@@ -163,6 +170,7 @@ WINDOW_FIELDS = {
 }
 # A closure's message reaches text replies too, so it is held to what a text may say.
 CLOSURE_MESSAGE_MAX = 120
+CLOSURE_MESSAGE_MAX_WELSH = 70  # in UCS-2 a text holds 70 characters, not 160
 # Words that would tell whoever sees the phone what the helpline is about.
 REVEALING = (
     "image",
@@ -178,8 +186,48 @@ REVEALING = (
     "explicit",
     "harass",
 )
+# The same in Welsh, checked in Welsh texts as well as the English words.
+REVEALING_WELSH = (
+    "delwedd",
+    "heddlu",
+    "personol",
+    "noeth",
+    "cam-drin",
+    "camdrin",
+    "rhywiol",
+    "caniatad",
+    "caniatâd",
+    "aflonyddu",
+    "dial",
+)
 MAX_REPLY_SEGMENTS = 2
 MAX_STEP_SEGMENTS = 3
+# Welsh: correct spelling needs letters GSM-7 lacks (ŵ, ŷ, â...), and one of them makes the
+# whole text UCS-2 (70 characters a segment, 67 when split): Welsh texts get their own limits,
+# counted in the encoding the text will really use (README: "Welsh").
+WELSH_LETTERS = frozenset("âêîôûŵŷÂÊÎÔÛŴŶáíóúẃýÁÍÓÚẂÝïëÏËẅẄÿŸẁỳ")
+WELSH_REPLY_SEGMENTS = 3
+WELSH_STEP_SEGMENTS = 6
+WELSH_VOICE = "Polly.Gwyneth"  # Amazon Polly's Welsh voice, as Twilio's <Say> names it
+WELSH_LANGUAGE = "cy-GB"
+
+
+def unsendable(text: str, welsh: bool = False) -> list[str]:
+    """The characters of `text` a text message can't carry cheaply (Welsh letters are
+    allowed in Welsh texts)."""
+    return [c for c in non_gsm7(text) if not (welsh and c in WELSH_LETTERS)]
+
+
+def revealing_words(text: str, welsh: bool = False) -> list[str]:
+    """The words of `text` that would tell whoever sees the phone what the helpline is
+    about (a Welsh text is checked for the English words too)."""
+    words = REVEALING + (REVEALING_WELSH if welsh else ())
+    return [w for w in words if w in text.lower()]
+
+
+def text_segments(text: str) -> int:
+    """How many segments `text` costs: GSM-7's count, or UCS-2's when a character needs it."""
+    return segments(text) if not non_gsm7(text) else ucs2_segments(text)
 
 
 @dataclass(frozen=True)
@@ -199,6 +247,20 @@ class Flows:
     phrases: PhraseTemplates
     voice: VoiceContent
     sms: SmsContent
+    language: str = ENGLISH
+    # The Welsh content (the folder cy/), loaded and checked whenever it is there, so staff
+    # can hear it before it goes live; callers are offered it only when `welsh_on`.
+    welsh: Flows | None = None
+    welsh_on: bool = False
+
+    def speaking(self, language: str) -> Flows:
+        """The content in `language` ("cy": Welsh, when there is Welsh content), else this."""
+        return self.welsh if language == WELSH and self.welsh is not None else self
+
+    @property
+    def voice_name(self) -> str | None:
+        """The <Say> voice and language for this content (None: the settings')."""
+        return WELSH_VOICE if self.language == WELSH else None
 
     def fallback_lines(self) -> list[str]:
         """The fallback message, with the usual hours from hours.toml filled in."""
@@ -531,6 +593,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
     steps_intro = r.texts(("steps", "intro"))
     part = r.text(("navigation", "part"), ("part", "parts"))
     return VoiceContent(
+        choose_language=_language_choice(r, navigation),
         greeting=r.texts(("greeting", "say")),
         safety=r.text(("greeting", "safety")),
         reassurance=r.texts(("greeting", "reassurance")),
@@ -594,6 +657,21 @@ def load_voice(file: TomlFile) -> VoiceContent:
     )
 
 
+def _language_choice(r: _Reader, navigation: Mapping[str, Option]) -> Option | None:
+    """[language]: this language's line on the page where a caller chooses English or Welsh
+    (only read when the helpline has Welsh content)."""
+    if "language" not in r.file.data:
+        return None
+    option = Option(
+        r.key(("language", "key")),
+        "language",
+        r.text(("language", "prompt")),
+        r.words(("language", "words")),
+    )
+    _check_own_keys(r.file, [(("language",), option)], navigation)
+    return option
+
+
 def _safe_times(r: _Reader) -> tuple[tuple[Option, Window], ...]:
     """The keypad choice of a safe time on a call: each key a window of the day."""
     entries = r.get(("callback", "safe_times"))
@@ -628,8 +706,9 @@ def _safe_times(r: _Reader) -> tuple[tuple[Option, Window], ...]:
     return tuple(choices)
 
 
-def load_sms(file: TomlFile) -> SmsContent:
-    """Text messages: GSM-7 only, short, and discreet (checked, so a typo can't leak)."""
+def load_sms(file: TomlFile, welsh: bool = False) -> SmsContent:
+    """Text messages: GSM-7 only, short, and discreet (checked, so a typo can't leak). Welsh
+    texts may also use Welsh letters (see text_problem), within the Welsh segment limits."""
     r = _Reader(file)
     fields = {
         "closing": ("closes", "fallback"),
@@ -650,22 +729,27 @@ def load_sms(file: TomlFile) -> SmsContent:
     steps = r.texts(("steps", "texts"))
     if len(steps) != STEP_COUNT:
         raise file.error(("steps", "texts"), f"there must be exactly {STEP_COUNT} texts")
-    for where, text, limit in [
-        (("reply", k), v, MAX_REPLY_SEGMENTS) for k, v in replies.items()
-    ] + [(("steps", "texts"), v, MAX_STEP_SEGMENTS) for v in steps]:
-        bad = non_gsm7(text)
+    reply_limit, step_limit = (
+        (WELSH_REPLY_SEGMENTS, WELSH_STEP_SEGMENTS)
+        if welsh
+        else (MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS)
+    )
+    for where, text, limit in [(("reply", k), v, reply_limit) for k, v in replies.items()] + [
+        (("steps", "texts"), v, step_limit) for v in steps
+    ]:
+        bad = unsendable(text, welsh)
         if bad:
             raise file.error(
                 where,
                 f"{_name(where)} has characters a text message can't carry "
                 f"cheaply: {' '.join(bad)} (use plain quotes and dashes, no emoji)",
             )
-        if segments(text) > limit:
+        if text_segments(text) > limit:
             raise file.error(
-                where, f"{_name(where)} is {segments(text)} texts long; keep it to {limit}"
+                where, f"{_name(where)} is {text_segments(text)} texts long; keep it to {limit}"
             )
         if where[0] == "reply":
-            revealing = [w for w in REVEALING if w in text.lower()]
+            revealing = revealing_words(text, welsh)
             if revealing:
                 raise file.error(
                     where,
@@ -673,7 +757,7 @@ def load_sms(file: TomlFile) -> SmsContent:
                     "not reveal what the helpline is about",
                 )
     opening = r.text(("advisor", "opening"), ("count", "last_day", "link"))
-    if non_gsm7(opening):
+    if unsendable(opening, welsh):
         raise file.error(("advisor", "opening"), "advisor.opening must be plain characters")
     return SmsContent(replies, steps, opening)
 
@@ -681,7 +765,15 @@ def load_sms(file: TomlFile) -> SmsContent:
 def load_phrases(file: TomlFile) -> PhraseTemplates:
     r = _Reader(file)
     when_fields = ("time", "weekday", "day", "month")
+    names: dict[str, Any] = {}
+    if "names" in file.data:
+        for key, count in (("weekdays", len(WEEKDAYS)), ("months", len(MONTHS))):
+            names[key] = r.texts(("names", key))
+            if len(names[key]) != count:
+                raise file.error(("names", key), f"names.{key} must list {count} names")
+        names["am"], names["pm"] = r.text(("names", "am")), r.text(("names", "pm"))
     return PhraseTemplates(
+        **names,
         today=r.text(("today",), when_fields),
         tomorrow=r.text(("tomorrow",), when_fields),
         this_week=r.text(("this_week",), when_fields),
@@ -692,24 +784,27 @@ def load_phrases(file: TomlFile) -> PhraseTemplates:
     )
 
 
-def closure_message_problem(message: str) -> str | None:
+def closure_message_problem(message: str, welsh: bool = False) -> str | None:
     """Why a closure's message can't go in a text message, or None. Checked where it is
-    written (hours.toml at start-up, the supervisor's form), because texts carry it."""
-    bad = non_gsm7(message)
+    written (hours.toml at start-up, the supervisor's form), because texts carry it. The
+    Welsh message follows the Welsh texts' rule (Welsh letters; a UCS-2 text is at most
+    CLOSURE_MESSAGE_MAX_WELSH characters)."""
+    bad = unsendable(message, welsh)
     if bad:
         return (
             f"it has characters a text message can't carry cheaply: {' '.join(bad)} "
             "(use plain quotes and dashes, no emoji)"
         )
-    revealing = [w for w in REVEALING if w in message.lower()]
+    revealing = revealing_words(message, welsh)
     if revealing:
         return (
             f"it says {revealing[0]!r}: it is also sent in text messages, which must not "
             "reveal what the helpline is about"
         )
-    if len(message) > CLOSURE_MESSAGE_MAX:
+    limit = CLOSURE_MESSAGE_MAX_WELSH if welsh and non_gsm7(message) else CLOSURE_MESSAGE_MAX
+    if len(message) > limit:
         return (
-            f"it is {len(message)} characters long; keep it to {CLOSURE_MESSAGE_MAX} "
+            f"it is {len(message)} characters long; keep it to {limit} "
             "(it is also sent in text messages)"
         )
     return None
@@ -723,16 +818,18 @@ def load_hours(file: TomlFile, now: datetime) -> tuple[HoursConfig, OpeningHours
     except HoursError as exc:
         raise file.error(exc.where, exc.message) from None
     for i, closure in enumerate(config.closures):
-        problem = closure_message_problem(closure.message)
-        if problem:
-            raise file.error(("closures", i, "message"), f"closure message: {problem}")
+        for field, text, welsh in (
+            ("message", closure.message, False),
+            ("message_cy", closure.message_cy, True),
+        ):
+            problem = closure_message_problem(text, welsh) if text else None
+            if problem:
+                raise file.error(("closures", i, field), f"closure {field}: {problem}")
     return config, hours
 
 
-def load_flows(directory: Path, now: datetime) -> Flows:
-    """Load and check every file in flows/; FlowFileError names the first problem."""
-    directory = Path(directory)
-    config, hours = load_hours(read_toml(directory / "hours.toml"), now)
+def _load_language(directory: Path, config: HoursConfig, welsh: bool) -> dict[str, Any]:
+    """voice.toml, sms.toml and phrases.toml of one language, checked."""
     voice_file = read_toml(directory / "voice.toml")
     voice = load_voice(voice_file)
     for i, (_, window) in enumerate(voice.safe_times):
@@ -741,14 +838,84 @@ def load_flows(directory: Path, now: datetime) -> Flows:
                 ("callback", "safe_times", i),
                 "this safe time is never inside the usual week in hours.toml",
             )
-    return Flows(
-        directory=directory,
-        hours_config=config,
-        hours=hours,
-        phrases=load_phrases(read_toml(directory / "phrases.toml")),
-        voice=voice,
-        sms=load_sms(read_toml(directory / "sms.toml")),
+    return {
+        "phrases": load_phrases(read_toml(directory / "phrases.toml")),
+        "voice": voice,
+        "sms": load_sms(read_toml(directory / "sms.toml"), welsh=welsh),
+    }
+
+
+def key_paths(data: Any, where: Where = ()) -> dict[Where, None]:
+    """Every key in a TOML document (tables, and the tables of a list of tables by index);
+    what a list of texts holds is the words, not keys, and may differ between languages."""
+    found: dict[Where, None] = {}
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            found[(*where, key)] = None
+            found.update(key_paths(value, (*where, key)))
+    elif isinstance(data, list) and data and all(isinstance(v, Mapping) for v in data):
+        for i, value in enumerate(data):
+            found[(*where, i)] = None
+            found.update(key_paths(value, (*where, i)))
+    return found
+
+
+def check_same_keys(english: TomlFile, welsh: TomlFile) -> None:
+    """Every key of the English file in the Welsh one and the other way round, so no caller
+    ever meets a gap in one language (FlowFileError names the file and line)."""
+    en, cy = key_paths(english.data), key_paths(welsh.data)
+    for have, lacks, lacking_file, having_file in (
+        (en, cy, welsh, english),
+        (cy, en, english, welsh),
+    ):
+        missing = next((k for k in have if k not in lacks), None)
+        if missing is not None:
+            raise lacking_file.error(
+                missing[:-1],
+                f"{_name(missing)} is missing here but is in {having_file.path} "
+                f"(line {having_file.line_of(missing)}): "
+                "the English and Welsh files must have the same keys",
+            )
+
+
+def welsh_switched_on(directory: Path) -> bool:
+    """languages.toml's `welsh` (false without the file): Welsh offered to callers."""
+    path = directory / LANGUAGES_FILE
+    if not path.exists():
+        return False
+    file = read_toml(path)
+    unknown = sorted(set(file.data) - {"welsh"})
+    if unknown:
+        raise file.error((unknown[0],), f"unknown setting {unknown[0]!r}: only welsh")
+    value = file.data.get("welsh", False)
+    if not isinstance(value, bool):
+        raise file.error(("welsh",), "welsh = true or welsh = false")
+    if value and not (directory / WELSH_FOLDER).is_dir():
+        raise file.error(("welsh",), f"welsh = true needs the Welsh content in {WELSH_FOLDER}/")
+    return value
+
+
+def load_flows(directory: Path, now: datetime) -> Flows:
+    """Load and check every file in flows/ (and the Welsh content in cy/, when there is
+    some); FlowFileError names the first problem."""
+    directory = Path(directory)
+    config, hours = load_hours(read_toml(directory / "hours.toml"), now)
+    english = Flows(directory, config, hours, **_load_language(directory, config, welsh=False))
+    welsh_on = welsh_switched_on(directory)
+    welsh_dir = directory / WELSH_FOLDER
+    if not welsh_dir.is_dir():
+        return english
+    for name in PAIRED_FILES:
+        check_same_keys(read_toml(directory / name), read_toml(welsh_dir / name))
+    welsh = Flows(
+        welsh_dir, config, hours, **_load_language(welsh_dir, config, welsh=True), language=WELSH
     )
+    for flows in (english, welsh):
+        if welsh_on and flows.voice.choose_language is None:
+            raise read_toml(flows.directory / "voice.toml").error(
+                (), "with Welsh switched on, voice.toml needs [language] (the choice of language)"
+            )
+    return replace(english, welsh=welsh, welsh_on=welsh_on)
 
 
 __all__ = [

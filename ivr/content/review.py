@@ -36,10 +36,10 @@ class Proposal:
 
 
 def marked(directory: Path) -> list[Marked]:
-    """Every `# APPROVAL NEEDED:` comment in flows/*.toml, with the first line of content
-    after it (the text it is about)."""
+    """Every `# APPROVAL NEEDED:` comment in flows/*.toml and the Welsh content in
+    flows/cy/*.toml, with the first line of content after it (the text it is about)."""
     found = []
-    for path in sorted(directory.glob("*.toml")):
+    for path in [*sorted(directory.glob("*.toml")), *sorted(directory.glob("cy/*.toml"))]:
         lines = path.read_text(encoding="utf-8").splitlines()
         for number, line in enumerate(lines, start=1):
             if match := _MARK.search(line):
@@ -52,7 +52,12 @@ def marked(directory: Path) -> list[Marked]:
                     "",
                 )
                 found.append(
-                    Marked(path.name, number, match.group(1).strip(), about.removesuffix(","))
+                    Marked(
+                        path.relative_to(directory).as_posix(),
+                        number,
+                        match.group(1).strip(),
+                        about.removesuffix(","),
+                    )
                 )
     return found
 

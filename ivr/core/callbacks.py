@@ -44,6 +44,7 @@ class Callback:
     outcome: str | None = None
     count: Count = field(default_factory=Count)  # towards expiry (expiry.py)
     swapped: bool = False  # asked for from the queue: requested_at is when they joined it
+    language: str = "en"  # the language they asked in (en, cy): a Welsh speaker may take it
 
 
 # ------------------------------------------------------------------ after an advisor's call

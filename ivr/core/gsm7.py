@@ -19,3 +19,10 @@ def segments(text: str) -> int:
     """How many SMS segments `text` needs in GSM-7 (160 alone, 153 each when split)."""
     length = sum(2 if c in EXTENDED else 1 for c in text)
     return 1 if length <= 160 else -(-length // 153)
+
+
+def ucs2_segments(text: str) -> int:
+    """How many segments `text` needs in UCS-2 (70 alone, 67 each when split), the encoding a
+    text takes as soon as one character is outside GSM-7 (a Welsh ŵ, say)."""
+    length = len(text.encode("utf-16-le")) // 2
+    return 1 if length <= 70 else -(-length // 67)

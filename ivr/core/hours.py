@@ -40,6 +40,7 @@ class Closure:
     start: date
     end: date
     message: str
+    message_cy: str = ""  # what Welsh callers hear and read ("": see README, Welsh)
 
 
 @dataclass(frozen=True)
@@ -66,6 +67,7 @@ class Reason:
 
     kind: str
     text: str | None = None
+    welsh: str | None = None  # a closure's Welsh message, when it has one
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ class Override:
 
     message: str
     until: datetime | None = None
+    message_cy: str = ""
 
     def active(self, at: datetime) -> bool:
         return self.until is None or at < self.until
@@ -142,7 +145,7 @@ class OpeningHours:
         cfg = self.config
         for closure in cfg.closures:
             if closure.start <= d <= closure.end:
-                return Day(d, None, Reason("closure", closure.message))
+                return Day(d, None, Reason("closure", closure.message, closure.message_cy or None))
         if d in cfg.special:
             return Day(d, cfg.special[d], None)
         holiday = bank_holidays(cfg.subdivision, d.year).get(d)
@@ -208,7 +211,7 @@ class OpeningHours:
             False,
             None,
             reopens,
-            Reason("closure", override.message),
+            Reason("closure", override.message, override.message_cy or None),
             reopening_known=override.until is not None,
         )
 
@@ -325,11 +328,17 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
     closures: list[Closure] = []
     for i, entry in enumerate(_table_list(data, "closures")):
         where = ("closures", i)
-        _only_keys(entry, {"from", "to", "message"}, where, required={"from", "to", "message"})
+        _only_keys(
+            entry,
+            {"from", "to", "message", "message_cy"},
+            where,
+            required={"from", "to", "message"},
+        )
         closure = Closure(
             parse_date(entry["from"], (*where, "from")),
             parse_date(entry["to"], (*where, "to")),
             str(entry["message"]).strip(),
+            str(entry.get("message_cy", "")).strip(),
         )
         if closure.end < closure.start:
             raise HoursError(

@@ -3,6 +3,7 @@ the body itself is never stored or logged."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, time
@@ -12,14 +13,39 @@ from ivr.core.safetime import Reading, read_safe_time
 # Twilio's own opt-out, opt-in and help words still reach the webhook.
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
-HELP = frozenset({"HELP", "INFO"})
-STEPS = frozenset({"STEPS", "STEP", "ADVICE"})
-ANYTIME = frozenset({"ANYTIME", "ANY TIME", "ANYTIME IS FINE"})
+HELP = frozenset({"HELP", "INFO", "CYMORTH", "GWYBODAETH"})
+STEPS = frozenset({"STEPS", "STEP", "ADVICE", "CAMAU", "CYNGOR"})
+ANYTIME = frozenset({"ANYTIME", "ANY TIME", "ANYTIME IS FINE", "UNRHYW BRYD", "UNRHYW ADEG"})
+# Replies in Welsh from then on (a keyword only: the language of a short text is not guessed),
+# and back to English.
+WELSH = frozenset({"CYMRAEG", "WELSH"})
+ENGLISH = frozenset({"ENGLISH", "SAESNEG"})
+# Welsh words for a safe time, read as the English the safe-time reader knows: "ar ôl 2"
+# (after 2), "cyn 11yb" (before 11am), "rhwng 12 a 2" (between 12 and 2), "yfory" (tomorrow).
+WELSH_TIME_WORDS = (
+    (re.compile(r"\bar [oô]l\b", re.IGNORECASE), "after"),
+    (re.compile(r"\bcyn\b", re.IGNORECASE), "before"),
+    (re.compile(r"\brhwng (\S+) a\b", re.IGNORECASE), r"between \1 and"),
+    (re.compile(r"\byfory\b", re.IGNORECASE), "tomorrow"),
+    (re.compile(r"\bheddiw\b", re.IGNORECASE), "today"),
+    (re.compile(r"(?<=[0-9])\s?yb\b", re.IGNORECASE), "am"),
+    (re.compile(r"(?<=[0-9])\s?y[ph]\b", re.IGNORECASE), "pm"),
+    (re.compile(r"\byn y bore\b|\bbore\b", re.IGNORECASE), "morning"),
+    (re.compile(r"\byn y prynhawn\b|\bprynhawn\b", re.IGNORECASE), "afternoon"),
+)
+
+
+def welsh_times(body: str) -> str:
+    """A text's Welsh time words in the English the safe-time reader knows (others kept)."""
+    for pattern, english in WELSH_TIME_WORDS:
+        body = pattern.sub(english, body)
+    return body
 
 
 @dataclass(frozen=True)
 class Intent:
-    """kind: opt_out, opt_in, help, steps, anytime, plan (a safe-time window), ambiguous (an
+    """kind: opt_out, opt_in, help, steps, anytime, welsh or english (the language of
+    replies), plan (a safe-time window), ambiguous (an
     hour that could be morning or evening), time_unclear, ask_time (a time we can't read,
     from someone new) or request; `reading` holds what was read of a time."""
 
@@ -46,10 +72,12 @@ def interpret(
         ("help", HELP),
         ("steps", STEPS),
         ("anytime", ANYTIME),
+        ("welsh", WELSH),
+        ("english", ENGLISH),
     ):
         if word in words:
             return Intent(kind)
-    reading = read_safe_time(body, today, usual)
+    reading = read_safe_time(welsh_times(body), today, usual)
     if reading.kind == "anytime":
         return Intent("anytime", reading)
     if reading.kind in ("plan", "ambiguous"):

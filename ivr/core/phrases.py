@@ -38,17 +38,25 @@ class PhraseTemplates:
     usual_hours: str
     day_range: str
     window: Mapping[str, str]  # a safe time in words: after, before, between, days...
+    # The names of days and months and the hour's suffixes, in the content's language
+    # (phrases.toml's [names]; British English unless the file says otherwise).
+    weekdays: tuple[str, ...] = tuple(d.capitalize() for d in WEEKDAYS)
+    months: tuple[str, ...] = MONTHS
+    am: str = "am"
+    pm: str = "pm"
+
+    def hour(self, t: time) -> str:
+        return time_words(t, self.am, self.pm)
+
+    def weekday(self, day_index: int) -> str:
+        return self.weekdays[day_index]
 
 
-def time_words(t: time) -> str:
+def time_words(t: time, am: str = "am", pm: str = "pm") -> str:
     """10:00 -> "10am", 13:30 -> "1:30pm", 12:00 -> "12pm"."""
-    suffix = "am" if t.hour < 12 else "pm"
+    suffix = am if t.hour < 12 else pm
     hour = t.hour % 12 or 12
     return f"{hour}{suffix}" if t.minute == 0 else f"{hour}:{t.minute:02d}{suffix}"
-
-
-def weekday_name(day_index: int) -> str:
-    return WEEKDAYS[day_index].capitalize()
 
 
 def when(opening: datetime, now: datetime, hours: OpeningHours, t: PhraseTemplates) -> str:
@@ -58,10 +66,10 @@ def when(opening: datetime, now: datetime, hours: OpeningHours, t: PhraseTemplat
     local_open = opening.astimezone(hours.timezone)
     days = (local_open.date() - local_now.date()).days
     fields = {
-        "time": time_words(local_open.time()),
-        "weekday": weekday_name(local_open.weekday()),
+        "time": t.hour(local_open.time()),
+        "weekday": t.weekday(local_open.weekday()),
         "day": local_open.day,
-        "month": MONTHS[local_open.month - 1],
+        "month": t.months[local_open.month - 1],
     }
     if days == 0:
         return t.today.format(**fields)
@@ -85,14 +93,14 @@ def usual_hours(weekly: Mapping[int, Session], t: PhraseTemplates) -> str:
     parts = []
     for session, days in groups:
         if len(days) == 1:
-            names = weekday_name(days[0])
+            names = t.weekday(days[0])
         elif len(days) == 2:
-            names = f"{weekday_name(days[0])} and {weekday_name(days[1])}"
+            names = f"{t.weekday(days[0])} {t.window['and']} {t.weekday(days[1])}"
         else:
-            names = t.day_range.format(first=weekday_name(days[0]), last=weekday_name(days[-1]))
+            names = t.day_range.format(first=t.weekday(days[0]), last=t.weekday(days[-1]))
         parts.append(
             t.usual_hours.format(
-                opens=time_words(session.opens), closes=time_words(session.closes), days=names
+                opens=t.hour(session.opens), closes=t.hour(session.closes), days=names
             )
         )
     return "; ".join(parts)
@@ -104,31 +112,31 @@ def window_words(window: Window, t: PhraseTemplates) -> str:
     w = t.window
     parts = []
     if window.earliest and window.latest:
-        parts.append(
-            w["between"].format(start=time_words(window.earliest), end=time_words(window.latest))
-        )
+        parts.append(w["between"].format(start=t.hour(window.earliest), end=t.hour(window.latest)))
     elif window.earliest:
-        parts.append(w["after"].format(time=time_words(window.earliest)))
+        parts.append(w["after"].format(time=t.hour(window.earliest)))
     elif window.latest:
-        parts.append(w["before"].format(time=time_words(window.latest)))
+        parts.append(w["before"].format(time=t.hour(window.latest)))
     if len(window.weekdays) < len(WEEKDAYS):
-        parts.append(_days_words(window.weekdays, w))
+        parts.append(_days_words(window.weekdays, t))
     if window.not_before is not None:
         d = window.not_before
         parts.append(
             w["from_date"].format(
-                weekday=weekday_name(d.weekday()), day=d.day, month=MONTHS[d.month - 1]
+                weekday=t.weekday(d.weekday()), day=d.day, month=t.months[d.month - 1]
             )
         )
     return " ".join(parts) if parts else w["any_time"]
 
 
-def _days_words(days: frozenset[int], w: Mapping[str, str]) -> str:
+def _days_words(days: frozenset[int], t: PhraseTemplates) -> str:
     """ "on any day except Mondays" (one day left out), "on Mondays to Fridays" (a run), or
     the shorter of "on Tuesdays and Wednesdays" and "on any day except ..."."""
 
+    w = t.window
+
     def listing(chosen: list[int]) -> str:
-        names = [w["plural"].format(weekday=weekday_name(d)) for d in chosen]
+        names = [w["plural"].format(weekday=t.weekday(d)) for d in chosen]
         return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} {w['and']} {names[-1]}"
 
     chosen = sorted(days)
@@ -138,8 +146,8 @@ def _days_words(days: frozenset[int], w: Mapping[str, str]) -> str:
     if len(chosen) >= 3 and chosen == list(range(chosen[0], chosen[-1] + 1)):
         return w["days"].format(
             days=w["range"].format(
-                first=w["plural"].format(weekday=weekday_name(chosen[0])),
-                last=w["plural"].format(weekday=weekday_name(chosen[-1])),
+                first=w["plural"].format(weekday=t.weekday(chosen[0])),
+                last=w["plural"].format(weekday=t.weekday(chosen[-1])),
             )
         )
     if len(others) < len(chosen):
@@ -163,7 +171,7 @@ def promise_when(
         return when(promise.due, now, hours, t)
     if promise.kind == "closing" and promise.fallback is not None:
         return words["closing"].format(
-            closes=time_words(promise.slot_end.astimezone(hours.timezone).time()),
+            closes=t.hour(promise.slot_end.astimezone(hours.timezone).time()),
             fallback=when(promise.fallback, now, hours, t),
         )
     return words["reopen" if promise.kind == "reopen" else "soon"]

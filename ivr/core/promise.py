@@ -177,17 +177,22 @@ def placement(promise: Promise | None, now: datetime, hours: OpeningHours) -> Pl
 
 
 def closure_note(
-    now: datetime, due: datetime, hours: OpeningHours, override: Override | None
+    now: datetime,
+    due: datetime,
+    hours: OpeningHours,
+    override: Override | None,
+    welsh: bool = False,
 ) -> str | None:
     """The message of the closure that keeps us from calling sooner, if one does: a
-    supervisor's closure now, or a closure in hours.toml between now and `due`."""
+    supervisor's closure now, or a closure in hours.toml between now and `due`. `welsh`:
+    its Welsh message (None without one: a Welsh text never carries English)."""
     if override is not None and override.active(now):
-        return override.message
+        return (override.message_cy or None) if welsh else override.message
     day = now.astimezone(hours.timezone).date()
     last = due.astimezone(hours.timezone).date()
     while day <= last:
         reason = hours.day(day).reason
         if reason is not None and reason.kind == "closure":
-            return reason.text
+            return reason.welsh if welsh else reason.text
         day += timedelta(days=1)
     return None

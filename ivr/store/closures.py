@@ -40,11 +40,24 @@ def load_override(r: redis.Redis, keys: Keys = DEFAULT) -> Override | None:
     if not data:
         return None
     until = datetime.fromisoformat(data["until"]) if data.get("until") else None
-    return Override(data.get("message", ""), until)
+    return Override(data.get("message", ""), until, data.get("message_cy", ""))
 
 
-def close_line(r: redis.Redis, message: str, until: datetime | None, keys: Keys = DEFAULT) -> None:
-    r.hset(keys.closure, mapping={"message": message, "until": until.isoformat() if until else ""})
+def close_line(
+    r: redis.Redis,
+    message: str,
+    until: datetime | None,
+    keys: Keys = DEFAULT,
+    message_cy: str = "",
+) -> None:
+    r.hset(
+        keys.closure,
+        mapping={
+            "message": message,
+            "until": until.isoformat() if until else "",
+            "message_cy": message_cy,
+        },
+    )
     r.publish(keys.closure_changed, "closed")
 
 

@@ -121,6 +121,10 @@ class Keys:
     def numbers(self, h: str) -> str:
         return f"{self.cb}num:{h}"
 
+    def language(self, h: str) -> str:
+        """The language a person chose (CYMRAEG), sealed, by their number's keyed hash."""
+        return f"{self.cb}lang:{h}"
+
     def seen(self, message_sid: str) -> str:
         return f"{self.base}seen:{message_sid}"
 

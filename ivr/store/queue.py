@@ -25,6 +25,7 @@ import redis
 from redis.commands.core import Script
 from redis.typing import EncodableT, FieldT
 
+from ivr.content.flows import ENGLISH
 from ivr.core.callbacks import Callback
 from ivr.core.claims import ANYONE
 from ivr.core.expiry import Count
@@ -562,8 +563,9 @@ class CallbackQueue:
         return self.erase_lookup(self.sealer.lookup(number), message_sid)
 
     def erase_lookup(self, h: str, message_sid: str = "") -> int:
-        """erase_number by the number's keyed hash (a restore applying the erasure log)."""
-        return int(
+        """erase_number by the number's keyed hash (a restore applying the erasure log);
+        the language the person chose goes with it."""
+        erased = int(
             self._acknowledged(
                 self._erase_number,
                 keys=[
@@ -574,6 +576,28 @@ class CallbackQueue:
                 args=[SEEN_TTL_SECONDS],
             )
         )
+        if erased >= 0:
+            self.r.delete(self.keys.language(h))
+        return erased
+
+    def set_language(self, number: str, language: str) -> None:
+        """The language `number` chose for replies (personal data: sealed; English is the
+        absence of a choice, so nothing is kept for it)."""
+        key = self.keys.language(self.sealer.lookup(number))
+        if language == ENGLISH:
+            self.r.delete(key)
+        else:
+            self.r.set(key, self.sealer.seal(language))
+
+    def language_of(self, number: str) -> str:
+        """The language `number` chose (English unless they chose another)."""
+        sealed = maybe_text(self.r.get(self.keys.language(self.sealer.lookup(number))))
+        return self.sealer.open(sealed) if sealed else ENGLISH
+
+    def set_callback_language(self, callback_id: str, language: str) -> None:
+        """The language a callback was asked in, sealed in its record (shown to advisors)."""
+        if language != ENGLISH and self.r.exists(self.keys.callback(callback_id)):
+            self.r.hset(self.keys.callback(callback_id), "language", self.sealer.seal(language))
 
     def set_count(self, callback_id: str, count: Count) -> bool:
         """Store a waiting callback's expiry count (see expiry.py)."""
@@ -615,7 +639,10 @@ class CallbackQueue:
 
     def get(self, callback_id: str) -> Callback | None:
         data = table(self.r.hgetall(self.keys.callback(callback_id)))
-        return _callback(callback_id, data, self.sealer.open(data["number"])) if data else None
+        if not data:
+            return None
+        language = self.sealer.open(data["language"]) if data.get("language") else ENGLISH
+        return _callback(callback_id, data, self.sealer.open(data["number"]), language)
 
     def keep_keyed(self, call_sid: str, number: str, seconds: int) -> None:
         """A number keyed in (or offered) during a call, kept sealed while the caller decides."""
@@ -739,7 +766,9 @@ def _plan(data: dict[str, str]) -> Window | None:
     return Window.loads(data["plan"]) if data.get("plan") else None
 
 
-def _callback(callback_id: str, data: dict[str, str], number: str) -> Callback:
+def _callback(
+    callback_id: str, data: dict[str, str], number: str, language: str = "en"
+) -> Callback:
     return Callback(
         id=callback_id,
         number=number,
@@ -757,6 +786,7 @@ def _callback(callback_id: str, data: dict[str, str], number: str) -> Callback:
         call_state=data.get("call_state") or None,
         outcome=data.get("outcome") or None,
         swapped=data.get("swapped") == "1",
+        language=language,
         count=Count(
             int(data.get("missed") or 0), _day(data.get("counted")), _day(data.get("claimable_on"))
         ),

@@ -13,6 +13,7 @@ from typing import cast
 
 import redis
 
+from ivr.content.flows import ENGLISH
 from ivr.core.callbacks import Callback
 from ivr.store.accounts import Accounts
 from ivr.store.audit import KEEP
@@ -33,6 +34,7 @@ class Held:
     replies_paused: bool  # too many texts: replies paused for a while
     advisor_accounts: list[str]  # usernames whose phone is this number
     audit: list[dict[str, str]]  # what staff did about its callbacks (oldest first)
+    languages: dict[str, str]  # the language chosen for texts (CYMRAEG), by helpline
 
 
 def held_about(r: redis.Redis, helplines: Sequence[Keys], sealer: Sealer, number: str) -> Held:
@@ -42,8 +44,12 @@ def held_about(r: redis.Redis, helplines: Sequence[Keys], sealer: Sealer, number
     open_ids: list[str] = []
     audit: list[dict[str, str]] = []
     counted, paused = 0, False
+    languages: dict[str, str] = {}
     for keys in helplines:
         queue = CallbackQueue(r, sealer, keys)
+        chosen = queue.language_of(number)
+        if chosen != ENGLISH:
+            languages[keys.helpline] = chosen
         ids = set(texts(r.hkeys(keys.numbers(h))))
         callbacks += [cb for cb in (queue.get(i) for i in ids) if cb]
         open_callback = queue.open_for(number)
@@ -61,6 +67,7 @@ def held_about(r: redis.Redis, helplines: Sequence[Keys], sealer: Sealer, number
         replies_paused=paused,
         advisor_accounts=[a.username for a in Accounts(r, sealer).all() if a.phone == number],
         audit=sorted(audit, key=lambda fields: fields.get("at", "")),
+        languages=languages,
     )
 
 

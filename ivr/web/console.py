@@ -180,6 +180,11 @@ class CloseForm(FlaskForm):
     message = StringField(
         "What callers hear and read", validators=[DataRequired(), Length(max=300)]
     )
+    message_cy = StringField(
+        "In Welsh, for Welsh callers (optional; without it they hear that the line is not "
+        "open today, in Welsh)",
+        validators=[Length(max=300)],
+    )
     until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
 
 
@@ -189,6 +194,9 @@ class PlanForm(FlaskForm):
         validators=[DataRequired(), Length(max=60)],
     )
 
+
+# The language a callback was asked in, as the console shows it (a Welsh speaker takes it).
+LANGUAGE_LABELS = {"en": "English", "cy": "Cymraeg (Welsh)"}
 
 ORDER_LABELS = {
     LIVE_FIRST: "Callers on the line first (and those who swapped to a callback from the "
@@ -365,6 +373,7 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
         "voicemail": cb.voicemail,
         "attempts": cb.attempts,
         "source": cb.source,
+        "language": LANGUAGE_LABELS.get(cb.language, cb.language),
         "state": STATE_LABELS.get(cb.call_state or "", ""),
         "call_state": cb.call_state or "",
     }
@@ -853,6 +862,7 @@ def supervisor() -> str:
         override=h.closure(),
         advisors=[a for a in accounts().all() if h.serves(a)],
         close_form=CloseForm(),
+        welsh=h.flows.welsh is not None,
         advisor_form=AdvisorForm(),
         waiting=waiting,
         audit=audit.recent(h.redis, 50, h.keys),
@@ -913,11 +923,14 @@ def close() -> Response:
             flash("That time has already passed: the line was not closed.", ERROR)
             return redirect(url_for("console.supervisor"))
     message = form.message.data.strip()
-    problem = closure_message_problem(message)
+    message_cy = (form.message_cy.data or "").strip()
+    problem = closure_message_problem(message) or (
+        closure_message_problem(message_cy, welsh=True) if message_cy else None
+    )
     if problem:
         flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)
         return redirect(url_for("console.supervisor"))
-    close_line(h.redis, message, until, h.keys.real)
+    close_line(h.redis, message, until, h.keys.real, message_cy)
     h.override.invalidate()  # this process at once; the others hear it announced
     audited("closed the line", detail=f"until {until.isoformat()}" if until else "until reopened")
     flash("The line is closed: callers now hear your message.")

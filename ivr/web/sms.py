@@ -12,12 +12,18 @@ import time
 from datetime import datetime
 
 import redis
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app, g, request
 from twilio.twiml.messaging_response import MessagingResponse
 
-from ivr.content.flows import MAX_REPLY_SEGMENTS
+from ivr.content.flows import (
+    ENGLISH,
+    MAX_REPLY_SEGMENTS,
+    WELSH,
+    WELSH_REPLY_SEGMENTS,
+    Flows,
+    text_segments,
+)
 from ivr.core.callbacks import Callback
-from ivr.core.gsm7 import segments
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.core.phone import mask
@@ -48,14 +54,19 @@ def reply(*texts: str) -> Response:
     return Response(str(resp), mimetype="text/xml")
 
 
+def speaking() -> Flows:
+    """The helpline's words in the language this person chose (CYMRAEG), else English."""
+    return helpline().flows.speaking(g.get("sms_language", ENGLISH))
+
+
 def text(name: str, **fields: object) -> str:
-    flows = helpline().flows
+    flows = speaking()
     fields.setdefault("usual_hours", usual_hours(flows.hours_config.weekly, flows.phrases))
     return flows.sms.replies[name].format(**fields)
 
 
 def when(promise: Promise | None, now: datetime) -> str:
-    flows = helpline().flows
+    flows = speaking()
     return promise_when(promise, now, flows.hours, flows.phrases, flows.sms.replies)
 
 
@@ -132,11 +143,14 @@ def handle(sender: str, sid: str) -> Response:
         return reply()  # Twilio answers opt-outs itself
     if intent.kind == "opt_in":
         return reply()
-    if intent.kind in ("help", "steps", "time_unclear"):
+    intent = choose_language(number, intent)
+    if intent.kind in ("help", "steps", "time_unclear", "welsh", "english"):
         quiet = too_many(number)
         answer = {
             "help": [text("help")],
-            "steps": list(h.flows.sms.steps),
+            "welsh": [text("help")],
+            "english": [text("help")],
+            "steps": list(speaking().sms.steps),
             "time_unclear": [text("time_unclear")],
         }[intent.kind]
     else:
@@ -153,7 +167,29 @@ def handle(sender: str, sid: str) -> Response:
     joined = " ".join(answer)
     # Notices (media, a closure) join the reply when all fit in one text of the usual length;
     # otherwise each goes as a text of its own (same cost, and each text stays short).
-    return reply(joined) if segments(joined) <= MAX_REPLY_SEGMENTS else reply(*answer)
+    return reply(joined) if fits_one_reply(joined) else reply(*answer)
+
+
+def fits_one_reply(joined: str) -> bool:
+    """Whether notices and the reply go as one text: within the language's reply limit."""
+    limit = WELSH_REPLY_SEGMENTS if speaking().language == WELSH else MAX_REPLY_SEGMENTS
+    return text_segments(joined) <= limit
+
+
+def choose_language(number: str, intent: Intent) -> Intent:
+    """CYMRAEG (or ENGLISH) sets the language of this person's replies from now on, kept
+    sealed with what we hold about them (erased by STOP and `data erase`); the language
+    they chose before holds otherwise. While the helpline has Welsh off, replies are in
+    English and CYMRAEG is an ordinary message, as before."""
+    h = helpline()
+    if not h.flows.welsh_on:
+        return Intent("request") if intent.kind in ("welsh", "english") else intent
+    if intent.kind in ("welsh", "english"):
+        g.sms_language = WELSH if intent.kind == "welsh" else ENGLISH
+        h.queue.set_language(number, g.sms_language)
+    else:
+        g.sms_language = h.queue.language_of(number)
+    return intent
 
 
 class Conversation:
@@ -248,7 +284,7 @@ class Conversation:
         )
 
     def words(self, window: Window) -> str:
-        return window_words(window, self.h.flows.phrases)
+        return window_words(window, speaking().phrases)
 
     def not_now(self, name: str, **fields: object) -> list[str]:
         """A time that gives us no time to call, or an hour we can't place: never moved
@@ -287,7 +323,11 @@ class Conversation:
 
     def with_closure(self, answer: list[str], promised: Promise | None) -> list[str]:
         note = closure_note(
-            self.now, promised.due if promised else self.now, self.hours, self.override
+            self.now,
+            promised.due if promised else self.now,
+            self.hours,
+            self.override,
+            welsh=speaking().language == WELSH,
         )
         return [text("closure", message=note), *answer] if note else answer
 
@@ -350,7 +390,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
     if media:
         answer.insert(0, text("media"))
     joined = " ".join(answer)
-    return reply(joined) if segments(joined) <= MAX_REPLY_SEGMENTS else reply(*answer)
+    return reply(joined) if fits_one_reply(joined) else reply(*answer)
 
 
 def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:

@@ -13,9 +13,10 @@ from typing import Any
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, request, url_for
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Dial, Gather, Pause, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
+from ivr.content.flows import ENGLISH, WELSH, WELSH_LANGUAGE, WELSH_VOICE, Flows
 from ivr.core import calltree
 from ivr.core.calltree import Option
 from ivr.core.hours import Status
@@ -38,6 +39,30 @@ OUTBOUND_PREFIX = "/voice/outbound"
 PART_PAUSE = 3  # seconds of silence after a part before the next part starts
 HANG_UP = '<?xml version="1.0" encoding="UTF-8"?><Response><Hangup /></Response>'
 E164 = re.compile(r"\+[1-9][0-9]{6,14}")
+LANGUAGE_PAUSE = 1  # seconds of silence between "For English, press 1" and the Welsh line
+LANGUAGE_TRIES = 2  # after this many silences on the language page, the call goes on in English
+
+
+# ------------------------------------------------------------------ the caller's language
+
+
+def language() -> str:
+    """The language this call goes on in: chosen once, on the language page, and carried in
+    every webhook URL's query (`lang=cy`) from then on; English without it."""
+    return WELSH if param("lang") == WELSH else ENGLISH
+
+
+def flows() -> Flows:
+    """The helpline's content in the call's language (hours and all that is not words are
+    the same)."""
+    return helpline().flows.speaking(language())
+
+
+def offers_welsh() -> bool:
+    """Whether this call starts with the choice of language: the helpline has switched
+    Welsh on, or a simulation asks for it (`offer=1`, signed like every request)."""
+    f = helpline().flows
+    return f.welsh is not None and (f.welsh_on or param("offer") == "1")
 
 
 # ------------------------------------------------------------------ small TwiML helpers
@@ -51,6 +76,7 @@ def cached(key: tuple, build: Callable[[], VoiceResponse]) -> Response:
     """TwiML that depends only on `key` is built once per process: the same greeting and
     menus are sent to every caller, and building them is most of a request's own cost."""
     cache = helpline().twiml_cache
+    key = (*key, language())
     text = cache.get(key)
     if text is None:
         if len(cache) >= TWIML_CACHE_SIZE:
@@ -59,14 +85,21 @@ def cached(key: tuple, build: Callable[[], VoiceResponse]) -> Response:
     return Response(text, mimetype="text/xml")
 
 
-def say(target: VoiceResponse | Gather, *texts: str) -> None:
+def say(target: VoiceResponse | Gather, *texts: str, lang: str | None = None) -> None:
+    """Say `texts` in the call's language (or `lang`): Welsh with Polly's Welsh voice."""
     s = helpline().settings
+    voice, spoken_as = (
+        (WELSH_VOICE, WELSH_LANGUAGE) if (lang or language()) == WELSH else (s.voice, s.language)
+    )
     for text in texts:
-        target.say(text, voice=s.voice, language=s.language)
+        target.say(text, voice=voice, language=spoken_as)
 
 
 def link(endpoint: str, **params: Any) -> str:
-    """A URL for TwiML; absolute on PUBLIC_BASE_URL when set, so signatures match."""
+    """A URL for TwiML; absolute on PUBLIC_BASE_URL when set, so signatures match. A Welsh
+    call's URLs carry its language (`lang=None` leaves it out: a leg heard by an advisor)."""
+    if language() == WELSH:
+        params.setdefault("lang", WELSH)
     path = url_for(endpoint, **params)
     return helpline().settings.public_base_url + path
 
@@ -77,6 +110,8 @@ def gather(
     """Listens for one key or for speech: everything said inside it can be interrupted.
     `also`: more words to help speech recognition hear (the danger words, in the wait)."""
     s = helpline().settings
+    if language() == WELSH:  # speech stays en-GB: the danger words reach the 999 line
+        also = (*also, *helpline().flows.voice.danger_words)
     hints = sorted({w for o in options for w in o.words} | set(also))
     return Gather(
         input="dtmf speech",
@@ -104,20 +139,22 @@ def now_status() -> Status:
 
 
 def closed_intro(status: Status) -> list[str]:
-    h = helpline()
-    content = h.flows.voice
+    f = flows()
+    content = f.voice
     reason = status.reason
-    reason_text = (
-        content.closed_reasons[reason.kind].format(
-            name=reason.text or "", message=reason.text or ""
+    reason_text = ""
+    if reason and reason.kind == "closure" and f.language == WELSH and not reason.welsh:
+        # A closure with no Welsh message: never English in a Welsh voice (README, Welsh).
+        reason_text = content.closed_reasons["not_open_today"]
+    elif reason:
+        message = reason.welsh if f.language == WELSH else reason.text
+        reason_text = content.closed_reasons[reason.kind].format(
+            name=reason.text or "", message=message or ""
         )
-        if reason
-        else ""
-    )
     fields = {
         "reason": reason_text,
-        "usual_hours": usual_hours(h.flows.hours_config.weekly, h.flows.phrases),
-        "when": when(status.next_opening, status.at, h.flows.hours, h.flows.phrases)
+        "usual_hours": usual_hours(f.hours_config.weekly, f.phrases),
+        "when": when(status.next_opening, status.at, f.hours, f.phrases)
         if status.reopening_known
         else content.closed_when_unknown,
     }
@@ -125,18 +162,18 @@ def closed_intro(status: Status) -> list[str]:
 
 
 def own_options(menu: str) -> tuple[Option, ...]:
-    content = helpline().flows.voice
+    content = flows().voice
     return content.open_options if menu == "open" else content.closed_options
 
 
 def menu_options(menu: str) -> tuple[Option, ...]:
-    return calltree.menu_options(own_options(menu), helpline().flows.voice.navigation)
+    return calltree.menu_options(own_options(menu), flows().voice.navigation)
 
 
 def add_menu(resp: VoiceResponse, menu: str, tries: int, intro: tuple[str, ...] = ()) -> None:
     """`intro` and the options in a Gather (a key interrupts them); silence falls through to
     a re-prompt (never a dead end)."""
-    content = helpline().flows.voice
+    content = flows().voice
     g = gather(link("voice.choice", menu=menu, tries=tries), menu_options(menu))
     say(g, *intro, *(o.prompt for o in own_options(menu)), content.navigation["repeat"].prompt)
     if menu == "closed":
@@ -147,7 +184,7 @@ def add_menu(resp: VoiceResponse, menu: str, tries: int, intro: tuple[str, ...] 
 
 
 def give_up(resp: VoiceResponse) -> Response:
-    content = helpline().flows.voice
+    content = flows().voice
     say(resp, content.safety, *content.gave_up)
     resp.hangup()
     return twiml(resp)
@@ -162,9 +199,11 @@ def which_menu() -> str:
 
 def heard_here(options: tuple[Option, ...]) -> tuple[calltree.Heard, VoiceResponse]:
     """What the caller chose among `options`, and the reply to build on: it starts with the
-    999 line when they named danger, wherever the call goes next."""
-    content = helpline().flows.voice
-    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), content.danger_words)
+    999 line when they named danger, wherever the call goes next. A Welsh call listens for
+    the English danger words too (its speech is recognised as en-GB)."""
+    content = flows().voice
+    danger = (*content.danger_words, *helpline().flows.voice.danger_words)
+    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), danger)
     resp = VoiceResponse()
     if heard.danger:
         log.info("call %s named danger: the 999 line", param("CallSid"))
@@ -178,7 +217,7 @@ def not_chosen(
     """No option heard. After the 999 line, the same question again: no try lost. Otherwise
     say why (nothing heard, or not an option), then the same question: one more try."""
     if not heard.danger:
-        content = helpline().flows.voice
+        content = flows().voice
         nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
         say(resp, content.no_input if nothing else content.invalid)
         tries += 1
@@ -190,25 +229,104 @@ def not_chosen(
 def incoming() -> Response:
     """Twilio's entry point: the greeting and the safety line, then the reassurance and the
     open or closed menu. Only the greeting and the safety line are said before the <Gather>,
-    so no key pressed early can skip the 999 line; everything after it can be interrupted."""
+    so no key pressed early can skip the 999 line; everything after it can be interrupted.
+    With Welsh on: the greeting and the safety line in English then Welsh, then the page
+    where the caller chooses a language (`language_page`)."""
     h = helpline()
     status = now_status()
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
     note(f"from {mask(param('From'))}: helpline {state}")
     stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
+    if offers_welsh() and "lang" not in request.args:
+        return cached(("bilingual",), bilingual_start)
+    return start_in_language(status)
+
+
+def bilingual_start() -> VoiceResponse:
+    """The 999 line in both languages before anything can be pressed (the word limit counts
+    the English greeting before it), then the language page."""
+    resp = VoiceResponse()
+    for lang in (ENGLISH, WELSH):
+        content = helpline().flows.speaking(lang).voice
+        say(resp, *content.greeting, content.safety, lang=lang)
+    resp.redirect(link("voice.language_page", offer=1), method="POST")
+    return resp
+
+
+def start_in_language(status: Status) -> Response:
+    """The start of the call in its language: (greeting and safety line, unless the
+    bilingual start has said them) the reassurance and the open or closed menu."""
     menu_name = "open" if status.open else "closed"
-    content = h.flows.voice
+    content = flows().voice
     before, intro = content.call_start(
         tuple(content.open_say if status.open else closed_intro(status))
     )
+    chosen = "lang" in request.args
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
-        say(resp, *before)
+        if not chosen:
+            say(resp, *before)
         add_menu(resp, menu_name, 0, intro)
         return resp
 
-    return cached(("incoming", menu_name, intro), build)
+    return cached(("incoming", menu_name, intro, chosen), build)
+
+
+def language_options() -> tuple[Option, ...]:
+    f = helpline().flows
+    return tuple(
+        o
+        for o in (f.voice.choose_language, f.welsh.voice.choose_language if f.welsh else None)
+        if o is not None
+    )
+
+
+@bp.route("/language", methods=METHODS)
+def language_page() -> Response:
+    """ "For English, press 1" (English voice), a short silence, "i barhau yn Gymraeg,
+    pwyswch 2" (Welsh voice). Speech is heard as en-GB: the danger words still reach the
+    999 line. Silence twice: the call goes on in English."""
+    tries = calltree.parse_tries(param("tries"))
+    if tries >= LANGUAGE_TRIES or len(language_options()) < 2:
+        resp = VoiceResponse()
+        resp.redirect(link("voice.chosen", lang=ENGLISH), method="POST")
+        return twiml(resp)
+
+    def build() -> VoiceResponse:
+        resp = VoiceResponse()
+        english, welsh = language_options()
+        g = gather(link("voice.language_choice", tries=tries), (english, welsh))
+        say(g, english.prompt, lang=ENGLISH)
+        g.append(Pause(length=LANGUAGE_PAUSE))
+        say(g, welsh.prompt, lang=WELSH)
+        resp.append(g)
+        resp.redirect(link("voice.language_page", tries=tries + 1), method="POST")
+        return resp
+
+    return cached(("language", tries), build)
+
+
+@bp.route("/language/choice", methods=METHODS)
+def language_choice() -> Response:
+    """What the caller pressed or said on the language page; the language holds for the
+    rest of the call (every URL from here carries it)."""
+    tries = calltree.parse_tries(param("tries"))
+    english, welsh = language_options()
+    heard, resp = heard_here((english, welsh))
+    if heard.option is None:
+        resp.redirect(link("voice.language_page", tries=tries + 1), method="POST")
+        return twiml(resp)
+    chosen = WELSH if heard.option == welsh else ENGLISH
+    note(f"chose {chosen}")
+    resp.redirect(link("voice.chosen", lang=chosen), method="POST")
+    return twiml(resp)
+
+
+@bp.route("/chosen", methods=METHODS)
+def chosen() -> Response:
+    """The reassurance and the menu in the language chosen."""
+    return start_in_language(now_status())
 
 
 @bp.route("/menu", methods=METHODS)
@@ -257,11 +375,11 @@ def choice() -> Response:
 
 
 def part_counts() -> dict[str, int]:
-    return {name: len(page.parts) for name, page in helpline().flows.voice.pages.items()}
+    return {name: len(page.parts) for name, page in flows().voice.pages.items()}
 
 
 def page_options(name: str, part: int) -> tuple[Option, ...]:
-    content = helpline().flows.voice
+    content = flows().voice
     return calltree.page_options(
         name, part, part_counts(), content.navigation, calltree.step_choices(content.steps)
     )
@@ -270,7 +388,7 @@ def page_options(name: str, part: int) -> tuple[Option, ...]:
 def page_words(name: str, part: int, intro: bool) -> list[str]:
     """What a part of a page says before its keys: the steps' introduction (when the caller
     has just chosen the steps), the title, "Part 1 of 2", the advice."""
-    content = helpline().flows.voice
+    content = flows().voice
     page = content.pages[name]
     heading = [page.title] if page.title else []
     if len(page.parts) > 1:
@@ -315,7 +433,7 @@ def page(name: str) -> Response:
     goes on by itself when nothing is pressed (that is no wrong try)."""
     if not calltree.is_page(name):
         return redirect_to_menu()
-    content = helpline().flows.voice
+    content = flows().voice
     part = calltree.parse_part(param("part"), len(content.pages[name].parts))
     tries = calltree.parse_tries(param("tries"))
     queued = in_queue()
@@ -365,7 +483,7 @@ def page_choice(name: str) -> Response:
     """What the caller pressed or said on a part of a page."""
     if not calltree.is_page(name):
         return redirect_to_menu()
-    content = helpline().flows.voice
+    content = flows().voice
     part = calltree.parse_part(param("part"), len(content.pages[name].parts))
     tries = calltree.parse_tries(param("tries"))
     heard, resp = heard_here(page_options(name, part))
@@ -454,7 +572,7 @@ def advisor() -> Response:
     takes waits in the queue (voice_queue.py); with only ADVISOR_NUMBERS, as before: ring
     them all, then offer the rest."""
     h = helpline()
-    content = h.flows.voice
+    content = flows().voice
     resp = VoiceResponse()
     if not now_status().open:
         say(resp, content.advisor["closed_now"])
@@ -491,7 +609,7 @@ def advisor() -> Response:
         for number in advisor_numbers([who.phone]):
             dial.number(
                 number,
-                url=link("voice.screen"),
+                url=link("voice.screen", lang=None),
                 method="POST",
                 status_callback=link("voice_queue.advisor_status", adv=who.username),
                 status_callback_event="initiated ringing answered completed",
@@ -499,7 +617,7 @@ def advisor() -> Response:
             )
     if not ring:
         for number in numbers:
-            dial.number(number, url=link("voice.screen"), method="POST")
+            dial.number(number, url=link("voice.screen", lang=None), method="POST")
     resp.append(dial)
     log.info("call %s: ringing %d advisors", param("CallSid"), len(numbers))
     return twiml(resp)
@@ -508,7 +626,7 @@ def advisor() -> Response:
 @bp.route("/advisor/result", methods=METHODS)
 def advisor_result() -> Response:
     """After the advisors' phones: goodbye if they talked, else what the closed menu offers."""
-    content = helpline().flows.voice
+    content = flows().voice
     status = param("DialCallStatus")
     bridged = (
         param("DialBridged").lower() == "true" if param("DialBridged") else (status == "completed")
@@ -539,9 +657,9 @@ def screen() -> Response:
         method="POST",
         action_on_empty_result=True,
     )
-    say(g, content.advisor["screen"])
+    say(g, content.advisor["screen"], lang=ENGLISH)
     resp.append(g)
-    say(resp, content.advisor["screen_declined"])
+    say(resp, content.advisor["screen_declined"], lang=ENGLISH)
     resp.hangup()
     return twiml(resp)
 
@@ -550,7 +668,7 @@ def screen() -> Response:
 def screen_result() -> Response:
     resp = VoiceResponse()
     if param("Digits") != "1":
-        say(resp, helpline().flows.voice.advisor["screen_declined"])
+        say(resp, helpline().flows.voice.advisor["screen_declined"], lang=ENGLISH)
         resp.hangup()
     return twiml(resp)  # an empty response bridges the advisor to the caller
 

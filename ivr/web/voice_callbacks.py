@@ -27,6 +27,7 @@ from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
+    flows,
     gather,
     give_up,
     heard_here,
@@ -55,7 +56,7 @@ def store_safe(view: Callable[[], Response]) -> Callable[[], Response]:
         except redis.RedisError:
             log.exception("call %s: callback request failed, store unreachable", param("CallSid"))
             resp = VoiceResponse()
-            say(resp, helpline().flows.voice.callback["unavailable"])
+            say(resp, flows().voice.callback["unavailable"])
             resp.redirect(link("voice.menu"), method="POST")
             return twiml(resp)
 
@@ -80,7 +81,7 @@ def call_sid() -> str:
 def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:
     """Ask `text` (which names the keys of the `own` options) and listen for a key or for
     speech; 0 (main menu) and 9 (the question again) work too. Silence goes to `retry`."""
-    content = helpline().flows.voice
+    content = flows().voice
     resp = VoiceResponse()
     g = gather(action, calltree.menu_options(own, content.navigation), timeout=8)
     say(g, text)
@@ -97,7 +98,7 @@ def answer(
     `params`): one of `own`, with the reply to go on with (it starts with the 999 line if
     they named danger); or the whole reply when there is no answer to act on (danger alone,
     9, 0, nothing, wrong)."""
-    heard, resp = heard_here(calltree.menu_options(own, helpline().flows.voice.navigation))
+    heard, resp = heard_here(calltree.menu_options(own, flows().voice.navigation))
     picked = heard.option
     if picked is None:
         return not_chosen(heard, resp, lambda t: link(again, tries=t, **params), tries())
@@ -111,7 +112,7 @@ def answer(
 
 
 def yes_no() -> tuple[Option, ...]:
-    return helpline().flows.voice.answers
+    return flows().voice.answers
 
 
 def tries() -> int:
@@ -122,7 +123,7 @@ def tries() -> int:
 @store_safe
 def start() -> Response:
     """Offer the caller's own number if we may call it, else ask for one."""
-    content = helpline().flows.voice.callback
+    content = flows().voice.callback
     number = helpline().callable(param("From"))
     if number is None:
         resp = VoiceResponse()
@@ -159,9 +160,9 @@ def number() -> Response:
         action=link("voice_callbacks.check", tries=tries()),
         method="POST",
     )
-    say(g, helpline().flows.voice.callback["ask_number"])
+    say(g, flows().voice.callback["ask_number"])
     resp.append(g)
-    say(resp, helpline().flows.voice.no_input)
+    say(resp, flows().voice.no_input)
     resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
     return twiml(resp)
 
@@ -170,7 +171,7 @@ def number() -> Response:
 @store_safe
 def check() -> Response:
     """Validate the keyed number (UK mobile or geographic only) and read it back."""
-    voice = helpline().flows.voice
+    voice = flows().voice
     content = voice.callback
     digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
     if keyed_emergency(digits):
@@ -194,7 +195,7 @@ def check() -> Response:
 
 def read_back(digits: str) -> Response:
     return question(
-        helpline().flows.voice.callback["read_back"].format(digits=spell(digits)),
+        flows().voice.callback["read_back"].format(digits=spell(digits)),
         yes_no(),
         link("voice_callbacks.number_confirm", tries=tries()),
         link("voice_callbacks.number", tries=tries() + 1),
@@ -227,7 +228,7 @@ def voicemail() -> Response:
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     return question(
-        helpline().flows.voice.callback["voicemail"],
+        flows().voice.callback["voicemail"],
         yes_no(),
         link("voice_callbacks.voicemail_answer", tries=tries()),
         link("voice_callbacks.voicemail", tries=tries() + 1),
@@ -252,7 +253,7 @@ def voicemail_param() -> int:
 
 
 def safe_time_options() -> tuple[Option, ...]:
-    return tuple(option for option, _ in helpline().flows.voice.safe_times)
+    return tuple(option for option, _ in flows().voice.safe_times)
 
 
 @bp.route("/safe-time", methods=METHODS)
@@ -262,7 +263,7 @@ def safe_time() -> Response:
         return give_up(VoiceResponse())
     vm = voicemail_param()
     return question(
-        helpline().flows.voice.callback["safe_time"],
+        flows().voice.callback["safe_time"],
         safe_time_options(),
         link("voice_callbacks.save", tries=tries(), voicemail=vm),
         link("voice_callbacks.safe_time", tries=tries() + 1, voicemail=vm),
@@ -296,13 +297,13 @@ def joined_queue() -> datetime | None:
 def save() -> Response:
     """Store the callback (one open per number) and say when it will come."""
     h = helpline()
-    content = h.flows.voice.callback
+    content = flows().voice.callback
     voicemail = voicemail_param() == 1
     got = answer(safe_time_options(), "voice_callbacks.safe_time", voicemail=voicemail_param())
     if isinstance(got, Response):
         return got
     picked, resp = got
-    window = dict(h.flows.voice.safe_times)[picked]
+    window = dict(flows().voice.safe_times)[picked]
     number = h.queue.keyed(call_sid())
     if not number:
         resp.redirect(link("voice_callbacks.start"), method="POST")
@@ -318,6 +319,7 @@ def save() -> Response:
     result = h.queue.request(
         number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
     )
+    h.queue.set_callback_language(result.callback_id, flows().language)
     if joined:
         stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=live_queue().keys)
     if result.outcome == "new":
@@ -327,7 +329,7 @@ def save() -> Response:
         if h.queue.replan(result.callback_id, window, place) == "noted":
             promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
     h.queue.forget_keyed(call_sid())
-    when = promise_when(promised, now, h.flows.hours, h.flows.phrases, content)
+    when = promise_when(promised, now, h.flows.hours, flows().phrases, content)
     log.info(
         "call %s: callback %s %s for %s",
         param("CallSid"),
@@ -337,7 +339,7 @@ def save() -> Response:
     )
     say(resp, content["done_new" if result.outcome == "new" else "done_existing"].format(when=when))
     if joined:  # from the queue: the call ends with the 999 line and when to expect us
-        say(resp, h.flows.voice.safety, *h.flows.voice.goodbye)
+        say(resp, flows().voice.safety, *flows().voice.goodbye)
         resp.hangup()
         return twiml(resp)
     resp.redirect(link("voice.menu"), method="POST")

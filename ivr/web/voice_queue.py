@@ -23,6 +23,7 @@ import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
+from ivr.content.flows import ENGLISH
 from ivr.core import calltree, livequeue
 from ivr.core.calltree import Option
 from ivr.core.phone import console_mask
@@ -33,6 +34,7 @@ from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
     console_on_duty,
+    flows,
     gather,
     heard_here,
     link,
@@ -60,17 +62,16 @@ def queue_name() -> str:
 
 
 def wait_options() -> tuple[Option, ...]:
-    content = helpline().flows.voice
+    content = flows().voice
     return (*content.queue_options, content.navigation["repeat"], content.navigation["menu"])
 
 
 def keep_waiting() -> Response:
     """The wait with no store: the safety line, quiet, then the wait page again."""
-    h = helpline()
     resp = VoiceResponse()
-    g = gather(link("voice_queue.key"), wait_options(), timeout=1, also=h.flows.voice.danger_words)
-    say(g, h.flows.voice.queue["waiting"], h.flows.voice.safety)
-    say(g, *(o.prompt for o in h.flows.voice.queue_options))
+    g = gather(link("voice_queue.key"), wait_options(), timeout=1, also=flows().voice.danger_words)
+    say(g, flows().voice.queue["waiting"], flows().voice.safety)
+    say(g, *(o.prompt for o in flows().voice.queue_options))
     hold(g)
     resp.append(g)
     resp.redirect(link("voice_queue.wait"), method="POST")
@@ -104,7 +105,7 @@ def hold(g: Gather) -> None:
 def join() -> Response:
     """Into the queue, with a place kept from now."""
     h = helpline()
-    content = h.flows.voice
+    content = flows().voice
     resp = VoiceResponse()
     if not now_status().open:
         say(resp, content.advisor["closed_now"])
@@ -135,7 +136,7 @@ def join() -> Response:
 
 
 def where_they_are(position: int | None, estimate: int | None) -> list[str]:
-    words = helpline().flows.voice.queue
+    words = flows().voice.queue
     if position is None:
         return [words["waiting"]]
     place = words["next"] if position == 1 else words["position"].format(position=position)
@@ -152,7 +153,7 @@ def wait() -> Response:
     """One loop of the wait: their place, the estimate, the 999 line, the keys, then quiet.
     The line closing, nobody left on duty or the maximum wait lead to the callback offer."""
     h = helpline()
-    content = h.flows.voice
+    content = flows().voice
     now = h.clock()
     sid = param("CallSid")[:64]
     line_open = now_status().open
@@ -184,7 +185,7 @@ def wait() -> Response:
         return twiml(resp)
     position = livequeue.parse_position(param("QueuePosition")) or stored_position
     estimate = livequeue.estimate_wait(position or 0, handled, on_duty)
-    g = gather(link("voice_queue.key"), wait_options(), timeout=1, also=h.flows.voice.danger_words)
+    g = gather(link("voice_queue.key"), wait_options(), timeout=1, also=flows().voice.danger_words)
     if param("back") == "1":
         say(g, content.queue["back"])
     say(g, *where_they_are(position, estimate), content.safety)
@@ -200,12 +201,11 @@ def wait() -> Response:
 def key() -> Response:
     """A key or words during the wait: the swap, a page heard in the queue, or the wait
     again. Danger words get the 999 lines at once, then the wait goes on."""
-    h = helpline()
     heard, resp = heard_here(wait_options())
     picked = heard.option
     if picked is None:
         if not heard.danger and not calltree.heard_nothing(param("Digits"), param("SpeechResult")):
-            say(resp, h.flows.voice.invalid)
+            say(resp, flows().voice.invalid)
         resp.redirect(link("voice_queue.wait"), method="POST")
         return twiml(resp)
     if picked.action == "swap":
@@ -227,7 +227,7 @@ def left() -> Response:
     closing: the callback questions, their place kept (voice_callbacks.save reads when
     they joined). Hung up: no callback, counted as abandoned. Talked: goodbye."""
     h = helpline()
-    content = h.flows.voice
+    content = flows().voice
     now = h.clock()
     sid = param("CallSid")[:64]
     result = param("QueueResult")
@@ -287,9 +287,9 @@ def advisor() -> Response:
         method="POST",
         action=link("voice_queue.connect", sid=param("sid")[:64], adv=param("adv")[:40]),
     )
-    say(g, content["connect"])
+    say(g, content["connect"], lang=ENGLISH)
     resp.append(g)
-    say(resp, content["no_key"])
+    say(resp, content["no_key"], lang=ENGLISH)
     resp.hangup()
     return twiml(resp)
 
@@ -306,12 +306,12 @@ def connect() -> Response:
     live = live_queue()
     if param("Digits")[:1] != "1":
         live.give_back(sid, username)
-        say(resp, content["no_key"])
+        say(resp, content["no_key"], lang=ENGLISH)
         resp.hangup()
         return twiml(resp)
     caller = live.caller(sid)
     if caller is None or caller.state not in ("waiting", "taken"):
-        say(resp, content["gone"])
+        say(resp, content["gone"], lang=ENGLISH)
         resp.hangup()
         return twiml(resp)
     dial = Dial(
@@ -353,6 +353,7 @@ def connected() -> Response:
     """Back on the advisor's leg after the caller's leg ended (or nobody was there)."""
     content = helpline().flows.voice.queue_advisor
     resp = VoiceResponse()
-    say(resp, content["ended"] if param("DialCallStatus") == "completed" else content["gone"])
+    ended = param("DialCallStatus") == "completed"
+    say(resp, content["ended"] if ended else content["gone"], lang=ENGLISH)
     resp.hangup()
     return twiml(resp)

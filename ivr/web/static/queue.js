@@ -42,11 +42,12 @@
     body.replaceChildren();
     if (!view.due.length) {
       var tr = document.createElement("tr"); tr.className = "empty";
-      var td = cell("Nobody is waiting."); td.colSpan = 6; tr.appendChild(td); body.appendChild(tr);
+      var td = cell("Nobody is waiting."); td.colSpan = 7; tr.appendChild(td); body.appendChild(tr);
     }
     view.due.forEach(function (cb) {
       var tr = document.createElement("tr");
-      [cb.number, cb.waited, cb.plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source]
+      [cb.number, cb.waited, cb.plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source,
+       cb.language]
         .forEach(function (t, i) { tr.appendChild(cell(String(t), columns[i])); });
       if (cb.last_day) {
         tr.className = "last-day";
