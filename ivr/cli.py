@@ -1102,10 +1102,7 @@ def keys_rotate() -> None:
     if sealer.key_count < 2:
         click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
     try:
-        changed, passes = 0, 0
-        for name in _lines_or_exit(settings).names:
-            done, passes_here = rotate(store, sealer, Keys(name))
-            changed, passes = changed + done, max(passes, passes_here)
+        changed, passes = rotate(store, sealer)  # every helpline's, simulated ones too
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     spooled = Spool(settings.data_dir, sealer).reseal()

@@ -34,6 +34,7 @@ from ivr.store.sealing import (
     new_data_key,
     new_lookup_key,
     rotate,
+    sealed_values,
 )
 from ivr.web.sms import replay_spool
 from tests.common import (
@@ -249,7 +250,7 @@ def test_keys_rotate_while_the_app_reads_and_writes(store):
     for thread in others:
         thread.start()
     try:
-        changed, _ = rotate(store, both, Keys())
+        changed, _ = rotate(store, both)
     finally:
         done.set()
         for thread in others:
@@ -282,3 +283,36 @@ def test_helpline_keys_new_prints_keys_the_app_takes(cli):
 def request(queue: CallbackQueue, number: str):
     at = london(OPEN)
     return request_callback(queue, number, "sms", at, at)
+
+
+def test_rotation_leaves_no_value_under_the_old_key_wherever_it_is(store):
+    """Found: `keys rotate` re-sealed numbers only, by a list of places: a person's chosen
+    language (its own key, and in their callback) and simulated records stayed under the old
+    key, and once it was dropped their callbacks could not be read and their texts failed."""
+    real = CallbackQueue(store, SEALER)
+    welsh = request(real, TEXTED[0]).callback_id
+    real.set_language(TEXTED[0], "cy")
+    real.set_callback_language(welsh, "cy")
+    simulated = CallbackQueue(store, SEALER, Keys().simulation)
+    request(simulated, TEXTED[1])
+    simulated.set_language(TEXTED[1], "cy")
+    check_keys(store, SEALER)
+
+    new = new_data_key()
+    rotate(store, Sealer((new, DATA_KEY), LOOKUP_KEY))
+
+    only_new = Sealer((new,), LOOKUP_KEY)
+    assert [place for place in sealed_values(store) if not opens(only_new, store, place)] == []
+    assert CallbackQueue(store, only_new).get(welsh).language == "cy"
+    assert CallbackQueue(store, only_new).language_of(TEXTED[0]) == "cy"
+    assert CallbackQueue(store, only_new, Keys().simulation).language_of(TEXTED[1]) == "cy"
+    assert CallbackQueue(store, only_new, Keys().simulation).open_for(TEXTED[1]) is not None
+
+
+def opens(sealer: Sealer, store, place) -> bool:
+    value = store.hget(place.key, place.field) if place.field else store.get(place.key)
+    try:
+        sealer.open(value)
+    except Unreadable:
+        return False
+    return True

@@ -339,14 +339,30 @@ def reseal_place(r: redis.Redis, swap: Callable[..., object], place: Place, seal
     raise RuntimeError(f"{place.key} kept changing while it was being re-sealed")
 
 
-def rotate(r: redis.Redis, sealer: Sealer, helpline: Keys) -> tuple[int, int]:
+def sealed_values(r: redis.Redis) -> Iterator[Place]:
+    """Every sealed value in the store, wherever it is: any helpline, simulated records,
+    fields added since (a person's language, say). Found by what it looks like, not by a
+    list of places, so a rotation can never leave one under a key about to be dropped."""
+    for key in r.scan_iter(keys.ROOT + "*", count=1000):
+        kind = maybe_text(r.type(key))
+        if kind == "string":
+            value = maybe_text(r.get(key))
+            if value is not None and looks_sealed(value):
+                yield Place(key)
+        elif kind == "hash":
+            for field, value in table(r.hgetall(key)).items():
+                if looks_sealed(value):
+                    yield Place(key, field)
+
+
+def rotate(r: redis.Redis, sealer: Sealer) -> tuple[int, int]:
     """Re-seal every sealed value in the store under the newest key, the app running
     (each value is swapped only if unchanged since it was read). Passes until one finds
-    nothing left to do: (values re-sealed, passes). Anything still in clear is sealed too."""
+    nothing left to do: (values re-sealed, passes)."""
     swap = swap_script(r)
     total = 0
     for passes in range(1, 6):
-        changed = sum(reseal_place(r, swap, place, sealer) for place in sealed_places(r, helpline))
+        changed = sum(reseal_place(r, swap, place, sealer) for place in sealed_values(r))
         total += changed
         if not changed:
             return total, passes
