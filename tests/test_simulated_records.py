@@ -6,6 +6,7 @@ is from Ofcom's drama range, which only a simulation accepts."""
 from __future__ import annotations
 
 from datetime import UTC, datetime, time
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner, Result
@@ -16,12 +17,13 @@ from ivr.jobs.tasks import Jobs
 from ivr.store import stats
 from ivr.store.keys import DEFAULT
 from ivr.store.queue import CallbackQueue
-from tests.common import OPEN_AT, SEALER, SENDER, london, request_callback, send
+from tests.common import OPEN_AT, SEALER, SENDER, add_advisor, london, request_callback, send
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
 CHRISTMAS = "2026-12-25T11:00"  # closed: callbacks wait for Tuesday 29 December, 10am
 REAL = "+447400123456"
+STARTED = {"hl:schema", "hl:keys"}  # what any start on an empty store writes
 
 
 def helpline(*args: str) -> Result:
@@ -127,3 +129,26 @@ def test_the_real_helpline_never_calls_a_drama_number_back(app, store):
     assert "we can only call back UK mobile and landline numbers" in reply
     assert CallbackQueue(store, SEALER).open_for("+447700900123") is None
     assert send(app, "please call me", sender=SENDER)  # a real number still is
+
+
+def test_a_simulated_call_marks_no_real_advisor_ringing(store):
+    """Found: `simulate call --press 1` in hours marked a real advisor on duty "ringing" at the
+    simulated instant, so real callers skipped them until then."""
+    add_advisor(store, "Alex", "+447400123459", on_duty=True)
+    before = {key: store.dump(key) for key in store.scan_iter("hl:*")}
+    helpline("simulate", "call", "--at", "2026-11-30T11:00", "--press", "1")
+    after = {key: store.dump(key) for key in store.scan_iter("hl:*")}
+    changed = {key for key in after if before.get(key) != after[key]} - STARTED
+    assert not [key for key in changed if ":sim:" not in key]  # only simulated records
+
+
+def test_a_simulated_stop_is_kept_out_of_the_erasure_log(store, store_settings):
+    """Found: a simulated STOP went into the real erasure log, so the next restore erased a
+    real person's callback."""
+    real = request_callback(
+        CallbackQueue(store, SEALER), REAL, "sms", london(CHRISTMAS), london("2026-12-29T10:00")
+    )
+    text("STOP")
+    log = Path(store_settings["data_dir"]) / "erasures" / "erasures.jsonl"
+    assert not log.exists() or log.read_text() == ""
+    assert CallbackQueue(store, SEALER).get(real.callback_id) is not None

@@ -416,6 +416,8 @@ def log_erasure(number: str) -> None:
     """Note a STOP in the erasure log first, so no restored backup brings the number back;
     should the disk fail, the STOP is still done (and the failure logged)."""
     h = helpline()
+    if h.settings.simulated or h.settings.rehearsal:
+        return  # a simulated STOP erases simulated records only: no restore may act on it
     try:
         record_erasure(h.erasures, h.sealer, number)
     except OSError:
@@ -500,6 +502,8 @@ def too_many(number: str) -> bool:
 def purge_from_twilio(sid: str, media: list[str]) -> None:
     """Queue the message (and its media) for deletion from Twilio, done by the scheduler."""
     s = helpline().settings
+    if s.simulated or s.rehearsal:
+        return  # no message of Twilio's behind a simulated text
     if not (s.twilio_account_sid and s.twilio_auth_token) or not sid:
         if media:
             log.warning(

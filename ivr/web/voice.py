@@ -561,6 +561,8 @@ def free_to_ring(on_duty: list[Advisor]) -> list[Advisor]:
     if mode is not None:
         return on_duty if mode == "free" else []
     h = helpline()
+    if h.settings.simulated:
+        return on_duty  # `helpline simulate` reads who is on duty but marks nobody ringing
     reserved = set(h.advisor_states.reserve([a.username for a in on_duty], h.clock()))
     return [a for a in on_duty if a.username in reserved]
 

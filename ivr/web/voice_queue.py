@@ -58,7 +58,9 @@ def max_wait() -> timedelta:
 
 def queue_name() -> str:
     """The Twilio queue of this helpline (a simulation's own)."""
-    return f"helpline-{'simulated' if simulated() else helpline().keys.helpline}"
+    h = helpline()
+    pretend = simulated() is not None or h.settings.simulated
+    return f"helpline-{'simulated' if pretend else h.keys.helpline}"
 
 
 def wait_options() -> tuple[Option, ...]:
