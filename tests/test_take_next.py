@@ -230,6 +230,35 @@ def test_an_advisor_who_does_not_press_1_gives_the_caller_back(make_app, store) 
     assert live.caller("CA" + "a" * 32).state == "waiting"
 
 
+@pytest.mark.parametrize("ended", ["no-answer", "busy", "failed", "canceled", "completed"])
+def test_a_caller_whose_advisor_never_took_them_waits_on_in_their_place(make_app, store, ended):
+    """Found: when the advisor rung for a caller didn't answer (rang out, busy, voicemail),
+    the caller stayed "being taken": take next could not reach them and they lost their place."""
+    app = make_app()
+    first, second = "CA" + "a" * 32, "CA" + "b" * 32
+    for n, sid in enumerate((first, second)):
+        twiml(twilio_client(app, NUMBERS[n]).post("/voice/queue/join", {"CallSid": sid}))
+    live = app.extensions["helpline"].live
+    assert live.take(first, "alex", NOW)
+    leg = f"/voice/queue/advisor-status?sid={first}&adv=alex"
+    for status in ("ringing", ended):
+        twiml(twilio_client(app).post(leg, {"CallStatus": status}))
+    assert live.caller(first).state == "waiting"
+    assert live.position(first) == 1  # still ahead of the caller who joined after them
+
+
+def test_a_caller_put_through_is_not_given_back_when_the_advisor_hangs_up(make_app, store):
+    app = make_app()
+    sid = "CA" + "a" * 32
+    twiml(twilio_client(app).post("/voice/queue/join", {}))
+    live = app.extensions["helpline"].live
+    assert live.take(sid, "alex", NOW)
+    live.end(sid, BRIDGED, NOW, "alex")
+    leg = f"/voice/queue/advisor-status?sid={sid}&adv=alex"
+    twiml(twilio_client(app).post(leg, {"CallStatus": "completed"}))
+    assert live.caller(sid) is None or live.caller(sid).state != "waiting"
+
+
 @pytest.mark.parametrize(
     ("statuses", "state"),
     [

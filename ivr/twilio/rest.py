@@ -225,7 +225,7 @@ def call_advisor_for_caller(
         from_=settings.helpline_number,
         method="POST",
         url=f"{base_url}/voice/queue/advisor?{query}",
-        status_callback=f"{base_url}/voice/queue/advisor-status?adv={quote(username)}",
+        status_callback=f"{base_url}/voice/queue/advisor-status?{query}",
         status_callback_event=STATUS_EVENTS,
         status_callback_method="POST",
         timeout=25,

@@ -265,15 +265,29 @@ def left() -> Response:
 # ------------------------------------------------------------------ the advisor's side
 
 
+# An advisor's leg that ended: if its caller is still "being taken", they were not.
+LEG_ENDED = frozenset({"completed", "busy", "no-answer", "failed", "canceled"})
+
+
 @bp.route("/advisor-status", methods=METHODS)
 def advisor_status() -> Response:
     """Status callbacks of an advisor's call leg (rung for a caller, or calling back): their
     state follows (free, ringing, on a call, wrap-up)."""
     h = helpline()
-    username = param("adv")[:40]
+    username, status = param("adv")[:40], param("CallStatus")
     if username and not simulated():
-        state = h.advisor_states.follow(username, param("CallStatus"), h.clock())
-        log.info("advisor %s: %s (%s)", username, state, param("CallStatus") or "?")
+        state = h.advisor_states.follow(username, status, h.clock())
+        log.info("advisor %s: %s (%s)", username, state, status or "?")
+        caller = param("sid")[:64]  # rung to take this caller from the queue
+        if caller and status in LEG_ENDED and live_queue().give_back(caller, username):
+            # Not answered, busy, or ended before pressing 1: the caller is not lost in
+            # "being taken"; they wait on in their place, for the next advisor.
+            log.info(
+                "advisor %s did not take caller %s (%s): back in the queue",
+                username,
+                caller,
+                status,
+            )
     return twiml(VoiceResponse())
 
 
