@@ -1128,6 +1128,7 @@ def backup_command(file: Path) -> None:
     runs. Keep it away from the keys (DATA_KEY opens it)."""
     settings = Settings.from_env()
     store, sealer = _sealed_store(settings)
+    erasure_log(settings).begin()  # a restore needs it: one kept from the first backup on
     data, count = snapshot(store, sealer)
     write_backup(file, data)
     click.echo(f"backed up {count} keys to {file} ({len(data)} bytes, sealed with DATA_KEY)")
@@ -1135,7 +1136,13 @@ def backup_command(file: Path) -> None:
 
 @main.command("restore")
 @click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-def restore_command(file: Path) -> None:
+@click.option(
+    "--without-erasure-log",
+    is_flag=True,
+    help="Go on although the erasure log is missing (only if nobody can have been erased "
+    "since the backup: anyone erased since would come back).",
+)
+def restore_command(file: Path, without_erasure_log: bool) -> None:
     """Restore FILE into an empty store, then erase again every number erased (STOP, or a
     subject's request) since it was taken."""
     settings = Settings.from_env()
@@ -1149,6 +1156,7 @@ def restore_command(file: Path) -> None:
             erasure_log(settings),
             Keys(names[0]),
             [Keys(name) for name in names[1:]],
+            without_erasure_log,
         )
     except BackupProblem as exc:
         raise click.ClickException(str(exc)) from None

@@ -92,6 +92,26 @@ def test_a_number_stopped_after_the_backup_does_not_come_back(
     assert {cb.number for cb in queue.all()} == {B, C}
 
 
+def test_a_restore_without_the_erasure_log_is_refused_unless_told(
+    helpline_in_use, cli, store, tmp_path, erasures
+):
+    """Found: on a new server (the old one lost with its erasure log) a restore applied no
+    erasures and said nothing: everyone who sent STOP since the backup came back."""
+    backup = tmp_path / "helpline.backup"
+    assert cli("backup", str(backup)).exit_code == 0
+    assert erasures.exists()  # the first backup starts the log
+    send(helpline_in_use, "STOP", sender=A)
+    erasures.unlink()  # lost with the server
+
+    store.flushdb()
+    refused = cli("restore", str(backup))
+    assert refused.exit_code == 1
+    assert "the erasure log" in refused.output and "is missing" in refused.output
+    assert contents(store) == {}
+    told = cli("restore", str(backup), "--without-erasure-log")
+    assert told.exit_code == 0, told.output
+
+
 def test_a_stop_before_the_backup_does_not_erase_a_request_made_after_it(
     helpline_in_use, cli, store, tmp_path, monkeypatch
 ):

@@ -110,9 +110,12 @@ def restore(
     erasures: ErasureLog,
     helpline: Keys,
     others: Sequence[Keys] = (),
+    without_erasure_log: bool = False,
 ) -> Restored:
     """Put a backup into an empty store, then erase again every number erased since, in
-    `helpline` and the `others` (every helpline of the deployment)."""
+    `helpline` and the `others` (every helpline of the deployment). Refused when the erasure
+    log is missing (a lost server's log is lost with it, and a restore without it would
+    bring back everyone who sent STOP since), unless `without_erasure_log` says to go on."""
     if not data.startswith(MAGIC):
         raise BackupProblem("this is not a helpline backup")
     try:
@@ -124,6 +127,13 @@ def restore(
         ) from None
     if payload["lookup"] != lookup_check(sealer):
         raise BackupProblem("LOOKUP_KEY is not the key this backup's numbers were hashed with")
+    if not erasures.path.exists() and not without_erasure_log:
+        raise BackupProblem(
+            f"the erasure log ({erasures.path}) is missing, so numbers erased since this backup "
+            "was taken (STOP, subject requests) would come back. Put the log back (set "
+            "ERASURE_LOG to where it is kept), or, only if no number can have been erased "
+            "since the backup, add --without-erasure-log"
+        )
     taken_at = float(payload["taken_at"])
     since = erasures.since()
     oldest = time.time() - erasures.keep_seconds

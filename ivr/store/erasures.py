@@ -66,6 +66,18 @@ class ErasureLog:
         if not first:
             _fsync_folder(self.path.parent)
 
+    def begin(self) -> None:
+        """Start the log if it isn't there (a backup does): from then on a missing log means
+        a lost one, and a restore refuses to go on without it."""
+        with self._locked() as handle:
+            handle.seek(0)
+            if handle.readline():
+                return
+            handle.write(json.dumps({"since": 0}) + "\n")  # complete: nothing erased before
+            handle.flush()
+            os.fsync(handle.fileno())
+        _fsync_folder(self.path.parent)
+
     def since(self) -> float | None:
         """From when the log is complete (None: nothing was ever erased)."""
         try:
