@@ -600,11 +600,11 @@ def test_the_supervisor_sees_who_waits_on_the_line_and_each_advisors_state(super
     assert view["live"] == [
         {
             "place": 1,
-            "number": "+44 7400 •••456",
+            "number": "***456",
             "waited": "2 min",
             "now": "being put through to alex",
         },
-        {"place": 2, "number": "+44 7400 •••457", "waited": "1 min", "now": "waiting"},
+        {"place": 2, "number": "***457", "waited": "1 min", "now": "waiting"},
     ]
     assert {a["name"]: a["state"] for a in view["advisors"]} == {
         "Alex": "On a call",
@@ -616,7 +616,7 @@ def test_the_supervisor_sees_who_waits_on_the_line_and_each_advisors_state(super
         "Sam": "Off duty",
     }
     page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
-    assert "+44 7400 •••457" in page and "Wrap-up (recording the outcome)" in page
+    assert "***457" in page and "Wrap-up (recording the outcome)" in page
     assert not FULL_NUMBER.search(page) and not FULL_NUMBER.search(str(view))
 
 

@@ -1,7 +1,7 @@
 """The in-hours queue in Redis: who is waiting on the line, and each advisor's state.
 
-A waiting caller is kept by CallSid with the time they joined and their number masked as
-the console shows it (the full number is never stored for a live caller: Twilio has it,
+A waiting caller is kept by CallSid with the time they joined and the last 3 digits of their
+number, as the logs show it (the full number is never stored for a live caller: Twilio has it,
 and a swap to a callback reads it from the call). Taking a caller is one Lua script, so two
 advisors never take the same one; an advisor's state changes in a transaction that applies
 core/livequeue.py's rules to what is stored.

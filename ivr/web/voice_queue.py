@@ -26,7 +26,7 @@ from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 from ivr.content.flows import ENGLISH
 from ivr.core import calltree, livequeue
 from ivr.core.calltree import Option
-from ivr.core.phone import console_mask
+from ivr.core.phone import mask
 from ivr.store import stats
 from ivr.store.live import BRIDGED, LEFT
 from ivr.web.app import helpline
@@ -116,7 +116,7 @@ def join() -> Response:
     now = h.clock()
     live = live_queue()
     try:
-        live.join(param("CallSid")[:64], now, console_mask(param("From")))
+        live.join(param("CallSid")[:64], now, mask(param("From")))
     except redis.RedisError as exc:  # without the store, no place can be kept: as before
         log.warning("call %s: cannot queue (%s): the other options", param("CallSid"), exc)
         say(resp, content.advisor["unavailable"])
