@@ -372,8 +372,11 @@ def test_cymraeg_switches_replies_to_welsh_from_then_on(
     assert send(app, "CAMAU") == list(shipped.welsh.sms.steps)
     h = app.extensions["helpline"]
     assert h.queue.language_of(SENDER) == "cy"
+    # Found: a texter's callback was shown to advisors as English whatever they chose.
+    assert h.queue.open_for(SENDER).language == "cy"
     assert only(send(app, "ENGLISH")).startswith("We are open from 10am to 4pm")
     assert h.queue.language_of(SENDER) == "en"
+    assert h.queue.open_for(SENDER).language == "en"
 
 
 def test_with_welsh_off_cymraeg_is_an_ordinary_message(make_app: AppFactory) -> None:
@@ -425,3 +428,16 @@ def test_data_show_names_the_language_and_data_erase_erases_it(
     cli("data", "erase", "07400123456", "--yes", flows=welsh_on)
     shown = cli("data", "show", "07400123456", flows=welsh_on).output
     assert "Language chosen for texts: English (none chosen)" in shown
+
+
+def test_a_callback_asked_for_in_welsh_by_text_is_shown_as_welsh(
+    make_app: AppFactory, welsh_on: Path
+) -> None:
+    """Found: CYMRAEG, then ANYTIME: the callback's language read English."""
+    from tests.common import SENDER, send
+
+    app = welsh_app(make_app, welsh_on)
+    send(app, "CYMRAEG")
+    send(app, "UNRHYW BRYD")
+    waiting = app.extensions["helpline"].queue.open_for(SENDER)
+    assert waiting is not None and waiting.language == "cy"

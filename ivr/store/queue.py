@@ -595,9 +595,13 @@ class CallbackQueue:
         return self.sealer.open(sealed) if sealed else ENGLISH
 
     def set_callback_language(self, callback_id: str, language: str) -> None:
-        """The language a callback was asked in, sealed in its record (shown to advisors)."""
-        if language != ENGLISH and self.r.exists(self.keys.callback(callback_id)):
-            self.r.hset(self.keys.callback(callback_id), "language", self.sealer.seal(language))
+        """The language a callback was asked in, sealed in its record (shown to advisors);
+        English is the absence of one."""
+        key = self.keys.callback(callback_id)
+        if language == ENGLISH:
+            self.r.hdel(key, "language")
+        elif self.r.exists(key):
+            self.r.hset(key, "language", self.sealer.seal(language))
 
     def set_count(self, callback_id: str, count: Count) -> bool:
         """Store a waiting callback's expiry count (see expiry.py)."""

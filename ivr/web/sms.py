@@ -187,6 +187,9 @@ def choose_language(number: str, intent: Intent) -> Intent:
     if intent.kind in ("welsh", "english"):
         g.sms_language = WELSH if intent.kind == "welsh" else ENGLISH
         h.queue.set_language(number, g.sms_language)
+        waiting = h.queue.open_for(number)
+        if waiting is not None:  # the advisor who calls them back sees it
+            h.queue.set_callback_language(waiting.id, g.sms_language)
     else:
         g.sms_language = h.queue.language_of(number)
     return intent
@@ -236,6 +239,8 @@ class Conversation:
         )
         self.quiet = result.quiet
         if result.outcome == "new":
+            # The language they text in, for the advisor who calls them (sealed, shown).
+            self.h.queue.set_callback_language(result.callback_id, speaking().language)
             stats.count(self.h.redis, self.now, self.hours.timezone, "cb:asked", keys=self.h.keys)
             note(
                 f"callback {result.callback_id} stored, "
