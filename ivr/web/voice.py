@@ -542,7 +542,7 @@ def live_queue() -> LiveQueue:
     simulated keys with everything else `helpline simulate` makes, apart from the real one);
     its `keys` are also those the queue's counts go under."""
     h = helpline()
-    return LiveQueue(h.redis, h.keys.simulation) if simulated() else h.live
+    return LiveQueue(h.redis, h.keys.simulation, h.sealer) if simulated() else h.live
 
 
 def console_on_duty() -> list[Advisor]:
