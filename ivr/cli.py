@@ -993,7 +993,10 @@ def _accounts() -> Accounts:
     multiple=True,
     help="A helpline they serve, by name or number; repeatable. Default: the first.",
 )
-def advisors_add(name: str, phone: str, supervisor: bool, helpline_names: tuple[str, ...]) -> None:
+@click.option("--welsh", is_flag=True, help="Speaks Welsh: takes Welsh callers first.")
+def advisors_add(
+    name: str, phone: str, supervisor: bool, helpline_names: tuple[str, ...], welsh: bool
+) -> None:
     """Add an advisor (a supervisor, with --supervisor) for one or more helplines."""
     try:  # what can be checked is, before anyone types a password
         phone = advisor_e164(phone)
@@ -1005,12 +1008,13 @@ def advisors_add(name: str, phone: str, supervisor: bool, helpline_names: tuple[
     served = () if served in ((), (default,)) else tuple(dict.fromkeys(served))
     password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
     try:
-        advisor = _accounts().add(name, phone, password, supervisor, helplines=served)
+        advisor = _accounts().add(name, phone, password, supervisor, helplines=served, welsh=welsh)
     except AccountError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(
         f"added {advisor.username}"
         + (" (supervisor)" if supervisor else "")
+        + (", speaks Welsh" if welsh else "")
         + (f" for {', '.join(served)}" if served else "")
     )
 
@@ -1025,6 +1029,7 @@ def advisors_list() -> None:
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
             f"{'supervisor' if a.supervisor else 'advisor':<10} "
             f"{'on duty' if a.on_duty else 'off duty'}"
+            + ("  speaks Welsh" if a.welsh else "")
             + (f"  {', '.join(a.helplines)}" if a.helplines else "")
         )
 

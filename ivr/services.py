@@ -170,7 +170,7 @@ def build_deployment(
     services: dict[str, Services] = {}
     for line in lines.all:
         keys = Keys(line.name, simulated=settings.simulated)
-        live = LiveQueue(store, keys)
+        live = LiveQueue(store, keys, sealer)
         services[line.name] = Services(
             line_settings(settings, line),
             flows[line.name],

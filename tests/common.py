@@ -312,10 +312,11 @@ def add_advisor(
     supervisor: bool = False,
     on_duty: bool = False,
     password: str = PASSWORD,
+    welsh: bool = False,
 ) -> Advisor:
     """An advisor account, as `helpline advisors add` makes it."""
     accounts = Accounts(store, SEALER)
-    advisor = accounts.add(name, phone, password, supervisor)
+    advisor = accounts.add(name, phone, password, supervisor, welsh=welsh)
     if on_duty:
         accounts.set_on_duty(advisor.username, True)
     found = accounts.get(advisor.username)

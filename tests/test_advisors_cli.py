@@ -58,6 +58,18 @@ def test_adding_a_supervisor(helpline, store):
     assert Accounts(store, SEALER).get("sam").supervisor
 
 
+def test_an_advisor_who_speaks_welsh(helpline, store):
+    """Issue 14: a Welsh speaker takes Welsh callers first; nobody speaks it unless told."""
+    result = helpline("advisors", "add", "Rhys", "--phone", PHONE, "--welsh", password=PASSWORD)
+    assert result.exit_code == 0, result.output
+    assert "added rhys, speaks Welsh" in result.output
+    helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
+    accounts = Accounts(store, SEALER)
+    assert accounts.get("rhys").welsh and not accounts.get("alex").welsh
+    listed = helpline("advisors", "list").output.splitlines()
+    assert ["speaks Welsh" in line for line in listed] == [False, True]  # alex, rhys
+
+
 def test_the_password_is_asked_for_twice_and_never_shown(helpline, store):
     result = helpline("advisors", "add", "Alex", "--phone", PHONE, password=PASSWORD)
     assert result.output.count("Password") == 1

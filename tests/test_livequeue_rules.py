@@ -25,9 +25,11 @@ from ivr.core.livequeue import (
     after_status,
     current,
     estimate_wait,
+    for_advisor,
     may_ring,
     one_list,
     parse_position,
+    twilio_queue,
     why_leave,
 )
 from tests.common import london
@@ -103,12 +105,14 @@ def test_only_a_free_advisor_on_duty_is_rung(state, minutes_ago, on_duty, rung) 
 # ------------------------------------------------------------------ the one list
 
 
-def caller(ref: str, minutes: float) -> Waiting:
-    return Waiting(CALLER, ref, ago(minutes))
+def caller(ref: str, minutes: float, language: str = "en") -> Waiting:
+    return Waiting(CALLER, ref, ago(minutes), language=language)
 
 
-def callback(ref: str, minutes: float, last_day: bool = False, swapped: bool = False) -> Waiting:
-    return Waiting(CALLBACK, ref, ago(minutes), last_day, swapped)
+def callback(
+    ref: str, minutes: float, last_day: bool = False, swapped: bool = False, language: str = "en"
+) -> Waiting:
+    return Waiting(CALLBACK, ref, ago(minutes), last_day, swapped, language)
 
 
 EVERYONE = [
@@ -154,6 +158,71 @@ def test_equal_waits_have_one_order_everywhere() -> None:
 def test_an_unknown_order_is_refused() -> None:
     with pytest.raises(ValueError):
         one_list([], "random")
+
+
+# ------------------------------------------------------------------ Welsh speakers first
+
+WELSH_WAITING = [
+    caller("en-live", 9),
+    caller("cy-live", 3, "cy"),
+    callback("en-cb", 60),
+    callback("cy-cb", 30, language="cy"),
+]
+WELSH_LAST_DAY = [*WELSH_WAITING, callback("cy-last", 5, last_day=True, language="cy")]
+EN_LAST_DAY = [*WELSH_WAITING, callback("en-last", 5, last_day=True)]
+
+
+@pytest.mark.parametrize(
+    ("entries", "order", "speaks_welsh", "welsh_on_duty", "expected"),
+    [
+        # A Welsh speaker takes the Welsh caller in the top group first...
+        (WELSH_WAITING, LIVE_FIRST, True, True, ["cy-live", "en-live", "en-cb", "cy-cb"]),
+        # ...and, by waiting time, the Welsh callback and caller of the one group.
+        (WELSH_WAITING, BY_WAIT, True, True, ["cy-cb", "cy-live", "en-cb", "en-live"]),
+        # The top group is the head's: a Welsh callback below live callers waits its turn.
+        (
+            [caller("en-live", 9), callback("cy-cb", 30, language="cy")],
+            LIVE_FIRST,
+            True,
+            True,
+            ["en-live", "cy-cb"],
+        ),
+        # Last-day callbacks stay first for everyone, a Welsh one first for a Welsh speaker.
+        (EN_LAST_DAY, LIVE_FIRST, True, True, ["en-last", "en-live", "cy-live", "en-cb", "cy-cb"]),
+        (
+            WELSH_LAST_DAY,
+            LIVE_FIRST,
+            True,
+            True,
+            ["cy-last", "en-live", "cy-live", "en-cb", "cy-cb"],
+        ),
+        # An advisor without Welsh leaves Welsh callers and callbacks to the Welsh speaker
+        # on duty...
+        (WELSH_WAITING, LIVE_FIRST, False, True, ["en-live", "en-cb"]),
+        # ...except a callback on its last day: the promise comes first.
+        (WELSH_LAST_DAY, LIVE_FIRST, False, True, ["cy-last", "en-live", "en-cb"]),
+        # With no Welsh speaker on duty, the one list as it is.
+        (WELSH_WAITING, LIVE_FIRST, False, False, ["en-live", "cy-live", "en-cb", "cy-cb"]),
+        ([], LIVE_FIRST, True, True, []),
+    ],
+)
+def test_welsh_speakers_take_welsh_callers_first(
+    entries, order, speaks_welsh, welsh_on_duty, expected
+) -> None:
+    ordered = for_advisor(entries, order, speaks_welsh, welsh_on_duty)
+    assert [e.ref for e in ordered] == expected
+
+
+@pytest.mark.parametrize(
+    ("helpline", "language", "queue"),
+    [
+        ("main", "en", "helpline-main"),
+        ("main", "cy", "helpline-main-cy"),
+        ("scotland", "cy", "helpline-scotland-cy"),
+    ],
+)
+def test_one_twilio_queue_per_language(helpline, language, queue) -> None:
+    assert twilio_queue(helpline, language) == queue
 
 
 # ------------------------------------------------------------------ the wait

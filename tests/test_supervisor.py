@@ -255,6 +255,18 @@ def test_a_supervisor_can_add_another_supervisor(supervisor_app, store):
     assert Accounts(store, SEALER).get("robin-lee").supervisor
 
 
+def test_a_supervisor_adds_an_advisor_who_speaks_welsh_and_sees_it(supervisor_app, store):
+    """Issue 14: Welsh speakers take Welsh callers first; nobody speaks it unless ticked."""
+    client = as_supervisor(supervisor_app(), store)
+    supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, "welsh": "y"})
+    supervise(client, "/console/supervisor/advisors", {**NEW_ADVISOR, "name": "Alex"})
+    accounts = Accounts(store, SEALER)
+    assert accounts.get("robin-lee").welsh and not accounts.get("alex").welsh
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "Speaks Welsh" in page  # the form's box
+    assert page.count(">speaks Welsh</td>") == 1  # the advisors table: Robin only
+
+
 @pytest.mark.parametrize("written", ["07400 123460", "07400123460", "+44 (0)7400 123460"])
 def test_a_supervisor_writes_a_phone_as_people_do(supervisor_app, store, written):
     client = as_supervisor(supervisor_app(), store)
@@ -603,8 +615,15 @@ def test_the_supervisor_sees_who_waits_on_the_line_and_each_advisors_state(super
             "number": "***456",
             "waited": "2 min",
             "now": "being put through to alex",
+            "language": "English",
         },
-        {"place": 2, "number": "***457", "waited": "1 min", "now": "waiting"},
+        {
+            "place": 2,
+            "number": "***457",
+            "waited": "1 min",
+            "now": "waiting",
+            "language": "English",
+        },
     ]
     assert {a["name"]: a["state"] for a in view["advisors"]} == {
         "Alex": "On a call",

@@ -309,5 +309,11 @@ def test_the_console_shows_callers_on_the_line_masked(make_app, store) -> None:
     assert ">Take next</button>" in page  # a caller on the line or a callback: the list's head
     # the page's poll redraws the callers on the line
     assert client.get("/console/queue.json").get_json()["live"] == [
-        {"place": 1, "number": "***456", "waited": "0 min", "now": "waiting"}
+        {
+            "place": 1,
+            "number": "***456",
+            "waited": "0 min",
+            "now": "waiting",
+            "language": "English",
+        }
     ]

@@ -27,12 +27,12 @@ from ivr.core.hours import (
     parse_hours,
     parse_time,
 )
+from ivr.core.languages import ENGLISH, WELSH
 from ivr.core.phrases import MONTHS, PhraseTemplates, usual_hours
 from ivr.core.promise import meets_week
 from ivr.core.safetime import Window
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "flows"
-ENGLISH, WELSH = "en", "cy"
 WELSH_FOLDER = "cy"  # a helpline's Welsh content, beside its English files
 LANGUAGES_FILE = "languages.toml"  # welsh = true switches Welsh on for callers
 PAIRED_FILES = ("voice.toml", "sms.toml", "phrases.toml")  # the same keys in both languages

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ivr.core.languages import ENGLISH, WELSH
+
 # ------------------------------------------------------------------ an advisor's state
 
 FREE, RINGING, ON_CALL, WRAP_UP = "free", "ringing", "on_call", "wrap_up"
@@ -91,6 +93,7 @@ class Waiting:
     since: datetime
     last_day: bool = False  # a callback that expires tonight unless someone reaches it
     swapped: bool = False  # a callback asked for from the queue: it keeps the caller's place
+    language: str = ENGLISH  # the language they chose (a Welsh speaker may take them first)
 
 
 def tier(entry: Waiting, order: str) -> int:
@@ -111,6 +114,35 @@ def one_list(entries: Iterable[Waiting], order: str = LIVE_FIRST) -> list[Waitin
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}")
     return sorted(entries, key=lambda e: (tier(e, order), e.since, e.kind != CALLER, e.ref))
+
+
+def for_advisor(
+    entries: Iterable[Waiting],
+    order: str,
+    speaks_welsh: bool,
+    welsh_speaker_on_duty: bool,
+) -> list[Waiting]:
+    """The one list as one advisor takes from it. A Welsh speaker takes the Welsh entries of
+    the list's top group first (the head's tier: last-day callbacks stay first for everyone).
+    While a Welsh speaker is on duty, an advisor who doesn't speak Welsh leaves Welsh live
+    callers and Welsh callbacks to them, except a callback on its last day (a promise must
+    not lapse waiting for a Welsh speaker); with none on duty, anyone takes anyone."""
+    ordered = one_list(entries, order)
+    if speaks_welsh:
+        if not ordered:
+            return ordered
+        top = tier(ordered[0], order)
+        welsh = [e for e in ordered if tier(e, order) == top and e.language == WELSH]
+        return [*welsh, *(e for e in ordered if e not in welsh)]
+    if welsh_speaker_on_duty:
+        return [e for e in ordered if e.language != WELSH or (e.kind == CALLBACK and e.last_day)]
+    return ordered
+
+
+def twilio_queue(helpline: str, language: str) -> str:
+    """The Twilio queue a caller waits in: one per helpline and language, since an advisor's
+    <Dial><Queue> takes whoever is at the front of the queue it names."""
+    return f"helpline-{helpline}" + ("" if language == ENGLISH else f"-{language}")
 
 
 # ------------------------------------------------------------------ what a waiting caller hears

@@ -58,6 +58,7 @@ class Advisor:
     # for a supervisor, whose queues, closures, advisors and figures they manage. None
     # given: the default helpline only (see serves).
     helplines: tuple[str, ...] = ()
+    welsh: bool = False  # speaks Welsh: takes Welsh callers and callbacks first
 
     def serves(self, helpline: str, default: str) -> bool:
         return helpline in (self.helplines or (default,))
@@ -123,9 +124,11 @@ class Accounts:
         supervisor: bool = False,
         drama: bool = False,
         helplines: tuple[str, ...] = (),
+        welsh: bool = False,
     ) -> Advisor:
         """`drama`: a rehearsal's sample advisor may have a drama number (nobody's phone).
-        `helplines`: the names of the helplines they serve (none: the default one)."""
+        `helplines`: the names of the helplines they serve (none: the default one). `welsh`:
+        they speak Welsh."""
         if not _NAME.match(name.strip()):
             raise AccountError("a name is 1 to 40 letters, digits, spaces, dots or dashes")
         try:  # "07400 123456" as typed; Twilio dials "+447400123456"
@@ -142,6 +145,7 @@ class Accounts:
             "on_duty": 0,
             "session": new_session_token(),
             "helplines": ",".join(helplines),
+            "welsh": int(welsh),
         }
         if not self.r.hsetnx(keys.advisor(username), "name", fields["name"]):
             raise AccountError(f"there is already an advisor called {username}")
@@ -164,6 +168,7 @@ class Accounts:
             data.get("on_duty") == "1",
             data.get("session", ""),
             tuple(name for name in data.get("helplines", "").split(",") if name),
+            data.get("welsh") == "1",
         )
 
     def all(self) -> list[Advisor]:

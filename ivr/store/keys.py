@@ -18,7 +18,8 @@ so they are not under one.
   hl:{helpline}:sms:rate:{h}, :quiet:{h}  a number's flood counter and quiet period
   hl:{helpline}:call:{CallSid}:number     a number keyed in during a call (minutes), sealed
   hl:{helpline}:live:callers              zset: callers waiting in the queue (live.py), by join
-  hl:{helpline}:live:caller:{CallSid}     hash: one waiting caller (masked number, no number)
+  hl:{helpline}:live:caller:{CallSid}     hash: one waiting caller (masked number, no number;
+                                          the language they chose, sealed)
   hl:{helpline}:live:handled, :settings   recent handling times; the supervisor's queue rules
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
   hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days

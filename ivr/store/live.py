@@ -1,7 +1,8 @@
 """The in-hours queue in Redis: who is waiting on the line, and each advisor's state.
 
-A waiting caller is kept by CallSid with the time they joined and the last 3 digits of their
-number, as the logs show it (the full number is never stored for a live caller: Twilio has it,
+A waiting caller is kept by CallSid with the time they joined, the last 3 digits of their
+number, as the logs show it, and the language they chose (sealed, like every language a
+person chose; absent for English) (the full number is never stored for a live caller: Twilio has it,
 and a swap to a callback reads it from the call). Taking a caller is one Lua script, so two
 advisors never take the same one; an advisor's state changes in a transaction that applies
 core/livequeue.py's rules to what is stored.
@@ -17,6 +18,7 @@ import redis
 from redis.client import Pipeline
 from redis.commands.core import Script
 
+from ivr.core.languages import ENGLISH
 from ivr.core.livequeue import (
     FREE,
     LIVE_FIRST,
@@ -32,6 +34,7 @@ from ivr.core.livequeue import (
 from ivr.store import keys as key_names
 from ivr.store.keys import Keys
 from ivr.store.replies import maybe_text, table, texts
+from ivr.store.sealing import Sealer
 
 KEEP_LEFT_SECONDS = 3600  # a caller who left is remembered this long: their swap reads it
 SEEN_STALE = timedelta(minutes=3)  # a caller whose wait page has not asked for this long is gone
@@ -90,6 +93,7 @@ class Caller:
     taken_by: str = ""
     seen: datetime | None = None
     ended: datetime | None = None
+    language: str = ENGLISH  # the language they chose: their Twilio queue, shown to advisors
 
 
 @dataclass(frozen=True)
@@ -103,21 +107,28 @@ class Rules:
 class LiveQueue:
     """Callers waiting on the line, for one helpline."""
 
-    def __init__(self, client: redis.Redis, keys: Keys | None = None) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys | None = None, sealer: Sealer | None = None
+    ) -> None:
         self.r = client
         self.keys = keys or Keys()
+        self.sealer = sealer  # without it, only English callers can be kept
         self.callers_key = f"{self.keys.live}callers"
         self._take: Script = client.register_script(_TAKE)
         self._give_back: Script = client.register_script(_GIVE_BACK)
         self._end: Script = client.register_script(_END)
 
-    def join(self, call_sid: str, now: datetime, masked: str) -> datetime:
+    def join(self, call_sid: str, now: datetime, masked: str, language: str = ENGLISH) -> datetime:
         """Add a caller (once: a retried request keeps the first time); when they joined."""
         key = self.keys.live_caller(call_sid)
         pipe = self.r.pipeline()
         pipe.hsetnx(key, "joined", _ts(now))
         pipe.hsetnx(key, "state", WAITING)
         pipe.hset(key, mapping={"masked": masked, "seen": _ts(now)})
+        if language != ENGLISH:
+            if self.sealer is None:
+                raise ValueError("a caller's language is kept sealed: this queue has no sealer")
+            pipe.hset(key, "language", self.sealer.seal(language))
         pipe.persist(key)
         pipe.execute()
         joined = _dt(maybe_text(self.r.hget(key, "joined"))) or now
@@ -144,7 +155,13 @@ class LiveQueue:
             data.get("taken_by", ""),
             _dt(data.get("seen")),
             _dt(data.get("ended")),
+            self._language(data.get("language", "")),
         )
+
+    def _language(self, sealed: str) -> str:
+        if not sealed or self.sealer is None:
+            return ENGLISH
+        return self.sealer.open(sealed)
 
     def waiting(self, now: datetime) -> list[Caller]:
         """Callers in the queue, longest waiting first; one whose wait page has not asked

@@ -1,5 +1,6 @@
 """The one list advisors take from: live callers in the queue and due callbacks, in the
-order core/livequeue.one_list gives, and "Take next", which takes its head atomically.
+order core/livequeue.one_list gives (as core/livequeue.for_advisor gives it to each advisor:
+Welsh speakers take Welsh callers first), and "Take next", which takes its head atomically.
 
 Each entry is taken by its own script (LiveQueue.take, CallbackQueue.claim_one), so when two
 advisors take next at once, one gets the head and the other the entry after it: never the
@@ -15,7 +16,7 @@ from zoneinfo import ZoneInfo
 from ivr.core.callbacks import Callback
 from ivr.core.claims import may_claim
 from ivr.core.expiry import last_day
-from ivr.core.livequeue import CALLBACK, CALLER, Waiting, one_list
+from ivr.core.livequeue import CALLBACK, CALLER, Waiting, for_advisor
 from ivr.store.live import WAITING, Caller, LiveQueue
 from ivr.store.queue import CallbackQueue
 
@@ -42,7 +43,9 @@ def entries(
     """Everyone an advisor could take now: callers waiting (not being taken) and callbacks
     that may be claimed."""
     callers = [
-        Waiting(CALLER, c.call_sid, c.joined) for c in live.waiting(now) if c.state == WAITING
+        Waiting(CALLER, c.call_sid, c.joined, language=c.language)
+        for c in live.waiting(now)
+        if c.state == WAITING
     ]
     callbacks = [
         Waiting(
@@ -51,6 +54,7 @@ def entries(
             cb.requested_at,
             on_last_day(cb, expiry_days, now, tz),
             cb.swapped,
+            cb.language,
         )
         for cb in queue.all(("due",))
         if may_claim(cb, now)
@@ -66,9 +70,13 @@ def take_next(
     order: str,
     expiry_days: int,
     tz: ZoneInfo,
+    speaks_welsh: bool = False,
+    welsh_speaker_on_duty: bool = False,
 ) -> Taken | None:
-    """Take the head of the one list for `advisor` (None: nobody is waiting)."""
-    for entry in one_list(entries(queue, live, now, expiry_days, tz), order)[:TRIES]:
+    """Take the head of the one list for `advisor` (None: nobody is waiting), Welsh callers
+    first for a Welsh speaker, and left to one while they are on duty (for_advisor)."""
+    waiting = entries(queue, live, now, expiry_days, tz)
+    for entry in for_advisor(waiting, order, speaks_welsh, welsh_speaker_on_duty)[:TRIES]:
         if entry.kind == CALLER:
             if live.take(entry.ref, advisor, now):
                 return Taken(caller=live.caller(entry.ref))

@@ -47,7 +47,15 @@ from ivr.core.claims import actor, why_not_call_next
 from ivr.core.clock import parse_instant
 from ivr.core.expiry import last_day
 from ivr.core.hours import usual_span
-from ivr.core.livequeue import BY_WAIT, FREE, LIVE_FIRST, ON_CALL, RINGING, WRAP_UP
+from ivr.core.livequeue import (
+    BY_WAIT,
+    FREE,
+    LIVE_FIRST,
+    ON_CALL,
+    RINGING,
+    WRAP_UP,
+    twilio_queue,
+)
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.report import month_report, parse_month, seconds_text
@@ -225,6 +233,7 @@ class AdvisorForm(FlaskForm):
     )
     password = PasswordField("Password", validators=[DataRequired(), Length(min=10, max=200)])
     supervisor = BooleanField("Supervisor")
+    welsh = BooleanField("Speaks Welsh (takes Welsh callers and callbacks first)")
 
 
 def init_console(app: Flask) -> None:
@@ -391,6 +400,7 @@ def on_the_line(now: datetime, who: bool = False) -> list[dict[str, object]]:
                 "number": caller.masked,
                 "waited": waited(caller.joined, now),
                 "now": "waiting" if caller.state == ON_THE_LINE else being_taken,
+                "language": LANGUAGE_LABELS.get(caller.language, caller.language),
             }
         )
     return rows
@@ -652,11 +662,13 @@ CALL_NEXT_REFUSED = {
 
 def take(advisor: Advisor) -> Taken | None:
     """The head of the one list (callbacks on their last day, live callers, due callbacks),
-    taken atomically; a caller Twilio no longer holds (hung up as they were taken) is
+    as this advisor takes it (Welsh callers first for a Welsh speaker), taken atomically; a
+    caller Twilio no longer holds (hung up as they were taken) is
     dropped and the next is taken."""
     h = helpline()
     now = h.clock()
     rules = h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    welsh_on_duty = welsh_speaker_on_duty()
     for _ in range(3):
         taken = take_next(
             h.queue,
@@ -666,18 +678,24 @@ def take(advisor: Advisor) -> Taken | None:
             rules.order,
             h.settings.callback_expiry_opening_days,
             h.flows.hours.timezone,
+            advisor.welsh,
+            welsh_on_duty,
         )
         if taken is None or taken.caller is None or h.twilio is None:
             return taken
         sid = taken.caller.call_sid
-        if caller_still_queued(h.twilio, queue_name(h.keys.helpline), sid) is not False:
+        queue = twilio_queue(h.keys.helpline, taken.caller.language)  # as the caller joined
+        if caller_still_queued(h.twilio, queue, sid) is not False:
             return taken
         h.live.end(sid, LEFT, now)
     return None
 
 
-def queue_name(helpline_name: str) -> str:
-    return f"helpline-{helpline_name}"  # as voice_queue.queue_name names it
+def welsh_speaker_on_duty() -> bool:
+    """Whether an advisor of this helpline who speaks Welsh is on duty (then Welsh callers
+    wait for one: livequeue.for_advisor)."""
+    h = helpline()
+    return any(a.welsh and a.on_duty and h.serves(a) for a in accounts().all())
 
 
 def claim_and_ring(advisor: Advisor) -> None:
@@ -1002,6 +1020,7 @@ def add_advisor() -> Response:
             form.password.data,
             form.supervisor.data,
             helplines=_new_advisor_helplines(),
+            welsh=form.welsh.data,
         )
     except AccountError as exc:
         flash(f"Not added: {exc}.", ERROR)

@@ -542,7 +542,7 @@ def live_queue() -> LiveQueue:
     simulated keys with everything else `helpline simulate` makes, apart from the real one);
     its `keys` are also those the queue's counts go under."""
     h = helpline()
-    return LiveQueue(h.redis, h.keys.simulation) if simulated() else h.live
+    return LiveQueue(h.redis, h.keys.simulation, h.sealer) if simulated() else h.live
 
 
 def console_on_duty() -> list[Advisor]:
@@ -678,19 +678,27 @@ def screen_result() -> Response:
 # ------------------------------------------------------------------ never an application error
 
 
-def fallback_twiml(app: Flask) -> str:
-    """The safe answer, rendered once at start-up so it cannot fail later."""
+def fallback_twiml(app: Flask, lang: str = ENGLISH) -> str:
+    """The safe answer in `lang` (Welsh in Polly's Welsh voice, where there is Welsh
+    content), rendered once at start-up so it cannot fail later."""
     h = app.extensions["helpline"]
+    content = h.flows.speaking(lang)
+    voice, spoken_as = (
+        (WELSH_VOICE, WELSH_LANGUAGE)
+        if content.language == WELSH
+        else (h.settings.voice, h.settings.language)
+    )
     resp = VoiceResponse()
-    for text in h.flows.fallback_lines():
-        resp.say(text, voice=h.settings.voice, language=h.settings.language)
+    for text in content.fallback_lines():
+        resp.say(text, voice=voice, language=spoken_as)
     resp.hangup()
     return str(resp)
 
 
 def install_fallback(app: Flask) -> None:
-    """Any error on a /voice route, or an unknown /voice URL, answers with the fallback."""
-    fallback = fallback_twiml(app)
+    """Any error on a /voice route, or an unknown /voice URL, answers with the fallback, in
+    Welsh on a Welsh call (`lang=cy`: never English read by the Welsh voice)."""
+    fallbacks = {lang: fallback_twiml(app, lang) for lang in (ENGLISH, WELSH)}
 
     @app.errorhandler(Exception)
     def on_error(error: Exception) -> Response | HTTPException:
@@ -712,4 +720,6 @@ def install_fallback(app: Flask) -> None:
             # must never hear the helpline's greeting: end that leg without a word.
             return Response(HANG_UP, mimetype="text/xml")
         FALLBACKS.labels("voice").inc()  # a caller, signed for, hears the fallback
-        return Response(fallback, mimetype="text/xml")
+        # The language from the query alone: reading a body may be what failed.
+        lang = WELSH if request.args.get("lang") == WELSH else ENGLISH
+        return Response(fallbacks[lang], mimetype="text/xml")

@@ -23,7 +23,7 @@ import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
-from ivr.content.flows import ENGLISH
+from ivr.content.flows import ENGLISH, WELSH
 from ivr.core import calltree, livequeue
 from ivr.core.calltree import Option
 from ivr.core.phone import mask
@@ -37,6 +37,7 @@ from ivr.web.voice import (
     flows,
     gather,
     heard_here,
+    language,
     link,
     live_queue,
     now_status,
@@ -56,11 +57,13 @@ def max_wait() -> timedelta:
     return timedelta(minutes=helpline().settings.queue_max_wait_minutes)
 
 
-def queue_name() -> str:
-    """The Twilio queue of this helpline (a simulation's own)."""
+def queue_name(lang: str | None = None) -> str:
+    """The Twilio queue of this helpline (a simulation's own) for callers in `lang` (the
+    call's language unless given): one per language, so an advisor's <Dial><Queue>, which
+    takes whoever is at the front, takes a Welsh caller from the Welsh queue."""
     h = helpline()
     pretend = simulated() is not None or h.settings.simulated
-    return f"helpline-{'simulated' if pretend else h.keys.helpline}"
+    return livequeue.twilio_queue("simulated" if pretend else h.keys.helpline, lang or language())
 
 
 def wait_options() -> tuple[Option, ...]:
@@ -116,7 +119,7 @@ def join() -> Response:
     now = h.clock()
     live = live_queue()
     try:
-        live.join(param("CallSid")[:64], now, mask(param("From")))
+        live.join(param("CallSid")[:64], now, mask(param("From")), language())
     except redis.RedisError as exc:  # without the store, no place can be kept: as before
         log.warning("call %s: cannot queue (%s): the other options", param("CallSid"), exc)
         say(resp, content.advisor["unavailable"])
@@ -336,9 +339,16 @@ def connect() -> Response:
         timeout=CONNECT_SECONDS,
         record="do-not-record",
     )
-    dial.queue(queue_name(), url=link("voice_queue.bridge", adv=username), method="POST")
+    # The caller's side hears the bridge in their language (this leg is the advisor's).
+    bridge_url = link("voice_queue.bridge", adv=username, lang=welsh_or_none(caller.language))
+    dial.queue(queue_name(caller.language), url=bridge_url, method="POST")
     resp.append(dial)
     return twiml(resp)
+
+
+def welsh_or_none(lang: str) -> str | None:
+    """A URL's `lang` for a caller's leg built on an advisor's (None: English, left out)."""
+    return WELSH if lang == WELSH else None
 
 
 @bp.route("/bridge", methods=METHODS)
@@ -360,7 +370,7 @@ def bridge() -> Response:
             stats.queue_answer_recorded(h.redis, now, tz, waited, keys=live.keys)
     except redis.RedisError as exc:
         log.warning("call %s: the bridge could not be noted (%s)", sid, exc)
-    say(resp, h.flows.voice.queue["connecting"])
+    say(resp, flows().voice.queue["connecting"])
     return twiml(resp)
 
 
