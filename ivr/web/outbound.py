@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 
 from flask import Blueprint, Response
-from twilio.twiml.voice_response import Dial, Gather, VoiceResponse
+from twilio.twiml.voice_response import Dial, VoiceResponse
 
 from ivr.core.callbacks import Callback, callable_number
 from ivr.core.phone import mask
@@ -18,7 +18,7 @@ from ivr.store import stats
 from ivr.twilio.rest import STATUS_EVENTS
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
-from ivr.web.voice import METHODS, link, param, say, twiml
+from ivr.web.voice import METHODS, link, param, say, screened, twiml
 
 log = logging.getLogger(__name__)
 bp = Blueprint("outbound", __name__, url_prefix="/voice/outbound")
@@ -41,20 +41,7 @@ def _end(text: str) -> Response:
 @bp.route("/advisor", methods=METHODS)
 def advisor() -> Response:
     """The advisor's phone answered: press 1 to connect (so voicemail never gets the caller)."""
-    content = helpline().flows.voice.outbound
-    resp = VoiceResponse()
-    g = Gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=10,
-        method="POST",
-        action=link("outbound.connect", cb=param("cb")),
-    )
-    say(g, content["connect"])
-    resp.append(g)
-    say(resp, content["no_key"])
-    resp.hangup()
-    return twiml(resp)
+    return screened(link("outbound.connect", cb=param("cb")), helpline().flows.voice.outbound)
 
 
 @bp.route("/connect", methods=METHODS)

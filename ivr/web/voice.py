@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import redis
@@ -102,6 +102,29 @@ def link(endpoint: str, **params: Any) -> str:
         params.setdefault("lang", WELSH)
     path = url_for(endpoint, **params)
     return helpline().settings.public_base_url + path
+
+
+def screened(action: str, content: Mapping[str, str]) -> Response:
+    """An advisor's leg, answered: press 1 to be put through, so a voicemail never takes the
+    caller; nothing pressed, goodbye. In English: the advisors' words."""
+    resp = VoiceResponse()
+    g = Gather(input="dtmf", num_digits=1, timeout=10, method="POST", action=action)
+    say(g, content["connect"], lang=ENGLISH)
+    resp.append(g)
+    say(resp, content["no_key"], lang=ENGLISH)
+    resp.hangup()
+    return twiml(resp)
+
+
+def closed_now() -> Response | None:
+    """While closed (a closure began since the menu was heard): say so and go back to the
+    closed menu; None while open."""
+    if now_status().open:
+        return None
+    resp = VoiceResponse()
+    say(resp, flows().voice.advisor["closed_now"])
+    resp.redirect(link("voice.menu", menu="closed"), method="POST")
+    return twiml(resp)
 
 
 def gather(
@@ -575,11 +598,10 @@ def advisor() -> Response:
     them all, then offer the rest."""
     h = helpline()
     content = flows().voice
+    closed = closed_now()
+    if closed is not None:
+        return closed
     resp = VoiceResponse()
-    if not now_status().open:
-        say(resp, content.advisor["closed_now"])
-        resp.redirect(link("voice.menu", menu="closed"), method="POST")
-        return twiml(resp)
     try:
         on_duty = console_on_duty()
         ring = free_to_ring(on_duty) if on_duty else []

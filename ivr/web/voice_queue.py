@@ -33,6 +33,7 @@ from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
+    closed_now,
     console_on_duty,
     flows,
     gather,
@@ -43,6 +44,7 @@ from ivr.web.voice import (
     now_status,
     param,
     say,
+    screened,
     simulated,
     twiml,
 )
@@ -111,11 +113,10 @@ def join() -> Response:
     """Into the queue, with a place kept from now."""
     h = helpline()
     content = flows().voice
+    closed = closed_now()
+    if closed is not None:
+        return closed
     resp = VoiceResponse()
-    if not now_status().open:
-        say(resp, content.advisor["closed_now"])
-        resp.redirect(link("voice.menu", menu="closed"), method="POST")
-        return twiml(resp)
     now = h.clock()
     live = live_queue()
     try:
@@ -297,20 +298,8 @@ def advisor_status() -> Response:
 @bp.route("/advisor", methods=METHODS)
 def advisor() -> Response:
     """The advisor's phone, rung to take a caller from the queue: press 1 to take them."""
-    content = helpline().flows.voice.queue_advisor
-    resp = VoiceResponse()
-    g = Gather(
-        input="dtmf",
-        num_digits=1,
-        timeout=10,
-        method="POST",
-        action=link("voice_queue.connect", sid=param("sid")[:64], adv=param("adv")[:40]),
-    )
-    say(g, content["connect"], lang=ENGLISH)
-    resp.append(g)
-    say(resp, content["no_key"], lang=ENGLISH)
-    resp.hangup()
-    return twiml(resp)
+    action = link("voice_queue.connect", sid=param("sid")[:64], adv=param("adv")[:40])
+    return screened(action, helpline().flows.voice.queue_advisor)
 
 
 @bp.route("/connect", methods=METHODS)
