@@ -15,7 +15,7 @@ import pytest
 import redis
 
 from ivr.config import Settings
-from ivr.ops.secret_key import MissingSecretKey, load_secret_key, read_or_create, secret_key_file
+from ivr.ops.secret_key import MissingSecretKey, load_secret_key, secret_key_file
 from ivr.store.connection import stop_embedded
 from tests.common import add_advisor, signed_in, twilio_client
 from tests.conftest import AppFactory
@@ -150,7 +150,7 @@ def test_workers_starting_together_agree_on_one_key(tmp_path: Path) -> None:
 
     def worker() -> None:
         start.wait()
-        keys.append(read_or_create(path))
+        keys.append(load_secret_key(Settings(data_dir=tmp_path)))
 
     threads = [threading.Thread(target=worker) for _ in range(8)]
     for t in threads:

@@ -7,18 +7,14 @@ into <data folder>/secrets/secret_key, readable only by the app's user."""
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import secrets
 from pathlib import Path
 
 from ivr.config import Settings
+from ivr.store.sealing import key_file, read_or_create
 
 log = logging.getLogger(__name__)
-
-PRIVATE_DIR = 0o700
-PRIVATE_FILE = 0o600
 
 
 class MissingSecretKey(ValueError):
@@ -26,9 +22,8 @@ class MissingSecretKey(ValueError):
 
 
 def secret_key_file(data_dir: Path) -> Path:
-    """Where a generated key lives: apart from the Redis files, so copying those (backups,
-    a shared volume) never copies the key."""
-    return Path(data_dir) / "secrets" / "secret_key"
+    """Where a generated key lives: beside the data keys, apart from the Redis files."""
+    return key_file(data_dir, "secret_key")
 
 
 def load_secret_key(settings: Settings) -> str:
@@ -43,46 +38,15 @@ def load_secret_key(settings: Settings) -> str:
             "`python -c 'import secrets; print(secrets.token_hex(32))'`."
         )
     path = secret_key_file(settings.data_dir)
-    key = read_or_create(path)
-    log.warning(
-        "SECRET_KEY is not set: console cookies are signed with the key generated in "
-        "%s. Fine for local work; in production set SECRET_KEY.",
-        path,
-    )
-    return key
-
-
-def private_dir(path: Path) -> None:
-    """A folder (and any missing parents) only the app's user can open."""
-    for folder in reversed([path, *path.parents]):
-        if not folder.exists():
-            with contextlib.suppress(FileExistsError):  # another worker made it just now
-                folder.mkdir(mode=PRIVATE_DIR)
-    path.chmod(PRIVATE_DIR)
-
-
-def read_or_create(path: Path) -> str:
-    """The key in `path`, or a new one written there (0600). Workers starting at once agree:
-    each writes its own candidate aside and links it into place; the first link wins and
-    every worker reads the winner."""
-    private_dir(path.parent)
-    if not path.exists():
-        candidate = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}")
-        fd = os.open(candidate, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
-        try:
-            with os.fdopen(fd, "w") as f:
-                f.write(secrets.token_hex(32))
-                f.flush()
-                os.fsync(f.fileno())
-            with contextlib.suppress(FileExistsError):
-                os.link(candidate, path)
-        finally:
-            candidate.unlink(missing_ok=True)
-    path.chmod(PRIVATE_FILE)
-    key = path.read_text(encoding="ascii").strip()
+    key = read_or_create(path, lambda: secrets.token_hex(32))  # as DATA_KEY's file is made
     if len(key) < 32:
         raise MissingSecretKey(
             f"{path} does not hold a usable key: delete it (a new one is "
             "made at the next start) or set SECRET_KEY."
         )
+    log.warning(
+        "SECRET_KEY is not set: console cookies are signed with the key generated in "
+        "%s. Fine for local work; in production set SECRET_KEY.",
+        path,
+    )
     return key
