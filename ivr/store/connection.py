@@ -161,6 +161,15 @@ def private_folder(folder: Path) -> Path:
     return folder
 
 
+def fsync_folder(folder: Path) -> None:
+    """A new or renamed file survives a crash only once its folder is on disk too."""
+    descriptor = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)
+
+
 def private_opener(path: str, flags: int) -> int:
     """For open(..., opener=): a new file readable by the app's user alone (0600)."""
     return os.open(path, flags, 0o600)

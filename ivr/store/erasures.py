@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import IO
 
 from ivr.config import Settings
-from ivr.store.connection import private_folder, private_opener
+from ivr.store.connection import fsync_folder, private_folder, private_opener
 from ivr.store.sealing import Sealer
 
 log = logging.getLogger(__name__)
@@ -64,7 +64,7 @@ class ErasureLog:
             handle.flush()
             os.fsync(handle.fileno())
         if not first:
-            _fsync_folder(self.path.parent)
+            fsync_folder(self.path.parent)
 
     def begin(self) -> None:
         """Start the log if it isn't there (a backup does): from then on a missing log means
@@ -76,7 +76,7 @@ class ErasureLog:
             handle.write(json.dumps({"since": 0}) + "\n")  # complete: nothing erased before
             handle.flush()
             os.fsync(handle.fileno())
-        _fsync_folder(self.path.parent)
+        fsync_folder(self.path.parent)
 
     def since(self) -> float | None:
         """From when the log is complete (None: nothing was ever erased)."""
@@ -110,7 +110,7 @@ class ErasureLog:
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
-        _fsync_folder(self.path.parent)
+        fsync_folder(self.path.parent)
 
     @contextmanager
     def _locked(self) -> Iterator[IO[str]]:
@@ -119,14 +119,6 @@ class ErasureLog:
             fcntl.flock(lock, fcntl.LOCK_EX)
             with open(self.path, "a+", encoding="utf-8", opener=private_opener) as handle:
                 yield handle
-
-
-def _fsync_folder(folder: Path) -> None:
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)
 
 
 def erasure_log(settings: Settings) -> ErasureLog:

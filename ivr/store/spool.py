@@ -32,7 +32,7 @@ from typing import IO
 
 import redis
 
-from ivr.store.connection import private_folder, private_opener
+from ivr.store.connection import fsync_folder, private_folder, private_opener
 from ivr.store.sealing import Sealer, looks_sealed
 
 log = logging.getLogger(__name__)
@@ -176,7 +176,7 @@ class Spool:
             out.flush()
             os.fsync(out.fileno())
         os.replace(partial, self.path)
-        _fsync_folder(self.path.parent)
+        fsync_folder(self.path.parent)
 
     def _line(self, entry: Spooled) -> str:
         return json.dumps(asdict(entry) | {"number": self.sealer.seal(entry.number)}) + "\n"
@@ -212,7 +212,7 @@ class Spool:
             created = not self.path.exists()
             with open(self.path, "a+", encoding="utf-8", opener=private_opener) as handle:
                 if created:
-                    _fsync_folder(self.path.parent)
+                    fsync_folder(self.path.parent)
                 yield handle
 
     @contextmanager
@@ -238,12 +238,3 @@ def _take(lock: IO[str], wait: float) -> None:
             if time.monotonic() > deadline:
                 raise OSError("the text spool is locked by another worker") from None
             time.sleep(0.005)
-
-
-def _fsync_folder(folder: Path) -> None:
-    """A new or renamed file survives a crash only once its folder is on disk too."""
-    descriptor = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(descriptor)
-    finally:
-        os.close(descriptor)

@@ -135,20 +135,22 @@ def wait_recorded(
     r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float, keys: Keys = DEFAULT
 ) -> None:
     """How long a person waited from asking to being called (for the median)."""
-    try:
-        _buffer.wait(r, keys.stats_waits(now.astimezone(tz).date()), int(seconds))
-    except Exception as exc:  # noqa: BLE001
-        log.warning("could not record a wait: %s", exc)
+    _seconds(r, keys.stats_waits(now.astimezone(tz).date()), seconds)
 
 
 def queue_answer_recorded(
     r: redis.Redis, now: datetime, tz: ZoneInfo, seconds: float, keys: Keys = DEFAULT
 ) -> None:
     """How long a caller waited in the queue before an advisor took them."""
+    _seconds(r, keys.stats_answers(now.astimezone(tz).date()), seconds)
+
+
+def _seconds(r: redis.Redis, key: str, seconds: float) -> None:
+    """One duration into the day's list `key`; never raises, never waits on Redis."""
     try:
-        _buffer.wait(r, keys.stats_answers(now.astimezone(tz).date()), int(seconds))
-    except Exception as exc:  # noqa: BLE001
-        log.warning("could not record a time to answer: %s", exc)
+        _buffer.wait(r, key, int(seconds))
+    except Exception as exc:  # noqa: BLE001 - counting must never break anything
+        log.warning("could not record %s: %s", key.rsplit(":", 1)[-1], exc)
 
 
 def day(r: redis.Redis, when: date, keys: Keys = DEFAULT) -> tuple[dict[str, int], list[int]]:

@@ -196,17 +196,13 @@ def call_advisor(
     """Ring the advisor's phone; the TwiML asks them to press 1. Returns the Call SID. The
     status callbacks carry the advisor's name, so their state follows the call."""
     adv = f"&adv={quote(username)}" if username else ""
-    call = client.calls.create(
-        to=advisor_phone,
-        from_=settings.helpline_number,
-        method="POST",
-        url=f"{base_url}/voice/outbound/advisor?cb={callback_id}",
-        status_callback=f"{base_url}/voice/outbound/status?cb={callback_id}{adv}",
-        status_callback_event=STATUS_EVENTS,
-        status_callback_method="POST",
-        timeout=25,
+    return _ring_advisor(
+        client,
+        settings,
+        advisor_phone,
+        f"{base_url}/voice/outbound/advisor?cb={callback_id}",
+        f"{base_url}/voice/outbound/status?cb={callback_id}{adv}",
     )
-    return call.sid
 
 
 def call_advisor_for_caller(
@@ -220,17 +216,31 @@ def call_advisor_for_caller(
     """Ring the advisor's phone to take a caller waiting in the queue: they press 1, then
     <Dial><Queue> (voice_queue.connect). Returns the advisor leg's Call SID."""
     query = f"sid={quote(call_sid)}&adv={quote(username)}"
+    return _ring_advisor(
+        client,
+        settings,
+        advisor_phone,
+        f"{base_url}/voice/queue/advisor?{query}",
+        f"{base_url}/voice/queue/advisor-status?{query}",
+    )
+
+
+def _ring_advisor(
+    client: Client, settings: Settings, advisor_phone: str, url: str, status_url: str
+) -> str:
+    """Call an advisor from the helpline's number: `url` screens the leg (press 1) and
+    `status_url` follows it. The advisor leg's Call SID."""
     call = client.calls.create(
         to=advisor_phone,
         from_=settings.helpline_number,
         method="POST",
-        url=f"{base_url}/voice/queue/advisor?{query}",
-        status_callback=f"{base_url}/voice/queue/advisor-status?{query}",
+        url=url,
+        status_callback=status_url,
         status_callback_event=STATUS_EVENTS,
         status_callback_method="POST",
         timeout=25,
     )
-    return call.sid
+    return str(call.sid)
 
 
 def caller_still_queued(client: Client, queue_name: str, call_sid: str) -> bool | None:

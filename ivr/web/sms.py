@@ -110,14 +110,20 @@ def incoming() -> Response:
         return reply(text("unavailable"))
 
 
-def handle(sender: str, sid: str) -> Response:
-    h = helpline()
-    now = h.clock()
+def body_and_media() -> tuple[str, list[str]]:
+    """What the text says (cut to MAX_BODY) and its media's SIDs, from Twilio's fields."""
     body = (request.values.get("Body") or "")[:MAX_BODY]
     media = [
         media_sid(request.values.get(f"MediaUrl{i}", ""))
         for i in range(_count(request.values.get("NumMedia")))
     ]
+    return body, media
+
+
+def handle(sender: str, sid: str) -> Response:
+    h = helpline()
+    now = h.clock()
+    body, media = body_and_media()
     purge_from_twilio(sid, media)
     number = h.callable(sender)
     if number is None and keyword(body) in OPT_OUT | OPT_IN:
@@ -348,11 +354,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
     try again."""
     h = helpline()
     now = h.clock()
-    body = (request.values.get("Body") or "")[:MAX_BODY]
-    media = [
-        media_sid(request.values.get(f"MediaUrl{i}", ""))
-        for i in range(_count(request.values.get("NumMedia")))
-    ]
+    body, media = body_and_media()
     number = h.callable(sender)
     if number is None:
         return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
