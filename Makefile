@@ -3,21 +3,47 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test chromium redis-server check bench bench-quick load chaos wrk clean
+.PHONY: run test lock chromium redis-server check bench bench-quick load chaos wrk clean
 
-$(BIN)/python:
-	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-
+# Installs come from the hash-checked lock in requirements/ (see "Dependencies and the lock" in
+# the README): pip itself first, then the app's lock (its build backend, setuptools, included),
+# then the project with no dependencies of its own and no build isolation, since pip hash-checks
+# neither editable installs (pypa/pip#4995) nor isolated build dependencies (pypa/pip#11974).
 # PYTHONWARNINGS: setuptools explains editable installs in 20 lines each time; nothing to act on.
-$(VENV)/.installed: $(BIN)/python pyproject.toml
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e .
+PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --require-hashes
+SELF := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
+
+$(BIN)/python: requirements/pip.txt
+	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
+	[ -x $@ ] || $(PYTHON) -m venv $(VENV)
+	$(PIP) -r requirements/pip.txt
 	touch $@
 
-$(VENV)/.installed-dev: $(VENV)/.installed pyproject.toml
-	PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet -e '.[dev]'
+$(VENV)/.installed: $(BIN)/python pyproject.toml requirements/app.txt
+	$(PIP) -r requirements/app.txt
+	$(SELF)
 	touch $@
+
+$(VENV)/.installed-dev: $(VENV)/.installed requirements/dev.txt
+	$(PIP) -r requirements/app.txt -r requirements/dev.txt
+	$(SELF)
+	touch $@
+
+# `make lock` refreshes every lock to the newest releases that pyproject.toml's ranges allow,
+# for every Python from 3.11 on (uv's universal resolution writes markers where they differ),
+# with uv itself installed from its own lock into .venv-lock. Then run `make test` on a fresh
+# clone before committing the lock.
+LOCK_BIN := .venv-lock/bin
+COMPILE := $(LOCK_BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+  --upgrade --index-url https://pypi.org/simple
+lock:
+	[ -x $(LOCK_BIN)/python ] || $(PYTHON) -m venv .venv-lock
+	PYTHONWARNINGS=ignore $(LOCK_BIN)/python -m pip install --quiet --require-hashes -r requirements/uv.txt
+	$(COMPILE) requirements/pip.in -o requirements/pip.txt
+	$(COMPILE) requirements/uv.in -o requirements/uv.txt
+	$(COMPILE) pyproject.toml requirements/build.in -o requirements/app.txt
+	$(COMPILE) pyproject.toml requirements/build.in --extra dev -c requirements/app.txt \
+	  -o requirements/dev.txt
 
 # Test-only: Prism, which mocks Twilio's REST API from its OpenAPI spec (needs Node.js + npm).
 node_modules/.installed: package.json package-lock.json
@@ -91,4 +117,4 @@ check: $(VENV)/.installed
 	$(BIN)/helpline check
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .hypothesis
+	rm -rf $(VENV) .venv-lock var .pytest_cache .hypothesis

@@ -342,8 +342,7 @@ def connect(settings: Settings, decode: bool = True) -> redis.Redis:
     common = _options(decode)
     if settings.redis_sentinels:
         tls: dict[str, Any] = {"ssl": True, **tls_options(settings)} if settings.redis_tls else {}
-        # redis-py's Sentinel has no type hints (hence the two ignores)
-        sentinels = Sentinel(  # type: ignore[no-untyped-call]
+        sentinels = Sentinel(
             sentinel_addresses(settings),
             sentinel_kwargs={
                 "socket_timeout": TIMEOUT_SECONDS,
@@ -353,7 +352,7 @@ def connect(settings: Settings, decode: bool = True) -> redis.Redis:
                 **tls,
             },
         )
-        primary: redis.Redis = sentinels.master_for(  # type: ignore[no-untyped-call]
+        primary: redis.Redis = sentinels.master_for(
             settings.redis_sentinel_service,
             password=settings.redis_password or None,
             **common,
