@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.content.flows import DEFAULT_DIR
+from ivr.core.expiry import Limits
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
 DEFAULT_DATA_DIR = DEFAULT_DIR.parent / "var"
@@ -78,6 +79,8 @@ class Settings:
     sms_rate_window_seconds: int = 600
     sms_quiet_seconds: int = 3600
     callback_expiry_opening_days: int = 5
+    callback_decision_opening_days: int = 5
+    callback_held_opening_days: int = 5
     last_call_minutes: int = 30
     override_cache_seconds: float = 5.0
     retention_days: int = 30
@@ -137,6 +140,15 @@ class Settings:
         """Time needed before closing (or the end of a safe window) to promise a call today."""
         return timedelta(minutes=self.last_call_minutes)
 
+    @property
+    def limits(self) -> Limits:
+        """The opening days a waiting callback is given (core/expiry.py)."""
+        return Limits(
+            self.callback_expiry_opening_days,
+            self.callback_decision_opening_days,
+            self.callback_held_opening_days,
+        )
+
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if env is None else env
@@ -176,6 +188,8 @@ class Settings:
             sms_rate_window_seconds=_int(env, "SMS_RATE_WINDOW_SECONDS", 600),
             sms_quiet_seconds=_int(env, "SMS_QUIET_SECONDS", 3600),
             callback_expiry_opening_days=_int(env, "CALLBACK_EXPIRY_OPENING_DAYS", 5),
+            callback_decision_opening_days=_int(env, "CALLBACK_DECISION_OPENING_DAYS", 5),
+            callback_held_opening_days=_int(env, "CALLBACK_HELD_OPENING_DAYS", 5),
             last_call_minutes=_int(env, "LAST_CALL_MINUTES", 30),
             retention_days=_int(env, "RETENTION_DAYS", 30),
             backup_keep_days=_int(env, "BACKUP_KEEP_DAYS", 35),

@@ -126,6 +126,7 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
         "status": "due",
         "due": "Fri 20 Nov 11:00",
         "last_day": False,
+        "overdue": False,
         "voicemail": False,
         "attempts": 0,
         "source": "voice",

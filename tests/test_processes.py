@@ -578,6 +578,7 @@ def test_nightly_expires_callbacks_missed_on_their_opening_days(scheduler, file_
     ).callback_id
     queue.set_count(stale, Count(4, london("2026-12-08T12:00").date()))
     store.hset(f"hl:main:cb:{stale}", "claimable_on", "2026-12-09")  # released yesterday, missed
+    store.hset(f"hl:main:cb:{stale}", "attempts", 1)  # tried once: expiry applies (issue 19)
     recent = request_callback(
         queue, CALLERS[1], "sms", NIGHT - timedelta(days=6, hours=23), london("2026-12-10T10:00")
     ).callback_id

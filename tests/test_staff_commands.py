@@ -100,7 +100,7 @@ def test_a_job_for_another_instant_prints_texts_instead_of_sending_them(
     assert result.exit_code == 0, result.output
     assert (
         f"would text {mask('+447400000111')}: Good morning. 1 waiting for a call back, "
-        "0 for the last day: https://helpline.example.org/console/"
+        "0 for the last day, 0 overdue: https://helpline.example.org/console/"
     ) in result.output
 
 

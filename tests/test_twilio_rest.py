@@ -277,7 +277,8 @@ def test_each_advisor_on_duty_gets_one_text_at_opening(store, twilio_api, jobs):
         assert url.endswith("/Messages.json")
         assert data["From"] == HELPLINE
         assert data["Body"] == (
-            f"Good morning. 4 waiting for a call back, 0 for the last day: {BASE}/console/"
+            "Good morning. 4 waiting for a call back, 0 for the last day, 0 overdue: "
+            f"{BASE}/console/"
         )
 
 
@@ -344,7 +345,7 @@ def test_a_job_run_for_another_instant_sends_nothing(store, twilio_api, jobs):
     assert recorder.sent == []
     assert [line for line in report.lines if line.startswith("would text ")] == [
         "would text " + mask("+447400123456") + ": Good morning. 2 waiting for a call back, "
-        f"0 for the last day: {BASE}/console/"
+        f"0 for the last day, 0 overdue: {BASE}/console/"
     ]
 
 

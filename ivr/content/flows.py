@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from ivr.content.tomlfile import FlowFileError, TomlFile, Where, read_toml
@@ -235,6 +236,9 @@ class SmsContent:
     replies: Mapping[str, str]
     steps: tuple[str, ...]
     advisor_opening: str
+    # [ended]: to a person whose callback ends unreached: closed by a supervisor "with a
+    # text", and a held one that never got a safe time ("": no text, the default).
+    ended: Mapping[str, str]
 
 
 @dataclass(frozen=True)
@@ -266,6 +270,11 @@ class Flows:
         """The fallback message, with the usual hours from hours.toml filled in."""
         hours = usual_hours(self.hours_config.weekly, self.phrases)
         return [line.format(usual_hours=hours) for line in self.voice.fallback]
+
+    def ended_text(self, which: str) -> str:
+        """The [ended] text `which` (closed, held), usual hours filled in; "": none is sent."""
+        hours = usual_hours(self.hours_config.weekly, self.phrases)
+        return self.sms.ended[which].format(usual_hours=hours)
 
 
 class _Reader:
@@ -726,6 +735,10 @@ def load_sms(file: TomlFile, welsh: bool = False) -> SmsContent:
         "unavailable": ("usual_hours",),
     }
     replies = {k: r.text(("reply", k), fields.get(k, ())) for k in SMS_REPLIES}
+    ended = {
+        "closed": r.text(("ended", "closed"), ("usual_hours",)),
+        "held": _maybe_text(r, ("ended", "held"), ("usual_hours",)),
+    }
     steps = r.texts(("steps", "texts"))
     if len(steps) != STEP_COUNT:
         raise file.error(("steps", "texts"), f"there must be exactly {STEP_COUNT} texts")
@@ -734,8 +747,10 @@ def load_sms(file: TomlFile, welsh: bool = False) -> SmsContent:
         if welsh
         else (MAX_REPLY_SEGMENTS, MAX_STEP_SEGMENTS)
     )
-    for where, text, limit in [(("reply", k), v, reply_limit) for k, v in replies.items()] + [
-        (("steps", "texts"), v, step_limit) for v in steps
+    for where, text, limit in [
+        *((("reply", k), v, reply_limit) for k, v in replies.items()),
+        *((("ended", k), v, reply_limit) for k, v in ended.items()),
+        *((("steps", "texts"), v, step_limit) for v in steps),
     ]:
         bad = unsendable(text, welsh)
         if bad:
@@ -748,7 +763,7 @@ def load_sms(file: TomlFile, welsh: bool = False) -> SmsContent:
             raise file.error(
                 where, f"{_name(where)} is {text_segments(text)} texts long; keep it to {limit}"
             )
-        if where[0] == "reply":
+        if where[0] in ("reply", "ended"):
             revealing = revealing_words(text, welsh)
             if revealing:
                 raise file.error(
@@ -756,10 +771,18 @@ def load_sms(file: TomlFile, welsh: bool = False) -> SmsContent:
                     f"{_name(where)} says {revealing[0]!r}: replies must "
                     "not reveal what the helpline is about",
                 )
-    opening = r.text(("advisor", "opening"), ("count", "last_day", "link"))
+    opening = r.text(("advisor", "opening"), ("count", "last_day", "overdue", "link"))
     if unsendable(opening, welsh):
         raise file.error(("advisor", "opening"), "advisor.opening must be plain characters")
-    return SmsContent(replies, steps, opening)
+    return SmsContent(replies, steps, opening, MappingProxyType(ended))
+
+
+def _maybe_text(r: _Reader, where: Where, fields: tuple[str, ...]) -> str:
+    """A text that may be left empty ("": nothing is sent)."""
+    value = r.get(where)
+    if not isinstance(value, str):
+        raise r.file.error(where, f'{_name(where)} must be some text, or "" for none')
+    return r.text(where, fields) if value.strip() else ""
 
 
 def load_phrases(file: TomlFile) -> PhraseTemplates:

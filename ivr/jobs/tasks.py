@@ -15,7 +15,18 @@ from datetime import datetime, timedelta
 
 from twilio.base.exceptions import TwilioException
 
-from ivr.core.expiry import count_through, expired, last_day
+from ivr.core.callbacks import Callback
+from ivr.core.expiry import (
+    END_HELD,
+    EXPIRE,
+    Count,
+    Limits,
+    count_through,
+    last_day,
+    overdue,
+    to_decide,
+    tonight,
+)
 from ivr.core.hours import Status
 from ivr.core.phone import mask
 from ivr.core.promise import placement, promise
@@ -88,32 +99,39 @@ class Jobs:
         return report
 
     def nightly(self, now: datetime) -> Report:
-        """Count the day each waiting callback was not reached and expire those that have
-        waited their opening days; close calls nobody recorded; erase old records."""
+        """Count the day each waiting callback was not reached: expire those tried at least
+        once that have waited their opening days, mark overdue those nobody has tried (and
+        ask a supervisor about them later: only that decision closes one), end held ones
+        that never got a safe time; close calls nobody recorded; erase old records."""
         ctx, report = self.ctx, Report(self.apply)
-        today = now.astimezone(ctx.flows.hours.timezone).date()
+        zone = ctx.flows.hours.timezone
+        today = now.astimezone(zone).date()
         if not self._mark(ctx.keys.nightly(today), now, NIGHTLY_MARK_SECONDS):
             report.add(f"the nightly work for {today} was already done")
             return report
         yesterday = today - timedelta(days=1)
-        limit = ctx.settings.callback_expiry_opening_days
+        limits = ctx.settings.limits
         expired_count = 0
         for callback in list(ctx.queue.all(WAITING)):
-            requested = callback.requested_at.astimezone(ctx.flows.hours.timezone).date()
-            count = count_through(
-                callback.count, yesterday, callback.status == "held", requested, ctx.flows.hours
-            )
+            held = callback.status == "held"
+            # A held callback's due_at is when we asked for a safe time (placement).
+            asked = (callback.due_at if held else callback.requested_at).astimezone(zone).date()
+            count = count_through(callback.count, yesterday, held, asked, ctx.flows.hours)
             if count == callback.count:
                 continue
-            if expired(count, limit):
+            verdict = tonight(count, callback.attempts, held, limits)
+            # The record keeps the count this line names: one counter for both.
+            if verdict == EXPIRE:
                 report.add(
                     f"expire {callback.id} ({mask(callback.number)}): not reached on "
                     f"{count.missed} opening days"
                 )
-                if self.apply and ctx.queue.end(callback.id, "expired", now, WAITING):
+                if self.apply and ctx.queue.end(callback.id, "expired", now, WAITING, count=count):
                     expired_count += 1
+            elif verdict == END_HELD:
+                expired_count += self._end_held(callback, count, now, report)
             else:
-                report.add(f"count {callback.id}: {count.missed} of {limit} opening days missed")
+                report.add(self._count_line(callback, count, limits))
                 if self.apply:
                     ctx.queue.set_count(callback.id, count)
         unrecorded = ctx.queue.unrecorded_claims(now - timedelta(hours=UNRECORDED_CLAIM_HOURS))
@@ -140,6 +158,60 @@ class Jobs:
         return report
 
     # ------------------------------------------------------------------ the steps
+
+    def _count_line(self, callback: Callback, count: Count, limits: Limits) -> str:
+        """What the night's count means for a callback that waits on."""
+        held = callback.status == "held"
+        if to_decide(count, callback.attempts, held, limits) and not to_decide(
+            callback.count, callback.attempts, held, limits
+        ):
+            return (
+                f"ask a supervisor about {callback.id}: overdue for {limits.decision} more "
+                "opening days"
+            )
+        if overdue(count, callback.attempts, held, limits) and not overdue(
+            callback.count, callback.attempts, held, limits
+        ):
+            return (
+                f"overdue {callback.id}: not reached on {count.missed} opening days, nobody "
+                "has tried"
+            )
+        limit = limits.held if held else limits.expiry
+        return f"count {callback.id}: {count.missed} of {limit} opening days missed"
+
+    def _end_held(self, callback: Callback, count: Count, now: datetime, report: Report) -> int:
+        """A held callback that got no safe time in its opening days ends, with the text in
+        flows/sms.toml [ended] held if the helpline wrote one (none by default); 1 if ended."""
+        ctx = self.ctx
+        body = ctx.flows.speaking(callback.language).ended_text("held")
+        report.add(
+            f"end {callback.id} ({mask(callback.number)}): held, no safe time given on "
+            f"{count.missed} opening days after we asked; "
+            + ("a text" if body else "no text (flows/sms.toml [ended] held is empty)")
+        )
+        if not self.apply or not ctx.queue.end(
+            callback.id, "expired", now, ("held",), outcome="no_safe_time", count=count
+        ):
+            return 0
+        if body:
+            self._text_person(callback.number, body, report)
+        return 1
+
+    def _text_person(self, number: str, body: str, report: Report) -> None:
+        """A text to a person (only for the real present; a failure is logged, never raised)."""
+        ctx = self.ctx
+        if ctx.twilio is None or not ctx.settings.helpline_number:
+            report.add(f"no Twilio settings: {mask(number)} is not texted")
+            return
+        if not self.send:
+            report.add(f"would text {mask(number)}: {body}")
+            return
+        try:
+            send_sms(ctx.twilio, ctx.settings, number, body)
+        except TwilioException as exc:
+            log.error("could not text %s: %s", mask(number), exc)
+        else:
+            report.add(f"texted {mask(number)}")
 
     def _status(self, now: datetime) -> Status:
         return self.ctx.line_status(now)
@@ -170,18 +242,22 @@ class Jobs:
         report.add(f"the helpline opened at {opened.isoformat()}")
         # Everyone who can be called today: due now, or later today inside their safe time.
         today = local.date()
-        limit = ctx.settings.callback_expiry_opening_days
+        limits = ctx.settings.limits
         waiting = [
             cb
             for cb in ctx.queue.all(("scheduled", "due"))
             if cb.due_at.astimezone(hours.timezone).date() <= today
         ]
+        late = [cb for cb in waiting if overdue(cb.count, cb.attempts, False, limits)]
         final = sum(
             1
             for cb in waiting
-            if last_day(cb.count, limit, cb.due_at.astimezone(hours.timezone).date(), today)
+            if cb not in late
+            and last_day(
+                cb.count, limits.expiry, cb.due_at.astimezone(hours.timezone).date(), today
+            )
         )
-        self._tell_advisors(len(waiting), final, report)
+        self._tell_advisors(len(waiting), final, len(late), report)
 
     def _return_stale_claims(self, now: datetime, report: Report) -> None:
         before = now - timedelta(minutes=self.ctx.settings.claim_timeout_minutes)
@@ -221,20 +297,20 @@ class Jobs:
                 + ", ".join(ids)
             )
 
-    def _tell_advisors(self, waiting: int, final: int, report: Report) -> None:
+    def _tell_advisors(self, waiting: int, final: int, late: int, report: Report) -> None:
         """One discreet text to each advisor on duty: how many are waiting, how many of them
-        for the last day, and the console link (never a caller's number). A failure is
-        logged; it never stops the opening."""
+        for the last day, how many overdue, and the console link (never a caller's number).
+        A failure is logged; it never stops the opening."""
         ctx = self.ctx
         s = ctx.settings
         if ctx.twilio is None or not s.helpline_number:
             report.add(
-                f"{waiting} waiting, {final} for the last day (no Twilio settings: "
-                "advisors are not texted)"
+                f"{waiting} waiting, {final} for the last day, {late} overdue (no Twilio "
+                "settings: advisors are not texted)"
             )
             return
         body = ctx.flows.sms.advisor_opening.format(
-            count=waiting, last_day=final, link=f"{s.public_base_url}/console/"
+            count=waiting, last_day=final, overdue=late, link=f"{s.public_base_url}/console/"
         )
         for phone in ctx.accounts.on_duty_phones(ctx.line.name, ctx.lines.default.name):
             if not self.send:

@@ -157,6 +157,8 @@ unplace(ARGV[1])
 redis.call('HSET', key, 'plan', ARGV[2], 'due_at', ARGV[3], 'slot_end', ARGV[4],
   'status', ARGV[5])
 if ARGV[6] ~= '' then redis.call('HSET', key, 'claimable_on', ARGV[6]) end
+-- Held (we ask for a safe time, due_at being when): its days count from now (expiry.py).
+if ARGV[5] == 'held' then redis.call('HSET', key, 'missed', 0, 'counted', '') end
 place(ARGV[1], key, ARGV[5])
 return 1
 """
@@ -193,13 +195,16 @@ return {#ids, moved}
 _END = (
     _PLACE
     + """
--- End one callback: ARGV: id, new status, now, allowed statuses (space separated)
+-- End one callback: ARGV: id, new status, now, allowed statuses (space separated), and
+-- optionally why (outcome), and the count it ended on (missed, counted: what the log says)
 local key = '${cb}' .. ARGV[1]
 local status = redis.call('HGET', key, 'status')
 if not status or not string.find(' ' .. ARGV[4] .. ' ', ' ' .. status .. ' ', 1, true) then
   return 0
 end
 redis.call('HSET', key, 'status', ARGV[2], 'ended_at', ARGV[3])
+if ARGV[5] and ARGV[5] ~= '' then redis.call('HSET', key, 'outcome', ARGV[5]) end
+if ARGV[6] and ARGV[6] ~= '' then redis.call('HSET', key, 'missed', ARGV[6], 'counted', ARGV[7]) end
 unplace(ARGV[1])
 redis.call('ZADD', '${cb}ended', ARGV[3], ARGV[1])
 local open_key = '${cb}open:' .. redis.call('HGET', key, 'h')
@@ -364,6 +369,16 @@ redis.call('HSET', key, 'missed', ARGV[2], 'counted', ARGV[3])
 return 1
 """
 
+_KEEP = """
+-- A supervisor keeps an overdue callback: it is asked about again only after another
+-- decision period from now (expiry.to_decide). ARGV: id
+local key = '${cb}' .. ARGV[1]
+local status = redis.call('HGET', key, 'status')
+if status ~= 'scheduled' and status ~= 'due' then return 0 end
+redis.call('HSET', key, 'kept', redis.call('HGET', key, 'missed') or 0)
+return 1
+"""
+
 
 @dataclass(frozen=True)
 class Requested:
@@ -421,6 +436,7 @@ class CallbackQueue:
         self._return_stale = script(_RETURN_STALE)
         self._unclaim = script(_UNCLAIM)
         self._count = script(_COUNT)
+        self._keep = script(_KEEP)
 
     def _acknowledged(
         self, script: Script, keys: list[str] | None = None, args: list[EncodableT] | None = None
@@ -548,10 +564,30 @@ class CallbackQueue:
         status: str,
         now: datetime,
         allowed: tuple[str, ...] = ("held", "scheduled", "due", "claimed"),
+        outcome: str = "",
+        count: Count | None = None,
     ) -> bool:
+        """End a callback in one of the `allowed` statuses; `outcome` says why, and `count`
+        is the expiry count it ended on, stored with it (the record says what the log said)."""
         return bool(
-            self._acknowledged(self._end, args=[callback_id, status, _ts(now), " ".join(allowed)])
+            self._acknowledged(
+                self._end,
+                args=[
+                    callback_id,
+                    status,
+                    _ts(now),
+                    " ".join(allowed),
+                    outcome,
+                    count.missed if count else "",
+                    count.counted.isoformat() if count and count.counted else "",
+                ],
+            )
         )
+
+    def keep(self, callback_id: str) -> bool:
+        """A supervisor keeps an overdue callback waiting (False if it is no longer waiting
+        to be called: taken or ended)."""
+        return bool(self._acknowledged(self._keep, args=[callback_id]))
 
     def cancel(self, callback_id: str, now: datetime) -> bool:
         return self.end(callback_id, "cancelled", now)
@@ -792,7 +828,10 @@ def _callback(
         swapped=data.get("swapped") == "1",
         language=language,
         count=Count(
-            int(data.get("missed") or 0), _day(data.get("counted")), _day(data.get("claimable_on"))
+            int(data.get("missed") or 0),
+            _day(data.get("counted")),
+            _day(data.get("claimable_on")),
+            int(data.get("kept") or 0),
         ),
     )
 

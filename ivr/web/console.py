@@ -45,7 +45,7 @@ from ivr.content.flows import closure_message_problem
 from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.core.claims import actor, why_not_call_next
 from ivr.core.clock import parse_instant
-from ivr.core.expiry import last_day
+from ivr.core.expiry import last_day, overdue, to_decide
 from ivr.core.hours import usual_span
 from ivr.core.livequeue import (
     BY_WAIT,
@@ -71,7 +71,12 @@ from ivr.store.live import WAITING as ON_THE_LINE
 from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
 from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
-from ivr.twilio.rest import call_advisor, call_advisor_for_caller, caller_still_queued
+from ivr.twilio.rest import (
+    call_advisor,
+    call_advisor_for_caller,
+    caller_still_queued,
+    send_sms,
+)
 from ivr.web.app import CONSOLE_CHOICE, Helpline, helpline, helplines
 from ivr.web.report_page import last_month, render_report
 
@@ -379,6 +384,8 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
             due.date(),
             now.astimezone(zone).date(),
         ),
+        # nobody has tried to call it in its expiry days: it goes first, never expires
+        "overdue": overdue(cb.count, cb.attempts, cb.status == "held", h.settings.limits),
         "voicemail": cb.voicemail,
         "attempts": cb.attempts,
         "source": cb.source,
@@ -870,7 +877,11 @@ def supervisor_view() -> dict[str, object]:
 def supervisor() -> str:
     h = helpline()
     now = h.clock()
-    waiting = [row(cb, now) for cb in h.queue.all(WAITING)]
+    callbacks = list(h.queue.all(WAITING))
+    waiting = [row(cb, now) for cb in callbacks]
+    asked = {cb.id for cb in callbacks if decision_asked(cb)}
+    for shown in waiting:
+        shown["decide"] = shown["id"] in asked
     rules = queue_rules()
     return render_template(
         "console/supervisor.html",
@@ -883,6 +894,8 @@ def supervisor() -> str:
         welsh=h.flows.welsh is not None,
         advisor_form=AdvisorForm(),
         waiting=waiting,
+        overdue_count=sum(1 for shown in waiting if shown["overdue"]),
+        decision_days=h.settings.callback_decision_opening_days,
         audit=audit.recent(h.redis, 50, h.keys),
         view=supervisor_view(),
         rules_form=QueueRulesForm(
@@ -1004,6 +1017,76 @@ def change_plan(callback_id: str) -> Response:
     audited("changed the safe time", callback.id, callback.number, describe(window))
     flash(f"Safe time set: {describe(window)}.")
     return redirect(url_for("console.supervisor"))
+
+
+def decision_asked(cb: Callback) -> bool:
+    """Whether the supervisor is asked to keep or close this overdue callback now."""
+    return cb.status in ("scheduled", "due") and to_decide(
+        cb.count, cb.attempts, False, helpline().settings.limits
+    )
+
+
+DECISIONS = {
+    "keep": "kept an overdue callback",
+    "close": "closed an overdue callback without a text",
+    "close_text": "closed an overdue callback with a text",
+}
+
+
+@bp.route("/supervisor/callbacks/<callback_id>/overdue", methods=["POST"])
+@supervisor_only
+def decide_overdue(callback_id: str) -> Response:
+    """A supervisor's decision on a callback nobody has tried to call, once they are asked
+    (expiry.to_decide): keep it (asked again after the decision days), or close it, quietly
+    or with the discreet text of flows/sms.toml [ended] closed. Nothing else closes one."""
+    h = helpline()
+    decision = request.form.get("decision", "")
+    callback = h.queue.get(callback_id)
+    if decision not in DECISIONS:
+        flash("Choose keep, close, or close with a text.", ERROR)
+        return redirect(url_for("console.supervisor"))
+    if callback is None or not decision_asked(callback):
+        flash("That callback is not waiting for a decision: nothing was changed.", ERROR)
+        return redirect(url_for("console.supervisor"))
+    now = h.clock()
+    if decision == "keep":
+        if not h.queue.keep(callback.id):
+            flash("That callback is no longer waiting: nothing was changed.", ERROR)
+            return redirect(url_for("console.supervisor"))
+        audited(DECISIONS[decision], callback.id, callback.number)
+        flash("Kept: it stays first in line, and you will be asked again if nobody reaches it.")
+        return redirect(url_for("console.supervisor"))
+    outcome = "closed_unreached_texted" if decision == "close_text" else "closed_unreached"
+    if not h.queue.end(callback.id, "cancelled", now, ("scheduled", "due"), outcome=outcome):
+        flash("That callback is no longer waiting: nothing was changed.", ERROR)
+        return redirect(url_for("console.supervisor"))
+    audited(DECISIONS[decision], callback.id, callback.number)
+    if decision == "close":
+        flash("Closed, without a text.")
+    elif text_closed(callback):
+        flash("Closed, and a text was sent.")
+    else:
+        flash("Closed, but the text could not be sent.", ERROR)
+    return redirect(url_for("console.supervisor"))
+
+
+def text_closed(callback: Callback) -> bool:
+    """Send the [ended] closed text, in the person's language; whether it went (a rehearsal
+    sends nothing and says it did; a failure is logged and audited, never a number)."""
+    h = helpline()
+    if h.settings.rehearsal:
+        return True
+    body = h.flows.speaking(callback.language).ended_text("closed")
+    if h.twilio is None or not h.settings.helpline_number or not body:
+        log.error("could not text for closed callback %s: no Twilio settings", callback.id)
+        return False
+    try:
+        send_sms(h.twilio, h.settings, callback.number, body)
+    except (TwilioException, OSError) as exc:
+        log.error("could not text for closed callback %s: %s", callback.id, twilio_error(exc))
+        audited("could not send the closing text", callback.id, callback.number, twilio_error(exc))
+        return False
+    return True
 
 
 @bp.route("/supervisor/advisors", methods=["POST"])

@@ -52,7 +52,7 @@
       if (cb.last_day) {
         tr.className = "last-day";
         var flag = document.createElement("strong");
-        flag.className = "badge last"; flag.textContent = "last day";
+        flag.className = "badge last"; flag.textContent = cb.overdue ? "overdue" : "last day";
         tr.children[1].append(" ", flag);
       }
       body.appendChild(tr);
