@@ -91,9 +91,18 @@ class PurgeCollector:
         )
 
 
+# The parts of the app a refused request can be counted against. Labels come only from this
+# set, never from the request: each new label value is a new time series in every worker's
+# files, so labels taken from the path let anyone grow /metrics without bound (and put their
+# text, a phone number, in it).
+ROUTE_GROUPS = frozenset({"voice", "sms", "console", "metrics", "healthz", "static"})
+
+
 def route_group(path: str) -> str:
-    """ "voice", "sms", "console"…: the part of the app a refused request was aimed at."""
-    return path.strip("/").split("/", 1)[0] or "other"
+    """ "voice", "sms", "console"…: the part of the app a refused request was aimed at, or
+    "other" for anything else (a path no route of ours starts with)."""
+    first = path.strip("/").split("/", 1)[0]
+    return first if first in ROUTE_GROUPS else "other"
 
 
 def note(detail: str) -> None:
