@@ -94,7 +94,7 @@ BAD_CONTENT = [
     pytest.param(
         '  "On most social media platforms,',
         '  "' + "Please listen carefully. " * 40 + "On most social media platforms,",
-        "steps.step.2.say: this item would make a page of 182 spoken words (about 73 seconds)",
+        "steps.step.2.say: this item would make a page of 186 spoken words (about 74 seconds)",
         id="a-say-item-too-long-for-a-page",
     ),
     pytest.param(
