@@ -1,7 +1,7 @@
 """Content right today (issue 19, §5): what callers hear and read states the law as it is
 across the UK, names the services that can help now (StopNCII for adults, Relay UK and
 emergencySMS for people who can't hear or speak on a call), asks for links on the call (the
-app keeps none).
+app keeps none), and `helpline check --review` puts the law and safety first.
 
 A UK-wide line takes callers from every nation (hours.toml's subdivision picks bank holidays,
 not callers), so the default content covers them all: in England and Wales sharing an
@@ -22,7 +22,8 @@ from click.testing import CliRunner, Result
 from flask import Flask
 
 from ivr.cli import main
-from ivr.content.flows import DEFAULT_DIR, Flows, load_flows
+from ivr.content.flows import DEFAULT_DIR, WELSH_FOLDER, Flows, load_flows
+from ivr.content.review import marked
 from ivr.simulate import simulate_call
 from tests.common import (
     CLOSED_AT,
@@ -37,6 +38,7 @@ from tests.conftest import AppFactory
 
 NOW = datetime(2026, 11, 25, 11, tzinfo=UTC)
 EVENING_IN_DECEMBER = "2026-12-08T20:00"
+KINDS = ("legal", "safety")  # the tags of lines reviewed first
 
 # The seed's sentence (the law before 31 January 2024), in every form it took in flows/.
 OLD_LAW = [
@@ -284,3 +286,57 @@ def test_steps_text_4_asks_for_links_on_the_call_not_by_text(shipped: Flows, lan
     ready = {"en": "have the links", "cy": "dolenni'n barod"}[language]
     assert ready in text
     assert {"en": "don't text", "cy": "peidiwch ag anfon"}[language] in text
+
+
+# ------------------------------------------------------------------ helpline check --review
+
+
+def check_review() -> str:
+    """`helpline check --review` on the shipped flows/."""
+    env = {"HELPLINE_FLOWS_DIR": str(DEFAULT_DIR)}
+    result = CliRunner().invoke(main, ["check", "--review"], env=env)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def sections(output: str) -> dict[str, str]:
+    """The numbered sections of the list ("1. ..."), by their first words."""
+    found = re.split(r"\n(?=\d\. )", output)
+    return {part.split("(")[0].strip(): part for part in found[1:]}
+
+
+def test_review_lists_the_law_and_safety_first() -> None:
+    output = check_review()
+    listed = sections(output)
+    names = list(listed)
+    assert names[0].startswith("1. The law and safety"), names
+    assert names[-1].startswith("4. Welsh"), names
+    first, welsh = listed[names[0]], listed[names[-1]]
+    marks = marked(DEFAULT_DIR)
+    tagged = [m for m in marks if m.kind in KINDS]
+    assert {m.file for m in tagged} >= {"voice.toml", "sms.toml", "cy/voice.toml", "cy/sms.toml"}
+    for m in marks:
+        place = f"\n  {m.file}, line {m.line}\n"
+        assert (place in first) == (m.kind is not None), place
+        assert (place in welsh) == (m.kind is None and m.file.startswith(f"{WELSH_FOLDER}/"))
+    # The proposals on the law wait there too, and the advice page's sentence they replace.
+    for entry in ("law-voice-step-2", "law-sms-step-2", "law-scotland", "law-northern-ireland"):
+        assert f"\n  {entry}:" in first
+        assert all(f"\n  {entry}:" not in other for other in list(listed.values())[1:])
+    text = " ".join(first.split())
+    assert "with the intention of causing distress" in text
+    assert "not sure" in text  # the Northern Irish wording says so itself
+
+
+# A line that speaks of the law or of a service for people in danger is reviewed first.
+LEGAL_OR_SAFETY = re.compile(
+    r"against the law|anghyfreithlon|Relay UK|StopNCII|emergencySMS|register",
+    re.IGNORECASE,
+)
+
+
+def test_every_marked_line_on_the_law_or_safety_is_tagged_so() -> None:
+    marks = [m for m in marked(DEFAULT_DIR) if LEGAL_OR_SAFETY.search(m.text)]
+    assert len(marks) >= 10
+    for m in marks:
+        assert m.kind in KINDS, f"{m.file}:{m.line} is not tagged legal or safety"
