@@ -27,7 +27,7 @@ from ivr import demo as rehearse
 from ivr.config import Settings
 from ivr.content.flows import Flows, load_flows
 from ivr.content.helplines import Lines, load_lines
-from ivr.content.review import Marked, Proposal, load_proposals, marked
+from ivr.content.review import Marked, Proposal, Replaced, Review, load_review, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
 from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
@@ -211,8 +211,9 @@ def hours(at: str | None, as_json: bool, ignore_override: bool, helpline_name: s
 @click.option(
     "--review",
     is_flag=True,
-    help="Also list what waits for the helpline's approval: lines marked APPROVAL "
-    "NEEDED in flows/, and the proposals in flows/review.toml.",
+    help="Also list what waits for the helpline's approval, the law and safety first: lines "
+    "marked APPROVAL NEEDED in flows/, and the proposals and replaced texts in "
+    "flows/review.toml; the Welsh lines apart, for a Welsh speaker.",
 )
 @helpline_option
 def check(review: bool, helpline_name: str | None) -> None:
@@ -227,12 +228,12 @@ def check(review: bool, helpline_name: str | None) -> None:
         click.echo(f"helplines: {lines.source} is valid ({', '.join(lines.names)})")
     flows = _flows_or_exit(settings)
     try:
-        proposals = load_proposals(flows.directory, flows.hours_config.subdivision)
+        review_file = load_review(flows.directory)
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"flows: {flows.directory} is valid")
     if review:
-        _print_review(marked(flows.directory), proposals, flows.hours_config.subdivision)
+        _print_review(marked(flows.directory), review_file)
     problems = check_settings(settings) + check_environment(os.environ)
     errors = sum(p.level == "error" for p in problems)
     if settings.twilio_auth_token and settings.public_base_url and not errors:
@@ -254,23 +255,64 @@ def _wrapped(label: str, text: str) -> str:
     )
 
 
-def _print_review(marks: list[Marked], proposals: list[Proposal], subdivision: str) -> None:
-    """What waits for the helpline's approval, in words a non-developer can follow."""
-    click.echo("\nWAITING FOR THE HELPLINE'S APPROVAL")
-    click.echo(f"\n1. Lines marked APPROVAL NEEDED ({len(marks)}): in use now, to be approved")
+def _print_marks(marks: list[Marked]) -> None:
     for m in marks:
         click.echo(f"\n  {m.file}, line {m.line}")
         click.echo(_wrapped("Why:", m.why))
         click.echo(_wrapped("Text:", m.text))
-    click.echo(
-        f"\n2. Proposals in review.toml ({len(proposals)}): not in use until approved "
-        f"(texts for {subdivision}, the subdivision in hours.toml)"
-    )
+
+
+def _print_proposals(proposals: list[Proposal]) -> None:
     for p in proposals:
         click.echo(f"\n  {p.id}: {p.where}")
         click.echo(_wrapped("Now:", p.current))
         click.echo(_wrapped("Proposed:", p.proposed))
         click.echo(_wrapped("Why:", p.reason))
+
+
+def _print_replaced(replaced: list[Replaced]) -> None:
+    for r in replaced:
+        click.echo(f"\n  {r.id}: {r.where}")
+        click.echo(_wrapped("Was:", r.advice_page))
+        click.echo(_wrapped("Now:", r.now))
+        click.echo(_wrapped("Why:", r.reason))
+
+
+def _print_review(marks: list[Marked], review: Review) -> None:
+    """What waits for the helpline's approval, in words a non-developer can follow: the law
+    and safety first (to be checked before anything else, with a legal adviser), then the
+    other English wording, then the Welsh for a Welsh speaker."""
+    first = [m for m in marks if m.kind]
+    first_proposals = [p for p in review.proposals if p.kind]
+    first_replaced = [r for r in review.replaced if r.kind]
+    english = [m for m in marks if not m.kind and not m.welsh]
+    welsh = [m for m in marks if not m.kind and m.welsh]
+    proposals = [p for p in review.proposals if not p.kind]
+    replaced = [r for r in review.replaced if not r.kind]
+    click.echo("\nWAITING FOR THE HELPLINE'S APPROVAL")
+    total = len(first) + len(first_proposals) + len(first_replaced)
+    click.echo(
+        f"\n1. The law and safety ({total}): check these first, the law with your legal "
+        "adviser (English and Welsh)"
+    )
+    click.echo(f"\n  In use now, marked APPROVAL NEEDED ({len(first)}):")
+    _print_marks(first)
+    click.echo(f"\n  The advice page's texts they replace ({len(first_replaced)}):")
+    _print_replaced(first_replaced)
+    click.echo(f"\n  Proposals, not in use until approved ({len(first_proposals)}):")
+    _print_proposals(first_proposals)
+    click.echo(
+        f"\n2. Other lines marked APPROVAL NEEDED ({len(english) + len(replaced)}): in use now"
+    )
+    _print_marks(english)
+    _print_replaced(replaced)
+    click.echo(f"\n3. Other proposals in review.toml ({len(proposals)}): not in use until approved")
+    _print_proposals(proposals)
+    click.echo(
+        f"\n4. Welsh, for a Welsh speaker at the helpline ({len(welsh)}): in use once Welsh is "
+        "on (the Welsh lines on the law and safety are under 1)"
+    )
+    _print_marks(welsh)
     click.echo("")
 
 

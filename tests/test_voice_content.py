@@ -94,7 +94,7 @@ BAD_CONTENT = [
     pytest.param(
         '  "On most social media platforms,',
         '  "' + "Please listen carefully. " * 40 + "On most social media platforms,",
-        "steps.step.2.say: this item would make a page of 182 spoken words (about 73 seconds)",
+        "steps.step.2.say: this item would make a page of 186 spoken words (about 74 seconds)",
         id="a-say-item-too-long-for-a-page",
     ),
     pytest.param(
@@ -239,21 +239,12 @@ def test_review_lists_every_line_marked_approval_needed_with_file_line_and_why()
         assert any(phrase in why for _, _, why in marks), phrase
 
 
-@pytest.mark.parametrize(
-    ("subdivision", "says"),
-    [
-        (
-            "ENG",
-            "It's against the law in England and Wales to share an intimate image or video "
-            "of someone without their consent.",
-        ),
-        ("SCT", "It's against the law in Scotland to share, or threaten to share,"),
-        ("NIR", "this needs checking"),
-    ],
-)
-def test_review_lists_the_proposals_for_the_helplines_part_of_the_uk(
-    tmp_path, subdivision: str, says: str
+@pytest.mark.parametrize("subdivision", ["ENG", "SCT", "NIR"])
+def test_review_lists_the_law_for_every_nation_whatever_the_subdivision(
+    tmp_path, subdivision: str
 ) -> None:
+    """The subdivision picks the bank holidays, not the callers: a line takes callers from
+    every nation, so the list is the same for each."""
     edited_flows(tmp_path, "[limits]", "[limits]")
     hours = tmp_path / "hours.toml"
     hours.write_text(
@@ -262,17 +253,20 @@ def test_review_lists_the_proposals_for_the_helplines_part_of_the_uk(
     result = check(tmp_path, "--review")
     assert result.exit_code == 0, result.output
     text = unwrapped(result.output)
-    assert says in text
-    for proposal in (
+    for entry in (
         "law-voice-step-2",
         "law-sms-step-2",
-        "support-stopncii",
-        "support-relay-uk",
-        "sms-help-relay-uk",
+        "law-scotland",
+        "law-scotland-sms",
+        "law-northern-ireland",
+        "law-northern-ireland-sms",
     ):
-        assert f"{proposal}:" in text
-    assert "with the intention of causing distress" in text  # the current text, kept
-    assert "StopNCII" in text and "18001" in text and "register" in text
+        assert f"{entry}:" in text
+    assert "with the intention of causing distress" in text  # the advice page's, kept
+    assert "It's against the law in England and Wales" not in text  # no nation's wording alone
+    assert "In Scotland, it's against the law to share, or threaten to share," in text
+    assert "In Northern Ireland, it's against the law to share" in text
+    assert "this needs checking by a legal adviser" in text
 
 
 def test_the_list_is_only_shown_when_asked_for() -> None:
@@ -284,16 +278,20 @@ def test_the_list_is_only_shown_when_asked_for() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "complaint"),
     [
+        ('id = "law-scotland-sms"', 'id = "law-scotland"', "id 'law-scotland' is used twice"),
+        ('id = "law-sms-step-2"', 'id = "law-voice-step-2"', "id 'law-voice-step-2' is used twice"),
+        ('id = "law-scotland"', 'ident = "law-scotland"', "unknown field 'ident'"),
         (
-            'id = "support-stopncii"',
-            'id = "law-voice-step-2"',
-            "id 'law-voice-step-2' is used twice",
+            '[[proposal]]\nid = "law-scotland"',
+            '[[proposals]]\nid = "law-scotland"',
+            "unknown table",
         ),
-        ('id = "support-relay-uk"', 'ident = "support-relay-uk"', "unknown field 'ident'"),
+        ('kind = "legal"\nwhere', 'kind = "lawful"\nwhere', "kind must be one of legal, safety"),
+        # The advice page's sentence is kept for a text in use; reworded, the entry says so.
         (
-            "[proposal.proposed]\nENG = \"It's against the law in England and Wales to share an",
-            "[proposal.proposed]\nENGL = \"It's against the law in England and Wales to share an",
-            "needs a text for each of ENG, SCT, NIR (missing ENG)",
+            "now = \"In England and Wales, it's against the law",
+            "now = \"In England, it's against the law",
+            "replaced 'law-voice-step-2': its `now` text is not in use in flows/",
         ),
     ],
 )
