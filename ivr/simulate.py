@@ -139,7 +139,11 @@ def simulate_call(
             "ApiVersion": "2010-04-01",
         },
     )
-    url: str = "/voice?offer=1" if language is not None else "/voice"
+    if language is not None:
+        from ivr.web.voice import SIMULATE_WELSH
+
+        app.extensions[SIMULATE_WELSH] = True
+    url = "/voice"
     extra: dict[str, str] = {}
     for _ in range(MAX_REQUESTS):
         response = client.post(url, extra)

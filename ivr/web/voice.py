@@ -48,8 +48,12 @@ LANGUAGE_TRIES = 2  # after this many silences on the language page, the call go
 
 def language() -> str:
     """The language this call goes on in: chosen once, on the language page, and carried in
-    every webhook URL's query (`lang=cy`) from then on; English without it."""
-    return WELSH if param("lang") == WELSH else ENGLISH
+    every webhook URL's query (`lang=cy`) from then on; English without it. The entry
+    webhook ignores its query (a number configured with `/voice?lang=cy` would skip the
+    999 line), and Welsh is honoured only where it is offered."""
+    if request.endpoint == "voice.incoming" or param("lang") != WELSH:
+        return ENGLISH
+    return WELSH if welsh_offered() else ENGLISH
 
 
 def flows() -> Flows:
@@ -58,11 +62,17 @@ def flows() -> Flows:
     return helpline().flows.speaking(language())
 
 
-def offers_welsh() -> bool:
+# app.extensions[SIMULATE_WELSH]: set by `simulate call --language` in its own process, so
+# a simulation hears the choice of language whether or not Welsh is switched on. Never a
+# request parameter: nothing a URL says can turn Welsh on.
+SIMULATE_WELSH = "simulate_welsh"
+
+
+def welsh_offered() -> bool:
     """Whether this call starts with the choice of language: the helpline has switched
-    Welsh on, or a simulation asks for it (`offer=1`, signed like every request)."""
+    Welsh on, or a simulation in this process asks for it."""
     f = helpline().flows
-    return f.welsh is not None and (f.welsh_on or param("offer") == "1")
+    return f.welsh is not None and (f.welsh_on or bool(current_app.extensions.get(SIMULATE_WELSH)))
 
 
 # ------------------------------------------------------------------ small TwiML helpers
@@ -260,9 +270,9 @@ def incoming() -> Response:
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
     note(f"from {mask(param('From'))}: helpline {state}")
     stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
-    if offers_welsh() and "lang" not in request.args:
+    if welsh_offered():
         return cached(("bilingual",), bilingual_start)
-    return start_in_language(status)
+    return start_in_language(status, greeted=False)
 
 
 def bilingual_start() -> VoiceResponse:
@@ -272,28 +282,27 @@ def bilingual_start() -> VoiceResponse:
     for lang in (ENGLISH, WELSH):
         content = helpline().flows.speaking(lang).voice
         say(resp, *content.greeting, content.safety, lang=lang)
-    resp.redirect(link("voice.language_page", offer=1), method="POST")
+    resp.redirect(link("voice.language_page"), method="POST")
     return resp
 
 
-def start_in_language(status: Status) -> Response:
+def start_in_language(status: Status, greeted: bool) -> Response:
     """The start of the call in its language: (greeting and safety line, unless the
-    bilingual start has said them) the reassurance and the open or closed menu."""
+    bilingual start has `greeted` with them) the reassurance and the open or closed menu."""
     menu_name = "open" if status.open else "closed"
     content = flows().voice
     before, intro = content.call_start(
         tuple(content.open_say if status.open else closed_intro(status))
     )
-    chosen = "lang" in request.args
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
-        if not chosen:
+        if not greeted:
             say(resp, *before)
         add_menu(resp, menu_name, 0, intro)
         return resp
 
-    return cached(("incoming", menu_name, intro, chosen), build)
+    return cached(("incoming", menu_name, intro, greeted), build)
 
 
 def language_options() -> tuple[Option, ...]:
@@ -349,7 +358,7 @@ def language_choice() -> Response:
 @bp.route("/chosen", methods=METHODS)
 def chosen() -> Response:
     """The reassurance and the menu in the language chosen."""
-    return start_in_language(now_status())
+    return start_in_language(now_status(), greeted=True)
 
 
 @bp.route("/menu", methods=METHODS)
