@@ -16,7 +16,11 @@ import shutil
 from pathlib import Path
 
 import gevent
+from gunicorn.glogging import Logger
 from gunicorn.workers.ggevent import GeventWorker
+
+# Light: the standard library and phonenumbers, nothing that imports ssl before gevent patches.
+from ivr.ops.logs import mask_handlers
 
 # From a connection's accept (or the end of its previous response) to the end of the next
 # request's headers. Twilio sends a request at once; a client slower than this is cut off.
@@ -44,6 +48,17 @@ class HelplineWorker(GeventWorker):
         return gevent.Timeout(HEADER_SECONDS, False)
 
 
+class MaskedLogger(Logger):
+    """gunicorn's own lines (its error log, and the access log if one is turned on) in the
+    app's format and through the same masking: a request with a header such as
+    `Bad Header 07411222903` is logged by gunicorn before any of our code sees it."""
+
+    def setup(self, cfg) -> None:
+        super().setup(cfg)
+        for logger in (self.error_log, self.access_log):
+            mask_handlers(logger, os.environ.get("LOG_FORMAT", "json").lower())
+
+
 data_dir = Path(os.environ.get("HELPLINE_DATA_DIR") or Path(__file__).resolve().parent / "var")
 metrics_dir = Path(
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str((data_dir / "prometheus").resolve()))
@@ -56,6 +71,7 @@ worker_connections = 1000  # connections (greenlets) per worker
 keepalive = HEADER_SECONDS  # an idle keep-alive connection waits under the same deadline
 timeout = 10  # a worker whose loop is blocked this long is recycled, before Twilio's 15 s
 accesslog = None  # request lines come from the app, masked, with Twilio SIDs
+logger_class = MaskedLogger
 control_socket_disable = True  # unused; one path per user, shared by every gunicorn running
 
 

@@ -500,7 +500,6 @@ def run(host: str, port: int) -> None:
             "stop it, or choose another with --port"
         )
     env = {**os.environ, "HELPLINE_DATA_DIR": str(Path(settings.data_dir).resolve())}
-    env.setdefault("LOG_FORMAT", "text")  # readable lines under `make run`
     children = []
     if settings.embedded_store:
         redis_server = Embedded(Path(settings.data_dir))

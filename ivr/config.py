@@ -70,7 +70,7 @@ class Settings:
     redis_wait_replicas: int | None = None  # None: 1 with Sentinel, 0 otherwise
     redis_wait_milliseconds: int = 200
     log_level: str = "INFO"
-    log_format: str = "auto"
+    log_format: str = "json"
     metrics_token: str = ""
     signature_alarm_after: int = 3
     twilio_api_base_url: str = ""
@@ -180,7 +180,7 @@ class Settings:
             ),
             redis_wait_milliseconds=_int(env, "REDIS_WAIT_MILLISECONDS", 200),
             log_level=env.get("LOG_LEVEL", "INFO"),
-            log_format=env.get("LOG_FORMAT", "auto").lower(),
+            log_format=env.get("LOG_FORMAT", "json").lower(),
             metrics_token=env.get("METRICS_TOKEN", ""),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL", ""),
             delete_inbound_messages=_flag(env.get("DELETE_INBOUND_MESSAGES", "1")),

@@ -19,9 +19,11 @@ import gevent
 from flask import Flask
 from werkzeug.wsgi import get_content_length
 
+from ivr.ops.logs import Summarised
 from ivr.ops.metrics import REJECTED, route_group
 
 log = logging.getLogger(__name__)
+REFUSALS = Summarised(log)  # the first of each kind at once, then one line a minute
 
 # Twilio's webhooks are forms of a few KiB (a 1 600-character text, percent-encoded, plus
 # up to ten media URLs stays far below this): 64 KiB is ample.
@@ -110,8 +112,12 @@ def refuse(
     """A short plain answer, and the connection closed after it (its body is left unread);
     counted in helpline_rejected_requests_total, as an unsigned request is."""
     path = environ.get("PATH_INFO", "")
-    log.warning(
-        "refused %s %s: %s", environ.get("REQUEST_METHOD", ""), path[:100], reason.replace("_", " ")
+    REFUSALS.note(
+        reason,
+        "refused %s %s: %s",
+        environ.get("REQUEST_METHOD", "")[:10],
+        path[:100],
+        reason.replace("_", " "),
     )
     REJECTED.labels(route_group(path), reason).inc()
     environ[CLOSE_CONNECTION] = True

@@ -1,0 +1,82 @@
+"""Logs nobody can forge: JSON lines by default, control characters escaped in the text
+format too, and refusals summed up (the first of each kind at once, then one line a minute)."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import pytest
+
+from ivr.config import Settings
+from ivr.ops.logs import JsonFormatter, Summarised, TextFormatter, formatter, use_json
+
+FORGED = "/x\n2026-12-07 03:10:00,000 ERROR ivr.jobs.scheduler: FORGED"
+
+
+def record(message: str) -> logging.LogRecord:
+    return logging.makeLogRecord({"msg": "POST %s 403", "args": (message,), "levelname": "INFO"})
+
+
+@pytest.mark.parametrize(
+    "sneaked",
+    [FORGED, "/x\r\nERROR forged", "/x\u2028ERROR forged", "/x\x1b[2Jforged", "/x\x00\x85y"],
+)
+@pytest.mark.parametrize("make", [TextFormatter, JsonFormatter])
+def test_a_path_with_control_characters_stays_on_one_line(sneaked: str, make) -> None:
+    line = make().format(record(sneaked))
+    assert len(line.splitlines()) == 1
+    assert not any(c in line for c in "\x00\x1b\x85\u2028")
+
+
+def test_the_forged_text_is_written_as_its_escapes() -> None:
+    line = TextFormatter().format(record(FORGED))
+    assert "\\n2026-12-07 03:10:00,000 ERROR" in line
+
+
+@pytest.mark.parametrize(
+    ("setting", "json_lines"), [("", True), ("json", True), ("auto", True), ("text", False)]
+)
+def test_json_lines_unless_text_is_asked_for(setting: str, json_lines: bool) -> None:
+    env = {"LOG_FORMAT": setting} if setting else {}
+    log_format = Settings.from_env(env).log_format
+    assert use_json(log_format) is json_lines
+    assert isinstance(formatter(log_format), JsonFormatter) is json_lines
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_refusals_are_logged_once_then_once_a_minute_with_their_count() -> None:
+    out = io.StringIO()
+    logger = logging.getLogger("test.refusals")
+    logger.propagate = False
+    handler = logging.StreamHandler(out)
+    logger.addHandler(handler)
+    try:
+        clock = Clock()
+        summary = Summarised(logger, window=60, clock=clock)
+        for _ in range(1000):
+            summary.note("too_large", "refused POST %s: too large", "/voice")
+            clock.now += 0.01
+        summary.note("too_slow", "refused POST %s: too slow", "/voice")  # another kind: at once
+        clock.now += 60
+        summary.note("too_large", "refused POST %s: too large", "/sms")
+    finally:
+        logger.removeHandler(handler)
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "refused POST /voice: too large",
+        "refused POST /voice: too slow",
+        "refused POST /sms: too large (and 999 more like it since the last such line)",
+    ]
+
+
+def test_json_lines_parse() -> None:
+    assert json.loads(JsonFormatter().format(record(FORGED)))["msg"].startswith("POST /x\n")
