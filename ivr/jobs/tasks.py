@@ -32,7 +32,7 @@ from ivr.core.phone import mask
 from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.services import Services
-from ivr.store import stats
+from ivr.store import compaction, stats
 from ivr.store.marks import Marks
 from ivr.store.queue import WAITING, erase_simulated
 from ivr.twilio.rest import run_purges, send_sms
@@ -80,6 +80,8 @@ class Jobs:
         report = Report(self.apply)
         self._return_stale_claims(now, report)
         self._open_the_day(now, report)
+        if self.apply and (done := compaction.rewrite_if_erased(self.ctx.redis)):
+            report.add(done)
         if self.ctx.twilio is not None and self.purge:
             if self.send:
                 # Within the tick's own time, so a burst is gone by the next one.

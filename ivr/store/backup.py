@@ -23,11 +23,12 @@ import zlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import redis
 
 from ivr.store import keys
-from ivr.store.connection import private_opener
+from ivr.store.connection import private_opener, scratch_store
 from ivr.store.erasures import DAY, ErasureLog
 from ivr.store.keys import Keys
 from ivr.store.queue import CallbackQueue
@@ -75,19 +76,36 @@ def _kept(key: str) -> bool:
     return key not in LEFT_OUT and not key.startswith(LEFT_OUT_PREFIXES)
 
 
-def snapshot(r: redis.Redis, sealer: Sealer) -> tuple[bytes, int]:
-    """The backup file's bytes, and how many keys it holds."""
-    taken_at = time.time()  # before the snapshot: erasures from then on are applied again
+def _entries(r: redis.Redis) -> list[list[Any]]:
+    """Every kept key of the store at one instant: [name, expiry in ms, DUMP in base64]."""
     raw = _binary(r)
     try:
         flat = raw.eval(_SNAPSHOT, 0)
     finally:
         raw.close()
-    entries = [
+    return [
         [flat[i].decode(), int(flat[i + 1]), base64.b64encode(flat[i + 2]).decode("ascii")]
         for i in range(0, len(flat), 3)
         if _kept(flat[i].decode())
     ]
+
+
+def _write(r: redis.Redis, entries: list[list[Any]]) -> None:
+    raw = _binary(r)
+    try:
+        with raw.pipeline(transaction=False) as pipe:
+            for key, ttl, dump in entries:
+                if ttl != -2:
+                    pipe.restore(key, max(ttl, 0), base64.b64decode(dump))
+            pipe.execute()
+    finally:
+        raw.close()
+
+
+def snapshot(r: redis.Redis, sealer: Sealer) -> tuple[bytes, int]:
+    """The backup file's bytes, and how many keys it holds."""
+    taken_at = time.time()  # before the snapshot: erasures from then on are applied again
+    entries = _entries(r)
     payload = {"taken_at": taken_at, "lookup": lookup_check(sealer), "keys": entries}
     sealed = sealer.seal_bytes(zlib.compress(json.dumps(payload).encode(), 6))
     return MAGIC + sealed, len(entries)
@@ -112,8 +130,9 @@ def restore(
     others: Sequence[Keys] = (),
     without_erasure_log: bool = False,
 ) -> Restored:
-    """Put a backup into an empty store, then erase again every number erased since, in
-    `helpline` and the `others` (every helpline of the deployment). Refused when the erasure
+    """Put a backup into an empty store with every number erased since erased again first,
+    in `helpline` and the `others` (every helpline of the deployment): the erased records
+    never reach the store's files. Refused when the erasure
     log is missing (a lost server's log is lost with it, and a restore without it would
     bring back everyone who sent STOP since), unless `without_erasure_log` says to go on."""
     if not data.startswith(MAGIC):
@@ -149,20 +168,18 @@ def restore(
         raise BackupProblem(
             f"the store is not empty ({len(present)} keys): restore only into an empty store"
         )
-    raw = _binary(r)
-    try:
-        raw.delete(keys.KEY_CHECK)  # the backup's own check comes back with it
-        with raw.pipeline(transaction=False) as pipe:
-            for key, ttl, dump in payload["keys"]:
-                if ttl != -2:
-                    pipe.restore(key, max(ttl, 0), base64.b64decode(dump))
-            pipe.execute()
-    finally:
-        raw.close()
+    # Erased first, in a scratch store that writes nothing to disk; only what is left is
+    # written to the real store, so no erased record ever reaches its append-only file.
     erased_since = erasures.erased_since(taken_at)
-    erased = sum(
-        max(CallbackQueue(r, sealer, keys).erase_lookup(h), 0)
-        for keys in (helpline, *others)
-        for h in erased_since
-    )
+    with scratch_store() as scratch:
+        _write(scratch, payload["keys"])
+        erased = sum(
+            max(CallbackQueue(scratch, sealer, each).erase_lookup(h), 0)
+            for each in (helpline, *others)
+            for h in erased_since
+        )
+        scratch.delete(keys.ERASED)
+        left = _entries(scratch)
+    r.delete(keys.KEY_CHECK)  # the backup's own check comes back with it
+    _write(r, left)
     return Restored(len(payload["keys"]), erased)

