@@ -990,8 +990,8 @@ def opening_problem(
             over = words - int(limit * spoken.WORDS_PER_MINUTE / 60)
             return (
                 f"callers would hear the {name} (press {options[i].key}) after {seconds:g} "
-                f"seconds of speech ({words} words at {spoken.WORDS_PER_MINUTE} a minute, "
-                f"from the call's first word); it must come within {limit} seconds: "
+                f"seconds of speech ({words} words at {spoken.WORDS_PER_MINUTE} a minute "
+                f"from the call's first word), and it must come within {limit} seconds: "
                 f"{over} words too many before it"
             )
     return None
@@ -1040,7 +1040,8 @@ def _check_openings(flows: Flows, now: datetime) -> None:
             if problem is None:
                 continue
             reason = status.reason
-            if reason is not None and reason.kind == "closure":
+            welsh_unsaid = language == WELSH and reason is not None and not reason.welsh
+            if reason is not None and reason.kind == "closure" and not welsh_unsaid:
                 i = next(
                     i
                     for i, c in enumerate(flows.hours_config.closures)
@@ -1048,7 +1049,8 @@ def _check_openings(flows: Flows, now: datetime) -> None:
                 )
                 field = "message_cy" if language == WELSH and reason.welsh else "message"
                 raise read_toml(flows.directory / "hours.toml").error(
-                    ("closures", i, field), f"closure {field}: {problem}"
+                    ("closures", i, field),
+                    f"closure {field}: it is too long before the options: {problem}",
                 )
             where: Where = ("open", "say") if status.open else ("closed", "say")
             what = "open" if status.open else f"closed ({reason.kind if reason else ''})"
@@ -1069,8 +1071,8 @@ def closure_opening_problem(
         texts, first = opening(flows, language, status)
         problem = opening_problem(texts, first, flows.speaking(language).voice, status.open)
         if problem is not None:
-            label = "the Welsh message" if language == WELSH and message_cy else "the message"
-            return f"with {label}, {problem}"
+            which = "the Welsh message" if language == WELSH and message_cy else "it"
+            return f"{which} is too long before the options: {problem}"
     return None
 
 
