@@ -487,6 +487,8 @@ def page(name: str) -> Response:
             if silence.page is not None and silence.page != name:
                 say(g, content.next_step)
         resp.append(g)
+        # A <Gather> that hears nothing falls through to the next verb (Twilio, "TwiML
+        # Voice: <Gather>", https://www.twilio.com/docs/voice/twiml/gather, `timeout`).
         if silence.page is not None:  # silence goes on: never "I didn't hear a choice"
             resp.redirect(page_link(silence.page, silence.part, tries=tries), method="POST")
             return resp
