@@ -171,6 +171,16 @@ def test_navigation_keys_still_work_on_every_step(make_app, nav, expect) -> None
     assert content.no_input not in said
 
 
+def test_after_a_wrong_key_on_a_step_silence_still_goes_on(make_app) -> None:
+    app = make_app(EVENING)
+    content = content_of(app)
+    to_last_of_step1 = [SILENCE] * (len(content.pages["step1"].parts) - 1)
+    said = simulate_call(app, ["2", *to_last_of_step1, "6", SILENCE]).heard()
+    assert content.invalid in said  # 6 is no key on a step: said so once
+    assert content.no_input not in said
+    assert content.steps[1].title in said[said.index(content.invalid) :]
+
+
 # ------------------------------------------------------------------ openings
 
 
