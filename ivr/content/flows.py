@@ -1095,14 +1095,20 @@ def welsh_switched_on(directory: Path) -> bool:
 
 def load_flows(directory: Path, now: datetime) -> Flows:
     """Load and check every file in flows/ (and the Welsh content in cy/, when there is
-    some); FlowFileError names the first problem."""
-    directory = Path(directory)
+    some), then every opening callers will hear (_check_openings); FlowFileError names the
+    first problem."""
+    flows = _read_flows(Path(directory), now)
+    _check_openings(flows, now)
+    return flows
+
+
+def _read_flows(directory: Path, now: datetime) -> Flows:
+    """Every file in flows/ (and cy/), each checked on its own."""
     config, hours = load_hours(read_toml(directory / "hours.toml"), now)
     english = Flows(directory, config, hours, **_load_language(directory, config, welsh=False))
     welsh_on = welsh_switched_on(directory)
     welsh_dir = directory / WELSH_FOLDER
     if not welsh_dir.is_dir():
-        _check_openings(english, now)
         return english
     for name in PAIRED_FILES:
         check_same_keys(read_toml(directory / name), read_toml(welsh_dir / name))
@@ -1114,9 +1120,7 @@ def load_flows(directory: Path, now: datetime) -> Flows:
             raise read_toml(flows.directory / "voice.toml").error(
                 (), "with Welsh switched on, voice.toml needs [language] (the choice of language)"
             )
-    both = replace(english, welsh=welsh, welsh_on=welsh_on)
-    _check_openings(both, now)
-    return both
+    return replace(english, welsh=welsh, welsh_on=welsh_on)
 
 
 __all__ = [
