@@ -78,7 +78,6 @@ def test_a_fallback_is_counted(make_app, monkeypatch):
 
     app = make_app(metrics_token="s3cret")
     before = metric(app, "helpline_fallbacks_total", kind="voice") or 0.0
-    monkeypatch.setattr(ivr.web.voice, "closed_intro", lambda status: 1 / 0)
     monkeypatch.setattr(ivr.web.voice, "cached", lambda key, build: 1 / 0)
     twilio_client(app).post("/voice")
     assert metric(app, "helpline_fallbacks_total", kind="voice") == before + 1

@@ -98,6 +98,16 @@ def menu_prompts(content: VoiceContent, menu: str) -> list[str]:
     ]
 
 
+def assert_offers_the_menu(said: list[str], content: VoiceContent, menu: str) -> None:
+    """The options in order, then how to hear them again; when closed, the last line is that
+    texting works too (when we open and the usual hours come between, at the start)."""
+    prompts = [*(o.prompt for o in own_options(content, menu)), content.navigation["repeat"].prompt]
+    at = said.index(prompts[0])
+    assert said[at : at + len(prompts)] == prompts
+    if menu == "closed":
+        assert said[-1] == content.closed_text_us
+
+
 def all_keys_at_the_menu(content: VoiceContent, menu: str):
     return calltree.menu_options(own_options(content, menu), content.navigation)
 
@@ -317,8 +327,7 @@ def test_closed_call_offers_no_advisor(make_app, at: str) -> None:
     app = make_app(at)
     content = voice(app)
     root = post(app, "/voice")
-    menu = spoken(root.find("Gather"))
-    assert menu[-len(menu_prompts(content, "closed")) :] == menu_prompts(content, "closed")
+    assert_offers_the_menu(spoken(root.find("Gather")), content, "closed")
     assert "advisor" not in {o.action for o in content.closed_options}
     advisor_key = next(o.key for o in content.open_options if o.action == "advisor")
     if advisor_key not in {o.key for o in content.closed_options}:
@@ -366,8 +375,7 @@ def test_a_closure_in_hours_toml_is_said(make_app, tmp_path: Path) -> None:
     app = make_app(OPEN_AT, flows_dir=flows)
     root = post(app, "/voice")
     assert message in spoken(root)
-    prompts = menu_prompts(voice(app), "closed")
-    assert spoken(root.find("Gather"))[-len(prompts) :] == prompts
+    assert_offers_the_menu(spoken(root.find("Gather")), voice(app), "closed")
     assert_hears(root, "tomorrow")  # Thursday opens as usual
 
 
@@ -513,13 +521,14 @@ def test_three_wrong_keys_end_the_call_kindly(make_app, at: str, menu: str) -> N
     assert any("text" in line for line in content.gave_up)  # how to text us
 
 
-def test_three_silences_on_an_advice_page_end_the_call_kindly(make_app) -> None:
+def test_silence_after_an_advice_page_is_the_menu_once_then_goodbye(make_app) -> None:
+    """Issue 19: silence on a page that reads content is never "I didn't hear a choice"."""
     app = make_app(OPEN_AT)
     content = voice(app)
     police = next(o.key for o in content.open_options if o.action == "police")
-    goes_on = len(content.pages["police"].parts) - 1  # silences that only lead to a next part
-    said = gave_up(app, [police, *[SILENCE] * goes_on, SILENCE, SILENCE, SILENCE])
-    assert said.count(content.no_input) == 3
+    parts_said = len(content.pages["police"].parts)  # the last silence leads to the menu
+    said = gave_up(app, [police, *[SILENCE] * parts_said, SILENCE])
+    assert content.no_input not in said
     assert said[-1 - len(content.gave_up) :] == [content.safety, *content.gave_up]
 
 
@@ -631,7 +640,10 @@ def prompts_on(app: Flask, page: str, part: int) -> list[str]:
     content = voice(app)
     options = calltree.page_options(page, part, parts(app), content.navigation, ())
     said = [o.prompt for o in options]
-    return said + [content.choose_step] if page.startswith("step") else said
+    if not page.startswith("step"):
+        return said
+    goes_on = calltree.after_silence(page, part, parts(app)).page not in (None, page)
+    return [*said, content.choose_step, *([content.next_step] if goes_on else [])]
 
 
 def test_choosing_the_steps_starts_with_the_introduction(make_app) -> None:
@@ -685,7 +697,7 @@ def test_every_part_is_said_inside_the_gather_so_a_key_interrupts_it(make_app) -
         for line in content.pages[page].parts[part - 1]:
             assert line in spoken(g), (page, part)
         outside = [verb.text for verb in root if verb.tag == "Say"]
-        assert outside in ([], [content.no_input]), (page, part)
+        assert outside in ([], [content.last_step]), (page, part)
 
 
 def test_a_part_with_more_after_it_goes_on_when_nothing_is_pressed_and_no_try_is_lost(
@@ -700,20 +712,26 @@ def test_a_part_with_more_after_it_goes_on_when_nothing_is_pressed_and_no_try_is
             assert spoken(root) == spoken(root.find("Gather"))  # no "didn't hear" after it
             assert path(redirect_of(root)) == f"/voice/page/{page}"
             assert query(redirect_of(root)) == {"part": str(part + 1), "tries": "1"}
-        else:
-            assert spoken(root)[-1] == content.no_input
-            assert query(redirect_of(root))["tries"] == "2"
+        else:  # silence goes on (issue 19): the next step, or the main menu once
+            assert content.no_input not in spoken(root)
+            move = calltree.after_silence(page, part, parts(app))
+            if move.page is not None:
+                assert path(redirect_of(root)) == f"/voice/page/{move.page}"
+                assert query(redirect_of(root)) == {"part": "1", "tries": "1"}
+            else:
+                assert path(redirect_of(root)) == "/voice/menu"
+                assert query(redirect_of(root)) == {"last": "1"}
 
 
-def test_staying_silent_hears_step_1_to_its_end_without_a_sorry(make_app) -> None:
+def test_staying_silent_hears_step_1_to_its_end_then_step_2_without_a_sorry(make_app) -> None:
     app = make_app(OPEN_AT)
     content = voice(app)
     n = parts(app)["step1"]
     said = simulate_call(app, ["2", *[SILENCE] * n]).heard()
     for part in content.pages["step1"].parts:
         assert all(line in said for line in part)
-    assert said.count(content.no_input) == 1  # only after the last part
-    assert said.index(content.pages["step1"].parts[-1][-1]) < said.index(content.no_input)
+    assert content.no_input not in said
+    assert said.index(content.pages["step1"].parts[-1][-1]) < said.index(content.steps[1].title)
 
 
 @pytest.mark.parametrize(

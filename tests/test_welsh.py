@@ -210,11 +210,11 @@ def test_with_welsh_on_the_call_opens_in_both_languages_then_asks(
     assert en.choose_language and cy.choose_language
     assert said[4:6] == [en.choose_language.prompt, cy.choose_language.prompt]
     assert any(e["type"] == "hold" for e in transcript.events[:8])  # the short silence
-    assert said[6:] == [
-        *en.reassurance,
+    assert said[6:] == [  # the reassurance after the options, reached in time (issue 19)
         *en.open_say,
         *(o.prompt for o in en.open_options),
         en.navigation["repeat"].prompt,
+        *en.reassurance,
     ]
 
 

@@ -10,7 +10,8 @@ import re
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import datetime, time, timedelta
+from functools import cached_property
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any
@@ -24,12 +25,14 @@ from ivr.core.hours import (
     HoursConfig,
     HoursError,
     OpeningHours,
+    Override,
+    Status,
     check_opens,
     parse_hours,
     parse_time,
 )
 from ivr.core.languages import ENGLISH, WELSH
-from ivr.core.phrases import MONTHS, PhraseTemplates, usual_hours
+from ivr.core.phrases import MONTHS, PhraseTemplates, usual_hours, when
 from ivr.core.promise import meets_week
 from ivr.core.safetime import Window
 
@@ -93,6 +96,7 @@ class VoiceContent:
     open_say: tuple[str, ...]
     open_options: tuple[Option, ...]
     closed_say: tuple[str, ...]
+    closed_after: tuple[str, ...]
     closed_when_unknown: str
     closed_text_us: str
     closed_reasons: Mapping[str, str]
@@ -102,6 +106,7 @@ class VoiceContent:
     gave_up: tuple[str, ...]
     navigation: Mapping[str, Option]
     choose_step: str
+    next_step: str
     last_step: str
     part: str
     continues: str
@@ -125,12 +130,23 @@ class VoiceContent:
     fallback: tuple[str, ...]
     # The language page's line in this language ("For English, press 1."), when offered.
     choose_language: Option | None = None
+    # [limits]: seconds of speech from the call's first word to the first option's key and
+    # to the callback option's key (see opening_problem).
+    first_option_seconds: int = 30
+    callback_seconds: int = 45
 
-    def call_start(self, intro: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    def call_start(
+        self, intro: tuple[str, ...], outro: tuple[str, ...] = (), bilingual: bool = False
+    ) -> tuple[tuple[str, ...], tuple[str, ...], tuple[str, ...]]:
         """What a call hears first: before the menu listens (the greeting and the safety
-        line), then as it listens (the reassurance, then `intro`: the open or closed words).
-        Checked at start-up for the 999 line (see _check_safety_lines)."""
-        return (*self.greeting, self.safety), (*self.reassurance, *intro)
+        line), then as it listens (the reassurance, then `intro`: the open or closed words),
+        the options, then `outro`. After the bilingual opening (Welsh on) the greeting and
+        the safety line have been said, and the reassurance comes after the options, so
+        they are reached in time (see opening_problem). Checked at start-up for the 999 line
+        (see _check_safety_lines)."""
+        if bilingual:
+            return (), intro, (*self.reassurance, *outro)
+        return (*self.greeting, self.safety), (*self.reassurance, *intro), outro
 
 
 SMS_REPLIES = (
@@ -266,10 +282,50 @@ class Flows:
         """The <Say> voice and language for this content (None: the settings')."""
         return WELSH_VOICE if self.language == WELSH else None
 
+    def menu_intro(self, status: Status) -> tuple[str, ...]:
+        """What the open or closed menu says before its options at `status`."""
+        return self.voice.open_say if status.open else self.closed_intro(status)
+
+    @cached_property
+    def usual_hours(self) -> str:
+        """The usual week in words ("from 10am to 4pm, Monday to Friday")."""
+        return usual_hours(self.hours_config.weekly, self.phrases)
+
+    def closed_intro(self, status: Status) -> tuple[str, ...]:
+        """[closed].say, filled in for `status`: said before the closed menu's options."""
+        fields = self._closed_fields(status)
+        return tuple(line.format(**fields) for line in self.voice.closed_say)
+
+    def closed_outro(self, status: Status) -> tuple[str, ...]:
+        """[closed].after, filled in for `status`: said after the closed menu's options."""
+        fields = self._closed_fields(status)
+        return tuple(line.format(**fields) for line in self.voice.closed_after)
+
+    def _closed_fields(self, status: Status) -> dict[str, str]:
+        """Why we are closed, the usual hours and when we open again. A closure with no
+        Welsh message is said as "not open today" in Welsh: never English in a Welsh voice
+        (README, Welsh)."""
+        content = self.voice
+        reason = status.reason
+        reason_text = ""
+        if reason and reason.kind == "closure" and self.language == WELSH and not reason.welsh:
+            reason_text = content.closed_reasons["not_open_today"]
+        elif reason:
+            message = reason.welsh if self.language == WELSH else reason.text
+            reason_text = content.closed_reasons[reason.kind].format(
+                name=reason.text or "", message=message or ""
+            )
+        return {
+            "reason": reason_text,
+            "usual_hours": self.usual_hours,
+            "when": when(status.next_opening, status.at, self.hours, self.phrases)
+            if status.reopening_known
+            else content.closed_when_unknown,
+        }
+
     def fallback_lines(self) -> list[str]:
         """The fallback message, with the usual hours from hours.toml filled in."""
-        hours = usual_hours(self.hours_config.weekly, self.phrases)
-        return [line.format(usual_hours=hours) for line in self.voice.fallback]
+        return [line.format(usual_hours=self.usual_hours) for line in self.voice.fallback]
 
     def ended_text(self, which: str) -> str:
         """The [ended] text `which` (closed, held), usual hours filled in; "": none is sent."""
@@ -609,6 +665,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
         open_say=r.texts(("open", "say")),
         open_options=open_options,
         closed_say=r.texts(("closed", "say"), CLOSED_FIELDS),
+        closed_after=r.texts(("closed", "after"), CLOSED_FIELDS),
         closed_when_unknown=r.text(("closed", "when_unknown")),
         closed_text_us=r.text(("closed", "text_us")),
         closed_reasons={
@@ -620,6 +677,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
         gave_up=r.texts(("menu", "gave_up")),
         navigation=navigation,
         choose_step=r.text(("navigation", "choose_step")),
+        next_step=r.text(("navigation", "next_step")),
         last_step=r.text(("navigation", "last_step")),
         part=part,
         continues=continues,
@@ -663,6 +721,8 @@ def load_voice(file: TomlFile) -> VoiceContent:
         queue_advisor={k: r.text(("queue", "advisor", k)) for k in QUEUE_ADVISOR},
         goodbye=r.texts(("goodbye", "say")),
         fallback=r.texts(("fallback", "say"), ("usual_hours",)),
+        first_option_seconds=_limit(r, "seconds_to_first_option", 30),
+        callback_seconds=_limit(r, "seconds_to_callback", 45),
     )
 
 
@@ -901,6 +961,144 @@ def check_same_keys(english: TomlFile, welsh: TomlFile) -> None:
             )
 
 
+# ---------------------------------------------------------------- openings, timed
+
+
+def bilingual_opening(flows: Flows) -> tuple[str, ...]:
+    """What a call says first when Welsh is on (voice.bilingual_start, then
+    voice.language_page): the greeting and the 999 line in English and in Welsh, then each
+    language's line of the choice."""
+    welsh = flows.welsh
+    if welsh is None:
+        return ()
+    english_choice, welsh_choice = flows.voice.choose_language, welsh.voice.choose_language
+    return (
+        *flows.voice.greeting,
+        flows.voice.safety,
+        *welsh.voice.greeting,
+        welsh.voice.safety,
+        *(o.prompt for o in (english_choice, welsh_choice) if o is not None),
+    )
+
+
+def opening(flows: Flows, language: str, status: Status) -> tuple[tuple[str, ...], int]:
+    """Everything a caller in `language` hears at `status` from the call's first word
+    through the menu's options (the bilingual opening first when Welsh is on), and where
+    the options start."""
+    spoken_in = flows.speaking(language)
+    bilingual = flows.welsh_on and flows.welsh is not None
+    before, intro, _ = spoken_in.voice.call_start(spoken_in.menu_intro(status), (), bilingual)
+    options = spoken_in.voice.open_options if status.open else spoken_in.voice.closed_options
+    start = (*(bilingual_opening(flows) if bilingual else ()), *before, *intro)
+    return (*start, *(o.prompt for o in options)), len(start)
+
+
+def opening_problem(
+    texts: tuple[str, ...], first: int, content: VoiceContent, open_: bool
+) -> str | None:
+    """Why an opening (`texts`, its options' prompts from `first` on) is too slow, or None:
+    the first option's key must be said within content.first_option_seconds of speech from
+    the call's first word, the callback option's within content.callback_seconds (words at
+    150 a minute)."""
+    options = content.open_options if open_ else content.closed_options
+    limits = [(0, content.first_option_seconds, "first option")] + [
+        (i, content.callback_seconds, "callback option")
+        for i, o in enumerate(options)
+        if o.action == "callback"
+    ]
+    for i, limit, name in limits:
+        words = spoken.words_to_key(texts, first + i, options[i].key)
+        seconds = spoken.speech_seconds(words)
+        if seconds > limit:
+            over = words - int(limit * spoken.WORDS_PER_MINUTE / 60)
+            return (
+                f"callers would hear the {name} (press {options[i].key}) after {seconds:g} "
+                f"seconds of speech ({words} words at {spoken.WORDS_PER_MINUTE} a minute "
+                f"from the call's first word), and it must come within {limit} seconds: "
+                f"{over} words too many before it"
+            )
+    return None
+
+
+CHECKED_DAYS = 400  # openings checked at start-up: every day from today for this many days
+NOON = time(12)
+
+
+def _statuses(hours: OpeningHours, now: datetime) -> list[Status]:
+    """A status for every kind of opening in the next CHECKED_DAYS days: open, before
+    opening, after closing, and each closed day (a weekend, a bank holiday, a closure)."""
+    first = now.astimezone(hours.timezone).date()
+    found = []
+    for offset in range(CHECKED_DAYS):
+        day = hours.day(first + timedelta(days=offset))
+        if day.session is None:
+            instants = [datetime.combine(day.day, NOON, tzinfo=hours.timezone)]
+        else:
+            opens, closes = (
+                datetime.combine(day.day, t, tzinfo=hours.timezone)
+                for t in (day.session.opens, day.session.closes)
+            )
+            instants = [opens - timedelta(minutes=1), opens, closes]
+        found += [hours.status(instant) for instant in instants]
+    return found
+
+
+def _heard_languages(flows: Flows) -> list[str]:
+    return [ENGLISH, WELSH] if flows.welsh_on and flows.welsh is not None else [ENGLISH]
+
+
+def _check_openings(flows: Flows, now: datetime) -> None:
+    """Every opening callers will hear in the next CHECKED_DAYS days, in every language
+    offered, reaches its first option and its callback option in time (opening_problem).
+    A closure in hours.toml is named by its line; anything else by voice.toml's."""
+    seen: set[tuple[str, ...]] = set()
+    for status in _statuses(flows.hours, now):
+        for language in _heard_languages(flows):
+            texts, first = opening(flows, language, status)
+            if texts in seen:
+                continue
+            seen.add(texts)
+            spoken_in = flows.speaking(language)
+            problem = opening_problem(texts, first, spoken_in.voice, status.open)
+            if problem is None:
+                continue
+            reason = status.reason
+            welsh_unsaid = language == WELSH and reason is not None and not reason.welsh
+            if reason is not None and reason.kind == "closure" and not welsh_unsaid:
+                i = next(
+                    i
+                    for i, c in enumerate(flows.hours_config.closures)
+                    if c.message == reason.text and (c.message_cy or None) == reason.welsh
+                )
+                field = "message_cy" if language == WELSH and reason.welsh else "message"
+                raise read_toml(flows.directory / "hours.toml").error(
+                    ("closures", i, field),
+                    f"closure {field}: it is too long before the options: {problem}",
+                )
+            where: Where = ("open", "say") if status.open else ("closed", "say")
+            what = "open" if status.open else f"closed ({reason.kind if reason else ''})"
+            raise read_toml(spoken_in.directory / "voice.toml").error(
+                where,
+                f"the opening {what} on {status.at:%Y-%m-%d %H:%M}: {problem}; shorten or "
+                "reorder what is said before it",
+            )
+
+
+def closure_opening_problem(
+    flows: Flows, now: datetime, message: str, until: datetime | None, message_cy: str = ""
+) -> str | None:
+    """Why a supervisor's closure with `message` would make the opening callers hear now too
+    slow to reach its options (opening_problem), in any language offered; or None."""
+    status = flows.hours.status_with(now, Override(message, until, message_cy))
+    for language in _heard_languages(flows):
+        texts, first = opening(flows, language, status)
+        problem = opening_problem(texts, first, flows.speaking(language).voice, status.open)
+        if problem is not None:
+            which = "the Welsh message" if language == WELSH and message_cy else "it"
+            return f"{which} is too long before the options: {problem}"
+    return None
+
+
 def welsh_switched_on(directory: Path) -> bool:
     """languages.toml's `welsh` (false without the file): Welsh offered to callers."""
     path = directory / LANGUAGES_FILE
@@ -920,8 +1118,15 @@ def welsh_switched_on(directory: Path) -> bool:
 
 def load_flows(directory: Path, now: datetime) -> Flows:
     """Load and check every file in flows/ (and the Welsh content in cy/, when there is
-    some); FlowFileError names the first problem."""
-    directory = Path(directory)
+    some), then every opening callers will hear (_check_openings); FlowFileError names the
+    first problem."""
+    flows = _read_flows(Path(directory), now)
+    _check_openings(flows, now)
+    return flows
+
+
+def _read_flows(directory: Path, now: datetime) -> Flows:
+    """Every file in flows/ (and cy/), each checked on its own."""
     config, hours = load_hours(read_toml(directory / "hours.toml"), now)
     english = Flows(directory, config, hours, **_load_language(directory, config, welsh=False))
     welsh_on = welsh_switched_on(directory)

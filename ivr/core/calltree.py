@@ -235,8 +235,16 @@ def page_prompts(
 
 
 def continues_by_itself(page: str, part: int, parts: Mapping[str, int]) -> bool:
-    """A part with more of the same page after it goes on to it when nothing is pressed."""
+    """A part with more of the same page after it goes on to it at a short pause."""
     return part < parts[page]
+
+
+def after_silence(page: str, part: int, parts: Mapping[str, int]) -> Move:
+    """Where silence on a part leads: on, as the "next" key does (the next part, the next
+    step; after the fifth step, or the end of the police or support page, the main menu).
+    Silence on a page that reads content is never a wrong try: a caller hears all five
+    steps by just listening."""
+    return _after(page, part, parts)
 
 
 def navigate(page: str, part: int, parts: Mapping[str, int], choice: Option) -> Move:

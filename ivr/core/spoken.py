@@ -1,5 +1,6 @@
 """How long what callers hear takes to say, counted in words (about 150 a minute on the
-phone): where the 999 line falls, and how a long page is split into parts that each fit.
+phone): where the 999 line falls, when an option's key has been said, and how a long page is
+split into parts that each fit.
 
 Pure functions on text, used when flows/voice.toml is loaded and checked.
 """
@@ -19,6 +20,22 @@ def words(text: str) -> int:
 
 def seconds(word_count: int) -> int:
     return round(word_count * 60 / WORDS_PER_MINUTE)
+
+
+def speech_seconds(word_count: int) -> float:
+    """Seconds of speech, exactly (for limits; `seconds` rounds for people to read)."""
+    return word_count * 60 / WORDS_PER_MINUTE
+
+
+def words_to_key(texts: Sequence[str], index: int, key: str) -> int:
+    """Spoken words from the first of `texts`, said one after another, until the caller has
+    heard `key` in texts[index] ("... press 5": then they can press it), whatever the
+    language ("pwyswch 5"); all of texts[index] when it never says the key."""
+    tokens = texts[index].split()
+    upto = next(
+        (i + 1 for i, token in enumerate(tokens) if token.strip(".,;:!?") == key), len(tokens)
+    )
+    return sum(words(text) for text in texts[:index]) + upto
 
 
 def words_before(texts: Sequence[str], needle: str) -> tuple[int, int] | None:

@@ -41,7 +41,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, RadioField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ivr.content.flows import closure_message_problem
+from ivr.content.flows import closure_message_problem, closure_opening_problem
 from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.core.claims import actor, why_not_call_next
 from ivr.core.clock import parse_instant
@@ -955,8 +955,10 @@ def close() -> Response:
             return redirect(url_for("console.supervisor"))
     message = form.message.data.strip()
     message_cy = (form.message_cy.data or "").strip()
-    problem = closure_message_problem(message) or (
-        closure_message_problem(message_cy, welsh=True) if message_cy else None
+    problem = (
+        closure_message_problem(message)
+        or (closure_message_problem(message_cy, welsh=True) if message_cy else None)
+        or closure_opening_problem(h.flows, h.clock(), message, until, message_cy)
     )
     if problem:
         flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)

@@ -21,7 +21,6 @@ from ivr.core import calltree
 from ivr.core.calltree import Option
 from ivr.core.hours import Status
 from ivr.core.phone import advisor_e164, mask
-from ivr.core.phrases import usual_hours, when
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
 from ivr.store.accounts import Advisor
@@ -171,29 +170,6 @@ def now_status() -> Status:
 # ------------------------------------------------------------------ the main menu
 
 
-def closed_intro(status: Status) -> list[str]:
-    f = flows()
-    content = f.voice
-    reason = status.reason
-    reason_text = ""
-    if reason and reason.kind == "closure" and f.language == WELSH and not reason.welsh:
-        # A closure with no Welsh message: never English in a Welsh voice (README, Welsh).
-        reason_text = content.closed_reasons["not_open_today"]
-    elif reason:
-        message = reason.welsh if f.language == WELSH else reason.text
-        reason_text = content.closed_reasons[reason.kind].format(
-            name=reason.text or "", message=message or ""
-        )
-    fields = {
-        "reason": reason_text,
-        "usual_hours": usual_hours(f.hours_config.weekly, f.phrases),
-        "when": when(status.next_opening, status.at, f.hours, f.phrases)
-        if status.reopening_known
-        else content.closed_when_unknown,
-    }
-    return [line.format(**fields) for line in content.closed_say]
-
-
 def own_options(menu: str) -> tuple[Option, ...]:
     content = flows().voice
     return content.open_options if menu == "open" else content.closed_options
@@ -203,15 +179,28 @@ def menu_options(menu: str) -> tuple[Option, ...]:
     return calltree.menu_options(own_options(menu), flows().voice.navigation)
 
 
-def add_menu(resp: VoiceResponse, menu: str, tries: int, intro: tuple[str, ...] = ()) -> None:
-    """`intro` and the options in a Gather (a key interrupts them); silence falls through to
-    a re-prompt (never a dead end)."""
+def add_menu(
+    resp: VoiceResponse,
+    menu: str,
+    tries: int,
+    intro: tuple[str, ...] = (),
+    outro: tuple[str, ...] = (),
+    last: bool = False,
+) -> None:
+    """`intro`, the options and `outro` in a Gather (a key interrupts them); silence falls
+    through to a re-prompt (never a dead end), or, the `last` time (the menu heard once
+    after the five steps), to goodbye with the 999 line and how to text."""
     content = flows().voice
     g = gather(link("voice.choice", menu=menu, tries=tries), menu_options(menu))
     say(g, *intro, *(o.prompt for o in own_options(menu)), content.navigation["repeat"].prompt)
+    say(g, *outro)
     if menu == "closed":
         say(g, content.closed_text_us)
     resp.append(g)
+    if last:
+        say(resp, content.safety, *content.gave_up)
+        resp.hangup()
+        return
     say(resp, content.no_input)
     resp.redirect(link("voice.menu", menu=menu, tries=tries + 1), method="POST")
 
@@ -287,22 +276,23 @@ def bilingual_start() -> VoiceResponse:
 
 
 def start_in_language(status: Status, greeted: bool) -> Response:
-    """The start of the call in its language: (greeting and safety line, unless the
-    bilingual start has `greeted` with them) the reassurance and the open or closed menu."""
+    """The start of the call in its language: greeting and safety line (unless the
+    bilingual start has `greeted` with them), the reassurance and the open or closed menu,
+    in the order VoiceContent.call_start gives (checked at start-up to reach the options in
+    time: flows.opening_problem)."""
     menu_name = "open" if status.open else "closed"
-    content = flows().voice
-    before, intro = content.call_start(
-        tuple(content.open_say if status.open else closed_intro(status))
+    f = flows()
+    before, intro, outro = f.voice.call_start(
+        f.menu_intro(status), () if status.open else f.closed_outro(status), bilingual=greeted
     )
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
-        if not greeted:
-            say(resp, *before)
-        add_menu(resp, menu_name, 0, intro)
+        say(resp, *before)
+        add_menu(resp, menu_name, 0, intro, outro)
         return resp
 
-    return cached(("incoming", menu_name, intro, greeted), build)
+    return cached(("incoming", menu_name, intro, outro, greeted), build)
 
 
 def language_options() -> tuple[Option, ...]:
@@ -363,18 +353,20 @@ def chosen() -> Response:
 
 @bp.route("/menu", methods=METHODS)
 def menu() -> Response:
-    """The options again: after silence, a wrong key, "repeat" or "main menu"."""
+    """The options again: after silence, a wrong key, "repeat" or "main menu"; with
+    `last=1` (after the five steps heard by just listening) once, then goodbye."""
     tries = calltree.parse_tries(param("tries"))
     if calltree.should_give_up(tries):
         return give_up(VoiceResponse())
     menu_name = which_menu()
+    last = param("last") == "1"
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
-        add_menu(resp, menu_name, tries)
+        add_menu(resp, menu_name, tries, last=last)
         return resp
 
-    return cached(("menu", menu_name, tries), build)
+    return cached(("menu", menu_name, tries, last), build)
 
 
 @bp.route("/choice", methods=METHODS)
@@ -461,8 +453,9 @@ def still_waiting() -> None:
 @bp.route("/page/<name>", methods=METHODS)
 def page(name: str) -> Response:
     """A part of one of the five steps, the police guidance or other support, then what
-    next; all of it inside the <Gather>, so a key interrupts it. A part with more after it
-    goes on by itself when nothing is pressed (that is no wrong try)."""
+    next; all of it inside the <Gather>, so a key interrupts it. Silence goes on by itself
+    (calltree.after_silence, no wrong try): the next part, the next step, through all five;
+    after the last, the main menu once then goodbye, or back to the wait in the queue."""
     if not calltree.is_page(name):
         return redirect_to_menu()
     content = flows().voice
@@ -476,6 +469,7 @@ def page(name: str) -> Response:
     replay = param("replay") != "0"
     intro = param("intro") == "1" and (name, part) == ("step1", 1)
     goes_on = calltree.continues_by_itself(name, part, part_counts())
+    silence = calltree.after_silence(name, part, part_counts())
 
     def build() -> VoiceResponse:
         resp = VoiceResponse()
@@ -499,12 +493,20 @@ def page(name: str) -> Response:
             )
             if calltree.step_number(name) is not None:
                 say(g, content.choose_step)
+            if silence.page is not None and silence.page != name:
+                say(g, content.next_step)
         resp.append(g)
-        if goes_on:
-            resp.redirect(page_link(name, part + 1, tries=tries), method="POST")
-        else:
-            say(resp, content.no_input)
-            resp.redirect(page_link(name, part, tries=tries + 1, replay=0), method="POST")
+        # A <Gather> that hears nothing falls through to the next verb (Twilio, "TwiML
+        # Voice: <Gather>", https://www.twilio.com/docs/voice/twiml/gather, `timeout`).
+        if silence.page is not None:  # silence goes on: never "I didn't hear a choice"
+            resp.redirect(page_link(silence.page, silence.part, tries=tries), method="POST")
+            return resp
+        if silence.last_step_done:
+            say(resp, content.last_step)
+        if queued:
+            resp.redirect(link("voice_queue.wait", back=1), method="POST")
+        else:  # the main menu's options once, then goodbye (add_menu, last)
+            resp.redirect(link("voice.menu", last=1), method="POST")
         return resp
 
     return cached(("page", name, part, tries, replay, intro, queued), build)
