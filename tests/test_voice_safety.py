@@ -10,7 +10,8 @@ from click.testing import CliRunner, Result
 
 from ivr.cli import main
 from ivr.content.flows import DEFAULT_DIR, load_flows
-from tests.common import cli_lines, london
+from ivr.core.crisis import CLASSES, DANGER, DESPAIR, HELP, classify
+from tests.common import cli_lines, london, path, spoken, twilio_client, twiml
 
 pytestmark = pytest.mark.usefixtures("cli_env")
 
@@ -76,3 +77,68 @@ def test_danger_despair_and_help_are_never_not_an_option(
     if at == EVENING and must_hear is None:  # out of hours, "help" hears what is open now
         assert any(NINE in line for line in heard), (page, heard)
         assert any(SAMARITANS in line for line in heard), (page, heard)
+
+
+# ------------------------------------------------------------------ the tables, through the webhook
+
+BANK_HOLIDAY = "2026-12-28T11:00"  # the Boxing Day holiday, in what would be opening hours
+FLOWS = load_flows(DEFAULT_DIR, london(IN_HOURS))
+TABLES = [
+    (name, text)
+    for safety in (FLOWS.safety, FLOWS.welsh.safety if FLOWS.welsh else FLOWS.safety)
+    for name in (*CLASSES, "none")
+    for text in safety.examples[name]
+]
+
+
+def listening_routes(open_now: bool) -> list[tuple[str, str, str]]:
+    """(where a caller answers, the caller, the call's language) at several pages."""
+    menu = "open" if open_now else "closed"
+    return [
+        (f"/voice/choice?menu={menu}&tries=0", ME, "en"),
+        (f"/voice/choice?menu={menu}&tries=0&lang=cy", ME, "cy"),
+        ("/voice/page/step2/choice?part=1&tries=0", ME, "en"),
+        ("/voice/page/police/choice?part=1&tries=0&lang=cy", ME, "cy"),
+        ("/voice/callback/confirm?tries=0", ME, "en"),
+        ("/voice/callback/check?tries=0", "anonymous", "en"),
+        ("/voice/language/choice?tries=0&offer=1", ME, "en"),
+    ]
+
+
+@pytest.mark.parametrize("at", [IN_HOURS, EVENING, BANK_HOLIDAY])
+def test_every_example_is_answered_by_its_class_at_every_page(make_app, at: str) -> None:
+    app = make_app(at)
+    h = app.extensions["helpline"]
+    open_now = h.call_status().open
+    for url, caller, lang in listening_routes(open_now):
+        content = h.flows.speaking(lang).voice
+        for name, text in TABLES:
+            said = classify(h.flows.crisis, text)
+            assert (name in said) if name != "none" else not said, text
+            root = twiml(twilio_client(app, caller).post(url, {"SpeechResult": text}))
+            heard = spoken(root)
+            where = (url, text)
+            if DANGER in said:
+                assert heard[: len(content.danger)] == list(content.danger), where
+            if DESPAIR in said:
+                start = heard.index(content.despair[0])
+                assert heard[start : start + len(content.despair)] == list(content.despair), where
+                assert DANGER in said or start == 0, where  # first, or right after danger
+            safety = bool(said & {DANGER, DESPAIR})
+            if safety and open_now:  # an advisor offered, unless the caller asked for one
+                assert content.offer_advisor.prompt in heard or any(
+                    path(r.text or "") == "/voice/advisor" for r in root.iter("Redirect")
+                ), where
+            if safety or HELP in said:
+                assert content.invalid not in heard and content.no_input not in heard, where
+            if said == {HELP} and content.help_closed[0] in heard:
+                assert any(NINE in line for line in heard), where
+                assert any(SAMARITANS in line for line in heard), where
+            if not said:
+                answers = [content.danger[0], content.despair[0]]
+                answers += [content.help_open[0], content.help_closed[0]]
+                assert not set(answers) & set(heard), where
+            if said == {HELP}:
+                expected = content.help_closed if not open_now else content.help_open
+                chose = root.find("Redirect") is not None and expected[0] not in heard
+                assert expected[0] in heard or chose, where

@@ -140,6 +140,7 @@ class VoiceContent:
 
 
 SMS_REPLIES = (
+    "crisis",
     "soon",
     "closing",
     "reopen",
@@ -180,6 +181,10 @@ CLOSURE_MESSAGE_MAX = 120
 CLOSURE_MESSAGE_MAX_WELSH = 70  # in UCS-2 a text holds 70 characters, not 160
 # Words that would tell whoever sees the phone what the helpline is about.
 REVEALING = (
+    "suicid",
+    "self-harm",
+    "self harm",
+    "overdose",
     "image",
     "photo",
     "intimate",
@@ -195,6 +200,8 @@ REVEALING = (
 )
 # The same in Welsh, checked in Welsh texts as well as the English words.
 REVEALING_WELSH = (
+    "hunanladd",
+    "hunan-niwed",
     "delwedd",
     "heddlu",
     "personol",
