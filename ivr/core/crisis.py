@@ -231,12 +231,13 @@ class CrisisWords:
         )
 
     def hints(self) -> tuple[str, ...]:
-        """Phrases written out plainly, to help speech recognition hear them."""
+        """The phrases written in plain words (no stem, choice or gap), to help speech
+        recognition hear them."""
         return tuple(
-            " ".join(s[0].rstrip("*") for s in p.slots)
+            " ".join(s[0] for s in p.slots)
             for c in CLASSES
             for p in self.phrases.get(c, ())
-            if all(len(s) == 1 and s != (GAP,) for s in p.slots)
+            if all(len(s) == 1 and s != (GAP,) and not s[0].endswith("*") for s in p.slots)
         )
 
 

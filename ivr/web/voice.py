@@ -131,7 +131,9 @@ def closed_now() -> Response | None:
 def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather:
     """Listens for one key or for speech: everything said inside it can be interrupted.
     Speech recognition is helped to hear the options' words and the phrases of
-    flows/safety.toml (in English: a Welsh call's speech is recognised as en-GB too)."""
+    flows/safety.toml (in English: a Welsh call's speech is recognised as en-GB too); Twilio
+    takes up to 500 hints of up to 100 characters each
+    (https://www.twilio.com/docs/api/errors/13330; tests/test_voice_tree.py checks)."""
     s = helpline().settings
     hints = sorted({w for o in options for w in o.words} | set(crisis_hints()))
     return Gather(
