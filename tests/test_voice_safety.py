@@ -6,11 +6,14 @@ the loaded flows (voice.toml, safety.toml)."""
 from __future__ import annotations
 
 import pytest
+import redis
 from click.testing import CliRunner, Result
 
 from ivr.cli import main
 from ivr.content.flows import DEFAULT_DIR, load_flows
 from ivr.core.crisis import CLASSES, DANGER, DESPAIR, HELP, classify
+from ivr.store.keys import DEFAULT
+from ivr.store.sealing import looks_sealed
 from tests.common import cli_lines, london, path, spoken, twilio_client, twiml
 
 pytestmark = pytest.mark.usefixtures("cli_env")
@@ -142,3 +145,32 @@ def test_every_example_is_answered_by_its_class_at_every_page(make_app, at: str)
                 expected = content.help_closed if not open_now else content.help_open
                 chose = root.find("Redirect") is not None and expected[0] not in heard
                 assert expected[0] in heard or chose, where
+
+
+def callbacks_in(store: redis.Redis) -> list[str]:
+    """The simulated callback records (`helpline simulate` keeps its own)."""
+    found = (k.decode() if isinstance(k, bytes) else k for k in store.keys("*"))
+    return [k for k in found if DEFAULT.simulation.is_callback(k)]
+
+
+def test_a_callback_asked_for_by_a_caller_who_spoke_of_despair_is_urgent(store) -> None:
+    result = simulate(
+        EVENING,
+        ME,
+        ("--say", "um I want to end it all"),
+        ("--press", "5"),  # the callback, from the same page
+        ("--press", "1"),  # this number
+        ("--press", "2"),  # no voicemail
+        ("--press", "1"),  # any time
+    )
+    assert CONTENT.despair[0] in answer_to(result, "um I want to end it all")
+    records = callbacks_in(store)
+    assert len(records) == 1
+    urgent = store.hget(records[0], "urgent")
+    assert urgent and looks_sealed(urgent.decode() if isinstance(urgent, bytes) else urgent)
+
+
+def test_a_callback_asked_for_by_a_caller_who_did_not_is_not(store) -> None:
+    simulate(EVENING, ME, ("--say", "help me"), *[("--press", k) for k in "5121"])
+    records = callbacks_in(store)
+    assert len(records) == 1 and not store.hexists(records[0], "urgent")

@@ -666,6 +666,15 @@ class CallbackQueue:
         sealed = maybe_text(self.r.get(self.keys.keyed_number(call_sid)))
         return self.sealer.open(sealed) if sealed else None
 
+    def note_call_in_crisis(self, call_sid: str, seconds: int) -> None:
+        """This call spoke of danger or despair (sealed, like all a person says of
+        themselves; gone when the call is long over)."""
+        self.r.set(self.keys.call_in_crisis(call_sid), self.sealer.seal(URGENT), ex=seconds)
+
+    def call_in_crisis(self, call_sid: str) -> bool:
+        sealed = maybe_text(self.r.get(self.keys.call_in_crisis(call_sid)))
+        return sealed is not None and self.sealer.open(sealed) == URGENT
+
     def forget_keyed(self, call_sid: str) -> None:
         self.r.delete(self.keys.keyed_number(call_sid))
 

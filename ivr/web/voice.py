@@ -276,6 +276,8 @@ def heard_here(
     if not heard.answered:
         return heard, VoiceResponse()
     log.info("call %s: heard %s", param("CallSid"), ", ".join(sorted(heard.said)))
+    if heard.safety:
+        note_crisis()
     open_now = now_status().open
     queued = in_queue() or request.path.startswith(PREFIX + "/queue")
     resp = Answered(offer and heard.safety and open_now and not queued)
@@ -286,6 +288,18 @@ def heard_here(
     if not heard.safety and heard.option is None:
         say(resp, *(content.help_open if open_now else content.help_closed))
     return heard, resp
+
+
+CRISIS_SECONDS = 4 * 3600  # longer than any call: a callback asked for later in it is urgent
+
+
+def note_crisis() -> None:
+    """Remember that this call spoke of danger or despair, so that a callback it asks for is
+    flagged urgent; a store error changes nothing for the caller."""
+    try:
+        helpline().queue.note_call_in_crisis(param("CallSid")[:64] or "unknown", CRISIS_SECONDS)
+    except redis.RedisError as exc:
+        log.warning("call %s: could not note words of danger or despair: %s", param("CallSid"), exc)
 
 
 @bp.route("/offer", methods=METHODS)

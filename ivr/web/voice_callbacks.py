@@ -340,6 +340,8 @@ def save() -> Response:
         number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
     )
     h.queue.set_callback_language(result.callback_id, flows().language)
+    if h.queue.call_in_crisis(call_sid()):  # the caller spoke of danger or despair
+        h.queue.set_urgent(result.callback_id)
     if joined:
         stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=live_queue().keys)
     if result.outcome == "new":
