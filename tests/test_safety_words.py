@@ -4,6 +4,7 @@ matcher's way of making words alike (crisis.py)."""
 
 from __future__ import annotations
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -111,3 +112,30 @@ def test_a_bad_phrase_in_the_file_stops_start_up_naming_the_file(tmp_path: Path)
     bad.write_text(text.replace('  "knife",', '  "... knife",', 1), encoding="utf-8")
     with pytest.raises(FlowFileError, match="safety.toml"):
         load_safety(read_toml(bad))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "complaint"),
+    [
+        ('  "knife",\n', "", "'he has a knife' should match danger, matches nothing"),
+        ('  "weapon",\n', '  "weapon",\n  "report",\n', "'i want to report it' should match"),
+    ],
+    ids=["a phrase taken out", "a phrase too broad"],
+)
+def test_helpline_check_says_which_example_a_change_broke(
+    cli, tmp_path: Path, old: str, new: str, complaint: str
+) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(DEFAULT_DIR, flows)
+    safety = flows / "safety.toml"
+    text = safety.read_text(encoding="utf-8")
+    assert old in text
+    safety.write_text(text.replace(old, new, 1), encoding="utf-8")
+    result = cli("check", flows=flows)
+    assert result.exit_code == 1
+    assert complaint in result.output
+
+
+def test_helpline_check_counts_the_examples_of_the_shipped_words(cli) -> None:
+    result = cli("check", flows=DEFAULT_DIR)
+    assert "examples in safety.toml match as written" in result.output

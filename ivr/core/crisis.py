@@ -269,3 +269,16 @@ def spot(crisis: CrisisWords, words: Sequence[str]) -> Spotted:
 def classify(crisis: CrisisWords, text: str | None) -> frozenset[str]:
     """The classes a sentence or a text message matches."""
     return spot(crisis, words_of(text, crisis.fillers)).classes
+
+
+def unmatched(
+    crisis: CrisisWords, examples: Iterable[tuple[str, str]]
+) -> list[tuple[str, str, frozenset[str]]]:
+    """The (means, says) examples that don't match as written, each with what it matched:
+    `means` is a class it must match, or "none" for nothing at all."""
+    wrong = []
+    for means, says in examples:
+        found = classify(crisis, says)
+        if (means == "none" and found) or (means != "none" and means not in found):
+            wrong.append((means, says, found))
+    return wrong
