@@ -174,3 +174,27 @@ def test_a_callback_asked_for_by_a_caller_who_did_not_is_not(store) -> None:
     simulate(EVENING, ME, ("--say", "help me"), *[("--press", k) for k in "5121"])
     records = callbacks_in(store)
     assert len(records) == 1 and not store.hexists(records[0], "urgent")
+
+
+@pytest.mark.parametrize(
+    "then", ["https://elsewhere.example/voice/menu", "//elsewhere.example/x", "/console/", ""]
+)
+def test_the_offer_page_carries_on_only_to_a_page_of_the_call_tree(make_app, then: str) -> None:
+    app = make_app(IN_HOURS)
+    root = twiml(twilio_client(app, ME).post(f"/voice/offer?then={then}", {"Digits": "7"}))
+    assert path(root.find("Redirect").text or "") == "/voice/menu"
+
+
+@pytest.mark.parametrize(
+    ("fields", "goes_to"),
+    [
+        ({"Digits": "1"}, "/voice/advisor"),
+        ({"SpeechResult": "yes please"}, "/voice/advisor"),
+        ({"Digits": "7"}, "/voice/page/step2"),
+    ],
+)
+def test_the_offer_page_takes_the_advisor_or_carries_on(make_app, fields, goes_to) -> None:
+    app = make_app(IN_HOURS)
+    url = "/voice/offer?then=/voice/page/step2%3Fpart%3D1"
+    root = twiml(twilio_client(app, ME).post(url, fields))
+    assert path(root.find("Redirect").text or "") == goes_to
