@@ -5,6 +5,7 @@ store was down. The examples of flows/safety.toml are sent as texts at several i
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -156,3 +157,14 @@ def test_a_text_in_crisis_kept_while_the_store_was_down_is_flagged_when_it_goes_
     queue = app.extensions["helpline"].queue
     assert queue.open_for(number(30)).urgent
     assert not queue.open_for(number(31)).urgent
+
+
+def test_a_person_who_chose_welsh_gets_the_crisis_reply_in_welsh(make_app, tmp_path) -> None:
+    flows = tmp_path / "flows"
+    shutil.copytree(DEFAULT_DIR, flows)
+    (flows / "languages.toml").write_text("welsh = true\n")
+    app = make_app(EVENING, flows_dir=flows)
+    send(app, "CYMRAEG", sender=number(40))
+    texts = send(app, "dw i eisiau lladd fy hun", sender=number(40))
+    assert texts[0] == app.extensions["helpline"].flows.welsh.sms.replies["crisis"]
+    assert app.extensions["helpline"].queue.open_for(number(40)).urgent

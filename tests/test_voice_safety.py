@@ -198,3 +198,17 @@ def test_the_offer_page_takes_the_advisor_or_carries_on(make_app, fields, goes_t
     url = "/voice/offer?then=/voice/page/step2%3Fpart%3D1"
     root = twiml(twilio_client(app, ME).post(url, fields))
     assert path(root.find("Redirect").text or "") == goes_to
+
+
+@pytest.mark.parametrize(("at", "menu"), [(IN_HOURS, "open"), (EVENING, "closed")])
+def test_the_safety_answer_comes_first_then_the_option_also_asked_for(
+    make_app, at: str, menu: str
+) -> None:
+    app = make_app(at)
+    said = "I want to kill myself, can you call me back"
+    root = twiml(twilio_client(app, ME).post(f"/voice/choice?menu={menu}", {"SpeechResult": said}))
+    heard = spoken(root)
+    assert heard[: len(CONTENT.despair)] == list(CONTENT.despair)
+    assert path(root.find("Redirect").text or "") == "/voice/callback"
+    offered = CONTENT.offer_advisor.prompt in heard
+    assert offered is (at == IN_HOURS)  # in hours, an advisor first; silence: the callback
