@@ -406,7 +406,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         reading.hour if reading else None,
         tuple(m for m in media if m),
         h.line.name,
-        urgent,
+        urgent=urgent,
     )
     try:
         h.spool.add(entry)
