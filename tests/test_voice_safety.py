@@ -212,3 +212,17 @@ def test_the_safety_answer_comes_first_then_the_option_also_asked_for(
     assert path(root.find("Redirect").text or "") == "/voice/callback"
     offered = CONTENT.offer_advisor.prompt in heard
     assert offered is (at == IN_HOURS)  # in hours, an advisor first; silence: the callback
+
+
+@pytest.mark.parametrize("at", [IN_HOURS, EVENING])
+def test_with_the_store_down_danger_and_despair_are_still_answered(make_app, tmp_path, at) -> None:
+    app = make_app(at=at, redis_url="redis://127.0.0.1:9", data_dir=tmp_path)
+    for url in (
+        "/voice/choice?menu=open",
+        "/voice/callback/check",
+        "/voice/offer?then=/voice/menu",
+    ):
+        root = twiml(twilio_client(app, ME).post(url, {"SpeechResult": "he's got a knife"}))
+        assert spoken(root)[: len(CONTENT.danger)] == list(CONTENT.danger), url
+        root = twiml(twilio_client(app, ME).post(url, {"SpeechResult": "I want to die"}))
+        assert CONTENT.despair[0] in spoken(root), url

@@ -248,11 +248,6 @@ class Spotted:
     classes: frozenset[str] = frozenset()
     at: frozenset[int] = frozenset()
 
-    @property
-    def safety(self) -> bool:
-        """Danger or despair: answered first, whatever else was asked."""
-        return bool(self.classes & set(SAFETY))
-
 
 def spot(crisis: CrisisWords, words: Sequence[str]) -> Spotted:
     """The classes `words` (from words_of) match, and the positions that matched."""

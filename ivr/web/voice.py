@@ -296,8 +296,10 @@ CRISIS_SECONDS = 4 * 3600  # longer than any call: a callback asked for later in
 def note_crisis() -> None:
     """Remember that this call spoke of danger or despair, so that a callback it asks for is
     flagged urgent; a store error changes nothing for the caller."""
+    sid = param("CallSid")[:64]
     try:
-        helpline().queue.note_call_in_crisis(param("CallSid")[:64] or "unknown", CRISIS_SECONDS)
+        if sid:
+            helpline().queue.note_call_in_crisis(sid, CRISIS_SECONDS)
     except redis.RedisError as exc:
         log.warning("call %s: could not note words of danger or despair: %s", param("CallSid"), exc)
 
