@@ -31,6 +31,7 @@ from ivr.content.review import Marked, Proposal, Replaced, Review, load_review, 
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
 from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
+from ivr.core.crisis import unmatched
 from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
     EXAMPLE_INTERNATIONAL,
@@ -232,6 +233,7 @@ def check(review: bool, helpline_name: str | None) -> None:
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"flows: {flows.directory} is valid")
+    _check_safety_examples(flows)
     if review:
         _print_review(marked(flows.directory), review_file)
     problems = check_settings(settings) + check_environment(os.environ)
@@ -243,6 +245,32 @@ def check(review: bool, helpline_name: str | None) -> None:
     if any(p.level == "error" for p in problems):
         raise SystemExit(1)
     click.echo("settings: no errors" + (f" ({len(problems)} warnings)" if problems else ""))
+
+
+def _check_safety_examples(flows: Flows) -> None:
+    """Every example in safety.toml (and cy/safety.toml) matches as written: staff who
+    change a phrase hear at once what it broke."""
+    examples = [
+        (means, says)
+        for language in (flows, flows.welsh)
+        if language is not None
+        for means, sentences in language.safety.examples.items()
+        for says in sentences
+    ]
+    examples += [
+        (means, says)
+        for language in (flows, flows.welsh)
+        if language is not None
+        for says, means, _ in language.safety.borderline
+    ]
+    wrong = unmatched(flows.crisis, examples)
+    for means, says, found in wrong:
+        got = ", ".join(sorted(found)) or "nothing"
+        should = "nothing" if means == "none" else means
+        click.echo(f"error: safety.toml: {says!r} should match {should}, matches {got}", err=True)
+    if wrong:
+        raise SystemExit(1)
+    click.echo(f"safety: {len(examples)} examples in safety.toml match as written")
 
 
 def _wrapped(label: str, text: str) -> str:

@@ -7,6 +7,7 @@ import pytest
 
 from ivr.core import calltree
 from ivr.core.calltree import Move, Option, Step
+from ivr.core.crisis import CrisisWords, Phrase
 
 MENU = (
     Option("1", "advisor", "To speak to an advisor, press 1.", ("advisor", "talk", "someone")),
@@ -105,7 +106,16 @@ def test_a_phrase_of_several_words_must_be_said_whole() -> None:
     assert calltree.hear(options, "", "more please, I need support").option is None
 
 
-DANGER = ("emergency", "nine nine nine", "112", "in danger", "scared")
+DANGER = CrisisWords(
+    {
+        "danger": tuple(
+            Phrase.parse(p) for p in ("emergency", "nine nine nine", "112", "in danger", "scared")
+        ),
+        "despair": (Phrase.parse("kill* myself"),),
+        "help": (Phrase.parse("help"),),
+    },
+    frozenset({"um"}),
+)
 
 
 @pytest.mark.parametrize(
@@ -122,17 +132,19 @@ DANGER = ("emergency", "nine nine nine", "112", "in danger", "scared")
         ("I am in danger, talk to someone", True, "advisor"),
         ("police, it's an emergency", True, "police"),
         ("9999", False, None),  # not 999
-        ("help me report it", False, "police"),  # "help" on its own is not danger
+        ("help me report it", False, "police"),  # "help" is no danger: the option asked for
         ("help", False, None),
+        ("um I want to kill myself", True, None),
+        ("I'm killing myself, I need advice", True, "steps"),
         ("scarecrow", False, None),  # whole words only
-        ("danger", False, None),  # only the phrase "in danger"
+        ("danger", False, None),  # only the phrase "in danger" (in this test's list)
         ("", False, None),
         (None, False, None),
     ],
 )
 def test_danger_is_heard_and_the_option_asked_for_too(speech, danger: bool, action) -> None:
     heard = calltree.hear(MENU, None, speech, DANGER)
-    assert heard.danger is danger
+    assert heard.safety is danger
     assert (heard.option.action if heard.option else None) == action
 
 

@@ -131,6 +131,7 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
         "attempts": 0,
         "source": "voice",
         "language": "English",  # a Welsh speaker sees "Cymraeg (Welsh)" and takes it
+        "urgent": False,  # a text that spoke of danger or despair: shown, and taken first
         "state": "",
         "call_state": "",
     }

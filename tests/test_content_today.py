@@ -174,8 +174,10 @@ def test_the_old_law_is_gone_from_every_default_flow(
 
 @pytest.mark.parametrize("at", [OPEN_AT, CLOSED_AT, "2026-12-25T11:00"])
 @pytest.mark.parametrize("language", ["en", "cy"])
-def test_the_law_today_is_heard_in_step_2(make_app: AppFactory, at: str, language: str) -> None:
-    said = page_heard(make_app(at), "step2", language)
+def test_the_law_today_is_heard_in_step_2(
+    make_app: AppFactory, welsh_on: Path, at: str, language: str
+) -> None:
+    said = page_heard(make_app(at, flows_dir=welsh_on), "step2", language)
     law = [line for line in said if LAW_SAYS[language][0] in line]
     assert law, said
     for words in LAW_SAYS[language]:
@@ -222,9 +224,9 @@ def test_simulate_sms_steps_reads_the_law_today() -> None:
 
 @pytest.mark.parametrize("language", ["en", "cy"])
 def test_step_3_offers_stopncii_to_adults_and_report_remove_to_under_18s(
-    make_app: AppFactory, language: str
+    make_app: AppFactory, welsh_on: Path, language: str
 ) -> None:
-    said = page_heard(make_app(CLOSED_AT), "step3", language)
+    said = page_heard(make_app(CLOSED_AT, flows_dir=welsh_on), "step3", language)
     assert_hears(said, "StopNCII")
     assert_hears(said, "stop N C I I dot org")  # spoken, not read as a web address
     assert_hears(said, "18")
@@ -240,9 +242,9 @@ def test_steps_text_3_names_stopncii_and_report_remove(shipped: Flows) -> None:
 @pytest.mark.parametrize("at", [OPEN_AT, CLOSED_AT])
 @pytest.mark.parametrize("language", ["en", "cy"])
 def test_the_police_option_gives_relay_uk_and_emergency_sms(
-    make_app: AppFactory, at: str, language: str
+    make_app: AppFactory, welsh_on: Path, at: str, language: str
 ) -> None:
-    said = page_heard(make_app(at), "police", language)
+    said = page_heard(make_app(at, flows_dir=welsh_on), "police", language)
     for words in RELAY_HEARD if language == "en" else RELAY_HEARD_CY:
         assert_hears(said, words)
 

@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 
+from ivr.core.languages import WELSH
 from ivr.core.livequeue import (
     BY_WAIT,
     CALLBACK,
@@ -18,6 +19,7 @@ from ivr.core.livequeue import (
     MAX_WAIT,
     NO_ADVISORS,
     ON_CALL,
+    ORDERS,
     RINGING,
     WRAP_UP,
     AdvisorState,
@@ -269,3 +271,18 @@ TEN = timedelta(minutes=10)
 def test_when_a_waiting_caller_is_offered_the_callback(joined_ago, line_open, on_duty, why) -> None:
     joined = None if joined_ago is None else ago(joined_ago)
     assert why_leave(joined, NOW, TEN, line_open, on_duty) == why
+
+
+def test_an_urgent_callback_is_taken_before_everyone_and_never_left_waiting() -> None:
+    """Issue 19: a text that spoke of danger or despair goes first in Take next, before
+    last-day callbacks and callers on the line, in either order; and an advisor who doesn't
+    speak Welsh still takes a Welsh one rather than leave it for a Welsh speaker."""
+    early, late = london("2026-12-08T10:00"), london("2026-12-08T11:00")
+    entries = [
+        Waiting(CALLBACK, "last-day", early, last_day=True),
+        Waiting(CALLER, "on-the-line", early),
+        Waiting(CALLBACK, "urgent", late, urgent=True, language=WELSH),
+    ]
+    for order in ORDERS:
+        assert one_list(entries, order)[0].ref == "urgent"
+    assert for_advisor(entries, LIVE_FIRST, False, True)[0].ref == "urgent"

@@ -156,15 +156,15 @@ def test_say_and_press_are_taken_in_the_order_given(content: VoiceContent) -> No
     assert said.index(content.police[0]) < said.index(content.steps[0].title)
 
 
-def test_speech_at_a_question_that_listens_for_keys_only_is_not_heard(
+def test_speech_at_the_number_question_asks_for_the_number_to_be_keyed_in(
     content: VoiceContent,
 ) -> None:
-    """The callback number is keyed in: Twilio ignores speech there, so does the simulator."""
+    """The callback number is keyed in; speech is heard there for the words of danger,
+    despair and help (issue 19), and other words are asked to be keyed in instead."""
     result = simulate(
         "--at", IN_HOURS, "--from", "anonymous", "--press", "5", "--say", "oh seven seven hundred"
     )
     events = cli_lines(result)
     said_at = events.index("SAYS: oh seven seven hundred")
-    assert events[said_at + 1].startswith("NOT HEARD")
-    assert events[said_at + 2] == f"HEARS: {content.no_input}"  # as if silent
+    assert events[said_at + 1] == f"HEARS: {content.callback['key_it_in']}"
     assert cli_heard(result).count(content.callback["ask_number"]) == 2

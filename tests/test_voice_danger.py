@@ -20,6 +20,7 @@ from tests.common import (
     cli_heard,
     cli_lines,
     london,
+    path,
     query,
     redirect_of,
     spoken,
@@ -81,13 +82,17 @@ def simulate(at: str, caller: str, *inputs: tuple[str, str]) -> Result:
 def test_naming_danger_anywhere_gets_the_999_line_then_the_same_question(
     content: VoiceContent, place, at, caller, keys, spoken
 ) -> None:
-    result = simulate(at, caller, *[("--press", k) for k in keys], ("--say", spoken))
+    # In hours an advisor is offered next: staying silent carries on.
+    silence = [("--press", "-")] if at == IN_HOURS else []
+    result = simulate(at, caller, *[("--press", k) for k in keys], ("--say", spoken), *silence)
     events = cli_lines(result)
     said_at = events.index(f"SAYS: {spoken}")
     before = [e for e in events[:said_at] if e.startswith("HEARS: ")]
     after = [e for e in events[said_at + 1 :] if e.startswith("HEARS: ")]
     assert after[: len(content.danger)] == [f"HEARS: {line}" for line in content.danger], place
     again = after[len(content.danger) :]
+    if at == IN_HOURS:
+        assert again.pop(0) == f"HEARS: {content.offer_advisor.prompt}", place
     # The question's last words, asked again (after a part of a page, its keys).
     last = f"HEARS: {content.navigation['menu'].prompt}" if "part" in place else before[-1]
     assert last in again, place
@@ -121,6 +126,7 @@ def test_frightened_and_yes_to_voicemail_still_saves_the_callback(
         ("--press", "5"),
         ("--say", "yes"),
         ("--say", "yes but I'm frightened"),
+        ("--press", "-"),  # silence at the offer of an advisor: the questions go on
         ("--say", "any time"),
     )
     heard = cli_heard(result)
@@ -187,9 +193,13 @@ def test_danger_alone_asks_the_same_question_again_and_no_try_is_lost(make_app) 
     assert len(routes) > 10
     for url, again, caller in routes:
         root = twiml(twilio_client(app, caller).post(url, {"SpeechResult": "I'm in danger"}))
-        assert spoken(root) == list(content.danger), url
+        # In hours, an advisor is offered before the question comes again.
+        assert spoken(root) == [*content.danger, content.offer_advisor.prompt], url
         assert urlsplit(redirect_of(root)).path == urlsplit(again).path, url
         assert query(redirect_of(root)) == query(again), url
+        offer = root.find("Gather")
+        assert offer is not None and path(offer.get("action", "")) == "/voice/offer", url
+        assert query(query(offer.get("action", ""))["then"]) == query(again), url
 
 
 def test_only_words_naming_danger_get_the_999_line(make_app) -> None:

@@ -161,6 +161,24 @@ def test_the_wait_says_the_place_the_999_line_and_the_swap(busy, position, said)
     assert heard[1] == content.queue["no_estimate"]  # too few calls to go on: no number
 
 
+@pytest.mark.parametrize("position", ["1", "4", ""])
+def test_every_loop_of_the_wait_says_the_999_and_samaritans_lines(busy, position) -> None:
+    """Issue 19: a caller waiting hears Samaritans (116 123) in every loop, after 999."""
+    waits(busy)
+    heard = spoken(wait_page(busy, QueuePosition=position))
+    content = voice(busy)
+    assert heard.index(content.safety) < heard.index(content.queue["samaritans"])
+    assert "1 1 6, 1 2 3" in content.queue["samaritans"]
+
+
+def test_despair_in_the_wait_gets_samaritans_and_the_wait_goes_on(busy) -> None:
+    """No advisor is offered there: the caller is waiting for one, in their place."""
+    root = key(busy, SpeechResult="um I don't want to be here any more")
+    assert spoken(root) == list(voice(busy).despair)
+    assert path(redirect_of(root)) == "/voice/queue/wait"
+    assert root.find("Gather") is None and root.find("Leave") is None
+
+
 def test_the_estimate_comes_from_recent_handling_times(busy) -> None:
     waits(busy)
     live = busy.extensions["helpline"].live

@@ -232,13 +232,14 @@ def test_every_say_uses_the_british_voice(tree: Walk) -> None:
 
 FRONT_DOOR_MENUS = re.compile(
     r"^/voice(/choice|/page/[^/]+/choice"
-    r"|/callback/confirm|/callback/number/confirm|/callback/save)$"
+    r"|/callback/confirm|/callback/check|/callback/number/confirm|/callback/save|/offer)$"
 )
 
 
 def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(tree: Walk) -> None:
-    """Every menu, page and callback question listens for speech too; the callback number
-    (digits) and the advisor's screening listen for keys only."""
+    """Every menu, page and callback question listens for speech too, the callback number
+    included (for the words of danger, despair and help); the advisor's screening listens
+    for keys only."""
     menus = 0
     for visit in tree.visits:
         for g in visit.root.iter("Gather"):
@@ -248,7 +249,10 @@ def test_menus_hear_keys_and_british_speech_and_the_advisors_screen_keys_only(tr
             if FRONT_DOOR_MENUS.match(action):
                 menus += 1
                 assert g.get("input") == "dtmf speech", visit.url
-            elif action in ("/voice/screen/result", "/voice/callback/check"):
+                assert g.get("language") == LANGUAGE and g.get("hints"), visit.url
+                hints = g.get("hints").split(", ")  # Twilio's limits (its error 13330)
+                assert len(hints) <= 500 and max(map(len, hints)) <= 100, visit.url
+            elif action == "/voice/screen/result":
                 assert g.get("input") == "dtmf"
             else:
                 pytest.fail(f"{action}: does it listen for speech?")

@@ -19,6 +19,7 @@ from typing import Any
 from ivr.content.tomlfile import FlowFileError, TomlFile, Where, read_toml
 from ivr.core import spoken
 from ivr.core.calltree import STEP_COUNT, Option, Step
+from ivr.core.crisis import CLASSES, CrisisWords, Phrase
 from ivr.core.gsm7 import non_gsm7, segments, ucs2_segments
 from ivr.core.hours import (
     WEEKDAYS,
@@ -40,6 +41,8 @@ DEFAULT_DIR = Path(__file__).resolve().parents[2] / "flows"
 WELSH_FOLDER = "cy"  # a helpline's Welsh content, beside its English files
 LANGUAGES_FILE = "languages.toml"  # welsh = true switches Welsh on for callers
 PAIRED_FILES = ("voice.toml", "sms.toml", "phrases.toml")  # the same keys in both languages
+SAFETY_FILE = "safety.toml"  # the words of danger, despair and help, with examples
+EXAMPLES = (*CLASSES, "none")  # safety.toml's [examples]: what each class must match, and not
 
 MENU_ACTIONS = ("advisor", "steps", "police", "support", "callback")
 QUEUE_ACTIONS = ("swap", "steps", "police", "support")
@@ -54,6 +57,7 @@ QUEUE_TEXTS = (
     "back",
     "back_prompt",
     "connecting",
+    "samaritans",
 )
 QUEUE_LEAVE = ("swap", "max_wait", "closing", "no_advisors")
 QUEUE_ADVISOR = ("connect", "no_key", "gone", "ended")
@@ -115,8 +119,11 @@ class VoiceContent:
     police: tuple[str, ...]
     support: tuple[str, ...]
     pages: Mapping[str, Page]
-    danger_words: tuple[str, ...]
     danger: tuple[str, ...]
+    despair: tuple[str, ...]
+    help_open: tuple[str, ...]
+    help_closed: tuple[str, ...]
+    offer_advisor: Option
     advisor: Mapping[str, str]
     callback: Mapping[str, str]
     answers: tuple[Option, ...]
@@ -150,6 +157,7 @@ class VoiceContent:
 
 
 SMS_REPLIES = (
+    "crisis",
     "soon",
     "closing",
     "reopen",
@@ -190,6 +198,10 @@ CLOSURE_MESSAGE_MAX = 120
 CLOSURE_MESSAGE_MAX_WELSH = 70  # in UCS-2 a text holds 70 characters, not 160
 # Words that would tell whoever sees the phone what the helpline is about.
 REVEALING = (
+    "suicid",
+    "self-harm",
+    "self harm",
+    "overdose",
     "image",
     "photo",
     "intimate",
@@ -205,6 +217,8 @@ REVEALING = (
 )
 # The same in Welsh, checked in Welsh texts as well as the English words.
 REVEALING_WELSH = (
+    "hunanladd",
+    "hunan-niwed",
     "delwedd",
     "heddlu",
     "personol",
@@ -258,6 +272,15 @@ class SmsContent:
 
 
 @dataclass(frozen=True)
+class Safety:
+    """safety.toml: the phrases of each class, and the examples the tests hold them to."""
+
+    words: CrisisWords
+    examples: Mapping[str, tuple[str, ...]]  # a class (or "none") -> sentences
+    borderline: tuple[tuple[str, str, str], ...] = ()  # (says, means, why)
+
+
+@dataclass(frozen=True)
 class Flows:
     """Everything loaded from flows/, checked."""
 
@@ -267,11 +290,19 @@ class Flows:
     phrases: PhraseTemplates
     voice: VoiceContent
     sms: SmsContent
+    safety: Safety
     language: str = ENGLISH
     # The Welsh content (the folder cy/), loaded and checked whenever it is there, so staff
     # can hear it before it goes live; callers are offered it only when `welsh_on`.
     welsh: Flows | None = None
     welsh_on: bool = False
+    # Every language's phrases together (load_flows): what calls and texts are matched on.
+    every_language: CrisisWords | None = None
+
+    @property
+    def crisis(self) -> CrisisWords:
+        """The phrases a caller's or texter's words are matched on, in any language."""
+        return self.every_language or self.safety.words
 
     def speaking(self, language: str) -> Flows:
         """The content in `language` ("cy": Welsh, when there is Welsh content), else this."""
@@ -542,6 +573,7 @@ def _pages(
 
 
 SAFETY_LINE = "9 9 9"  # the 999 line, as written to be read out digit by digit
+SAMARITANS_LINE = "1 1 6, 1 2 3"  # Samaritans' free number, read out digit by digit
 PLACEHOLDER_WORDS = 8  # a {placeholder} counts as about what the app fills in
 _PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 
@@ -567,11 +599,23 @@ def _check_999(
 def _check_safety_lines(r: _Reader) -> None:
     """The 999 line early at the start of every call, in and out of hours (what is said
     before the menu, see VoiceContent.call_start) and in the fallback; and in the safety line
-    and the danger lines themselves."""
-    for where in (("greeting", "safety"), ("danger", "say")):
+    and the danger lines themselves; Samaritans' number where despair or help is answered and
+    in the wait."""
+    for where in (
+        ("greeting", "safety"),
+        ("danger", "say"),
+        ("despair", "say"),
+        ("help", "closed"),
+    ):
         if SAFETY_LINE not in " ".join(r.texts(where)):
             raise r.file.error(
                 where, f'{_name(where)} must give the 999 line, with 999 written "{SAFETY_LINE}"'
+            )
+    for where in (("despair", "say"), ("help", "closed"), ("queue", "samaritans")):
+        if SAMARITANS_LINE not in " ".join(r.texts(where)):
+            raise r.file.error(
+                where,
+                f'{_name(where)} must give Samaritans\' number, written "{SAMARITANS_LINE}"',
             )
     limit = _limit(r, "words_before_999", 30)
 
@@ -645,9 +689,13 @@ def load_voice(file: TomlFile) -> VoiceContent:
         [(("callback", "safe_times", i), o) for i, (o, _) in enumerate(safe_times)],
         navigation,
     )
-    danger_words = r.words(("danger", "words"))
-    if not danger_words:
-        raise file.error(("danger", "words"), "danger.words must name at least one word")
+    offer_advisor = Option(
+        r.key(("offer_advisor", "key")),
+        "advisor",
+        r.text(("offer_advisor", "prompt")),
+        r.words(("offer_advisor", "words")),
+    )
+    _check_own_keys(file, [(("offer_advisor",), offer_advisor)], navigation)
     entries = r.get(("steps", "step"))
     if not isinstance(entries, list) or len(entries) != STEP_COUNT:
         raise file.error(("steps",), f"there must be exactly {STEP_COUNT} [[steps.step]] entries")
@@ -686,8 +734,11 @@ def load_voice(file: TomlFile) -> VoiceContent:
         police=r.texts(("police", "say")),
         support=r.texts(("support", "say")),
         pages=_pages(r, steps, steps_intro, part, _limit(r, "page_words", 112)),
-        danger_words=danger_words,
         danger=r.texts(("danger", "say")),
+        despair=r.texts(("despair", "say")),
+        help_open=r.texts(("help", "open")),
+        help_closed=r.texts(("help", "closed")),
+        offer_advisor=offer_advisor,
         advisor={
             k: r.text(("advisor", k))
             for k in ("connecting", "unavailable", "closed_now", "screen", "screen_declined")
@@ -703,6 +754,7 @@ def load_voice(file: TomlFile) -> VoiceContent:
                 "ask_number",
                 "read_back",
                 "invalid_number",
+                "key_it_in",
                 "voicemail",
                 "done_new",
                 "done_existing",
@@ -845,6 +897,42 @@ def _maybe_text(r: _Reader, where: Where, fields: tuple[str, ...]) -> str:
     return r.text(where, fields) if value.strip() else ""
 
 
+def load_safety(file: TomlFile) -> Safety:
+    """safety.toml: each class's phrases (a phrase that can't match is an error naming its
+    line), the fillers, and the examples."""
+    r = _Reader(file)
+    phrases = {}
+    for name in CLASSES:
+        where: Where = (name, "phrases")
+        found = []
+        for text in r.words(where):
+            try:
+                found.append(Phrase.parse(text))
+            except ValueError as exc:
+                raise file.error(where, f"{_name(where)}: {exc}") from None
+        if not found:
+            raise file.error(where, f"{_name(where)} must name at least one phrase")
+        phrases[name] = tuple(found)
+    examples = {
+        name: r.words(("examples", name)) if name in r.get(("examples",)) else ()
+        for name in EXAMPLES
+    }
+    borderline = []
+    for i, entry in enumerate(r.get(("examples",)).get("borderline", [])):
+        where = ("examples", "borderline", i)
+        if not isinstance(entry, Mapping) or entry.get("means") not in EXAMPLES:
+            raise file.error(
+                ("examples", "borderline"),
+                f'each borderline example is {{ says = "...", means = "{"|".join(EXAMPLES)}", '
+                'why = "..." }',
+            )
+        borderline.append(
+            (r.text((*where, "says")), r.text((*where, "means")), r.text((*where, "why")))
+        )
+    fillers = frozenset(r.words(("fillers",))) if "fillers" in file.data else frozenset()
+    return Safety(CrisisWords(phrases, fillers), examples, tuple(borderline))
+
+
 def load_phrases(file: TomlFile) -> PhraseTemplates:
     r = _Reader(file)
     when_fields = ("time", "weekday", "day", "month")
@@ -925,6 +1013,7 @@ def _load_language(directory: Path, config: HoursConfig, welsh: bool) -> dict[st
         "phrases": load_phrases(read_toml(directory / "phrases.toml")),
         "voice": voice,
         "sms": load_sms(read_toml(directory / "sms.toml"), welsh=welsh),
+        "safety": load_safety(read_toml(directory / SAFETY_FILE)),
     }
 
 
@@ -1143,7 +1232,9 @@ def _read_flows(directory: Path, now: datetime) -> Flows:
             raise read_toml(flows.directory / "voice.toml").error(
                 (), "with Welsh switched on, voice.toml needs [language] (the choice of language)"
             )
-    return replace(english, welsh=welsh, welsh_on=welsh_on)
+    both = english.safety.words.joined(welsh.safety.words)
+    welsh = replace(welsh, every_language=both)
+    return replace(english, welsh=welsh, welsh_on=welsh_on, every_language=both)
 
 
 __all__ = [

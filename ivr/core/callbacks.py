@@ -45,6 +45,7 @@ class Callback:
     count: Count = field(default_factory=Count)  # towards expiry (expiry.py)
     swapped: bool = False  # asked for from the queue: requested_at is when they joined it
     language: str = "en"  # the language they asked in (en, cy): a Welsh speaker may take it
+    urgent: bool = False  # their text spoke of danger or despair: shown, and taken first
 
 
 # ------------------------------------------------------------------ after an advisor's call

@@ -10,6 +10,8 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from ivr.core.crisis import SAFETY, CrisisWords, Spotted, spot, words_of
+
 MAX_TRIES = 3
 STEP_COUNT = 5
 PAGES = tuple(f"step{n}" for n in range(1, STEP_COUNT + 1)) + ("police", "support")
@@ -38,20 +40,6 @@ def normalise_speech(speech: str | None) -> str:
     return " ".join(_NOT_WORD.sub(" ", (speech or "").lower()).split())
 
 
-_NUMBER_WORDS = {
-    "zero": "0",
-    "one": "1",
-    "two": "2",
-    "three": "3",
-    "four": "4",
-    "five": "5",
-    "six": "6",
-    "seven": "7",
-    "eight": "8",
-    "nine": "9",
-}
-
-
 def _spans(tokens: Sequence[str], words: Sequence[str]) -> list[range]:
     """Where `words` stand, whole, in `tokens`."""
     n = len(words)
@@ -62,38 +50,11 @@ def _spans(tokens: Sequence[str], words: Sequence[str]) -> list[range]:
     ]
 
 
-def _as_numbers(tokens: Sequence[str]) -> list[tuple[str, range]]:
-    """Numbers made alike however speech recognition wrote them: "nine nine nine", "9 9 9",
-    "99 9" and "999" all become "999". Each with the span of `tokens` it came from."""
-    merged: list[tuple[str, range]] = []
-    for i, token in enumerate(tokens):
-        token = _NUMBER_WORDS.get(token, token)
-        if token.isdigit() and merged and merged[-1][0].isdigit():
-            merged[-1] = (merged[-1][0] + token, range(merged[-1][1].start, i + 1))
-        else:
-            merged.append((token, range(i, i + 1)))
-    return merged
-
-
-def _danger_at(tokens: Sequence[str], danger_words: Sequence[str]) -> set[int]:
-    """Which of the caller's words name danger ("I'm scared", "nine nine nine")."""
-    numbers = _as_numbers(tokens)
-    merged = [token for token, _ in numbers]
-    found: set[int] = set()
-    for phrase in danger_words:
-        words = [token for token, _ in _as_numbers(normalise_speech(phrase).split())]
-        for span in _spans(merged, words):
-            found.update(i for j in span for i in numbers[j][1])
-    return found
-
-
 def _score(option: Option, tokens: Sequence[str]) -> tuple[int, int]:
     """How well `option` matches: how many spoken words its key and words account for, then
     how late its match ends (people ask for what they want last: "talk to the police")."""
     spans = [
-        span
-        for phrase in (option.key, *option.words)
-        for span in _spans(tokens, normalise_speech(phrase).split())
+        span for phrase in (option.key, *option.words) for span in _spans(tokens, words_of(phrase))
     ]
     covered = {i for span in spans for i in span}
     return len(covered), max((span.stop for span in spans), default=0)
@@ -101,31 +62,43 @@ def _score(option: Option, tokens: Sequence[str]) -> tuple[int, int]:
 
 @dataclass(frozen=True)
 class Heard:
-    """What a caller chose at a prompt, and whether they named danger while doing so."""
+    """What a caller chose at a prompt, and what their words said about their safety: the
+    classes of crisis.py heard (danger, despair, help)."""
 
     option: Option | None
-    danger: bool = False
+    said: frozenset[str] = frozenset()
+
+    @property
+    def safety(self) -> bool:
+        """Danger or despair: answered first, whatever else was asked."""
+        return bool(self.said & set(SAFETY))
+
+    @property
+    def answered(self) -> bool:
+        """Words that get an answer of their own (never "not an option")."""
+        return bool(self.said)
 
 
 def hear(
     options: Sequence[Option],
     digits: str | None,
     speech: str | None,
-    danger_words: Sequence[str] = (),
+    crisis: CrisisWords | None = None,
 ) -> Heard:
     """The option chosen by key (the first key pressed: a one-key menu can't tell 9 from
     999) or by voice: the one that matches best ("can someone call me back" is the callback,
-    not "someone" to talk to; on a perfect tie, the one listed first). Words naming danger
-    are heard as well, and are not taken for an option ("nine nine nine" is not 9)."""
+    not "someone" to talk to; on a perfect tie, the one listed first). Words of danger,
+    despair or asking for help (`crisis`) are heard as well, and are not taken for an
+    option ("nine nine nine" is not 9)."""
     key = (digits or "").strip()[:1]
     if key:
         return Heard(next((o for o in options if o.key == key), None))
-    tokens = normalise_speech(speech).split()
-    danger = _danger_at(tokens, danger_words)
-    rest = ["" if i in danger else token for i, token in enumerate(tokens)]
+    tokens = words_of(speech, crisis.fillers if crisis else ())
+    spotted = spot(crisis, tokens) if crisis else Spotted()
+    rest = ["" if i in spotted.at else token for i, token in enumerate(tokens)]
     scored = [(_score(o, rest), -i, o) for i, o in enumerate(options)]
     best = max(scored, default=None, key=lambda s: s[:2])
-    return Heard(best[2] if best and best[0][0] else None, bool(danger))
+    return Heard(best[2] if best and best[0][0] else None, spotted.classes)
 
 
 def heard_nothing(digits: str | None, speech: str | None) -> bool:

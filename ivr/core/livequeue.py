@@ -94,6 +94,7 @@ class Waiting:
     last_day: bool = False  # a callback that expires tonight unless someone reaches it
     swapped: bool = False  # a callback asked for from the queue: it keeps the caller's place
     language: str = ENGLISH  # the language they chose (a Welsh speaker may take them first)
+    urgent: bool = False  # a callback whose text spoke of danger or despair: taken first
 
 
 def tier(entry: Waiting, order: str) -> int:
@@ -108,12 +109,15 @@ def tier(entry: Waiting, order: str) -> int:
 
 
 def one_list(entries: Iterable[Waiting], order: str = LIVE_FIRST) -> list[Waiting]:
-    """Everyone waiting for an advisor, in the order "Take next" takes them: by tier, then
-    longest wait first (ties: callers before callbacks, then by reference, so every
-    process sees one order)."""
+    """Everyone waiting for an advisor, in the order "Take next" takes them: urgent
+    callbacks (a text that spoke of danger or despair) first, then by tier, then longest
+    wait first (ties: callers before callbacks, then by reference, so every process sees
+    one order)."""
     if order not in ORDERS:
         raise ValueError(f"unknown order {order!r}")
-    return sorted(entries, key=lambda e: (tier(e, order), e.since, e.kind != CALLER, e.ref))
+    return sorted(
+        entries, key=lambda e: (not e.urgent, tier(e, order), e.since, e.kind != CALLER, e.ref)
+    )
 
 
 def for_advisor(
@@ -135,7 +139,11 @@ def for_advisor(
         welsh = [e for e in ordered if tier(e, order) == top and e.language == WELSH]
         return [*welsh, *(e for e in ordered if e not in welsh)]
     if welsh_speaker_on_duty:
-        return [e for e in ordered if e.language != WELSH or (e.kind == CALLBACK and e.last_day)]
+        return [
+            e
+            for e in ordered
+            if e.language != WELSH or (e.kind == CALLBACK and (e.last_day or e.urgent))
+        ]
     return ordered
 
 

@@ -139,6 +139,11 @@ class Keys:
     def keyed_number(self, call_sid: str) -> str:
         return f"{self.base}call:{call_sid}:number"
 
+    def call_in_crisis(self, call_sid: str) -> str:
+        """Set while a call that spoke of danger or despair goes on: a callback it asks for
+        is flagged urgent."""
+        return f"{self.base}call:{call_sid}:urgent"
+
     @property
     def live(self) -> str:
         """The prefix of the in-hours queue's keys (live.py)."""

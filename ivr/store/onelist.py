@@ -55,6 +55,7 @@ def entries(
             on_last_day(cb, expiry_days, now, tz),
             cb.swapped,
             cb.language,
+            cb.urgent,
         )
         for cb in queue.all(("due",))
         if may_claim(cb, now)

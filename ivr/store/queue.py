@@ -41,6 +41,7 @@ log = logging.getLogger(__name__)
 SEEN_TTL_SECONDS = 3 * 24 * 3600
 BATCH = 500
 WAITING = ("held", "scheduled", "due")
+URGENT = "1"  # a callback's sealed "urgent" field, when set
 
 
 def _ts(at: datetime | None) -> float | str:
@@ -643,6 +644,14 @@ class CallbackQueue:
         elif self.r.exists(key):
             self.r.hset(key, "language", self.sealer.seal(language))
 
+    def set_urgent(self, callback_id: str) -> None:
+        """Flag a callback whose text spoke of danger or despair: shown to the advisor and
+        taken first. Sealed in its record (what a person said of themselves is theirs),
+        erased with it."""
+        key = self.keys.callback(callback_id)
+        if self.r.exists(key):
+            self.r.hset(key, "urgent", self.sealer.seal(URGENT))
+
     def set_count(self, callback_id: str, count: Count) -> bool:
         """Store a waiting callback's expiry count (see expiry.py)."""
         return bool(
@@ -688,7 +697,8 @@ class CallbackQueue:
         if not data:
             return None
         language = self.sealer.open(data["language"]) if data.get("language") else ENGLISH
-        return _callback(callback_id, data, self.sealer.open(data["number"]), language)
+        urgent = bool(data.get("urgent")) and self.sealer.open(data["urgent"]) == URGENT
+        return _callback(callback_id, data, self.sealer.open(data["number"]), language, urgent)
 
     def keep_keyed(self, call_sid: str, number: str, seconds: int) -> None:
         """A number keyed in (or offered) during a call, kept sealed while the caller decides."""
@@ -697,6 +707,15 @@ class CallbackQueue:
     def keyed(self, call_sid: str) -> str | None:
         sealed = maybe_text(self.r.get(self.keys.keyed_number(call_sid)))
         return self.sealer.open(sealed) if sealed else None
+
+    def note_call_in_crisis(self, call_sid: str, seconds: int) -> None:
+        """This call spoke of danger or despair (sealed, like all a person says of
+        themselves; gone when the call is long over)."""
+        self.r.set(self.keys.call_in_crisis(call_sid), self.sealer.seal(URGENT), ex=seconds)
+
+    def call_in_crisis(self, call_sid: str) -> bool:
+        sealed = maybe_text(self.r.get(self.keys.call_in_crisis(call_sid)))
+        return sealed is not None and self.sealer.open(sealed) == URGENT
 
     def forget_keyed(self, call_sid: str) -> None:
         self.r.delete(self.keys.keyed_number(call_sid))
@@ -813,7 +832,7 @@ def _plan(data: dict[str, str]) -> Window | None:
 
 
 def _callback(
-    callback_id: str, data: dict[str, str], number: str, language: str = "en"
+    callback_id: str, data: dict[str, str], number: str, language: str = "en", urgent: bool = False
 ) -> Callback:
     return Callback(
         id=callback_id,
@@ -833,6 +852,7 @@ def _callback(
         outcome=data.get("outcome") or None,
         swapped=data.get("swapped") == "1",
         language=language,
+        urgent=urgent,
         count=Count(
             int(data.get("missed") or 0),
             _day(data.get("counted")),

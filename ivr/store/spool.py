@@ -60,6 +60,7 @@ class Spooled:
     hour: int | None = None
     media: tuple[str, ...] = ()  # its media's SIDs, to delete from Twilio once replayed
     helpline: str = ""  # the helpline it was sent to, by name ("": the default)
+    urgent: bool = False  # it spoke of danger or despair: its callback is flagged urgent
 
     @property
     def received(self) -> datetime:

@@ -366,8 +366,8 @@ HELD_LABEL = "waiting for a safe time"
 
 
 def row(cb: Callback, now: datetime) -> dict[str, object]:
-    """One callback as advisors see it: the number masked, the safe time in words, and
-    whether this is its last day before it expires."""
+    """One callback as advisors see it: the number masked, the safe time in words, whether
+    this is its last day before it expires, and whether it is urgent."""
     h = helpline()
     zone = h.flows.hours.timezone
     due = cb.due_at.astimezone(zone)
@@ -390,6 +390,8 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
         "attempts": cb.attempts,
         "source": cb.source,
         "language": LANGUAGE_LABELS.get(cb.language, cb.language),
+        # Their text spoke of danger or despair: taken first; the advisor knows before calling.
+        "urgent": cb.urgent,
         "state": STATE_LABELS.get(cb.call_state or "", ""),
         "call_state": cb.call_state or "",
     }
@@ -438,7 +440,7 @@ def advisors_now(now: datetime) -> list[dict[str, str]]:
 def queue_view() -> dict[str, object]:
     h = helpline()
     now = h.clock()
-    due = [row(cb, now) for cb in h.queue.all(("due",))]
+    due = sorted((row(cb, now) for cb in h.queue.all(("due",))), key=lambda r: not r["urgent"])
     mine = [row(cb, now) for cb in h.queue.claimed_by(me().username)]
     status = helpline().line_status()
     counts = h.queue.counts()

@@ -24,6 +24,7 @@ from ivr.content.flows import (
     text_segments,
 )
 from ivr.core.callbacks import Callback
+from ivr.core.crisis import SAFETY, classify
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.core.phone import mask
@@ -150,6 +151,7 @@ def handle(sender: str, sid: str) -> Response:
     if intent.kind == "opt_in":
         return reply()
     intent = choose_language(number, intent)
+    urgent = in_crisis(body)
     if intent.kind in ("help", "steps", "time_unclear", "welsh", "english"):
         quiet = too_many(number)
         answer = {
@@ -163,17 +165,36 @@ def handle(sender: str, sid: str) -> Response:
         conversation = Conversation(number, sid, now, flood())
         answer = conversation.answer(intent)
         quiet = conversation.quiet
+    if urgent:
+        flag_urgent(number, sid)
+    first = [text("crisis")] if urgent else []  # at once, even to a number sending many
     if media:
         answer.insert(0, text("media"))
     if quiet:
         log.info("sms %s from %s: too many messages, not replying for a while", sid, mask(sender))
-        return reply()
+        return reply(*first)
     if intent.kind == "steps":
-        return reply(*answer)
+        return reply(*first, *answer)
     joined = " ".join(answer)
     # Notices (media, a closure) join the reply when all fit in one text of the usual length;
     # otherwise each goes as a text of its own (same cost, and each text stays short).
-    return reply(joined) if fits_one_reply(joined) else reply(*answer)
+    return reply(*first, joined) if fits_one_reply(joined) else reply(*first, *answer)
+
+
+def in_crisis(body: str) -> bool:
+    """Whether a text speaks of danger or despair (flows/safety.toml, every language's
+    phrases): the same rule for a live text and one kept while the store was down."""
+    return bool(classify(helpline().flows.crisis, body) & set(SAFETY))
+
+
+def flag_urgent(number: str, sid: str) -> None:
+    """The number's open callback is flagged urgent: the advisor sees it, Take next takes
+    it first. Nothing of what the text said is kept or logged."""
+    h = helpline()
+    callback = h.queue.open_for(number)
+    if callback is not None:
+        h.queue.set_urgent(callback.id)
+        log.info("sms %s: callback %s flagged urgent", sid, callback.id)
 
 
 def fits_one_reply(joined: str) -> bool:
@@ -364,6 +385,8 @@ def taken_while_down(sender: str, sid: str) -> Response:
         now.astimezone(h.flows.hours.timezone).date(),
         usual_span(h.flows.hours_config),
     )
+    urgent = in_crisis(body)
+    first = [text("crisis")] if urgent else []
     if intent.kind in ("help", "steps", "time_unclear", "opt_in"):
         answer = {
             "help": [text("help")],
@@ -371,7 +394,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
             "time_unclear": [text("time_unclear")],
             "opt_in": [],
         }[intent.kind]
-        return reply(*answer)
+        return reply(*first, *answer)
     kind, answer = kept_answer(intent, now)
     reading = intent.reading
     entry = Spooled(
@@ -383,6 +406,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
         reading.hour if reading else None,
         tuple(m for m in media if m),
         h.line.name,
+        urgent=urgent,
     )
     try:
         h.spool.add(entry)
@@ -397,7 +421,7 @@ def taken_while_down(sender: str, sid: str) -> Response:
     if media:
         answer.insert(0, text("media"))
     joined = " ".join(answer)
-    return reply(joined) if fits_one_reply(joined) else reply(*answer)
+    return reply(*first, joined) if fits_one_reply(joined) else reply(*first, *answer)
 
 
 def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
@@ -460,10 +484,12 @@ def _apply_spooled(entry: Spooled) -> None:
     conversation = Conversation(entry.number, entry.sid, h.clock())
     if entry.kind in ("held", "ambiguous", "ask_time"):  # told we'd wait for a safe time
         conversation.store(None, None)
-        return
-    window = Window.loads(entry.window) if entry.window else None
-    reading = Reading("plan" if entry.kind == "plan" else "none", window, entry.hour)
-    conversation.answer(Intent(entry.kind, reading))
+    else:
+        window = Window.loads(entry.window) if entry.window else None
+        reading = Reading("plan" if entry.kind == "plan" else "none", window, entry.hour)
+        conversation.answer(Intent(entry.kind, reading))
+    if entry.urgent:  # its crisis reply went at once; the flag waited for the store
+        flag_urgent(entry.number, entry.sid)
 
 
 _replaying: set[int] = set()

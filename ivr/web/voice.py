@@ -10,6 +10,7 @@ import logging
 import re
 from collections.abc import Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 import redis
 from flask import Blueprint, Flask, Response, current_app, request, url_for
@@ -17,7 +18,7 @@ from twilio.twiml.voice_response import Dial, Gather, Pause, VoiceResponse
 from werkzeug.exceptions import HTTPException
 
 from ivr.content.flows import ENGLISH, WELSH, WELSH_LANGUAGE, WELSH_VOICE, Flows
-from ivr.core import calltree
+from ivr.core import calltree, crisis
 from ivr.core.calltree import Option
 from ivr.core.hours import Status
 from ivr.core.phone import advisor_e164, mask
@@ -136,15 +137,14 @@ def closed_now() -> Response | None:
     return twiml(resp)
 
 
-def gather(
-    action: str, options: tuple[Option, ...], timeout: int = 6, also: tuple[str, ...] = ()
-) -> Gather:
+def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather:
     """Listens for one key or for speech: everything said inside it can be interrupted.
-    `also`: more words to help speech recognition hear (the danger words, in the wait)."""
+    Speech recognition is helped to hear the options' words and the phrases of
+    flows/safety.toml (in English: a Welsh call's speech is recognised as en-GB too); Twilio
+    takes up to 500 hints of up to 100 characters each
+    (https://www.twilio.com/docs/api/errors/13330; tests/test_voice_tree.py checks)."""
     s = helpline().settings
-    if language() == WELSH:  # speech stays en-GB: the danger words reach the 999 line
-        also = (*also, *helpline().flows.voice.danger_words)
-    hints = sorted({w for o in options for w in o.words} | set(also))
+    hints = sorted({w for o in options for w in o.words} | set(crisis_hints()))
     return Gather(
         input="dtmf speech",
         action=action,
@@ -155,6 +155,11 @@ def gather(
         language=s.language,
         hints=", ".join(hints),
     )
+
+
+def crisis_hints() -> tuple[str, ...]:
+    """The plain phrases of danger, despair and help, as hints for speech recognition."""
+    return helpline().flows.safety.words.hints()
 
 
 def param(name: str) -> str:
@@ -219,26 +224,102 @@ def which_menu() -> str:
     return "open" if now_status().open else "closed"
 
 
-def heard_here(options: tuple[Option, ...]) -> tuple[calltree.Heard, VoiceResponse]:
-    """What the caller chose among `options`, and the reply to build on: it starts with the
-    999 line when they named danger, wherever the call goes next. A Welsh call listens for
-    the English danger words too (its speech is recognised as en-GB)."""
+class Answered(VoiceResponse):
+    """The reply to a caller who spoke of danger or despair in hours: before the call goes
+    on (its first <Redirect>), an advisor is offered (the offer page); silence carries on."""
+
+    def __init__(self, offer: bool) -> None:
+        super().__init__()
+        self.offer = offer
+
+    def redirect(self, url: str, method: str | None = None, **kwargs: Any) -> Any:
+        if self.offer and urlsplit(url).path != url_for("voice.advisor"):
+            self.offer = False
+            content = flows().voice
+            g = gather(link("voice.offer", then=relative(url)), (content.offer_advisor,), 5)
+            say(g, content.offer_advisor.prompt)
+            self.append(g)
+        return super().redirect(url, method=method, **kwargs)
+
+
+def relative(url: str) -> str:
+    """A link of ours without PUBLIC_BASE_URL: where a call goes on after the offer page."""
+    base = helpline().settings.public_base_url
+    return url[len(base) :] if base and url.startswith(base) else url
+
+
+def onward(then: str) -> str:
+    """Where the offer page carries on to: a page of this call tree only (else the menu)."""
+    parts = urlsplit(then)
+    if (
+        parts.scheme
+        or parts.netloc
+        or not parts.path.startswith(PREFIX + "/")
+        or parts.path.startswith(OUTBOUND_PREFIX)
+    ):
+        return link("voice.menu")
+    return helpline().settings.public_base_url + then
+
+
+def heard_here(
+    options: tuple[Option, ...], offer: bool = True
+) -> tuple[calltree.Heard, VoiceResponse]:
+    """What the caller chose among `options`, and the reply to build on. Words of danger
+    get the 999 lines and words of despair Samaritans, first, wherever the call goes next;
+    in hours an advisor is then offered (`offer`, never in the queue's pages). Asking for
+    help with no option gets what the options give (out of hours: 999 and Samaritans are
+    open now). Speech is matched on every language's phrases (flows/safety.toml), since a
+    Welsh call's speech is recognised as en-GB."""
     content = flows().voice
-    danger = (*content.danger_words, *helpline().flows.voice.danger_words)
-    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), danger)
-    resp = VoiceResponse()
-    if heard.danger:
-        log.info("call %s named danger: the 999 line", param("CallSid"))
+    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), helpline().flows.crisis)
+    if not heard.answered:
+        return heard, VoiceResponse()
+    log.info("call %s: heard %s", param("CallSid"), ", ".join(sorted(heard.said)))
+    if heard.safety:
+        note_crisis()
+    open_now = now_status().open
+    queued = in_queue() or request.path.startswith(PREFIX + "/queue")
+    resp = Answered(offer and heard.safety and open_now and not queued)
+    if crisis.DANGER in heard.said:
         say(resp, *content.danger)
+    if crisis.DESPAIR in heard.said:
+        say(resp, *content.despair)
+    if not heard.safety and heard.option is None:
+        say(resp, *(content.help_open if open_now else content.help_closed))
     return heard, resp
+
+
+CRISIS_SECONDS = 4 * 3600  # longer than any call: a callback asked for later in it is urgent
+
+
+def note_crisis() -> None:
+    """Remember that this call spoke of danger or despair, so that a callback it asks for is
+    flagged urgent; a store error changes nothing for the caller."""
+    sid = param("CallSid")[:64]
+    try:
+        if sid:
+            helpline().queue.note_call_in_crisis(sid, CRISIS_SECONDS)
+    except redis.RedisError as exc:
+        log.warning("call %s: could not note words of danger or despair: %s", param("CallSid"), exc)
+
+
+@bp.route("/offer", methods=METHODS)
+def offer() -> Response:
+    """In hours, after the 999 or Samaritans lines: an advisor now (1, "advisor", "yes"),
+    or else on to where the call was going (`then`)."""
+    then = onward(param("then"))
+    heard, resp = heard_here((flows().voice.offer_advisor,), offer=False)
+    resp.redirect(link("voice.advisor") if heard.option else then, method="POST")
+    return twiml(resp)
 
 
 def not_chosen(
     heard: calltree.Heard, resp: VoiceResponse, again: Callable[[int], str], tries: int
 ) -> Response:
-    """No option heard. After the 999 line, the same question again: no try lost. Otherwise
-    say why (nothing heard, or not an option), then the same question: one more try."""
-    if not heard.danger:
+    """No option heard. After the 999 line, Samaritans or what the options give, the same
+    question again: no try lost. Otherwise say why (nothing heard, or not an option), then
+    the same question: one more try."""
+    if not heard.answered:
         content = flows().voice
         nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
         say(resp, content.no_input if nothing else content.invalid)

@@ -27,6 +27,7 @@ from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
+    crisis_hints,
     flows,
     gather,
     give_up,
@@ -147,15 +148,20 @@ def confirm() -> Response:
 
 @bp.route("/number", methods=METHODS)
 def number() -> Response:
-    """Key in a number (withheld callers, or a different number), ended by #. Keys only:
-    the digits are the number (speech heard here would cut the keying short)."""
+    """Key in a number (withheld callers, or a different number), ended by #. Speech is
+    heard too, for the words of danger, despair and help: Twilio takes whichever input
+    comes first, so a caller who starts keying is not cut short, and finishOnKey applies
+    to keys (https://www.twilio.com/docs/voice/twiml/gather#input)."""
     if calltree.should_give_up(tries()):
         return give_up(VoiceResponse())
     resp = VoiceResponse()
     g = Gather(
-        input="dtmf",
+        input="dtmf speech",
         finish_on_key="#",
         timeout=10,
+        speech_timeout="auto",
+        language=helpline().settings.language,
+        hints=", ".join(crisis_hints()),
         num_digits=MAX_NUMBER_DIGITS,
         action=link("voice_callbacks.check", tries=tries()),
         method="POST",
@@ -174,6 +180,8 @@ def check() -> Response:
     voice = flows().voice
     content = voice.callback
     digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
+    if not digits and param("SpeechResult").strip():
+        return spoken_at_number()
     if keyed_emergency(digits):
         # Someone keying 999, 112 or 101 needs the 999 line, not "UK numbers only"; then
         # the same question (no try lost).
@@ -191,6 +199,18 @@ def check() -> Response:
     helpline().queue.keep_keyed(call_sid(), number, PENDING_SECONDS)
     log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
     return read_back(digits)
+
+
+def spoken_at_number() -> Response:
+    """Words at the number question: danger, despair or help get their answer and the same
+    question again (no try lost); anything else, the request to key the number in."""
+    heard, resp = heard_here(())
+    if heard.answered:
+        resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
+        return twiml(resp)
+    say(resp, flows().voice.callback["key_it_in"])
+    resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
+    return twiml(resp)
 
 
 def read_back(digits: str) -> Response:
@@ -320,6 +340,8 @@ def save() -> Response:
         number, "voice", joined or now, place, window, voicemail=voicemail, swapped=bool(joined)
     )
     h.queue.set_callback_language(result.callback_id, flows().language)
+    if h.queue.call_in_crisis(call_sid()):  # the caller spoke of danger or despair
+        h.queue.set_urgent(result.callback_id)
     if joined:
         stats.count(h.redis, now, h.flows.hours.timezone, "q:swapped", keys=live_queue().keys)
     if result.outcome == "new":

@@ -76,8 +76,8 @@ def wait_options() -> tuple[Option, ...]:
 def keep_waiting() -> Response:
     """The wait with no store: the safety line, quiet, then the wait page again."""
     resp = VoiceResponse()
-    g = gather(link("voice_queue.key"), wait_options(), timeout=1, also=flows().voice.danger_words)
-    say(g, flows().voice.queue["waiting"], flows().voice.safety)
+    g = gather(link("voice_queue.key"), wait_options(), timeout=1)
+    say(g, flows().voice.queue["waiting"], flows().voice.safety, flows().voice.queue["samaritans"])
     say(g, *(o.prompt for o in flows().voice.queue_options))
     hold(g)
     resp.append(g)
@@ -156,8 +156,9 @@ def where_they_are(position: int | None, estimate: int | None) -> list[str]:
 @bp.route("/wait", methods=METHODS)
 @in_the_wait
 def wait() -> Response:
-    """One loop of the wait: their place, the estimate, the 999 line, the keys, then quiet.
-    The line closing, nobody left on duty or the maximum wait lead to the callback offer."""
+    """One loop of the wait: their place, the estimate, the 999 and Samaritans lines, the
+    keys, then quiet. The line closing, nobody left on duty or the maximum wait lead to the
+    callback offer."""
     h = helpline()
     content = flows().voice
     now = h.clock()
@@ -191,10 +192,10 @@ def wait() -> Response:
         return twiml(resp)
     position = livequeue.parse_position(param("QueuePosition")) or stored_position
     estimate = livequeue.estimate_wait(position or 0, handled, on_duty)
-    g = gather(link("voice_queue.key"), wait_options(), timeout=1, also=flows().voice.danger_words)
+    g = gather(link("voice_queue.key"), wait_options(), timeout=1)
     if param("back") == "1":
         say(g, content.queue["back"])
-    say(g, *where_they_are(position, estimate), content.safety)
+    say(g, *where_they_are(position, estimate), content.safety, content.queue["samaritans"])
     say(g, *(o.prompt for o in content.queue_options))
     hold(g)
     resp.append(g)
@@ -206,11 +207,13 @@ def wait() -> Response:
 @in_the_wait
 def key() -> Response:
     """A key or words during the wait: the swap, a page heard in the queue, or the wait
-    again. Danger words get the 999 lines at once, then the wait goes on."""
+    again. Words of danger, despair or help get their answer at once, then the wait goes on."""
     heard, resp = heard_here(wait_options())
     picked = heard.option
     if picked is None:
-        if not heard.danger and not calltree.heard_nothing(param("Digits"), param("SpeechResult")):
+        if not heard.answered and not calltree.heard_nothing(
+            param("Digits"), param("SpeechResult")
+        ):
             say(resp, flows().voice.invalid)
         resp.redirect(link("voice_queue.wait"), method="POST")
         return twiml(resp)

@@ -49,8 +49,14 @@
       [cb.number, cb.waited, cb.plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source,
        cb.language]
         .forEach(function (t, i) { tr.appendChild(cell(String(t), columns[i])); });
+      if (cb.urgent) {
+        tr.className = "urgent";
+        var urgent = document.createElement("strong");
+        urgent.className = "badge urgent"; urgent.textContent = "urgent";
+        tr.children[1].append(" ", urgent);
+      }
       if (cb.last_day) {
-        tr.className = "last-day";
+        if (!cb.urgent) { tr.className = "last-day"; }
         var flag = document.createElement("strong");
         flag.className = "badge last"; flag.textContent = cb.overdue ? "overdue" : "last day";
         tr.children[1].append(" ", flag);
