@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.content.flows import DEFAULT_DIR
+from ivr.core.deletion import DEFAULT_MIN_AGE_SECONDS
 from ivr.core.expiry import Limits
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
@@ -75,6 +76,7 @@ class Settings:
     signature_alarm_after: int = 3
     twilio_api_base_url: str = ""
     delete_inbound_messages: bool = True
+    purge_min_age_seconds: int = DEFAULT_MIN_AGE_SECONDS  # Twilio: wait a minute (20009)
     sms_rate_limit: int = 5
     sms_rate_window_seconds: int = 600
     sms_quiet_seconds: int = 3600
@@ -184,6 +186,7 @@ class Settings:
             metrics_token=env.get("METRICS_TOKEN", ""),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL", ""),
             delete_inbound_messages=_flag(env.get("DELETE_INBOUND_MESSAGES", "1")),
+            purge_min_age_seconds=_int(env, "PURGE_MIN_AGE_SECONDS", DEFAULT_MIN_AGE_SECONDS),
             sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 5),
             sms_rate_window_seconds=_int(env, "SMS_RATE_WINDOW_SECONDS", 600),
             sms_quiet_seconds=_int(env, "SMS_QUIET_SECONDS", 3600),
