@@ -127,11 +127,27 @@ def closed_now() -> Response | None:
     return twiml(resp)
 
 
+# Speech recognition Twilio documents without warnings: a generic model for the language
+# (<Gather> speechModel, https://www.twilio.com/docs/voice/twiml/gather) and, with a model
+# named, a whole number of seconds of silence to end speech: "Use a positive integer for
+# speechTimeout whenever you set speechModel" (warning 13335, "speechTimeout auto cannot be
+# used with model default": https://www.twilio.com/docs/api/errors/13335).
+SPEECH_MODEL = "phone_call"
+SPEECH_TIMEOUT_SECONDS = 2
+
+
 def gather(
-    action: str, options: tuple[Option, ...], timeout: int = 6, also: tuple[str, ...] = ()
+    action: str,
+    options: tuple[Option, ...],
+    timeout: int = 6,
+    also: tuple[str, ...] = (),
+    speech: bool = True,
 ) -> Gather:
     """Listens for one key or for speech: everything said inside it can be interrupted.
-    `also`: more words to help speech recognition hear (the danger words, in the wait)."""
+    `also`: more words to help speech recognition hear. `speech=False`: keys only (a
+    queue's wait page: voice_queue.py)."""
+    if not speech:
+        return Gather(input="dtmf", action=action, method="POST", num_digits=1, timeout=timeout)
     s = helpline().settings
     if language() == WELSH:  # speech stays en-GB: the danger words reach the 999 line
         also = (*also, *helpline().flows.voice.danger_words)
@@ -142,7 +158,8 @@ def gather(
         method="POST",
         num_digits=1,
         timeout=timeout,
-        speech_timeout="auto",
+        speech_timeout=SPEECH_TIMEOUT_SECONDS,
+        speech_model=SPEECH_MODEL,
         language=s.language,
         hints=", ".join(hints),
     )
