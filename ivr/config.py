@@ -49,6 +49,8 @@ def _flag(value: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     twilio_auth_token: str = ""
+    # Secrets of the SharedKeys that sign webhooks under a Twilio Webhook Rule, newest first.
+    twilio_webhook_shared_keys: tuple[str, ...] = field(default=(), repr=False)
     twilio_account_sid: str = ""
     public_base_url: str = ""
     trusted_proxies: int = 0
@@ -156,6 +158,7 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_webhook_shared_keys=_split(env.get("TWILIO_WEBHOOK_SHARED_KEYS", "")),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
