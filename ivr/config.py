@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ivr.content.flows import DEFAULT_DIR
+from ivr.core.deletion import DEFAULT_MIN_AGE_SECONDS
 from ivr.core.expiry import Limits
 
 # The data folder is beside the project (like flows/), whatever folder a command runs in.
@@ -48,6 +49,8 @@ def _flag(value: str) -> bool:
 @dataclass(frozen=True)
 class Settings:
     twilio_auth_token: str = ""
+    # Secrets of the SharedKeys that sign webhooks under a Twilio Webhook Rule, newest first.
+    twilio_webhook_shared_keys: tuple[str, ...] = field(default=(), repr=False)
     twilio_account_sid: str = ""
     public_base_url: str = ""
     trusted_proxies: int = 0
@@ -75,6 +78,7 @@ class Settings:
     signature_alarm_after: int = 3
     twilio_api_base_url: str = ""
     delete_inbound_messages: bool = True
+    purge_min_age_seconds: int = DEFAULT_MIN_AGE_SECONDS  # Twilio: wait a minute (20009)
     sms_rate_limit: int = 5
     sms_rate_window_seconds: int = 600
     sms_quiet_seconds: int = 3600
@@ -154,6 +158,7 @@ class Settings:
         env = os.environ if env is None else env
         return cls(
             twilio_auth_token=env.get("TWILIO_AUTH_TOKEN", ""),
+            twilio_webhook_shared_keys=_split(env.get("TWILIO_WEBHOOK_SHARED_KEYS", "")),
             twilio_account_sid=env.get("TWILIO_ACCOUNT_SID", ""),
             public_base_url=env.get("PUBLIC_BASE_URL", "").rstrip("/"),
             trusted_proxies=_int(env, "TRUSTED_PROXIES", 0),
@@ -184,6 +189,7 @@ class Settings:
             metrics_token=env.get("METRICS_TOKEN", ""),
             twilio_api_base_url=env.get("TWILIO_API_BASE_URL", ""),
             delete_inbound_messages=_flag(env.get("DELETE_INBOUND_MESSAGES", "1")),
+            purge_min_age_seconds=_int(env, "PURGE_MIN_AGE_SECONDS", DEFAULT_MIN_AGE_SECONDS),
             sms_rate_limit=_int(env, "SMS_RATE_LIMIT", 5),
             sms_rate_window_seconds=_int(env, "SMS_RATE_WINDOW_SECONDS", 600),
             sms_quiet_seconds=_int(env, "SMS_QUIET_SECONDS", 3600),

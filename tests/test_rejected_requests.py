@@ -169,3 +169,105 @@ def test_a_flood_raises_the_alarm_once_a_window_with_the_count(make_app, caplog)
         .getMessage()
         .startswith("ALARM: 60 webhook requests refused since the last alarm 10 minutes ago")
     )
+
+
+# ------------------------------------------------------------------ shared-key webhook rules
+# Under a Twilio Webhook Rule, Twilio signs with the rule's SharedKey and its algorithm, and
+# says so in X-Twilio-Webhooks-Signature-Settings (https://www.twilio.com/docs/usage/webhooks/
+# webhook-shared-keys; twilio-node examples/WebhookSignatureValidation.md).
+
+SHARED, OLD_SHARED = "sharedkey-secret-" + "a" * 24, "sharedkey-secret-" + "b" * 24
+SETTINGS_HEADER = "X-Twilio-Webhooks-Signature-Settings"
+
+
+def signed_with(secret: str, algorithm: str, rule: bool = True) -> dict[str, str]:
+    """The headers Twilio sends for CALL to /voice, signed with `secret`."""
+    headers = {
+        "X-Twilio-Signature": RequestValidator(secret).compute_signature(
+            "http://localhost/voice", CALL, algorithm
+        )
+    }
+    if rule:
+        headers[SETTINGS_HEADER] = f"key=webhooks_sharedkey_0123,algorithm={algorithm}"
+    return headers
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        signed_with(SHARED, "HMAC_SHA256"),
+        signed_with(SHARED, "HMAC_SHA1"),
+        signed_with(OLD_SHARED, "HMAC_SHA256"),  # the key being rotated out still works
+        signed_with(TOKEN, "HMAC_SHA1", rule=False),  # URLs under no rule: the auth token
+    ],
+    ids=["sha256", "sha1", "rotated", "auth-token"],
+)
+def test_a_request_signed_under_a_shared_key_rule_is_answered(make_app, headers) -> None:
+    """Found: the app read the algorithm header but always keyed with the auth token, so
+    every request under a shared-key rule was refused."""
+    app = make_app(twilio_webhook_shared_keys=(SHARED, OLD_SHARED))
+    response = app.test_client().post("/voice", data=CALL, headers=headers)
+    assert response.status_code == 200 and b"<Response" in response.data
+
+
+@pytest.mark.parametrize(
+    ("keys", "headers", "reason", "said"),
+    [
+        (
+            (),
+            signed_with(SHARED, "HMAC_SHA256"),
+            "shared_key_not_set",
+            "TWILIO_WEBHOOK_SHARED_KEYS",
+        ),
+        (
+            (OLD_SHARED,),
+            signed_with(SHARED, "HMAC_SHA256"),
+            "bad_signature",
+            "checked with HMAC_SHA256 and TWILIO_WEBHOOK_SHARED_KEYS",
+        ),
+        (
+            (SHARED,),
+            signed_with(SHARED, "HMAC_SHA256", rule=False),  # a shared key without the header
+            "bad_signature",
+            "checked with HMAC_SHA1 and TWILIO_AUTH_TOKEN",
+        ),
+        (
+            (SHARED,),
+            {**signed_with(SHARED, "HMAC_SHA256"), SETTINGS_HEADER: "algorithm=MD5"},
+            "unknown_algorithm",
+            "HMAC_SHA1 and HMAC_SHA256",
+        ),
+    ],
+    ids=["no-key-set", "wrong-key", "no-header", "unknown-algorithm"],
+)
+def test_a_refused_request_is_logged_with_its_reason_never_the_number(
+    make_app, caplog, keys, headers, reason, said
+) -> None:
+    caplog.set_level(logging.WARNING)
+    app = make_app(twilio_webhook_shared_keys=keys)
+    before = sample("helpline_rejected_requests_total", group="voice", reason=reason)
+    assert app.test_client().post("/voice", data=CALL, headers=headers).status_code == 403
+    assert sample("helpline_rejected_requests_total", group="voice", reason=reason) == before + 1
+    [line] = [r.getMessage() for r in caplog.records if "rejected a request" in r.getMessage()]
+    assert line.startswith("rejected a request to /voice: ") and said in line
+    assert "900123" not in caplog.text
+
+
+def test_a_new_reason_is_logged_even_while_the_alarm_holds(make_app, caplog) -> None:
+    """While the alarm holds, repeated refusals are only counted; a refusal for a reason not
+    seen since the alarm still gets its line, so a genuine request is never refused
+    silently."""
+    caplog.set_level(logging.WARNING)
+    app = make_app()
+    client = app.test_client()
+    for _ in range(5):
+        assert client.post("/voice", data=CALL).status_code == 403
+    assert len(alarms(caplog)) == 1
+    caplog.clear()
+    assert client.post("/voice", data=CALL).status_code == 403  # counted only
+    assert (
+        client.post("/voice", data=CALL, headers=signed_with(SHARED, "HMAC_SHA256")).status_code
+        == 403
+    )
+    lines = [r.getMessage() for r in caplog.records if "rejected a request" in r.getMessage()]
+    assert len(lines) == 1 and "TWILIO_WEBHOOK_SHARED_KEYS is not set" in lines[0]

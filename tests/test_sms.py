@@ -11,6 +11,7 @@ import threading
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import time
+from time import time as now_seconds
 
 import pytest
 import redis
@@ -24,6 +25,7 @@ from ivr.store.closures import close_line
 from ivr.store.keys import PURGE as PURGE_LIST
 from ivr.store.purges import Purge
 from ivr.store.queue import CallbackQueue
+from ivr.twilio.optout import OptOutConfig, uses_default_opt_out
 from ivr.twilio.rest import run_purges
 from tests.common import (
     ACCOUNT_SID,
@@ -357,6 +359,69 @@ def test_after_opting_back_in_a_new_text_is_a_new_request(make_app):
     send(app, "START")
     assert only(send(app, "hello again")) == first_reply(app, "tomorrow at 10am")
     assert len(callbacks(app)) == 1
+
+
+# ------------------------------------------------------------------ as Twilio delivers them
+# On a long code Twilio answers STOP itself ("Any of these STOP keyword replies will prevent a
+# customer from receiving new messages…"), then passes the message on to the webhook; any
+# text we send that number afterwards fails with error 21610 (help.twilio.com, "Twilio
+# support for opt-out keywords (SMS STOP filtering)"). With a Messaging Service's Advanced
+# Opt-Out, Twilio also answers HELP, and the webhook carries OptOutType=STOP|START|HELP
+# (help.twilio.com, "How to Track Opt-Out, Opt-In and Help Messages Using the OptOutType
+# Parameter"); its keywords may be ones of the helpline's own choosing.
+
+
+@pytest.mark.parametrize(
+    ("body", "fields"),
+    [
+        ("STOP", {}),  # Twilio's default handling: no OptOutType
+        ("Stop", {"OptOutType": "STOP"}),  # Advanced Opt-Out
+        ("REMOVE", {"OptOutType": "STOP"}),  # a keyword the helpline added to Advanced Opt-Out
+    ],
+)
+def test_the_stop_twilio_forwards_after_its_own_reply_erases_and_gets_no_second_reply(
+    make_app, body, fields
+):
+    app = make_app(at=WEDNESDAY_EVENING)
+    send(app, "hello")
+    started = now_seconds()
+
+    assert send(app, body, **fields) == []  # a reply would only fail: Twilio error 21610
+
+    assert queue(app).open_for(ME) is None and callbacks(app) == []
+    assert SEALER.lookup(ME) in helpline(app).erasures.erased_since(started)  # no restore undoes it
+
+
+def test_help_twilio_has_answered_itself_gets_no_second_reply(make_app):
+    """Found: with Twilio answering HELP, the person got two replies (Twilio's and ours).
+    When the webhook says Twilio answered (OptOutType=HELP), we stay quiet."""
+    app = make_app(at=WEDNESDAY_EVENING)
+    assert send(app, "HELP", OptOutType="HELP") == []
+    assert send(app, "INFO", OptOutType="HELP") == []
+    assert only(send(app, "HELP")) == reply_text(app, "help")  # nobody else answered
+    assert callbacks(app) == []
+
+
+def test_start_twilio_has_answered_gets_no_reply_and_asks_for_nothing(make_app):
+    app = make_app(at=WEDNESDAY_EVENING)
+    send(app, "STOP")
+    assert send(app, "JOIN", OptOutType="START") == []  # a keyword of the helpline's choosing
+    assert callbacks(app) == []
+
+
+@pytest.mark.parametrize(
+    ("config", "default"),
+    [
+        (OptOutConfig(), True),  # a bare number: Twilio's standard replies, HELP twice
+        (OptOutConfig("MG" + "0" * 32, advanced_opt_out=False), True),
+        (OptOutConfig("MG" + "0" * 32, advanced_opt_out=True), False),
+        (OptOutConfig("MG" + "0" * 32), False),  # not known from the API: a live check
+        (OptOutConfig(default_handling_off=True), False),
+    ],
+)
+def test_whether_twilio_answers_keywords_with_its_defaults(config, default):
+    """For `helpline twilio verify` (it reads the number's configuration and warns)."""
+    assert uses_default_opt_out(config) is default
 
 
 # ------------------------------------------------------------------ HELP and STEPS

@@ -188,13 +188,13 @@ def test_the_estimate_comes_from_recent_handling_times(busy) -> None:
     assert_hears(root, voice(busy).queue["estimate"].format(minutes=12))
 
 
-def test_everything_in_the_wait_can_be_interrupted_by_a_key_or_emergency(busy) -> None:
+def test_everything_in_the_wait_can_be_interrupted_by_a_key(busy) -> None:
     """All of it inside the <Gather>, the quiet hold too: a key works at any moment."""
     waits(busy)
     root = wait_page(busy, QueuePosition="2")
     g = root.find("Gather")
     assert [v.tag for v in root] == ["Gather", "Redirect"]
-    assert g.get("input") == "dtmf speech" and "emergency" in g.get("hints")
+    assert g.get("input") == "dtmf"
     assert spoken(g) == spoken(root)
     assert g[-1].tag == "Pause" and g[-1].get("length") == "40"
     assert path(redirect_of(root)) == "/voice/queue/wait"
@@ -424,6 +424,24 @@ def test_the_wait_never_errors_into_a_hang_up(busy, monkeypatch) -> None:
     root = wait_page(busy)
     assert root.find("Hangup") is None and voice(busy).safety in spoken(root)
     assert path(redirect_of(root)) == "/voice/queue/wait"
+
+
+def test_every_wait_page_listens_for_keys_only_with_the_999_line(busy, monkeypatch) -> None:
+    """Found: wait pages asked for <Gather input="dtmf speech">, while Twilio's <Enqueue>
+    page says that in a waitUrl document "the valid values for the <Gather> input attribute
+    are dtmf and speech" (https://www.twilio.com/docs/voice/twiml/enqueue). A refused value
+    ends the wait with QueueResult "error", which pushed every caller out on the first loop.
+    Keys only there; the 999 line is said in every loop, also when the wait page fails."""
+    waits(busy)
+    pages = [wait_page(busy, QueuePosition="3"), wait_page(busy, back="1")]
+    monkeypatch.setattr("ivr.web.voice_queue.where_they_are", lambda *a, **k: 1 / 0)
+    pages.append(wait_page(busy))  # the wait with no store or an error: keep_waiting
+    for root in pages:
+        [g] = root.findall(".//Gather")
+        assert g.get("input") == "dtmf"
+        assert g.get("hints") is None and g.get("speechTimeout") is None
+        assert voice(busy).safety in spoken(g)
+        assert not [line for line in spoken(g) if "or say" in line]  # keys only: "press"
 
 
 def test_the_simulator_can_pretend_advisors_without_touching_the_store(make_app, store) -> None:

@@ -940,3 +940,26 @@ def test_the_fallback_is_rendered_at_start_up(make_app) -> None:
     app = make_app(OPEN_AT)
     root = ElementTree.fromstring(ivr.web.voice.fallback_twiml(app))
     assert_fallback(app, root)
+
+
+def test_every_gather_that_listens_uses_speech_settings_twilio_documents(tree: Walk) -> None:
+    """Found: speechTimeout="auto" with the default speech model gives warning 13335
+    ("speechTimeout auto cannot be used with model default"; "Use a positive integer for
+    speechTimeout whenever you set speechModel": https://www.twilio.com/docs/api/errors/13335).
+    Every <Gather> that hears speech names a generic model for en-GB (<Gather> page:
+    https://www.twilio.com/docs/voice/twiml/gather) with a whole number of seconds, and hints
+    at its menu's words; speech danger words are heard in all of them."""
+    listening = [
+        g for visit in tree.visits for g in visit.root.iter("Gather") if "speech" in g.get("input")
+    ]
+    assert listening
+    for g in listening:
+        assert g.get("input") == "dtmf speech"
+        assert (g.get("speechModel"), g.get("language")) == ("phone_call", "en-GB")
+        assert g.get("speechTimeout").isdigit() and int(g.get("speechTimeout")) > 0
+        assert g.get("hints")
+    main = next(v.root for v in tree.visits if v.url == "/voice").find(".//Gather")
+    content = tree.app.extensions["helpline"].flows.voice
+    options = content.open_options if is_open(tree) else content.closed_options
+    hints = set(main.get("hints").split(", "))
+    assert {w for option in options for w in option.words} <= hints

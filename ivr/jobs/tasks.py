@@ -86,7 +86,13 @@ class Jobs:
             if self.send:
                 # Within the tick's own time, so a burst is gone by the next one.
                 budget = PURGE_SHARE_OF_TICK * self.ctx.settings.scheduler_tick_seconds
-                run_purges(self.ctx.redis, self.ctx.twilio, budget_seconds=budget)
+                run_purges(
+                    self.ctx.redis,
+                    self.ctx.twilio,
+                    budget_seconds=budget,
+                    now=now.timestamp(),
+                    min_age=self.ctx.settings.purge_min_age_seconds,
+                )
             else:
                 report.add(
                     "would delete handled messages and media from Twilio (not for a "

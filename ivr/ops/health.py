@@ -1,6 +1,7 @@
-"""What monitoring is told about the parts a call does not need but the helpline does: Redis
-and the scheduler (whose heartbeat is in Redis). The web's /healthz routes (web/health.py)
-and /metrics (metrics.py) both read it from here."""
+"""What monitoring is told about the parts a call does not need but the helpline does: Redis,
+the scheduler (whose heartbeat is in Redis) and the deletion of handled texts from Twilio's
+log (a message Twilio has refused to delete for a day: core/deletion.py). The web's /healthz
+routes (web/health.py) and /metrics (metrics.py) all read it from here."""
 
 from __future__ import annotations
 
@@ -11,6 +12,8 @@ import redis
 from prometheus_client.core import GaugeMetricFamily
 
 from ivr.core.clock import system_clock
+from ivr.core.deletion import ALARM_SECONDS
+from ivr.store import purges
 from ivr.store.keys import SCHEDULER_HEARTBEAT
 from ivr.store.replies import maybe_text
 
@@ -20,23 +23,40 @@ HEARTBEAT_STALE_SECONDS = 45
 
 
 def dependencies(client: redis.Redis) -> dict[str, str]:
-    """ "ok", or why not, for Redis and the scheduler (whose heartbeat is in Redis)."""
+    """ "ok", or why not, for Redis, the scheduler (whose heartbeat is in Redis) and the
+    deletions from Twilio ("twilio_deletions": not ok once the oldest has waited a day)."""
+    now = system_clock()
     try:
         client.ping()
         beat = maybe_text(client.get(SCHEDULER_HEARTBEAT))
+        backlog = purges.backlog(client, now)
     except redis.RedisError as exc:
-        return {"redis": f"unreachable: {type(exc).__name__}", "scheduler": "unknown"}
+        return {
+            "redis": f"unreachable: {type(exc).__name__}",
+            "scheduler": "unknown",
+            "twilio_deletions": "unknown",
+        }
     if beat is None:
-        return {"redis": "ok", "scheduler": "not running"}
-    age = (system_clock() - datetime.fromisoformat(beat)).total_seconds()
-    return {
-        "redis": "ok",
-        "scheduler": "ok" if age < HEARTBEAT_STALE_SECONDS else f"silent for {int(age)} s",
-    }
+        scheduler = "not running"
+    else:
+        age = (now - datetime.fromisoformat(beat)).total_seconds()
+        scheduler = "ok" if age < HEARTBEAT_STALE_SECONDS else f"silent for {int(age)} s"
+    return {"redis": "ok", "scheduler": scheduler, "twilio_deletions": deletions(backlog)}
+
+
+def deletions(backlog: purges.Backlog) -> str:
+    """ "ok" until the oldest text still to delete from Twilio has waited ALARM_SECONDS."""
+    if backlog.oldest_seconds < ALARM_SECONDS:
+        return "ok"
+    return (
+        f"{backlog.size} texts not yet deleted from Twilio, the oldest for "
+        f"{int(backlog.oldest_seconds // 3600)} h: see the scheduler's log"
+    )
 
 
 class DependencyCollector:
-    """helpline_dependency_up{dependency="redis"|"scheduler"}: 1 or 0, read at scrape time."""
+    """helpline_dependency_up{dependency="redis"|"scheduler"|"twilio_deletions"}: 1 or 0,
+    read at scrape time."""
 
     def __init__(self, client: redis.Redis) -> None:
         self.client = client

@@ -1,6 +1,7 @@
 """Inbound messages and media waiting to be deleted from Twilio: a list in Redis, oldest
-first. An entry stays at the head until it is deleted (or Twilio says it never can be), so
-the head is the oldest waiting and its age is the backlog's age (ops/metrics.py)."""
+first. An entry stays in its place until it is deleted (or Twilio says it is gone), also
+while it waits for its next try, so the head is the oldest waiting and its age is the
+backlog's age (ops/metrics.py, ops/health.py)."""
 
 from __future__ import annotations
 
@@ -18,27 +19,38 @@ from ivr.store.replies import maybe_text, texts
 class Purge:
     """An inbound message to remove from Twilio: its media, and the message itself (so its
     body does not stay in Twilio's log). `queued_at` (epoch seconds) is when it joined the
-    backlog; 0 for an entry queued before entries carried it."""
+    backlog; 0 for an entry queued before entries carried it. `tries` counts the attempts
+    Twilio did not accept, and `retry_at` (epoch seconds) is the earliest next one."""
 
     message_sid: str
     media_sids: tuple[str, ...] = field(default_factory=tuple)
     delete_message: bool = True
     queued_at: float = field(default=0.0, compare=False)
+    tries: int = field(default=0, compare=False)
+    retry_at: float = field(default=0.0, compare=False)
 
     def dumps(self) -> str:
-        return json.dumps(
-            {
-                "m": self.message_sid,
-                "media": list(self.media_sids),
-                "del": self.delete_message,
-                "at": self.queued_at,
-            }
-        )
+        data: dict[str, object] = {
+            "m": self.message_sid,
+            "media": list(self.media_sids),
+            "del": self.delete_message,
+            "at": self.queued_at,
+        }
+        if self.tries:
+            data |= {"tries": self.tries, "retry": self.retry_at}
+        return json.dumps(data)
 
     @classmethod
     def loads(cls, text: str) -> Purge:
         data = json.loads(text)
-        return cls(data["m"], tuple(data["media"]), bool(data["del"]), float(data.get("at", 0)))
+        return cls(
+            data["m"],
+            tuple(data["media"]),
+            bool(data["del"]),
+            float(data.get("at", 0)),
+            int(data.get("tries", 0)),
+            float(data.get("retry", 0)),
+        )
 
 
 @dataclass(frozen=True)
@@ -63,6 +75,18 @@ def remove(r: redis.Redis, entries: list[str]) -> None:
     pipe = r.pipeline(transaction=False)
     for entry in entries:
         pipe.lrem(PURGE, 1, entry)
+    pipe.execute()
+
+
+def replace(r: redis.Redis, changed: list[tuple[str, str]]) -> None:
+    """(entry as stored, its new form) pairs: each new form takes the old one's place, so
+    an entry waiting for its next try keeps its place (and its age) in the backlog."""
+    if not changed:
+        return
+    pipe = r.pipeline(transaction=False)
+    for old, new in changed:
+        pipe.linsert(PURGE, "BEFORE", old, new)
+        pipe.lrem(PURGE, 1, old)
     pipe.execute()
 
 

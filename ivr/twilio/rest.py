@@ -7,6 +7,7 @@ import re
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from typing import Protocol
 from urllib.parse import quote
 
@@ -16,6 +17,7 @@ from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
 
 from ivr.config import Settings
+from ivr.core import deletion
 from ivr.store import purges
 from ivr.store.purges import Purge
 
@@ -66,13 +68,21 @@ def enqueue_purge(r: redis.Redis, purge: Purge) -> bool:
     return True
 
 
-def _permanent(exc: TwilioException) -> bool:
-    """A client error that retrying will not fix (404: already gone, counts as done)."""
-    return isinstance(exc, TwilioRestException) and 400 <= exc.status < 500 and exc.status != 429
+def _gone(exc: Exception) -> bool:
+    """Twilio's 404: the resource is not there (deleted already): the only answer that ends
+    a deletion early."""
+    return isinstance(exc, TwilioRestException) and exc.status == 404
 
 
 def _throttled(exc: Exception) -> bool:
     return isinstance(exc, TwilioRestException) and exc.status == 429
+
+
+def _why(exc: Exception) -> str:
+    """Twilio's error code and words (20009: not complete yet), or the network's."""
+    if isinstance(exc, TwilioRestException):
+        return f"HTTP {exc.status}, error {exc.code}: {exc.msg}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 class Throttle:
@@ -115,8 +125,9 @@ class Throttle:
 
 def delete_resource(resource: Deletable, throttle: Throttle, deadline: float) -> str:
     """DELETE one Twilio resource, waiting out 429s until `deadline`: "deleted", "gone"
-    (404: already), "refused" (another client error, logged: retrying will not help) or
-    "later" (Twilio or the network failed, or time ran out)."""
+    (404: already), "refused" (any other answer: 20009 not complete yet, a 5xx, a network
+    error, even another 4xx such as a rotated token: tried again later, never dropped) or
+    "later" (the pass's time ran out before Twilio would take it)."""
     while throttle.wait(deadline):
         try:
             resource.delete()
@@ -124,13 +135,11 @@ def delete_resource(resource: Deletable, throttle: Throttle, deadline: float) ->
             if _throttled(exc):
                 throttle.hit()
                 continue
-            if not (isinstance(exc, TwilioException) and _permanent(exc)):
-                log.warning("could not delete %s from Twilio yet: %s", _sid_of(resource), exc)
-                return "later"
             throttle.ok()
-            if isinstance(exc, TwilioRestException) and exc.status == 404:
+            if _gone(exc):
+                log.info("%s was already gone from Twilio", _sid_of(resource))
                 return "gone"
-            log.error("Twilio refused to delete %s: %s", _sid_of(resource), exc)
+            log.warning("Twilio did not delete %s: %s", _sid_of(resource), _why(exc))
             return "refused"
         throttle.ok()
         return "deleted"
@@ -141,15 +150,20 @@ def _sid_of(resource: Deletable) -> str:
     return str(getattr(resource, "_solution", {}).get("sid", "a resource"))
 
 
-def _purge_one(client: Client, purge: Purge, throttle: Throttle, deadline: float) -> bool:
-    """The media first, then the message. Twilio deletes a message's media with it, but
-    media goes also when the message is kept (DELETE_INBOUND_MESSAGES=0), and a message
-    Twilio refuses to delete must not keep its pictures."""
+def _purge_one(client: Client, purge: Purge, throttle: Throttle, deadline: float) -> str:
+    """The media first, then the message: "done", "refused" or "later" (the first part not
+    done says which). Twilio deletes a message's media with it, but media goes also when
+    the message is kept (DELETE_INBOUND_MESSAGES=0), and a message Twilio refuses to delete
+    must not keep its pictures."""
     message = client.messages(purge.message_sid)
     parts: list[Deletable] = [message.media(sid) for sid in purge.media_sids]
     if purge.delete_message:
         parts.append(message)
-    return all(delete_resource(part, throttle, deadline) != "later" for part in parts)
+    for part in parts:
+        outcome = delete_resource(part, throttle, deadline)
+        if outcome in ("refused", "later"):
+            return outcome
+    return "done"
 
 
 def run_purges(
@@ -158,11 +172,16 @@ def run_purges(
     budget_seconds: float = 30.0,
     workers: int = PURGE_WORKERS,
     throttle: Throttle | None = None,
+    now: float | None = None,
+    min_age: float = deletion.DEFAULT_MIN_AGE_SECONDS,
 ) -> int:
-    """Delete queued media and messages from Twilio until none is left or `budget_seconds`
-    have passed, `workers` requests at a time; how many were done. What fails is left at
-    the head of the backlog for the next pass (and counts in its age)."""
+    """Delete queued media and messages from Twilio until none is due or `budget_seconds`
+    have passed, `workers` requests at a time; how many were done. `now` (epoch seconds)
+    says which are due (core/deletion.py): at least `min_age` old and past their next try.
+    What Twilio refuses keeps its place in the backlog (and counts in its age), its next
+    try put off; what it never accepted in 14 days is dropped, with an error in the log."""
     deadline = time.monotonic() + budget_seconds
+    now = time.time() if now is None else now
     throttle = throttle or Throttle()
     done = kept = 0
     with ThreadPoolExecutor(workers, thread_name_prefix="purge") as pool:
@@ -170,19 +189,48 @@ def run_purges(
             entries = purges.window(r, kept, PURGE_BATCH)
             if not entries:
                 break
+            due = [
+                (entry, purge)
+                for entry, purge in ((entry, Purge.loads(entry)) for entry in entries)
+                if deletion.due(purge.queued_at, purge.retry_at, now, min_age)
+            ]
             outcomes = list(
-                pool.map(
-                    lambda entry: _purge_one(client, Purge.loads(entry), throttle, deadline),
-                    entries,
-                )
+                pool.map(lambda pair: _purge_one(client, pair[1], throttle, deadline), due)
             )
-            gone = [entry for entry, ok in zip(entries, outcomes, strict=True) if ok]
-            purges.remove(r, gone)
+            tried = list(zip(due, outcomes, strict=True))
+            gone = [entry for (entry, _), out in tried if out == "done"]
+            refused = [(entry, purge) for (entry, purge), out in tried if out == "refused"]
+            dropped = [entry for entry, purge in refused if _give_up(purge, now)]
+            purges.remove(r, gone + dropped)
+            purges.replace(
+                r,
+                [(entry, _put_off(purge, now)) for entry, purge in refused if entry not in dropped],
+            )
             done += len(gone)
-            kept += len(entries) - len(gone)
+            kept += len(entries) - len(gone) - len(dropped)
     if kept:
-        log.warning("%d messages left to delete from Twilio on the next pass", kept)
+        log.info("%d messages left to delete from Twilio on a later pass", kept)
     return done
+
+
+def _give_up(purge: Purge, now: float) -> bool:
+    """Refused again, past the 14 days Twilio gives itself: dropped, and said loudly."""
+    if not deletion.given_up(purge.queued_at, now):
+        return False
+    log.error(
+        "gave up deleting %s from Twilio: refused for 14 days (%d tries); delete it in "
+        "Twilio's console",
+        purge.message_sid,
+        purge.tries + 1,
+    )
+    return True
+
+
+def _put_off(purge: Purge, now: float) -> str:
+    """The entry after a refusal: one more try counted, the next one later."""
+    tries = purge.tries + 1
+    later = replace(purge, tries=tries, retry_at=now + deletion.retry_delay(tries))
+    return later.dumps()
 
 
 def call_advisor(

@@ -121,7 +121,10 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
             app.wsgi_app, settings.trusted_proxies, settings.trusted_proxy_addresses
         )
     guard = SignatureGuard(
-        settings.twilio_auth_token, settings.public_base_url, settings.signature_alarm_after
+        settings.twilio_auth_token,
+        settings.public_base_url,
+        settings.signature_alarm_after,
+        shared_keys=settings.twilio_webhook_shared_keys,
     )
     app.extensions["helplines"] = {s.line.name: Helpline.of(s, guard) for s in deployment.all()}
     app.extensions["helpline"] = app.extensions["helplines"][services.line.name]

@@ -3,8 +3,8 @@
 A process that can still answer callers (with the fallback, if need be) must stay in a load
 balancer's rotation, so /healthz is 200 whenever the app answers at all. Monitoring gets the
 truth separately: /healthz/dependencies is 503, with the reason, while Redis or the
-scheduler is down (point an uptime monitor at it), and /metrics carries
-helpline_dependency_up for alerts.
+scheduler is down, or texts have waited a day to be deleted from Twilio (point an uptime
+monitor at it), and /metrics carries helpline_dependency_up for alerts.
 """
 
 from __future__ import annotations
@@ -27,7 +27,8 @@ def healthz() -> Response:
 
 @bp.route("/healthz/dependencies")
 def healthz_dependencies() -> tuple[Response, int]:
-    """For monitoring: 503 with the reason while Redis or the scheduler is down."""
+    """For monitoring: 503 with the reason while Redis or the scheduler is down, or Twilio
+    has refused a day long to delete a text."""
     found = dependencies(helpline().redis)
     down = {name: state for name, state in found.items() if state != "ok"}
     body = {"status": "ok" if not down else "degraded", **found}

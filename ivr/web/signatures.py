@@ -1,5 +1,15 @@
-"""Only Twilio gets in: X-Twilio-Signature on every webhook, refusals counted, and an alarm
-when they repeat."""
+"""Only Twilio gets in: X-Twilio-Signature on every webhook, refusals counted, each reason
+logged, and an alarm when they repeat.
+
+Twilio signs with the account's auth token (HMAC-SHA1), unless a Webhook Rule matches the
+URL: then it signs with that rule's SharedKey and algorithm and adds
+X-Twilio-Webhooks-Signature-Settings: key=<SharedKey id>,algorithm=HMAC_SHA256 ("Sign
+webhooks with shared keys", https://www.twilio.com/docs/usage/webhooks/webhook-shared-keys;
+twilio-node's examples/WebhookSignatureValidation.md: "Only the hash changes. The signed
+string is still the full URL followed by the sorted POST parameters"). So: no such header,
+the auth token; with it, the shared keys in TWILIO_WEBHOOK_SHARED_KEYS (newest first, so a
+key can be rotated) and the algorithm it names.
+"""
 
 from __future__ import annotations
 
@@ -34,6 +44,18 @@ log = logging.getLogger(__name__)
 
 ALARM_WINDOW_SECONDS = 600
 SIGNING_ALGORITHMS = (HMAC_SHA1, HMAC_SHA256)
+# Why a request was refused: the metric's `reason` label, and what the log line says.
+REASONS = {
+    "unsigned": "no X-Twilio-Signature",
+    "bad_signature": "wrong X-Twilio-Signature",
+    "shared_key_not_set": (
+        "signed with a webhook shared key (a Webhook Rule in Twilio) but "
+        "TWILIO_WEBHOOK_SHARED_KEYS is not set: set it to that SharedKey's secret"
+    ),
+    "unknown_algorithm": (
+        "signed with an algorithm this app does not know (it knows HMAC_SHA1 and HMAC_SHA256)"
+    ),
+}
 
 
 def signed_url(request: Request, public_base_url: str) -> str:
@@ -74,8 +96,10 @@ class SignatureGuard:
         public_base_url: str,
         alarm_after: int = 3,
         clock: Callable[[], float] = time.monotonic,
+        shared_keys: Sequence[str] = (),
     ) -> None:
         self.validator = RequestValidator(auth_token) if auth_token else None
+        self.shared = tuple(RequestValidator(key) for key in shared_keys if key)
         self.public_base_url = public_base_url
         self.alarm_after = alarm_after
         self.clock = clock
@@ -85,52 +109,77 @@ class SignatureGuard:
 
     def check(self, request: Request) -> Response | None:
         """None when the request may go on; a 403 response when it must not."""
-        if self.validator is None:
+        if self.validator is None and not self.shared:
             return None
         url = signed_url(request, self.public_base_url)
-        signature = request.headers.get(SIGNATURE_HEADER, "")
-        algorithm = get_signature_algorithm(request.headers.get(SIGNATURE_SETTINGS_HEADER))
-        params = request.form if request.method == "POST" else {}
-        if signature and self._valid(url, params, signature, algorithm):
+        reason, detail = self._refusal(request, url)
+        if reason is None:
             return None
         g.signature_rejected = True  # the request log line leaves out the SIDs it claims
-        self._record_failure(
-            request.path, url.split("?", 1)[0], "bad_signature" if signature else "unsigned"
-        )
+        self._record_failure(request.path, url.split("?", 1)[0], reason, detail)
         return Response(
             "Forbidden: this address only answers Twilio.\n", status=403, mimetype="text/plain"
         )
 
+    def _refusal(self, request: Request, url: str) -> tuple[str | None, str]:
+        """Why the request must be refused (a REASONS key, and which secret was tried), or
+        None when Twilio signed it."""
+        signature = request.headers.get(SIGNATURE_HEADER, "")
+        settings = request.headers.get(SIGNATURE_SETTINGS_HEADER, "").strip()
+        algorithm = get_signature_algorithm(settings)
+        if not signature:
+            return "unsigned", ""
+        if algorithm.upper() not in SIGNING_ALGORITHMS:
+            return "unknown_algorithm", ""
+        if settings and not self.shared:
+            return "shared_key_not_set", ""
+        validators = self.shared if settings else (self.validator,)
+        params = request.form if request.method == "POST" else {}
+        if any(
+            v is not None and self._valid(v, url, params, signature, algorithm) for v in validators
+        ):
+            return None, ""
+        secret = "TWILIO_WEBHOOK_SHARED_KEYS" if settings else "TWILIO_AUTH_TOKEN"
+        return "bad_signature", f" (checked with {algorithm} and {secret})"
+
     def _valid(
-        self, url: str, params: Mapping[str, str], signature: str, algorithm: str | None
+        self,
+        validator: RequestValidator,
+        url: str,
+        params: Mapping[str, str],
+        signature: str,
+        algorithm: str,
     ) -> bool:
         """RequestValidator.validate() computes the HMAC twice, for the URL with and without
         its port (Twilio signs either). Try the usual form first and the other only when it
         fails: one HMAC per genuine request. Bodies signed by hash (JSON) take the library's
         own path."""
-        assert self.validator is not None
-        if "bodySHA256" in url or (algorithm or HMAC_SHA1).upper() not in SIGNING_ALGORITHMS:
-            return self.validator.validate(url, params, signature, algorithm)  # it refuses
+        if "bodySHA256" in url:
+            return bool(validator.validate(url, params, signature, algorithm))
         parsed = urlparse(url)
         return any(
-            compare(self.validator.compute_signature(candidate, params, algorithm), signature)
+            compare(validator.compute_signature(candidate, params, algorithm), signature)
             for candidate in (remove_port(parsed), add_port(parsed))
         )
 
-    def _record_failure(self, path: str, checked: str, reason: str) -> None:
-        """Count it; log the path, never the query or body (they are whatever a stranger put
-        there, with GET a message's body). Each refusal is a warning until the alarm goes
-        off; while it holds, refusals are only counted, and the next alarm sums them up."""
+    def _record_failure(self, path: str, checked: str, reason: str, detail: str = "") -> None:
+        """Count it; log the path and the reason, never the query or body (they are whatever
+        a stranger put there, with GET a message's body). Each refusal is a warning until the
+        alarm goes off; while it holds, only the first of each reason is (so a genuine request
+        is never refused without a line saying why), the rest are counted, and the next alarm
+        sums them up."""
         REJECTED.labels(route_group(path), reason).inc()
         now = self.clock()
         self.recent.append(now)
+        first_of_its_kind = not self.since_alarm[reason]
         self.since_alarm[reason] += 1
         holding = self.alarmed_at is not None and now - self.alarmed_at < ALARM_WINDOW_SECONDS
         log.log(
-            logging.DEBUG if holding else logging.WARNING,
-            "rejected a request to %s: %s X-Twilio-Signature",
+            logging.DEBUG if holding and not first_of_its_kind else logging.WARNING,
+            "rejected a request to %s: %s%s",
             path,
-            "wrong" if reason == "bad_signature" else "no",
+            REASONS[reason],
+            detail,
         )
         if not alarm_due(self.recent, self.alarmed_at, now, self.alarm_after, ALARM_WINDOW_SECONDS):
             return
@@ -139,18 +188,25 @@ class SignatureGuard:
             if self.alarmed_at is None
             else f"the last alarm {round((now - self.alarmed_at) / 60)} minutes ago"
         )
+        others = "".join(
+            f", {count} {REASONS[name].split(':')[0]}"
+            for name, count in self.since_alarm.items()
+            if name not in ("bad_signature", "unsigned")
+        )
         log.error(
             "ALARM: %d webhook requests refused since %s (%d with a wrong signature, %d "
-            "unsigned). If these are real calls, callers are hearing an application error: "
+            "unsigned%s). If these are real calls, callers are hearing an application error: "
             "Twilio signs the exact URL it calls, and we checked against %s. If that is not the "
             "URL in Twilio's console, set PUBLIC_BASE_URL (or TRUSTED_PROXIES behind a proxy); "
-            "otherwise TWILIO_AUTH_TOKEN is wrong or was rotated. Run `helpline check`. "
+            "otherwise TWILIO_AUTH_TOKEN is wrong or was rotated (or, for URLs under a Webhook "
+            "Rule, TWILIO_WEBHOOK_SHARED_KEYS). Run `helpline check`. "
             "Unsigned requests never come from Twilio: many of them mean someone is probing "
             "the webhooks (helpline_rejected_requests_total counts them by route and reason).",
             sum(self.since_alarm.values()),
             since,
             self.since_alarm["bad_signature"],
             self.since_alarm["unsigned"],
+            others,
             checked,
         )
         self.alarmed_at = now

@@ -111,6 +111,26 @@ def incoming() -> Response:
         return reply(text("unavailable"))
 
 
+def answered_by_twilio() -> str:
+    """ "STOP", "START" or "HELP" when Twilio has answered the text itself (a Messaging
+    Service with Advanced Opt-Out says so in OptOutType: help.twilio.com, "How to Track
+    Opt-Out, Opt-In and Help Messages Using the OptOutType Parameter"), else "". Then we
+    never reply as well: a second HELP is noise, and after STOP any text we send that number
+    fails (error 21610). Its keywords may be the helpline's own, so its word stands."""
+    kind = (request.values.get("OptOutType") or "").strip().upper()
+    return kind if kind in ("STOP", "START", "HELP") else ""
+
+
+def as_twilio_took_it(intent: Intent) -> Intent:
+    """The reading of a text, corrected by what Twilio says it was (OptOutType)."""
+    twilio = answered_by_twilio()
+    if twilio == "STOP":
+        return Intent("opt_out")
+    if twilio == "START":
+        return Intent("opt_in")
+    return intent
+
+
 def body_and_media() -> tuple[str, list[str]]:
     """What the text says (cut to MAX_BODY) and its media's SIDs, from Twilio's fields."""
     body = (request.values.get("Body") or "")[:MAX_BODY]
@@ -127,7 +147,7 @@ def handle(sender: str, sid: str) -> Response:
     body, media = body_and_media()
     purge_from_twilio(sid, media)
     number = h.callable(sender)
-    if number is None and keyword(body) in OPT_OUT | OPT_IN:
+    if number is None and (keyword(body) in OPT_OUT | OPT_IN or answered_by_twilio()):
         return reply()  # Twilio answers opt-outs itself; nothing of theirs is stored
     if number is None:
         log.info("sms %s from %s: not a UK number we can call", sid, mask(sender))
@@ -136,8 +156,10 @@ def handle(sender: str, sid: str) -> Response:
         return reply() if too_many(sender) else reply(text("not_uk"))
 
     local_today = now.astimezone(h.flows.hours.timezone).date()
-    intent = interpret(
-        body, lambda: h.queue.has_open(number), local_today, usual_span(h.flows.hours_config)
+    intent = as_twilio_took_it(
+        interpret(
+            body, lambda: h.queue.has_open(number), local_today, usual_span(h.flows.hours_config)
+        )
     )
     note(
         f"from {mask(sender)}: {intent.kind}"
@@ -149,6 +171,9 @@ def handle(sender: str, sid: str) -> Response:
         log.info("sms %s: opted out, %d callback records erased", sid, max(erased, 0))
         return reply()  # Twilio answers opt-outs itself
     if intent.kind == "opt_in":
+        return reply()
+    if answered_by_twilio() == "HELP":
+        note("HELP answered by Twilio (Advanced Opt-Out)")
         return reply()
     intent = choose_language(number, intent)
     urgent = in_crisis(body)
@@ -378,13 +403,19 @@ def taken_while_down(sender: str, sid: str) -> Response:
     body, media = body_and_media()
     number = h.callable(sender)
     if number is None:
-        return reply() if keyword(body) in OPT_OUT | OPT_IN else reply(text("not_uk"))
-    intent = interpret(
-        body,
-        lambda: False,
-        now.astimezone(h.flows.hours.timezone).date(),
-        usual_span(h.flows.hours_config),
+        if keyword(body) in OPT_OUT | OPT_IN or answered_by_twilio():
+            return reply()
+        return reply(text("not_uk"))
+    intent = as_twilio_took_it(
+        interpret(
+            body,
+            lambda: False,
+            now.astimezone(h.flows.hours.timezone).date(),
+            usual_span(h.flows.hours_config),
+        )
     )
+    if answered_by_twilio() == "HELP":
+        return reply()
     urgent = in_crisis(body)
     first = [text("crisis")] if urgent else []
     if intent.kind in ("help", "steps", "time_unclear", "opt_in"):

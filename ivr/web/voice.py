@@ -137,12 +137,26 @@ def closed_now() -> Response | None:
     return twiml(resp)
 
 
-def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather:
+# Speech recognition Twilio documents without warnings: a generic model for the language
+# (<Gather> speechModel, https://www.twilio.com/docs/voice/twiml/gather) and, with a model
+# named, a whole number of seconds of silence to end speech: "Use a positive integer for
+# speechTimeout whenever you set speechModel" (warning 13335, "speechTimeout auto cannot be
+# used with model default": https://www.twilio.com/docs/api/errors/13335).
+SPEECH_MODEL = "phone_call"
+SPEECH_TIMEOUT_SECONDS = 2
+
+
+def gather(
+    action: str, options: tuple[Option, ...], timeout: int = 6, speech: bool = True
+) -> Gather:
     """Listens for one key or for speech: everything said inside it can be interrupted.
     Speech recognition is helped to hear the options' words and the phrases of
     flows/safety.toml (in English: a Welsh call's speech is recognised as en-GB too); Twilio
     takes up to 500 hints of up to 100 characters each
-    (https://www.twilio.com/docs/api/errors/13330; tests/test_voice_tree.py checks)."""
+    (https://www.twilio.com/docs/api/errors/13330; tests/test_voice_tree.py checks).
+    `speech=False`: keys only (a queue's wait page: voice_queue.py)."""
+    if not speech:
+        return Gather(input="dtmf", action=action, method="POST", num_digits=1, timeout=timeout)
     s = helpline().settings
     hints = sorted({w for o in options for w in o.words} | set(crisis_hints()))
     return Gather(
@@ -151,7 +165,8 @@ def gather(action: str, options: tuple[Option, ...], timeout: int = 6) -> Gather
         method="POST",
         num_digits=1,
         timeout=timeout,
-        speech_timeout="auto",
+        speech_timeout=SPEECH_TIMEOUT_SECONDS,
+        speech_model=SPEECH_MODEL,
         language=s.language,
         hints=", ".join(hints),
     )

@@ -27,6 +27,8 @@ from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
+    SPEECH_MODEL,
+    SPEECH_TIMEOUT_SECONDS,
     crisis_hints,
     flows,
     gather,
@@ -159,7 +161,8 @@ def number() -> Response:
         input="dtmf speech",
         finish_on_key="#",
         timeout=10,
-        speech_timeout="auto",
+        speech_timeout=SPEECH_TIMEOUT_SECONDS,
+        speech_model=SPEECH_MODEL,
         language=helpline().settings.language,
         hints=", ".join(crisis_hints()),
         num_digits=MAX_NUMBER_DIGITS,

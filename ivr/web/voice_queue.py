@@ -3,7 +3,10 @@ an honest estimate and the 999 line, and may swap to a callback that keeps their
 
 Twilio runs the wait: <Enqueue waitUrl=wait action=left>. The wait page loops (Twilio asks
 for it again when its TwiML ends), everything said in a <Gather> with the hold audio, so a
-key or "emergency" works at any moment. Leaving is only ever the caller's choice, the
+key works at any moment. Keys only: in a waitUrl document "the valid values for the <Gather>
+input attribute are dtmf and speech" (https://www.twilio.com/docs/voice/twiml/enqueue), not
+the two together, and a document Twilio refuses ends the wait (QueueResult "error"). The
+999 line is said in every loop instead. Leaving is only ever the caller's choice, the
 maximum wait or closing time, and each leads to the callback offer, never a silent drop.
 What only a live number can confirm is listed in the README. Nothing is recorded.
 
@@ -76,7 +79,7 @@ def wait_options() -> tuple[Option, ...]:
 def keep_waiting() -> Response:
     """The wait with no store: the safety line, quiet, then the wait page again."""
     resp = VoiceResponse()
-    g = gather(link("voice_queue.key"), wait_options(), timeout=1)
+    g = gather(link("voice_queue.key"), wait_options(), timeout=1, speech=False)
     say(g, flows().voice.queue["waiting"], flows().voice.safety, flows().voice.queue["samaritans"])
     say(g, *(o.prompt for o in flows().voice.queue_options))
     hold(g)
@@ -192,7 +195,7 @@ def wait() -> Response:
         return twiml(resp)
     position = livequeue.parse_position(param("QueuePosition")) or stored_position
     estimate = livequeue.estimate_wait(position or 0, handled, on_duty)
-    g = gather(link("voice_queue.key"), wait_options(), timeout=1)
+    g = gather(link("voice_queue.key"), wait_options(), timeout=1, speech=False)
     if param("back") == "1":
         say(g, content.queue["back"])
     say(g, *where_they_are(position, estimate), content.safety, content.queue["samaritans"])
