@@ -53,7 +53,7 @@ QUEUE_TEXTS = (
     "connecting",
 )
 QUEUE_LEAVE = ("swap", "max_wait", "closing", "no_advisors")
-QUEUE_ADVISOR = ("connect", "no_key", "gone", "ended")
+QUEUE_ADVISOR = ("connect", "no_key", "gone", "taken", "failed", "ended")
 CLOSED_REASONS = (
     "weekend",
     "bank_holiday",
