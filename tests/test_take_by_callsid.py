@@ -233,3 +233,61 @@ def test_take_next_rings_for_the_caller_at_the_head_of_our_list(app, twilio) -> 
     assert app.extensions["helpline"].live.caller(x.sid).taken_by == "alex"
     clock_now = app.extensions["helpline"].clock()
     assert clock_now - app.extensions["helpline"].live.caller(x.sid).joined < timedelta(1)
+
+
+# ------------------------------------------------------------------ ringing advisors (item 8)
+
+
+def asks_for_an_advisor(twilio: TwilioDouble) -> tuple[Call, list[Call]]:
+    """A caller asks for an advisor; the advisors' phones rung for them."""
+    before = set(twilio.calls)
+    caller = twilio.caller()
+    twilio.run(caller, "/voice/advisor")
+    twilio.settle()
+    legs = [c for sid, c in twilio.calls.items() if sid not in before and c.url]
+    return caller, legs
+
+
+def test_free_advisors_ring_on_legs_of_their_own_and_a_voicemail_ends_only_its_own(
+    app, twilio
+) -> None:
+    """Whether Twilio hangs up the other legs of a <Dial> when one screened leg is answered
+    or when it accepts is not documented: each advisor's phone rings on its own leg, the
+    caller waiting in the queue with the 999 line, and the first to press 1 takes them."""
+    voice = app.extensions["helpline"].flows.voice
+    caller, legs = asks_for_an_advisor(twilio)
+    assert sorted(leg.client.params["To"] for leg in legs) == sorted(PHONES.values())
+    assert voice.advisor["connecting"] in heard(caller) and twilio.members(QUEUE) == [caller.sid]
+    assert voice.safety in heard(caller)  # the wait page, while the phones ring
+    alex, sam = sorted(legs, key=lambda leg: leg.client.params["To"])
+    twilio.answer(alex)  # Alex's voicemail picks up first, hears the screen, hangs up
+    twilio.hang_up(alex)
+    assert sam.status == "ringing"
+    twilio.answer(sam)
+    twilio.press(sam, "1")
+    assert twilio.talking(sam) == {caller.sid}
+
+
+def test_the_second_advisor_to_press_1_hears_the_caller_is_taken(app, twilio) -> None:
+    voice = app.extensions["helpline"].flows.voice
+    caller, legs = asks_for_an_advisor(twilio)
+    for leg in legs:
+        twilio.answer(leg)
+    first, second = legs[::-1]
+    twilio.press(first, "1")
+    twilio.press(second, "1")
+    assert twilio.talking(first) == {caller.sid}
+    assert heard(second)[-1] == voice.queue_advisor["taken"] and not second.live
+
+
+def test_nobody_answering_leaves_the_caller_waiting_in_their_place(app, twilio) -> None:
+    live = app.extensions["helpline"].live
+    caller, legs = asks_for_an_advisor(twilio)
+    for leg in legs:
+        twilio.ring_out(leg)
+    assert live.caller(caller.sid).state == WAITING and twilio.members(QUEUE) == [caller.sid]
+    assert app.extensions["helpline"].advisor_states.now_in("alex", live_now(app)) == "free"
+
+
+def live_now(app: Flask):
+    return app.extensions["helpline"].clock()

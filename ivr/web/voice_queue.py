@@ -20,16 +20,18 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 
 import redis
-from flask import Blueprint, Response
+from flask import Blueprint, Response, request
+from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
 
 from ivr.content.flows import ENGLISH, WELSH
 from ivr.core import calltree, livequeue
 from ivr.core.calltree import Option
+from ivr.core.livequeue import FREE
 from ivr.core.phone import mask
 from ivr.store import stats
 from ivr.store.live import BRIDGED, BRIDGING, LEFT, TAKEN, WAITING
-from ivr.twilio.rest import dequeue_member, redirect_call
+from ivr.twilio.rest import call_advisor_for_caller, dequeue_member, redirect_call, twilio_error
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
@@ -129,9 +131,37 @@ def join() -> Response:
         return twiml(resp)
     stats.count(h.redis, now, h.flows.hours.timezone, "q:queued", keys=live.keys)
     log.info("call %s joined the queue", param("CallSid"))
-    say(resp, content.queue["joining"])
+    rung = ring_advisors(param("CallSid")[:64], param("ring")) if param("ring") else 0
+    say(resp, content.advisor["connecting"] if rung else content.queue["joining"])
     resp.append(enqueue())
     return twiml(resp)
+
+
+def ring_advisors(call_sid: str, usernames: str) -> int:
+    """Ring each free advisor `voice.advisor` chose (comma-separated), each on a leg of
+    their own, for this caller, who waits in the queue meanwhile: the first to press 1
+    takes them (connect), a voicemail answering one leg ends that leg alone
+    (docs/take-next.md, "Ringing advisors"). How many phones ring; one that can't be rung
+    is free again."""
+    h = helpline()
+    if h.twilio is None:
+        return 0
+    wanted = set(usernames.split(",")[:10])
+    base = h.settings.public_base_url or request.url_root.rstrip("/")
+    rung = 0
+    for advisor in console_on_duty():
+        if advisor.username not in wanted:
+            continue
+        try:
+            call_advisor_for_caller(
+                h.twilio, h.settings, base, advisor.phone, call_sid, advisor.username
+            )
+        except (TwilioException, OSError) as exc:
+            log.error("could not ring advisor %s: %s", advisor.username, twilio_error(exc))
+            h.advisor_states.set(advisor.username, FREE, h.clock())
+            continue
+        rung += 1
+    return rung
 
 
 def enqueue() -> Enqueue:
