@@ -207,6 +207,37 @@ def test_a_waiting_caller_not_in_our_list_is_put_back_by_their_wait_page(
     assert [c.call_sid for c in live.waiting(clock())] == [x.sid]
 
 
+def test_a_waiting_caller_twilio_no_longer_holds_is_not_taken(app, twilio, clock) -> None:
+    """Hung up without Twilio telling us: not in the queue's members (and not just joined)."""
+    live = app.extensions["helpline"].live
+    gone = "CA" + "9" * 32
+    live.join(gone, clock(), "***999")
+    clock.advance(40)
+    x = twilio.join()
+    post_form(signed_in(app, "Alex"), "/console/call-next")
+    twilio.settle()
+    assert live.caller(gone).state == "left" and live.caller(x.sid).taken_by == "alex"
+
+
+def test_a_caller_who_only_just_joined_is_not_ended_before_twilio_holds_them(app, clock) -> None:
+    live = app.extensions["helpline"].live
+    twilio = TwilioDouble(app)
+    app.extensions["helpline"].twilio.http_client = twilio
+    new = "CA" + "8" * 32
+    live.join(new, clock(), "***888")  # Twilio has not run our <Enqueue> yet
+    post_form(signed_in(app, "Alex"), "/console/call-next")
+    assert live.caller(new).taken_by == "alex"
+
+
+def test_when_twilio_cannot_be_asked_our_list_stands(app, twilio, clock) -> None:
+    live = app.extensions["helpline"].live
+    x = twilio.join()
+    clock.advance(40)
+    twilio.down = True
+    post_form(signed_in(app, "Alex"), "/console/call-next")  # and the phone can't be rung
+    assert live.caller(x.sid).state == WAITING and live.position(x.sid) == 1
+
+
 def test_the_place_a_caller_hears_is_ours_not_twilios(app, twilio, clock) -> None:
     """Twilio's QueuePosition counts a caller given back behind those who joined after."""
     x = twilio.join()

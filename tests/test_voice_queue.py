@@ -116,6 +116,18 @@ def test_two_callers_at_once_ring_a_free_advisor_once(make_app, store) -> None:
     assert path(redirect_of(second)) == "/voice/queue/join"
 
 
+def test_without_the_rest_api_only_the_first_free_advisor_is_rung(make_app, store) -> None:
+    """Never two screened numbers in one <Dial> (docs/take-next.md, "Ringing advisors")."""
+    app = make_app()
+    on_duty(app, store, FREE)
+    on_duty(app, store, FREE, name="Sam", phone=ADVISORS[1])
+    root = post(app, "/voice/advisor")
+    assert len(list(root.iter("Number"))) == 1
+    states = app.extensions["helpline"].advisor_states
+    now = london(OPEN_AT)
+    assert sorted(states.now_in(who, now) for who in ("alex", "sam")) == ["free", "ringing"]
+
+
 def test_with_only_advisor_numbers_it_rings_then_offers_a_callback_as_before(make_app) -> None:
     app = make_app(advisor_numbers=ADVISORS)
     root = post(app, "/voice/advisor")

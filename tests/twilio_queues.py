@@ -104,6 +104,7 @@ class TwilioDouble:
         self.requests: list[tuple[str, str]] = []  # (method, path) of each REST request
         self.is_async = False  # twilio-python's HttpClient interface
         self.wait_pages = True  # False: a caller enqueued does not ask the waitUrl (speed)
+        self.down = False  # True: every REST request is answered 503 (Twilio unreachable)
 
     # ------------------------------------------------------------------ driving calls
 
@@ -326,6 +327,8 @@ class TwilioDouble:
         form = dict(data or {})
         check_against_spec(method, path, form)
         self.requests.append((method, path))
+        if self.down:
+            return self._json({"code": 20500, "message": "unavailable", "status": 503}, 503)
         parts = path.removesuffix(".json").split("/")[4:]  # after /2010-04-01/Accounts/AC…
         if parts == ["Calls"] and method == "POST":
             return self._create_call(form)
