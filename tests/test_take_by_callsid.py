@@ -12,12 +12,20 @@ from datetime import timedelta
 import pytest
 from flask import Flask
 
+from ivr.config import Settings
 from ivr.store.live import BRIDGED, WAITING
-from ivr.twilio.rest import call_advisor_for_caller
+from ivr.twilio.rest import (
+    call_advisor_for_caller,
+    dequeue_member,
+    queue_members,
+    redirect_call,
+    rest_client,
+)
 from ivr.web.voice_queue import room_name
 from tests.common import (
     ACCOUNT_SID,
     OPEN_AT,
+    TOKEN,
     Clock,
     add_advisor,
     london,
@@ -311,6 +319,16 @@ def test_the_second_advisor_to_press_1_hears_the_caller_is_taken(app, twilio) ->
     assert heard(second)[-1] == voice.queue_advisor["taken"] and not second.live
 
 
+def test_an_advisor_answering_after_the_caller_was_taken_is_not_told_they_wait(app, twilio) -> None:
+    voice = app.extensions["helpline"].flows.voice
+    caller, (first, second) = asks_for_an_advisor(twilio)
+    twilio.answer(first)
+    twilio.press(first, "1")
+    twilio.answer(second)
+    twilio.press(second, "")  # the screen timed out: no key
+    assert heard(second)[-1] == voice.queue_advisor["taken"]
+
+
 def test_nobody_answering_leaves_the_caller_waiting_in_their_place(app, twilio) -> None:
     live = app.extensions["helpline"].live
     caller, legs = asks_for_an_advisor(twilio)
@@ -322,3 +340,25 @@ def test_nobody_answering_leaves_the_caller_waiting_in_their_place(app, twilio) 
 
 def live_now(app: Flask):
     return app.extensions["helpline"].clock()
+
+
+# ------------------------------------------------------------------ the requests, per Twilio's spec
+
+PRISM_QUEUE = "0.361280134646222"  # the queue in the spec's example listing
+
+
+def test_taking_by_callsid_reading_members_and_moving_a_call_are_requests_twilio_accepts(
+    twilio_proxy,
+) -> None:
+    """Checked by Prism against Twilio's OpenAPI spec (the double checks the same fields)."""
+    settings, recorder = twilio_proxy()
+    client = rest_client(Settings(twilio_auth_token=TOKEN).override(settings))
+    sid = "CA" + "a" * 32
+    assert dequeue_member(client, PRISM_QUEUE, sid, f"{BASE}/voice/queue/bridge") is True
+    assert isinstance(queue_members(client, PRISM_QUEUE), dict)
+    assert redirect_call(client, sid, f"{BASE}/voice/queue/back") is True
+    assert dequeue_member(client, "no-such-queue", sid, f"{BASE}/voice/queue/bridge") is None
+    assert queue_members(client, "no-such-queue") is None  # not found: our list stands
+    posts = [s for s in recorder.seen if s.method == "POST"]
+    assert [s.path.rsplit("/", 2)[-2] for s in posts] == ["Members", "Calls"]
+    assert all(s.status < 300 for s in recorder.seen)

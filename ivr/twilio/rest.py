@@ -252,13 +252,14 @@ def _queue_sid(client: Client, queue_name: str) -> str | None:
 
 
 def queue_members(client: Client, queue_name: str) -> dict[str, int] | None:
-    """Who Twilio holds in the queue `queue_name`: each member's CallSid and seconds waited
-    (empty: no such queue yet); None when Twilio can't say (then our list's word stands).
+    """Who Twilio holds in the queue `queue_name`: each member's CallSid and seconds waited;
+    None when Twilio can't say, or the queue is not on the one page of queues read (then
+    our list's word stands).
     https://www.twilio.com/docs/voice/api/member-resource#read-multiple-member-resources"""
     try:
         sid = _queue_sid(client, queue_name)
         if sid is None:
-            return {}
+            return None
         # One page of the most a page may hold: a queue holds at most 1000 by default.
         page = client.queues(sid).members.page(page_size=1000)
         return {str(m.call_sid): int(m.wait_time or 0) for m in page}
@@ -273,11 +274,13 @@ def dequeue_member(client: Client, queue_name: str, call_sid: str, url: str) -> 
     at that URL", https://www.twilio.com/docs/voice/api/member-resource#update-a-member-resource;
     their <Enqueue action> is asked at once with QueueResult "redirected",
     https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action). True: done; False:
-    Twilio does not hold them there (404: they hung up); None: Twilio could not say."""
+    Twilio does not hold them there (404: they hung up); None: Twilio could not say (or the
+    queue was not found)."""
     try:
         sid = _queue_sid(client, queue_name)
         if sid is None:
-            return False
+            log.warning("no Twilio queue named %s among the account's first 100", queue_name)
+            return None
         client.queues(sid).members(call_sid).update(url=url, method="POST")
     except TwilioRestException as exc:
         if exc.status == 404:

@@ -412,10 +412,11 @@ def connect() -> Response:
     now = h.clock()
     sid, username = param("sid")[:64], param("adv")[:40]
     live = live_queue()
-    if param("Digits")[:1] != "1":
-        live.give_back(sid, username)
-        return advisor_hears(resp, "no_key")
     caller = live.caller(sid)
+    if param("Digits")[:1] != "1":
+        if live.give_back(sid, username) or (caller is not None and caller.state == WAITING):
+            return advisor_hears(resp, "no_key")  # "the caller is still waiting": true
+        return advisor_hears(resp, "gone" if caller is None else "taken")
     if caller is None or caller.state not in (WAITING, TAKEN, BRIDGING, BRIDGED):
         return advisor_hears(resp, "gone")
     again = caller.state == BRIDGING and caller.taken_by == username  # Twilio asked twice
