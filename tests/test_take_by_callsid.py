@@ -224,7 +224,7 @@ def test_a_waiting_caller_twilio_no_longer_holds_is_not_taken(app, twilio, clock
     x = twilio.join()
     post_form(signed_in(app, "Alex"), "/console/call-next")
     twilio.settle()
-    assert live.caller(gone).state == "left" and live.caller(x.sid).taken_by == "alex"
+    assert live.caller(gone).state == "dropped" and live.caller(x.sid).taken_by == "alex"
 
 
 def test_a_caller_who_only_just_joined_is_not_ended_before_twilio_holds_them(app, clock) -> None:

@@ -67,7 +67,7 @@ from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.keys import calling
-from ivr.store.live import LEFT, Caller, Rules
+from ivr.store.live import DROPPED, Caller, Rules
 from ivr.store.live import WAITING as ON_THE_LINE
 from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
@@ -722,8 +722,8 @@ def reconcile_with_twilio(now: datetime) -> None:
                 and sid not in held
                 and now - seen > JOIN_GRACE
             ):
-                h.live.end(sid, LEFT, now)
-                log.info("call %s: no longer in Twilio's queue: left", sid)
+                h.live.end(sid, DROPPED, now)  # back in its place if its wait page asks
+                log.info("call %s: no longer in Twilio's queue: dropped", sid)
 
 
 def welsh_speaker_on_duty() -> bool:
