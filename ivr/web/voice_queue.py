@@ -36,6 +36,7 @@ from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
+    advisor_numbers,
     closed_now,
     console_on_duty,
     flows,
@@ -63,9 +64,8 @@ def max_wait() -> timedelta:
 
 def queue_name(lang: str | None = None) -> str:
     """The Twilio queue of this helpline (a simulation's own) for callers in `lang` (the
-    call's language unless given): one per language, so an advisor's <Dial><Queue>, which
-    would take whoever is at the front, keeps the Welsh apart; advisors take callers by
-    CallSid with the Queue Members API)."""
+    call's language unless given): one per language, so Welsh callers wait apart (advisors
+    take callers from it by CallSid, with the Queue Members API)."""
     h = helpline()
     pretend = simulated() is not None or h.settings.simulated
     return livequeue.twilio_queue("simulated" if pretend else h.keys.helpline, lang or language())
@@ -150,11 +150,12 @@ def ring_advisors(call_sid: str, usernames: str) -> int:
     base = h.settings.public_base_url or request.url_root.rstrip("/")
     rung = 0
     for advisor in console_on_duty():
-        if advisor.username not in wanted:
+        phones = advisor_numbers([advisor.phone])  # never 999, 112, 101...
+        if advisor.username not in wanted or not phones:
             continue
         try:
             call_advisor_for_caller(
-                h.twilio, h.settings, base, advisor.phone, call_sid, advisor.username
+                h.twilio, h.settings, base, phones[0], call_sid, advisor.username
             )
         except (TwilioException, OSError) as exc:
             log.error("could not ring advisor %s: %s", advisor.username, twilio_error(exc))
