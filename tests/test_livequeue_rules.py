@@ -30,7 +30,6 @@ from ivr.core.livequeue import (
     for_advisor,
     may_ring,
     one_list,
-    parse_position,
     twilio_queue,
     why_leave,
 )
@@ -245,13 +244,6 @@ def test_one_twilio_queue_per_language(helpline, language, queue) -> None:
 )
 def test_the_estimate_is_honest_or_none(position, handled, advisors, minutes) -> None:
     assert estimate_wait(position, handled, advisors) == minutes
-
-
-@pytest.mark.parametrize(
-    ("value", "position"), [("1", 1), ("12", 12), ("", None), ("0", None), ("x", None)]
-)
-def test_twilios_position_is_read_or_left_unsaid(value, position) -> None:
-    assert parse_position(value) == position
 
 
 TEN = timedelta(minutes=10)

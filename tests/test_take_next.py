@@ -2,8 +2,8 @@
 atomically, so two advisors taking next at once never get the same caller or callback, a
 caller who hangs up as they are taken is not bridged to anyone, and a caller who swapped to
 a callback is called back before everyone who joined after them. The console rings the
-advisor through Twilio's REST API (Prism checks each request against Twilio's spec), and the
-advisor's leg presses 1 then <Dial><Queue>. Real Redis, real threads."""
+advisor through Twilio's REST API (Prism checks each request against Twilio's spec); what
+follows the advisor's 1 is in test_take_by_callsid.py. Real Redis, real threads."""
 
 from __future__ import annotations
 
@@ -28,9 +28,7 @@ from tests.common import (
     add_advisor,
     flashes,
     london,
-    path,
     post_form,
-    query,
     signed_in,
     spoken,
     twilio_client,
@@ -200,24 +198,6 @@ def test_take_next_rings_the_advisor_for_the_caller_on_the_line(taking_app, stor
     assert queues and all(s.status < 300 for s in queues)
     caller = app.extensions["helpline"].live.caller("CA" + "a" * 32)
     assert caller.state == "taken" and caller.taken_by == "alex"
-
-
-def test_the_advisor_presses_1_and_dials_the_queue(make_app, store) -> None:
-    app = make_app()
-    client = twilio_client(app)
-    twiml(client.post("/voice/queue/join", {}))
-    app.extensions["helpline"].live.take("CA" + "a" * 32, "alex", NOW)
-    asked = twiml(client.post("/voice/queue/advisor?sid=CA" + "a" * 32 + "&adv=alex", {}))
-    action = asked.find("Gather").get("action")
-    assert path(action) == "/voice/queue/connect"
-    root = twiml(client.post(action, {"Digits": "1"}))
-    queue = root.find("Dial/Queue")
-    assert queue.text == "helpline-main" and root.find("Dial").get("record") == "do-not-record"
-    assert path(queue.get("url")) == "/voice/queue/bridge" and query(queue.get("url"))["adv"]
-    # Twilio asks the Queue's url on the dequeued caller's side: the bridge is noted.
-    said = twiml(client.post(queue.get("url"), {"DequeingCallSid": "CA" + "f" * 32}))
-    assert spoken(said) == [app.extensions["helpline"].flows.voice.queue["connecting"]]
-    assert app.extensions["helpline"].live.caller("CA" + "a" * 32).state == BRIDGED
 
 
 def test_an_advisor_who_does_not_press_1_gives_the_caller_back(make_app, store) -> None:

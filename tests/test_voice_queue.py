@@ -6,6 +6,7 @@ from the loaded flows."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from xml.etree import ElementTree
 
 import pytest
@@ -115,11 +116,25 @@ def test_two_callers_at_once_ring_a_free_advisor_once(make_app, store) -> None:
     assert path(redirect_of(second)) == "/voice/queue/join"
 
 
+def test_without_the_rest_api_only_the_first_free_advisor_is_rung(make_app, store) -> None:
+    """Never two screened numbers in one <Dial> (docs/take-next.md, "Ringing advisors")."""
+    app = make_app()
+    on_duty(app, store, FREE)
+    on_duty(app, store, FREE, name="Sam", phone=ADVISORS[1])
+    root = post(app, "/voice/advisor")
+    assert len(list(root.iter("Number"))) == 1
+    states = app.extensions["helpline"].advisor_states
+    now = london(OPEN_AT)
+    assert sorted(states.now_in(who, now) for who in ("alex", "sam")) == ["free", "ringing"]
+
+
 def test_with_only_advisor_numbers_it_rings_then_offers_a_callback_as_before(make_app) -> None:
     app = make_app(advisor_numbers=ADVISORS)
     root = post(app, "/voice/advisor")
-    assert [n.text for n in root.iter("Number")] == list(ADVISORS)
-    after = post(app, root.find("Dial").get("action"), DialCallStatus="no-answer")
+    assert [n.text for n in root.iter("Number")] == [ADVISORS[0]]  # one at a time
+    second = post(app, root.find("Dial").get("action"), DialCallStatus="no-answer")
+    assert [n.text for n in second.iter("Number")] == [ADVISORS[1]]
+    after = post(app, second.find("Dial").get("action"), DialCallStatus="no-answer")
     assert spoken(after) == [voice(app).advisor["unavailable"]]
     assert path(redirect_of(after)) == "/voice/menu"
 
@@ -146,13 +161,23 @@ def wait_page(app: Flask, **fields: str) -> ElementTree.Element:
     return post(app, "/voice/queue/wait", **fields)
 
 
+def ahead(app: Flask, callers: int) -> None:
+    """`callers` who joined the queue before now, each a minute apart."""
+    h = app.extensions["helpline"]
+    for n in range(callers):
+        h.live.join(f"CA{n:032d}", h.clock() - timedelta(minutes=10 - n), "x")
+
+
 @pytest.mark.parametrize(
     ("position", "said"),
     [("1", "next"), ("2", "position"), ("7", "position")],
 )
 def test_the_wait_says_the_place_the_999_line_and_the_swap(busy, position, said) -> None:
+    """The place is our list's (Twilio's QueuePosition stops meaning "your turn" once
+    advisors take callers by CallSid): callers who joined before are ahead."""
+    ahead(busy, int(position) - 1)
     waits(busy)
-    root = wait_page(busy, QueuePosition=position)
+    root = wait_page(busy, QueuePosition="1")
     content = voice(busy)
     heard = spoken(root)
     assert heard[0] == content.queue[said].format(position=position)
@@ -180,11 +205,12 @@ def test_despair_in_the_wait_gets_samaritans_and_the_wait_goes_on(busy) -> None:
 
 
 def test_the_estimate_comes_from_recent_handling_times(busy) -> None:
+    ahead(busy, 2)
     waits(busy)
     live = busy.extensions["helpline"].live
     for _ in range(5):
         live.record_handled(240)
-    root = wait_page(busy, QueuePosition="3")
+    root = wait_page(busy)
     assert_hears(root, voice(busy).queue["estimate"].format(minutes=12))
 
 
@@ -410,10 +436,14 @@ def test_when_nobody_is_on_duty_any_more_the_callback_is_offered(busy, store) ->
     assert spoken(left(busy, "leave")) == [voice(busy).queue_leave["no_advisors"]]
 
 
-def test_a_caller_the_store_forgot_still_waits(busy) -> None:
-    root = wait_page(busy, QueuePosition="4")
+def test_a_caller_the_store_forgot_still_waits_and_is_back_in_our_list(busy) -> None:
+    """Twilio asks for their wait page, so it holds them: they are put back in our list
+    (as of when Twilio says they joined), within reach of Take next."""
+    root = wait_page(busy, QueuePosition="4", QueueTime="120")
     assert root.find("Leave") is None and root.find("Hangup") is None
-    assert spoken(root)[0] == voice(busy).queue["position"].format(position=4)
+    assert spoken(root)[0] == voice(busy).queue["next"]  # our list's place, not Twilio's
+    h = busy.extensions["helpline"]
+    assert h.live.caller(SID).joined == h.clock() - timedelta(minutes=2)
 
 
 def test_the_wait_never_errors_into_a_hang_up(busy, monkeypatch) -> None:

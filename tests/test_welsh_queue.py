@@ -18,13 +18,14 @@ from ivr.store.live import LiveQueue
 from ivr.store.onelist import take_next
 from ivr.store.queue import CallbackQueue
 from ivr.store.sealing import looks_sealed
+from ivr.twilio.rest import call_advisor_for_caller
 from tests.common import (
+    ACCOUNT_SID,
     OPEN_AT,
     SEALER,
     add_advisor,
     flashes,
     london,
-    path,
     post_form,
     query,
     signed_in,
@@ -32,6 +33,7 @@ from tests.common import (
     twilio_client,
     twiml,
 )
+from tests.twilio_queues import TwilioDouble, heard
 
 NOW = london(OPEN_AT)
 WELSH_SID, ENGLISH_SID = "CA" + "c" * 32, "CA" + "e" * 32
@@ -89,21 +91,35 @@ def test_advisors_see_the_language_of_each_caller_on_the_line(app: Flask, store)
 
 
 def test_the_advisor_takes_a_welsh_caller_from_the_welsh_queue_who_hears_welsh(
-    app: Flask, shipped: Flows
+    make_app, welsh_on: Path, shipped: Flows, store
 ) -> None:
-    join(app, WELSH_SID, True)
-    app.extensions["helpline"].live.take(WELSH_SID, "alex", NOW)
-    advisor_leg = twilio_client(app)
-    asked = twiml(advisor_leg.post(f"/voice/queue/advisor?sid={WELSH_SID}&adv=alex", {}))
-    assert "lang" not in query(asked.find("Gather").get("action"))  # the advisor's: English
-    dialled = twiml(advisor_leg.post(asked.find("Gather").get("action"), {"Digits": "1"}))
-    queue = dialled.find("Dial/Queue")
-    assert queue.text == "helpline-main-cy"
-    assert path(queue.get("url")) == "/voice/queue/bridge"
-    assert query(queue.get("url"))["lang"] == "cy"
-    bridged = twiml(twilio_client(app).post(queue.get("url"), {"CallSid": WELSH_SID}))
-    assert spoken(bridged) == [shipped.welsh.voice.queue["connecting"]]
-    assert {say.get("voice") for say in bridged.iter("Say")} == {WELSH_VOICE}
+    """Taken by CallSid from the Welsh queue (the Members API, against the Twilio double):
+    the advisor's leg is in English, the caller hears they are put through in Welsh."""
+    add_advisor(store, "Alex", "+447400000111", on_duty=True)
+    app = make_app(
+        OPEN_AT,
+        flows_dir=welsh_on,
+        twilio_account_sid=ACCOUNT_SID,
+        helpline_number="+441234567890",
+        public_base_url="https://helpline.example.org",
+    )
+    h = app.extensions["helpline"]
+    twilio = TwilioDouble(app)
+    h.twilio.http_client = twilio
+    caller = twilio.caller()
+    twilio.run(caller, "/voice/queue/join?lang=cy")
+    assert twilio.members("helpline-main-cy") == [caller.sid]
+    assert h.live.take(caller.sid, "alex", NOW)
+    sid = call_advisor_for_caller(
+        h.twilio, h.settings, "https://helpline.example.org", "+447400000111", caller.sid, "alex"
+    )
+    advisor = twilio.calls[sid]
+    twilio.answer(advisor)
+    assert "lang" not in query(advisor.gather)  # the advisor's: English
+    caller.heard.clear()
+    twilio.press(advisor, "1")
+    assert twilio.talking(advisor) == {caller.sid}
+    assert heard(caller) == [shipped.welsh.voice.queue["connecting"]]
 
 
 # ------------------------------------------------------------------ Welsh speakers first

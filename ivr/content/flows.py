@@ -60,7 +60,7 @@ QUEUE_TEXTS = (
     "samaritans",
 )
 QUEUE_LEAVE = ("swap", "max_wait", "closing", "no_advisors")
-QUEUE_ADVISOR = ("connect", "no_key", "gone", "ended")
+QUEUE_ADVISOR = ("connect", "no_key", "gone", "taken", "failed", "ended")
 CLOSED_REASONS = (
     "weekend",
     "bank_holiday",

@@ -148,8 +148,8 @@ def for_advisor(
 
 
 def twilio_queue(helpline: str, language: str) -> str:
-    """The Twilio queue a caller waits in: one per helpline and language, since an advisor's
-    <Dial><Queue> takes whoever is at the front of the queue it names."""
+    """The Twilio queue a caller waits in: one per helpline and language (advisors take
+    callers from it by CallSid, docs/take-next.md)."""
     return f"helpline-{helpline}" + ("" if language == ENGLISH else f"-{language}")
 
 
@@ -169,15 +169,6 @@ def estimate_wait(position: int, handling_seconds: Sequence[float], advisors: in
     median = statistics.median(handling_seconds)
     rounds = math.ceil(position / advisors)
     return max(1, math.ceil(rounds * median / 60))
-
-
-def parse_position(value: str | None) -> int | None:
-    """Twilio's QueuePosition (1: next); junk or nothing is None (then no position is said)."""
-    try:
-        position = int(value or "")
-    except ValueError:
-        return None
-    return position if 1 <= position <= 10_000 else None
 
 
 # ------------------------------------------------------------------ leaving the wait

@@ -20,6 +20,8 @@ so they are not under one.
   hl:{helpline}:live:callers              zset: callers waiting in the queue (live.py), by join
   hl:{helpline}:live:caller:{CallSid}     hash: one waiting caller (masked number, no number;
                                           the language they chose, sealed)
+  hl:{helpline}:live:room:{CallSid}       set: the call legs in the room a caller is put through
+                                          in (their own and the advisor's), while it lasts
   hl:{helpline}:live:handled, :settings   recent handling times; the supervisor's queue rules
   hl:{helpline}:closure                   a supervisor's closure; closure:changed, its channel
   hl:{helpline}:stats:{date}              the day's counters (no numbers), kept 40 days
@@ -151,6 +153,10 @@ class Keys:
 
     def live_caller(self, call_sid: str) -> str:
         return f"{self.live}caller:{call_sid}"
+
+    def live_room(self, call_sid: str) -> str:
+        """Who is in the conference a waiting caller is put through in (voice_queue.py)."""
+        return f"{self.live}room:{call_sid}"
 
     @property
     def closure(self) -> str:

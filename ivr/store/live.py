@@ -6,6 +6,12 @@ person chose; absent for English) (the full number is never stored for a live ca
 and a swap to a callback reads it from the call). Taking a caller is one Lua script, so two
 advisors never take the same one; an advisor's state changes in a transaction that applies
 core/livequeue.py's rules to what is stored.
+
+A caller taken is "taken" while their advisor's phone rings, "bridging" once the advisor
+pressed 1 and Twilio is moving them into a room of the two (docs/take-next.md), and
+"bridged" once both are in it; until then, a given-back caller is "waiting" again, in the
+place they joined in. A caller whose wait page stopped asking is "dropped", and restored to
+their place if Twilio still holds them (`reconcile`).
 """
 
 from __future__ import annotations
@@ -40,6 +46,8 @@ KEEP_LEFT_SECONDS = 3600  # a caller who left is remembered this long: their swa
 SEEN_STALE = timedelta(minutes=3)  # a caller whose wait page has not asked for this long is gone
 HANDLED_KEPT = 20  # recent handling times kept for the estimate
 WAITING, TAKEN, LEAVING, BRIDGED, LEFT = "waiting", "taken", "leaving", "bridged", "left"
+BRIDGING, DROPPED = "bridging", "dropped"
+ROOM_KEPT_SECONDS = 3 * 3600  # who is in a caller's room: longer than any call
 
 _TAKE = """
 -- Take one waiting caller for an advisor. KEYS: callers, caller; ARGV: sid, advisor, now
@@ -49,14 +57,43 @@ redis.call('HSET', KEYS[2], 'state', 'taken', 'taken_by', ARGV[2], 'taken_at', A
 return 1
 """
 
-_GIVE_BACK = """
--- The advisor's phone could not be rung: the caller waits on. KEYS: callers, caller;
--- ARGV: sid, advisor
+_BRIDGING = """
+-- The advisor pressed 1 for this caller: theirs to put through, if they took them (or, rung
+-- for a caller nobody has taken, the first to press 1). KEYS: callers, caller;
+-- ARGV: sid, advisor, now
 if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
-if redis.call('HGET', KEYS[2], 'state') ~= 'taken' then return 0 end
-if redis.call('HGET', KEYS[2], 'taken_by') ~= ARGV[2] then return 0 end
+local state = redis.call('HGET', KEYS[2], 'state')
+local by = redis.call('HGET', KEYS[2], 'taken_by')
+if state == 'waiting' or ((state == 'taken' or state == 'bridging') and by == ARGV[2]) then
+  redis.call('HSET', KEYS[2], 'state', 'bridging', 'taken_by', ARGV[2], 'taken_at', ARGV[3])
+  return 1
+end
+return 0
+"""
+
+_GIVE_BACK = """
+-- The advisor's phone was not answered, or they left before the bridge: the caller waits
+-- on, in their place. KEYS: callers, caller; ARGV: sid, advisor. Returns the state they
+-- were in ("" if they were not this advisor's).
+if not redis.call('ZSCORE', KEYS[1], ARGV[1]) then return '' end
+local state = redis.call('HGET', KEYS[2], 'state')
+if state ~= 'taken' and state ~= 'bridging' then return '' end
+if redis.call('HGET', KEYS[2], 'taken_by') ~= ARGV[2] then return '' end
 redis.call('HSET', KEYS[2], 'state', 'waiting')
 redis.call('HDEL', KEYS[2], 'taken_by', 'taken_at')
+return state
+"""
+
+_RESTORE = """
+-- Twilio still holds a caller our list dropped: back in the place they joined in.
+-- KEYS: callers, caller; ARGV: sid, now
+if redis.call('ZSCORE', KEYS[1], ARGV[1]) then return 0 end
+if redis.call('HGET', KEYS[2], 'state') ~= 'dropped' then return 0 end
+local joined = redis.call('HGET', KEYS[2], 'joined')
+redis.call('HSET', KEYS[2], 'state', 'waiting', 'seen', ARGV[2])
+redis.call('HDEL', KEYS[2], 'ended', 'taken_by', 'taken_at', 'why')
+redis.call('PERSIST', KEYS[2])
+redis.call('ZADD', KEYS[1], joined, ARGV[1])
 return 1
 """
 
@@ -115,7 +152,9 @@ class LiveQueue:
         self.sealer = sealer  # without it, only English callers can be kept
         self.callers_key = f"{self.keys.live}callers"
         self._take: Script = client.register_script(_TAKE)
+        self._bridging: Script = client.register_script(_BRIDGING)
         self._give_back: Script = client.register_script(_GIVE_BACK)
+        self._restore: Script = client.register_script(_RESTORE)
         self._end: Script = client.register_script(_END)
 
     def join(self, call_sid: str, now: datetime, masked: str, language: str = ENGLISH) -> datetime:
@@ -170,7 +209,7 @@ class LiveQueue:
         for sid in texts(self.r.zrange(self.callers_key, 0, -1)):
             caller = self.caller(sid)
             if caller is None or caller.seen is None or now - caller.seen > SEEN_STALE:
-                self.end(sid, LEFT, now)
+                self.end(sid, DROPPED, now)  # restored if Twilio still holds them
                 continue
             found.append(caller)
         return found
@@ -184,12 +223,50 @@ class LiveQueue:
             )
         )
 
-    def give_back(self, call_sid: str, advisor: str) -> bool:
+    def bridging(self, call_sid: str, advisor: str, now: datetime) -> bool:
+        """`advisor` pressed 1: the caller is theirs to put through (False: someone else's,
+        or no longer waiting)."""
         return bool(
-            self._give_back(
-                keys=[self.callers_key, self.keys.live_caller(call_sid)], args=[call_sid, advisor]
+            self._bridging(
+                keys=[self.callers_key, self.keys.live_caller(call_sid)],
+                args=[call_sid, advisor, _ts(now)],
             )
         )
+
+    def give_back(self, call_sid: str, advisor: str) -> str:
+        """The caller `advisor` took (or was putting through) waits on in their place; the
+        state they were in ("" if they were not this advisor's: nothing changed)."""
+        was = self._give_back(
+            keys=[self.callers_key, self.keys.live_caller(call_sid)], args=[call_sid, advisor]
+        )
+        return str(was or "")
+
+    def reconcile(self, call_sid: str, now: datetime, joined: datetime, language: str) -> bool:
+        """Twilio holds `call_sid` in the queue (its wait page asks, or the queue's members
+        list it) but our list does not: a caller dropped as stale gets the place they joined
+        in back, one we never knew (the store lost them) joins as of `joined`. False when
+        they are in the list already, or ended for good (bridged, left)."""
+        key = self.keys.live_caller(call_sid)
+        if self._restore(keys=[self.callers_key, key], args=[call_sid, _ts(now)]):
+            return True
+        if self.r.exists(key):
+            return False
+        self.join(call_sid, joined, "", language)
+        self.r.hset(key, "seen", _ts(now))
+        return True
+
+    def in_room(self, call_sid: str, leg: str, joined: bool) -> set[str]:
+        """A call leg joined (or left) the room the caller `call_sid` is put through in;
+        who is in it now."""
+        key = self.keys.live_room(call_sid)
+        pipe = self.r.pipeline()
+        if joined:
+            pipe.sadd(key, leg)
+        else:
+            pipe.srem(key, leg)
+        pipe.expire(key, ROOM_KEPT_SECONDS)
+        pipe.smembers(key)
+        return set(texts(pipe.execute()[-1]))
 
     def leaving(self, call_sid: str, why: str) -> bool:
         """The caller is about to leave the queue for a callback (their choice, or the max

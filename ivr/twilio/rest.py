@@ -261,8 +261,9 @@ def call_advisor_for_caller(
     call_sid: str,
     username: str,
 ) -> str:
-    """Ring the advisor's phone to take a caller waiting in the queue: they press 1, then
-    <Dial><Queue> (voice_queue.connect). Returns the advisor leg's Call SID."""
+    """Ring the advisor's phone to take a caller waiting in the queue, on a leg of its own:
+    they press 1, then that caller, by CallSid, is put through (voice_queue.connect).
+    Returns the advisor leg's Call SID."""
     query = f"sid={quote(call_sid)}&adv={quote(username)}"
     return _ring_advisor(
         client,
@@ -291,26 +292,72 @@ def _ring_advisor(
     return str(call.sid)
 
 
-def caller_still_queued(client: Client, queue_name: str, call_sid: str) -> bool | None:
-    """Whether Twilio still holds `call_sid` in the queue named `queue_name` (a caller may
-    hang up as they are taken); None when Twilio can't say (no such queue, or an error):
-    then the store's word stands."""
+def _queue_sid(client: Client, queue_name: str) -> str | None:
+    """The SID of the queue named `queue_name` (None: Twilio has no such queue). One page:
+    an account has few queues, and a listing never runs on through pages."""
+    found = client.queues.page(page_size=100)
+    return next((str(q.sid) for q in found if q.friendly_name == queue_name), None)
+
+
+def queue_members(client: Client, queue_name: str) -> dict[str, int] | None:
+    """Who Twilio holds in the queue `queue_name`: each member's CallSid and seconds waited;
+    None when Twilio can't say, or the queue is not on the one page of queues read (then
+    our list's word stands).
+    https://www.twilio.com/docs/voice/api/member-resource#read-multiple-member-resources"""
     try:
-        # One page: an account has few queues, and a listing never runs on through pages.
-        found = client.queues.page(page_size=100)
-        queue = next((q for q in found if q.friendly_name == queue_name), None)
-        if queue is None:
+        sid = _queue_sid(client, queue_name)
+        if sid is None:
             return None
-        client.queues(queue.sid).members(call_sid).fetch()
+        # One page of the most a page may hold: a queue holds at most 1000 by default.
+        page = client.queues(sid).members.page(page_size=1000)
+        return {str(m.call_sid): int(m.wait_time or 0) for m in page}
+    except (TwilioException, OSError) as exc:
+        log.warning("could not read the queue's members from Twilio: %s", twilio_error(exc))
+        return None
+
+
+def dequeue_member(client: Client, queue_name: str, call_sid: str, url: str) -> bool | None:
+    """Take exactly `call_sid` out of the queue `queue_name`, to run the TwiML at `url`
+    ("Updating a Member resource dequeues the member to begin executing the TwiML document
+    at that URL", https://www.twilio.com/docs/voice/api/member-resource#update-a-member-resource;
+    their <Enqueue action> is asked at once with QueueResult "redirected",
+    https://www.twilio.com/docs/voice/twiml/enqueue#attributes-action). True: done; False:
+    Twilio does not hold them there (404: they hung up); None: Twilio could not say (or the
+    queue was not found)."""
+    try:
+        sid = _queue_sid(client, queue_name)
+        if sid is None:
+            log.warning("no Twilio queue named %s among the account's first 100", queue_name)
+            return None
+        client.queues(sid).members(call_sid).update(url=url, method="POST")
     except TwilioRestException as exc:
         if exc.status == 404:
             return False
-        log.warning("could not ask Twilio about a queued call: %s", exc)
+        log.warning("could not take a caller from the queue: %s", twilio_error(exc))
         return None
     except (TwilioException, OSError) as exc:
-        log.warning("could not ask Twilio about a queued call: %s", exc)
+        log.warning("could not take a caller from the queue: %s", twilio_error(exc))
         return None
     return True
+
+
+def redirect_call(client: Client, call_sid: str, url: str) -> bool:
+    """Move a live call on to the TwiML at `url` (out of a conference it waits in alone):
+    https://www.twilio.com/docs/voice/api/call-resource#update-a-call-resource. False when
+    Twilio refused or could not be reached (logged)."""
+    try:
+        client.calls(call_sid).update(url=url, method="POST")
+    except (TwilioException, OSError) as exc:
+        log.warning("could not redirect call %s: %s", call_sid, twilio_error(exc))
+        return False
+    return True
+
+
+def twilio_error(exc: Exception) -> str:
+    """Twilio's status and error code, never its message (it may quote a phone number)."""
+    if isinstance(exc, TwilioRestException):
+        return f"Twilio answered {exc.status}, error {exc.code}"
+    return f"Twilio could not be reached ({type(exc).__name__})"
 
 
 def send_sms(client: Client, settings: Settings, to: str, body: str) -> str:

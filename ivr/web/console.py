@@ -34,7 +34,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
-from twilio.base.exceptions import TwilioException, TwilioRestException
+from twilio.base.exceptions import TwilioException
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 from wtforms import BooleanField, IntegerField, PasswordField, RadioField, StringField
@@ -47,6 +47,7 @@ from ivr.core.claims import actor, why_not_call_next
 from ivr.core.clock import parse_instant
 from ivr.core.expiry import last_day, overdue, to_decide
 from ivr.core.hours import usual_span
+from ivr.core.languages import ENGLISH, WELSH
 from ivr.core.livequeue import (
     BY_WAIT,
     FREE,
@@ -66,7 +67,7 @@ from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts, Advisor, username_for
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.keys import calling
-from ivr.store.live import LEFT, Caller, Rules
+from ivr.store.live import DROPPED, Caller, Rules
 from ivr.store.live import WAITING as ON_THE_LINE
 from ivr.store.onelist import Taken, take_next
 from ivr.store.queue import WAITING
@@ -74,8 +75,9 @@ from ivr.store.throttle import Attempt, SignInThrottle, Verdict, address_key
 from ivr.twilio.rest import (
     call_advisor,
     call_advisor_for_caller,
-    caller_still_queued,
+    queue_members,
     send_sms,
+    twilio_error,
 )
 from ivr.web.app import CONSOLE_CHOICE, Helpline, helpline, helplines
 from ivr.web.report_page import last_month, render_report
@@ -671,33 +673,59 @@ CALL_NEXT_REFUSED = {
 
 def take(advisor: Advisor) -> Taken | None:
     """The head of the one list (callbacks on their last day, live callers, due callbacks),
-    as this advisor takes it (Welsh callers first for a Welsh speaker), taken atomically; a
-    caller Twilio no longer holds (hung up as they were taken) is
-    dropped and the next is taken."""
+    as this advisor takes it (Welsh callers first for a Welsh speaker), taken atomically,
+    after our list of callers is brought in line with Twilio's queues."""
     h = helpline()
     now = h.clock()
+    reconcile_with_twilio(now)
     rules = h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
-    welsh_on_duty = welsh_speaker_on_duty()
-    for _ in range(3):
-        taken = take_next(
-            h.queue,
-            h.live,
-            advisor.username,
-            now,
-            rules.order,
-            h.settings.callback_expiry_opening_days,
-            h.flows.hours.timezone,
-            advisor.welsh,
-            welsh_on_duty,
-        )
-        if taken is None or taken.caller is None or h.twilio is None:
-            return taken
-        sid = taken.caller.call_sid
-        queue = twilio_queue(h.keys.helpline, taken.caller.language)  # as the caller joined
-        if caller_still_queued(h.twilio, queue, sid) is not False:
-            return taken
-        h.live.end(sid, LEFT, now)
-    return None
+    return take_next(
+        h.queue,
+        h.live,
+        advisor.username,
+        now,
+        rules.order,
+        h.settings.callback_expiry_opening_days,
+        h.flows.hours.timezone,
+        advisor.welsh,
+        welsh_speaker_on_duty(),
+    )
+
+
+# A caller just joined (or just given back) may not be in Twilio's queue yet: we note them
+# before Twilio runs the <Enqueue> we answer with.
+JOIN_GRACE = timedelta(seconds=30)
+
+
+def reconcile_with_twilio(now: datetime) -> None:
+    """Our list of callers against the members of the helpline's Twilio queues (GET
+    Members): a caller Twilio holds whom our list dropped (their wait page stopped asking
+    for SEEN_STALE) or never had gets their place back, never stranded out of reach of
+    Take next; a waiting caller Twilio no longer holds hung up without Twilio telling us,
+    and is not taken. When Twilio can't be asked, our list stands (docs/take-next.md)."""
+    h = helpline()
+    if h.twilio is None:
+        return
+    ours = {c.call_sid: c for c in h.live.waiting(now)}
+    for lang in (ENGLISH, WELSH) if h.flows.welsh else (ENGLISH,):
+        held = queue_members(h.twilio, twilio_queue(h.keys.helpline, lang))
+        if held is None:
+            continue
+        for sid, waited in held.items():
+            if sid not in ours and h.live.reconcile(
+                sid, now, now - timedelta(seconds=waited), lang
+            ):
+                log.info("call %s: in Twilio's queue but not in our list: back in its place", sid)
+        for sid, caller in ours.items():
+            seen = caller.seen or caller.joined
+            if (
+                caller.language == lang
+                and caller.state == ON_THE_LINE
+                and sid not in held
+                and now - seen > JOIN_GRACE
+            ):
+                h.live.end(sid, DROPPED, now)  # back in its place if its wait page asks
+                log.info("call %s: no longer in Twilio's queue: dropped", sid)
 
 
 def welsh_speaker_on_duty() -> bool:
@@ -769,14 +797,6 @@ def claim_and_ring(advisor: Advisor) -> None:
         h.redis, now, advisor.username, "called", callback.id, callback.number, keys=h.keys
     )
     flash("Ringing your phone: press 1 when you answer to connect to the caller.")
-
-
-def twilio_error(exc: Exception) -> str:
-    """What went wrong ringing a phone, for the log and the audit trail the supervisor reads:
-    Twilio's status and error code, never its message (it may quote a phone number)."""
-    if isinstance(exc, TwilioRestException):
-        return f"Twilio answered {exc.status}, error {exc.code}"
-    return f"Twilio could not be reached ({type(exc).__name__})"
 
 
 def ring_for_caller(advisor: Advisor, caller: Caller, base: str) -> None:

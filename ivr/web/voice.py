@@ -21,6 +21,7 @@ from ivr.content.flows import ENGLISH, WELSH, WELSH_LANGUAGE, WELSH_VOICE, Flows
 from ivr.core import calltree, crisis
 from ivr.core.calltree import Option
 from ivr.core.hours import Status
+from ivr.core.livequeue import FREE
 from ivr.core.phone import advisor_e164, mask
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
@@ -697,12 +698,28 @@ def free_to_ring(on_duty: list[Advisor]) -> list[Advisor]:
     return [a for a in on_duty if a.username in reserved]
 
 
+# Ringing advisors (docs/take-next.md, "Ringing advisors"): Twilio's <Number> page says
+# "The first call to pick up is connected to the current call and the rest are hung up"
+# (https://www.twilio.com/docs/voice/twiml/number), and does not say whether a leg screened
+# by its `url` "picks up" when answered or when its TwiML ends: a voicemail answering first
+# could end every other advisor's leg. So a <Dial> never holds two screened numbers: console
+# advisors are each rung on a leg of their own (the first to press 1 takes the caller, who
+# waits in the queue meanwhile), and ADVISOR_NUMBERS are rung one at a time.
+MIN_RING_SECONDS = 10
+
+
+def ring_seconds(numbers: int) -> int:
+    """How long each of `numbers` rung in turn rings: DIAL_TIMEOUT shared, at least
+    MIN_RING_SECONDS each (time enough to answer)."""
+    return max(MIN_RING_SECONDS, -(-helpline().settings.dial_timeout // max(1, numbers)))
+
+
 @bp.route("/advisor", methods=METHODS)
 def advisor() -> Response:
-    """Ring the advisors at once; each leg is screened so no voicemail answers a caller.
-    While a console advisor is on duty, only the free ones are rung, and a caller nobody
-    takes waits in the queue (voice_queue.py); with only ADVISOR_NUMBERS, as before: ring
-    them all, then offer the rest."""
+    """Ring an advisor, each leg screened so no voicemail answers a caller. While a console
+    advisor is on duty, only the free ones are rung, each on a leg of their own (with
+    Twilio's REST API) while the caller waits in the queue (voice_queue.py); with only
+    ADVISOR_NUMBERS, one at a time, then the rest is offered."""
     h = helpline()
     content = flows().voice
     closed = closed_now()
@@ -718,6 +735,15 @@ def advisor() -> Response:
     if on_duty and not ring:
         resp.redirect(link("voice_queue.join"), method="POST")
         return twiml(resp)
+    if ring and h.twilio is not None and not simulated():
+        names = ",".join(a.username for a in ring)
+        resp.redirect(link("voice_queue.join", ring=names), method="POST")
+        return twiml(resp)
+    if len(ring) > 1:  # no REST API to ring each on a leg of their own: the first only
+        if not (simulated() or h.settings.simulated):
+            for other in ring[1:]:
+                h.advisor_states.set(other.username, FREE, h.clock())
+        ring = ring[:1]
     numbers = advisor_numbers([a.phone for a in ring]) if ring else advisor_numbers()
     if not numbers:
         log.warning("call %s asked for an advisor but no advisor numbers are set", param("CallSid"))
@@ -725,38 +751,46 @@ def advisor() -> Response:
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
     say(resp, content.advisor["connecting"])
+    status = {"adv": ring[0].username} if ring else None
+    resp.append(dial_advisor(numbers, 0, queue=bool(ring), status=status))
+    log.info("call %s: ringing advisor 1 of %d", param("CallSid"), len(numbers))
+    return twiml(resp)
+
+
+def dial_advisor(
+    numbers: list[str], n: int, queue: bool = False, status: dict[str, str] | None = None
+) -> Dial:
+    """A <Dial> of the `n`th of `numbers` alone, screened (`status`: a console advisor's
+    leg, followed by their state); its result rings the next, or, with `queue`, queues."""
     # The helpline's own number, so advisors see it is a helpline call. Only a plain E.164
     # number: anything else in To would be echoed into the TwiML (and could break the XML).
     caller_id = param("To") if E164.fullmatch(param("To")) else None
     dial = Dial(
-        action=link("voice.advisor_result", **({"queue": 1} if ring else {})),
+        action=link("voice.advisor_result", n=n, **({"queue": 1} if queue else {})),
         method="POST",
         answer_on_bridge=True,
-        timeout=h.settings.dial_timeout,
+        timeout=ring_seconds(1 if queue else len(numbers)),
         record="do-not-record",
         caller_id=caller_id,
     )
-    for who in ring:
-        for number in advisor_numbers([who.phone]):
-            dial.number(
-                number,
-                url=link("voice.screen", lang=None),
-                method="POST",
-                status_callback=link("voice_queue.advisor_status", adv=who.username),
-                status_callback_event="initiated ringing answered completed",
-                status_callback_method="POST",
-            )
-    if not ring:
-        for number in numbers:
-            dial.number(number, url=link("voice.screen", lang=None), method="POST")
-    resp.append(dial)
-    log.info("call %s: ringing %d advisors", param("CallSid"), len(numbers))
-    return twiml(resp)
+    if status is not None:
+        dial.number(
+            numbers[n],
+            url=link("voice.screen", lang=None),
+            method="POST",
+            status_callback=link("voice_queue.advisor_status", **status),
+            status_callback_event="initiated ringing answered completed",
+            status_callback_method="POST",
+        )
+    else:
+        dial.number(numbers[n], url=link("voice.screen", lang=None), method="POST")
+    return dial
 
 
 @bp.route("/advisor/result", methods=METHODS)
 def advisor_result() -> Response:
-    """After the advisors' phones: goodbye if they talked, else what the closed menu offers."""
+    """After an advisor's phone: goodbye if they talked, else the next ADVISOR_NUMBERS
+    number, else what the closed menu offers (or, for a console advisor, the queue)."""
     content = flows().voice
     status = param("DialCallStatus")
     bridged = (
@@ -764,11 +798,15 @@ def advisor_result() -> Response:
     )
     log.info("call %s: advisor dial %s (bridged: %s)", param("CallSid"), status or "?", bridged)
     resp = VoiceResponse()
+    rung = param("n")
+    numbers = advisor_numbers() if rung.isdigit() and param("queue") != "1" else []
     if bridged:
         say(resp, content.safety, *content.goodbye)  # the safety line again as the call ends
         resp.hangup()
     elif param("queue") == "1":  # nobody free took it: the caller waits, keeping a place
         resp.redirect(link("voice_queue.join"), method="POST")
+    elif int(rung or 0) + 1 < len(numbers):
+        resp.append(dial_advisor(numbers, int(rung) + 1))
     else:
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
