@@ -30,7 +30,7 @@ import json
 import re
 from collections import deque
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import cache
 from pathlib import Path
@@ -42,7 +42,17 @@ from flask import Flask
 
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line
-from tests.common import ADVISORS, CLOSED_AT, HELPLINE, OPEN_AT, london, new_sid
+from tests.common import (
+    ADVISORS,
+    CLOSED_AT,
+    HELPLINE,
+    OPEN_AT,
+    add_advisor,
+    london,
+    new_sid,
+    post_form,
+    signed_in,
+)
 
 TYPES = Path(__file__).parent / "twiml-types"
 
@@ -241,6 +251,7 @@ class Found:
     documents: dict[tuple[str, str], str]
     problems: list[str]
     requests: int = 0
+    joins: list[Visit] = field(default_factory=list)  # requests answered with an <Enqueue>
 
     def check(self, kind: str, context: str, text: str, where: str) -> None:
         self.requests += 1
@@ -315,9 +326,12 @@ def next_visits(root: ElementTree.Element, visit: Visit) -> Iterator[Visit]:
             return
 
 
-def walk_calls(app: Flask, found: Found, label: str) -> None:
-    """Follow every branch of a call from /voice (and from the choice of language), in
-    this app's state; each document is checked once."""
+CALL_START = (Visit(CALL, "/voice"), Visit(CALL, "/voice?offer=1"))
+
+
+def walk_calls(app: Flask, found: Found, label: str, start: tuple[Visit, ...] = CALL_START):
+    """Follow every branch of a call from `start` (an incoming call, and one offered the
+    choice of language), in this app's state; each document is checked once."""
     client = TwilioLikeClient(
         app,
         {
@@ -329,7 +343,7 @@ def walk_calls(app: Flask, found: Found, label: str) -> None:
             "Direction": "inbound",
         },
     )
-    todo = deque([Visit(CALL, "/voice"), Visit(CALL, "/voice?offer=1")])
+    todo = deque(start)
     seen: set[Visit] = set(todo)
     while todo:
         visit = todo.popleft()
@@ -344,6 +358,8 @@ def walk_calls(app: Flask, found: Found, label: str) -> None:
             root = ElementTree.fromstring(text)
         except ElementTree.ParseError:
             continue
+        if root.find("Enqueue") is not None:
+            found.joins.append(visit)
         for following in next_visits(root, visit):
             if following not in seen:
                 seen.add(following)
@@ -409,3 +425,80 @@ def test_every_document_the_app_produces_is_twiml_twilio_accepts(make_app) -> No
     assert not found.problems, summary(found.problems)
     assert len(found.documents) >= 300, len(found.documents)
     assert {context for context, _ in found.documents} >= {CALL, WAIT, NUMBER}
+
+
+# ------------------------------------------------------------------ calls the app makes
+
+
+@dataclass
+class Made:
+    """What the app asked Twilio's REST API to run: the URLs (Url, StatusCallback) and the
+    inline documents (Twiml) of the calls it made or redirected."""
+
+    visits: list[Visit]
+    documents: list[str]
+
+
+@pytest.fixture
+def made(monkeypatch: pytest.MonkeyPatch) -> Made:
+    """Every REST request the app makes still goes to Prism; its fields are noted."""
+    from twilio.http.http_client import TwilioHttpClient
+
+    noted = Made([], [])
+    send = TwilioHttpClient.request
+
+    def request(self, method, url, params=None, data=None, *args, **kwargs):
+        fields = data or {}
+        if method.upper() == "POST" and fields.get("Url"):
+            noted.visits.append(Visit(CALL, str(fields["Url"])))
+        if method.upper() == "POST" and fields.get("StatusCallback"):
+            for status in CALL_STATUSES:
+                noted.visits.append(
+                    Visit(CALL, str(fields["StatusCallback"]), (("CallStatus", status),))
+                )
+        if method.upper() == "POST" and fields.get("Twiml"):
+            noted.documents.append(str(fields["Twiml"]))
+        return send(self, method, url, params, data, *args, **kwargs)
+
+    monkeypatch.setattr(TwilioHttpClient, "request", request)
+    return noted
+
+
+def test_the_calls_take_next_makes_run_twiml_twilio_accepts(make_app, twilio_api, made, store):
+    """An advisor on duty takes next, again and again, while the walk has left callers on the
+    line and texts waiting for a call back: every document of the advisor's leg, the caller's
+    leg as it is taken (<Queue url>), and what follows, is checked."""
+    app = make_app(
+        OPEN_AT,
+        advisor_numbers=ADVISORS,
+        cookie_secure=False,
+        helpline_number=HELPLINE,
+        public_base_url="https://helpline.example.org",
+        **twilio_api,
+    )
+    add_advisor(store, "Alex", on_duty=True)
+    found = Found({}, [])
+    walk_calls(app, found, "calls")
+    walk_texts(app, found, "texts")
+    # A caller of their own on the line, where the walk joined the queue.
+    join = found.joins[0]
+    caller = TwilioLikeClient(
+        app, {"CallSid": new_sid("CA"), "From": "+447700900124", "To": HELPLINE}
+    )
+    joined = caller.post(join.url, dict(join.params)).get_data(as_text=True)
+    for queued in next_visits(ElementTree.fromstring(joined), join):
+        if queued.context == WAIT:
+            caller.post(queued.url, dict(queued.params))
+            break
+    console = signed_in(app, "Alex")
+    for _ in range(3):
+        post_form(console, "/console/call-next")
+        app.extensions["helpline"].advisor_states.follow("alex", "completed", london(OPEN_AT))
+    assert made.visits, "Take next made no call"
+    before = len(found.documents)
+    walk_calls(app, found, "take next", tuple(dict.fromkeys(made.visits)))
+    for document in made.documents:
+        found.check("voice", CALL, document, "take next: a call's Twiml")
+    assert not found.problems, summary(found.problems)
+    assert len(found.documents) > before
+    assert QUEUE in {context for context, _ in found.documents}
