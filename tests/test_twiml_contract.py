@@ -21,7 +21,9 @@ element, nesting and attribute tables of twilio-node's generated TwiML classes
   https://www.twilio.com/docs/voice/twiml/number#url and Twilio's changelog of 1 June 2021
   "Upcoming changes to <Dial> verb URL parameter behavior" (Dial prohibited in noun urls);
 - a <Queue url> document holds only Play, Say, Pause and Redirect:
-  https://www.twilio.com/docs/voice/twiml/queue#attributes-url.
+  https://www.twilio.com/docs/voice/twiml/queue#attributes-url;
+- a <Conference waitUrl> document likewise (Twilio's error 13238):
+  https://www.twilio.com/docs/api/errors/13238.
 """
 
 from __future__ import annotations
@@ -61,12 +63,16 @@ CALL = "call"  # a call's own document
 WAIT = "wait"  # while the caller is in a queue (waitUrl, and where it leads)
 NUMBER = "number"  # <Number url>: the dialled party's side, before the bridge
 QUEUE = "queue"  # <Queue url>: the dequeued caller's side, before the bridge
+CONFERENCE_WAIT = "conference wait"  # <Conference waitUrl>: waiting for the conference
+DIALLED_SID = "CA" + "d" * 32  # the dialled leg's CallSid, in its url's requests
 
 # https://www.twilio.com/docs/voice/twiml/enqueue#attributes-wait-url
 WAIT_VERBS = frozenset({"Play", "Say", "Pause", "Hangup", "Redirect", "Leave", "Gather"})
 WAIT_GATHER_INPUTS = frozenset({"dtmf", "speech"})
 # https://www.twilio.com/docs/voice/twiml/queue#attributes-url
 QUEUE_URL_VERBS = frozenset({"Play", "Say", "Pause", "Redirect"})
+# https://www.twilio.com/docs/api/errors/13238 (<Conference waitUrl>)
+CONFERENCE_WAIT_VERBS = frozenset({"Play", "Say", "Pause", "Redirect"})
 # https://www.twilio.com/docs/voice/twiml/number#url (no Dial in a noun's url document)
 NUMBER_URL_FORBIDDEN = frozenset({"Dial"})
 
@@ -183,6 +189,8 @@ def context_problems(root: ElementTree.Element, context: str) -> list[str]:
         return [f"<{v}> in a <Number url> document" for v in verbs if v in NUMBER_URL_FORBIDDEN]
     if context == QUEUE:
         return [f"<{v}> in a <Queue url> document" for v in verbs if v not in QUEUE_URL_VERBS]
+    if context == CONFERENCE_WAIT:
+        return [f"<{v}> in a conference's waitUrl" for v in verbs if v not in CONFERENCE_WAIT_VERBS]
     return []
 
 
@@ -207,6 +215,7 @@ def context_problems(root: ElementTree.Element, context: str) -> list[str]:
         ("<Response><Gather/><Hangup/></Response>", NUMBER, []),
         ("<Response><Hangup/></Response>", QUEUE, ["<Hangup> in a <Queue url> document"]),
         ("<Response><Say>hi</Say><Redirect>/x</Redirect></Response>", QUEUE, []),
+        ("<Response><Gather/></Response>", CONFERENCE_WAIT, ["<Gather> in a conference's"]),
     ],
 )
 def test_the_contract_check_finds_what_twilio_refuses(
@@ -312,13 +321,18 @@ def next_visits(root: ElementTree.Element, visit: Visit) -> Iterator[Visit]:
             for noun in verb:
                 if noun.get("url"):
                     context = NUMBER if noun.tag != "Queue" else QUEUE
-                    yield Visit(context, noun.get("url", ""), (("CallSid", new_sid("CA")),))
+                    yield Visit(context, noun.get("url", ""), (("CallSid", DIALLED_SID),))
+                if noun.tag == "Conference" and noun.get("waitUrl"):
+                    yield Visit(CONFERENCE_WAIT, noun.get("waitUrl", ""))
                 if noun.get("statusCallback"):
                     for status in CALL_STATUSES:
                         yield Visit(CALL, noun.get("statusCallback", ""), (("CallStatus", status),))
             if verb.get("action"):
                 for status in DIAL_STATUSES:
-                    params = {"DialCallStatus": status, "DialBridged": str(status == "completed")}
+                    params = {
+                        "DialCallStatus": status,
+                        "DialBridged": str(status == "completed").lower(),
+                    }
                     yield Visit(CALL, verb.get("action", ""), tuple(params.items()))
                 return
             continue
@@ -496,9 +510,11 @@ def test_the_calls_take_next_makes_run_twiml_twilio_accepts(make_app, twilio_api
         app.extensions["helpline"].advisor_states.follow("alex", "completed", london(OPEN_AT))
     assert made.visits, "Take next made no call"
     before = len(found.documents)
-    walk_calls(app, found, "take next", tuple(dict.fromkeys(made.visits)))
-    for document in made.documents:
+    start = list(made.visits)
+    for document in made.documents:  # a call's own Twiml, and where it leads
         found.check("voice", CALL, document, "take next: a call's Twiml")
+        start += next_visits(ElementTree.fromstring(document), Visit(CALL, "/"))
+    walk_calls(app, found, "take next", tuple(dict.fromkeys(start)))
     assert not found.problems, summary(found.problems)
     assert len(found.documents) > before
     assert QUEUE in {context for context, _ in found.documents}
