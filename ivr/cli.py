@@ -1257,6 +1257,8 @@ def twilio_verify(number: str, fallback_url: str | None, advisor: str | None) ->
     to this app through PUBLIC_BASE_URL (counted nowhere), what only a real call can
     confirm, and with --call one real call to an advisor's stored phone."""
     settings = Settings.from_env()
+    if not settings.public_base_url:
+        raise click.ClickException("set PUBLIC_BASE_URL: the address Twilio calls this app on")
     wanted = _wanted(None, fallback_url)
     client = _client()
     flows = _flows_or_exit(settings)

@@ -101,6 +101,12 @@ def test_the_mark_without_the_signature_is_refused(public_app, store) -> None:
         assert requests.post(url, data=fields, timeout=10).status_code == 403
 
 
+def test_verify_needs_the_public_url(verify) -> None:
+    result = verify("")
+    assert result.exit_code == 1
+    assert "set PUBLIC_BASE_URL" in result.output
+
+
 def test_an_app_that_does_not_answer_fails_the_check(verify) -> None:
     result = verify(f"http://127.0.0.1:{free_port()}")
     assert result.exit_code == 1
