@@ -82,7 +82,22 @@ from ivr.store.sealing import (
 )
 from ivr.store.spool import Spool
 from ivr.twilio.rest import rest_client
-from ivr.twilio.setup import NumberNotFound, Wanted, compare, configure, export_fallback
+from ivr.twilio.setup import (
+    NumberNotFound,
+    Wanted,
+    compare,
+    configure,
+    export_fallback,
+    find_number,
+)
+from ivr.twilio.verify import (
+    LIVE_ONLY,
+    Finding,
+    ask_app,
+    call_with_greeting,
+    greeting_twiml,
+    number_findings,
+)
 from ivr.web.report_page import last_month, render_report
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
@@ -1300,6 +1315,58 @@ def twilio_check(number: str, base_url: str | None, fallback_url: str | None) ->
         )
     if not all(ok for *_, ok in rows):
         raise SystemExit(1)
+
+
+@twilio.command("verify")
+@click.option("--number", required=True, help="The helpline's Twilio number, E.164.")
+@click.option("--fallback-url", help="Where the fallback files are hosted.")
+@click.option("--call", "advisor", help="Ring this advisor's stored phone with the greeting.")
+def twilio_verify(number: str, fallback_url: str | None, advisor: str | None) -> None:
+    """The go-live check: the number's configuration as Twilio holds it, one signed request
+    to this app through PUBLIC_BASE_URL (counted nowhere), what only a real call can
+    confirm, and with --call one real call to an advisor's stored phone."""
+    settings = Settings.from_env()
+    if not settings.public_base_url:
+        raise click.ClickException("set PUBLIC_BASE_URL: the address Twilio calls this app on")
+    wanted = _wanted(None, fallback_url)
+    client = _client()
+    flows = _flows_or_exit(settings)
+    phone = None
+    if advisor:  # a stored phone only, never a typed number: checked before anything runs
+        found = _accounts().get(advisor)
+        if found is None:
+            raise click.ClickException(f"no advisor {advisor!r}: see helpline advisors list")
+        phone = found.phone
+    try:
+        record = find_number(client, number)
+    except (NumberNotFound, TwilioException) as exc:
+        raise click.ClickException(str(exc)) from None
+    findings = number_findings(record, wanted)
+    click.echo(f"The number {number}, as Twilio has it:")
+    _show(findings)
+    answer = ask_app(
+        settings.public_base_url, settings.twilio_auth_token, number, flows.voice.safety
+    )
+    click.echo(f"\nThe app at {settings.public_base_url}, asked as Twilio would (not counted):")
+    _show(answer)
+    click.echo("\nConfirm on a real phone before going live:")
+    for item in LIVE_ONLY:
+        click.echo(f"[ ] {item}")
+    if phone is not None:
+        if not settings.helpline_number:
+            raise click.ClickException("set HELPLINE_NUMBER: advisors are rung from it")
+        try:
+            sid = call_with_greeting(client, settings, phone, greeting_twiml(flows, settings))
+        except TwilioException as exc:
+            raise click.ClickException(f"the call to {advisor} failed: {exc}") from None
+        click.echo(f"\nRinging {advisor} on {mask(phone)} with the greeting (call {sid}).")
+    if not all(f.ok for f in (*findings, *answer)):
+        raise SystemExit(1)
+
+
+def _show(findings: list[Finding]) -> None:
+    for f in findings:
+        click.echo(f"{'BAD' if not f.ok else 'WARN' if f.warning else 'ok '} {f.what}")
 
 
 @main.group()

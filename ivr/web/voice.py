@@ -27,6 +27,7 @@ from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
 from ivr.store import stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
+from ivr.twilio.verify import VERIFY_FIELD
 from ivr.web.app import helpline
 from ivr.web.signatures import only_twilio
 
@@ -354,8 +355,11 @@ def incoming() -> Response:
     h = helpline()
     status = now_status()
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
-    note(f"from {mask(param('From'))}: helpline {state}")
-    stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
+    if param(VERIFY_FIELD) == "1":  # `helpline twilio verify`, signed: counted nowhere
+        log.info("go-live check (helpline twilio verify): answered, not counted")
+    else:
+        note(f"from {mask(param('From'))}: helpline {state}")
+        stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
     if welsh_offered():
         return cached(("bilingual",), bilingual_start)
     return start_in_language(status, greeted=False)
@@ -575,6 +579,9 @@ def page(name: str) -> Response:
             link("voice.page_choice", name=name, part=part, tries=tries, **queue_param()),
             options,
             timeout=PART_PAUSE if goes_on else 6,
+            # Heard from the wait, the caller is still in Twilio's queue: this is a waitUrl
+            # document, where <Gather> takes dtmf or speech, not both (voice_queue.py).
+            speech=not queued,
         )
         if replay:
             say(g, *page_words(name, part, intro))
