@@ -59,13 +59,13 @@ SAFETY = "9 9 9"
 
 
 def read_published(store: redis.Redis):
-    from ivr.content.published import read_published as read  # new in this change
+    from ivr.store.published import read_published as read  # new in this change
 
     return read(store)
 
 
 def publish_files(store: redis.Redis, files: dict[str, str], at) -> None:
-    from ivr.content.published import publish_files as publish_them
+    from ivr.store.published import publish_files as publish_them
 
     publish_them(store, files, at)
 
@@ -134,9 +134,7 @@ def test_a_broken_publish_changes_nothing_live_and_names_the_file_and_line(
     assert_hears(greeting(app), SAFETY)
 
 
-def test_a_typo_at_start_serves_the_last_published_copy_and_alarms(
-    make_app, flows, store, caplog
-):
+def test_a_typo_at_start_serves_the_last_published_copy_and_alarms(make_app, flows, store, caplog):
     make_app(at=WEDNESDAY, flows_dir=flows)  # publishes the good files
     add_to_hours(flows, TYPO)
 
@@ -149,7 +147,7 @@ def test_a_typo_at_start_serves_the_last_published_copy_and_alarms(
     assert health.status_code == 503
     assert "hours.toml" in health.json["content"] and "line" in health.json["content"]
     add_advisor(store, "Sam", supervisor=True)
-    page = signed_in(app, "Sam").get("/console/supervisor").get_data(as_text=True)
+    page = signed_in(app, "Sam").get("/console/supervisor/").get_data(as_text=True)
     assert "hours.toml" in page and "published" in page
 
 
@@ -178,9 +176,7 @@ def test_a_published_copy_this_version_of_the_app_refuses_is_not_served(
     assert "voice.toml" in caplog.text  # said why the published copy was refused
 
 
-def test_hours_and_simulate_say_whether_they_show_published_or_edited_files(
-    make_app, cli, flows
-):
+def test_hours_and_simulate_say_whether_they_show_published_or_edited_files(make_app, cli, flows):
     make_app(at=WEDNESDAY, flows_dir=flows)
     same = cli("hours", "--at", WEDNESDAY, flows=flows)
     assert "same as the published" in same.output, same.output
@@ -348,6 +344,8 @@ def test_a_closure_published_while_calls_are_answered_goes_live_within_5_s(start
     for _ in range(10):  # every worker, not only the first to switch
         answer = call(base)
         assert TRAINING in answer and SAFETY in answer
+    switched = "now serving the words and hours"  # each web worker (2) and the scheduler
+    wait_for(lambda: run.log().count(switched) >= 3, "every process to switch", 5, run.log)
 
 
 def test_a_broken_publish_leaves_calls_answered_as_before(start, run_env, flows):

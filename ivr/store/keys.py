@@ -36,6 +36,9 @@ so they are not under one.
   hl:console:calling:{username}           one "Take next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
   hl:purge                                inbound messages and media to delete from Twilio
+  hl:content                              hash: the published words and hours (flows/'s files,
+                                          their version, time, format); content:published,
+                                          the channel that announces a new one (published.py)
 """
 
 from __future__ import annotations
@@ -58,6 +61,8 @@ SCHEDULER_HEARTBEAT = "hl:scheduler:heartbeat"
 APSCHEDULER_JOBS = "hl:apscheduler:jobs"
 APSCHEDULER_RUN_TIMES = "hl:apscheduler:run_times"
 PURGE = "hl:purge"
+CONTENT = "hl:content"
+CONTENT_PUBLISHED = "hl:content:published"
 
 
 def advisor(username: str) -> str:
