@@ -117,6 +117,22 @@ def test_a_publish_reaches_a_running_app_and_its_cached_answers(make_app, cli, f
     assert_hears(greeting(app), SAFETY)
 
 
+def test_the_fallback_says_the_published_words_too(make_app, cli, flows):
+    app = make_app(at=WEDNESDAY, flows_dir=flows)
+    voice = flows / "voice.toml"
+    old = "You can send a text message to this number to ask us to call you back."
+    new = "You can text this number and we will call you back."
+    voice.write_text(voice.read_text(encoding="utf-8").replace(old, new), encoding="utf-8")
+
+    assert cli("content", "publish", flows=flows).exit_code == 0
+
+    def fallback() -> list[str]:  # an unknown /voice URL gets the fallback
+        return heard(twilio_client(app).post("/voice/nope"))
+
+    wait_for(lambda: new in fallback(), "the new fallback", 5, str)
+    assert_hears(fallback(), SAFETY)
+
+
 def test_a_broken_publish_changes_nothing_live_and_names_the_file_and_line(
     make_app, cli, flows, store
 ):
@@ -174,6 +190,25 @@ def test_a_published_copy_this_version_of_the_app_refuses_is_not_served(
     with pytest.raises(Exception, match="hours.toml"):
         make_app(at=WEDNESDAY, flows_dir=flows)
     assert "voice.toml" in caplog.text  # said why the published copy was refused
+
+
+def test_a_copy_published_by_another_version_that_fails_here_is_refused_live(
+    make_app, flows, store, caplog
+):
+    app = make_app(at=WEDNESDAY, flows_dir=flows)
+    record = read_published(store)
+    assert record is not None
+    files = dict(record.files)
+    files["voice.toml"] = files["voice.toml"].replace("[fallback]", "[fallback_old]", 1)
+
+    publish_files(store, files, london(WEDNESDAY))
+
+    client = app.test_client()
+    alarm = lambda: client.get("/healthz/dependencies").json["content"]  # noqa: E731
+    wait_for(lambda: alarm() != "ok", "the alarm", 5, str)
+    assert "voice.toml" in alarm() and client.get("/healthz/dependencies").status_code == 503
+    assert_hears(greeting(app), SAFETY)  # the version before, still heard
+    assert any(r.levelname == "ERROR" and "voice.toml" in r.getMessage() for r in caplog.records)
 
 
 def test_hours_and_simulate_say_whether_they_show_published_or_edited_files(make_app, cli, flows):

@@ -117,6 +117,7 @@ def create_app(
         )
     deployment = build_deployment(settings, clock, serving=serving)
     services = deployment.default
+    services.content.follow()  # serving: publishes reach this process from now on
 
     app = Flask(__name__)  # templates/ and static/ beside this module
     app.secret_key = secret_key
