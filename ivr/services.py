@@ -168,32 +168,43 @@ def content_at_start(
     and raise the alarm (log, health, the supervisor's console); only when neither passes
     does the mistake stop them. With the store down, the files are used as they are."""
     files = snapshot(settings.flows_dir)
+    version = version_of(files)
     try:
-        loaded, mistake = load_files(files, settings.flows_dir, now), None
-    except FlowFileError as exc:
-        loaded, mistake = None, exc
+        loaded = load_files(files, settings.flows_dir, now)
+    except FlowFileError as mistake:
+        if store is None:
+            raise
+        return _last_published(settings, store, now, mistake), None
     if store is None:
-        if loaded is None:
-            raise mistake or FlowFileError(settings.flows_dir, None, "not loaded")
-        return Serving(loaded, version_of(files)), None
+        return Serving(loaded, version), None
+    try:
+        published = read_published(store)
+    except ValueError as exc:
+        log.error("the published words and hours are unreadable (%s): replaced", exc)
+        published = None
+    except redis.RedisError as exc:
+        log.warning("could not read the published words and hours (%s): flows/ as it is", exc)
+        return Serving(loaded, version), files
+    if published is None or published.version != version:
+        try:
+            published = publish_files(store, files, now)
+        except redis.RedisError as exc:
+            log.warning("could not publish flows/ (%s): serving it unpublished", exc)
+            return Serving(loaded, version), files
+        log.info("published flows/ as it is (version %s)", published.short)
+    return Serving(loaded, version, published), None
+
+
+def _last_published(
+    settings: Settings, store: redis.Redis, now: datetime, mistake: FlowFileError
+) -> Serving:
+    """flows/ has `mistake`: the last published copy, if this app passes it, with the
+    alarm; otherwise the mistake stops the start (as does a store that can't be read)."""
     try:
         published = read_published(store)
     except (redis.RedisError, ValueError) as exc:
-        if loaded is None:
-            raise mistake or FlowFileError(settings.flows_dir, None, "not loaded") from exc
-        log.warning("could not read the published words and hours (%s): flows/ as it is", exc)
-        unpublished = files if isinstance(exc, redis.RedisError) else None
-        return Serving(loaded, version_of(files)), unpublished
-    if loaded is not None:
-        if published is None or published.version != version_of(files):
-            try:
-                published = publish_files(store, files, now)
-                log.info("published flows/ as it is (version %s)", published.short)
-            except redis.RedisError as exc:
-                log.warning("could not publish flows/ (%s): serving it unpublished", exc)
-                return Serving(loaded, version_of(files)), files
-        return Serving(loaded, published.version, published), None
-    assert mistake is not None
+        log.error("flows/ has a mistake and the published copy cannot be read (%s)", exc)
+        raise mistake from None
     if published is None:
         raise mistake
     try:
@@ -213,7 +224,7 @@ def content_at_start(
         "fixed: correct the file, then helpline check and helpline content publish"
     )
     log.error("flows/ NOT LOADED: %s", problem)
-    return Serving(kept, published.version, published, problem), None
+    return Serving(kept, published.version, published, problem)
 
 
 def _where(mistake: FlowFileError) -> str:

@@ -175,6 +175,14 @@ def test_start_refuses_only_when_neither_the_files_nor_a_published_copy_pass(
         make_app(at=WEDNESDAY, flows_dir=flows)
 
 
+def test_with_the_store_down_at_start_the_files_are_used_as_they_are(make_app, flows, tmp_path):
+    down = {"redis_url": "redis://127.0.0.1:9", "data_dir": tmp_path}
+    assert_hears(greeting(make_app(at=WEDNESDAY, flows_dir=flows, **down)), SAFETY)
+    add_to_hours(flows, TYPO)
+    with pytest.raises(Exception, match="hours.toml"):
+        make_app(at=WEDNESDAY, flows_dir=flows, **down)
+
+
 def test_a_published_copy_this_version_of_the_app_refuses_is_not_served(
     make_app, flows, store, caplog
 ):
