@@ -183,6 +183,24 @@ def test_with_the_store_down_at_start_the_files_are_used_as_they_are(make_app, f
         make_app(at=WEDNESDAY, flows_dir=flows, **down)
 
 
+def test_files_served_while_the_store_was_down_are_published_when_it_is_back(flows, store):
+    from ivr.content.published import load_files, snapshot, version_of
+    from ivr.store.published import ContentWatch, Serving
+
+    files = snapshot(flows)
+    started = london(WEDNESDAY)
+    loaded = load_files(files, flows, started)
+    watch = ContentWatch(
+        store, Serving(loaded, version_of(files)), flows, lambda: started, unpublished=files
+    )
+
+    watch.refresh()  # the store answers again
+
+    record = read_published(store)
+    assert record is not None and record.version == version_of(files)
+    assert watch.serving.published == record
+
+
 def test_a_published_copy_this_version_of_the_app_refuses_is_not_served(
     make_app, flows, store, caplog
 ):

@@ -185,7 +185,11 @@ class ContentWatch:
         assert files is not None
         record = read_published(self.store) if version is not None else None
         if record is None or record.published_at <= self._started:
-            version = publish_files(self.store, files, self._started).version
+            mine = publish_files(self.store, files, self._started)
+            version = mine.version
+            with self._lock:
+                if mine.version == self._serving.version:
+                    self._serving = replace(self._serving, published=mine)
             log.info("published the words and hours this process started with (store back)")
         self._unpublished = None
         return version
