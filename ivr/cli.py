@@ -47,11 +47,12 @@ from ivr.core.report import month_report, parse_month
 from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
 from ivr.jobs.tasks import Jobs, Report
+from ivr.ops import content as published_content
 from ivr.ops import subjects
 from ivr.ops.checks import check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
-from ivr.services import build_deployment, build_services, line_settings
+from ivr.services import build_deployment, build_services, clock_for, line_settings
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
@@ -221,6 +222,26 @@ def hours(at: str | None, as_json: bool, ignore_override: bool, helpline_name: s
             "ignored": "  (the calendar alone: --ignore-override)",
         }[source]
     )
+    click.echo(published_content.preview_note(settings), err=True)
+
+
+@main.group()
+def content() -> None:
+    """The words and hours callers hear (flows/): publish them to the running app."""
+
+
+@content.command("publish")
+def content_publish() -> None:
+    """Check flows/ as the app does when it starts and make it what callers hear: every
+    running web worker and the scheduler switch to it within seconds, no restart. A file
+    with a mistake publishes nothing (callers hear what they heard before)."""
+    settings = Settings.from_env()
+    try:
+        done = published_content.publish(settings, clock_for(settings))
+    except (published_content.NotPublished, FlowFileError) as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in published_content.publication_lines(done):
+        click.echo(line)
 
 
 @main.command()
@@ -363,7 +384,7 @@ def _signature_round_trip(settings: Settings):
     """Sign a request for PUBLIC_BASE_URL/voice as Twilio would and check the app accepts it."""
     from ivr.ops.checks import Problem
 
-    app = create_app()
+    app = create_app(serving=False)
     response = TwilioLikeClient(app, {"CallSid": "CAcheck", "From": "anonymous"}).post("/voice")
     if response.status_code == 403:
         return [
@@ -501,7 +522,7 @@ def simulate_call_command(
     settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app(_simulation(), clock=fixed_clock(instant))
+    app = create_app(_simulation(), clock=fixed_clock(instant), serving=False)
     try:
         transcript = simulate_call(
             app, inputs, as_twilio_sends(caller), called, dial_status, advisors, language
@@ -515,6 +536,7 @@ def simulate_call_command(
     click.echo(f"Call at {local:%A %-d %B %Y %H:%M %Z}")
     for line in transcript.lines():
         click.echo(f"  {line}")
+    click.echo(published_content.preview_note(settings), err=True)
 
 
 @main.command()
@@ -531,7 +553,7 @@ def run(host: str, port: int) -> None:
     Procfile does) and the scheduler together, each restarted if it dies; print the webhook
     URLs. Ctrl-C, SIGTERM or closing the terminal stops everything."""
     settings = Settings.from_env()
-    _flows_or_exit(settings)
+    _warn_if_flows_broken(settings)
     lock = RunLock(settings.data_dir)
     try:
         lock.acquire(port)
@@ -586,6 +608,22 @@ def run(host: str, port: int) -> None:
     raise SystemExit(
         supervise(children, cwd=PROJECT_DIR, env=env, started=lambda: _first_account(settings))
     )
+
+
+def _warn_if_flows_broken(settings: Settings) -> None:
+    """A mistake in flows/ does not stop `run`: the web and the scheduler serve the last
+    published words and hours (and stop only without one); said loudly here too."""
+    try:
+        for line in _lines_or_exit(settings).all:
+            load_flows(line.directory, system_clock())
+    except (FlowFileError, click.ClickException) as exc:
+        click.echo(
+            f"!!! flows/ has a mistake: {exc}\n"
+            "!!! Callers hear the last published words and hours until it is fixed "
+            "(then: helpline check, helpline content publish). Without a published copy, "
+            "the web server cannot start.",
+            err=True,
+        )
 
 
 def _first_account(settings: Settings) -> None:
@@ -666,8 +704,10 @@ def _print_report(job: str, instant, flows: Flows, report: Report) -> None:
 def scheduler_command() -> None:
     """Run the scheduler (one per installation; a second one waits as a standby)."""
     settings = Settings.from_env()
-    _flows_or_exit(settings)
-    scheduler.main(settings)
+    try:
+        scheduler.main(settings)  # broken flows/: the last published copy, else it stops
+    except FlowFileError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.group()
@@ -941,7 +981,7 @@ def simulate_sms_command(at: str | None, sender: str, body: str, called: str) ->
     """Send one text through the real webhook, against the configured store; print the reply."""
     settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
-    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
+    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)), serving=False)
     client = TwilioLikeClient(
         app,
         {
@@ -959,6 +999,7 @@ def simulate_sms_command(at: str | None, sender: str, body: str, called: str) ->
     ]
     for text in replies or [_why_no_reply(body)]:
         click.echo(text)
+    click.echo(published_content.preview_note(settings), err=True)
 
 
 def _why_no_reply(body: str) -> str:
@@ -1043,7 +1084,7 @@ def report(
         Path(csv_file).write_text(report_csv(figures), encoding="utf-8")
         click.echo(f"wrote {csv_file}")
     if html_file:
-        app = create_app({"log_level": "ERROR"})
+        app = create_app({"log_level": "ERROR"}, serving=False)
         with app.test_request_context():
             Path(html_file).write_text(render_report(figures, now, standalone=True), "utf-8")
         click.echo(f"wrote {html_file} (open it in a browser and print, or save as PDF)")

@@ -16,8 +16,10 @@ import redis
 from twilio.rest import Client
 
 from ivr.config import Settings
-from ivr.content.flows import Flows, load_flows
-from ivr.content.helplines import Line, Lines, load_lines
+from ivr.content.flows import Flows
+from ivr.content.helplines import Line, Lines
+from ivr.content.published import load_files, snapshot, version_of
+from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import callable_number
 from ivr.core.clock import Clock, file_clock, system_clock
 from ivr.core.hours import Override, Status
@@ -28,6 +30,14 @@ from ivr.store.erasures import ErasureLog, erasure_log
 from ivr.store.keys import Keys
 from ivr.store.live import AdvisorStates, LiveQueue
 from ivr.store.migrations import migrate
+from ivr.store.published import (
+    WATCH_SECONDS,
+    ContentWatch,
+    Serving,
+    check_published,
+    publish_files,
+    read_published,
+)
 from ivr.store.queue import CallbackQueue
 from ivr.store.replication import Replicas
 from ivr.store.sealing import Sealer, load_sealer
@@ -65,7 +75,7 @@ class Services:
     every helpline of the deployment (Deployment)."""
 
     settings: Settings
-    flows: Flows
+    content: ContentWatch  # the words and hours as published (see `flows`)
     clock: Clock
     redis: redis.Redis
     keys: Keys
@@ -81,6 +91,12 @@ class Services:
     advisor_states: AdvisorStates
     line: Line  # which helpline (flows/helplines.toml)
     lines: Lines  # every helpline of the deployment, the default first
+
+    @property
+    def flows(self) -> Flows:
+        """This helpline's words and hours, checked: the published version, as it is now (a
+        publish reaches every process within seconds, content/published.py)."""
+        return self.content.flows(self.line.name)
 
     def serves(self, advisor: Advisor) -> bool:
         """Whether `advisor` takes this helpline's calls (or, a supervisor, manages it)."""
@@ -141,21 +157,110 @@ def line_settings(settings: Settings, line: Line) -> Settings:
     return replace(settings, helpline=line.name, helpline_number=number)
 
 
+def content_at_start(
+    settings: Settings, store: redis.Redis | None, now: datetime
+) -> tuple[Serving, dict[str, str] | None]:
+    """What a process starts serving, and files still to publish (the store was down).
+
+    Commands and simulations (no `store`) take flows/ as it is: a mistake stops them,
+    naming file and line. The web and the scheduler publish valid files as they start; with
+    broken ones they serve the last published copy, if this version of the app passes it,
+    and raise the alarm (log, health, the supervisor's console); only when neither passes
+    does the mistake stop them. With the store down, the files are used as they are."""
+    files = snapshot(settings.flows_dir)
+    version = version_of(files)
+    try:
+        loaded = load_files(files, settings.flows_dir, now)
+    except FlowFileError as mistake:
+        if store is None:
+            raise
+        return _last_published(settings, store, now, mistake), None
+    if store is None:
+        return Serving(loaded, version), None
+    try:
+        published = read_published(store)
+    except ValueError as exc:
+        log.error("the published words and hours are unreadable (%s): replaced", exc)
+        published = None
+    except redis.RedisError as exc:
+        log.warning("could not read the published words and hours (%s): flows/ as it is", exc)
+        return Serving(loaded, version), files
+    if published is None or published.version != version:
+        try:
+            published = publish_files(store, files, now)
+        except redis.RedisError as exc:
+            log.warning("could not publish flows/ (%s): serving it unpublished", exc)
+            return Serving(loaded, version), files
+        log.info("published flows/ as it is (version %s)", published.short)
+    return Serving(loaded, version, published), None
+
+
+def _last_published(
+    settings: Settings, store: redis.Redis, now: datetime, mistake: FlowFileError
+) -> Serving:
+    """flows/ has `mistake`: the last published copy, if this app passes it, with the
+    alarm; otherwise the mistake stops the start (as does a store that can't be read)."""
+    try:
+        published = read_published(store)
+    except (redis.RedisError, ValueError) as exc:
+        log.error("flows/ has a mistake and the published copy cannot be read (%s)", exc)
+        raise mistake from None
+    if published is None:
+        raise mistake
+    try:
+        kept = check_published(published, settings.flows_dir, now)
+    except FlowFileError as refused:
+        log.error(
+            "flows/ has a mistake (%s) and the published copy %s fails this version's "
+            "checks too (%s): nothing to serve",
+            mistake,
+            published.short,
+            refused,
+        )
+        raise mistake from None
+    problem = (
+        f"{_where(mistake)}: {mistake.message}. Callers hear the words and hours published "
+        f"{published.published_at:%d %b %Y %H:%M} (version {published.short}) until it is "
+        "fixed: correct the file, then helpline check and helpline content publish"
+    )
+    log.error("flows/ NOT LOADED: %s", problem)
+    return Serving(kept, published.version, published, problem)
+
+
+def _where(mistake: FlowFileError) -> str:
+    return f"{mistake.path} line {mistake.line}" if mistake.line else str(mistake.path)
+
+
 def build_deployment(
-    settings: Settings, clock: Clock | None = None, upgrade: bool = True
+    settings: Settings,
+    clock: Clock | None = None,
+    upgrade: bool = True,
+    serving: bool = False,
 ) -> Deployment:
     """Every helpline, from settings and a clock (the settings' test clock file, else the
-    system's). Bad flows/ (helplines.toml or any helpline's folder) stop it here, naming
-    file and line. With `upgrade`, the store is brought to the current layout first
-    (migrations.py); a store that can't be reached is left for later (calls must still be
-    answered; the scheduler retries). Without DATA_KEY and LOOKUP_KEY for an external store,
-    KeyProblem stops it here."""
+    system's). The words and hours: see content_at_start; with `serving` (the web, the
+    scheduler), the published version, followed live. With `upgrade`, the store is brought
+    to the current layout first (migrations.py); a store that can't be reached is left for
+    later (calls must still be answered; the scheduler retries). Without DATA_KEY and
+    LOOKUP_KEY for an external store, KeyProblem stops it here."""
     clock = clock or clock_for(settings)
-    lines = load_lines(settings.flows_dir)
     now = clock()
-    flows = {line.name: load_flows(line.directory, now) for line in lines.all}
+    if not serving:  # a mistake stops a command before it touches the store
+        first, unpublished = content_at_start(settings, None, now)
     sealer = load_sealer(settings)
     store = connect(settings)
+    if serving:
+        first, unpublished = content_at_start(settings, store, now)
+    content = ContentWatch(
+        store,
+        first,
+        settings.flows_dir,
+        clock,
+        seconds=WATCH_SECONDS if serving else 0,
+        unpublished=unpublished,
+    )
+    lines = first.loaded.lines
+    flows = first.loaded.flows
     upgraded = Upgrade(settings, flows[lines.default.name], clock, store, sealer)
     if upgrade:
         try:
@@ -173,7 +278,7 @@ def build_deployment(
         live = LiveQueue(store, keys, sealer)
         services[line.name] = Services(
             line_settings(settings, line),
-            flows[line.name],
+            content,
             clock,
             store,
             keys,
@@ -194,11 +299,11 @@ def build_deployment(
 
 
 def build_services(
-    settings: Settings, clock: Clock | None = None, upgrade: bool = True
+    settings: Settings, clock: Clock | None = None, upgrade: bool = True, serving: bool = False
 ) -> Services:
     """The services of one helpline (settings.helpline, else the default one): see
     build_deployment. Unknown names stop it (commands check --helpline first)."""
-    deployment = build_deployment(settings, clock, upgrade)
+    deployment = build_deployment(settings, clock, upgrade, serving)
     found = deployment.of(settings.helpline) if settings.helpline else deployment.default
     if found is None:
         raise ValueError(f"no helpline {settings.helpline!r} in flows/helplines.toml")

@@ -37,6 +37,7 @@ from ivr.core.phrases import usual_hours
 from ivr.core.promise import Placement
 from ivr.core.safetime import ANYTIME, Window
 from ivr.simulate import TwilioLikeClient
+from ivr.store import keys as store_keys
 from ivr.store.accounts import Accounts, Advisor
 from ivr.store.keys import Keys
 from ivr.store.queue import CallbackQueue, Requested
@@ -171,8 +172,15 @@ def everything_stored(r: redis.Redis, pattern: str = "*") -> list[str]:
 
 
 def stored_anywhere(r: redis.Redis, text: str) -> list[str]:
-    """Whatever in the store (key, value, field, member, score) contains `text`."""
-    return [item for item in everything_stored(r) if text in item]
+    """Whatever in the store (key, value, field, member, score) contains `text`, the
+    published content aside (the helpline's own words, flows/, kept there to serve)."""
+    return [
+        item
+        for key in r.keys("*")
+        if key != store_keys.CONTENT
+        for item in everything_stored(r, key)
+        if text in item
+    ]
 
 
 def number_forms(number: str) -> list[str]:

@@ -45,7 +45,9 @@ def test_json_lines_unless_text_is_asked_for(setting: str, json_lines: bool) -> 
     assert isinstance(formatter(log_format), JsonFormatter) is json_lines
 
 
-class Clock:
+class Stopwatch:
+    """Monotonic seconds that a test moves on (Summarised's clock: not a date and time)."""
+
     def __init__(self) -> None:
         self.now = 1000.0
 
@@ -60,7 +62,7 @@ def test_refusals_are_logged_once_then_once_a_minute_with_their_count() -> None:
     handler = logging.StreamHandler(out)
     logger.addHandler(handler)
     try:
-        clock = Clock()
+        clock = Stopwatch()
         summary = Summarised(logger, window=60, clock=clock)
         for _ in range(1000):
             summary.note("too_large", "refused POST %s: too large", "/voice")

@@ -284,5 +284,9 @@ def main(settings: Settings) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    deployment = build_deployment(settings, upgrade=False)
-    Scheduler(deployment.default, every=deployment.all()).run(stop)
+    deployment = build_deployment(settings, upgrade=False, serving=True)
+    scheduler = Scheduler(deployment.default, every=deployment.all())
+    # Published words and hours reach the scheduler too: a new opening time is planned for.
+    deployment.default.content.on_change(scheduler.schedule_opening)
+    deployment.default.content.follow()
+    scheduler.run(stop)

@@ -22,10 +22,12 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 
+from ivr.content.published import SHORT
 from ivr.core.clock import Clock
 from ivr.ops.health import DependencyCollector
 from ivr.store import purges
 from ivr.store.keys import Keys
+from ivr.store.published import ContentWatch
 
 log = logging.getLogger("ivr.requests")
 
@@ -96,6 +98,31 @@ class PurgeCollector:
 # files, so labels taken from the path let anyone grow /metrics without bound (and put their
 # text, a phone number, in it).
 ROUTE_GROUPS = frozenset({"voice", "sms", "console", "metrics", "healthz", "static"})
+
+
+class ContentCollector:
+    """The published words and hours this process serves (helpline_content_info, by
+    version), and helpline_content_ok: 0 while flows/ has a mistake or a published copy was
+    refused, the last good version serving meanwhile (store/published.py)."""
+
+    def __init__(self, content: ContentWatch) -> None:
+        self.content = content
+
+    def collect(self):
+        serving = self.content.serving
+        info = GaugeMetricFamily(
+            "helpline_content_info",
+            "The words and hours served: their published version and time",
+            labels=["version", "published"],
+        )
+        published = serving.published.published_at.isoformat() if serving.published else ""
+        info.add_metric([serving.version[:SHORT], published], 1)
+        yield info
+        yield GaugeMetricFamily(
+            "helpline_content_ok",
+            "1 when flows/ loaded; 0 while a mistake leaves the last published version serving",
+            value=0 if serving.problem else 1,
+        )
 
 
 def route_group(path: str) -> str:
@@ -170,4 +197,5 @@ def install(app: Flask) -> None:
         registry.register(CallbackCollector(h.redis, h.keys))
         registry.register(PurgeCollector(h.redis, h.clock))
         registry.register(DependencyCollector(h.redis))
+        registry.register(ContentCollector(h.content))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -38,6 +38,9 @@ so they are not under one.
   hl:console:calling:{username}           one "Take next" at a time
   hl:scheduler:lock, hl:scheduler:heartbeat, hl:apscheduler:jobs, hl:apscheduler:run_times
   hl:purge                                inbound messages and media to delete from Twilio
+  hl:content                              hash: the published words and hours (flows/'s files,
+                                          their version, time, format); content:published,
+                                          the channel that announces a new one (published.py)
 """
 
 from __future__ import annotations
@@ -63,6 +66,8 @@ PURGE = "hl:purge"
 # Set when anything personal is erased, taken by the next scheduler tick, which asks Redis to
 # rewrite its append-only file without it (store/compaction.py).
 ERASED = "hl:erased"
+CONTENT = "hl:content"
+CONTENT_PUBLISHED = "hl:content:published"
 
 
 def advisor(username: str) -> str:

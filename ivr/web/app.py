@@ -97,9 +97,14 @@ def serving(name: str) -> Iterator[Helpline]:
         g.serving = before
 
 
-def create_app(config: Mapping[str, object] | None = None, clock: Clock | None = None) -> Flask:
+def create_app(
+    config: Mapping[str, object] | None = None, clock: Clock | None = None, serving: bool = True
+) -> Flask:
     """Build the app. `config` overrides settings from the environment; `clock` lets tests and
-    the simulator run the real app at any instant. Bad flows/ stop start-up here."""
+    the simulator run the real app at any instant. Serving callers, it publishes flows/ and
+    follows each new publish; broken flows/ leave the last published copy serving, with the
+    alarm raised, and stop start-up only without one (services.content_at_start). Commands
+    and simulations (`serving` False) take flows/ as it is."""
     settings = Settings.from_env().override(config)
     setup_logging(settings.log_level, settings.log_format)
     secret_key = load_secret_key(settings)  # before anything starts: refused without one
@@ -110,8 +115,9 @@ def create_app(config: Mapping[str, object] | None = None, clock: Clock | None =
             "cost, which protects nothing. For the test suite only: never in production. !!!",
             settings.password_hash_cost,
         )
-    deployment = build_deployment(settings, clock)
+    deployment = build_deployment(settings, clock, serving=serving)
     services = deployment.default
+    services.content.follow()  # serving: publishes reach this process from now on
 
     app = Flask(__name__)  # templates/ and static/ beside this module
     app.secret_key = secret_key

@@ -270,6 +270,24 @@ def init_console(app: Flask) -> None:
 
 
 @bp.app_context_processor
+def published_content() -> dict[str, object]:
+    """Every console page names the published words and hours it serves; supervisors also
+    see the alarm while flows/ has a mistake (the last published version serving)."""
+    if not current_user.is_authenticated:
+        return {}
+    line = helpline()
+    serving, zone = line.content.serving, line.flows.hours.timezone
+    record = serving.published
+    return {
+        "content_version": serving.version[:12],
+        "content_published": f"{record.published_at.astimezone(zone):%-d %b %H:%M}"
+        if record
+        else "",
+        "content_problem": serving.problem if current_user.advisor.supervisor else None,
+    }
+
+
+@bp.app_context_processor
 def rehearsal_banner() -> dict[str, bool]:
     """`helpline demo`: every console page says nothing in it is real."""
     return {"rehearsal": helpline().settings.rehearsal}

@@ -86,9 +86,11 @@ def twiml(resp: VoiceResponse) -> Response:
 
 def cached(key: tuple, build: Callable[[], VoiceResponse]) -> Response:
     """TwiML that depends only on `key` is built once per process: the same greeting and
-    menus are sent to every caller, and building them is most of a request's own cost."""
-    cache = helpline().twiml_cache
-    key = (*key, language())
+    menus are sent to every caller, and building them is most of a request's own cost. The
+    version of the published words is part of the key: a publish is heard at once."""
+    line = helpline()
+    cache = line.twiml_cache
+    key = (line.content.serving.version, *key, language())
     text = cache.get(key)
     if text is None:
         if len(cache) >= TWIML_CACHE_SIZE:
@@ -873,6 +875,12 @@ def install_fallback(app: Flask) -> None:
     """Any error on a /voice route, or an unknown /voice URL, answers with the fallback, in
     Welsh on a Welsh call (`lang=cy`: never English read by the Welsh voice)."""
     fallbacks = {lang: fallback_twiml(app, lang) for lang in (ENGLISH, WELSH)}
+
+    def published() -> None:
+        """New words and hours published: the fallback says them too (if it renders)."""
+        fallbacks.update({lang: fallback_twiml(app, lang) for lang in (ENGLISH, WELSH)})
+
+    app.extensions["helpline"].content.on_change(published)
 
     @app.errorhandler(Exception)
     def on_error(error: Exception) -> Response | HTTPException:
