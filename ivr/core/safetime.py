@@ -186,6 +186,17 @@ _FILLER = frozenset(
         "x",
         "xx",
         "xxx",
+        # hesitations: "um, 5 please"
+        "um",
+        "umm",
+        "erm",
+        "er",
+        "uh",
+        "uhm",
+        "hmm",
+        "oh",
+        "well",
+        "sorry",
     }
 )
 # Two words that mean one thing; "no one" is joined only so that it is not "no" and "1".
@@ -248,7 +259,7 @@ _N = r"(?:\d{1,2}(?:[:.]\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten
 # After a loose word ("at 6", "about 8") a number is a time only where a sentence could end
 # or go on about time: "about 20 pictures" is no time.
 _TIME_END = (
-    r"(?=\s*(?:$|[,.!?;:)]|(?:please|pls|thanks|thank|and|or|but|if|when|as|so|then|ish|"
+    r"(?=\s*(?:$|[,.!?;:)]|(?:please|pls|thanks|thank|and|or|but|if|when|as|so|then|ish|um|erm|"
     r"o'?\s?clock|tonight|today|tomorrow|in\s+the|on|x+|am|pm|a\.m|p\.m)\b))"
 )
 _PERSON = (
@@ -286,6 +297,9 @@ _MENTIONS_TIME = re.compile(
             r"\b(?:noon|midday|midnight|first\s+thing|end\s+of\s+(?:the\s+)?day)\b",
             rf"\b(?:after|before|until|till|til|from|between|by|past)\s+(?:about\s+|around\s+)?{_N}\b",
             rf"\b(?:at|around|about|for)\s+{_N}{_TIME_END}",
+            # an hour alone where a sentence could end ("um 5 please"), not an age ("I'm 12")
+            rf"(?<!i'm )(?<!im )(?<!am )(?<!aged )(?<!age )\b(?:[1-9]|1[0-2])(?:[:.][0-5]\d)?"
+            rf"{_TIME_END}",
             # days and parts of the day
             r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:tues?|weds?|thur?s?|fri)\b",
             r"\b(?:today|tomorrow|tmrw|tmr|tomoz|tomorow|tonight|tonite|weekends?|weekdays?)\b",
