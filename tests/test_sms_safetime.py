@@ -108,6 +108,20 @@ def test_half_6_is_asked_as_6_30(make_app, body, said):
     assert the_callback(app).status == "held"
 
 
+def test_a_held_callback_is_not_released_at_opening(make_app, cli):
+    """Held means held: the opening's release leaves it for the person's answer."""
+    app = make_app(at=EVENING)
+    send(app, "not while he's home")
+    result = cli("jobs", "run", "opening", "--at", "2026-11-26T10:00", "--apply", "--yes")
+    assert result.exit_code == 0, result.output
+    result = cli("jobs", "run", "tick", "--at", "2026-11-26T10:01", "--apply", "--yes")
+    assert result.exit_code == 0, result.output
+    callback = the_callback(app)
+    assert (callback.status, callback.plan) == ("held", None)
+    queue = app.extensions["helpline"].queue
+    assert queue.claim("alex", london("2026-11-26T10:02")) is None
+
+
 # ------------------------------------------------------------------ a later text
 
 
