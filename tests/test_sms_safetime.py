@@ -9,6 +9,7 @@ reply that calls later than the day asked for says why.
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import time
 
@@ -204,6 +205,16 @@ def test_the_advisor_sees_their_words_beside_the_window(make_app, store):
     assert "not while he&#39;s home" in page
 
 
+def test_their_words_are_theirs_to_see_on_a_subject_access_request(make_app, cli):
+    app = make_app(at=OPEN)
+    send(app, "not while he's home")
+    result = cli("data", "show", ME, "--json")
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["callbacks"][0]["their_words"] == ["not while he's home"]
+    listed = cli("callbacks", "list", "--json")
+    assert "home" not in listed.output  # without --reveal, only how many
+
+
 # ------------------------------------------------------------------ closed days, said
 
 
@@ -274,6 +285,14 @@ def test_kept_a_routine_with_a_time_is_read_as_live(kept_path, body, times):
     callback = the_callback(app)
     if callback.status != "held":
         assert (callback.plan.earliest, callback.plan.latest) == window_of(times)
+
+
+@pytest.mark.parametrize(("body", "said"), AMBIGUOUS_HALF_HOURS)
+def test_kept_half_6_is_asked_as_6_30_and_held(kept_path, body, said):
+    app = kept_path(OPEN)
+    assert f"{said}am or {said}pm" in only(send(app, body))
+    replayed(app)
+    assert the_callback(app).status == "held"
 
 
 def test_kept_a_later_time_replaces_the_default_any_time(kept_path):

@@ -273,11 +273,14 @@ _PRESENCE = (
     r"(?:home|back|here|there|around|about|away|gone|asleep|awake|out|in|up|over|round|"
     r"in\s+bed|in\s+the\s+house|at\s+home|at\s+work|with\s+me|next\s+to\s+me|nearby|"
     r"on\s+nights|on\s+shift|working|sleeping|to\s+work|to\s+bed|to\s+sleep|"
+    r"downstairs|upstairs|next\s+door|in\s+the\s+(?:next|other|same)\s+room|beside\s+me|"
+    r"(?:sat|sitting|stood|standing)\s+(?:next\s+to|with|beside)\s+me|listening|"
     r"(?:gets?|comes?|goes|go|got)\s+(?:in|home|back|out)|leaves?|left|wakes?\s+up|"
     r"goes\s+to\s+(?:work|bed|sleep))"
 )
 _BE = (
-    r"(?:'s|'re|'ll\s+be|\s+(?:is|are|was|were|will\s+be|be|isn'?t|aren'?t|is\s+not|"
+    r"(?:'s|s(?=\s)|'re|re(?=\s)|'ll\s+be|ll\s+be|\s+(?:is|are|was|were|will\s+be|be|isn'?t|"
+    r"aren'?t|is\s+not|"
     r"are\s+not|won'?t\s+be|has|have|hasn'?t))?"
     r"(?:\s+(?:not|still|already|usually|normally|always|never|just|often))?"
 )
@@ -286,7 +289,7 @@ _BE = (
 _PRESENCE_END = (
     r"(?=\s*(?:$|[,.!?;:)]|(?:and|or|but|so|then|till|until|til|from|at|on|in\s+the|tonight|"
     r"today|tomorrow|now|all|most|every|during|after|before|when|while|whilst|please|pls|"
-    r"x+|by|around|about|for\s+(?:the|a)|[0-9]))\b)"
+    r"x+|by|around|about|soon|shortly|later|any|for\s+(?:the|a)|[0-9]))\b)"
 )
 _MENTIONS_TIME = re.compile(
     "|".join(
@@ -319,6 +322,8 @@ _MENTIONS_TIME = re.compile(
             r"\b(?:tea|dinner|supper)\s*time\b|\b(?:after|before|at|around|during|over|by|"
             r"until|till)\s+(?:my\s+|our\s+|the\s+)?(?:tea|dinner|supper|breakfast)\b",
             r"\bnot\s+(?:right\s+)?now\b|\bcan'?t\s+(?:talk|speak)\b|\bcannot\s+(?:talk|speak)\b",
+            r"\blater\b|\bnot\s+yet\b|\bin\s+(?:an?|half\s+an|a\s+couple\s+of|a\s+few|\d+|one|two|"
+            r"three)\s+(?:hours?|hrs?|mins?|minutes?)\b",
             # instructions about calling
             r"\b(?:don'?t|do\s+not|never|not|only|stop)\s+(?:call|ring|phone)(?:ing)?\b",
             # a person and their presence
