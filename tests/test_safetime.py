@@ -551,3 +551,60 @@ def test_tomorrow_is_the_day_after_the_day_the_message_came():
     assert read_safe_time("tomorrow", date(2026, 12, 31), USUAL).window.not_before == (
         date(2026, 12, 31) + timedelta(days=1)
     )
+
+
+sentence_pieces = st.sampled_from(
+    [
+        "please",
+        "um",
+        "thanks",
+        "can you",
+        "I think",
+        "so",
+        "and",
+        "x",
+        ",",
+        "my shift ends",
+        "the kids are in bed",
+        "he's home",
+        "he gets home",
+        "my partner is here",
+        "he's out",
+        "after",
+        "before",
+        "when",
+        "while",
+        "not while",
+        "about",
+        "at",
+    ]
+)
+anchors = st.sampled_from(
+    [
+        "5",
+        "half 6",
+        "quarter to 3",
+        "8pm",
+        "17:30",
+        "after work",
+        "when he's out",
+        "before he gets home",
+        "teatime",
+        "first thing",
+        "end of the day",
+        "tomorrow",
+        "on Monday",
+        "in the evening",
+        "not while he's home",
+    ]
+)
+
+
+@given(st.lists(sentence_pieces, max_size=5), anchors, st.lists(sentence_pieces, max_size=5))
+def test_a_sentence_with_a_time_or_routine_is_never_none_or_any_time(before, anchor, after):
+    """Random sentences from a grammar of fillers, routines and times around one thing about
+    when: read as a window, or asked about; never nothing, never any time."""
+    reading = read(" ".join([*before, anchor, *after]))
+    assert reading.kind not in ("none", "anytime"), reading
+    if reading.kind == "plan":
+        assert not reading.window.anytime

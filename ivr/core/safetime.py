@@ -262,6 +262,12 @@ _TIME_END = (
     r"(?=\s*(?:$|[,.!?;:)]|(?:please|pls|thanks|thank|and|or|but|if|when|as|so|then|ish|um|erm|"
     r"o'?\s?clock|tonight|today|tomorrow|in\s+the|on|x+|am|pm|a\.m|p\.m)\b))"
 )
+# What follows a number that counts things: a plural, "of", "more", a length of time.
+_COUNTED = (
+    r"(?:[a-z]+s|of|more|men|women|people|children|year\w*|month\w*|week\w*|day\w*|"
+    r"hour\w*|min\w*|percent|%)"
+)
+_NOT_PLURAL = r"(?:is|was|has|does|this|yes|thanks|cheers|his|its|as|us|always|plus|pls|plz)"
 _PERSON = (
     r"(?:he|she|they|him|her|them|someone|somebody|anyone|anybody|no\s?one|no-one|nobody|"
     r"(?:my|our|the)\s+(?:\w+\s+)?(?:partner|husband|hubby|wife|boyfriend|girlfriend|bf|gf|"
@@ -280,8 +286,7 @@ _PRESENCE = (
 )
 _BE = (
     r"(?:'s|s(?=\s)|'re|re(?=\s)|'ll\s+be|ll\s+be|\s+(?:is|are|was|were|will\s+be|be|isn'?t|"
-    r"aren'?t|is\s+not|"
-    r"are\s+not|won'?t\s+be|has|have|hasn'?t))?"
+    r"aren'?t|is\s+not|are\s+not|won'?t\s+be|has|have|hasn'?t))?"
     r"(?:\s+(?:not|still|already|usually|normally|always|never|just|often))?"
 )
 # What may follow a presence for it to be one: "he's out" and "he's out till 6", not "he is
@@ -289,7 +294,7 @@ _BE = (
 _PRESENCE_END = (
     r"(?=\s*(?:$|[,.!?;:)]|(?:and|or|but|so|then|till|until|til|from|at|on|in\s+the|tonight|"
     r"today|tomorrow|now|all|most|every|during|after|before|when|while|whilst|please|pls|"
-    r"x+|by|around|about|soon|shortly|later|any|for\s+(?:the|a)|[0-9]))\b)"
+    r"x+|by|around|about|soon|shortly|later|any|um|erm|for\s+(?:the|a)|[0-9]))\b)"
 )
 _MENTIONS_TIME = re.compile(
     "|".join(
@@ -300,9 +305,10 @@ _MENTIONS_TIME = re.compile(
             r"\b(?:noon|midday|midnight|first\s+thing|end\s+of\s+(?:the\s+)?day)\b",
             rf"\b(?:after|before|until|till|til|from|between|by|past)\s+(?:about\s+|around\s+)?{_N}\b",
             rf"\b(?:at|around|about|for)\s+{_N}{_TIME_END}",
-            # an hour alone where a sentence could end ("um 5 please"), not an age ("I'm 12")
-            rf"(?<!i'm )(?<!im )(?<!am )(?<!aged )(?<!age )\b(?:[1-9]|1[0-2])(?:[:.][0-5]\d)?"
-            rf"{_TIME_END}",
+            # an hour alone ("um 5 please", "5 I think"): not a count ("3 videos", "2 of
+            # them"), an age ("I'm 12") or money ("£5")
+            rf"(?<!i'm )(?<!im )(?<!am )(?<!aged )(?<!age )(?<!£)\b(?:[1-9]|1[0-2])\b"
+            rf"(?!\s*(?!{_NOT_PLURAL}\b){_COUNTED}\b)",
             # days and parts of the day
             r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:tues?|weds?|thur?s?|fri)\b",
             r"\b(?:today|tomorrow|tmrw|tmr|tomoz|tomorow|tonight|tonite|weekends?|weekdays?)\b",
