@@ -759,6 +759,9 @@ def _callback_json(cb: Callback, reveal: bool, simulated: bool = False) -> dict[
         "voicemail": cb.voicemail,
         "attempts": cb.attempts,
         "language": cb.language,
+        # their own words about when to call: theirs to see on a subject access request
+        # (--reveal), else only how many texts are kept
+        "their_words": list(cb.words) if reveal else len(cb.words),
     }
 
 

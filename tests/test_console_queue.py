@@ -123,6 +123,7 @@ def test_the_queue_shows_due_callbacks_oldest_first_with_masked_numbers(make_app
         "number": "+44 7400 •••457",
         "waited": "5 days",
         "plan": "any time",
+        "words": "",  # their own words about when (none: a call)
         "status": "due",
         "due": "Fri 20 Nov 11:00",
         "last_day": False,

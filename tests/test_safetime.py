@@ -22,6 +22,12 @@ from ivr.core.safetime import (
     describe,
     read_safe_time,
 )
+from tests.safetime_texts import (
+    AMBIGUOUS_HALF_HOURS,
+    HELD_AND_ASKED,
+    READ_IN_A_SENTENCE,
+    SITUATION,
+)
 
 TODAY = date(2026, 11, 25)  # a Wednesday
 USUAL = (time(10), time(16))
@@ -212,7 +218,8 @@ def test_case_and_politeness_around_a_safe_time_change_nothing(text, window):
     ],
 )
 def test_a_bare_hour_outside_the_usual_hours_either_way_is_ambiguous(text, hour):
-    assert read(text) == Reading("ambiguous", hour=hour)
+    reading = read(text)
+    assert (reading.kind, reading.hour) == ("ambiguous", hour)
 
 
 @pytest.mark.parametrize(
@@ -311,9 +318,6 @@ def test_a_time_that_cannot_be_read_is_unclear(text):
         "111",
         # More than a time phrase, with no time in it: a plain callback request.
         "I am 19",
-        "friday 27th",
-        "he posted my photos this morning please help",
-        "please stop calling me at work",
     ],
 )
 def test_a_message_not_about_a_time_is_none(text):
@@ -337,6 +341,43 @@ def test_a_message_not_about_a_time_is_none(text):
 )
 def test_a_time_inside_a_sentence_is_unclear_never_none(text):
     assert read(text) == Reading("unclear")
+
+
+@pytest.mark.parametrize(("text", "window"), READ_IN_A_SENTENCE)
+def test_a_routine_or_idiom_said_with_a_time_is_read(text, window):
+    """Found: "after my shift ends at 5" and "after the kids are in bed, about 8" were read
+    as nothing about time, so stored as any time and due at once."""
+    assert read(text) == Reading("plan", w(window))
+
+
+@pytest.mark.parametrize(("text", "said"), AMBIGUOUS_HALF_HOURS)
+def test_half_6_is_six_thirty_and_asked_as_such(text, said):
+    """Found: "not before half 6" was asked about as "6am or 6pm"."""
+    reading = read(text)
+    assert reading.kind == "ambiguous"
+    assert reading.said == said
+
+
+@pytest.mark.parametrize("text", HELD_AND_ASKED)
+def test_a_sentence_about_when_is_unclear_never_none(text):
+    """Found: "not while he's home" was read as no time at all (then: any time)."""
+    assert read(text) == Reading("unclear")
+
+
+def test_the_tables_are_as_long_as_the_issue_asks():
+    assert len(SITUATION) >= 40
+    assert len(HELD_AND_ASKED) >= 40
+
+
+@pytest.mark.parametrize("text", SITUATION)
+def test_a_person_without_presence_or_a_time_says_nothing_about_when(text):
+    assert read(text) == Reading("none")
+
+
+@pytest.mark.parametrize("text", SITUATION)
+def test_a_situation_text_with_a_time_after_it_is_about_time(text):
+    """The same situations, with a time said after them: never "none"."""
+    assert read(f"{text}, call after 6pm when he is out").kind != "none"
 
 
 def test_a_point_time_allows_the_hour_after_it():
@@ -510,3 +551,60 @@ def test_tomorrow_is_the_day_after_the_day_the_message_came():
     assert read_safe_time("tomorrow", date(2026, 12, 31), USUAL).window.not_before == (
         date(2026, 12, 31) + timedelta(days=1)
     )
+
+
+sentence_pieces = st.sampled_from(
+    [
+        "please",
+        "um",
+        "thanks",
+        "can you",
+        "I think",
+        "so",
+        "and",
+        "x",
+        ",",
+        "my shift ends",
+        "the kids are in bed",
+        "he's home",
+        "he gets home",
+        "my partner is here",
+        "he's out",
+        "after",
+        "before",
+        "when",
+        "while",
+        "not while",
+        "about",
+        "at",
+    ]
+)
+anchors = st.sampled_from(
+    [
+        "5",
+        "half 6",
+        "quarter to 3",
+        "8pm",
+        "17:30",
+        "after work",
+        "when he's out",
+        "before he gets home",
+        "teatime",
+        "first thing",
+        "end of the day",
+        "tomorrow",
+        "on Monday",
+        "in the evening",
+        "not while he's home",
+    ]
+)
+
+
+@given(st.lists(sentence_pieces, max_size=5), anchors, st.lists(sentence_pieces, max_size=5))
+def test_a_sentence_with_a_time_or_routine_is_never_none_or_any_time(before, anchor, after):
+    """Random sentences from a grammar of fillers, routines and times around one thing about
+    when: read as a window, or asked about; never nothing, never any time."""
+    reading = read(" ".join([*before, anchor, *after]))
+    assert reading.kind not in ("none", "anytime"), reading
+    if reading.kind == "plan":
+        assert not reading.window.anytime

@@ -70,6 +70,11 @@ def the_callback(app: Flask, number: str = ME) -> Callback:
     return callback
 
 
+def placed(callback: Callback) -> tuple[object, ...]:
+    """Where a callback is and when (not the person's words, kept with each text)."""
+    return (callback.status, callback.plan, callback.due_at, callback.slot_end)
+
+
 def first_reply(app: Flask, when: str, existing: bool = False) -> str:
     return (
         f"{reply_text(app, 'existing' if existing else 'new', when=when)} "
@@ -86,6 +91,16 @@ def not_counters(r: redis.Redis) -> set[str]:
     """The keys that are not flood or day counters."""
     return {k for k in r.keys("*") if not k.startswith(("hl:main:stats:", "hl:main:sms:rate:"))}
 
+
+# Said first when bank holidays keep us from calling sooner (found: "call me tomorrow" on 24
+# December was told Tuesday 29 December with no reason given).
+HOLIDAY_NOTES = {
+    "2026-12-24T11:00": "We are closed for Christmas Day and the Boxing Day bank holiday until "
+    "Tuesday 29 December. ",
+    "2026-12-25T11:00": "We are closed for Christmas Day and the Boxing Day bank holiday until "
+    "Tuesday 29 December. ",
+    "2026-04-02T17:00": "We are closed for Good Friday and Easter Monday until Tuesday 7 April. ",
+}
 
 TRAINING_CLOSURE = """
 [[closures]]
@@ -152,7 +167,7 @@ def test_a_text_is_called_back_at_the_next_opening(
     assert callback.number == ME
     assert callback.plan == ANYTIME
     assert callback.id in queue(app).ids(status)
-    note = "The helpline is closed for staff training. " if closure else ""
+    note = "The helpline is closed for staff training. " if closure else HOLIDAY_NOTES.get(now, "")
     assert reply == note + first_reply(app, when)
 
 
@@ -492,8 +507,9 @@ def replies_of_every_kind(app: Flask) -> dict[str, list[str]]:
 )
 def test_replies_are_plain_short_and_discreet(make_app, at):
     app = make_app(at=at, sms_rate_limit=100)
+    why = 1 if at in HOLIDAY_NOTES else 0  # the bank holidays may go as a text of their own
     for kind, texts in replies_of_every_kind(app).items():
-        assert 1 <= len(texts) <= (2 if kind == "media" else 1), kind
+        assert 1 <= len(texts) <= (2 if kind == "media" else 1) + why, kind
         for reply in texts:
             assert non_gsm7(reply) == [], kind
             assert segments(reply) <= MAX_REPLY_SEGMENTS, (kind, reply)
@@ -605,7 +621,9 @@ def test_a_safe_time_moves_the_callback_and_the_reply_says_when(
     assert callback.due_at == london(due)
     assert callback.status == "scheduled"
     assert callback.id in queue(app).ids("scheduled")
-    assert answer == reply_text(app, "preferred", window=window, when=when)
+    assert answer == HOLIDAY_NOTES.get(now, "") + reply_text(
+        app, "preferred", window=window, when=when
+    )
 
 
 @pytest.mark.parametrize(
@@ -626,7 +644,7 @@ def test_a_safe_time_we_can_never_meet_is_never_moved_quietly(make_app, now, bod
 
     assert answer == f"{reply_text(app, 'kept')} {reply_text(app, 'outside_hours')}"
     assert "from 10am to 4pm, Monday to Friday" in answer
-    assert the_callback(app) == before  # the earlier plan stands
+    assert placed(the_callback(app)) == placed(before)  # the earlier plan stands
 
 
 def test_an_hour_that_could_be_morning_or_evening_gets_a_question_not_a_guess(make_app):
@@ -638,7 +656,7 @@ def test_an_hour_that_could_be_morning_or_evening_gets_a_question_not_a_guess(ma
     answer = only(send(app, "after 8"))
 
     assert answer == f"{reply_text(app, 'kept')} {reply_text(app, 'ambiguous', hour=8)}"
-    assert the_callback(app) == before
+    assert placed(the_callback(app)) == placed(before)
 
 
 @pytest.mark.parametrize("body", ["after 6pm", "evenings only", "after 8"])
@@ -737,7 +755,7 @@ def test_an_unreadable_time_gets_an_example_and_changes_nothing(make_app, body):
 
     assert answer == reply_text(app, "time_unclear")
     assert "2pm" in answer  # an example of a time we can read
-    assert the_callback(app) == before
+    assert placed(the_callback(app)) == placed(before)
 
 
 @pytest.mark.parametrize(

@@ -127,7 +127,9 @@ def test_an_urgent_callback_is_shown_and_taken_first(make_app, advisor) -> None:
     for i in range(3):  # three waiting since earlier this morning
         place = Placement("due", london(f"2026-12-08T10:0{i}"), close)
         h.queue.request(number(10 + i), "voice", london(f"2026-12-08T10:0{i}"), place, ANYTIME)
-    send(app, "please help me he is here", sender=number(20))
+    # "he is here" says when it is not safe to call: that text is held for a safe time
+    # (tests/test_sms_safetime.py); a text of despair names no time and is due at once
+    send(app, "I want to end it all, please call me", sender=number(20))
     urgent = h.queue.open_for(number(20))
     assert urgent.urgent and urgent.status == "due"
     client = signed_in(app, advisor.name)

@@ -46,6 +46,16 @@ class Callback:
     swapped: bool = False  # asked for from the queue: requested_at is when they joined it
     language: str = "en"  # the language they asked in (en, cy): a Welsh speaker may take it
     urgent: bool = False  # their text spoke of danger or despair: shown, and taken first
+    # Their own words about when to call (their last few such texts), kept sealed, shown to
+    # the advisor beside the window: a misreading can be caught by a human.
+    words: tuple[str, ...] = ()
+    plan_given: bool = False  # the person gave the plan (a default "any time" may be replaced)
+
+    @property
+    def default_plan(self) -> bool:
+        """Waiting on the "any time" a plain request gets, which no text of theirs set: a
+        later time replaces it, and one we can't meet or read holds it."""
+        return self.plan == ANYTIME and not self.plan_given
 
 
 # ------------------------------------------------------------------ after an advisor's call

@@ -196,3 +196,23 @@ def closure_note(
             return reason.welsh if welsh else reason.text
         day += timedelta(days=1)
     return None
+
+
+def holidays_between(asked: date, due: datetime, hours: OpeningHours) -> list[str]:
+    """The bank holidays (their names, each once, in order) from the day asked for up to the
+    day a callback is due: why the first day we can call is later than the one asked for
+    ("call me tomorrow" on 24 December: Christmas Day and the Boxing Day bank holiday)."""
+    names: list[str] = []
+    day, last = asked, due.astimezone(hours.timezone).date()
+    while day < last:
+        reason = hours.day(day).reason
+        usually_open = day.weekday() in hours.config.weekly  # not "Boxing Day" on a Saturday
+        if (
+            reason is not None
+            and reason.kind == "bank_holiday"
+            and usually_open
+            and reason.text not in names
+        ):
+            names.append(reason.text or "")
+        day += timedelta(days=1)
+    return names

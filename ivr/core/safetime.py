@@ -6,11 +6,12 @@ ivr/promise.py; this module only reads words into a window, or says why it can't
 
 How a message is read, and why:
 - It is split into tokens (numbers, words, a few marks) and politeness is dropped ("please",
-  "call me", "thanks", "hi", "x"). Any other word ("he posted my photos at 2am", "after 6pm
-  when he's out") makes the whole message "none": a text that is more than a time phrase is
-  a plain callback request, and a time guessed out of a sentence may be the wrong one.
-  So are phone numbers (five digits or more in a row), 999, 112, 111 and 101, and texts
-  longer than one message (160 characters).
+  "call me", "thanks", "hi", "x"). Any other word makes the message more than a time phrase:
+  then if it says anything about when (a time, a day, a part of the day, a routine, a meal,
+  a person with their presence: see "times inside sentences" below) it is "unclear", so the
+  person is asked; else "none", a plain callback request. A routine said with a time is
+  read: "after my shift ends at 5" is after 5pm. So are phone numbers (five digits or more
+  in a row), 999, 112, 111 and 101, and texts longer than one message (160 characters).
 - A tiny grammar reads the rest into clauses ("after 2", "between 12 and 2", "tuesdays",
   "not monday", "tomorrow", "mornings"); the window is what all clauses allow together. What
   it can't read, or a window that allows nothing ("between 3 and 1pm"), is "unclear".
@@ -20,7 +21,9 @@ How a message is read, and why:
   asked. Nothing is moved into opening hours here: "after 6pm" is read as it was written.
 - A point time ("2pm") allows AT_SLACK after it; "lunchtime" is 12pm to 2pm, "after lunch"
   from 1pm, "before lunch" before 12pm; mornings end at 12pm, afternoons start at 12pm,
-  evenings (and "tonight") at 6pm. "After work" or "after school" is a time we can't know:
+  evenings (and "tonight") at 6pm; "first thing" is within the hour after the usual opening,
+  "end of the day" within the hour before the usual closing. "After work", "teatime" or
+  "after dinner" are times we can't know (a meal is a different hour in different places):
   unclear, so that the person is asked, rather than none.
 """
 
@@ -95,6 +98,18 @@ class Reading:
     kind: ReadingKind
     window: Window | None = None
     hour: int | None = None
+    minute: int = 0  # of an ambiguous time: "half 6" is 6:30, never 6
+
+    @property
+    def said(self) -> str:
+        """An ambiguous time as a reply puts it before am/pm: "6", "6:30"."""
+        return f"{self.hour}:{self.minute:02d}" if self.minute else f"{self.hour}"
+
+    @property
+    def about_time(self) -> bool:
+        """Whether the text said anything about when to call (its words are then kept for
+        the advisor, sealed)."""
+        return self.kind != "none"
 
 
 # ------------------------------------------------------------------ words
@@ -171,6 +186,17 @@ _FILLER = frozenset(
         "x",
         "xx",
         "xxx",
+        # hesitations: "um, 5 please"
+        "um",
+        "umm",
+        "erm",
+        "er",
+        "uh",
+        "uhm",
+        "hmm",
+        "oh",
+        "well",
+        "sorry",
     }
 )
 # Two words that mean one thing; "no one" is joined only so that it is not "no" and "1".
@@ -216,15 +242,175 @@ _PART_OF_DAY = (
     "(?:mornings?|afternoons?|evenings?|nights?|tonight|weekends?|weekdays?|"
     "mon|tue|wed|thu|fri|sat|sun)"
 )
-# A time mentioned inside a longer message: a time after a word that limits it ("before 2",
-# "after 6pm"), a clock time ("2pm", "14:30"), or an instruction about calling that names a
-# part of the day or the week ("don't call me in the morning").
-_MENTIONS_TIME = re.compile(
-    rf"\b(?:after|before|until|till|til|from|between|by)\s+{_HOUR_WORD}"
-    r"|\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm)\b|\b\d{1,2}[:.]\d{2}\b|\bo'?\s?clock\b"
-    rf"|\b(?:don'?t|do\s+not|never|only|not)\s+(?:call|ring|phone)\b[^.!?]*\b{_PART_OF_DAY}"
-    rf"|\b(?:call|ring|phone)\b[^.!?]*\b(?:after|before|until|till|not)\b[^.!?]*\b{_PART_OF_DAY}"
+# ------------------------------------------------------------------ times inside sentences
+#
+# A text that is more than a time phrase is read for anything about *when*: a clock time, a
+# day, a part of the day, a routine ("after work", "when the kids are in bed"), a meal
+# ("teatime": a different hour in different places) or a person with their presence ("when
+# he's out", "before he gets home", "not while my partner is here"). Any of these and the
+# text is never "none" (which would be any time): a routine said with an hour is read
+# ("after my shift ends at 5" is after 5pm), anything else is "unclear" and the person is
+# asked. A person without presence or a time ("he shared it with his mates") says nothing
+# about when. Past times ("last night", "yesterday", "2 days ago") and greetings ("good
+# morning") are not safe times and are left out first. The texts these rules must and must
+# not catch are tables in tests/safetime_texts.py.
+
+_N = r"(?:\d{1,2}(?:[:.]\d{2})?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)"
+# After a loose word ("at 6", "about 8") a number is a time only where a sentence could end
+# or go on about time: "about 20 pictures" is no time.
+_TIME_END = (
+    r"(?=\s*(?:$|[,.!?;:)]|(?:please|pls|thanks|thank|and|or|but|if|when|as|so|then|ish|um|erm|"
+    r"o'?\s?clock|tonight|today|tomorrow|in\s+the|on|x+|am|pm|a\.m|p\.m)\b))"
 )
+# What follows a number that counts things: a plural, "of", "more", a length of time.
+_COUNTED = (
+    r"(?:[a-z]+s|of|more|men|women|people|children|year\w*|month\w*|week\w*|day\w*|"
+    r"hour\w*|min\w*|percent|%)"
+)
+_NOT_PLURAL = r"(?:is|was|has|does|this|yes|thanks|cheers|his|its|as|us|always|plus|pls|plz)"
+_PERSON = (
+    r"(?:he|she|they|him|her|them|someone|somebody|anyone|anybody|no\s?one|no-one|nobody|"
+    r"(?:my|our|the)\s+(?:\w+\s+)?(?:partner|husband|hubby|wife|boyfriend|girlfriend|bf|gf|"
+    r"ex|mum|mom|mam|dad|parents?|family|flatmate|housemate|roommate|kids|children|son|"
+    r"daughter|brother|sister|boss|fianc[eé]e?|other\s+half|man|fella|carer|stepdad|"
+    r"stepmum|uncle|aunt|nan|gran|grandad))"
+)
+_PRESENCE = (
+    r"(?:home|back|here|there|around|about|away|gone|asleep|awake|out|in|up|over|round|"
+    r"in\s+bed|in\s+the\s+house|at\s+home|at\s+work|with\s+me|next\s+to\s+me|nearby|"
+    r"on\s+nights|on\s+shift|working|sleeping|to\s+work|to\s+bed|to\s+sleep|"
+    r"downstairs|upstairs|next\s+door|in\s+the\s+(?:next|other|same)\s+room|beside\s+me|"
+    r"(?:sat|sitting|stood|standing)\s+(?:next\s+to|with|beside)\s+me|listening|"
+    r"(?:gets?|comes?|goes|go|got)\s+(?:in|home|back|out)|leaves?|left|wakes?\s+up|"
+    r"goes\s+to\s+(?:work|bed|sleep))"
+)
+_BE = (
+    r"(?:'s|s(?=\s)|'re|re(?=\s)|'ll\s+be|ll\s+be|\s+(?:is|are|was|were|will\s+be|be|isn'?t|"
+    r"aren'?t|is\s+not|are\s+not|won'?t\s+be|has|have|hasn'?t))?"
+    r"(?:\s+(?:not|still|already|usually|normally|always|never|just|often))?"
+)
+# What may follow a presence for it to be one: "he's out" and "he's out till 6", not "he is
+# out of control" or "she is in my class".
+_PRESENCE_END = (
+    r"(?=\s*(?:$|[,.!?;:)]|(?:and|or|but|so|then|till|until|til|from|at|on|in\s+the|tonight|"
+    r"today|tomorrow|now|all|most|every|during|after|before|when|while|whilst|please|pls|"
+    r"x+|by|around|about|soon|shortly|later|any|um|erm|for\s+(?:the|a)|[0-9]))\b)"
+)
+_MENTIONS_TIME = re.compile(
+    "|".join(
+        [
+            # clock times and idioms
+            r"\b\d{1,2}(?:[:.]\d{2})?\s*(?:am|pm|ish)\b|\b\d{1,2}[:.]\d{2}\b|\bo'?\s?clock\b",
+            rf"\bhalf\s+(?:past\s+)?{_N}\b|\bquarter\s+(?:to|past)\s+{_N}\b",
+            r"\b(?:noon|midday|midnight|first\s+thing|end\s+of\s+(?:the\s+)?day)\b",
+            rf"\b(?:after|before|until|till|til|from|between|by|past)\s+(?:about\s+|around\s+)?{_N}\b",
+            rf"\b(?:at|around|about|for)\s+{_N}{_TIME_END}",
+            # an hour alone ("um 5 please", "5 I think"): not a count ("3 videos", "2 of
+            # them"), an age ("I'm 12") or money ("£5")
+            rf"(?<!i'm )(?<!im )(?<!am )(?<!aged )(?<!age )(?<!£)\b(?:[1-9]|1[0-2])\b"
+            rf"(?!\s*(?!{_NOT_PLURAL}\b){_COUNTED}\b)",
+            # days and parts of the day
+            r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:tues?|weds?|thur?s?|fri)\b",
+            r"\b(?:today|tomorrow|tmrw|tmr|tomoz|tomorow|tonight|tonite|weekends?|weekdays?)\b",
+            r"\b(?:this|next)\s+week\b|\b(?:mornings?|afternoons?|evenings?|nights?)\b",
+            r"\blunch\s*(?:times?|break)?\b|\b(?:in|during|on)\s+my\s+break\b",
+            # routines, meals, "now"
+            r"\b(?:after|before|once|when|until|till|during)\s+(?:my\s+|the\s+|i\s+)?"
+            r"(?:finish\s+)?(?:work|shift|school|college|uni|nursery|school\s+run|bed|bedtime)\b",
+            r"\b(?:i'?m|i\s+am|me|while|whilst|when)\s+(?:at|in)\s+(?:work|school|college|uni|"
+            r"the\s+office|the\s+gym)\b|\bbedtime\b|\bschool\s+run\b",
+            r"\b(?:kids|children|kid|child|baby|little\s+ones?)(?:'s)?\s+(?:are\s+|is\s+|go\s+|"
+            r"goes\s+|have\s+gone\s+|has\s+gone\s+)?(?:in\s+bed|to\s+bed|asleep|at\s+school|"
+            r"to\s+school)\b",
+            r"\bwhen\s+i(?:'m|\s+am|m)?\s+(?:alone|on\s+my\s+own|by\s+myself|home|back|free|"
+            r"off|finished|done|get|finish|leave|go)\b|\bwhen\s+(?:it'?s|it\s+is)\s+"
+            r"(?:safe|quiet)\b",
+            r"\b(?:tea|dinner|supper)\s*time\b|\b(?:after|before|at|around|during|over|by|"
+            r"until|till)\s+(?:my\s+|our\s+|the\s+)?(?:tea|dinner|supper|breakfast)\b",
+            r"\bnot\s+(?:right\s+)?now\b|\bcan'?t\s+(?:talk|speak)\b|\bcannot\s+(?:talk|speak)\b",
+            r"\blater\b|\bnot\s+yet\b|\bin\s+(?:an?|half\s+an|a\s+couple\s+of|a\s+few|\d+|one|two|"
+            r"three)\s+(?:hours?|hrs?|mins?|minutes?)\b",
+            # instructions about calling
+            r"\b(?:don'?t|do\s+not|never|not|only|stop)\s+(?:call|ring|phone)(?:ing)?\b",
+            # a person and their presence
+            rf"\b(?:when|while|whilst|until|till|til|before|after|once|unless|if|as\s+long\s+as"
+            rf"|whenever)\s+{_PERSON}{_BE}\s+{_PRESENCE}\b",
+            rf"\b{_PERSON}{_BE}\s+{_PRESENCE}{_PRESENCE_END}",
+        ]
+    )
+)
+# Not safe times: the past, and greetings.
+_NOT_SAFE_TIMES = re.compile(
+    r"\b(?:last|the\s+other)\s+(?:night|week|weekend|month|year|morning|evening|afternoon|"
+    r"(?:mon|tues|wednes|thurs|fri|satur|sun)day)\b|\byesterday(?:\s+(?:morning|afternoon|"
+    r"evening))?\b|\b(?:\w+\s+)?(?:days?|weeks?|months?|years?|hours?|nights?)\s+ago\b|"
+    r"\bgood\s+(?:morning|afternoon|evening|night)\b|\b\w+\s+years?\s+old\b"
+)
+
+
+def _about_timing(text: str) -> bool:
+    """Whether a sentence (lower case) says anything about when it is safe to call."""
+    return bool(_MENTIONS_TIME.search(_NOT_SAFE_TIMES.sub(" ", text)))
+
+
+# A routine said with a time: "after my shift ends at 5", "after the kids are in bed, about
+# 8". The routine goes, leaving "after 5" (or "before 8") for the grammar, and names the half
+# of the day a bare hour is in (work ends in the afternoon or evening; a school run is in the
+# morning); when that differs from the reading inside the usual hours ("after work at 11"),
+# the person is asked which they meant. A routine with no time stays unreadable: asked.
+# Longer routines first ("the school run" before "school").
+_ROUTINES = (
+    (  # the school run: the morning
+        r"(?:the\s+)?school\s+run|(?:the\s+)?(?:kids|children)\s+(?:are\s+|go\s+|have\s+gone\s+)?"
+        r"(?:at|to)\s+school|(?:the\s+)?drop\s*off",
+        "am",
+        "am",
+    ),
+    (  # the children's bedtime: the evening
+        r"(?:the\s+|my\s+)?(?:kids|children|kid|child|baby|little\s+ones?)(?:'s)?\s+"
+        r"(?:are\s+|is\s+|go\s+|goes\s+|have\s+gone\s+|has\s+gone\s+)?(?:in\s+bed|to\s+bed|"
+        r"asleep|down)|(?:the\s+kids'?\s+)?bedtime",
+        "pm",
+        "pm",
+    ),
+    (  # home: the evening
+        r"i\s+(?:get|am|'m|m)?\s*(?:home|back)",
+        "pm",
+        "pm",
+    ),
+    (  # work, school, a shift: after it in the afternoon, before it in the morning
+        r"(?:i\s+|i'?m\s+)?(?:finish\s+|get\s+(?:off|out\s+of)\s+|leave\s+|off\s+)?"
+        r"(?:my\s+|the\s+)?(?:work|shift|school|college|uni|job)"
+        r"(?:\s+(?:ends|finishes|is\s+over|is\s+done|has\s+finished))?",
+        "pm",
+        "am",
+    ),
+)
+_ROUTINE = re.compile(
+    r"\b(?P<link>after|once|when|before|until|till)\s+(?:"
+    + "|".join(f"(?P<r{i}>{pattern})" for i, (pattern, _, _) in enumerate(_ROUTINES))
+    + r")\b"
+)
+# Idioms with one meaning, made one word for the grammar.
+_IDIOMS = (
+    (re.compile(r"\bfirst\s+thing(?:\s+in\s+the\s+morning)?\b"), "firstthing"),
+    (re.compile(r"\b(?:the\s+)?end\s+of\s+(?:the\s+)?(?:day|afternoon)\b"), "endofday"),
+)
+
+
+def _without_routine(text: str) -> tuple[str, str | None]:
+    """The text with a routine before a time made a plain "after"/"before" ("after my shift
+    ends at 5": "after at 5"), and the half of the day that routine names (None: none)."""
+    found = _ROUTINE.search(text)
+    if found is None:
+        return text, None
+    which = next(i for i in range(len(_ROUTINES)) if found.group(f"r{i}") is not None)
+    _, after, before = _ROUTINES[which]
+    before_it = found.group("link") in ("before", "until", "till")
+    link = "before" if before_it else "after"
+    return text[: found.start()] + link + text[found.end() :], before if before_it else after
+
+
 _KINDS = {
     "after": "after",
     "from": "from",
@@ -247,6 +433,8 @@ _KINDS = {
     "tomorrow": "tomorrow tmrw tmr tomoz tomorow tommorow tommorrow",
     "anytime": "anytime anyday whenever",
     "event": "work school",  # "after work": a time we can't know, so unclear, not none
+    "firstthing": "firstthing",  # "first thing": within the hour after the usual opening
+    "endofday": "endofday",  # "end of the day": within the hour before the usual closing
 }
 _PERIOD_WORDS = {
     "morning": "morning mornings",
@@ -354,10 +542,14 @@ _AFTER_LUNCH, _BEFORE_LUNCH = _Ref(13, 0), _Ref(12, 0)
 class _Parser:
     """Reads tokens into time slots (still to be resolved) and a window for everything else."""
 
-    def __init__(self, tokens: list[_Tok], today: date) -> None:
+    def __init__(
+        self, tokens: list[_Tok], today: date, usual: tuple[time, time], routine: str | None
+    ) -> None:
         self.tokens = tokens
         self.pos = 0
         self.today = today
+        self.usual = usual
+        self.routine = routine  # the half of the day a routine named ("after work": pm)
         self.slots: list[_Slot] = []
         self.window = ANYTIME
         self.halves: set[str] = set()  # am/pm said by a part of the day ("tomorrow morning")
@@ -397,6 +589,10 @@ class _Parser:
                 pass
             case "tomorrow":
                 self.narrow(Window(not_before=self.today + timedelta(days=1)))
+            case "firstthing":
+                self.narrow(Window(latest=_shifted(self.usual[0], AT_SLACK)))
+            case "endofday":
+                self.narrow(Window(earliest=_shifted(self.usual[1], -AT_SLACK)))
             case "days":
                 self.pos -= 1
                 self.narrow(Window(weekdays=self.days()))
@@ -638,15 +834,28 @@ def _inside(at: time, role: _Role, usual: tuple[time, time]) -> bool:
     return opens < at <= closes if role == "until" else opens <= at < closes
 
 
-def _candidates(slot: _Slot, halves: set[str], usual: tuple[time, time]) -> list[time]:
+def _shifted(at: time, by: timedelta) -> time:
+    """`at` moved by `by`, within the day."""
+    minutes = at.hour * 60 + at.minute + by // timedelta(minutes=1)
+    return time(*divmod(max(0, min(minutes, 23 * 60 + 59)), 60))
+
+
+def _candidates(
+    slot: _Slot, halves: set[str], usual: tuple[time, time], routine: str | None = None
+) -> list[time]:
     """The times a slot may mean: the one written, or for a bare hour the reading inside the
     usual hours; if neither or both are, the half of the day the message names ("tomorrow
-    morning after 9"); else both, for the other clauses to choose from."""
+    morning after 9"); else both, for the other clauses to choose from. A routine's half
+    ("after work": pm) is taken unless the usual hours say the other ("after work at 11"):
+    then both, and the person is asked."""
     ref = slot.ref
     if not ref.bare:
         return [ref.fixed]
     both = [ref.at("am"), ref.at("pm")]
     inside = [at for at in both if _inside(at, slot.role, usual)]
+    if routine is not None:
+        hinted = ref.at(routine)
+        return both if len(inside) == 1 and inside[0] != hinted else [hinted]
     if len(inside) == 1:
         return inside
     return [ref.at(next(iter(halves)))] if len(halves) == 1 else both
@@ -663,7 +872,8 @@ def _resolve(parser: _Parser, usual: tuple[time, time]) -> Reading:
     if len(slots) > _MAX_TIMES:
         return Reading("unclear")
     readings: list[tuple[Window, tuple[time, ...]]] = []
-    for times in product(*(_candidates(slot, parser.halves, usual) for slot in slots)):
+    candidates = (_candidates(slot, parser.halves, usual, parser.routine) for slot in slots)
+    for times in product(*candidates):
         window = parser.window
         for slot, at in zip(slots, times, strict=True):
             window = _meet(window, _slot_window(slot.role, at))
@@ -674,7 +884,8 @@ def _resolve(parser: _Parser, usual: tuple[time, time]) -> Reading:
         return Reading("unclear")
     if len(windows) > 1:
         differs = next(i for i in range(len(slots)) if len({t[i] for _, t in readings}) > 1)
-        return Reading("ambiguous", hour=slots[differs].ref.hour)
+        ref = slots[differs].ref
+        return Reading("ambiguous", hour=ref.hour, minute=ref.minute)
     window = windows.pop()
     return Reading("anytime") if window.anytime else Reading("plan", window)
 
@@ -682,21 +893,25 @@ def _resolve(parser: _Parser, usual: tuple[time, time]) -> Reading:
 def read_safe_time(text: str, today: date, usual: tuple[time, time]) -> Reading:
     """Read `text` (a whole text message) as a safe time. `today` is the local date the
     message arrived ("tomorrow" is today + 1); `usual` is the earliest opening and latest
-    closing of the usual week, used only to decide whether a bare hour ("after 1") means
-    the morning or the afternoon."""
+    closing of the usual week, used to decide whether a bare hour ("after 1") means the
+    morning or the afternoon, and for "first thing" and "end of the day"."""
     text = _DOTTED_AMPM.sub(r"\1m", text.lower().translate(_QUOTES))
+    about_timing = _about_timing(text)
     if len(text) > _MAX_LENGTH or _PHONE.search(text):
-        return Reading("unclear") if _MENTIONS_TIME.search(text) else Reading("none")
+        return Reading("unclear") if about_timing else Reading("none")
+    for idiom, word in _IDIOMS:
+        text = idiom.sub(word, text)
+    text, routine = _without_routine(text)
     tokens = _tokens(text)
     if any(tok.kind == "num" and tok.raw in _NOT_TIMES for tok in tokens) or all(
         tok.kind in _CONNECTORS for tok in tokens
     ):
-        return Reading("none")
+        return Reading("unclear") if about_timing else Reading("none")
     if any(tok.kind == "unknown" for tok in tokens):
         # Not a time phrase alone; but a time said inside a sentence ("don't call before 2",
-        # "after 6pm when he's out") must never be taken as "any time".
-        return Reading("unclear") if _MENTIONS_TIME.search(text) else Reading("none")
-    parser = _Parser(tokens, today)
+        # "after 6pm when he's out", "not while he's home") is never taken as "any time".
+        return Reading("unclear") if about_timing or routine else Reading("none")
+    parser = _Parser(tokens, today, usual, routine)
     try:
         parser.parse()
     except _Unclear:

@@ -13,6 +13,7 @@ anything that released a callback twice (the chaos run kills processes to look f
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 from collections.abc import Iterator
@@ -39,6 +40,7 @@ from ivr.store.sealing import Sealer
 
 log = logging.getLogger(__name__)
 SEEN_TTL_SECONDS = 3 * 24 * 3600
+WORDS_KEPT, WORDS_MAX = 3, 320  # a person's last texts about timing, each at most 2 texts long
 BATCH = 500
 WAITING = ("held", "scheduled", "due")
 URGENT = "1"  # a callback's sealed "urgent" field, when set
@@ -362,6 +364,14 @@ return 1
 """
 )
 
+_SET_IF_THERE = """
+-- Set fields of a callback that still exists (never makes a record of a few fields out of
+-- one ended and erased meanwhile). ARGV: field, value, field, value...
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+redis.call('HSET', KEYS[1], unpack(ARGV))
+return 1
+"""
+
 _COUNT = """
 -- The expiry count of a waiting callback. ARGV: id, missed, counted
 local key = '${cb}' .. ARGV[1]
@@ -439,6 +449,7 @@ class CallbackQueue:
         self._unclaim = script(_UNCLAIM)
         self._count = script(_COUNT)
         self._keep = script(_KEEP)
+        self._set_if_there = script(_SET_IF_THERE)
 
     def _acknowledged(
         self, script: Script, keys: list[str] | None = None, args: list[EncodableT] | None = None
@@ -652,6 +663,20 @@ class CallbackQueue:
         if self.r.exists(key):
             self.r.hset(key, "urgent", self.sealer.seal(URGENT))
 
+    def keep_words(self, callback_id: str, words: str) -> None:
+        """A person's own words about when to call, kept with their callback (sealed like the
+        number, erased with the record, never logged) for the advisor to read beside the
+        window: the last WORDS_KEPT such texts, each cut to WORDS_MAX characters."""
+        key = self.keys.callback(callback_id)
+        sealed = maybe_text(self.r.hget(key, "words"))
+        earlier: list[str] = json.loads(self.sealer.open(sealed)) if sealed else []
+        kept = [*earlier, words[:WORDS_MAX]][-WORDS_KEPT:]
+        self._set_if_there(keys=[key], args=["words", self.sealer.seal(json.dumps(kept))])
+
+    def mark_plan_given(self, callback_id: str) -> None:
+        """The person gave this callback's plan (even "ANYTIME"): it is theirs, not a default."""
+        self._set_if_there(keys=[self.keys.callback(callback_id)], args=["given", 1])
+
     def set_count(self, callback_id: str, count: Count) -> bool:
         """Store a waiting callback's expiry count (see expiry.py)."""
         return bool(
@@ -698,7 +723,10 @@ class CallbackQueue:
             return None
         language = self.sealer.open(data["language"]) if data.get("language") else ENGLISH
         urgent = bool(data.get("urgent")) and self.sealer.open(data["urgent"]) == URGENT
-        return _callback(callback_id, data, self.sealer.open(data["number"]), language, urgent)
+        words = tuple(json.loads(self.sealer.open(data["words"]))) if data.get("words") else ()
+        return _callback(
+            callback_id, data, self.sealer.open(data["number"]), language, urgent, words
+        )
 
     def keep_keyed(self, call_sid: str, number: str, seconds: int) -> None:
         """A number keyed in (or offered) during a call, kept sealed while the caller decides."""
@@ -832,7 +860,12 @@ def _plan(data: dict[str, str]) -> Window | None:
 
 
 def _callback(
-    callback_id: str, data: dict[str, str], number: str, language: str = "en", urgent: bool = False
+    callback_id: str,
+    data: dict[str, str],
+    number: str,
+    language: str = "en",
+    urgent: bool = False,
+    words: tuple[str, ...] = (),
 ) -> Callback:
     return Callback(
         id=callback_id,
@@ -853,6 +886,8 @@ def _callback(
         swapped=data.get("swapped") == "1",
         language=language,
         urgent=urgent,
+        words=words,
+        plan_given=data.get("given") == "1",
         count=Count(
             int(data.get("missed") or 0),
             _day(data.get("counted")),

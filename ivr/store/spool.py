@@ -3,7 +3,8 @@ answers again, then put into the queue exactly once.
 
 A text is never lost because Redis is down. What is kept is what the queue would keep: the
 number (sealed, as in the store: sealing.py), the MessageSid and what the text asked for (a
-keyword or a safe time as read), never the body. Each entry is one JSON line, appended under
+keyword or a safe time as read), never the body, except a text about when to call: its words
+are kept (sealed) for the advisor, as a live text's are. Each entry is one JSON line, appended under
 a file lock and fsynced before the person is told we have it. Replaying goes through the
 same rules as a live text, once per MessageSid (the queue's own once-only key), in the order
 the texts came, STOP included.
@@ -48,9 +49,11 @@ LOCK_WAIT_SECONDS = 3.0
 
 @dataclass(frozen=True)
 class Spooled:
-    """One text taken while the store was down: kind is opt_out, request, plan, anytime,
-    held (a time we can't call in, or can't read: kept, nobody calls until they answer);
-    `window` is a plan's Window.dumps(); `hour` an ambiguous hour."""
+    """One text taken while the store was down: kind is what keywords.interpret read
+    (opt_out, request, plan, anytime, ambiguous, ask_time), replayed through the live
+    path's rules; "held" in entries kept by an earlier version. `window` is a plan's
+    Window.dumps(); `hour` and `minute` an ambiguous time; `words` the person's words about
+    when to call (sealed on disk)."""
 
     sid: str
     number: str
@@ -61,6 +64,8 @@ class Spooled:
     media: tuple[str, ...] = ()  # its media's SIDs, to delete from Twilio once replayed
     helpline: str = ""  # the helpline it was sent to, by name ("": the default)
     urgent: bool = False  # it spoke of danger or despair: its callback is flagged urgent
+    words: str = ""
+    minute: int = 0
 
     @property
     def received(self) -> datetime:
@@ -180,7 +185,10 @@ class Spool:
         fsync_folder(self.path.parent)
 
     def _line(self, entry: Spooled) -> str:
-        return json.dumps(asdict(entry) | {"number": self.sealer.seal(entry.number)}) + "\n"
+        sealed = {"number": self.sealer.seal(entry.number)}
+        if entry.words:
+            sealed["words"] = self.sealer.seal(entry.words)
+        return json.dumps(asdict(entry) | sealed) + "\n"
 
     def _read(self, handle: IO[str]) -> Iterator[Spooled]:
         """The entries, their numbers opened (one kept in clear by an earlier version is
@@ -190,11 +198,13 @@ class Spool:
                 try:
                     fields = json.loads(line)
                     number = fields["number"]
+                    words = fields.get("words", "")
                     yield Spooled(
                         **fields
                         | {
                             "number": self.sealer.open(number) if looks_sealed(number) else number,
                             "media": tuple(fields.get("media", ())),
+                            "words": self.sealer.open(words) if words else "",
                         }
                     )
                 except (ValueError, TypeError, KeyError):

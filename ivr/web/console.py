@@ -396,6 +396,9 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
         "number": console_mask(cb.number),
         "waited": waited(cb.requested_at, now),
         "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
+        # Their own words about when (their last few such texts), beside the window read
+        # from them, so a misreading is caught by the advisor. Escaped where shown.
+        "words": " / ".join(f'"{said}"' for said in cb.words),
         "status": cb.status,
         "due": due.strftime("%a %-d %b %H:%M"),
         "last_day": last_day(

@@ -29,8 +29,16 @@ from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.core.phone import mask
 from ivr.core.phrases import promise_when, usual_hours, window_words
-from ivr.core.promise import Promise, closure_note, meets_hours, placement, promise, restate
-from ivr.core.safetime import ANYTIME, Reading, Window
+from ivr.core.promise import (
+    Promise,
+    closure_note,
+    holidays_between,
+    meets_hours,
+    placement,
+    promise,
+    restate,
+)
+from ivr.core.safetime import ANYTIME, Reading, ReadingKind, Window
 from ivr.ops.metrics import FALLBACKS, note
 from ivr.store import stats
 from ivr.store.erasures import record_erasure
@@ -177,17 +185,16 @@ def handle(sender: str, sid: str) -> Response:
         return reply()
     intent = choose_language(number, intent)
     urgent = in_crisis(body)
-    if intent.kind in ("help", "steps", "time_unclear", "welsh", "english"):
+    if intent.kind in ("help", "steps", "welsh", "english"):
         quiet = too_many(number)
         answer = {
             "help": [text("help")],
             "welsh": [text("help")],
             "english": [text("help")],
             "steps": list(speaking().sms.steps),
-            "time_unclear": [text("time_unclear")],
         }[intent.kind]
     else:
-        conversation = Conversation(number, sid, now, flood())
+        conversation = Conversation(number, sid, now, flood(), timing_words(intent, body))
         answer = conversation.answer(intent)
         quiet = conversation.quiet
     if urgent:
@@ -247,20 +254,42 @@ def choose_language(number: str, intent: Intent) -> Intent:
     return intent
 
 
+def timing_words(intent: Intent, body: str) -> str:
+    """The person's own words, when they said anything about when to call ("" otherwise):
+    kept sealed with the callback for the advisor, never logged."""
+    return body.strip() if intent.reading is not None and intent.reading.about_time else ""
+
+
 class Conversation:
     """One text that asks for a callback or says when it is safe to call: what is stored,
-    and the reply that says when, built from the same Promise (what we say is what we keep)."""
+    and the reply that says when, built from the same Promise (what we say is what we keep).
+    Live texts and texts kept while the store was down both come in through answer()."""
 
-    def __init__(self, number: str, sid: str, now: datetime, flood: Flood | None = None) -> None:
+    def __init__(
+        self,
+        number: str,
+        sid: str,
+        now: datetime,
+        flood: Flood | None = None,
+        words: str = "",
+    ) -> None:
         h = helpline()
         self.h, self.number, self.sid, self.now = h, number, sid, now
         self.flood = flood  # count the text as its request is stored (one write)
+        self.timing = words  # what they said about when, kept with the callback (sealed)
         self.quiet = False
         self.hours = h.flows.hours
         self.override = h.override.current()
         self.min_slot = h.settings.min_slot
+        self.stored: str | None = None  # the callback this text went to
 
     def answer(self, intent: Intent) -> list[str]:
+        answer = self.decide(intent)
+        if self.timing and self.stored is not None:
+            self.h.queue.keep_words(self.stored, self.timing)
+        return answer
+
+    def decide(self, intent: Intent) -> list[str]:
         if intent.kind in ("plan", "anytime"):
             window = (
                 intent.reading.window
@@ -271,8 +300,8 @@ class Conversation:
                 return self.not_now("outside_hours")
             return self.set_plan(window)
         if intent.kind == "ambiguous" and intent.reading:
-            return self.not_now("ambiguous", hour=intent.reading.hour)
-        if intent.kind == "ask_time":
+            return self.not_now("ambiguous", hour=intent.reading.said)
+        if intent.kind in ("ask_time", "time_unclear"):
             return self.ask_time()
         return self.request()
 
@@ -290,6 +319,7 @@ class Conversation:
             flood=self.flood,
         )
         self.quiet = result.quiet
+        self.stored = result.callback_id
         if result.outcome == "new":
             # The language they text in, for the advisor who calls them (sealed, shown).
             self.h.queue.set_callback_language(result.callback_id, speaking().language)
@@ -317,6 +347,7 @@ class Conversation:
         """A safe time (or ANYTIME): the callback moves to the first slot in it."""
         promised = self.promised_for(window)
         result = self.store(window, promised)
+        self.h.queue.mark_plan_given(result.callback_id)
         # A repeat (Twilio's retry, or the text replayed from the spool after a first try
         # whose move was not acknowledged) moves it again: the same window, the same place.
         if result.outcome in ("existing", "repeat"):
@@ -337,7 +368,9 @@ class Conversation:
         if window.anytime:
             return self.with_closure([text("anytime", when=when(promised, self.now))], promised)
         return self.with_closure(
-            [text("preferred", window=self.words(window), when=when(promised, self.now))], promised
+            [text("preferred", window=self.words(window), when=when(promised, self.now))],
+            promised,
+            window,
         )
 
     def words(self, window: Window) -> str:
@@ -345,24 +378,34 @@ class Conversation:
 
     def not_now(self, name: str, **fields: object) -> list[str]:
         """A time that gives us no time to call, or an hour we can't place: never moved
-        quietly. A first text is kept but held until the person answers."""
+        quietly. A first text, or one after a plain request (whose "any time" was no plan of
+        theirs), is held until the person answers; a plan they gave stands."""
         result = self.store(None, None)
-        held = result.outcome != "existing" or self.is_held(result.callback_id)
+        held = result.outcome != "existing" or self.hold(result.callback_id)
         return self.with_closure(
             [f"{text('held_new' if held else 'kept')} {text(name, **fields)}"], None
         )
 
     def ask_time(self) -> list[str]:
-        """A first text that mentions a time we can't read: held, and the person is asked
-        when it is safe (never taken for "any time")."""
+        """A text that mentions a time we can't read: a first one, or one after a plain
+        request, is held and the person asked when it is safe (never taken for "any time");
+        after a plan they gave, the plan stands and they are asked to write the time again."""
         result = self.store(None, None)
-        if result.outcome == "existing" and not self.is_held(result.callback_id):
+        if result.outcome == "existing" and not self.hold(result.callback_id):
             return [text("time_unclear")]
         return self.with_closure([text("ask_time")], None)
 
-    def is_held(self, callback_id: str) -> bool:
+    def hold(self, callback_id: str) -> bool:
+        """Whether the callback is held now: it was, or it waited on a default "any time"
+        (then it is held: nobody calls at a time the person has just said may be unsafe).
+        One being called now is left to the advisor, who sees the person's words."""
         callback = self.h.queue.get(callback_id)
-        return callback is not None and callback.status == "held"
+        if callback is None:
+            return False
+        if callback.status in ("scheduled", "due") and callback.default_plan:
+            moved = self.h.queue.replan(callback_id, None, placement(None, self.now, self.hours))
+            return moved == "moved"
+        return callback.status == "held"
 
     def restate(self, callback: Callback) -> Promise | None:
         """What stands for a callback we have (None: held); a closure may have moved it, and
@@ -378,7 +421,12 @@ class Conversation:
             self.h.queue.replan(callback.id, callback.plan, placement(stands, self.now, self.hours))
         return stands
 
-    def with_closure(self, answer: list[str], promised: Promise | None) -> list[str]:
+    def with_closure(
+        self, answer: list[str], promised: Promise | None, window: Window = ANYTIME
+    ) -> list[str]:
+        """The answer, after why we can't call sooner: a closure's message, else the bank
+        holidays between the day asked for (`window`'s first day, or today) and the day
+        we will call."""
         note = closure_note(
             self.now,
             promised.due if promised else self.now,
@@ -386,7 +434,20 @@ class Conversation:
             self.override,
             welsh=speaking().language == WELSH,
         )
-        return [text("closure", message=note), *answer] if note else answer
+        if note:
+            return [text("closure", message=note), *answer]
+        if promised is None:
+            return answer
+        today = self.now.astimezone(self.hours.timezone).date()
+        asked = max(today, window.not_before or today)
+        holidays = holidays_between(asked, promised.due, self.hours)
+        if not holidays:
+            return answer
+        phrases = speaking().phrases
+        due = promised.due.astimezone(self.hours.timezone)
+        day = f"{phrases.weekday(due.weekday())} {due.day} {phrases.months[due.month - 1]}"
+        names = f" {phrases.window['and']} ".join(holidays)
+        return [text("closed_until", names=names, day=day), *answer]
 
 
 # ------------------------------------------------------------------ while the store is down
@@ -426,17 +487,19 @@ def taken_while_down(sender: str, sid: str) -> Response:
             "opt_in": [],
         }[intent.kind]
         return reply(*first, *answer)
-    kind, answer = kept_answer(intent, now)
+    answer = kept_answer(intent, now)
     reading = intent.reading
     entry = Spooled(
         sid,
         number,
-        kind,
+        intent.kind,
         now.isoformat(),
         reading.window.dumps() if reading and reading.window else "",
         reading.hour if reading else None,
         tuple(m for m in media if m),
         h.line.name,
+        words=timing_words(intent, body),
+        minute=reading.minute if reading else 0,
         urgent=urgent,
     )
     try:
@@ -446,7 +509,9 @@ def taken_while_down(sender: str, sid: str) -> Response:
         FALLBACKS.labels("sms").inc()
         return reply(text("unavailable"))
     start_replaying(current_app._get_current_object())  # type: ignore[attr-defined]  # the app behind the proxy
-    log.info("sms %s from %s: %s kept on disk until the store answers", sid, mask(sender), kind)
+    log.info(
+        "sms %s from %s: %s kept on disk until the store answers", sid, mask(sender), intent.kind
+    )
     if intent.kind == "opt_out":
         return reply()  # Twilio answers opt-outs itself
     if media:
@@ -455,9 +520,9 @@ def taken_while_down(sender: str, sid: str) -> Response:
     return reply(*first, joined) if fits_one_reply(joined) else reply(*first, *answer)
 
 
-def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
-    """What a text kept on disk will do once replayed, and what it is told now: a time we
-    can't call in, or can't read, gets the live path's question and is kept held."""
+def kept_answer(intent: Intent, now: datetime) -> list[str]:
+    """What a text kept on disk is told now: a time we can't call in, or can't read, gets
+    the live path's question (and is held when replayed, by the live path's rules)."""
     hours = helpline().flows.hours
     if intent.kind in ("plan", "anytime"):
         window = (
@@ -466,12 +531,12 @@ def kept_answer(intent: Intent, now: datetime) -> tuple[str, list[str]]:
             else ANYTIME
         )
         if not meets_hours(window, now, hours):
-            return "held", [text("outside_hours")]
+            return [text("outside_hours")]
     if intent.kind == "ambiguous" and intent.reading:
-        return "held", [text("ambiguous", hour=intent.reading.hour)]
+        return [text("ambiguous", hour=intent.reading.said)]
     if intent.kind == "ask_time":
-        return "held", [text("ask_time")]
-    return intent.kind, [text("spooled")]
+        return [text("ask_time")]
+    return [text("spooled")]
 
 
 def log_erasure(number: str) -> None:
@@ -512,13 +577,19 @@ def _apply_spooled(entry: Spooled) -> None:
             "already done" if erased < 0 else f"{erased} records erased",
         )
         return
-    conversation = Conversation(entry.number, entry.sid, h.clock())
-    if entry.kind in ("held", "ambiguous", "ask_time"):  # told we'd wait for a safe time
+    conversation = Conversation(entry.number, entry.sid, h.clock(), words=entry.words)
+    if entry.kind == "held":  # kept by an earlier version: told we'd wait for a safe time
         conversation.store(None, None)
     else:
         window = Window.loads(entry.window) if entry.window else None
-        reading = Reading("plan" if entry.kind == "plan" else "none", window, entry.hour)
-        conversation.answer(Intent(entry.kind, reading))
+        kinds: dict[str, ReadingKind] = {
+            "plan": "plan",
+            "anytime": "anytime",
+            "ambiguous": "ambiguous",
+            "ask_time": "unclear",
+        }
+        reading = Reading(kinds.get(entry.kind, "none"), window, entry.hour, entry.minute)
+        conversation.answer(Intent(entry.kind, reading))  # the live path's rules
     if entry.urgent:  # its crisis reply went at once; the flag waited for the store
         flag_urgent(entry.number, entry.sid)
 

@@ -46,7 +46,8 @@
     }
     view.due.forEach(function (cb) {
       var tr = document.createElement("tr");
-      [cb.number, cb.waited, cb.plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source,
+      var plan = cb.plan + (cb.words ? " - their words: " + cb.words : "");
+      [cb.number, cb.waited, plan, cb.voicemail ? "yes" : "no", cb.attempts, cb.source,
        cb.language]
         .forEach(function (t, i) { tr.appendChild(cell(String(t), columns[i])); });
       if (cb.urgent) {
