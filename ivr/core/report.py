@@ -177,6 +177,19 @@ def seconds_text(seconds: int | None) -> str:
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
 
 
+def axis_ticks(top: int, most: int = 5) -> list[int]:
+    """A chart's scale for counts up to `top`: at most `most` round ticks from 0 (a step of
+    1, 2 or 5 times a power of ten), the last at or above `top`."""
+    if top <= 0:
+        return [0, 1]
+    power = 1
+    while True:
+        for step in (power, 2 * power, 5 * power):
+            if math.ceil(top / step) < most:
+                return list(range(0, math.ceil(top / step) * step + 1, step))
+        power *= 10
+
+
 def within(value: int | None) -> str:
     """A percentile of whole minutes (each counts the minutes begun, so 0 is under one
     minute) as the time everyone it covers was answered within."""
