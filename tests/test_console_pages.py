@@ -268,3 +268,12 @@ def test_each_days_bar_stands_over_its_own_day_with_a_scale_that_reads(make_app,
     assert scale == ["0", "2", "4", "6", "8"]
     top = next(r for r in chart.iter("rect") if r.find("title").text == "7 Dec: 7")
     assert float(top.get("height")) < 150 - 16 - 20  # 7 of 8: below the top of the scale
+
+
+def test_helpline_check_names_the_settings_the_console_needs_to_make_calls(cli, monkeypatch):
+    monkeypatch.delenv("TWILIO_ACCOUNT_SID", raising=False)
+    monkeypatch.setenv("HELPLINE_NUMBER", "+441234567890")
+    monkeypatch.setenv("TWILIO_AUTH_TOKEN", "0123456789abcdef" * 2)
+    assert "warning: Advisors can't make calls from the console: TWILIO_ACCOUNT_SID is not set" in (
+        cli("check").output
+    )

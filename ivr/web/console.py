@@ -82,7 +82,7 @@ from ivr.twilio.rest import (
     send_sms,
 )
 from ivr.web.app import CHOSEN, CONSOLE_CHOICE, PAGE_ERROR, Helpline, helpline, helplines
-from ivr.web.report_page import last_month, render_report
+from ivr.web.report_page import last_month, render_report, report_name
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -1335,4 +1335,5 @@ def report_page() -> Response | str:
         return redirect(url_for("console.report_page"))
     first = first or last_month(now.date())
     counters = stats.month(h.redis, first, now.date(), h.keys)
-    return render_report(month_report(first, counters), now, standalone=False)
+    report = month_report(first, counters, now.date(), report_name(h.line, h.lines))
+    return render_report(report, now, standalone=False)
