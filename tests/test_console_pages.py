@@ -101,6 +101,13 @@ def test_an_unknown_address_gets_the_consoles_not_found_page(console, store, pat
         assert title_of(html) == "There is no such page · Helpline console"
 
 
+def test_a_form_address_opened_as_a_page_says_what_to_do(console, store):
+    response = supervisor(console, store).get("/console/call-next")
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "OPTIONS, POST"
+    assert "<h1>That page can&#39;t be opened like this</h1>" in response.get_data(as_text=True)
+
+
 def test_an_unknown_voice_address_still_answers_twilio_with_the_safe_fallback(console):
     """The console's pages stop at the console: a call never gets a web page."""
     from tests.common import twilio_client

@@ -323,6 +323,7 @@ ERROR_PAGES = {
     400: ("That form was out of date", "Go back, reload the page and try again."),
     403: ("This page is for supervisors", "Ask a supervisor if you need something from it."),
     404: ("There is no such page", "The link may be old or mistyped."),
+    405: ("That page can't be opened like this", "Go back and use the page's own buttons."),
 }
 
 
@@ -361,17 +362,18 @@ def page_for_error(error: Exception) -> Response | HTTPException:
     plain page saying calls are still answered and what to do, logged in full."""
     if isinstance(error, HTTPException):
         if error.code not in ERROR_PAGES:
-            return error  # e.g. 405: Flask's own answer is right
+            return error  # e.g. 413: Flask's own answer is right
         heading, advice = ERROR_PAGES[error.code]
         status = error.code
+    elif isinstance(error, redis.RedisError):
+        log.error("the console could not reach the store on %s: %r", request.path, error)
+        (heading, advice), status = STORE_TROUBLE, 503
     else:
-        store = isinstance(error, redis.RedisError)
-        log.error("error on %s", request.path, exc_info=not store)
-        if store:
-            log.error("the console could not reach the store: %s", error)
-        heading, advice = STORE_TROUBLE if store else BUG_TROUBLE
-        status = 503 if store else 500
+        log.exception("error on %s", request.path)
+        (heading, advice), status = BUG_TROUBLE, 500
     response = Response(trouble_html(heading, advice, status), status, mimetype="text/html")
+    if isinstance(error, HTTPException):  # e.g. 405's Allow
+        response.headers.update(h for h in error.get_headers() if h[0] != "Content-Type")
     if status == 503:
         response.headers["Retry-After"] = str(RETRY_SECONDS)
     return response
