@@ -190,7 +190,10 @@ def test_a_person_is_named_the_same_way_in_every_message(console, store):
     post_form(client, "/console/supervisor/advisors/alex-test/remove", page=SUPERVISOR_PAGE)
     page = flashes(client, SUPERVISOR_PAGE)
     assert "Removed Alex Test." in page
-    assert "alex-test" not in re.sub(r'action="[^"]*"', "", page.split("<h2>Audit trail")[0])
+    assert "alex-test" not in re.sub(r'action="[^"]*"', "", page)  # the audit trail too
+    trail = page.split("<h2>Audit trail")[1]
+    assert '<td data-label="Who">Sam</td>' in trail
+    assert "added advisor Alex Test" in trail and "removed advisor Alex Test" in trail
 
 
 @pytest.mark.parametrize("missing", ["twilio_account_sid", "twilio_auth_token", "helpline_number"])

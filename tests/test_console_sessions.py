@@ -73,7 +73,7 @@ def by_a_supervisor_everywhere(app: Flask, store: redis.Redis, desk: FlaskClient
     assert "Alex is signed out on every device" in sam.get("/console/supervisor/").get_data(
         as_text=True
     )
-    assert "signed alex out everywhere" in [e["action"] for e in audit.recent(store, 5)]
+    assert "signed Alex out everywhere" in [e["action"] for e in audit.recent(store, 5)]
 
 
 ENDINGS: dict[str, Callable[[Flask, redis.Redis, FlaskClient], None]] = {

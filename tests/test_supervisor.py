@@ -321,7 +321,7 @@ def test_a_supervisor_puts_others_on_and_off_duty(supervisor_app, store):
     supervise(client, "/console/supervisor/advisors/alex/duty", {"on_duty": "0"})
     assert not Accounts(store, SEALER).get("alex").on_duty
     page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
-    assert "put alex on duty" in page and "put alex off duty" in page
+    assert "put Alex on duty" in page and "put Alex off duty" in page
 
 
 def test_the_supervisor_page_shows_no_advisors_phone(supervisor_app, store):

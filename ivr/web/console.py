@@ -446,12 +446,16 @@ def instants_in_words(text: str, zone: tzinfo) -> str:
     return ISO_INSTANT.sub(words, text)
 
 
-def audit_rows(entries: list[dict[str, str]], zone: tzinfo) -> list[dict[str, str]]:
-    """The audit trail as the supervisor reads it: times in UK local words, also those an
-    entry's detail holds."""
+def audit_rows(
+    entries: list[dict[str, str]], zone: tzinfo, names: dict[str, str]
+) -> list[dict[str, str]]:
+    """The audit trail as the supervisor reads it: who by the name staff know them by (an
+    account since removed by its username), times in UK local words, also those an entry's
+    detail holds."""
     return [
         {
             **e,
+            "actor": names.get(e.get("actor", ""), e.get("actor", "")),
             "at": instants_in_words(e.get("at", ""), zone),
             "detail": instants_in_words(e.get("detail", ""), zone),
         }
@@ -1016,7 +1020,11 @@ def supervisor() -> str:
         waiting=waiting,
         overdue_count=sum(1 for shown in waiting if shown["overdue"]),
         decision_days=h.settings.callback_decision_opening_days,
-        audit=audit_rows(audit.recent(h.redis, 50, h.keys), h.flows.hours.timezone),
+        audit=audit_rows(
+            audit.recent(h.redis, 50, h.keys),
+            h.flows.hours.timezone,
+            {a.username: a.name for a in accounts().all()},
+        ),
         closed_until=(
             f"{override.until.astimezone(h.flows.hours.timezone):%A %-d %B %H:%M}"
             if override and override.until
@@ -1236,7 +1244,7 @@ def add_advisor() -> Response:
     except AccountError as exc:
         flash(f"Not added: {exc}.", ERROR)
         return redirect(url_for("console.supervisor"))
-    audited(f"added advisor {advisor.username}")
+    audited(f"added advisor {advisor.name}")
     flash(f"Added {advisor.name}.")
     return redirect(url_for("console.supervisor"))
 
@@ -1263,10 +1271,10 @@ def remove_advisor(username: str) -> Response:
         flash("You can't remove yourself.", ERROR)
     elif others:
         accounts().set_helplines(username, others)
-        audited(f"removed advisor {username} from this helpline")
+        audited(f"removed advisor {advisor.name} from this helpline")
         flash(f"Removed {advisor.name} from this helpline.")
     elif accounts().remove(username):
-        audited(f"removed advisor {username}")
+        audited(f"removed advisor {advisor.name}")
         flash(f"Removed {advisor.name}.")
     return redirect(url_for("console.supervisor"))
 
@@ -1277,7 +1285,7 @@ def sign_out_everywhere(username: str) -> Response:
     """End every session of one account at once, e.g. for a lost phone."""
     advisor = managed(username)
     if accounts().end_sessions(username):
-        audited(f"signed {username} out everywhere")
+        audited(f"signed {advisor.name} out everywhere")
         flash(f"{advisor.name} is signed out on every device.")
     return redirect(url_for("console.supervisor"))
 
@@ -1290,7 +1298,7 @@ def device_link(username: str) -> Response | str:
     code = accounts().device_link(username)
     if code is None:
         abort(404)
-    audited(f"made a device link for {username}")
+    audited(f"made a device link for {advisor.name}")
     base = helpline().settings.public_base_url or request.url_root.rstrip("/")
     return render_template(
         "console/device_link.html",
@@ -1303,10 +1311,10 @@ def device_link(username: str) -> Response | str:
 @bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
 @supervisor_only
 def set_duty(username: str) -> Response:
-    managed(username)
+    advisor = managed(username)
     on = request.form.get("on_duty") == "1"
     accounts().set_on_duty(username, on)
-    audited(f"put {username} {'on' if on else 'off'} duty")
+    audited(f"put {advisor.name} {'on' if on else 'off'} duty")
     return redirect(url_for("console.supervisor"))
 
 
