@@ -309,6 +309,23 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite, store: r
     assert site.has_no_sideways_scroll(), "the numbers page scrolls sideways on a phone"
 
 
+def test_an_open_queue_page_says_when_it_cant_reach_its_data(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
+    """The page's poll used to fail in silence, leaving an out-of-date queue on screen."""
+    site = open_site(viewport=NARROW)
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    site.sign_in("Sam Advisor")
+    stale = site.page.get_by_role("alert")
+    store.execute_command("CLIENT", "PAUSE", 7000, "ALL")  # no Redis call until it ends
+    expect(stale).to_contain_text("can't reach its data", timeout=7000)
+    expect(stale).to_contain_text("Calls are still answered")
+    assert not axe_violations(site.page)
+    assert site.has_no_sideways_scroll()
+    expect(stale).to_have_count(0, timeout=POLL_MS)  # answered again: the notice goes
+    store.ping()
+
+
 def test_a_supervisor_signs_an_advisor_out_everywhere(
     open_site: OpenSite, store: redis.Redis, browser: Browser
 ) -> None:
