@@ -337,7 +337,7 @@ STORE_TROUBLE = (
 BUG_TROUBLE = (
     "Something went wrong in the console",
     "Calls are still answered. Go back and try again; if it happens again, tell whoever runs "
-    "the app the time it happened (the details are in the app's log).",
+    "the app that it happened at {time} (the details are in the app's log).",
 )
 RETRY_SECONDS = 60
 # The last resort, when even the page above can't be drawn: plain, and still what to do.
@@ -371,6 +371,8 @@ def page_for_error(error: Exception) -> Response | HTTPException:
     else:
         log.exception("error on %s", request.path)
         (heading, advice), status = BUG_TROUBLE, 500
+        h = current_app.extensions["helpline"]  # not helpline(): choosing may be what failed
+        advice = advice.format(time=in_words(h.clock(), h.flows.hours.timezone))
     response = Response(trouble_html(heading, advice, status), status, mimetype="text/html")
     if isinstance(error, HTTPException):  # e.g. 405's Allow
         response.headers.update(h for h in error.get_headers() if h[0] != "Content-Type")
