@@ -99,7 +99,7 @@ from ivr.twilio.verify import (
     greeting_twiml,
     number_findings,
 )
-from ivr.web.report_page import last_month, render_report
+from ivr.web.report_page import last_month, render_report, report_name
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 LONDON = ZoneInfo("Europe/London")
@@ -1067,7 +1067,12 @@ def demo(at: str | None, port: int) -> None:
 @main.command()
 @click.option("--month", help="The month, e.g. 2026-11 (default: last month).")
 @click.option("--html", "html_file", type=click.Path(dir_okay=False), help="Write a page to print.")
-@click.option("--csv", "csv_file", type=click.Path(dir_okay=False), help="Write figure,value rows.")
+@click.option(
+    "--csv",
+    "csv_file",
+    type=click.Path(dir_okay=False),
+    help="Write a spreadsheet: figures, units, numbers.",
+)
 @helpline_option
 def report(
     month: str | None, html_file: str | None, csv_file: str | None, helpline_name: str | None
@@ -1082,7 +1087,12 @@ def report(
         first = parse_month(month) if month else last_month(now.date())
     except ValueError as exc:
         raise click.ClickException(str(exc)) from None
-    figures = month_report(first, stats.month(services.redis, first, now.date(), services.keys))
+    figures = month_report(
+        first,
+        stats.month(services.redis, first, now.date(), services.keys),
+        now.date(),
+        report_name(services.line, services.lines),
+    )
     if csv_file:
         Path(csv_file).write_text(report_csv(figures), encoding="utf-8")
         click.echo(f"wrote {csv_file}")

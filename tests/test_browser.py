@@ -309,6 +309,23 @@ def test_the_numbers_page_draws_the_day_on_a_phone(open_site: OpenSite, store: r
     assert site.has_no_sideways_scroll(), "the numbers page scrolls sideways on a phone"
 
 
+def test_an_open_queue_page_says_when_it_cant_reach_its_data(
+    open_site: OpenSite, store: redis.Redis
+) -> None:
+    """The page's poll used to fail in silence, leaving an out-of-date queue on screen."""
+    site = open_site(viewport=NARROW)
+    add_advisor(store, "Sam Advisor", ADVISOR_PHONE)
+    site.sign_in("Sam Advisor")
+    stale = site.page.get_by_role("alert")
+    store.execute_command("CLIENT", "PAUSE", 7000, "ALL")  # no Redis call until it ends
+    expect(stale).to_contain_text("can't reach its data", timeout=7000)
+    expect(stale).to_contain_text("Calls are still answered")
+    assert not axe_violations(site.page)
+    assert site.has_no_sideways_scroll()
+    expect(stale).to_have_count(0, timeout=POLL_MS)  # answered again: the notice goes
+    store.ping()
+
+
 def test_a_supervisor_signs_an_advisor_out_everywhere(
     open_site: OpenSite, store: redis.Redis, browser: Browser
 ) -> None:
@@ -328,7 +345,7 @@ def test_a_supervisor_signs_an_advisor_out_everywhere(
         boss.page.get_by_role("link", name="Supervisor").click()
         boss.page.get_by_role("button", name="Sign out everywhere: Sam Advisor").click()
         expect(boss.page.locator(".flash")).to_contain_text(
-            "sam-advisor is signed out on every device"
+            "Sam Advisor is signed out on every device"
         )
 
         # The advisor's open queue page finds out at its next poll.
@@ -472,9 +489,15 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     site.go("/console/supervisor/")
     expect(page.get_by_role("heading", name="This page is for supervisors")).to_be_visible()
     yield "supervisor page, refused to an advisor"
-    page.get_by_role("button", name="Sign out").click()
-    expect(page.get_by_role("status")).to_contain_text("You have signed out")
+    page.get_by_role("button", name="Sign out").click()  # on duty: asked first
+    expect(page.get_by_role("radio", name=re.compile("^Go off duty"))).to_be_checked()
+    yield "sign out, asked about duty"
+    page.get_by_role("button", name="Sign out now").click()
+    expect(page.get_by_role("status")).to_contain_text("You have signed out and are off duty")
     yield "signed out"
+    site.go("/console/no-such-page")
+    expect(page.get_by_role("heading", name="There is no such page")).to_be_visible()
+    yield "no such page"
 
     site.sign_in("Pat Supervisor")
     yield "queue, supervisor"
@@ -503,6 +526,11 @@ def every_console_page(site: Site, store: redis.Redis) -> Iterator[str]:
     page.get_by_role("button", name="Trust a new device for Sam Advisor").click()
     expect(page.locator("#device-link")).to_be_visible()
     yield "device link"
+    store.execute_command("CLIENT", "PAUSE", 1500, "ALL")  # the store stops answering
+    site.go("/console/")
+    expect(page.get_by_role("heading", name="The console can't reach its data")).to_be_visible()
+    store.ping()  # answers again once the pause is over; the page stays as it was drawn
+    yield "store out of reach"
 
 
 def test_every_console_page_passes_axe_at_320_and_1280_px(
@@ -518,7 +546,7 @@ def test_every_console_page_passes_axe_at_320_and_1280_px(
             violations = axe_violations(site.page)
             if violations:
                 found[f"{name} at {viewport['width']} px"] = violations
-    assert len(pages) == 16, pages
+    assert len(pages) == 19, pages
     assert not found, listed(found)
 
 
@@ -644,11 +672,13 @@ def test_calls_that_cant_be_made_are_an_alert_for_the_advisor_and_detail_for_the
     assert not axe_violations(page)
     error_look = alert.evaluate("e => getComputedStyle(e).backgroundColor")
     page.get_by_role("button", name="Sign out").click()
+    page.get_by_role("button", name="Sign out now").click()  # on duty: asked first
     news_look = page.get_by_role("status").evaluate("e => getComputedStyle(e).backgroundColor")
     assert error_look != news_look, "an error looks like good news"
 
     site.sign_in("Pat Supervisor")
     page.get_by_role("link", name="Supervisor").click()
     problem = page.get_by_role("region", name="Calls can't be made")
-    expect(problem).to_contain_text("TWILIO_ACCOUNT_SID is not set")
+    expect(problem).to_contain_text("Advisors can't make calls from the console")
+    expect(problem).not_to_contain_text("TWILIO")  # the setting's name is for the log
     assert not axe_violations(page)

@@ -70,10 +70,10 @@ def by_a_supervisor_everywhere(app: Flask, store: redis.Redis, desk: FlaskClient
         sam, "/console/supervisor/advisors/alex/sign-out", page="/console/supervisor/"
     )
     assert response.status_code == 302
-    assert "alex is signed out on every device" in sam.get("/console/supervisor/").get_data(
+    assert "Alex is signed out on every device" in sam.get("/console/supervisor/").get_data(
         as_text=True
     )
-    assert "signed alex out everywhere" in [e["action"] for e in audit.recent(store, 5)]
+    assert "signed Alex out everywhere" in [e["action"] for e in audit.recent(store, 5)]
 
 
 ENDINGS: dict[str, Callable[[Flask, redis.Redis, FlaskClient], None]] = {

@@ -167,7 +167,7 @@ def test_a_stranger_from_fresh_addresses_gets_a_few_guesses_an_hour_and_alex_sti
         sign_in_attempt(phone, "Alex", PASSWORD, **from_address("203.0.113.11")).status_code == 302
     )
     actions = [(e["actor"], e["action"]) for e in audit.recent(store, 20)]
-    assert ("sam", "made a device link for alex") in actions
+    assert ("sam", "made a device link for Alex") in actions
     assert ("alex", "trusted a new device with a supervisor's link") in actions
 
 

@@ -315,7 +315,10 @@ def test_a_supervisor_sees_and_manages_only_their_helplines(
     post_form(iona, "/console/supervisor/advisors/both/remove", {})
     sam = signed_in(app, "Sam").get("/console/supervisor/").get_data(as_text=True)
     assert "Both" in sam
-    assert "Both" not in iona.get("/console/supervisor/").get_data(as_text=True)
+    said = iona.get("/console/supervisor/").get_data(as_text=True)
+    assert "Removed Both from this helpline." in said  # by the name staff know them by
+    advisors = iona.get("/console/supervisor/").get_data(as_text=True).split("Audit trail")[0]
+    assert "Both" not in advisors
 
 
 def test_a_supervisor_sees_and_sets_only_their_helplines_queue(

@@ -17,7 +17,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 
 # Menu actions (flows/voice.toml's `action`) as staff and funders call them.
 CHOICE_NAMES = {
@@ -107,17 +107,28 @@ class MonthReport:
     abandoned: int = 0  # hung up while waiting
     median_answer_minutes: int | None = None  # whole minutes (nearest rank), as waits
     p90_answer_minutes: int | None = None
+    helpline: str = ""  # its name as staff and funders know it ("": unnamed)
+    counted_to: date | None = None  # the last day counted, for a month in progress
 
     @property
     def title(self) -> str:
-        return self.month.strftime("%B %Y")
+        """ "November 2026", or "December 2026, so far (to 7 December)" for a month not
+        over yet: a funder must not read a week as a month."""
+        name = self.month.strftime("%B %Y")
+        if self.counted_to is None:
+            return name
+        return f"{name}, so far (to {self.counted_to.day} {self.counted_to:%B})"
 
     @property
     def calls(self) -> int:
         return self.calls_open + self.calls_closed
 
 
-def month_report(month: date, counters: Mapping[str, int]) -> MonthReport:
+def month_report(
+    month: date, counters: Mapping[str, int], today: date | None = None, helpline: str = ""
+) -> MonthReport:
+    """The month's figures from its counters; `today` within the month marks it in progress
+    (counted to today); `helpline` names whose they are."""
     by_hour = {"open": [0] * 24, "closed": [0] * 24}
     menu: dict[str, int] = {}
     waits: dict[int, int] = {}
@@ -153,6 +164,10 @@ def month_report(month: date, counters: Mapping[str, int]) -> MonthReport:
         abandoned=counters.get("q:abandoned", 0),
         median_answer_minutes=percentile(answers, 0.5),
         p90_answer_minutes=percentile(answers, 0.9),
+        helpline=helpline,
+        counted_to=today
+        if today and (today.year, today.month) == (month.year, month.month)
+        else None,
     )
 
 
@@ -175,6 +190,19 @@ def seconds_text(seconds: int | None) -> str:
     if seconds < 60:
         return f"{seconds} s"
     return f"{seconds // 60} min" + (f" {seconds % 60} s" if seconds % 60 else "")
+
+
+def axis_ticks(top: int, most: int = 5) -> list[int]:
+    """A chart's scale for counts up to `top`: at most `most` round ticks from 0 (a step of
+    1, 2 or 5 times a power of ten), the last at or above `top`."""
+    if top <= 0:
+        return [0, 1]
+    power = 1
+    while True:
+        for step in (power, 2 * power, 5 * power):
+            if math.ceil(top / step) < most:
+                return list(range(0, math.ceil(top / step) * step + 1, step))
+        power *= 10
 
 
 def within(value: int | None) -> str:
@@ -204,8 +232,9 @@ def figures(report: MonthReport) -> list[tuple[str, str]]:
 
 
 def rows(report: MonthReport) -> list[tuple[str, str]]:
-    """The whole report as (figure, value) pairs: its text and CSV forms."""
-    table = [("Month", report.title), *figures(report)]
+    """The whole report as (figure, value) pairs, in words: its text form."""
+    named = [("Helpline", report.helpline)] if report.helpline else []
+    table = [*named, ("Month", report.title), *figures(report)]
     table += [(f"Menu: {name}", str(n)) for name, n in report.menu]
     table += [(f"Busy hour: {hour_span(hour)}", calls(n)) for hour, n in report.busiest_hours]
     return table
@@ -216,9 +245,46 @@ def as_text(report: MonthReport) -> str:
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows(report)) + "\n"
 
 
+def measures(report: MonthReport) -> list[tuple[str, str, int | str | None]]:
+    """The whole report as (figure, unit, number) for a spreadsheet: numbers only (None: too
+    few to tell), every hour of the day (so months line up column by column), after the
+    helpline, the month and the last day counted."""
+    last = report.counted_to or (report.month + timedelta(days=32)).replace(day=1) - timedelta(1)
+    named: list[tuple[str, str, int | str | None]] = [
+        ("Helpline", "", report.helpline),
+        ("Month", "", report.month.strftime("%Y-%m")),
+        ("Counted to", "", last.isoformat()),
+    ]
+    answered = (report.median_answer_minutes, report.p90_answer_minutes)
+    within_minutes = [None if m is None else m + 1 for m in answered]  # as within() says
+    return [
+        *named,
+        ("Calls", "calls", report.calls),
+        ("Calls in opening hours", "calls", report.calls_open),
+        ("Calls out of hours", "calls", report.calls_closed),
+        ("Callbacks asked for", "callbacks", report.asked),
+        ("Callbacks reached", "callbacks", report.reached),
+        ("Callbacks expired", "callbacks", report.expired),
+        ("Median wait from asking to being called", "minutes", report.median_wait_minutes),
+        ("90% were called within", "minutes", report.p90_wait_minutes),
+        ("Callers who waited in the queue", "callers", report.queued),
+        ("Answered by an advisor from the queue", "callers", report.answered),
+        ("Swapped to a callback, keeping their place", "callers", report.swapped),
+        ("Hung up while waiting", "callers", report.abandoned),
+        ("Half of those answered were answered within", "minutes", within_minutes[0]),
+        ("90% of those answered were answered within", "minutes", within_minutes[1]),
+        *((f"Menu: {name}", "calls", n) for name, n in report.menu),
+        *((f"Calls {hour_span(h)}", "calls", n) for h, n in enumerate(report.calls_by_hour)),
+    ]
+
+
 def as_csv(report: MonthReport) -> str:
+    """Three rows: the figures' names, their units, the numbers (a month to a row, so months
+    can be put one under another)."""
+    table = measures(report)
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["figure", "value"])
-    writer.writerows(rows(report))
+    writer.writerow([name for name, _, _ in table])
+    writer.writerow([unit for _, unit, _ in table])
+    writer.writerow(["" if value is None else value for _, _, value in table])
     return out.getvalue()

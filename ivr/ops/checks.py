@@ -138,6 +138,9 @@ def check_settings(s: Settings) -> list[Problem]:
                 "ring for about 20 seconds normally.",
             )
         )
+    no_calls = calls_problem(s)  # the console tells staff in words; here, by setting name
+    if no_calls:
+        problems.append(Problem("warning", no_calls))
     return problems
 
 

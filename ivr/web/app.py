@@ -40,6 +40,9 @@ class Helpline(Services):
 # function of the request giving a helpline's name, or None for the default.
 CONSOLE_CHOICE = "helpline_console_choice"
 CHOSEN = "ivr.helpline"  # the request's helpline, once chosen
+# A page for an error outside Twilio's webhooks (console.py sets it): a function of the error
+# giving the response a person at a browser sees (the voice fallback asks it).
+PAGE_ERROR = "helpline_page_error"
 
 
 def helplines() -> dict[str, Helpline]:

@@ -9,12 +9,14 @@ from __future__ import annotations
 import functools
 import hmac
 import logging
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, tzinfo
 from typing import ParamSpec, TypeVar
 
+import redis
 from flask import (
     Blueprint,
     Flask,
@@ -22,6 +24,7 @@ from flask import (
     abort,
     current_app,
     flash,
+    g,
     jsonify,
     redirect,
     render_template,
@@ -34,6 +37,7 @@ from flask_login import LoginManager, UserMixin, current_user, login_user, logou
 from flask_wtf import FlaskForm
 from flask_wtf.csrf import CSRFProtect
 from itsdangerous import BadSignature, URLSafeTimedSerializer
+from markupsafe import escape
 from twilio.base.exceptions import TwilioException
 from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
@@ -59,7 +63,7 @@ from ivr.core.livequeue import (
 )
 from ivr.core.phone import console_mask
 from ivr.core.promise import meets_hours, placement, promise
-from ivr.core.report import month_report, parse_month, seconds_text
+from ivr.core.report import axis_ticks, month_report, parse_month, seconds_text
 from ivr.core.safetime import ANYTIME, describe, read_safe_time
 from ivr.ops.checks import calls_problem
 from ivr.ops.hashpool import Busy, HashPool
@@ -79,8 +83,8 @@ from ivr.twilio.rest import (
     send_sms,
     twilio_error,
 )
-from ivr.web.app import CONSOLE_CHOICE, Helpline, helpline, helplines
-from ivr.web.report_page import last_month, render_report
+from ivr.web.app import CHOSEN, CONSOLE_CHOICE, PAGE_ERROR, Helpline, helpline, helplines
+from ivr.web.report_page import last_month, render_report, report_name
 
 log = logging.getLogger(__name__)
 bp = Blueprint("console", __name__, url_prefix="/console")
@@ -170,7 +174,7 @@ def helpline_choice() -> dict[str, object]:
     """With more than one helpline, every console page names the one it shows and links to
     the advisor's others."""
     lines = helplines()
-    if len(lines) == 1 or not current_user.is_authenticated:
+    if len(lines) == 1 or g.get("console_trouble") or not current_user.is_authenticated:
         return {"serving": None}
     current = helpline().line.name
     return {
@@ -267,6 +271,7 @@ def init_console(app: Flask) -> None:
             csrf.exempt(blueprint)
     app.register_blueprint(bp)
     app.extensions[CONSOLE_CHOICE] = chosen_helpline
+    app.extensions[PAGE_ERROR] = page_for_error
 
 
 @bp.app_context_processor
@@ -338,7 +343,28 @@ ERROR_PAGES = {
     400: ("That form was out of date", "Go back, reload the page and try again."),
     403: ("This page is for supervisors", "Ask a supervisor if you need something from it."),
     404: ("There is no such page", "The link may be old or mistyped."),
+    405: ("That page can't be opened like this", "Go back and use the page's own buttons."),
 }
+
+
+# Something went wrong on our side: what it means for callers and what to do, never a bare
+# "Internal error". The store out of reach (stopped, paused, failing over) is the usual cause.
+STORE_TROUBLE = (
+    "The console can't reach its data",
+    "Calls are still answered: callers hear the safe message with the 999 line. "
+    "Try again in a minute; if this page stays, tell whoever runs the app.",
+)
+BUG_TROUBLE = (
+    "Something went wrong in the console",
+    "Calls are still answered. Go back and try again; if it happens again, tell whoever runs "
+    "the app that it happened at {time} (the details are in the app's log).",
+)
+RETRY_SECONDS = 60
+# The last resort, when even the page above can't be drawn: plain, and still what to do.
+LAST_RESORT = (
+    '<!doctype html><html lang="en-GB"><head><meta charset="utf-8"><title>{0} · Helpline '
+    "console</title></head><body><h1>{0}</h1><p>{1}</p></body></html>"
+)
 
 
 @bp.errorhandler(400)
@@ -348,6 +374,46 @@ def error_page(error: HTTPException) -> tuple[str, int]:
     code = error.code or 400
     heading, advice = ERROR_PAGES[code]
     return render_template("console/error.html", heading=heading, advice=advice), code
+
+
+def page_for_error(error: Exception) -> Response | HTTPException:
+    """Any error outside Twilio's webhooks, as a person at a browser should see it: an unknown
+    address is the console's "no such page"; a failure (the store out of reach, a bug) a
+    plain page saying calls are still answered and what to do, logged in full."""
+    if isinstance(error, HTTPException):
+        if error.code not in ERROR_PAGES:
+            return error  # e.g. 413: Flask's own answer is right
+        heading, advice = ERROR_PAGES[error.code]
+        status = error.code
+    elif isinstance(error, redis.RedisError):
+        log.error("the console could not reach the store on %s: %r", request.path, error)
+        (heading, advice), status = STORE_TROUBLE, 503
+    else:
+        log.exception("error on %s", request.path)
+        (heading, advice), status = BUG_TROUBLE, 500
+        h = current_app.extensions["helpline"]  # not helpline(): choosing may be what failed
+        advice = advice.format(time=in_words(h.clock(), h.flows.hours.timezone))
+    response = Response(trouble_html(heading, advice, status), status, mimetype="text/html")
+    if isinstance(error, HTTPException):  # e.g. 405's Allow
+        response.headers.update(h for h in error.get_headers() if h[0] != "Content-Type")
+    if status == 503:
+        response.headers["Retry-After"] = str(RETRY_SECONDS)
+    return response
+
+
+def trouble_html(heading: str, advice: str, status: int) -> str:
+    """The page in the console's look; if the store is what failed, drawn without it (no
+    signed-in header: that needs the store); plain HTML if even that fails."""
+    request.environ.setdefault(CHOSEN, current_app.extensions["helpline"])
+    for without_store in (True,) if status >= 500 else (False, True):
+        g.console_trouble = without_store
+        try:
+            return render_template(
+                "console/error.html", heading=heading, advice=advice, trouble=without_store
+            )
+        except Exception:  # noqa: BLE001 - the error page must not fail
+            log.exception("could not draw the error page for %s", request.path)
+    return LAST_RESORT.format(escape(heading), escape(advice))
 
 
 def audited(action: str, callback_id: str = "", number: str = "", detail: str = "") -> None:
@@ -383,6 +449,40 @@ def waited(since: datetime, now: datetime) -> str:
 
 
 HELD_LABEL = "waiting for a safe time"
+# An instant as stored (ISO 8601, any offset), e.g. in an older audit entry's detail.
+ISO_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d(?::\d\d(?:\.\d+)?)?(?:[+-]\d\d:\d\d|Z)?")
+
+
+def in_words(at: datetime, zone: tzinfo) -> str:
+    """An instant as staff read it: UK local time, the day in words ("Mon 7 Dec 13:00")."""
+    return at.astimezone(zone).strftime("%a %-d %b %H:%M")
+
+
+def instants_in_words(text: str, zone: tzinfo) -> str:
+    """`text` with every stored instant in it written in_words (a naive one is UK local)."""
+
+    def words(found: re.Match[str]) -> str:
+        at = datetime.fromisoformat(found[0])
+        return in_words(at if at.tzinfo else at.replace(tzinfo=zone), zone)
+
+    return ISO_INSTANT.sub(words, text)
+
+
+def audit_rows(
+    entries: list[dict[str, str]], zone: tzinfo, names: dict[str, str]
+) -> list[dict[str, str]]:
+    """The audit trail as the supervisor reads it: who by the name staff know them by (an
+    account since removed by its username), times in UK local words, also those an entry's
+    detail holds."""
+    return [
+        {
+            **e,
+            "actor": names.get(e.get("actor", ""), e.get("actor", "")),
+            "at": instants_in_words(e.get("at", ""), zone),
+            "detail": instants_in_words(e.get("detail", ""), zone),
+        }
+        for e in entries
+    ]
 
 
 def row(cb: Callback, now: datetime) -> dict[str, object]:
@@ -400,7 +500,7 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
         # from them, so a misreading is caught by the advisor. Escaped where shown.
         "words": " / ".join(f'"{said}"' for said in cb.words),
         "status": cb.status,
-        "due": due.strftime("%a %-d %b %H:%M"),
+        "due": in_words(due, zone),
         "last_day": last_day(
             cb.count,
             h.settings.callback_expiry_opening_days,
@@ -619,18 +719,31 @@ def trust_device(code: str) -> Response | tuple[str, int]:
             return response
     if not username:
         return render_template("console/trust.html", form=None), 410
-    return render_template("console/trust.html", form=form, username=username), 200
+    advisor = accounts().get(username)
+    name = advisor.name if advisor else username
+    return render_template("console/trust.html", form=form, name=name), 200
 
 
-@bp.route("/logout", methods=["POST"])
-def logout() -> Response:
+@bp.route("/logout", methods=["GET", "POST"])
+def logout() -> Response | str:
     """Signing out ends the account's sessions everywhere: a cookie copied from this browser,
-    or left on another device, stops working too."""
+    or left on another device, stops working too. It takes the advisor off duty unless they
+    choose to stay on (asked first, GET, when they are on duty): someone who has gone home
+    must not be put through to callers."""
+    if request.method == "GET":
+        return render_template("console/logout.html", on_duty=me().on_duty)
+    stay = me().on_duty and request.form.get("duty") == "stay"
+    if me().on_duty and not stay:
+        accounts().set_on_duty(me().username, False)
+        audited("off duty")
     accounts().end_sessions(me().username)
     audited("signed out")
     logout_user()
     session.clear()
-    flash("You have signed out.")
+    if stay:
+        flash("You have signed out. You are still on duty: callers can be put through to you.")
+    else:
+        flash("You have signed out and are off duty.")
     return redirect(url_for("console.login"))
 
 
@@ -903,6 +1016,15 @@ def outcome(callback_id: str) -> Response:
 # ------------------------------------------------------------------ supervisor
 
 
+# The supervisor's words for calls_problem: what is wrong and where the fix is written, no
+# setting names (those are in the log and `helpline check`).
+NO_CALLS_FOR_STAFF = (
+    "Advisors can't make calls from the console: the app is missing its Twilio account "
+    "details or the helpline's phone number. Whoever runs the app can set them: see "
+    "“Connecting a Twilio number, step by step” in the README."
+)
+
+
 def queue_rules() -> Rules:
     h = helpline()
     return h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
@@ -926,12 +1048,16 @@ def supervisor() -> str:
     for shown in waiting:
         shown["decide"] = shown["id"] in asked
     rules = queue_rules()
+    override = h.closure()
+    # a rehearsal (helpline demo) places no calls, so it misses no settings for them
+    problem = None if h.settings.rehearsal else calls_problem(h.settings)
+    if problem:  # the settings' names, for whoever runs the app; staff get plain words
+        log.warning("supervisor page: %s", problem)
     return render_template(
         "console/supervisor.html",
-        # a rehearsal (helpline demo) places no calls, so it misses no settings for them
-        calls_problem=None if h.settings.rehearsal else calls_problem(h.settings),
+        calls_problem=NO_CALLS_FOR_STAFF if problem else None,
         status=helpline().line_status(),
-        override=h.closure(),
+        override=override,
         advisors=[a for a in accounts().all() if h.serves(a)],
         close_form=CloseForm(),
         welsh=h.flows.welsh is not None,
@@ -939,7 +1065,16 @@ def supervisor() -> str:
         waiting=waiting,
         overdue_count=sum(1 for shown in waiting if shown["overdue"]),
         decision_days=h.settings.callback_decision_opening_days,
-        audit=audit.recent(h.redis, 50, h.keys),
+        audit=audit_rows(
+            audit.recent(h.redis, 50, h.keys),
+            h.flows.hours.timezone,
+            {a.username: a.name for a in accounts().all()},
+        ),
+        closed_until=(
+            f"{override.until.astimezone(h.flows.hours.timezone):%A %-d %B %H:%M}"
+            if override and override.until
+            else ""
+        ),
         view=supervisor_view(),
         rules_form=QueueRulesForm(
             data={"max_wait": int(rules.max_wait.total_seconds() // 60), "order": rules.order}
@@ -1008,7 +1143,10 @@ def close() -> Response:
         return redirect(url_for("console.supervisor"))
     close_line(h.redis, message, until, h.keys.real, message_cy)
     h.override.invalidate()  # this process at once; the others hear it announced
-    audited("closed the line", detail=f"until {until.isoformat()}" if until else "until reopened")
+    zone = h.flows.hours.timezone
+    audited(
+        "closed the line", detail=f"until {in_words(until, zone)}" if until else "until reopened"
+    )
     flash("The line is closed: callers now hear your message.")
     return redirect(url_for("console.supervisor"))
 
@@ -1153,7 +1291,7 @@ def add_advisor() -> Response:
     except AccountError as exc:
         flash(f"Not added: {exc}.", ERROR)
         return redirect(url_for("console.supervisor"))
-    audited(f"added advisor {advisor.username}")
+    audited(f"added advisor {advisor.name}")
     flash(f"Added {advisor.name}.")
     return redirect(url_for("console.supervisor"))
 
@@ -1180,11 +1318,11 @@ def remove_advisor(username: str) -> Response:
         flash("You can't remove yourself.", ERROR)
     elif others:
         accounts().set_helplines(username, others)
-        audited(f"removed advisor {username} from this helpline")
-        flash(f"Removed {username} from this helpline.")
+        audited(f"removed advisor {advisor.name} from this helpline")
+        flash(f"Removed {advisor.name} from this helpline.")
     elif accounts().remove(username):
-        audited(f"removed advisor {username}")
-        flash(f"Removed {username}.")
+        audited(f"removed advisor {advisor.name}")
+        flash(f"Removed {advisor.name}.")
     return redirect(url_for("console.supervisor"))
 
 
@@ -1192,10 +1330,10 @@ def remove_advisor(username: str) -> Response:
 @supervisor_only
 def sign_out_everywhere(username: str) -> Response:
     """End every session of one account at once, e.g. for a lost phone."""
-    managed(username)
+    advisor = managed(username)
     if accounts().end_sessions(username):
-        audited(f"signed {username} out everywhere")
-        flash(f"{username} is signed out on every device.")
+        audited(f"signed {advisor.name} out everywhere")
+        flash(f"{advisor.name} is signed out on every device.")
     return redirect(url_for("console.supervisor"))
 
 
@@ -1203,15 +1341,15 @@ def sign_out_everywhere(username: str) -> Response:
 @supervisor_only
 def device_link(username: str) -> Response | str:
     """A one-time link for the advisor's new device, shown once, to this supervisor only."""
-    managed(username)
+    advisor = managed(username)
     code = accounts().device_link(username)
     if code is None:
         abort(404)
-    audited(f"made a device link for {username}")
+    audited(f"made a device link for {advisor.name}")
     base = helpline().settings.public_base_url or request.url_root.rstrip("/")
     return render_template(
         "console/device_link.html",
-        username=username,
+        name=advisor.name,
         link=base + url_for("console.trust_device", code=code),
         minutes=DEVICE_LINK_SECONDS // 60,
     )
@@ -1220,10 +1358,10 @@ def device_link(username: str) -> Response | str:
 @bp.route("/supervisor/advisors/<username>/duty", methods=["POST"])
 @supervisor_only
 def set_duty(username: str) -> Response:
-    managed(username)
+    advisor = managed(username)
     on = request.form.get("on_duty") == "1"
     accounts().set_on_duty(username, on)
-    audited(f"put {username} {'on' if on else 'off'} duty")
+    audited(f"put {advisor.name} {'on' if on else 'off'} duty")
     return redirect(url_for("console.supervisor"))
 
 
@@ -1238,6 +1376,7 @@ def stats_page() -> str:
         month=stats.summary(h.redis, today, 30, h.keys),
         day=today,
         seconds=seconds_text,
+        scale=axis_ticks,
     )
 
 
@@ -1253,4 +1392,5 @@ def report_page() -> Response | str:
         return redirect(url_for("console.report_page"))
     first = first or last_month(now.date())
     counters = stats.month(h.redis, first, now.date(), h.keys)
-    return render_report(month_report(first, counters), now, standalone=False)
+    report = month_report(first, counters, now.date(), report_name(h.line, h.lines))
+    return render_report(report, now, standalone=False)

@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta
 
 from flask import render_template
 
+from ivr.content.helplines import Line, Lines
 from ivr.core.report import MonthReport, calls, figures, hour_span
 
 MONTHS_OFFERED = 24
@@ -19,6 +20,12 @@ def months_before(today: date, count: int = MONTHS_OFFERED) -> list[tuple[str, s
         months.append((first.strftime("%Y-%m"), first.strftime("%B %Y")))
         first = (first - timedelta(days=1)).replace(day=1)
     return months
+
+
+def report_name(line: Line, lines: Lines) -> str:
+    """The name a report carries: the helpline's title (flows/helplines.toml), else its name
+    among several; "" for a deployment's one unnamed line."""
+    return line.title or (line.name if len(lines.all) > 1 else "")
 
 
 def last_month(today: date) -> date:

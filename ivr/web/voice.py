@@ -28,7 +28,7 @@ from ivr.store import stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
 from ivr.twilio.verify import VERIFY_FIELD
-from ivr.web.app import helpline
+from ivr.web.app import PAGE_ERROR, helpline
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)
@@ -889,6 +889,9 @@ def install_fallback(app: Flask) -> None:
             if refused is not None:
                 return refused
         if not request.path.startswith(PREFIX):
+            page = current_app.extensions.get(PAGE_ERROR)
+            if page is not None and not request.path.startswith(WEBHOOK_PREFIXES):
+                return page(error)  # a person at a browser: the console's page, what to do
             if isinstance(error, HTTPException):
                 return error
             log.exception("error on %s", request.path)

@@ -83,14 +83,27 @@
     });
     if (view.due) { due(view); }
   }
+  // A poll that fails (the store out of reach, the app restarting, no network) says so at the
+  // top of the page, once, until a poll succeeds: what is shown may be out of date.
+  function stale(failed) {
+    var notice = document.getElementById("stale");
+    if (!failed) { if (notice) { notice.remove(); } return; }
+    if (notice) { return; }
+    notice = document.createElement("p");
+    notice.id = "stale"; notice.className = "flash error"; notice.setAttribute("role", "alert");
+    notice.textContent = "The console can't reach its data just now, so this page may be out " +
+      "of date. Calls are still answered. It tries again every few seconds.";
+    document.querySelector("main").prepend(notice);
+  }
   function poll() {
     fetch(pollUrl, { credentials: "same-origin", headers: { "Accept": "application/json" } })
       .then(function (r) {
         if (r.status === 401) { window.location.href = loginUrl; return null; }
+        stale(!r.ok);
         return r.ok ? r.json() : null;
       })
       .then(function (view) { if (view) { render(view); } })
-      .catch(function () {})
+      .catch(function () { stale(true); })
       .finally(function () { setTimeout(poll, 3000); });
   }
   setTimeout(poll, 3000);
