@@ -674,7 +674,7 @@ def take(advisor: Advisor) -> Taken | None:
     dropped and the next is taken."""
     h = helpline()
     now = h.clock()
-    rules = h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    rules = queue_rules()
     welsh_on_duty = welsh_speaker_on_duty()
     for _ in range(3):
         taken = take_next(
@@ -861,8 +861,11 @@ def outcome(callback_id: str) -> Response:
 
 
 def queue_rules() -> Rules:
+    """The supervisor's queue rules, else QUEUE_MAX_WAIT_MINUTES and QUEUE_ORDER."""
     h = helpline()
-    return h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    return h.live.rules(
+        timedelta(minutes=h.settings.queue_max_wait_minutes), h.settings.queue_order
+    )
 
 
 def supervisor_view() -> dict[str, object]:
