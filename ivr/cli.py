@@ -1148,13 +1148,20 @@ def keys_rotate() -> None:
     if sealer.key_count < 2:
         click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
     try:
-        changed, passes = rotate(store, sealer)  # every helpline's, simulated ones too
+        rotated = rotate(store, sealer)  # every helpline's, simulated ones too
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     spooled = Spool(settings.data_dir, sealer).reseal()
     rewritten = rewrite_append_only_file(store)
     click.echo(
-        f"re-sealed {changed} values in the store ({passes} passes) and {spooled} kept texts; "
+        f"re-sealed {rotated.changed} values in the store ({rotated.passes} passes) and "
+        f"{spooled} kept texts; "
+        + (
+            f"{rotated.skipped} values the app did not seal (the scheduler's jobs, say) were "
+            "left alone; "
+            if rotated.skipped
+            else ""
+        )
         + (
             "the append-only file is rewritten: the older keys can be dropped from DATA_KEY"
             if rewritten
