@@ -25,6 +25,7 @@ from twilio.base.exceptions import TwilioException
 from ivr import create_app
 from ivr import demo as rehearse
 from ivr.config import Settings
+from ivr.content.closure_words import closure_message_warnings
 from ivr.content.flows import Flows, load_flows
 from ivr.content.helplines import Lines, load_lines
 from ivr.content.review import Marked, Proposal, Replaced, Review, load_review, marked
@@ -47,7 +48,7 @@ from ivr.core.safetime import describe as describe_window
 from ivr.jobs import scheduler
 from ivr.jobs.tasks import Jobs, Report
 from ivr.ops import subjects
-from ivr.ops.checks import check_environment, check_settings
+from ivr.ops.checks import Problem, check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
 from ivr.services import build_deployment, build_services, line_settings
@@ -234,7 +235,8 @@ def check(review: bool, helpline_name: str | None) -> None:
     click.echo(f"flows: {flows.directory} is valid")
     if review:
         _print_review(marked(flows.directory), review_file)
-    problems = check_settings(settings) + check_environment(os.environ)
+    problems = [Problem("warning", w) for w in closure_message_warnings(flows)]
+    problems += check_settings(settings) + check_environment(os.environ)
     errors = sum(p.level == "error" for p in problems)
     if settings.twilio_auth_token and settings.public_base_url and not errors:
         problems += _signature_round_trip(settings)
