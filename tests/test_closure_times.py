@@ -11,12 +11,24 @@ import pytest
 
 from ivr.content.flows import load_flows
 from ivr.simulate import TwilioLikeClient
+from ivr.store.closures import read_override
 from ivr.store.queue import CallbackQueue
-from tests.common import SEALER, flows_with, heard, london, twilio_client
+from tests.common import (
+    SEALER,
+    SUPERVISOR_PHONE,
+    add_advisor,
+    flows_with,
+    heard,
+    london,
+    post_form,
+    signed_in,
+    twilio_client,
+)
 
 MESSAGE = "The helpline is closed for the Christmas holidays."
 REOPENS = "We open again on Monday 4 January at 10am."
 TEXTER = "+447400123456"
+SUPERVISOR_PAGE = "/console/supervisor/"
 
 
 def christmas(from_time: str = "16:00", to: str = "2027-01-01", to_time: str = "") -> str:
@@ -127,3 +139,31 @@ def test_helpline_check_is_quiet_about_a_message_that_does_not(cli, tmp_path):
         tmp_path, christmas().replace(MESSAGE, "You may text us while we're closed.")
     )
     assert "closure's message" not in cli("check", flows=flows).output
+
+
+@pytest.mark.parametrize(
+    ("written", "reopens"),
+    [
+        ("14:00", "2026-11-25T14:00"),
+        ("2pm", "2026-11-25T14:00"),
+        ("2026-11-26 12:00", "2026-11-26T12:00"),
+        ("2026-11-26T12:00", "2026-11-26T12:00"),
+        ("26/11/2026 12:00", "2026-11-26T12:00"),
+    ],
+)
+def test_the_supervisor_closes_until_a_reopening_written_as_staff_write_it(
+    make_app, store, written, reopens
+):
+    app = make_app("2026-11-25T11:00", cookie_secure=False)
+    add_advisor(store, "Sam", SUPERVISOR_PHONE, supervisor=True)
+    client = signed_in(app, "Sam")
+    page = client.get(SUPERVISOR_PAGE).get_data(as_text=True)
+    assert "Reopens at (optional)" in page
+    assert "open again from that moment" in page
+    post_form(
+        client,
+        "/console/supervisor/close",
+        {"message": "Closed for training.", "until": written},
+        page=SUPERVISOR_PAGE,
+    )
+    assert read_override(store).until == london(reopens)

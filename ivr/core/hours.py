@@ -664,3 +664,32 @@ def check_opens(hours: OpeningHours, at: datetime) -> None:
             f"the helpline never opens in the {SEARCH_DAYS} days "
             f"from {day:%Y-%m-%d}: check weekly hours and closures",
         ) from exc
+
+
+_REOPENING_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
+
+
+def parse_reopening(text: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """When a supervisor's closure ends, as they write it: a time today ("14:00", "2pm") or
+    a date and a time ("2026-12-24 16:00", "24/12/2026 16:00"); ValueError otherwise."""
+    words = " ".join(text.replace("T", " ").split())
+    day_part, _, time_part = words.rpartition(" ")
+    if day_part:
+        if match := re.match(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", day_part):
+            day = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+        else:
+            day = date.fromisoformat(day_part)
+    else:
+        day = now.astimezone(zone).date()
+    match = _REOPENING_TIME.match(time_part)
+    if match is None:
+        raise ValueError(f"not a time: {time_part!r}")
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "")
+    if half:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"not a time: {time_part!r}")
+        hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+    elif match.group(2) is None:
+        raise ValueError(f"not a time: {time_part!r}")  # a bare "14" could be a day
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)
+

@@ -44,9 +44,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from ivr.content.flows import closure_message_problem, closure_opening_problem
 from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.core.claims import actor, why_not_call_next
-from ivr.core.clock import parse_instant
 from ivr.core.expiry import last_day, overdue, to_decide
-from ivr.core.hours import usual_span
+from ivr.core.hours import parse_reopening, usual_span
 from ivr.core.livequeue import (
     BY_WAIT,
     FREE,
@@ -198,7 +197,11 @@ class CloseForm(FlaskForm):
         "open today, in Welsh)",
         validators=[Length(max=300)],
     )
-    until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
+    until = StringField(
+        "Reopens at (optional): a time today such as 14:00, or a date and time such as "
+        "2026-12-24 16:00. Closed until then, open again from that moment if the usual hours "
+        "are on; empty: closed until you reopen it"
+    )
 
 
 class PlanForm(FlaskForm):
@@ -949,9 +952,12 @@ def close() -> Response:
     until = None
     if form.until.data:
         try:
-            until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
+            until = parse_reopening(form.until.data, h.clock(), h.flows.hours.timezone)
         except ValueError:
-            flash("Write the time like 2026-12-24T13:00, or leave it empty.", ERROR)
+            flash(
+                "Write the time like 14:00 (today) or 2026-12-24 16:00, or leave it empty.",
+                ERROR,
+            )
             return redirect(url_for("console.supervisor"))
         if until <= h.clock():  # the line would not close at all: say so, don't pretend
             flash("That time has already passed: the line was not closed.", ERROR)
