@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -31,7 +32,7 @@ from ivr.content.helplines import Lines, load_lines
 from ivr.content.review import Marked, Proposal, Replaced, Review, load_review, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
-from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
+from ivr.core.clock import clock_from, fixed_clock, in_words, parse_instant, system_clock
 from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
     EXAMPLE_INTERNATIONAL,
@@ -140,6 +141,29 @@ def _instant(at: str | None, flows: Flows):
         raise click.BadParameter(
             f"{at!r} is not ISO-8601, e.g. 2026-12-25T11:00", param_hint="--at"
         ) from None
+
+
+def helpline_command(
+    argv0: str | None = None, cwd: str | None = None, on_path: str | None = None
+) -> str:
+    """This command as the person can type it from where they are: `helpline` when that is
+    on the PATH, else its path (`.venv/bin/helpline`), so printed advice works as printed."""
+    argv0 = argv0 or sys.argv[0]
+    if on_path is None and argv0 == sys.argv[0]:
+        on_path = shutil.which("helpline")
+    if Path(argv0).name != "helpline":  # run as python -m ivr
+        return f"{_as_typed(sys.executable, cwd)} -m ivr"
+    if on_path and Path(on_path).resolve() == Path(argv0).resolve():
+        return "helpline"
+    return _as_typed(argv0, cwd)
+
+
+def _as_typed(path: str, cwd: str | None) -> str:
+    """`path` relative to the current folder when it is inside it."""
+    try:
+        return str(Path(path).relative_to(cwd or os.getcwd()))
+    except ValueError:
+        return path
 
 
 @click.group()
@@ -556,7 +580,8 @@ def _first_account(settings: Settings) -> None:
     if nobody:
         click.echo(
             "No advisor account yet. Create the first supervisor (the password is asked for):\n"
-            f'  helpline advisors add "Your Name" --phone "{EXAMPLE_NATIONAL}" --supervisor',
+            f'  {helpline_command()} advisors add "Your Name" --phone "{EXAMPLE_NATIONAL}" '
+            "--supervisor",
         )
 
 
@@ -692,32 +717,56 @@ def callbacks_list(
     """One helpline's callbacks (--helpline; default: the first)."""
     settings = _on_helpline(Settings.from_env(), helpline_name)
     statuses = (status,) if status else STATUSES
-    items = [
-        _callback_json(cb, reveal, queue.keys.simulated)
-        for queue in _queues(settings)
-        for cb in queue.all(statuses)
+    found = [
+        (cb, queue.keys.simulated) for queue in _queues(settings) for cb in queue.all(statuses)
     ]
     if as_json:
-        click.echo(json.dumps(items, indent=2))
+        click.echo(json.dumps([_callback_json(cb, reveal, sim) for cb, sim in found], indent=2))
         return
-    if not items:
+    if not found:
         click.echo("No callbacks" + (f" {status}" if status else "") + ".")
-    for item in items:
+    for cb, simulated in found:
         click.echo(
-            f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
-            f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}"
-            + ("  (simulated: never called)" if item["simulated"] else "")
+            f"{cb.id}  {cb.status:<9}  {_number(cb, reveal):<14}  "
+            f"due {in_words(cb.due_at, LONDON)}  {_SOURCE_WORDS.get(cb.source, cb.source)}"
+            f"  safe time: {describe_window(cb.plan) if cb.plan else 'not given yet'}"
+            + ("  (simulated: never called)" if simulated else "")
         )
+
+
+_SOURCE_WORDS = {"sms": "by text", "voice": "by phone"}
+
+
+def _number(cb: Callback, reveal: bool) -> str:
+    return cb.number if reveal else mask(cb.number)
+
+
+def _callback_words(cb: Callback, reveal: bool, simulated: bool) -> list[str]:
+    """One callback as staff read it (UK local times in words)."""
+    return [
+        f"Callback {cb.id}: {cb.status}, {_number(cb, reveal)}"
+        + (" (simulated: never called)" if simulated else ""),
+        f"  asked {in_words(cb.requested_at, LONDON)}, {_SOURCE_WORDS.get(cb.source, cb.source)}",
+        f"  due {in_words(cb.due_at, LONDON)}",
+        f"  safe time: {describe_window(cb.plan) if cb.plan is not None else 'not given yet'}",
+        f"  tries: {cb.attempts}; opening days missed: {cb.count.missed}; "
+        f"voicemail: {'yes' if cb.voicemail else 'no'}; "
+        f"language: {'Welsh' if cb.language == 'cy' else 'English'}",
+    ]
 
 
 @callbacks.command("show")
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
-def callbacks_show(callback_id: str, reveal: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def callbacks_show(callback_id: str, reveal: bool, as_json: bool) -> None:
     for queue in _queues(Settings.from_env(), every=True):
         cb = queue.get(callback_id)
         if cb is not None:
-            click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            if as_json:
+                click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            else:
+                click.echo("\n".join(_callback_words(cb, reveal, queue.keys.simulated)))
             return
     raise click.ClickException(f"no callback {callback_id}")
 
@@ -873,6 +922,12 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
         every = build_deployment(settings, upgrade=False).all()
         done = subjects.erase(every[0], subject, also=every[1:])
     click.echo(f"erased {done.callbacks} callback records")
+    if every[0].twilio is None:  # nothing to retry until the credentials are set
+        click.echo(
+            "Twilio's copies (its call and message logs) are not deleted: that needs "
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN set, then this command again."
+        )
+        return
     if done.twilio is None:
         raise click.ClickException(f"{done.twilio_problem}; run it again to delete them")
     click.echo(f"deleted {done.twilio.deleted} calls and messages from Twilio")
@@ -1066,7 +1121,9 @@ def advisors_add(
 def advisors_list() -> None:
     found = _accounts().all()
     if not found:
-        click.echo('No advisors yet: helpline advisors add NAME --phone "07400 123456"')
+        click.echo(
+            f'No advisors yet: {helpline_command()} advisors add NAME --phone "07400 123456"'
+        )
     for a in found:
         click.echo(
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
@@ -1110,8 +1167,15 @@ def advisors_trust_device(username: str) -> None:
             )
     if code is None:
         raise click.ClickException(f"no advisor {username}")
-    base = settings.public_base_url or "https://HOST"
+    base = settings.public_base_url or (
+        f"http://{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 5000}"
+    )
     click.echo(f"{base}/console/trust/{code}")
+    if not settings.public_base_url:
+        click.echo(
+            "(That is this machine's address, as `helpline run` serves it. For a device "
+            "elsewhere, set PUBLIC_BASE_URL to the console's public address and run this again.)"
+        )
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
         f"{DEVICE_LINK_SECONDS // 60} minutes."

@@ -692,4 +692,3 @@ def parse_reopening(text: str, now: datetime, zone: ZoneInfo) -> datetime:
     elif match.group(2) is None:
         raise ValueError(f"not a time: {time_part!r}")  # a bare "14" could be a day
     return datetime.combine(day, time(hour, minute), tzinfo=zone)
-
