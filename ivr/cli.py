@@ -800,7 +800,14 @@ def _subject(words: tuple[str, ...]) -> str:
 
 
 def _local(at: datetime | None) -> str:
-    return at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") if at else "(no time)"
+    return in_words(at, LONDON) if at else "(no time)"
+
+
+def _instant_of(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _found_json(found: Found, bodies: bool) -> dict[str, object]:
@@ -874,7 +881,7 @@ def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
         )
         for entry in (e for e in held.audit if e.get("callback") == cb.id):
             click.echo(
-                f"      {entry.get('at', '')[:16].replace('T', ' ')}  {entry.get('actor')}: "
+                f"      {_local(_instant_of(entry.get('at')))}  {entry.get('actor')}: "
                 f"{entry.get('action')}" + (f" ({entry['detail']})" if entry.get("detail") else "")
             )
     click.echo(f"Open callback: {held.open_callback or 'none'}")

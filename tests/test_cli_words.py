@@ -92,3 +92,10 @@ def test_trust_device_prints_the_public_address(cli, store, monkeypatch) -> None
 )
 def test_the_command_is_printed_as_it_can_be_run(argv0, on_path, said) -> None:
     assert helpline_command(argv0, cwd="/work/x", on_path=on_path) == said
+
+
+def test_data_show_reads_as_words(cli, waiting) -> None:
+    result = cli("data", "show", NUMBER)
+    assert result.exit_code == 0, result.output
+    assert "due Tuesday 29 December 2026 at 10:00" in result.output
+    assert not re.search(r"\d{4}-\d{2}-\d{2}", result.output), result.output
