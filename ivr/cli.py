@@ -21,6 +21,7 @@ from zoneinfo import ZoneInfo
 import click
 import phonenumbers
 import redis
+from flask import Flask
 from twilio.base.exceptions import TwilioException
 
 from ivr import create_app
@@ -69,7 +70,7 @@ from ivr.store.connection import (
 from ivr.store.erasures import erasure_log
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
-from ivr.store.queue import CallbackQueue
+from ivr.store.queue import CallbackQueue, erase_plain_simulation
 from ivr.store.sealing import (
     KeyProblem,
     Sealer,
@@ -378,6 +379,25 @@ def _simulation() -> dict[str, object]:
     return {"simulated": True, "log_level": os.environ.get("LOG_LEVEL", "ERROR")}
 
 
+session_option = click.option(
+    "--session",
+    default="",
+    help="Go on with the simulated conversation of this name (several texts or calls, e.g. "
+    '"call me back please" then "after 5pm"). Without it, each run starts clean: it sees '
+    "the real store's settings, closures and advisors, but no earlier simulation.",
+)
+
+
+def _simulated_app(instant: datetime, session: str) -> Flask:
+    """The app as a simulation runs it; a plain run first clears the plain runs' records."""
+    app = create_app({**_simulation(), "simulation_session": session}, clock=fixed_clock(instant))
+    if not session:
+        h = app.extensions["helpline"]
+        for name in h.lines.names:
+            erase_plain_simulation(h.redis, Keys(name))
+    return app
+
+
 @main.group()
 def simulate() -> None:
     """Run the real webhooks in-process at any instant. What a simulation asks for is kept
@@ -472,8 +492,9 @@ def _in_order(
     "approver can hear it before callers do.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
+@session_option
 def simulate_call_command(
-    at, caller, called, presses, sayings, dial_status, advisors, language, as_json
+    at, caller, called, presses, sayings, dial_status, advisors, language, as_json, session
 ) -> None:
     """Call the helpline and print what the caller hears, presses and says, in order."""
     inputs = _in_order(
@@ -484,7 +505,7 @@ def simulate_call_command(
     settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app(_simulation(), clock=fixed_clock(instant))
+    app = _simulated_app(instant, session)
     try:
         transcript = simulate_call(
             app, inputs, as_twilio_sends(caller), called, dial_status, advisors, language
@@ -958,11 +979,12 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
     show_default=True,
     help="The number texted: a helpline's number or name (flows/helplines.toml).",
 )
-def simulate_sms_command(at: str | None, sender: str, body: str, called: str) -> None:
+@session_option
+def simulate_sms_command(at: str | None, sender: str, body: str, called: str, session: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
     settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
-    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)))
+    app = _simulated_app(_instant(at, flows), session)
     client = TwilioLikeClient(
         app,
         {

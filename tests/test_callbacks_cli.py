@@ -156,7 +156,9 @@ def test_a_text_we_do_not_answer_is_explained(helpline, body, said):
 
 def test_replies_paused_after_a_flood_are_explained(helpline):
     outputs = [
-        helpline("simulate", "sms", "--from", NUMBER, "--body", f"hello {n}").stdout
+        helpline(
+            "simulate", "sms", "--from", NUMBER, "--body", f"hello {n}", "--session", "flood"
+        ).stdout
         for n in range(12)
     ]
     assert "replies to it are paused for a while" in outputs[-1]

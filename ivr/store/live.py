@@ -229,7 +229,8 @@ class LiveQueue:
 
     def rules(self, default_max_wait: timedelta, default_order: str = LIVE_FIRST) -> Rules:
         """The supervisor's rules, else the settings' (QUEUE_MAX_WAIT_MINUTES, QUEUE_ORDER)."""
-        data = table(self.r.hgetall(f"{self.keys.live}settings"))
+        # A simulation follows the real rules (it never sets any).
+        data = table(self.r.hgetall(f"{self.keys.real.live}settings"))
         minutes = data.get("max_wait_minutes", "")
         order = data.get("order", "")
         return Rules(
