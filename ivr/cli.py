@@ -1029,8 +1029,13 @@ def demo(at: str | None, port: int) -> None:
     throw-away data folder with sample callers, an advisor and a supervisor. Nothing in it is
     real: no call is placed, no text sent, and it is all gone when it stops (Ctrl-C)."""
     settings = Settings.from_env()
-    start = _instant(at, _flows_or_exit(settings))
-    with tempfile.TemporaryDirectory(prefix="helpline-demo-") as folder:
+    flows = _flows_or_exit(settings)
+    start = _instant(at, flows)
+    left = rehearse.remove_abandoned(Path(tempfile.gettempdir()))
+    if left:
+        click.echo(f"Removed {len(left)} folders left by earlier rehearsals that were killed.")
+    with tempfile.TemporaryDirectory(prefix=rehearse.FOLDER_PREFIX) as folder:
+        rehearse.claim(Path(folder))
         rehearsal = {
             "data_dir": Path(folder),
             "redis_url": "",  # never the real store, whatever the environment says
@@ -1054,6 +1059,9 @@ def demo(at: str | None, port: int) -> None:
                 f"  {seeded.callbacks} sample callers are waiting. "
                 "Ctrl-C ends the rehearsal and erases everything in it."
             )
+            closed = rehearse.closed_notice(flows.hours, start)
+            if closed:
+                said = f"{closed}\n{said}"
             rehearse.serve(app, "127.0.0.1", port, ready=lambda: click.echo(said))
         finally:
             stop_embedded(Path(folder))
