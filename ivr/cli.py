@@ -1210,8 +1210,9 @@ def advisors_trust_device(username: str) -> None:
     click.echo(f"{base}/console/trust/{code}")
     if not settings.public_base_url:
         click.echo(
-            "(That is this machine's address, as `helpline run` serves it. For a device "
-            "elsewhere, set PUBLIC_BASE_URL to the console's public address and run this again.)"
+            f"(That is this machine's address, as `{helpline_command()} run` serves it. For "
+            "a device elsewhere, set PUBLIC_BASE_URL to the console's public address and run "
+            "this again.)"
         )
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
@@ -1236,7 +1237,7 @@ def keys_new() -> None:
     click.echo(
         "# Keep them where the app's settings are kept, never beside the store or its "
         "backups. To rotate DATA_KEY: put the new key first (DATA_KEY=new,old) on every "
-        "process, restart them, run `helpline keys rotate`, then drop the old key. "
+        f"process, restart them, run `{helpline_command()} keys rotate`, then drop the old key. "
         "LOOKUP_KEY is not rotated while the app runs (see README).",
         err=True,
     )
