@@ -5,11 +5,13 @@ promised follow the closure to the minute."""
 
 from __future__ import annotations
 
+import shutil
 from xml.etree import ElementTree
 
 import pytest
 
-from ivr.content.flows import load_flows
+from ivr.content.flows import DEFAULT_DIR, load_flows
+from ivr.content.tomlfile import FlowFileError
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import read_override
 from ivr.store.queue import CallbackQueue
@@ -167,3 +169,29 @@ def test_the_supervisor_closes_until_a_reopening_written_as_staff_write_it(
         page=SUPERVISOR_PAGE,
     )
     assert read_override(store).until == london(reopens)
+
+
+# With Welsh on, the bilingual opening leaves few words for a closure's message.
+TOO_LONG = "We are closed this week for staff training, and we are sorry for the wait, thank you."
+
+
+@pytest.mark.parametrize(
+    "times",
+    [
+        'from = 2026-12-24\nfrom_time = "14:00"\nto = 2026-12-24',
+        'from = 2026-12-21\nto = 2026-12-22\nto_time = "12:00"',
+    ],
+    ids=["from_time", "to_time"],
+)
+def test_a_timed_closure_whose_message_makes_the_opening_too_long_is_refused(tmp_path, times):
+    folder = tmp_path / "flows"
+    shutil.copytree(DEFAULT_DIR, folder)
+    (folder / "languages.toml").write_text("welsh = true\n")
+    with (folder / "hours.toml").open("a", encoding="utf-8") as f:
+        f.write(f'\n[[closures]]\n{times}\nmessage = "{TOO_LONG}"\n')
+    lines = (folder / "hours.toml").read_text(encoding="utf-8").splitlines()
+    line = next(i for i, t in enumerate(lines, start=1) if t.startswith("message = "))
+    with pytest.raises(FlowFileError) as raised:
+        load_flows(folder, london("2026-12-01T12:00"))
+    assert f"hours.toml:{line}:" in str(raised.value)
+    assert "first option" in str(raised.value)
