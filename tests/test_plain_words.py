@@ -163,8 +163,15 @@ BROKEN = {
         "",
         closure().replace("[[closures]]", "[[closures]"),
         "[[closures]",
-        "[[closures] is not a table header this file can read: write [[closures]] or "
-        "[[special_hours]] (two brackets each side) or [weekly] (one)",
+        "[[closures] is not a table header this file can read: write it [[closures]], with "
+        "the same brackets each side",
+    ),
+    "weekly-header-not-closed": Broken(
+        "[weekly]",
+        "[weekly",
+        "[weekly",
+        "[weekly is not a table header this file can read: write it [weekly], with the same "
+        "brackets each side",
     ),
     "weekly-with-two-brackets": Broken(
         "[weekly]",
@@ -232,6 +239,22 @@ BROKEN = {
         file="voice.toml",
     ),
     # The usual week.
+    "sms-text-never-closed": Broken(
+        'reopen = "as soon as we reopen"',
+        'reopen = "as soon as we reopen',
+        "reopen =",
+        'reopen: the text has no closing quote: put a straight " at each end, on the same '
+        'line: reopen = "The helpline is closed."',
+        file="sms.toml",
+    ),
+    "curly-quotes-in-a-list": Broken(
+        'say = ["Thank you for calling the helpline."]',
+        "say = [\n  \u201cThank you for calling the helpline.\u201d,\n]",
+        "\u201cThank you",
+        'use straight quotes (") around each text, not curly ones (\u201c \u201d) that word '
+        'processors put in: "Welcome to the helpline.",',
+        file="voice.toml",
+    ),
     "day-without-comma": Broken(
         DAY,
         DAY.replace('",', '"'),

@@ -177,9 +177,12 @@ def plain_syntax_problem(line: str, error: str, table: str = "") -> str:
     resort); `table`: the header of the table the line is in."""
     text = line.strip()
     if text.startswith("["):
+        header = text.split("#")[0].strip()
+        name = header.strip("[] ")
+        right = f"[[{name}]]" if header.startswith("[[") else f"[{name}]"
         return (
-            f"{text.split('#')[0].strip()} is not a table header this file can read: write "
-            "[[closures]] or [[special_hours]] (two brackets each side) or [weekly] (one)"
+            f"{header} is not a table header this file can read: write it {right}, with "
+            "the same brackets each side"
         )
     if text.startswith(('"', "'", "\u201c")) and "=" not in text.split(text[0])[0]:
         return _item_problem(text)
