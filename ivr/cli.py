@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 import socket
 import sys
 import tempfile
@@ -20,17 +21,19 @@ from zoneinfo import ZoneInfo
 import click
 import phonenumbers
 import redis
+from flask import Flask
 from twilio.base.exceptions import TwilioException
 
 from ivr import create_app
 from ivr import demo as rehearse
 from ivr.config import Settings
+from ivr.content.closure_words import closure_message_warnings
 from ivr.content.flows import Flows, load_flows
 from ivr.content.helplines import Lines, load_lines
 from ivr.content.review import Marked, Proposal, Replaced, Review, load_review, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import STATUSES, Callback
-from ivr.core.clock import clock_from, fixed_clock, parse_instant, system_clock
+from ivr.core.clock import clock_from, fixed_clock, in_words, parse_instant, system_clock
 from ivr.core.crisis import unmatched
 from ivr.core.keywords import OPT_IN, OPT_OUT, keyword
 from ivr.core.phone import (
@@ -49,7 +52,7 @@ from ivr.jobs import scheduler
 from ivr.jobs.tasks import Jobs, Report
 from ivr.ops import content as published_content
 from ivr.ops import subjects
-from ivr.ops.checks import check_environment, check_settings
+from ivr.ops.checks import Problem, check_environment, check_settings
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.ops.subjects import Found
 from ivr.services import build_deployment, build_services, clock_for, line_settings
@@ -69,7 +72,7 @@ from ivr.store.connection import (
 from ivr.store.erasures import erasure_log
 from ivr.store.keys import Keys
 from ivr.store.migrations import migrate
-from ivr.store.queue import CallbackQueue
+from ivr.store.queue import CallbackQueue, erase_plain_simulation
 from ivr.store.sealing import (
     KeyProblem,
     Sealer,
@@ -156,6 +159,29 @@ def _instant(at: str | None, flows: Flows):
         raise click.BadParameter(
             f"{at!r} is not ISO-8601, e.g. 2026-12-25T11:00", param_hint="--at"
         ) from None
+
+
+def helpline_command(
+    argv0: str | None = None, cwd: str | None = None, on_path: str | None = None
+) -> str:
+    """This command as the person can type it from where they are: `helpline` when that is
+    on the PATH, else its path (`.venv/bin/helpline`), so printed advice works as printed."""
+    argv0 = argv0 or sys.argv[0]
+    if on_path is None and argv0 == sys.argv[0]:
+        on_path = shutil.which("helpline")
+    if Path(argv0).name != "helpline":  # run as python -m ivr
+        return f"{_as_typed(sys.executable, cwd)} -m ivr"
+    if on_path and Path(on_path).resolve() == Path(argv0).resolve():
+        return "helpline"
+    return _as_typed(argv0, cwd)
+
+
+def _as_typed(path: str, cwd: str | None) -> str:
+    """`path` relative to the current folder when it is inside it."""
+    try:
+        return str(Path(path).relative_to(cwd or os.getcwd()))
+    except ValueError:
+        return path
 
 
 @click.group()
@@ -272,7 +298,8 @@ def check(review: bool, helpline_name: str | None) -> None:
     _check_safety_examples(flows)
     if review:
         _print_review(marked(flows.directory), review_file)
-    problems = check_settings(settings) + check_environment(os.environ)
+    problems = [Problem("warning", w) for w in closure_message_warnings(flows)]
+    problems += check_settings(settings) + check_environment(os.environ)
     errors = sum(p.level == "error" for p in problems)
     if settings.twilio_auth_token and settings.public_base_url and not errors:
         problems += _signature_round_trip(settings)
@@ -416,6 +443,27 @@ def _simulation() -> dict[str, object]:
     return {"simulated": True, "log_level": os.environ.get("LOG_LEVEL", "ERROR")}
 
 
+session_option = click.option(
+    "--session",
+    default="",
+    help="Go on with the simulated conversation of this name (several texts or calls, e.g. "
+    '"call me back please" then "after 5pm"). Without it, each run starts clean: it sees '
+    "the real store's settings, closures and advisors, but no earlier simulation.",
+)
+
+
+def _simulated_app(instant: datetime, session: str) -> Flask:
+    """The app as a simulation runs it; a plain run first clears the plain runs' records."""
+    app = create_app(
+        {**_simulation(), "simulation_session": session}, clock=fixed_clock(instant), serving=False
+    )
+    if not session:
+        h = app.extensions["helpline"]
+        for name in h.lines.names:
+            erase_plain_simulation(h.redis, Keys(name))
+    return app
+
+
 @main.group()
 def simulate() -> None:
     """Run the real webhooks in-process at any instant. What a simulation asks for is kept
@@ -510,8 +558,9 @@ def _in_order(
     "approver can hear it before callers do.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable transcript.")
+@session_option
 def simulate_call_command(
-    at, caller, called, presses, sayings, dial_status, advisors, language, as_json
+    at, caller, called, presses, sayings, dial_status, advisors, language, as_json, session
 ) -> None:
     """Call the helpline and print what the caller hears, presses and says, in order."""
     inputs = _in_order(
@@ -522,7 +571,7 @@ def simulate_call_command(
     settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
     instant = _instant(at, flows)
-    app = create_app(_simulation(), clock=fixed_clock(instant), serving=False)
+    app = _simulated_app(instant, session)
     try:
         transcript = simulate_call(
             app, inputs, as_twilio_sends(caller), called, dial_status, advisors, language
@@ -635,7 +684,8 @@ def _first_account(settings: Settings) -> None:
     if nobody:
         click.echo(
             "No advisor account yet. Create the first supervisor (the password is asked for):\n"
-            f'  helpline advisors add "Your Name" --phone "{EXAMPLE_NATIONAL}" --supervisor',
+            f'  {helpline_command()} advisors add "Your Name" --phone "{EXAMPLE_NATIONAL}" '
+            "--supervisor",
         )
 
 
@@ -776,32 +826,56 @@ def callbacks_list(
     """One helpline's callbacks (--helpline; default: the first)."""
     settings = _on_helpline(Settings.from_env(), helpline_name)
     statuses = (status,) if status else STATUSES
-    items = [
-        _callback_json(cb, reveal, queue.keys.simulated)
-        for queue in _queues(settings)
-        for cb in queue.all(statuses)
+    found = [
+        (cb, queue.keys.simulated) for queue in _queues(settings) for cb in queue.all(statuses)
     ]
     if as_json:
-        click.echo(json.dumps(items, indent=2))
+        click.echo(json.dumps([_callback_json(cb, reveal, sim) for cb, sim in found], indent=2))
         return
-    if not items:
+    if not found:
         click.echo("No callbacks" + (f" {status}" if status else "") + ".")
-    for item in items:
+    for cb, simulated in found:
         click.echo(
-            f"{item['id']}  {item['status']:<9}  {item['number']:<14}  due {item['due']}  "
-            f"{item['source']}  safe time: {item['safe_time'] or 'not given yet'}"
-            + ("  (simulated: never called)" if item["simulated"] else "")
+            f"{cb.id}  {cb.status:<9}  {_number(cb, reveal):<14}  "
+            f"due {in_words(cb.due_at, LONDON)}  {_SOURCE_WORDS.get(cb.source, cb.source)}"
+            f"  safe time: {describe_window(cb.plan) if cb.plan else 'not given yet'}"
+            + ("  (simulated: never called)" if simulated else "")
         )
+
+
+_SOURCE_WORDS = {"sms": "by text", "voice": "by phone"}
+
+
+def _number(cb: Callback, reveal: bool) -> str:
+    return cb.number if reveal else mask(cb.number)
+
+
+def _callback_words(cb: Callback, reveal: bool, simulated: bool) -> list[str]:
+    """One callback as staff read it (UK local times in words)."""
+    return [
+        f"Callback {cb.id}: {cb.status}, {_number(cb, reveal)}"
+        + (" (simulated: never called)" if simulated else ""),
+        f"  asked {in_words(cb.requested_at, LONDON)}, {_SOURCE_WORDS.get(cb.source, cb.source)}",
+        f"  due {in_words(cb.due_at, LONDON)}",
+        f"  safe time: {describe_window(cb.plan) if cb.plan is not None else 'not given yet'}",
+        f"  tries: {cb.attempts}; opening days missed: {cb.count.missed}; "
+        f"voicemail: {'yes' if cb.voicemail else 'no'}; "
+        f"language: {'Welsh' if cb.language == 'cy' else 'English'}",
+    ]
 
 
 @callbacks.command("show")
 @click.argument("callback_id")
 @click.option("--reveal", is_flag=True, help="Show the full phone number.")
-def callbacks_show(callback_id: str, reveal: bool) -> None:
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable output.")
+def callbacks_show(callback_id: str, reveal: bool, as_json: bool) -> None:
     for queue in _queues(Settings.from_env(), every=True):
         cb = queue.get(callback_id)
         if cb is not None:
-            click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            if as_json:
+                click.echo(json.dumps(_callback_json(cb, reveal, queue.keys.simulated), indent=2))
+            else:
+                click.echo("\n".join(_callback_words(cb, reveal, queue.keys.simulated)))
             return
     raise click.ClickException(f"no callback {callback_id}")
 
@@ -835,7 +909,14 @@ def _subject(words: tuple[str, ...]) -> str:
 
 
 def _local(at: datetime | None) -> str:
-    return at.astimezone(LONDON).strftime("%Y-%m-%d %H:%M") if at else "(no time)"
+    return in_words(at, LONDON) if at else "(no time)"
+
+
+def _instant_of(text: str | None) -> datetime | None:
+    try:
+        return datetime.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def _found_json(found: Found, bodies: bool) -> dict[str, object]:
@@ -909,7 +990,7 @@ def data_show(number: tuple[str, ...], as_json: bool, bodies: bool) -> None:
         )
         for entry in (e for e in held.audit if e.get("callback") == cb.id):
             click.echo(
-                f"      {entry.get('at', '')[:16].replace('T', ' ')}  {entry.get('actor')}: "
+                f"      {_local(_instant_of(entry.get('at')))}  {entry.get('actor')}: "
                 f"{entry.get('action')}" + (f" ({entry['detail']})" if entry.get("detail") else "")
             )
     click.echo(f"Open callback: {held.open_callback or 'none'}")
@@ -957,6 +1038,12 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
         every = build_deployment(settings, upgrade=False).all()
         done = subjects.erase(every[0], subject, also=every[1:])
     click.echo(f"erased {done.callbacks} callback records")
+    if every[0].twilio is None:  # nothing to retry until the credentials are set
+        click.echo(
+            "Twilio's copies (its call and message logs) are not deleted: that needs "
+            "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN set, then this command again."
+        )
+        return
     if done.twilio is None:
         raise click.ClickException(f"{done.twilio_problem}; run it again to delete them")
     click.echo(f"deleted {done.twilio.deleted} calls and messages from Twilio")
@@ -980,11 +1067,12 @@ def data_erase(number: tuple[str, ...], yes: bool) -> None:
     show_default=True,
     help="The number texted: a helpline's number or name (flows/helplines.toml).",
 )
-def simulate_sms_command(at: str | None, sender: str, body: str, called: str) -> None:
+@session_option
+def simulate_sms_command(at: str | None, sender: str, body: str, called: str, session: str) -> None:
     """Send one text through the real webhook, against the configured store; print the reply."""
     settings, called = _called(Settings.from_env(), called)
     flows = _flows_or_exit(settings)
-    app = create_app(_simulation(), clock=fixed_clock(_instant(at, flows)), serving=False)
+    app = _simulated_app(_instant(at, flows), session)
     client = TwilioLikeClient(
         app,
         {
@@ -1030,8 +1118,13 @@ def demo(at: str | None, port: int) -> None:
     throw-away data folder with sample callers, an advisor and a supervisor. Nothing in it is
     real: no call is placed, no text sent, and it is all gone when it stops (Ctrl-C)."""
     settings = Settings.from_env()
-    start = _instant(at, _flows_or_exit(settings))
-    with tempfile.TemporaryDirectory(prefix="helpline-demo-") as folder:
+    flows = _flows_or_exit(settings)
+    start = _instant(at, flows)
+    left = rehearse.remove_abandoned(Path(tempfile.gettempdir()))
+    if left:
+        click.echo(f"Removed {len(left)} folders left by earlier rehearsals that were killed.")
+    with tempfile.TemporaryDirectory(prefix=rehearse.FOLDER_PREFIX) as folder:
+        rehearse.claim(Path(folder))
         rehearsal = {
             "data_dir": Path(folder),
             "redis_url": "",  # never the real store, whatever the environment says
@@ -1055,6 +1148,9 @@ def demo(at: str | None, port: int) -> None:
                 f"  {seeded.callbacks} sample callers are waiting. "
                 "Ctrl-C ends the rehearsal and erases everything in it."
             )
+            closed = rehearse.closed_notice(flows.hours, start)
+            if closed:
+                said = f"{closed}\n{said}"
             rehearse.serve(app, "127.0.0.1", port, ready=lambda: click.echo(said))
         finally:
             stop_embedded(Path(folder))
@@ -1161,7 +1257,9 @@ def advisors_add(
 def advisors_list() -> None:
     found = _accounts().all()
     if not found:
-        click.echo('No advisors yet: helpline advisors add NAME --phone "07400 123456"')
+        click.echo(
+            f'No advisors yet: {helpline_command()} advisors add NAME --phone "07400 123456"'
+        )
     for a in found:
         click.echo(
             f"{a.username:<20} {a.name:<24} {mask(a.phone):<10} "
@@ -1205,8 +1303,16 @@ def advisors_trust_device(username: str) -> None:
             )
     if code is None:
         raise click.ClickException(f"no advisor {username}")
-    base = settings.public_base_url or "https://HOST"
+    base = settings.public_base_url or (
+        f"http://{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 5000}"
+    )
     click.echo(f"{base}/console/trust/{code}")
+    if not settings.public_base_url:
+        click.echo(
+            f"(That is this machine's address, as `{helpline_command()} run` serves it. For "
+            "a device elsewhere, set PUBLIC_BASE_URL to the console's public address and run "
+            "this again.)"
+        )
     click.echo(
         f"Give it to {username} yourself. It works once, on one device, for "
         f"{DEVICE_LINK_SECONDS // 60} minutes."
@@ -1230,7 +1336,7 @@ def keys_new() -> None:
     click.echo(
         "# Keep them where the app's settings are kept, never beside the store or its "
         "backups. To rotate DATA_KEY: put the new key first (DATA_KEY=new,old) on every "
-        "process, restart them, run `helpline keys rotate`, then drop the old key. "
+        f"process, restart them, run `{helpline_command()} keys rotate`, then drop the old key. "
         "LOOKUP_KEY is not rotated while the app runs (see README).",
         err=True,
     )
@@ -1245,13 +1351,20 @@ def keys_rotate() -> None:
     if sealer.key_count < 2:
         click.echo("DATA_KEY holds one key: everything is re-sealed under it anyway", err=True)
     try:
-        changed, passes = rotate(store, sealer)  # every helpline's, simulated ones too
+        rotated = rotate(store, sealer)  # every helpline's, simulated ones too
     except RuntimeError as exc:
         raise click.ClickException(str(exc)) from None
     spooled = Spool(settings.data_dir, sealer).reseal()
     rewritten = rewrite_append_only_file(store)
     click.echo(
-        f"re-sealed {changed} values in the store ({passes} passes) and {spooled} kept texts; "
+        f"re-sealed {rotated.changed} values in the store ({rotated.passes} passes) and "
+        f"{spooled} kept texts; "
+        + (
+            f"{rotated.skipped} values the app did not seal (the scheduler's jobs, say) were "
+            "left alone; "
+            if rotated.skipped
+            else ""
+        )
         + (
             "the append-only file is rewritten: the older keys can be dropped from DATA_KEY"
             if rewritten

@@ -117,6 +117,9 @@ class Settings:
     # from real ones (keys.py: Keys.simulated), Twilio is never called, and numbers from
     # Ofcom's drama range (07700 900xxx), which no stranger answers, may be called back.
     simulated: bool = False
+    # `helpline simulate --session NAME`: go on with that simulated conversation ("": a run
+    # of its own, which sees no earlier simulation's records).
+    simulation_session: str = ""
     # Set by `helpline demo` only: a rehearsal on a throw-away data folder. Every console page
     # says so, no call is placed and no text sent, and its sample callers have drama numbers.
     rehearsal: bool = False

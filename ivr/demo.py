@@ -6,16 +6,22 @@ no text sent (Settings.rehearsal); the sample callers have Ofcom's drama numbers
 from __future__ import annotations
 
 import logging
+import os
 import secrets
+import shutil
 import signal
 import threading
+import time as clock
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
+from pathlib import Path
 
 from flask import Flask
 from werkzeug.serving import make_server
 
+from ivr.core.clock import day_in_words
+from ivr.core.hours import OpeningHours
 from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.safetime import ANYTIME, Window
 from ivr.jobs.tasks import Jobs
@@ -23,6 +29,62 @@ from ivr.services import Services
 
 log = logging.getLogger(__name__)
 JOBS_EVERY_SECONDS = 5.0
+FOLDER_PREFIX = "helpline-demo-"  # the throw-away folders, in the temporary folder
+OWNER_FILE = "owner.pid"  # the process whose rehearsal a folder is
+UNCLAIMED_SECONDS = 600  # a folder without an owner this old is an earlier version's
+
+
+def closed_notice(hours: OpeningHours, start: datetime) -> str | None:
+    """What to tell staff when the rehearsal starts with the helpline closed (None: open)."""
+    status = hours.status(start)
+    if status.open:
+        return None
+    why = status.reason.kind.replace("_", " ") if status.reason else "closed"
+    opens = status.next_opening.astimezone(hours.timezone)
+    later = opens + timedelta(hours=1)
+    suggested = later if hours.status(later).open else opens
+    return (
+        f"The helpline is closed at this time ({why}): callers hear the closed menu and "
+        f"callbacks wait for the opening at {opens:%H:%M} on {day_in_words(opens.date())}. "
+        f"To rehearse it open, start it with --at {suggested:%Y-%m-%dT%H:%M}"
+    )
+
+
+def claim(folder: Path) -> None:
+    """Mark `folder` as this process's rehearsal, so a later one knows whether it is over."""
+    (folder / OWNER_FILE).write_text(str(os.getpid()), encoding="ascii")
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
+
+
+def remove_abandoned(parent: Path) -> list[Path]:
+    """Remove the throw-away folders of rehearsals whose process is gone (killed with
+    kill -9, or the machine stopped): they hold a Redis file and keys. Their Redis servers
+    died with them (connection.die_with_parent). The folders removed."""
+    removed = []
+    for folder in sorted(parent.glob(FOLDER_PREFIX + "*")):
+        if not folder.is_dir():
+            continue
+        try:
+            owner: int | None = int((folder / OWNER_FILE).read_text(encoding="ascii"))
+        except (OSError, ValueError):
+            owner = None
+        if owner is None:
+            if clock.time() - folder.stat().st_mtime < UNCLAIMED_SECONDS:
+                continue  # being set up by a rehearsal starting now
+        elif _alive(owner):
+            continue
+        shutil.rmtree(folder, ignore_errors=True)
+        removed.append(folder)
+    return removed
 
 
 @dataclass(frozen=True)

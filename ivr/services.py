@@ -274,7 +274,7 @@ def build_deployment(
     twilio = None if settings.simulated or settings.rehearsal else rest_client(settings)
     services: dict[str, Services] = {}
     for line in lines.all:
-        keys = Keys(line.name, simulated=settings.simulated)
+        keys = Keys(line.name, settings.simulated, settings.simulation_session)
         live = LiveQueue(store, keys, sealer)
         services[line.name] = Services(
             line_settings(settings, line),

@@ -104,11 +104,13 @@ def test_an_empty_list_says_so(helpline):
 def test_show_one_callback(waiting, helpline):
     (item,) = listed(helpline)
 
-    shown = helpline("callbacks", "show", str(item["id"]))
+    shown = helpline("callbacks", "show", str(item["id"]), "--json")
 
     assert shown.exit_code == 0
     assert json.loads(shown.stdout) == item
-    revealed = json.loads(helpline("callbacks", "show", str(item["id"]), "--reveal").stdout)
+    revealed = json.loads(
+        helpline("callbacks", "show", str(item["id"]), "--reveal", "--json").stdout
+    )
     assert revealed["number"] == NUMBER
 
 
@@ -127,7 +129,8 @@ def test_cancel_a_callback_once(waiting, helpline, store):
 
     assert cancelled.exit_code == 0
     assert f"cancelled {callback_id}" in cancelled.stdout
-    assert json.loads(helpline("callbacks", "show", callback_id).stdout)["status"] == "cancelled"
+    shown = helpline("callbacks", "show", callback_id, "--json").stdout
+    assert json.loads(shown)["status"] == "cancelled"
     assert listed(helpline, "--status", "scheduled") == []
     assert CallbackQueue(store, SEALER).open_for(NUMBER) is None
 
@@ -153,7 +156,9 @@ def test_a_text_we_do_not_answer_is_explained(helpline, body, said):
 
 def test_replies_paused_after_a_flood_are_explained(helpline):
     outputs = [
-        helpline("simulate", "sms", "--from", NUMBER, "--body", f"hello {n}").stdout
+        helpline(
+            "simulate", "sms", "--from", NUMBER, "--body", f"hello {n}", "--session", "flood"
+        ).stdout
         for n in range(12)
     ]
     assert "replies to it are paused for a while" in outputs[-1]

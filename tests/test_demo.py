@@ -113,3 +113,46 @@ def test_a_rehearsal_runs_apart_from_the_live_store_and_leaves_nothing(live_stor
         time.sleep(0.1)
     assert not any(p.is_running() and p.status() != psutil.STATUS_ZOMBIE for p in redis_servers)
     assert not Path(folder.split("/redis")[0]).exists()
+
+
+# ------------------------------------------------------------------ closed, and left behind
+
+
+def test_a_rehearsal_that_starts_closed_says_so_and_how_to_start_it_open():
+    """Found: `helpline demo` at night started closed and did not say so."""
+    from ivr.content.flows import DEFAULT_DIR, load_flows
+    from ivr.demo import closed_notice
+
+    hours = load_flows(DEFAULT_DIR, london(MONDAY)).hours
+    assert closed_notice(hours, london(MONDAY)) is None
+    said = closed_notice(hours, london("2026-11-30T21:00"))
+    assert said == (
+        "The helpline is closed at this time (after closing): callers hear the closed "
+        "menu and callbacks wait for the opening at 10:00 on Tuesday 1 December 2026. "
+        "To rehearse it open, start it with --at 2026-12-01T11:00"
+    )
+
+
+def test_a_later_rehearsal_removes_the_folders_of_killed_ones(tmp_path):
+    """Found: killed with kill -9, a rehearsal left its throw-away folder (Redis file and
+    keys) in the temporary folder for good."""
+    from ivr.demo import FOLDER_PREFIX, claim, remove_abandoned
+
+    gone = subprocess.run(
+        [sys.executable, "-c", "import os; print(os.getpid())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    killed = tmp_path / f"{FOLDER_PREFIX}killed"
+    killed.mkdir()
+    (killed / "redis.aof").write_text("sealed")
+    (killed / "owner.pid").write_text(gone.stdout.strip())
+    running = tmp_path / f"{FOLDER_PREFIX}running"
+    running.mkdir()
+    claim(running)  # this process: alive
+    other = tmp_path / "helpline-something-else"
+    other.mkdir()
+
+    assert remove_abandoned(tmp_path) == [killed]
+    assert not killed.exists() and running.exists() and other.exists()

@@ -272,7 +272,8 @@ from = 2026-12-24T09:00:00  {MARK}
 to = 2027-01-01
 message = "Closed."
 """,
-        "has a time of day",
+        "has a time in it: write the date alone, and the time on the next line in quotes: "
+        'from = 2026-12-24 then from_time = "09:00"',
         id="closure-date-with-time",
     ),
     pytest.param(
@@ -283,7 +284,7 @@ from = "24/12/2026"  {MARK}
 to = 2027-01-01
 message = "Closed."
 """,
-        "is not a date",
+        "from = 24/12/2026: write dates year first, with dashes: from = 2026-12-24",
         id="closure-date-not-iso",
     ),
     pytest.param(
@@ -381,22 +382,22 @@ close = "13:00"  {MARK}
     ),
     pytest.param(
         HEAD.replace('"ENG"', f"ENG  {MARK}") + "\n" + WEEK,
-        "not valid TOML",
+        'subdivision: text goes in straight double quotes: subdivision = "ENG"',
         id="toml-unquoted-text",
     ),
     pytest.param(
         HEAD + week(tuesday=f'{{ opens = "10:00", closes = "16:00"  {MARK}'),
-        "not valid TOML",
+        "tuesday: the { is never closed",
         id="toml-unclosed-brace",
     ),
     pytest.param(
         HEAD + week(monday=f'{{ opens = "10:00" closes = "16:00" }}  {MARK}'),
-        "not valid TOML",
+        "monday: put a comma between the settings in { }",
         id="toml-missing-comma",
     ),
     pytest.param(
         VALID + f'monday = {{ opens = "10:00", closes = "12:00" }}  {MARK}\n',
-        "not valid TOML",
+        "monday is given twice in the same [weekly]: keep one of them",
         id="toml-day-twice",
     ),
     pytest.param(
@@ -520,7 +521,7 @@ to = 2027-01-01
 message = """The helpline is closed, and this text is never ended.
 '''
     )
-    with pytest.raises(FlowFileError, match="not valid TOML: Unterminated string") as caught:
+    with pytest.raises(FlowFileError, match="message: the text has no closing quote") as caught:
         load(tmp_path, unterminated)
     assert caught.value.path == tmp_path / "hours.toml"
     assert str(caught.value).startswith(str(tmp_path / "hours.toml"))

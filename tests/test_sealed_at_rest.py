@@ -250,7 +250,7 @@ def test_keys_rotate_while_the_app_reads_and_writes(store):
     for thread in others:
         thread.start()
     try:
-        changed, _ = rotate(store, both)
+        changed = rotate(store, both).changed
     finally:
         done.set()
         for thread in others:

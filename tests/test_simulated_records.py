@@ -32,8 +32,14 @@ def helpline(*args: str) -> Result:
     return result
 
 
-def text(body: str, sender: str = REAL, at: str = CHRISTMAS) -> str:
-    return helpline("simulate", "sms", "--at", at, "--from", sender, "--body", body).stdout
+def text(body: str, sender: str = REAL, at: str = CHRISTMAS, session: str = "s") -> str:
+    """A simulated text, in the session `session` (a conversation of several texts)."""
+    return helpline(
+        "simulate", "sms", "--at", at, "--from", sender, "--body", body, "--session", session
+    ).stdout
+
+
+SIMULATED = DEFAULT.simulation.in_session("s")
 
 
 def test_a_simulated_safe_time_never_changes_a_real_persons(store):
@@ -47,7 +53,7 @@ def test_a_simulated_safe_time_never_changes_a_real_persons(store):
 
     after = real.get(mine.callback_id)
     assert (after.plan, after.due_at, after.status) == (before.plan, before.due_at, "scheduled")
-    [simulated] = CallbackQueue(store, SEALER, DEFAULT.simulation).all()
+    [simulated] = CallbackQueue(store, SEALER, SIMULATED).all()
     assert simulated.number == REAL and simulated.id != mine.callback_id
     assert simulated.plan is not None and simulated.plan.earliest == time(14, 0)
 
@@ -55,7 +61,7 @@ def test_a_simulated_safe_time_never_changes_a_real_persons(store):
 def test_a_simulated_conversation_is_followed_across_texts(store):
     assert "We will call you" in text("please call me")
     assert "2pm" in text("2pm")  # the same simulated callback, its safe time now set
-    assert len(list(CallbackQueue(store, SEALER, DEFAULT.simulation).all())) == 1
+    assert len(list(CallbackQueue(store, SEALER, SIMULATED).all())) == 1
 
 
 def test_simulated_callbacks_are_never_released_to_advisors(make_app, store):
@@ -67,18 +73,16 @@ def test_simulated_callbacks_are_never_released_to_advisors(make_app, store):
     app = make_app(at="2026-12-29T10:05")
     Jobs(app.extensions["helpline"]).opening(london("2026-12-29T10:05"))
     assert [cb.id for cb in CallbackQueue(store, SEALER).all(("due",))] == [real.callback_id]
-    assert {cb.status for cb in CallbackQueue(store, SEALER, DEFAULT.simulation).all()} == {
-        "scheduled"
-    }
+    assert {cb.status for cb in CallbackQueue(store, SEALER, SIMULATED).all()} == {"scheduled"}
 
 
 def test_simulated_calls_and_texts_are_left_out_of_the_numbers(store):
     christmas = london(CHRISTMAS).date()
-    helpline("simulate", "call", "--at", CHRISTMAS, "--press", "1")
+    helpline("simulate", "call", "--at", CHRISTMAS, "--press", "1", "--session", "s")
     text("please call me")
     counted, _ = stats.day(store, christmas)
     assert counted == {}
-    simulated, _ = stats.day(store, christmas, DEFAULT.simulation)
+    simulated, _ = stats.day(store, christmas, SIMULATED)
     assert simulated.get("calls") == 1 and simulated.get("cb:asked") == 1
 
 

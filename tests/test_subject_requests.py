@@ -178,11 +178,16 @@ def test_erase_waits_out_twilio_saying_too_many_requests(cli, seeded, with_twili
 def test_erase_without_twilio_credentials_erases_ours_and_says_twilio_is_not_done(
     cli, seeded, store
 ):
+    """Found: it exited 1 saying "run it again", which can't help without the credentials.
+    What we hold is erased: that is a success, with one line on Twilio's copies."""
     first, second, _ = seeded
     result = cli("data", "erase", NUMBER, "--yes")
-    assert result.exit_code == 1
-    assert "erased 2 callback records" in result.output
-    assert "Twilio's logs not read; run it again" in result.output
+    assert result.exit_code == 0, result.output
+    assert result.output.splitlines() == [
+        "erased 2 callback records",
+        "Twilio's copies (its call and message logs) are not deleted: that needs "
+        "TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN set, then this command again.",
+    ]
     assert CallbackQueue(store, SEALER).get(second) is None
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, tzinfo
 
 Clock = Callable[[], datetime]
 
@@ -43,3 +43,14 @@ def clock_from(at: datetime, real: Clock = system_clock) -> Clock:
         raise ValueError("clock_from needs a timezone-aware datetime")
     started = real()
     return lambda: at + (real() - started)
+
+
+def day_in_words(day: date) -> str:
+    """A date as staff read it: "Tuesday 29 December 2026"."""
+    return f"{day:%A} {day.day} {day:%B %Y}"
+
+
+def in_words(at: datetime, zone: tzinfo) -> str:
+    """An instant as staff read it, in UK local time: "Tuesday 29 December 2026 at 10:00"."""
+    local = at.astimezone(zone)
+    return f"{day_in_words(local.date())} at {local:%H:%M}"

@@ -6,6 +6,7 @@ so the voice tree, SMS replies, the scheduler and the CLI all agree.
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping, Set
 from dataclasses import dataclass, field
@@ -35,12 +36,43 @@ class NeverOpens(RuntimeError):
 
 @dataclass(frozen=True)
 class Closure:
-    """Closed from `start` to `end` inclusive, with what callers should be told."""
+    """Closed from `start` to `end` inclusive, with what callers should be told; with
+    `from_time`, from that time on `start`; with `to_time`, until that time on `end` (the
+    moment the line reopens, if its hours are on then)."""
 
     start: date
     end: date
     message: str
     message_cy: str = ""  # what Welsh callers hear and read ("": see README, Welsh)
+    from_time: time | None = None
+    to_time: time | None = None
+
+    @property
+    def starts(self) -> datetime:
+        """The first closed moment, local wall-clock time (naive)."""
+        return datetime.combine(self.start, self.from_time or time(0))
+
+    @property
+    def ends(self) -> datetime:
+        """The first moment after the closure, local wall-clock time (naive)."""
+        if self.to_time is not None:
+            return datetime.combine(self.end, self.to_time)
+        return datetime.combine(self.end + timedelta(days=1), time(0))
+
+    def covers_day(self, d: date) -> bool:
+        return self.starts <= datetime.combine(d, time(0)) and self.ends >= datetime.combine(
+            d + timedelta(days=1), time(0)
+        )
+
+    def covers(self, local: datetime) -> bool:
+        """Whether the closure holds at `local` (wall-clock time in the helpline's zone)."""
+        return self.starts <= local.replace(tzinfo=None) < self.ends
+
+    def describe(self) -> str:
+        """ "2026-12-24 16:00 to 2027-01-01", as staff wrote it."""
+        start = f"{self.start}" + (f" {self.from_time:%H:%M}" if self.from_time else "")
+        end = f"{self.end}" + (f" {self.to_time:%H:%M}" if self.to_time else "")
+        return f"{start} to {end}"
 
 
 @dataclass(frozen=True)
@@ -142,10 +174,23 @@ class OpeningHours:
         return cached
 
     def _compute_day(self, d: date) -> Day:
+        """The day's session, cut short by a closure that starts or ends within it."""
+        closures = [c for c in self.config.closures if c.start <= d <= c.end]
+        for closure in closures:
+            if closure.covers_day(d):
+                return Day(d, None, _closure_reason(closure))
+        usual = self._usual_day(d)
+        session = usual.session
+        for closure in closures:
+            if session is None:
+                break
+            session = _clip(session, d, closure)
+            if session is None:
+                return Day(d, None, _closure_reason(closure))
+        return Day(d, session, usual.reason)
+
+    def _usual_day(self, d: date) -> Day:
         cfg = self.config
-        for closure in cfg.closures:
-            if closure.start <= d <= closure.end:
-                return Day(d, None, Reason("closure", closure.message, closure.message_cy or None))
         if d in cfg.special:
             return Day(d, cfg.special[d], None)
         holiday = bank_holidays(cfg.subdivision, d.year).get(d)
@@ -184,6 +229,14 @@ class OpeningHours:
         local = at.astimezone(self.timezone)
         today = self.day(local.date())
         session = today.session
+        closure = next((c for c in self.config.closures if c.covers(local)), None)
+        if closure is not None:
+            reopens = (
+                self._at(today.day, session.opens)
+                if session is not None and local < self._at(today.day, session.opens)
+                else self.next_opening_after_day(today.day)
+            )
+            return Status(at, False, None, reopens, _closure_reason(closure))
         if session is not None:
             opens, closes = self._at(today.day, session.opens), self._at(today.day, session.closes)
             if opens <= local < closes:
@@ -232,27 +285,141 @@ class OpeningHours:
         return True
 
 
+def _closure_reason(closure: Closure) -> Reason:
+    return Reason("closure", closure.message, closure.message_cy or None)
+
+
+def _clip(session: Session, d: date, closure: Closure) -> Session | None:
+    """What is left of a day's session beside a closure that starts or ends that day (None:
+    nothing). A closure strictly inside a session is refused when the file is read."""
+    opens, closes = datetime.combine(d, session.opens), datetime.combine(d, session.closes)
+    if closure.ends <= opens or closure.starts >= closes:
+        return session
+    if closure.starts <= opens and closure.ends >= closes:
+        return None
+    if closure.starts <= opens:
+        return Session(closure.ends.time(), session.closes)
+    return Session(session.opens, closure.starts.time())
+
+
 # --- parsing the configuration (from already-read TOML data; the file I/O is in flows.py)
+
+_MONTHS = (
+    "january",
+    "february",
+    "march",
+    "april",
+    "may",
+    "june",
+    "july",
+    "august",
+    "september",
+    "october",
+    "november",
+    "december",
+)
+_ISO_ISH = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[T ](\d{1,2}):(\d{2})(?::\d{2})?)?")
+_DAY_FIRST = re.compile(r"^(\d{1,2})[/.\-](\d{1,2})[/.\-](\d{2,4})$")
+
+
+def date_problem(key: str, written: str) -> str:
+    """Why `written` (the value of `key` in hours.toml) is not a date the file can hold, in
+    the words of the person who wrote it, with the right form."""
+    example = f"{key} = 2026-12-24"
+    if match := _ISO_ISH.match(written):
+        year, month, day = (int(g) for g in match.group(1, 2, 3))
+        if match.group(4) is not None:
+            alone = f"{year:04}-{month:02}-{day:02}"
+            hour, minute = int(match.group(4)), match.group(5)
+            if key in ("from", "to"):
+                return (
+                    f"{key} = {written} has a time in it: write the date alone, and the time "
+                    f"on the next line in quotes: {key} = {alone} then "
+                    f'{key}_time = "{hour:02}:{minute}"'
+                )
+            if key == "date":
+                return (
+                    f"date = {written} has a time in it: write the date alone (date = {alone}); "
+                    'the hours go in opens = "10:00" and closes = "13:00"'
+                )
+            return f"{key} = {written} has a time in it: write the date alone: {key} = {alone}"
+        if not 1 <= month <= 12:
+            return f"{key} = {written}: there is no month {month}; write year-month-day: {example}"
+        try:
+            real = date(year, month, day)
+        except ValueError:
+            return (
+                f"{key} = {written}: {_MONTHS[month - 1].title()} {year} has no day {day}; "
+                f"write year-month-day: {example}"
+            )
+        return (
+            f"{key} = {written}: write the month and the day with two digits each: "
+            f"{key} = {real.isoformat()}"
+        )
+    if match := _DAY_FIRST.match(written):
+        day, month, year = (int(g) for g in match.groups())
+        try:
+            real = date(year + 2000 if year < 100 else year, month, day)
+        except ValueError:
+            return f"{key} = {written} is not a date: write year-month-day: {example}"
+        return f"{key} = {written}: write dates year first, with dashes: {key} = {real.isoformat()}"
+    words = [w.lower().rstrip(".") for w in re.findall(r"[A-Za-z]+\.?", written)]
+    month_of = next(
+        (
+            i + 1
+            for w in words
+            for i, name in enumerate(_MONTHS)
+            if len(w) >= 3 and name.startswith(w)
+        ),
+        None,
+    )
+    numbers = [int(n) for n in re.findall(r"\d+", written)]
+    if month_of is not None and numbers and 1 <= numbers[0] <= 31:
+        day = numbers[0]
+        if len(numbers) > 1 and numbers[1] >= 1000:
+            try:
+                real = date(numbers[1], month_of, day)
+                return f"{key} = {written}: write dates in numbers, year first: {key} = {real}"
+            except ValueError:
+                pass
+        return (
+            f"{key} = {written}: write dates in numbers, with the year first: "
+            f"{key} = 2026-{month_of:02}-{day:02} for {day} {_MONTHS[month_of - 1].title()} 2026"
+        )
+    return f"{key} = {written} is not a date: write year-month-day: {example}"
 
 
 def parse_time(value: object, where: tuple[str | int, ...]) -> time:
+    key = str(where[-1]) if where else "time"
+    if isinstance(value, time):  # TOML's own time, with seconds
+        raise HoursError(
+            where, f'{key} = {value:%H:%M:%S}: write times in quotes, as {key} = "{value:%H:%M}"'
+        )
     if not isinstance(value, str) or not _TIME.match(value):
-        raise HoursError(where, f'{value!r} is not a time: write it as "HH:MM", e.g. "10:00"')
+        example = "10:00" if key == "opens" else "16:00"
+        raise HoursError(
+            where,
+            f'{key}: {value!r} is not a time: write "HH:MM" on the 24-hour clock, '
+            f'e.g. {key} = "{example}"',
+        )
     hours, minutes = value.split(":")
     return time(int(hours), int(minutes))
 
 
 def parse_date(value: object, where: tuple[str | int, ...]) -> date:
+    key = str(where[-1]) if where else "date"
     if isinstance(value, datetime):
-        raise HoursError(where, f"{value!r} has a time of day: give a date such as 2026-12-24")
+        raise HoursError(where, date_problem(key, value.isoformat()))
     if isinstance(value, date):
         return value
     if isinstance(value, str):
-        try:
-            return date.fromisoformat(value)
-        except ValueError:
-            pass
-    raise HoursError(where, f"{value!r} is not a date: write it as 2026-12-24")
+        if re.match(r"^\d{4}-\d{2}-\d{2}$", value.strip()):
+            with contextlib.suppress(ValueError):
+                return date.fromisoformat(value.strip())
+        raise HoursError(where, date_problem(key, value.strip()))
+    raise HoursError(
+        where, f"{key} = {value!r} is not a date: write year-month-day: {key} = 2026-12-24"
+    )
 
 
 def parse_session(table: object, where: tuple[str | int, ...]) -> Session:
@@ -279,12 +446,44 @@ def _only_keys(
 ) -> None:
     for key in table:
         if key not in allowed:
-            raise HoursError(
-                (*where, key),
-                f"unknown setting {key!r} (expected one of {', '.join(sorted(allowed))})",
-            )
+            raise HoursError((*where, key), _unknown(key, allowed, where))
     for key in sorted(required - set(table)):
         raise HoursError(where, f"missing {key!r}")
+
+
+# Where each setting of hours.toml belongs: a key found elsewhere is named with its place.
+SETTINGS_OF = {
+    "": ("timezone", "subdivision", "observed_name"),
+    "[[closures]]": ("from", "to", "from_time", "to_time", "message", "message_cy"),
+    "[[special_hours]]": ("date", "opens", "closes"),
+    "[weekly]": WEEKDAYS,
+}
+
+
+def _place(where: tuple[str | int, ...]) -> str:
+    if not where:
+        return "the top of the file"
+    if len(where) > 1 and isinstance(where[1], int):
+        return f"a [[{where[0]}]] table"
+    return f"[{where[0]}]" if len(where) == 1 else f"{where[-1]}'s {{ }}"
+
+
+def _unknown(key: str, allowed: Set[str], where: tuple[str | int, ...]) -> str:
+    """An unknown setting, or one in the wrong table (its header missing or commented out)."""
+    home = next(
+        (table for table, keys in SETTINGS_OF.items() if key in keys and key not in allowed), None
+    )
+    if home == "":
+        return (
+            f"{key} belongs at the top of the file, before the first [table] line, "
+            f"not in {_place(where)}"
+        )
+    if home is not None and not (len(where) > 1 and not isinstance(where[1], int)):
+        return (
+            f"{key} belongs in a {home} table, not in {_place(where)}: is the {home} line "
+            f'above it missing, or still commented out with "#"?'
+        )
+    return f"unknown setting {key!r} (expected one of {', '.join(sorted(allowed))})"
 
 
 def parse_hours(data: Mapping[str, object]) -> HoursConfig:
@@ -318,7 +517,11 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
 
     weekly_data = data["weekly"]
     if not isinstance(weekly_data, Mapping):
-        raise HoursError(("weekly",), "expected a [weekly] table of days")
+        raise HoursError(
+            ("weekly",),
+            "write [weekly] with one bracket each side, then one line a day: "
+            'monday = { opens = "10:00", closes = "16:00" }',
+        )
     _only_keys(weekly_data, set(WEEKDAYS), ("weekly",))
     weekly = {
         WEEKDAYS.index(name): parse_session(value, ("weekly", name))
@@ -330,7 +533,7 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
         where = ("closures", i)
         _only_keys(
             entry,
-            {"from", "to", "message", "message_cy"},
+            set(SETTINGS_OF["[[closures]]"]),
             where,
             required={"from", "to", "message"},
         )
@@ -339,20 +542,25 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
             parse_date(entry["to"], (*where, "to")),
             str(entry["message"]).strip(),
             str(entry.get("message_cy", "")).strip(),
+            *(
+                parse_time(entry[key], (*where, key)) if key in entry else None
+                for key in ("from_time", "to_time")
+            ),
         )
-        if closure.end < closure.start:
+        if closure.ends <= closure.starts:
             raise HoursError(
-                (*where, "to"),
-                f"the closure ends ({closure.end}) before it starts ({closure.start})",
+                (*where, "to_time" if closure.to_time else "to"),
+                f"the closure ends ({closure.describe().split(' to ')[1]}) before it starts "
+                f"({closure.describe().split(' to ')[0]})",
             )
         if not closure.message:
             raise HoursError((*where, "message"), "a closure needs a message for callers")
         for j, other in enumerate(closures):
-            if closure.start <= other.end and other.start <= closure.end:
+            if closure.starts < other.ends and other.starts < closure.ends:
                 raise HoursError(
                     where,
-                    f"this closure ({closure.start} to {closure.end}) "
-                    f"overlaps closure {j + 1} ({other.start} to {other.end})",
+                    f"this closure ({closure.describe()}) "
+                    f"overlaps closure {j + 1} ({other.describe()})",
                 )
         closures.append(closure)
 
@@ -364,15 +572,20 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
         if day in special:
             raise HoursError(where, f"{day} has special hours twice")
         for closure in closures:
-            if closure.start <= day <= closure.end:
+            if closure.covers_day(day):
                 raise HoursError(
                     where,
-                    f"{day} has special hours but is inside the closure "
-                    f"{closure.start} to {closure.end}",
+                    f"{day} has special hours but is inside the closure {closure.describe()}",
                 )
         special[day] = parse_session({"opens": entry["opens"], "closes": entry["closes"]}, where)
 
     names = data.get("bank_holiday_names", {})
+    if isinstance(names, Mapping):
+        for key in names:
+            if any(key in keys for table, keys in SETTINGS_OF.items() if table != "[weekly]"):
+                raise HoursError(
+                    ("bank_holiday_names", key), _unknown(key, set(), ("bank_holiday_names",))
+                )
     if not isinstance(names, Mapping) or not all(
         isinstance(v, str) and v.strip() for v in names.values()
     ):
@@ -381,7 +594,31 @@ def parse_hours(data: Mapping[str, object]) -> HoursConfig:
     if not isinstance(observed, str) or "{name}" not in observed:
         raise HoursError(("observed_name",), "must be text containing {name}")
 
+    for i, closure in enumerate(closures):
+        _check_inside_a_day(closure, ("closures", i), weekly, special)
     return HoursConfig(zone, subdivision, weekly, tuple(closures), special, dict(names), observed)
+
+
+def _check_inside_a_day(
+    closure: Closure,
+    where: tuple[str | int, ...],
+    weekly: Mapping[int, Session],
+    special: Mapping[date, Session],
+) -> None:
+    """A closure within one day's hours (12:00 to 13:00 of a 10:00 to 16:00 day) would
+    leave the day two sessions, which the hours cannot hold: refused, in words."""
+    if closure.start != closure.end or closure.from_time is None or closure.to_time is None:
+        return
+    session = special.get(closure.start) or weekly.get(closure.start.weekday())
+    if session is None:
+        return
+    if session.opens < closure.from_time and closure.to_time < session.closes:
+        raise HoursError(
+            (*where, "from_time"),
+            f"this closure ({closure.describe()}) falls inside the day's hours "
+            f"({session.opens:%H:%M} to {session.closes:%H:%M}): a closure can end the day "
+            "early (from_time alone) or start it late (to_time alone), not both",
+        )
 
 
 def _table_list(data: Mapping[str, object], key: str) -> list[Mapping[str, object]]:
@@ -427,3 +664,31 @@ def check_opens(hours: OpeningHours, at: datetime) -> None:
             f"the helpline never opens in the {SEARCH_DAYS} days "
             f"from {day:%Y-%m-%d}: check weekly hours and closures",
         ) from exc
+
+
+_REOPENING_TIME = re.compile(r"^(\d{1,2})(?::(\d{2}))?\s*(am|pm)?$", re.IGNORECASE)
+
+
+def parse_reopening(text: str, now: datetime, zone: ZoneInfo) -> datetime:
+    """When a supervisor's closure ends, as they write it: a time today ("14:00", "2pm") or
+    a date and a time ("2026-12-24 16:00", "24/12/2026 16:00"); ValueError otherwise."""
+    words = " ".join(text.replace("T", " ").split())
+    day_part, _, time_part = words.rpartition(" ")
+    if day_part:
+        if match := re.match(r"^(\d{1,2})/(\d{1,2})/(\d{4})$", day_part):
+            day = date(int(match.group(3)), int(match.group(2)), int(match.group(1)))
+        else:
+            day = date.fromisoformat(day_part)
+    else:
+        day = now.astimezone(zone).date()
+    match = _REOPENING_TIME.match(time_part)
+    if match is None:
+        raise ValueError(f"not a time: {time_part!r}")
+    hour, minute, half = int(match.group(1)), int(match.group(2) or 0), (match.group(3) or "")
+    if half:
+        if not 1 <= hour <= 12:
+            raise ValueError(f"not a time: {time_part!r}")
+        hour = hour % 12 + (12 if half.lower() == "pm" else 0)
+    elif match.group(2) is None:
+        raise ValueError(f"not a time: {time_part!r}")  # a bare "14" could be a day
+    return datetime.combine(day, time(hour, minute), tzinfo=zone)

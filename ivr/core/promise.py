@@ -188,6 +188,9 @@ def closure_note(
     its Welsh message (None without one: a Welsh text never carries English)."""
     if override is not None and override.active(now):
         return (override.message_cy or None) if welsh else override.message
+    reason = hours.status(now).reason  # a closure that started part-way through a day
+    if reason is not None and reason.kind == "closure":
+        return reason.welsh if welsh else reason.text
     day = now.astimezone(hours.timezone).date()
     last = due.astimezone(hours.timezone).date()
     while day <= last:

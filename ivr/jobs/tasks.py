@@ -16,6 +16,7 @@ from datetime import datetime, timedelta
 from twilio.base.exceptions import TwilioException
 
 from ivr.core.callbacks import Callback
+from ivr.core.clock import day_in_words, in_words
 from ivr.core.expiry import (
     END_HELD,
     EXPIRE,
@@ -115,7 +116,7 @@ class Jobs:
         zone = ctx.flows.hours.timezone
         today = now.astimezone(zone).date()
         if not self._mark(ctx.keys.nightly(today), now, NIGHTLY_MARK_SECONDS):
-            report.add(f"the nightly work for {today} was already done")
+            report.add(f"the nightly work for {day_in_words(today)} was already done")
             return report
         yesterday = today - timedelta(days=1)
         limits = ctx.settings.limits
@@ -247,7 +248,7 @@ class Jobs:
         opened = datetime.combine(local.date(), session.opens, tzinfo=hours.timezone)
         if not self._mark(ctx.keys.opening(opened.isoformat()), now, OPENING_MARK_SECONDS):
             return
-        report.add(f"the helpline opened at {opened.isoformat()}")
+        report.add(f"the helpline opened at {opened:%H:%M} on {day_in_words(opened.date())}")
         # Everyone who can be called today: due now, or later today inside their safe time.
         today = local.date()
         limits = ctx.settings.limits
@@ -285,7 +286,8 @@ class Jobs:
                 now, callback.plan or ANYTIME, ctx.flows.hours, override, ctx.settings.min_slot
             )
             place = placement(promised, now, ctx.flows.hours)
-            report.add(f"move {callback.id} to its next slot, due {place.due.isoformat()}")
+            due = in_words(place.due, ctx.flows.hours.timezone)
+            report.add(f"move {callback.id} to its next slot, due {due}")
             if self.apply:
                 ctx.queue.replan(callback.id, callback.plan, place)
 

@@ -31,7 +31,9 @@ so they are not under one.
   hl:{helpline}:audit                     stream: who did what (numbers masked)
   hl:{helpline}:opening:{iso}, nightly:{date}   once-only marks of the scheduler's jobs
   hl:{helpline}:sim:…                     what `helpline simulate` made: the same keys, apart
-                                          (never released, listed or counted; purged nightly)
+                                          (never released, listed or counted; purged nightly);
+                                          each plain run clears it first
+  hl:{helpline}:sim:@{name}:…             a named simulation session (--session NAME)
   hl:advisors, hl:adv:{username}          advisor accounts (accounts.py), phones sealed
   hl:advstate:{username}                  an advisor's state: free, ringing, on a call (live.py)
   hl:signin:addr:{a}, hl:signin:acct:{u}:{d}, hl:signin:trust:{digest}   sign-in throttle
@@ -90,6 +92,9 @@ def advisor_state(username: str) -> str:
     return f"hl:advstate:{username}"
 
 
+SESSION_MARK = "@"  # hl:{helpline}:sim:@{name}:… a named simulation session
+
+
 @dataclass(frozen=True)
 class Keys:
     """The keys of one helpline, or of its simulated twin (`helpline simulate`'s records: a
@@ -97,10 +102,24 @@ class Keys:
 
     helpline: str = DEFAULT_HELPLINE
     simulated: bool = False
+    session: str = ""  # a simulation's --session NAME: its records apart from other runs'
 
     @property
     def base(self) -> str:
-        return f"{ROOT}{self.helpline}:" + ("sim:" if self.simulated else "")
+        if not self.simulated:
+            return f"{ROOT}{self.helpline}:"
+        return f"{ROOT}{self.helpline}:sim:" + (
+            f"{SESSION_MARK}{self.session}:" if self.session else ""
+        )
+
+    @property
+    def sessions(self) -> str:
+        """The prefix of every named simulation session's records."""
+        return f"{ROOT}{self.helpline}:sim:{SESSION_MARK}"
+
+    def in_session(self, name: str) -> Keys:
+        """The simulated records of one named session (`helpline simulate --session NAME`)."""
+        return Keys(self.helpline, simulated=True, session=name)
 
     @property
     def real(self) -> Keys:

@@ -304,13 +304,15 @@ class LiveQueue:
     def handled(self) -> list[float]:
         return [float(v) for v in self.r.lrange(f"{self.keys.live}handled", 0, -1)]
 
-    def rules(self, default_max_wait: timedelta) -> Rules:
-        data = table(self.r.hgetall(f"{self.keys.live}settings"))
+    def rules(self, default_max_wait: timedelta, default_order: str = LIVE_FIRST) -> Rules:
+        """The supervisor's rules, else the settings' (QUEUE_MAX_WAIT_MINUTES, QUEUE_ORDER)."""
+        # A simulation follows the real rules (it never sets any).
+        data = table(self.r.hgetall(f"{self.keys.real.live}settings"))
         minutes = data.get("max_wait_minutes", "")
         order = data.get("order", "")
         return Rules(
             timedelta(minutes=int(minutes)) if minutes.isdigit() else default_max_wait,
-            order if order in ORDERS else LIVE_FIRST,
+            order if order in ORDERS else default_order,
         )
 
     def set_rules(self, max_wait_minutes: int, order: str) -> None:

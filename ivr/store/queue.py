@@ -912,6 +912,17 @@ def erase_simulated(r: redis.Redis, keys: Keys) -> int:
     return erased
 
 
+def erase_plain_simulation(r: redis.Redis, keys: Keys) -> int:
+    """Erase what earlier plain `helpline simulate` runs made for this helpline (named
+    sessions stay): each plain run starts clean."""
+    erased = 0
+    found = (k for k in r.scan_iter(keys.simulation.base + "*", count=1000))
+    ours = (k for k in found if not k.startswith(keys.sessions))
+    for batch in _batches(ours, 500):
+        erased += int(r.unlink(*batch))
+    return erased
+
+
 def _batches(items: Iterator[str], size: int) -> Iterator[list[str]]:
     batch: list[str] = []
     for item in items:

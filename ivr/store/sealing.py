@@ -40,10 +40,12 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import cast
 
 import redis
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from redis.client import NEVER_DECODE
 
 from ivr.config import Settings
 from ivr.store import keys
@@ -339,33 +341,79 @@ def reseal_place(r: redis.Redis, swap: Callable[..., object], place: Place, seal
     raise RuntimeError(f"{place.key} kept changing while it was being re-sealed")
 
 
-def sealed_values(r: redis.Redis) -> Iterator[Place]:
+def _text(value: bytes | None) -> str | None:
+    """A value read as bytes, as text; None when it is not text (a pickle, say)."""
+    try:
+        return None if value is None else value.decode()
+    except UnicodeDecodeError:
+        return None
+
+
+def _raw(r: redis.Redis, *command: str) -> object:
+    """A command's reply as bytes, whatever the client decodes."""
+    return r.execute_command(*command, **{NEVER_DECODE: True})  # type: ignore[no-untyped-call]
+
+
+def sealed_values(r: redis.Redis, skipped: list[Place] | None = None) -> Iterator[Place]:
     """Every sealed value in the store, wherever it is: any helpline, simulated records,
     fields added since (a person's language, say). Found by what it looks like, not by a
-    list of places, so a rotation can never leave one under a key about to be dropped."""
+    list of places, so a rotation can never leave one under a key about to be dropped.
+    Values read as bytes: others keep records here too (the scheduler's pickled jobs),
+    which are not text; those go to `skipped`, untouched."""
     for key in r.scan_iter(keys.ROOT + "*", count=1000):
         kind = maybe_text(r.type(key))
         if kind == "string":
-            value = maybe_text(r.get(key))
-            if value is not None and looks_sealed(value):
+            value = _text(cast("bytes | None", _raw(r, "GET", key)))
+            if value is None:
+                if skipped is not None:
+                    skipped.append(Place(key))
+            elif looks_sealed(value):
                 yield Place(key)
         elif kind == "hash":
-            for field, value in table(r.hgetall(key)).items():
-                if looks_sealed(value):
-                    yield Place(key, field)
+            for field, data in cast(dict[bytes, bytes], _raw(r, "HGETALL", key)).items():
+                name, value = _text(field), _text(data)
+                if name is None or value is None:
+                    if skipped is not None:
+                        skipped.append(Place(key, name or repr(field)))
+                elif looks_sealed(value):
+                    yield Place(key, name)
 
 
-def rotate(r: redis.Redis, sealer: Sealer) -> tuple[int, int]:
+@dataclass(frozen=True)
+class Rotated:
+    """What a rotation did: values re-sealed, passes over the store, and values left alone
+    because the sealer did not write them (not text, or sealed under no key it holds)."""
+
+    changed: int
+    passes: int
+    skipped: int
+
+
+def rotate(r: redis.Redis, sealer: Sealer) -> Rotated:
     """Re-seal every sealed value in the store under the newest key, the app running
     (each value is swapped only if unchanged since it was read). Passes until one finds
-    nothing left to do: (values re-sealed, passes)."""
+    nothing left to do. Only what the sealer wrote is sealed again: anything else is
+    skipped and counted."""
     swap = swap_script(r)
     total = 0
     for passes in range(1, 6):
-        changed = sum(reseal_place(r, swap, place, sealer) for place in sealed_values(r))
+        skipped: list[Place] = []
+        changed = 0
+        for place in sealed_values(r, skipped):
+            try:
+                changed += reseal_place(r, swap, place, sealer)
+            except Unreadable:
+                skipped.append(place)
         total += changed
         if not changed:
-            return total, passes
+            if skipped:
+                log.warning(
+                    "keys rotate left %d values alone (not sealed by this app's keys), "
+                    "under keys such as %s",
+                    len(skipped),
+                    ", ".join(sorted({p.key for p in skipped})[:3]),
+                )
+            return Rotated(total, passes, len(skipped))
     raise RuntimeError(
         "values sealed under an older key keep appearing: a process still seals with one "
         "(is the new key first in DATA_KEY everywhere?)"

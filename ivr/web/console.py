@@ -48,9 +48,8 @@ from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 from ivr.content.flows import closure_message_problem, closure_opening_problem
 from ivr.core.callbacks import OUTCOMES, Callback, after_outcome
 from ivr.core.claims import actor, why_not_call_next
-from ivr.core.clock import parse_instant
 from ivr.core.expiry import last_day, overdue, to_decide
-from ivr.core.hours import usual_span
+from ivr.core.hours import parse_reopening, usual_span
 from ivr.core.languages import ENGLISH, WELSH
 from ivr.core.livequeue import (
     BY_WAIT,
@@ -204,7 +203,11 @@ class CloseForm(FlaskForm):
         "open today, in Welsh)",
         validators=[Length(max=300)],
     )
-    until = StringField("Until (optional, e.g. 2026-12-24T13:00)")
+    until = StringField(
+        "Reopens at (optional): a time today such as 14:00, or a date and time such as "
+        "2026-12-24 16:00. Closed until then, open again from that moment if the usual hours "
+        "are on; empty: closed until you reopen it"
+    )
 
 
 class PlanForm(FlaskForm):
@@ -812,7 +815,7 @@ def take(advisor: Advisor) -> Taken | None:
     h = helpline()
     now = h.clock()
     reconcile_with_twilio(now)
-    rules = h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    rules = queue_rules()
     return take_next(
         h.queue,
         h.live,
@@ -1026,8 +1029,11 @@ NO_CALLS_FOR_STAFF = (
 
 
 def queue_rules() -> Rules:
+    """The supervisor's queue rules, else QUEUE_MAX_WAIT_MINUTES and QUEUE_ORDER."""
     h = helpline()
-    return h.live.rules(timedelta(minutes=h.settings.queue_max_wait_minutes))
+    return h.live.rules(
+        timedelta(minutes=h.settings.queue_max_wait_minutes), h.settings.queue_order
+    )
 
 
 def supervisor_view() -> dict[str, object]:
@@ -1124,9 +1130,12 @@ def close() -> Response:
     until = None
     if form.until.data:
         try:
-            until = parse_instant(form.until.data.strip(), h.flows.hours.timezone)
+            until = parse_reopening(form.until.data, h.clock(), h.flows.hours.timezone)
         except ValueError:
-            flash("Write the time like 2026-12-24T13:00, or leave it empty.", ERROR)
+            flash(
+                "Write the time like 14:00 (today) or 2026-12-24 16:00, or leave it empty.",
+                ERROR,
+            )
             return redirect(url_for("console.supervisor"))
         if until <= h.clock():  # the line would not close at all: say so, don't pretend
             flash("That time has already passed: the line was not closed.", ERROR)
