@@ -50,14 +50,50 @@ def _spans(tokens: Sequence[str], words: Sequence[str]) -> list[range]:
     ]
 
 
-def _score(option: Option, tokens: Sequence[str]) -> tuple[int, int]:
-    """How well `option` matches: how many spoken words its key and words account for, then
-    how late its match ends (people ask for what they want last: "talk to the police")."""
-    spans = [
-        span for phrase in (option.key, *option.words) for span in _spans(tokens, words_of(phrase))
-    ]
+# Said before a key to name it ("option 2", "press 1"); and words a caller may put around a
+# choice without changing it ("mornings please", "yes that's fine").
+KEY_LEAD = frozenset({"option", "number", "press", "key", "choose"})
+COURTESY = frozenset(
+    {"please", "thanks", "thank", "you", "the", "in", "a", "an", "yes", "yeah", "ok", "okay"}
+    | {"and", "but", "am"}
+    | {"that", "is", "fine", "i", "think", "would", "be", "best", "prefer", "like", "just"}
+)
+
+
+def key_spoken(tokens: Sequence[str]) -> bool:
+    """A number is taken for a key only when it is all the caller said ("2", "option 2"):
+    in a sentence numbers are times and counts ("no, after 1", "about 2 p.m.")."""
+    said = [t for t in tokens if t and t not in KEY_LEAD]
+    return len(said) == 1 and said[0].isdigit()
+
+
+def _covered(option: Option, tokens: Sequence[str], keys: bool) -> list[range]:
+    phrases = (option.key, *option.words) if keys else option.words
+    return [span for phrase in phrases for span in _spans(tokens, words_of(phrase))]
+
+
+def _score(option: Option, tokens: Sequence[str], keys: bool) -> tuple[int, int]:
+    """How well `option` matches: how many spoken words its key (when spoken alone) and
+    words account for, then how late its match ends (people ask for what they want last:
+    "talk to the police")."""
+    spans = _covered(option, tokens, keys)
     covered = {i for span in spans for i in span}
     return len(covered), max((span.stop for span in spans), default=0)
+
+
+def only_chose(option: Option, speech: str | None, crisis: CrisisWords | None = None) -> bool:
+    """Whether the caller said nothing but `option`, COURTESY words and words of danger,
+    despair or help (answered on their own: "yes but I'm frightened"). Where a few more
+    words change the meaning ("not in the afternoon", "any time after 2", "no, only when
+    he's out"), an answer counts only when nothing else was said: else the question is
+    asked again, never guessed."""
+    said = words_of(speech, crisis.fillers if crisis else ())
+    spotted = spot(crisis, said) if crisis else Spotted()
+    tokens = ["" if i in spotted.at else token for i, token in enumerate(said)]
+    covered = {i for span in _covered(option, tokens, key_spoken(tokens)) for i in span}
+    return bool(covered) and all(
+        i in covered or not t or t in COURTESY or t in KEY_LEAD for i, t in enumerate(tokens)
+    )
 
 
 @dataclass(frozen=True)
@@ -96,7 +132,8 @@ def hear(
     tokens = words_of(speech, crisis.fillers if crisis else ())
     spotted = spot(crisis, tokens) if crisis else Spotted()
     rest = ["" if i in spotted.at else token for i, token in enumerate(tokens)]
-    scored = [(_score(o, rest), -i, o) for i, o in enumerate(options)]
+    keys = key_spoken(rest)
+    scored = [(_score(o, rest, keys), -i, o) for i, o in enumerate(options)]
     best = max(scored, default=None, key=lambda s: s[:2])
     return Heard(best[2] if best and best[0][0] else None, spotted.classes)
 

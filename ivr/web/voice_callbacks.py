@@ -100,9 +100,20 @@ def answer(
     """The caller's answer to a `question` asked again at the endpoint `again` (with
     `params`): one of `own`, with the reply to go on with (it starts with the 999 line if
     they named danger); or the whole reply when there is no answer to act on (danger alone,
-    9, 0, nothing, wrong)."""
+    9, 0, nothing, wrong). A spoken answer counts only when it says that option and nothing
+    that could change it (calltree.only_chose): a safe time or a yes to voicemail is never
+    guessed from a sentence ("not in the afternoon", "no, he has my phone after 1")."""
     heard, resp = heard_here(calltree.menu_options(own, flows().voice.navigation))
     picked = heard.option
+    speech = param("SpeechResult")
+    if (
+        picked is not None
+        and picked in own
+        and not param("Digits").strip()
+        and not calltree.only_chose(picked, speech, helpline().flows.crisis)
+    ):
+        picked = None
+        heard = calltree.Heard(None, heard.said)
     if picked is None:
         return not_chosen(heard, resp, lambda t: link(again, tries=t, **params), tries())
     if picked.action == "menu":
