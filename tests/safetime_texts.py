@@ -47,6 +47,11 @@ AMBIGUOUS_HALF_HOURS = [
 HELD_AND_ASKED = [
     # Found: stored as any time, due at once.
     "not while he's home",
+    # Found in review: a date was stored as any time.
+    "not until the 4th",
+    "call me on the 30th",
+    "call me on 30 December",
+    "call me after new year",
     # A person with their presence.
     "when he's out",
     "only when he's out please",

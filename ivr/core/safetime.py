@@ -309,8 +309,12 @@ _MENTIONS_TIME = re.compile(
             # them"), an age ("I'm 12") or money ("£5")
             rf"(?<!i'm )(?<!im )(?<!am )(?<!aged )(?<!age )(?<!£)\b(?:[1-9]|1[0-2])\b"
             rf"(?!\s*(?!{_NOT_PLURAL}\b){_COUNTED}\b)",
-            # days and parts of the day
+            # days and parts of the day; dates ("not until the 4th", "on 30 December",
+            # "after new year"): a date is a time too (review: stored as any time)
             r"\b(?:mon|tues|wednes|thurs|fri|satur|sun)days?\b|\b(?:tues?|weds?|thur?s?|fri)\b",
+            r"\b(?:[1-9]|[12]\d|3[01])(?:st|nd|rd|th)\b|\bnew\s+year\b|\bchristmas\b",
+            r"\b(?:january|february|march|april|june|july|august|september|october|"
+            r"november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)\b",
             r"\b(?:today|tomorrow|tmrw|tmr|tomoz|tomorow|tonight|tonite|weekends?|weekdays?)\b",
             r"\b(?:this|next)\s+week\b|\b(?:mornings?|afternoons?|evenings?|nights?)\b",
             r"\blunch\s*(?:times?|break)?\b|\b(?:in|during|on)\s+my\s+break\b",
