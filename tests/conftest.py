@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -26,6 +27,7 @@ from playwright.sync_api import Browser, sync_playwright
 from ivr import create_app
 from ivr.cli import main
 from ivr.config import Settings
+from ivr.content.flows import DEFAULT_DIR
 from ivr.core.clock import fixed_clock
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
@@ -51,6 +53,15 @@ from tests.common import (
 )
 
 AppFactory = Callable[..., Flask]
+
+
+@pytest.fixture
+def welsh_on(tmp_path: Path) -> Path:
+    """flows/ as shipped, with Welsh switched on (Welsh pages and texts are heard only then)."""
+    folder = tmp_path / "flows"
+    shutil.copytree(DEFAULT_DIR, folder)
+    (folder / "languages.toml").write_text("welsh = true\n")
+    return folder
 
 
 @pytest.fixture

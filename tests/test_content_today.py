@@ -13,7 +13,6 @@ the law differs and the police can advise.
 from __future__ import annotations
 
 import re
-import shutil
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -104,15 +103,6 @@ def environment(monkeypatch: pytest.MonkeyPatch) -> None:
 @pytest.fixture(scope="module")
 def shipped() -> Flows:
     return load_flows(DEFAULT_DIR, NOW)
-
-
-@pytest.fixture
-def welsh_on(tmp_path: Path) -> Path:
-    """flows/ as shipped, with Welsh switched on (texts in Welsh need it)."""
-    folder = tmp_path / "flows"
-    shutil.copytree(DEFAULT_DIR, folder)
-    (folder / "languages.toml").write_text("welsh = true\n")
-    return folder
 
 
 def all_texts(value: object) -> list[str]:

@@ -5,7 +5,6 @@ the loaded flows (voice.toml, safety.toml)."""
 
 from __future__ import annotations
 
-import shutil
 from pathlib import Path
 
 import pytest
@@ -109,15 +108,6 @@ def listening_routes(open_now: bool) -> list[tuple[str, str, str]]:
         ("/voice/callback/check?tries=0", "anonymous", "en"),
         ("/voice/language/choice?tries=0&offer=1", ME, "en"),
     ]
-
-
-@pytest.fixture
-def welsh_on(tmp_path: Path) -> Path:
-    """flows/ as shipped, with Welsh switched on (Welsh pages are heard only then)."""
-    folder = tmp_path / "flows"
-    shutil.copytree(DEFAULT_DIR, folder)
-    (folder / "languages.toml").write_text("welsh = true\n")
-    return folder
 
 
 @pytest.mark.parametrize("at", [IN_HOURS, EVENING, BANK_HOLIDAY])

@@ -39,15 +39,6 @@ def shipped() -> Flows:
     return load_flows(DEFAULT_DIR, NOW)
 
 
-@pytest.fixture
-def welsh_on(tmp_path: Path) -> Path:
-    """flows/ as shipped, with Welsh switched on."""
-    folder = tmp_path / "flows"
-    shutil.copytree(DEFAULT_DIR, folder)
-    (folder / "languages.toml").write_text("welsh = true\n")
-    return folder
-
-
 # ------------------------------------------------------------------ the content
 
 

@@ -6,7 +6,6 @@ Welsh voice: being put through, and the error fallback with its 999 line."""
 
 from __future__ import annotations
 
-import shutil
 from datetime import timedelta
 from pathlib import Path
 
@@ -42,14 +41,6 @@ WELSH_SID, ENGLISH_SID = "CA" + "c" * 32, "CA" + "e" * 32
 @pytest.fixture(scope="module")
 def shipped() -> Flows:
     return load_flows(DEFAULT_DIR, NOW)
-
-
-@pytest.fixture
-def welsh_on(tmp_path: Path) -> Path:
-    folder = tmp_path / "flows"
-    shutil.copytree(DEFAULT_DIR, folder)
-    (folder / "languages.toml").write_text("welsh = true\n")
-    return folder
 
 
 @pytest.fixture
