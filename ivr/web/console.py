@@ -82,7 +82,7 @@ from ivr.twilio.rest import (
     send_sms,
     twilio_error,
 )
-from ivr.web.app import CHOSEN, CONSOLE_CHOICE, PAGE_ERROR, Helpline, helpline, helplines
+from ivr.web.context import CHOSEN, CONSOLE_CHOICE, PAGE_ERROR, Helpline, helpline, helplines
 from ivr.web.report_page import last_month, render_report, report_name
 
 log = logging.getLogger(__name__)

@@ -15,7 +15,7 @@ from werkzeug.wrappers import Response
 
 from ivr import __version__
 from ivr.ops.health import dependencies
-from ivr.web.app import helpline
+from ivr.web.context import helpline
 
 bp = Blueprint("health", __name__)
 

@@ -16,7 +16,7 @@ from ivr.core.callbacks import Callback, callable_number
 from ivr.core.phone import mask
 from ivr.store import stats
 from ivr.twilio.rest import STATUS_EVENTS
-from ivr.web.app import helpline
+from ivr.web.context import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import METHODS, link, param, say, screened, twiml
 

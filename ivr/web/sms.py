@@ -45,7 +45,7 @@ from ivr.store.erasures import record_erasure
 from ivr.store.queue import Flood, Requested
 from ivr.store.spool import Spooled, SpoolFull
 from ivr.twilio.rest import Purge, enqueue_purge, media_sid
-from ivr.web.app import helpline, serving
+from ivr.web.context import helpline, serving
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)

@@ -28,7 +28,7 @@ from ivr.store import stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
 from ivr.twilio.verify import VERIFY_FIELD
-from ivr.web.app import PAGE_ERROR, helpline
+from ivr.web.context import PAGE_ERROR, helpline
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)

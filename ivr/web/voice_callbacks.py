@@ -23,7 +23,7 @@ from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import stats
 from ivr.store.live import LEFT
-from ivr.web.app import helpline
+from ivr.web.context import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,

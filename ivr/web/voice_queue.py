@@ -35,7 +35,7 @@ from ivr.core.phone import mask
 from ivr.store import stats
 from ivr.store.live import BRIDGED, BRIDGING, LEFT, TAKEN, WAITING
 from ivr.twilio.rest import call_advisor_for_caller, dequeue_member, redirect_call, twilio_error
-from ivr.web.app import helpline
+from ivr.web.context import helpline
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
