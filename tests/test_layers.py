@@ -15,7 +15,18 @@ from ivr.store.keys import ROOT
 
 PACKAGE = Path(__file__).resolve().parent.parent / "ivr"
 # Lowest first: a module may import its own layer and those before it, never one after.
-LAYERS = ("core", "content", "config", "store", "twilio", "services", "ops", "jobs", "web")
+LAYERS = (
+    "core",
+    "content",
+    "config",
+    "store",
+    "twilio",
+    "services",
+    "ops",
+    "actions",
+    "jobs",
+    "web",
+)
 TOP = ("cli", "simulate", "demo", "__main__", "__init__")  # entry points: may import any layer
 CORE_MAY_USE = {"holidays", "phonenumbers"}  # pure libraries, beside the standard library
 
