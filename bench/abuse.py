@@ -199,6 +199,18 @@ def badly_signed_requests(base: str, host: str, port: int, count: int = 200) -> 
     ]
 
 
+async def settle(base: str, call: dict[str, str], seconds: float = 30.0) -> float:
+    """Wait until a signed call is answered within 200 ms again (the server has worked
+    through what the last pressure left queued), at most `seconds`; how long it took."""
+    began = time.monotonic()
+    while time.monotonic() - began < seconds:
+        (probe,) = await probes(base, [call], 1, 1)
+        if probe.ok and probe.seconds < 0.2:
+            break
+        await asyncio.sleep(0.5)
+    return time.monotonic() - began
+
+
 async def refused(
     base: str, calls: list[dict[str, str]], requests: list[bytes], connections: int, seconds: float
 ) -> dict[str, object]:

@@ -99,6 +99,7 @@ def per_call_us(app: Callable, make: Callable[[], dict]) -> float:
 def measure() -> dict[str, dict[str, float]]:
     """µs per call: the floor, each webhook whole, and without one part at a time."""
     from bench.floor_app import app as floor
+    from bench.peer_app import app as peer
     from ivr import create_app
     from ivr.core.clock import fixed_clock
     from ivr.ops import metrics
@@ -131,8 +132,9 @@ def measure() -> dict[str, dict[str, float]]:
 
         results: dict[str, dict[str, float]] = {}
         floor_us = per_call_us(floor.wsgi_app, environ("/voice", CALL, signed=False))
+        peer_us = per_call_us(peer.wsgi_app, environ("/voice", CALL, signed=False))
         for name, path, fields in (("voice", "/voice", CALL), ("sms", "/sms", TEXT)):
-            results[name] = {"floor": floor_us, "whole": timed(path, fields)}
+            results[name] = {"floor": floor_us, "peer": peer_us, "whole": timed(path, fields)}
             results[name]["without signature check"] = timed(path, fields, twilio_auth_token="")
             results[name]["without the request log line"] = timed(path, fields, log_level="WARNING")
             observe, metrics.LATENCY.labels = metrics.LATENCY.labels, _no_histogram
@@ -183,6 +185,9 @@ def report(results: dict[str, dict[str, float]]) -> list[str]:
     voice, sms = results["voice"], results["sms"]
     lines.append(
         f"| floor (bare Flask, constant TwiML) | {voice['floor']:.0f} | {sms['floor']:.0f} |"
+    )
+    lines.append(
+        f"| peer: Twilio's sample IVR, first route (bench/peer_app.py) | {voice['peer']:.0f} | |"
     )
     lines.append(f"| the webhook, whole | {voice['whole']:.0f} | {sms['whole']:.0f} |")
     for part in (
