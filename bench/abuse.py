@@ -11,12 +11,14 @@ console's cookies over plain http on loopback)."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import random
 import re
 import secrets
 import time
 from collections import Counter
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -214,10 +216,21 @@ async def settle(base: str, call: dict[str, str], seconds: float = 30.0) -> floa
 async def refused(
     base: str, calls: list[dict[str, str]], requests: list[bytes], connections: int, seconds: float
 ) -> dict[str, object]:
-    """Probes while `connections` connections send `requests` as fast as they can."""
+    """Probes while `connections` connections send `requests` as fast as they can (from
+    another process: see junk.flood_here)."""
     parts = urlsplit(base)
-    flooded, probed = await asyncio.gather(
-        junk.flood(parts.hostname or "", parts.port or 80, requests, connections, seconds),
-        probes(base, calls, PROBE_RATE, seconds),
-    )
+    context = multiprocessing.get_context("spawn")
+    loop = asyncio.get_running_loop()
+    with ProcessPoolExecutor(1, mp_context=context) as pool:
+        await loop.run_in_executor(pool, junk.ready)  # the process is up: the flood starts at once
+        flooding = loop.run_in_executor(
+            pool,
+            junk.flood_here,
+            parts.hostname or "",
+            parts.port or 80,
+            requests,
+            connections,
+            seconds,
+        )
+        flooded, probed = await asyncio.gather(flooding, probes(base, calls, PROBE_RATE, seconds))
     return {"probes": summary(probed), "flood": flooded}

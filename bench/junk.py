@@ -106,3 +106,18 @@ async def flood(
         "answers": dict(seen),
         "per_second": answered / elapsed if elapsed else 0.0,
     }
+
+
+def ready() -> bool:
+    """Run first in the flooding process, so it has started and imported this module before
+    the probes begin."""
+    return True
+
+
+def flood_here(
+    host: str, port: int, requests: list[bytes], connections: int, seconds: float
+) -> dict[str, object]:
+    """flood() on an event loop of its own: run in another process, so a flood that keeps
+    its loop busy never delays the probes' own sending and reading (which would be charged
+    to the server)."""
+    return asyncio.run(flood(host, port, requests, connections, seconds))
