@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 import tomllib
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 
@@ -26,20 +26,21 @@ from ivr.content.flows import (
 from ivr.core import spoken
 from ivr.core.gsm7 import non_gsm7, segments, ucs2_segments
 from ivr.core.hours import Status
-from ivr.core.phrases import when
+from ivr.core.phrases import when, window_words
+from ivr.core.safetime import Window
 
 PRICES = Path(__file__).resolve().parent / "prices.toml"
 
-# What the app fills in, at about its longest, so a count is never flattering ({when} and
-# {fallback} are the longest next opening of the year, in the content's own language).
+# What the app fills in, at about its longest, so a count is never flattering; what the
+# app words itself ({when}, {window}, {closes}, {day}) in the content's own language
+# (sample_fields). A holiday's name and a closure's message are as hours.toml and a
+# supervisor write them.
 SAMPLE_FIELDS = {
-    "window": "between 12pm and 2pm, Tue and Thu only",
-    "closes": "4pm",
     "hour": "8",
     "names": "Christmas Day and the Boxing Day bank holiday",
-    "day": "Tuesday 29 December",
     "message": "We are closed today for staff training.",
 }
+SAMPLE_WINDOW = Window(earliest=time(12), latest=time(14), weekdays=frozenset({1, 3}))
 # Pieces of {when}, never a text of their own.
 WHEN_PIECES = ("soon", "closing", "reopen", "held")
 # Replies sent with [reply].options after them (ivr/web/sms.py).
@@ -125,25 +126,30 @@ def page_parts(flows: Flows) -> dict[str, tuple[float, ...]]:
 def longest_when(flows: Flows, now: datetime) -> str:
     """The longest "we will call you ..." of the coming year ("on Tuesday 29 December at
     10am"), in the content's language."""
-    return max(
-        (
-            when(s.next_opening, s.at, flows.hours, flows.phrases)
-            for s in _statuses(flows.hours, now)
-        ),
-        key=len,
-    )
+    statuses = _statuses(flows.hours, now)
+    return max((when(s.next_opening, s.at, flows.hours, flows.phrases) for s in statuses), key=len)
+
+
+def sample_fields(flows: Flows, now: datetime) -> dict[str, str]:
+    """A value for every {field} of a reply, long, in the content's language where the app
+    words it."""
+    t = flows.phrases
+    at_longest = longest_when(flows, now)
+    return {
+        **SAMPLE_FIELDS,
+        "when": at_longest,
+        "fallback": at_longest,
+        "closes": t.hour(time(16)),
+        "window": window_words(SAMPLE_WINDOW, t),
+        "day": f"{t.weekday(1)} 29 {t.months[11]}",
+        "usual_hours": flows.usual_hours,
+    }
 
 
 def reply_texts(flows: Flows, now: datetime) -> dict[str, str]:
     """Each text reply as sent, its fields filled in with long sample values."""
     replies = flows.sms.replies
-    at_longest = longest_when(flows, now)
-    fields = {
-        **SAMPLE_FIELDS,
-        "when": at_longest,
-        "fallback": at_longest,
-        "usual_hours": flows.usual_hours,
-    }
+    fields = sample_fields(flows, now)
     out = {}
     for name, template in replies.items():
         if name in WHEN_PIECES:
@@ -286,8 +292,8 @@ def report(flows: Flows, now: datetime, prices: Prices) -> list[str]:
         f"{len(parts)}, {max(parts):.1f} s; longest page in all its parts: {whole_name}, "
         f"{sum(whole_parts):.1f} s in {len(whole_parts)} part(s).",
         "",
-        "SMS replies, fields filled in at their longest (other than {when}, the sample values "
-        "are English in the Welsh texts too; GSM-7: 160 characters alone, 153 "
+        "SMS replies, fields filled in at their longest (a holiday's name and a closure's "
+        "message in English; GSM-7: 160 characters alone, 153 "
         "each when split; UCS-2: 70 and 67; '-': cannot be sent in GSM-7):",
         "",
         "| reply | characters | GSM-7 segments | UCS-2 segments | billed |",
