@@ -196,7 +196,6 @@ class Prices:
     outbound_mobile_per_minute: Decimal  # the advisor's call back to a UK mobile
     sms_inbound_per_segment: Decimal
     sms_outbound_per_segment: Decimal
-    note: str = ""
 
 
 def load_prices(path: Path = PRICES) -> Prices:
@@ -206,7 +205,6 @@ def load_prices(path: Path = PRICES) -> Prices:
         read=data["read"],
         currency=data["currency"],
         verified=data["verified"],
-        note=data.get("note", ""),
         voice_url=voice["url"],
         sms_url=sms["url"],
         inbound_per_minute=Decimal(voice["inbound_local_per_minute"]),
@@ -220,7 +218,7 @@ def billed_minutes(call_seconds: float) -> int:
     """Twilio bills each call by the minute, a part minute as a whole one ("an automated
     one-way call of 1 minute and 20 seconds would be billed as 2 minutes":
     https://support.twilio.com/hc/en-us/articles/223132307)."""
-    return max(1, math.ceil(call_seconds / 60))
+    return math.ceil(call_seconds / 60)
 
 
 def call_price(call_seconds: float, per_minute: Decimal) -> Decimal:

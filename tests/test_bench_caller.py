@@ -136,7 +136,7 @@ def test_the_projects_prices_file_loads() -> None:
 
 @pytest.mark.parametrize(
     ("seconds", "minutes"),
-    [(0, 1), (1, 1), (60, 1), (60.5, 2), (80, 2), (360, 6), (361, 7)],
+    [(0, 0), (1, 1), (60, 1), (60.5, 2), (80, 2), (360, 6), (361, 7)],
 )
 def test_calls_are_billed_by_the_started_minute(seconds: float, minutes: int) -> None:
     assert caller.billed_minutes(seconds) == minutes
