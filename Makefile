@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: run test lock chromium redis-server check bench bench-quick load chaos wrk clean
+.PHONY: run test lock chromium redis-server check bench bench-quick bench-abuse bench-caller load chaos wrk clean
 
 # Installs come from the hash-checked lock in requirements/ (see "Dependencies and the lock" in
 # the README): pip itself first, then the app's lock (its build backend, setuptools, included),
@@ -96,14 +96,25 @@ wrk:
 	  && apt-get update -qq && apt-get install -y -qq wrk; } \
 	  || { echo "wrk is needed: apt-get install wrk (or brew install wrk)"; exit 1; }
 
-# `make bench` writes bench/RESULTS.md (about 8 minutes); `make bench-quick` runs every part
+# `make bench` writes bench/RESULTS.md (about 12 minutes); `make bench-quick` runs every part
 # briefly and only prints. BENCH_SLOW_SECONDS sets how long slow clients are held (60),
+# BENCH_FLOOD_SECONDS how long junk forms and badly signed calls are sent (30),
 # BENCH_WORKER_CLASS=sync measures gunicorn's sync workers for comparison.
+# `make bench-abuse` prints only the calls under pressure (BENCH_ABUSE=slow,junk,bad_signature,
+# sign_in chooses which; BENCH_JUNK_CONNECTIONS, BENCH_BAD_SIGNATURE_CONNECTIONS and
+# BENCH_STORM_ATTEMPTS scale them down); `make bench-caller` prints the caller's side of the
+# content (speech, text segments, prices: bench/prices.toml) in a second, with no server.
 bench: $(VENV)/.installed-dev wrk
 	$(BIN)/python -m bench.run
 
 bench-quick: $(VENV)/.installed-dev wrk
 	BENCH_QUICK=1 $(BIN)/python -m bench.run
+
+bench-abuse: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.run abuse
+
+bench-caller: $(VENV)/.installed-dev
+	$(BIN)/python -m bench.caller
 
 load: $(VENV)/.installed-dev wrk
 	$(BIN)/python -m bench.load

@@ -1,7 +1,10 @@
 """`make bench`: throughput and latency of the webhooks as ratios to a bare Flask floor served
-the same way, calls answered while slow clients and a burst of sign-ins press on the server,
-the cost of opening-hours answers, the callback queue at 1 000 / 10 000 / 100 000 waiting,
-and a web worker's memory. Writes bench/RESULTS.md (`make bench-quick`: shorter, prints only).
+the same way (and Twilio's own sample IVR route beside them, bench/peer_app.py), calls
+answered while slow clients, junk forms, badly signed calls and bursts of sign-ins press on
+the server, the cost of opening-hours answers, the callback queue at 1 000 / 10 000 / 100 000
+waiting, a web worker's memory, and the caller's side of the content (bench/caller.py).
+Writes bench/RESULTS.md (`make bench-quick`: shorter, prints only; `make bench-abuse`: only
+the calls under pressure, printed).
 
 Everything runs under gunicorn with gunicorn.conf.py (as the Procfile: gevent workers), against
 the embedded Redis, signature check, logging and metrics on. Throughput is driven by wrk;
@@ -18,15 +21,17 @@ import platform
 import random
 import statistics
 import subprocess
+import sys
 import tempfile
 import time
 from datetime import UTC, datetime, timedelta
 from importlib.metadata import version
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import redis
 
-from bench import abuse, components, results
+from bench import abuse, caller, components, results
 from bench import requests as req
 from bench.server import serving, worker_rss_mib
 
@@ -36,11 +41,21 @@ SECONDS = int(os.environ.get("BENCH_SECONDS", "3" if QUICK else "10"))
 SLOW_SECONDS = float(os.environ.get("BENCH_SLOW_SECONDS", "10" if QUICK else "60"))
 SLOW_HEADERS, SLOW_BODIES = 200, 50
 STORM_ATTEMPTS, STORM_BURSTS = 50, 3
+# Issue 22: 150 connections of 64 KB junk forms, 50 of badly signed calls, as fast as they can.
+JUNK_CONNECTIONS = int(os.environ.get("BENCH_JUNK_CONNECTIONS", "150"))
+BAD_SIGNATURE_CONNECTIONS = int(os.environ.get("BENCH_BAD_SIGNATURE_CONNECTIONS", "50"))
+FLOOD_SECONDS = float(os.environ.get("BENCH_FLOOD_SECONDS", "10" if QUICK else "30"))
+STORM_ATTEMPTS = int(os.environ.get("BENCH_STORM_ATTEMPTS", str(STORM_ATTEMPTS)))
+# Which pressures bench_abuse applies (all by default): slow, junk, bad_signature, sign_in.
+ABUSE = os.environ.get("BENCH_ABUSE", "slow,junk,bad_signature,sign_in").split(",")
 WORKER_CLASS = os.environ.get("BENCH_WORKER_CLASS", "")  # "": gunicorn.conf.py's (gevent)
 SERVER = {"GUNICORN_CMD_ARGS": f"--worker-class {WORKER_CLASS}"} if WORKER_CLASS else {}
 RATE_CONNECTIONS = 10
 RATE_DELAY_MS = 100  # 10 connections, each pausing 100 ms: about 100 requests per second
-TARGETS = {"voice": 0.7, "menu": 0.7, "sms": 0.5}
+# Ratios to the floor, served, same config, same run: issue 24's targets (what the stack
+# allows); the menu step has none of its own. Issue "front door" asked 0.7 and 0.5.
+TARGETS = {"voice": 0.55, "sms": 0.25}
+EARLIER_TARGETS = {"voice": 0.7, "menu": 0.7, "sms": 0.5}
 
 
 def wrk(base: str, script: Path, connections: int, seconds: int) -> dict[str, float]:
@@ -89,12 +104,10 @@ def measure(base: str, fast: Path, paced: Path, reset) -> dict[str, float]:
 
 def bench_http(work: Path) -> dict[str, object]:
     results: dict[str, object] = {}
-    data = work / "floor-data"
-    with serving("bench.floor_app:app", data, **SERVER) as (base, _):
-        (work / "floor").mkdir()
-        results["floor"] = measure(
-            base, *scripts(base, work / "floor")["voice"], reset=lambda: None
-        )
+    for name, app in (("floor", "bench.floor_app:app"), ("peer", "bench.peer_app:app")):
+        with serving(app, work / f"{name}-data", **SERVER) as (base, _):
+            (work / name).mkdir()
+            results[name] = measure(base, *scripts(base, work / name)["voice"], reset=lambda: None)
     data = work / "app-data"
     with serving("wsgi:app", data, **SERVER) as (base, master):
         from ivr.store.closures import close_line
@@ -114,15 +127,56 @@ def bench_http(work: Path) -> dict[str, object]:
 
 
 def bench_abuse(work: Path) -> dict[str, object]:
-    """Calls while slow clients hold connections, then while sign-ins arrive all at once."""
+    """Calls while slow clients hold connections, while junk forms and badly signed calls
+    come as fast as they can, then while sign-ins arrive all at once (from one address, from
+    50, with spoofed X-Forwarded-For). One server throughout; each flood ends (its
+    connections closed) before the next begins."""
     with serving(
-        "wsgi:app", work / "abuse-data", TRUSTED_PROXIES="1", COOKIE_SECURE="0", **SERVER
+        "wsgi:app",
+        work / "abuse-data",
+        TRUSTED_PROXIES="1",
+        TRUSTED_PROXY_ADDRESSES="127.0.0.1",  # the bench stands in for the one proxy
+        COOKIE_SECURE="0",
+        **SERVER,
     ) as (base, _):
         calls = [req.voice_call(base, i) for i in range(2000)]
-        return {
-            "slow": asyncio.run(abuse.slow(base, calls, SLOW_HEADERS, SLOW_BODIES, SLOW_SECONDS)),
-            "storm": asyncio.run(abuse.sign_in_storm(base, calls, STORM_ATTEMPTS, STORM_BURSTS)),
-        }
+        parts = urlsplit(base)
+        host, port = parts.hostname or "", parts.port or 80
+        out: dict[str, object] = {}
+
+        def settle() -> None:
+            """Each pressure starts on a server that has worked through the last one's."""
+            asyncio.run(abuse.settle(base, calls[0]))
+
+        if "slow" in ABUSE:
+            out["slow"] = asyncio.run(
+                abuse.slow(base, calls, SLOW_HEADERS, SLOW_BODIES, SLOW_SECONDS)
+            )
+        if "junk" in ABUSE:
+            settle()
+            out["junk"] = asyncio.run(
+                abuse.refused(
+                    base, calls, abuse.junk_requests(host, port), JUNK_CONNECTIONS, FLOOD_SECONDS
+                )
+            )
+        if "bad_signature" in ABUSE:
+            settle()
+            out["bad_signature"] = asyncio.run(
+                abuse.refused(
+                    base,
+                    calls,
+                    abuse.badly_signed_requests(base, host, port),
+                    BAD_SIGNATURE_CONNECTIONS,
+                    FLOOD_SECONDS,
+                )
+            )
+        if "sign_in" in ABUSE:
+            for source in abuse.SIGN_IN_FROM:
+                settle()
+                out[f"storm {source}"] = asyncio.run(
+                    abuse.sign_in_storm(base, calls, STORM_ATTEMPTS, STORM_BURSTS, source=source)
+                )
+        return out
 
 
 def bench_hours() -> dict[str, float]:
@@ -217,25 +271,30 @@ def report(http: dict, abused: dict, hours: dict, queue: dict | None) -> str:
         f"of {SECONDS} s (16 connections). Latency: {RATE_CONNECTIONS} connections each pausing "
         f"{RATE_DELAY_MS} ms (about 100 requests/s).",
         "",
-        "| webhook | requests/s (median) | ratio to floor | target | p50 ms | p99 ms "
-        "| at rate (req/s) | bad answers |",
+        "| webhook | requests/s (median) | ratio to floor | target (issue 24; earlier) "
+        "| p50 ms | p99 ms | at rate (req/s) | bad answers |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| floor (bare Flask, constant TwiML) | {floor:.0f} | 1.00 | | "
         f"{http['floor']['p50_ms']:.1f} | {http['floor']['p99_ms']:.1f} | "
         f"{http['floor']['rate_rps']:.0f} | {http['floor']['bad']} |",
     ]
+    peer = http["peer"]
+    lines.append(
+        f"| peer: Twilio's sample IVR, first route (no signature, log or metrics) | "
+        f"{peer['rps']:.0f} | {peer['rps'] / floor:.2f} | | {peer['p50_ms']:.1f} | "
+        f"{peer['p99_ms']:.1f} | {peer['rate_rps']:.0f} | {peer['bad']} |"
+    )
     labels = {
-        "voice": "/voice (closed-hours call)",
-        "menu": "/voice/choice (menu step)",
-        "sms": "/sms (new callback)",
+        "voice": "/voice (closed-hours call, signed)",
+        "menu": "/voice/choice (menu step, signed)",
+        "sms": "/sms (new callback, signed)",
     }
     for name, label in labels.items():
         m = http[name]
         ratio = m["rps"] / floor
         lines.append(
-            f"| {label} | {m['rps']:.0f} | {ratio:.2f} | ≥ {TARGETS[name]} "
-            f"{'met' if ratio >= TARGETS[name] else 'MISSED'} | {m['p50_ms']:.1f} | "
-            f"{m['p99_ms']:.1f} {'met' if m['p99_ms'] < 50 else 'MISSED'} | "
+            f"| {label} | {m['rps']:.0f} | {ratio:.2f} | {target_cell(name, ratio)} | "
+            f"{m['p50_ms']:.1f} | {m['p99_ms']:.1f} {'met' if m['p99_ms'] < 50 else 'MISSED'} | "
             f"{m['rate_rps']:.0f} | {m['bad']} |"
         )
     rss = http["worker_rss_mib"]
@@ -277,49 +336,90 @@ def report(http: dict, abused: dict, hours: dict, queue: dict | None) -> str:
     return "\n".join(lines)
 
 
+def target_cell(name: str, ratio: float) -> str:
+    """≥ issue 24's target (met or MISSED), then the earlier one in brackets."""
+    earlier = EARLIER_TARGETS[name]
+    then = f"(≥ {earlier}: {'met' if ratio >= earlier else 'missed'})"
+    if name not in TARGETS:
+        return f"none {then}"
+    target = TARGETS[name]
+    return f"≥ {target} {'met' if ratio >= target else 'MISSED'} {then}"
+
+
 def abuse_report(abused: dict) -> list[str]:
-    slow, storm = abused["slow"], abused["storm"]
+    """The calls under each pressure measured (slow clients, floods, sign-in bursts), then
+    what the server answered the pressure itself."""
     lines = [
         "## Calls while the server is pressed",
         "",
         f"Signed calls to /voice, {abuse.PROBE_RATE} a second, each on a new connection, sent "
         "on schedule whatever the server does (open loop); a call not answered within 20 s "
-        "counts at 20 s. Target: p99 under 1 s, every answer a 200 with TwiML.",
+        "counts at 20 s. Target (issues 9 and 22): p99 under 1 s, every answer a 200 with "
+        "TwiML (none lost).",
         "",
         "| while | calls | p50 ms | p99 ms | max ms | bad answers |",
         "| --- | --- | --- | --- | --- | --- |",
     ]
-    for label, m in (
-        (
-            f"{SLOW_HEADERS} slow-header and {SLOW_BODIES} slow-body connections held for "
-            f"{slow['seconds']:.0f} s",
-            slow["probes"],
-        ),
-        (
-            f"{storm['attempts']} sign-in attempts arrive at once, from different addresses "
-            f"({storm['bursts']} bursts, answered in "
-            f"{', '.join(f'{s:.1f}' for s in storm['storm_s'])} s)",
-            storm["probes"],
-        ),
+    rows = []
+    if "slow" in abused:
+        slow = abused["slow"]
+        rows.append(
+            (
+                f"{SLOW_HEADERS} slow-header and {SLOW_BODIES} slow-body connections held for "
+                f"{slow['seconds']:.0f} s",
+                slow["probes"],
+            )
+        )
+    for key, what in (
+        ("junk", "64 KB junk forms (12 000 empty fields, fake signature)"),
+        ("bad_signature", "well-formed calls signed wrongly"),
     ):
+        if key in abused:
+            f = abused[key]["flood"]
+            rows.append(
+                (
+                    f"{f['connections']} connections send {what} as fast as they can for "
+                    f"{f['seconds']:.0f} s ({f['per_second']:.0f} answered a second)",
+                    abused[key]["probes"],
+                )
+            )
+    storms = {k.removeprefix("storm "): v for k, v in abused.items() if k.startswith("storm ")}
+    for source, storm in storms.items():
+        rows.append(
+            (
+                f"{storm['bursts']} bursts of {storm['attempts']} sign-ins with random user "
+                f"names, {source} (answered in "
+                f"{', '.join(f'{s:.1f}' for s in storm['storm_s'])} s)",
+                storm["probes"],
+            )
+        )
+    for label, m in rows:
         met = "met" if m["p99_ms"] < 1000 and not m["bad"] else "MISSED"
         lines.append(
             f"| {label} | {m['count']} | {m['p50_ms']:.0f} | {m['p99_ms']:.0f} {met} | "
             f"{m['max_ms']:.0f} | {m['bad']} |"
         )
     lines.append("")
-    for kind, what in (("headers", "one header line"), ("body", "one byte of body")):
-        c = slow[kind]
-        answers = ", ".join(f"{n} × {a}" for a, n in c["answers"].items()) or "none"
-        lines += [
-            f"Slow {kind} (sending {what} every 2 s): {c['opened']} connections opened, "
-            f"{c['cut']} cut off by the server, the longest after "
-            f"{c['max_held_s']:.1f} s (answers: {answers}); none held longer than "
-            f"{c['longest_open_s']:.1f} s.",
-            "",
-        ]
-    statuses = ", ".join(f"{n} × {status}" for status, n in storm["statuses"].items())
-    return [*lines, f"Sign-in answers: {statuses}."]
+    if "slow" in abused:
+        for kind, what in (("headers", "one header line"), ("body", "one byte of body")):
+            c = abused["slow"][kind]
+            answers = ", ".join(f"{n} × {a}" for a, n in c["answers"].items()) or "none"
+            lines += [
+                f"Slow {kind} (sending {what} every 2 s): {c['opened']} connections opened, "
+                f"{c['cut']} cut off by the server, the longest after "
+                f"{c['max_held_s']:.1f} s (answers: {answers}); none held longer than "
+                f"{c['longest_open_s']:.1f} s.",
+                "",
+            ]
+    for key, what in (("junk", "Junk forms"), ("bad_signature", "Badly signed calls")):
+        if key in abused:
+            answers = abused[key]["flood"]["answers"]
+            told = ", ".join(f"{n} × {a}" for a, n in sorted(answers.items())) or "none"
+            lines += [f"{what}: the server answered {told}.", ""]
+    for source, storm in storms.items():
+        statuses = ", ".join(f"{n} × {status}" for status, n in sorted(storm["statuses"].items()))
+        lines.append(f"Sign-in answers, {source}: {statuses}.")
+    return lines
 
 
 def main() -> None:
@@ -331,15 +431,29 @@ def main() -> None:
         queue = None if QUICK else bench_queue(work)
         print("webhooks under gunicorn (a few minutes)…", flush=True)
         http = bench_http(work)
-        print("calls under slow clients and a sign-in burst…", flush=True)
+        print("calls under slow clients, floods and sign-in bursts…", flush=True)
         abused = bench_abuse(work)
     print("where a webhook's own time goes (in-process)…", flush=True)
     parts = components.report(components.measure())
-    text = report(http, abused, hours, queue) + "\n" + "\n".join(parts) + "\n"
+    text = "\n".join([report(http, abused, hours, queue), *parts, "", *callers_side(), ""])
     if not QUICK:
         results.write_bench(text)  # the chaos run's section (make chaos) is kept
     print(text)
 
 
+def callers_side() -> list[str]:
+    from ivr.content.flows import DEFAULT_DIR, load_flows
+
+    now = datetime.now(UTC)
+    return caller.report(load_flows(DEFAULT_DIR, now), now, caller.load_prices())
+
+
+def abuse_only() -> None:
+    """`make bench-abuse`: only the calls under pressure (BENCH_ABUSE chooses which), printed."""
+    with tempfile.TemporaryDirectory(prefix="helpline-bench-") as tmp:
+        abused = bench_abuse(Path(tmp))
+    print("\n".join(abuse_report(abused)))
+
+
 if __name__ == "__main__":
-    main()
+    abuse_only() if sys.argv[1:] == ["abuse"] else main()
