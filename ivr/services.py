@@ -12,7 +12,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime
 
-import redis
 from twilio.rest import Client
 
 from ivr.config import Settings
@@ -23,9 +22,10 @@ from ivr.content.tomlfile import FlowFileError
 from ivr.core.callbacks import callable_number
 from ivr.core.clock import Clock, file_clock, system_clock
 from ivr.core.hours import Override, Status
+from ivr.store import Unavailable
 from ivr.store.accounts import Accounts, Advisor
 from ivr.store.closures import OverrideWatch, read_override
-from ivr.store.connection import connect
+from ivr.store.connection import Store, connect
 from ivr.store.erasures import ErasureLog, erasure_log
 from ivr.store.keys import Keys
 from ivr.store.live import AdvisorStates, LiveQueue
@@ -52,7 +52,7 @@ class Upgrade:
     or, if the store could not be reached then, by the first request that reaches it."""
 
     def __init__(
-        self, settings: Settings, flows: Flows, clock: Clock, store: redis.Redis, sealer: Sealer
+        self, settings: Settings, flows: Flows, clock: Clock, store: Store, sealer: Sealer
     ) -> None:
         self.settings, self.flows, self.clock, self.store = settings, flows, clock, store
         self.sealer = sealer
@@ -77,7 +77,7 @@ class Services:
     settings: Settings
     content: ContentWatch  # the words and hours as published (see `flows`)
     clock: Clock
-    redis: redis.Redis
+    redis: Store  # only ever handed to the store's functions and classes (ivr/store)
     keys: Keys
     sealer: Sealer
     queue: CallbackQueue
@@ -158,7 +158,7 @@ def line_settings(settings: Settings, line: Line) -> Settings:
 
 
 def content_at_start(
-    settings: Settings, store: redis.Redis | None, now: datetime
+    settings: Settings, store: Store | None, now: datetime
 ) -> tuple[Serving, dict[str, str] | None]:
     """What a process starts serving, and files still to publish (the store was down).
 
@@ -182,13 +182,13 @@ def content_at_start(
     except ValueError as exc:
         log.error("the published words and hours are unreadable (%s): replaced", exc)
         published = None
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         log.warning("could not read the published words and hours (%s): flows/ as it is", exc)
         return Serving(loaded, version), files
     if published is None or published.version != version:
         try:
             published = publish_files(store, files, now)
-        except redis.RedisError as exc:
+        except Unavailable as exc:
             log.warning("could not publish flows/ (%s): serving it unpublished", exc)
             return Serving(loaded, version), files
         log.info("published flows/ as it is (version %s)", published.short)
@@ -196,13 +196,13 @@ def content_at_start(
 
 
 def _last_published(
-    settings: Settings, store: redis.Redis, now: datetime, mistake: FlowFileError
+    settings: Settings, store: Store, now: datetime, mistake: FlowFileError
 ) -> Serving:
     """flows/ has `mistake`: the last published copy, if this app passes it, with the
     alarm; otherwise the mistake stops the start (as does a store that can't be read)."""
     try:
         published = read_published(store)
-    except (redis.RedisError, ValueError) as exc:
+    except (Unavailable, ValueError) as exc:
         log.error("flows/ has a mistake and the published copy cannot be read (%s)", exc)
         raise mistake from None
     if published is None:
@@ -265,7 +265,7 @@ def build_deployment(
     if upgrade:
         try:
             upgraded()
-        except redis.RedisError as exc:
+        except Unavailable as exc:
             log.warning("could not check the store's version: %s", exc)
     replicas = Replicas.of(settings, store)
     accounts = Accounts(store, sealer)

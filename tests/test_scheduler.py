@@ -9,8 +9,10 @@ import time
 
 import pytest
 import redis
+from apscheduler.schedulers.background import BackgroundScheduler
 
 from ivr.config import Settings
+from ivr.jobs import scheduler as scheduler_module
 from ivr.jobs.scheduler import LOCK_KEY, LOCK_SECONDS, Scheduler
 from ivr.services import Services, build_services
 
@@ -74,3 +76,20 @@ def test_the_lock_time_is_the_schedulers_own_unless_given(services, store_settin
     assert Scheduler(configured, lock_seconds=LOCK).leader.seconds == LOCK
     assert Settings.from_env({"SCHEDULER_LOCK_SECONDS": "4"}).scheduler_lock_seconds == 4
     assert Settings.from_env({}).scheduler_lock_seconds == 0  # 0: LOCK_SECONDS
+
+
+def test_a_stored_job_runs_as_the_method_of_the_scheduler_whose_store_reads_it(services):
+    """APScheduler keeps a job by the name of a function; read back, it runs as the leading
+    scheduler's own method, so no module variable has to hold the scheduler (issue 23)."""
+    first, second = Scheduler(services), Scheduler(services)
+    timetable = BackgroundScheduler(jobstores={"default": first.job_store()})
+    timetable.start(paused=True)
+    try:
+        timetable.add_job("ivr.jobs.scheduler:tick", "interval", seconds=60, id="tick")
+        assert timetable.get_job("tick").func == first.tick
+        assert second.job_store().lookup_job("tick").func == second.tick
+    finally:
+        timetable.remove_all_jobs()
+        timetable.shutdown(wait=False)
+    with pytest.raises(RuntimeError, match="only inside"):
+        scheduler_module.tick()  # the name alone runs nothing

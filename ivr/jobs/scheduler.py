@@ -14,86 +14,30 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import secrets
 import signal
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 
-import redis
-from apscheduler.jobstores.redis import RedisJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
-from redis.typing import EncodableT
 
 from ivr.config import Settings
 from ivr.jobs.tasks import Jobs
 from ivr.ops.logs import setup_logging
 from ivr.services import Services, build_deployment
-from ivr.store import keys
-from ivr.store.connection import connect
+from ivr.store import Unavailable, keys
+from ivr.store.leader import LOCK_SECONDS, Heartbeat, JobStore, Leader
 from ivr.store.migrations import migrate
-from ivr.store.replication import NotReplicated, Replicas, acknowledged
 
 log = logging.getLogger(__name__)
 
 LOCK_KEY = keys.SCHEDULER_LOCK
 HEARTBEAT_KEY = keys.SCHEDULER_HEARTBEAT
-LOCK_SECONDS = 30
 # The leader beats every few seconds; a standby takes over within LOCK_SECONDS of its death,
 # well before monitoring is told there is no scheduler (ops/health.py HEARTBEAT_STALE_SECONDS).
 # Long enough that a scheduler down for a morning still does that morning's opening.
 MISFIRE_GRACE_SECONDS = 6 * 3600
-
-
-class Leader:
-    """A Redis lock with an expiry: one scheduler runs jobs, any other waits as a standby.
-
-    With replicas, a lock counts as taken only once a replica holds it: a lock only the
-    lost primary held would let a standby lead beside it after a failover. Even so, a lock
-    can be lost in a failover (a replica acknowledged it, another one was promoted); two
-    leaders then overlap until the first one's renewal finds the lock gone, and nothing is
-    done twice meanwhile: each release is one script that finds its callbacks moved, and
-    each once-only job holds a mark of its own (store/marks.py)."""
-
-    def __init__(
-        self, r: redis.Redis, seconds: float = LOCK_SECONDS, replicas: Replicas | None = None
-    ) -> None:
-        self.r, self.seconds = r, seconds
-        self.replicas = replicas or Replicas()
-        self.token = secrets.token_hex(8)
-        # Taking it again is fine (a retry after a broken connection finds its own token).
-        self._acquire = r.register_script(
-            "local held = redis.call('GET', KEYS[1]) "
-            "if held and held ~= ARGV[1] then return 0 end "
-            "redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2]) return 1"
-        )
-        self._renew = r.register_script(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-            "return redis.call('PEXPIRE', KEYS[1], ARGV[2]) else return 0 end"
-        )
-        self._release = r.register_script(
-            "if redis.call('GET', KEYS[1]) == ARGV[1] then "
-            "return redis.call('DEL', KEYS[1]) else return 0 end"
-        )
-
-    def acquire(self) -> bool:
-        args: list[EncodableT] = [self.token, self._milliseconds]
-        try:
-            return bool(acknowledged(self.r, self.replicas, self._acquire, [LOCK_KEY], args))
-        except NotReplicated as exc:
-            log.warning("the scheduler lock is not on a replica: not leading yet (%s)", exc)
-            self.release()
-            return False
-
-    def renew(self) -> bool:
-        return bool(self._renew(keys=[LOCK_KEY], args=[self.token, self._milliseconds]))
-
-    def release(self) -> None:
-        self._release(keys=[LOCK_KEY], args=[self.token])
-
-    @property
-    def _milliseconds(self) -> int:
-        return max(1, round(self.seconds * 1000))
+__all__ = ["HEARTBEAT_KEY", "LOCK_KEY", "LOCK_SECONDS", "Scheduler", "main"]
 
 
 class Scheduler:
@@ -114,6 +58,7 @@ class Scheduler:
         self.every = tuple(every) or (services,)
         self.lock_seconds = lock_seconds or services.settings.scheduler_lock_seconds or LOCK_SECONDS
         self.leader = Leader(services.redis, self.lock_seconds, services.queue.replicas)
+        self.heartbeat = Heartbeat(services.redis)
         self.apscheduler: BackgroundScheduler | None = None
 
     # ------------------------------------------------------------------ the jobs
@@ -147,19 +92,15 @@ class Scheduler:
 
     def beat(self) -> None:
         """The heartbeat monitoring reads: wall-clock time, whatever the helpline's clock."""
-        self.services.redis.set(HEARTBEAT_KEY, datetime.now(UTC).isoformat(), ex=LOCK_SECONDS * 4)
+        self.heartbeat.beat()
 
     # ------------------------------------------------------------------ the timetable
 
-    def job_store(self) -> RedisJobStore:
-        """APScheduler's jobs in the same store, through a connection pool of our own making
-        (bytes: they are pickled), so they follow a Sentinel failover like everything else."""
-        pool = connect(self.services.settings, decode=False).connection_pool
-        return RedisJobStore(
-            jobs_key=keys.APSCHEDULER_JOBS,
-            run_times_key=keys.APSCHEDULER_RUN_TIMES,
-            connection_pool=pool,
-        )
+    def job_store(self) -> JobStore:
+        """APScheduler's jobs in the store (store/leader.py): each job read back runs as this
+        scheduler's own method of its name."""
+        run = {f"{__name__}:{name}": getattr(self, name) for name in ("tick", "opening", "nightly")}
+        return JobStore(self.services.settings, run)
 
     def schedule_opening(self) -> None:
         if self.apscheduler is None:
@@ -199,7 +140,6 @@ class Scheduler:
     def run(self, stop: threading.Event) -> None:
         """Wait to lead, then run the jobs until stopped or the lock is lost (then wait
         again)."""
-        global _leading
         services = self.services
         wait = max(1.0, min(self.lock_seconds / 3, services.settings.scheduler_tick_seconds))
         standby_said = False
@@ -219,12 +159,11 @@ class Scheduler:
                     services.settings,
                     services.sealer,
                 )
-            except redis.RedisError as exc:
+            except Unavailable as exc:
                 log.error("scheduler cannot reach the store: %s", exc)
                 stop.wait(wait)
                 continue
             standby_said = False
-            _leading = self
             self.apscheduler = BackgroundScheduler(
                 jobstores={"default": self.job_store()},
                 job_defaults={
@@ -243,39 +182,29 @@ class Scheduler:
                         log.error("scheduler lost its lock: stopping jobs, waiting as a standby")
                         break
                     self.beat()
-            except redis.RedisError as exc:
+            except Unavailable as exc:
                 log.error("scheduler cannot reach the store: %s", exc)
             finally:
                 self.apscheduler.shutdown(wait=True)
                 self.apscheduler = None
-                _leading = None
-                with contextlib.suppress(redis.RedisError):
+                with contextlib.suppress(Unavailable):
                     self.leader.release()
-                    services.redis.delete(HEARTBEAT_KEY)  # stopped: say so at once
+                    self.heartbeat.stop()
 
 
-# APScheduler keeps jobs in Redis by a textual reference to a function, so the functions it
-# runs are these three, which hand the work to the scheduler leading in this process. This
-# is the one module variable holding services, and only while a scheduler leads.
-_leading: Scheduler | None = None
-
-
-def _current() -> Scheduler:
-    if _leading is None:
-        raise RuntimeError("jobs run only inside `helpline scheduler`")
-    return _leading
-
-
+# APScheduler keeps a job as a textual reference to a function: these are the names the
+# job store holds. A job read back from the store runs as the leading Scheduler's method of
+# the same name (Scheduler.job_store), never as these.
 def tick() -> None:
-    _current().tick()
+    raise RuntimeError("jobs run only inside `helpline scheduler`")
 
 
 def opening() -> None:
-    _current().opening()
+    raise RuntimeError("jobs run only inside `helpline scheduler`")
 
 
 def nightly() -> None:
-    _current().nightly()
+    raise RuntimeError("jobs run only inside `helpline scheduler`")
 
 
 def main(settings: Settings) -> None:

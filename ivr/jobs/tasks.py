@@ -228,9 +228,10 @@ class Jobs:
     def _mark(self, key: str, now: datetime, seconds: int) -> bool:
         """A once-only marker (whoever gets there first does the work); a dry run only
         looks. With replicas, the work is done only once a replica holds the mark (marks.py)."""
+        marks = Marks(self.ctx.redis, self.ctx.queue.replicas)
         if not self.apply:
-            return not self.ctx.redis.exists(key)
-        return Marks(self.ctx.redis, self.ctx.queue.replicas).take(key, now, seconds)
+            return not marks.held(key)
+        return marks.take(key, now, seconds)
 
     def _open_the_day(self, now: datetime, report: Report) -> None:
         """Move on callbacks whose slot ended; while open, release what is due and, once per

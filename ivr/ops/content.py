@@ -11,12 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
-import redis
-
 from ivr.config import Settings
 from ivr.content.published import Published, differences, load_files, snapshot, version_of
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.clock import Clock
+from ivr.store import Unavailable
 from ivr.store.connection import borrowed
 from ivr.store.published import WATCH_SECONDS, check_published, publish_files, read_published
 
@@ -60,7 +59,7 @@ def publish(settings: Settings, clock: Clock) -> Publication:
             if before is not None and before.version == version_of(files):
                 return Publication(before, before, [], False)
             record = publish_files(store, files, now)
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         raise NotPublished(
             f"the store could not be reached ({exc}): nothing was published"
         ) from None
@@ -106,7 +105,7 @@ def preview_note(settings: Settings) -> str:
     try:
         with borrowed(settings) as store:
             record = read_published(store)
-    except (redis.RedisError, ValueError):
+    except (Unavailable, ValueError):
         return "(shown: the edited files in flows/; the published version could not be read)"
     if record is None:
         return (

@@ -6,31 +6,29 @@ routes (web/health.py) and /metrics (metrics.py) all read it from here."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import datetime
 
-import redis
 from prometheus_client.core import GaugeMetricFamily
 
 from ivr.core.clock import system_clock
 from ivr.core.deletion import ALARM_SECONDS
-from ivr.store import purges
-from ivr.store.keys import SCHEDULER_HEARTBEAT
-from ivr.store.replies import maybe_text
+from ivr.store import Unavailable, purges
+from ivr.store.connection import Store, ping
+from ivr.store.leader import Heartbeat
 
 # The leader beats every few seconds and holds its lock for 30 s (jobs/scheduler.py); a
 # standby has taken over well within this. Silent longer, there is no scheduler.
 HEARTBEAT_STALE_SECONDS = 45
 
 
-def dependencies(client: redis.Redis) -> dict[str, str]:
+def dependencies(client: Store) -> dict[str, str]:
     """ "ok", or why not, for Redis, the scheduler (whose heartbeat is in Redis) and the
     deletions from Twilio ("twilio_deletions": not ok once the oldest has waited a day)."""
     now = system_clock()
     try:
-        client.ping()
-        beat = maybe_text(client.get(SCHEDULER_HEARTBEAT))
+        ping(client)
+        beat = Heartbeat(client).last()
         backlog = purges.backlog(client, now)
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         return {
             "redis": f"unreachable: {type(exc).__name__}",
             "scheduler": "unknown",
@@ -39,7 +37,7 @@ def dependencies(client: redis.Redis) -> dict[str, str]:
     if beat is None:
         scheduler = "not running"
     else:
-        age = (now - datetime.fromisoformat(beat)).total_seconds()
+        age = (now - beat).total_seconds()
         scheduler = "ok" if age < HEARTBEAT_STALE_SECONDS else f"silent for {int(age)} s"
     return {"redis": "ok", "scheduler": scheduler, "twilio_deletions": deletions(backlog)}
 
@@ -58,7 +56,7 @@ class DependencyCollector:
     """helpline_dependency_up{dependency="redis"|"scheduler"|"twilio_deletions"}: 1 or 0,
     read at scrape time."""
 
-    def __init__(self, client: redis.Redis) -> None:
+    def __init__(self, client: Store) -> None:
         self.client = client
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -163,7 +163,7 @@ def restore(
             f"{erasures.keep_seconds // DAY}): numbers erased since might come back. Use a "
             "newer backup."
         )
-    present = [k for k in r.scan_iter("hl:*", count=1000) if k != keys.KEY_CHECK]
+    present = [k for k in r.scan_iter(keys.ROOT + "*", count=1000) if k != keys.KEY_CHECK]
     if present:
         raise BackupProblem(
             f"the store is not empty ({len(present)} keys): restore only into an empty store"

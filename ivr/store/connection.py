@@ -30,7 +30,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, TypedDict
+from typing import Any, TypeAlias, TypedDict
 
 import redis
 from redis.backoff import NoBackoff
@@ -40,6 +40,10 @@ from redis.sentinel import Sentinel
 from ivr.config import Settings
 
 log = logging.getLogger(__name__)
+
+# The store as the layers above hold it (Services.redis): they pass it to the store's own
+# functions and classes, never send it a command themselves (tests/test_layers.py).
+Store: TypeAlias = redis.Redis
 
 TIMEOUT_SECONDS = 0.5
 START_SECONDS = 60  # a long append-only file takes a while to load
@@ -381,6 +385,11 @@ def connect(settings: Settings, decode: bool = True) -> redis.Redis:
         tls = tls_options(settings) if settings.redis_url.startswith("rediss://") else {}
         return redis.Redis.from_url(settings.redis_url, **common, **tls)
     return redis.Redis(unix_socket_path=start_embedded(settings.data_dir), **common)
+
+
+def ping(client: Store) -> None:
+    """Raise Unavailable (ivr/store/__init__.py) unless the store answers."""
+    client.ping()
 
 
 def describe(settings: Settings) -> str:

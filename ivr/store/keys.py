@@ -175,6 +175,19 @@ class Keys:
         """The prefix of the in-hours queue's keys (live.py)."""
         return f"{self.base}live:"
 
+    @property
+    def live_callers(self) -> str:
+        return f"{self.live}callers"
+
+    @property
+    def live_handled(self) -> str:
+        return f"{self.live}handled"
+
+    @property
+    def live_settings(self) -> str:
+        """The supervisor's queue rules (read from the real helpline's, live.py)."""
+        return f"{self.live}settings"
+
     def live_caller(self, call_sid: str) -> str:
         return f"{self.live}caller:{call_sid}"
 

@@ -150,7 +150,7 @@ class LiveQueue:
         self.r = client
         self.keys = keys or Keys()
         self.sealer = sealer  # without it, only English callers can be kept
-        self.callers_key = f"{self.keys.live}callers"
+        self.callers_key = self.keys.live_callers
         self._take: Script = client.register_script(_TAKE)
         self._bridging: Script = client.register_script(_BRIDGING)
         self._give_back: Script = client.register_script(_GIVE_BACK)
@@ -295,19 +295,19 @@ class LiveQueue:
 
     def record_handled(self, seconds: float) -> None:
         """One more answered call's length, for the estimate (the last HANDLED_KEPT)."""
-        key = f"{self.keys.live}handled"
+        key = self.keys.live_handled
         pipe = self.r.pipeline()
         pipe.lpush(key, int(seconds))
         pipe.ltrim(key, 0, HANDLED_KEPT - 1)
         pipe.execute()
 
     def handled(self) -> list[float]:
-        return [float(v) for v in self.r.lrange(f"{self.keys.live}handled", 0, -1)]
+        return [float(v) for v in self.r.lrange(self.keys.live_handled, 0, -1)]
 
     def rules(self, default_max_wait: timedelta, default_order: str = LIVE_FIRST) -> Rules:
         """The supervisor's rules, else the settings' (QUEUE_MAX_WAIT_MINUTES, QUEUE_ORDER)."""
         # A simulation follows the real rules (it never sets any).
-        data = table(self.r.hgetall(f"{self.keys.real.live}settings"))
+        data = table(self.r.hgetall(self.keys.real.live_settings))
         minutes = data.get("max_wait_minutes", "")
         order = data.get("order", "")
         return Rules(
@@ -319,7 +319,7 @@ class LiveQueue:
         if order not in ORDERS or not 1 <= max_wait_minutes <= 120:
             raise ValueError("max wait is 1 to 120 minutes; order is live_first or by_wait")
         self.r.hset(
-            f"{self.keys.live}settings",
+            self.keys.live_settings,
             mapping={"max_wait_minutes": max_wait_minutes, "order": order},
         )
 

@@ -40,6 +40,10 @@ class Marks:
         self._take = client.register_script(_TAKE)
         self._give_back = client.register_script(_GIVE_BACK)
 
+    def held(self, key: str) -> bool:
+        """Whether someone has taken the mark (a dry run only looks)."""
+        return bool(self.r.exists(key))
+
     def take(self, key: str, now: datetime, seconds: int) -> bool:
         """Whether this caller got the mark (and is to do the work)."""
         value = f"{now.isoformat()} {secrets.token_hex(6)}"

@@ -11,7 +11,6 @@ from dataclasses import replace
 from typing import Protocol
 from urllib.parse import quote
 
-import redis
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
 from twilio.rest import Client
@@ -19,6 +18,7 @@ from twilio.rest import Client
 from ivr.config import Settings
 from ivr.core import deletion
 from ivr.store import purges
+from ivr.store.connection import Store
 from ivr.store.purges import Purge
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,7 @@ def media_sid(url: str) -> str:
     return url.rstrip("/").rsplit("/", 1)[-1]
 
 
-def enqueue_purge(r: redis.Redis, purge: Purge) -> bool:
+def enqueue_purge(r: Store, purge: Purge) -> bool:
     """Queue a purge; SIDs that are not Twilio's are refused (they could never be deleted)."""
     if not MESSAGE_SID.match(purge.message_sid) or not all(
         MEDIA_SID.match(sid) for sid in purge.media_sids
@@ -167,7 +167,7 @@ def _purge_one(client: Client, purge: Purge, throttle: Throttle, deadline: float
 
 
 def run_purges(
-    r: redis.Redis,
+    r: Store,
     client: Client,
     budget_seconds: float = 30.0,
     workers: int = PURGE_WORKERS,

@@ -12,7 +12,6 @@ from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
-import redis
 from flask import Blueprint, Flask, Response, current_app, request, url_for
 from twilio.twiml.voice_response import Dial, Gather, Pause, VoiceResponse
 from werkzeug.exceptions import HTTPException
@@ -24,7 +23,7 @@ from ivr.core.hours import Status
 from ivr.core.livequeue import FREE
 from ivr.core.phone import advisor_e164, mask
 from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
-from ivr.store import stats
+from ivr.store import Unavailable, stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
 from ivr.twilio.verify import VERIFY_FIELD
@@ -318,7 +317,7 @@ def note_crisis() -> None:
     try:
         if sid:
             helpline().queue.note_call_in_crisis(sid, CRISIS_SECONDS)
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         log.warning("call %s: could not note words of danger or despair: %s", param("CallSid"), exc)
 
 
@@ -549,7 +548,7 @@ def still_waiting() -> None:
     page has asked for in a while); a store error changes nothing for them."""
     try:
         live_queue().seen(param("CallSid"), helpline().clock())
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         log.warning("could not note a caller still waiting: %s", exc)
 
 
@@ -738,7 +737,7 @@ def advisor() -> Response:
     try:
         on_duty = console_on_duty()
         ring = free_to_ring(on_duty) if on_duty else []
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         log.warning("cannot read who is on duty (%s): ringing ADVISOR_NUMBERS", exc)
         on_duty, ring = [], []
     if on_duty and not ring:

@@ -10,7 +10,6 @@ from collections.abc import Callable
 from datetime import datetime
 
 import phonenumbers
-import redis
 from flask import Blueprint, Response
 from twilio.twiml.voice_response import Gather, VoiceResponse
 
@@ -21,7 +20,7 @@ from ivr.core.phone import keyed_emergency, mask
 from ivr.core.phrases import promise_when
 from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
-from ivr.store import stats
+from ivr.store import Unavailable, stats
 from ivr.store.live import LEFT
 from ivr.web.context import helpline
 from ivr.web.signatures import only_twilio
@@ -56,7 +55,7 @@ def store_safe(view: Callable[[], Response]) -> Callable[[], Response]:
     def wrapper() -> Response:
         try:
             return view()
-        except redis.RedisError:
+        except Unavailable:
             log.exception("call %s: callback request failed, store unreachable", param("CallSid"))
             resp = VoiceResponse()
             say(resp, flows().voice.callback["unavailable"])

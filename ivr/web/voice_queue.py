@@ -22,7 +22,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
-import redis
 from flask import Blueprint, Response, request
 from twilio.base.exceptions import TwilioException
 from twilio.twiml.voice_response import Dial, Enqueue, Gather, VoiceResponse
@@ -32,7 +31,7 @@ from ivr.core import calltree, livequeue
 from ivr.core.calltree import Option
 from ivr.core.livequeue import FREE
 from ivr.core.phone import mask
-from ivr.store import stats
+from ivr.store import Unavailable, stats
 from ivr.store.live import BRIDGED, BRIDGING, LEFT, TAKEN, WAITING
 from ivr.twilio.rest import call_advisor_for_caller, dequeue_member, redirect_call, twilio_error
 from ivr.web.context import helpline
@@ -127,7 +126,7 @@ def join() -> Response:
     live = live_queue()
     try:
         live.join(param("CallSid")[:64], now, mask(param("From")), language())
-    except redis.RedisError as exc:  # without the store, no place can be kept: as before
+    except Unavailable as exc:  # without the store, no place can be kept: as before
         log.warning("call %s: cannot queue (%s): the other options", param("CallSid"), exc)
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
@@ -220,7 +219,7 @@ def wait() -> Response:
         on_duty = len(console_on_duty())
         handled = live.handled()
         stored_position = live.position(sid)
-    except redis.RedisError as exc:  # the wait goes on with what Twilio tells us
+    except Unavailable as exc:  # the wait goes on with what Twilio tells us
         log.warning("call %s: the wait without the store (%s)", sid, exc)
         caller, rules, on_duty, handled, stored_position = None, None, 1, [], None
     why = livequeue.why_leave(
@@ -234,7 +233,7 @@ def wait() -> Response:
     if why is not None:
         try:
             live.leaving(sid, why)
-        except redis.RedisError:
+        except Unavailable:
             log.warning("call %s: leaving (%s) not noted", sid, why)
         log.info("call %s leaves the queue: %s", sid, why)
         resp.leave()
@@ -304,7 +303,7 @@ def left() -> Response:
     try:
         caller = live.caller(sid)
         live.end(sid, BRIDGED if result in ("bridged", "bridging-in-process") else LEFT, now)
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         log.warning("call %s: the queue could not be updated (%s)", sid, exc)
         caller = None
     log.info("call %s left the queue: %s", sid, result or "?")
@@ -461,7 +460,7 @@ def bridge() -> Response:
     sid, username = param("CallSid")[:64], param("adv")[:40]
     try:
         caller = live_queue().caller(sid)
-    except redis.RedisError as exc:  # the advisor is waiting in the room: put them through
+    except Unavailable as exc:  # the advisor is waiting in the room: put them through
         log.warning("call %s: the bridge without the store (%s)", sid, exc)
     else:
         if caller is None or caller.state != BRIDGING or caller.taken_by != username:
@@ -526,7 +525,7 @@ def back() -> Response:
     sid = param("CallSid")[:64]
     try:
         live_queue().seen(sid, h.clock())
-    except redis.RedisError as exc:
+    except Unavailable as exc:
         log.warning("call %s: back in the queue without the store (%s)", sid, exc)
     resp = VoiceResponse()
     say(resp, flows().voice.queue["back"])
