@@ -25,9 +25,10 @@ import ivr.store.accounts
 from ivr.config import Settings
 from ivr.ops.hashpool import Busy, HashPool, under_gevent
 from ivr.store import keys
-from ivr.store.accounts import PRODUCTION
+from ivr.store.accounts import PRODUCTION, Accounts
 from tests.common import (
     PASSWORD,
+    SEALER,
     SECRET_KEY,
     TOKEN,
     add_advisor,
@@ -171,6 +172,24 @@ def test_a_flood_of_strangers_never_keeps_an_advisor_out_of_a_device_she_has_use
     finally:
         results = signins.finish()
     assert results == {"nobody-1": 401, "Alex": 302}
+
+
+def test_a_device_a_supervisor_trusted_has_the_kept_slot_too(
+    make_app, store: redis.Redis, gate: Gate
+) -> None:
+    add_advisors(store)
+    console = make_app(cookie_secure=False, signin_pool_size=2)
+    phone = console.test_client()  # Bea's new phone, trusted with a supervisor's link
+    link = f"/console/trust/{Accounts(store, SEALER).device_link('bea')}"
+    assert phone.post(link, data={"csrf_token": csrf_token(phone, link)}).status_code == 302
+    signins = SignIns(console, gate)
+    try:
+        signins.start("nobody-1")
+        assert_busy(console.test_client(), "Bea", "203.0.113.12")
+        signins.start("Bea", phone, "203.0.113.13")
+    finally:
+        results = signins.finish()
+    assert results == {"nobody-1": 401, "Bea": 302}
 
 
 def test_a_pool_refuses_when_full_and_frees_its_slots(tmp_path: Path) -> None:
