@@ -97,7 +97,7 @@ class Settings:
     data_key: tuple[str, ...] = field(default=(), repr=False)  # newest first
     lookup_key: str = field(default="", repr=False)
     console_idle_seconds: int = 1800
-    signin_pool_size: int = 2
+    signin_pool_size: int = 0  # 0: one per core, at least 2 (ops/hashpool.py)
     cookie_secure: bool = True
     max_attempts: int = 3
     retry_delay_minutes: int = 120
@@ -210,7 +210,7 @@ class Settings:
             data_key=_split(env.get("DATA_KEY", "")),
             lookup_key=env.get("LOOKUP_KEY", "").strip(),
             console_idle_seconds=_int(env, "CONSOLE_IDLE_SECONDS", 1800),
-            signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 2),
+            signin_pool_size=_int(env, "SIGNIN_POOL_SIZE", 0),
             cookie_secure=_flag(env.get("COOKIE_SECURE", "1")),
             max_attempts=_int(env, "MAX_ATTEMPTS", 3),
             retry_delay_minutes=_int(env, "RETRY_DELAY_MINUTES", 120),

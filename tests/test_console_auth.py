@@ -17,7 +17,7 @@ from werkzeug.routing import Rule
 from ivr.config import Settings
 from ivr.simulate import TwilioLikeClient
 from ivr.store import keys
-from ivr.store.accounts import Accounts
+from ivr.store.accounts import PRODUCTION, Accounts
 from ivr.store.closures import read_override
 from ivr.store.throttle import ACCOUNT_CAP, ADDRESS_CAP, FREE_TRIES, backoff
 from ivr.web.console import PUBLIC_ENDPOINTS
@@ -375,11 +375,11 @@ def test_passwords_are_hashed_and_checked_at_argon2s_production_cost(
     make_app, store, production_passwords
 ):
     """The other tests hash cheaply (PASSWORD_HASH_COST=test); this is what production does:
-    argon2id at RFC 9106's low-memory parameters, 64 MiB and 3 passes."""
+    argon2id at RFC 9106's low-memory parameters, 64 MiB and 3 passes, in one lane."""
     app = make_app(cookie_secure=False, password_hash_cost=production_passwords)
     add_advisor(store, "Alex")
     parameters = extract_parameters(hash_of(store))
-    assert parameters == profiles.RFC_9106_LOW_MEMORY
+    assert parameters == PRODUCTION
     assert (parameters.memory_cost, parameters.time_cost) == (64 * 1024, 3)
     assert redirects_to_login(post_form(signed_in(app), "/console/logout"))  # a real check
     wrong = sign_in_attempt(app.test_client(), "Alex", "not the password")
@@ -391,7 +391,7 @@ def test_a_cheap_hash_is_rehashed_at_the_production_cost_when_its_advisor_signs_
     assert extract_parameters(hash_of(store)) == profiles.CHEAPEST
     app = make_app(cookie_secure=False, password_hash_cost="production")
     signed_in(app)
-    assert extract_parameters(hash_of(store)) == profiles.RFC_9106_LOW_MEMORY
+    assert extract_parameters(hash_of(store)) == PRODUCTION
     assert signed_in(app)  # and the new hash opens the console too
 
 

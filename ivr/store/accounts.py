@@ -8,7 +8,7 @@ import hashlib
 import re
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import redis
 from argon2 import PasswordHasher, profiles
@@ -23,11 +23,16 @@ from ivr.store.sealing import Sealer
 DEVICE_LINK_SECONDS = 15 * 60
 MIN_PASSWORD = 10
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._'-]{0,39}$")
-# Hashers by PASSWORD_HASH_COST: argon2-cffi's defaults (RFC 9106's low-memory profile: 64 MiB,
-# 3 passes), and its cheapest parameters, for the test suite only: a hash made at that cost
-# is no protection, and a production hash checked at it is rehashed down to it.
+# RFC 9106's low-memory profile (argon2-cffi's default: 64 MiB, 3 passes) in one lane: a check
+# takes one core, never four (the sign-in pool, ops/hashpool.py, allows one check per core in
+# the whole server). Hashes made with other parameters (four lanes, before issue 22) still
+# verify, by the parameters they name, and are rehashed with these at the next sign-in.
+PRODUCTION = replace(profiles.RFC_9106_LOW_MEMORY, parallelism=1)
+# Hashers by PASSWORD_HASH_COST: production, and argon2-cffi's cheapest parameters, for the
+# test suite only: a hash made at that cost is no protection, and a production hash checked
+# at it is rehashed down to it.
 HASHERS: dict[str, PasswordHasher] = {
-    "production": PasswordHasher(),
+    "production": PasswordHasher.from_parameters(PRODUCTION),
     "test": PasswordHasher.from_parameters(profiles.CHEAPEST),
 }
 _hasher = HASHERS["production"]

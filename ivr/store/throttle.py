@@ -38,10 +38,13 @@ def backoff(failures: int, cap: int) -> int:
 
 
 def delay(times: Sequence[float], cap: int, now: float) -> int:
-    """Seconds still to wait after these tries (oldest first), counted from the latest."""
-    if not times:
+    """Seconds still to wait after these tries (oldest first), counted from the latest. None
+    while tries are free: a try made at the same moment may have read the clock a little
+    after this one (it is then in this one's future) and still reached Redis first."""
+    wait = backoff(len(times), cap)
+    if wait == 0:
         return 0
-    return max(0, math.ceil(times[-1] + backoff(len(times), cap) - now))
+    return max(0, math.ceil(times[-1] + wait - now))
 
 
 @dataclass(frozen=True)

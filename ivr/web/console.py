@@ -264,7 +264,7 @@ def init_console(app: Flask) -> None:
         PERMANENT_SESSION_LIFETIME=timedelta(seconds=s.console_idle_seconds + IDLE_NOTICE_SECONDS),
     )
     app.session_interface = ConsoleSessions()
-    app.extensions["signin_pool"] = HashPool(s.signin_pool_size)
+    app.extensions["signin_pool"] = HashPool.for_server(s.signin_pool_size, s.data_dir)
     login_manager.init_app(app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please sign in."
@@ -610,8 +610,9 @@ def login() -> Response | str | tuple[str, int] | tuple[str, int, dict[str, str]
             {"Retry-After": str(verdict.wait)},
         )
     try:
+        pool = current_app.extensions["signin_pool"]
         advisor = accounts().verify(
-            username, form.password.data, current_app.extensions["signin_pool"].run
+            username, form.password.data, pool.runner(known_device=attempt.device is not None)
         )
     except Busy:  # every slot is checking a password: no hash, no failure counted
         throttle.cancel(attempt, ticket)
