@@ -7,10 +7,9 @@ import functools
 import hmac
 import logging
 from collections.abc import Callable
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import ParamSpec, TypeVar
 
-import redis
 from flask import (
     Blueprint,
     Flask,
@@ -37,10 +36,9 @@ from ivr.core.callbacks import Callback
 from ivr.core.expiry import last_day, overdue
 from ivr.core.phone import console_mask
 from ivr.core.safetime import describe
-from ivr.store import audit
+from ivr.store import Unavailable, audit
 from ivr.store.accounts import Accounts, Advisor
 from ivr.store.live import WAITING as ON_THE_LINE
-from ivr.store.live import Rules
 from ivr.web.context import CHOSEN, Helpline, helpline, helplines
 
 log = logging.getLogger(__name__)
@@ -58,6 +56,7 @@ IDLE_NOTICE_SECONDS = 60
 # (role=alert). Errors the advisor can't fix say what to do; the detail goes to the log and the
 # supervisor page.
 ERROR = "error"
+NEWS = "message"  # flash's own category: good news, or news that needs nothing done
 STATE_LABELS = {
     "claimed": "Ringing your phone",
     "advisor_answered": "You answered",
@@ -253,7 +252,7 @@ def page_for_error(error: Exception) -> Response | HTTPException:
             return error  # e.g. 413: Flask's own answer is right
         heading, advice = ERROR_PAGES[error.code]
         status = error.code
-    elif isinstance(error, redis.RedisError):
+    elif isinstance(error, Unavailable):
         log.error("the console could not reach the store on %s: %r", request.path, error)
         (heading, advice), status = STORE_TROUBLE, 503
     else:
@@ -375,11 +374,3 @@ def on_the_line(now: datetime, who: bool = False) -> list[dict[str, object]]:
             }
         )
     return rows
-
-
-def queue_rules() -> Rules:
-    """The supervisor's queue rules, else QUEUE_MAX_WAIT_MINUTES and QUEUE_ORDER."""
-    h = helpline()
-    return h.live.rules(
-        timedelta(minutes=h.settings.queue_max_wait_minutes), h.settings.queue_order
-    )

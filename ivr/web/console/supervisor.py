@@ -14,6 +14,7 @@ from wtforms import BooleanField, IntegerField, PasswordField, RadioField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
+from ivr.actions import calling
 from ivr.content.flows import closure_message_problem, closure_opening_problem
 from ivr.core.callbacks import Callback
 from ivr.core.expiry import to_decide
@@ -38,7 +39,6 @@ from ivr.web.console.common import (
     managed,
     me,
     on_the_line,
-    queue_rules,
     row,
     supervisor_only,
 )
@@ -178,7 +178,7 @@ def supervisor() -> str:
     asked = {cb.id for cb in callbacks if decision_asked(cb)}
     for shown in waiting:
         shown["decide"] = shown["id"] in asked
-    rules = queue_rules()
+    rules = calling.queue_rules(h)
     override = h.closure()
     # a rehearsal (helpline demo) places no calls, so it misses no settings for them
     problem = None if h.settings.rehearsal else calls_problem(h.settings)
