@@ -9,7 +9,9 @@ advisors, the day and the month); common.py holds what they share.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from typing import TypeVar
 
 from flask import Flask
 
@@ -29,12 +31,13 @@ from ivr.web.console.common import (
 )
 from ivr.web.context import CONSOLE_CHOICE, PAGE_ERROR
 
+Hook = TypeVar("Hook")
 __all__ = ["LANGUAGE_LABELS", "PUBLIC_ENDPOINTS", "advisor", "init_console", "signin", "supervisor"]
 
 
 def init_console(app: Flask) -> None:
-    """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks are exempt
-    from CSRF (they are signed instead)."""
+    """Sign-in, CSRF on every console form, secure cookies; Twilio's webhooks skip both
+    (they are signed instead)."""
     s = helpline_settings(app)
     app.config.update(
         SESSION_COOKIE_SECURE=s.cookie_secure,
@@ -47,13 +50,27 @@ def init_console(app: Flask) -> None:
     )
     app.session_interface = ConsoleSessions()
     app.extensions["signin_pool"] = HashPool(s.signin_pool_size)
-    login_manager.init_app(app)
+    on_the_console_only(app, login_manager.init_app, csrf.init_app)
     login_manager.login_view = "console.login"
     login_manager.login_message = "Please sign in."
-    csrf.init_app(app)
-    for name, blueprint in app.blueprints.items():
-        if name != "console":
-            csrf.exempt(blueprint)
     app.register_blueprint(bp)
     app.extensions[CONSOLE_CHOICE] = chosen_helpline
     app.extensions[PAGE_ERROR] = page_for_error
+
+
+def on_the_console_only(app: Flask, *init_apps: Callable[[Flask], None]) -> None:
+    """Set up Flask extensions whose request hooks only the console needs (Flask-Login's
+    cookie, Flask-WTF's CSRF check): what they register for every request runs for the
+    console's blueprint alone, first, so Twilio's webhooks don't pay for them (issue 24).
+    Flask keeps a blueprint's hooks under its name (Flask.before_request_funcs)."""
+    before, after = list(app.before_request_funcs[None]), list(app.after_request_funcs[None])
+    for init_app in init_apps:
+        init_app(app)
+    _to_console(app.before_request_funcs, before)
+    _to_console(app.after_request_funcs, after)
+
+
+def _to_console(registry: dict[str | None, list[Hook]], had: list[Hook]) -> None:
+    """The hooks added to `registry` for every request since it `had` these, the console's."""
+    registry[bp.name][:0] = [hook for hook in registry[None] if hook not in had]
+    registry[None] = had
