@@ -4,10 +4,12 @@ one Take next at a time per advisor. The real store, Twilio's REST API as Prism 
 
 from __future__ import annotations
 
+import ast
 import socket
 from collections.abc import Callable
 from datetime import timedelta
 from itertools import product
+from pathlib import Path
 
 import pytest
 import redis
@@ -189,3 +191,25 @@ def test_the_console_says_everything_take_next_can_do():
     own |= {calling.RINGING_FOR_CALLER, calling.CALLBACK_NOT_RUNG, calling.CALLER_NOT_RUNG}
     refusals = {why_not_call_next(*case) for case in product((True, False), repeat=4)} - {None}
     assert TAKE_NEXT_SAID.keys() == own | refusals
+
+
+def imported(node: ast.AST) -> list[str]:
+    """The top-level packages an import statement names."""
+    if isinstance(node, ast.Import):
+        return [alias.name.split(".")[0] for alias in node.names]
+    if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+        return [node.module.split(".")[0]]
+    return []
+
+
+@pytest.mark.parametrize("folder", ["actions", "web/console"])
+def test_the_actions_and_the_console_never_name_redis(folder):
+    """They reach the store through its functions and catch store.Unavailable."""
+    package = Path(calling.__file__).resolve().parent.parent
+    wrong = [
+        f"{path.relative_to(package)}:{node.lineno}"
+        for path in (package / folder).rglob("*.py")
+        for node in ast.walk(ast.parse(path.read_text()))
+        if "redis" in imported(node)
+    ]
+    assert wrong == []
