@@ -1,25 +1,21 @@
-"""Who may claim, finish or give back a callback: the pure rules (ivr/core/claims.py) and the
-store's Lua scripts, which apply them atomically, agree for every kind of callback and every
-kind of actor. Each case builds its callback through the queue's own operations."""
+"""Who may claim, finish or give back a callback: one rule, in one place. The store's Lua
+scripts decide it atomically at run time (ivr/store/queue.py); this table is that rule, for
+every kind of callback and every kind of actor, each case built through the queue's own
+operations. The Python only decides what to ask: core/claims.may_claim, what Take next asks
+the store for, agrees with the table too (docs/architecture.md, "claims")."""
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from pathlib import Path
 
 import pytest
 
+from ivr.core import claims
 from ivr.core.callbacks import Callback
-from ivr.core.claims import (
-    ANYONE,
-    actor,
-    goes_back,
-    may_claim,
-    may_finish,
-    may_give_back,
-    next_claim,
-    why_not_call_next,
-)
+from ivr.core.claims import ANYONE, actor, may_claim, why_not_call_next
 from ivr.store.queue import CallbackQueue
 from tests.common import SEALER, london, request_callback
 
@@ -99,6 +95,30 @@ STATES: dict[str, Callable[[CallbackQueue], str]] = {
     "done": done,
     "cancelled": cancelled,
 }
+CLAIMED_AT = NOW - timedelta(minutes=10)  # when `claimed` claims
+FINISHERS = (ALEX, SAM, ANYONE)
+GIVERS = (ALEX, SAM)
+BEFORE = {"before the claim": CLAIMED_AT - timedelta(minutes=10), "at it": CLAIMED_AT, "after": NOW}
+Y, n = True, False
+# The rule. Claim: due, its slot not ended (nobody is called outside their safe window).
+# Finish: a claim, by its advisor or ANYONE (a supervisor, the scheduler). Give back: a claim,
+# by its advisor only. Goes back (unfinished since before a time): a claim made by then,
+# unless the caller was connected (the call happened: it waits for an outcome).
+#   state                                   claim   finish by   give back   goes back
+#                                                   alex sam *  alex sam    before at after
+# fmt: off
+RULES: dict[str, tuple[bool, tuple[bool, ...], tuple[bool, ...], tuple[bool, ...]]] = {
+    "held":                                 (n,     (n, n, n),  (n, n),     (n, n, n)),
+    "scheduled":                            (n,     (n, n, n),  (n, n),     (n, n, n)),
+    "due":                                  (Y,     (n, n, n),  (n, n),     (n, n, n)),
+    "due, slot ended":                      (n,     (n, n, n),  (n, n),     (n, n, n)),
+    "due, slot ends now":                   (n,     (n, n, n),  (n, n),     (n, n, n)),
+    "claimed by alex":                      (n,     (Y, n, Y),  (Y, n),     (n, Y, Y)),
+    "claimed by alex, caller connected":    (n,     (Y, n, Y),  (Y, n),     (n, n, n)),
+    "done":                                 (n,     (n, n, n),  (n, n),     (n, n, n)),
+    "cancelled":                            (n,     (n, n, n),  (n, n),     (n, n, n)),
+}
+# fmt: on
 
 
 @pytest.fixture
@@ -112,38 +132,52 @@ def made(queue: CallbackQueue, state: str) -> Callback:
     return callback
 
 
+def test_the_table_covers_every_state():
+    assert RULES.keys() == STATES.keys()
+
+
 @pytest.mark.parametrize("state", STATES)
 def test_claim(queue, state):
+    """Take next asks for what may_claim allows; the store takes it only by the same rule."""
+    callback = made(queue, state)
+    may = RULES[state][0]
+    assert may_claim(callback, NOW) == may
+    taken = queue.claim_one(callback.id, SAM, NOW)
+    assert (taken is not None) == may
+    if taken:
+        assert taken.claimed_by == SAM
+
+
+@pytest.mark.parametrize("state", STATES)
+def test_claim_the_oldest(queue, state):
     callback = made(queue, state)
     taken = queue.claim(SAM, NOW)
-    assert (taken is not None) == may_claim(callback, NOW)
+    assert (taken is not None) == RULES[state][0]
     if taken:
         assert taken.id == callback.id and taken.claimed_by == SAM
 
 
-@pytest.mark.parametrize("who", [ALEX, SAM, ANYONE])
+@pytest.mark.parametrize("who", FINISHERS)
 @pytest.mark.parametrize("state", STATES)
 def test_finish(queue, state, who):
     callback = made(queue, state)
-    assert queue.finish(callback.id, who, "reached", "done", NOW) == may_finish(callback, who)
+    may = RULES[state][1][FINISHERS.index(who)]
+    assert queue.finish(callback.id, who, "reached", "done", NOW) == may
 
 
-@pytest.mark.parametrize("who", [ALEX, SAM])
+@pytest.mark.parametrize("who", GIVERS)
 @pytest.mark.parametrize("state", STATES)
 def test_give_back(queue, state, who):
     callback = made(queue, state)
-    assert queue.unclaim(callback.id, who) == may_give_back(callback, who)
+    assert queue.unclaim(callback.id, who) == RULES[state][2][GIVERS.index(who)]
 
 
-@pytest.mark.parametrize(
-    "before",
-    [NOW - timedelta(minutes=20), NOW - timedelta(minutes=10), NOW],
-    ids=["before the claim", "at the claim", "after"],
-)
+@pytest.mark.parametrize("before", BEFORE)
 @pytest.mark.parametrize("state", STATES)
 def test_unfinished_claims_go_back(queue, state, before):
-    callback = made(queue, state)
-    assert queue.return_stale_claims(before) == int(goes_back(callback, before))
+    made(queue, state)
+    goes = RULES[state][3][list(BEFORE).index(before)]
+    assert queue.return_stale_claims(BEFORE[before]) == int(goes)
 
 
 def test_call_next_takes_the_longest_waiting_that_may_be_claimed(queue):
@@ -164,11 +198,25 @@ def test_call_next_takes_the_longest_waiting_that_may_be_claimed(queue):
         NOW - timedelta(minutes=20),
         slot_end=NOW + timedelta(hours=1),
     )
-    waiting = [queue.get(i) for i in queue.ids("due")]
-    assert waiting[0].id == ended
-    chosen = next_claim(waiting, NOW)
-    assert chosen is not None and chosen.id == first.callback_id
-    assert queue.claim(ALEX, NOW).id == chosen.id
+    assert queue.ids("due")[0] == ended
+    assert queue.claim(ALEX, NOW).id == first.callback_id
+
+
+def test_every_rule_in_core_claims_runs_in_the_app():
+    """One rule, one place: a function of core/claims.py that only the tests call would be a
+    second copy of a rule the store's scripts keep (as may_finish, may_give_back, goes_back
+    and next_claim were)."""
+    mine = Path(claims.__file__).resolve()
+    rules = [n for n, f in vars(claims).items() if callable(f) and f.__module__ == claims.__name__]
+    used = {
+        alias.name
+        for path in mine.parent.parent.rglob("*.py")
+        if path != mine
+        for node in ast.walk(ast.parse(path.read_text()))
+        if isinstance(node, ast.ImportFrom) and node.module == claims.__name__
+        for alias in node.names
+    }
+    assert rules and [r for r in rules if r not in used] == []
 
 
 @pytest.mark.parametrize(("supervisor", "expected"), [(False, ALEX), (True, ANYONE)])

@@ -4,15 +4,17 @@ out, and the session cookie cannot be read by scripts or sent from other sites."
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from xml.etree import ElementTree
 
 import pytest
 from argon2 import extract_parameters, profiles
 from flask import Flask
 from werkzeug.routing import Rule
+from werkzeug.test import TestResponse
 
 from ivr.config import Settings
 from ivr.simulate import TwilioLikeClient
@@ -33,6 +35,7 @@ from tests.common import (
     redirects_to_login,
     sign_in_attempt,
     signed_in,
+    twilio_client,
 )
 
 
@@ -234,6 +237,48 @@ def test_a_form_without_its_csrf_token_is_refused(console_app, advisor, store):
     client = signed_in(console_app)
     assert client.post("/console/duty", data={"on_duty": "1"}).status_code == 400
     assert not Accounts(store, SEALER).get("alex").on_duty
+
+
+CONSOLE_LIBRARIES = ("flask_wtf", "flask_login")  # the CSRF check, the sign-in cookie
+
+
+def library_hooks_run(app: Flask, send: Callable[[], TestResponse]) -> tuple[TestResponse, list]:
+    """What `send` answered, and which request hooks of the console's libraries ran for it."""
+    ran = []
+
+    def recorded(hook):
+        @functools.wraps(hook)
+        def run(*args, **kwargs):
+            ran.append(hook)
+            return hook(*args, **kwargs)
+
+        return run
+
+    for registry in (app.before_request_funcs, app.after_request_funcs):
+        for scope, hooks in registry.items():
+            registry[scope] = [recorded(hook) for hook in hooks]
+    response = send()
+    return response, [h for h in ran if h.__module__.startswith(CONSOLE_LIBRARIES)]
+
+
+def test_twilios_webhooks_run_none_of_the_consoles_hooks(console_app, advisor):
+    """Found (issue 24): Flask-WTF's CSRF check and Flask-Login's cookie hook ran before and
+    after every Twilio webhook (21 µs each), though only the console signs in or posts a form.
+    A signed /voice runs neither and sets no cookie."""
+    response, ran = library_hooks_run(
+        console_app, lambda: twilio_client(console_app).post("/voice")
+    )
+    assert response.status_code == 200 and ran == []
+    assert response.headers.getlist("Set-Cookie") == []
+
+
+def test_the_console_still_checks_csrf(console_app, advisor):
+    client = signed_in(console_app)
+    response, ran = library_hooks_run(
+        console_app, lambda: client.post("/console/duty", data={"on_duty": "1"})
+    )
+    assert response.status_code == 400 and ran != []
+    assert "That form was out of date" in response.get_data(as_text=True)
 
 
 def test_a_form_with_a_forged_csrf_token_is_refused(advisor_client, store):

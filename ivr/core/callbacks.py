@@ -39,7 +39,7 @@ class Callback:
     attempts: int = 0
     claimed_by: str | None = None  # the advisor calling now
     claimed_at: datetime | None = None
-    caller_connected: bool = False  # during this claim's call (claims.goes_back)
+    caller_connected: bool = False  # during this claim's call (then it never goes back)
     call_state: str | None = None  # claimed, ringing, connected, machine, ended
     outcome: str | None = None
     count: Count = field(default_factory=Count)  # towards expiry (expiry.py)

@@ -1,14 +1,14 @@
-"""Who may take, finish or give back a callback: one access rule in one place, as flaskr's
-`get_post(id, check_author)` keeps its own.
+"""Who may take a callback, and on whose behalf: what the app asks the store for.
 
-The store's Lua scripts (store/queue.py: _CLAIM, _FINISH, _UNCLAIM, _RETURN_STALE) apply
-the same rules atomically, so two advisors never take one callback; tests/test_claims.py
-puts every kind of callback before every kind of actor and checks that both agree.
+The rule itself is kept in one place: the store's Lua scripts (store/queue.py: _CLAIM_ONE,
+_FINISH, _UNCLAIM, _RETURN_STALE) decide atomically who may claim, finish or give back a
+callback, so two advisors never take one; tests/test_claims.py carries that rule as a table.
+Here only what decides what to ask: may_claim (which entries Take next asks the store to
+claim, store/onelist.py; the table checks it agrees), actor, and why_not_call_next.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
 from datetime import datetime
 
 from ivr.core.callbacks import Callback
@@ -26,33 +26,6 @@ def actor(username: str, supervisor: bool) -> str:
 def may_claim(callback: Callback, now: datetime) -> bool:
     """Due, and its slot has not ended: nobody is called outside their safe window."""
     return callback.status == "due" and callback.slot_end is not None and callback.slot_end > now
-
-
-def next_claim(due_oldest_first: Iterable[Callback], now: datetime) -> Callback | None:
-    """What "call next" takes: the longest-waiting callback that may be claimed."""
-    return next((cb for cb in due_oldest_first if may_claim(cb, now)), None)
-
-
-def may_finish(callback: Callback, who: str) -> bool:
-    """Only a claim can be finished, and only by its advisor (or ANYONE)."""
-    return callback.status == "claimed" and who in (ANYONE, callback.claimed_by)
-
-
-def may_give_back(callback: Callback, advisor: str) -> bool:
-    """An advisor whose phone could not be rung gives back their own claim, nobody else's."""
-    return callback.status == "claimed" and callback.claimed_by == advisor
-
-
-def goes_back(callback: Callback, claimed_before: datetime) -> bool:
-    """A claim left unfinished since before `claimed_before` returns to the queue, unless the
-    person was connected: then the call happened, and it waits for an outcome instead of
-    being made twice."""
-    return (
-        callback.status == "claimed"
-        and callback.claimed_at is not None
-        and callback.claimed_at <= claimed_before
-        and not callback.caller_connected
-    )
 
 
 def why_not_call_next(line_open: bool, on_duty: bool, can_call: bool, holding: bool) -> str | None:

@@ -3,8 +3,10 @@
 One hash per callback and sorted sets for where each is (keys.py names them: held, scheduled,
 due, slots, claimed, ended), the number's one open callback and all its callbacks, and the
 MessageSids already handled. Each script checks the status it expects, so no two processes
-can both take, release or cancel one callback; who may do what is the rule in
-core/claims.py, which the scripts enforce (tests/test_claims.py checks they agree).
+can both take, release or cancel one callback. Who may claim, finish or give back one is
+decided here and only here, atomically (_CLAIM_ONE, _FINISH, _UNCLAIM, _RETURN_STALE);
+tests/test_claims.py carries the rule as a table, and core/claims.may_claim, which picks what
+Take next asks for, agrees with it.
 
 Each record counts the times it was put in the scheduled queue and the times it was released
 from there: a release takes one scheduled placing, so released never exceeds scheduled, and
@@ -251,7 +253,7 @@ return #ids
 """
 
 
-# The rules of claims.py (may_claim, may_finish, may_give_back, goes_back), atomically.
+# Who may claim, finish or give back a callback: the rule (tests/test_claims.py: RULES).
 _CLAIM = """
 -- The oldest due callback whose slot has not ended, for one advisor. ARGV: advisor, now
 local offset = 0
