@@ -13,6 +13,7 @@ from ivr.core.phone import EXAMPLE_INTERNATIONAL, EXAMPLE_NATIONAL, advisor_e164
 from ivr.store import audit
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError, Accounts
 from ivr.store.connection import borrowed
+from ivr.twilio import webhooks
 
 
 @click.group()
@@ -113,7 +114,7 @@ def advisors_trust_device(username: str) -> None:
     base = settings.public_base_url or (
         f"http://{os.environ.get('HOST') or '127.0.0.1'}:{os.environ.get('PORT') or 5000}"
     )
-    click.echo(f"{base}/console/trust/{code}")
+    click.echo(webhooks.url(base, webhooks.TRUST_DEVICE, code=code))
     if not settings.public_base_url:
         click.echo(
             f"(That is this machine's address, as `{helpline_command()} run` serves it. For "

@@ -18,6 +18,7 @@ from ivr.content.tomlfile import FlowFileError
 from ivr.core.crisis import unmatched
 from ivr.ops.checks import Problem, check_environment, check_settings
 from ivr.simulate import TwilioLikeClient
+from ivr.twilio import webhooks
 
 
 @click.command()
@@ -162,7 +163,9 @@ def _signature_round_trip(settings: Settings):
     from ivr.ops.checks import Problem
 
     app = create_app(serving=False)
-    response = TwilioLikeClient(app, {"CallSid": "CAcheck", "From": "anonymous"}).post("/voice")
+    response = TwilioLikeClient(app, {"CallSid": "CAcheck", "From": "anonymous"}).post(
+        webhooks.path(webhooks.VOICE)
+    )
     if response.status_code == 403:
         return [
             Problem(

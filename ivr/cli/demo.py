@@ -15,6 +15,7 @@ from ivr.cli.common import LONDON, flows_or_exit, parse_at
 from ivr.config import Settings
 from ivr.core.clock import clock_from
 from ivr.store.connection import stop_embedded
+from ivr.twilio import webhooks
 
 
 @click.command()
@@ -52,7 +53,7 @@ def demo(at: str | None, port: int) -> None:
             said = (
                 f"Rehearsal from {start.astimezone(LONDON):%A %-d %B %Y %H:%M}: "
                 "nothing here is real.\n"
-                f"  The console: {base}/console/\n"
+                f"  The console: {webhooks.url(base, webhooks.CONSOLE)}\n"
                 f"  Sign in as {names}, password {seeded.password}\n"
                 f"  {seeded.callbacks} sample callers are waiting. "
                 "Ctrl-C ends the rehearsal and erases everything in it."

@@ -21,6 +21,7 @@ from ivr.store import Unavailable
 from ivr.store.accounts import Accounts
 from ivr.store.connection import SUPERVISED_ENV, Embedded, connect, describe
 from ivr.store.sealing import KeyProblem, Unreadable, load_sealer
+from ivr.twilio import webhooks
 
 
 @click.command()
@@ -81,14 +82,14 @@ def run(host: str, port: int) -> None:
     click.echo(f"Store: {describe(settings)}")
     base = settings.public_base_url or f"http://{host}:{port}"
     click.echo("Paste these into your Twilio number's configuration (HTTP POST):")
-    click.echo(f"  Voice, 'A call comes in':     {base}/voice")
-    click.echo(f"  Messaging, 'A message comes in': {base}/sms")
+    click.echo(f"  Voice, 'A call comes in':     {webhooks.url(base, webhooks.VOICE)}")
+    click.echo(f"  Messaging, 'A message comes in': {webhooks.url(base, webhooks.SMS)}")
     if not settings.public_base_url:
         click.echo(
             "  (Twilio reaches this machine only through a tunnel: set PUBLIC_BASE_URL "
             "to the tunnel's https address.)"
         )
-    click.echo(f"The advisors' console: {base}/console/")
+    click.echo(f"The advisors' console: {webhooks.url(base, webhooks.CONSOLE)}")
     raise SystemExit(
         supervise(children, cwd=PROJECT_DIR, env=env, started=lambda: _first_account(settings))
     )

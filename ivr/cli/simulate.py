@@ -22,6 +22,7 @@ from ivr.services import line_settings
 from ivr.simulate import SILENCE, Input, Speech, TwilioLikeClient, simulate_call
 from ivr.store.keys import Keys
 from ivr.store.queue import erase_plain_simulation
+from ivr.twilio import webhooks
 
 # What `simulate` makes is kept apart from real records and never reaches Twilio (Settings.
 # simulated); its default number is from Ofcom's drama range, which no stranger answers.
@@ -216,7 +217,7 @@ def simulate_sms_command(at: str | None, sender: str, body: str, called: str, se
             "NumMedia": "0",
         },
     )
-    response = client.post("/sms")
+    response = client.post(webhooks.path(webhooks.SMS))
     replies = [
         m.text or ""
         for m in ElementTree.fromstring(response.get_data(as_text=True)).iter("Message")
