@@ -33,6 +33,7 @@ def test_a_closure_is_heard_at_once_until_its_time_and_audited(services):
     assert not services.line_status().open
     assert services.line_status(london("2026-11-25T15:00")).open
     assert closing.current(services) == done
+    assert done.active(london(OPEN_AT)) and not done.active(london("2026-11-25T15:00"))
     entry = last_audit(services)
     assert (entry["actor"], entry["action"]) == ("sam", "closed the line")
     assert entry["detail"].startswith("until ")

@@ -29,6 +29,10 @@ class Closure:
     until: datetime | None  # None: until a supervisor reopens the line
     until_words: str  # "Wednesday 24 December 16:00", or "" (until reopened)
 
+    def active(self, at: datetime) -> bool:
+        """Still closing the line at `at` (a closure past its time is left until reopened)."""
+        return self.until is None or at < self.until
+
 
 def close(
     services: Services, actor: str, message: str, until: str = "", message_cy: str = ""
