@@ -2,7 +2,7 @@
 
 The layers (docs/architecture.md): core (pure rules), content (flows/), store (Redis and
 disk), web (the webhooks and the console), twilio (its REST API), jobs (the scheduler), ops
-(processes, logs, metrics); services.py builds them, cli.py drives them.
+(processes, logs, metrics); services.py builds them, cli/ drives them.
 """
 
 from __future__ import annotations

@@ -17,6 +17,7 @@ from werkzeug.test import TestResponse
 
 from ivr.content.flows import WELSH_LANGUAGE
 from ivr.core.phone import mask
+from ivr.twilio import webhooks
 
 SILENCE = "-"  # a --press value meaning: say and press nothing (let the Gather time out)
 MAX_REQUESTS = 60
@@ -143,7 +144,7 @@ def simulate_call(
         from ivr.web.voice import SIMULATE_WELSH
 
         app.extensions[SIMULATE_WELSH] = True
-    url = "/voice"
+    url = webhooks.path(webhooks.VOICE)
     extra: dict[str, str] = {}
     for _ in range(MAX_REQUESTS):
         response = client.post(url, extra)

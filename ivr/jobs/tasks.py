@@ -36,6 +36,7 @@ from ivr.services import Services
 from ivr.store import compaction, stats
 from ivr.store.marks import Marks
 from ivr.store.queue import WAITING, erase_simulated
+from ivr.twilio import webhooks
 from ivr.twilio.rest import run_purges, send_sms
 
 log = logging.getLogger(__name__)
@@ -321,7 +322,10 @@ class Jobs:
             )
             return
         body = ctx.flows.sms.advisor_opening.format(
-            count=waiting, last_day=final, overdue=late, link=f"{s.public_base_url}/console/"
+            count=waiting,
+            last_day=final,
+            overdue=late,
+            link=webhooks.url(s.public_base_url, webhooks.CONSOLE),
         )
         for phone in ctx.accounts.on_duty_phones(ctx.line.name, ctx.lines.default.name):
             if not self.send:

@@ -28,6 +28,7 @@ from ivr.ops.health import DependencyCollector
 from ivr.store import purges
 from ivr.store.keys import Keys
 from ivr.store.published import ContentWatch
+from ivr.twilio import webhooks
 
 log = logging.getLogger("ivr.requests")
 
@@ -49,7 +50,7 @@ REJECTED = Counter(
     "too large, too slow or cut short (any path)",
     ["group", "reason"],
 )
-WEBHOOK_PREFIXES = ("/voice", "/sms")
+WEBHOOK_PREFIXES = (webhooks.path(webhooks.VOICE), webhooks.path(webhooks.SMS))
 
 
 class CallbackCollector:

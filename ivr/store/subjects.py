@@ -1,5 +1,5 @@
 """What the store holds about one phone number, and erasing it: a person's subject access
-and erasure requests (`helpline data show|erase`, ops/subjects.py).
+and erasure requests (`helpline data show|erase`, actions/subjects.py).
 
 The only two functions that find a person's records by their number: a change in how
 numbers are kept and looked up changes these two, not their callers.

@@ -1,5 +1,5 @@
 """What Twilio's logs hold about one number (its calls and messages, both ways), and
-deleting them: the Twilio half of a subject request (ops/subjects.py)."""
+deleting them: the Twilio half of a subject request (actions/subjects.py)."""
 
 from __future__ import annotations
 

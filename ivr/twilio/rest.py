@@ -9,7 +9,6 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 from typing import Protocol
-from urllib.parse import quote
 
 from twilio.base.exceptions import TwilioException, TwilioRestException
 from twilio.http.http_client import TwilioHttpClient
@@ -20,6 +19,7 @@ from ivr.core import deletion
 from ivr.store import purges
 from ivr.store.connection import Store
 from ivr.store.purges import Purge
+from ivr.twilio import webhooks
 
 log = logging.getLogger(__name__)
 PURGE_WORKERS = 8  # requests at a time: well inside Twilio's per-account concurrency
@@ -243,13 +243,13 @@ def call_advisor(
 ) -> str:
     """Ring the advisor's phone; the TwiML asks them to press 1. Returns the Call SID. The
     status callbacks carry the advisor's name, so their state follows the call."""
-    adv = f"&adv={quote(username)}" if username else ""
+    adv = {"adv": username} if username else {}
     return _ring_advisor(
         client,
         settings,
         advisor_phone,
-        f"{base_url}/voice/outbound/advisor?cb={callback_id}",
-        f"{base_url}/voice/outbound/status?cb={callback_id}{adv}",
+        webhooks.url(base_url, webhooks.OUTBOUND_ADVISOR, cb=callback_id),
+        webhooks.url(base_url, webhooks.OUTBOUND_STATUS, cb=callback_id, **adv),
     )
 
 
@@ -264,13 +264,12 @@ def call_advisor_for_caller(
     """Ring the advisor's phone to take a caller waiting in the queue, on a leg of its own:
     they press 1, then that caller, by CallSid, is put through (voice_queue.connect).
     Returns the advisor leg's Call SID."""
-    query = f"sid={quote(call_sid)}&adv={quote(username)}"
     return _ring_advisor(
         client,
         settings,
         advisor_phone,
-        f"{base_url}/voice/queue/advisor?{query}",
-        f"{base_url}/voice/queue/advisor-status?{query}",
+        webhooks.url(base_url, webhooks.QUEUE_ADVISOR, sid=call_sid, adv=username),
+        webhooks.url(base_url, webhooks.QUEUE_ADVISOR_STATUS, sid=call_sid, adv=username),
     )
 
 

@@ -13,6 +13,7 @@ from twilio.twiml.voice_response import VoiceResponse
 from ivr.config import Settings
 from ivr.content.flows import Flows
 from ivr.core.phrases import usual_hours
+from ivr.twilio import webhooks
 
 
 class NumberNotFound(LookupError):
@@ -30,11 +31,10 @@ class Wanted:
 
     @classmethod
     def for_base(cls, base_url: str, fallback_url: str | None) -> Wanted:
-        base = base_url.rstrip("/")
         fallback = fallback_url.rstrip("/") if fallback_url else None
         return cls(
-            f"{base}/voice",
-            f"{base}/sms",
+            webhooks.url(base_url, webhooks.VOICE),
+            webhooks.url(base_url, webhooks.SMS),
             f"{fallback}/voice.xml" if fallback else None,
             f"{fallback}/sms.xml" if fallback else None,
         )

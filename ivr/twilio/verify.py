@@ -21,6 +21,7 @@ from twilio.twiml.voice_response import VoiceResponse
 
 from ivr.config import Settings
 from ivr.content.flows import WELSH, WELSH_LANGUAGE, WELSH_VOICE, Flows
+from ivr.twilio import webhooks
 from ivr.twilio.optout import OptOutConfig, uses_default_opt_out
 from ivr.twilio.setup import Wanted
 
@@ -91,7 +92,7 @@ def number_findings(record: object, wanted: Wanted) -> list[Finding]:
 def signed_check(base_url: str, auth_token: str, number: str) -> tuple[str, dict, dict]:
     """The URL, fields and headers of a call's first webhook as Twilio would send it, signed
     (https://www.twilio.com/docs/usage/webhooks/webhooks-security), marked as the check."""
-    url = base_url.rstrip("/") + "/voice"
+    url = webhooks.url(base_url, webhooks.VOICE)
     fields = {
         "CallSid": CHECK_SID,
         "From": number,

@@ -1,7 +1,7 @@
 """Subject requests: what the helpline holds about a phone number, and erasing it, in our
 store and in Twilio's logs (`helpline data show|erase`). Data-protection law gives a person
 both rights; staff answer them with these. Both are written to the audit trail without the
-number, and nothing here logs it."""
+number, and nothing here logs it. Plain data back (Found, Erasure): the caller words it."""
 
 from __future__ import annotations
 
@@ -39,41 +39,51 @@ class Erasure:
         return self.twilio is not None and not self.twilio.not_deleted
 
 
-def _twilio_records(ctx: Services, number: str) -> tuple[list[Record] | None, str]:
-    if ctx.twilio is None:
+def _twilio_records(services: Services, number: str) -> tuple[list[Record] | None, str]:
+    if services.twilio is None:
         return None, "no TWILIO_ACCOUNT_SID and TWILIO_AUTH_TOKEN: Twilio's logs not read"
     try:
-        return records_of(ctx.twilio, number), ""
+        return records_of(services.twilio, number), ""
     except (TwilioException, OSError) as exc:
         log.error("subject request: could not list Twilio's records: %s", exc)
         return None, f"Twilio could not be asked: {exc}"
 
 
-def show(ctx: Services, number: str, actor: str = ACTOR, also: Sequence[Services] = ()) -> Found:
-    """Everything held about `number` (E.164): ours, in `ctx`'s helpline and those `also`
+def show(
+    services: Services, number: str, actor: str = ACTOR, also: Sequence[Services] = ()
+) -> Found:
+    """Everything held about `number` (E.164): ours, in `services`' helpline and those `also`
     names (every helpline, for `helpline data show`), and Twilio's."""
-    held = held_about(ctx.redis, [s.keys for s in (ctx, *also)], ctx.sealer, number)
-    twilio, problem = _twilio_records(ctx, number)
+    held = held_about(services.redis, [s.keys for s in (services, *also)], services.sealer, number)
+    twilio, problem = _twilio_records(services, number)
     audit.record(
-        ctx.redis,
-        ctx.clock(),
+        services.redis,
+        services.clock(),
         actor,
         "looked up what is held about a number (subject request)",
-        keys=ctx.keys,
+        keys=services.keys,
     )
     return Found(number, held, twilio, problem)
 
 
-def erase(ctx: Services, number: str, actor: str = ACTOR, also: Sequence[Services] = ()) -> Erasure:
-    """Erase what we hold about `number` in `ctx`'s helpline and those `also` names (as
+def erase(
+    services: Services, number: str, actor: str = ACTOR, also: Sequence[Services] = ()
+) -> Erasure:
+    """Erase what we hold about `number` in `services`' helpline and those `also` names (as
     STOP does in one; `helpline data erase` erases in every one), then delete its calls and
     messages from Twilio's logs. Run it again if Twilio could not delete them all."""
     callbacks = erase_about(
-        ctx.redis, [s.keys for s in (ctx, *also)], ctx.sealer, ctx.erasures, number
+        services.redis,
+        [s.keys for s in (services, *also)],
+        services.sealer,
+        services.erasures,
+        number,
     )
-    records, problem = _twilio_records(ctx, number)
+    records, problem = _twilio_records(services, number)
     erased = (
-        erase_records(ctx.twilio, number, records) if ctx.twilio and records is not None else None
+        erase_records(services.twilio, number, records)
+        if services.twilio and records is not None
+        else None
     )
     twilio = (
         f"Twilio: {erased.deleted} calls and messages deleted, {len(erased.not_deleted)} not"
@@ -81,12 +91,12 @@ def erase(ctx: Services, number: str, actor: str = ACTOR, also: Sequence[Service
         else "Twilio: not done"
     )
     audit.record(
-        ctx.redis,
-        ctx.clock(),
+        services.redis,
+        services.clock(),
         actor,
         "erased a number's records (subject request)",
         detail=f"{callbacks} callback records; {twilio}",
-        keys=ctx.keys,
+        keys=services.keys,
     )
     log.info("subject request: %d callback records erased; %s", callbacks, twilio)
     return Erasure(callbacks, erased, problem)
