@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ivr.content.flows import closure_message_problem, closure_opening_problem
-from ivr.core.clock import in_words
+from ivr.core.clock import brief_in_words
 from ivr.core.hours import parse_reopening
 from ivr.services import Services
 from ivr.store import audit
@@ -68,7 +68,7 @@ def close(
         now,
         actor,
         "closed the line",
-        detail=f"until {in_words(reopens, zone)}" if reopens else "until reopened",
+        detail=f"until {brief_in_words(reopens, zone)}" if reopens else "until reopened",
         keys=services.keys,
     )
     return Closure(message, message_cy, reopens, _words(services, reopens))

@@ -50,6 +50,11 @@ def day_in_words(day: date) -> str:
     return f"{day:%A} {day.day} {day:%B %Y}"
 
 
+def brief_in_words(at: datetime, zone: tzinfo) -> str:
+    """An instant as the console and its audit trail show it, UK local: "Mon 7 Dec 13:00"."""
+    return at.astimezone(zone).strftime("%a %-d %b %H:%M")
+
+
 def in_words(at: datetime, zone: tzinfo) -> str:
     """An instant as staff read it, in UK local time: "Tuesday 29 December 2026 at 10:00"."""
     local = at.astimezone(zone)

@@ -7,7 +7,7 @@ import functools
 import hmac
 import logging
 from collections.abc import Callable
-from datetime import datetime, tzinfo
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
 from flask import (
@@ -33,6 +33,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from ivr.core.callbacks import Callback
+from ivr.core.clock import brief_in_words
 from ivr.core.expiry import last_day, overdue
 from ivr.core.phone import console_mask
 from ivr.core.safetime import describe
@@ -259,7 +260,7 @@ def page_for_error(error: Exception) -> Response | HTTPException:
         log.exception("error on %s", request.path)
         (heading, advice), status = BUG_TROUBLE, 500
         h = current_app.extensions["helpline"]  # not helpline(): choosing may be what failed
-        advice = advice.format(time=in_words(h.clock(), h.flows.hours.timezone))
+        advice = advice.format(time=brief_in_words(h.clock(), h.flows.hours.timezone))
     response = Response(trouble_html(heading, advice, status), status, mimetype="text/html")
     if isinstance(error, HTTPException):  # e.g. 405's Allow
         response.headers.update(h for h in error.get_headers() if h[0] != "Content-Type")
@@ -318,11 +319,6 @@ def waited(since: datetime, now: datetime) -> str:
 HELD_LABEL = "waiting for a safe time"
 
 
-def in_words(at: datetime, zone: tzinfo) -> str:
-    """An instant as staff read it: UK local time, the day in words ("Mon 7 Dec 13:00")."""
-    return at.astimezone(zone).strftime("%a %-d %b %H:%M")
-
-
 def row(cb: Callback, now: datetime) -> dict[str, object]:
     """One callback as advisors see it: the number masked, the safe time in words, whether
     this is its last day before it expires, and whether it is urgent."""
@@ -338,7 +334,7 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
         # from them, so a misreading is caught by the advisor. Escaped where shown.
         "words": " / ".join(f'"{said}"' for said in cb.words),
         "status": cb.status,
-        "due": in_words(due, zone),
+        "due": brief_in_words(due, zone),
         "last_day": last_day(
             cb.count,
             h.settings.callback_expiry_opening_days,

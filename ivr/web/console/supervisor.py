@@ -14,11 +14,11 @@ from wtforms import BooleanField, IntegerField, PasswordField, RadioField, Strin
 from wtforms.fields.choices import SelectChoice
 from wtforms.validators import DataRequired, InputRequired, Length, NumberRange
 
-from ivr.actions import calling
-from ivr.content.flows import closure_message_problem, closure_opening_problem
+from ivr.actions import calling, closing
 from ivr.core.callbacks import Callback
+from ivr.core.clock import brief_in_words
 from ivr.core.expiry import to_decide
-from ivr.core.hours import parse_reopening, usual_span
+from ivr.core.hours import usual_span
 from ivr.core.livequeue import BY_WAIT, FREE, LIVE_FIRST, ON_CALL, RINGING, WRAP_UP
 from ivr.core.promise import meets_hours, placement, promise
 from ivr.core.report import axis_ticks, month_report, parse_month, seconds_text
@@ -26,7 +26,6 @@ from ivr.core.safetime import ANYTIME, describe, read_safe_time
 from ivr.ops.checks import calls_problem
 from ivr.store import audit, stats
 from ivr.store.accounts import DEVICE_LINK_SECONDS, AccountError
-from ivr.store.closures import close_line, reopen_line
 from ivr.store.queue import WAITING
 from ivr.twilio.rest import send_sms, twilio_error
 from ivr.web.console.common import (
@@ -34,7 +33,6 @@ from ivr.web.console.common import (
     accounts,
     audited,
     bp,
-    in_words,
     log,
     managed,
     me,
@@ -108,7 +106,7 @@ def instants_in_words(text: str, zone: tzinfo) -> str:
 
     def words(found: re.Match[str]) -> str:
         at = datetime.fromisoformat(found[0])
-        return in_words(at if at.tzinfo else at.replace(tzinfo=zone), zone)
+        return brief_in_words(at if at.tzinfo else at.replace(tzinfo=zone), zone)
 
     return ISO_INSTANT.sub(words, text)
 
@@ -247,40 +245,21 @@ def set_queue_rules() -> Response:
 @bp.route("/supervisor/close", methods=["POST"])
 @supervisor_only
 def close() -> Response:
-    h = helpline()
     form = CloseForm()
     if not form.validate_on_submit():
         flash("Write the message callers will hear.", ERROR)
         return redirect(url_for("console.supervisor"))
-    until = None
-    if form.until.data:
-        try:
-            until = parse_reopening(form.until.data, h.clock(), h.flows.hours.timezone)
-        except ValueError:
-            flash(
-                "Write the time like 14:00 (today) or 2026-12-24 16:00, or leave it empty.",
-                ERROR,
-            )
-            return redirect(url_for("console.supervisor"))
-        if until <= h.clock():  # the line would not close at all: say so, don't pretend
-            flash("That time has already passed: the line was not closed.", ERROR)
-            return redirect(url_for("console.supervisor"))
-    message = form.message.data.strip()
-    message_cy = (form.message_cy.data or "").strip()
-    problem = (
-        closure_message_problem(message)
-        or (closure_message_problem(message_cy, welsh=True) if message_cy else None)
-        or closure_opening_problem(h.flows, h.clock(), message, until, message_cy)
-    )
-    if problem:
-        flash(f"The line was not closed: the message can't be used, {problem}.", ERROR)
+    try:
+        closing.close(
+            helpline(),
+            me().username,
+            form.message.data,
+            form.until.data or "",
+            form.message_cy.data or "",
+        )
+    except closing.NotClosed as refused:
+        flash(str(refused), ERROR)
         return redirect(url_for("console.supervisor"))
-    close_line(h.redis, message, until, h.keys.real, message_cy)
-    h.override.invalidate()  # this process at once; the others hear it announced
-    zone = h.flows.hours.timezone
-    audited(
-        "closed the line", detail=f"until {in_words(until, zone)}" if until else "until reopened"
-    )
     flash("The line is closed: callers now hear your message.")
     return redirect(url_for("console.supervisor"))
 
@@ -288,9 +267,7 @@ def close() -> Response:
 @bp.route("/supervisor/reopen", methods=["POST"])
 @supervisor_only
 def reopen() -> Response:
-    reopen_line(helpline().redis, helpline().keys.real)
-    helpline().override.invalidate()
-    audited("reopened the line")
+    closing.reopen(helpline(), me().username)
     flash("The line follows its usual hours again.")
     return redirect(url_for("console.supervisor"))
 
