@@ -297,3 +297,35 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# The tests `make fast` leaves out (`-m "not slow"`; `make test` runs them): whole files that
+# start real processes, Redis failover, chaos or a browser, then single tests that take
+# seconds, as `file::test`. Kept in one list rather than marked in each file, so the fast loop
+# is read in one place; tests/test_docs.py checks that every entry still names a test.
+SLOW = (
+    "test_browser.py",
+    "test_failover.py",
+    "test_front_door.py",
+    "test_processes.py",
+    "test_chaos.py::test_two_minutes_of_kills_keep_every_promise",
+)
+# How many tests each module holds, counted before `-m` deselects any (tests/test_docs.py
+# checks the number docs/architecture.md states).
+COLLECTED = pytest.StashKey[dict[str, int]]()
+
+
+def is_slow(item: pytest.Item) -> bool:
+    name = getattr(item, "originalname", item.name)
+    return item.path.name in SLOW or f"{item.path.name}::{name}" in SLOW
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the SLOW tests before `-m "not slow"` deselects them, and counts the suite."""
+    for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
+    counts = config.stash.setdefault(COLLECTED, {})
+    for item in items:
+        counts[item.path.name] = counts.get(item.path.name, 0) + 1
