@@ -194,16 +194,22 @@ def test_every_slow_entry_names_a_test_that_exists() -> None:
 
 
 @pytest.mark.parametrize(
-    ("file", "test", "slow"),
+    ("file", "test", "fixtures", "slow"),
     [
-        ("test_browser.py", "test_anything", True),
-        ("test_chaos.py", "test_two_minutes_of_kills_keep_every_promise", True),
-        ("test_chaos.py", "test_the_log_check_finds_a_number_in_any_form", False),
-        ("test_sms.py", "test_two_minutes_of_kills_keep_every_promise", False),
+        ("test_browser.py", "test_anything", [], True),
+        ("test_chaos.py", "test_two_minutes_of_kills_keep_every_promise", [], True),
+        ("test_chaos.py", "test_the_log_check_finds_a_number_in_any_form", [], False),
+        ("test_sms.py", "test_two_minutes_of_kills_keep_every_promise", [], False),
+        ("test_report.py", "test_the_report_prints", ["cli", "browser"], True),
+        ("test_report.py", "test_the_report_prints", ["cli"], False),
     ],
 )
-def test_slow_is_by_file_or_by_test(file: str, test: str, slow: bool) -> None:
-    item = SimpleNamespace(path=ROOT / "tests" / file, name=f"{test}[x]", originalname=test)
+def test_slow_is_by_file_by_test_or_by_fixture(
+    file: str, test: str, fixtures: list[str], slow: bool
+) -> None:
+    item = SimpleNamespace(
+        path=ROOT / "tests" / file, name=f"{test}[x]", originalname=test, fixturenames=fixtures
+    )
     assert is_slow(item) is slow  # type: ignore[arg-type]
 
 
