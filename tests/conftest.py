@@ -297,3 +297,60 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
     report = yield
     setattr(item, f"rep_{report.when}", report)
     return report
+
+
+# The tests `make fast` leaves out (`-m "not slow"`; `make test` runs them): whole files that
+# start real processes, Redis failover, chaos or a browser, then single tests that took more
+# than 5 s (measured with `--durations` on two shared cores, about four times an idle
+# machine's time), as `file::test` (every case of a parametrized one), and any test that uses
+# a fixture in SLOW_FIXTURES. One list rather than a mark in each file, so the fast loop is
+# read in one place; tests/test_docs.py checks that every entry still names a test.
+SLOW = (
+    "test_browser.py",
+    "test_failover.py",
+    "test_front_door.py",
+    "test_processes.py",
+    "test_chaos.py::test_two_minutes_of_kills_keep_every_promise",
+    # sweeps over every page, phrase or document (make test runs them in full)
+    "test_twiml_contract.py::test_every_document_the_app_produces_is_twiml_twilio_accepts",
+    "test_twiml_contract.py::test_the_calls_take_next_makes_run_twiml_twilio_accepts",
+    "test_voice_danger.py::test_naming_danger_anywhere_gets_the_999_line_then_the_same_question",
+    "test_voice_safety.py::test_every_example_is_answered_by_its_class_at_every_page",
+    "test_sms_safety.py::test_every_example_text_is_answered_and_flagged_by_its_class",
+    "test_sms_safetime.py::test_a_text_that_mentions_a_time_is_never_taken_as_any_time",
+    # property tests (hypothesis) and races
+    "test_promises_kept.py::test_the_time_a_reply_promises_is_the_time_stored",
+    "test_voice_fuzz.py::test_every_voice_route_always_answers_valid_twiml",
+    "test_sms_fuzz.py::test_a_conversation_leaves_exactly_the_callbacks_it_asked_for",
+    "test_take_by_callsid.py::test_two_advisors_pressing_1_in_either_order_each_get_their_own_caller",
+    "test_take_next.py::test_two_advisors_taking_next_at_once_never_get_the_same_one",
+    # real waits, bursts and processes
+    "test_publish.py::test_a_typo_and_a_restart_leave_the_last_published_version_serving",
+    "test_publish.py::test_a_broken_publish_leaves_calls_answered_as_before",
+    "test_publish.py::test_a_closure_published_while_calls_are_answered_goes_live_within_5_s",
+    "test_metrics_bounded.py::test_ten_thousand_junk_paths_leave_metrics_the_same_size",
+    "test_staff_commands.py::test_hours_stops_the_embedded_redis_it_started",
+    "test_twilio_api.py::test_a_burst_of_500_is_deleted_in_one_pass",
+)
+SLOW_FIXTURES = ("browser",)  # Chromium, wherever it is used
+# How many tests each module holds, counted before `-m` deselects any (tests/test_docs.py
+# checks the number docs/architecture.md states).
+COLLECTED = pytest.StashKey[dict[str, int]]()
+
+
+def is_slow(item: pytest.Item) -> bool:
+    name = getattr(item, "originalname", item.name)
+    if any(f in getattr(item, "fixturenames", ()) for f in SLOW_FIXTURES):
+        return True
+    return item.path.name in SLOW or f"{item.path.name}::{name}" in SLOW
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Marks the SLOW tests before `-m "not slow"` deselects them, and counts the suite."""
+    for item in items:
+        if is_slow(item):
+            item.add_marker(pytest.mark.slow)
+    counts = config.stash.setdefault(COLLECTED, {})
+    for item in items:
+        counts[item.path.name] = counts.get(item.path.name, 0) + 1

@@ -178,15 +178,15 @@ def test_the_erasure_log_keeps_hashes_for_its_horizon_and_says_from_when_it_is_c
     tmp_path, monkeypatch
 ):
     log = ErasureLog(tmp_path / "erasures" / "erasures.jsonl", keep_days=35)
-    assert log.since() is None and log.erased_since(0) == set()
+    assert log.since() is None and log.erased_since(0, SEALER) == set()
     clock = [1_800_000_000.0]
     monkeypatch.setattr("ivr.store.erasures.time.time", lambda: clock[0])
-    log.record("a" * 32)
+    log.record("a" * 32, SEALER)
     assert log.since() == 0  # nothing was erased before the log began
     clock[0] += 40 * 24 * 3600  # past the horizon (and a day)
-    log.record("b" * 32)
+    log.record("b" * 32, SEALER)
     assert log.since() == clock[0] - 35 * 24 * 3600
-    assert log.erased_since(0) == {"b" * 32}  # the old one dropped
+    assert log.erased_since(0, SEALER) == {"b" * 32}  # the old one dropped
     assert stat.S_IMODE(log.path.stat().st_mode) == 0o600
     assert stat.S_IMODE(log.path.parent.stat().st_mode) == 0o700
 
@@ -195,5 +195,5 @@ def test_erasing_a_number_for_a_subject_request_is_logged_as_stop_is(tmp_path):
     """`record_erasure` is the one call `helpline data erase` makes before erasing."""
     log = ErasureLog(tmp_path / "erasures.jsonl", keep_days=35)
     record_erasure(log, SEALER, A)
-    assert log.erased_since(0) == {SEALER.lookup(A)}
+    assert log.erased_since(0, SEALER) == {SEALER.lookup(A)}
     assert A[1:].encode() not in log.path.read_bytes()

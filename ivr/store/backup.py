@@ -170,7 +170,13 @@ def restore(
         )
     # Erased first, in a scratch store that writes nothing to disk; only what is left is
     # written to the real store, so no erased record ever reaches its append-only file.
-    erased_since = erasures.erased_since(taken_at)
+    try:
+        erased_since = erasures.erased_since(taken_at, sealer)
+    except Unreadable:
+        raise BackupProblem(
+            f"DATA_KEY does not open every erasure logged since this backup ({erasures.path}): "
+            "give the keys in use since it was taken, newest first, comma-separated"
+        ) from None
     with scratch_store() as scratch:
         _write(scratch, payload["keys"])
         erased = sum(

@@ -3,9 +3,12 @@ store so a restored backup never brings one back.
 
 A backup holds what the store held when it was taken; a person who sent STOP (or asked to be
 erased) after that must not reappear when it is restored. Every erasure is appended here,
-fsynced before the store is changed, as the number's keyed hash (sealing.py: lookup) and the
-time: never a number. `helpline restore` erases again each hash logged since the backup was
-taken (backup.py).
+fsynced before the store is changed, as the number's keyed hash (sealing.py: lookup),
+sealed with DATA_KEY, and the time: never a number, and never a hash anyone holding
+LOOKUP_KEY could test numbers against (docs/erasure.md says why sealed, not a slow hash).
+`helpline restore` opens each entry logged since the backup was taken and erases that hash
+again (backup.py). Entries written in the clear by earlier versions are still applied, and
+sealed when the log is next rewritten (at the latest, the next erasure).
 
 The log is kept for BACKUP_KEEP_DAYS, as long as any backup may be kept: older lines are
 dropped, and the first line says from when the log is complete (`since`). A backup taken
@@ -48,16 +51,22 @@ class ErasureLog:
         self.path = Path(path)
         self.keep_seconds = keep_days * DAY
 
-    def record(self, h: str) -> None:
-        """Append one erasure and fsync: on disk before the store forgets the number."""
+    def record(self, h: str, sealer: Sealer) -> None:
+        """Append one erasure, sealed, and fsync: on disk before the store forgets the number.
+        The log is rewritten instead when its oldest entries are past the horizon, or when it
+        holds hashes in the clear (from before they were sealed)."""
         now = time.time()
-        entry = json.dumps({"h": h, "at": now}) + "\n"
+        entry = json.dumps({"s": sealer.seal(h), "at": now}) + "\n"
         with self._locked() as handle:
             handle.seek(0)
             first = handle.readline()
-            if first and json.loads(first)["since"] < now - self.keep_seconds - DAY:
-                self._prune(handle, now, entry)
+            if first and (
+                json.loads(first)["since"] < now - self.keep_seconds - DAY
+                or any('"h"' in line for line in handle)
+            ):
+                self._prune(handle, now, entry, sealer)
                 return
+            handle.seek(0, os.SEEK_END)
             if not first:  # complete from the start: nothing was erased before it
                 handle.write(json.dumps({"since": 0}) + "\n")
             handle.write(entry)
@@ -87,21 +96,29 @@ class ErasureLog:
             return None
         return float(json.loads(first)["since"]) if first else None
 
-    def erased_since(self, at: float) -> set[str]:
-        """The hashes erased at or after `at` (less SKEW_SECONDS)."""
+    def erased_since(self, at: float, sealer: Sealer) -> set[str]:
+        """The hashes erased at or after `at` (less SKEW_SECONDS). Only those entries are
+        opened, so a DATA_KEY dropped after a rotation matters only to backups taken with it
+        (which need it anyway); an entry in range that no key opens raises Unreadable: a
+        restore that skipped it would bring that person back."""
         try:
             with open(self.path, encoding="utf-8") as handle:
                 entries = [json.loads(line) for line in handle if line.strip()]
         except FileNotFoundError:
             return set()
-        return {e["h"] for e in entries if "h" in e and e["at"] >= at - SKEW_SECONDS}
+        wanted = [e for e in entries if "at" in e and e["at"] >= at - SKEW_SECONDS]
+        return {sealer.open(e["s"]) if "s" in e else e["h"] for e in wanted}
 
-    def _prune(self, handle: IO[str], now: float, entry: str) -> None:
-        """Drop what is older than the horizon (the log is complete from there on), and add
-        `entry`."""
+    def _prune(self, handle: IO[str], now: float, entry: str, sealer: Sealer) -> None:
+        """Drop what is older than the horizon (the log is complete from there on), seal any
+        hash kept in the clear, and add `entry`."""
         cutoff = now - self.keep_seconds
         handle.seek(0)
-        kept = [e for e in map(json.loads, handle) if "h" in e and e["at"] >= cutoff]
+        kept = [
+            {"s": sealer.seal(e["h"]), "at": e["at"]} if "h" in e else e
+            for e in map(json.loads, handle)
+            if "at" in e and e["at"] >= cutoff
+        ]
         partial = self.path.with_suffix(".tmp")
         with open(partial, "w", encoding="utf-8", opener=private_opener) as out:
             out.write(json.dumps({"since": cutoff}) + "\n")
@@ -133,4 +150,4 @@ def erasure_log(settings: Settings) -> ErasureLog:
 def record_erasure(log_file: ErasureLog, sealer: Sealer, number: str) -> None:
     """Log that `number` is being erased (STOP, `helpline data erase`): call it before
     erasing from the store, so no restore can bring the number back."""
-    log_file.record(sealer.lookup(number))
+    log_file.record(sealer.lookup(number), sealer)
