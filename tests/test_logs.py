@@ -47,9 +47,12 @@ def test_a_days_traffic_logs_no_phone_number(make_app, store, production_log):
     records = [json.loads(line) for line in production_log.lines]
     loggers = {record["logger"] for record in records}
     # The traffic was logged: each request, the callbacks, the texts, the refusals.
-    assert {"ivr.requests", "ivr.web.voice_callbacks", "ivr.web.sms", "ivr.web.signatures"} <= (
-        loggers
-    )
+    assert {
+        "ivr.requests",
+        "ivr.web.voice_callbacks",
+        "ivr.actions.texts",
+        "ivr.web.signatures",
+    } <= loggers
     text = "\n".join(production_log.lines)
     assert phone_numbers_in(text) == []
     assert "***456" in text  # numbers were there, and masked

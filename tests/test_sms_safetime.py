@@ -242,14 +242,15 @@ def test_a_day_we_are_open_gets_no_reason(make_app):
 
 @pytest.fixture
 def kept_path(make_app, store_settings, monkeypatch):
-    """An app whose texts go to the disk spool (one is waiting already, as while texts kept
-    when the store was down are going in); the test replays them itself, in order."""
+    """An app whose texts from SENDER go to the disk spool (one of theirs is waiting already,
+    as while their texts kept when the store was down are going in); the test replays them
+    itself, in order."""
     monkeypatch.setattr(ivr.web.sms, "start_replaying", lambda app: None)
 
     def factory(at: str) -> Flask:
         app = make_app(at=at)
         h = app.extensions["helpline"]
-        h.spool.add(Spooled(new_sid(), "+447400123499", "request", london(at).isoformat()))
+        h.spool.add(Spooled(new_sid(), SENDER, "request", london(at).isoformat()))
         return app
 
     yield factory

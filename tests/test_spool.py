@@ -102,6 +102,35 @@ def test_a_text_while_kept_texts_are_going_in_joins_them_so_a_stop_is_never_appl
     assert not Spool(own_store, SEALER).waiting()
 
 
+def test_once_the_store_is_back_others_are_stored_at_once_and_told_the_time(
+    make_app, own_store, monkeypatch
+):
+    """Found: after Redis returned, texts kept going to the disk spool while load lasted
+    (1 000 of 1 000), and those people were told "in our opening hours" instead of a time.
+    Now only a sender with texts still on disk waits behind them (in order); everyone else
+    is stored at once, with the exact promise, while the spool drains in the background."""
+    monkeypatch.setattr("ivr.web.sms.start_replaying", lambda app: None)  # drained below
+    app = make_app(at="2026-11-25T11:00", data_dir=own_store, redis_url="")
+    queue = app.extensions["helpline"].queue
+    stop_embedded(own_store)
+    assert text(app, A, "after 2pm", "SM" + "a" * 32) == [reply_text(app, "spooled")]
+    start_embedded(own_store)  # back: A's text still waits on disk
+
+    assert text(app, B, "after 2pm", "SM" + "b" * 32) == [
+        reply_text(app, "preferred", window="after 2pm", when="today at 2pm")
+    ]
+    assert queue.open_for(B).due_at == london("2026-11-25T14:00")  # what was said is kept
+    assert text(app, A, "STOP", "SM" + "c" * 32) == []  # behind A's request, not before it
+    assert queue.open_for(A) is None
+    kept = [json.loads(line)["sid"] for line in Spool(own_store, SEALER).path.open()]
+    assert kept == ["SM" + "a" * 32, "SM" + "c" * 32]
+
+    with app.app_context():
+        assert replay_spool() == 2
+    assert queue.open_for(A) is None  # the STOP came last, and was applied last
+    assert [cb.number for cb in queue.all()] == [B]
+
+
 def test_a_time_we_cannot_call_in_is_kept_held_as_the_reply_said(make_app, own_store):
     app = make_app(at="2026-11-25T11:00", data_dir=own_store, redis_url="")
     stop_embedded(own_store)

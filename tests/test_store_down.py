@@ -82,19 +82,22 @@ def test_a_text_is_kept_and_the_reply_says_we_have_it(app, body):
 
 
 @pytest.mark.parametrize(
-    ("body", "name", "fields"),
+    ("body", "first", "name", "fields"),
     [
-        ("after 8", "ambiguous", {"hour": 8}),
-        ("after 6pm", "outside_hours", {}),
-        ("Don't call before 2", "ask_time", {}),
-        ("25:99", "ask_time", {}),
+        ("after 8", "held_new", "ambiguous", {"hour": 8}),
+        ("after 6pm", "held_new", "outside_hours", {}),
+        ("Don't call before 2", "", "ask_time", {}),
+        ("25:99", "", "ask_time", {}),
     ],
 )
 def test_a_time_we_cannot_call_in_gets_the_same_question_as_when_the_store_is_up(
-    app, body, name, fields
+    app, body, first, name, fields
 ):
-    """Found in review: these were told "we have it, we will call" and then held in silence."""
-    assert send(app, body) == [reply_text(app, name, **fields)]
+    """Found in review: these were told "we have it, we will call" and then held in silence.
+    The words are the live path's to a first text ("held_new" and the question: the copy for
+    texts kept on disk had dropped the first sentence)."""
+    said = reply_text(app, name, **fields)
+    assert send(app, body) == [f"{reply_text(app, first)} {said}" if first else said]
 
 
 def test_stop_is_kept_and_answered_by_twilio_alone(app):

@@ -14,7 +14,7 @@ import phonenumbers
 
 from ivr.core.expiry import Count
 from ivr.core.hours import OpeningHours
-from ivr.core.phone import DRAMA
+from ivr.core.phone import DRAMA, gb_type
 from ivr.core.promise import Placement, at_or_after
 from ivr.core.safetime import ANYTIME, Window
 
@@ -107,15 +107,8 @@ def callable_number(raw: str, region: str = "GB", drama: bool = False) -> str | 
     e164 = phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
     if DRAMA.match(e164):
         return e164 if drama else None
-    if (
-        parsed.country_code != 44
-        or not phonenumbers.is_valid_number(parsed)
-        or phonenumbers.region_code_for_number(parsed) != "GB"
-    ):  # not +44 1624 (IoM)…
+    if gb_type(parsed) not in CALLABLE_TYPES:  # valid, +44, not +44 1624 (IoM)…
         return None
-    if phonenumbers.number_type(parsed) not in CALLABLE_TYPES:
-        return None
-    national = phonenumbers.national_significant_number(parsed)
-    if national.startswith("70"):
+    if phonenumbers.national_significant_number(parsed).startswith("70"):
         return None  # personal numbers: charged like premium, diverted anywhere
-    return phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164)
+    return e164

@@ -6,6 +6,8 @@ import re
 from collections.abc import Callable
 
 import phonenumbers
+from phonenumbers import PhoneMetadata, PhoneNumber
+from phonenumbers.phonenumberutil import _number_type_helper
 
 # What Twilio sends as the caller ID of a withheld, restricted or unknown caller.
 WITHHELD_IDS = frozenset(
@@ -63,6 +65,23 @@ EXAMPLE_NATIONAL = phonenumbers.format_number(_EXAMPLE, phonenumbers.PhoneNumber
 EXAMPLE_INTERNATIONAL = phonenumbers.format_number(
     _EXAMPLE, phonenumbers.PhoneNumberFormat.INTERNATIONAL
 )
+
+
+_GB = PhoneMetadata.metadata_for_region(HOME_REGION)
+
+
+def gb_type(parsed: PhoneNumber) -> int | None:
+    """The PhoneNumberType of a valid number of Great Britain (not the Isle of Man or the
+    Channel Islands, which share +44); None for any other. What is_valid_number,
+    region_code_for_number and number_type say together, with one region and one type
+    lookup where they make three and two (tests/test_actions_texts.py compares them): the
+    type is read against GB's own metadata, as number_type reads it for a GB number."""
+    if parsed.country_code != 44 or _GB is None:
+        return None
+    if phonenumbers.region_code_for_number(parsed) != HOME_REGION:
+        return None
+    kind = _number_type_helper(phonenumbers.national_significant_number(parsed), _GB)
+    return None if kind == phonenumbers.PhoneNumberType.UNKNOWN else kind
 
 
 def advisor_e164(typed: str, shown: Callable[[str], str] = str.strip, drama: bool = False) -> str:

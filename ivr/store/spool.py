@@ -31,13 +31,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO
 
-import redis
-
+from ivr.store import Unavailable
 from ivr.store.connection import fsync_folder, private_folder, private_opener
 from ivr.store.sealing import Sealer, looks_sealed
 
 log = logging.getLogger(__name__)
-_STORE_ERRORS = (redis.RedisError, ConnectionError, TimeoutError)
+_STORE_ERRORS = (Unavailable, ConnectionError, TimeoutError)
 
 # A flood while the store is down must not fill the disk: past this, texts get the
 # "unavailable" reply as before (each is still answered).
@@ -88,6 +87,8 @@ class Spool:
     def __init__(self, data_dir: Path, sealer: Sealer) -> None:
         self.path = Path(data_dir) / "spool" / "texts.jsonl"
         self.sealer = sealer
+        # Who has texts waiting (their lookup hashes), as of the file's last change.
+        self._senders: tuple[tuple[int, int, int], frozenset[str]] | None = None
 
     def waiting(self) -> bool:
         """Cheap: whether anything is waiting to be replayed."""
@@ -95,6 +96,31 @@ class Spool:
             return self.path.stat().st_size > 0
         except OSError:
             return False
+
+    def holds(self, number: str) -> bool:
+        """Whether `number` has texts waiting: its new ones then join them, in order (a STOP
+        never overtakes an earlier request, nor the reverse). Cheap while the spool is empty
+        (one stat) and between changes (read once per change of the file). Should the file
+        not be had, yes: the text is kept behind whatever may be there."""
+        try:
+            status = self.path.stat()
+        except FileNotFoundError:
+            return False
+        except OSError:
+            return True
+        if status.st_size == 0:
+            return False
+        version = (status.st_ino, status.st_mtime_ns, status.st_size)
+        cached = self._senders
+        if cached is None or cached[0] != version:
+            try:
+                with self._locked() as handle:
+                    handle.seek(0)
+                    senders = frozenset(self._senders_in(handle))
+            except OSError:
+                return True
+            cached = self._senders = (version, senders)
+        return self.sealer.lookup(number) in cached[1]
 
     def add(self, entry: Spooled) -> None:
         """Append and fsync: on disk before the person is told we have their text."""
@@ -185,10 +211,24 @@ class Spool:
         fsync_folder(self.path.parent)
 
     def _line(self, entry: Spooled) -> str:
-        sealed = {"number": self.sealer.seal(entry.number)}
+        sealed = {"number": self.sealer.seal(entry.number), "who": self.sealer.lookup(entry.number)}
         if entry.words:
             sealed["words"] = self.sealer.seal(entry.words)
         return json.dumps(asdict(entry) | sealed) + "\n"
+
+    def _senders_in(self, handle: IO[str]) -> Iterator[str]:
+        """Each waiting text's sender, as the number's keyed hash (`who`: no number opened;
+        a line written before there was one is opened to learn it)."""
+        for line in handle:
+            if line.strip():
+                try:
+                    fields = json.loads(line)
+                    number = fields["number"]
+                    yield fields.get("who") or self.sealer.lookup(
+                        self.sealer.open(number) if looks_sealed(number) else number
+                    )
+                except (ValueError, TypeError, KeyError):
+                    continue  # _read logs it when the line is replayed
 
     def _read(self, handle: IO[str]) -> Iterator[Spooled]:
         """The entries, their numbers opened (one kept in clear by an earlier version is
@@ -197,6 +237,7 @@ class Spool:
             if line.strip():
                 try:
                     fields = json.loads(line)
+                    fields.pop("who", None)  # the sender's keyed hash, for holds()
                     number = fields["number"]
                     words = fields.get("words", "")
                     yield Spooled(
