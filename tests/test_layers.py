@@ -68,7 +68,6 @@ MODULE_LIBRARIES: dict[str, set[str]] = {
 NOT_YET_CLEAN: dict[str, set[str]] = {
     "ivr/ops/metrics.py": {"redis", "flask"},
     "ivr/web/app.py": {"redis"},
-    "ivr/web/sms.py": {"redis"},
 }
 
 
