@@ -169,14 +169,14 @@ def install(app: Flask) -> None:
             fields["call_sid"] = request.values.get("CallSid", "")[:64]
             fields["message_sid"] = request.values.get("MessageSid", "")[:64]
             notes = g.pop("notes", None)
-            if notes:
-                fields["detail"] = "; ".join(notes)
+            # What was decided goes in the message only: as an extra field too it was masked
+            # a second time, and no formatter writes it.
             log.info(
                 "%s %s %d%s",
                 request.method,
                 route,
                 response.status_code,
-                f": {fields['detail']}" if notes else "",
+                f": {'; '.join(notes)}" if notes else "",
                 extra=fields,
             )
         return response
