@@ -22,7 +22,7 @@ from flask import Flask, Request
 from werkzeug.wsgi import get_content_length
 
 from ivr.ops.logs import Summarised
-from ivr.ops.metrics import REJECTED, route_group
+from ivr.ops.metrics import count_rejected
 
 log = logging.getLogger(__name__)
 REFUSALS = Summarised(log)  # the first of each kind at once, then one line a minute
@@ -187,7 +187,7 @@ def refuse(
         path[:100],
         reason.replace("_", " "),
     )
-    REJECTED.labels(route_group(path), reason).inc()
+    count_rejected(path, reason)
     environ[CLOSE_CONNECTION] = True
     text = status.split(" ", 1)[1].encode() + b"\n"
     start_response(

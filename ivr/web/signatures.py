@@ -42,7 +42,7 @@ from twilio.request_validator import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.ops.metrics import REJECTED, route_group
+from ivr.ops.metrics import count_rejected
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -201,7 +201,7 @@ class SignatureGuard:
         alarm goes off; while it holds, only the first of each reason is (so a genuine request
         is never refused without a line saying why), the rest are counted, and the next alarm
         sums them up."""
-        REJECTED.labels(route_group(path), reason).inc()
+        count_rejected(path, reason)
         now = self.clock()
         self.recent.append(now)
         first_of_its_kind = not self.since_alarm[reason]
