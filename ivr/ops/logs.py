@@ -76,8 +76,10 @@ class MaskPhoneNumbers(logging.Filter):
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
-        for name, value in list(vars(record).items()):
-            if name in _STANDARD or value is None or isinstance(value, bool):
+        fields = vars(record)
+        for name in fields.keys() - _STANDARD:  # the extra fields only
+            value = fields[name]
+            if value is None or isinstance(value, bool):
                 continue
             if type(value) is int and -_SHORT_INT < value < _SHORT_INT:
                 continue
