@@ -49,7 +49,7 @@ FALLBACKS = Counter(
 REJECTED = Counter(
     "helpline_rejected_requests_total",
     "Requests refused: unsigned or not signed by Twilio (webhooks), or a body "
-    "too large, too slow or cut short (any path)",
+    "too large, too slow or cut short, or a form with too many fields (any path)",
     ["group", "reason"],
 )
 WEBHOOK_PREFIXES = ("/voice", "/sms")

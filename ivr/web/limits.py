@@ -120,7 +120,7 @@ class RequestLimits:
         if length is not None and length > limit:
             return refuse(environ, start_response, "413 Content Too Large", "too_large")
         query = environ.get("QUERY_STRING", "")
-        refusal = query and fields_refusal(query.encode("latin-1"))
+        refusal = query and fields_refusal(query.encode("latin-1", "replace"))
         if refusal:
             return refuse(environ, start_response, "400 Bad Request", refusal)
         # Without a length, a body the server ends for us (chunked, under gunicorn) is read to
