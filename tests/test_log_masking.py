@@ -7,13 +7,17 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 import sys
 import unicodedata
 from collections.abc import Callable, Iterator
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers, mask_text
+from ivr.ops import logs
+from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers, mask_text, setup_logging
 from tests.common import twilio_client
 
 SID = "CA" + "0123456789abcdef" * 2
@@ -276,3 +280,173 @@ def test_a_sid_field_carrying_a_number_is_masked_in_the_request_line(make_app, l
     [request_line] = [line for line in lines if line["logger"] == "ivr.requests"]
     assert request_line["call_sid"] == "CA***123"
     assert not contains_the_number(log_lines.getvalue())
+
+
+# ------------------------------------------------------------------ cheap, and the same as before
+
+
+def masked_before(text: str) -> str:
+    """The masker as it was before its shortcuts: the search over every string."""
+    return logs._FOUND.sub(logs._masked, text)
+
+
+def filtered_before(made: logging.LogRecord) -> dict[str, object]:
+    """The filter as it was before its shortcuts: every extra field written out and searched."""
+    message = made.getMessage()
+    masked = masked_before(message)
+    if masked != message:
+        made.msg, made.args = masked, None
+    for name, value in list(vars(made).items()):
+        if name in logs._STANDARD or value is None or isinstance(value, bool):
+            continue
+        text = value if isinstance(value, str) else str(value)
+        masked = masked_before(text)
+        if masked != text:
+            setattr(made, name, masked)
+    return {**vars(made), "message": made.getMessage()}
+
+
+# Text built from what numbers, SIDs, dates and their neighbours are made of.
+PIECES = st.sampled_from(
+    [
+        *"0123456789",
+        "07700",
+        "900123",
+        "+44",
+        "%2B",
+        "%20",
+        " ",
+        "-",
+        ".",
+        "/",
+        "(",
+        ")",
+        "_",
+        ",",
+        "\n",
+        "\u2013",
+        "\uff14",
+        "\u0667",
+        "CA",
+        "SM",
+        "0123456789abcdef",
+        "x",
+        "2026-11-26",
+        " 10",
+        "T",
+    ]
+)
+TEXTS = st.one_of(st.text(max_size=40), st.lists(PIECES, max_size=24).map("".join))
+
+
+@settings(max_examples=3000, deadline=None)
+@given(TEXTS)
+def test_the_masker_gives_what_it_gave_before_on_any_text(text: str) -> None:
+    assert mask_text(text) == masked_before(text)
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    message=TEXTS,
+    extras=st.dictionaries(
+        st.sampled_from(["call_sid", "message_sid", "route", "status", "duration_ms", "other"]),
+        st.one_of(
+            TEXTS,
+            st.integers(),
+            st.integers(min_value=-(10**9), max_value=10**9),
+            st.floats(allow_nan=False),
+            st.booleans(),
+            st.none(),
+            st.sampled_from([SID, "SM" + "f" * 32, "CA" + "A" * 32]),
+        ),
+    ),
+)
+def test_the_filter_gives_what_it_gave_before_on_any_record(
+    message: str, extras: dict[str, object]
+) -> None:
+    ours = record(msg="%s", args=(message,), extra=dict(extras))
+    theirs = logging.makeLogRecord(vars(ours))  # the same record, made at the same instant
+    MaskPhoneNumbers().filter(ours)
+    assert {**vars(ours), "message": ours.getMessage()} == filtered_before(theirs)
+
+
+class Searched:
+    """Stands in for the masker's pattern, noting each text searched."""
+
+    def __init__(self, pattern: re.Pattern[str]) -> None:
+        self.pattern = pattern
+        self.texts: list[str] = []
+
+    def sub(self, replace: Callable[[re.Match[str]], str], text: str) -> str:
+        self.texts.append(text)
+        return self.pattern.sub(replace, text)
+
+
+def test_a_request_line_searches_only_what_can_hold_a_number(
+    make_app, log_lines, monkeypatch
+) -> None:
+    """The request line's SID, status, timing and route can't hold a number (a lone SID is
+    left as it is; the others are too short): only its message is searched."""
+    app = make_app()
+    client = twilio_client(app)
+    searched = Searched(logs._FOUND)
+    monkeypatch.setattr(logs, "_FOUND", searched)
+    assert client.post("/voice").status_code == 200
+    lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
+    [request_line] = [line for line in lines if line["logger"] == "ivr.requests"]
+    assert request_line["call_sid"] == "CA" + "a" * 32
+    assert set(searched.texts) == {request_line["msg"]}  # once by each handler's filter
+
+
+def test_what_a_webhook_decided_is_in_the_message_not_a_field_of_its_own(make_app, caplog) -> None:
+    """`detail` was an extra field no formatter writes, masked a second time on every line."""
+    app = make_app()
+    caplog.set_level(logging.INFO)
+    assert twilio_client(app).post("/voice").status_code == 200
+    [line] = [r for r in caplog.records if r.name == "ivr.requests"]
+    assert "helpline open" in line.getMessage()
+    assert not hasattr(line, "detail")
+
+
+@pytest.fixture
+def logging_switches() -> Iterator[None]:
+    """logging's module switches and root handlers, put back after the test."""
+    root = logging.getLogger()
+    saved = (
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+        logging._srcfile,
+        list(root.handlers),
+        root.level,
+    )
+    yield
+    (
+        logging.logThreads,
+        logging.logProcesses,
+        logging.logMultiprocessing,
+        logging._srcfile,
+        handlers,
+        level,
+    ) = saved
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def test_our_formats_alone_skip_the_thread_process_and_caller_lookups(logging_switches) -> None:
+    root = logging.getLogger()
+    root.handlers[:] = []
+    setup_logging("INFO", "json")
+    assert not (logging.logThreads or logging.logProcesses or logging.logMultiprocessing)
+    assert logging._srcfile is None
+    made = logging.getLogger("ivr.test").makeRecord("ivr.test", logging.INFO, "", 0, "x", (), None)
+    assert made.thread is None and made.process is None
+
+
+def test_another_format_keeps_the_lookups_it_may_need(logging_switches) -> None:
+    root = logging.getLogger()
+    other = logging.StreamHandler(io.StringIO())
+    other.setFormatter(logging.Formatter("%(threadName)s %(funcName)s %(message)s"))
+    root.handlers[:] = [other]
+    setup_logging("INFO", "json")
+    assert logging.logThreads and logging._srcfile is not None

@@ -23,6 +23,7 @@ _SID = r"\b[A-Z]{2}[0-9a-f]{32}\b"
 _GAP = r"(?:[^\S\r\n]|[-\u2010-\u2015\u2212./()+_,]|%20){0,3}"
 _NUMBER = rf"(?:\+|\uff0b|%2[Bb])?\d(?:{_GAP}\d)*"
 _FOUND = re.compile(rf"(?P<sid>{_SID})|{_NUMBER}")
+_LONE_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # "2026-11-26 10" of "…10:00"
 MIN_DIGITS = 10  # 7700900123: a UK number without its 0
 MIN_DIGITS_PREFIXED = 9  # after +, or starting with 0
@@ -41,8 +42,17 @@ def _masked(found: re.Match[str]) -> str:
 
 def mask_text(text: str) -> str:
     """`text` with everything that could be a phone number masked ("***123"): the one
-    function every part of a log line goes through."""
+    function every part of a log line goes through. Text too short to hold MIN_DIGITS_PREFIXED
+    digits, or a SID and nothing else (a request line's call_sid), is returned at once: the
+    search would leave it as it is."""
+    if len(text) < MIN_DIGITS_PREFIXED or _LONE_SID.fullmatch(text):
+        return text
     return _FOUND.sub(_masked, text)
+
+
+# The largest int too short to be a number (8 digits): an extra field below it (a status, a
+# count) is left as it is, without being written out and searched.
+_SHORT_INT = 10 ** (MIN_DIGITS_PREFIXED - 1)
 
 
 # What every LogRecord has; anything else on a record came from extra={...}.
@@ -66,8 +76,12 @@ class MaskPhoneNumbers(logging.Filter):
             record.exc_text = mask_text(record.exc_text)
         if record.stack_info:
             record.stack_info = mask_text(record.stack_info)
-        for name, value in list(vars(record).items()):
-            if name in _STANDARD or value is None or isinstance(value, bool):
+        fields = vars(record)
+        for name in fields.keys() - _STANDARD:  # the extra fields only
+            value = fields[name]
+            if value is None or isinstance(value, bool):
+                continue
+            if type(value) is int and -_SHORT_INT < value < _SHORT_INT:
                 continue
             text = value if isinstance(value, str) else str(value)
             masked = mask_text(text)
@@ -179,8 +193,36 @@ class Summarised:
         self.logger.warning(message + "%s", *args, more)
 
 
+# Loggers whose handlers write lines: the root's, and gunicorn's own (which do not propagate).
+WRITERS = ("", "gunicorn.error", "gunicorn.access")
+
+
+def only_our_formats() -> bool:
+    """Whether every handler that writes lines does so with one of our formatters (gunicorn's
+    too: MaskedLogger gives them ours): then nothing writes a record's thread, process or
+    caller (file, line, function)."""
+    return all(
+        isinstance(h.formatter, JsonFormatter | TextFormatter)
+        for name in WRITERS
+        for h in logging.getLogger(name).handlers
+    )
+
+
+def skip_unused_lookups() -> None:
+    """Each record looks up its thread, process and caller (a walk up the stack) unless told
+    not to; neither of our formats, nor gunicorn's lines (MaskedLogger gives them ours),
+    writes them. The switches are the Logging HOWTO's "Optimization" ones
+    (https://docs.python.org/3/howto/logging.html#optimization)."""
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
+    logging._srcfile = None  # the HOWTO's way to skip findCaller()
+
+
 def setup_logging(level: str, log_format: str = "auto") -> None:
-    """Log lines on stderr (JSON or readable), every handler masked (idempotent)."""
+    """Log lines on stderr (JSON or readable), every handler masked (idempotent); the
+    lookups no format of ours writes are skipped when only our formats write (not, say,
+    under pytest's own handlers)."""
     root = logging.getLogger()
     if not root.handlers:
         handler = logging.StreamHandler()
@@ -189,6 +231,8 @@ def setup_logging(level: str, log_format: str = "auto") -> None:
     for each in root.handlers:
         if not any(isinstance(f, MaskPhoneNumbers) for f in each.filters):
             each.addFilter(MaskPhoneNumbers())
+    if only_our_formats():
+        skip_unused_lookups()
     root.setLevel(level.upper())
     # Libraries that say a lot at INFO (twilio.http_client: ten lines a REST call, with a
     # subject request's From/To) speak from WARNING up, unless LOG_LEVEL=DEBUG asks for all.

@@ -4,12 +4,13 @@ webhook request with its Twilio SID, route and duration. Never a number, never a
 
 from __future__ import annotations
 
+import functools
 import hmac
 import logging
 import os
 import time
+from typing import TYPE_CHECKING
 
-import redis
 from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -25,10 +26,12 @@ from prometheus_client.core import GaugeMetricFamily
 from ivr.content.published import SHORT
 from ivr.core.clock import Clock
 from ivr.ops.health import DependencyCollector
-from ivr.store import purges
-from ivr.store.keys import Keys
+from ivr.store import Unavailable, purges
 from ivr.store.published import ContentWatch
 from ivr.twilio import webhooks
+
+if TYPE_CHECKING:
+    from ivr.services import Services
 
 log = logging.getLogger("ivr.requests")
 
@@ -47,7 +50,7 @@ FALLBACKS = Counter(
 REJECTED = Counter(
     "helpline_rejected_requests_total",
     "Requests refused: unsigned or not signed by Twilio (webhooks), or a body "
-    "too large, too slow or cut short (any path)",
+    "too large, too slow or cut short, or a form with too many fields (any path)",
     ["group", "reason"],
 )
 WEBHOOK_PREFIXES = (webhooks.path(webhooks.VOICE), webhooks.path(webhooks.SMS))
@@ -56,15 +59,15 @@ WEBHOOK_PREFIXES = (webhooks.path(webhooks.VOICE), webhooks.path(webhooks.SMS))
 class CallbackCollector:
     """Callbacks by state, read from Redis at scrape time (so every process agrees)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
-        self.client, self.keys = client, keys
+    def __init__(self, services: Services) -> None:
+        self.client, self.keys = services.redis, services.keys
 
     def collect(self):
         family = GaugeMetricFamily("helpline_callbacks", "Callbacks by state", labels=["state"])
         try:
             for state in ("held", "scheduled", "due", "claimed", "ended"):
                 family.add_metric([state], self.client.zcard(self.keys.place(state)))
-        except redis.RedisError:
+        except Unavailable:
             return
         yield family
 
@@ -74,13 +77,13 @@ class PurgeCollector:
     the oldest has waited: read from Redis at scrape time (the scheduler deletes, the web
     serves /metrics). A backlog that keeps ageing means bodies stay in Twilio's log."""
 
-    def __init__(self, client: redis.Redis, clock: Clock) -> None:
-        self.client, self.clock = client, clock
+    def __init__(self, services: Services, clock: Clock) -> None:
+        self.client, self.clock = services.redis, clock
 
     def collect(self):
         try:
             backlog = purges.backlog(self.client, self.clock())
-        except redis.RedisError:
+        except Unavailable:
             return
         yield GaugeMetricFamily(
             "helpline_twilio_purge_backlog",
@@ -133,6 +136,17 @@ def route_group(path: str) -> str:
     return first if first in ROUTE_GROUPS else "other"
 
 
+def count_rejected(path: str, reason: str) -> None:
+    """One more refusal in helpline_rejected_requests_total, by route group and reason."""
+    _rejected(route_group(path), reason).inc()
+
+
+@functools.cache  # bounded: ROUTE_GROUPS and "other", times the reasons in the code
+def _rejected(group: str, reason: str) -> Counter:
+    """The label child, looked up once (labels() takes a lock and checks its values)."""
+    return REJECTED.labels(group, reason)
+
+
 def note(detail: str) -> None:
     """What a webhook decided ("helpline open", "chose steps"), said once, in the request's
     own log line: one line per request, not one per decision. Outside a request (a kept
@@ -145,6 +159,19 @@ def note(detail: str) -> None:
 
 def install(app: Flask) -> None:
     h = app.extensions["helpline"]
+    # The label children of a route and status, looked up once each (labels() takes a lock
+    # and checks its values on every call). Bounded: the app's routes (and "unmatched")
+    # times the statuses it answers with.
+    children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
+    def children_of(route: str, status: int) -> tuple[Counter, Histogram]:
+        found = children.get((route, status))
+        if found is None:
+            found = children[route, status] = (
+                REQUESTS.labels(route, str(status)),
+                LATENCY.labels(route),
+            )
+        return found
 
     @app.before_request
     def start_timer() -> None:
@@ -157,8 +184,9 @@ def install(app: Flask) -> None:
             return response
         seconds = time.perf_counter() - started
         route = request.url_rule.rule if request.url_rule else "unmatched"
-        REQUESTS.labels(route, str(response.status_code)).inc()
-        LATENCY.labels(route).observe(seconds)
+        requests, latency = children_of(route, response.status_code)
+        requests.inc()
+        latency.observe(seconds)
         # A request refused for its signature is logged by the guard, which sums repeats up:
         # one line each here would let a flood of junk write as many lines as it sends.
         if request.path.startswith(WEBHOOK_PREFIXES) and not g.get("signature_rejected"):
@@ -170,14 +198,14 @@ def install(app: Flask) -> None:
             fields["call_sid"] = request.values.get("CallSid", "")[:64]
             fields["message_sid"] = request.values.get("MessageSid", "")[:64]
             notes = g.pop("notes", None)
-            if notes:
-                fields["detail"] = "; ".join(notes)
+            # What was decided goes in the message only: as an extra field too it was masked
+            # a second time, and no formatter writes it.
             log.info(
                 "%s %s %d%s",
                 request.method,
                 route,
                 response.status_code,
-                f": {fields['detail']}" if notes else "",
+                f": {'; '.join(notes)}" if notes else "",
                 extra=fields,
             )
         return response
@@ -195,8 +223,8 @@ def install(app: Flask) -> None:
             registry = CollectorRegistry()
             for collector in list(REGISTRY._collector_to_names):  # this process's metrics
                 registry.register(collector)
-        registry.register(CallbackCollector(h.redis, h.keys))
-        registry.register(PurgeCollector(h.redis, h.clock))
+        registry.register(CallbackCollector(h))
+        registry.register(PurgeCollector(h, h.clock))
         registry.register(DependencyCollector(h.redis))
         registry.register(ContentCollector(h.content))
         return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

@@ -7,7 +7,6 @@ import contextlib
 import logging
 from collections.abc import Mapping
 
-import redis
 from flask import Flask
 
 from ivr.config import Settings
@@ -15,7 +14,9 @@ from ivr.core.clock import Clock
 from ivr.ops.logs import setup_logging
 from ivr.ops.secret_key import load_secret_key
 from ivr.services import build_deployment
+from ivr.store import Unavailable
 from ivr.store.accounts import use_password_cost
+from ivr.web import context
 from ivr.web.context import Helpline
 from ivr.web.limits import limit_requests
 from ivr.web.signatures import ForwardedByProxiesOnly, SignatureGuard
@@ -66,8 +67,10 @@ def create_app(
         """A store unreachable at start is brought up to date by the first request that
         reaches it (a store error here is left to the route's own fallback)."""
         if not services.upgrade.done:
-            with contextlib.suppress(redis.RedisError):
+            with contextlib.suppress(Unavailable):
                 services.upgrade()
+
+    context.install(app)  # before_request: first of all, whenever registered
 
     if not settings.twilio_auth_token:
         log.warning(

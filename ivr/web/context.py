@@ -1,14 +1,17 @@
 """What each request needs, as flaskr's db.py gives get_db: helpline() is the services (settings,
-flows, clock, store) of the helpline the request is for, chosen once per request. The
-blueprints import this, never app.py, so the app can import them without a loop."""
+flows, clock, store) of the helpline the request is for, chosen once per request and then
+read from a context variable (Flask's proxies cost a lookup each time, and a call asks
+helpline() 6 to 13 times). The blueprints import this, never app.py, so the app can import
+them without a loop."""
 
 from __future__ import annotations
 
 import contextlib
 from collections.abc import Callable, Iterator
+from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 
-from flask import current_app, g, has_request_context, request
+from flask import Flask, current_app, has_request_context, request
 
 from ivr.services import Services
 from ivr.web.signatures import SignatureGuard
@@ -21,6 +24,8 @@ class Helpline(Services):
 
     guard: SignatureGuard
     twiml_cache: dict[tuple[object, ...], str] = field(default_factory=dict)
+    # What a call hears first, by what it depends on (see voice.opening_words).
+    words_cache: dict[tuple[object, ...], tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, services: Services, guard: SignatureGuard) -> Helpline:
@@ -35,6 +40,11 @@ CHOSEN = "ivr.helpline"  # the request's helpline, once chosen
 # giving the response a person at a browser sees (the voice fallback asks it).
 PAGE_ERROR = "helpline_page_error"
 
+# The request's helpline once chosen (forgotten as each request starts and ends: a gevent
+# greenlet serves every request of its keep-alive connection), and `serving`'s.
+_CURRENT: ContextVar[Helpline | None] = ContextVar("ivr.helpline", default=None)
+_SERVING: ContextVar[Helpline | None] = ContextVar("ivr.serving", default=None)
+
 
 def helplines() -> dict[str, Helpline]:
     """Every helpline of the deployment, by name, the default first."""
@@ -45,18 +55,34 @@ def helplines() -> dict[str, Helpline]:
 def helpline() -> Helpline:
     """The helpline this request is for, chosen once per request (see _choose); within
     `serving`, the one it names; otherwise the default."""
-    chosen: Helpline | None = g.get("serving")
+    chosen = _SERVING.get()
+    if chosen is None:
+        chosen = _CURRENT.get()
     if chosen is not None:
         return chosen
     if not has_request_context():
-        return current_app.extensions["helpline"]
-    chosen = request.environ.get(CHOSEN)
+        found: Helpline = current_app.extensions["helpline"]
+        return found
+    chosen = request.environ.get(CHOSEN)  # set by the console's error page, or by us
     if chosen is None:
         default = current_app.extensions["helpline"]
         request.environ[CHOSEN] = default  # while choosing: the console reads the advisor
         chosen = _choose() or default  # through the accounts every helpline shares
         request.environ[CHOSEN] = chosen
+    _CURRENT.set(chosen)
     return chosen
+
+
+def forget(_error: BaseException | None = None) -> None:
+    """No helpline chosen yet (a request starts, or has ended)."""
+    _CURRENT.set(None)
+
+
+def install(app: Flask) -> None:
+    """Each request chooses its helpline afresh: forgotten before anything else runs (the
+    first of the app's before_request hooks) and after it ends."""
+    app.before_request_funcs.setdefault(None, []).insert(0, forget)
+    app.teardown_request(forget)
 
 
 def _choose() -> Helpline | None:
@@ -83,9 +109,9 @@ def _choose() -> Helpline | None:
 def serving(name: str) -> Iterator[Helpline]:
     """helpline() is `name`'s (the default's if unknown) within this block: work done for
     one helpline away from its request (a text kept on disk while the store was down)."""
-    before = g.get("serving")
-    g.serving = helplines().get(name) or current_app.extensions["helpline"]
+    line = helplines().get(name) or current_app.extensions["helpline"]
+    token = _SERVING.set(line)
     try:
-        yield g.serving
+        yield line
     finally:
-        g.serving = before
+        _SERVING.reset(token)

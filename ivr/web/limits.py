@@ -1,5 +1,6 @@
 """The serving layer's guard in front of the app: a size limit and a deadline on every request
-body, applied before the signature check or Flask reads a byte of it.
+body, and a cap on the number and size of its form fields, applied before the signature check
+or Flask reads a byte of it; then the form parsed once, from the bytes already read.
 
 gunicorn runs the app on its gevent worker (gunicorn.conf.py): each connection is a greenlet,
 so a slow client holds a greenlet, not a whole worker. The worker bounds the wait for a
@@ -13,14 +14,15 @@ import io
 import logging
 from collections.abc import Iterable
 from typing import BinaryIO
+from urllib.parse import parse_qsl
 from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 import gevent
-from flask import Flask
+from flask import Flask, Request
 from werkzeug.wsgi import get_content_length
 
 from ivr.ops.logs import Summarised
-from ivr.ops.metrics import REJECTED, route_group
+from ivr.ops.metrics import count_rejected
 
 log = logging.getLogger(__name__)
 REFUSALS = Summarised(log)  # the first of each kind at once, then one line a minute
@@ -41,6 +43,26 @@ BODY_SECONDS = 5.0
 # connection instead of letting gunicorn read and discard the rest of the body.
 CLOSE_CONNECTION = "helpline.close_connection"
 READ_SIZE = 16 * 1024
+# The body as read here, for FormOnce to parse without reading it again.
+BODY = "helpline.body"
+FORM = "application/x-www-form-urlencoded"
+
+# Fields per form (the body's, and the query string's): parsing them and the signature's HMAC
+# over them cost per field, so 12 000 empty fields in 64 KiB cost a worker 70-100 ms before
+# the 403. Twilio signs every field it sends, and adds fields without notice ("Twilio will
+# occasionally add new parameters without advance notice",
+# https://www.twilio.com/docs/messaging/guides/webhook-request), so the cap does not name
+# fields, it counts them. The largest documented requests hold about 70: a text's ~20 fields
+# plus MediaUrl0-9 and MediaContentType0-9, the From*/To* place fields and WhatsApp's
+# Referral*/Button* fields (same page); a call's ~25 with the Caller*/Called* and From*/To*
+# place fields, StirVerstat (SHAKEN/STIR, https://www.twilio.com/en-us/changelog/twilio-performs-
+# shaken-stir-verification-on-incoming-calls-to-yo) and the Gather, Dial and Queue results
+# (https://www.twilio.com/docs/voice/twiml#request-parameters). 256 is over three times that.
+MAX_FIELDS = 256
+# A field's name, as sent (percent-escapes and all): Twilio's are under 40 characters. A
+# value is bounded only by the body limit: AddOns carries every installed Add-on's results
+# as one JSON document (https://www.twilio.com/docs/add-ons/how-to-use), of no stated size.
+MAX_NAME_BYTES = 256
 
 
 class BodyTooSlow(Exception):
@@ -65,11 +87,25 @@ def read_up_to(stream: BinaryIO, size: int) -> bytes:
     return b"".join(chunks)
 
 
+def fields_refusal(form: bytes) -> str | None:
+    """Why a urlencoded form (a body, or a query string) is refused unparsed, or None: more
+    than MAX_FIELDS fields, or a name over MAX_NAME_BYTES. Counting "&" costs microseconds
+    on 64 KiB; the names are looked at only once the count is known to be small."""
+    if form.count(b"&") >= MAX_FIELDS:
+        return "too_many_fields"
+    if len(form) > MAX_NAME_BYTES and any(
+        len(part.partition(b"=")[0]) > MAX_NAME_BYTES for part in form.split(b"&")
+    ):
+        return "field_too_large"
+    return None
+
+
 class RequestLimits:
     """WSGI middleware: 413 for a body over its path's limit (by Content-Length, before
     reading any of it; a chunked body counted as it is read and cut off at the limit), 408 for
-    a body slower than `body_seconds`, 400 for a body cut short. Otherwise the app gets the
-    whole body in memory.
+    a body slower than `body_seconds`, 400 for a body cut short, and 400 for a form (the body
+    or the query string) with too many fields or too long a name (fields_refusal). Otherwise
+    the app gets the whole body in memory, and FormOnce parses it from there.
 
     On /voice these are plain HTTP errors, not TwiML: Twilio's requests are a few KiB sent at
     once, so whoever gets one is not Twilio, or is a request no answer would have reached."""
@@ -83,6 +119,10 @@ class RequestLimits:
         length = get_content_length(environ)
         if length is not None and length > limit:
             return refuse(environ, start_response, "413 Content Too Large", "too_large")
+        query = environ.get("QUERY_STRING", "")
+        refusal = query and fields_refusal(query.encode("latin-1", "replace"))
+        if refusal:
+            return refuse(environ, start_response, "400 Bad Request", refusal)
         # Without a length, a body the server ends for us (chunked, under gunicorn) is read to
         # one byte over the limit, to tell "at the limit" from "over it".
         size = (
@@ -101,9 +141,37 @@ class RequestLimits:
             return refuse(environ, start_response, "413 Content Too Large", "too_large")
         if length is not None and len(body) < length:
             return refuse(environ, start_response, "400 Bad Request", "cut_short")
+        if environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == FORM:
+            refusal = fields_refusal(body)
+            if refusal:
+                return refuse(environ, start_response, "400 Bad Request", refusal)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
+        environ[BODY] = body
         return self.app(environ, start_response)
+
+
+class FormOnce(Request):
+    """Flask's request, with a urlencoded form parsed straight from the bytes RequestLimits
+    read: werkzeug would read them again through its stream wrappers first (79 of the 139 µs
+    the signature check cost a call). The same parse as werkzeug's (its
+    FormDataParser._parse_urlencoded: parse_qsl, blank values kept, undecodable escapes
+    re-quoted, a body that is not UTF-8 an empty form); anything else (multipart, no body
+    read here) is werkzeug's, with no more parts than a urlencoded form may have fields."""
+
+    max_form_parts = MAX_FIELDS
+
+    def _load_form_data(self) -> None:
+        body = self.environ.get(BODY)
+        if "form" in self.__dict__ or body is None or self.mimetype != FORM:
+            super()._load_form_data()
+            return
+        try:
+            items = parse_qsl(body.decode(), keep_blank_values=True, errors="werkzeug.url_quote")
+        except ValueError:  # not UTF-8: werkzeug's parser (silent) gives an empty form too
+            items = []
+        self.__dict__["form"] = self.parameter_storage_class(items)
+        self.__dict__["files"] = self.parameter_storage_class()
 
 
 def refuse(
@@ -119,7 +187,7 @@ def refuse(
         path[:100],
         reason.replace("_", " "),
     )
-    REJECTED.labels(route_group(path), reason).inc()
+    count_rejected(path, reason)
     environ[CLOSE_CONNECTION] = True
     text = status.split(" ", 1)[1].encode() + b"\n"
     start_response(
@@ -134,6 +202,8 @@ def refuse(
 
 
 def limit_requests(app: Flask) -> None:
-    """Put the limits in front of everything, with Flask's own limit as a second line."""
+    """Put the limits in front of everything, with Flask's own limit as a second line, and
+    have the app's requests parse their form from the body the limits read."""
     app.config["MAX_CONTENT_LENGTH"] = max(TWILIO_MAX_BODY, CONSOLE_MAX_BODY)
+    app.request_class = FormOnce
     app.wsgi_app = RequestLimits(app.wsgi_app)  # type: ignore[method-assign]  # Flask's documented way to wrap WSGI middleware

@@ -9,10 +9,17 @@ twilio-node's examples/WebhookSignatureValidation.md: "Only the hash changes. Th
 string is still the full URL followed by the sorted POST parameters"). So: no such header,
 the auth token; with it, the shared keys in TWILIO_WEBHOOK_SHARED_KEYS (newest first, so a
 key can be rotated) and the algorithm it names.
+
+One HMAC per genuine request: over the URL as it arrived and the form FormOnce parsed once
+(web/limits.py), with hmac.digest; the twilio library's validator only when that fails, for
+the URL with and without its port (Twilio signs either). A form with too many fields never
+gets here: web/limits.py refuses it unparsed.
 """
 
 from __future__ import annotations
 
+import base64
+import hmac
 import ipaddress
 import logging
 import time
@@ -35,7 +42,7 @@ from twilio.request_validator import (
 )
 from werkzeug.middleware.proxy_fix import ProxyFix
 
-from ivr.ops.metrics import REJECTED, route_group
+from ivr.ops.metrics import count_rejected
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIApplication, WSGIEnvironment
@@ -44,6 +51,7 @@ log = logging.getLogger(__name__)
 
 ALARM_WINDOW_SECONDS = 600
 SIGNING_ALGORITHMS = (HMAC_SHA1, HMAC_SHA256)
+DIGESTS = {HMAC_SHA1: "sha1", HMAC_SHA256: "sha256"}
 # Why a request was refused: the metric's `reason` label, and what the log line says.
 REASONS = {
     "unsigned": "no X-Twilio-Signature",
@@ -70,6 +78,25 @@ def signed_url(request: Request, public_base_url: str) -> str:
     path = quote(request.script_root + request.path, safe="/!$&'()*+,:;=@%~")
     query = request.query_string.decode("latin-1")
     return base + path + (f"?{query}" if query else "")
+
+
+def signed_text(url: str, params: Mapping[str, str]) -> bytes:
+    """What Twilio signs (https://www.twilio.com/docs/usage/security#validating-requests):
+    the full URL, then each POST field's name and value, sorted by name, with nothing
+    between; built as twilio's RequestValidator.compute_signature builds it (a repeated
+    field's distinct values sorted, each once), so the two always agree."""
+    parts = [url]
+    getlist = getattr(params, "getlist", None)
+    for name in sorted(set(params)):
+        values = getlist(name) if getlist is not None else [params[name]]
+        for value in sorted(set(values)):
+            parts += (name, value)
+    return "".join(parts).encode()
+
+
+def signature(key: bytes, text: bytes, algorithm: str = HMAC_SHA1) -> bytes:
+    """The X-Twilio-Signature of `text` (signed_text): HMAC with `key`, in base64."""
+    return base64.b64encode(hmac.digest(key, text, DIGESTS[algorithm.upper()]))
 
 
 def alarm_due(
@@ -133,33 +160,39 @@ class SignatureGuard:
             return "unknown_algorithm", ""
         if settings and not self.shared:
             return "shared_key_not_set", ""
-        validators = self.shared if settings else (self.validator,)
+        validators = [v for v in (self.shared if settings else (self.validator,)) if v]
         params = request.form if request.method == "POST" else {}
-        if any(
-            v is not None and self._valid(v, url, params, signature, algorithm) for v in validators
-        ):
+        if self._valid(validators, url, params, signature, algorithm):
             return None, ""
         secret = "TWILIO_WEBHOOK_SHARED_KEYS" if settings else "TWILIO_AUTH_TOKEN"
         return "bad_signature", f" (checked with {algorithm} and {secret})"
 
     def _valid(
         self,
-        validator: RequestValidator,
+        validators: Sequence[RequestValidator],
         url: str,
         params: Mapping[str, str],
-        signature: str,
+        given: str,
         algorithm: str,
     ) -> bool:
-        """RequestValidator.validate() computes the HMAC twice, for the URL with and without
-        its port (Twilio signs either). Try the usual form first and the other only when it
-        fails: one HMAC per genuine request. Bodies signed by hash (JSON) take the library's
-        own path."""
+        """One HMAC per secret over the URL as it arrived (one in all for a genuine request
+        signed with the auth token); only when none matches, the library's check of the URL
+        with and without its port (RequestValidator.validate computes both, always). Bodies
+        signed by hash (JSON) take the library's own path."""
         if "bodySHA256" in url:
-            return bool(validator.validate(url, params, signature, algorithm))
+            return any(v.validate(url, params, given, algorithm) for v in validators)
+        text = signed_text(url, params)
+        expected = given.encode("utf-8", "replace")
+        if any(
+            hmac.compare_digest(signature(v.token, text, algorithm), expected) for v in validators
+        ):
+            return True
         parsed = urlparse(url)
+        variants = {remove_port(parsed), add_port(parsed)} - {url}
         return any(
-            compare(validator.compute_signature(candidate, params, algorithm), signature)
-            for candidate in (remove_port(parsed), add_port(parsed))
+            compare(v.compute_signature(candidate, params, algorithm), given)
+            for v in validators
+            for candidate in sorted(variants)
         )
 
     def _record_failure(self, path: str, checked: str, reason: str, detail: str = "") -> None:
@@ -168,7 +201,7 @@ class SignatureGuard:
         alarm goes off; while it holds, only the first of each reason is (so a genuine request
         is never refused without a line saying why), the rest are counted, and the next alarm
         sums them up."""
-        REJECTED.labels(route_group(path), reason).inc()
+        count_rejected(path, reason)
         now = self.clock()
         self.recent.append(now)
         first_of_its_kind = not self.since_alarm[reason]

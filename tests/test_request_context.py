@@ -1,0 +1,116 @@
+"""A request pays once for what it asks many times: its helpline is chosen once and then read
+from a context variable (not through Flask's proxies), each route's metric label children
+are looked up once, and the words a closed line opens with are worked out once for the
+calls they are the same for."""
+
+from __future__ import annotations
+
+import pytest
+from prometheus_client import REGISTRY
+
+import ivr.web.context
+from ivr.content.flows import Flows
+from ivr.ops import metrics
+from ivr.web.context import helpline
+from tests.common import CLOSED_AT, HELPLINE, heard, london, twilio_client
+
+CALL = {"CallSid": "CA" + "a" * 32, "From": "+447700900123", "To": HELPLINE}
+
+
+class NoProxy:
+    """Stands in for Flask's request, current_app and g: any use of them fails the test."""
+
+    def __getattr__(self, name: str) -> object:
+        raise AssertionError(f"Flask's proxy read again ({name})")
+
+
+def no_call(*_args: object) -> bool:
+    raise AssertionError("has_request_context() asked again")
+
+
+def test_the_helpline_is_chosen_once_then_read_without_flasks_proxies(
+    make_app, monkeypatch
+) -> None:
+    app = make_app()
+    with app.test_request_context("/voice", method="POST", data=CALL):
+        first = helpline()
+        assert first is app.extensions["helpline"]
+        for name in ("request", "current_app", "g"):
+            monkeypatch.setattr(ivr.web.context, name, NoProxy(), raising=False)
+        monkeypatch.setattr(ivr.web.context, "has_request_context", no_call)
+        assert all(helpline() is first for _ in range(13))
+
+
+def test_no_request_leaves_its_helpline_behind(make_app) -> None:
+    app = make_app()
+    with app.test_request_context("/voice", method="POST", data=CALL):
+        helpline()
+        assert ivr.web.context._CURRENT.get() is not None
+    assert ivr.web.context._CURRENT.get() is None
+    assert twilio_client(app).post("/voice").status_code == 200
+    assert ivr.web.context._CURRENT.get() is None
+
+
+# ------------------------------------------------------------------ metrics
+
+
+def test_a_routes_metric_children_are_looked_up_once(make_app, monkeypatch) -> None:
+    app = make_app()
+    looked_up: list[tuple[str, ...]] = []
+    for metric in (metrics.REQUESTS, metrics.LATENCY):
+        real = metric.labels
+
+        def spy(*values: str, _real=real) -> object:
+            looked_up.append(values)
+            return _real(*values)
+
+        monkeypatch.setattr(metric, "labels", spy)
+    labels = {"route": "/voice", "status": "200"}
+    before = REGISTRY.get_sample_value("helpline_requests_total", labels) or 0.0
+    client = twilio_client(app)
+    for _ in range(3):
+        assert client.post("/voice").status_code == 200
+    assert looked_up == [("/voice", "200"), ("/voice",)]
+    assert REGISTRY.get_sample_value("helpline_requests_total", labels) == before + 3
+
+
+# ------------------------------------------------------------------ the closed words
+
+
+@pytest.fixture
+def closed_words_made(monkeypatch) -> list[str]:
+    made: list[str] = []
+    real = Flows.closed_intro
+
+    def spy(self: Flows, status: object) -> tuple[str, ...]:
+        made.append("closed_intro")
+        return real(self, status)
+
+    monkeypatch.setattr(Flows, "closed_intro", spy)
+    return made
+
+
+def test_the_closed_words_are_made_once_for_the_calls_they_are_the_same_for(
+    make_app, clock, closed_words_made
+) -> None:
+    clock.at = london(CLOSED_AT)  # Wednesday evening: "tomorrow at 10am"
+    app = make_app(clock=clock)
+    closed_words_made.clear()  # start-up checks every page's words
+    client = twilio_client(app)
+    first = heard(client.post("/voice"))
+    clock.advance(3600)  # later the same evening: the same words
+    assert all(heard(client.post("/voice")) == first for _ in range(3))
+    assert closed_words_made == ["closed_intro"]
+
+
+@pytest.mark.parametrize("later", ["2026-11-27T19:00", "2026-11-28T09:00"])
+def test_another_day_hears_its_own_closed_words(make_app, clock, later: str) -> None:
+    """Friday evening and Saturday morning say when the line opens as seen from that day."""
+    clock.at = london(CLOSED_AT)
+    app = make_app(clock=clock)
+    twilio_client(app).post("/voice")
+    clock.at = london(later)
+    again = heard(twilio_client(app).post("/voice"))
+    fresh = heard(twilio_client(make_app(at=later)).post("/voice"))
+    assert again == fresh
+    assert again != heard(twilio_client(make_app(at=CLOSED_AT)).post("/voice"))
