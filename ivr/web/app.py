@@ -78,8 +78,7 @@ def create_app(
             "anyone can reach these webhooks. Fine for local work only. !!!"
         )
 
-    from ivr.ops import metrics
-    from ivr.web import console, health, outbound, sms, voice, voice_callbacks, voice_queue
+    from ivr.web import console, health, metrics, outbound, sms, voice, voice_callbacks, voice_queue
 
     app.register_blueprint(voice.bp)
     app.register_blueprint(voice_callbacks.bp)

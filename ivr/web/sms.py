@@ -19,11 +19,12 @@ from twilio.twiml.messaging_response import MessagingResponse
 from ivr.actions import texts
 from ivr.actions.texts import Text, TwilioSaid
 from ivr.core.phone import mask
-from ivr.ops.metrics import FALLBACKS, note
+from ivr.ops.metrics import FALLBACKS
 from ivr.store import Unavailable
 from ivr.store.spool import Spooled
 from ivr.twilio.rest import media_sid
 from ivr.web.context import helpline, serving
+from ivr.web.metrics import note
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)

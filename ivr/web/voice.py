@@ -22,12 +22,13 @@ from ivr.core.calltree import Option
 from ivr.core.hours import Status
 from ivr.core.livequeue import FREE
 from ivr.core.phone import advisor_e164, mask
-from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES, note
+from ivr.ops.metrics import FALLBACKS, WEBHOOK_PREFIXES
 from ivr.store import Unavailable, stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
 from ivr.twilio.verify import VERIFY_FIELD
 from ivr.web.context import PAGE_ERROR, helpline
+from ivr.web.metrics import note
 from ivr.web.signatures import only_twilio
 
 log = logging.getLogger(__name__)

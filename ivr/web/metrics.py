@@ -1,0 +1,116 @@
+"""/metrics, and one structured log line per webhook request with its Twilio SID, route and
+duration (never a number, never a body): the web's half of the metrics, whose counters and
+collectors are in ops/metrics.py."""
+
+from __future__ import annotations
+
+import hmac
+import logging
+import os
+import time
+
+from flask import Flask, Response, g, has_request_context, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+
+from ivr.ops.health import DependencyCollector
+from ivr.ops.metrics import (
+    LATENCY,
+    REQUESTS,
+    WEBHOOK_PREFIXES,
+    CallbackCollector,
+    ContentCollector,
+    PurgeCollector,
+)
+
+log = logging.getLogger("ivr.requests")
+
+
+def note(detail: str) -> None:
+    """What a webhook decided ("helpline open", "chose steps"), said once, in the request's
+    own log line: one line per request, not one per decision. Outside a request (a kept
+    text replayed in the background) it goes to the log as a line of its own."""
+    if has_request_context():
+        g.setdefault("notes", []).append(detail)
+    else:
+        log.info("%s", detail)
+
+
+def install(app: Flask) -> None:
+    h = app.extensions["helpline"]
+    # The label children of a route and status, looked up once each (labels() takes a lock
+    # and checks its values on every call). Bounded: the app's routes (and "unmatched")
+    # times the statuses it answers with.
+    children: dict[tuple[str, int], tuple[Counter, Histogram]] = {}
+
+    def children_of(route: str, status: int) -> tuple[Counter, Histogram]:
+        found = children.get((route, status))
+        if found is None:
+            found = children[route, status] = (
+                REQUESTS.labels(route, str(status)),
+                LATENCY.labels(route),
+            )
+        return found
+
+    @app.before_request
+    def start_timer() -> None:
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def observe(response: Response) -> Response:
+        started = g.pop("started", None)
+        if started is None:
+            return response
+        seconds = time.perf_counter() - started
+        route = request.url_rule.rule if request.url_rule else "unmatched"
+        requests, latency = children_of(route, response.status_code)
+        requests.inc()
+        latency.observe(seconds)
+        # A request refused for its signature is logged by the guard, which sums repeats up:
+        # one line each here would let a flood of junk write as many lines as it sends.
+        if request.path.startswith(WEBHOOK_PREFIXES) and not g.get("signature_rejected"):
+            fields: dict[str, object] = {
+                "route": route,
+                "status": response.status_code,
+                "duration_ms": round(seconds * 1000, 1),
+            }
+            fields["call_sid"] = request.values.get("CallSid", "")[:64]
+            fields["message_sid"] = request.values.get("MessageSid", "")[:64]
+            notes = g.pop("notes", None)
+            # What was decided goes in the message only: as an extra field too it was masked
+            # a second time, and no formatter writes it.
+            log.info(
+                "%s %s %d%s",
+                request.method,
+                route,
+                response.status_code,
+                f": {'; '.join(notes)}" if notes else "",
+                extra=fields,
+            )
+        return response
+
+    @app.route("/metrics")
+    def metrics() -> Response:
+        token = h.settings.metrics_token
+        given = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        if not token or not hmac.compare_digest(given.encode(), token.encode()):
+            return Response("Not found\n", status=404, mimetype="text/plain")
+        if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+        else:
+            registry = CollectorRegistry()
+            for collector in list(REGISTRY._collector_to_names):  # this process's metrics
+                registry.register(collector)
+        registry.register(CallbackCollector(h))
+        registry.register(PurgeCollector(h, h.clock))
+        registry.register(DependencyCollector(h.redis))
+        registry.register(ContentCollector(h.content))
+        return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)
