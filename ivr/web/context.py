@@ -32,11 +32,11 @@ class Helpline(Services):
         return cls(**{f.name: getattr(services, f.name) for f in fields(Services)}, guard=guard)
 
 
-# The console's choice among the signed-in advisor's helplines (console.py sets it): a
+# The console's choice among the signed-in advisor's helplines (web/console sets it): a
 # function of the request giving a helpline's name, or None for the default.
 CONSOLE_CHOICE = "helpline_console_choice"
 CHOSEN = "ivr.helpline"  # the request's helpline, once chosen
-# A page for an error outside Twilio's webhooks (console.py sets it): a function of the error
+# A page for an error outside Twilio's webhooks (web/console sets it): a function of the error
 # giving the response a person at a browser sees (the voice fallback asks it).
 PAGE_ERROR = "helpline_page_error"
 
