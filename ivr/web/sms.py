@@ -141,10 +141,9 @@ def start_replaying(app: Flask) -> None:
                         replay_spool()
                     except Unavailable:
                         continue
-                    except Exception:  # the disk, say: log it and keep trying
+                    except Exception:  # the disk, say: log it, and try again while any wait
                         log.exception("replaying the texts kept on disk failed")
-                        continue
-                    if not helpline().spool.waiting():
+                    if not helpline().spool.waiting():  # its file gone too: nothing to do
                         return
         finally:
             _replaying.discard(id(app))
