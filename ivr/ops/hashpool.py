@@ -9,9 +9,9 @@ folder, held (flock) by whichever process is checking a password in it; gunicorn
 share the folder, and a worker that dies lets go of its slot with its file descriptors.
 
 The last slot only takes a sign-in from a device that the account has signed in from before,
-or that a supervisor trusted (the console's known-device cookie, web/console/signin.py): a flood of strangers can fill
-the others, never keep an advisor out. A sign-in that finds no slot free is told at once to
-try again (Busy), with no hash done: no queue.
+or that a supervisor trusted (the console's known-device cookie, web/console/signin.py): a
+flood of strangers can fill the others, never keep an advisor out. A sign-in that finds no
+slot free is told at once to try again (Busy), with no hash done: no queue.
 
 Under gunicorn's gevent worker, a check run on the worker's own thread would stop every
 connection that worker serves, calls included, until it is done; handed to a pool of OS
