@@ -237,7 +237,7 @@ def test_a_write_while_a_backup_reads_is_wholly_in_it_or_wholly_out(store, monke
     assert len(batches) > 2  # the first reading was overtaken and taken again
 
 
-def test_a_backup_of_a_store_that_never_stops_changing_says_so(store, monkeypatch):
+def test_a_backup_of_a_store_that_never_stops_changing_says_so(store, monkeypatch, cli, tmp_path):
     store.set("hl:main:busy", 0)
     read = backup._read
 
@@ -249,3 +249,6 @@ def test_a_backup_of_a_store_that_never_stops_changing_says_so(store, monkeypatc
     monkeypatch.setattr(backup, "_read", read_while_busy)
     with pytest.raises(backup.BackupProblem, match="changed while each of"):
         backup.snapshot(store, SEALER)
+    result = cli("backup", str(tmp_path / "helpline.backup"))
+    assert result.exit_code == 1 and "try again when it is quieter" in result.output
+    assert not (tmp_path / "helpline.backup").exists()
