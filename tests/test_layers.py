@@ -223,16 +223,39 @@ class Clients:
             for node in _own_nodes(scope):
                 if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
                     outer[node] = scope
+        self.functions: dict[str, list[ast.FunctionDef | ast.AsyncFunctionDef]] = {}
+        for scope in scopes[1:]:
+            assert isinstance(scope, ast.FunctionDef | ast.AsyncFunctionDef)
+            self.functions.setdefault(scope.name, []).append(scope)
+            self.names[scope] = set()
+        self.names[tree] = set()
         changed = True
         while changed:  # bindings may come in any order
-            changed = False
+            before = (sum(map(len, self.names.values())), len(self.attributes))
             for scope in scopes:
-                names = self.names.setdefault(scope, set())
-                before = (len(names), len(self.attributes))
+                names = self.names[scope]
                 inherited = self.names.get(outer.get(scope, scope), set())
                 names |= inherited - self._rebound(scope)
                 self._bind(scope, names)
-                changed |= before != (len(names), len(self.attributes))
+                self._pass(scope, names)
+            changed = before != (sum(map(len, self.names.values())), len(self.attributes))
+
+    def _pass(self, scope: ast.AST, names: set[str]) -> None:
+        """A client handed to a function (or method) of this module: its parameter holds it."""
+        for node in _own_nodes(scope):
+            if not isinstance(node, ast.Call):
+                continue
+            func, method = node.func, False
+            if isinstance(func, ast.Attribute) and isinstance(func.value, ast.Name):
+                name, method = func.attr, func.value.id in ("self", "cls")
+            name = func.id if isinstance(func, ast.Name) else name if method else ""
+            for target in self.functions.get(name, []):
+                params = [a.arg for a in [*target.args.posonlyargs, *target.args.args]]
+                if method:
+                    params = params[1:]
+                given = [(p, a) for p, a in zip(params, node.args, strict=False)]
+                given += [(k.arg, k.value) for k in node.keywords if k.arg]
+                self.names[target] |= {p for p, a in given if self.holds(a, names)}
 
     @staticmethod
     def _rebound(scope: ast.AST) -> set[str]:
@@ -497,6 +520,17 @@ BREACHES: list[tuple[str, str, Rule]] = [
     (
         "ops/metrics.py",
         "def f(h):\n    with h.redis.pipeline() as pipe:\n        pipe.get('x')",
+        command_breaches,
+    ),
+    (
+        "web/voice.py",
+        "def f(r, k):\n    return r.get(k)\n\n\ndef g(h):\n    return f(h.redis, 1)",
+        command_breaches,
+    ),
+    (
+        "actions/closing.py",
+        "class C:\n    def f(self, r):\n        return r.get(1)\n\n"
+        "    def g(self, h):\n        return self.f(r=h.redis)",
         command_breaches,
     ),
     ("store/keys.py", "import click", library_breaches),
