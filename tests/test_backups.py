@@ -214,11 +214,13 @@ def test_a_backup_reads_the_store_in_batches_and_never_blocks_it_with_one_script
     assert store.info("commandstats")["cmdstat_scan"]["calls"] >= 1200 // backup.BATCH
 
 
-def test_a_write_while_a_backup_reads_is_wholly_in_it_or_wholly_out(store, monkeypatch):
+@pytest.mark.parametrize("watched", [1000, 1])  # one connection WATCHes them all, or each
+def test_a_write_while_a_backup_reads_is_wholly_in_it_or_wholly_out(store, monkeypatch, watched):
     """Consistent as one script was: two keys changed together while the backup reads them
     in separate batches come back both old or both new, never one of each."""
     store.mset({"hl:main:pair:a": "old", "hl:main:pair:b": "old"})
     monkeypatch.setattr(backup, "BATCH", 1)
+    monkeypatch.setattr(backup, "WATCHED", watched, raising=False)
     read, batches = backup._read, []
 
     def read_then_write(raw, batch):

@@ -20,6 +20,7 @@ refused, as erasures made after it may no longer be in the log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -45,6 +46,8 @@ LEFT_OUT_PREFIXES = (keys.calling(""),)
 
 # Keys read per round trip: each batch holds Redis for about as long as one webhook's writes.
 BATCH = 500
+# Keys one connection WATCHes: the last WATCH of a connection takes Redis a few ms.
+WATCHED = 1000
 # Readings that may be overtaken by a write before the backup gives up (a busy store at
 # night is rare; each attempt takes well under a second for 10 000 callbacks).
 ATTEMPTS = 10
@@ -98,10 +101,14 @@ def _entries(r: redis.Redis) -> list[list[Any]]:
 
 
 def _consistent(raw: redis.Redis) -> dict[bytes, tuple[int, bytes | None]]:
-    """The kept keys, each WATCHed on one connection before it is read in a batch on
-    another; raises WatchError if any of them changed before the end."""
+    """The kept keys, each WATCHed before it is read in a batch; raises WatchError if any of
+    them changed before the end. Redis checks each new WATCH against every key that
+    connection watches already, so a connection watches at most WATCHED keys (else each
+    WATCH would hold Redis longer than the last, 50 ms each by 10 000 keys)."""
     read: dict[bytes, tuple[int, bytes | None]] = {}
-    with raw.pipeline() as watcher:
+    with contextlib.ExitStack() as stack:
+        watchers: list[redis.client.Pipeline] = []
+        watched = WATCHED
         while unread := [
             k
             for k in raw.scan_iter(keys.EVERY_KEY, count=BATCH)
@@ -109,10 +116,17 @@ def _consistent(raw: redis.Redis) -> dict[bytes, tuple[int, bytes | None]]:
         ]:
             for start in range(0, len(unread), BATCH):
                 batch = unread[start : start + BATCH]
-                watcher.watch(*batch)  # type: ignore[no-untyped-call]
+                if watched + len(batch) > WATCHED:
+                    watchers.append(stack.enter_context(raw.pipeline()))
+                    watched = 0
+                watchers[-1].watch(*batch)  # type: ignore[no-untyped-call]
+                watched += len(batch)
                 read.update(_read(raw, batch))
-        watcher.multi()
-        watcher.execute()  # WatchError: something read has changed since
+        # Every key read was unchanged from its reading until the first EXEC: the store as
+        # it was then. Each EXEC raises WatchError if one of its keys changed.
+        for watcher in watchers:
+            watcher.multi()
+            watcher.execute()
     return read
 
 
