@@ -3,14 +3,15 @@
 runs, and restored into an empty store with every erasure logged since applied again.
 
 Consistent without holding Redis: the keys are found with SCAN and read (DUMP and expiry) in
-pipelined batches of BATCH, each key WATCHed before it is read; a final empty MULTI/EXEC
-succeeds only if none of them changed since, and a SCAN after the last batch finds no key
-that was not read. The file is then the store as it was at that instant; if anything changed
-meanwhile, the reading starts again (ATTEMPTS times, then BackupProblem). Redis serves
-webhooks between batches, so a large store never stalls a call (one script reading every key
-held it for as long as that took). Sealed: the whole file is encrypted with
-DATA_KEY's first key (AES-GCM; sealing.py), and the numbers inside were sealed already. A
-backup is only as safe as the key kept apart from it.
+pipelined batches of BATCH, each key WATCHed (WATCHED keys a connection) before it is read;
+a final empty MULTI/EXEC on each connection succeeds only if none of its keys changed since,
+and a SCAN after the last batch finds no key that was not read. The file is then the store
+as it was at that instant; if anything changed meanwhile, the reading starts again
+(ATTEMPTS times, then BackupProblem). Redis serves webhooks between batches, so a large
+store never stalls a call (one script reading every key held it for as long as that took).
+
+Sealed: the whole file is encrypted with DATA_KEY's first key (AES-GCM; sealing.py), and the
+numbers inside were sealed already. A backup is only as safe as the key kept apart from it.
 
 A restore never brings back a number erased after the backup was taken (erasures.py): each
 keyed hash logged since is erased again; a backup older than the erasure log's horizon is
@@ -44,7 +45,7 @@ MAGIC = b"helpline backup 1\n"
 LEFT_OUT = (keys.MIGRATING, keys.SCHEDULER_LOCK, keys.SCHEDULER_HEARTBEAT)
 LEFT_OUT_PREFIXES = (keys.calling(""),)
 
-# Keys read per round trip: each batch holds Redis for about as long as one webhook's writes.
+# Keys read per round trip (a pipeline, not a transaction: webhooks' commands run between).
 BATCH = 500
 # Keys one connection WATCHes: the last WATCH of a connection takes Redis a few ms.
 WATCHED = 1000
