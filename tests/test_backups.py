@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import redis
 
-from ivr.store import audit
+from ivr.store import audit, backup
 from ivr.store.closures import close_line
 from ivr.store.erasures import ErasureLog, record_erasure
 from ivr.store.sealing import new_data_key
@@ -197,3 +197,60 @@ def test_erasing_a_number_for_a_subject_request_is_logged_as_stop_is(tmp_path):
     record_erasure(log, SEALER, A)
     assert log.erased_since(0, SEALER) == {SEALER.lookup(A)}
     assert A[1:].encode() not in log.path.read_bytes()
+
+
+def test_a_backup_reads_the_store_in_batches_and_never_blocks_it_with_one_script(store):
+    """Found: one Lua script ran KEYS and a DUMP of every key, holding Redis (and every
+    webhook) for as long as the whole store took. Now SCAN and pipelined batches."""
+    store.mset({f"hl:main:filler:{i}": "x" for i in range(1200)})
+    store.config_resetstat()
+
+    data, count = backup.snapshot(store, SEALER)
+
+    assert count >= 1200
+    used = {name.removeprefix("cmdstat_") for name in store.info("commandstats")}
+    assert not used & {"eval", "evalsha", "fcall", "keys"}, used
+    assert {"scan", "dump", "watch", "exec"} <= used
+    assert store.info("commandstats")["cmdstat_scan"]["calls"] >= 1200 // backup.BATCH
+
+
+@pytest.mark.parametrize("watched", [1000, 1])  # one connection WATCHes them all, or each
+def test_a_write_while_a_backup_reads_is_wholly_in_it_or_wholly_out(store, monkeypatch, watched):
+    """Consistent as one script was: two keys changed together while the backup reads them
+    in separate batches come back both old or both new, never one of each."""
+    store.mset({"hl:main:pair:a": "old", "hl:main:pair:b": "old"})
+    monkeypatch.setattr(backup, "BATCH", 1)
+    monkeypatch.setattr(backup, "WATCHED", watched, raising=False)
+    read, batches = backup._read, []
+
+    def read_then_write(raw, batch):
+        batches.append(batch)
+        found = read(raw, batch)
+        if len(batches) == 1:  # between the first batch and the rest
+            store.mset({"hl:main:pair:a": "new", "hl:main:pair:b": "new"})
+        return found
+
+    monkeypatch.setattr(backup, "_read", read_then_write)
+    entries = backup._entries(store)
+    store.flushdb()
+    backup._write(store, entries)
+
+    assert store.mget("hl:main:pair:a", "hl:main:pair:b") == ["new", "new"]
+    assert len(batches) > 2  # the first reading was overtaken and taken again
+
+
+def test_a_backup_of_a_store_that_never_stops_changing_says_so(store, monkeypatch, cli, tmp_path):
+    store.set("hl:main:busy", 0)
+    read = backup._read
+
+    def read_while_busy(raw, batch):
+        found = read(raw, batch)
+        store.incr("hl:main:busy")
+        return found
+
+    monkeypatch.setattr(backup, "_read", read_while_busy)
+    with pytest.raises(backup.BackupProblem, match="changed while each of"):
+        backup.snapshot(store, SEALER)
+    result = cli("backup", str(tmp_path / "helpline.backup"))
+    assert result.exit_code == 1 and "try again when it is quieter" in result.output
+    assert not (tmp_path / "helpline.backup").exists()

@@ -18,6 +18,7 @@ from types import SimpleNamespace
 import pytest
 
 from ivr.config import Settings
+from ivr.ops.metrics import ROUTE_GROUPS
 from tests.conftest import COLLECTED, SLOW, is_slow
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -153,6 +154,59 @@ def test_the_settings_table_invents_none() -> None:
     known = read_by_settings() | read_by_processes()
     invented = {n for n in documented_settings() - known if f'"{n}"' not in quoted}
     assert not invented, f"docs/settings.md documents {sorted(invented)}, which nothing reads"
+
+
+# Default cells that describe rather than give a value (a place or a rule the test
+# cannot set as such): folders inside the data folder or the project, a default that
+# depends on Sentinel.
+DESCRIBED_DEFAULTS = {
+    "HELPLINE_DATA_DIR",
+    "HELPLINE_FLOWS_DIR",
+    "ERASURE_LOG",
+    "REDIS_WAIT_REPLICAS",
+}
+STATED_VALUE = re.compile(r"^`([^`]*)`")
+
+
+def stated_defaults() -> dict[str, str]:
+    """Each setting Settings reads, and its table row's default cell."""
+    read = read_by_settings()
+    found: dict[str, str] = {}
+    for line in (DOCS / "settings.md").read_text(encoding="utf-8").splitlines():
+        cells = [cell.strip() for cell in line.split("|")]
+        if line.startswith("|") and len(cells) > 3:
+            for name in set(ENV_NAME.findall(cells[1])) & read:
+                found[name] = cells[2]
+    return found
+
+
+@pytest.mark.parametrize("name", sorted(read_by_settings()))
+def test_the_settings_table_gives_each_default_as_settings_has_it(name: str) -> None:
+    """A stated default `X` is right when setting the variable to X changes nothing;
+    "(none...)" when setting it empty changes nothing."""
+    cell = stated_defaults()[name]
+    if name in DESCRIBED_DEFAULTS:
+        assert not cell.startswith("(none"), cell
+        return
+    value = STATED_VALUE.match(cell)
+    if value is None:
+        assert cell.startswith("(none") or cell.startswith("(generated"), (
+            f"{name}: give the default as `value` first, or (none)"
+        )
+        given = ""
+    else:
+        given = value.group(1)
+    assert Settings.from_env({name: given}) == Settings.from_env({}), (
+        f"docs/settings.md says {name} defaults to {cell!r}"
+    )
+
+
+def test_the_operations_page_lists_every_refusal_group() -> None:
+    """helpline_rejected_requests_total's `group` label: each of ROUTE_GROUPS, or "other"."""
+    text = " ".join((DOCS / "operations.md").read_text(encoding="utf-8").split())
+    stated = re.search(r'helpline_rejected_requests_total\{group=((?:"\w+"\|?)+)', text)
+    assert stated, "docs/operations.md no longer gives helpline_rejected_requests_total's groups"
+    assert set(re.findall(r'"(\w+)"', stated.group(1))) == ROUTE_GROUPS | {"other"}
 
 
 def collected_count(config: pytest.Config) -> int:

@@ -24,6 +24,12 @@ def read(body: str, has_callback: bool) -> Intent:
         ("stop", "STOP"),
         ("  Stop.  ", "STOP"),
         ("STOP!", "STOP"),
+        (
+            "Stop!!",
+            "STOP",
+        ),  # Twilio's page is silent on punctuation: read as STOP (why: keywords.py)
+        ("stop?! ", "STOP"),
+        ("STOP please", "STOP PLEASE"),  # two words are not Twilio's keyword
         ("help?", "HELP"),
         ("any   time", "ANY TIME"),
         ("anytime is fine!!", "ANYTIME IS FINE"),

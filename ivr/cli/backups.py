@@ -22,7 +22,10 @@ def backup_command(file: Path) -> None:
     settings = Settings.from_env()
     store, sealer = sealed_store(settings)
     erasure_log(settings).begin()  # a restore needs it: one kept from the first backup on
-    data, count = snapshot(store, sealer)
+    try:
+        data, count = snapshot(store, sealer)
+    except BackupProblem as exc:  # the store kept changing: no file is written
+        raise click.ClickException(str(exc)) from None
     write_backup(file, data)
     click.echo(f"backed up {count} keys to {file} ({len(data)} bytes, sealed with DATA_KEY)")
 

@@ -53,8 +53,20 @@ class Intent:
     reading: Reading | None = None
 
 
+# How Twilio matches its opt-out words (help.twilio.com/articles/223134027, "Twilio support
+# for opt-out keywords (SMS STOP filtering)"): only a message that is the single word blocks
+# the number; a word with others around it ("STOP PLEASE") does not. About case ("Stop") and
+# punctuation ("Stop!!") the page says nothing. So a word with only spaces, case or end
+# punctuation around it is read as the word: if Twilio did block it and we kept the callback,
+# an advisor would ring someone who told us to stop (and who may not be alone); if it did
+# not, erasing is still what they asked for, and nothing of ours texts them afterwards. Two
+# words ("STOP please") are never the keyword, as for Twilio: they are the person's own
+# words (actions/texts.py).
+
+
 def keyword(body: str) -> str:
-    """The body as Twilio compares keywords: trimmed, upper case, without end punctuation."""
+    """The body as a keyword: trimmed, upper case, spaces collapsed, without end punctuation
+    (see above for why "Stop!!" is STOP although Twilio documents only the bare word)."""
     return " ".join(body.strip().strip(".!?").upper().split())
 
 

@@ -49,15 +49,16 @@ class CallbackCollector:
     """Callbacks by state, read from Redis at scrape time (so every process agrees)."""
 
     def __init__(self, services: Services) -> None:
-        self.client, self.keys = services.redis, services.keys
+        self.queue = services.queue
 
     def collect(self):
         family = GaugeMetricFamily("helpline_callbacks", "Callbacks by state", labels=["state"])
         try:
-            for state in ("held", "scheduled", "due", "claimed", "ended"):
-                family.add_metric([state], self.client.zcard(self.keys.place(state)))
+            counts = self.queue.counts()
         except Unavailable:
             return
+        for state, count in counts.items():
+            family.add_metric([state], count)
         yield family
 
 

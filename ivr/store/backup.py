@@ -2,11 +2,16 @@
 (callbacks, accounts, the audit trail, closures and settings kept there), taken while the app
 runs, and restored into an empty store with every erasure logged since applied again.
 
-Consistent: one script reads every key of the app (its DUMP and expiry) at one instant, as
-Redis runs a script alone; it holds the store for as long as that takes (about 200 ms with
-10 000 callbacks, measured on a 2-CPU machine). Sealed: the whole file is encrypted with
-DATA_KEY's first key (AES-GCM; sealing.py), and the numbers inside were sealed already. A
-backup is only as safe as the key kept apart from it.
+Consistent without holding Redis: the keys are found with SCAN and read (DUMP and expiry) in
+pipelined batches of BATCH, each key WATCHed (WATCHED keys a connection) before it is read;
+a final empty MULTI/EXEC on each connection succeeds only if none of its keys changed since,
+and a SCAN after the last batch finds no key that was not read. The file is then the store
+as it was at that instant; if anything changed meanwhile, the reading starts again
+(ATTEMPTS times, then BackupProblem). Redis serves webhooks between batches, so a large
+store never stalls a call (one script reading every key held it for as long as that took).
+
+Sealed: the whole file is encrypted with DATA_KEY's first key (AES-GCM; sealing.py), and the
+numbers inside were sealed already. A backup is only as safe as the key kept apart from it.
 
 A restore never brings back a number erased after the backup was taken (erasures.py): each
 keyed hash logged since is erased again; a backup older than the erasure log's horizon is
@@ -16,6 +21,7 @@ refused, as erasures made after it may no longer be in the log.
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import time
@@ -39,16 +45,13 @@ MAGIC = b"helpline backup 1\n"
 LEFT_OUT = (keys.MIGRATING, keys.SCHEDULER_LOCK, keys.SCHEDULER_HEARTBEAT)
 LEFT_OUT_PREFIXES = (keys.calling(""),)
 
-_SNAPSHOT = """
--- Every key of the app, with its expiry (ms; -1: none) and DUMP, at one instant.
-local out = {}
-for _, key in ipairs(redis.call('KEYS', 'hl:*')) do
-  out[#out + 1] = key
-  out[#out + 1] = redis.call('PTTL', key)
-  out[#out + 1] = redis.call('DUMP', key)
-end
-return out
-"""
+# Keys read per round trip (a pipeline, not a transaction: webhooks' commands run between).
+BATCH = 500
+# Keys one connection WATCHes: the last WATCH of a connection takes Redis a few ms.
+WATCHED = 1000
+# Readings that may be overtaken by a write before the backup gives up (a busy store at
+# night is rare; each attempt takes well under a second for 10 000 callbacks).
+ATTEMPTS = 10
 
 
 class BackupProblem(ValueError):
@@ -80,14 +83,62 @@ def _entries(r: redis.Redis) -> list[list[Any]]:
     """Every kept key of the store at one instant: [name, expiry in ms, DUMP in base64]."""
     raw = _binary(r)
     try:
-        flat = raw.eval(_SNAPSHOT, 0)
+        for _ in range(ATTEMPTS):
+            try:
+                read = _consistent(raw)
+            except redis.WatchError:
+                continue
+            return [
+                [key.decode(), ttl, base64.b64encode(dump).decode("ascii")]
+                for key, (ttl, dump) in read.items()
+                if dump is not None
+            ]
     finally:
         raw.close()
-    return [
-        [flat[i].decode(), int(flat[i + 1]), base64.b64encode(flat[i + 2]).decode("ascii")]
-        for i in range(0, len(flat), 3)
-        if _kept(flat[i].decode())
-    ]
+    raise BackupProblem(
+        f"the store changed while each of {ATTEMPTS} readings was taken: try again when "
+        "it is quieter (e.g. at night)"
+    )
+
+
+def _consistent(raw: redis.Redis) -> dict[bytes, tuple[int, bytes | None]]:
+    """The kept keys, each WATCHed before it is read in a batch; raises WatchError if any of
+    them changed before the end. Redis checks each new WATCH against every key that
+    connection watches already, so a connection watches at most WATCHED keys (else each
+    WATCH would hold Redis longer than the last, 50 ms each by 10 000 keys)."""
+    read: dict[bytes, tuple[int, bytes | None]] = {}
+    with contextlib.ExitStack() as stack:
+        watchers: list[redis.client.Pipeline] = []
+        watched = WATCHED
+        while unread := [
+            k
+            for k in raw.scan_iter(keys.EVERY_KEY, count=BATCH)
+            if k not in read and _kept(k.decode())
+        ]:
+            for start in range(0, len(unread), BATCH):
+                batch = unread[start : start + BATCH]
+                if watched + len(batch) > WATCHED:
+                    watchers.append(stack.enter_context(raw.pipeline()))
+                    watched = 0
+                watchers[-1].watch(*batch)  # type: ignore[no-untyped-call]
+                watched += len(batch)
+                read.update(_read(raw, batch))
+        # Every key read was unchanged from its reading until the first EXEC: the store as
+        # it was then. Each EXEC raises WatchError if one of its keys changed.
+        for watcher in watchers:
+            watcher.multi()
+            watcher.execute()
+    return read
+
+
+def _read(raw: redis.Redis, batch: list[bytes]) -> dict[bytes, tuple[int, bytes | None]]:
+    """One batch's expiries (ms; -1: none, -2: gone) and DUMPs, in one round trip."""
+    with raw.pipeline(transaction=False) as pipe:
+        for key in batch:
+            pipe.pttl(key)
+            pipe.dump(key)
+        values = pipe.execute()
+    return {key: (int(values[2 * i]), values[2 * i + 1]) for i, key in enumerate(batch)}
 
 
 def _write(r: redis.Redis, entries: list[list[Any]]) -> None:
@@ -163,7 +214,7 @@ def restore(
             f"{erasures.keep_seconds // DAY}): numbers erased since might come back. Use a "
             "newer backup."
         )
-    present = [k for k in r.scan_iter(keys.ROOT + "*", count=1000) if k != keys.KEY_CHECK]
+    present = [k for k in r.scan_iter(keys.EVERY_KEY, count=1000) if k != keys.KEY_CHECK]
     if present:
         raise BackupProblem(
             f"the store is not empty ({len(present)} keys): restore only into an empty store"

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 from datetime import date
 
 ROOT = "hl:"
+EVERY_KEY = f"{ROOT}*"  # SCAN's pattern for every key of the app (backup, restore)
 DEFAULT_HELPLINE = "main"
 
 SCHEMA = "hl:schema"
