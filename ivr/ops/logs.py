@@ -24,7 +24,12 @@ from ivr.core.phone import mask
 _SID = r"\b[A-Z]{2}[0-9a-f]{32}\b"
 _GAP = r"(?:[^\S\r\n]|[-\u2010-\u2015\u2212./()+_,]|%20){0,3}"
 _NUMBER = rf"(?:\+|\uff0b|%2[Bb])?\d(?:{_GAP}\d)*"
-_FOUND = re.compile(rf"(?P<sid>{_SID})|{_NUMBER}")
+# A URL's port ends at its digits: gunicorn's "Listening at: http://127.0.0.1:8993 (123456)"
+# was one number (a port, a space, a pid in brackets) and masked. The host is still masked
+# (a Host header is whatever the client sent); a number written with a colon in it was never
+# joined across the colon.
+_AUTHORITY = r"://(?P<host>\[[0-9A-Fa-f:.]*\]|[^\s/:?#@\[\]]*):(?P<port>\d{1,5})(?!\d)"
+_FOUND = re.compile(rf"(?P<sid>{_SID})|(?P<authority>{_AUTHORITY})|{_NUMBER}")
 _LONE_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # "2026-11-26 10" of "…10:00"
 MIN_DIGITS = 10  # 7700900123: a UK number without its 0
@@ -33,6 +38,8 @@ MIN_DIGITS_PREFIXED = 9  # after +, or starting with 0
 
 def _masked(found: re.Match[str]) -> str:
     text = found.group(0)
+    if found.group("authority"):
+        return f"://{mask_text(found.group('host'))}:{found.group('port')}"
     if found.group("sid") or _DATE.fullmatch(text):
         return text
     digits = [c for c in text if c.isdecimal()]
