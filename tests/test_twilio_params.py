@@ -8,16 +8,22 @@ from __future__ import annotations
 import logging
 from datetime import date
 
+import pytest
+
 from ivr.simulate import TwilioLikeClient
 from ivr.store import stats
 from ivr.twilio.verify import VERIFY_FIELD
 from tests.common import (
+    ADVISORS,
     CALLER,
     HELPLINE,
     SENDER,
     assert_999_first,
     new_sid,
+    path,
+    redirect_of,
     replies,
+    spoken,
     twilio_client,
     twiml,
 )
@@ -75,3 +81,20 @@ def test_a_get_still_reads_twilios_parameters_from_its_query(make_app, store) ->
     response = app.test_client().get(url, headers={"X-Twilio-Signature": signature})
     assert response.status_code == 200
     assert calls_counted(store) == 1
+
+
+@pytest.mark.parametrize("n", ["%FF", "%C2%B2", "1" * 5000, "-1", "%EF%BC%91"])
+def test_a_bad_rung_in_the_advisor_result_url_gets_the_closed_options_not_an_error(
+    make_app, caplog, n: str
+) -> None:
+    """The finding: signed `POST /voice/advisor/result?n=%FF` raised ValueError (int(rung)),
+    logged as ERROR with a traceback. Bad input gets a plain answer."""
+    app = make_app(advisor_numbers=ADVISORS)
+    with caplog.at_level(logging.INFO):
+        response = twilio_client(app).post(
+            f"/voice/advisor/result?n={n}", {"DialCallStatus": "no-answer"}
+        )
+    root = twiml(response)
+    assert spoken(root) == [app.extensions["helpline"].flows.voice.advisor["unavailable"]]
+    assert path(redirect_of(root)) == "/voice/menu"
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]

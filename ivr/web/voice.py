@@ -829,6 +829,14 @@ def dial_advisor(
     return dial
 
 
+def rung_param() -> int | None:
+    """The advisor number rung last (`n`, ours, a few ASCII digits), or None for anything
+    else ("%FF", "²", a thousand digits): then no further number is rung, and the caller
+    hears what the closed menu offers, not the fallback of an error."""
+    n = param("n")
+    return int(n) if n.isascii() and n.isdecimal() and len(n) <= 3 else None
+
+
 @bp.route("/advisor/result", methods=METHODS)
 def advisor_result() -> Response:
     """After an advisor's phone: goodbye if they talked, else the next ADVISOR_NUMBERS
@@ -844,15 +852,15 @@ def advisor_result() -> Response:
         "call %s: advisor dial %s (bridged: %s)", twilio_param("CallSid"), status or "?", bridged
     )
     resp = VoiceResponse()
-    rung = param("n")
-    numbers = advisor_numbers() if rung.isdigit() and param("queue") != "1" else []
+    rung = rung_param()
+    numbers = advisor_numbers() if rung is not None and param("queue") != "1" else []
     if bridged:
         say(resp, content.safety, *content.goodbye)  # the safety line again as the call ends
         resp.hangup()
     elif param("queue") == "1":  # nobody free took it: the caller waits, keeping a place
         resp.redirect(link("voice_queue.join"), method="POST")
-    elif int(rung or 0) + 1 < len(numbers):
-        resp.append(dial_advisor(numbers, int(rung) + 1))
+    elif rung is not None and rung + 1 < len(numbers):
+        resp.append(dial_advisor(numbers, rung + 1))
     else:
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
