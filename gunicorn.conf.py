@@ -20,7 +20,7 @@ from gunicorn.glogging import Logger
 from gunicorn.workers.ggevent import GeventWorker
 
 # Light: the standard library and phonenumbers, nothing that imports ssl before gevent patches.
-from ivr.ops.logs import mask_handlers
+from ivr.ops.logs import Summarised, flush_summaries, mask_handlers
 
 # From a connection's accept (or the end of its previous response) to the end of the next
 # request's headers. Twilio sends a request at once; a client slower than this is cut off.
@@ -48,15 +48,35 @@ class HelplineWorker(GeventWorker):
         return gevent.Timeout(HEADER_SECONDS, False)
 
 
+# How gunicorn's worker starts the line for a request it refuses itself, before the app sees
+# it (a malformed request line or header: gunicorn/workers/base.py, handle_error).
+INVALID_REQUEST = "Invalid request from ip="
+
+
 class MaskedLogger(Logger):
     """gunicorn's own lines (its error log, and the access log if one is turned on) in the
     app's format and through the same masking: a request with a header such as
-    `Bad Header 07411222903` is logged by gunicorn before any of our code sees it."""
+    `Bad Header 07411222903` is logged by gunicorn before any of our code sees it. The
+    requests gunicorn refuses itself are summed up as the app's refusals are (the first at
+    once, then one line a minute with the count) and counted in
+    helpline_rejected_requests_total (reason invalid_http, group other): 300 bad headers
+    were 300 lines, and no count."""
 
     def setup(self, cfg) -> None:
         super().setup(cfg)
         for logger in (self.error_log, self.access_log):
             mask_handlers(logger, os.environ.get("LOG_FORMAT", "json").lower())
+        self.refusals = Summarised(self.error_log)
+
+    def warning(self, msg, *args, **kwargs) -> None:
+        if isinstance(msg, str) and msg.startswith(INVALID_REQUEST):
+            # Imported here, in a worker that has loaded the app (and gevent patched ssl).
+            from ivr.ops.metrics import count_rejected
+
+            count_rejected("", "invalid_http")
+            self.refusals.note("invalid_http", "%s", msg % args if args else msg)
+            return
+        super().warning(msg, *args, **kwargs)
 
 
 data_dir = Path(os.environ.get("HELPLINE_DATA_DIR") or Path(__file__).resolve().parent / "var")
@@ -91,6 +111,11 @@ def post_request(worker, req, environ, resp):
     read and discard the rest of its body before the next request."""
     if environ.get("helpline.close_connection"):
         req.must_close = True
+
+
+def worker_exit(server, worker):
+    """The refusals counted since their last line are written before the worker goes."""
+    flush_summaries()
 
 
 def child_exit(server, worker):

@@ -205,6 +205,20 @@ def test_an_unknown_number_gets_the_default_helplines_answers(make_lines_app: Ap
     assert "The Scotland line" not in text(app, UNKNOWN, "HELP")[0]
 
 
+def test_a_to_in_the_query_does_not_choose_the_helpline(make_lines_app: AppAt) -> None:
+    """Twilio's `To` is in a POST's form: a signed `POST /voice?To=...` (the query wins in
+    request.values) picked the other line."""
+    app = make_lines_app()
+    england = " ".join(heard(call(app, HELPLINE).post(f"/voice?To=%2B{SCOTLAND[1:]}")))
+    assert ENGLAND_WORDS in england and SCOTLAND_WORDS not in england
+    assert text(app, SCOTLAND, "HELP")[0].startswith("The Scotland line is open")
+    client = TwilioLikeClient(app, {"AccountSid": "AC" + "0" * 32, "From": SENDER, "To": HELPLINE})
+    reply = replies(
+        client.post(f"/sms?To=%2B{SCOTLAND[1:]}", {"MessageSid": new_sid(), "Body": "HELP"})
+    )
+    assert reply[0].startswith("We are open")
+
+
 def test_texts_get_their_own_helplines_words(make_lines_app: AppAt) -> None:
     app = make_lines_app()
     assert text(app, SCOTLAND, "HELP")[0].startswith("The Scotland line is open")

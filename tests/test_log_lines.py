@@ -6,11 +6,19 @@ from __future__ import annotations
 import io
 import json
 import logging
+from collections.abc import Iterator
 
 import pytest
 
 from ivr.config import Settings
-from ivr.ops.logs import JsonFormatter, Summarised, TextFormatter, formatter, use_json
+from ivr.ops.logs import (
+    JsonFormatter,
+    Summarised,
+    TextFormatter,
+    flush_summaries,
+    formatter,
+    use_json,
+)
 
 FORGED = "/x\n2026-12-07 03:10:00,000 ERROR ivr.jobs.scheduler: FORGED"
 
@@ -78,6 +86,76 @@ def test_refusals_are_logged_once_then_once_a_minute_with_their_count() -> None:
         "refused POST /voice: too slow",
         "refused POST /sms: too large (and 999 more like it since the last such line)",
     ]
+
+
+class Timers:
+    """Summarised's timer, held for the test to fire: (seconds, what to call) each."""
+
+    def __init__(self) -> None:
+        self.started: list[tuple[float, object]] = []
+
+    def __call__(self, seconds: float, then) -> None:
+        self.started.append((seconds, then))
+
+    def fire(self) -> None:
+        started, self.started = self.started, []
+        for _, then in started:
+            then()
+
+
+@pytest.fixture
+def written() -> Iterator[tuple[logging.Logger, io.StringIO]]:
+    out = io.StringIO()
+    logger = logging.getLogger("test.refusals.flushed")
+    logger.propagate = False
+    handler = logging.StreamHandler(out)
+    logger.addHandler(handler)
+    yield logger, out
+    logger.removeHandler(handler)
+
+
+def test_a_burst_that_stops_has_its_count_written_when_the_minute_ends(written) -> None:
+    """The finding: "(and N more…)" was written only when the next refusal of that kind came
+    over a minute later; a burst that stopped never had its count written."""
+    logger, out = written
+    clock, timers = Stopwatch(), Timers()
+    summary = Summarised(logger, window=60, clock=clock, timer=timers)
+    for _ in range(300):
+        summary.note("invalid_http", "refused: %s", "invalid request")
+        clock.now += 0.1
+    assert out.getvalue().splitlines() == ["refused: invalid request"]
+    assert [seconds for seconds, _ in timers.started] == [60]  # one timer, not one a refusal
+    clock.now = 1060
+    timers.fire()
+    assert out.getvalue().splitlines() == [
+        "refused: invalid request",
+        "refused: invalid request (and 298 more like it since the last such line)",
+    ]
+    assert timers.started == []  # nothing left to write: no timer
+
+
+def test_a_pending_count_is_written_by_the_next_line_of_any_kind(written) -> None:
+    logger, out = written
+    clock = Stopwatch()
+    summary = Summarised(logger, window=60, clock=clock, timer=Timers())
+    for _ in range(3):
+        summary.note("too_large", "refused POST %s: too large", "/voice")
+    clock.now += 61
+    summary.note("too_slow", "refused POST %s: too slow", "/sms")
+    assert out.getvalue().splitlines() == [
+        "refused POST /voice: too large",
+        "refused POST /voice: too large (and 1 more like it since the last such line)",
+        "refused POST /sms: too slow",
+    ]
+
+
+def test_a_count_is_written_at_exit(written) -> None:
+    logger, out = written
+    summary = Summarised(logger, window=60, clock=Stopwatch(), timer=Timers())
+    summary.note("too_large", "refused: %s", "too large")
+    summary.note("too_large", "refused: %s", "too large")
+    flush_summaries()
+    assert out.getvalue().splitlines() == ["refused: too large", "refused: too large"]
 
 
 def test_json_lines_parse() -> None:

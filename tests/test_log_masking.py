@@ -67,6 +67,9 @@ NUMBERS = {
     "Arabic-Indic digits": "\u0660\u0667\u0667\u0660\u0660\u0669\u0660\u0660\u0661\u0662\u0663",
     "Devanagari digits": "\u0966\u096d\u096d\u0966\u0966\u096f\u0966\u0966\u0967\u0968\u0969",
     "on its own line": "caller\n07700900123\nhung up",
+    "a URL's host, with a port": "http://07700900123:5000/voice",
+    "after a URL's port": "http://127.0.0.1:5000/sms?From=%2B447700900123",
+    "a host and port glued to a number": "http://x.example:80 07700900123",
 }
 
 # Text that only looks a little like a number: left as it is.
@@ -80,6 +83,12 @@ ORDINARY = [
     "took 12.5 ms, 3 of 12 done",
     "connecting to 127.0.0.1:6379",
     "HTTP/1.1 200",
+    # gunicorn's own lines (found in review: the port and pid were read as one number)
+    "Listening at: http://127.0.0.1:58993 (1234567)",
+    "Listening at: http://[::1]:5000 (4194304)",
+    "Listening at: http://0.0.0.0:5000 (123456)",
+    "Booting worker with pid: 4194304",
+    "Worker exiting (pid: 4194304)",
 ]
 
 

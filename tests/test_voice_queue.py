@@ -299,7 +299,7 @@ def test_on_a_page_in_the_queue_0_returns_to_the_wait(busy) -> None:
     action = root.find("Gather").get("action")
     back = redirect_of(post(busy, action, Digits="0"))
     assert path(back) == "/voice/queue/wait" and query(back)["back"] == "1"
-    assert spoken(wait_page(busy, back="1"))[0] == content.queue["back"]
+    assert spoken(post(busy, back))[0] == content.queue["back"]
 
 
 def test_on_a_step_in_the_queue_1_is_still_step_1(busy) -> None:
@@ -463,7 +463,7 @@ def test_every_wait_page_listens_for_keys_only_with_the_999_line(busy, monkeypat
     ends the wait with QueueResult "error", which pushed every caller out on the first loop.
     Keys only there; the 999 line is said in every loop, also when the wait page fails."""
     waits(busy)
-    pages = [wait_page(busy, QueuePosition="3"), wait_page(busy, back="1")]
+    pages = [wait_page(busy, QueuePosition="3"), post(busy, "/voice/queue/wait?back=1")]
     monkeypatch.setattr("ivr.web.voice_queue.where_they_are", lambda *a, **k: 1 / 0)
     pages.append(wait_page(busy))  # the wait with no store or an error: keep_waiting
     for root in pages:

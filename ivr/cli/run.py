@@ -16,6 +16,7 @@ from ivr.content.tomlfile import FlowFileError
 from ivr.core.clock import system_clock
 from ivr.core.phone import EXAMPLE_NATIONAL
 from ivr.jobs import scheduler
+from ivr.ops.logs import setup_logging
 from ivr.ops.processes import AlreadyRunning, Child, RunLock, supervise
 from ivr.store import Unavailable
 from ivr.store.accounts import Accounts
@@ -38,6 +39,7 @@ def run(host: str, port: int) -> None:
     Procfile does) and the scheduler together, each restarted if it dies; print the webhook
     URLs. Ctrl-C, SIGTERM or closing the terminal stops everything."""
     settings = Settings.from_env()
+    setup_logging(settings.log_level, settings.log_format)  # its "[run]" lines as the children's
     _warn_if_flows_broken(settings)
     lock = RunLock(settings.data_dir)
     try:

@@ -3,12 +3,14 @@ every part of every record."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import logging
 import re
 import threading
 import time
 import unicodedata
+import weakref
 from collections import Counter
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -22,7 +24,12 @@ from ivr.core.phone import mask
 _SID = r"\b[A-Z]{2}[0-9a-f]{32}\b"
 _GAP = r"(?:[^\S\r\n]|[-\u2010-\u2015\u2212./()+_,]|%20){0,3}"
 _NUMBER = rf"(?:\+|\uff0b|%2[Bb])?\d(?:{_GAP}\d)*"
-_FOUND = re.compile(rf"(?P<sid>{_SID})|{_NUMBER}")
+# A URL's port ends at its digits: gunicorn's "Listening at: http://127.0.0.1:8993 (123456)"
+# was one number (a port, a space, a pid in brackets) and masked. The host is still masked
+# (a Host header is whatever the client sent); a number written with a colon in it was never
+# joined across the colon.
+_AUTHORITY = r"://(?P<host>\[[0-9A-Fa-f:.]*\]|[^\s/:?#@\[\]]*):(?P<port>\d{1,5})(?!\d)"
+_FOUND = re.compile(rf"(?P<sid>{_SID})|(?P<authority>{_AUTHORITY})|{_NUMBER}")
 _LONE_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # "2026-11-26 10" of "…10:00"
 MIN_DIGITS = 10  # 7700900123: a UK number without its 0
@@ -31,6 +38,8 @@ MIN_DIGITS_PREFIXED = 9  # after +, or starting with 0
 
 def _masked(found: re.Match[str]) -> str:
     text = found.group(0)
+    if found.group("authority"):
+        return f"://{mask_text(found.group('host'))}:{found.group('port')}"
     if found.group("sid") or _DATE.fullmatch(text):
         return text
     digits = [c for c in text if c.isdecimal()]
@@ -165,32 +174,105 @@ def mask_handlers(logger: logging.Logger, log_format: str) -> None:
 class Summarised:
     """Refusals are many when someone is attacking: the first of each kind is logged at once,
     then one line a window (a minute) with how many came since, never one line each (185 000
-    refused requests were 185 000 lines, 27 MB). The metrics count every one."""
+    refused requests were 185 000 lines, 27 MB). The metrics count every one.
+
+    A count is written when its window ends even if no refusal of that kind follows (a burst
+    that stops): by a timer (a daemon thread; a greenlet under gunicorn's gevent worker), by
+    the next note of any kind, and by flush_summaries() as a worker exits. `timer` starts the
+    timer (threading.Timer's arguments); the tests pass one that does nothing and move the
+    clock instead."""
 
     def __init__(
         self,
         logger: logging.Logger,
         window: float = 60.0,
         clock: Callable[[], float] = time.monotonic,
+        timer: Callable[[float, Callable[[], None]], object] | None = None,
     ) -> None:
         self.logger, self.window, self.clock = logger, window, clock
+        self.timer = timer or _daemon_timer
         self.lock = threading.Lock()
         self.last: dict[str, float] = {}
         self.since: Counter[str] = Counter()
+        # The latest unlogged message of each kind, written with its count when the window ends.
+        self.pending: dict[str, tuple[str, tuple[object, ...]]] = {}
+        self.timing = False
+        _SUMMARIES.add(self)
 
     def note(self, kind: str, message: str, *args: object) -> None:
         """Log `message % args` now if `kind` was not logged within the window, with the
-        count of those left unlogged since; else only count it."""
+        count of those left unlogged since; else only count it (and see that a timer will
+        write the count)."""
         now = self.clock()
+        start_timer = False
         with self.lock:
+            due = self._due(now, but=kind)
             last = self.last.get(kind)
             if last is not None and now - last < self.window:
                 self.since[kind] += 1
-                return
+                self.pending[kind] = (message, args)
+                start_timer, self.timing = not self.timing, True
+                write = None
+            else:
+                self.last[kind] = now
+                self.pending.pop(kind, None)
+                write = (message, args, self.since.pop(kind, 0))
+        self._write(due + ([write] if write else []))
+        if start_timer:
+            self.timer(self.window, self._tick)
+
+    def flush(self, everything: bool = False) -> None:
+        """Write the count of each kind whose window has ended (every kind, `everything`:
+        the process is ending)."""
+        with self.lock:
+            lines = self._due(self.clock(), everything=everything)
+        self._write(lines)
+
+    def _tick(self) -> None:
+        """The timer: write what is due, and come back while counts are still pending."""
+        self.flush()
+        with self.lock:
+            self.timing = bool(self.pending)
+            ends = [self.last[kind] + self.window for kind in self.pending]
+        if ends:
+            self.timer(max(1.0, min(ends) - self.clock()), self._tick)
+
+    def _due(
+        self, now: float, but: str = "", everything: bool = False
+    ) -> list[tuple[str, tuple[object, ...], int]]:
+        """(message, args, skipped) for each pending kind (other than `but`) whose window has
+        ended; its window starts again now. Called with the lock held."""
+        lines = []
+        for kind in list(self.pending):
+            if kind == but or not (everything or now - self.last[kind] >= self.window):
+                continue
+            message, args = self.pending.pop(kind)
             self.last[kind] = now
-            skipped = self.since.pop(kind, 0)
-        more = f" (and {skipped} more like it since the last such line)" if skipped else ""
-        self.logger.warning(message + "%s", *args, more)
+            lines.append((message, args, self.since.pop(kind, 0) - 1))  # the line is one of them
+        return lines
+
+    def _write(self, lines: list[tuple[str, tuple[object, ...], int]]) -> None:
+        for message, args, skipped in lines:
+            more = f" (and {skipped} more like it since the last such line)" if skipped else ""
+            self.logger.warning(message + "%s", *args, more)
+
+
+def _daemon_timer(seconds: float, then: Callable[[], None]) -> None:
+    timer = threading.Timer(seconds, then)
+    timer.daemon = True
+    timer.start()
+
+
+_SUMMARIES: weakref.WeakSet[Summarised] = weakref.WeakSet()
+
+
+def flush_summaries() -> None:
+    """Every count not yet written, written now: a process (a gunicorn worker) is ending."""
+    for each in list(_SUMMARIES):
+        each.flush(everything=True)
+
+
+atexit.register(flush_summaries)
 
 
 # Loggers whose handlers write lines: the root's, and gunicorn's own (which do not propagate).

@@ -39,7 +39,8 @@ FALLBACKS = Counter(
 REJECTED = Counter(
     "helpline_rejected_requests_total",
     "Requests refused: unsigned or not signed by Twilio (webhooks), or a body "
-    "too large, too slow or cut short, or a form with too many fields (any path)",
+    "too large, too slow or cut short, or a form with too many fields (any path), "
+    "a body that is not a form (webhooks), or a request gunicorn refused (invalid_http)",
     ["group", "reason"],
 )
 WEBHOOK_PREFIXES = (webhooks.path(webhooks.VOICE), webhooks.path(webhooks.SMS))

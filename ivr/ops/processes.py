@@ -5,6 +5,8 @@ Each child runs in a session of its own, so closing the terminal (SIGHUP to the 
 process group) reaches only this manager, which then stops them all and waits for them;
 gunicorn would read a SIGHUP of its own as "reload" and carry on. Each child also stops by
 itself if this manager dies (the parent-death signal), so a crash leaves nothing running.
+Its own lines ("[run] redis exited...") go through logging, in the log format the children
+write (JSON by default), not printed in among them.
 """
 
 from __future__ import annotations
@@ -130,18 +132,19 @@ def supervise(
                     quick = time.monotonic() - child.started < QUICK_EXIT_SECONDS
                     child.quick_exits = child.quick_exits + 1 if quick else 0
                     if child.essential and child.quick_exits >= QUICK_EXITS:
-                        print(
-                            f"[run] {child.name} keeps exiting at once "
-                            f"({child.process.returncode}): stopping",
-                            flush=True,
+                        log.error(
+                            "[run] %s keeps exiting at once (%s): stopping",
+                            child.name,
+                            child.process.returncode,
                         )
                         failed = child.name
                         break
                     delay = child.restart_delay()
-                    print(
-                        f"[run] {child.name} exited ({child.process.returncode}); "
-                        f"restarting in {delay:g} s",
-                        flush=True,
+                    log.warning(
+                        "[run] %s exited (%s); restarting in %g s",
+                        child.name,
+                        child.process.returncode,
+                        delay,
                     )
                     child.restart_at = time.monotonic() + delay
                 elif time.monotonic() >= child.restart_at:

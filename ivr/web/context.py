@@ -73,6 +73,17 @@ def helpline() -> Helpline:
     return chosen
 
 
+def twilio_param(name: str) -> str:
+    """A parameter Twilio sent: from the form body of a POST, never from its query string.
+    Twilio sends a POST's parameters in the body
+    (https://www.twilio.com/docs/messaging/guides/webhook-request); the query string is the
+    URL we gave it (our own state: tries, part, lang...), and request.values, where the query
+    wins, would let `POST /voice?From=...` speak over Twilio's From, To or HelplineVerify.
+    A GET (what Twilio sends to a URL set to GET) has its parameters in the query string."""
+    values = request.form if request.method == "POST" else request.args
+    return values.get(name, "") or ""
+
+
 def forget(_error: BaseException | None = None) -> None:
     """No helpline chosen yet (a request starts, or has ended)."""
     _CURRENT.set(None)
@@ -98,7 +109,7 @@ def _choose() -> Helpline | None:
         name = choice() if choice else None
         return lines.get(name) if name else None
     for field_name in ("To", "From"):
-        number = (request.values.get(field_name) or "").strip()[:20]
+        number = twilio_param(field_name).strip()[:20]
         for line in lines.values():
             if number and number in line.line.numbers:
                 return line

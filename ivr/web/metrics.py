@@ -29,6 +29,7 @@ from ivr.ops.metrics import (
     ContentCollector,
     PurgeCollector,
 )
+from ivr.web.context import twilio_param
 
 log = logging.getLogger("ivr.requests")
 
@@ -81,8 +82,8 @@ def install(app: Flask) -> None:
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
             }
-            fields["call_sid"] = request.values.get("CallSid", "")[:64]
-            fields["message_sid"] = request.values.get("MessageSid", "")[:64]
+            fields["call_sid"] = twilio_param("CallSid")[:64]
+            fields["message_sid"] = twilio_param("MessageSid")[:64]
             notes = g.pop("notes", None)
             # What was decided goes in the message only: as an extra field too it was masked
             # a second time, and no formatter writes it.

@@ -16,7 +16,7 @@ from ivr.core.callbacks import Callback, callable_number
 from ivr.core.phone import mask
 from ivr.store import stats
 from ivr.twilio.rest import STATUS_EVENTS
-from ivr.web.context import helpline
+from ivr.web.context import helpline, twilio_param
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import METHODS, link, param, say, screened, twiml
 
@@ -48,7 +48,7 @@ def advisor() -> Response:
 def connect() -> Response:
     h = helpline()
     content = h.flows.voice.outbound
-    if param("Digits")[:1] != "1":
+    if twilio_param("Digits")[:1] != "1":
         return _end(content["no_key"])
     callback = _callback()
     if callback is None or callback.status != "claimed":
@@ -100,7 +100,7 @@ def caller_answered() -> Response:
     """On the caller's leg, before it is bridged: a machine is not spoken to unless allowed."""
     h = helpline()
     callback = _callback()
-    answered_by = param("AnsweredBy")
+    answered_by = twilio_param("AnsweredBy")
     resp = VoiceResponse()
     if callback is None:
         resp.hangup()
@@ -124,7 +124,7 @@ def dial_result() -> Response:
     h.queue.set_call_state(param("cb")[:32], "ended")
     if state == "machine" and callback and not callback.voicemail:
         return _end(content["machine"])
-    if param("DialCallStatus") in ("no-answer", "busy", "failed", "canceled"):
+    if twilio_param("DialCallStatus") in ("no-answer", "busy", "failed", "canceled"):
         return _end(content["no_answer"])
     return _end(content["ended"])
 
@@ -132,7 +132,7 @@ def dial_result() -> Response:
 @bp.route("/status", methods=METHODS)
 def advisor_status() -> Response:
     """Status callbacks of the advisor's leg."""
-    status = param("CallStatus")
+    status = twilio_param("CallStatus")
     if param("adv"):  # the advisor's state follows their leg (free, ringing, on a call...)
         h = helpline()
         h.advisor_states.follow(param("adv")[:40], status, h.clock())
@@ -149,7 +149,7 @@ def caller_status() -> Response:
     """Status callbacks of the caller's leg."""
     h = helpline()
     callback = _callback()
-    status = param("CallStatus")
+    status = twilio_param("CallStatus")
     if callback is not None and callback.call_state != "machine":  # dial_result reads it
         if status == "ringing" and callback.call_state != "connected":
             h.queue.set_call_state(callback.id, "ringing")

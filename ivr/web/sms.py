@@ -13,7 +13,7 @@ import threading
 import time
 from xml.sax.saxutils import escape
 
-from flask import Blueprint, Flask, Response, current_app, request
+from flask import Blueprint, Flask, Response, current_app
 from twilio.twiml.messaging_response import MessagingResponse
 
 from ivr.actions import texts
@@ -23,7 +23,7 @@ from ivr.ops.metrics import FALLBACKS
 from ivr.store import Unavailable
 from ivr.store.spool import Spooled
 from ivr.twilio.rest import media_sid
-from ivr.web.context import helpline, serving
+from ivr.web.context import helpline, serving, twilio_param
 from ivr.web.metrics import note
 from ivr.web.signatures import only_twilio
 
@@ -62,8 +62,8 @@ def _count(raw: str | None) -> int:
 
 @bp.route("", methods=["GET", "POST"])
 def incoming() -> Response:
-    sender = (request.values.get("From") or "").strip()
-    sid = (request.values.get("MessageSid") or request.values.get("SmsSid") or "")[:64]
+    sender = twilio_param("From").strip()
+    sid = (twilio_param("MessageSid") or twilio_param("SmsSid"))[:64]
     if not is_phone_sender(sender):
         log.info("sms %s from a short code or named sender: no reply", sid)
         return reply()
@@ -84,11 +84,10 @@ def incoming() -> Response:
 def parse(sender: str, sid: str) -> Text:
     """The text as Twilio sent it: its body (cut to MAX_BODY), its media's SIDs, and what
     Twilio answered itself."""
-    values = request.values
     media = tuple(
-        media_sid(values.get(f"MediaUrl{i}", "")) for i in range(_count(values.get("NumMedia")))
+        media_sid(twilio_param(f"MediaUrl{i}")) for i in range(_count(twilio_param("NumMedia")))
     )
-    return Text(sender, sid, (values.get("Body") or "")[:MAX_BODY], media, answered_by_twilio())
+    return Text(sender, sid, twilio_param("Body")[:MAX_BODY], media, answered_by_twilio())
 
 
 def answered_by_twilio() -> TwilioSaid:
@@ -97,7 +96,7 @@ def answered_by_twilio() -> TwilioSaid:
     Opt-Out, Opt-In and Help Messages Using the OptOutType Parameter"), else "". Then we
     never reply as well: a second HELP is noise, and after STOP any text we send that number
     fails (error 21610). Its keywords may be the helpline's own, so its word stands."""
-    kind = (request.values.get("OptOutType") or "").strip().upper()
+    kind = twilio_param("OptOutType").strip().upper()
     return _TWILIO_SAID.get(kind, "")
 
 

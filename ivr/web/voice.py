@@ -27,7 +27,7 @@ from ivr.store import Unavailable, stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
 from ivr.twilio.verify import VERIFY_FIELD
-from ivr.web.context import PAGE_ERROR, helpline
+from ivr.web.context import PAGE_ERROR, helpline, twilio_param
 from ivr.web.metrics import note
 from ivr.web.signatures import only_twilio
 
@@ -182,7 +182,9 @@ def crisis_hints() -> tuple[str, ...]:
 
 
 def param(name: str) -> str:
-    return request.values.get(name, "") or ""
+    """A parameter of the URL we gave Twilio (link()'s own: tries, part, menu...): the query
+    string only. What Twilio itself sends is twilio_param's."""
+    return request.args.get(name, "") or ""
 
 
 def now_status() -> Status:
@@ -290,10 +292,12 @@ def heard_here(
     open now). Speech is matched on every language's phrases (flows/safety.toml), since a
     Welsh call's speech is recognised as en-GB."""
     content = flows().voice
-    heard = calltree.hear(options, param("Digits"), param("SpeechResult"), helpline().flows.crisis)
+    heard = calltree.hear(
+        options, twilio_param("Digits"), twilio_param("SpeechResult"), helpline().flows.crisis
+    )
     if not heard.answered:
         return heard, VoiceResponse()
-    log.info("call %s: heard %s", param("CallSid"), ", ".join(sorted(heard.said)))
+    log.info("call %s: heard %s", twilio_param("CallSid"), ", ".join(sorted(heard.said)))
     if heard.safety:
         note_crisis()
     open_now = now_status().open
@@ -314,12 +318,14 @@ CRISIS_SECONDS = 4 * 3600  # longer than any call: a callback asked for later in
 def note_crisis() -> None:
     """Remember that this call spoke of danger or despair, so that a callback it asks for is
     flagged urgent; a store error changes nothing for the caller."""
-    sid = param("CallSid")[:64]
+    sid = twilio_param("CallSid")[:64]
     try:
         if sid:
             helpline().queue.note_call_in_crisis(sid, CRISIS_SECONDS)
     except Unavailable as exc:
-        log.warning("call %s: could not note words of danger or despair: %s", param("CallSid"), exc)
+        log.warning(
+            "call %s: could not note words of danger or despair: %s", twilio_param("CallSid"), exc
+        )
 
 
 @bp.route("/offer", methods=METHODS)
@@ -340,7 +346,7 @@ def not_chosen(
     the same question: one more try."""
     if not heard.answered:
         content = flows().voice
-        nothing = calltree.heard_nothing(param("Digits"), param("SpeechResult"))
+        nothing = calltree.heard_nothing(twilio_param("Digits"), twilio_param("SpeechResult"))
         say(resp, content.no_input if nothing else content.invalid)
         tries += 1
     resp.redirect(again(tries), method="POST")
@@ -357,10 +363,10 @@ def incoming() -> Response:
     h = helpline()
     status = now_status()
     state = "open" if status.open else f"closed ({status.reason.kind if status.reason else ''})"
-    if param(VERIFY_FIELD) == "1":  # `helpline twilio verify`, signed: counted nowhere
+    if twilio_param(VERIFY_FIELD) == "1":  # `helpline twilio verify`, signed: counted nowhere
         log.info("go-live check (helpline twilio verify): answered, not counted")
     else:
-        note(f"from {mask(param('From'))}: helpline {state}")
+        note(f"from {mask(twilio_param('From'))}: helpline {state}")
         stats.call_started(h.redis, status.at, h.flows.hours.timezone, status.open, keys=h.keys)
     if welsh_offered():
         return cached(("bilingual",), bilingual_start)
@@ -573,7 +579,7 @@ def still_waiting() -> None:
     """A caller listening to a page in the queue is still there (live.py drops callers no
     page has asked for in a while); a store error changes nothing for them."""
     try:
-        live_queue().seen(param("CallSid"), helpline().clock())
+        live_queue().seen(twilio_param("CallSid"), helpline().clock())
     except Unavailable as exc:
         log.warning("could not note a caller still waiting: %s", exc)
 
@@ -780,14 +786,16 @@ def advisor() -> Response:
         ring = ring[:1]
     numbers = advisor_numbers([a.phone for a in ring]) if ring else advisor_numbers()
     if not numbers:
-        log.warning("call %s asked for an advisor but no advisor numbers are set", param("CallSid"))
+        log.warning(
+            "call %s asked for an advisor but no advisor numbers are set", twilio_param("CallSid")
+        )
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
     say(resp, content.advisor["connecting"])
     status = {"adv": ring[0].username} if ring else None
     resp.append(dial_advisor(numbers, 0, queue=bool(ring), status=status))
-    log.info("call %s: ringing advisor 1 of %d", param("CallSid"), len(numbers))
+    log.info("call %s: ringing advisor 1 of %d", twilio_param("CallSid"), len(numbers))
     return twiml(resp)
 
 
@@ -798,7 +806,7 @@ def dial_advisor(
     leg, followed by their state); its result rings the next, or, with `queue`, queues."""
     # The helpline's own number, so advisors see it is a helpline call. Only a plain E.164
     # number: anything else in To would be echoed into the TwiML (and could break the XML).
-    caller_id = param("To") if E164.fullmatch(param("To")) else None
+    caller_id = twilio_param("To") if E164.fullmatch(twilio_param("To")) else None
     dial = Dial(
         action=link("voice.advisor_result", n=n, **({"queue": 1} if queue else {})),
         method="POST",
@@ -821,26 +829,38 @@ def dial_advisor(
     return dial
 
 
+def rung_param() -> int | None:
+    """The advisor number rung last (`n`, ours, a few ASCII digits), or None for anything
+    else ("%FF", "²", a thousand digits): then no further number is rung, and the caller
+    hears what the closed menu offers, not the fallback of an error."""
+    n = param("n")
+    return int(n) if n.isascii() and n.isdecimal() and len(n) <= 3 else None
+
+
 @bp.route("/advisor/result", methods=METHODS)
 def advisor_result() -> Response:
     """After an advisor's phone: goodbye if they talked, else the next ADVISOR_NUMBERS
     number, else what the closed menu offers (or, for a console advisor, the queue)."""
     content = flows().voice
-    status = param("DialCallStatus")
+    status = twilio_param("DialCallStatus")
     bridged = (
-        param("DialBridged").lower() == "true" if param("DialBridged") else (status == "completed")
+        twilio_param("DialBridged").lower() == "true"
+        if twilio_param("DialBridged")
+        else (status == "completed")
     )
-    log.info("call %s: advisor dial %s (bridged: %s)", param("CallSid"), status or "?", bridged)
+    log.info(
+        "call %s: advisor dial %s (bridged: %s)", twilio_param("CallSid"), status or "?", bridged
+    )
     resp = VoiceResponse()
-    rung = param("n")
-    numbers = advisor_numbers() if rung.isdigit() and param("queue") != "1" else []
+    rung = rung_param()
+    numbers = advisor_numbers() if rung is not None and param("queue") != "1" else []
     if bridged:
         say(resp, content.safety, *content.goodbye)  # the safety line again as the call ends
         resp.hangup()
     elif param("queue") == "1":  # nobody free took it: the caller waits, keeping a place
         resp.redirect(link("voice_queue.join"), method="POST")
-    elif int(rung or 0) + 1 < len(numbers):
-        resp.append(dial_advisor(numbers, int(rung) + 1))
+    elif rung is not None and rung + 1 < len(numbers):
+        resp.append(dial_advisor(numbers, rung + 1))
     else:
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
@@ -870,7 +890,7 @@ def screen() -> Response:
 @bp.route("/screen/result", methods=METHODS)
 def screen_result() -> Response:
     resp = VoiceResponse()
-    if param("Digits") != "1":
+    if twilio_param("Digits") != "1":
         say(resp, helpline().flows.voice.advisor["screen_declined"], lang=ENGLISH)
         resp.hangup()
     return twiml(resp)  # an empty response bridges the advisor to the caller
@@ -924,7 +944,7 @@ def install_fallback(app: Flask) -> None:
         if isinstance(error, HTTPException):
             log.warning("voice fallback on %s: %s", request.path, error)
         else:
-            log.exception("voice fallback on %s (call %s)", request.path, param("CallSid"))
+            log.exception("voice fallback on %s (call %s)", request.path, twilio_param("CallSid"))
         if request.path.startswith(OUTBOUND_PREFIX):
             # A person being called back (or their voicemail, or whoever holds the phone)
             # must never hear the helpline's greeting: end that leg without a word.

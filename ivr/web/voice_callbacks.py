@@ -22,7 +22,7 @@ from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import Unavailable, stats
 from ivr.store.live import LEFT
-from ivr.web.context import helpline
+from ivr.web.context import helpline, twilio_param
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
@@ -56,7 +56,9 @@ def store_safe(view: Callable[[], Response]) -> Callable[[], Response]:
         try:
             return view()
         except Unavailable:
-            log.exception("call %s: callback request failed, store unreachable", param("CallSid"))
+            log.exception(
+                "call %s: callback request failed, store unreachable", twilio_param("CallSid")
+            )
             resp = VoiceResponse()
             say(resp, flows().voice.callback["unavailable"])
             resp.redirect(link("voice.menu"), method="POST")
@@ -77,7 +79,7 @@ def national_digits(number: str) -> str:
 
 def call_sid() -> str:
     """This call's SID, under which the number being decided on is kept (sealed)."""
-    return param("CallSid")[:64] or "unknown"
+    return twilio_param("CallSid")[:64] or "unknown"
 
 
 def question(text: str, own: tuple[Option, ...], action: str, retry: str) -> Response:
@@ -104,11 +106,11 @@ def answer(
     guessed from a sentence ("not in the afternoon", "no, he has my phone after 1")."""
     heard, resp = heard_here(calltree.menu_options(own, flows().voice.navigation))
     picked = heard.option
-    speech = param("SpeechResult")
+    speech = twilio_param("SpeechResult")
     if (
         picked is not None
         and picked in own
-        and not param("Digits").strip()
+        and not twilio_param("Digits").strip()
         and not calltree.only_chose(picked, speech, helpline().flows.crisis)
     ):
         picked = None
@@ -137,7 +139,7 @@ def tries() -> int:
 def start() -> Response:
     """Offer the caller's own number if we may call it, else ask for one."""
     content = flows().voice.callback
-    number = helpline().callable(param("From"))
+    number = helpline().callable(twilio_param("From"))
     if number is None:
         resp = VoiceResponse()
         resp.redirect(link("voice_callbacks.number"), method="POST")
@@ -192,13 +194,13 @@ def check() -> Response:
     """Validate the keyed number (UK mobile or geographic only) and read it back."""
     voice = flows().voice
     content = voice.callback
-    digits = "".join(c for c in param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
-    if not digits and param("SpeechResult").strip():
+    digits = "".join(c for c in twilio_param("Digits") if c.isdigit())[:MAX_NUMBER_DIGITS]
+    if not digits and twilio_param("SpeechResult").strip():
         return spoken_at_number()
     if keyed_emergency(digits):
         # Someone keying 999, 112 or 101 needs the 999 line, not "UK numbers only"; then
         # the same question (no try lost).
-        log.info("call %s keyed an emergency number: the 999 line", param("CallSid"))
+        log.info("call %s keyed an emergency number: the 999 line", twilio_param("CallSid"))
         resp = VoiceResponse()
         say(resp, *voice.danger)
         resp.redirect(link("voice_callbacks.number", tries=tries()), method="POST")
@@ -210,7 +212,7 @@ def check() -> Response:
         resp.redirect(link("voice_callbacks.number", tries=tries() + 1), method="POST")
         return twiml(resp)
     helpline().queue.keep_keyed(call_sid(), number, PENDING_SECONDS)
-    log.info("call %s: callback number keyed in (%s)", param("CallSid"), mask(number))
+    log.info("call %s: callback number keyed in (%s)", twilio_param("CallSid"), mask(number))
     return read_back(digits)
 
 
@@ -319,7 +321,7 @@ def _yes_no(yes: str, no: str, again: str) -> Response:
 
 def joined_queue() -> datetime | None:
     """When this call joined the queue, if it left it for a callback (its place)."""
-    caller = live_queue().caller(param("CallSid")[:64])
+    caller = live_queue().caller(twilio_param("CallSid")[:64])
     if caller is not None and caller.state == LEFT and caller.why in WHY_LEAVE:
         return caller.joined
     return None
@@ -367,7 +369,7 @@ def save() -> Response:
     when = promise_when(promised, now, h.flows.hours, flows().phrases, content)
     log.info(
         "call %s: callback %s %s for %s",
-        param("CallSid"),
+        twilio_param("CallSid"),
         result.callback_id,
         result.outcome,
         mask(number),

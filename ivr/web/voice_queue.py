@@ -34,7 +34,7 @@ from ivr.core.phone import mask
 from ivr.store import Unavailable, stats
 from ivr.store.live import BRIDGED, BRIDGING, LEFT, TAKEN, WAITING
 from ivr.twilio.rest import call_advisor_for_caller, dequeue_member, redirect_call, twilio_error
-from ivr.web.context import helpline
+from ivr.web.context import helpline, twilio_param
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
     METHODS,
@@ -98,7 +98,7 @@ def in_the_wait(view: Callable[[], Response]) -> Callable[[], Response]:
         try:
             return view()
         except Exception:  # noqa: BLE001 - a waiting caller must never be dropped
-            log.exception("call %s: error in the wait, waiting on", param("CallSid"))
+            log.exception("call %s: error in the wait, waiting on", twilio_param("CallSid"))
             return keep_waiting()
 
     return wrapper
@@ -125,15 +125,15 @@ def join() -> Response:
     now = h.clock()
     live = live_queue()
     try:
-        live.join(param("CallSid")[:64], now, mask(param("From")), language())
+        live.join(twilio_param("CallSid")[:64], now, mask(twilio_param("From")), language())
     except Unavailable as exc:  # without the store, no place can be kept: as before
-        log.warning("call %s: cannot queue (%s): the other options", param("CallSid"), exc)
+        log.warning("call %s: cannot queue (%s): the other options", twilio_param("CallSid"), exc)
         say(resp, content.advisor["unavailable"])
         resp.redirect(link("voice.menu", menu="closed"), method="POST")
         return twiml(resp)
     stats.count(h.redis, now, h.flows.hours.timezone, "q:queued", keys=live.keys)
-    log.info("call %s joined the queue", param("CallSid"))
-    rung = ring_advisors(param("CallSid")[:64], param("ring")) if param("ring") else 0
+    log.info("call %s joined the queue", twilio_param("CallSid"))
+    rung = ring_advisors(twilio_param("CallSid")[:64], param("ring")) if param("ring") else 0
     say(resp, content.advisor["connecting"] if rung else content.queue["joining"])
     resp.append(enqueue())
     return twiml(resp)
@@ -192,7 +192,7 @@ def where_they_are(position: int | None, estimate: int | None) -> list[str]:
 
 def waited() -> timedelta:
     """How long Twilio says this caller has waited in the queue (QueueTime; 0 if unsaid)."""
-    seconds = param("QueueTime")
+    seconds = twilio_param("QueueTime")
     return timedelta(seconds=min(int(seconds), 86_400) if seconds.isdigit() else 0)
 
 
@@ -205,7 +205,7 @@ def wait() -> Response:
     h = helpline()
     content = flows().voice
     now = h.clock()
-    sid = param("CallSid")[:64]
+    sid = twilio_param("CallSid")[:64]
     line_open = now_status().open
     live = live_queue()
     try:
@@ -262,14 +262,14 @@ def key() -> Response:
     picked = heard.option
     if picked is None:
         if not heard.answered and not calltree.heard_nothing(
-            param("Digits"), param("SpeechResult")
+            twilio_param("Digits"), twilio_param("SpeechResult")
         ):
             say(resp, flows().voice.invalid)
         resp.redirect(link("voice_queue.wait"), method="POST")
         return twiml(resp)
     if picked.action == "swap":
-        live_queue().leaving(param("CallSid")[:64], livequeue.SWAP)
-        log.info("call %s swaps to a callback", param("CallSid"))
+        live_queue().leaving(twilio_param("CallSid")[:64], livequeue.SWAP)
+        log.info("call %s swaps to a callback", twilio_param("CallSid"))
         resp.leave()
     elif picked.action == "steps":
         resp.redirect(link("voice.page", name="step1", part=1, intro=1, q=1), method="POST")
@@ -288,8 +288,8 @@ def left() -> Response:
     h = helpline()
     content = flows().voice
     now = h.clock()
-    sid = param("CallSid")[:64]
-    result = param("QueueResult")
+    sid = twilio_param("CallSid")[:64]
+    result = twilio_param("QueueResult")
     tz = h.flows.hours.timezone
     resp = VoiceResponse()
     live = live_queue()
@@ -373,7 +373,7 @@ def advisor_status() -> Response:
     """Status callbacks of an advisor's call leg (rung for a caller, or calling back): their
     state follows (free, ringing, on a call, wrap-up)."""
     h = helpline()
-    username, status = param("adv")[:40], param("CallStatus")
+    username, status = param("adv")[:40], twilio_param("CallStatus")
     if username and not simulated():
         now = h.clock()
         state = h.advisor_states.follow(username, status, now)
@@ -419,7 +419,7 @@ def connect() -> Response:
     sid, username = param("sid")[:64], param("adv")[:40]
     live = live_queue()
     caller = live.caller(sid)
-    if param("Digits")[:1] != "1":
+    if twilio_param("Digits")[:1] != "1":
         if live.give_back(sid, username) or (caller is not None and caller.state == WAITING):
             return advisor_hears(resp, "no_key")  # "the caller is still waiting": true
         return advisor_hears(resp, "gone" if caller is None else "taken")
@@ -457,7 +457,7 @@ def bridge() -> Response:
     """The caller's side, taken out of the queue for the advisor who pressed 1 (the
     Members API's Url): they hear that they are being put through, and join their room.
     If that advisor left meanwhile (the caller was given back), back into the queue."""
-    sid, username = param("CallSid")[:64], param("adv")[:40]
+    sid, username = twilio_param("CallSid")[:64], param("adv")[:40]
     try:
         caller = live_queue().caller(sid)
     except Unavailable as exc:  # the advisor is waiting in the room: put them through
@@ -480,8 +480,8 @@ def room() -> Response:
     """The room's status callbacks: who joined or left. The caller and their advisor both
     in it: bridged (counted as answered, once)."""
     h = helpline()
-    sid, leg = param("sid")[:64], param("CallSid")[:64]
-    event = param("StatusCallbackEvent")
+    sid, leg = param("sid")[:64], twilio_param("CallSid")[:64]
+    event = twilio_param("StatusCallbackEvent")
     if event not in ("participant-join", "participant-leave") or not sid or not leg:
         return twiml(VoiceResponse())
     live = live_queue()
@@ -503,10 +503,10 @@ def after() -> Response:
     """The caller's room ended. Talked with their advisor: the 999 line again, goodbye.
     Their advisor never came (left before the bridge): back in the queue, in their place."""
     h = helpline()
-    sid, username = param("CallSid")[:64], param("adv")[:40]
+    sid, username = twilio_param("CallSid")[:64], param("adv")[:40]
     live = live_queue()
     if live.give_back(sid, username):
-        if param("CallStatus") == "completed":  # they hung up themselves
+        if twilio_param("CallStatus") == "completed":  # they hung up themselves
             live.end(sid, LEFT, h.clock())
             return twiml(VoiceResponse())
         return back()
@@ -522,7 +522,7 @@ def back() -> Response:
     """Back into the queue after an advisor who never took them: they keep the place they
     joined in (our list's), told so, and the wait goes on."""
     h = helpline()
-    sid = param("CallSid")[:64]
+    sid = twilio_param("CallSid")[:64]
     try:
         live_queue().seen(sid, h.clock())
     except Unavailable as exc:
