@@ -100,11 +100,14 @@ test: $(VENV)/.installed-dev node_modules/.installed chromium redis-server
 # The loop while changing code: the same checks, and every test but those marked `slow`
 # (real processes, Redis failover, chaos, the browser: registered in pyproject.toml, listed in
 # tests/conftest.py). It needs Prism (the REST tests), not Chromium nor Debian's redis-server.
+# The tests run in FAST_SHARDS processes at once (tests/shards.py; one a core by default),
+# each with its own share, Redis and Prism.
+FAST_SHARDS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 fast: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	$(BIN)/mypy
-	$(PYTEST) -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m tests.shards $(FAST_SHARDS) -q -m "not slow"
 
 # Benchmarks and the load test drive the app with wrk (Debian's package; brew on macOS).
 wrk:
