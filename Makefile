@@ -14,13 +14,16 @@ BIN    := $(VENV)/bin
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --require-hashes
 SELF := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
-$(BIN)/python: requirements/pip.txt
+# A stamp of its own, not $(BIN)/python: that is a link to the interpreter the venv was made
+# from, which make follows (and `touch` would touch), so another venv of the same Python
+# being made would have every later make here reinstall everything.
+$(VENV)/.created: requirements/pip.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	[ -x $@ ] || $(PYTHON) -m venv $(VENV)
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements/pip.txt
 	touch $@
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml requirements/app.txt
+$(VENV)/.installed: $(VENV)/.created pyproject.toml requirements/app.txt
 	$(PIP) -r requirements/app.txt
 	$(SELF)
 	touch $@
