@@ -14,13 +14,16 @@ BIN    := $(VENV)/bin
 PIP := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --require-hashes
 SELF := PYTHONWARNINGS=ignore $(BIN)/python -m pip install --quiet --no-deps --no-build-isolation -e .
 
-$(BIN)/python: requirements/pip.txt
+# A stamp of its own, not $(BIN)/python: that is a link to the interpreter the venv was made
+# from, which make follows (and `touch` would touch), so another venv of the same Python
+# being made would have every later make here reinstall everything.
+$(VENV)/.created: requirements/pip.txt
 	$(PYTHON) -c 'import sys; sys.exit("Python 3.11+ is needed, found " + sys.version.split()[0]) if sys.version_info < (3, 11) else None'
-	[ -x $@ ] || $(PYTHON) -m venv $(VENV)
+	[ -x $(BIN)/python ] || $(PYTHON) -m venv $(VENV)
 	$(PIP) -r requirements/pip.txt
 	touch $@
 
-$(VENV)/.installed: $(BIN)/python pyproject.toml requirements/app.txt
+$(VENV)/.installed: $(VENV)/.created pyproject.toml requirements/app.txt
 	$(PIP) -r requirements/app.txt
 	$(SELF)
 	touch $@
@@ -100,11 +103,14 @@ test: $(VENV)/.installed-dev node_modules/.installed chromium redis-server
 # The loop while changing code: the same checks, and every test but those marked `slow`
 # (real processes, Redis failover, chaos, the browser: registered in pyproject.toml, listed in
 # tests/conftest.py). It needs Prism (the REST tests), not Chromium nor Debian's redis-server.
+# The tests run in FAST_SHARDS processes at once (tests/shards.py; one a core by default),
+# each with its own share, Redis and Prism.
+FAST_SHARDS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 fast: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	$(BIN)/mypy
-	$(PYTEST) -m "not slow"
+	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m tests.shards $(FAST_SHARDS) -q -m "not slow"
 
 # Benchmarks and the load test drive the app with wrk (Debian's package; brew on macOS).
 wrk:

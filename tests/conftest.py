@@ -14,6 +14,7 @@ import contextlib
 import logging
 import os
 import shutil
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -354,3 +355,22 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     counts = config.stash.setdefault(COLLECTED, {})
     for item in items:
         counts[item.path.name] = counts.get(item.path.name, 0) + 1
+    shard = os.environ.get("TEST_SHARD")
+    if shard and not config.option.collectonly:  # a count of the suite counts all of it
+        keep_shard(config, items, shard)
+
+
+def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:
+    """TEST_SHARD=i/n (tests/shards.py, `make fast`): this process runs the i-th of n shares
+    of the tests, dealt by a hash of each test's id, so n processes at once (one a core) run
+    every test exactly once whatever order each collects them in."""
+    index, _, count = shard.partition("/")
+    n, i = int(count), int(index)
+    if not 0 <= i < n:
+        raise pytest.UsageError(f"TEST_SHARD={shard}: i/n with 0 <= i < n")
+    kept, left = [], []
+    for item in items:
+        (kept if zlib.crc32(item.nodeid.encode()) % n == i else left).append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
+        items[:] = kept

@@ -107,3 +107,33 @@ def test_no_test_module_has_a_clock_of_its_own() -> None:
         tree = ast.parse(module.read_text(encoding="utf-8"))
         classes = {node.name for node in tree.body if isinstance(node, ast.ClassDef)}
         assert "Clock" not in classes, f"{module.name} defines its own Clock"
+
+
+def test_the_shards_of_make_fast_run_every_test_exactly_once() -> None:
+    """`make fast` deals the tests out to one process a core (TEST_SHARD=i/n, see
+    tests/conftest.py: keep_shard): every test runs in one of them, whatever order each
+    collected the tests in, and none in two."""
+    from types import SimpleNamespace
+
+    from tests.conftest import keep_shard
+
+    ids = [f"tests/test_x.py::test_{n}[{n % 7}]" for n in range(500)]
+    runs: list[str] = []
+    for i in range(3):
+        left: list[object] = []
+        config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=Deselected(left)))
+        items = [SimpleNamespace(nodeid=n) for n in (ids if i % 2 else ids[::-1])]
+        keep_shard(config, items, f"{i}/3")  # type: ignore[arg-type]
+        assert items and len(items) + len(left) == len(ids)
+        runs += [item.nodeid for item in items]
+    assert sorted(runs) == sorted(ids)
+
+
+class Deselected:
+    """pytest's pytest_deselected hook, keeping what it is given."""
+
+    def __init__(self, into: list[object]) -> None:
+        self.into = into
+
+    def __call__(self, items: list[object]) -> None:
+        self.into.extend(items)

@@ -14,7 +14,7 @@ import json
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path, PurePosixPath
 
 from ivr.content.flows import Flows, load_flows
@@ -81,42 +81,101 @@ def _safe_name(name: str) -> PurePosixPath:
 
 def load_files(files: Mapping[str, str], flows_dir: Path, now: datetime) -> Loaded:
     """Check `files` exactly as start-up checks flows/ (load_lines, then load_flows for each
-    helpline); a FlowFileError names the file as it stands under `flows_dir`."""
+    helpline); a FlowFileError names the file as it stands under `flows_dir`.
+
+    The loader is pure given the files' text and the day (`now`'s date where each helpline
+    is: the hours and openings are checked from that day on), so a copy that passed is kept
+    (CHECKED) and the same text on the same day is not parsed again: the web, the scheduler
+    and every test's app start from the same flows/. Any changed byte is a new version, read
+    and checked afresh; a mistake is never kept, so it is found and named again each time."""
     flows_dir = Path(flows_dir)
+    version = version_of(files)
+    checked = _checked_before(version, now)
+    if checked is None:
+        checked = _check(files, flows_dir, now)
+        _CHECKED[version] = [checked, *_CHECKED.pop(version, [])][:CHECKED_DAYS_KEPT]
+        while len(_CHECKED) > CHECKED_KEPT:
+            del _CHECKED[next(iter(_CHECKED))]  # the oldest version first
+    return _placed(checked, flows_dir)
+
+
+# Checked copies kept by version, newest last, each for its last few days (load_files): a
+# bounded few, for a process that meets a new version on every publish.
+CHECKED_KEPT = 16
+CHECKED_DAYS_KEPT = 4
+
+
+@dataclass(frozen=True)
+class _Checked:
+    """A copy as checked in a private folder (`root`, gone since), for the day in each
+    helpline's timezone it was checked on."""
+
+    root: Path
+    days: tuple[date, ...]
+    loaded: Loaded
+
+
+_CHECKED: dict[str, list[_Checked]] = {}
+
+
+def _days(loaded: Loaded, now: datetime) -> tuple[date, ...]:
+    return tuple(now.astimezone(f.hours.timezone).date() for f in loaded.flows.values())
+
+
+def _checked_before(version: str, now: datetime) -> _Checked | None:
+    for checked in _CHECKED.get(version, []):
+        if _days(checked.loaded, now) == checked.days:
+            _CHECKED[version] = _CHECKED.pop(version)  # now the newest
+            return checked
+    return None
+
+
+def _check(files: Mapping[str, str], flows_dir: Path, now: datetime) -> _Checked:
+    """Load `files` from a private folder: load_lines, then load_flows for each helpline."""
     with tempfile.TemporaryDirectory(prefix="helpline-content-") as folder:
         root = Path(folder).resolve()
         for name, text in files.items():
             path = root / _safe_name(name)
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(text, encoding="utf-8")
-
-        def shown(path: Path) -> Path:
-            """A path in the private folder as staff know it: under flows/."""
-            try:
-                return flows_dir / Path(path).resolve().relative_to(root)
-            except ValueError:
-                return Path(path)
-
         try:
             lines = load_lines(root)
             flows = {line.name: load_flows(line.directory, now) for line in lines.all}
         except FlowFileError as exc:
-            raise FlowFileError(shown(exc.path), exc.line, exc.message) from None
-        placed = Lines(
+            raise FlowFileError(_shown(exc.path, root, flows_dir), exc.line, exc.message) from None
+    loaded = Loaded(lines, flows)
+    return _Checked(root, _days(loaded, now), loaded)
+
+
+def _shown(path: Path, root: Path, flows_dir: Path) -> Path:
+    """A path in the private folder as staff know it: under flows/."""
+    try:
+        return flows_dir / Path(path).resolve().relative_to(root)
+    except ValueError:
+        return Path(path)
+
+
+def _placed(checked: _Checked, flows_dir: Path) -> Loaded:
+    """The checked copy with its folders named as they stand under `flows_dir`."""
+
+    def shown(path: Path) -> Path:
+        return _shown(path, checked.root, flows_dir)
+
+    lines = checked.loaded.lines
+    return Loaded(
+        Lines(
             tuple(replace(line, directory=shown(line.directory)) for line in lines.all),
             shown(lines.source) if lines.source else None,
-        )
-        return Loaded(
-            placed,
-            {
-                name: replace(
-                    f,
-                    directory=shown(f.directory),
-                    welsh=replace(f.welsh, directory=shown(f.welsh.directory)) if f.welsh else None,
-                )
-                for name, f in flows.items()
-            },
-        )
+        ),
+        {
+            name: replace(
+                f,
+                directory=shown(f.directory),
+                welsh=replace(f.welsh, directory=shown(f.welsh.directory)) if f.welsh else None,
+            )
+            for name, f in checked.loaded.flows.items()
+        },
+    )
 
 
 def differences(before: Mapping[str, str], after: Mapping[str, str]) -> list[str]:
