@@ -967,7 +967,13 @@ def _stop_words(
 
     polite = frozenset(r.words(("stop", "polite")))
     stop = StopWords(
-        phrases("phrases"), phrases("alone"), phrases("unless_before"), polite, fillers
+        phrases("always"),
+        phrases("phrases"),
+        phrases("alone"),
+        phrases("unless_before"),
+        phrases("unless_after"),
+        polite,
+        fillers,
     )
     examples: list[tuple[str, str]] = []
     table = r.get(("stop",)).get("examples", {})
