@@ -46,6 +46,7 @@ from ivr.core.promise import (
     restate,
 )
 from ivr.core.safetime import ANYTIME, Reading, ReadingKind, Window
+from ivr.core.stopping import asks_to_stop
 from ivr.ops.metrics import FALLBACKS
 from ivr.services import Services
 from ivr.store import Unavailable, stats
@@ -147,7 +148,13 @@ def understand(
         return Intent("opt_out")
     if text.twilio_said == "START":
         return Intent("opt_in")
+    if intent.kind not in KEYWORD_KINDS and asks_to_stop(flows.stop, text.body):
+        return Intent(STOP_ASKED)  # in their own words: Twilio blocked nothing
     return intent
+
+
+STOP_ASKED = "stop_asked"  # flows/safety.toml's [stop]: "please stop texting me"
+KEYWORD_KINDS = frozenset({"opt_out", "opt_in", "help", "steps", "anytime", "welsh", "english"})
 
 
 @dataclass(frozen=True)
@@ -178,6 +185,11 @@ def decide(intent: Intent, now: datetime, services: Services) -> Decision:
     if intent.kind in ("ask_time", "time_unclear"):
         return Decision("ask_time")
     return Decision("request")
+
+
+def stopping(services: Services, text: Text) -> bool:
+    """Whether a text asks us in its own words to stop (flows/safety.toml's [stop])."""
+    return asks_to_stop(services.flows.stop, text.body)
 
 
 def in_crisis(services: Services, body: str) -> bool:
@@ -222,7 +234,9 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
     """A text while the store answers: stored, and told exactly when we will call."""
     words = Words(services.flows)
     purge_from_twilio(services, text.sid, text.media)
-    if number is None and (keyword(text.body) in OPT_OUT | OPT_IN or text.twilio_said):
+    if number is None and (
+        keyword(text.body) in OPT_OUT | OPT_IN or text.twilio_said or stopping(services, text)
+    ):
         return Answer()  # Twilio answers opt-outs itself; nothing of theirs is stored
     if number is None:
         log.info("sms %s from %s: not a UK number we can call", text.sid, mask(text.sender))
@@ -246,6 +260,13 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
         return Answer(notes=tuple(notes))
     intent, words = choose_language(services, number, intent)
     urgent = in_crisis(services, text.body)
+    if intent.kind == STOP_ASKED:  # done as STOP is, then told so (Twilio said nothing)
+        quiet = services.queue.too_many(number, flood(services))
+        opt_out(services, number, text.sid)
+        said = [words("crisis")] if urgent else []  # one text if it fits: one to be seen
+        return Answer(
+            words.joined([], said + ([] if quiet else [words("stopped")])), notes=tuple(notes)
+        )
     stored = None
     if intent.kind in ("help", "steps", "welsh", "english"):
         quiet = services.queue.too_many(number, flood(services))
@@ -282,7 +303,7 @@ def keep(services: Services, text: Text, number: str | None, now: datetime) -> A
     will call in our opening hours, as the time needs the store."""
     words = Words(services.flows)
     if number is None:
-        if keyword(text.body) in OPT_OUT | OPT_IN or text.twilio_said:
+        if keyword(text.body) in OPT_OUT | OPT_IN or text.twilio_said or stopping(services, text):
             return Answer()
         return Answer((words("not_uk"),))
     intent = understand(services, text, now, lambda: False)
@@ -304,6 +325,9 @@ def keep(services: Services, text: Text, number: str | None, now: datetime) -> A
         answer = [words("ask_time")]
     else:
         answer = [words("spooled")]
+    stopped = intent.kind == STOP_ASKED
+    if stopped:  # kept, and replayed, as STOP is; told now, as that needs no store
+        intent = Intent("opt_out")
     reading = intent.reading
     entry = Spooled(
         text.sid,
@@ -332,6 +356,8 @@ def keep(services: Services, text: Text, number: str | None, now: datetime) -> A
         mask(text.sender),
         intent.kind,
     )
+    if stopped:
+        return Answer(words.joined([], [*first, words("stopped")]), kept=True)
     if intent.kind == "opt_out":
         return Answer(kept=True)  # Twilio answers opt-outs itself
     if text.media:

@@ -16,6 +16,7 @@ from ivr.content.flows import Flows
 from ivr.content.review import Marked, Proposal, Replaced, Review, load_review, marked
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.crisis import unmatched
+from ivr.core.stopping import unmatched_stop
 from ivr.ops.checks import Problem, check_environment, check_settings
 from ivr.simulate import TwilioLikeClient
 from ivr.twilio import webhooks
@@ -82,9 +83,16 @@ def _check_safety_examples(flows: Flows) -> None:
         got = ", ".join(sorted(found)) or "nothing"
         should = "nothing" if means == "none" else means
         click.echo(f"error: safety.toml: {says!r} should match {should}, matches {got}", err=True)
-    if wrong:
+    stops = [
+        e for language in (flows, flows.welsh) if language for e in language.safety.stop_examples
+    ]
+    wrong_stops = unmatched_stop(flows.stop, stops)
+    for _, says, heard in wrong_stops:
+        should = "not " if heard else ""
+        click.echo(f"error: safety.toml [stop]: {says!r} should {should}be heard as stop", err=True)
+    if wrong or wrong_stops:
         raise SystemExit(1)
-    click.echo(f"safety: {len(examples)} examples in safety.toml match as written")
+    click.echo(f"safety: {len(examples) + len(stops)} examples in safety.toml match as written")
 
 
 def _wrapped(label: str, text: str) -> str:

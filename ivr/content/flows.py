@@ -36,6 +36,7 @@ from ivr.core.languages import ENGLISH, WELSH
 from ivr.core.phrases import MONTHS, PhraseTemplates, usual_hours, when
 from ivr.core.promise import meets_week
 from ivr.core.safetime import Window
+from ivr.core.stopping import MEANINGS, StopWords
 
 DEFAULT_DIR = Path(__file__).resolve().parents[2] / "flows"
 WELSH_FOLDER = "cy"  # a helpline's Welsh content, beside its English files
@@ -158,6 +159,7 @@ class VoiceContent:
 
 SMS_REPLIES = (
     "crisis",
+    "stopped",
     "soon",
     "closing",
     "reopen",
@@ -279,6 +281,10 @@ class Safety:
     words: CrisisWords
     examples: Mapping[str, tuple[str, ...]]  # a class (or "none") -> sentences
     borderline: tuple[tuple[str, str, str], ...] = ()  # (says, means, why)
+    # [stop]: the words that ask us to stop calling and texting (texts only), and
+    # [stop.examples] as (means, says), "stop" or "none", the borderline ones among them.
+    stop: StopWords = StopWords()
+    stop_examples: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -299,11 +305,17 @@ class Flows:
     welsh_on: bool = False
     # Every language's phrases together (load_flows): what calls and texts are matched on.
     every_language: CrisisWords | None = None
+    every_stop: StopWords | None = None
 
     @property
     def crisis(self) -> CrisisWords:
         """The phrases a caller's or texter's words are matched on, in any language."""
         return self.every_language or self.safety.words
+
+    @property
+    def stop(self) -> StopWords:
+        """The phrases that ask us to stop, in any language (a text is not labelled)."""
+        return self.every_stop or self.safety.stop
 
     def speaking(self, language: str) -> Flows:
         """The content in `language` ("cy": Welsh, when there is Welsh content), else this."""
@@ -933,7 +945,51 @@ def load_safety(file: TomlFile) -> Safety:
             (r.text((*where, "says")), r.text((*where, "means")), r.text((*where, "why")))
         )
     fillers = frozenset(r.words(("fillers",))) if "fillers" in file.data else frozenset()
-    return Safety(CrisisWords(phrases, fillers), examples, tuple(borderline))
+    stop, stop_examples = _stop_words(r, fillers)
+    return Safety(CrisisWords(phrases, fillers), examples, tuple(borderline), stop, stop_examples)
+
+
+def _stop_words(
+    r: _Reader, fillers: frozenset[str]
+) -> tuple[StopWords, tuple[tuple[str, str], ...]]:
+    """safety.toml's [stop] (none: nothing heard but Twilio's keywords) and its examples."""
+    if "stop" not in r.file.data:
+        return StopWords(), ()
+
+    def phrases(name: str) -> tuple[Phrase, ...]:
+        where: Where = ("stop", name)
+        try:
+            return (
+                tuple(Phrase.parse(t) for t in r.words(where)) if name in r.get(("stop",)) else ()
+            )
+        except ValueError as exc:
+            raise r.file.error(where, f"{_name(where)}: {exc}") from None
+
+    polite = frozenset(r.words(("stop", "polite")))
+    stop = StopWords(
+        phrases("always"),
+        phrases("phrases"),
+        phrases("alone"),
+        phrases("unless_before"),
+        phrases("unless_after"),
+        polite,
+        fillers,
+    )
+    examples: list[tuple[str, str]] = []
+    table = r.get(("stop",)).get("examples", {})
+    for means in MEANINGS:
+        if means in table:
+            examples += [(means, says) for says in r.words(("stop", "examples", means))]
+    for i, entry in enumerate(table.get("borderline", [])):
+        where = ("stop", "examples", "borderline", i)
+        if not isinstance(entry, Mapping) or entry.get("means") not in MEANINGS:
+            raise r.file.error(
+                ("stop", "examples", "borderline"),
+                'each borderline example is { says = "...", means = "stop|none", why = "..." }',
+            )
+        r.text((*where, "why"))
+        examples.append((r.text((*where, "means")), r.text((*where, "says"))))
+    return stop, tuple(examples)
 
 
 def load_phrases(file: TomlFile) -> PhraseTemplates:
@@ -1236,8 +1292,9 @@ def _read_flows(directory: Path, now: datetime) -> Flows:
                 (), "with Welsh switched on, voice.toml needs [language] (the choice of language)"
             )
     both = english.safety.words.joined(welsh.safety.words)
-    welsh = replace(welsh, every_language=both)
-    return replace(english, welsh=welsh, welsh_on=welsh_on, every_language=both)
+    stop = english.safety.stop.joined(welsh.safety.stop)
+    welsh = replace(welsh, every_language=both, every_stop=stop)
+    return replace(english, welsh=welsh, welsh_on=welsh_on, every_language=both, every_stop=stop)
 
 
 __all__ = [
