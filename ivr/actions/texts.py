@@ -186,6 +186,14 @@ def in_crisis(services: Services, body: str) -> bool:
     return bool(classify(services.flows.crisis, body) & set(SAFETY))
 
 
+def lifeline(services: Services, words: Words, urgent: bool, intent: Intent) -> list[str]:
+    """The crisis text (999 and Samaritans), sent first: to a text in crisis, and to HELP
+    while the line is closed (nobody will answer until we reopen: despair must still find
+    a line open day and night). In hours HELP's own reply gives 999."""
+    closed_help = intent.kind == "help" and not services.call_status().open
+    return [words("crisis")] if urgent or closed_help else []
+
+
 def timing_words(intent: Intent, body: str) -> str:
     """The person's own words, when they said anything about when to call ("" otherwise):
     kept sealed with the callback for the advisor, never logged."""
@@ -259,7 +267,7 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
         notes += conversation.notes
     if urgent:
         flag_urgent(services, number, text.sid)
-    first = [words("crisis")] if urgent else []  # at once, even to a number sending many
+    first = lifeline(services, words, urgent, intent)  # at once, even to a number sending many
     if text.media:
         answer.insert(0, words("media"))
     if quiet:
@@ -289,7 +297,7 @@ def keep(services: Services, text: Text, number: str | None, now: datetime) -> A
     if text.twilio_said == "HELP":
         return Answer()
     urgent = in_crisis(services, text.body)
-    first = [words("crisis")] if urgent else []
+    first = lifeline(services, words, urgent, intent)
     if intent.kind in ("help", "steps", "opt_in"):
         answer = {
             "help": [words("help")],
