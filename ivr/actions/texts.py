@@ -31,6 +31,7 @@ from ivr.content.flows import (
     text_segments,
 )
 from ivr.core.callbacks import Callback
+from ivr.core.conditions import has_condition, without_conditions
 from ivr.core.crisis import SAFETY, classify
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
@@ -138,7 +139,7 @@ def understand(
     stands, as its keywords may be the helpline's own)."""
     flows = services.flows
     intent = interpret(
-        text.body,
+        without_conditions(text.body),  # "text first" is no time (core/conditions.py)
         has_open,
         now.astimezone(flows.hours.timezone).date(),
         usual_span(flows.hours_config),
@@ -195,9 +196,11 @@ def lifeline(services: Services, words: Words, urgent: bool, intent: Intent) -> 
 
 
 def timing_words(intent: Intent, body: str) -> str:
-    """The person's own words, when they said anything about when to call ("" otherwise):
-    kept sealed with the callback for the advisor, never logged."""
-    return body.strip() if intent.reading is not None and intent.reading.about_time else ""
+    """The person's own words, when they said anything about when or how to call ("text
+    first", "no voicemail"; "" otherwise): kept sealed with the callback for the advisor,
+    never logged."""
+    about_time = intent.reading is not None and intent.reading.about_time
+    return body.strip() if about_time or has_condition(body) else ""
 
 
 # ------------------------------------------------------------------ the one entry point
