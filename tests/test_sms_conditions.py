@@ -57,7 +57,10 @@ def test_a_condition_is_no_time_and_no_plan_of_theirs(make_app, body):
 
 @pytest.mark.parametrize(
     ("body", "earliest"),
-    [("call me after 2pm, text first", "14:00"), ("text me first please, after 1pm is fine", "13:00")],
+    [
+        ("call me after 2pm, text first", "14:00"),
+        ("text me first please, after 1pm is fine", "13:00"),
+    ],
 )
 def test_a_time_said_with_a_condition_still_stands(make_app, body, earliest):
     app = make_app(at=OPEN)

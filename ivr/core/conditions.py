@@ -24,9 +24,7 @@ _CONDITIONS = (
     r"(?:don'?t|do\s+not|dont|never)\s+say\s+(?:who\s+(?:you\s+are|it\s+is|is\s+calling)"
     r"|where\s+(?:you(?:'re|\s+are)\s+from|from))",
 )
-_CONDITION = re.compile(
-    r"(?<![a-z'])(?:" + "|".join(_CONDITIONS) + r")(?![a-z])", re.IGNORECASE
-)
+_CONDITION = re.compile(r"(?<![a-z'])(?:" + "|".join(_CONDITIONS) + r")(?![a-z])", re.IGNORECASE)
 
 
 def has_condition(text: str) -> bool:
