@@ -461,8 +461,8 @@ def test_help_leaves_an_existing_request_alone(make_app):
     assert the_callback(app) == before
 
 
-@pytest.mark.parametrize("word", ["STEPS", "steps", "Steps."])
-def test_steps_sends_the_five_steps_as_five_texts(make_app, word):
+@pytest.mark.parametrize("word", ["SEND STEPS", "send steps", "Send steps."])
+def test_send_steps_sends_the_five_steps_as_five_texts(make_app, word):  # STEPS asks first
     app = make_app()
     texts = send(app, word)
     assert texts == list(helpline(app).flows.sms.steps)

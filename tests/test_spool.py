@@ -232,5 +232,6 @@ def test_help_and_steps_need_no_store(make_app, own_store):
     stop_embedded(own_store)
     closed = [reply_text(app, "crisis"), reply_text(app, "help")]  # 19:00: closed
     assert text(app, A, "HELP", "SM" + "7" * 32) == closed
-    assert len(text(app, A, "STEPS", "SM" + "8" * 32)) == 5
+    assert text(app, A, "STEPS", "SM" + "8" * 32) == [reply_text(app, "steps_ask")]
+    assert len(text(app, A, "SEND STEPS", "SM" + "9" * 32)) == 5
     assert not Spool(own_store, SEALER).waiting()

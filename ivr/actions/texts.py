@@ -181,6 +181,19 @@ def decide(intent: Intent, now: datetime, services: Services) -> Decision:
     return Decision("request")
 
 
+def without_store(words: Words, kind: str) -> list[str]:
+    """The answer to HELP or the steps, which needs nothing stored: STEPS is warned and
+    asked first (the steps say what the helpline is about; someone else may read the
+    phone), SEND STEPS sends them. [] for any other kind."""
+    if kind == "help":
+        return [words("help")]
+    if kind == "steps":
+        return [words("steps_ask")]
+    if kind == "send_steps":
+        return list(words.flows.sms.steps)
+    return []
+
+
 def in_crisis(services: Services, body: str) -> bool:
     """Whether a text speaks of danger or despair (flows/safety.toml, every language's
     phrases): the same rule for a live text and one kept while the store was down."""
@@ -258,9 +271,9 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
     intent, words = choose_language(services, number, intent)
     urgent = in_crisis(services, text.body)
     stored = None
-    if intent.kind in ("help", "steps", "welsh", "english"):
+    if intent.kind in ("help", "steps", "send_steps", "welsh", "english"):
         quiet = services.queue.too_many(number, flood(services))
-        answer = list(words.flows.sms.steps) if intent.kind == "steps" else [words("help")]
+        answer = without_store(words, intent.kind) or [words("help")]
     else:
         conversation = Conversation(
             services, number, text.sid, now, words, flood(services), timing_words(intent, text.body)
@@ -280,7 +293,7 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
             mask(text.sender),
         )
         return Answer(tuple(first), stored, notes=tuple(notes))
-    if intent.kind == "steps":
+    if intent.kind == "send_steps":
         return Answer((*first, *answer), stored, notes=tuple(notes))
     return Answer(words.joined(first, answer), stored, notes=tuple(notes))
 
@@ -301,13 +314,8 @@ def keep(services: Services, text: Text, number: str | None, now: datetime) -> A
         return Answer()
     urgent = in_crisis(services, text.body)
     first = lifeline(services, words, urgent, intent)
-    if intent.kind in ("help", "steps", "opt_in"):
-        answer = {
-            "help": [words("help")],
-            "steps": list(words.flows.sms.steps),
-            "opt_in": [],
-        }[intent.kind]
-        return Answer((*first, *answer))
+    if intent.kind in ("help", "steps", "send_steps", "opt_in"):
+        return Answer((*first, *without_store(words, intent.kind)))
     decision = decide(intent, now, services)
     if decision.kind == "not_now":  # held when it goes in, as a first text is
         answer = [f"{words('held_new')} {words(decision.reply, **decision.fields)}"]
