@@ -123,13 +123,32 @@ def answer(
     if picked is None:
         return not_chosen(heard, resp, lambda t: link(again, tries=t, **params), tries())
     if picked.action == "menu":  # they leave the questions: nothing is asked of us
-        helpline().queue.forget_asked(call_sid())
+        note_asked(confirmed=False)
         resp.redirect(link("voice.menu"), method="POST")
         return twiml(resp)
     if picked.action == "repeat":
         resp.redirect(link(again, tries=tries(), **params), method="POST")
         return twiml(resp)
     return picked, resp
+
+
+def note_asked(confirmed: bool = True, voicemail: bool | None = None) -> None:
+    """Keep what this call has asked of a callback so far, for call_ended: the number once
+    confirmed (voicemail no until they say yes), then their voicemail answer; forget it when
+    they say the number is wrong or leave the questions. Best effort: with the store down the
+    questions go on (only this safety net is lost, and save says so honestly)."""
+    queue = helpline().queue
+    try:
+        if not confirmed:
+            queue.forget_asked(call_sid())
+        elif voicemail is None:
+            number = queue.keyed(call_sid())
+            if number:
+                queue.keep_asked(call_sid(), Asked(number, False, flows().language), ASKED_SECONDS)
+        elif (asked := queue.asked(call_sid())) is not None:
+            queue.keep_asked(call_sid(), replace(asked, voicemail=voicemail), ASKED_SECONDS)
+    except Unavailable:
+        log.warning("call %s: could not note the callback asked so far", param("CallSid"))
 
 
 def yes_no() -> tuple[Option, ...]:
@@ -162,7 +181,6 @@ def start() -> Response:
 
 
 @bp.route("/confirm", methods=METHODS)
-@store_safe
 def confirm() -> Response:
     return _yes_no("voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.start")
 
@@ -259,7 +277,6 @@ def read_back_again() -> Response:
 
 
 @bp.route("/number/confirm", methods=METHODS)
-@store_safe
 def number_confirm() -> Response:
     return _yes_no(
         "voice_callbacks.voicemail", "voice_callbacks.number", "voice_callbacks.read_back_again"
@@ -279,19 +296,13 @@ def voicemail() -> Response:
 
 
 @bp.route("/voicemail/answer", methods=METHODS)
-@store_safe
 def voicemail_answer() -> Response:
     """Yes or no to a voicemail; then when it is safe to call."""
     got = answer(yes_no(), "voice_callbacks.voicemail")
     if isinstance(got, Response):
         return got
     picked, resp = got
-    queue = helpline().queue
-    asked = queue.asked(call_sid())
-    if asked is not None:  # their answer counts should the call end before the last one
-        queue.keep_asked(
-            call_sid(), replace(asked, voicemail=picked.action == "yes"), ASKED_SECONDS
-        )
+    note_asked(voicemail=picked.action == "yes")  # counts should the call end before the last
     resp.redirect(
         link("voice_callbacks.safe_time", voicemail=int(picked.action == "yes")), method="POST"
     )
@@ -327,14 +338,11 @@ def _yes_no(yes: str, no: str, again: str) -> Response:
     if isinstance(got, Response):
         return got
     picked, resp = got
-    queue = helpline().queue
     if picked.action == "yes":
-        number = queue.keyed(call_sid())
-        if number:  # the number is theirs: kept should the call end before the last answer
-            queue.keep_asked(call_sid(), Asked(number, False, flows().language), ASKED_SECONDS)
+        note_asked(confirmed=True)  # the number is theirs
         resp.redirect(link(yes), method="POST")
     else:
-        queue.forget_asked(call_sid())
+        note_asked(confirmed=False)
         resp.redirect(link(no, tries=tries() + 1), method="POST")
     return twiml(resp)
 
