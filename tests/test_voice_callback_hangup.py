@@ -15,7 +15,7 @@ from flask import Flask
 
 from ivr.core.callbacks import Callback
 from ivr.core.safetime import Window
-from ivr.simulate import TwilioLikeClient
+from ivr.simulate import TwilioLikeClient, simulate_call
 from tests.common import ACCOUNT_SID, HELPLINE, send, twiml
 
 ME = "+447400123456"
@@ -173,3 +173,12 @@ def test_an_unsigned_status_callback_is_refused(make_app):
     )
     assert response.status_code == 403
     assert callbacks(app) == []
+
+
+def test_the_simulator_ends_a_call_as_twilio_does(make_app):
+    """`helpline simulate call --press 5 --press 1`: the caller hangs up at the voicemail
+    question; the transcript's call ends with the status callback, so the held callback
+    is there as it would be."""
+    app = make_app(at=EVENING)
+    simulate_call(app, ["5", "1"], caller=ME)
+    held_one(app)
