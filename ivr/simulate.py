@@ -156,6 +156,8 @@ def simulate_call(
         if next_request is None:
             if queued.action:  # hung up while waiting: Twilio tells the Enqueue's action
                 client.post(queued.action, {"QueueResult": "hangup", "QueueTime": "0"})
+            # and the number's status callback, as the call ends (twilio/setup.py Wanted)
+            client.post(webhooks.path(webhooks.CALL_ENDED), {"CallStatus": "completed"})
             return transcript
         url, extra = next_request
     transcript.add("error", text=f"stopped after {MAX_REQUESTS} requests")

@@ -33,6 +33,7 @@ keywords = st.sampled_from(
         "HELP",
         "info",
         "STEPS",
+        "SEND STEPS",
         "ANYTIME",
         "any time",
         "UNSTOP",

@@ -23,6 +23,7 @@ from ivr.core.callbacks import Callback
 from ivr.store.spool import Spool, Spooled
 from ivr.web.sms import replay_spool
 from tests.common import (
+    LONDON,
     SEALER,
     SENDER,
     add_advisor,
@@ -384,3 +385,24 @@ def test_a_text_that_mentions_a_time_is_never_taken_as_any_time(make_app, store,
         assert SOON not in reply, (body, reply)
     callback = the_callback(app)
     assert callback.plan is None or not callback.plan.anytime, (body, callback)
+
+
+# Found (review, s3 #5): "call me at 3:45" was quoted back as "between 3:45pm and 4:45pm",
+# past closing at 4pm; what we say and what we keep must both stay inside opening hours.
+@pytest.mark.parametrize(
+    ("body", "quoted", "latest"),
+    [
+        ("call me at 3:45", "between 3:45pm and 4pm", "16:00"),
+        ("at 3:30pm please", "between 3:30pm and 4pm", "16:00"),
+        ("call me at 2pm", "between 2pm and 3pm", "15:00"),
+    ],
+)
+def test_a_time_near_closing_is_quoted_and_kept_within_our_hours(make_app, body, quoted, latest):
+    app = make_app(at="2026-11-25T11:00")
+    reply = send(app, body)[0]
+    assert f"we will only call you {quoted}." in reply
+    assert "4:" not in reply.split("We will call you")[1]
+    callback = app.extensions["helpline"].queue.open_for(ME)
+    assert callback.plan.latest.strftime("%H:%M") == latest
+    assert callback.due_at.astimezone(LONDON).time() <= time(16)
+    assert callback.slot_end is None or callback.slot_end.astimezone(LONDON).time() <= time(16)

@@ -76,7 +76,8 @@ def test_every_example_text_is_answered_and_flagged_by_its_class(make_app, at: s
         # nothing kept to flag (tests/test_sms_stop.py).
         stops = asks_to_stop(h.flows.stop, body)
         first = texts[0].removesuffix(f" {reply_text(app, 'stopped')}") if stops else texts[0]
-        assert (first == crisis) is in_crisis, (body, texts)
+        closed_help = at != IN_HOURS and reply_text(app, "help") in texts  # see below
+        assert (first == crisis) is (in_crisis or closed_help), (body, texts)
         assert crisis not in texts[1:], body
         waiting = h.queue.open_for(number(i))
         if stops:
@@ -177,3 +178,39 @@ def test_a_person_who_chose_welsh_gets_the_crisis_reply_in_welsh(make_app, tmp_p
     texts = send(app, "dw i eisiau lladd fy hun", sender=number(40))
     assert texts[0] == app.extensions["helpline"].flows.welsh.sms.replies["crisis"]
     assert app.extensions["helpline"].queue.open_for(number(40)).urgent
+
+
+# Found (review, s3 #1): HELP while the line was closed gave the hours and 999 but no
+# Samaritans line, though nobody would answer until morning. Whenever the line is closed
+# (evening, weekend, bank holiday, a supervisor's closure), the HELP reply comes after the
+# crisis text, as a text in crisis gets it; in hours the HELP reply still gives 999.
+@pytest.mark.parametrize(
+    ("at", "closed"),
+    [(IN_HOURS, False), (EVENING, True), (BANK_HOLIDAY, True), ("2026-12-12T11:00", True)],
+)
+@pytest.mark.parametrize("word", ["HELP", "help", "INFO"])
+def test_help_while_the_line_is_closed_gives_999_and_samaritans(
+    make_app, at: str, closed: bool, word: str
+) -> None:
+    app = make_app(at)
+    texts = send(app, word, sender=number(40))
+    crisis, help_reply = reply_text(app, "crisis"), reply_text(app, "help")
+    assert texts == ([crisis, help_reply] if closed else [help_reply])
+    assert "999" in texts[0]
+    assert ("116 123" in " ".join(texts)) is closed
+    assert app.extensions["helpline"].queue.open_for(number(40)) is None  # asks for nothing
+
+
+def test_help_while_the_store_is_down_and_the_line_closed_gives_samaritans(
+    make_app, own_store: Path
+) -> None:
+    app = make_app(at=EVENING, data_dir=own_store, redis_url="")
+    stop_embedded(own_store)
+    texts = send(app, "HELP", sender=number(41))
+    assert texts == [reply_text(app, "crisis"), reply_text(app, "help")]
+
+
+def test_help_in_crisis_words_gets_the_crisis_text_once(make_app) -> None:
+    app = make_app(EVENING)
+    texts = send(app, "help", sender=number(42))
+    assert texts.count(reply_text(app, "crisis")) == 1

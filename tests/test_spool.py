@@ -230,6 +230,8 @@ def test_a_flood_while_down_cannot_fill_the_disk(tmp_path, monkeypatch):
 def test_help_and_steps_need_no_store(make_app, own_store):
     app = make_app(at="2026-11-25T19:00", data_dir=own_store, redis_url="")
     stop_embedded(own_store)
-    assert text(app, A, "HELP", "SM" + "7" * 32) == [reply_text(app, "help")]
-    assert len(text(app, A, "STEPS", "SM" + "8" * 32)) == 5
+    closed = [reply_text(app, "crisis"), reply_text(app, "help")]  # 19:00: closed
+    assert text(app, A, "HELP", "SM" + "7" * 32) == closed
+    assert text(app, A, "STEPS", "SM" + "8" * 32) == [reply_text(app, "steps_ask")]
+    assert len(text(app, A, "SEND STEPS", "SM" + "9" * 32)) == 5
     assert not Spool(own_store, SEALER).waiting()

@@ -109,7 +109,13 @@ WANTED = Wanted.for_base(BASE + "/", FALLBACK + "/")
 
 def test_wanted_urls_are_built_from_the_base_and_fallback():
     assert (
-        Wanted(f"{BASE}/voice", f"{BASE}/sms", f"{FALLBACK}/voice.xml", f"{FALLBACK}/sms.xml")
+        Wanted(
+            f"{BASE}/voice",
+            f"{BASE}/sms",
+            f"{FALLBACK}/voice.xml",
+            f"{FALLBACK}/sms.xml",
+            f"{BASE}/voice/callback/call-ended",
+        )
         == WANTED
     )
     assert Wanted.for_base(BASE, None).voice_fallback_url is None
@@ -128,6 +134,8 @@ def test_configure_sets_the_numbers_webhooks_through_the_api(twilio_api):
         "VoiceMethod": "POST",
         "SmsUrl": f"{BASE}/sms",
         "SmsMethod": "POST",
+        "StatusCallback": f"{BASE}/voice/callback/call-ended",
+        "StatusCallbackMethod": "POST",
         "VoiceFallbackUrl": f"{FALLBACK}/voice.xml",
         "VoiceFallbackMethod": "GET",
         "SmsFallbackUrl": f"{FALLBACK}/sms.xml",
@@ -149,6 +157,8 @@ def test_compare_reports_each_setting_against_what_twilio_has(twilio_api):
         ("voice_method", "POST"),
         ("sms_url", f"{BASE}/sms"),
         ("sms_method", "POST"),
+        ("status_callback", f"{BASE}/voice/callback/call-ended"),
+        ("status_callback_method", "POST"),
         ("voice_fallback_url", f"{FALLBACK}/voice.xml"),
         ("sms_fallback_url", f"{FALLBACK}/sms.xml"),
     ]
@@ -160,6 +170,8 @@ def test_compare_reports_each_setting_against_what_twilio_has(twilio_api):
         "voice_method": True,
         "sms_url": False,
         "sms_method": True,
+        "status_callback": False,
+        "status_callback_method": True,
         "voice_fallback_url": False,
         "sms_fallback_url": False,
     }

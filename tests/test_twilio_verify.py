@@ -139,6 +139,7 @@ class Record:
     sms_method = "POST"
     voice_fallback_url = "https://files.example.org/voice.xml"
     sms_fallback_url = ""
+    status_callback = "https://line.example.org/voice/callback/call-ended"
 
 
 def test_query_strings_get_methods_and_missing_fallbacks_are_each_named() -> None:
@@ -150,6 +151,18 @@ def test_query_strings_get_methods_and_missing_fallbacks_are_each_named() -> Non
         "voice_method: GET (wanted POST)",
         "sms_fallback_url: (not set): helpline twilio configure --fallback-url",
     ]
+
+
+def test_a_number_without_the_call_status_callback_is_named() -> None:
+    """Without it, a callback asked for by a caller who hangs up mid-way is lost."""
+    wanted = Wanted.for_base("https://line.example.org", None)
+    record = Record()
+    record.status_callback = ""
+    bad = [f.what for f in number_findings(record, wanted) if not f.ok]
+    assert (
+        "status_callback: (not set) (wanted https://line.example.org/voice/callback/call-ended):"
+        " helpline twilio configure"
+    ) in bad
 
 
 class InAService(Record):

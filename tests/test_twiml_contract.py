@@ -105,6 +105,7 @@ TEXTS = (
     "STOP",
     "START",
     "STEPS",
+    "SEND STEPS",
     "ANYTIME",
     "after 2pm",
     "after 8",

@@ -34,6 +34,7 @@ def test_the_number_is_pointed_at_the_webs_entry_routes(routes):
     wanted = Wanted.for_base("https://help.example/", None)
     assert wanted.voice_url == "https://help.example" + routes["voice.incoming"]
     assert wanted.sms_url == "https://help.example" + routes["sms.incoming"]
+    assert wanted.status_url == "https://help.example" + routes["voice_callbacks.call_ended"]
 
 
 def route_paths(routes: dict[str, str]) -> set[str]:

@@ -31,6 +31,7 @@ from ivr.content.flows import (
     text_segments,
 )
 from ivr.core.callbacks import Callback
+from ivr.core.conditions import has_condition, without_conditions
 from ivr.core.crisis import SAFETY, classify
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
@@ -139,7 +140,7 @@ def understand(
     stands, as its keywords may be the helpline's own)."""
     flows = services.flows
     intent = interpret(
-        text.body,
+        without_conditions(text.body),  # "text first" is no time (core/conditions.py)
         has_open,
         now.astimezone(flows.hours.timezone).date(),
         usual_span(flows.hours_config),
@@ -192,16 +193,39 @@ def stopping(services: Services, text: Text) -> bool:
     return asks_to_stop(services.flows.stop, text.body)
 
 
+def without_store(words: Words, kind: str) -> list[str]:
+    """The answer to HELP or the steps, which needs nothing stored: STEPS is warned and
+    asked first (the steps say what the helpline is about; someone else may read the
+    phone), SEND STEPS sends them. [] for any other kind."""
+    if kind == "help":
+        return [words("help")]
+    if kind == "steps":
+        return [words("steps_ask")]
+    if kind == "send_steps":
+        return list(words.flows.sms.steps)
+    return []
+
+
 def in_crisis(services: Services, body: str) -> bool:
     """Whether a text speaks of danger or despair (flows/safety.toml, every language's
     phrases): the same rule for a live text and one kept while the store was down."""
     return bool(classify(services.flows.crisis, body) & set(SAFETY))
 
 
+def lifeline(services: Services, words: Words, urgent: bool, intent: Intent) -> list[str]:
+    """The crisis text (999 and Samaritans), sent first: to a text in crisis, and to HELP
+    while the line is closed (nobody will answer until we reopen: despair must still find
+    a line open day and night). In hours HELP's own reply gives 999."""
+    closed_help = intent.kind == "help" and not services.call_status().open
+    return [words("crisis")] if urgent or closed_help else []
+
+
 def timing_words(intent: Intent, body: str) -> str:
-    """The person's own words, when they said anything about when to call ("" otherwise):
-    kept sealed with the callback for the advisor, never logged."""
-    return body.strip() if intent.reading is not None and intent.reading.about_time else ""
+    """The person's own words, when they said anything about when or how to call ("text
+    first", "no voicemail"; "" otherwise): kept sealed with the callback for the advisor,
+    never logged."""
+    about_time = intent.reading is not None and intent.reading.about_time
+    return body.strip() if about_time or has_condition(body) else ""
 
 
 # ------------------------------------------------------------------ the one entry point
@@ -268,9 +292,9 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
             words.joined([], said + ([] if quiet else [words("stopped")])), notes=tuple(notes)
         )
     stored = None
-    if intent.kind in ("help", "steps", "welsh", "english"):
+    if intent.kind in ("help", "steps", "send_steps", "welsh", "english"):
         quiet = services.queue.too_many(number, flood(services))
-        answer = list(words.flows.sms.steps) if intent.kind == "steps" else [words("help")]
+        answer = without_store(words, intent.kind) or [words("help")]
     else:
         conversation = Conversation(
             services, number, text.sid, now, words, flood(services), timing_words(intent, text.body)
@@ -280,7 +304,7 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
         notes += conversation.notes
     if urgent:
         flag_urgent(services, number, text.sid)
-    first = [words("crisis")] if urgent else []  # at once, even to a number sending many
+    first = lifeline(services, words, urgent, intent)  # at once, even to a number sending many
     if text.media:
         answer.insert(0, words("media"))
     if quiet:
@@ -290,7 +314,7 @@ def take(services: Services, text: Text, number: str | None, now: datetime) -> A
             mask(text.sender),
         )
         return Answer(tuple(first), stored, notes=tuple(notes))
-    if intent.kind == "steps":
+    if intent.kind == "send_steps":
         return Answer((*first, *answer), stored, notes=tuple(notes))
     return Answer(words.joined(first, answer), stored, notes=tuple(notes))
 
@@ -310,14 +334,9 @@ def keep(services: Services, text: Text, number: str | None, now: datetime) -> A
     if text.twilio_said == "HELP":
         return Answer()
     urgent = in_crisis(services, text.body)
-    first = [words("crisis")] if urgent else []
-    if intent.kind in ("help", "steps", "opt_in"):
-        answer = {
-            "help": [words("help")],
-            "steps": list(words.flows.sms.steps),
-            "opt_in": [],
-        }[intent.kind]
-        return Answer((*first, *answer))
+    first = lifeline(services, words, urgent, intent)
+    if intent.kind in ("help", "steps", "send_steps", "opt_in"):
+        return Answer((*first, *without_store(words, intent.kind)))
     decision = decide(intent, now, services)
     if decision.kind == "not_now":  # held when it goes in, as a first text is
         answer = [f"{words('held_new')} {words(decision.reply, **decision.fields)}"]

@@ -179,6 +179,7 @@ SMS_REPLIES = (
     "closure",
     "closed_until",
     "help",
+    "steps_ask",
     "media",
     "not_uk",
     "spooled",

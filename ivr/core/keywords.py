@@ -14,7 +14,11 @@ from ivr.core.safetime import Reading, read_safe_time
 OPT_OUT = frozenset({"STOP", "STOPALL", "UNSUBSCRIBE", "CANCEL", "END", "QUIT", "REVOKE", "OPTOUT"})
 OPT_IN = frozenset({"START", "UNSTOP", "YES"})
 HELP = frozenset({"HELP", "INFO", "CYMORTH", "GWYBODAETH"})
-STEPS = frozenset({"STEPS", "STEP", "ADVICE", "CAMAU", "CYNGOR"})
+STEPS = frozenset({"STEPS", "STEP", "ADVICE", "CAMAU", "CYNGOR"})  # asked first: they say
+# what the helpline is about, and someone else may read the phone; these send them.
+SEND_STEPS = frozenset(
+    {"SEND STEPS", "SEND ADVICE", "STEPS YES", "YES STEPS", "ANFON CAMAU", "ANFON CYNGOR"}
+)
 ANYTIME = frozenset({"ANYTIME", "ANY TIME", "ANYTIME IS FINE", "UNRHYW BRYD", "UNRHYW ADEG"})
 # Replies in Welsh from then on (a keyword only: the language of a short text is not guessed),
 # and back to English.
@@ -44,9 +48,9 @@ def welsh_times(body: str) -> str:
 
 @dataclass(frozen=True)
 class Intent:
-    """kind: opt_out, opt_in, help, steps, anytime, welsh or english (the language of
-    replies), plan (a safe-time window), ambiguous (an
-    hour that could be morning or evening), time_unclear, ask_time (a time we can't read,
+    """kind: opt_out, opt_in, help, steps (asked first), send_steps, anytime, welsh or
+    english (the language of replies), plan (a safe-time window), ambiguous (an hour that
+    could be morning or evening), time_unclear, ask_time (a time we can't read,
     from someone new) or request; `reading` holds what was read of a time."""
 
     kind: str
@@ -83,6 +87,7 @@ def interpret(
         ("opt_in", OPT_IN),
         ("help", HELP),
         ("steps", STEPS),
+        ("send_steps", SEND_STEPS),
         ("anytime", ANYTIME),
         ("welsh", WELSH),
         ("english", ENGLISH),

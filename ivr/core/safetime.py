@@ -19,12 +19,13 @@ How a message is read, and why:
   neither or both are, the other clauses may still decide ("after 8, before 11am"), or a part
   of the day ("tomorrow morning after 9"); else the reading is "ambiguous" and the person is
   asked. Nothing is moved into opening hours here: "after 6pm" is read as it was written.
-- A point time ("2pm") allows AT_SLACK after it; "lunchtime" is 12pm to 2pm, "after lunch"
-  from 1pm, "before lunch" before 12pm; mornings end at 12pm, afternoons start at 12pm,
-  evenings (and "tonight") at 6pm; "first thing" is within the hour after the usual opening,
-  "end of the day" within the hour before the usual closing. "After work", "teatime" or
-  "after dinner" are times we can't know (a meal is a different hour in different places):
-  unclear, so that the person is asked, rather than none.
+- A point time ("2pm") allows AT_SLACK after it, never past the usual closing ("3:45": to
+  4pm); "lunchtime" is 12pm to 2pm, "after lunch" from 1pm, "before lunch" before 12pm;
+  mornings end at 12pm, afternoons start at 12pm, evenings (and "tonight") at 6pm; "first
+  thing" is within the hour after the usual opening, "end of the day" within the hour
+  before the usual closing. "After work", "teatime" or "after dinner" are times we can't
+  know (a meal is a different hour in different places): unclear, so that the person is
+  asked, rather than none.
 """
 
 from __future__ import annotations
@@ -824,12 +825,15 @@ def _point_end(start: time) -> time:
     return time(*divmod(minutes, 60))
 
 
-def _slot_window(role: _Role, at: time) -> Window:
+def _slot_window(role: _Role, at: time, closes: time) -> Window:
+    """A point time allows AT_SLACK after it, but never past the usual closing: "at 3:45" is
+    3:45pm to 4pm, so the window we quote back and keep stays in our hours."""
     if role == "from":
         return Window(earliest=at)
     if role == "until":
         return Window(latest=at)
-    return Window(at, _point_end(at))
+    end = _point_end(at)
+    return Window(at, min(end, closes) if at < closes else end)
 
 
 def _inside(at: time, role: _Role, usual: tuple[time, time]) -> bool:
@@ -880,7 +884,7 @@ def _resolve(parser: _Parser, usual: tuple[time, time]) -> Reading:
     for times in product(*candidates):
         window = parser.window
         for slot, at in zip(slots, times, strict=True):
-            window = _meet(window, _slot_window(slot.role, at))
+            window = _meet(window, _slot_window(slot.role, at, usual[1]))
         if not _empty(window):
             readings.append((window, times))
     windows = {window for window, _ in readings}

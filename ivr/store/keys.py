@@ -166,6 +166,11 @@ class Keys:
     def keyed_number(self, call_sid: str) -> str:
         return f"{self.base}call:{call_sid}:number"
 
+    def asked_callback(self, call_sid: str) -> str:
+        """A callback a call has asked for (its number confirmed), until its last answer
+        stores it or the call ends: then it is kept, held for a safe time."""
+        return f"{self.base}call:{call_sid}:asked"
+
     def call_in_crisis(self, call_sid: str) -> str:
         """Set while a call that spoke of danger or despair goes on: a callback it asks for
         is flagged urgent."""

@@ -405,6 +405,16 @@ class Requested:
 
 
 @dataclass(frozen=True)
+class Asked:
+    """A callback asked for on a call, not yet stored: the number they confirmed, whether a
+    voicemail is all right (no until they say so), and the call's language."""
+
+    number: str
+    voicemail: bool
+    language: str
+
+
+@dataclass(frozen=True)
 class Flood:
     """More than `limit` texts from a number within `window_seconds`: replies pause for
     `quiet_seconds` (nothing is lost; SMS pumping and loops cost us nothing)."""
@@ -749,6 +759,21 @@ class CallbackQueue:
 
     def forget_keyed(self, call_sid: str) -> None:
         self.r.delete(self.keys.keyed_number(call_sid))
+
+    def keep_asked(self, call_sid: str, asked: Asked, seconds: int) -> None:
+        """What a call has asked of a callback so far (sealed), for when it ends unfinished."""
+        sealed = self.sealer.seal(f"{asked.number} {int(asked.voicemail)} {asked.language}")
+        self.r.set(self.keys.asked_callback(call_sid), sealed, ex=seconds)
+
+    def asked(self, call_sid: str) -> Asked | None:
+        sealed = maybe_text(self.r.get(self.keys.asked_callback(call_sid)))
+        if not sealed:
+            return None
+        number, voicemail, language = self.sealer.open(sealed).split(" ")
+        return Asked(number, voicemail == "1", language)
+
+    def forget_asked(self, call_sid: str) -> None:
+        self.r.delete(self.keys.asked_callback(call_sid))
 
     def ids(self, status: str) -> list[str]:
         """Ids in one state, in queue order."""

@@ -28,6 +28,10 @@ class Wanted:
     sms_url: str
     voice_fallback_url: str | None
     sms_fallback_url: str | None
+    # The number's call status callback: Twilio POSTs it when a call ends, so a callback
+    # asked for by a caller who hung up mid-way is kept (web/voice_callbacks.py call_ended;
+    # https://www.twilio.com/docs/voice/api/call-resource#statuscallback).
+    status_url: str = ""
 
     @classmethod
     def for_base(cls, base_url: str, fallback_url: str | None) -> Wanted:
@@ -37,6 +41,7 @@ class Wanted:
             webhooks.url(base_url, webhooks.SMS),
             f"{fallback}/voice.xml" if fallback else None,
             f"{fallback}/sms.xml" if fallback else None,
+            webhooks.url(base_url, webhooks.CALL_ENDED),
         )
 
 
@@ -56,6 +61,8 @@ def configure(client: Client, number: str, wanted: Wanted) -> str:
         "sms_url": wanted.sms_url,
         "sms_method": "POST",
     }
+    if wanted.status_url:
+        fields.update(status_callback=wanted.status_url, status_callback_method="POST")
     if wanted.voice_fallback_url and wanted.sms_fallback_url:
         fields.update(
             voice_fallback_url=wanted.voice_fallback_url,
@@ -76,6 +83,11 @@ def compare(client: Client, number: str, wanted: Wanted) -> list[tuple[str, str,
         ("sms_url", wanted.sms_url, actual.sms_url),
         ("sms_method", "POST", actual.sms_method),
     ]
+    if wanted.status_url:
+        rows += [
+            ("status_callback", wanted.status_url, actual.status_callback),
+            ("status_callback_method", "POST", actual.status_callback_method),
+        ]
     if wanted.voice_fallback_url and wanted.sms_fallback_url:  # both or neither (for_base)
         rows += [
             ("voice_fallback_url", wanted.voice_fallback_url, actual.voice_fallback_url),

@@ -63,6 +63,14 @@ def number_findings(record: object, wanted: Wanted) -> list[Finding]:
         found.append(Finding(have == want, f"{name}: {have or '(not set)'} (wanted {want})"))
         if urlsplit(have).query:
             found.append(Finding(False, f"{name} has a query string: remove it"))
+    status = getattr(record, "status_callback", None) or ""  # a call's end: see Wanted
+    found.append(
+        Finding(
+            status == wanted.status_url,
+            f"status_callback: {status or '(not set)'} (wanted {wanted.status_url}): "
+            "helpline twilio configure",
+        )
+    )
     for name in ("voice_method", "sms_method"):
         have = getattr(record, name, None) or ""
         found.append(Finding(have == "POST", f"{name}: {have or '(not set)'} (wanted POST)"))

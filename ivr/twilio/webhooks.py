@@ -11,6 +11,7 @@ from urllib.parse import quote
 # Flask endpoint -> its path, as the web registers it (url_map).
 VOICE = "voice.incoming"  # the number's "A call comes in"
 SMS = "sms.incoming"  # the number's "A message comes in"
+CALL_ENDED = "voice_callbacks.call_ended"  # the number's call status changes (a call ends)
 OUTBOUND_ADVISOR = "outbound.advisor"  # an advisor's leg of a callback: press 1
 OUTBOUND_STATUS = "outbound.advisor_status"  # that leg's status callback
 QUEUE_ADVISOR = "voice_queue.advisor"  # an advisor's leg for a caller in the queue: press 1
@@ -21,6 +22,7 @@ TRUST_DEVICE = "console.trust_device"  # a one-time device link (`helpline advis
 PATHS: dict[str, str] = {
     VOICE: "/voice",
     SMS: "/sms",
+    CALL_ENDED: "/voice/callback/call-ended",
     OUTBOUND_ADVISOR: "/voice/outbound/advisor",
     OUTBOUND_STATUS: "/voice/outbound/status",
     QUEUE_ADVISOR: "/voice/queue/advisor",

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import datetime
 
 import phonenumbers
@@ -22,6 +23,7 @@ from ivr.core.promise import placement, promise
 from ivr.core.safetime import ANYTIME
 from ivr.store import Unavailable, stats
 from ivr.store.live import LEFT
+from ivr.store.queue import Asked
 from ivr.web.context import helpline, twilio_param
 from ivr.web.signatures import only_twilio
 from ivr.web.voice import (
@@ -45,6 +47,11 @@ log = logging.getLogger(__name__)
 bp = Blueprint("voice_callbacks", __name__, url_prefix="/voice/callback")
 only_twilio(bp)
 PENDING_SECONDS = 600  # a number keyed in is kept only while the caller is deciding
+# What a call has asked so far is kept until the call ends (Twilio's longest call is 4 hours,
+# https://www.twilio.com/docs/voice/api/call-resource#create-a-call-resource: TimeLimit).
+ASKED_SECONDS = 4 * 3600
+# A call's final CallStatus values (https://www.twilio.com/docs/voice/api/call-resource#call-status-values).
+ENDED = frozenset({"completed", "busy", "failed", "no-answer", "canceled"})
 MAX_NUMBER_DIGITS = 13
 
 
@@ -117,13 +124,33 @@ def answer(
         heard = calltree.Heard(None, heard.said)
     if picked is None:
         return not_chosen(heard, resp, lambda t: link(again, tries=t, **params), tries())
-    if picked.action == "menu":
+    if picked.action == "menu":  # they leave the questions: nothing is asked of us
+        note_asked(confirmed=False)
         resp.redirect(link("voice.menu"), method="POST")
         return twiml(resp)
     if picked.action == "repeat":
         resp.redirect(link(again, tries=tries(), **params), method="POST")
         return twiml(resp)
     return picked, resp
+
+
+def note_asked(confirmed: bool = True, voicemail: bool | None = None) -> None:
+    """Keep what this call has asked of a callback so far, for call_ended: the number once
+    confirmed (voicemail no until they say yes), then their voicemail answer; forget it when
+    they say the number is wrong or leave the questions. Best effort: with the store down the
+    questions go on (only this safety net is lost, and save says so honestly)."""
+    queue = helpline().queue
+    try:
+        if not confirmed:
+            queue.forget_asked(call_sid())
+        elif voicemail is None:
+            number = queue.keyed(call_sid())
+            if number:
+                queue.keep_asked(call_sid(), Asked(number, False, flows().language), ASKED_SECONDS)
+        elif (asked := queue.asked(call_sid())) is not None:
+            queue.keep_asked(call_sid(), replace(asked, voicemail=voicemail), ASKED_SECONDS)
+    except Unavailable:
+        log.warning("call %s: could not note the callback asked so far", twilio_param("CallSid"))
 
 
 def yes_no() -> tuple[Option, ...]:
@@ -277,6 +304,7 @@ def voicemail_answer() -> Response:
     if isinstance(got, Response):
         return got
     picked, resp = got
+    note_asked(voicemail=picked.action == "yes")  # counts should the call end before the last
     resp.redirect(
         link("voice_callbacks.safe_time", voicemail=int(picked.action == "yes")), method="POST"
     )
@@ -313,8 +341,10 @@ def _yes_no(yes: str, no: str, again: str) -> Response:
         return got
     picked, resp = got
     if picked.action == "yes":
+        note_asked(confirmed=True)  # the number is theirs
         resp.redirect(link(yes), method="POST")
     else:
+        note_asked(confirmed=False)
         resp.redirect(link(no, tries=tries() + 1), method="POST")
     return twiml(resp)
 
@@ -366,6 +396,7 @@ def save() -> Response:
         if h.queue.replan(result.callback_id, window, place) == "noted":
             promised = promise(now, ANYTIME, h.flows.hours, override, h.settings.min_slot)
     h.queue.forget_keyed(call_sid())
+    h.queue.forget_asked(call_sid())
     when = promise_when(promised, now, h.flows.hours, flows().phrases, content)
     log.info(
         "call %s: callback %s %s for %s",
@@ -381,3 +412,51 @@ def save() -> Response:
         return twiml(resp)
     resp.redirect(link("voice.menu"), method="POST")
     return twiml(resp)
+
+
+@bp.route("/call-ended", methods=METHODS)
+def call_ended() -> Response:
+    """The number's status callback, sent by Twilio when a call ends
+    (https://www.twilio.com/docs/voice/api/call-resource#statuscallback). A caller who hung
+    up in the middle of the callback questions, their number confirmed, still asked for a
+    call: it is kept, held for a safe time (never "any time", never a time they did not
+    give; the console shows it waiting for one). A callback they already have is left as
+    it is. Twilio ignores the answer: an empty one, also if the store is down."""
+    try:
+        keep_unfinished()
+    except Unavailable:
+        log.exception("call %s ended: an unfinished callback is lost", call_sid())
+    return twiml(VoiceResponse())
+
+
+def keep_unfinished() -> None:
+    if twilio_param("CallStatus") not in ENDED:
+        return
+    h = helpline()
+    asked = h.queue.asked(call_sid())
+    if asked is None:
+        return
+    now = h.clock()
+    joined = joined_queue()
+    result = h.queue.request(
+        asked.number,
+        "voice",
+        joined or now,
+        placement(None, now, h.flows.hours),
+        None,
+        voicemail=asked.voicemail,
+        swapped=bool(joined),
+    )
+    if result.outcome == "new":
+        h.queue.set_callback_language(result.callback_id, asked.language)
+        stats.count(h.redis, now, h.flows.hours.timezone, "cb:asked", keys=h.keys)
+    if h.queue.call_in_crisis(call_sid()):
+        h.queue.set_urgent(result.callback_id)
+    h.queue.forget_asked(call_sid())
+    h.queue.forget_keyed(call_sid())
+    log.info(
+        "call %s ended before its safe time: callback %s %s",
+        twilio_param("CallSid"),
+        result.callback_id,
+        "held for a safe time" if result.outcome == "new" else "already there, left as it was",
+    )
