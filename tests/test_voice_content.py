@@ -229,7 +229,7 @@ def test_review_lists_every_line_marked_approval_needed_with_file_line_and_why()
     result = check(DEFAULT_DIR, "--review")
     assert result.exit_code == 0, result.output
     marks = marks_in(DEFAULT_DIR)
-    assert {file for file, _, _ in marks} == {"voice.toml", "sms.toml"}
+    assert {file for file, _, _ in marks} == {"voice.toml", "sms.toml", "safety.toml"}
     assert len(marks) >= 8
     text = unwrapped(result.output)
     for file, line, why in marks:
