@@ -105,12 +105,15 @@ test: $(VENV)/.installed-dev node_modules/.installed chromium redis-server
 # tests/conftest.py). It needs Prism (the REST tests), not Chromium nor Debian's redis-server.
 # The tests run in FAST_SHARDS processes at once (tests/shards.py; one a core by default),
 # each with its own share, Redis and Prism.
+# FAST_SAMPLE=k: of each big parametrized table, a stable one case in k (tests/conftest.py:
+# keep_sample); `make fast FAST_SAMPLE=1` runs every case, as `make test` always does.
+FAST_SAMPLE ?= 4
 FAST_SHARDS ?= $(shell nproc 2>/dev/null || sysctl -n hw.ncpu 2>/dev/null || echo 2)
 fast: $(VENV)/.installed-dev node_modules/.installed
 	$(BIN)/ruff check $(LINT)
 	$(BIN)/ruff format --check $(LINT)
 	$(BIN)/mypy
-	PYTHONDONTWRITEBYTECODE= $(BIN)/python -m tests.shards $(FAST_SHARDS) -q -m "not slow"
+	PYTHONDONTWRITEBYTECODE= FAST_SAMPLE=$(FAST_SAMPLE) $(BIN)/python -m tests.shards $(FAST_SHARDS) -q -m "not slow"
 
 # Benchmarks and the load test drive the app with wrk (Debian's package; brew on macOS).
 wrk:

@@ -322,6 +322,7 @@ SLOW = (
     # property tests (hypothesis) and races
     "test_promises_kept.py::test_the_time_a_reply_promises_is_the_time_stored",
     "test_voice_fuzz.py::test_every_voice_route_always_answers_valid_twiml",
+    "test_voice_fuzz.py::test_advice_pages_never_dead_end",  # 9 s on a quiet machine
     "test_sms_fuzz.py::test_a_conversation_leaves_exactly_the_callbacks_it_asked_for",
     "test_take_by_callsid.py::test_two_advisors_pressing_1_in_either_order_each_get_their_own_caller",
     "test_take_next.py::test_two_advisors_taking_next_at_once_never_get_the_same_one",
@@ -355,9 +356,42 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     counts = config.stash.setdefault(COLLECTED, {})
     for item in items:
         counts[item.path.name] = counts.get(item.path.name, 0) + 1
+    collecting = config.option.collectonly  # a count of the suite counts all of it
+    sample = os.environ.get("FAST_SAMPLE")
+    if sample and not collecting:
+        keep_sample(config, items, int(sample))
     shard = os.environ.get("TEST_SHARD")
-    if shard and not config.option.collectonly:  # a count of the suite counts all of it
+    if shard and not collecting:
         keep_shard(config, items, shard)
+
+
+# `make fast` sets FAST_SAMPLE=k: of a test function with more than SAMPLE_OVER cases (the big
+# tables, each case building an app), it runs about one case in k, chosen by a hash of the
+# case's id so every run picks the same ones, and always the first and the last. Without
+# FAST_SAMPLE (`make test`, a file run by hand) every case runs.
+SAMPLE_OVER = 24
+
+
+def keep_sample(config: pytest.Config, items: list[pytest.Item], k: int) -> None:
+    """FAST_SAMPLE=k: a stable sample of each big parametrized table, at least one case of
+    every test function kept (tests/test_test_suite.py checks it)."""
+    if k < 1:
+        raise pytest.UsageError(f"FAST_SAMPLE={k}: a whole number, 1 or more")
+    cases: dict[str, list[pytest.Item]] = {}
+    for item in items:
+        cases.setdefault(item.nodeid.partition("[")[0], []).append(item)
+    left = set()
+    for table in cases.values():
+        if len(table) > SAMPLE_OVER:
+            ends = {id(table[0]), id(table[-1])}
+            left |= {
+                id(item)
+                for item in table
+                if id(item) not in ends and zlib.crc32(item.nodeid.encode()) % k
+            }
+    if left:
+        config.hook.pytest_deselected(items=[item for item in items if id(item) in left])
+        items[:] = [item for item in items if id(item) not in left]
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:

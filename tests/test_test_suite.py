@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import re
 from pathlib import Path
+from types import SimpleNamespace
 
 import pytest
 
@@ -113,8 +114,6 @@ def test_the_shards_of_make_fast_run_every_test_exactly_once() -> None:
     """`make fast` deals the tests out to one process a core (TEST_SHARD=i/n, see
     tests/conftest.py: keep_shard): every test runs in one of them, whatever order each
     collected the tests in, and none in two."""
-    from types import SimpleNamespace
-
     from tests.conftest import keep_shard
 
     ids = [f"tests/test_x.py::test_{n}[{n % 7}]" for n in range(500)]
@@ -127,6 +126,60 @@ def test_the_shards_of_make_fast_run_every_test_exactly_once() -> None:
         assert items and len(items) + len(left) == len(ids)
         runs += [item.nodeid for item in items]
     assert sorted(runs) == sorted(ids)
+
+
+def test_the_fast_sample_keeps_a_case_of_every_test_and_only_applies_when_asked() -> None:
+    """FAST_SAMPLE=k (`make fast`, tests/conftest.py: keep_sample) runs a stable share of
+    each big table, its first and last case always, and every case of a small one; without
+    FAST_SAMPLE (`make test`) nothing is sampled away."""
+    from tests.conftest import SAMPLE_OVER, keep_sample, pytest_collection_modifyitems
+
+    big = [f"tests/test_x.py::test_big[{n}]" for n in range(SAMPLE_OVER * 10)]
+    small = [f"tests/test_x.py::test_small[{n}]" for n in range(SAMPLE_OVER)]
+    ids = [*big, *small, "tests/test_x.py::test_alone"]
+    kept_runs = []
+    for _ in range(2):
+        left: list[object] = []
+        config = SimpleNamespace(hook=SimpleNamespace(pytest_deselected=Deselected(left)))
+        items = [SimpleNamespace(nodeid=n) for n in ids]
+        keep_sample(config, items, 4)  # type: ignore[arg-type]
+        kept = [item.nodeid for item in items]
+        assert len(kept) + len(left) == len(ids)
+        assert {big[0], big[-1], *small, "tests/test_x.py::test_alone"} <= set(kept)
+        assert len(big) // 8 < len([n for n in kept if n in big]) < len(big) // 2
+        kept_runs.append(kept)
+    assert kept_runs[0] == kept_runs[1], "the same cases every run"
+
+    # Through the collection hook itself: without FAST_SAMPLE every case stays.
+    for sample, expected in ((None, len(ids)), ("4", len(kept_runs[0]))):
+        with pytest.MonkeyPatch.context() as env:
+            env.delenv("TEST_SHARD", raising=False)
+            if sample is None:
+                env.delenv("FAST_SAMPLE", raising=False)
+            else:
+                env.setenv("FAST_SAMPLE", sample)
+            left = []
+            config = SimpleNamespace(
+                hook=SimpleNamespace(pytest_deselected=Deselected(left)),
+                option=SimpleNamespace(collectonly=False),
+                stash={},
+            )
+            items = [Case(n) for n in ids]
+            pytest_collection_modifyitems(config, items)  # type: ignore[arg-type]
+            assert len(items) == expected
+
+
+class Case(SimpleNamespace):
+    """A collected test as the collection hook reads it."""
+
+    def __init__(self, nodeid: str) -> None:
+        name = nodeid.partition("::")[2]
+        super().__init__(nodeid=nodeid, name=name, originalname=name.partition("[")[0])
+        self.path = Path(nodeid.partition("::")[0])
+        self.fixturenames = ()
+
+    def add_marker(self, marker: object) -> None:
+        raise AssertionError(f"{self.nodeid} is not slow")
 
 
 class Deselected:
