@@ -57,6 +57,10 @@ class _Buffer:
 
     def __init__(self) -> None:
         self.lock = threading.Lock()
+        # Held for a whole flush, writing included: a flush() returns only once counts an
+        # earlier one took are in Redis (else a test emptying the store after flush() could
+        # have them land in the next test's store, as it did twice under load).
+        self.writing = threading.Lock()
         self.counts: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.waits: defaultdict[str, list[int]] = defaultdict(list)
         self.client: redis.Redis | None = None
@@ -86,6 +90,10 @@ class _Buffer:
             self.flush()
 
     def flush(self, quiet: bool = False) -> None:
+        with self.writing:
+            self._flush(quiet)
+
+    def _flush(self, quiet: bool) -> None:
         with self.lock:
             counts, waits, client = self.counts, self.waits, self.client
             self.counts, self.waits = defaultdict(int), defaultdict(list)
