@@ -395,7 +395,8 @@ def test_a_request_line_searches_only_what_can_hold_a_number(
     make_app, log_lines, monkeypatch
 ) -> None:
     """The request line's SID, status, timing and route can't hold a number (a lone SID is
-    left as it is; the others are too short): only its message is searched."""
+    left as it is; the others are too short), nor can its message here ("200", "***123":
+    fewer digits than the shortest number): nothing is searched."""
     app = make_app()
     client = twilio_client(app)
     searched = Searched(logs._FOUND)
@@ -404,7 +405,32 @@ def test_a_request_line_searches_only_what_can_hold_a_number(
     lines = [json.loads(line) for line in log_lines.getvalue().splitlines()]
     [request_line] = [line for line in lines if line["logger"] == "ivr.requests"]
     assert request_line["call_sid"] == "CA" + "a" * 32
-    assert set(searched.texts) == {request_line["msg"]}  # once by each handler's filter
+    assert searched.texts == []
+
+
+@pytest.mark.parametrize(
+    ("text", "searched"),
+    [
+        ("POST /voice 200: from ***456: helpline closed (after_closing)", False),
+        ("12345678 and more words than a number has", False),
+        ("١٢٣٤٥٦٧٨ in Arabic-Indic digits, eight of them", False),
+        ("http://10.0.0.1:80/ a host and its port", False),
+        ("call 0770090012 now", True),
+        ("١٢٣٤٥٦٧٨٩ nine Arabic-Indic digits", True),
+        ("1 2 3 4 5 6 7 8 9, digits far apart", True),
+    ],
+)
+def test_text_with_fewer_digits_than_a_number_is_not_searched(
+    monkeypatch, text: str, searched: bool
+) -> None:
+    """Fewer digits (in any script) than the shortest number can't be masked: the text is
+    returned as it is without the search; with enough, it is searched."""
+    pattern = Searched(logs._FOUND)
+    monkeypatch.setattr(logs, "_FOUND", pattern)
+    masked = logs.mask_text(text)
+    assert pattern.texts == ([text] if searched else [])
+    if not searched:
+        assert masked == text
 
 
 def test_what_a_webhook_decided_is_in_the_message_not_a_field_of_its_own(make_app, caplog) -> None:

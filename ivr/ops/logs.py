@@ -34,6 +34,10 @@ _LONE_SID = re.compile(r"[A-Z]{2}[0-9a-f]{32}")
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}(?:[ T]\d{2})?")  # "2026-11-26 10" of "…10:00"
 MIN_DIGITS = 10  # 7700900123: a UK number without its 0
 MIN_DIGITS_PREFIXED = 9  # after +, or starting with 0
+# Text with fewer digits (in any script) than the shortest number holds no number to mask,
+# nor a host that holds one: the search would leave it as it is, so it is skipped. Linear
+# (possessive: a run of non-digits is never given back).
+_ENOUGH_DIGITS = re.compile(rf"(?:\D*+\d){{{MIN_DIGITS_PREFIXED}}}")
 
 
 def _masked(found: re.Match[str]) -> str:
@@ -52,9 +56,11 @@ def _masked(found: re.Match[str]) -> str:
 def mask_text(text: str) -> str:
     """`text` with everything that could be a phone number masked ("***123"): the one
     function every part of a log line goes through. Text too short to hold MIN_DIGITS_PREFIXED
-    digits, or a SID and nothing else (a request line's call_sid), is returned at once: the
-    search would leave it as it is."""
-    if len(text) < MIN_DIGITS_PREFIXED or _LONE_SID.fullmatch(text):
+    digits, text with fewer digits than that, or a SID and nothing else (a request line's
+    call_sid), is returned at once: the search would leave it as it is."""
+    if len(text) < MIN_DIGITS_PREFIXED or not _ENOUGH_DIGITS.match(text):
+        return text
+    if _LONE_SID.fullmatch(text):
         return text
     return _FOUND.sub(_masked, text)
 

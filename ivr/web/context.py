@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 
-from flask import Flask, current_app, has_request_context, request
+from flask import Flask, Request, current_app, has_request_context, request
 
 from ivr.services import Services
 from ivr.web.signatures import SignatureGuard
@@ -73,14 +73,17 @@ def helpline() -> Helpline:
     return chosen
 
 
-def twilio_param(name: str) -> str:
+def twilio_param(name: str, asked: Request | None = None) -> str:
     """A parameter Twilio sent: from the form body of a POST, never from its query string.
     Twilio sends a POST's parameters in the body
     (https://www.twilio.com/docs/messaging/guides/webhook-request); the query string is the
     URL we gave it (our own state: tries, part, lang...), and request.values, where the query
     wins, would let `POST /voice?From=...` speak over Twilio's From, To or HelplineVerify.
-    A GET (what Twilio sends to a URL set to GET) has its parameters in the query string."""
-    values = request.form if request.method == "POST" else request.args
+    A GET (what Twilio sends to a URL set to GET) has its parameters in the query string.
+    `asked` is the request behind the proxy, when the caller has it (one lookup fewer)."""
+    if asked is None:
+        asked = request._get_current_object()  # type: ignore[attr-defined]
+    values = asked.form if asked.method == "POST" else asked.args
     return values.get(name, "") or ""
 
 

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Request, Response, g, has_request_context, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -66,30 +66,34 @@ def install(app: Flask) -> None:
 
     @app.after_request
     def observe(response: Response) -> Response:
-        started = g.pop("started", None)
+        # The objects behind the proxies, looked up once (each proxy read is a lookup).
+        here = g._get_current_object()
+        asked: Request = request._get_current_object()  # type: ignore[attr-defined]
+        started = here.pop("started", None)
         if started is None:
             return response
         seconds = time.perf_counter() - started
-        route = request.url_rule.rule if request.url_rule else "unmatched"
+        rule = asked.url_rule
+        route = rule.rule if rule else "unmatched"
         requests, latency = children_of(route, response.status_code)
         requests.inc()
         latency.observe(seconds)
         # A request refused for its signature is logged by the guard, which sums repeats up:
         # one line each here would let a flood of junk write as many lines as it sends.
-        if request.path.startswith(WEBHOOK_PREFIXES) and not g.get("signature_rejected"):
+        if asked.path.startswith(WEBHOOK_PREFIXES) and not here.get("signature_rejected"):
             fields: dict[str, object] = {
                 "route": route,
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
             }
-            fields["call_sid"] = twilio_param("CallSid")[:64]
-            fields["message_sid"] = twilio_param("MessageSid")[:64]
-            notes = g.pop("notes", None)
+            fields["call_sid"] = twilio_param("CallSid", asked)[:64]
+            fields["message_sid"] = twilio_param("MessageSid", asked)[:64]
+            notes = here.pop("notes", None)
             # What was decided goes in the message only: as an extra field too it was masked
             # a second time, and no formatter writes it.
             log.info(
                 "%s %s %d%s",
-                request.method,
+                asked.method,
                 route,
                 response.status_code,
                 f": {'; '.join(notes)}" if notes else "",

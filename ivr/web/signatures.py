@@ -80,6 +80,11 @@ def signed_url(request: Request, public_base_url: str) -> str:
     return base + path + (f"?{query}" if query else "")
 
 
+# Where WSGI keeps the two headers (what werkzeug's EnvironHeaders looks up for them).
+_SIGNATURE_KEY = "HTTP_" + SIGNATURE_HEADER.upper().replace("-", "_")
+_SETTINGS_KEY = "HTTP_" + SIGNATURE_SETTINGS_HEADER.upper().replace("-", "_")
+
+
 def signed_text(url: str, params: Mapping[str, str]) -> bytes:
     """What Twilio signs (https://www.twilio.com/docs/usage/security#validating-requests):
     the full URL, then each POST field's name and value, sorted by name, with nothing
@@ -151,8 +156,9 @@ class SignatureGuard:
     def _refusal(self, request: Request, url: str) -> tuple[str | None, str]:
         """Why the request must be refused (a REASONS key, and which secret was tried), or
         None when Twilio signed it."""
-        signature = request.headers.get(SIGNATURE_HEADER, "")
-        settings = request.headers.get(SIGNATURE_SETTINGS_HEADER, "").strip()
+        environ = request.environ  # request.headers.get, without its per-call key rewriting
+        signature = environ.get(_SIGNATURE_KEY, "")
+        settings = environ.get(_SETTINGS_KEY, "").strip()
         algorithm = get_signature_algorithm(settings)
         if not signature:
             return "unsigned", ""
