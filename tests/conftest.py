@@ -32,7 +32,6 @@ from ivr.content.flows import DEFAULT_DIR
 from ivr.core.clock import fixed_clock
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
-from ivr.store import stats
 from ivr.store.accounts import Advisor, use_password_cost
 from ivr.store.connection import connect, start_embedded, stop_embedded
 from tests.common import (
@@ -47,6 +46,7 @@ from tests.common import (
     Clock,
     add_advisor,
     chromium_path,
+    empty,
     london,
     phone_numbers_in,
     signed_in,
@@ -90,8 +90,7 @@ def store(store_settings: dict[str, object]) -> redis.Redis:
     """The test Redis, emptied before each test (after writing out counters an earlier test
     left in memory, so they can't land in this test's store)."""
     client = connect(Settings().override(store_settings))
-    stats.flush()
-    client.flushdb()
+    empty(client)
     return client
 
 

@@ -29,6 +29,7 @@ from tests.common import (
     SUPERVISOR_PHONE,
     add_advisor,
     csrf_token,
+    empty,
     flashes,
     london,
     post_form,
@@ -166,7 +167,7 @@ def test_the_queue_says_whether_the_line_is_open(make_app, store):
         .get_json()["open"]
         is True
     )
-    store.flushdb()
+    empty(store)
     assert (
         on_duty_advisor(make_app(at=CLOSED_AT, cookie_secure=False), store)
         .get("/console/queue.json")

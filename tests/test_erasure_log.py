@@ -14,7 +14,7 @@ import pytest
 from ivr.store.backup import BackupProblem, restore, snapshot
 from ivr.store.erasures import ErasureLog, record_erasure
 from ivr.store.sealing import Sealer, new_data_key
-from tests.common import LOOKUP_KEY, SEALER, send
+from tests.common import LOOKUP_KEY, SEALER, empty, send
 
 STOPPED, KEPT = "+447400123491", "+447400123492"
 
@@ -70,7 +70,7 @@ def test_a_restore_applies_the_sealed_log(make_app, store, log_path):
     send(app, "after 2pm", sender=KEPT)
     backup, _ = snapshot(store, h.sealer)
     send(app, "STOP", sender=STOPPED)
-    store.flushdb()
+    empty(store)
 
     restored = restore(store, h.sealer, backup, h.erasures, h.keys)
     assert restored.erased == 1
@@ -86,7 +86,7 @@ def test_a_restore_stops_at_an_entry_no_key_opens(make_app, store, log_path):
     backup, _ = snapshot(store, h.sealer)
     dropped = Sealer((new_data_key(),), LOOKUP_KEY)  # a key since removed from DATA_KEY
     record_erasure(h.erasures, dropped, STOPPED)
-    store.flushdb()
+    empty(store)
 
     with pytest.raises(BackupProblem, match="DATA_KEY does not open every erasure"):
         restore(store, h.sealer, backup, h.erasures, h.keys)

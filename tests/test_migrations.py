@@ -17,7 +17,7 @@ from ivr.store.accounts import Accounts
 from ivr.store.keys import Keys
 from ivr.store.migrations import SCHEMA_KEY, VERSION, migrate, to_v2
 from ivr.store.queue import CallbackQueue
-from tests.common import SEALER, london, twilio_client, unkeyed_hash, write_v3
+from tests.common import SEALER, empty, london, twilio_client, unkeyed_hash, write_v3
 
 NOW = london("2026-11-25T08:00")  # a Wednesday morning: a deploy before opening
 SETTINGS = Settings()
@@ -152,7 +152,7 @@ def test_ended_records_only_gain_a_plan(store):
 def test_a_web_app_that_started_without_its_store_upgrades_it_at_the_first_request(make_app, store):
     app = make_app(at="2026-11-25T08:00")
     helpline = app.extensions["helpline"]
-    store.flushdb()  # as if the store had been unreachable when the app started...
+    empty(store)  # as if the store had been unreachable when the app started...
     write_v1(
         store,
         "a" * 16,

@@ -21,6 +21,7 @@ from tests.common import (
     SEALER,
     assert_no_dial_to_emergency,
     dialled,
+    empty,
     london,
     path,
     query,
@@ -182,7 +183,7 @@ def test_nothing_is_ever_dialled_while_the_helpline_is_closed(outbound_app, stor
 def test_an_emergency_number_in_the_store_is_never_dialled(outbound_app, store):
     app = outbound_app()
     for number in EMERGENCY_FORMS:
-        store.flushdb()
+        empty(store)
         callback_id = claimed(store, number=number)
         root = twiml(connect(app, callback_id))
         assert root.find("Dial") is None and root.find("Number") is None, number

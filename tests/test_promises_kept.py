@@ -22,7 +22,7 @@ from ivr.core.promise import day_slot, first_slot
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.queue import CallbackQueue
-from tests.common import SEALER, TOKEN, flows_with, london
+from tests.common import SEALER, TOKEN, empty, flows_with, london
 
 ME = "+447400123456"
 CHRISTMAS = """
@@ -199,7 +199,7 @@ def test_the_time_a_reply_promises_is_the_time_stored(
     """For any instant, closure and texts: what the reply says is worked out here from the
     stored due time and slot end alone, and the stored time is inside the person's window
     and the opening hours; "as soon as someone is free" only with time enough to call."""
-    store.flushdb()
+    empty(store)
     zone = london("2026-12-01T00:00").tzinfo
     now = at.replace(tzinfo=zone)
     app = create_app(

@@ -18,7 +18,7 @@ from ivr.content.flows import MAX_STEP_SEGMENTS
 from ivr.core.callbacks import OPEN_STATUSES, callable_number
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.core.keywords import interpret
-from tests.common import replies, texter
+from tests.common import empty, replies, texter
 
 UK_MOBILES = ("+447400123456", "+447400123457", "+447400123458", "+442079460001")
 FUZZ = settings(
@@ -128,7 +128,7 @@ conversation = st.lists(
 @FUZZ
 @given(texts=conversation)
 def test_a_conversation_leaves_exactly_the_callbacks_it_asked_for(app, store, texts):
-    store.flushdb()
+    empty(store)
     waiting = dict.fromkeys(UK_MOBILES, False)
     for i, (sender, body) in enumerate(texts):
         post(app, body, sender, f"SM{i:032x}", "0")

@@ -27,6 +27,7 @@ from tests.common import (
     SEALER,
     SENDER,
     add_advisor,
+    empty,
     everything_stored,
     london,
     new_sid,
@@ -377,7 +378,7 @@ def test_a_text_that_mentions_a_time_is_never_taken_as_any_time(make_app, store,
     """Random texts from a grammar of times, routines and fillers: never the plain request's
     "as soon as someone is free"; never stored as any time; and while we are closed (when
     no window of the grammar is open now) never "as soon as" at all."""
-    store.flushdb()
+    empty(store)
     app = make_app(at=at)
     reply = " ".join(send(app, body))
     assert reply_text(app, "options") not in reply, (body, reply)

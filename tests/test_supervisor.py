@@ -32,6 +32,7 @@ from tests.common import (
     add_advisor,
     assert_hears,
     assert_not_hears,
+    empty,
     flashes,
     london,
     post_form,
@@ -338,8 +339,7 @@ STATS_DAY = "2026-06-17T13:00"  # a Wednesday no other test uses: its counters a
 
 
 def test_the_numbers_page_draws_what_calls_recorded(supervisor_app, store):
-    stats.flush()  # counts another test left pending must not land in this test's day
-    store.flushdb()
+    empty(store)
     app = supervisor_app(at=STATS_DAY)
     steps = next(
         o for o in app.extensions["helpline"].flows.voice.open_options if o.action == "steps"
@@ -376,8 +376,7 @@ def test_the_numbers_page_is_drawn_with_no_calls_at_all(supervisor_app, store):
 def test_the_numbers_page_shows_the_queue(supervisor_app, store):
     """Issue 13: calls queued, answered from the queue, swapped to a callback, abandoned,
     and the time to answer, as a chart with its table."""
-    stats.flush()
-    store.flushdb()
+    empty(store)
     app = supervisor_app(at="2026-06-19T11:00")
     now = app.extensions["helpline"].clock()
     zone = app.extensions["helpline"].flows.hours.timezone

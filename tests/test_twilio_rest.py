@@ -27,7 +27,16 @@ from ivr.services import build_services
 from ivr.store.queue import CallbackQueue
 from ivr.twilio.rest import STATUS_EVENTS, call_advisor, rest_client, send_sms
 from ivr.twilio.setup import Wanted, compare, configure
-from tests.common import ACCOUNT_SID, OPEN_AT, SEALER, TOKEN, add_advisor, london, request_callback
+from tests.common import (
+    ACCOUNT_SID,
+    OPEN_AT,
+    SEALER,
+    TOKEN,
+    add_advisor,
+    empty,
+    london,
+    request_callback,
+)
 
 HELPLINE = "+441234567890"
 BASE = "https://helpline.example.org"
@@ -343,7 +352,7 @@ def test_no_text_without_the_helplines_number_to_send_it_from(store, twilio_api,
     client, recorder = recorded_client(settings_for(twilio_api))
     jobs(client, helpline_number="").opening(london("2026-11-25T10:00"))
     assert recorder.sent == []
-    store.flushdb()
+    empty(store)
     add_advisor(store, "Alex", "+447400123456", on_duty=True)
     jobs(None).opening(london("2026-11-25T10:00"))  # no client: no error
 

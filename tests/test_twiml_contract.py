@@ -50,6 +50,7 @@ from tests.common import (
     HELPLINE,
     OPEN_AT,
     add_advisor,
+    empty,
     london,
     new_sid,
     post_form,
@@ -436,7 +437,7 @@ def test_every_document_the_app_produces_is_twiml_twilio_accepts(make_app) -> No
     for when, at, advisors, closed in scenarios():
         app = make_app(at, advisor_numbers=ADVISORS)
         h = app.extensions["helpline"]
-        h.redis.flushdb()
+        empty(h.redis)
         if closed:
             until = london(at) + timedelta(days=1)
             close_line(h.redis, "Closed today for training.", until, h.keys)

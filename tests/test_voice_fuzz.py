@@ -18,7 +18,7 @@ from ivr.config import Settings
 from ivr.core import calltree
 from ivr.core.clock import fixed_clock
 from ivr.store.connection import connect
-from tests.common import CLOSED_AT, OPEN_AT, TOKEN, london
+from tests.common import CLOSED_AT, OPEN_AT, TOKEN, empty, london
 
 ADVISORS = ("+442079460001", "+442079460002")
 FUZZ = settings(
@@ -83,7 +83,7 @@ page_names = st.one_of(
 @pytest.fixture(scope="module", params=[OPEN_AT, CLOSED_AT], ids=["open", "closed"])
 def app(request, store_settings) -> Flask:
     """Built once per instant for the whole module, not per example."""
-    connect(Settings().override(store_settings)).flushdb()  # nobody on duty, no callbacks
+    empty(connect(Settings().override(store_settings)))  # nobody on duty, no callbacks
     app = create_app(
         {"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS, **store_settings},
         clock=fixed_clock(london(request.param)),

@@ -34,6 +34,7 @@ from tests.common import (
     assert_hears,
     assert_no_dial_to_emergency,
     dialled,
+    empty,
     london,
     path,
     query,
@@ -189,7 +190,7 @@ WALK_AT = {"open": OPEN_AT, "evening": EVENING, "saturday": SATURDAY, "christmas
 @pytest.fixture(scope="module", params=list(WALK_AT), ids=list(WALK_AT))
 def tree(request, store_settings) -> Walk:
     """The whole tree, walked once per instant (a module fixture: walks take a moment)."""
-    connect(Settings().override(store_settings)).flushdb()  # nobody on duty, no callbacks
+    empty(connect(Settings().override(store_settings)))  # nobody on duty, no callbacks
     app = create_app(
         {"twilio_auth_token": TOKEN, "advisor_numbers": ADVISORS, **store_settings},
         clock=fixed_clock(london(WALK_AT[request.param])),
