@@ -72,6 +72,10 @@ ADVISOR_PHONE = "+447400123456"
 SUPERVISOR_PHONE = "+447400123457"
 LOGIN = "/console/login"
 
+# How often a test's own HTTP server looks for its shutdown: at the standard library's 0.5 s,
+# each test that stops one waited half a second for nothing.
+SERVER_POLL_SECONDS = 0.01
+
 
 def empty(r: redis.Redis) -> None:
     """Empty the store, after writing out counts still buffered in memory: else the flush

@@ -34,6 +34,7 @@ from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
 from ivr.store.accounts import Advisor, use_password_cost
 from ivr.store.connection import connect, start_embedded, stop_embedded
+from tests import cheaper_apps
 from tests.common import (
     ACCOUNT_SID,
     ADVISORS,
@@ -344,6 +345,10 @@ def is_slow(item: pytest.Item) -> bool:
     if any(f in getattr(item, "fixturenames", ()) for f in SLOW_FIXTURES):
         return True
     return item.path.name in SLOW or f"{item.path.name}::{name}" in SLOW
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    cheaper_apps.install()  # the suite's thousands of apps, built as a server builds one
 
 
 @pytest.hookimpl(tryfirst=True)

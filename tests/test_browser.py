@@ -31,7 +31,15 @@ from ivr.simulate import TwilioLikeClient, simulate_call
 from ivr.store import audit, stats
 from ivr.store.accounts import Accounts
 from ivr.store.queue import CallbackQueue
-from tests.common import OPEN_AT, PASSWORD, SEALER, Clock, add_advisor, request_callback
+from tests.common import (
+    OPEN_AT,
+    PASSWORD,
+    SEALER,
+    SERVER_POLL_SECONDS,
+    Clock,
+    add_advisor,
+    request_callback,
+)
 from tests.conftest import AppFactory
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -120,7 +128,9 @@ def open_site(
                 **settings,
             },
         )
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread = threading.Thread(
+            target=server.serve_forever, kwargs={"poll_interval": SERVER_POLL_SECONDS}, daemon=True
+        )
         thread.start()
         context = browser.new_context(viewport=viewport, locale="en-GB")
         context.set_default_timeout(POLL_MS)

@@ -20,7 +20,15 @@ from ivr.cli import main
 from ivr.store import stats
 from ivr.twilio.setup import Wanted
 from ivr.twilio.verify import LIVE_ONLY, VERIFY_FIELD, number_findings, signed_check
-from tests.common import ACCOUNT_SID, HELPLINE, OPEN_AT, TOKEN, add_advisor, free_port
+from tests.common import (
+    ACCOUNT_SID,
+    HELPLINE,
+    OPEN_AT,
+    SERVER_POLL_SECONDS,
+    TOKEN,
+    add_advisor,
+    free_port,
+)
 
 TODAY = date(2026, 11, 25)  # OPEN_AT's day
 
@@ -30,7 +38,9 @@ def served(app) -> Iterator[str]:
     """`app` on a real local HTTP port, as the public URL would reach it."""
     port = int(app.extensions["helpline"].settings.public_base_url.rsplit(":", 1)[1])
     server = make_server("127.0.0.1", port, app, threaded=True)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SERVER_POLL_SECONDS}, daemon=True
+    )
     thread.start()
     try:
         yield app.extensions["helpline"].settings.public_base_url

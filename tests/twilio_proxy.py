@@ -28,6 +28,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
+from tests.common import SERVER_POLL_SECONDS
+
 LISTINGS = {"/Calls.json": "calls", "/Messages.json": "messages"}
 MESSAGE_PATH = re.compile(r"/Messages/((?:SM|MM)[0-9a-fA-F]{32})(?:/Media/|\.json)")
 COMPLETE_SECONDS = 60  # Twilio: "wait at least 1 minute" (errors/20009)
@@ -156,7 +158,9 @@ def recording_proxy(upstream: str, throttle_deletes: int = 0) -> Iterator[tuple[
     recorder = Recorder(upstream.rstrip("/"), throttle_deletes)
     server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(recorder))
     server.daemon_threads = True
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, kwargs={"poll_interval": SERVER_POLL_SECONDS}, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}", recorder
