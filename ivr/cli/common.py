@@ -14,9 +14,9 @@ import click
 
 from ivr.actions import publishing
 from ivr.config import Settings
-from ivr.content.flows import Flows, load_flows
+from ivr.content.flows import Flows
 from ivr.content.helplines import Lines, load_lines
-from ivr.content.published import Published
+from ivr.content.published import Published, load_files, snapshot
 from ivr.content.tomlfile import FlowFileError
 from ivr.core.clock import parse_instant, system_clock
 from ivr.services import line_settings
@@ -37,13 +37,16 @@ def lines_or_exit(settings: Settings) -> Lines:
 
 
 def flows_or_exit(settings: Settings) -> Flows:
-    """The words and hours of settings.helpline (the default one if not set)."""
-    lines = lines_or_exit(settings)
-    line = lines.named(settings.helpline) if settings.helpline else lines.default
+    """The words and hours of settings.helpline (the default one if not set), with flows/
+    checked as start-up checks it (every helpline's folder); the same files on the same day
+    are not checked twice in a process (content.published.load_files)."""
     try:
-        return load_flows(line.directory if line else settings.flows_dir, system_clock())
+        loaded = load_files(snapshot(settings.flows_dir), settings.flows_dir, system_clock())
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
+    lines = loaded.lines
+    line = (lines.named(settings.helpline) if settings.helpline else None) or lines.default
+    return loaded.flows[line.name]
 
 
 def on_helpline(settings: Settings, chosen: str | None) -> Settings:

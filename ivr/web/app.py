@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import contextlib
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from types import FunctionType
+from typing import Any
+from weakref import WeakKeyDictionary
 
 from flask import Flask
 
@@ -22,6 +25,26 @@ from ivr.web.limits import limit_requests
 from ivr.web.signatures import ForwardedByProxiesOnly, SignatureGuard
 
 log = logging.getLogger(__name__)
+
+
+class HelplineFlask(Flask):
+    """Flask, asking once per function whether it is a coroutine. Flask asks it of every
+    hook and view on every request (seven times a call, through `inspect`), although
+    functions never change and this app has no async ones. `ensure_sync` is Flask's
+    documented place to change how views are run
+    (https://flask.palletsprojects.com/en/stable/api/#flask.Flask.ensure_sync)."""
+
+    def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
+        if not isinstance(func, FunctionType):  # a bound method, a partial: as Flask does
+            return super().ensure_sync(func)
+        synced = _SYNCED.get(func)
+        if synced is None:
+            synced = _SYNCED[func] = super().ensure_sync(func)
+        return synced
+
+
+# Bounded by the functions the app defines (its views and hooks), kept with them.
+_SYNCED: WeakKeyDictionary[FunctionType, Callable[..., Any]] = WeakKeyDictionary()
 
 
 def create_app(
@@ -46,7 +69,7 @@ def create_app(
     services = deployment.default
     services.content.follow()  # serving: publishes reach this process from now on
 
-    app = Flask(__name__)  # templates/ and static/ beside this module
+    app = HelplineFlask(__name__)  # templates/ and static/ beside this module
     app.secret_key = secret_key
     app.url_map.merge_slashes = False  # "/voice//menu" gets the fallback, not a redirect
     if settings.trusted_proxies:
