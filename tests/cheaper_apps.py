@@ -19,7 +19,7 @@ from werkzeug.routing.rules import Rule
 
 from ivr.content import published
 
-CHECKED_DAYS_IN_TESTS = 400
+CHECKED_DAYS_IN_TESTS = 60
 
 _compile_builder = Rule._compile_builder
 _builders: dict[tuple[object, ...], Callable[..., Any]] = {}

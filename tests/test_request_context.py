@@ -1,9 +1,13 @@
 """A request pays once for what it asks many times: its helpline is chosen once and then read
 from a context variable (not through Flask's proxies), each route's metric label children
 are looked up once, and the words a closed line opens with are worked out once for the
-calls they are the same for."""
+calls they are the same for. What is kept for that never keeps an app alive once unused."""
 
 from __future__ import annotations
+
+import gc
+import threading
+import weakref
 
 import pytest
 from prometheus_client import REGISTRY
@@ -11,6 +15,8 @@ from prometheus_client import REGISTRY
 import ivr.web.context
 from ivr.content.flows import Flows
 from ivr.ops import metrics
+from ivr.store.published import WATCH_SECONDS
+from ivr.web.app import HelplineFlask
 from ivr.web.context import helpline
 from tests.common import CLOSED_AT, HELPLINE, heard, london, twilio_client
 
@@ -114,3 +120,32 @@ def test_another_day_hears_its_own_closed_words(make_app, clock, later: str) -> 
     fresh = heard(twilio_client(make_app(at=later)).post("/voice"))
     assert again == fresh
     assert again != heard(twilio_client(make_app(at=CLOSED_AT)).post("/voice"))
+
+
+def test_flask_asks_whether_a_view_is_async_once_per_function(make_app, monkeypatch) -> None:
+    app = make_app(CLOSED_AT)
+    twilio_client(app).post("/voice")
+    asked: list[object] = []
+    monkeypatch.setattr("flask.app.iscoroutinefunction", lambda func: asked.append(func) or False)
+    assert isinstance(app, HelplineFlask)
+    assert twilio_client(app).post("/voice").status_code == 200
+    assert asked == []
+
+
+def test_an_app_no_longer_used_is_freed_and_its_watching_threads_end(make_app) -> None:
+    """Found: the cache of functions Flask need not ask about held them, and with them every
+    app they close over; and the thread watching for a supervisor's closure held its watch
+    for ever. Each test's app and its threads lived on: 1 100 threads polling Redis halfway
+    through the fast tests."""
+    before = set(threading.enumerate())
+    app = make_app(CLOSED_AT)
+    twilio_client(app).post("/voice")
+    started = [t for t in threading.enumerate() if t not in before and t.name.endswith("-watch")]
+    assert {t.name for t in started} == {"content-watch", "override-watch"}
+    gone = weakref.ref(app)
+    del app
+    gc.collect()
+    assert gone() is None
+    for thread in started:
+        thread.join(timeout=WATCH_SECONDS + 5)
+        assert not thread.is_alive(), thread.name

@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from datetime import datetime
 
@@ -112,18 +113,29 @@ class OverrideWatch:
         if self._listening:
             return
         self._listening = True
-        threading.Thread(target=self._listener, name="override-watch", daemon=True).start()
+        threading.Thread(
+            target=_listener, args=(weakref.ref(self),), name="override-watch", daemon=True
+        ).start()
 
-    def _listener(self) -> None:
-        """Drop the copy on every announced change; after a lost connection, drop it too
-        (a change may have been missed) and listen again."""
-        while True:
-            try:
-                pubsub = self.client.pubsub(ignore_subscribe_messages=True)
-                pubsub.subscribe(self.keys.closure_changed)
-                while True:
-                    if pubsub.get_message(timeout=1.0) is not None:
-                        self.invalidate()
-            except redis.RedisError:
-                self.invalidate()
-                time.sleep(1)
+
+def _listener(watched: weakref.ref[OverrideWatch]) -> None:
+    """Drop the copy on every announced change; after a lost connection, drop it too (a
+    change may have been missed) and listen again. Ends with the watch it serves (an app no
+    longer used), as the content watch does: the suite builds thousands of apps, and each
+    thread holding its watch kept them all polling."""
+    while (watch := watched()) is not None:
+        client, channel = watch.client, watch.keys.closure_changed
+        del watch
+        try:
+            pubsub = client.pubsub(ignore_subscribe_messages=True)
+            pubsub.subscribe(channel)
+            while watched() is not None:
+                if pubsub.get_message(timeout=1.0) is not None and (watch := watched()):
+                    watch.invalidate()
+                    del watch
+            pubsub.close()
+        except redis.RedisError:
+            if watch := watched():
+                watch.invalidate()
+                del watch
+            time.sleep(1)

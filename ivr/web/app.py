@@ -8,7 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Any
-from weakref import WeakKeyDictionary
+from weakref import WeakSet
 
 from flask import Flask
 
@@ -35,16 +35,17 @@ class HelplineFlask(Flask):
     (https://flask.palletsprojects.com/en/stable/api/#flask.Flask.ensure_sync)."""
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        if not isinstance(func, FunctionType):  # a bound method, a partial: as Flask does
-            return super().ensure_sync(func)
-        synced = _SYNCED.get(func)
-        if synced is None:
-            synced = _SYNCED[func] = super().ensure_sync(func)
+        if isinstance(func, FunctionType) and func in _PLAIN:
+            return func
+        synced = super().ensure_sync(func)
+        if synced is func and isinstance(func, FunctionType):
+            _PLAIN.add(func)
         return synced
 
 
-# Bounded by the functions the app defines (its views and hooks), kept with them.
-_SYNCED: WeakKeyDictionary[FunctionType, Callable[..., Any]] = WeakKeyDictionary()
+# The plain (not async) functions seen, held weakly: an app's views and hooks are closures
+# over it, and holding them would keep every app ever built alive.
+_PLAIN: WeakSet[FunctionType] = WeakSet()
 
 
 def create_app(
