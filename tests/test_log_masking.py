@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from ivr.ops import logs
-from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers, mask_text, setup_logging
+from ivr.ops.logs import WRITERS, JsonFormatter, MaskPhoneNumbers, mask_text, setup_logging
 from tests.common import twilio_client
 
 SID = "CA" + "0123456789abcdef" * 2
@@ -445,26 +445,22 @@ def test_what_a_webhook_decided_is_in_the_message_not_a_field_of_its_own(make_ap
 
 @pytest.fixture
 def logging_switches() -> Iterator[None]:
-    """logging's module switches and root handlers, put back after the test."""
+    """logging's module switches and the handlers of every logger that writes lines, put
+    back after the test. Gunicorn's loggers start empty here: a test before this one in the
+    same process may have left its handlers on them (seen when the fast tests ran in three
+    shards, not two)."""
     root = logging.getLogger()
-    saved = (
-        logging.logThreads,
-        logging.logProcesses,
-        logging.logMultiprocessing,
-        logging._srcfile,
-        list(root.handlers),
-        root.level,
-    )
+    switches = (logging.logThreads, logging.logProcesses, logging.logMultiprocessing)
+    srcfile, level = logging._srcfile, root.level
+    writers = {name: logging.getLogger(name) for name in WRITERS}
+    handlers = {name: list(logger.handlers) for name, logger in writers.items()}
+    for name in WRITERS[1:]:
+        writers[name].handlers[:] = []
     yield
-    (
-        logging.logThreads,
-        logging.logProcesses,
-        logging.logMultiprocessing,
-        logging._srcfile,
-        handlers,
-        level,
-    ) = saved
-    root.handlers[:] = handlers
+    logging.logThreads, logging.logProcesses, logging.logMultiprocessing = switches
+    logging._srcfile = srcfile
+    for name, logger in writers.items():
+        logger.handlers[:] = handlers[name]
     root.setLevel(level)
 
 
