@@ -1,13 +1,14 @@
-"""The suite builds an app for nearly every test (about 5 000 of them from the same rules and
+"""The suite builds an app for nearly every test (thousands of them, from the same rules and
 the same flows/), and two parts of building one are work a running server does once: these
 make that work once per test session too. Nothing here changes what an app does.
 
-- werkzeug writes and compiles Python source for two URL builders per rule each time a rule
-  is added to an app's map (about 70 rules: a third of building an app). A builder depends
-  only on the rule's parsed parts and its defaults, so the same parts get the same builder.
+- werkzeug parses each rule and writes and compiles Python source for its two URL builders
+  each time the rule is added to an app's map (about 70 rules: most of building an app
+  after the content). What compile() makes depends only on the rule's text, its map's
+  slash and host settings and its converters, so a rule compiled once is copied after.
 - flows/ is checked once per version and day and the last few days are kept
   (ivr/content/published.py); tests move their clocks across many days of the year, so the
-  session keeps more of them.
+  session keeps more of them (each about 2 MB).
 """
 
 from __future__ import annotations
@@ -21,20 +22,37 @@ from ivr.content import published
 
 CHECKED_DAYS_IN_TESTS = 60
 
-_compile_builder = Rule._compile_builder
-_builders: dict[tuple[object, ...], Callable[..., Any]] = {}
+_compile = Rule.compile
+_compiled: dict[tuple[object, ...], tuple[Any, ...]] = {}
 
 
-def _same_parts_same_builder(self: Rule, append_unknown: bool = True) -> Callable[..., Any]:
-    if self.defaults:  # resolved into the source: compiled as werkzeug does
-        return _compile_builder(self, append_unknown)
-    key = (tuple(self._trace), append_unknown)
-    found = _builders.get(key)
+def _compile_once(self: Rule) -> None:
+    if self.defaults or self.map is None:  # defaults are written into the builders' source
+        _compile(self)
+        return
+    key: tuple[object, ...] = (self.rule, self.merge_slashes, self.map.host_matching)
+    key += (self.host, self.subdomain, *sorted(self.map.converters.items()))
+    found = _compiled.get(key)
     if found is None:
-        found = _builders[key] = _compile_builder(self, append_unknown)
-    return found
+        _compile(self)
+        build: Callable[..., Any] = self._build.__func__  # type: ignore[attr-defined]
+        unknown: Callable[..., Any] = self._build_unknown.__func__  # type: ignore[attr-defined]
+        _compiled[key] = (
+            self._parts,
+            self._trace,
+            self._converters,
+            self.arguments,
+            build,
+            unknown,
+        )
+        return
+    parts, trace, converters_of, arguments, build, unknown = found
+    self._parts, self._trace, self._converters = list(parts), list(trace), dict(converters_of)
+    self.arguments = set(arguments)  # compile() adds the rule's variables to it
+    self._build = build.__get__(self, None)
+    self._build_unknown = unknown.__get__(self, None)
 
 
 def install() -> None:
-    Rule._compile_builder = _same_parts_same_builder  # type: ignore[method-assign]
+    Rule.compile = _compile_once  # type: ignore[method-assign]
     published.CHECKED_DAYS_KEPT = CHECKED_DAYS_IN_TESTS

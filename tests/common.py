@@ -72,6 +72,18 @@ ADVISOR_PHONE = "+447400123456"
 SUPERVISOR_PHONE = "+447400123457"
 LOGIN = "/console/login"
 
+# `make fast` sets FAST_SAMPLE=k and runs about one case in k of each big table
+# (conftest.keep_sample); a property test runs about one in k of its examples too, at least
+# MIN_EXAMPLES. `make test` runs every example.
+FAST_SAMPLE = int(os.environ.get("FAST_SAMPLE") or 1)
+MIN_EXAMPLES = 20
+
+
+def examples(n: int) -> int:
+    """A property test's max_examples: `n` in `make test`, about n/k in `make fast`."""
+    return n if FAST_SAMPLE <= 1 else max(MIN_EXAMPLES, n // FAST_SAMPLE)
+
+
 # How often a test's own HTTP server looks for its shutdown: at the standard library's 0.5 s,
 # each test that stops one waited half a second for nothing.
 SERVER_POLL_SECONDS = 0.01

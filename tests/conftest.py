@@ -305,9 +305,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):
 # The tests `make fast` leaves out (`-m "not slow"`; `make test` runs them): whole files that
 # start real processes, Redis failover, chaos or a browser, then single tests that took more
 # than 5 s (measured with `--durations` on two shared cores, about four times an idle
-# machine's time), as `file::test` (every case of a parametrized one), and any test that uses
-# a fixture in SLOW_FIXTURES. One list rather than a mark in each file, so the fast loop is
-# read in one place; tests/test_docs.py checks that every entry still names a test.
+# machine's time) or that mostly wait (on a thread, a timeout, a process), as `file::test`
+# (every case of a parametrized one), and any test that uses a fixture in SLOW_FIXTURES. One
+# list rather than a mark in each file, so the fast loop is read in one place;
+# tests/test_docs.py checks that every entry still names a test.
 SLOW = (
     "test_browser.py",
     "test_failover.py",
@@ -335,6 +336,13 @@ SLOW = (
     "test_metrics_bounded.py::test_ten_thousand_junk_paths_leave_metrics_the_same_size",
     "test_staff_commands.py::test_hours_stops_the_embedded_redis_it_started",
     "test_twilio_api.py::test_a_burst_of_500_is_deleted_in_one_pass",
+    "test_request_context.py::test_an_app_no_longer_used_is_freed_and_its_watching_threads_end",
+    "test_console_pages.py::test_a_store_out_of_reach_gives_a_plain_page_that_says_what_to_do",
+    "test_sealed_at_rest.py::test_keys_rotate_while_the_app_reads_and_writes",
+    "test_run_lines.py::test_a_child_that_exits_is_logged_not_printed",
+    "test_demo.py::test_a_rehearsal_runs_apart_from_the_live_store_and_leaves_nothing",
+    "test_signin_pool.py::test_under_gevent_calls_are_answered_while_passwords_are_checked",
+    "test_subject_requests.py::test_erase_waits_out_twilio_saying_too_many_requests",
 )
 SLOW_FIXTURES = ("browser",)  # Chromium, wherever it is used
 # How many tests each module holds, counted before `-m` deselects any (tests/test_docs.py

@@ -24,7 +24,7 @@ from ivr.core.phone import DRAMA
 from ivr.services import Services, build_services
 from ivr.store.spool import Spool
 from ivr.web.sms import reply
-from tests.common import TOKEN, london, new_sid
+from tests.common import TOKEN, examples, london, new_sid
 
 SENDER = "+447400123456"
 OTHER = "+447400123457"
@@ -175,7 +175,7 @@ def test_callable_number_answers_as_before(raw, drama):
     assert callable_number(raw, drama=drama) == old_callable_number(raw, drama=drama)
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(
     prefix=st.sampled_from(["+44", "0", "+441", "+442", "+443", "+447", "+448", "+449", "+1", ""]),
     digits=st.text("0123456789", min_size=0, max_size=12),
@@ -188,7 +188,7 @@ def test_callable_number_answers_as_before_for_any_digits(prefix, digits):
 # ------------------------------------------------------------------ the reply, once
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(st.lists(st.text(max_size=200), max_size=4))
 def test_the_twiml_is_what_twilio_s_library_writes(messages):
     expected = MessagingResponse()

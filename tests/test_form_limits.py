@@ -25,7 +25,7 @@ from werkzeug.wrappers import Request
 import ivr.web.limits
 from ivr.web.limits import BODY, MAX_FIELDS, TWILIO_MAX_BODY, FormOnce
 from ivr.web.signatures import signature, signed_text
-from tests.common import HELPLINE, TOKEN, heard
+from tests.common import HELPLINE, TOKEN, examples, heard
 
 LOCAL = "http://localhost"
 CALL = {
@@ -330,7 +330,7 @@ def test_twilio_signing_with_or_without_the_port_is_still_accepted(
 FIELD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
 
 
-@settings(max_examples=400, deadline=None)
+@settings(max_examples=examples(400), deadline=None)
 @given(
     url=FIELD_TEXT.map(lambda tail: "https://helpline.example.org/voice" + tail),
     items=st.lists(st.tuples(FIELD_TEXT, FIELD_TEXT), max_size=12),
@@ -348,7 +348,7 @@ def test_the_signature_is_the_twilio_librarys_on_any_form(
     assert signature(key.encode(), signed_text(url, plain), algorithm).decode() == library
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=examples(300), deadline=None)
 @given(
     body=st.one_of(
         st.lists(st.tuples(FIELD_TEXT, FIELD_TEXT), max_size=12).map(

@@ -18,7 +18,7 @@ from hypothesis import strategies as st
 
 from ivr.ops import logs
 from ivr.ops.logs import WRITERS, JsonFormatter, MaskPhoneNumbers, mask_text, setup_logging
-from tests.common import twilio_client
+from tests.common import examples, twilio_client
 
 SID = "CA" + "0123456789abcdef" * 2
 
@@ -348,13 +348,13 @@ PIECES = st.sampled_from(
 TEXTS = st.one_of(st.text(max_size=40), st.lists(PIECES, max_size=24).map("".join))
 
 
-@settings(max_examples=3000, deadline=None)
+@settings(max_examples=examples(3000), deadline=None)
 @given(TEXTS)
 def test_the_masker_gives_what_it_gave_before_on_any_text(text: str) -> None:
     assert mask_text(text) == masked_before(text)
 
 
-@settings(max_examples=500, deadline=None)
+@settings(max_examples=examples(500), deadline=None)
 @given(
     message=TEXTS,
     extras=st.dictionaries(

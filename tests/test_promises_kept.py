@@ -22,7 +22,7 @@ from ivr.core.promise import day_slot, first_slot
 from ivr.simulate import TwilioLikeClient
 from ivr.store.closures import close_line, reopen_line
 from ivr.store.queue import CallbackQueue
-from tests.common import SEALER, TOKEN, empty, flows_with, london
+from tests.common import SEALER, TOKEN, empty, examples, flows_with, london
 
 ME = "+447400123456"
 CHRISTMAS = """
@@ -184,7 +184,9 @@ def property_flows(tmp_path_factory) -> Path:
 
 
 @settings(
-    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(150),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(
     at=INSTANTS,

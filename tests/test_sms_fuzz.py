@@ -18,11 +18,13 @@ from ivr.content.flows import MAX_STEP_SEGMENTS
 from ivr.core.callbacks import OPEN_STATUSES, callable_number
 from ivr.core.gsm7 import non_gsm7, segments
 from ivr.core.keywords import interpret
-from tests.common import empty, replies, texter
+from tests.common import empty, examples, replies, texter
 
 UK_MOBILES = ("+447400123456", "+447400123457", "+447400123458", "+442079460001")
 FUZZ = settings(
-    max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(80),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 
 keywords = st.sampled_from(

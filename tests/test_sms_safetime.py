@@ -29,6 +29,7 @@ from tests.common import (
     add_advisor,
     empty,
     everything_stored,
+    examples,
     london,
     new_sid,
     only,
@@ -371,7 +372,9 @@ about_time = st.builds(
 
 
 @settings(
-    max_examples=100, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+    max_examples=examples(100),
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture],
 )
 @given(body=about_time, at=st.sampled_from([OPEN, EVENING, WEEKEND]))
 def test_a_text_that_mentions_a_time_is_never_taken_as_any_time(make_app, store, body, at):

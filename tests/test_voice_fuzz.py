@@ -18,11 +18,11 @@ from ivr.config import Settings
 from ivr.core import calltree
 from ivr.core.clock import fixed_clock
 from ivr.store.connection import connect
-from tests.common import CLOSED_AT, OPEN_AT, TOKEN, empty, london
+from tests.common import CLOSED_AT, OPEN_AT, TOKEN, empty, examples, london
 
 ADVISORS = ("+442079460001", "+442079460002")
 FUZZ = settings(
-    max_examples=60,
+    max_examples=examples(60),
     deadline=None,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],

@@ -134,6 +134,15 @@ class Phrase:
 
     text: str
     slots: tuple[tuple[str, ...], ...]
+    # The first slot's words and stems: most starts are skipped on them at once (a text is
+    # matched against every phrase of every class at every word).
+    _exact: frozenset[str] = field(init=False, repr=False, compare=False)
+    _stems: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        first = self.slots[0] if self.slots else ()
+        object.__setattr__(self, "_exact", frozenset(a for a in first if not a.endswith("*")))
+        object.__setattr__(self, "_stems", tuple(a[:-1] for a in first if a.endswith("*")))
 
     @staticmethod
     def parse(text: str) -> Phrase:
@@ -159,7 +168,10 @@ class Phrase:
         """Where this phrase stands in `words`: the positions of its own words (not those a
         GAP skipped), for each start."""
         found = []
-        for start in range(len(words)):
+        exact, stems = self._exact, self._stems
+        for start, word in enumerate(words):
+            if word not in exact and not (stems and word.startswith(stems)):
+                continue
             covered = _match(self.slots, 0, words, start)
             if covered is not None:
                 found.append(frozenset(covered))
