@@ -4,8 +4,11 @@ make that work once per test session too. Nothing here changes what an app does.
 
 - werkzeug parses each rule and writes and compiles Python source for its two URL builders
   each time the rule is added to an app's map (about 70 rules: most of building an app
-  after the content). What compile() makes depends only on the rule's text, its map's
-  slash and host settings and its converters, so a rule compiled once is copied after.
+  after the content). What compile() makes depends only on the rule's class and text, its
+  map's slash and host settings and its converters, so a rule compiled once is copied
+  after (its converters shared: werkzeug's own never read their map). werkzeug is pinned
+  by the lock; tests/test_test_suite.py compiles every rule of an app both ways and
+  compares them, so an upgrade that changes compile() is caught.
 - flows/ is checked once per version and day and the last few days are kept
   (ivr/content/published.py); tests move their clocks across many days of the year, so the
   session keeps more of them (each about 2 MB).
@@ -30,7 +33,7 @@ def _compile_once(self: Rule) -> None:
     if self.defaults or self.map is None:  # defaults are written into the builders' source
         _compile(self)
         return
-    key: tuple[object, ...] = (self.rule, self.merge_slashes, self.map.host_matching)
+    key: tuple[object, ...] = (type(self), self.rule, self.merge_slashes, self.map.host_matching)
     key += (self.host, self.subdomain, *sorted(self.map.converters.items()))
     found = _compiled.get(key)
     if found is None:

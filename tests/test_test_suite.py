@@ -190,3 +190,24 @@ class Deselected:
 
     def __call__(self, items: list[object]) -> None:
         self.into.extend(items)
+
+
+def test_a_copied_rule_is_the_rule_werkzeug_compiles(make_app) -> None:
+    """tests/cheaper_apps.py copies a rule compiled for an earlier app: every rule of an app
+    (converters, double slashes, the static route) is the same as werkzeug compiles it."""
+    from werkzeug.routing.rules import Rule
+
+    from tests import cheaper_apps
+
+    make_app()
+    app = make_app()  # its rules copied from the first's
+    for copied in app.url_map.iter_rules():
+        fresh = copied.empty()
+        fresh.map = copied.map
+        cheaper_apps._compile(fresh)  # werkzeug's own compile()
+        assert isinstance(copied, Rule)
+        assert (copied._trace, copied.arguments) == (fresh._trace, fresh.arguments)
+        assert [p.content for p in copied._parts] == [p.content for p in fresh._parts]
+        values = {name: "x1" for name in copied.arguments}
+        assert copied.build(values) == fresh.build(values), copied.rule
+        assert copied.build(values | {"q": "1"}) == fresh.build(values | {"q": "1"})
