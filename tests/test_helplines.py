@@ -428,6 +428,21 @@ def test_an_unknown_helpline_is_refused_with_the_names(lines_cli: Callable[..., 
     assert "england, scotland" in result.output  # type: ignore[attr-defined]
 
 
+def test_a_mistake_in_another_helplines_folder_does_not_stop_a_command_for_this_one(
+    lines_cli: Callable[..., object], two_lines: Path
+) -> None:
+    """Start-up refuses the whole flows/; a command for a helpline whose own folder is sound
+    (the fallback exported during an incident, its hours read) still runs, and a command
+    for the broken one names the file."""
+    _edit(two_lines / "scotland" / "hours.toml", 'subdivision = "SCT"', 'subdivision = "XX"')
+    england = lines_cli("hours", "--at", ST_ANDREWS)
+    assert england.exit_code == 0, england.output  # type: ignore[attr-defined]
+    assert any("open, closes at 16:00" in line for line in output(england))
+    scotland = lines_cli("hours", "--helpline", "scotland", "--at", ST_ANDREWS)
+    assert scotland.exit_code != 0  # type: ignore[attr-defined]
+    assert "scotland/hours.toml" in scotland.output  # type: ignore[attr-defined]
+
+
 def test_simulate_to_a_helpline(lines_cli: Callable[..., object]) -> None:
     heard_call = "\n".join(
         output(lines_cli("simulate", "call", "--to", "scotland", "--at", ST_ANDREWS))

@@ -14,7 +14,7 @@ import click
 
 from ivr.actions import publishing
 from ivr.config import Settings
-from ivr.content.flows import Flows
+from ivr.content.flows import Flows, load_flows
 from ivr.content.helplines import Lines, load_lines
 from ivr.content.published import Published, load_files, snapshot
 from ivr.content.tomlfile import FlowFileError
@@ -37,16 +37,26 @@ def lines_or_exit(settings: Settings) -> Lines:
 
 
 def flows_or_exit(settings: Settings) -> Flows:
-    """The words and hours of settings.helpline (the default one if not set), with flows/
-    checked as start-up checks it (every helpline's folder); the same files on the same day
-    are not checked twice in a process (content.published.load_files)."""
+    """The words and hours of settings.helpline (the default one if not set), checked as
+    start-up checks flows/, and not twice in a process for the same files on the same day
+    (content.published.load_files). A mistake in another helpline's folder does not stop a
+    command for this one (an operator exporting the fallback during an incident): then this
+    helpline's folder alone is read, and a mistake in it named."""
+    lines = lines_or_exit(settings)
+    line = lines.named(settings.helpline) if settings.helpline else lines.default
+    if line is None:
+        raise click.ClickException(
+            f"no helpline {settings.helpline!r} (the helplines: {', '.join(lines.names)})"
+        )
+    now = system_clock()
     try:
-        loaded = load_files(snapshot(settings.flows_dir), settings.flows_dir, system_clock())
+        return load_files(snapshot(settings.flows_dir), settings.flows_dir, now).flows[line.name]
+    except FlowFileError:
+        pass
+    try:
+        return load_flows(line.directory, now)
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
-    lines = loaded.lines
-    line = (lines.named(settings.helpline) if settings.helpline else None) or lines.default
-    return loaded.flows[line.name]
 
 
 def on_helpline(settings: Settings, chosen: str | None) -> Settings:

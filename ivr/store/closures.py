@@ -134,8 +134,10 @@ def _listener(watched: weakref.ref[OverrideWatch]) -> None:
                     watch.invalidate()
                     del watch
             pubsub.close()
-        except redis.RedisError:
+        except Exception as exc:  # noqa: BLE001 - the watch must outlive any one error
+            if not isinstance(exc, redis.RedisError):
+                log.exception("while watching for a supervisor's closure")
             if watch := watched():
-                watch.invalidate()
+                watch.invalidate()  # a change may have been missed
                 del watch
             time.sleep(1)
