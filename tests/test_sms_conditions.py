@@ -12,6 +12,7 @@ from flask import Flask
 
 from ivr.core.callbacks import Callback
 from ivr.core.safetime import ANYTIME
+from ivr.web.console.common import plan_label
 from tests.common import add_advisor, everything_stored, send, signed_in
 
 ME = "+447400123456"
@@ -81,6 +82,23 @@ def test_the_advisor_sees_the_condition_sealed_at_rest(make_app, store):
     assert "their words: &#34;Quokka: text first please&#34;" in page
     view = signed_in(app, "Alex").get("/console/queue.json").get_json()
     assert "Quokka: text first please" in view["due"][0]["words"]
+    # Found: the label read "any time" beside it, as if nothing stood in the way of a call.
+    assert view["due"][0]["plan"] == "any time, on their conditions: read their words"
+    assert "any time, on their conditions: read their words" in page
+
+
+@pytest.mark.parametrize(
+    ("body", "label"),
+    [
+        ("call me after 2pm, text first", "after 2pm, on their conditions: read their words"),
+        ("call me after 2pm", "after 2pm"),
+        ("don't leave a voicemail", "any time, on their conditions: read their words"),
+    ],
+)
+def test_the_advisor_reads_a_condition_beside_the_time(make_app, body, label):
+    app = make_app(at=OPEN)
+    send(app, body)
+    assert plan_label(the_callback(app)) == label
 
 
 def test_ordinary_words_are_not_kept(make_app):

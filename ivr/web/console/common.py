@@ -34,6 +34,7 @@ from werkzeug.wrappers import Response
 
 from ivr.core.callbacks import Callback
 from ivr.core.clock import brief_in_words
+from ivr.core.conditions import has_condition
 from ivr.core.expiry import last_day, overdue
 from ivr.core.phone import console_mask
 from ivr.core.safetime import describe
@@ -317,6 +318,19 @@ def waited(since: datetime, now: datetime) -> str:
 
 
 HELD_LABEL = "waiting for a safe time"
+# "any time" beside "text first" read as leave to call however: the label says there is more.
+ON_CONDITIONS = "{when}, on their conditions: read their words"
+
+
+def plan_label(cb: Callback) -> str:
+    """The safe time in words for advisors; a time with a condition the person put on how
+    we call ("text first", "no voicemail") says so, since the time alone reads as none."""
+    if cb.plan is None:
+        return HELD_LABEL
+    when = describe(cb.plan)
+    if any(has_condition(said) for said in cb.words):
+        return ON_CONDITIONS.format(when=when)
+    return when
 
 
 def row(cb: Callback, now: datetime) -> dict[str, object]:
@@ -329,7 +343,7 @@ def row(cb: Callback, now: datetime) -> dict[str, object]:
         "id": cb.id,
         "number": console_mask(cb.number),
         "waited": waited(cb.requested_at, now),
-        "plan": describe(cb.plan) if cb.plan is not None else HELD_LABEL,
+        "plan": plan_label(cb),
         # Their own words about when (their last few such texts), beside the window read
         # from them, so a misreading is caught by the advisor. Escaped where shown.
         "words": " / ".join(f'"{said}"' for said in cb.words),
