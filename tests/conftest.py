@@ -329,6 +329,11 @@ SLOW = (
     "test_sms_fuzz.py::test_a_conversation_leaves_exactly_the_callbacks_it_asked_for",
     "test_take_by_callsid.py::test_two_advisors_pressing_1_in_either_order_each_get_their_own_caller",
     "test_take_next.py::test_two_advisors_taking_next_at_once_never_get_the_same_one",
+    "test_take_next.py::test_with_one_waiting_only_one_of_two_advisors_gets_them",
+    "test_take_next.py::test_a_caller_hanging_up_while_being_taken_is_never_bridged",
+    "test_console_queue.py::test_two_advisors_pressing_call_next_together_ring_different_people",
+    "test_queue.py::test_two_hundred_simultaneous_requests_for_one_number_make_one_callback",
+    "test_promises_kept.py::test_a_callback_promised_for_4_january_is_kept_until_it_has_been_missed_five_days",
     # real waits, bursts and processes
     "test_publish.py::test_a_typo_and_a_restart_leave_the_last_published_version_serving",
     "test_publish.py::test_a_broken_publish_leaves_calls_answered_as_before",
@@ -343,6 +348,9 @@ SLOW = (
     "test_demo.py::test_a_rehearsal_runs_apart_from_the_live_store_and_leaves_nothing",
     "test_signin_pool.py::test_under_gevent_calls_are_answered_while_passwords_are_checked",
     "test_subject_requests.py::test_erase_waits_out_twilio_saying_too_many_requests",
+    "test_twilio_api.py::test_twilio_saying_too_many_requests_is_waited_out_in_the_same_pass",
+    "test_migrations.py::test_processes_starting_together_upgrade_once_and_wait_for_each_other",
+    "test_signin_pool.py::test_a_check_takes_one_lane_and_older_hashes_are_upgraded_at_sign_in",
 )
 SLOW_FIXTURES = ("browser",)  # Chromium, wherever it is used
 # How many tests each module holds, counted before `-m` deselects any (tests/test_docs.py
