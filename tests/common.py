@@ -315,6 +315,12 @@ def only(texts: list[str]) -> str:
     return texts[0]
 
 
+def stop_following(app: Flask) -> None:
+    """The app's helplines stop following published words and hours (a test done with it)."""
+    for line in app.extensions["helplines"].values():
+        line.content.stop()
+
+
 def reply_text(app: Flask, name: str, **fields: object) -> str:
     """A reply from flows/sms.toml, filled in as the app fills it."""
     flows = app.extensions["helpline"].flows

@@ -11,9 +11,11 @@ Plain helpers, constants and the assertions on what callers hear are in tests/co
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import logging
 import os
 import shutil
+import weakref
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -51,6 +53,7 @@ from tests.common import (
     london,
     phone_numbers_in,
     signed_in,
+    stop_following,
     twilio_client,
 )
 
@@ -111,7 +114,7 @@ def production_passwords() -> str:
 
 
 @pytest.fixture
-def make_app(store: redis.Redis, store_settings: dict[str, object]) -> AppFactory:
+def make_app(store: redis.Redis, store_settings: dict[str, object]) -> Iterator[AppFactory]:
     """make_app(at=..., clock=..., **settings): the real app, signatures on, the clock
     stopped at `at` (or the given one, e.g. the `clock` fixture), on the (emptied) test
     Redis, console passwords hashed at the tests-only cheap cost unless
@@ -128,9 +131,14 @@ def make_app(store: redis.Redis, store_settings: dict[str, object]) -> AppFactor
         }
         app = create_app(config, clock=clock or fixed_clock(london(at)))
         app.testing = True
+        built.append(weakref.ref(app))  # not kept alive: a test may see it freed
         return app
 
-    return factory
+    built: list[weakref.ref[Flask]] = []
+    yield factory
+    for ref in built:  # the next test publishes: these apps need not check its copy
+        if (app := ref()) is not None:
+            stop_following(app)
 
 
 @pytest.fixture
@@ -416,17 +424,24 @@ def keep_sample(config: pytest.Config, items: list[pytest.Item], k: int) -> None
         items[:] = [item for item in items if id(item) not in left]
 
 
+def share(nodeid: str, n: int) -> int:
+    """Which of n shares a test falls in: a hash unrelated to keep_sample's."""
+    return int.from_bytes(hashlib.blake2b(nodeid.encode(), digest_size=4).digest()) % n
+
+
 def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:
     """TEST_SHARD=i/n (tests/shards.py, `make fast`): this process runs the i-th of n shares
     of the tests, dealt by a hash of each test's id, so n processes at once (one a core) run
-    every test exactly once whatever order each collects them in."""
+    every test exactly once whatever order each collects them in. The hash is not crc32:
+    keep_sample keeps the cases whose crc32 is a multiple of k, which would all land in one
+    shard."""
     index, _, count = shard.partition("/")
     n, i = int(count), int(index)
     if not 0 <= i < n:
         raise pytest.UsageError(f"TEST_SHARD={shard}: i/n with 0 <= i < n")
     kept, left = [], []
     for item in items:
-        (kept if zlib.crc32(item.nodeid.encode()) % n == i else left).append(item)
+        (kept if share(item.nodeid, n) == i else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept

@@ -14,6 +14,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
 import urllib.request
@@ -38,6 +39,7 @@ from tests.common import (
     heard,
     london,
     signed_in,
+    stop_following,
     twilio_client,
 )
 
@@ -116,6 +118,23 @@ def test_a_publish_reaches_a_running_app_and_its_cached_answers(make_app, cli, f
     assert "published" in published.output.lower()
     wait_for(lambda: any(TRAINING in line for line in greeting(app)), "the closure", 5, str)
     assert_hears(greeting(app), SAFETY)
+
+
+def test_an_app_that_stopped_following_keeps_its_words_and_its_watch_ends(make_app, cli, flows):
+    """A test's app done with (tests/conftest.py: make_app) reads and checks no later copy:
+    found, the apps of earlier tests each checked every copy a later test published."""
+    before = set(threading.enumerate())
+    app = make_app(at=WEDNESDAY, flows_dir=flows)
+    greeting(app)
+    (watch,) = [t for t in threading.enumerate() if t not in before and t.name == "content-watch"]
+    stop_following(app)
+
+    add_to_hours(flows, CLOSURE)
+    assert cli("content", "publish", flows=flows).exit_code == 0
+
+    watch.join(timeout=5)
+    assert not watch.is_alive()
+    assert_not_hears(greeting(app), TRAINING)
 
 
 def test_the_fallback_says_the_published_words_too(make_app, cli, flows):

@@ -123,6 +123,7 @@ class ContentWatch:
         self._refused: str | None = None
         self._changed: list[Callable[[], None]] = []
         self._listening = False
+        self._stopped = False
         self._lock = threading.Lock()
 
     @property
@@ -138,6 +139,16 @@ class ContentWatch:
     def follow(self) -> None:
         """Start following publishes now, rather than at the first read."""
         self._listen()
+
+    def stop(self) -> None:
+        """Stop following publishes (an app done with, before the collector frees it): the
+        listener ends when it next wakes, checking nothing, so a copy published later is
+        not read and checked for an app nobody uses."""
+        self._stopped = True
+
+    @property
+    def following(self) -> bool:
+        return not self._stopped
 
     def on_change(self, hook: Callable[[], None]) -> None:
         """Call `hook` after each switch to a new copy (the scheduler replans its opening)."""
@@ -216,14 +227,14 @@ class ContentWatch:
 
 def _listener(watched: weakref.ref[ContentWatch]) -> None:
     """Refresh on every announcement, and every few seconds anyway; after a lost connection,
-    listen again. Ends with the watch it serves (an app no longer used)."""
-    while (watch := watched()) is not None:
+    listen again. Ends with the watch it serves (an app no longer used), or when stopped."""
+    while (watch := watched()) is not None and watch.following:
         seconds, store = watch.seconds, watch.store
         del watch
         try:
             pubsub = store.pubsub(ignore_subscribe_messages=True)
             pubsub.subscribe(CONTENT_PUBLISHED)
-            while (watch := watched()) is not None:
+            while (watch := watched()) is not None and watch.following:
                 watch.refresh()
                 del watch
                 pubsub.get_message(timeout=seconds)
