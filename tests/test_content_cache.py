@@ -4,13 +4,15 @@ named, with its file and line, every time it is met."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
 from ivr.content.flows import DEFAULT_DIR
-from ivr.content.published import load_files, snapshot
+from ivr.content.published import load_files, snapshot, version_of
 from ivr.content.tomlfile import FlowFileError
 from tests.common import london
 
@@ -69,3 +71,17 @@ def test_a_mistake_is_named_with_its_file_and_line_every_time(tmp_path: Path) ->
             load_files(snapshot(folder), folder, WEDNESDAY)
         assert caught.value.path == folder / "hours.toml"
         assert caught.value.line == line
+
+
+def test_a_version_is_the_hash_of_the_text_even_after_the_files_change() -> None:
+    """version_of keeps its last few answers: a copy changed in place, or equal text read
+    again, still gets the hash of what it holds."""
+    files = snapshot(DEFAULT_DIR)
+    version = version_of(files)
+    assert version_of(snapshot(DEFAULT_DIR)) == version
+    files["hours.toml"] += "\n"
+    changed = version_of(files)
+    canonical = json.dumps(dict(sorted(files.items())), ensure_ascii=False).encode("utf-8")
+    assert changed == hashlib.sha256(canonical).hexdigest() != version
+    del files["hours.toml"]
+    assert version_of(files) not in (version, changed)

@@ -51,9 +51,22 @@ class Loaded:
 
 
 def version_of(files: Mapping[str, str]) -> str:
-    """The hash of the files' names and text: equal files, equal versions, on every host."""
+    """The hash of the files' names and text: equal files, equal versions, on every host.
+
+    Starting asks it of the same files three times (serving, checking, publishing), a
+    refresh again: the last few are kept, and comparing text is cheaper than hashing it."""
+    for known, version in _VERSIONS:
+        if known == files:
+            return version
     canonical = json.dumps(dict(sorted(files.items())), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
+    _VERSIONS.insert(0, (dict(files), version))
+    del _VERSIONS[VERSIONS_KEPT:]
+    return version
+
+
+VERSIONS_KEPT = 4
+_VERSIONS: list[tuple[dict[str, str], str]] = []
 
 
 def snapshot(flows_dir: Path) -> dict[str, str]:
