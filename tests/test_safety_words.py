@@ -8,10 +8,26 @@ import shutil
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr.content.flows import DEFAULT_DIR, FlowFileError, Safety, load_flows, load_safety
 from ivr.content.tomlfile import read_toml
-from ivr.core.crisis import CLASSES, DANGER, DESPAIR, HELP, Phrase, classify, words_of
+from ivr.core.crisis import (
+    CLASSES,
+    DANGER,
+    DESPAIR,
+    GAP,
+    HELP,
+    CrisisWords,
+    Phrase,
+    Spotted,
+    _match,
+    classify,
+    spot,
+    words_of,
+)
+from tests.common import examples as property_examples
 from tests.common import london
 
 FLOWS = load_flows(DEFAULT_DIR, london("2026-12-08T11:00"))
@@ -139,3 +155,57 @@ def test_helpline_check_says_which_example_a_change_broke(
 def test_helpline_check_counts_the_examples_of_the_shipped_words(cli) -> None:
     result = cli("check", flows=DEFAULT_DIR)
     assert "examples in safety.toml match as written" in result.output
+
+
+# The phrases' own words (a stem with an ending), a negation and words of no phrase.
+VOCABULARY = sorted(
+    {
+        alternative[:-1] + "ing" if alternative.endswith("*") else alternative
+        for name in CLASSES
+        for phrase in WORDS.phrases.get(name, ())
+        for slot in phrase.slots
+        if slot != (GAP,)
+        for alternative in slot
+    }
+    | {"not", "the", "he", "outside", "tomorrow"}
+)
+
+
+def every_phrase_at_every_word(crisis: CrisisWords, words: list[str]) -> Spotted:
+    classes: set[str] = set()
+    at: set[int] = set()
+    for name in CLASSES:
+        for phrase in crisis.phrases.get(name, ()):
+            for start in range(len(words)):
+                covered = _match(phrase.slots, 0, words, start)
+                if covered is not None:
+                    classes.add(name)
+                    at |= set(covered)
+    return Spotted(frozenset(classes), frozenset(at))
+
+
+def said(phrase: Phrase) -> st.SearchStrategy[list[str]]:
+    """The phrase as someone might say it: an alternative of each slot, a gap's few words."""
+    parts = [
+        st.lists(st.sampled_from(VOCABULARY), max_size=2)
+        if slot == (GAP,)
+        else st.sampled_from([a[:-1] + "ing" if a.endswith("*") else a for a in slot]).map(
+            lambda word: [word]
+        )
+        for slot in phrase.slots
+    ]
+    return st.tuples(*parts).map(lambda words: [w for part in words for w in part])
+
+
+PHRASES = [phrase for name in CLASSES for phrase in WORDS.phrases.get(name, ())]
+PIECES = st.one_of(
+    st.sampled_from(PHRASES).flatmap(said), st.sampled_from(VOCABULARY).map(lambda w: [w])
+)
+TEXTS = st.lists(PIECES, max_size=5).map(lambda pieces: [w for piece in pieces for w in piece])
+
+
+@settings(max_examples=property_examples(1000), deadline=None)
+@given(TEXTS)
+def test_spot_finds_what_trying_every_phrase_at_every_word_finds(words: list[str]) -> None:
+    """spot tries only the phrases a word of the text can start (CrisisWords.starting)."""
+    assert spot(WORDS, words) == every_phrase_at_every_word(WORDS, words)

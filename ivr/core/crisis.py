@@ -17,7 +17,7 @@ A phrase is words separated by spaces, where
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 
 DANGER, DESPAIR, HELP = "danger", "despair", "help"
@@ -136,13 +136,13 @@ class Phrase:
     slots: tuple[tuple[str, ...], ...]
     # The first slot's words and stems: most starts are skipped on them at once (a text is
     # matched against every phrase of every class at every word).
-    _exact: frozenset[str] = field(init=False, repr=False, compare=False)
-    _stems: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    first_words: frozenset[str] = field(init=False, repr=False, compare=False)
+    first_stems: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         first = self.slots[0] if self.slots else ()
-        object.__setattr__(self, "_exact", frozenset(a for a in first if not a.endswith("*")))
-        object.__setattr__(self, "_stems", tuple(a[:-1] for a in first if a.endswith("*")))
+        object.__setattr__(self, "first_words", frozenset(a for a in first if not a.endswith("*")))
+        object.__setattr__(self, "first_stems", tuple(a[:-1] for a in first if a.endswith("*")))
 
     @staticmethod
     def parse(text: str) -> Phrase:
@@ -168,7 +168,7 @@ class Phrase:
         """Where this phrase stands in `words`: the positions of its own words (not those a
         GAP skipped), for each start."""
         found = []
-        exact, stems = self._exact, self._stems
+        exact, stems = self.first_words, self.first_stems
         for start, word in enumerate(words):
             if word not in exact and not (stems and word.startswith(stems)):
                 continue
@@ -233,6 +233,37 @@ class CrisisWords:
 
     phrases: Mapping[str, tuple[Phrase, ...]]
     fillers: frozenset[str] = field(default_factory=frozenset)
+    # The phrases that can start at a word, by their first slot's words, and those with a
+    # stem there: spot tries only the phrases a text's own words can start (a text met every
+    # phrase of every class, 143 of them, most of which no word of it begins).
+    _by_first: Mapping[str, tuple[tuple[str, Phrase], ...]] = field(
+        init=False, repr=False, compare=False
+    )
+    _stemmed: tuple[tuple[str, Phrase], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        by_first: dict[str, list[tuple[str, Phrase]]] = {}
+        stemmed = []
+        for name in CLASSES:
+            for phrase in self.phrases.get(name, ()):
+                for word in phrase.first_words:
+                    by_first.setdefault(word, []).append((name, phrase))
+                if phrase.first_stems:
+                    stemmed.append((name, phrase))
+        object.__setattr__(self, "_by_first", {w: tuple(p) for w, p in by_first.items()})
+        object.__setattr__(self, "_stemmed", tuple(stemmed))
+
+    def starting(self, words: Sequence[str]) -> Iterator[tuple[str, Phrase]]:
+        """Each (class, phrase) whose first slot one of `words` fits, once."""
+        seen: set[tuple[str, int]] = set()
+        for word in set(words):
+            for name, phrase in self._by_first.get(word, ()):
+                if (name, id(phrase)) not in seen:
+                    seen.add((name, id(phrase)))
+                    yield name, phrase
+        for name, phrase in self._stemmed:
+            if (name, id(phrase)) not in seen:
+                yield name, phrase
 
     def joined(self, other: CrisisWords) -> CrisisWords:
         """These phrases and `other`'s: a call or a text is matched against every language
@@ -265,11 +296,10 @@ def spot(crisis: CrisisWords, words: Sequence[str]) -> Spotted:
     """The classes `words` (from words_of) match, and the positions that matched."""
     classes: set[str] = set()
     at: set[int] = set()
-    for name in CLASSES:
-        for phrase in crisis.phrases.get(name, ()):
-            for span in phrase.spans(words):
-                classes.add(name)
-                at |= span
+    for name, phrase in crisis.starting(words):
+        for span in phrase.spans(words):
+            classes.add(name)
+            at |= span
     return Spotted(frozenset(classes), frozenset(at))
 
 
