@@ -11,7 +11,6 @@ Plain helpers, constants and the assertions on what callers hear are in tests/co
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import logging
 import os
 import shutil
@@ -424,24 +423,36 @@ def keep_sample(config: pytest.Config, items: list[pytest.Item], k: int) -> None
         items[:] = [item for item in items if id(item) not in left]
 
 
-def share(nodeid: str, n: int) -> int:
-    """Which of n shares a test falls in: a hash unrelated to keep_sample's."""
-    return int.from_bytes(hashlib.blake2b(nodeid.encode(), digest_size=4).digest()) % n
+def shares(items: list[pytest.Item], n: int) -> dict[str, int]:
+    """Which of n shares each test file falls in: whole files (a module's fixtures, such
+    as test_voice_tree's walks of the call tree, are built in one process, not in each),
+    the biggest first, each to the share with the fewest tests so far. By the tests' ids:
+    a hash of each, as the sample is chosen, put every sampled case in one share."""
+    sizes: dict[str, int] = {}
+    for item in items:  # counting what `make fast` runs: not the slow ones
+        file = item.nodeid.partition("::")[0]
+        sizes[file] = sizes.get(file, 0) + (item.get_closest_marker("slow") is None)
+    load = [0] * n
+    found = {}
+    for file, size in sorted(sizes.items(), key=lambda each: (-each[1], each[0])):
+        found[file] = load.index(min(load))
+        load[found[file]] += size
+    return found
 
 
 def keep_shard(config: pytest.Config, items: list[pytest.Item], shard: str) -> None:
     """TEST_SHARD=i/n (tests/shards.py, `make fast`): this process runs the i-th of n shares
-    of the tests, dealt by a hash of each test's id, so n processes at once (one a core) run
-    every test exactly once whatever order each collects them in. The hash is not crc32:
-    keep_sample keeps the cases whose crc32 is a multiple of k, which would all land in one
-    shard."""
+    of the tests (see shares), so n processes at once (one a core) run every test exactly
+    once whatever order each collects them in. Dealt after keep_sample, so the shares are
+    even in what runs."""
     index, _, count = shard.partition("/")
     n, i = int(count), int(index)
     if not 0 <= i < n:
         raise pytest.UsageError(f"TEST_SHARD={shard}: i/n with 0 <= i < n")
+    share = shares(items, n)
     kept, left = [], []
     for item in items:
-        (kept if share(item.nodeid, n) == i else left).append(item)
+        (kept if share[item.nodeid.partition("::")[0]] == i else left).append(item)
     if left:
         config.hook.pytest_deselected(items=left)
         items[:] = kept
