@@ -7,8 +7,11 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr.config import Settings
 from ivr.ops.logs import (
@@ -17,8 +20,10 @@ from ivr.ops.logs import (
     TextFormatter,
     flush_summaries,
     formatter,
+    timestamp,
     use_json,
 )
+from tests.common import examples
 
 FORGED = "/x\n2026-12-07 03:10:00,000 ERROR ivr.jobs.scheduler: FORGED"
 
@@ -160,3 +165,17 @@ def test_a_count_is_written_at_exit(written) -> None:
 
 def test_json_lines_parse() -> None:
     assert json.loads(JsonFormatter().format(record(FORGED)))["msg"].startswith("POST /x\n")
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(
+    st.floats(min_value=0, max_value=4_102_444_800)  # to 2100
+    | st.integers(0, 4_102_444_800).map(lambda s: s + 0.9995)  # a millisecond's edge
+    | st.integers(0, 4_102_444_800).map(lambda s: s + 0.9999996)  # rounds to the next second
+)
+def test_a_line_is_stamped_as_isoformat_stamps_it(created: float) -> None:
+    """The timestamp's date and time are made once a second (every request writes a line):
+    the same text as datetime's, to the millisecond, at every second's edge."""
+    expected = datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    assert timestamp(created) == expected
+    assert timestamp(created) == expected  # from the kept second

@@ -114,12 +114,30 @@ EXTRA_FIELDS = ("route", "status", "duration_ms", "call_sid", "message_sid")
 _WIDE_CONTROLS = re.compile(r"[\x7f-\x9f\u2028\u2029]")
 
 
+def timestamp(created: float) -> str:
+    """`created` as datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")
+    writes it, the date and time of day made once a second (every request writes a line)."""
+    whole = int(created)
+    micro = round((created - whole) * 1e6)  # as fromtimestamp rounds (half to even)
+    if micro >= 1_000_000:
+        whole, micro = whole + 1, micro - 1_000_000
+    second, prefix = _SECOND[0]
+    if whole != second:
+        prefix = datetime.fromtimestamp(whole, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+        _SECOND[0] = (whole, prefix)  # one store: another thread reads the old pair or this
+    return f"{prefix}.{micro // 1000:03d}+00:00"
+
+
+_SECOND: list[tuple[int | None, str]] = [(None, "")]  # the second last written, as text
+_ENCODE = json.JSONEncoder(ensure_ascii=False).encode
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per line, for log collectors (the default everywhere)."""
 
     def format(self, record: logging.LogRecord) -> str:
         data: dict[str, object] = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "ts": timestamp(record.created),
             "level": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
@@ -134,9 +152,7 @@ class JsonFormatter(logging.Formatter):
             data["exc"] = record.exc_text
         # json escapes what is below U+0020; the C1 controls and the Unicode line separators,
         # which some readers take as line ends, are escaped here (\uXXXX is valid JSON).
-        return _WIDE_CONTROLS.sub(
-            lambda c: f"\\u{ord(c.group(0)):04x}", json.dumps(data, ensure_ascii=False)
-        )
+        return _WIDE_CONTROLS.sub(lambda c: f"\\u{ord(c.group(0)):04x}", _ENCODE(data))
 
 
 # Control characters (a newline in a requested path, an escape sequence) and the Unicode line
