@@ -6,6 +6,7 @@ only, so `spoken()` means one thing everywhere."""
 from __future__ import annotations
 
 import ast
+import io
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -134,6 +135,29 @@ def test_the_shards_of_make_fast_run_every_test_exactly_once() -> None:
         for item in items:
             by_file.setdefault(item.nodeid.partition("::")[0], set()).add(i)
     assert all(len(shards) == 1 for shards in by_file.values()), by_file
+
+
+@pytest.mark.parametrize(
+    ("codes", "status"), [((0, 5), 0), ((5, 5), 0), ((5, 1), 1), ((1, 0), 1), ((0, 0), 0)]
+)
+def test_a_shard_dealt_no_test_has_not_failed(monkeypatch, codes, status) -> None:
+    """Found by review: with whole files dealt, `python -m tests.shards 2 tests/test_sms.py`
+    left the second process nothing, pytest's status 5, and the run failed with every test
+    passed."""
+    from tests import shards
+
+    ends = iter(codes)
+
+    class Process:
+        def __init__(self, *args: object, **kwargs: object) -> None:
+            self.code = next(ends)
+
+        def wait(self) -> int:
+            return self.code
+
+    monkeypatch.setattr(shards.subprocess, "Popen", Process)
+    monkeypatch.setattr(shards.sys, "stdout", io.TextIOWrapper(io.BytesIO()))
+    assert shards.main([str(len(codes)), "-q"]) == status
 
 
 def test_the_shards_are_even_in_what_make_fast_runs() -> None:
