@@ -58,9 +58,10 @@ def version_of(files: Mapping[str, str]) -> str:
     for known, version in _VERSIONS:
         if known == files:
             return version
-    canonical = json.dumps(dict(sorted(files.items())), ensure_ascii=False)
+    kept = dict(files)  # hashed as kept: a change to `files` meanwhile can't mismatch them
+    canonical = json.dumps(dict(sorted(kept.items())), ensure_ascii=False)
     version = hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-    _VERSIONS.insert(0, (dict(files), version))
+    _VERSIONS.insert(0, (kept, version))
     del _VERSIONS[VERSIONS_KEPT:]
     return version
 
