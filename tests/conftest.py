@@ -33,6 +33,7 @@ from ivr.content.flows import DEFAULT_DIR
 from ivr.core.clock import fixed_clock
 from ivr.ops.logs import JsonFormatter, MaskPhoneNumbers
 from ivr.simulate import TwilioLikeClient
+from ivr.store import stats
 from ivr.store.accounts import Advisor, use_password_cost
 from ivr.store.connection import connect, start_embedded, stop_embedded
 from tests import cheaper_apps
@@ -85,6 +86,7 @@ def store_settings(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
     settings = {"redis_url": "", "data_dir": tmp_path_factory.mktemp("data"), **sealed}
     start_embedded(settings["data_dir"])  # owned by this session: stopped at its end
     yield settings
+    stats.flush()  # the last counts, before the flush thread finds the server gone
     stop_embedded(settings["data_dir"])
 
 
