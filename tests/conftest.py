@@ -360,6 +360,7 @@ SLOW = (
     "test_twilio_api.py::test_twilio_saying_too_many_requests_is_waited_out_in_the_same_pass",
     "test_migrations.py::test_processes_starting_together_upgrade_once_and_wait_for_each_other",
     "test_signin_pool.py::test_a_check_takes_one_lane_and_older_hashes_are_upgraded_at_sign_in",
+    "test_test_suite.py::test_every_test_id_is_the_same_in_every_collection",  # two collections
 )
 SLOW_FIXTURES = ("browser",)  # Chromium, wherever it is used
 # How many tests each module holds, counted before `-m` deselects any (tests/test_docs.py

@@ -191,7 +191,8 @@ def test_check_names_the_missing_keys_of_an_external_store(cli, monkeypatch):
         (new_data_key()[:-2], LOOKUP_KEY),
         (new_data_key(), "short"),
     ],
-)
+    ids=["data key not a key", "data key cut short", "lookup key too short"],  # stable ids:
+)  # make fast's sample and shares are dealt by id, the same in every process
 def test_unusable_keys_are_refused_with_what_to_do(data_key, lookup_key):
     with pytest.raises(KeyProblem, match="helpline keys new"):
         Sealer((data_key,), lookup_key)

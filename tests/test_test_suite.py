@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import ast
 import io
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -158,6 +161,27 @@ def test_a_shard_dealt_no_test_has_not_failed(monkeypatch, codes, status) -> Non
     monkeypatch.setattr(shards.subprocess, "Popen", Process)
     monkeypatch.setattr(shards.sys, "stdout", io.TextIOWrapper(io.BytesIO()))
     assert shards.main([str(len(codes)), "-q"]) == status
+
+
+def test_every_test_id_is_the_same_in_every_collection() -> None:
+    """`make fast` deals tests to its processes, and samples the big tables, by test id and
+    file: each process collects for itself, so an id holding a random value (a new key in
+    a parameter) would run in two processes or in none."""
+    runs = []
+    for seed in ("1", "2"):
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        env.pop("TEST_SHARD", None)
+        done = subprocess.run(
+            [sys.executable, "-m", "pytest", "--collect-only", "-q", "-p", "no:cacheprovider"],
+            cwd=TESTS.parent,
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+        )
+        runs.append(sorted(line for line in done.stdout.splitlines() if "::" in line))
+    assert len(runs[0]) > 1000
+    assert runs[0] == runs[1], sorted(set(runs[0]) ^ set(runs[1]))[:10]
 
 
 def test_the_shards_are_even_in_what_make_fast_runs() -> None:
