@@ -42,6 +42,8 @@ _ENOUGH_DIGITS = re.compile(rf"(?:\D*+\d){{{MIN_DIGITS_PREFIXED}}}")
 
 def _masked(found: re.Match[str]) -> str:
     text = found.group(0)
+    if len(text) < MIN_DIGITS_PREFIXED:  # too short to hold a number, or a host that does
+        return text  # (most matches: a status, an hour, a digit of a hex id)
     if found.group("authority"):
         return f"://{mask_text(found.group('host'))}:{found.group('port')}"
     if found.group("sid") or _DATE.fullmatch(text):
