@@ -438,6 +438,7 @@ def test_a_mistake_in_another_helplines_folder_does_not_stop_a_command_for_this_
     england = lines_cli("hours", "--at", ST_ANDREWS)
     assert england.exit_code == 0, england.output  # type: ignore[attr-defined]
     assert any("open, closes at 16:00" in line for line in output(england))
+    assert "scotland/hours.toml" in england.stderr  # type: ignore[attr-defined]
     scotland = lines_cli("hours", "--helpline", "scotland", "--at", ST_ANDREWS)
     assert scotland.exit_code != 0  # type: ignore[attr-defined]
     assert "scotland/hours.toml" in scotland.output  # type: ignore[attr-defined]

@@ -41,7 +41,8 @@ def flows_or_exit(settings: Settings) -> Flows:
     start-up checks flows/, and not twice in a process for the same files on the same day
     (content.published.load_files). A mistake in another helpline's folder does not stop a
     command for this one (an operator exporting the fallback during an incident): then this
-    helpline's folder alone is read, and a mistake in it named."""
+    helpline's folder alone is read, a mistake in it named, and the other one said as a
+    warning (on stderr: an export's output stays as it is)."""
     lines = lines_or_exit(settings)
     line = lines.named(settings.helpline) if settings.helpline else lines.default
     if line is None:
@@ -51,12 +52,19 @@ def flows_or_exit(settings: Settings) -> Flows:
     now = system_clock()
     try:
         return load_files(snapshot(settings.flows_dir), settings.flows_dir, now).flows[line.name]
-    except FlowFileError:
-        pass
+    except FlowFileError as elsewhere:
+        mistake = elsewhere  # said below if this helpline's own folder is sound
     try:
-        return load_flows(line.directory, now)
+        flows = load_flows(line.directory, now)
     except FlowFileError as exc:
         raise click.ClickException(str(exc)) from None
+    click.echo(
+        f"Warning: flows/ has a mistake outside this helpline's words ({mistake}); "
+        "these are used as they are, but until it is fixed a publish is refused and a "
+        "restart serves the copy published last",
+        err=True,
+    )
+    return flows
 
 
 def on_helpline(settings: Settings, chosen: str | None) -> Settings:
