@@ -1,6 +1,6 @@
 """The suite builds an app for nearly every test (thousands of them, from the same rules and
-the same flows/), and two parts of building one are work a running server does once: these
-make that work once per test session too. Nothing here changes what an app does.
+the same flows/), and parts of building one are work a running server does once: these make
+that work once per test session too. Nothing here changes what an app does.
 
 - werkzeug parses each rule and writes and compiles Python source for its two URL builders
   each time the rule is added to an app's map (about 70 rules: most of building an app

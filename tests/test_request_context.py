@@ -148,8 +148,10 @@ def test_an_app_no_longer_used_is_freed_and_its_watching_threads_end(make_app) -
     # A watch thread holds its watch (and so the app) while it reads the store, as it does
     # once on starting: freed means freed once that read is over, within moments.
     deadline = time.monotonic() + WATCH_SECONDS
-    while gc.collect() is not None and gone() is not None and time.monotonic() < deadline:
+    gc.collect()
+    while gone() is not None and time.monotonic() < deadline:
         time.sleep(0.05)
+        gc.collect()
     assert gone() is None
     for thread in started:
         thread.join(timeout=WATCH_SECONDS + 5)

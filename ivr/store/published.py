@@ -123,7 +123,7 @@ class ContentWatch:
         self._refused: str | None = None
         self._changed: list[Callable[[], None]] = []
         self._listening = False
-        self._stopped = False
+        self.following = True  # until stop(): the listener ends when it sees it False
         self._lock = threading.Lock()
 
     @property
@@ -144,11 +144,7 @@ class ContentWatch:
         """Stop following publishes (an app done with, before the collector frees it): the
         listener ends when it next wakes, checking nothing, so a copy published later is
         not read and checked for an app nobody uses."""
-        self._stopped = True
-
-    @property
-    def following(self) -> bool:
-        return not self._stopped
+        self.following = False
 
     def on_change(self, hook: Callable[[], None]) -> None:
         """Call `hook` after each switch to a new copy (the scheduler replans its opening)."""
