@@ -161,7 +161,11 @@ class OpeningHours:
 
     def __init__(self, config: HoursConfig) -> None:
         self.config = config
+        # Worked out once per day and kept: every call asks the day's status (a plain function
+        # of the configuration, which never changes for this object).
         self._days: dict[date, Day] = {}
+        self._sessions: dict[date, tuple[datetime, datetime]] = {}
+        self._openings_after: dict[date, datetime] = {}
 
     @property
     def timezone(self) -> ZoneInfo:
@@ -214,8 +218,21 @@ class OpeningHours:
     def _at(self, d: date, t: time) -> datetime:
         return datetime.combine(d, t, tzinfo=self.timezone)
 
+    def session_at(self, d: date, session: Session) -> tuple[datetime, datetime]:
+        """When day `d`'s session (the day's own) opens and closes, as instants."""
+        found = self._sessions.get(d)
+        if found is None:
+            found = self._sessions[d] = (self._at(d, session.opens), self._at(d, session.closes))
+        return found
+
     def next_opening_after_day(self, d: date) -> datetime:
         """The first opening on a day after `d`."""
+        found = self._openings_after.get(d)
+        if found is None:
+            found = self._openings_after[d] = self._first_opening_after(d)
+        return found
+
+    def _first_opening_after(self, d: date) -> datetime:
         for offset in range(1, SEARCH_DAYS + 1):
             later = self.day(d + timedelta(days=offset))
             if later.session is not None:
@@ -229,16 +246,18 @@ class OpeningHours:
         local = at.astimezone(self.timezone)
         today = self.day(local.date())
         session = today.session
-        closure = next((c for c in self.config.closures if c.covers(local)), None)
+        bounds = self.session_at(today.day, session) if session is not None else None
+        closures = self.config.closures
+        closure = next((c for c in closures if c.covers(local)), None) if closures else None
         if closure is not None:
             reopens = (
-                self._at(today.day, session.opens)
-                if session is not None and local < self._at(today.day, session.opens)
+                bounds[0]
+                if bounds is not None and local < bounds[0]
                 else self.next_opening_after_day(today.day)
             )
             return Status(at, False, None, reopens, _closure_reason(closure))
-        if session is not None:
-            opens, closes = self._at(today.day, session.opens), self._at(today.day, session.closes)
+        if bounds is not None:
+            opens, closes = bounds
             if opens <= local < closes:
                 return Status(at, True, closes, self.next_opening_after_day(today.day), None)
             if local < opens:

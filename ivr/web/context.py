@@ -12,6 +12,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 
 from flask import Flask, Request, current_app, has_request_context, request
+from werkzeug.datastructures import MultiDict
 
 from ivr.services import Services
 from ivr.web.signatures import SignatureGuard
@@ -83,8 +84,15 @@ def twilio_param(name: str, asked: Request | None = None) -> str:
     `asked` is the request behind the proxy, when the caller has it (one lookup fewer)."""
     if asked is None:
         asked = request._get_current_object()  # type: ignore[attr-defined]
-    values = asked.form if asked.method == "POST" else asked.args
-    return values.get(name, "") or ""
+    return first(asked.form if asked.method == "POST" else asked.args, name)
+
+
+def first(values: MultiDict[str, str], name: str) -> str:
+    """The first value of `name` in a request's form or query, "" if there is none. Asked
+    with `in` first: MultiDict.get finds a missing name by raising and catching werkzeug's
+    KeyError (its message built each time), and most webhooks ask for fields Twilio did not
+    send."""
+    return (values[name] or "") if name in values else ""
 
 
 def forget(_error: BaseException | None = None) -> None:

@@ -40,6 +40,7 @@ from twilio.request_validator import (
     get_signature_algorithm,
     remove_port,
 )
+from werkzeug.datastructures import MultiDict
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from ivr.ops.metrics import count_rejected
@@ -89,14 +90,10 @@ def signed_text(url: str, params: Mapping[str, str]) -> bytes:
     """What Twilio signs (https://www.twilio.com/docs/usage/security#validating-requests):
     the full URL, then each POST field's name and value, sorted by name, with nothing
     between; built as twilio's RequestValidator.compute_signature builds it (a repeated
-    field's distinct values sorted, each once), so the two always agree."""
-    parts = [url]
-    getlist = getattr(params, "getlist", None)
-    for name in sorted(set(params)):
-        values = getlist(name) if getlist is not None else [params[name]]
-        for value in sorted(set(values)):
-            parts += (name, value)
-    return "".join(parts).encode()
+    field's distinct values sorted, each once: the distinct (name, value) pairs, sorted), so
+    the two always agree."""
+    pairs = params.items(multi=True) if isinstance(params, MultiDict) else params.items()
+    return (url + "".join(name + value for name, value in sorted(set(pairs)))).encode()
 
 
 def signature(key: bytes, text: bytes, algorithm: str = HMAC_SHA1) -> bytes:

@@ -27,7 +27,7 @@ from ivr.store import Unavailable, stats
 from ivr.store.accounts import Advisor
 from ivr.store.live import LiveQueue
 from ivr.twilio.verify import VERIFY_FIELD
-from ivr.web.context import PAGE_ERROR, helpline, twilio_param
+from ivr.web.context import PAGE_ERROR, first, helpline, twilio_param
 from ivr.web.metrics import note
 from ivr.web.signatures import only_twilio
 
@@ -184,7 +184,7 @@ def crisis_hints() -> tuple[str, ...]:
 def param(name: str) -> str:
     """A parameter of the URL we gave Twilio (link()'s own: tries, part, menu...): the query
     string only. What Twilio itself sends is twilio_param's."""
-    return request.args.get(name, "") or ""
+    return first(request.args, name)
 
 
 def now_status() -> Status:
