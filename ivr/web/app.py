@@ -8,7 +8,6 @@ import logging
 from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Any
-from weakref import WeakSet
 
 from flask import Flask
 
@@ -32,20 +31,20 @@ class HelplineFlask(Flask):
     hook and view on every request (seven times a call, through `inspect`), although
     functions never change and this app has no async ones. `ensure_sync` is Flask's
     documented place to change how views are run
-    (https://flask.palletsprojects.com/en/stable/api/#flask.Flask.ensure_sync)."""
+    (https://flask.palletsprojects.com/en/stable/api/#flask.Flask.ensure_sync). The answer
+    is kept on the function itself: a set of them would keep every app's closures alive, and
+    a weak one costs a new reference at each look."""
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        if isinstance(func, FunctionType) and func in _PLAIN:
+        if getattr(func, _PLAIN, False):
             return func
         synced = super().ensure_sync(func)
         if synced is func and isinstance(func, FunctionType):
-            _PLAIN.add(func)
+            setattr(func, _PLAIN, True)
         return synced
 
 
-# The plain (not async) functions seen, held weakly: an app's views and hooks are closures
-# over it, and holding them would keep every app ever built alive.
-_PLAIN: WeakSet[FunctionType] = WeakSet()
+_PLAIN = "_helpline_not_async"  # set on a plain (not async) function once it is seen
 
 
 def create_app(

@@ -25,8 +25,6 @@ class Helpline(Services):
 
     guard: SignatureGuard
     twiml_cache: dict[tuple[object, ...], str] = field(default_factory=dict)
-    # What a call hears first, by what it depends on (see voice.opening_words).
-    words_cache: dict[tuple[object, ...], tuple[tuple[str, ...], ...]] = field(default_factory=dict)
 
     @classmethod
     def of(cls, services: Services, guard: SignatureGuard) -> Helpline:
@@ -64,12 +62,15 @@ def helpline() -> Helpline:
     if not has_request_context():
         found: Helpline = current_app.extensions["helpline"]
         return found
-    chosen = request.environ.get(CHOSEN)  # set by the console's error page, or by us
+    environ = request.environ  # (each proxy read is a lookup)
+    chosen = environ.get(CHOSEN)  # set by the console's error page, or by us
     if chosen is None:
-        default = current_app.extensions["helpline"]
-        request.environ[CHOSEN] = default  # while choosing: the console reads the advisor
-        chosen = _choose() or default  # through the accounts every helpline shares
-        request.environ[CHOSEN] = chosen
+        extensions = current_app.extensions
+        # The default while choosing: the console reads the advisor through the accounts
+        # every helpline shares.
+        chosen = environ[CHOSEN] = extensions["helpline"]
+        if len(extensions["helplines"]) > 1:
+            chosen = environ[CHOSEN] = _choose() or chosen
     _CURRENT.set(chosen)
     return chosen
 
@@ -113,8 +114,6 @@ def _choose() -> Helpline | None:
     from the helpline's number); the console by the advisor's choice. Anything else, an
     unknown number included, gets the default helpline: never an error."""
     lines = helplines()
-    if len(lines) == 1:
-        return None
     if request.blueprint == "console":
         choice: Callable[[], str | None] | None = current_app.extensions.get(CONSOLE_CHOICE)
         name = choice() if choice else None

@@ -373,34 +373,6 @@ def incoming() -> Response:
     return start_in_language(status, greeted=False)
 
 
-def opening_words(status: Status, greeted: bool) -> tuple[tuple[str, ...], ...]:
-    """call_start's words at `status` (before the menu, its intro, its outro), worked out once
-    for all the calls they are the same for: the closed words ("we open tomorrow at 10am")
-    change only with the published words, the language, why the line is closed, the next
-    opening and the day it is said on (phrases.when), not with each call."""
-    line, lang = helpline(), language()
-    f = line.flows.speaking(lang)
-    day = status.at.astimezone(f.hours.timezone).date()
-    key = (
-        line.content.serving.version,
-        lang,
-        greeted,
-        status.open,
-        status.reason,
-        status.next_opening,
-        status.reopening_known,
-        day,
-    )
-    words = line.words_cache.get(key)
-    if words is None:
-        if len(line.words_cache) >= TWIML_CACHE_SIZE:
-            line.words_cache.clear()
-        words = line.words_cache[key] = f.voice.call_start(
-            f.menu_intro(status), () if status.open else f.closed_outro(status), bilingual=greeted
-        )
-    return words
-
-
 def bilingual_start() -> VoiceResponse:
     """The 999 line in both languages before anything can be pressed (the word limit counts
     the English greeting before it), then the language page."""
@@ -416,17 +388,26 @@ def start_in_language(status: Status, greeted: bool) -> Response:
     """The start of the call in its language: greeting and safety line (unless the
     bilingual start has `greeted` with them), the reassurance and the open or closed menu,
     in the order VoiceContent.call_start gives (checked at start-up to reach the options in
-    time: flows.opening_problem)."""
+    time: flows.opening_problem).
+
+    Built once for all the calls it is the same for: the closed words ("we open tomorrow at
+    10am") change only with the published words, the language, why the line is closed, the
+    next opening and the day they are said on (phrases.when), not with each call."""
     menu_name = "open" if status.open else "closed"
-    before, intro, outro = opening_words(status, greeted)
+    day = status.at.astimezone(helpline().flows.hours.timezone).date()
 
     def build() -> VoiceResponse:
+        f = flows()
+        before, intro, outro = f.voice.call_start(
+            f.menu_intro(status), () if status.open else f.closed_outro(status), bilingual=greeted
+        )
         resp = VoiceResponse()
         say(resp, *before)
         add_menu(resp, menu_name, 0, intro, outro)
         return resp
 
-    return cached(("incoming", menu_name, intro, outro, greeted), build)
+    key = (greeted, status.open, status.reason, status.next_opening, status.reopening_known, day)
+    return cached(("incoming", *key), build)
 
 
 def language_options() -> tuple[Option, ...]:
