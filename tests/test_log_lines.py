@@ -18,12 +18,30 @@ from ivr.ops.logs import (
     JsonFormatter,
     Summarised,
     TextFormatter,
+    encode,
     flush_summaries,
     formatter,
     timestamp,
     use_json,
 )
 from tests.common import examples
+
+JSON_VALUES = st.one_of(
+    st.text(),  # lone surrogates too: orjson refuses them, json writes them
+    st.integers(),  # beyond 64 bits too
+    st.floats(allow_nan=False, allow_infinity=False),
+    st.booleans(),
+    st.none(),
+)
+
+
+@settings(max_examples=examples(1000), deadline=None)
+@given(st.dictionaries(st.text(), JSON_VALUES, max_size=8))
+def test_a_line_holds_what_json_would_have_written(data: dict[str, object]) -> None:
+    written = encode(data)
+    assert "\n" not in written
+    assert json.loads(written) == json.loads(json.dumps(data, ensure_ascii=False))
+
 
 FORGED = "/x\n2026-12-07 03:10:00,000 ERROR ivr.jobs.scheduler: FORGED"
 
