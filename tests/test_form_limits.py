@@ -23,7 +23,7 @@ from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
 import ivr.web.limits
-from ivr.web.limits import BODY, MAX_FIELDS, TWILIO_MAX_BODY, FormOnce
+from ivr.web.limits import BODY, MAX_FIELDS, TWILIO_MAX_BODY, FormOnce, form_items
 from ivr.web.signatures import signature, signed_text
 from tests.common import HELPLINE, TOKEN, examples, heard
 
@@ -88,20 +88,28 @@ def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
 
 @pytest.fixture
 def hmacs(monkeypatch) -> list[str]:
-    """Every HMAC computed, by the app or the twilio library (it calls hmac.new)."""
+    """Every HMAC computed over a message: the app's (a copy of the key's HMAC, updated with
+    the signed text) or the twilio library's (hmac.new with the message). Setting up a key
+    (hmac.new without one) hashes no request."""
     made: list[str] = []
-    real_digest, real_new = hmac.digest, hmac.new
+    real_digest, real_new, real_copy = hmac.digest, hmac.new, hmac.HMAC.copy
 
     def digest(key, msg, name):
         made.append("digest")
         return real_digest(key, msg, name)
 
     def new(key, msg=None, digestmod=""):
-        made.append("new")
+        if msg is not None:
+            made.append("new")
         return real_new(key, msg, digestmod)
+
+    def copy(self):
+        made.append("digest")
+        return real_copy(self)
 
     monkeypatch.setattr(hmac, "digest", digest)
     monkeypatch.setattr(hmac, "new", new)
+    monkeypatch.setattr(hmac.HMAC, "copy", copy)
     return made
 
 
@@ -119,7 +127,13 @@ def parses(monkeypatch) -> Iterator[list[str]]:
         seen.append("werkzeug stream parser")
         return real_parse(self, *args, **kwargs)
 
-    monkeypatch.setattr(ivr.web.limits, "parse_qsl", parse_qsl, raising=False)
+    real_items = ivr.web.limits.form_items
+
+    def form_items(text):
+        seen.append("parse_qsl")
+        return real_items(text)
+
+    monkeypatch.setattr(ivr.web.limits, "form_items", form_items)
     monkeypatch.setattr(werkzeug.formparser, "parse_qsl", parse_qsl)
     monkeypatch.setattr(werkzeug.formparser.FormDataParser, "parse", parse)
     return seen
@@ -328,6 +342,17 @@ def test_twilio_signing_with_or_without_the_port_is_still_accepted(
 # ------------------------------------------------------------------ the same as the library's
 
 FIELD_TEXT = st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
+# What a form body is made of: separators, escapes (good, bad, cut short), pluses.
+FORM_PIECES = st.sampled_from(
+    ["&", "=", "+", "%", "%2B", "%20", "%zz", "%e2%82", "%E2%82%AC", "a", "é"]
+)
+
+
+@settings(max_examples=examples(2000), deadline=None)
+@given(st.one_of(st.text(max_size=40), st.lists(FORM_PIECES, max_size=20).map("".join)))
+def test_the_form_is_read_as_werkzeug_reads_it(text: str) -> None:
+    werkzeugs = urllib.parse.parse_qsl(text, keep_blank_values=True, errors="werkzeug.url_quote")
+    assert form_items(text) == werkzeugs
 
 
 @settings(max_examples=examples(400), deadline=None)

@@ -25,6 +25,7 @@ import logging
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from functools import lru_cache
 from typing import TYPE_CHECKING
 from urllib.parse import quote, urlparse
 
@@ -98,7 +99,16 @@ def signed_text(url: str, params: Mapping[str, str]) -> bytes:
 
 def signature(key: bytes, text: bytes, algorithm: str = HMAC_SHA1) -> bytes:
     """The X-Twilio-Signature of `text` (signed_text): HMAC with `key`, in base64."""
-    return base64.b64encode(hmac.digest(key, text, DIGESTS[algorithm.upper()]))
+    mac = _keyed(key, DIGESTS[algorithm.upper()]).copy()
+    mac.update(text)
+    return base64.b64encode(mac.digest())
+
+
+@lru_cache(maxsize=16)
+def _keyed(key: bytes, digest: str) -> hmac.HMAC:
+    """An HMAC with `key` set up (its padded blocks hashed), copied for each request: in
+    place, setting up the key each time made hmac.digest 9 us of a call, against 5."""
+    return hmac.new(key, digestmod=digest)
 
 
 def alarm_due(
