@@ -88,11 +88,11 @@ def sign(url: str, params: dict[str, str], token: str = TOKEN) -> str:
 
 @pytest.fixture
 def hmacs(monkeypatch) -> list[str]:
-    """Every HMAC computed over a message: the app's (a copy of the key's HMAC, updated with
-    the signed text) or the twilio library's (hmac.new with the message). Setting up a key
-    (hmac.new without one) hashes no request."""
+    """Every HMAC computed over a message: the app's (the key's HMAC updated with the signed
+    text) or the twilio library's (hmac.new with the message). Setting up a key (hmac.new
+    without one) hashes nothing of a request."""
     made: list[str] = []
-    real_digest, real_new, real_copy = hmac.digest, hmac.new, hmac.HMAC.copy
+    real_digest, real_new, real_update = hmac.digest, hmac.new, hmac.HMAC.update
 
     def digest(key, msg, name):
         made.append("digest")
@@ -103,13 +103,13 @@ def hmacs(monkeypatch) -> list[str]:
             made.append("new")
         return real_new(key, msg, digestmod)
 
-    def copy(self):
+    def update(self, msg):
         made.append("digest")
-        return real_copy(self)
+        return real_update(self, msg)
 
     monkeypatch.setattr(hmac, "digest", digest)
     monkeypatch.setattr(hmac, "new", new)
-    monkeypatch.setattr(hmac.HMAC, "copy", copy)
+    monkeypatch.setattr(hmac.HMAC, "update", update)
     return made
 
 

@@ -3,10 +3,12 @@ format too, and refusals summed up (the first of each kind at once, then one lin
 
 from __future__ import annotations
 
+import enum
 import io
 import json
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import pytest
@@ -41,6 +43,35 @@ def test_a_line_holds_what_json_would_have_written(data: dict[str, object]) -> N
     written = encode(data)
     assert "\n" not in written
     assert json.loads(written) == json.loads(json.dumps(data, ensure_ascii=False))
+    if not any(isinstance(value, float) for value in data.values()):  # (1e-07 is 1e-7)
+        assert written == json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+@dataclass
+class Hidden:
+    number: str = field(default="+447700900123", repr=False)
+
+
+class Kind(enum.Enum):
+    NUMBER = "+447700900123"
+
+
+@pytest.mark.parametrize("value", [Hidden(), Kind.NUMBER, float("nan"), float("inf")])
+def test_what_json_never_wrote_is_not_written_now(value: object) -> None:
+    """Found in review: orjson writes a dataclass's fields and an enum's value itself, so
+    a number the masking filter saw only as str(value) ("Hidden()") reached the line."""
+    data = {"msg": "x", "call_sid": value}
+    try:
+        expected: str | type[Exception] = json.dumps(
+            data, ensure_ascii=False, separators=(",", ":")
+        )
+    except TypeError:
+        expected = TypeError
+    if expected is TypeError:
+        with pytest.raises(TypeError):
+            encode(data)
+    else:
+        assert encode(data) == expected
 
 
 FORGED = "/x\n2026-12-07 03:10:00,000 ERROR ivr.jobs.scheduler: FORGED"

@@ -5,6 +5,7 @@ calls they are the same for. What is kept for that never keeps an app alive once
 
 from __future__ import annotations
 
+import functools
 import gc
 import threading
 import time
@@ -131,6 +132,29 @@ def test_flask_asks_whether_a_view_is_async_once_per_function(make_app, monkeypa
     assert isinstance(app, HelplineFlask)
     assert twilio_client(app).post("/voice").status_code == 200
     assert asked == []
+
+
+def test_an_async_wrapper_of_a_view_already_seen_is_still_run_as_async(make_app) -> None:
+    """Found in review: functools.wraps copies a function's attributes, the mark of a plain
+    function seen included, onto its wrapper; an async wrapper was then called as if plain,
+    and its coroutine returned as the answer."""
+    app = make_app(CLOSED_AT)
+
+    def view() -> str:
+        return "plain"
+
+    assert app.ensure_sync(view) is view  # seen, and marked
+
+    @functools.wraps(view)
+    async def wrapped() -> str:
+        return "async"
+
+    try:
+        synced = app.ensure_sync(wrapped)
+    except RuntimeError as refused:  # Flask without its async extra: it saw async all the same
+        assert "async" in str(refused)
+    else:
+        assert synced is not wrapped
 
 
 def test_an_app_no_longer_used_is_freed_and_its_watching_threads_end(make_app) -> None:

@@ -218,11 +218,13 @@ class OpeningHours:
     def _at(self, d: date, t: time) -> datetime:
         return datetime.combine(d, t, tzinfo=self.timezone)
 
-    def session_at(self, d: date, session: Session) -> tuple[datetime, datetime]:
-        """When day `d`'s session (the day's own) opens and closes, as instants."""
-        found = self._sessions.get(d)
+    def _session_at(self, day: Day, session: Session) -> tuple[datetime, datetime]:
+        """When `day`'s own session (`day.session`, given as it is known not to be None)
+        opens and closes, as instants."""
+        found = self._sessions.get(day.day)
         if found is None:
-            found = self._sessions[d] = (self._at(d, session.opens), self._at(d, session.closes))
+            found = (self._at(day.day, session.opens), self._at(day.day, session.closes))
+            self._sessions[day.day] = found
         return found
 
     def next_opening_after_day(self, d: date) -> datetime:
@@ -246,7 +248,7 @@ class OpeningHours:
         local = at.astimezone(self.timezone)
         today = self.day(local.date())
         session = today.session
-        bounds = self.session_at(today.day, session) if session is not None else None
+        bounds = self._session_at(today, session) if session is not None else None
         closures = self.config.closures
         closure = next((c for c in closures if c.covers(local)), None) if closures else None
         if closure is not None:

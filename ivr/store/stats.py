@@ -126,12 +126,8 @@ def flush() -> None:
 
 def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str, keys: Keys = DEFAULT) -> None:
     """Add one to each field of the day's counters; never raises, never waits on Redis."""
-    _count(r, now.astimezone(tz), fields, keys)
-
-
-def _count(r: redis.Redis, local: datetime, fields: tuple[str, ...], keys: Keys) -> None:
     try:
-        _buffer.add(r, keys.stats(local.date()), fields)
+        _buffer.add(r, keys.stats(now.astimezone(tz).date()), fields)
     except Exception as exc:  # noqa: BLE001
         log.warning("could not count %s: %s", fields, exc)
 
@@ -139,8 +135,13 @@ def _count(r: redis.Redis, local: datetime, fields: tuple[str, ...], keys: Keys)
 def call_started(
     r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool, keys: Keys = DEFAULT
 ) -> None:
-    local = now.astimezone(tz)
-    _count(r, local, ("calls", f"calls:{'open' if is_open else 'closed'}:{local.hour}"), keys)
+    """A call counted, by the hour it came in (the local hour of `now`); never raises."""
+    try:
+        local = now.astimezone(tz)
+        fields = ("calls", f"calls:{'open' if is_open else 'closed'}:{local.hour}")
+        _buffer.add(r, keys.stats(local.date()), fields)
+    except Exception as exc:  # noqa: BLE001
+        log.warning("could not count a call: %s", exc)
 
 
 def wait_recorded(

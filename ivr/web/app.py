@@ -32,19 +32,21 @@ class HelplineFlask(Flask):
     functions never change and this app has no async ones. `ensure_sync` is Flask's
     documented place to change how views are run
     (https://flask.palletsprojects.com/en/stable/api/#flask.Flask.ensure_sync). The answer
-    is kept on the function itself: a set of them would keep every app's closures alive, and
-    a weak one costs a new reference at each look."""
+    is kept on the function itself, as the code it was given for: a set of functions would
+    keep every app's closures alive, a weak one costs a new reference at each look, and
+    functools.wraps copies a function's attributes onto its wrapper (an async one, maybe),
+    whose code is its own."""
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
-        if getattr(func, _PLAIN, False):
+        if isinstance(func, FunctionType) and getattr(func, _PLAIN, None) is func.__code__:
             return func
         synced = super().ensure_sync(func)
         if synced is func and isinstance(func, FunctionType):
-            setattr(func, _PLAIN, True)
+            setattr(func, _PLAIN, func.__code__)
         return synced
 
 
-_PLAIN = "_helpline_not_async"  # set on a plain (not async) function once it is seen
+_PLAIN = "_helpline_not_async"  # on a plain (not async) function seen: its code
 
 
 def create_app(

@@ -90,15 +90,10 @@ def install(app: Flask) -> None:
             fields["message_sid"] = twilio_param("MessageSid", asked)[:64]
             notes = here.pop("notes", None)
             # What was decided goes in the message only: as an extra field too it was masked
-            # a second time, and no formatter writes it.
-            log.info(
-                "%s %s %d%s",
-                asked.method,
-                route,
-                response.status_code,
-                f": {'; '.join(notes)}" if notes else "",
-                extra=fields,
-            )
+            # a second time, and no formatter writes it. Written out once here, with nothing
+            # left for logging to put in (the filter and the formatter each did it again).
+            line = f"{asked.method} {route} {response.status_code}"
+            log.info(f"{line}: {'; '.join(notes)}" if notes else line, extra=fields)
         return response
 
     @app.route("/metrics")
