@@ -80,9 +80,10 @@ class OverrideWatch:
         keys: Keys = DEFAULT,
     ) -> None:
         self.client, self.seconds, self.clock, self.keys = client, seconds, clock, keys
-        self._value: Override | None = None
-        self._read_at: float | None = None
         self._generation = 0
+        # The copy and when it was read, as one pair: read without the lock by every call
+        # (one reference read; under gevent the lock is Python code), set under it.
+        self._kept: tuple[Override | None, float] | None = None
         self._listening = False
         self._lock = threading.Lock()
 
@@ -90,10 +91,11 @@ class OverrideWatch:
         if self.seconds <= 0:
             return read_override(self.client, self.keys)
         self._listen()
+        kept = self._kept
+        if kept is not None and self.clock() - kept[1] < self.seconds:
+            return kept[0]
         with self._lock:
             generation = self._generation
-            if self._read_at is not None and self.clock() - self._read_at < self.seconds:
-                return self._value
         try:
             value = load_override(self.client, self.keys)
         except redis.RedisError as exc:
@@ -101,13 +103,13 @@ class OverrideWatch:
             return None  # not kept: the next call tries again
         with self._lock:
             if generation == self._generation:  # no change announced while we read
-                self._value, self._read_at = value, self.clock()
+                self._kept = (value, self.clock())
         return value
 
     def invalidate(self) -> None:
         with self._lock:
             self._generation += 1
-            self._read_at = None
+            self._kept = None
 
     def _listen(self) -> None:
         if self._listening:
