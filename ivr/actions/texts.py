@@ -36,7 +36,7 @@ from ivr.core.crisis import SAFETY, classify
 from ivr.core.hours import usual_span
 from ivr.core.keywords import OPT_IN, OPT_OUT, Intent, interpret, keyword
 from ivr.core.phone import mask
-from ivr.core.phrases import promise_when, usual_hours, window_words
+from ivr.core.phrases import promise_when, window_words
 from ivr.core.promise import (
     Promise,
     closure_note,
@@ -103,9 +103,9 @@ class Words:
         self.flows = flows.speaking(language)
         self.language = self.flows.language
 
-    @functools.cached_property
+    @property
     def usual(self) -> str:
-        return usual_hours(self.flows.hours_config.weekly, self.flows.phrases)
+        return self.flows.usual_hours  # worked out once per published copy
 
     def __call__(self, name: str, **fields: object) -> str:
         fields.setdefault("usual_hours", self.usual)

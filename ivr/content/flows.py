@@ -374,8 +374,7 @@ class Flows:
 
     def ended_text(self, which: str) -> str:
         """The [ended] text `which` (closed, held), usual hours filled in; "": none is sent."""
-        hours = usual_hours(self.hours_config.weekly, self.phrases)
-        return self.sms.ended[which].format(usual_hours=hours)
+        return self.sms.ended[which].format(usual_hours=self.usual_hours)
 
 
 class _Reader:
