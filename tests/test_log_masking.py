@@ -323,6 +323,7 @@ PIECES = st.sampled_from(
         "900123",
         "+44",
         "%2B",
+        "%2b",
         "%20",
         " ",
         "-",
@@ -340,6 +341,8 @@ PIECES = st.sampled_from(
         "SM",
         "0123456789abcdef",
         "x",
+        "d",  # what a run is written as, inside mask_text
+        "B",
         "2026-11-26",
         " 10",
         "T",

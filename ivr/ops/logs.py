@@ -61,13 +61,32 @@ def _masked(found: re.Match[str]) -> str:
 def mask_text(text: str) -> str:
     """`text` with everything that could be a phone number masked ("***123"): the one
     function every part of a log line goes through. Text too short to hold MIN_DIGITS_PREFIXED
-    digits, text with fewer digits than that, or a SID and nothing else (a request line's
-    call_sid), is returned at once: the search would leave it as it is."""
+    digits, text with fewer digits than that, a SID and nothing else (a request line's
+    call_sid), or ASCII text with no MIN_DIGITS_PREFIXED digits in one run (a text's request
+    line: "callback 8513eb62c0ab9460 stored, due 2026-11-26T10:00:00", whose eleven short
+    matches each called _masked) is returned at once: the search would leave it as it is."""
     if len(text) < MIN_DIGITS_PREFIXED or not _ENOUGH_DIGITS.match(text):
         return text
     if _LONE_SID.fullmatch(text):
         return text
+    if text.isascii() and _A_RUN not in text.translate(_RUNS):
+        return text
     return _FOUND.sub(_masked, text)
+
+
+# An ASCII text written as its runs: each digit "d", each character that may join a number's
+# digits (any number of them, where _GAP allows three) gone, anything else breaking the run.
+# "%" goes (a "%20" gap's 2 and 0, and a "%2B" prefix's 2, are digits to _masked), and so do
+# "B" and "b" (of "%2B"): runs only ever come out longer, so no number is missed.
+_JOINS = re.compile(r"[^\S\r\n]|[-./()+_,%Bb]")
+_RUNS = str.maketrans(
+    {
+        c: "d" if c.isdecimal() else "x" if c == "d" else None
+        for c in map(chr, range(128))
+        if c.isdecimal() or c == "d" or _JOINS.fullmatch(c)
+    }
+)
+_A_RUN = "d" * MIN_DIGITS_PREFIXED
 
 
 # The largest int too short to be a number (8 digits): an extra field below it (a status, a
