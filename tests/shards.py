@@ -12,6 +12,8 @@ import subprocess
 import sys
 import tempfile
 
+import pytest
+
 
 def main(argv: list[str]) -> int:
     count, args = int(argv[0]), argv[1:]
@@ -31,13 +33,8 @@ def main(argv: list[str]) -> int:
                 sys.stdout.flush()
                 sys.stdout.buffer.write(out.read())
                 sys.stdout.flush()
-            status = status or (0 if code == NO_TESTS else code)
+            status = status or (0 if code == pytest.ExitCode.NO_TESTS_COLLECTED else code)
         return status
-
-
-# pytest's exit status when a process was dealt no test (fewer files than shards, or a -k
-# that leaves a shard nothing): not a failure.
-NO_TESTS = 5
 
 
 if __name__ == "__main__":

@@ -169,6 +169,14 @@ NUMBERS = [
 ]
 
 
+def test_gb_decides_plus_44_first_and_by_its_number_types():
+    """What gb_type's one lookup rests on: region_code_for_number tries GB first among +44's
+    regions, and decides it by its number types (no leading digits to decide it sooner)."""
+    assert phonenumbers.COUNTRY_CODE_TO_REGION_CODE[44][0] == "GB"
+    gb = phonenumbers.PhoneMetadata.metadata_for_region("GB")
+    assert gb is not None and gb.leading_digits is None
+
+
 @pytest.mark.parametrize("raw", NUMBERS)
 @pytest.mark.parametrize("drama", [False, True])
 def test_callable_number_answers_as_before(raw, drama):

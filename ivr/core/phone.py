@@ -68,26 +68,18 @@ EXAMPLE_INTERNATIONAL = phonenumbers.format_number(
 
 
 _GB = PhoneMetadata.metadata_for_region(HOME_REGION)
-# region_code_for_number tries +44's regions in this order and takes the first whose number
-# types know the number (GB names no leading digits that would decide it sooner): so a number
-# is Great Britain's exactly when GB's metadata gives it a type, and that type is the one.
-_GB_DECIDES = (
-    _GB is not None
-    and phonenumbers.COUNTRY_CODE_TO_REGION_CODE.get(44, ())[:1] == (HOME_REGION,)
-    and _GB.leading_digits is None
-)
 
 
 def gb_type(parsed: PhoneNumber) -> int | None:
     """The PhoneNumberType of a valid number of Great Britain (not the Isle of Man or the
     Channel Islands, which share +44); None for any other. What is_valid_number,
     region_code_for_number and number_type say together, with one type lookup where they
-    make three (tests/test_actions_texts.py compares them): the type is read against GB's
-    own metadata, as each of them reads it for a GB number."""
+    make three (tests/test_actions_texts.py compares them): region_code_for_number tries
+    +44's regions in turn, GB first, and GB names no leading digits, so a number is Great
+    Britain's exactly when GB's own metadata gives it a type, and that type is the one
+    (the same test checks both, so a libphonenumber that changes them is caught)."""
     if parsed.country_code != 44 or _GB is None:
         return None
-    if not _GB_DECIDES and phonenumbers.region_code_for_number(parsed) != HOME_REGION:
-        return None  # (a libphonenumber whose +44 regions no longer start with GB's)
     kind = _number_type_helper(phonenumbers.national_significant_number(parsed), _GB)
     return None if kind == phonenumbers.PhoneNumberType.UNKNOWN else kind
 

@@ -135,13 +135,8 @@ def count(r: redis.Redis, now: datetime, tz: ZoneInfo, *fields: str, keys: Keys 
 def call_started(
     r: redis.Redis, now: datetime, tz: ZoneInfo, is_open: bool, keys: Keys = DEFAULT
 ) -> None:
-    """A call counted, by the hour it came in (the local hour of `now`); never raises."""
-    try:
-        local = now.astimezone(tz)
-        fields = ("calls", f"calls:{'open' if is_open else 'closed'}:{local.hour}")
-        _buffer.add(r, keys.stats(local.date()), fields)
-    except Exception as exc:  # noqa: BLE001
-        log.warning("could not count a call: %s", exc)
+    hour = now.astimezone(tz).hour
+    count(r, now, tz, "calls", f"calls:{'open' if is_open else 'closed'}:{hour}", keys=keys)
 
 
 def wait_recorded(
