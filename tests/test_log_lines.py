@@ -83,13 +83,20 @@ def record(message: str) -> logging.LogRecord:
 
 @pytest.mark.parametrize(
     "sneaked",
-    [FORGED, "/x\r\nERROR forged", "/x\u2028ERROR forged", "/x\x1b[2Jforged", "/x\x00\x85y"],
+    [
+        FORGED,
+        "/x\r\nERROR forged",
+        "/x\u2028ERROR forged",
+        "/x\x1b[2Jforged",
+        "/x\x00\x85y",
+        "/x\x7fy",  # DEL: ASCII, so an ASCII line is not taken as clean for that alone
+    ],
 )
 @pytest.mark.parametrize("make", [TextFormatter, JsonFormatter])
 def test_a_path_with_control_characters_stays_on_one_line(sneaked: str, make) -> None:
     line = make().format(record(sneaked))
     assert len(line.splitlines()) == 1
-    assert not any(c in line for c in "\x00\x1b\x85\u2028")
+    assert not any(c in line for c in "\x00\x1b\x7f\x85\u2028")
 
 
 def test_the_forged_text_is_written_as_its_escapes() -> None:

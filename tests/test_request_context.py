@@ -19,7 +19,7 @@ from ivr.content.flows import Flows
 from ivr.ops import metrics
 from ivr.store.published import WATCH_SECONDS
 from ivr.web.app import HelplineFlask
-from ivr.web.context import helpline
+from ivr.web.context import asked, helpline
 from tests.common import CLOSED_AT, HELPLINE, heard, london, twilio_client
 
 CALL = {"CallSid": "CA" + "a" * 32, "From": "+447700900123", "To": HELPLINE}
@@ -52,11 +52,12 @@ def test_the_helpline_is_chosen_once_then_read_without_flasks_proxies(
 def test_no_request_leaves_its_helpline_behind(make_app) -> None:
     app = make_app()
     with app.test_request_context("/voice", method="POST", data=CALL):
-        helpline()
-        assert ivr.web.context._CURRENT.get() is not None
-    assert ivr.web.context._CURRENT.get() is None
+        chosen = helpline()
+        state = asked()
+        assert state is not None and state.chosen is chosen
+    assert asked() is None
     assert twilio_client(app).post("/voice").status_code == 200
-    assert ivr.web.context._CURRENT.get() is None
+    assert asked() is None
 
 
 # ------------------------------------------------------------------ metrics

@@ -200,8 +200,12 @@ class JsonFormatter(logging.Formatter):
         if record.exc_text:
             data["exc"] = record.exc_text
         # json escapes what is below U+0020; the C1 controls and the Unicode line separators,
-        # which some readers take as line ends, are escaped here (\uXXXX is valid JSON).
-        return _WIDE_CONTROLS.sub(lambda c: f"\\u{ord(c.group(0)):04x}", encode(data))
+        # which some readers take as line ends, are escaped here (\uXXXX is valid JSON). An
+        # ASCII line holds none of them but DEL, and is not searched.
+        line = encode(data)
+        if line.isascii() and "\x7f" not in line:
+            return line
+        return _WIDE_CONTROLS.sub(lambda c: f"\\u{ord(c.group(0)):04x}", line)
 
 
 # Control characters (a newline in a requested path, an escape sequence) and the Unicode line

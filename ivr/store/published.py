@@ -132,8 +132,11 @@ class ContentWatch:
         return self._serving
 
     def flows(self, name: str) -> Flows:
-        """The checked flows of helpline `name`, as published now."""
-        found = self.serving.loaded.flows.get(name)
+        """The checked flows of helpline `name`, as published now (asked four times a call:
+        `serving` and its listener check written out)."""
+        if not self._listening:
+            self._listen()
+        found = self._serving.loaded.flows.get(name)
         return found if found is not None else self._first[name]
 
     def follow(self) -> None:

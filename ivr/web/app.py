@@ -87,7 +87,6 @@ def create_app(
     app.extensions["helplines"] = {s.line.name: Helpline.of(s, guard) for s in deployment.all()}
     app.extensions["helpline"] = app.extensions["helplines"][services.line.name]
 
-    @app.before_request
     def upgraded() -> None:
         """A store unreachable at start is brought up to date by the first request that
         reaches it (a store error here is left to the route's own fallback)."""
@@ -95,7 +94,7 @@ def create_app(
             with contextlib.suppress(Unavailable):
                 services.upgrade()
 
-    context.install(app)  # before_request: first of all, whenever registered
+    context.install(app, then=upgraded)  # before_request: first of all, whenever registered
 
     if not settings.twilio_auth_token:
         log.warning(

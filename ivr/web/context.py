@@ -1,12 +1,14 @@
 """What each request needs, as flaskr's db.py gives get_db: helpline() is the services (settings,
-flows, clock, store) of the helpline the request is for, chosen once per request and then
-read from a context variable (Flask's proxies cost a lookup each time, and a call asks
-helpline() 6 to 13 times). The blueprints import this, never app.py, so the app can import
-them without a loop."""
+flows, clock, store) of the helpline the request is for, chosen once per request; asked()
+is the request's own state (when it started, what it decided). Both are read from a context
+variable, not from Flask's proxies (g, request), which cost a lookup at each read: a call
+asks helpline() 6 to 13 times. The blueprints import this, never app.py, so the app can
+import them without a loop."""
 
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
@@ -39,10 +41,27 @@ CHOSEN = "ivr.helpline"  # the request's helpline, once chosen
 # giving the response a person at a browser sees (the voice fallback asks it).
 PAGE_ERROR = "helpline_page_error"
 
-# The request's helpline once chosen (forgotten as each request starts and ends: a gevent
-# greenlet serves every request of its keep-alive connection), and `serving`'s.
-_CURRENT: ContextVar[Helpline | None] = ContextVar("ivr.helpline", default=None)
+
+@dataclass
+class Asked:
+    """One request's own state, from its first hook to its teardown: when it started (for
+    its duration), its helpline once chosen, and what it decided (web/metrics.note), said
+    in its log line."""
+
+    started: float
+    chosen: Helpline | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+# The request's state (new as each request starts, gone as it ends: a gevent greenlet serves
+# every request of its keep-alive connection), and `serving`'s helpline.
+_ASKED: ContextVar[Asked | None] = ContextVar("ivr.asked", default=None)
 _SERVING: ContextVar[Helpline | None] = ContextVar("ivr.serving", default=None)
+
+
+def asked() -> Asked | None:
+    """This request's state; None outside a request (or before its first hook)."""
+    return _ASKED.get()
 
 
 def helplines() -> dict[str, Helpline]:
@@ -55,10 +74,11 @@ def helpline() -> Helpline:
     """The helpline this request is for, chosen once per request (see _choose); within
     `serving`, the one it names; otherwise the default."""
     chosen = _SERVING.get()
-    if chosen is None:
-        chosen = _CURRENT.get()
     if chosen is not None:
         return chosen
+    state = _ASKED.get()
+    if state is not None and state.chosen is not None:
+        return state.chosen
     if not has_request_context():
         found: Helpline = current_app.extensions["helpline"]
         return found
@@ -71,7 +91,10 @@ def helpline() -> Helpline:
         chosen = environ[CHOSEN] = extensions["helpline"]
         if len(extensions["helplines"]) > 1:
             chosen = environ[CHOSEN] = _choose() or chosen
-    _CURRENT.set(chosen)
+    if state is None:  # a request context entered without its hooks (a test's)
+        state = Asked(time.perf_counter())
+        _ASKED.set(state)  # (its teardown, `end`, still runs)
+    state.chosen = chosen
     return chosen
 
 
@@ -96,16 +119,27 @@ def first(values: MultiDict[str, str], name: str) -> str:
     return (values[name] or "") if name in values else ""
 
 
-def forget(_error: BaseException | None = None) -> None:
-    """No helpline chosen yet (a request starts, or has ended)."""
-    _CURRENT.set(None)
+def begin() -> None:
+    """A request starts: its state new, no helpline chosen yet."""
+    _ASKED.set(Asked(time.perf_counter()))
 
 
-def install(app: Flask) -> None:
-    """Each request chooses its helpline afresh: forgotten before anything else runs (the
-    first of the app's before_request hooks) and after it ends."""
-    app.before_request_funcs.setdefault(None, []).insert(0, forget)
-    app.teardown_request(forget)
+def end(_error: BaseException | None = None) -> None:
+    """A request has ended: nothing of it is left for the next one."""
+    _ASKED.set(None)
+
+
+def install(app: Flask, then: Callable[[], None]) -> None:
+    """Each request starts with its state new, before anything else runs (the first of the
+    app's before_request hooks), then runs `then` (one hook, not two: Flask asks each hook
+    whether it is async and calls it, on every request); its state goes after it ends."""
+
+    def starting() -> None:
+        begin()
+        then()
+
+    app.before_request_funcs.setdefault(None, []).insert(0, starting)
+    app.teardown_request(end)
 
 
 def _choose() -> Helpline | None:

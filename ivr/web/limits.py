@@ -199,8 +199,9 @@ def form_items(text: str) -> list[tuple[str, str]]:
         if not part:
             continue
         name, _, value = part.partition("=")
-        if "%" in part or "+" in part:
+        if "%" in name or "+" in name:
             name = unquote(name.replace("+", " "), errors="werkzeug.url_quote")
+        if "%" in value or "+" in value:
             value = unquote(value.replace("+", " "), errors="werkzeug.url_quote")
         items.append((name, value))
     return items

@@ -9,7 +9,7 @@ import logging
 import os
 import time
 
-from flask import Flask, Request, Response, g, has_request_context, request
+from flask import Flask, Request, Response, request
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
@@ -29,7 +29,8 @@ from ivr.ops.metrics import (
     ContentCollector,
     PurgeCollector,
 )
-from ivr.web.context import twilio_param
+from ivr.web.context import asked, twilio_param
+from ivr.web.signatures import SIGNATURE_REFUSED
 
 log = logging.getLogger("ivr.requests")
 
@@ -38,8 +39,9 @@ def note(detail: str) -> None:
     """What a webhook decided ("helpline open", "chose steps"), said once, in the request's
     own log line: one line per request, not one per decision. Outside a request (a kept
     text replayed in the background) it goes to the log as a line of its own."""
-    if has_request_context():
-        g.setdefault("notes", []).append(detail)
+    state = asked()
+    if state is not None:
+        state.notes.append(detail)
     else:
         log.info("%s", detail)
 
@@ -60,39 +62,34 @@ def install(app: Flask) -> None:
             )
         return found
 
-    @app.before_request
-    def start_timer() -> None:
-        g.started = time.perf_counter()
-
     @app.after_request
     def observe(response: Response) -> Response:
-        # The objects behind the proxies, looked up once (each proxy read is a lookup).
-        here = g._get_current_object()
-        asked: Request = request._get_current_object()  # type: ignore[attr-defined]
-        started = here.pop("started", None)
-        if started is None:
+        state = asked()
+        if state is None:
             return response
-        seconds = time.perf_counter() - started
-        rule = asked.url_rule
+        seconds = time.perf_counter() - state.started
+        # The object behind the proxy, looked up once (each proxy read is a lookup).
+        here: Request = request._get_current_object()  # type: ignore[attr-defined]
+        rule = here.url_rule
         route = rule.rule if rule else "unmatched"
         requests, latency = children_of(route, response.status_code)
         requests.inc()
         latency.observe(seconds)
         # A request refused for its signature is logged by the guard, which sums repeats up:
         # one line each here would let a flood of junk write as many lines as it sends.
-        if asked.path.startswith(WEBHOOK_PREFIXES) and not here.get("signature_rejected"):
+        if here.path.startswith(WEBHOOK_PREFIXES) and not here.environ.get(SIGNATURE_REFUSED):
             fields: dict[str, object] = {
                 "route": route,
                 "status": response.status_code,
                 "duration_ms": round(seconds * 1000, 1),
             }
-            fields["call_sid"] = twilio_param("CallSid", asked)[:64]
-            fields["message_sid"] = twilio_param("MessageSid", asked)[:64]
-            notes = here.pop("notes", None)
+            fields["call_sid"] = twilio_param("CallSid", here)[:64]
+            fields["message_sid"] = twilio_param("MessageSid", here)[:64]
+            notes = state.notes
             # What was decided goes in the message only: as an extra field too it was masked
             # a second time, and no formatter writes it. Written out once here, with nothing
             # left for logging to put in (the filter and the formatter each did it again).
-            line = f"{asked.method} {route} {response.status_code}"
+            line = f"{here.method} {route} {response.status_code}"
             log.info(f"{line}: {'; '.join(notes)}" if notes else line, extra=fields)
         return response
 
