@@ -484,3 +484,64 @@ def test_another_format_keeps_the_lookups_it_may_need(logging_switches) -> None:
     root.handlers[:] = [other]
     setup_logging("INFO", "json")
     assert logging.logThreads and logging._srcfile is not None
+
+
+class Kept(logging.Handler):
+    """Keeps each record's attributes as its handler saw them (after the masking filter)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[dict[str, object]] = []
+        self.addFilter(MaskPhoneNumbers())
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.seen.append(dict(vars(record)))
+
+
+TIMES = ("created", "msecs", "relativeCreated", "lineno")  # (the two calls' lines differ)
+
+
+@pytest.mark.parametrize("skipped", [True, False], ids=["lookups skipped", "lookups kept"])
+def test_a_line_written_whole_is_the_record_logging_makes(logging_switches, skipped) -> None:
+    """logs.write makes the request line's record itself once the lookups are skipped: the
+    same record, masked the same, as logger.info(message, extra=fields) makes."""
+    if skipped:
+        logs.skip_unused_lookups()
+    logger = logging.getLogger("ivr.test.write")
+    kept = Kept()
+    logger.addHandler(kept)
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    try:
+        fields = {
+            "route": "/voice",
+            "status": 200,
+            "duration_ms": 1.5,
+            "call_sid": "CA447700900123",
+        }
+        logs.write(logger, logging.INFO, "POST /voice 200: from +447700900123", dict(fields))
+        logger.info("POST /voice 200: from +447700900123", extra=dict(fields))
+        logs.write(logger, logging.DEBUG, "not written: below the logger's level", {})
+    finally:
+        logger.removeHandler(kept)
+    written, made = ({k: v for k, v in seen.items() if k not in TIMES} for seen in kept.seen)
+    assert written == made
+    assert written["call_sid"] == "CA***123" and "7700900" not in str(written["msg"])
+    assert (written["thread"] is None) is skipped
+    caller = "(unknown function)" if skipped else sys._getframe().f_code.co_name
+    assert written["funcName"] == caller  # the caller of write, as logger.info has it
+    assert len(kept.seen) == 2
+
+
+def test_a_record_factory_of_someones_own_is_used(logging_switches, monkeypatch) -> None:
+    logs.skip_unused_lookups()
+    made: list[str] = []
+    default = logging.getLogRecordFactory()
+
+    def factory(*args: object, **kwargs: object) -> logging.LogRecord:
+        made.append(str(args[4]))
+        return default(*args, **kwargs)
+
+    monkeypatch.setattr(logging, "_logRecordFactory", factory)
+    logs.write(logging.getLogger("ivr.test.factory"), logging.WARNING, "their own", {})
+    assert made == ["their own"]

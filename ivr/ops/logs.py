@@ -376,6 +376,59 @@ def skip_unused_lookups() -> None:
     logging._srcfile = None  # the HOWTO's way to skip findCaller()
 
 
+def lookups_skipped() -> bool:
+    """Whether records are made without their thread, process and caller, as
+    skip_unused_lookups has them."""
+    return not (
+        logging.logThreads or logging.logProcesses or logging.logMultiprocessing or logging._srcfile
+    )
+
+
+def write(logger: logging.Logger, level: int, message: str, fields: dict[str, object]) -> None:
+    """`logger.log(level, message, extra=fields)` for a line its caller has written whole
+    (no arguments, no exception): a request's line, once a request. The record is the one
+    logging would make, made at once from what every record holds (LogRecord.__init__ and
+    makeRecord's checks of `extra` were a third of the line's time, in place), once nothing
+    looks up the caller, thread or process (skip_unused_lookups) and nobody has set a record
+    factory of their own; logging's own way otherwise. Handled as any record is
+    (Logger.handle: its filters and handlers, the masking with them)."""
+    if not logger.isEnabledFor(level):
+        return
+    if not lookups_skipped() or logging.getLogRecordFactory() is not logging.LogRecord:
+        logger.log(level, message, extra=fields, stacklevel=2)  # the caller's file and line
+        return
+    if not _CONSTANT:
+        _CONSTANT.update(_constant_part())
+    record = logging.LogRecord.__new__(logging.LogRecord)
+    created = time.time()  # then as LogRecord.__init__ has it
+    values = record.__dict__
+    values.update(_CONSTANT)
+    values["name"] = logger.name
+    values["msg"] = message
+    values["levelname"] = logging.getLevelName(level)
+    values["levelno"] = level
+    values["created"] = created
+    values["msecs"] = int((created - int(created)) * 1000) + 0.0
+    values["relativeCreated"] = (created - logging._startTime) * 1000  # type: ignore[attr-defined]
+    values.update(fields)
+    logger.handle(record)
+
+
+# What differs from one record to the next; the rest of a record made without the lookups
+# is the same for every line (`write` copies it, made at its first line).
+_PER_RECORD = ("name", "msg", "levelname", "levelno", "created", "msecs", "relativeCreated")
+_CONSTANT: dict[str, object] = {}
+
+
+def _constant_part() -> dict[str, object]:
+    """A record as logging makes one with no caller lookup (Logger._log's own stand-ins for
+    the file and function), without what differs from one record to the next."""
+    made = logging.LogRecord(
+        "", logging.INFO, "(unknown file)", 0, "", None, None, "(unknown function)"
+    )
+    return {name: value for name, value in vars(made).items() if name not in _PER_RECORD}
+
+
 def setup_logging(level: str, log_format: str = "auto") -> None:
     """Log lines on stderr (JSON or readable), every handler masked (idempotent); the
     lookups no format of ours writes are skipped when only our formats write (not, say,

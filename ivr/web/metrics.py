@@ -21,6 +21,7 @@ from prometheus_client import (
 )
 
 from ivr.ops.health import DependencyCollector
+from ivr.ops.logs import write
 from ivr.ops.metrics import (
     LATENCY,
     REQUESTS,
@@ -90,7 +91,7 @@ def install(app: Flask) -> None:
             # a second time, and no formatter writes it. Written out once here, with nothing
             # left for logging to put in (the filter and the formatter each did it again).
             line = f"{here.method} {route} {response.status_code}"
-            log.info(f"{line}: {'; '.join(notes)}" if notes else line, extra=fields)
+            write(log, logging.INFO, f"{line}: {'; '.join(notes)}" if notes else line, fields)
         return response
 
     @app.route("/metrics")
