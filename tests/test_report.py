@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import csv
 import io
+import os
 import shutil
+import time
 import unicodedata
 from datetime import date, datetime
 from pathlib import Path
@@ -447,3 +449,21 @@ def test_the_hour_table_reads_at_320_px_on_paper_and_in_the_console(
         shown = hour_table_at_320_px(browser, html)
         assert shown["problems"] == [], shown
         assert "10:00–11:00" in shown["hours"], shown  # each hour says which it is
+
+
+def test_counts_are_written_by_themselves_in_a_forked_worker_too(store):
+    """The day's counts are kept in memory and written within FLUSH_SECONDS by a thread of
+    the process that counted them: a gunicorn worker, forked from a parent whose thread it
+    does not have, starts its own."""
+    when = datetime(2026, 11, 25, 19, 0, tzinfo=UK)
+    stats.count(store, when, UK, "calls")  # this process's thread, started
+    stats.flush()
+    child = os.fork()
+    if child == 0:  # the worker: counts, and never flushes by hand
+        try:
+            stats.count(store, when, UK, "calls")
+            time.sleep(stats.FLUSH_SECONDS * 3)
+        finally:
+            os._exit(0)
+    os.waitpid(child, 0)
+    assert store.hget(DEFAULT.stats(when.date()), "calls") == "2"

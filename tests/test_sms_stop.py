@@ -13,15 +13,18 @@ from pathlib import Path
 
 import pytest
 import redis
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr.actions.texts import Text, Words, apply_kept, receive
 from ivr.config import Settings
 from ivr.content.flows import DEFAULT_DIR, FlowFileError, load_flows, load_safety, revealing_words
 from ivr.content.tomlfile import read_toml
 from ivr.core.clock import fixed_clock
-from ivr.core.stopping import STOP, asks_to_stop
+from ivr.core.stopping import STOP, StopWords, asks_to_stop
 from ivr.services import Services, build_services
 from tests.common import TOKEN, london, new_sid, only, reply_text, send
+from tests.common import examples as property_examples
 
 EVENING = "2026-12-08T20:00"  # a Tuesday, closed
 IN_HOURS = "2026-12-08T11:00"
@@ -184,3 +187,40 @@ def test_helpline_check_says_which_stop_example_a_change_broke(cli, tmp_path):
     result = cli("check", flows=flows)
     assert result.exit_code == 1
     assert "'leave me alone' should be heard as stop" in result.output
+
+
+# The stop phrases' own words (a stem with an ending), and words of no phrase.
+STOP_WORDS = FLOWS.stop.joined(WELSH.stop)
+STOP_PHRASES = [
+    *STOP_WORDS.always,
+    *STOP_WORDS.phrases,
+    *STOP_WORDS.alone,
+    *STOP_WORDS.unless_before,
+    *STOP_WORDS.unless_after,
+]
+STOP_VOCABULARY = sorted(
+    {
+        alternative[:-1] + "ing" if alternative.endswith("*") else alternative
+        for phrase in STOP_PHRASES
+        for slot in phrase.slots
+        for alternative in slot
+        if alternative != "..."
+    }
+    | set(STOP_WORDS.polite)
+    | {"hello", "bus", "after", "5", "the"}
+)
+
+
+@settings(max_examples=property_examples(1000), deadline=None)
+@given(st.lists(st.sampled_from(STOP_VOCABULARY), max_size=6))
+def test_a_text_with_no_word_a_stop_phrase_starts_with_is_read_as_before(words) -> None:
+    """asks_to_stop tries no phrase on a text none of whose words starts one (most texts):
+    the same answer as trying every phrase."""
+    text = " ".join(words)
+    with_every_phrase = StopWords.may_start
+    try:
+        StopWords.may_start = lambda self, said: True  # type: ignore[method-assign]
+        expected = asks_to_stop(STOP_WORDS, text)
+    finally:
+        StopWords.may_start = with_every_phrase  # type: ignore[method-assign]
+    assert asks_to_stop(STOP_WORDS, text) is expected

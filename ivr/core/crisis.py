@@ -240,6 +240,8 @@ class CrisisWords:
         init=False, repr=False, compare=False
     )
     _stemmed: tuple[tuple[str, Phrase], ...] = field(init=False, repr=False, compare=False)
+    # Every stem those start with: a word none of them begins needs none of those phrases.
+    _stems: tuple[str, ...] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         by_first: dict[str, list[tuple[str, Phrase]]] = {}
@@ -252,17 +254,22 @@ class CrisisWords:
                     stemmed.append((name, phrase))
         object.__setattr__(self, "_by_first", {w: tuple(p) for w, p in by_first.items()})
         object.__setattr__(self, "_stemmed", tuple(stemmed))
+        object.__setattr__(self, "_stems", tuple({s for _, p in stemmed for s in p.first_stems}))
 
     def starting(self, words: Sequence[str]) -> Iterator[tuple[str, Phrase]]:
         """Each (class, phrase) whose first slot one of `words` fits, once."""
         seen: set[tuple[str, int]] = set()
-        for word in set(words):
+        distinct = set(words)
+        for word in distinct:
             for name, phrase in self._by_first.get(word, ()):
                 if (name, id(phrase)) not in seen:
                     seen.add((name, id(phrase)))
                     yield name, phrase
-        for name, phrase in self._stemmed:
-            if (name, id(phrase)) not in seen:
+        stemmed = [w for w in distinct if w.startswith(self._stems)] if self._stems else ()
+        for name, phrase in self._stemmed if stemmed else ():
+            if (name, id(phrase)) not in seen and any(
+                w.startswith(phrase.first_stems) for w in stemmed
+            ):
                 yield name, phrase
 
     def joined(self, other: CrisisWords) -> CrisisWords:

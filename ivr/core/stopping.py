@@ -39,6 +39,21 @@ class StopWords:
     unless_after: tuple[Phrase, ...] = ()
     polite: frozenset[str] = field(default_factory=frozenset)
     fillers: frozenset[str] = field(default_factory=frozenset)
+    # The words and stems that start a phrase asking to stop: a text with none of them asks
+    # nothing (most texts: "hello", a time), and no phrase is tried on it.
+    _first_words: frozenset[str] = field(init=False, repr=False, compare=False)
+    _first_stems: tuple[str, ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        asking = (*self.always, *self.phrases, *self.alone)
+        firsts = frozenset(w for p in asking for w in p.first_words)
+        object.__setattr__(self, "_first_words", firsts)
+        object.__setattr__(self, "_first_stems", tuple({s for p in asking for s in p.first_stems}))
+
+    def may_start(self, said: Sequence[str]) -> bool:
+        """Whether a word of `said` can start one of the phrases that ask to stop."""
+        stems = self._first_stems
+        return any(w in self._first_words or (stems and w.startswith(stems)) for w in said)
 
     def joined(self, other: StopWords) -> StopWords:
         """These phrases and `other`'s: a text is not labelled with its language."""
@@ -66,6 +81,8 @@ def _undone(words: StopWords, said: Sequence[str], span: frozenset[int]) -> bool
 def asks_to_stop(words: StopWords, text: str | None) -> bool:
     """Whether `text` asks us to stop calling and texting."""
     said = words_of(text, words.fillers)
+    if not words.may_start(said):
+        return False
     if any(phrase.spans(said) for phrase in words.always):
         return True
     for phrase in words.phrases:

@@ -14,6 +14,7 @@ from __future__ import annotations
 import atexit
 import logging
 import math
+import os
 import statistics
 import threading
 from collections import defaultdict
@@ -64,7 +65,7 @@ class _Buffer:
         self.counts: defaultdict[tuple[str, str], int] = defaultdict(int)
         self.waits: defaultdict[str, list[int]] = defaultdict(list)
         self.client: redis.Redis | None = None
-        self.thread: threading.Thread | None = None
+        self.pid: int | None = None  # the process whose flushing thread is started
 
     def add(self, client: redis.Redis, key: str, fields: tuple[str, ...]) -> None:
         with self.lock:
@@ -80,9 +81,12 @@ class _Buffer:
             self._start()
 
     def _start(self) -> None:
-        if self.thread is None or not self.thread.is_alive():  # also after a fork
-            self.thread = threading.Thread(target=self._run, name="stats-flush", daemon=True)
-            self.thread.start()
+        """The flushing thread, started in this process (a forked worker has none of its
+        parent's threads) if not yet: asked with each count, so by the process id, not by
+        Thread.is_alive (three calls into threading)."""
+        if self.pid != os.getpid():
+            self.pid = os.getpid()
+            threading.Thread(target=self._run, name="stats-flush", daemon=True).start()
 
     def _run(self) -> None:
         while True:

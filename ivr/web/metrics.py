@@ -30,7 +30,7 @@ from ivr.ops.metrics import (
     ContentCollector,
     PurgeCollector,
 )
-from ivr.web.context import asked, twilio_param
+from ivr.web.context import asked, first
 from ivr.web.signatures import SIGNATURE_REFUSED
 
 log = logging.getLogger("ivr.requests")
@@ -73,24 +73,26 @@ def install(app: Flask) -> None:
         here: Request = request._get_current_object()  # type: ignore[attr-defined]
         rule = here.url_rule
         route = rule.rule if rule else "unmatched"
-        requests, latency = children_of(route, response.status_code)
+        status = response.status_code  # (a property: worked out at each read)
+        requests, latency = children_of(route, status)
         requests.inc()
         latency.observe(seconds)
         # A request refused for its signature is logged by the guard, which sums repeats up:
         # one line each here would let a flood of junk write as many lines as it sends.
         if here.path.startswith(WEBHOOK_PREFIXES) and not here.environ.get(SIGNATURE_REFUSED):
+            sent = here.form if here.method == "POST" else here.args  # as twilio_param reads
             fields: dict[str, object] = {
                 "route": route,
-                "status": response.status_code,
+                "status": status,
                 "duration_ms": round(seconds * 1000, 1),
+                "call_sid": first(sent, "CallSid")[:64],
+                "message_sid": first(sent, "MessageSid")[:64],
             }
-            fields["call_sid"] = twilio_param("CallSid", here)[:64]
-            fields["message_sid"] = twilio_param("MessageSid", here)[:64]
             notes = state.notes
             # What was decided goes in the message only: as an extra field too it was masked
             # a second time, and no formatter writes it. Written out once here, with nothing
             # left for logging to put in (the filter and the formatter each did it again).
-            line = f"{here.method} {route} {response.status_code}"
+            line = f"{here.method} {route} {status}"
             write(log, logging.INFO, f"{line}: {'; '.join(notes)}" if notes else line, fields)
         return response
 
