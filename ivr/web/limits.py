@@ -43,8 +43,8 @@ BODY_SECONDS = 5.0
 # connection instead of letting gunicorn read and discard the rest of the body.
 CLOSE_CONNECTION = "helpline.close_connection"
 READ_SIZE = 16 * 1024
-# The body as read here, for FormOnce to parse without reading it again.
-BODY = "helpline.body"
+# A urlencoded body as read here, for FormOnce to parse without reading it again.
+FORM_BODY = "helpline.form_body"
 FORM = "application/x-www-form-urlencoded"
 
 # Fields per form (the body's, and the query string's): parsing them and the signature's HMAC
@@ -162,7 +162,8 @@ class RequestLimits:
                 return refuse(environ, start_response, "400 Bad Request", refusal)
         environ["wsgi.input"] = io.BytesIO(body)
         environ["CONTENT_LENGTH"] = str(len(body))
-        environ[BODY] = body
+        if form:
+            environ[FORM_BODY] = body
         return self.app(environ, start_response)
 
 
@@ -177,8 +178,8 @@ class FormOnce(Request):
     max_form_parts = MAX_FIELDS
 
     def _load_form_data(self) -> None:
-        body = self.environ.get(BODY)
-        if "form" in self.__dict__ or body is None or self.mimetype != FORM:
+        body = self.environ.get(FORM_BODY)  # (its type checked as werkzeug's mimetype has it)
+        if "form" in self.__dict__ or body is None:
             super()._load_form_data()
             return
         try:
@@ -200,11 +201,21 @@ def form_items(text: str) -> list[tuple[str, str]]:
             continue
         name, _, value = part.partition("=")
         if "%" in name or "+" in name:
-            name = unquote(name.replace("+", " "), errors="werkzeug.url_quote")
+            name = _unquoted(name)
         if "%" in value or "+" in value:
-            value = unquote(value.replace("+", " "), errors="werkzeug.url_quote")
+            value = _unquoted(value)
         items.append((name, value))
     return items
+
+
+def _unquoted(text: str) -> str:
+    """What parse_qsl makes of a name or value: "+" a space, each escape its character. The
+    one escape of a phone number (From=%2B447…, and To, Caller, Called) is replaced alone."""
+    spaced = text.replace("+", " ")
+    plus = spaced.replace("%2B", "+")
+    if "%" not in plus:
+        return plus
+    return unquote(spaced, errors="werkzeug.url_quote")
 
 
 def refuse(
