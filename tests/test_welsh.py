@@ -11,6 +11,8 @@ from pathlib import Path
 
 import pytest
 from flask import Flask
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from ivr.content.flows import (
     DEFAULT_DIR,
@@ -29,6 +31,7 @@ from ivr.content.tomlfile import read_toml
 from ivr.core import spoken
 from ivr.simulate import Speech, simulate_call
 from tests.common import CLOSED_AT, OPEN_AT
+from tests.common import examples as property_examples
 from tests.conftest import AppFactory
 
 NOW = datetime(2026, 11, 25, 11, tzinfo=UTC)
@@ -346,6 +349,25 @@ def test_welsh_safe_times_are_read_as_the_english_reader_knows_them(
     from ivr.core.keywords import welsh_times
 
     assert welsh_times(welsh) == english
+
+
+# Welsh time words, English ones, digits and what a word boundary turns on.
+TIME_PIECES = st.sampled_from(
+    ["ar ", "ôl", "ol", "cyn", "rhwng ", "a", "yfory", "heddiw", "yb", "yp", "yh", "bore",
+     "yn y ", "prynhawn", "2", "11", " ", "hello", "after", "-", "é"]
+)  # fmt: skip
+
+
+@settings(max_examples=property_examples(1000), deadline=None)
+@given(st.lists(TIME_PIECES, max_size=10).map("".join))
+def test_welsh_time_words_are_read_the_same_when_searched_for_first(text: str) -> None:
+    """welsh_times looks for any Welsh time word once before replacing each in turn."""
+    from ivr.core.keywords import WELSH_TIME_WORDS, welsh_times
+
+    each_in_turn = text
+    for pattern, english in WELSH_TIME_WORDS:
+        each_in_turn = pattern.sub(english, each_in_turn)
+    assert welsh_times(text) == each_in_turn
 
 
 def test_cymraeg_switches_replies_to_welsh_from_then_on(

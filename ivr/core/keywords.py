@@ -39,8 +39,16 @@ WELSH_TIME_WORDS = (
 )
 
 
+# Any of them at all: most texts hold none, and are then searched once, not once a word.
+_ANY_WELSH_TIME_WORD = re.compile(
+    "|".join(f"(?:{pattern.pattern})" for pattern, _ in WELSH_TIME_WORDS), re.IGNORECASE
+)
+
+
 def welsh_times(body: str) -> str:
     """A text's Welsh time words in the English the safe-time reader knows (others kept)."""
+    if not _ANY_WELSH_TIME_WORD.search(body):
+        return body  # (no word replaced: none of them is there)
     for pattern, english in WELSH_TIME_WORDS:
         body = pattern.sub(english, body)
     return body
