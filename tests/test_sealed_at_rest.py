@@ -8,6 +8,9 @@ session's holds other tests' numbers)."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import stat
 import threading
 from pathlib import Path
@@ -26,6 +29,7 @@ from ivr.store.keys import Keys
 from ivr.store.migrations import SCHEMA_KEY, migrate
 from ivr.store.queue import CallbackQueue
 from ivr.store.sealing import (
+    LOOKUP_BYTES,
     KeyMismatch,
     KeyProblem,
     Sealer,
@@ -218,6 +222,15 @@ def test_a_sealed_number_is_not_the_number_and_opens_only_with_a_key_that_sealed
     with pytest.raises(Unreadable):
         Sealer((new_data_key(),), LOOKUP_KEY).open(sealed)
     assert SEALER.lookup(TEXTED[0]) != Sealer((DATA_KEY,), new_lookup_key()).lookup(TEXTED[0])
+
+
+def test_a_numbers_lookup_is_the_keyed_hash_stored_keys_are_named_by() -> None:
+    """Every key name of a number rests on this hash: the same for the same number, however
+    many numbers were looked up before it (the keyed HMAC is copied, never written to)."""
+    key = LOOKUP_KEY.strip().encode()
+    for number in (*TEXTED, TEXTED[0]):
+        digest = hmac.new(key, number.encode(), hashlib.sha256).digest()[:LOOKUP_BYTES]
+        assert SEALER.lookup(number) == base64.urlsafe_b64encode(digest).decode()
 
 
 def test_keys_rotate_while_the_app_reads_and_writes(store):

@@ -133,7 +133,9 @@ class Sealer:
                 f"LOOKUP_KEY must be at least {MIN_LOOKUP_KEY} characters: "
                 "`helpline keys new` prints one"
             )
-        self._lookup = lookup_key.strip().encode()
+        # Keyed once (its padded key blocks hashed), copied for each number: a text looks
+        # its sender up at least once.
+        self._keyed_lookup = hmac.new(lookup_key.strip().encode(), digestmod=hashlib.sha256)
 
     @property
     def key_count(self) -> int:
@@ -192,7 +194,9 @@ class Sealer:
     def lookup(self, number: str) -> str:
         """The number's keyed hash, for key names: the same for the same number, and of no
         use without LOOKUP_KEY."""
-        digest = hmac.new(self._lookup, number.encode(), hashlib.sha256).digest()
+        mac = self._keyed_lookup.copy()
+        mac.update(number.encode())
+        digest = mac.digest()
         return base64.urlsafe_b64encode(digest[:LOOKUP_BYTES]).decode("ascii")
 
 
