@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import gc
+import logging
 import threading
 import time
 import weakref
@@ -19,7 +20,7 @@ from ivr.content.flows import Flows
 from ivr.ops import metrics
 from ivr.store.published import WATCH_SECONDS
 from ivr.web.app import HelplineFlask
-from ivr.web.context import asked, helpline
+from ivr.web.context import Asked, asked, helpline
 from tests.common import CLOSED_AT, HELPLINE, heard, london, twilio_client
 
 CALL = {"CallSid": "CA" + "a" * 32, "From": "+447700900123", "To": HELPLINE}
@@ -58,6 +59,62 @@ def test_no_request_leaves_its_helpline_behind(make_app) -> None:
     assert asked() is None
     assert twilio_client(app).post("/voice").status_code == 200
     assert asked() is None
+
+
+def request_lines(caplog) -> list[str]:
+    return [r.getMessage() for r in caplog.records if r.name == "ivr.requests"]
+
+
+def test_a_request_never_hears_what_an_earlier_one_left(make_app, monkeypatch, caplog) -> None:
+    """Found in review: a request whose teardown did not finish left its state to the next
+    request on the same greenlet; one failing before its first hook (here, opening its
+    session) then wrote the earlier caller's notes in its own line."""
+    app = make_app()
+    caplog.set_level("INFO", logger="ivr.requests")
+    ivr.web.context._ASKED.set(Asked(0.0, notes=["from ***999: the caller before"]))
+
+    def broken(*_args: object) -> None:
+        raise RuntimeError("the session could not be opened")
+
+    monkeypatch.setattr(app.session_interface, "open_session", broken)
+    app.testing = False  # errors handled as in production, not raised into the test
+    response = twilio_client(app).post("/voice")
+    assert b"<Response>" in response.data  # the voice fallback, still TwiML
+    assert request_lines(caplog) and not any("before" in line for line in request_lines(caplog))
+    assert asked() is None
+
+
+def test_a_request_is_counted_and_written_once_when_its_line_fails(
+    make_app, monkeypatch, caplog
+) -> None:
+    """Flask runs the after-request hooks again after an error in one: the request line
+    (here, a filter on its logger failing once) is not counted or written a second time."""
+    app = make_app()
+    caplog.set_level("INFO", logger="ivr.requests")
+    failures = ["once"]
+
+    def failing_once(_record: logging.LogRecord) -> bool:
+        if failures:
+            failures.pop()
+            raise RuntimeError("a filter failed")
+        return True
+
+    logger = logging.getLogger("ivr.requests")
+    logger.addFilter(failing_once)
+    total = lambda: sum(  # noqa: E731
+        REGISTRY.get_sample_value("helpline_requests_total", {"route": "/voice", "status": s})
+        or 0.0
+        for s in ("200", "500")
+    )
+    before = total()
+    app.testing = False  # errors handled as in production, not raised into the test
+    try:
+        response = twilio_client(app).post("/voice")
+    finally:
+        logger.removeFilter(failing_once)
+    assert b"<Response>" in response.data
+    assert total() == before + 1
+    assert request_lines(caplog) == []  # its one line was the one that failed
 
 
 # ------------------------------------------------------------------ metrics

@@ -8,6 +8,7 @@ import json
 import logging
 import math
 import re
+import sys
 import threading
 import time
 import unicodedata
@@ -366,31 +367,38 @@ def only_our_formats() -> bool:
 
 
 def skip_unused_lookups() -> None:
-    """Each record looks up its thread, process and caller (a walk up the stack) unless told
-    not to; neither of our formats, nor gunicorn's lines (MaskedLogger gives them ours),
-    writes them. The switches are the Logging HOWTO's "Optimization" ones
+    """Each record looks up its thread, process and caller (a walk up the stack), and from
+    Python 3.12 its asyncio task, unless told not to; neither of our formats, nor
+    gunicorn's lines (MaskedLogger gives them ours), writes them. The switches are the
+    Logging HOWTO's "Optimization" ones
     (https://docs.python.org/3/howto/logging.html#optimization)."""
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
+    if sys.version_info >= (3, 12):
+        logging.logAsyncioTasks = False
     logging._srcfile = None  # the HOWTO's way to skip findCaller()
 
 
 def lookups_skipped() -> bool:
-    """Whether records are made without their thread, process and caller, as
+    """Whether records are made without their thread, process, task and caller, as
     skip_unused_lookups has them."""
     return not (
-        logging.logThreads or logging.logProcesses or logging.logMultiprocessing or logging._srcfile
+        logging.logThreads
+        or logging.logProcesses
+        or logging.logMultiprocessing
+        or getattr(logging, "logAsyncioTasks", False)
+        or logging._srcfile
     )
 
 
 def write(logger: logging.Logger, level: int, message: str, fields: dict[str, object]) -> None:
     """`logger.log(level, message, extra=fields)` for a line its caller has written whole
     (no arguments, no exception): a request's line, once a request. The record is the one
-    logging would make, made at once from what every record holds (LogRecord.__init__ and
+    logging makes, made at once from what every record holds (LogRecord.__init__ and
     makeRecord's checks of `extra` were a third of the line's time, in place), once nothing
-    looks up the caller, thread or process (skip_unused_lookups) and nobody has set a record
-    factory of their own; logging's own way otherwise. Handled as any record is
+    looks up the caller, thread, process or task (skip_unused_lookups) and nobody has set a
+    record factory of their own; logging's own way otherwise. Handled as any record is
     (Logger.handle: its filters and handlers, the masking with them)."""
     if not logger.isEnabledFor(level):
         return
@@ -400,18 +408,35 @@ def write(logger: logging.Logger, level: int, message: str, fields: dict[str, ob
     if not _CONSTANT:
         _CONSTANT.update(_constant_part())
     record = logging.LogRecord.__new__(logging.LogRecord)
-    created = time.time()  # then as LogRecord.__init__ has it
     values = record.__dict__
     values.update(_CONSTANT)
     values["name"] = logger.name
     values["msg"] = message
     values["levelname"] = logging.getLevelName(level)
     values["levelno"] = level
-    values["created"] = created
-    values["msecs"] = int((created - int(created)) * 1000) + 0.0
-    values["relativeCreated"] = (created - logging._startTime) * 1000  # type: ignore[attr-defined]
+    values.update(_times())
     values.update(fields)
     logger.handle(record)
+
+
+def _times() -> dict[str, float]:
+    """A record's created, msecs and relativeCreated as LogRecord.__init__ sets them now:
+    from time.time() up to Python 3.12, from time.time_ns() since 3.13 (whose start time,
+    logging._startTime, is then in nanoseconds)."""
+    start = logging._startTime  # type: ignore[attr-defined]
+    if isinstance(start, int):  # 3.13 on
+        now = time.time_ns()
+        created = now / 1e9
+        msecs = (now % 1_000_000_000) // 1_000_000 + 0.0
+        if msecs == 999.0 and int(created) != now // 1_000_000_000:
+            msecs = 0.0  # (its rounding up to the next second, as 3.13 corrects it)
+        return {"created": created, "msecs": msecs, "relativeCreated": (now - start) / 1e6}
+    created = time.time()
+    return {
+        "created": created,
+        "msecs": int((created - int(created)) * 1000) + 0.0,
+        "relativeCreated": (created - start) * 1000,
+    }
 
 
 # What differs from one record to the next; the rest of a record made without the lookups
@@ -421,10 +446,11 @@ _CONSTANT: dict[str, object] = {}
 
 
 def _constant_part() -> dict[str, object]:
-    """A record as logging makes one with no caller lookup (Logger._log's own stand-ins for
-    the file and function), without what differs from one record to the next."""
+    """A record as Logger.info(message) makes one with no lookups (no arguments: an empty
+    tuple; Logger._log's own stand-ins for the file and function), without what differs
+    from one record to the next."""
     made = logging.LogRecord(
-        "", logging.INFO, "(unknown file)", 0, "", None, None, "(unknown function)"
+        "", logging.INFO, "(unknown file)", 0, "", (), None, "(unknown function)"
     )
     return {name: value for name, value in vars(made).items() if name not in _PER_RECORD}
 

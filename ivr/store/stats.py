@@ -83,15 +83,28 @@ class _Buffer:
     def _start(self) -> None:
         """The flushing thread, started in this process (a forked worker has none of its
         parent's threads) if not yet: asked with each count, so by the process id, not by
-        Thread.is_alive (three calls into threading)."""
+        Thread.is_alive (three calls into threading). A thread that could not start is
+        asked for again with the next count."""
         if self.pid != os.getpid():
-            self.pid = os.getpid()
             threading.Thread(target=self._run, name="stats-flush", daemon=True).start()
+            self.pid = os.getpid()
 
     def _run(self) -> None:
+        """Flush every FLUSH_SECONDS for as long as the process lives: no error ends it."""
         while True:
             threading.Event().wait(FLUSH_SECONDS)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # noqa: BLE001 - the next flush may well succeed
+                log.exception("could not write the day's counts")
+
+    def forked(self) -> None:
+        """In a forked child (a gunicorn worker): none of its parent's threads, so locks a
+        thread of the parent held at the fork are new, and counts the parent holds are the
+        parent's to write, not written twice."""
+        self.lock, self.writing = threading.Lock(), threading.Lock()
+        self.counts, self.waits = defaultdict(int), defaultdict(list)
+        self.pid = None
 
     def flush(self, quiet: bool = False) -> None:
         with self.writing:
@@ -121,6 +134,7 @@ class _Buffer:
 
 _buffer = _Buffer()
 atexit.register(_buffer.flush, quiet=True)
+os.register_at_fork(after_in_child=_buffer.forked)
 
 
 def flush() -> None:

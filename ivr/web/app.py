@@ -8,6 +8,7 @@ import logging
 from collections.abc import Callable, Mapping
 from types import FunctionType
 from typing import Any
+from wsgiref.types import StartResponse, WSGIEnvironment
 
 from flask import Flask
 
@@ -36,6 +37,14 @@ class HelplineFlask(Flask):
     keep every app's closures alive, a weak one costs a new reference at each look, and
     functools.wraps copies a function's attributes onto its wrapper (an async one, maybe),
     whose code is its own."""
+
+    def wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Any:
+        """Each request's own state begun before Flask does anything with it (context.begin),
+        so nothing of an earlier request on the same greenlet is seen, even by a request
+        that fails before its first hook; Flask's documented place to wrap the app
+        (https://flask.palletsprojects.com/en/stable/api/#flask.Flask.wsgi_app)."""
+        context.begin()
+        return super().wsgi_app(environ, start_response)
 
     def ensure_sync(self, func: Callable[..., Any]) -> Callable[..., Any]:
         if isinstance(func, FunctionType) and getattr(func, _PLAIN, None) is func.__code__:
@@ -87,6 +96,7 @@ def create_app(
     app.extensions["helplines"] = {s.line.name: Helpline.of(s, guard) for s in deployment.all()}
     app.extensions["helpline"] = app.extensions["helplines"][services.line.name]
 
+    @app.before_request
     def upgraded() -> None:
         """A store unreachable at start is brought up to date by the first request that
         reaches it (a store error here is left to the route's own fallback)."""
@@ -94,7 +104,7 @@ def create_app(
             with contextlib.suppress(Unavailable):
                 services.upgrade()
 
-    context.install(app, then=upgraded)  # before_request: first of all, whenever registered
+    app.teardown_request(context.end)
 
     if not settings.twilio_auth_token:
         log.warning(

@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 from dataclasses import dataclass, field, fields
 
-from flask import Flask, Request, current_app, has_request_context, request
+from flask import Request, current_app, has_request_context, request
 from werkzeug.datastructures import MultiDict
 
 from ivr.services import Services
@@ -44,13 +44,16 @@ PAGE_ERROR = "helpline_page_error"
 
 @dataclass
 class Asked:
-    """One request's own state, from its first hook to its teardown: when it started (for
-    its duration), its helpline once chosen, and what it decided (web/metrics.note), said
-    in its log line."""
+    """One request's own state, from the moment the app is called (begin) to its teardown
+    (end): when it started (for its duration), its helpline once chosen, what it decided
+    (web/metrics.note), said in its log line, and whether that line is written. Made by
+    helpline() too, in a request context entered without the app being called (a test's
+    test_request_context)."""
 
     started: float
     chosen: Helpline | None = None
     notes: list[str] = field(default_factory=list)
+    observed: bool = False
 
 
 # The request's state (new as each request starts, gone as it ends: a gevent greenlet serves
@@ -60,7 +63,7 @@ _SERVING: ContextVar[Helpline | None] = ContextVar("ivr.serving", default=None)
 
 
 def asked() -> Asked | None:
-    """This request's state; None outside a request (or before its first hook)."""
+    """This request's state; None outside a request."""
     return _ASKED.get()
 
 
@@ -91,7 +94,7 @@ def helpline() -> Helpline:
         chosen = environ[CHOSEN] = extensions["helpline"]
         if len(extensions["helplines"]) > 1:
             chosen = environ[CHOSEN] = _choose() or chosen
-    if state is None:  # a request context entered without its hooks (a test's)
+    if state is None:  # a request context entered without calling the app (a test's)
         state = Asked(time.perf_counter())
         _ASKED.set(state)  # (its teardown, `end`, still runs)
     state.chosen = chosen
@@ -120,26 +123,15 @@ def first(values: MultiDict[str, str], name: str) -> str:
 
 
 def begin() -> None:
-    """A request starts: its state new, no helpline chosen yet."""
+    """A request starts (HelplineFlask.wsgi_app, before Flask does anything with it): its
+    state new, whatever an earlier request on this greenlet or thread left, no helpline
+    chosen yet."""
     _ASKED.set(Asked(time.perf_counter()))
 
 
 def end(_error: BaseException | None = None) -> None:
-    """A request has ended: nothing of it is left for the next one."""
+    """A request has ended (its teardown): nothing of it is kept."""
     _ASKED.set(None)
-
-
-def install(app: Flask, then: Callable[[], None]) -> None:
-    """Each request starts with its state new, before anything else runs (the first of the
-    app's before_request hooks), then runs `then` (one hook, not two: Flask asks each hook
-    whether it is async and calls it, on every request); its state goes after it ends."""
-
-    def starting() -> None:
-        begin()
-        then()
-
-    app.before_request_funcs.setdefault(None, []).insert(0, starting)
-    app.teardown_request(end)
 
 
 def _choose() -> Helpline | None:

@@ -83,6 +83,13 @@ def body_limit(path: str) -> int:
     return CONSOLE_MAX_BODY if console else TWILIO_MAX_BODY
 
 
+def is_form(content_type: str) -> bool:
+    """Whether a Content-Type is a urlencoded form, as werkzeug's Request.mimetype reads it:
+    what stands before any ";", without spaces and tabs around it (parse_options_header
+    strips those alone), in any case."""
+    return content_type.partition(";")[0].strip(" \t").lower() == FORM
+
+
 def read_up_to(stream: BinaryIO, size: int) -> bytes:
     """At most `size` bytes, fewer if the stream ends first, never more in memory."""
     chunks, got = [], 0
@@ -128,7 +135,7 @@ class RequestLimits:
         length = get_content_length(environ)
         if length is not None and length > limit:
             return refuse(environ, start_response, "413 Content Too Large", "too_large")
-        form = environ.get("CONTENT_TYPE", "").partition(";")[0].strip().lower() == FORM
+        form = is_form(environ.get("CONTENT_TYPE", ""))
         has_body = bool(length) or (
             length is None and "chunked" in environ.get("HTTP_TRANSFER_ENCODING", "").lower()
         )
@@ -178,7 +185,7 @@ class FormOnce(Request):
     max_form_parts = MAX_FIELDS
 
     def _load_form_data(self) -> None:
-        body = self.environ.get(FORM_BODY)  # (its type checked as werkzeug's mimetype has it)
+        body = self.environ.get(FORM_BODY)  # (a form by is_form, as werkzeug's mimetype says)
         if "form" in self.__dict__ or body is None:
             super()._load_form_data()
             return

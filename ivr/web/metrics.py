@@ -66,8 +66,9 @@ def install(app: Flask) -> None:
     @app.after_request
     def observe(response: Response) -> Response:
         state = asked()
-        if state is None:
+        if state is None or state.observed:  # (Flask runs this again after an error in it)
             return response
+        state.observed = True
         seconds = time.perf_counter() - state.started
         # The object behind the proxy, looked up once (each proxy read is a lookup).
         here: Request = request._get_current_object()  # type: ignore[attr-defined]
