@@ -168,6 +168,10 @@ def test_a_web_app_that_started_without_its_store_upgrades_it_at_the_first_reque
 
     assert helpline.queue.get("a" * 16).plan == Window(earliest=time(14))
     assert store.get(SCHEMA_KEY) == str(VERSION)
+    object.__setattr__(helpline.upgrade, "done", False)
+    twilio_client(app).post("/voice")
+    assert store.get(SCHEMA_KEY) == str(VERSION)
+    assert not helpline.upgrade.done  # upgraded: no later request asks again
 
 
 def test_the_upgrade_of_one_record_is_a_pure_function():

@@ -414,13 +414,13 @@ def write(logger: logging.Logger, level: int, message: str, fields: dict[str, ob
     values["msg"] = message
     values["levelname"] = logging.getLevelName(level)
     values["levelno"] = level
-    values.update(_times())
+    values["created"], values["msecs"], values["relativeCreated"] = _times()
     values.update(fields)
     logger.handle(record)
 
 
-def _times() -> dict[str, float]:
-    """A record's created, msecs and relativeCreated as LogRecord.__init__ sets them now:
+def _times() -> tuple[float, float, float]:
+    """A record's created, msecs and relativeCreated, as LogRecord.__init__ sets them now:
     from time.time() up to Python 3.12, from time.time_ns() since 3.13 (whose start time,
     logging._startTime, is then in nanoseconds)."""
     start = logging._startTime  # type: ignore[attr-defined]
@@ -430,13 +430,9 @@ def _times() -> dict[str, float]:
         msecs = (now % 1_000_000_000) // 1_000_000 + 0.0
         if msecs == 999.0 and int(created) != now // 1_000_000_000:
             msecs = 0.0  # (its rounding up to the next second, as 3.13 corrects it)
-        return {"created": created, "msecs": msecs, "relativeCreated": (now - start) / 1e6}
+        return created, msecs, (now - start) / 1e6
     created = time.time()
-    return {
-        "created": created,
-        "msecs": int((created - int(created)) * 1000) + 0.0,
-        "relativeCreated": (created - start) * 1000,
-    }
+    return created, int((created - int(created)) * 1000) + 0.0, (created - start) * 1000
 
 
 # What differs from one record to the next; the rest of a record made without the lookups

@@ -99,10 +99,14 @@ def create_app(
     @app.before_request
     def upgraded() -> None:
         """A store unreachable at start is brought up to date by the first request that
-        reaches it (a store error here is left to the route's own fallback)."""
-        if not services.upgrade.done:
-            with contextlib.suppress(Unavailable):
-                services.upgrade()
+        reaches it (a store error here is left to the route's own fallback). Once it is,
+        the hook is gone, and no later request asks it: the list is replaced, not changed,
+        so a request going through the old one meanwhile is not disturbed."""
+        with contextlib.suppress(Unavailable):
+            services.upgrade()
+        if services.upgrade.done:
+            hooks = app.before_request_funcs
+            hooks[None] = [hook for hook in hooks[None] if hook is not upgraded]
 
     app.teardown_request(context.end)
 

@@ -142,6 +142,7 @@ class SignatureGuard:
     ) -> None:
         self.validator = RequestValidator(auth_token) if auth_token else None
         self.shared = tuple(RequestValidator(key) for key in shared_keys if key)
+        self.own = (self.validator,) if self.validator else ()  # those without the header
         self.public_base_url = public_base_url
         self.alarm_after = alarm_after
         self.clock = clock
@@ -169,14 +170,16 @@ class SignatureGuard:
         environ = request.environ  # request.headers.get, without its per-call key rewriting
         signature = environ.get(_SIGNATURE_KEY, "")
         settings = environ.get(_SETTINGS_KEY, "").strip()
-        algorithm = get_signature_algorithm(settings)
         if not signature:
             return "unsigned", ""
-        if algorithm.upper() not in SIGNING_ALGORITHMS:
-            return "unknown_algorithm", ""
-        if settings and not self.shared:
-            return "shared_key_not_set", ""
-        validators = [v for v in (self.shared if settings else (self.validator,)) if v]
+        if not settings:  # the auth token's HMAC_SHA1, as get_signature_algorithm("") says
+            algorithm, validators = HMAC_SHA1, self.own
+        else:
+            algorithm, validators = get_signature_algorithm(settings), self.shared
+            if algorithm.upper() not in SIGNING_ALGORITHMS:
+                return "unknown_algorithm", ""
+            if not self.shared:
+                return "shared_key_not_set", ""
         params = request.form if request.method == "POST" else {}
         if self._valid(validators, url, params, signature, algorithm):
             return None, ""
