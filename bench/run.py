@@ -291,7 +291,8 @@ def report(http: dict, abused: dict, hours: dict, queue: dict | None) -> str:
         f"Latency: {RATE_CONNECTIONS} connections each pausing "
         f"{RATE_DELAY_MS} ms (about 100 requests/s).",
         "",
-        "| webhook | requests/s (median) | ratio to floor | target (issue 24; earlier) "
+        "| webhook | requests/s (median) | ratio to floor (median of the rounds') "
+        "| target (issue 24; earlier) "
         "| p50 ms | p99 ms | at rate (req/s) | bad answers |",
         "| --- | --- | --- | --- | --- | --- | --- | --- |",
         f"| floor (bare Flask, constant TwiML) | {floor:.0f} | 1.00 | | "

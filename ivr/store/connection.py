@@ -316,14 +316,16 @@ class PeekingParser(_HiredisParser):
             return bool(super().can_read(timeout))
         if reader.has_data():
             return True
-        waits = sock.gettimeout()
+        # Any OSError but "nothing to read" (ETIMEDOUT, ECONNRESET) is a connection gone: the
+        # connection's own can_read disconnects it and raises ConnectionError, as for poll().
         sock.settimeout(0)
         try:
             peeked = sock.recv(1, socket.MSG_PEEK)
-        except (BlockingIOError, InterruptedError, TimeoutError):  # nothing to read
+        except (BlockingIOError, InterruptedError):  # nothing to read
             return False
         finally:
-            sock.settimeout(waits)
+            with contextlib.suppress(OSError):  # as read_from_socket restores it
+                sock.settimeout(self._socket_timeout)
         if not peeked:  # EOF: the server closed it (the pool connects afresh)
             raise redis.ConnectionError(SERVER_CLOSED_CONNECTION_ERROR)
         return True
