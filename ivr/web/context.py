@@ -111,7 +111,12 @@ def twilio_param(name: str, asked: Request | None = None) -> str:
     `asked` is the request behind the proxy, when the caller has it (one lookup fewer)."""
     if asked is None:
         asked = request._get_current_object()  # type: ignore[attr-defined]
-    return first(asked.form if asked.method == "POST" else asked.args, name)
+    return first(twilio_fields(asked), name)
+
+
+def twilio_fields(asked: Request) -> MultiDict[str, str]:
+    """Every parameter Twilio sent (see twilio_param): a POST's form, a GET's query."""
+    return asked.form if asked.method == "POST" else asked.args
 
 
 def first(values: MultiDict[str, str], name: str) -> str:

@@ -30,7 +30,7 @@ from ivr.ops.metrics import (
     ContentCollector,
     PurgeCollector,
 )
-from ivr.web.context import asked, first
+from ivr.web.context import asked, first, twilio_fields
 from ivr.web.signatures import SIGNATURE_REFUSED
 
 log = logging.getLogger("ivr.requests")
@@ -81,7 +81,7 @@ def install(app: Flask) -> None:
         # A request refused for its signature is logged by the guard, which sums repeats up:
         # one line each here would let a flood of junk write as many lines as it sends.
         if here.path.startswith(WEBHOOK_PREFIXES) and not here.environ.get(SIGNATURE_REFUSED):
-            sent = here.form if here.method == "POST" else here.args  # as twilio_param reads
+            sent = twilio_fields(here)  # read once for both SIDs
             fields: dict[str, object] = {
                 "route": route,
                 "status": status,

@@ -12,9 +12,8 @@ key can be rotated) and the algorithm it names.
 
 One HMAC per genuine request: over the URL as it arrived and the form FormOnce parsed once
 (web/limits.py), from a copy of the token's HMAC keyed once; the twilio library's validator
-only when that fails, for
-the URL with and without its port (Twilio signs either). A form with too many fields never
-gets here: web/limits.py refuses it unparsed.
+only when that fails, for the URL with and without its port (Twilio signs either). A form
+with too many fields never gets here: web/limits.py refuses it unparsed.
 """
 
 from __future__ import annotations
